@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# ci/setup.sh — install every Debian 12 package minikube-net needs to build, test and benchmark, then build.
+#
+#   ci/setup.sh            install (idempotent) and build into ./build
+#   ci/setup.sh --no-build install only
+#
+# Debian packages only: no downloads, no vendored copies. Safe to run again: apt-get skips what is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  # toolchain
+  build-essential cmake pkg-config
+  # libraries (STYLE.md: Abseil, toml++, libmnl, libnftables, Boost.Asio/Beast, libtins, OpenSSL, CLI11, JSON)
+  libabsl-dev libtomlplusplus-dev libmnl-dev libnftables-dev libboost-dev libboost-system-dev
+  libtins-dev libssl-dev libcli11-dev nlohmann-json3-dev
+  # tests
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # tools the tests and examples drive
+  iproute2 iputils-ping tcpdump tshark curl util-linux procps iperf3 containernetworking-plugins
+  # benchmark references (Mininet runs only inside the sandbox)
+  mininet
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  export DEBIAN_FRONTEND=noninteractive
+  # tshark asks whether non-root users may capture; answer for it.
+  echo 'wireshark-common wireshark-common/install-setuid boolean false' | debconf-set-selections
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if [[ "${1:-}" != "--no-build" ]]; then
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build build -j"$(nproc)"
+fi

@@ -1,0 +1,401 @@
+// Parse(): TOML → RawConfig, reporting syntax, unknown keys and wrong types with positions.
+
+#include <algorithm>
+#include <set>
+#include <toml++/toml.h>
+
+#include "lib/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "lib/config/raw_config.h"
+
+namespace mkn::config {
+namespace {
+
+SourcePos PosOf(const toml::source_region& r) {
+  return SourcePos{static_cast<int>(r.begin.line), static_cast<int>(r.begin.column)};
+}
+SourcePos PosOf(const toml::node& n) { return PosOf(n.source()); }
+
+std::string TypeName(const toml::node& n) {
+  switch (n.type()) {
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a float";
+    case toml::node_type::boolean: return "a boolean";
+    case toml::node_type::array: return n.as_array()->is_array_of_tables() ? "an array of tables" : "an array";
+    case toml::node_type::table: return "a table";
+    default: return "a date/time";
+  }
+}
+
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+// Reads the keys of one TOML table into Fields, remembering which keys it knew, so that Finish() can
+// report every other key as unknown, with the closest known key as a suggestion.
+class TableReader {
+ public:
+  TableReader(const toml::table& table, std::string context, Diagnostics& diags)
+      : table_(table), context_(std::move(context)), diags_(diags) {}
+
+  SourcePos pos() const { return PosOf(table_); }
+
+  const toml::node* Get(std::string_view key) {
+    known_.insert(std::string(key));
+    return table_.get(key);
+  }
+
+  void Str(std::string_view key, Field<std::string>& out) {
+    out.pos = pos();
+    const toml::node* n = Get(key);
+    if (n == nullptr) return;
+    out.pos = PosOf(*n);
+    if (const auto* s = n->as_string()) {
+      out.value = s->get();
+      out.set = true;
+    } else {
+      TypeError(key, *n, "a string");
+    }
+  }
+
+  void Int(std::string_view key, Field<int64_t>& out) {
+    out.pos = pos();
+    const toml::node* n = Get(key);
+    if (n == nullptr) return;
+    out.pos = PosOf(*n);
+    if (const auto* i = n->as_integer()) {
+      out.value = i->get();
+      out.set = true;
+    } else {
+      TypeError(key, *n, "an integer");
+    }
+  }
+
+  void StrList(std::string_view key, Field<std::vector<std::string>>& out) {
+    out.pos = pos();
+    const toml::node* n = Get(key);
+    if (n == nullptr) return;
+    out.pos = PosOf(*n);
+    const auto* arr = n->as_array();
+    if (arr == nullptr) return TypeError(key, *n, "an array of strings");
+    bool ok = true;
+    for (const toml::node& e : *arr) {
+      if (const auto* s = e.as_string()) {
+        out.value.push_back(s->get());
+      } else {
+        diags_.Error(PosOf(e), StrCat(context_, ": ", key, ": expected an array of strings, found ",
+                                            TypeName(e), " in it"));
+        ok = false;
+      }
+    }
+    out.set = ok;
+  }
+
+  void Map(std::string_view key, Field<StringMap>& out) {
+    out.pos = pos();
+    const toml::node* n = Get(key);
+    if (n == nullptr) return;
+    out.pos = PosOf(*n);
+    const auto* t = n->as_table();
+    if (t == nullptr) return TypeError(key, *n, "a table of strings, like { app = \"web\" }");
+    bool ok = true;
+    for (auto&& [k, v] : *t) {
+      if (const auto* s = v.as_string()) {
+        out.value[std::string(k.str())] = s->get();
+      } else {
+        diags_.Error(PosOf(v), StrCat(context_, ": ", key, ".", k.str(), ": expected a string, got ",
+                                            TypeName(v)));
+        ok = false;
+      }
+    }
+    out.set = ok;
+  }
+
+  void Port(std::string_view key, PortRef& out) {
+    out.number.pos = out.name.pos = pos();
+    const toml::node* n = Get(key);
+    if (n == nullptr) return;
+    out.number.pos = out.name.pos = PosOf(*n);
+    if (const auto* i = n->as_integer()) {
+      out.number.value = i->get();
+      out.number.set = true;
+    } else if (const auto* s = n->as_string()) {
+      out.name.value = s->get();
+      out.name.set = true;
+    } else {
+      TypeError(key, *n, "a port number or a port name");
+    }
+  }
+
+  // An array of tables ([[x]] or x = [{...}]); returns nullptr if absent or of the wrong type.
+  const toml::array* Tables(std::string_view key) {
+    const toml::node* n = Get(key);
+    if (n == nullptr) return nullptr;
+    const auto* arr = n->as_array();
+    if (arr == nullptr || !arr->is_array_of_tables()) {
+      if (!(arr != nullptr && arr->empty())) TypeError(key, *n, StrCat("an array of tables ([[...]])"));
+      return nullptr;
+    }
+    return arr;
+  }
+
+  const toml::table* Table(std::string_view key) {
+    const toml::node* n = Get(key);
+    if (n == nullptr) return nullptr;
+    if (const auto* t = n->as_table()) return t;
+    TypeError(key, *n, "a table");
+    return nullptr;
+  }
+
+  void Finish() {
+    for (auto&& [k, v] : table_) {
+      std::string key(k.str());
+      if (known_.count(key)) continue;
+      std::string best;
+      size_t best_d = 3;  // suggest only close matches
+      for (const std::string& cand : known_) {
+        size_t d = EditDistance(key, cand);
+        if (d < best_d) {
+          best_d = d;
+          best = cand;
+        }
+      }
+      std::string msg = StrCat(context_, ": unknown key \"", key, "\"");
+      if (!best.empty()) StrAppend(&msg, " (did you mean \"", best, "\"?)");
+      diags_.Error(PosOf(k.source()), msg);
+    }
+  }
+
+ private:
+  void TypeError(std::string_view key, const toml::node& n, std::string_view want) {
+    diags_.Error(PosOf(n),
+                 StrCat(context_, ": ", key, ": expected ", want, ", got ", TypeName(n)));
+  }
+
+  const toml::table& table_;
+  std::string context_;
+  Diagnostics& diags_;
+  std::set<std::string> known_;
+};
+
+// A name for messages: `pod "web"` when the name is known, `pod #3` otherwise.
+std::string Label(std::string_view kind, const Field<std::string>& name, size_t index) {
+  if (name.set) return StrCat(kind, " \"", name.value, "\"");
+  return StrCat(kind, " #", index + 1);
+}
+
+template <typename Fn>
+void EachTable(TableReader& r, std::string_view key, Fn fn) {
+  if (const toml::array* arr = r.Tables(key)) {
+    size_t i = 0;
+    for (const toml::node& n : *arr) fn(*n.as_table(), i++);
+  }
+}
+
+RawContainer ParseContainer(const toml::table& t, const std::string& owner, size_t i, Diagnostics& d) {
+  RawContainer c;
+  Field<std::string> name;
+  if (const auto* s = t.get_as<std::string>("name")) name = {s->get(), {}, true};
+  TableReader r(t, StrCat(owner, ": ", Label("container", name, i)), d);
+  c.pos = r.pos();
+  r.Str("name", c.name);
+  r.Str("app", c.app);
+  r.Int("port", c.port);
+  r.StrList("command", c.command);
+  r.Map("env", c.env);
+  EachTable(r, "ports", [&](const toml::table& pt, size_t) {
+    RawContainerPort p;
+    TableReader pr(pt, StrCat(owner, ": ", Label("container", name, i), ": ports"), d);
+    p.pos = pr.pos();
+    pr.Str("name", p.name);
+    pr.Int("port", p.port);
+    pr.Str("protocol", p.protocol);
+    pr.Finish();
+    c.ports.push_back(std::move(p));
+  });
+  r.Finish();
+  return c;
+}
+
+std::vector<RawContainer> ParseContainers(TableReader& r, const std::string& owner, Diagnostics& d) {
+  std::vector<RawContainer> out;
+  EachTable(r, "container", [&](const toml::table& t, size_t i) {
+    out.push_back(ParseContainer(t, owner, i, d));
+  });
+  return out;
+}
+
+Field<std::string> PeekName(const toml::table& t) {
+  Field<std::string> name;
+  if (const auto* s = t.get_as<std::string>("name")) name = {s->get(), {}, true};
+  return name;
+}
+
+void ParseBackend(TableReader& r, RawBackend& b) {
+  b.pos = r.pos();
+  r.Str("service", b.service);
+  r.Port("port", b.port);
+}
+
+}  // namespace
+
+RawConfig Parse(std::string_view text, Diagnostics& diags) {
+  RawConfig cfg;
+  toml::table root;
+  try {
+    root = toml::parse(text, diags.file());
+  } catch (const toml::parse_error& e) {
+    diags.Error(PosOf(e.source()), StrCat("TOML syntax: ", e.description()));
+    return cfg;
+  }
+  cfg.well_formed = true;
+  TableReader top(root, "lab", diags);
+
+  if (const toml::table* ct = top.Table("cluster")) {
+    TableReader r(*ct, "[cluster]", diags);
+    RawCluster& c = cfg.cluster;
+    c.present = true;
+    c.pos = r.pos();
+    r.Str("name", c.name);
+    r.Str("network", c.network);
+    r.Str("pod_cidr", c.pod_cidr);
+    r.Int("node_cidr_mask", c.node_cidr_mask);
+    r.Str("service_cidr", c.service_cidr);
+    r.Str("underlay_cidr", c.underlay_cidr);
+    r.Int("mtu", c.mtu);
+    r.Int("vni", c.vni);
+    r.Int("nodes", cfg.node_count);  // `nodes = N` usually sits here, under [cluster]
+    r.Finish();
+  }
+
+  if (!cfg.node_count.set) top.Int("nodes", cfg.node_count);  // or at the top, before any table
+  EachTable(top, "node", [&](const toml::table& t, size_t i) {
+    RawNode n;
+    TableReader r(t, Label("node", PeekName(t), i), diags);
+    n.pos = r.pos();
+    r.Str("name", n.name);
+    r.Str("pod_cidr", n.pod_cidr);
+    r.Finish();
+    cfg.nodes.push_back(std::move(n));
+  });
+
+  EachTable(top, "pod", [&](const toml::table& t, size_t i) {
+    RawPod p;
+    std::string label = Label("pod", PeekName(t), i);
+    TableReader r(t, label, diags);
+    p.pos = r.pos();
+    r.Str("name", p.name);
+    r.Str("node", p.node);
+    r.Map("labels", p.labels);
+    p.containers = ParseContainers(r, label, diags);
+    r.Finish();
+    cfg.pods.push_back(std::move(p));
+  });
+
+  EachTable(top, "deployment", [&](const toml::table& t, size_t i) {
+    RawDeployment dep;
+    std::string label = Label("deployment", PeekName(t), i);
+    TableReader r(t, label, diags);
+    dep.pos = r.pos();
+    r.Str("name", dep.name);
+    r.Int("replicas", dep.replicas);
+    dep.template_pos = dep.pos;
+    if (const toml::table* tt = r.Table("template")) {
+      TableReader tr(*tt, StrCat(label, ": template"), diags);
+      dep.template_pos = tr.pos();
+      tr.Map("labels", dep.labels);
+      dep.containers = ParseContainers(tr, label, diags);
+      tr.Finish();
+    }
+    r.Finish();
+    cfg.deployments.push_back(std::move(dep));
+  });
+
+  EachTable(top, "service", [&](const toml::table& t, size_t i) {
+    RawService s;
+    std::string label = Label("service", PeekName(t), i);
+    TableReader r(t, label, diags);
+    s.pos = r.pos();
+    r.Str("name", s.name);
+    r.Str("type", s.type);
+    r.Map("selector", s.selector);
+    r.Str("cluster_ip", s.cluster_ip);
+    r.Str("session_affinity", s.session_affinity);
+    r.Int("affinity_timeout", s.affinity_timeout);
+    r.Str("algorithm", s.algorithm);
+    EachTable(r, "port", [&](const toml::table& pt, size_t j) {
+      RawServicePort p;
+      TableReader pr(pt, StrCat(label, ": ", Label("port", PeekName(pt), j)), diags);
+      p.pos = pr.pos();
+      pr.Str("name", p.name);
+      pr.Int("port", p.port);
+      pr.Port("target_port", p.target_port);
+      pr.Str("protocol", p.protocol);
+      pr.Int("node_port", p.node_port);
+      pr.Finish();
+      s.ports.push_back(std::move(p));
+    });
+    r.Finish();
+    cfg.services.push_back(std::move(s));
+  });
+
+  EachTable(top, "ingress", [&](const toml::table& t, size_t i) {
+    RawIngress ing;
+    std::string label = Label("ingress", PeekName(t), i);
+    TableReader r(t, label, diags);
+    ing.pos = r.pos();
+    r.Str("name", ing.name);
+    if (const toml::table* db = r.Table("default_backend")) {
+      TableReader br(*db, StrCat(label, ": default_backend"), diags);
+      ParseBackend(br, ing.default_backend);
+      br.Finish();
+      ing.has_default_backend = true;
+    }
+    EachTable(r, "rule", [&](const toml::table& rt, size_t j) {
+      RawIngressRule rule;
+      std::string rlabel = StrCat(label, ": rule #", j + 1);
+      TableReader rr(rt, rlabel, diags);
+      rule.pos = rr.pos();
+      rr.Str("host", rule.host);
+      EachTable(rr, "path", [&](const toml::table& pt, size_t) {
+        RawIngressPath p;
+        TableReader pr(pt, StrCat(rlabel, ": path"), diags);
+        p.pos = pr.pos();
+        pr.Str("path", p.path);
+        pr.Str("path_type", p.path_type);
+        ParseBackend(pr, p.backend);
+        pr.Finish();
+        rule.paths.push_back(std::move(p));
+      });
+      rr.Finish();
+      ing.rules.push_back(std::move(rule));
+    });
+    EachTable(r, "tls", [&](const toml::table& tt, size_t) {
+      RawIngressTls tls;
+      TableReader tr(tt, StrCat(label, ": tls"), diags);
+      tls.pos = tr.pos();
+      tr.StrList("hosts", tls.hosts);
+      tr.Str("cert", tls.cert);
+      tr.Str("key", tls.key);
+      tr.Finish();
+      ing.tls.push_back(std::move(tls));
+    });
+    r.Finish();
+    cfg.ingresses.push_back(std::move(ing));
+  });
+
+  top.Finish();
+  return cfg;
+}
+
+}  // namespace mkn::config

@@ -1,0 +1,157 @@
+// lib/config/raw_config — the lab file as written, with the source position of every value.
+//
+// Parse() checks only what TOML itself can tell: syntax, unknown keys (with a did-you-mean), value types.
+// Meaning (names, CIDRs, references) is checked by Resolve() in spec.h. Nothing here has defaults filled.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lib/config/diagnostics.h"
+
+namespace mkn::config {
+
+template <typename T>
+struct Field {
+  T value{};
+  SourcePos pos;  // of the value; of the enclosing table when !set
+  bool set = false;
+};
+
+using StringMap = std::map<std::string, std::string>;
+
+// A port given as a number or as the name of a container port ("http").
+struct PortRef {
+  Field<int64_t> number;
+  Field<std::string> name;
+  bool set() const { return number.set || name.set; }
+};
+
+struct RawContainerPort {
+  SourcePos pos;
+  Field<std::string> name;
+  Field<int64_t> port;
+  Field<std::string> protocol;
+};
+
+struct RawContainer {
+  SourcePos pos;
+  Field<std::string> name;
+  Field<std::string> app;
+  Field<int64_t> port;
+  Field<std::vector<std::string>> command;
+  Field<StringMap> env;
+  std::vector<RawContainerPort> ports;
+};
+
+struct RawNode {
+  SourcePos pos;
+  Field<std::string> name;
+  Field<std::string> pod_cidr;
+};
+
+struct RawPod {
+  SourcePos pos;
+  Field<std::string> name;
+  Field<std::string> node;
+  Field<StringMap> labels;
+  std::vector<RawContainer> containers;
+};
+
+struct RawDeployment {
+  SourcePos pos;
+  Field<std::string> name;
+  Field<int64_t> replicas;
+  SourcePos template_pos;
+  Field<StringMap> labels;
+  std::vector<RawContainer> containers;
+};
+
+struct RawServicePort {
+  SourcePos pos;
+  Field<std::string> name;
+  Field<int64_t> port;
+  PortRef target_port;
+  Field<std::string> protocol;
+  Field<int64_t> node_port;
+};
+
+struct RawService {
+  SourcePos pos;
+  Field<std::string> name;
+  Field<std::string> type;
+  Field<StringMap> selector;
+  Field<std::string> cluster_ip;
+  Field<std::string> session_affinity;
+  Field<int64_t> affinity_timeout;
+  Field<std::string> algorithm;
+  std::vector<RawServicePort> ports;
+};
+
+struct RawBackend {
+  SourcePos pos;
+  Field<std::string> service;
+  PortRef port;
+};
+
+struct RawIngressPath {
+  SourcePos pos;
+  Field<std::string> path;
+  Field<std::string> path_type;
+  RawBackend backend;  // service/port keys sit in the path table itself
+};
+
+struct RawIngressRule {
+  SourcePos pos;
+  Field<std::string> host;
+  std::vector<RawIngressPath> paths;
+};
+
+struct RawIngressTls {
+  SourcePos pos;
+  Field<std::vector<std::string>> hosts;
+  Field<std::string> cert;
+  Field<std::string> key;
+};
+
+struct RawIngress {
+  SourcePos pos;
+  Field<std::string> name;
+  bool has_default_backend = false;
+  RawBackend default_backend;
+  std::vector<RawIngressRule> rules;
+  std::vector<RawIngressTls> tls;
+};
+
+struct RawCluster {
+  SourcePos pos;
+  bool present = false;
+  Field<std::string> name;
+  Field<std::string> network;
+  Field<std::string> pod_cidr;
+  Field<int64_t> node_cidr_mask;
+  Field<std::string> service_cidr;
+  Field<std::string> underlay_cidr;
+  Field<int64_t> mtu;
+  Field<int64_t> vni;
+};
+
+struct RawConfig {
+  bool well_formed = false;  // the text parsed as TOML
+  RawCluster cluster;
+  Field<int64_t> node_count;  // `nodes = N`
+  std::vector<RawNode> nodes;
+  std::vector<RawPod> pods;
+  std::vector<RawDeployment> deployments;
+  std::vector<RawService> services;
+  std::vector<RawIngress> ingresses;
+};
+
+// Parses TOML text. Problems go to `diags` (file name taken from it); the returned RawConfig holds
+// whatever could be read, so Resolve() can report further problems in the same run.
+RawConfig Parse(std::string_view text, Diagnostics& diags);
+
+}  // namespace mkn::config

@@ -1,0 +1,159 @@
+// lib/config/spec — the resolved cluster: every default, name, address and MAC filled in.
+//
+// Load() = Parse() + Resolve(). A ClusterSpec is complete and valid: the planner never checks input
+// again. Resolve() reports every problem it finds (file:line:col) and returns no spec if any is an error.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lib/config/diagnostics.h"
+#include "lib/config/raw_config.h"
+#include "lib/net/ip.h"
+
+namespace mkn::config {
+
+enum class NetworkMode { kVxlan, kHostGw };
+enum class AppKind { kCommand, kHttpEcho, kTcpEcho, kUdpEcho };
+enum class Protocol { kTcp, kUdp };
+enum class ServiceType { kClusterIp, kNodePort };
+enum class Algorithm { kRandom, kRoundRobin, kLeastConn, kSourceHash };
+enum class PathType { kPrefix, kExact };
+
+std::string_view ToString(NetworkMode m);
+std::string_view ToString(AppKind a);
+std::string_view ToString(Protocol p);
+std::string_view ToString(ServiceType t);
+std::string_view ToString(Algorithm a);
+std::string_view ToString(PathType t);
+
+inline constexpr int kVxlanOverhead = 50;  // outer Ethernet 14 + IP 20 + UDP 8 + VXLAN 8
+inline constexpr int kVxlanPort = 4789;    // IANA
+
+struct ContainerPort {
+  std::string name;
+  int port = 0;
+  Protocol protocol = Protocol::kTcp;
+};
+
+struct ContainerSpec {
+  std::string name;
+  AppKind app = AppKind::kCommand;
+  std::vector<std::string> command;                      // kCommand only
+  std::vector<std::pair<std::string, std::string>> env;  // kCommand only
+  std::vector<ContainerPort> ports;  // for apps: the one port they serve
+};
+
+struct PodSpec {
+  std::string name;
+  std::string deployment;  // empty for a bare [[pod]]
+  int node = 0;            // index into ClusterSpec::nodes
+  std::map<std::string, std::string> labels;
+  std::vector<ContainerSpec> containers;
+  net::Ipv4 ip;
+  net::Mac mac;
+  std::string netns;      // mkn-<cluster>-<pod>
+  std::string host_veth;  // veth<hash>, in the node's netns
+};
+
+struct NodeSpec {
+  std::string name;
+  int index = 0;
+  net::Prefix pod_cidr;  // the node's slice of the cluster pod CIDR
+  net::Ipv4 gateway;     // .1 of pod_cidr, on cbr0
+  net::Mac bridge_mac;
+  net::Ipv4 underlay_ip;
+  net::Ipv4 vtep_ip;  // .0 of pod_cidr on vxlan0 (as flannel does)
+  net::Mac vtep_mac;
+  std::string netns;
+  std::vector<int> pods;  // indices into ClusterSpec::pods, in address order
+};
+
+struct ServicePortSpec {
+  std::string name;
+  int port = 0;
+  int target_port = 0;            // resolved number; 0 when only a name is given
+  std::string target_port_name;   // a container port name, resolved per endpoint
+  Protocol protocol = Protocol::kTcp;
+  int node_port = 0;              // NodePort only
+};
+
+struct ServiceSpec {
+  std::string name;
+  ServiceType type = ServiceType::kClusterIp;
+  std::map<std::string, std::string> selector;
+  net::Ipv4 cluster_ip;
+  bool affinity_client_ip = false;
+  int affinity_timeout = 10800;  // seconds, Kubernetes' default
+  Algorithm algorithm = Algorithm::kRandom;
+  std::vector<ServicePortSpec> ports;
+  std::vector<int> endpoints;  // indices into ClusterSpec::pods matching the selector
+};
+
+struct BackendRef {
+  std::string service;
+  int port = 0;
+  std::string port_name;
+};
+
+struct IngressPathSpec {
+  std::string path;
+  PathType type = PathType::kPrefix;
+  BackendRef backend;
+};
+
+struct IngressRuleSpec {
+  std::string host;  // empty = any host
+  std::vector<IngressPathSpec> paths;
+};
+
+struct IngressTlsSpec {
+  std::vector<std::string> hosts;
+  std::string cert;  // paths relative to the lab file, as written
+  std::string key;
+};
+
+struct IngressSpec {
+  std::string name;
+  std::optional<BackendRef> default_backend;
+  std::vector<IngressRuleSpec> rules;
+  std::vector<IngressTlsSpec> tls;
+};
+
+struct ClusterSpec {
+  std::string name;
+  NetworkMode network = NetworkMode::kVxlan;
+  net::Prefix pod_cidr;
+  int node_cidr_mask = 24;
+  net::Prefix service_cidr;
+  net::Prefix underlay_cidr;
+  net::Ipv4 underlay_gateway;  // .1 of underlay_cidr, on the underlay bridge
+  int mtu = 1500;              // of the underlay
+  int pod_mtu = 1450;          // mtu - 50 with VXLAN, mtu with host-gw
+  int vni = 1;
+  std::string marker;  // ifalias carried by everything this cluster creates
+  std::vector<NodeSpec> nodes;
+  std::vector<PodSpec> pods;
+  std::vector<ServiceSpec> services;
+  std::vector<IngressSpec> ingresses;
+
+  const PodSpec* FindPod(std::string_view name) const;
+  const NodeSpec* FindNode(std::string_view name) const;
+};
+
+struct LoadResult {
+  std::optional<ClusterSpec> spec;  // set iff diags has no error
+  Diagnostics diags;
+};
+
+// Validates a RawConfig and fills every default. Problems go to `diags`.
+std::optional<ClusterSpec> Resolve(const RawConfig& raw, Diagnostics& diags);
+
+// Parse + Resolve of a lab file's text; `file` is used in messages only.
+LoadResult Load(std::string_view text, std::string file);
+
+}  // namespace mkn::config

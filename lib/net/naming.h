@@ -1,0 +1,55 @@
+// lib/net/naming — every name minikube-net gives a kernel object or a file, produced in one place.
+//
+//   object                          name                              lives in
+//   ------------------------------  --------------------------------  ------------------------------
+//   underlay ("physical switch")    mkn-<cluster>-underlay            /run/netns (named netns)
+//   node N                          mkn-<cluster>-<N>                 /run/netns
+//   pod P                           mkn-<cluster>-<P>                 /run/netns
+//   underlay bridge                 br0                               underlay netns
+//   node's port on the underlay     <N> (node names fit IFNAMSIZ)     underlay netns
+//   node's underlay interface       eth0                              node netns
+//   node's pod bridge               cbr0                              node netns
+//   node's VXLAN device             vxlan0                            node netns
+//   pod's host-side veth            veth<8 hex of hash(cluster/P)>    node netns (as CNI's bridge)
+//   pod's interface                 eth0                              pod netns
+//   ownership marker                minikube-net:<cluster>            ifalias of lo and of every link
+//   runtime state                   /run/minikube-net/<cluster>/      host filesystem (tmpfs)
+//
+// Interface names are at most kMaxIfName (15) bytes: IFNAMSIZ is 16 with the NUL. Pure functions.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace mkn::net {
+
+inline constexpr size_t kMaxIfName = 15;
+inline constexpr size_t kMaxClusterName = 32;
+inline constexpr size_t kMaxPodName = 63;  // a DNS label, as Kubernetes requires
+inline constexpr std::string_view kNetnsPrefix = "mkn-";
+inline constexpr std::string_view kRunDir = "/run/minikube-net";
+inline constexpr std::string_view kNetnsDir = "/run/netns";
+
+inline constexpr std::string_view kUnderlayObject = "underlay";
+inline constexpr std::string_view kUnderlayBridge = "br0";
+inline constexpr std::string_view kPodIf = "eth0";
+inline constexpr std::string_view kNodeUplinkIf = "eth0";
+inline constexpr std::string_view kNodeBridge = "cbr0";
+inline constexpr std::string_view kNodeVxlan = "vxlan0";
+
+// mkn-<cluster>-<object>: the named netns of a node, a pod, or the underlay.
+std::string NetnsName(std::string_view cluster, std::string_view object);
+// /run/netns/<NetnsName(...)>.
+std::string NetnsPath(std::string_view cluster, std::string_view object);
+// veth + 8 hex digits of FNV-1a over "<cluster>/<pod>" (salted on a collision inside one node).
+std::string PodVethName(std::string_view cluster, std::string_view pod, uint32_t salt = 0);
+// The ifalias every object of this cluster carries: the kernel-recorded proof that it is ours.
+std::string OwnerMarker(std::string_view cluster);
+// /run/minikube-net/<cluster>.
+std::string StateDir(std::string_view cluster);
+
+// A DNS label: 1..max bytes of [a-z0-9-], starting and ending alphanumeric.
+bool IsDnsLabel(std::string_view name, size_t max = kMaxPodName);
+
+}  // namespace mkn::net

@@ -1,0 +1,292 @@
+#include "lib/plan/plan.h"
+
+#include <nlohmann/json.hpp>
+
+#include "lib/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "lib/net/naming.h"
+
+namespace mkn::plan {
+namespace {
+
+using config::ClusterSpec;
+using config::NetworkMode;
+
+class Builder {
+ public:
+  explicit Builder(Plan& plan) : plan_(plan) {}
+  void At(int phase, int group) {
+    phase_ = phase;
+    group_ = group;
+  }
+  template <typename T>
+  void Add(T op) {
+    if constexpr (std::is_same_v<T, CreateNetns>) plan_.netns.push_back(op.name);
+    plan_.steps.push_back(Step{phase_, group_, std::move(op)});
+  }
+
+ private:
+  Plan& plan_;
+  int phase_ = 0;
+  int group_ = 0;
+};
+
+}  // namespace
+
+Plan BuildPlan(const ClusterSpec& spec) {
+  Plan plan;
+  plan.cluster = spec.name;
+  plan.marker = spec.marker;
+  Builder b(plan);
+  const std::string underlay = net::NetnsName(spec.name, net::kUnderlayObject);
+  const std::string br0(net::kUnderlayBridge), eth0(net::kPodIf), cbr0(net::kNodeBridge),
+      vxlan0(net::kNodeVxlan), uplink(net::kNodeUplinkIf);
+  // IPv6 is off everywhere: the lab is IPv4, and captures then show only the lab's own traffic
+  // (no router solicitations or MLD reports on every new interface).
+  auto no_ipv6 = [&](const std::string& ns) {
+    b.Add(SetSysctl{ns, "net.ipv6.conf.all.disable_ipv6", "1"});
+    b.Add(SetSysctl{ns, "net.ipv6.conf.default.disable_ipv6", "1"});
+  };
+
+  // Phase 0: the underlay, a namespace with one bridge: the physical switch between the nodes.
+  b.At(kPhaseUnderlay, 0);
+  b.Add(CreateNetns{underlay});
+  no_ipv6(underlay);
+  b.Add(CreateBridge{underlay, br0, spec.mtu, net::Mac::FromIpv4(spec.underlay_gateway)});
+  b.Add(AddAddress{underlay, br0, net::Prefix{spec.underlay_gateway, spec.underlay_cidr.len}});
+  b.Add(SetLinkUp{underlay, br0});
+
+  // Phase 1: each node, plugged into the underlay, with its pod bridge (and VXLAN device).
+  for (const config::NodeSpec& n : spec.nodes) {
+    b.At(kPhaseNodes, n.index);
+    b.Add(CreateNetns{n.netns});
+    no_ipv6(n.netns);
+    b.Add(SetSysctl{n.netns, "net.ipv4.ip_forward", "1"});
+    b.Add(CreateVeth{underlay, n.name, spec.mtu, br0, n.netns, uplink, std::nullopt});
+    b.Add(SetLinkUp{underlay, n.name});
+    b.Add(AddAddress{n.netns, uplink, net::Prefix{n.underlay_ip, spec.underlay_cidr.len}});
+    b.Add(SetLinkUp{n.netns, uplink});
+    b.Add(CreateBridge{n.netns, cbr0, spec.pod_mtu, n.bridge_mac});
+    b.Add(AddAddress{n.netns, cbr0, net::Prefix{n.gateway, n.pod_cidr.len}});
+    b.Add(SetLinkUp{n.netns, cbr0});
+    if (spec.network == NetworkMode::kVxlan) {
+      b.Add(CreateVxlan{n.netns, vxlan0, spec.vni, n.underlay_ip, uplink, config::kVxlanPort,
+                        spec.pod_mtu, n.vtep_mac});
+      b.Add(AddAddress{n.netns, vxlan0, net::Prefix{n.vtep_ip, 32}});
+      b.Add(SetLinkUp{n.netns, vxlan0});
+    }
+  }
+
+  // Phase 2: each pod, a namespace with eth0 whose peer hangs off its node's cbr0.
+  for (size_t i = 0; i < spec.pods.size(); ++i) {
+    const config::PodSpec& p = spec.pods[i];
+    const config::NodeSpec& n = spec.nodes[p.node];
+    b.At(kPhasePods, static_cast<int>(i));
+    b.Add(CreateNetns{p.netns});
+    no_ipv6(p.netns);
+    b.Add(CreateVeth{n.netns, p.host_veth, spec.pod_mtu, cbr0, p.netns, eth0, p.mac});
+    b.Add(SetLinkUp{n.netns, p.host_veth});
+    b.Add(AddAddress{p.netns, eth0, net::Prefix{p.ip, n.pod_cidr.len}});
+    b.Add(SetLinkUp{p.netns, eth0});
+    b.Add(AddRoute{p.netns, net::Prefix{}, n.gateway, eth0, false});
+  }
+
+  // Phase 3: cross-node routes. VXLAN as flannel programs it: a route to each remote pod CIDR via the
+  // remote VTEP address (onlink), a permanent ARP entry for that VTEP, and a permanent FDB entry sending
+  // the VTEP's MAC to the remote node's underlay address. host-gw: a route via the remote node itself.
+  for (const config::NodeSpec& n : spec.nodes) {
+    b.At(kPhaseRoutes, n.index);
+    for (const config::NodeSpec& r : spec.nodes) {
+      if (r.index == n.index) continue;
+      if (spec.network == NetworkMode::kVxlan) {
+        b.Add(AddNeighbor{n.netns, vxlan0, r.vtep_ip, r.vtep_mac});
+        b.Add(AddFdb{n.netns, vxlan0, r.vtep_mac, r.underlay_ip});
+        b.Add(AddRoute{n.netns, r.pod_cidr, r.vtep_ip, vxlan0, true});
+      } else {
+        b.Add(AddRoute{n.netns, r.pod_cidr, r.underlay_ip, uplink, false});
+      }
+    }
+  }
+
+  // Phase 4: the containers, once every path exists.
+  for (size_t i = 0; i < spec.pods.size(); ++i) {
+    const config::PodSpec& p = spec.pods[i];
+    b.At(kPhaseContainers, static_cast<int>(i));
+    for (const config::ContainerSpec& c : p.containers) {
+      if (c.app == config::AppKind::kCommand) {
+        b.Add(StartCommand{p.netns, p.name, c.name, c.command, c.env});
+      } else {
+        b.Add(StartApp{p.netns, p.name, c.name, c.app, p.ip, c.ports.empty() ? 0 : c.ports[0].port});
+      }
+    }
+  }
+  return plan;
+}
+
+std::string ShellQuote(std::string_view word) {
+  bool plain = !word.empty() && word.find_first_not_of(
+                                    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                                    "-_./:=@%+,") == std::string_view::npos;
+  if (plain) return std::string(word);
+  std::string out = "'";
+  for (char c : word) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
+}
+
+namespace {
+
+struct ShellRenderer {
+  const Plan& plan;
+  std::string operator()(const CreateNetns& s) const {
+    return StrCat("ip netns add ", s.name, "\nip -n ", s.name, " link set lo alias ",
+                        ShellQuote(plan.marker), " up");
+  }
+  std::string operator()(const SetSysctl& s) const {
+    return StrCat("ip netns exec ", s.ns, " sysctl -qw ", s.key, "=", s.value);
+  }
+  std::string operator()(const CreateBridge& s) const {
+    return StrCat("ip -n ", s.ns, " link add ", s.name, " mtu ", s.mtu, " address ", s.mac.ToString(),
+                        " type bridge");
+  }
+  std::string operator()(const CreateVeth& s) const {
+    std::string out = StrCat("ip -n ", s.ns, " link add ", s.name, " mtu ", s.mtu);
+    if (!s.master.empty()) StrAppend(&out, " master ", s.master);
+    StrAppend(&out, " type veth peer name ", s.peer_name);
+    if (s.peer_mac) StrAppend(&out, " address ", s.peer_mac->ToString());
+    return StrCat(out, " netns ", s.peer_ns);
+  }
+  std::string operator()(const CreateVxlan& s) const {
+    return StrCat("ip -n ", s.ns, " link add ", s.name, " mtu ", s.mtu, " address ", s.mac.ToString(),
+                        " type vxlan id ", s.vni, " local ", s.local.ToString(), " dev ", s.dev, " dstport ",
+                        s.port, " nolearning");
+  }
+  std::string operator()(const AddAddress& s) const {
+    return StrCat("ip -n ", s.ns, " addr add ", s.addr.ToString(), " dev ", s.dev);
+  }
+  std::string operator()(const SetLinkUp& s) const {
+    return StrCat("ip -n ", s.ns, " link set ", s.dev, " alias ", ShellQuote(plan.marker), " up");
+  }
+  std::string operator()(const AddRoute& s) const {
+    std::string out = StrCat("ip -n ", s.ns, " route add ", s.dst.len == 0 ? "default" : s.dst.ToString());
+    if (s.via) StrAppend(&out, " via ", s.via->ToString());
+    StrAppend(&out, " dev ", s.dev);
+    if (s.onlink) StrAppend(&out, " onlink");
+    return out;
+  }
+  std::string operator()(const AddNeighbor& s) const {
+    return StrCat("ip -n ", s.ns, " neigh add ", s.ip.ToString(), " lladdr ", s.mac.ToString(), " dev ",
+                        s.dev, " nud permanent");
+  }
+  std::string operator()(const AddFdb& s) const {
+    return StrCat("bridge -n ", s.ns, " fdb add ", s.mac.ToString(), " dev ", s.dev, " dst ",
+                        s.dst.ToString(), " self permanent");
+  }
+  std::string operator()(const StartApp& s) const {
+    const char* proto = s.app == config::AppKind::kUdpEcho ? "UDP" : "TCP";
+    return StrCat("# pod ", s.pod, ": container ", s.container, ": minikube-net serves ",
+                        config::ToString(s.app), " on ", proto, " ", s.ip.ToString(), ":", s.port,
+                        " from a socket opened in ", s.ns);
+  }
+  std::string operator()(const StartCommand& s) const {
+    std::string out = StrCat("ip netns exec ", s.ns);
+    if (!s.env.empty()) {
+      StrAppend(&out, " env");
+      for (const auto& [k, v] : s.env) StrAppend(&out, " ", ShellQuote(StrCat(k, "=", v)));
+    }
+    for (const std::string& a : s.argv) StrAppend(&out, " ", ShellQuote(a));
+    return StrCat(out, " &  # pod ", s.pod, ": container ", s.container);
+  }
+};
+
+constexpr const char* kPhaseTitles[kPhaseCount] = {
+    "the underlay: one bridge, the physical switch between nodes",
+    "nodes: a namespace each, plugged into the underlay, with the pod bridge cbr0",
+    "pods: a namespace each, eth0 paired with a veth on its node's cbr0",
+    "cross-node routes",
+    "containers",
+};
+
+struct JsonRenderer {
+  nlohmann::json operator()(const CreateNetns& s) const { return {{"op", "create_netns"}, {"name", s.name}}; }
+  nlohmann::json operator()(const SetSysctl& s) const {
+    return {{"op", "set_sysctl"}, {"ns", s.ns}, {"key", s.key}, {"value", s.value}};
+  }
+  nlohmann::json operator()(const CreateBridge& s) const {
+    return {{"op", "create_bridge"}, {"ns", s.ns}, {"name", s.name}, {"mtu", s.mtu}, {"mac", s.mac.ToString()}};
+  }
+  nlohmann::json operator()(const CreateVeth& s) const {
+    nlohmann::json j = {{"op", "create_veth"}, {"ns", s.ns},           {"name", s.name},
+                        {"mtu", s.mtu},        {"peer_ns", s.peer_ns}, {"peer_name", s.peer_name}};
+    if (!s.master.empty()) j["master"] = s.master;
+    if (s.peer_mac) j["peer_mac"] = s.peer_mac->ToString();
+    return j;
+  }
+  nlohmann::json operator()(const CreateVxlan& s) const {
+    return {{"op", "create_vxlan"}, {"ns", s.ns},   {"name", s.name}, {"vni", s.vni},
+            {"local", s.local.ToString()}, {"dev", s.dev}, {"port", s.port}, {"mtu", s.mtu},
+            {"mac", s.mac.ToString()}};
+  }
+  nlohmann::json operator()(const AddAddress& s) const {
+    return {{"op", "add_address"}, {"ns", s.ns}, {"dev", s.dev}, {"addr", s.addr.ToString()}};
+  }
+  nlohmann::json operator()(const SetLinkUp& s) const { return {{"op", "set_link_up"}, {"ns", s.ns}, {"dev", s.dev}}; }
+  nlohmann::json operator()(const AddRoute& s) const {
+    nlohmann::json j = {{"op", "add_route"}, {"ns", s.ns}, {"dst", s.dst.ToString()}, {"dev", s.dev}};
+    if (s.via) j["via"] = s.via->ToString();
+    if (s.onlink) j["onlink"] = true;
+    return j;
+  }
+  nlohmann::json operator()(const AddNeighbor& s) const {
+    return {{"op", "add_neighbor"}, {"ns", s.ns}, {"dev", s.dev}, {"ip", s.ip.ToString()}, {"mac", s.mac.ToString()}};
+  }
+  nlohmann::json operator()(const AddFdb& s) const {
+    return {{"op", "add_fdb"}, {"ns", s.ns}, {"dev", s.dev}, {"mac", s.mac.ToString()}, {"dst", s.dst.ToString()}};
+  }
+  nlohmann::json operator()(const StartApp& s) const {
+    return {{"op", "start_app"}, {"ns", s.ns}, {"pod", s.pod}, {"container", s.container},
+            {"app", config::ToString(s.app)}, {"ip", s.ip.ToString()}, {"port", s.port}};
+  }
+  nlohmann::json operator()(const StartCommand& s) const {
+    nlohmann::json env = nlohmann::json::object();
+    for (const auto& [k, v] : s.env) env[k] = v;
+    return {{"op", "start_command"}, {"ns", s.ns}, {"pod", s.pod}, {"container", s.container},
+            {"argv", s.argv}, {"env", env}};
+  }
+};
+
+}  // namespace
+
+std::string RenderShell(const Plan& plan) {
+  std::string out = StrCat("#!/bin/sh\n# minikube-net plan for cluster \"", plan.cluster, "\": ",
+                                 plan.steps.size(), " steps, ", plan.netns.size(), " namespaces\nset -e\n");
+  int phase = -1;
+  ShellRenderer r{plan};
+  for (const Step& s : plan.steps) {
+    if (s.phase != phase) {
+      phase = s.phase;
+      StrAppend(&out, "\n# phase ", phase, ": ", kPhaseTitles[phase], "\n");
+    }
+    StrAppend(&out, std::visit(r, s.op), "\n");
+  }
+  return out;
+}
+
+std::string RenderJson(const Plan& plan) {
+  nlohmann::json steps = nlohmann::json::array();
+  for (const Step& s : plan.steps) {
+    nlohmann::json j = std::visit(JsonRenderer{}, s.op);
+    j["phase"] = s.phase;
+    j["group"] = s.group;
+    steps.push_back(std::move(j));
+  }
+  nlohmann::json root = {{"cluster", plan.cluster}, {"marker", plan.marker}, {"netns", plan.netns}, {"steps", steps}};
+  return root.dump(2) + "\n";
+}
+
+}  // namespace mkn::plan

@@ -1,0 +1,133 @@
+// lib/plan — the ordered list of kernel steps that makes a ClusterSpec real.
+//
+// BuildPlan() is pure: the same spec gives the same plan, byte for byte. The applier in vnet/ executes the
+// steps; `minikube-net plan` prints them as the `ip`/`bridge`/`sysctl` commands a student could type.
+//
+// Concurrency contract: steps run phase by phase, in ascending order. Inside one phase, steps of the same
+// `group` run in plan order on one worker; steps of different groups are independent and may run in
+// parallel. Every link a step creates is later brought up by a SetLinkUp step that also writes the
+// cluster's ownership marker into the link's ifalias; CreateNetns writes it into the ifalias of `lo`.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "lib/config/spec.h"
+#include "lib/net/ip.h"
+
+namespace mkn::plan {
+
+// ip netns add NAME; ip -n NAME link set lo alias MARKER up
+struct CreateNetns {
+  std::string name;
+};
+// ip netns exec NS sysctl -w KEY=VALUE
+struct SetSysctl {
+  std::string ns, key, value;
+};
+// ip -n NS link add NAME mtu MTU address MAC type bridge
+struct CreateBridge {
+  std::string ns, name;
+  int mtu = 1500;
+  net::Mac mac;
+};
+// ip -n NS link add NAME mtu MTU [master M] type veth peer name PEER [address MAC] netns PEER_NS
+struct CreateVeth {
+  std::string ns, name;
+  int mtu = 1500;
+  std::string master;  // empty = none
+  std::string peer_ns, peer_name;
+  std::optional<net::Mac> peer_mac;
+};
+// ip -n NS link add NAME mtu MTU address MAC type vxlan id VNI local LOCAL dev DEV dstport PORT nolearning
+struct CreateVxlan {
+  std::string ns, name;
+  int vni = 1;
+  net::Ipv4 local;
+  std::string dev;
+  int port = config::kVxlanPort;
+  int mtu = 1450;
+  net::Mac mac;
+};
+// ip -n NS addr add ADDR dev DEV
+struct AddAddress {
+  std::string ns, dev;
+  net::Prefix addr;
+};
+// ip -n NS link set DEV alias MARKER up
+struct SetLinkUp {
+  std::string ns, dev;
+};
+// ip -n NS route add DST [via VIA] dev DEV [onlink]
+struct AddRoute {
+  std::string ns;
+  net::Prefix dst;  // /0 = default
+  std::optional<net::Ipv4> via;
+  std::string dev;
+  bool onlink = false;
+};
+// ip -n NS neigh add IP lladdr MAC dev DEV nud permanent
+struct AddNeighbor {
+  std::string ns, dev;
+  net::Ipv4 ip;
+  net::Mac mac;
+};
+// bridge -n NS fdb add MAC dev DEV dst DST self permanent
+struct AddFdb {
+  std::string ns, dev;
+  net::Mac mac;
+  net::Ipv4 dst;
+};
+// A built-in app, served by the minikube-net process from a socket opened inside the pod's netns.
+struct StartApp {
+  std::string ns, pod, container;
+  config::AppKind app = config::AppKind::kHttpEcho;
+  net::Ipv4 ip;
+  int port = 0;
+};
+// ip netns exec NS env K=V... ARGV... (a child process, the pod's other containers)
+struct StartCommand {
+  std::string ns, pod, container;
+  std::vector<std::string> argv;
+  std::vector<std::pair<std::string, std::string>> env;
+};
+
+using Op = std::variant<CreateNetns, SetSysctl, CreateBridge, CreateVeth, CreateVxlan, AddAddress,
+                        SetLinkUp, AddRoute, AddNeighbor, AddFdb, StartApp, StartCommand>;
+
+enum Phase : int {
+  kPhaseUnderlay = 0,
+  kPhaseNodes = 1,
+  kPhasePods = 2,
+  kPhaseRoutes = 3,
+  kPhaseContainers = 4,
+  kPhaseCount = 5
+};
+
+struct Step {
+  int phase = 0;
+  int group = 0;
+  Op op;
+};
+
+struct Plan {
+  std::string cluster;
+  std::string marker;
+  std::vector<std::string> netns;  // every namespace the plan creates, in creation order
+  std::vector<Step> steps;
+};
+
+Plan BuildPlan(const config::ClusterSpec& spec);
+
+// The plan as a shell script of ip/bridge/sysctl commands, one step a line, phases as comments.
+std::string RenderShell(const Plan& plan);
+// The plan as JSON: {"cluster", "marker", "netns": [...], "steps": [{"phase", "group", "op", ...}]}.
+std::string RenderJson(const Plan& plan);
+
+// Quotes a word for a POSIX shell when it needs it.
+std::string ShellQuote(std::string_view word);
+
+}  // namespace mkn::plan
