@@ -64,7 +64,7 @@ class TableReader {
       out.value = s->get();
       out.set = true;
     } else {
-      TypeError(key, *n, "a string");
+      TypeError(key, *n, "a string", &out.bad);
     }
   }
 
@@ -77,7 +77,7 @@ class TableReader {
       out.value = i->get();
       out.set = true;
     } else {
-      TypeError(key, *n, "an integer");
+      TypeError(key, *n, "an integer", &out.bad);
     }
   }
 
@@ -87,18 +87,19 @@ class TableReader {
     if (n == nullptr) return;
     out.pos = PosOf(*n);
     const auto* arr = n->as_array();
-    if (arr == nullptr) return TypeError(key, *n, "an array of strings");
+    if (arr == nullptr) return TypeError(key, *n, "an array of strings", &out.bad);
     bool ok = true;
     for (const toml::node& e : *arr) {
       if (const auto* s = e.as_string()) {
         out.value.push_back(s->get());
       } else {
-        diags_.Error(PosOf(e), StrCat(context_, ": ", key, ": expected an array of strings, found ",
+        diags_.Error(PosOf(e), StrCat(Where(key), ": expected an array of strings, found ",
                                             TypeName(e), " in it"));
         ok = false;
       }
     }
     out.set = ok;
+    out.bad = !ok;
   }
 
   void Map(std::string_view key, Field<StringMap>& out) {
@@ -107,18 +108,19 @@ class TableReader {
     if (n == nullptr) return;
     out.pos = PosOf(*n);
     const auto* t = n->as_table();
-    if (t == nullptr) return TypeError(key, *n, "a table of strings, like { app = \"web\" }");
+    if (t == nullptr) return TypeError(key, *n, "a table of strings, like { app = \"web\" }", &out.bad);
     bool ok = true;
     for (auto&& [k, v] : *t) {
       if (const auto* s = v.as_string()) {
         out.value[std::string(k.str())] = s->get();
       } else {
-        diags_.Error(PosOf(v), StrCat(context_, ": ", key, ".", k.str(), ": expected a string, got ",
+        diags_.Error(PosOf(v), StrCat(Where(key), ".", k.str(), ": expected a string, got ",
                                             TypeName(v)));
         ok = false;
       }
     }
     out.set = ok;
+    out.bad = !ok;
   }
 
   void Port(std::string_view key, PortRef& out) {
@@ -133,7 +135,7 @@ class TableReader {
       out.name.value = s->get();
       out.name.set = true;
     } else {
-      TypeError(key, *n, "a port number or a port name");
+      TypeError(key, *n, "a port number or a port name", &out.number.bad);
     }
   }
 
@@ -177,9 +179,15 @@ class TableReader {
   }
 
  private:
-  void TypeError(std::string_view key, const toml::node& n, std::string_view want) {
+  void TypeError(std::string_view key, const toml::node& n, std::string_view want, bool* bad = nullptr) {
+    if (bad != nullptr) *bad = true;
     diags_.Error(PosOf(n),
-                 StrCat(context_, ": ", key, ": expected ", want, ", got ", TypeName(n)));
+                 StrCat(Where(key), ": expected ", want, ", got ", TypeName(n)));
+  }
+
+  // "[cluster] mtu" but "pod \"web\": labels".
+  std::string Where(std::string_view key) const {
+    return StrCat(context_, context_.back() == ']' ? " " : ": ", key);
   }
 
   const toml::table& table_;
@@ -259,7 +267,7 @@ RawConfig Parse(std::string_view text, Diagnostics& diags) {
     return cfg;
   }
   cfg.well_formed = true;
-  TableReader top(root, "lab", diags);
+  TableReader top(root, "top level", diags);
 
   if (const toml::table* ct = top.Table("cluster")) {
     TableReader r(*ct, "[cluster]", diags);

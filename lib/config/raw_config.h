@@ -17,8 +17,10 @@ namespace mkn::config {
 template <typename T>
 struct Field {
   T value{};
-  SourcePos pos;  // of the value; of the enclosing table when !set
+  SourcePos pos;  // of the value; of the enclosing table when absent
   bool set = false;
+  bool bad = false;  // present but of the wrong type (already reported)
+  bool present() const { return set || bad; }
 };
 
 using StringMap = std::map<std::string, std::string>;

@@ -92,6 +92,7 @@ class Resolver {
   }
 
   bool CheckName(const Field<std::string>& f, std::string_view what, size_t max, std::string_view why) {
+    if (f.bad) return false;
     if (!f.set) {
       d_.Error(f.pos, StrCat(what, ": missing \"name\""));
       return false;
@@ -314,8 +315,8 @@ class Resolver {
       uint64_t fits = underlay_cidr_->Size() - 3;
       if (spec_.nodes.size() > fits) {
         d_.Error(raw_.cluster.underlay_cidr.pos,
-                 StrCat("[cluster] underlay_cidr: ", underlay_cidr_->ToString(), " holds ", fits,
-                              " nodes, the lab has ", spec_.nodes.size()));
+                 StrCat("[cluster] underlay_cidr: ", underlay_cidr_->ToString(), " has room for ", fits,
+                              " node(s), the lab has ", spec_.nodes.size()));
       } else {
         for (NodeSpec& n : spec_.nodes) n.underlay_ip = underlay_cidr_->Host(2 + n.index);
       }
@@ -329,6 +330,7 @@ class Resolver {
     std::string what = StrCat(owner, ": container ",
                                      rc.name.set ? StrCat("\"", rc.name.value, "\"") : StrCat("#", i + 1));
     bool ok = true;
+    if (rc.app.bad || rc.command.bad) return std::nullopt;
     if (rc.app.set == rc.command.set) {
       d_.Error(rc.pos, StrCat(what, ": give exactly one of app = \"http-echo\"|\"tcp-echo\"|\"udp-echo\" "
                                           "or command = [...]"));
@@ -458,15 +460,15 @@ class Resolver {
       p.spec.name = rp.name.value;
       p.spec.labels = rp.labels.value;
       p.node = rp.node;
-      size_t errors = d_.all().size();
       ResolveContainers(rp.containers, rp.pos, what, p.spec.containers);
-      if (named && d_.all().size() == errors) AddPending(std::move(p));
+      if (named) AddPending(std::move(p));  // placed even with bad containers, so placement is checked too
     }
     for (size_t i = 0; i < raw_.deployments.size(); ++i) {
       const RawDeployment& rd = raw_.deployments[i];
       std::string what = rd.name.set ? StrCat("deployment \"", rd.name.value, "\"")
                                      : StrCat("deployment #", i + 1);
       if (!CheckName(rd.name, what, net::kMaxPodName - 6, "a pod name with its -<index> suffix")) continue;
+      if (rd.replicas.bad) continue;
       if (!rd.replicas.set) {
         d_.Error(rd.pos, StrCat(what, ": missing \"replicas\""));
         continue;
