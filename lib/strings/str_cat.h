@@ -8,9 +8,14 @@
 #include <string>
 #include <string_view>
 
+#include "absl/strings/string_view.h"
+
 namespace mkn {
 namespace str_internal {
 inline void Append(std::string& out, std::string_view s) { out.append(s); }
+inline void Append(std::string& out, absl::string_view s) { out.append(s.data(), s.size()); }
+inline void Append(std::string& out, const char* s) { out.append(s); }
+inline void Append(std::string& out, const std::string& s) { out.append(s); }
 inline void Append(std::string& out, char c) { out.push_back(c); }
 template <std::integral T>
   requires(!std::same_as<T, char> && !std::same_as<T, bool>)
