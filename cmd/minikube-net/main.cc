@@ -1,0 +1,468 @@
+// minikube-net: a Kubernetes-style cluster network on one Linux machine, in one process.
+//
+// Flags, subcommands, signals and exit codes only (STYLE.md §1): everything a test needs is in vnet/ and lib/.
+// Exit codes: 0 success, 1 runtime failure (including missing privileges), 2 bad lab file or usage.
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "lib/config/spec.h"
+#include "lib/net/naming.h"
+#include "lib/plan/plan.h"
+#include "lib/strings/str_cat.h"
+#include "vnet/cluster.h"
+#include "vnet/netns.h"
+#include "vnet/state.h"
+
+namespace mkn {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitBadInput = 2;
+
+int Fail(const std::string& msg, int code = kExitFailure) {
+  std::cerr << "minikube-net: " << msg << "\n";
+  return code;
+}
+
+int Fail(const absl::Status& st) { return Fail(std::string(st.message())); }
+
+// Reads and resolves a lab file; prints diagnostics (warnings too) to stderr.
+std::optional<config::ClusterSpec> LoadLab(const std::string& path, int& exit_code) {
+  std::ifstream in(path);
+  if (!in) {
+    exit_code = Fail(StrCat("cannot read lab file ", path), kExitBadInput);
+    return std::nullopt;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  config::LoadResult r = config::Load(ss.str(), path);
+  std::cerr << r.diags.FormatAll();
+  if (!r.spec) {
+    exit_code = kExitBadInput;
+    return std::nullopt;
+  }
+  return std::move(r.spec);
+}
+
+bool NeedPrivileges(int& exit_code) {
+  if (vnet::HaveNetAdmin()) return true;
+  exit_code = Fail("need CAP_NET_ADMIN and CAP_SYS_ADMIN to create network namespaces: run as root or with sudo");
+  return false;
+}
+
+std::string Table(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> w;
+  for (const auto& r : rows) {
+    if (w.size() < r.size()) w.resize(r.size(), 0);
+    for (size_t i = 0; i < r.size(); ++i) w[i] = std::max(w[i], r[i].size());
+  }
+  std::string out;
+  for (const auto& r : rows) {
+    std::string line;
+    for (size_t i = 0; i < r.size(); ++i) {
+      line += r[i];
+      if (i + 1 < r.size()) line += std::string(w[i] - r[i].size() + 2, ' ');
+    }
+    out += line + "\n";
+  }
+  return out;
+}
+
+std::string PodsTable(const vnet::ClusterState& s) {
+  std::vector<std::vector<std::string>> rows = {{"POD", "NODE", "IP", "CONTAINERS", "ENTER WITH"}};
+  for (const vnet::PodState& p : s.pods) {
+    std::string cs;
+    for (const auto& c : p.containers) {
+      if (!cs.empty()) cs += ",";
+      cs += c.name + "(" + (c.app == "command" ? "cmd" : c.app) + (c.ports.empty() ? "" : " " + c.ports[0]) + ")";
+    }
+    rows.push_back({p.name, p.node, p.ip, cs, "ip netns exec " + p.netns + " sh"});
+  }
+  return Table(rows);
+}
+
+std::string NodesTable(const vnet::ClusterState& s) {
+  std::vector<std::vector<std::string>> rows = {{"NODE", "UNDERLAY IP", "POD CIDR", "PODS", "NETNS"}};
+  for (const vnet::NodeState& n : s.nodes) {
+    int pods = 0;
+    for (const auto& p : s.pods) pods += p.node == n.name;
+    rows.push_back({n.name, n.underlay_ip, n.pod_cidr, std::to_string(pods), n.netns});
+  }
+  return Table(rows);
+}
+
+// The cluster a command means: --cluster, or the only one that is up.
+std::optional<vnet::ClusterState> PickCluster(const std::string& name, int& exit_code) {
+  std::string c = name;
+  if (c.empty()) {
+    std::vector<std::string> all = vnet::ListClusters();
+    if (all.empty()) {
+      exit_code = Fail("no cluster is up (start one with: minikube-net up LAB.toml)");
+      return std::nullopt;
+    }
+    if (all.size() > 1) {
+      exit_code = Fail(StrCat("several clusters are up; say which with --cluster (", all.size(), " up: ", all[0], ", ", all[1], ", ...)"), kExitBadInput);
+      return std::nullopt;
+    }
+    c = all[0];
+  }
+  absl::StatusOr<vnet::ClusterState> st = vnet::ReadState(c);
+  if (!st.ok()) {
+    exit_code = Fail(st.status());
+    return std::nullopt;
+  }
+  return *st;
+}
+
+// --- up ------------------------------------------------------------------------------------------
+
+struct UpFlags {
+  std::string lab;
+  bool dry_run = false;
+  bool detach = false;
+  std::string output = "sh";
+  int workers = 0;
+};
+
+int RunUp(const UpFlags& f) {
+  int code = kExitOk;
+  std::optional<config::ClusterSpec> spec = LoadLab(f.lab, code);
+  if (!spec) return code;
+  if (f.dry_run) {
+    plan::Plan p = plan::BuildPlan(*spec);
+    std::cout << (f.output == "json" ? plan::RenderJson(p) : plan::RenderShell(p));
+    return kExitOk;
+  }
+  if (!NeedPrivileges(code)) return code;
+
+  // -d: the child runs the cluster; the parent relays its output until it is ready, then exits.
+  int relay[2] = {-1, -1};
+  if (f.detach) {
+    if (pipe2(relay, O_CLOEXEC) < 0) return Fail("pipe failed");
+    pid_t pid = fork();
+    if (pid < 0) return Fail("fork failed");
+    if (pid > 0) {
+      close(relay[1]);
+      char buf[4096];
+      ssize_t n;
+      while ((n = read(relay[0], buf, sizeof(buf))) > 0) fwrite(buf, 1, n, stdout);
+      int status = 0;
+      if (waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : kExitFailure;
+      return kExitOk;  // still running: the cluster is up in the background
+    }
+    close(relay[0]);
+    setsid();
+    dup2(relay[1], 1);
+    dup2(relay[1], 2);
+  }
+
+  // Signals are taken synchronously by the main thread; every thread created after this inherits the mask.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGCHLD}) sigaddset(&sigs, s);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+
+  std::atomic<size_t> progress{0};
+  size_t total = plan::BuildPlan(*spec).steps.size();
+  bool tty = isatty(2) && !f.detach;
+  std::atomic<bool> done{false};
+  std::thread meter;
+  if (tty) {
+    meter = std::thread([&] {
+      while (!done) {
+        fprintf(stderr, "\rcreating %s: %zu/%zu steps", spec->name.c_str(), progress.load(), total);
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      fprintf(stderr, "\r\033[K");
+    });
+  }
+  vnet::UpOptions uo;
+  uo.lab_path = std::filesystem::absolute(f.lab).string();
+  uo.workers = f.workers;
+  uo.progress = &progress;
+  uo.notice = [](const std::string& s) { std::cerr << "minikube-net: " << s << "\n"; };
+  if (const char* at = getenv("MKN_FAIL_AT_STEP")) uo.fail_at_step = atoi(at);  // e2e: rollback tests
+  absl::StatusOr<std::unique_ptr<vnet::RunningCluster>> rc = vnet::RunningCluster::Up(*spec, uo);
+  done = true;
+  if (meter.joinable()) meter.join();
+  if (!rc.ok()) return Fail(StrCat("up ", spec->name, ": ", rc.status().message(), " (nothing was left behind)"));
+  const vnet::ClusterState& st = (*rc)->state();
+  std::cout << NodesTable(st) << "\n" << PodsTable(st) << "\n";
+  std::cout << "cluster " << st.cluster << " (" << st.network << ") ready in " << st.ready_ms << " ms: "
+            << st.nodes.size() << " nodes, " << st.pods.size() << " pods\n";
+  if (f.detach) {
+    std::cout << "running in the background as pid " << getpid() << "; stop it with: minikube-net down " << st.cluster << "\n";
+    std::cout.flush();
+    int log = open((vnet::StateDirOf(st.cluster) + "/up.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    dup2(log, 1);
+    dup2(log, 2);
+    close(log);
+    close(relay[1]);
+  } else {
+    std::cout << "press Ctrl-C to tear it down (or run: minikube-net down " << st.cluster << ")\n";
+    std::cout.flush();
+  }
+  for (;;) {
+    siginfo_t info;
+    int sig = sigwaitinfo(&sigs, &info);
+    if (sig == SIGCHLD) {
+      for (const std::string& line : (*rc)->ReapChildren()) std::cerr << "minikube-net: " << line << "\n";
+      continue;
+    }
+    if (sig < 0) continue;
+    break;
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  absl::StatusOr<vnet::TeardownReport> r = (*rc)->Down();
+  if (!r.ok()) return Fail(StrCat("down ", st.cluster, ": ", r.status().message()));
+  std::cerr << "cluster " << st.cluster << " down in "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count()
+            << " ms: " << r->removed << " namespaces removed\n";
+  return kExitOk;
+}
+
+// --- down ----------------------------------------------------------------------------------------
+
+int RunDown(const std::string& target, bool all) {
+  int code = kExitOk;
+  if (!NeedPrivileges(code)) return code;
+  std::vector<std::string> names;
+  if (all) {
+    names = vnet::ListClusters();
+  } else if (target.empty()) {
+    std::vector<std::string> up = vnet::ListClusters();
+    if (up.size() != 1) {
+      return up.empty() ? (std::cout << "no cluster is up\n", kExitOk)
+                        : Fail("several clusters are up: name one, or use --all", kExitBadInput);
+    }
+    names = up;
+  } else if (target.size() > 5 && target.substr(target.size() - 5) == ".toml") {
+    std::optional<config::ClusterSpec> spec = LoadLab(target, code);
+    if (!spec) return code;
+    names = {spec->name};
+  } else {
+    names = {target};
+  }
+  for (const std::string& n : names) {
+    auto t0 = std::chrono::steady_clock::now();
+    absl::StatusOr<vnet::DownResult> r = vnet::DownCluster(n);
+    if (!r.ok()) {
+      code = Fail(StrCat("down ", n, ": ", r.status().message()));
+      continue;
+    }
+    if (!r->was_up) {
+      std::cout << "cluster " << n << " is not up\n";
+      continue;
+    }
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+    std::cout << "cluster " << n << " down in " << ms << " ms"
+              << (r->owner_stopped ? " (its process stopped)" : StrCat(": ", r->report.removed, " namespaces removed"))
+              << "\n";
+    for (const std::string& s : r->report.not_ours) std::cerr << "minikube-net: left " << s << " alone: it does not carry this cluster's marker\n";
+    for (const std::string& s : r->report.still_held) std::cerr << "minikube-net: " << s << " is still held by a process (ip netns pids " << s << ")\n";
+  }
+  return code;
+}
+
+// --- status, get, exec, logs -------------------------------------------------------------------------
+
+int RunStatus(const std::string& output) {
+  std::vector<std::string> names = vnet::ListClusters();
+  if (output == "json") {
+    nlohmann::json arr = nlohmann::json::array();
+    for (const std::string& n : names) {
+      absl::StatusOr<vnet::ClusterState> s = vnet::ReadState(n);
+      if (s.ok()) arr.push_back(nlohmann::json::parse(vnet::StateToJson(*s)));
+    }
+    std::cout << arr.dump(2) << "\n";
+    return kExitOk;
+  }
+  if (names.empty()) {
+    std::cout << "no cluster is up\n";
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows = {{"CLUSTER", "STATE", "NETWORK", "NODES", "PODS", "PID", "LAB"}};
+  for (const std::string& n : names) {
+    absl::StatusOr<vnet::ClusterState> s = vnet::ReadState(n);
+    if (!s.ok()) continue;
+    bool alive = vnet::ClusterLocked(n) && vnet::IsAlive(s->owner);
+    rows.push_back({n, alive ? s->phase : "dead (run: minikube-net down " + n + ")", s->network,
+                    std::to_string(s->nodes.size()), std::to_string(s->pods.size()), std::to_string(s->owner.pid), s->lab});
+  }
+  std::cout << Table(rows);
+  return kExitOk;
+}
+
+int RunGet(const std::string& what, const std::string& cluster, const std::string& output) {
+  int code = kExitOk;
+  std::optional<vnet::ClusterState> s = PickCluster(cluster, code);
+  if (!s) return code;
+  nlohmann::json state = nlohmann::json::parse(vnet::StateToJson(*s));
+  if (what == "pods") {
+    if (output == "json") return std::cout << state["pods"].dump(2) << "\n", kExitOk;
+    std::cout << PodsTable(*s);
+  } else {
+    if (output == "json") return std::cout << state["nodes"].dump(2) << "\n", kExitOk;
+    std::cout << NodesTable(*s);
+  }
+  return kExitOk;
+}
+
+int RunExec(const std::string& pod, const std::string& cluster, std::vector<std::string> cmd) {
+  int code = kExitOk;
+  if (!NeedPrivileges(code)) return code;
+  std::optional<vnet::ClusterState> s = PickCluster(cluster, code);
+  if (!s) return code;
+  std::string ns;
+  if (const vnet::PodState* p = s->FindPod(pod)) {
+    ns = p->netns;
+    setenv("POD_NAME", p->name.c_str(), 1);
+    setenv("POD_IP", p->ip.c_str(), 1);
+    setenv("NODE_NAME", p->node.c_str(), 1);
+  } else {
+    for (const vnet::NodeState& n : s->nodes) {
+      if (n.name == pod) ns = n.netns;
+    }
+    if (pod == "underlay") ns = s->underlay;
+  }
+  if (ns.empty()) return Fail(StrCat("no pod or node named ", pod, " in cluster ", s->cluster), kExitBadInput);
+  if (cmd.empty()) cmd = {"sh"};
+  absl::StatusOr<vnet::Fd> fd = vnet::OpenNetns(ns);
+  if (!fd.ok()) return Fail(fd.status());
+  // Single-threaded here: entering the netns for the exec is safe.
+  if (setns(fd->get(), CLONE_NEWNET) < 0) return Fail(StrCat("enter ", ns, ": ", strerror(errno)));
+  std::vector<char*> argv;
+  for (std::string& a : cmd) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  execvp(argv[0], argv.data());
+  return Fail(StrCat("run ", cmd[0], ": ", strerror(errno)), 127);
+}
+
+int RunLogs(const std::string& pod, const std::string& cluster) {
+  int code = kExitOk;
+  std::optional<vnet::ClusterState> s = PickCluster(cluster, code);
+  if (!s) return code;
+  const vnet::PodState* p = s->FindPod(pod);
+  if (p == nullptr) return Fail(StrCat("no pod named ", pod, " in cluster ", s->cluster), kExitBadInput);
+  for (const auto& c : p->containers) {
+    std::ifstream in(StrCat(vnet::StateDirOf(s->cluster), "/logs/", pod, "/", c.name, ".log"));
+    for (std::string line; std::getline(in, line);) std::cout << "[" << c.name << "] " << line << "\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace
+}  // namespace mkn
+
+int main(int argc, char** argv) {
+  using namespace mkn;
+  CLI::App app{"minikube-net: a Kubernetes-style cluster network (pods, nodes, bridges, VXLAN or direct routes)\n"
+               "built from a lab file on one Linux machine, in one process. Everything it makes lives in\n"
+               "network namespaces it owns (ip netns list | grep mkn-)."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "minikube-net 0.1.0");
+
+  UpFlags up;
+  CLI::App* up_cmd = app.add_subcommand("up", "Build the cluster network of a lab file and run it until Ctrl-C, SIGTERM or `down`");
+  up_cmd->add_option("lab", up.lab, "Lab file (TOML)")->required()->check(CLI::ExistingFile);
+  up_cmd->add_flag("--dry-run", up.dry_run, "Print the plan as ip/bridge/sysctl commands; create nothing");
+  up_cmd->add_option("-o,--output", up.output, "With --dry-run: sh or json")->check(CLI::IsMember({"sh", "json"}));
+  up_cmd->add_flag("-d,--detach", up.detach, "Run in the background once ready");
+  up_cmd->add_option("--workers", up.workers, "Threads creating namespaces (default: one per CPU)");
+
+  std::string plan_lab, plan_output = "sh";
+  CLI::App* plan_cmd = app.add_subcommand("plan", "Print the ordered plan as the equivalent ip/bridge/sysctl commands (or JSON)");
+  plan_cmd->add_option("lab", plan_lab, "Lab file (TOML)")->required()->check(CLI::ExistingFile);
+  plan_cmd->add_option("-o,--output", plan_output, "sh or json")->check(CLI::IsMember({"sh", "json"}));
+
+  std::string validate_lab;
+  CLI::App* validate_cmd = app.add_subcommand("validate", "Check a lab file and print every problem as file:line:col");
+  validate_cmd->add_option("lab", validate_lab, "Lab file (TOML)")->required();
+
+  std::string down_target;
+  bool down_all = false;
+  CLI::App* down_cmd = app.add_subcommand("down", "Remove a cluster, even one whose process was killed; idempotent");
+  down_cmd->add_option("cluster", down_target, "Cluster name or lab file (default: the only cluster up)");
+  down_cmd->add_flag("--all", down_all, "Every cluster with state under /run/minikube-net (each proven by its markers)");
+
+  std::string status_output = "table";
+  CLI::App* status_cmd = app.add_subcommand("status", "List the clusters that are up");
+  status_cmd->add_option("-o,--output", status_output, "table or json")->check(CLI::IsMember({"table", "json"}));
+
+  std::string get_what, get_cluster, get_output = "table";
+  CLI::App* get_cmd = app.add_subcommand("get", "Show pods or nodes of a cluster");
+  get_cmd->add_option("what", get_what, "pods or nodes")->required()->check(CLI::IsMember({"pods", "nodes", "pod", "node"}));
+  get_cmd->add_option("-c,--cluster", get_cluster, "Cluster name (default: the only cluster up)");
+  get_cmd->add_option("-o,--output", get_output, "table or json")->check(CLI::IsMember({"table", "json"}));
+
+  std::string exec_pod, exec_cluster;
+  std::vector<std::string> exec_cmd;
+  CLI::App* exec_cmd_app = app.add_subcommand("exec", "Run a command in a pod's (or node's, or the underlay's) network namespace");
+  exec_cmd_app->add_option("pod", exec_pod, "Pod, node, or `underlay`")->required();
+  exec_cmd_app->add_option("-c,--cluster", exec_cluster, "Cluster name (default: the only cluster up)");
+  exec_cmd_app->allow_extras();
+  exec_cmd_app->prefix_command();  // everything after POD (and an optional --) is the command; default sh
+  exec_cmd_app->footer("Example: minikube-net exec client -- ping -c1 10.244.1.3");
+
+  std::string logs_pod, logs_cluster;
+  CLI::App* logs_cmd = app.add_subcommand("logs", "Print the logs of a pod's containers");
+  logs_cmd->add_option("pod", logs_pod, "Pod name")->required();
+  logs_cmd->add_option("-c,--cluster", logs_cluster, "Cluster name (default: the only cluster up)");
+
+  // `exec POD -- CMD...`: what follows "--" is the command, untouched by flag parsing.
+  std::vector<std::string> after_dashes;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--") {
+      after_dashes.assign(argv + i + 1, argv + argc);
+      argc = i;
+      break;
+    }
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : kExitBadInput;
+  }
+  if (*up_cmd) return RunUp(up);
+  if (*plan_cmd) {
+    int code = kExitOk;
+    std::optional<config::ClusterSpec> spec = LoadLab(plan_lab, code);
+    if (!spec) return code;
+    plan::Plan p = plan::BuildPlan(*spec);
+    std::cout << (plan_output == "json" ? plan::RenderJson(p) : plan::RenderShell(p));
+    return kExitOk;
+  }
+  if (*validate_cmd) {
+    int code = kExitOk;
+    std::optional<config::ClusterSpec> spec = LoadLab(validate_lab, code);
+    if (spec) std::cout << validate_lab << ": ok: " << spec->nodes.size() << " nodes, " << spec->pods.size() << " pods\n";
+    return code;
+  }
+  if (*down_cmd) return RunDown(down_target, down_all);
+  if (*status_cmd) return RunStatus(status_output);
+  if (*get_cmd) return RunGet(get_what.back() == 's' ? get_what : get_what + "s", get_cluster, get_output);
+  if (*exec_cmd_app) {
+    exec_cmd = exec_cmd_app->remaining();
+    exec_cmd.insert(exec_cmd.end(), after_dashes.begin(), after_dashes.end());
+    return RunExec(exec_pod, exec_cluster, exec_cmd);
+  }
+  if (*logs_cmd) return RunLogs(logs_pod, logs_cluster);
+  return kExitOk;
+}

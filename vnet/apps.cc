@@ -1,0 +1,244 @@
+#include "vnet/apps.h"
+
+#include <sys/stat.h>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "lib/strings/str_cat.h"
+
+namespace mkn::vnet {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using udp = asio::ip::udp;
+
+namespace {
+
+// One log file per container, opened on first use.
+class AppLog {
+ public:
+  AppLog(std::string dir, std::string file) : dir_(std::move(dir)), path_(dir_ + "/" + file) {}
+  ~AppLog() {
+    if (f_ != nullptr) fclose(f_);
+  }
+  void Line(const std::string& text) {
+    std::lock_guard<std::mutex> l(mu_);
+    if (f_ == nullptr) {
+      ::mkdir(dir_.c_str(), 0755);
+      f_ = fopen(path_.c_str(), "ae");
+      if (f_ == nullptr) return;
+    }
+    char ts[32];
+    std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    std::strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    fprintf(f_, "%s %s\n", ts, text.c_str());
+    fflush(f_);
+  }
+
+ private:
+  std::mutex mu_;
+  std::string dir_, path_;
+  FILE* f_ = nullptr;
+};
+
+struct AppInfo {
+  plan::StartApp app;
+  std::string node;
+  std::shared_ptr<AppLog> log;
+};
+
+std::string Endpoint(const tcp::endpoint& e) { return StrCat(e.address().to_string(), ":", e.port()); }
+
+class HttpSession : public std::enable_shared_from_this<HttpSession> {
+ public:
+  HttpSession(tcp::socket s, std::shared_ptr<AppInfo> info) : sock_(std::move(s)), info_(std::move(info)) {}
+  void Read() {
+    req_ = {};
+    http::async_read(sock_, buf_, req_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      if (ec) return;
+      self->Respond();
+    });
+  }
+
+ private:
+  void Respond() {
+    beast::error_code ec;
+    tcp::endpoint peer = sock_.remote_endpoint(ec);
+    tcp::endpoint local = sock_.local_endpoint(ec);
+    const plan::StartApp& a = info_->app;
+    std::string target(req_.target());
+    std::string body = StrCat("pod: ", a.pod, "\nnode: ", info_->node, "\npod_ip: ", a.ip.ToString(),
+                              "\nclient: ", Endpoint(peer), "\nserver: ", Endpoint(local),
+                              "\nrequest: ", std::string(req_.method_string()), " ", target, "\n");
+    res_ = {};
+    res_.version(req_.version());
+    res_.result(http::status::ok);
+    res_.set(http::field::server, "minikube-net http-echo");
+    res_.set(http::field::content_type, "text/plain");
+    res_.set("X-Pod", a.pod);
+    res_.keep_alive(req_.keep_alive());
+    res_.body() = std::move(body);
+    res_.prepare_payload();
+    info_->log->Line(StrCat(std::string(req_.method_string()), " ", target, " from ", Endpoint(peer), " 200"));
+    http::async_write(sock_, res_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      if (ec) return;
+      if (!self->res_.keep_alive()) {
+        self->sock_.shutdown(tcp::socket::shutdown_send, ec);
+        return;
+      }
+      self->Read();
+    });
+  }
+
+  tcp::socket sock_;
+  std::shared_ptr<AppInfo> info_;
+  beast::flat_buffer buf_;
+  http::request<http::string_body> req_;
+  http::response<http::string_body> res_;
+};
+
+class TcpEchoSession : public std::enable_shared_from_this<TcpEchoSession> {
+ public:
+  explicit TcpEchoSession(tcp::socket s) : sock_(std::move(s)) {}
+  void Read() {
+    sock_.async_read_some(asio::buffer(data_), [self = shared_from_this()](beast::error_code ec, size_t n) {
+      if (ec) return;
+      asio::async_write(self->sock_, asio::buffer(self->data_, n),
+                        [self](beast::error_code ec, size_t) {
+                          if (!ec) self->Read();
+                        });
+    });
+  }
+
+ private:
+  tcp::socket sock_;
+  std::array<char, 16384> data_;
+};
+
+class Acceptor : public std::enable_shared_from_this<Acceptor> {
+ public:
+  Acceptor(asio::io_context& io, int fd, std::shared_ptr<AppInfo> info)
+      : acc_(io, tcp::v4(), fd), info_(std::move(info)) {}
+  void Accept() {
+    acc_.async_accept([self = shared_from_this()](beast::error_code ec, tcp::socket s) {
+      if (ec == asio::error::operation_aborted) return;
+      if (!ec) {
+        s.set_option(tcp::no_delay(true), ec);
+        if (self->info_->app.app == config::AppKind::kHttpEcho) {
+          std::make_shared<HttpSession>(std::move(s), self->info_)->Read();
+        } else {
+          beast::error_code e2;
+          self->info_->log->Line(StrCat("tcp-echo connection from ", Endpoint(s.remote_endpoint(e2))));
+          std::make_shared<TcpEchoSession>(std::move(s))->Read();
+        }
+      }
+      self->Accept();
+    });
+  }
+  void Close() {
+    beast::error_code ec;
+    acc_.close(ec);
+  }
+
+ private:
+  tcp::acceptor acc_;
+  std::shared_ptr<AppInfo> info_;
+};
+
+class UdpEcho : public std::enable_shared_from_this<UdpEcho> {
+ public:
+  UdpEcho(asio::io_context& io, int fd, std::shared_ptr<AppInfo> info)
+      : sock_(io, udp::v4(), fd), info_(std::move(info)) {}
+  void Receive() {
+    sock_.async_receive_from(asio::buffer(data_), peer_, [self = shared_from_this()](beast::error_code ec, size_t n) {
+      if (ec == asio::error::operation_aborted) return;
+      if (ec) return self->Receive();
+      self->sock_.async_send_to(asio::buffer(self->data_, n), self->peer_,
+                                [self](beast::error_code, size_t) { self->Receive(); });
+    });
+  }
+  void Close() {
+    beast::error_code ec;
+    sock_.close(ec);
+  }
+
+ private:
+  udp::socket sock_;
+  udp::endpoint peer_;
+  std::shared_ptr<AppInfo> info_;
+  std::array<char, 65536> data_;
+};
+
+}  // namespace
+
+struct AppServer::Impl {
+  std::string log_dir;
+  std::unique_ptr<asio::io_context> io = std::make_unique<asio::io_context>();
+  std::vector<std::shared_ptr<Acceptor>> acceptors;
+  std::vector<std::shared_ptr<UdpEcho>> udps;
+  std::vector<std::thread> threads;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
+  bool stopped = false;
+};
+
+AppServer::AppServer(std::string log_dir) : impl_(std::make_unique<Impl>()) { impl_->log_dir = std::move(log_dir); }
+
+AppServer::~AppServer() { Stop(); }
+
+absl::Status AppServer::Serve(AppSocket s, const std::string& node) {
+  auto info = std::make_shared<AppInfo>();
+  info->app = s.app;
+  info->node = node;
+  info->log = std::make_shared<AppLog>(StrCat(impl_->log_dir, "/", s.app.pod), StrCat(s.app.container, ".log"));
+  try {
+    if (s.app.app == config::AppKind::kUdpEcho) {
+      auto u = std::make_shared<UdpEcho>(*impl_->io, s.fd.Release(), info);
+      u->Receive();
+      impl_->udps.push_back(std::move(u));
+    } else {
+      auto a = std::make_shared<Acceptor>(*impl_->io, s.fd.Release(), info);
+      a->Accept();
+      impl_->acceptors.push_back(std::move(a));
+    }
+  } catch (const boost::system::system_error& e) {
+    return absl::InternalError(StrCat("serve ", config::ToString(s.app.app), " in pod ", s.app.pod, ": ", e.what()));
+  }
+  return absl::OkStatus();
+}
+
+void AppServer::Start(int threads) {
+  impl_->guard.emplace(impl_->io->get_executor());
+  for (int i = 0; i < threads; ++i) impl_->threads.emplace_back([this] { impl_->io->run(); });
+}
+
+void AppServer::Stop() {
+  if (impl_->stopped) return;
+  impl_->stopped = true;
+  asio::post(*impl_->io, [this] {
+    for (auto& a : impl_->acceptors) a->Close();
+    for (auto& u : impl_->udps) u->Close();
+  });
+  impl_->guard.reset();
+  impl_->io->stop();
+  for (std::thread& t : impl_->threads) t.join();
+  impl_->threads.clear();
+  impl_->acceptors.clear();
+  impl_->udps.clear();
+  // Destroying the io_context destroys every pending handler and with it every open connection: no socket
+  // may outlive Stop(), since a socket pins its pod's netns.
+  impl_->io.reset();
+}
+
+}  // namespace mkn::vnet

@@ -1,0 +1,37 @@
+// vnet/apps — the built-in container apps, served by the minikube-net process itself.
+//
+// Each app owns a socket the applier opened inside its pod's netns; the sockets stay in that netns, so one
+// Asio io_context on ordinary threads serves every pod (STYLE.md §4: no setns here).
+//   http-echo  HTTP/1.1 (Beast, keep-alive): answers with pod, node, pod IP, the client address it saw,
+//              and the request line, as text/plain "key: value" lines.
+//   tcp-echo   echoes bytes back.          udp-echo   echoes each datagram back to its sender.
+// Every request is logged to <log_dir>/<pod>/<container>.log (`minikube-net logs POD`).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "vnet/applier.h"
+
+namespace mkn::vnet {
+
+class AppServer {
+ public:
+  explicit AppServer(std::string log_dir);
+  ~AppServer();
+  AppServer(const AppServer&) = delete;
+  AppServer& operator=(const AppServer&) = delete;
+
+  // Takes over the socket; call before Start.
+  absl::Status Serve(AppSocket socket, const std::string& node);
+  void Start(int threads = 1);
+  // Closes every socket and joins the threads. Idempotent.
+  void Stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mkn::vnet

@@ -1,0 +1,58 @@
+// vnet/cluster — a cluster's whole life: up (state, apply, apps, commands) and down (from any process).
+//
+// RunningCluster::Up() is all-or-nothing: on any failure everything made so far is removed before the
+// Status is returned. DownCluster() takes down a cluster by name from another process: it asks a live
+// owner to stop (SIGTERM, then waits for it), or, if the owner died (SIGKILL, crash), removes what its
+// state file and the kernel's ownership markers prove to be the cluster's. Needs CAP_NET_ADMIN and
+// CAP_SYS_ADMIN.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "lib/config/spec.h"
+#include "vnet/applier.h"
+#include "vnet/state.h"
+
+namespace mkn::vnet {
+
+struct UpOptions {
+  std::string lab_path;  // absolute, recorded in the state
+  int workers = 0;
+  std::atomic<size_t>* progress = nullptr;
+  int fail_at_step = -1;  // tests
+  // Called with a line of news ("cleaned up leftovers of ..."). May be null.
+  std::function<void(const std::string&)> notice;
+};
+
+class RunningCluster {
+ public:
+  static absl::StatusOr<std::unique_ptr<RunningCluster>> Up(const config::ClusterSpec& spec, const UpOptions& options);
+  ~RunningCluster();
+
+  const ClusterState& state() const { return state_; }
+  // Reaps exited command containers; returns a line for each ("pod/container exited with status N").
+  std::vector<std::string> ReapChildren();
+  // Stops apps and commands and removes every namespace. Idempotent.
+  absl::StatusOr<TeardownReport> Down();
+
+ private:
+  RunningCluster() = default;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  ClusterState state_;
+};
+
+struct DownResult {
+  bool was_up = false;        // a state directory existed
+  bool owner_stopped = false; // a live owner was asked to stop and did
+  TeardownReport report;
+};
+
+// Takes down the cluster `name` whoever runs it. Not an error if it is not up (was_up = false).
+absl::StatusOr<DownResult> DownCluster(const std::string& name, int timeout_ms = 30000);
+
+}  // namespace mkn::vnet
