@@ -234,10 +234,13 @@ absl::StatusOr<Applied> Apply(const Plan& plan, const ApplyOptions& options) {
   int workers = options.workers > 0 ? options.workers : std::max(1u, std::thread::hardware_concurrency());
   Registry reg;
   Applied out;
+  const bool trace = std::getenv("MKN_TRACE") != nullptr;  // per-phase timings on stderr
+  std::atomic<long long> op_us[std::variant_size_v<Op>] = {};
   size_t first = 0;
   while (first < plan.steps.size()) {
     // One phase: [first, last). Its groups, each a run of step indices in plan order.
     int phase = plan.steps[first].phase;
+    auto phase_start = std::chrono::steady_clock::now();
     size_t last = first;
     std::map<int, std::vector<size_t>> by_group;
     for (; last < plan.steps.size() && plan.steps[last].phase == phase; ++last) {
@@ -256,9 +259,11 @@ absl::StatusOr<Applied> Apply(const Plan& plan, const ApplyOptions& options) {
         const std::string* own_ns = nullptr;
         for (size_t i : *groups[g]) {
           const Step& step = plan.steps[i];
+          auto t0 = std::chrono::steady_clock::now();
           absl::Status st = static_cast<int>(i) == options.fail_at_step
                                 ? absl::InternalError(StrCat("injected failure before step ", i))
                                 : w.Run(step);
+          if (trace) op_us[step.op.index()] += std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
           if (!st.ok()) {
             std::lock_guard<std::mutex> l(err_mu);
             if (!failed.exchange(true)) first_error = st;
@@ -278,10 +283,18 @@ absl::StatusOr<Applied> Apply(const Plan& plan, const ApplyOptions& options) {
       reg.Unwind();
       return first_error;
     }
+    if (trace) {
+      fprintf(stderr, "phase %d: %zu steps in %zu groups, %lld ms\n", phase, last - first, groups.size(),
+              static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                         std::chrono::steady_clock::now() - phase_start).count()));
+    }
     first = last;
   }
   for (const Step& s : plan.steps) {
     if (const auto* c = std::get_if<StartCommand>(&s.op)) out.commands.push_back(*c);
+  }
+  if (trace) {
+    for (size_t i = 0; i < std::variant_size_v<Op>; ++i) fprintf(stderr, "op %zu: %lld us total\n", i, op_us[i].load());
   }
   out.netns = reg.TakeNetns();
   out.apps = reg.TakeApps();
