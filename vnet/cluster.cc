@@ -23,7 +23,7 @@ struct RunningCluster::Impl {
   Fd lock;
   Applied applied;
   std::unique_ptr<AppServer> apps;
-  bool down = false;
+  bool down = true;  // nothing to take down until the intent is on disk
 };
 
 namespace {
@@ -79,6 +79,7 @@ absl::StatusOr<std::unique_ptr<RunningCluster>> RunningCluster::Up(const config:
   st.started_at = static_cast<int64_t>(std::time(nullptr));
   // Intent first: every namespace the plan will make is on disk before the first one exists.
   MKN_RETURN_IF_ERROR(WriteState(st));
+  impl.down = false;
   auto fail = [&](absl::Status s) -> absl::Status {
     (void)rc->Down();
     return s;

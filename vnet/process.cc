@@ -111,24 +111,37 @@ absl::StatusOr<ChildProcess> Spawn(int netns_fd, const std::vector<std::string>&
   return ChildProcess{pid, ProcessStartTime(pid)};
 }
 
-void StopProcesses(const std::vector<ChildProcess>& procs, int grace_ms) {
-  for (const ChildProcess& p : procs) {
-    if (IsAlive(p)) ::kill(p.pid, SIGTERM);
+namespace {
+
+// A command container is the leader of its own session and process group (setsid in Spawn), and a process
+// group id is never recycled while the group has members: signalling the group reaches every process the
+// container started (sh -c '...; sleep ...'), even after the leader itself is gone.
+bool GroupExists(const ChildProcess& p) { return p.pid > 0 && ::kill(-p.pid, 0) == 0; }
+
+void Signal(const ChildProcess& p, int sig) {
+  if (GroupExists(p)) {
+    ::kill(-p.pid, sig);
+  } else if (IsAlive(p)) {
+    ::kill(p.pid, sig);
   }
+}
+
+}  // namespace
+
+void StopProcesses(const std::vector<ChildProcess>& procs, int grace_ms) {
+  for (const ChildProcess& p : procs) Signal(p, SIGTERM);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(grace_ms);
   for (;;) {
     bool any = false;
     for (const ChildProcess& p : procs) {
       ::waitpid(p.pid, nullptr, WNOHANG);  // reap our own; harmless for others'
-      any = any || IsAlive(p);
+      any = any || IsAlive(p) || GroupExists(p);
     }
     if (!any) return;
     if (std::chrono::steady_clock::now() > deadline) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  for (const ChildProcess& p : procs) {
-    if (IsAlive(p)) ::kill(p.pid, SIGKILL);
-  }
+  for (const ChildProcess& p : procs) Signal(p, SIGKILL);
   // SIGKILL cannot be ignored: our own children are reaped at once (others' return ECHILD).
   for (const ChildProcess& p : procs) ::waitpid(p.pid, nullptr, 0);
 }

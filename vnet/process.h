@@ -32,7 +32,8 @@ absl::StatusOr<ChildProcess> Spawn(int netns_fd, const std::vector<std::string>&
 uint64_t ProcessStartTime(pid_t pid);
 bool IsAlive(const ChildProcess& p);
 
-// SIGTERM to each live process, then SIGKILL to any still alive after grace_ms. Reaps our own children.
+// SIGTERM to each container's process group, then SIGKILL to what is still alive after grace_ms.
+// Reaps our own children.
 void StopProcesses(const std::vector<ChildProcess>& procs, int grace_ms = 2000);
 
 }  // namespace mkn::vnet

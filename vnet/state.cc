@@ -189,6 +189,9 @@ bool ClusterLocked(const std::string& cluster) {
 }
 
 absl::Status RemoveStateDir(const std::string& cluster) {
+  if (!net::IsDnsLabel(cluster, net::kMaxClusterName)) {
+    return absl::InvalidArgumentError(StrCat("refusing to remove the state of cluster \"", cluster, "\""));
+  }
   std::error_code ec;
   fs::remove_all(StateDirOf(cluster), ec);
   if (ec) return absl::InternalError(StrCat("remove ", StateDirOf(cluster), ": ", ec.message()));

@@ -151,22 +151,27 @@ int RunUp(const UpFlags& f) {
   }
   if (!NeedPrivileges(code)) return code;
 
-  // -d: the child runs the cluster; the parent relays its output until it is ready, then exits.
-  int relay[2] = {-1, -1};
+  // -d: the child runs the cluster; the parent relays its output until it is ready, then exits. Readiness
+  // comes on a pipe of its own: one byte when ready; EOF without it means the child failed (its exit code).
+  int relay[2] = {-1, -1}, ready[2] = {-1, -1};
   if (f.detach) {
-    if (pipe2(relay, O_CLOEXEC) < 0) return Fail("pipe failed");
+    if (pipe2(relay, O_CLOEXEC) < 0 || pipe2(ready, O_CLOEXEC) < 0) return Fail("pipe failed");
     pid_t pid = fork();
     if (pid < 0) return Fail("fork failed");
     if (pid > 0) {
       close(relay[1]);
+      close(ready[1]);
       char buf[4096];
       ssize_t n;
       while ((n = read(relay[0], buf, sizeof(buf))) > 0) fwrite(buf, 1, n, stdout);
+      char byte = 0;
+      if (read(ready[0], &byte, 1) == 1) return kExitOk;  // up and running in the background
       int status = 0;
-      if (waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : kExitFailure;
-      return kExitOk;  // still running: the cluster is up in the background
+      waitpid(pid, &status, 0);
+      return WIFEXITED(status) ? WEXITSTATUS(status) : kExitFailure;
     }
     close(relay[0]);
+    close(ready[0]);
     setsid();
     dup2(relay[1], 1);
     dup2(relay[1], 2);
@@ -214,6 +219,8 @@ int RunUp(const UpFlags& f) {
     dup2(log, 2);
     close(log);
     close(relay[1]);
+    (void)!write(ready[1], "K", 1);
+    close(ready[1]);
   } else {
     std::cout << "press Ctrl-C to tear it down (or run: minikube-net down " << st.cluster << ")\n";
     std::cout.flush();
