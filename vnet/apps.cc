@@ -1,12 +1,11 @@
 #include "vnet/apps.h"
 
-#include <sys/stat.h>
-
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <ctime>
 #include <mutex>
 #include <thread>
@@ -34,7 +33,8 @@ class AppLog {
   void Line(const std::string& text) {
     std::lock_guard<std::mutex> l(mu_);
     if (f_ == nullptr) {
-      ::mkdir(dir_.c_str(), 0755);
+      std::error_code ec;
+      std::filesystem::create_directories(dir_, ec);
       f_ = fopen(path_.c_str(), "ae");
       if (f_ == nullptr) return;
     }
