@@ -2,7 +2,7 @@
 # End-to-end tests (ctest label e2e): the real binary on the shipped example labs, probed with real tools
 # (ping, curl, bash /dev/tcp and /dev/udp, iperf3, tshark), and a check that nothing is left afterwards.
 #
-#   examples/e2e_test.sh CASE      CASE: vxlan host_gw signals sigkill rollback bad_input privileges commands
+#   examples/e2e_test.sh CASE      CASE: vxlan host_gw signals sigkill rollback bad_input privileges commands multi
 #
 # Runs itself inside ci/sandbox.sh (a throw-away network + mount + PID namespace). Without root it exits 77
 # (ctest: skipped) — except under CI=true, where that is a failure. Waits are conditions with deadlines.
@@ -240,6 +240,26 @@ commands)
   pass "command containers run in their pod with POD_NAME/POD_IP/NODE_NAME; exec too"
   "$MKN" down custom >/dev/null
   assert_clean custom
+  ;;
+multi)
+  # Two clusters side by side: each in its own namespaces, `down --all` takes both (each proven by markers).
+  "$MKN" up -d examples/quickstart/lab.toml >/dev/null
+  "$MKN" up -d examples/host-gw/lab.toml >/dev/null
+  st=$("$MKN" status)
+  contains "$st" "quickstart  ready" "status lists quickstart"
+  contains "$st" "hostgw      ready" "status lists hostgw"
+  rc=0; out=$("$MKN" get pods 2>&1) || rc=$?
+  [[ $rc == 2 ]] || fail "get pods with two clusters up must ask which: exit $rc"
+  contains "$out" "--cluster" "says how to choose"
+  # Same pod addresses in both labs, yet no crosstalk: each cluster's underlay is its own namespace.
+  body=$(in_pod hostgw client curl -sS --max-time 5 "http://$(pod_ip hostgw web-1):8080/")
+  contains "$body" "node: node2" "hostgw answers from its own cluster"
+  contains "$(ip -n mkn-hostgw-node1 link show cbr0)" "alias minikube-net:hostgw" "hostgw's links carry hostgw's marker"
+  out=$("$MKN" down --all)
+  contains "$out" "cluster hostgw down" "down --all takes hostgw"
+  contains "$out" "cluster quickstart down" "down --all takes quickstart"
+  assert_clean quickstart
+  assert_clean hostgw
   ;;
 *) fail "unknown case $CASE" ;;
 esac
