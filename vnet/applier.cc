@@ -139,7 +139,8 @@ class Worker {
     return li->index;
   }
 
-  static absl::Status In(absl::Status st, const std::string& ns) {
+  // Prefixes an error with the namespace it happened in.
+  static absl::Status Where(absl::Status st, const std::string& ns) {
     if (st.ok()) return st;
     return absl::Status(st.code(), StrCat(ns, ": ", st.message()));
   }
@@ -149,7 +150,7 @@ class Worker {
     MKN_RETURN_IF_ERROR(UnshareNetns());
     current_ = "";
     MKN_ASSIGN_OR_RETURN(NlSocket sock, NlSocket::Open());
-    MKN_RETURN_IF_ERROR(In(sock.SetUpWithAlias("lo", marker_), s.name));
+    MKN_RETURN_IF_ERROR(Where(sock.SetUpWithAlias("lo", marker_), s.name));
     absl::Status st = MountCurrentNetns(s.name);
     if (absl::IsAlreadyExists(st)) {
       return absl::AlreadyExistsError(StrCat("netns ", s.name, " already exists: another cluster with this name is up, or a crashed one was not taken down (minikube-net down <cluster>)"));
@@ -163,11 +164,11 @@ class Worker {
   }
   absl::Status Do(const SetSysctl& s) {
     MKN_RETURN_IF_ERROR(Enter(s.ns));
-    return In(WriteSysctl(s.key, s.value), s.ns);
+    return Where(WriteSysctl(s.key, s.value), s.ns);
   }
   absl::Status Do(const CreateBridge& s) {
     MKN_ASSIGN_OR_RETURN(NlSocket * sock, In(s.ns));
-    return In(sock->CreateBridge(s.name, s.mtu, s.mac), s.ns);
+    return Where(sock->CreateBridge(s.name, s.mtu, s.mac), s.ns);
   }
   absl::Status Do(const CreateVeth& s) {
     VethSpec v{s.name, s.mtu, 0, s.peer_name, -1, s.peer_mac};
@@ -176,37 +177,37 @@ class Worker {
     }
     MKN_ASSIGN_OR_RETURN(v.peer_netns_fd, reg_.NetnsFd(s.peer_ns));
     MKN_ASSIGN_OR_RETURN(NlSocket * sock, In(s.ns));
-    return In(sock->CreateVeth(v), s.ns);
+    return Where(sock->CreateVeth(v), s.ns);
   }
   absl::Status Do(const CreateVxlan& s) {
     VxlanSpec v{s.name, static_cast<uint32_t>(s.vni), s.local, 0, static_cast<uint16_t>(s.port), s.mtu, s.mac};
     MKN_ASSIGN_OR_RETURN(v.link, Index(s.ns, s.dev));
     MKN_ASSIGN_OR_RETURN(NlSocket * sock, In(s.ns));
-    return In(sock->CreateVxlan(v), s.ns);
+    return Where(sock->CreateVxlan(v), s.ns);
   }
   absl::Status Do(const AddAddress& s) {
     MKN_ASSIGN_OR_RETURN(int idx, Index(s.ns, s.dev));
     MKN_ASSIGN_OR_RETURN(NlSocket * sock, In(s.ns));
-    return In(sock->AddAddress(idx, s.addr), s.ns);
+    return Where(sock->AddAddress(idx, s.addr), s.ns);
   }
   absl::Status Do(const SetLinkUp& s) {
     MKN_ASSIGN_OR_RETURN(NlSocket * sock, In(s.ns));
-    return In(sock->SetUpWithAlias(s.dev, marker_), s.ns);
+    return Where(sock->SetUpWithAlias(s.dev, marker_), s.ns);
   }
   absl::Status Do(const AddRoute& s) {
     MKN_ASSIGN_OR_RETURN(int idx, Index(s.ns, s.dev));
     MKN_ASSIGN_OR_RETURN(NlSocket * sock, In(s.ns));
-    return In(sock->AddRoute(s.dst, s.via, idx, s.onlink), s.ns);
+    return Where(sock->AddRoute(s.dst, s.via, idx, s.onlink), s.ns);
   }
   absl::Status Do(const AddNeighbor& s) {
     MKN_ASSIGN_OR_RETURN(int idx, Index(s.ns, s.dev));
     MKN_ASSIGN_OR_RETURN(NlSocket * sock, In(s.ns));
-    return In(sock->AddNeighbor(idx, s.ip, s.mac), s.ns);
+    return Where(sock->AddNeighbor(idx, s.ip, s.mac), s.ns);
   }
   absl::Status Do(const AddFdb& s) {
     MKN_ASSIGN_OR_RETURN(int idx, Index(s.ns, s.dev));
     MKN_ASSIGN_OR_RETURN(NlSocket * sock, In(s.ns));
-    return In(sock->AddFdb(idx, s.mac, s.dst), s.ns);
+    return Where(sock->AddFdb(idx, s.mac, s.dst), s.ns);
   }
   absl::Status Do(const StartApp& s) {
     MKN_RETURN_IF_ERROR(Enter(s.ns));
@@ -294,7 +295,13 @@ absl::StatusOr<Applied> Apply(const Plan& plan, const ApplyOptions& options) {
     if (const auto* c = std::get_if<StartCommand>(&s.op)) out.commands.push_back(*c);
   }
   if (trace) {
-    for (size_t i = 0; i < std::variant_size_v<Op>; ++i) fprintf(stderr, "op %zu: %lld us total\n", i, op_us[i].load());
+    static constexpr const char* kOpNames[] = {"create_netns", "set_sysctl", "create_bridge", "create_veth",
+                                               "create_vxlan", "add_address", "set_link_up", "add_route",
+                                               "add_neighbor", "add_fdb", "start_app", "start_command"};
+    static_assert(std::size(kOpNames) == std::variant_size_v<Op>);
+    for (size_t i = 0; i < std::variant_size_v<Op>; ++i) {
+      fprintf(stderr, "%-14s %8lld us (summed over workers)\n", kOpNames[i], op_us[i].load());
+    }
   }
   out.netns = reg.TakeNetns();
   out.apps = reg.TakeApps();
