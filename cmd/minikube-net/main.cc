@@ -392,6 +392,11 @@ int main(int argc, char** argv) {
   up_cmd->add_option("-o,--output", up.output, "With --dry-run: sh or json")->check(CLI::IsMember({"sh", "json"}));
   up_cmd->add_flag("-d,--detach", up.detach, "Run in the background once ready");
   up_cmd->add_option("--workers", up.workers, "Threads creating namespaces (default: one per CPU)");
+  up_cmd->footer(
+      "Examples:\n  minikube-net up examples/quickstart/lab.toml      # foreground; Ctrl-C tears it down\n"
+      "  minikube-net up -d examples/quickstart/lab.toml   # background; minikube-net down quickstart\n"
+      "  MKN_TRACE=1 minikube-net up -d LAB.toml           # per-phase timings on stderr\n"
+      "Exit codes: 0 ok, 1 runtime failure or missing privileges, 2 bad lab file or usage.");
 
   std::string plan_lab, plan_output = "sh";
   CLI::App* plan_cmd = app.add_subcommand("plan", "Print the ordered plan as the equivalent ip/bridge/sysctl commands (or JSON)");
@@ -407,6 +412,9 @@ int main(int argc, char** argv) {
   CLI::App* down_cmd = app.add_subcommand("down", "Remove a cluster, even one whose process was killed; idempotent");
   down_cmd->add_option("cluster", down_target, "Cluster name or lab file (default: the only cluster up)");
   down_cmd->add_flag("--all", down_all, "Every cluster with state under /run/minikube-net (each proven by its markers)");
+  down_cmd->footer(
+      "A live owner is asked to stop (SIGTERM); after a crash or SIGKILL, what the state file lists and the\n"
+      "kernel's ownership markers (ifalias minikube-net:<cluster>) prove to be the cluster's is removed.");
 
   std::string status_output = "table";
   CLI::App* status_cmd = app.add_subcommand("status", "List the clusters that are up");
