@@ -1,0 +1,144 @@
+// lib/nat/nat — the userspace proxy's packet rewrite: one raw IPv4 frame in, one verdict out.
+//
+// Frames are raw IPv4 packets as a TUN device carries them (see lib/packet/packet.h). The vnet/ pump
+// reads a frame from the node's TUN, calls Process(), and writes the frame (or the reply) back.
+//
+// What a backend sees: in this userspace mode every flow is rewritten on both addresses, as kube-proxy's
+// historic userspace mode and IPVS masquerade do. A client C:c sending to VIP:v (a ClusterIP) or to
+// N:np (a NodePort on a node address N) is DNATed to the chosen endpoint E:t and SNATed to the node's
+// proxy address P, keeping the client's port c when it is free (as nf_nat does), else the next free port
+// in [port_min, port_max]. So the backend sees the connection coming from P, never from C. The reply
+// E:t -> P:p must come back through the same NAT (P is routed into the TUN), where it is rewritten to
+// VIP:v -> C:c (or N:np -> C:c).
+//
+// Checksums are updated incrementally (RFC 1624): the IPv4 header checksum and the TCP/UDP checksum
+// including its pseudo-header; a UDP checksum of 0 ("none") stays 0. Offloaded checksums
+// (CHECKSUM_PARTIAL) are the pump's business: it must hand over frames with complete checksums.
+//
+// ICMP errors (port unreachable, fragmentation needed, time exceeded, ...) quoting a NATed packet are
+// translated back: the quoted packet gets its pre-NAT addresses and ports (with its IP and L4 checksums
+// updated), the outer header is readdressed as the reverse of the flow (as Linux's
+// nf_nat_icmp_reply_translation does, which hides the router that sent the error), and the ICMP checksum
+// is recomputed over the message.
+//
+// A service port without endpoints answers like kube-proxy: TCP with a reset, UDP with ICMP port
+// unreachable (verdict kReply). Anything malformed, truncated, fragmented, unknown or stateless is
+// dropped and counted by reason; Process() never fails and never reads outside the frame.
+//
+// Not thread-safe: one Nat per pump thread.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "lib/config/spec.h"
+#include "lib/nat/balancer.h"
+#include "lib/nat/conntrack.h"
+#include "lib/nat/service_table.h"
+#include "lib/net/ip.h"
+
+namespace mkn::nat {
+
+enum class DropReason : uint8_t {
+  kNone,
+  kTruncated,            // a header or the declared length runs past the frame
+  kMalformed,            // an impossible field (version, IHL, data offset, UDP length)
+  kBadChecksum,          // IPv4 header or ICMP checksum does not verify
+  kFragment,             // IP fragments carry no ports for all but the first: not NATed
+  kUnsupportedProtocol,  // not TCP, UDP or an ICMP error (e.g. ping to a ClusterIP, as kube-proxy)
+  kNoService,            // destination is no ClusterIP:port / NodePort
+  kNoEndpoints,          // service without endpoints (counted also when a reset/unreachable is sent)
+  kNoFlow,               // to the proxy address but no flow (a late reply after expiry)
+  kInvalidTcp,           // a TCP segment that is not a SYN and belongs to no flow (ctstate INVALID)
+  kIcmpNoFlow,           // an ICMP error quoting a packet of no known flow
+  kPortsExhausted,       // no free SNAT port towards that endpoint
+};
+inline constexpr int kDropReasonCount = 12;
+std::string_view ToString(DropReason r);
+
+struct Verdict {
+  enum class Action : uint8_t { kForward, kDrop, kReply };
+  Action action = Action::kDrop;
+  DropReason reason = DropReason::kNone;  // kDrop, and kReply (kNoEndpoints)
+  std::vector<uint8_t> reply;             // kReply: the frame to send back towards the client
+  int service_port_id = -1;               // the service port involved, if any
+};
+
+struct NatOptions {
+  net::Ipv4 proxy_ip;                // P: the SNAT source; routed into the TUN
+  std::vector<net::Ipv4> node_ips;   // destinations that accept NodePort traffic
+  uint16_t port_min = 1024;          // SNAT port range, inclusive
+  uint16_t port_max = 65535;
+  size_t max_flows = kDefaultMaxFlows;
+  uint64_t seed = 1;                 // the balancer's random generator
+};
+
+struct ServiceCounters {
+  uint64_t packets = 0;    // both directions, forwarded
+  uint64_t bytes = 0;      // IP total length of those
+  uint64_t new_flows = 0;
+  uint64_t icmp_errors = 0;  // translated ICMP errors
+  std::array<uint64_t, kDropReasonCount> drops{};
+};
+
+struct NatCounters {
+  uint64_t packets = 0;  // == forwarded + replied + dropped
+  uint64_t forwarded = 0;
+  uint64_t replied = 0;
+  uint64_t dropped = 0;
+  std::array<uint64_t, kDropReasonCount> drops{};  // sums to dropped
+};
+
+class Nat {
+ public:
+  // kInvalidArgument if the proxy address is unset, is a node address, or the port range is empty.
+  static absl::StatusOr<std::unique_ptr<Nat>> Create(ServiceTable table, NatOptions options);
+
+  // Rewrites `frame` in place (kForward), or says why not (kDrop), or builds an answer (kReply).
+  Verdict Process(std::span<uint8_t> frame, int64_t now);
+
+  // A service's endpoints changed (pod killed/recreated, scaled): new endpoint list, flows to
+  // endpoints that are gone flushed, affinity to them forgotten. kNotFound if no such service.
+  absl::Status ReplaceEndpoints(std::string_view service, const std::vector<config::PodSpec>& pods);
+  absl::Status SetEndpoints(int port_id, std::vector<Endpoint> endpoints);
+
+  // Periodic sweep (about once a second): expired flows and affinity entries.
+  void Expire(int64_t now);
+
+  const ServiceTable& table() const { return table_; }
+  const Conntrack& conntrack() const { return conntrack_; }
+  const Balancer& balancer() const { return balancer_; }
+  const NatCounters& counters() const { return counters_; }
+  // Zeroes if no such id.
+  ServiceCounters service_counters(int port_id) const;
+
+ private:
+  Nat(ServiceTable table, NatOptions options);
+
+  Verdict Drop(DropReason reason, int port_id = -1);
+  Verdict Forward(int port_id, size_t bytes);
+  Verdict ProcessTransport(std::span<uint8_t> frame, int64_t now);
+  Verdict ProcessIcmpError(std::span<uint8_t> frame, int64_t now);
+  Verdict Reject(std::span<uint8_t> frame, const ServicePort& port);
+  // A free SNAT port towards the endpoint, preferring `wanted`; 0 if none.
+  uint16_t AllocatePort(net::Ipv4 endpoint, uint16_t endpoint_port, uint8_t protocol,
+                        uint16_t wanted);
+  void FlushGone(const ServicePort& port, const std::vector<Endpoint>& before);
+
+  ServiceTable table_;
+  NatOptions options_;
+  absl::flat_hash_set<uint32_t> node_ips_;
+  Conntrack conntrack_;
+  Balancer balancer_;
+  uint32_t next_port_;
+  NatCounters counters_;
+  std::vector<ServiceCounters> service_counters_;
+};
+
+}  // namespace mkn::nat

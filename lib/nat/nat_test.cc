@@ -1,0 +1,426 @@
+// The NAT as katran-style fixtures: {description, input frame, expected frame, verdict}, run in order
+// through one Nat (the steps build on each other's flows). Every expected frame is built from scratch by
+// PacketBuilder (full checksums), and every output frame is also checked by the independent checksum
+// in lib/packet/testing.h, so the incremental updates are checked twice.
+#include "lib/nat/nat.h"
+
+#include <gtest/gtest.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lib/nat/testing.h"
+#include "lib/packet/checksum.h"
+#include "lib/packet/packet.h"
+#include "lib/packet/packet_builder.h"
+#include "lib/packet/testing.h"
+
+namespace mkn::nat {
+namespace {
+
+using packet::PacketBuilder;
+using packet::kTcpAck;
+using packet::kTcpFin;
+using packet::kTcpPsh;
+using packet::kTcpRst;
+using packet::kTcpSyn;
+using packet::testing::ChecksumErrors;
+using packet::testing::Hex;
+using testing::Ip;
+using Action = Verdict::Action;
+
+// Addresses of the fixture (pods and services: lib/nat/testing.h).
+const net::Ipv4 kClient = Ip("10.244.1.2");     // a pod on node 0
+const net::Ipv4 kClient2 = Ip("172.18.0.9");    // a host on the underlay
+const net::Ipv4 kProxy = Ip("10.96.255.254");   // P, the node's proxy address
+const net::Ipv4 kNode = Ip("172.18.0.2");       // node 0's underlay address
+const net::Ipv4 kRouter = Ip("10.244.1.1");     // cbr0, sends ICMP errors
+const net::Ipv4 kWebVip = Ip("10.96.0.10");
+const net::Ipv4 kDnsVip = Ip("10.96.0.53");
+const net::Ipv4 kEmptyVip = Ip("10.96.0.99");
+const net::Ipv4 kWeb0 = Ip("10.244.1.10"), kWeb1 = Ip("10.244.1.11"), kWeb2 = Ip("10.244.2.12");
+const net::Ipv4 kDns0 = Ip("10.244.1.20");
+
+std::unique_ptr<Nat> MakeNat(config::Algorithm algorithm = config::Algorithm::kRoundRobin,
+                             bool affinity = false, size_t max_flows = kDefaultMaxFlows) {
+  NatOptions o;
+  o.proxy_ip = kProxy;
+  o.node_ips = {kNode};
+  o.max_flows = max_flows;
+  auto nat = Nat::Create(*ServiceTable::Build(testing::TestCluster(algorithm, affinity)), o);
+  EXPECT_TRUE(nat.ok()) << nat.status();
+  return std::move(*nat);
+}
+
+struct Case {
+  std::string description;
+  std::vector<uint8_t> input;
+  Action action;
+  std::vector<uint8_t> expected;  // kForward: the rewritten input; kReply: the reply; kDrop: unused
+  DropReason reason = DropReason::kNone;
+  int64_t now = 0;
+};
+
+void RunCases(Nat& nat, const std::vector<Case>& cases) {
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.description);
+    std::vector<uint8_t> frame = c.input;
+    Verdict v = nat.Process(frame, c.now);
+    ASSERT_EQ(static_cast<int>(v.action), static_cast<int>(c.action))
+        << "reason " << ToString(v.reason);
+    EXPECT_EQ(v.reason, c.reason) << ToString(v.reason);
+    if (c.action == Action::kForward) {
+      EXPECT_EQ(Hex(frame), Hex(c.expected));
+      EXPECT_EQ(ChecksumErrors(frame), "");
+    } else if (c.action == Action::kReply) {
+      EXPECT_EQ(Hex(v.reply), Hex(c.expected));
+      EXPECT_EQ(ChecksumErrors(v.reply), "");
+    }
+  }
+}
+
+PacketBuilder Tcp(net::Ipv4 s, uint16_t sp, net::Ipv4 d, uint16_t dp, uint8_t flags, uint32_t seq,
+                  uint32_t ack = 0) {
+  return PacketBuilder::Tcp(s, sp, d, dp).Flags(flags).Seq(seq).AckNum(ack);
+}
+
+TEST(Nat, FixtureTable) {
+  auto nat = MakeNat();
+  const std::vector<uint8_t> dns_query =
+      PacketBuilder::Udp(kClient, 5353, kDnsVip, 53).Payload("query").Build();
+  const std::vector<uint8_t> dns_query_natted =
+      PacketBuilder::Udp(kProxy, 5353, kDns0, 5353).Payload("query").Build();
+  const std::vector<uint8_t> dns_answer_natted =
+      PacketBuilder::Udp(kDnsVip, 53, kClient, 5353).Payload("answer").Build();
+  const std::vector<uint8_t> web1_data_natted =
+      Tcp(kProxy, 40000, kWeb1, 8080, kTcpAck | kTcpPsh, 9001, 7001).Payload(std::string(1400, 'd')).Build();
+  const std::vector<uint8_t> web1_data =
+      Tcp(kClient, 40000, kWebVip, 80, kTcpAck | kTcpPsh, 9001, 7001).Payload(std::string(1400, 'd')).Build();
+  const std::vector<uint8_t> empty_udp = PacketBuilder::Udp(kClient, 6000, kEmptyVip, 81).Payload("x").Build();
+
+  std::vector<Case> cases = {
+      // The whole life of a TCP connection through the ClusterIP.
+      {"tcp syn to a clusterip: dnat to web-0 (round-robin's first), snat to the proxy, client port kept",
+       Tcp(kClient, 40000, kWebVip, 80, kTcpSyn, 1000).Build(), Action::kForward,
+       Tcp(kProxy, 40000, kWeb0, 8080, kTcpSyn, 1000).Build()},
+      {"retransmitted syn follows the flow",
+       Tcp(kClient, 40000, kWebVip, 80, kTcpSyn, 1000).Build(), Action::kForward,
+       Tcp(kProxy, 40000, kWeb0, 8080, kTcpSyn, 1000).Build()},
+      {"syn-ack from web-0 to the proxy goes back to the client from the vip",
+       Tcp(kWeb0, 8080, kProxy, 40000, kTcpSyn | kTcpAck, 5000, 1001).Build(), Action::kForward,
+       Tcp(kWebVip, 80, kClient, 40000, kTcpSyn | kTcpAck, 5000, 1001).Build()},
+      {"ack completes the handshake",
+       Tcp(kClient, 40000, kWebVip, 80, kTcpAck, 1001, 5001).Build(), Action::kForward,
+       Tcp(kProxy, 40000, kWeb0, 8080, kTcpAck, 1001, 5001).Build()},
+      {"request data",
+       Tcp(kClient, 40000, kWebVip, 80, kTcpAck | kTcpPsh, 1001, 5001).Payload("GET / HTTP/1.1\r\n\r\n").Build(),
+       Action::kForward,
+       Tcp(kProxy, 40000, kWeb0, 8080, kTcpAck | kTcpPsh, 1001, 5001).Payload("GET / HTTP/1.1\r\n\r\n").Build()},
+      {"response data, odd length",
+       Tcp(kWeb0, 8080, kProxy, 40000, kTcpAck | kTcpPsh, 5001, 1019).Payload("HTTP/1.1 200 OK\r\n\r\n!").Build(),
+       Action::kForward,
+       Tcp(kWebVip, 80, kClient, 40000, kTcpAck | kTcpPsh, 5001, 1019).Payload("HTTP/1.1 200 OK\r\n\r\n!").Build()},
+      {"client fin", Tcp(kClient, 40000, kWebVip, 80, kTcpFin | kTcpAck, 1019, 5022).Build(),
+       Action::kForward, Tcp(kProxy, 40000, kWeb0, 8080, kTcpFin | kTcpAck, 1019, 5022).Build()},
+      {"server fin", Tcp(kWeb0, 8080, kProxy, 40000, kTcpFin | kTcpAck, 5022, 1020).Build(),
+       Action::kForward, Tcp(kWebVip, 80, kClient, 40000, kTcpFin | kTcpAck, 5022, 1020).Build()},
+      {"last ack", Tcp(kClient, 40000, kWebVip, 80, kTcpAck, 1020, 5023).Build(), Action::kForward,
+       Tcp(kProxy, 40000, kWeb0, 8080, kTcpAck, 1020, 5023).Build()},
+      {"a new syn from the same port after time-wait is a new flow: web-1, round-robin's next",
+       Tcp(kClient, 40000, kWebVip, 80, kTcpSyn, 9000).Build(), Action::kForward,
+       Tcp(kProxy, 40000, kWeb1, 8080, kTcpSyn, 9000).Build()},
+      {"data on the new flow (no handshake reply yet: conntrack is lenient, the endpoint decides)",
+       web1_data, Action::kForward, web1_data_natted},
+      // NodePort.
+      {"syn to a nodeport on the node's address: web-2, its own named target port 8081",
+       Tcp(kClient2, 50000, kNode, 30080, kTcpSyn, 1).Build(), Action::kForward,
+       Tcp(kProxy, 50000, kWeb2, 8081, kTcpSyn, 1).Build()},
+      {"web-2's syn-ack goes back from the node address and node port",
+       Tcp(kWeb2, 8081, kProxy, 50000, kTcpSyn | kTcpAck, 77, 2).Build(), Action::kForward,
+       Tcp(kNode, 30080, kClient2, 50000, kTcpSyn | kTcpAck, 77, 2).Build()},
+      {"node port on an address that is no node's is no service",
+       Tcp(kClient2, 50001, Ip("172.18.0.3"), 30080, kTcpSyn, 1).Build(), Action::kDrop, {},
+       DropReason::kNoService},
+      // UDP.
+      {"udp to a clusterip: dnat to dns-0:5353", dns_query, Action::kForward, dns_query_natted},
+      {"udp answer back to the client",
+       PacketBuilder::Udp(kDns0, 5353, kProxy, 5353).Payload("answer").Build(), Action::kForward,
+       dns_answer_natted},
+      {"udp without checksum keeps checksum 0",
+       PacketBuilder::Udp(kClient, 5354, kDnsVip, 53).Payload("q2").NoUdpChecksum().Build(),
+       Action::kForward,
+       PacketBuilder::Udp(kProxy, 5354, kDns0, 5353).Payload("q2").NoUdpChecksum().Build()},
+      {"a client port below the snat range gets the range's first free port",
+       PacketBuilder::Udp(Ip("10.244.1.3"), 53, kDnsVip, 53).Payload("q3").Build(), Action::kForward,
+       PacketBuilder::Udp(kProxy, 1024, kDns0, 5353).Payload("q3").Build()},
+      {"a second client with the same port towards the same endpoint gets another snat port",
+       PacketBuilder::Udp(Ip("10.244.1.4"), 5353, kDnsVip, 53).Payload("q4").Build(), Action::kForward,
+       PacketBuilder::Udp(kProxy, 1025, kDns0, 5353).Payload("q4").Build()},
+      // ICMP errors about NATed packets.
+      {"port unreachable from dns-0 about a forwarded datagram: from the vip to the client, "
+       "quoting the client's own datagram",
+       PacketBuilder::IcmpError(kDns0, kProxy, 3, 3, dns_query_natted).Build(), Action::kForward,
+       PacketBuilder::IcmpError(kDnsVip, kClient, 3, 3, dns_query).Build()},
+      {"frag-needed from a router about a tcp segment to web-1, quote cut to 8 bytes of tcp",
+       PacketBuilder::IcmpError(kRouter, kProxy, 3, 4, web1_data_natted).RestOfHeader(1400).QuoteLength(28).Build(),
+       Action::kForward,
+       PacketBuilder::IcmpError(kWebVip, kClient, 3, 4, web1_data).RestOfHeader(1400).QuoteLength(28).Build()},
+      {"frag-needed quoting the whole tcp header: the quoted tcp checksum is translated too",
+       PacketBuilder::IcmpError(kRouter, kProxy, 3, 4, web1_data_natted).RestOfHeader(1400).QuoteLength(60).Build(),
+       Action::kForward,
+       PacketBuilder::IcmpError(kWebVip, kClient, 3, 4, web1_data).RestOfHeader(1400).QuoteLength(60).Build()},
+      {"time exceeded about an answer on its way to the client: back to dns-0 from the proxy",
+       PacketBuilder::IcmpError(kRouter, kDnsVip, 11, 0, dns_answer_natted).Build(), Action::kForward,
+       PacketBuilder::IcmpError(kProxy, kDns0, 11, 0,
+                                PacketBuilder::Udp(kDns0, 5353, kProxy, 5353).Payload("answer").Build())
+           .Build()},
+      {"an icmp error about no known flow",
+       PacketBuilder::IcmpError(kRouter, kProxy, 3, 3,
+                                PacketBuilder::Udp(kProxy, 9, kDns0, 5353).Build()).Build(),
+       Action::kDrop, {}, DropReason::kIcmpNoFlow},
+      // No endpoints: answered like kube-proxy.
+      {"tcp syn to a service without endpoints: reset from the vip",
+       Tcp(kClient, 41000, kEmptyVip, 80, kTcpSyn, 3000).Build(), Action::kReply,
+       Tcp(kEmptyVip, 80, kClient, 41000, kTcpRst | kTcpAck, 0, 3001).Window(0).Build(),
+       DropReason::kNoEndpoints},
+      {"tcp ack with data to a service without endpoints: reset with seq = its ack",
+       Tcp(kClient, 41001, kEmptyVip, 80, kTcpAck | kTcpPsh, 3000, 777).Payload("hello").Build(),
+       Action::kReply, Tcp(kEmptyVip, 80, kClient, 41001, kTcpRst, 777).Window(0).Build(),
+       DropReason::kNoEndpoints},
+      {"a reset is never answered with a reset",
+       Tcp(kClient, 41002, kEmptyVip, 80, kTcpRst, 3000).Build(), Action::kDrop, {},
+       DropReason::kNoEndpoints},
+      {"udp to a service without endpoints: icmp port unreachable from the vip", empty_udp,
+       Action::kReply, PacketBuilder::IcmpError(kEmptyVip, kClient, 3, 3, empty_udp).Build(),
+       DropReason::kNoEndpoints},
+      // Dropped and counted.
+      {"tcp ack with no flow is invalid (kube-proxy drops ctstate INVALID)",
+       Tcp(kClient, 42000, kWebVip, 80, kTcpAck, 1, 1).Build(), Action::kDrop, {},
+       DropReason::kInvalidTcp},
+      {"a reply to the proxy with no flow",
+       Tcp(kWeb0, 8080, kProxy, 42001, kTcpSyn | kTcpAck, 1, 1).Build(), Action::kDrop, {},
+       DropReason::kNoFlow},
+      {"tcp to no service", Tcp(kClient, 42002, Ip("10.96.0.11"), 80, kTcpSyn, 1).Build(),
+       Action::kDrop, {}, DropReason::kNoService},
+      {"udp to the web vip (tcp only)", PacketBuilder::Udp(kClient, 1, kWebVip, 80).Build(),
+       Action::kDrop, {}, DropReason::kNoService},
+      {"ping to a clusterip (kube-proxy does not answer either)",
+       PacketBuilder::IcmpEcho(kClient, kWebVip, 8, 1, 1).Build(), Action::kDrop, {},
+       DropReason::kUnsupportedProtocol},
+      {"a fragment", PacketBuilder::Udp(kClient, 5353, kDnsVip, 53).Fragment(true, 0).Build(),
+       Action::kDrop, {}, DropReason::kFragment},
+      {"bad ip header checksum", Tcp(kClient, 40000, kWebVip, 80, kTcpAck, 1).BadIpChecksum().Build(),
+       Action::kDrop, {}, DropReason::kBadChecksum},
+      {"bad icmp checksum on an error",
+       [&] {
+         auto f = PacketBuilder::IcmpError(kDns0, kProxy, 3, 3, dns_query_natted).Build();
+         f[22] ^= 0xff;
+         return f;
+       }(),
+       Action::kDrop, {}, DropReason::kBadChecksum},
+      {"empty frame", {}, Action::kDrop, {}, DropReason::kTruncated},
+      {"ipv6", {0x60, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, Action::kDrop, {},
+       DropReason::kMalformed},
+      {"frame shorter than its total length",
+       [&] {
+         auto f = Tcp(kClient, 40000, kWebVip, 80, kTcpSyn, 1).Build();
+         f.pop_back();
+         return f;
+       }(),
+       Action::kDrop, {}, DropReason::kTruncated},
+      {"tcp header cut (consistent ip header)",
+       PacketBuilder::IcmpEcho(kClient, kWebVip, 8, 0, 0).Build() /* placeholder, replaced below */,
+       Action::kDrop, {}, DropReason::kTruncated},
+      {"udp length larger than the ip payload",
+       [&] {
+         auto f = PacketBuilder::Udp(kClient, 5353, kDnsVip, 53).Payload("abc").Build();
+         packet::Store16(&f[24], 99);
+         return f;
+       }(),
+       Action::kDrop, {}, DropReason::kTruncated},
+      {"udp length smaller than its header",
+       [&] {
+         auto f = PacketBuilder::Udp(kClient, 5353, kDnsVip, 53).Payload("abc").Build();
+         packet::Store16(&f[24], 4);
+         return f;
+       }(),
+       Action::kDrop, {}, DropReason::kMalformed},
+      {"icmp error quoting less than 8 bytes of the packet",
+       PacketBuilder::IcmpError(kDns0, kProxy, 3, 3, dns_query_natted).QuoteLength(27).Build(),
+       Action::kDrop, {}, DropReason::kTruncated},
+  };
+  // A TCP segment whose IP header says 30 bytes: the IP layer is fine, TCP is cut.
+  for (Case& c : cases) {
+    if (c.description != "tcp header cut (consistent ip header)") continue;
+    std::vector<uint8_t> f = Tcp(kClient, 40000, kWebVip, 80, kTcpSyn, 1).Build();
+    f.resize(30);
+    packet::Store16(&f[2], 30);
+    packet::Store16(&f[10], 0);
+    packet::Store16(&f[10], packet::InternetChecksum(std::span<const uint8_t>(f).first(20)));
+    c.input = f;
+  }
+  RunCases(*nat, cases);
+
+  const NatCounters& n = nat->counters();
+  EXPECT_EQ(n.packets, cases.size());
+  EXPECT_EQ(n.packets, n.forwarded + n.replied + n.dropped);
+  uint64_t drops = 0;
+  for (uint64_t d : n.drops) drops += d;
+  EXPECT_EQ(drops, n.dropped);
+  EXPECT_EQ(n.replied, 3u);
+  const ServicePort* web = nat->table().Lookup(kWebVip, 80, config::Protocol::kTcp);
+  EXPECT_EQ(nat->service_counters(web->id).new_flows, 3u);
+  EXPECT_EQ(nat->service_counters(web->id).icmp_errors, 2u);
+  EXPECT_EQ(nat->service_counters(web->id).drops[static_cast<int>(DropReason::kInvalidTcp)], 1u);
+  const ServicePort* empty = nat->table().Lookup(kEmptyVip, 80, config::Protocol::kTcp);
+  EXPECT_EQ(nat->service_counters(empty->id).drops[static_cast<int>(DropReason::kNoEndpoints)], 3u);
+  EXPECT_EQ(nat->conntrack().counters().inserts, 7u);
+}
+
+TEST(Nat, TcpLifecycleStatesInConntrack) {
+  auto nat = MakeNat();
+  auto state = [&] {
+    std::optional<FlowState> s;
+    nat->conntrack().ForEach([&](const Flow& f) { s = f.state; });
+    return s;
+  };
+  struct Step {
+    std::vector<uint8_t> frame;
+    FlowState state;
+  };
+  std::vector<Step> steps = {
+      {Tcp(kClient, 40000, kWebVip, 80, kTcpSyn, 1).Build(), FlowState::kSynSent},
+      {Tcp(kWeb0, 8080, kProxy, 40000, kTcpSyn | kTcpAck, 1, 2).Build(), FlowState::kSynRecv},
+      {Tcp(kClient, 40000, kWebVip, 80, kTcpAck, 2, 2).Build(), FlowState::kEstablished},
+      {Tcp(kWeb0, 8080, kProxy, 40000, kTcpFin | kTcpAck, 2, 2).Build(), FlowState::kFinWait},
+      {Tcp(kClient, 40000, kWebVip, 80, kTcpFin | kTcpAck, 2, 3).Build(), FlowState::kLastAck},
+      {Tcp(kWeb0, 8080, kProxy, 40000, kTcpAck, 3, 3).Build(), FlowState::kTimeWait},
+  };
+  int64_t now = 0;
+  for (auto& s : steps) {
+    ASSERT_EQ(nat->Process(s.frame, now += 5).action, Action::kForward);
+    EXPECT_EQ(state(), s.state);
+  }
+  // Least-conn bookkeeping followed the states: nothing active, one inactive (TIME_WAIT).
+  auto load = nat->balancer().LoadOf(0, kWeb0, 8080);
+  EXPECT_EQ(load.active, 0u);
+  EXPECT_EQ(load.inactive, 1u);
+  // TIME_WAIT expires; a late segment of the old connection is then invalid.
+  nat->Expire(now + kTcpTimeWaitTimeoutMs);
+  EXPECT_EQ(nat->conntrack().size(), 0u);
+  EXPECT_EQ(nat->balancer().LoadOf(0, kWeb0, 8080).inactive, 0u);
+  auto late = Tcp(kClient, 40000, kWebVip, 80, kTcpAck, 3, 4).Build();
+  EXPECT_EQ(nat->Process(late, now + kTcpTimeWaitTimeoutMs + 1).reason, DropReason::kInvalidTcp);
+  // RST closes at once.
+  auto syn = Tcp(kClient, 40001, kWebVip, 80, kTcpSyn, 1).Build();
+  auto rst = Tcp(kWeb1, 8080, kProxy, 40001, kTcpRst | kTcpAck, 0, 2).Build();
+  ASSERT_EQ(nat->Process(syn, now).action, Action::kForward);
+  ASSERT_EQ(nat->Process(rst, now).action, Action::kForward);
+  EXPECT_EQ(state(), FlowState::kClose);
+}
+
+TEST(Nat, ClientIpAffinity) {
+  auto nat = MakeNat(config::Algorithm::kRoundRobin, /*affinity=*/true);  // timeout 10 s
+  auto endpoint_of = [&](net::Ipv4 client, uint16_t port, int64_t now) {
+    auto f = Tcp(client, port, kWebVip, 80, kTcpSyn, 1).Build();
+    Verdict v = nat->Process(f, now);
+    EXPECT_EQ(v.action, Action::kForward);
+    return packet::Ipv4View::Parse(f)->dst();
+  };
+  EXPECT_EQ(endpoint_of(kClient, 1000, 0), kWeb0);
+  EXPECT_EQ(endpoint_of(Ip("10.244.1.3"), 1000, 0), kWeb1);
+  // Connections from the same client, each within 10 s of the last: same endpoint.
+  for (int i = 1; i <= 20; ++i) EXPECT_EQ(endpoint_of(kClient, 1000 + i, i * 9'000), kWeb0);
+  // Idle for more than 10 s: chosen afresh (round-robin's next is web-2).
+  EXPECT_EQ(endpoint_of(kClient, 2000, 20 * 9'000 + 10'001), kWeb2);
+}
+
+TEST(Nat, ReplacedEndpointsFlushFlowsToTheDeadPod) {
+  auto nat = MakeNat();
+  auto syn = Tcp(kClient, 40000, kWebVip, 80, kTcpSyn, 1).Build();
+  ASSERT_EQ(nat->Process(syn, 0).action, Action::kForward);  // -> web-0
+  auto syn2 = Tcp(kClient, 40001, kWebVip, 80, kTcpSyn, 1).Build();
+  ASSERT_EQ(nat->Process(syn2, 0).action, Action::kForward);  // -> web-1
+  EXPECT_EQ(nat->conntrack().size(), 2u);
+  // web-0 is killed and recreated as a new pod with a new address.
+  auto spec = testing::TestCluster();
+  config::PodSpec reborn = spec.pods[0];
+  reborn.ip = Ip("10.244.1.50");
+  ASSERT_TRUE(nat->ReplaceEndpoints("web", {reborn, spec.pods[1], spec.pods[2]}).ok());
+  EXPECT_EQ(nat->conntrack().size(), 1u);
+  EXPECT_EQ(nat->conntrack().counters().flushed, 1u);
+  // The old pod's late reply has no flow; the client's retransmitted SYN starts over.
+  auto late = Tcp(kWeb0, 8080, kProxy, 40000, kTcpSyn | kTcpAck, 1, 2).Build();
+  EXPECT_EQ(nat->Process(late, 1).reason, DropReason::kNoFlow);
+  syn = Tcp(kClient, 40000, kWebVip, 80, kTcpSyn, 1).Build();
+  ASSERT_EQ(nat->Process(syn, 1).action, Action::kForward);
+  EXPECT_EQ(packet::Ipv4View::Parse(syn)->dst(), kWeb2);  // round-robin's third
+  EXPECT_EQ(nat->ReplaceEndpoints("nope", {}).code(), absl::StatusCode::kNotFound);
+  // All endpoints gone: resets.
+  ASSERT_TRUE(nat->ReplaceEndpoints("web", {}).ok());
+  EXPECT_EQ(nat->conntrack().size(), 0u);
+  auto syn3 = Tcp(kClient, 40002, kWebVip, 80, kTcpSyn, 1).Build();
+  EXPECT_EQ(nat->Process(syn3, 2).action, Action::kReply);
+}
+
+TEST(Nat, LeastConnThroughConntrack) {
+  auto nat = MakeNat(config::Algorithm::kLeastConn);
+  // 30 connections established and held: 10 on each endpoint.
+  std::map<uint32_t, int> per_endpoint;
+  for (uint16_t p = 1; p <= 30; ++p) {
+    auto syn = Tcp(kClient, 40000 + p, kWebVip, 80, kTcpSyn, 1).Build();
+    ASSERT_EQ(nat->Process(syn, 0).action, Action::kForward);
+    auto ip = *packet::Ipv4View::Parse(syn);
+    auto tcp = *packet::TcpView::Parse(ip.payload());
+    auto synack = Tcp(ip.dst(), tcp.dst_port(), kProxy, tcp.src_port(), kTcpSyn | kTcpAck, 1, 2).Build();
+    ASSERT_EQ(nat->Process(synack, 0).action, Action::kForward);
+    auto ack = Tcp(kClient, 40000 + p, kWebVip, 80, kTcpAck, 2, 2).Build();
+    ASSERT_EQ(nat->Process(ack, 0).action, Action::kForward);
+    ++per_endpoint[ip.dst().value];
+  }
+  EXPECT_EQ(per_endpoint[kWeb0.value], 10);
+  EXPECT_EQ(per_endpoint[kWeb1.value], 10);
+  EXPECT_EQ(per_endpoint[kWeb2.value], 10);
+}
+
+TEST(Nat, FullTableEvictsAndCounts) {
+  auto nat = MakeNat(config::Algorithm::kRoundRobin, false, /*max_flows=*/8);
+  for (uint16_t p = 0; p < 100; ++p) {
+    auto f = PacketBuilder::Udp(kClient, 10000 + p, kDnsVip, 53).Build();
+    ASSERT_EQ(nat->Process(f, p).action, Action::kForward);
+  }
+  EXPECT_EQ(nat->conntrack().size(), 8u);
+  EXPECT_EQ(nat->conntrack().counters().evictions, 92u);
+}
+
+TEST(Nat, CreateValidatesOptions) {
+  NatOptions o;
+  EXPECT_EQ(Nat::Create(ServiceTable(), o).status().code(), absl::StatusCode::kInvalidArgument);
+  o.proxy_ip = kProxy;
+  o.node_ips = {kProxy};
+  EXPECT_EQ(Nat::Create(ServiceTable(), o).status().code(), absl::StatusCode::kInvalidArgument);
+  o.node_ips = {};
+  o.port_min = 2000;
+  o.port_max = 1000;
+  EXPECT_EQ(Nat::Create(ServiceTable(), o).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(Nat, PortsExhaustedIsCounted) {
+  NatOptions o;
+  o.proxy_ip = kProxy;
+  o.port_min = 5000;
+  o.port_max = 5001;
+  auto nat = *Nat::Create(*ServiceTable::Build(testing::TestCluster()), o);
+  for (uint16_t p = 0; p < 3; ++p) {
+    auto f = PacketBuilder::Udp(kClient, 10000 + p, kDnsVip, 53).Build();
+    Verdict v = nat->Process(f, 0);
+    EXPECT_EQ(v.action, p < 2 ? Action::kForward : Action::kDrop);
+    if (p == 2) {
+      EXPECT_EQ(v.reason, DropReason::kPortsExhausted);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace mkn::nat
