@@ -9,8 +9,8 @@
 //   source-hash  IPVS `sh`: the client address hashed (Knuth's multiplicative hash, as ip_vs_sh)
 //                into 256 buckets dealt round-robin over the endpoints: a client keeps its endpoint
 //                while the endpoint list is unchanged.
-// ClientIP session affinity (any algorithm) overrides the choice: a client that chose an endpoint of
-// a service port within the last affinity timeout gets it again, as kube-proxy's `recent` module
+// ClientIP session affinity (any algorithm) overrides the choice: a client that chose an endpoint
+// of a service port within the last affinity timeout gets it again, as kube-proxy's `recent` module
 // does; the entry is refreshed by every new flow and dropped when the endpoint disappears.
 //
 // Deterministic: randomness comes from a generator seeded by the caller; time is `now` in ms.
@@ -31,7 +31,8 @@ class Balancer {
  public:
   explicit Balancer(uint64_t seed) : rng_(seed) {}
 
-  // Index into port.endpoints of the endpoint for a new flow from `client`; nullopt if there is none.
+  // Index into port.endpoints of the endpoint for a new flow from `client`; nullopt if there is
+  // none.
   std::optional<size_t> Pick(const ServicePort& port, net::Ipv4 client, int64_t now);
 
   // Conntrack observer: keeps least-conn counts. Wire with Conntrack::set_observer.

@@ -93,7 +93,8 @@ TEST(Balancer, LeastConnSpreadsHeldConnectionsLikeIpvsLc) {
   }
   EXPECT_EQ(counts, (std::vector<int>{2500, 2500, 2500, 2500}));
   // Close 100 on endpoint 2: the next 100 go there.
-  for (int i = 0; i < 100; ++i) b.OnFlowClassChange(FlowTo(p, 2), FlowClass::kActive, FlowClass::kNone);
+  for (int i = 0; i < 100; ++i)
+    b.OnFlowClassChange(FlowTo(p, 2), FlowClass::kActive, FlowClass::kNone);
   EXPECT_EQ(b.LoadOf(0, p.endpoints[2].ip, 8080).active, 2400u);
   for (int i = 0; i < 100; ++i) {
     size_t e = *b.Pick(p, Ip("10.0.0.1"), 0);

@@ -13,38 +13,58 @@ int Dir(Direction d) { return d == Direction::kOriginal ? 0 : 1; }
 }  // namespace
 
 std::string ToString(const Tuple& t) {
-  return StrCat(t.protocol == kTcp ? "tcp " : t.protocol == 17 ? "udp " : "proto ",
-                t.protocol == kTcp || t.protocol == 17 ? std::string() : StrCat(int{t.protocol}, " "),
-                t.src.ToString(), ":", int{t.src_port}, " -> ", t.dst.ToString(), ":",
-                int{t.dst_port});
+  return StrCat(
+      t.protocol == kTcp ? "tcp "
+      : t.protocol == 17 ? "udp "
+                         : "proto ",
+      t.protocol == kTcp || t.protocol == 17 ? std::string() : StrCat(int{t.protocol}, " "),
+      t.src.ToString(), ":", int{t.src_port}, " -> ", t.dst.ToString(), ":", int{t.dst_port});
 }
 
 std::string_view ToString(FlowState s) {
   switch (s) {
-    case FlowState::kUdpUnreplied: return "UNREPLIED";
-    case FlowState::kUdpReplied: return "REPLIED";
-    case FlowState::kSynSent: return "SYN_SENT";
-    case FlowState::kSynRecv: return "SYN_RECV";
-    case FlowState::kEstablished: return "ESTABLISHED";
-    case FlowState::kFinWait: return "FIN_WAIT";
-    case FlowState::kLastAck: return "LAST_ACK";
-    case FlowState::kTimeWait: return "TIME_WAIT";
-    case FlowState::kClose: return "CLOSE";
+    case FlowState::kUdpUnreplied:
+      return "UNREPLIED";
+    case FlowState::kUdpReplied:
+      return "REPLIED";
+    case FlowState::kSynSent:
+      return "SYN_SENT";
+    case FlowState::kSynRecv:
+      return "SYN_RECV";
+    case FlowState::kEstablished:
+      return "ESTABLISHED";
+    case FlowState::kFinWait:
+      return "FIN_WAIT";
+    case FlowState::kLastAck:
+      return "LAST_ACK";
+    case FlowState::kTimeWait:
+      return "TIME_WAIT";
+    case FlowState::kClose:
+      return "CLOSE";
   }
   return "?";
 }
 
 int64_t TimeoutMs(FlowState s) {
   switch (s) {
-    case FlowState::kUdpUnreplied: return kUdpUnrepliedTimeoutMs;
-    case FlowState::kUdpReplied: return kUdpRepliedTimeoutMs;
-    case FlowState::kSynSent: return kTcpSynSentTimeoutMs;
-    case FlowState::kSynRecv: return kTcpSynRecvTimeoutMs;
-    case FlowState::kEstablished: return kTcpEstablishedTimeoutMs;
-    case FlowState::kFinWait: return kTcpFinWaitTimeoutMs;
-    case FlowState::kLastAck: return kTcpLastAckTimeoutMs;
-    case FlowState::kTimeWait: return kTcpTimeWaitTimeoutMs;
-    case FlowState::kClose: return kTcpCloseTimeoutMs;
+    case FlowState::kUdpUnreplied:
+      return kUdpUnrepliedTimeoutMs;
+    case FlowState::kUdpReplied:
+      return kUdpRepliedTimeoutMs;
+    case FlowState::kSynSent:
+      return kTcpSynSentTimeoutMs;
+    case FlowState::kSynRecv:
+      return kTcpSynRecvTimeoutMs;
+    case FlowState::kEstablished:
+      return kTcpEstablishedTimeoutMs;
+    case FlowState::kFinWait:
+      return kTcpFinWaitTimeoutMs;
+    case FlowState::kLastAck:
+      return kTcpLastAckTimeoutMs;
+    case FlowState::kTimeWait:
+      return kTcpTimeWaitTimeoutMs;
+    case FlowState::kClose:
+      return kTcpCloseTimeoutMs;
   }
   return kTcpCloseTimeoutMs;
 }
@@ -60,8 +80,14 @@ Conntrack::Conntrack(size_t max_flows) : max_flows_(max_flows == 0 ? 1 : max_flo
 
 void Conntrack::Unlink(uint32_t i) {
   Slot& s = slots_[i];
-  if (s.prev != kNil) slots_[s.prev].next = s.next; else head_ = s.next;
-  if (s.next != kNil) slots_[s.next].prev = s.prev; else tail_ = s.prev;
+  if (s.prev != kNil)
+    slots_[s.prev].next = s.next;
+  else
+    head_ = s.next;
+  if (s.next != kNil)
+    slots_[s.next].prev = s.prev;
+  else
+    tail_ = s.prev;
   s.prev = s.next = kNil;
 }
 

@@ -1,17 +1,18 @@
 // lib/nat/conntrack — the NAT's connection table: one entry per flow, found from either direction.
 //
-// Modelled on nf_conntrack. A Flow holds two tuples: `original`, as the client sent it (C:c -> VIP:v),
-// and `reply`, as the endpoint answers (E:t -> P:p, P the node's proxy address). Both are keys of one
-// hash map, so Find() of either direction is one probe. TCP state follows the handshake and teardown
-// (SYN, SYN-ACK, ACK; FIN each way; RST) with a timeout per state; UDP flows are "unreplied" until the
-// endpoint answers and then live longer, as nf_conntrack's udp_timeout / udp_timeout_stream do. The
-// timeouts are shorter than the kernel's (a lab is not a data centre: an idle established flow is
-// forgotten after an hour, not five days); they are the constants below.
+// Modelled on nf_conntrack. A Flow holds two tuples: `original`, as the client sent it (C:c ->
+// VIP:v), and `reply`, as the endpoint answers (E:t -> P:p, P the node's proxy address). Both are
+// keys of one hash map, so Find() of either direction is one probe. TCP state follows the handshake
+// and teardown (SYN, SYN-ACK, ACK; FIN each way; RST) with a timeout per state; UDP flows are
+// "unreplied" until the endpoint answers and then live longer, as nf_conntrack's udp_timeout /
+// udp_timeout_stream do. The timeouts are shorter than the kernel's (a lab is not a data centre: an
+// idle established flow is forgotten after an hour, not five days); they are the constants below.
 //
 // The table is bounded. Inserting into a full table first looks at the kEvictionScan least recently
 // used flows for one that has already expired, and otherwise evicts the least recently used flow;
 // both are counted. Expiry is lazy (Find() removes an expired flow it hits) plus Expire(now), which
-// the pump calls about once a second. Time is a caller-supplied `now` in milliseconds: deterministic.
+// the pump calls about once a second. Time is a caller-supplied `now` in milliseconds:
+// deterministic.
 //
 // Not thread-safe: one NAT, one pump thread.
 #pragma once
@@ -59,15 +60,15 @@ inline constexpr int kFlowStateCount = 9;
 std::string_view ToString(FlowState s);
 
 // Per-state idle timeouts, ms. nf_conntrack's defaults in comments.
-inline constexpr int64_t kTcpSynSentTimeoutMs = 30'000;        // 120 s
-inline constexpr int64_t kTcpSynRecvTimeoutMs = 30'000;        // 60 s
+inline constexpr int64_t kTcpSynSentTimeoutMs = 30'000;         // 120 s
+inline constexpr int64_t kTcpSynRecvTimeoutMs = 30'000;         // 60 s
 inline constexpr int64_t kTcpEstablishedTimeoutMs = 3'600'000;  // 5 days
-inline constexpr int64_t kTcpFinWaitTimeoutMs = 30'000;        // 120 s
-inline constexpr int64_t kTcpLastAckTimeoutMs = 30'000;        // 30 s
-inline constexpr int64_t kTcpTimeWaitTimeoutMs = 30'000;       // 120 s
-inline constexpr int64_t kTcpCloseTimeoutMs = 10'000;          // 10 s
-inline constexpr int64_t kUdpUnrepliedTimeoutMs = 30'000;      // 30 s
-inline constexpr int64_t kUdpRepliedTimeoutMs = 120'000;       // 120 s
+inline constexpr int64_t kTcpFinWaitTimeoutMs = 30'000;         // 120 s
+inline constexpr int64_t kTcpLastAckTimeoutMs = 30'000;         // 30 s
+inline constexpr int64_t kTcpTimeWaitTimeoutMs = 30'000;        // 120 s
+inline constexpr int64_t kTcpCloseTimeoutMs = 10'000;           // 10 s
+inline constexpr int64_t kUdpUnrepliedTimeoutMs = 30'000;       // 30 s
+inline constexpr int64_t kUdpRepliedTimeoutMs = 120'000;        // 120 s
 int64_t TimeoutMs(FlowState s);
 
 inline constexpr size_t kDefaultMaxFlows = 65536;
@@ -75,8 +76,8 @@ inline constexpr size_t kEvictionScan = 8;
 
 enum class Direction : uint8_t { kOriginal, kReply };
 
-// For IPVS-style least-connection: an established TCP flow (or any UDP flow) is active, any other live
-// TCP flow inactive (IPVS ip_vs_dest activeconns / inactconns).
+// For IPVS-style least-connection: an established TCP flow (or any UDP flow) is active, any other
+// live TCP flow inactive (IPVS ip_vs_dest activeconns / inactconns).
 enum class FlowClass : uint8_t { kNone, kActive, kInactive };
 
 struct Flow {
@@ -103,9 +104,9 @@ class Conntrack {
   struct Counters {
     uint64_t entries = 0;
     uint64_t inserts = 0;
-    uint64_t evictions = 0;    // live flows pushed out by a full table
-    uint64_t expirations = 0;  // flows removed after their timeout
-    uint64_t flushed = 0;      // flows removed by FlushEndpoint / Remove
+    uint64_t evictions = 0;                            // live flows pushed out by a full table
+    uint64_t expirations = 0;                          // flows removed after their timeout
+    uint64_t flushed = 0;                              // flows removed by FlushEndpoint / Remove
     std::array<uint64_t, kFlowStateCount> by_state{};  // live flows per state
   };
   // Called when a flow's FlowClass changes (insert: kNone -> c, removal: c -> kNone).

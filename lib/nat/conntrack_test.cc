@@ -45,14 +45,10 @@ TEST(Conntrack, TcpLifecycle) {
   };
   const Step steps[] = {
       {kOrig, kSyn, FlowState::kSynSent},  // retransmitted SYN
-      {kReply, kSyn | kAck, FlowState::kSynRecv},
-      {kOrig, kAck, FlowState::kEstablished},
-      {kOrig, kAck, FlowState::kEstablished},
-      {kReply, kAck, FlowState::kEstablished},
-      {kOrig, kFin | kAck, FlowState::kFinWait},
-      {kReply, kAck, FlowState::kFinWait},
-      {kReply, kFin | kAck, FlowState::kLastAck},
-      {kOrig, kAck, FlowState::kTimeWait},
+      {kReply, kSyn | kAck, FlowState::kSynRecv}, {kOrig, kAck, FlowState::kEstablished},
+      {kOrig, kAck, FlowState::kEstablished},     {kReply, kAck, FlowState::kEstablished},
+      {kOrig, kFin | kAck, FlowState::kFinWait},  {kReply, kAck, FlowState::kFinWait},
+      {kReply, kFin | kAck, FlowState::kLastAck}, {kOrig, kAck, FlowState::kTimeWait},
   };
   Conntrack ct;
   Flow* f = ct.Insert(Orig(1), Rep(1), 0, 60, 0);

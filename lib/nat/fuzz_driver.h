@@ -1,10 +1,10 @@
 // lib/nat/fuzz_driver — frames for the randomized NAT test and the libFuzzer target.
 //
-// Keeps a Nat over the test cluster (lib/nat/testing.h) with a small conntrack (so eviction happens)
-// and remembers recently forwarded frames, so that it can produce not only new flows but also replies
-// and ICMP errors that hit existing flows — the paths plain random bytes would almost never reach —
-// and then mutates them: bit flips, truncation, extension, random length fields, pure garbage.
-// Header-only; test and fuzz code only.
+// Keeps a Nat over the test cluster (lib/nat/testing.h) with a small conntrack (so eviction
+// happens) and remembers recently forwarded frames, so that it can produce not only new flows but
+// also replies and ICMP errors that hit existing flows — the paths plain random bytes would almost
+// never reach — and then mutates them: bit flips, truncation, extension, random length fields, pure
+// garbage. Header-only; test and fuzz code only.
 #pragma once
 
 #include <cstdint>
@@ -34,7 +34,8 @@ class FuzzDriver {
     o.max_flows = 256;
     o.seed = seed;
     auto algorithm = static_cast<config::Algorithm>(seed % 4);
-    nat_ = std::move(*Nat::Create(*ServiceTable::Build(testing::TestCluster(algorithm, seed % 2)), o));
+    nat_ =
+        std::move(*Nat::Create(*ServiceTable::Build(testing::TestCluster(algorithm, seed % 2)), o));
   }
 
   struct Outcome {
@@ -95,10 +96,14 @@ class FuzzDriver {
     uint16_t port = kPorts[rng() % 5];
     if (rng() % 2) {
       uint8_t flags = rng() % 4 ? packet::kTcpSyn : static_cast<uint8_t>(rng());
-      return packet::PacketBuilder::Tcp(client, sport, vip, port).Flags(flags).Seq(rng())
-          .Payload(std::string(rng() % 40, 'p')).Build();
+      return packet::PacketBuilder::Tcp(client, sport, vip, port)
+          .Flags(flags)
+          .Seq(rng())
+          .Payload(std::string(rng() % 40, 'p'))
+          .Build();
     }
-    auto b = packet::PacketBuilder::Udp(client, sport, vip, port).Payload(std::string(rng() % 40, 'u'));
+    auto b =
+        packet::PacketBuilder::Udp(client, sport, vip, port).Payload(std::string(rng() % 40, 'u'));
     if (rng() % 8 == 0) b.NoUdpChecksum();
     return b.Build();
   }
@@ -116,14 +121,18 @@ class FuzzDriver {
       // Sometimes the same direction again (retransmission, next segment of the client).
       if (rng() % 3 == 0) {
         return packet::PacketBuilder::Tcp(ip->src(), sport, ip->dst(), dport)
-            .Flags(kFlags[rng() % 4]).Build();
+            .Flags(kFlags[rng() % 4])
+            .Build();
       }
       return packet::PacketBuilder::Tcp(ip->dst(), dport, ip->src(), sport)
-          .Flags(kFlags[rng() % 4]).Payload(std::string(rng() % 20, 'r')).Build();
+          .Flags(kFlags[rng() % 4])
+          .Payload(std::string(rng() % 20, 'r'))
+          .Build();
     }
     if (ip->protocol() == packet::kProtoUdp) {
       return packet::PacketBuilder::Udp(ip->dst(), dport, ip->src(), sport)
-          .Payload(std::string(rng() % 20, 'r')).Build();
+          .Payload(std::string(rng() % 20, 'r'))
+          .Build();
     }
     return NewFlow(rng);
   }
@@ -137,13 +146,16 @@ class FuzzDriver {
     const auto& t = kTypes[rng() % 5];
     net::Ipv4 from = rng() % 2 ? ip->dst() : net::Ipv4{0x0af40101};
     return packet::PacketBuilder::IcmpError(from, ip->src(), t[0], t[1], r)
-        .QuoteLength(28 + rng() % 60).RestOfHeader(1400).Build();
+        .QuoteLength(28 + rng() % 60)
+        .RestOfHeader(1400)
+        .Build();
   }
 
   static std::vector<uint8_t> Mutate(std::vector<uint8_t> f, std::mt19937_64& rng) {
     switch (rng() % 5) {
       case 0:  // flip bits
-        for (int n = 1 + rng() % 3; n > 0 && !f.empty(); --n) f[rng() % f.size()] ^= 1 << (rng() % 8);
+        for (int n = 1 + rng() % 3; n > 0 && !f.empty(); --n)
+          f[rng() % f.size()] ^= 1 << (rng() % 8);
         break;
       case 1:  // truncate
         f.resize(f.empty() ? 0 : rng() % f.size());

@@ -21,9 +21,12 @@ constexpr uint32_t kMaxPortProbes = 1024;
 
 DropReason ReasonOf(const absl::Status& s) {
   switch (s.code()) {
-    case absl::StatusCode::kOutOfRange: return DropReason::kTruncated;
-    case absl::StatusCode::kDataLoss: return DropReason::kBadChecksum;
-    default: return DropReason::kMalformed;
+    case absl::StatusCode::kOutOfRange:
+      return DropReason::kTruncated;
+    case absl::StatusCode::kDataLoss:
+      return DropReason::kBadChecksum;
+    default:
+      return DropReason::kMalformed;
   }
 }
 
@@ -33,15 +36,15 @@ std::optional<config::Protocol> ProtocolOf(uint8_t p) {
   return std::nullopt;
 }
 
-// Rewrites the addresses and ports of an IPv4 packet (whole or quoted) to `to`, updating the IP header
-// checksum and the L4 checksum (pseudo-header included) incrementally. `l4` starts at the TCP/UDP header
-// and holds at least the ports; the L4 checksum is updated only if the bytes reach it, and a UDP
-// checksum of 0 means "none" and stays 0.
+// Rewrites the addresses and ports of an IPv4 packet (whole or quoted) to `to`, updating the IP
+// header checksum and the L4 checksum (pseudo-header included) incrementally. `l4` starts at the
+// TCP/UDP header and holds at least the ports; the L4 checksum is updated only if the bytes reach
+// it, and a UDP checksum of 0 means "none" and stays 0.
 void RewriteHeaders(Ipv4View& ip, std::span<uint8_t> l4, uint8_t protocol, const Tuple& to) {
   const net::Ipv4 old_src = ip.src(), old_dst = ip.dst();
   const uint16_t old_sport = Load16(&l4[0]), old_dport = Load16(&l4[2]);
   size_t off = protocol == packet::kProtoTcp ? packet::TcpView::kChecksumOffset
-                                              : packet::UdpView::kChecksumOffset;
+                                             : packet::UdpView::kChecksumOffset;
   if (l4.size() >= off + 2) {
     uint16_t check = Load16(&l4[off]);
     if (protocol == packet::kProtoTcp || check != 0) {
@@ -63,18 +66,30 @@ void RewriteHeaders(Ipv4View& ip, std::span<uint8_t> l4, uint8_t protocol, const
 
 std::string_view ToString(DropReason r) {
   switch (r) {
-    case DropReason::kNone: return "none";
-    case DropReason::kTruncated: return "truncated";
-    case DropReason::kMalformed: return "malformed";
-    case DropReason::kBadChecksum: return "bad_checksum";
-    case DropReason::kFragment: return "fragment";
-    case DropReason::kUnsupportedProtocol: return "unsupported_protocol";
-    case DropReason::kNoService: return "no_service";
-    case DropReason::kNoEndpoints: return "no_endpoints";
-    case DropReason::kNoFlow: return "no_flow";
-    case DropReason::kInvalidTcp: return "invalid_tcp";
-    case DropReason::kIcmpNoFlow: return "icmp_no_flow";
-    case DropReason::kPortsExhausted: return "ports_exhausted";
+    case DropReason::kNone:
+      return "none";
+    case DropReason::kTruncated:
+      return "truncated";
+    case DropReason::kMalformed:
+      return "malformed";
+    case DropReason::kBadChecksum:
+      return "bad_checksum";
+    case DropReason::kFragment:
+      return "fragment";
+    case DropReason::kUnsupportedProtocol:
+      return "unsupported_protocol";
+    case DropReason::kNoService:
+      return "no_service";
+    case DropReason::kNoEndpoints:
+      return "no_endpoints";
+    case DropReason::kNoFlow:
+      return "no_flow";
+    case DropReason::kInvalidTcp:
+      return "invalid_tcp";
+    case DropReason::kIcmpNoFlow:
+      return "icmp_no_flow";
+    case DropReason::kPortsExhausted:
+      return "ports_exhausted";
   }
   return "?";
 }
@@ -82,12 +97,13 @@ std::string_view ToString(DropReason r) {
 absl::StatusOr<std::unique_ptr<Nat>> Nat::Create(ServiceTable table, NatOptions options) {
   if (options.proxy_ip.value == 0) return absl::InvalidArgumentError("nat: proxy address is unset");
   if (options.port_min == 0 || options.port_min > options.port_max) {
-    return absl::InvalidArgumentError(StrCat("nat: empty snat port range ", int{options.port_min},
-                                             "-", int{options.port_max}));
+    return absl::InvalidArgumentError(
+        StrCat("nat: empty snat port range ", int{options.port_min}, "-", int{options.port_max}));
   }
   for (net::Ipv4 ip : options.node_ips) {
     if (ip == options.proxy_ip) {
-      // Replies are told apart from new flows by their destination P; a node address would mix them.
+      // Replies are told apart from new flows by their destination P; a node address would mix
+      // them.
       return absl::InvalidArgumentError(
           StrCat("nat: proxy address ", ip.ToString(), " is also a node address"));
     }
@@ -166,8 +182,8 @@ Verdict Nat::ProcessTransport(std::span<uint8_t> frame, int64_t now) {
     t.src_port = udp->src_port();
     t.dst_port = udp->dst_port();
   }
-  const bool pure_syn = proto == packet::kProtoTcp && (flags & packet::kTcpSyn) &&
-                        !(flags & packet::kTcpAck);
+  const bool pure_syn =
+      proto == packet::kProtoTcp && (flags & packet::kTcpSyn) && !(flags & packet::kTcpAck);
 
   auto match = conntrack_.Find(t, now);
   if (match && pure_syn && match->direction == Direction::kOriginal &&
@@ -179,8 +195,8 @@ Verdict Nat::ProcessTransport(std::span<uint8_t> frame, int64_t now) {
   }
   if (match) {
     Flow* f = match->flow;
-    const Tuple to = match->direction == Direction::kOriginal ? f->reply.Inverted()
-                                                               : f->original.Inverted();
+    const Tuple to =
+        match->direction == Direction::kOriginal ? f->reply.Inverted() : f->original.Inverted();
     conntrack_.Track(f, match->direction, flags, ip.total_length(), now);
     RewriteHeaders(ip, l4, proto, to);
     return Forward(f->service_port_id, ip.total_length());
@@ -215,7 +231,8 @@ uint16_t Nat::AllocatePort(net::Ipv4 endpoint, uint16_t endpoint_port, uint8_t p
   if (wanted >= options_.port_min && wanted <= options_.port_max && free(wanted)) return wanted;
   const uint32_t range = uint32_t{options_.port_max} - options_.port_min + 1;
   for (uint32_t n = 0; n < std::min(range, kMaxPortProbes); ++n) {
-    uint16_t p = static_cast<uint16_t>(options_.port_min + (next_port_ - options_.port_min) % range);
+    uint16_t p =
+        static_cast<uint16_t>(options_.port_min + (next_port_ - options_.port_min) % range);
     next_port_ = p + 1u;
     if (free(p)) return p;
   }

@@ -1,25 +1,26 @@
 // lib/nat/nat — the userspace proxy's packet rewrite: one raw IPv4 frame in, one verdict out.
 //
-// Frames are raw IPv4 packets as a TUN device carries them (see lib/packet/packet.h). The vnet/ pump
-// reads a frame from the node's TUN, calls Process(), and writes the frame (or the reply) back.
+// Frames are raw IPv4 packets as a TUN device carries them (see lib/packet/packet.h). The vnet/
+// pump reads a frame from the node's TUN, calls Process(), and writes the frame (or the reply)
+// back.
 //
-// What a backend sees: in this userspace mode every flow is rewritten on both addresses, as kube-proxy's
-// historic userspace mode and IPVS masquerade do. A client C:c sending to VIP:v (a ClusterIP) or to
-// N:np (a NodePort on a node address N) is DNATed to the chosen endpoint E:t and SNATed to the node's
-// proxy address P, keeping the client's port c when it is free (as nf_nat does), else the next free port
-// in [port_min, port_max]. So the backend sees the connection coming from P, never from C. The reply
-// E:t -> P:p must come back through the same NAT (P is routed into the TUN), where it is rewritten to
-// VIP:v -> C:c (or N:np -> C:c).
+// What a backend sees: in this userspace mode every flow is rewritten on both addresses, as
+// kube-proxy's historic userspace mode and IPVS masquerade do. A client C:c sending to VIP:v (a
+// ClusterIP) or to N:np (a NodePort on a node address N) is DNATed to the chosen endpoint E:t and
+// SNATed to the node's proxy address P, keeping the client's port c when it is free (as nf_nat
+// does), else the next free port in [port_min, port_max]. So the backend sees the connection coming
+// from P, never from C. The reply E:t -> P:p must come back through the same NAT (P is routed into
+// the TUN), where it is rewritten to VIP:v -> C:c (or N:np -> C:c).
 //
 // Checksums are updated incrementally (RFC 1624): the IPv4 header checksum and the TCP/UDP checksum
 // including its pseudo-header; a UDP checksum of 0 ("none") stays 0. Offloaded checksums
 // (CHECKSUM_PARTIAL) are the pump's business: it must hand over frames with complete checksums.
 //
-// ICMP errors (port unreachable, fragmentation needed, time exceeded, ...) quoting a NATed packet are
-// translated back: the quoted packet gets its pre-NAT addresses and ports (with its IP and L4 checksums
-// updated), the outer header is readdressed as the reverse of the flow (as Linux's
-// nf_nat_icmp_reply_translation does, which hides the router that sent the error), and the ICMP checksum
-// is recomputed over the message.
+// ICMP errors (port unreachable, fragmentation needed, time exceeded, ...) quoting a NATed packet
+// are translated back: the quoted packet gets its pre-NAT addresses and ports (with its IP and L4
+// checksums updated), the outer header is readdressed as the reverse of the flow (as Linux's
+// nf_nat_icmp_reply_translation does, which hides the router that sent the error), and the ICMP
+// checksum is recomputed over the message.
 //
 // A service port without endpoints answers like kube-proxy: TCP with a reset, UDP with ICMP port
 // unreachable (verdict kReply). Anything malformed, truncated, fragmented, unknown or stateless is
@@ -53,11 +54,11 @@ enum class DropReason : uint8_t {
   kFragment,             // IP fragments carry no ports for all but the first: not NATed
   kUnsupportedProtocol,  // not TCP, UDP or an ICMP error (e.g. ping to a ClusterIP, as kube-proxy)
   kNoService,            // destination is no ClusterIP:port / NodePort
-  kNoEndpoints,          // service without endpoints (counted also when a reset/unreachable is sent)
-  kNoFlow,               // to the proxy address but no flow (a late reply after expiry)
-  kInvalidTcp,           // a TCP segment that is not a SYN and belongs to no flow (ctstate INVALID)
-  kIcmpNoFlow,           // an ICMP error quoting a packet of no known flow
-  kPortsExhausted,       // no free SNAT port towards that endpoint
+  kNoEndpoints,     // service without endpoints (counted also when a reset/unreachable is sent)
+  kNoFlow,          // to the proxy address but no flow (a late reply after expiry)
+  kInvalidTcp,      // a TCP segment that is not a SYN and belongs to no flow (ctstate INVALID)
+  kIcmpNoFlow,      // an ICMP error quoting a packet of no known flow
+  kPortsExhausted,  // no free SNAT port towards that endpoint
 };
 inline constexpr int kDropReasonCount = 12;
 std::string_view ToString(DropReason r);
@@ -71,17 +72,17 @@ struct Verdict {
 };
 
 struct NatOptions {
-  net::Ipv4 proxy_ip;                // P: the SNAT source; routed into the TUN
-  std::vector<net::Ipv4> node_ips;   // destinations that accept NodePort traffic
-  uint16_t port_min = 1024;          // SNAT port range, inclusive
+  net::Ipv4 proxy_ip;               // P: the SNAT source; routed into the TUN
+  std::vector<net::Ipv4> node_ips;  // destinations that accept NodePort traffic
+  uint16_t port_min = 1024;         // SNAT port range, inclusive
   uint16_t port_max = 65535;
   size_t max_flows = kDefaultMaxFlows;
-  uint64_t seed = 1;                 // the balancer's random generator
+  uint64_t seed = 1;  // the balancer's random generator
 };
 
 struct ServiceCounters {
-  uint64_t packets = 0;    // both directions, forwarded
-  uint64_t bytes = 0;      // IP total length of those
+  uint64_t packets = 0;  // both directions, forwarded
+  uint64_t bytes = 0;    // IP total length of those
   uint64_t new_flows = 0;
   uint64_t icmp_errors = 0;  // translated ICMP errors
   std::array<uint64_t, kDropReasonCount> drops{};

@@ -5,9 +5,10 @@
 //   cmake --build build-fuzz -j2 --target nat_fuzz
 //   build-fuzz/lib/nat_fuzz -max_total_time=300 -max_len=1600
 // The input is a sequence of frames, each prefixed by a 2-byte big-endian length, so one input can
-// open a flow and then hit it with replies and ICMP errors. The Nat is long-lived (flows persist across
-// inputs, as in a pump) and seeded with traffic from the randomized test's driver. Crashes and ASan/UBSan
-// reports are the findings; the counter invariants are checked with __builtin_trap().
+// open a flow and then hit it with replies and ICMP errors. The Nat is long-lived (flows persist
+// across inputs, as in a pump) and seeded with traffic from the randomized test's driver. Crashes
+// and ASan/UBSan reports are the findings; the counter invariants are checked with
+// __builtin_trap().
 #include <cstddef>
 #include <cstdint>
 #include <random>

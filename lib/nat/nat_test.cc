@@ -1,7 +1,7 @@
-// The NAT as katran-style fixtures: {description, input frame, expected frame, verdict}, run in order
-// through one Nat (the steps build on each other's flows). Every expected frame is built from scratch by
-// PacketBuilder (full checksums), and every output frame is also checked by the independent checksum
-// in lib/packet/testing.h, so the incremental updates are checked twice.
+// The NAT as katran-style fixtures: {description, input frame, expected frame, verdict}, run in
+// order through one Nat (the steps build on each other's flows). Every expected frame is built from
+// scratch by PacketBuilder (full checksums), and every output frame is also checked by the
+// independent checksum in lib/packet/testing.h, so the incremental updates are checked twice.
 #include "lib/nat/nat.h"
 
 #include <gtest/gtest.h>
@@ -19,23 +19,23 @@
 namespace mkn::nat {
 namespace {
 
-using packet::PacketBuilder;
 using packet::kTcpAck;
 using packet::kTcpFin;
 using packet::kTcpPsh;
 using packet::kTcpRst;
 using packet::kTcpSyn;
+using packet::PacketBuilder;
 using packet::testing::ChecksumErrors;
 using packet::testing::Hex;
 using testing::Ip;
 using Action = Verdict::Action;
 
 // Addresses of the fixture (pods and services: lib/nat/testing.h).
-const net::Ipv4 kClient = Ip("10.244.1.2");     // a pod on node 0
-const net::Ipv4 kClient2 = Ip("172.18.0.9");    // a host on the underlay
-const net::Ipv4 kProxy = Ip("10.96.255.254");   // P, the node's proxy address
-const net::Ipv4 kNode = Ip("172.18.0.2");       // node 0's underlay address
-const net::Ipv4 kRouter = Ip("10.244.1.1");     // cbr0, sends ICMP errors
+const net::Ipv4 kClient = Ip("10.244.1.2");    // a pod on node 0
+const net::Ipv4 kClient2 = Ip("172.18.0.9");   // a host on the underlay
+const net::Ipv4 kProxy = Ip("10.96.255.254");  // P, the node's proxy address
+const net::Ipv4 kNode = Ip("172.18.0.2");      // node 0's underlay address
+const net::Ipv4 kRouter = Ip("10.244.1.1");    // cbr0, sends ICMP errors
 const net::Ipv4 kWebVip = Ip("10.96.0.10");
 const net::Ipv4 kDnsVip = Ip("10.96.0.53");
 const net::Ipv4 kEmptyVip = Ip("10.96.0.99");
@@ -94,10 +94,15 @@ TEST(Nat, FixtureTable) {
   const std::vector<uint8_t> dns_answer_natted =
       PacketBuilder::Udp(kDnsVip, 53, kClient, 5353).Payload("answer").Build();
   const std::vector<uint8_t> web1_data_natted =
-      Tcp(kProxy, 40000, kWeb1, 8080, kTcpAck | kTcpPsh, 9001, 7001).Payload(std::string(1400, 'd')).Build();
+      Tcp(kProxy, 40000, kWeb1, 8080, kTcpAck | kTcpPsh, 9001, 7001)
+          .Payload(std::string(1400, 'd'))
+          .Build();
   const std::vector<uint8_t> web1_data =
-      Tcp(kClient, 40000, kWebVip, 80, kTcpAck | kTcpPsh, 9001, 7001).Payload(std::string(1400, 'd')).Build();
-  const std::vector<uint8_t> empty_udp = PacketBuilder::Udp(kClient, 6000, kEmptyVip, 81).Payload("x").Build();
+      Tcp(kClient, 40000, kWebVip, 80, kTcpAck | kTcpPsh, 9001, 7001)
+          .Payload(std::string(1400, 'd'))
+          .Build();
+  const std::vector<uint8_t> empty_udp =
+      PacketBuilder::Udp(kClient, 6000, kEmptyVip, 81).Payload("x").Build();
 
   std::vector<Case> cases = {
       // The whole life of a TCP connection through the ClusterIP.
@@ -373,7 +378,8 @@ TEST(Nat, LeastConnThroughConntrack) {
     ASSERT_EQ(nat->Process(syn, 0).action, Action::kForward);
     auto ip = *packet::Ipv4View::Parse(syn);
     auto tcp = *packet::TcpView::Parse(ip.payload());
-    auto synack = Tcp(ip.dst(), tcp.dst_port(), kProxy, tcp.src_port(), kTcpSyn | kTcpAck, 1, 2).Build();
+    auto synack =
+        Tcp(ip.dst(), tcp.dst_port(), kProxy, tcp.src_port(), kTcpSyn | kTcpAck, 1, 2).Build();
     ASSERT_EQ(nat->Process(synack, 0).action, Action::kForward);
     auto ack = Tcp(kClient, 40000 + p, kWebVip, 80, kTcpAck, 2, 2).Build();
     ASSERT_EQ(nat->Process(ack, 0).action, Action::kForward);

@@ -51,7 +51,8 @@ absl::StatusOr<ServiceTable> ServiceTable::Build(const config::ClusterSpec& spec
       p.cluster_ip = svc.cluster_ip;
       p.port = static_cast<uint16_t>(ps.port);
       p.protocol = ps.protocol;
-      p.node_port = svc.type == config::ServiceType::kNodePort ? static_cast<uint16_t>(ps.node_port) : 0;
+      p.node_port =
+          svc.type == config::ServiceType::kNodePort ? static_cast<uint16_t>(ps.node_port) : 0;
       p.target_port = ps.target_port;
       p.target_port_name = ps.target_port_name;
       p.algorithm = svc.algorithm;
@@ -59,8 +60,9 @@ absl::StatusOr<ServiceTable> ServiceTable::Build(const config::ClusterSpec& spec
       p.affinity_timeout_ms = int64_t{svc.affinity_timeout} * 1000;
       p.endpoints = ResolveEndpoints(p, pods);
       if (!t.by_vip_.try_emplace(VipKey{p.cluster_ip.value, p.port, p.protocol}, p.id).second) {
-        return absl::InvalidArgumentError(StrCat("service ", svc.name, ": ", p.cluster_ip.ToString(),
-                                                 ":", int{p.port}, " is already taken"));
+        return absl::InvalidArgumentError(StrCat("service ", svc.name, ": ",
+                                                 p.cluster_ip.ToString(), ":", int{p.port},
+                                                 " is already taken"));
       }
       if (p.node_port != 0 &&
           !t.by_node_port_.try_emplace(NodePortKey{p.node_port, p.protocol}, p.id).second) {
@@ -74,12 +76,14 @@ absl::StatusOr<ServiceTable> ServiceTable::Build(const config::ClusterSpec& spec
   return t;
 }
 
-const ServicePort* ServiceTable::Lookup(net::Ipv4 ip, uint16_t port, config::Protocol protocol) const {
+const ServicePort* ServiceTable::Lookup(net::Ipv4 ip, uint16_t port,
+                                        config::Protocol protocol) const {
   auto it = by_vip_.find(VipKey{ip.value, port, protocol});
   return it == by_vip_.end() ? nullptr : &ports_[it->second];
 }
 
-const ServicePort* ServiceTable::LookupNodePort(uint16_t node_port, config::Protocol protocol) const {
+const ServicePort* ServiceTable::LookupNodePort(uint16_t node_port,
+                                                config::Protocol protocol) const {
   auto it = by_node_port_.find(NodePortKey{node_port, protocol});
   return it == by_node_port_.end() ? nullptr : &ports_[it->second];
 }

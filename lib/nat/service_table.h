@@ -1,12 +1,12 @@
 // lib/nat/service_table — the Services of a cluster as hash maps: which endpoints serve a packet.
 //
-// Built from a resolved config::ClusterSpec. Lookup by (ClusterIP, port, protocol) and by (node port,
-// protocol) is one absl::flat_hash_map probe: O(1) in the number of services, unlike an iptables
-// chain that is walked rule by rule. Each service port carries its endpoints with the target port
-// resolved per pod: a named target_port is looked up in that pod's container ports (with the same
-// protocol), and a pod that does not declare the name is not an endpoint of that port, as
-// Kubernetes' EndpointSlice controller does. Endpoints are replaced in O(endpoints) when a pod dies
-// or is recreated; ServicePort ids and pointers stay valid for the table's lifetime.
+// Built from a resolved config::ClusterSpec. Lookup by (ClusterIP, port, protocol) and by (node
+// port, protocol) is one absl::flat_hash_map probe: O(1) in the number of services, unlike an
+// iptables chain that is walked rule by rule. Each service port carries its endpoints with the
+// target port resolved per pod: a named target_port is looked up in that pod's container ports
+// (with the same protocol), and a pod that does not declare the name is not an endpoint of that
+// port, as Kubernetes' EndpointSlice controller does. Endpoints are replaced in O(endpoints) when a
+// pod dies or is recreated; ServicePort ids and pointers stay valid for the table's lifetime.
 #pragma once
 
 #include <cstdint>
@@ -30,14 +30,14 @@ struct Endpoint {
 };
 
 struct ServicePort {
-  int id = 0;                  // index in ServiceTable::ports(); stable
-  std::string service;         // service name
-  std::string name;            // port name, may be empty
+  int id = 0;           // index in ServiceTable::ports(); stable
+  std::string service;  // service name
+  std::string name;     // port name, may be empty
   net::Ipv4 cluster_ip;
   uint16_t port = 0;
   config::Protocol protocol = config::Protocol::kTcp;
-  uint16_t node_port = 0;      // 0 unless a NodePort service
-  int target_port = 0;         // 0 when named
+  uint16_t node_port = 0;  // 0 unless a NodePort service
+  int target_port = 0;     // 0 when named
   std::string target_port_name;
   config::Algorithm algorithm = config::Algorithm::kRandom;
   bool affinity_client_ip = false;
@@ -53,8 +53,9 @@ class ServiceTable {
  public:
   ServiceTable() = default;
 
-  // Builds the table. kInvalidArgument if two service ports claim the same (ClusterIP, port, protocol)
-  // or (node port, protocol), or an endpoint index is out of range (Resolve() prevents both).
+  // Builds the table. kInvalidArgument if two service ports claim the same (ClusterIP, port,
+  // protocol) or (node port, protocol), or an endpoint index is out of range (Resolve() prevents
+  // both).
   static absl::StatusOr<ServiceTable> Build(const config::ClusterSpec& spec);
 
   // nullptr if no service port matches.

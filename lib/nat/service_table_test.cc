@@ -97,7 +97,8 @@ TEST(ServiceTable, LookupCostDoesNotGrowWithServices) {
   }
   auto t = *ServiceTable::Build(spec);
   for (int i = 0; i < 100000; i += 997) {
-    const ServicePort* p = t.Lookup(net::Ipv4{0x0a600000u + static_cast<uint32_t>(i)}, 80, Protocol::kTcp);
+    const ServicePort* p =
+        t.Lookup(net::Ipv4{0x0a600000u + static_cast<uint32_t>(i)}, 80, Protocol::kTcp);
     ASSERT_NE(p, nullptr);
     EXPECT_EQ(p->id, i);
   }

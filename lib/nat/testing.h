@@ -30,8 +30,8 @@ inline config::PodSpec Pod(const char* name, const char* ip, const char* port_na
   return p;
 }
 
-inline config::ClusterSpec TestCluster(config::Algorithm web_algorithm = config::Algorithm::kRoundRobin,
-                                       bool affinity = false) {
+inline config::ClusterSpec TestCluster(
+    config::Algorithm web_algorithm = config::Algorithm::kRoundRobin, bool affinity = false) {
   using config::Protocol;
   config::ClusterSpec spec;
   spec.name = "t";

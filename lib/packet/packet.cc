@@ -31,7 +31,8 @@ absl::StatusOr<size_t> CheckHeader(std::span<const uint8_t> bytes) {
 
 bool IsIcmpError(uint8_t type) {
   return type == kIcmpDestUnreachable || type == kIcmpTimeExceeded ||
-         type == kIcmpParameterProblem || type == 4 /* source quench, obsolete but still an error */;
+         type == kIcmpParameterProblem ||
+         type == 4 /* source quench, obsolete but still an error */;
 }
 
 absl::StatusOr<Ipv4View> Ipv4View::Parse(std::span<uint8_t> frame) {
@@ -66,7 +67,8 @@ void Ipv4View::SetDst(net::Ipv4 ip) {
 absl::StatusOr<TcpView> TcpView::Parse(std::span<uint8_t> l4) {
   if (l4.size() < kTcpMinHeader) return Truncated("tcp header", kTcpMinHeader, l4.size());
   size_t off = static_cast<size_t>(l4[12] >> 4) * 4;
-  if (off < kTcpMinHeader) return absl::InvalidArgumentError(StrCat("bad tcp data offset ", off / 4));
+  if (off < kTcpMinHeader)
+    return absl::InvalidArgumentError(StrCat("bad tcp data offset ", off / 4));
   if (off > l4.size()) return Truncated("tcp options", off, l4.size());
   return TcpView(l4);
 }

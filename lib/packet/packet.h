@@ -5,8 +5,8 @@
 // they point into the caller's buffer and setters write through to it. Parse() checks every length
 // before any field is read, so a truncated or malformed frame is an error Status, never a crash:
 //   kOutOfRange       the bytes end before a header or the declared length does (truncated)
-//   kInvalidArgument  a field is impossible (version != 4, IHL < 5, total length < IHL, data offset < 5)
-//   kDataLoss         the IPv4 header checksum does not verify (corrupted in flight)
+//   kInvalidArgument  a field is impossible (version != 4, IHL < 5, total length < IHL, data offset
+//   < 5) kDataLoss         the IPv4 header checksum does not verify (corrupted in flight)
 // Multi-byte fields are big-endian on the wire and host order through the accessors.
 #pragma once
 
@@ -34,15 +34,15 @@ inline constexpr uint8_t kIcmpDestUnreachable = 3;
 inline constexpr uint8_t kIcmpEchoRequest = 8;
 inline constexpr uint8_t kIcmpTimeExceeded = 11;
 inline constexpr uint8_t kIcmpParameterProblem = 12;
-inline constexpr uint8_t kIcmpPortUnreachable = 3;   // code, with kIcmpDestUnreachable
-inline constexpr uint8_t kIcmpFragNeeded = 4;        // code, with kIcmpDestUnreachable
+inline constexpr uint8_t kIcmpPortUnreachable = 3;  // code, with kIcmpDestUnreachable
+inline constexpr uint8_t kIcmpFragNeeded = 4;       // code, with kIcmpDestUnreachable
 
 inline constexpr size_t kIpv4MinHeader = 20;
 inline constexpr size_t kTcpMinHeader = 20;
 inline constexpr size_t kUdpHeader = 8;
 inline constexpr size_t kIcmpHeader = 8;
-// An ICMP error quotes the offending IP header and at least 8 bytes of its payload (RFC 792), which is
-// where the ports live; Linux quotes up to 576 bytes in all (RFC 1812 §4.3.2.3).
+// An ICMP error quotes the offending IP header and at least 8 bytes of its payload (RFC 792), which
+// is where the ports live; Linux quotes up to 576 bytes in all (RFC 1812 §4.3.2.3).
 inline constexpr size_t kIcmpQuoteMinL4 = 8;
 inline constexpr size_t kIcmpErrorMaxLen = 576;
 
@@ -59,13 +59,14 @@ inline void Store32(uint8_t* p, uint32_t v) {
   Store16(p + 2, static_cast<uint16_t>(v));
 }
 
-// True for ICMP types that are errors quoting another packet (and so must follow that packet's NAT).
+// True for ICMP types that are errors quoting another packet (and so must follow that packet's
+// NAT).
 bool IsIcmpError(uint8_t type);
 
 class Ipv4View {
  public:
-  // A whole packet: version 4, 5 <= IHL, IHL*4 <= total length <= frame size, valid header checksum.
-  // Bytes after total length (link-layer padding) are ignored.
+  // A whole packet: version 4, 5 <= IHL, IHL*4 <= total length <= frame size, valid header
+  // checksum. Bytes after total length (link-layer padding) are ignored.
   static absl::StatusOr<Ipv4View> Parse(std::span<uint8_t> frame);
   // A packet quoted inside an ICMP error: the header must be complete and followed by at least
   // kIcmpQuoteMinL4 bytes; total length may exceed what was quoted; the checksum is not verified

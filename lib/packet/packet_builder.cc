@@ -7,14 +7,16 @@
 
 namespace mkn::packet {
 
-PacketBuilder PacketBuilder::Tcp(net::Ipv4 src, uint16_t src_port, net::Ipv4 dst, uint16_t dst_port) {
+PacketBuilder PacketBuilder::Tcp(net::Ipv4 src, uint16_t src_port, net::Ipv4 dst,
+                                 uint16_t dst_port) {
   PacketBuilder b(kProtoTcp, src, dst);
   b.src_port_ = src_port;
   b.dst_port_ = dst_port;
   return b;
 }
 
-PacketBuilder PacketBuilder::Udp(net::Ipv4 src, uint16_t src_port, net::Ipv4 dst, uint16_t dst_port) {
+PacketBuilder PacketBuilder::Udp(net::Ipv4 src, uint16_t src_port, net::Ipv4 dst,
+                                 uint16_t dst_port) {
   PacketBuilder b(kProtoUdp, src, dst);
   b.src_port_ = src_port;
   b.dst_port_ = dst_port;
@@ -40,23 +42,59 @@ PacketBuilder PacketBuilder::IcmpError(net::Ipv4 src, net::Ipv4 dst, uint8_t typ
   return b;
 }
 
-PacketBuilder& PacketBuilder::Ttl(uint8_t ttl) { ttl_ = ttl; return *this; }
-PacketBuilder& PacketBuilder::Id(uint16_t id) { id_ = id; return *this; }
-PacketBuilder& PacketBuilder::Tos(uint8_t tos) { tos_ = tos; return *this; }
-PacketBuilder& PacketBuilder::DontFragment(bool df) { df_ = df; return *this; }
+PacketBuilder& PacketBuilder::Ttl(uint8_t ttl) {
+  ttl_ = ttl;
+  return *this;
+}
+PacketBuilder& PacketBuilder::Id(uint16_t id) {
+  id_ = id;
+  return *this;
+}
+PacketBuilder& PacketBuilder::Tos(uint8_t tos) {
+  tos_ = tos;
+  return *this;
+}
+PacketBuilder& PacketBuilder::DontFragment(bool df) {
+  df_ = df;
+  return *this;
+}
 PacketBuilder& PacketBuilder::Fragment(bool more_fragments, uint16_t offset_units) {
   mf_ = more_fragments;
   frag_offset_ = offset_units;
   return *this;
 }
-PacketBuilder& PacketBuilder::BadIpChecksum() { bad_ip_checksum_ = true; return *this; }
-PacketBuilder& PacketBuilder::Flags(uint8_t flags) { tcp_flags_ = flags; return *this; }
-PacketBuilder& PacketBuilder::Seq(uint32_t seq) { seq_ = seq; return *this; }
-PacketBuilder& PacketBuilder::AckNum(uint32_t ack) { ack_ = ack; return *this; }
-PacketBuilder& PacketBuilder::Window(uint16_t window) { window_ = window; return *this; }
-PacketBuilder& PacketBuilder::NoUdpChecksum() { udp_checksum_ = false; return *this; }
-PacketBuilder& PacketBuilder::RestOfHeader(uint32_t rest) { icmp_rest_ = rest; return *this; }
-PacketBuilder& PacketBuilder::QuoteLength(size_t bytes) { quote_length_ = bytes; return *this; }
+PacketBuilder& PacketBuilder::BadIpChecksum() {
+  bad_ip_checksum_ = true;
+  return *this;
+}
+PacketBuilder& PacketBuilder::Flags(uint8_t flags) {
+  tcp_flags_ = flags;
+  return *this;
+}
+PacketBuilder& PacketBuilder::Seq(uint32_t seq) {
+  seq_ = seq;
+  return *this;
+}
+PacketBuilder& PacketBuilder::AckNum(uint32_t ack) {
+  ack_ = ack;
+  return *this;
+}
+PacketBuilder& PacketBuilder::Window(uint16_t window) {
+  window_ = window;
+  return *this;
+}
+PacketBuilder& PacketBuilder::NoUdpChecksum() {
+  udp_checksum_ = false;
+  return *this;
+}
+PacketBuilder& PacketBuilder::RestOfHeader(uint32_t rest) {
+  icmp_rest_ = rest;
+  return *this;
+}
+PacketBuilder& PacketBuilder::QuoteLength(size_t bytes) {
+  quote_length_ = bytes;
+  return *this;
+}
 PacketBuilder& PacketBuilder::Payload(std::string_view bytes) {
   payload_.assign(bytes.begin(), bytes.end());
   return *this;
@@ -67,8 +105,9 @@ PacketBuilder& PacketBuilder::Payload(std::span<const uint8_t> bytes) {
 }
 
 std::vector<uint8_t> PacketBuilder::Build() const {
-  size_t l4_header = protocol_ == kProtoTcp ? kTcpMinHeader : protocol_ == kProtoUdp ? kUdpHeader
-                                                                                      : kIcmpHeader;
+  size_t l4_header = protocol_ == kProtoTcp   ? kTcpMinHeader
+                     : protocol_ == kProtoUdp ? kUdpHeader
+                                              : kIcmpHeader;
   size_t body = payload_.size();
   if (protocol_ == kProtoIcmp) body = std::min(body, quote_length_);
   size_t total = kIpv4MinHeader + l4_header + body;
@@ -78,7 +117,8 @@ std::vector<uint8_t> PacketBuilder::Build() const {
   ip[1] = tos_;
   Store16(ip + 2, static_cast<uint16_t>(total));
   Store16(ip + 4, id_);
-  Store16(ip + 6, static_cast<uint16_t>((df_ ? 0x4000 : 0) | (mf_ ? 0x2000 : 0) | (frag_offset_ & 0x1fff)));
+  Store16(ip + 6,
+          static_cast<uint16_t>((df_ ? 0x4000 : 0) | (mf_ ? 0x2000 : 0) | (frag_offset_ & 0x1fff)));
   ip[8] = ttl_;
   ip[9] = protocol_;
   Store32(ip + 12, src_.value);

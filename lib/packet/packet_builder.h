@@ -1,10 +1,13 @@
-// lib/packet/packet_builder — builds raw IPv4 frames (TUN format: no link header) for tests and replies.
+// lib/packet/packet_builder — builds raw IPv4 frames (TUN format: no link header) for tests and
+// replies.
 //
-// Every checksum is computed from scratch over the finished bytes (RFC 1071), never incrementally, so
-// a frame built here is an independent reference for the NAT's incremental updates. The NAT also uses
-// it to build the TCP resets and ICMP errors it answers with. Fluent: set what matters, Build().
+// Every checksum is computed from scratch over the finished bytes (RFC 1071), never incrementally,
+// so a frame built here is an independent reference for the NAT's incremental updates. The NAT also
+// uses it to build the TCP resets and ICMP errors it answers with. Fluent: set what matters,
+// Build().
 //   PacketBuilder::Tcp(Ip("10.244.1.2"), 40000, Ip("10.96.0.10"), 80).Flags(kTcpSyn).Seq(1).Build()
-// Knobs that break a frame on purpose (BadIpChecksum, NoUdpChecksum) exist for the malformed-input tables.
+// Knobs that break a frame on purpose (BadIpChecksum, NoUdpChecksum) exist for the malformed-input
+// tables.
 #pragma once
 
 #include <cstdint>
@@ -52,7 +55,8 @@ class PacketBuilder {
   std::vector<uint8_t> Build() const;
 
  private:
-  PacketBuilder(uint8_t protocol, net::Ipv4 src, net::Ipv4 dst) : protocol_(protocol), src_(src), dst_(dst) {}
+  PacketBuilder(uint8_t protocol, net::Ipv4 src, net::Ipv4 dst)
+      : protocol_(protocol), src_(src), dst_(dst) {}
 
   uint8_t protocol_;
   net::Ipv4 src_, dst_;

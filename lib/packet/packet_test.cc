@@ -62,9 +62,13 @@ TEST(Checksum, IncrementalMatchesFullRecomputation) {
 TEST(PacketBuilder, BuildsFramesWhoseChecksumsVerifyIndependently) {
   std::vector<std::vector<uint8_t>> frames = {
       PacketBuilder::Tcp(Ip("10.244.1.2"), 40000, Ip("10.96.0.10"), 80)
-          .Flags(kTcpSyn).Seq(1000).Build(),
+          .Flags(kTcpSyn)
+          .Seq(1000)
+          .Build(),
       PacketBuilder::Tcp(Ip("10.244.1.2"), 40000, Ip("10.96.0.10"), 80)
-          .Flags(kTcpAck | kTcpPsh).Payload("GET / HTTP/1.1\r\n\r\n").Build(),
+          .Flags(kTcpAck | kTcpPsh)
+          .Payload("GET / HTTP/1.1\r\n\r\n")
+          .Build(),
       PacketBuilder::Udp(Ip("10.244.1.2"), 5353, Ip("10.96.0.53"), 53).Payload("odd").Build(),
       PacketBuilder::IcmpEcho(Ip("10.244.1.2"), Ip("10.244.2.3"), kIcmpEchoRequest, 7, 1).Build(),
   };
@@ -79,7 +83,8 @@ TEST(PacketBuilder, BuildsFramesWhoseChecksumsVerifyIndependently) {
 
 TEST(PacketBuilder, IcmpErrorQuoteIsCutAt576Bytes) {
   auto big = PacketBuilder::Udp(Ip("10.0.0.1"), 1, Ip("10.0.0.2"), 2)
-                 .Payload(std::string(1400, 'x')).Build();
+                 .Payload(std::string(1400, 'x'))
+                 .Build();
   auto err = PacketBuilder::IcmpError(Ip("10.0.0.2"), Ip("10.0.0.1"), kIcmpDestUnreachable,
                                       kIcmpFragNeeded, big)
                  .RestOfHeader(1450)
@@ -90,7 +95,12 @@ TEST(PacketBuilder, IcmpErrorQuoteIsCutAt576Bytes) {
 
 TEST(Ipv4View, ParsesFields) {
   auto f = PacketBuilder::Tcp(Ip("10.244.1.2"), 40000, Ip("10.96.0.10"), 80)
-               .Flags(kTcpSyn).Seq(7).Ttl(63).Id(99).Payload("hi").Build();
+               .Flags(kTcpSyn)
+               .Seq(7)
+               .Ttl(63)
+               .Id(99)
+               .Payload("hi")
+               .Build();
   auto ip = Ipv4View::Parse(f);
   ASSERT_TRUE(ip.ok()) << ip.status();
   EXPECT_EQ(ip->src(), Ip("10.244.1.2"));
@@ -114,12 +124,13 @@ TEST(Ipv4View, SetAddressKeepsHeaderChecksumValid) {
   ip.SetSrc(Ip("172.18.0.2"));
   ip.SetDst(Ip("255.255.255.255"));
   EXPECT_EQ(testing::ChecksumErrors(f), "");
-  EXPECT_EQ(f, PacketBuilder::Udp(Ip("172.18.0.2"), 1, Ip("255.255.255.255"), 2).NoUdpChecksum().Build());
+  EXPECT_EQ(
+      f, PacketBuilder::Udp(Ip("172.18.0.2"), 1, Ip("255.255.255.255"), 2).NoUdpChecksum().Build());
 }
 
 TEST(Ipv4View, EveryTruncationIsAnErrorNeverACrash) {
-  auto full = PacketBuilder::Tcp(Ip("10.244.1.2"), 40000, Ip("10.96.0.10"), 80)
-                  .Payload("payload").Build();
+  auto full =
+      PacketBuilder::Tcp(Ip("10.244.1.2"), 40000, Ip("10.96.0.10"), 80).Payload("payload").Build();
   for (size_t n = 0; n < full.size(); ++n) {
     std::vector<uint8_t> cut(full.begin(), full.begin() + n);
     auto ip = Ipv4View::Parse(cut);
