@@ -282,6 +282,7 @@ RawConfig Parse(std::string_view text, Diagnostics& diags) {
     r.Str("underlay_cidr", c.underlay_cidr);
     r.Int("mtu", c.mtu);
     r.Int("vni", c.vni);
+    r.Str("proxy_mode", c.proxy_mode);
     r.Int("nodes", cfg.node_count);  // `nodes = N` usually sits here, under [cluster]
     r.Finish();
   }

@@ -139,6 +139,7 @@ struct RawCluster {
   Field<std::string> underlay_cidr;
   Field<int64_t> mtu;
   Field<int64_t> vni;
+  Field<std::string> proxy_mode;
 };
 
 struct RawConfig {

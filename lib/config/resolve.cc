@@ -11,6 +11,7 @@
 namespace mkn::config {
 
 std::string_view ToString(NetworkMode m) { return m == NetworkMode::kVxlan ? "vxlan" : "host-gw"; }
+std::string_view ToString(ProxyMode m) { return m == ProxyMode::kUserspace ? "userspace" : "nftables"; }
 std::string_view ToString(AppKind a) {
   switch (a) {
     case AppKind::kHttpEcho: return "http-echo";
@@ -157,6 +158,11 @@ class Resolver {
     } else if (c.vni.set) {
       spec_.vni = static_cast<int>(c.vni.value);
     }
+    if (c.proxy_mode.set && c.proxy_mode.value != "userspace" && c.proxy_mode.value != "nftables") {
+      d_.Error(c.proxy_mode.pos, StrCat("[cluster] proxy_mode: \"", c.proxy_mode.value,
+                                        "\" is not \"userspace\" or \"nftables\""));
+    }
+    spec_.proxy_mode = c.proxy_mode.value == "nftables" ? ProxyMode::kNftables : ProxyMode::kUserspace;
     if (pod_cidr_) {
       spec_.pod_cidr = *pod_cidr_;
       int mask = c.node_cidr_mask.set ? static_cast<int>(c.node_cidr_mask.value) : std::max(24, pod_cidr_->len);
@@ -305,6 +311,7 @@ class Resolver {
       n.pod_cidr = *chosen[i];
       n.vtep_ip = n.pod_cidr.Host(0);
       n.gateway = n.pod_cidr.Host(1);
+      n.proxy_ip = n.pod_cidr.Host(n.pod_cidr.Size() - 2);
       n.bridge_mac = net::Mac::FromIpv4(n.gateway);
       n.vtep_mac = net::Mac::FromIpv4(n.vtep_ip);
       n.vtep_mac.bytes[0] = 0x0e;  // differs from any pod/bridge MAC even when .0 and .1 share bytes
@@ -534,8 +541,9 @@ class Resolver {
     }
     if (!nodes_ok_) return;
     for (NodeSpec& node : spec_.nodes) {
-      // .0 is the VTEP, .1 the gateway on cbr0, the last address is broadcast.
-      uint64_t fits = node.pod_cidr.Size() - 3;
+      // .0 is the VTEP, .1 the gateway on cbr0, the one before broadcast the proxy address, the
+      // last address broadcast.
+      uint64_t fits = node.pod_cidr.Size() - 4;
       if (node.pods.size() > fits) {
         SourcePos where = node_cidr_fields_[node.index].set ? node_cidr_fields_[node.index].pos
                                                             : raw_.cluster.node_cidr_mask.pos;

@@ -18,6 +18,8 @@
 namespace mkn::config {
 
 enum class NetworkMode { kVxlan, kHostGw };
+// Who serves the Services: the tool's own NAT on a TUN in every node, or nftables rules the kernel runs.
+enum class ProxyMode { kUserspace, kNftables };
 enum class AppKind { kCommand, kHttpEcho, kTcpEcho, kUdpEcho };
 enum class Protocol { kTcp, kUdp };
 enum class ServiceType { kClusterIp, kNodePort };
@@ -25,6 +27,7 @@ enum class Algorithm { kRandom, kRoundRobin, kLeastConn, kSourceHash };
 enum class PathType { kPrefix, kExact };
 
 std::string_view ToString(NetworkMode m);
+std::string_view ToString(ProxyMode m);
 std::string_view ToString(AppKind a);
 std::string_view ToString(Protocol p);
 std::string_view ToString(ServiceType t);
@@ -68,6 +71,9 @@ struct NodeSpec {
   net::Mac bridge_mac;
   net::Ipv4 underlay_ip;
   net::Ipv4 vtep_ip;  // .0 of pod_cidr on vxlan0 (as flannel does)
+  // The last usable address of pod_cidr: the source the userspace proxy gives to flows it sends to a
+  // backend (routed into the node's TUN; never a pod's address).
+  net::Ipv4 proxy_ip;
   net::Mac vtep_mac;
   std::string netns;
   std::vector<int> pods;  // indices into ClusterSpec::pods, in address order
@@ -135,6 +141,7 @@ struct ClusterSpec {
   int mtu = 1500;              // of the underlay
   int pod_mtu = 1450;          // mtu - 50 with VXLAN, mtu with host-gw
   int vni = 1;
+  ProxyMode proxy_mode = ProxyMode::kUserspace;
   std::string marker;  // ifalias carried by everything this cluster creates
   std::vector<NodeSpec> nodes;
   std::vector<PodSpec> pods;
