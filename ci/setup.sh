@@ -17,9 +17,9 @@ packages=(
   # tests
   libgtest-dev libgmock-dev libbenchmark-dev
   # tools the tests and examples drive
-  iproute2 iputils-ping tcpdump tshark curl util-linux procps iperf3 containernetworking-plugins
+  iproute2 iputils-ping tcpdump tshark curl util-linux procps iperf3 sockperf nftables containernetworking-plugins
   # benchmark references (Mininet runs only inside the sandbox)
-  mininet
+  mininet bridge-utils
 )
 
 missing=()
