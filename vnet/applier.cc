@@ -17,6 +17,8 @@
 #include "lib/strings/str_cat.h"
 #include "vnet/netlink.h"
 #include "vnet/netns.h"
+#include "vnet/nft.h"
+#include "vnet/tun.h"
 
 namespace mkn::vnet {
 namespace {
@@ -52,6 +54,11 @@ class Registry {
     std::lock_guard<std::mutex> l(mu_);
     apps_.push_back(std::move(s));
   }
+  void AddTun(const std::string& ns, Fd fd) {
+    std::lock_guard<std::mutex> l(mu_);
+    tuns_.emplace(ns, std::move(fd));
+  }
+  std::map<std::string, Fd> TakeTuns() { return std::move(tuns_); }
 
   // Undo: remove every namespace made, newest first.
   void Unwind() {
@@ -71,6 +78,7 @@ class Registry {
   std::vector<std::string> order_;
   std::unordered_map<std::string, int> ifindex_;
   std::vector<AppSocket> apps_;
+  std::map<std::string, Fd> tuns_;
 };
 
 absl::Status WriteSysctl(const std::string& key, const std::string& value) {
@@ -197,7 +205,31 @@ class Worker {
   absl::Status Do(const AddRoute& s) {
     MKN_ASSIGN_OR_RETURN(int idx, Index(s.ns, s.dev));
     MKN_ASSIGN_OR_RETURN(NlSocket * sock, In(s.ns));
-    return Where(sock->AddRoute(s.dst, s.via, idx, s.onlink), s.ns);
+    return Where(sock->AddRoute(s.dst, s.via, idx, s.onlink, s.table), s.ns);
+  }
+  absl::Status Do(const AddProxyNeighbor& s) {
+    MKN_ASSIGN_OR_RETURN(int idx, Index(s.ns, s.dev));
+    MKN_ASSIGN_OR_RETURN(NlSocket * sock, In(s.ns));
+    return Where(sock->AddProxyNeighbor(idx, s.ip), s.ns);
+  }
+  absl::Status Do(const AddRule& s) {
+    MKN_ASSIGN_OR_RETURN(NlSocket * sock, In(s.ns));
+    return Where(sock->AddRule(s.pref, s.dst, s.ipproto, s.dport_min, s.dport_max, s.table), s.ns);
+  }
+  absl::Status Do(const DeleteRule& s) {
+    MKN_ASSIGN_OR_RETURN(NlSocket * sock, In(s.ns));
+    return Where(sock->DeleteRule(s.pref, s.table), s.ns);
+  }
+  absl::Status Do(const CreateTun& s) {
+    MKN_RETURN_IF_ERROR(Enter(s.ns));
+    absl::StatusOr<Fd> fd = OpenTun(s.name, s.mtu);
+    if (!fd.ok()) return Where(fd.status(), s.ns);
+    reg_.AddTun(s.ns, std::move(*fd));
+    return absl::OkStatus();
+  }
+  absl::Status Do(const LoadNftRuleset& s) {
+    MKN_RETURN_IF_ERROR(Enter(s.ns));
+    return Where(RunNft(s.ruleset), s.ns);
   }
   absl::Status Do(const AddNeighbor& s) {
     MKN_ASSIGN_OR_RETURN(int idx, Index(s.ns, s.dev));
@@ -297,7 +329,9 @@ absl::StatusOr<Applied> Apply(const Plan& plan, const ApplyOptions& options) {
   if (trace) {
     static constexpr const char* kOpNames[] = {"create_netns", "set_sysctl", "create_bridge", "create_veth",
                                                "create_vxlan", "add_address", "set_link_up", "add_route",
-                                               "add_neighbor", "add_fdb", "start_app", "start_command"};
+                                               "add_neighbor", "add_fdb", "add_proxy_neigh", "add_rule",
+                                               "delete_rule", "create_tun", "load_nft", "start_app",
+                                               "start_command"};
     static_assert(std::size(kOpNames) == std::variant_size_v<Op>);
     for (size_t i = 0; i < std::variant_size_v<Op>; ++i) {
       fprintf(stderr, "%-14s %8lld us (summed over workers)\n", kOpNames[i], op_us[i].load());
@@ -305,6 +339,7 @@ absl::StatusOr<Applied> Apply(const Plan& plan, const ApplyOptions& options) {
   }
   out.netns = reg.TakeNetns();
   out.apps = reg.TakeApps();
+  out.tuns = reg.TakeTuns();
   return out;
 }
 

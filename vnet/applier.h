@@ -37,6 +37,7 @@ struct Applied {
   std::map<std::string, Fd> netns;  // every namespace created, by name
   std::vector<AppSocket> apps;
   std::vector<plan::StartCommand> commands;
+  std::map<std::string, Fd> tuns;  // userspace proxy: the TUN of each node, by node netns
 };
 
 absl::StatusOr<Applied> Apply(const plan::Plan& plan, const ApplyOptions& options = {});

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
 #include <linux/if.h>
+#include <linux/fib_rules.h>
 #include <linux/if_link.h>
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
@@ -227,13 +228,14 @@ absl::Status NlSocket::AddAddress(int ifindex, const net::Prefix& addr) {
   return Roundtrip(b.data, StrCat("add address ", addr.ToString()));
 }
 
-absl::Status NlSocket::AddRoute(const net::Prefix& dst, std::optional<net::Ipv4> via, int oif, bool onlink) {
+absl::Status NlSocket::AddRoute(const net::Prefix& dst, std::optional<net::Ipv4> via, int oif, bool onlink,
+                                int table) {
   Buffer b;
   nlmsghdr* nlh = Start(b, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL);
   auto* rtm = static_cast<rtmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(rtmsg)));
   rtm->rtm_family = AF_INET;
   rtm->rtm_dst_len = static_cast<uint8_t>(dst.len);
-  rtm->rtm_table = RT_TABLE_MAIN;
+  rtm->rtm_table = table == 0 ? RT_TABLE_MAIN : (table < 256 ? table : RT_TABLE_UNSPEC);
   rtm->rtm_protocol = RTPROT_BOOT;
   rtm->rtm_scope = via ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
   rtm->rtm_type = RTN_UNICAST;
@@ -247,7 +249,59 @@ absl::Status NlSocket::AddRoute(const net::Prefix& dst, std::optional<net::Ipv4>
     mnl_attr_put(nlh, RTA_GATEWAY, sizeof(g), &g);
   }
   if (oif > 0) mnl_attr_put_u32(nlh, RTA_OIF, oif);
-  return Roundtrip(b.data, StrCat("add route ", dst.len == 0 ? "default" : dst.ToString()));
+  if (table >= 256) mnl_attr_put_u32(nlh, RTA_TABLE, static_cast<uint32_t>(table));
+  return Roundtrip(b.data, StrCat("add route ", dst.len == 0 ? "default" : dst.ToString(),
+                                  table != 0 ? StrCat(" table ", table) : ""));
+}
+
+absl::Status NlSocket::AddProxyNeighbor(int ifindex, net::Ipv4 ip) {
+  Buffer b;
+  nlmsghdr* nlh = Start(b, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_EXCL);
+  auto* nd = static_cast<ndmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ndmsg)));
+  nd->ndm_family = AF_INET;
+  nd->ndm_ifindex = ifindex;
+  nd->ndm_state = NUD_PERMANENT;
+  nd->ndm_flags = NTF_PROXY;
+  uint32_t a = Be32(ip);
+  mnl_attr_put(nlh, NDA_DST, sizeof(a), &a);
+  return Roundtrip(b.data, StrCat("add proxy neighbour ", ip.ToString()));
+}
+
+namespace {
+nlmsghdr* StartRule(Buffer& b, uint16_t type, uint16_t flags, int pref, int table) {
+  nlmsghdr* nlh = Start(b, type, flags);
+  auto* frh = static_cast<fib_rule_hdr*>(mnl_nlmsg_put_extra_header(nlh, sizeof(fib_rule_hdr)));
+  frh->family = AF_INET;
+  frh->action = FR_ACT_TO_TBL;
+  frh->table = table < 256 ? static_cast<uint8_t>(table) : RT_TABLE_UNSPEC;
+  mnl_attr_put_u32(nlh, FRA_PRIORITY, static_cast<uint32_t>(pref));
+  mnl_attr_put_u32(nlh, FRA_TABLE, static_cast<uint32_t>(table));
+  return nlh;
+}
+}  // namespace
+
+absl::Status NlSocket::AddRule(int pref, std::optional<net::Prefix> dst, int ipproto, int dport_min,
+                               int dport_max, int table) {
+  Buffer b;
+  nlmsghdr* nlh = StartRule(b, RTM_NEWRULE, NLM_F_CREATE | NLM_F_EXCL, pref, table);
+  auto* frh = static_cast<fib_rule_hdr*>(mnl_nlmsg_get_payload(nlh));
+  if (dst) {
+    frh->dst_len = static_cast<uint8_t>(dst->len);
+    uint32_t d = Be32(dst->addr);
+    mnl_attr_put(nlh, FRA_DST, sizeof(d), &d);
+  }
+  if (ipproto != 0) {
+    mnl_attr_put_u8(nlh, FRA_IP_PROTO, static_cast<uint8_t>(ipproto));
+    fib_rule_port_range r{static_cast<uint16_t>(dport_min), static_cast<uint16_t>(dport_max)};
+    mnl_attr_put(nlh, FRA_DPORT_RANGE, sizeof(r), &r);
+  }
+  return Roundtrip(b.data, StrCat("add rule pref ", pref));
+}
+
+absl::Status NlSocket::DeleteRule(int pref, int table) {
+  Buffer b;
+  nlmsghdr* nlh = StartRule(b, RTM_DELRULE, 0, pref, table);
+  return Roundtrip(b.data, StrCat("delete rule pref ", pref));
 }
 
 absl::Status NlSocket::AddNeighbor(int ifindex, net::Ipv4 ip, const net::Mac& mac) {

@@ -64,8 +64,16 @@ class NlSocket {
   // Sets IFF_UP and the ifalias (ownership marker) of the link called `name`.
   absl::Status SetUpWithAlias(std::string_view name, std::string_view alias);
   absl::Status AddAddress(int ifindex, const net::Prefix& addr);
-  absl::Status AddRoute(const net::Prefix& dst, std::optional<net::Ipv4> via, int oif, bool onlink);
+  // table 0 = main.
+  absl::Status AddRoute(const net::Prefix& dst, std::optional<net::Ipv4> via, int oif, bool onlink,
+                        int table = 0);
   absl::Status AddNeighbor(int ifindex, net::Ipv4 ip, const net::Mac& mac);
+  // A proxy neighbour entry: the kernel answers ARP for `ip` on the link (NTF_PROXY).
+  absl::Status AddProxyNeighbor(int ifindex, net::Ipv4 ip);
+  // A policy routing rule (FIB rule): [to dst] [ipproto P dport lo-hi] lookup table, at pref.
+  absl::Status AddRule(int pref, std::optional<net::Prefix> dst, int ipproto, int dport_min,
+                       int dport_max, int table);
+  absl::Status DeleteRule(int pref, int table);
   absl::Status AddFdb(int ifindex, const net::Mac& mac, net::Ipv4 dst);
   absl::Status DeleteLink(int ifindex);
 

@@ -37,6 +37,12 @@ inline constexpr std::string_view kPodIf = "eth0";
 inline constexpr std::string_view kNodeUplinkIf = "eth0";
 inline constexpr std::string_view kNodeBridge = "cbr0";
 inline constexpr std::string_view kNodeVxlan = "vxlan0";
+// The userspace proxy's TUN in each node: the service CIDR and the node's proxy address route into it.
+inline constexpr std::string_view kNodeProxyTun = "mkn-proxy";
+// The policy-routing table that sends NodePort traffic into the TUN (userspace mode).
+inline constexpr int kNodePortTable = 100;
+// nftables mode: the table minikube-net programs in each node (named as kube-proxy names its own).
+inline constexpr std::string_view kNftTable = "kube-proxy";
 
 // mkn-<cluster>-<object>: the named netns of a node, a pod, or the underlay.
 std::string NetnsName(std::string_view cluster, std::string_view object);

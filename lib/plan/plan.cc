@@ -5,6 +5,7 @@
 #include "lib/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "lib/net/naming.h"
+#include "lib/proxy/nft_ruleset.h"
 
 namespace mkn::plan {
 namespace {
@@ -30,6 +31,54 @@ class Builder {
   int phase_ = 0;
   int group_ = 0;
 };
+
+constexpr int kIpprotoTcp = 6;
+constexpr int kIpprotoUdp = 17;
+constexpr int kLocalTable = 255;
+// The local table moves from 0 to here so NodePort rules can come first (kube-proxy needs no such
+// move: iptables sees the packet before routing does).
+constexpr int kLocalRulePref = 1000;
+constexpr int kNodePortRulePref = 100;
+constexpr int kNodePortMin = 30000, kNodePortMax = 32767;
+
+// Userspace mode: a TUN per node; the service CIDR and the node's proxy address route into it,
+// NodePort traffic for the node's own address is steered into it by policy routing, and the node
+// answers ARP for the proxy address on cbr0 so local pods reach it on-link.
+// nftables mode: one ruleset per node.
+void AddServices(const ClusterSpec& spec, Builder& b) {
+  if (spec.services.empty()) return;
+  const std::string tun(net::kNodeProxyTun), cbr0(net::kNodeBridge);
+  bool node_ports = false;
+  for (const config::ServiceSpec& s : spec.services) node_ports |= s.type == config::ServiceType::kNodePort;
+  for (const config::NodeSpec& n : spec.nodes) {
+    b.At(kPhaseServices, n.index);
+    if (spec.proxy_mode == config::ProxyMode::kNftables) {
+      b.Add(LoadNftRuleset{n.netns, proxy::RenderNftRuleset(spec, n.index)});
+      continue;
+    }
+    b.Add(CreateTun{n.netns, tun, spec.pod_mtu});
+    // Replies of the proxy to a node-local client come from the node's own address.
+    b.Add(SetSysctl{n.netns, StrCat("net.ipv4.conf.", tun, ".accept_local"), "1"});
+    b.Add(SetSysctl{n.netns, StrCat("net.ipv4.conf.", tun, ".rp_filter"), "0"});
+    b.Add(SetLinkUp{n.netns, tun});
+    b.Add(AddRoute{n.netns, spec.service_cidr, std::nullopt, tun, false, 0});
+    b.Add(AddRoute{n.netns, net::Prefix{n.proxy_ip, 32}, std::nullopt, tun, false, 0});
+    b.Add(AddProxyNeighbor{n.netns, cbr0, n.proxy_ip});
+    if (!node_ports) continue;
+    b.Add(AddRoute{n.netns, net::Prefix{}, std::nullopt, tun, false, net::kNodePortTable});
+    for (int proto : {kIpprotoTcp, kIpprotoUdp}) {
+      b.Add(AddRule{n.netns, kNodePortRulePref, net::Prefix{n.underlay_ip, 32}, proto, kNodePortMin,
+                    kNodePortMax, net::kNodePortTable});
+    }
+    b.Add(AddRule{n.netns, kLocalRulePref, std::nullopt, 0, 0, 0, kLocalTable});
+    b.Add(DeleteRule{n.netns, 0, kLocalTable});
+  }
+}
+
+std::string TableName(int table) {
+  if (table == kLocalTable) return "local";
+  return StrCat(table);
+}
 
 }  // namespace
 
@@ -110,7 +159,10 @@ Plan BuildPlan(const ClusterSpec& spec) {
     }
   }
 
-  // Phase 4: the containers, once every path exists.
+  // Phase 4: Services, once every path exists and before any container can send.
+  AddServices(spec, b);
+
+  // Phase 5: the containers, once every path exists.
   for (size_t i = 0; i < spec.pods.size(); ++i) {
     const config::PodSpec& p = spec.pods[i];
     b.At(kPhaseContainers, static_cast<int>(i));
@@ -179,7 +231,30 @@ struct ShellRenderer {
     if (s.via) StrAppend(&out, " via ", s.via->ToString());
     StrAppend(&out, " dev ", s.dev);
     if (s.onlink) StrAppend(&out, " onlink");
+    if (s.table != 0) StrAppend(&out, " table ", s.table);
     return out;
+  }
+  std::string operator()(const AddProxyNeighbor& s) const {
+    return StrCat("ip -n ", s.ns, " neigh add proxy ", s.ip.ToString(), " dev ", s.dev);
+  }
+  std::string operator()(const AddRule& s) const {
+    std::string out = StrCat("ip -n ", s.ns, " rule add pref ", s.pref);
+    if (s.dst) StrAppend(&out, " to ", s.dst->ToString());
+    if (s.ipproto != 0) {
+      StrAppend(&out, " ipproto ", s.ipproto == kIpprotoTcp ? "tcp" : "udp", " dport ", s.dport_min, "-",
+                s.dport_max);
+    }
+    return StrCat(out, " lookup ", TableName(s.table));
+  }
+  std::string operator()(const DeleteRule& s) const {
+    return StrCat("ip -n ", s.ns, " rule del pref ", s.pref, " lookup ", TableName(s.table));
+  }
+  std::string operator()(const CreateTun& s) const {
+    return StrCat("ip -n ", s.ns, " tuntap add dev ", s.name, " mode tun vnet_hdr  # minikube-net holds its fd\n",
+                  "ip -n ", s.ns, " link set ", s.name, " mtu ", s.mtu);
+  }
+  std::string operator()(const LoadNftRuleset& s) const {
+    return StrCat("ip netns exec ", s.ns, " nft -f - <<'EOF'\n", s.ruleset, "EOF");
   }
   std::string operator()(const AddNeighbor& s) const {
     return StrCat("ip -n ", s.ns, " neigh add ", s.ip.ToString(), " lladdr ", s.mac.ToString(), " dev ",
@@ -211,6 +286,7 @@ constexpr const char* kPhaseTitles[kPhaseCount] = {
     "nodes: a namespace each, plugged into the underlay, with the pod bridge cbr0",
     "pods: a namespace each, eth0 paired with a veth on its node's cbr0",
     "cross-node routes",
+    "services: the proxy in every node",
     "containers",
 };
 
@@ -242,7 +318,29 @@ struct JsonRenderer {
     nlohmann::json j = {{"op", "add_route"}, {"ns", s.ns}, {"dst", s.dst.ToString()}, {"dev", s.dev}};
     if (s.via) j["via"] = s.via->ToString();
     if (s.onlink) j["onlink"] = true;
+    if (s.table != 0) j["table"] = s.table;
     return j;
+  }
+  nlohmann::json operator()(const AddProxyNeighbor& s) const {
+    return {{"op", "add_proxy_neighbor"}, {"ns", s.ns}, {"dev", s.dev}, {"ip", s.ip.ToString()}};
+  }
+  nlohmann::json operator()(const AddRule& s) const {
+    nlohmann::json j = {{"op", "add_rule"}, {"ns", s.ns}, {"pref", s.pref}, {"table", s.table}};
+    if (s.dst) j["to"] = s.dst->ToString();
+    if (s.ipproto != 0) {
+      j["ipproto"] = s.ipproto;
+      j["dport"] = {s.dport_min, s.dport_max};
+    }
+    return j;
+  }
+  nlohmann::json operator()(const DeleteRule& s) const {
+    return {{"op", "delete_rule"}, {"ns", s.ns}, {"pref", s.pref}, {"table", s.table}};
+  }
+  nlohmann::json operator()(const CreateTun& s) const {
+    return {{"op", "create_tun"}, {"ns", s.ns}, {"name", s.name}, {"mtu", s.mtu}};
+  }
+  nlohmann::json operator()(const LoadNftRuleset& s) const {
+    return {{"op", "load_nft_ruleset"}, {"ns", s.ns}, {"ruleset", s.ruleset}};
   }
   nlohmann::json operator()(const AddNeighbor& s) const {
     return {{"op", "add_neighbor"}, {"ns", s.ns}, {"dev", s.dev}, {"ip", s.ip.ToString()}, {"mac", s.mac.ToString()}};

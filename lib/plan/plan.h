@@ -61,13 +61,14 @@ struct AddAddress {
 struct SetLinkUp {
   std::string ns, dev;
 };
-// ip -n NS route add DST [via VIA] dev DEV [onlink]
+// ip -n NS route add DST [via VIA] dev DEV [onlink] [table T]
 struct AddRoute {
   std::string ns;
   net::Prefix dst;  // /0 = default
   std::optional<net::Ipv4> via;
   std::string dev;
   bool onlink = false;
+  int table = 0;  // 0 = main
 };
 // ip -n NS neigh add IP lladdr MAC dev DEV nud permanent
 struct AddNeighbor {
@@ -80,6 +81,37 @@ struct AddFdb {
   std::string ns, dev;
   net::Mac mac;
   net::Ipv4 dst;
+};
+// ip -n NS neigh add proxy IP dev DEV (answer ARP for IP on DEV: proxy ARP for one address)
+struct AddProxyNeighbor {
+  std::string ns, dev;
+  net::Ipv4 ip;
+};
+// ip -n NS rule add pref PREF [to DST] [ipproto P dport LO-HI] lookup TABLE
+struct AddRule {
+  std::string ns;
+  int pref = 0;
+  std::optional<net::Prefix> dst;
+  int ipproto = 0;  // 0 = any; else IPPROTO_TCP / IPPROTO_UDP with the port range
+  int dport_min = 0, dport_max = 0;
+  int table = 0;  // 255 = local
+};
+// ip -n NS rule del pref PREF lookup TABLE
+struct DeleteRule {
+  std::string ns;
+  int pref = 0;
+  int table = 0;
+};
+// ip -n NS tuntap add dev NAME mode tun vnet_hdr: a TUN whose fd the minikube-net process holds (the
+// device lives as long as the process keeps it open).
+struct CreateTun {
+  std::string ns, name;
+  int mtu = 1500;
+};
+// ip netns exec NS nft -f FILE: one atomic nftables transaction (nftables proxy mode).
+struct LoadNftRuleset {
+  std::string ns;
+  std::string ruleset;
 };
 // A built-in app, served by the minikube-net process from a socket opened inside the pod's netns.
 struct StartApp {
@@ -96,15 +128,17 @@ struct StartCommand {
 };
 
 using Op = std::variant<CreateNetns, SetSysctl, CreateBridge, CreateVeth, CreateVxlan, AddAddress,
-                        SetLinkUp, AddRoute, AddNeighbor, AddFdb, StartApp, StartCommand>;
+                        SetLinkUp, AddRoute, AddNeighbor, AddFdb, AddProxyNeighbor, AddRule,
+                        DeleteRule, CreateTun, LoadNftRuleset, StartApp, StartCommand>;
 
 enum Phase : int {
   kPhaseUnderlay = 0,
   kPhaseNodes = 1,
   kPhasePods = 2,
   kPhaseRoutes = 3,
-  kPhaseContainers = 4,
-  kPhaseCount = 5
+  kPhaseServices = 4,
+  kPhaseContainers = 5,
+  kPhaseCount = 6
 };
 
 struct Step {
