@@ -39,13 +39,21 @@ std::optional<config::Protocol> ProtocolOf(uint8_t p) {
 // Rewrites the addresses and ports of an IPv4 packet (whole or quoted) to `to`, updating the IP
 // header checksum and the L4 checksum (pseudo-header included) incrementally. `l4` starts at the
 // TCP/UDP header and holds at least the ports; the L4 checksum is updated only if the bytes reach
-// it, and a UDP checksum of 0 means "none" and stays 0.
-void RewriteHeaders(Ipv4View& ip, std::span<uint8_t> l4, uint8_t protocol, const Tuple& to) {
+// it, and a UDP checksum of 0 means "none" and stays 0. A partial checksum (the folded pseudo-header
+// sum F, not complemented) gets F' = F + ~m + m' for each changed address m -> m', which is the
+// complement of RFC 1624's update applied to ~F; ports are not in it.
+void RewriteHeaders(Ipv4View& ip, std::span<uint8_t> l4, uint8_t protocol, const Tuple& to,
+                    bool partial = false) {
   const net::Ipv4 old_src = ip.src(), old_dst = ip.dst();
   const uint16_t old_sport = Load16(&l4[0]), old_dport = Load16(&l4[2]);
   size_t off = protocol == packet::kProtoTcp ? packet::TcpView::kChecksumOffset
                                              : packet::UdpView::kChecksumOffset;
-  if (l4.size() >= off + 2) {
+  if (partial && l4.size() >= off + 2) {
+    uint16_t f = static_cast<uint16_t>(~Load16(&l4[off]));
+    f = packet::UpdateChecksum32(f, old_src.value, to.src.value);
+    f = packet::UpdateChecksum32(f, old_dst.value, to.dst.value);
+    Store16(&l4[off], static_cast<uint16_t>(~f));
+  } else if (l4.size() >= off + 2) {
     uint16_t check = Load16(&l4[off]);
     if (protocol == packet::kProtoTcp || check != 0) {
       check = packet::UpdateChecksum32(check, old_src.value, to.src.value);
@@ -144,7 +152,7 @@ Verdict Nat::Forward(int port_id, size_t bytes) {
   return Verdict{Verdict::Action::kForward, DropReason::kNone, {}, port_id};
 }
 
-Verdict Nat::Process(std::span<uint8_t> frame, int64_t now) {
+Verdict Nat::Process(std::span<uint8_t> frame, int64_t now, bool l4_partial) {
   ++counters_.packets;
   auto ip = Ipv4View::Parse(frame);
   if (!ip.ok()) return Drop(ReasonOf(ip.status()));
@@ -152,7 +160,7 @@ Verdict Nat::Process(std::span<uint8_t> frame, int64_t now) {
   switch (ip->protocol()) {
     case packet::kProtoTcp:
     case packet::kProtoUdp:
-      return ProcessTransport(frame, now);
+      return ProcessTransport(frame, now, l4_partial);
     case packet::kProtoIcmp: {
       auto icmp = packet::IcmpView::Parse(ip->payload());
       if (!icmp.ok()) return Drop(ReasonOf(icmp.status()));
@@ -164,7 +172,7 @@ Verdict Nat::Process(std::span<uint8_t> frame, int64_t now) {
   }
 }
 
-Verdict Nat::ProcessTransport(std::span<uint8_t> frame, int64_t now) {
+Verdict Nat::ProcessTransport(std::span<uint8_t> frame, int64_t now, bool l4_partial) {
   Ipv4View ip = *Ipv4View::Parse(frame);  // checked by Process
   const uint8_t proto = ip.protocol();
   std::span<uint8_t> l4 = ip.payload();
@@ -198,7 +206,7 @@ Verdict Nat::ProcessTransport(std::span<uint8_t> frame, int64_t now) {
     const Tuple to =
         match->direction == Direction::kOriginal ? f->reply.Inverted() : f->original.Inverted();
     conntrack_.Track(f, match->direction, flags, ip.total_length(), now);
-    RewriteHeaders(ip, l4, proto, to);
+    RewriteHeaders(ip, l4, proto, to, l4_partial);
     return Forward(f->service_port_id, ip.total_length());
   }
 
@@ -219,7 +227,7 @@ Verdict Nat::ProcessTransport(std::span<uint8_t> frame, int64_t now) {
   const Tuple reply{e.ip, options_.proxy_ip, e.port, snat_port, proto};
   conntrack_.Insert(t, reply, port->id, ip.total_length(), now);
   ++service_counters_[port->id].new_flows;
-  RewriteHeaders(ip, l4, proto, reply.Inverted());
+  RewriteHeaders(ip, l4, proto, reply.Inverted(), l4_partial);
   return Forward(port->id, ip.total_length());
 }
 

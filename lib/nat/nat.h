@@ -13,8 +13,12 @@
 // the TUN), where it is rewritten to VIP:v -> C:c (or N:np -> C:c).
 //
 // Checksums are updated incrementally (RFC 1624): the IPv4 header checksum and the TCP/UDP checksum
-// including its pseudo-header; a UDP checksum of 0 ("none") stays 0. Offloaded checksums
-// (CHECKSUM_PARTIAL) are the pump's business: it must hand over frames with complete checksums.
+// including its pseudo-header; a UDP checksum of 0 ("none") stays 0. An offloaded checksum
+// (CHECKSUM_PARTIAL: the TUN's virtio-net header says NEEDS_CSUM) is not a checksum yet: its field
+// holds the folded pseudo-header sum, not complemented, and whoever finishes it (the NIC, or the
+// kernel before delivery) sums the L4 header and payload on top. Process(..., l4_partial = true)
+// therefore updates it for the address change only (ports are summed later, with the data), so a
+// 64 KiB TSO segment passes through without a byte of its payload being read.
 //
 // ICMP errors (port unreachable, fragmentation needed, time exceeded, ...) quoting a NATed packet
 // are translated back: the quoted packet gets its pre-NAT addresses and ports (with its IP and L4
@@ -102,7 +106,8 @@ class Nat {
   static absl::StatusOr<std::unique_ptr<Nat>> Create(ServiceTable table, NatOptions options);
 
   // Rewrites `frame` in place (kForward), or says why not (kDrop), or builds an answer (kReply).
-  Verdict Process(std::span<uint8_t> frame, int64_t now);
+  // `l4_partial`: the TCP/UDP checksum is partial (see the banner).
+  Verdict Process(std::span<uint8_t> frame, int64_t now, bool l4_partial = false);
 
   // A service's endpoints changed (pod killed/recreated, scaled): new endpoint list, flows to
   // endpoints that are gone flushed, affinity to them forgotten. kNotFound if no such service.
@@ -124,7 +129,7 @@ class Nat {
 
   Verdict Drop(DropReason reason, int port_id = -1);
   Verdict Forward(int port_id, size_t bytes);
-  Verdict ProcessTransport(std::span<uint8_t> frame, int64_t now);
+  Verdict ProcessTransport(std::span<uint8_t> frame, int64_t now, bool l4_partial);
   Verdict ProcessIcmpError(std::span<uint8_t> frame, int64_t now);
   Verdict Reject(std::span<uint8_t> frame, const ServicePort& port);
   // A free SNAT port towards the endpoint, preferring `wanted`; 0 if none.

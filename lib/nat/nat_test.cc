@@ -430,3 +430,53 @@ TEST(Nat, PortsExhaustedIsCounted) {
 
 }  // namespace
 }  // namespace mkn::nat
+
+namespace mkn::nat {
+namespace {
+
+// What the TUN hands over for an offloaded segment: the L4 checksum field holds the folded
+// pseudo-header sum, not complemented (CHECKSUM_PARTIAL).
+void MakePartial(std::vector<uint8_t>& frame, size_t check_offset) {
+  packet::Ipv4View ip = *packet::Ipv4View::Parse(frame);
+  std::span<uint8_t> l4 = ip.payload();
+  uint16_t pseudo = static_cast<uint16_t>(
+      ~packet::FoldChecksum(packet::PseudoHeaderSum(ip.src(), ip.dst(), ip.protocol(), l4.size())));
+  packet::Store16(&l4[check_offset], pseudo);
+}
+
+// What the kernel (or NIC) does later: sum the L4 bytes on top of the partial field.
+void FinishChecksum(std::vector<uint8_t>& frame, size_t check_offset) {
+  packet::Ipv4View ip = *packet::Ipv4View::Parse(frame);
+  std::span<uint8_t> l4 = ip.payload();
+  packet::Store16(&l4[check_offset], packet::FoldChecksum(packet::PartialChecksum(l4)));
+}
+
+TEST(Nat, PartialChecksumsAreUpdatedForTheAddressesOnly) {
+  for (bool udp : {false, true}) {
+    SCOPED_TRACE(udp ? "udp" : "tcp");
+    auto nat = MakeNat();
+    const size_t off = udp ? packet::UdpView::kChecksumOffset : packet::TcpView::kChecksumOffset;
+    std::vector<uint8_t> frame =
+        udp ? PacketBuilder::Udp(kClient, 5353, kDnsVip, 53).Payload(std::string(3000, 'q')).Build()
+            : PacketBuilder::Tcp(kClient, 40000, kWebVip, 80)
+                  .Flags(kTcpSyn)
+                  .Seq(1)
+                  .Payload(std::string(3000, 'p'))
+                  .Build();
+    MakePartial(frame, off);
+    Verdict v = nat->Process(frame, 0, /*l4_partial=*/true);
+    ASSERT_EQ(v.action, Action::kForward) << ToString(v.reason);
+    packet::Ipv4View ip = *packet::Ipv4View::Parse(frame);
+    EXPECT_EQ(ip.src(), kProxy);
+    // Still partial: exactly the pseudo-header sum of the new addresses.
+    std::vector<uint8_t> expected = frame;
+    MakePartial(expected, off);
+    EXPECT_EQ(Hex(frame), Hex(expected));
+    // Finished as the kernel would, it verifies with an independent checksum.
+    FinishChecksum(frame, off);
+    EXPECT_EQ(ChecksumErrors(frame), "");
+  }
+}
+
+}  // namespace
+}  // namespace mkn::nat
