@@ -112,3 +112,45 @@ pod_cidr = "10.244.0.0/24"
 
 }  // namespace
 }  // namespace mkn::config
+
+namespace mkn::config {
+namespace {
+
+// A built-in app without `port` serves the first port it declares with its own protocol: a
+// Service's named target port then reaches what the app really serves.
+TEST(Config, AppServesItsDeclaredPort) {
+  LoadResult r = Load(R"([cluster]
+name = "x"
+[[pod]]
+name = "dns"
+  [[pod.container]]
+  app = "udp-echo"
+  ports = [{ name = "metrics", port = 9100 }, { name = "dns", port = 5353, protocol = "UDP" }]
+[[pod]]
+name = "web"
+  [[pod.container]]
+  app = "http-echo"
+[[pod]]
+name = "pinned"
+  [[pod.container]]
+  app = "tcp-echo"
+  port = 7000
+  ports = [{ name = "echo", port = 9000 }]
+)",
+                      "x.toml");
+  ASSERT_TRUE(r.spec) << r.diags.FormatAll();
+  const auto& dns = r.spec->FindPod("dns")->containers[0].ports;
+  ASSERT_EQ(dns.size(), 2u);
+  EXPECT_EQ(dns[0].port, 5353);  // served first
+  EXPECT_EQ(dns[0].protocol, Protocol::kUdp);
+  EXPECT_EQ(dns[0].name, "dns");
+  EXPECT_EQ(dns[1].port, 9100);
+  EXPECT_EQ(r.spec->FindPod("web")->containers[0].ports[0].port, 8080);  // default
+  const auto& pinned = r.spec->FindPod("pinned")->containers[0].ports;
+  ASSERT_EQ(pinned.size(), 2u);
+  EXPECT_EQ(pinned[0].port, 7000);  // `port` wins
+  EXPECT_EQ(pinned[1].port, 9000);
+}
+
+}  // namespace
+}  // namespace mkn::config

@@ -403,13 +403,30 @@ class Resolver {
       c.ports.push_back(p);
     }
     if (rc.port.set || default_port != 0) {
+      // A built-in app serves `port`; without it, the first port it declares with its protocol (so
+      // ports = [{ name = "dns", port = 5353, protocol = "UDP" }] is what a udp-echo serves, as a
+      // container serves what it declares), else its default.
+      Protocol app_proto = c.app == AppKind::kUdpEcho ? Protocol::kUdp : Protocol::kTcp;
+      if (!rc.port.set) {
+        for (const ContainerPort& p : c.ports) {
+          if (p.protocol == app_proto) {
+            default_port = p.port;
+            break;
+          }
+        }
+      }
       Field<int64_t> port = rc.port.set ? rc.port : Field<int64_t>{default_port, rc.pos, true};
       if (!CheckPort(port, what)) return std::nullopt;
-      Protocol proto = c.app == AppKind::kUdpEcho ? Protocol::kUdp : Protocol::kTcp;
-      bool named = std::any_of(c.ports.begin(), c.ports.end(), [&](const ContainerPort& p) {
+      const Protocol proto = app_proto;
+      // The served port goes first: the plan serves ports[0].
+      auto served = std::find_if(c.ports.begin(), c.ports.end(), [&](const ContainerPort& p) {
         return p.port == port.value && p.protocol == proto;
       });
-      if (!named) c.ports.insert(c.ports.begin(), ContainerPort{"", static_cast<int>(port.value), proto});
+      if (served == c.ports.end()) {
+        c.ports.insert(c.ports.begin(), ContainerPort{"", static_cast<int>(port.value), proto});
+      } else {
+        std::rotate(c.ports.begin(), served, served + 1);
+      }
     }
     if (!ok) return std::nullopt;
     return c;
