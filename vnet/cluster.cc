@@ -16,6 +16,7 @@
 #include "lib/strings/str_cat.h"
 #include "vnet/apps.h"
 #include "vnet/process.h"
+#include "vnet/proxy.h"
 
 namespace mkn::vnet {
 
@@ -23,6 +24,7 @@ struct RunningCluster::Impl {
   Fd lock;
   Applied applied;
   std::unique_ptr<AppServer> apps;
+  std::unique_ptr<UserspaceProxy> proxy;  // proxy_mode = "userspace" with services
   bool down = true;  // nothing to take down until the intent is on disk
 };
 
@@ -98,6 +100,15 @@ absl::StatusOr<std::unique_ptr<RunningCluster>> RunningCluster::Up(const config:
   }
   impl.applied = std::move(*applied);
 
+  if (!impl.applied.tuns.empty()) {
+    absl::StatusOr<std::unique_ptr<UserspaceProxy>> proxy =
+        UserspaceProxy::Create(spec, std::move(impl.applied.tuns));
+    impl.applied.tuns.clear();
+    if (!proxy.ok()) return fail(proxy.status());
+    impl.proxy = std::move(*proxy);
+    if (absl::Status s = impl.proxy->Start(); !s.ok()) return fail(s);
+  }
+
   std::string logs = StateDirOf(spec.name) + "/logs";
   ::mkdir(logs.c_str(), 0755);
   impl.apps = std::make_unique<AppServer>(logs);
@@ -157,6 +168,7 @@ absl::StatusOr<TeardownReport> RunningCluster::Down() {
   impl_->down = true;
   state_.phase = "stopping";
   (void)WriteState(state_);
+  if (impl_->proxy) impl_->proxy->Stop();  // closes the TUNs
   if (impl_->apps) impl_->apps->Stop();  // closes every socket held in a pod
   StopProcesses(state_.Processes());
   impl_->applied = Applied{};  // closes our netns fds
