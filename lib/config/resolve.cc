@@ -46,6 +46,13 @@ const NodeSpec* ClusterSpec::FindNode(std::string_view n) const {
   return nullptr;
 }
 
+const DeploymentSpec* ClusterSpec::FindDeployment(std::string_view n) const {
+  for (const DeploymentSpec& d : deployments) {
+    if (d.name == n) return &d;
+  }
+  return nullptr;
+}
+
 namespace {
 
 constexpr int kMaxNodes = 1024;
@@ -505,6 +512,8 @@ class Resolver {
       size_t errors = d_.all().size();
       ResolveContainers(rd.containers, rd.template_pos, what, containers);
       if (d_.all().size() != errors) continue;
+      spec_.deployments.push_back(DeploymentSpec{rd.name.value, static_cast<int>(rd.replicas.value),
+                                                 rd.labels.value, containers});
       for (int64_t r = 0; r < rd.replicas.value; ++r) {
         PendingPod p;
         p.pos = rd.name.pos;

@@ -63,6 +63,14 @@ struct PodSpec {
   std::string host_veth;  // veth<hash>, in the node's netns
 };
 
+// A Deployment's template, kept so `scale` can make more replicas (pods "<name>-<i>").
+struct DeploymentSpec {
+  std::string name;
+  int replicas = 0;
+  std::map<std::string, std::string> labels;
+  std::vector<ContainerSpec> containers;
+};
+
 struct NodeSpec {
   std::string name;
   int index = 0;
@@ -145,11 +153,13 @@ struct ClusterSpec {
   std::string marker;  // ifalias carried by everything this cluster creates
   std::vector<NodeSpec> nodes;
   std::vector<PodSpec> pods;
+  std::vector<DeploymentSpec> deployments;
   std::vector<ServiceSpec> services;
   std::vector<IngressSpec> ingresses;
 
   const PodSpec* FindPod(std::string_view name) const;
   const NodeSpec* FindNode(std::string_view name) const;
+  const DeploymentSpec* FindDeployment(std::string_view name) const;
 };
 
 struct LoadResult {

@@ -1,5 +1,8 @@
 #include "lib/plan/plan.h"
 
+#include <set>
+#include <type_traits>
+
 #include <nlohmann/json.hpp>
 
 #include "lib/strings/str_cat.h"
@@ -361,6 +364,46 @@ struct JsonRenderer {
 };
 
 }  // namespace
+
+Plan BuildPodPlan(const ClusterSpec& spec, const std::vector<int>& pods) {
+  Plan full = BuildPlan(spec);
+  std::set<std::string> ns, pod_names;
+  std::set<std::pair<std::string, std::string>> host_links;  // (node netns, veth)
+  for (int i : pods) {
+    const config::PodSpec& p = spec.pods[i];
+    ns.insert(p.netns);
+    pod_names.insert(p.name);
+    host_links.emplace(spec.nodes[p.node].netns, p.host_veth);
+  }
+  Plan out;
+  out.cluster = full.cluster;
+  out.marker = full.marker;
+  for (const std::string& n : full.netns) {
+    if (ns.count(n)) out.netns.push_back(n);
+  }
+  for (Step& step : full.steps) {
+    bool mine = std::visit(
+        [&](const auto& op) -> bool {
+          using T = std::decay_t<decltype(op)>;
+          if constexpr (std::is_same_v<T, CreateNetns>) {
+            return ns.count(op.name) > 0;
+          } else if constexpr (std::is_same_v<T, CreateVeth>) {
+            return ns.count(op.peer_ns) > 0;
+          } else if constexpr (std::is_same_v<T, SetLinkUp>) {
+            return ns.count(op.ns) > 0 || host_links.count({op.ns, op.dev}) > 0;
+          } else if constexpr (std::is_same_v<T, StartApp> || std::is_same_v<T, StartCommand>) {
+            return pod_names.count(op.pod) > 0;
+          } else if constexpr (std::is_same_v<T, LoadNftRuleset>) {
+            return false;  // per node; the caller reloads it
+          } else {
+            return ns.count(op.ns) > 0;
+          }
+        },
+        step.op);
+    if (mine) out.steps.push_back(std::move(step));
+  }
+  return out;
+}
 
 std::string RenderShell(const Plan& plan) {
   std::string out = StrCat("#!/bin/sh\n# minikube-net plan for cluster \"", plan.cluster, "\": ",

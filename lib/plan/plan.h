@@ -156,6 +156,11 @@ struct Plan {
 
 Plan BuildPlan(const config::ClusterSpec& spec);
 
+// The steps of BuildPlan(spec) that make the given pods (by index) and nothing else: their
+// namespaces, veths (the node-side end included), addresses, routes, apps and commands. For a pod
+// recreated or added to a running cluster; the node namespaces must already exist.
+Plan BuildPodPlan(const config::ClusterSpec& spec, const std::vector<int>& pods);
+
 // The plan as a shell script of ip/bridge/sysctl commands, one step a line, phases as comments.
 std::string RenderShell(const Plan& plan);
 // The plan as JSON: {"cluster", "marker", "netns": [...], "steps": [{"phase", "group", "op", ...}]}.

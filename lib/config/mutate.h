@@ -1,0 +1,45 @@
+// lib/config/mutate — changes to a running cluster's spec: a pod recreated, a Deployment scaled.
+//
+// What a Deployment controller and host-local IPAM would do, as pure functions on a ClusterSpec, so
+// the running cluster (vnet/) only has to make the difference real. Every function keeps the spec's
+// invariants: NodeSpec::pods lists the node's pods in address order, ServiceSpec::endpoints are
+// the pods matching each selector, indices are valid.
+//
+// Addresses: a recreated or new pod gets the next free address of its node's range after the
+// highest one in use (wrapping), as host-local IPAM's sequential allocator hands them out, so a
+// killed pod comes back with a new IP. The VTEP (.0), gateway (.1), proxy address and broadcast
+// are never handed out.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "lib/config/spec.h"
+
+namespace mkn::config {
+
+// The pod `name` gets a new address (and the MAC derived from it) on the same node. Returns its
+// index. kNotFound if no such pod; kResourceExhausted if the node's range is full.
+absl::StatusOr<int> RecreatePod(ClusterSpec& spec, std::string_view name);
+
+struct ScaleResult {
+  std::vector<std::string> added;    // new pods, in creation order
+  std::vector<std::string> removed;  // pods to take down (highest index first, as a ReplicaSet)
+};
+
+// Sets a Deployment's replica count: new pods <name>-<i> (lowest free index) on the least loaded
+// node, or the highest-numbered pods removed. kNotFound if no such deployment; kInvalidArgument
+// for a negative count or one over `max_pods` pods in all; kResourceExhausted if no node has room.
+absl::StatusOr<ScaleResult> ScaleDeployment(ClusterSpec& spec, std::string_view deployment,
+                                            int replicas, int max_pods = 20000);
+
+// Recomputes every ServiceSpec::endpoints from the selectors (pods in spec order).
+void RecomputeEndpoints(ClusterSpec& spec);
+
+// The indices of the services whose endpoints include the pod `pod_index` (before or after a
+// change: call it on both specs).
+std::vector<int> ServicesOfPod(const ClusterSpec& spec, int pod_index);
+
+}  // namespace mkn::config
