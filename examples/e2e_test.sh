@@ -2,7 +2,7 @@
 # End-to-end tests (ctest label e2e): the real binary on the shipped example labs, probed with real tools
 # (ping, curl, bash /dev/tcp and /dev/udp, iperf3, tshark), and a check that nothing is left afterwards.
 #
-#   examples/e2e_test.sh CASE      CASE: vxlan host_gw signals sigkill rollback bad_input privileges commands multi
+#   examples/e2e_test.sh CASE      CASE: vxlan host_gw signals sigkill rollback bad_input privileges commands multi shell
 #
 # Runs itself inside ci/sandbox.sh (a throw-away network + mount + PID namespace). Without root it exits 77
 # (ctest: skipped) — except under CI=true, where that is a failure. Waits are conditions with deadlines.
@@ -260,6 +260,69 @@ multi)
   contains "$out" "cluster quickstart down" "down --all takes quickstart"
   assert_clean quickstart
   assert_clean hostgw
+  ;;
+shell)
+  # up --shell: a shell in the caller's namespace with MKN_CLUSTER set, the cluster torn down when it exits,
+  # the shell's exit status passed on. Here its stdin is a pipe: bash runs the lines as a script.
+  rc=0
+  out=$(printf '%s\n' 'ip netns list | sort' 'minikube-net get pods' 'echo "cluster=$MKN_CLUSTER"' \
+        'ip netns exec mkn-quickstart-client ping -c1 -W2 10.244.1.3 >/dev/null && echo ping-ok' 'exit 3' |
+        "$MKN" up --shell examples/quickstart/lab.toml 2>&1) || rc=$?
+  [[ $rc == 3 ]] || fail "up --shell: exit $rc, want the shell's 3: $out"
+  contains "$out" "ready in" "the cluster came up before the shell"
+  contains "$out" "mkn-quickstart-web-1" "ip netns list in the shell shows the pods"
+  contains "$(grep '^web-1 ' <<<"$out")" "10.244.1.3" "get pods in the shell (minikube-net on PATH, cluster from MKN_CLUSTER)"
+  contains "$out" "cluster=quickstart" "MKN_CLUSTER is set"
+  contains "$out" "ping-ok" "pods answer from the shell"
+  contains "$out" "cluster quickstart down in" "the shell's end tears the cluster down"
+  pass "piped shell: sees the pods, MKN_CLUSTER, minikube-net on PATH; exit 3 tears down and is the status"
+  assert_clean quickstart
+  # Incompatible flags are a usage error, and nothing is created.
+  for flag in -d --dry-run; do
+    rc=0; out=$("$MKN" up --shell "$flag" examples/quickstart/lab.toml 2>&1) || rc=$?
+    [[ $rc == 2 ]] || fail "up --shell $flag: exit $rc, want 2: $out"
+    contains "$out" "--shell cannot be combined with $flag" "says which flag"
+  done
+  [[ -z "$(ls /run/netns)" ]] || fail "a refused up --shell created something"
+  pass "--shell with -d or --dry-run: usage error, exit 2"
+  # On a terminal (a pty from script(1)): Ctrl-C typed in the shell stops the shell's job, not the cluster;
+  # the prompt carries the cluster's name; `exit 5` then tears the cluster down and is the exit status.
+  mkfifo "$TMP/tty-in"
+  SHELL=/bin/bash script -qfec "$MKN up --shell examples/quickstart/lab.toml" /dev/null <"$TMP/tty-in" >"$TMP/tty-out" 2>&1 &
+  script_pid=$!
+  exec 4>"$TMP/tty-in"
+  # The terminal echoes what is typed; only the shell's expansion prints "shell-up-quickstart".
+  printf '%s\n' 'echo shell-up-$MKN_CLUSTER' >&4
+  wait_for 30 grep -q "shell-up-quickstart" "$TMP/tty-out" || fail "no shell on the terminal: $(cat "$TMP/tty-out")"
+  grep -q "(mkn:quickstart) " "$TMP/tty-out" || fail "the prompt lacks (mkn:quickstart): $(cat "$TMP/tty-out")"
+  printf '%s\n' 'sleep 97; echo slept-$?' >&4
+  wait_for 10 pgrep -x -f "sleep 97" || fail "sleep 97 did not start in the shell"
+  printf '\003' >&4  # Ctrl-C
+  wait_for 10 bash -c '! pgrep -x -f "sleep 97"' || fail "Ctrl-C did not stop the shell's job"
+  printf '%s\n' 'echo still-$MKN_CLUSTER-$(ls /run/netns | grep -c mkn-quickstart-)' >&4
+  wait_for 10 grep -q "still-quickstart-7" "$TMP/tty-out" || fail "Ctrl-C in the shell touched the cluster: $(cat "$TMP/tty-out")"
+  ! grep -q "cluster quickstart down" "$TMP/tty-out" || fail "Ctrl-C in the shell tore the cluster down"
+  printf '%s\n' 'exit 5' >&4
+  exec 4>&-
+  rc=0; wait "$script_pid" || rc=$?
+  [[ $rc == 5 ]] || fail "up --shell on a terminal: exit $rc, want 5: $(cat "$TMP/tty-out")"
+  grep -q "cluster quickstart down in" "$TMP/tty-out" || fail "no teardown after exit: $(cat "$TMP/tty-out")"
+  pass "on a terminal: Ctrl-C reaches the shell's job only; the prompt names the cluster; exit tears down"
+  assert_clean quickstart
+  # SIGTERM to minikube-net while the shell waits for input: the shell is hung up, the cluster torn down, 0.
+  mkfifo "$TMP/held"
+  "$MKN" up --shell examples/quickstart/lab.toml <"$TMP/held" >"$TMP/up.log" 2>&1 &
+  pid=$!
+  exec 5>"$TMP/held"
+  printf '%s\n' 'echo shell-waiting' >&5
+  wait_for 30 grep -q "shell-waiting" "$TMP/up.log" || fail "shell did not start: $(cat "$TMP/up.log")"
+  kill -TERM "$pid"
+  rc=0; wait "$pid" || rc=$?
+  exec 5>&-
+  [[ $rc == 0 ]] || fail "SIGTERM during --shell: exit $rc, want 0: $(cat "$TMP/up.log")"
+  contains "$(cat "$TMP/up.log")" "cluster quickstart down in" "SIGTERM tears down"
+  pass "SIGTERM to minikube-net hangs up the shell, tears down, exits 0"
+  assert_clean quickstart
   ;;
 *) fail "unknown case $CASE" ;;
 esac

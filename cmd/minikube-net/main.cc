@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -107,9 +108,11 @@ std::string NodesTable(const vnet::ClusterState& s) {
   return Table(rows);
 }
 
-// The cluster a command means: --cluster, or the only one that is up.
+// The cluster a command means: --cluster, else $MKN_CLUSTER (set in an `up --shell` shell), else the only
+// one that is up.
 std::optional<vnet::ClusterState> PickCluster(const std::string& name, int& exit_code) {
   std::string c = name;
+  if (const char* env = getenv("MKN_CLUSTER"); c.empty() && env != nullptr) c = env;
   if (c.empty()) {
     std::vector<std::string> all = vnet::ListClusters();
     if (all.empty()) {
@@ -136,9 +139,133 @@ struct UpFlags {
   std::string lab;
   bool dry_run = false;
   bool detach = false;
+  bool shell = false;
   std::string output = "sh";
   int workers = 0;
 };
+
+// --- up --shell ----------------------------------------------------------------------------------
+
+// The interactive shell of `up --shell`, run as a shell runs a foreground job: in a process group of its
+// own that, when stdin is our terminal, becomes the terminal's foreground group. A Ctrl-C typed in the shell
+// then goes to the shell (or the job it runs), never to minikube-net, which tears the cluster down only when
+// the shell ends or when it is itself signalled.
+struct ShellChild {
+  pid_t pid = -1;
+  bool took_tty = false;
+  pid_t tty_owner = 0;  // the terminal's foreground group before; 0 when not visible from this pid namespace
+};
+
+std::string ShellPath() {
+  const char* sh = getenv("SHELL");
+  return sh != nullptr && *sh != '\0' ? sh : "/bin/bash";
+}
+
+absl::StatusOr<ShellChild> StartShell(const std::string& cluster) {
+  std::string shell = ShellPath();
+  std::string prefix = StrCat("(mkn:", cluster, ") ");
+  // Everything the child needs is built before fork: the process has threads, so after fork only
+  // async-signal-safe calls.
+  std::map<std::string, std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string kv = *e;
+    size_t eq = kv.find('=');
+    if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  env["MKN_CLUSTER"] = cluster;
+  // `minikube-net get pods` in the shell runs this very binary.
+  std::error_code ec;
+  std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) env["PATH"] = self.parent_path().string() + (env.count("PATH") ? ":" + env["PATH"] : "");
+  // PS1 for shells that take it from the environment (dash, or bash without an rc file that sets it);
+  // bash's rc files usually overwrite PS1, so bash also gets a PROMPT_COMMAND that puts the prefix back.
+  env["PS1"] = prefix + (env.count("PS1") ? env["PS1"] : (geteuid() == 0 ? "# " : "$ "));
+  std::string pc = StrCat("[[ $PS1 == \"", prefix, "\"* ]] || PS1=\"", prefix, "$PS1\"");
+  env["PROMPT_COMMAND"] = env.count("PROMPT_COMMAND") ? pc + "; " + env["PROMPT_COMMAND"] : pc;
+  std::vector<std::string> env_strings;
+  for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
+  std::vector<char*> envp;
+  for (std::string& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::vector<char*> argv = {shell.data(), nullptr};
+
+  ShellChild c;
+  c.took_tty = isatty(0) && tcgetpgrp(0) == getpgrp();
+  c.tty_owner = c.took_tty ? tcgetpgrp(0) : 0;
+  int pipefd[2];  // exec's result: EOF means the shell runs
+  if (pipe2(pipefd, O_CLOEXEC) < 0) return absl::ErrnoToStatus(errno, "pipe");
+  pid_t pid = fork();
+  if (pid < 0) {
+    int e = errno;
+    close(pipefd[0]);
+    close(pipefd[1]);
+    return absl::ErrnoToStatus(e, "fork");
+  }
+  if (pid == 0) {
+    close(pipefd[0]);
+    // Take the terminal from a background group: SIGTTOU must be blocked for tcsetpgrp to succeed.
+    sigset_t ttou;
+    sigemptyset(&ttou);
+    sigaddset(&ttou, SIGTTOU);
+    sigprocmask(SIG_BLOCK, &ttou, nullptr);
+    setpgid(0, 0);
+    if (c.took_tty) tcsetpgrp(0, getpid());
+    // A shell keeps the signals it starts with ignored, and so do its jobs: a minikube-net started with
+    // SIGINT ignored (a background job of a script, nohup) would give the user a shell where Ctrl-C does
+    // nothing. The shell starts as from a terminal, with every job-control signal at its default.
+    for (int s : {SIGINT, SIGQUIT, SIGHUP, SIGTERM, SIGPIPE, SIGTSTP, SIGTTIN, SIGTTOU}) signal(s, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    if (shell.find('/') != std::string::npos) {
+      execve(argv[0], argv.data(), envp.data());
+    } else {
+      execvpe(argv[0], argv.data(), envp.data());
+    }
+    int err = errno;
+    (void)!write(pipefd[1], &err, sizeof(err));
+    _exit(127);
+  }
+  setpgid(pid, pid);  // also in the parent, so the group exists whichever runs first
+  close(pipefd[1]);
+  int err = 0;
+  ssize_t n;
+  do {
+    n = read(pipefd[0], &err, sizeof(err));
+  } while (n < 0 && errno == EINTR);
+  close(pipefd[0]);
+  c.pid = pid;
+  if (n == sizeof(err)) {
+    waitpid(pid, nullptr, 0);
+    return absl::ErrnoToStatus(err, StrCat("run ", shell, " (set SHELL to another shell)"));
+  }
+  return c;
+}
+
+// Gives the terminal back to minikube-net's group after the shell ended (no-op if it was never taken).
+void RestoreTty(const ShellChild& c) {
+  if (!c.took_tty || c.tty_owner <= 0) return;  // in a new pid namespace the old group has no number here
+  sigset_t ttou, old;
+  sigemptyset(&ttou);
+  sigaddset(&ttou, SIGTTOU);
+  pthread_sigmask(SIG_BLOCK, &ttou, &old);
+  tcsetpgrp(0, c.tty_owner);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
+// Ends a shell that is still running because minikube-net was told to stop: SIGHUP, as a terminal hangup
+// does (an interactive bash passes it on to its jobs), then SIGKILL to its group after a grace period.
+void StopShell(const ShellChild& c) {
+  kill(-c.pid, SIGHUP);
+  kill(-c.pid, SIGCONT);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (waitpid(c.pid, nullptr, WNOHANG) == c.pid) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  kill(-c.pid, SIGKILL);
+  waitpid(c.pid, nullptr, 0);
+}
 
 int RunUp(const UpFlags& f) {
   int code = kExitOk;
@@ -221,19 +348,49 @@ int RunUp(const UpFlags& f) {
     close(relay[1]);
     (void)!write(ready[1], "K", 1);
     close(ready[1]);
+  } else if (f.shell) {
+    std::cout << "starting " << ShellPath() << " with MKN_CLUSTER=" << st.cluster
+              << "; the cluster is torn down when it exits\n";
+    std::cout.flush();
   } else {
     std::cout << "press Ctrl-C to tear it down (or run: minikube-net down " << st.cluster << ")\n";
     std::cout.flush();
   }
-  for (;;) {
+  ShellChild shell;
+  int exit_code = kExitOk;
+  if (f.shell) {
+    absl::StatusOr<ShellChild> sc = StartShell(st.cluster);
+    if (!sc.ok()) {
+      Fail(sc.status());
+      exit_code = kExitFailure;
+    } else {
+      shell = *sc;
+    }
+  }
+  while (!f.shell || shell.pid > 0) {
     siginfo_t info;
     int sig = sigwaitinfo(&sigs, &info);
     if (sig == SIGCHLD) {
       for (const std::string& line : (*rc)->ReapChildren()) std::cerr << "minikube-net: " << line << "\n";
+      int status = 0;
+      if (shell.pid > 0 && waitpid(shell.pid, &status, WNOHANG) == shell.pid) {
+        // The shell's status becomes ours (as with ci/sandbox.sh or ssh), so a script piped into
+        // `up --shell` reports its failure.
+        exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        RestoreTty(shell);
+        shell.pid = -1;
+        break;
+      }
       continue;
     }
     if (sig < 0) continue;
+    // A Ctrl-C from the terminal (SI_KERNEL) while the shell runs belongs to the shell's foreground job.
+    if (sig == SIGINT && shell.pid > 0 && info.si_code == SI_KERNEL) continue;
     break;
+  }
+  if (shell.pid > 0) {  // told to stop while the shell runs: end it first, then tear down as usual
+    StopShell(shell);
+    RestoreTty(shell);
   }
   auto t0 = std::chrono::steady_clock::now();
   absl::StatusOr<vnet::TeardownReport> r = (*rc)->Down();
@@ -241,7 +398,7 @@ int RunUp(const UpFlags& f) {
   std::cerr << "cluster " << st.cluster << " down in "
             << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count()
             << " ms: " << r->removed << " namespaces removed\n";
-  return kExitOk;
+  return exit_code;
 }
 
 // --- down ----------------------------------------------------------------------------------------
@@ -391,12 +548,20 @@ int main(int argc, char** argv) {
   up_cmd->add_flag("--dry-run", up.dry_run, "Print the plan as ip/bridge/sysctl commands; create nothing");
   up_cmd->add_option("-o,--output", up.output, "With --dry-run: sh or json")->check(CLI::IsMember({"sh", "json"}));
   up_cmd->add_flag("-d,--detach", up.detach, "Run in the background once ready");
+  up_cmd->add_flag("--shell", up.shell,
+                   "Once ready, run $SHELL (else /bin/bash) here with MKN_CLUSTER set; tear down when it exits");
   up_cmd->add_option("--workers", up.workers, "Threads creating namespaces (default: one per CPU)");
   up_cmd->footer(
       "Examples:\n  minikube-net up examples/quickstart/lab.toml      # foreground; Ctrl-C tears it down\n"
       "  minikube-net up -d examples/quickstart/lab.toml   # background; minikube-net down quickstart\n"
+      "  ci/sandbox.sh build/minikube-net up --shell examples/quickstart/lab.toml\n"
+      "                                                    # explore in a shell inside the sandbox; exit to tear down\n"
       "  MKN_TRACE=1 minikube-net up -d LAB.toml           # per-phase timings on stderr\n"
-      "Exit codes: 0 ok, 1 runtime failure or missing privileges, 2 bad lab file or usage.");
+      "--shell: the shell gets this terminal; Ctrl-C in it stops the shell's job, not the cluster. The cluster\n"
+      "is torn down when the shell exits, or on SIGINT/SIGTERM/SIGHUP to minikube-net (the shell then gets SIGHUP).\n"
+      "In the shell, PATH starts with this binary's directory and get/exec/logs default to $MKN_CLUSTER.\n"
+      "Exit codes: 0 ok, 1 runtime failure or missing privileges, 2 bad lab file or usage;\n"
+      "with --shell, the shell's exit status when it ends by itself (0 when minikube-net is signalled).");
 
   std::string plan_lab, plan_output = "sh";
   CLI::App* plan_cmd = app.add_subcommand("plan", "Print the ordered plan as the equivalent ip/bridge/sysctl commands (or JSON)");
@@ -455,7 +620,16 @@ int main(int argc, char** argv) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : kExitBadInput;
   }
-  if (*up_cmd) return RunUp(up);
+  if (*up_cmd) {
+    if (up.shell && (up.detach || up.dry_run)) {
+      return Fail(StrCat("up: --shell cannot be combined with ", up.detach ? "-d" : "--dry-run", ": ",
+                         up.detach ? "the shell runs in the foreground and ends the cluster when it exits"
+                                   : "a dry run creates nothing to explore",
+                         " (see minikube-net up --help)"),
+                  kExitBadInput);
+    }
+    return RunUp(up);
+  }
   if (*plan_cmd) {
     int code = kExitOk;
     std::optional<config::ClusterSpec> spec = LoadLab(plan_lab, code);
