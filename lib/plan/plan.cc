@@ -47,7 +47,8 @@ constexpr int kNodePortMin = 30000, kNodePortMax = 32767;
 // Userspace mode: a TUN per node; the service CIDR and the node's proxy address route into it,
 // NodePort traffic for the node's own address is steered into it by policy routing, and the node
 // answers ARP for the proxy address on cbr0 so local pods reach it on-link.
-// nftables mode: one ruleset per node.
+// nftables mode: bridged frames through conntrack (br_netfilter), the service CIDR routed to cbr0,
+// and one kube-proxy-shaped ruleset per node (lib/proxy/nft_ruleset).
 void AddServices(const ClusterSpec& spec, Builder& b) {
   if (spec.services.empty()) return;
   const std::string tun(net::kNodeProxyTun), cbr0(net::kNodeBridge);
@@ -56,6 +57,14 @@ void AddServices(const ClusterSpec& spec, Builder& b) {
   for (const config::NodeSpec& n : spec.nodes) {
     b.At(kPhaseServices, n.index);
     if (spec.proxy_mode == config::ProxyMode::kNftables) {
+      // A backend on the client's node answers over cbr0, a bridge: L2, never routed. Only
+      // br_netfilter's hook sends such bridged IPv4 frames through conntrack, where the reply is
+      // de-NATed back to the ClusterIP (kube-proxy requires the same sysctl). Per netns since 5.3.
+      b.Add(SetSysctl{n.netns, "net.bridge.bridge-nf-call-iptables", "1"});
+      // The service CIDR needs a route for traffic the rules do not DNAT: the node's own connect()
+      // to a ClusterIP (routed before nat-output runs) and packets for a service without endpoints,
+      // which must reach filter-forward to be rejected. cbr0 as a real cluster's default route would.
+      b.Add(AddRoute{n.netns, spec.service_cidr, std::nullopt, cbr0, false, 0});
       b.Add(LoadNftRuleset{n.netns, proxy::RenderNftRuleset(spec, n.index)});
       continue;
     }

@@ -1,17 +1,55 @@
-// lib/proxy/nft_ruleset — the nftables proxy mode: a node's Services as a kube-proxy-shaped ruleset.
+// lib/proxy/nft_ruleset — the nftables proxy mode: a node's Services as a kube-proxy-shaped
+// ruleset.
 //
-// RenderNftRuleset() is pure: the spec's services, with their current endpoints (ServiceSpec::endpoints,
-// indices into spec.pods), become the text of one atomic nft transaction that (re)creates table
-// `ip kube-proxy` in the node's namespace. Loading it again with other endpoints replaces the table
-// in one transaction, so no packet ever sees half a ruleset.
+// RenderNftRuleset() is pure: the spec's services, with their current endpoints
+// (ServiceSpec::endpoints, indices into spec.pods), become the text of one atomic nft transaction
+// that (re)creates table `ip kube-proxy` in the node's namespace. Loading it again with other
+// endpoints replaces the table in one transaction, so no packet ever sees half a ruleset. Same
+// input, same text, byte for byte.
+//
+// The shape is kube-proxy's nftables mode (kubernetes pkg/proxy/nftables/proxier.go), with its
+// names:
+//
+//   nat-prerouting / nat-output  ->  services:  ip daddr . meta l4proto . th dport vmap
+//   @service-ips
+//                                               fib daddr type local ... vmap @service-nodeports
+//   service-<H>-default/<svc>/<proto>/<port>   one per service port: masquerade mark for non-pod
+//       sources, affinity lookups, then `numgen random|inc mod N` / `jhash ip saddr mod N` vmap
+//   external-<H>-...                           NodePort entry: mark for masquerade, goto
+//   service-... endpoint-<H>-...__<ip>/<port>              one per backend: mark hairpin, [affinity
+//   update], dnat nat-postrouting -> masquerading            masquerade what carries mark 0x4000
+//   filter-input/forward/output                no-endpoint-services / no-endpoint-nodeports: reject
+//                                              (TCP with a reset, the rest ICMP port unreachable)
+//
+// What a backend sees: the client pod's own address for pod -> ClusterIP (no SNAT); the node's
+// address on the way to the backend (cbr0 or vxlan0/eth0) when the flow was masqueraded: NodePort
+// traffic (externalTrafficPolicy=Cluster), hairpin (a pod reaching itself through its service) and
+// sources outside the pod CIDR. docs/services-nftables.md walks through it.
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "lib/config/spec.h"
 
 namespace mkn::proxy {
 
+// The mark kube-proxy uses for "masquerade this flow in postrouting".
+inline constexpr std::string_view kMasqueradeMark = "0x4000";
+// Kubernetes namespace in chain names: the lab has one, as a fresh cluster's "default".
+inline constexpr std::string_view kNamespace = "default";
+
+// The text of one nft transaction for node `node_index` (an index into spec.nodes).
 std::string RenderNftRuleset(const config::ClusterSpec& spec, int node_index);
+
+// Chain names, as kube-proxy builds them: "<prefix>-<8 base32 chars of a
+// hash>-default/<svc>/<proto>/<port>" where <port> is the port's name, or its number when unnamed.
+// The hash keeps names unique and lets a reader match a service chain with its endpoint chains at a
+// glance. Endpoint chains and affinity sets append "__<ip>/<port>".
+std::string ServicePortChain(std::string_view prefix, const config::ServiceSpec& svc,
+                             const config::ServicePortSpec& port);
+std::string EndpointChain(std::string_view prefix, const config::ServiceSpec& svc,
+                          const config::ServicePortSpec& port, std::string_view ip,
+                          int target_port);
 
 }  // namespace mkn::proxy
