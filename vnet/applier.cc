@@ -28,6 +28,11 @@ using namespace plan;
 // State shared by the workers of one Apply: the namespaces made so far and a cache of ifindexes.
 class Registry {
  public:
+  // A namespace made earlier (a running cluster's node): usable by steps, never unwound.
+  void AddExisting(const std::string& name, int fd) {
+    std::lock_guard<std::mutex> l(mu_);
+    fds_[name] = fd;
+  }
   void AddNetns(const std::string& name, Fd fd) {
     std::lock_guard<std::mutex> l(mu_);
     fds_[name] = fd.get();
@@ -266,6 +271,9 @@ absl::StatusOr<Applied> Apply(const Plan& plan, const ApplyOptions& options) {
   MKN_RETURN_IF_ERROR(PrepareNetnsDir());
   int workers = options.workers > 0 ? options.workers : std::max(1u, std::thread::hardware_concurrency());
   Registry reg;
+  if (options.existing_netns != nullptr) {
+    for (const auto& [name, fd] : *options.existing_netns) reg.AddExisting(name, fd.get());
+  }
   Applied out;
   const bool trace = std::getenv("MKN_TRACE") != nullptr;  // per-phase timings on stderr
   std::atomic<long long> op_us[std::variant_size_v<Op>] = {};
@@ -440,6 +448,20 @@ absl::StatusOr<TeardownReport> Teardown(const ClusterNetns& ns, std::string_view
   underlay_watch.reset();
   if (underlay_ours) MKN_RETURN_IF_ERROR(remove(ns.underlay));
   return report;
+}
+
+absl::Status RemovePod(int node_netns_fd, std::string_view host_veth, std::string_view pod_netns) {
+  // Deleting one end of a veth deletes both, synchronously: the node's port on cbr0 is gone before
+  // this returns, so a pod of the same name can be made at once.
+  MKN_RETURN_IF_ERROR(RunInNetns(node_netns_fd, [&]() -> absl::Status {
+    MKN_ASSIGN_OR_RETURN(NlSocket s, NlSocket::Open());
+    absl::StatusOr<LinkInfo> link = s.GetLink(host_veth);
+    if (absl::IsNotFound(link.status())) return absl::OkStatus();
+    MKN_RETURN_IF_ERROR(link.status());
+    return s.DeleteLink(link->index);
+  }));
+  absl::Status st = RemoveNetns(pod_netns);
+  return absl::IsNotFound(st) ? absl::OkStatus() : st;
 }
 
 }  // namespace mkn::vnet

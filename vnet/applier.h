@@ -26,6 +26,9 @@ struct ApplyOptions {
   int workers = 0;                           // 0 = one per CPU
   std::atomic<size_t>* progress = nullptr;   // steps done, for a progress display
   int fail_at_step = -1;                     // tests: fail with Internal before this step index
+  // Namespaces that exist already (a running cluster's nodes, for a pod plan): steps may use them;
+  // they are not the plan's to create or unwind.
+  const std::map<std::string, Fd>* existing_netns = nullptr;
 };
 
 struct AppSocket {
@@ -59,6 +62,11 @@ struct TeardownReport {
 // Removes the namespaces that carry `marker` on their lo, pods first, and waits until the kernel has
 // destroyed them (their veths vanish from the node and underlay namespaces) or `deadline_ms` passes.
 absl::StatusOr<TeardownReport> Teardown(const ClusterNetns& ns, std::string_view marker, int deadline_ms = 15000);
+
+// Removes one pod of a running cluster: its veth (from the node side, in the netns `node_netns_fd`)
+// and its named netns. Whoever holds sockets or fds in the pod must have closed them. Not an error
+// if either is already gone. Needs CAP_NET_ADMIN and CAP_SYS_ADMIN.
+absl::Status RemovePod(int node_netns_fd, std::string_view host_veth, std::string_view pod_netns);
 
 // Reads the ownership marker (ifalias of lo) of /run/netns/<name>. NotFound if the netns is absent.
 absl::StatusOr<std::string> ReadMarker(std::string_view netns);

@@ -6,6 +6,9 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
+#include <future>
+#include <map>
 #include <ctime>
 #include <mutex>
 #include <thread>
@@ -53,17 +56,35 @@ class AppLog {
   FILE* f_ = nullptr;
 };
 
+// Anything that holds a socket in a pod: a listener or a connection. Closed on the io thread.
+class Closable {
+ public:
+  virtual ~Closable() = default;
+  virtual void Close() = 0;
+};
+
 struct AppInfo {
   plan::StartApp app;
   std::string node;
   std::shared_ptr<AppLog> log;
+  // The app's open connections; touched only on the io thread. Closed when the pod is killed, as
+  // a dying container's connections are.
+  std::vector<std::weak_ptr<Closable>> sessions;
+  void Track(const std::shared_ptr<Closable>& c) {
+    std::erase_if(sessions, [](const std::weak_ptr<Closable>& w) { return w.expired(); });
+    sessions.push_back(c);
+  }
 };
 
 std::string Endpoint(const tcp::endpoint& e) { return StrCat(e.address().to_string(), ":", e.port()); }
 
-class HttpSession : public std::enable_shared_from_this<HttpSession> {
+class HttpSession : public Closable, public std::enable_shared_from_this<HttpSession> {
  public:
   HttpSession(tcp::socket s, std::shared_ptr<AppInfo> info) : sock_(std::move(s)), info_(std::move(info)) {}
+  void Close() override {
+    beast::error_code ec;
+    sock_.close(ec);
+  }
   void Read() {
     req_ = {};
     http::async_read(sock_, buf_, req_, [self = shared_from_this()](beast::error_code ec, size_t) {
@@ -109,9 +130,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   http::response<http::string_body> res_;
 };
 
-class TcpEchoSession : public std::enable_shared_from_this<TcpEchoSession> {
+class TcpEchoSession : public Closable, public std::enable_shared_from_this<TcpEchoSession> {
  public:
   explicit TcpEchoSession(tcp::socket s) : sock_(std::move(s)) {}
+  void Close() override {
+    beast::error_code ec;
+    sock_.close(ec);
+  }
   void Read() {
     sock_.async_read_some(asio::buffer(data_), [self = shared_from_this()](beast::error_code ec, size_t n) {
       if (ec) return;
@@ -127,7 +152,7 @@ class TcpEchoSession : public std::enable_shared_from_this<TcpEchoSession> {
   std::array<char, 16384> data_;
 };
 
-class Acceptor : public std::enable_shared_from_this<Acceptor> {
+class Acceptor : public Closable, public std::enable_shared_from_this<Acceptor> {
  public:
   Acceptor(asio::io_context& io, int fd, std::shared_ptr<AppInfo> info)
       : acc_(io, tcp::v4(), fd), info_(std::move(info)) {}
@@ -137,19 +162,26 @@ class Acceptor : public std::enable_shared_from_this<Acceptor> {
       if (!ec) {
         s.set_option(tcp::no_delay(true), ec);
         if (self->info_->app.app == config::AppKind::kHttpEcho) {
-          std::make_shared<HttpSession>(std::move(s), self->info_)->Read();
+          auto session = std::make_shared<HttpSession>(std::move(s), self->info_);
+          self->info_->Track(session);
+          session->Read();
         } else {
           beast::error_code e2;
           self->info_->log->Line(StrCat("tcp-echo connection from ", Endpoint(s.remote_endpoint(e2))));
-          std::make_shared<TcpEchoSession>(std::move(s))->Read();
+          auto session = std::make_shared<TcpEchoSession>(std::move(s));
+          self->info_->Track(session);
+          session->Read();
         }
       }
       self->Accept();
     });
   }
-  void Close() {
+  void Close() override {
     beast::error_code ec;
     acc_.close(ec);
+    for (auto& w : info_->sessions) {
+      if (auto c = w.lock()) c->Close();
+    }
   }
 
  private:
@@ -157,7 +189,7 @@ class Acceptor : public std::enable_shared_from_this<Acceptor> {
   std::shared_ptr<AppInfo> info_;
 };
 
-class UdpEcho : public std::enable_shared_from_this<UdpEcho> {
+class UdpEcho : public Closable, public std::enable_shared_from_this<UdpEcho> {
  public:
   UdpEcho(asio::io_context& io, int fd, std::shared_ptr<AppInfo> info)
       : sock_(io, udp::v4(), fd), info_(std::move(info)) {}
@@ -169,7 +201,7 @@ class UdpEcho : public std::enable_shared_from_this<UdpEcho> {
                                 [self](beast::error_code, size_t) { self->Receive(); });
     });
   }
-  void Close() {
+  void Close() override {
     beast::error_code ec;
     sock_.close(ec);
   }
@@ -186,8 +218,8 @@ class UdpEcho : public std::enable_shared_from_this<UdpEcho> {
 struct AppServer::Impl {
   std::string log_dir;
   std::unique_ptr<asio::io_context> io = std::make_unique<asio::io_context>();
-  std::vector<std::shared_ptr<Acceptor>> acceptors;
-  std::vector<std::shared_ptr<UdpEcho>> udps;
+  // Listeners by pod: an Acceptor (and through it the connections) or a UdpEcho.
+  std::multimap<std::string, std::shared_ptr<Closable>> listeners;
   std::vector<std::thread> threads;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
   bool stopped = false;
@@ -202,20 +234,43 @@ absl::Status AppServer::Serve(AppSocket s, const std::string& node) {
   info->app = s.app;
   info->node = node;
   info->log = std::make_shared<AppLog>(StrCat(impl_->log_dir, "/", s.app.pod), StrCat(s.app.container, ".log"));
-  try {
-    if (s.app.app == config::AppKind::kUdpEcho) {
-      auto u = std::make_shared<UdpEcho>(*impl_->io, s.fd.Release(), info);
-      u->Receive();
-      impl_->udps.push_back(std::move(u));
-    } else {
-      auto a = std::make_shared<Acceptor>(*impl_->io, s.fd.Release(), info);
-      a->Accept();
-      impl_->acceptors.push_back(std::move(a));
+  int fd = s.fd.Release();
+  return OnIo([&]() -> absl::Status {
+    try {
+      std::shared_ptr<Closable> l;
+      if (info->app.app == config::AppKind::kUdpEcho) {
+        auto u = std::make_shared<UdpEcho>(*impl_->io, fd, info);
+        u->Receive();
+        l = std::move(u);
+      } else {
+        auto a = std::make_shared<Acceptor>(*impl_->io, fd, info);
+        a->Accept();
+        l = std::move(a);
+      }
+      impl_->listeners.emplace(info->app.pod, std::move(l));
+    } catch (const boost::system::system_error& e) {
+      ::close(fd);
+      return absl::InternalError(StrCat("serve ", config::ToString(info->app.app), " in pod ", info->app.pod, ": ", e.what()));
     }
-  } catch (const boost::system::system_error& e) {
-    return absl::InternalError(StrCat("serve ", config::ToString(s.app.app), " in pod ", s.app.pod, ": ", e.what()));
-  }
-  return absl::OkStatus();
+    return absl::OkStatus();
+  });
+}
+
+absl::Status AppServer::StopPod(const std::string& pod) {
+  return OnIo([&]() -> absl::Status {
+    auto [from, to] = impl_->listeners.equal_range(pod);
+    for (auto it = from; it != to; ++it) it->second->Close();
+    impl_->listeners.erase(from, to);
+    return absl::OkStatus();
+  });
+}
+
+absl::Status AppServer::OnIo(const std::function<absl::Status()>& fn) {
+  if (impl_->threads.empty()) return fn();  // not started: nothing else touches the io objects
+  if (impl_->stopped) return absl::FailedPreconditionError("app server stopped");
+  std::promise<absl::Status> done;
+  asio::post(*impl_->io, [&] { done.set_value(fn()); });
+  return done.get_future().get();
 }
 
 void AppServer::Start(int threads) {
@@ -227,15 +282,13 @@ void AppServer::Stop() {
   if (impl_->stopped) return;
   impl_->stopped = true;
   asio::post(*impl_->io, [this] {
-    for (auto& a : impl_->acceptors) a->Close();
-    for (auto& u : impl_->udps) u->Close();
+    for (auto& [pod, l] : impl_->listeners) l->Close();
   });
   impl_->guard.reset();
   impl_->io->stop();
   for (std::thread& t : impl_->threads) t.join();
   impl_->threads.clear();
-  impl_->acceptors.clear();
-  impl_->udps.clear();
+  impl_->listeners.clear();
   // Destroying the io_context destroys every pending handler and with it every open connection: no socket
   // may outlive Stop(), since a socket pins its pod's netns.
   impl_->io.reset();

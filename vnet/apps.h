@@ -8,6 +8,7 @@
 // Every request is logged to <log_dir>/<pod>/<container>.log (`minikube-net logs POD`).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -23,13 +24,17 @@ class AppServer {
   AppServer(const AppServer&) = delete;
   AppServer& operator=(const AppServer&) = delete;
 
-  // Takes over the socket; call before Start.
+  // Takes over the socket and serves it (before or after Start; thread-safe once started).
   absl::Status Serve(AppSocket socket, const std::string& node);
+  // Closes the listeners and connections of one pod (it was killed). Thread-safe.
+  absl::Status StopPod(const std::string& pod);
   void Start(int threads = 1);
   // Closes every socket and joins the threads. Idempotent.
   void Stop();
 
  private:
+  // Runs fn on the io thread once started (waiting for it), else here.
+  absl::Status OnIo(const std::function<absl::Status()>& fn);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -10,11 +10,19 @@
 
 #include <chrono>
 #include <ctime>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
 
+#include "lib/config/mutate.h"
 #include "lib/plan/plan.h"
+#include "lib/proxy/nft_ruleset.h"
 #include "lib/status/status.h"
 #include "lib/strings/str_cat.h"
 #include "vnet/apps.h"
+#include "vnet/control.h"
+#include "vnet/nft.h"
+#include "vnet/netns.h"
 #include "vnet/process.h"
 #include "vnet/proxy.h"
 
@@ -25,6 +33,10 @@ struct RunningCluster::Impl {
   Applied applied;
   std::unique_ptr<AppServer> apps;
   std::unique_ptr<UserspaceProxy> proxy;  // proxy_mode = "userspace" with services
+  std::unique_ptr<ControlServer> control;
+  config::ClusterSpec spec;  // as it is now: kill and scale change it
+  std::string logs;          // <state dir>/logs
+  std::mutex mu;             // spec, state, applied.netns, children: control thread vs main thread
   bool down = true;  // nothing to take down until the intent is on disk
 };
 
@@ -109,9 +121,10 @@ absl::StatusOr<std::unique_ptr<RunningCluster>> RunningCluster::Up(const config:
     if (absl::Status s = impl.proxy->Start(); !s.ok()) return fail(s);
   }
 
-  std::string logs = StateDirOf(spec.name) + "/logs";
-  ::mkdir(logs.c_str(), 0755);
-  impl.apps = std::make_unique<AppServer>(logs);
+  impl.spec = spec;
+  impl.logs = StateDirOf(spec.name) + "/logs";
+  ::mkdir(impl.logs.c_str(), 0755);
+  impl.apps = std::make_unique<AppServer>(impl.logs);
   for (AppSocket& a : impl.applied.apps) {
     const config::PodSpec* pod = spec.FindPod(a.app.pod);
     if (absl::Status s = impl.apps->Serve(std::move(a), spec.nodes[pod->node].name); !s.ok()) return fail(s);
@@ -119,24 +132,13 @@ absl::StatusOr<std::unique_ptr<RunningCluster>> RunningCluster::Up(const config:
   impl.applied.apps.clear();
   impl.apps->Start(1);
 
-  for (const plan::StartCommand& c : impl.applied.commands) {
-    const config::PodSpec* pod = spec.FindPod(c.pod);
-    std::string dir = StrCat(logs, "/", c.pod);
-    ::mkdir(dir.c_str(), 0755);
-    std::vector<std::pair<std::string, std::string>> env = {
-        {"POD_NAME", c.pod}, {"POD_IP", pod->ip.ToString()}, {"NODE_NAME", spec.nodes[pod->node].name}};
-    env.insert(env.end(), c.env.begin(), c.env.end());
-    absl::StatusOr<ChildProcess> child =
-        Spawn(impl.applied.netns.at(c.ns).get(), c.argv, env, StrCat(dir, "/", c.container, ".log"));
-    if (!child.ok()) {
-      return fail(absl::Status(child.status().code(), StrCat("pod ", c.pod, ": container ", c.container, ": ", child.status().message())));
-    }
-    for (PodState& p : st.pods) {
-      if (p.name != c.pod) continue;
-      for (ContainerState& cs : p.containers) {
-        if (cs.name == c.container) cs.process = *child;
-      }
-    }
+  if (absl::Status s = rc->StartCommands(impl.applied.commands); !s.ok()) return fail(s);
+  if (absl::StatusOr<std::unique_ptr<ControlServer>> control = ControlServer::Start(
+          ControlSocketPath(spec.name), [raw = rc.get()](const std::string& req) { return raw->HandleControl(req); });
+      control.ok()) {
+    impl.control = std::move(*control);
+  } else {
+    return fail(control.status());
   }
   st.phase = "ready";
   st.ready_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
@@ -147,6 +149,7 @@ absl::StatusOr<std::unique_ptr<RunningCluster>> RunningCluster::Up(const config:
 RunningCluster::~RunningCluster() { (void)Down(); }
 
 std::vector<std::string> RunningCluster::ReapChildren() {
+  std::lock_guard<std::mutex> l(impl_->mu);
   std::vector<std::string> out;
   for (PodState& p : state_.pods) {
     for (ContainerState& c : p.containers) {
@@ -166,6 +169,7 @@ std::vector<std::string> RunningCluster::ReapChildren() {
 absl::StatusOr<TeardownReport> RunningCluster::Down() {
   if (impl_ == nullptr || impl_->down) return TeardownReport{};
   impl_->down = true;
+  if (impl_->control) impl_->control->Stop();  // no kill or scale from here on
   state_.phase = "stopping";
   (void)WriteState(state_);
   if (impl_->proxy) impl_->proxy->Stop();  // closes the TUNs
@@ -204,6 +208,238 @@ absl::StatusOr<DownResult> DownCluster(const std::string& name, int timeout_ms) 
   MKN_ASSIGN_OR_RETURN(Fd lock, LockCluster(name));
   MKN_ASSIGN_OR_RETURN(res.report, RemoveFromState(*st));
   return res;
+}
+
+}  // namespace mkn::vnet
+
+namespace mkn::vnet {
+
+using json = nlohmann::json;
+
+absl::Status RunningCluster::StartCommands(const std::vector<plan::StartCommand>& commands) {
+  Impl& impl = *impl_;
+  const config::ClusterSpec& spec = impl.spec;
+  for (const plan::StartCommand& c : commands) {
+    const config::PodSpec* pod = spec.FindPod(c.pod);
+    std::string dir = StrCat(impl.logs, "/", c.pod);
+    ::mkdir(dir.c_str(), 0755);
+    std::vector<std::pair<std::string, std::string>> env = {
+        {"POD_NAME", c.pod}, {"POD_IP", pod->ip.ToString()}, {"NODE_NAME", spec.nodes[pod->node].name}};
+    env.insert(env.end(), c.env.begin(), c.env.end());
+    absl::StatusOr<ChildProcess> child =
+        Spawn(impl.applied.netns.at(c.ns).get(), c.argv, env, StrCat(dir, "/", c.container, ".log"));
+    if (!child.ok()) {
+      return absl::Status(child.status().code(), StrCat("pod ", c.pod, ": container ", c.container, ": ", child.status().message()));
+    }
+    for (PodState& p : state_.pods) {
+      if (p.name != c.pod) continue;
+      for (ContainerState& cs : p.containers) {
+        if (cs.name == c.container) cs.process = *child;
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+void RunningCluster::SyncStatePods() {
+  ClusterState fresh = StateFromSpec(impl_->spec, state_.lab);
+  for (PodState& p : fresh.pods) {
+    const PodState* old = state_.FindPod(p.name);
+    if (old == nullptr) continue;
+    for (ContainerState& c : p.containers) {
+      for (const ContainerState& oc : old->containers) {
+        if (oc.name == c.name) c.process = oc.process;
+      }
+    }
+  }
+  state_.pods = std::move(fresh.pods);
+}
+
+absl::Status RunningCluster::MakePods(const std::vector<int>& pods) {
+  Impl& impl = *impl_;
+  const config::ClusterSpec& spec = impl.spec;
+  plan::Plan plan = plan::BuildPodPlan(spec, pods);
+  ApplyOptions ao;
+  ao.workers = 1;
+  ao.existing_netns = &impl.applied.netns;
+  MKN_ASSIGN_OR_RETURN(Applied made, Apply(plan, ao));
+  for (auto& [name, fd] : made.netns) impl.applied.netns[name] = std::move(fd);
+  for (AppSocket& a : made.apps) {
+    const config::PodSpec* pod = spec.FindPod(a.app.pod);
+    MKN_RETURN_IF_ERROR(impl.apps->Serve(std::move(a), spec.nodes[pod->node].name));
+  }
+  return StartCommands(made.commands);
+}
+
+absl::Status RunningCluster::RemovePodNow(const config::PodSpec& pod) {
+  Impl& impl = *impl_;
+  MKN_RETURN_IF_ERROR(impl.apps->StopPod(pod.name));
+  std::vector<ChildProcess> procs;
+  if (PodState* ps = const_cast<PodState*>(state_.FindPod(pod.name))) {
+    for (ContainerState& c : ps->containers) {
+      if (c.process.pid > 0) procs.push_back(c.process);
+      c.process = {};
+    }
+  }
+  StopProcesses(procs);
+  impl.applied.netns.erase(pod.netns);
+  const std::string& node_ns = impl.spec.nodes[pod.node].netns;
+  auto node = impl.applied.netns.find(node_ns);
+  if (node == impl.applied.netns.end()) return absl::InternalError(StrCat("no fd of node netns ", node_ns));
+  return RemovePod(node->second.get(), pod.host_veth, pod.netns);
+}
+
+absl::Status RunningCluster::RefreshServices() {
+  Impl& impl = *impl_;
+  const config::ClusterSpec& spec = impl.spec;
+  if (spec.services.empty()) return absl::OkStatus();
+  if (impl.proxy) {
+    for (const config::ServiceSpec& svc : spec.services) {
+      std::vector<config::PodSpec> pods;
+      for (int e : svc.endpoints) pods.push_back(spec.pods[e]);
+      MKN_RETURN_IF_ERROR(impl.proxy->ReplaceEndpoints(svc.name, pods));
+    }
+  }
+  if (spec.proxy_mode == config::ProxyMode::kNftables) {
+    // One transaction per node replaces the whole table: no packet sees half a ruleset.
+    for (const config::NodeSpec& n : spec.nodes) {
+      std::string rules = proxy::RenderNftRuleset(spec, n.index);
+      MKN_RETURN_IF_ERROR(RunInNetns(impl.applied.netns.at(n.netns).get(), [&] { return RunNft(rules); }));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunningCluster::KillPod(const std::string& name) {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  Impl& impl = *impl_;
+  if (impl.down) return absl::FailedPreconditionError("the cluster is stopping");
+  const config::PodSpec* old = impl.spec.FindPod(name);
+  if (old == nullptr) return absl::NotFoundError(StrCat("no pod \"", name, "\""));
+  config::PodSpec gone = *old;
+  MKN_RETURN_IF_ERROR(RemovePodNow(gone));
+  MKN_ASSIGN_OR_RETURN(int idx, config::RecreatePod(impl.spec, name));
+  SyncStatePods();
+  MKN_RETURN_IF_ERROR(WriteState(state_));  // intent before the namespace exists
+  MKN_RETURN_IF_ERROR(MakePods({idx}));
+  MKN_RETURN_IF_ERROR(RefreshServices());
+  return WriteState(state_);
+}
+
+absl::Status RunningCluster::Scale(const std::string& deployment, int replicas) {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  Impl& impl = *impl_;
+  if (impl.down) return absl::FailedPreconditionError("the cluster is stopping");
+  config::ClusterSpec before = impl.spec;
+  MKN_ASSIGN_OR_RETURN(config::ScaleResult r, config::ScaleDeployment(impl.spec, deployment, replicas));
+  // Traffic first leaves the pods that go, then they stop, as endpoints are removed before a pod
+  // is terminated.
+  MKN_RETURN_IF_ERROR(RefreshServices());
+  for (const std::string& name : r.removed) MKN_RETURN_IF_ERROR(RemovePodNow(*before.FindPod(name)));
+  SyncStatePods();
+  MKN_RETURN_IF_ERROR(WriteState(state_));
+  std::vector<int> added;
+  for (const std::string& name : r.added) added.push_back(static_cast<int>(impl.spec.FindPod(name) - impl.spec.pods.data()));
+  if (!added.empty()) {
+    MKN_RETURN_IF_ERROR(MakePods(added));
+    MKN_RETURN_IF_ERROR(RefreshServices());
+  }
+  return WriteState(state_);
+}
+
+namespace {
+
+json ServicesJson(const config::ClusterSpec& spec, const UserspaceProxy* proxy) {
+  json out = json::array();
+  std::optional<ProxyStats> stats;
+  if (proxy != nullptr) stats = proxy->Stats();
+  size_t port_id = 0;  // ServiceTable numbers ports in spec order
+  for (const config::ServiceSpec& s : spec.services) {
+    json ports = json::array();
+    for (const config::ServicePortSpec& p : s.ports) {
+      json jp = {{"name", p.name},
+                 {"port", p.port},
+                 {"protocol", config::ToString(p.protocol)},
+                 {"target_port", p.target_port_name.empty() ? json(p.target_port) : json(p.target_port_name)}};
+      if (p.node_port != 0) jp["node_port"] = p.node_port;
+      if (stats && port_id < stats->services.size()) {
+        const nat::ServiceCounters& c = stats->services[port_id].counters;
+        json drops = json::object();
+        for (int d = 1; d < nat::kDropReasonCount; ++d) {
+          if (c.drops[d] != 0) drops[std::string(nat::ToString(static_cast<nat::DropReason>(d)))] = c.drops[d];
+        }
+        jp["counters"] = {{"packets", c.packets}, {"bytes", c.bytes}, {"new_flows", c.new_flows},
+                          {"icmp_errors", c.icmp_errors}, {"drops", drops}, {"flows", stats->services[port_id].flows}};
+      }
+      ++port_id;
+      ports.push_back(jp);
+    }
+    json eps = json::array();
+    for (int e : s.endpoints) eps.push_back({{"pod", spec.pods[e].name}, {"ip", spec.pods[e].ip.ToString()},
+                                             {"node", spec.nodes[spec.pods[e].node].name}});
+    out.push_back({{"name", s.name},
+                   {"type", config::ToString(s.type)},
+                   {"cluster_ip", s.cluster_ip.ToString()},
+                   {"algorithm", config::ToString(s.algorithm)},
+                   {"session_affinity", s.affinity_client_ip ? "ClientIP" : "None"},
+                   {"affinity_timeout", s.affinity_timeout},
+                   {"ports", ports},
+                   {"endpoints", eps}});
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string RunningCluster::HandleControl(const std::string& request) {
+  json req = json::parse(request, nullptr, /*allow_exceptions=*/false);
+  auto error = [](absl::Status s) {
+    return json{{"ok", false}, {"code", absl::StatusCodeToString(s.code())}, {"error", std::string(s.message())}}.dump();
+  };
+  if (!req.is_object() || !req.contains("verb") || !req["verb"].is_string()) {
+    return error(absl::InvalidArgumentError("bad request: want {\"verb\": ...}"));
+  }
+  const std::string verb = req["verb"];
+  auto str = [&](const char* k) { return req.contains(k) && req[k].is_string() ? req[k].get<std::string>() : std::string(); };
+  if (verb == "kill") {
+    auto t0 = std::chrono::steady_clock::now();
+    if (absl::Status s = KillPod(str("pod")); !s.ok()) return error(s);
+    std::lock_guard<std::mutex> l(impl_->mu);
+    const PodState* p = state_.FindPod(str("pod"));
+    return json{{"ok", true}, {"pod", str("pod")}, {"ip", p ? p->ip : ""}, {"node", p ? p->node : ""},
+                {"ms", std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count()}}
+        .dump();
+  }
+  if (verb == "scale") {
+    if (!req.contains("replicas") || !req["replicas"].is_number_integer()) {
+      return error(absl::InvalidArgumentError("scale: want \"replicas\": N"));
+    }
+    if (absl::Status s = Scale(str("deployment"), req["replicas"].get<int>()); !s.ok()) return error(s);
+    return json{{"ok", true}}.dump();
+  }
+  std::lock_guard<std::mutex> l(impl_->mu);
+  if (verb == "services" || verb == "endpoints") {
+    return json{{"ok", true}, {"proxy_mode", config::ToString(impl_->spec.proxy_mode)},
+                {"services", ServicesJson(impl_->spec, impl_->proxy.get())}}
+        .dump();
+  }
+  if (verb == "conntrack") {
+    if (!impl_->proxy) {
+      return error(absl::FailedPreconditionError(
+          impl_->spec.proxy_mode == config::ProxyMode::kNftables
+              ? "proxy_mode is nftables: the kernel keeps the flows; see them with: minikube-net exec NODE -- "
+                "cat /proc/net/nf_conntrack"
+              : "the cluster has no services"));
+    }
+    json flows = json::array();
+    for (const ProxyFlow& f : impl_->proxy->Flows(str("node"))) {
+      flows.push_back({{"node", f.node}, {"protocol", f.protocol}, {"state", f.state}, {"service", f.service},
+                       {"original", f.original}, {"reply", f.reply}, {"endpoint", f.endpoint},
+                       {"expires_in_ms", f.expires_in_ms}, {"packets", f.packets}, {"bytes", f.bytes}});
+    }
+    return json{{"ok", true}, {"flows", flows}}.dump();
+  }
+  return error(absl::InvalidArgumentError(StrCat("unknown verb \"", verb, "\"")));
 }
 
 }  // namespace mkn::vnet

@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "lib/config/spec.h"
+#include "lib/plan/plan.h"
 #include "vnet/applier.h"
 #include "vnet/state.h"
 
@@ -33,14 +34,35 @@ class RunningCluster {
   static absl::StatusOr<std::unique_ptr<RunningCluster>> Up(const config::ClusterSpec& spec, const UpOptions& options);
   ~RunningCluster();
 
+  // Read from the main thread only; runtime changes replace pods under the cluster's mutex.
   const ClusterState& state() const { return state_; }
   // Reaps exited command containers; returns a line for each ("pod/container exited with status N").
   std::vector<std::string> ReapChildren();
   // Stops apps and commands and removes every namespace. Idempotent.
   absl::StatusOr<TeardownReport> Down();
 
+  // Runtime changes, as a Deployment controller would make them (thread-safe; the control socket
+  // calls them). KillPod: the pod's containers stop, its namespace goes, and it is made again on
+  // its node with a new address; Services follow (userspace: new endpoints, flows to the old
+  // address flushed; nftables: the node rulesets reloaded). kNotFound if no such pod.
+  absl::Status KillPod(const std::string& pod);
+  // New replicas are made, surplus ones removed (newest first); Services follow.
+  absl::Status Scale(const std::string& deployment, int replicas);
+  // The answer to one control request (JSON text in, JSON text out; see vnet/control.h).
+  std::string HandleControl(const std::string& request);
+
  private:
   RunningCluster() = default;
+  // Each takes the spec as it is now; callers hold impl_->mu (except during Up).
+  absl::Status StartCommands(const std::vector<plan::StartCommand>& commands);
+  // Builds the given pods (indices into the current spec) in the running cluster.
+  absl::Status MakePods(const std::vector<int>& pods);
+  // Stops the containers of `pod` (a PodSpec of the spec before the change) and removes it.
+  absl::Status RemovePodNow(const config::PodSpec& pod);
+  // Services follow the current spec's endpoints.
+  absl::Status RefreshServices();
+  // state_.pods from the current spec, keeping the processes of pods that still run.
+  void SyncStatePods();
   struct Impl;
   std::unique_ptr<Impl> impl_;
   ClusterState state_;

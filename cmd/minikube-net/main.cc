@@ -26,6 +26,7 @@
 #include "lib/plan/plan.h"
 #include "lib/strings/str_cat.h"
 #include "vnet/cluster.h"
+#include "vnet/control.h"
 #include "vnet/netns.h"
 #include "vnet/state.h"
 
@@ -473,6 +474,118 @@ int RunStatus(const std::string& output) {
   return kExitOk;
 }
 
+// --- runtime verbs: answered by the cluster's own process over its control socket ----------------
+
+// Sends {"verb": ..., fields} to the cluster and returns the parsed answer, or an exit code.
+std::optional<nlohmann::json> Ask(const std::string& cluster, nlohmann::json req, int& exit_code) {
+  std::optional<vnet::ClusterState> s = PickCluster(cluster, exit_code);
+  if (!s) return std::nullopt;
+  absl::StatusOr<std::string> resp = vnet::ControlCall(s->cluster, req.dump());
+  if (!resp.ok()) {
+    exit_code = Fail(resp.status());
+    return std::nullopt;
+  }
+  nlohmann::json j = nlohmann::json::parse(*resp, nullptr, false);
+  if (!j.is_object()) {
+    exit_code = Fail(StrCat("cluster ", s->cluster, " gave a malformed answer"));
+    return std::nullopt;
+  }
+  if (!j.value("ok", false)) {
+    std::string code = j.value("code", "");
+    exit_code = Fail(j.value("error", "request failed"), code == "NOT_FOUND" || code == "INVALID_ARGUMENT" ? kExitBadInput : kExitFailure);
+    return std::nullopt;
+  }
+  return j;
+}
+
+std::string PortsText(const nlohmann::json& svc) {
+  std::string out;
+  for (const auto& p : svc["ports"]) {
+    if (!out.empty()) out += ",";
+    out += std::to_string(p["port"].get<int>());
+    if (p.contains("node_port")) out += ":" + std::to_string(p["node_port"].get<int>());
+    out += "/" + p["protocol"].get<std::string>();
+  }
+  return out;
+}
+
+int RunGetServices(const std::string& what, const std::string& cluster, const std::string& output) {
+  int code = kExitOk;
+  std::optional<nlohmann::json> j = Ask(cluster, {{"verb", what}}, code);
+  if (!j) return code;
+  if (output == "json") return std::cout << (*j)["services"].dump(2) << "\n", kExitOk;
+  std::vector<std::vector<std::string>> rows;
+  if (what == "endpoints") {
+    rows.push_back({"NAME", "ENDPOINTS"});
+    for (const auto& s : (*j)["services"]) {
+      std::string eps;
+      for (const auto& e : s["endpoints"]) {
+        if (!eps.empty()) eps += ",";
+        eps += e["ip"].get<std::string>() + "(" + e["pod"].get<std::string>() + ")";
+      }
+      rows.push_back({s["name"], eps.empty() ? "<none>" : eps});
+    }
+    std::cout << Table(rows);
+    return kExitOk;
+  }
+  bool counters = (*j)["proxy_mode"] == "userspace";
+  rows.push_back({"NAME", "TYPE", "CLUSTER-IP", "PORT(S)", "ENDPOINTS", "ALGORITHM", "AFFINITY"});
+  if (counters) rows[0].insert(rows[0].end(), {"PACKETS", "BYTES", "FLOWS", "NEW", "DROPS"});
+  for (const auto& s : (*j)["services"]) {
+    std::vector<std::string> r = {s["name"], s["type"], s["cluster_ip"], PortsText(s),
+                                  std::to_string(s["endpoints"].size()), s["algorithm"], s["session_affinity"]};
+    if (counters) {
+      uint64_t packets = 0, bytes = 0, flows = 0, fresh = 0, drops = 0;
+      for (const auto& p : s["ports"]) {
+        if (!p.contains("counters")) continue;
+        const auto& c = p["counters"];
+        packets += c["packets"].get<uint64_t>();
+        bytes += c["bytes"].get<uint64_t>();
+        flows += c["flows"].get<uint64_t>();
+        fresh += c["new_flows"].get<uint64_t>();
+        for (const auto& [reason, n] : c["drops"].items()) drops += n.get<uint64_t>();
+      }
+      r.insert(r.end(), {std::to_string(packets), std::to_string(bytes), std::to_string(flows),
+                         std::to_string(fresh), std::to_string(drops)});
+    }
+    rows.push_back(std::move(r));
+  }
+  std::cout << Table(rows);
+  return kExitOk;
+}
+
+int RunConntrack(const std::string& node, const std::string& cluster, const std::string& output) {
+  int code = kExitOk;
+  std::optional<nlohmann::json> j = Ask(cluster, {{"verb", "conntrack"}, {"node", node}}, code);
+  if (!j) return code;
+  if (output == "json") return std::cout << (*j)["flows"].dump(2) << "\n", kExitOk;
+  std::vector<std::vector<std::string>> rows = {
+      {"NODE", "PROTO", "STATE", "SERVICE", "ORIGINAL (client -> service)", "REPLY (endpoint -> proxy)", "POD", "EXPIRES", "PACKETS"}};
+  for (const auto& f : (*j)["flows"]) {
+    rows.push_back({f["node"], f["protocol"], f["state"], f["service"], f["original"], f["reply"], f["endpoint"],
+                    std::to_string(f["expires_in_ms"].get<int64_t>() / 1000) + "s", std::to_string(f["packets"].get<uint64_t>())});
+  }
+  std::cout << Table(rows);
+  return kExitOk;
+}
+
+int RunKill(const std::string& pod, const std::string& cluster) {
+  int code = kExitOk;
+  std::optional<nlohmann::json> j = Ask(cluster, {{"verb", "kill"}, {"pod", pod}}, code);
+  if (!j) return code;
+  std::cout << "pod " << pod << " killed and recreated on " << (*j)["node"].get<std::string>() << " with IP "
+            << (*j)["ip"].get<std::string>() << " in " << (*j)["ms"].get<int64_t>() << " ms\n";
+  return kExitOk;
+}
+
+int RunScale(const std::string& deployment, int replicas, const std::string& cluster) {
+  int code = kExitOk;
+  std::optional<nlohmann::json> j = Ask(cluster, {{"verb", "scale"}, {"deployment", deployment}, {"replicas", replicas}}, code);
+  if (!j) return code;
+  std::cout << "deployment " << deployment << " scaled to " << replicas << "\n";
+  return kExitOk;
+}
+
 int RunGet(const std::string& what, const std::string& cluster, const std::string& output) {
   int code = kExitOk;
   std::optional<vnet::ClusterState> s = PickCluster(cluster, code);
@@ -586,8 +699,14 @@ int main(int argc, char** argv) {
   status_cmd->add_option("-o,--output", status_output, "table or json")->check(CLI::IsMember({"table", "json"}));
 
   std::string get_what, get_cluster, get_output = "table";
-  CLI::App* get_cmd = app.add_subcommand("get", "Show pods or nodes of a cluster");
-  get_cmd->add_option("what", get_what, "pods or nodes")->required()->check(CLI::IsMember({"pods", "nodes", "pod", "node"}));
+  CLI::App* get_cmd = app.add_subcommand("get", "Show pods, nodes, services or endpoints of a cluster");
+  get_cmd->add_option("what", get_what, "pods, nodes, svc (services, with their counters) or endpoints")
+      ->required()
+      ->check(CLI::IsMember({"pods", "nodes", "pod", "node", "svc", "services", "service", "endpoints", "ep"}));
+  get_cmd->footer(
+      "Pods and nodes come from the cluster's state file; services and endpoints from its running process\n"
+      "(they change with kill and scale). Examples:\n"
+      "  minikube-net get pods\n  minikube-net get svc -o json\n  minikube-net get endpoints");
   get_cmd->add_option("-c,--cluster", get_cluster, "Cluster name (default: the only cluster up)");
   get_cmd->add_option("-o,--output", get_output, "table or json")->check(CLI::IsMember({"table", "json"}));
 
@@ -599,6 +718,32 @@ int main(int argc, char** argv) {
   exec_cmd_app->allow_extras();
   exec_cmd_app->prefix_command();  // everything after POD (and an optional --) is the command; default sh
   exec_cmd_app->footer("Example: minikube-net exec client -- ping -c1 10.244.1.3");
+
+  std::string ct_node, ct_cluster, ct_output = "table";
+  CLI::App* conntrack_cmd = app.add_subcommand("conntrack", "List the userspace proxy's flows with their translation");
+  conntrack_cmd->add_option("-n,--node", ct_node, "Only this node's flows (each node has its own table)");
+  conntrack_cmd->add_option("-c,--cluster", ct_cluster, "Cluster name (default: the only cluster up)");
+  conntrack_cmd->add_option("-o,--output", ct_output, "table or json")->check(CLI::IsMember({"table", "json"}));
+  conntrack_cmd->footer(
+      "Each flow shows what the client sent (client -> ClusterIP or NodePort) and what the endpoint sees and\n"
+      "answers (pod -> the node's proxy address). proxy_mode = \"nftables\": the kernel keeps the flows;\n"
+      "read them in a node with: minikube-net exec node1 -- cat /proc/net/nf_conntrack");
+
+  std::string kill_pod, kill_cluster;
+  CLI::App* kill_cmd = app.add_subcommand("kill", "Kill a pod: it is recreated on its node with a new IP, Services follow");
+  kill_cmd->add_option("pod", kill_pod, "Pod name")->required();
+  kill_cmd->add_option("-c,--cluster", kill_cluster, "Cluster name (default: the only cluster up)");
+  kill_cmd->footer(
+      "As a Deployment's pod dies and comes back: its containers stop, its namespace is removed, a new one\n"
+      "gets the next free address; endpoints follow at once and flows to the old address are flushed.");
+
+  std::string scale_dep, scale_cluster;
+  int scale_replicas = 0;
+  CLI::App* scale_cmd = app.add_subcommand("scale", "Set the number of replicas of a Deployment");
+  scale_cmd->add_option("deployment", scale_dep, "Deployment name")->required();
+  scale_cmd->add_option("replicas", scale_replicas, "Number of replicas")->required()->check(CLI::NonNegativeNumber);
+  scale_cmd->add_option("-c,--cluster", scale_cluster, "Cluster name (default: the only cluster up)");
+  scale_cmd->footer("New pods are <deployment>-<i> on the least loaded node; scaling down removes the newest first.");
 
   std::string logs_pod, logs_cluster;
   CLI::App* logs_cmd = app.add_subcommand("logs", "Print the logs of a pod's containers");
@@ -646,7 +791,14 @@ int main(int argc, char** argv) {
   }
   if (*down_cmd) return RunDown(down_target, down_all);
   if (*status_cmd) return RunStatus(status_output);
-  if (*get_cmd) return RunGet(get_what.back() == 's' ? get_what : get_what + "s", get_cluster, get_output);
+  if (*get_cmd) {
+    if (get_what == "svc" || get_what == "service" || get_what == "services") return RunGetServices("services", get_cluster, get_output);
+    if (get_what == "endpoints" || get_what == "ep") return RunGetServices("endpoints", get_cluster, get_output);
+    return RunGet(get_what.back() == 's' ? get_what : get_what + "s", get_cluster, get_output);
+  }
+  if (*conntrack_cmd) return RunConntrack(ct_node, ct_cluster, ct_output);
+  if (*kill_cmd) return RunKill(kill_pod, kill_cluster);
+  if (*scale_cmd) return RunScale(scale_dep, scale_replicas, scale_cluster);
   if (*exec_cmd_app) {
     exec_cmd = exec_cmd_app->remaining();
     exec_cmd.insert(exec_cmd.end(), after_dashes.begin(), after_dashes.end());
