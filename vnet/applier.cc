@@ -212,6 +212,11 @@ class Worker {
     MKN_ASSIGN_OR_RETURN(NlSocket * sock, In(s.ns));
     return Where(sock->AddRoute(s.dst, s.via, idx, s.onlink, s.table), s.ns);
   }
+  absl::Status Do(const SetHairpin& s) {
+    MKN_ASSIGN_OR_RETURN(int idx, Index(s.ns, s.dev));
+    MKN_ASSIGN_OR_RETURN(NlSocket * sock, In(s.ns));
+    return Where(sock->SetHairpin(idx), s.ns);
+  }
   absl::Status Do(const AddProxyNeighbor& s) {
     MKN_ASSIGN_OR_RETURN(int idx, Index(s.ns, s.dev));
     MKN_ASSIGN_OR_RETURN(NlSocket * sock, In(s.ns));
@@ -338,7 +343,7 @@ absl::StatusOr<Applied> Apply(const Plan& plan, const ApplyOptions& options) {
     static constexpr const char* kOpNames[] = {"create_netns", "set_sysctl", "create_bridge", "create_veth",
                                                "create_vxlan", "add_address", "set_link_up", "add_route",
                                                "add_neighbor", "add_fdb", "add_proxy_neigh", "add_rule",
-                                               "delete_rule", "create_tun", "load_nft", "start_app",
+                                               "delete_rule", "create_tun", "load_nft", "set_hairpin", "start_app",
                                                "start_command"};
     static_assert(std::size(kOpNames) == std::variant_size_v<Op>);
     for (size_t i = 0; i < std::variant_size_v<Op>; ++i) {

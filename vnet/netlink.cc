@@ -267,6 +267,18 @@ absl::Status NlSocket::AddProxyNeighbor(int ifindex, net::Ipv4 ip) {
   return Roundtrip(b.data, StrCat("add proxy neighbour ", ip.ToString()));
 }
 
+absl::Status NlSocket::SetHairpin(int ifindex) {
+  Buffer b;
+  nlmsghdr* nlh = Start(b, RTM_SETLINK, 0);
+  ifinfomsg* ifm = PutIfinfo(nlh);
+  ifm->ifi_family = AF_BRIDGE;  // the bridge's own link attributes, of the port `ifindex`
+  ifm->ifi_index = ifindex;
+  nlattr* protinfo = mnl_attr_nest_start(nlh, IFLA_PROTINFO);
+  mnl_attr_put_u8(nlh, IFLA_BRPORT_MODE, 1);
+  mnl_attr_nest_end(nlh, protinfo);
+  return Roundtrip(b.data, StrCat("set hairpin on port ", ifindex));
+}
+
 namespace {
 nlmsghdr* StartRule(Buffer& b, uint16_t type, uint16_t flags, int pref, int table) {
   nlmsghdr* nlh = Start(b, type, flags);

@@ -70,6 +70,8 @@ class NlSocket {
   absl::Status AddNeighbor(int ifindex, net::Ipv4 ip, const net::Mac& mac);
   // A proxy neighbour entry: the kernel answers ARP for `ip` on the link (NTF_PROXY).
   absl::Status AddProxyNeighbor(int ifindex, net::Ipv4 ip);
+  // Hairpin mode on a bridge port (IFLA_BRPORT_MODE), as `bridge link set dev X hairpin on`.
+  absl::Status SetHairpin(int ifindex);
   // A policy routing rule (FIB rule): [to dst] [ipproto P dport lo-hi] lookup table, at pref.
   absl::Status AddRule(int pref, std::optional<net::Prefix> dst, int ipproto, int dport_min,
                        int dport_max, int table);

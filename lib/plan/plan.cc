@@ -65,6 +65,11 @@ void AddServices(const ClusterSpec& spec, Builder& b) {
       // to a ClusterIP (routed before nat-output runs) and packets for a service without endpoints,
       // which must reach filter-forward to be rejected. cbr0 as a real cluster's default route would.
       b.Add(AddRoute{n.netns, spec.service_cidr, std::nullopt, cbr0, false, 0});
+      // Such a packet comes in and goes out cbr0, so the kernel would send the pod an ICMP redirect
+      // ("10.96.x.y is on your link"), which a pod obeys, and which also spends the per-host ICMP
+      // token that the reject's port unreachable then needs (they share inet_peer's rate state).
+      b.Add(SetSysctl{n.netns, "net.ipv4.conf.all.send_redirects", "0"});
+      b.Add(SetSysctl{n.netns, StrCat("net.ipv4.conf.", cbr0, ".send_redirects"), "0"});
       b.Add(LoadNftRuleset{n.netns, proxy::RenderNftRuleset(spec, n.index)});
       continue;
     }
@@ -149,6 +154,11 @@ Plan BuildPlan(const ClusterSpec& spec) {
     b.Add(SetSysctl{p.netns, "net.ipv6.conf.default.disable_ipv6", "1"});
     b.Add(CreateVeth{n.netns, p.host_veth, spec.pod_mtu, cbr0, p.netns, eth0, p.mac});
     b.Add(SetLinkUp{n.netns, p.host_veth});
+    // nftables Services: a pod that reaches itself through a ClusterIP is DNATed to its own address
+    // and the bridge must send the frame back out the port it came in on (CNI bridge hairpinMode).
+    if (spec.proxy_mode == config::ProxyMode::kNftables && !spec.services.empty()) {
+      b.Add(SetHairpin{n.netns, p.host_veth});
+    }
     b.Add(AddAddress{p.netns, eth0, net::Prefix{p.ip, n.pod_cidr.len}});
     b.Add(SetLinkUp{p.netns, eth0});
     b.Add(AddRoute{p.netns, net::Prefix{}, n.gateway, eth0, false});
@@ -268,6 +278,9 @@ struct ShellRenderer {
   std::string operator()(const LoadNftRuleset& s) const {
     return StrCat("ip netns exec ", s.ns, " nft -f - <<'EOF'\n", s.ruleset, "EOF");
   }
+  std::string operator()(const SetHairpin& s) const {
+    return StrCat("bridge -n ", s.ns, " link set dev ", s.dev, " hairpin on");
+  }
   std::string operator()(const AddNeighbor& s) const {
     return StrCat("ip -n ", s.ns, " neigh add ", s.ip.ToString(), " lladdr ", s.mac.ToString(), " dev ",
                         s.dev, " nud permanent");
@@ -354,6 +367,9 @@ struct JsonRenderer {
   nlohmann::json operator()(const LoadNftRuleset& s) const {
     return {{"op", "load_nft_ruleset"}, {"ns", s.ns}, {"ruleset", s.ruleset}};
   }
+  nlohmann::json operator()(const SetHairpin& s) const {
+    return {{"op", "set_hairpin"}, {"ns", s.ns}, {"dev", s.dev}};
+  }
   nlohmann::json operator()(const AddNeighbor& s) const {
     return {{"op", "add_neighbor"}, {"ns", s.ns}, {"dev", s.dev}, {"ip", s.ip.ToString()}, {"mac", s.mac.ToString()}};
   }
@@ -398,7 +414,7 @@ Plan BuildPodPlan(const ClusterSpec& spec, const std::vector<int>& pods) {
             return ns.count(op.name) > 0;
           } else if constexpr (std::is_same_v<T, CreateVeth>) {
             return ns.count(op.peer_ns) > 0;
-          } else if constexpr (std::is_same_v<T, SetLinkUp>) {
+          } else if constexpr (std::is_same_v<T, SetLinkUp> || std::is_same_v<T, SetHairpin>) {
             return ns.count(op.ns) > 0 || host_links.count({op.ns, op.dev}) > 0;
           } else if constexpr (std::is_same_v<T, StartApp> || std::is_same_v<T, StartCommand>) {
             return pod_names.count(op.pod) > 0;

@@ -113,6 +113,12 @@ struct LoadNftRuleset {
   std::string ns;
   std::string ruleset;
 };
+// bridge -n NS link set dev DEV hairpin on: the bridge may send a frame back out the port it came
+// in on. nftables mode: a pod that reaches itself through its ClusterIP is DNATed to its own address,
+// and br_netfilter hands that frame back to the bridge on the pod's own port.
+struct SetHairpin {
+  std::string ns, dev;
+};
 // A built-in app, served by the minikube-net process from a socket opened inside the pod's netns.
 struct StartApp {
   std::string ns, pod, container;
@@ -129,7 +135,7 @@ struct StartCommand {
 
 using Op = std::variant<CreateNetns, SetSysctl, CreateBridge, CreateVeth, CreateVxlan, AddAddress,
                         SetLinkUp, AddRoute, AddNeighbor, AddFdb, AddProxyNeighbor, AddRule,
-                        DeleteRule, CreateTun, LoadNftRuleset, StartApp, StartCommand>;
+                        DeleteRule, CreateTun, LoadNftRuleset, SetHairpin, StartApp, StartCommand>;
 
 enum Phase : int {
   kPhaseUnderlay = 0,

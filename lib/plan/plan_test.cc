@@ -93,6 +93,45 @@ TEST(Plan, RendersShellAndJson) {
   EXPECT_EQ(j["steps"][0]["op"], "create_netns");
 }
 
+// nftables Services: per node, bridged frames through conntrack, no redirects, the service CIDR
+// routed, one ruleset; per pod, hairpin on its bridge port. The userspace mode's TUN is absent.
+TEST(Plan, NftablesModeProgramsEachNodeForKernelNat) {
+  std::string lab = kLab;
+  lab.replace(lab.find("network = \"vxlan\""), 17, "network = \"vxlan\"\nproxy_mode = \"nftables\"");
+  lab += "[[service]]\nname = \"s\"\nselector = {}\n[[service.port]]\nport = 80\n";
+  config::ClusterSpec spec = Spec(lab);
+  ASSERT_EQ(spec.proxy_mode, config::ProxyMode::kNftables);
+  Plan p = BuildPlan(spec);
+  std::set<std::string> brnf, redirects_off, rulesets, routed, hairpin;
+  for (const Step& s : p.steps) {
+    EXPECT_FALSE(std::holds_alternative<CreateTun>(s.op));
+    if (auto* x = std::get_if<SetSysctl>(&s.op)) {
+      if (x->key == "net.bridge.bridge-nf-call-iptables" && x->value == "1") brnf.insert(x->ns);
+      if (x->key == "net.ipv4.conf.cbr0.send_redirects" && x->value == "0") redirects_off.insert(x->ns);
+    }
+    if (auto* r = std::get_if<AddRoute>(&s.op); r && s.phase == kPhaseServices) {
+      EXPECT_EQ(r->dst, spec.service_cidr);
+      EXPECT_EQ(r->dev, "cbr0");
+      routed.insert(r->ns);
+    }
+    if (auto* l = std::get_if<LoadNftRuleset>(&s.op)) {
+      EXPECT_EQ(s.phase, kPhaseServices);
+      EXPECT_NE(l->ruleset.find("add table ip kube-proxy"), std::string::npos);
+      rulesets.insert(l->ns);
+    }
+    if (auto* h = std::get_if<SetHairpin>(&s.op)) hairpin.insert(h->dev);
+  }
+  std::set<std::string> nodes, veths;
+  for (const auto& n : spec.nodes) nodes.insert(n.netns);
+  for (const auto& pod : spec.pods) veths.insert(pod.host_veth);
+  EXPECT_EQ(brnf, nodes);
+  EXPECT_EQ(redirects_off, nodes);
+  EXPECT_EQ(routed, nodes);
+  EXPECT_EQ(rulesets, nodes);
+  EXPECT_EQ(hairpin, veths);
+  EXPECT_NE(RenderShell(p).find(" link set dev " + spec.pods[0].host_veth + " hairpin on\n"), std::string::npos);
+}
+
 TEST(Plan, ShellQuote) {
   EXPECT_EQ(ShellQuote("plain-word"), "plain-word");
   EXPECT_EQ(ShellQuote("two words"), "'two words'");
