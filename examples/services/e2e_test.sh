@@ -1,0 +1,256 @@
+#!/usr/bin/env bash
+# End-to-end tests of Services (issue 5, ctest label e2e): examples/services/lab.toml brought up in a given
+# proxy mode, probed with real packets (curl, bash /dev/udp, tcpdump) and checked clean afterwards.
+#
+#   examples/services/e2e_test.sh CASE      CASE: nftables
+#
+# Each CASE is a proxy mode. The checks are functions of (cluster, mode): where the modes differ (which
+# source address a backend sees, how the rules are listed), the function says so per mode.
+# Runs itself inside ci/sandbox.sh. Without root it exits 77 (ctest: skipped), except under CI=true where
+# that is a failure. Waits are conditions with deadlines; load loops are bounded in count and time.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+if [[ "${MKN_IN_SANDBOX:-}" != 1 ]]; then
+  if [[ $(id -u) != 0 ]]; then
+    [[ "${CI:-}" == true ]] && { echo "FAIL: CI=true but not root"; exit 1; }
+    echo "SKIP: needs root"; exit 77
+  fi
+  exec "$ROOT/ci/sandbox.sh" "$0" "$@"
+fi
+MKN=${MKN_BIN:-$ROOT/build/minikube-net}
+CASE=${1:?usage: e2e_test.sh CASE}
+TMP=$(mktemp -d)
+cd "$ROOT"
+
+fail() { echo "FAIL [$CASE]: $*" >&2; exit 1; }
+pass() { echo "ok   [$CASE]: $*"; }
+contains() { grep -qF -- "$2" <<<"$1" || fail "$3: expected to find '$2' in: $1"; }
+# wait_for DEADLINE_S CMD...: run CMD until it succeeds or the deadline passes.
+wait_for() {
+  local deadline=$((SECONDS + $1)); shift
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.05
+  done
+}
+pod_ip() { "$MKN" get pods -c "$1" | awk -v p="$2" '$1==p && $3 ~ /^[0-9.]+$/ {print $3}'; }
+pod_node() { "$MKN" get pods -c "$1" | awk -v p="$2" '$1==p && $3 ~ /^[0-9.]+$/ {print $2}'; }
+node_ip() { "$MKN" get nodes -c "$1" | awk -v n="$2" '$1==n && $2 ~ /^[0-9.]+$/ {print $2}'; }
+# The pod CIDR slice of a node: "10.244.0.0/24" -> its gateway "10.244.0.1" (cbr0's address).
+node_gateway() { "$MKN" get nodes -c "$1" | awk -v n="$2" '$1==n && $2 ~ /^[0-9.]+$/ {split($3, a, "[./]"); print a[1]"."a[2]"."a[3]".1"}'; }
+in_pod() { local c=$1 p=$2; shift 2; ip netns exec "mkn-$c-$p" "$@"; }
+# get URL from a pod's namespace (or a node's, or the underlay's: any mkn-<c>-<x>): "pod client_ip".
+hit() {
+  local body
+  body=$(ip netns exec "mkn-$1-$2" curl -sS --max-time 5 "$3") || return 1
+  awk '/^pod: / {p=$2} /^client: / {sub(/:[0-9]+$/, "", $2); c=$2} END {print p, c}' <<<"$body"
+}
+gone() { [[ ! -e /proc/$1 ]] || [[ $(sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f1) == Z ]]; }
+
+# Nothing of cluster $1 remains: namespace, mount, state, link, process.
+assert_clean() {
+  local c=$1
+  local left
+  left=$(ls /run/netns | grep "^mkn-$c-" || true)
+  [[ -z "$left" ]] || fail "namespaces left: $left"
+  ! grep -q "/run/netns/mkn-$c-" /proc/self/mountinfo || fail "netns mounts left"
+  [[ ! -e /run/minikube-net/$c ]] || fail "state left in /run/minikube-net/$c"
+  [[ $(ip -o link | wc -l) == 1 ]] || fail "links appeared in the sandbox's own namespace: $(ip -o link)"
+  local me stray=""
+  me=$(readlink /proc/self/ns/net)
+  for p in /proc/[0-9]*; do
+    local ns
+    ns=$(readlink "$p/ns/net" 2>/dev/null) || continue
+    [[ "$ns" == "$me" ]] || stray+=" $(basename "$p"):$(cat "$p/comm" 2>/dev/null)"
+  done
+  [[ -z "$stray" ]] || fail "processes left in cluster namespaces:$stray"
+  pass "nothing of $c is left (namespaces, mounts, state, links, processes)"
+}
+
+# make_lab CLUSTER MODE: examples/services/lab.toml renamed and switched to MODE, plus
+#  - udp-echo pinned to port 5353, the port it declares (harmless once resolve serves the declared port);
+#  - a UDP port on the `empty` service, so the no-endpoint UDP answer can be probed.
+make_lab() {
+  local c=$1 mode=$2 lab=$TMP/$1.toml
+  sed -e "s/^name = \"svc\"/name = \"$c\"/" \
+      -e "s/^proxy_mode = \"userspace\".*/proxy_mode = \"$mode\"/" \
+      -e 's/^\(  *\)app = "udp-echo"$/&\n\1port = 5353/' examples/services/lab.toml >"$lab"
+  # The file ends inside the `empty` service's only [[service.port]]: name it, add a UDP one.
+  [[ $(tail -1 "$lab") == "  port = 80" ]] || fail "examples/services/lab.toml no longer ends with the empty service's port"
+  printf '  name = "http"\n  [[service.port]]\n  name = "dns"\n  port = 53\n  protocol = "UDP"\n' >>"$lab"
+  grep -q "^name = \"$c\"" "$lab" && grep -q "^proxy_mode = \"$mode\"" "$lab" && grep -q "port = 5353$" "$lab" ||
+    fail "could not derive the $mode lab from examples/services/lab.toml"
+  echo "$lab"
+}
+
+# The source address a backend sees for a pod client, per mode (docs/services-nftables.md).
+expected_source() {
+  local c=$1 mode=$2 client=$3
+  case "$mode" in
+  nftables) pod_ip "$c" "$client" ;;  # no SNAT for pod -> ClusterIP: the client keeps its address
+  *) fail "expected_source: mode $mode not described" ;;
+  esac
+}
+
+# ClusterIP from the client pod reaches backends on its node and on the other node, and each backend
+# sees the source address the mode documents. Round-robin: one request per backend covers both.
+check_clusterip() {
+  local c=$1 mode=$2
+  local client_node src pod seen same=0 other=0
+  client_node=$(pod_node "$c" client)
+  src=$(expected_source "$c" "$mode" client)
+  for _ in 1 2 3; do
+    read -r pod seen < <(hit "$c" client http://10.96.0.10/) || fail "curl client -> 10.96.0.10 failed"
+    [[ "$pod" == web-* ]] || fail "10.96.0.10 answered by '$pod'"
+    [[ "$seen" == "$src" ]] || fail "$pod saw the client as $seen, $mode mode documents $src"
+    if [[ $(pod_node "$c" "$pod") == "$client_node" ]]; then same=$((same + 1)); else other=$((other + 1)); fi
+  done
+  ((same > 0 && other > 0)) || fail "ClusterIP did not reach a backend on each node (same=$same other=$other)"
+  pass "ClusterIP: client -> backends on its node and the other; backends see $src"
+}
+
+# Round-robin cycles exactly: with one client, request i goes where request i mod 3 went.
+check_round_robin() {
+  local c=$1 mode=$2 i pod seq=()
+  for ((i = 0; i < 30; i++)); do
+    read -r pod _ < <(hit "$c" client http://10.96.0.10/) || fail "request $i to 10.96.0.10 failed"
+    seq+=("$pod")
+  done
+  [[ $(printf '%s\n' "${seq[@]:0:3}" | sort -u | wc -l) == 3 ]] || fail "first 3 round-robin picks not distinct: ${seq[*]:0:3}"
+  for ((i = 3; i < 30; i++)); do
+    [[ "${seq[i]}" == "${seq[i % 3]}" ]] || fail "round-robin broke its cycle at request $i: ${seq[*]}"
+  done
+  pass "round-robin: 30 requests cycle ${seq[*]:0:3}"
+}
+
+# Random (and least-conn, served as random by nftables): N requests, every backend within bounds.
+# Expected N/3 each; sd = sqrt(N * 1/3 * 2/3) = 8.2 for N = 300, and the bounds are ~5 sd wide.
+check_random() {
+  local c=$1 mode=$2 vip=$3 what=$4 n=300 lo=60 hi=140 i pod
+  declare -A count=()
+  for ((i = 0; i < n; i++)); do
+    read -r pod _ < <(hit "$c" client "http://$vip/") || fail "request $i to $vip failed"
+    count[$pod]=$((${count[$pod]:-0} + 1))
+  done
+  [[ ${#count[@]} == 3 ]] || fail "$what: $n requests reached ${#count[@]} backends: $(declare -p count)"
+  local summary=""
+  for pod in "${!count[@]}"; do
+    ((count[$pod] >= lo && count[$pod] <= hi)) || fail "$what: $pod got ${count[$pod]} of $n (bounds $lo-$hi)"
+    summary+=" $pod=${count[$pod]}"
+  done
+  pass "$what over $n requests:$summary (each within $lo-$hi)"
+}
+
+# ClientIP affinity: every request of one client lands on the same backend.
+check_affinity() {
+  local c=$1 mode=$2 first pod i
+  read -r first _ < <(hit "$c" client http://10.96.0.13/) || fail "curl 10.96.0.13 failed"
+  for ((i = 0; i < 20; i++)); do
+    read -r pod _ < <(hit "$c" client http://10.96.0.13/) || fail "curl 10.96.0.13 failed"
+    [[ "$pod" == "$first" ]] || fail "affinity broke: request $i went to $pod, not $first"
+  done
+  pass "ClientIP affinity: 21 requests all on $first"
+}
+
+# UDP echo through the ClusterIP (port 53 -> target port "dns" = 5353 on each dns pod).
+check_udp() {
+  local c=$1 mode=$2 i line
+  for i in 1 2 3 4; do
+    line=$(in_pod "$c" client bash -c "exec 3<>/dev/udp/10.96.0.53/53; echo udp-$i >&3; timeout 5 dd bs=512 count=1 status=none <&3")
+    [[ "$line" == "udp-$i" ]] || fail "UDP echo via 10.96.0.53:53 returned '$line'"
+  done
+  pass "UDP echo via ClusterIP 10.96.0.53:53"
+}
+
+# NodePort 30080 on every node's underlay address, from the underlay and from a node. With
+# externalTrafficPolicy=Cluster the flow is masqueraded: the backend sees a node address, never the
+# underlay client's.
+check_nodeport() {
+  local c=$1 mode=$2 n ip from pod seen
+  for n in node1 node2; do
+    ip=$(node_ip "$c" "$n")
+    [[ -n "$ip" ]] || fail "no underlay address for $n"
+    for from in underlay node1 node2; do
+      read -r pod seen < <(hit "$c" "$from" "http://$ip:30080/") || fail "NodePort $ip:30080 from $from failed"
+      [[ "$pod" == web-* ]] || fail "NodePort $ip:30080 from $from answered by '$pod'"
+      [[ "$seen" != 172.18.* ]] || fail "NodePort from $from: backend $pod saw the underlay source $seen (not masqueraded)"
+    done
+  done
+  pass "NodePort 30080 on both nodes' underlay addresses, from the underlay and from each node, masqueraded"
+}
+
+# No endpoints: TCP gets a reset at once (curl exit 7), UDP an ICMP port unreachable (ECONNREFUSED).
+check_no_endpoints() {
+  local c=$1 mode=$2 rc out
+  in_pod "$c" client tcpdump -l -n -i eth0 -c 1 'src host 10.96.0.99 and tcp[tcpflags] & tcp-rst != 0' \
+    >"$TMP/rst" 2>"$TMP/rst.err" &
+  local td=$!
+  wait_for 10 grep -q "listening on" "$TMP/rst.err" || fail "tcpdump did not start: $(cat "$TMP/rst.err")"
+  rc=0; out=$(in_pod "$c" client curl -sS --max-time 3 http://10.96.0.99/ 2>&1) || rc=$?
+  [[ $rc == 7 ]] || fail "TCP to the endpoint-less service: curl exit $rc, want 7 (refused): $out"
+  wait_for 5 gone "$td" || { kill "$td"; fail "no TCP reset from 10.96.0.99 seen on the client's eth0"; }
+  contains "$(cat "$TMP/rst")" "10.96.0.99.80 >" "the reset comes from the service address"
+  rc=0; out=$(in_pod "$c" client bash -c "exec 3<>/dev/udp/10.96.0.99/53; echo x >&3; timeout 3 dd bs=512 count=1 status=none <&3" 2>&1) || rc=$?
+  contains "$out" "Connection refused" "UDP to the endpoint-less service: ICMP port unreachable -> ECONNREFUSED (rc $rc)"
+  pass "no endpoints: TCP reset from 10.96.0.99:80 (curl exit 7), UDP refused by ICMP port unreachable"
+}
+
+# Hairpin: a backend reaching its own service. Round-robin's 3 consecutive picks include itself; it must
+# answer (no lost SYN) and see the node's cbr0 address, since the flow is masqueraded.
+check_hairpin() {
+  local c=$1 mode=$2 me node gw pod seen i own=0
+  node=$(pod_node "$c" client)
+  me=$("$MKN" get pods -c "$c" | awk -v n="$node" '$1 ~ /^web-/ && $2==n {print $1; exit}')
+  gw=$(node_gateway "$c" "$node")
+  declare -A hits=()
+  for i in 1 2 3; do
+    read -r pod seen < <(hit "$c" "$me" http://10.96.0.10/) || fail "hairpin request $i from $me failed"
+    hits[$pod]=1
+    if [[ "$pod" == "$me" ]]; then
+      own=1
+      [[ "$seen" == "$gw" ]] || fail "hairpin: $me saw itself as $seen, want the node's cbr0 address $gw"
+    fi
+  done
+  ((own == 1 && ${#hits[@]} == 3)) || fail "hairpin: 3 round-robin picks from $me were $(declare -p hits)"
+  pass "hairpin: $me reaches itself through 10.96.0.10 and sees $gw"
+}
+
+# The rules, as `nft list` shows them in a node.
+check_nft_listing() {
+  local c=$1 out ip
+  out=$(ip netns exec "mkn-$c-node1" nft list table ip kube-proxy)
+  contains "$out" "map service-ips" "service-ips verdict map"
+  contains "$out" "10.96.0.10 . tcp . 80 : goto service-" "web's entry in service-ips"
+  contains "$out" "tcp . 30080 : goto external-" "web-np's entry in service-nodeports"
+  contains "$out" "numgen inc mod 3 vmap" "round-robin pick over 3 endpoints"
+  contains "$out" "jump mark-for-masquerade" "masquerade marks"
+  contains "$out" "10.96.0.99 . tcp . 80" "empty's no-endpoint entry"
+  for ip in $(pod_ip "$c" web-0) $(pod_ip "$c" web-1) $(pod_ip "$c" web-2); do
+    contains "$out" "dnat to $ip:8080" "endpoint chain of $ip"
+  done
+  pass "nft list table ip kube-proxy in node1 shows the service, endpoint and NodePort chains"
+}
+
+case "$CASE" in
+nftables)
+  c=svcnft
+  lab=$(make_lab $c nftables)
+  out=$("$MKN" up -d "$lab" 2>&1) || fail "up failed: $out"
+  contains "$out" "ready in" "up -d reports readiness"
+  check_nft_listing $c
+  check_clusterip $c nftables
+  check_round_robin $c nftables
+  check_hairpin $c nftables
+  check_udp $c nftables
+  check_nodeport $c nftables
+  check_affinity $c nftables
+  check_random $c nftables 10.96.0.11 "random"
+  check_random $c nftables 10.96.0.12 "least-conn (random in nftables)"
+  check_no_endpoints $c nftables
+  out=$("$MKN" down $c)
+  contains "$out" "cluster $c down" "down reports"
+  assert_clean $c
+  ;;
+*) fail "unknown case $CASE" ;;
+esac
+echo "PASS [$CASE]"
