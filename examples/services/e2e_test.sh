@@ -231,6 +231,29 @@ check_nft_listing() {
   pass "nft list table ip kube-proxy in node1 shows the service, endpoint and NodePort chains"
 }
 
+# kill POD: the pod comes back with a new address; the Services follow (the rules are rewritten), the old
+# address is gone from them, and the new pod answers, hairpin included (its new bridge port too).
+check_kill() {
+  local c=$1 mode=$2 victim old new out i pod seen found=0
+  victim=$("$MKN" get pods -c "$c" | awk -v n="$(pod_node "$c" client)" '$1 ~ /^web-/ && $2==n {print $1; exit}')
+  old=$(pod_ip "$c" "$victim")
+  out=$("$MKN" kill -c "$c" "$victim") || fail "kill $victim: $out"
+  new=$(pod_ip "$c" "$victim")
+  [[ -n "$new" && "$new" != "$old" ]] || fail "kill $victim: address $old -> '$new'"
+  if [[ "$mode" == nftables ]]; then
+    out=$(ip netns exec "mkn-$c-node1" nft list table ip kube-proxy)
+    contains "$out" "dnat to $new:8080" "the rules follow the new address"
+    ! grep -qF "dnat to $old:" <<<"$out" || fail "the rules still send traffic to the dead $old"
+  fi
+  for i in 1 2 3; do
+    read -r pod seen < <(hit "$c" client http://10.96.0.10/) || fail "request $i after kill failed"
+    [[ "$pod" == "$victim" ]] && found=1
+  done
+  ((found == 1)) || fail "the recreated $victim ($new) got none of 3 round-robin requests"
+  check_hairpin "$c" "$mode"
+  pass "kill $victim: $old -> $new, the Services follow"
+}
+
 case "$CASE" in
 nftables)
   c=svcnft
@@ -247,6 +270,7 @@ nftables)
   check_random $c nftables 10.96.0.11 "random"
   check_random $c nftables 10.96.0.12 "least-conn (random in nftables)"
   check_no_endpoints $c nftables
+  check_kill $c nftables
   out=$("$MKN" down $c)
   contains "$out" "cluster $c down" "down reports"
   assert_clean $c
