@@ -80,6 +80,11 @@ absl::StatusOr<ChildProcess> Spawn(int netns_fd, const std::vector<std::string>&
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    // An ignored signal stays ignored across exec: a container starts with default dispositions,
+    // whatever minikube-net ignores (SIGPIPE).
+    for (int sig = 1; sig < NSIG; ++sig) {
+      if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
+    }
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) ::_exit(127);  // the parent died before prctl
     ::setsid();

@@ -624,6 +624,7 @@ int RunExec(const std::string& pod, const std::string& cluster, std::vector<std:
   if (!fd.ok()) return Fail(fd.status());
   // Single-threaded here: entering the netns for the exec is safe.
   if (setns(fd->get(), CLONE_NEWNET) < 0) return Fail(StrCat("enter ", ns, ": ", strerror(errno)));
+  signal(SIGPIPE, SIG_DFL);  // main() ignores it; the command must not inherit that
   std::vector<char*> argv;
   for (std::string& a : cmd) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -649,6 +650,10 @@ int RunLogs(const std::string& pod, const std::string& cluster) {
 
 int main(int argc, char** argv) {
   using namespace mkn;
+  // A reader that goes away (`up -d | head`, a closed terminal) must not kill a process that owns a
+  // cluster: writes to it fail with EPIPE instead, and the cluster keeps running (or is torn down
+  // in order). Children get the default back (ShellChild, Spawn).
+  signal(SIGPIPE, SIG_IGN);
   CLI::App app{"minikube-net: a Kubernetes-style cluster network (pods, nodes, bridges, VXLAN or direct routes)\n"
                "built from a lab file on one Linux machine, in one process. Everything it makes lives in\n"
                "network namespaces it owns (ip netns list | grep mkn-)."};
