@@ -2,7 +2,7 @@
 # End-to-end tests of Services (issue 5, ctest label e2e): examples/services/lab.toml brought up in a given
 # proxy mode, probed with real packets (curl, bash /dev/udp, tcpdump) and checked clean afterwards.
 #
-#   examples/services/e2e_test.sh CASE      CASE: nftables
+#   examples/services/e2e_test.sh CASE      CASE: userspace nftables
 #
 # Each CASE is a proxy mode. The checks are functions of (cluster, mode): where the modes differ (which
 # source address a backend sees, how the rules are listed), the function says so per mode.
@@ -88,7 +88,26 @@ expected_source() {
   local c=$1 mode=$2 client=$3
   case "$mode" in
   nftables) pod_ip "$c" "$client" ;;  # no SNAT for pod -> ClusterIP: the client keeps its address
+  userspace) node_proxy_ip "$c" "$(pod_node "$c" "$client")" ;;  # SNAT to the client node's proxy address
   *) fail "expected_source: mode $mode not described" ;;
+  esac
+}
+
+# The userspace proxy's source address on a node: the last usable address of its pod CIDR
+# ("10.244.0.0/24" -> "10.244.0.254"), routed into the node's TUN.
+node_proxy_ip() {
+  "$MKN" get nodes -c "$1" | awk -v n="$2" '$1==n && $2 ~ /^[0-9.]+$/ {
+    split($3, a, "[./]"); v = ((a[1] * 256 + a[2]) * 256 + a[3]) * 256 + a[4] + 2 ^ (32 - a[5]) - 2
+    printf "%d.%d.%d.%d\n", int(v / 16777216) % 256, int(v / 65536) % 256, int(v / 256) % 256, v % 256 }'
+}
+
+# The source a backend sees when it reaches itself through its own service.
+hairpin_source() {
+  local c=$1 mode=$2 node=$3
+  case "$mode" in
+  nftables) node_gateway "$c" "$node" ;;  # masqueraded to cbr0's address
+  userspace) node_proxy_ip "$c" "$node" ;;
+  *) fail "hairpin_source: mode $mode not described" ;;
   esac
 }
 
@@ -201,14 +220,14 @@ check_hairpin() {
   local c=$1 mode=$2 me node gw pod seen i own=0
   node=$(pod_node "$c" client)
   me=$("$MKN" get pods -c "$c" | awk -v n="$node" '$1 ~ /^web-/ && $2==n {print $1; exit}')
-  gw=$(node_gateway "$c" "$node")
+  gw=$(hairpin_source "$c" "$mode" "$node")
   declare -A hits=()
   for i in 1 2 3; do
     read -r pod seen < <(hit "$c" "$me" http://10.96.0.10/) || fail "hairpin request $i from $me failed"
     hits[$pod]=1
     if [[ "$pod" == "$me" ]]; then
       own=1
-      [[ "$seen" == "$gw" ]] || fail "hairpin: $me saw itself as $seen, want the node's cbr0 address $gw"
+      [[ "$seen" == "$gw" ]] || fail "hairpin: $me saw itself as $seen, want $gw ($mode mode)"
     fi
   done
   ((own == 1 && ${#hits[@]} == 3)) || fail "hairpin: 3 round-robin picks from $me were $(declare -p hits)"
@@ -254,10 +273,140 @@ check_kill() {
   pass "kill $victim: $old -> $new, the Services follow"
 }
 
+# least-conn (userspace, IPVS lc): two connections held open take two backends; new short requests
+# all go to the third, the one with no active connection (overhead = active * 256 + inactive).
+check_least_conn_held() {
+  local c=$1 mode=$2 i pod held=() pids=() free_pod
+  for i in 1 2; do
+    # Not through in_pod: $! must be the process itself (timeout), which passes a SIGTERM on to bash.
+    ip netns exec "mkn-$c-client" timeout 60 bash -c 'exec 3<>/dev/tcp/10.96.0.12/80
+      printf "GET /held HTTP/1.1\r\nHost: lc\r\n\r\n" >&3
+      while read -r -t 5 l <&3; do case "$l" in pod:*) echo "${l#pod: }" >"$1"; break ;; esac; done
+      while read -r -t 50 <&3; do :; done' held "$TMP/held$i" &  # drain, then hold the connection
+    pids+=($!)
+    wait_for 10 test -s "$TMP/held$i" || fail "held connection $i got no answer"
+    held+=("$(tr -d '\r' <"$TMP/held$i")")
+  done
+  [[ "${held[0]}" != "${held[1]}" ]] || fail "least-conn put both held connections on ${held[0]}"
+  for ((i = 0; i < 10; i++)); do
+    read -r pod _ < <(hit "$c" client http://10.96.0.12/) || fail "least-conn request $i failed"
+    [[ "$pod" != "${held[0]}" && "$pod" != "${held[1]}" ]] || fail "least-conn sent request $i to $pod, which holds a connection"
+    free_pod=$pod
+  done
+  local flows
+  flows=$("$MKN" conntrack -c "$c" -n "$(pod_node "$c" client)")
+  [[ $(grep -c "ESTABLISHED .*web-lc" <<<"$flows") -ge 2 ]] || fail "conntrack lacks the 2 held flows: $flows"
+  kill "${pids[@]}" 2>/dev/null || true
+  wait "${pids[@]}" 2>/dev/null || true
+  pass "least-conn: held connections on ${held[*]}, 10 new requests all to $free_pod; conntrack lists the held flows"
+}
+
+# The userspace proxy's view: conntrack lists a flow with both tuples, get svc counts it.
+check_conntrack_and_counters() {
+  local c=$1 mode=$2 client out before after
+  client=$(pod_ip "$c" client)
+  before=$("$MKN" get svc -c "$c" -o json | awk '/"new_flows"/ {gsub(/[^0-9]/, ""); s += $0} END {print s + 0}')
+  in_pod "$c" client bash -c 'exec 3<>/dev/tcp/10.96.0.13/80; printf "GET / HTTP/1.1\r\nHost: x\r\n\r\n" >&3; read -r -t 5 l <&3; exec 3>&-'
+  out=$("$MKN" conntrack -c "$c")
+  contains "$out" "$client:" "conntrack shows the client's tuple"
+  contains "$out" "-> 10.96.0.13:80" "conntrack shows the ClusterIP side"
+  contains "$out" "-> $(node_proxy_ip "$c" "$(pod_node "$c" client)"):" "conntrack shows the reply to the proxy address"
+  after=$("$MKN" get svc -c "$c" -o json | awk '/"new_flows"/ {gsub(/[^0-9]/, ""); s += $0} END {print s + 0}')
+  ((after > before)) || fail "get svc: new_flows did not grow ($before -> $after)"
+  out=$("$MKN" get svc -c "$c")
+  contains "$out" "PACKETS" "get svc shows counters in userspace mode"
+  pass "conntrack lists client -> ClusterIP and endpoint -> proxy tuples; get svc counted $((after - before)) new flows"
+}
+
+# kill a backend while a client keeps calling the service: only requests in flight may fail, and every
+# request after kill returned succeeds.
+check_kill_under_load() {
+  local c=$1 mode=$2 victim n=120 i
+  victim=$("$MKN" get pods -c "$c" | awk '$1 ~ /^web-/ {v = $1} END {print v}')
+  : >"$TMP/load"
+  in_pod "$c" client bash -c 'for ((i = 0; i < '"$n"'; i++)); do
+      if curl -sS --max-time 2 -o /dev/null http://10.96.0.10/ 2>/dev/null; then echo ok; else echo fail; fi
+    done' >>"$TMP/load" &
+  local loader=$!
+  wait_for 20 bash -c "(( \$(wc -l <'$TMP/load') >= 30 ))" || fail "the load loop did not get going"
+  "$MKN" kill -c "$c" "$victim" >/dev/null || fail "kill $victim under load failed"
+  local at
+  at=$(wc -l <"$TMP/load")
+  wait "$loader" || true
+  local total fails late_fails
+  total=$(wc -l <"$TMP/load")
+  fails=$(grep -c fail "$TMP/load" || true)
+  late_fails=$(tail -n +"$((at + 2))" "$TMP/load" | grep -c fail || true)
+  [[ $total == "$n" ]] || fail "load loop ran $total of $n requests"
+  ((late_fails == 0)) || fail "$late_fails requests failed after kill returned (request $at of $n)"
+  ((fails <= 1)) || fail "$fails of $n requests failed around the kill (at most the one in flight may)"
+  pass "kill $victim at request $at of $n under load: $fails failed (in flight), all later ones succeeded"
+}
+
+# Bulk TCP through the ClusterIP across nodes (VXLAN + the proxy): no stalled interval, no crawl.
+check_bulk() {
+  local c=$1 mode=$2 j zero gbps
+  wait_for 10 in_pod "$c" bulk bash -c "ss -ltn | grep -q ':5201 '" || fail "iperf3 server in pod bulk did not start"
+  j=$(in_pod "$c" client iperf3 -c 10.96.0.30 -t 2 -i 0.2 -J) || fail "iperf3 through 10.96.0.30 failed"
+  zero=$(awk '/"intervals"/ {i = 1} /"end"[[:space:]]*:/ {i = 0} i && /"bytes":[[:space:]]*0,/ {z++} END {print z + 0}' <<<"$j")
+  gbps=$(awk -F'[:,]' '/"sum_received"/ {r=1} r && /"bits_per_second"/ {printf "%.2f", $2/1e9; exit}' <<<"$j")
+  ((zero == 0)) || fail "iperf3 through the ClusterIP had $zero stalled 0.2 s intervals"
+  awk -v g="$gbps" 'BEGIN {exit !(g >= 0.5)}' || fail "iperf3 through the ClusterIP crawled at $gbps Gbit/s"
+  pass "bulk TCP client (node1) -> ClusterIP -> bulk (node2): $gbps Gbit/s, no stalled interval"
+}
+
+# A pod serving iperf3 on node2 behind 10.96.0.30:5201, appended to a lab made by make_lab.
+add_bulk() {
+  cat >>"$1" <<'TOML'
+
+[[pod]]
+name = "bulk"
+node = "node2"
+labels = { app = "bulk" }
+  [[pod.container]]
+  command = ["iperf3", "-s"]
+  ports = [{ name = "iperf", port = 5201 }]
+
+[[service]]
+name = "bulk"
+cluster_ip = "10.96.0.30"
+selector = { app = "bulk" }
+  [[service.port]]
+  port = 5201
+  target_port = "iperf"
+TOML
+}
+
 case "$CASE" in
+userspace)
+  c=svcus
+  lab=$(make_lab $c userspace)
+  add_bulk "$lab"
+  out=$("$MKN" up -d "$lab" 2>&1) || fail "up failed: $out"
+  contains "$out" "ready in" "up -d reports readiness"
+  out=$(ip netns exec "mkn-$c-node1" ip route show 10.96.0.0/12)
+  contains "$out" "dev mkn-proxy" "the service CIDR is routed into the node's TUN"
+  check_clusterip $c userspace
+  check_round_robin $c userspace
+  check_hairpin $c userspace
+  check_udp $c userspace
+  check_nodeport $c userspace
+  check_affinity $c userspace
+  check_random $c userspace 10.96.0.11 "random"
+  check_least_conn_held $c userspace
+  check_conntrack_and_counters $c userspace
+  check_no_endpoints $c userspace
+  check_bulk $c userspace
+  check_kill $c userspace
+  check_kill_under_load $c userspace
+  out=$("$MKN" down $c)
+  contains "$out" "cluster $c down" "down reports"
+  assert_clean $c
+  ;;
 nftables)
   c=svcnft
   lab=$(make_lab $c nftables)
+  add_bulk "$lab"
   out=$("$MKN" up -d "$lab" 2>&1) || fail "up failed: $out"
   contains "$out" "ready in" "up -d reports readiness"
   check_nft_listing $c
@@ -270,7 +419,9 @@ nftables)
   check_random $c nftables 10.96.0.11 "random"
   check_random $c nftables 10.96.0.12 "least-conn (random in nftables)"
   check_no_endpoints $c nftables
+  check_bulk $c nftables
   check_kill $c nftables
+  check_kill_under_load $c nftables
   out=$("$MKN" down $c)
   contains "$out" "cluster $c down" "down reports"
   assert_clean $c
