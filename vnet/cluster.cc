@@ -21,6 +21,7 @@
 #include "lib/strings/str_cat.h"
 #include "vnet/apps.h"
 #include "vnet/control.h"
+#include "vnet/conntrack.h"
 #include "vnet/nft.h"
 #include "vnet/netns.h"
 #include "vnet/process.h"
@@ -310,6 +311,21 @@ absl::Status RunningCluster::RefreshServices() {
   return absl::OkStatus();
 }
 
+absl::Status RunningCluster::FlushFlowsTo(const std::vector<net::Ipv4>& ips) {
+  // Userspace: Nat::ReplaceEndpoints has flushed them. nftables: the kernel's table, node by node.
+  Impl& impl = *impl_;
+  if (impl.spec.proxy_mode != config::ProxyMode::kNftables || impl.spec.services.empty() || ips.empty()) {
+    return absl::OkStatus();
+  }
+  for (const config::NodeSpec& n : impl.spec.nodes) {
+    MKN_RETURN_IF_ERROR(RunInNetns(impl.applied.netns.at(n.netns).get(), [&]() -> absl::Status {
+      for (net::Ipv4 ip : ips) MKN_RETURN_IF_ERROR(DeleteKernelFlowsTo(ip).status());
+      return absl::OkStatus();
+    }));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status RunningCluster::KillPod(const std::string& name) {
   std::lock_guard<std::mutex> l(impl_->mu);
   Impl& impl = *impl_;
@@ -323,6 +339,7 @@ absl::Status RunningCluster::KillPod(const std::string& name) {
   MKN_RETURN_IF_ERROR(WriteState(state_));  // intent before the namespace exists
   MKN_RETURN_IF_ERROR(MakePods({idx}));
   MKN_RETURN_IF_ERROR(RefreshServices());
+  MKN_RETURN_IF_ERROR(FlushFlowsTo({gone.ip}));
   return WriteState(state_);
 }
 
@@ -335,7 +352,12 @@ absl::Status RunningCluster::Scale(const std::string& deployment, int replicas) 
   // Traffic first leaves the pods that go, then they stop, as endpoints are removed before a pod
   // is terminated.
   MKN_RETURN_IF_ERROR(RefreshServices());
-  for (const std::string& name : r.removed) MKN_RETURN_IF_ERROR(RemovePodNow(*before.FindPod(name)));
+  std::vector<net::Ipv4> gone;
+  for (const std::string& name : r.removed) {
+    MKN_RETURN_IF_ERROR(RemovePodNow(*before.FindPod(name)));
+    gone.push_back(before.FindPod(name)->ip);
+  }
+  MKN_RETURN_IF_ERROR(FlushFlowsTo(gone));
   SyncStatePods();
   MKN_RETURN_IF_ERROR(WriteState(state_));
   std::vector<int> added;
@@ -424,14 +446,36 @@ std::string RunningCluster::HandleControl(const std::string& request) {
         .dump();
   }
   if (verb == "conntrack") {
-    if (!impl_->proxy) {
-      return error(absl::FailedPreconditionError(
-          impl_->spec.proxy_mode == config::ProxyMode::kNftables
-              ? "proxy_mode is nftables: the kernel keeps the flows; see them with: minikube-net exec NODE -- "
-                "cat /proc/net/nf_conntrack"
-              : "the cluster has no services"));
-    }
     json flows = json::array();
+    if (!impl_->proxy && impl_->spec.proxy_mode == config::ProxyMode::kNftables && !impl_->spec.services.empty()) {
+      // The kernel's flows that were translated (their reply does not come from where they went).
+      std::map<uint32_t, std::string> pod_of;
+      for (const config::PodSpec& p : impl_->spec.pods) pod_of[p.ip.value] = p.name;
+      auto ep = [](net::Ipv4 a, uint16_t pa, net::Ipv4 b, uint16_t pb) {
+        return StrCat(a.ToString(), ":", pa, " -> ", b.ToString(), ":", pb);
+      };
+      for (const config::NodeSpec& n : impl_->spec.nodes) {
+        if (!str("node").empty() && n.name != str("node")) continue;
+        std::vector<KernelFlow> kf;
+        absl::Status st = RunInNetns(impl_->applied.netns.at(n.netns).get(), [&]() -> absl::Status {
+          MKN_ASSIGN_OR_RETURN(kf, ListKernelFlows());
+          return absl::OkStatus();
+        });
+        if (!st.ok()) return error(st);
+        for (const KernelFlow& f : kf) {
+          if (f.orig_dst == f.reply_src || (f.protocol != "tcp" && f.protocol != "udp")) continue;
+          std::string proto = f.protocol == "tcp" ? "TCP" : "UDP";
+          flows.push_back({{"node", n.name}, {"protocol", proto}, {"state", f.state.empty() ? "-" : f.state},
+                           {"service", StrCat(f.orig_dst.ToString(), ":", f.orig_dport, "/", proto)},
+                           {"original", ep(f.orig_src, f.orig_sport, f.orig_dst, f.orig_dport)},
+                           {"reply", ep(f.reply_src, f.reply_sport, f.reply_dst, f.reply_dport)},
+                           {"endpoint", pod_of.count(f.reply_src.value) ? pod_of[f.reply_src.value] : ""},
+                           {"expires_in_ms", f.expires_s * 1000}, {"packets", f.packets}, {"bytes", f.bytes}});
+        }
+      }
+      return json{{"ok", true}, {"flows", flows}}.dump();
+    }
+    if (!impl_->proxy) return error(absl::FailedPreconditionError("the cluster has no services"));
     for (const ProxyFlow& f : impl_->proxy->Flows(str("node"))) {
       flows.push_back({{"node", f.node}, {"protocol", f.protocol}, {"state", f.state}, {"service", f.service},
                        {"original", f.original}, {"reply", f.reply}, {"endpoint", f.endpoint},

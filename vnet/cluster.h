@@ -61,6 +61,8 @@ class RunningCluster {
   absl::Status RemovePodNow(const config::PodSpec& pod);
   // Services follow the current spec's endpoints.
   absl::Status RefreshServices();
+  // nftables mode: the kernel forgets the flows whose replies came from these (dead) pods.
+  absl::Status FlushFlowsTo(const std::vector<net::Ipv4>& ips);
   // state_.pods from the current spec, keeping the processes of pods that still run.
   void SyncStatePods();
   struct Impl;

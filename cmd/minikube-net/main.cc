@@ -560,7 +560,7 @@ int RunConntrack(const std::string& node, const std::string& cluster, const std:
   if (!j) return code;
   if (output == "json") return std::cout << (*j)["flows"].dump(2) << "\n", kExitOk;
   std::vector<std::vector<std::string>> rows = {
-      {"NODE", "PROTO", "STATE", "SERVICE", "ORIGINAL (client -> service)", "REPLY (endpoint -> proxy)", "POD", "EXPIRES", "PACKETS"}};
+      {"NODE", "PROTO", "STATE", "SERVICE", "ORIGINAL (as the client sent it)", "REPLY (as the endpoint answers)", "POD", "EXPIRES", "PACKETS"}};
   for (const auto& f : (*j)["flows"]) {
     rows.push_back({f["node"], f["protocol"], f["state"], f["service"], f["original"], f["reply"], f["endpoint"],
                     std::to_string(f["expires_in_ms"].get<int64_t>() / 1000) + "s", std::to_string(f["packets"].get<uint64_t>())});

@@ -355,6 +355,28 @@ check_bulk() {
   pass "bulk TCP client (node1) -> ClusterIP -> bulk (node2): $gbps Gbit/s, no stalled interval"
 }
 
+# kill flushes the flows to the dead pod: a UDP "connection" (one client socket) whose backend is
+# killed is answered by a live backend on its next datagram, instead of being sent to the dead
+# address until the flow times out. minikube-net is called from inside the pod's netns: its control
+# socket is a file, reachable from any namespace.
+check_kill_flushes_udp() {
+  local c=$1 mode=$2 out
+  out=$(in_pod "$c" client env MKN="$MKN" C="$c" bash -c '
+    exec 3<>/dev/udp/10.96.0.53/53
+    echo one >&3; first=$(timeout 5 dd bs=512 count=1 status=none <&3)
+    port=$(ss -Hun | awk "{for (i = 2; i <= NF; i++) if (\$i == \"10.96.0.53:53\") {split(\$(i - 1), a, \":\"); print a[2]}}")
+    victim=$("$MKN" conntrack -c "$C" | awk -v p=":$port " "index(\$0, p) && /UDP/ {print \$(NF-2); exit}")
+    "$MKN" kill -c "$C" "$victim" >/dev/null || { echo "kill $victim failed"; exit 1; }
+    left=$("$MKN" conntrack -c "$C" | awk -v v="$victim" "\$(NF-2) == v" | wc -l)
+    echo two >&3; second=$(timeout 5 dd bs=512 count=1 status=none <&3)
+    echo "$first|$victim|$left|$second"') || fail "UDP flush probe failed: $out"
+  IFS='|' read -r first victim left second <<<"$out"
+  [[ "$first" == one && "$victim" == dns-* ]] || fail "UDP flush probe: first answer '$first', backend '$victim'"
+  [[ "$left" == 0 ]] || fail "conntrack still lists $left flows to the killed $victim"
+  [[ "$second" == two ]] || fail "after kill $victim the same UDP socket got '$second' (its flow still points at the dead pod?)"
+  pass "kill $victim flushed its flows: the same UDP socket is answered by a live backend"
+}
+
 # A pod serving iperf3 on node2 behind 10.96.0.30:5201, appended to a lab made by make_lab.
 add_bulk() {
   cat >>"$1" <<'TOML'
@@ -398,6 +420,7 @@ userspace)
   check_no_endpoints $c userspace
   check_bulk $c userspace
   check_kill $c userspace
+  check_kill_flushes_udp $c userspace
   check_kill_under_load $c userspace
   out=$("$MKN" down $c)
   contains "$out" "cluster $c down" "down reports"
@@ -421,6 +444,7 @@ nftables)
   check_no_endpoints $c nftables
   check_bulk $c nftables
   check_kill $c nftables
+  check_kill_flushes_udp $c nftables
   check_kill_under_load $c nftables
   out=$("$MKN" down $c)
   contains "$out" "cluster $c down" "down reports"
