@@ -408,6 +408,13 @@ userspace)
   contains "$out" "ready in" "up -d reports readiness"
   out=$(ip netns exec "mkn-$c-node1" ip route show 10.96.0.0/12)
   contains "$out" "dev mkn-proxy" "the service CIDR is routed into the node's TUN"
+  # The first request to each backend, ARP caches cold: a local backend resolves the node's proxy
+  # address by proxy ARP, which the kernel delays by up to proxy_delay (0.8 s) unless it is 0.
+  for i in 1 2 3; do
+    t=$(in_pod $c client curl -sS -o /dev/null -w '%{time_total}' --max-time 5 http://10.96.0.10/) || fail "curl $i"
+    awk -v t="$t" 'BEGIN {exit !(t < 0.5)}' || fail "request $i to 10.96.0.10 took $t s (proxy ARP delayed?)"
+  done
+  pass "first requests to each backend answered without a proxy-ARP delay"
   check_clusterip $c userspace
   check_round_robin $c userspace
   check_hairpin $c userspace

@@ -81,6 +81,9 @@ void AddServices(const ClusterSpec& spec, Builder& b) {
     b.Add(AddRoute{n.netns, spec.service_cidr, std::nullopt, tun, false, 0});
     b.Add(AddRoute{n.netns, net::Prefix{n.proxy_ip, 32}, std::nullopt, tun, false, 0});
     b.Add(AddProxyNeighbor{n.netns, cbr0, n.proxy_ip});
+    // Proxy ARP answers are delayed by a random 0..proxy_delay (0.8 s by default, meant to let a
+    // real host answer first): a local backend's first reply to the proxy address would wait for it.
+    b.Add(SetSysctl{n.netns, StrCat("net.ipv4.neigh.", cbr0, ".proxy_delay"), "0"});
     if (!node_ports) continue;
     b.Add(AddRoute{n.netns, net::Prefix{}, std::nullopt, tun, false, net::kNodePortTable});
     for (int proto : {kIpprotoTcp, kIpprotoUdp}) {
