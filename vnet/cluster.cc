@@ -13,8 +13,10 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <tuple>
 
 #include "lib/config/mutate.h"
+#include "lib/net/naming.h"
 #include "lib/plan/plan.h"
 #include "lib/proxy/nft_ruleset.h"
 #include "lib/status/status.h"
@@ -371,7 +373,66 @@ absl::Status RunningCluster::Scale(const std::string& deployment, int replicas) 
 
 namespace {
 
-json ServicesJson(const config::ClusterSpec& spec, const UserspaceProxy* proxy) {
+// nftables mode, per service port ("<svc>/<tcp|udp>/<port>"), summed over nodes.
+struct NftServiceCounters {
+  uint64_t packets = 0, bytes = 0, new_flows = 0, flows = 0;
+};
+using NftCounterMap = std::map<std::string, NftServiceCounters>;
+
+std::string NftKey(const std::string& svc, config::Protocol p, int port) {
+  return StrCat(svc, "/", p == config::Protocol::kTcp ? "tcp" : "udp", "/", port);
+}
+
+// Adds one node's numbers: new flows from the `counter` rule that opens each service chain
+// (`nft -j list table`), packets, bytes and live flows from the kernel's conntrack (acct on).
+void AddNodeNftCounters(const config::ClusterSpec& spec, const std::string& nft_json,
+                        const std::vector<KernelFlow>& flows, NftCounterMap& out) {
+  json j = json::parse(nft_json, nullptr, false);
+  if (j.is_object() && j.contains("nftables") && j["nftables"].is_array()) {
+    for (const json& item : j["nftables"]) {
+      if (!item.contains("rule")) continue;
+      const json& r = item["rule"];
+      std::string chain = r.value("chain", "");
+      size_t at = chain.find("-default/");
+      if (chain.rfind("service-", 0) != 0 || at == std::string::npos || !r.contains("expr")) continue;
+      for (const json& e : r["expr"]) {
+        if (e.contains("counter") && e["counter"].is_object()) {
+          out[chain.substr(at + 9)].new_flows += e["counter"].value("packets", uint64_t{0});
+        }
+      }
+    }
+  }
+  // Which service a flow went to: its original destination, a ClusterIP or a NodePort.
+  std::map<std::tuple<uint32_t, int, std::string>, std::string> by_vip;
+  std::map<std::pair<int, std::string>, std::string> by_node_port;
+  for (const config::ServiceSpec& s : spec.services) {
+    for (const config::ServicePortSpec& p : s.ports) {
+      std::string proto = p.protocol == config::Protocol::kTcp ? "tcp" : "udp";
+      by_vip[{s.cluster_ip.value, p.port, proto}] = NftKey(s.name, p.protocol, p.port);
+      if (p.node_port != 0) by_node_port[{p.node_port, proto}] = NftKey(s.name, p.protocol, p.port);
+    }
+  }
+  std::set<uint32_t> node_ips;
+  for (const config::NodeSpec& n : spec.nodes) node_ips.insert(n.underlay_ip.value);
+  for (const KernelFlow& f : flows) {
+    auto it = by_vip.find({f.orig_dst.value, f.orig_dport, f.protocol});
+    std::string key;
+    if (it != by_vip.end()) {
+      key = it->second;
+    } else if (auto np = by_node_port.find({f.orig_dport, f.protocol}); np != by_node_port.end() && node_ips.count(f.orig_dst.value)) {
+      key = np->second;
+    } else {
+      continue;
+    }
+    NftServiceCounters& c = out[key];
+    c.packets += f.packets;
+    c.bytes += f.bytes;
+    ++c.flows;
+  }
+}
+
+json ServicesJson(const config::ClusterSpec& spec, const UserspaceProxy* proxy,
+                  const NftCounterMap* nft = nullptr) {
   json out = json::array();
   std::optional<ProxyStats> stats;
   if (proxy != nullptr) stats = proxy->Stats();
@@ -392,6 +453,12 @@ json ServicesJson(const config::ClusterSpec& spec, const UserspaceProxy* proxy) 
         }
         jp["counters"] = {{"packets", c.packets}, {"bytes", c.bytes}, {"new_flows", c.new_flows},
                           {"icmp_errors", c.icmp_errors}, {"drops", drops}, {"flows", stats->services[port_id].flows}};
+      }
+      if (nft != nullptr) {
+        auto it = nft->find(NftKey(s.name, p.protocol, p.port));
+        NftServiceCounters c = it == nft->end() ? NftServiceCounters{} : it->second;
+        jp["counters"] = {{"packets", c.packets}, {"bytes", c.bytes}, {"new_flows", c.new_flows},
+                          {"flows", c.flows}, {"drops", json::object()}};
       }
       ++port_id;
       ports.push_back(jp);
@@ -441,8 +508,23 @@ std::string RunningCluster::HandleControl(const std::string& request) {
   }
   std::lock_guard<std::mutex> l(impl_->mu);
   if (verb == "services" || verb == "endpoints") {
+    std::optional<NftCounterMap> nft;
+    if (verb == "services" && impl_->spec.proxy_mode == config::ProxyMode::kNftables && !impl_->spec.services.empty()) {
+      nft.emplace();
+      for (const config::NodeSpec& n : impl_->spec.nodes) {
+        std::string rules;
+        std::vector<KernelFlow> flows;
+        absl::Status st = RunInNetns(impl_->applied.netns.at(n.netns).get(), [&]() -> absl::Status {
+          MKN_ASSIGN_OR_RETURN(rules, NftOutput(StrCat("list table ip ", net::kNftTable), /*json=*/true));
+          MKN_ASSIGN_OR_RETURN(flows, ListKernelFlows());
+          return absl::OkStatus();
+        });
+        if (!st.ok()) return error(st);
+        AddNodeNftCounters(impl_->spec, rules, flows, *nft);
+      }
+    }
     return json{{"ok", true}, {"proxy_mode", config::ToString(impl_->spec.proxy_mode)},
-                {"services", ServicesJson(impl_->spec, impl_->proxy.get())}}
+                {"services", ServicesJson(impl_->spec, impl_->proxy.get(), nft ? &*nft : nullptr)}}
         .dump();
   }
   if (verb == "conntrack") {

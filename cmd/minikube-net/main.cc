@@ -528,7 +528,10 @@ int RunGetServices(const std::string& what, const std::string& cluster, const st
     std::cout << Table(rows);
     return kExitOk;
   }
-  bool counters = (*j)["proxy_mode"] == "userspace";
+  // Userspace: the proxy's own counters. nftables: new flows from a counter rule in each service
+  // chain, packets and bytes of the flows still in the kernel's conntrack table.
+  bool counters = !(*j)["services"].empty() && !(*j)["services"][0]["ports"].empty() &&
+                  (*j)["services"][0]["ports"][0].contains("counters");
   rows.push_back({"NAME", "TYPE", "CLUSTER-IP", "PORT(S)", "ENDPOINTS", "ALGORITHM", "AFFINITY"});
   if (counters) rows[0].insert(rows[0].end(), {"PACKETS", "BYTES", "FLOWS", "NEW", "DROPS"});
   for (const auto& s : (*j)["services"]) {

@@ -377,6 +377,23 @@ check_kill_flushes_udp() {
   pass "kill $victim flushed its flows: the same UDP socket is answered by a live backend"
 }
 
+# get svc counts every new flow of a service, in both modes (userspace: the proxy's counters;
+# nftables: the counter rule that opens each service chain): 5 requests, exactly 5 more.
+web_new_flows() {
+  "$MKN" get svc -c "$1" -o json | tr -d ' \n' |
+    grep -o '"cluster_ip":"10.96.0.10".*' | grep -o '"new_flows":[0-9]*' | head -1 | cut -d: -f2
+}
+check_counters() {
+  local c=$1 mode=$2 before after i
+  before=$(web_new_flows "$c")
+  [[ -n "$before" ]] || fail "get svc -o json has no new_flows for web: $("$MKN" get svc -c "$c" -o json)"
+  for i in 1 2 3 4 5; do hit "$c" client http://10.96.0.10/ >/dev/null || fail "request $i"; done
+  after=$(web_new_flows "$c")
+  ((after - before == 5)) || fail "get svc: web's new flows went $before -> $after after 5 requests"
+  contains "$("$MKN" get svc -c "$c")" "PACKETS" "get svc shows counters in $mode mode"
+  pass "get svc: 5 requests, 5 new flows of web ($before -> $after)"
+}
+
 # A pod serving iperf3 on node2 behind 10.96.0.30:5201, appended to a lab made by make_lab.
 add_bulk() {
   cat >>"$1" <<'TOML'
@@ -424,6 +441,7 @@ userspace)
   check_random $c userspace 10.96.0.11 "random"
   check_least_conn_held $c userspace
   check_conntrack_and_counters $c userspace
+  check_counters $c userspace
   check_no_endpoints $c userspace
   check_bulk $c userspace
   check_kill $c userspace
@@ -449,6 +467,7 @@ nftables)
   check_random $c nftables 10.96.0.11 "random"
   check_random $c nftables 10.96.0.12 "least-conn (random in nftables)"
   check_no_endpoints $c nftables
+  check_counters $c nftables
   check_bulk $c nftables
   check_kill $c nftables
   check_kill_flushes_udp $c nftables

@@ -61,6 +61,8 @@ void AddServices(const ClusterSpec& spec, Builder& b) {
       // br_netfilter's hook sends such bridged IPv4 frames through conntrack, where the reply is
       // de-NATed back to the ClusterIP (kube-proxy requires the same sysctl). Per netns since 5.3.
       b.Add(SetSysctl{n.netns, "net.bridge.bridge-nf-call-iptables", "1"});
+      // Per-flow packet and byte counts in conntrack, which `get svc` sums per service.
+      b.Add(SetSysctl{n.netns, "net.netfilter.nf_conntrack_acct", "1"});
       // The service CIDR needs a route for traffic the rules do not DNAT: the node's own connect()
       // to a ClusterIP (routed before nat-output runs) and packets for a service without endpoints,
       // which must reach filter-forward to be rejected. cbr0 as a real cluster's default route would.

@@ -213,6 +213,9 @@ void RenderServicePort(const ClusterSpec& spec, const ServiceSpec& svc, const Se
   if (node_port) w.Add("chain ", kT, " ", external);
   for (const std::string& e : endpoint) w.Add("chain ", kT, " ", e);
 
+  // Every new flow of the service passes here once (NAT chains see a flow's first packet only):
+  // `minikube-net get svc` reads this counter as the service's new flows on this node.
+  w.Add("rule ", kT, " ", service, " counter");
   // The service chain: non-pod sources (the node itself, the underlay) are masqueraded so the reply
   // comes back through this node; a pod's address is kept.
   w.Add("rule ", kT, " ", service, " ip daddr ", cip, " ip saddr != ", spec.pod_cidr.ToString(),
