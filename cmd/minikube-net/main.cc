@@ -728,14 +728,14 @@ int main(int argc, char** argv) {
   exec_cmd_app->footer("Example: minikube-net exec client -- ping -c1 10.244.1.3");
 
   std::string ct_node, ct_cluster, ct_output = "table";
-  CLI::App* conntrack_cmd = app.add_subcommand("conntrack", "List the userspace proxy's flows with their translation");
+  CLI::App* conntrack_cmd = app.add_subcommand("conntrack", "List the Services' flows of each node with their translation");
   conntrack_cmd->add_option("-n,--node", ct_node, "Only this node's flows (each node has its own table)");
   conntrack_cmd->add_option("-c,--cluster", ct_cluster, "Cluster name (default: the only cluster up)");
   conntrack_cmd->add_option("-o,--output", ct_output, "table or json")->check(CLI::IsMember({"table", "json"}));
   conntrack_cmd->footer(
       "Each flow shows what the client sent (client -> ClusterIP or NodePort) and what the endpoint sees and\n"
-      "answers (pod -> the node's proxy address). proxy_mode = \"nftables\": the kernel keeps the flows;\n"
-      "read them in a node with: minikube-net exec node1 -- cat /proc/net/nf_conntrack");
+      "answers (userspace: pod -> the node's proxy address). proxy_mode = \"nftables\": the kernel's own\n"
+      "table, translated flows only (all of it: minikube-net exec node1 -- cat /proc/net/nf_conntrack).");
 
   std::string kill_pod, kill_cluster;
   CLI::App* kill_cmd = app.add_subcommand("kill", "Kill a pod: it is recreated on its node with a new IP, Services follow");
