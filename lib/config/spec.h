@@ -138,6 +138,79 @@ struct IngressSpec {
   std::vector<IngressTlsSpec> tls;
 };
 
+// --- Layer 7: the edge (issue 6) -----------------------------------------------------------------
+
+enum class ListenerProtocol { kHttp, kHttps };
+// How the ingress reaches a backend Service: through its ClusterIP (the Service layer balances, as
+// external traffic does in Kubernetes) or straight to one of its endpoints (the ingress balances).
+enum class UpstreamMode { kService, kEndpoints };
+
+// A certificate and key for some SNI host names (PEM files; paths absolute after Resolve).
+struct TlsCertSpec {
+  std::vector<std::string> hosts;  // exact names or "*.example.com"; empty = the default certificate
+  std::string cert, key;
+  SourcePos pos;  // where it was written, for errors found when the files are read
+};
+
+// [[listener]]: a Gateway listener on the host loopback. Without any [[listener]] a lab that has
+// ingresses or http_routes gets "http" on 127.0.0.1:8080 and, if it has TLS, "https" on :8443.
+struct ListenerSpec {
+  std::string name;
+  net::Ipv4 address;  // 127.0.0.0/8 only
+  int port = 0;
+  ListenerProtocol protocol = ListenerProtocol::kHttp;
+  std::vector<TlsCertSpec> tls;   // HTTPS: certificates chosen by SNI (first = default)
+  bool redirect_to_https = false; // HTTP: every request gets a 308 to the first HTTPS listener
+  UpstreamMode upstream = UpstreamMode::kService;
+  int node = 0;  // index of the node whose netns upstream connections are opened in
+};
+
+struct HttpHeaderMatch {
+  std::string name;  // lowercase
+  std::string value;
+};
+
+struct HttpRouteMatchSpec {
+  PathType path_type = PathType::kPrefix;
+  std::string path = "/";
+  std::string method;                         // empty = any
+  std::vector<HttpHeaderMatch> headers;       // exact value matches, all must hold
+  std::vector<HttpHeaderMatch> query_params;  // exact value matches, all must hold
+};
+
+struct BackendRefSpec {
+  std::string service;
+  int port = 0;  // the service port number
+  int weight = 1;
+};
+
+struct HeaderModifierSpec {
+  std::vector<std::pair<std::string, std::string>> set, add;
+  std::vector<std::string> remove;
+};
+
+struct RedirectSpec {
+  std::string scheme;    // empty = keep
+  std::string hostname;  // empty = keep
+  int port = 0;          // 0 = keep (or the scheme's default when the scheme changes)
+  int status_code = 302;
+};
+
+struct HttpRouteRuleSpec {
+  std::vector<HttpRouteMatchSpec> matches;  // empty = one match of "/" Prefix
+  std::vector<BackendRefSpec> backends;
+  HeaderModifierSpec request_headers;
+  std::optional<RedirectSpec> redirect;
+};
+
+// [[http_route]]: a Gateway API HTTPRoute.
+struct HttpRouteSpec {
+  std::string name;
+  std::vector<std::string> parents;    // listener names; empty = every listener
+  std::vector<std::string> hostnames;  // exact or "*.x"; empty = any host
+  std::vector<HttpRouteRuleSpec> rules;
+};
+
 struct ClusterSpec {
   std::string name;
   NetworkMode network = NetworkMode::kVxlan;
@@ -156,6 +229,9 @@ struct ClusterSpec {
   std::vector<DeploymentSpec> deployments;
   std::vector<ServiceSpec> services;
   std::vector<IngressSpec> ingresses;
+  std::vector<HttpRouteSpec> http_routes;
+  std::vector<ListenerSpec> listeners;  // filled with the defaults when the lab has routes
+  bool auto_tls = false;  // [cluster] auto_tls: a local CA and certificates for every route host
 
   const PodSpec* FindPod(std::string_view name) const;
   const NodeSpec* FindNode(std::string_view name) const;
