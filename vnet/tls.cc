@@ -454,6 +454,8 @@ absl::StatusOr<std::pair<std::string, std::string>> IssueCert(const LocalCa& ca,
   return std::make_pair(cert_path, key_path);
 }
 
+absl::Status CheckCertHosts(const std::vector<std::string>& hosts) { return SubjectAltNames(hosts).status(); }
+
 size_t SelectCert(const std::vector<config::TlsCertSpec>& certs, std::string_view sni) {
   std::string name = absl::AsciiStrToLower(std::string(sni));
   if (!name.empty() && name.back() == '.') name.pop_back();  // "a.example.com." is the same name

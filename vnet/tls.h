@@ -82,6 +82,10 @@ absl::StatusOr<std::pair<std::string, std::string>> IssueCert(const LocalCa& ca,
                                                               const std::string& dir,
                                                               const std::string& basename);
 
+// Checks that every host can go into a certificate (what IssueCert accepts), so a caller can refuse bad
+// input before it creates anything. Returns InvalidArgument naming the first bad host, or for no hosts.
+absl::Status CheckCertHosts(const std::vector<std::string>& hosts);
+
 // A TLS server context for one listener. Each TlsCertSpec becomes its own SSL_CTX (certificate chain + key,
 // TLS 1.2..1.3, ALPN "http/1.1", no renegotiation, server cipher preference); the returned one is the default
 // certificate's, and its servername callback switches a connection to the SSL_CTX chosen by SelectCert

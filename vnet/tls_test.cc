@@ -171,6 +171,8 @@ TEST_F(TlsTest, IssueRejectsBadHostsAndNames) {
     EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << bad;
   }
   EXPECT_THAT(IssueCert(ca_, {"a b"}, dir_.path(), "x").status().message(), HasSubstr("\"a b\""));
+  EXPECT_THAT(CheckCertHosts({"ok.test", "a b"}).message(), HasSubstr("\"a b\""));
+  EXPECT_TRUE(CheckCertHosts({"ok.test", "*.ok.test", "10.0.0.1", "fe80::1"}).ok());
   EXPECT_FALSE(IssueCert(ca_, {"a.test"}, dir_.path(), "../x").ok());
   EXPECT_FALSE(IssueCert(ca_, {"a.test"}, dir_.path(), "").ok());
 }
