@@ -29,6 +29,7 @@
 #include "vnet/control.h"
 #include "vnet/netns.h"
 #include "vnet/state.h"
+#include "vnet/tls.h"
 
 namespace mkn {
 namespace {
@@ -758,6 +759,55 @@ int main(int argc, char** argv) {
   logs_cmd->add_option("pod", logs_pod, "Pod name")->required();
   logs_cmd->add_option("-c,--cluster", logs_cluster, "Cluster name (default: the only cluster up)");
 
+  // `cert`: a local CA and a server certificate for labs (vnet/tls). Touches only files in --dir.
+  std::string cert_dir = "./minikube-net-tls", cert_name;
+  std::vector<std::string> cert_hosts;
+  CLI::App* cert_cmd = app.add_subcommand("cert", "Make (or reuse) a local CA in DIR and issue a certificate for HOSTs");
+  cert_cmd->add_option("hosts", cert_hosts, "DNS names (*.example.com allowed) or IP addresses")->required();
+  cert_cmd->add_option("--dir", cert_dir, "Where ca.pem/ca.key and the certificate go (default: ./minikube-net-tls)");
+  cert_cmd->add_option("--name", cert_name, "File base name: NAME.crt, NAME.key (default: the first host)");
+  cert_cmd->footer(
+      "Example:\n  minikube-net cert --dir certs shop.lab '*.shop.lab'\n"
+      "then in the lab file:\n"
+      "  [[ingress.tls]]   (or [[listener.tls]])\n  hosts = [\"shop.lab\", \"*.shop.lab\"]\n"
+      "  cert = \"certs/shop.lab.crt\"\n  key = \"certs/shop.lab.key\"\n"
+      "and trust the CA in the client:\n"
+      "  curl --cacert certs/ca.pem https://shop.lab:8443/ --resolve shop.lab:8443:127.0.0.1\n"
+      "The CA (DIR/ca.pem, DIR/ca.key) is made once and reused; its key never leaves DIR. Certificates are\n"
+      "valid for 1 year, EC P-256. Exit codes: 0 ok, 1 a file could not be written, 2 bad usage or host.");
+  auto run_cert = [&]() -> int {
+    while (cert_dir.size() > 1 && cert_dir.back() == '/') cert_dir.pop_back();
+    std::string name = cert_name;
+    if (name.empty()) {  // "*.shop.lab" -> "_wildcard.shop.lab", "::1" -> "__1"
+      name = cert_hosts[0].rfind("*.", 0) == 0 ? "_wildcard" + cert_hosts[0].substr(1) : cert_hosts[0];
+      for (char& c : name) c = (c == '/' || c == ':' || c == '*') ? '_' : c;
+    }
+    if (absl::Status st = vnet::CheckCertHosts(cert_hosts); !st.ok()) return Fail(std::string(st.message()), kExitBadInput);
+    bool had_ca = access((cert_dir + "/ca.pem").c_str(), F_OK) == 0;
+    absl::StatusOr<vnet::LocalCa> ca = vnet::CreateOrLoadCa(cert_dir);
+    if (!ca.ok()) return Fail(ca.status());
+    absl::StatusOr<std::pair<std::string, std::string>> files = vnet::IssueCert(*ca, cert_hosts, cert_dir, name);
+    if (!files.ok()) {
+      bool usage = files.status().code() == absl::StatusCode::kInvalidArgument;
+      return Fail(std::string(files.status().message()), usage ? kExitBadInput : kExitFailure);
+    }
+    std::cout << "CA:          " << ca->cert_path << (had_ca ? " (reused)" : " (new, its key in " + ca->key_path + ")")
+              << "\ncertificate: " << files->first << "\nkey:         " << files->second << "\nhosts:       ";
+    for (size_t i = 0; i < cert_hosts.size(); ++i) std::cout << (i ? ", " : "") << cert_hosts[i];
+    std::cout << "\n\nTry it (with a listener on 127.0.0.1:8443):\n";
+    for (const std::string& h : cert_hosts) {
+      if (h.find(':') != std::string::npos) continue;  // IPv6: listeners are on 127.0.0.0/8
+      std::string host = h.rfind("*.", 0) == 0 ? "www" + h.substr(1) : h;
+      if (h.find_first_not_of("0123456789.") == std::string::npos) {
+        if (h.rfind("127.", 0) != 0) continue;  // only a loopback address reaches a listener
+        std::cout << "  curl --cacert " << ca->cert_path << " https://" << h << ":8443/\n";
+      } else {
+        std::cout << "  curl --cacert " << ca->cert_path << " https://" << host << ":8443/ --resolve " << host << ":8443:127.0.0.1\n";
+      }
+    }
+    return kExitOk;
+  };
+
   // `exec POD -- CMD...`: what follows "--" is the command, untouched by flag parsing.
   std::vector<std::string> after_dashes;
   for (int i = 1; i < argc; ++i) {
@@ -813,5 +863,6 @@ int main(int argc, char** argv) {
     return RunExec(exec_pod, exec_cluster, exec_cmd);
   }
   if (*logs_cmd) return RunLogs(logs_pod, logs_cluster);
+  if (*cert_cmd) return run_cert();
   return kExitOk;
 }
