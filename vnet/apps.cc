@@ -173,7 +173,7 @@ class Acceptor : public Closable, public std::enable_shared_from_this<Acceptor> 
           session->Read();
         }
       }
-      self->Accept();
+      if (self->acc_.is_open()) self->Accept();  // closed: the pod was killed or the server stops
     });
   }
   void Close() override {
@@ -194,11 +194,13 @@ class UdpEcho : public Closable, public std::enable_shared_from_this<UdpEcho> {
   UdpEcho(asio::io_context& io, int fd, std::shared_ptr<AppInfo> info)
       : sock_(io, udp::v4(), fd), info_(std::move(info)) {}
   void Receive() {
+    // A closed socket (the pod was killed) must not be re-armed: it would fail at once, forever.
     sock_.async_receive_from(asio::buffer(data_), peer_, [self = shared_from_this()](beast::error_code ec, size_t n) {
-      if (ec == asio::error::operation_aborted) return;
-      if (ec) return self->Receive();
-      self->sock_.async_send_to(asio::buffer(self->data_, n), self->peer_,
-                                [self](beast::error_code, size_t) { self->Receive(); });
+      if (ec == asio::error::operation_aborted || !self->sock_.is_open()) return;
+      if (ec) return self->Receive();  // e.g. an ICMP error of an earlier send: the socket is fine
+      self->sock_.async_send_to(asio::buffer(self->data_, n), self->peer_, [self](beast::error_code, size_t) {
+        if (self->sock_.is_open()) self->Receive();
+      });
     });
   }
   void Close() override {

@@ -39,8 +39,8 @@ struct RunningCluster::Impl {
   std::unique_ptr<ControlServer> control;
   config::ClusterSpec spec;  // as it is now: kill and scale change it
   std::string logs;          // <state dir>/logs
-  std::mutex mu;             // spec, state, applied.netns, children: control thread vs main thread
-  bool down = true;  // nothing to take down until the intent is on disk
+  mutable std::mutex mu;     // spec, state, applied.netns, children: control thread vs main thread
+  std::atomic<bool> down{true};  // nothing to take down until the intent is on disk
 };
 
 namespace {
@@ -151,6 +151,11 @@ absl::StatusOr<std::unique_ptr<RunningCluster>> RunningCluster::Up(const config:
 
 RunningCluster::~RunningCluster() { (void)Down(); }
 
+ClusterState RunningCluster::state() const {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  return state_;
+}
+
 std::vector<std::string> RunningCluster::ReapChildren() {
   std::lock_guard<std::mutex> l(impl_->mu);
   std::vector<std::string> out;
@@ -170,14 +175,19 @@ std::vector<std::string> RunningCluster::ReapChildren() {
 }
 
 absl::StatusOr<TeardownReport> RunningCluster::Down() {
-  if (impl_ == nullptr || impl_->down) return TeardownReport{};
-  impl_->down = true;
-  if (impl_->control) impl_->control->Stop();  // no kill or scale from here on
-  state_.phase = "stopping";
-  (void)WriteState(state_);
-  if (impl_->proxy) impl_->proxy->Stop();  // closes the TUNs
-  if (impl_->apps) impl_->apps->Stop();  // closes every socket held in a pod
-  StopProcesses(state_.Processes());
+  if (impl_ == nullptr || impl_->down.exchange(true)) return TeardownReport{};
+  {
+    // Under the mutex: a kill or scale in progress finishes first; later ones see `down` and refuse.
+    // Containers stop before the control thread ends: those it started (kill, scale) would otherwise
+    // get SIGKILL from PR_SET_PDEATHSIG when it exits instead of SIGTERM and their grace period.
+    std::lock_guard<std::mutex> l(impl_->mu);
+    state_.phase = "stopping";
+    (void)WriteState(state_);
+    if (impl_->proxy) impl_->proxy->Stop();  // closes the TUNs
+    if (impl_->apps) impl_->apps->Stop();  // closes every socket held in a pod
+    StopProcesses(state_.Processes());
+  }
+  if (impl_->control) impl_->control->Stop();
   impl_->applied = Applied{};  // closes our netns fds
   MKN_ASSIGN_OR_RETURN(TeardownReport r, Teardown(state_.Netns(), state_.marker));
   MKN_RETURN_IF_ERROR(RemoveStateDir(state_.cluster));
@@ -328,47 +338,56 @@ absl::Status RunningCluster::FlushFlowsTo(const std::vector<net::Ipv4>& ips) {
   return absl::OkStatus();
 }
 
+absl::Status RunningCluster::Transition(const config::ClusterSpec& next, const std::vector<std::string>& removed,
+                                       const std::vector<std::string>& added) {
+  Impl& impl = *impl_;
+  const config::ClusterSpec before = impl.spec;
+  // 1. No new flow goes to the pods that go (as endpoints are removed before a pod terminates), and
+  //    the flows they had are forgotten.
+  impl.spec = config::WithoutEndpoints(before, removed);
+  absl::Status st = RefreshServices();
+  std::vector<net::Ipv4> gone;
+  for (const std::string& name : removed) gone.push_back(before.FindPod(name)->ip);
+  if (st.ok()) st = FlushFlowsTo(gone);
+  // 2. They stop and their namespaces go; from here on they are gone whatever else fails.
+  for (const std::string& name : removed) {
+    absl::Status s = RemovePodNow(*before.FindPod(name));
+    if (st.ok()) st = s;
+  }
+  // 3. The new spec, on disk before its namespaces exist; new pods become endpoints only once they
+  //    do.
+  impl.spec = config::WithoutEndpoints(next, added);
+  SyncStatePods();
+  if (absl::Status s = WriteState(state_); st.ok()) st = s;
+  if (st.ok() && !added.empty()) {
+    std::vector<int> idx;
+    for (const std::string& name : added) idx.push_back(static_cast<int>(next.FindPod(name) - next.pods.data()));
+    st = MakePods(idx);
+  }
+  if (st.ok()) impl.spec = next;
+  // Whatever happened, the Services match what exists.
+  absl::Status refreshed = RefreshServices();
+  if (st.ok()) st = refreshed;
+  (void)WriteState(state_);
+  return st;
+}
+
 absl::Status RunningCluster::KillPod(const std::string& name) {
   std::lock_guard<std::mutex> l(impl_->mu);
   Impl& impl = *impl_;
   if (impl.down) return absl::FailedPreconditionError("the cluster is stopping");
-  const config::PodSpec* old = impl.spec.FindPod(name);
-  if (old == nullptr) return absl::NotFoundError(StrCat("no pod \"", name, "\""));
-  config::PodSpec gone = *old;
-  MKN_RETURN_IF_ERROR(RemovePodNow(gone));
-  MKN_ASSIGN_OR_RETURN(int idx, config::RecreatePod(impl.spec, name));
-  SyncStatePods();
-  MKN_RETURN_IF_ERROR(WriteState(state_));  // intent before the namespace exists
-  MKN_RETURN_IF_ERROR(MakePods({idx}));
-  MKN_RETURN_IF_ERROR(RefreshServices());
-  MKN_RETURN_IF_ERROR(FlushFlowsTo({gone.ip}));
-  return WriteState(state_);
+  config::ClusterSpec next = impl.spec;
+  MKN_RETURN_IF_ERROR(config::RecreatePod(next, name).status());  // pure: fails before anything changes
+  return Transition(next, {name}, {name});
 }
 
 absl::Status RunningCluster::Scale(const std::string& deployment, int replicas) {
   std::lock_guard<std::mutex> l(impl_->mu);
   Impl& impl = *impl_;
   if (impl.down) return absl::FailedPreconditionError("the cluster is stopping");
-  config::ClusterSpec before = impl.spec;
-  MKN_ASSIGN_OR_RETURN(config::ScaleResult r, config::ScaleDeployment(impl.spec, deployment, replicas));
-  // Traffic first leaves the pods that go, then they stop, as endpoints are removed before a pod
-  // is terminated.
-  MKN_RETURN_IF_ERROR(RefreshServices());
-  std::vector<net::Ipv4> gone;
-  for (const std::string& name : r.removed) {
-    MKN_RETURN_IF_ERROR(RemovePodNow(*before.FindPod(name)));
-    gone.push_back(before.FindPod(name)->ip);
-  }
-  MKN_RETURN_IF_ERROR(FlushFlowsTo(gone));
-  SyncStatePods();
-  MKN_RETURN_IF_ERROR(WriteState(state_));
-  std::vector<int> added;
-  for (const std::string& name : r.added) added.push_back(static_cast<int>(impl.spec.FindPod(name) - impl.spec.pods.data()));
-  if (!added.empty()) {
-    MKN_RETURN_IF_ERROR(MakePods(added));
-    MKN_RETURN_IF_ERROR(RefreshServices());
-  }
-  return WriteState(state_);
+  config::ClusterSpec next = impl.spec;
+  MKN_ASSIGN_OR_RETURN(config::ScaleResult r, config::ScaleDeployment(next, deployment, replicas));
+  return Transition(next, r.removed, r.added);
 }
 
 namespace {
@@ -379,8 +398,10 @@ struct NftServiceCounters {
 };
 using NftCounterMap = std::map<std::string, NftServiceCounters>;
 
-std::string NftKey(const std::string& svc, config::Protocol p, int port) {
-  return StrCat(svc, "/", p == config::Protocol::kTcp ? "tcp" : "udp", "/", port);
+// As the renderer labels a service chain: the port's name, else its number.
+std::string NftKey(const std::string& svc, const config::ServicePortSpec& p) {
+  return StrCat(svc, "/", p.protocol == config::Protocol::kTcp ? "tcp" : "udp", "/",
+                p.name.empty() ? StrCat(p.port) : p.name);
 }
 
 // Adds one node's numbers: new flows from the `counter` rule that opens each service chain
@@ -408,8 +429,8 @@ void AddNodeNftCounters(const config::ClusterSpec& spec, const std::string& nft_
   for (const config::ServiceSpec& s : spec.services) {
     for (const config::ServicePortSpec& p : s.ports) {
       std::string proto = p.protocol == config::Protocol::kTcp ? "tcp" : "udp";
-      by_vip[{s.cluster_ip.value, p.port, proto}] = NftKey(s.name, p.protocol, p.port);
-      if (p.node_port != 0) by_node_port[{p.node_port, proto}] = NftKey(s.name, p.protocol, p.port);
+      by_vip[{s.cluster_ip.value, p.port, proto}] = NftKey(s.name, p);
+      if (p.node_port != 0) by_node_port[{p.node_port, proto}] = NftKey(s.name, p);
     }
   }
   std::set<uint32_t> node_ips;
@@ -455,7 +476,7 @@ json ServicesJson(const config::ClusterSpec& spec, const UserspaceProxy* proxy,
                           {"icmp_errors", c.icmp_errors}, {"drops", drops}, {"flows", stats->services[port_id].flows}};
       }
       if (nft != nullptr) {
-        auto it = nft->find(NftKey(s.name, p.protocol, p.port));
+        auto it = nft->find(NftKey(s.name, p));
         NftServiceCounters c = it == nft->end() ? NftServiceCounters{} : it->second;
         jp["counters"] = {{"packets", c.packets}, {"bytes", c.bytes}, {"new_flows", c.new_flows},
                           {"flows", c.flows}, {"drops", json::object()}};
@@ -483,7 +504,8 @@ json ServicesJson(const config::ClusterSpec& spec, const UserspaceProxy* proxy,
 std::string RunningCluster::HandleControl(const std::string& request) {
   json req = json::parse(request, nullptr, /*allow_exceptions=*/false);
   auto error = [](absl::Status s) {
-    return json{{"ok", false}, {"code", absl::StatusCodeToString(s.code())}, {"error", std::string(s.message())}}.dump();
+    return json{{"ok", false}, {"code", absl::StatusCodeToString(s.code())}, {"error", std::string(s.message())}}
+        .dump(-1, ' ', false, json::error_handler_t::replace);
   };
   if (!req.is_object() || !req.contains("verb") || !req["verb"].is_string()) {
     return error(absl::InvalidArgumentError("bad request: want {\"verb\": ...}"));
@@ -497,14 +519,14 @@ std::string RunningCluster::HandleControl(const std::string& request) {
     const PodState* p = state_.FindPod(str("pod"));
     return json{{"ok", true}, {"pod", str("pod")}, {"ip", p ? p->ip : ""}, {"node", p ? p->node : ""},
                 {"ms", std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count()}}
-        .dump();
+        .dump(-1, ' ', false, json::error_handler_t::replace);
   }
   if (verb == "scale") {
     if (!req.contains("replicas") || !req["replicas"].is_number_integer()) {
       return error(absl::InvalidArgumentError("scale: want \"replicas\": N"));
     }
     if (absl::Status s = Scale(str("deployment"), req["replicas"].get<int>()); !s.ok()) return error(s);
-    return json{{"ok", true}}.dump();
+    return json{{"ok", true}}.dump(-1, ' ', false, json::error_handler_t::replace);
   }
   std::lock_guard<std::mutex> l(impl_->mu);
   if (verb == "services" || verb == "endpoints") {
@@ -525,7 +547,7 @@ std::string RunningCluster::HandleControl(const std::string& request) {
     }
     return json{{"ok", true}, {"proxy_mode", config::ToString(impl_->spec.proxy_mode)},
                 {"services", ServicesJson(impl_->spec, impl_->proxy.get(), nft ? &*nft : nullptr)}}
-        .dump();
+        .dump(-1, ' ', false, json::error_handler_t::replace);
   }
   if (verb == "conntrack") {
     json flows = json::array();
@@ -555,7 +577,7 @@ std::string RunningCluster::HandleControl(const std::string& request) {
                            {"expires_in_ms", f.expires_s * 1000}, {"packets", f.packets}, {"bytes", f.bytes}});
         }
       }
-      return json{{"ok", true}, {"flows", flows}}.dump();
+      return json{{"ok", true}, {"flows", flows}}.dump(-1, ' ', false, json::error_handler_t::replace);
     }
     if (!impl_->proxy) return error(absl::FailedPreconditionError("the cluster has no services"));
     for (const ProxyFlow& f : impl_->proxy->Flows(str("node"))) {
@@ -563,7 +585,7 @@ std::string RunningCluster::HandleControl(const std::string& request) {
                        {"original", f.original}, {"reply", f.reply}, {"endpoint", f.endpoint},
                        {"expires_in_ms", f.expires_in_ms}, {"packets", f.packets}, {"bytes", f.bytes}});
     }
-    return json{{"ok", true}, {"flows", flows}}.dump();
+    return json{{"ok", true}, {"flows", flows}}.dump(-1, ' ', false, json::error_handler_t::replace);
   }
   return error(absl::InvalidArgumentError(StrCat("unknown verb \"", verb, "\"")));
 }

@@ -34,8 +34,8 @@ class RunningCluster {
   static absl::StatusOr<std::unique_ptr<RunningCluster>> Up(const config::ClusterSpec& spec, const UpOptions& options);
   ~RunningCluster();
 
-  // Read from the main thread only; runtime changes replace pods under the cluster's mutex.
-  const ClusterState& state() const { return state_; }
+  // A copy: kill and scale change the pods under the cluster's mutex from the control thread.
+  ClusterState state() const;
   // Reaps exited command containers; returns a line for each ("pod/container exited with status N").
   std::vector<std::string> ReapChildren();
   // Stops apps and commands and removes every namespace. Idempotent.
@@ -61,6 +61,12 @@ class RunningCluster {
   absl::Status RemovePodNow(const config::PodSpec& pod);
   // Services follow the current spec's endpoints.
   absl::Status RefreshServices();
+  // Moves the cluster from the current spec to `next`: the `removed` pods (named in the current
+  // spec) leave the Services, stop and go; the spec and state become `next`; the `added` pods (named
+  // in `next`) are made and join the Services. A failure midway still leaves the Services matching
+  // the pods that exist.
+  absl::Status Transition(const config::ClusterSpec& next, const std::vector<std::string>& removed,
+                          const std::vector<std::string>& added);
   // nftables mode: the kernel forgets the flows whose replies came from these (dead) pods.
   absl::Status FlushFlowsTo(const std::vector<net::Ipv4>& ips);
   // state_.pods from the current spec, keeping the processes of pods that still run.

@@ -96,10 +96,25 @@ absl::StatusOr<int> DeleteKernelFlowsTo(net::Ipv4 endpoint) {
     mnl_attr_put_u16(nlh, CTA_PROTO_DST_PORT, htons(f.orig_dport));
     mnl_attr_nest_end(nlh, pr);
     mnl_attr_nest_end(nlh, tuple);
-    if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) break;
-    int n = static_cast<int>(mnl_socket_recvfrom(nl, buf, sizeof(buf)));
-    // ENOENT: it expired meanwhile. Either way it is gone.
-    if (n > 0 && mnl_cb_run(buf, n, nlh->nlmsg_seq, portid, nullptr, nullptr) >= 0) ++deleted;
+    const uint32_t sent_seq = nlh->nlmsg_seq;  // nlh points into buf, which the answer overwrites
+    absl::Status failed;
+    if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+      failed = absl::ErrnoToStatus(errno, "conntrack delete: send");
+    } else {
+      int n = static_cast<int>(mnl_socket_recvfrom(nl, buf, sizeof(buf)));
+      if (n < 0) {
+        failed = absl::ErrnoToStatus(errno, "conntrack delete: receive");
+      } else if (mnl_cb_run(buf, n, sent_seq, portid, nullptr, nullptr) >= 0) {
+        ++deleted;
+      } else if (errno != ENOENT) {  // ENOENT: it expired meanwhile, which is as good
+        failed = absl::ErrnoToStatus(errno, StrCat("conntrack delete ", f.orig_src.ToString(), ":", f.orig_sport,
+                                                   " -> ", f.orig_dst.ToString(), ":", f.orig_dport));
+      }
+    }
+    if (!failed.ok()) {
+      mnl_socket_close(nl);
+      return failed;
+    }
   }
   mnl_socket_close(nl);
   return deleted;

@@ -20,7 +20,8 @@
 namespace mkn::vnet {
 namespace {
 
-constexpr size_t kMaxRequest = 1 << 20;
+constexpr size_t kMaxRequest = 64 << 10;    // a request is one small JSON object
+constexpr size_t kMaxResponse = 256 << 20;  // a listing of every flow of a busy node
 
 absl::StatusOr<sockaddr_un> Address(const std::string& path) {
   sockaddr_un a{};
@@ -43,10 +44,10 @@ bool WaitFor(int fd, short events, std::chrono::steady_clock::time_point deadlin
 }
 
 // Reads up to the first newline (or EOF). Empty optional on timeout or error.
-std::optional<std::string> ReadLine(int fd, std::chrono::steady_clock::time_point deadline) {
+std::optional<std::string> ReadLine(int fd, std::chrono::steady_clock::time_point deadline, size_t max) {
   std::string out;
-  char buf[4096];
-  while (out.size() < kMaxRequest) {
+  char buf[65536];
+  while (out.size() < max) {
     if (!WaitFor(fd, POLLIN, deadline)) return std::nullopt;
     ssize_t n = ::read(fd, buf, sizeof(buf));
     if (n < 0) {
@@ -96,7 +97,7 @@ struct ControlServer::Impl {
       if (c < 0) continue;
       Fd conn(c);
       auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-      std::optional<std::string> req = ReadLine(conn.get(), deadline);
+      std::optional<std::string> req = ReadLine(conn.get(), deadline, kMaxRequest);
       if (!req) continue;  // a client that says nothing in time is dropped
       std::string resp = handler(*req);
       resp += '\n';
@@ -105,7 +106,7 @@ struct ControlServer::Impl {
   }
 };
 
-std::string ControlSocketPath(const std::string& cluster) { return StateDirOf(cluster) + "/control.sock"; }
+std::string ControlSocketPath(const std::string& cluster) { return StateDirOf(cluster) + "/control/control.sock"; }
 
 absl::StatusOr<std::unique_ptr<ControlServer>> ControlServer::Start(const std::string& path, Handler handler) {
   std::unique_ptr<ControlServer> s(new ControlServer());
@@ -119,6 +120,11 @@ absl::StatusOr<std::unique_ptr<ControlServer>> ControlServer::Start(const std::s
   if (fd < 0) return absl::ErrnoToStatus(errno, "control socket");
   impl.listen.Reset(fd);
   ::unlink(path.c_str());  // a stale socket of a killed run; the cluster lock says we own the directory
+  // The socket sits in a 0700 directory: no other user can reach it, not even between bind() and
+  // chmod() (and the umask, process-wide, stays untouched).
+  std::string dir = path.substr(0, path.rfind('/'));
+  if (::mkdir(dir.c_str(), 0700) < 0 && errno != EEXIST) return absl::ErrnoToStatus(errno, StrCat("mkdir ", dir));
+  if (::chmod(dir.c_str(), 0700) < 0) return absl::ErrnoToStatus(errno, StrCat("chmod ", dir));
   if (::bind(fd, reinterpret_cast<sockaddr*>(&*addr), sizeof(*addr)) < 0) {
     return absl::ErrnoToStatus(errno, StrCat("bind ", path));
   }
@@ -155,8 +161,12 @@ absl::StatusOr<std::string> ControlCall(const std::string& cluster, const std::s
   }
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   if (!WriteAll(fd, request + "\n", deadline)) return absl::UnavailableError(StrCat("send to ", path, " failed"));
-  std::optional<std::string> resp = ReadLine(fd, deadline);
-  if (!resp) return absl::DeadlineExceededError(StrCat("cluster ", cluster, ": no answer within ", timeout_ms, " ms"));
+  std::optional<std::string> resp = ReadLine(fd, deadline, kMaxResponse);
+  if (!resp) {
+    return std::chrono::steady_clock::now() < deadline
+               ? absl::ResourceExhaustedError(StrCat("cluster ", cluster, ": the answer is over ", kMaxResponse >> 20, " MiB"))
+               : absl::DeadlineExceededError(StrCat("cluster ", cluster, ": no answer within ", timeout_ms, " ms"));
+  }
   return *resp;
 }
 

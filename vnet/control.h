@@ -1,10 +1,10 @@
-// vnet/control — a running cluster's control socket, /run/minikube-net/<cluster>/control.sock.
+// vnet/control — a running cluster's control socket, /run/minikube-net/<cluster>/control/control.sock.
 //
 // The CLI's runtime verbs (get svc, get endpoints, conntrack, kill, scale) talk to the process that
 // runs the cluster over a Unix stream socket: one request (a JSON object on one line) per
 // connection, one JSON object line back. Requests are served one at a time on a thread of their
 // own, so a handler may take its time (kill rebuilds a pod) without racing another. Only the owner
-// of the state directory (root) can connect: the socket is 0600.
+// of the state directory (root) can connect: the socket is 0600, in a 0700 directory.
 #pragma once
 
 #include <functional>

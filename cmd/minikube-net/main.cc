@@ -481,7 +481,9 @@ int RunStatus(const std::string& output) {
 std::optional<nlohmann::json> Ask(const std::string& cluster, nlohmann::json req, int& exit_code) {
   std::optional<vnet::ClusterState> s = PickCluster(cluster, exit_code);
   if (!s) return std::nullopt;
-  absl::StatusOr<std::string> resp = vnet::ControlCall(s->cluster, req.dump());
+  // Bytes that are not UTF-8 (a pod name typed wrong) become U+FFFD instead of an exception.
+  absl::StatusOr<std::string> resp =
+      vnet::ControlCall(s->cluster, req.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   if (!resp.ok()) {
     exit_code = Fail(resp.status());
     return std::nullopt;

@@ -366,8 +366,10 @@ check_kill_flushes_udp() {
     echo one >&3; first=$(timeout 5 dd bs=512 count=1 status=none <&3)
     port=$(ss -Hun | awk "{for (i = 2; i <= NF; i++) if (\$i == \"10.96.0.53:53\") {split(\$(i - 1), a, \":\"); print a[2]}}")
     victim=$("$MKN" conntrack -c "$C" | awk -v p=":$port " "index(\$0, p) && /UDP/ {print \$(NF-2); exit}")
+    old_ip=$("$MKN" get pods -c "$C" | awk -v v="$victim" "\$1 == v {print \$3}")
     "$MKN" kill -c "$C" "$victim" >/dev/null || { echo "kill $victim failed"; exit 1; }
-    left=$("$MKN" conntrack -c "$C" | awk -v v="$victim" "\$(NF-2) == v" | wc -l)
+    # A flow still answered from the dead address: its REPLY column starts with it.
+    left=$("$MKN" conntrack -c "$C" | grep -c " $old_ip:[0-9]* -> " || true)
     echo two >&3; second=$(timeout 5 dd bs=512 count=1 status=none <&3)
     echo "$first|$victim|$left|$second"') || fail "UDP flush probe failed: $out"
   IFS='|' read -r first victim left second <<<"$out"
@@ -392,6 +394,21 @@ check_counters() {
   ((after - before == 5)) || fail "get svc: web's new flows went $before -> $after after 5 requests"
   contains "$("$MKN" get svc -c "$c")" "PACKETS" "get svc shows counters in $mode mode"
   pass "get svc: 5 requests, 5 new flows of web ($before -> $after)"
+}
+
+# A scale that cannot be done (more pods than the nodes' ranges hold) fails and changes nothing:
+# the same endpoints, every request still answered, and a kill afterwards still works.
+check_scale_refused() {
+  local c=$1 mode=$2 before after rc=0 out i
+  before=$("$MKN" get endpoints -c "$c" | awk '$1 == "web"')
+  out=$("$MKN" scale -c "$c" web 600 2>&1) || rc=$?
+  ((rc != 0)) || fail "scale web 600 on two /24 nodes succeeded: $out"
+  contains "$out" "no node has a free pod address" "scale says why"
+  after=$("$MKN" get endpoints -c "$c" | awk '$1 == "web"')
+  [[ "$after" == "$before" ]] || fail "a refused scale changed the endpoints: $before -> $after"
+  for i in 1 2 3 4 5 6; do hit "$c" client http://10.96.0.10/ >/dev/null || fail "request $i after a refused scale"; done
+  out=$("$MKN" kill -c "$c" web-0 2>&1) || fail "kill after a refused scale: $out"
+  pass "scale web 600 refused (exit $rc), nothing changed, kill still works"
 }
 
 # A pod serving iperf3 on node2 behind 10.96.0.30:5201, appended to a lab made by make_lab.
@@ -446,6 +463,7 @@ userspace)
   check_bulk $c userspace
   check_kill $c userspace
   check_kill_flushes_udp $c userspace
+  check_scale_refused $c userspace
   check_kill_under_load $c userspace
   out=$("$MKN" down $c)
   contains "$out" "cluster $c down" "down reports"
@@ -471,6 +489,7 @@ nftables)
   check_bulk $c nftables
   check_kill $c nftables
   check_kill_flushes_udp $c nftables
+  check_scale_refused $c nftables
   check_kill_under_load $c nftables
   out=$("$MKN" down $c)
   contains "$out" "cluster $c down" "down reports"

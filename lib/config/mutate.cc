@@ -83,8 +83,9 @@ absl::StatusOr<int> RecreatePod(ClusterSpec& spec, std::string_view name) {
   return idx;
 }
 
-absl::StatusOr<ScaleResult> ScaleDeployment(ClusterSpec& spec, std::string_view deployment, int replicas,
+absl::StatusOr<ScaleResult> ScaleDeployment(ClusterSpec& spec_in, std::string_view deployment, int replicas,
                                             int max_pods) {
+  ClusterSpec spec = spec_in;  // all or nothing: spec_in changes only on success
   auto dep = std::find_if(spec.deployments.begin(), spec.deployments.end(),
                           [&](const DeploymentSpec& d) { return d.name == deployment; });
   if (dep == spec.deployments.end()) return absl::NotFoundError(StrCat("no deployment \"", deployment, "\""));
@@ -95,7 +96,7 @@ absl::StatusOr<ScaleResult> ScaleDeployment(ClusterSpec& spec, std::string_view 
     if (spec.pods[i].deployment == dep->name) mine.push_back(static_cast<int>(i));
   }
   const int have = static_cast<int>(mine.size());
-  if (replicas > have && static_cast<int>(spec.pods.size()) + replicas - have > max_pods) {
+  if (replicas > have && static_cast<int64_t>(spec.pods.size()) + replicas - have > max_pods) {
     return absl::InvalidArgumentError(StrCat("the lab would have ", spec.pods.size() + replicas - have,
                                              " pods, at most ", max_pods));
   }
@@ -146,7 +147,18 @@ absl::StatusOr<ScaleResult> ScaleDeployment(ClusterSpec& spec, std::string_view 
   dep->replicas = replicas;
   ReindexNodes(spec);
   RecomputeEndpoints(spec);
+  spec_in = std::move(spec);
   return r;
+}
+
+ClusterSpec WithoutEndpoints(const ClusterSpec& spec, const std::vector<std::string>& pods) {
+  ClusterSpec out = spec;
+  for (ServiceSpec& s : out.services) {
+    std::erase_if(s.endpoints, [&](int e) {
+      return std::find(pods.begin(), pods.end(), out.pods[e].name) != pods.end();
+    });
+  }
+  return out;
 }
 
 void RecomputeEndpoints(ClusterSpec& spec) {

@@ -29,7 +29,7 @@ struct ScaleResult {
   std::vector<std::string> removed;  // pods to take down (highest index first, as a ReplicaSet)
 };
 
-// Sets a Deployment's replica count: new pods <name>-<i> (lowest free index) on the least loaded
+// Sets a Deployment's replica count (all or nothing: on an error `spec` is unchanged): new pods <name>-<i> (lowest free index) on the least loaded
 // node, or the highest-numbered pods removed. kNotFound if no such deployment; kInvalidArgument
 // for a negative count or one over `max_pods` pods in all; kResourceExhausted if no node has room.
 absl::StatusOr<ScaleResult> ScaleDeployment(ClusterSpec& spec, std::string_view deployment,
@@ -37,6 +37,10 @@ absl::StatusOr<ScaleResult> ScaleDeployment(ClusterSpec& spec, std::string_view 
 
 // Recomputes every ServiceSpec::endpoints from the selectors (pods in spec order).
 void RecomputeEndpoints(ClusterSpec& spec);
+
+// The spec with the named pods taken out of every Service's endpoints (and nothing else changed):
+// what the Services must look like before those pods are stopped, so no new flow goes to them.
+ClusterSpec WithoutEndpoints(const ClusterSpec& spec, const std::vector<std::string>& pods);
 
 // The indices of the services whose endpoints include the pod `pod_index` (before or after a
 // change: call it on both specs).

@@ -152,6 +152,28 @@ TEST(Mutate, ScaleRefusesWhatCannotBe) {
   EXPECT_EQ(ScaleDeployment(s, "web", 24).status().code(), absl::StatusCode::kResourceExhausted);
 }
 
+TEST(Mutate, AFailedScaleChangesNothing) {
+  ClusterSpec s = Lab();  // two /28 nodes: 24 pods at most
+  const size_t pods = s.pods.size();
+  EXPECT_EQ(ScaleDeployment(s, "web", 30).status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(s.pods.size(), pods);
+  EXPECT_EQ(s.FindDeployment("web")->replicas, 3);
+  EXPECT_EQ(s.services[0].endpoints.size(), 3u);
+  ExpectConsistent(s);
+  // Far over any bound, without overflowing the check.
+  EXPECT_EQ(ScaleDeployment(s, "web", 2147483647).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.pods.size(), pods);
+}
+
+TEST(Mutate, WithoutEndpointsDropsOnlyThosePods) {
+  ClusterSpec s = Lab();
+  ClusterSpec w = WithoutEndpoints(s, {"web-1", "client"});
+  ASSERT_EQ(w.services[0].endpoints.size(), 2u);
+  for (int e : w.services[0].endpoints) EXPECT_NE(w.pods[e].name, "web-1");
+  EXPECT_EQ(w.pods.size(), s.pods.size());
+  EXPECT_EQ(s.services[0].endpoints.size(), 3u);
+}
+
 TEST(Mutate, PodPlanHoldsOnlyThatPodsSteps) {
   ClusterSpec s = Lab();
   int idx = static_cast<int>(s.FindPod("web-1") - s.pods.data());
