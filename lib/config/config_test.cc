@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "lib/config/spec.h"
+#include "lib/strings/str_cat.h"
 
 namespace mkn::config {
 namespace {
@@ -150,6 +151,192 @@ name = "pinned"
   ASSERT_EQ(pinned.size(), 2u);
   EXPECT_EQ(pinned[0].port, 7000);  // `port` wins
   EXPECT_EQ(pinned[1].port, 9000);
+}
+
+}  // namespace
+}  // namespace mkn::config
+
+// --- the edge (issue 6) --------------------------------------------------------------------------
+
+namespace mkn::config {
+namespace {
+
+constexpr char kEdgeApps[] = R"([cluster]
+name = "x"
+nodes = 2
+[[pod]]
+name = "web"
+labels = { app = "web" }
+  [[pod.container]]
+  app = "http-echo"
+[[service]]
+name = "web"
+selector = { app = "web" }
+  [[service.port]]
+  name = "http"
+  port = 80
+  target_port = 8080
+)";
+
+TEST(Edge, DefaultListenersFollowTheRoutes) {
+  // No routes: no listener at all.
+  LoadResult none = Load(kEdgeApps, "/labs/x/lab.toml");
+  ASSERT_TRUE(none.spec) << none.diags.FormatAll();
+  EXPECT_TRUE(none.spec->listeners.empty());
+
+  // An ingress without TLS: "http" on 127.0.0.1:8080 only.
+  LoadResult http = Load(StrCat(kEdgeApps, R"(
+[[ingress]]
+name = "i"
+default_backend = { service = "web" }
+)"),
+                         "/labs/x/lab.toml");
+  ASSERT_TRUE(http.spec) << http.diags.FormatAll();
+  ASSERT_EQ(http.spec->listeners.size(), 1u);
+  const ListenerSpec& l = http.spec->listeners[0];
+  EXPECT_EQ(l.name, "http");
+  EXPECT_EQ(l.address.ToString(), "127.0.0.1");
+  EXPECT_EQ(l.port, 8080);
+  EXPECT_EQ(l.protocol, ListenerProtocol::kHttp);
+  EXPECT_EQ(l.upstream, UpstreamMode::kService);
+  EXPECT_EQ(l.node, 0);
+  EXPECT_EQ(http.spec->ingresses[0].default_backend->port, 80);
+
+  // Ingress TLS: "https" on :8443 too, serving the ingress certificates, paths resolved against the
+  // lab file's directory.
+  LoadResult tls = Load(StrCat(kEdgeApps, R"(
+[[ingress]]
+name = "i"
+default_backend = { service = "web" }
+  [[ingress.tls]]
+  hosts = ["web.lab"]
+  cert = "certs/web.pem"
+  key = "../keys/web-key.pem"
+)"),
+                        "/labs/x/lab.toml");
+  ASSERT_TRUE(tls.spec) << tls.diags.FormatAll();
+  ASSERT_EQ(tls.spec->listeners.size(), 2u);
+  const ListenerSpec& s = tls.spec->listeners[1];
+  EXPECT_EQ(s.name, "https");
+  EXPECT_EQ(s.port, 8443);
+  EXPECT_EQ(s.protocol, ListenerProtocol::kHttps);
+  ASSERT_EQ(s.tls.size(), 1u);
+  EXPECT_EQ(s.tls[0].hosts, std::vector<std::string>{"web.lab"});
+  EXPECT_EQ(s.tls[0].cert, "/labs/x/certs/web.pem");
+  EXPECT_EQ(s.tls[0].key, "/labs/keys/web-key.pem");
+  EXPECT_EQ(s.tls[0].pos.line, 20);  // the [[ingress.tls]] line
+  EXPECT_EQ(tls.spec->ingresses[0].tls[0].cert, "certs/web.pem");  // as written
+
+  // auto_tls alone also makes "https", with no certificate of its own (vnet/ makes them).
+  LoadResult autotls2 = Load(StrCat("[cluster]\nauto_tls = true\n", std::string(kEdgeApps).substr(10), R"(
+[[http_route]]
+name = "r"
+  [[http_route.rule]]
+  backend_refs = [{ service = "web" }]
+)"),
+                             "lab.toml");
+  ASSERT_TRUE(autotls2.spec) << autotls2.diags.FormatAll();
+  EXPECT_TRUE(autotls2.spec->auto_tls);
+  ASSERT_EQ(autotls2.spec->listeners.size(), 2u);
+  EXPECT_TRUE(autotls2.spec->listeners[1].tls.empty());
+}
+
+TEST(Edge, RelativeLabFileKeepsRelativeCertPaths) {
+  LoadResult r = Load(StrCat(kEdgeApps, R"(
+[[listener]]
+name = "tls"
+protocol = "HTTPS"
+  [[listener.tls]]
+  cert = "/etc/ssl/web.pem"
+  key = "./web-key.pem"
+)"),
+                      "examples/x/lab.toml");
+  ASSERT_TRUE(r.spec) << r.diags.FormatAll();
+  ASSERT_EQ(r.spec->listeners.size(), 1u);
+  EXPECT_EQ(r.spec->listeners[0].port, 8443);
+  EXPECT_EQ(r.spec->listeners[0].tls[0].cert, "/etc/ssl/web.pem");
+  EXPECT_EQ(r.spec->listeners[0].tls[0].key, "examples/x/web-key.pem");
+}
+
+TEST(Edge, ListenersAndRoutesResolve) {
+  LoadResult r = Load(StrCat(kEdgeApps, R"(
+[[listener]]
+name = "plain"
+address = "127.0.0.5"
+port = 80
+redirect_to_https = true
+node = "node2"
+upstream = "endpoints"
+[[listener]]
+name = "tls"
+protocol = "HTTPS"
+port = 443
+address = "127.0.0.5"
+  [[listener.tls]]
+  hosts = ["*.lab"]
+  cert = "c.pem"
+  key = "k.pem"
+[[http_route]]
+name = "r"
+parents = ["tls"]
+hostnames = ["web.lab", "*.web.lab"]
+  [[http_route.rule]]
+  matches = [{ path = { type = "Exact", value = "/a" }, method = "PUT", headers = [{ name = "X-A", value = "1" }], query_params = [{ name = "Q", value = "v" }] },
+             { path = "/b" }]
+  backend_refs = [{ service = "web", port = "http", weight = 0 }, { service = "web", port = 80, weight = 5 }]
+  request_header_modifier = { set = [{ name = "X-Set", value = "s" }], add = [{ name = "x-add", value = "a" }], remove = ["X-Gone"] }
+  [[http_route.rule]]
+  request_redirect = { scheme = "https", port = 443 }
+)"),
+                      "/l/lab.toml");
+  ASSERT_TRUE(r.spec) << r.diags.FormatAll();
+  const ClusterSpec& s = *r.spec;
+  ASSERT_EQ(s.listeners.size(), 2u);
+  EXPECT_EQ(s.listeners[0].address.ToString(), "127.0.0.5");
+  EXPECT_EQ(s.listeners[0].port, 80);
+  EXPECT_TRUE(s.listeners[0].redirect_to_https);
+  EXPECT_EQ(s.listeners[0].node, 1);
+  EXPECT_EQ(s.listeners[0].upstream, UpstreamMode::kEndpoints);
+  EXPECT_EQ(s.listeners[1].tls[0].cert, "/l/c.pem");
+  ASSERT_EQ(s.http_routes.size(), 1u);
+  const HttpRouteSpec& hr = s.http_routes[0];
+  EXPECT_EQ(hr.parents, std::vector<std::string>{"tls"});
+  ASSERT_EQ(hr.rules.size(), 2u);
+  ASSERT_EQ(hr.rules[0].matches.size(), 2u);
+  const HttpRouteMatchSpec& m = hr.rules[0].matches[0];
+  EXPECT_EQ(m.path_type, PathType::kExact);
+  EXPECT_EQ(m.path, "/a");
+  EXPECT_EQ(m.method, "PUT");
+  ASSERT_EQ(m.headers.size(), 1u);
+  EXPECT_EQ(m.headers[0].name, "x-a");  // header names are case-insensitive: stored lowercase
+  EXPECT_EQ(m.query_params[0].name, "Q");  // query parameter names are not
+  EXPECT_EQ(hr.rules[0].matches[1].path_type, PathType::kPrefix);
+  EXPECT_EQ(hr.rules[0].matches[1].path, "/b");
+  ASSERT_EQ(hr.rules[0].backends.size(), 2u);
+  EXPECT_EQ(hr.rules[0].backends[0].port, 80);
+  EXPECT_EQ(hr.rules[0].backends[0].weight, 0);
+  EXPECT_EQ(hr.rules[0].backends[1].weight, 5);
+  EXPECT_EQ(hr.rules[0].request_headers.set[0].first, "x-set");
+  EXPECT_EQ(hr.rules[0].request_headers.remove, std::vector<std::string>{"x-gone"});
+  ASSERT_TRUE(hr.rules[1].redirect);
+  EXPECT_EQ(hr.rules[1].redirect->scheme, "https");
+  EXPECT_EQ(hr.rules[1].redirect->port, 443);
+  EXPECT_EQ(hr.rules[1].redirect->status_code, 302);
+  EXPECT_TRUE(hr.rules[1].backends.empty());
+}
+
+TEST(Edge, CamelCaseKeysGetTheSnakeCaseSuggestion) {
+  LoadResult r = Load(StrCat(kEdgeApps, R"(
+[[http_route]]
+name = "r"
+  [[http_route.rule]]
+  backendRefs = [{ service = "web" }]
+)"),
+                      "x.toml");
+  EXPECT_FALSE(r.spec);
+  EXPECT_NE(r.diags.FormatAll().find("unknown key \"backendRefs\" (did you mean \"backend_refs\"?)"),
+            std::string::npos)
+      << r.diags.FormatAll();
 }
 
 }  // namespace

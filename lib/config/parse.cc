@@ -81,6 +81,22 @@ class TableReader {
     }
   }
 
+  void Bool(std::string_view key, Field<bool>& out) {
+    out.pos = pos();
+    const toml::node* n = Get(key);
+    if (n == nullptr) return;
+    out.pos = PosOf(*n);
+    if (const auto* b = n->as_boolean()) {
+      out.value = b->get();
+      out.set = true;
+    } else {
+      TypeError(key, *n, "true or false", &out.bad);
+    }
+  }
+
+  // Whether the key is written at all (without claiming it as known).
+  bool Has(std::string_view key) const { return table_.contains(key); }
+
   void StrList(std::string_view key, Field<std::vector<std::string>>& out) {
     out.pos = pos();
     const toml::node* n = Get(key);
@@ -165,9 +181,24 @@ class TableReader {
       if (known_.count(key)) continue;
       std::string best;
       size_t best_d = 3;  // suggest only close matches
+      // Gateway API YAML spells keys in camelCase (backendRefs, statusCode): suggest the snake_case.
+      std::string snake;
+      for (char ch : key) {
+        if (ch >= 'A' && ch <= 'Z') {
+          snake += '_';
+          snake += static_cast<char>(ch - 'A' + 'a');
+        } else {
+          snake += ch;
+        }
+      }
+      if (key == "parentRefs") snake = "parents";  // Gateway API's name for it
+      if (snake != key && known_.count(snake)) {
+        best = snake;
+        best_d = 0;
+      }
       for (const std::string& cand : known_) {
         size_t d = EditDistance(key, cand);
-        if (d < best_d) {
+        if (d < best_d && best_d != 0) {
           best_d = d;
           best = cand;
         }
@@ -255,6 +286,90 @@ void ParseBackend(TableReader& r, RawBackend& b) {
   r.Port("port", b.port);
 }
 
+// headers = [{ name = "x", value = "y" }], and the like.
+std::vector<RawNameValue> ParseNameValues(TableReader& r, std::string_view key, const std::string& label,
+                                          bool with_type, Diagnostics& d) {
+  std::vector<RawNameValue> out;
+  EachTable(r, key, [&](const toml::table& t, size_t) {
+    RawNameValue nv;
+    TableReader tr(t, StrCat(label, ": ", key), d);
+    nv.pos = tr.pos();
+    tr.Str("name", nv.name);
+    tr.Str("value", nv.value);
+    if (with_type) tr.Str("type", nv.type);
+    tr.Finish();
+    out.push_back(std::move(nv));
+  });
+  return out;
+}
+
+RawHttpRouteMatch ParseMatch(const toml::table& t, const std::string& label, Diagnostics& d) {
+  RawHttpRouteMatch m;
+  TableReader r(t, label, d);
+  m.pos = m.path_pos = r.pos();
+  m.path_type.pos = m.path_value.pos = r.pos();
+  if (const toml::node* n = r.Get("path")) {
+    m.path_pos = m.path_type.pos = m.path_value.pos = PosOf(*n);
+    if (const auto* s = n->as_string()) {  // the flat form: a PathPrefix
+      m.path_value = {s->get(), PosOf(*n), true};
+    } else if (const auto* pt = n->as_table()) {
+      TableReader pr(*pt, StrCat(label, ": path"), d);
+      pr.Str("type", m.path_type);
+      pr.Str("value", m.path_value);
+      pr.Finish();
+    } else {
+      m.path_value.bad = true;
+      d.Error(PosOf(*n), StrCat(label, ": path: expected a table like { type = \"PathPrefix\", value = \"/\" } "
+                                       "or a string, got ", TypeName(*n)));
+    }
+  }
+  r.Str("method", m.method);
+  m.headers = ParseNameValues(r, "headers", label, true, d);
+  m.query_params = ParseNameValues(r, "query_params", label, true, d);
+  r.Finish();
+  return m;
+}
+
+RawHttpRouteRule ParseRouteRule(const toml::table& t, const std::string& label, Diagnostics& d) {
+  RawHttpRouteRule rule;
+  TableReader r(t, label, d);
+  rule.pos = r.pos();
+  EachTable(r, "matches", [&](const toml::table& mt, size_t k) {
+    rule.matches.push_back(ParseMatch(mt, StrCat(label, ": match #", k + 1), d));
+  });
+  rule.has_backend_refs = r.Has("backend_refs");
+  EachTable(r, "backend_refs", [&](const toml::table& bt, size_t) {
+    RawBackendRef b;
+    TableReader br(bt, StrCat(label, ": backend_refs"), d);
+    ParseBackend(br, b.backend);
+    br.Int("weight", b.weight);
+    br.Finish();
+    rule.backend_refs.push_back(std::move(b));
+  });
+  if (const toml::table* mt = r.Table("request_header_modifier")) {
+    std::string mlabel = StrCat(label, ": request_header_modifier");
+    TableReader mr(*mt, mlabel, d);
+    rule.has_modifier = true;
+    rule.modifier.pos = mr.pos();
+    rule.modifier.set = ParseNameValues(mr, "set", mlabel, false, d);
+    rule.modifier.add = ParseNameValues(mr, "add", mlabel, false, d);
+    mr.StrList("remove", rule.modifier.remove);
+    mr.Finish();
+  }
+  if (const toml::table* rt = r.Table("request_redirect")) {
+    TableReader rr(*rt, StrCat(label, ": request_redirect"), d);
+    rule.has_redirect = true;
+    rule.redirect.pos = rr.pos();
+    rr.Str("scheme", rule.redirect.scheme);
+    rr.Str("hostname", rule.redirect.hostname);
+    rr.Int("port", rule.redirect.port);
+    rr.Int("status_code", rule.redirect.status_code);
+    rr.Finish();
+  }
+  r.Finish();
+  return rule;
+}
+
 }  // namespace
 
 RawConfig Parse(std::string_view text, Diagnostics& diags) {
@@ -283,6 +398,7 @@ RawConfig Parse(std::string_view text, Diagnostics& diags) {
     r.Int("mtu", c.mtu);
     r.Int("vni", c.vni);
     r.Str("proxy_mode", c.proxy_mode);
+    r.Bool("auto_tls", c.auto_tls);
     r.Int("nodes", cfg.node_count);  // `nodes = N` usually sits here, under [cluster]
     r.Finish();
   }
@@ -401,6 +517,47 @@ RawConfig Parse(std::string_view text, Diagnostics& diags) {
     });
     r.Finish();
     cfg.ingresses.push_back(std::move(ing));
+  });
+
+  EachTable(top, "listener", [&](const toml::table& t, size_t i) {
+    RawListener l;
+    std::string label = Label("listener", PeekName(t), i);
+    TableReader r(t, label, diags);
+    l.pos = r.pos();
+    r.Str("name", l.name);
+    r.Str("address", l.address);
+    r.Int("port", l.port);
+    r.Str("protocol", l.protocol);
+    r.Bool("redirect_to_https", l.redirect_to_https);
+    r.Str("upstream", l.upstream);
+    r.Str("node", l.node);
+    EachTable(r, "tls", [&](const toml::table& tt, size_t) {
+      RawListenerTls tls;
+      TableReader tr(tt, StrCat(label, ": tls"), diags);
+      tls.pos = tr.pos();
+      tr.StrList("hosts", tls.hosts);
+      tr.Str("cert", tls.cert);
+      tr.Str("key", tls.key);
+      tr.Finish();
+      l.tls.push_back(std::move(tls));
+    });
+    r.Finish();
+    cfg.listeners.push_back(std::move(l));
+  });
+
+  EachTable(top, "http_route", [&](const toml::table& t, size_t i) {
+    RawHttpRoute hr;
+    std::string label = Label("http_route", PeekName(t), i);
+    TableReader r(t, label, diags);
+    hr.pos = r.pos();
+    r.Str("name", hr.name);
+    r.StrList("parents", hr.parents);
+    r.StrList("hostnames", hr.hostnames);
+    EachTable(r, "rule", [&](const toml::table& rt, size_t j) {
+      hr.rules.push_back(ParseRouteRule(rt, StrCat(label, ": rule #", j + 1), diags));
+    });
+    r.Finish();
+    cfg.http_routes.push_back(std::move(hr));
   });
 
   top.Finish();

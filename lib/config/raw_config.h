@@ -140,6 +140,85 @@ struct RawCluster {
   Field<int64_t> mtu;
   Field<int64_t> vni;
   Field<std::string> proxy_mode;
+  Field<bool> auto_tls;
+};
+
+// --- Layer 7: the edge (issue 6) -----------------------------------------------------------------
+
+// { name = "x-env", value = "canary" }: header and query matches, header modifier set/add.
+struct RawNameValue {
+  SourcePos pos;
+  Field<std::string> name;
+  Field<std::string> value;
+  Field<std::string> type;  // matches only: "Exact" (the one type supported)
+};
+
+struct RawListenerTls {
+  SourcePos pos;
+  Field<std::vector<std::string>> hosts;
+  Field<std::string> cert;
+  Field<std::string> key;
+};
+
+struct RawListener {
+  SourcePos pos;
+  Field<std::string> name;
+  Field<std::string> address;
+  Field<int64_t> port;
+  Field<std::string> protocol;
+  std::vector<RawListenerTls> tls;
+  Field<bool> redirect_to_https;
+  Field<std::string> upstream;
+  Field<std::string> node;
+};
+
+struct RawHttpRouteMatch {
+  SourcePos pos;
+  // path = { type = "PathPrefix", value = "/x" }, or path = "/x" (a PathPrefix).
+  SourcePos path_pos;
+  Field<std::string> path_type;
+  Field<std::string> path_value;
+  Field<std::string> method;
+  std::vector<RawNameValue> headers;
+  std::vector<RawNameValue> query_params;
+};
+
+struct RawBackendRef {
+  RawBackend backend;  // service, port (number or service port name)
+  Field<int64_t> weight;
+};
+
+struct RawHeaderModifier {
+  SourcePos pos;
+  std::vector<RawNameValue> set, add;
+  Field<std::vector<std::string>> remove;
+};
+
+struct RawRedirect {
+  SourcePos pos;
+  Field<std::string> scheme;
+  Field<std::string> hostname;
+  Field<int64_t> port;
+  Field<int64_t> status_code;
+};
+
+struct RawHttpRouteRule {
+  SourcePos pos;
+  std::vector<RawHttpRouteMatch> matches;
+  std::vector<RawBackendRef> backend_refs;
+  bool has_backend_refs = false;  // the key is present (an empty array still counts)
+  bool has_modifier = false;
+  RawHeaderModifier modifier;
+  bool has_redirect = false;
+  RawRedirect redirect;
+};
+
+struct RawHttpRoute {
+  SourcePos pos;
+  Field<std::string> name;
+  Field<std::vector<std::string>> parents;
+  Field<std::vector<std::string>> hostnames;
+  std::vector<RawHttpRouteRule> rules;
 };
 
 struct RawConfig {
@@ -151,6 +230,8 @@ struct RawConfig {
   std::vector<RawDeployment> deployments;
   std::vector<RawService> services;
   std::vector<RawIngress> ingresses;
+  std::vector<RawListener> listeners;
+  std::vector<RawHttpRoute> http_routes;
 };
 
 // Parses TOML text. Problems go to `diags` (file name taken from it); the returned RawConfig holds

@@ -1,6 +1,7 @@
 // Resolve(): RawConfig → ClusterSpec. Validates meaning and fills every default, name, address and MAC.
 
 #include <algorithm>
+#include <filesystem>
 #include <set>
 
 #include "lib/strings/str_cat.h"
@@ -76,6 +77,8 @@ class Resolver {
     PlacePods();
     ResolveServices();
     ResolveIngresses();
+    ResolveListeners();
+    ResolveHttpRoutes();
     if (d_.HasErrors()) return std::nullopt;
     return std::move(spec_);
   }
@@ -170,6 +173,7 @@ class Resolver {
                                         "\" is not \"userspace\" or \"nftables\""));
     }
     spec_.proxy_mode = c.proxy_mode.value == "nftables" ? ProxyMode::kNftables : ProxyMode::kUserspace;
+    spec_.auto_tls = c.auto_tls.set && c.auto_tls.value;
     if (pod_cidr_) {
       spec_.pod_cidr = *pod_cidr_;
       int mask = c.node_cidr_mask.set ? static_cast<int>(c.node_cidr_mask.value) : std::max(24, pod_cidr_->len);
@@ -874,6 +878,404 @@ class Resolver {
         ing.tls.push_back(t);
       }
       spec_.ingresses.push_back(std::move(ing));
+    }
+  }
+
+  // --- the edge: listeners and HTTP routes (issue 6) ---------------------------------------------
+
+  // A path written in the lab file, relative to the lab file's directory. Lexical only (lib does no
+  // I/O): absolute when Load() was given an absolute file name, else relative to the same working
+  // directory the lab file name is.
+  std::string LabPath(const std::string& p) const {
+    namespace fs = std::filesystem;
+    fs::path path(p);
+    if (!path.is_absolute()) path = fs::path(d_.file()).parent_path() / path;
+    return path.lexically_normal().string();
+  }
+
+  std::string NodeNames() const {
+    std::vector<std::string> names;
+    for (const NodeSpec& node : spec_.nodes) names.push_back(node.name);
+    return absl::StrJoin(names, ", ");
+  }
+
+  std::string ListenerNames() const {
+    std::vector<std::string> names;
+    for (const ListenerSpec& l : spec_.listeners) names.push_back(l.name);
+    return absl::StrJoin(names, ", ");
+  }
+
+  // RFC 9110 token characters: what a header (or method) name may hold.
+  static bool IsToken(std::string_view s) {
+    if (s.empty()) return false;
+    for (char c : s) {
+      bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+      if (!ok) return false;
+    }
+    return true;
+  }
+
+  static std::string Lower(std::string s) {
+    for (char& c : s) {
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    }
+    return s;
+  }
+
+  // A certificate entry: hosts checked, cert and key required, paths resolved.
+  std::optional<TlsCertSpec> ResolveTls(const RawListenerTls& rt, const std::string& what) {
+    TlsCertSpec t;
+    t.pos = rt.pos;
+    bool ok = true;
+    if (!rt.cert.set || !rt.key.set) {
+      if (!rt.cert.bad && !rt.key.bad) d_.Error(rt.pos, StrCat(what, ": tls needs both cert and key (PEM files)"));
+      ok = false;
+    }
+    for (const std::string& h : rt.hosts.value) {
+      if (!IsHostName(h)) {
+        d_.Error(rt.hosts.pos, StrCat(what, ": tls host \"", h, "\" is not a lowercase DNS name (a leading \"*.\" is allowed)"));
+        ok = false;
+      }
+    }
+    if (!ok) return std::nullopt;
+    t.hosts = rt.hosts.value;
+    t.cert = LabPath(rt.cert.value);
+    t.key = LabPath(rt.key.value);
+    return t;
+  }
+
+  void ResolveListeners() {
+    // Certificates an HTTPS listener without its own [[listener.tls]] serves: the ingresses' tls.
+    std::vector<TlsCertSpec> ingress_certs;
+    for (const RawIngress& ri : raw_.ingresses) {
+      for (const RawIngressTls& rt : ri.tls) {
+        if (!rt.cert.set || !rt.key.set) continue;  // reported by ResolveIngresses
+        ingress_certs.push_back(TlsCertSpec{rt.hosts.value, LabPath(rt.cert.value), LabPath(rt.key.value), rt.pos});
+      }
+    }
+    if (raw_.listeners.empty()) {
+      if (raw_.ingresses.empty() && raw_.http_routes.empty()) return;
+      ListenerSpec http;
+      http.name = "http";
+      http.address = net::Ipv4{0x7f000001};
+      http.port = 8080;
+      spec_.listeners.push_back(http);
+      if (!ingress_certs.empty() || spec_.auto_tls) {
+        ListenerSpec https = http;
+        https.name = "https";
+        https.port = 8443;
+        https.protocol = ListenerProtocol::kHttps;
+        https.tls = ingress_certs;
+        spec_.listeners.push_back(https);
+      }
+      return;
+    }
+    bool any_https = std::any_of(raw_.listeners.begin(), raw_.listeners.end(),
+                                 [](const RawListener& l) { return l.protocol.value == "HTTPS"; });
+    std::set<std::string> names;
+    std::map<std::pair<uint32_t, int>, std::string> bound;
+    for (size_t i = 0; i < raw_.listeners.size(); ++i) {
+      const RawListener& rl = raw_.listeners[i];
+      std::string what = rl.name.set ? StrCat("listener \"", rl.name.value, "\"") : StrCat("listener #", i + 1);
+      ListenerSpec l;
+      if (CheckName(rl.name, what, net::kMaxPodName, "a Gateway listener name") && !names.insert(rl.name.value).second) {
+        d_.Error(rl.name.pos, StrCat(what, ": duplicate listener name"));
+      }
+      l.name = rl.name.value;
+      if (rl.protocol.set && rl.protocol.value != "HTTP" && rl.protocol.value != "HTTPS") {
+        d_.Error(rl.protocol.pos, StrCat(what, ": protocol \"", rl.protocol.value, "\" is not \"HTTP\" or \"HTTPS\""));
+      }
+      l.protocol = rl.protocol.value == "HTTPS" ? ListenerProtocol::kHttps : ListenerProtocol::kHttp;
+      bool https = l.protocol == ListenerProtocol::kHttps;
+      bool addr_ok = true;
+      std::string addr_text = rl.address.set ? rl.address.value : "127.0.0.1";
+      std::optional<net::Ipv4> addr = net::Ipv4::Parse(addr_text);
+      if (rl.address.bad) {
+        addr_ok = false;
+      } else if (!addr) {
+        d_.Error(rl.address.pos, StrCat(what, ": address \"", addr_text, "\" is not an IPv4 address"));
+        addr_ok = false;
+      } else if ((addr->value >> 24) != 127) {
+        d_.Error(rl.address.pos, StrCat(what, ": address ", addr->ToString(),
+                                        " is not on the host loopback 127.0.0.0/8 (the edge listens on the host "
+                                        "only, so a lab never exposes a port to the network)"));
+        addr_ok = false;
+      } else {
+        l.address = *addr;
+      }
+      l.port = https ? 8443 : 8080;
+      bool port_ok = !rl.port.bad;
+      if (rl.port.set) {
+        port_ok = CheckPort(rl.port, what);
+        if (port_ok) l.port = static_cast<int>(rl.port.value);
+      }
+      if (addr_ok && port_ok) {
+        auto [it, fresh] = bound.emplace(std::make_pair(l.address.value, l.port), l.name);
+        if (!fresh) {
+          d_.Error(rl.port.set ? rl.port.pos : rl.address.set ? rl.address.pos : rl.pos,
+                   StrCat(what, ": ", l.address.ToString(), ":", l.port, " is already taken by listener \"",
+                          it->second, "\""));
+        }
+      }
+      if (!https && !rl.tls.empty()) {
+        d_.Error(rl.tls[0].pos, StrCat(what, ": tls needs protocol = \"HTTPS\""));
+      }
+      for (const RawListenerTls& rt : rl.tls) {
+        if (std::optional<TlsCertSpec> t = ResolveTls(rt, what)) l.tls.push_back(*t);
+      }
+      if (https && rl.tls.empty()) {
+        if (!ingress_certs.empty()) {
+          l.tls = ingress_certs;
+        } else if (!spec_.auto_tls) {
+          d_.Error(rl.pos, StrCat(what, ": an HTTPS listener needs a certificate: add a [[listener.tls]] with "
+                                        "cert and key, an [[ingress.tls]], or [cluster] auto_tls = true"));
+        }
+      }
+      if (rl.redirect_to_https.set && rl.redirect_to_https.value) {
+        if (https) {
+          d_.Error(rl.redirect_to_https.pos, StrCat(what, ": redirect_to_https is for HTTP listeners"));
+        } else if (!any_https) {
+          d_.Error(rl.redirect_to_https.pos,
+                   StrCat(what, ": redirect_to_https needs an HTTPS listener to redirect to (add a [[listener]] "
+                                "with protocol = \"HTTPS\")"));
+        } else {
+          l.redirect_to_https = true;
+        }
+      }
+      if (rl.upstream.set && rl.upstream.value != "service" && rl.upstream.value != "endpoints") {
+        d_.Error(rl.upstream.pos, StrCat(what, ": upstream \"", rl.upstream.value,
+                                         "\" is not \"service\" or \"endpoints\""));
+      }
+      l.upstream = rl.upstream.value == "endpoints" ? UpstreamMode::kEndpoints : UpstreamMode::kService;
+      if (rl.node.set) {
+        if (const NodeSpec* n = spec_.FindNode(rl.node.value)) {
+          l.node = n->index;
+        } else {
+          d_.Error(rl.node.pos, StrCat(what, ": unknown node \"", rl.node.value, "\" (nodes: ", NodeNames(), ")"));
+        }
+      }
+      spec_.listeners.push_back(std::move(l));
+    }
+  }
+
+  std::optional<HttpRouteMatchSpec> ResolveMatch(const RawHttpRouteMatch& rm, const std::string& what) {
+    static const std::set<std::string> kMethods = {"GET",     "HEAD",    "POST",  "PUT",  "DELETE",
+                                                   "CONNECT", "OPTIONS", "TRACE", "PATCH"};
+    HttpRouteMatchSpec m;
+    bool ok = true;
+    if (rm.path_type.set) {
+      const std::string& t = rm.path_type.value;
+      if (t == "Exact") {
+        m.path_type = PathType::kExact;
+      } else if (t != "PathPrefix") {
+        std::string hint = t == "Prefix"              ? " (the Gateway API spells it \"PathPrefix\")"
+                           : t == "RegularExpression" ? " (regular expressions are not supported)"
+                                                      : "";
+        d_.Error(rm.path_type.pos, StrCat(what, ": path type \"", t, "\" is not \"Exact\" or \"PathPrefix\"", hint));
+        ok = false;
+      }
+    }
+    if (rm.path_value.set) {
+      m.path = rm.path_value.value;
+      if (m.path.empty() || m.path[0] != '/') {
+        d_.Error(rm.path_value.pos, StrCat(what, ": path \"", m.path, "\" must start with \"/\""));
+        ok = false;
+      }
+    }
+    if (rm.method.set) {
+      if (kMethods.count(rm.method.value)) {
+        m.method = rm.method.value;
+      } else {
+        std::string upper = rm.method.value;
+        for (char& c : upper) {
+          if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+        }
+        d_.Error(rm.method.pos, StrCat(what, ": method \"", rm.method.value, "\" is not an HTTP method",
+                                       kMethods.count(upper) ? StrCat(" (methods are upper case: \"", upper, "\")")
+                                                             : std::string(" (GET, HEAD, POST, PUT, DELETE, CONNECT, "
+                                                                           "OPTIONS, TRACE, PATCH)")));
+        ok = false;
+      }
+    }
+    auto conditions = [&](const std::vector<RawNameValue>& raw, std::string_view kind,
+                          std::vector<HttpHeaderMatch>& out, bool lower) {
+      std::set<std::string> seen;
+      for (const RawNameValue& nv : raw) {
+        if (nv.type.set && nv.type.value != "Exact") {
+          d_.Error(nv.type.pos, StrCat(what, ": ", kind, " match type \"", nv.type.value,
+                                       "\" is not supported (only \"Exact\")"));
+          ok = false;
+        }
+        if (!nv.name.set || !nv.value.set) {
+          if (!nv.name.bad && !nv.value.bad) {
+            d_.Error(nv.pos, StrCat(what, ": a ", kind, " match needs name and value"));
+          }
+          ok = false;
+          continue;
+        }
+        std::string name = lower ? Lower(nv.name.value) : nv.name.value;
+        if (lower && !IsToken(name)) {
+          d_.Error(nv.name.pos, StrCat(what, ": \"", nv.name.value, "\" is not a valid header name"));
+          ok = false;
+        } else if (name.empty()) {
+          d_.Error(nv.name.pos, StrCat(what, ": a ", kind, " match needs a non-empty name"));
+          ok = false;
+        } else if (!seen.insert(name).second) {
+          d_.Error(nv.name.pos, StrCat(what, ": ", kind, " \"", nv.name.value, "\" is matched twice"));
+          ok = false;
+        }
+        out.push_back({name, nv.value.value});
+      }
+    };
+    conditions(rm.headers, "header", m.headers, true);
+    conditions(rm.query_params, "query parameter", m.query_params, false);
+    if (!ok) return std::nullopt;
+    return m;
+  }
+
+  void ResolveModifier(const RawHeaderModifier& rm, const std::string& what, HeaderModifierSpec& out) {
+    std::set<std::string> seen;
+    auto check_name = [&](const Field<std::string>& f, SourcePos pos) -> std::optional<std::string> {
+      std::string name = Lower(f.value);
+      if (!IsToken(name)) {
+        d_.Error(f.pos, StrCat(what, ": \"", f.value, "\" is not a valid header name"));
+        return std::nullopt;
+      }
+      if (!seen.insert(name).second) {
+        d_.Error(f.set ? f.pos : pos, StrCat(what, ": header \"", f.value, "\" is modified twice"));
+        return std::nullopt;
+      }
+      return name;
+    };
+    auto pairs = [&](const std::vector<RawNameValue>& raw, std::vector<std::pair<std::string, std::string>>& dst) {
+      for (const RawNameValue& nv : raw) {
+        if (!nv.name.set || !nv.value.set) {
+          if (!nv.name.bad && !nv.value.bad) d_.Error(nv.pos, StrCat(what, ": needs name and value"));
+          continue;
+        }
+        if (std::optional<std::string> n = check_name(nv.name, nv.pos)) dst.emplace_back(*n, nv.value.value);
+      }
+    };
+    pairs(rm.set, out.set);
+    pairs(rm.add, out.add);
+    for (const std::string& r : rm.remove.value) {
+      if (std::optional<std::string> n = check_name(Field<std::string>{r, rm.remove.pos, true}, rm.remove.pos)) {
+        out.remove.push_back(*n);
+      }
+    }
+  }
+
+  std::optional<RedirectSpec> ResolveRedirect(const RawRedirect& rr, const std::string& what) {
+    RedirectSpec r;
+    bool ok = true;
+    if (rr.scheme.set) {
+      if (rr.scheme.value != "http" && rr.scheme.value != "https") {
+        d_.Error(rr.scheme.pos, StrCat(what, ": scheme \"", rr.scheme.value, "\" is not \"http\" or \"https\""));
+        ok = false;
+      }
+      r.scheme = rr.scheme.value;
+    }
+    if (rr.hostname.set) {
+      if (rr.hostname.value.rfind("*", 0) == 0 || !IsHostName(rr.hostname.value)) {
+        d_.Error(rr.hostname.pos, StrCat(what, ": hostname \"", rr.hostname.value, "\" is not a lowercase DNS name"));
+        ok = false;
+      }
+      r.hostname = rr.hostname.value;
+    }
+    if (rr.port.set) {
+      ok = CheckPort(rr.port, what) && ok;
+      r.port = static_cast<int>(rr.port.value);
+    }
+    if (rr.status_code.set) {
+      int64_t c = rr.status_code.value;
+      if (c != 301 && c != 302 && c != 303 && c != 307 && c != 308) {
+        d_.Error(rr.status_code.pos, StrCat(what, ": status_code ", c, " is not a redirect (301, 302, 303, 307 or 308)"));
+        ok = false;
+      }
+      r.status_code = static_cast<int>(c);
+    }
+    if (!ok) return std::nullopt;
+    return r;
+  }
+
+  void ResolveHttpRoutes() {
+    std::set<std::string> names;
+    for (size_t i = 0; i < raw_.http_routes.size(); ++i) {
+      const RawHttpRoute& rr = raw_.http_routes[i];
+      std::string what = rr.name.set ? StrCat("http_route \"", rr.name.value, "\"") : StrCat("http_route #", i + 1);
+      HttpRouteSpec route;
+      if (CheckName(rr.name, what, net::kMaxPodName, "a Kubernetes name") && !names.insert(rr.name.value).second) {
+        d_.Error(rr.name.pos, StrCat(what, ": duplicate http_route name"));
+      }
+      route.name = rr.name.value;
+      for (const std::string& p : rr.parents.value) {
+        bool known = std::any_of(spec_.listeners.begin(), spec_.listeners.end(),
+                                 [&](const ListenerSpec& l) { return l.name == p; });
+        if (!known) {
+          d_.Error(rr.parents.pos, StrCat(what, ": parent \"", p, "\" is not a listener (listeners: ",
+                                          ListenerNames(), ")"));
+        } else if (std::find(route.parents.begin(), route.parents.end(), p) == route.parents.end()) {
+          route.parents.push_back(p);
+        }
+      }
+      for (const std::string& h : rr.hostnames.value) {
+        if (!IsHostName(h)) {
+          d_.Error(rr.hostnames.pos, StrCat(what, ": hostname \"", h,
+                                            "\" is not a lowercase DNS name (a leading \"*.\" is allowed)"));
+        }
+      }
+      route.hostnames = rr.hostnames.value;
+      if (rr.rules.empty()) {
+        d_.Error(rr.pos, StrCat(what, ": no rules (add a [[http_route.rule]] with backend_refs)"));
+      }
+      for (size_t j = 0; j < rr.rules.size(); ++j) {
+        const RawHttpRouteRule& rule = rr.rules[j];
+        std::string rw = StrCat(what, ": rule #", j + 1);
+        HttpRouteRuleSpec r;
+        for (size_t k = 0; k < rule.matches.size(); ++k) {
+          if (auto m = ResolveMatch(rule.matches[k], StrCat(rw, ": match #", k + 1))) r.matches.push_back(*m);
+        }
+        if (rule.has_redirect && !rule.backend_refs.empty()) {
+          d_.Error(rule.redirect.pos, StrCat(rw, ": a rule with request_redirect has no backend_refs "
+                                                 "(the redirect answers the request itself)"));
+        } else if (!rule.has_redirect && rule.backend_refs.empty() && !rule.has_backend_refs) {
+          d_.Error(rule.pos, StrCat(rw, ": needs backend_refs = [{ service = \"...\", port = ... }] or a "
+                                        "request_redirect"));
+        } else if (!rule.has_redirect && rule.backend_refs.empty()) {
+          d_.Error(rule.pos, StrCat(rw, ": backend_refs is empty"));
+        }
+        int64_t total = 0;
+        bool backends_ok = true;
+        for (const RawBackendRef& rb : rule.backend_refs) {
+          std::optional<BackendRef> b = ResolveBackend(rb.backend, StrCat(rw, ": backend_refs"));
+          int64_t weight = 1;
+          if (rb.weight.set) {
+            weight = rb.weight.value;
+            if (weight < 0 || weight > 1000000) {
+              d_.Error(rb.weight.pos, StrCat(rw, ": backend_refs: weight ", weight, " is out of range 0-1000000"));
+              backends_ok = false;
+              continue;
+            }
+          }
+          if (!b || rb.weight.bad) {
+            backends_ok = false;
+            continue;
+          }
+          total += weight;
+          r.backends.push_back(BackendRefSpec{b->service, b->port, static_cast<int>(weight)});
+        }
+        if (backends_ok && !r.backends.empty() && total == 0) {
+          d_.Error(rule.pos, StrCat(rw, ": every backend_ref has weight 0, so no request could be served "
+                                        "(give one a weight)"));
+        }
+        if (rule.has_modifier) ResolveModifier(rule.modifier, StrCat(rw, ": request_header_modifier"), r.request_headers);
+        if (rule.has_redirect) {
+          if (auto red = ResolveRedirect(rule.redirect, StrCat(rw, ": request_redirect"))) r.redirect = *red;
+        }
+        route.rules.push_back(std::move(r));
+      }
+      spec_.http_routes.push_back(std::move(route));
     }
   }
 
