@@ -18,8 +18,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # tools the tests and examples drive
   iproute2 iputils-ping tcpdump tshark curl util-linux procps iperf3 sockperf nftables containernetworking-plugins
-  # benchmark references (Mininet runs only inside the sandbox)
-  mininet bridge-utils
+  # benchmark references (Mininet and nginx run only inside the sandbox; wrk drives bench/ingress)
+  mininet bridge-utils nginx-light wrk
 )
 
 missing=()
@@ -30,6 +30,13 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   # tshark asks whether non-root users may capture; answer for it.
   echo 'wireshark-common wireshark-common/install-setuid boolean false' | debconf-set-selections
+  # nginx's postinst would start a web server on the host's port 80; benchmarks start their own, inside
+  # the sandbox. Deny service starts for this install unless a policy is already there (containers have one).
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT  # ours: removed however the install ends
+  fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
