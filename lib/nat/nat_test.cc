@@ -254,6 +254,15 @@ TEST(Nat, FixtureTable) {
       {"icmp error quoting less than 8 bytes of the packet",
        PacketBuilder::IcmpError(kDns0, kProxy, 3, 3, dns_query_natted).QuoteLength(27).Build(),
        Action::kDrop, {}, DropReason::kTruncated},
+      {"icmp error about a known flow whose quoted total length stops before the ports",
+       [&] {
+         auto q = dns_query_natted;
+         packet::Store16(&q[2], 24);  // header + 4: the bytes after it are not the packet's
+         packet::Store16(&q[10], 0);
+         packet::Store16(&q[10], packet::InternetChecksum(std::span<const uint8_t>(q).first(20)));
+         return PacketBuilder::IcmpError(kDns0, kProxy, 3, 3, q).Build();
+       }(),
+       Action::kDrop, {}, DropReason::kMalformed},
   };
   // A TCP segment whose IP header says 30 bytes: the IP layer is fine, TCP is cut.
   for (Case& c : cases) {

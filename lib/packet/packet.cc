@@ -51,6 +51,12 @@ absl::StatusOr<Ipv4View> Ipv4View::ParseQuoted(std::span<uint8_t> bytes) {
     return Truncated("quoted packet", *hl + kIcmpQuoteMinL4, bytes.size());
   }
   size_t total = Load16(&bytes[2]);
+  // The view ends at total length; a quoted packet claiming fewer than 8 bytes after its header
+  // cannot be one that carried ports, and a view that short would leave payload() without them.
+  if (total < *hl + kIcmpQuoteMinL4) {
+    return absl::InvalidArgumentError(StrCat("quoted ipv4 total length ", total,
+                                             " shorter than header + ", kIcmpQuoteMinL4));
+  }
   return Ipv4View(bytes.first(std::min(total, bytes.size())), *hl);
 }
 

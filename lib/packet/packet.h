@@ -69,7 +69,9 @@ class Ipv4View {
   // checksum. Bytes after total length (link-layer padding) are ignored.
   static absl::StatusOr<Ipv4View> Parse(std::span<uint8_t> frame);
   // A packet quoted inside an ICMP error: the header must be complete and followed by at least
-  // kIcmpQuoteMinL4 bytes; total length may exceed what was quoted; the checksum is not verified
+  // kIcmpQuoteMinL4 bytes (else OutOfRange), and its total length must cover them too (else
+  // InvalidArgument), so payload() always holds the ports; total length may exceed what was
+  // quoted; the checksum is not verified
   // (the sender of the error may have altered TTL, as routers do).
   static absl::StatusOr<Ipv4View> ParseQuoted(std::span<uint8_t> bytes);
 

@@ -186,6 +186,12 @@ TEST(Ipv4View, ParseQuotedNeedsHeaderAndEightBytes) {
   EXPECT_EQ(ip->payload().size(), 8u);
   std::vector<uint8_t> short_quote(inner.begin(), inner.begin() + 27);
   EXPECT_EQ(Ipv4View::ParseQuoted(short_quote).status().code(), absl::StatusCode::kOutOfRange);
+  // Eight bytes are quoted but the quoted header's total length stops short of them: the view
+  // would end before the ports.
+  Store16(&quote[2], 24);
+  EXPECT_EQ(Ipv4View::ParseQuoted(quote).status().code(), absl::StatusCode::kInvalidArgument);
+  Store16(&quote[2], 28);
+  EXPECT_TRUE(Ipv4View::ParseQuoted(quote).ok());
 }
 
 TEST(Ipv4View, FragmentsAreRecognised) {
