@@ -155,7 +155,8 @@ absl::StatusOr<PkeyPtr> ReadKey(const std::string& path) {
   if (key == nullptr) {
     ERR_clear_error();
     std::string hint = absl::StrContains(pem, "ENCRYPTED")
-                           ? "an encrypted key: minikube-net needs it without a passphrase (openssl pkey -in KEY -out KEY)"
+                           ? "an encrypted key: minikube-net needs it without a passphrase "
+                             "(openssl pkey -in KEY -out KEY)"
                            : "not a PEM private key (expected a -----BEGIN PRIVATE KEY----- block)";
     return absl::InvalidArgumentError(StrCat("key ", path, ": ", hint));
   }
@@ -294,7 +295,8 @@ absl::StatusOr<std::string> SubjectAltNames(const std::vector<std::string>& host
       sans.push_back(StrCat("DNS:", absl::AsciiStrToLower(h)));
     } else {
       return absl::InvalidArgumentError(StrCat(
-          "issue certificate: host \"", h, "\" is neither a DNS name (a.example.com, *.example.com) nor an IP address"));
+          "issue certificate: host \"", h,
+          "\" is neither a DNS name (a.example.com, *.example.com) nor an IP address"));
     }
   }
   return absl::StrJoin(sans, ",");

@@ -72,11 +72,11 @@ absl::StatusOr<LocalCa> CreateOrLoadCa(const std::string& dir);
 
 // Issues a server certificate for `hosts` signed by `ca` and writes DIR/<basename>.crt (the certificate alone:
 // the CA is the root clients trust, so a server need not send it) and DIR/<basename>.key (EC P-256, 0600),
-// replacing files of those names (DIR is created if missing). SANs: a DNS name per host name (a leading "*." wildcard label is allowed), an IP address
-// per IPv4/IPv6 literal; subject CN is the first host. EKU serverAuth, CA:FALSE, valid for 1 year (from
-// 5 minutes ago, for clock skew between namespaces' clients). Returns {cert path, key path}, or
-// InvalidArgument for no hosts, a host that is not a DNS name or IP literal, or a bad basename; the errno
-// status of a failed write.
+// replacing files of those names (DIR is created if missing). SANs: a DNS name per host name (a leading
+// "*." wildcard label is allowed), an IP address per IPv4/IPv6 literal; subject CN is the first host.
+// EKU serverAuth, CA:FALSE, valid for 1 year (from 5 minutes ago, for clock skew between namespaces'
+// clients). Returns {cert path, key path}, or InvalidArgument for no hosts, a host that is not a DNS
+// name or IP literal, or a bad basename; the errno status of a failed write.
 absl::StatusOr<std::pair<std::string, std::string>> IssueCert(const LocalCa& ca,
                                                               const std::vector<std::string>& hosts,
                                                               const std::string& dir,

@@ -376,7 +376,8 @@ TEST_F(TlsTest, ServerContextReportsTheBadFile) {
   EXPECT_EQ(ServerContext({}).status().code(), absl::StatusCode::kInvalidArgument);
   auto a = Issue({"a.test"}, "a");
   auto b = Issue({"b.test"}, "b");
-  absl::StatusOr<std::shared_ptr<SSL_CTX>> s = ServerContext({Spec({"a.test"}, a), Spec({"b.test"}, {b.first, a.second})});
+  absl::StatusOr<std::shared_ptr<SSL_CTX>> s =
+      ServerContext({Spec({"a.test"}, a), Spec({"b.test"}, {b.first, a.second})});
   EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(s.status().message(), "key " + a.second + " does not match certificate " + b.first);
   s = ServerContext({Spec({"a.test"}, {dir_ / "nope.crt", a.second})});
