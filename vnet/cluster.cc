@@ -13,6 +13,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <thread>
 #include <tuple>
 
 #include "lib/config/mutate.h"
@@ -23,6 +24,8 @@
 #include "lib/strings/str_cat.h"
 #include "vnet/apps.h"
 #include "vnet/control.h"
+#include "vnet/ingress.h"
+#include "vnet/tls.h"
 #include "vnet/conntrack.h"
 #include "vnet/nft.h"
 #include "vnet/netns.h"
@@ -37,6 +40,7 @@ struct RunningCluster::Impl {
   std::unique_ptr<AppServer> apps;
   std::unique_ptr<UserspaceProxy> proxy;  // proxy_mode = "userspace" with services
   std::unique_ptr<ControlServer> control;
+  std::unique_ptr<IngressServer> ingress;  // the lab has listeners (ingresses or http_routes)
   config::ClusterSpec spec;  // as it is now: kill and scale change it
   std::string logs;          // <state dir>/logs
   mutable std::mutex mu;     // spec, state, applied.netns, children: control thread vs main thread
@@ -66,6 +70,15 @@ absl::StatusOr<TeardownReport> RemoveFromState(const ClusterState& s) {
 absl::StatusOr<std::unique_ptr<RunningCluster>> RunningCluster::Up(const config::ClusterSpec& spec,
                                                                    const UpOptions& options) {
   auto start = std::chrono::steady_clock::now();
+  // Before anything exists: every certificate of the edge must be readable and match its key.
+  for (const config::ListenerSpec& l : spec.listeners) {
+    for (const config::TlsCertSpec& c : l.tls) {
+      if (absl::Status s = CheckCertKey(c.cert, c.key); !s.ok()) {
+        return absl::InvalidArgumentError(StrCat(options.lab_path, ":", c.pos.line, ":", c.pos.col, ": listener \"",
+                                                 l.name, "\": ", s.message()));
+      }
+    }
+  }
   std::unique_ptr<RunningCluster> rc(new RunningCluster());
   rc->impl_ = std::make_unique<Impl>();
   Impl& impl = *rc->impl_;
@@ -136,6 +149,7 @@ absl::StatusOr<std::unique_ptr<RunningCluster>> RunningCluster::Up(const config:
   impl.apps->Start(1);
 
   if (absl::Status s = rc->StartCommands(impl.applied.commands); !s.ok()) return fail(s);
+  if (absl::Status s = rc->StartIngress(); !s.ok()) return fail(s);
   if (absl::StatusOr<std::unique_ptr<ControlServer>> control = ControlServer::Start(
           ControlSocketPath(spec.name), [raw = rc.get()](const std::string& req) { return raw->HandleControl(req); });
       control.ok()) {
@@ -176,6 +190,8 @@ std::vector<std::string> RunningCluster::ReapChildren() {
 
 absl::StatusOr<TeardownReport> RunningCluster::Down() {
   if (impl_ == nullptr || impl_->down.exchange(true)) return TeardownReport{};
+  // The edge first: no new request, and those in flight finish through Services that still exist.
+  if (impl_->ingress) impl_->ingress->Stop();
   {
     // Under the mutex: a kill or scale in progress finishes first; later ones see `down` and refuse.
     // Containers stop before the control thread ends: those it started (kill, scale) would otherwise
@@ -302,10 +318,47 @@ absl::Status RunningCluster::RemovePodNow(const config::PodSpec& pod) {
   return RemovePod(node->second.get(), pod.host_veth, pod.netns);
 }
 
+absl::Status RunningCluster::StartIngress() {
+  Impl& impl = *impl_;
+  if (impl.spec.listeners.empty()) return absl::OkStatus();
+  config::ClusterSpec edge = impl.spec;
+  if (edge.auto_tls) {
+    // A local CA in the cluster's state directory and one certificate for every host a route
+    // names (and localhost): `curl --cacert /run/minikube-net/<cluster>/tls/ca.pem`.
+    const std::string dir = StateDirOf(edge.name) + "/tls";
+    MKN_ASSIGN_OR_RETURN(LocalCa ca, CreateOrLoadCa(dir));
+    std::vector<std::string> hosts = {"localhost", "127.0.0.1"};
+    auto add = [&](const std::string& h) {
+      if (!h.empty() && std::find(hosts.begin(), hosts.end(), h) == hosts.end()) hosts.push_back(h);
+    };
+    for (const config::IngressSpec& ing : edge.ingresses) {
+      for (const config::IngressRuleSpec& r : ing.rules) add(r.host);
+      for (const config::IngressTlsSpec& t : ing.tls) for (const std::string& h : t.hosts) add(h);
+    }
+    for (const config::HttpRouteSpec& r : edge.http_routes) for (const std::string& h : r.hostnames) add(h);
+    MKN_ASSIGN_OR_RETURN(auto files, IssueCert(ca, hosts, dir, "auto"));
+    for (config::ListenerSpec& l : edge.listeners) {
+      if (l.protocol == config::ListenerProtocol::kHttps && l.tls.empty()) {
+        l.tls.push_back(config::TlsCertSpec{{}, files.first, files.second, {}});
+      }
+    }
+  }
+  std::map<std::string, int> fds;
+  for (const config::NodeSpec& n : edge.nodes) fds[n.netns] = impl.applied.netns.at(n.netns).get();
+  IngressOptions o;
+  const std::string dir = impl.logs + "/ingress";
+  ::mkdir(dir.c_str(), 0755);
+  o.access_log = dir + "/access.log";
+  o.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  MKN_ASSIGN_OR_RETURN(impl.ingress, IngressServer::Start(edge, fds, o));
+  return absl::OkStatus();
+}
+
 absl::Status RunningCluster::RefreshServices() {
   Impl& impl = *impl_;
   const config::ClusterSpec& spec = impl.spec;
   if (spec.services.empty()) return absl::OkStatus();
+  if (impl.ingress) MKN_RETURN_IF_ERROR(impl.ingress->Update(spec));
   if (impl.proxy) {
     for (const config::ServiceSpec& svc : spec.services) {
       std::vector<config::PodSpec> pods;
@@ -548,6 +601,21 @@ std::string RunningCluster::HandleControl(const std::string& request) {
     return json{{"ok", true}, {"proxy_mode", config::ToString(impl_->spec.proxy_mode)},
                 {"services", ServicesJson(impl_->spec, impl_->proxy.get(), nft ? &*nft : nullptr)}}
         .dump(-1, ' ', false, json::error_handler_t::replace);
+  }
+  if (verb == "routes") {
+    json routes = json::array();
+    if (impl_->ingress) {
+      for (const IngressRouteStats& r : impl_->ingress->Stats()) {
+        routes.push_back({{"route", r.route.empty() ? "(none)" : r.route}, {"requests", r.requests},
+                          {"1xx", r.status[1]}, {"2xx", r.status[2]}, {"3xx", r.status[3]},
+                          {"4xx", r.status[4]}, {"5xx", r.status[5]}, {"bytes_in", r.bytes_in},
+                          {"bytes_out", r.bytes_out}});
+      }
+    }
+    json listeners = json::array();
+    if (impl_->ingress) for (const std::string& l : impl_->ingress->Listening()) listeners.push_back(l);
+    return json{{"ok", true}, {"listeners", listeners}, {"routes", routes}}.dump(-1, ' ', false,
+                                                                                json::error_handler_t::replace);
   }
   if (verb == "conntrack") {
     json flows = json::array();

@@ -59,8 +59,10 @@ class RunningCluster {
   absl::Status MakePods(const std::vector<int>& pods);
   // Stops the containers of `pod` (a PodSpec of the spec before the change) and removes it.
   absl::Status RemovePodNow(const config::PodSpec& pod);
-  // Services follow the current spec's endpoints.
+  // Services follow the current spec's endpoints (the edge too).
   absl::Status RefreshServices();
+  // The edge's listeners, when the lab has any (auto_tls: issues their certificates first).
+  absl::Status StartIngress();
   // Moves the cluster from the current spec to `next`: the `removed` pods (named in the current
   // spec) leave the Services, stop and go; the spec and state become `next`; the `added` pods (named
   // in `next`) are made and join the Services. A failure midway still leaves the Services matching

@@ -560,6 +560,23 @@ int RunGetServices(const std::string& what, const std::string& cluster, const st
   return kExitOk;
 }
 
+int RunGetRoutes(const std::string& cluster, const std::string& output) {
+  int code = kExitOk;
+  std::optional<nlohmann::json> j = Ask(cluster, {{"verb", "routes"}}, code);
+  if (!j) return code;
+  if (output == "json") return std::cout << j->dump(2) << "\n", kExitOk;
+  for (const auto& l : (*j)["listeners"]) std::cout << "listening: " << l.get<std::string>() << "\n";
+  std::vector<std::vector<std::string>> rows = {{"ROUTE", "REQUESTS", "2XX", "3XX", "4XX", "5XX", "BYTES IN", "BYTES OUT"}};
+  for (const auto& r : (*j)["routes"]) {
+    rows.push_back({r["route"], std::to_string(r["requests"].get<uint64_t>()), std::to_string(r["2xx"].get<uint64_t>()),
+                    std::to_string(r["3xx"].get<uint64_t>()), std::to_string(r["4xx"].get<uint64_t>()),
+                    std::to_string(r["5xx"].get<uint64_t>()), std::to_string(r["bytes_in"].get<uint64_t>()),
+                    std::to_string(r["bytes_out"].get<uint64_t>())});
+  }
+  std::cout << Table(rows);
+  return kExitOk;
+}
+
 int RunConntrack(const std::string& node, const std::string& cluster, const std::string& output) {
   int code = kExitOk;
   std::optional<nlohmann::json> j = Ask(cluster, {{"verb", "conntrack"}, {"node", node}}, code);
@@ -643,6 +660,11 @@ int RunLogs(const std::string& pod, const std::string& cluster) {
   std::optional<vnet::ClusterState> s = PickCluster(cluster, code);
   if (!s) return code;
   const vnet::PodState* p = s->FindPod(pod);
+  if (p == nullptr && pod == "ingress") {  // the edge's access log: one line per request
+    std::ifstream in(StrCat(vnet::StateDirOf(s->cluster), "/logs/ingress/access.log"));
+    for (std::string line; std::getline(in, line);) std::cout << line << "\n";
+    return kExitOk;
+  }
   if (p == nullptr) return Fail(StrCat("no pod named ", pod, " in cluster ", s->cluster), kExitBadInput);
   for (const auto& c : p->containers) {
     std::ifstream in(StrCat(vnet::StateDirOf(s->cluster), "/logs/", pod, "/", c.name, ".log"));
@@ -711,9 +733,9 @@ int main(int argc, char** argv) {
 
   std::string get_what, get_cluster, get_output = "table";
   CLI::App* get_cmd = app.add_subcommand("get", "Show pods, nodes, services or endpoints of a cluster");
-  get_cmd->add_option("what", get_what, "pods, nodes, svc (services, with their counters) or endpoints")
+  get_cmd->add_option("what", get_what, "pods, nodes, svc (services, with their counters), endpoints or routes (the edge's listeners and per-route counters)")
       ->required()
-      ->check(CLI::IsMember({"pods", "nodes", "pod", "node", "svc", "services", "service", "endpoints", "ep"}));
+      ->check(CLI::IsMember({"pods", "nodes", "pod", "node", "svc", "services", "service", "endpoints", "ep", "routes", "route"}));
   get_cmd->footer(
       "Pods and nodes come from the cluster's state file; services and endpoints from its running process\n"
       "(they change with kill and scale). Examples:\n"
@@ -757,7 +779,7 @@ int main(int argc, char** argv) {
   scale_cmd->footer("New pods are <deployment>-<i> on the least loaded node; scaling down removes the newest first.");
 
   std::string logs_pod, logs_cluster;
-  CLI::App* logs_cmd = app.add_subcommand("logs", "Print the logs of a pod's containers");
+  CLI::App* logs_cmd = app.add_subcommand("logs", "Print the logs of a pod's containers (or `logs ingress`: the edge's access log)");
   logs_cmd->add_option("pod", logs_pod, "Pod name")->required();
   logs_cmd->add_option("-c,--cluster", logs_cluster, "Cluster name (default: the only cluster up)");
 
@@ -854,6 +876,7 @@ int main(int argc, char** argv) {
   if (*get_cmd) {
     if (get_what == "svc" || get_what == "service" || get_what == "services") return RunGetServices("services", get_cluster, get_output);
     if (get_what == "endpoints" || get_what == "ep") return RunGetServices("endpoints", get_cluster, get_output);
+    if (get_what == "routes" || get_what == "route") return RunGetRoutes(get_cluster, get_output);
     return RunGet(get_what.back() == 's' ? get_what : get_what + "s", get_cluster, get_output);
   }
   if (*conntrack_cmd) return RunConntrack(ct_node, ct_cluster, ct_output);

@@ -1,0 +1,631 @@
+#include <utility>  // before Asio: its awaitable.hpp uses std::exchange
+
+#include "vnet/ingress.h"
+
+#include <sys/socket.h>
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <condition_variable>
+#include <limits>
+#include <cstdio>
+#include <ctime>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <thread>
+
+#include "absl/strings/ascii.h"
+#include "lib/ingress/forwarding.h"
+#include "lib/ingress/router.h"
+#include "lib/nat/service_table.h"
+#include "lib/status/status.h"
+#include "lib/strings/str_cat.h"
+#include "vnet/fd.h"
+#include "vnet/netns.h"
+#include "vnet/tls.h"
+
+namespace mkn::vnet {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using asio::awaitable;
+using asio::use_awaitable;
+
+namespace {
+
+constexpr size_t kSocketBatch = 32;   // upstream sockets made per trip into a node's netns
+constexpr size_t kPoolPerBackend = 64;  // idle upstream connections kept per backend address
+constexpr size_t kChunk = 64 * 1024;
+
+// What a request is sent to: a Service's ClusterIP, or its endpoints.
+struct Target {
+  net::Ipv4 cluster_ip;
+  int port = 0;
+  std::vector<nat::Endpoint> endpoints;
+};
+
+// Everything a request needs that changes when pods come and go; replaced whole by Update().
+struct Snapshot {
+  ingress::Router router;
+  std::map<std::pair<std::string, int>, Target> targets;  // (service, service port)
+};
+
+absl::StatusOr<std::shared_ptr<const Snapshot>> MakeSnapshot(const config::ClusterSpec& spec) {
+  auto snap = std::make_shared<Snapshot>();
+  MKN_ASSIGN_OR_RETURN(snap->router, ingress::Router::Build(spec));
+  MKN_ASSIGN_OR_RETURN(nat::ServiceTable table, nat::ServiceTable::Build(spec));
+  for (const nat::ServicePort& p : table.ports()) {
+    snap->targets[{p.service, p.port}] = Target{p.cluster_ip, p.port, p.endpoints};
+  }
+  return std::shared_ptr<const Snapshot>(std::move(snap));
+}
+
+// Sockets made inside one node's netns, handed out one by one (STYLE.md §4: the netns is entered
+// only on a short-lived thread, once per batch).
+class SocketFactory {
+ public:
+  explicit SocketFactory(int netns_fd) : netns_fd_(netns_fd) {}
+  absl::StatusOr<Fd> Take() {
+    std::lock_guard<std::mutex> l(mu_);
+    if (spare_.empty()) {
+      MKN_RETURN_IF_ERROR(RunInNetns(netns_fd_, [&]() -> absl::Status {
+        for (size_t i = 0; i < kSocketBatch; ++i) {
+          int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+          if (fd < 0) return absl::ErrnoToStatus(errno, "upstream socket");
+          spare_.emplace_back(fd);
+        }
+        return absl::OkStatus();
+      }));
+    }
+    Fd fd = std::move(spare_.back());
+    spare_.pop_back();
+    return fd;
+  }
+
+ private:
+  int netns_fd_;
+  std::mutex mu_;
+  std::vector<Fd> spare_;
+};
+
+// Idle keep-alive connections to backends, by "ip:port".
+class UpstreamPool {
+ public:
+  std::unique_ptr<beast::tcp_stream> Get(const std::string& key) {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = idle_.find(key);
+    if (it == idle_.end() || it->second.empty()) return nullptr;
+    auto s = std::move(it->second.back());
+    it->second.pop_back();
+    return s;
+  }
+  void Put(const std::string& key, std::unique_ptr<beast::tcp_stream> s) {
+    std::lock_guard<std::mutex> l(mu_);
+    auto& v = idle_[key];
+    if (v.size() < kPoolPerBackend) v.push_back(std::move(s));
+  }
+  void Clear() {
+    std::lock_guard<std::mutex> l(mu_);
+    idle_.clear();
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, std::vector<std::unique_ptr<beast::tcp_stream>>> idle_;
+};
+
+struct Listener {
+  config::ListenerSpec spec;
+  std::string by;  // "127.0.0.1:8080"
+  std::unique_ptr<tcp::acceptor> acceptor;
+  std::shared_ptr<ssl::context> tls;  // HTTPS only
+  SocketFactory* sockets = nullptr;   // the listener's node
+  std::string https_authority;        // redirect_to_https: "host-less" port of the HTTPS listener
+};
+
+std::string Lower(const char* p, size_t n) { return absl::AsciiStrToLower(absl::string_view(p, n)); }
+std::string Lower(const std::string& s) { return Lower(s.data(), s.size()); }
+std::string Lower(beast::string_view s) { return Lower(s.data(), s.size()); }
+
+std::string Now() {
+  char ts[32];
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  std::strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return ts;
+}
+
+ingress::Headers ToHeaders(const http::fields& f) {
+  ingress::Headers h;
+  for (const auto& field : f) h.emplace_back(Lower(field.name_string()), std::string(field.value()));
+  return h;
+}
+
+// Replaces every field but the start line.
+void SetFields(http::fields& f, const ingress::Headers& h) {
+  std::vector<std::string> names;
+  for (const auto& field : f) names.emplace_back(field.name_string());
+  for (const std::string& n : names) f.erase(n);
+  for (const auto& [k, v] : h) f.insert(k, v);
+}
+
+void ApplyModifier(ingress::Headers& h, const config::HeaderModifierSpec& m) {
+  auto drop = [&](const std::string& name) {
+    std::string n = Lower(name);
+    std::erase_if(h, [&](const auto& kv) { return kv.first == n; });
+  };
+  for (const std::string& r : m.remove) drop(r);
+  for (const auto& [k, v] : m.set) {
+    drop(k);
+    h.emplace_back(Lower(k), v);
+  }
+  for (const auto& [k, v] : m.add) h.emplace_back(Lower(k), v);
+}
+
+// Relays the body of the message whose header `sr` has just written, from parser `p` reading `in`
+// to `out`, 64 KiB at a time (Beast's relay pattern, with buffer_body).
+template <bool isRequest, class In, class Out>
+awaitable<beast::error_code> RelayBody(In& in, beast::flat_buffer& inbuf, http::parser<isRequest, http::buffer_body>& p,
+                                       Out& out, http::serializer<isRequest, http::buffer_body>& sr,
+                                       std::chrono::milliseconds timeout, uint64_t& bytes) {
+  std::unique_ptr<char[]> data(new char[kChunk]);
+  beast::error_code ec;
+  do {
+    if (!p.is_done()) {
+      p.get().body().data = data.get();
+      p.get().body().size = kChunk;
+      beast::get_lowest_layer(in).expires_after(timeout);
+      co_await http::async_read(in, inbuf, p, asio::redirect_error(use_awaitable, ec));
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) co_return ec;
+      p.get().body().size = kChunk - p.get().body().size;
+      p.get().body().data = data.get();
+      p.get().body().more = !p.is_done();
+    } else {
+      p.get().body().data = nullptr;
+      p.get().body().size = 0;
+    }
+    bytes += p.get().body().size;
+    beast::get_lowest_layer(out).expires_after(timeout);
+    co_await http::async_write(out, sr, asio::redirect_error(use_awaitable, ec));
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) co_return ec;
+  } while (!p.is_done() && !sr.is_done());
+  co_return ec;
+}
+
+}  // namespace
+
+struct IngressServer::Impl {
+  IngressOptions options;
+  // Destroying it (Stop) destroys every coroutine frame still waiting, and with them their sockets.
+  std::unique_ptr<asio::io_context> io_owner = std::make_unique<asio::io_context>();
+  asio::io_context& io = *io_owner;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
+  std::vector<std::thread> threads;
+  std::vector<std::unique_ptr<Listener>> listeners;
+  std::map<std::string, std::unique_ptr<SocketFactory>> factories;  // by node netns
+  UpstreamPool pool;
+
+  mutable std::mutex snap_mu;
+  std::shared_ptr<const Snapshot> snap;
+
+  mutable std::mutex stats_mu;
+  std::map<std::string, IngressRouteStats> stats;
+
+  std::mutex log_mu;
+  FILE* log = nullptr;
+
+  std::atomic<uint64_t> rr{0};
+  std::atomic<bool> draining{false};
+  std::mutex active_mu;
+  std::condition_variable active_cv;
+  int active = 0;  // requests in flight
+  bool stopped = false;
+
+  std::shared_ptr<const Snapshot> Current() const {
+    std::lock_guard<std::mutex> l(snap_mu);
+    return snap;
+  }
+
+  void Count(const std::string& route, int status, uint64_t in, uint64_t out) {
+    std::lock_guard<std::mutex> l(stats_mu);
+    IngressRouteStats& s = stats[route];
+    s.route = route;
+    ++s.requests;
+    int cls = status / 100;
+    if (cls >= 1 && cls <= 5) ++s.status[cls];
+    s.bytes_in += in;
+    s.bytes_out += out;
+  }
+
+  void Log(const std::string& line) {
+    std::lock_guard<std::mutex> l(log_mu);
+    if (log == nullptr) return;
+    fprintf(log, "%s %s\n", Now().c_str(), line.c_str());
+    fflush(log);
+  }
+
+  void Begin() {
+    std::lock_guard<std::mutex> l(active_mu);
+    ++active;
+  }
+  void End() {
+    std::lock_guard<std::mutex> l(active_mu);
+    if (--active == 0) active_cv.notify_all();
+  }
+
+  awaitable<void> Accept(Listener* l);
+  template <class Stream>
+  awaitable<void> Serve(Stream stream, Listener* l, std::string client);
+  template <class Stream>
+  awaitable<bool> Handle(Stream& stream, beast::flat_buffer& buf, Listener* l, const std::string& client,
+                         bool first);
+  template <class Stream>
+  awaitable<void> Answer(Stream& stream, unsigned version, http::status status, bool keep, std::string body,
+                         const std::string& location = "");
+};
+
+awaitable<void> IngressServer::Impl::Accept(Listener* l) {
+  for (;;) {
+    beast::error_code ec;
+    tcp::socket s = co_await l->acceptor->async_accept(asio::redirect_error(use_awaitable, ec));
+    if (ec == asio::error::operation_aborted || draining) co_return;
+    if (ec) continue;
+    s.set_option(tcp::no_delay(true), ec);
+    std::string client = s.remote_endpoint(ec).address().to_string();
+    if (l->tls) {
+      beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(s)), *l->tls);
+      asio::co_spawn(io, Serve(std::move(stream), l, client), asio::detached);
+    } else {
+      asio::co_spawn(io, Serve(beast::tcp_stream(std::move(s)), l, client), asio::detached);
+    }
+  }
+}
+
+template <class Stream>
+awaitable<void> IngressServer::Impl::Serve(Stream stream, Listener* l, std::string client) {
+  beast::error_code ec;
+  if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) {
+    beast::get_lowest_layer(stream).expires_after(options.limits.header_timeout);
+    co_await stream.async_handshake(ssl::stream_base::server, asio::redirect_error(use_awaitable, ec));
+    if (ec) co_return;
+  }
+  beast::flat_buffer buf;
+  for (bool first = true;; first = false) {
+    bool keep = co_await Handle(stream, buf, l, client, first);
+    if (!keep || draining) break;
+  }
+  if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  } else {
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(1));
+    co_await stream.async_shutdown(asio::redirect_error(use_awaitable, ec));
+  }
+}
+
+template <class Stream>
+awaitable<void> IngressServer::Impl::Answer(Stream& stream, unsigned version, http::status status, bool keep,
+                                            std::string body, const std::string& location) {
+  http::response<http::string_body> res{status, version};
+  res.set(http::field::server, "minikube-net");
+  res.set(http::field::content_type, "text/plain");
+  if (!location.empty()) res.set(http::field::location, location);
+  res.keep_alive(keep);
+  res.body() = std::move(body);
+  res.prepare_payload();
+  beast::error_code ec;
+  beast::get_lowest_layer(stream).expires_after(options.limits.idle_timeout);
+  co_await http::async_write(stream, res, asio::redirect_error(use_awaitable, ec));
+}
+
+// One request: read, route, answer or proxy. Returns whether the connection stays open.
+template <class Stream>
+awaitable<bool> IngressServer::Impl::Handle(Stream& stream, beast::flat_buffer& buf, Listener* l,
+                                            const std::string& client, bool first) {
+  const IngressLimits& lim = options.limits;
+  http::request_parser<http::buffer_body> req;
+  req.header_limit(static_cast<std::uint32_t>(lim.header_bytes));
+  req.body_limit(lim.body_bytes);
+  beast::error_code ec;
+  beast::get_lowest_layer(stream).expires_after(first ? lim.header_timeout : lim.idle_timeout);
+  co_await http::async_read_header(stream, buf, req, asio::redirect_error(use_awaitable, ec));
+  if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::eof ||
+      ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
+    co_return false;
+  }
+  Begin();
+  struct Done {
+    Impl* impl;
+    ~Done() { impl->End(); }
+  } done{this};
+  auto start = std::chrono::steady_clock::now();
+  if (ec) {
+    bool big = ec == http::error::header_limit;
+    co_await Answer(stream, 11, big ? http::status::request_header_fields_too_large : http::status::bad_request,
+                    false, big ? "request header too large\n" : StrCat("bad request: ", ec.message(), "\n"));
+    Count("", big ? 431 : 400, 0, 0);
+    Log(StrCat(client, " - - ", big ? 431 : 400, " - - 0ms"));
+    co_return false;
+  }
+  auto& msg = req.get();
+  const unsigned version = msg.version();
+  const bool client_keep = msg.keep_alive();
+  const bool has_body = req.content_length().value_or(0) > 0 || req.chunked();
+  std::string target(msg.target());
+  std::string_view path = target, query;
+  if (size_t q = target.find('?'); q != std::string::npos) {
+    path = std::string_view(target).substr(0, q);
+    query = std::string_view(target).substr(q + 1);
+  }
+  std::string host(msg[http::field::host]);
+  std::string method(msg.method_string());
+  auto log_line = [&](int status, const std::string& route, const std::string& pod, int64_t up_ms) {
+    int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+    Log(StrCat(client, " ", host.empty() ? "-" : host, " \"", method, " ", target, "\" ", status, " route=",
+               route.empty() ? "-" : route, " backend=", pod.empty() ? "-" : pod, " upstream_ms=", up_ms,
+               " total_ms=", ms));
+  };
+  // Our own answer. A body we did not read leaves the connection unusable: close it then.
+  auto own = [&](http::status st, std::string body, const std::string& route, const std::string& location = "")
+      -> awaitable<bool> {
+    bool keep = client_keep && !has_body && !draining;
+    co_await Answer(stream, version, st, keep, std::move(body), location);
+    Count(route, static_cast<int>(st), 0, 0);
+    log_line(static_cast<int>(st), route, "", -1);
+    co_return keep;
+  };
+
+  if (l->spec.redirect_to_https && !l->https_authority.empty()) {
+    std::string h = host.substr(0, host.rfind(':') == std::string::npos || host.back() == ']' ? host.size() : host.rfind(':'));
+    co_return co_await own(http::status::permanent_redirect, "", "redirect-to-https",
+                           StrCat("https://", h.empty() ? "localhost" : h, l->https_authority, target));
+  }
+  std::shared_ptr<const Snapshot> snap = Current();
+  ingress::Request r;
+  r.listener = l->spec.name;
+  r.method = method;
+  r.host = host;
+  r.path = path;
+  r.query = query;
+  r.headers = ToHeaders(msg);
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  ingress::Decision d = snap->router.Route(r, rng());
+  if (d.kind == ingress::Decision::Kind::kNoRoute) {
+    co_return co_await own(http::status::not_found, StrCat("no route for ", host, path, "\n"), d.route);
+  }
+  if (d.kind == ingress::Decision::Kind::kRedirect) {
+    co_return co_await own(static_cast<http::status>(d.redirect_status), "", d.route, d.location);
+  }
+  auto t = snap->targets.find({d.backend.service, d.backend.port});
+  if (t == snap->targets.end() || t->second.endpoints.empty()) {
+    co_return co_await own(http::status::service_unavailable,
+                           StrCat("service ", d.backend.service, ":", d.backend.port, " has no endpoints\n"), d.route);
+  }
+  // Where to: the ClusterIP (the Service layer balances) or an endpoint (we do, round-robin).
+  std::string pod;
+  tcp::endpoint to;
+  if (l->spec.upstream == config::UpstreamMode::kEndpoints) {
+    const auto& eps = t->second.endpoints;
+    const nat::Endpoint& e = eps[rr.fetch_add(1, std::memory_order_relaxed) % eps.size()];
+    to = tcp::endpoint(asio::ip::address_v4(e.ip.value), e.port);
+    pod = e.pod;
+  } else {
+    to = tcp::endpoint(asio::ip::address_v4(t->second.cluster_ip.value), static_cast<unsigned short>(t->second.port));
+  }
+  const std::string key = StrCat(to.address().to_string(), ":", to.port());
+
+  // The request as it goes upstream.
+  ingress::Headers h = ToHeaders(msg);
+  ingress::ForwardInfo info{client, l->tls ? "https" : "http", host, l->by};
+  ingress::PrepareUpstreamRequest(h, info);
+  ApplyModifier(h, d.modify);
+  SetFields(msg, h);
+  msg.version(11);
+  if (req.chunked()) msg.chunked(true);
+  msg.keep_alive(true);
+
+  auto up_start = std::chrono::steady_clock::now();
+  uint64_t bytes_in = 0, bytes_out = 0;
+  std::unique_ptr<beast::tcp_stream> up;
+  beast::flat_buffer upbuf;
+  std::optional<http::response_parser<http::buffer_body>> resp_holder;
+  auto fresh_parser = [&]() -> http::response_parser<http::buffer_body>& {
+    resp_holder.emplace();
+    resp_holder->body_limit(std::numeric_limits<std::uint64_t>::max());  // not boost::none: 1.74 compares len > none as true
+    if (msg.method() == http::verb::head) resp_holder->skip(true);
+    return *resp_holder;
+  };
+  fresh_parser();
+  // A pooled connection may have been closed by the backend meanwhile: one retry on a fresh one,
+  // when the request has no body (nothing of it is consumed yet).
+  for (int attempt = 0;; ++attempt) {
+    bool reused = false;
+    if (attempt == 0) up = pool.Get(key);
+    if (up) {
+      reused = true;
+    } else {
+      absl::StatusOr<Fd> fd = l->sockets->Take();
+      if (!fd.ok()) co_return co_await own(http::status::bad_gateway, StrCat(fd.status().message(), "\n"), d.route);
+      tcp::socket s(io);
+      s.assign(tcp::v4(), fd->Release(), ec);
+      up = std::make_unique<beast::tcp_stream>(std::move(s));
+      up->expires_after(lim.connect_timeout);
+      co_await up->async_connect(to, asio::redirect_error(use_awaitable, ec));
+      if (ec) {
+        co_return co_await own(ec == beast::error::timeout ? http::status::gateway_timeout : http::status::bad_gateway,
+                               StrCat("upstream ", key, ": ", ec.message(), "\n"), d.route);
+      }
+      up->socket().set_option(tcp::no_delay(true), ec);
+    }
+    http::serializer<true, http::buffer_body> sr{msg};
+    up->expires_after(lim.idle_timeout);
+    co_await http::async_write_header(*up, sr, asio::redirect_error(use_awaitable, ec));
+    if (!ec) ec = co_await RelayBody(stream, buf, req, *up, sr, lim.idle_timeout, bytes_in);
+    if (ec == http::error::body_limit) {
+      co_return co_await own(http::status::payload_too_large, "request body too large\n", d.route);
+    }
+    if (!ec) {
+      up->expires_after(lim.upstream_timeout);
+      co_await http::async_read_header(*up, upbuf, *resp_holder, asio::redirect_error(use_awaitable, ec));
+    }
+    if (!ec) break;
+    if (reused && attempt == 0 && !has_body && ec != beast::error::timeout) {
+      up.reset();
+      upbuf.clear();
+      fresh_parser();
+      continue;
+    }
+    co_return co_await own(ec == beast::error::timeout ? http::status::gateway_timeout : http::status::bad_gateway,
+                           StrCat("upstream ", key, ": ", ec.message(), "\n"), d.route);
+  }
+  const int64_t up_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - up_start).count();
+
+  // The response as it goes downstream.
+  http::response_parser<http::buffer_body>& resp = *resp_holder;
+  auto& rm = resp.get();
+  const int status = static_cast<int>(rm.result_int());
+  const bool up_keep = rm.keep_alive();
+  const bool chunked = resp.chunked();
+  const boost::optional<uint64_t> length = resp.content_length();
+  if (pod.empty()) pod = std::string(rm["X-Pod"]);  // http-echo names itself
+  if (pod.empty()) pod = key;
+  ingress::Headers rh = ToHeaders(rm);
+  ingress::PrepareDownstreamResponse(rh, info);
+  SetFields(rm, rh);
+  bool keep = client_keep && !draining;
+  const bool bodyless = resp.skip() || status / 100 == 1 || status == 204 || status == 304;
+  if (length) {
+    rm.content_length(*length);
+  } else if (!bodyless && (chunked || resp.need_eof())) {
+    // Chunked, or delimited by the upstream closing: chunk it for a 1.1 client; a 1.0 client gets
+    // the body up to our close.
+    if (version >= 11) {
+      rm.chunked(true);
+    } else {
+      keep = false;
+    }
+  }
+  rm.version(version);
+  rm.keep_alive(keep);
+  http::serializer<false, http::buffer_body> rs{rm};
+  beast::get_lowest_layer(stream).expires_after(lim.idle_timeout);
+  co_await http::async_write_header(stream, rs, asio::redirect_error(use_awaitable, ec));
+  if (!ec) ec = co_await RelayBody(*up, upbuf, resp, stream, rs, lim.idle_timeout, bytes_out);
+  Count(d.route, status, bytes_in, bytes_out);
+  log_line(status, d.route, pod, up_ms);
+  if (!ec && up_keep && resp.is_done() && upbuf.size() == 0) pool.Put(key, std::move(up));
+  co_return !ec && keep;
+}
+
+IngressServer::IngressServer() : impl_(std::make_shared<Impl>()) {}
+
+IngressServer::~IngressServer() { Stop(); }
+
+absl::StatusOr<std::unique_ptr<IngressServer>> IngressServer::Start(const config::ClusterSpec& spec,
+                                                                    const std::map<std::string, int>& node_netns,
+                                                                    IngressOptions options) {
+  std::unique_ptr<IngressServer> s(new IngressServer());
+  Impl& impl = *s->impl_;
+  impl.options = options;
+  MKN_ASSIGN_OR_RETURN(impl.snap, MakeSnapshot(spec));
+  for (const std::string& r : impl.snap->router.Routes()) impl.stats[r].route = r;
+  if (!options.access_log.empty()) impl.log = fopen(options.access_log.c_str(), "ae");
+  std::string https_port;
+  for (const config::ListenerSpec& ls : spec.listeners) {
+    if (ls.protocol == config::ListenerProtocol::kHttps && https_port.empty()) https_port = StrCat(":", ls.port);
+  }
+  for (const config::ListenerSpec& ls : spec.listeners) {
+    auto l = std::make_unique<Listener>();
+    l->spec = ls;
+    l->by = StrCat(ls.address.ToString(), ":", ls.port);
+    l->https_authority = https_port;
+    const std::string& node_ns = spec.nodes.at(ls.node).netns;
+    auto nf = node_netns.find(node_ns);
+    if (nf == node_netns.end()) return absl::InvalidArgumentError(StrCat("listener ", ls.name, ": no netns for ", node_ns));
+    auto& factory = impl.factories[node_ns];
+    if (!factory) factory = std::make_unique<SocketFactory>(nf->second);
+    l->sockets = factory.get();
+    if (ls.protocol == config::ListenerProtocol::kHttps) {
+      MKN_ASSIGN_OR_RETURN(std::shared_ptr<SSL_CTX> ctx, ServerContext(ls.tls));
+      SSL_CTX_up_ref(ctx.get());  // asio's context takes one reference and frees it
+      l->tls = std::make_shared<ssl::context>(ctx.get());
+    }
+    beast::error_code ec;
+    l->acceptor = std::make_unique<tcp::acceptor>(impl.io);
+    tcp::endpoint ep(asio::ip::address_v4(ls.address.value), static_cast<unsigned short>(ls.port));
+    l->acceptor->open(ep.protocol(), ec);
+    if (!ec) l->acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) l->acceptor->bind(ep, ec);
+    if (!ec) l->acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return absl::FailedPreconditionError(StrCat("listener ", ls.name, ": listen on ", l->by, ": ", ec.message()));
+    }
+    impl.listeners.push_back(std::move(l));
+  }
+  for (auto& l : impl.listeners) asio::co_spawn(impl.io, impl.Accept(l.get()), asio::detached);
+  impl.guard.emplace(impl.io.get_executor());
+  for (int i = 0; i < std::max(1, options.threads); ++i) impl.threads.emplace_back([&impl] { impl.io.run(); });
+  return s;
+}
+
+absl::Status IngressServer::Update(const config::ClusterSpec& spec) {
+  MKN_ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> snap, MakeSnapshot(spec));
+  std::lock_guard<std::mutex> l(impl_->snap_mu);
+  impl_->snap = std::move(snap);
+  return absl::OkStatus();
+}
+
+void IngressServer::Stop() {
+  Impl& impl = *impl_;
+  if (impl.stopped) return;
+  impl.stopped = true;
+  impl.draining = true;
+  // No new connections; requests in flight finish (their connections then close), up to a deadline.
+  asio::post(impl.io, [&impl] {
+    beast::error_code ec;
+    for (auto& l : impl.listeners) l->acceptor->close(ec);
+  });
+  {
+    std::unique_lock<std::mutex> lk(impl.active_mu);
+    impl.active_cv.wait_for(lk, impl.options.limits.drain_timeout, [&] { return impl.active == 0; });
+  }
+  impl.guard.reset();
+  impl.io.stop();
+  for (std::thread& t : impl.threads) t.join();
+  impl.threads.clear();
+  impl.pool.Clear();
+  impl.listeners.clear();
+  impl.io_owner.reset();  // the coroutines still waiting (idle keep-alive clients) and their sockets
+  // Spare upstream sockets were made in node namespaces: a socket pins its netns, so they go too.
+  impl.factories.clear();
+  if (impl.log != nullptr) fclose(impl.log);
+  impl.log = nullptr;
+}
+
+std::vector<IngressRouteStats> IngressServer::Stats() const {
+  std::lock_guard<std::mutex> l(impl_->stats_mu);
+  std::vector<IngressRouteStats> out;
+  for (const auto& [k, v] : impl_->stats) out.push_back(v);
+  return out;
+}
+
+std::vector<std::string> IngressServer::Listening() const {
+  std::vector<std::string> out;
+  for (const auto& l : impl_->listeners) {
+    out.push_back(StrCat(l->spec.protocol == config::ListenerProtocol::kHttps ? "https " : "http ", l->by));
+  }
+  return out;
+}
+
+}  // namespace mkn::vnet
