@@ -272,7 +272,7 @@ struct IngressServer::Impl {
                          bool first);
   template <class Stream>
   awaitable<void> Answer(Stream& stream, unsigned version, http::status status, bool keep, std::string body,
-                         const std::string& location = "");
+                         std::string location);
 };
 
 awaitable<void> IngressServer::Impl::Accept(Listener* l) {
@@ -315,7 +315,7 @@ awaitable<void> IngressServer::Impl::Serve(Stream stream, Listener* l, std::stri
 
 template <class Stream>
 awaitable<void> IngressServer::Impl::Answer(Stream& stream, unsigned version, http::status status, bool keep,
-                                            std::string body, const std::string& location) {
+                                            std::string body, std::string location) {
   http::response<http::string_body> res{status, version};
   res.set(http::field::server, "minikube-net");
   res.set(http::field::content_type, "text/plain");
@@ -349,11 +349,16 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, beast::flat_buffer& 
     ~Done() { impl->End(); }
   } done{this};
   auto start = std::chrono::steady_clock::now();
+  // GCC 12 destroys class temporaries made inside a co_await expression twice (a conditional
+  // operator choosing a std::string was a double free here): every argument of a co_await call in
+  // this file is a named local.
+  const std::string none;
   if (ec) {
     bool big = ec == http::error::header_limit;
-    co_await Answer(stream, 11, big ? http::status::request_header_fields_too_large : http::status::bad_request,
-                    false, big ? "request header too large\n" : StrCat("bad request: ", ec.message(), "\n"));
-    Count("", big ? 431 : 400, 0, 0);
+    http::status st = big ? http::status::request_header_fields_too_large : http::status::bad_request;
+    std::string body = big ? std::string("request header too large\n") : StrCat("bad request: ", ec.message(), "\n");
+    co_await Answer(stream, 11, st, false, std::move(body), none);
+    Count(none, big ? 431 : 400, 0, 0);
     Log(StrCat(client, " - - ", big ? 431 : 400, " - - 0ms"));
     co_return false;
   }
@@ -376,10 +381,9 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, beast::flat_buffer& 
                " total_ms=", ms));
   };
   // Our own answer. A body we did not read leaves the connection unusable: close it then.
-  auto own = [&](http::status st, std::string body, const std::string& route, const std::string& location = "")
-      -> awaitable<bool> {
+  auto own = [&](http::status st, std::string body, std::string route, std::string location) -> awaitable<bool> {
     bool keep = client_keep && !has_body && !draining;
-    co_await Answer(stream, version, st, keep, std::move(body), location);
+    co_await Answer(stream, version, st, keep, std::move(body), std::move(location));
     Count(route, static_cast<int>(st), 0, 0);
     log_line(static_cast<int>(st), route, "", -1);
     co_return keep;
@@ -387,8 +391,9 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, beast::flat_buffer& 
 
   if (l->spec.redirect_to_https && !l->https_authority.empty()) {
     std::string h = host.substr(0, host.rfind(':') == std::string::npos || host.back() == ']' ? host.size() : host.rfind(':'));
-    co_return co_await own(http::status::permanent_redirect, "", "redirect-to-https",
-                           StrCat("https://", h.empty() ? "localhost" : h, l->https_authority, target));
+    std::string location = StrCat("https://", h.empty() ? "localhost" : h, l->https_authority, target);
+    std::string route = "redirect-to-https";
+    co_return co_await own(http::status::permanent_redirect, none, route, location);
   }
   std::shared_ptr<const Snapshot> snap = Current();
   ingress::Request r;
@@ -401,15 +406,17 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, beast::flat_buffer& 
   thread_local std::mt19937_64 rng{std::random_device{}()};
   ingress::Decision d = snap->router.Route(r, rng());
   if (d.kind == ingress::Decision::Kind::kNoRoute) {
-    co_return co_await own(http::status::not_found, StrCat("no route for ", host, path, "\n"), d.route);
+    std::string body = StrCat("no route for ", host, path, "\n");
+    co_return co_await own(http::status::not_found, body, d.route, none);
   }
   if (d.kind == ingress::Decision::Kind::kRedirect) {
-    co_return co_await own(static_cast<http::status>(d.redirect_status), "", d.route, d.location);
+    http::status st = static_cast<http::status>(d.redirect_status);
+    co_return co_await own(st, none, d.route, d.location);
   }
   auto t = snap->targets.find({d.backend.service, d.backend.port});
   if (t == snap->targets.end() || t->second.endpoints.empty()) {
-    co_return co_await own(http::status::service_unavailable,
-                           StrCat("service ", d.backend.service, ":", d.backend.port, " has no endpoints\n"), d.route);
+    std::string body = StrCat("service ", d.backend.service, ":", d.backend.port, " has no endpoints\n");
+    co_return co_await own(http::status::service_unavailable, body, d.route, none);
   }
   // Where to: the ClusterIP (the Service layer balances) or an endpoint (we do, round-robin).
   std::string pod;
@@ -455,15 +462,19 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, beast::flat_buffer& 
       reused = true;
     } else {
       absl::StatusOr<Fd> fd = l->sockets->Take();
-      if (!fd.ok()) co_return co_await own(http::status::bad_gateway, StrCat(fd.status().message(), "\n"), d.route);
+      if (!fd.ok()) {
+        std::string body = StrCat(fd.status().message(), "\n");
+        co_return co_await own(http::status::bad_gateway, body, d.route, none);
+      }
       tcp::socket s(io);
       s.assign(tcp::v4(), fd->Release(), ec);
       up = std::make_unique<beast::tcp_stream>(std::move(s));
       up->expires_after(lim.connect_timeout);
       co_await up->async_connect(to, asio::redirect_error(use_awaitable, ec));
       if (ec) {
-        co_return co_await own(ec == beast::error::timeout ? http::status::gateway_timeout : http::status::bad_gateway,
-                               StrCat("upstream ", key, ": ", ec.message(), "\n"), d.route);
+        http::status st = ec == beast::error::timeout ? http::status::gateway_timeout : http::status::bad_gateway;
+        std::string body = StrCat("upstream ", key, ": ", ec.message(), "\n");
+        co_return co_await own(st, body, d.route, none);
       }
       up->socket().set_option(tcp::no_delay(true), ec);
     }
@@ -472,7 +483,8 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, beast::flat_buffer& 
     co_await http::async_write_header(*up, sr, asio::redirect_error(use_awaitable, ec));
     if (!ec) ec = co_await RelayBody(stream, buf, req, *up, sr, lim.idle_timeout, bytes_in);
     if (ec == http::error::body_limit) {
-      co_return co_await own(http::status::payload_too_large, "request body too large\n", d.route);
+      std::string body = "request body too large\n";
+      co_return co_await own(http::status::payload_too_large, body, d.route, none);
     }
     if (!ec) {
       up->expires_after(lim.upstream_timeout);
@@ -485,8 +497,9 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, beast::flat_buffer& 
       fresh_parser();
       continue;
     }
-    co_return co_await own(ec == beast::error::timeout ? http::status::gateway_timeout : http::status::bad_gateway,
-                           StrCat("upstream ", key, ": ", ec.message(), "\n"), d.route);
+    http::status st = ec == beast::error::timeout ? http::status::gateway_timeout : http::status::bad_gateway;
+    std::string body = StrCat("upstream ", key, ": ", ec.message(), "\n");
+    co_return co_await own(st, body, d.route, none);
   }
   const int64_t up_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - up_start).count();
