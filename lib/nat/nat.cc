@@ -218,7 +218,10 @@ Verdict Nat::ProcessTransport(std::span<uint8_t> frame, int64_t now, bool l4_par
   }
   if (port == nullptr) return Drop(DropReason::kNoService);
   if (port->endpoints.empty()) return Reject(frame, *port);
-  if (proto == packet::kProtoTcp && !pure_syn) return Drop(DropReason::kInvalidTcp, port->id);
+  // A segment of no flow (its flow was flushed when its pod died, or expired): answered with a
+  // reset, as a host without that connection would, so the client (a pooled keep-alive connection
+  // of the ingress, say) learns at once instead of waiting out its timeout.
+  if (proto == packet::kProtoTcp && !pure_syn) return Reject(frame, *port, DropReason::kInvalidTcp);
 
   std::optional<size_t> chosen = balancer_.Pick(*port, t.src, now);
   const Endpoint& e = port->endpoints[*chosen];  // endpoints is non-empty
@@ -247,14 +250,14 @@ uint16_t Nat::AllocatePort(net::Ipv4 endpoint, uint16_t endpoint_port, uint8_t p
   return 0;
 }
 
-Verdict Nat::Reject(std::span<uint8_t> frame, const ServicePort& port) {
+Verdict Nat::Reject(std::span<uint8_t> frame, const ServicePort& port, DropReason reason) {
   // Answered from the address the client used (ClusterIP or node address), as kube-proxy's REJECT.
   Ipv4View ip = *Ipv4View::Parse(frame);
   std::span<uint8_t> l4 = ip.payload();
   std::vector<uint8_t> reply;
   if (ip.protocol() == packet::kProtoTcp) {
     packet::TcpView tcp = *packet::TcpView::Parse(l4);
-    if (tcp.flags() & packet::kTcpRst) return Drop(DropReason::kNoEndpoints, port.id);  // RFC 793
+    if (tcp.flags() & packet::kTcpRst) return Drop(reason, port.id);  // RFC 793: never reset a reset
     auto b = packet::PacketBuilder::Tcp(ip.dst(), tcp.dst_port(), ip.src(), tcp.src_port());
     if (tcp.flags() & packet::kTcpAck) {
       b.Flags(packet::kTcpRst).Seq(tcp.ack());
@@ -272,8 +275,8 @@ Verdict Nat::Reject(std::span<uint8_t> frame, const ServicePort& port) {
                 .Build();
   }
   ++counters_.replied;
-  ++service_counters_[port.id].drops[static_cast<int>(DropReason::kNoEndpoints)];
-  return Verdict{Verdict::Action::kReply, DropReason::kNoEndpoints, std::move(reply), port.id};
+  ++service_counters_[port.id].drops[static_cast<int>(reason)];
+  return Verdict{Verdict::Action::kReply, reason, std::move(reply), port.id};
 }
 
 Verdict Nat::ProcessIcmpError(std::span<uint8_t> frame, int64_t now) {

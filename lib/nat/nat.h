@@ -27,7 +27,8 @@
 // checksum is recomputed over the message.
 //
 // A service port without endpoints answers like kube-proxy: TCP with a reset, UDP with ICMP port
-// unreachable (verdict kReply). Anything malformed, truncated, fragmented, unknown or stateless is
+// unreachable (verdict kReply). A TCP segment of no flow (flushed when its pod died, or expired) gets
+// a reset too, so its client learns at once (kube-proxy drops it, and the client waits). Anything malformed, truncated, fragmented, unknown or stateless is
 // dropped and counted by reason; Process() never fails and never reads outside the frame.
 //
 // Not thread-safe: one Nat per pump thread.
@@ -60,7 +61,7 @@ enum class DropReason : uint8_t {
   kNoService,            // destination is no ClusterIP:port / NodePort
   kNoEndpoints,     // service without endpoints (counted also when a reset/unreachable is sent)
   kNoFlow,          // to the proxy address but no flow (a late reply after expiry)
-  kInvalidTcp,      // a TCP segment that is not a SYN and belongs to no flow (ctstate INVALID)
+  kInvalidTcp,      // a TCP segment that is not a SYN and belongs to no flow: answered with a reset
   kIcmpNoFlow,      // an ICMP error quoting a packet of no known flow
   kPortsExhausted,  // no free SNAT port towards that endpoint
 };
@@ -131,7 +132,9 @@ class Nat {
   Verdict Forward(int port_id, size_t bytes);
   Verdict ProcessTransport(std::span<uint8_t> frame, int64_t now, bool l4_partial);
   Verdict ProcessIcmpError(std::span<uint8_t> frame, int64_t now);
-  Verdict Reject(std::span<uint8_t> frame, const ServicePort& port);
+  // A TCP reset (or, for UDP, ICMP port unreachable) from the address the client used.
+  Verdict Reject(std::span<uint8_t> frame, const ServicePort& port,
+                 DropReason reason = DropReason::kNoEndpoints);
   // A free SNAT port towards the endpoint, preferring `wanted`; 0 if none.
   uint16_t AllocatePort(net::Ipv4 endpoint, uint16_t endpoint_port, uint8_t protocol,
                         uint16_t wanted);

@@ -199,9 +199,10 @@ TEST(Nat, FixtureTable) {
       {"udp to a service without endpoints: icmp port unreachable from the vip", empty_udp,
        Action::kReply, PacketBuilder::IcmpError(kEmptyVip, kClient, 3, 3, empty_udp).Build(),
        DropReason::kNoEndpoints},
-      // Dropped and counted.
-      {"tcp ack with no flow is invalid (kube-proxy drops ctstate INVALID)",
-       Tcp(kClient, 42000, kWebVip, 80, kTcpAck, 1, 1).Build(), Action::kDrop, {},
+      // Answered or dropped, and counted.
+      {"tcp ack with no flow (flushed or expired): a reset from the vip, seq = its ack",
+       Tcp(kClient, 42000, kWebVip, 80, kTcpAck, 1, 1).Build(), Action::kReply,
+       PacketBuilder::Tcp(kWebVip, 80, kClient, 42000).Flags(kTcpRst).Seq(1).Window(0).Build(),
        DropReason::kInvalidTcp},
       {"a reply to the proxy with no flow",
        Tcp(kWeb0, 8080, kProxy, 42001, kTcpSyn | kTcpAck, 1, 1).Build(), Action::kDrop, {},
@@ -282,7 +283,7 @@ TEST(Nat, FixtureTable) {
   uint64_t drops = 0;
   for (uint64_t d : n.drops) drops += d;
   EXPECT_EQ(drops, n.dropped);
-  EXPECT_EQ(n.replied, 3u);
+  EXPECT_EQ(n.replied, 4u);
   const ServicePort* web = nat->table().Lookup(kWebVip, 80, config::Protocol::kTcp);
   EXPECT_EQ(nat->service_counters(web->id).new_flows, 3u);
   EXPECT_EQ(nat->service_counters(web->id).icmp_errors, 2u);
