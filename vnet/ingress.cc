@@ -131,6 +131,12 @@ struct Listener {
   std::string https_authority;        // redirect_to_https: "host-less" port of the HTTPS listener
 };
 
+// A deadline of beast::tcp_stream ran out. Beast 1.74 reports it as error::timeout or, inside
+// composed reads, as operation_aborted (nothing else cancels an upstream operation here).
+bool TimedOut(const beast::error_code& ec) {
+  return ec == beast::error::timeout || ec == asio::error::operation_aborted;
+}
+
 std::string Lower(const char* p, size_t n) { return absl::AsciiStrToLower(absl::string_view(p, n)); }
 std::string Lower(const std::string& s) { return Lower(s.data(), s.size()); }
 std::string Lower(beast::string_view s) { return Lower(s.data(), s.size()); }
@@ -435,12 +441,25 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, beast::flat_buffer& 
   ingress::Headers h = ToHeaders(msg);
   ingress::ForwardInfo info{client, l->tls ? "https" : "http", host, l->by};
   ingress::PrepareUpstreamRequest(h, info);
+  // Expect: 100-continue is answered here (below), as nginx does: the backend gets the body at once.
+  bool expects_continue = false;
+  std::erase_if(h, [&](const auto& kv) {
+    if (kv.first != "expect") return false;
+    expects_continue = true;
+    return true;
+  });
   ApplyModifier(h, d.modify);
   SetFields(msg, h);
   msg.version(11);
   if (req.chunked()) msg.chunked(true);
   msg.keep_alive(true);
 
+  if (expects_continue && has_body) {
+    http::response<http::empty_body> cont{http::status::continue_, version};
+    beast::get_lowest_layer(stream).expires_after(lim.idle_timeout);
+    co_await http::async_write(stream, cont, asio::redirect_error(use_awaitable, ec));
+    if (ec) co_return false;
+  }
   auto up_start = std::chrono::steady_clock::now();
   uint64_t bytes_in = 0, bytes_out = 0;
   std::unique_ptr<beast::tcp_stream> up;
@@ -472,7 +491,7 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, beast::flat_buffer& 
       up->expires_after(lim.connect_timeout);
       co_await up->async_connect(to, asio::redirect_error(use_awaitable, ec));
       if (ec) {
-        http::status st = ec == beast::error::timeout ? http::status::gateway_timeout : http::status::bad_gateway;
+        http::status st = TimedOut(ec) ? http::status::gateway_timeout : http::status::bad_gateway;
         std::string body = StrCat("upstream ", key, ": ", ec.message(), "\n");
         co_return co_await own(st, body, d.route, none);
       }
@@ -487,17 +506,22 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, beast::flat_buffer& 
       co_return co_await own(http::status::payload_too_large, body, d.route, none);
     }
     if (!ec) {
-      up->expires_after(lim.upstream_timeout);
+      up->expires_after(std::chrono::seconds(l->spec.upstream_timeout_s));
       co_await http::async_read_header(*up, upbuf, *resp_holder, asio::redirect_error(use_awaitable, ec));
+      // Interim answers (100 Continue, 103 Early Hints) are not the response: read on.
+      while (!ec && resp_holder->get().result_int() / 100 == 1 && resp_holder->get().result_int() != 101) {
+        fresh_parser();
+        co_await http::async_read_header(*up, upbuf, *resp_holder, asio::redirect_error(use_awaitable, ec));
+      }
     }
     if (!ec) break;
-    if (reused && attempt == 0 && !has_body && ec != beast::error::timeout) {
+    if (reused && attempt == 0 && !has_body && !TimedOut(ec)) {
       up.reset();
       upbuf.clear();
       fresh_parser();
       continue;
     }
-    http::status st = ec == beast::error::timeout ? http::status::gateway_timeout : http::status::bad_gateway;
+    http::status st = TimedOut(ec) ? http::status::gateway_timeout : http::status::bad_gateway;
     std::string body = StrCat("upstream ", key, ": ", ec.message(), "\n");
     co_return co_await own(st, body, d.route, none);
   }

@@ -12,7 +12,7 @@
 // chunked stays chunked), hop-by-hop headers removed, X-Forwarded-For/-Proto/-Host, Forwarded and
 // Via added (lib/ingress/forwarding). Answers of its own: 400 malformed request, 404 no route,
 // 413 body over the limit, 431 header over the limit, 502 upstream refused or reset before it
-// answered, 503 no endpoints, 504 no response header within the upstream timeout, 308 to HTTPS
+// answered, 503 no endpoints, 504 no response header within the listener's upstream_timeout, 308 to HTTPS
 // where a listener says so. A request on a reused pooled connection that fails before any answer is
 // retried once on a fresh connection (the pooled one was closed by the backend meanwhile).
 // Every request gets one access-log line (time, client, host, path, status, route, backend pod,
@@ -38,7 +38,6 @@ struct IngressLimits {
   std::chrono::milliseconds header_timeout{10000};   // a client must send its header by then
   std::chrono::milliseconds idle_timeout{60000};     // keep-alive connections, both sides
   std::chrono::milliseconds connect_timeout{3000};
-  std::chrono::milliseconds upstream_timeout{30000}; // response header after the request
   std::chrono::milliseconds drain_timeout{5000};
 };
 

@@ -531,6 +531,7 @@ RawConfig Parse(std::string_view text, Diagnostics& diags) {
     r.Bool("redirect_to_https", l.redirect_to_https);
     r.Str("upstream", l.upstream);
     r.Str("node", l.node);
+    r.Int("upstream_timeout", l.upstream_timeout);
     EachTable(r, "tls", [&](const toml::table& tt, size_t) {
       RawListenerTls tls;
       TableReader tr(tt, StrCat(label, ": tls"), diags);

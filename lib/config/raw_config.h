@@ -170,6 +170,7 @@ struct RawListener {
   Field<bool> redirect_to_https;
   Field<std::string> upstream;
   Field<std::string> node;
+  Field<int64_t> upstream_timeout;  // seconds
 };
 
 struct RawHttpRouteMatch {

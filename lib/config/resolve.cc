@@ -1048,6 +1048,14 @@ class Resolver {
                                          "\" is not \"service\" or \"endpoints\""));
       }
       l.upstream = rl.upstream.value == "endpoints" ? UpstreamMode::kEndpoints : UpstreamMode::kService;
+      if (rl.upstream_timeout.set) {
+        if (rl.upstream_timeout.value < 1 || rl.upstream_timeout.value > 3600) {
+          d_.Error(rl.upstream_timeout.pos, StrCat(what, ": upstream_timeout ", rl.upstream_timeout.value,
+                                                   " is out of range 1-3600 (seconds)"));
+        } else {
+          l.upstream_timeout_s = static_cast<int>(rl.upstream_timeout.value);
+        }
+      }
       if (rl.node.set) {
         if (const NodeSpec* n = spec_.FindNode(rl.node.value)) {
           l.node = n->index;

@@ -163,6 +163,7 @@ struct ListenerSpec {
   bool redirect_to_https = false; // HTTP: every request gets a 308 to the first HTTPS listener
   UpstreamMode upstream = UpstreamMode::kService;
   int node = 0;  // index of the node whose netns upstream connections are opened in
+  int upstream_timeout_s = 30;  // a response header must arrive by then, else 504
 };
 
 struct HttpHeaderMatch {
