@@ -131,6 +131,7 @@ tls)
 
 [[listener]]
 name = "http"
+redirect_to_https = true
 
 [[listener]]
 name = "https"
@@ -154,6 +155,9 @@ TOML
     [[ "$code" == 200 ]] || fail "https://$host:8443/ with its CA: $code"
   done
   pass "SNI selects the certificate per host (web.lab.test, api.lab.test, *.apps.lab.test)"
+  out=$(curl -sS --max-time 5 -o /dev/null -w '%{http_code} %{redirect_url}' -H 'Host: web.lab.test' "$HTTP/a/b?c=1")
+  [[ "$out" == "308 https://web.lab.test:8443/a/b?c=1" ]] || fail "redirect_to_https: $out"
+  pass "redirect_to_https: 308 to the HTTPS listener, path and query kept"
   down
   # A certificate that does not match its key is refused before anything is created.
   cp "$TMP/certs/api.key" "$TMP/certs/wrong.key"
@@ -185,15 +189,17 @@ errors)
   [[ $(code web.lab.test /status/418) == 418 ]] || fail "an upstream status must pass through"
   pass "upstream status passed through (418)"
   down
-  # 504: a listener that gives backends 1 s to answer, and a backend that takes 3.
-  sed -e 's/^auto_tls = true$/auto_tls = false/' examples/ingress/lab.toml >"$TMP/slow.toml"
+  # 504: a listener that gives backends 1 s to answer, and a backend that takes 3. And without the
+  # Ingress's default backend, a request no rule matches gets 404.
+  sed -e 's/^auto_tls = true$/auto_tls = false/' -e '/^default_backend = /d' examples/ingress/lab.toml >"$TMP/slow.toml"
   printf '\n[[listener]]\nname = "http"\nupstream_timeout = 1\n' >>"$TMP/slow.toml"
   up "$TMP/slow.toml"
   t0=$SECONDS
   [[ $(code web.lab.test /delay/3000) == 504 ]] || fail "a backend slower than upstream_timeout must give 504"
   ((SECONDS - t0 < 3)) || fail "504 came only after the backend answered"
+  [[ $(code nothing.test /x) == 404 ]] || fail "no rule and no default backend must give 404"
   [[ $(code web.lab.test /delay/100) == 200 ]] || fail "a backend within upstream_timeout"
-  pass "504 when the backend does not answer within upstream_timeout = 1 s"
+  pass "504 when the backend does not answer within upstream_timeout = 1 s; 404 when no rule matches"
   down
   ;;
 bodies)
