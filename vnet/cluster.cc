@@ -1,5 +1,6 @@
 #include "vnet/cluster.h"
 
+#include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -349,7 +350,13 @@ absl::Status RunningCluster::StartIngress() {
   const std::string dir = impl.logs + "/ingress";
   ::mkdir(dir.c_str(), 0755);
   o.access_log = dir + "/access.log";
-  o.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // One io thread per CPU this process may run on (taskset, cgroups), not per CPU of the machine:
+  // more threads than CPUs only take turns.
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  o.threads = ::sched_getaffinity(0, sizeof(cpus), &cpus) == 0
+                  ? std::max(1, CPU_COUNT(&cpus))
+                  : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   MKN_ASSIGN_OR_RETURN(impl.ingress, IngressServer::Start(edge, fds, o));
   return absl::OkStatus();
 }

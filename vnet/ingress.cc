@@ -179,11 +179,15 @@ void ApplyModifier(ingress::Headers& h, const config::HeaderModifierSpec& m) {
 
 // Relays the body of the message whose header `sr` has just written, from parser `p` reading `in`
 // to `out`, 64 KiB at a time (Beast's relay pattern, with buffer_body).
+// `data` is the session's kChunk-byte buffer (one per connection, not one per message).
 template <bool isRequest, class In, class Out>
 awaitable<beast::error_code> RelayBody(In& in, beast::flat_buffer& inbuf, http::parser<isRequest, http::buffer_body>& p,
                                        Out& out, http::serializer<isRequest, http::buffer_body>& sr,
-                                       std::chrono::milliseconds timeout, uint64_t& bytes) {
-  std::unique_ptr<char[]> data(new char[kChunk]);
+                                       std::chrono::milliseconds timeout, uint64_t& bytes, char* data_ptr) {
+  struct Borrowed {
+    char* p;
+    char* get() const { return p; }
+  } data{data_ptr};
   beast::error_code ec;
   do {
     if (!p.is_done()) {
@@ -230,6 +234,19 @@ struct IngressServer::Impl {
 
   std::mutex log_mu;
   FILE* log = nullptr;
+  bool log_dirty = false;
+  awaitable<void> FlushLog() {
+    asio::steady_timer t(io);
+    for (;;) {
+      t.expires_after(std::chrono::milliseconds(100));
+      beast::error_code ec;
+      co_await t.async_wait(asio::redirect_error(use_awaitable, ec));
+      if (ec) co_return;
+      std::lock_guard<std::mutex> l(log_mu);
+      if (log != nullptr && log_dirty) fflush(log);
+      log_dirty = false;
+    }
+  }
 
   std::atomic<uint64_t> rr{0};
   std::atomic<bool> draining{false};
@@ -258,7 +275,7 @@ struct IngressServer::Impl {
     std::lock_guard<std::mutex> l(log_mu);
     if (log == nullptr) return;
     fprintf(log, "%s %s\n", Now().c_str(), line.c_str());
-    fflush(log);
+    log_dirty = true;  // flushed by the log timer, at most 100 ms later: no write() per request
   }
 
   void Begin() {
@@ -275,7 +292,7 @@ struct IngressServer::Impl {
   awaitable<void> Serve(Stream stream, Listener* l, std::string client);
   template <class Stream>
   awaitable<bool> Handle(Stream& stream, beast::flat_buffer& buf, Listener* l, const std::string& client,
-                         bool first);
+                         bool first, char* chunk);
   template <class Stream>
   awaitable<void> Answer(Stream& stream, unsigned version, http::status status, bool keep, std::string body,
                          std::string location);
@@ -307,8 +324,9 @@ awaitable<void> IngressServer::Impl::Serve(Stream stream, Listener* l, std::stri
     if (ec) co_return;
   }
   beast::flat_buffer buf;
+  std::unique_ptr<char[]> chunk(new char[kChunk]);  // bodies pass through it, both ways
   for (bool first = true;; first = false) {
-    bool keep = co_await Handle(stream, buf, l, client, first);
+    bool keep = co_await Handle(stream, buf, l, client, first, chunk.get());
     if (!keep || draining) break;
   }
   if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
@@ -337,7 +355,7 @@ awaitable<void> IngressServer::Impl::Answer(Stream& stream, unsigned version, ht
 // One request: read, route, answer or proxy. Returns whether the connection stays open.
 template <class Stream>
 awaitable<bool> IngressServer::Impl::Handle(Stream& stream, beast::flat_buffer& buf, Listener* l,
-                                            const std::string& client, bool first) {
+                                            const std::string& client, bool first, char* chunk) {
   const IngressLimits& lim = options.limits;
   http::request_parser<http::buffer_body> req;
   req.header_limit(static_cast<std::uint32_t>(lim.header_bytes));
@@ -500,7 +518,7 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, beast::flat_buffer& 
     http::serializer<true, http::buffer_body> sr{msg};
     up->expires_after(lim.idle_timeout);
     co_await http::async_write_header(*up, sr, asio::redirect_error(use_awaitable, ec));
-    if (!ec) ec = co_await RelayBody(stream, buf, req, *up, sr, lim.idle_timeout, bytes_in);
+    if (!ec) ec = co_await RelayBody(stream, buf, req, *up, sr, lim.idle_timeout, bytes_in, chunk);
     if (ec == http::error::body_limit) {
       std::string body = "request body too large\n";
       co_return co_await own(http::status::payload_too_large, body, d.route, none);
@@ -558,7 +576,7 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, beast::flat_buffer& 
   http::serializer<false, http::buffer_body> rs{rm};
   beast::get_lowest_layer(stream).expires_after(lim.idle_timeout);
   co_await http::async_write_header(stream, rs, asio::redirect_error(use_awaitable, ec));
-  if (!ec) ec = co_await RelayBody(*up, upbuf, resp, stream, rs, lim.idle_timeout, bytes_out);
+  if (!ec) ec = co_await RelayBody(*up, upbuf, resp, stream, rs, lim.idle_timeout, bytes_out, chunk);
   Count(d.route, status, bytes_in, bytes_out);
   log_line(status, d.route, pod, up_ms);
   if (!ec && up_keep && resp.is_done() && upbuf.size() == 0) pool.Put(key, std::move(up));
@@ -577,7 +595,10 @@ absl::StatusOr<std::unique_ptr<IngressServer>> IngressServer::Start(const config
   impl.options = options;
   MKN_ASSIGN_OR_RETURN(impl.snap, MakeSnapshot(spec));
   for (const std::string& r : impl.snap->router.Routes()) impl.stats[r].route = r;
-  if (!options.access_log.empty()) impl.log = fopen(options.access_log.c_str(), "ae");
+  if (!options.access_log.empty()) {
+    impl.log = fopen(options.access_log.c_str(), "ae");
+    if (impl.log != nullptr) setvbuf(impl.log, nullptr, _IOFBF, 1 << 16);
+  }
   std::string https_port;
   for (const config::ListenerSpec& ls : spec.listeners) {
     if (ls.protocol == config::ListenerProtocol::kHttps && https_port.empty()) https_port = StrCat(":", ls.port);
@@ -611,6 +632,7 @@ absl::StatusOr<std::unique_ptr<IngressServer>> IngressServer::Start(const config
     impl.listeners.push_back(std::move(l));
   }
   for (auto& l : impl.listeners) asio::co_spawn(impl.io, impl.Accept(l.get()), asio::detached);
+  asio::co_spawn(impl.io, impl.FlushLog(), asio::detached);
   impl.guard.emplace(impl.io.get_executor());
   for (int i = 0; i < std::max(1, options.threads); ++i) impl.threads.emplace_back([&impl] { impl.io.run(); });
   return s;
