@@ -6,35 +6,10 @@
 #
 # Runs itself inside ci/sandbox.sh (a throw-away network + mount + PID namespace). Without root it exits 77
 # (ctest: skipped) — except under CI=true, where that is a failure. Waits are conditions with deadlines.
-set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-if [[ "${MKN_IN_SANDBOX:-}" != 1 ]]; then
-  if [[ $(id -u) != 0 ]]; then
-    [[ "${CI:-}" == true ]] && { echo "FAIL: CI=true but not root"; exit 1; }
-    echo "SKIP: needs root"; exit 77
-  fi
-  exec "$ROOT/ci/sandbox.sh" "$0" "$@"
-fi
-MKN=${MKN_BIN:-$ROOT/build/minikube-net}
-CASE=${1:?usage: e2e_test.sh CASE}
-TMP=$(mktemp -d)
-cd "$ROOT"
+source "$(dirname "$0")/testlib.sh" "$@"
 
-fail() { echo "FAIL [$CASE]: $*" >&2; exit 1; }
-pass() { echo "ok   [$CASE]: $*"; }
-contains() { grep -qF -- "$2" <<<"$1" || fail "$3: expected to find '$2' in: $1"; }
-# wait_for DEADLINE_S CMD...: run CMD until it succeeds or the deadline passes.
-wait_for() {
-  local deadline=$((SECONDS + $1)); shift
-  until "$@" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.05
-  done
-}
 pod_ip() { "$MKN" get pods -c "$1" | awk -v p="$2" '$1==p {print $3}'; }
 in_pod() { local c=$1 p=$2; shift 2; ip netns exec "mkn-$c-$p" "$@"; }
-# gone PID: the process no longer runs (a zombie nobody reaped counts as gone: it holds nothing).
-gone() { [[ ! -e /proc/$1 ]] || [[ $(sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f1) == Z ]]; }
 
 # Nothing of cluster $1 remains: namespace, mount, state, link, process.
 assert_clean() {

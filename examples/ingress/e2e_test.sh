@@ -6,32 +6,16 @@
 #
 # Runs itself inside ci/sandbox.sh. Without root it exits 77 (ctest: skipped), except under CI=true where
 # that is a failure. Waits are conditions with deadlines; loops are bounded in count and time.
-set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-if [[ "${MKN_IN_SANDBOX:-}" != 1 ]]; then
-  if [[ $(id -u) != 0 ]]; then
-    [[ "${CI:-}" == true ]] && { echo "FAIL: CI=true but not root"; exit 1; }
-    echo "SKIP: needs root"; exit 77
-  fi
-  exec "$ROOT/ci/sandbox.sh" "$0" "$@"
-fi
-MKN=${MKN_BIN:-$ROOT/build/minikube-net}
-CASE=${1:?usage: e2e_test.sh CASE}
-TMP=$(mktemp -d)
-cd "$ROOT"
+source "$(dirname "$0")/../testlib.sh" "$@"
 C=edge
 HTTP=http://127.0.0.1:8080
 CA=/run/minikube-net/$C/tls/ca.pem
 
-fail() { echo "FAIL [$CASE]: $*" >&2; exit 1; }
-pass() { echo "ok   [$CASE]: $*"; }
-contains() { grep -qF -- "$2" <<<"$1" || fail "$3: expected to find '$2' in: $1"; }
 # get HOST PATH [curl args...]: the body, via the HTTP listener with that Host.
 get() { local host=$1 path=$2; shift 2; curl -sS --max-time 10 "$@" -H "Host: $host" "$HTTP$path"; }
 # code HOST PATH [curl args...]: the status code only.
 code() { local host=$1 path=$2; shift 2; curl -sS --max-time 10 -o /dev/null -w '%{http_code}' "$@" -H "Host: $host" "$HTTP$path"; }
 pod_of() { awk '/^pod: / {print $2; exit}'; }
-gone() { [[ ! -e /proc/$1 ]] || [[ $(sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f1) == Z ]]; }
 
 assert_clean() {
   local left

@@ -8,31 +8,8 @@
 # source address a backend sees, how the rules are listed), the function says so per mode.
 # Runs itself inside ci/sandbox.sh. Without root it exits 77 (ctest: skipped), except under CI=true where
 # that is a failure. Waits are conditions with deadlines; load loops are bounded in count and time.
-set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-if [[ "${MKN_IN_SANDBOX:-}" != 1 ]]; then
-  if [[ $(id -u) != 0 ]]; then
-    [[ "${CI:-}" == true ]] && { echo "FAIL: CI=true but not root"; exit 1; }
-    echo "SKIP: needs root"; exit 77
-  fi
-  exec "$ROOT/ci/sandbox.sh" "$0" "$@"
-fi
-MKN=${MKN_BIN:-$ROOT/build/minikube-net}
-CASE=${1:?usage: e2e_test.sh CASE}
-TMP=$(mktemp -d)
-cd "$ROOT"
+source "$(dirname "$0")/../testlib.sh" "$@"
 
-fail() { echo "FAIL [$CASE]: $*" >&2; exit 1; }
-pass() { echo "ok   [$CASE]: $*"; }
-contains() { grep -qF -- "$2" <<<"$1" || fail "$3: expected to find '$2' in: $1"; }
-# wait_for DEADLINE_S CMD...: run CMD until it succeeds or the deadline passes.
-wait_for() {
-  local deadline=$((SECONDS + $1)); shift
-  until "$@" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.05
-  done
-}
 pod_ip() { "$MKN" get pods -c "$1" | awk -v p="$2" '$1==p && $3 ~ /^[0-9.]+$/ {print $3}'; }
 pod_node() { "$MKN" get pods -c "$1" | awk -v p="$2" '$1==p && $3 ~ /^[0-9.]+$/ {print $2}'; }
 node_ip() { "$MKN" get nodes -c "$1" | awk -v n="$2" '$1==n && $2 ~ /^[0-9.]+$/ {print $2}'; }
@@ -45,7 +22,6 @@ hit() {
   body=$(ip netns exec "mkn-$1-$2" curl -sS --max-time 5 "$3") || return 1
   awk '/^pod: / {p=$2} /^client: / {sub(/:[0-9]+$/, "", $2); c=$2} END {print p, c}' <<<"$body"
 }
-gone() { [[ ! -e /proc/$1 ]] || [[ $(sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f1) == Z ]]; }
 
 # Nothing of cluster $1 remains: namespace, mount, state, link, process.
 assert_clean() {
