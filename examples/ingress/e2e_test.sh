@@ -230,6 +230,18 @@ load)
   ((late == 0)) || fail "$late requests failed after kill returned"
   ((fails <= 1)) || fail "$fails of 200 requests failed around the kill"
   pass "kill web-0 at request $at of 200 through the ingress: $fails failed, none after"
+  # The backend dies in the middle of a body (a slow 200 MB download through the ClusterIP; both web
+  # pods are killed, whichever serves it): the client must see the transfer cut short at once, not hang.
+  curl -sS --max-time 60 --limit-rate 20M -o /dev/null -H 'Host: web.lab.test' "$HTTP/bytes/200000000" 2>"$TMP/cut" &
+  dl=$!
+  wait_for 10 bash -c "'$MKN' logs -c $C ingress | grep -q '/bytes/200000000' || ss -Htn state established '( sport = :8080 )' | grep -q ." ||
+    fail "the download did not start"
+  t0=$SECONDS
+  for p in web-0 web-1; do "$MKN" kill -c $C "$p" >/dev/null || fail "kill $p"; done
+  rc=0; wait $dl || rc=$?
+  ((rc == 18 || rc == 56)) || fail "a download whose backend died must end as a partial transfer (curl 18/56), got $rc: $(cat "$TMP/cut")"
+  ((SECONDS - t0 < 10)) || fail "the cut download took $((SECONDS - t0)) s to end"
+  pass "backend killed mid-body: the client's download ends at once as a partial transfer (curl exit $rc)"
   down
   ;;
 *) fail "unknown case $CASE" ;;
