@@ -11,26 +11,6 @@ source "$(dirname "$0")/testlib.sh" "$@"
 pod_ip() { "$MKN" get pods -c "$1" | awk -v p="$2" '$1==p {print $3}'; }
 in_pod() { local c=$1 p=$2; shift 2; ip netns exec "mkn-$c-$p" "$@"; }
 
-# Nothing of cluster $1 remains: namespace, mount, state, link, process.
-assert_clean() {
-  local c=$1
-  local left
-  left=$(ls /run/netns | grep "^mkn-$c-" || true)
-  [[ -z "$left" ]] || fail "namespaces left: $left"
-  ! grep -q "/run/netns/mkn-$c-" /proc/self/mountinfo || fail "netns mounts left"
-  [[ ! -e /run/minikube-net/$c ]] || fail "state left in /run/minikube-net/$c"
-  [[ $(ip -o link | wc -l) == 1 ]] || fail "links appeared in the sandbox's own namespace: $(ip -o link)"
-  local me stray=""
-  me=$(readlink /proc/self/ns/net)
-  for p in /proc/[0-9]*; do
-    local ns
-    ns=$(readlink "$p/ns/net" 2>/dev/null) || continue
-    [[ "$ns" == "$me" ]] || stray+=" $(basename "$p"):$(cat "$p/comm" 2>/dev/null)"
-  done
-  [[ -z "$stray" ]] || fail "processes left in cluster namespaces:$stray"
-  pass "nothing of $c is left (namespaces, mounts, state, links, processes)"
-}
-
 # The Kubernetes network model's three rules and the Pod/Node/Cluster layers, on a running lab
 # built from examples/quickstart's pods: client+sidecar (node1), web-0 (node1), echo and web-1 (node2).
 check_model() {

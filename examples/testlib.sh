@@ -34,3 +34,24 @@ wait_for() {
 }
 # gone PID: the process no longer runs (a zombie nobody reaped counts as gone: it holds nothing).
 gone() { [[ ! -e /proc/$1 ]] || [[ $(sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f1) == Z ]]; }
+
+# assert_clean CLUSTER: nothing of it remains: namespace, netns mount, state, link in the sandbox's own
+# namespace, process in a cluster namespace.
+assert_clean() {
+  local c=$1
+  local left
+  left=$(ls /run/netns | grep "^mkn-$c-" || true)
+  [[ -z "$left" ]] || fail "namespaces left: $left"
+  ! grep -q "/run/netns/mkn-$c-" /proc/self/mountinfo || fail "netns mounts left"
+  [[ ! -e /run/minikube-net/$c ]] || fail "state left in /run/minikube-net/$c"
+  [[ $(ip -o link | wc -l) == 1 ]] || fail "links appeared in the sandbox's own namespace: $(ip -o link)"
+  local me stray=""
+  me=$(readlink /proc/self/ns/net)
+  for p in /proc/[0-9]*; do
+    local ns
+    ns=$(readlink "$p/ns/net" 2>/dev/null) || continue
+    [[ "$ns" == "$me" ]] || stray+=" $(basename "$p"):$(cat "$p/comm" 2>/dev/null)"
+  done
+  [[ -z "$stray" ]] || fail "processes left in cluster namespaces:$stray"
+  pass "nothing of $c is left (namespaces, mounts, state, links, processes)"
+}

@@ -128,7 +128,6 @@ struct Listener {
   std::unique_ptr<tcp::acceptor> acceptor;
   std::shared_ptr<ssl::context> tls;  // HTTPS only
   SocketFactory* sockets = nullptr;   // the listener's node
-  std::string https_authority;        // redirect_to_https: "host-less" port of the HTTPS listener
 };
 
 // A deadline of beast::tcp_stream ran out. Beast 1.74 reports it as error::timeout or, inside
@@ -413,12 +412,6 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, beast::flat_buffer& 
     co_return keep;
   };
 
-  if (l->spec.redirect_to_https && !l->https_authority.empty()) {
-    std::string h = host.substr(0, host.rfind(':') == std::string::npos || host.back() == ']' ? host.size() : host.rfind(':'));
-    std::string location = StrCat("https://", h.empty() ? "localhost" : h, l->https_authority, target);
-    std::string route = "redirect-to-https";
-    co_return co_await own(http::status::permanent_redirect, none, route, location);
-  }
   std::shared_ptr<const Snapshot> snap = Current();
   ingress::Request r;
   r.listener = l->spec.name;
@@ -599,15 +592,10 @@ absl::StatusOr<std::unique_ptr<IngressServer>> IngressServer::Start(const config
     impl.log = fopen(options.access_log.c_str(), "ae");
     if (impl.log != nullptr) setvbuf(impl.log, nullptr, _IOFBF, 1 << 16);
   }
-  std::string https_port;
-  for (const config::ListenerSpec& ls : spec.listeners) {
-    if (ls.protocol == config::ListenerProtocol::kHttps && https_port.empty()) https_port = StrCat(":", ls.port);
-  }
   for (const config::ListenerSpec& ls : spec.listeners) {
     auto l = std::make_unique<Listener>();
     l->spec = ls;
     l->by = StrCat(ls.address.ToString(), ":", ls.port);
-    l->https_authority = https_port;
     const std::string& node_ns = spec.nodes.at(ls.node).netns;
     auto nf = node_netns.find(node_ns);
     if (nf == node_netns.end()) return absl::InvalidArgumentError(StrCat("listener ", ls.name, ": no netns for ", node_ns));

@@ -219,8 +219,7 @@ load)
     if curl -sS --max-time 3 -o /dev/null -H 'Host: web.lab.test' "$HTTP/"; then echo ok; else echo fail; fi
   done >>"$TMP/load") &
   loader=$!
-  deadline=$((SECONDS + 20))
-  until (($(wc -l <"$TMP/load") >= 40)); do ((SECONDS < deadline)) || fail "load did not start"; sleep 0.05; done
+  wait_for 20 bash -c "(( \$(wc -l <'$TMP/load') >= 40 ))" || fail "load did not start"
   "$MKN" kill -c $C web-0 >/dev/null || fail "kill web-0"
   at=$(wc -l <"$TMP/load")
   wait $loader

@@ -23,26 +23,6 @@ hit() {
   awk '/^pod: / {p=$2} /^client: / {sub(/:[0-9]+$/, "", $2); c=$2} END {print p, c}' <<<"$body"
 }
 
-# Nothing of cluster $1 remains: namespace, mount, state, link, process.
-assert_clean() {
-  local c=$1
-  local left
-  left=$(ls /run/netns | grep "^mkn-$c-" || true)
-  [[ -z "$left" ]] || fail "namespaces left: $left"
-  ! grep -q "/run/netns/mkn-$c-" /proc/self/mountinfo || fail "netns mounts left"
-  [[ ! -e /run/minikube-net/$c ]] || fail "state left in /run/minikube-net/$c"
-  [[ $(ip -o link | wc -l) == 1 ]] || fail "links appeared in the sandbox's own namespace: $(ip -o link)"
-  local me stray=""
-  me=$(readlink /proc/self/ns/net)
-  for p in /proc/[0-9]*; do
-    local ns
-    ns=$(readlink "$p/ns/net" 2>/dev/null) || continue
-    [[ "$ns" == "$me" ]] || stray+=" $(basename "$p"):$(cat "$p/comm" 2>/dev/null)"
-  done
-  [[ -z "$stray" ]] || fail "processes left in cluster namespaces:$stray"
-  pass "nothing of $c is left (namespaces, mounts, state, links, processes)"
-}
-
 # make_lab CLUSTER MODE: examples/services/lab.toml renamed and switched to MODE, plus
 #  - udp-echo pinned to port 5353, the port it declares (harmless once resolve serves the declared port);
 #  - a UDP port on the `empty` service, so the no-endpoint UDP answer can be probed.
