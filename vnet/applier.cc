@@ -258,6 +258,7 @@ class Worker {
     return absl::OkStatus();
   }
   absl::Status Do(const StartCommand&) { return absl::OkStatus(); }  // the caller starts commands
+  absl::Status Do(const CniAdd&) { return absl::OkStatus(); }        // the caller runs the chain (vnet/cni)
 
   Registry& reg_;
   const std::string& marker_;
@@ -338,13 +339,14 @@ absl::StatusOr<Applied> Apply(const Plan& plan, const ApplyOptions& options) {
   }
   for (const Step& s : plan.steps) {
     if (const auto* c = std::get_if<StartCommand>(&s.op)) out.commands.push_back(*c);
+    if (const auto* c = std::get_if<CniAdd>(&s.op)) out.cni_adds.push_back(*c);
   }
   if (trace) {
     static constexpr const char* kOpNames[] = {"create_netns", "set_sysctl", "create_bridge", "create_veth",
                                                "create_vxlan", "add_address", "set_link_up", "add_route",
                                                "add_neighbor", "add_fdb", "add_proxy_neigh", "add_rule",
                                                "delete_rule", "create_tun", "load_nft", "set_hairpin", "start_app",
-                                               "start_command"};
+                                               "start_command", "cni_add"};
     static_assert(std::size(kOpNames) == std::variant_size_v<Op>);
     for (size_t i = 0; i < std::variant_size_v<Op>; ++i) {
       fprintf(stderr, "%-14s %8lld us (summed over workers)\n", kOpNames[i], op_us[i].load());

@@ -40,6 +40,7 @@ struct Applied {
   std::map<std::string, Fd> netns;  // every namespace created, by name
   std::vector<AppSocket> apps;
   std::vector<plan::StartCommand> commands;
+  std::vector<plan::CniAdd> cni_adds;  // CNI labs: the pods to hand to the chain, in plan order
   std::map<std::string, Fd> tuns;  // userspace proxy: the TUN of each node, by node netns
 };
 

@@ -118,6 +118,26 @@ class TableReader {
     out.bad = !ok;
   }
 
+  // A list of strings, or one string of ':'-separated items (as a PATH is written).
+  void PathList(std::string_view key, Field<std::vector<std::string>>& out) {
+    const toml::node* n = table_.get(key);
+    if (n != nullptr && n->is_string()) {
+      Get(key);
+      out.pos = PosOf(*n);
+      std::string v = n->as_string()->get();
+      size_t start = 0;
+      while (start <= v.size()) {
+        size_t end = v.find(':', start);
+        if (end == std::string::npos) end = v.size();
+        if (end > start) out.value.push_back(v.substr(start, end - start));
+        start = end + 1;
+      }
+      out.set = true;
+      return;
+    }
+    StrList(key, out);
+  }
+
   void Map(std::string_view key, Field<StringMap>& out) {
     out.pos = pos();
     const toml::node* n = Get(key);
@@ -370,6 +390,50 @@ RawHttpRouteRule ParseRouteRule(const toml::table& t, const std::string& label, 
   return rule;
 }
 
+
+// [cni], or a node's `cni = { ... }`.
+RawCni ParseCni(const toml::table& t, const std::string& context, Diagnostics& diags, bool node_level) {
+  RawCni c;
+  TableReader r(t, context, diags);
+  c.present = true;
+  c.pos = r.pos();
+  r.Str("conflist", c.conflist);
+  r.PathList("bin_dir", c.bin_dir);
+  r.Int("timeout", c.timeout);
+  r.Str("ifname", c.ifname);
+  if (!node_level) r.Str("node_routes", c.node_routes);
+  r.Finish();
+  return c;
+}
+
+// A pod's CNI_ARGS and capability args, keys of the [[pod]] table itself.
+void ParsePodCni(TableReader& r, const std::string& label, Diagnostics& diags, RawPodCni& out) {
+  r.Map("cni_args", out.args);
+  EachTable(r, "port_mappings", [&](const toml::table& t, size_t i) {
+    RawPortMapping m;
+    TableReader mr(t, StrCat(label, ": port_mappings[", i, "]"), diags);
+    m.pos = mr.pos();
+    mr.Int("host_port", m.host_port);
+    mr.Int("container_port", m.container_port);
+    mr.Str("protocol", m.protocol);
+    mr.Str("host_ip", m.host_ip);
+    mr.Finish();
+    out.port_mappings.push_back(std::move(m));
+  });
+  if (const toml::table* bt = r.Table("bandwidth")) {
+    TableReader br(*bt, StrCat(label, ": bandwidth"), diags);
+    out.has_bandwidth = true;
+    out.bandwidth_pos = br.pos();
+    br.Int("ingress_rate", out.ingress_rate);
+    br.Int("ingress_burst", out.ingress_burst);
+    br.Int("egress_rate", out.egress_rate);
+    br.Int("egress_burst", out.egress_burst);
+    br.Finish();
+  }
+  r.StrList("ips", out.ips);
+  r.Str("mac", out.mac);
+}
+
 }  // namespace
 
 RawConfig Parse(std::string_view text, Diagnostics& diags) {
@@ -403,6 +467,8 @@ RawConfig Parse(std::string_view text, Diagnostics& diags) {
     r.Finish();
   }
 
+  if (const toml::table* t = top.Table("cni")) cfg.cni = ParseCni(*t, "[cni]", diags, false);
+
   if (!cfg.node_count.set) top.Int("nodes", cfg.node_count);  // or at the top, before any table
   EachTable(top, "node", [&](const toml::table& t, size_t i) {
     RawNode n;
@@ -410,6 +476,10 @@ RawConfig Parse(std::string_view text, Diagnostics& diags) {
     n.pos = r.pos();
     r.Str("name", n.name);
     r.Str("pod_cidr", n.pod_cidr);
+    if (const toml::table* ct = r.Table("cni")) {
+      n.cni = ParseCni(*ct, StrCat(Label("node", PeekName(t), i), ": cni"), diags, true);
+    }
+    r.StrList("daemon", n.daemon);
     r.Finish();
     cfg.nodes.push_back(std::move(n));
   });
@@ -423,6 +493,7 @@ RawConfig Parse(std::string_view text, Diagnostics& diags) {
     r.Str("node", p.node);
     r.Map("labels", p.labels);
     p.containers = ParseContainers(r, label, diags);
+    ParsePodCni(r, label, diags, p.cni);
     r.Finish();
     cfg.pods.push_back(std::move(p));
   });

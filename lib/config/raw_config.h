@@ -49,10 +49,43 @@ struct RawContainer {
   std::vector<RawContainerPort> ports;
 };
 
+// [cni] (cluster-wide) and a node's `cni = { ... }` override (issue 7).
+struct RawCni {
+  SourcePos pos;
+  bool present = false;
+  Field<std::string> conflist;  // a path relative to the lab file, or the JSON itself ("{" first)
+  Field<std::vector<std::string>> bin_dir;  // a list, or one "a:b" string (CNI_PATH)
+  Field<int64_t> timeout;                   // seconds, per plugin call
+  Field<std::string> ifname;
+  Field<std::string> node_routes;           // "host-gw" | "vxlan" | "plugin"
+};
+
 struct RawNode {
   SourcePos pos;
   Field<std::string> name;
   Field<std::string> pod_cidr;
+  RawCni cni;
+  Field<std::vector<std::string>> daemon;
+};
+
+// portMappings capability arg: { host_port = 8080, container_port = 80, protocol = "tcp" }.
+struct RawPortMapping {
+  SourcePos pos;
+  Field<int64_t> host_port;
+  Field<int64_t> container_port;
+  Field<std::string> protocol;
+  Field<std::string> host_ip;
+};
+
+// What a pod gives its CNI chain: CNI_ARGS and the capability args (runtimeConfig).
+struct RawPodCni {
+  Field<StringMap> args;  // cni_args
+  std::vector<RawPortMapping> port_mappings;
+  bool has_bandwidth = false;
+  SourcePos bandwidth_pos;
+  Field<int64_t> ingress_rate, ingress_burst, egress_rate, egress_burst;  // bits/s and bits
+  Field<std::vector<std::string>> ips;
+  Field<std::string> mac;
 };
 
 struct RawPod {
@@ -61,6 +94,7 @@ struct RawPod {
   Field<std::string> node;
   Field<StringMap> labels;
   std::vector<RawContainer> containers;
+  RawPodCni cni;
 };
 
 struct RawDeployment {
@@ -233,6 +267,7 @@ struct RawConfig {
   std::vector<RawIngress> ingresses;
   std::vector<RawListener> listeners;
   std::vector<RawHttpRoute> http_routes;
+  RawCni cni;
 };
 
 // Parses TOML text. Problems go to `diags` (file name taken from it); the returned RawConfig holds

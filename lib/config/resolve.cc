@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <filesystem>
 #include <set>
+#include <tuple>
 
 #include "lib/strings/str_cat.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_join.h"
 #include "lib/config/spec.h"
 #include "lib/net/naming.h"
@@ -12,6 +14,14 @@
 namespace mkn::config {
 
 std::string_view ToString(NetworkMode m) { return m == NetworkMode::kVxlan ? "vxlan" : "host-gw"; }
+std::string_view ToString(NodeRoutes r) {
+  switch (r) {
+    case NodeRoutes::kHostGw: return "host-gw";
+    case NodeRoutes::kVxlan: return "vxlan";
+    case NodeRoutes::kPlugin: return "plugin";
+  }
+  return "?";
+}
 std::string_view ToString(ProxyMode m) { return m == ProxyMode::kUserspace ? "userspace" : "nftables"; }
 std::string_view ToString(AppKind a) {
   switch (a) {
@@ -149,11 +159,13 @@ class Resolver {
       spec_.name = c.name.value;
     }
     spec_.marker = net::OwnerMarker(spec_.name);
-    if (c.network.set && c.network.value != "vxlan" && c.network.value != "host-gw") {
+    if (c.network.set && c.network.value != "vxlan" && c.network.value != "host-gw" &&
+        c.network.value != "cni") {
       d_.Error(c.network.pos, StrCat("[cluster] network: \"", c.network.value,
-                                           "\" is not \"vxlan\" or \"host-gw\""));
+                                           "\" is not \"vxlan\", \"host-gw\" or \"cni\""));
     }
     spec_.network = c.network.value == "host-gw" ? NetworkMode::kHostGw : NetworkMode::kVxlan;
+    ResolveCni();
     pod_cidr_ = Cidr(c.pod_cidr, "[cluster] pod_cidr", "10.244.0.0/16");
     service_cidr_ = Cidr(c.service_cidr, "[cluster] service_cidr", "10.96.0.0/12");
     underlay_cidr_ = Cidr(c.underlay_cidr, "[cluster] underlay_cidr", "172.18.0.0/16");
@@ -173,6 +185,15 @@ class Resolver {
                                         "\" is not \"userspace\" or \"nftables\""));
     }
     spec_.proxy_mode = c.proxy_mode.value == "nftables" ? ProxyMode::kNftables : ProxyMode::kUserspace;
+    if (spec_.cni_mode) {
+      // The userspace proxy answers ARP for its source address on the tool's own cbr0, which a CNI
+      // lab does not have; kube-proxy's way (nftables) works on whatever the plugin builds.
+      if (c.proxy_mode.set && c.proxy_mode.value == "userspace") {
+        d_.Error(c.proxy_mode.pos, "[cluster] proxy_mode: \"userspace\" needs the built-in pod network; "
+                                   "a network = \"cni\" lab serves Services with \"nftables\" (the default there)");
+      }
+      spec_.proxy_mode = ProxyMode::kNftables;
+    }
     spec_.auto_tls = c.auto_tls.set && c.auto_tls.value;
     if (pod_cidr_) {
       spec_.pod_cidr = *pod_cidr_;
@@ -215,6 +236,171 @@ class Resolver {
         overlap(underlay_cidr_, service_cidr_, c.underlay_cidr.set ? c.underlay_cidr : c.service_cidr,
                 "underlay_cidr", "service_cidr")) {
       underlay_cidr_.reset();
+    }
+  }
+
+  // --- [cni] (issue 7) ---------------------------------------------------------------------------
+
+  // Lays `raw` over `base`: the cluster's [cni] over the defaults, a node's cni = {...} over that.
+  void ApplyCni(const RawCni& raw, std::string_view what, CniSpec& out) {
+    if (raw.conflist.set) {
+      std::string_view v = raw.conflist.value;
+      size_t first = v.find_first_not_of(" \t\r\n");
+      if (first == std::string_view::npos) {
+        d_.Error(raw.conflist.pos, StrCat(what, " conflist: empty (give a .conflist path or the JSON)"));
+      } else if (v[first] == '{') {
+        out.conflist_inline = raw.conflist.value;
+        out.conflist_path.clear();
+      } else {
+        out.conflist_path = LabPath(raw.conflist.value);
+        out.conflist_inline.clear();
+      }
+      out.conflist_pos = raw.conflist.pos;
+    }
+    if (raw.bin_dir.set) {
+      if (raw.bin_dir.value.empty()) d_.Error(raw.bin_dir.pos, StrCat(what, " bin_dir: empty"));
+      out.bin_dirs.clear();
+      for (const std::string& dir : raw.bin_dir.value) out.bin_dirs.push_back(LabPath(dir));
+    }
+    if (raw.timeout.set) {
+      if (raw.timeout.value < 1 || raw.timeout.value > 3600) {
+        d_.Error(raw.timeout.pos, StrCat(what, " timeout: ", raw.timeout.value, " is out of range 1-3600 (seconds)"));
+      } else {
+        out.timeout_ms = static_cast<int>(raw.timeout.value * 1000);
+      }
+    }
+    if (raw.ifname.set) {
+      const std::string& n = raw.ifname.value;
+      bool ok = !n.empty() && n.size() <= static_cast<size_t>(net::kMaxIfName) && n != "." && n != ".." &&
+                n.find_first_of("/: \t\n") == std::string::npos;
+      if (!ok) {
+        d_.Error(raw.ifname.pos, StrCat(what, " ifname: \"", n, "\" is not an interface name (1-",
+                                        net::kMaxIfName, " characters, no '/', ':' or spaces)"));
+      } else {
+        out.ifname = n;
+      }
+    }
+  }
+
+  void ResolveCni() {
+    const RawCluster& c = raw_.cluster;
+    spec_.cni_mode = c.network.value == "cni";
+    const RawCni& rc = raw_.cni;
+    if (!spec_.cni_mode) {
+      if (rc.present) {
+        d_.Error(rc.pos, "[cni]: only for a lab whose pods a CNI plugin wires: add [cluster] network = \"cni\"");
+      }
+      return;
+    }
+    spec_.cni.bin_dirs = {"/usr/lib/cni"};  // Debian's containernetworking-plugins
+    if (!rc.present || !rc.conflist.set) {
+      d_.Error(rc.present ? rc.pos : c.network.pos,
+               "[cluster] network = \"cni\" needs [cni] conflist = \"<file>.conflist\" (or the JSON inline)");
+    }
+    if (rc.present) ApplyCni(rc, "[cni]", spec_.cni);
+    if (rc.node_routes.set) {
+      const std::string& v = rc.node_routes.value;
+      if (v == "host-gw") {
+        spec_.cni.node_routes = NodeRoutes::kHostGw;
+      } else if (v == "vxlan") {
+        spec_.cni.node_routes = NodeRoutes::kVxlan;
+      } else if (v == "plugin") {
+        spec_.cni.node_routes = NodeRoutes::kPlugin;
+      } else {
+        d_.Error(rc.node_routes.pos, StrCat("[cni] node_routes: \"", v, "\" is not \"host-gw\", \"vxlan\" or \"plugin\""));
+      }
+    }
+    spec_.network = spec_.cni.node_routes == NodeRoutes::kVxlan ? NetworkMode::kVxlan : NetworkMode::kHostGw;
+  }
+
+  // A pod's CNI_ARGS and capability args; only in a CNI lab.
+  void ResolvePodCni(const RawPodCni& rc, SourcePos pod_pos, const std::string& what, PodCniSpec& out) {
+    bool any = rc.args.present() || !rc.port_mappings.empty() || rc.has_bandwidth || rc.ips.present() ||
+               rc.mac.present();
+    if (!any) return;
+    if (!spec_.cni_mode) {
+      SourcePos at = rc.args.present() ? rc.args.pos
+                     : !rc.port_mappings.empty() ? rc.port_mappings[0].pos
+                     : rc.has_bandwidth ? rc.bandwidth_pos
+                     : rc.ips.present() ? rc.ips.pos : rc.mac.present() ? rc.mac.pos : pod_pos;
+      d_.Error(at, StrCat(what, ": cni_args, port_mappings, bandwidth, ips and mac are for a network = \"cni\" lab"));
+      return;
+    }
+    for (const auto& [k, v] : rc.args.value) {
+      if (k.empty() || k.find_first_of("=;") != std::string::npos || v.find(';') != std::string::npos) {
+        d_.Error(rc.args.pos, StrCat(what, ": cni_args: \"", k, "=", v, "\" cannot be written in CNI_ARGS (no '=' or ';' in keys, no ';' in values)"));
+        continue;
+      }
+      out.args.emplace_back(k, v);
+    }
+    for (size_t i = 0; i < rc.port_mappings.size(); ++i) {
+      const RawPortMapping& m = rc.port_mappings[i];
+      std::string mw = StrCat(what, ": port_mappings[", i, "]");
+      PortMappingSpec pm;
+      bool ok = true;
+      for (auto [f, name] : {std::pair{&m.host_port, "host_port"}, std::pair{&m.container_port, "container_port"}}) {
+        if (!f->set) {
+          if (!f->bad) d_.Error(m.pos, StrCat(mw, ": missing \"", name, "\""));
+          ok = false;
+        } else if (!CheckPort(*f, StrCat(mw, " ", name))) {
+          ok = false;
+        }
+      }
+      if (m.protocol.set) {
+        std::string proto = absl::AsciiStrToLower(m.protocol.value);
+        if (proto != "tcp" && proto != "udp" && proto != "sctp") {
+          d_.Error(m.protocol.pos, StrCat(mw, ": protocol \"", m.protocol.value, "\" is not \"tcp\", \"udp\" or \"sctp\""));
+          ok = false;
+        }
+        pm.protocol = proto;
+      }
+      if (m.host_ip.set) {
+        if (!net::Ipv4::Parse(m.host_ip.value)) {
+          d_.Error(m.host_ip.pos, StrCat(mw, ": host_ip \"", m.host_ip.value, "\" is not an IPv4 address"));
+          ok = false;
+        }
+        pm.host_ip = m.host_ip.value;
+      }
+      if (!ok) continue;
+      pm.host_port = static_cast<int>(m.host_port.value);
+      pm.container_port = static_cast<int>(m.container_port.value);
+      out.port_mappings.push_back(pm);
+    }
+    if (rc.has_bandwidth) {
+      BandwidthSpec b;
+      bool any_set = false;
+      for (auto [f, dst, name] : {std::tuple{&rc.ingress_rate, &b.ingress_rate, "ingress_rate"},
+                                  std::tuple{&rc.ingress_burst, &b.ingress_burst, "ingress_burst"},
+                                  std::tuple{&rc.egress_rate, &b.egress_rate, "egress_rate"},
+                                  std::tuple{&rc.egress_burst, &b.egress_burst, "egress_burst"}}) {
+        if (!f->set) continue;
+        if (f->value <= 0) {
+          d_.Error(f->pos, StrCat(what, ": bandwidth ", name, ": ", f->value, " must be positive"));
+          continue;
+        }
+        *dst = f->value;
+        any_set = true;
+      }
+      if (!any_set) d_.Error(rc.bandwidth_pos, StrCat(what, ": bandwidth: give ingress_rate/ingress_burst and/or egress_rate/egress_burst"));
+      if ((b.ingress_rate > 0) != (b.ingress_burst > 0) || (b.egress_rate > 0) != (b.egress_burst > 0)) {
+        d_.Error(rc.bandwidth_pos, StrCat(what, ": bandwidth: a rate needs its burst (the bandwidth plugin refuses one without the other)"));
+      }
+      out.bandwidth = b;
+    }
+    for (const std::string& ip : rc.ips.value) {
+      // IPv4 CIDRs are checked here; an IPv6 one is passed through for the plugin to judge.
+      if (ip.find(':') == std::string::npos && !net::Prefix::Parse(ip)) {
+        d_.Error(rc.ips.pos, StrCat(what, ": ips: \"", ip, "\" is not a CIDR like 10.244.1.50/24"));
+        continue;
+      }
+      out.ips.push_back(ip);
+    }
+    if (rc.mac.set) {
+      if (!net::Mac::Parse(rc.mac.value)) {
+        d_.Error(rc.mac.pos, StrCat(what, ": mac \"", rc.mac.value, "\" is not a MAC address like 0a:58:0a:f4:01:05"));
+      } else {
+        out.mac = rc.mac.value;
+      }
     }
   }
 
@@ -264,6 +450,19 @@ class Resolver {
         n.name = rn.name.value;
       }
       n.netns = net::NetnsName(spec_.name, n.name);
+      if (spec_.cni_mode) {
+        n.cni = spec_.cni;
+        if (rn.cni.present) ApplyCni(rn.cni, StrCat(what, ": cni"), n.cni);
+        if (rn.daemon.set) {
+          if (rn.daemon.value.empty() || rn.daemon.value[0].empty()) {
+            d_.Error(rn.daemon.pos, StrCat(what, ": daemon: give the command and its arguments, like [\"/usr/bin/agent\", \"--v=2\"]"));
+          }
+          n.daemon = rn.daemon.value;
+        }
+      } else if (rn.cni.present || rn.daemon.present()) {
+        d_.Error(rn.cni.present ? rn.cni.pos : rn.daemon.pos,
+                 StrCat(what, ": cni and daemon are for a network = \"cni\" lab"));
+      }
       spec_.nodes.push_back(n);
       node_cidr_fields_.push_back(rn.pod_cidr);
       node_pos_.push_back(rn.pos);
@@ -496,6 +695,7 @@ class Resolver {
       p.spec.labels = rp.labels.value;
       p.node = rp.node;
       ResolveContainers(rp.containers, rp.pos, what, p.spec.containers);
+      ResolvePodCni(rp.cni, rp.pos, what, p.spec.cni);
       if (named) AddPending(std::move(p));  // placed even with bad containers, so placement is checked too
     }
     for (size_t i = 0; i < raw_.deployments.size(); ++i) {
@@ -584,8 +784,13 @@ class Resolver {
       std::set<std::string> veths;
       for (size_t k = 0; k < node.pods.size(); ++k) {
         PodSpec& p = spec_.pods[node.pods[k]];
-        p.ip = node.pod_cidr.Host(2 + k);
-        p.mac = net::Mac::FromIpv4(p.ip);
+        if (spec_.cni_mode) {
+          p.ip = net::Ipv4{};  // the chain's IPAM decides; known after ADD
+          p.mac = net::Mac{};
+        } else {
+          p.ip = node.pod_cidr.Host(2 + k);
+          p.mac = net::Mac::FromIpv4(p.ip);
+        }
         uint32_t salt = 0;
         do {
           p.host_veth = net::PodVethName(spec_.name, p.name, salt++);

@@ -37,6 +37,46 @@ std::string_view ToString(PathType t);
 inline constexpr int kVxlanOverhead = 50;  // outer Ethernet 14 + IP 20 + UDP 8 + VXLAN 8
 inline constexpr int kVxlanPort = 4789;    // IANA
 
+// --- Bring your own CNI (issue 7) -----------------------------------------------------------------
+
+// Who makes the cross-node routes of a CNI lab: the tool (as kindnet does with host-gw, flannel with
+// VXLAN), or the plugin chain / a node daemon.
+enum class NodeRoutes { kHostGw, kVxlan, kPlugin };
+std::string_view ToString(NodeRoutes r);
+
+// How a node's pods are wired by CNI: [cni] with a node's `cni = {...}` laid over it.
+struct CniSpec {
+  std::string conflist_path;    // absolute; empty when the conflist is inline
+  std::string conflist_inline;  // the JSON as written in the lab file
+  SourcePos conflist_pos;       // for errors found when the conflist is read and checked
+  std::vector<std::string> bin_dirs;  // CNI_PATH, searched in order
+  int timeout_ms = 10000;             // per plugin call
+  std::string ifname = "eth0";
+  NodeRoutes node_routes = NodeRoutes::kHostGw;
+};
+
+// A hostPort, the portMappings capability arg as kubelet passes it.
+struct PortMappingSpec {
+  int host_port = 0;
+  int container_port = 0;
+  std::string protocol = "tcp";
+  std::string host_ip;
+};
+
+// The bandwidth capability arg (bits per second, bits), 0 = not set.
+struct BandwidthSpec {
+  int64_t ingress_rate = 0, ingress_burst = 0, egress_rate = 0, egress_burst = 0;
+};
+
+// What a pod hands its CNI chain besides the standard environment.
+struct PodCniSpec {
+  std::vector<std::pair<std::string, std::string>> args;  // CNI_ARGS, after the runtime's own
+  std::vector<PortMappingSpec> port_mappings;
+  std::optional<BandwidthSpec> bandwidth;
+  std::vector<std::string> ips;  // the `ips` capability arg (CIDRs)
+  std::string mac;               // the `mac` capability arg
+};
+
 struct ContainerPort {
   std::string name;
   int port = 0;
@@ -61,6 +101,9 @@ struct PodSpec {
   net::Mac mac;
   std::string netns;      // mkn-<cluster>-<pod>
   std::string host_veth;  // veth<hash>, in the node's netns
+  // CNI labs: what the runtime passes the chain. `ip` and `mac` above are then unknown until the
+  // chain's ADD result gives them (zero before).
+  PodCniSpec cni;
 };
 
 // A Deployment's template, kept so `scale` can make more replicas (pods "<name>-<i>").
@@ -85,6 +128,10 @@ struct NodeSpec {
   net::Mac vtep_mac;
   std::string netns;
   std::vector<int> pods;  // indices into ClusterSpec::pods, in address order
+  // CNI labs: the node's effective [cni] (overrides applied), and its daemon (a plugin's node
+  // agent: run inside the node's namespaces before any pod, stopped at down). Empty = none.
+  CniSpec cni;
+  std::vector<std::string> daemon;
 };
 
 struct ServicePortSpec {
@@ -233,6 +280,10 @@ struct ClusterSpec {
   std::vector<HttpRouteSpec> http_routes;
   std::vector<ListenerSpec> listeners;  // filled with the defaults when the lab has routes
   bool auto_tls = false;  // [cluster] auto_tls: a local CA and certificates for every route host
+  // [cluster] network = "cni": pods are wired by a CNI plugin chain (NodeSpec::cni), not by the
+  // tool. `network` then says how the tool routes between nodes (unless cni.node_routes = kPlugin).
+  bool cni_mode = false;
+  CniSpec cni;  // the cluster-wide [cni], before node overrides
 
   const PodSpec* FindPod(std::string_view name) const;
   const NodeSpec* FindNode(std::string_view name) const;

@@ -58,6 +58,24 @@ Mac Mac::FromIpv4(Ipv4 ip) {
               static_cast<uint8_t>(ip.value >> 8), static_cast<uint8_t>(ip.value)}};
 }
 
+std::optional<Mac> Mac::Parse(std::string_view text) {
+  if (text.size() != 17) return std::nullopt;
+  Mac m;
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (int i = 0; i < 6; ++i) {
+    int hi = hex(text[i * 3]), lo = hex(text[i * 3 + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    if (i < 5 && text[i * 3 + 2] != ':' && text[i * 3 + 2] != '-') return std::nullopt;
+    m.bytes[i] = static_cast<uint8_t>(hi * 16 + lo);
+  }
+  return m;
+}
+
 std::string Mac::ToString() const {
   return absl::StrFormat("%02x:%02x:%02x:%02x:%02x:%02x", bytes[0], bytes[1], bytes[2], bytes[3],
                          bytes[4], bytes[5]);

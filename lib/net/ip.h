@@ -51,6 +51,8 @@ struct Mac {
 
   // The CNI convention (plugins/pkg/ip): 0a:58 followed by the IPv4 address, so a MAC names its IP.
   static Mac FromIpv4(Ipv4 ip);
+  // "0a:58:0a:f4:01:05" (six hex pairs, ':' or '-'); nullopt otherwise.
+  static std::optional<Mac> Parse(std::string_view text);
   std::string ToString() const;
   auto operator<=>(const Mac&) const = default;
 };

@@ -66,12 +66,15 @@ void AddServices(const ClusterSpec& spec, Builder& b) {
       // The service CIDR needs a route for traffic the rules do not DNAT: the node's own connect()
       // to a ClusterIP (routed before nat-output runs) and packets for a service without endpoints,
       // which must reach filter-forward to be rejected. cbr0 as a real cluster's default route would.
-      b.Add(AddRoute{n.netns, spec.service_cidr, std::nullopt, cbr0, false, 0});
+      // A CNI lab has no cbr0 (the plugin names its own bridge, if any): the uplink stands in; the
+      // plugin's interfaces inherit send_redirects = 0 from "default", set before any pod (phase 1).
+      const std::string& svc_dev = spec.cni_mode ? std::string(net::kNodeUplinkIf) : cbr0;
+      b.Add(AddRoute{n.netns, spec.service_cidr, std::nullopt, svc_dev, false, 0});
       // Such a packet comes in and goes out cbr0, so the kernel would send the pod an ICMP redirect
       // ("10.96.x.y is on your link"), which a pod obeys, and which also spends the per-host ICMP
       // token that the reject's port unreachable then needs (they share inet_peer's rate state).
       b.Add(SetSysctl{n.netns, "net.ipv4.conf.all.send_redirects", "0"});
-      b.Add(SetSysctl{n.netns, StrCat("net.ipv4.conf.", cbr0, ".send_redirects"), "0"});
+      if (!spec.cni_mode) b.Add(SetSysctl{n.netns, StrCat("net.ipv4.conf.", cbr0, ".send_redirects"), "0"});
       b.Add(LoadNftRuleset{n.netns, proxy::RenderNftRuleset(spec, n.index)});
       continue;
     }
@@ -100,6 +103,11 @@ void AddServices(const ClusterSpec& spec, Builder& b) {
 std::string TableName(int table) {
   if (table == kLocalTable) return "local";
   return StrCat(table);
+}
+
+// A CNI lab with node_routes = "plugin" leaves the routes between nodes to the chain or a daemon.
+bool NodeRoutesByTool(const ClusterSpec& spec) {
+  return !spec.cni_mode || spec.cni.node_routes != config::NodeRoutes::kPlugin;
 }
 
 }  // namespace
@@ -137,10 +145,16 @@ Plan BuildPlan(const ClusterSpec& spec) {
     b.Add(SetLinkUp{underlay, n.name});
     b.Add(AddAddress{n.netns, uplink, net::Prefix{n.underlay_ip, spec.underlay_cidr.len}});
     b.Add(SetLinkUp{n.netns, uplink});
-    b.Add(CreateBridge{n.netns, cbr0, spec.pod_mtu, n.bridge_mac});
-    b.Add(AddAddress{n.netns, cbr0, net::Prefix{n.gateway, n.pod_cidr.len}});
-    b.Add(SetLinkUp{n.netns, cbr0});
-    if (spec.network == NetworkMode::kVxlan) {
+    if (spec.cni_mode) {
+      // The plugin chain makes the pod side (its own bridge or point-to-point links). Interfaces it
+      // makes inherit "default": no ICMP redirects from the node (see AddServices).
+      b.Add(SetSysctl{n.netns, "net.ipv4.conf.default.send_redirects", "0"});
+    } else {
+      b.Add(CreateBridge{n.netns, cbr0, spec.pod_mtu, n.bridge_mac});
+      b.Add(AddAddress{n.netns, cbr0, net::Prefix{n.gateway, n.pod_cidr.len}});
+      b.Add(SetLinkUp{n.netns, cbr0});
+    }
+    if (spec.network == NetworkMode::kVxlan && NodeRoutesByTool(spec)) {
       b.Add(CreateVxlan{n.netns, vxlan0, spec.vni, n.underlay_ip, uplink, config::kVxlanPort,
                         spec.pod_mtu, n.vtep_mac});
       b.Add(AddAddress{n.netns, vxlan0, net::Prefix{n.vtep_ip, 32}});
@@ -154,6 +168,12 @@ Plan BuildPlan(const ClusterSpec& spec) {
     const config::NodeSpec& n = spec.nodes[p.node];
     b.At(kPhasePods, static_cast<int>(i));
     b.Add(CreateNetns{p.netns});
+    if (spec.cni_mode) {
+      // The runtime's part ends here: the namespace exists (held open, as the pause container holds
+      // it); the chain's ADD wires it, as CniAdd says.
+      b.Add(CniAdd{n.netns, p.name, p.netns, p.netns, n.cni.ifname});
+      continue;
+    }
     // Only the default, which eth0 inherits: writing "all" too costs ~0.4 ms a pod under the kernel's
     // locks and doubled the bring-up time of 1000 pods (docs/BENCHMARKS.md).
     b.Add(SetSysctl{p.netns, "net.ipv6.conf.default.disable_ipv6", "1"});
@@ -173,6 +193,7 @@ Plan BuildPlan(const ClusterSpec& spec) {
   // remote VTEP address (onlink), a permanent ARP entry for that VTEP, and a permanent FDB entry sending
   // the VTEP's MAC to the remote node's underlay address. host-gw: a route via the remote node itself.
   for (const config::NodeSpec& n : spec.nodes) {
+    if (!NodeRoutesByTool(spec)) break;
     b.At(kPhaseRoutes, n.index);
     for (const config::NodeSpec& r : spec.nodes) {
       if (r.index == n.index) continue;
@@ -309,6 +330,12 @@ struct ShellRenderer {
     for (const std::string& a : s.argv) StrAppend(&out, " ", ShellQuote(a));
     return StrCat(out, " &  # pod ", s.pod, ": container ", s.container);
   }
+  std::string operator()(const CniAdd& s) const {
+    return StrCat("ip netns exec ", s.ns, " env CNI_COMMAND=ADD CNI_CONTAINERID=", ShellQuote(s.container_id),
+                  " CNI_NETNS=/run/netns/", s.pod_ns, " CNI_IFNAME=", ShellQuote(s.ifname),
+                  " CNI_PATH=... PLUGIN < CONF  # pod ", s.pod,
+                  ": each plugin of the chain in turn, prevResult from the one before (minikube-net cni render)");
+  }
 };
 
 constexpr const char* kPhaseTitles[kPhaseCount] = {
@@ -391,6 +418,10 @@ struct JsonRenderer {
     return {{"op", "start_command"}, {"ns", s.ns}, {"pod", s.pod}, {"container", s.container},
             {"argv", s.argv}, {"env", env}};
   }
+  nlohmann::json operator()(const CniAdd& s) const {
+    return {{"op", "cni_add"}, {"ns", s.ns}, {"pod", s.pod}, {"pod_ns", s.pod_ns},
+            {"container_id", s.container_id}, {"ifname", s.ifname}};
+  }
 };
 
 }  // namespace
@@ -421,6 +452,8 @@ Plan BuildPodPlan(const ClusterSpec& spec, const std::vector<int>& pods) {
             return ns.count(op.peer_ns) > 0;
           } else if constexpr (std::is_same_v<T, SetLinkUp> || std::is_same_v<T, SetHairpin>) {
             return ns.count(op.ns) > 0 || host_links.count({op.ns, op.dev}) > 0;
+          } else if constexpr (std::is_same_v<T, CniAdd>) {
+            return ns.count(op.pod_ns) > 0;
           } else if constexpr (std::is_same_v<T, StartApp> || std::is_same_v<T, StartCommand>) {
             return pod_names.count(op.pod) > 0;
           } else if constexpr (std::is_same_v<T, LoadNftRuleset>) {
@@ -431,6 +464,18 @@ Plan BuildPodPlan(const ClusterSpec& spec, const std::vector<int>& pods) {
         },
         step.op);
     if (mine) out.steps.push_back(std::move(step));
+  }
+  return out;
+}
+
+Plan PhaseRange(const Plan& plan, int from, int to) {
+  Plan out;
+  out.cluster = plan.cluster;
+  out.marker = plan.marker;
+  for (const Step& step : plan.steps) {
+    if (step.phase < from || step.phase >= to) continue;
+    if (const auto* c = std::get_if<CreateNetns>(&step.op)) out.netns.push_back(c->name);
+    out.steps.push_back(step);
   }
   return out;
 }

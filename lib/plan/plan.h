@@ -133,9 +133,21 @@ struct StartCommand {
   std::vector<std::pair<std::string, std::string>> env;
 };
 
+// A CNI lab: the pod's namespace is handed to the plugin chain, as a container runtime does (libcni
+// AddNetworkList): each plugin of the node's conflist in order, run inside the node's namespaces with
+// CNI_COMMAND=ADD CNI_CONTAINERID CNI_NETNS=/run/netns/POD_NS CNI_IFNAME CNI_PATH and the config on
+// stdin, the previous plugin's result as prevResult. The applier does not run it: vnet/cni does,
+// between the phases that make the paths and the Services that need the pods' addresses.
+struct CniAdd {
+  std::string ns, pod, pod_ns;
+  std::string container_id;
+  std::string ifname;
+};
+
 using Op = std::variant<CreateNetns, SetSysctl, CreateBridge, CreateVeth, CreateVxlan, AddAddress,
                         SetLinkUp, AddRoute, AddNeighbor, AddFdb, AddProxyNeighbor, AddRule,
-                        DeleteRule, CreateTun, LoadNftRuleset, SetHairpin, StartApp, StartCommand>;
+                        DeleteRule, CreateTun, LoadNftRuleset, SetHairpin, StartApp, StartCommand,
+                        CniAdd>;
 
 enum Phase : int {
   kPhaseUnderlay = 0,
@@ -166,6 +178,11 @@ Plan BuildPlan(const config::ClusterSpec& spec);
 // namespaces, veths (the node-side end included), addresses, routes, apps and commands. For a pod
 // recreated or added to a running cluster; the node namespaces must already exist.
 Plan BuildPodPlan(const config::ClusterSpec& spec, const std::vector<int>& pods);
+
+// The steps of `plan` whose phase is in [from, to), with the namespaces those steps create. A CNI lab
+// comes up in two parts: the paths (phases before kPhaseServices), then, once the chain's ADD results
+// gave the pods their addresses, the Services and containers of a plan rebuilt from the updated spec.
+Plan PhaseRange(const Plan& plan, int from, int to);
 
 // The plan as a shell script of ip/bridge/sysctl commands, one step a line, phases as comments.
 std::string RenderShell(const Plan& plan);
