@@ -6,12 +6,11 @@
 // files interoperate with cnitool and with containerd's cache in both directions.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "absl/status/statusor.h"
 #include "lib/cni/invoke.h"

@@ -34,7 +34,8 @@ class Checker {
 
   void Error(std::string_view path, std::string_view msg) {
     std::string where = positions_.Where(origin_, path);
-    errors_.push_back(path.empty() ? StrCat(where, ": ", msg) : StrCat(where, ": ", path, ": ", msg));
+    errors_.push_back(path.empty() ? StrCat(where, ": ", msg)
+                                   : StrCat(where, ": ", path, ": ", msg));
   }
   void WrongType(std::string_view path, std::string_view want, const json& got) {
     Error(path, StrCat("expected ", want, ", got ", got.type_name()));
@@ -49,7 +50,8 @@ class Checker {
     if (it->is_boolean()) return it->get<bool>();
     if (it->is_string()) {
       std::string s = it->get<std::string>();
-      std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+      std::transform(s.begin(), s.end(), s.begin(),
+                     [](unsigned char c) { return std::tolower(c); });
       if (s == "true") return true;
       if (s == "false") return false;
       Error(key, StrCat("expected true or false, got \"", it->get<std::string>(), "\""));
@@ -195,8 +197,9 @@ absl::StatusOr<ConfList> ParseConfList(std::string_view json_text, std::string_v
     list.raw = doc;
     auto it = doc.find("plugins");
     if (it == doc.end()) {
-      check.Error("", "missing \"plugins\" (a list needs at least one plugin; a single .conf needs "
-                      "\"type\")");
+      check.Error("",
+                  "missing \"plugins\" (a list needs at least one plugin; a single .conf needs "
+                  "\"type\")");
     } else if (!it->is_array()) {
       check.WrongType("plugins", "an array of plugin objects", *it);
     } else if (it->empty()) {
@@ -234,14 +237,15 @@ std::string Substitute(std::string_view in,
     } else if (in.substr(i, 2) == "${") {
       size_t close = in.find('}', i + 2);
       if (close == std::string_view::npos) {
-        problems.push_back(StrCat("unterminated \"${\" in \"", in, "\" (write $${ for a literal ${)"));
+        problems.push_back(
+            StrCat("unterminated \"${\" in \"", in, "\" (write $${ for a literal ${)"));
         return std::string(in);
       }
       std::string key(in.substr(i + 2, close - i - 2));
       auto it = vars.find(key);
       if (it == vars.end()) {
-        problems.push_back(StrCat("unknown variable ${", key, "} (known: ",
-                                  absl::StrJoin(SortedKeys(vars), ", "), ")"));
+        problems.push_back(StrCat("unknown variable ${", key,
+                                  "} (known: ", absl::StrJoin(SortedKeys(vars), ", "), ")"));
       } else {
         out += it->second;
       }

@@ -6,11 +6,10 @@
 // being the offending value's (or, for a missing key, its object's). Same input, same output.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"

@@ -15,12 +15,18 @@ using nlohmann::json;
 
 std::string_view CommandName(Command command) {
   switch (command) {
-    case Command::kAdd: return "ADD";
-    case Command::kDel: return "DEL";
-    case Command::kCheck: return "CHECK";
-    case Command::kVersion: return "VERSION";
-    case Command::kStatus: return "STATUS";
-    case Command::kGc: return "GC";
+    case Command::kAdd:
+      return "ADD";
+    case Command::kDel:
+      return "DEL";
+    case Command::kCheck:
+      return "CHECK";
+    case Command::kVersion:
+      return "VERSION";
+    case Command::kStatus:
+      return "STATUS";
+    case Command::kGc:
+      return "GC";
   }
   return "UNKNOWN";
 }
@@ -59,7 +65,8 @@ absl::Status ValidateRuntimeConf(const RuntimeConf& rt) {
     }
   }
   if (errors.empty()) return absl::OkStatus();
-  return absl::InvalidArgumentError(StrCat("invalid runtime config: ", absl::StrJoin(errors, "; ")));
+  return absl::InvalidArgumentError(
+      StrCat("invalid runtime config: ", absl::StrJoin(errors, "; ")));
 }
 
 namespace {
@@ -131,9 +138,7 @@ json GcStdin(const ConfList& list, size_t plugin_index, const std::vector<Attach
   return conf;
 }
 
-json StatusStdin(const ConfList& list, size_t plugin_index) {
-  return BaseConf(list, plugin_index);
-}
+json StatusStdin(const ConfList& list, size_t plugin_index) { return BaseConf(list, plugin_index); }
 
 json VersionStdin() { return json{{"cniVersion", std::string(kCurrentVersion)}}; }
 
@@ -178,8 +183,8 @@ absl::Status CheckVersionSupported(std::string_view conf_version,
     return absl::OkStatus();
   }
   return absl::FailedPreconditionError(
-      StrCat("plugin \"", plugin, "\" does not support config version \"", want,
-             "\" (it supports ", absl::StrJoin(supported, " "), ")"));
+      StrCat("plugin \"", plugin, "\" does not support config version \"", want, "\" (it supports ",
+             absl::StrJoin(supported, " "), ")"));
 }
 
 std::string NegotiateVersion(const ConfList& list,

@@ -7,12 +7,11 @@
 // map libcni builds; GoMarshal() (json_text.h) gives libcni's exact stdin bytes.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"

@@ -51,8 +51,7 @@ absl::StatusOr<Json> ParseImpl(std::string_view text, std::string_view origin) {
     // "[json.exception.parse_error.101] parse error at line 3, column 5: syntax error ..."
     size_t col = what.find("column ");
     size_t colon = col == std::string_view::npos ? what.find("] ") : what.find(": ", col);
-    std::string_view cause =
-        colon == std::string_view::npos ? what : what.substr(colon + 2);
+    std::string_view cause = colon == std::string_view::npos ? what : what.substr(colon + 2);
     return absl::InvalidArgumentError(
         StrCat(origin, ":", LineCol(text, offset), ": JSON parse error: ", cause));
   } catch (const std::exception& e) {
@@ -143,14 +142,30 @@ void AppendGoString(std::string& out, std::string_view s) {
     unsigned char c = static_cast<unsigned char>(s[i]);
     if (c < 0x80) {
       switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        case '\b': out += "\\b"; break;
-        case '\f': out += "\\f"; break;
-        case '<': case '>': case '&':
+        case '"':
+          out += "\\\"";
+          break;
+        case '\\':
+          out += "\\\\";
+          break;
+        case '\n':
+          out += "\\n";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
+        case '\b':
+          out += "\\b";
+          break;
+        case '\f':
+          out += "\\f";
+          break;
+        case '<':
+        case '>':
+        case '&':
           out += "\\u00";
           out.push_back(kHex[c >> 4]);
           out.push_back(kHex[c & 0xF]);

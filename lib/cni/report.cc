@@ -15,9 +15,8 @@ namespace {
 size_t DisplayWidth(std::string_view s) {
   // Code points: UTF-8 continuation bytes take no column. Wide (CJK) characters are not
   // expected in check titles.
-  return static_cast<size_t>(std::count_if(s.begin(), s.end(), [](char c) {
-    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-  }));
+  return static_cast<size_t>(std::count_if(
+      s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
 }
 
 std::string Pad(std::string_view s, size_t width) {
@@ -68,14 +67,30 @@ std::string XmlEscape(std::string_view raw, bool attribute) {
   for (size_t i = 0; i < text.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(text[i]);
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += attribute ? "&quot;" : "\""; break;
-      case '\'': out += attribute ? "&apos;" : "'"; break;
-      case '\n': out += attribute ? "&#10;" : "\n"; break;
-      case '\r': out += "&#13;"; break;
-      case '\t': out += attribute ? "&#9;" : "\t"; break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += attribute ? "&quot;" : "\"";
+        break;
+      case '\'':
+        out += attribute ? "&apos;" : "'";
+        break;
+      case '\n':
+        out += attribute ? "&#10;" : "\n";
+        break;
+      case '\r':
+        out += "&#13;";
+        break;
+      case '\t':
+        out += attribute ? "&#9;" : "\t";
+        break;
       default:
         if (c < 0x20) {
           out += "\xEF\xBF\xBD";  // not allowed in XML 1.0, not even as a reference
@@ -95,9 +110,12 @@ std::string XmlEscape(std::string_view raw, bool attribute) {
 
 std::string_view OutcomeName(Outcome outcome) {
   switch (outcome) {
-    case Outcome::kPass: return "PASS";
-    case Outcome::kFail: return "FAIL";
-    case Outcome::kSkip: return "SKIP";
+    case Outcome::kPass:
+      return "PASS";
+    case Outcome::kFail:
+      return "FAIL";
+    case Outcome::kSkip:
+      return "SKIP";
   }
   return "?";
 }
@@ -106,9 +124,11 @@ std::string FormatDuration(std::chrono::nanoseconds d) {
   using namespace std::chrono;
   char buf[32];
   if (d < microseconds(1000)) {
-    std::snprintf(buf, sizeof buf, "%lldus", static_cast<long long>(duration_cast<microseconds>(d).count()));
+    std::snprintf(buf, sizeof buf, "%lldus",
+                  static_cast<long long>(duration_cast<microseconds>(d).count()));
   } else if (d < milliseconds(1000)) {
-    std::snprintf(buf, sizeof buf, "%lldms", static_cast<long long>(duration_cast<milliseconds>(d).count()));
+    std::snprintf(buf, sizeof buf, "%lldms",
+                  static_cast<long long>(duration_cast<milliseconds>(d).count()));
   } else {
     std::snprintf(buf, sizeof buf, "%.2fs", duration<double>(d).count());
   }
@@ -166,9 +186,9 @@ std::string JUnitXml(std::string_view suite, const std::vector<CheckReport>& rep
   Counts n = Count(reports);
   std::string s = XmlEscape(suite, true);
   std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
-  std::string counts = StrCat(" tests=\"", reports.size(), "\" failures=\"", n.failed,
-                              "\" errors=\"0\" skipped=\"", n.skipped, "\" time=\"",
-                              Seconds(n.total), "\"");
+  std::string counts =
+      StrCat(" tests=\"", reports.size(), "\" failures=\"", n.failed, "\" errors=\"0\" skipped=\"",
+             n.skipped, "\" time=\"", Seconds(n.total), "\"");
   out += StrCat("<testsuites name=\"", s, "\"", counts, ">\n");
   out += StrCat("  <testsuite name=\"", s, "\"", counts, ">\n");
   for (const auto& r : reports) {

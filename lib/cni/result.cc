@@ -27,9 +27,7 @@ std::string FamilyName(int family) { return family == 4 ? "IPv4" : "IPv6"; }
 // Collects "PATH: sentence" lines.
 class Violations {
  public:
-  void Add(std::string_view path, std::string_view msg) {
-    out_.push_back(StrCat(path, ": ", msg));
-  }
+  void Add(std::string_view path, std::string_view msg) { out_.push_back(StrCat(path, ": ", msg)); }
   void WrongType(std::string_view path, std::string_view want, const json& got) {
     Add(path, StrCat("expected ", want, ", got ", got.type_name()));
   }
@@ -100,8 +98,8 @@ class Violations {
     if (!got) {
       Add(JoinPath(path, key), StrCat(Quote(*s), " is not an IP address"));
     } else if (family != 0 && *got != family) {
-      Add(JoinPath(path, key), StrCat(Quote(*s), " is ", FamilyName(*got), " but ", against,
-                                      " is ", FamilyName(family)));
+      Add(JoinPath(path, key), StrCat(Quote(*s), " is ", FamilyName(*got), " but ", against, " is ",
+                                      FamilyName(family)));
     }
   }
   void Routes(const json* routes, std::string_view path) {
@@ -140,8 +138,8 @@ class Violations {
 void ValidateLegacy(const json& r, std::string_view version, Violations& v) {
   for (const char* key : {"interfaces", "ips", "routes"}) {
     if (r.contains(key)) {
-      v.Add(key, StrCat("not part of a ", version, " result (", version,
-                        " results carry ip4/ip6)"));
+      v.Add(key,
+            StrCat("not part of a ", version, " result (", version, " results carry ip4/ip6)"));
     }
   }
   for (auto [key, family] : {std::pair<const char*, int>{"ip4", 4}, {"ip6", 6}}) {
@@ -332,7 +330,8 @@ class Reader {
       if ((*it)[i].is_string()) {
         out.push_back((*it)[i].get<std::string>());
       } else {
-        errors_.push_back(StrCat(IndexPath(p, i), ": expected a string, got ", (*it)[i].type_name()));
+        errors_.push_back(
+            StrCat(IndexPath(p, i), ": expected a string, got ", (*it)[i].type_name()));
       }
     }
     return out;
@@ -360,17 +359,18 @@ absl::StatusOr<Result> ParseResult(std::string_view stdout_text,
         StrCat("parse result: expected a JSON object, got ", doc.type_name()));
   }
   auto version_it = doc.find("cniVersion");
-  if (version_it == doc.end() || (version_it->is_string() && version_it->get<std::string>().empty())) {
+  if (version_it == doc.end() ||
+      (version_it->is_string() && version_it->get<std::string>().empty())) {
     doc["cniVersion"] = std::string(expected_version);
   } else if (!version_it->is_string()) {
-    return absl::InvalidArgumentError(StrCat("parse result: cniVersion: expected a string, got ",
-                                             version_it->type_name()));
+    return absl::InvalidArgumentError(
+        StrCat("parse result: cniVersion: expected a string, got ", version_it->type_name()));
   }
   Result out;
   out.cni_version = doc["cniVersion"].get<std::string>();
   if (!IsSupportedVersion(out.cni_version)) {
-    return absl::InvalidArgumentError(StrCat("parse result: unsupported cniVersion \"",
-                                             out.cni_version, "\""));
+    return absl::InvalidArgumentError(
+        StrCat("parse result: unsupported cniVersion \"", out.cni_version, "\""));
   }
   Reader read;
   if (IsLegacy(out.cni_version)) {
@@ -406,8 +406,7 @@ absl::StatusOr<Result> ParseResult(std::string_view stdout_text,
     }
   }
   if (!read.errors().empty()) {
-    return absl::InvalidArgumentError(
-        StrCat("parse result: ", absl::StrJoin(read.errors(), "; ")));
+    return absl::InvalidArgumentError(StrCat("parse result: ", absl::StrJoin(read.errors(), "; ")));
   }
   out.raw = std::move(doc);
   return out;
@@ -423,7 +422,8 @@ absl::StatusOr<PluginError> ParsePluginError(std::string_view stdout_text) {
   }
   auto code = doc.find("code");
   if (code == doc.end()) {
-    return absl::InvalidArgumentError("parse plugin error: not a CNI error object: missing \"code\"");
+    return absl::InvalidArgumentError(
+        "parse plugin error: not a CNI error object: missing \"code\"");
   }
   if (!code->is_number_integer() || code->get<int64_t>() < 0 || code->get<int64_t>() > INT32_MAX) {
     return absl::InvalidArgumentError(StrCat(
@@ -443,18 +443,30 @@ absl::StatusOr<PluginError> ParsePluginError(std::string_view stdout_text) {
 
 std::string_view ErrorCodeName(int code) {
   switch (code) {
-    case 1: return "incompatible CNI version";
-    case 2: return "unsupported field in network configuration";
-    case 3: return "container unknown or does not exist";
-    case 4: return "invalid necessary environment variables";
-    case 5: return "I/O failure";
-    case 6: return "failed to decode content";
-    case 7: return "invalid network config";
-    case 8: return "invalid network namespace";  // libcni types.ErrInvalidNetNS
-    case 11: return "try again later";
-    case 50: return "plugin not available";
-    case 51: return "plugin not available, existing containers may have limited connectivity";
-    default: return code >= 100 ? "plugin-specific" : "";
+    case 1:
+      return "incompatible CNI version";
+    case 2:
+      return "unsupported field in network configuration";
+    case 3:
+      return "container unknown or does not exist";
+    case 4:
+      return "invalid necessary environment variables";
+    case 5:
+      return "I/O failure";
+    case 6:
+      return "failed to decode content";
+    case 7:
+      return "invalid network config";
+    case 8:
+      return "invalid network namespace";  // libcni types.ErrInvalidNetNS
+    case 11:
+      return "try again later";
+    case 50:
+      return "plugin not available";
+    case 51:
+      return "plugin not available, existing containers may have limited connectivity";
+    default:
+      return code >= 100 ? "plugin-specific" : "";
   }
 }
 
@@ -474,8 +486,9 @@ std::vector<std::string> ValidateError(const json& error) {
     if (c == 0) {
       v.Add("code", "0 is not an error code (codes start at 1)");
     } else if (c < 100 && ErrorCodeName(static_cast<int>(c)).empty()) {
-      v.Add("code", StrCat(c, " is in the reserved range 0-99 but not a well-known code "
-                              "(1-8, 11, 50, 51; use 100+ for plugin-specific errors)"));
+      v.Add("code", StrCat(c,
+                           " is in the reserved range 0-99 but not a well-known code "
+                           "(1-8, 11, 50, 51; use 100+ for plugin-specific errors)"));
     }
   }
   if (const std::string* msg = v.String(error, "", "msg", /*required=*/true);

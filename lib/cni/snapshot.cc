@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <iterator>
-
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_join.h"
@@ -32,9 +31,9 @@ std::vector<std::string_view> SplitLines(std::string_view text) {
 }
 
 std::string_view Trim(std::string_view s) {
-  size_t b = s.find_first_not_of(" \t\r");
+  size_t b = s.find_first_not_of(" \t\r\n");
   if (b == std::string_view::npos) return {};
-  size_t e = s.find_last_not_of(" \t\r");
+  size_t e = s.find_last_not_of(" \t\r\n");
   return s.substr(b, e - b + 1);
 }
 
@@ -122,17 +121,15 @@ absl::StatusOr<std::vector<std::string>> NormalizeIpJson(std::string_view sectio
                                                          std::string_view ip_j_output) {
   if (section != "links" && section != "addresses" && section != "routes" &&
       section != "neighbours") {
-    return absl::InvalidArgumentError(
-        StrCat("normalize ip output: unknown section \"", section,
-               "\" (want links, addresses, routes or neighbours)"));
+    return absl::InvalidArgumentError(StrCat("normalize ip output: unknown section \"", section,
+                                             "\" (want links, addresses, routes or neighbours)"));
   }
   if (Trim(ip_j_output).empty()) return std::vector<std::string>{};
   auto parsed = ParseJson(ip_j_output, StrCat("normalize ", section, ": ip -j output"));
   if (!parsed.ok()) return parsed.status();
   if (!parsed->is_array()) {
-    return absl::InvalidArgumentError(StrCat("normalize ", section,
-                                             ": expected the JSON array of ip -j, got ",
-                                             parsed->type_name()));
+    return absl::InvalidArgumentError(StrCat(
+        "normalize ", section, ": expected the JSON array of ip -j, got ", parsed->type_name()));
   }
   std::vector<std::string> out;
   for (const json& e : *parsed) {
@@ -177,7 +174,8 @@ std::vector<std::string> NormalizeNftRuleset(std::string_view text) {
   std::vector<std::string> out;
   for (std::string_view raw : SplitLines(text)) {
     std::string line(Trim(raw));
-    if (size_t h = line.find("# handle "); h != std::string::npos) line = std::string(Trim(line.substr(0, h)));
+    if (size_t h = line.find("# handle "); h != std::string::npos)
+      line = std::string(Trim(line.substr(0, h)));
     if (line.empty()) continue;
     if (line == "}") {
       if (!context.empty()) context.pop_back();

@@ -9,8 +9,8 @@
 namespace mkn::cni {
 
 const std::vector<std::string>& SupportedVersions() {
-  static const auto* const kVersions = new std::vector<std::string>{
-      "0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"};
+  static const auto* const kVersions =
+      new std::vector<std::string>{"0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"};
   return *kVersions;
 }
 
@@ -26,8 +26,7 @@ absl::StatusOr<std::array<int, 3>> ParseVersion(std::string_view version) {
   size_t pos = 0;
   while (true) {
     if (part == 3) {
-      return absl::InvalidArgumentError(
-          StrCat("parse version \"", version, "\": too many parts"));
+      return absl::InvalidArgumentError(StrCat("parse version \"", version, "\": too many parts"));
     }
     size_t dot = version.find('.', pos);
     std::string_view piece =
@@ -55,9 +54,7 @@ int CompareVersions(std::string_view a, std::string_view b) {
 }
 
 bool SupportsCheck(std::string_view version) { return CompareVersions(version, "0.4.0") >= 0; }
-bool DelGetsPrevResult(std::string_view version) {
-  return CompareVersions(version, "0.4.0") >= 0;
-}
+bool DelGetsPrevResult(std::string_view version) { return CompareVersions(version, "0.4.0") >= 0; }
 bool SupportsStatusAndGc(std::string_view version) {
   return CompareVersions(version, "1.1.0") >= 0;
 }
