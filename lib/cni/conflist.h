@@ -23,7 +23,9 @@ struct PluginConf {
 };
 
 struct ConfList {
-  std::string cni_version;                // "cniVersion" (see ParseConfList for cniVersions only)
+  // The version libcni selects and injects: "cniVersion", or, when "cniVersions" is given, the
+  // newest version of both that SupportedVersions() lists. NegotiateVersion may lower it.
+  std::string cni_version;
   std::vector<std::string> cni_versions;  // 1.1 "cniVersions", as given
   std::string name;
   bool disable_check = false;
