@@ -9,9 +9,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <algorithm>
 #include <optional>
 #include <thread>
 
@@ -57,17 +57,19 @@ struct SpawnSpec {
   ::_exit(127);
 }
 
-// Runs in the child on a borrowed stack and the parent's memory: async-signal-safe system calls only, no
-// allocation, no locks. The parent thread is suspended (CLONE_VFORK) until execve or _exit.
+// Runs in the child on a borrowed stack and the parent's memory: async-signal-safe system calls
+// only, no allocation, no locks. The parent thread is suspended (CLONE_VFORK) until execve or
+// _exit.
 int ChildMain(void* arg) {
   auto* s = static_cast<SpawnSpec*>(arg);
-  // The child has its own signal table (no CLONE_SIGHAND) but inherited the parent's handlers, which
-  // must never run on shared memory, and its ignored signals (SIGPIPE), which would stay ignored across
-  // exec. A plugin starts with every signal at its default.
+  // The child has its own signal table (no CLONE_SIGHAND) but inherited the parent's handlers,
+  // which must never run on shared memory, and its ignored signals (SIGPIPE), which would stay
+  // ignored across exec. A plugin starts with every signal at its default.
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
   for (int sig = 1; sig < NSIG; ++sig) {
-    if (sig != SIGKILL && sig != SIGSTOP) ::sigaction(sig, &dfl, nullptr);  // EINVAL for glibc's own: fine
+    if (sig != SIGKILL && sig != SIGSTOP)
+      ::sigaction(sig, &dfl, nullptr);  // EINVAL for glibc's own: fine
   }
   if (s->pdeathsig) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -76,7 +78,8 @@ int ChildMain(void* arg) {
       ChildFail(s, kParentDied);
     }
   }
-  // Own session and process group: a timeout kills the group; Ctrl-C on a terminal does not reach it.
+  // Own session and process group: a timeout kills the group; Ctrl-C on a terminal does not reach
+  // it.
   ::setsid();
   // Mount namespace first: the binary and cwd are then resolved in the node's filesystem view.
   if (s->mntns_fd >= 0 && ::setns(s->mntns_fd, CLONE_NEWNS) < 0) ChildFail(s, kEnterMntns);
@@ -97,9 +100,11 @@ std::string StepText(int step, const std::string& binary) {
     case kParentDied:
       return StrCat("start ", binary, ": the parent died before the child was set up");
     case kEnterMntns:
-      return StrCat("enter mount namespace for ", binary, " (need CAP_SYS_ADMIN: run as root or with sudo)");
+      return StrCat("enter mount namespace for ", binary,
+                    " (need CAP_SYS_ADMIN: run as root or with sudo)");
     case kEnterNetns:
-      return StrCat("enter network namespace for ", binary, " (need CAP_SYS_ADMIN: run as root or with sudo)");
+      return StrCat("enter network namespace for ", binary,
+                    " (need CAP_SYS_ADMIN: run as root or with sudo)");
     case kChdir:
       return StrCat("change directory for ", binary);
     case kDup:
@@ -124,7 +129,8 @@ absl::Status CheckString(const std::string& s, const char* what) {
 
 absl::StatusOr<ChildArgs> BuildArgs(const ExecRequest& req) {
   if (req.binary.empty() || req.binary[0] != '/') {
-    return absl::InvalidArgumentError(StrCat("run plugin \"", req.binary, "\": binary must be an absolute path"));
+    return absl::InvalidArgumentError(
+        StrCat("run plugin \"", req.binary, "\": binary must be an absolute path"));
   }
   ChildArgs a;
   a.strings.reserve(req.argv.size() + req.env.size() + 1);
@@ -135,14 +141,15 @@ absl::StatusOr<ChildArgs> BuildArgs(const ExecRequest& req) {
   for (const std::string& s : a.strings) MKN_RETURN_IF_ERROR(CheckString(s, "argv or env"));
   MKN_RETURN_IF_ERROR(CheckString(req.binary, "binary"));
   MKN_RETURN_IF_ERROR(CheckString(req.cwd, "cwd"));
-  for (size_t i = 0; i < a.strings.size(); ++i) (i < nargv ? a.argv : a.envp).push_back(a.strings[i].data());
+  for (size_t i = 0; i < a.strings.size(); ++i)
+    (i < nargv ? a.argv : a.envp).push_back(a.strings[i].data());
   a.argv.push_back(nullptr);
   a.envp.push_back(nullptr);
   return a;
 }
 
-// An fd of ours that will be dup2()ed onto 0..2 in the child must not itself be 0..2 (a process that
-// closed its stdio gets them back from pipe2).
+// An fd of ours that will be dup2()ed onto 0..2 in the child must not itself be 0..2 (a process
+// that closed its stdio gets them back from pipe2).
 absl::Status LiftAbove2(int& fd) {
   if (fd > 2) return absl::OkStatus();
   int n = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
@@ -168,7 +175,8 @@ absl::StatusOr<Pipe> MakePipe() {
 
 absl::Status SetNonBlocking(int fd) {
   int fl = ::fcntl(fd, F_GETFL);
-  if (fl < 0 || ::fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return absl::ErrnoToStatus(errno, "set O_NONBLOCK");
+  if (fl < 0 || ::fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+    return absl::ErrnoToStatus(errno, "set O_NONBLOCK");
   return absl::OkStatus();
 }
 
@@ -194,15 +202,16 @@ absl::StatusOr<Spawned> Spawn(const ExecRequest& req, ChildArgs& args, int fd0, 
   spec.pdeathsig = pdeathsig;
   spec.parent_pid = ::getpid();
 
-  // The child borrows this stack frame while this thread is suspended (CLONE_VFORK). No signal handler
-  // may run in the child on our memory before it resets them: block everything across the clone.
+  // The child borrows this stack frame while this thread is suspended (CLONE_VFORK). No signal
+  // handler may run in the child on our memory before it resets them: block everything across the
+  // clone.
   alignas(64) char stack[32 * 1024];
   sigset_t all, old;
   sigfillset(&all);
   ::pthread_sigmask(SIG_SETMASK, &all, &old);
   int pidfd = -1;
-  pid_t pid = ::clone(ChildMain, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &spec,
-                      &pidfd);
+  pid_t pid = ::clone(ChildMain, stack + sizeof(stack),
+                      CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &spec, &pidfd);
   int clone_errno = errno;
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
   if (pid < 0) return absl::ErrnoToStatus(clone_errno, StrCat("spawn ", req.binary));
@@ -216,15 +225,17 @@ absl::StatusOr<Spawned> Spawn(const ExecRequest& req, ChildArgs& args, int fd0, 
   return s;
 }
 
-// Spawn, retrying an exec that found the binary open for writing (ETXTBSY: being installed, or a write fd
-// briefly inherited by another thread's child) as libcni's RawExec does, within `deadline`.
-absl::StatusOr<Spawned> SpawnRetrying(const ExecRequest& req, ChildArgs& args, int fd0, int fd1, int fd2,
-                                      bool pdeathsig, Clock::time_point deadline) {
+// Spawn, retrying an exec that found the binary open for writing (ETXTBSY: being installed, or a
+// write fd briefly inherited by another thread's child) as libcni's RawExec does, within
+// `deadline`.
+absl::StatusOr<Spawned> SpawnRetrying(const ExecRequest& req, ChildArgs& args, int fd0, int fd1,
+                                      int fd2, bool pdeathsig, Clock::time_point deadline) {
   auto backoff = std::chrono::milliseconds(5);
   for (int attempt = 0;; ++attempt) {
     int child_errno = 0;
     absl::StatusOr<Spawned> s = Spawn(req, args, fd0, fd1, fd2, pdeathsig, &child_errno);
-    if (s.ok() || child_errno != ETXTBSY || attempt >= 5 || Clock::now() + backoff >= deadline) return s;
+    if (s.ok() || child_errno != ETXTBSY || attempt >= 5 || Clock::now() + backoff >= deadline)
+      return s;
     std::this_thread::sleep_for(backoff);
     backoff *= 2;
   }
@@ -238,8 +249,9 @@ void FillStatus(const siginfo_t& info, ExecResult& r) {
   }
 }
 
-// Blocks SIGPIPE on this thread while we write a child's stdin, so a child that exits without reading it
-// gives EPIPE rather than killing minikube-net; a SIGPIPE raised by our writes is consumed afterwards.
+// Blocks SIGPIPE on this thread while we write a child's stdin, so a child that exits without
+// reading it gives EPIPE rather than killing minikube-net; a SIGPIPE raised by our writes is
+// consumed afterwards.
 class SigpipeGuard {
  public:
   SigpipeGuard() {
@@ -298,8 +310,8 @@ absl::StatusOr<ExecResult> RunPlugin(const ExecRequest& req) {
   MKN_RETURN_IF_ERROR(SetNonBlocking(out.r.get()));
   MKN_RETURN_IF_ERROR(SetNonBlocking(err.r.get()));
 
-  MKN_ASSIGN_OR_RETURN(Spawned child,
-                       SpawnRetrying(req, args, in.r.get(), out.w.get(), err.w.get(), false, deadline));
+  MKN_ASSIGN_OR_RETURN(Spawned child, SpawnRetrying(req, args, in.r.get(), out.w.get(), err.w.get(),
+                                                    false, deadline));
   // Only the child holds its ends now: EOF on stdout/stderr means every holder closed them.
   in.r.Reset();
   out.w.Reset();
@@ -322,7 +334,8 @@ absl::StatusOr<ExecResult> RunPlugin(const ExecRequest& req) {
     if (out.r.valid()) fds[i_out = n++] = {out.r.get(), POLLIN, 0};
     if (err.r.valid()) fds[i_err = n++] = {err.r.get(), POLLIN, 0};
     if (!exited) fds[i_pid = n++] = {child.pidfd.get(), POLLIN, 0};
-    // Done when the child exited and nobody holds stdout/stderr (stdin may still be unread: drop it).
+    // Done when the child exited and nobody holds stdout/stderr (stdin may still be unread: drop
+    // it).
     if (exited && !out.r.valid() && !err.r.valid()) break;
     auto left = deadline - Clock::now();
     if (left <= Clock::duration::zero()) {
@@ -337,7 +350,8 @@ absl::StatusOr<ExecResult> RunPlugin(const ExecRequest& req) {
       int e = errno;
       ::kill(-child.pid, SIGKILL);
       siginfo_t info{};
-      ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(child.pidfd.get()), &info, WEXITED);
+      ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(child.pidfd.get()), &info,
+               WEXITED);
       return absl::ErrnoToStatus(e, StrCat("wait for ", req.binary));
     }
     if (i_in >= 0 && fds[i_in].revents != 0) {
@@ -355,18 +369,21 @@ absl::StatusOr<ExecResult> RunPlugin(const ExecRequest& req) {
       }
       if (written == req.stdin_data.size()) in.w.Reset();
     }
-    if (i_out >= 0 && fds[i_out].revents != 0 && !Drain(out.r.get(), result.stdout_data)) out.r.Reset();
-    if (i_err >= 0 && fds[i_err].revents != 0 && !Drain(err.r.get(), result.stderr_data)) err.r.Reset();
+    if (i_out >= 0 && fds[i_out].revents != 0 && !Drain(out.r.get(), result.stdout_data))
+      out.r.Reset();
+    if (i_err >= 0 && fds[i_err].revents != 0 && !Drain(err.r.get(), result.stderr_data))
+      err.r.Reset();
     if (i_pid >= 0 && fds[i_pid].revents != 0) exited = true;
   }
   if (result.timed_out) {
-    // The group id is the child's pid, still ours while the child is unreaped: it cannot name another
-    // group. The child is signalled on its own too in case it left its group.
+    // The group id is the child's pid, still ours while the child is unreaped: it cannot name
+    // another group. The child is signalled on its own too in case it left its group.
     ::kill(-child.pid, SIGKILL);
     ::syscall(SYS_pidfd_send_signal, child.pidfd.get(), SIGKILL, nullptr, 0);
   }
   siginfo_t info{};
-  while (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(child.pidfd.get()), &info, WEXITED) < 0) {
+  while (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(child.pidfd.get()), &info,
+                  WEXITED) < 0) {
     if (errno != EINTR) return absl::ErrnoToStatus(errno, StrCat("reap ", req.binary));
   }
   FillStatus(info, result);
@@ -387,8 +404,8 @@ absl::StatusOr<pid_t> StartDaemon(const ExecRequest& req, const std::string& log
   log.Reset(lfd);
   devnull.Reset(nfd);
   MKN_RETURN_IF_ERROR(lifted);
-  MKN_ASSIGN_OR_RETURN(Spawned child, SpawnRetrying(req, args, devnull.get(), log.get(), log.get(), true,
-                                                    Clock::now() + std::chrono::seconds(1)));
+  MKN_ASSIGN_OR_RETURN(Spawned child, SpawnRetrying(req, args, devnull.get(), log.get(), log.get(),
+                                                    true, Clock::now() + std::chrono::seconds(1)));
   return child.pid;
 }
 
@@ -396,7 +413,8 @@ absl::Status StopDaemon(pid_t pid, std::chrono::milliseconds grace) {
   if (pid <= 0) return absl::InvalidArgumentError(StrCat("stop daemon ", pid, ": not a pid"));
   Fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
   if (!pidfd.valid()) {
-    if (errno == ESRCH) return absl::NotFoundError(StrCat("stop daemon ", pid, ": no such process"));
+    if (errno == ESRCH)
+      return absl::NotFoundError(StrCat("stop daemon ", pid, ": no such process"));
     return absl::ErrnoToStatus(errno, StrCat("stop daemon ", pid));
   }
   auto waitid_pidfd = [&](int options) {
@@ -417,13 +435,15 @@ absl::Status StopDaemon(pid_t pid, std::chrono::milliseconds grace) {
   bool reaped = false;
   for (;;) {
     if (!reaped) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
       pollfd p{pidfd.get(), POLLIN, 0};
       if (left > 0) ::poll(&p, 1, static_cast<int>(left));
       if (waitid_pidfd(WEXITED | WNOHANG) > 0) reaped = true;
     }
-    // Once the leader is reaped its pid stays pinned while it names a group with members, so the group
-    // test below cannot hit someone else's group. Members that outlive the leader get the rest of the grace.
+    // Once the leader is reaped its pid stays pinned while it names a group with members, so the
+    // group test below cannot hit someone else's group. Members that outlive the leader get the
+    // rest of the grace.
     if (reaped && ::kill(-pid, 0) < 0) return absl::OkStatus();
     if (Clock::now() >= deadline) break;
     if (reaped) std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -431,7 +451,8 @@ absl::Status StopDaemon(pid_t pid, std::chrono::milliseconds grace) {
   ::kill(-pid, SIGKILL);
   if (!reaped) {
     ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
-    if (int rc = waitid_pidfd(WEXITED); rc < 0) return absl::ErrnoToStatus(-rc, StrCat("reap daemon ", pid));
+    if (int rc = waitid_pidfd(WEXITED); rc < 0)
+      return absl::ErrnoToStatus(-rc, StrCat("reap daemon ", pid));
   }
   return absl::OkStatus();
 }

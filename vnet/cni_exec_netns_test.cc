@@ -1,7 +1,5 @@
-// vnet/cni_exec and vnet/nodefs with real processes: /bin/sh scripts as "plugins", real namespaces and
-// overlay mounts, inside the test's own sandbox. Tests that need no privilege run everywhere.
-#include "vnet/cni_exec.h"
-
+// vnet/cni_exec and vnet/nodefs with real processes: /bin/sh scripts as "plugins", real namespaces
+// and overlay mounts, inside the test's own sandbox. Tests that need no privilege run everywhere.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -19,6 +17,7 @@
 #include <sstream>
 #include <thread>
 
+#include "vnet/cni_exec.h"
 #include "vnet/netns.h"
 #include "vnet/nodefs.h"
 #include "vnet/testing/sandbox.h"
@@ -31,13 +30,15 @@ namespace {
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 
-// A scratch directory: in the sandbox's own tmpfs when sandboxed, else under /tmp. Removed at the end.
+// A scratch directory: in the sandbox's own tmpfs when sandboxed, else under /tmp. Removed at the
+// end.
 class TempDir {
  public:
   TempDir() {
     const char* in = std::getenv("MKN_IN_SANDBOX");
-    std::string tmpl = (in != nullptr && std::string(in) == "1") ? "/run/minikube-net/cniexec-XXXXXX"
-                                                                  : "/tmp/mkn-cniexec-XXXXXX";
+    std::string tmpl = (in != nullptr && std::string(in) == "1")
+                           ? "/run/minikube-net/cniexec-XXXXXX"
+                           : "/tmp/mkn-cniexec-XXXXXX";
     char* p = ::mkdtemp(tmpl.data());
     EXPECT_NE(p, nullptr) << std::strerror(errno);
     path_ = tmpl;
@@ -69,7 +70,8 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
-ExecRequest Sh(const std::string& script, std::vector<std::string> env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}) {
+ExecRequest Sh(const std::string& script,
+               std::vector<std::string> env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}) {
   ExecRequest r;
   r.binary = "/bin/sh";
   r.argv = {"sh", "-c", script};
@@ -131,15 +133,20 @@ class TestNetns {
   Fd fd_;
 };
 
-// ---- RunPlugin: what a runtime relies on ------------------------------------------------------------------
+// ---- RunPlugin: what a runtime relies on
+// ------------------------------------------------------------------
 
 TEST(RunPlugin, EnvironmentIsExactlyWhatWasGiven) {
   setenv("MKN_TEST_LEAK", "must-not-reach-the-plugin", 1);
   ExecRequest r;
   r.binary = "/usr/bin/env";
   r.argv = {"env"};
-  r.env = {"CNI_COMMAND=ADD", "CNI_CONTAINERID=c1", "CNI_NETNS=/run/netns/x", "CNI_IFNAME=eth0",
-           "CNI_ARGS=K8S_POD_NAME=p;IgnoreUnknown=1", "CNI_PATH=/usr/lib/cni"};
+  r.env = {"CNI_COMMAND=ADD",
+           "CNI_CONTAINERID=c1",
+           "CNI_NETNS=/run/netns/x",
+           "CNI_IFNAME=eth0",
+           "CNI_ARGS=K8S_POD_NAME=p;IgnoreUnknown=1",
+           "CNI_PATH=/usr/lib/cni"};
   absl::StatusOr<ExecResult> res = RunPlugin(r);
   ASSERT_TRUE(res.ok()) << res.status();
   std::string want;
@@ -175,9 +182,10 @@ TEST(RunPlugin, FourMebibytesOfStdinComeBackOnStdout) {
 }
 
 TEST(RunPlugin, LargeStdoutAndStderrAtOnceDoNotDeadlock) {
-  // stderr first: a parent that read stdout to EOF before stderr would block the child on a full pipe.
-  absl::StatusOr<ExecResult> res =
-      RunPlugin(Sh("head -c 4194304 /dev/zero | tr '\\0' e >&2; head -c 4194304 /dev/zero | tr '\\0' o"));
+  // stderr first: a parent that read stdout to EOF before stderr would block the child on a full
+  // pipe.
+  absl::StatusOr<ExecResult> res = RunPlugin(
+      Sh("head -c 4194304 /dev/zero | tr '\\0' e >&2; head -c 4194304 /dev/zero | tr '\\0' o"));
   ASSERT_TRUE(res.ok()) << res.status();
   EXPECT_EQ(res->exit_code, 0);
   EXPECT_EQ(res->stdout_data, std::string(4 << 20, 'o'));
@@ -198,8 +206,8 @@ TEST(RunPlugin, StdinNotReadByThePluginIsNoError) {
 }
 
 TEST(RunPlugin, ExitCodeStdoutAndStderrAreKept) {
-  absl::StatusOr<ExecResult> res = RunPlugin(
-      Sh("echo '{\"code\":7,\"msg\":\"boom\"}'; echo 'plugin: details' >&2; exit 3"));
+  absl::StatusOr<ExecResult> res =
+      RunPlugin(Sh("echo '{\"code\":7,\"msg\":\"boom\"}'; echo 'plugin: details' >&2; exit 3"));
   ASSERT_TRUE(res.ok()) << res.status();
   EXPECT_EQ(res->exit_code, 3);
   EXPECT_EQ(res->term_signal, 0);
@@ -217,7 +225,8 @@ TEST(RunPlugin, DeathBySignalIsReported) {
 
 TEST(RunPlugin, PluginStartsWithDefaultSignalsEvenIfWeIgnoreThem) {
   // minikube-net ignores SIGPIPE; an ignored signal would stay ignored across exec.
-  struct sigaction ign {}, old {};
+  struct sigaction ign {
+  }, old{};
   ign.sa_handler = SIG_IGN;
   sigaction(SIGPIPE, &ign, &old);
   absl::StatusOr<ExecResult> res = RunPlugin(Sh("grep SigIgn /proc/self/status"));
@@ -232,8 +241,9 @@ TEST(RunPlugin, MissingBinaryIsAClearError) {
   absl::StatusOr<ExecResult> res = RunPlugin(r);
   ASSERT_FALSE(res.ok());
   EXPECT_EQ(res.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_NE(res.status().message().find("exec /usr/lib/cni/nope-mkn-test: No such file or directory"),
-            std::string::npos)
+  EXPECT_NE(
+      res.status().message().find("exec /usr/lib/cni/nope-mkn-test: No such file or directory"),
+      std::string::npos)
       << res.status();
 }
 
@@ -246,7 +256,8 @@ TEST(RunPlugin, NotExecutableAndRelativePathAreErrors) {
   r.binary = p;
   absl::StatusOr<ExecResult> res = RunPlugin(r);
   ASSERT_FALSE(res.ok());
-  EXPECT_NE(res.status().message().find("exec " + p + ": Permission denied"), std::string::npos) << res.status();
+  EXPECT_NE(res.status().message().find("exec " + p + ": Permission denied"), std::string::npos)
+      << res.status();
 
   r.binary = "bridge";
   res = RunPlugin(r);
@@ -260,7 +271,8 @@ TEST(RunPlugin, BadCwdIsAClearError) {
   r.cwd = "/nonexistent-mkn-dir";
   absl::StatusOr<ExecResult> res = RunPlugin(r);
   ASSERT_FALSE(res.ok());
-  EXPECT_NE(res.status().message().find("change directory for /bin/sh"), std::string::npos) << res.status();
+  EXPECT_NE(res.status().message().find("change directory for /bin/sh"), std::string::npos)
+      << res.status();
   r.cwd = "/usr";
   res = RunPlugin(r);
   ASSERT_TRUE(res.ok()) << res.status();
@@ -279,7 +291,8 @@ TEST(RunPlugin, HangingPluginAndItsGrandchildAreKilledAtTheTimeout) {
   EXPECT_LT(res->elapsed, milliseconds(300 + 500));
   pid_t grandchild = std::atoi(res->stdout_data.c_str());
   ASSERT_GT(grandchild, 0) << res->stdout_data;
-  EXPECT_TRUE(WaitFor([&] { return Dead(grandchild); })) << "grandchild " << grandchild << " survived";
+  EXPECT_TRUE(WaitFor([&] { return Dead(grandchild); }))
+      << "grandchild " << grandchild << " survived";
 }
 
 TEST(RunPlugin, ExitedPluginWhoseGrandchildHoldsStdoutTimesOut) {
@@ -317,10 +330,11 @@ TEST(RunPlugin, SixteenThreadsEachGetTheirOwnOutput) {
       for (int i = 0; i < kCalls; ++i) {
         std::string id = "t" + std::to_string(t) + "c" + std::to_string(i);
         ExecRequest r = Sh("cat; echo \"$ID\"; echo \"$ID\" >&2", {"ID=" + id});
-        r.stdin_data = std::string(70000 + t * 100 + i, static_cast<char>('a' + t));  // > a pipe buffer
+        r.stdin_data =
+            std::string(70000 + t * 100 + i, static_cast<char>('a' + t));  // > a pipe buffer
         absl::StatusOr<ExecResult> res = RunPlugin(r);
-        if (res.ok() && res->exit_code == 0 && !res->timed_out && res->stdout_data == r.stdin_data + id + "\n" &&
-            res->stderr_data == id + "\n") {
+        if (res.ok() && res->exit_code == 0 && !res->timed_out &&
+            res->stdout_data == r.stdin_data + id + "\n" && res->stderr_data == id + "\n") {
           ++ok;
         } else {
           ++bad;
@@ -351,7 +365,8 @@ TEST(RunPlugin, ChildsPipesDoNotLeakIntoOtherChildren) {
   EXPECT_EQ(leaks.load(), 0);
 }
 
-// ---- RunPlugin in namespaces -------------------------------------------------------------------------------
+// ---- RunPlugin in namespaces
+// -------------------------------------------------------------------------------
 
 TEST(RunPlugin, RunsInTheGivenNetnsAndLeavesTheCallerWhereItWas) {
   MKN_REQUIRE_NETNS();
@@ -372,10 +387,12 @@ TEST(RunPlugin, BadNamespaceFdIsAClearError) {
   r.netns_fd = not_ns.get();
   absl::StatusOr<ExecResult> res = RunPlugin(r);
   ASSERT_FALSE(res.ok());
-  EXPECT_NE(res.status().message().find("enter network namespace for /bin/sh"), std::string::npos) << res.status();
+  EXPECT_NE(res.status().message().find("enter network namespace for /bin/sh"), std::string::npos)
+      << res.status();
 }
 
-// ---- nodefs -----------------------------------------------------------------------------------------------
+// ---- nodefs
+// -----------------------------------------------------------------------------------------------
 
 class NodeFs : public ::testing::Test {
  protected:
@@ -405,22 +422,24 @@ TEST_F(NodeFs, WritesArePerNodeAndNeverReachTheHost) {
   absl::StatusOr<Fd> b = MakeNodeMountNs(state_ + "/b");
   ASSERT_TRUE(b.ok()) << b.status();
 
-  absl::StatusOr<ExecResult> w = RunIn(*a,
-                                       "mkdir -p /var/lib/cni/networks/n /run/flannel /etc/cni/net.d && "
-                                       "echo A > /var/lib/cni/x && echo p1 > /var/lib/cni/networks/n/10.244.1.3 && "
-                                       "echo FLANNEL_SUBNET=10.244.1.1/24 > /run/flannel/subnet.env && "
-                                       "echo '{}' > /etc/cni/net.d/10-a.conflist");
+  absl::StatusOr<ExecResult> w =
+      RunIn(*a,
+            "mkdir -p /var/lib/cni/networks/n /run/flannel /etc/cni/net.d && "
+            "echo A > /var/lib/cni/x && echo p1 > /var/lib/cni/networks/n/10.244.1.3 && "
+            "echo FLANNEL_SUBNET=10.244.1.1/24 > /run/flannel/subnet.env && "
+            "echo '{}' > /etc/cni/net.d/10-a.conflist");
   ASSERT_TRUE(w.ok()) << w.status();
   ASSERT_EQ(w->exit_code, 0) << w->stderr_data;
 
   // Node A's later calls see them.
-  absl::StatusOr<ExecResult> ra =
-      RunIn(*a, "cat /var/lib/cni/x /var/lib/cni/networks/n/10.244.1.3 /run/flannel/subnet.env /etc/cni/net.d/10-a.conflist");
+  absl::StatusOr<ExecResult> ra = RunIn(*a,
+                                        "cat /var/lib/cni/x /var/lib/cni/networks/n/10.244.1.3 "
+                                        "/run/flannel/subnet.env /etc/cni/net.d/10-a.conflist");
   ASSERT_TRUE(ra.ok()) << ra.status();
   EXPECT_EQ(ra->stdout_data, "A\np1\nFLANNEL_SUBNET=10.244.1.1/24\n{}\n") << ra->stderr_data;
   // Node B does not.
-  absl::StatusOr<ExecResult> rb =
-      RunIn(*b, "for f in /var/lib/cni /run/flannel /etc/cni; do test -e $f && echo $f; done; echo end");
+  absl::StatusOr<ExecResult> rb = RunIn(
+      *b, "for f in /var/lib/cni /run/flannel /etc/cni; do test -e $f && echo $f; done; echo end");
   ASSERT_TRUE(rb.ok()) << rb.status();
   EXPECT_EQ(rb->stdout_data, "end\n");
   // Nor the host (this sandbox's own view), and the files are in A's upper dirs.
@@ -428,8 +447,10 @@ TEST_F(NodeFs, WritesArePerNodeAndNeverReachTheHost) {
   EXPECT_FALSE(std::filesystem::exists("/run/flannel"));
   EXPECT_FALSE(std::filesystem::exists("/etc/cni"));
   EXPECT_EQ(ReadFile(NodeUpperDir(state_ + "/a", "/var/lib") + "/cni/x"), "A\n");
-  EXPECT_EQ(ReadFile(NodeUpperDir(state_ + "/a", "/run") + "/flannel/subnet.env"), "FLANNEL_SUBNET=10.244.1.1/24\n");
-  EXPECT_TRUE(std::filesystem::exists(NodeUpperDir(state_ + "/a", "/etc") + "/cni/net.d/10-a.conflist"));
+  EXPECT_EQ(ReadFile(NodeUpperDir(state_ + "/a", "/run") + "/flannel/subnet.env"),
+            "FLANNEL_SUBNET=10.244.1.1/24\n");
+  EXPECT_TRUE(
+      std::filesystem::exists(NodeUpperDir(state_ + "/a", "/etc") + "/cni/net.d/10-a.conflist"));
 
   // The host's files are visible underneath.
   absl::StatusOr<ExecResult> passwd = RunIn(*a, "head -1 /etc/passwd");
@@ -445,7 +466,8 @@ TEST_F(NodeFs, RunsInTheGivenMountNamespace) {
   absl::StatusOr<ExecResult> r = RunIn(*a, "readlink /proc/self/ns/mnt /proc/self/ns/net", ns.fd());
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->stdout_data, InodeLink("mnt", a->get()) + InodeLink("net", ns.fd()));
-  EXPECT_NE(std::filesystem::read_symlink("/proc/self/ns/mnt").string() + "\n", InodeLink("mnt", a->get()));
+  EXPECT_NE(std::filesystem::read_symlink("/proc/self/ns/mnt").string() + "\n",
+            InodeLink("mnt", a->get()));
 }
 
 TEST_F(NodeFs, PodNamespacesAppearAndDisappearInTheNodeView) {
@@ -455,11 +477,13 @@ TEST_F(NodeFs, PodNamespacesAppearAndDisappearInTheNodeView) {
   auto after = std::make_unique<TestNetns>("mkn-cniexec-after");  // made after the node view
   const std::string probe =
       "for n in mkn-cniexec-before mkn-cniexec-after; do "
-      "  if [ -e /run/netns/$n ]; then echo $n $(stat -f -c %T /run/netns/$n); else echo $n absent; fi; done; "
+      "  if [ -e /run/netns/$n ]; then echo $n $(stat -f -c %T /run/netns/$n); else echo $n "
+      "absent; fi; done; "
       "ls /run/minikube-net >/dev/null && echo state-visible";
   absl::StatusOr<ExecResult> r = RunIn(*a, probe);
   ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_EQ(r->stdout_data, "mkn-cniexec-before nsfs\nmkn-cniexec-after nsfs\nstate-visible\n") << r->stderr_data;
+  EXPECT_EQ(r->stdout_data, "mkn-cniexec-before nsfs\nmkn-cniexec-after nsfs\nstate-visible\n")
+      << r->stderr_data;
   // CNI_NETNS works: a plugin can enter the pod's netns by path.
   r = RunIn(*a, "nsenter --net=/run/netns/mkn-cniexec-after readlink /proc/self/ns/net");
   ASSERT_TRUE(r.ok());
@@ -476,19 +500,88 @@ TEST_F(NodeFs, RecreatedFromTheStateDirShowsTheSameFiles) {
   {
     absl::StatusOr<Fd> a = MakeNodeMountNs(state_ + "/a");
     ASSERT_TRUE(a.ok()) << a.status();
-    absl::StatusOr<ExecResult> w = RunIn(*a, "mkdir -p /var/lib/cni/networks/n && echo p7 > /var/lib/cni/networks/n/10.244.1.7 && "
-                                              "mkdir -p /run/cni && echo 1 > /run/cni/cache");
+    absl::StatusOr<ExecResult> w =
+        RunIn(*a,
+              "mkdir -p /var/lib/cni/networks/n && echo p7 > /var/lib/cni/networks/n/10.244.1.7 && "
+              "mkdir -p /run/cni && echo 1 > /run/cni/cache");
     ASSERT_TRUE(w.ok() && w->exit_code == 0);
   }  // the namespace is gone, as after minikube-net was SIGKILLed
   absl::StatusOr<Fd> again = MakeNodeMountNs(state_ + "/a");
   ASSERT_TRUE(again.ok()) << again.status();
-  absl::StatusOr<ExecResult> r = RunIn(*again, "cat /var/lib/cni/networks/n/10.244.1.7 /run/cni/cache");
+  absl::StatusOr<ExecResult> r =
+      RunIn(*again, "cat /var/lib/cni/networks/n/10.244.1.7 /run/cni/cache");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->stdout_data, "p7\n1\n") << r->stderr_data;
 }
 
+// A host's layout: /run is one tmpfs and /run/minikube-net a plain directory in it, so each node's
+// /run upper dir lies inside its own lower /run on the same filesystem (in ci/sandbox.sh both are
+// separate tmpfs). The test binary re-runs this one test in a mount namespace built like that.
+TEST_F(NodeFs, HostLikeRunLayoutWhereTheUpperDirIsInsideTheLowerRun) {
+  if (std::getenv("MKN_NODEFS_HOSTLIKE") == nullptr) {
+    std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
+    std::vector<std::string> env;
+    for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+    env.push_back("MKN_NODEFS_HOSTLIKE=1");
+    ExecRequest r;
+    r.binary = "/usr/bin/unshare";
+    r.argv = {"unshare",
+              "--mount",
+              "--propagation",
+              "private",
+              "--",
+              "/bin/sh",
+              "-c",
+              "set -e; mount -t tmpfs hostlike-run /run; mkdir -p /run/netns /run/minikube-net; "
+              "mount --bind /run/netns /run/netns; mount --make-shared /run/netns; "
+              "mkdir -p /run/hostmnt /run/cni; mount -t tmpfs hostmnt /run/hostmnt; echo h > "
+              "/run/hostmnt/f; "
+              "mount -t tmpfs hostcni /run/cni; echo host > /run/cni/f; exec \"$0\" "
+              "--gtest_filter=NodeFs.HostLikeRunLayoutWhereTheUpperDirIsInsideTheLowerRun",
+              self};
+    r.env = env;
+    r.timeout = milliseconds(20000);
+    absl::StatusOr<ExecResult> res = RunPlugin(r);
+    ASSERT_TRUE(res.ok()) << res.status();
+    EXPECT_EQ(res->exit_code, 0) << res->stdout_data << res->stderr_data;
+    EXPECT_NE(res->stdout_data.find("[  PASSED  ] 1 test"), std::string::npos) << res->stdout_data;
+    return;
+  }
+  struct stat run {
+  }, mkn{};
+  ASSERT_EQ(::stat("/run", &run), 0);
+  ASSERT_EQ(::stat("/run/minikube-net", &mkn), 0);
+  ASSERT_EQ(run.st_dev, mkn.st_dev) << "premise: one filesystem";
+  std::string state = "/run/minikube-net/hostlike/nodes/a";
+  absl::StatusOr<Fd> a = MakeNodeMountNs(state);
+  ASSERT_TRUE(a.ok()) << a.status();
+  TestNetns ns("mkn-cniexec-hostlike");
+  absl::StatusOr<ExecResult> w = RunIn(
+      *a,
+      "mkdir -p /run/flannel /var/lib/cni && echo s > /run/flannel/subnet.env && "
+      "echo v > /var/lib/cni/x && cat /run/flannel/subnet.env && "
+      "stat -f -c %T /run/netns/mkn-cniexec-hostlike && ls /run/minikube-net/hostlike/nodes/a/fs");
+  ASSERT_TRUE(w.ok()) << w.status();
+  EXPECT_EQ(w->stdout_data, "s\nnsfs\netc\nrun\nvar\n") << w->stderr_data;
+  EXPECT_FALSE(std::filesystem::exists("/run/flannel"));
+  EXPECT_EQ(ReadFile(NodeUpperDir(state, "/run") + "/flannel/subnet.env"), "s\n");
+  a->Reset();
+  absl::StatusOr<Fd> again = MakeNodeMountNs(state);
+  ASSERT_TRUE(again.ok()) << again.status();
+  absl::StatusOr<ExecResult> r = RunIn(*again, "cat /run/flannel/subnet.env /var/lib/cni/x");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->stdout_data, "s\nv\n") << r->stderr_data;
+  // Another mount under /run is the host's and bound back; one on /run/cni is not: that stays per
+  // node.
+  r = RunIn(*again, "cat /run/hostmnt/f; test -e /run/cni/f && echo host-cni-visible; echo end");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->stdout_data, "h\nend\n") << r->stderr_data;
+  std::filesystem::remove_all("/run/minikube-net/hostlike");
+}
+
 TEST_F(NodeFs, BadStateDirsAreRefused) {
-  for (const char* bad : {"relative/dir", "/run/minikube-net/a:b", "/run/minikube-net/a,b", "/var/lib/mkn", "/etc/x"}) {
+  for (const char* bad : {"relative/dir", "/run/minikube-net/a:b", "/run/minikube-net/a,b",
+                          "/var/lib/mkn", "/etc/x"}) {
     absl::StatusOr<Fd> r = MakeNodeMountNs(bad);
     EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << bad << ": " << r.status();
   }
@@ -506,17 +599,20 @@ TEST_F(NodeFs, CostOfMakeNodeMountNs) {
   RecordProperty("make_node_mount_ns_us", static_cast<int>(us));
 }
 
-// ---- daemons ----------------------------------------------------------------------------------------------
+// ---- daemons
+// ----------------------------------------------------------------------------------------------
 
 TEST(Daemon, LogHasItsOutputAndStopIsQuickWhenItObeysSigterm) {
   TempDir dir;
   std::string log = dir.path() + "/agent.log";
   std::ofstream(log) << "earlier line\n";
   // stdin is /dev/null: `read` sees EOF at once.
-  ExecRequest r = Sh("echo started pid=$$; echo to-stderr >&2; if read x; then echo got-stdin; fi; exec sleep 60");
+  ExecRequest r = Sh(
+      "echo started pid=$$; echo to-stderr >&2; if read x; then echo got-stdin; fi; exec sleep 60");
   absl::StatusOr<pid_t> pid = StartDaemon(r, log);
   ASSERT_TRUE(pid.ok()) << pid.status();
-  ASSERT_TRUE(WaitFor([&] { return ReadFile(log).find("to-stderr") != std::string::npos; })) << ReadFile(log);
+  ASSERT_TRUE(WaitFor([&] { return ReadFile(log).find("to-stderr") != std::string::npos; }))
+      << ReadFile(log);
   EXPECT_EQ(::getpgid(*pid), *pid);  // its own process group
   EXPECT_EQ(::getsid(*pid), *pid);
   auto t0 = Clock::now();
@@ -557,7 +653,8 @@ TEST(Daemon, MissingBinaryIsAClearError) {
   r.binary = "/usr/lib/cni/nope-agent";
   absl::StatusOr<pid_t> pid = StartDaemon(r, dir.path() + "/x.log");
   ASSERT_FALSE(pid.ok());
-  EXPECT_NE(pid.status().message().find("exec /usr/lib/cni/nope-agent: No such file or directory"), std::string::npos);
+  EXPECT_NE(pid.status().message().find("exec /usr/lib/cni/nope-agent: No such file or directory"),
+            std::string::npos);
 }
 
 TEST(Daemon, DiesWithTheProcessThatStartedIt) {
@@ -580,7 +677,8 @@ TEST(Daemon, DiesWithTheProcessThatStartedIt) {
   ::close(p[0]);
   ASSERT_GT(daemon, 0);
   ::waitpid(mid, nullptr, 0);
-  EXPECT_TRUE(WaitFor([&] { return Dead(daemon); })) << "daemon " << daemon << " outlived its parent";
+  EXPECT_TRUE(WaitFor([&] { return Dead(daemon); }))
+      << "daemon " << daemon << " outlived its parent";
 }
 
 TEST(Daemon, RunsInTheNodesNamespaces) {
@@ -591,21 +689,26 @@ TEST(Daemon, RunsInTheNodesNamespaces) {
   absl::StatusOr<Fd> mnt = MakeNodeMountNs(dir.path() + "/node");
   ASSERT_TRUE(mnt.ok()) << mnt.status();
   std::string log = dir.path() + "/agent.log";
-  ExecRequest r = Sh("readlink /proc/self/ns/net /proc/self/ns/mnt; mkdir -p /run/flannel; "
-                     "echo x > /run/flannel/subnet.env; echo ready; exec sleep 60");
+  ExecRequest r =
+      Sh("readlink /proc/self/ns/net /proc/self/ns/mnt; mkdir -p /run/flannel; "
+         "echo x > /run/flannel/subnet.env; echo ready; exec sleep 60");
   r.netns_fd = ns.fd();
   r.mntns_fd = mnt->get();
   absl::StatusOr<pid_t> pid = StartDaemon(r, log);
   ASSERT_TRUE(pid.ok()) << pid.status();
-  ASSERT_TRUE(WaitFor([&] { return ReadFile(log).find("ready") != std::string::npos; })) << ReadFile(log);
+  ASSERT_TRUE(WaitFor([&] { return ReadFile(log).find("ready") != std::string::npos; }))
+      << ReadFile(log);
   EXPECT_EQ(ReadFile(log), InodeLink("net", ns.fd()) + InodeLink("mnt", mnt->get()) + "ready\n");
   EXPECT_FALSE(std::filesystem::exists("/run/flannel"));
   EXPECT_TRUE(StopDaemon(*pid, milliseconds(1000)).ok());
 }
 
-// ---- per-call overhead --------------------------------------------------------------------------------------
+// ---- per-call overhead
+// --------------------------------------------------------------------------------------
 
-double MeanUs(Clock::duration d, int n) { return std::chrono::duration<double, std::micro>(d).count() / n; }
+double MeanUs(Clock::duration d, int n) {
+  return std::chrono::duration<double, std::micro>(d).count() / n;
+}
 
 TEST(RunPlugin, OverheadPerCallOfTrue) {
   constexpr int kN = 1000;
@@ -630,8 +733,9 @@ TEST(RunPlugin, OverheadPerCallOfTrue) {
     ASSERT_TRUE(res.ok() && res->exit_code == 0);
   }
   double run = MeanUs(Clock::now() - t0, kN);
-  std::printf("[ cost     ] %s x%d: posix_spawn+waitpid %.0f us/call, RunPlugin %.0f us/call (+%.0f us)\n", kTrue,
-              kN, base, run, run - base);
+  std::printf(
+      "[ cost     ] %s x%d: posix_spawn+waitpid %.0f us/call, RunPlugin %.0f us/call (+%.0f us)\n",
+      kTrue, kN, base, run, run - base);
   RecordProperty("posix_spawn_us", static_cast<int>(base));
   RecordProperty("run_plugin_us", static_cast<int>(run));
   // Issue 7: the harness adds at most 1 ms per plugin call.
@@ -651,8 +755,10 @@ TEST(RunPlugin, OverheadPerCallOfTrue) {
       ASSERT_TRUE(res.ok() && res->exit_code == 0) << (res.ok() ? "" : res.status().ToString());
     }
     double in_ns = MeanUs(Clock::now() - t0, kN);
-    std::printf("[ cost     ] RunPlugin in a node's netns + mount ns: %.0f us/call (+%.0f us over posix_spawn)\n",
-                in_ns, in_ns - base);
+    std::printf(
+        "[ cost     ] RunPlugin in a node's netns + mount ns: %.0f us/call (+%.0f us over "
+        "posix_spawn)\n",
+        in_ns, in_ns - base);
     RecordProperty("run_plugin_in_node_us", static_cast<int>(in_ns));
     EXPECT_LT(in_ns - base, 1000.0);
   }

@@ -31,7 +31,8 @@ std::string Unescape(const std::string& s) {
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '\\' && i + 3 < s.size() && std::isdigit(s[i + 1]) && std::isdigit(s[i + 2]) &&
         std::isdigit(s[i + 3])) {
-      out.push_back(static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0')));
+      out.push_back(
+          static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0')));
       i += 3;
     } else {
       out.push_back(s[i]);
@@ -59,11 +60,14 @@ absl::StatusOr<std::vector<MountEntry>> ReadMounts() {
 bool Under(std::string_view path, std::string_view dir) {
   return path.size() > dir.size() && path.substr(0, dir.size()) == dir && path[dir.size()] == '/';
 }
-bool AtOrUnder(std::string_view path, std::string_view dir) { return path == dir || Under(path, dir); }
+bool AtOrUnder(std::string_view path, std::string_view dir) {
+  return path == dir || Under(path, dir);
+}
 
-// Mount points to bind back over the overlays: /run/netns and /run/minikube-net, then every top-most
-// mount under an overlaid directory, except the node-private ones. Later entries are mounted later, so
-// a nested one (only the explicit two can be) would land on top: they are all top-most here.
+// Mount points to bind back over the overlays: /run/netns and /run/minikube-net, then every
+// top-most mount under an overlaid directory, except the node-private ones. Later entries are
+// mounted later, so a nested one (only the explicit two can be) would land on top: they are all
+// top-most here.
 std::vector<std::string> RebindPoints(const std::vector<MountEntry>& mounts) {
   std::vector<std::string> cand = {"/run/netns", "/run/minikube-net"};
   for (const MountEntry& m : mounts) {
@@ -78,7 +82,8 @@ std::vector<std::string> RebindPoints(const std::vector<MountEntry>& mounts) {
     bool priv = std::any_of(std::begin(kNodePrivateDirs), std::end(kNodePrivateDirs),
                             [&](std::string_view p) { return AtOrUnder(c, p); });
     // Sorted: a parent comes before its children, so "covered" only needs the chosen ones.
-    bool covered = std::any_of(out.begin(), out.end(), [&](const std::string& o) { return Under(c, o); });
+    bool covered =
+        std::any_of(out.begin(), out.end(), [&](const std::string& o) { return Under(c, o); });
     if (!priv && !covered) out.push_back(c);
   }
   return out;
@@ -127,14 +132,17 @@ void FdPath(int fd, char (&buf)[32]) {
   }
   for (size_t i = 0; i < overlay_opts.size(); ++i) {
     const char* dir = kNodeOverlayDirs[i].data();  // string literals: NUL-terminated
-    if (::mount("overlay", dir, "overlay", 0, overlay_opts[i]) < 0) fail(kOverlay, static_cast<int>(i));
+    if (::mount("overlay", dir, "overlay", 0, overlay_opts[i]) < 0)
+      fail(kOverlay, static_cast<int>(i));
   }
   for (size_t i = 0; i < points.size(); ++i) {
     if (point_fds[i] < 0) continue;
-    // The fd names the mount as it was before the overlays: /proc/self/fd/N reaches it though hidden.
+    // The fd names the mount as it was before the overlays: /proc/self/fd/N reaches it though
+    // hidden.
     char path[32];
     FdPath(point_fds[i], path);
-    if (::mount(path, points[i], nullptr, MS_BIND | MS_REC, nullptr) < 0) fail(kBind, static_cast<int>(i));
+    if (::mount(path, points[i], nullptr, MS_BIND | MS_REC, nullptr) < 0)
+      fail(kBind, static_cast<int>(i));
   }
   int ns = ::open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
   if (ns < 0) fail(kOpenNs, 0);
@@ -155,10 +163,12 @@ void FdPath(int fd, char (&buf)[32]) {
   ::_exit(0);
 }
 
-std::string StepText(const Report& r, const std::vector<std::string>& opts, const std::vector<std::string>& points) {
+std::string StepText(const Report& r, const std::vector<std::string>& opts,
+                     const std::vector<std::string>& points) {
   switch (r.step) {
     case kUnshare:
-      return "make node filesystem view: unshare mount namespace (need CAP_SYS_ADMIN: run as root or with sudo)";
+      return "make node filesystem view: unshare mount namespace (need CAP_SYS_ADMIN: run as root "
+             "or with sudo)";
     case kSlave:
       return "make node filesystem view: make / a slave mount";
     case kOpenPoint:
@@ -167,7 +177,8 @@ std::string StepText(const Report& r, const std::vector<std::string>& opts, cons
       return StrCat("make node filesystem view: mount overlay on ", kNodeOverlayDirs[r.index], " (",
                     opts.at(r.index), ")");
     case kBind:
-      return StrCat("make node filesystem view: bind ", points.at(r.index), " back over the overlay");
+      return StrCat("make node filesystem view: bind ", points.at(r.index),
+                    " back over the overlay");
     case kOpenNs:
       return "make node filesystem view: open /proc/self/ns/mnt";
     default:
@@ -187,13 +198,14 @@ absl::StatusOr<Fd> MakeNodeMountNs(const std::string& state_dir) {
                                              "\" must be an absolute path"));
   }
   if (state_dir.find_first_of(",:\\") != std::string::npos) {
-    return absl::InvalidArgumentError(StrCat("make node filesystem view: state dir \"", state_dir,
-                                             "\" must not contain ',' ':' or '\\' (overlayfs options)"));
+    return absl::InvalidArgumentError(
+        StrCat("make node filesystem view: state dir \"", state_dir,
+               "\" must not contain ',' ':' or '\\' (overlayfs options)"));
   }
   for (std::string_view d : {std::string_view("/etc"), std::string_view("/var/lib")}) {
     if (AtOrUnder(state_dir, d)) {
-      return absl::InvalidArgumentError(StrCat("make node filesystem view: state dir ", state_dir, " is under ", d,
-                                               ", which the node view overlays"));
+      return absl::InvalidArgumentError(StrCat("make node filesystem view: state dir ", state_dir,
+                                               " is under ", d, ", which the node view overlays"));
     }
   }
   absl::StatusOr<std::vector<MountEntry>> mounts = ReadMounts();
@@ -205,7 +217,8 @@ absl::StatusOr<Fd> MakeNodeMountNs(const std::string& state_dir) {
   }
   if (netns == nullptr || !netns->shared) {
     return absl::FailedPreconditionError(
-        "make node filesystem view: /run/netns is not a shared mount, so pod namespaces made later would not "
+        "make node filesystem view: /run/netns is not a shared mount, so pod namespaces made later "
+        "would not "
         "appear in the node's view (call PrepareNetnsDir first)");
   }
 
@@ -216,7 +229,9 @@ absl::StatusOr<Fd> MakeNodeMountNs(const std::string& state_dir) {
     for (const char* sub : {"/upper", "/work"}) {
       std::error_code ec;
       std::filesystem::create_directories(base + sub, ec);
-      if (ec) return absl::ErrnoToStatus(ec.value(), StrCat("make node filesystem view: create ", base, sub));
+      if (ec)
+        return absl::ErrnoToStatus(ec.value(),
+                                   StrCat("make node filesystem view: create ", base, sub));
     }
     opts_s.push_back(StrCat("lowerdir=", d, ",upperdir=", base, "/upper,workdir=", base, "/work"));
   }
@@ -260,13 +275,15 @@ absl::StatusOr<Fd> MakeNodeMountNs(const std::string& state_dir) {
   int wstatus = 0;
   while (::waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
   }
-  if (n < 0) return absl::ErrnoToStatus(recv_errno, "make node filesystem view: receive the namespace");
+  if (n < 0)
+    return absl::ErrnoToStatus(recv_errno, "make node filesystem view: receive the namespace");
   if (n != static_cast<ssize_t>(sizeof(r))) {
-    return absl::InternalError(StrCat("make node filesystem view: the child ended without an answer (status ",
-                                      wstatus, ")"));
+    return absl::InternalError(StrCat(
+        "make node filesystem view: the child ended without an answer (status ", wstatus, ")"));
   }
   if (r.step != kOk) return absl::ErrnoToStatus(r.err, StepText(r, opts_s, points_s));
-  if (!ns.valid()) return absl::InternalError("make node filesystem view: no namespace fd received");
+  if (!ns.valid())
+    return absl::InternalError("make node filesystem view: no namespace fd received");
   return ns;
 }
 
