@@ -266,6 +266,23 @@ TEST(RunPlugin, NotExecutableAndRelativePathAreErrors) {
   EXPECT_NE(res.status().message().find("absolute path"), std::string::npos) << res.status();
 }
 
+TEST(RunPlugin, BinaryStillOpenForWritingIsRetriedThenAClearError) {
+  TempDir dir;
+  std::string p = dir.Script("busy", "echo ran");
+  Fd writer(::open(p.c_str(), O_WRONLY | O_CLOEXEC));  // as while `install` copies the plugin
+  ASSERT_TRUE(writer.valid());
+  ExecRequest r;
+  r.binary = p;
+  absl::StatusOr<ExecResult> res = RunPlugin(r);
+  ASSERT_FALSE(res.ok());
+  EXPECT_NE(res.status().message().find("exec " + p + ": Text file busy"), std::string::npos)
+      << res.status();
+  writer.Reset();
+  res = RunPlugin(r);
+  ASSERT_TRUE(res.ok()) << res.status();
+  EXPECT_EQ(res->stdout_data, "ran\n");
+}
+
 TEST(RunPlugin, BadCwdIsAClearError) {
   ExecRequest r = Sh("pwd");
   r.cwd = "/nonexistent-mkn-dir";
