@@ -1,0 +1,52 @@
+// lib/cni/report — the conformance suite's output (`minikube-net verify`): a terminal table,
+// JUnit XML for CI (Jenkins, GitLab), JSON, and the --only/--skip selectors.
+//
+// Pure formatting: same reports, same bytes. Text from plugins (evidence) may hold anything:
+// invalid UTF-8 becomes U+FFFD, and XML gets only characters XML 1.0 allows.
+#pragma once
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mkn::cni {
+
+enum class Outcome { kPass, kFail, kSkip };
+// "PASS", "FAIL", "SKIP".
+std::string_view OutcomeName(Outcome outcome);
+
+struct CheckReport {
+  std::string id, title;
+  std::string source;  // where the rule comes from: "SPEC.md §Execution: DEL", "k8s model rule 1"
+  Outcome outcome = Outcome::kPass;
+  std::chrono::nanoseconds duration{0};
+  std::string evidence;  // on fail/skip: what was seen
+};
+
+// Columns ID, CHECK, SOURCE, RESULT, TIME, aligned by display width (UTF-8 aware); under a
+// failed or skipped row its evidence, each line indented; then "N passed, M failed, K skipped".
+// With `color`, RESULT is green/red/yellow (ANSI), alignment unchanged.
+std::string FormatTable(const std::vector<CheckReport>& reports, bool color);
+
+// One <testsuites> holding <testsuite name=suite tests failures errors=0 skipped time>, a
+// <testcase classname=suite name=id time> per check; a failure carries <failure message="TITLE:
+// first evidence line" type="SOURCE"> with the whole evidence as text, a skip <skipped
+// message=...>. Seconds with 3 decimals.
+std::string JUnitXml(std::string_view suite, const std::vector<CheckReport>& reports);
+
+// {"suite", "summary": {"passed","failed","skipped","total","duration_seconds"},
+//  "checks": [{"id","title","source","result":"pass|fail|skip","duration_seconds","evidence"}]}
+nlohmann::json ReportJson(std::string_view suite, const std::vector<CheckReport>& reports);
+
+// True when `id` matches one of `globs` ('*' any run of characters, '?' one character, the rest
+// literal, whole id). Empty `globs` matches nothing: --only with no globs means "all", which is
+// the caller's rule.
+bool MatchesSelector(std::string_view id, const std::vector<std::string>& globs);
+bool GlobMatch(std::string_view pattern, std::string_view text);
+
+// "850us", "12ms", "1.35s": compact durations for the TIME column.
+std::string FormatDuration(std::chrono::nanoseconds d);
+
+}  // namespace mkn::cni

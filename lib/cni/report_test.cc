@@ -1,0 +1,185 @@
+#include "lib/cni/report.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace mkn::cni {
+namespace {
+
+using ::testing::HasSubstr;
+using namespace std::chrono_literals;
+
+std::vector<CheckReport> Reports() {
+  return {
+      {"spec.version", "VERSION lists versions", "SPEC.md §VERSION", Outcome::kPass, 850us, ""},
+      {"spec.del.removes", "DEL removes everything ADD added", "SPEC.md §Execution: DEL",
+       Outcome::kFail, 1350ms,
+       "links:\n  + veth1a2b3c4d kind=veth master=cni0 mtu=1500\nplugin said <\"done\"> & 'ok'\n"},
+      {"k8s.rule1", "pod<->pod across nodes", "k8s model rule 1", Outcome::kSkip, 0ns,
+       "lab has one node"},
+  };
+}
+
+TEST(FormatTable, AlignedWithEvidenceAndSummary) {
+  EXPECT_EQ(
+      FormatTable(Reports(), false),
+      "ID                CHECK                             SOURCE                   RESULT   TIME\n"
+      "spec.version      VERSION lists versions            SPEC.md §VERSION         PASS    850us\n"
+      "spec.del.removes  DEL removes everything ADD added  SPEC.md §Execution: DEL  FAIL    1.35s\n"
+      "    links:\n"
+      "      + veth1a2b3c4d kind=veth master=cni0 mtu=1500\n"
+      "    plugin said <\"done\"> & 'ok'\n"
+      "k8s.rule1         pod<->pod across nodes            k8s model rule 1         SKIP      0us\n"
+      "    lab has one node\n"
+      "1 passed, 1 failed, 1 skipped\n");
+}
+
+TEST(FormatTable, ColorKeepsAlignment) {
+  std::string colored = FormatTable(Reports(), true);
+  EXPECT_THAT(colored, HasSubstr("\x1b[32mPASS\x1b[0m    850us\n"));
+  EXPECT_THAT(colored, HasSubstr("\x1b[31mFAIL\x1b[0m    1.35s\n"));
+  EXPECT_THAT(colored, HasSubstr("\x1b[33mSKIP\x1b[0m      0us\n"));
+  // Without the escapes it is the plain table.
+  std::string stripped;
+  for (size_t i = 0; i < colored.size(); ++i) {
+    if (colored[i] == '\x1b') {
+      i = colored.find('m', i);
+      continue;
+    }
+    stripped.push_back(colored[i]);
+  }
+  EXPECT_EQ(stripped, FormatTable(Reports(), false));
+  EXPECT_EQ(FormatTable({}, false),
+            "ID  CHECK  SOURCE  RESULT  TIME\n0 passed, 0 failed, 0 skipped\n");
+}
+
+TEST(FormatDuration, Units) {
+  EXPECT_EQ(FormatDuration(0ns), "0us");
+  EXPECT_EQ(FormatDuration(999us), "999us");
+  EXPECT_EQ(FormatDuration(12ms), "12ms");
+  EXPECT_EQ(FormatDuration(1350ms), "1.35s");
+  EXPECT_EQ(FormatDuration(75s), "75.00s");
+}
+
+// A small XML well-formedness check: tags balance, attribute values are quoted and hold no raw
+// '<' or '&' without an entity, text holds no raw '<' or bare '&', no control characters.
+std::string XmlProblems(const std::string& xml) {
+  std::vector<std::string> stack;
+  auto entity_ok = [&](size_t i) {
+    for (const char* e : {"&amp;", "&lt;", "&gt;", "&quot;", "&apos;", "&#10;", "&#13;", "&#9;"}) {
+      if (xml.compare(i, strlen(e), e) == 0) return true;
+    }
+    return false;
+  };
+  size_t i = 0;
+  if (xml.rfind("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n", 0) != 0)
+    return "no XML declaration";
+  i = xml.find('\n') + 1;
+  while (i < xml.size()) {
+    unsigned char c = static_cast<unsigned char>(xml[i]);
+    if (c < 0x20 && c != '\n' && c != '\t' && c != '\r') return "control character in document";
+    if (c == '&') {
+      if (!entity_ok(i)) return "bare & at " + std::to_string(i);
+      ++i;
+      continue;
+    }
+    if (c != '<') {
+      ++i;
+      continue;
+    }
+    size_t end = i + 1;
+    bool in_quote = false;
+    for (; end < xml.size() && (in_quote || xml[end] != '>'); ++end) {
+      if (xml[end] == '"') in_quote = !in_quote;
+      if (in_quote && xml[end] == '<') return "raw < in attribute at " + std::to_string(end);
+      if (in_quote && xml[end] == '&' && !entity_ok(end)) return "bare & in attribute";
+      if (in_quote && xml[end] == '\n') return "raw newline in attribute";
+    }
+    if (end >= xml.size()) return "unterminated tag";
+    std::string tag = xml.substr(i + 1, end - i - 1);
+    if (tag[0] == '/') {
+      if (stack.empty() || stack.back() != tag.substr(1))
+        return "mismatched </" + tag.substr(1) + ">";
+      stack.pop_back();
+    } else if (tag.back() != '/') {
+      stack.push_back(tag.substr(0, tag.find(' ')));
+    }
+    i = end + 1;
+  }
+  return stack.empty() ? "" : "unclosed <" + stack.back() + ">";
+}
+
+TEST(JUnitXml, WellFormedWithCountsAndEscapes) {
+  std::vector<CheckReport> reports = Reports();
+  reports[1].evidence += "stderr: \x01\xff bytes\n";  // a plugin printed junk
+  std::string xml = JUnitXml("minikube-net verify <kindnet>", reports);
+  EXPECT_EQ(XmlProblems(xml), "") << xml;
+  EXPECT_THAT(xml, HasSubstr("<testsuite name=\"minikube-net verify &lt;kindnet&gt;\" tests=\"3\" "
+                             "failures=\"1\" errors=\"0\" skipped=\"1\" time=\"1.351\">"));
+  EXPECT_THAT(xml, HasSubstr("<testcase classname=\"minikube-net verify &lt;kindnet&gt;\" "
+                             "name=\"spec.version\" time=\"0.001\"/>"));
+  EXPECT_THAT(xml, HasSubstr("<failure message=\"DEL removes everything ADD added: links:\" "
+                             "type=\"SPEC.md §Execution: DEL\">DEL removes everything ADD added\n"
+                             "source: SPEC.md §Execution: DEL\nlinks:\n"));
+  EXPECT_THAT(xml, HasSubstr("plugin said &lt;\"done\"&gt; &amp; 'ok'\n"));
+  EXPECT_THAT(xml, HasSubstr("stderr: \xEF\xBF\xBD\xEF\xBF\xBD bytes"));
+  EXPECT_THAT(xml, HasSubstr("<skipped message=\"lab has one node\"/>"));
+  EXPECT_EQ(XmlProblems(JUnitXml("s", {})), "");
+}
+
+TEST(JUnitXml, CheckerCatchesBrokenXml) {
+  // The checker itself must be able to fail.
+  EXPECT_NE(XmlProblems("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<a><b></a>"), "");
+  EXPECT_NE(XmlProblems("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<a>x & y</a>"), "");
+  EXPECT_NE(XmlProblems("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<a m=\"<\"/>"), "");
+  EXPECT_NE(XmlProblems("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<a>"), "");
+}
+
+TEST(ReportJson, Shape) {
+  nlohmann::json j = ReportJson("verify", Reports());
+  EXPECT_EQ(j["suite"], "verify");
+  EXPECT_EQ(j["summary"]["passed"], 1);
+  EXPECT_EQ(j["summary"]["failed"], 1);
+  EXPECT_EQ(j["summary"]["skipped"], 1);
+  EXPECT_EQ(j["summary"]["total"], 3);
+  EXPECT_DOUBLE_EQ(j["summary"]["duration_seconds"].get<double>(), 1.35085);
+  ASSERT_EQ(j["checks"].size(), 3u);
+  EXPECT_EQ(j["checks"][1]["id"], "spec.del.removes");
+  EXPECT_EQ(j["checks"][1]["result"], "fail");
+  EXPECT_EQ(j["checks"][1]["source"], "SPEC.md §Execution: DEL");
+  EXPECT_EQ(j["checks"][2]["result"], "skip");
+  // Invalid UTF-8 in evidence must not make dump() throw.
+  std::vector<CheckReport> junk = Reports();
+  junk[0].evidence = "\xff";
+  EXPECT_EQ(ReportJson("v", junk)["checks"][0]["evidence"].dump(), "\"\xEF\xBF\xBD\"");
+}
+
+TEST(MatchesSelector, Globs) {
+  struct Case {
+    const char* id;
+    std::vector<std::string> globs;
+    bool want;
+  } cases[] = {
+      {"spec.del.removes", {"spec.*"}, true},
+      {"spec.del.removes", {"spec.del.*"}, true},
+      {"spec.del.removes", {"*.removes"}, true},
+      {"spec.del.removes", {"spec.del"}, false},  // whole id
+      {"spec.del.removes", {"spec.?el.removes"}, true},
+      {"spec.del.removes", {"spec.??.removes"}, false},
+      {"spec.del.removes", {"k8s.*", "*del*"}, true},
+      {"spec.del.removes", {}, false},
+      {"k8s.rule1", {"k8s.rule?"}, true},
+      {"k8s.rule10", {"k8s.rule?"}, false},
+      {"", {"*"}, true},
+      {"a*b", {"a*b"}, true},
+      {"aXXb", {"a**b"}, true},
+      {"ab", {"a*?b"}, false},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(MatchesSelector(c.id, c.globs), c.want)
+        << c.id << " " << ::testing::PrintToString(c.globs);
+  }
+}
+
+}  // namespace
+}  // namespace mkn::cni
