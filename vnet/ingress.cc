@@ -163,6 +163,17 @@ void SetFields(http::fields& f, const ingress::Headers& h) {
   for (const auto& [k, v] : h) f.insert(k, v);
 }
 
+// Appends "name: value\r\n" for every header: the fast paths below write a message from the
+// forwarded header list directly instead of converting it back into Beast's fields.
+void AppendFields(std::string& out, const ingress::Headers& h) {
+  for (const auto& [k, v] : h) {
+    out.append(k);
+    out.append(": ", 2);
+    out.append(v);
+    out.append("\r\n", 2);
+  }
+}
+
 void ApplyModifier(ingress::Headers& h, const config::HeaderModifierSpec& m) {
   auto drop = [&](const std::string& name) {
     std::string n = Lower(name);
@@ -291,7 +302,7 @@ struct IngressServer::Impl {
   awaitable<void> Serve(Stream stream, Listener* l, std::string client);
   template <class Stream>
   awaitable<bool> Handle(Stream& stream, beast::flat_buffer& buf, Listener* l, const std::string& client,
-                         bool first, char* chunk);
+                         bool first, char* chunk, std::string& out, beast::flat_buffer& upbuf);
   template <class Stream>
   awaitable<void> Answer(Stream& stream, unsigned version, http::status status, bool keep, std::string body,
                          std::string location);
@@ -324,8 +335,10 @@ awaitable<void> IngressServer::Impl::Serve(Stream stream, Listener* l, std::stri
   }
   beast::flat_buffer buf;
   std::unique_ptr<char[]> chunk(new char[kChunk]);  // bodies pass through it, both ways
+  std::string out;           // a whole message on its way out (the fast paths of Handle)
+  beast::flat_buffer upbuf;  // the upstream's response; empty between requests
   for (bool first = true;; first = false) {
-    bool keep = co_await Handle(stream, buf, l, client, first, chunk.get());
+    bool keep = co_await Handle(stream, buf, l, client, first, chunk.get(), out, upbuf);
     if (!keep || draining) break;
   }
   if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
@@ -354,7 +367,8 @@ awaitable<void> IngressServer::Impl::Answer(Stream& stream, unsigned version, ht
 // One request: read, route, answer or proxy. Returns whether the connection stays open.
 template <class Stream>
 awaitable<bool> IngressServer::Impl::Handle(Stream& stream, beast::flat_buffer& buf, Listener* l,
-                                            const std::string& client, bool first, char* chunk) {
+                                            const std::string& client, bool first, char* chunk, std::string& out,
+                                            beast::flat_buffer& upbuf) {
   const IngressLimits& lim = options.limits;
   http::request_parser<http::buffer_body> req;
   req.header_limit(static_cast<std::uint32_t>(lim.header_bytes));
@@ -419,7 +433,7 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, beast::flat_buffer& 
   r.host = host;
   r.path = path;
   r.query = query;
-  r.headers = ToHeaders(msg);
+  r.headers = ToHeaders(msg);  // used below as the forwarded list too (converted once)
   thread_local std::mt19937_64 rng{std::random_device{}()};
   ingress::Decision d = snap->router.Route(r, rng());
   if (d.kind == ingress::Decision::Kind::kNoRoute) {
@@ -449,7 +463,7 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, beast::flat_buffer& 
   const std::string key = StrCat(to.address().to_string(), ":", to.port());
 
   // The request as it goes upstream.
-  ingress::Headers h = ToHeaders(msg);
+  ingress::Headers h = std::move(r.headers);
   ingress::ForwardInfo info{client, l->tls ? "https" : "http", host, l->by};
   ingress::PrepareUpstreamRequest(h, info);
   // Expect: 100-continue is answered here (below), as nginx does: the backend gets the body at once.
@@ -460,10 +474,25 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, beast::flat_buffer& 
     return true;
   });
   ApplyModifier(h, d.modify);
-  SetFields(msg, h);
-  msg.version(11);
-  if (req.chunked()) msg.chunked(true);
-  msg.keep_alive(true);
+  // Without a body the whole request goes upstream in one write from `out` (one send, where
+  // Beast's serializer needs a header write and a body write); with a body, Beast's serializer
+  // streams it. Connection is hop-by-hop (dropped above), so HTTP/1.1 means keep-alive.
+  const bool whole_request = !has_body;
+  if (whole_request) {
+    out.clear();
+    const beast::string_view m = msg.method_string();
+    out.append(m.data(), m.size());
+    out.push_back(' ');
+    out.append(target);
+    out.append(" HTTP/1.1\r\n");
+    AppendFields(out, h);
+    out.append("\r\n", 2);
+  } else {
+    SetFields(msg, h);
+    msg.version(11);
+    if (req.chunked()) msg.chunked(true);
+    msg.keep_alive(true);
+  }
 
   if (expects_continue && has_body) {
     http::response<http::empty_body> cont{http::status::continue_, version};
@@ -474,7 +503,7 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, beast::flat_buffer& 
   auto up_start = std::chrono::steady_clock::now();
   uint64_t bytes_in = 0, bytes_out = 0;
   std::unique_ptr<beast::tcp_stream> up;
-  beast::flat_buffer upbuf;
+  upbuf.clear();
   std::optional<http::response_parser<http::buffer_body>> resp_holder;
   auto fresh_parser = [&]() -> http::response_parser<http::buffer_body>& {
     resp_holder.emplace();
@@ -508,10 +537,14 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, beast::flat_buffer& 
       }
       up->socket().set_option(tcp::no_delay(true), ec);
     }
-    http::serializer<true, http::buffer_body> sr{msg};
     up->expires_after(lim.idle_timeout);
-    co_await http::async_write_header(*up, sr, asio::redirect_error(use_awaitable, ec));
-    if (!ec) ec = co_await RelayBody(stream, buf, req, *up, sr, lim.idle_timeout, bytes_in, chunk);
+    if (whole_request) {
+      co_await asio::async_write(*up, asio::buffer(out), asio::redirect_error(use_awaitable, ec));
+    } else {
+      http::serializer<true, http::buffer_body> sr{msg};
+      co_await http::async_write_header(*up, sr, asio::redirect_error(use_awaitable, ec));
+      if (!ec) ec = co_await RelayBody(stream, buf, req, *up, sr, lim.idle_timeout, bytes_in, chunk);
+    }
     if (ec == http::error::body_limit) {
       std::string body = "request body too large\n";
       co_return co_await own(http::status::payload_too_large, body, d.route, none);
@@ -550,26 +583,61 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, beast::flat_buffer& 
   if (pod.empty()) pod = key;
   ingress::Headers rh = ToHeaders(rm);
   ingress::PrepareDownstreamResponse(rh, info);
-  SetFields(rm, rh);
   bool keep = client_keep && !draining;
   const bool bodyless = resp.skip() || status / 100 == 1 || status == 204 || status == 304;
-  if (length) {
-    rm.content_length(*length);
-  } else if (!bodyless && (chunked || resp.need_eof())) {
-    // Chunked, or delimited by the upstream closing: chunk it for a 1.1 client; a 1.0 client gets
-    // the body up to our close.
-    if (version >= 11) {
-      rm.chunked(true);
-    } else {
-      keep = false;
+  // A response without a body or with a small known length goes out in one write: header and body
+  // together from `out` (one send, one TLS record for a small body), the body read whole first.
+  const bool whole_response = bodyless || (length && *length <= kChunk);
+  if (whole_response) {
+    size_t n = 0;
+    if (!resp.is_done()) {
+      rm.body().data = chunk;
+      rm.body().size = kChunk;
+      up->expires_after(lim.idle_timeout);
+      co_await http::async_read(*up, upbuf, resp, asio::redirect_error(use_awaitable, ec));
+      if (ec == http::error::need_buffer && resp.is_done()) ec = {};
+      n = kChunk - rm.body().size;
     }
+    if (!ec) {
+      beast::string_view reason = rm.reason();
+      if (reason.empty()) reason = http::obsolete_reason(rm.result());
+      out.clear();
+      out.append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+      out.append(std::to_string(status));
+      out.push_back(' ');
+      out.append(reason.data(), reason.size());
+      out.append("\r\n", 2);
+      AppendFields(out, rh);
+      // Connection is hop-by-hop (dropped above): say only what differs from the version's default,
+      // as Beast's keep_alive() does.
+      if (version >= 11 && !keep) out.append("Connection: close\r\n");
+      if (version < 11 && keep) out.append("Connection: keep-alive\r\n");
+      out.append("\r\n", 2);
+      out.append(chunk, n);
+      bytes_out = n;
+      beast::get_lowest_layer(stream).expires_after(lim.idle_timeout);
+      co_await asio::async_write(stream, asio::buffer(out), asio::redirect_error(use_awaitable, ec));
+    }
+  } else {
+    SetFields(rm, rh);
+    if (length) {
+      rm.content_length(*length);
+    } else if (chunked || resp.need_eof()) {
+      // Chunked, or delimited by the upstream closing: chunk it for a 1.1 client; a 1.0 client gets
+      // the body up to our close.
+      if (version >= 11) {
+        rm.chunked(true);
+      } else {
+        keep = false;
+      }
+    }
+    rm.version(version);
+    rm.keep_alive(keep);
+    http::serializer<false, http::buffer_body> rs{rm};
+    beast::get_lowest_layer(stream).expires_after(lim.idle_timeout);
+    co_await http::async_write_header(stream, rs, asio::redirect_error(use_awaitable, ec));
+    if (!ec) ec = co_await RelayBody(*up, upbuf, resp, stream, rs, lim.idle_timeout, bytes_out, chunk);
   }
-  rm.version(version);
-  rm.keep_alive(keep);
-  http::serializer<false, http::buffer_body> rs{rm};
-  beast::get_lowest_layer(stream).expires_after(lim.idle_timeout);
-  co_await http::async_write_header(stream, rs, asio::redirect_error(use_awaitable, ec));
-  if (!ec) ec = co_await RelayBody(*up, upbuf, resp, stream, rs, lim.idle_timeout, bytes_out, chunk);
   Count(d.route, status, bytes_in, bytes_out);
   log_line(status, d.route, pod, up_ms);
   if (!ec && up_keep && resp.is_done() && upbuf.size() == 0) pool.Put(key, std::move(up));
