@@ -76,14 +76,15 @@ class SocketFactory {
   absl::StatusOr<Fd> Take() {
     std::lock_guard<std::mutex> l(mu_);
     if (spare_.empty()) {
-      MKN_RETURN_IF_ERROR(RunInNetns(netns_fd_, [&]() -> absl::Status {
+      auto make = [&]() -> absl::Status {
         for (size_t i = 0; i < kSocketBatch; ++i) {
           int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
           if (fd < 0) return absl::ErrnoToStatus(errno, "upstream socket");
           spare_.emplace_back(fd);
         }
         return absl::OkStatus();
-      }));
+      };
+      MKN_RETURN_IF_ERROR(netns_fd_ == IngressServer::kCallerNetns ? make() : RunInNetns(netns_fd_, make));
     }
     Fd fd = std::move(spare_.back());
     spare_.pop_back();
@@ -616,6 +617,10 @@ absl::StatusOr<std::unique_ptr<IngressServer>> IngressServer::Start(const config
     if (!ec) l->acceptor->listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
       return absl::FailedPreconditionError(StrCat("listener ", ls.name, ": listen on ", l->by, ": ", ec.message()));
+    }
+    if (ls.port == 0) {  // the kernel chose: Listening() and Forwarded: by= say which
+      l->spec.port = l->acceptor->local_endpoint(ec).port();
+      l->by = StrCat(ls.address.ToString(), ":", l->spec.port);
     }
     impl.listeners.push_back(std::move(l));
   }
