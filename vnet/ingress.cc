@@ -379,11 +379,17 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, beast::flat_buffer& 
   const std::string none;
   if (ec) {
     bool big = ec == http::error::header_limit;
-    http::status st = big ? http::status::request_header_fields_too_large : http::status::bad_request;
-    std::string body = big ? std::string("request header too large\n") : StrCat("bad request: ", ec.message(), "\n");
+    // Beast checks a Content-Length against the body limit with the header: that is a 413 too.
+    bool too_long = ec == http::error::body_limit;
+    http::status st = big        ? http::status::request_header_fields_too_large
+                      : too_long ? http::status::payload_too_large
+                                 : http::status::bad_request;
+    std::string body = big        ? std::string("request header too large\n")
+                       : too_long ? std::string("request body too large\n")
+                                  : StrCat("bad request: ", ec.message(), "\n");
     co_await Answer(stream, 11, st, false, std::move(body), none);
-    Count(none, big ? 431 : 400, 0, 0);
-    Log(StrCat(client, " - - ", big ? 431 : 400, " - - 0ms"));
+    Count(none, static_cast<int>(st), 0, 0);
+    Log(StrCat(client, " - - ", static_cast<int>(st), " - - 0ms"));
     co_return false;
   }
   auto& msg = req.get();
