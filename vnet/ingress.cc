@@ -194,11 +194,16 @@ awaitable<beast::error_code> RelayBody(In& in, beast::flat_buffer& inbuf, http::
       p.get().body().data = data.get();
       p.get().body().size = kChunk;
       beast::get_lowest_layer(in).expires_after(timeout);
-      co_await http::async_read(in, inbuf, p, asio::redirect_error(use_awaitable, ec));
+      // read_some, not read: what has come goes on at once (a stream of events, a slow upload, the
+      // part before an upstream reset) instead of waiting until 64 KiB have gathered.
+      co_await http::async_read_some(in, inbuf, p, asio::redirect_error(use_awaitable, ec));
       if (ec == http::error::need_buffer) ec = {};
       if (ec) co_return ec;
-      p.get().body().size = kChunk - p.get().body().size;
-      p.get().body().data = data.get();
+      const size_t n = kChunk - p.get().body().size;
+      // Only a chunk header came: nothing to write (a zero-size piece would end a chunked body).
+      if (n == 0 && !p.is_done()) continue;
+      p.get().body().size = n;
+      p.get().body().data = n == 0 ? nullptr : data.get();
       p.get().body().more = !p.is_done();
     } else {
       p.get().body().data = nullptr;
