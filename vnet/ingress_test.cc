@@ -641,6 +641,52 @@ TEST_F(IngressServerTest, SlowClientIsCutAtTheHeaderTimeoutWhileOthersAreServed)
   EXPECT_EQ(backend_->connections(), 1) << "only the fast client reaches the backend";
 }
 
+// One fast request first must not buy a slow client the idle timeout for its next header: once the
+// next request has begun, its header is due within header_timeout too.
+TEST_F(IngressServerTest, SlowSecondRequestIsCutAtTheHeaderTimeout) {
+  IngressLimits lim = TestLimits();
+  lim.header_timeout = milliseconds(300);
+  lim.idle_timeout = milliseconds(2500);
+  Start(Answering("fast"), lim);
+  Conn slow = Client();
+  Message res = Roundtrip(slow, "GET /first HTTP/1.1\r\nHost: app.test\r\n\r\n");
+  ASSERT_EQ(res.status(), 200);
+  const auto t0 = Clock::now();
+  ASSERT_TRUE(slow.Send("GET /second HTTP/1.1\r\nHost: app.test\r\n"));
+  const std::string dribble = "X-Slow: " + std::string(200, 'z');
+  for (size_t i = 0; !slow.closed() && !slow.timed_out() && i < dribble.size(); ++i) {
+    if (!slow.ReadSome(milliseconds(50)) && !slow.closed()) slow.Send(std::string_view(&dribble[i], 1));
+  }
+  const auto took = std::chrono::duration_cast<milliseconds>(Clock::now() - t0);
+  EXPECT_TRUE(slow.closed()) << "the slow second header was not cut within " << kDeadline.count() << " ms";
+  EXPECT_GE(took.count(), 250) << "cut before the header timeout";
+  EXPECT_LT(took.count(), 1500) << "cut at " << took.count()
+                                << " ms: the idle timeout (2500 ms), not the header timeout (300 ms), ran";
+  EXPECT_EQ(slow.buf(), "");
+}
+
+// A pooled upstream connection the backend closed meanwhile: the request (no body) is retried once
+// on a fresh connection, and the client never sees the stale one.
+TEST_F(IngressServerTest, StalePooledConnectionIsRetriedOnAFreshOne) {
+  Start([](Backend& b, Conn& c) {
+    std::optional<Message> m = ReadMessage(c, false);
+    if (!m) return;
+    b.Record(*m);
+    // Says keep-alive, then closes anyway (a backend's own idle timeout, a restart).
+    c.Send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  });
+  Conn c = Client();
+  for (const char* path : {"/one", "/two"}) {
+    Message res = Roundtrip(c, absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: app.test\r\n\r\n"));
+    EXPECT_EQ(res.status(), 200) << path << ": " << res.body;
+    EXPECT_EQ(res.body, "ok") << path;
+  }
+  std::vector<Message> got = backend_->WaitRequests(2);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[1].start, "GET /two HTTP/1.1");
+  EXPECT_EQ(backend_->connections(), 2);
+}
+
 // The table of answers the server gives itself, all on one keep-alive client connection: each is
 // followed by a request that is proxied, so the connection is still usable after it.
 TEST_F(IngressServerTest, AnswersOfItsOwnKeepTheConnection) {
