@@ -367,7 +367,15 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, beast::flat_buffer& 
   req.body_limit(lim.body_bytes);
   beast::error_code ec;
   beast::get_lowest_layer(stream).expires_after(first ? lim.header_timeout : lim.idle_timeout);
-  co_await http::async_read_header(stream, buf, req, asio::redirect_error(use_awaitable, ec));
+  if (!first && buf.size() == 0) {
+    // Idle between requests up to idle_timeout; once the next request begins, its header is due
+    // within header_timeout, as the first one was (else one fast request buys a slow client the
+    // idle timeout for every header after it).
+    const size_t n = co_await stream.async_read_some(buf.prepare(kChunk), asio::redirect_error(use_awaitable, ec));
+    buf.commit(n);
+    beast::get_lowest_layer(stream).expires_after(lim.header_timeout);
+  }
+  if (!ec) co_await http::async_read_header(stream, buf, req, asio::redirect_error(use_awaitable, ec));
   if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::eof ||
       ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
     co_return false;
