@@ -8,21 +8,20 @@
 #include "vnet/ingress.h"
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
-
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
-#include <condition_variable>
 #include <functional>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -47,7 +46,8 @@ using std::chrono::milliseconds;
 
 constexpr milliseconds kDeadline{3000};  // no single wait in a test may take longer
 
-// --- sockets --------------------------------------------------------------------------------------
+// --- sockets
+// --------------------------------------------------------------------------------------
 
 sockaddr_in LoopbackAddr(int port) {
   sockaddr_in sa{};
@@ -82,12 +82,14 @@ void Reset(Fd& fd) {
 // until the connection's deadline, so a missing answer fails a test instead of hanging it.
 class Conn {
  public:
-  explicit Conn(Fd fd, milliseconds budget = kDeadline) : fd_(std::move(fd)), deadline_(Clock::now() + budget) {}
+  explicit Conn(Fd fd, milliseconds budget = kDeadline)
+      : fd_(std::move(fd)), deadline_(Clock::now() + budget) {}
 
   static Conn Connect(int port) {
     Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     sockaddr_in sa = LoopbackAddr(port);
-    EXPECT_EQ(::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0) << strerror(errno);
+    EXPECT_EQ(::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0)
+        << strerror(errno);
     return Conn(std::move(fd));
   }
 
@@ -168,7 +170,8 @@ class Conn {
   bool eof_ = false, reset_ = false, timed_out_ = false;
 };
 
-// --- HTTP/1.1 messages, as bytes on the wire ------------------------------------------------------
+// --- HTTP/1.1 messages, as bytes on the wire
+// ------------------------------------------------------
 
 struct Message {
   std::string start;  // "GET / HTTP/1.1" or "HTTP/1.1 200 OK"
@@ -242,7 +245,8 @@ std::optional<Message> ReadMessage(Conn& c, bool response, bool head_only = fals
     std::string line = head.substr(at, next - at);
     size_t colon = line.find(':');
     std::string name = absl::AsciiStrToLower(line.substr(0, colon));
-    std::string value(absl::StripAsciiWhitespace(colon == std::string::npos ? "" : line.substr(colon + 1)));
+    std::string value(
+        absl::StripAsciiWhitespace(colon == std::string::npos ? "" : line.substr(colon + 1)));
     m.headers.emplace_back(std::move(name), std::move(value));
     at = next + 2;
   }
@@ -263,7 +267,8 @@ std::optional<Message> ReadMessage(Conn& c, bool response, bool head_only = fals
   return m;
 }
 
-// --- scripted backends ----------------------------------------------------------------------------
+// --- scripted backends
+// ----------------------------------------------------------------------------
 
 // A backend on 127.0.0.1:0: every accepted connection runs `handler` on a thread of its own; it
 // records what the handler hands to Record() so the test can wait for it.
@@ -317,7 +322,9 @@ class Backend {
   }
   bool WaitSignal(const std::string& what) {
     std::unique_lock<std::mutex> l(mu_);
-    return cv_.wait_for(l, kDeadline, [&] { return std::find(signals_.begin(), signals_.end(), what) != signals_.end(); });
+    return cv_.wait_for(l, kDeadline, [&] {
+      return std::find(signals_.begin(), signals_.end(), what) != signals_.end();
+    });
   }
 
  private:
@@ -338,12 +345,14 @@ Backend::Handler Answering(std::string body, std::string extra_headers = "") {
   return [=](Backend& b, Conn& c) {
     while (std::optional<Message> m = ReadMessage(c, false)) {
       b.Record(*m);
-      c.Send(absl::StrCat("HTTP/1.1 200 OK\r\nContent-Length: ", body.size(), "\r\n", extra_headers, "\r\n", body));
+      c.Send(absl::StrCat("HTTP/1.1 200 OK\r\nContent-Length: ", body.size(), "\r\n", extra_headers,
+                          "\r\n", body));
     }
   };
 }
 
-// --- the server under test ------------------------------------------------------------------------
+// --- the server under test
+// ------------------------------------------------------------------------
 
 // app.test -> service app (the backend), empty.test -> a service without endpoints, refused.test ->
 // a pod whose port refuses. Anything else has no route (no default backend).
@@ -471,10 +480,13 @@ class IngressServerTest : public ::testing::Test {
   int port_ = 0;
 };
 
-// --- cases ----------------------------------------------------------------------------------------
+// --- cases
+// ----------------------------------------------------------------------------------------
 
 TEST_F(IngressServerTest, ProxiesGetWithForwardingHeadersAndWithoutHopByHop) {
-  Start(Answering("hello", "Connection: X-Resp-Hop\r\nX-Resp-Hop: 1\r\nKeep-Alive: timeout=9\r\nX-App: yes\r\n"));
+  Start(Answering(
+      "hello",
+      "Connection: X-Resp-Hop\r\nX-Resp-Hop: 1\r\nKeep-Alive: timeout=9\r\nX-App: yes\r\n"));
   Conn c = Client();
   Message res = Roundtrip(c,
                           "GET /items?id=7 HTTP/1.1\r\n"
@@ -491,10 +503,12 @@ TEST_F(IngressServerTest, ProxiesGetWithForwardingHeadersAndWithoutHopByHop) {
   EXPECT_EQ(res.body, "hello");
   EXPECT_TRUE(res.complete);
   EXPECT_EQ(res.Get("x-app"), "yes");
-  EXPECT_EQ(res.Count("x-resp-hop"), 0) << "a header the backend's Connection names is hop-by-hop\n" << res.Dump();
+  EXPECT_EQ(res.Count("x-resp-hop"), 0) << "a header the backend's Connection names is hop-by-hop\n"
+                                        << res.Dump();
   EXPECT_EQ(res.Count("keep-alive"), 0) << res.Dump();
   EXPECT_EQ(res.Get("via"), "1.1 minikube-net");
-  EXPECT_FALSE(absl::StrContains(absl::AsciiStrToLower(res.Get("connection")), "close")) << res.Dump();
+  EXPECT_FALSE(absl::StrContains(absl::AsciiStrToLower(res.Get("connection")), "close"))
+      << res.Dump();
 
   std::vector<Message> got = backend_->WaitRequests(1);
   ASSERT_EQ(got.size(), 1u);
@@ -505,11 +519,13 @@ TEST_F(IngressServerTest, ProxiesGetWithForwardingHeadersAndWithoutHopByHop) {
   for (const char* hop : {"x-hop", "keep-alive", "proxy-connection", "te"}) {
     EXPECT_EQ(up.Count(hop), 0) << hop << " is hop-by-hop\n" << up.Dump();
   }
-  EXPECT_FALSE(absl::StrContains(absl::AsciiStrToLower(up.Get("connection")), "x-hop")) << up.Dump();
+  EXPECT_FALSE(absl::StrContains(absl::AsciiStrToLower(up.Get("connection")), "x-hop"))
+      << up.Dump();
   EXPECT_EQ(up.Get("x-forwarded-for"), "203.0.113.9, 127.0.0.1");
   EXPECT_EQ(up.Get("x-forwarded-proto"), "http");
   EXPECT_EQ(up.Get("x-forwarded-host"), "app.test");
-  EXPECT_EQ(up.Get("forwarded"), absl::StrCat("for=127.0.0.1;proto=http;host=app.test;by=\"127.0.0.1:", port_, "\""));
+  EXPECT_EQ(up.Get("forwarded"),
+            absl::StrCat("for=127.0.0.1;proto=http;host=app.test;by=\"127.0.0.1:", port_, "\""));
   EXPECT_EQ(up.Get("via"), "1.1 minikube-net");
 }
 
@@ -526,7 +542,8 @@ TEST_F(IngressServerTest, KeepAliveReusesOneUpstreamConnection) {
   ASSERT_EQ(got.size(), 2u);
   EXPECT_EQ(got[0].start, "GET /one HTTP/1.1");
   EXPECT_EQ(got[1].start, "GET /two HTTP/1.1");
-  EXPECT_EQ(backend_->connections(), 1) << "the second request must reuse the pooled upstream connection";
+  EXPECT_EQ(backend_->connections(), 1)
+      << "the second request must reuse the pooled upstream connection";
 }
 
 TEST_F(IngressServerTest, MalformedRequestsAre400AndClose) {
@@ -539,8 +556,10 @@ TEST_F(IngressServerTest, MalformedRequestsAre400AndClose) {
       {"request line without a version", "GET /\r\nHost: app.test\r\n\r\n"},
       {"a space in the method", "G T / HTTP/1.1\r\nHost: app.test\r\n\r\n"},
       {"a header line without a colon", "GET / HTTP/1.1\r\nHost app.test\r\n\r\n"},
-      {"a Content-Length that is not a number", "POST / HTTP/1.1\r\nHost: app.test\r\nContent-Length: ten\r\n\r\n"},
-      {"two different Content-Lengths", "POST / HTTP/1.1\r\nHost: app.test\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab"},
+      {"a Content-Length that is not a number",
+       "POST / HTTP/1.1\r\nHost: app.test\r\nContent-Length: ten\r\n\r\n"},
+      {"two different Content-Lengths",
+       "POST / HTTP/1.1\r\nHost: app.test\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab"},
   };
   for (const Case& k : cases) {
     SCOPED_TRACE(k.what);
@@ -561,15 +580,18 @@ TEST_F(IngressServerTest, HeaderOverTheLimitIs431) {
   Start(Answering("ok"), lim);
   {
     Conn c = Client();  // within the limit: served, so the limit (not the header) causes the 431
-    Message res = Roundtrip(c, absl::StrCat("GET / HTTP/1.1\r\nHost: app.test\r\nX-Big: ", std::string(600, 'a'), "\r\n\r\n"));
+    Message res = Roundtrip(c, absl::StrCat("GET / HTTP/1.1\r\nHost: app.test\r\nX-Big: ",
+                                            std::string(600, 'a'), "\r\n\r\n"));
     EXPECT_EQ(res.status(), 200);
   }
   Conn c = Client();
-  Message res = Roundtrip(c, absl::StrCat("GET / HTTP/1.1\r\nHost: app.test\r\nX-Big: ", std::string(2000, 'a'), "\r\n\r\n"));
+  Message res = Roundtrip(c, absl::StrCat("GET / HTTP/1.1\r\nHost: app.test\r\nX-Big: ",
+                                          std::string(2000, 'a'), "\r\n\r\n"));
   EXPECT_EQ(res.start, "HTTP/1.1 431 Request Header Fields Too Large");
   EXPECT_EQ(absl::AsciiStrToLower(res.Get("connection")), "close");
   EXPECT_TRUE(c.DrainToClose());
-  EXPECT_EQ(backend_->WaitRequests(1).size(), 1u) << "only the request within the limit reaches the backend";
+  EXPECT_EQ(backend_->WaitRequests(1).size(), 1u)
+      << "only the request within the limit reaches the backend";
 }
 
 TEST_F(IngressServerTest, BodyOverTheLimitIs413WithContentLength) {
@@ -578,18 +600,23 @@ TEST_F(IngressServerTest, BodyOverTheLimitIs413WithContentLength) {
   Start(Answering("ok"), lim);
   {
     Conn c = Client();  // exactly the limit passes
-    Message res = Roundtrip(c, absl::StrCat("POST /up HTTP/1.1\r\nHost: app.test\r\nContent-Length: 1024\r\n\r\n", std::string(1024, 'b')));
+    Message res = Roundtrip(
+        c, absl::StrCat("POST /up HTTP/1.1\r\nHost: app.test\r\nContent-Length: 1024\r\n\r\n",
+                        std::string(1024, 'b')));
     EXPECT_EQ(res.status(), 200);
     std::vector<Message> got = backend_->WaitRequests(1);
     ASSERT_EQ(got.size(), 1u);
     EXPECT_EQ(got[0].body, std::string(1024, 'b'));
   }
   Conn c = Client();
-  Message res = Roundtrip(c, absl::StrCat("POST /up HTTP/1.1\r\nHost: app.test\r\nContent-Length: 4096\r\n\r\n", std::string(4096, 'b')));
+  Message res = Roundtrip(
+      c, absl::StrCat("POST /up HTTP/1.1\r\nHost: app.test\r\nContent-Length: 4096\r\n\r\n",
+                      std::string(4096, 'b')));
   EXPECT_EQ(res.start, "HTTP/1.1 413 Payload Too Large") << res.body;
   EXPECT_EQ(absl::AsciiStrToLower(res.Get("connection")), "close");
   EXPECT_TRUE(c.DrainToClose());
-  EXPECT_EQ(backend_->connections(), 1) << "a body announced over the limit must not reach the backend";
+  EXPECT_EQ(backend_->connections(), 1)
+      << "a body announced over the limit must not reach the backend";
 }
 
 TEST_F(IngressServerTest, BodyOverTheLimitIs413Chunked) {
@@ -597,10 +624,13 @@ TEST_F(IngressServerTest, BodyOverTheLimitIs413Chunked) {
   lim.body_bytes = 1024;
   Start(Answering("ok"), lim);
   std::string body;
-  for (int i = 0; i < 8; ++i) absl::StrAppend(&body, "200\r\n", std::string(512, 'c'), "\r\n");  // 4 KiB
+  for (int i = 0; i < 8; ++i)
+    absl::StrAppend(&body, "200\r\n", std::string(512, 'c'), "\r\n");  // 4 KiB
   body += "0\r\n\r\n";
   Conn c = Client();
-  Message res = Roundtrip(c, absl::StrCat("POST /up HTTP/1.1\r\nHost: app.test\r\nTransfer-Encoding: chunked\r\n\r\n", body));
+  Message res = Roundtrip(
+      c, absl::StrCat("POST /up HTTP/1.1\r\nHost: app.test\r\nTransfer-Encoding: chunked\r\n\r\n",
+                      body));
   EXPECT_EQ(res.start, "HTTP/1.1 413 Payload Too Large") << res.body;
   EXPECT_EQ(absl::AsciiStrToLower(res.Get("connection")), "close");
   EXPECT_TRUE(c.DrainToClose());
@@ -619,8 +649,9 @@ TEST_F(IngressServerTest, SlowClientIsCutAtTheHeaderTimeoutWhileOthersAreServed)
   bool fast_served = false;
   for (size_t i = 0; !slow.closed() && !slow.timed_out(); ++i) {
     if (!slow.ReadSome(milliseconds(50)) && !slow.closed()) {
-      ASSERT_LT(i, dribble.size()) << "the server kept a slowloris client for "
-                                   << std::chrono::duration_cast<milliseconds>(Clock::now() - t0).count() << " ms";
+      ASSERT_LT(i, dribble.size())
+          << "the server kept a slowloris client for "
+          << std::chrono::duration_cast<milliseconds>(Clock::now() - t0).count() << " ms";
       slow.Send(std::string_view(&dribble[i], 1));
     }
     if (!fast_served && i == 2) {  // meanwhile, another client is served at once
@@ -637,7 +668,8 @@ TEST_F(IngressServerTest, SlowClientIsCutAtTheHeaderTimeoutWhileOthersAreServed)
   EXPECT_TRUE(slow.closed()) << "the slow client was not cut within " << kDeadline.count() << " ms";
   EXPECT_GE(took.count(), 250) << "cut before the header timeout";
   EXPECT_LT(took.count(), 1500) << "cut long after the 300 ms header timeout";
-  EXPECT_EQ(slow.buf(), "") << "the server closes a client that never finished its header without an answer";
+  EXPECT_EQ(slow.buf(), "")
+      << "the server closes a client that never finished its header without an answer";
   EXPECT_EQ(backend_->connections(), 1) << "only the fast client reaches the backend";
 }
 
@@ -655,13 +687,16 @@ TEST_F(IngressServerTest, SlowSecondRequestIsCutAtTheHeaderTimeout) {
   ASSERT_TRUE(slow.Send("GET /second HTTP/1.1\r\nHost: app.test\r\n"));
   const std::string dribble = "X-Slow: " + std::string(200, 'z');
   for (size_t i = 0; !slow.closed() && !slow.timed_out() && i < dribble.size(); ++i) {
-    if (!slow.ReadSome(milliseconds(50)) && !slow.closed()) slow.Send(std::string_view(&dribble[i], 1));
+    if (!slow.ReadSome(milliseconds(50)) && !slow.closed())
+      slow.Send(std::string_view(&dribble[i], 1));
   }
   const auto took = std::chrono::duration_cast<milliseconds>(Clock::now() - t0);
-  EXPECT_TRUE(slow.closed()) << "the slow second header was not cut within " << kDeadline.count() << " ms";
+  EXPECT_TRUE(slow.closed()) << "the slow second header was not cut within " << kDeadline.count()
+                             << " ms";
   EXPECT_GE(took.count(), 250) << "cut before the header timeout";
-  EXPECT_LT(took.count(), 1500) << "cut at " << took.count()
-                                << " ms: the idle timeout (2500 ms), not the header timeout (300 ms), ran";
+  EXPECT_LT(took.count(), 1500)
+      << "cut at " << took.count()
+      << " ms: the idle timeout (2500 ms), not the header timeout (300 ms), ran";
   EXPECT_EQ(slow.buf(), "");
 }
 
@@ -698,7 +733,8 @@ TEST_F(IngressServerTest, AnswersOfItsOwnKeepTheConnection) {
   } cases[] = {
       {"nowhere.test", 404, "no route for nowhere.test/x"},
       {"empty.test", 503, "service empty:80 has no endpoints"},
-      {"refused.test", 502, absl::StrCat("upstream 127.0.0.1:", refuser_port_, ": Connection refused")},
+      {"refused.test", 502,
+       absl::StrCat("upstream 127.0.0.1:", refuser_port_, ": Connection refused")},
   };
   Conn c = Client();
   for (const Case& k : cases) {
@@ -719,7 +755,9 @@ TEST_F(IngressServerTest, UpstreamResetBeforeAnsweringIs502) {
   Conn c = Client();
   Message res = Roundtrip(c, "GET / HTTP/1.1\r\nHost: app.test\r\n\r\n");
   EXPECT_EQ(res.status(), 502) << res.start;
-  EXPECT_TRUE(absl::StrContains(res.body, absl::StrCat("upstream 127.0.0.1:", backend_->port(), ": "))) << res.body;
+  EXPECT_TRUE(
+      absl::StrContains(res.body, absl::StrCat("upstream 127.0.0.1:", backend_->port(), ": ")))
+      << res.body;
   EXPECT_EQ(backend_->WaitRequests(1).size(), 1u);
 }
 
@@ -729,7 +767,8 @@ TEST_F(IngressServerTest, UpstreamResetMidBodyCutsTheClient) {
     std::string head;
     std::string partial;
   } cases[] = {
-      {"Content-Length", "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n", std::string(1000, 'd')},
+      {"Content-Length", "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n",
+       std::string(1000, 'd')},
       {"chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
        absl::StrCat("3e8\r\n", std::string(1000, 'd'), "\r\n")},
   };
@@ -758,7 +797,8 @@ TEST_F(IngressServerTest, UpstreamResetMidBodyCutsTheClient) {
       EXPECT_TRUE(c.closed()) << "the client must see the cut, not hang";
     } else {
       EXPECT_EQ(head->Get("content-length"), "100000");
-      ASSERT_TRUE(c.Fill(1000)) << "the part before the cut must arrive; got " << c.buf().size() << " bytes";
+      ASSERT_TRUE(c.Fill(1000)) << "the part before the cut must arrive; got " << c.buf().size()
+                                << " bytes";
       EXPECT_EQ(c.buf(), std::string(1000, 'd'));
       backend_->Signal("client has the part");
       EXPECT_TRUE(c.DrainToClose()) << "the client must see the cut, not hang";
@@ -781,7 +821,8 @@ TEST_F(IngressServerTest, SilentUpstreamIs504AfterTheUpstreamTimeout) {
   EXPECT_EQ(res.status(), 504) << res.start << "\n" << res.body;
   EXPECT_GE(took.count(), 950) << "504 before the 1 s upstream_timeout";
   EXPECT_LT(took.count(), 1800);
-  EXPECT_TRUE(backend_->WaitSignal("closed by the server")) << "the stalled upstream connection must be closed, not pooled";
+  EXPECT_TRUE(backend_->WaitSignal("closed by the server"))
+      << "the stalled upstream connection must be closed, not pooled";
 }
 
 TEST_F(IngressServerTest, ChunkedRequestBodyIsStreamedIntact) {
@@ -802,9 +843,11 @@ TEST_F(IngressServerTest, ChunkedRequestBodyIsStreamedIntact) {
   std::string want;
   for (int i = 0; i < 100000; ++i) want.push_back(static_cast<char>('a' + (i * 7) % 26));
   Conn c = Client();
-  ASSERT_TRUE(c.Send("POST /upload HTTP/1.1\r\nHost: app.test\r\nTransfer-Encoding: chunked\r\n\r\n"));
+  ASSERT_TRUE(
+      c.Send("POST /upload HTTP/1.1\r\nHost: app.test\r\nTransfer-Encoding: chunked\r\n\r\n"));
   ASSERT_TRUE(c.Send(absl::StrCat("a\r\n", want.substr(0, 10), "\r\n")));
-  ASSERT_TRUE(backend_->WaitSignal("first chunk")) << "the first chunk must reach the backend before the body ends";
+  ASSERT_TRUE(backend_->WaitSignal("first chunk"))
+      << "the first chunk must reach the backend before the body ends";
   // The rest in uneven pieces, one larger than the server's 64 KiB relay buffer.
   const size_t sizes[] = {1, 70000, 29989};
   size_t at = 10;
@@ -853,8 +896,9 @@ TEST_F(IngressServerTest, ChunkedResponseIsStreamedAsItComes) {
     }
     first = false;
   });
-  EXPECT_TRUE(complete) << "the first chunk must reach the client before the backend sends the rest; got \""
-                        << body << "\"";
+  EXPECT_TRUE(complete)
+      << "the first chunk must reach the client before the backend sends the rest; got \"" << body
+      << "\"";
   EXPECT_EQ(body, "first\nlast\n");
 }
 
@@ -881,7 +925,8 @@ TEST_F(IngressServerTest, StopDrainsAnInFlightRequestThenCloses) {
   for (auto until = Clock::now() + kDeadline; !refused && Clock::now() < until;) {
     Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     sockaddr_in sa = LoopbackAddr(port_);
-    refused = ::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0 && errno == ECONNREFUSED;
+    refused = ::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0 &&
+              errno == ECONNREFUSED;
     if (!refused) ::poll(nullptr, 0, 5);
   }
   EXPECT_TRUE(refused) << "Stop() must close the listener";
@@ -892,7 +937,8 @@ TEST_F(IngressServerTest, StopDrainsAnInFlightRequestThenCloses) {
   ASSERT_TRUE(res) << "the in-flight request must be answered";
   EXPECT_EQ(res->status(), 200);
   EXPECT_EQ(res->body, "drained");
-  EXPECT_EQ(absl::AsciiStrToLower(res->Get("connection")), "close") << "a draining server closes after the answer";
+  EXPECT_EQ(absl::AsciiStrToLower(res->Get("connection")), "close")
+      << "a draining server closes after the answer";
   EXPECT_TRUE(c.DrainToClose());
   stopper.join();
   EXPECT_TRUE(stopped);
