@@ -76,14 +76,15 @@ class SocketFactory {
   absl::StatusOr<Fd> Take() {
     std::lock_guard<std::mutex> l(mu_);
     if (spare_.empty()) {
-      MKN_RETURN_IF_ERROR(RunInNetns(netns_fd_, [&]() -> absl::Status {
+      auto make = [&]() -> absl::Status {
         for (size_t i = 0; i < kSocketBatch; ++i) {
           int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
           if (fd < 0) return absl::ErrnoToStatus(errno, "upstream socket");
           spare_.emplace_back(fd);
         }
         return absl::OkStatus();
-      }));
+      };
+      MKN_RETURN_IF_ERROR(netns_fd_ == IngressServer::kCallerNetns ? make() : RunInNetns(netns_fd_, make));
     }
     Fd fd = std::move(spare_.back());
     spare_.pop_back();
@@ -308,11 +309,16 @@ awaitable<beast::error_code> RelayBody(In& in, beast::flat_buffer& inbuf, http::
       p.get().body().data = data.get();
       p.get().body().size = kChunk;
       beast::get_lowest_layer(in).expires_after(timeout);
-      co_await http::async_read(in, inbuf, p, asio::redirect_error(use_awaitable, ec));
+      // read_some, not read: what has come goes on at once (a stream of events, a slow upload, the
+      // part before an upstream reset) instead of waiting until 64 KiB have gathered.
+      co_await http::async_read_some(in, inbuf, p, asio::redirect_error(use_awaitable, ec));
       if (ec == http::error::need_buffer) ec = {};
       if (ec) co_return ec;
-      p.get().body().size = kChunk - p.get().body().size;
-      p.get().body().data = data.get();
+      const size_t n = kChunk - p.get().body().size;
+      // Only a chunk header came: nothing to write (a zero-size piece would end a chunked body).
+      if (n == 0 && !p.is_done()) continue;
+      p.get().body().size = n;
+      p.get().body().data = n == 0 ? nullptr : data.get();
       p.get().body().more = !p.is_done();
     } else {
       p.get().body().data = nullptr;
@@ -490,14 +496,27 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, beast::flat_buffer& 
   req.body_limit(lim.body_bytes);
   beast::error_code ec;
   const int client_fd = beast::get_lowest_layer(stream).socket().native_handle();
-  w.Arm(Watchdog::kClient, client_fd, first ? lim.header_timeout : lim.idle_timeout);
-  if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
-    ec = co_await ReadBuffered(stream.socket(), buf, req, true);
-  } else {
-    co_await http::async_read_header(stream, buf, req, asio::redirect_error(use_awaitable, ec));
+  if (!first && buf.size() == 0) {
+    // Idle between requests up to idle_timeout; once the next request begins, its header is due
+    // within header_timeout, as the first one was (else one fast request buys a slow client the
+    // idle timeout for every header after it). What this read brings is parsed from the buffer
+    // below without another receive.
+    w.Arm(Watchdog::kClient, client_fd, lim.idle_timeout);
+    const size_t n = co_await stream.async_read_some(buf.prepare(kChunk), asio::redirect_error(use_awaitable, ec));
+    buf.commit(n);
+    w.Disarm(Watchdog::kClient);
+    if (w.Expired(Watchdog::kClient)) co_return false;
   }
-  w.Disarm(Watchdog::kClient);
-  if (w.Expired(Watchdog::kClient)) co_return false;
+  if (!ec) {
+    w.Arm(Watchdog::kClient, client_fd, lim.header_timeout);
+    if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+      ec = co_await ReadBuffered(stream.socket(), buf, req, true);
+    } else {
+      co_await http::async_read_header(stream, buf, req, asio::redirect_error(use_awaitable, ec));
+    }
+    w.Disarm(Watchdog::kClient);
+    if (w.Expired(Watchdog::kClient)) co_return false;
+  }
   if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::eof ||
       ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
     co_return false;
@@ -514,11 +533,17 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, beast::flat_buffer& 
   const std::string none;
   if (ec) {
     bool big = ec == http::error::header_limit;
-    http::status st = big ? http::status::request_header_fields_too_large : http::status::bad_request;
-    std::string body = big ? std::string("request header too large\n") : StrCat("bad request: ", ec.message(), "\n");
+    // Beast checks a Content-Length against the body limit with the header: that is a 413 too.
+    bool too_long = ec == http::error::body_limit;
+    http::status st = big        ? http::status::request_header_fields_too_large
+                      : too_long ? http::status::payload_too_large
+                                 : http::status::bad_request;
+    std::string body = big        ? std::string("request header too large\n")
+                       : too_long ? std::string("request body too large\n")
+                                  : StrCat("bad request: ", ec.message(), "\n");
     co_await Answer(stream, 11, st, false, std::move(body), none);
-    Count(none, big ? 431 : 400, 0, 0);
-    Log(StrCat(client, " - - ", big ? 431 : 400, " - - 0ms"));
+    Count(none, static_cast<int>(st), 0, 0);
+    Log(StrCat(client, " - - ", static_cast<int>(st), " - - 0ms"));
     co_return false;
   }
   auto& msg = req.get();
@@ -824,6 +849,10 @@ absl::StatusOr<std::unique_ptr<IngressServer>> IngressServer::Start(const config
     if (!ec) l->acceptor->listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
       return absl::FailedPreconditionError(StrCat("listener ", ls.name, ": listen on ", l->by, ": ", ec.message()));
+    }
+    if (ls.port == 0) {  // the kernel chose: Listening() and Forwarded: by= say which
+      l->spec.port = l->acceptor->local_endpoint(ec).port();
+      l->by = StrCat(ls.address.ToString(), ":", l->spec.port);
     }
     impl.listeners.push_back(std::move(l));
   }

@@ -56,9 +56,13 @@ struct IngressRouteStats {
 
 class IngressServer {
  public:
-  // Binds every listener of the spec (kFailedPrecondition naming the address if one is in use),
-  // with node netns fds (by node netns name) to open upstream sockets in. The fds must outlive
-  // the server. TLS listeners need their certificates checked first (vnet/tls).
+  // Binds every listener of the spec (kFailedPrecondition naming the address if one is in use;
+  // port 0 takes a port the kernel chooses, which Listening() reports), with node netns fds (by
+  // node netns name) to open upstream sockets in. The fds must outlive the server. An fd of
+  // kCallerNetns opens them in the caller's netns without setns(), so without CAP_SYS_ADMIN
+  // (tests whose backends listen on loopback). TLS listeners need their certificates checked
+  // first (vnet/tls).
+  static constexpr int kCallerNetns = -1;
   static absl::StatusOr<std::unique_ptr<IngressServer>> Start(const config::ClusterSpec& spec,
                                                               const std::map<std::string, int>& node_netns,
                                                               IngressOptions options);
