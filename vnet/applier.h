@@ -58,6 +58,10 @@ struct TeardownReport {
   std::vector<std::string> not_found;  // already gone (fine: down is idempotent)
   std::vector<std::string> not_ours;   // present but without this cluster's marker: left alone
   std::vector<std::string> still_held; // removed, but the kernel had not freed them by the deadline
+  // CNI labs (vnet/cni CniTeardown): attachments DEL removed, DELs that failed, what plugins left.
+  int cni_deleted = 0;
+  std::vector<std::string> cni_errors;
+  std::vector<std::string> cni_leaks;
 };
 
 // Removes the namespaces that carry `marker` on their lo, pods first, and waits until the kernel has

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <ctime>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -17,6 +18,7 @@
 #include <thread>
 #include <tuple>
 
+#include "absl/strings/str_join.h"
 #include "lib/config/mutate.h"
 #include "lib/net/naming.h"
 #include "lib/plan/plan.h"
@@ -24,6 +26,8 @@
 #include "lib/status/status.h"
 #include "lib/strings/str_cat.h"
 #include "vnet/apps.h"
+#include "vnet/cni.h"
+#include "vnet/cni_exec.h"
 #include "vnet/control.h"
 #include "vnet/ingress.h"
 #include "vnet/tls.h"
@@ -46,6 +50,11 @@ struct RunningCluster::Impl {
   std::string logs;          // <state dir>/logs
   mutable std::mutex mu;     // spec, state, applied.netns, children: control thread vs main thread
   std::atomic<bool> down{true};  // nothing to take down until the intent is on disk
+  // CNI labs: each node's chain (its filesystem view held open), the node daemons, and why a
+  // pod's ADD failed (non-strict up: the rest of the lab came up).
+  std::vector<std::unique_ptr<CniNode>> cni_nodes;
+  std::vector<pid_t> daemons;
+  std::map<std::string, std::string> pod_errors;
 };
 
 namespace {
@@ -59,9 +68,18 @@ void RaiseFileLimit() {
   }
 }
 
+void AddCniReport(const CniTeardownReport& c, TeardownReport& r) {
+  r.cni_deleted = c.deleted;
+  r.cni_errors = c.errors;
+  r.cni_leaks = c.leaks;
+}
+
 absl::StatusOr<TeardownReport> RemoveFromState(const ClusterState& s) {
   StopProcesses(s.Processes());
+  // A CNI lab: DEL of every attachment from the cached results, while the namespaces still exist.
+  CniTeardownReport cni = CniTeardown(s.cluster);
   MKN_ASSIGN_OR_RETURN(TeardownReport r, Teardown(s.Netns(), s.marker));
+  AddCniReport(cni, r);
   MKN_RETURN_IF_ERROR(RemoveStateDir(s.cluster));
   return r;
 }
@@ -79,6 +97,11 @@ absl::StatusOr<std::unique_ptr<RunningCluster>> RunningCluster::Up(const config:
                                                  l.name, "\": ", s.message()));
       }
     }
+  }
+  // And every node's CNI chain must parse and have its plugins.
+  std::vector<CniNodeConfig> cni_configs;
+  if (spec.cni_mode) {
+    MKN_ASSIGN_OR_RETURN(cni_configs, LoadCniConfigs(spec, options.lab_path));
   }
   std::unique_ptr<RunningCluster> rc(new RunningCluster());
   rc->impl_ = std::make_unique<Impl>();
@@ -117,6 +140,9 @@ absl::StatusOr<std::unique_ptr<RunningCluster>> RunningCluster::Up(const config:
   };
 
   plan::Plan plan = plan::BuildPlan(spec);
+  // A CNI lab comes up in two parts: the paths and the pods' namespaces, then (once the chain's ADD
+  // gave the pods their addresses) Services and containers.
+  if (spec.cni_mode) plan = plan::PhaseRange(plan, 0, plan::kPhaseServices);
   ApplyOptions ao;
   ao.workers = options.workers;
   ao.progress = options.progress;
@@ -128,23 +154,38 @@ absl::StatusOr<std::unique_ptr<RunningCluster>> RunningCluster::Up(const config:
     return applied.status();
   }
   impl.applied = std::move(*applied);
+  impl.logs = StateDirOf(spec.name) + "/logs";
+  ::mkdir(impl.logs.c_str(), 0755);
+
+  config::ClusterSpec live = spec;  // a CNI lab: with the addresses the chain gave
+  if (spec.cni_mode) {
+    if (absl::Status s = rc->CniUp(std::move(cni_configs), live, options); !s.ok()) return fail(s);
+    plan::Plan rest = plan::PhaseRange(plan::BuildPlan(live), plan::kPhaseServices, plan::kPhaseCount);
+    ApplyOptions ao2;
+    ao2.workers = options.workers;
+    ao2.existing_netns = &impl.applied.netns;
+    absl::StatusOr<Applied> more = Apply(rest, ao2);
+    if (!more.ok()) return fail(more.status());
+    for (AppSocket& a : more->apps) impl.applied.apps.push_back(std::move(a));
+    for (plan::StartCommand& c : more->commands) impl.applied.commands.push_back(std::move(c));
+    for (auto& [name, fd] : more->tuns) impl.applied.tuns[name] = std::move(fd);
+  }
 
   if (!impl.applied.tuns.empty()) {
     absl::StatusOr<std::unique_ptr<UserspaceProxy>> proxy =
-        UserspaceProxy::Create(spec, std::move(impl.applied.tuns));
+        UserspaceProxy::Create(live, std::move(impl.applied.tuns));
     impl.applied.tuns.clear();
     if (!proxy.ok()) return fail(proxy.status());
     impl.proxy = std::move(*proxy);
     if (absl::Status s = impl.proxy->Start(); !s.ok()) return fail(s);
   }
 
-  impl.spec = spec;
-  impl.logs = StateDirOf(spec.name) + "/logs";
-  ::mkdir(impl.logs.c_str(), 0755);
+  impl.spec = live;
+  if (spec.cni_mode) rc->SyncStatePods();
   impl.apps = std::make_unique<AppServer>(impl.logs);
   for (AppSocket& a : impl.applied.apps) {
-    const config::PodSpec* pod = spec.FindPod(a.app.pod);
-    if (absl::Status s = impl.apps->Serve(std::move(a), spec.nodes[pod->node].name); !s.ok()) return fail(s);
+    const config::PodSpec* pod = live.FindPod(a.app.pod);
+    if (absl::Status s = impl.apps->Serve(std::move(a), live.nodes[pod->node].name); !s.ok()) return fail(s);
   }
   impl.applied.apps.clear();
   impl.apps->Start(1);
@@ -205,8 +246,18 @@ absl::StatusOr<TeardownReport> RunningCluster::Down() {
     StopProcesses(state_.Processes());
   }
   if (impl_->control) impl_->control->Stop();
+  // A CNI lab: DEL of every attachment (from the cached results, as a later `down` would), then
+  // the node daemons stop, as kubelet tears pods down before the node agent goes.
+  CniTeardownReport cni;
+  if (!impl_->cni_nodes.empty() || impl_->spec.cni_mode) {
+    impl_->cni_nodes.clear();
+    cni = CniTeardown(state_.cluster);
+  }
+  for (pid_t pid : impl_->daemons) (void)StopDaemon(pid, std::chrono::milliseconds(3000));
+  impl_->daemons.clear();
   impl_->applied = Applied{};  // closes our netns fds
   MKN_ASSIGN_OR_RETURN(TeardownReport r, Teardown(state_.Netns(), state_.marker));
+  AddCniReport(cni, r);
   MKN_RETURN_IF_ERROR(RemoveStateDir(state_.cluster));
   impl_->lock.Reset();
   return r;
@@ -219,6 +270,9 @@ absl::StatusOr<DownResult> DownCluster(const std::string& name, int timeout_ms) 
   MKN_RETURN_IF_ERROR(st.status());
   res.was_up = true;
   if (ClusterLocked(name) && IsAlive(st->owner)) {
+    // A CNI lab: DEL of every attachment from here, so this caller gets the report (what failed,
+    // what the plugins left); the owner then finds nothing cached.
+    AddCniReport(CniTeardown(name), res.report);
     // A live owner: ask it to stop, and wait for the process to end (pidfd: no polling).
     int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, st->owner.pid, 0));
     if (pidfd >= 0 && ::kill(st->owner.pid, SIGTERM) == 0) {
@@ -236,7 +290,10 @@ absl::StatusOr<DownResult> DownCluster(const std::string& name, int timeout_ms) 
   }
   // No live owner: take the lock so no `up` races us, and remove what state and markers prove ours.
   MKN_ASSIGN_OR_RETURN(Fd lock, LockCluster(name));
+  TeardownReport before = std::move(res.report);
   MKN_ASSIGN_OR_RETURN(res.report, RemoveFromState(*st));
+  if (before.cni_deleted > 0 || !before.cni_errors.empty() || !before.cni_leaks.empty()) AddCniReport(
+      CniTeardownReport{before.cni_deleted, before.cni_errors, before.cni_leaks}, res.report);
   return res;
 }
 
@@ -245,6 +302,113 @@ absl::StatusOr<DownResult> DownCluster(const std::string& name, int timeout_ms) 
 namespace mkn::vnet {
 
 using json = nlohmann::json;
+
+absl::Status RunningCluster::CniUp(std::vector<CniNodeConfig> configs, config::ClusterSpec& live,
+                                   const UpOptions& options) {
+  Impl& impl = *impl_;
+  const size_t n = configs.size();
+  impl.cni_nodes.resize(n);
+  // Each node's view and VERSION negotiation, nodes in parallel.
+  {
+    std::vector<absl::Status> st(n);
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < n; ++i) {
+      threads.emplace_back([&, i] {
+        auto it = impl.applied.netns.find(configs[i].node_netns);
+        if (it == impl.applied.netns.end()) {
+          st[i] = absl::InternalError(StrCat("node ", configs[i].node, ": netns not made"));
+          return;
+        }
+        absl::StatusOr<std::unique_ptr<CniNode>> node = CniNode::Open(configs[i], it->second.get());
+        if (node.ok()) {
+          impl.cni_nodes[i] = std::move(*node);
+        } else {
+          st[i] = absl::Status(node.status().code(), StrCat("node ", configs[i].node, ": ", node.status().message()));
+        }
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    for (const absl::Status& s : st) MKN_RETURN_IF_ERROR(s);
+  }
+  // Node daemons (a plugin's node agent) before any pod, from this thread: their PDEATHSIG follows
+  // the thread that started them.
+  std::string lab_dir = std::filesystem::path(options.lab_path).parent_path().string();
+  for (size_t i = 0; i < n; ++i) {
+    const config::NodeSpec& node = live.nodes[i];
+    if (node.daemon.empty()) continue;
+    ExecRequest req;
+    req.argv = node.daemon;
+    std::string bin = node.daemon[0];
+    if (bin.find('/') == std::string::npos) {
+      for (const char* dir : {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}) {
+        if (::access(StrCat(dir, "/", bin).c_str(), X_OK) == 0) {
+          bin = StrCat(dir, "/", bin);
+          break;
+        }
+      }
+    } else if (bin[0] != '/') {
+      bin = StrCat(lab_dir, "/", bin);
+    }
+    req.binary = bin;
+    req.env = {StrCat("PATH=", cni::kPluginPath), StrCat("NODE_NAME=", node.name),
+               StrCat("NODE_IP=", node.underlay_ip.ToString()), StrCat("POD_CIDR=", node.pod_cidr.ToString()),
+               StrCat("CNI_PATH=", absl::StrJoin(node.cni.bin_dirs, ":"))};
+    req.netns_fd = impl.cni_nodes[i]->netns_fd();
+    req.mntns_fd = impl.cni_nodes[i]->mntns_fd();
+    absl::StatusOr<pid_t> pid = StartDaemon(req, StrCat(impl.logs, "/daemon-", node.name, ".log"));
+    if (!pid.ok()) return absl::Status(pid.status().code(), StrCat("node ", node.name, ": daemon: ", pid.status().message()));
+    impl.daemons.push_back(*pid);
+  }
+  // ADD: nodes in parallel, a node's pods one after another (in address order, as the plan lists them).
+  std::vector<std::string> errors(live.pods.size());
+  std::vector<std::optional<PodAddress>> addrs(live.pods.size());
+  {
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < n; ++i) {
+      threads.emplace_back([&, i] {
+        for (int p : live.nodes[i].pods) {
+          const config::PodSpec& pod = live.pods[p];
+          ChainOutcome add = impl.cni_nodes[i]->Add(PodRuntimeConf(live, pod));
+          if (!add.status.ok()) {
+            errors[p] = std::string(add.status.message());
+            continue;
+          }
+          absl::StatusOr<PodAddress> a = PodAddressFromResult(add.result, live.nodes[i].cni.ifname);
+          if (a.ok()) {
+            addrs[p] = *a;
+          } else {
+            errors[p] = StrCat("ADD: ", a.status().message());
+          }
+        }
+      });
+    }
+    for (std::thread& t : threads) t.join();
+  }
+  std::vector<std::string> failed;
+  for (size_t p = 0; p < live.pods.size(); ++p) {
+    config::PodSpec& pod = live.pods[p];
+    if (addrs[p]) {
+      if (std::optional<net::Ipv4> ip = net::Ipv4::Parse(addrs[p]->ip)) pod.ip = *ip;
+      if (std::optional<net::Mac> mac = net::Mac::Parse(addrs[p]->mac)) pod.mac = *mac;
+    }
+    if (!errors[p].empty()) {
+      failed.push_back(StrCat("pod ", pod.name, " (node ", live.nodes[pod.node].name, "): ", errors[p]));
+      impl.pod_errors[pod.name] = errors[p];
+    }
+  }
+  if (!failed.empty() && options.strict) {
+    return absl::FailedPreconditionError(StrCat("CNI ADD failed for ", failed.size(), " pod(s) (--strict: rolled back):\n  ",
+                                                absl::StrJoin(failed, "\n  ")));
+  }
+  for (const std::string& f : failed) {
+    if (options.notice) options.notice(StrCat("CNI ADD failed: ", f));
+  }
+  // Services reach only pods that got an address.
+  for (config::ServiceSpec& svc : live.services) {
+    std::erase_if(svc.endpoints, [&](int p) { return live.pods[p].ip == net::Ipv4{}; });
+  }
+  return absl::OkStatus();
+}
 
 absl::Status RunningCluster::StartCommands(const std::vector<plan::StartCommand>& commands) {
   Impl& impl = *impl_;
@@ -281,6 +445,9 @@ void RunningCluster::SyncStatePods() {
         if (oc.name == c.name) c.process = oc.process;
       }
     }
+  }
+  for (PodState& p : fresh.pods) {
+    if (auto it = impl_->pod_errors.find(p.name); it != impl_->pod_errors.end()) p.error = it->second;
   }
   state_.pods = std::move(fresh.pods);
 }

@@ -16,6 +16,7 @@
 #include "lib/config/spec.h"
 #include "lib/plan/plan.h"
 #include "vnet/applier.h"
+#include "vnet/cni.h"
 #include "vnet/state.h"
 
 namespace mkn::vnet {
@@ -27,6 +28,9 @@ struct UpOptions {
   int fail_at_step = -1;  // tests
   // Called with a line of news ("cleaned up leftovers of ..."). May be null.
   std::function<void(const std::string&)> notice;
+  // CNI labs: a pod whose ADD fails fails the whole `up` (everything rolled back), instead of being
+  // reported while the rest of the lab comes up.
+  bool strict = false;
 };
 
 class RunningCluster {
@@ -55,6 +59,9 @@ class RunningCluster {
   RunningCluster() = default;
   // Each takes the spec as it is now; callers hold impl_->mu (except during Up).
   absl::Status StartCommands(const std::vector<plan::StartCommand>& commands);
+  // A CNI lab: opens every node's chain, starts the node daemons, runs ADD for every pod (nodes in
+  // parallel) and writes the addresses the results gave into `live`.
+  absl::Status CniUp(std::vector<CniNodeConfig> configs, config::ClusterSpec& live, const UpOptions& options);
   // Builds the given pods (indices into the current spec) in the running cluster.
   absl::Status MakePods(const std::vector<int>& pods);
   // Stops the containers of `pod` (a PodSpec of the spec before the change) and removes it.

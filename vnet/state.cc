@@ -54,7 +54,9 @@ ClusterState StateFromSpec(const config::ClusterSpec& spec, const std::string& l
     s.nodes.push_back({n.name, n.netns, n.underlay_ip.ToString(), n.pod_cidr.ToString(), n.gateway.ToString()});
   }
   for (const config::PodSpec& p : spec.pods) {
-    PodState ps{p.name, spec.nodes[p.node].name, p.ip.ToString(), p.netns, p.deployment, {}};
+    // A CNI lab's pod has no address until its chain's ADD gave one.
+    std::string ip = spec.cni_mode && p.ip == net::Ipv4{} ? std::string() : p.ip.ToString();
+    PodState ps{p.name, spec.nodes[p.node].name, ip, p.netns, p.deployment, {}, {}};
     for (const config::ContainerSpec& c : p.containers) {
       ContainerState cs{c.name, std::string(config::ToString(c.app)), c.command, {}, {}};
       for (const config::ContainerPort& port : c.ports) {
@@ -88,6 +90,7 @@ std::string StateToJson(const ClusterState& s) {
     }
     pods.push_back({{"name", p.name}, {"node", p.node}, {"ip", p.ip}, {"netns", p.netns},
                     {"deployment", p.deployment}, {"containers", cs}});
+    if (!p.error.empty()) pods.back()["error"] = p.error;
   }
   json root = {{"cluster", s.cluster}, {"lab", s.lab}, {"phase", s.phase}, {"network", s.network},
                {"marker", s.marker}, {"pid", s.owner.pid}, {"pid_start", s.owner.start_time},
@@ -134,7 +137,8 @@ absl::StatusOr<ClusterState> ReadState(const std::string& cluster) {
                          n.value("gateway", "")});
     }
     for (const json& p : j.at("pods")) {
-      PodState ps{p.at("name"), p.value("node", ""), p.value("ip", ""), p.at("netns"), p.value("deployment", ""), {}};
+      PodState ps{p.at("name"), p.value("node", ""), p.value("ip", ""), p.at("netns"), p.value("deployment", ""), {},
+                  p.value("error", "")};
       for (const json& c : p.value("containers", json::array())) {
         ContainerState cs;
         cs.name = c.value("name", "");

@@ -30,6 +30,7 @@ struct ContainerState {
 struct PodState {
   std::string name, node, ip, netns, deployment;
   std::vector<ContainerState> containers;
+  std::string error;  // CNI labs: why the chain's ADD failed (the pod then has no address)
 };
 
 struct NodeState {

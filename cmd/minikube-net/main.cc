@@ -26,6 +26,7 @@
 #include "lib/plan/plan.h"
 #include "lib/strings/str_cat.h"
 #include "vnet/cluster.h"
+#include "vnet/cni.h"
 #include "vnet/control.h"
 #include "vnet/netns.h"
 #include "vnet/state.h"
@@ -59,6 +60,14 @@ std::optional<config::ClusterSpec> LoadLab(const std::string& path, int& exit_co
   if (!r.spec) {
     exit_code = kExitBadInput;
     return std::nullopt;
+  }
+  // A CNI lab: every node's conflist must read, render, parse and find its plugins (nothing runs).
+  if (r.spec->cni_mode) {
+    if (absl::StatusOr<std::vector<vnet::CniNodeConfig>> c = vnet::LoadCniConfigs(*r.spec, path); !c.ok()) {
+      std::cerr << c.status().message() << "\n";
+      exit_code = kExitBadInput;
+      return std::nullopt;
+    }
   }
   return std::move(r.spec);
 }
@@ -141,6 +150,7 @@ struct UpFlags {
   std::string lab;
   bool dry_run = false;
   bool detach = false;
+  bool strict = false;  // CNI labs: a failed ADD fails the whole up
   bool shell = false;
   std::string output = "sh";
   int workers = 0;
@@ -269,6 +279,13 @@ void StopShell(const ShellChild& c) {
   waitpid(c.pid, nullptr, 0);
 }
 
+// A CNI lab's teardown: how many attachments DEL removed, the DELs that failed, what plugins left.
+void PrintCniReport(const vnet::TeardownReport& r) {
+  if (r.cni_deleted > 0) std::cerr << "cni: DEL removed " << r.cni_deleted << " attachments\n";
+  for (const std::string& e : r.cni_errors) std::cerr << "cni: DEL failed: " << e << "\n";
+  for (const std::string& l : r.cni_leaks) std::cerr << "cni: plugin leak: " << l << "\n";
+}
+
 int RunUp(const UpFlags& f) {
   int code = kExitOk;
   std::optional<config::ClusterSpec> spec = LoadLab(f.lab, code);
@@ -329,6 +346,7 @@ int RunUp(const UpFlags& f) {
   vnet::UpOptions uo;
   uo.lab_path = std::filesystem::absolute(f.lab).string();
   uo.workers = f.workers;
+  uo.strict = f.strict;
   uo.progress = &progress;
   uo.notice = [](const std::string& s) { std::cerr << "minikube-net: " << s << "\n"; };
   if (const char* at = getenv("MKN_FAIL_AT_STEP")) uo.fail_at_step = atoi(at);  // e2e: rollback tests
@@ -400,10 +418,12 @@ int RunUp(const UpFlags& f) {
   std::cerr << "cluster " << st.cluster << " down in "
             << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count()
             << " ms: " << r->removed << " namespaces removed\n";
+  PrintCniReport(*r);
   return exit_code;
 }
 
 // --- down ----------------------------------------------------------------------------------------
+
 
 int RunDown(const std::string& target, bool all) {
   int code = kExitOk;
@@ -440,6 +460,7 @@ int RunDown(const std::string& target, bool all) {
     std::cout << "cluster " << n << " down in " << ms << " ms"
               << (r->owner_stopped ? " (its process stopped)" : StrCat(": ", r->report.removed, " namespaces removed"))
               << "\n";
+    PrintCniReport(r->report);
     for (const std::string& s : r->report.not_ours) std::cerr << "minikube-net: left " << s << " alone: it does not carry this cluster's marker\n";
     for (const std::string& s : r->report.still_held) std::cerr << "minikube-net: " << s << " is still held by a process (ip netns pids " << s << ")\n";
   }
@@ -592,6 +613,102 @@ int RunConntrack(const std::string& node, const std::string& cluster, const std:
   return kExitOk;
 }
 
+// --- cni: the plugin developer's loop -------------------------------------------------------------
+
+struct CniFlags {
+  std::string verb, target, node, cluster, output = "json";
+  bool show_exec = false;
+};
+
+// `cni render LAB [--node N]`: each node's conflist with its ${...} filled, as its plugins get it.
+int RunCniRender(const CniFlags& f) {
+  int code = kExitOk;
+  std::optional<config::ClusterSpec> spec = LoadLab(f.target, code);
+  if (!spec) return code;
+  if (!spec->cni_mode) return Fail(StrCat(f.target, ": not a network = \"cni\" lab"), kExitBadInput);
+  absl::StatusOr<std::vector<vnet::CniNodeConfig>> cfgs = vnet::LoadCniConfigs(*spec, f.target);
+  if (!cfgs.ok()) return Fail(std::string(cfgs.status().message()), kExitBadInput);
+  bool any = false;
+  for (const vnet::CniNodeConfig& c : *cfgs) {
+    if (!f.node.empty() && c.node != f.node) continue;
+    if (f.node.empty()) std::cout << "# node " << c.node << " (" << c.origin << ")\n";
+    std::cout << c.conf_text << "\n";
+    any = true;
+  }
+  if (!any) return Fail(StrCat("no node \"", f.node, "\" in ", f.target), kExitBadInput);
+  return kExitOk;
+}
+
+// `cni add|check|del|status|gc|version POD|--node N`: one verb of the chain on a running lab, as
+// cnitool runs it, from this process (each node's chain and view reopened from its state).
+int RunCniVerb(const CniFlags& f) {
+  int code = kExitOk;
+  if (!NeedPrivileges(code)) return code;
+  std::optional<vnet::ClusterState> st = PickCluster(f.cluster, code);
+  if (!st) return code;
+  const bool per_pod = f.verb == "add" || f.verb == "check" || f.verb == "del";
+  std::string node = f.node;
+  const vnet::PodState* pod = nullptr;
+  if (per_pod) {
+    if (f.target.empty()) return Fail(StrCat("cni ", f.verb, ": name a pod"), kExitBadInput);
+    pod = st->FindPod(f.target);
+    if (pod == nullptr) return Fail(StrCat("cluster ", st->cluster, " has no pod \"", f.target, "\""), kExitBadInput);
+    node = pod->node;
+  } else if (node.empty() && !f.target.empty()) {
+    if (const vnet::PodState* p = st->FindPod(f.target)) node = p->node;
+  }
+  if (node.empty() && !st->nodes.empty()) node = st->nodes[0].name;
+  absl::StatusOr<std::unique_ptr<vnet::CniNode>> cn =
+      vnet::CniNode::Reopen(StrCat(vnet::StateDirOf(st->cluster), "/nodes/", node));
+  if (!cn.ok()) {
+    return Fail(StrCat("node ", node, ": ", cn.status().message(),
+                       absl::IsNotFound(cn.status()) ? " (is this a network = \"cni\" lab?)" : ""));
+  }
+  cni::RuntimeConf rt;
+  if (pod != nullptr) {
+    rt.container_id = pod->netns;
+    rt.netns = StrCat("/run/netns/", pod->netns);
+    rt.ifname = "eth0";
+    // The attachment as ADD made it (its CNI_ARGS and capability args), when it is cached.
+    for (const cni::RuntimeConf& a : (*cn)->Attachments()) {
+      if (a.container_id == rt.container_id) rt = a;
+    }
+    if (rt.args.empty()) {
+      rt.args = {{"IgnoreUnknown", "1"}, {"K8S_POD_NAMESPACE", "default"}, {"K8S_POD_NAME", pod->name},
+                 {"K8S_POD_INFRA_CONTAINER_ID", pod->netns}};
+    }
+  }
+  vnet::ChainOutcome out;
+  if (f.verb == "add") {
+    out = (*cn)->Add(rt);
+  } else if (f.verb == "check") {
+    out = (*cn)->Check(rt);
+  } else if (f.verb == "del") {
+    out = (*cn)->Del(rt);
+  } else if (f.verb == "status") {
+    out = (*cn)->Status();
+  } else if (f.verb == "gc") {
+    std::vector<cni::Attachment> valid;
+    for (const cni::RuntimeConf& a : (*cn)->Attachments()) valid.push_back({a.container_id, a.ifname});
+    out = (*cn)->Gc(valid);
+  } else {
+    out = (*cn)->Version();
+  }
+  if (f.show_exec) std::cout << vnet::FormatCalls(out.calls);
+  if (!out.status.ok()) return Fail(StrCat("cni ", f.verb, ": ", out.status.message()));
+  if (f.verb == "add") {
+    std::cout << out.result.dump(2) << "\n";
+  } else if (f.verb == "version") {
+    nlohmann::json v = nlohmann::json::object();
+    for (const vnet::PluginCall& c : out.calls) v[c.plugin] = nlohmann::json::parse(c.exec.stdout_data, nullptr, false);
+    std::cout << nlohmann::json{{"negotiated", (*cn)->version()}, {"plugins", v}}.dump(2) << "\n";
+  } else if (!f.show_exec) {
+    std::cout << "cni " << f.verb << (pod ? StrCat(" ", pod->name) : StrCat(" node ", node)) << ": ok ("
+              << out.calls.size() << " plugin calls)\n";
+  }
+  return kExitOk;
+}
+
 int RunKill(const std::string& pod, const std::string& cluster) {
   int code = kExitOk;
   std::optional<nlohmann::json> j = Ask(cluster, {{"verb", "kill"}, {"pod", pod}}, code);
@@ -694,6 +811,8 @@ int main(int argc, char** argv) {
   up_cmd->add_flag("--dry-run", up.dry_run, "Print the plan as ip/bridge/sysctl commands; create nothing");
   up_cmd->add_option("-o,--output", up.output, "With --dry-run: sh or json")->check(CLI::IsMember({"sh", "json"}));
   up_cmd->add_flag("-d,--detach", up.detach, "Run in the background once ready");
+  up_cmd->add_flag("--strict", up.strict, "network = \"cni\" labs: if any pod's CNI ADD fails, roll everything back and fail "
+                                          "(default: report those pods and bring up the rest)");
   up_cmd->add_flag("--shell", up.shell,
                    "Once ready, run $SHELL (else /bin/bash) here with MKN_CLUSTER set; tear down when it exits");
   up_cmd->add_option("--workers", up.workers, "Threads creating namespaces (default: one per CPU)");
@@ -728,6 +847,25 @@ int main(int argc, char** argv) {
       "kernel's ownership markers (ifalias minikube-net:<cluster>) prove to be the cluster's is removed.");
 
   std::string status_output = "table";
+  CniFlags cni;
+  CLI::App* cni_cmd = app.add_subcommand(
+      "cni", "Run one CNI verb of a network = \"cni\" lab's chain, as a runtime (libcni) does, or render its conflist");
+  cni_cmd->add_option("verb", cni.verb,
+                      "add|check|del POD: that pod's attachment; status|gc|version: a node's chain; "
+                      "render LAB: each node's conflist with ${...} filled")
+      ->required()
+      ->check(CLI::IsMember({"add", "check", "del", "status", "gc", "version", "render"}));
+  cni_cmd->add_option("target", cni.target, "The pod (add, check, del), or the lab file (render)");
+  cni_cmd->add_option("-n,--node", cni.node, "status, gc, version, render: this node (default: the first; render: all)");
+  cni_cmd->add_option("-c,--cluster", cni.cluster, "Cluster name (default: the only cluster up)");
+  cni_cmd->add_flag("--show-exec", cni.show_exec,
+                    "Print each plugin call: its binary, environment, stdin, stdout, stderr, exit status and time");
+  cni_cmd->footer(
+      "Examples:\n  minikube-net cni render examples/cni/bridge.toml --node node2\n"
+      "  minikube-net cni del web-0 --show-exec\n  minikube-net cni add web-0\n  minikube-net cni check web-0\n"
+      "  minikube-net cni version --node node1\n"
+      "add/del act on the pod's network only: Services and `get pods` keep the address the lab came up with.");
+
   CLI::App* status_cmd = app.add_subcommand("status", "List the clusters that are up");
   status_cmd->add_option("-o,--output", status_output, "table or json")->check(CLI::IsMember({"table", "json"}));
 
@@ -872,6 +1010,13 @@ int main(int argc, char** argv) {
     return code;
   }
   if (*down_cmd) return RunDown(down_target, down_all);
+  if (*cni_cmd) {
+    if (cni.verb == "render") {
+      if (cni.target.empty()) return Fail("cni render: name the lab file", kExitBadInput);
+      return RunCniRender(cni);
+    }
+    return RunCniVerb(cni);
+  }
   if (*status_cmd) return RunStatus(status_output);
   if (*get_cmd) {
     if (get_what == "svc" || get_what == "service" || get_what == "services") return RunGetServices("services", get_cluster, get_output);

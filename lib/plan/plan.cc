@@ -116,6 +116,7 @@ Plan BuildPlan(const ClusterSpec& spec) {
   Plan plan;
   plan.cluster = spec.name;
   plan.marker = spec.marker;
+  plan.cni = spec.cni_mode;
   Builder b(plan);
   const std::string underlay = net::NetnsName(spec.name, net::kUnderlayObject);
   const std::string br0(net::kUnderlayBridge), eth0(net::kPodIf), cbr0(net::kNodeBridge),
@@ -338,6 +339,16 @@ struct ShellRenderer {
   }
 };
 
+// A CNI lab's nodes and pods are the plugin chain's to wire.
+constexpr const char* kCniPhaseTitles[kPhaseCount] = {
+    "the underlay: one bridge, the physical switch between nodes",
+    "nodes: a namespace each, plugged into the underlay (the plugin chain makes the pod side)",
+    "pods: a namespace each, handed to the node's CNI plugin chain (ADD)",
+    "cross-node routes",
+    "services: the proxy in every node",
+    "containers",
+};
+
 constexpr const char* kPhaseTitles[kPhaseCount] = {
     "the underlay: one bridge, the physical switch between nodes",
     "nodes: a namespace each, plugged into the underlay, with the pod bridge cbr0",
@@ -472,6 +483,7 @@ Plan PhaseRange(const Plan& plan, int from, int to) {
   Plan out;
   out.cluster = plan.cluster;
   out.marker = plan.marker;
+  out.cni = plan.cni;
   for (const Step& step : plan.steps) {
     if (step.phase < from || step.phase >= to) continue;
     if (const auto* c = std::get_if<CreateNetns>(&step.op)) out.netns.push_back(c->name);
@@ -488,7 +500,7 @@ std::string RenderShell(const Plan& plan) {
   for (const Step& s : plan.steps) {
     if (s.phase != phase) {
       phase = s.phase;
-      StrAppend(&out, "\n# phase ", phase, ": ", kPhaseTitles[phase], "\n");
+      StrAppend(&out, "\n# phase ", phase, ": ", (plan.cni ? kCniPhaseTitles : kPhaseTitles)[phase], "\n");
     }
     StrAppend(&out, std::visit(r, s.op), "\n");
   }

@@ -168,6 +168,7 @@ struct Step {
 struct Plan {
   std::string cluster;
   std::string marker;
+  bool cni = false;                // a network = "cni" lab: pods are the plugin chain's to wire
   std::vector<std::string> netns;  // every namespace the plan creates, in creation order
   std::vector<Step> steps;
 };
