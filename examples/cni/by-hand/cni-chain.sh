@@ -88,7 +88,8 @@ case "$cmd" in
       type=$(jq -r ".plugins[$i].type" <<<"$conf")
       printf '%s: ' "$type"
       bin=$(find_plugin "$type")
-      echo "{\"cniVersion\":\"$version\"}" | env -i CNI_COMMAND=VERSION "$bin"
+      # A here-string, not a pipe: a plugin may exit without reading stdin (firewall does).
+      env -i CNI_COMMAND=VERSION "$bin" <<<"{\"cniVersion\":\"$version\"}"
       echo
     done
     ;;
@@ -108,6 +109,10 @@ case "$cmd" in
     jq . <<<"$prev"
     ;;
   DEL | CHECK)
+    if [[ "$cmd" == CHECK && $(jq -r '.disableCheck // false | tostring' <<<"$conf") == true ]]; then
+      echo "CHECK skipped: the list says disableCheck"   # as libcni CheckNetworkList
+      exit 0
+    fi
     prev=null
     [[ -f "$cache" ]] && prev=$(cat "$cache")
     if [[ "$cmd" == DEL ]]; then order=$(seq $((n - 1)) -1 0); else order=$(seq 0 $((n - 1))); fi
