@@ -72,6 +72,7 @@ run_plugin() {
   # command a private mount namespace: the bind mounts live and die with the plugin call.
   local -a pre=()
   if [[ -n "${NODE:-}" && -n "${NODE_STATE:-}" ]]; then
+    # shellcheck disable=SC2016  # $0 and $@ are the inner sh's
     pre=(ip netns exec "$NODE" sh -c 'mkdir -p "$0/run/netns" "$0/var-lib-cni" &&
       mount --bind "$0/var-lib-cni" /var/lib/cni && mount --rbind /run/netns "$0/run/netns" &&
       mount --rbind "$0/run" /run && exec "$@"' "$NODE_STATE")
