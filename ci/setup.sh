@@ -18,6 +18,9 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # tools the tests and examples drive
   iproute2 iputils-ping tcpdump tshark curl util-linux procps iperf3 sockperf nftables containernetworking-plugins
+  # examples/cni: iptables for portmap and firewall (Debian 1.1.1 has no nftables backend), jq and socat
+  # for the by-hand scripts
+  iptables jq socat
   # benchmark references (Mininet and nginx run only inside the sandbox; wrk drives bench/ingress)
   mininet bridge-utils nginx-light wrk
 )
