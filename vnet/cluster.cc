@@ -454,11 +454,35 @@ void RunningCluster::SyncStatePods() {
 
 absl::Status RunningCluster::MakePods(const std::vector<int>& pods) {
   Impl& impl = *impl_;
-  const config::ClusterSpec& spec = impl.spec;
+  config::ClusterSpec& spec = impl.spec;
   plan::Plan plan = plan::BuildPodPlan(spec, pods);
   ApplyOptions ao;
   ao.workers = 1;
   ao.existing_netns = &impl.applied.netns;
+  if (spec.cni_mode) {
+    // The namespaces, then the chain's ADD (the pods' addresses come from its results), then the
+    // containers.
+    MKN_ASSIGN_OR_RETURN(Applied ns, Apply(plan::PhaseRange(plan, 0, plan::kPhaseServices), ao));
+    for (auto& [name, fd] : ns.netns) impl.applied.netns[name] = std::move(fd);
+    for (int i : pods) {
+      config::PodSpec& pod = spec.pods[i];
+      if (pod.node >= static_cast<int>(impl.cni_nodes.size()) || !impl.cni_nodes[pod.node]) continue;
+      ChainOutcome add = impl.cni_nodes[pod.node]->Add(PodRuntimeConf(spec, pod));
+      absl::StatusOr<PodAddress> a = add.status.ok() ? PodAddressFromResult(add.result, spec.nodes[pod.node].cni.ifname)
+                                                     : absl::StatusOr<PodAddress>(add.status);
+      pod.ip = net::Ipv4{};
+      pod.mac = net::Mac{};
+      if (a.ok()) {
+        if (std::optional<net::Ipv4> ip = net::Ipv4::Parse(a->ip)) pod.ip = *ip;
+        if (std::optional<net::Mac> mac = net::Mac::Parse(a->mac)) pod.mac = *mac;
+        impl.pod_errors.erase(pod.name);
+      } else {
+        impl.pod_errors[pod.name] = std::string(a.status().message());
+      }
+    }
+    SyncStatePods();
+    plan = plan::PhaseRange(plan::BuildPodPlan(spec, pods), plan::kPhaseServices, plan::kPhaseCount);
+  }
   MKN_ASSIGN_OR_RETURN(Applied made, Apply(plan, ao));
   for (auto& [name, fd] : made.netns) impl.applied.netns[name] = std::move(fd);
   for (AppSocket& a : made.apps) {
@@ -479,6 +503,18 @@ absl::Status RunningCluster::RemovePodNow(const config::PodSpec& pod) {
     }
   }
   StopProcesses(procs);
+  // A CNI lab: the chain's DEL while the pod's namespace still exists (as kubelet tears a sandbox
+  // down); a failure is the plugin's and does not keep the pod.
+  if (impl.spec.cni_mode && pod.node < static_cast<int>(impl.cni_nodes.size()) && impl.cni_nodes[pod.node]) {
+    ChainOutcome del = impl.cni_nodes[pod.node]->Del(PodRuntimeConf(impl.spec, pod));
+    impl.pod_errors.erase(pod.name);
+    if (!del.status.ok()) {
+      RemovePod(impl.applied.netns.count(impl.spec.nodes[pod.node].netns) ? impl.applied.netns.at(impl.spec.nodes[pod.node].netns).get() : -1,
+                "", pod.netns).IgnoreError();
+      impl.applied.netns.erase(pod.netns);
+      return absl::Status(del.status.code(), StrCat("pod ", pod.name, ": CNI DEL: ", del.status.message()));
+    }
+  }
   impl.applied.netns.erase(pod.netns);
   const std::string& node_ns = impl.spec.nodes[pod.node].netns;
   auto node = impl.applied.netns.find(node_ns);
@@ -591,7 +627,25 @@ absl::Status RunningCluster::Transition(const config::ClusterSpec& next, const s
     for (const std::string& name : added) idx.push_back(static_cast<int>(next.FindPod(name) - next.pods.data()));
     st = MakePods(idx);
   }
-  if (st.ok()) impl.spec = next;
+  if (st.ok()) {
+    config::ClusterSpec done = next;
+    if (done.cni_mode) {
+      // The addresses the chain gave the new pods; one without is no endpoint.
+      for (const std::string& name : added) {
+        const config::PodSpec* made = impl.spec.FindPod(name);
+        config::PodSpec* p = const_cast<config::PodSpec*>(done.FindPod(name));
+        if (made && p) {
+          p->ip = made->ip;
+          p->mac = made->mac;
+        }
+      }
+      for (config::ServiceSpec& svc : done.services) {
+        std::erase_if(svc.endpoints, [&](int i) { return done.pods[i].ip == net::Ipv4{}; });
+      }
+    }
+    impl.spec = std::move(done);
+    SyncStatePods();
+  }
   // Whatever happened, the Services match what exists.
   absl::Status refreshed = RefreshServices();
   if (st.ok()) st = refreshed;

@@ -104,7 +104,14 @@ absl::StatusOr<std::vector<CniNodeConfig>> LoadCniConfigs(const config::ClusterS
     cfg.node = n.name;
     cfg.node_netns = n.netns;
     cfg.state_dir = StrCat(NodesDir(spec.name), "/", n.name);
-    cfg.bin_dirs = c.bin_dirs;
+    // Absolute (the lab may have been named by a relative path): CNI_PATH and exec need them so.
+    for (const std::string& d : c.bin_dirs) {
+      std::error_code aec;
+      fs::path abs = fs::absolute(d, aec);
+      std::string dir = (aec ? fs::path(d) : abs).lexically_normal().string();
+      while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+      cfg.bin_dirs.push_back(dir);
+    }
     cfg.timeout_ms = c.timeout_ms;
     std::string where = StrCat(lab_path, ":", c.conflist_pos.line, ":", c.conflist_pos.col);
     std::string text;
@@ -223,8 +230,11 @@ PluginCall CniNode::Call(size_t i, cni::Command command, const cni::RuntimeConf&
   call.exec = std::move(*r);
   const ExecResult& e = call.exec;
   if (e.timed_out) {
-    call.status = absl::DeadlineExceededError(StrCat(who, " did not finish within ", config_.timeout_ms / 1000.0,
-                                                     " s (timeout): killed", StderrTail(e.stderr_data)));
+    char secs[32];
+    snprintf(secs, sizeof secs, "%g", config_.timeout_ms / 1000.0);
+    call.status = absl::DeadlineExceededError(StrCat(who, " did not finish within ", secs,
+                                                     " s ([cni] timeout): killed with its process group",
+                                                     StderrTail(e.stderr_data)));
   } else if (e.term_signal != 0) {
     call.status = absl::InternalError(StrCat(who, " was killed by signal ", e.term_signal, StderrTail(e.stderr_data)));
   } else if (e.exit_code != 0) {

@@ -104,9 +104,14 @@ std::string PodsTable(const vnet::ClusterState& s) {
       if (!cs.empty()) cs += ",";
       cs += c.name + "(" + (c.app == "command" ? "cmd" : c.app) + (c.ports.empty() ? "" : " " + c.ports[0]) + ")";
     }
-    rows.push_back({p.name, p.node, p.ip, cs, "ip netns exec " + p.netns + " sh"});
+    // A CNI lab's pod whose ADD failed has no address: say why instead.
+    rows.push_back({p.name, p.node, p.error.empty() ? p.ip : "<none>", cs, "ip netns exec " + p.netns + " sh"});
   }
-  return Table(rows);
+  std::string out = Table(rows);
+  for (const vnet::PodState& p : s.pods) {
+    if (!p.error.empty()) out += "pod " + p.name + ": CNI ADD failed: " + p.error + "\n";
+  }
+  return out;
 }
 
 std::string NodesTable(const vnet::ClusterState& s) {
