@@ -389,69 +389,53 @@ ChainOutcome CniNode::Del(const cni::RuntimeConf& rt) {
   return out;
 }
 
-ChainOutcome CniNode::Check(const cni::RuntimeConf& rt) {
+// Every plugin in order; the first error is the outcome's. libcni stops at it for CHECK and STATUS,
+// and runs every plugin for GC (joining the errors) and VERSION (each asked on its own).
+ChainOutcome CniNode::RunEach(cni::Command command, const cni::RuntimeConf& rt, const json* prev,
+                              const std::vector<cni::Attachment>* valid, bool stop_at_error) {
   ChainOutcome out;
-  if (config_.list.disable_check || !cni::SupportsCheck(version_)) return out;
+  for (size_t i = 0; i < config_.list.plugins.size(); ++i) {
+    PluginCall c = Call(i, command, rt, prev, valid);
+    absl::Status s = c.status;
+    out.calls.push_back(std::move(c));
+    if (!s.ok() && out.status.ok()) out.status = s;
+    if (!s.ok() && stop_at_error) break;
+  }
+  return out;
+}
+
+ChainOutcome CniNode::Check(const cni::RuntimeConf& rt) {
+  if (config_.list.disable_check || !cni::SupportsCheck(version_)) return {};
   absl::StatusOr<json> cached = CachedResult(rt);
   if (!cached.ok()) {
+    ChainOutcome out;
     out.status = absl::FailedPreconditionError(StrCat("CHECK: no cached ADD result for ", rt.container_id, "/", rt.ifname,
                                                       " (", cached.status().message(), ")"));
     return out;
   }
-  for (size_t i = 0; i < config_.list.plugins.size(); ++i) {
-    PluginCall c = Call(i, cni::Command::kCheck, rt, &*cached);
-    absl::Status s = c.status;
-    out.calls.push_back(std::move(c));
-    if (!s.ok()) {
-      out.status = s;
-      return out;
-    }
-  }
-  return out;
+  return RunEach(cni::Command::kCheck, rt, &*cached, nullptr, true);
 }
 
 ChainOutcome CniNode::Status() {
-  ChainOutcome out;
   if (!cni::SupportsStatusAndGc(version_)) {
+    ChainOutcome out;
     out.status = absl::UnimplementedError(StrCat("STATUS: the chain runs at CNI ", version_, "; STATUS came with 1.1.0"));
     return out;
   }
-  for (size_t i = 0; i < config_.list.plugins.size(); ++i) {
-    PluginCall c = Call(i, cni::Command::kStatus, {}, nullptr);
-    absl::Status s = c.status;
-    out.calls.push_back(std::move(c));
-    if (!s.ok()) {
-      out.status = s;
-      return out;
-    }
-  }
-  return out;
+  return RunEach(cni::Command::kStatus, {}, nullptr, nullptr, true);
 }
 
 ChainOutcome CniNode::Gc(const std::vector<cni::Attachment>& valid) {
-  ChainOutcome out;
   if (!cni::SupportsStatusAndGc(version_)) {
+    ChainOutcome out;
     out.status = absl::UnimplementedError(StrCat("GC: the chain runs at CNI ", version_, "; GC came with 1.1.0"));
     return out;
   }
-  if (config_.list.disable_gc) return out;
-  for (size_t i = 0; i < config_.list.plugins.size(); ++i) {
-    PluginCall c = Call(i, cni::Command::kGc, {}, nullptr, &valid);
-    if (!c.status.ok() && out.status.ok()) out.status = c.status;  // libcni: every plugin, errors joined
-    out.calls.push_back(std::move(c));
-  }
-  return out;
+  if (config_.list.disable_gc) return {};
+  return RunEach(cni::Command::kGc, {}, nullptr, &valid, false);
 }
 
-ChainOutcome CniNode::Version() {
-  ChainOutcome out;
-  for (size_t i = 0; i < config_.list.plugins.size(); ++i) {
-    PluginCall c = Call(i, cni::Command::kVersion, {}, nullptr);
-    if (!c.status.ok() && out.status.ok()) out.status = c.status;
-    out.calls.push_back(std::move(c));
-  }
-  return out;
-}
+ChainOutcome CniNode::Version() { return RunEach(cni::Command::kVersion, {}, nullptr, nullptr, false); }
 
 // --- pods ----------------------------------------------------------------------------------------
 

@@ -121,6 +121,8 @@ class CniNode {
  private:
   CniNode() = default;
   absl::Status WriteRecord() const;
+  ChainOutcome RunEach(cni::Command command, const cni::RuntimeConf& rt, const nlohmann::json* prev,
+                       const std::vector<cni::Attachment>* valid, bool stop_at_error);
   cni::ConfList ListAtVersion() const;
 
   CniNodeConfig config_;

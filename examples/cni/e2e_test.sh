@@ -128,30 +128,39 @@ leak)
 
 daemon)
   # A flannel-like agent: writes its node's subnet where the node's plugins would read it.
-  sed "s|conflist = \"bridge.conflist\"|conflist = \"$ROOT/examples/cni/bridge.conflist\"|; s|^nodes = 2|nodes = 2\n|" \
-    examples/cni/bridge.toml >"$TMP/daemon.toml"
-  python3 - "$TMP/daemon.toml" <<'PY'
-import sys, re
-p = sys.argv[1]; s = open(p).read()
-s = s.replace("nodes = 2\n", "")
-agent = '["/bin/sh", "-c", "mkdir -p /run/flannel && echo FLANNEL_SUBNET=$POD_CIDR > /run/flannel/subnet.env && exec sleep 600"]'
-nodes = "".join(f'[[node]]\nname = "node{i}"\ndaemon = {agent}\n\n' for i in (1, 2))
-s = s.replace("[[pod]]", nodes + "[[pod]]", 1)
-open(p, "w").write(s)
-PY
+  agent='["/bin/sh", "-c", "mkdir -p /run/flannel && echo FLANNEL_SUBNET=$POD_CIDR > /run/flannel/subnet.env && exec sleep 600"]'
+  cat >"$TMP/daemon.toml" <<EOF
+[cluster]
+name = "cni-daemon"
+network = "cni"
+[cni]
+conflist = "$ROOT/examples/cni/bridge.conflist"
+[[node]]
+name = "node1"
+daemon = $agent
+[[node]]
+name = "node2"
+daemon = $agent
+[[pod]]
+name = "web-1"
+[[pod.container]]
+app = "http-echo"
+EOF
   out=$("$MKN" up -d "$TMP/daemon.toml" 2>&1) || fail "up: $out"
-  c=cni-bridge
+  c=cni-daemon
   for n in node1 node2; do
     f=/run/minikube-net/$c/nodes/$n/fs/run/upper/flannel/subnet.env
     wait_for 5 test -s "$f" || fail "$n's daemon wrote no $f"
   done
   contains "$(cat /run/minikube-net/$c/nodes/node2/fs/run/upper/flannel/subnet.env)" "FLANNEL_SUBNET=10.244.1.0/24" "node2's daemon saw node2's range"
   [[ ! -e /run/flannel ]] || fail "the daemon wrote the host's /run"
-  pid=$(pgrep -x sleep | head -1)
-  [[ -n $pid ]] || fail "no daemon process"
-  in=$(readlink /proc/$pid/ns/net)
-  [[ "$in" == "$(ip netns exec mkn-$c-node1 readlink /proc/self/ns/net)" || "$in" == "$(ip netns exec mkn-$c-node2 readlink /proc/self/ns/net)" ]] ||
-    fail "the daemon does not run in a node's netns"
+  # The agent is the one process in node1's netns.
+  n1=$(ip netns exec mkn-$c-node1 readlink /proc/self/ns/net)
+  pid=""
+  for p in /proc/[0-9]*; do
+    [[ "$(readlink "$p/ns/net" 2>/dev/null)" == "$n1" && "$(cat "$p/comm" 2>/dev/null)" == sleep ]] && pid=${p#/proc/}
+  done
+  [[ -n $pid ]] || fail "no daemon process in node1's netns"
   pass "node daemons run in their node's namespaces and filesystem view"
   "$MKN" down >/dev/null 2>&1 || fail "down"
   wait_for 5 gone "$pid" || fail "daemon $pid still runs after down"
