@@ -48,6 +48,8 @@ ClusterState StateFromSpec(const config::ClusterSpec& spec, const std::string& l
   s.lab = lab_path;
   s.phase = "starting";
   s.network = std::string(config::ToString(spec.network));
+  // A CNI lab: "cni" and who routes between nodes ("cni/host-gw", "cni/vxlan", "cni/plugin").
+  if (spec.cni_mode) s.network = StrCat("cni/", config::ToString(spec.cni.node_routes));
   s.marker = spec.marker;
   s.underlay = net::NetnsName(spec.name, net::kUnderlayObject);
   for (const config::NodeSpec& n : spec.nodes) {
