@@ -267,6 +267,18 @@ ingress::Headers ToHeaders(const http::fields& f) {
   return h;
 }
 
+// The fields as views (valid while the message lives), for lib/ingress/forwarding's line writers:
+// no copy, no lowercase conversion. `v` is reused across requests.
+void ToViews(const http::fields& f, std::vector<ingress::HeaderView>& v) {
+  v.clear();
+  for (const auto& field : f) {
+    const beast::string_view n = field.name_string(), val = field.value();
+    v.emplace_back(std::string_view(n.data(), n.size()), std::string_view(val.data(), val.size()));
+  }
+}
+
+bool Empty(const config::HeaderModifierSpec& m) { return m.set.empty() && m.add.empty() && m.remove.empty(); }
+
 // Replaces every field but the start line.
 void SetFields(http::fields& f, const ingress::Headers& h) {
   std::vector<std::string> names;
@@ -401,7 +413,10 @@ struct IngressServer::Impl {
   void Log(const std::string& line) {
     std::lock_guard<std::mutex> l(log_mu);
     if (log == nullptr) return;
-    fprintf(log, "%s %s\n", Now(), line.c_str());
+    fputs(Now(), log);
+    fputc(' ', log);
+    fwrite(line.data(), 1, line.size(), log);
+    fputc('\n', log);
     log_dirty = true;  // flushed by the log timer, at most 100 ms later: no write() per request
   }
 
@@ -592,7 +607,8 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, beast::flat_buffer& 
   r.host = host;
   r.path = path;
   r.query = query;
-  r.headers = ToHeaders(msg);  // used below as the forwarded list too (converted once)
+  // The router gets the headers (lowercase copies) only when a route matches on them.
+  if (snap->router.MatchesHeaders()) r.headers = ToHeaders(msg);
   thread_local std::mt19937_64 rng{std::random_device{}()};
   ingress::Decision d = snap->router.Route(r, rng());
   if (d.kind == ingress::Decision::Kind::kNoRoute) {
@@ -622,21 +638,15 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, beast::flat_buffer& 
   const std::string key = StrCat(to.address().to_string(), ":", to.port());
 
   // The request as it goes upstream.
-  ingress::Headers h = std::move(r.headers);
   ingress::ForwardInfo info{client, l->tls ? "https" : "http", host, l->by};
-  ingress::PrepareUpstreamRequest(h, info);
   // Expect: 100-continue is answered here (below), as nginx does: the backend gets the body at once.
-  bool expects_continue = false;
-  std::erase_if(h, [&](const auto& kv) {
-    if (kv.first != "expect") return false;
-    expects_continue = true;
-    return true;
-  });
-  ApplyModifier(h, d.modify);
+  const bool expects_continue = msg.find(http::field::expect) != msg.end();
   // Without a body the whole request goes upstream in one write from `out` (one send, where
   // Beast's serializer needs a header write and a body write); with a body, Beast's serializer
-  // streams it. Connection is hop-by-hop (dropped above), so HTTP/1.1 means keep-alive.
+  // streams it. Connection is hop-by-hop (dropped), so HTTP/1.1 means keep-alive.
   const bool whole_request = !has_body;
+  thread_local std::vector<ingress::HeaderView> views;
+  ingress::Headers h;
   if (whole_request) {
     out.clear();
     const beast::string_view m = msg.method_string();
@@ -644,7 +654,19 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, beast::flat_buffer& 
     out.push_back(' ');
     out.append(target);
     out.append(" HTTP/1.1\r\n");
-    AppendFields(out, h);
+  }
+  if (whole_request && Empty(d.modify)) {
+    // The usual case: header lines written straight from the parsed fields (no list of copies).
+    ToViews(msg, views);
+    ingress::AppendUpstreamRequestLines(out, views, info, "expect");
+  } else {
+    h = r.headers.empty() ? ToHeaders(msg) : std::move(r.headers);
+    ingress::PrepareUpstreamRequest(h, info);
+    std::erase_if(h, [&](const auto& kv) { return kv.first == "expect"; });
+    ApplyModifier(h, d.modify);
+    if (whole_request) AppendFields(out, h);
+  }
+  if (whole_request) {
     out.append("\r\n", 2);
   } else {
     SetFields(msg, h);
@@ -750,8 +772,6 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, beast::flat_buffer& 
   const boost::optional<uint64_t> length = resp.content_length();
   if (pod.empty()) pod = std::string(rm["X-Pod"]);  // http-echo names itself
   if (pod.empty()) pod = key;
-  ingress::Headers rh = ToHeaders(rm);
-  ingress::PrepareDownstreamResponse(rh, info);
   bool keep = client_keep && !draining;
   const bool bodyless = resp.skip() || status / 100 == 1 || status == 204 || status == 304;
   // A response without a body or with a small known length goes out in one write: header and body
@@ -777,7 +797,8 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, beast::flat_buffer& 
       out.push_back(' ');
       out.append(reason.data(), reason.size());
       out.append("\r\n", 2);
-      AppendFields(out, rh);
+      ToViews(rm, views);
+      ingress::AppendDownstreamResponseLines(out, views, info);
       // Connection is hop-by-hop (dropped above): say only what differs from the version's default,
       // as Beast's keep_alive() does.
       if (version >= 11 && !keep) out.append("Connection: close\r\n");
@@ -794,6 +815,8 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, beast::flat_buffer& 
       w.Disarm(Watchdog::kClient);
     }
   } else {
+    ingress::Headers rh = ToHeaders(rm);
+    ingress::PrepareDownstreamResponse(rh, info);
     SetFields(rm, rh);
     if (length) {
       rm.content_length(*length);

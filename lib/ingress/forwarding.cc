@@ -48,8 +48,14 @@ std::string_view Trim(std::string_view s) {
 }
 
 bool IsTchar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  switch (c) {
+    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-': case '.':
+    case '^': case '_': case '`': case '|': case '~':
+      return true;
+    default:
+      return false;
+  }
 }
 
 // RFC 7239 §4: a value is a token or a quoted-string.
@@ -107,7 +113,116 @@ void SetIfAbsent(Headers& headers, std::string_view name, std::string_view value
   headers.emplace_back(std::string(name), std::string(value));
 }
 
+// RFC 7239 §4: this hop's element of Forwarded.
+std::string ForwardedElement(const ForwardInfo& info) {
+  std::string element = StrCat("for=", Node(info.client_ip));
+  if (!info.proto.empty()) StrAppend(&element, ";proto=", TokenOrQuoted(info.proto));
+  if (!info.host.empty()) StrAppend(&element, ";host=", TokenOrQuoted(info.host));
+  if (!info.by.empty()) {
+    // "127.0.0.1:8080" or "[::1]:8080": quoted because of the ':'.
+    std::string_view by = info.by;
+    size_t colon = by.rfind(':');
+    bool v6 = by.find(':') != colon && by.front() != '[';
+    StrAppend(&element, ";by=", TokenOrQuoted(v6 ? StrCat("[", by, "]") : std::string(by)));
+  }
+  return element;
+}
+
+// The view form of RemoveHopByHop: whether a field goes on, given every field of the message (a
+// Connection field may name it).
+bool Kept(std::string_view name, const std::vector<HeaderView>& headers) {
+  if (IsHopByHop(name)) return false;
+  for (const auto& [n, value] : headers) {
+    if (!EqualsLower(n, "connection")) continue;
+    std::string_view rest = value;
+    while (!rest.empty()) {
+      size_t comma = rest.find(',');
+      if (EqualsIgnoreCase(Trim(rest.substr(0, comma)), name)) return false;
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    }
+  }
+  return true;
+}
+
+void AppendLower(std::string& out, std::string_view s) {
+  const size_t at = out.size();
+  out.append(s);
+  for (size_t i = at; i < out.size(); ++i) out[i] = LowerChar(out[i]);
+}
+
+// Writes `name`'s fields as AppendToList leaves them: one line where the first was, values trimmed
+// and ", "-joined, `value` last. `i` is the index of the first; later ones are skipped by the caller.
+void AppendJoined(std::string& out, const std::vector<HeaderView>& headers, size_t i, std::string_view name,
+                  std::string_view value) {
+  out.append(name);
+  out.append(": ", 2);
+  bool any = false;
+  for (size_t j = i; j < headers.size(); ++j) {
+    if (!EqualsLower(headers[j].first, name)) continue;
+    std::string_view v = Trim(headers[j].second);
+    if (v.empty()) continue;
+    if (any) out.append(", ", 2);
+    out.append(v);
+    any = true;
+  }
+  if (any) out.append(", ", 2);
+  out.append(value);
+  out.append("\r\n", 2);
+}
+
+void AppendLine(std::string& out, std::string_view name, std::string_view value) {
+  AppendLower(out, name);
+  out.append(": ", 2);
+  out.append(value);
+  out.append("\r\n", 2);
+}
+
 }  // namespace
+
+void AppendUpstreamRequestLines(std::string& out, const std::vector<HeaderView>& headers, const ForwardInfo& info,
+                                std::string_view skip) {
+  const bool add_for = !info.client_ip.empty();
+  bool seen_for = false, seen_proto = false, seen_host = false, seen_forwarded = false, seen_via = false;
+  const std::string element = ForwardedElement(info);
+  for (size_t i = 0; i < headers.size(); ++i) {
+    const auto& [name, value] = headers[i];
+    if (!Kept(name, headers) || (!skip.empty() && EqualsLower(name, skip))) continue;
+    if (add_for && EqualsLower(name, "x-forwarded-for")) {
+      if (!seen_for) AppendJoined(out, headers, i, "x-forwarded-for", info.client_ip);
+      seen_for = true;
+    } else if (EqualsLower(name, "forwarded")) {
+      if (!seen_forwarded) AppendJoined(out, headers, i, "forwarded", element);
+      seen_forwarded = true;
+    } else if (EqualsLower(name, "via")) {
+      if (!seen_via) AppendJoined(out, headers, i, "via", info.via);
+      seen_via = true;
+    } else {
+      seen_proto = seen_proto || EqualsLower(name, "x-forwarded-proto");
+      seen_host = seen_host || EqualsLower(name, "x-forwarded-host");
+      AppendLine(out, name, value);
+    }
+  }
+  if (add_for && !seen_for) AppendLine(out, "x-forwarded-for", info.client_ip);
+  if (!seen_proto && !info.proto.empty()) AppendLine(out, "x-forwarded-proto", info.proto);
+  if (!seen_host && !info.host.empty()) AppendLine(out, "x-forwarded-host", info.host);
+  if (!seen_forwarded) AppendLine(out, "forwarded", element);
+  if (!seen_via) AppendLine(out, "via", info.via);
+}
+
+void AppendDownstreamResponseLines(std::string& out, const std::vector<HeaderView>& headers, const ForwardInfo& info) {
+  bool seen_via = false;
+  for (size_t i = 0; i < headers.size(); ++i) {
+    const auto& [name, value] = headers[i];
+    if (!Kept(name, headers)) continue;
+    if (EqualsLower(name, "via")) {
+      if (!seen_via) AppendJoined(out, headers, i, "via", info.via);
+      seen_via = true;
+    } else {
+      AppendLine(out, name, value);
+    }
+  }
+  if (!seen_via) AppendLine(out, "via", info.via);
+}
 
 void RemoveHopByHop(Headers& headers) {
   // Connection names further hop-by-hop fields: "Connection: close, X-Session". Names beyond the
@@ -139,17 +254,7 @@ void PrepareUpstreamRequest(Headers& headers, const ForwardInfo& info) {
   if (!info.client_ip.empty()) AppendToList(headers, "x-forwarded-for", info.client_ip);
   SetIfAbsent(headers, "x-forwarded-proto", info.proto);
   SetIfAbsent(headers, "x-forwarded-host", info.host);
-  std::string element = StrCat("for=", Node(info.client_ip));
-  if (!info.proto.empty()) StrAppend(&element, ";proto=", TokenOrQuoted(info.proto));
-  if (!info.host.empty()) StrAppend(&element, ";host=", TokenOrQuoted(info.host));
-  if (!info.by.empty()) {
-    // "127.0.0.1:8080" or "[::1]:8080": quoted because of the ':'.
-    std::string_view by = info.by;
-    size_t colon = by.rfind(':');
-    bool v6 = by.find(':') != colon && by.front() != '[';
-    StrAppend(&element, ";by=", TokenOrQuoted(v6 ? StrCat("[", by, "]") : std::string(by)));
-  }
-  AppendToList(headers, "forwarded", element);
+  AppendToList(headers, "forwarded", ForwardedElement(info));
   AppendToList(headers, "via", info.via);
 }
 

@@ -36,4 +36,14 @@ void PrepareUpstreamRequest(Headers& headers, const ForwardInfo& info);
 // The response as it goes downstream: hop-by-hop headers removed, Via appended.
 void PrepareDownstreamResponse(Headers& headers, const ForwardInfo& info);
 
+// The same two rules for a proxy that writes the message itself: the header lines
+// ("name: value\r\n", names lowercase, in the order Prepare*() leaves them) are appended to `out`
+// straight from views of the received fields (any case), with no intermediate list and no
+// allocation beyond `out`. `skip` names (lowercase) one more field to leave out, as a proxy that
+// answers Expect itself does. forwarding_test checks both forms against the same tables.
+using HeaderView = std::pair<std::string_view, std::string_view>;
+void AppendUpstreamRequestLines(std::string& out, const std::vector<HeaderView>& headers, const ForwardInfo& info,
+                                std::string_view skip = {});
+void AppendDownstreamResponseLines(std::string& out, const std::vector<HeaderView>& headers, const ForwardInfo& info);
+
 }  // namespace mkn::ingress
