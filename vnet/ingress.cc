@@ -51,6 +51,10 @@ struct Target {
   net::Ipv4 cluster_ip;
   int port = 0;
   std::vector<nat::Endpoint> endpoints;
+  // "ip:port" of the ClusterIP and of each endpoint (the upstream pool's keys), made once here
+  // rather than per request.
+  std::string cluster_key;
+  std::vector<std::string> endpoint_keys;
 };
 
 // Everything a request needs that changes when pods come and go; replaced whole by Update().
@@ -64,7 +68,9 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> MakeSnapshot(const config::Clust
   MKN_ASSIGN_OR_RETURN(snap->router, ingress::Router::Build(spec));
   MKN_ASSIGN_OR_RETURN(nat::ServiceTable table, nat::ServiceTable::Build(spec));
   for (const nat::ServicePort& p : table.ports()) {
-    snap->targets[{p.service, p.port}] = Target{p.cluster_ip, p.port, p.endpoints};
+    Target t{p.cluster_ip, p.port, p.endpoints, StrCat(p.cluster_ip.ToString(), ":", p.port), {}};
+    for (const nat::Endpoint& e : p.endpoints) t.endpoint_keys.push_back(StrCat(e.ip.ToString(), ":", e.port));
+    snap->targets[{p.service, p.port}] = std::move(t);
   }
   return std::shared_ptr<const Snapshot>(std::move(snap));
 }
@@ -627,15 +633,18 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, beast::flat_buffer& 
   // Where to: the ClusterIP (the Service layer balances) or an endpoint (we do, round-robin).
   std::string pod;
   tcp::endpoint to;
+  const std::string* key_ptr = &t->second.cluster_key;
   if (l->spec.upstream == config::UpstreamMode::kEndpoints) {
     const auto& eps = t->second.endpoints;
-    const nat::Endpoint& e = eps[rr.fetch_add(1, std::memory_order_relaxed) % eps.size()];
+    const size_t i = rr.fetch_add(1, std::memory_order_relaxed) % eps.size();
+    const nat::Endpoint& e = eps[i];
     to = tcp::endpoint(asio::ip::address_v4(e.ip.value), e.port);
     pod = e.pod;
+    key_ptr = &t->second.endpoint_keys[i];
   } else {
     to = tcp::endpoint(asio::ip::address_v4(t->second.cluster_ip.value), static_cast<unsigned short>(t->second.port));
   }
-  const std::string key = StrCat(to.address().to_string(), ":", to.port());
+  const std::string& key = *key_ptr;  // `snap` keeps it alive
 
   // The request as it goes upstream.
   ingress::ForwardInfo info{client, l->tls ? "https" : "http", host, l->by};
@@ -656,9 +665,17 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, beast::flat_buffer& 
     out.append(" HTTP/1.1\r\n");
   }
   if (whole_request && Empty(d.modify)) {
-    // The usual case: header lines written straight from the parsed fields (no list of copies).
+    // The usual case: header lines written straight from the parsed fields (no list of copies),
+    // with the Forwarded element kept while client, host and listener stay the same (no
+    // suspension between filling these thread_locals and using them).
+    thread_local ingress::ForwardInfo last;
+    if (last.forwarded.empty() || last.client_ip != info.client_ip || last.host != info.host ||
+        last.proto != info.proto || last.by != info.by) {
+      last = info;
+      last.forwarded = ingress::ForwardedElement(info);
+    }
     ToViews(msg, views);
-    ingress::AppendUpstreamRequestLines(out, views, info, "expect");
+    ingress::AppendUpstreamRequestLines(out, views, last, "expect");
   } else {
     h = r.headers.empty() ? ToHeaders(msg) : std::move(r.headers);
     ingress::PrepareUpstreamRequest(h, info);

@@ -113,7 +113,8 @@ void SetIfAbsent(Headers& headers, std::string_view name, std::string_view value
   headers.emplace_back(std::string(name), std::string(value));
 }
 
-// RFC 7239 §4: this hop's element of Forwarded.
+}  // namespace
+
 std::string ForwardedElement(const ForwardInfo& info) {
   std::string element = StrCat("for=", Node(info.client_ip));
   if (!info.proto.empty()) StrAppend(&element, ";proto=", TokenOrQuoted(info.proto));
@@ -128,10 +129,13 @@ std::string ForwardedElement(const ForwardInfo& info) {
   return element;
 }
 
+namespace {
+
 // The view form of RemoveHopByHop: whether a field goes on, given every field of the message (a
 // Connection field may name it).
-bool Kept(std::string_view name, const std::vector<HeaderView>& headers) {
+bool Kept(std::string_view name, const std::vector<HeaderView>& headers, bool has_connection) {
   if (IsHopByHop(name)) return false;
+  if (!has_connection) return true;
   for (const auto& [n, value] : headers) {
     if (!EqualsLower(n, "connection")) continue;
     std::string_view rest = value;
@@ -142,6 +146,10 @@ bool Kept(std::string_view name, const std::vector<HeaderView>& headers) {
     }
   }
   return true;
+}
+
+bool HasConnection(const std::vector<HeaderView>& headers) {
+  return std::any_of(headers.begin(), headers.end(), [](const HeaderView& h) { return EqualsLower(h.first, "connection"); });
 }
 
 void AppendLower(std::string& out, std::string_view s) {
@@ -183,10 +191,12 @@ void AppendUpstreamRequestLines(std::string& out, const std::vector<HeaderView>&
                                 std::string_view skip) {
   const bool add_for = !info.client_ip.empty();
   bool seen_for = false, seen_proto = false, seen_host = false, seen_forwarded = false, seen_via = false;
-  const std::string element = ForwardedElement(info);
+  const std::string made = info.forwarded.empty() ? ForwardedElement(info) : std::string();
+  const std::string_view element = info.forwarded.empty() ? std::string_view(made) : info.forwarded;
+  const bool has_connection = HasConnection(headers);
   for (size_t i = 0; i < headers.size(); ++i) {
     const auto& [name, value] = headers[i];
-    if (!Kept(name, headers) || (!skip.empty() && EqualsLower(name, skip))) continue;
+    if (!Kept(name, headers, has_connection) || (!skip.empty() && EqualsLower(name, skip))) continue;
     if (add_for && EqualsLower(name, "x-forwarded-for")) {
       if (!seen_for) AppendJoined(out, headers, i, "x-forwarded-for", info.client_ip);
       seen_for = true;
@@ -211,9 +221,10 @@ void AppendUpstreamRequestLines(std::string& out, const std::vector<HeaderView>&
 
 void AppendDownstreamResponseLines(std::string& out, const std::vector<HeaderView>& headers, const ForwardInfo& info) {
   bool seen_via = false;
+  const bool has_connection = HasConnection(headers);
   for (size_t i = 0; i < headers.size(); ++i) {
     const auto& [name, value] = headers[i];
-    if (!Kept(name, headers)) continue;
+    if (!Kept(name, headers, has_connection)) continue;
     if (EqualsLower(name, "via")) {
       if (!seen_via) AppendJoined(out, headers, i, "via", info.via);
       seen_via = true;
@@ -254,7 +265,7 @@ void PrepareUpstreamRequest(Headers& headers, const ForwardInfo& info) {
   if (!info.client_ip.empty()) AppendToList(headers, "x-forwarded-for", info.client_ip);
   SetIfAbsent(headers, "x-forwarded-proto", info.proto);
   SetIfAbsent(headers, "x-forwarded-host", info.host);
-  AppendToList(headers, "forwarded", ForwardedElement(info));
+  AppendToList(headers, "forwarded", info.forwarded.empty() ? ForwardedElement(info) : info.forwarded);
   AppendToList(headers, "via", info.via);
 }
 

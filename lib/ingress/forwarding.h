@@ -19,7 +19,13 @@ struct ForwardInfo {
   std::string host;         // the Host the client sent
   std::string by;           // the listener, "127.0.0.1:8080", for Forwarded: by=
   std::string via = "1.1 minikube-net";
+  // This hop's Forwarded element, ForwardedElement(*this), when the caller keeps it across requests
+  // from the same client; empty: made per call.
+  std::string forwarded;
 };
+
+// "for=…;proto=…;host=…;by=…" (RFC 7239 §4; IPv6 bracketed and quoted).
+std::string ForwardedElement(const ForwardInfo& info);
 
 // Removes the hop-by-hop headers: Connection and every header it names, Keep-Alive,
 // Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade, Proxy-Authenticate,

@@ -108,6 +108,11 @@ TEST(Forwarding, PrepareUpstreamRequest) {
     std::string lines = "GET / HTTP/1.1\r\n";  // appended to, not replaced
     AppendUpstreamRequestLines(lines, Views(c.in), c.info);
     EXPECT_EQ(lines, "GET / HTTP/1.1\r\n" + Lines(c.out)) << "the view form";
+    ForwardInfo kept = c.info;
+    kept.forwarded = ForwardedElement(c.info);
+    lines.clear();
+    AppendUpstreamRequestLines(lines, Views(c.in), kept);
+    EXPECT_EQ(lines, Lines(c.out)) << "the view form with a kept Forwarded element";
     PrepareUpstreamRequest(c.in, c.info);
     EXPECT_EQ(c.in, c.out);
   }
