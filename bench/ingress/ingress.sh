@@ -3,7 +3,7 @@
 # same run, on the same cores, with wrk (issue 6).
 #
 #   bench/ingress/ingress.sh [--nginx-only | --calibrate] [--quick] [-d SECONDS] [-c CONNECTIONS]
-#                            [--proxy-cpus LIST] [--wrk-cpus LIST]
+#                            [--proxy-cpus LIST] [--wrk-cpus LIST] [--exec CMD]
 #
 # What is measured. labs/ingress.toml: one http-echo pod on node1; minikube-net's listeners on
 # 127.0.0.1:8080 (HTTP) and :8443 (HTTPS) route every request straight to the pod (upstream =
@@ -43,6 +43,12 @@
 # show how much this machine's noise alone moves them (a loaded 2-CPU machine: several percent with
 # --quick); verdicts are printed but the exit status is 0.
 #
+# --exec CMD: set everything up as for a run, then run CMD (bash -c, in the sandbox) instead of the wrk
+# cases, for profiling (strace, perf, callgrind) against both proxies in one setup. CMD gets MKN_PID
+# (the minikube-net process: edge and backend), NGINX_PID (nginx's master; its worker is its child),
+# POD_IP, OUT, WRK_CPUS, PROXY_CPUS; minikube-net on 127.0.0.1:8080/8443, nginx on :9080/9443. The
+# exit status is CMD's.
+#
 # Runs only inside ci/sandbox.sh (it re-executes itself there). Needs root. Every wait has a deadline,
 # every wrk run is bounded (-d, plus timeout), nginx is started and stopped by PID, its config, pid
 # file and logs are in the output directory.
@@ -57,7 +63,7 @@ if [[ "${MKN_IN_SANDBOX:-}" != 1 ]]; then
 fi
 
 usage() { sed -n '4,5p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
-NGINX_ONLY=0 CALIBRATE=0 T=5 CONNS=50 REPS=(A B B A)
+NGINX_ONLY=0 CALIBRATE=0 EXEC="" T=5 CONNS=50 REPS=(A B B A)
 NCPU=$(nproc)
 if ((NCPU >= 4)); then PROXY_CPUS="0-$((NCPU / 2 - 1))" WRK_CPUS="$((NCPU / 2))-$((NCPU - 1))"
 elif ((NCPU >= 2)); then PROXY_CPUS=0 WRK_CPUS=1
@@ -71,6 +77,7 @@ while (($#)); do
     -c) CONNS=${2:?}; shift ;;
     --proxy-cpus) PROXY_CPUS=${2:?}; shift ;;
     --wrk-cpus) WRK_CPUS=${2:?}; shift ;;
+    --exec) EXEC=${2:?}; shift ;;
     -h|--help) usage ;;
     *) echo "bench/ingress: unknown argument $1" >&2; usage ;;
   esac
@@ -250,6 +257,16 @@ RESUMES[nginx]=$(resumes 9443)
 for p in "${!RESUMES[@]}"; do
   [[ ${RESUMES[$p]} != Reused ]] || die "$p resumed a TLS session: https new-connection runs would not be full handshakes"
 done
+
+if [[ -n $EXEC ]]; then
+  MKN_PID=$(sed -n 's/.*running in the background as pid \([0-9]*\).*/\1/p' "$OUT/up.log")
+  [[ -n $MKN_PID ]] || die "no minikube-net pid in $OUT/up.log"
+  log "--exec: $EXEC"
+  set +e
+  MKN_PID=$MKN_PID NGINX_PID=$NGINX_PID POD_IP=$POD_IP OUT=$OUT WRK_CPUS=$WRK_CPUS PROXY_CPUS=$PROXY_CPUS \
+    bash -c "$EXEC"
+  exit $?
+fi
 
 # --- wrk -------------------------------------------------------------------------------------------------
 # run_wrk FILE URL [wrk args]: one bounded run from the sandbox's netns; its RESULT line goes to FILE.

@@ -19,7 +19,13 @@ struct ForwardInfo {
   std::string host;         // the Host the client sent
   std::string by;           // the listener, "127.0.0.1:8080", for Forwarded: by=
   std::string via = "1.1 minikube-net";
+  // This hop's Forwarded element, ForwardedElement(*this), when the caller keeps it across requests
+  // from the same client; empty: made per call.
+  std::string forwarded;
 };
+
+// "for=…;proto=…;host=…;by=…" (RFC 7239 §4; IPv6 bracketed and quoted).
+std::string ForwardedElement(const ForwardInfo& info);
 
 // Removes the hop-by-hop headers: Connection and every header it names, Keep-Alive,
 // Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade, Proxy-Authenticate,
@@ -35,5 +41,15 @@ void PrepareUpstreamRequest(Headers& headers, const ForwardInfo& info);
 
 // The response as it goes downstream: hop-by-hop headers removed, Via appended.
 void PrepareDownstreamResponse(Headers& headers, const ForwardInfo& info);
+
+// The same two rules for a proxy that writes the message itself: the header lines
+// ("name: value\r\n", names lowercase, in the order Prepare*() leaves them) are appended to `out`
+// straight from views of the received fields (any case), with no intermediate list and no
+// allocation beyond `out`. `skip` names (lowercase) one more field to leave out, as a proxy that
+// answers Expect itself does. forwarding_test checks both forms against the same tables.
+using HeaderView = std::pair<std::string_view, std::string_view>;
+void AppendUpstreamRequestLines(std::string& out, const std::vector<HeaderView>& headers, const ForwardInfo& info,
+                                std::string_view skip = {});
+void AppendDownstreamResponseLines(std::string& out, const std::vector<HeaderView>& headers, const ForwardInfo& info);
 
 }  // namespace mkn::ingress

@@ -16,6 +16,19 @@ ForwardInfo Info(std::string client = "10.0.0.7", std::string proto = "http", st
   return i;
 }
 
+std::vector<HeaderView> Views(const Headers& h) {
+  std::vector<HeaderView> v;
+  for (const auto& [name, value] : h) v.emplace_back(name, value);
+  return v;
+}
+
+// What a message with these headers carries on the wire.
+std::string Lines(const Headers& h) {
+  std::string out;
+  for (const auto& [name, value] : h) out += name + ": " + value + "\r\n";
+  return out;
+}
+
 TEST(Forwarding, RemoveHopByHop) {
   struct Case {
     std::string description;
@@ -92,16 +105,42 @@ TEST(Forwarding, PrepareUpstreamRequest) {
   };
   for (auto& c : cases) {
     SCOPED_TRACE(c.description);
+    std::string lines = "GET / HTTP/1.1\r\n";  // appended to, not replaced
+    AppendUpstreamRequestLines(lines, Views(c.in), c.info);
+    EXPECT_EQ(lines, "GET / HTTP/1.1\r\n" + Lines(c.out)) << "the view form";
+    ForwardInfo kept = c.info;
+    kept.forwarded = ForwardedElement(c.info);
+    lines.clear();
+    AppendUpstreamRequestLines(lines, Views(c.in), kept);
+    EXPECT_EQ(lines, Lines(c.out)) << "the view form with a kept Forwarded element";
     PrepareUpstreamRequest(c.in, c.info);
     EXPECT_EQ(c.in, c.out);
   }
 }
 
+TEST(Forwarding, ViewFormTakesAnyCaseAndSkipsOneField) {
+  const Headers in = {{"Host", "shop.lab"},        {"Connection", "X-Trace, keep-alive"}, {"X-Trace", "1"},
+                      {"Expect", "100-continue"}, {"VIA", "1.0 fred"},                   {"X-Forwarded-For", " 192.0.2.1 "},
+                      {"User-Agent", "Curl/8"}};
+  std::string lines;
+  AppendUpstreamRequestLines(lines, Views(in), Info(), "expect");
+  EXPECT_EQ(lines,
+            "host: shop.lab\r\nvia: 1.0 fred, 1.1 minikube-net\r\nx-forwarded-for: 192.0.2.1, 10.0.0.7\r\n"
+            "user-agent: Curl/8\r\nx-forwarded-proto: http\r\nx-forwarded-host: shop.lab\r\n"
+            "forwarded: for=10.0.0.7;proto=http;host=shop.lab;by=\"127.0.0.1:8080\"\r\n");
+  lines.clear();
+  AppendDownstreamResponseLines(lines, Views({{"Content-Type", "text/plain"}, {"Keep-Alive", "timeout=5"}}), Info());
+  EXPECT_EQ(lines, "content-type: text/plain\r\nvia: 1.1 minikube-net\r\n");
+}
+
 TEST(Forwarding, PrepareDownstreamResponse) {
   Headers h = {{"content-type", "text/plain"}, {"connection", "close"}, {"transfer-encoding", "chunked"},
                {"via", "1.1 backend"}};
+  std::string lines;
+  AppendDownstreamResponseLines(lines, Views(h), Info());
   PrepareDownstreamResponse(h, Info());
   EXPECT_EQ(h, (Headers{{"content-type", "text/plain"}, {"via", "1.1 backend, 1.1 minikube-net"}}));
+  EXPECT_EQ(lines, Lines(h)) << "the view form";
 }
 
 }  // namespace

@@ -189,6 +189,7 @@ struct Router::Impl {
   std::optional<config::BackendRef> default_backend;
   int https_port = 0;  // of the first HTTPS listener, for redirect_to_https
   std::vector<std::string> labels;
+  bool matches_headers = false;  // some entry has a header match
 
   Decision Forward(const Entry& e, uint64_t random) const {
     const Action& a = actions[e.action];
@@ -385,6 +386,8 @@ absl::StatusOr<Router> Router::Build(const config::ClusterSpec& spec) {
   for (const std::string& name : listener_names) index(impl->by_listener[name], name);
   index(impl->unknown_listener, "");
 
+  impl->matches_headers =
+      std::any_of(impl->entries.begin(), impl->entries.end(), [](const Entry& e) { return !e.headers.empty(); });
   Router r;
   r.impl_ = std::move(impl);
   return r;
@@ -452,6 +455,8 @@ Decision Router::Route(const Request& request, uint64_t random) const {
 }
 
 std::vector<std::string> Router::Routes() const { return impl_->labels; }
+
+bool Router::MatchesHeaders() const { return impl_->matches_headers; }
 
 bool PrefixMatches(std::string_view prefix, std::string_view path) {
   prefix = TrimPrefix(prefix);

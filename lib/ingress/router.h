@@ -77,6 +77,10 @@ class Router {
   // Every route label Route() can return, for zeroed counters.
   std::vector<std::string> Routes() const;
 
+  // Whether any route matches on headers: when none does, Route() never reads Request::headers
+  // and a caller may leave them empty.
+  bool MatchesHeaders() const;
+
  private:
   struct Impl;
   std::shared_ptr<const Impl> impl_;

@@ -84,6 +84,14 @@ void RunTable(const std::vector<Case>& cases) {
     absl::StatusOr<Router> router = BuildFrom(c.routes);
     ASSERT_TRUE(router.ok()) << router.status();
     EXPECT_EQ(Render(RouteLine(*router, c.request)), c.expected) << c.request.line;
+    // MatchesHeaders() false promises that the headers are never looked at.
+    const bool has_header_match = c.routes.find("headers =") != std::string::npos;
+    EXPECT_EQ(router->MatchesHeaders(), has_header_match);
+    if (!router->MatchesHeaders() && !c.request.headers.empty()) {
+      Req without = c.request;
+      without.headers.clear();
+      EXPECT_EQ(Render(RouteLine(*router, without)), c.expected) << "without headers";
+    }
   }
 }
 
