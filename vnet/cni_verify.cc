@@ -183,6 +183,11 @@ class TestPod {
     t.join();
     if (!st.ok()) return absl::Status(st.code(), StrCat("make test pod netns ", p->netns, ": ", st.message()));
     p->mounted_ = true;
+    // A runtime hands the chain a fresh netns, lo down (the loopback plugin's DEL takes it down
+    // again): the marker needed it up for a moment.
+    if (Out o = Run(p->fd.get(), {"ip", "link", "set", "lo", "down"}); !o.ok) {
+      return absl::InternalError(StrCat("make test pod netns ", p->netns, ": ", o.Say()));
+    }
     p->rt.container_id = p->netns;
     p->rt.netns = StrCat(net::kNetnsDir, "/", p->netns);
     p->rt.ifname = c.nodes[node].ifname;

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# examples/cni/verify_test.sh — `minikube-net verify` (the CNI conformance suite, issue 7) end to end:
+#
+#   bridge, ptp  the Debian plugins pass every check that applies (exit 0), the JUnit file is well-formed
+#                and lists every check, -o json says the same, nothing of the lab is left
+#   broken       each plugin of examples/cni/broken is caught by exactly its check, with a message that
+#                says what went wrong, exit 1; the neighbouring checks (--only) still pass
+#   usage        exit 2 for an --only glob that matches no check and for a lab that is not a CNI lab
+#   keep         --keep leaves the lab up until `down`
+#   churn_full   the issue's churn: 200 pods x 5 rounds on one node, nothing left
+#
+#   examples/cni/verify_test.sh CASE       (re-executes itself inside ci/sandbox.sh; needs root)
+source "$(dirname "$0")/../testlib.sh" "$@"
+
+for f in examples/cni/bridge.toml examples/cni/ptp.toml examples/cni/broken/README.md; do
+  [[ -f $f ]] || fail "$f is missing (the example labs and broken plugins of examples/cni)"
+done
+
+# run_verify LAB ARGS...: runs `verify`; sets RC, OUT (stdout), ERR (stderr), SECS.
+run_verify() {
+  local lab=$1 start=$SECONDS
+  shift
+  set +e
+  "$MKN" verify "$lab" "$@" >"$TMP/out" 2>"$TMP/err"
+  RC=$?
+  set -e
+  SECS=$((SECONDS - start))
+  OUT=$(cat "$TMP/out")
+  ERR=$(cat "$TMP/err")
+}
+# The ids whose RESULT column says FAIL, sorted, space-separated (evidence lines are indented).
+failed_ids() { awk '/^[a-z]/ && NF >= 5 && $(NF-1) == "FAIL" {print $1}' <<<"$OUT" | sort | xargs; }
+rows() { awk '/^[a-z]/ && NF >= 5 && ($(NF-1) == "PASS" || $(NF-1) == "FAIL" || $(NF-1) == "SKIP")' <<<"$OUT" | wc -l; }
+
+ALL_IDS="spec.version spec.add spec.add.result spec.add.interface spec.check.pass spec.check.tamper spec.del.clean
+spec.del.twice spec.del.netns-gone spec.del.no-add spec.readd spec.add.concurrent spec.status spec.gc spec.errors
+model.pod-pod.node model.pod-pod.cross model.source-ip model.node-pod model.own-ip model.mtu model.service
+model.hostport model.bandwidth churn"
+
+junit_ok() {
+  local f=$1 n=$2
+  [[ -s $f ]] || fail "no JUnit file $f"
+  if command -v xmllint >/dev/null; then
+    xmllint --noout "$f" || fail "JUnit file is not well-formed XML: $(head -c 600 "$f")"
+  else
+    grep -q '^<?xml' "$f" && grep -q '</testsuites>' "$f" || fail "JUnit file is not a <testsuites> document"
+  fi
+  [[ $(grep -c '<testcase ' "$f") == "$n" ]] || fail "JUnit file has $(grep -c '<testcase ' "$f") testcases, expected $n"
+  [[ $(grep -c '<failure ' "$f") == 0 ]] || fail "JUnit file has failures: $(grep '<failure ' "$f")"
+}
+
+good_lab() {
+  local lab=$1 cluster=$2
+  run_verify "$lab" --churn 20 --junit "$TMP/junit.xml"
+  [[ $RC == 0 ]] || fail "verify $lab: exit $RC, expected 0 (failed: $(failed_ids)):
+$OUT
+$ERR"
+  contains "$OUT" " 0 failed," "verify $lab summary"
+  for id in $ALL_IDS; do grep -q "^$id " <<<"$OUT" || fail "check $id missing from the table"; done
+  [[ $(rows) == 25 ]] || fail "expected 25 rows, got $(rows)"
+  # What must apply to these Debian chains: no skip outside the version- and chain-dependent checks.
+  local skipped
+  skipped=$(awk '/^[a-z]/ && NF >= 5 && $(NF-1) == "SKIP" {print $1}' <<<"$OUT" | xargs)
+  [[ $skipped == "spec.status spec.gc model.hostport model.bandwidth" ]] || fail "unexpected skips: $skipped"
+  contains "$OUT" "cniVersion 1.0.0 has no GC (1.1.0+)" "skip reason"
+  junit_ok "$TMP/junit.xml" 25
+  pass "verify $lab: 21 passed, 4 skipped with their reason, JUnit well-formed, in ${SECS}s"
+  assert_clean "$cluster"
+  run_verify "$lab" --only spec.version,spec.add -o json
+  [[ $RC == 0 ]] || fail "verify -o json: exit $RC: $ERR"
+  contains "$OUT" '"id": "spec.add"' "json output"
+  contains "$OUT" '"passed": 2' "json summary"
+  [[ $(grep -c '"id":' <<<"$OUT") == 2 ]] || fail "--only spec.version,spec.add ran other checks: $OUT"
+  pass "-o json with --only: exactly the two checks, both pass"
+  assert_clean "$cluster"
+}
+
+case $CASE in
+  bridge) good_lab examples/cni/bridge.toml cni-bridge ;;
+  ptp) good_lab examples/cni/ptp.toml cni-ptp ;;
+  broken)
+    # plugin | --only (the check that must catch it, and neighbours that must not) | failing id | message
+    while IFS='|' read -r name only want needle; do
+      [[ -n $name ]] || continue
+      lab=examples/cni/broken/$name.toml
+      run_verify "$lab" --only "$only"
+      [[ $RC == 1 ]] || fail "verify $lab: exit $RC, expected 1:
+$OUT
+$ERR"
+      [[ $(failed_ids) == "$want" ]] || fail "verify $lab --only $only: expected exactly $want to fail, failed: $(failed_ids)
+$OUT"
+      contains "$OUT" "$needle" "$name's evidence"
+      pass "$name: caught by $want (\"$needle\") in ${SECS}s"
+      assert_clean "broken-$name"
+    done <<'EOF'
+wrong-ip|spec.add.result,spec.add.interface,spec.del.*|spec.add.interface|result says eth0 has 10.244.0.254/24, the pod's eth0 has [10.244.0.
+leak-on-del|spec.add*,spec.del.*|spec.del.clean|+ veth
+del-needs-netns|spec.del.*|spec.del.netns-gone|expected DEL to succeed after the pod's netns is gone
+bad-json|spec.version,spec.add|spec.add|plugin "bad-json" (ADD) printed no valid result
+hang|spec.version,spec.add|spec.add|plugin "hang" (ADD) did not finish within
+check-never-fails|spec.check.*|spec.check.tamper|every plugin answered CHECK with success
+dup-ip|spec.add,spec.add.concurrent,spec.readd|spec.add.concurrent|expected unique IPs from 8 concurrent ADDs
+gc-fails|spec.version,spec.status,spec.gc|spec.gc|expected GC to release
+EOF
+    ;;
+  usage)
+    run_verify examples/cni/bridge.toml --only spec.nope
+    [[ $RC == 2 ]] || fail "--only spec.nope: exit $RC, expected 2"
+    contains "$ERR" "--only spec.nope matches no check" "bad glob message"
+    run_verify examples/quickstart/lab.toml
+    [[ $RC == 2 ]] || fail "a lab without network = \"cni\": exit $RC, expected 2"
+    contains "$ERR" 'not a network = "cni" lab' "non-CNI lab message"
+    [[ -z $(ls /run/netns) ]] || fail "bad input created namespaces: $(ls /run/netns)"
+    pass "bad input: exit 2 with the reason, nothing created"
+    ;;
+  keep)
+    "$MKN" verify examples/cni/bridge.toml --only spec.version --keep >"$TMP/out" 2>"$TMP/err" &
+    pid=$!
+    wait_for 60 grep -q "left up (--keep)" "$TMP/err" || fail "verify --keep never said the lab is up: $(cat "$TMP/err")"
+    contains "$(cat "$TMP/out")" "spec.version" "--keep prints the table before waiting"
+    "$MKN" get pods -c cni-bridge | grep -q web-1 || fail "the kept lab has no pods"
+    "$MKN" down cni-bridge >/dev/null
+    wait_for 30 gone "$pid" || fail "verify --keep did not end after down"
+    wait "$pid" || fail "verify --keep: exit $? after down, expected 0"
+    pass "--keep: the lab stays up with its table printed, down ends it"
+    assert_clean cni-bridge
+    ;;
+  churn_full)
+    run_verify examples/cni/bridge.toml --only churn
+    [[ $RC == 0 ]] || fail "churn 200 x 5: exit $RC:
+$OUT
+$ERR"
+    pass "churn 200 pods x 5 rounds on one node: nothing left, in ${SECS}s"
+    assert_clean cni-bridge
+    ;;
+  *) fail "unknown case $CASE" ;;
+esac
