@@ -751,7 +751,10 @@ CLI::App* AddVerifyCommand(CLI::App& app, VerifyFlags& f) {
 
 int RunVerifyCommand(const VerifyFlags& f) {
   int code = kExitOk;
-  std::optional<config::ClusterSpec> spec = LoadLab(f.lab, code);
+  // Absolute: the conflist's relative bin_dir ("." next to the lab) must not depend on our cwd,
+  // which the plugins do not share (they run with cwd /).
+  const std::string lab = std::filesystem::absolute(f.lab).lexically_normal().string();
+  std::optional<config::ClusterSpec> spec = LoadLab(lab, code);
   if (!spec) return code;
   if (!spec->cni_mode) return Fail(StrCat("verify ", f.lab, ": not a network = \"cni\" lab"), kExitBadInput);
   for (const std::vector<std::string>* globs : {&f.only, &f.skip}) {
@@ -774,7 +777,7 @@ int RunVerifyCommand(const VerifyFlags& f) {
   const bool color = isatty(1) == 1;
   const std::string suite = StrCat("verify.", spec->name);
   vnet::VerifyOptions o;
-  o.lab_path = f.lab;
+  o.lab_path = lab;
   o.only = f.only;
   o.skip = f.skip;
   o.keep = f.keep;
