@@ -167,7 +167,7 @@ class TestPod {
   static absl::StatusOr<std::unique_ptr<TestPod>> Make(Ctx& c, int node, const std::string& label) {
     auto p = std::unique_ptr<TestPod>(new TestPod());
     p->node = node;
-    std::string object = StrCat("vfy-", label, "-", ++c.seq);
+    std::string object = StrCat(net::kVerifyPodPrefix, label, "-", ++c.seq);
     p->netns = net::NetnsName(c.st.cluster, object);
     absl::Status st;
     std::thread t([&] {
@@ -884,16 +884,33 @@ void CheckService(Ctx& c, cni::CheckReport& r) {
   for (const config::ServiceSpec& svc : c.spec.services) {
     if (svc.cluster_ip.ToString() == "0.0.0.0" || svc.endpoints.empty()) continue;
     std::set<std::string> eps;
-    bool http = true;
+    bool http = true, udp_echo = true;
     for (int e : svc.endpoints) {
       eps.insert(c.spec.pods[e].name);
-      bool has_http = false;
-      for (const config::ContainerSpec& ct : c.spec.pods[e].containers) has_http = has_http || ct.app == config::AppKind::kHttpEcho;
+      bool has_http = false, has_udp = false;
+      for (const config::ContainerSpec& ct : c.spec.pods[e].containers) {
+        has_http = has_http || ct.app == config::AppKind::kHttpEcho;
+        has_udp = has_udp || ct.app == config::AppKind::kUdpEcho;
+      }
       http = http && has_http;
+      udp_echo = udp_echo && has_udp;
     }
     for (const config::ServicePortSpec& port : svc.ports) {
-      if (port.protocol != config::Protocol::kTcp) continue;
       std::string addr = StrCat(svc.cluster_ip.ToString(), ":", port.port);
+      if (port.protocol == config::Protocol::kUdp) {
+        if (!udp_echo) continue;  // only udp-echo says whether a datagram arrived
+        ++probed;
+        const std::string msg = "mkn-verify\n";
+        Out o;
+        for (int attempt = 0; attempt < 3 && !(o.ok && o.out == msg); ++attempt) {
+          o = Run(a.fd.get(), {"socat", "-T2", "-t1", "STDIO", StrCat("UDP:", addr)}, 4000, msg);
+        }
+        if (!o.ok || o.out != msg) {
+          Fail(r, StrCat("service ", svc.name, " (udp ", addr, ") from pod ", a.name, ": expected udp-echo's echo \"mkn-verify\"; ",
+                         o.Say(), o.ok ? StrCat(" (got \"", o.out, "\")") : ""));
+        }
+        continue;
+      }
       ++probed;
       if (!http) {
         Out o = Run(a.fd.get(), {"socat", "-T2", "/dev/null", StrCat("TCP:", addr, ",connect-timeout=2")}, 4000);
@@ -911,7 +928,7 @@ void CheckService(Ctx& c, cni::CheckReport& r) {
       }
     }
   }
-  if (probed == 0) Skip(r, "the lab has no ClusterIP Service with a TCP port and endpoints");
+  if (probed == 0) Skip(r, "the lab has no ClusterIP Service with endpoints (TCP, or UDP to udp-echo)");
 }
 
 void CheckHostPort(Ctx& c, cni::CheckReport& r) {

@@ -7,6 +7,7 @@
 #                says what went wrong, exit 1; the neighbouring checks (--only) still pass
 #   usage        exit 2 for an --only glob that matches no check and for a lab that is not a CNI lab
 #   keep         --keep leaves the lab up until `down`
+#   sigkill      verify killed mid-churn: `down` removes its test pods with the lab
 #   churn_full   the issue's churn: 200 pods x 5 rounds on one node, nothing left
 #
 #   examples/cni/verify_test.sh CASE       (re-executes itself inside ci/sandbox.sh; needs root)
@@ -123,6 +124,18 @@ EOF
     wait_for 30 gone "$pid" || fail "verify --keep did not end after down"
     wait "$pid" || fail "verify --keep: exit $? after down, expected 0"
     pass "--keep: the lab stays up with its table printed, down ends it"
+    assert_clean cni-bridge
+    ;;
+  sigkill)
+    # verify SIGKILLed while its test pods exist (churn made them): `down` finds and removes them too.
+    "$MKN" verify examples/cni/bridge.toml --only spec.version,churn --churn 50 >"$TMP/out" 2>"$TMP/err" &
+    pid=$!
+    wait_for 60 grep -q "spec.version" "$TMP/err" || fail "verify never ran its first check: $(cat "$TMP/err")"
+    wait_for 30 bash -c '(( $(ls /run/netns | grep -c -- "-vfy-churn-") >= 50 ))' || fail "churn made no test pods"
+    kill -9 "$pid"
+    wait "$pid" 2>/dev/null || true
+    "$MKN" down cni-bridge >"$TMP/down" 2>&1 || fail "down after SIGKILL: $(cat "$TMP/down")"
+    pass "verify SIGKILLed with 50 test pods: $(head -1 "$TMP/down")"
     assert_clean cni-bridge
     ;;
   churn_full)
