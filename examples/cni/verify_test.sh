@@ -6,6 +6,7 @@
 #   broken       each plugin of examples/cni/broken is caught by exactly its check, with a message that
 #                says what went wrong, exit 1; the neighbouring checks (--only) still pass
 #   usage        exit 2 for an --only glob that matches no check and for a lab that is not a CNI lab
+#   model        MTU 1500 over VXLAN fails model.mtu, ipMasq fails model.source-ip; hostPort and bandwidth pass
 #   keep         --keep leaves the lab up until `down`
 #   sigkill      verify killed mid-churn: `down` removes its test pods with the lab
 #   churn_full   the issue's churn: 200 pods x 5 rounds on one node, nothing left
@@ -125,6 +126,37 @@ EOF
     wait "$pid" || fail "verify --keep: exit $? after down, expected 0"
     pass "--keep: the lab stays up with its table printed, down ends it"
     assert_clean cni-bridge
+    ;;
+  model)
+    # The model checks catch what a chain gets wrong about the network, not only what the spec says:
+    # bridge.conflist over VXLAN keeps MTU 1500 (the path is 1450), and with ipMasq the pods' traffic
+    # to the other node leaves SNATed to the node's address.
+    cp examples/cni/bridge.toml examples/cni/bridge.conflist "$TMP/"
+    sed -i 's/node_routes = "host-gw"/node_routes = "vxlan"/' "$TMP/bridge.toml"
+    run_verify "$TMP/bridge.toml" --only 'model.*'
+    [[ $RC == 1 && $(failed_ids) == "model.mtu" ]] || fail "vxlan with MTU 1500: exit $RC, failed: $(failed_ids), expected model.mtu
+$OUT"
+    contains "$OUT" "eth0 has MTU 1500, but a 1500-byte packet with DF set did not reach pod" "model.mtu evidence"
+    contains "$OUT" "mtu = 1450" "model.mtu evidence shows the path MTU"
+    pass "MTU 1500 over VXLAN: caught by model.mtu"
+    assert_clean cni-bridge
+    cp examples/cni/bridge.toml examples/cni/bridge.conflist "$TMP/"
+    sed -i 's/"ipMasq": false/"ipMasq": true/' "$TMP/bridge.conflist"
+    run_verify "$TMP/bridge.toml" --only 'model.*'
+    [[ $RC == 1 && $(failed_ids) == "model.own-ip model.source-ip" ]] || fail "ipMasq: exit $RC, failed: $(failed_ids)
+$OUT"
+    contains "$OUT" "expected the server to see the client's own IP 10.244.0." "model.source-ip evidence"
+    pass "ipMasq between nodes: caught by model.source-ip and model.own-ip"
+    assert_clean cni-bridge
+    # portmap and bandwidth chains: hostPort and the measured rate apply and pass.
+    run_verify examples/cni/portmap.toml --only model.hostport
+    [[ $RC == 0 ]] && grep -q "^model.hostport .* PASS " <<<"$OUT" || fail "portmap: $OUT $ERR"
+    assert_clean cni-portmap
+    run_verify examples/cni/bandwidth.toml --only model.bandwidth -o json
+    [[ $RC == 0 ]] && contains "$OUT" '"result": "pass"' "bandwidth" || fail "bandwidth: $OUT $ERR"
+    contains "$OUT" "ingress: limit 10000000 bit/s, measured" "bandwidth evidence"
+    pass "model.hostport passes on portmap.toml, model.bandwidth on bandwidth.toml"
+    assert_clean cni-bandwidth
     ;;
   sigkill)
     # verify SIGKILLed while its test pods exist (churn made them): `down` finds and removes them too.
