@@ -166,8 +166,12 @@ $OUT"
     wait_for 30 bash -c '(( $(ls /run/netns | grep -c -- "-vfy-churn-") >= 50 ))' || fail "churn made no test pods"
     kill -9 "$pid"
     wait "$pid" 2>/dev/null || true
+    # Right after the SIGKILL, down may briefly find the cluster's lock still held (1 run in 8 here:
+    # "is up, run by another minikube-net process"): give it a bounded retry, and say so if it stays.
+    wait_for 10 "$MKN" down cni-bridge || true
     "$MKN" down cni-bridge >"$TMP/down" 2>&1 || fail "down after SIGKILL: $(cat "$TMP/down")"
-    pass "verify SIGKILLed with 50 test pods: $(head -1 "$TMP/down")"
+    [[ ! -e /run/minikube-net/cni-bridge ]] || fail "down after SIGKILL left the state"
+    pass "verify SIGKILLed with 50 test pods: down removed them with the lab"
     assert_clean cni-bridge
     ;;
   churn_full)
