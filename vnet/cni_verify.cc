@@ -107,6 +107,13 @@ std::string Trim(const std::string& text, size_t max_lines = 40) {
   return StrCat(text.substr(0, pos), "... (", rest, " more lines)\n");
 }
 
+// A SIGINT/SIGTERM/SIGHUP is waiting (the caller blocks them): stop at the next safe point.
+bool StopRequested() {
+  sigset_t pending;
+  if (sigpending(&pending) != 0) return false;
+  return sigismember(&pending, SIGINT) == 1 || sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGHUP) == 1;
+}
+
 // The calls worth showing: the failed ones, else the last few.
 std::string ShowCalls(const std::vector<PluginCall>& calls) {
   std::vector<PluginCall> bad;
@@ -1027,6 +1034,10 @@ void CheckChurn(Ctx& c, cni::CheckReport& r) {
   const size_t base_cache = n.Attachments().size();
   std::string times;
   for (int round = 1; round <= rounds; ++round) {
+    if (StopRequested()) {
+      Fail(r, StrCat("interrupted before round ", round));
+      break;
+    }
     auto t0 = Clock::now();
     int failed = 0;
     for (auto& p : pods) {
@@ -1108,12 +1119,6 @@ bool Selected(const std::string& id, const VerifyOptions& o) {
   return !cni::MatchesSelector(id, o.skip);
 }
 
-bool StopRequested() {
-  sigset_t pending;
-  if (sigpending(&pending) != 0) return false;
-  return sigismember(&pending, SIGINT) == 1 || sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGHUP) == 1;
-}
-
 absl::Status BuildCtx(Ctx& c, RunningCluster& rc) {
   c.st = rc.state();
   for (size_t i = 0; i < c.st.nodes.size(); ++i) {
@@ -1173,6 +1178,7 @@ absl::StatusOr<std::vector<cni::CheckReport>> RunVerify(const config::ClusterSpe
   absl::StatusOr<std::unique_ptr<RunningCluster>> rc = RunningCluster::Up(spec, up);
   if (!rc.ok()) return absl::Status(rc.status().code(), StrCat("up ", spec.name, ": ", rc.status().message()));
   std::vector<cni::CheckReport> reports;
+  bool interrupted = false;
   {
     Ctx c(spec, options);
     absl::Status built = BuildCtx(c, **rc);
@@ -1182,7 +1188,10 @@ absl::StatusOr<std::vector<cni::CheckReport>> RunVerify(const config::ClusterSpe
     }
     for (const CheckDef& d : Defs()) {
       if (!Selected(d.info.id, options)) continue;
-      if (StopRequested()) break;
+      if (StopRequested()) {
+        interrupted = true;
+        break;
+      }
       cni::CheckReport r;
       r.id = d.info.id;
       r.title = d.info.title;
@@ -1195,7 +1204,7 @@ absl::StatusOr<std::vector<cni::CheckReport>> RunVerify(const config::ClusterSpe
     }
     for (auto& [pod, pid] : c.servers) (void)StopDaemon(pid, std::chrono::milliseconds(500));
   }
-  if (options.keep) {
+  if (options.keep && !interrupted) {
     if (options.kept) options.kept(reports);
     sigset_t sigs;
     sigemptyset(&sigs);
@@ -1206,6 +1215,9 @@ absl::StatusOr<std::vector<cni::CheckReport>> RunVerify(const config::ClusterSpe
   }
   absl::StatusOr<TeardownReport> down = (*rc)->Down();
   if (!down.ok()) return absl::Status(down.status().code(), StrCat("down ", spec.name, ": ", down.status().message()));
+  if (interrupted) {
+    return absl::CancelledError(StrCat("interrupted after ", reports.size(), " checks; the lab is down"));
+  }
   return reports;
 }
 

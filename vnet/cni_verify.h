@@ -46,7 +46,8 @@ const std::vector<CheckInfo>& VerifyChecks();
 
 // Up (non-strict: a pod whose ADD failed is the failure of check spec.add), the selected checks,
 // down (unless keep). The Status is an error only when the lab cannot be brought up or torn down
-// (the message says which); a failed check is a report with Outcome::kFail.
+// (the message says which), or Cancelled when a signal stopped the suite (the lab is down then,
+// `progress` saw the checks that ran); a failed check is a report with Outcome::kFail.
 absl::StatusOr<std::vector<cni::CheckReport>> RunVerify(const config::ClusterSpec& spec,
                                                         const VerifyOptions& options);
 

@@ -783,7 +783,10 @@ int RunVerifyCommand(const VerifyFlags& f) {
   o.keep = f.keep;
   o.churn_pods = f.churn;
   o.progress = [](const cni::CheckReport& r) {
-    std::cerr << "verify: " << r.id << ": " << cni::OutcomeName(r.outcome) << " (" << cni::FormatDuration(r.duration) << ")\n";
+    // A passing check's evidence is its measurement (churn's per-round times, bandwidth's rates).
+    std::string note = r.outcome == cni::Outcome::kPass ? r.evidence.substr(0, r.evidence.find('\n')) : "";
+    std::cerr << "verify: " << r.id << ": " << cni::OutcomeName(r.outcome) << " (" << cni::FormatDuration(r.duration) << ")"
+              << (note.empty() ? "" : ": " + note) << "\n";
   };
   auto print = [&](const std::vector<cni::CheckReport>& reports) {
     if (f.output == "json") {
