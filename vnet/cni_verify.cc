@@ -40,10 +40,12 @@ constexpr int kTcpPort = 7471;  // the suite's own servers in the pods (socat)
 constexpr int kUdpPort = 7472;
 constexpr int kIperfPort = 7473;
 
-// --- probes: child processes in a namespace ---------------------------------------------------------
+// --- probes: child processes in a namespace
+// ---------------------------------------------------------
 
 std::string FindTool(std::string_view name) {
-  for (const char* dir : {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}) {
+  for (const char* dir :
+       {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}) {
     std::string p = StrCat(dir, "/", name);
     if (::access(p.c_str(), X_OK) == 0) return p;
   }
@@ -64,9 +66,10 @@ struct Out {
   }
 };
 
-// Runs argv (argv[0] looked up in the usual sbin/bin directories) in the netns `netns_fd` (-1: ours),
-// killed after timeout_ms.
-Out Run(int netns_fd, const std::vector<std::string>& argv, int timeout_ms = 5000, const std::string& in = "") {
+// Runs argv (argv[0] looked up in the usual sbin/bin directories) in the netns `netns_fd` (-1:
+// ours), killed after timeout_ms.
+Out Run(int netns_fd, const std::vector<std::string>& argv, int timeout_ms = 5000,
+        const std::string& in = "") {
   Out o;
   o.cmd = absl::StrJoin(argv, " ");
   std::string bin = argv[0][0] == '/' ? argv[0] : FindTool(argv[0]);
@@ -111,7 +114,8 @@ std::string Trim(const std::string& text, size_t max_lines = 40) {
 bool StopRequested() {
   sigset_t pending;
   if (sigpending(&pending) != 0) return false;
-  return sigismember(&pending, SIGINT) == 1 || sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGHUP) == 1;
+  return sigismember(&pending, SIGINT) == 1 || sigismember(&pending, SIGTERM) == 1 ||
+         sigismember(&pending, SIGHUP) == 1;
 }
 
 // The calls worth showing: the failed ones, else the last few.
@@ -127,7 +131,8 @@ std::string ShowCalls(const std::vector<PluginCall>& calls) {
   return Trim(FormatCalls(bad), 30);
 }
 
-// --- the lab as the suite sees it ---------------------------------------------------------------------
+// --- the lab as the suite sees it
+// ---------------------------------------------------------------------
 
 struct NodeCtx {
   std::string name, netns, underlay_ip;
@@ -163,7 +168,8 @@ struct Ctx {
 void NoteErrors(Ctx& c, const std::vector<PluginCall>& calls, const std::string& where) {
   for (const PluginCall& call : calls) {
     if (call.exec.exit_code > 0 && !call.exec.timed_out) {
-      c.errors_seen.push_back({StrCat(where, ": ", call.command, " ", call.plugin), call.exec.stdout_data});
+      c.errors_seen.push_back(
+          {StrCat(where, ": ", call.command, " ", call.plugin), call.exec.stdout_data});
     }
   }
 }
@@ -188,7 +194,8 @@ class TestPod {
       }();
     });
     t.join();
-    if (!st.ok()) return absl::Status(st.code(), StrCat("make test pod netns ", p->netns, ": ", st.message()));
+    if (!st.ok())
+      return absl::Status(st.code(), StrCat("make test pod netns ", p->netns, ": ", st.message()));
     p->mounted_ = true;
     // A runtime hands the chain a fresh netns, lo down (the loopback plugin's DEL takes it down
     // again): the marker needed it up for a moment.
@@ -198,7 +205,9 @@ class TestPod {
     p->rt.container_id = p->netns;
     p->rt.netns = StrCat(net::kNetnsDir, "/", p->netns);
     p->rt.ifname = c.nodes[node].ifname;
-    p->rt.args = {{"IgnoreUnknown", "1"}, {"K8S_POD_NAMESPACE", "default"}, {"K8S_POD_NAME", object},
+    p->rt.args = {{"IgnoreUnknown", "1"},
+                  {"K8S_POD_NAMESPACE", "default"},
+                  {"K8S_POD_NAME", object},
                   {"K8S_POD_INFRA_CONTAINER_ID", p->netns}};
     return p;
   }
@@ -219,9 +228,11 @@ class TestPod {
   bool mounted_ = false;
 };
 
-// --- snapshots: what ADD may add and DEL must take away ----------------------------------------------
+// --- snapshots: what ADD may add and DEL must take away
+// ----------------------------------------------
 
-void ListFiles(const std::string& root, const std::string& shown_as, std::vector<std::string>& out) {
+void ListFiles(const std::string& root, const std::string& shown_as,
+               std::vector<std::string>& out) {
   std::error_code ec;
   if (!std::filesystem::exists(root, ec)) return;
   for (auto it = std::filesystem::recursive_directory_iterator(root, ec);
@@ -272,7 +283,8 @@ absl::StatusOr<cni::Snapshot> Snap(Ctx& c, int node, int pod_fd) {
   return s;
 }
 
-// --- pods' interfaces ----------------------------------------------------------------------------------
+// --- pods' interfaces
+// ----------------------------------------------------------------------------------
 
 struct IfaceSeen {
   std::string mac;
@@ -284,7 +296,8 @@ absl::StatusOr<IfaceSeen> SeeIface(int fd, const std::string& ifname) {
   Out o = Run(fd, {"ip", "-j", "addr", "show", "dev", ifname});
   if (!o.ok) return absl::NotFoundError(o.Say());
   json j = json::parse(o.out, nullptr, false);
-  if (!j.is_array() || j.empty() || !j[0].is_object()) return absl::NotFoundError(StrCat("no ", ifname, " in `ip -j addr`"));
+  if (!j.is_array() || j.empty() || !j[0].is_object())
+    return absl::NotFoundError(StrCat("no ", ifname, " in `ip -j addr`"));
   IfaceSeen s;
   s.mac = j[0].value("address", "");
   s.mtu = j[0].value("mtu", 0);
@@ -304,8 +317,8 @@ std::string Lower(std::string s) {
 
 // Every address the result puts on ifname (an ip with no interface index counts: it can only be the
 // container's), and the MAC it reports for it ("" if none).
-void ExpectedOnIface(const cni::Result& r, const std::string& ifname, std::vector<std::string>& addrs,
-                     std::string& mac, bool& listed) {
+void ExpectedOnIface(const cni::Result& r, const std::string& ifname,
+                     std::vector<std::string>& addrs, std::string& mac, bool& listed) {
   listed = false;
   for (const cni::Interface& i : r.interfaces) {
     if (i.name == ifname && !i.sandbox.empty()) {
@@ -314,7 +327,8 @@ void ExpectedOnIface(const cni::Result& r, const std::string& ifname, std::vecto
     }
   }
   for (const cni::IpConfig& ip : r.ips) {
-    if (ip.interface && *ip.interface >= 0 && *ip.interface < static_cast<int>(r.interfaces.size())) {
+    if (ip.interface && *ip.interface >= 0 &&
+        *ip.interface < static_cast<int>(r.interfaces.size())) {
       const cni::Interface& i = r.interfaces[*ip.interface];
       if (i.name != ifname || i.sandbox.empty()) continue;
     }
@@ -322,7 +336,8 @@ void ExpectedOnIface(const cni::Result& r, const std::string& ifname, std::vecto
   }
 }
 
-// --- reports --------------------------------------------------------------------------------------------
+// --- reports
+// --------------------------------------------------------------------------------------------
 
 void Fail(cni::CheckReport& r, const std::string& text) {
   r.outcome = cni::Outcome::kFail;
@@ -350,7 +365,8 @@ bool ChainHas(const Ctx& c, const std::string& type) {
 }
 
 // Add that records the plugin errors seen; "" or what went wrong, with the calls.
-std::string AddPod(Ctx& c, CniNode& n, const cni::RuntimeConf& rt, const std::string& what, json* result = nullptr) {
+std::string AddPod(Ctx& c, CniNode& n, const cni::RuntimeConf& rt, const std::string& what,
+                   json* result = nullptr) {
   ChainOutcome o = n.Add(rt);
   NoteErrors(c, o.calls, what);
   if (o.status.ok()) {
@@ -366,7 +382,8 @@ std::string DelPod(Ctx& c, CniNode& n, const cni::RuntimeConf& rt, const std::st
   return StrCat(what, ": DEL failed: ", o.status.message(), "\n", ShowCalls(o.calls));
 }
 
-// --- spec checks ----------------------------------------------------------------------------------------
+// --- spec checks
+// ----------------------------------------------------------------------------------------
 
 void CheckVersion(Ctx& c, cni::CheckReport& r) {
   for (NodeCtx& n : c.nodes) {
@@ -374,25 +391,31 @@ void CheckVersion(Ctx& c, cni::CheckReport& r) {
     const std::string& want = n.cni->config().list.cni_version;
     for (const PluginCall& call : o.calls) {
       json j = json::parse(call.exec.stdout_data, nullptr, false);
-      if (!call.status.ok() || !j.is_object() || !j.contains("supportedVersions") || !j["supportedVersions"].is_array()) {
-        Fail(r, StrCat("node ", n.name, ": plugin \"", call.plugin, "\": VERSION gave no supportedVersions list\n",
-                       Trim(FormatCalls({call}), 20)));
+      if (!call.status.ok() || !j.is_object() || !j.contains("supportedVersions") ||
+          !j["supportedVersions"].is_array()) {
+        Fail(r,
+             StrCat("node ", n.name, ": plugin \"", call.plugin,
+                    "\": VERSION gave no supportedVersions list\n", Trim(FormatCalls({call}), 20)));
         continue;
       }
       bool has = false;
-      for (const json& v : j["supportedVersions"]) has = has || (v.is_string() && v.get<std::string>() == want);
+      for (const json& v : j["supportedVersions"])
+        has = has || (v.is_string() && v.get<std::string>() == want);
       if (!has) {
-        Fail(r, StrCat("node ", n.name, ": plugin \"", call.plugin, "\": supportedVersions ", j["supportedVersions"].dump(),
-                       " does not list the conflist's cniVersion ", want));
+        Fail(r, StrCat("node ", n.name, ": plugin \"", call.plugin, "\": supportedVersions ",
+                       j["supportedVersions"].dump(), " does not list the conflist's cniVersion ",
+                       want));
       }
     }
-    if (r.outcome == cni::Outcome::kFail) return;  // one node says it all: every node runs the same binaries
+    if (r.outcome == cni::Outcome::kFail)
+      return;  // one node says it all: every node runs the same binaries
   }
 }
 
 void CheckAdd(Ctx& c, cni::CheckReport& r) {
   for (const PodCtx& p : c.pods) {
-    if (!p.error.empty()) Fail(r, StrCat("pod ", p.name, " (node ", c.nodes[p.node].name, "): ", Trim(p.error, 20)));
+    if (!p.error.empty())
+      Fail(r, StrCat("pod ", p.name, " (node ", c.nodes[p.node].name, "): ", Trim(p.error, 20)));
   }
 }
 
@@ -401,7 +424,8 @@ void CheckAddResult(Ctx& c, cni::CheckReport& r) {
     if (p.result.is_null()) continue;
     std::vector<std::string> bad = cni::ValidateResult(p.result, c.version(p.node));
     if (bad.empty()) continue;
-    Fail(r, StrCat("pod ", p.name, ": ADD result not valid for cniVersion ", c.version(p.node), ":"));
+    Fail(r,
+         StrCat("pod ", p.name, ": ADD result not valid for cniVersion ", c.version(p.node), ":"));
     for (const std::string& b : bad) Fail(r, StrCat("  ", b));
     Fail(r, StrCat("  result: ", Trim(p.result.dump(), 5)));
   }
@@ -423,19 +447,22 @@ void CheckAddInterface(Ctx& c, cni::CheckReport& r) {
     ExpectedOnIface(*res, ifname, want, mac, listed);
     absl::StatusOr<IfaceSeen> seen = SeeIface(p.fd.get(), ifname);
     if (!seen.ok()) {
-      Fail(r, StrCat("pod ", p.name, ": expected interface ", ifname, " (CNI_IFNAME) in the pod; ", seen.status().message()));
+      Fail(r, StrCat("pod ", p.name, ": expected interface ", ifname, " (CNI_IFNAME) in the pod; ",
+                     seen.status().message()));
       continue;
     }
     if (!listed && cni::CompareVersions(c.version(p.node), "0.3.0") >= 0) {
-      Fail(r, StrCat("pod ", p.name, ": the result's interfaces list no ", ifname, " with a sandbox"));
+      Fail(r,
+           StrCat("pod ", p.name, ": the result's interfaces list no ", ifname, " with a sandbox"));
     }
     if (!mac.empty() && Lower(mac) != Lower(seen->mac)) {
-      Fail(r, StrCat("pod ", p.name, ": result says ", ifname, " has MAC ", mac, ", the pod's ", ifname, " has ", seen->mac));
+      Fail(r, StrCat("pod ", p.name, ": result says ", ifname, " has MAC ", mac, ", the pod's ",
+                     ifname, " has ", seen->mac));
     }
     for (const std::string& a : want) {
       if (std::find(seen->addrs.begin(), seen->addrs.end(), a) == seen->addrs.end()) {
-        Fail(r, StrCat("pod ", p.name, ": result says ", ifname, " has ", a, ", the pod's ", ifname, " has [",
-                       absl::StrJoin(seen->addrs, ", "), "]"));
+        Fail(r, StrCat("pod ", p.name, ": result says ", ifname, " has ", a, ", the pod's ", ifname,
+                       " has [", absl::StrJoin(seen->addrs, ", "), "]"));
       }
     }
   }
@@ -444,7 +471,8 @@ void CheckAddInterface(Ctx& c, cni::CheckReport& r) {
 
 std::string NoCheckReason(const Ctx& c, int node) {
   if (c.nodes[node].cni->config().list.disable_check) return "the conflist says disableCheck";
-  if (!cni::SupportsCheck(c.version(node))) return StrCat("cniVersion ", c.version(node), " has no CHECK (0.4.0+)");
+  if (!cni::SupportsCheck(c.version(node)))
+    return StrCat("cniVersion ", c.version(node), " has no CHECK (0.4.0+)");
   return "";
 }
 
@@ -455,7 +483,8 @@ void CheckCheckPass(Ctx& c, cni::CheckReport& r) {
     ChainOutcome o = c.nodes[p.node].cni->Check(p.rt);
     NoteErrors(c, o.calls, StrCat("pod ", p.name));
     if (!o.status.ok()) {
-      Fail(r, StrCat("pod ", p.name, ": CHECK after a successful ADD failed: ", o.status.message(), "\n", ShowCalls(o.calls)));
+      Fail(r, StrCat("pod ", p.name, ": CHECK after a successful ADD failed: ", o.status.message(),
+                     "\n", ShowCalls(o.calls)));
     }
   }
   if (OkPods(c).empty()) Skip(r, "no pod's ADD succeeded (see spec.add)");
@@ -480,17 +509,20 @@ void CheckCheckTamper(Ctx& c, cni::CheckReport& r) {
       ChainOutcome o = n.Check((*tp)->rt);
       NoteErrors(c, o.calls, "test pod");
       if (o.status.ok()) {
-        Fail(r, StrCat("expected CHECK to fail after ", cidr, " was removed from the pod's ", (*tp)->rt.ifname,
-                       "; every plugin answered CHECK with success\n", ShowCalls(o.calls)));
+        Fail(r, StrCat("expected CHECK to fail after ", cidr, " was removed from the pod's ",
+                       (*tp)->rt.ifname, "; every plugin answered CHECK with success\n",
+                       ShowCalls(o.calls)));
       } else {
         // The failing call's output must be a spec error object.
         for (const PluginCall& call : o.calls) {
           if (call.status.ok()) continue;
           json j = json::parse(call.exec.stdout_data, nullptr, false);
-          std::vector<std::string> bad = j.is_discarded() ? std::vector<std::string>{"stdout is not JSON"} : cni::ValidateError(j);
+          std::vector<std::string> bad = j.is_discarded()
+                                             ? std::vector<std::string>{"stdout is not JSON"}
+                                             : cni::ValidateError(j);
           if (!bad.empty()) {
-            Fail(r, StrCat("CHECK failed as it should, but not with a well-formed error: ", absl::StrJoin(bad, "; "), "\n",
-                           Trim(FormatCalls({call}), 20)));
+            Fail(r, StrCat("CHECK failed as it should, but not with a well-formed error: ",
+                           absl::StrJoin(bad, "; "), "\n", Trim(FormatCalls({call}), 20)));
           }
           break;
         }
@@ -517,12 +549,14 @@ void CheckDelClean(Ctx& c, cni::CheckReport& r) {
   if (std::string e = AddPod(c, n, p.rt, "test pod"); !e.empty()) return Fail(r, e);
   ChainOutcome del = n.Del(p.rt);
   NoteErrors(c, del.calls, "test pod");
-  if (!del.status.ok()) return Fail(r, StrCat("DEL failed: ", del.status.message(), "\n", ShowCalls(del.calls)));
+  if (!del.status.ok())
+    return Fail(r, StrCat("DEL failed: ", del.status.message(), "\n", ShowCalls(del.calls)));
   absl::StatusOr<cni::Snapshot> after = Snap(c, 0, p.fd.get());
   if (!after.ok()) return Fail(r, std::string(after.status().message()));
   cni::SnapshotDiff d = cni::Diff(*before, *after);
   if (!d.empty()) {
-    Fail(r, StrCat("expected node ", c.nodes[0].name, " and the test pod as before ADD; after DEL (+ left, - gone):\n",
+    Fail(r, StrCat("expected node ", c.nodes[0].name,
+                   " and the test pod as before ADD; after DEL (+ left, - gone):\n",
                    Trim(d.ToString(), 30), "the DEL calls:\n", ShowCalls(del.calls)));
   }
 }
@@ -533,7 +567,8 @@ void CheckDelTwice(Ctx& c, cni::CheckReport& r) {
   if (!tp.ok()) return Fail(r, std::string(tp.status().message()));
   if (std::string e = AddPod(c, n, (*tp)->rt, "test pod"); !e.empty()) return Fail(r, e);
   if (std::string e = DelPod(c, n, (*tp)->rt, "first DEL"); !e.empty()) return Fail(r, e);
-  if (std::string e = DelPod(c, n, (*tp)->rt, "second DEL"); !e.empty()) Fail(r, StrCat("expected a second DEL to succeed; ", e));
+  if (std::string e = DelPod(c, n, (*tp)->rt, "second DEL"); !e.empty())
+    Fail(r, StrCat("expected a second DEL to succeed; ", e));
 }
 
 void CheckDelNetnsGone(Ctx& c, cni::CheckReport& r) {
@@ -542,7 +577,9 @@ void CheckDelNetnsGone(Ctx& c, cni::CheckReport& r) {
   if (!tp.ok()) return Fail(r, std::string(tp.status().message()));
   if (std::string e = AddPod(c, n, (*tp)->rt, "test pod"); !e.empty()) return Fail(r, e);
   (*tp)->RemoveNs();
-  if (std::string e = DelPod(c, n, (*tp)->rt, StrCat("DEL with CNI_NETNS=", (*tp)->rt.netns, " removed")); !e.empty()) {
+  if (std::string e =
+          DelPod(c, n, (*tp)->rt, StrCat("DEL with CNI_NETNS=", (*tp)->rt.netns, " removed"));
+      !e.empty()) {
     Fail(r, StrCat("expected DEL to succeed after the pod's netns is gone; ", e));
   }
 }
@@ -562,7 +599,8 @@ void CheckReadd(Ctx& c, cni::CheckReport& r) {
   if (!tp.ok()) return Fail(r, std::string(tp.status().message()));
   if (std::string e = AddPod(c, n, (*tp)->rt, "first ADD"); !e.empty()) return Fail(r, e);
   if (std::string e = DelPod(c, n, (*tp)->rt, "DEL"); !e.empty()) return Fail(r, e);
-  if (std::string e = AddPod(c, n, (*tp)->rt, "ADD after DEL of the same container"); !e.empty()) return Fail(r, e);
+  if (std::string e = AddPod(c, n, (*tp)->rt, "ADD after DEL of the same container"); !e.empty())
+    return Fail(r, e);
   if (absl::StatusOr<IfaceSeen> s = SeeIface((*tp)->fd.get(), (*tp)->rt.ifname); !s.ok()) {
     Fail(r, StrCat("after ADD->DEL->ADD: ", s.status().message()));
   }
@@ -588,7 +626,8 @@ void CheckConcurrent(Ctx& c, cni::CheckReport& r) {
   for (int i = 0; i < kN; ++i) {
     NoteErrors(c, outs[i].calls, StrCat("concurrent pod ", i));
     if (!outs[i].status.ok()) {
-      Fail(r, StrCat("concurrent ADD ", i, " of ", kN, " failed: ", outs[i].status.message(), "\n", ShowCalls(outs[i].calls)));
+      Fail(r, StrCat("concurrent ADD ", i, " of ", kN, " failed: ", outs[i].status.message(), "\n",
+                     ShowCalls(outs[i].calls)));
       continue;
     }
     absl::StatusOr<PodAddress> a = PodAddressFromResult(outs[i].result, pods[i]->rt.ifname);
@@ -598,36 +637,43 @@ void CheckConcurrent(Ctx& c, cni::CheckReport& r) {
     if (who.size() > 1) {
       std::vector<std::string> ids;
       for (int i : who) ids.push_back(pods[i]->rt.container_id);
-      Fail(r, StrCat("expected unique IPs from ", kN, " concurrent ADDs on node ", c.nodes[0].name, "; ", ip, " was given to ",
-                     who.size(), " pods: ", absl::StrJoin(ids, ", ")));
+      Fail(r, StrCat("expected unique IPs from ", kN, " concurrent ADDs on node ", c.nodes[0].name,
+                     "; ", ip, " was given to ", who.size(), " pods: ", absl::StrJoin(ids, ", ")));
     }
   }
   for (int i = 0; i < kN; ++i) {
-    if (std::string e = DelPod(c, n, pods[i]->rt, StrCat("concurrent pod ", i)); !e.empty()) Fail(r, e);
+    if (std::string e = DelPod(c, n, pods[i]->rt, StrCat("concurrent pod ", i)); !e.empty())
+      Fail(r, e);
   }
 }
 
 void CheckStatus(Ctx& c, cni::CheckReport& r) {
-  if (!cni::SupportsStatusAndGc(c.version(0))) return Skip(r, StrCat("cniVersion ", c.version(0), " has no STATUS (1.1.0+)"));
+  if (!cni::SupportsStatusAndGc(c.version(0)))
+    return Skip(r, StrCat("cniVersion ", c.version(0), " has no STATUS (1.1.0+)"));
   for (NodeCtx& n : c.nodes) {
     ChainOutcome o = n.cni->Status();
     NoteErrors(c, o.calls, StrCat("node ", n.name));
-    if (!o.status.ok()) Fail(r, StrCat("node ", n.name, ": STATUS failed: ", o.status.message(), "\n", ShowCalls(o.calls)));
+    if (!o.status.ok())
+      Fail(r, StrCat("node ", n.name, ": STATUS failed: ", o.status.message(), "\n",
+                     ShowCalls(o.calls)));
   }
 }
 
 // host-local's allocation files for `ip` under the node's own /var/lib/cni/networks/*/.
 bool HasAllocation(const Ctx& c, int node, const std::string& ip) {
-  std::string root = StrCat(NodeUpperDir(c.nodes[node].cni->config().state_dir, "/var/lib"), "/cni/networks");
+  std::string root =
+      StrCat(NodeUpperDir(c.nodes[node].cni->config().state_dir, "/var/lib"), "/cni/networks");
   std::error_code ec;
-  for (auto it = std::filesystem::directory_iterator(root, ec); !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+  for (auto it = std::filesystem::directory_iterator(root, ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
     if (std::filesystem::exists(it->path() / ip, ec)) return true;
   }
   return false;
 }
 
 void CheckGc(Ctx& c, cni::CheckReport& r) {
-  if (!cni::SupportsStatusAndGc(c.version(0))) return Skip(r, StrCat("cniVersion ", c.version(0), " has no GC (1.1.0+)"));
+  if (!cni::SupportsStatusAndGc(c.version(0)))
+    return Skip(r, StrCat("cniVersion ", c.version(0), " has no GC (1.1.0+)"));
   if (c.nodes[0].cni->config().list.disable_gc) return Skip(r, "the conflist says disableGC");
   CniNode& n = *c.nodes[0].cni;
   absl::StatusOr<std::unique_ptr<TestPod>> tp = TestPod::Make(c, 0, "gc");
@@ -644,24 +690,30 @@ void CheckGc(Ctx& c, cni::CheckReport& r) {
   ChainOutcome keep = n.Gc(all);
   NoteErrors(c, keep.calls, "GC");
   if (!keep.status.ok()) {
-    Fail(r, StrCat("GC with every attachment valid failed: ", keep.status.message(), "\n", ShowCalls(keep.calls)));
+    Fail(r, StrCat("GC with every attachment valid failed: ", keep.status.message(), "\n",
+                   ShowCalls(keep.calls)));
   } else if (tracked && !HasAllocation(c, 0, a->ip)) {
-    Fail(r, StrCat("GC released ", a->ip, " although its attachment ", (*tp)->rt.container_id, " was in the valid list"));
+    Fail(r, StrCat("GC released ", a->ip, " although its attachment ", (*tp)->rt.container_id,
+                   " was in the valid list"));
   }
   for (const int i : OkPods(c)) {
     if (c.pods[i].node == 0 && HasAllocation(c, 0, c.pods[i].ip) == false && tracked) {
-      Fail(r, StrCat("after GC the allocation of lab pod ", c.pods[i].name, " (", c.pods[i].ip, ") is gone"));
+      Fail(r, StrCat("after GC the allocation of lab pod ", c.pods[i].name, " (", c.pods[i].ip,
+                     ") is gone"));
     }
   }
   ChainOutcome drop = n.Gc(without);
   NoteErrors(c, drop.calls, "GC");
   if (!drop.status.ok()) {
-    Fail(r, StrCat("GC without the test attachment failed: ", drop.status.message(), "\n", ShowCalls(drop.calls)));
+    Fail(r, StrCat("GC without the test attachment failed: ", drop.status.message(), "\n",
+                   ShowCalls(drop.calls)));
   } else if (!tracked) {
-    if (r.outcome != cni::Outcome::kFail) r.evidence = "the IPAM keeps no allocation files: only GC's success was checked";
+    if (r.outcome != cni::Outcome::kFail)
+      r.evidence = "the IPAM keeps no allocation files: only GC's success was checked";
   } else if (HasAllocation(c, 0, a->ip)) {
     Fail(r, StrCat("expected GC to release ", a->ip, " of attachment ", (*tp)->rt.container_id,
-                   " (not in the valid list); its allocation file is still there\n", ShowCalls(drop.calls)));
+                   " (not in the valid list); its allocation file is still there\n",
+                   ShowCalls(drop.calls)));
   }
   (void)DelPod(c, n, (*tp)->rt, "test pod");
 }
@@ -689,26 +741,33 @@ void CheckErrors(Ctx& c, cni::CheckReport& r) {
   for (const auto& [where, out] : c.errors_seen) {
     ++judged;
     json j = json::parse(out, nullptr, false);
-    std::vector<std::string> bad = j.is_discarded() ? std::vector<std::string>{"stdout is not a JSON error object"} : cni::ValidateError(j);
+    std::vector<std::string> bad =
+        j.is_discarded() ? std::vector<std::string>{"stdout is not a JSON error object"}
+                         : cni::ValidateError(j);
     if (!bad.empty()) {
-      Fail(r, StrCat(where, ": error not well-formed: ", absl::StrJoin(bad, "; "), "\n  stdout: ", Trim(out.empty() ? "(empty)" : out, 5)));
+      Fail(r, StrCat(where, ": error not well-formed: ", absl::StrJoin(bad, "; "),
+                     "\n  stdout: ", Trim(out.empty() ? "(empty)" : out, 5)));
     }
   }
   if (r.outcome != cni::Outcome::kFail) r.evidence = StrCat(judged, " plugin errors judged");
 }
 
-// --- the Kubernetes network model -----------------------------------------------------------------------
+// --- the Kubernetes network model
+// -----------------------------------------------------------------------
 
-// The suite's servers in pod i: TCP and UDP on kTcpPort/kUdpPort, each answering "tcp|udp <peer IP>".
+// The suite's servers in pod i: TCP and UDP on kTcpPort/kUdpPort, each answering "tcp|udp <peer
+// IP>".
 absl::Status EnsureServers(Ctx& c, int i) {
   if (c.servers.count(i)) return absl::OkStatus();
   std::string socat = FindTool("socat");
-  if (socat.empty()) return absl::FailedPreconditionError("socat is not installed (the suite's TCP/UDP servers)");
+  if (socat.empty())
+    return absl::FailedPreconditionError("socat is not installed (the suite's TCP/UDP servers)");
   ExecRequest req;
   req.binary = FindTool("sh");
-  req.argv = {"sh", "-c",
-              StrCat("socat TCP-LISTEN:", kTcpPort, ",reuseaddr,fork SYSTEM:'echo tcp $SOCAT_PEERADDR' & ",
-                     "exec socat UDP-RECVFROM:", kUdpPort, ",fork SYSTEM:'echo udp $SOCAT_PEERADDR'")};
+  req.argv = {
+      "sh", "-c",
+      StrCat("socat TCP-LISTEN:", kTcpPort, ",reuseaddr,fork SYSTEM:'echo tcp $SOCAT_PEERADDR' & ",
+             "exec socat UDP-RECVFROM:", kUdpPort, ",fork SYSTEM:'echo udp $SOCAT_PEERADDR'")};
   req.env = {StrCat("PATH=", cni::kPluginPath)};
   req.netns_fd = c.pods[i].fd.get();
   MKN_ASSIGN_OR_RETURN(pid_t pid, StartDaemon(req, "/dev/null"));
@@ -716,8 +775,10 @@ absl::Status EnsureServers(Ctx& c, int i) {
   return absl::OkStatus();
 }
 
-// One probe from netns `from` to ip: "" if it answered (seen = the address the server saw), else why.
-std::string Probe(int from, const std::string& proto, const std::string& ip, std::string* seen = nullptr) {
+// One probe from netns `from` to ip: "" if it answered (seen = the address the server saw), else
+// why.
+std::string Probe(int from, const std::string& proto, const std::string& ip,
+                  std::string* seen = nullptr) {
   auto deadline = Clock::now() + std::chrono::seconds(5);
   Out last;
   do {
@@ -727,9 +788,12 @@ std::string Probe(int from, const std::string& proto, const std::string& ip, std
       break;  // ping waited its own deadline
     }
     if (proto == "tcp") {
-      last = Run(from, {"socat", "-T3", "STDIO", StrCat("TCP:", ip, ":", kTcpPort, ",connect-timeout=2")}, 5000);
+      last = Run(from,
+                 {"socat", "-T3", "STDIO", StrCat("TCP:", ip, ":", kTcpPort, ",connect-timeout=2")},
+                 5000);
     } else {
-      last = Run(from, {"socat", "-T2", "-t1", "STDIO", StrCat("UDP:", ip, ":", kUdpPort)}, 4000, "x\n");
+      last = Run(from, {"socat", "-T2", "-t1", "STDIO", StrCat("UDP:", ip, ":", kUdpPort)}, 4000,
+                 "x\n");
     }
     std::string word = StrCat(proto, " ");
     if (last.ok && last.out.rfind(word, 0) == 0) {
@@ -740,7 +804,8 @@ std::string Probe(int from, const std::string& proto, const std::string& ip, std
       return "";
     }
     if (Clock::now() >= deadline) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the server may still be starting
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(100));  // the server may still be starting
   } while (Clock::now() < deadline);
   return last.Say();
 }
@@ -780,8 +845,9 @@ void PodToPod(Ctx& c, cni::CheckReport& r, int client, int server, const std::st
   const PodCtx& b = c.pods[server];
   for (const char* proto : {"icmp", "tcp", "udp"}) {
     if (std::string e = Probe(a.fd.get(), proto, b.ip); !e.empty()) {
-      Fail(r, StrCat(proto, " from pod ", a.name, " (", a.ip, ", ", c.nodes[a.node].name, ") to pod ", b.name, " (", b.ip, ", ",
-                     c.nodes[b.node].name, "): no answer: ", e));
+      Fail(r,
+           StrCat(proto, " from pod ", a.name, " (", a.ip, ", ", c.nodes[a.node].name, ") to pod ",
+                  b.name, " (", b.ip, ", ", c.nodes[b.node].name, "): no answer: ", e));
     }
   }
 }
@@ -807,8 +873,10 @@ void CheckSourceIp(Ctx& c, cni::CheckReport& r) {
       if (std::string e = Probe(a.fd.get(), proto, c.pods[s].ip, &seen); !e.empty()) {
         Fail(r, StrCat(proto, " to pod ", c.pods[s].name, ": no answer: ", e));
       } else if (seen != a.ip) {
-        Fail(r, StrCat(proto, " from pod ", a.name, " to pod ", c.pods[s].name, " (", c.nodes[c.pods[s].node].name,
-                       "): expected the server to see the client's own IP ", a.ip, ", it saw ", seen, " (NAT between pods)"));
+        Fail(r, StrCat(proto, " from pod ", a.name, " to pod ", c.pods[s].name, " (",
+                       c.nodes[c.pods[s].node].name,
+                       "): expected the server to see the client's own IP ", a.ip, ", it saw ",
+                       seen, " (NAT between pods)"));
       }
     }
   }
@@ -820,7 +888,8 @@ void CheckNodePod(Ctx& c, cni::CheckReport& r) {
   for (int i : ok) {
     const PodCtx& p = c.pods[i];
     if (std::string e = Probe(c.nodes[p.node].cni->netns_fd(), "icmp", p.ip); !e.empty()) {
-      Fail(r, StrCat("icmp from node ", c.nodes[p.node].name, " to its pod ", p.name, " (", p.ip, "): no answer: ", e));
+      Fail(r, StrCat("icmp from node ", c.nodes[p.node].name, " to its pod ", p.name, " (", p.ip,
+                     "): no answer: ", e));
     }
   }
   Pair pp = PickPods(c);
@@ -829,7 +898,8 @@ void CheckNodePod(Ctx& c, cni::CheckReport& r) {
     if (absl::Status st = EnsureServers(c, s); !st.ok()) return Fail(r, std::string(st.message()));
     const PodCtx& p = c.pods[s];
     if (std::string e = Probe(c.nodes[p.node].cni->netns_fd(), "tcp", p.ip); !e.empty()) {
-      Fail(r, StrCat("tcp from node ", c.nodes[p.node].name, " to its pod ", p.name, " (", p.ip, "): no answer: ", e));
+      Fail(r, StrCat("tcp from node ", c.nodes[p.node].name, " to its pod ", p.name, " (", p.ip,
+                     "): no answer: ", e));
     }
   }
 }
@@ -847,20 +917,22 @@ void CheckOwnIp(Ctx& c, cni::CheckReport& r) {
     bool has = false;
     for (const std::string& a : s->addrs) has = has || a.substr(0, a.find('/')) == p.ip;
     if (!has) {
-      Fail(r, StrCat("pod ", p.name, ": the result gives ", p.ip, ", its ", c.nodes[p.node].ifname, " has [",
-                     absl::StrJoin(s->addrs, ", "), "]"));
+      Fail(r, StrCat("pod ", p.name, ": the result gives ", p.ip, ", its ", c.nodes[p.node].ifname,
+                     " has [", absl::StrJoin(s->addrs, ", "), "]"));
     }
   }
   Pair pp = PickPods(c);
   int server = pp.cross >= 0 ? pp.cross : pp.same;
   if (server < 0) return;
-  if (absl::Status st = EnsureServers(c, server); !st.ok()) return Fail(r, std::string(st.message()));
+  if (absl::Status st = EnsureServers(c, server); !st.ok())
+    return Fail(r, std::string(st.message()));
   std::string seen;
   const PodCtx& a = c.pods[pp.client];
   if (std::string e = Probe(a.fd.get(), "tcp", c.pods[server].ip, &seen); !e.empty()) {
     Fail(r, StrCat("tcp to pod ", c.pods[server].name, ": no answer: ", e));
   } else if (seen != a.ip) {
-    Fail(r, StrCat("pod ", a.name, " has ", a.ip, " on its interface, pod ", c.pods[server].name, " sees it as ", seen));
+    Fail(r, StrCat("pod ", a.name, " has ", a.ip, " on its interface, pod ", c.pods[server].name,
+                   " sees it as ", seen));
   }
 }
 
@@ -870,16 +942,24 @@ void CheckMtu(Ctx& c, cni::CheckReport& r) {
   const PodCtx& a = c.pods[p.client];
   const PodCtx& b = c.pods[p.cross];
   absl::StatusOr<IfaceSeen> s = SeeIface(a.fd.get(), c.nodes[a.node].ifname);
-  if (!s.ok() || s->mtu <= 28) return Fail(r, StrCat("pod ", a.name, ": cannot read its interface MTU"));
-  Out fit = Run(a.fd.get(), {"ping", "-n", "-c1", "-w3", "-M", "do", "-s", std::to_string(s->mtu - 28), b.ip}, 5000);
+  if (!s.ok() || s->mtu <= 28)
+    return Fail(r, StrCat("pod ", a.name, ": cannot read its interface MTU"));
+  Out fit =
+      Run(a.fd.get(),
+          {"ping", "-n", "-c1", "-w3", "-M", "do", "-s", std::to_string(s->mtu - 28), b.ip}, 5000);
   if (!fit.ok) {
-    Fail(r, StrCat("pod ", a.name, "'s ", c.nodes[a.node].ifname, " has MTU ", s->mtu, ", but a ", s->mtu,
-                   "-byte packet with DF set did not reach pod ", b.name, " on ", c.nodes[b.node].name,
-                   " (the path across nodes is narrower: the plugin should set a smaller MTU): ", fit.Say()));
+    Fail(r, StrCat("pod ", a.name, "'s ", c.nodes[a.node].ifname, " has MTU ", s->mtu, ", but a ",
+                   s->mtu, "-byte packet with DF set did not reach pod ", b.name, " on ",
+                   c.nodes[b.node].name,
+                   " (the path across nodes is narrower: the plugin should set a smaller MTU): ",
+                   fit.Say()));
   }
-  Out over = Run(a.fd.get(), {"ping", "-n", "-c1", "-w2", "-M", "do", "-s", std::to_string(s->mtu - 27), b.ip}, 4000);
+  Out over =
+      Run(a.fd.get(),
+          {"ping", "-n", "-c1", "-w2", "-M", "do", "-s", std::to_string(s->mtu - 27), b.ip}, 4000);
   if (over.ok) {
-    Fail(r, StrCat("a ", s->mtu + 1, "-byte packet with DF set crossed an interface of MTU ", s->mtu, ": ", over.Say()));
+    Fail(r, StrCat("a ", s->mtu + 1, "-byte packet with DF set crossed an interface of MTU ",
+                   s->mtu, ": ", over.Say()));
   }
 }
 
@@ -913,29 +993,38 @@ void CheckService(Ctx& c, cni::CheckReport& r) {
           o = Run(a.fd.get(), {"socat", "-T2", "-t1", "STDIO", StrCat("UDP:", addr)}, 4000, msg);
         }
         if (!o.ok || o.out != msg) {
-          Fail(r, StrCat("service ", svc.name, " (udp ", addr, ") from pod ", a.name, ": expected udp-echo's echo \"mkn-verify\"; ",
-                         o.Say(), o.ok ? StrCat(" (got \"", o.out, "\")") : ""));
+          Fail(r, StrCat("service ", svc.name, " (udp ", addr, ") from pod ", a.name,
+                         ": expected udp-echo's echo \"mkn-verify\"; ", o.Say(),
+                         o.ok ? StrCat(" (got \"", o.out, "\")") : ""));
         }
         continue;
       }
       ++probed;
       if (!http) {
-        Out o = Run(a.fd.get(), {"socat", "-T2", "/dev/null", StrCat("TCP:", addr, ",connect-timeout=2")}, 4000);
-        if (!o.ok) Fail(r, StrCat("service ", svc.name, " (", addr, ") from pod ", a.name, ": no connection: ", o.Say()));
+        Out o =
+            Run(a.fd.get(),
+                {"socat", "-T2", "/dev/null", StrCat("TCP:", addr, ",connect-timeout=2")}, 4000);
+        if (!o.ok)
+          Fail(r, StrCat("service ", svc.name, " (", addr, ") from pod ", a.name,
+                         ": no connection: ", o.Say()));
         continue;
       }
       Out o = Run(a.fd.get(), {"curl", "-sS", "-m3", StrCat("http://", addr, "/")}, 5000);
       std::string pod;
-      if (size_t at = o.out.find("pod: "); at != std::string::npos) pod = o.out.substr(at + 5, o.out.find('\n', at) - at - 5);
+      if (size_t at = o.out.find("pod: "); at != std::string::npos)
+        pod = o.out.substr(at + 5, o.out.find('\n', at) - at - 5);
       if (!o.ok) {
-        Fail(r, StrCat("service ", svc.name, " (", addr, ") from pod ", a.name, ": no answer: ", o.Say()));
+        Fail(r, StrCat("service ", svc.name, " (", addr, ") from pod ", a.name,
+                       ": no answer: ", o.Say()));
       } else if (!eps.count(pod)) {
-        Fail(r, StrCat("service ", svc.name, " (", addr, "): expected an answer from one of its endpoints [",
+        Fail(r, StrCat("service ", svc.name, " (", addr,
+                       "): expected an answer from one of its endpoints [",
                        absl::StrJoin(eps, ", "), "], got from \"", pod, "\""));
       }
     }
   }
-  if (probed == 0) Skip(r, "the lab has no ClusterIP Service with endpoints (TCP, or UDP to udp-echo)");
+  if (probed == 0)
+    Skip(r, "the lab has no ClusterIP Service with endpoints (TCP, or UDP to udp-echo)");
 }
 
 void CheckHostPort(Ctx& c, cni::CheckReport& r) {
@@ -952,10 +1041,11 @@ void CheckHostPort(Ctx& c, cni::CheckReport& r) {
       }
       std::string addr = StrCat(c.nodes[p.node].underlay_ip, ":", m.host_port);
       ++probed;
-      Out o = Run(c.nodes[from].cni->netns_fd(), {"socat", "-T2", "/dev/null", StrCat("TCP:", addr, ",connect-timeout=2")}, 4000);
+      Out o = Run(c.nodes[from].cni->netns_fd(),
+                  {"socat", "-T2", "/dev/null", StrCat("TCP:", addr, ",connect-timeout=2")}, 4000);
       if (!o.ok) {
-        Fail(r, StrCat("hostPort ", addr, " -> pod ", p.name, ":", m.container_port, " from node ", c.nodes[from].name,
-                       ": no connection: ", o.Say()));
+        Fail(r, StrCat("hostPort ", addr, " -> pod ", p.name, ":", m.container_port, " from node ",
+                       c.nodes[from].name, ": no connection: ", o.Say()));
       }
     }
   }
@@ -987,7 +1077,8 @@ void CheckBandwidth(Ctx& c, cni::CheckReport& r) {
       req.netns_fd = p.fd.get();
       absl::StatusOr<pid_t> srv = StartDaemon(req, "/dev/null");
       if (!srv.ok()) return Fail(r, std::string(srv.status().message()));
-      std::vector<std::string> argv = {"iperf3", "-c", p.ip, "-p", std::to_string(kIperfPort), "-t", "3", "-J"};
+      std::vector<std::string> argv = {"iperf3", "-c", p.ip, "-p", std::to_string(kIperfPort),
+                                       "-t",     "3",  "-J"};
       if (dir == 1) argv.push_back("-R");
       Out o;
       for (int attempt = 0; attempt < 20; ++attempt) {  // until the server listens (bounded: ~2 s)
@@ -998,15 +1089,17 @@ void CheckBandwidth(Ctx& c, cni::CheckReport& r) {
       (void)StopDaemon(*srv, std::chrono::milliseconds(500));
       json j = json::parse(o.out, nullptr, false);
       double bps = 0;
-      if (j.is_object() && j.contains("end") && j["end"].contains("sum_received")) bps = j["end"]["sum_received"].value("bits_per_second", 0.0);
+      if (j.is_object() && j.contains("end") && j["end"].contains("sum_received"))
+        bps = j["end"]["sum_received"].value("bits_per_second", 0.0);
       const char* what = dir == 0 ? "ingress" : "egress";
       if (!o.ok || bps <= 0) {
         Fail(r, StrCat("pod ", p.name, " ", what, ": iperf3 gave no rate: ", o.Say()));
       } else if (bps < rate * 0.7 || bps > rate * 1.3) {
-        Fail(r, StrCat("pod ", p.name, " ", what, " limit ", rate, " bit/s: measured ", static_cast<int64_t>(bps),
-                       " bit/s over 3 s (outside +-30%)"));
+        Fail(r, StrCat("pod ", p.name, " ", what, " limit ", rate, " bit/s: measured ",
+                       static_cast<int64_t>(bps), " bit/s over 3 s (outside +-30%)"));
       } else {
-        StrAppend(&r.evidence, "pod ", p.name, " ", what, ": limit ", rate, " bit/s, measured ", static_cast<int64_t>(bps), " bit/s\n");
+        StrAppend(&r.evidence, "pod ", p.name, " ", what, ": limit ", rate, " bit/s, measured ",
+                  static_cast<int64_t>(bps), " bit/s\n");
       }
     }
   }
@@ -1014,7 +1107,8 @@ void CheckBandwidth(Ctx& c, cni::CheckReport& r) {
   if (probed == 0) Skip(r, "no pod has a bandwidth limit");
 }
 
-// --- churn ----------------------------------------------------------------------------------------------
+// --- churn
+// ----------------------------------------------------------------------------------------------
 
 void CheckChurn(Ctx& c, cni::CheckReport& r) {
   const int n_pods = std::max(1, c.opt.churn_pods), rounds = std::max(1, c.opt.churn_rounds);
@@ -1025,7 +1119,8 @@ void CheckChurn(Ctx& c, cni::CheckReport& r) {
     if (!tp.ok()) return Fail(r, std::string(tp.status().message()));
     pods.push_back(std::move(*tp));
   }
-  absl::StatusOr<std::unique_ptr<TestPod>> warm = TestPod::Make(c, 0, "warmup");  // as in spec.del.clean
+  absl::StatusOr<std::unique_ptr<TestPod>> warm =
+      TestPod::Make(c, 0, "warmup");  // as in spec.del.clean
   if (!warm.ok()) return Fail(r, std::string(warm.status().message()));
   if (std::string e = AddPod(c, n, (*warm)->rt, "warm-up pod"); !e.empty()) return Fail(r, e);
   if (std::string e = DelPod(c, n, (*warm)->rt, "warm-up pod"); !e.empty()) return Fail(r, e);
@@ -1041,12 +1136,14 @@ void CheckChurn(Ctx& c, cni::CheckReport& r) {
     auto t0 = Clock::now();
     int failed = 0;
     for (auto& p : pods) {
-      if (std::string e = AddPod(c, n, p->rt, StrCat("round ", round, " ", p->rt.container_id)); !e.empty()) {
+      if (std::string e = AddPod(c, n, p->rt, StrCat("round ", round, " ", p->rt.container_id));
+          !e.empty()) {
         if (failed++ == 0) Fail(r, e);
       }
     }
     for (auto& p : pods) {
-      if (std::string e = DelPod(c, n, p->rt, StrCat("round ", round, " ", p->rt.container_id)); !e.empty()) {
+      if (std::string e = DelPod(c, n, p->rt, StrCat("round ", round, " ", p->rt.container_id));
+          !e.empty()) {
         if (failed++ == 0) Fail(r, e);
       }
     }
@@ -1063,16 +1160,20 @@ void CheckChurn(Ctx& c, cni::CheckReport& r) {
     cni::SnapshotDiff d = cni::Diff(*base, *now);
     size_t cache = n.Attachments().size();
     if (!d.empty() || cache != base_cache) {
-      Fail(r, StrCat("after round ", round, " (", n_pods, " pods ADDed then DELeted on ", c.nodes[0].name,
-                     ") expected the node as before; left (+) or gone (-):\n", Trim(d.ToString(), 30),
-                     cache != base_cache ? StrCat("cache entries: ", base_cache, " before, ", cache, " after\n") : ""));
+      Fail(r, StrCat("after round ", round, " (", n_pods, " pods ADDed then DELeted on ",
+                     c.nodes[0].name, ") expected the node as before; left (+) or gone (-):\n",
+                     Trim(d.ToString(), 30),
+                     cache != base_cache
+                         ? StrCat("cache entries: ", base_cache, " before, ", cache, " after\n")
+                         : ""));
       break;
     }
   }
   StrAppend(&r.evidence, n_pods, " pods x ", rounds, " rounds: ", times);
 }
 
-// --- the table of checks --------------------------------------------------------------------------------
+// --- the table of checks
+// --------------------------------------------------------------------------------
 
 struct CheckDef {
   CheckInfo info;
@@ -1081,35 +1182,64 @@ struct CheckDef {
 
 const std::vector<CheckDef>& Defs() {
   static const std::vector<CheckDef> defs = {
-      {{"spec.version", "VERSION lists the conflist's cniVersion", "SPEC.md §2 VERSION"}, CheckVersion},
+      {{"spec.version", "VERSION lists the conflist's cniVersion", "SPEC.md §2 VERSION"},
+       CheckVersion},
       {{"spec.add", "ADD succeeds for every pod of the lab", "SPEC.md §2 ADD"}, CheckAdd},
-      {{"spec.add.result", "ADD result valid for its cniVersion", "SPEC.md §5 ADD Success"}, CheckAddResult},
-      {{"spec.add.interface", "CNI_IFNAME in the pod has the reported MAC and addresses", "SPEC.md §2 ADD, §5 interfaces/ips"},
+      {{"spec.add.result", "ADD result valid for its cniVersion", "SPEC.md §5 ADD Success"},
+       CheckAddResult},
+      {{"spec.add.interface", "CNI_IFNAME in the pod has the reported MAC and addresses",
+        "SPEC.md §2 ADD, §5 interfaces/ips"},
        CheckAddInterface},
       {{"spec.check.pass", "CHECK passes after ADD", "SPEC.md §2 CHECK"}, CheckCheckPass},
-      {{"spec.check.tamper", "CHECK fails with a spec error once the pod's address is removed", "SPEC.md §2 CHECK"},
+      {{"spec.check.tamper", "CHECK fails with a spec error once the pod's address is removed",
+        "SPEC.md §2 CHECK"},
        CheckCheckTamper},
-      {{"spec.del.clean", "DEL removes everything ADD added (node and pod)", "SPEC.md §2 DEL"}, CheckDelClean},
+      {{"spec.del.clean", "DEL removes everything ADD added (node and pod)", "SPEC.md §2 DEL"},
+       CheckDelClean},
       {{"spec.del.twice", "DEL twice succeeds", "SPEC.md §2 DEL (idempotent)"}, CheckDelTwice},
-      {{"spec.del.netns-gone", "DEL succeeds after the pod's netns is gone", "SPEC.md §2 DEL (CNI_NETNS may be gone)"},
+      {{"spec.del.netns-gone", "DEL succeeds after the pod's netns is gone",
+        "SPEC.md §2 DEL (CNI_NETNS may be gone)"},
        CheckDelNetnsGone},
-      {{"spec.del.no-add", "DEL without a prior ADD succeeds", "SPEC.md §2 DEL (resources missing)"}, CheckDelNoAdd},
-      {{"spec.readd", "ADD -> DEL -> ADD of the same container works", "SPEC.md §3 lifecycle"}, CheckReadd},
-      {{"spec.add.concurrent", "8 concurrent ADDs on one node get unique IPs", "SPEC.md §3 lifecycle (parallel containers)"},
+      {{"spec.del.no-add", "DEL without a prior ADD succeeds",
+        "SPEC.md §2 DEL (resources missing)"},
+       CheckDelNoAdd},
+      {{"spec.readd", "ADD -> DEL -> ADD of the same container works", "SPEC.md §3 lifecycle"},
+       CheckReadd},
+      {{"spec.add.concurrent", "8 concurrent ADDs on one node get unique IPs",
+        "SPEC.md §3 lifecycle (parallel containers)"},
        CheckConcurrent},
       {{"spec.status", "STATUS succeeds", "SPEC.md §2 STATUS (1.1.0)"}, CheckStatus},
-      {{"spec.gc", "GC keeps valid attachments, releases the others", "SPEC.md §2 GC (1.1.0)"}, CheckGc},
-      {{"spec.errors", "every plugin error is a well-formed error object", "SPEC.md §5 Error"}, CheckErrors},
-      {{"model.pod-pod.node", "pod <-> pod on one node (ICMP, TCP, UDP)", "k8s network model rule 1"}, CheckPodPodNode},
-      {{"model.pod-pod.cross", "pod <-> pod across nodes (ICMP, TCP, UDP)", "k8s network model rule 1"}, CheckPodPodCross},
-      {{"model.source-ip", "the server sees the client pod's own IP (no NAT)", "k8s network model rule 1"}, CheckSourceIp},
-      {{"model.node-pod", "a node reaches each of its pods", "k8s network model rule 2"}, CheckNodePod},
-      {{"model.own-ip", "a pod's own IP = the IP others see = the result's", "k8s network model rule 3"}, CheckOwnIp},
-      {{"model.mtu", "a DF packet of the pod MTU crosses nodes", "RFC 1191 path MTU, k8s rule 1"}, CheckMtu},
-      {{"model.service", "ClusterIP Services reach plugin-wired pods", "k8s Service (ClusterIP)"}, CheckService},
-      {{"model.hostport", "hostPort reaches the pod from another node", "CNI CONVENTIONS.md portMappings"}, CheckHostPort},
-      {{"model.bandwidth", "the pod's bandwidth limit is enforced (+-30%)", "CNI CONVENTIONS.md bandwidth"}, CheckBandwidth},
-      {{"churn", "N pods x R rounds of ADD then DEL leave nothing behind", "SPEC.md §2 ADD/DEL (issue 7 churn)"}, CheckChurn},
+      {{"spec.gc", "GC keeps valid attachments, releases the others", "SPEC.md §2 GC (1.1.0)"},
+       CheckGc},
+      {{"spec.errors", "every plugin error is a well-formed error object", "SPEC.md §5 Error"},
+       CheckErrors},
+      {{"model.pod-pod.node", "pod <-> pod on one node (ICMP, TCP, UDP)",
+        "k8s network model rule 1"},
+       CheckPodPodNode},
+      {{"model.pod-pod.cross", "pod <-> pod across nodes (ICMP, TCP, UDP)",
+        "k8s network model rule 1"},
+       CheckPodPodCross},
+      {{"model.source-ip", "the server sees the client pod's own IP (no NAT)",
+        "k8s network model rule 1"},
+       CheckSourceIp},
+      {{"model.node-pod", "a node reaches each of its pods", "k8s network model rule 2"},
+       CheckNodePod},
+      {{"model.own-ip", "a pod's own IP = the IP others see = the result's",
+        "k8s network model rule 3"},
+       CheckOwnIp},
+      {{"model.mtu", "a DF packet of the pod MTU crosses nodes", "RFC 1191 path MTU, k8s rule 1"},
+       CheckMtu},
+      {{"model.service", "ClusterIP Services reach plugin-wired pods", "k8s Service (ClusterIP)"},
+       CheckService},
+      {{"model.hostport", "hostPort reaches the pod from another node",
+        "CNI CONVENTIONS.md portMappings"},
+       CheckHostPort},
+      {{"model.bandwidth", "the pod's bandwidth limit is enforced (+-30%)",
+        "CNI CONVENTIONS.md bandwidth"},
+       CheckBandwidth},
+      {{"churn", "N pods x R rounds of ADD then DEL leave nothing behind",
+        "SPEC.md §2 ADD/DEL (issue 7 churn)"},
+       CheckChurn},
   };
   return defs;
 }
@@ -1127,7 +1257,8 @@ absl::Status BuildCtx(Ctx& c, RunningCluster& rc) {
     n.netns = c.st.nodes[i].netns;
     n.underlay_ip = c.st.nodes[i].underlay_ip;
     n.ifname = i < c.spec.nodes.size() ? c.spec.nodes[i].cni.ifname : std::string(net::kPodIf);
-    MKN_ASSIGN_OR_RETURN(n.cni, CniNode::Reopen(StrCat(StateDirOf(c.st.cluster), "/nodes/", n.name)));
+    MKN_ASSIGN_OR_RETURN(n.cni,
+                         CniNode::Reopen(StrCat(StateDirOf(c.st.cluster), "/nodes/", n.name)));
     c.nodes.push_back(std::move(n));
   }
   if (c.nodes.empty()) return absl::FailedPreconditionError("the lab has no nodes");
@@ -1170,13 +1301,16 @@ const std::vector<CheckInfo>& VerifyChecks() {
   return infos;
 }
 
-absl::StatusOr<std::vector<cni::CheckReport>> RunVerify(const config::ClusterSpec& spec, const VerifyOptions& options) {
-  if (!spec.cni_mode) return absl::InvalidArgumentError(StrCat(options.lab_path, ": not a network = \"cni\" lab"));
+absl::StatusOr<std::vector<cni::CheckReport>> RunVerify(const config::ClusterSpec& spec,
+                                                        const VerifyOptions& options) {
+  if (!spec.cni_mode)
+    return absl::InvalidArgumentError(StrCat(options.lab_path, ": not a network = \"cni\" lab"));
   UpOptions up;
   up.lab_path = std::filesystem::absolute(options.lab_path).string();
   up.strict = false;
   absl::StatusOr<std::unique_ptr<RunningCluster>> rc = RunningCluster::Up(spec, up);
-  if (!rc.ok()) return absl::Status(rc.status().code(), StrCat("up ", spec.name, ": ", rc.status().message()));
+  if (!rc.ok())
+    return absl::Status(rc.status().code(), StrCat("up ", spec.name, ": ", rc.status().message()));
   std::vector<cni::CheckReport> reports;
   bool interrupted = false;
   {
@@ -1214,9 +1348,12 @@ absl::StatusOr<std::vector<cni::CheckReport>> RunVerify(const config::ClusterSpe
     }
   }
   absl::StatusOr<TeardownReport> down = (*rc)->Down();
-  if (!down.ok()) return absl::Status(down.status().code(), StrCat("down ", spec.name, ": ", down.status().message()));
+  if (!down.ok())
+    return absl::Status(down.status().code(),
+                        StrCat("down ", spec.name, ": ", down.status().message()));
   if (interrupted) {
-    return absl::CancelledError(StrCat("interrupted after ", reports.size(), " checks; the lab is down"));
+    return absl::CancelledError(
+        StrCat("interrupted after ", reports.size(), " checks; the lab is down"));
   }
   return reports;
 }

@@ -2,8 +2,8 @@
 // network = "cni" lab up with the user's plugin chain, checks the CNI spec (SPEC.md) and the
 // Kubernetes network model against what the plugin did, tears the lab down.
 //
-// Each check has a short dotted id (the user interface of --only/--skip), a title, and the place its
-// rule comes from. A check that does not apply (no CHECK before 0.4.0, no GC before 1.1.0, no
+// Each check has a short dotted id (the user interface of --only/--skip), a title, and the place
+// its rule comes from. A check that does not apply (no CHECK before 0.4.0, no GC before 1.1.0, no
 // portmap in the chain) is skipped with the reason. A failure carries its evidence: what was
 // expected, what was seen, and the plugin calls involved (vnet::FormatCalls, trimmed).
 //

@@ -22,7 +22,8 @@ TEST(VerifyChecks, IdsAreShortDottedUniqueAndCiteTheirRule) {
     EXPECT_FALSE(c.title.empty());
     if (c.id.rfind("spec.", 0) == 0) EXPECT_EQ(c.source.rfind("SPEC.md §", 0), 0u) << c.source;
     if (c.id.rfind("model.", 0) == 0) {
-      EXPECT_TRUE(c.source.find("k8s") != std::string::npos || c.source.find("CONVENTIONS.md") != std::string::npos ||
+      EXPECT_TRUE(c.source.find("k8s") != std::string::npos ||
+                  c.source.find("CONVENTIONS.md") != std::string::npos ||
                   c.source.find("RFC") != std::string::npos)
           << c.source;
     }
@@ -36,11 +37,11 @@ TEST(VerifyChecks, GlobsSelectTheFamiliesTheHelpNames) {
     for (const CheckInfo& c : VerifyChecks()) n += cni::MatchesSelector(c.id, {glob});
     return n;
   };
-  EXPECT_EQ(count("spec.del.*"), 4);      // clean, twice, netns-gone, no-add
-  EXPECT_EQ(count("spec.check.*"), 2);    // pass, tamper
+  EXPECT_EQ(count("spec.del.*"), 4);    // clean, twice, netns-gone, no-add
+  EXPECT_EQ(count("spec.check.*"), 2);  // pass, tamper
   EXPECT_EQ(count("model.*"), 9);
   EXPECT_EQ(count("churn"), 1);
-  EXPECT_EQ(count("spec.add"), 1);        // whole id: not spec.add.result
+  EXPECT_EQ(count("spec.add"), 1);  // whole id: not spec.add.result
 }
 
 TEST(VerifyChecks, ErrorsAreJudgedAfterEveryCheckThatProvokesThem) {
