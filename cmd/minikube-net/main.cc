@@ -27,6 +27,7 @@
 #include "lib/strings/str_cat.h"
 #include "vnet/cluster.h"
 #include "vnet/cni.h"
+#include "vnet/cni_verify.h"
 #include "vnet/control.h"
 #include "vnet/netns.h"
 #include "vnet/state.h"
@@ -714,6 +715,108 @@ int RunCniVerb(const CniFlags& f) {
   return kExitOk;
 }
 
+// --- verify: the CNI conformance suite ---------------------------------------------------------------
+
+struct VerifyFlags {
+  std::string lab, junit, output = "table";
+  std::vector<std::string> only, skip;
+  bool keep = false;
+  int churn = 200;
+};
+
+CLI::App* AddVerifyCommand(CLI::App& app, VerifyFlags& f) {
+  CLI::App* cmd = app.add_subcommand(
+      "verify", "Bring a network = \"cni\" lab up with its plugin chain, run the CNI conformance suite, tear down");
+  cmd->add_option("lab", f.lab, "Lab file (TOML) with [cluster] network = \"cni\"")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--junit", f.junit, "Also write the results as JUnit XML to FILE (for CI)");
+  cmd->add_option("-o,--output", f.output, "table (default) or json, on stdout")->check(CLI::IsMember({"table", "json"}));
+  cmd->add_option("--only", f.only, "Run only the checks whose id matches one of these globs (comma list or repeated)")
+      ->delimiter(',');
+  cmd->add_option("--skip", f.skip, "Do not run the checks whose id matches one of these globs (comma list or repeated)")
+      ->delimiter(',');
+  cmd->add_flag("--keep", f.keep, "Leave the lab up after the checks (for debugging) until Ctrl-C, SIGTERM or `down`");
+  cmd->add_option("--churn", f.churn, "Pods per round of the churn check (default 200; 5 rounds)")->check(CLI::PositiveNumber);
+  std::string footer = "Checks (id: what it asserts [where the rule comes from]):\n";
+  for (const vnet::CheckInfo& c : vnet::VerifyChecks()) footer += StrCat("  ", c.id, ": ", c.title, " [", c.source, "]\n");
+  footer +=
+      "A check that does not apply (CHECK before 0.4.0, STATUS/GC before 1.1.0, no portmap or bandwidth in the\n"
+      "chain) is SKIP with the reason. Test pods are throw-away namespaces mkn-<cluster>-vfy-*, removed after.\n"
+      "Examples:\n  minikube-net verify examples/cni/bridge.toml --junit cni-junit.xml\n"
+      "  minikube-net verify LAB --only 'spec.*' --skip spec.gc\n  minikube-net verify LAB --churn 20 -o json\n"
+      "Exit codes: 0 every check passed or was skipped, 1 a check failed (or the lab could not come up),\n"
+      "2 bad lab file or usage (an --only/--skip glob that matches no check).";
+  cmd->footer(footer);
+  return cmd;
+}
+
+int RunVerifyCommand(const VerifyFlags& f) {
+  int code = kExitOk;
+  // Absolute: the conflist's relative bin_dir ("." next to the lab) must not depend on our cwd,
+  // which the plugins do not share (they run with cwd /).
+  const std::string lab = std::filesystem::absolute(f.lab).lexically_normal().string();
+  std::optional<config::ClusterSpec> spec = LoadLab(lab, code);
+  if (!spec) return code;
+  if (!spec->cni_mode) return Fail(StrCat("verify ", f.lab, ": not a network = \"cni\" lab"), kExitBadInput);
+  for (const std::vector<std::string>* globs : {&f.only, &f.skip}) {
+    for (const std::string& g : *globs) {
+      bool any = false;
+      for (const vnet::CheckInfo& c : vnet::VerifyChecks()) any = any || cni::GlobMatch(g, c.id);
+      if (!any) {
+        return Fail(StrCat("verify: ", globs == &f.only ? "--only " : "--skip ", g,
+                           " matches no check (minikube-net verify --help lists them)"),
+                    kExitBadInput);
+      }
+    }
+  }
+  if (!NeedPrivileges(code)) return code;
+  // As `up`: signals are taken by this thread (a pending one ends the suite, the lab goes down).
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&sigs, s);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  const bool color = isatty(1) == 1;
+  const std::string suite = StrCat("verify.", spec->name);
+  vnet::VerifyOptions o;
+  o.lab_path = lab;
+  o.only = f.only;
+  o.skip = f.skip;
+  o.keep = f.keep;
+  o.churn_pods = f.churn;
+  o.progress = [](const cni::CheckReport& r) {
+    // A passing check's evidence is its measurement (churn's per-round times, bandwidth's rates).
+    std::string note = r.outcome == cni::Outcome::kPass ? r.evidence.substr(0, r.evidence.find('\n')) : "";
+    std::cerr << "verify: " << r.id << ": " << cni::OutcomeName(r.outcome) << " (" << cni::FormatDuration(r.duration) << ")"
+              << (note.empty() ? "" : ": " + note) << "\n";
+  };
+  auto print = [&](const std::vector<cni::CheckReport>& reports) {
+    if (f.output == "json") {
+      std::cout << cni::ReportJson(suite, reports).dump(2) << "\n";
+    } else {
+      std::cout << cni::FormatTable(reports, color);
+    }
+    std::cout.flush();
+    if (!f.junit.empty()) {
+      std::ofstream out(f.junit);
+      out << cni::JUnitXml(suite, reports);
+      if (!out) std::cerr << "minikube-net: verify: cannot write " << f.junit << "\n";
+    }
+  };
+  bool printed = false;
+  o.kept = [&](const std::vector<cni::CheckReport>& reports) {
+    print(reports);
+    printed = true;
+    std::cerr << "verify: lab " << spec->name << " left up (--keep): minikube-net get pods, cni check POD --show-exec, ...;\n"
+              << "        Ctrl-C here or `minikube-net down " << spec->name << "` tears it down\n";
+  };
+  absl::StatusOr<std::vector<cni::CheckReport>> reports = vnet::RunVerify(*spec, o);
+  if (!reports.ok()) return Fail(StrCat("verify: ", reports.status().message()));
+  if (!printed) print(*reports);
+  for (const cni::CheckReport& r : *reports) {
+    if (r.outcome == cni::Outcome::kFail) return kExitFailure;
+  }
+  return kExitOk;
+}
+
 int RunKill(const std::string& pod, const std::string& cluster) {
   int code = kExitOk;
   std::optional<nlohmann::json> j = Ask(cluster, {{"verb", "kill"}, {"pod", pod}}, code);
@@ -871,6 +974,9 @@ int main(int argc, char** argv) {
       "  minikube-net cni version --node node1\n"
       "add/del act on the pod's network only: Services and `get pods` keep the address the lab came up with.");
 
+  VerifyFlags verify;
+  CLI::App* verify_cmd = AddVerifyCommand(app, verify);
+
   CLI::App* status_cmd = app.add_subcommand("status", "List the clusters that are up");
   status_cmd->add_option("-o,--output", status_output, "table or json")->check(CLI::IsMember({"table", "json"}));
 
@@ -1022,6 +1128,7 @@ int main(int argc, char** argv) {
     }
     return RunCniVerb(cni);
   }
+  if (*verify_cmd) return RunVerifyCommand(verify);
   if (*status_cmd) return RunStatus(status_output);
   if (*get_cmd) {
     if (get_what == "svc" || get_what == "service" || get_what == "services") return RunGetServices("services", get_cluster, get_output);

@@ -5,6 +5,7 @@
 //   underlay ("physical switch")    mkn-<cluster>-underlay            /run/netns (named netns)
 //   node N                          mkn-<cluster>-<N>                 /run/netns
 //   pod P                           mkn-<cluster>-<P>                 /run/netns
+//   `verify`'s throw-away test pod  mkn-<cluster>-vfy-<check>-<n>     /run/netns (down removes them)
 //   underlay bridge                 br0                               underlay netns
 //   node's port on the underlay     <N> (node names fit IFNAMSIZ)     underlay netns
 //   node's underlay interface       eth0                              node netns
@@ -32,6 +33,8 @@ inline constexpr std::string_view kRunDir = "/run/minikube-net";
 inline constexpr std::string_view kNetnsDir = "/run/netns";
 
 inline constexpr std::string_view kUnderlayObject = "underlay";
+// The object name prefix of `verify`'s test pods (not in the state: `down` finds them by it).
+inline constexpr std::string_view kVerifyPodPrefix = "vfy-";
 inline constexpr std::string_view kUnderlayBridge = "br0";
 inline constexpr std::string_view kPodIf = "eth0";
 inline constexpr std::string_view kNodeUplinkIf = "eth0";
