@@ -15,7 +15,8 @@
 // spawn to the reap (the same span as vnet/cni_exec's ExecResult.elapsed).
 //
 // Prints "phase ADD|DEL <wall µs>" (first spawn of the phase to the last node done) and, per call,
-// "call <node> <container> ADD|DEL <µs>" on stdout. A failed call (spawn error, non-zero exit) is
+// "call <node> <container> ADD|DEL <µs>" on stdout. Each plugin gets its own session (setsid), as
+// minikube-net's do: the same CPU scheduling (sched_autogroup) as theirs. A failed call (spawn error, non-zero exit) is
 // printed with the plugin's output on stderr, and the exit status is 1. Needs root; run it only in
 // ci/sandbox.sh (bench/cni/cni.sh does).
 #include <fcntl.h>
@@ -78,9 +79,16 @@ int RunOnce(const std::string& plugin, const std::string& command, const Job& j,
   envp.push_back(nullptr);
   std::string arg0 = plugin;
   char* argv[] = {arg0.data(), nullptr};
+  // Its own session, as vnet/cni_exec gives every plugin: with sched_autogroup (on in Debian's
+  // kernels) each session is a scheduling group of its own, so without this the plugins of all
+  // nodes would share one group's CPU time against the rest of the machine, minikube-net's not.
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
   const int64_t t0 = NowUs();
   pid_t pid;
-  int rc = posix_spawn(&pid, plugin.c_str(), &fa, nullptr, argv, envp.data());
+  int rc = posix_spawn(&pid, plugin.c_str(), &fa, &attr, argv, envp.data());
+  posix_spawnattr_destroy(&attr);
   posix_spawn_file_actions_destroy(&fa);
   close(out[1]);
   if (rc != 0) {
