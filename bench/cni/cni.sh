@@ -8,23 +8,24 @@
 # One run, in this order (docs/BENCHMARKS.md explains each row and records a run):
 #   1. loop (loop.sh): per pod `ip netns add`, `ip netns exec NODE env CNI_COMMAND=ADD ... bridge < conf`;
 #      then per pod DEL and `ip netns del`; sequential, as users script it.
-#   2. minikube-net: `up -d labs/bridge-10x100.toml` (nodes, pods' namespaces, ADD of every pod:
-#      nodes in parallel, a node's pods in order), then `down` (DEL of every attachment, namespaces
-#      go), with MKN_CNI_TRACE (vnet/cni.h) recording every plugin call and every chain.
-#   3. direct (direct.cc): the same plugin, configs and pods spawned with posix_spawn from one
+#   2. direct (direct.cc): the same plugin, configs and pods spawned with posix_spawn from one
 #      process per node, nodes in parallel as minikube-net runs them: the plugin's own run time per
 #      call under the same concurrency, without any runtime around it.
-#   4. minikube-net again; with --quick or --abba the loop again (A-B-B-A; at 1000 pods a loop run
-#      takes 1.5 min, so by default the full run has A-B-A for minikube-net around the loop and
-#      direct). A variant's total is the median of its runs. Every total includes the kernel's
-#      cleanup of the namespaces (a sentinel barrier, as bench/bringup does), so no variant leaves
-#      work for the next.
+#   3. minikube-net, twice: `up -d labs/bridge-10x100.toml` (nodes, pods' namespaces, ADD of every
+#      pod: nodes in parallel, a node's pods in order), then `down` (DEL of every attachment,
+#      namespaces go), with MKN_CNI_TRACE (vnet/cni.h) recording every plugin call and chain.
+#   4. direct again (direct and minikube-net A-B-B-A); with --quick or --abba the loop again (a
+#      loop run takes 1.5 min at 1000 pods, so the full run has it once by default). A variant's
+#      total is the median of its runs. Every total includes the kernel's cleanup of the
+#      namespaces (a sentinel barrier, as bench/bringup does), so no variant leaves work for the next.
 #   5. direct on one node's pods alone: the plugin's uncontended run time per call.
 # The loop's and direct's nodes get minikube-net's node sysctls (forwarding on, IPv6 off).
-# Harness overhead per call, two estimates, the verdict takes the larger: (a) from the trace, the
-# mean of chain wall - the sum of its calls' spawn-to-reap times, per call (JSON, pipes, the result
-# cache); (b) median chain wall per call in minikube-net - median direct call (same concurrency),
-# which also counts the spawn's own cost but is as noisy as the machine.
+# Harness overhead per call, two estimates: (a) from the trace, the mean of chain wall - the sum of
+# its calls' spawn-to-reap times, per call (JSON, pipes, the result cache): the verdict; (b) median
+# chain wall per call in minikube-net - median direct call (same concurrency), which also counts the
+# spawn and the node's filesystem view, printed as a cross-check with its noise floor (how far the
+# two runs of one variant are apart): on a shared 2-core machine that floor is a few ms a call, so
+# (b) cannot resolve a 1 ms budget (docs/BENCHMARKS.md).
 # --quick: 200 pods on 4 nodes, A-B-B-A.
 #
 # Runs only inside ci/sandbox.sh (it re-executes itself there): every namespace, /var/lib/cni and
@@ -178,14 +179,16 @@ direct_run() {
   log "$tag: ADD phase $(secs "${ADDW[$tag]}") s, DEL phase $(secs "${DELW[$tag]}") s"
 }
 
-# The loop, minikube-net, direct, minikube-net (and the loop again: A-B-B-A); then the plugin
-# alone, uncontended, on one node's pods.
+# The loop, then direct and minikube-net A-B-B-A (the machine's load drifts; per-call medians
+# are over both runs of each), the loop again with --abba; then the plugin alone, uncontended, on
+# one node's pods.
 LOOPS=(loop1)
 ((ABBA)) && LOOPS+=(loop2)
 loop_run loop1
+direct_run direct1 "$OUT/jobs.txt"
 mkn_run mkn1
-direct_run direct "$OUT/jobs.txt"
 mkn_run mkn2
+direct_run direct2 "$OUT/jobs.txt"
 ((ABBA)) && loop_run loop2
 head -n "$per" "$OUT/jobs.txt" >"$OUT/jobs-seq.txt"
 direct_run direct-seq "$OUT/jobs-seq.txt" --sequential
@@ -196,14 +199,20 @@ med() { awk "$2 {print \$$3}" "$1" | sort -g | awk '{a[NR]=$1} END {if (NR == 0)
 # Per command, over both minikube-net runs: median chain wall per call, median exec (spawn to reap)
 # per call, and the mean of (chain wall - the sum of its calls' exec) per call.
 cat "$OUT/trace-mkn1.txt" "$OUT/trace-mkn2.txt" >"$OUT/trace-both.txt"
-declare -A CHAIN EXEC INNER DIR SEQ
+declare -A CHAIN EXEC INNER DIR SEQ SPREAD
 for c in ADD DEL; do
   CHAIN[$c]=$(awk -v c="$c" '$1=="chain" && $4==c && $8=="ok" {print $6 / $7}' "$OUT/trace-both.txt" | sort -g |
     awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}')
   EXEC[$c]=$(med "$OUT/trace-both.txt" "\$1==\"call\" && \$4==\"$c\"" 8)
   INNER[$c]=$(awk -v c="$c" '$1=="call" && $4==c {ex += $8} $1=="chain" && $4==c {w += $6; n += $7} END {printf "%.0f", (w - ex) / n}' "$OUT/trace-both.txt")
-  DIR[$c]=$(med "$OUT/direct.txt" "\$1==\"call\" && \$4==\"$c\"" 5)
+  DIR[$c]=$(cat "$OUT/direct1.txt" "$OUT/direct2.txt" | med /dev/stdin "\$1==\"call\" && \$4==\"$c\"" 5)
   SEQ[$c]=$(med "$OUT/direct-seq.txt" "\$1==\"call\" && \$4==\"$c\"" 5)
+  # The noise floor of (b): how far the two runs of the same variant are apart.
+  d1=$(med "$OUT/direct1.txt" "\$1==\"call\" && \$4==\"$c\"" 5) d2=$(med "$OUT/direct2.txt" "\$1==\"call\" && \$4==\"$c\"" 5)
+  m1=$(awk -v c="$c" '$1=="chain" && $4==c && $8=="ok" {print $6 / $7}' "$OUT/trace-mkn1.txt" | med /dev/stdin 1 1)
+  m2=$(awk -v c="$c" '$1=="chain" && $4==c && $8=="ok" {print $6 / $7}' "$OUT/trace-mkn2.txt" | med /dev/stdin 1 1)
+  SPREAD[$c]=$(awk -v a="$d1" -v b="$d2" -v c="$m1" -v d="$m2" 'function abs(x) {return x < 0 ? -x : x}
+    BEGIN {x = abs(a - b); y = abs(c - d); printf "%.0f", (x > y ? x : y)}')
 done
 CALLS=$(awk '$1=="chain" && $4=="ADD" {n += $7; c++} END {printf "%.1f", n / c}' "$OUT/trace-both.txt")
 LOOP=$(median "${TOTAL[loop1]}" ${TOTAL[loop2]:+"${TOTAL[loop2]}"})
@@ -211,7 +220,7 @@ MK=$(median "${TOTAL[mkn1]}" "${TOTAL[mkn2]}")
 RATIO=$(awk -v a="$LOOP" -v b="$MK" 'BEGIN {printf "%.2f", a / b}')
 OVH_ADD=$(awk -v a="${CHAIN[ADD]}" -v b="${DIR[ADD]}" 'BEGIN {printf "%.0f", a - b}')
 OVH_DEL=$(awk -v a="${CHAIN[DEL]}" -v b="${DIR[DEL]}" 'BEGIN {printf "%.0f", a - b}')
-OVH=$(printf '%s\n' "$OVH_ADD" "$OVH_DEL" "${INNER[ADD]}" "${INNER[DEL]}" | sort -g | tail -1)
+OVH=$(printf '%s\n' "${INNER[ADD]}" "${INNER[DEL]}" | sort -g | tail -1)
 ms() { awk -v u="$1" 'BEGIN {printf "%.2f", u / 1000}'; }
 
 echo
@@ -222,7 +231,9 @@ done
 for t in mkn1 mkn2; do
   printf '%-46s %8s %8s %8s %6s ms\n' "minikube-net up -d + down ($t)" "$(secs "${TOTAL[$t]}")" "$(secs "${ADDW[$t]}")" "$(secs "${DELW[$t]}")" "$(ms $((TOTAL[$t] / PODS)))"
 done
-printf '%-46s %8s %8s %8s %6s ms\n' "direct posix_spawn, nodes in parallel" - "$(secs "${ADDW[direct]}")" "$(secs "${DELW[direct]}")" "$(ms $(((ADDW[direct] + DELW[direct]) / PODS)))"
+for t in direct1 direct2; do
+  printf '%-46s %8s %8s %8s %6s ms\n' "direct posix_spawn, nodes in parallel ($t)" - "$(secs "${ADDW[$t]}")" "$(secs "${DELW[$t]}")" "$(ms $(((ADDW[$t] + DELW[$t]) / PODS)))"
+done
 printf '%-46s %8s %8s %8s %6s ms\n' "direct posix_spawn, one node ($per pods) alone" - "$(secs "${ADDW[direct-seq]}")" "$(secs "${DELW[direct-seq]}")" "$(ms $(((ADDW[direct-seq] + DELW[direct-seq]) / per)))"
 echo "(minikube-net total = up + down, nodes, namespaces and kernel cleanup included; its ADD/DEL = the CNI phases from MKN_CNI_TRACE."
 echo " loop total = loop.sh + kernel cleanup; its ADD/DEL include ip netns add/del. direct: CNI phases only, namespaces made untimed.)"
@@ -234,6 +245,7 @@ printf '%-52s %10s %10s\n' "minikube-net: plugin spawn to reap (trace exec)" "$(
 printf '%-52s %10s %10s\n' "minikube-net: chain wall per call (trace)" "$(ms "${CHAIN[ADD]}")" "$(ms "${CHAIN[DEL]}")"
 printf '%-52s %10s %10s\n' "harness overhead (a): chain - its execs (trace, mean)" "$(ms "${INNER[ADD]}")" "$(ms "${INNER[DEL]}")"
 printf '%-52s %10s %10s\n' "harness overhead (b): chain - direct parallel" "$(ms "$OVH_ADD")" "$(ms "$OVH_DEL")"
+printf '%-52s %10s %10s\n' "  noise floor of (b): spread between runs of a variant" "$(ms "${SPREAD[ADD]}")" "$(ms "${SPREAD[DEL]}")"
 
 echo
 printf '%-46s %-12s %s\n' target measured verdict
@@ -241,6 +253,8 @@ MISSED=0
 v=PASS; awk -v r="$RATIO" 'BEGIN {exit !(r >= 2)}' || { v=MISS; MISSED=1; }
 printf '%-46s %-12s %s\n' ">= 2x the shell loop (total, medians)" "${RATIO}x" "$v"
 v=PASS; ((OVH <= 1000)) || { v=MISS; MISSED=1; }
-printf '%-46s %-12s %s\n' "harness adds <= 1000 us a call (largest est.)" "$OVH us" "$v"
+printf '%-46s %-12s %s\n' "harness adds <= 1000 us a call: (a), worse of ADD/DEL" "$OVH us" "$v"
+b=$(printf '%s\n' "$OVH_ADD" "$OVH_DEL" | sort -g | tail -1) n=$(printf '%s\n' "${SPREAD[ADD]}" "${SPREAD[DEL]}" | sort -g | tail -1)
+printf '%-46s %-12s %s\n' "  cross-check (b), worse of ADD/DEL" "$b us" "$( ((b <= 1000)) && echo within || { ((b <= n)) && echo "over, but within the noise floor ($n us)" || echo "OVER the noise floor ($n us): look"; })"
 echo "load average at end $(cut -d' ' -f1-3 /proc/loadavg); logs and traces in $OUT"
 exit $((MISSED ? 3 : 0))
