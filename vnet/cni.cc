@@ -94,12 +94,14 @@ void TraceLine(const std::string& line) {
 
 // Runs a chain (Add/Del/Check) and, with MKN_CNI_TRACE, writes its line when it ends.
 template <typename Run>
-ChainOutcome TraceChain(const std::string& node, cni::Command command, const cni::RuntimeConf& rt, Run run) {
+ChainOutcome TraceChain(const std::string& node, cni::Command command, const cni::RuntimeConf& rt,
+                        Run run) {
   if (TraceFd() < 0) return run();
   const int64_t start = MonotonicUs();
   ChainOutcome out = run();
-  TraceLine(StrCat("chain ", node, " ", rt.container_id, " ", cni::CommandName(command), " ", start, " ",
-                   MonotonicUs() - start, " ", out.calls.size(), " ", out.status.ok() ? "ok" : "error", "\n"));
+  TraceLine(StrCat("chain ", node, " ", rt.container_id, " ", cni::CommandName(command), " ", start,
+                   " ", MonotonicUs() - start, " ", out.calls.size(), " ",
+                   out.status.ok() ? "ok" : "error", "\n"));
   return out;
 }
 
@@ -239,16 +241,17 @@ PluginCall CniNode::Call(size_t i, cni::Command command, const cni::RuntimeConf&
   const int64_t trace_start = TraceFd() >= 0 ? MonotonicUs() : 0;
   PluginCall call = CallUntraced(i, command, rt, prev, valid);
   if (trace_start != 0) {
-    TraceLine(StrCat("call ", config_.node, " ", rt.container_id.empty() ? "-" : rt.container_id, " ", call.command,
-                     " ", call.plugin, " ", trace_start, " ", MonotonicUs() - trace_start, " ",
-                     std::chrono::duration_cast<std::chrono::microseconds>(call.exec.elapsed).count(), " ",
-                     call.exec.exit_code, "\n"));
+    TraceLine(StrCat(
+        "call ", config_.node, " ", rt.container_id.empty() ? "-" : rt.container_id, " ",
+        call.command, " ", call.plugin, " ", trace_start, " ", MonotonicUs() - trace_start, " ",
+        std::chrono::duration_cast<std::chrono::microseconds>(call.exec.elapsed).count(), " ",
+        call.exec.exit_code, "\n"));
   }
   return call;
 }
 
-PluginCall CniNode::CallUntraced(size_t i, cni::Command command, const cni::RuntimeConf& rt, const json* prev,
-                                 const std::vector<cni::Attachment>* valid) {
+PluginCall CniNode::CallUntraced(size_t i, cni::Command command, const cni::RuntimeConf& rt,
+                                 const json* prev, const std::vector<cni::Attachment>* valid) {
   PluginCall call;
   call.plugin = config_.list.plugins[i].type;
   call.command = std::string(cni::CommandName(command));

@@ -23,9 +23,9 @@
 //   call  <node> <container|-> <COMMAND> <plugin> <start> <call µs> <exec µs> <exit code>
 //   chain <node> <container> <COMMAND> <start> <wall µs> <plugin calls> ok|error
 // <call µs> is all of Call() (stdin JSON, RunPlugin, parsing the result); <exec µs> is the child's
-// ExecResult.elapsed (spawn to reap: the plugin's own run time plus the spawn). A chain's wall minus
-// the sum of its calls' exec µs is what the runtime adds (JSON, pipes, the result cache). A line
-// costs one write(2); unset, the cost is one branch per call.
+// ExecResult.elapsed (spawn to reap: the plugin's own run time plus the spawn). A chain's wall
+// minus the sum of its calls' exec µs is what the runtime adds (JSON, pipes, the result cache). A
+// line costs one write(2); unset, the cost is one branch per call.
 //
 // CniTeardown() is what `down` runs for a CNI lab, from the state directory alone (so it works
 // after minikube-net was SIGKILLed): DEL for every cached attachment of every node, then a look at

@@ -16,9 +16,9 @@
 //
 // Prints "phase ADD|DEL <wall µs>" (first spawn of the phase to the last node done) and, per call,
 // "call <node> <container> ADD|DEL <µs>" on stdout. Each plugin gets its own session (setsid), as
-// minikube-net's do: the same CPU scheduling (sched_autogroup) as theirs. A failed call (spawn error, non-zero exit) is
-// printed with the plugin's output on stderr, and the exit status is 1. Needs root; run it only in
-// ci/sandbox.sh (bench/cni/cni.sh does).
+// minikube-net's do: the same CPU scheduling (sched_autogroup) as theirs. A failed call (spawn
+// error, non-zero exit) is printed with the plugin's output on stderr, and the exit status is 1.
+// Needs root; run it only in ci/sandbox.sh (bench/cni/cni.sh does).
 #include <fcntl.h>
 #include <sched.h>
 #include <spawn.h>
@@ -117,8 +117,8 @@ bool RunNode(const std::string& plugin, const std::string& command, const std::s
     std::string output;
     int code = RunOnce(plugin, command, j, &us, &output);
     if (code != 0) {
-      fprintf(stderr, "direct: %s %s on %s: exit %d: %s\n", command.c_str(), j.container.c_str(), node.c_str(), code,
-              output.c_str());
+      fprintf(stderr, "direct: %s %s on %s: exit %d: %s\n", command.c_str(), j.container.c_str(),
+              node.c_str(), code, output.c_str());
       ok = false;
     }
     *lines += "call " + node + " " + j.container + " " + command + " " + std::to_string(us) + "\n";
@@ -172,7 +172,8 @@ int main(int argc, char** argv) {
   std::vector<int> del_out(order.size(), -1);
   for (size_t i = 0; i < order.size(); ++i) {
     int done[2], go[2], out[2];
-    if (pipe2(done, O_CLOEXEC) != 0 || pipe2(go, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) Die("pipe");
+    if (pipe2(done, O_CLOEXEC) != 0 || pipe2(go, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0)
+      Die("pipe");
     pid_t pid = fork();
     if (pid < 0) Die("fork");
     if (pid == 0) {
@@ -182,7 +183,8 @@ int main(int argc, char** argv) {
       const std::string& node = order[i];
       int ns = open(("/run/netns/" + node).c_str(), O_RDONLY | O_CLOEXEC);
       if (ns < 0 || setns(ns, CLONE_NEWNET) != 0) Die("enter netns " + node);
-      if (unshare(CLONE_NEWNS) != 0 || mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0 ||
+      if (unshare(CLONE_NEWNS) != 0 ||
+          mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0 ||
           mount("direct-varlib", "/var/lib", "tmpfs", 0, "mode=755") != 0) {
         Die("private /var/lib for " + node);
       }
