@@ -2,7 +2,7 @@
 // program can run it, to measure the plugin's own time and, by difference, what minikube-net's
 // runtime (vnet/cni) adds to each call.
 //
-//   direct PLUGIN JOBS STATEDIR [--sequential]
+//   direct PLUGIN JOBS STATEDIR [--sequential] [--overlay]
 //
 // JOBS has one line per pod, "<node netns> <container id> <pod netns> <conf file>", a node's pods
 // in the order they run. Like minikube-net, the nodes run in parallel (one process per node; with
@@ -23,6 +23,7 @@
 #include <sched.h>
 #include <spawn.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -130,11 +131,23 @@ bool RunNode(const std::string& plugin, const std::string& command, const std::s
 
 int main(int argc, char** argv) {
   if (argc < 4) {
-    fprintf(stderr, "usage: direct PLUGIN JOBS STATEDIR [--sequential]\n");
+    fprintf(stderr, "usage: direct PLUGIN JOBS STATEDIR [--sequential] [--overlay]\n");
     return 2;
   }
   const std::string plugin = argv[1];
-  const bool sequential = argc > 4 && std::string(argv[4]) == "--sequential";
+  bool sequential = false, overlay = false;
+  for (int a = 4; a < argc; ++a) {
+    std::string f = argv[a];
+    if (f == "--sequential") {
+      sequential = true;
+    } else if (f == "--overlay") {
+      overlay = true;
+    } else {
+      fprintf(stderr, "direct: unknown flag %s\n", f.c_str());
+      return 2;
+    }
+  }
+  const std::string state_dir = argv[3];
   std::map<std::string, std::vector<Job>> nodes;
   std::vector<std::string> order;
   {
@@ -184,9 +197,23 @@ int main(int argc, char** argv) {
       int ns = open(("/run/netns/" + node).c_str(), O_RDONLY | O_CLOEXEC);
       if (ns < 0 || setns(ns, CLONE_NEWNET) != 0) Die("enter netns " + node);
       if (unshare(CLONE_NEWNS) != 0 ||
-          mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0 ||
-          mount("direct-varlib", "/var/lib", "tmpfs", 0, "mode=755") != 0) {
-        Die("private /var/lib for " + node);
+          mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0) {
+        Die("private mount namespace for " + node);
+      }
+      if (!overlay) {
+        if (mount("direct-varlib", "/var/lib", "tmpfs", 0, "mode=755") != 0)
+          Die("tmpfs /var/lib for " + node);
+      } else {
+        // As vnet/nodefs makes a node's /var/lib: overlayfs, lower the real one, upper on a tmpfs.
+        std::string base = state_dir + "/ov-" + node;
+        mkdir(base.c_str(), 0755);
+        if (mount("direct-ov", base.c_str(), "tmpfs", 0, "mode=755") != 0) Die("tmpfs " + base);
+        mkdir((base + "/upper").c_str(), 0755);
+        mkdir((base + "/work").c_str(), 0755);
+        std::string opts =
+            "lowerdir=/var/lib,upperdir=" + base + "/upper,workdir=" + base + "/work";
+        if (mount("direct-ov", "/var/lib", "overlay", 0, opts.c_str()) != 0)
+          Die("overlay /var/lib for " + node);
       }
       std::string lines;
       bool good = RunNode(plugin, "ADD", node, nodes[node], &lines);
