@@ -1,6 +1,7 @@
 #include "vnet/cni.h"
 
 #include <fcntl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -66,6 +67,43 @@ std::string StderrTail(std::string_view err) {
 }
 
 std::string NodesDir(const std::string& cluster) { return StrCat(StateDirOf(cluster), "/nodes"); }
+
+// MKN_CNI_TRACE=FILE (cni.h): the file, opened once per process; -1 when the variable is unset.
+int TraceFd() {
+  static const int fd = [] {
+    const char* path = std::getenv("MKN_CNI_TRACE");
+    if (path == nullptr || *path == '\0') return -1;
+    return ::open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  }();
+  return fd;
+}
+
+// CLOCK_MONOTONIC in µs: one clock for every process of a run (up, down), so the trace's phases
+// can be measured across them.
+int64_t MonotonicUs() {
+  timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1000000 + ts.tv_nsec / 1000;
+}
+
+// One line, one write(2) on an O_APPEND file: lines from concurrent threads and processes never
+// interleave.
+void TraceLine(const std::string& line) {
+  if (int fd = TraceFd(); fd >= 0) (void)!::write(fd, line.data(), line.size());
+}
+
+// Runs a chain (Add/Del/Check) and, with MKN_CNI_TRACE, writes its line when it ends.
+template <typename Run>
+ChainOutcome TraceChain(const std::string& node, cni::Command command, const cni::RuntimeConf& rt,
+                        Run run) {
+  if (TraceFd() < 0) return run();
+  const int64_t start = MonotonicUs();
+  ChainOutcome out = run();
+  TraceLine(StrCat("chain ", node, " ", rt.container_id, " ", cni::CommandName(command), " ", start,
+                   " ", MonotonicUs() - start, " ", out.calls.size(), " ",
+                   out.status.ok() ? "ok" : "error", "\n"));
+  return out;
+}
 
 std::string FindIp() {
   for (const char* p : {"/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"}) {
@@ -200,6 +238,20 @@ cni::ConfList CniNode::ListAtVersion() const {
 
 PluginCall CniNode::Call(size_t i, cni::Command command, const cni::RuntimeConf& rt, const json* prev,
                          const std::vector<cni::Attachment>* valid) {
+  const int64_t trace_start = TraceFd() >= 0 ? MonotonicUs() : 0;
+  PluginCall call = CallUntraced(i, command, rt, prev, valid);
+  if (trace_start != 0) {
+    TraceLine(StrCat(
+        "call ", config_.node, " ", rt.container_id.empty() ? "-" : rt.container_id, " ",
+        call.command, " ", call.plugin, " ", trace_start, " ", MonotonicUs() - trace_start, " ",
+        std::chrono::duration_cast<std::chrono::microseconds>(call.exec.elapsed).count(), " ",
+        call.exec.exit_code, "\n"));
+  }
+  return call;
+}
+
+PluginCall CniNode::CallUntraced(size_t i, cni::Command command, const cni::RuntimeConf& rt,
+                                 const json* prev, const std::vector<cni::Attachment>* valid) {
   PluginCall call;
   call.plugin = config_.list.plugins[i].type;
   call.command = std::string(cni::CommandName(command));
@@ -347,6 +399,10 @@ std::vector<cni::RuntimeConf> CniNode::Attachments() const {
 }
 
 ChainOutcome CniNode::Add(const cni::RuntimeConf& rt) {
+  return TraceChain(config_.node, cni::Command::kAdd, rt, [&] { return RunAdd(rt); });
+}
+
+ChainOutcome CniNode::RunAdd(const cni::RuntimeConf& rt) {
   ChainOutcome out;
   if (absl::Status s = cni::ValidateRuntimeConf(rt); !s.ok()) {
     out.status = s;
@@ -373,6 +429,10 @@ ChainOutcome CniNode::Add(const cni::RuntimeConf& rt) {
 }
 
 ChainOutcome CniNode::Del(const cni::RuntimeConf& rt) {
+  return TraceChain(config_.node, cni::Command::kDel, rt, [&] { return RunDel(rt); });
+}
+
+ChainOutcome CniNode::RunDel(const cni::RuntimeConf& rt) {
   ChainOutcome out;
   absl::StatusOr<json> cached = CachedResult(rt);
   const json* prev = cached.ok() && !cached->is_null() && cni::DelGetsPrevResult(version_) ? &*cached : nullptr;
@@ -405,6 +465,10 @@ ChainOutcome CniNode::RunEach(cni::Command command, const cni::RuntimeConf& rt, 
 }
 
 ChainOutcome CniNode::Check(const cni::RuntimeConf& rt) {
+  return TraceChain(config_.node, cni::Command::kCheck, rt, [&] { return RunCheck(rt); });
+}
+
+ChainOutcome CniNode::RunCheck(const cni::RuntimeConf& rt) {
   if (config_.list.disable_check || !cni::SupportsCheck(version_)) return {};
   absl::StatusOr<json> cached = CachedResult(rt);
   if (!cached.ok()) {

@@ -17,6 +17,16 @@
 // A plugin error is reported as the plugin said it (code, msg, details, its stderr); garbage on
 // stdout names the plugin; a plugin past the timeout is killed with its process group.
 //
+// MKN_CNI_TRACE=FILE (opt-in, for bench/cni): every plugin call and every chain (Add, Del, Check)
+// appends one line to FILE (created 0644, O_APPEND, one write(2) a line, so the lines of concurrent
+// nodes and of `up` and `down` never interleave); times in µs, starts on CLOCK_MONOTONIC:
+//   call  <node> <container|-> <COMMAND> <plugin> <start> <call µs> <exec µs> <exit code>
+//   chain <node> <container> <COMMAND> <start> <wall µs> <plugin calls> ok|error
+// <call µs> is all of Call() (stdin JSON, RunPlugin, parsing the result); <exec µs> is the child's
+// ExecResult.elapsed (spawn to reap: the plugin's own run time plus the spawn). A chain's wall
+// minus the sum of its calls' exec µs is what the runtime adds (JSON, pipes, the result cache). A
+// line costs one write(2); unset, the cost is one branch per call.
+//
 // CniTeardown() is what `down` runs for a CNI lab, from the state directory alone (so it works
 // after minikube-net was SIGKILLed): DEL for every cached attachment of every node, then a look at
 // what the plugins left behind (veths in the node, IP allocations under /var/lib/cni/networks),
@@ -120,6 +130,12 @@ class CniNode {
 
  private:
   CniNode() = default;
+  // The chains and the call without the MKN_CNI_TRACE line their public wrappers write.
+  ChainOutcome RunAdd(const cni::RuntimeConf& rt);
+  ChainOutcome RunDel(const cni::RuntimeConf& rt);
+  ChainOutcome RunCheck(const cni::RuntimeConf& rt);
+  PluginCall CallUntraced(size_t plugin, cni::Command command, const cni::RuntimeConf& rt,
+                          const nlohmann::json* prev, const std::vector<cni::Attachment>* valid);
   absl::Status WriteRecord() const;
   ChainOutcome RunEach(cni::Command command, const cni::RuntimeConf& rt, const nlohmann::json* prev,
                        const std::vector<cni::Attachment>* valid, bool stop_at_error);
