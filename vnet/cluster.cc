@@ -289,7 +289,16 @@ absl::StatusOr<DownResult> DownCluster(const std::string& name, int timeout_ms) 
     MKN_RETURN_IF_ERROR(st.status());
   }
   // No live owner: take the lock so no `up` races us, and remove what state and markers prove ours.
-  MKN_ASSIGN_OR_RETURN(Fd lock, LockCluster(name));
+  // An owner just SIGKILLed can still hold it for a moment: its thread-group leader is a zombie
+  // (not alive) while its other threads are still exiting with the fd table. Wait for that, bounded.
+  absl::StatusOr<Fd> lock = LockCluster(name);
+  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+       !lock.ok() && absl::IsFailedPrecondition(lock.status()) && !IsAlive(st->owner) &&
+       std::chrono::steady_clock::now() < until;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    lock = LockCluster(name);
+  }
+  MKN_RETURN_IF_ERROR(lock.status());
   TeardownReport before = std::move(res.report);
   MKN_ASSIGN_OR_RETURN(res.report, RemoveFromState(*st));
   if (before.cni_deleted > 0 || !before.cni_errors.empty() || !before.cni_leaks.empty()) AddCniReport(
