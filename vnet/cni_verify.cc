@@ -1072,25 +1072,30 @@ void CheckBandwidth(Ctx& c, cni::CheckReport& r) {
       ++probed;
       ExecRequest req;
       req.binary = FindTool("iperf3");
-      req.argv = {"iperf3", "-s", "-1", "-p", std::to_string(kIperfPort)};
+      // A port per direction: the first direction's one-off server may still be exiting.
+      const std::string port = std::to_string(kIperfPort + dir);
+      req.argv = {"iperf3", "-s", "-1", "-p", port};
       req.env = {StrCat("PATH=", cni::kPluginPath)};
       req.netns_fd = p.fd.get();
       absl::StatusOr<pid_t> srv = StartDaemon(req, "/dev/null");
       if (!srv.ok()) return Fail(r, std::string(srv.status().message()));
-      std::vector<std::string> argv = {"iperf3", "-c", p.ip, "-p", std::to_string(kIperfPort),
-                                       "-t",     "3",  "-J"};
+      std::vector<std::string> argv = {"iperf3", "-c", p.ip, "-p", port, "-t", "3", "-J"};
       if (dir == 1) argv.push_back("-R");
       Out o;
-      for (int attempt = 0; attempt < 20; ++attempt) {  // until the server listens (bounded: ~2 s)
+      double bps = 0;
+      // Until the server listens (bounded: ~3 s of tries). iperf3 -J reports a refused or busy
+      // server in its JSON "error" with exit status 0 on some versions: judge by the rate.
+      for (int attempt = 0; attempt < 30; ++attempt) {
         o = Run(c.pods[client].fd.get(), argv, 10000);
-        if (o.ok || o.out.find("Connection refused") == std::string::npos) break;
+        json j = json::parse(o.out, nullptr, false);
+        if (j.is_object() && j.contains("end") && j["end"].contains("sum_received"))
+          bps = j["end"]["sum_received"].value("bits_per_second", 0.0);
+        bool not_yet = j.is_object() && j.contains("error") && j["error"].is_string() &&
+                       j["error"].get<std::string>().find("connect") != std::string::npos;
+        if (bps > 0 || !(not_yet || o.out.find("Connection refused") != std::string::npos)) break;
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }
       (void)StopDaemon(*srv, std::chrono::milliseconds(500));
-      json j = json::parse(o.out, nullptr, false);
-      double bps = 0;
-      if (j.is_object() && j.contains("end") && j["end"].contains("sum_received"))
-        bps = j["end"]["sum_received"].value("bits_per_second", 0.0);
       const char* what = dir == 0 ? "ingress" : "egress";
       if (!o.ok || bps <= 0) {
         Fail(r, StrCat("pod ", p.name, " ", what, ": iperf3 gave no rate: ", o.Say()));

@@ -79,6 +79,26 @@ $ERR"
 
 case $CASE in
   bridge) good_lab examples/cni/bridge.toml cni-bridge ;;
+  labs)
+    # The other Debian chains of examples/cni: the whole suite passes; what a chain does not have is a
+    # skip with its reason (disableCheck: portmap and bandwidth 1.1.1 fail CHECK, see the README).
+    for lab in portmap bandwidth tuning-firewall; do
+      run_verify examples/cni/$lab.toml --churn 20
+      [[ $RC == 0 ]] || fail "verify $lab: exit $RC (failed: $(failed_ids)):
+$OUT
+$ERR"
+      contains "$OUT" " 0 failed," "verify $lab summary"
+      [[ $(rows) == 25 ]] || fail "$lab: expected 25 rows, got $(rows)"
+      case $lab in
+        portmap) grep -qE '^model.hostport .* PASS ' <<<"$OUT" || fail "model.hostport did not pass on portmap" ;;
+        bandwidth) grep -qE '^model.bandwidth .* PASS ' <<<"$OUT" || fail "model.bandwidth did not pass on bandwidth" ;;
+      esac
+      pass "verify $lab: 0 failed in ${SECS}s"
+    done
+    assert_clean cni-portmap
+    assert_clean cni-bandwidth
+    assert_clean cni-tuning
+    ;;
   ptp) good_lab examples/cni/ptp.toml cni-ptp ;;
   broken)
     # plugin | --only (the check that must catch it, and neighbours that must not) | failing id | message
