@@ -491,7 +491,12 @@ class TlsStream {
   }
   // A synchronous receive: false with ec (would_block included) when nothing came.
   bool ReceiveNow(beast::error_code& ec) {
-    const size_t n = s_.socket().read_some(InSpace(), ec);
+    const asio::mutable_buffer space = InSpace();
+    if (space.size() == 0) {  // as in Receive
+      ec = asio::error::no_buffer_space;
+      return false;
+    }
+    const size_t n = s_.socket().read_some(space, ec);
     if (ec == asio::error::eof) ec = Eof();
     if (ec) return false;
     core_->in_end += n;
@@ -502,10 +507,14 @@ class TlsStream {
   awaitable<beast::error_code> Receive(bool timed) {
     beast::error_code ec;
     size_t n = 0;
+    const asio::mutable_buffer space = InSpace();
+    // OpenSSL (read-ahead) takes all that is buffered before it asks for more, so this never
+    // happens; if it did, a zero-size receive would complete at once, forever.
+    if (space.size() == 0) co_return beast::error_code(asio::error::no_buffer_space);
     if (timed) {
-      n = co_await s_.async_read_some(InSpace(), asio::redirect_error(use_awaitable, ec));
+      n = co_await s_.async_read_some(space, asio::redirect_error(use_awaitable, ec));
     } else {
-      n = co_await s_.socket().async_read_some(InSpace(), asio::redirect_error(use_awaitable, ec));
+      n = co_await s_.socket().async_read_some(space, asio::redirect_error(use_awaitable, ec));
     }
     if (ec == asio::error::eof) ec = Eof();
     if (!ec) core_->in_end += n;
