@@ -8,11 +8,14 @@
 #            a bounded wrk run (-t1 -c10 -d3s) through each proxy in turn: syscalls per request, proxy +
 #            backend, so both columns count the same backend.
 # callgrind  nginx (a second one, on 127.0.0.1:7080/7443; its worker is measured) and then minikube-net (the
-#            cluster restarted in the foreground) under valgrind --tool=callgrind, counters zeroed after a
-#            warm-up and dumped after a bounded wrk run (-t1 -c1 -d12s: one connection, so one handshake
-#            in the count): instructions per request in the
-#            proxy (nginx: its one process; minikube-net: the edge's io thread, the thread that runs
-#            IngressServer's coroutines). Deterministic, so usable on a loaded machine.
+#            cluster restarted in the foreground) under valgrind --tool=callgrind, each through a short
+#            (2 s) and a long (CG_SECONDS, default 12 s) wrk -t1 -c1 run after a warm-up: instructions per
+#            request = (Ir long - Ir short) / (requests long - requests short), so start-up, warm-up and
+#            the one TLS handshake per run cancel out. nginx: its worker's whole profile (written when
+#            it exits); minikube-net: the edge's io thread (the busier of the two threads that run
+#            IngressServer's coroutines; the other is the http-echo backend), zeroed and dumped around
+#            each run with callgrind_control; its instructions per request by binary follow.
+#            Deterministic, so usable on a loaded machine.
 # Prints "PROFILE ..." lines; files stay in $OUT/profile.
 # Needs what ingress.sh --exec exports: MKN_PID, NGINX_PID, POD_IP, OUT, WRK_CPUS, PROXY_CPUS.
 set -euo pipefail
