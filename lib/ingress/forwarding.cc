@@ -155,7 +155,11 @@ bool HasConnection(const std::vector<HeaderView>& headers) {
 void AppendLower(std::string& out, std::string_view s) {
   const size_t at = out.size();
   out.append(s);
-  for (size_t i = at; i < out.size(); ++i) out[i] = LowerChar(out[i]);
+  // Through a pointer and a fixed count: with `i < out.size()` and `out[i] = ...` the compiler
+  // reloads the string's size and data after every char store (a char may alias them). callgrind,
+  // https keep-alive: AppendLine 3.4 k -> 3.0 k instructions per request.
+  char* p = out.data() + at;
+  for (size_t i = 0, n = s.size(); i < n; ++i) p[i] = LowerChar(p[i]);
 }
 
 // Writes `name`'s fields as AppendToList leaves them: one line where the first was, values trimmed
