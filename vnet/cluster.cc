@@ -250,8 +250,8 @@ absl::StatusOr<TeardownReport> RunningCluster::Down() {
   // the node daemons stop, as kubelet tears pods down before the node agent goes.
   CniTeardownReport cni;
   if (!impl_->cni_nodes.empty() || impl_->spec.cni_mode) {
+    cni = CniTeardown(state_.cluster, &impl_->cni_nodes);
     impl_->cni_nodes.clear();
-    cni = CniTeardown(state_.cluster);
   }
   for (pid_t pid : impl_->daemons) (void)StopDaemon(pid, std::chrono::milliseconds(3000));
   impl_->daemons.clear();
@@ -270,13 +270,10 @@ absl::StatusOr<DownResult> DownCluster(const std::string& name, int timeout_ms) 
   MKN_RETURN_IF_ERROR(st.status());
   res.was_up = true;
   if (ClusterLocked(name) && IsAlive(st->owner)) {
-    // A CNI lab: DEL of every attachment from here, so this caller gets the report (what failed,
-    // what the plugins left); the owner then finds nothing cached.
-    AddCniReport(CniTeardown(name), res.report);
     // A live owner: ask it to stop, and wait for the process to end (pidfd: no polling).
     int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, st->owner.pid, 0));
+    Fd owned(pidfd);
     if (pidfd >= 0 && ::kill(st->owner.pid, SIGTERM) == 0) {
-      Fd owned(pidfd);
       pollfd p{pidfd, POLLIN, 0};
       int r = ::poll(&p, 1, timeout_ms);
       if (r <= 0) {
@@ -299,10 +296,7 @@ absl::StatusOr<DownResult> DownCluster(const std::string& name, int timeout_ms) 
     lock = LockCluster(name);
   }
   MKN_RETURN_IF_ERROR(lock.status());
-  TeardownReport before = std::move(res.report);
   MKN_ASSIGN_OR_RETURN(res.report, RemoveFromState(*st));
-  if (before.cni_deleted > 0 || !before.cni_errors.empty() || !before.cni_leaks.empty()) AddCniReport(
-      CniTeardownReport{before.cni_deleted, before.cni_errors, before.cni_leaks}, res.report);
   return res;
 }
 

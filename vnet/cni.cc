@@ -20,6 +20,8 @@
 #include "lib/cni/version.h"
 #include "lib/status/status.h"
 #include "lib/strings/str_cat.h"
+#include "lib/net/naming.h"
+#include "vnet/applier.h"
 #include "vnet/netns.h"
 #include "vnet/nodefs.h"
 #include "vnet/state.h"
@@ -425,6 +427,11 @@ ChainOutcome CniNode::RunAdd(const cni::RuntimeConf& rt) {
   }
   out.result = prev;
   out.status = WriteFileAtomic(CachePath(rt), cni::SerializeCache(cni::NewCacheEntry(config_.list.name, config_.conf_text, rt, prev)));
+  if (!out.status.ok()) {
+    // Without its cache entry no later DEL would find this attachment: undo it now, as for a failed plugin.
+    ChainOutcome del = Del(rt);
+    for (PluginCall& d : del.calls) out.calls.push_back(std::move(d));
+  }
   return out;
 }
 
@@ -469,7 +476,15 @@ ChainOutcome CniNode::Check(const cni::RuntimeConf& rt) {
 }
 
 ChainOutcome CniNode::RunCheck(const cni::RuntimeConf& rt) {
-  if (config_.list.disable_check || !cni::SupportsCheck(version_)) return {};
+  // libcni CheckNetworkList: a version without CHECK is an error (a pass that checked nothing would
+  // mislead), then disableCheck means nothing to do.
+  if (!cni::SupportsCheck(version_)) {
+    ChainOutcome out;
+    out.status = absl::FailedPreconditionError(
+        StrCat("CHECK: configuration version \"", version_, "\" does not support the CHECK command (0.4.0+)"));
+    return out;
+  }
+  if (config_.list.disable_check) return {};
   absl::StatusOr<json> cached = CachedResult(rt);
   if (!cached.ok()) {
     ChainOutcome out;
@@ -605,7 +620,7 @@ void FindLeaks(CniNode& node, std::vector<std::string>& leaks) {
 
 }  // namespace
 
-CniTeardownReport CniTeardown(const std::string& cluster) {
+CniTeardownReport CniTeardown(const std::string& cluster, std::vector<std::unique_ptr<CniNode>>* open) {
   CniTeardownReport report;
   std::vector<std::string> dirs;
   std::error_code ec;
@@ -613,25 +628,53 @@ CniTeardownReport CniTeardown(const std::string& cluster) {
     if (fs::exists(e.path() / "cni.json")) dirs.push_back(e.path().string());
   }
   std::sort(dirs.begin(), dirs.end());
+  const std::string marker = net::OwnerMarker(cluster);
   std::vector<CniTeardownReport> per(dirs.size());
   std::vector<std::thread> threads;
   for (size_t i = 0; i < dirs.size(); ++i) {
     threads.emplace_back([&, i] {
       CniTeardownReport& r = per[i];
-      absl::StatusOr<std::unique_ptr<CniNode>> node = CniNode::Reopen(dirs[i]);
-      if (!node.ok()) {
-        r.errors.push_back(StrCat(fs::path(dirs[i]).filename().string(), ": ", node.status().message()));
+      // The owner's own node (its filesystem view already mounted) when it has one: a second overlay
+      // on the same upper dir would be undefined behaviour.
+      CniNode* node = nullptr;
+      std::unique_ptr<CniNode> reopened;
+      if (open != nullptr) {
+        for (auto& n : *open) {
+          if (n && n->config().state_dir == dirs[i]) node = n.get();
+        }
+      }
+      if (node == nullptr) {
+        absl::StatusOr<std::unique_ptr<CniNode>> n = CniNode::Reopen(dirs[i]);
+        if (!n.ok()) {
+          r.errors.push_back(StrCat(fs::path(dirs[i]).filename().string(), ": ", n.status().message()));
+          return;
+        }
+        reopened = std::move(*n);
+        node = reopened.get();
+      }
+      // Plugins run only in namespaces proven this cluster's (the marker on their lo), as Teardown
+      // removes only those: a stale state must not make a plugin act on someone else's namespace.
+      absl::StatusOr<std::string> nm = ReadMarker(node->config().node_netns);
+      if (!nm.ok() || *nm != marker) {
+        r.errors.push_back(StrCat(node->config().node, ": netns ", node->config().node_netns,
+                                  " is not this cluster's: no DEL run there"));
         return;
       }
-      for (const cni::RuntimeConf& rt : (*node)->Attachments()) {
-        ChainOutcome del = (*node)->Del(rt);
+      for (const cni::RuntimeConf& rt : node->Attachments()) {
+        std::string pod_ns = fs::path(rt.netns).filename().string();
+        if (absl::StatusOr<std::string> pm = ReadMarker(pod_ns); pm.ok() && *pm != marker) {
+          r.errors.push_back(StrCat(node->config().node, ": ", rt.container_id, ": netns ", pod_ns,
+                                    " is not this cluster's: no DEL run for it"));
+          continue;
+        }
+        ChainOutcome del = node->Del(rt);  // a pod netns already gone is DEL's case to handle
         if (del.status.ok()) {
           ++r.deleted;
         } else {
-          r.errors.push_back(StrCat((*node)->config().node, ": ", rt.container_id, ": DEL: ", del.status.message()));
+          r.errors.push_back(StrCat(node->config().node, ": ", rt.container_id, ": DEL: ", del.status.message()));
         }
       }
-      FindLeaks(**node, r.leaks);
+      FindLeaks(*node, r.leaks);
     });
   }
   for (std::thread& t : threads) t.join();

@@ -169,7 +169,10 @@ struct CniTeardownReport {
 };
 
 // DEL of every attachment cached under <cluster state>/nodes/*, nodes in parallel, then what the
-// plugins left. Not an error when the cluster has no CNI state. Run before the namespaces go.
-CniTeardownReport CniTeardown(const std::string& cluster);
+// plugins left. Plugins run only where the node's (and pod's) netns carries the cluster's marker.
+// `open`: the owner's nodes (their views already mounted), used instead of reopening them. Not an
+// error when the cluster has no CNI state. Run before the namespaces go.
+CniTeardownReport CniTeardown(const std::string& cluster,
+                              std::vector<std::unique_ptr<CniNode>>* open = nullptr);
 
 }  // namespace mkn::vnet

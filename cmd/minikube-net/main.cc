@@ -286,10 +286,19 @@ void StopShell(const ShellChild& c) {
 }
 
 // A CNI lab's teardown: how many attachments DEL removed, the DELs that failed, what plugins left.
-void PrintCniReport(const vnet::TeardownReport& r) {
-  if (r.cni_deleted > 0) std::cerr << "cni: DEL removed " << r.cni_deleted << " attachments\n";
-  for (const std::string& e : r.cni_errors) std::cerr << "cni: DEL failed: " << e << "\n";
-  for (const std::string& l : r.cni_leaks) std::cerr << "cni: plugin leak: " << l << "\n";
+std::string CniReportText(const vnet::TeardownReport& r) {
+  std::string out;
+  if (r.cni_deleted > 0) out += StrCat("cni: DEL removed ", r.cni_deleted, " attachments\n");
+  for (const std::string& e : r.cni_errors) out += StrCat("cni: DEL failed: ", e, "\n");
+  for (const std::string& l : r.cni_leaks) out += StrCat("cni: plugin leak: ", l, "\n");
+  return out;
+}
+void PrintCniReport(const vnet::TeardownReport& r) { std::cerr << CniReportText(r); }
+
+// A detached owner's CNI teardown report, left for the `down` that stopped it (the owner's own output
+// goes to up.log, which goes with the state directory). Under the tool's runtime directory.
+std::string DownReportPath(const std::string& cluster) {
+  return StrCat(std::string(net::kRunDir), "/.", cluster, ".down-report");
 }
 
 int RunUp(const UpFlags& f) {
@@ -425,6 +434,9 @@ int RunUp(const UpFlags& f) {
             << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count()
             << " ms: " << r->removed << " namespaces removed\n";
   PrintCniReport(*r);
+  if (f.detach) {
+    if (std::string text = CniReportText(*r); !text.empty()) std::ofstream(DownReportPath(st.cluster)) << text;
+  }
   return exit_code;
 }
 
@@ -467,6 +479,12 @@ int RunDown(const std::string& target, bool all) {
               << (r->owner_stopped ? " (its process stopped)" : StrCat(": ", r->report.removed, " namespaces removed"))
               << "\n";
     PrintCniReport(r->report);
+    // A detached owner that stopped itself left its CNI report (DEL results, plugin leaks) for us.
+    if (std::ifstream rep(DownReportPath(n)); rep) {
+      std::cerr << rep.rdbuf();
+      rep.close();
+      ::unlink(DownReportPath(n).c_str());
+    }
     for (const std::string& s : r->report.not_ours) std::cerr << "minikube-net: left " << s << " alone: it does not carry this cluster's marker\n";
     for (const std::string& s : r->report.still_held) std::cerr << "minikube-net: " << s << " is still held by a process (ip netns pids " << s << ")\n";
   }
@@ -672,16 +690,22 @@ int RunCniVerb(const CniFlags& f) {
   }
   cni::RuntimeConf rt;
   if (pod != nullptr) {
+    // What `up` gives this pod's chain (the node's ifname, the lab's cni_args and capability args),
+    // from the lab file the cluster came up with; else the runtime's defaults.
     rt.container_id = pod->netns;
     rt.netns = StrCat("/run/netns/", pod->netns);
     rt.ifname = "eth0";
-    // The attachment as ADD made it (its CNI_ARGS and capability args), when it is cached.
-    for (const cni::RuntimeConf& a : (*cn)->Attachments()) {
-      if (a.container_id == rt.container_id) rt = a;
+    rt.args = {{"IgnoreUnknown", "1"}, {"K8S_POD_NAMESPACE", "default"}, {"K8S_POD_NAME", pod->name},
+               {"K8S_POD_INFRA_CONTAINER_ID", pod->netns}};
+    if (std::ifstream in(st->lab); in) {
+      std::stringstream ss;
+      ss << in.rdbuf();
+      config::LoadResult lab = config::Load(ss.str(), st->lab);
+      if (lab.spec && lab.spec->FindPod(pod->name) != nullptr) rt = vnet::PodRuntimeConf(*lab.spec, *lab.spec->FindPod(pod->name));
     }
-    if (rt.args.empty()) {
-      rt.args = {{"IgnoreUnknown", "1"}, {"K8S_POD_NAMESPACE", "default"}, {"K8S_POD_NAME", pod->name},
-                 {"K8S_POD_INFRA_CONTAINER_ID", pod->netns}};
+    // The attachment exactly as ADD made it, when it is cached.
+    for (const cni::RuntimeConf& a : (*cn)->Attachments()) {
+      if (a.container_id == rt.container_id && a.ifname == rt.ifname) rt = a;
     }
   }
   vnet::ChainOutcome out;
