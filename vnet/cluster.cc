@@ -813,6 +813,58 @@ std::string RunningCluster::HandleControl(const std::string& request) {
     return json{{"ok", true}}.dump(-1, ' ', false, json::error_handler_t::replace);
   }
   std::lock_guard<std::mutex> l(impl_->mu);
+  if (verb == "cni") {
+    // One verb of a node's chain, run here with the node's view this process holds (a second process
+    // mounting the same view would share its overlay upper dirs), serialized with kill and scale.
+    const std::string cv = str("cni_verb"), pod_name = str("pod"), node_name = str("node");
+    const config::ClusterSpec& spec = impl_->spec;
+    if (!spec.cni_mode || impl_->cni_nodes.empty()) return error(absl::FailedPreconditionError("not a network = \"cni\" lab"));
+    int node = 0;
+    const config::PodSpec* pod = nullptr;
+    if (!pod_name.empty()) {
+      pod = spec.FindPod(pod_name);
+      if (pod == nullptr) return error(absl::NotFoundError(StrCat("no pod \"", pod_name, "\"")));
+      node = pod->node;
+    } else if (!node_name.empty()) {
+      const config::NodeSpec* n = spec.FindNode(node_name);
+      if (n == nullptr) return error(absl::NotFoundError(StrCat("no node \"", node_name, "\"")));
+      node = n->index;
+    }
+    if (node >= static_cast<int>(impl_->cni_nodes.size()) || !impl_->cni_nodes[node]) {
+      return error(absl::FailedPreconditionError("that node's chain is not open"));
+    }
+    CniNode& cn = *impl_->cni_nodes[node];
+    cni::RuntimeConf rt;
+    if (pod != nullptr) {
+      rt = PodRuntimeConf(spec, *pod);
+      for (const cni::RuntimeConf& a : cn.Attachments()) {
+        if (a.container_id == rt.container_id && a.ifname == rt.ifname) rt = a;  // as ADD made it
+      }
+    }
+    ChainOutcome out;
+    if (cv == "add" || cv == "check" || cv == "del") {
+      if (pod == nullptr) return error(absl::InvalidArgumentError(StrCat("cni ", cv, ": name a pod")));
+      out = cv == "add" ? cn.Add(rt) : cv == "check" ? cn.Check(rt) : cn.Del(rt);
+    } else if (cv == "status") {
+      out = cn.Status();
+    } else if (cv == "gc") {
+      std::vector<cni::Attachment> valid;
+      for (const cni::RuntimeConf& a : cn.Attachments()) valid.push_back({a.container_id, a.ifname});
+      out = cn.Gc(valid);
+    } else if (cv == "version") {
+      out = cn.Version();
+    } else {
+      return error(absl::InvalidArgumentError(StrCat("cni: unknown verb \"", cv, "\"")));
+    }
+    json versions = json::object();
+    for (const PluginCall& c : out.calls) {
+      if (c.command == "VERSION") versions[c.plugin] = json::parse(c.exec.stdout_data, nullptr, false);
+    }
+    return json{{"ok", true},           {"chain_ok", out.status.ok()},  {"chain_error", std::string(out.status.message())},
+                {"result", out.result}, {"calls", FormatCalls(out.calls)}, {"ncalls", out.calls.size()},
+                {"node", spec.nodes[node].name}, {"negotiated", cn.version()}, {"plugins", versions}}
+        .dump(-1, ' ', false, json::error_handler_t::replace);
+  }
   if (verb == "services" || verb == "endpoints") {
     std::optional<NftCounterMap> nft;
     if (verb == "services" && impl_->spec.proxy_mode == config::ProxyMode::kNftables && !impl_->spec.services.empty()) {

@@ -671,6 +671,33 @@ int RunCniVerb(const CniFlags& f) {
   std::optional<vnet::ClusterState> st = PickCluster(f.cluster, code);
   if (!st) return code;
   const bool per_pod = f.verb == "add" || f.verb == "check" || f.verb == "del";
+  if (per_pod && f.target.empty()) return Fail(StrCat("cni ", f.verb, ": name a pod"), kExitBadInput);
+  // A running owner runs the verb itself, with the node views it holds (a second mount of a node's
+  // view from here would share its overlay upper dirs); this process reopens them only when the
+  // owner is gone (after a crash or SIGKILL, before `down`).
+  if (vnet::IsAlive(st->owner)) {
+    nlohmann::json req = {{"verb", "cni"}, {"cni_verb", f.verb}};
+    if (per_pod) {
+      req["pod"] = f.target;
+    } else if (!f.node.empty()) {
+      req["node"] = f.node;
+    } else if (!f.target.empty() && st->FindPod(f.target) != nullptr) {
+      req["pod"] = f.target;  // status/gc/version POD: that pod's node
+    }
+    std::optional<nlohmann::json> j = Ask(st->cluster, req, code);
+    if (!j) return code;
+    if (f.show_exec) std::cout << j->value("calls", "");
+    if (!j->value("chain_ok", false)) return Fail(StrCat("cni ", f.verb, ": ", j->value("chain_error", "")));
+    if (f.verb == "add") {
+      std::cout << (*j)["result"].dump(2) << "\n";
+    } else if (f.verb == "version") {
+      std::cout << nlohmann::json{{"negotiated", (*j)["negotiated"]}, {"plugins", (*j)["plugins"]}}.dump(2) << "\n";
+    } else if (!f.show_exec) {
+      std::cout << "cni " << f.verb << (per_pod ? StrCat(" ", f.target) : StrCat(" node ", j->value("node", "")))
+                << ": ok (" << j->value("ncalls", 0) << " plugin calls)\n";
+    }
+    return kExitOk;
+  }
   std::string node = f.node;
   const vnet::PodState* pod = nullptr;
   if (per_pod) {
