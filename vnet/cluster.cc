@@ -834,28 +834,11 @@ std::string RunningCluster::HandleControl(const std::string& request) {
       return error(absl::FailedPreconditionError("that node's chain is not open"));
     }
     CniNode& cn = *impl_->cni_nodes[node];
-    cni::RuntimeConf rt;
-    if (pod != nullptr) {
-      rt = PodRuntimeConf(spec, *pod);
-      for (const cni::RuntimeConf& a : cn.Attachments()) {
-        if (a.container_id == rt.container_id && a.ifname == rt.ifname) rt = a;  // as ADD made it
-      }
+    if ((cv == "add" || cv == "check" || cv == "del") && pod == nullptr) {
+      return error(absl::InvalidArgumentError(StrCat("cni ", cv, ": name a pod")));
     }
-    ChainOutcome out;
-    if (cv == "add" || cv == "check" || cv == "del") {
-      if (pod == nullptr) return error(absl::InvalidArgumentError(StrCat("cni ", cv, ": name a pod")));
-      out = cv == "add" ? cn.Add(rt) : cv == "check" ? cn.Check(rt) : cn.Del(rt);
-    } else if (cv == "status") {
-      out = cn.Status();
-    } else if (cv == "gc") {
-      std::vector<cni::Attachment> valid;
-      for (const cni::RuntimeConf& a : cn.Attachments()) valid.push_back({a.container_id, a.ifname});
-      out = cn.Gc(valid);
-    } else if (cv == "version") {
-      out = cn.Version();
-    } else {
-      return error(absl::InvalidArgumentError(StrCat("cni: unknown verb \"", cv, "\"")));
-    }
+    ChainOutcome out = cn.RunVerb(cv, pod != nullptr ? cn.AsCached(PodRuntimeConf(spec, *pod)) : cni::RuntimeConf{});
+    if (absl::IsInvalidArgument(out.status) && out.calls.empty()) return error(out.status);
     json versions = json::object();
     for (const PluginCall& c : out.calls) {
       if (c.command == "VERSION") versions[c.plugin] = json::parse(c.exec.stdout_data, nullptr, false);

@@ -400,6 +400,29 @@ std::vector<cni::RuntimeConf> CniNode::Attachments() const {
   return out;
 }
 
+cni::RuntimeConf CniNode::AsCached(const cni::RuntimeConf& rt) const {
+  for (const cni::RuntimeConf& a : Attachments()) {
+    if (a.container_id == rt.container_id && a.ifname == rt.ifname) return a;
+  }
+  return rt;
+}
+
+ChainOutcome CniNode::RunVerb(std::string_view verb, const cni::RuntimeConf& rt) {
+  if (verb == "add") return Add(rt);
+  if (verb == "check") return Check(rt);
+  if (verb == "del") return Del(rt);
+  if (verb == "status") return Status();
+  if (verb == "version") return Version();
+  if (verb == "gc") {
+    std::vector<cni::Attachment> valid;
+    for (const cni::RuntimeConf& a : Attachments()) valid.push_back({a.container_id, a.ifname});
+    return Gc(valid);
+  }
+  ChainOutcome out;
+  out.status = absl::InvalidArgumentError(StrCat("cni: unknown verb \"", verb, "\""));
+  return out;
+}
+
 ChainOutcome CniNode::Add(const cni::RuntimeConf& rt) {
   return TraceChain(config_.node, cni::Command::kAdd, rt, [&] { return RunAdd(rt); });
 }

@@ -114,8 +114,13 @@ class CniNode {
   // VERSION of every plugin (what Open negotiated from).
   ChainOutcome Version();
 
+  // One verb by its CLI name: "add", "check", "del" (for `rt`), "status", "gc" (every cached
+  // attachment valid), "version". InvalidArgument for another name.
+  ChainOutcome RunVerb(std::string_view verb, const cni::RuntimeConf& rt);
   // The cached attachments of this node (unreadable entries are skipped).
   std::vector<cni::RuntimeConf> Attachments() const;
+  // `rt` as ADD made it when it is cached (same container id and ifname), else `rt`.
+  cni::RuntimeConf AsCached(const cni::RuntimeConf& rt) const;
   std::string CachePath(const cni::RuntimeConf& rt) const;
   absl::StatusOr<nlohmann::json> CachedResult(const cni::RuntimeConf& rt) const;
 

@@ -730,27 +730,9 @@ int RunCniVerb(const CniFlags& f) {
       config::LoadResult lab = config::Load(ss.str(), st->lab);
       if (lab.spec && lab.spec->FindPod(pod->name) != nullptr) rt = vnet::PodRuntimeConf(*lab.spec, *lab.spec->FindPod(pod->name));
     }
-    // The attachment exactly as ADD made it, when it is cached.
-    for (const cni::RuntimeConf& a : (*cn)->Attachments()) {
-      if (a.container_id == rt.container_id && a.ifname == rt.ifname) rt = a;
-    }
+    rt = (*cn)->AsCached(rt);  // exactly as ADD made it, when it is cached
   }
-  vnet::ChainOutcome out;
-  if (f.verb == "add") {
-    out = (*cn)->Add(rt);
-  } else if (f.verb == "check") {
-    out = (*cn)->Check(rt);
-  } else if (f.verb == "del") {
-    out = (*cn)->Del(rt);
-  } else if (f.verb == "status") {
-    out = (*cn)->Status();
-  } else if (f.verb == "gc") {
-    std::vector<cni::Attachment> valid;
-    for (const cni::RuntimeConf& a : (*cn)->Attachments()) valid.push_back({a.container_id, a.ifname});
-    out = (*cn)->Gc(valid);
-  } else {
-    out = (*cn)->Version();
-  }
+  vnet::ChainOutcome out = (*cn)->RunVerb(f.verb, rt);
   if (f.show_exec) std::cout << vnet::FormatCalls(out.calls);
   if (!out.status.ok()) return Fail(StrCat("cni ", f.verb, ": ", out.status.message()));
   if (f.verb == "add") {
