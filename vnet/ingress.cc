@@ -135,6 +135,61 @@ class UpstreamPool {
   std::map<std::string, std::vector<std::unique_ptr<beast::tcp_stream>>> idle_;
 };
 
+// What a client connection reads and writes through. A connection takes a set when it starts and
+// gives it back when it ends: allocated and freed per connection, the 144 KiB made every new
+// connection pay for malloc's large-chunk path (and a consolidation of its free lists on each free).
+struct ConnBuffers {
+  // Beast reads max(512, free capacity) bytes at a time: an empty buffer makes a response of more
+  // than 512 bytes take two receives (strace showed 3 successful receives per request where 2 are
+  // needed), and a body relayed through it go 512 bytes per receive.
+  beast::flat_buffer buf;                            // from the client
+  std::unique_ptr<char[]> chunk{new char[kChunk]};  // bodies pass through it, both ways
+  std::string out;                                   // a whole message on its way out (Handle's fast paths)
+  beast::flat_buffer upbuf;                          // the upstream's response; empty between requests
+  ConnBuffers() {
+    buf.reserve(kChunk);
+    upbuf.reserve(kUpstreamRead);
+  }
+};
+
+class BufferPool {
+ public:
+  static constexpr size_t kSpare = 16;  // sets kept for the next connections (2.3 MiB at most)
+  std::unique_ptr<ConnBuffers> Take() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (!spare_.empty()) {
+        std::unique_ptr<ConnBuffers> b = std::move(spare_.back());
+        spare_.pop_back();
+        return b;
+      }
+    }
+    return std::make_unique<ConnBuffers>();
+  }
+  void Give(std::unique_ptr<ConnBuffers> b) {
+    b->buf.clear();
+    b->upbuf.clear();
+    b->out.clear();
+    std::lock_guard<std::mutex> l(mu_);
+    if (spare_.size() < kSpare) spare_.push_back(std::move(b));
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::unique_ptr<ConnBuffers>> spare_;
+};
+
+// A connection's buffers, back to the pool when the connection's coroutine ends (or is destroyed
+// by Stop).
+struct BufferLease {
+  BufferPool* pool;
+  std::unique_ptr<ConnBuffers> b;
+  BufferLease(BufferPool* p) : pool(p), b(p->Take()) {}
+  BufferLease(const BufferLease&) = delete;
+  BufferLease& operator=(const BufferLease&) = delete;
+  ~BufferLease() { pool->Give(std::move(b)); }
+};
+
 struct Listener {
   config::ListenerSpec spec;
   std::string by;  // "127.0.0.1:8080"
@@ -706,6 +761,7 @@ awaitable<beast::error_code> RelayBody(In& in, beast::flat_buffer& inbuf, http::
 
 struct IngressServer::Impl {
   IngressOptions options;
+  BufferPool buffers;  // before io_owner: the coroutines' frames give theirs back when they go
   // Destroying it (Stop) destroys every coroutine frame still waiting, and with them their sockets.
   std::unique_ptr<asio::io_context> io_owner = std::make_unique<asio::io_context>();
   asio::io_context& io = *io_owner;
@@ -788,23 +844,37 @@ struct IngressServer::Impl {
     if (options.threads > 1) return asio::make_strand(io);
     return io.get_executor();
   }
+  // One client connection's state between its requests.
+  struct Conn {
+    std::string client;
+    Watchdog* watch = nullptr;
+    ConnBuffers* b = nullptr;
+    // Plain HTTP sets TCP_NODELAY when it first needs it, as nginx does: when the connection is kept
+    // for a next request, or before a message goes out in several writes. A message sent in one write
+    // with nothing else unacknowledged is not delayed by Nagle's algorithm, and one connection per
+    // request then saves the setsockopt(2). TLS connections set it at once (their handshake writes
+    // more than once).
+    bool nodelay = false;
+  };
   template <class Stream>
-  awaitable<bool> Handle(Stream& stream, beast::flat_buffer& buf, Listener* l, const std::string& client,
-                         bool first, char* chunk, std::string& out, beast::flat_buffer& upbuf, Watchdog& w);
+  awaitable<bool> Handle(Stream& stream, Conn& c, Listener* l, bool first);
   template <class Stream>
   awaitable<void> Answer(Stream& stream, unsigned version, http::status status, bool keep, std::string body,
                          std::string location);
 };
 
 awaitable<void> IngressServer::Impl::Accept(Listener* l) {
+  tcp::endpoint peer;  // from accept(2) itself: no getpeername(2)
   for (;;) {
     beast::error_code ec;
-    tcp::socket s = co_await l->acceptor->async_accept(asio::redirect_error(use_awaitable, ec));
+    tcp::socket s = co_await l->acceptor->async_accept(peer, asio::redirect_error(use_awaitable, ec));
     if (ec == asio::error::operation_aborted || draining) co_return;
     if (ec) continue;
-    s.set_option(tcp::no_delay(true), ec);
-    std::string client = s.remote_endpoint(ec).address().to_string();
+    // Listeners are IPv4 (127.0.0.0/8); our formatter, not inet_ntop's sprintf.
+    std::string client = peer.address().is_v4() ? net::Ipv4{peer.address().to_v4().to_uint()}.ToString()
+                                                : peer.address().to_string();
     if (l->tls) {
+      s.set_option(tcp::no_delay(true), ec);
       s.non_blocking(true, ec);  // TlsStream receives and sends synchronously until EAGAIN
       TlsStream stream(beast::tcp_stream(std::move(s)), l->tls->native_handle());
       asio::co_spawn(ConnectionExecutor(), Serve(std::move(stream), l, client), asio::detached);
@@ -817,6 +887,7 @@ awaitable<void> IngressServer::Impl::Accept(Listener* l) {
 
 template <class Stream>
 awaitable<void> IngressServer::Impl::Serve(Stream stream, Listener* l, std::string client) {
+  constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
   beast::error_code ec;
   if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) {
     beast::get_lowest_layer(stream).expires_after(options.limits.header_timeout);
@@ -825,26 +896,23 @@ awaitable<void> IngressServer::Impl::Serve(Stream stream, Listener* l, std::stri
     beast::get_lowest_layer(stream).expires_never();  // from here on the Watchdog keeps the deadlines
   }
   auto watch = std::make_shared<Watchdog>(co_await asio::this_coro::executor);
-  // Beast reads max(512, free capacity) bytes at a time: an empty buffer makes a response of more than
-  // 512 bytes take two receives (strace showed 3 successful receives per request where 2 are needed),
-  // and a body relayed through it go 512 bytes per receive.
-  beast::flat_buffer buf;
-  buf.reserve(kChunk);
-  std::unique_ptr<char[]> chunk(new char[kChunk]);  // bodies pass through it, both ways
-  std::string out;           // a whole message on its way out (the fast paths of Handle)
-  beast::flat_buffer upbuf;  // the upstream's response; empty between requests
-  upbuf.reserve(kUpstreamRead);
+  BufferLease lease(&buffers);
+  Conn c{std::move(client), watch.get(), lease.b.get(), kTls};
   for (bool first = true;; first = false) {
-    bool keep = co_await Handle(stream, buf, l, client, first, chunk.get(), out, upbuf, *watch);
+    bool keep = co_await Handle(stream, c, l, first);
     if (!keep || draining) break;
+    if (!c.nodelay) {  // kept for another request (Conn says why only now)
+      beast::get_lowest_layer(stream).socket().set_option(tcp::no_delay(true), ec);
+      c.nodelay = true;
+    }
   }
   watch->Stop();
-  if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
-    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-  } else {
+  if constexpr (kTls) {
     beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(1));
     ec = co_await stream.Shutdown();
   }
+  // Plain TCP: the close when `stream` goes sends the FIN (a shutdown(2) before it was one more
+  // syscall per connection and changed nothing: unread data makes close(2) reset either way).
 }
 
 template <class Stream>
@@ -865,10 +933,21 @@ awaitable<void> IngressServer::Impl::Answer(Stream& stream, unsigned version, ht
 
 // One request: read, route, answer or proxy. Returns whether the connection stays open.
 template <class Stream>
-awaitable<bool> IngressServer::Impl::Handle(Stream& stream, beast::flat_buffer& buf, Listener* l,
-                                            const std::string& client, bool first, char* chunk, std::string& out,
-                                            beast::flat_buffer& upbuf, Watchdog& w) {
+awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l, bool first) {
   const IngressLimits& lim = options.limits;
+  beast::flat_buffer& buf = c.b->buf;
+  beast::flat_buffer& upbuf = c.b->upbuf;
+  std::string& out = c.b->out;
+  char* const chunk = c.b->chunk.get();
+  Watchdog& w = *c.watch;
+  const std::string& client = c.client;
+  // Before a message that goes out in more than one write (see Conn).
+  auto nodelay = [&] {
+    if (c.nodelay) return;
+    beast::error_code e;
+    beast::get_lowest_layer(stream).socket().set_option(tcp::no_delay(true), e);
+    c.nodelay = true;
+  };
   http::request_parser<http::buffer_body> req;
   req.header_limit(static_cast<std::uint32_t>(lim.header_bytes));
   req.body_limit(lim.body_bytes);
@@ -1042,6 +1121,7 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, beast::flat_buffer& 
     msg.keep_alive(true);
   }
 
+  if (has_body) nodelay();  // the body is relayed in pieces (and an answer may come before its end)
   if (expects_continue && has_body) {
     http::response<http::empty_body> cont{http::status::continue_, version};
     beast::get_lowest_layer(stream).expires_after(lim.idle_timeout);
@@ -1198,6 +1278,7 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, beast::flat_buffer& 
     }
     rm.version(version);
     rm.keep_alive(keep);
+    nodelay();  // the header, then the body in pieces
     http::serializer<false, http::buffer_body> rs{rm};
     beast::get_lowest_layer(stream).expires_after(lim.idle_timeout);
     co_await http::async_write_header(stream, rs, asio::redirect_error(use_awaitable, ec));

@@ -2,7 +2,10 @@
 # bench/ingress/profile.sh — load-independent costs per request of minikube-net's edge and of nginx, in the
 # benchmark's own setup: run it through ingress.sh's profiling hook,
 #
-#   sudo bench/ingress/ingress.sh --exec 'bench/ingress/profile.sh [https-ka|http-ka] [strace|callgrind|all]'
+#   sudo bench/ingress/ingress.sh --exec 'bench/ingress/profile.sh [https-ka|http-ka|http-new] [strace|callgrind|all]'
+#
+# http-new sends `Connection: close` on every request (one TCP connection per request, the benchmark's
+# new-connection case), so accept, close and the connection's set-up count in the cost per request.
 #
 # strace     strace -c -f on the minikube-net process (edge and backend) and on nginx's worker at once, during
 #            a bounded wrk run (-t1 -c10 -d3s) through each proxy in turn: syscalls per request, proxy +
@@ -27,8 +30,11 @@ mkdir -p "$P"
 case $CASE in
   https-ka) SCHEME=https MKN_PORT=8443 NGINX_PORT=9443 CG_PORT=7443 ;;
   http-ka) SCHEME=http MKN_PORT=8080 NGINX_PORT=9080 CG_PORT=7080 ;;
-  *) echo "profile: unknown case $CASE (https-ka, http-ka)" >&2; exit 2 ;;
+  http-new) SCHEME=http MKN_PORT=8080 NGINX_PORT=9080 CG_PORT=7080 ;;
+  *) echo "profile: unknown case $CASE (https-ka, http-ka, http-new)" >&2; exit 2 ;;
 esac
+EXTRA=()
+[[ $CASE == http-new ]] && EXTRA=(-H 'Connection: close')
 MKN="$OUT/minikube-net"
 CG_SECONDS=${CG_SECONDS:-12}
 wait_for() {
@@ -43,7 +49,7 @@ answers() { [[ $(curl -sk -o /dev/null -w '%{http_code}' --max-time 5 "$SCHEME:/
 # prints the number of requests completed.
 wrk_n() {
   timeout $(($2 + 30)) taskset -c "$WRK_CPUS" wrk -t1 -c"${4:-10}" -d"$2s" --timeout 10s -s "$HERE/report.lua" \
-    -H 'Host: bench.lab' "$SCHEME://127.0.0.1:$1/" >"$3" 2>&1
+    -H 'Host: bench.lab' "${EXTRA[@]}" "$SCHEME://127.0.0.1:$1/" >"$3" 2>&1
   sed -n 's/^RESULT requests=\([0-9]*\).*/\1/p' "$3"
 }
 
@@ -81,7 +87,7 @@ if [[ $WHAT == callgrind || $WHAT == all ]]; then
   sed -e "s/127.0.0.1:9080/127.0.0.1:7080/; s/127.0.0.1:9443/127.0.0.1:7443/" -e "s#^pid .*#pid $P/nginx-cg.pid;#" \
     -e "s#$N/access.log#$P/access-cg.log#" "$N/nginx.conf" >"$P/nginx-cg.conf"
   # nginx's worker (valgrind follows the fork) runs as nobody and writes its profile when it exits.
-  chmod 1777 "$P"
+  chmod 1777 "$P"; chmod o+x "$OUT"  # (mktemp -d makes $OUT 0700: the worker could not reach $P)
   declare -A NIR NN
   for len in short long; do
     secs=2; [[ $len == long ]] && secs=$CG_SECONDS
