@@ -41,8 +41,19 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
-using asio::awaitable;
-using asio::use_awaitable;
+
+// Every io thread runs an io_context of its own (a Worker, below), so everything here is typed with
+// that io_context's executor rather than asio::any_io_executor: the type-erased executor was copied,
+// moved and destroyed through function pointers at every operation and coroutine step (about 2 k
+// instructions per request in callgrind), and a strand per connection was needed with several threads.
+using Executor = asio::io_context::executor_type;
+template <class T = void>
+using awaitable = asio::awaitable<T, Executor>;
+constexpr asio::use_awaitable_t<Executor> use_awaitable;
+using Socket = tcp::socket::rebind_executor<Executor>::other;
+using Acceptor = tcp::acceptor::rebind_executor<Executor>::other;
+using TcpStream = beast::basic_stream<tcp, Executor>;
+using Timer = asio::basic_waitable_timer<std::chrono::steady_clock, asio::wait_traits<std::chrono::steady_clock>, Executor>;
 
 namespace {
 
@@ -112,7 +123,7 @@ class SocketFactory {
 // Idle keep-alive connections to backends, by "ip:port".
 class UpstreamPool {
  public:
-  std::unique_ptr<beast::tcp_stream> Get(const std::string& key) {
+  std::unique_ptr<TcpStream> Get(const std::string& key) {
     std::lock_guard<std::mutex> l(mu_);
     auto it = idle_.find(key);
     if (it == idle_.end() || it->second.empty()) return nullptr;
@@ -120,7 +131,7 @@ class UpstreamPool {
     it->second.pop_back();
     return s;
   }
-  void Put(const std::string& key, std::unique_ptr<beast::tcp_stream> s) {
+  void Put(const std::string& key, std::unique_ptr<TcpStream> s) {
     std::lock_guard<std::mutex> l(mu_);
     auto& v = idle_[key];
     if (v.size() < kPoolPerBackend) v.push_back(std::move(s));
@@ -132,7 +143,7 @@ class UpstreamPool {
 
  private:
   std::mutex mu_;
-  std::map<std::string, std::vector<std::unique_ptr<beast::tcp_stream>>> idle_;
+  std::map<std::string, std::vector<std::unique_ptr<TcpStream>>> idle_;
 };
 
 // What a client connection reads and writes through. A connection takes a set when it starts and
@@ -193,12 +204,12 @@ struct BufferLease {
 struct Listener {
   config::ListenerSpec spec;
   std::string by;  // "127.0.0.1:8080"
-  std::unique_ptr<tcp::acceptor> acceptor;
+  std::unique_ptr<Acceptor> acceptor;  // on the first worker
   std::shared_ptr<ssl::context> tls;  // HTTPS only
   SocketFactory* sockets = nullptr;   // the listener's node
 };
 
-// A deadline of beast::tcp_stream ran out. Beast 1.74 reports it as error::timeout or, inside
+// A deadline of TcpStream ran out. Beast 1.74 reports it as error::timeout or, inside
 // composed reads, as operation_aborted (nothing else cancels an upstream operation here).
 bool TimedOut(const beast::error_code& ec) {
   return ec == beast::error::timeout || ec == asio::error::operation_aborted;
@@ -210,13 +221,13 @@ bool TimedOut(const beast::error_code& ec) {
 // timer wakes only when the earliest deadline it was set for passes, then re-arms for whatever
 // deadline is current. A deadline brackets one wait: Arm() before, Disarm() after. When one
 // passes, the socket is shut down (the pending operation then completes with end of stream or an
-// error) and Expired() says why. It runs on the connection's executor (a strand with several io
-// threads), as the coroutine does, and touches the socket only through shutdown(2).
+// error) and Expired() says why. It runs on the connection's worker (one thread), as the
+// coroutine does, and touches the socket only through shutdown(2).
 class Watchdog : public std::enable_shared_from_this<Watchdog> {
  public:
   enum Side { kClient = 0, kUpstream = 1 };
   using Clock = std::chrono::steady_clock;
-  explicit Watchdog(const asio::any_io_executor& ex) : timer_(ex) {}
+  explicit Watchdog(const Executor& ex) : timer_(ex) {}
 
   void Arm(Side side, int fd, Clock::duration timeout) {
     Clock::time_point at = Clock::now() + timeout;
@@ -262,7 +273,7 @@ class Watchdog : public std::enable_shared_from_this<Watchdog> {
     if (next != Clock::time_point::max()) Wait(next);
   }
 
-  asio::steady_timer timer_;
+  Timer timer_;
   int fd_[2] = {-1, -1};
   Clock::time_point deadline_[2];
   bool expired_[2] = {false, false};
@@ -287,10 +298,10 @@ class Watchdog : public std::enable_shared_from_this<Watchdog> {
 // an OpenSSL failure an error in asio's ssl category.
 class TlsStream {
  public:
-  using executor_type = beast::tcp_stream::executor_type;
-  using next_layer_type = beast::tcp_stream;
+  using executor_type = TcpStream::executor_type;
+  using next_layer_type = TcpStream;
 
-  TlsStream(beast::tcp_stream s, SSL_CTX* ctx) : s_(std::move(s)), core_(std::make_unique<Core>()) {
+  TlsStream(TcpStream s, SSL_CTX* ctx) : s_(std::move(s)), core_(std::make_unique<Core>()) {
     core_->ssl = SSL_new(ctx);
     if (core_->ssl == nullptr) return;  // Handshake() reports it
     BIO* bio = BIO_new(Method());
@@ -309,7 +320,7 @@ class TlsStream {
   }
 
   executor_type get_executor() { return s_.get_executor(); }
-  beast::tcp_stream& next_layer() { return s_; }
+  TcpStream& next_layer() { return s_; }
   SSL* native_handle() { return core_->ssl; }
 
   // The handshake, within the tcp_stream's deadline (the caller sets it).
@@ -392,8 +403,7 @@ class TlsStream {
   auto async_read_some(const Buffers& buffers, Token&& token) {
     return asio::async_initiate<Token, void(beast::error_code, size_t)>(
         [this](auto handler, asio::mutable_buffer b) {
-          // On the handler's executor (the connection's strand with several io threads), where
-          // the handler is then called.
+          // On the handler's executor (the connection's worker), where the handler is then called.
           auto ex = asio::get_associated_executor(handler, s_.get_executor());
           asio::co_spawn(
               ex,
@@ -605,7 +615,7 @@ class TlsStream {
     co_return ec;
   }
 
-  beast::tcp_stream s_;
+  TcpStream s_;
   std::unique_ptr<Core> core_;
 };
 
@@ -637,7 +647,7 @@ awaitable<beast::error_code> ReadBuffered(SyncStream& s, beast::flat_buffer& b, 
 
 // Writes `data` with one send when the socket takes it (it nearly always does), else the rest
 // asynchronously. The socket is in non-blocking mode.
-awaitable<beast::error_code> WriteNow(tcp::socket& s, std::string_view data) {
+awaitable<beast::error_code> WriteNow(Socket& s, std::string_view data) {
   beast::error_code ec;
   size_t n = asio::write(s, asio::buffer(data.data(), data.size()), ec);
   if (ec == asio::error::would_block) {
@@ -759,17 +769,26 @@ awaitable<beast::error_code> RelayBody(In& in, beast::flat_buffer& inbuf, http::
 
 }  // namespace
 
+// One io thread: its io_context, run by that thread alone (so Asio takes no lock around a socket's
+// operations: BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO; posting from other threads stays safe), and
+// the idle upstream connections its requests made (sockets of its own io_context). A connection
+// lives on one worker from accept to close; the listeners accept on the first and hand the
+// connections out in turn.
+struct Worker {
+  asio::io_context io{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
+  UpstreamPool pool;
+  std::optional<asio::executor_work_guard<Executor>> guard;
+  std::thread thread;
+};
+
 struct IngressServer::Impl {
   IngressOptions options;
-  BufferPool buffers;  // before io_owner: the coroutines' frames give theirs back when they go
-  // Destroying it (Stop) destroys every coroutine frame still waiting, and with them their sockets.
-  std::unique_ptr<asio::io_context> io_owner = std::make_unique<asio::io_context>();
-  asio::io_context& io = *io_owner;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
-  std::vector<std::thread> threads;
+  BufferPool buffers;  // before workers: the coroutines' frames give theirs back when they go
+  // Destroying them (Stop) destroys every coroutine frame still waiting, and with them their sockets.
+  std::vector<std::unique_ptr<Worker>> workers;
+  size_t next_worker = 0;  // the accept loops' (all on the first worker)
   std::vector<std::unique_ptr<Listener>> listeners;
   std::map<std::string, std::unique_ptr<SocketFactory>> factories;  // by node netns
-  UpstreamPool pool;
 
   mutable std::mutex snap_mu;
   std::shared_ptr<const Snapshot> snap;
@@ -781,7 +800,7 @@ struct IngressServer::Impl {
   FILE* log = nullptr;
   bool log_dirty = false;
   awaitable<void> FlushLog() {
-    asio::steady_timer t(io);
+    Timer t(workers[0]->io.get_executor());
     for (;;) {
       t.expires_after(std::chrono::milliseconds(100));
       beast::error_code ec;
@@ -837,16 +856,11 @@ struct IngressServer::Impl {
 
   awaitable<void> Accept(Listener* l);
   template <class Stream>
-  awaitable<void> Serve(Stream stream, Listener* l, std::string client);
-  // The executor a connection's coroutine and its Watchdog run on: a strand when several io
-  // threads run the io_context, so the two never run at once.
-  asio::any_io_executor ConnectionExecutor() {
-    if (options.threads > 1) return asio::make_strand(io);
-    return io.get_executor();
-  }
+  awaitable<void> Serve(Stream stream, Listener* l, Worker* worker, std::string client);
   // One client connection's state between its requests.
   struct Conn {
     std::string client;
+    Worker* worker = nullptr;
     Watchdog* watch = nullptr;
     ConnBuffers* b = nullptr;
     // Plain HTTP sets TCP_NODELAY when it first needs it, as nginx does: when the connection is kept
@@ -867,7 +881,8 @@ awaitable<void> IngressServer::Impl::Accept(Listener* l) {
   tcp::endpoint peer;  // from accept(2) itself: no getpeername(2)
   for (;;) {
     beast::error_code ec;
-    tcp::socket s = co_await l->acceptor->async_accept(peer, asio::redirect_error(use_awaitable, ec));
+    Worker* worker = workers[next_worker++ % workers.size()].get();
+    Socket s = co_await l->acceptor->async_accept(worker->io, peer, asio::redirect_error(use_awaitable, ec));
     if (ec == asio::error::operation_aborted || draining) co_return;
     if (ec) continue;
     // Listeners are IPv4 (127.0.0.0/8); our formatter, not inet_ntop's sprintf.
@@ -876,20 +891,20 @@ awaitable<void> IngressServer::Impl::Accept(Listener* l) {
     if (l->tls) {
       s.set_option(tcp::no_delay(true), ec);
       s.non_blocking(true, ec);  // TlsStream receives and sends synchronously until EAGAIN
-      TlsStream stream(beast::tcp_stream(std::move(s)), l->tls->native_handle());
-      asio::co_spawn(ConnectionExecutor(), Serve(std::move(stream), l, client), asio::detached);
+      TlsStream stream(TcpStream(std::move(s)), l->tls->native_handle());
+      asio::co_spawn(worker->io, Serve(std::move(stream), l, worker, client), asio::detached);
     } else {
       s.non_blocking(true, ec);  // Handle reads and writes synchronously until EAGAIN
-      asio::co_spawn(ConnectionExecutor(), Serve(beast::tcp_stream(std::move(s)), l, client), asio::detached);
+      asio::co_spawn(worker->io, Serve(TcpStream(std::move(s)), l, worker, client), asio::detached);
     }
   }
 }
 
 template <class Stream>
-awaitable<void> IngressServer::Impl::Serve(Stream stream, Listener* l, std::string client) {
-  constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+awaitable<void> IngressServer::Impl::Serve(Stream stream, Listener* l, Worker* worker, std::string client) {
+  constexpr bool kTls = !std::is_same_v<Stream, TcpStream>;
   beast::error_code ec;
-  if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) {
+  if constexpr (!std::is_same_v<Stream, TcpStream>) {
     beast::get_lowest_layer(stream).expires_after(options.limits.header_timeout);
     ec = co_await stream.Handshake();
     if (ec) co_return;
@@ -897,7 +912,7 @@ awaitable<void> IngressServer::Impl::Serve(Stream stream, Listener* l, std::stri
   }
   auto watch = std::make_shared<Watchdog>(co_await asio::this_coro::executor);
   BufferLease lease(&buffers);
-  Conn c{std::move(client), watch.get(), lease.b.get(), kTls};
+  Conn c{std::move(client), worker, watch.get(), lease.b.get(), kTls};
   for (bool first = true;; first = false) {
     bool keep = co_await Handle(stream, c, l, first);
     if (!keep || draining) break;
@@ -960,7 +975,7 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
     // below without another receive.
     w.Arm(Watchdog::kClient, client_fd, lim.idle_timeout);
     size_t n = 0;
-    if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+    if constexpr (std::is_same_v<Stream, TcpStream>) {
       n = co_await stream.async_read_some(buf.prepare(kChunk), asio::redirect_error(use_awaitable, ec));
     } else {
       n = co_await stream.ReadSomeNow(buf.prepare(kChunk), ec);
@@ -971,7 +986,7 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
   }
   if (!ec) {
     w.Arm(Watchdog::kClient, client_fd, lim.header_timeout);
-    if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+    if constexpr (std::is_same_v<Stream, TcpStream>) {
       ec = co_await ReadBuffered(stream.socket(), buf, req, true);
     } else {
       ec = co_await ReadBuffered(stream, buf, req, true);
@@ -1131,7 +1146,7 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
   }
   auto up_start = std::chrono::steady_clock::now();
   uint64_t bytes_in = 0, bytes_out = 0;
-  std::unique_ptr<beast::tcp_stream> up;
+  std::unique_ptr<TcpStream> up;
   upbuf.clear();
   std::optional<http::response_parser<http::buffer_body>> resp_holder;
   auto fresh_parser = [&]() -> http::response_parser<http::buffer_body>& {
@@ -1145,7 +1160,7 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
   // when the request has no body (nothing of it is consumed yet).
   for (int attempt = 0;; ++attempt) {
     bool reused = false;
-    if (attempt == 0) up = pool.Get(key);
+    if (attempt == 0) up = c.worker->pool.Get(key);
     if (up) {
       reused = true;
     } else {
@@ -1154,9 +1169,9 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
         std::string body = StrCat(fd.status().message(), "\n");
         co_return co_await own(http::status::bad_gateway, body, d.route, none);
       }
-      tcp::socket s(io);
+      Socket s(c.worker->io);
       s.assign(tcp::v4(), fd->Release(), ec);
-      up = std::make_unique<beast::tcp_stream>(std::move(s));
+      up = std::make_unique<TcpStream>(std::move(s));
       up->expires_after(lim.connect_timeout);
       co_await up->async_connect(to, asio::redirect_error(use_awaitable, ec));
       if (ec) {
@@ -1254,7 +1269,7 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
       out.append(chunk, n);
       bytes_out = n;
       w.Arm(Watchdog::kClient, client_fd, lim.idle_timeout);
-      if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+      if constexpr (std::is_same_v<Stream, TcpStream>) {
         ec = co_await WriteNow(stream.socket(), out);
       } else {
         ec = co_await stream.WriteNow(out);
@@ -1288,7 +1303,7 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
   }
   Count(d.route, status, bytes_in, bytes_out);
   log_line(status, d.route, pod, up_ms);
-  if (!ec && up_keep && resp.is_done() && upbuf.size() == 0) pool.Put(key, std::move(up));
+  if (!ec && up_keep && resp.is_done() && upbuf.size() == 0) c.worker->pool.Put(key, std::move(up));
   co_return !ec && keep;
 }
 
@@ -1302,6 +1317,7 @@ absl::StatusOr<std::unique_ptr<IngressServer>> IngressServer::Start(const config
   std::unique_ptr<IngressServer> s(new IngressServer());
   Impl& impl = *s->impl_;
   impl.options = options;
+  for (int i = 0; i < std::max(1, options.threads); ++i) impl.workers.push_back(std::make_unique<Worker>());
   MKN_ASSIGN_OR_RETURN(impl.snap, MakeSnapshot(spec));
   for (const std::string& r : impl.snap->router.Routes()) impl.stats[r].route = r;
   if (!options.access_log.empty()) {
@@ -1324,10 +1340,10 @@ absl::StatusOr<std::unique_ptr<IngressServer>> IngressServer::Start(const config
       l->tls = std::make_shared<ssl::context>(ctx.get());
     }
     beast::error_code ec;
-    l->acceptor = std::make_unique<tcp::acceptor>(impl.io);
+    l->acceptor = std::make_unique<Acceptor>(impl.workers[0]->io);
     tcp::endpoint ep(asio::ip::address_v4(ls.address.value), static_cast<unsigned short>(ls.port));
     l->acceptor->open(ep.protocol(), ec);
-    if (!ec) l->acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) l->acceptor->set_option(Acceptor::reuse_address(true), ec);
     if (!ec) l->acceptor->bind(ep, ec);
     if (!ec) l->acceptor->listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
@@ -1339,10 +1355,13 @@ absl::StatusOr<std::unique_ptr<IngressServer>> IngressServer::Start(const config
     }
     impl.listeners.push_back(std::move(l));
   }
-  for (auto& l : impl.listeners) asio::co_spawn(impl.io, impl.Accept(l.get()), asio::detached);
-  asio::co_spawn(impl.io, impl.FlushLog(), asio::detached);
-  impl.guard.emplace(impl.io.get_executor());
-  for (int i = 0; i < std::max(1, options.threads); ++i) impl.threads.emplace_back([&impl] { impl.io.run(); });
+  asio::io_context& first = impl.workers[0]->io;
+  for (auto& l : impl.listeners) asio::co_spawn(first, impl.Accept(l.get()), asio::detached);
+  asio::co_spawn(first, impl.FlushLog(), asio::detached);
+  for (auto& w : impl.workers) {
+    w->guard.emplace(w->io.get_executor());
+    w->thread = std::thread([io = &w->io] { io->run(); });
+  }
   return s;
 }
 
@@ -1359,7 +1378,7 @@ void IngressServer::Stop() {
   impl.stopped = true;
   impl.draining = true;
   // No new connections; requests in flight finish (their connections then close), up to a deadline.
-  asio::post(impl.io, [&impl] {
+  asio::post(impl.workers[0]->io, [&impl] {
     beast::error_code ec;
     for (auto& l : impl.listeners) l->acceptor->close(ec);
   });
@@ -1367,13 +1386,16 @@ void IngressServer::Stop() {
     std::unique_lock<std::mutex> lk(impl.active_mu);
     impl.active_cv.wait_for(lk, impl.options.limits.drain_timeout, [&] { return impl.active == 0; });
   }
-  impl.guard.reset();
-  impl.io.stop();
-  for (std::thread& t : impl.threads) t.join();
-  impl.threads.clear();
-  impl.pool.Clear();
-  impl.listeners.clear();
-  impl.io_owner.reset();  // the coroutines still waiting (idle keep-alive clients) and their sockets
+  for (auto& w : impl.workers) {
+    w->guard.reset();
+    w->io.stop();
+  }
+  for (auto& w : impl.workers) {
+    if (w->thread.joinable()) w->thread.join();
+  }
+  for (auto& w : impl.workers) w->pool.Clear();
+  impl.listeners.clear();  // their acceptors are the first worker's
+  impl.workers.clear();    // the coroutines still waiting (idle keep-alive clients) and their sockets
   // Spare upstream sockets were made in node namespaces: a socket pins its netns, so they go too.
   impl.factories.clear();
   if (impl.log != nullptr) fclose(impl.log);
