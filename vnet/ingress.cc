@@ -120,11 +120,11 @@ class SocketFactory {
   std::vector<Fd> spare_;
 };
 
-// Idle keep-alive connections to backends, by "ip:port".
+// Idle keep-alive connections to backends, by "ip:port". One per worker, used by its thread alone
+// (and by Stop() after the threads end): no lock.
 class UpstreamPool {
  public:
   std::unique_ptr<TcpStream> Get(const std::string& key) {
-    std::lock_guard<std::mutex> l(mu_);
     auto it = idle_.find(key);
     if (it == idle_.end() || it->second.empty()) return nullptr;
     auto s = std::move(it->second.back());
@@ -132,17 +132,12 @@ class UpstreamPool {
     return s;
   }
   void Put(const std::string& key, std::unique_ptr<TcpStream> s) {
-    std::lock_guard<std::mutex> l(mu_);
     auto& v = idle_[key];
     if (v.size() < kPoolPerBackend) v.push_back(std::move(s));
   }
-  void Clear() {
-    std::lock_guard<std::mutex> l(mu_);
-    idle_.clear();
-  }
+  void Clear() { idle_.clear(); }
 
  private:
-  std::mutex mu_;
   std::map<std::string, std::vector<std::unique_ptr<TcpStream>>> idle_;
 };
 
@@ -163,30 +158,24 @@ struct ConnBuffers {
   }
 };
 
+// One per worker, used by its thread alone (and by Stop() after the threads end): no lock.
 class BufferPool {
  public:
-  static constexpr size_t kSpare = 16;  // sets kept for the next connections (2.3 MiB at most)
+  static constexpr size_t kSpare = 16;  // sets kept for the next connections (2.3 MiB a worker at most)
   std::unique_ptr<ConnBuffers> Take() {
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      if (!spare_.empty()) {
-        std::unique_ptr<ConnBuffers> b = std::move(spare_.back());
-        spare_.pop_back();
-        return b;
-      }
-    }
-    return std::make_unique<ConnBuffers>();
+    if (spare_.empty()) return std::make_unique<ConnBuffers>();
+    std::unique_ptr<ConnBuffers> b = std::move(spare_.back());
+    spare_.pop_back();
+    return b;
   }
   void Give(std::unique_ptr<ConnBuffers> b) {
     b->buf.clear();
     b->upbuf.clear();
     b->out.clear();
-    std::lock_guard<std::mutex> l(mu_);
     if (spare_.size() < kSpare) spare_.push_back(std::move(b));
   }
 
  private:
-  std::mutex mu_;
   std::vector<std::unique_ptr<ConnBuffers>> spare_;
 };
 
@@ -215,71 +204,113 @@ bool TimedOut(const beast::error_code& ec) {
   return ec == beast::error::timeout || ec == asio::error::operation_aborted;
 }
 
-// The deadlines of one client connection and of the upstream connection its request uses, kept by
-// one timer. Beast's tcp_stream arms and cancels a timer around every read and write (a timer
-// queue insert, a cancel and an extra completion per operation); here arming is a store, and the
-// timer wakes only when the earliest deadline it was set for passes, then re-arms for whatever
-// deadline is current. A deadline brackets one wait: Arm() before, Disarm() after. When one
-// passes, the socket is shut down (the pending operation then completes with end of stream or an
-// error) and Expired() says why. It runs on the connection's worker (one thread), as the
-// coroutine does, and touches the socket only through shutdown(2).
-class Watchdog : public std::enable_shared_from_this<Watchdog> {
+// The deadlines of one client connection and of the upstream connection its request uses. Beast's
+// tcp_stream arms and cancels a timer around every read and write (a timer queue insert, a cancel
+// and an extra completion per operation); here arming is two stores, and one timer per worker
+// (Deadlines, below) checks every connection's deadlines each kTick. A deadline brackets one wait:
+// Arm() before, Disarm() after. When one has passed, the socket is shut down (the pending operation
+// then completes with end of stream or an error) and Expired() says why: at most kTick late, never
+// early. It runs on the connection's worker (one thread), as the coroutine does, and touches the
+// socket only through shutdown(2).
+class Deadlines;
+class Watchdog {
  public:
   enum Side { kClient = 0, kUpstream = 1 };
   using Clock = std::chrono::steady_clock;
-  explicit Watchdog(const Executor& ex) : timer_(ex) {}
+  explicit Watchdog(Deadlines* d) : deadlines_(d) {}
+  ~Watchdog() { Stop(); }
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
 
-  void Arm(Side side, int fd, Clock::duration timeout) {
-    Clock::time_point at = Clock::now() + timeout;
-    fd_[side] = fd;
-    deadline_[side] = at;
-    expired_[side] = false;
-    if (!waiting_) {
-      Wait(at);
-    } else if (at < armed_) {
-      timer_.expires_at(at);  // the pending wait completes (aborted) and re-arms
-      armed_ = at;
-    }
-  }
+  inline void Arm(Side side, int fd, Clock::duration timeout);
   void Disarm(Side side) { fd_[side] = -1; }
   bool Expired(Side side) const { return expired_[side]; }
-  void Stop() {
-    stopped_ = true;
-    fd_[0] = fd_[1] = -1;
-    timer_.cancel();
-  }
+  inline void Stop();
 
  private:
-  void Wait(Clock::time_point at) {
-    waiting_ = true;
-    armed_ = at;
-    timer_.expires_at(at);
-    timer_.async_wait([self = shared_from_this()](const beast::error_code&) { self->OnTimer(); });
-  }
-  void OnTimer() {
-    waiting_ = false;
-    if (stopped_) return;
-    Clock::time_point now = Clock::now(), next = Clock::time_point::max();
+  friend class Deadlines;
+  void Check(Clock::time_point now) {
     for (int s = 0; s < 2; ++s) {
-      if (fd_[s] < 0) continue;
-      if (deadline_[s] <= now) {
+      if (fd_[s] >= 0 && deadline_[s] <= now) {
         expired_[s] = true;
         ::shutdown(fd_[s], SHUT_RDWR);
         fd_[s] = -1;
-      } else {
-        next = std::min(next, deadline_[s]);
       }
     }
-    if (next != Clock::time_point::max()) Wait(next);
   }
 
-  Timer timer_;
+  Deadlines* deadlines_;
   int fd_[2] = {-1, -1};
   Clock::time_point deadline_[2];
   bool expired_[2] = {false, false};
-  bool waiting_ = false, stopped_ = false;
-  Clock::time_point armed_;
+  // In the worker's list from the first Arm() to Stop().
+  bool linked_ = false;
+  Watchdog* prev_ = nullptr;
+  Watchdog* next_ = nullptr;
 };
+
+// A worker's connections' Watchdogs, checked every kTick by one timer while there are any. The
+// timer is made by Start() (with the worker's io_context) and goes first (Shutdown(), before the
+// io_context); the list outlives the io_context, whose destruction destroys the coroutine frames
+// whose Watchdogs then leave it.
+class Deadlines {
+ public:
+  static constexpr std::chrono::milliseconds kTick{100};
+  void Start(const Executor& ex) { timer_.emplace(ex); }
+  void Add(Watchdog* w) {
+    w->linked_ = true;
+    w->prev_ = nullptr;
+    w->next_ = head_;
+    if (head_ != nullptr) head_->prev_ = w;
+    head_ = w;
+    if (!waiting_ && timer_) Wait();
+  }
+  void Remove(Watchdog* w) {
+    if (w->prev_ != nullptr) w->prev_->next_ = w->next_;
+    if (w->next_ != nullptr) w->next_->prev_ = w->prev_;
+    if (head_ == w) head_ = w->next_;
+    if (next_ == w) next_ = w->next_;  // removed while Tick() walks the list
+    w->linked_ = false;
+    w->prev_ = w->next_ = nullptr;
+  }
+  void Shutdown() { timer_.reset(); }
+
+ private:
+  void Wait() {
+    waiting_ = true;
+    timer_->expires_after(kTick);
+    timer_->async_wait([this](const beast::error_code& ec) {
+      waiting_ = false;
+      if (!ec) Tick();
+    });
+  }
+  void Tick() {
+    const Watchdog::Clock::time_point now = Watchdog::Clock::now();
+    for (Watchdog* w = head_; w != nullptr; w = next_) {
+      next_ = w->next_;
+      w->Check(now);  // shutdown(2) only: the coroutine runs later, so nothing leaves the list here
+    }
+    next_ = nullptr;
+    if (head_ != nullptr && timer_) Wait();
+  }
+
+  std::optional<Timer> timer_;
+  Watchdog* head_ = nullptr;
+  Watchdog* next_ = nullptr;
+  bool waiting_ = false;
+};
+
+void Watchdog::Arm(Side side, int fd, Clock::duration timeout) {
+  fd_[side] = fd;
+  deadline_[side] = Clock::now() + timeout;
+  expired_[side] = false;
+  if (!linked_) deadlines_->Add(this);
+}
+
+void Watchdog::Stop() {
+  fd_[0] = fd_[1] = -1;
+  if (linked_) deadlines_->Remove(this);
+}
 
 // A server-side TLS connection over a non-blocking socket, driven by hand instead of through
 // asio::ssl::stream (measured with callgrind and strace in the benchmark's https keep-alive case:
@@ -619,42 +650,45 @@ class TlsStream {
   std::unique_ptr<Core> core_;
 };
 
-// Reads a header (or a whole message): parsed synchronously from what is already buffered (no
-// trip through the scheduler when the upstream's body came with its header), else with Asio's
-// async read. (A wait for readability before a synchronous receive, as nginx does, was measured:
-// Asio 1.74 issues an epoll_ctl(MOD) for every such wait, so it only traded the EAGAIN of Asio's
-// speculative recv for another syscall.) The socket is in non-blocking mode: the synchronous
-// parse stops at EAGAIN.
+// Reading a header (or a whole message), in two parts so that the usual case costs no coroutine
+// frame (Asio 1.74 recycles one frame per thread; the others were a malloc and a free each):
+// ParseBuffered parses synchronously from what is already buffered (no trip through the scheduler
+// when the upstream's body came with its header) and says whether that settled it; when it did
+// not, the caller awaits ReadAsync. (A wait for readability before a synchronous receive, as
+// nginx does, was measured: Asio 1.74 issues an epoll_ctl(MOD) for every such wait, so it only
+// traded the EAGAIN of Asio's speculative recv for another syscall.) The socket is in
+// non-blocking mode: the synchronous parse stops at EAGAIN.
 template <class SyncStream, class Parser>
-awaitable<beast::error_code> ReadBuffered(SyncStream& s, beast::flat_buffer& b, Parser& p, bool header_only) {
-  beast::error_code ec;
-  if (b.size() != 0) {
-    if (header_only) {
-      http::read_header(s, b, p, ec);
-    } else {
-      http::read(s, b, p, ec);
-    }
-    if (ec != asio::error::would_block) co_return ec;
-    ec = {};
-  }
+bool ParseBuffered(SyncStream& s, beast::flat_buffer& b, Parser& p, bool header_only, beast::error_code& ec) {
+  ec = {};
+  if (b.size() == 0) return false;
   if (header_only) {
-    co_await http::async_read_header(s, b, p, asio::redirect_error(use_awaitable, ec));
+    http::read_header(s, b, p, ec);
   } else {
-    co_await http::async_read(s, b, p, asio::redirect_error(use_awaitable, ec));
+    http::read(s, b, p, ec);
   }
-  co_return ec;
+  if (ec != asio::error::would_block) return true;
+  ec = {};
+  return false;
+}
+template <class AsyncStream, class Parser>
+awaitable<size_t> ReadAsync(AsyncStream& s, beast::flat_buffer& b, Parser& p, bool header_only, beast::error_code& ec) {
+  if (header_only) return http::async_read_header(s, b, p, asio::redirect_error(use_awaitable, ec));
+  return http::async_read(s, b, p, asio::redirect_error(use_awaitable, ec));
 }
 
-// Writes `data` with one send when the socket takes it (it nearly always does), else the rest
-// asynchronously. The socket is in non-blocking mode.
-awaitable<beast::error_code> WriteNow(Socket& s, std::string_view data) {
-  beast::error_code ec;
-  size_t n = asio::write(s, asio::buffer(data.data(), data.size()), ec);
-  if (ec == asio::error::would_block) {
-    const auto rest = asio::buffer(data.data() + n, data.size() - n);
-    co_await asio::async_write(s, rest, asio::redirect_error(use_awaitable, ec));
-  }
-  co_return ec;
+// Writing `data`, in two parts as above: SendNow sends it with one send when the socket takes it
+// all (it nearly always does) and says whether that settled it (sent, or failed); when it did
+// not, the caller awaits SendRest. The socket is in non-blocking mode.
+bool SendNow(Socket& s, std::string_view data, size_t& n, beast::error_code& ec) {
+  ec = {};
+  n = asio::write(s, asio::buffer(data.data(), data.size()), ec);
+  if (ec != asio::error::would_block) return true;
+  ec = {};
+  return false;
+}
+awaitable<size_t> SendRest(Socket& s, std::string_view data, size_t n, beast::error_code& ec) {
+  return asio::async_write(s, asio::buffer(data.data() + n, data.size() - n), asio::redirect_error(use_awaitable, ec));
 }
 
 std::string Lower(const char* p, size_t n) { return absl::AsciiStrToLower(absl::string_view(p, n)); }
@@ -775,15 +809,19 @@ awaitable<beast::error_code> RelayBody(In& in, beast::flat_buffer& inbuf, http::
 // lives on one worker from accept to close; the listeners accept on the first and hand the
 // connections out in turn.
 struct Worker {
+  // Before io, so that they outlive it: the coroutines' frames, destroyed with io, give their buffers
+  // back and take their Watchdogs off the list.
+  BufferPool buffers;
+  Deadlines deadlines;  // its timer goes in Stop(), before io
   asio::io_context io{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   UpstreamPool pool;
   std::optional<asio::executor_work_guard<Executor>> guard;
   std::thread thread;
+  Worker() { deadlines.Start(io.get_executor()); }
 };
 
 struct IngressServer::Impl {
   IngressOptions options;
-  BufferPool buffers;  // before workers: the coroutines' frames give theirs back when they go
   // Destroying them (Stop) destroys every coroutine frame still waiting, and with them their sockets.
   std::vector<std::unique_ptr<Worker>> workers;
   size_t next_worker = 0;  // the accept loops' (all on the first worker)
@@ -816,7 +854,7 @@ struct IngressServer::Impl {
   std::atomic<bool> draining{false};
   std::mutex active_mu;
   std::condition_variable active_cv;
-  int active = 0;  // requests in flight
+  std::atomic<int> active{0};  // requests in flight
   bool stopped = false;
 
   std::shared_ptr<const Snapshot> Current() const {
@@ -845,13 +883,14 @@ struct IngressServer::Impl {
     log_dirty = true;  // flushed by the log timer, at most 100 ms later: no write() per request
   }
 
-  void Begin() {
-    std::lock_guard<std::mutex> l(active_mu);
-    ++active;
-  }
+  // Requests in flight, counted without a lock; Stop() waits under active_mu for none, and the
+  // request that ends the last one while draining wakes it (draining is set before Stop waits).
+  void Begin() { active.fetch_add(1); }
   void End() {
-    std::lock_guard<std::mutex> l(active_mu);
-    if (--active == 0) active_cv.notify_all();
+    if (active.fetch_sub(1) == 1 && draining) {
+      std::lock_guard<std::mutex> l(active_mu);
+      active_cv.notify_all();
+    }
   }
 
   awaitable<void> Accept(Listener* l);
@@ -910,9 +949,9 @@ awaitable<void> IngressServer::Impl::Serve(Stream stream, Listener* l, Worker* w
     if (ec) co_return;
     beast::get_lowest_layer(stream).expires_never();  // from here on the Watchdog keeps the deadlines
   }
-  auto watch = std::make_shared<Watchdog>(co_await asio::this_coro::executor);
-  BufferLease lease(&buffers);
-  Conn c{std::move(client), worker, watch.get(), lease.b.get(), kTls};
+  Watchdog watch(&worker->deadlines);
+  BufferLease lease(&worker->buffers);
+  Conn c{std::move(client), worker, &watch, lease.b.get(), kTls};
   for (bool first = true;; first = false) {
     bool keep = co_await Handle(stream, c, l, first);
     if (!keep || draining) break;
@@ -921,7 +960,7 @@ awaitable<void> IngressServer::Impl::Serve(Stream stream, Listener* l, Worker* w
       c.nodelay = true;
     }
   }
-  watch->Stop();
+  watch.Stop();
   if constexpr (kTls) {
     beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(1));
     ec = co_await stream.Shutdown();
@@ -987,9 +1026,9 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
   if (!ec) {
     w.Arm(Watchdog::kClient, client_fd, lim.header_timeout);
     if constexpr (std::is_same_v<Stream, TcpStream>) {
-      ec = co_await ReadBuffered(stream.socket(), buf, req, true);
+      if (!ParseBuffered(stream.socket(), buf, req, true, ec)) co_await ReadAsync(stream.socket(), buf, req, true, ec);
     } else {
-      ec = co_await ReadBuffered(stream, buf, req, true);
+      if (!ParseBuffered(stream, buf, req, true, ec)) co_await ReadAsync(stream, buf, req, true, ec);
     }
     w.Disarm(Watchdog::kClient);
     if (w.Expired(Watchdog::kClient)) co_return false;
@@ -1036,10 +1075,15 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
   std::string host(msg[http::field::host]);
   std::string method(msg.method_string());
   auto log_line = [&](int status, const std::string& route, const std::string& pod, int64_t up_ms) {
+    if (log == nullptr) return;  // set before the io threads start, cleared after they end
     int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
-    Log(StrCat(client, " ", host.empty() ? "-" : host, " \"", method, " ", target, "\" ", status, " route=",
-               route.empty() ? "-" : route, " backend=", pod.empty() ? "-" : pod, " upstream_ms=", up_ms,
-               " total_ms=", ms));
+    // Appended into a string kept by the thread (StrCat grew a new one through four allocations).
+    thread_local std::string line;
+    line.clear();
+    StrAppend(&line, client, " ", host.empty() ? "-" : host, " \"", method, " ", target, "\" ", status, " route=",
+              route.empty() ? "-" : route, " backend=", pod.empty() ? "-" : pod, " upstream_ms=", up_ms,
+              " total_ms=", ms);
+    Log(line);
   };
   // Our own answer. A body we did not read leaves the connection unusable: close it then.
   auto own = [&](http::status st, std::string body, std::string route, std::string location) -> awaitable<bool> {
@@ -1186,7 +1230,8 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
     const int up_fd = up->socket().native_handle();
     if (whole_request) {
       w.Arm(Watchdog::kUpstream, up_fd, lim.idle_timeout);
-      ec = co_await WriteNow(up->socket(), out);
+      size_t sent = 0;
+      if (!SendNow(up->socket(), out, sent, ec)) co_await SendRest(up->socket(), out, sent, ec);
       w.Disarm(Watchdog::kUpstream);
     } else {
       up->expires_after(lim.idle_timeout);
@@ -1202,11 +1247,15 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
     }
     if (!ec) {
       w.Arm(Watchdog::kUpstream, up_fd, std::chrono::seconds(l->spec.upstream_timeout_s));
-      ec = co_await ReadBuffered(up->socket(), upbuf, *resp_holder, true);
+      if (!ParseBuffered(up->socket(), upbuf, *resp_holder, true, ec)) {
+        co_await ReadAsync(up->socket(), upbuf, *resp_holder, true, ec);
+      }
       // Interim answers (100 Continue, 103 Early Hints) are not the response: read on.
       while (!ec && resp_holder->get().result_int() / 100 == 1 && resp_holder->get().result_int() != 101) {
         fresh_parser();
-        ec = co_await ReadBuffered(up->socket(), upbuf, *resp_holder, true);
+        if (!ParseBuffered(up->socket(), upbuf, *resp_holder, true, ec)) {
+          co_await ReadAsync(up->socket(), upbuf, *resp_holder, true, ec);
+        }
       }
       w.Disarm(Watchdog::kUpstream);
       if (w.Expired(Watchdog::kUpstream)) ec = beast::error::timeout;
@@ -1245,7 +1294,7 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
       rm.body().data = chunk;
       rm.body().size = kChunk;
       w.Arm(Watchdog::kUpstream, up->socket().native_handle(), lim.idle_timeout);
-      ec = co_await ReadBuffered(up->socket(), upbuf, resp, false);
+      if (!ParseBuffered(up->socket(), upbuf, resp, false, ec)) co_await ReadAsync(up->socket(), upbuf, resp, false, ec);
       w.Disarm(Watchdog::kUpstream);
       if (ec == http::error::need_buffer && resp.is_done()) ec = {};
       n = kChunk - rm.body().size;
@@ -1270,7 +1319,8 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
       bytes_out = n;
       w.Arm(Watchdog::kClient, client_fd, lim.idle_timeout);
       if constexpr (std::is_same_v<Stream, TcpStream>) {
-        ec = co_await WriteNow(stream.socket(), out);
+        size_t sent = 0;
+        if (!SendNow(stream.socket(), out, sent, ec)) co_await SendRest(stream.socket(), out, sent, ec);
       } else {
         ec = co_await stream.WriteNow(out);
       }
@@ -1393,7 +1443,10 @@ void IngressServer::Stop() {
   for (auto& w : impl.workers) {
     if (w->thread.joinable()) w->thread.join();
   }
-  for (auto& w : impl.workers) w->pool.Clear();
+  for (auto& w : impl.workers) {
+    w->pool.Clear();
+    w->deadlines.Shutdown();
+  }
   impl.listeners.clear();  // their acceptors are the first worker's
   impl.workers.clear();    // the coroutines still waiting (idle keep-alive clients) and their sockets
   // Spare upstream sockets were made in node namespaces: a socket pins its netns, so they go too.
