@@ -760,13 +760,23 @@ void ApplyModifier(ingress::Headers& h, const config::HeaderModifierSpec& m) {
   for (const auto& [k, v] : m.add) h.emplace_back(Lower(k), v);
 }
 
+// The socket under a stream: a plain client connection is a bare Socket (a beast::basic_stream
+// made three timers and a shared state per connection: 2.5 k instructions to make and destroy,
+// for deadlines the Watchdog keeps anyway); upstream connections and TLS are over a TcpStream.
+Socket& LowestSocket(Socket& s) { return s; }
+Socket& LowestSocket(TcpStream& s) { return s.socket(); }
+Socket& LowestSocket(TlsStream& s) { return s.next_layer().socket(); }
+
 // Relays the body of the message whose header `sr` has just written, from parser `p` reading `in`
-// to `out`, 64 KiB at a time (Beast's relay pattern, with buffer_body).
+// to `out`, 64 KiB at a time (Beast's relay pattern, with buffer_body), each read and write within
+// `timeout` (the Watchdog's sides `in_side` and `out_side`; error::timeout when one passes).
 // `data` is the session's kChunk-byte buffer (one per connection, not one per message).
 template <bool isRequest, class In, class Out>
 awaitable<beast::error_code> RelayBody(In& in, beast::flat_buffer& inbuf, http::parser<isRequest, http::buffer_body>& p,
                                        Out& out, http::serializer<isRequest, http::buffer_body>& sr,
-                                       std::chrono::milliseconds timeout, uint64_t& bytes, char* data_ptr) {
+                                       std::chrono::milliseconds timeout, uint64_t& bytes, char* data_ptr, Watchdog& w,
+                                       Watchdog::Side in_side, Watchdog::Side out_side) {
+  const int in_fd = LowestSocket(in).native_handle(), out_fd = LowestSocket(out).native_handle();
   struct Borrowed {
     char* p;
     char* get() const { return p; }
@@ -776,11 +786,13 @@ awaitable<beast::error_code> RelayBody(In& in, beast::flat_buffer& inbuf, http::
     if (!p.is_done()) {
       p.get().body().data = data.get();
       p.get().body().size = kChunk;
-      beast::get_lowest_layer(in).expires_after(timeout);
+      w.Arm(in_side, in_fd, timeout);
       // read_some, not read: what has come goes on at once (a stream of events, a slow upload, the
       // part before an upstream reset) instead of waiting until 64 KiB have gathered.
       co_await http::async_read_some(in, inbuf, p, asio::redirect_error(use_awaitable, ec));
+      w.Disarm(in_side);
       if (ec == http::error::need_buffer) ec = {};
+      if (w.Expired(in_side)) ec = beast::error::timeout;
       if (ec) co_return ec;
       const size_t n = kChunk - p.get().body().size;
       // Only a chunk header came: nothing to write (a zero-size piece would end a chunked body).
@@ -793,9 +805,11 @@ awaitable<beast::error_code> RelayBody(In& in, beast::flat_buffer& inbuf, http::
       p.get().body().size = 0;
     }
     bytes += p.get().body().size;
-    beast::get_lowest_layer(out).expires_after(timeout);
+    w.Arm(out_side, out_fd, timeout);
     co_await http::async_write(out, sr, asio::redirect_error(use_awaitable, ec));
+    w.Disarm(out_side);
     if (ec == http::error::need_buffer) ec = {};
+    if (w.Expired(out_side)) ec = beast::error::timeout;
     if (ec) co_return ec;
   } while (!p.is_done() && !sr.is_done());
   co_return ec;
@@ -912,8 +926,8 @@ struct IngressServer::Impl {
   template <class Stream>
   awaitable<bool> Handle(Stream& stream, Conn& c, Listener* l, bool first);
   template <class Stream>
-  awaitable<void> Answer(Stream& stream, unsigned version, http::status status, bool keep, std::string body,
-                         std::string location);
+  awaitable<void> Answer(Stream& stream, Conn& c, unsigned version, http::status status, bool keep,
+                         std::string body, std::string location);
 };
 
 awaitable<void> IngressServer::Impl::Accept(Listener* l) {
@@ -934,16 +948,16 @@ awaitable<void> IngressServer::Impl::Accept(Listener* l) {
       asio::co_spawn(worker->io, Serve(std::move(stream), l, worker, client), asio::detached);
     } else {
       s.non_blocking(true, ec);  // Handle reads and writes synchronously until EAGAIN
-      asio::co_spawn(worker->io, Serve(TcpStream(std::move(s)), l, worker, client), asio::detached);
+      asio::co_spawn(worker->io, Serve(std::move(s), l, worker, client), asio::detached);
     }
   }
 }
 
 template <class Stream>
 awaitable<void> IngressServer::Impl::Serve(Stream stream, Listener* l, Worker* worker, std::string client) {
-  constexpr bool kTls = !std::is_same_v<Stream, TcpStream>;
+  constexpr bool kTls = !std::is_same_v<Stream, Socket>;
   beast::error_code ec;
-  if constexpr (!std::is_same_v<Stream, TcpStream>) {
+  if constexpr (kTls) {
     beast::get_lowest_layer(stream).expires_after(options.limits.header_timeout);
     ec = co_await stream.Handshake();
     if (ec) co_return;
@@ -956,7 +970,7 @@ awaitable<void> IngressServer::Impl::Serve(Stream stream, Listener* l, Worker* w
     bool keep = co_await Handle(stream, c, l, first);
     if (!keep || draining) break;
     if (!c.nodelay) {  // kept for another request (Conn says why only now)
-      beast::get_lowest_layer(stream).socket().set_option(tcp::no_delay(true), ec);
+      LowestSocket(stream).set_option(tcp::no_delay(true), ec);
       c.nodelay = true;
     }
   }
@@ -970,8 +984,8 @@ awaitable<void> IngressServer::Impl::Serve(Stream stream, Listener* l, Worker* w
 }
 
 template <class Stream>
-awaitable<void> IngressServer::Impl::Answer(Stream& stream, unsigned version, http::status status, bool keep,
-                                            std::string body, std::string location) {
+awaitable<void> IngressServer::Impl::Answer(Stream& stream, Conn& c, unsigned version, http::status status,
+                                            bool keep, std::string body, std::string location) {
   http::response<http::string_body> res{status, version};
   res.set(http::field::server, "minikube-net");
   res.set(http::field::content_type, "text/plain");
@@ -980,9 +994,9 @@ awaitable<void> IngressServer::Impl::Answer(Stream& stream, unsigned version, ht
   res.body() = std::move(body);
   res.prepare_payload();
   beast::error_code ec;
-  beast::get_lowest_layer(stream).expires_after(options.limits.idle_timeout);
+  c.watch->Arm(Watchdog::kClient, LowestSocket(stream).native_handle(), options.limits.idle_timeout);
   co_await http::async_write(stream, res, asio::redirect_error(use_awaitable, ec));
-  beast::get_lowest_layer(stream).expires_never();
+  c.watch->Disarm(Watchdog::kClient);
 }
 
 // One request: read, route, answer or proxy. Returns whether the connection stays open.
@@ -999,14 +1013,14 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
   auto nodelay = [&] {
     if (c.nodelay) return;
     beast::error_code e;
-    beast::get_lowest_layer(stream).socket().set_option(tcp::no_delay(true), e);
+    LowestSocket(stream).set_option(tcp::no_delay(true), e);
     c.nodelay = true;
   };
   http::request_parser<http::buffer_body> req;
   req.header_limit(static_cast<std::uint32_t>(lim.header_bytes));
   req.body_limit(lim.body_bytes);
   beast::error_code ec;
-  const int client_fd = beast::get_lowest_layer(stream).socket().native_handle();
+  const int client_fd = LowestSocket(stream).native_handle();
   if (!first && buf.size() == 0) {
     // Idle between requests up to idle_timeout; once the next request begins, its header is due
     // within header_timeout, as the first one was (else one fast request buys a slow client the
@@ -1014,7 +1028,7 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
     // below without another receive.
     w.Arm(Watchdog::kClient, client_fd, lim.idle_timeout);
     size_t n = 0;
-    if constexpr (std::is_same_v<Stream, TcpStream>) {
+    if constexpr (std::is_same_v<Stream, Socket>) {
       n = co_await stream.async_read_some(buf.prepare(kChunk), asio::redirect_error(use_awaitable, ec));
     } else {
       n = co_await stream.ReadSomeNow(buf.prepare(kChunk), ec);
@@ -1025,8 +1039,8 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
   }
   if (!ec) {
     w.Arm(Watchdog::kClient, client_fd, lim.header_timeout);
-    if constexpr (std::is_same_v<Stream, TcpStream>) {
-      if (!ParseBuffered(stream.socket(), buf, req, true, ec)) co_await ReadAsync(stream.socket(), buf, req, true, ec);
+    if constexpr (std::is_same_v<Stream, Socket>) {
+      if (!ParseBuffered(stream, buf, req, true, ec)) co_await ReadAsync(stream, buf, req, true, ec);
     } else {
       if (!ParseBuffered(stream, buf, req, true, ec)) co_await ReadAsync(stream, buf, req, true, ec);
     }
@@ -1057,7 +1071,7 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
     std::string body = big        ? std::string("request header too large\n")
                        : too_long ? std::string("request body too large\n")
                                   : StrCat("bad request: ", ec.message(), "\n");
-    co_await Answer(stream, 11, st, false, std::move(body), none);
+    co_await Answer(stream, c, 11, st, false, std::move(body), none);
     Count(none, static_cast<int>(st), 0, 0);
     Log(StrCat(client, " - - ", static_cast<int>(st), " - - 0ms"));
     co_return false;
@@ -1088,7 +1102,7 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
   // Our own answer. A body we did not read leaves the connection unusable: close it then.
   auto own = [&](http::status st, std::string body, std::string route, std::string location) -> awaitable<bool> {
     bool keep = client_keep && !has_body && !draining;
-    co_await Answer(stream, version, st, keep, std::move(body), std::move(location));
+    co_await Answer(stream, c, version, st, keep, std::move(body), std::move(location));
     Count(route, static_cast<int>(st), 0, 0);
     log_line(static_cast<int>(st), route, "", -1);
     co_return keep;
@@ -1135,7 +1149,11 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
   const std::string& key = *key_ptr;  // `snap` keeps it alive
 
   // The request as it goes upstream.
-  ingress::ForwardInfo info{client, l->tls ? "https" : "http", host, l->by};
+  ingress::ForwardInfo info;
+  info.client_ip = client;
+  info.proto = l->tls ? "https" : "http";
+  info.host = host;
+  info.by = l->by;
   // Expect: 100-continue is answered here (below), as nginx does: the backend gets the body at once.
   const bool expects_continue = msg.find(http::field::expect) != msg.end();
   // Without a body the whole request goes upstream in one write from `out` (one send, where
@@ -1183,9 +1201,9 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
   if (has_body) nodelay();  // the body is relayed in pieces (and an answer may come before its end)
   if (expects_continue && has_body) {
     http::response<http::empty_body> cont{http::status::continue_, version};
-    beast::get_lowest_layer(stream).expires_after(lim.idle_timeout);
+    w.Arm(Watchdog::kClient, client_fd, lim.idle_timeout);
     co_await http::async_write(stream, cont, asio::redirect_error(use_awaitable, ec));
-    beast::get_lowest_layer(stream).expires_never();
+    w.Disarm(Watchdog::kClient);
     if (ec) co_return false;
   }
   auto up_start = std::chrono::steady_clock::now();
@@ -1234,12 +1252,15 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
       if (!SendNow(up->socket(), out, sent, ec)) co_await SendRest(up->socket(), out, sent, ec);
       w.Disarm(Watchdog::kUpstream);
     } else {
-      up->expires_after(lim.idle_timeout);
       http::serializer<true, http::buffer_body> sr{msg};
+      w.Arm(Watchdog::kUpstream, up_fd, lim.idle_timeout);
       co_await http::async_write_header(*up, sr, asio::redirect_error(use_awaitable, ec));
-      if (!ec) ec = co_await RelayBody(stream, buf, req, *up, sr, lim.idle_timeout, bytes_in, chunk);
-      beast::get_lowest_layer(stream).expires_never();
-      up->expires_never();
+      w.Disarm(Watchdog::kUpstream);
+      if (w.Expired(Watchdog::kUpstream)) ec = beast::error::timeout;
+      if (!ec) {
+        ec = co_await RelayBody(stream, buf, req, *up, sr, lim.idle_timeout, bytes_in, chunk, w, Watchdog::kClient,
+                                Watchdog::kUpstream);
+      }
     }
     if (ec == http::error::body_limit) {
       std::string body = "request body too large\n";
@@ -1318,9 +1339,9 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
       out.append(chunk, n);
       bytes_out = n;
       w.Arm(Watchdog::kClient, client_fd, lim.idle_timeout);
-      if constexpr (std::is_same_v<Stream, TcpStream>) {
+      if constexpr (std::is_same_v<Stream, Socket>) {
         size_t sent = 0;
-        if (!SendNow(stream.socket(), out, sent, ec)) co_await SendRest(stream.socket(), out, sent, ec);
+        if (!SendNow(stream, out, sent, ec)) co_await SendRest(stream, out, sent, ec);
       } else {
         ec = co_await stream.WriteNow(out);
       }
@@ -1345,11 +1366,14 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
     rm.keep_alive(keep);
     nodelay();  // the header, then the body in pieces
     http::serializer<false, http::buffer_body> rs{rm};
-    beast::get_lowest_layer(stream).expires_after(lim.idle_timeout);
+    w.Arm(Watchdog::kClient, client_fd, lim.idle_timeout);
     co_await http::async_write_header(stream, rs, asio::redirect_error(use_awaitable, ec));
-    if (!ec) ec = co_await RelayBody(*up, upbuf, resp, stream, rs, lim.idle_timeout, bytes_out, chunk);
-    beast::get_lowest_layer(stream).expires_never();
-    up->expires_never();
+    w.Disarm(Watchdog::kClient);
+    if (w.Expired(Watchdog::kClient)) ec = beast::error::timeout;
+    if (!ec) {
+      ec = co_await RelayBody(*up, upbuf, resp, stream, rs, lim.idle_timeout, bytes_out, chunk, w, Watchdog::kUpstream,
+                              Watchdog::kClient);
+    }
   }
   Count(d.route, status, bytes_in, bytes_out);
   log_line(status, d.route, pod, up_ms);
