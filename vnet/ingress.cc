@@ -16,6 +16,8 @@
 #include <climits>
 #include <condition_variable>
 #include <cstring>
+#include <forward_list>
+#include <functional>
 #include <limits>
 #include <cstdio>
 #include <ctime>
@@ -152,6 +154,7 @@ struct ConnBuffers {
   std::unique_ptr<char[]> chunk{new char[kChunk]};  // bodies pass through it, both ways
   std::string out;                                   // a whole message on its way out (Handle's fast paths)
   beast::flat_buffer upbuf;                          // the upstream's response; empty between requests
+  std::vector<ingress::HeaderView> req_fields, resp_fields;  // ViewParser's (their capacity stays)
   ConnBuffers() {
     buf.reserve(kChunk);
     upbuf.reserve(kUpstreamRead);
@@ -693,7 +696,6 @@ awaitable<size_t> SendRest(Socket& s, std::string_view data, size_t n, beast::er
 
 std::string Lower(const char* p, size_t n) { return absl::AsciiStrToLower(absl::string_view(p, n)); }
 std::string Lower(const std::string& s) { return Lower(s.data(), s.size()); }
-std::string Lower(beast::string_view s) { return Lower(s.data(), s.size()); }
 
 // The access log's timestamp, formatted once a second per thread (strftime was 1 % of the edge's
 // instructions when run for every request).
@@ -710,31 +712,98 @@ const char* Now() {
   return ts;
 }
 
-ingress::Headers ToHeaders(const http::fields& f) {
+std::string_view View(beast::string_view s) { return std::string_view(s.data(), s.size()); }
+
+// A header parser that keeps the start line and the fields as views into the buffer they were
+// parsed from, and puts a body where body_data points (as buffer_body's reader does). Beast's
+// parser<> copied every field into an element of its own (an allocation, a red-black tree insert,
+// a free) only for the edge to read them back as views: about 3 k instructions per request.
+// Beast's basic_parser still does all the parsing and every check (limits, Content-Length and
+// Transfer-Encoding, chunking), and reads go through http::read* as before.
+//
+// The views stay valid until the buffer moves its contents: the next prepare() of `src` (a read
+// into it). So the request's fields are used before anything more is read from the client, and
+// the response's before its body is read. A value Beast unfolded (obs-fold: it hands over a copy
+// of its own, valid only during the call) is copied into `spill_`.
+template <bool isRequest>
+class ViewParser : public http::basic_parser<isRequest> {
+ public:
+  ViewParser(std::vector<ingress::HeaderView>& fields, const beast::flat_buffer& src) : fields(fields), src_(src) {
+    fields.clear();
+  }
+
+  // Request line / status line.
+  http::verb method = http::verb::unknown;
+  std::string_view method_text, target;
+  int status = 0;
+  std::string_view reason;
+  unsigned version = 11;
+  std::vector<ingress::HeaderView>& fields;
+  // Where the body goes, and room left there (as buffer_body's data and size).
+  char* body_data = nullptr;
+  size_t body_size = 0;
+
+  // The first field named `name` (case-insensitively), or none.
+  std::optional<std::string_view> Find(std::string_view name) const {
+    for (const auto& [n, v] : fields) {
+      if (beast::iequals(beast::string_view(n.data(), n.size()), beast::string_view(name.data(), name.size()))) return v;
+    }
+    return std::nullopt;
+  }
+
+ private:
+  std::string_view Keep(beast::string_view s) {
+    const asio::const_buffer in = src_.data();
+    const char* lo = static_cast<const char*>(in.data());
+    std::less_equal<const char*> le;
+    if (le(lo, s.data()) && le(s.data() + s.size(), lo + in.size())) return View(s);
+    return spill_.emplace_front(s.data(), s.size());
+  }
+  void on_request_impl(http::verb m, beast::string_view ms, beast::string_view t, int v, beast::error_code&) override {
+    method = m;
+    method_text = Keep(ms);
+    target = Keep(t);
+    version = static_cast<unsigned>(v);
+  }
+  void on_response_impl(int code, beast::string_view r, int v, beast::error_code&) override {
+    status = code;
+    reason = Keep(r);
+    version = static_cast<unsigned>(v);
+  }
+  void on_field_impl(http::field, beast::string_view name, beast::string_view value, beast::error_code&) override {
+    fields.emplace_back(Keep(name), Keep(value));
+  }
+  void on_header_impl(beast::error_code&) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>&, beast::error_code&) override {}
+  size_t Put(beast::string_view b, beast::error_code& ec) {
+    if (body_data == nullptr) {
+      ec = http::error::need_buffer;
+      return 0;
+    }
+    const size_t n = std::min(body_size, b.size());
+    std::memcpy(body_data, b.data(), n);
+    body_data += n;
+    body_size -= n;
+    if (n != b.size()) ec = http::error::need_buffer;
+    return n;
+  }
+  size_t on_body_impl(beast::string_view b, beast::error_code& ec) override { return Put(b, ec); }
+  void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code&) override {}
+  size_t on_chunk_body_impl(std::uint64_t, beast::string_view b, beast::error_code& ec) override { return Put(b, ec); }
+  void on_finish_impl(beast::error_code&) override {}
+
+  const beast::flat_buffer& src_;
+  std::forward_list<std::string> spill_;  // nothing allocated unless a value was unfolded
+};
+
+ingress::Headers ToHeaders(const std::vector<ingress::HeaderView>& v) {
   ingress::Headers h;
-  for (const auto& field : f) h.emplace_back(Lower(field.name_string()), std::string(field.value()));
+  h.reserve(v.size());
+  for (const auto& [n, val] : v) h.emplace_back(Lower(n.data(), n.size()), std::string(val));
   return h;
 }
 
-// The fields as views (valid while the message lives), for lib/ingress/forwarding's line writers:
-// no copy, no lowercase conversion. `v` is reused across requests.
-void ToViews(const http::fields& f, std::vector<ingress::HeaderView>& v) {
-  v.clear();
-  for (const auto& field : f) {
-    const beast::string_view n = field.name_string(), val = field.value();
-    v.emplace_back(std::string_view(n.data(), n.size()), std::string_view(val.data(), val.size()));
-  }
-}
-
 bool Empty(const config::HeaderModifierSpec& m) { return m.set.empty() && m.add.empty() && m.remove.empty(); }
-
-// Replaces every field but the start line.
-void SetFields(http::fields& f, const ingress::Headers& h) {
-  std::vector<std::string> names;
-  for (const auto& field : f) names.emplace_back(field.name_string());
-  for (const std::string& n : names) f.erase(n);
-  for (const auto& [k, v] : h) f.insert(k, v);
-}
 
 // Appends "name: value\r\n" for every header: the fast paths below write a message from the
 // forwarded header list directly instead of converting it back into Beast's fields.
@@ -772,8 +841,9 @@ Socket& LowestSocket(TlsStream& s) { return s.next_layer().socket(); }
 // `timeout` (the Watchdog's sides `in_side` and `out_side`; error::timeout when one passes).
 // `data` is the session's kChunk-byte buffer (one per connection, not one per message).
 template <bool isRequest, class In, class Out>
-awaitable<beast::error_code> RelayBody(In& in, beast::flat_buffer& inbuf, http::parser<isRequest, http::buffer_body>& p,
-                                       Out& out, http::serializer<isRequest, http::buffer_body>& sr,
+awaitable<beast::error_code> RelayBody(In& in, beast::flat_buffer& inbuf, ViewParser<isRequest>& p, Out& out,
+                                       http::message<isRequest, http::buffer_body>& m,
+                                       http::serializer<isRequest, http::buffer_body>& sr,
                                        std::chrono::milliseconds timeout, uint64_t& bytes, char* data_ptr, Watchdog& w,
                                        Watchdog::Side in_side, Watchdog::Side out_side) {
   const int in_fd = LowestSocket(in).native_handle(), out_fd = LowestSocket(out).native_handle();
@@ -784,8 +854,8 @@ awaitable<beast::error_code> RelayBody(In& in, beast::flat_buffer& inbuf, http::
   beast::error_code ec;
   do {
     if (!p.is_done()) {
-      p.get().body().data = data.get();
-      p.get().body().size = kChunk;
+      p.body_data = data.get();
+      p.body_size = kChunk;
       w.Arm(in_side, in_fd, timeout);
       // read_some, not read: what has come goes on at once (a stream of events, a slow upload, the
       // part before an upstream reset) instead of waiting until 64 KiB have gathered.
@@ -794,17 +864,18 @@ awaitable<beast::error_code> RelayBody(In& in, beast::flat_buffer& inbuf, http::
       if (ec == http::error::need_buffer) ec = {};
       if (w.Expired(in_side)) ec = beast::error::timeout;
       if (ec) co_return ec;
-      const size_t n = kChunk - p.get().body().size;
+      const size_t n = kChunk - p.body_size;
       // Only a chunk header came: nothing to write (a zero-size piece would end a chunked body).
       if (n == 0 && !p.is_done()) continue;
-      p.get().body().size = n;
-      p.get().body().data = n == 0 ? nullptr : data.get();
-      p.get().body().more = !p.is_done();
+      m.body().size = n;
+      m.body().data = n == 0 ? nullptr : data.get();
+      m.body().more = !p.is_done();
     } else {
-      p.get().body().data = nullptr;
-      p.get().body().size = 0;
+      m.body().data = nullptr;
+      m.body().size = 0;
+      m.body().more = false;
     }
-    bytes += p.get().body().size;
+    bytes += m.body().size;
     w.Arm(out_side, out_fd, timeout);
     co_await http::async_write(out, sr, asio::redirect_error(use_awaitable, ec));
     w.Disarm(out_side);
@@ -1016,7 +1087,7 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
     LowestSocket(stream).set_option(tcp::no_delay(true), e);
     c.nodelay = true;
   };
-  http::request_parser<http::buffer_body> req;
+  ViewParser<true> req(c.b->req_fields, buf);
   req.header_limit(static_cast<std::uint32_t>(lim.header_bytes));
   req.body_limit(lim.body_bytes);
   beast::error_code ec;
@@ -1039,11 +1110,7 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
   }
   if (!ec) {
     w.Arm(Watchdog::kClient, client_fd, lim.header_timeout);
-    if constexpr (std::is_same_v<Stream, Socket>) {
-      if (!ParseBuffered(stream, buf, req, true, ec)) co_await ReadAsync(stream, buf, req, true, ec);
-    } else {
-      if (!ParseBuffered(stream, buf, req, true, ec)) co_await ReadAsync(stream, buf, req, true, ec);
-    }
+    if (!ParseBuffered(stream, buf, req, true, ec)) co_await ReadAsync(stream, buf, req, true, ec);
     w.Disarm(Watchdog::kClient);
     if (w.Expired(Watchdog::kClient)) co_return false;
   }
@@ -1076,18 +1143,18 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
     Log(StrCat(client, " - - ", static_cast<int>(st), " - - 0ms"));
     co_return false;
   }
-  auto& msg = req.get();
-  const unsigned version = msg.version();
-  const bool client_keep = msg.keep_alive();
+  // req's views are used before anything more is read from the client (ViewParser).
+  const unsigned version = req.version;
+  const bool client_keep = req.keep_alive();
   const bool has_body = req.content_length().value_or(0) > 0 || req.chunked();
-  std::string target(msg.target());
+  std::string target(req.target);
   std::string_view path = target, query;
   if (size_t q = target.find('?'); q != std::string::npos) {
     path = std::string_view(target).substr(0, q);
     query = std::string_view(target).substr(q + 1);
   }
-  std::string host(msg[http::field::host]);
-  std::string method(msg.method_string());
+  std::string host(req.Find("host").value_or(std::string_view()));
+  std::string method(req.method_text);
   auto log_line = [&](int status, const std::string& route, const std::string& pod, int64_t up_ms) {
     if (log == nullptr) return;  // set before the io threads start, cleared after they end
     int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
@@ -1116,7 +1183,7 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
   r.path = path;
   r.query = query;
   // The router gets the headers (lowercase copies) only when a route matches on them.
-  if (snap->router.MatchesHeaders()) r.headers = ToHeaders(msg);
+  if (snap->router.MatchesHeaders()) r.headers = ToHeaders(req.fields);
   thread_local std::mt19937_64 rng{std::random_device{}()};
   ingress::Decision d = snap->router.Route(r, rng());
   if (d.kind == ingress::Decision::Kind::kNoRoute) {
@@ -1155,17 +1222,15 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
   info.host = host;
   info.by = l->by;
   // Expect: 100-continue is answered here (below), as nginx does: the backend gets the body at once.
-  const bool expects_continue = msg.find(http::field::expect) != msg.end();
+  const bool expects_continue = req.Find("expect").has_value();
   // Without a body the whole request goes upstream in one write from `out` (one send, where
   // Beast's serializer needs a header write and a body write); with a body, Beast's serializer
   // streams it. Connection is hop-by-hop (dropped), so HTTP/1.1 means keep-alive.
   const bool whole_request = !has_body;
-  thread_local std::vector<ingress::HeaderView> views;
   ingress::Headers h;
   if (whole_request) {
     out.clear();
-    const beast::string_view m = msg.method_string();
-    out.append(m.data(), m.size());
+    out.append(method);
     out.push_back(' ');
     out.append(target);
     out.append(" HTTP/1.1\r\n");
@@ -1180,20 +1245,24 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
       last = info;
       last.forwarded = ingress::ForwardedElement(info);
     }
-    ToViews(msg, views);
-    ingress::AppendUpstreamRequestLines(out, views, last, "expect");
+    ingress::AppendUpstreamRequestLines(out, req.fields, last, "expect");
   } else {
-    h = r.headers.empty() ? ToHeaders(msg) : std::move(r.headers);
+    h = r.headers.empty() ? ToHeaders(req.fields) : std::move(r.headers);
     ingress::PrepareUpstreamRequest(h, info);
     std::erase_if(h, [&](const auto& kv) { return kv.first == "expect"; });
     ApplyModifier(h, d.modify);
     if (whole_request) AppendFields(out, h);
   }
+  // With a body: the request as Beast's serializer writes it (a header of copies: the body is read
+  // into `buf` from here on, which moves req's views).
+  http::request<http::buffer_body> msg;
   if (whole_request) {
     out.append("\r\n", 2);
   } else {
-    SetFields(msg, h);
+    msg.method_string(method);
+    msg.target(target);
     msg.version(11);
+    for (const auto& [k, v] : h) msg.insert(k, v);
     if (req.chunked()) msg.chunked(true);
     msg.keep_alive(true);
   }
@@ -1210,11 +1279,12 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
   uint64_t bytes_in = 0, bytes_out = 0;
   std::unique_ptr<TcpStream> up;
   upbuf.clear();
-  std::optional<http::response_parser<http::buffer_body>> resp_holder;
-  auto fresh_parser = [&]() -> http::response_parser<http::buffer_body>& {
-    resp_holder.emplace();
+  std::optional<ViewParser<false>> resp_holder;
+  const bool head = req.method == http::verb::head;
+  auto fresh_parser = [&]() -> ViewParser<false>& {
+    resp_holder.emplace(c.b->resp_fields, upbuf);
     resp_holder->body_limit(std::numeric_limits<std::uint64_t>::max());  // not boost::none: 1.74 compares len > none as true
-    if (msg.method() == http::verb::head) resp_holder->skip(true);
+    if (head) resp_holder->skip(true);
     return *resp_holder;
   };
   fresh_parser();
@@ -1258,8 +1328,8 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
       w.Disarm(Watchdog::kUpstream);
       if (w.Expired(Watchdog::kUpstream)) ec = beast::error::timeout;
       if (!ec) {
-        ec = co_await RelayBody(stream, buf, req, *up, sr, lim.idle_timeout, bytes_in, chunk, w, Watchdog::kClient,
-                                Watchdog::kUpstream);
+        ec = co_await RelayBody(stream, buf, req, *up, msg, sr, lim.idle_timeout, bytes_in, chunk, w,
+                                Watchdog::kClient, Watchdog::kUpstream);
       }
     }
     if (ec == http::error::body_limit) {
@@ -1272,7 +1342,7 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
         co_await ReadAsync(up->socket(), upbuf, *resp_holder, true, ec);
       }
       // Interim answers (100 Continue, 103 Early Hints) are not the response: read on.
-      while (!ec && resp_holder->get().result_int() / 100 == 1 && resp_holder->get().result_int() != 101) {
+      while (!ec && resp_holder->status / 100 == 1 && resp_holder->status != 101) {
         fresh_parser();
         if (!ParseBuffered(up->socket(), upbuf, *resp_holder, true, ec)) {
           co_await ReadAsync(up->socket(), upbuf, *resp_holder, true, ec);
@@ -1295,14 +1365,13 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
   const int64_t up_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - up_start).count();
 
-  // The response as it goes downstream.
-  http::response_parser<http::buffer_body>& resp = *resp_holder;
-  auto& rm = resp.get();
-  const int status = static_cast<int>(rm.result_int());
-  const bool up_keep = rm.keep_alive();
+  // The response as it goes downstream. resp's views are used before its body is read (ViewParser).
+  ViewParser<false>& resp = *resp_holder;
+  const int status = resp.status;
+  const bool up_keep = resp.keep_alive();
   const bool chunked = resp.chunked();
   const boost::optional<uint64_t> length = resp.content_length();
-  if (pod.empty()) pod = std::string(rm["X-Pod"]);  // http-echo names itself
+  if (pod.empty()) pod = std::string(resp.Find("x-pod").value_or(std::string_view()));  // http-echo names itself
   if (pod.empty()) pod = key;
   bool keep = client_keep && !draining;
   const bool bodyless = resp.skip() || status / 100 == 1 || status == 204 || status == 304;
@@ -1310,32 +1379,32 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
   // together from `out` (one send, one TLS record for a small body), the body read whole first.
   const bool whole_response = bodyless || (length && *length <= kChunk);
   if (whole_response) {
+    // The header first, while resp's views are valid; then the body, read whole into `chunk`.
+    std::string_view reason = resp.reason;
+    if (reason.empty()) reason = View(http::obsolete_reason(static_cast<http::status>(status)));
+    out.clear();
+    out.append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+    out.append(std::to_string(status));
+    out.push_back(' ');
+    out.append(reason);
+    out.append("\r\n", 2);
+    ingress::AppendDownstreamResponseLines(out, resp.fields, info);
+    // Connection is hop-by-hop (dropped above): say only what differs from the version's default,
+    // as Beast's keep_alive() does.
+    if (version >= 11 && !keep) out.append("Connection: close\r\n");
+    if (version < 11 && keep) out.append("Connection: keep-alive\r\n");
+    out.append("\r\n", 2);
     size_t n = 0;
     if (!resp.is_done()) {
-      rm.body().data = chunk;
-      rm.body().size = kChunk;
+      resp.body_data = chunk;
+      resp.body_size = kChunk;
       w.Arm(Watchdog::kUpstream, up->socket().native_handle(), lim.idle_timeout);
       if (!ParseBuffered(up->socket(), upbuf, resp, false, ec)) co_await ReadAsync(up->socket(), upbuf, resp, false, ec);
       w.Disarm(Watchdog::kUpstream);
       if (ec == http::error::need_buffer && resp.is_done()) ec = {};
-      n = kChunk - rm.body().size;
+      n = kChunk - resp.body_size;
     }
     if (!ec) {
-      beast::string_view reason = rm.reason();
-      if (reason.empty()) reason = http::obsolete_reason(rm.result());
-      out.clear();
-      out.append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
-      out.append(std::to_string(status));
-      out.push_back(' ');
-      out.append(reason.data(), reason.size());
-      out.append("\r\n", 2);
-      ToViews(rm, views);
-      ingress::AppendDownstreamResponseLines(out, views, info);
-      // Connection is hop-by-hop (dropped above): say only what differs from the version's default,
-      // as Beast's keep_alive() does.
-      if (version >= 11 && !keep) out.append("Connection: close\r\n");
-      if (version < 11 && keep) out.append("Connection: keep-alive\r\n");
-      out.append("\r\n", 2);
       out.append(chunk, n);
       bytes_out = n;
       w.Arm(Watchdog::kClient, client_fd, lim.idle_timeout);
@@ -1348,9 +1417,12 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
       w.Disarm(Watchdog::kClient);
     }
   } else {
-    ingress::Headers rh = ToHeaders(rm);
+    ingress::Headers rh = ToHeaders(resp.fields);
     ingress::PrepareDownstreamResponse(rh, info);
-    SetFields(rm, rh);
+    http::response<http::buffer_body> rm;
+    rm.result(static_cast<unsigned>(status));
+    if (!resp.reason.empty()) rm.reason(beast::string_view(resp.reason.data(), resp.reason.size()));
+    for (const auto& [k, v] : rh) rm.insert(k, v);
     if (length) {
       rm.content_length(*length);
     } else if (chunked || resp.need_eof()) {
@@ -1371,8 +1443,8 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
     w.Disarm(Watchdog::kClient);
     if (w.Expired(Watchdog::kClient)) ec = beast::error::timeout;
     if (!ec) {
-      ec = co_await RelayBody(*up, upbuf, resp, stream, rs, lim.idle_timeout, bytes_out, chunk, w, Watchdog::kUpstream,
-                              Watchdog::kClient);
+      ec = co_await RelayBody(*up, upbuf, resp, stream, rm, rs, lim.idle_timeout, bytes_out, chunk, w,
+                              Watchdog::kUpstream, Watchdog::kClient);
     }
   }
   Count(d.route, status, bytes_in, bytes_out);
