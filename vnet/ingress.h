@@ -18,6 +18,10 @@
 // Every request gets one access-log line (time, client, host, path, status, route, backend pod,
 // upstream time); counters per route. Stop() drains: no new connections, in-flight requests finish
 // (up to a deadline), then every socket closes.
+//
+// Threads: `threads` io threads, each with an io_context of its own; a connection stays on one from
+// accept to close. Timeouts (IngressLimits) are checked every 100 ms: a connection is cut at most
+// that long after its deadline, never before.
 #pragma once
 
 #include <chrono>
@@ -43,7 +47,7 @@ struct IngressLimits {
 
 struct IngressOptions {
   std::string access_log;  // file path; empty = none
-  int threads = 1;
+  int threads = 1;  // io threads (each runs its own io_context)
   IngressLimits limits;
 };
 
