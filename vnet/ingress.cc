@@ -724,7 +724,10 @@ std::string_view View(beast::string_view s) { return std::string_view(s.data(), 
 // The views stay valid until the buffer moves its contents: the next prepare() of `src` (a read
 // into it). So the request's fields are used before anything more is read from the client, and
 // the response's before its body is read. A value Beast unfolded (obs-fold: it hands over a copy
-// of its own, valid only during the call) is copied into `spill_`.
+// of its own, valid only during the call) is copied into `spill_`. So is everything of a header
+// that is not whole in `src` when its start line is parsed: Beast parses the start line and the
+// complete fields of what has come, counts them as used, and the read for the rest overwrites
+// them. (A header usually comes whole in one receive: then it is parsed in one call, all views.)
 template <bool isRequest>
 class ViewParser : public http::basic_parser<isRequest> {
  public:
@@ -753,19 +756,30 @@ class ViewParser : public http::basic_parser<isRequest> {
 
  private:
   std::string_view Keep(beast::string_view s) {
-    const asio::const_buffer in = src_.data();
-    const char* lo = static_cast<const char*>(in.data());
-    std::less_equal<const char*> le;
-    if (le(lo, s.data()) && le(s.data() + s.size(), lo + in.size())) return View(s);
+    if (!copy_) {
+      const asio::const_buffer in = src_.data();
+      const char* lo = static_cast<const char*>(in.data());
+      std::less_equal<const char*> le;
+      if (le(lo, s.data()) && le(s.data() + s.size(), lo + in.size())) return View(s);
+    }
     return spill_.emplace_front(s.data(), s.size());
   }
+  // At the start line (the first callback of a message): views only if the whole header is in
+  // `src` (its readable bytes begin with this message: what came before is consumed), else copies
+  // for the whole message.
+  void Begin() {
+    const asio::const_buffer in = src_.data();
+    copy_ = std::string_view(static_cast<const char*>(in.data()), in.size()).find("\r\n\r\n") == std::string_view::npos;
+  }
   void on_request_impl(http::verb m, beast::string_view ms, beast::string_view t, int v, beast::error_code&) override {
+    Begin();
     method = m;
     method_text = Keep(ms);
     target = Keep(t);
     version = static_cast<unsigned>(v);
   }
   void on_response_impl(int code, beast::string_view r, int v, beast::error_code&) override {
+    Begin();
     status = code;
     reason = Keep(r);
     version = static_cast<unsigned>(v);
@@ -793,7 +807,8 @@ class ViewParser : public http::basic_parser<isRequest> {
   void on_finish_impl(beast::error_code&) override {}
 
   const beast::flat_buffer& src_;
-  std::forward_list<std::string> spill_;  // nothing allocated unless a value was unfolded
+  bool copy_ = false;                     // the header was not whole at its start line
+  std::forward_list<std::string> spill_;  // nothing allocated unless a value is copied
 };
 
 ingress::Headers ToHeaders(const std::vector<ingress::HeaderView>& v) {
@@ -1321,6 +1336,7 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
       size_t sent = 0;
       if (!SendNow(up->socket(), out, sent, ec)) co_await SendRest(up->socket(), out, sent, ec);
       w.Disarm(Watchdog::kUpstream);
+      if (w.Expired(Watchdog::kUpstream)) ec = beast::error::timeout;  // (a 504, not a retry)
     } else {
       http::serializer<true, http::buffer_body> sr{msg};
       w.Arm(Watchdog::kUpstream, up_fd, lim.idle_timeout);
@@ -1402,6 +1418,8 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
       if (!ParseBuffered(up->socket(), upbuf, resp, false, ec)) co_await ReadAsync(up->socket(), upbuf, resp, false, ec);
       w.Disarm(Watchdog::kUpstream);
       if (ec == http::error::need_buffer && resp.is_done()) ec = {};
+      // Expired just after the body came: the socket is shut down, so it must not go back to the pool.
+      if (w.Expired(Watchdog::kUpstream)) ec = beast::error::timeout;
       n = kChunk - resp.body_size;
     }
     if (!ec) {
@@ -1410,7 +1428,10 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
       w.Arm(Watchdog::kClient, client_fd, lim.idle_timeout);
       if constexpr (std::is_same_v<Stream, Socket>) {
         size_t sent = 0;
-        if (!SendNow(stream, out, sent, ec)) co_await SendRest(stream, out, sent, ec);
+        if (!SendNow(stream, out, sent, ec)) {
+          nodelay();  // the rest goes in more writes
+          co_await SendRest(stream, out, sent, ec);
+        }
       } else {
         ec = co_await stream.WriteNow(out);
       }

@@ -575,6 +575,39 @@ TEST_F(IngressServerTest, FoldedFieldsReasonPhrasesAndHeadPassThrough) {
   EXPECT_EQ(res.body, "ok");
 }
 
+// A header that comes in pieces: Beast parses the start line and the complete fields of the first
+// piece and counts them as used, and the next receive into the same buffer overwrites them. The
+// edge's views of them must not see that (the request line and fields a client sent first, the
+// status line a backend flushed on its own). The pause between the pieces waits for an answer that
+// must not come yet: the pieces arrive as separate reads.
+TEST_F(IngressServerTest, HeadersThatComeInPiecesArriveIntact) {
+  Start([](Backend& b, Conn& c) {
+    while (std::optional<Message> m = ReadMessage(c, false)) {
+      b.Record(*m);
+      c.Send("HTTP/1.1 200 Split Status Line\r\nX-First: f\r\n");
+      EXPECT_FALSE(c.ReadSome(milliseconds(100))) << "the edge sent more before the response";
+      c.Send("Content-Length: 2\r\nX-Second: s\r\n\r\nok");
+    }
+  });
+  Conn c = Client();
+  ASSERT_TRUE(c.Send("GET /split/path?q=1 HTTP/1.1\r\nHost: app.test\r\nX-Early: e\r\n"));
+  EXPECT_FALSE(c.ReadSome(milliseconds(100))) << "an answer before the header was complete";
+  ASSERT_TRUE(c.Send("X-Late: l\r\n\r\n"));
+  std::optional<Message> res = ReadMessage(c, true);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->start, "HTTP/1.1 200 Split Status Line") << res->Dump();
+  EXPECT_EQ(res->Get("x-first"), "f") << res->Dump();
+  EXPECT_EQ(res->Get("x-second"), "s") << res->Dump();
+  EXPECT_EQ(res->body, "ok");
+  std::vector<Message> got = backend_->WaitRequests(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].start, "GET /split/path?q=1 HTTP/1.1") << got[0].Dump();
+  EXPECT_EQ(got[0].Get("host"), "app.test") << got[0].Dump();
+  EXPECT_EQ(got[0].Get("x-early"), "e") << got[0].Dump();
+  EXPECT_EQ(got[0].Get("x-late"), "l") << got[0].Dump();
+  EXPECT_EQ(got[0].Get("x-forwarded-host"), "app.test") << got[0].Dump();
+}
+
 TEST_F(IngressServerTest, KeepAliveReusesOneUpstreamConnection) {
   Start(Answering("pong"));
   Conn c = Client();

@@ -139,6 +139,14 @@ TOML
     [[ "$code" == 200 ]] || fail "https://$host:8443/ with its CA: $code"
   done
   pass "SNI selects the certificate per host (web.lab.test, api.lab.test, *.apps.lab.test)"
+  # A request line and its headers in separate TLS records (s_client sends what it reads as it reads
+  # it; the pause only makes two reads likely): the edge must not lose the line it parsed first.
+  resp=$({ printf 'GET /split?x=1 HTTP/1.1\r\n'; sleep 0.3; printf 'Host: web.lab.test\r\nX-Late: yes\r\nConnection: close\r\n\r\n'; } |
+    timeout 10 openssl s_client -quiet -connect 127.0.0.1:8443 -servername web.lab.test -CAfile "$TMP/certs/ca.pem" 2>/dev/null |
+    tr -d '\r')
+  contains "$resp" "HTTP/1.1 200" "a request split over two TLS records is answered"
+  contains "$resp" "request: GET /split?x=1" "the backend got the request line of the first record"
+  contains "$resp" "header: x-late: yes" "and the header of the second"
   out=$(curl -sS --max-time 5 -o /dev/null -w '%{http_code} %{redirect_url}' -H 'Host: web.lab.test' "$HTTP/a/b?c=1")
   [[ "$out" == "308 https://web.lab.test:8443/a/b?c=1" ]] || fail "redirect_to_https: $out"
   pass "redirect_to_https: 308 to the HTTPS listener, path and query kept"
