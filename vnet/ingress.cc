@@ -137,7 +137,7 @@ class UpstreamPool {
     auto& v = idle_[key];
     if (v.size() < kPoolPerBackend) v.push_back(std::move(s));
   }
-  void Clear() { idle_.clear(); }
+  void Clear() { idle_.clear(); }  // (upstream sockets close with a reset: see Handle)
 
  private:
   std::map<std::string, std::vector<std::unique_ptr<TcpStream>>> idle_;
@@ -1328,6 +1328,13 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
       }
       up->expires_never();  // from here on the Watchdog keeps the deadlines
       up->socket().set_option(tcp::no_delay(true), ec);
+      // Closed with a reset (SO_LINGER 0), never a FIN: an upstream socket lives in a node's netns and
+      // leads into a pod's, and when the lab goes down a FIN handshake may not finish (the Service
+      // path or the pod goes first). A socket left retransmitting its FIN (a pooled connection at
+      // Stop, one the watchdog cut) keeps its netns alive, and `down` waited its whole 15 s for
+      // namespaces the kernel could not free. We close an upstream connection only when it is done
+      // with or broken, so a reset loses nothing.
+      up->socket().set_option(asio::socket_base::linger(true, 0), ec);
       up->socket().non_blocking(true, ec);  // read and written synchronously until EAGAIN
     }
     const int up_fd = up->socket().native_handle();

@@ -286,14 +286,20 @@ void StopShell(const ShellChild& c) {
 }
 
 // A CNI lab's teardown: how many attachments DEL removed, the DELs that failed, what plugins left.
-std::string CniReportText(const vnet::TeardownReport& r) {
+// What a teardown has to say beyond the count: CNI DEL results and plugin leaks, and namespaces the
+// kernel had not freed by the deadline (down then waited for them the whole time).
+std::string TeardownReportText(const vnet::TeardownReport& r) {
   std::string out;
   if (r.cni_deleted > 0) out += StrCat("cni: DEL removed ", r.cni_deleted, " attachments\n");
   for (const std::string& e : r.cni_errors) out += StrCat("cni: DEL failed: ", e, "\n");
   for (const std::string& l : r.cni_leaks) out += StrCat("cni: plugin leak: ", l, "\n");
+  for (const std::string& s : r.still_held) {
+    out += StrCat("minikube-net: ", s, " was removed but the kernel had not freed it by the deadline: a process ",
+                  "or a socket still inside holds it\n");
+  }
   return out;
 }
-void PrintCniReport(const vnet::TeardownReport& r) { std::cerr << CniReportText(r); }
+void PrintTeardownReport(const vnet::TeardownReport& r) { std::cerr << TeardownReportText(r); }
 
 // A detached owner's CNI teardown report, left for the `down` that stopped it (the owner's own output
 // goes to up.log, which goes with the state directory). Under the tool's runtime directory.
@@ -433,9 +439,9 @@ int RunUp(const UpFlags& f) {
   std::cerr << "cluster " << st.cluster << " down in "
             << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count()
             << " ms: " << r->removed << " namespaces removed\n";
-  PrintCniReport(*r);
+  PrintTeardownReport(*r);
   if (f.detach) {
-    if (std::string text = CniReportText(*r); !text.empty()) std::ofstream(DownReportPath(st.cluster)) << text;
+    if (std::string text = TeardownReportText(*r); !text.empty()) std::ofstream(DownReportPath(st.cluster)) << text;
   }
   return exit_code;
 }
@@ -478,15 +484,15 @@ int RunDown(const std::string& target, bool all) {
     std::cout << "cluster " << n << " down in " << ms << " ms"
               << (r->owner_stopped ? " (its process stopped)" : StrCat(": ", r->report.removed, " namespaces removed"))
               << "\n";
-    PrintCniReport(r->report);
-    // A detached owner that stopped itself left its CNI report (DEL results, plugin leaks) for us.
+    PrintTeardownReport(r->report);
+    // A detached owner that stopped itself left its report (DEL results, plugin leaks, namespaces
+    // not freed) for us.
     if (std::ifstream rep(DownReportPath(n)); rep) {
       std::cerr << rep.rdbuf();
       rep.close();
       ::unlink(DownReportPath(n).c_str());
     }
     for (const std::string& s : r->report.not_ours) std::cerr << "minikube-net: left " << s << " alone: it does not carry this cluster's marker\n";
-    for (const std::string& s : r->report.still_held) std::cerr << "minikube-net: " << s << " is still held by a process (ip netns pids " << s << ")\n";
   }
   return code;
 }
