@@ -364,6 +364,14 @@ bool ChainHas(const Ctx& c, const std::string& type) {
   return false;
 }
 
+// Whether a plugin of the chain declares capability `cap` (what the runtime's capability args go to).
+bool ChainHasCapability(const Ctx& c, const std::string& cap) {
+  for (const cni::PluginConf& p : c.nodes[0].cni->config().list.plugins) {
+    if (std::find(p.capabilities.begin(), p.capabilities.end(), cap) != p.capabilities.end()) return true;
+  }
+  return false;
+}
+
 // Add that records the plugin errors seen; "" or what went wrong, with the calls.
 std::string AddPod(Ctx& c, CniNode& n, const cni::RuntimeConf& rt, const std::string& what,
                    json* result = nullptr) {
@@ -1027,20 +1035,49 @@ void CheckService(Ctx& c, cni::CheckReport& r) {
     Skip(r, "the lab has no ClusterIP Service with endpoints (TCP, or UDP to udp-echo)");
 }
 
+// Whether one of the pod's containers is the lab's udp-echo app on UDP `port` (what a UDP hostPort
+// probe needs to get an answer from).
+bool ServesUdpEcho(const config::PodSpec& ps, int port) {
+  for (const config::ContainerSpec& ct : ps.containers) {
+    if (ct.app != config::AppKind::kUdpEcho) continue;
+    for (const config::ContainerPort& cp : ct.ports) {
+      if (cp.port == port && cp.protocol == config::Protocol::kUdp) return true;
+    }
+  }
+  return false;
+}
+
 void CheckHostPort(Ctx& c, cni::CheckReport& r) {
-  if (!ChainHas(c, "portmap")) return Skip(r, "the chain has no portmap plugin");
-  int probed = 0;
+  // portmap, or a plugin of its own that takes the portMappings capability as portmap does.
+  if (!ChainHas(c, "portmap") && !ChainHasCapability(c, "portMappings"))
+    return Skip(r, "no plugin of the chain is portmap or takes the portMappings capability");
+  int probed = 0, probed_udp = 0;
   for (int i : OkPods(c)) {
     const PodCtx& p = c.pods[i];
     const config::PodSpec& ps = c.spec.pods[p.spec_index];
     for (const config::PortMappingSpec& m : ps.cni.port_mappings) {
-      if (m.protocol != "tcp") continue;
+      // TCP: a connection through the mapping (the pod's app accepts it). UDP: a datagram through
+      // it and its echo back, where the pod runs udp-echo on the container port (nothing else is
+      // known to answer).
+      const bool udp = m.protocol == "udp";
+      if (!udp && m.protocol != "tcp") continue;
+      if (udp && !ServesUdpEcho(ps, m.container_port)) continue;
       int from = p.node;
       for (size_t n = 0; n < c.nodes.size(); ++n) {
         if (static_cast<int>(n) != p.node) from = static_cast<int>(n);
       }
       std::string addr = StrCat(c.nodes[p.node].underlay_ip, ":", m.host_port);
       ++probed;
+      if (udp) {
+        ++probed_udp;
+        const std::string probe = StrCat("mkn-hostport ", p.name, "\n");
+        Out o = Run(c.nodes[from].cni->netns_fd(), {"socat", "-T2", "-t1", "STDIO", StrCat("UDP:", addr)}, 4000, probe);
+        if (!o.ok || o.out.find(probe) == std::string::npos) {
+          Fail(r, StrCat("UDP hostPort ", addr, " -> pod ", p.name, ":", m.container_port, " from node ",
+                         c.nodes[from].name, ": expected the datagram echoed back; ", o.Say()));
+        }
+        continue;
+      }
       Out o = Run(c.nodes[from].cni->netns_fd(),
                   {"socat", "-T2", "/dev/null", StrCat("TCP:", addr, ",connect-timeout=2")}, 4000);
       if (!o.ok) {
@@ -1049,7 +1086,11 @@ void CheckHostPort(Ctx& c, cni::CheckReport& r) {
       }
     }
   }
-  if (probed == 0) Skip(r, "no pod has a TCP port_mappings entry");
+  if (probed == 0) {
+    Skip(r, "no pod has a TCP port_mappings entry, or a UDP one to udp-echo");
+  } else if (r.outcome != cni::Outcome::kFail) {
+    r.evidence = StrCat(probed, " mapping(s) probed from another node (", probed_udp, " UDP)");
+  }
 }
 
 void CheckBandwidth(Ctx& c, cni::CheckReport& r) {

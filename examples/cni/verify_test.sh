@@ -123,6 +123,7 @@ hang|spec.version,spec.add|spec.add|plugin "hang" (ADD) did not finish within
 check-never-fails|spec.check.*|spec.check.tamper|every plugin answered CHECK with success
 dup-ip|spec.add,spec.add.concurrent,spec.readd|spec.add.concurrent|expected unique IPs from 8 concurrent ADDs
 gc-fails|spec.version,spec.status,spec.gc|spec.gc|expected GC to release
+portmap-tcp-only|model.hostport|model.hostport|UDP hostPort
 EOF
     ;;
   usage)
@@ -168,14 +169,16 @@ $OUT"
     contains "$OUT" "expected the server to see the client's own IP 10.244.0." "model.source-ip evidence"
     pass "ipMasq between nodes: caught by model.source-ip and model.own-ip"
     assert_clean cni-bridge
-    # portmap and bandwidth chains: hostPort and the measured rate apply and pass.
-    run_verify examples/cni/portmap.toml --only model.hostport
-    [[ $RC == 0 ]] && grep -q "^model.hostport .* PASS " <<<"$OUT" || fail "portmap: $OUT $ERR"
+    # portmap and bandwidth chains: hostPort (web-1's TCP and dns-1's UDP mapping) and the measured
+    # rate apply and pass.
+    run_verify examples/cni/portmap.toml --only model.hostport -o json
+    [[ $RC == 0 ]] && contains "$OUT" '"result": "pass"' "portmap" || fail "portmap: $OUT $ERR"
+    contains "$OUT" "2 mapping(s) probed from another node (1 UDP)" "hostPort evidence: TCP and UDP probed"
     assert_clean cni-portmap
     run_verify examples/cni/bandwidth.toml --only model.bandwidth -o json
     [[ $RC == 0 ]] && contains "$OUT" '"result": "pass"' "bandwidth" || fail "bandwidth: $OUT $ERR"
     contains "$OUT" "ingress: limit 10000000 bit/s, measured" "bandwidth evidence"
-    pass "model.hostport passes on portmap.toml, model.bandwidth on bandwidth.toml"
+    pass "model.hostport passes on portmap.toml (TCP and UDP), model.bandwidth on bandwidth.toml"
     assert_clean cni-bandwidth
     ;;
   sigkill)
