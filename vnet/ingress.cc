@@ -1155,7 +1155,8 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
                                   : StrCat("bad request: ", ec.message(), "\n");
     co_await Answer(stream, c, 11, st, false, std::move(body), none);
     Count(none, static_cast<int>(st), 0, 0);
-    Log(StrCat(client, " - - ", static_cast<int>(st), " - - 0ms"));
+    // The same fields as every other line (nothing of the request could be trusted: all "-").
+    Log(StrCat(client, " - \"- -\" ", static_cast<int>(st), " route=- backend=- upstream_ms=-1 total_ms=0"));
     co_return false;
   }
   // req's views are used before anything more is read from the client (ViewParser).

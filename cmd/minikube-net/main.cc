@@ -1020,7 +1020,7 @@ int main(int argc, char** argv) {
   status_cmd->add_option("-o,--output", status_output, "table or json")->check(CLI::IsMember({"table", "json"}));
 
   std::string get_what, get_cluster, get_output = "table";
-  CLI::App* get_cmd = app.add_subcommand("get", "Show pods, nodes, services or endpoints of a cluster");
+  CLI::App* get_cmd = app.add_subcommand("get", "Show pods, nodes, services, endpoints or routes (the edge's counters) of a cluster");
   get_cmd->add_option("what", get_what, "pods, nodes, svc (services, with their counters), endpoints or routes (the edge's listeners and per-route counters)")
       ->required()
       ->check(CLI::IsMember({"pods", "nodes", "pod", "node", "svc", "services", "service", "endpoints", "ep", "routes", "route"}));

@@ -176,6 +176,9 @@ errors)
   contains "$resp" "400" "a malformed request gets 400"
   big=$(head -c 20000 /dev/zero | tr '\0' a)
   [[ $(code web.lab.test / -H "x-big: $big") == 431 ]] || fail "an oversized header must give 431"
+  # Its access-log line has the fields of every other line (the log is written within 0.1 s).
+  wait_for 5 bash -c "'$MKN' logs ingress | grep -q '^[^ ]* 127.0.0.1 - \"- -\" 431 route=- backend=- upstream_ms=-1 total_ms=0\$'" ||
+    fail "no access-log line for the 431 in the usual format: $("$MKN" logs ingress | tail -3)"
   # A slow client that never finishes its header is cut off (header timeout) without harming others.
   exec 4<>/dev/tcp/127.0.0.1/8080
   printf 'GET / HTTP/1.1\r\nHost: web.lab.test\r\n' >&4
