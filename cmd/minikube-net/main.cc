@@ -285,7 +285,6 @@ void StopShell(const ShellChild& c) {
   waitpid(c.pid, nullptr, 0);
 }
 
-// A CNI lab's teardown: how many attachments DEL removed, the DELs that failed, what plugins left.
 // What a teardown has to say beyond the count: CNI DEL results and plugin leaks, and namespaces the
 // kernel had not freed by the deadline (down then waited for them the whole time).
 std::string TeardownReportText(const vnet::TeardownReport& r) {
@@ -301,7 +300,7 @@ std::string TeardownReportText(const vnet::TeardownReport& r) {
 }
 void PrintTeardownReport(const vnet::TeardownReport& r) { std::cerr << TeardownReportText(r); }
 
-// A detached owner's CNI teardown report, left for the `down` that stopped it (the owner's own output
+// A detached owner's teardown report, left for the `down` that stopped it (the owner's own output
 // goes to up.log, which goes with the state directory). Under the tool's runtime directory.
 std::string DownReportPath(const std::string& cluster) {
   return StrCat(std::string(net::kRunDir), "/.", cluster, ".down-report");
