@@ -24,6 +24,7 @@
 #include "lib/config/spec.h"
 #include "lib/net/naming.h"
 #include "lib/plan/plan.h"
+#include "lib/strings/edit_distance.h"
 #include "lib/strings/str_cat.h"
 #include "vnet/cluster.h"
 #include "vnet/cni.h"
@@ -928,7 +929,14 @@ int RunLogs(const std::string& pod, const std::string& cluster) {
     for (std::string line; std::getline(in, line);) std::cout << line << "\n";
     return kExitOk;
   }
-  if (p == nullptr) return Fail(StrCat("no pod named ", pod, " in cluster ", s->cluster), kExitBadInput);
+  if (p == nullptr) {
+    std::vector<std::string> names = {"ingress"};
+    for (const vnet::PodState& ps : s->pods) names.push_back(ps.name);
+    const std::string near = Closest(pod, names, 2);
+    return Fail(StrCat("no pod named ", pod, " in cluster ", s->cluster,
+                       near.empty() ? "" : StrCat(" (did you mean \"", near, "\"?)")),
+                kExitBadInput);
+  }
   for (const auto& c : p->containers) {
     std::ifstream in(StrCat(vnet::StateDirOf(s->cluster), "/logs/", pod, "/", c.name, ".log"));
     for (std::string line; std::getline(in, line);) std::cout << "[" << c.name << "] " << line << "\n";

@@ -95,7 +95,10 @@ routing)
   contains "$out" "http_route/canary/2" "per-route counters"
   log=$("$MKN" logs -c $C ingress)
   contains "$log" "\"GET /v1/users/7\" 200 route=ingress/site/api.lab.test/v1 backend=api-" "access log line"
-  pass "get routes counts per route; logs ingress has one line per request"
+  rc=0; out=$("$MKN" logs -c $C ingres 2>&1) || rc=$?
+  ((rc == 2)) || fail "logs of an unknown pod: exit $rc, expected 2"
+  contains "$out" 'no pod named ingres in cluster edge (did you mean "ingress"?)' "a typo gets a suggestion"
+  pass "get routes counts per route; logs ingress has one line per request; a typo gets a suggestion"
   down
   ;;
 tls)

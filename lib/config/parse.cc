@@ -4,6 +4,7 @@
 #include <set>
 #include <toml++/toml.h>
 
+#include "lib/strings/edit_distance.h"
 #include "lib/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "lib/config/raw_config.h"
@@ -26,19 +27,6 @@ std::string TypeName(const toml::node& n) {
     case toml::node_type::table: return "a table";
     default: return "a date/time";
   }
-}
-
-size_t EditDistance(std::string_view a, std::string_view b) {
-  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
-    }
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
 }
 
 // Reads the keys of one TOML table into Fields, remembering which keys it knew, so that Finish() can
