@@ -187,7 +187,7 @@ class BufferPool {
 struct BufferLease {
   BufferPool* pool;
   std::unique_ptr<ConnBuffers> b;
-  BufferLease(BufferPool* p) : pool(p), b(p->Take()) {}
+  explicit BufferLease(BufferPool* p) : pool(p), b(p->Take()) {}
   BufferLease(const BufferLease&) = delete;
   BufferLease& operator=(const BufferLease&) = delete;
   ~BufferLease() { pool->Give(std::move(b)); }
@@ -325,9 +325,9 @@ void Watchdog::Stop() {
 //
 // The state lives on the heap (the BIO points to it), so a TlsStream can be moved. It models
 // Beast's AsyncReadStream/AsyncWriteStream (for the rare paths: our own answers, streamed bodies,
-// 100-continue, whose deadlines are the tcp_stream's) and SyncReadStream (read_some stops with
-// would_block, for ReadBuffered's synchronous parse); the hot path uses ReadSomeNow and WriteNow,
-// whose deadlines are the connection's Watchdog. Errors are asio's for the same events: the peer's
+// 100-continue) and SyncReadStream (read_some stops with would_block, for ParseBuffered's
+// synchronous parse); the hot path uses ReadSomeNow and WriteNow. Deadlines are the connection's
+// Watchdog's, except the handshake's and close_notify's (the tcp_stream's, set by the caller). Errors are asio's for the same events: the peer's
 // close_notify is error::eof, an end of the TCP stream without it ssl::error::stream_truncated,
 // an OpenSSL failure an error in asio's ssl category.
 class TlsStream {
@@ -432,7 +432,7 @@ class TlsStream {
     return n;
   }
 
-  // AsyncReadStream / AsyncWriteStream, as coroutines (rare paths; deadlines of the tcp_stream).
+  // AsyncReadStream / AsyncWriteStream, as coroutines (rare paths; the Watchdog keeps their deadlines).
   template <class Buffers, class Token>
   auto async_read_some(const Buffers& buffers, Token&& token) {
     return asio::async_initiate<Token, void(beast::error_code, size_t)>(

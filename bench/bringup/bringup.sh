@@ -27,10 +27,9 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 HERE="$ROOT/bench/bringup"
-if [[ "${MKN_IN_SANDBOX:-}" != 1 ]]; then
-  [[ $(id -u) == 0 ]] || { echo "bench/bringup: needs root (it builds network namespaces inside ci/sandbox.sh)" >&2; exit 1; }
-  exec "$ROOT/ci/sandbox.sh" "$0" "$@"
-fi
+BENCH=bench/bringup
+. "$ROOT/bench/lib.sh"
+bench_sandbox "$@"
 
 REPS=3 LOOP=1 MININET=1
 while (($#)); do
@@ -53,48 +52,15 @@ COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 BIG="$HERE/labs/hostgw-10x100.toml"   # cluster "bench"
 ONE="$HERE/labs/single-1x200.toml"    # cluster "bench1"
 
-die() { echo "bench/bringup: $*" >&2; exit 1; }
-log() { echo "--- $*" >&2; }
-# wait_for DEADLINE_S CMD...: run CMD until it succeeds or the deadline passes.
-wait_for() {
-  local deadline=$((SECONDS + $1)); shift
-  until "$@" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.01
-  done
-}
 # gone PID: the process has exited (a zombie not yet reaped by this PID 1 counts as exited).
 gone() { ! kill -0 "$1" 2>/dev/null || grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
 # Elapsed microseconds between two $EPOCHREALTIME stamps.
-us() { local a=${1/./} b=${2/./}; echo $((10#$b - 10#$a)); }
 # Microseconds as seconds with 2 decimals.
 secs() { printf '%d.%02d' $(($1 / 1000000)) $((($1 / 10000) % 100)); }
 # ratio A B: A/B with one decimal.
 ratio() { printf '%d.%d' $(($1 / $2)) $(((10 * $1 / $2) % 10)); }
 # Median (of an even count: the mean of the middle two, rounded down).
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2)}'; }
-
-# --- the kernel-cleanup barrier -----------------------------------------------------------------
-SENT_NS=bench-sentinel SENT_IF=bench-sent
-arm_drain() {
-  ip netns add "$SENT_NS"
-  ip link add "$SENT_IF" type veth peer name s0 netns "$SENT_NS"
-}
-drain() {
-  ip netns del "$SENT_NS"
-  local deadline=$((SECONDS + 120))
-  while ip link show dev "$SENT_IF" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || die "the kernel did not free the namespaces within 120 s"
-    sleep 0.002
-  done
-}
-# Nothing of any variant is left: no named namespace, no link but lo in the bench's own namespace.
-assert_clean() {
-  local left
-  left=$(ip netns list)
-  [[ -z "$left" ]] || die "$1: namespaces left: $left"
-  [[ $(ip -o link | wc -l) == 1 ]] || die "$1: links left in the bench namespace: $(ip -o link)"
-}
 
 # --- probes ---------------------------------------------------------------------------------------
 # Address of pod P of cluster C from the plan (works for both the minikube-net and the script variants).

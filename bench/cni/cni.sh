@@ -36,10 +36,9 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 HERE="$ROOT/bench/cni"
-if [[ "${MKN_IN_SANDBOX:-}" != 1 ]]; then
-  [[ $(id -u) == 0 ]] || { echo "bench/cni: needs root (it builds network namespaces inside ci/sandbox.sh)" >&2; exit 1; }
-  exec "$ROOT/ci/sandbox.sh" "$0" "$@"
-fi
+BENCH=bench/cni
+. "$ROOT/bench/lib.sh"
+bench_sandbox "$@"
 QUICK=0 ABBA=0
 for a in "$@"; do
   case "$a" in
@@ -67,32 +66,8 @@ LAB="$OUT/lab.toml" CLUSTER=cnibench
 sed -e "s/^nodes = .*/nodes = $NODES/" -e "s/^replicas = .*/replicas = $PODS/" "$HERE/labs/bridge-10x100.toml" >"$LAB"
 cp "$HERE/labs/bridge.conflist" "$OUT/"
 
-die() { echo "bench/cni: $*" >&2; exit 1; }
-log() { echo "--- $*" >&2; }
-us() { local a=${1/./} b=${2/./}; echo $((10#$b - 10#$a)); }
 secs() { awk -v u="$1" 'BEGIN {printf "%.2f", u / 1e6}'; }
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-
-# --- the kernel-cleanup barrier (bench/bringup explains it) ---------------------------------------
-SENT_NS=bench-sentinel SENT_IF=bench-sent
-arm_drain() {
-  ip netns add "$SENT_NS"
-  ip link add "$SENT_IF" type veth peer name s0 netns "$SENT_NS"
-}
-drain() {
-  ip netns del "$SENT_NS"
-  local deadline=$((SECONDS + 120))
-  while ip link show dev "$SENT_IF" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || die "the kernel did not free the namespaces within 120 s"
-    sleep 0.002
-  done
-}
-assert_clean() {
-  local left
-  left=$(ip netns list)
-  [[ -z "$left" ]] || die "$1: namespaces left: $(head -3 <<<"$left")"
-  [[ $(ip -o link | wc -l) == 1 ]] || die "$1: links left in the bench namespace: $(ip -o link)"
-}
 
 # --- inputs of the loop and of direct: the same per-node plugin config minikube-net renders --------
 # Node i of the lab is "lp-node<i>" for them; its pods "lp-<i>-<k>", its config the lab's node<i>'s.

@@ -57,10 +57,9 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 HERE="$ROOT/bench/ingress"
-if [[ "${MKN_IN_SANDBOX:-}" != 1 ]]; then
-  [[ $(id -u) == 0 ]] || { echo "bench/ingress: needs root (it builds network namespaces inside ci/sandbox.sh)" >&2; exit 1; }
-  exec "$ROOT/ci/sandbox.sh" "$0" "$@"
-fi
+BENCH=bench/ingress
+. "$ROOT/bench/lib.sh"
+bench_sandbox "$@"
 
 usage() { sed -n '4,5p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 NGINX_ONLY=0 CALIBRATE=0 EXEC="" T=5 CONNS=50 REPS=(A B B A)
@@ -88,15 +87,6 @@ done
 B_NAME=minikube-net; ((CALIBRATE)) && B_NAME="nginx B"
 [[ $T =~ ^[0-9]+$ && $T -ge 1 && $T -le 60 ]] || { echo "bench/ingress: -d wants 1..60 seconds" >&2; exit 2; }
 
-die() { echo "bench/ingress: $*" >&2; exit 1; }
-log() { echo "--- $*" >&2; }
-wait_for() {
-  local deadline=$((SECONDS + $1)); shift
-  until "$@" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.05
-  done
-}
 median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}'; }
 cpu_count() {  # cpu_count "0-1,3" -> 3

@@ -23,6 +23,8 @@
 # Needs what ingress.sh --exec exports: MKN_PID, NGINX_PID, POD_IP, OUT, WRK_CPUS, PROXY_CPUS.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd) BENCH=bench/ingress/profile
+. "$ROOT/bench/lib.sh"
 CASE=${1:-https-ka} WHAT=${2:-all}
 : "${MKN_PID:?run through ingress.sh --exec}" "${OUT:?}" "${NGINX_PID:?}" "${WRK_CPUS:?}" "${PROXY_CPUS:?}"
 P="$OUT/profile"
@@ -37,13 +39,6 @@ EXTRA=()
 [[ $CASE == http-new ]] && EXTRA=(-H 'Connection: close')
 MKN="$OUT/minikube-net"
 CG_SECONDS=${CG_SECONDS:-12}
-wait_for() {
-  local deadline=$((SECONDS + $1)); shift
-  until "$@" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.1
-  done
-}
 answers() { [[ $(curl -sk -o /dev/null -w '%{http_code}' --max-time 5 "$SCHEME://127.0.0.1:$1/") == 200 ]]; }
 # wrk_n PORT SECONDS FILE [CONNECTIONS]: a bounded keep-alive run (10 connections unless told);
 # prints the number of requests completed.

@@ -24,10 +24,9 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 HERE="$ROOT/bench/services"
-if [[ "${MKN_IN_SANDBOX:-}" != 1 ]]; then
-  [[ $(id -u) == 0 ]] || { echo "bench/services: needs root (it builds network namespaces inside ci/sandbox.sh)" >&2; exit 1; }
-  exec "$ROOT/ci/sandbox.sh" "$0" "$@"
-fi
+BENCH=bench/services
+. "$ROOT/bench/lib.sh"
+bench_sandbox "$@"
 QUICK=0
 [[ "${1:-}" == --quick ]] && QUICK=1
 T=3; ((QUICK)) && T=1
@@ -43,15 +42,6 @@ cp "$MKN" "$SCALE" "$CONNRATE" "$OUT/"
 MKN="$OUT/minikube-net" SCALE="$OUT/scale" CONNRATE="$OUT/connrate"
 COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 
-die() { echo "bench/services: $*" >&2; exit 1; }
-log() { echo "--- $*" >&2; }
-wait_for() {
-  local deadline=$((SECONDS + $1)); shift
-  until "$@" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.05
-  done
-}
 median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}'; }
 RESULTS=()  # "target|measured|verdict"
