@@ -13,7 +13,7 @@
 #      call under the same concurrency, without any runtime around it.
 #   3. minikube-net, twice: `up -d labs/bridge-10x100.toml` (nodes, pods' namespaces, ADD of every
 #      pod: nodes in parallel, a node's pods in order), then `down` (DEL of every attachment,
-#      namespaces go), with MKN_CNI_TRACE (vnet/cni.h) recording every plugin call and chain.
+#      namespaces go), with MKN_CNI_TRACE (vnet/cni/runtime.h) recording every plugin call and chain.
 #   4. direct again (direct and minikube-net A-B-B-A); with --quick or --abba the loop again (a
 #      loop run takes over a minute at 1000 pods, so the full run has it once by default). A variant's
 #      total is the median of its runs. Every total includes the kernel's cleanup of the

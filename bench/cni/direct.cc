@@ -12,7 +12,7 @@
 // minikube-net's node view and never reach the host. Every pod gets ADD, then, once every node has
 // finished its ADDs, DEL: the conf file on stdin, CNI_* in the environment (the CNI_ARGS a runtime
 // passes), nothing else; each call is posix_spawn + read stdout + waitpid, timed from before the
-// spawn to the reap (the same span as vnet/cni_exec's ExecResult.elapsed).
+// spawn to the reap (the same span as vnet/cni/exec's ExecResult.elapsed).
 //
 // Prints "phase ADD|DEL <wall µs>" (first spawn of the phase to the last node done) and, per call,
 // "call <node> <container> ADD|DEL <µs>" on stdout. Each plugin gets its own session (setsid), as
@@ -80,7 +80,7 @@ int RunOnce(const std::string& plugin, const std::string& command, const Job& j,
   envp.push_back(nullptr);
   std::string arg0 = plugin;
   char* argv[] = {arg0.data(), nullptr};
-  // Its own session, as vnet/cni_exec gives every plugin: with sched_autogroup (on in Debian's
+  // Its own session, as vnet/cni/exec gives every plugin: with sched_autogroup (on in Debian's
   // kernels) each session is a scheduling group of its own, so without this the plugins of all
   // nodes would share one group's CPU time against the rest of the machine, minikube-net's not.
   posix_spawnattr_t attr;
@@ -204,7 +204,7 @@ int main(int argc, char** argv) {
         if (mount("direct-varlib", "/var/lib", "tmpfs", 0, "mode=755") != 0)
           Die("tmpfs /var/lib for " + node);
       } else {
-        // As vnet/nodefs makes a node's /var/lib: overlayfs, lower the real one, upper on a tmpfs.
+        // As vnet/cni/nodefs makes a node's /var/lib: overlayfs, lower the real one, upper on a tmpfs.
         std::string base = state_dir + "/ov-" + node;
         mkdir(base.c_str(), 0755);
         if (mount("direct-ov", base.c_str(), "tmpfs", 0, "mode=755") != 0) Die("tmpfs " + base);

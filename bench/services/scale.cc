@@ -34,7 +34,7 @@
 #include "lib/packet/packet_builder.h"
 #include "lib/proxy/nft_ruleset.h"
 #include "lib/strings/str_cat.h"
-#include "vnet/nft.h"
+#include "vnet/kernel/nft.h"
 
 namespace mkn {
 namespace {

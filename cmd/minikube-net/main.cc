@@ -26,13 +26,13 @@
 #include "lib/plan/plan.h"
 #include "lib/strings/edit_distance.h"
 #include "lib/strings/str_cat.h"
-#include "vnet/cluster.h"
-#include "vnet/cni.h"
-#include "vnet/cni_verify.h"
-#include "vnet/control.h"
-#include "vnet/netns.h"
-#include "vnet/state.h"
-#include "vnet/tls.h"
+#include "vnet/cluster/cluster.h"
+#include "vnet/cni/runtime.h"
+#include "vnet/cni/verify/verify.h"
+#include "vnet/cluster/control.h"
+#include "vnet/kernel/netns.h"
+#include "vnet/cluster/state.h"
+#include "vnet/edge/tls.h"
 
 namespace mkn {
 namespace {
@@ -1078,7 +1078,7 @@ int main(int argc, char** argv) {
   logs_cmd->add_option("pod", logs_pod, "Pod name")->required();
   logs_cmd->add_option("-c,--cluster", logs_cluster, "Cluster name (default: the only cluster up)");
 
-  // `cert`: a local CA and a server certificate for labs (vnet/tls). Touches only files in --dir.
+  // `cert`: a local CA and a server certificate for labs (vnet/edge/tls). Touches only files in --dir.
   std::string cert_dir = "./minikube-net-tls", cert_name;
   std::vector<std::string> cert_hosts;
   CLI::App* cert_cmd = app.add_subcommand("cert", "Make (or reuse) a local CA in DIR and issue a certificate for HOSTs");

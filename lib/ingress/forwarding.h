@@ -1,7 +1,7 @@
 // lib/ingress/forwarding — what a reverse proxy changes in the headers it relays (RFC 9110, 7239).
 //
 // Pure functions over header lists (name lowercase, value as received), so the rules are table-tested
-// without sockets. vnet/ingress converts to and from Beast's fields.
+// without sockets. vnet/edge/ingress converts to and from Beast's fields.
 #pragma once
 
 #include <string>

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "vnet/netns.h"
+#include "vnet/kernel/netns.h"
 
 namespace mkn::vnet::testing {
 

@@ -1,0 +1,361 @@
+#include "vnet/cluster/applier.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "lib/net/naming.h"
+#include "lib/status/status.h"
+#include "lib/strings/str_cat.h"
+#include "vnet/kernel/netlink.h"
+#include "vnet/kernel/netns.h"
+#include "vnet/kernel/nft.h"
+#include "vnet/kernel/tun.h"
+
+namespace mkn::vnet {
+namespace {
+
+using namespace plan;
+
+// State shared by the workers of one Apply: the namespaces made so far and a cache of ifindexes.
+class Registry {
+ public:
+  // A namespace made earlier (a running cluster's node): usable by steps, never unwound.
+  void AddExisting(const std::string& name, int fd) {
+    std::lock_guard<std::mutex> l(mu_);
+    fds_[name] = fd;
+  }
+  void AddNetns(const std::string& name, Fd fd) {
+    std::lock_guard<std::mutex> l(mu_);
+    fds_[name] = fd.get();
+    owned_.emplace(name, std::move(fd));
+    order_.push_back(name);
+  }
+  absl::StatusOr<int> NetnsFd(const std::string& name) {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = fds_.find(name);
+    if (it == fds_.end()) return absl::FailedPreconditionError(StrCat("netns ", name, " not created yet"));
+    return it->second;
+  }
+  std::optional<int> CachedIndex(const std::string& key) {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = ifindex_.find(key);
+    if (it == ifindex_.end()) return std::nullopt;
+    return it->second;
+  }
+  void CacheIndex(const std::string& key, int index) {
+    std::lock_guard<std::mutex> l(mu_);
+    ifindex_[key] = index;
+  }
+  void AddApp(AppSocket s) {
+    std::lock_guard<std::mutex> l(mu_);
+    apps_.push_back(std::move(s));
+  }
+  void AddTun(const std::string& ns, Fd fd) {
+    std::lock_guard<std::mutex> l(mu_);
+    tuns_.emplace(ns, std::move(fd));
+  }
+  std::map<std::string, Fd> TakeTuns() { return std::move(tuns_); }
+
+  // Undo: remove every namespace made, newest first.
+  void Unwind() {
+    owned_.clear();
+    for (auto it = order_.rbegin(); it != order_.rend(); ++it) (void)RemoveNetns(*it);
+    order_.clear();
+    apps_.clear();
+  }
+
+  std::map<std::string, Fd> TakeNetns() { return std::move(owned_); }
+  std::vector<AppSocket> TakeApps() { return std::move(apps_); }
+
+ private:
+  std::mutex mu_;
+  std::unordered_map<std::string, int> fds_;
+  std::map<std::string, Fd> owned_;
+  std::vector<std::string> order_;
+  std::unordered_map<std::string, int> ifindex_;
+  std::vector<AppSocket> apps_;
+  std::map<std::string, Fd> tuns_;
+};
+
+absl::Status WriteSysctl(const std::string& key, const std::string& value) {
+  std::string path = "/proc/sys/" + key;
+  std::replace(path.begin() + 10, path.end(), '.', '/');
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return absl::ErrnoToStatus(errno, StrCat("open ", path));
+  Fd owned(fd);
+  if (::write(fd, value.data(), value.size()) < 0) return absl::ErrnoToStatus(errno, StrCat("write ", path));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Fd> OpenAppSocket(const StartApp& a) {
+  bool udp = a.app == config::AppKind::kUdpEcho;
+  int fd = ::socket(AF_INET, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return absl::ErrnoToStatus(errno, "open app socket");
+  Fd owned(fd);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  // Any address, so the pod's other containers reach the app on localhost as well as on the pod IP.
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<uint16_t>(a.port));
+  sa.sin_addr.s_addr = htonl(INADDR_ANY);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) < 0) {
+    return absl::ErrnoToStatus(errno, StrCat("pod ", a.pod, ": bind ", udp ? "UDP" : "TCP", " port ", a.port));
+  }
+  if (!udp && ::listen(fd, 1024) < 0) return absl::ErrnoToStatus(errno, StrCat("pod ", a.pod, ": listen"));
+  return owned;
+}
+
+// One worker thread: it moves between namespaces freely (it is discarded after its phase).
+class Worker {
+ public:
+  Worker(Registry& reg, const std::string& marker) : reg_(reg), marker_(marker) {}
+
+  absl::Status Run(const Step& step) { return std::visit([this](const auto& op) { return Do(op); }, step.op); }
+
+  // Sockets of namespaces only one group uses are dropped when the group ends.
+  void EndGroup(const std::string& ns) { sockets_.erase(ns); }
+
+ private:
+  absl::Status Enter(const std::string& ns) {
+    if (current_ == ns) return absl::OkStatus();
+    MKN_ASSIGN_OR_RETURN(int fd, reg_.NetnsFd(ns));
+    MKN_RETURN_IF_ERROR(EnterNetns(fd));
+    current_ = ns;
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<NlSocket*> In(const std::string& ns) {
+    auto it = sockets_.find(ns);
+    if (it != sockets_.end()) return &it->second;
+    MKN_RETURN_IF_ERROR(Enter(ns));
+    MKN_ASSIGN_OR_RETURN(NlSocket s, NlSocket::Open());
+    return &sockets_.emplace(ns, std::move(s)).first->second;
+  }
+
+  absl::StatusOr<int> Index(const std::string& ns, const std::string& dev) {
+    std::string key = StrCat(ns, "/", dev);
+    if (auto cached = reg_.CachedIndex(key)) return *cached;
+    MKN_ASSIGN_OR_RETURN(NlSocket * s, In(ns));
+    absl::StatusOr<LinkInfo> li = s->GetLink(dev);
+    if (!li.ok()) return absl::Status(li.status().code(), StrCat("look up ", dev, " in ", ns, ": ", li.status().message()));
+    reg_.CacheIndex(key, li->index);
+    return li->index;
+  }
+
+  // Prefixes an error with the namespace it happened in.
+  static absl::Status Where(absl::Status st, const std::string& ns) {
+    if (st.ok()) return st;
+    return absl::Status(st.code(), StrCat(ns, ": ", st.message()));
+  }
+
+  absl::Status Do(const CreateNetns& s) {
+    // Marker first, mount second: whatever is visible under /run/netns is provably ours.
+    MKN_RETURN_IF_ERROR(UnshareNetns());
+    current_ = "";
+    MKN_ASSIGN_OR_RETURN(NlSocket sock, NlSocket::Open());
+    MKN_RETURN_IF_ERROR(Where(sock.SetUpWithAlias("lo", marker_), s.name));
+    absl::Status st = MountCurrentNetns(s.name);
+    if (absl::IsAlreadyExists(st)) {
+      return absl::AlreadyExistsError(StrCat("netns ", s.name, " already exists: another cluster with this name is up, or a crashed one was not taken down (minikube-net down <cluster>)"));
+    }
+    MKN_RETURN_IF_ERROR(st);
+    MKN_ASSIGN_OR_RETURN(Fd fd, OpenCurrentNetns());
+    reg_.AddNetns(s.name, std::move(fd));
+    current_ = s.name;
+    sockets_.insert_or_assign(s.name, std::move(sock));
+    return absl::OkStatus();
+  }
+  absl::Status Do(const SetSysctl& s) {
+    MKN_RETURN_IF_ERROR(Enter(s.ns));
+    return Where(WriteSysctl(s.key, s.value), s.ns);
+  }
+  absl::Status Do(const CreateBridge& s) {
+    MKN_ASSIGN_OR_RETURN(NlSocket * sock, In(s.ns));
+    return Where(sock->CreateBridge(s.name, s.mtu, s.mac), s.ns);
+  }
+  absl::Status Do(const CreateVeth& s) {
+    VethSpec v{s.name, s.mtu, 0, s.peer_name, -1, s.peer_mac};
+    if (!s.master.empty()) {
+      MKN_ASSIGN_OR_RETURN(v.master, Index(s.ns, s.master));
+    }
+    MKN_ASSIGN_OR_RETURN(v.peer_netns_fd, reg_.NetnsFd(s.peer_ns));
+    MKN_ASSIGN_OR_RETURN(NlSocket * sock, In(s.ns));
+    return Where(sock->CreateVeth(v), s.ns);
+  }
+  absl::Status Do(const CreateVxlan& s) {
+    VxlanSpec v{s.name, static_cast<uint32_t>(s.vni), s.local, 0, static_cast<uint16_t>(s.port), s.mtu, s.mac};
+    MKN_ASSIGN_OR_RETURN(v.link, Index(s.ns, s.dev));
+    MKN_ASSIGN_OR_RETURN(NlSocket * sock, In(s.ns));
+    return Where(sock->CreateVxlan(v), s.ns);
+  }
+  absl::Status Do(const AddAddress& s) {
+    MKN_ASSIGN_OR_RETURN(int idx, Index(s.ns, s.dev));
+    MKN_ASSIGN_OR_RETURN(NlSocket * sock, In(s.ns));
+    return Where(sock->AddAddress(idx, s.addr), s.ns);
+  }
+  absl::Status Do(const SetLinkUp& s) {
+    MKN_ASSIGN_OR_RETURN(NlSocket * sock, In(s.ns));
+    return Where(sock->SetUpWithAlias(s.dev, marker_), s.ns);
+  }
+  absl::Status Do(const AddRoute& s) {
+    MKN_ASSIGN_OR_RETURN(int idx, Index(s.ns, s.dev));
+    MKN_ASSIGN_OR_RETURN(NlSocket * sock, In(s.ns));
+    return Where(sock->AddRoute(s.dst, s.via, idx, s.onlink, s.table), s.ns);
+  }
+  absl::Status Do(const SetHairpin& s) {
+    MKN_ASSIGN_OR_RETURN(int idx, Index(s.ns, s.dev));
+    MKN_ASSIGN_OR_RETURN(NlSocket * sock, In(s.ns));
+    return Where(sock->SetHairpin(idx), s.ns);
+  }
+  absl::Status Do(const AddProxyNeighbor& s) {
+    MKN_ASSIGN_OR_RETURN(int idx, Index(s.ns, s.dev));
+    MKN_ASSIGN_OR_RETURN(NlSocket * sock, In(s.ns));
+    return Where(sock->AddProxyNeighbor(idx, s.ip), s.ns);
+  }
+  absl::Status Do(const AddRule& s) {
+    MKN_ASSIGN_OR_RETURN(NlSocket * sock, In(s.ns));
+    return Where(sock->AddRule(s.pref, s.dst, s.ipproto, s.dport_min, s.dport_max, s.table), s.ns);
+  }
+  absl::Status Do(const DeleteRule& s) {
+    MKN_ASSIGN_OR_RETURN(NlSocket * sock, In(s.ns));
+    return Where(sock->DeleteRule(s.pref, s.table), s.ns);
+  }
+  absl::Status Do(const CreateTun& s) {
+    MKN_RETURN_IF_ERROR(Enter(s.ns));
+    absl::StatusOr<Fd> fd = OpenTun(s.name, s.mtu);
+    if (!fd.ok()) return Where(fd.status(), s.ns);
+    reg_.AddTun(s.ns, std::move(*fd));
+    return absl::OkStatus();
+  }
+  absl::Status Do(const LoadNftRuleset& s) {
+    MKN_RETURN_IF_ERROR(Enter(s.ns));
+    return Where(RunNft(s.ruleset), s.ns);
+  }
+  absl::Status Do(const AddNeighbor& s) {
+    MKN_ASSIGN_OR_RETURN(int idx, Index(s.ns, s.dev));
+    MKN_ASSIGN_OR_RETURN(NlSocket * sock, In(s.ns));
+    return Where(sock->AddNeighbor(idx, s.ip, s.mac), s.ns);
+  }
+  absl::Status Do(const AddFdb& s) {
+    MKN_ASSIGN_OR_RETURN(int idx, Index(s.ns, s.dev));
+    MKN_ASSIGN_OR_RETURN(NlSocket * sock, In(s.ns));
+    return Where(sock->AddFdb(idx, s.mac, s.dst), s.ns);
+  }
+  absl::Status Do(const StartApp& s) {
+    MKN_RETURN_IF_ERROR(Enter(s.ns));
+    MKN_ASSIGN_OR_RETURN(Fd fd, OpenAppSocket(s));
+    reg_.AddApp(AppSocket{s, std::move(fd)});
+    return absl::OkStatus();
+  }
+  absl::Status Do(const StartCommand&) { return absl::OkStatus(); }  // the caller starts commands
+  absl::Status Do(const CniAdd&) { return absl::OkStatus(); }        // the caller runs the chain (vnet/cni)
+
+  Registry& reg_;
+  const std::string& marker_;
+  std::string current_;
+  std::unordered_map<std::string, NlSocket> sockets_;
+};
+
+const std::string* GroupNetns(const Step& s) {
+  if (const auto* c = std::get_if<CreateNetns>(&s.op)) return &c->name;
+  return nullptr;
+}
+
+}  // namespace
+
+absl::StatusOr<Applied> Apply(const Plan& plan, const ApplyOptions& options) {
+  MKN_RETURN_IF_ERROR(PrepareNetnsDir());
+  int workers = options.workers > 0 ? options.workers : std::max(1u, std::thread::hardware_concurrency());
+  Registry reg;
+  if (options.existing_netns != nullptr) {
+    for (const auto& [name, fd] : *options.existing_netns) reg.AddExisting(name, fd.get());
+  }
+  Applied out;
+  const bool trace = std::getenv("MKN_TRACE") != nullptr;  // per-phase timings on stderr
+  std::atomic<long long> op_us[std::variant_size_v<Op>] = {};
+  size_t first = 0;
+  while (first < plan.steps.size()) {
+    // One phase: [first, last). Its groups, each a run of step indices in plan order.
+    int phase = plan.steps[first].phase;
+    auto phase_start = std::chrono::steady_clock::now();
+    size_t last = first;
+    std::map<int, std::vector<size_t>> by_group;
+    for (; last < plan.steps.size() && plan.steps[last].phase == phase; ++last) {
+      by_group[plan.steps[last].group].push_back(last);
+    }
+    std::vector<const std::vector<size_t>*> groups;
+    for (auto& [g, idx] : by_group) groups.push_back(&idx);
+
+    std::atomic<size_t> next{0};
+    std::atomic<bool> failed{false};
+    std::mutex err_mu;
+    absl::Status first_error;
+    auto work = [&] {
+      Worker w(reg, plan.marker);
+      for (size_t g; !failed && (g = next.fetch_add(1)) < groups.size();) {
+        const std::string* own_ns = nullptr;
+        for (size_t i : *groups[g]) {
+          const Step& step = plan.steps[i];
+          auto t0 = std::chrono::steady_clock::now();
+          absl::Status st = static_cast<int>(i) == options.fail_at_step
+                                ? absl::InternalError(StrCat("injected failure before step ", i))
+                                : w.Run(step);
+          if (trace) op_us[step.op.index()] += std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
+          if (!st.ok()) {
+            std::lock_guard<std::mutex> l(err_mu);
+            if (!failed.exchange(true)) first_error = st;
+            return;
+          }
+          if (const std::string* ns = GroupNetns(step)) own_ns = ns;
+          if (options.progress != nullptr) options.progress->fetch_add(1, std::memory_order_relaxed);
+        }
+        if (own_ns != nullptr && phase == kPhasePods) w.EndGroup(*own_ns);
+      }
+    };
+    int n = std::min<int>(workers, static_cast<int>(groups.size()));
+    std::vector<std::thread> threads;
+    for (int i = 0; i < n; ++i) threads.emplace_back(work);
+    for (std::thread& t : threads) t.join();
+    if (failed) {
+      reg.Unwind();
+      return first_error;
+    }
+    if (trace) {
+      fprintf(stderr, "phase %d: %zu steps in %zu groups, %lld ms\n", phase, last - first, groups.size(),
+              static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                         std::chrono::steady_clock::now() - phase_start).count()));
+    }
+    first = last;
+  }
+  for (const Step& s : plan.steps) {
+    if (const auto* c = std::get_if<StartCommand>(&s.op)) out.commands.push_back(*c);
+    if (const auto* c = std::get_if<CniAdd>(&s.op)) out.cni_adds.push_back(*c);
+  }
+  if (trace) {
+    static constexpr const char* kOpNames[] = {"create_netns", "set_sysctl", "create_bridge", "create_veth",
+                                               "create_vxlan", "add_address", "set_link_up", "add_route",
+                                               "add_neighbor", "add_fdb", "add_proxy_neigh", "add_rule",
+                                               "delete_rule", "create_tun", "load_nft", "set_hairpin", "start_app",
+                                               "start_command", "cni_add"};
+    static_assert(std::size(kOpNames) == std::variant_size_v<Op>);
+    for (size_t i = 0; i < std::variant_size_v<Op>; ++i) {
+      fprintf(stderr, "%-14s %8lld us (summed over workers)\n", kOpNames[i], op_us[i].load());
+    }
+  }
+  out.netns = reg.TakeNetns();
+  out.apps = reg.TakeApps();
+  out.tuns = reg.TakeTuns();
+  return out;
+}
+
+}  // namespace mkn::vnet

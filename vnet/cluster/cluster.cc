@@ -1,0 +1,927 @@
+#include "vnet/cluster/cluster.h"
+
+#include <sched.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <ctime>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+#include <tuple>
+
+#include "absl/strings/str_join.h"
+#include "lib/config/mutate.h"
+#include "lib/net/naming.h"
+#include "lib/plan/plan.h"
+#include "lib/proxy/nft_ruleset.h"
+#include "lib/status/status.h"
+#include "lib/strings/str_cat.h"
+#include "vnet/apps/apps.h"
+#include "vnet/cni/runtime.h"
+#include "vnet/cni/exec.h"
+#include "vnet/cluster/control.h"
+#include "vnet/edge/ingress.h"
+#include "vnet/edge/tls.h"
+#include "vnet/kernel/conntrack.h"
+#include "vnet/kernel/nft.h"
+#include "vnet/kernel/netns.h"
+#include "vnet/kernel/process.h"
+#include "vnet/proxy/proxy.h"
+
+namespace mkn::vnet {
+
+struct RunningCluster::Impl {
+  Fd lock;
+  Applied applied;
+  std::unique_ptr<AppServer> apps;
+  std::unique_ptr<UserspaceProxy> proxy;  // proxy_mode = "userspace" with services
+  std::unique_ptr<ControlServer> control;
+  std::unique_ptr<IngressServer> ingress;  // the lab has listeners (ingresses or http_routes)
+  config::ClusterSpec spec;  // as it is now: kill and scale change it
+  std::string logs;          // <state dir>/logs
+  mutable std::mutex mu;     // spec, state, applied.netns, children: control thread vs main thread
+  std::atomic<bool> down{true};  // nothing to take down until the intent is on disk
+  // CNI labs: each node's chain (its filesystem view held open), the node daemons, and why a
+  // pod's ADD failed (non-strict up: the rest of the lab came up).
+  std::vector<std::unique_ptr<CniNode>> cni_nodes;
+  std::vector<pid_t> daemons;
+  std::map<std::string, std::string> pod_errors;
+};
+
+namespace {
+
+// Each pod holds a few fds (its netns, app sockets, connections): raise the soft limit to the hard one.
+void RaiseFileLimit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+void AddCniReport(const CniTeardownReport& c, TeardownReport& r) {
+  r.cni_deleted = c.deleted;
+  r.cni_errors = c.errors;
+  r.cni_leaks = c.leaks;
+}
+
+absl::StatusOr<TeardownReport> RemoveFromState(const ClusterState& s) {
+  StopProcesses(s.Processes());
+  // A CNI lab: DEL of every attachment from the cached results, while the namespaces still exist.
+  CniTeardownReport cni = CniTeardown(s.cluster);
+  MKN_ASSIGN_OR_RETURN(TeardownReport r, Teardown(s.Netns(), s.marker));
+  AddCniReport(cni, r);
+  MKN_RETURN_IF_ERROR(RemoveStateDir(s.cluster));
+  return r;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<RunningCluster>> RunningCluster::Up(const config::ClusterSpec& spec,
+                                                                   const UpOptions& options) {
+  auto start = std::chrono::steady_clock::now();
+  // Before anything exists: every certificate of the edge must be readable and match its key.
+  for (const config::ListenerSpec& l : spec.listeners) {
+    for (const config::TlsCertSpec& c : l.tls) {
+      if (absl::Status s = CheckCertKey(c.cert, c.key); !s.ok()) {
+        return absl::InvalidArgumentError(StrCat(options.lab_path, ":", c.pos.line, ":", c.pos.col, ": listener \"",
+                                                 l.name, "\": ", s.message()));
+      }
+    }
+  }
+  // And every node's CNI chain must parse and have its plugins.
+  std::vector<CniNodeConfig> cni_configs;
+  if (spec.cni_mode) {
+    MKN_ASSIGN_OR_RETURN(cni_configs, LoadCniConfigs(spec, options.lab_path));
+  }
+  std::unique_ptr<RunningCluster> rc(new RunningCluster());
+  rc->impl_ = std::make_unique<Impl>();
+  Impl& impl = *rc->impl_;
+  absl::StatusOr<Fd> lock = LockCluster(spec.name);
+  if (!lock.ok()) {
+    absl::StatusOr<ClusterState> other = ReadState(spec.name);
+    if (other.ok()) {
+      return absl::FailedPreconditionError(StrCat("cluster ", spec.name, " is already up (pid ", other->owner.pid,
+                                                  "); take it down with: minikube-net down ", spec.name));
+    }
+    return lock.status();
+  }
+  impl.lock = std::move(*lock);
+  // A state file under a free lock is what a killed run left: remove it first, proven by markers.
+  if (absl::StatusOr<ClusterState> stale = ReadState(spec.name); stale.ok()) {
+    if (options.notice) options.notice(StrCat("removing what a previous run of ", spec.name, " left behind (pid ", stale->owner.pid, " is gone)"));
+    MKN_ASSIGN_OR_RETURN(TeardownReport r, RemoveFromState(*stale));
+    if (!r.not_ours.empty()) {
+      return absl::FailedPreconditionError(StrCat("namespace ", r.not_ours[0], " exists but is not this cluster's; remove it or rename the cluster"));
+    }
+    impl.lock.Reset();
+    MKN_ASSIGN_OR_RETURN(impl.lock, LockCluster(spec.name));
+  }
+  RaiseFileLimit();
+  rc->state_ = StateFromSpec(spec, options.lab_path);
+  ClusterState& st = rc->state_;
+  st.owner = {getpid(), ProcessStartTime(getpid())};
+  st.started_at = static_cast<int64_t>(std::time(nullptr));
+  // Intent first: every namespace the plan will make is on disk before the first one exists.
+  MKN_RETURN_IF_ERROR(WriteState(st));
+  impl.down = false;
+  auto fail = [&](absl::Status s) -> absl::Status {
+    (void)rc->Down();
+    return s;
+  };
+
+  plan::Plan plan = plan::BuildPlan(spec);
+  // A CNI lab comes up in two parts: the paths and the pods' namespaces, then (once the chain's ADD
+  // gave the pods their addresses) Services and containers.
+  if (spec.cni_mode) plan = plan::PhaseRange(plan, 0, plan::kPhaseServices);
+  ApplyOptions ao;
+  ao.workers = options.workers;
+  ao.progress = options.progress;
+  ao.fail_at_step = options.fail_at_step;
+  absl::StatusOr<Applied> applied = Apply(plan, ao);
+  if (!applied.ok()) {
+    (void)RemoveStateDir(spec.name);  // Apply has already removed what it made
+    impl.down = true;
+    return applied.status();
+  }
+  impl.applied = std::move(*applied);
+  impl.logs = StateDirOf(spec.name) + "/logs";
+  ::mkdir(impl.logs.c_str(), 0755);
+
+  config::ClusterSpec live = spec;  // a CNI lab: with the addresses the chain gave
+  if (spec.cni_mode) {
+    if (absl::Status s = rc->CniUp(std::move(cni_configs), live, options); !s.ok()) return fail(s);
+    plan::Plan rest = plan::PhaseRange(plan::BuildPlan(live), plan::kPhaseServices, plan::kPhaseCount);
+    ApplyOptions ao2;
+    ao2.workers = options.workers;
+    ao2.existing_netns = &impl.applied.netns;
+    absl::StatusOr<Applied> more = Apply(rest, ao2);
+    if (!more.ok()) return fail(more.status());
+    for (AppSocket& a : more->apps) impl.applied.apps.push_back(std::move(a));
+    for (plan::StartCommand& c : more->commands) impl.applied.commands.push_back(std::move(c));
+    for (auto& [name, fd] : more->tuns) impl.applied.tuns[name] = std::move(fd);
+  }
+
+  if (!impl.applied.tuns.empty()) {
+    absl::StatusOr<std::unique_ptr<UserspaceProxy>> proxy =
+        UserspaceProxy::Create(live, std::move(impl.applied.tuns));
+    impl.applied.tuns.clear();
+    if (!proxy.ok()) return fail(proxy.status());
+    impl.proxy = std::move(*proxy);
+    if (absl::Status s = impl.proxy->Start(); !s.ok()) return fail(s);
+  }
+
+  impl.spec = live;
+  if (spec.cni_mode) rc->SyncStatePods();
+  impl.apps = std::make_unique<AppServer>(impl.logs);
+  for (AppSocket& a : impl.applied.apps) {
+    const config::PodSpec* pod = live.FindPod(a.app.pod);
+    if (absl::Status s = impl.apps->Serve(std::move(a), live.nodes[pod->node].name); !s.ok()) return fail(s);
+  }
+  impl.applied.apps.clear();
+  impl.apps->Start(1);
+
+  if (absl::Status s = rc->StartCommands(impl.applied.commands); !s.ok()) return fail(s);
+  if (absl::Status s = rc->StartIngress(); !s.ok()) return fail(s);
+  if (absl::StatusOr<std::unique_ptr<ControlServer>> control = ControlServer::Start(
+          ControlSocketPath(spec.name), [raw = rc.get()](const std::string& req) { return raw->HandleControl(req); });
+      control.ok()) {
+    impl.control = std::move(*control);
+  } else {
+    return fail(control.status());
+  }
+  st.phase = "ready";
+  st.ready_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+  if (absl::Status s = WriteState(st); !s.ok()) return fail(s);
+  return rc;
+}
+
+RunningCluster::~RunningCluster() { (void)Down(); }
+
+ClusterState RunningCluster::state() const {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  return state_;
+}
+
+std::vector<std::string> RunningCluster::ReapChildren() {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  std::vector<std::string> out;
+  for (PodState& p : state_.pods) {
+    for (ContainerState& c : p.containers) {
+      if (c.process.pid <= 0) continue;
+      int status = 0;
+      if (::waitpid(c.process.pid, &status, WNOHANG) == c.process.pid) {
+        out.push_back(StrCat("pod ", p.name, ": container ", c.name, " exited with ",
+                             WIFEXITED(status) ? StrCat("status ", WEXITSTATUS(status)) : StrCat("signal ", WTERMSIG(status))));
+        c.process = {};
+      }
+    }
+  }
+  if (!out.empty()) (void)WriteState(state_);
+  return out;
+}
+
+absl::StatusOr<TeardownReport> RunningCluster::Down() {
+  if (impl_ == nullptr || impl_->down.exchange(true)) return TeardownReport{};
+  // The edge first: no new request, and those in flight finish through Services that still exist.
+  if (impl_->ingress) impl_->ingress->Stop();
+  {
+    // Under the mutex: a kill or scale in progress finishes first; later ones see `down` and refuse.
+    // Containers stop before the control thread ends: those it started (kill, scale) would otherwise
+    // get SIGKILL from PR_SET_PDEATHSIG when it exits instead of SIGTERM and their grace period.
+    std::lock_guard<std::mutex> l(impl_->mu);
+    state_.phase = "stopping";
+    (void)WriteState(state_);
+    if (impl_->proxy) impl_->proxy->Stop();  // closes the TUNs
+    if (impl_->apps) impl_->apps->Stop();  // closes every socket held in a pod
+    StopProcesses(state_.Processes());
+  }
+  if (impl_->control) impl_->control->Stop();
+  // A CNI lab: DEL of every attachment (from the cached results, as a later `down` would), then
+  // the node daemons stop, as kubelet tears pods down before the node agent goes.
+  CniTeardownReport cni;
+  if (!impl_->cni_nodes.empty() || impl_->spec.cni_mode) {
+    cni = CniTeardown(state_.cluster, &impl_->cni_nodes);
+    impl_->cni_nodes.clear();
+  }
+  for (pid_t pid : impl_->daemons) (void)StopDaemon(pid, std::chrono::milliseconds(3000));
+  impl_->daemons.clear();
+  impl_->applied = Applied{};  // closes our netns fds
+  MKN_ASSIGN_OR_RETURN(TeardownReport r, Teardown(state_.Netns(), state_.marker));
+  AddCniReport(cni, r);
+  MKN_RETURN_IF_ERROR(RemoveStateDir(state_.cluster));
+  impl_->lock.Reset();
+  return r;
+}
+
+absl::StatusOr<DownResult> DownCluster(const std::string& name, int timeout_ms) {
+  DownResult res;
+  absl::StatusOr<ClusterState> st = ReadState(name);
+  if (absl::IsNotFound(st.status())) return res;
+  MKN_RETURN_IF_ERROR(st.status());
+  res.was_up = true;
+  if (ClusterLocked(name) && IsAlive(st->owner)) {
+    // A live owner: ask it to stop, and wait for the process to end (pidfd: no polling).
+    int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, st->owner.pid, 0));
+    Fd owned(pidfd);
+    if (pidfd >= 0 && ::kill(st->owner.pid, SIGTERM) == 0) {
+      pollfd p{pidfd, POLLIN, 0};
+      int r = ::poll(&p, 1, timeout_ms);
+      if (r <= 0) {
+        return absl::DeadlineExceededError(StrCat("cluster ", name, ": pid ", st->owner.pid, " did not stop within ", timeout_ms / 1000, " s"));
+      }
+      res.owner_stopped = true;
+    }
+    st = ReadState(name);
+    if (absl::IsNotFound(st.status())) return res;  // the owner cleaned up after itself
+    MKN_RETURN_IF_ERROR(st.status());
+  }
+  // No live owner: take the lock so no `up` races us, and remove what state and markers prove ours.
+  // An owner just SIGKILLed can still hold it for a moment: its thread-group leader is a zombie
+  // (not alive) while its other threads are still exiting with the fd table. Wait for that, bounded.
+  absl::StatusOr<Fd> lock = LockCluster(name);
+  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+       !lock.ok() && absl::IsFailedPrecondition(lock.status()) && !IsAlive(st->owner) &&
+       std::chrono::steady_clock::now() < until;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    lock = LockCluster(name);
+  }
+  MKN_RETURN_IF_ERROR(lock.status());
+  MKN_ASSIGN_OR_RETURN(res.report, RemoveFromState(*st));
+  return res;
+}
+
+}  // namespace mkn::vnet
+
+namespace mkn::vnet {
+
+using json = nlohmann::json;
+
+absl::Status RunningCluster::CniUp(std::vector<CniNodeConfig> configs, config::ClusterSpec& live,
+                                   const UpOptions& options) {
+  Impl& impl = *impl_;
+  const size_t n = configs.size();
+  impl.cni_nodes.resize(n);
+  // Each node's view and VERSION negotiation, nodes in parallel.
+  {
+    std::vector<absl::Status> st(n);
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < n; ++i) {
+      threads.emplace_back([&, i] {
+        auto it = impl.applied.netns.find(configs[i].node_netns);
+        if (it == impl.applied.netns.end()) {
+          st[i] = absl::InternalError(StrCat("node ", configs[i].node, ": netns not made"));
+          return;
+        }
+        absl::StatusOr<std::unique_ptr<CniNode>> node = CniNode::Open(configs[i], it->second.get());
+        if (node.ok()) {
+          impl.cni_nodes[i] = std::move(*node);
+        } else {
+          st[i] = absl::Status(node.status().code(), StrCat("node ", configs[i].node, ": ", node.status().message()));
+        }
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    for (const absl::Status& s : st) MKN_RETURN_IF_ERROR(s);
+  }
+  // Node daemons (a plugin's node agent) before any pod, from this thread: their PDEATHSIG follows
+  // the thread that started them.
+  std::string lab_dir = std::filesystem::path(options.lab_path).parent_path().string();
+  for (size_t i = 0; i < n; ++i) {
+    const config::NodeSpec& node = live.nodes[i];
+    if (node.daemon.empty()) continue;
+    ExecRequest req;
+    req.argv = node.daemon;
+    std::string bin = node.daemon[0];
+    if (bin.find('/') == std::string::npos) {
+      for (const char* dir : {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}) {
+        if (::access(StrCat(dir, "/", bin).c_str(), X_OK) == 0) {
+          bin = StrCat(dir, "/", bin);
+          break;
+        }
+      }
+    } else if (bin[0] != '/') {
+      bin = StrCat(lab_dir, "/", bin);
+    }
+    req.binary = bin;
+    req.env = {StrCat("PATH=", cni::kPluginPath), StrCat("NODE_NAME=", node.name),
+               StrCat("NODE_IP=", node.underlay_ip.ToString()), StrCat("POD_CIDR=", node.pod_cidr.ToString()),
+               StrCat("CNI_PATH=", absl::StrJoin(node.cni.bin_dirs, ":"))};
+    req.netns_fd = impl.cni_nodes[i]->netns_fd();
+    req.mntns_fd = impl.cni_nodes[i]->mntns_fd();
+    absl::StatusOr<pid_t> pid = StartDaemon(req, StrCat(impl.logs, "/daemon-", node.name, ".log"));
+    if (!pid.ok()) return absl::Status(pid.status().code(), StrCat("node ", node.name, ": daemon: ", pid.status().message()));
+    impl.daemons.push_back(*pid);
+  }
+  // ADD: nodes in parallel, a node's pods one after another (in address order, as the plan lists them).
+  std::vector<std::string> errors(live.pods.size());
+  std::vector<std::optional<PodAddress>> addrs(live.pods.size());
+  {
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < n; ++i) {
+      threads.emplace_back([&, i] {
+        for (int p : live.nodes[i].pods) {
+          const config::PodSpec& pod = live.pods[p];
+          ChainOutcome add = impl.cni_nodes[i]->Add(PodRuntimeConf(live, pod));
+          if (!add.status.ok()) {
+            errors[p] = std::string(add.status.message());
+            continue;
+          }
+          absl::StatusOr<PodAddress> a = PodAddressFromResult(add.result, live.nodes[i].cni.ifname);
+          if (a.ok()) {
+            addrs[p] = *a;
+          } else {
+            errors[p] = StrCat("ADD: ", a.status().message());
+          }
+        }
+      });
+    }
+    for (std::thread& t : threads) t.join();
+  }
+  std::vector<std::string> failed;
+  for (size_t p = 0; p < live.pods.size(); ++p) {
+    config::PodSpec& pod = live.pods[p];
+    if (addrs[p]) {
+      if (std::optional<net::Ipv4> ip = net::Ipv4::Parse(addrs[p]->ip)) pod.ip = *ip;
+      if (std::optional<net::Mac> mac = net::Mac::Parse(addrs[p]->mac)) pod.mac = *mac;
+    }
+    if (!errors[p].empty()) {
+      failed.push_back(StrCat("pod ", pod.name, " (node ", live.nodes[pod.node].name, "): ", errors[p]));
+      impl.pod_errors[pod.name] = errors[p];
+    }
+  }
+  if (!failed.empty() && options.strict) {
+    return absl::FailedPreconditionError(StrCat("CNI ADD failed for ", failed.size(), " pod(s) (--strict: rolled back):\n  ",
+                                                absl::StrJoin(failed, "\n  ")));
+  }
+  for (const std::string& f : failed) {
+    if (options.notice) options.notice(StrCat("CNI ADD failed: ", f));
+  }
+  // Services reach only pods that got an address.
+  for (config::ServiceSpec& svc : live.services) {
+    std::erase_if(svc.endpoints, [&](int p) { return live.pods[p].ip == net::Ipv4{}; });
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunningCluster::StartCommands(const std::vector<plan::StartCommand>& commands) {
+  Impl& impl = *impl_;
+  const config::ClusterSpec& spec = impl.spec;
+  for (const plan::StartCommand& c : commands) {
+    const config::PodSpec* pod = spec.FindPod(c.pod);
+    std::string dir = StrCat(impl.logs, "/", c.pod);
+    ::mkdir(dir.c_str(), 0755);
+    std::vector<std::pair<std::string, std::string>> env = {
+        {"POD_NAME", c.pod}, {"POD_IP", pod->ip.ToString()}, {"NODE_NAME", spec.nodes[pod->node].name}};
+    env.insert(env.end(), c.env.begin(), c.env.end());
+    absl::StatusOr<ChildProcess> child =
+        Spawn(impl.applied.netns.at(c.ns).get(), c.argv, env, StrCat(dir, "/", c.container, ".log"));
+    if (!child.ok()) {
+      return absl::Status(child.status().code(), StrCat("pod ", c.pod, ": container ", c.container, ": ", child.status().message()));
+    }
+    for (PodState& p : state_.pods) {
+      if (p.name != c.pod) continue;
+      for (ContainerState& cs : p.containers) {
+        if (cs.name == c.container) cs.process = *child;
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+void RunningCluster::SyncStatePods() {
+  ClusterState fresh = StateFromSpec(impl_->spec, state_.lab);
+  for (PodState& p : fresh.pods) {
+    const PodState* old = state_.FindPod(p.name);
+    if (old == nullptr) continue;
+    for (ContainerState& c : p.containers) {
+      for (const ContainerState& oc : old->containers) {
+        if (oc.name == c.name) c.process = oc.process;
+      }
+    }
+  }
+  for (PodState& p : fresh.pods) {
+    if (auto it = impl_->pod_errors.find(p.name); it != impl_->pod_errors.end()) p.error = it->second;
+  }
+  state_.pods = std::move(fresh.pods);
+}
+
+absl::Status RunningCluster::MakePods(const std::vector<int>& pods) {
+  Impl& impl = *impl_;
+  config::ClusterSpec& spec = impl.spec;
+  plan::Plan plan = plan::BuildPodPlan(spec, pods);
+  ApplyOptions ao;
+  ao.workers = 1;
+  ao.existing_netns = &impl.applied.netns;
+  if (spec.cni_mode) {
+    // The namespaces, then the chain's ADD (the pods' addresses come from its results), then the
+    // containers.
+    MKN_ASSIGN_OR_RETURN(Applied ns, Apply(plan::PhaseRange(plan, 0, plan::kPhaseServices), ao));
+    for (auto& [name, fd] : ns.netns) impl.applied.netns[name] = std::move(fd);
+    for (int i : pods) {
+      config::PodSpec& pod = spec.pods[i];
+      if (pod.node >= static_cast<int>(impl.cni_nodes.size()) || !impl.cni_nodes[pod.node]) continue;
+      ChainOutcome add = impl.cni_nodes[pod.node]->Add(PodRuntimeConf(spec, pod));
+      absl::StatusOr<PodAddress> a = add.status.ok() ? PodAddressFromResult(add.result, spec.nodes[pod.node].cni.ifname)
+                                                     : absl::StatusOr<PodAddress>(add.status);
+      pod.ip = net::Ipv4{};
+      pod.mac = net::Mac{};
+      if (a.ok()) {
+        if (std::optional<net::Ipv4> ip = net::Ipv4::Parse(a->ip)) pod.ip = *ip;
+        if (std::optional<net::Mac> mac = net::Mac::Parse(a->mac)) pod.mac = *mac;
+        impl.pod_errors.erase(pod.name);
+      } else {
+        impl.pod_errors[pod.name] = std::string(a.status().message());
+      }
+    }
+    SyncStatePods();
+    plan = plan::PhaseRange(plan::BuildPodPlan(spec, pods), plan::kPhaseServices, plan::kPhaseCount);
+  }
+  MKN_ASSIGN_OR_RETURN(Applied made, Apply(plan, ao));
+  for (auto& [name, fd] : made.netns) impl.applied.netns[name] = std::move(fd);
+  for (AppSocket& a : made.apps) {
+    const config::PodSpec* pod = spec.FindPod(a.app.pod);
+    MKN_RETURN_IF_ERROR(impl.apps->Serve(std::move(a), spec.nodes[pod->node].name));
+  }
+  return StartCommands(made.commands);
+}
+
+absl::Status RunningCluster::RemovePodNow(const config::PodSpec& pod) {
+  Impl& impl = *impl_;
+  MKN_RETURN_IF_ERROR(impl.apps->StopPod(pod.name));
+  std::vector<ChildProcess> procs;
+  if (PodState* ps = const_cast<PodState*>(state_.FindPod(pod.name))) {
+    for (ContainerState& c : ps->containers) {
+      if (c.process.pid > 0) procs.push_back(c.process);
+      c.process = {};
+    }
+  }
+  StopProcesses(procs);
+  // A CNI lab: the chain's DEL while the pod's namespace still exists (as kubelet tears a sandbox
+  // down); a failure is the plugin's and does not keep the pod.
+  if (impl.spec.cni_mode && pod.node < static_cast<int>(impl.cni_nodes.size()) && impl.cni_nodes[pod.node]) {
+    ChainOutcome del = impl.cni_nodes[pod.node]->Del(PodRuntimeConf(impl.spec, pod));
+    impl.pod_errors.erase(pod.name);
+    if (!del.status.ok()) {
+      RemovePod(impl.applied.netns.count(impl.spec.nodes[pod.node].netns) ? impl.applied.netns.at(impl.spec.nodes[pod.node].netns).get() : -1,
+                "", pod.netns).IgnoreError();
+      impl.applied.netns.erase(pod.netns);
+      return absl::Status(del.status.code(), StrCat("pod ", pod.name, ": CNI DEL: ", del.status.message()));
+    }
+  }
+  impl.applied.netns.erase(pod.netns);
+  const std::string& node_ns = impl.spec.nodes[pod.node].netns;
+  auto node = impl.applied.netns.find(node_ns);
+  if (node == impl.applied.netns.end()) return absl::InternalError(StrCat("no fd of node netns ", node_ns));
+  return RemovePod(node->second.get(), pod.host_veth, pod.netns);
+}
+
+absl::Status RunningCluster::StartIngress() {
+  Impl& impl = *impl_;
+  if (impl.spec.listeners.empty()) return absl::OkStatus();
+  config::ClusterSpec edge = impl.spec;
+  if (edge.auto_tls) {
+    // A local CA in the cluster's state directory and one certificate for every host a route
+    // names (and localhost): `curl --cacert /run/minikube-net/<cluster>/tls/ca.pem`.
+    const std::string dir = StateDirOf(edge.name) + "/tls";
+    MKN_ASSIGN_OR_RETURN(LocalCa ca, CreateOrLoadCa(dir));
+    std::vector<std::string> hosts = {"localhost", "127.0.0.1"};
+    auto add = [&](const std::string& h) {
+      if (!h.empty() && std::find(hosts.begin(), hosts.end(), h) == hosts.end()) hosts.push_back(h);
+    };
+    for (const config::IngressSpec& ing : edge.ingresses) {
+      for (const config::IngressRuleSpec& r : ing.rules) add(r.host);
+      for (const config::IngressTlsSpec& t : ing.tls) for (const std::string& h : t.hosts) add(h);
+    }
+    for (const config::HttpRouteSpec& r : edge.http_routes) for (const std::string& h : r.hostnames) add(h);
+    MKN_ASSIGN_OR_RETURN(auto files, IssueCert(ca, hosts, dir, "auto"));
+    for (config::ListenerSpec& l : edge.listeners) {
+      if (l.protocol == config::ListenerProtocol::kHttps && l.tls.empty()) {
+        l.tls.push_back(config::TlsCertSpec{{}, files.first, files.second, {}});
+      }
+    }
+  }
+  std::map<std::string, int> fds;
+  for (const config::NodeSpec& n : edge.nodes) fds[n.netns] = impl.applied.netns.at(n.netns).get();
+  IngressOptions o;
+  const std::string dir = impl.logs + "/ingress";
+  ::mkdir(dir.c_str(), 0755);
+  o.access_log = dir + "/access.log";
+  // One io thread per CPU this process may run on (taskset, cgroups), not per CPU of the machine:
+  // more threads than CPUs only take turns.
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  o.threads = ::sched_getaffinity(0, sizeof(cpus), &cpus) == 0
+                  ? std::max(1, CPU_COUNT(&cpus))
+                  : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  MKN_ASSIGN_OR_RETURN(impl.ingress, IngressServer::Start(edge, fds, o));
+  return absl::OkStatus();
+}
+
+absl::Status RunningCluster::RefreshServices() {
+  Impl& impl = *impl_;
+  const config::ClusterSpec& spec = impl.spec;
+  if (spec.services.empty()) return absl::OkStatus();
+  if (impl.ingress) MKN_RETURN_IF_ERROR(impl.ingress->Update(spec));
+  if (impl.proxy) {
+    for (const config::ServiceSpec& svc : spec.services) {
+      std::vector<config::PodSpec> pods;
+      for (int e : svc.endpoints) pods.push_back(spec.pods[e]);
+      MKN_RETURN_IF_ERROR(impl.proxy->ReplaceEndpoints(svc.name, pods));
+    }
+  }
+  if (spec.proxy_mode == config::ProxyMode::kNftables) {
+    // One transaction per node replaces the whole table: no packet sees half a ruleset.
+    for (const config::NodeSpec& n : spec.nodes) {
+      std::string rules = proxy::RenderNftRuleset(spec, n.index);
+      MKN_RETURN_IF_ERROR(RunInNetns(impl.applied.netns.at(n.netns).get(), [&] { return RunNft(rules); }));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunningCluster::FlushFlowsTo(const std::vector<net::Ipv4>& ips) {
+  // Userspace: Nat::ReplaceEndpoints has flushed them. nftables: the kernel's table, node by node.
+  Impl& impl = *impl_;
+  if (impl.spec.proxy_mode != config::ProxyMode::kNftables || impl.spec.services.empty() || ips.empty()) {
+    return absl::OkStatus();
+  }
+  for (const config::NodeSpec& n : impl.spec.nodes) {
+    MKN_RETURN_IF_ERROR(RunInNetns(impl.applied.netns.at(n.netns).get(), [&]() -> absl::Status {
+      for (net::Ipv4 ip : ips) MKN_RETURN_IF_ERROR(DeleteKernelFlowsTo(ip).status());
+      return absl::OkStatus();
+    }));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunningCluster::Transition(const config::ClusterSpec& next, const std::vector<std::string>& removed,
+                                       const std::vector<std::string>& added) {
+  Impl& impl = *impl_;
+  const config::ClusterSpec before = impl.spec;
+  // 1. No new flow goes to the pods that go (as endpoints are removed before a pod terminates), and
+  //    the flows they had are forgotten.
+  impl.spec = config::WithoutEndpoints(before, removed);
+  absl::Status st = RefreshServices();
+  std::vector<net::Ipv4> gone;
+  for (const std::string& name : removed) gone.push_back(before.FindPod(name)->ip);
+  if (st.ok()) st = FlushFlowsTo(gone);
+  // 2. They stop and their namespaces go; from here on they are gone whatever else fails.
+  for (const std::string& name : removed) {
+    absl::Status s = RemovePodNow(*before.FindPod(name));
+    if (st.ok()) st = s;
+  }
+  // 3. The new spec, on disk before its namespaces exist; new pods become endpoints only once they
+  //    do.
+  impl.spec = config::WithoutEndpoints(next, added);
+  SyncStatePods();
+  if (absl::Status s = WriteState(state_); st.ok()) st = s;
+  if (st.ok() && !added.empty()) {
+    std::vector<int> idx;
+    for (const std::string& name : added) idx.push_back(static_cast<int>(next.FindPod(name) - next.pods.data()));
+    st = MakePods(idx);
+  }
+  if (st.ok()) {
+    config::ClusterSpec done = next;
+    if (done.cni_mode) {
+      // The addresses the chain gave the new pods; one without is no endpoint.
+      for (const std::string& name : added) {
+        const config::PodSpec* made = impl.spec.FindPod(name);
+        config::PodSpec* p = const_cast<config::PodSpec*>(done.FindPod(name));
+        if (made && p) {
+          p->ip = made->ip;
+          p->mac = made->mac;
+        }
+      }
+      for (config::ServiceSpec& svc : done.services) {
+        std::erase_if(svc.endpoints, [&](int i) { return done.pods[i].ip == net::Ipv4{}; });
+      }
+    }
+    impl.spec = std::move(done);
+    SyncStatePods();
+  }
+  // Whatever happened, the Services match what exists.
+  absl::Status refreshed = RefreshServices();
+  if (st.ok()) st = refreshed;
+  (void)WriteState(state_);
+  return st;
+}
+
+absl::Status RunningCluster::KillPod(const std::string& name) {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  Impl& impl = *impl_;
+  if (impl.down) return absl::FailedPreconditionError("the cluster is stopping");
+  config::ClusterSpec next = impl.spec;
+  MKN_RETURN_IF_ERROR(config::RecreatePod(next, name).status());  // pure: fails before anything changes
+  return Transition(next, {name}, {name});
+}
+
+absl::Status RunningCluster::Scale(const std::string& deployment, int replicas) {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  Impl& impl = *impl_;
+  if (impl.down) return absl::FailedPreconditionError("the cluster is stopping");
+  config::ClusterSpec next = impl.spec;
+  MKN_ASSIGN_OR_RETURN(config::ScaleResult r, config::ScaleDeployment(next, deployment, replicas));
+  return Transition(next, r.removed, r.added);
+}
+
+namespace {
+
+// nftables mode, per service port ("<svc>/<tcp|udp>/<port>"), summed over nodes.
+struct NftServiceCounters {
+  uint64_t packets = 0, bytes = 0, new_flows = 0, flows = 0;
+};
+using NftCounterMap = std::map<std::string, NftServiceCounters>;
+
+// As the renderer labels a service chain: the port's name, else its number.
+std::string NftKey(const std::string& svc, const config::ServicePortSpec& p) {
+  return StrCat(svc, "/", p.protocol == config::Protocol::kTcp ? "tcp" : "udp", "/",
+                p.name.empty() ? StrCat(p.port) : p.name);
+}
+
+// Adds one node's numbers: new flows from the `counter` rule that opens each service chain
+// (`nft -j list table`), packets, bytes and live flows from the kernel's conntrack (acct on).
+void AddNodeNftCounters(const config::ClusterSpec& spec, const std::string& nft_json,
+                        const std::vector<KernelFlow>& flows, NftCounterMap& out) {
+  json j = json::parse(nft_json, nullptr, false);
+  if (j.is_object() && j.contains("nftables") && j["nftables"].is_array()) {
+    for (const json& item : j["nftables"]) {
+      if (!item.contains("rule")) continue;
+      const json& r = item["rule"];
+      std::string chain = r.value("chain", "");
+      size_t at = chain.find("-default/");
+      if (chain.rfind("service-", 0) != 0 || at == std::string::npos || !r.contains("expr")) continue;
+      for (const json& e : r["expr"]) {
+        if (e.contains("counter") && e["counter"].is_object()) {
+          out[chain.substr(at + 9)].new_flows += e["counter"].value("packets", uint64_t{0});
+        }
+      }
+    }
+  }
+  // Which service a flow went to: its original destination, a ClusterIP or a NodePort.
+  std::map<std::tuple<uint32_t, int, std::string>, std::string> by_vip;
+  std::map<std::pair<int, std::string>, std::string> by_node_port;
+  for (const config::ServiceSpec& s : spec.services) {
+    for (const config::ServicePortSpec& p : s.ports) {
+      std::string proto = p.protocol == config::Protocol::kTcp ? "tcp" : "udp";
+      by_vip[{s.cluster_ip.value, p.port, proto}] = NftKey(s.name, p);
+      if (p.node_port != 0) by_node_port[{p.node_port, proto}] = NftKey(s.name, p);
+    }
+  }
+  std::set<uint32_t> node_ips;
+  for (const config::NodeSpec& n : spec.nodes) node_ips.insert(n.underlay_ip.value);
+  for (const KernelFlow& f : flows) {
+    auto it = by_vip.find({f.orig_dst.value, f.orig_dport, f.protocol});
+    std::string key;
+    if (it != by_vip.end()) {
+      key = it->second;
+    } else if (auto np = by_node_port.find({f.orig_dport, f.protocol}); np != by_node_port.end() && node_ips.count(f.orig_dst.value)) {
+      key = np->second;
+    } else {
+      continue;
+    }
+    NftServiceCounters& c = out[key];
+    c.packets += f.packets;
+    c.bytes += f.bytes;
+    ++c.flows;
+  }
+}
+
+json ServicesJson(const config::ClusterSpec& spec, const UserspaceProxy* proxy,
+                  const NftCounterMap* nft = nullptr) {
+  json out = json::array();
+  std::optional<ProxyStats> stats;
+  if (proxy != nullptr) stats = proxy->Stats();
+  size_t port_id = 0;  // ServiceTable numbers ports in spec order
+  for (const config::ServiceSpec& s : spec.services) {
+    json ports = json::array();
+    for (const config::ServicePortSpec& p : s.ports) {
+      json jp = {{"name", p.name},
+                 {"port", p.port},
+                 {"protocol", config::ToString(p.protocol)},
+                 {"target_port", p.target_port_name.empty() ? json(p.target_port) : json(p.target_port_name)}};
+      if (p.node_port != 0) jp["node_port"] = p.node_port;
+      if (stats && port_id < stats->services.size()) {
+        const nat::ServiceCounters& c = stats->services[port_id].counters;
+        json drops = json::object();
+        for (int d = 1; d < nat::kDropReasonCount; ++d) {
+          if (c.drops[d] != 0) drops[std::string(nat::ToString(static_cast<nat::DropReason>(d)))] = c.drops[d];
+        }
+        jp["counters"] = {{"packets", c.packets}, {"bytes", c.bytes}, {"new_flows", c.new_flows},
+                          {"icmp_errors", c.icmp_errors}, {"drops", drops}, {"flows", stats->services[port_id].flows}};
+      }
+      if (nft != nullptr) {
+        auto it = nft->find(NftKey(s.name, p));
+        NftServiceCounters c = it == nft->end() ? NftServiceCounters{} : it->second;
+        jp["counters"] = {{"packets", c.packets}, {"bytes", c.bytes}, {"new_flows", c.new_flows},
+                          {"flows", c.flows}, {"drops", json::object()}};
+      }
+      ++port_id;
+      ports.push_back(jp);
+    }
+    json eps = json::array();
+    for (int e : s.endpoints) eps.push_back({{"pod", spec.pods[e].name}, {"ip", spec.pods[e].ip.ToString()},
+                                             {"node", spec.nodes[spec.pods[e].node].name}});
+    out.push_back({{"name", s.name},
+                   {"type", config::ToString(s.type)},
+                   {"cluster_ip", s.cluster_ip.ToString()},
+                   {"algorithm", config::ToString(s.algorithm)},
+                   {"session_affinity", s.affinity_client_ip ? "ClientIP" : "None"},
+                   {"affinity_timeout", s.affinity_timeout},
+                   {"ports", ports},
+                   {"endpoints", eps}});
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string RunningCluster::HandleControl(const std::string& request) {
+  json req = json::parse(request, nullptr, /*allow_exceptions=*/false);
+  auto error = [](absl::Status s) {
+    return json{{"ok", false}, {"code", absl::StatusCodeToString(s.code())}, {"error", std::string(s.message())}}
+        .dump(-1, ' ', false, json::error_handler_t::replace);
+  };
+  if (!req.is_object() || !req.contains("verb") || !req["verb"].is_string()) {
+    return error(absl::InvalidArgumentError("bad request: want {\"verb\": ...}"));
+  }
+  const std::string verb = req["verb"];
+  auto str = [&](const char* k) { return req.contains(k) && req[k].is_string() ? req[k].get<std::string>() : std::string(); };
+  if (verb == "kill") {
+    auto t0 = std::chrono::steady_clock::now();
+    if (absl::Status s = KillPod(str("pod")); !s.ok()) return error(s);
+    std::lock_guard<std::mutex> l(impl_->mu);
+    const PodState* p = state_.FindPod(str("pod"));
+    return json{{"ok", true}, {"pod", str("pod")}, {"ip", p ? p->ip : ""}, {"node", p ? p->node : ""},
+                {"ms", std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count()}}
+        .dump(-1, ' ', false, json::error_handler_t::replace);
+  }
+  if (verb == "scale") {
+    if (!req.contains("replicas") || !req["replicas"].is_number_integer()) {
+      return error(absl::InvalidArgumentError("scale: want \"replicas\": N"));
+    }
+    if (absl::Status s = Scale(str("deployment"), req["replicas"].get<int>()); !s.ok()) return error(s);
+    return json{{"ok", true}}.dump(-1, ' ', false, json::error_handler_t::replace);
+  }
+  std::lock_guard<std::mutex> l(impl_->mu);
+  if (verb == "cni") {
+    // One verb of a node's chain, run here with the node's view this process holds (a second process
+    // mounting the same view would share its overlay upper dirs), serialized with kill and scale.
+    const std::string cv = str("cni_verb"), pod_name = str("pod"), node_name = str("node");
+    const config::ClusterSpec& spec = impl_->spec;
+    if (!spec.cni_mode || impl_->cni_nodes.empty()) return error(absl::FailedPreconditionError("not a network = \"cni\" lab"));
+    int node = 0;
+    const config::PodSpec* pod = nullptr;
+    if (!pod_name.empty()) {
+      pod = spec.FindPod(pod_name);
+      if (pod == nullptr) return error(absl::NotFoundError(StrCat("no pod \"", pod_name, "\"")));
+      node = pod->node;
+    } else if (!node_name.empty()) {
+      const config::NodeSpec* n = spec.FindNode(node_name);
+      if (n == nullptr) return error(absl::NotFoundError(StrCat("no node \"", node_name, "\"")));
+      node = n->index;
+    }
+    if (node >= static_cast<int>(impl_->cni_nodes.size()) || !impl_->cni_nodes[node]) {
+      return error(absl::FailedPreconditionError("that node's chain is not open"));
+    }
+    CniNode& cn = *impl_->cni_nodes[node];
+    if ((cv == "add" || cv == "check" || cv == "del") && pod == nullptr) {
+      return error(absl::InvalidArgumentError(StrCat("cni ", cv, ": name a pod")));
+    }
+    ChainOutcome out = cn.RunVerb(cv, pod != nullptr ? cn.AsCached(PodRuntimeConf(spec, *pod)) : cni::RuntimeConf{});
+    if (absl::IsInvalidArgument(out.status) && out.calls.empty()) return error(out.status);
+    json versions = json::object();
+    for (const PluginCall& c : out.calls) {
+      if (c.command == "VERSION") versions[c.plugin] = json::parse(c.exec.stdout_data, nullptr, false);
+    }
+    return json{{"ok", true},           {"chain_ok", out.status.ok()},  {"chain_error", std::string(out.status.message())},
+                {"result", out.result}, {"calls", FormatCalls(out.calls)}, {"ncalls", out.calls.size()},
+                {"node", spec.nodes[node].name}, {"negotiated", cn.version()}, {"plugins", versions}}
+        .dump(-1, ' ', false, json::error_handler_t::replace);
+  }
+  if (verb == "services" || verb == "endpoints") {
+    std::optional<NftCounterMap> nft;
+    if (verb == "services" && impl_->spec.proxy_mode == config::ProxyMode::kNftables && !impl_->spec.services.empty()) {
+      nft.emplace();
+      for (const config::NodeSpec& n : impl_->spec.nodes) {
+        std::string rules;
+        std::vector<KernelFlow> flows;
+        absl::Status st = RunInNetns(impl_->applied.netns.at(n.netns).get(), [&]() -> absl::Status {
+          MKN_ASSIGN_OR_RETURN(rules, NftOutput(StrCat("list table ip ", net::kNftTable), /*json=*/true));
+          MKN_ASSIGN_OR_RETURN(flows, ListKernelFlows());
+          return absl::OkStatus();
+        });
+        if (!st.ok()) return error(st);
+        AddNodeNftCounters(impl_->spec, rules, flows, *nft);
+      }
+    }
+    return json{{"ok", true}, {"proxy_mode", config::ToString(impl_->spec.proxy_mode)},
+                {"services", ServicesJson(impl_->spec, impl_->proxy.get(), nft ? &*nft : nullptr)}}
+        .dump(-1, ' ', false, json::error_handler_t::replace);
+  }
+  if (verb == "routes") {
+    json routes = json::array();
+    if (impl_->ingress) {
+      for (const IngressRouteStats& r : impl_->ingress->Stats()) {
+        routes.push_back({{"route", r.route.empty() ? "(none)" : r.route}, {"requests", r.requests},
+                          {"1xx", r.status[1]}, {"2xx", r.status[2]}, {"3xx", r.status[3]},
+                          {"4xx", r.status[4]}, {"5xx", r.status[5]}, {"bytes_in", r.bytes_in},
+                          {"bytes_out", r.bytes_out}});
+      }
+    }
+    json listeners = json::array();
+    if (impl_->ingress) for (const std::string& l : impl_->ingress->Listening()) listeners.push_back(l);
+    return json{{"ok", true}, {"listeners", listeners}, {"routes", routes}}.dump(-1, ' ', false,
+                                                                                json::error_handler_t::replace);
+  }
+  if (verb == "conntrack") {
+    json flows = json::array();
+    if (!impl_->proxy && impl_->spec.proxy_mode == config::ProxyMode::kNftables && !impl_->spec.services.empty()) {
+      // The kernel's flows that were translated (their reply does not come from where they went).
+      std::map<uint32_t, std::string> pod_of;
+      for (const config::PodSpec& p : impl_->spec.pods) pod_of[p.ip.value] = p.name;
+      auto ep = [](net::Ipv4 a, uint16_t pa, net::Ipv4 b, uint16_t pb) {
+        return StrCat(a.ToString(), ":", pa, " -> ", b.ToString(), ":", pb);
+      };
+      for (const config::NodeSpec& n : impl_->spec.nodes) {
+        if (!str("node").empty() && n.name != str("node")) continue;
+        std::vector<KernelFlow> kf;
+        absl::Status st = RunInNetns(impl_->applied.netns.at(n.netns).get(), [&]() -> absl::Status {
+          MKN_ASSIGN_OR_RETURN(kf, ListKernelFlows());
+          return absl::OkStatus();
+        });
+        if (!st.ok()) return error(st);
+        for (const KernelFlow& f : kf) {
+          if (f.orig_dst == f.reply_src || (f.protocol != "tcp" && f.protocol != "udp")) continue;
+          std::string proto = f.protocol == "tcp" ? "TCP" : "UDP";
+          flows.push_back({{"node", n.name}, {"protocol", proto}, {"state", f.state.empty() ? "-" : f.state},
+                           {"service", StrCat(f.orig_dst.ToString(), ":", f.orig_dport, "/", proto)},
+                           {"original", ep(f.orig_src, f.orig_sport, f.orig_dst, f.orig_dport)},
+                           {"reply", ep(f.reply_src, f.reply_sport, f.reply_dst, f.reply_dport)},
+                           {"endpoint", pod_of.count(f.reply_src.value) ? pod_of[f.reply_src.value] : ""},
+                           {"expires_in_ms", f.expires_s * 1000}, {"packets", f.packets}, {"bytes", f.bytes}});
+        }
+      }
+      return json{{"ok", true}, {"flows", flows}}.dump(-1, ' ', false, json::error_handler_t::replace);
+    }
+    if (!impl_->proxy) return error(absl::FailedPreconditionError("the cluster has no services"));
+    for (const ProxyFlow& f : impl_->proxy->Flows(str("node"))) {
+      flows.push_back({{"node", f.node}, {"protocol", f.protocol}, {"state", f.state}, {"service", f.service},
+                       {"original", f.original}, {"reply", f.reply}, {"endpoint", f.endpoint},
+                       {"expires_in_ms", f.expires_in_ms}, {"packets", f.packets}, {"bytes", f.bytes}});
+    }
+    return json{{"ok", true}, {"flows", flows}}.dump(-1, ' ', false, json::error_handler_t::replace);
+  }
+  return error(absl::InvalidArgumentError(StrCat("unknown verb \"", verb, "\"")));
+}
+
+}  // namespace mkn::vnet

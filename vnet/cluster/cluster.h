@@ -1,0 +1,97 @@
+// vnet/cluster/cluster — a cluster's whole life: up (state, apply, apps, commands) and down (from any process).
+//
+// RunningCluster::Up() is all-or-nothing: on any failure everything made so far is removed before the
+// Status is returned. DownCluster() takes down a cluster by name from another process: it asks a live
+// owner to stop (SIGTERM, then waits for it), or, if the owner died (SIGKILL, crash), removes what its
+// state file and the kernel's ownership markers prove to be the cluster's. Needs CAP_NET_ADMIN and
+// CAP_SYS_ADMIN.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "lib/config/spec.h"
+#include "lib/plan/plan.h"
+#include "vnet/cluster/applier.h"
+#include "vnet/cni/runtime.h"
+#include "vnet/cluster/state.h"
+
+namespace mkn::vnet {
+
+struct UpOptions {
+  std::string lab_path;  // absolute, recorded in the state
+  int workers = 0;
+  std::atomic<size_t>* progress = nullptr;
+  int fail_at_step = -1;  // tests
+  // Called with a line of news ("cleaned up leftovers of ..."). May be null.
+  std::function<void(const std::string&)> notice;
+  // CNI labs: a pod whose ADD fails fails the whole `up` (everything rolled back), instead of being
+  // reported while the rest of the lab comes up.
+  bool strict = false;
+};
+
+class RunningCluster {
+ public:
+  static absl::StatusOr<std::unique_ptr<RunningCluster>> Up(const config::ClusterSpec& spec, const UpOptions& options);
+  ~RunningCluster();
+
+  // A copy: kill and scale change the pods under the cluster's mutex from the control thread.
+  ClusterState state() const;
+  // Reaps exited command containers; returns a line for each ("pod/container exited with status N").
+  std::vector<std::string> ReapChildren();
+  // Stops apps and commands and removes every namespace. Idempotent.
+  absl::StatusOr<TeardownReport> Down();
+
+  // Runtime changes, as a Deployment controller would make them (thread-safe; the control socket
+  // calls them). KillPod: the pod's containers stop, its namespace goes, and it is made again on
+  // its node with a new address; Services follow (userspace: new endpoints, flows to the old
+  // address flushed; nftables: the node rulesets reloaded). kNotFound if no such pod.
+  absl::Status KillPod(const std::string& pod);
+  // New replicas are made, surplus ones removed (newest first); Services follow.
+  absl::Status Scale(const std::string& deployment, int replicas);
+  // The answer to one control request (JSON text in, JSON text out; see vnet/cluster/control.h).
+  std::string HandleControl(const std::string& request);
+
+ private:
+  RunningCluster() = default;
+  // Each takes the spec as it is now; callers hold impl_->mu (except during Up).
+  absl::Status StartCommands(const std::vector<plan::StartCommand>& commands);
+  // A CNI lab: opens every node's chain, starts the node daemons, runs ADD for every pod (nodes in
+  // parallel) and writes the addresses the results gave into `live`.
+  absl::Status CniUp(std::vector<CniNodeConfig> configs, config::ClusterSpec& live, const UpOptions& options);
+  // Builds the given pods (indices into the current spec) in the running cluster.
+  absl::Status MakePods(const std::vector<int>& pods);
+  // Stops the containers of `pod` (a PodSpec of the spec before the change) and removes it.
+  absl::Status RemovePodNow(const config::PodSpec& pod);
+  // Services follow the current spec's endpoints (the edge too).
+  absl::Status RefreshServices();
+  // The edge's listeners, when the lab has any (auto_tls: issues their certificates first).
+  absl::Status StartIngress();
+  // Moves the cluster from the current spec to `next`: the `removed` pods (named in the current
+  // spec) leave the Services, stop and go; the spec and state become `next`; the `added` pods (named
+  // in `next`) are made and join the Services. A failure midway still leaves the Services matching
+  // the pods that exist.
+  absl::Status Transition(const config::ClusterSpec& next, const std::vector<std::string>& removed,
+                          const std::vector<std::string>& added);
+  // nftables mode: the kernel forgets the flows whose replies came from these (dead) pods.
+  absl::Status FlushFlowsTo(const std::vector<net::Ipv4>& ips);
+  // state_.pods from the current spec, keeping the processes of pods that still run.
+  void SyncStatePods();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  ClusterState state_;
+};
+
+struct DownResult {
+  bool was_up = false;        // a state directory existed
+  bool owner_stopped = false; // a live owner was asked to stop and did
+  TeardownReport report;
+};
+
+// Takes down the cluster `name` whoever runs it. Not an error if it is not up (was_up = false).
+absl::StatusOr<DownResult> DownCluster(const std::string& name, int timeout_ms = 30000);
+
+}  // namespace mkn::vnet

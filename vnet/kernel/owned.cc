@@ -1,0 +1,128 @@
+#include "vnet/kernel/owned.h"
+
+#include <algorithm>
+#include <chrono>
+#include <optional>
+#include <thread>
+
+#include "lib/net/naming.h"
+#include "lib/status/status.h"
+#include "vnet/kernel/netlink.h"
+#include "vnet/kernel/netns.h"
+
+namespace mkn::vnet {
+
+absl::StatusOr<std::string> ReadMarker(std::string_view netns) {
+  MKN_ASSIGN_OR_RETURN(Fd fd, OpenNetns(netns));
+  std::string alias;
+  MKN_RETURN_IF_ERROR(RunInNetns(fd.get(), [&]() -> absl::Status {
+    MKN_ASSIGN_OR_RETURN(NlSocket s, NlSocket::Open());
+    MKN_ASSIGN_OR_RETURN(LinkInfo lo, s.GetLink("lo"));
+    alias = lo.alias;
+    return absl::OkStatus();
+  }));
+  return alias;
+}
+
+namespace {
+
+// Opens a netlink socket inside a named netns (the socket then pins and watches it).
+absl::StatusOr<NlSocket> SocketIn(const std::string& name) {
+  MKN_ASSIGN_OR_RETURN(Fd fd, OpenNetns(name));
+  std::optional<NlSocket> sock;
+  MKN_RETURN_IF_ERROR(RunInNetns(fd.get(), [&]() -> absl::Status {
+    MKN_ASSIGN_OR_RETURN(NlSocket s, NlSocket::Open());
+    MKN_ASSIGN_OR_RETURN(LinkInfo lo, s.GetLink("lo"));
+    (void)lo;
+    sock.emplace(std::move(s));
+    return absl::OkStatus();
+  }));
+  return std::move(*sock);
+}
+
+// Waits until the netns behind `sock` has no veth except those named in `keep`.
+bool WaitNoVeths(NlSocket& sock, const std::vector<std::string>& keep, std::chrono::steady_clock::time_point deadline) {
+  for (;;) {
+    absl::StatusOr<std::vector<LinkInfo>> links = sock.ListLinks();
+    if (!links.ok()) return false;
+    bool any = std::any_of(links->begin(), links->end(), [&](const LinkInfo& l) {
+      return l.kind == "veth" && std::find(keep.begin(), keep.end(), l.name) == keep.end();
+    });
+    if (!any) return true;
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // the kernel frees namespaces in a workqueue
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<TeardownReport> Teardown(const ClusterNetns& ns, std::string_view marker, int deadline_ms) {
+  TeardownReport report;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(deadline_ms);
+  // Keep only what carries our marker.
+  auto ours = [&](const std::string& name) {
+    absl::StatusOr<std::string> m = ReadMarker(name);
+    if (absl::IsNotFound(m.status())) {
+      report.not_found.push_back(name);
+      return false;
+    }
+    if (!m.ok() || *m != marker) {
+      report.not_ours.push_back(name);
+      return false;
+    }
+    return true;
+  };
+  bool underlay_ours = !ns.underlay.empty() && ours(ns.underlay);
+  std::vector<std::string> nodes, pods;
+  for (const std::string& n : ns.nodes) if (ours(n)) nodes.push_back(n);
+  for (const std::string& p : ns.pods) if (ours(p)) pods.push_back(p);
+
+  // Watchers: a socket in each node and in the underlay sees the veths of its children vanish.
+  std::vector<NlSocket> node_watch;
+  for (const std::string& n : nodes) {
+    absl::StatusOr<NlSocket> s = SocketIn(n);
+    if (s.ok()) node_watch.push_back(std::move(*s));
+  }
+  std::optional<NlSocket> underlay_watch;
+  if (underlay_ours) {
+    absl::StatusOr<NlSocket> s = SocketIn(ns.underlay);
+    if (s.ok()) underlay_watch.emplace(std::move(*s));
+  }
+  auto remove = [&](const std::string& name) {
+    absl::Status st = RemoveNetns(name);
+    if (st.ok()) {
+      ++report.removed;
+    } else if (absl::IsNotFound(st)) {
+      report.not_found.push_back(name);
+    } else {
+      return st;
+    }
+    return absl::OkStatus();
+  };
+  for (const std::string& p : pods) MKN_RETURN_IF_ERROR(remove(p));
+  for (size_t i = 0; i < node_watch.size(); ++i) {
+    if (!WaitNoVeths(node_watch[i], {std::string(net::kNodeUplinkIf)}, deadline)) report.still_held.push_back(nodes[i]);
+  }
+  node_watch.clear();
+  for (const std::string& n : nodes) MKN_RETURN_IF_ERROR(remove(n));
+  if (underlay_watch && !WaitNoVeths(*underlay_watch, {}, deadline)) report.still_held.push_back(ns.underlay);
+  underlay_watch.reset();
+  if (underlay_ours) MKN_RETURN_IF_ERROR(remove(ns.underlay));
+  return report;
+}
+
+absl::Status RemovePod(int node_netns_fd, std::string_view host_veth, std::string_view pod_netns) {
+  // Deleting one end of a veth deletes both, synchronously: the node's port on cbr0 is gone before
+  // this returns, so a pod of the same name can be made at once.
+  MKN_RETURN_IF_ERROR(RunInNetns(node_netns_fd, [&]() -> absl::Status {
+    MKN_ASSIGN_OR_RETURN(NlSocket s, NlSocket::Open());
+    absl::StatusOr<LinkInfo> link = s.GetLink(host_veth);
+    if (absl::IsNotFound(link.status())) return absl::OkStatus();
+    MKN_RETURN_IF_ERROR(link.status());
+    return s.DeleteLink(link->index);
+  }));
+  absl::Status st = RemoveNetns(pod_netns);
+  return absl::IsNotFound(st) ? absl::OkStatus() : st;
+}
+
+}  // namespace mkn::vnet

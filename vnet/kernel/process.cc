@@ -1,0 +1,154 @@
+#include "vnet/kernel/process.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "lib/strings/str_cat.h"
+
+extern char** environ;
+
+namespace mkn::vnet {
+
+uint64_t ProcessStartTime(pid_t pid) {
+  std::ifstream in(StrCat("/proc/", pid, "/stat"));
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t paren = text.rfind(')');
+  if (paren == std::string::npos) return 0;
+  std::istringstream rest(text.substr(paren + 2));
+  std::string field;
+  // Fields after "(comm)" start at 3 (state); the start time is field 22.
+  for (int i = 3; i <= 22 && rest >> field; ++i) {
+    if (i == 22) return std::strtoull(field.c_str(), nullptr, 10);
+  }
+  return 0;
+}
+
+bool IsAlive(const ChildProcess& p) {
+  if (p.pid <= 0) return false;
+  uint64_t st = ProcessStartTime(p.pid);
+  if (st == 0 || st != p.start_time) return false;
+  // A zombie is not alive.
+  std::ifstream in(StrCat("/proc/", p.pid, "/stat"));
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t paren = text.rfind(')');
+  return paren != std::string::npos && paren + 2 < text.size() && text[paren + 2] != 'Z';
+}
+
+absl::StatusOr<ChildProcess> Spawn(int netns_fd, const std::vector<std::string>& argv,
+                                   const std::vector<std::pair<std::string, std::string>>& env,
+                                   const std::string& log_path) {
+  if (argv.empty()) return absl::InvalidArgumentError("empty command");
+  // Everything the child needs is built before fork: after it, only async-signal-safe calls.
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
+  for (const auto& [k, v] : env) env_strings.push_back(StrCat(k, "=", v));
+  std::vector<char*> envp, args;
+  for (std::string& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::vector<std::string> argv_copy = argv;
+  for (std::string& s : argv_copy) args.push_back(s.data());
+  args.push_back(nullptr);
+  int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (log < 0) return absl::ErrnoToStatus(errno, StrCat("open ", log_path));
+  // The exec result comes back on a close-on-exec pipe: EOF means exec succeeded.
+  int pipefd[2];
+  if (::pipe2(pipefd, O_CLOEXEC) < 0) {
+    ::close(log);
+    return absl::ErrnoToStatus(errno, "pipe");
+  }
+  pid_t parent = ::getpid();
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    int e = errno;
+    ::close(log);
+    ::close(pipefd[0]);
+    ::close(pipefd[1]);
+    return absl::ErrnoToStatus(e, "fork");
+  }
+  if (pid == 0) {
+    ::close(pipefd[0]);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    // An ignored signal stays ignored across exec: a container starts with default dispositions,
+    // whatever minikube-net ignores (SIGPIPE).
+    for (int sig = 1; sig < NSIG; ++sig) {
+      if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
+    }
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);  // the parent died before prctl
+    ::setsid();
+    int err = 0;
+    if (::setns(netns_fd, CLONE_NEWNET) < 0) err = errno;
+    int devnull = ::open("/dev/null", O_RDONLY);
+    if (err == 0) {
+      ::dup2(devnull, 0);
+      ::dup2(log, 1);
+      ::dup2(log, 2);
+      ::execvpe(args[0], args.data(), envp.data());
+      err = errno;
+    }
+    (void)!::write(pipefd[1], &err, sizeof(err));
+    ::_exit(127);
+  }
+  ::close(pipefd[1]);
+  ::close(log);
+  int err = 0;
+  ssize_t n;
+  do {
+    n = ::read(pipefd[0], &err, sizeof(err));
+  } while (n < 0 && errno == EINTR);
+  ::close(pipefd[0]);
+  if (n == sizeof(err)) {
+    ::waitpid(pid, nullptr, 0);
+    return absl::ErrnoToStatus(err, StrCat("run ", argv[0]));
+  }
+  return ChildProcess{pid, ProcessStartTime(pid)};
+}
+
+namespace {
+
+// A command container is the leader of its own session and process group (setsid in Spawn), and a process
+// group id is never recycled while the group has members: signalling the group reaches every process the
+// container started (sh -c '...; sleep ...'), even after the leader itself is gone.
+bool GroupExists(const ChildProcess& p) { return p.pid > 0 && ::kill(-p.pid, 0) == 0; }
+
+void Signal(const ChildProcess& p, int sig) {
+  if (GroupExists(p)) {
+    ::kill(-p.pid, sig);
+  } else if (IsAlive(p)) {
+    ::kill(p.pid, sig);
+  }
+}
+
+}  // namespace
+
+void StopProcesses(const std::vector<ChildProcess>& procs, int grace_ms) {
+  for (const ChildProcess& p : procs) Signal(p, SIGTERM);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(grace_ms);
+  for (;;) {
+    bool any = false;
+    for (const ChildProcess& p : procs) {
+      ::waitpid(p.pid, nullptr, WNOHANG);  // reap our own; harmless for others'
+      any = any || IsAlive(p) || GroupExists(p);
+    }
+    if (!any) return;
+    if (std::chrono::steady_clock::now() > deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  for (const ChildProcess& p : procs) Signal(p, SIGKILL);
+  // SIGKILL cannot be ignored: our own children are reaped at once (others' return ECHILD).
+  for (const ChildProcess& p : procs) ::waitpid(p.pid, nullptr, 0);
+}
+
+}  // namespace mkn::vnet

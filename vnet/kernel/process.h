@@ -1,0 +1,39 @@
+// vnet/kernel/process — command containers: child processes inside a pod's netns.
+//
+// Spawn() must be called from a long-lived thread (the main thread): the child gets PR_SET_PDEATHSIG so it
+// dies with the thread that forked it, and runs in its own session (Ctrl-C on the terminal reaches
+// minikube-net, which then stops the children in order). A child is identified by pid *and* start time,
+// so a recycled pid is never signalled.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace mkn::vnet {
+
+struct ChildProcess {
+  pid_t pid = 0;
+  uint64_t start_time = 0;  // field 22 of /proc/<pid>/stat
+};
+
+// Forks, enters the netns `netns_fd`, sends stdout/stderr to `log_path` (appending) and execs argv with
+// the environment plus `env`.
+absl::StatusOr<ChildProcess> Spawn(int netns_fd, const std::vector<std::string>& argv,
+                                   const std::vector<std::pair<std::string, std::string>>& env,
+                                   const std::string& log_path);
+
+// 0 if the process does not exist.
+uint64_t ProcessStartTime(pid_t pid);
+bool IsAlive(const ChildProcess& p);
+
+// SIGTERM to each container's process group, then SIGKILL to what is still alive after grace_ms.
+// Reaps our own children.
+void StopProcesses(const std::vector<ChildProcess>& procs, int grace_ms = 2000);
+
+}  // namespace mkn::vnet

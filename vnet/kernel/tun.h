@@ -1,0 +1,33 @@
+// vnet/kernel/tun — a TUN device with a virtio-net header, for the userspace proxy's pump.
+//
+// The device is created in the calling thread's netns and lives as long as the returned fd: when
+// the process dies, so does the device. IFF_VNET_HDR with TUN_F_CSUM | TUN_F_TSO4 lets the kernel
+// hand over TCP segments of up to 64 KiB with a partial checksum (CHECKSUM_PARTIAL, virtio-net
+// NEEDS_CSUM) instead of segmenting and checksumming every 1450-byte packet first; the pump writes
+// them back with the same header, so nothing is ever checksummed or segmented in userspace.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "vnet/kernel/fd.h"
+
+namespace mkn::vnet {
+
+// struct virtio_net_hdr, as the kernel reads and writes it in front of every frame.
+struct VnetHdr {
+  uint8_t flags = 0;  // 1 = VIRTIO_NET_HDR_F_NEEDS_CSUM
+  uint8_t gso_type = 0;  // 0 none, 1 TCPv4, 3 UDP, 4 TCPv6, 0x80 ECN
+  uint16_t hdr_len = 0;
+  uint16_t gso_size = 0;
+  uint16_t csum_start = 0;
+  uint16_t csum_offset = 0;
+};
+static_assert(sizeof(VnetHdr) == 10);
+inline constexpr uint8_t kVnetNeedsCsum = 1;
+
+// Non-blocking fd of a new TUN called `name` (IFF_TUN | IFF_NO_PI | IFF_VNET_HDR), with MTU `mtu`.
+absl::StatusOr<Fd> OpenTun(std::string_view name, int mtu);
+
+}  // namespace mkn::vnet
