@@ -204,7 +204,8 @@ int main(int argc, char** argv) {
         if (mount("direct-varlib", "/var/lib", "tmpfs", 0, "mode=755") != 0)
           Die("tmpfs /var/lib for " + node);
       } else {
-        // As vnet/cni/nodefs makes a node's /var/lib: overlayfs, lower the real one, upper on a tmpfs.
+        // As vnet/cni/nodefs makes a node's /var/lib: overlayfs, lower the real one, upper on a
+        // tmpfs.
         std::string base = state_dir + "/ov-" + node;
         mkdir(base.c_str(), 0755);
         if (mount("direct-ov", base.c_str(), "tmpfs", 0, "mode=755") != 0) Die("tmpfs " + base);

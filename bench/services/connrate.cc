@@ -2,11 +2,11 @@
 //
 //   connrate ADDR PORT [SECONDS] [MAX]
 //
-// Each connection: connect, write one byte, read the echo (tcp-echo) or anything, close. Sequential,
-// one at a time: the rate is the inverse of one connection's round trip through the path (SYN,
-// SYN-ACK, ACK, data, FIN) plus the local socket cost, measured the same way for every path.
-// Closing with a reset (SO_LINGER 0) keeps the client from running out of ports in TIME_WAIT on a
-// long run. Bounded by SECONDS (default 1) and MAX connections (default 200000). Prints
+// Each connection: connect, write one byte, read the echo (tcp-echo) or anything, close.
+// Sequential, one at a time: the rate is the inverse of one connection's round trip through the
+// path (SYN, SYN-ACK, ACK, data, FIN) plus the local socket cost, measured the same way for every
+// path. Closing with a reset (SO_LINGER 0) keeps the client from running out of ports in TIME_WAIT
+// on a long run. Bounded by SECONDS (default 1) and MAX connections (default 200000). Prints
 // "<connections> <seconds> <per second>"; exit 1 on the first failed connection.
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -26,7 +26,8 @@ int main(int argc, char** argv) {
   sockaddr_in to{};
   to.sin_family = AF_INET;
   to.sin_port = htons(static_cast<uint16_t>(std::atoi(argv[2])));
-  if (inet_pton(AF_INET, argv[1], &to.sin_addr) != 1) return fprintf(stderr, "bad address %s\n", argv[1]), 2;
+  if (inet_pton(AF_INET, argv[1], &to.sin_addr) != 1)
+    return fprintf(stderr, "bad address %s\n", argv[1]), 2;
   double seconds = argc > 3 ? std::atof(argv[3]) : 1.0;
   long max = argc > 4 ? std::atol(argv[4]) : 200000;
   using Clock = std::chrono::steady_clock;

@@ -11,8 +11,9 @@
 // KUBE-SERVICES walks the chain rule by rule until one matches). Own table: each packet is a new
 // flow (a SYN from a new client port), so it pays the service lookup, the balancer and a conntrack
 // insert; the NAT is rebuilt between runs. nft: every packet of a UDP socket passes a filter chain
-// on the output hook (and leaves by a veth whose peer drops it); in kube-proxy the nat chains see only a flow's first packet, so this is the
-// cost a new connection pays there. Loops are bounded by count and time. Prints one line per N:
+// on the output hook (and leaves by a veth whose peer drops it); in kube-proxy the nat chains see
+// only a flow's first packet, so this is the cost a new connection pays there. Loops are bounded by
+// count and time. Prints one line per N:
 //   <mode> <N> <ns per packet> <packets measured>
 #include <arpa/inet.h>
 #include <net/if.h>
@@ -41,7 +42,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double Seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+double Seconds(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
 
 net::Ipv4 Vip(int i) { return net::Ipv4{(10u << 24) | (96u << 16) | static_cast<uint32_t>(i + 1)}; }
 
@@ -95,15 +98,17 @@ int Own(const std::vector<int>& ns) {
     net::Ipv4 client = *net::Ipv4::Parse("10.244.0.200");
     for (int f = 0; f < kFlows; ++f) {
       net::Ipv4 src{client.value + static_cast<uint32_t>(f / 60000)};
-      frames.push_back(packet::PacketBuilder::Tcp(src, static_cast<uint16_t>(1024 + f % 60000), Vip(n - 1), 80)
-                           .Flags(packet::kTcpSyn)
-                           .Seq(1)
-                           .Build());
+      frames.push_back(
+          packet::PacketBuilder::Tcp(src, static_cast<uint16_t>(1024 + f % 60000), Vip(n - 1), 80)
+              .Flags(packet::kTcpSyn)
+              .Seq(1)
+              .Build());
     }
     double best = 1e18;
     for (int round = 0; round < 5; ++round) {
       absl::StatusOr<nat::ServiceTable> table = nat::ServiceTable::Build(spec);
-      if (!table.ok()) return fprintf(stderr, "%s\n", std::string(table.status().message()).c_str()), 1;
+      if (!table.ok())
+        return fprintf(stderr, "%s\n", std::string(table.status().message()).c_str()), 1;
       nat::NatOptions o;
       o.proxy_ip = spec.nodes[0].proxy_ip;
       o.node_ips = {spec.nodes[0].underlay_ip};
@@ -113,9 +118,11 @@ int Own(const std::vector<int>& ns) {
       std::vector<std::vector<uint8_t>> work = frames;
       auto t0 = Clock::now();
       size_t forwarded = 0;
-      for (auto& f : work) forwarded += (*nat)->Process(f, 0).action == nat::Verdict::Action::kForward;
+      for (auto& f : work)
+        forwarded += (*nat)->Process(f, 0).action == nat::Verdict::Action::kForward;
       double s = Seconds(t0, Clock::now());
-      if (forwarded != work.size()) return fprintf(stderr, "only %zu of %zu forwarded\n", forwarded, work.size()), 1;
+      if (forwarded != work.size())
+        return fprintf(stderr, "only %zu of %zu forwarded\n", forwarded, work.size()), 1;
       best = std::min(best, s);
     }
     printf("own %d %.1f %d\n", n, best * 1e9 / kFlows, kFlows);
@@ -132,14 +139,16 @@ std::string NftText(const std::string& kind, int n) {
     t += "  map services {\n    type ipv4_addr . inet_service : verdict\n";
     if (n > 0) {
       t += "    elements = {\n";
-      for (int i = 0; i < n; ++i) StrAppend(&t, "      ", Vip(i).ToString(), " . 80 : accept", i + 1 < n ? ",\n" : "\n");
+      for (int i = 0; i < n; ++i)
+        StrAppend(&t, "      ", Vip(i).ToString(), " . 80 : accept", i + 1 < n ? ",\n" : "\n");
       t += "    }\n";
     }
     t += "  }\n  chain out {\n    type filter hook output priority 0; policy accept;\n";
     t += "    ip daddr . udp dport vmap @services\n  }\n";
   } else {
     t += "  chain out {\n    type filter hook output priority 0; policy accept;\n";
-    for (int i = 0; i < n; ++i) StrAppend(&t, "    ip daddr ", Vip(i).ToString(), " udp dport 80 accept\n");
+    for (int i = 0; i < n; ++i)
+      StrAppend(&t, "    ip daddr ", Vip(i).ToString(), " udp dport 80 accept\n");
     t += "  }\n";
   }
   t += "}\n";
@@ -186,9 +195,11 @@ double Blast(net::Ipv4 dst, double seconds, long& sent) {
 int Nft(const std::string& kind, const std::vector<int>& ns) {
   // Packets to the service CIDR leave by one end of a veth pair whose other end drops them (no
   // forwarding): the route and the neighbour exist, nothing answers.
-  if (std::system("ip link set lo up && ip link add mknb0 type veth peer name mknb1 && ip link set mknb0 up && "
-                  "ip link set mknb1 up && ip neigh add 10.200.0.2 lladdr 02:00:00:00:00:02 dev mknb0 && "
-                  "ip route add 10.96.0.0/12 via 10.200.0.2 dev mknb0 onlink") != 0) {
+  if (std::system(
+          "ip link set lo up && ip link add mknb0 type veth peer name mknb1 && ip link set mknb0 "
+          "up && "
+          "ip link set mknb1 up && ip neigh add 10.200.0.2 lladdr 02:00:00:00:00:02 dev mknb0 && "
+          "ip route add 10.96.0.0/12 via 10.200.0.2 dev mknb0 onlink") != 0) {
     fprintf(stderr, "cannot set up the veth pair (run inside a throw-away netns as root)\n");
     return 1;
   }
@@ -201,7 +212,8 @@ int Nft(const std::string& kind, const std::vector<int>& ns) {
     double load = Seconds(t0, Clock::now());
     long sent = 0;
     double best = 1e18;
-    for (int round = 0; round < 3; ++round) best = std::min(best, Blast(Vip(n > 0 ? n - 1 : 0), 0.7, sent));
+    for (int round = 0; round < 3; ++round)
+      best = std::min(best, Blast(Vip(n > 0 ? n - 1 : 0), 0.7, sent));
     printf("nft-%s %d %.1f %ld (loaded in %.2f s)\n", kind.c_str(), n, best, sent, load);
     fflush(stdout);
   }
@@ -239,7 +251,9 @@ int Program(const std::string& mode, int n) {
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    fprintf(stderr, "usage: scale own N... | scale nft linear|vmap N... | scale program userspace|nftables N\n");
+    fprintf(stderr,
+            "usage: scale own N... | scale nft linear|vmap N... | scale program userspace|nftables "
+            "N\n");
     return 2;
   }
   std::string mode = argv[1];

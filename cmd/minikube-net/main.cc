@@ -1,7 +1,8 @@
 // minikube-net: a Kubernetes-style cluster network on one Linux machine, in one process.
 //
-// Flags, subcommands, signals and exit codes only (STYLE.md §1): everything a test needs is in vnet/ and lib/.
-// Exit codes: 0 success, 1 runtime failure (including missing privileges), 2 bad lab file or usage.
+// Flags, subcommands, signals and exit codes only (STYLE.md §1): everything a test needs is in
+// vnet/ and lib/. Exit codes: 0 success, 1 runtime failure (including missing privileges), 2 bad
+// lab file or usage.
 
 #include <fcntl.h>
 #include <sched.h>
@@ -27,12 +28,12 @@
 #include "lib/strings/edit_distance.h"
 #include "lib/strings/str_cat.h"
 #include "vnet/cluster/cluster.h"
+#include "vnet/cluster/control.h"
+#include "vnet/cluster/state.h"
 #include "vnet/cni/runtime.h"
 #include "vnet/cni/verify/verify.h"
-#include "vnet/cluster/control.h"
-#include "vnet/kernel/netns.h"
-#include "vnet/cluster/state.h"
 #include "vnet/edge/tls.h"
+#include "vnet/kernel/netns.h"
 
 namespace mkn {
 namespace {
@@ -65,7 +66,8 @@ std::optional<config::ClusterSpec> LoadLab(const std::string& path, int& exit_co
   }
   // A CNI lab: every node's conflist must read, render, parse and find its plugins (nothing runs).
   if (r.spec->cni_mode) {
-    if (absl::StatusOr<std::vector<vnet::CniNodeConfig>> c = vnet::LoadCniConfigs(*r.spec, path); !c.ok()) {
+    if (absl::StatusOr<std::vector<vnet::CniNodeConfig>> c = vnet::LoadCniConfigs(*r.spec, path);
+        !c.ok()) {
       std::cerr << c.status().message() << "\n";
       exit_code = kExitBadInput;
       return std::nullopt;
@@ -76,7 +78,9 @@ std::optional<config::ClusterSpec> LoadLab(const std::string& path, int& exit_co
 
 bool NeedPrivileges(int& exit_code) {
   if (vnet::HaveNetAdmin()) return true;
-  exit_code = Fail("need CAP_NET_ADMIN and CAP_SYS_ADMIN to create network namespaces: run as root or with sudo");
+  exit_code = Fail(
+      "need CAP_NET_ADMIN and CAP_SYS_ADMIN to create network namespaces: run as root or with "
+      "sudo");
   return false;
 }
 
@@ -104,10 +108,12 @@ std::string PodsTable(const vnet::ClusterState& s) {
     std::string cs;
     for (const auto& c : p.containers) {
       if (!cs.empty()) cs += ",";
-      cs += c.name + "(" + (c.app == "command" ? "cmd" : c.app) + (c.ports.empty() ? "" : " " + c.ports[0]) + ")";
+      cs += c.name + "(" + (c.app == "command" ? "cmd" : c.app) +
+            (c.ports.empty() ? "" : " " + c.ports[0]) + ")";
     }
     // A CNI lab's pod whose ADD failed has no address: say why instead.
-    rows.push_back({p.name, p.node, p.error.empty() ? p.ip : "<none>", cs, "ip netns exec " + p.netns + " sh"});
+    rows.push_back({p.name, p.node, p.error.empty() ? p.ip : "<none>", cs,
+                    "ip netns exec " + p.netns + " sh"});
   }
   std::string out = Table(rows);
   for (const vnet::PodState& p : s.pods) {
@@ -117,7 +123,8 @@ std::string PodsTable(const vnet::ClusterState& s) {
 }
 
 std::string NodesTable(const vnet::ClusterState& s) {
-  std::vector<std::vector<std::string>> rows = {{"NODE", "UNDERLAY IP", "POD CIDR", "PODS", "NETNS"}};
+  std::vector<std::vector<std::string>> rows = {
+      {"NODE", "UNDERLAY IP", "POD CIDR", "PODS", "NETNS"}};
   for (const vnet::NodeState& n : s.nodes) {
     int pods = 0;
     for (const auto& p : s.pods) pods += p.node == n.name;
@@ -126,8 +133,8 @@ std::string NodesTable(const vnet::ClusterState& s) {
   return Table(rows);
 }
 
-// The cluster a command means: --cluster, else $MKN_CLUSTER (set in an `up --shell` shell), else the only
-// one that is up.
+// The cluster a command means: --cluster, else $MKN_CLUSTER (set in an `up --shell` shell), else
+// the only one that is up.
 std::optional<vnet::ClusterState> PickCluster(const std::string& name, int& exit_code) {
   std::string c = name;
   if (const char* env = getenv("MKN_CLUSTER"); c.empty() && env != nullptr) c = env;
@@ -138,7 +145,9 @@ std::optional<vnet::ClusterState> PickCluster(const std::string& name, int& exit
       return std::nullopt;
     }
     if (all.size() > 1) {
-      exit_code = Fail(StrCat("several clusters are up; say which with --cluster (", all.size(), " up: ", all[0], ", ", all[1], ", ...)"), kExitBadInput);
+      exit_code = Fail(StrCat("several clusters are up; say which with --cluster (", all.size(),
+                              " up: ", all[0], ", ", all[1], ", ...)"),
+                       kExitBadInput);
       return std::nullopt;
     }
     c = all[0];
@@ -165,14 +174,15 @@ struct UpFlags {
 
 // --- up --shell ----------------------------------------------------------------------------------
 
-// The interactive shell of `up --shell`, run as a shell runs a foreground job: in a process group of its
-// own that, when stdin is our terminal, becomes the terminal's foreground group. A Ctrl-C typed in the shell
-// then goes to the shell (or the job it runs), never to minikube-net, which tears the cluster down only when
-// the shell ends or when it is itself signalled.
+// The interactive shell of `up --shell`, run as a shell runs a foreground job: in a process group
+// of its own that, when stdin is our terminal, becomes the terminal's foreground group. A Ctrl-C
+// typed in the shell then goes to the shell (or the job it runs), never to minikube-net, which
+// tears the cluster down only when the shell ends or when it is itself signalled.
 struct ShellChild {
   pid_t pid = -1;
   bool took_tty = false;
-  pid_t tty_owner = 0;  // the terminal's foreground group before; 0 when not visible from this pid namespace
+  pid_t tty_owner =
+      0;  // the terminal's foreground group before; 0 when not visible from this pid namespace
 };
 
 std::string ShellPath() {
@@ -196,8 +206,9 @@ absl::StatusOr<ShellChild> StartShell(const std::string& cluster) {
   std::error_code ec;
   std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (!ec) env["PATH"] = self.parent_path().string() + (env.count("PATH") ? ":" + env["PATH"] : "");
-  // PS1 for shells that take it from the environment (dash, or bash without an rc file that sets it);
-  // bash's rc files usually overwrite PS1, so bash also gets a PROMPT_COMMAND that puts the prefix back.
+  // PS1 for shells that take it from the environment (dash, or bash without an rc file that sets
+  // it); bash's rc files usually overwrite PS1, so bash also gets a PROMPT_COMMAND that puts the
+  // prefix back.
   env["PS1"] = prefix + (env.count("PS1") ? env["PS1"] : (geteuid() == 0 ? "# " : "$ "));
   std::string pc = StrCat("[[ $PS1 == \"", prefix, "\"* ]] || PS1=\"", prefix, "$PS1\"");
   env["PROMPT_COMMAND"] = env.count("PROMPT_COMMAND") ? pc + "; " + env["PROMPT_COMMAND"] : pc;
@@ -229,10 +240,12 @@ absl::StatusOr<ShellChild> StartShell(const std::string& cluster) {
     sigprocmask(SIG_BLOCK, &ttou, nullptr);
     setpgid(0, 0);
     if (c.took_tty) tcsetpgrp(0, getpid());
-    // A shell keeps the signals it starts with ignored, and so do its jobs: a minikube-net started with
-    // SIGINT ignored (a background job of a script, nohup) would give the user a shell where Ctrl-C does
-    // nothing. The shell starts as from a terminal, with every job-control signal at its default.
-    for (int s : {SIGINT, SIGQUIT, SIGHUP, SIGTERM, SIGPIPE, SIGTSTP, SIGTTIN, SIGTTOU}) signal(s, SIG_DFL);
+    // A shell keeps the signals it starts with ignored, and so do its jobs: a minikube-net started
+    // with SIGINT ignored (a background job of a script, nohup) would give the user a shell where
+    // Ctrl-C does nothing. The shell starts as from a terminal, with every job-control signal at
+    // its default.
+    for (int s : {SIGINT, SIGQUIT, SIGHUP, SIGTERM, SIGPIPE, SIGTSTP, SIGTTIN, SIGTTOU})
+      signal(s, SIG_DFL);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -261,9 +274,11 @@ absl::StatusOr<ShellChild> StartShell(const std::string& cluster) {
   return c;
 }
 
-// Gives the terminal back to minikube-net's group after the shell ended (no-op if it was never taken).
+// Gives the terminal back to minikube-net's group after the shell ended (no-op if it was never
+// taken).
 void RestoreTty(const ShellChild& c) {
-  if (!c.took_tty || c.tty_owner <= 0) return;  // in a new pid namespace the old group has no number here
+  if (!c.took_tty || c.tty_owner <= 0)
+    return;  // in a new pid namespace the old group has no number here
   sigset_t ttou, old;
   sigemptyset(&ttou);
   sigaddset(&ttou, SIGTTOU);
@@ -272,8 +287,9 @@ void RestoreTty(const ShellChild& c) {
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 
-// Ends a shell that is still running because minikube-net was told to stop: SIGHUP, as a terminal hangup
-// does (an interactive bash passes it on to its jobs), then SIGKILL to its group after a grace period.
+// Ends a shell that is still running because minikube-net was told to stop: SIGHUP, as a terminal
+// hangup does (an interactive bash passes it on to its jobs), then SIGKILL to its group after a
+// grace period.
 void StopShell(const ShellChild& c) {
   kill(-c.pid, SIGHUP);
   kill(-c.pid, SIGCONT);
@@ -294,7 +310,8 @@ std::string TeardownReportText(const vnet::TeardownReport& r) {
   for (const std::string& e : r.cni_errors) out += StrCat("cni: DEL failed: ", e, "\n");
   for (const std::string& l : r.cni_leaks) out += StrCat("cni: plugin leak: ", l, "\n");
   for (const std::string& s : r.still_held) {
-    out += StrCat("minikube-net: ", s, " was removed but the kernel had not freed it by the deadline: a process ",
+    out += StrCat("minikube-net: ", s,
+                  " was removed but the kernel had not freed it by the deadline: a process ",
                   "or a socket still inside holds it\n");
   }
   return out;
@@ -318,8 +335,9 @@ int RunUp(const UpFlags& f) {
   }
   if (!NeedPrivileges(code)) return code;
 
-  // -d: the child runs the cluster; the parent relays its output until it is ready, then exits. Readiness
-  // comes on a pipe of its own: one byte when ready; EOF without it means the child failed (its exit code).
+  // -d: the child runs the cluster; the parent relays its output until it is ready, then exits.
+  // Readiness comes on a pipe of its own: one byte when ready; EOF without it means the child
+  // failed (its exit code).
   int relay[2] = {-1, -1}, ready[2] = {-1, -1};
   if (f.detach) {
     if (pipe2(relay, O_CLOEXEC) < 0 || pipe2(ready, O_CLOEXEC) < 0) return Fail("pipe failed");
@@ -344,7 +362,8 @@ int RunUp(const UpFlags& f) {
     dup2(relay[1], 2);
   }
 
-  // Signals are taken synchronously by the main thread; every thread created after this inherits the mask.
+  // Signals are taken synchronously by the main thread; every thread created after this inherits
+  // the mask.
   sigset_t sigs;
   sigemptyset(&sigs);
   for (int s : {SIGINT, SIGTERM, SIGHUP, SIGCHLD}) sigaddset(&sigs, s);
@@ -370,19 +389,24 @@ int RunUp(const UpFlags& f) {
   uo.strict = f.strict;
   uo.progress = &progress;
   uo.notice = [](const std::string& s) { std::cerr << "minikube-net: " << s << "\n"; };
-  if (const char* at = getenv("MKN_FAIL_AT_STEP")) uo.fail_at_step = atoi(at);  // e2e: rollback tests
+  if (const char* at = getenv("MKN_FAIL_AT_STEP"))
+    uo.fail_at_step = atoi(at);  // e2e: rollback tests
   absl::StatusOr<std::unique_ptr<vnet::RunningCluster>> rc = vnet::RunningCluster::Up(*spec, uo);
   done = true;
   if (meter.joinable()) meter.join();
-  if (!rc.ok()) return Fail(StrCat("up ", spec->name, ": ", rc.status().message(), " (nothing was left behind)"));
+  if (!rc.ok())
+    return Fail(
+        StrCat("up ", spec->name, ": ", rc.status().message(), " (nothing was left behind)"));
   const vnet::ClusterState& st = (*rc)->state();
   std::cout << NodesTable(st) << "\n" << PodsTable(st) << "\n";
-  std::cout << "cluster " << st.cluster << " (" << st.network << ") ready in " << st.ready_ms << " ms: "
-            << st.nodes.size() << " nodes, " << st.pods.size() << " pods\n";
+  std::cout << "cluster " << st.cluster << " (" << st.network << ") ready in " << st.ready_ms
+            << " ms: " << st.nodes.size() << " nodes, " << st.pods.size() << " pods\n";
   if (f.detach) {
-    std::cout << "running in the background as pid " << getpid() << "; stop it with: minikube-net down " << st.cluster << "\n";
+    std::cout << "running in the background as pid " << getpid()
+              << "; stop it with: minikube-net down " << st.cluster << "\n";
     std::cout.flush();
-    int log = open((vnet::StateDirOf(st.cluster) + "/up.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int log = open((vnet::StateDirOf(st.cluster) + "/up.log").c_str(),
+                   O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     dup2(log, 1);
     dup2(log, 2);
     close(log);
@@ -412,7 +436,8 @@ int RunUp(const UpFlags& f) {
     siginfo_t info;
     int sig = sigwaitinfo(&sigs, &info);
     if (sig == SIGCHLD) {
-      for (const std::string& line : (*rc)->ReapChildren()) std::cerr << "minikube-net: " << line << "\n";
+      for (const std::string& line : (*rc)->ReapChildren())
+        std::cerr << "minikube-net: " << line << "\n";
       int status = 0;
       if (shell.pid > 0 && waitpid(shell.pid, &status, WNOHANG) == shell.pid) {
         // The shell's status becomes ours (as with ci/sandbox.sh or ssh), so a script piped into
@@ -425,7 +450,8 @@ int RunUp(const UpFlags& f) {
       continue;
     }
     if (sig < 0) continue;
-    // A Ctrl-C from the terminal (SI_KERNEL) while the shell runs belongs to the shell's foreground job.
+    // A Ctrl-C from the terminal (SI_KERNEL) while the shell runs belongs to the shell's foreground
+    // job.
     if (sig == SIGINT && shell.pid > 0 && info.si_code == SI_KERNEL) continue;
     break;
   }
@@ -437,17 +463,19 @@ int RunUp(const UpFlags& f) {
   absl::StatusOr<vnet::TeardownReport> r = (*rc)->Down();
   if (!r.ok()) return Fail(StrCat("down ", st.cluster, ": ", r.status().message()));
   std::cerr << "cluster " << st.cluster << " down in "
-            << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count()
+            << std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - t0)
+                   .count()
             << " ms: " << r->removed << " namespaces removed\n";
   PrintTeardownReport(*r);
   if (f.detach) {
-    if (std::string text = TeardownReportText(*r); !text.empty()) std::ofstream(DownReportPath(st.cluster)) << text;
+    if (std::string text = TeardownReportText(*r); !text.empty())
+      std::ofstream(DownReportPath(st.cluster)) << text;
   }
   return exit_code;
 }
 
 // --- down ----------------------------------------------------------------------------------------
-
 
 int RunDown(const std::string& target, bool all) {
   int code = kExitOk;
@@ -480,9 +508,12 @@ int RunDown(const std::string& target, bool all) {
       std::cout << "cluster " << n << " is not up\n";
       continue;
     }
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+    auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+            .count();
     std::cout << "cluster " << n << " down in " << ms << " ms"
-              << (r->owner_stopped ? " (its process stopped)" : StrCat(": ", r->report.removed, " namespaces removed"))
+              << (r->owner_stopped ? " (its process stopped)"
+                                   : StrCat(": ", r->report.removed, " namespaces removed"))
               << "\n";
     PrintTeardownReport(r->report);
     // A detached owner that stopped itself left its report (DEL results, plugin leaks, namespaces
@@ -492,12 +523,15 @@ int RunDown(const std::string& target, bool all) {
       rep.close();
       ::unlink(DownReportPath(n).c_str());
     }
-    for (const std::string& s : r->report.not_ours) std::cerr << "minikube-net: left " << s << " alone: it does not carry this cluster's marker\n";
+    for (const std::string& s : r->report.not_ours)
+      std::cerr << "minikube-net: left " << s
+                << " alone: it does not carry this cluster's marker\n";
   }
   return code;
 }
 
-// --- status, get, exec, logs -------------------------------------------------------------------------
+// --- status, get, exec, logs
+// -------------------------------------------------------------------------
 
 int RunStatus(const std::string& output) {
   std::vector<std::string> names = vnet::ListClusters();
@@ -514,13 +548,15 @@ int RunStatus(const std::string& output) {
     std::cout << "no cluster is up\n";
     return kExitOk;
   }
-  std::vector<std::vector<std::string>> rows = {{"CLUSTER", "STATE", "NETWORK", "NODES", "PODS", "PID", "LAB"}};
+  std::vector<std::vector<std::string>> rows = {
+      {"CLUSTER", "STATE", "NETWORK", "NODES", "PODS", "PID", "LAB"}};
   for (const std::string& n : names) {
     absl::StatusOr<vnet::ClusterState> s = vnet::ReadState(n);
     if (!s.ok()) continue;
     bool alive = vnet::ClusterLocked(n) && vnet::IsAlive(s->owner);
     rows.push_back({n, alive ? s->phase : "dead (run: minikube-net down " + n + ")", s->network,
-                    std::to_string(s->nodes.size()), std::to_string(s->pods.size()), std::to_string(s->owner.pid), s->lab});
+                    std::to_string(s->nodes.size()), std::to_string(s->pods.size()),
+                    std::to_string(s->owner.pid), s->lab});
   }
   std::cout << Table(rows);
   return kExitOk;
@@ -533,8 +569,8 @@ std::optional<nlohmann::json> Ask(const std::string& cluster, nlohmann::json req
   std::optional<vnet::ClusterState> s = PickCluster(cluster, exit_code);
   if (!s) return std::nullopt;
   // Bytes that are not UTF-8 (a pod name typed wrong) become U+FFFD instead of an exception.
-  absl::StatusOr<std::string> resp =
-      vnet::ControlCall(s->cluster, req.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  absl::StatusOr<std::string> resp = vnet::ControlCall(
+      s->cluster, req.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   if (!resp.ok()) {
     exit_code = Fail(resp.status());
     return std::nullopt;
@@ -546,7 +582,9 @@ std::optional<nlohmann::json> Ask(const std::string& cluster, nlohmann::json req
   }
   if (!j.value("ok", false)) {
     std::string code = j.value("code", "");
-    exit_code = Fail(j.value("error", "request failed"), code == "NOT_FOUND" || code == "INVALID_ARGUMENT" ? kExitBadInput : kExitFailure);
+    exit_code =
+        Fail(j.value("error", "request failed"),
+             code == "NOT_FOUND" || code == "INVALID_ARGUMENT" ? kExitBadInput : kExitFailure);
     return std::nullopt;
   }
   return j;
@@ -589,8 +627,13 @@ int RunGetServices(const std::string& what, const std::string& cluster, const st
   rows.push_back({"NAME", "TYPE", "CLUSTER-IP", "PORT(S)", "ENDPOINTS", "ALGORITHM", "AFFINITY"});
   if (counters) rows[0].insert(rows[0].end(), {"PACKETS", "BYTES", "FLOWS", "NEW", "DROPS"});
   for (const auto& s : (*j)["services"]) {
-    std::vector<std::string> r = {s["name"], s["type"], s["cluster_ip"], PortsText(s),
-                                  std::to_string(s["endpoints"].size()), s["algorithm"], s["session_affinity"]};
+    std::vector<std::string> r = {s["name"],
+                                  s["type"],
+                                  s["cluster_ip"],
+                                  PortsText(s),
+                                  std::to_string(s["endpoints"].size()),
+                                  s["algorithm"],
+                                  s["session_affinity"]};
     if (counters) {
       uint64_t packets = 0, bytes = 0, flows = 0, fresh = 0, drops = 0;
       for (const auto& p : s["ports"]) {
@@ -616,13 +659,17 @@ int RunGetRoutes(const std::string& cluster, const std::string& output) {
   std::optional<nlohmann::json> j = Ask(cluster, {{"verb", "routes"}}, code);
   if (!j) return code;
   if (output == "json") return std::cout << j->dump(2) << "\n", kExitOk;
-  for (const auto& l : (*j)["listeners"]) std::cout << "listening: " << l.get<std::string>() << "\n";
-  std::vector<std::vector<std::string>> rows = {{"ROUTE", "REQUESTS", "2XX", "3XX", "4XX", "5XX", "BYTES IN", "BYTES OUT"}};
+  for (const auto& l : (*j)["listeners"])
+    std::cout << "listening: " << l.get<std::string>() << "\n";
+  std::vector<std::vector<std::string>> rows = {
+      {"ROUTE", "REQUESTS", "2XX", "3XX", "4XX", "5XX", "BYTES IN", "BYTES OUT"}};
   for (const auto& r : (*j)["routes"]) {
-    rows.push_back({r["route"], std::to_string(r["requests"].get<uint64_t>()), std::to_string(r["2xx"].get<uint64_t>()),
-                    std::to_string(r["3xx"].get<uint64_t>()), std::to_string(r["4xx"].get<uint64_t>()),
-                    std::to_string(r["5xx"].get<uint64_t>()), std::to_string(r["bytes_in"].get<uint64_t>()),
-                    std::to_string(r["bytes_out"].get<uint64_t>())});
+    rows.push_back(
+        {r["route"], std::to_string(r["requests"].get<uint64_t>()),
+         std::to_string(r["2xx"].get<uint64_t>()), std::to_string(r["3xx"].get<uint64_t>()),
+         std::to_string(r["4xx"].get<uint64_t>()), std::to_string(r["5xx"].get<uint64_t>()),
+         std::to_string(r["bytes_in"].get<uint64_t>()),
+         std::to_string(r["bytes_out"].get<uint64_t>())});
   }
   std::cout << Table(rows);
   return kExitOk;
@@ -634,16 +681,19 @@ int RunConntrack(const std::string& node, const std::string& cluster, const std:
   if (!j) return code;
   if (output == "json") return std::cout << (*j)["flows"].dump(2) << "\n", kExitOk;
   std::vector<std::vector<std::string>> rows = {
-      {"NODE", "PROTO", "STATE", "SERVICE", "ORIGINAL (as the client sent it)", "REPLY (as the endpoint answers)", "POD", "EXPIRES", "PACKETS"}};
+      {"NODE", "PROTO", "STATE", "SERVICE", "ORIGINAL (as the client sent it)",
+       "REPLY (as the endpoint answers)", "POD", "EXPIRES", "PACKETS"}};
   for (const auto& f : (*j)["flows"]) {
-    rows.push_back({f["node"], f["protocol"], f["state"], f["service"], f["original"], f["reply"], f["endpoint"],
-                    std::to_string(f["expires_in_ms"].get<int64_t>() / 1000) + "s", std::to_string(f["packets"].get<uint64_t>())});
+    rows.push_back({f["node"], f["protocol"], f["state"], f["service"], f["original"], f["reply"],
+                    f["endpoint"], std::to_string(f["expires_in_ms"].get<int64_t>() / 1000) + "s",
+                    std::to_string(f["packets"].get<uint64_t>())});
   }
   std::cout << Table(rows);
   return kExitOk;
 }
 
-// --- cni: the plugin developer's loop -------------------------------------------------------------
+// --- cni: the plugin developer's loop
+// -------------------------------------------------------------
 
 struct CniFlags {
   std::string verb, target, node, cluster, output = "json";
@@ -655,7 +705,8 @@ int RunCniRender(const CniFlags& f) {
   int code = kExitOk;
   std::optional<config::ClusterSpec> spec = LoadLab(f.target, code);
   if (!spec) return code;
-  if (!spec->cni_mode) return Fail(StrCat(f.target, ": not a network = \"cni\" lab"), kExitBadInput);
+  if (!spec->cni_mode)
+    return Fail(StrCat(f.target, ": not a network = \"cni\" lab"), kExitBadInput);
   absl::StatusOr<std::vector<vnet::CniNodeConfig>> cfgs = vnet::LoadCniConfigs(*spec, f.target);
   if (!cfgs.ok()) return Fail(std::string(cfgs.status().message()), kExitBadInput);
   bool any = false;
@@ -677,7 +728,8 @@ int RunCniVerb(const CniFlags& f) {
   std::optional<vnet::ClusterState> st = PickCluster(f.cluster, code);
   if (!st) return code;
   const bool per_pod = f.verb == "add" || f.verb == "check" || f.verb == "del";
-  if (per_pod && f.target.empty()) return Fail(StrCat("cni ", f.verb, ": name a pod"), kExitBadInput);
+  if (per_pod && f.target.empty())
+    return Fail(StrCat("cni ", f.verb, ": name a pod"), kExitBadInput);
   // A running owner runs the verb itself, with the node views it holds (a second mount of a node's
   // view from here would share its overlay upper dirs); this process reopens them only when the
   // owner is gone (after a crash or SIGKILL, before `down`).
@@ -693,13 +745,17 @@ int RunCniVerb(const CniFlags& f) {
     std::optional<nlohmann::json> j = Ask(st->cluster, req, code);
     if (!j) return code;
     if (f.show_exec) std::cout << j->value("calls", "");
-    if (!j->value("chain_ok", false)) return Fail(StrCat("cni ", f.verb, ": ", j->value("chain_error", "")));
+    if (!j->value("chain_ok", false))
+      return Fail(StrCat("cni ", f.verb, ": ", j->value("chain_error", "")));
     if (f.verb == "add") {
       std::cout << (*j)["result"].dump(2) << "\n";
     } else if (f.verb == "version") {
-      std::cout << nlohmann::json{{"negotiated", (*j)["negotiated"]}, {"plugins", (*j)["plugins"]}}.dump(2) << "\n";
+      std::cout << nlohmann::json{{"negotiated", (*j)["negotiated"]}, {"plugins", (*j)["plugins"]}}
+                       .dump(2)
+                << "\n";
     } else if (!f.show_exec) {
-      std::cout << "cni " << f.verb << (per_pod ? StrCat(" ", f.target) : StrCat(" node ", j->value("node", "")))
+      std::cout << "cni " << f.verb
+                << (per_pod ? StrCat(" ", f.target) : StrCat(" node ", j->value("node", "")))
                 << ": ok (" << j->value("ncalls", 0) << " plugin calls)\n";
     }
     return kExitOk;
@@ -709,7 +765,8 @@ int RunCniVerb(const CniFlags& f) {
   if (per_pod) {
     if (f.target.empty()) return Fail(StrCat("cni ", f.verb, ": name a pod"), kExitBadInput);
     pod = st->FindPod(f.target);
-    if (pod == nullptr) return Fail(StrCat("cluster ", st->cluster, " has no pod \"", f.target, "\""), kExitBadInput);
+    if (pod == nullptr)
+      return Fail(StrCat("cluster ", st->cluster, " has no pod \"", f.target, "\""), kExitBadInput);
     node = pod->node;
   } else if (node.empty() && !f.target.empty()) {
     if (const vnet::PodState* p = st->FindPod(f.target)) node = p->node;
@@ -728,13 +785,16 @@ int RunCniVerb(const CniFlags& f) {
     rt.container_id = pod->netns;
     rt.netns = StrCat("/run/netns/", pod->netns);
     rt.ifname = "eth0";
-    rt.args = {{"IgnoreUnknown", "1"}, {"K8S_POD_NAMESPACE", "default"}, {"K8S_POD_NAME", pod->name},
+    rt.args = {{"IgnoreUnknown", "1"},
+               {"K8S_POD_NAMESPACE", "default"},
+               {"K8S_POD_NAME", pod->name},
                {"K8S_POD_INFRA_CONTAINER_ID", pod->netns}};
     if (std::ifstream in(st->lab); in) {
       std::stringstream ss;
       ss << in.rdbuf();
       config::LoadResult lab = config::Load(ss.str(), st->lab);
-      if (lab.spec && lab.spec->FindPod(pod->name) != nullptr) rt = vnet::PodRuntimeConf(*lab.spec, *lab.spec->FindPod(pod->name));
+      if (lab.spec && lab.spec->FindPod(pod->name) != nullptr)
+        rt = vnet::PodRuntimeConf(*lab.spec, *lab.spec->FindPod(pod->name));
     }
     rt = (*cn)->AsCached(rt);  // exactly as ADD made it, when it is cached
   }
@@ -745,16 +805,18 @@ int RunCniVerb(const CniFlags& f) {
     std::cout << out.result.dump(2) << "\n";
   } else if (f.verb == "version") {
     nlohmann::json v = nlohmann::json::object();
-    for (const vnet::PluginCall& c : out.calls) v[c.plugin] = nlohmann::json::parse(c.exec.stdout_data, nullptr, false);
+    for (const vnet::PluginCall& c : out.calls)
+      v[c.plugin] = nlohmann::json::parse(c.exec.stdout_data, nullptr, false);
     std::cout << nlohmann::json{{"negotiated", (*cn)->version()}, {"plugins", v}}.dump(2) << "\n";
   } else if (!f.show_exec) {
-    std::cout << "cni " << f.verb << (pod ? StrCat(" ", pod->name) : StrCat(" node ", node)) << ": ok ("
-              << out.calls.size() << " plugin calls)\n";
+    std::cout << "cni " << f.verb << (pod ? StrCat(" ", pod->name) : StrCat(" node ", node))
+              << ": ok (" << out.calls.size() << " plugin calls)\n";
   }
   return kExitOk;
 }
 
-// --- verify: the CNI conformance suite ---------------------------------------------------------------
+// --- verify: the CNI conformance suite
+// ---------------------------------------------------------------
 
 struct VerifyFlags {
   std::string lab, junit, output = "table";
@@ -764,25 +826,41 @@ struct VerifyFlags {
 };
 
 CLI::App* AddVerifyCommand(CLI::App& app, VerifyFlags& f) {
-  CLI::App* cmd = app.add_subcommand(
-      "verify", "Bring a network = \"cni\" lab up with its plugin chain, run the CNI conformance suite, tear down");
-  cmd->add_option("lab", f.lab, "Lab file (TOML) with [cluster] network = \"cni\"")->required()->check(CLI::ExistingFile);
+  CLI::App* cmd = app.add_subcommand("verify",
+                                     "Bring a network = \"cni\" lab up with its plugin chain, run "
+                                     "the CNI conformance suite, tear down");
+  cmd->add_option("lab", f.lab, "Lab file (TOML) with [cluster] network = \"cni\"")
+      ->required()
+      ->check(CLI::ExistingFile);
   cmd->add_option("--junit", f.junit, "Also write the results as JUnit XML to FILE (for CI)");
-  cmd->add_option("-o,--output", f.output, "table (default) or json, on stdout")->check(CLI::IsMember({"table", "json"}));
-  cmd->add_option("--only", f.only, "Run only the checks whose id matches one of these globs (comma list or repeated)")
+  cmd->add_option("-o,--output", f.output, "table (default) or json, on stdout")
+      ->check(CLI::IsMember({"table", "json"}));
+  cmd->add_option(
+         "--only", f.only,
+         "Run only the checks whose id matches one of these globs (comma list or repeated)")
       ->delimiter(',');
-  cmd->add_option("--skip", f.skip, "Do not run the checks whose id matches one of these globs (comma list or repeated)")
+  cmd->add_option(
+         "--skip", f.skip,
+         "Do not run the checks whose id matches one of these globs (comma list or repeated)")
       ->delimiter(',');
-  cmd->add_flag("--keep", f.keep, "Leave the lab up after the checks (for debugging) until Ctrl-C, SIGTERM or `down`");
-  cmd->add_option("--churn", f.churn, "Pods per round of the churn check (default 200; 5 rounds)")->check(CLI::PositiveNumber);
+  cmd->add_flag(
+      "--keep", f.keep,
+      "Leave the lab up after the checks (for debugging) until Ctrl-C, SIGTERM or `down`");
+  cmd->add_option("--churn", f.churn, "Pods per round of the churn check (default 200; 5 rounds)")
+      ->check(CLI::PositiveNumber);
   std::string footer = "Checks (id: what it asserts [where the rule comes from]):\n";
-  for (const vnet::CheckInfo& c : vnet::VerifyChecks()) footer += StrCat("  ", c.id, ": ", c.title, " [", c.source, "]\n");
+  for (const vnet::CheckInfo& c : vnet::VerifyChecks())
+    footer += StrCat("  ", c.id, ": ", c.title, " [", c.source, "]\n");
   footer +=
-      "A check that does not apply (CHECK before 0.4.0, STATUS/GC before 1.1.0, no portmap or bandwidth in the\n"
-      "chain) is SKIP with the reason. Test pods are throw-away namespaces mkn-<cluster>-vfy-*, removed after.\n"
+      "A check that does not apply (CHECK before 0.4.0, STATUS/GC before 1.1.0, no portmap or "
+      "bandwidth in the\n"
+      "chain) is SKIP with the reason. Test pods are throw-away namespaces mkn-<cluster>-vfy-*, "
+      "removed after.\n"
       "Examples:\n  minikube-net verify examples/cni/bridge.toml --junit cni-junit.xml\n"
-      "  minikube-net verify LAB --only 'spec.*' --skip spec.gc\n  minikube-net verify LAB --churn 20 -o json\n"
-      "Exit codes: 0 every check passed or was skipped, 1 a check failed (or the lab could not come up),\n"
+      "  minikube-net verify LAB --only 'spec.*' --skip spec.gc\n  minikube-net verify LAB --churn "
+      "20 -o json\n"
+      "Exit codes: 0 every check passed or was skipped, 1 a check failed (or the lab could not "
+      "come up),\n"
       "2 bad lab file or usage (an --only/--skip glob that matches no check).";
   cmd->footer(footer);
   return cmd;
@@ -795,7 +873,8 @@ int RunVerifyCommand(const VerifyFlags& f) {
   const std::string lab = std::filesystem::absolute(f.lab).lexically_normal().string();
   std::optional<config::ClusterSpec> spec = LoadLab(lab, code);
   if (!spec) return code;
-  if (!spec->cni_mode) return Fail(StrCat("verify ", f.lab, ": not a network = \"cni\" lab"), kExitBadInput);
+  if (!spec->cni_mode)
+    return Fail(StrCat("verify ", f.lab, ": not a network = \"cni\" lab"), kExitBadInput);
   for (const std::vector<std::string>* globs : {&f.only, &f.skip}) {
     for (const std::string& g : *globs) {
       bool any = false;
@@ -823,9 +902,11 @@ int RunVerifyCommand(const VerifyFlags& f) {
   o.churn_pods = f.churn;
   o.progress = [](const cni::CheckReport& r) {
     // A passing check's evidence is its measurement (churn's per-round times, bandwidth's rates).
-    std::string note = r.outcome == cni::Outcome::kPass ? r.evidence.substr(0, r.evidence.find('\n')) : "";
-    std::cerr << "verify: " << r.id << ": " << cni::OutcomeName(r.outcome) << " (" << cni::FormatDuration(r.duration) << ")"
-              << (note.empty() ? "" : ": " + note) << "\n";
+    std::string note =
+        r.outcome == cni::Outcome::kPass ? r.evidence.substr(0, r.evidence.find('\n')) : "";
+    std::cerr << "verify: " << r.id << ": " << cni::OutcomeName(r.outcome) << " ("
+              << cni::FormatDuration(r.duration) << ")" << (note.empty() ? "" : ": " + note)
+              << "\n";
   };
   auto print = [&](const std::vector<cni::CheckReport>& reports) {
     if (f.output == "json") {
@@ -844,7 +925,8 @@ int RunVerifyCommand(const VerifyFlags& f) {
   o.kept = [&](const std::vector<cni::CheckReport>& reports) {
     print(reports);
     printed = true;
-    std::cerr << "verify: lab " << spec->name << " left up (--keep): minikube-net get pods, cni check POD --show-exec, ...;\n"
+    std::cerr << "verify: lab " << spec->name
+              << " left up (--keep): minikube-net get pods, cni check POD --show-exec, ...;\n"
               << "        Ctrl-C here or `minikube-net down " << spec->name << "` tears it down\n";
   };
   absl::StatusOr<std::vector<cni::CheckReport>> reports = vnet::RunVerify(*spec, o);
@@ -860,14 +942,16 @@ int RunKill(const std::string& pod, const std::string& cluster) {
   int code = kExitOk;
   std::optional<nlohmann::json> j = Ask(cluster, {{"verb", "kill"}, {"pod", pod}}, code);
   if (!j) return code;
-  std::cout << "pod " << pod << " killed and recreated on " << (*j)["node"].get<std::string>() << " with IP "
-            << (*j)["ip"].get<std::string>() << " in " << (*j)["ms"].get<int64_t>() << " ms\n";
+  std::cout << "pod " << pod << " killed and recreated on " << (*j)["node"].get<std::string>()
+            << " with IP " << (*j)["ip"].get<std::string>() << " in " << (*j)["ms"].get<int64_t>()
+            << " ms\n";
   return kExitOk;
 }
 
 int RunScale(const std::string& deployment, int replicas, const std::string& cluster) {
   int code = kExitOk;
-  std::optional<nlohmann::json> j = Ask(cluster, {{"verb", "scale"}, {"deployment", deployment}, {"replicas", replicas}}, code);
+  std::optional<nlohmann::json> j =
+      Ask(cluster, {{"verb", "scale"}, {"deployment", deployment}, {"replicas", replicas}}, code);
   if (!j) return code;
   std::cout << "deployment " << deployment << " scaled to " << replicas << "\n";
   return kExitOk;
@@ -905,7 +989,8 @@ int RunExec(const std::string& pod, const std::string& cluster, std::vector<std:
     }
     if (pod == "underlay") ns = s->underlay;
   }
-  if (ns.empty()) return Fail(StrCat("no pod or node named ", pod, " in cluster ", s->cluster), kExitBadInput);
+  if (ns.empty())
+    return Fail(StrCat("no pod or node named ", pod, " in cluster ", s->cluster), kExitBadInput);
   if (cmd.empty()) cmd = {"sh"};
   absl::StatusOr<vnet::Fd> fd = vnet::OpenNetns(ns);
   if (!fd.ok()) return Fail(fd.status());
@@ -939,7 +1024,8 @@ int RunLogs(const std::string& pod, const std::string& cluster) {
   }
   for (const auto& c : p->containers) {
     std::ifstream in(StrCat(vnet::StateDirOf(s->cluster), "/logs/", pod, "/", c.name, ".log"));
-    for (std::string line; std::getline(in, line);) std::cout << "[" << c.name << "] " << line << "\n";
+    for (std::string line; std::getline(in, line);)
+      std::cout << "[" << c.name << "] " << line << "\n";
   }
   return kExitOk;
 }
@@ -953,138 +1039,200 @@ int main(int argc, char** argv) {
   // cluster: writes to it fail with EPIPE instead, and the cluster keeps running (or is torn down
   // in order). Children get the default back (ShellChild, Spawn).
   signal(SIGPIPE, SIG_IGN);
-  CLI::App app{"minikube-net: a Kubernetes-style cluster network (pods, nodes, bridges, VXLAN or direct routes)\n"
-               "built from a lab file on one Linux machine, in one process. Everything it makes lives in\n"
-               "network namespaces it owns (ip netns list | grep mkn-)."};
+  CLI::App app{
+      "minikube-net: a Kubernetes-style cluster network (pods, nodes, bridges, VXLAN or direct "
+      "routes)\n"
+      "built from a lab file on one Linux machine, in one process. Everything it makes lives in\n"
+      "network namespaces it owns (ip netns list | grep mkn-)."};
   app.require_subcommand(1);
   app.set_version_flag("--version", "minikube-net 0.1.0");
 
   UpFlags up;
-  CLI::App* up_cmd = app.add_subcommand("up", "Build the cluster network of a lab file and run it until Ctrl-C, SIGTERM or `down`");
+  CLI::App* up_cmd = app.add_subcommand(
+      "up", "Build the cluster network of a lab file and run it until Ctrl-C, SIGTERM or `down`");
   up_cmd->add_option("lab", up.lab, "Lab file (TOML)")->required()->check(CLI::ExistingFile);
-  up_cmd->add_flag("--dry-run", up.dry_run, "Print the plan as ip/bridge/sysctl commands; create nothing");
-  up_cmd->add_option("-o,--output", up.output, "With --dry-run: sh or json")->check(CLI::IsMember({"sh", "json"}));
+  up_cmd->add_flag("--dry-run", up.dry_run,
+                   "Print the plan as ip/bridge/sysctl commands; create nothing");
+  up_cmd->add_option("-o,--output", up.output, "With --dry-run: sh or json")
+      ->check(CLI::IsMember({"sh", "json"}));
   up_cmd->add_flag("-d,--detach", up.detach, "Run in the background once ready");
-  up_cmd->add_flag("--strict", up.strict, "network = \"cni\" labs: if any pod's CNI ADD fails, roll everything back and fail "
-                                          "(default: report those pods and bring up the rest)");
-  up_cmd->add_flag("--shell", up.shell,
-                   "Once ready, run $SHELL (else /bin/bash) here with MKN_CLUSTER set; tear down when it exits");
+  up_cmd->add_flag(
+      "--strict", up.strict,
+      "network = \"cni\" labs: if any pod's CNI ADD fails, roll everything back and fail "
+      "(default: report those pods and bring up the rest)");
+  up_cmd->add_flag(
+      "--shell", up.shell,
+      "Once ready, run $SHELL (else /bin/bash) here with MKN_CLUSTER set; tear down when it exits");
   up_cmd->add_option("--workers", up.workers, "Threads creating namespaces (default: one per CPU)");
   up_cmd->footer(
-      "Examples:\n  minikube-net up examples/quickstart/lab.toml      # foreground; Ctrl-C tears it down\n"
-      "  minikube-net up -d examples/quickstart/lab.toml   # background; minikube-net down quickstart\n"
+      "Examples:\n  minikube-net up examples/quickstart/lab.toml      # foreground; Ctrl-C tears "
+      "it down\n"
+      "  minikube-net up -d examples/quickstart/lab.toml   # background; minikube-net down "
+      "quickstart\n"
       "  ci/sandbox.sh build/minikube-net up --shell examples/quickstart/lab.toml\n"
-      "                                                    # explore in a shell inside the sandbox; exit to tear down\n"
+      "                                                    # explore in a shell inside the "
+      "sandbox; exit to tear down\n"
       "  MKN_TRACE=1 minikube-net up -d LAB.toml           # per-phase timings on stderr\n"
-      "--shell: the shell gets this terminal; Ctrl-C in it stops the shell's job, not the cluster. The cluster\n"
-      "is torn down when the shell exits, or on SIGINT/SIGTERM/SIGHUP to minikube-net (the shell then gets SIGHUP).\n"
-      "In the shell, PATH starts with this binary's directory and get/exec/logs default to $MKN_CLUSTER.\n"
+      "--shell: the shell gets this terminal; Ctrl-C in it stops the shell's job, not the cluster. "
+      "The cluster\n"
+      "is torn down when the shell exits, or on SIGINT/SIGTERM/SIGHUP to minikube-net (the shell "
+      "then gets SIGHUP).\n"
+      "In the shell, PATH starts with this binary's directory and get/exec/logs default to "
+      "$MKN_CLUSTER.\n"
       "Exit codes: 0 ok, 1 runtime failure or missing privileges, 2 bad lab file or usage;\n"
-      "with --shell, the shell's exit status when it ends by itself (0 when minikube-net is signalled).");
+      "with --shell, the shell's exit status when it ends by itself (0 when minikube-net is "
+      "signalled).");
 
   std::string plan_lab, plan_output = "sh";
-  CLI::App* plan_cmd = app.add_subcommand("plan", "Print the ordered plan as the equivalent ip/bridge/sysctl commands (or JSON)");
+  CLI::App* plan_cmd = app.add_subcommand(
+      "plan", "Print the ordered plan as the equivalent ip/bridge/sysctl commands (or JSON)");
   plan_cmd->add_option("lab", plan_lab, "Lab file (TOML)")->required()->check(CLI::ExistingFile);
-  plan_cmd->add_option("-o,--output", plan_output, "sh or json")->check(CLI::IsMember({"sh", "json"}));
+  plan_cmd->add_option("-o,--output", plan_output, "sh or json")
+      ->check(CLI::IsMember({"sh", "json"}));
 
   std::string validate_lab;
-  CLI::App* validate_cmd = app.add_subcommand("validate", "Check a lab file and print every problem as file:line:col");
+  CLI::App* validate_cmd =
+      app.add_subcommand("validate", "Check a lab file and print every problem as file:line:col");
   validate_cmd->add_option("lab", validate_lab, "Lab file (TOML)")->required();
 
   std::string down_target;
   bool down_all = false;
-  CLI::App* down_cmd = app.add_subcommand("down", "Remove a cluster, even one whose process was killed; idempotent");
-  down_cmd->add_option("cluster", down_target, "Cluster name or lab file (default: the only cluster up)");
-  down_cmd->add_flag("--all", down_all, "Every cluster with state under /run/minikube-net (each proven by its markers)");
+  CLI::App* down_cmd =
+      app.add_subcommand("down", "Remove a cluster, even one whose process was killed; idempotent");
+  down_cmd->add_option("cluster", down_target,
+                       "Cluster name or lab file (default: the only cluster up)");
+  down_cmd->add_flag(
+      "--all", down_all,
+      "Every cluster with state under /run/minikube-net (each proven by its markers)");
   down_cmd->footer(
-      "A live owner is asked to stop (SIGTERM); after a crash or SIGKILL, what the state file lists and the\n"
-      "kernel's ownership markers (ifalias minikube-net:<cluster>) prove to be the cluster's is removed.");
+      "A live owner is asked to stop (SIGTERM); after a crash or SIGKILL, what the state file "
+      "lists and the\n"
+      "kernel's ownership markers (ifalias minikube-net:<cluster>) prove to be the cluster's is "
+      "removed.");
 
   std::string status_output = "table";
   CniFlags cni;
-  CLI::App* cni_cmd = app.add_subcommand(
-      "cni", "Run one CNI verb of a network = \"cni\" lab's chain, as a runtime (libcni) does, or render its conflist");
-  cni_cmd->add_option("verb", cni.verb,
-                      "add|check|del POD: that pod's attachment; status|gc|version: a node's chain; "
-                      "render LAB: each node's conflist with ${...} filled")
+  CLI::App* cni_cmd = app.add_subcommand("cni",
+                                         "Run one CNI verb of a network = \"cni\" lab's chain, as "
+                                         "a runtime (libcni) does, or render its conflist");
+  cni_cmd
+      ->add_option("verb", cni.verb,
+                   "add|check|del POD: that pod's attachment; status|gc|version: a node's chain; "
+                   "render LAB: each node's conflist with ${...} filled")
       ->required()
       ->check(CLI::IsMember({"add", "check", "del", "status", "gc", "version", "render"}));
   cni_cmd->add_option("target", cni.target, "The pod (add, check, del), or the lab file (render)");
-  cni_cmd->add_option("-n,--node", cni.node, "status, gc, version, render: this node (default: the first; render: all)");
+  cni_cmd->add_option("-n,--node", cni.node,
+                      "status, gc, version, render: this node (default: the first; render: all)");
   cni_cmd->add_option("-c,--cluster", cni.cluster, "Cluster name (default: the only cluster up)");
   cni_cmd->add_flag("--show-exec", cni.show_exec,
-                    "Print each plugin call: its binary, environment, stdin, stdout, stderr, exit status and time");
+                    "Print each plugin call: its binary, environment, stdin, stdout, stderr, exit "
+                    "status and time");
   cni_cmd->footer(
       "Examples:\n  minikube-net cni render examples/cni/bridge.toml --node node2\n"
-      "  minikube-net cni del web-0 --show-exec\n  minikube-net cni add web-0\n  minikube-net cni check web-0\n"
+      "  minikube-net cni del web-0 --show-exec\n  minikube-net cni add web-0\n  minikube-net cni "
+      "check web-0\n"
       "  minikube-net cni version --node node1\n"
-      "add/del act on the pod's network only: Services and `get pods` keep the address the lab came up with.");
+      "add/del act on the pod's network only: Services and `get pods` keep the address the lab "
+      "came up with.");
 
   VerifyFlags verify;
   CLI::App* verify_cmd = AddVerifyCommand(app, verify);
 
   CLI::App* status_cmd = app.add_subcommand("status", "List the clusters that are up");
-  status_cmd->add_option("-o,--output", status_output, "table or json")->check(CLI::IsMember({"table", "json"}));
+  status_cmd->add_option("-o,--output", status_output, "table or json")
+      ->check(CLI::IsMember({"table", "json"}));
 
   std::string get_what, get_cluster, get_output = "table";
-  CLI::App* get_cmd = app.add_subcommand("get", "Show pods, nodes, services, endpoints or routes (the edge's counters) of a cluster");
-  get_cmd->add_option("what", get_what, "pods, nodes, svc (services, with their counters), endpoints or routes (the edge's listeners and per-route counters)")
+  CLI::App* get_cmd = app.add_subcommand(
+      "get", "Show pods, nodes, services, endpoints or routes (the edge's counters) of a cluster");
+  get_cmd
+      ->add_option("what", get_what,
+                   "pods, nodes, svc (services, with their counters), endpoints or routes (the "
+                   "edge's listeners and per-route counters)")
       ->required()
-      ->check(CLI::IsMember({"pods", "nodes", "pod", "node", "svc", "services", "service", "endpoints", "ep", "routes", "route"}));
+      ->check(CLI::IsMember({"pods", "nodes", "pod", "node", "svc", "services", "service",
+                             "endpoints", "ep", "routes", "route"}));
   get_cmd->footer(
-      "Pods and nodes come from the cluster's state file; services and endpoints from its running process\n"
+      "Pods and nodes come from the cluster's state file; services and endpoints from its running "
+      "process\n"
       "(they change with kill and scale). Examples:\n"
       "  minikube-net get pods\n  minikube-net get svc -o json\n  minikube-net get endpoints");
   get_cmd->add_option("-c,--cluster", get_cluster, "Cluster name (default: the only cluster up)");
-  get_cmd->add_option("-o,--output", get_output, "table or json")->check(CLI::IsMember({"table", "json"}));
+  get_cmd->add_option("-o,--output", get_output, "table or json")
+      ->check(CLI::IsMember({"table", "json"}));
 
   std::string exec_pod, exec_cluster;
   std::vector<std::string> exec_cmd;
-  CLI::App* exec_cmd_app = app.add_subcommand("exec", "Run a command in a pod's (or node's, or the underlay's) network namespace");
+  CLI::App* exec_cmd_app = app.add_subcommand(
+      "exec", "Run a command in a pod's (or node's, or the underlay's) network namespace");
   exec_cmd_app->add_option("pod", exec_pod, "Pod, node, or `underlay`")->required();
-  exec_cmd_app->add_option("-c,--cluster", exec_cluster, "Cluster name (default: the only cluster up)");
+  exec_cmd_app->add_option("-c,--cluster", exec_cluster,
+                           "Cluster name (default: the only cluster up)");
   exec_cmd_app->allow_extras();
-  exec_cmd_app->prefix_command();  // everything after POD (and an optional --) is the command; default sh
+  exec_cmd_app
+      ->prefix_command();  // everything after POD (and an optional --) is the command; default sh
   exec_cmd_app->footer("Example: minikube-net exec client -- ping -c1 10.244.1.3");
 
   std::string ct_node, ct_cluster, ct_output = "table";
-  CLI::App* conntrack_cmd = app.add_subcommand("conntrack", "List the Services' flows of each node with their translation");
-  conntrack_cmd->add_option("-n,--node", ct_node, "Only this node's flows (each node has its own table)");
-  conntrack_cmd->add_option("-c,--cluster", ct_cluster, "Cluster name (default: the only cluster up)");
-  conntrack_cmd->add_option("-o,--output", ct_output, "table or json")->check(CLI::IsMember({"table", "json"}));
+  CLI::App* conntrack_cmd = app.add_subcommand(
+      "conntrack", "List the Services' flows of each node with their translation");
+  conntrack_cmd->add_option("-n,--node", ct_node,
+                            "Only this node's flows (each node has its own table)");
+  conntrack_cmd->add_option("-c,--cluster", ct_cluster,
+                            "Cluster name (default: the only cluster up)");
+  conntrack_cmd->add_option("-o,--output", ct_output, "table or json")
+      ->check(CLI::IsMember({"table", "json"}));
   conntrack_cmd->footer(
-      "Each flow shows what the client sent (client -> ClusterIP or NodePort) and what the endpoint sees and\n"
-      "answers (userspace: pod -> the node's proxy address). proxy_mode = \"nftables\": the kernel's own\n"
-      "table, translated flows only (all of it: minikube-net exec node1 -- cat /proc/net/nf_conntrack).");
+      "Each flow shows what the client sent (client -> ClusterIP or NodePort) and what the "
+      "endpoint sees and\n"
+      "answers (userspace: pod -> the node's proxy address). proxy_mode = \"nftables\": the "
+      "kernel's own\n"
+      "table, translated flows only (all of it: minikube-net exec node1 -- cat "
+      "/proc/net/nf_conntrack).");
 
   std::string kill_pod, kill_cluster;
-  CLI::App* kill_cmd = app.add_subcommand("kill", "Kill a pod: it is recreated on its node with a new IP, Services follow");
+  CLI::App* kill_cmd = app.add_subcommand(
+      "kill", "Kill a pod: it is recreated on its node with a new IP, Services follow");
   kill_cmd->add_option("pod", kill_pod, "Pod name")->required();
   kill_cmd->add_option("-c,--cluster", kill_cluster, "Cluster name (default: the only cluster up)");
   kill_cmd->footer(
-      "As a Deployment's pod dies and comes back: its containers stop, its namespace is removed, a new one\n"
-      "gets the next free address; endpoints follow at once and flows to the old address are flushed.");
+      "As a Deployment's pod dies and comes back: its containers stop, its namespace is removed, a "
+      "new one\n"
+      "gets the next free address; endpoints follow at once and flows to the old address are "
+      "flushed.");
 
   std::string scale_dep, scale_cluster;
   int scale_replicas = 0;
   CLI::App* scale_cmd = app.add_subcommand("scale", "Set the number of replicas of a Deployment");
   scale_cmd->add_option("deployment", scale_dep, "Deployment name")->required();
-  scale_cmd->add_option("replicas", scale_replicas, "Number of replicas")->required()->check(CLI::NonNegativeNumber);
-  scale_cmd->add_option("-c,--cluster", scale_cluster, "Cluster name (default: the only cluster up)");
-  scale_cmd->footer("New pods are <deployment>-<i> on the least loaded node; scaling down removes the newest first.");
+  scale_cmd->add_option("replicas", scale_replicas, "Number of replicas")
+      ->required()
+      ->check(CLI::NonNegativeNumber);
+  scale_cmd->add_option("-c,--cluster", scale_cluster,
+                        "Cluster name (default: the only cluster up)");
+  scale_cmd->footer(
+      "New pods are <deployment>-<i> on the least loaded node; scaling down removes the newest "
+      "first.");
 
   std::string logs_pod, logs_cluster;
-  CLI::App* logs_cmd = app.add_subcommand("logs", "Print the logs of a pod's containers (or `logs ingress`: the edge's access log)");
+  CLI::App* logs_cmd = app.add_subcommand(
+      "logs", "Print the logs of a pod's containers (or `logs ingress`: the edge's access log)");
   logs_cmd->add_option("pod", logs_pod, "Pod name")->required();
   logs_cmd->add_option("-c,--cluster", logs_cluster, "Cluster name (default: the only cluster up)");
 
-  // `cert`: a local CA and a server certificate for labs (vnet/edge/tls). Touches only files in --dir.
+  // `cert`: a local CA and a server certificate for labs (vnet/edge/tls). Touches only files in
+  // --dir.
   std::string cert_dir = "./minikube-net-tls", cert_name;
   std::vector<std::string> cert_hosts;
-  CLI::App* cert_cmd = app.add_subcommand("cert", "Make (or reuse) a local CA in DIR and issue a certificate for HOSTs");
-  cert_cmd->add_option("hosts", cert_hosts, "DNS names (*.example.com allowed) or IP addresses")->required();
-  cert_cmd->add_option("--dir", cert_dir, "Where ca.pem/ca.key and the certificate go (default: ./minikube-net-tls)");
-  cert_cmd->add_option("--name", cert_name, "File base name: NAME.crt, NAME.key (default: the first host)");
+  CLI::App* cert_cmd = app.add_subcommand(
+      "cert", "Make (or reuse) a local CA in DIR and issue a certificate for HOSTs");
+  cert_cmd->add_option("hosts", cert_hosts, "DNS names (*.example.com allowed) or IP addresses")
+      ->required();
+  cert_cmd->add_option("--dir", cert_dir,
+                       "Where ca.pem/ca.key and the certificate go (default: ./minikube-net-tls)");
+  cert_cmd->add_option("--name", cert_name,
+                       "File base name: NAME.crt, NAME.key (default: the first host)");
   cert_cmd->footer(
       "Example:\n  minikube-net cert --dir certs shop.lab '*.shop.lab'\n"
       "then in the lab file:\n"
@@ -1092,26 +1240,33 @@ int main(int argc, char** argv) {
       "  cert = \"certs/shop.lab.crt\"\n  key = \"certs/shop.lab.key\"\n"
       "and trust the CA in the client:\n"
       "  curl --cacert certs/ca.pem https://shop.lab:8443/ --resolve shop.lab:8443:127.0.0.1\n"
-      "The CA (DIR/ca.pem, DIR/ca.key) is made once and reused; its key never leaves DIR. Certificates are\n"
-      "valid for 1 year, EC P-256. Exit codes: 0 ok, 1 a file could not be written, 2 bad usage or host.");
+      "The CA (DIR/ca.pem, DIR/ca.key) is made once and reused; its key never leaves DIR. "
+      "Certificates are\n"
+      "valid for 1 year, EC P-256. Exit codes: 0 ok, 1 a file could not be written, 2 bad usage or "
+      "host.");
   auto run_cert = [&]() -> int {
     while (cert_dir.size() > 1 && cert_dir.back() == '/') cert_dir.pop_back();
     std::string name = cert_name;
     if (name.empty()) {  // "*.shop.lab" -> "_wildcard.shop.lab", "::1" -> "__1"
-      name = cert_hosts[0].rfind("*.", 0) == 0 ? "_wildcard" + cert_hosts[0].substr(1) : cert_hosts[0];
+      name =
+          cert_hosts[0].rfind("*.", 0) == 0 ? "_wildcard" + cert_hosts[0].substr(1) : cert_hosts[0];
       for (char& c : name) c = (c == '/' || c == ':' || c == '*') ? '_' : c;
     }
-    if (absl::Status st = vnet::CheckCertHosts(cert_hosts); !st.ok()) return Fail(std::string(st.message()), kExitBadInput);
+    if (absl::Status st = vnet::CheckCertHosts(cert_hosts); !st.ok())
+      return Fail(std::string(st.message()), kExitBadInput);
     bool had_ca = access((cert_dir + "/ca.pem").c_str(), F_OK) == 0;
     absl::StatusOr<vnet::LocalCa> ca = vnet::CreateOrLoadCa(cert_dir);
     if (!ca.ok()) return Fail(ca.status());
-    absl::StatusOr<std::pair<std::string, std::string>> files = vnet::IssueCert(*ca, cert_hosts, cert_dir, name);
+    absl::StatusOr<std::pair<std::string, std::string>> files =
+        vnet::IssueCert(*ca, cert_hosts, cert_dir, name);
     if (!files.ok()) {
       bool usage = files.status().code() == absl::StatusCode::kInvalidArgument;
       return Fail(std::string(files.status().message()), usage ? kExitBadInput : kExitFailure);
     }
-    std::cout << "CA:          " << ca->cert_path << (had_ca ? " (reused)" : " (new, its key in " + ca->key_path + ")")
-              << "\ncertificate: " << files->first << "\nkey:         " << files->second << "\nhosts:       ";
+    std::cout << "CA:          " << ca->cert_path
+              << (had_ca ? " (reused)" : " (new, its key in " + ca->key_path + ")")
+              << "\ncertificate: " << files->first << "\nkey:         " << files->second
+              << "\nhosts:       ";
     for (size_t i = 0; i < cert_hosts.size(); ++i) std::cout << (i ? ", " : "") << cert_hosts[i];
     std::cout << "\n\nTry it (with a listener on 127.0.0.1:8443):\n";
     for (const std::string& h : cert_hosts) {
@@ -1121,7 +1276,8 @@ int main(int argc, char** argv) {
         if (h.rfind("127.", 0) != 0) continue;  // only a loopback address reaches a listener
         std::cout << "  curl --cacert " << ca->cert_path << " https://" << h << ":8443/\n";
       } else {
-        std::cout << "  curl --cacert " << ca->cert_path << " https://" << host << ":8443/ --resolve " << host << ":8443:127.0.0.1\n";
+        std::cout << "  curl --cacert " << ca->cert_path << " https://" << host
+                  << ":8443/ --resolve " << host << ":8443:127.0.0.1\n";
       }
     }
     return kExitOk;
@@ -1144,11 +1300,12 @@ int main(int argc, char** argv) {
   }
   if (*up_cmd) {
     if (up.shell && (up.detach || up.dry_run)) {
-      return Fail(StrCat("up: --shell cannot be combined with ", up.detach ? "-d" : "--dry-run", ": ",
-                         up.detach ? "the shell runs in the foreground and ends the cluster when it exits"
-                                   : "a dry run creates nothing to explore",
-                         " (see minikube-net up --help)"),
-                  kExitBadInput);
+      return Fail(
+          StrCat("up: --shell cannot be combined with ", up.detach ? "-d" : "--dry-run", ": ",
+                 up.detach ? "the shell runs in the foreground and ends the cluster when it exits"
+                           : "a dry run creates nothing to explore",
+                 " (see minikube-net up --help)"),
+          kExitBadInput);
     }
     return RunUp(up);
   }
@@ -1163,7 +1320,9 @@ int main(int argc, char** argv) {
   if (*validate_cmd) {
     int code = kExitOk;
     std::optional<config::ClusterSpec> spec = LoadLab(validate_lab, code);
-    if (spec) std::cout << validate_lab << ": ok: " << spec->nodes.size() << " nodes, " << spec->pods.size() << " pods\n";
+    if (spec)
+      std::cout << validate_lab << ": ok: " << spec->nodes.size() << " nodes, " << spec->pods.size()
+                << " pods\n";
     return code;
   }
   if (*down_cmd) return RunDown(down_target, down_all);
@@ -1177,8 +1336,10 @@ int main(int argc, char** argv) {
   if (*verify_cmd) return RunVerifyCommand(verify);
   if (*status_cmd) return RunStatus(status_output);
   if (*get_cmd) {
-    if (get_what == "svc" || get_what == "service" || get_what == "services") return RunGetServices("services", get_cluster, get_output);
-    if (get_what == "endpoints" || get_what == "ep") return RunGetServices("endpoints", get_cluster, get_output);
+    if (get_what == "svc" || get_what == "service" || get_what == "services")
+      return RunGetServices("services", get_cluster, get_output);
+    if (get_what == "endpoints" || get_what == "ep")
+      return RunGetServices("endpoints", get_cluster, get_output);
     if (get_what == "routes" || get_what == "route") return RunGetRoutes(get_cluster, get_output);
     return RunGet(get_what.back() == 's' ? get_what : get_what + "s", get_cluster, get_output);
   }

@@ -87,7 +87,8 @@ port = [{ port = 80 }]
 )",
                       "x.toml");
   ASSERT_TRUE(r.spec) << r.diags.FormatAll();
-  EXPECT_EQ(r.diags.FormatAll(), "x.toml:5:12: warning: service \"lonely\": selector matches no pod\n");
+  EXPECT_EQ(r.diags.FormatAll(),
+            "x.toml:5:12: warning: service \"lonely\": selector matches no pod\n");
 }
 
 TEST(Config, ReportsEveryErrorNotJustTheFirst) {
@@ -224,17 +225,18 @@ default_backend = { service = "web" }
   EXPECT_EQ(s.tls[0].hosts, std::vector<std::string>{"web.lab"});
   EXPECT_EQ(s.tls[0].cert, "/labs/x/certs/web.pem");
   EXPECT_EQ(s.tls[0].key, "/labs/keys/web-key.pem");
-  EXPECT_EQ(s.tls[0].pos.line, 20);  // the [[ingress.tls]] line
+  EXPECT_EQ(s.tls[0].pos.line, 20);                                // the [[ingress.tls]] line
   EXPECT_EQ(tls.spec->ingresses[0].tls[0].cert, "certs/web.pem");  // as written
 
   // auto_tls alone also makes "https", with no certificate of its own (vnet/ makes them).
-  LoadResult autotls2 = Load(StrCat("[cluster]\nauto_tls = true\n", std::string(kEdgeApps).substr(10), R"(
+  LoadResult autotls2 =
+      Load(StrCat("[cluster]\nauto_tls = true\n", std::string(kEdgeApps).substr(10), R"(
 [[http_route]]
 name = "r"
   [[http_route.rule]]
   backend_refs = [{ service = "web" }]
 )"),
-                             "lab.toml");
+           "lab.toml");
   ASSERT_TRUE(autotls2.spec) << autotls2.diags.FormatAll();
   EXPECT_TRUE(autotls2.spec->auto_tls);
   ASSERT_EQ(autotls2.spec->listeners.size(), 2u);
@@ -308,7 +310,7 @@ hostnames = ["web.lab", "*.web.lab"]
   EXPECT_EQ(m.path, "/a");
   EXPECT_EQ(m.method, "PUT");
   ASSERT_EQ(m.headers.size(), 1u);
-  EXPECT_EQ(m.headers[0].name, "x-a");  // header names are case-insensitive: stored lowercase
+  EXPECT_EQ(m.headers[0].name, "x-a");     // header names are case-insensitive: stored lowercase
   EXPECT_EQ(m.query_params[0].name, "Q");  // query parameter names are not
   EXPECT_EQ(hr.rules[0].matches[1].path_type, PathType::kPrefix);
   EXPECT_EQ(hr.rules[0].matches[1].path, "/b");
@@ -334,8 +336,9 @@ name = "r"
 )"),
                       "x.toml");
   EXPECT_FALSE(r.spec);
-  EXPECT_NE(r.diags.FormatAll().find("unknown key \"backendRefs\" (did you mean \"backend_refs\"?)"),
-            std::string::npos)
+  EXPECT_NE(
+      r.diags.FormatAll().find("unknown key \"backendRefs\" (did you mean \"backend_refs\"?)"),
+      std::string::npos)
       << r.diags.FormatAll();
 }
 

@@ -1,5 +1,5 @@
-// Golden corpus: testdata/bad/*.toml carry their expected diagnostics in leading `# expect: ` lines;
-// testdata/config/*.toml must load cleanly and plan to testdata/plan/<case>.txt.
+// Golden corpus: testdata/bad/*.toml carry their expected diagnostics in leading `# expect: `
+// lines; testdata/config/*.toml must load cleanly and plan to testdata/plan/<case>.txt.
 // MKN_UPDATE_GOLDEN=1 rewrites the plan goldens (review the diff before committing).
 #include <gtest/gtest.h>
 

@@ -1,7 +1,8 @@
 // lib/config/diagnostics — errors and warnings about a lab file, each at a line and column.
 //
-// Every problem in a lab file is collected (not just the first) and printed as `file:line:col: message`,
-// warnings as `file:line:col: warning: message`, so an editor or a student can jump to it.
+// Every problem in a lab file is collected (not just the first) and printed as `file:line:col:
+// message`, warnings as `file:line:col: warning: message`, so an editor or a student can jump to
+// it.
 #pragma once
 
 #include <string>
@@ -39,7 +40,8 @@ class Diagnostics {
   std::string Format(const Diagnostic& d) const;
   // Every diagnostic, sorted by position, one per line.
   std::string FormatAll() const;
-  // OK when there is no error; otherwise InvalidArgument whose message is FormatAll() of the errors.
+  // OK when there is no error; otherwise InvalidArgument whose message is FormatAll() of the
+  // errors.
   absl::Status ToStatus() const;
 
  private:

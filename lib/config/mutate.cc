@@ -11,10 +11,11 @@ namespace mkn::config {
 namespace {
 
 bool Matches(const ServiceSpec& s, const PodSpec& p) {
-  return !s.selector.empty() && std::all_of(s.selector.begin(), s.selector.end(), [&](const auto& kv) {
-    auto it = p.labels.find(kv.first);
-    return it != p.labels.end() && it->second == kv.second;
-  });
+  return !s.selector.empty() &&
+         std::all_of(s.selector.begin(), s.selector.end(), [&](const auto& kv) {
+           auto it = p.labels.find(kv.first);
+           return it != p.labels.end() && it->second == kv.second;
+         });
 }
 
 // The next free host address of `node` after the highest in use, wrapping; `avoid` is never given.
@@ -64,7 +65,8 @@ std::string FreeVethName(const ClusterSpec& spec, const NodeSpec& node, const st
 }  // namespace
 
 absl::StatusOr<int> RecreatePod(ClusterSpec& spec, std::string_view name) {
-  auto it = std::find_if(spec.pods.begin(), spec.pods.end(), [&](const PodSpec& p) { return p.name == name; });
+  auto it = std::find_if(spec.pods.begin(), spec.pods.end(),
+                         [&](const PodSpec& p) { return p.name == name; });
   if (it == spec.pods.end()) return absl::NotFoundError(StrCat("no pod \"", name, "\""));
   const int idx = static_cast<int>(it - spec.pods.begin());
   const NodeSpec& node = spec.nodes[it->node];
@@ -83,13 +85,15 @@ absl::StatusOr<int> RecreatePod(ClusterSpec& spec, std::string_view name) {
   return idx;
 }
 
-absl::StatusOr<ScaleResult> ScaleDeployment(ClusterSpec& spec_in, std::string_view deployment, int replicas,
-                                            int max_pods) {
+absl::StatusOr<ScaleResult> ScaleDeployment(ClusterSpec& spec_in, std::string_view deployment,
+                                            int replicas, int max_pods) {
   ClusterSpec spec = spec_in;  // all or nothing: spec_in changes only on success
   auto dep = std::find_if(spec.deployments.begin(), spec.deployments.end(),
                           [&](const DeploymentSpec& d) { return d.name == deployment; });
-  if (dep == spec.deployments.end()) return absl::NotFoundError(StrCat("no deployment \"", deployment, "\""));
-  if (replicas < 0) return absl::InvalidArgumentError(StrCat("replicas ", replicas, " is negative"));
+  if (dep == spec.deployments.end())
+    return absl::NotFoundError(StrCat("no deployment \"", deployment, "\""));
+  if (replicas < 0)
+    return absl::InvalidArgumentError(StrCat("replicas ", replicas, " is negative"));
   ScaleResult r;
   std::vector<int> mine;  // pod indices of this deployment
   for (size_t i = 0; i < spec.pods.size(); ++i) {
@@ -97,8 +101,8 @@ absl::StatusOr<ScaleResult> ScaleDeployment(ClusterSpec& spec_in, std::string_vi
   }
   const int have = static_cast<int>(mine.size());
   if (replicas > have && static_cast<int64_t>(spec.pods.size()) + replicas - have > max_pods) {
-    return absl::InvalidArgumentError(StrCat("the lab would have ", spec.pods.size() + replicas - have,
-                                             " pods, at most ", max_pods));
+    return absl::InvalidArgumentError(StrCat(
+        "the lab would have ", spec.pods.size() + replicas - have, " pods, at most ", max_pods));
   }
   if (replicas < have) {
     // Highest replica index first, as a ReplicaSet scales down the newest.

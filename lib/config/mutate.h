@@ -29,9 +29,10 @@ struct ScaleResult {
   std::vector<std::string> removed;  // pods to take down (highest index first, as a ReplicaSet)
 };
 
-// Sets a Deployment's replica count (all or nothing: on an error `spec` is unchanged): new pods <name>-<i> (lowest free index) on the least loaded
-// node, or the highest-numbered pods removed. kNotFound if no such deployment; kInvalidArgument
-// for a negative count or one over `max_pods` pods in all; kResourceExhausted if no node has room.
+// Sets a Deployment's replica count (all or nothing: on an error `spec` is unchanged): new pods
+// <name>-<i> (lowest free index) on the least loaded node, or the highest-numbered pods removed.
+// kNotFound if no such deployment; kInvalidArgument for a negative count or one over `max_pods`
+// pods in all; kResourceExhausted if no node has room.
 absl::StatusOr<ScaleResult> ScaleDeployment(ClusterSpec& spec, std::string_view deployment,
                                             int replicas, int max_pods = 20000);
 

@@ -7,8 +7,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
-
 #include "lib/plan/plan.h"
+#include "lib/strings/str_cat.h"
 
 namespace mkn::config {
 namespace {
@@ -122,7 +122,9 @@ TEST(Mutate, ScaleUpSpreadsAndScaleDownRemovesTheNewest) {
   EXPECT_EQ(s.services[0].endpoints.size(), 6u);
   EXPECT_EQ(s.FindDeployment("web")->replicas, 6);
   // 1 client + 6 web over two nodes: 4 and 3 or 3 and 4.
-  EXPECT_LE(std::abs(static_cast<int>(s.nodes[0].pods.size()) - static_cast<int>(s.nodes[1].pods.size())), 1);
+  EXPECT_LE(
+      std::abs(static_cast<int>(s.nodes[0].pods.size()) - static_cast<int>(s.nodes[1].pods.size())),
+      1);
 
   absl::StatusOr<ScaleResult> down = ScaleDeployment(s, "web", 2);
   ASSERT_TRUE(down.ok()) << down.status();
@@ -161,7 +163,8 @@ TEST(Mutate, AFailedScaleChangesNothing) {
   EXPECT_EQ(s.services[0].endpoints.size(), 3u);
   ExpectConsistent(s);
   // Far over any bound, without overflowing the check.
-  EXPECT_EQ(ScaleDeployment(s, "web", 2147483647).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ScaleDeployment(s, "web", 2147483647).status().code(),
+            absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(s.pods.size(), pods);
 }
 
@@ -186,12 +189,14 @@ TEST(Mutate, PodPlanHoldsOnlyThatPodsSteps) {
   EXPECT_THAT(sh, ::testing::HasSubstr("link set " + pod.host_veth + " alias"));
   EXPECT_THAT(sh, ::testing::HasSubstr("addr add " + pod.ip.ToString() + "/"));
   EXPECT_THAT(sh, ::testing::HasSubstr("serves http-echo"));
-  for (const std::string& other : {"web-0", "web-2", "client", "underlay"}) {
-    EXPECT_THAT(sh, ::testing::Not(::testing::HasSubstr("mkn-m-" + other + " "))) << other;
+  for (std::string_view other : {"web-0", "web-2", "client", "underlay"}) {
+    EXPECT_THAT(sh, ::testing::Not(::testing::HasSubstr(StrCat("mkn-m-", other, " ")))) << other;
   }
   // In the node, only the pod's own veth is touched.
   for (absl::string_view line : absl::StrSplit(sh, '\n')) {
-    if (absl::StrContains(line, "-n mkn-m-node")) EXPECT_TRUE(absl::StrContains(line, pod.host_veth)) << line;
+    if (absl::StrContains(line, "-n mkn-m-node")) {
+      EXPECT_TRUE(absl::StrContains(line, pod.host_veth)) << line;
+    }
   }
   // Every step of the full plan that names the pod is in the pod plan.
   size_t mentions = 0;

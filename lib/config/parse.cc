@@ -1,13 +1,14 @@
 // Parse(): TOML → RawConfig, reporting syntax, unknown keys and wrong types with positions.
 
-#include <algorithm>
-#include <set>
 #include <toml++/toml.h>
 
-#include "lib/strings/edit_distance.h"
-#include "lib/strings/str_cat.h"
+#include <algorithm>
+#include <set>
+
 #include "absl/strings/str_join.h"
 #include "lib/config/raw_config.h"
+#include "lib/strings/edit_distance.h"
+#include "lib/strings/str_cat.h"
 
 namespace mkn::config {
 namespace {
@@ -19,18 +20,25 @@ SourcePos PosOf(const toml::node& n) { return PosOf(n.source()); }
 
 std::string TypeName(const toml::node& n) {
   switch (n.type()) {
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a float";
-    case toml::node_type::boolean: return "a boolean";
-    case toml::node_type::array: return n.as_array()->is_array_of_tables() ? "an array of tables" : "an array";
-    case toml::node_type::table: return "a table";
-    default: return "a date/time";
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a float";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::array:
+      return n.as_array()->is_array_of_tables() ? "an array of tables" : "an array";
+    case toml::node_type::table:
+      return "a table";
+    default:
+      return "a date/time";
   }
 }
 
-// Reads the keys of one TOML table into Fields, remembering which keys it knew, so that Finish() can
-// report every other key as unknown, with the closest known key as a suggestion.
+// Reads the keys of one TOML table into Fields, remembering which keys it knew, so that Finish()
+// can report every other key as unknown, with the closest known key as a suggestion.
 class TableReader {
  public:
   TableReader(const toml::table& table, std::string context, Diagnostics& diags)
@@ -98,7 +106,7 @@ class TableReader {
         out.value.push_back(s->get());
       } else {
         diags_.Error(PosOf(e), StrCat(Where(key), ": expected an array of strings, found ",
-                                            TypeName(e), " in it"));
+                                      TypeName(e), " in it"));
         ok = false;
       }
     }
@@ -132,14 +140,15 @@ class TableReader {
     if (n == nullptr) return;
     out.pos = PosOf(*n);
     const auto* t = n->as_table();
-    if (t == nullptr) return TypeError(key, *n, "a table of strings, like { app = \"web\" }", &out.bad);
+    if (t == nullptr)
+      return TypeError(key, *n, "a table of strings, like { app = \"web\" }", &out.bad);
     bool ok = true;
     for (auto&& [k, v] : *t) {
       if (const auto* s = v.as_string()) {
         out.value[std::string(k.str())] = s->get();
       } else {
-        diags_.Error(PosOf(v), StrCat(Where(key), ".", k.str(), ": expected a string, got ",
-                                            TypeName(v)));
+        diags_.Error(PosOf(v),
+                     StrCat(Where(key), ".", k.str(), ": expected a string, got ", TypeName(v)));
         ok = false;
       }
     }
@@ -169,7 +178,8 @@ class TableReader {
     if (n == nullptr) return nullptr;
     const auto* arr = n->as_array();
     if (arr == nullptr || !arr->is_array_of_tables()) {
-      if (!(arr != nullptr && arr->empty())) TypeError(key, *n, StrCat("an array of tables ([[...]])"));
+      if (!(arr != nullptr && arr->empty()))
+        TypeError(key, *n, StrCat("an array of tables ([[...]])"));
       return nullptr;
     }
     return arr;
@@ -189,7 +199,8 @@ class TableReader {
       if (known_.count(key)) continue;
       std::string best;
       size_t best_d = 3;  // suggest only close matches
-      // Gateway API YAML spells keys in camelCase (backendRefs, statusCode): suggest the snake_case.
+      // Gateway API YAML spells keys in camelCase (backendRefs, statusCode): suggest the
+      // snake_case.
       std::string snake;
       for (char ch : key) {
         if (ch >= 'A' && ch <= 'Z') {
@@ -218,10 +229,10 @@ class TableReader {
   }
 
  private:
-  void TypeError(std::string_view key, const toml::node& n, std::string_view want, bool* bad = nullptr) {
+  void TypeError(std::string_view key, const toml::node& n, std::string_view want,
+                 bool* bad = nullptr) {
     if (bad != nullptr) *bad = true;
-    diags_.Error(PosOf(n),
-                 StrCat(Where(key), ": expected ", want, ", got ", TypeName(n)));
+    diags_.Error(PosOf(n), StrCat(Where(key), ": expected ", want, ", got ", TypeName(n)));
   }
 
   // "[cluster] mtu" but "pod \"web\": labels".
@@ -249,7 +260,8 @@ void EachTable(TableReader& r, std::string_view key, Fn fn) {
   }
 }
 
-RawContainer ParseContainer(const toml::table& t, const std::string& owner, size_t i, Diagnostics& d) {
+RawContainer ParseContainer(const toml::table& t, const std::string& owner, size_t i,
+                            Diagnostics& d) {
   RawContainer c;
   Field<std::string> name;
   if (const auto* s = t.get_as<std::string>("name")) name = {s->get(), {}, true};
@@ -274,11 +286,11 @@ RawContainer ParseContainer(const toml::table& t, const std::string& owner, size
   return c;
 }
 
-std::vector<RawContainer> ParseContainers(TableReader& r, const std::string& owner, Diagnostics& d) {
+std::vector<RawContainer> ParseContainers(TableReader& r, const std::string& owner,
+                                          Diagnostics& d) {
   std::vector<RawContainer> out;
-  EachTable(r, "container", [&](const toml::table& t, size_t i) {
-    out.push_back(ParseContainer(t, owner, i, d));
-  });
+  EachTable(r, "container",
+            [&](const toml::table& t, size_t i) { out.push_back(ParseContainer(t, owner, i, d)); });
   return out;
 }
 
@@ -295,8 +307,9 @@ void ParseBackend(TableReader& r, RawBackend& b) {
 }
 
 // headers = [{ name = "x", value = "y" }], and the like.
-std::vector<RawNameValue> ParseNameValues(TableReader& r, std::string_view key, const std::string& label,
-                                          bool with_type, Diagnostics& d) {
+std::vector<RawNameValue> ParseNameValues(TableReader& r, std::string_view key,
+                                          const std::string& label, bool with_type,
+                                          Diagnostics& d) {
   std::vector<RawNameValue> out;
   EachTable(r, key, [&](const toml::table& t, size_t) {
     RawNameValue nv;
@@ -327,8 +340,11 @@ RawHttpRouteMatch ParseMatch(const toml::table& t, const std::string& label, Dia
       pr.Finish();
     } else {
       m.path_value.bad = true;
-      d.Error(PosOf(*n), StrCat(label, ": path: expected a table like { type = \"PathPrefix\", value = \"/\" } "
-                                       "or a string, got ", TypeName(*n)));
+      d.Error(PosOf(*n),
+              StrCat(label,
+                     ": path: expected a table like { type = \"PathPrefix\", value = \"/\" } "
+                     "or a string, got ",
+                     TypeName(*n)));
     }
   }
   r.Str("method", m.method);
@@ -378,9 +394,9 @@ RawHttpRouteRule ParseRouteRule(const toml::table& t, const std::string& label, 
   return rule;
 }
 
-
 // [cni], or a node's `cni = { ... }`.
-RawCni ParseCni(const toml::table& t, const std::string& context, Diagnostics& diags, bool node_level) {
+RawCni ParseCni(const toml::table& t, const std::string& context, Diagnostics& diags,
+                bool node_level) {
   RawCni c;
   TableReader r(t, context, diags);
   c.present = true;

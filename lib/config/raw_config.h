@@ -1,7 +1,8 @@
 // lib/config/raw_config — the lab file as written, with the source position of every value.
 //
-// Parse() checks only what TOML itself can tell: syntax, unknown keys (with a did-you-mean), value types.
-// Meaning (names, CIDRs, references) is checked by Resolve() in spec.h. Nothing here has defaults filled.
+// Parse() checks only what TOML itself can tell: syntax, unknown keys (with a did-you-mean), value
+// types. Meaning (names, CIDRs, references) is checked by Resolve() in spec.h. Nothing here has
+// defaults filled.
 #pragma once
 
 #include <cstdint>
@@ -57,7 +58,7 @@ struct RawCni {
   Field<std::vector<std::string>> bin_dir;  // a list, or one "a:b" string (CNI_PATH)
   Field<int64_t> timeout;                   // seconds, per plugin call
   Field<std::string> ifname;
-  Field<std::string> node_routes;           // "host-gw" | "vxlan" | "plugin"
+  Field<std::string> node_routes;  // "host-gw" | "vxlan" | "plugin"
 };
 
 struct RawNode {

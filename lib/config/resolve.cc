@@ -1,44 +1,60 @@
-// Resolve(): RawConfig → ClusterSpec. Validates meaning and fills every default, name, address and MAC.
+// Resolve(): RawConfig → ClusterSpec. Validates meaning and fills every default, name, address and
+// MAC.
 
 #include <algorithm>
 #include <filesystem>
 #include <set>
 #include <tuple>
 
-#include "lib/strings/str_cat.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_join.h"
 #include "lib/config/spec.h"
 #include "lib/net/naming.h"
+#include "lib/strings/str_cat.h"
 
 namespace mkn::config {
 
 std::string_view ToString(NetworkMode m) { return m == NetworkMode::kVxlan ? "vxlan" : "host-gw"; }
 std::string_view ToString(NodeRoutes r) {
   switch (r) {
-    case NodeRoutes::kHostGw: return "host-gw";
-    case NodeRoutes::kVxlan: return "vxlan";
-    case NodeRoutes::kPlugin: return "plugin";
+    case NodeRoutes::kHostGw:
+      return "host-gw";
+    case NodeRoutes::kVxlan:
+      return "vxlan";
+    case NodeRoutes::kPlugin:
+      return "plugin";
   }
   return "?";
 }
-std::string_view ToString(ProxyMode m) { return m == ProxyMode::kUserspace ? "userspace" : "nftables"; }
+std::string_view ToString(ProxyMode m) {
+  return m == ProxyMode::kUserspace ? "userspace" : "nftables";
+}
 std::string_view ToString(AppKind a) {
   switch (a) {
-    case AppKind::kHttpEcho: return "http-echo";
-    case AppKind::kTcpEcho: return "tcp-echo";
-    case AppKind::kUdpEcho: return "udp-echo";
-    default: return "command";
+    case AppKind::kHttpEcho:
+      return "http-echo";
+    case AppKind::kTcpEcho:
+      return "tcp-echo";
+    case AppKind::kUdpEcho:
+      return "udp-echo";
+    default:
+      return "command";
   }
 }
 std::string_view ToString(Protocol p) { return p == Protocol::kTcp ? "TCP" : "UDP"; }
-std::string_view ToString(ServiceType t) { return t == ServiceType::kClusterIp ? "ClusterIP" : "NodePort"; }
+std::string_view ToString(ServiceType t) {
+  return t == ServiceType::kClusterIp ? "ClusterIP" : "NodePort";
+}
 std::string_view ToString(Algorithm a) {
   switch (a) {
-    case Algorithm::kRoundRobin: return "round-robin";
-    case Algorithm::kLeastConn: return "least-conn";
-    case Algorithm::kSourceHash: return "source-hash";
-    default: return "random";
+    case Algorithm::kRoundRobin:
+      return "round-robin";
+    case Algorithm::kLeastConn:
+      return "least-conn";
+    case Algorithm::kSourceHash:
+      return "source-hash";
+    default:
+      return "random";
   }
 }
 std::string_view ToString(PathType t) { return t == PathType::kExact ? "Exact" : "Prefix"; }
@@ -106,13 +122,14 @@ class Resolver {
     }
     if (!p->IsNetwork()) {
       d_.Error(f.pos, StrCat(what, ": ", text, " has host bits set (did you mean ",
-                                   p->Network().ToString(), "?)"));
+                             p->Network().ToString(), "?)"));
       return std::nullopt;
     }
     return p;
   }
 
-  bool CheckName(const Field<std::string>& f, std::string_view what, size_t max, std::string_view why) {
+  bool CheckName(const Field<std::string>& f, std::string_view what, size_t max,
+                 std::string_view why) {
     if (f.bad) return false;
     if (!f.set) {
       d_.Error(f.pos, StrCat(what, ": missing \"name\""));
@@ -120,13 +137,13 @@ class Resolver {
     }
     if (f.value.size() > max) {
       d_.Error(f.pos, StrCat(what, ": name \"", f.value, "\" is ", f.value.size(),
-                                   " bytes, at most ", max, " fit ", why));
+                             " bytes, at most ", max, " fit ", why));
       return false;
     }
     if (!net::IsDnsLabel(f.value, max)) {
       d_.Error(f.pos, StrCat(what, ": name \"", f.value,
-                                   "\" must be lowercase letters, digits and '-', starting and ending "
-                                   "with a letter or digit"));
+                             "\" must be lowercase letters, digits and '-', starting and ending "
+                             "with a letter or digit"));
       return false;
     }
     return true;
@@ -162,7 +179,7 @@ class Resolver {
     if (c.network.set && c.network.value != "vxlan" && c.network.value != "host-gw" &&
         c.network.value != "cni") {
       d_.Error(c.network.pos, StrCat("[cluster] network: \"", c.network.value,
-                                           "\" is not \"vxlan\", \"host-gw\" or \"cni\""));
+                                     "\" is not \"vxlan\", \"host-gw\" or \"cni\""));
     }
     spec_.network = c.network.value == "host-gw" ? NetworkMode::kHostGw : NetworkMode::kVxlan;
     ResolveCni();
@@ -184,24 +201,27 @@ class Resolver {
       d_.Error(c.proxy_mode.pos, StrCat("[cluster] proxy_mode: \"", c.proxy_mode.value,
                                         "\" is not \"userspace\" or \"nftables\""));
     }
-    spec_.proxy_mode = c.proxy_mode.value == "nftables" ? ProxyMode::kNftables : ProxyMode::kUserspace;
+    spec_.proxy_mode =
+        c.proxy_mode.value == "nftables" ? ProxyMode::kNftables : ProxyMode::kUserspace;
     if (spec_.cni_mode) {
       // The userspace proxy answers ARP for its source address on the tool's own cbr0, which a CNI
       // lab does not have; kube-proxy's way (nftables) works on whatever the plugin builds.
       if (c.proxy_mode.set && c.proxy_mode.value == "userspace") {
-        d_.Error(c.proxy_mode.pos, "[cluster] proxy_mode: \"userspace\" needs the built-in pod network; "
-                                   "a network = \"cni\" lab serves Services with \"nftables\" (the default there)");
+        d_.Error(c.proxy_mode.pos,
+                 "[cluster] proxy_mode: \"userspace\" needs the built-in pod network; "
+                 "a network = \"cni\" lab serves Services with \"nftables\" (the default there)");
       }
       spec_.proxy_mode = ProxyMode::kNftables;
     }
     spec_.auto_tls = c.auto_tls.set && c.auto_tls.value;
     if (pod_cidr_) {
       spec_.pod_cidr = *pod_cidr_;
-      int mask = c.node_cidr_mask.set ? static_cast<int>(c.node_cidr_mask.value) : std::max(24, pod_cidr_->len);
+      int mask = c.node_cidr_mask.set ? static_cast<int>(c.node_cidr_mask.value)
+                                      : std::max(24, pod_cidr_->len);
       if (mask < pod_cidr_->len || mask > 29) {
         d_.Error(c.node_cidr_mask.pos,
                  StrCat("[cluster] node_cidr_mask: /", mask, " must be between the pod_cidr's /",
-                              pod_cidr_->len, " and /29"));
+                        pod_cidr_->len, " and /29"));
         pod_cidr_.reset();
       } else {
         spec_.node_cidr_mask = mask;
@@ -211,8 +231,9 @@ class Resolver {
     if (underlay_cidr_) {
       spec_.underlay_cidr = *underlay_cidr_;
       if (underlay_cidr_->len > 30) {
-        d_.Error(c.underlay_cidr.pos, StrCat("[cluster] underlay_cidr: ", underlay_cidr_->ToString(),
-                                                   " is too small; use /30 or larger"));
+        d_.Error(c.underlay_cidr.pos,
+                 StrCat("[cluster] underlay_cidr: ", underlay_cidr_->ToString(),
+                        " is too small; use /30 or larger"));
         underlay_cidr_.reset();
       } else {
         spec_.underlay_gateway = underlay_cidr_->Host(1);
@@ -222,7 +243,7 @@ class Resolver {
                        const Field<std::string>& where, std::string_view an, std::string_view bn) {
       if (a && b && a->Overlaps(*b)) {
         d_.Error(where.pos, StrCat("[cluster] ", an, " ", a->ToString(), " overlaps ", bn, " ",
-                                         b->ToString()));
+                                   b->ToString()));
         return true;
       }
       return false;
@@ -233,8 +254,9 @@ class Resolver {
     }
     if (overlap(underlay_cidr_, pod_cidr_, c.underlay_cidr.set ? c.underlay_cidr : c.pod_cidr,
                 "underlay_cidr", "pod_cidr") ||
-        overlap(underlay_cidr_, service_cidr_, c.underlay_cidr.set ? c.underlay_cidr : c.service_cidr,
-                "underlay_cidr", "service_cidr")) {
+        overlap(underlay_cidr_, service_cidr_,
+                c.underlay_cidr.set ? c.underlay_cidr : c.service_cidr, "underlay_cidr",
+                "service_cidr")) {
       underlay_cidr_.reset();
     }
   }
@@ -247,7 +269,8 @@ class Resolver {
       std::string_view v = raw.conflist.value;
       size_t first = v.find_first_not_of(" \t\r\n");
       if (first == std::string_view::npos) {
-        d_.Error(raw.conflist.pos, StrCat(what, " conflist: empty (give a .conflist path or the JSON)"));
+        d_.Error(raw.conflist.pos,
+                 StrCat(what, " conflist: empty (give a .conflist path or the JSON)"));
       } else if (v[first] == '{') {
         out.conflist_inline = raw.conflist.value;
         out.conflist_path.clear();
@@ -264,15 +287,16 @@ class Resolver {
     }
     if (raw.timeout.set) {
       if (raw.timeout.value < 1 || raw.timeout.value > 3600) {
-        d_.Error(raw.timeout.pos, StrCat(what, " timeout: ", raw.timeout.value, " is out of range 1-3600 (seconds)"));
+        d_.Error(raw.timeout.pos, StrCat(what, " timeout: ", raw.timeout.value,
+                                         " is out of range 1-3600 (seconds)"));
       } else {
         out.timeout_ms = static_cast<int>(raw.timeout.value * 1000);
       }
     }
     if (raw.ifname.set) {
       const std::string& n = raw.ifname.value;
-      bool ok = !n.empty() && n.size() <= static_cast<size_t>(net::kMaxIfName) && n != "." && n != ".." &&
-                n.find_first_of("/: \t\n") == std::string::npos;
+      bool ok = !n.empty() && n.size() <= static_cast<size_t>(net::kMaxIfName) && n != "." &&
+                n != ".." && n.find_first_of("/: \t\n") == std::string::npos;
       if (!ok) {
         d_.Error(raw.ifname.pos, StrCat(what, " ifname: \"", n, "\" is not an interface name (1-",
                                         net::kMaxIfName, " characters, no '/', ':' or spaces)"));
@@ -288,14 +312,17 @@ class Resolver {
     const RawCni& rc = raw_.cni;
     if (!spec_.cni_mode) {
       if (rc.present) {
-        d_.Error(rc.pos, "[cni]: only for a lab whose pods a CNI plugin wires: add [cluster] network = \"cni\"");
+        d_.Error(
+            rc.pos,
+            "[cni]: only for a lab whose pods a CNI plugin wires: add [cluster] network = \"cni\"");
       }
       return;
     }
     spec_.cni.bin_dirs = {"/usr/lib/cni"};  // Debian's containernetworking-plugins
     if (!rc.present || !rc.conflist.set) {
       d_.Error(rc.present ? rc.pos : c.network.pos,
-               "[cluster] network = \"cni\" needs [cni] conflist = \"<file>.conflist\" (or the JSON inline)");
+               "[cluster] network = \"cni\" needs [cni] conflist = \"<file>.conflist\" (or the "
+               "JSON inline)");
     }
     if (rc.present) ApplyCni(rc, "[cni]", spec_.cni);
     if (rc.node_routes.set) {
@@ -307,28 +334,41 @@ class Resolver {
       } else if (v == "plugin") {
         spec_.cni.node_routes = NodeRoutes::kPlugin;
       } else {
-        d_.Error(rc.node_routes.pos, StrCat("[cni] node_routes: \"", v, "\" is not \"host-gw\", \"vxlan\" or \"plugin\""));
+        d_.Error(rc.node_routes.pos, StrCat("[cni] node_routes: \"", v,
+                                            "\" is not \"host-gw\", \"vxlan\" or \"plugin\""));
       }
     }
-    spec_.network = spec_.cni.node_routes == NodeRoutes::kVxlan ? NetworkMode::kVxlan : NetworkMode::kHostGw;
+    spec_.network =
+        spec_.cni.node_routes == NodeRoutes::kVxlan ? NetworkMode::kVxlan : NetworkMode::kHostGw;
   }
 
   // A pod's CNI_ARGS and capability args; only in a CNI lab.
-  void ResolvePodCni(const RawPodCni& rc, SourcePos pod_pos, const std::string& what, PodCniSpec& out) {
-    bool any = rc.args.present() || !rc.port_mappings.empty() || rc.has_bandwidth || rc.ips.present() ||
-               rc.mac.present();
+  void ResolvePodCni(const RawPodCni& rc, SourcePos pod_pos, const std::string& what,
+                     PodCniSpec& out) {
+    bool any = rc.args.present() || !rc.port_mappings.empty() || rc.has_bandwidth ||
+               rc.ips.present() || rc.mac.present();
     if (!any) return;
     if (!spec_.cni_mode) {
-      SourcePos at = rc.args.present() ? rc.args.pos
+      SourcePos at = rc.args.present()           ? rc.args.pos
                      : !rc.port_mappings.empty() ? rc.port_mappings[0].pos
-                     : rc.has_bandwidth ? rc.bandwidth_pos
-                     : rc.ips.present() ? rc.ips.pos : rc.mac.present() ? rc.mac.pos : pod_pos;
-      d_.Error(at, StrCat(what, ": cni_args, port_mappings, bandwidth, ips and mac are for a network = \"cni\" lab"));
+                     : rc.has_bandwidth          ? rc.bandwidth_pos
+                     : rc.ips.present()          ? rc.ips.pos
+                     : rc.mac.present()          ? rc.mac.pos
+                                                 : pod_pos;
+      d_.Error(
+          at,
+          StrCat(
+              what,
+              ": cni_args, port_mappings, bandwidth, ips and mac are for a network = \"cni\" lab"));
       return;
     }
     for (const auto& [k, v] : rc.args.value) {
-      if (k.empty() || k.find_first_of("=;") != std::string::npos || v.find(';') != std::string::npos) {
-        d_.Error(rc.args.pos, StrCat(what, ": cni_args: \"", k, "=", v, "\" cannot be written in CNI_ARGS (no '=' or ';' in keys, no ';' in values)"));
+      if (k.empty() || k.find_first_of("=;") != std::string::npos ||
+          v.find(';') != std::string::npos) {
+        d_.Error(
+            rc.args.pos,
+            StrCat(what, ": cni_args: \"", k, "=", v,
+                   "\" cannot be written in CNI_ARGS (no '=' or ';' in keys, no ';' in values)"));
         continue;
       }
       out.args.emplace_back(k, v);
@@ -338,7 +378,8 @@ class Resolver {
       std::string mw = StrCat(what, ": port_mappings[", i, "]");
       PortMappingSpec pm;
       bool ok = true;
-      for (auto [f, name] : {std::pair{&m.host_port, "host_port"}, std::pair{&m.container_port, "container_port"}}) {
+      for (auto [f, name] :
+           {std::pair{&m.host_port, "host_port"}, std::pair{&m.container_port, "container_port"}}) {
         if (!f->set) {
           if (!f->bad) d_.Error(m.pos, StrCat(mw, ": missing \"", name, "\""));
           ok = false;
@@ -349,14 +390,16 @@ class Resolver {
       if (m.protocol.set) {
         std::string proto = absl::AsciiStrToLower(m.protocol.value);
         if (proto != "tcp" && proto != "udp" && proto != "sctp") {
-          d_.Error(m.protocol.pos, StrCat(mw, ": protocol \"", m.protocol.value, "\" is not \"tcp\", \"udp\" or \"sctp\""));
+          d_.Error(m.protocol.pos, StrCat(mw, ": protocol \"", m.protocol.value,
+                                          "\" is not \"tcp\", \"udp\" or \"sctp\""));
           ok = false;
         }
         pm.protocol = proto;
       }
       if (m.host_ip.set) {
         if (!net::Ipv4::Parse(m.host_ip.value)) {
-          d_.Error(m.host_ip.pos, StrCat(mw, ": host_ip \"", m.host_ip.value, "\" is not an IPv4 address"));
+          d_.Error(m.host_ip.pos,
+                   StrCat(mw, ": host_ip \"", m.host_ip.value, "\" is not an IPv4 address"));
           ok = false;
         }
         pm.host_ip = m.host_ip.value;
@@ -381,9 +424,16 @@ class Resolver {
         *dst = f->value;
         any_set = true;
       }
-      if (!any_set) d_.Error(rc.bandwidth_pos, StrCat(what, ": bandwidth: give ingress_rate/ingress_burst and/or egress_rate/egress_burst"));
-      if ((b.ingress_rate > 0) != (b.ingress_burst > 0) || (b.egress_rate > 0) != (b.egress_burst > 0)) {
-        d_.Error(rc.bandwidth_pos, StrCat(what, ": bandwidth: a rate needs its burst (the bandwidth plugin refuses one without the other)"));
+      if (!any_set)
+        d_.Error(
+            rc.bandwidth_pos,
+            StrCat(what,
+                   ": bandwidth: give ingress_rate/ingress_burst and/or egress_rate/egress_burst"));
+      if ((b.ingress_rate > 0) != (b.ingress_burst > 0) ||
+          (b.egress_rate > 0) != (b.egress_burst > 0)) {
+        d_.Error(rc.bandwidth_pos, StrCat(what,
+                                          ": bandwidth: a rate needs its burst (the bandwidth "
+                                          "plugin refuses one without the other)"));
       }
       out.bandwidth = b;
     }
@@ -397,7 +447,8 @@ class Resolver {
     }
     if (rc.mac.set) {
       if (!net::Mac::Parse(rc.mac.value)) {
-        d_.Error(rc.mac.pos, StrCat(what, ": mac \"", rc.mac.value, "\" is not a MAC address like 0a:58:0a:f4:01:05"));
+        d_.Error(rc.mac.pos, StrCat(what, ": mac \"", rc.mac.value,
+                                    "\" is not a MAC address like 0a:58:0a:f4:01:05"));
       } else {
         out.mac = rc.mac.value;
       }
@@ -410,7 +461,8 @@ class Resolver {
     std::vector<RawNode> raw_nodes = raw_.nodes;
     if (raw_.node_count.set) {
       if (!raw_nodes.empty()) {
-        d_.Error(raw_.node_count.pos, "nodes: give either `nodes = N` or [[node]] tables, not both");
+        d_.Error(raw_.node_count.pos,
+                 "nodes: give either `nodes = N` or [[node]] tables, not both");
       }
       if (raw_.node_count.value < 1 || raw_.node_count.value > kMaxNodes) {
         d_.Error(raw_.node_count.pos,
@@ -440,10 +492,12 @@ class Resolver {
       const RawNode& rn = raw_nodes[i];
       NodeSpec n;
       n.index = static_cast<int>(i);
-      std::string what = rn.name.set ? StrCat("node \"", rn.name.value, "\"") : StrCat("node #", i + 1);
+      std::string what =
+          rn.name.set ? StrCat("node \"", rn.name.value, "\"") : StrCat("node #", i + 1);
       if (CheckName(rn.name, what, net::kMaxIfName, "an interface name (IFNAMSIZ)")) {
         if (rn.name.value == net::kUnderlayObject) {
-          d_.Error(rn.name.pos, StrCat(what, ": the name \"underlay\" is reserved for the underlay switch"));
+          d_.Error(rn.name.pos,
+                   StrCat(what, ": the name \"underlay\" is reserved for the underlay switch"));
         } else if (!names.insert(rn.name.value).second) {
           d_.Error(rn.name.pos, StrCat(what, ": duplicate node name"));
         }
@@ -455,7 +509,9 @@ class Resolver {
         if (rn.cni.present) ApplyCni(rn.cni, StrCat(what, ": cni"), n.cni);
         if (rn.daemon.set) {
           if (rn.daemon.value.empty() || rn.daemon.value[0].empty()) {
-            d_.Error(rn.daemon.pos, StrCat(what, ": daemon: give the command and its arguments, like [\"/usr/bin/agent\", \"--v=2\"]"));
+            d_.Error(rn.daemon.pos, StrCat(what,
+                                           ": daemon: give the command and its arguments, like "
+                                           "[\"/usr/bin/agent\", \"--v=2\"]"));
           }
           n.daemon = rn.daemon.value;
         }
@@ -478,7 +534,7 @@ class Resolver {
       if (!p) continue;
       if (!pod_cidr_->Contains(*p)) {
         d_.Error(f.pos, StrCat(what, ": ", p->ToString(), " is outside the cluster pod_cidr ",
-                                     pod_cidr_->ToString()));
+                               pod_cidr_->ToString()));
         continue;
       }
       if (p->len > 29) {
@@ -487,8 +543,8 @@ class Resolver {
       }
       for (size_t j = 0; j < i; ++j) {
         if (chosen[j] && chosen[j]->Overlaps(*p)) {
-          d_.Error(f.pos, StrCat(what, ": ", p->ToString(), " overlaps node \"", spec_.nodes[j].name,
-                                       "\" ", chosen[j]->ToString()));
+          d_.Error(f.pos, StrCat(what, ": ", p->ToString(), " overlaps node \"",
+                                 spec_.nodes[j].name, "\" ", chosen[j]->ToString()));
           p.reset();
           break;
         }
@@ -509,8 +565,8 @@ class Resolver {
       if (!found) {
         d_.Error(raw_.cluster.pod_cidr.pos,
                  StrCat("[cluster] pod_cidr: ", pod_cidr_->ToString(), " holds ", slots,
-                              " node ranges of /", spec_.node_cidr_mask, ", the lab has ", spec_.nodes.size(),
-                              " nodes (use a larger pod_cidr or node_cidr_mask)"));
+                        " node ranges of /", spec_.node_cidr_mask, ", the lab has ",
+                        spec_.nodes.size(), " nodes (use a larger pod_cidr or node_cidr_mask)"));
         return;
       }
       chosen[i] = found;
@@ -524,16 +580,18 @@ class Resolver {
       n.proxy_ip = n.pod_cidr.Host(n.pod_cidr.Size() - 2);
       n.bridge_mac = net::Mac::FromIpv4(n.gateway);
       n.vtep_mac = net::Mac::FromIpv4(n.vtep_ip);
-      n.vtep_mac.bytes[0] = 0x0e;  // differs from any pod/bridge MAC even when .0 and .1 share bytes
+      n.vtep_mac.bytes[0] =
+          0x0e;  // differs from any pod/bridge MAC even when .0 and .1 share bytes
     }
-    nodes_ok_ = std::all_of(chosen.begin(), chosen.end(), [](const auto& c) { return c.has_value(); });
+    nodes_ok_ =
+        std::all_of(chosen.begin(), chosen.end(), [](const auto& c) { return c.has_value(); });
     if (underlay_cidr_) {
       // .1 is the underlay switch's own address; nodes take .2 upward, broadcast excluded.
       uint64_t fits = underlay_cidr_->Size() - 3;
       if (spec_.nodes.size() > fits) {
         d_.Error(raw_.cluster.underlay_cidr.pos,
-                 StrCat("[cluster] underlay_cidr: ", underlay_cidr_->ToString(), " has room for ", fits,
-                              " node(s), the lab has ", spec_.nodes.size()));
+                 StrCat("[cluster] underlay_cidr: ", underlay_cidr_->ToString(), " has room for ",
+                        fits, " node(s), the lab has ", spec_.nodes.size()));
       } else {
         for (NodeSpec& n : spec_.nodes) n.underlay_ip = underlay_cidr_->Host(2 + n.index);
       }
@@ -542,15 +600,17 @@ class Resolver {
 
   // --- pods and deployments ----------------------------------------------------------------------
 
-  std::optional<ContainerSpec> ResolveContainer(const RawContainer& rc, size_t i, const std::string& owner) {
+  std::optional<ContainerSpec> ResolveContainer(const RawContainer& rc, size_t i,
+                                                const std::string& owner) {
     ContainerSpec c;
     std::string what = StrCat(owner, ": container ",
-                                     rc.name.set ? StrCat("\"", rc.name.value, "\"") : StrCat("#", i + 1));
+                              rc.name.set ? StrCat("\"", rc.name.value, "\"") : StrCat("#", i + 1));
     bool ok = true;
     if (rc.app.bad || rc.command.bad) return std::nullopt;
     if (rc.app.set == rc.command.set) {
-      d_.Error(rc.pos, StrCat(what, ": give exactly one of app = \"http-echo\"|\"tcp-echo\"|\"udp-echo\" "
-                                          "or command = [...]"));
+      d_.Error(rc.pos, StrCat(what,
+                              ": give exactly one of app = \"http-echo\"|\"tcp-echo\"|\"udp-echo\" "
+                              "or command = [...]"));
       return std::nullopt;
     }
     int default_port = 0;
@@ -566,7 +626,7 @@ class Resolver {
         default_port = 7;
       } else {
         d_.Error(rc.app.pos, StrCat(what, ": unknown app \"", rc.app.value,
-                                          "\" (built-in apps: http-echo, tcp-echo, udp-echo)"));
+                                    "\" (built-in apps: http-echo, tcp-echo, udp-echo)"));
         ok = false;
       }
       if (rc.env.set) {
@@ -642,8 +702,8 @@ class Resolver {
     return c;
   }
 
-  void ResolveContainers(const std::vector<RawContainer>& raw, SourcePos pos, const std::string& owner,
-                         std::vector<ContainerSpec>& out) {
+  void ResolveContainers(const std::vector<RawContainer>& raw, SourcePos pos,
+                         const std::string& owner, std::vector<ContainerSpec>& out) {
     if (raw.empty()) {
       d_.Error(pos, StrCat(owner, ": no containers (add a [[...container]] with app or command)"));
       return;
@@ -661,9 +721,9 @@ class Resolver {
         auto [it, fresh] = bound.emplace(std::make_pair(p.port, p.protocol), c->name);
         if (!fresh) {
           d_.Error(raw[i].port.set ? raw[i].port.pos : raw[i].pos,
-                   StrCat(owner, ": containers \"", it->second, "\" and \"", c->name, "\" both use ",
-                                ToString(p.protocol), " port ", p.port,
-                                " (containers of a pod share one network namespace)"));
+                   StrCat(owner, ": containers \"", it->second, "\" and \"", c->name,
+                          "\" both use ", ToString(p.protocol), " port ", p.port,
+                          " (containers of a pod share one network namespace)"));
         }
       }
       out.push_back(std::move(*c));
@@ -676,8 +736,9 @@ class Resolver {
       return;
     }
     if (spec_.FindNode(p.spec.name) != nullptr || p.spec.name == net::kUnderlayObject) {
-      d_.Error(p.pos, StrCat("pod \"", p.spec.name, "\": the name is taken by a node ",
-                                   "(nodes and pods share the namespace names mkn-", spec_.name, "-<name>)"));
+      d_.Error(p.pos,
+               StrCat("pod \"", p.spec.name, "\": the name is taken by a node ",
+                      "(nodes and pods share the namespace names mkn-", spec_.name, "-<name>)"));
       return;
     }
     pod_names_.insert(p.spec.name);
@@ -687,29 +748,34 @@ class Resolver {
   void CollectPods() {
     for (size_t i = 0; i < raw_.pods.size(); ++i) {
       const RawPod& rp = raw_.pods[i];
-      std::string what = rp.name.set ? StrCat("pod \"", rp.name.value, "\"") : StrCat("pod #", i + 1);
+      std::string what =
+          rp.name.set ? StrCat("pod \"", rp.name.value, "\"") : StrCat("pod #", i + 1);
       PendingPod p;
       p.pos = rp.name.set ? rp.name.pos : rp.pos;
-      bool named = CheckName(rp.name, what, net::kMaxPodName, "a Kubernetes pod name (a DNS label)");
+      bool named =
+          CheckName(rp.name, what, net::kMaxPodName, "a Kubernetes pod name (a DNS label)");
       p.spec.name = rp.name.value;
       p.spec.labels = rp.labels.value;
       p.node = rp.node;
       ResolveContainers(rp.containers, rp.pos, what, p.spec.containers);
       ResolvePodCni(rp.cni, rp.pos, what, p.spec.cni);
-      if (named) AddPending(std::move(p));  // placed even with bad containers, so placement is checked too
+      if (named)
+        AddPending(std::move(p));  // placed even with bad containers, so placement is checked too
     }
     for (size_t i = 0; i < raw_.deployments.size(); ++i) {
       const RawDeployment& rd = raw_.deployments[i];
       std::string what = rd.name.set ? StrCat("deployment \"", rd.name.value, "\"")
                                      : StrCat("deployment #", i + 1);
-      if (!CheckName(rd.name, what, net::kMaxPodName - 6, "a pod name with its -<index> suffix")) continue;
+      if (!CheckName(rd.name, what, net::kMaxPodName - 6, "a pod name with its -<index> suffix"))
+        continue;
       if (rd.replicas.bad) continue;
       if (!rd.replicas.set) {
         d_.Error(rd.pos, StrCat(what, ": missing \"replicas\""));
         continue;
       }
       if (rd.replicas.value < 0 || rd.replicas.value > kMaxPods) {
-        d_.Error(rd.replicas.pos, StrCat(what, ": replicas ", rd.replicas.value, " is out of range 0-", kMaxPods));
+        d_.Error(rd.replicas.pos,
+                 StrCat(what, ": replicas ", rd.replicas.value, " is out of range 0-", kMaxPods));
         continue;
       }
       std::vector<ContainerSpec> containers;
@@ -737,8 +803,8 @@ class Resolver {
     if (spec_.nodes.empty()) return;
     std::vector<int> load(spec_.nodes.size(), 0);
     std::vector<int> node_of(pending_.size(), -1);
-    // Pods pinned to a node first, then the rest to the least loaded node (lowest index on a tie), the
-    // way the scheduler spreads replicas.
+    // Pods pinned to a node first, then the rest to the least loaded node (lowest index on a tie),
+    // the way the scheduler spreads replicas.
     for (size_t i = 0; i < pending_.size(); ++i) {
       const Field<std::string>& f = pending_[i].node;
       if (!f.set) continue;
@@ -747,7 +813,7 @@ class Resolver {
         std::vector<std::string> names;
         for (const NodeSpec& node : spec_.nodes) names.push_back(node.name);
         d_.Error(f.pos, StrCat("pod \"", pending_[i].spec.name, "\": unknown node \"", f.value,
-                                     "\" (nodes: ", absl::StrJoin(names, ", "), ")"));
+                               "\" (nodes: ", absl::StrJoin(names, ", "), ")"));
         continue;
       }
       node_of[i] = n->index;
@@ -777,8 +843,8 @@ class Resolver {
       if (node.pods.size() > fits) {
         SourcePos where = node_cidr_fields_[node.index].set ? node_cidr_fields_[node.index].pos
                                                             : raw_.cluster.node_cidr_mask.pos;
-        d_.Error(where, StrCat("node \"", node.name, "\": pod_cidr ", node.pod_cidr.ToString(), " holds ",
-                                     fits, " pods, ", node.pods.size(), " are placed on it"));
+        d_.Error(where, StrCat("node \"", node.name, "\": pod_cidr ", node.pod_cidr.ToString(),
+                               " holds ", fits, " pods, ", node.pods.size(), " are placed on it"));
         continue;
       }
       std::set<std::string> veths;
@@ -808,7 +874,8 @@ class Resolver {
     std::vector<std::pair<size_t, const RawService*>> auto_ip;
     for (size_t i = 0; i < raw_.services.size(); ++i) {
       const RawService& rs = raw_.services[i];
-      std::string what = rs.name.set ? StrCat("service \"", rs.name.value, "\"") : StrCat("service #", i + 1);
+      std::string what =
+          rs.name.set ? StrCat("service \"", rs.name.value, "\"") : StrCat("service #", i + 1);
       ServiceSpec s;
       if (CheckName(rs.name, what, net::kMaxPodName, "a Kubernetes service name") &&
           !names.insert(rs.name.value).second) {
@@ -816,34 +883,41 @@ class Resolver {
       }
       s.name = rs.name.value;
       if (rs.type.set && rs.type.value != "ClusterIP" && rs.type.value != "NodePort") {
-        d_.Error(rs.type.pos, StrCat(what, ": type \"", rs.type.value, "\" is not \"ClusterIP\" or \"NodePort\""));
+        d_.Error(rs.type.pos, StrCat(what, ": type \"", rs.type.value,
+                                     "\" is not \"ClusterIP\" or \"NodePort\""));
       }
       s.type = rs.type.value == "NodePort" ? ServiceType::kNodePort : ServiceType::kClusterIp;
       s.selector = rs.selector.value;
-      if (rs.session_affinity.set && rs.session_affinity.value != "None" && rs.session_affinity.value != "ClientIP") {
-        d_.Error(rs.session_affinity.pos, StrCat(what, ": session_affinity \"", rs.session_affinity.value,
-                                                       "\" is not \"None\" or \"ClientIP\""));
+      if (rs.session_affinity.set && rs.session_affinity.value != "None" &&
+          rs.session_affinity.value != "ClientIP") {
+        d_.Error(rs.session_affinity.pos,
+                 StrCat(what, ": session_affinity \"", rs.session_affinity.value,
+                        "\" is not \"None\" or \"ClientIP\""));
       }
       s.affinity_client_ip = rs.session_affinity.value == "ClientIP";
       if (rs.affinity_timeout.set) {
         if (!s.affinity_client_ip) {
-          d_.Error(rs.affinity_timeout.pos, StrCat(what, ": affinity_timeout needs session_affinity = \"ClientIP\""));
+          d_.Error(rs.affinity_timeout.pos,
+                   StrCat(what, ": affinity_timeout needs session_affinity = \"ClientIP\""));
         } else if (rs.affinity_timeout.value < 1 || rs.affinity_timeout.value > 86400) {
-          d_.Error(rs.affinity_timeout.pos, StrCat(what, ": affinity_timeout ", rs.affinity_timeout.value,
-                                                         " is out of range 1-86400 seconds"));
+          d_.Error(rs.affinity_timeout.pos,
+                   StrCat(what, ": affinity_timeout ", rs.affinity_timeout.value,
+                          " is out of range 1-86400 seconds"));
         } else {
           s.affinity_timeout = static_cast<int>(rs.affinity_timeout.value);
         }
       }
-      static const std::map<std::string, Algorithm> kAlgorithms = {{"random", Algorithm::kRandom},
-                                                                    {"round-robin", Algorithm::kRoundRobin},
-                                                                    {"least-conn", Algorithm::kLeastConn},
-                                                                    {"source-hash", Algorithm::kSourceHash}};
+      static const std::map<std::string, Algorithm> kAlgorithms = {
+          {"random", Algorithm::kRandom},
+          {"round-robin", Algorithm::kRoundRobin},
+          {"least-conn", Algorithm::kLeastConn},
+          {"source-hash", Algorithm::kSourceHash}};
       if (rs.algorithm.set) {
         auto it = kAlgorithms.find(rs.algorithm.value);
         if (it == kAlgorithms.end()) {
-          d_.Error(rs.algorithm.pos, StrCat(what, ": algorithm \"", rs.algorithm.value,
-                                                  "\" is not random, round-robin, least-conn or source-hash"));
+          d_.Error(rs.algorithm.pos,
+                   StrCat(what, ": algorithm \"", rs.algorithm.value,
+                          "\" is not random, round-robin, least-conn or source-hash"));
         } else {
           s.algorithm = it->second;
         }
@@ -859,7 +933,8 @@ class Resolver {
         if (match) s.endpoints.push_back(static_cast<int>(k));
       }
       if (s.selector.empty()) {
-        d_.Warning(rs.selector.set ? rs.selector.pos : rs.pos, StrCat(what, ": no selector, so no endpoints"));
+        d_.Warning(rs.selector.set ? rs.selector.pos : rs.pos,
+                   StrCat(what, ": no selector, so no endpoints"));
       } else if (s.endpoints.empty()) {
         d_.Warning(rs.selector.pos, StrCat(what, ": selector matches no pod"));
       }
@@ -867,13 +942,17 @@ class Resolver {
       if (rs.cluster_ip.set) {
         std::optional<net::Ipv4> ip = net::Ipv4::Parse(rs.cluster_ip.value);
         if (!ip) {
-          d_.Error(rs.cluster_ip.pos, StrCat(what, ": cluster_ip \"", rs.cluster_ip.value, "\" is not an IPv4 address"));
-        } else if (service_cidr_ && (!service_cidr_->Contains(*ip) || *ip == service_cidr_->Host(0) ||
-                                     ip->value == service_cidr_->Host(service_cidr_->Size() - 1).value)) {
-          d_.Error(rs.cluster_ip.pos, StrCat(what, ": cluster_ip ", ip->ToString(),
-                                                   " is not a usable address of service_cidr ", service_cidr_->ToString()));
+          d_.Error(rs.cluster_ip.pos, StrCat(what, ": cluster_ip \"", rs.cluster_ip.value,
+                                             "\" is not an IPv4 address"));
+        } else if (service_cidr_ &&
+                   (!service_cidr_->Contains(*ip) || *ip == service_cidr_->Host(0) ||
+                    ip->value == service_cidr_->Host(service_cidr_->Size() - 1).value)) {
+          d_.Error(rs.cluster_ip.pos,
+                   StrCat(what, ": cluster_ip ", ip->ToString(),
+                          " is not a usable address of service_cidr ", service_cidr_->ToString()));
         } else if (!used_ips.insert(ip->value).second) {
-          d_.Error(rs.cluster_ip.pos, StrCat(what, ": cluster_ip ", ip->ToString(), " is already taken"));
+          d_.Error(rs.cluster_ip.pos,
+                   StrCat(what, ": cluster_ip ", ip->ToString(), " is already taken"));
         } else {
           s.cluster_ip = *ip;
         }
@@ -885,10 +964,11 @@ class Resolver {
     if (!service_cidr_) return;
     uint64_t next = 1;
     for (auto [idx, rs] : auto_ip) {
-      while (next < service_cidr_->Size() - 1 && used_ips.count(service_cidr_->Host(next).value)) ++next;
+      while (next < service_cidr_->Size() - 1 && used_ips.count(service_cidr_->Host(next).value))
+        ++next;
       if (next >= service_cidr_->Size() - 1) {
         d_.Error(rs->pos, StrCat("[cluster] service_cidr ", service_cidr_->ToString(),
-                                       " has no address left for service \"", rs->name.value, "\""));
+                                 " has no address left for service \"", rs->name.value, "\""));
         return;
       }
       spec_.services[idx].cluster_ip = service_cidr_->Host(next);
@@ -916,7 +996,8 @@ class Resolver {
     std::set<std::pair<int, Protocol>> seen;
     for (size_t j = 0; j < rs.ports.size(); ++j) {
       const RawServicePort& rp = rs.ports[j];
-      std::string pw = StrCat(what, ": port ", rp.name.set ? StrCat("\"", rp.name.value, "\"") : StrCat("#", j + 1));
+      std::string pw = StrCat(what, ": port ",
+                              rp.name.set ? StrCat("\"", rp.name.value, "\"") : StrCat("#", j + 1));
       ServicePortSpec p;
       p.name = rp.name.value;
       if (!rp.port.set) {
@@ -934,7 +1015,8 @@ class Resolver {
       if (!proto) continue;
       p.protocol = *proto;
       if (!seen.insert({p.port, p.protocol}).second) {
-        d_.Error(rp.port.pos, StrCat(pw, ": ", ToString(p.protocol), " port ", p.port, " is listed twice"));
+        d_.Error(rp.port.pos,
+                 StrCat(pw, ": ", ToString(p.protocol), " port ", p.port, " is listed twice"));
       }
       if (rp.target_port.number.set) {
         if (!CheckPort(rp.target_port.number, pw)) continue;
@@ -950,9 +1032,9 @@ class Resolver {
           }
         }
         if (!found) {
-          d_.Error(rp.target_port.name.pos, StrCat(pw, ": target_port \"", p.target_port_name,
-                                                         "\" names no ", ToString(p.protocol),
-                                                         " container port of the selected pods"));
+          d_.Error(rp.target_port.name.pos,
+                   StrCat(pw, ": target_port \"", p.target_port_name, "\" names no ",
+                          ToString(p.protocol), " container port of the selected pods"));
         }
       } else {
         p.target_port = p.port;
@@ -961,9 +1043,11 @@ class Resolver {
         if (s.type != ServiceType::kNodePort) {
           d_.Error(rp.node_port.pos, StrCat(pw, ": node_port needs type = \"NodePort\""));
         } else if (rp.node_port.value < 30000 || rp.node_port.value > 32767) {
-          d_.Error(rp.node_port.pos, StrCat(pw, ": node_port ", rp.node_port.value, " is out of range 30000-32767"));
+          d_.Error(rp.node_port.pos,
+                   StrCat(pw, ": node_port ", rp.node_port.value, " is out of range 30000-32767"));
         } else if (!used_node_ports.insert(static_cast<int>(rp.node_port.value)).second) {
-          d_.Error(rp.node_port.pos, StrCat(pw, ": node_port ", rp.node_port.value, " is already taken"));
+          d_.Error(rp.node_port.pos,
+                   StrCat(pw, ": node_port ", rp.node_port.value, " is already taken"));
         } else {
           p.node_port = static_cast<int>(rp.node_port.value);
         }
@@ -991,7 +1075,8 @@ class Resolver {
     b.service = rb.service.value;
     if (!rb.port.set()) {
       if (svc->ports.size() != 1) {
-        d_.Error(rb.pos, StrCat(what, ": service \"", svc->name, "\" has several ports; say which with port"));
+        d_.Error(rb.pos, StrCat(what, ": service \"", svc->name,
+                                "\" has several ports; say which with port"));
         return std::nullopt;
       }
       b.port = svc->ports[0].port;
@@ -1009,8 +1094,8 @@ class Resolver {
     if (!found) {
       const auto& pf = rb.port.number.set ? rb.port.number.pos : rb.port.name.pos;
       d_.Error(pf, StrCat(what, ": service \"", svc->name, "\" has no port ",
-                                rb.port.number.set ? StrCat(rb.port.number.value)
-                                                   : StrCat("\"", rb.port.name.value, "\"")));
+                          rb.port.number.set ? StrCat(rb.port.number.value)
+                                             : StrCat("\"", rb.port.name.value, "\"")));
       return std::nullopt;
     }
     return b;
@@ -1022,7 +1107,8 @@ class Resolver {
     size_t start = 0;
     while (start <= h.size()) {
       size_t dot = h.find('.', start);
-      std::string_view label = h.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+      std::string_view label =
+          h.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
       if (!net::IsDnsLabel(label)) return false;
       if (dot == std::string_view::npos) break;
       start = dot + 1;
@@ -1034,24 +1120,29 @@ class Resolver {
     std::set<std::string> names;
     for (size_t i = 0; i < raw_.ingresses.size(); ++i) {
       const RawIngress& ri = raw_.ingresses[i];
-      std::string what = ri.name.set ? StrCat("ingress \"", ri.name.value, "\"") : StrCat("ingress #", i + 1);
+      std::string what =
+          ri.name.set ? StrCat("ingress \"", ri.name.value, "\"") : StrCat("ingress #", i + 1);
       IngressSpec ing;
-      if (CheckName(ri.name, what, net::kMaxPodName, "a Kubernetes name") && !names.insert(ri.name.value).second) {
+      if (CheckName(ri.name, what, net::kMaxPodName, "a Kubernetes name") &&
+          !names.insert(ri.name.value).second) {
         d_.Error(ri.name.pos, StrCat(what, ": duplicate ingress name"));
       }
       ing.name = ri.name.value;
-      if (ri.has_default_backend) ing.default_backend = ResolveBackend(ri.default_backend, StrCat(what, ": default_backend"));
+      if (ri.has_default_backend)
+        ing.default_backend = ResolveBackend(ri.default_backend, StrCat(what, ": default_backend"));
       if (ri.rules.empty() && !ri.has_default_backend) {
         d_.Error(ri.pos, StrCat(what, ": no rules and no default_backend"));
       }
       for (const RawIngressRule& rr : ri.rules) {
         IngressRuleSpec rule;
         if (rr.host.set && !IsHostName(rr.host.value)) {
-          d_.Error(rr.host.pos, StrCat(what, ": host \"", rr.host.value,
-                                             "\" is not a lowercase DNS name (a leading \"*.\" is allowed)"));
+          d_.Error(rr.host.pos,
+                   StrCat(what, ": host \"", rr.host.value,
+                          "\" is not a lowercase DNS name (a leading \"*.\" is allowed)"));
         }
         rule.host = rr.host.value;
-        if (rr.paths.empty()) d_.Error(rr.pos, StrCat(what, ": a rule needs at least one [[...path]]"));
+        if (rr.paths.empty())
+          d_.Error(rr.pos, StrCat(what, ": a rule needs at least one [[...path]]"));
         for (const RawIngressPath& rp : rr.paths) {
           IngressPathSpec p;
           p.path = rp.path.set ? rp.path.value : "/";
@@ -1060,10 +1151,11 @@ class Resolver {
           }
           if (rp.path_type.set && rp.path_type.value != "Prefix" && rp.path_type.value != "Exact") {
             d_.Error(rp.path_type.pos, StrCat(what, ": path_type \"", rp.path_type.value,
-                                                    "\" is not \"Prefix\" or \"Exact\""));
+                                              "\" is not \"Prefix\" or \"Exact\""));
           }
           p.type = rp.path_type.value == "Exact" ? PathType::kExact : PathType::kPrefix;
-          std::optional<BackendRef> b = ResolveBackend(rp.backend, StrCat(what, ": path \"", p.path, "\""));
+          std::optional<BackendRef> b =
+              ResolveBackend(rp.backend, StrCat(what, ": path \"", p.path, "\""));
           if (b) p.backend = *b;
           rule.paths.push_back(p);
         }
@@ -1075,7 +1167,8 @@ class Resolver {
           d_.Error(rt.pos, StrCat(what, ": tls needs both cert and key (PEM files)"));
         }
         for (const std::string& h : rt.hosts.value) {
-          if (!IsHostName(h)) d_.Error(rt.hosts.pos, StrCat(what, ": tls host \"", h, "\" is not a DNS name"));
+          if (!IsHostName(h))
+            d_.Error(rt.hosts.pos, StrCat(what, ": tls host \"", h, "\" is not a DNS name"));
         }
         t.hosts = rt.hosts.value;
         t.cert = rt.cert.value;
@@ -1134,12 +1227,15 @@ class Resolver {
     t.pos = rt.pos;
     bool ok = true;
     if (!rt.cert.set || !rt.key.set) {
-      if (!rt.cert.bad && !rt.key.bad) d_.Error(rt.pos, StrCat(what, ": tls needs both cert and key (PEM files)"));
+      if (!rt.cert.bad && !rt.key.bad)
+        d_.Error(rt.pos, StrCat(what, ": tls needs both cert and key (PEM files)"));
       ok = false;
     }
     for (const std::string& h : rt.hosts.value) {
       if (!IsHostName(h)) {
-        d_.Error(rt.hosts.pos, StrCat(what, ": tls host \"", h, "\" is not a lowercase DNS name (a leading \"*.\" is allowed)"));
+        d_.Error(rt.hosts.pos,
+                 StrCat(what, ": tls host \"", h,
+                        "\" is not a lowercase DNS name (a leading \"*.\" is allowed)"));
         ok = false;
       }
     }
@@ -1156,7 +1252,8 @@ class Resolver {
     for (const RawIngress& ri : raw_.ingresses) {
       for (const RawIngressTls& rt : ri.tls) {
         if (!rt.cert.set || !rt.key.set) continue;  // reported by ResolveIngresses
-        ingress_certs.push_back(TlsCertSpec{rt.hosts.value, LabPath(rt.cert.value), LabPath(rt.key.value), rt.pos});
+        ingress_certs.push_back(
+            TlsCertSpec{rt.hosts.value, LabPath(rt.cert.value), LabPath(rt.key.value), rt.pos});
       }
     }
     if (raw_.listeners.empty()) {
@@ -1182,16 +1279,20 @@ class Resolver {
     std::map<std::pair<uint32_t, int>, std::string> bound;
     for (size_t i = 0; i < raw_.listeners.size(); ++i) {
       const RawListener& rl = raw_.listeners[i];
-      std::string what = rl.name.set ? StrCat("listener \"", rl.name.value, "\"") : StrCat("listener #", i + 1);
+      std::string what =
+          rl.name.set ? StrCat("listener \"", rl.name.value, "\"") : StrCat("listener #", i + 1);
       ListenerSpec l;
-      if (CheckName(rl.name, what, net::kMaxPodName, "a Gateway listener name") && !names.insert(rl.name.value).second) {
+      if (CheckName(rl.name, what, net::kMaxPodName, "a Gateway listener name") &&
+          !names.insert(rl.name.value).second) {
         d_.Error(rl.name.pos, StrCat(what, ": duplicate listener name"));
       }
       l.name = rl.name.value;
       if (rl.protocol.set && rl.protocol.value != "HTTP" && rl.protocol.value != "HTTPS") {
-        d_.Error(rl.protocol.pos, StrCat(what, ": protocol \"", rl.protocol.value, "\" is not \"HTTP\" or \"HTTPS\""));
+        d_.Error(rl.protocol.pos, StrCat(what, ": protocol \"", rl.protocol.value,
+                                         "\" is not \"HTTP\" or \"HTTPS\""));
       }
-      l.protocol = rl.protocol.value == "HTTPS" ? ListenerProtocol::kHttps : ListenerProtocol::kHttp;
+      l.protocol =
+          rl.protocol.value == "HTTPS" ? ListenerProtocol::kHttps : ListenerProtocol::kHttp;
       bool https = l.protocol == ListenerProtocol::kHttps;
       bool addr_ok = true;
       std::string addr_text = rl.address.set ? rl.address.value : "127.0.0.1";
@@ -1199,12 +1300,14 @@ class Resolver {
       if (rl.address.bad) {
         addr_ok = false;
       } else if (!addr) {
-        d_.Error(rl.address.pos, StrCat(what, ": address \"", addr_text, "\" is not an IPv4 address"));
+        d_.Error(rl.address.pos,
+                 StrCat(what, ": address \"", addr_text, "\" is not an IPv4 address"));
         addr_ok = false;
       } else if ((addr->value >> 24) != 127) {
-        d_.Error(rl.address.pos, StrCat(what, ": address ", addr->ToString(),
-                                        " is not on the host loopback 127.0.0.0/8 (the edge listens on the host "
-                                        "only, so a lab never exposes a port to the network)"));
+        d_.Error(rl.address.pos,
+                 StrCat(what, ": address ", addr->ToString(),
+                        " is not on the host loopback 127.0.0.0/8 (the edge listens on the host "
+                        "only, so a lab never exposes a port to the network)"));
         addr_ok = false;
       } else {
         l.address = *addr;
@@ -1218,9 +1321,11 @@ class Resolver {
       if (addr_ok && port_ok) {
         auto [it, fresh] = bound.emplace(std::make_pair(l.address.value, l.port), l.name);
         if (!fresh) {
-          d_.Error(rl.port.set ? rl.port.pos : rl.address.set ? rl.address.pos : rl.pos,
-                   StrCat(what, ": ", l.address.ToString(), ":", l.port, " is already taken by listener \"",
-                          it->second, "\""));
+          d_.Error(rl.port.set      ? rl.port.pos
+                   : rl.address.set ? rl.address.pos
+                                    : rl.pos,
+                   StrCat(what, ": ", l.address.ToString(), ":", l.port,
+                          " is already taken by listener \"", it->second, "\""));
         }
       }
       if (!https && !rl.tls.empty()) {
@@ -1233,17 +1338,23 @@ class Resolver {
         if (!ingress_certs.empty()) {
           l.tls = ingress_certs;
         } else if (!spec_.auto_tls) {
-          d_.Error(rl.pos, StrCat(what, ": an HTTPS listener needs a certificate: add a [[listener.tls]] with "
-                                        "cert and key, an [[ingress.tls]], or [cluster] auto_tls = true"));
+          d_.Error(rl.pos,
+                   StrCat(what,
+                          ": an HTTPS listener needs a certificate: add a [[listener.tls]] with "
+                          "cert and key, an [[ingress.tls]], or [cluster] auto_tls = true"));
         }
       }
       if (rl.redirect_to_https.set && rl.redirect_to_https.value) {
         if (https) {
-          d_.Error(rl.redirect_to_https.pos, StrCat(what, ": redirect_to_https is for HTTP listeners"));
-        } else if (!any_https) {
           d_.Error(rl.redirect_to_https.pos,
-                   StrCat(what, ": redirect_to_https needs an HTTPS listener to redirect to (add a [[listener]] "
-                                "with protocol = \"HTTPS\")"));
+                   StrCat(what, ": redirect_to_https is for HTTP listeners"));
+        } else if (!any_https) {
+          d_.Error(
+              rl.redirect_to_https.pos,
+              StrCat(
+                  what,
+                  ": redirect_to_https needs an HTTPS listener to redirect to (add a [[listener]] "
+                  "with protocol = \"HTTPS\")"));
         } else {
           l.redirect_to_https = true;
         }
@@ -1252,11 +1363,13 @@ class Resolver {
         d_.Error(rl.upstream.pos, StrCat(what, ": upstream \"", rl.upstream.value,
                                          "\" is not \"service\" or \"endpoints\""));
       }
-      l.upstream = rl.upstream.value == "endpoints" ? UpstreamMode::kEndpoints : UpstreamMode::kService;
+      l.upstream =
+          rl.upstream.value == "endpoints" ? UpstreamMode::kEndpoints : UpstreamMode::kService;
       if (rl.upstream_timeout.set) {
         if (rl.upstream_timeout.value < 1 || rl.upstream_timeout.value > 3600) {
-          d_.Error(rl.upstream_timeout.pos, StrCat(what, ": upstream_timeout ", rl.upstream_timeout.value,
-                                                   " is out of range 1-3600 (seconds)"));
+          d_.Error(rl.upstream_timeout.pos,
+                   StrCat(what, ": upstream_timeout ", rl.upstream_timeout.value,
+                          " is out of range 1-3600 (seconds)"));
         } else {
           l.upstream_timeout_s = static_cast<int>(rl.upstream_timeout.value);
         }
@@ -1265,14 +1378,16 @@ class Resolver {
         if (const NodeSpec* n = spec_.FindNode(rl.node.value)) {
           l.node = n->index;
         } else {
-          d_.Error(rl.node.pos, StrCat(what, ": unknown node \"", rl.node.value, "\" (nodes: ", NodeNames(), ")"));
+          d_.Error(rl.node.pos, StrCat(what, ": unknown node \"", rl.node.value,
+                                       "\" (nodes: ", NodeNames(), ")"));
         }
       }
       spec_.listeners.push_back(std::move(l));
     }
   }
 
-  std::optional<HttpRouteMatchSpec> ResolveMatch(const RawHttpRouteMatch& rm, const std::string& what) {
+  std::optional<HttpRouteMatchSpec> ResolveMatch(const RawHttpRouteMatch& rm,
+                                                 const std::string& what) {
     static const std::set<std::string> kMethods = {"GET",     "HEAD",    "POST",  "PUT",  "DELETE",
                                                    "CONNECT", "OPTIONS", "TRACE", "PATCH"};
     HttpRouteMatchSpec m;
@@ -1282,10 +1397,11 @@ class Resolver {
       if (t == "Exact") {
         m.path_type = PathType::kExact;
       } else if (t != "PathPrefix") {
-        std::string hint = t == "Prefix"              ? " (the Gateway API spells it \"PathPrefix\")"
+        std::string hint = t == "Prefix" ? " (the Gateway API spells it \"PathPrefix\")"
                            : t == "RegularExpression" ? " (regular expressions are not supported)"
                                                       : "";
-        d_.Error(rm.path_type.pos, StrCat(what, ": path type \"", t, "\" is not \"Exact\" or \"PathPrefix\"", hint));
+        d_.Error(rm.path_type.pos,
+                 StrCat(what, ": path type \"", t, "\" is not \"Exact\" or \"PathPrefix\"", hint));
         ok = false;
       }
     }
@@ -1304,10 +1420,12 @@ class Resolver {
         for (char& c : upper) {
           if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
         }
-        d_.Error(rm.method.pos, StrCat(what, ": method \"", rm.method.value, "\" is not an HTTP method",
-                                       kMethods.count(upper) ? StrCat(" (methods are upper case: \"", upper, "\")")
-                                                             : std::string(" (GET, HEAD, POST, PUT, DELETE, CONNECT, "
-                                                                           "OPTIONS, TRACE, PATCH)")));
+        d_.Error(
+            rm.method.pos,
+            StrCat(what, ": method \"", rm.method.value, "\" is not an HTTP method",
+                   kMethods.count(upper) ? StrCat(" (methods are upper case: \"", upper, "\")")
+                                         : std::string(" (GET, HEAD, POST, PUT, DELETE, CONNECT, "
+                                                       "OPTIONS, TRACE, PATCH)")));
         ok = false;
       }
     }
@@ -1329,13 +1447,15 @@ class Resolver {
         }
         std::string name = lower ? Lower(nv.name.value) : nv.name.value;
         if (lower && !IsToken(name)) {
-          d_.Error(nv.name.pos, StrCat(what, ": \"", nv.name.value, "\" is not a valid header name"));
+          d_.Error(nv.name.pos,
+                   StrCat(what, ": \"", nv.name.value, "\" is not a valid header name"));
           ok = false;
         } else if (name.empty()) {
           d_.Error(nv.name.pos, StrCat(what, ": a ", kind, " match needs a non-empty name"));
           ok = false;
         } else if (!seen.insert(name).second) {
-          d_.Error(nv.name.pos, StrCat(what, ": ", kind, " \"", nv.name.value, "\" is matched twice"));
+          d_.Error(nv.name.pos,
+                   StrCat(what, ": ", kind, " \"", nv.name.value, "\" is matched twice"));
           ok = false;
         }
         out.push_back({name, nv.value.value});
@@ -1347,9 +1467,11 @@ class Resolver {
     return m;
   }
 
-  void ResolveModifier(const RawHeaderModifier& rm, const std::string& what, HeaderModifierSpec& out) {
+  void ResolveModifier(const RawHeaderModifier& rm, const std::string& what,
+                       HeaderModifierSpec& out) {
     std::set<std::string> seen;
-    auto check_name = [&](const Field<std::string>& f, SourcePos pos) -> std::optional<std::string> {
+    auto check_name = [&](const Field<std::string>& f,
+                          SourcePos pos) -> std::optional<std::string> {
       std::string name = Lower(f.value);
       if (!IsToken(name)) {
         d_.Error(f.pos, StrCat(what, ": \"", f.value, "\" is not a valid header name"));
@@ -1361,19 +1483,23 @@ class Resolver {
       }
       return name;
     };
-    auto pairs = [&](const std::vector<RawNameValue>& raw, std::vector<std::pair<std::string, std::string>>& dst) {
+    auto pairs = [&](const std::vector<RawNameValue>& raw,
+                     std::vector<std::pair<std::string, std::string>>& dst) {
       for (const RawNameValue& nv : raw) {
         if (!nv.name.set || !nv.value.set) {
-          if (!nv.name.bad && !nv.value.bad) d_.Error(nv.pos, StrCat(what, ": needs name and value"));
+          if (!nv.name.bad && !nv.value.bad)
+            d_.Error(nv.pos, StrCat(what, ": needs name and value"));
           continue;
         }
-        if (std::optional<std::string> n = check_name(nv.name, nv.pos)) dst.emplace_back(*n, nv.value.value);
+        if (std::optional<std::string> n = check_name(nv.name, nv.pos))
+          dst.emplace_back(*n, nv.value.value);
       }
     };
     pairs(rm.set, out.set);
     pairs(rm.add, out.add);
     for (const std::string& r : rm.remove.value) {
-      if (std::optional<std::string> n = check_name(Field<std::string>{r, rm.remove.pos, true}, rm.remove.pos)) {
+      if (std::optional<std::string> n =
+              check_name(Field<std::string>{r, rm.remove.pos, true}, rm.remove.pos)) {
         out.remove.push_back(*n);
       }
     }
@@ -1384,14 +1510,16 @@ class Resolver {
     bool ok = true;
     if (rr.scheme.set) {
       if (rr.scheme.value != "http" && rr.scheme.value != "https") {
-        d_.Error(rr.scheme.pos, StrCat(what, ": scheme \"", rr.scheme.value, "\" is not \"http\" or \"https\""));
+        d_.Error(rr.scheme.pos,
+                 StrCat(what, ": scheme \"", rr.scheme.value, "\" is not \"http\" or \"https\""));
         ok = false;
       }
       r.scheme = rr.scheme.value;
     }
     if (rr.hostname.set) {
       if (rr.hostname.value.rfind("*", 0) == 0 || !IsHostName(rr.hostname.value)) {
-        d_.Error(rr.hostname.pos, StrCat(what, ": hostname \"", rr.hostname.value, "\" is not a lowercase DNS name"));
+        d_.Error(rr.hostname.pos, StrCat(what, ": hostname \"", rr.hostname.value,
+                                         "\" is not a lowercase DNS name"));
         ok = false;
       }
       r.hostname = rr.hostname.value;
@@ -1403,7 +1531,8 @@ class Resolver {
     if (rr.status_code.set) {
       int64_t c = rr.status_code.value;
       if (c != 301 && c != 302 && c != 303 && c != 307 && c != 308) {
-        d_.Error(rr.status_code.pos, StrCat(what, ": status_code ", c, " is not a redirect (301, 302, 303, 307 or 308)"));
+        d_.Error(rr.status_code.pos, StrCat(what, ": status_code ", c,
+                                            " is not a redirect (301, 302, 303, 307 or 308)"));
         ok = false;
       }
       r.status_code = static_cast<int>(c);
@@ -1416,9 +1545,11 @@ class Resolver {
     std::set<std::string> names;
     for (size_t i = 0; i < raw_.http_routes.size(); ++i) {
       const RawHttpRoute& rr = raw_.http_routes[i];
-      std::string what = rr.name.set ? StrCat("http_route \"", rr.name.value, "\"") : StrCat("http_route #", i + 1);
+      std::string what = rr.name.set ? StrCat("http_route \"", rr.name.value, "\"")
+                                     : StrCat("http_route #", i + 1);
       HttpRouteSpec route;
-      if (CheckName(rr.name, what, net::kMaxPodName, "a Kubernetes name") && !names.insert(rr.name.value).second) {
+      if (CheckName(rr.name, what, net::kMaxPodName, "a Kubernetes name") &&
+          !names.insert(rr.name.value).second) {
         d_.Error(rr.name.pos, StrCat(what, ": duplicate http_route name"));
       }
       route.name = rr.name.value;
@@ -1426,16 +1557,19 @@ class Resolver {
         bool known = std::any_of(spec_.listeners.begin(), spec_.listeners.end(),
                                  [&](const ListenerSpec& l) { return l.name == p; });
         if (!known) {
-          d_.Error(rr.parents.pos, StrCat(what, ": parent \"", p, "\" is not a listener (listeners: ",
-                                          ListenerNames(), ")"));
-        } else if (std::find(route.parents.begin(), route.parents.end(), p) == route.parents.end()) {
+          d_.Error(rr.parents.pos,
+                   StrCat(what, ": parent \"", p,
+                          "\" is not a listener (listeners: ", ListenerNames(), ")"));
+        } else if (std::find(route.parents.begin(), route.parents.end(), p) ==
+                   route.parents.end()) {
           route.parents.push_back(p);
         }
       }
       for (const std::string& h : rr.hostnames.value) {
         if (!IsHostName(h)) {
-          d_.Error(rr.hostnames.pos, StrCat(what, ": hostname \"", h,
-                                            "\" is not a lowercase DNS name (a leading \"*.\" is allowed)"));
+          d_.Error(rr.hostnames.pos,
+                   StrCat(what, ": hostname \"", h,
+                          "\" is not a lowercase DNS name (a leading \"*.\" is allowed)"));
         }
       }
       route.hostnames = rr.hostnames.value;
@@ -1447,14 +1581,18 @@ class Resolver {
         std::string rw = StrCat(what, ": rule #", j + 1);
         HttpRouteRuleSpec r;
         for (size_t k = 0; k < rule.matches.size(); ++k) {
-          if (auto m = ResolveMatch(rule.matches[k], StrCat(rw, ": match #", k + 1))) r.matches.push_back(*m);
+          if (auto m = ResolveMatch(rule.matches[k], StrCat(rw, ": match #", k + 1)))
+            r.matches.push_back(*m);
         }
         if (rule.has_redirect && !rule.backend_refs.empty()) {
-          d_.Error(rule.redirect.pos, StrCat(rw, ": a rule with request_redirect has no backend_refs "
-                                                 "(the redirect answers the request itself)"));
+          d_.Error(rule.redirect.pos, StrCat(rw,
+                                             ": a rule with request_redirect has no backend_refs "
+                                             "(the redirect answers the request itself)"));
         } else if (!rule.has_redirect && rule.backend_refs.empty() && !rule.has_backend_refs) {
-          d_.Error(rule.pos, StrCat(rw, ": needs backend_refs = [{ service = \"...\", port = ... }] or a "
-                                        "request_redirect"));
+          d_.Error(rule.pos,
+                   StrCat(rw,
+                          ": needs backend_refs = [{ service = \"...\", port = ... }] or a "
+                          "request_redirect"));
         } else if (!rule.has_redirect && rule.backend_refs.empty()) {
           d_.Error(rule.pos, StrCat(rw, ": backend_refs is empty"));
         }
@@ -1466,7 +1604,8 @@ class Resolver {
           if (rb.weight.set) {
             weight = rb.weight.value;
             if (weight < 0 || weight > 1000000) {
-              d_.Error(rb.weight.pos, StrCat(rw, ": backend_refs: weight ", weight, " is out of range 0-1000000"));
+              d_.Error(rb.weight.pos,
+                       StrCat(rw, ": backend_refs: weight ", weight, " is out of range 0-1000000"));
               backends_ok = false;
               continue;
             }
@@ -1479,12 +1618,17 @@ class Resolver {
           r.backends.push_back(BackendRefSpec{b->service, b->port, static_cast<int>(weight)});
         }
         if (backends_ok && !r.backends.empty() && total == 0) {
-          d_.Error(rule.pos, StrCat(rw, ": every backend_ref has weight 0, so no request could be served "
-                                        "(give one a weight)"));
+          d_.Error(rule.pos,
+                   StrCat(rw,
+                          ": every backend_ref has weight 0, so no request could be served "
+                          "(give one a weight)"));
         }
-        if (rule.has_modifier) ResolveModifier(rule.modifier, StrCat(rw, ": request_header_modifier"), r.request_headers);
+        if (rule.has_modifier)
+          ResolveModifier(rule.modifier, StrCat(rw, ": request_header_modifier"),
+                          r.request_headers);
         if (rule.has_redirect) {
-          if (auto red = ResolveRedirect(rule.redirect, StrCat(rw, ": request_redirect"))) r.redirect = *red;
+          if (auto red = ResolveRedirect(rule.redirect, StrCat(rw, ": request_redirect")))
+            r.redirect = *red;
         }
         route.rules.push_back(std::move(r));
       }

@@ -1,7 +1,8 @@
 // lib/config/spec — the resolved cluster: every default, name, address and MAC filled in.
 //
 // Load() = Parse() + Resolve(). A ClusterSpec is complete and valid: the planner never checks input
-// again. Resolve() reports every problem it finds (file:line:col) and returns no spec if any is an error.
+// again. Resolve() reports every problem it finds (file:line:col) and returns no spec if any is an
+// error.
 #pragma once
 
 #include <cstdint>
@@ -18,7 +19,8 @@
 namespace mkn::config {
 
 enum class NetworkMode { kVxlan, kHostGw };
-// Who serves the Services: the tool's own NAT on a TUN in every node, or nftables rules the kernel runs.
+// Who serves the Services: the tool's own NAT on a TUN in every node, or nftables rules the kernel
+// runs.
 enum class ProxyMode { kUserspace, kNftables };
 enum class AppKind { kCommand, kHttpEcho, kTcpEcho, kUdpEcho };
 enum class Protocol { kTcp, kUdp };
@@ -37,18 +39,19 @@ std::string_view ToString(PathType t);
 inline constexpr int kVxlanOverhead = 50;  // outer Ethernet 14 + IP 20 + UDP 8 + VXLAN 8
 inline constexpr int kVxlanPort = 4789;    // IANA
 
-// --- Bring your own CNI (issue 7) -----------------------------------------------------------------
+// --- Bring your own CNI (issue 7)
+// -----------------------------------------------------------------
 
-// Who makes the cross-node routes of a CNI lab: the tool (as kindnet does with host-gw, flannel with
-// VXLAN), or the plugin chain / a node daemon.
+// Who makes the cross-node routes of a CNI lab: the tool (as kindnet does with host-gw, flannel
+// with VXLAN), or the plugin chain / a node daemon.
 enum class NodeRoutes { kHostGw, kVxlan, kPlugin };
 std::string_view ToString(NodeRoutes r);
 
 // How a node's pods are wired by CNI: [cni] with a node's `cni = {...}` laid over it.
 struct CniSpec {
-  std::string conflist_path;    // absolute; empty when the conflist is inline
-  std::string conflist_inline;  // the JSON as written in the lab file
-  SourcePos conflist_pos;       // for errors found when the conflist is read and checked
+  std::string conflist_path;          // absolute; empty when the conflist is inline
+  std::string conflist_inline;        // the JSON as written in the lab file
+  SourcePos conflist_pos;             // for errors found when the conflist is read and checked
   std::vector<std::string> bin_dirs;  // CNI_PATH, searched in order
   int timeout_ms = 10000;             // per plugin call
   std::string ifname = "eth0";
@@ -88,7 +91,7 @@ struct ContainerSpec {
   AppKind app = AppKind::kCommand;
   std::vector<std::string> command;                      // kCommand only
   std::vector<std::pair<std::string, std::string>> env;  // kCommand only
-  std::vector<ContainerPort> ports;  // for apps: the one port they serve
+  std::vector<ContainerPort> ports;                      // for apps: the one port they serve
 };
 
 struct PodSpec {
@@ -122,8 +125,8 @@ struct NodeSpec {
   net::Mac bridge_mac;
   net::Ipv4 underlay_ip;
   net::Ipv4 vtep_ip;  // .0 of pod_cidr on vxlan0 (as flannel does)
-  // The last usable address of pod_cidr: the source the userspace proxy gives to flows it sends to a
-  // backend (routed into the node's TUN; never a pod's address).
+  // The last usable address of pod_cidr: the source the userspace proxy gives to flows it sends to
+  // a backend (routed into the node's TUN; never a pod's address).
   net::Ipv4 proxy_ip;
   net::Mac vtep_mac;
   std::string netns;
@@ -137,10 +140,10 @@ struct NodeSpec {
 struct ServicePortSpec {
   std::string name;
   int port = 0;
-  int target_port = 0;            // resolved number; 0 when only a name is given
-  std::string target_port_name;   // a container port name, resolved per endpoint
+  int target_port = 0;           // resolved number; 0 when only a name is given
+  std::string target_port_name;  // a container port name, resolved per endpoint
   Protocol protocol = Protocol::kTcp;
-  int node_port = 0;              // NodePort only
+  int node_port = 0;  // NodePort only
 };
 
 struct ServiceSpec {
@@ -194,7 +197,8 @@ enum class UpstreamMode { kService, kEndpoints };
 
 // A certificate and key for some SNI host names (PEM files; paths absolute after Resolve).
 struct TlsCertSpec {
-  std::vector<std::string> hosts;  // exact names or "*.example.com"; empty = the default certificate
+  std::vector<std::string>
+      hosts;  // exact names or "*.example.com"; empty = the default certificate
   std::string cert, key;
   SourcePos pos;  // where it was written, for errors found when the files are read
 };
@@ -206,10 +210,10 @@ struct ListenerSpec {
   net::Ipv4 address;  // 127.0.0.0/8 only
   int port = 0;
   ListenerProtocol protocol = ListenerProtocol::kHttp;
-  std::vector<TlsCertSpec> tls;   // HTTPS: certificates chosen by SNI (first = default)
-  bool redirect_to_https = false; // HTTP: every request gets a 308 to the first HTTPS listener
+  std::vector<TlsCertSpec> tls;    // HTTPS: certificates chosen by SNI (first = default)
+  bool redirect_to_https = false;  // HTTP: every request gets a 308 to the first HTTPS listener
   UpstreamMode upstream = UpstreamMode::kService;
-  int node = 0;  // index of the node whose netns upstream connections are opened in
+  int node = 0;                 // index of the node whose netns upstream connections are opened in
   int upstream_timeout_s = 30;  // a response header must arrive by then, else 504
 };
 

@@ -38,7 +38,8 @@ constexpr std::array<std::string_view, 9> kHopByHop = {
     "upgrade",    "proxy-authenticate", "proxy-authorization"};
 
 bool IsHopByHop(std::string_view name) {
-  return std::any_of(kHopByHop.begin(), kHopByHop.end(), [&](std::string_view h) { return EqualsLower(name, h); });
+  return std::any_of(kHopByHop.begin(), kHopByHop.end(),
+                     [&](std::string_view h) { return EqualsLower(name, h); });
 }
 
 std::string_view Trim(std::string_view s) {
@@ -50,8 +51,21 @@ std::string_view Trim(std::string_view s) {
 bool IsTchar(char c) {
   if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
   switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-': case '.':
-    case '^': case '_': case '`': case '|': case '~':
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~':
       return true;
     default:
       return false;
@@ -70,14 +84,18 @@ std::string TokenOrQuoted(std::string_view v) {
   return out;
 }
 
-// RFC 7239 §6: an IPv6 node is written in brackets (and so must be quoted); no address is "unknown".
+// RFC 7239 §6: an IPv6 node is written in brackets (and so must be quoted); no address is
+// "unknown".
 std::string Node(std::string_view ip) {
   if (ip.empty()) return "unknown";
-  if (ip.find(':') != std::string_view::npos && ip.front() != '[') return TokenOrQuoted(StrCat("[", ip, "]"));
+  if (ip.find(':') != std::string_view::npos && ip.front() != '[')
+    return TokenOrQuoted(StrCat("[", ip, "]"));
   return TokenOrQuoted(ip);
 }
 
-bool Named(const std::pair<std::string, std::string>& h, std::string_view name) { return EqualsLower(h.first, name); }
+bool Named(const std::pair<std::string, std::string>& h, std::string_view name) {
+  return EqualsLower(h.first, name);
+}
 
 // Joins every `name` field into one (", " between values, as RFC 9110 §5.3 allows for list fields),
 // appends `value`, and leaves it where the first one was (or at the end).
@@ -109,7 +127,8 @@ void AppendToList(Headers& headers, std::string_view name, std::string_view valu
 
 void SetIfAbsent(Headers& headers, std::string_view name, std::string_view value) {
   if (value.empty()) return;
-  if (std::any_of(headers.begin(), headers.end(), [&](const auto& h) { return Named(h, name); })) return;
+  if (std::any_of(headers.begin(), headers.end(), [&](const auto& h) { return Named(h, name); }))
+    return;
   headers.emplace_back(std::string(name), std::string(value));
 }
 
@@ -149,7 +168,8 @@ bool Kept(std::string_view name, const std::vector<HeaderView>& headers, bool ha
 }
 
 bool HasConnection(const std::vector<HeaderView>& headers) {
-  return std::any_of(headers.begin(), headers.end(), [](const HeaderView& h) { return EqualsLower(h.first, "connection"); });
+  return std::any_of(headers.begin(), headers.end(),
+                     [](const HeaderView& h) { return EqualsLower(h.first, "connection"); });
 }
 
 void AppendLower(std::string& out, std::string_view s) {
@@ -163,9 +183,10 @@ void AppendLower(std::string& out, std::string_view s) {
 }
 
 // Writes `name`'s fields as AppendToList leaves them: one line where the first was, values trimmed
-// and ", "-joined, `value` last. `i` is the index of the first; later ones are skipped by the caller.
-void AppendJoined(std::string& out, const std::vector<HeaderView>& headers, size_t i, std::string_view name,
-                  std::string_view value) {
+// and ", "-joined, `value` last. `i` is the index of the first; later ones are skipped by the
+// caller.
+void AppendJoined(std::string& out, const std::vector<HeaderView>& headers, size_t i,
+                  std::string_view name, std::string_view value) {
   out.append(name);
   out.append(": ", 2);
   bool any = false;
@@ -191,16 +212,18 @@ void AppendLine(std::string& out, std::string_view name, std::string_view value)
 
 }  // namespace
 
-void AppendUpstreamRequestLines(std::string& out, const std::vector<HeaderView>& headers, const ForwardInfo& info,
-                                std::string_view skip) {
+void AppendUpstreamRequestLines(std::string& out, const std::vector<HeaderView>& headers,
+                                const ForwardInfo& info, std::string_view skip) {
   const bool add_for = !info.client_ip.empty();
-  bool seen_for = false, seen_proto = false, seen_host = false, seen_forwarded = false, seen_via = false;
+  bool seen_for = false, seen_proto = false, seen_host = false, seen_forwarded = false,
+       seen_via = false;
   const std::string made = info.forwarded.empty() ? ForwardedElement(info) : std::string();
   const std::string_view element = info.forwarded.empty() ? std::string_view(made) : info.forwarded;
   const bool has_connection = HasConnection(headers);
   for (size_t i = 0; i < headers.size(); ++i) {
     const auto& [name, value] = headers[i];
-    if (!Kept(name, headers, has_connection) || (!skip.empty() && EqualsLower(name, skip))) continue;
+    if (!Kept(name, headers, has_connection) || (!skip.empty() && EqualsLower(name, skip)))
+      continue;
     if (add_for && EqualsLower(name, "x-forwarded-for")) {
       if (!seen_for) AppendJoined(out, headers, i, "x-forwarded-for", info.client_ip);
       seen_for = true;
@@ -223,7 +246,8 @@ void AppendUpstreamRequestLines(std::string& out, const std::vector<HeaderView>&
   if (!seen_via) AppendLine(out, "via", info.via);
 }
 
-void AppendDownstreamResponseLines(std::string& out, const std::vector<HeaderView>& headers, const ForwardInfo& info) {
+void AppendDownstreamResponseLines(std::string& out, const std::vector<HeaderView>& headers,
+                                   const ForwardInfo& info) {
   bool seen_via = false;
   const bool has_connection = HasConnection(headers);
   for (size_t i = 0; i < headers.size(); ++i) {
@@ -257,9 +281,10 @@ void RemoveHopByHop(Headers& headers) {
   headers.erase(std::remove_if(headers.begin(), headers.end(),
                                [&](const auto& h) {
                                  return IsHopByHop(h.first) ||
-                                        std::any_of(named.begin(), named.end(), [&](const std::string& n) {
-                                          return EqualsIgnoreCase(h.first, n);
-                                        });
+                                        std::any_of(named.begin(), named.end(),
+                                                    [&](const std::string& n) {
+                                                      return EqualsIgnoreCase(h.first, n);
+                                                    });
                                }),
                 headers.end());
 }
@@ -269,7 +294,8 @@ void PrepareUpstreamRequest(Headers& headers, const ForwardInfo& info) {
   if (!info.client_ip.empty()) AppendToList(headers, "x-forwarded-for", info.client_ip);
   SetIfAbsent(headers, "x-forwarded-proto", info.proto);
   SetIfAbsent(headers, "x-forwarded-host", info.host);
-  AppendToList(headers, "forwarded", info.forwarded.empty() ? ForwardedElement(info) : info.forwarded);
+  AppendToList(headers, "forwarded",
+               info.forwarded.empty() ? ForwardedElement(info) : info.forwarded);
   AppendToList(headers, "via", info.via);
 }
 

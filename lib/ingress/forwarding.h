@@ -1,7 +1,7 @@
 // lib/ingress/forwarding — what a reverse proxy changes in the headers it relays (RFC 9110, 7239).
 //
-// Pure functions over header lists (name lowercase, value as received), so the rules are table-tested
-// without sockets. vnet/edge/ingress converts to and from Beast's fields.
+// Pure functions over header lists (name lowercase, value as received), so the rules are
+// table-tested without sockets. vnet/edge/ingress converts to and from Beast's fields.
 #pragma once
 
 #include <string>
@@ -14,10 +14,10 @@ namespace mkn::ingress {
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
 struct ForwardInfo {
-  std::string client_ip;    // the downstream peer's address
-  std::string proto;        // "http" or "https": the scheme the client used
-  std::string host;         // the Host the client sent
-  std::string by;           // the listener, "127.0.0.1:8080", for Forwarded: by=
+  std::string client_ip;                      // the downstream peer's address
+  std::string proto;                          // "http" or "https": the scheme the client used
+  std::string host;                           // the Host the client sent
+  std::string by;                             // the listener, "127.0.0.1:8080", for Forwarded: by=
   std::string_view via = "1.1 minikube-net";  // a view: 16 chars would be an allocation per request
   // This hop's Forwarded element, ForwardedElement(*this), when the caller keeps it across requests
   // from the same client; empty: made per call.
@@ -48,8 +48,9 @@ void PrepareDownstreamResponse(Headers& headers, const ForwardInfo& info);
 // allocation beyond `out`. `skip` names (lowercase) one more field to leave out, as a proxy that
 // answers Expect itself does. forwarding_test checks both forms against the same tables.
 using HeaderView = std::pair<std::string_view, std::string_view>;
-void AppendUpstreamRequestLines(std::string& out, const std::vector<HeaderView>& headers, const ForwardInfo& info,
-                                std::string_view skip = {});
-void AppendDownstreamResponseLines(std::string& out, const std::vector<HeaderView>& headers, const ForwardInfo& info);
+void AppendUpstreamRequestLines(std::string& out, const std::vector<HeaderView>& headers,
+                                const ForwardInfo& info, std::string_view skip = {});
+void AppendDownstreamResponseLines(std::string& out, const std::vector<HeaderView>& headers,
+                                   const ForwardInfo& info);
 
 }  // namespace mkn::ingress

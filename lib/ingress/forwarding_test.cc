@@ -6,8 +6,8 @@
 namespace mkn::ingress {
 namespace {
 
-ForwardInfo Info(std::string client = "10.0.0.7", std::string proto = "http", std::string host = "shop.lab",
-                 std::string by = "127.0.0.1:8080") {
+ForwardInfo Info(std::string client = "10.0.0.7", std::string proto = "http",
+                 std::string host = "shop.lab", std::string by = "127.0.0.1:8080") {
   ForwardInfo i;
   i.client_ip = std::move(client);
   i.proto = std::move(proto);
@@ -35,16 +35,33 @@ TEST(Forwarding, RemoveHopByHop) {
     Headers in, out;
   } cases[] = {
       {"the fixed list goes",
-       {{"host", "a"}, {"connection", "keep-alive"}, {"keep-alive", "timeout=5"}, {"proxy-connection", "x"},
-        {"te", "trailers"}, {"trailer", "x-sum"}, {"transfer-encoding", "chunked"}, {"upgrade", "h2c"},
-        {"proxy-authenticate", "Basic"}, {"proxy-authorization", "Basic eA=="}, {"accept", "*/*"}},
+       {{"host", "a"},
+        {"connection", "keep-alive"},
+        {"keep-alive", "timeout=5"},
+        {"proxy-connection", "x"},
+        {"te", "trailers"},
+        {"trailer", "x-sum"},
+        {"transfer-encoding", "chunked"},
+        {"upgrade", "h2c"},
+        {"proxy-authenticate", "Basic"},
+        {"proxy-authorization", "Basic eA=="},
+        {"accept", "*/*"}},
        {{"host", "a"}, {"accept", "*/*"}}},
       {"names listed in Connection go too, any case, with spaces and empty elements",
-       {{"connection", "close, X-Session ,,x-trace"}, {"x-session", "1"}, {"x-trace", "2"}, {"x-keep", "3"}},
+       {{"connection", "close, X-Session ,,x-trace"},
+        {"x-session", "1"},
+        {"x-trace", "2"},
+        {"x-keep", "3"}},
        {{"x-keep", "3"}}},
-      {"several Connection fields", {{"connection", "x-a"}, {"connection", "x-b"}, {"x-a", "1"}, {"x-b", "2"}, {"authorization", "t"}},
+      {"several Connection fields",
+       {{"connection", "x-a"},
+        {"connection", "x-b"},
+        {"x-a", "1"},
+        {"x-b", "2"},
+        {"authorization", "t"}},
        {{"authorization", "t"}}},
-      {"end-to-end headers stay, in order", {{"cookie", "a=1"}, {"authorization", "x"}, {"content-length", "3"}},
+      {"end-to-end headers stay, in order",
+       {{"cookie", "a=1"}, {"authorization", "x"}, {"content-length", "3"}},
        {{"cookie", "a=1"}, {"authorization", "x"}, {"content-length", "3"}}},
   };
   for (auto& c : cases) {
@@ -70,9 +87,13 @@ TEST(Forwarding, PrepareUpstreamRequest) {
         {"x-forwarded-host", "shop.lab"},
         {"forwarded", "for=10.0.0.7;proto=http;host=shop.lab;by=\"127.0.0.1:8080\""},
         {"via", "1.1 minikube-net"}}},
-      {"X-Forwarded-For is appended to the chain (several fields joined); the first proxy's proto and host win",
-       {{"x-forwarded-for", "203.0.113.9, 198.51.100.2"}, {"x-forwarded-for", "192.0.2.1"},
-        {"x-forwarded-proto", "https"}, {"x-forwarded-host", "www.shop.lab"}, {"host", "shop.lab"}},
+      {"X-Forwarded-For is appended to the chain (several fields joined); the first proxy's proto "
+       "and host win",
+       {{"x-forwarded-for", "203.0.113.9, 198.51.100.2"},
+        {"x-forwarded-for", "192.0.2.1"},
+        {"x-forwarded-proto", "https"},
+        {"x-forwarded-host", "www.shop.lab"},
+        {"host", "shop.lab"}},
        Info(),
        {{"x-forwarded-for", "203.0.113.9, 198.51.100.2, 192.0.2.1, 10.0.0.7"},
         {"x-forwarded-proto", "https"},
@@ -80,10 +101,13 @@ TEST(Forwarding, PrepareUpstreamRequest) {
         {"host", "shop.lab"},
         {"forwarded", "for=10.0.0.7;proto=http;host=shop.lab;by=\"127.0.0.1:8080\""},
         {"via", "1.1 minikube-net"}}},
-      {"IPv6 is bracketed and quoted in Forwarded, not in X-Forwarded-For; a host with a port is quoted",
+      {"IPv6 is bracketed and quoted in Forwarded, not in X-Forwarded-For; a host with a port is "
+       "quoted",
        {{"forwarded", "for=192.0.2.60;proto=http"}, {"via", "1.0 fred, 1.1 p.example.net"}},
        Info("2001:db8:cafe::17", "https", "shop.lab:8443", "[::1]:8443"),
-       {{"forwarded", "for=192.0.2.60;proto=http, for=\"[2001:db8:cafe::17]\";proto=https;host=\"shop.lab:8443\";by=\"[::1]:8443\""},
+       {{"forwarded",
+         "for=192.0.2.60;proto=http, "
+         "for=\"[2001:db8:cafe::17]\";proto=https;host=\"shop.lab:8443\";by=\"[::1]:8443\""},
         {"via", "1.0 fred, 1.1 p.example.net, 1.1 minikube-net"},
         {"x-forwarded-for", "2001:db8:cafe::17"},
         {"x-forwarded-proto", "https"},
@@ -119,22 +143,27 @@ TEST(Forwarding, PrepareUpstreamRequest) {
 }
 
 TEST(Forwarding, ViewFormTakesAnyCaseAndSkipsOneField) {
-  const Headers in = {{"Host", "shop.lab"},        {"Connection", "X-Trace, keep-alive"}, {"X-Trace", "1"},
-                      {"Expect", "100-continue"}, {"VIA", "1.0 fred"},                   {"X-Forwarded-For", " 192.0.2.1 "},
+  const Headers in = {{"Host", "shop.lab"},    {"Connection", "X-Trace, keep-alive"},
+                      {"X-Trace", "1"},        {"Expect", "100-continue"},
+                      {"VIA", "1.0 fred"},     {"X-Forwarded-For", " 192.0.2.1 "},
                       {"User-Agent", "Curl/8"}};
   std::string lines;
   AppendUpstreamRequestLines(lines, Views(in), Info(), "expect");
   EXPECT_EQ(lines,
-            "host: shop.lab\r\nvia: 1.0 fred, 1.1 minikube-net\r\nx-forwarded-for: 192.0.2.1, 10.0.0.7\r\n"
+            "host: shop.lab\r\nvia: 1.0 fred, 1.1 minikube-net\r\nx-forwarded-for: 192.0.2.1, "
+            "10.0.0.7\r\n"
             "user-agent: Curl/8\r\nx-forwarded-proto: http\r\nx-forwarded-host: shop.lab\r\n"
             "forwarded: for=10.0.0.7;proto=http;host=shop.lab;by=\"127.0.0.1:8080\"\r\n");
   lines.clear();
-  AppendDownstreamResponseLines(lines, Views({{"Content-Type", "text/plain"}, {"Keep-Alive", "timeout=5"}}), Info());
+  AppendDownstreamResponseLines(
+      lines, Views({{"Content-Type", "text/plain"}, {"Keep-Alive", "timeout=5"}}), Info());
   EXPECT_EQ(lines, "content-type: text/plain\r\nvia: 1.1 minikube-net\r\n");
 }
 
 TEST(Forwarding, PrepareDownstreamResponse) {
-  Headers h = {{"content-type", "text/plain"}, {"connection", "close"}, {"transfer-encoding", "chunked"},
+  Headers h = {{"content-type", "text/plain"},
+               {"connection", "close"},
+               {"transfer-encoding", "chunked"},
                {"via", "1.1 backend"}};
   std::string lines;
   AppendDownstreamResponseLines(lines, Views(h), Info());

@@ -1,9 +1,11 @@
-// Router: Kubernetes Ingress and Gateway API HTTPRoute matching (the rules are in router.h's banner).
+// Router: Kubernetes Ingress and Gateway API HTTPRoute matching (the rules are in router.h's
+// banner).
 //
 // Build() flattens every Ingress path and every HTTPRoute match into an Entry (one per host name it
 // carries), sorts them once by the Gateway API precedence, and indexes them per listener by host:
 // exact names in a hash map, wildcards longest suffix first, host-less entries last. Route() then
-// picks the winning host class and takes the first entry, in precedence order, whose conditions hold.
+// picks the winning host class and takes the first entry, in precedence order, whose conditions
+// hold.
 
 #include "lib/ingress/router.h"
 
@@ -105,8 +107,9 @@ struct Entry {
   // Where it applies.
   std::vector<std::string> listeners;  // empty = every listener
   HostKind host_kind = HostKind::kAny;
-  std::string host;        // exact name, or the wildcard's suffix with its dot (".shop.lab")
-  bool one_label = false;  // an Ingress wildcard covers exactly one label; an HTTPRoute's one or more
+  std::string host;  // exact name, or the wildcard's suffix with its dot (".shop.lab")
+  bool one_label =
+      false;  // an Ingress wildcard covers exactly one label; an HTTPRoute's one or more
   // What it matches.
   PathType path_type = PathType::kPrefix;
   std::string path;  // Prefix paths trimmed of a trailing "/"
@@ -131,11 +134,14 @@ bool Precedes(const Entry& a, const Entry& b) {
 
 bool HostMatches(const Entry& e, std::string_view host) {
   switch (e.host_kind) {
-    case HostKind::kExact: return host == e.host;
-    case HostKind::kAny: return true;
+    case HostKind::kExact:
+      return host == e.host;
+    case HostKind::kAny:
+      return true;
     case HostKind::kWildcard: {
       // ".shop.lab" needs at least one label in front: "a.shop.lab", not "shop.lab" or ".shop.lab".
-      if (host.size() <= e.host.size() || host.substr(host.size() - e.host.size()) != e.host) return false;
+      if (host.size() <= e.host.size() || host.substr(host.size() - e.host.size()) != e.host)
+        return false;
       std::string_view front = host.substr(0, host.size() - e.host.size());
       return !e.one_label || front.find('.') == std::string_view::npos;
     }
@@ -247,13 +253,15 @@ absl::StatusOr<Router> Router::Build(const config::ClusterSpec& spec) {
     impl->listeners[l.name] = ListenerInfo{https, l.port, l.redirect_to_https};
     if (https && impl->https_port == 0) impl->https_port = l.port;
   }
-  auto check_backend = [&](std::string_view service, int port, std::string_view where) -> absl::Status {
+  auto check_backend = [&](std::string_view service, int port,
+                           std::string_view where) -> absl::Status {
     for (const config::ServiceSpec& s : spec.services) {
       if (s.name != service) continue;
       for (const config::ServicePortSpec& p : s.ports) {
         if (p.port == port) return absl::OkStatus();
       }
-      return absl::InvalidArgumentError(StrCat(where, ": service \"", service, "\" has no port ", port));
+      return absl::InvalidArgumentError(
+          StrCat(where, ": service \"", service, "\" has no port ", port));
     }
     return absl::InvalidArgumentError(StrCat(where, ": unknown service \"", service, "\""));
   };
@@ -280,13 +288,15 @@ absl::StatusOr<Router> Router::Build(const config::ClusterSpec& spec) {
   for (const config::IngressSpec& ing : spec.ingresses) {
     if (ing.default_backend) {
       const config::BackendRef& b = *ing.default_backend;
-      absl::Status st = check_backend(b.service, b.port, StrCat("ingress \"", ing.name, "\": default_backend"));
+      absl::Status st =
+          check_backend(b.service, b.port, StrCat("ingress \"", ing.name, "\": default_backend"));
       if (!st.ok()) return st;
       if (!impl->default_backend) impl->default_backend = b;  // the first Ingress's, as file order
     }
     for (const config::IngressRuleSpec& rule : ing.rules) {
       for (const config::IngressPathSpec& p : rule.paths) {
-        absl::Status st = check_backend(p.backend.service, p.backend.port, StrCat("ingress \"", ing.name, "\""));
+        absl::Status st =
+            check_backend(p.backend.service, p.backend.port, StrCat("ingress \"", ing.name, "\""));
         if (!st.ok()) return st;
         Action a;
         a.backends.push_back(config::BackendRefSpec{p.backend.service, p.backend.port, 1});
@@ -322,13 +332,14 @@ absl::StatusOr<Router> Router::Build(const config::ClusterSpec& spec) {
         a.redirect_spec = *rule.redirect;
       } else {
         for (const config::BackendRefSpec& b : rule.backends) {
-          absl::Status st = check_backend(b.service, b.port, StrCat("http_route \"", route.name, "\""));
+          absl::Status st =
+              check_backend(b.service, b.port, StrCat("http_route \"", route.name, "\""));
           if (!st.ok()) return st;
           a.total_weight += static_cast<uint64_t>(std::max(0, b.weight));
         }
         if (a.total_weight == 0) {
-          return absl::InvalidArgumentError(
-              StrCat("http_route \"", route.name, "\": rule #", i + 1, " has no backend with a weight"));
+          return absl::InvalidArgumentError(StrCat("http_route \"", route.name, "\": rule #", i + 1,
+                                                   " has no backend with a weight"));
         }
         a.backends = rule.backends;
         a.modify = rule.request_headers;
@@ -370,13 +381,20 @@ absl::StatusOr<Router> Router::Build(const config::ClusterSpec& spec) {
     for (size_t i = 0; i < impl->entries.size(); ++i) {
       const Entry& e = impl->entries[i];
       bool attached = e.listeners.empty() ||
-                      (!listener.empty() && std::find(e.listeners.begin(), e.listeners.end(), listener) != e.listeners.end());
+                      (!listener.empty() && std::find(e.listeners.begin(), e.listeners.end(),
+                                                      listener) != e.listeners.end());
       if (!attached) continue;
       int n = static_cast<int>(i);
       switch (e.host_kind) {
-        case HostKind::kExact: idx.exact[e.host].push_back(n); break;
-        case HostKind::kWildcard: idx.wildcard.push_back(n); break;
-        case HostKind::kAny: idx.any.push_back(n); break;
+        case HostKind::kExact:
+          idx.exact[e.host].push_back(n);
+          break;
+        case HostKind::kWildcard:
+          idx.wildcard.push_back(n);
+          break;
+        case HostKind::kAny:
+          idx.any.push_back(n);
+          break;
       }
     }
     std::stable_sort(idx.wildcard.begin(), idx.wildcard.end(), [&](int a, int b) {
@@ -386,8 +404,8 @@ absl::StatusOr<Router> Router::Build(const config::ClusterSpec& spec) {
   for (const std::string& name : listener_names) index(impl->by_listener[name], name);
   index(impl->unknown_listener, "");
 
-  impl->matches_headers =
-      std::any_of(impl->entries.begin(), impl->entries.end(), [](const Entry& e) { return !e.headers.empty(); });
+  impl->matches_headers = std::any_of(impl->entries.begin(), impl->entries.end(),
+                                      [](const Entry& e) { return !e.headers.empty(); });
   Router r;
   r.impl_ = std::move(impl);
   return r;

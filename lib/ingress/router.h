@@ -5,24 +5,26 @@
 // weighted choice among a rule's backends takes a caller-supplied random number.
 //
 // Precedence, per listener and request:
-//   1. Host. An exact hostname beats a wildcard ("*.example.com" matches one or more labels in front
-//      of example.com, not example.com itself), which beats a route without hostnames. Host matching
-//      ignores case and a port suffix. Two refinements: an Ingress wildcard covers exactly one label,
-//      as kubernetes.io's Ingress docs define it ("*.foo.com" does not match "baz.bar.foo.com"), an
-//      HTTPRoute's one or more, as the Gateway API does; among wildcards the longest suffix wins. The
-//      winning host's rules are the only candidates: no fall-back to less specific hosts.
+//   1. Host. An exact hostname beats a wildcard ("*.example.com" matches one or more labels in
+//   front
+//      of example.com, not example.com itself), which beats a route without hostnames. Host
+//      matching ignores case and a port suffix. Two refinements: an Ingress wildcard covers exactly
+//      one label, as kubernetes.io's Ingress docs define it ("*.foo.com" does not match
+//      "baz.bar.foo.com"), an HTTPRoute's one or more, as the Gateway API does; among wildcards the
+//      longest suffix wins. The winning host's rules are the only candidates: no fall-back to less
+//      specific hosts.
 //   2. Among the rules of the winning host (Ingress paths and HTTPRoute matches together), as the
 //      Gateway API orders them: an Exact path beats a Prefix path; a longer Prefix beats a shorter
 //      one; then a match with a method beats one without; then more header matches; then more query
-//      parameter matches; then the older object (file order). Ingress paths count as matches with no
-//      method, header or query condition.
+//      parameter matches; then the older object (file order). Ingress paths count as matches with
+//      no method, header or query condition.
 //   3. Prefix matching is by path element, as Kubernetes defines it: "/foo" matches "/foo",
 //      "/foo/" and "/foo/bar", not "/foobar"; a trailing "/" in the prefix is ignored, and "/"
 //      matches everything. Exact compares the whole path, case-sensitively.
 //   4. No match on any host: an Ingress default backend if one exists, else kNoRoute (404).
 // An HTTPRoute attaches to the listeners it names as parents (all when none); an Ingress attaches
-// to every listener. A listener with redirect_to_https answers every request with a 308 to the first
-// HTTPS listener (route "redirect_to_https"), before any route is looked at.
+// to every listener. A listener with redirect_to_https answers every request with a 308 to the
+// first HTTPS listener (route "redirect_to_https"), before any route is looked at.
 #pragma once
 
 #include <cstdint>
@@ -60,10 +62,10 @@ struct Decision {
   // <host> is "*" for a rule without host; <path> keeps its leading "/" ("ingress/shop/*/api");
   // the rule index counts from 1, as the lab file's diagnostics do ("rule #1").
   std::string route;
-  Backend backend;                         // kForward
-  config::HeaderModifierSpec modify;       // kForward: applied to the request before it is sent
-  int redirect_status = 0;                 // kRedirect
-  std::string location;                    // kRedirect: the Location header value
+  Backend backend;                    // kForward
+  config::HeaderModifierSpec modify;  // kForward: applied to the request before it is sent
+  int redirect_status = 0;            // kRedirect
+  std::string location;               // kRedirect: the Location header value
 };
 
 class Router {

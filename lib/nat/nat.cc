@@ -39,9 +39,9 @@ std::optional<config::Protocol> ProtocolOf(uint8_t p) {
 // Rewrites the addresses and ports of an IPv4 packet (whole or quoted) to `to`, updating the IP
 // header checksum and the L4 checksum (pseudo-header included) incrementally. `l4` starts at the
 // TCP/UDP header and holds at least the ports; the L4 checksum is updated only if the bytes reach
-// it, and a UDP checksum of 0 means "none" and stays 0. A partial checksum (the folded pseudo-header
-// sum F, not complemented) gets F' = F + ~m + m' for each changed address m -> m', which is the
-// complement of RFC 1624's update applied to ~F; ports are not in it.
+// it, and a UDP checksum of 0 means "none" and stays 0. A partial checksum (the folded
+// pseudo-header sum F, not complemented) gets F' = F + ~m + m' for each changed address m -> m',
+// which is the complement of RFC 1624's update applied to ~F; ports are not in it.
 void RewriteHeaders(Ipv4View& ip, std::span<uint8_t> l4, uint8_t protocol, const Tuple& to,
                     bool partial = false) {
   const net::Ipv4 old_src = ip.src(), old_dst = ip.dst();
@@ -257,7 +257,8 @@ Verdict Nat::Reject(std::span<uint8_t> frame, const ServicePort& port, DropReaso
   std::vector<uint8_t> reply;
   if (ip.protocol() == packet::kProtoTcp) {
     packet::TcpView tcp = *packet::TcpView::Parse(l4);
-    if (tcp.flags() & packet::kTcpRst) return Drop(reason, port.id);  // RFC 793: never reset a reset
+    if (tcp.flags() & packet::kTcpRst)
+      return Drop(reason, port.id);  // RFC 793: never reset a reset
     auto b = packet::PacketBuilder::Tcp(ip.dst(), tcp.dst_port(), ip.src(), tcp.src_port());
     if (tcp.flags() & packet::kTcpAck) {
       b.Flags(packet::kTcpRst).Seq(tcp.ack());

@@ -27,9 +27,10 @@
 // checksum is recomputed over the message.
 //
 // A service port without endpoints answers like kube-proxy: TCP with a reset, UDP with ICMP port
-// unreachable (verdict kReply). A TCP segment of no flow (flushed when its pod died, or expired) gets
-// a reset too, so its client learns at once (kube-proxy drops it, and the client waits). Anything malformed, truncated, fragmented, unknown or stateless is
-// dropped and counted by reason; Process() never fails and never reads outside the frame.
+// unreachable (verdict kReply). A TCP segment of no flow (flushed when its pod died, or expired)
+// gets a reset too, so its client learns at once (kube-proxy drops it, and the client waits).
+// Anything malformed, truncated, fragmented, unknown or stateless is dropped and counted by reason;
+// Process() never fails and never reads outside the frame.
 //
 // Not thread-safe: one Nat per pump thread.
 #pragma once

@@ -1,8 +1,9 @@
 #include "lib/net/ip.h"
 
-#include "lib/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include <vector>
+
+#include "absl/strings/str_format.h"
+#include "lib/strings/str_cat.h"
 
 namespace mkn::net {
 
@@ -63,8 +64,9 @@ std::optional<Prefix> Prefix::Parse(std::string_view text) {
 std::string Prefix::ToString() const { return StrCat(addr.ToString(), "/", len); }
 
 Mac Mac::FromIpv4(Ipv4 ip) {
-  return Mac{{0x0a, 0x58, static_cast<uint8_t>(ip.value >> 24), static_cast<uint8_t>(ip.value >> 16),
-              static_cast<uint8_t>(ip.value >> 8), static_cast<uint8_t>(ip.value)}};
+  return Mac{{0x0a, 0x58, static_cast<uint8_t>(ip.value >> 24),
+              static_cast<uint8_t>(ip.value >> 16), static_cast<uint8_t>(ip.value >> 8),
+              static_cast<uint8_t>(ip.value)}};
 }
 
 std::optional<Mac> Mac::Parse(std::string_view text) {

@@ -1,7 +1,7 @@
 // lib/net/ip — IPv4 addresses, prefixes and MAC addresses as small value types.
 //
-// Pure and deterministic: parsing, formatting and subnet arithmetic for the planner and IPAM. Addresses are
-// held in host byte order; conversion to wire order happens in vnet/ only.
+// Pure and deterministic: parsing, formatting and subnet arithmetic for the planner and IPAM.
+// Addresses are held in host byte order; conversion to wire order happens in vnet/ only.
 #pragma once
 
 #include <array>

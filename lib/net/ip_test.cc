@@ -13,7 +13,8 @@ TEST(Ipv4, ParsesAndFormats) {
 }
 
 TEST(Ipv4, FormatsEveryOctetWidth) {
-  for (const char* text : {"0.0.0.0", "255.255.255.255", "100.10.1.0", "9.99.199.200", "127.0.0.1"}) {
+  for (const char* text :
+       {"0.0.0.0", "255.255.255.255", "100.10.1.0", "9.99.199.200", "127.0.0.1"}) {
     auto ip = Ipv4::Parse(text);
     ASSERT_TRUE(ip) << text;
     EXPECT_EQ(ip->ToString(), text);
@@ -21,8 +22,8 @@ TEST(Ipv4, FormatsEveryOctetWidth) {
 }
 
 TEST(Ipv4, RejectsMalformed) {
-  for (const char* bad : {"", "10.244.1", "10.244.1.2.3", "256.1.1.1", "1.2.3.-4", "a.b.c.d", "01.2.3.4",
-                          "1..2.3", "1.2.3.4 "}) {
+  for (const char* bad : {"", "10.244.1", "10.244.1.2.3", "256.1.1.1", "1.2.3.-4", "a.b.c.d",
+                          "01.2.3.4", "1..2.3", "1.2.3.4 "}) {
     EXPECT_FALSE(Ipv4::Parse(bad)) << bad;
   }
 }

@@ -1,7 +1,7 @@
 #include "lib/net/naming.h"
 
-#include "lib/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "lib/strings/str_cat.h"
 
 namespace mkn::net {
 

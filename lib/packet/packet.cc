@@ -54,8 +54,8 @@ absl::StatusOr<Ipv4View> Ipv4View::ParseQuoted(std::span<uint8_t> bytes) {
   // The view ends at total length; a quoted packet claiming fewer than 8 bytes after its header
   // cannot be one that carried ports, and a view that short would leave payload() without them.
   if (total < *hl + kIcmpQuoteMinL4) {
-    return absl::InvalidArgumentError(StrCat("quoted ipv4 total length ", total,
-                                             " shorter than header + ", kIcmpQuoteMinL4));
+    return absl::InvalidArgumentError(
+        StrCat("quoted ipv4 total length ", total, " shorter than header + ", kIcmpQuoteMinL4));
   }
   return Ipv4View(bytes.first(std::min(total, bytes.size())), *hl);
 }

@@ -1,14 +1,13 @@
 #include "lib/plan/plan.h"
 
+#include <nlohmann/json.hpp>
 #include <set>
 #include <type_traits>
 
-#include <nlohmann/json.hpp>
-
-#include "lib/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "lib/net/naming.h"
 #include "lib/proxy/nft_ruleset.h"
+#include "lib/strings/str_cat.h"
 
 namespace mkn::plan {
 namespace {
@@ -53,7 +52,8 @@ void AddServices(const ClusterSpec& spec, Builder& b) {
   if (spec.services.empty()) return;
   const std::string tun(net::kNodeProxyTun), cbr0(net::kNodeBridge);
   bool node_ports = false;
-  for (const config::ServiceSpec& s : spec.services) node_ports |= s.type == config::ServiceType::kNodePort;
+  for (const config::ServiceSpec& s : spec.services)
+    node_ports |= s.type == config::ServiceType::kNodePort;
   for (const config::NodeSpec& n : spec.nodes) {
     b.At(kPhaseServices, n.index);
     if (spec.proxy_mode == config::ProxyMode::kNftables) {
@@ -65,16 +65,18 @@ void AddServices(const ClusterSpec& spec, Builder& b) {
       b.Add(SetSysctl{n.netns, "net.netfilter.nf_conntrack_acct", "1"});
       // The service CIDR needs a route for traffic the rules do not DNAT: the node's own connect()
       // to a ClusterIP (routed before nat-output runs) and packets for a service without endpoints,
-      // which must reach filter-forward to be rejected. cbr0 as a real cluster's default route would.
-      // A CNI lab has no cbr0 (the plugin names its own bridge, if any): the uplink stands in; the
-      // plugin's interfaces inherit send_redirects = 0 from "default", set before any pod (phase 1).
+      // which must reach filter-forward to be rejected. cbr0 as a real cluster's default route
+      // would. A CNI lab has no cbr0 (the plugin names its own bridge, if any): the uplink stands
+      // in; the plugin's interfaces inherit send_redirects = 0 from "default", set before any pod
+      // (phase 1).
       const std::string& svc_dev = spec.cni_mode ? std::string(net::kNodeUplinkIf) : cbr0;
       b.Add(AddRoute{n.netns, spec.service_cidr, std::nullopt, svc_dev, false, 0});
       // Such a packet comes in and goes out cbr0, so the kernel would send the pod an ICMP redirect
       // ("10.96.x.y is on your link"), which a pod obeys, and which also spends the per-host ICMP
       // token that the reject's port unreachable then needs (they share inet_peer's rate state).
       b.Add(SetSysctl{n.netns, "net.ipv4.conf.all.send_redirects", "0"});
-      if (!spec.cni_mode) b.Add(SetSysctl{n.netns, StrCat("net.ipv4.conf.", cbr0, ".send_redirects"), "0"});
+      if (!spec.cni_mode)
+        b.Add(SetSysctl{n.netns, StrCat("net.ipv4.conf.", cbr0, ".send_redirects"), "0"});
       b.Add(LoadNftRuleset{n.netns, proxy::RenderNftRuleset(spec, n.index)});
       continue;
     }
@@ -87,7 +89,8 @@ void AddServices(const ClusterSpec& spec, Builder& b) {
     b.Add(AddRoute{n.netns, net::Prefix{n.proxy_ip, 32}, std::nullopt, tun, false, 0});
     b.Add(AddProxyNeighbor{n.netns, cbr0, n.proxy_ip});
     // Proxy ARP answers are delayed by a random 0..proxy_delay (0.8 s by default, meant to let a
-    // real host answer first): a local backend's first reply to the proxy address would wait for it.
+    // real host answer first): a local backend's first reply to the proxy address would wait for
+    // it.
     b.Add(SetSysctl{n.netns, StrCat("net.ipv4.neigh.", cbr0, ".proxy_delay"), "0"});
     if (!node_ports) continue;
     b.Add(AddRoute{n.netns, net::Prefix{}, std::nullopt, tun, false, net::kNodePortTable});
@@ -175,8 +178,8 @@ Plan BuildPlan(const ClusterSpec& spec) {
       b.Add(CniAdd{n.netns, p.name, p.netns, p.netns, n.cni.ifname});
       continue;
     }
-    // Only the default, which eth0 inherits: writing "all" too costs ~0.4 ms a pod under the kernel's
-    // locks and doubled the bring-up time of 1000 pods (docs/BENCHMARKS.md).
+    // Only the default, which eth0 inherits: writing "all" too costs ~0.4 ms a pod under the
+    // kernel's locks and doubled the bring-up time of 1000 pods (docs/BENCHMARKS.md).
     b.Add(SetSysctl{p.netns, "net.ipv6.conf.default.disable_ipv6", "1"});
     b.Add(CreateVeth{n.netns, p.host_veth, spec.pod_mtu, cbr0, p.netns, eth0, p.mac});
     b.Add(SetLinkUp{n.netns, p.host_veth});
@@ -190,9 +193,10 @@ Plan BuildPlan(const ClusterSpec& spec) {
     b.Add(AddRoute{p.netns, net::Prefix{}, n.gateway, eth0, false});
   }
 
-  // Phase 3: cross-node routes. VXLAN as flannel programs it: a route to each remote pod CIDR via the
-  // remote VTEP address (onlink), a permanent ARP entry for that VTEP, and a permanent FDB entry sending
-  // the VTEP's MAC to the remote node's underlay address. host-gw: a route via the remote node itself.
+  // Phase 3: cross-node routes. VXLAN as flannel programs it: a route to each remote pod CIDR via
+  // the remote VTEP address (onlink), a permanent ARP entry for that VTEP, and a permanent FDB
+  // entry sending the VTEP's MAC to the remote node's underlay address. host-gw: a route via the
+  // remote node itself.
   for (const config::NodeSpec& n : spec.nodes) {
     if (!NodeRoutesByTool(spec)) break;
     b.At(kPhaseRoutes, n.index);
@@ -219,7 +223,8 @@ Plan BuildPlan(const ClusterSpec& spec) {
       if (c.app == config::AppKind::kCommand) {
         b.Add(StartCommand{p.netns, p.name, c.name, c.command, c.env});
       } else {
-        b.Add(StartApp{p.netns, p.name, c.name, c.app, p.ip, c.ports.empty() ? 0 : c.ports[0].port});
+        b.Add(
+            StartApp{p.netns, p.name, c.name, c.app, p.ip, c.ports.empty() ? 0 : c.ports[0].port});
       }
     }
   }
@@ -248,14 +253,14 @@ struct ShellRenderer {
   const Plan& plan;
   std::string operator()(const CreateNetns& s) const {
     return StrCat("ip netns add ", s.name, "\nip -n ", s.name, " link set lo alias ",
-                        ShellQuote(plan.marker), " up");
+                  ShellQuote(plan.marker), " up");
   }
   std::string operator()(const SetSysctl& s) const {
     return StrCat("ip netns exec ", s.ns, " sysctl -qw ", s.key, "=", s.value);
   }
   std::string operator()(const CreateBridge& s) const {
-    return StrCat("ip -n ", s.ns, " link add ", s.name, " mtu ", s.mtu, " address ", s.mac.ToString(),
-                        " type bridge");
+    return StrCat("ip -n ", s.ns, " link add ", s.name, " mtu ", s.mtu, " address ",
+                  s.mac.ToString(), " type bridge");
   }
   std::string operator()(const CreateVeth& s) const {
     std::string out = StrCat("ip -n ", s.ns, " link add ", s.name, " mtu ", s.mtu);
@@ -265,9 +270,9 @@ struct ShellRenderer {
     return StrCat(out, " netns ", s.peer_ns);
   }
   std::string operator()(const CreateVxlan& s) const {
-    return StrCat("ip -n ", s.ns, " link add ", s.name, " mtu ", s.mtu, " address ", s.mac.ToString(),
-                        " type vxlan id ", s.vni, " local ", s.local.ToString(), " dev ", s.dev, " dstport ",
-                        s.port, " nolearning");
+    return StrCat("ip -n ", s.ns, " link add ", s.name, " mtu ", s.mtu, " address ",
+                  s.mac.ToString(), " type vxlan id ", s.vni, " local ", s.local.ToString(),
+                  " dev ", s.dev, " dstport ", s.port, " nolearning");
   }
   std::string operator()(const AddAddress& s) const {
     return StrCat("ip -n ", s.ns, " addr add ", s.addr.ToString(), " dev ", s.dev);
@@ -276,7 +281,8 @@ struct ShellRenderer {
     return StrCat("ip -n ", s.ns, " link set ", s.dev, " alias ", ShellQuote(plan.marker), " up");
   }
   std::string operator()(const AddRoute& s) const {
-    std::string out = StrCat("ip -n ", s.ns, " route add ", s.dst.len == 0 ? "default" : s.dst.ToString());
+    std::string out =
+        StrCat("ip -n ", s.ns, " route add ", s.dst.len == 0 ? "default" : s.dst.ToString());
     if (s.via) StrAppend(&out, " via ", s.via->ToString());
     StrAppend(&out, " dev ", s.dev);
     if (s.onlink) StrAppend(&out, " onlink");
@@ -290,8 +296,8 @@ struct ShellRenderer {
     std::string out = StrCat("ip -n ", s.ns, " rule add pref ", s.pref);
     if (s.dst) StrAppend(&out, " to ", s.dst->ToString());
     if (s.ipproto != 0) {
-      StrAppend(&out, " ipproto ", s.ipproto == kIpprotoTcp ? "tcp" : "udp", " dport ", s.dport_min, "-",
-                s.dport_max);
+      StrAppend(&out, " ipproto ", s.ipproto == kIpprotoTcp ? "tcp" : "udp", " dport ", s.dport_min,
+                "-", s.dport_max);
     }
     return StrCat(out, " lookup ", TableName(s.table));
   }
@@ -299,8 +305,9 @@ struct ShellRenderer {
     return StrCat("ip -n ", s.ns, " rule del pref ", s.pref, " lookup ", TableName(s.table));
   }
   std::string operator()(const CreateTun& s) const {
-    return StrCat("ip -n ", s.ns, " tuntap add dev ", s.name, " mode tun vnet_hdr  # minikube-net holds its fd\n",
-                  "ip -n ", s.ns, " link set ", s.name, " mtu ", s.mtu);
+    return StrCat("ip -n ", s.ns, " tuntap add dev ", s.name,
+                  " mode tun vnet_hdr  # minikube-net holds its fd\n", "ip -n ", s.ns, " link set ",
+                  s.name, " mtu ", s.mtu);
   }
   std::string operator()(const LoadNftRuleset& s) const {
     return StrCat("ip netns exec ", s.ns, " nft -f - <<'EOF'\n", s.ruleset, "EOF");
@@ -309,18 +316,18 @@ struct ShellRenderer {
     return StrCat("bridge -n ", s.ns, " link set dev ", s.dev, " hairpin on");
   }
   std::string operator()(const AddNeighbor& s) const {
-    return StrCat("ip -n ", s.ns, " neigh add ", s.ip.ToString(), " lladdr ", s.mac.ToString(), " dev ",
-                        s.dev, " nud permanent");
+    return StrCat("ip -n ", s.ns, " neigh add ", s.ip.ToString(), " lladdr ", s.mac.ToString(),
+                  " dev ", s.dev, " nud permanent");
   }
   std::string operator()(const AddFdb& s) const {
     return StrCat("bridge -n ", s.ns, " fdb add ", s.mac.ToString(), " dev ", s.dev, " dst ",
-                        s.dst.ToString(), " self permanent");
+                  s.dst.ToString(), " self permanent");
   }
   std::string operator()(const StartApp& s) const {
     const char* proto = s.app == config::AppKind::kUdpEcho ? "UDP" : "TCP";
     return StrCat("# pod ", s.pod, ": container ", s.container, ": minikube-net serves ",
-                        config::ToString(s.app), " on ", proto, " ", s.ip.ToString(), ":", s.port,
-                        " from a socket opened in ", s.ns);
+                  config::ToString(s.app), " on ", proto, " ", s.ip.ToString(), ":", s.port,
+                  " from a socket opened in ", s.ns);
   }
   std::string operator()(const StartCommand& s) const {
     std::string out = StrCat("ip netns exec ", s.ns);
@@ -332,10 +339,12 @@ struct ShellRenderer {
     return StrCat(out, " &  # pod ", s.pod, ": container ", s.container);
   }
   std::string operator()(const CniAdd& s) const {
-    return StrCat("ip netns exec ", s.ns, " env CNI_COMMAND=ADD CNI_CONTAINERID=", ShellQuote(s.container_id),
+    return StrCat("ip netns exec ", s.ns,
+                  " env CNI_COMMAND=ADD CNI_CONTAINERID=", ShellQuote(s.container_id),
                   " CNI_NETNS=/run/netns/", s.pod_ns, " CNI_IFNAME=", ShellQuote(s.ifname),
                   " CNI_PATH=... PLUGIN < CONF  # pod ", s.pod,
-                  ": each plugin of the chain in turn, prevResult from the one before (minikube-net cni render)");
+                  ": each plugin of the chain in turn, prevResult from the one before "
+                  "(minikube-net cni render)");
   }
 };
 
@@ -359,12 +368,18 @@ constexpr const char* kPhaseTitles[kPhaseCount] = {
 };
 
 struct JsonRenderer {
-  nlohmann::json operator()(const CreateNetns& s) const { return {{"op", "create_netns"}, {"name", s.name}}; }
+  nlohmann::json operator()(const CreateNetns& s) const {
+    return {{"op", "create_netns"}, {"name", s.name}};
+  }
   nlohmann::json operator()(const SetSysctl& s) const {
     return {{"op", "set_sysctl"}, {"ns", s.ns}, {"key", s.key}, {"value", s.value}};
   }
   nlohmann::json operator()(const CreateBridge& s) const {
-    return {{"op", "create_bridge"}, {"ns", s.ns}, {"name", s.name}, {"mtu", s.mtu}, {"mac", s.mac.ToString()}};
+    return {{"op", "create_bridge"},
+            {"ns", s.ns},
+            {"name", s.name},
+            {"mtu", s.mtu},
+            {"mac", s.mac.ToString()}};
   }
   nlohmann::json operator()(const CreateVeth& s) const {
     nlohmann::json j = {{"op", "create_veth"}, {"ns", s.ns},           {"name", s.name},
@@ -374,16 +389,19 @@ struct JsonRenderer {
     return j;
   }
   nlohmann::json operator()(const CreateVxlan& s) const {
-    return {{"op", "create_vxlan"}, {"ns", s.ns},   {"name", s.name}, {"vni", s.vni},
+    return {{"op", "create_vxlan"},        {"ns", s.ns},   {"name", s.name}, {"vni", s.vni},
             {"local", s.local.ToString()}, {"dev", s.dev}, {"port", s.port}, {"mtu", s.mtu},
             {"mac", s.mac.ToString()}};
   }
   nlohmann::json operator()(const AddAddress& s) const {
     return {{"op", "add_address"}, {"ns", s.ns}, {"dev", s.dev}, {"addr", s.addr.ToString()}};
   }
-  nlohmann::json operator()(const SetLinkUp& s) const { return {{"op", "set_link_up"}, {"ns", s.ns}, {"dev", s.dev}}; }
+  nlohmann::json operator()(const SetLinkUp& s) const {
+    return {{"op", "set_link_up"}, {"ns", s.ns}, {"dev", s.dev}};
+  }
   nlohmann::json operator()(const AddRoute& s) const {
-    nlohmann::json j = {{"op", "add_route"}, {"ns", s.ns}, {"dst", s.dst.ToString()}, {"dev", s.dev}};
+    nlohmann::json j = {
+        {"op", "add_route"}, {"ns", s.ns}, {"dst", s.dst.ToString()}, {"dev", s.dev}};
     if (s.via) j["via"] = s.via->ToString();
     if (s.onlink) j["onlink"] = true;
     if (s.table != 0) j["table"] = s.table;
@@ -414,24 +432,41 @@ struct JsonRenderer {
     return {{"op", "set_hairpin"}, {"ns", s.ns}, {"dev", s.dev}};
   }
   nlohmann::json operator()(const AddNeighbor& s) const {
-    return {{"op", "add_neighbor"}, {"ns", s.ns}, {"dev", s.dev}, {"ip", s.ip.ToString()}, {"mac", s.mac.ToString()}};
+    return {{"op", "add_neighbor"},
+            {"ns", s.ns},
+            {"dev", s.dev},
+            {"ip", s.ip.ToString()},
+            {"mac", s.mac.ToString()}};
   }
   nlohmann::json operator()(const AddFdb& s) const {
-    return {{"op", "add_fdb"}, {"ns", s.ns}, {"dev", s.dev}, {"mac", s.mac.ToString()}, {"dst", s.dst.ToString()}};
+    return {{"op", "add_fdb"},
+            {"ns", s.ns},
+            {"dev", s.dev},
+            {"mac", s.mac.ToString()},
+            {"dst", s.dst.ToString()}};
   }
   nlohmann::json operator()(const StartApp& s) const {
-    return {{"op", "start_app"}, {"ns", s.ns}, {"pod", s.pod}, {"container", s.container},
-            {"app", config::ToString(s.app)}, {"ip", s.ip.ToString()}, {"port", s.port}};
+    return {{"op", "start_app"},
+            {"ns", s.ns},
+            {"pod", s.pod},
+            {"container", s.container},
+            {"app", config::ToString(s.app)},
+            {"ip", s.ip.ToString()},
+            {"port", s.port}};
   }
   nlohmann::json operator()(const StartCommand& s) const {
     nlohmann::json env = nlohmann::json::object();
     for (const auto& [k, v] : s.env) env[k] = v;
-    return {{"op", "start_command"}, {"ns", s.ns}, {"pod", s.pod}, {"container", s.container},
-            {"argv", s.argv}, {"env", env}};
+    return {{"op", "start_command"},    {"ns", s.ns},     {"pod", s.pod},
+            {"container", s.container}, {"argv", s.argv}, {"env", env}};
   }
   nlohmann::json operator()(const CniAdd& s) const {
-    return {{"op", "cni_add"}, {"ns", s.ns}, {"pod", s.pod}, {"pod_ns", s.pod_ns},
-            {"container_id", s.container_id}, {"ifname", s.ifname}};
+    return {{"op", "cni_add"},
+            {"ns", s.ns},
+            {"pod", s.pod},
+            {"pod_ns", s.pod_ns},
+            {"container_id", s.container_id},
+            {"ifname", s.ifname}};
   }
 };
 
@@ -493,14 +528,16 @@ Plan PhaseRange(const Plan& plan, int from, int to) {
 }
 
 std::string RenderShell(const Plan& plan) {
-  std::string out = StrCat("#!/bin/sh\n# minikube-net plan for cluster \"", plan.cluster, "\": ",
-                                 plan.steps.size(), " steps, ", plan.netns.size(), " namespaces\nset -e\n");
+  std::string out =
+      StrCat("#!/bin/sh\n# minikube-net plan for cluster \"", plan.cluster,
+             "\": ", plan.steps.size(), " steps, ", plan.netns.size(), " namespaces\nset -e\n");
   int phase = -1;
   ShellRenderer r{plan};
   for (const Step& s : plan.steps) {
     if (s.phase != phase) {
       phase = s.phase;
-      StrAppend(&out, "\n# phase ", phase, ": ", (plan.cni ? kCniPhaseTitles : kPhaseTitles)[phase], "\n");
+      StrAppend(&out, "\n# phase ", phase, ": ", (plan.cni ? kCniPhaseTitles : kPhaseTitles)[phase],
+                "\n");
     }
     StrAppend(&out, std::visit(r, s.op), "\n");
   }
@@ -515,7 +552,8 @@ std::string RenderJson(const Plan& plan) {
     j["group"] = s.group;
     steps.push_back(std::move(j));
   }
-  nlohmann::json root = {{"cluster", plan.cluster}, {"marker", plan.marker}, {"netns", plan.netns}, {"steps", steps}};
+  nlohmann::json root = {
+      {"cluster", plan.cluster}, {"marker", plan.marker}, {"netns", plan.netns}, {"steps", steps}};
   return root.dump(2) + "\n";
 }
 

@@ -1,12 +1,14 @@
 // lib/plan — the ordered list of kernel steps that makes a ClusterSpec real.
 //
-// BuildPlan() is pure: the same spec gives the same plan, byte for byte. The applier in vnet/ executes the
-// steps; `minikube-net plan` prints them as the `ip`/`bridge`/`sysctl` commands a student could type.
+// BuildPlan() is pure: the same spec gives the same plan, byte for byte. The applier in vnet/
+// executes the steps; `minikube-net plan` prints them as the `ip`/`bridge`/`sysctl` commands a
+// student could type.
 //
-// Concurrency contract: steps run phase by phase, in ascending order. Inside one phase, steps of the same
-// `group` run in plan order on one worker; steps of different groups are independent and may run in
-// parallel. Every link a step creates is later brought up by a SetLinkUp step that also writes the
-// cluster's ownership marker into the link's ifalias; CreateNetns writes it into the ifalias of `lo`.
+// Concurrency contract: steps run phase by phase, in ascending order. Inside one phase, steps of
+// the same `group` run in plan order on one worker; steps of different groups are independent and
+// may run in parallel. Every link a step creates is later brought up by a SetLinkUp step that also
+// writes the cluster's ownership marker into the link's ifalias; CreateNetns writes it into the
+// ifalias of `lo`.
 #pragma once
 
 #include <optional>
@@ -42,7 +44,8 @@ struct CreateVeth {
   std::string peer_ns, peer_name;
   std::optional<net::Mac> peer_mac;
 };
-// ip -n NS link add NAME mtu MTU address MAC type vxlan id VNI local LOCAL dev DEV dstport PORT nolearning
+// ip -n NS link add NAME mtu MTU address MAC type vxlan id VNI local LOCAL dev DEV dstport PORT
+// nolearning
 struct CreateVxlan {
   std::string ns, name;
   int vni = 1;
@@ -102,8 +105,8 @@ struct DeleteRule {
   int pref = 0;
   int table = 0;
 };
-// ip -n NS tuntap add dev NAME mode tun vnet_hdr: a TUN whose fd the minikube-net process holds (the
-// device lives as long as the process keeps it open).
+// ip -n NS tuntap add dev NAME mode tun vnet_hdr: a TUN whose fd the minikube-net process holds
+// (the device lives as long as the process keeps it open).
 struct CreateTun {
   std::string ns, name;
   int mtu = 1500;
@@ -114,8 +117,8 @@ struct LoadNftRuleset {
   std::string ruleset;
 };
 // bridge -n NS link set dev DEV hairpin on: the bridge may send a frame back out the port it came
-// in on. nftables mode: a pod that reaches itself through its ClusterIP is DNATed to its own address,
-// and br_netfilter hands that frame back to the bridge on the pod's own port.
+// in on. nftables mode: a pod that reaches itself through its ClusterIP is DNATed to its own
+// address, and br_netfilter hands that frame back to the bridge on the pod's own port.
 struct SetHairpin {
   std::string ns, dev;
 };
@@ -134,20 +137,21 @@ struct StartCommand {
 };
 
 // A CNI lab: the pod's namespace is handed to the plugin chain, as a container runtime does (libcni
-// AddNetworkList): each plugin of the node's conflist in order, run inside the node's namespaces with
-// CNI_COMMAND=ADD CNI_CONTAINERID CNI_NETNS=/run/netns/POD_NS CNI_IFNAME CNI_PATH and the config on
-// stdin, the previous plugin's result as prevResult. The applier does not run it: vnet/cni does,
-// between the phases that make the paths and the Services that need the pods' addresses.
+// AddNetworkList): each plugin of the node's conflist in order, run inside the node's namespaces
+// with CNI_COMMAND=ADD CNI_CONTAINERID CNI_NETNS=/run/netns/POD_NS CNI_IFNAME CNI_PATH and the
+// config on stdin, the previous plugin's result as prevResult. The applier does not run it:
+// vnet/cni does, between the phases that make the paths and the Services that need the pods'
+// addresses.
 struct CniAdd {
   std::string ns, pod, pod_ns;
   std::string container_id;
   std::string ifname;
 };
 
-using Op = std::variant<CreateNetns, SetSysctl, CreateBridge, CreateVeth, CreateVxlan, AddAddress,
-                        SetLinkUp, AddRoute, AddNeighbor, AddFdb, AddProxyNeighbor, AddRule,
-                        DeleteRule, CreateTun, LoadNftRuleset, SetHairpin, StartApp, StartCommand,
-                        CniAdd>;
+using Op =
+    std::variant<CreateNetns, SetSysctl, CreateBridge, CreateVeth, CreateVxlan, AddAddress,
+                 SetLinkUp, AddRoute, AddNeighbor, AddFdb, AddProxyNeighbor, AddRule, DeleteRule,
+                 CreateTun, LoadNftRuleset, SetHairpin, StartApp, StartCommand, CniAdd>;
 
 enum Phase : int {
   kPhaseUnderlay = 0,
@@ -180,14 +184,16 @@ Plan BuildPlan(const config::ClusterSpec& spec);
 // recreated or added to a running cluster; the node namespaces must already exist.
 Plan BuildPodPlan(const config::ClusterSpec& spec, const std::vector<int>& pods);
 
-// The steps of `plan` whose phase is in [from, to), with the namespaces those steps create. A CNI lab
-// comes up in two parts: the paths (phases before kPhaseServices), then, once the chain's ADD results
-// gave the pods their addresses, the Services and containers of a plan rebuilt from the updated spec.
+// The steps of `plan` whose phase is in [from, to), with the namespaces those steps create. A CNI
+// lab comes up in two parts: the paths (phases before kPhaseServices), then, once the chain's ADD
+// results gave the pods their addresses, the Services and containers of a plan rebuilt from the
+// updated spec.
 Plan PhaseRange(const Plan& plan, int from, int to);
 
 // The plan as a shell script of ip/bridge/sysctl commands, one step a line, phases as comments.
 std::string RenderShell(const Plan& plan);
-// The plan as JSON: {"cluster", "marker", "netns": [...], "steps": [{"phase", "group", "op", ...}]}.
+// The plan as JSON: {"cluster", "marker", "netns": [...], "steps": [{"phase", "group", "op",
+// ...}]}.
 std::string RenderJson(const Plan& plan);
 
 // Quotes a word for a POSIX shell when it needs it.

@@ -1,8 +1,8 @@
 #include "lib/plan/plan.h"
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
+#include <nlohmann/json.hpp>
 #include <set>
 
 namespace mkn::plan {
@@ -85,7 +85,8 @@ TEST(Plan, RendersShellAndJson) {
   Plan p = BuildPlan(Spec(kLab));
   std::string sh = RenderShell(p);
   EXPECT_NE(sh.find("ip netns add mkn-t-underlay\n"), std::string::npos);
-  EXPECT_NE(sh.find("type vxlan id 1 local 172.18.0.2 dev eth0 dstport 4789 nolearning"), std::string::npos);
+  EXPECT_NE(sh.find("type vxlan id 1 local 172.18.0.2 dev eth0 dstport 4789 nolearning"),
+            std::string::npos);
   EXPECT_NE(sh.find("env 'GREETING=hello world' sleep infinity &"), std::string::npos);
   nlohmann::json j = nlohmann::json::parse(RenderJson(p));
   EXPECT_EQ(j["cluster"], "t");
@@ -97,7 +98,8 @@ TEST(Plan, RendersShellAndJson) {
 // routed, one ruleset; per pod, hairpin on its bridge port. The userspace mode's TUN is absent.
 TEST(Plan, NftablesModeProgramsEachNodeForKernelNat) {
   std::string lab = kLab;
-  lab.replace(lab.find("network = \"vxlan\""), 17, "network = \"vxlan\"\nproxy_mode = \"nftables\"");
+  lab.replace(lab.find("network = \"vxlan\""), 17,
+              "network = \"vxlan\"\nproxy_mode = \"nftables\"");
   lab += "[[service]]\nname = \"s\"\nselector = {}\n[[service.port]]\nport = 80\n";
   config::ClusterSpec spec = Spec(lab);
   ASSERT_EQ(spec.proxy_mode, config::ProxyMode::kNftables);
@@ -107,7 +109,8 @@ TEST(Plan, NftablesModeProgramsEachNodeForKernelNat) {
     EXPECT_FALSE(std::holds_alternative<CreateTun>(s.op));
     if (auto* x = std::get_if<SetSysctl>(&s.op)) {
       if (x->key == "net.bridge.bridge-nf-call-iptables" && x->value == "1") brnf.insert(x->ns);
-      if (x->key == "net.ipv4.conf.cbr0.send_redirects" && x->value == "0") redirects_off.insert(x->ns);
+      if (x->key == "net.ipv4.conf.cbr0.send_redirects" && x->value == "0")
+        redirects_off.insert(x->ns);
     }
     if (auto* r = std::get_if<AddRoute>(&s.op); r && s.phase == kPhaseServices) {
       EXPECT_EQ(r->dst, spec.service_cidr);
@@ -129,7 +132,8 @@ TEST(Plan, NftablesModeProgramsEachNodeForKernelNat) {
   EXPECT_EQ(routed, nodes);
   EXPECT_EQ(rulesets, nodes);
   EXPECT_EQ(hairpin, veths);
-  EXPECT_NE(RenderShell(p).find(" link set dev " + spec.pods[0].host_veth + " hairpin on\n"), std::string::npos);
+  EXPECT_NE(RenderShell(p).find(" link set dev " + spec.pods[0].host_veth + " hairpin on\n"),
+            std::string::npos);
 }
 
 TEST(Plan, ShellQuote) {

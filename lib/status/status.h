@@ -1,7 +1,8 @@
 // lib/status — the one error model (STYLE.md §5).
 //
-// absl::Status / absl::StatusOr<T> cross every function boundary in lib/ and vnet/. Debian 12's Abseil
-// (20220623) has no ABSL_RETURN_IF_ERROR, so these two macros live here: a newer Abseil is a one-file change.
+// absl::Status / absl::StatusOr<T> cross every function boundary in lib/ and vnet/. Debian 12's
+// Abseil (20220623) has no ABSL_RETURN_IF_ERROR, so these two macros live here: a newer Abseil is a
+// one-file change.
 #pragma once
 
 #include <utility>
@@ -13,10 +14,10 @@
 #define MKN_STATUS_CONCAT(a, b) MKN_STATUS_CONCAT_INNER(a, b)
 
 // Returns the Status of `expr` from the enclosing function if it is not OK.
-#define MKN_RETURN_IF_ERROR(expr)                 \
-  do {                                            \
-    ::absl::Status mkn_status_ = (expr);          \
-    if (!mkn_status_.ok()) return mkn_status_;    \
+#define MKN_RETURN_IF_ERROR(expr)              \
+  do {                                         \
+    ::absl::Status mkn_status_ = (expr);       \
+    if (!mkn_status_.ok()) return mkn_status_; \
   } while (0)
 
 // `MKN_ASSIGN_OR_RETURN(auto x, Foo());` — binds the value of a StatusOr or returns its Status.

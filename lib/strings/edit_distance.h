@@ -1,5 +1,5 @@
-// lib/strings/edit_distance — Levenshtein distance, and the closest of some candidates: the "did you
-// mean" of error messages (unknown lab-file keys, unknown pod names). Header-only.
+// lib/strings/edit_distance — Levenshtein distance, and the closest of some candidates: the "did
+// you mean" of error messages (unknown lab-file keys, unknown pod names). Header-only.
 #pragma once
 
 #include <algorithm>
@@ -16,7 +16,8 @@ inline size_t EditDistance(std::string_view a, std::string_view b) {
   for (size_t i = 1; i <= a.size(); ++i) {
     cur[0] = i;
     for (size_t j = 1; j <= b.size(); ++j) {
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      cur[j] =
+          std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
     }
     std::swap(prev, cur);
   }
@@ -24,7 +25,8 @@ inline size_t EditDistance(std::string_view a, std::string_view b) {
 }
 
 // The candidate nearest to `word` within `max_distance` edits (the first of equals), or "".
-inline std::string Closest(std::string_view word, const std::vector<std::string>& candidates, size_t max_distance) {
+inline std::string Closest(std::string_view word, const std::vector<std::string>& candidates,
+                           size_t max_distance) {
   std::string best;
   size_t best_d = max_distance + 1;
   for (const std::string& c : candidates) {

@@ -1,7 +1,8 @@
 // lib/strings/str_cat — StrCat/StrAppend that take std::string_view.
 //
-// Debian 12's Abseil is built with ABSL_OPTION_USE_STD_STRING_VIEW=0, so absl::StrCat does not accept a
-// std::string_view. These accept strings, string views, C strings, chars and integers. Header-only.
+// Debian 12's Abseil is built with ABSL_OPTION_USE_STD_STRING_VIEW=0, so absl::StrCat does not
+// accept a std::string_view. These accept strings, string views, C strings, chars and integers.
+// Header-only.
 #pragma once
 
 #include <concepts>
@@ -18,8 +19,8 @@ inline void Append(std::string& out, const char* s) { out.append(s); }
 inline void Append(std::string& out, const std::string& s) { out.append(s); }
 inline void Append(std::string& out, char c) { out.push_back(c); }
 template <std::integral T>
-  requires(!std::same_as<T, char> && !std::same_as<T, bool>)
-inline void Append(std::string& out, T v) {
+requires(!std::same_as<T, char> && !std::same_as<T, bool>) inline void Append(std::string& out,
+                                                                              T v) {
   out += std::to_string(v);
 }
 }  // namespace str_internal

@@ -2,8 +2,6 @@
 
 #include <openssl/evp.h>
 
-#include <utility>  // before Asio: Boost 1.74's asio/awaitable.hpp uses std::exchange without including it
-
 #include <boost/asio.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -16,15 +14,16 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <functional>
 #include <future>
 #include <map>
-#include <ctime>
 #include <mutex>
 #include <optional>
 #include <string_view>
 #include <thread>
+#include <utility>  // before Asio: Boost 1.74's asio/awaitable.hpp uses std::exchange without including it
 #include <vector>
 
 #include "lib/strings/str_cat.h"
@@ -89,20 +88,24 @@ struct AppInfo {
   }
 };
 
-std::string Endpoint(const tcp::endpoint& e) { return StrCat(e.address().to_string(), ":", e.port()); }
+std::string Endpoint(const tcp::endpoint& e) {
+  return StrCat(e.address().to_string(), ":", e.port());
+}
 
 // Statuses whose responses carry no body (RFC 9110 §15): /status/1xx, 204, 304.
 bool BodylessStatus(unsigned code) { return code < 200 || code == 204 || code == 304; }
 
-// Parses the decimal number after `prefix` in `path` ("/bytes/123"); nullopt if the path has another shape.
-// An overlong or non-numeric tail is `kBadNumber`, so the caller can answer 400 rather than echo.
+// Parses the decimal number after `prefix` in `path` ("/bytes/123"); nullopt if the path has
+// another shape. An overlong or non-numeric tail is `kBadNumber`, so the caller can answer 400
+// rather than echo.
 constexpr uint64_t kBadNumber = UINT64_MAX;
 std::optional<uint64_t> PathNumber(std::string_view path, std::string_view prefix) {
   if (!path.starts_with(prefix)) return std::nullopt;
   std::string_view digits = path.substr(prefix.size());
   uint64_t v = 0;
   auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
-  if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size()) return kBadNumber;
+  if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size())
+    return kBadNumber;
   return v;
 }
 
@@ -137,8 +140,9 @@ constexpr uint64_t kMaxBodyBytes = uint64_t{16} << 30;
 constexpr uint64_t kMaxDelayMs = 600000;
 // Bodies move in pieces of this size: neither a request nor a /bytes response is ever held whole.
 constexpr size_t kPiece = 64 * 1024;
-// /bytes/N sends byte i = i % 251 (a prime, so the pattern never lines up with a power-of-two piece and a
-// dropped or repeated piece shows). The piece starting at offset o is Pattern()[o % 251, o % 251 + kPiece).
+// /bytes/N sends byte i = i % 251 (a prime, so the pattern never lines up with a power-of-two piece
+// and a dropped or repeated piece shows). The piece starting at offset o is Pattern()[o % 251, o %
+// 251 + kPiece).
 constexpr size_t kPatternPeriod = 251;
 const std::array<unsigned char, kPiece + kPatternPeriod>& Pattern() {
   static const auto p = [] {
@@ -160,10 +164,10 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
-// One HTTP/1.1 connection, as a coroutine: read a request (streaming its body through SHA-256), answer,
-// repeat while keep-alive. Close() (StopPod) closes the socket and cancels the timer, which ends every wait
-// with an error and so the coroutine; AppServer::Stop() destroys the io_context and with it the coroutine frame
-// and this object, wherever it was suspended.
+// One HTTP/1.1 connection, as a coroutine: read a request (streaming its body through SHA-256),
+// answer, repeat while keep-alive. Close() (StopPod) closes the socket and cancels the timer, which
+// ends every wait with an error and so the coroutine; AppServer::Stop() destroys the io_context and
+// with it the coroutine frame and this object, wherever it was suspended.
 class HttpSession : public Closable, public std::enable_shared_from_this<HttpSession> {
  public:
   HttpSession(tcp::socket s, std::shared_ptr<AppInfo> info)
@@ -176,11 +180,12 @@ class HttpSession : public Closable, public std::enable_shared_from_this<HttpSes
   void Start() { asio::co_spawn(sock_.get_executor(), Run(shared_from_this()), asio::detached); }
 
  private:
-  // g++ 12 miscompiles some coroutine shapes: a block-scope local or a temporary with a destructor, or a
-  // co_await inside a condition, can be destroyed although never constructed when the coroutine ends elsewhere
-  // (seen as crashes in Stop()). So the coroutines below are kept flat: every local with a destructor is declared
-  // at function scope before the first co_await, a co_await's result goes to a variable, and everything that
-  // builds strings happens in ordinary functions.
+  // g++ 12 miscompiles some coroutine shapes: a block-scope local or a temporary with a destructor,
+  // or a co_await inside a condition, can be destroyed although never constructed when the
+  // coroutine ends elsewhere (seen as crashes in Stop()). So the coroutines below are kept flat:
+  // every local with a destructor is declared at function scope before the first co_await, a
+  // co_await's result goes to a variable, and everything that builds strings happens in ordinary
+  // functions.
   asio::awaitable<void> Run(std::shared_ptr<HttpSession> self) {
     bool more = true;
     while (more) more = co_await Exchange();
@@ -202,7 +207,8 @@ class HttpSession : public Closable, public std::enable_shared_from_this<HttpSes
     uint64_t delay_ms = 0;
   };
 
-  // Reads one request and answers it; false when the connection is done (closed, malformed, not keep-alive).
+  // Reads one request and answers it; false when the connection is done (closed, malformed, not
+  // keep-alive).
   asio::awaitable<bool> Exchange() {
     beast::error_code ec;
     http::request_parser<http::buffer_body> parser;
@@ -267,7 +273,8 @@ class HttpSession : public Closable, public std::enable_shared_from_this<HttpSes
     return n;
   }
 
-  // Fills r from the request and routes its target; a number out of range is 400, /bytes by POST 405.
+  // Fills r from the request and routes its target; a number out of range is 400, /bytes by POST
+  // 405.
   Route Parse(const http::request<http::buffer_body>& req, Request& r) {
     r.version = req.version();
     r.keep_alive = req.keep_alive();
@@ -289,11 +296,15 @@ class HttpSession : public Closable, public std::enable_shared_from_this<HttpSes
         route.bytes_count = *n;
       }
     } else if (auto ms = PathNumber(path, "/delay/")) {
-      if (*ms > kMaxDelayMs) route.status = 400;
-      else route.delay_ms = *ms;
+      if (*ms > kMaxDelayMs)
+        route.status = 400;
+      else
+        route.delay_ms = *ms;
     } else if (auto code = PathNumber(path, "/status/")) {
-      if (*code < 100 || *code > 599) route.status = 400;
-      else route.status = static_cast<unsigned>(*code);
+      if (*code < 100 || *code > 599)
+        route.status = 400;
+      else
+        route.status = static_cast<unsigned>(*code);
     }
     return route;
   }
@@ -303,18 +314,21 @@ class HttpSession : public Closable, public std::enable_shared_from_this<HttpSes
   }
 
   // The usual text lines, then one per request header, then the body's size and hash.
-  std::string EchoBody(const Request& r, const http::request<http::buffer_body>& req, uint64_t body_bytes,
-                       Sha256& sha) const {
+  std::string EchoBody(const Request& r, const http::request<http::buffer_body>& req,
+                       uint64_t body_bytes, Sha256& sha) const {
     const plan::StartApp& a = info_->app;
-    std::string body = StrCat("pod: ", a.pod, "\nnode: ", info_->node, "\npod_ip: ", a.ip.ToString(),
-                              "\nclient: ", Endpoint(r.peer), "\nserver: ", Endpoint(r.local),
-                              "\nrequest: ", r.method, " ", r.target, "\n");
-    for (const auto& f : req) StrAppend(&body, "header: ", Lower(Sv(f.name_string())), ": ", Sv(f.value()), "\n");
+    std::string body =
+        StrCat("pod: ", a.pod, "\nnode: ", info_->node, "\npod_ip: ", a.ip.ToString(),
+               "\nclient: ", Endpoint(r.peer), "\nserver: ", Endpoint(r.local),
+               "\nrequest: ", r.method, " ", r.target, "\n");
+    for (const auto& f : req)
+      StrAppend(&body, "header: ", Lower(Sv(f.name_string())), ": ", Sv(f.value()), "\n");
     StrAppend(&body, "body_bytes: ", body_bytes, "\nbody_sha256: ", sha.Hex(), "\n");
     return body;
   }
 
-  // The same facts as headers, so an answer without the text body (/bytes, HEAD, 204) still carries them.
+  // The same facts as headers, so an answer without the text body (/bytes, HEAD, 204) still carries
+  // them.
   template <class Res>
   void SetHeaders(Res& res, const Request& r, unsigned status) const {
     res.version(r.version);
@@ -358,7 +372,8 @@ class HttpSession : public Closable, public std::enable_shared_from_this<HttpSes
     co_return !ec;
   }
 
-  // N pattern bytes in kPiece pieces straight from Pattern(): nothing the size of the body is built.
+  // N pattern bytes in kPiece pieces straight from Pattern(): nothing the size of the body is
+  // built.
   asio::awaitable<bool> WriteBytes(const Request& r, uint64_t n) {
     beast::error_code ec;
     http::response<http::empty_body> res;
@@ -370,7 +385,8 @@ class HttpSession : public Closable, public std::enable_shared_from_this<HttpSes
     if (ec) co_return false;
     for (uint64_t off = 0; !r.head && off < n;) {
       size_t piece = static_cast<size_t>(std::min<uint64_t>(kPiece, n - off));
-      co_await asio::async_write(sock_, asio::buffer(Pattern().data() + off % kPatternPeriod, piece), Use(ec));
+      co_await asio::async_write(
+          sock_, asio::buffer(Pattern().data() + off % kPatternPeriod, piece), Use(ec));
       if (ec) co_return false;
       off += piece;
     }
@@ -380,7 +396,8 @@ class HttpSession : public Closable, public std::enable_shared_from_this<HttpSes
   tcp::socket sock_;
   asio::steady_timer timer_;  // /delay; cancelled by Close()
   std::shared_ptr<AppInfo> info_;
-  beast::flat_buffer buf_;     // kept across requests: it may hold the start of the next (pipelined) one
+  beast::flat_buffer
+      buf_;  // kept across requests: it may hold the start of the next (pipelined) one
   std::array<char, kPiece> chunk_;  // a piece of the request body on its way to SHA-256
 };
 
@@ -392,13 +409,14 @@ class TcpEchoSession : public Closable, public std::enable_shared_from_this<TcpE
     sock_.close(ec);
   }
   void Read() {
-    sock_.async_read_some(asio::buffer(data_), [self = shared_from_this()](beast::error_code ec, size_t n) {
-      if (ec) return;
-      asio::async_write(self->sock_, asio::buffer(self->data_, n),
-                        [self](beast::error_code ec, size_t) {
-                          if (!ec) self->Read();
-                        });
-    });
+    sock_.async_read_some(asio::buffer(data_),
+                          [self = shared_from_this()](beast::error_code ec, size_t n) {
+                            if (ec) return;
+                            asio::async_write(self->sock_, asio::buffer(self->data_, n),
+                                              [self](beast::error_code ec, size_t) {
+                                                if (!ec) self->Read();
+                                              });
+                          });
   }
 
  private:
@@ -421,7 +439,8 @@ class Acceptor : public Closable, public std::enable_shared_from_this<Acceptor> 
           session->Start();
         } else {
           beast::error_code e2;
-          self->info_->log->Line(StrCat("tcp-echo connection from ", Endpoint(s.remote_endpoint(e2))));
+          self->info_->log->Line(
+              StrCat("tcp-echo connection from ", Endpoint(s.remote_endpoint(e2))));
           auto session = std::make_shared<TcpEchoSession>(std::move(s));
           self->info_->Track(session);
           session->Read();
@@ -449,13 +468,16 @@ class UdpEcho : public Closable, public std::enable_shared_from_this<UdpEcho> {
       : sock_(io, udp::v4(), fd), info_(std::move(info)) {}
   void Receive() {
     // A closed socket (the pod was killed) must not be re-armed: it would fail at once, forever.
-    sock_.async_receive_from(asio::buffer(data_), peer_, [self = shared_from_this()](beast::error_code ec, size_t n) {
-      if (ec == asio::error::operation_aborted || !self->sock_.is_open()) return;
-      if (ec) return self->Receive();  // e.g. an ICMP error of an earlier send: the socket is fine
-      self->sock_.async_send_to(asio::buffer(self->data_, n), self->peer_, [self](beast::error_code, size_t) {
-        if (self->sock_.is_open()) self->Receive();
-      });
-    });
+    sock_.async_receive_from(
+        asio::buffer(data_), peer_, [self = shared_from_this()](beast::error_code ec, size_t n) {
+          if (ec == asio::error::operation_aborted || !self->sock_.is_open()) return;
+          if (ec)
+            return self->Receive();  // e.g. an ICMP error of an earlier send: the socket is fine
+          self->sock_.async_send_to(asio::buffer(self->data_, n), self->peer_,
+                                    [self](beast::error_code, size_t) {
+                                      if (self->sock_.is_open()) self->Receive();
+                                    });
+        });
   }
   void Close() override {
     beast::error_code ec;
@@ -481,7 +503,9 @@ struct AppServer::Impl {
   bool stopped = false;
 };
 
-AppServer::AppServer(std::string log_dir) : impl_(std::make_unique<Impl>()) { impl_->log_dir = std::move(log_dir); }
+AppServer::AppServer(std::string log_dir) : impl_(std::make_unique<Impl>()) {
+  impl_->log_dir = std::move(log_dir);
+}
 
 AppServer::~AppServer() { Stop(); }
 
@@ -489,7 +513,8 @@ absl::Status AppServer::Serve(AppSocket s, const std::string& node) {
   auto info = std::make_shared<AppInfo>();
   info->app = s.app;
   info->node = node;
-  info->log = std::make_shared<AppLog>(StrCat(impl_->log_dir, "/", s.app.pod), StrCat(s.app.container, ".log"));
+  info->log = std::make_shared<AppLog>(StrCat(impl_->log_dir, "/", s.app.pod),
+                                       StrCat(s.app.container, ".log"));
   int fd = s.fd.Release();
   return OnIo([&]() -> absl::Status {
     try {
@@ -506,7 +531,8 @@ absl::Status AppServer::Serve(AppSocket s, const std::string& node) {
       impl_->listeners.emplace(info->app.pod, std::move(l));
     } catch (const boost::system::system_error& e) {
       ::close(fd);
-      return absl::InternalError(StrCat("serve ", config::ToString(info->app.app), " in pod ", info->app.pod, ": ", e.what()));
+      return absl::InternalError(StrCat("serve ", config::ToString(info->app.app), " in pod ",
+                                        info->app.pod, ": ", e.what()));
     }
     return absl::OkStatus();
   });
@@ -545,8 +571,8 @@ void AppServer::Stop() {
   for (std::thread& t : impl_->threads) t.join();
   impl_->threads.clear();
   impl_->listeners.clear();
-  // Destroying the io_context destroys every pending handler and with it every open connection: no socket
-  // may outlive Stop(), since a socket pins its pod's netns.
+  // Destroying the io_context destroys every pending handler and with it every open connection: no
+  // socket may outlive Stop(), since a socket pins its pod's netns.
   impl_->io.reset();
 }
 

@@ -2,19 +2,18 @@
 #include "vnet/apps/apps.h"
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <openssl/evp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
-#include <openssl/evp.h>
-#include <poll.h>
-
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <cerrno>
-#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -59,7 +58,8 @@ std::string ReadUntil(int fd, const std::string& marker) {
   return out;
 }
 
-// A blocking HTTP/1.1 client over one connection (5 s receive timeout, so a missing answer fails rather than hangs).
+// A blocking HTTP/1.1 client over one connection (5 s receive timeout, so a missing answer fails
+// rather than hangs).
 struct Response {
   int status = 0;
   std::string head;  // status line and headers, up to and including the blank line
@@ -143,7 +143,8 @@ using Clock = std::chrono::steady_clock;
 
 class AppsTest : public ::testing::Test {
  protected:
-  std::filesystem::path logs_ = std::filesystem::temp_directory_path() / ("mkn-apps-test-" + std::to_string(getpid()));
+  std::filesystem::path logs_ =
+      std::filesystem::temp_directory_path() / ("mkn-apps-test-" + std::to_string(getpid()));
   void TearDown() override { std::filesystem::remove_all(logs_); }
   plan::StartApp App(config::AppKind kind, int port) {
     return plan::StartApp{"ns", "web-0", "echo", kind, *net::Ipv4::Parse("10.244.0.2"), port};
@@ -151,7 +152,9 @@ class AppsTest : public ::testing::Test {
   // An http-echo on a loopback port, started.
   int ServeHttpEcho(AppServer& server) {
     auto [fd, port] = Loopback(SOCK_STREAM);
-    EXPECT_TRUE(server.Serve(AppSocket{App(config::AppKind::kHttpEcho, port), std::move(fd)}, "node1").ok());
+    EXPECT_TRUE(
+        server.Serve(AppSocket{App(config::AppKind::kHttpEcho, port), std::move(fd)}, "node1")
+            .ok());
     server.Start();
     return port;
   }
@@ -160,7 +163,8 @@ class AppsTest : public ::testing::Test {
 TEST_F(AppsTest, HttpEchoAnswersWithPodAndClientAndKeepsAlive) {
   auto [fd, port] = Loopback(SOCK_STREAM);
   AppServer server(logs_.string());
-  ASSERT_TRUE(server.Serve(AppSocket{App(config::AppKind::kHttpEcho, port), std::move(fd)}, "node1").ok());
+  ASSERT_TRUE(
+      server.Serve(AppSocket{App(config::AppKind::kHttpEcho, port), std::move(fd)}, "node1").ok());
   server.Start();
   Fd c = Connect(SOCK_STREAM, port);
   for (int i = 0; i < 2; ++i) {  // two requests on one connection: keep-alive
@@ -169,7 +173,9 @@ TEST_F(AppsTest, HttpEchoAnswersWithPodAndClientAndKeepsAlive) {
     std::string resp = ReadUntil(c.get(), "request: GET /path?q=" + std::to_string(i) + "\n");
     EXPECT_NE(resp.find("HTTP/1.1 200 OK"), std::string::npos) << resp;
     EXPECT_NE(resp.find("X-Pod: web-0"), std::string::npos) << resp;
-    EXPECT_NE(resp.find("pod: web-0\nnode: node1\npod_ip: 10.244.0.2\nclient: 127.0.0.1:"), std::string::npos) << resp;
+    EXPECT_NE(resp.find("pod: web-0\nnode: node1\npod_ip: 10.244.0.2\nclient: 127.0.0.1:"),
+              std::string::npos)
+        << resp;
     EXPECT_NE(resp.find("server: 127.0.0.1:" + std::to_string(port)), std::string::npos) << resp;
   }
   server.Stop();
@@ -181,14 +187,15 @@ TEST_F(AppsTest, HttpEchoAnswersWithPodAndClientAndKeepsAlive) {
 TEST_F(AppsTest, HttpEchoDropsAMalformedRequest) {
   auto [fd, port] = Loopback(SOCK_STREAM);
   AppServer server(logs_.string());
-  ASSERT_TRUE(server.Serve(AppSocket{App(config::AppKind::kHttpEcho, port), std::move(fd)}, "node1").ok());
+  ASSERT_TRUE(
+      server.Serve(AppSocket{App(config::AppKind::kHttpEcho, port), std::move(fd)}, "node1").ok());
   server.Start();
   Fd c = Connect(SOCK_STREAM, port);
   std::string junk = "NOT HTTP AT ALL\r\n\r\n";
   ASSERT_GT(::write(c.get(), junk.data(), junk.size()), 0);
   char buf[64];
   EXPECT_EQ(::read(c.get(), buf, sizeof(buf)), 0);  // closed, no answer, no crash
-  Fd again = Connect(SOCK_STREAM, port);          // and the server still serves
+  Fd again = Connect(SOCK_STREAM, port);            // and the server still serves
   std::string req = "GET / HTTP/1.0\r\n\r\n";
   ASSERT_GT(::write(again.get(), req.data(), req.size()), 0);
   EXPECT_NE(ReadUntil(again.get(), "request: GET /\n").find("pod: web-0"), std::string::npos);
@@ -197,20 +204,23 @@ TEST_F(AppsTest, HttpEchoDropsAMalformedRequest) {
 TEST_F(AppsTest, HttpEchoEchoesEachRequestHeaderInOrder) {
   AppServer server(logs_.string());
   Client c(ServeHttpEcho(server));
-  c.Send("GET /h HTTP/1.1\r\nHost: web.example\r\nX-Forwarded-For: 192.0.2.7, 10.0.0.1\r\n"
-         "Forwarded: for=192.0.2.7;proto=https\r\nVia: 1.1 minikube-net\r\nX-Forwarded-Proto: https\r\n"
-         "X-Empty:\r\n\r\n");
+  c.Send(
+      "GET /h HTTP/1.1\r\nHost: web.example\r\nX-Forwarded-For: 192.0.2.7, 10.0.0.1\r\n"
+      "Forwarded: for=192.0.2.7;proto=https\r\nVia: 1.1 minikube-net\r\nX-Forwarded-Proto: "
+      "https\r\n"
+      "X-Empty:\r\n\r\n");
   Response r = c.Read();
   EXPECT_EQ(r.status, 200);
-  EXPECT_NE(r.body.find("request: GET /h\n"
-                        "header: host: web.example\n"
-                        "header: x-forwarded-for: 192.0.2.7, 10.0.0.1\n"
-                        "header: forwarded: for=192.0.2.7;proto=https\n"
-                        "header: via: 1.1 minikube-net\n"
-                        "header: x-forwarded-proto: https\n"
-                        "header: x-empty: \n"
-                        "body_bytes: 0\n"
-                        "body_sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n"),
+  EXPECT_NE(r.body.find(
+                "request: GET /h\n"
+                "header: host: web.example\n"
+                "header: x-forwarded-for: 192.0.2.7, 10.0.0.1\n"
+                "header: forwarded: for=192.0.2.7;proto=https\n"
+                "header: via: 1.1 minikube-net\n"
+                "header: x-forwarded-proto: https\n"
+                "header: x-empty: \n"
+                "body_bytes: 0\n"
+                "body_sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n"),
             std::string::npos)
       << r.body;
   EXPECT_EQ(r.Header("X-Node"), "node1");
@@ -239,7 +249,9 @@ TEST_F(AppsTest, HttpEchoHashesAChunkedUploadAndKeepsAlive) {
   c.Send("0\r\n\r\n");
   Response r = c.Read();
   EXPECT_EQ(r.status, 200);
-  std::string want = "header: transfer-encoding: chunked\nbody_bytes: 50000000\nbody_sha256: " + Sha256Hex(body) + "\n";
+  std::string want =
+      "header: transfer-encoding: chunked\nbody_bytes: 50000000\nbody_sha256: " + Sha256Hex(body) +
+      "\n";
   EXPECT_NE(r.body.find(want), std::string::npos) << r.body;
   // The same connection, a Content-Length body behind Expect: 100-continue.
   c.Send("PUT /again HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
@@ -248,7 +260,9 @@ TEST_F(AppsTest, HttpEchoHashesAChunkedUploadAndKeepsAlive) {
   r = c.Read();
   EXPECT_EQ(r.status, 200);
   EXPECT_NE(r.body.find("request: PUT /again\n"), std::string::npos) << r.body;
-  EXPECT_NE(r.body.find("body_bytes: 5\nbody_sha256: " + Sha256Hex("hello") + "\n"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("body_bytes: 5\nbody_sha256: " + Sha256Hex("hello") + "\n"),
+            std::string::npos)
+      << r.body;
 }
 
 TEST_F(AppsTest, HttpEchoBytesSendsExactlyTheCountedPattern) {
@@ -263,9 +277,11 @@ TEST_F(AppsTest, HttpEchoBytesSendsExactlyTheCountedPattern) {
   EXPECT_EQ(r.Header("X-Request"), "GET /bytes/10000000");
   ASSERT_EQ(r.body.size(), 10'000'000u);
   size_t bad = 0;
-  for (size_t i = 0; i < r.body.size(); ++i) bad += static_cast<unsigned char>(r.body[i]) != i % 251;
+  for (size_t i = 0; i < r.body.size(); ++i)
+    bad += static_cast<unsigned char>(r.body[i]) != i % 251;
   EXPECT_EQ(bad, 0u);
-  // HEAD: the same Content-Length, no body; the next answer on the connection parses, so nothing extra came.
+  // HEAD: the same Content-Length, no body; the next answer on the connection parses, so nothing
+  // extra came.
   c.Send("HEAD /bytes/1000 HTTP/1.1\r\nHost: x\r\n\r\n");
   r = c.Read(/*no_body=*/true);
   EXPECT_EQ(r.status, 200);
@@ -316,7 +332,8 @@ TEST_F(AppsTest, HttpEchoStatusAnswersWithThatCode) {
   EXPECT_EQ(r.head.substr(0, 34), "HTTP/1.1 503 Service Unavailable\r\n");
   EXPECT_NE(r.body.find("pod: web-0\n"), std::string::npos) << r.body;
   EXPECT_NE(r.body.find("request: GET /status/503\n"), std::string::npos) << r.body;
-  c.Send("GET /status/204 HTTP/1.1\r\nHost: x\r\n\r\n");  // no body, and the connection still works after it
+  c.Send("GET /status/204 HTTP/1.1\r\nHost: x\r\n\r\n");  // no body, and the connection still works
+                                                          // after it
   r = c.Read();
   EXPECT_EQ(r.status, 204);
   EXPECT_EQ(r.body, "");
@@ -346,7 +363,8 @@ TEST_F(AppsTest, HttpEchoStopPodEndsADelayAndAnUpload) {
   Client waiting(port), uploading(port);
   waiting.Send("GET /delay/600000 HTTP/1.1\r\nHost: x\r\n\r\n");
   uploading.Send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\nhalf");
-  // Both requests are in the server (the plain one behind them is answered, on the same single io thread).
+  // Both requests are in the server (the plain one behind them is answered, on the same single io
+  // thread).
   Client probe(port);
   probe.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
   EXPECT_EQ(probe.Read().status, 200);
@@ -381,8 +399,10 @@ TEST_F(AppsTest, TcpAndUdpEchoReturnWhatTheyGet) {
   auto [tfd, tport] = Loopback(SOCK_STREAM);
   auto [ufd, uport] = Loopback(SOCK_DGRAM);
   AppServer server(logs_.string());
-  ASSERT_TRUE(server.Serve(AppSocket{App(config::AppKind::kTcpEcho, tport), std::move(tfd)}, "node1").ok());
-  ASSERT_TRUE(server.Serve(AppSocket{App(config::AppKind::kUdpEcho, uport), std::move(ufd)}, "node1").ok());
+  ASSERT_TRUE(
+      server.Serve(AppSocket{App(config::AppKind::kTcpEcho, tport), std::move(tfd)}, "node1").ok());
+  ASSERT_TRUE(
+      server.Serve(AppSocket{App(config::AppKind::kUdpEcho, uport), std::move(ufd)}, "node1").ok());
   server.Start();
   Fd t = Connect(SOCK_STREAM, tport);
   std::string big(100000, 'x');
@@ -400,13 +420,14 @@ TEST_F(AppsTest, TcpAndUdpEchoReturnWhatTheyGet) {
 TEST_F(AppsTest, StopClosesEverySocket) {
   auto [fd, port] = Loopback(SOCK_STREAM);
   AppServer server(logs_.string());
-  ASSERT_TRUE(server.Serve(AppSocket{App(config::AppKind::kTcpEcho, port), std::move(fd)}, "node1").ok());
+  ASSERT_TRUE(
+      server.Serve(AppSocket{App(config::AppKind::kTcpEcho, port), std::move(fd)}, "node1").ok());
   server.Start();
   Fd open_conn = Connect(SOCK_STREAM, port);
   server.Stop();
   char buf[8];
-  // The server side is gone: an orderly close if it had accepted, a reset if it was still in the backlog
-  // (a timeout, EAGAIN, would mean it is still open).
+  // The server side is gone: an orderly close if it had accepted, a reset if it was still in the
+  // backlog (a timeout, EAGAIN, would mean it is still open).
   ssize_t n = ::read(open_conn.get(), buf, sizeof(buf));
   EXPECT_TRUE(n == 0 || (n < 0 && errno == ECONNRESET)) << n << " " << strerror(errno);
   Fd s(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -414,7 +435,8 @@ TEST_F(AppsTest, StopClosesEverySocket) {
   sa.sin_family = AF_INET;
   sa.sin_port = htons(static_cast<uint16_t>(port));
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_NE(::connect(s.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);  // and the listener
+  EXPECT_NE(::connect(s.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)),
+            0);  // and the listener
 }
 
 }  // namespace

@@ -42,7 +42,8 @@ class Registry {
   absl::StatusOr<int> NetnsFd(const std::string& name) {
     std::lock_guard<std::mutex> l(mu_);
     auto it = fds_.find(name);
-    if (it == fds_.end()) return absl::FailedPreconditionError(StrCat("netns ", name, " not created yet"));
+    if (it == fds_.end())
+      return absl::FailedPreconditionError(StrCat("netns ", name, " not created yet"));
     return it->second;
   }
   std::optional<int> CachedIndex(const std::string& key) {
@@ -92,7 +93,8 @@ absl::Status WriteSysctl(const std::string& key, const std::string& value) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
   if (fd < 0) return absl::ErrnoToStatus(errno, StrCat("open ", path));
   Fd owned(fd);
-  if (::write(fd, value.data(), value.size()) < 0) return absl::ErrnoToStatus(errno, StrCat("write ", path));
+  if (::write(fd, value.data(), value.size()) < 0)
+    return absl::ErrnoToStatus(errno, StrCat("write ", path));
   return absl::OkStatus();
 }
 
@@ -109,9 +111,11 @@ absl::StatusOr<Fd> OpenAppSocket(const StartApp& a) {
   sa.sin_port = htons(static_cast<uint16_t>(a.port));
   sa.sin_addr.s_addr = htonl(INADDR_ANY);
   if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) < 0) {
-    return absl::ErrnoToStatus(errno, StrCat("pod ", a.pod, ": bind ", udp ? "UDP" : "TCP", " port ", a.port));
+    return absl::ErrnoToStatus(
+        errno, StrCat("pod ", a.pod, ": bind ", udp ? "UDP" : "TCP", " port ", a.port));
   }
-  if (!udp && ::listen(fd, 1024) < 0) return absl::ErrnoToStatus(errno, StrCat("pod ", a.pod, ": listen"));
+  if (!udp && ::listen(fd, 1024) < 0)
+    return absl::ErrnoToStatus(errno, StrCat("pod ", a.pod, ": listen"));
   return owned;
 }
 
@@ -120,7 +124,9 @@ class Worker {
  public:
   Worker(Registry& reg, const std::string& marker) : reg_(reg), marker_(marker) {}
 
-  absl::Status Run(const Step& step) { return std::visit([this](const auto& op) { return Do(op); }, step.op); }
+  absl::Status Run(const Step& step) {
+    return std::visit([this](const auto& op) { return Do(op); }, step.op);
+  }
 
   // Sockets of namespaces only one group uses are dropped when the group ends.
   void EndGroup(const std::string& ns) { sockets_.erase(ns); }
@@ -147,7 +153,9 @@ class Worker {
     if (auto cached = reg_.CachedIndex(key)) return *cached;
     MKN_ASSIGN_OR_RETURN(NlSocket * s, In(ns));
     absl::StatusOr<LinkInfo> li = s->GetLink(dev);
-    if (!li.ok()) return absl::Status(li.status().code(), StrCat("look up ", dev, " in ", ns, ": ", li.status().message()));
+    if (!li.ok())
+      return absl::Status(li.status().code(),
+                          StrCat("look up ", dev, " in ", ns, ": ", li.status().message()));
     reg_.CacheIndex(key, li->index);
     return li->index;
   }
@@ -166,7 +174,10 @@ class Worker {
     MKN_RETURN_IF_ERROR(Where(sock.SetUpWithAlias("lo", marker_), s.name));
     absl::Status st = MountCurrentNetns(s.name);
     if (absl::IsAlreadyExists(st)) {
-      return absl::AlreadyExistsError(StrCat("netns ", s.name, " already exists: another cluster with this name is up, or a crashed one was not taken down (minikube-net down <cluster>)"));
+      return absl::AlreadyExistsError(
+          StrCat("netns ", s.name,
+                 " already exists: another cluster with this name is up, or a crashed one was not "
+                 "taken down (minikube-net down <cluster>)"));
     }
     MKN_RETURN_IF_ERROR(st);
     MKN_ASSIGN_OR_RETURN(Fd fd, OpenCurrentNetns());
@@ -193,7 +204,9 @@ class Worker {
     return Where(sock->CreateVeth(v), s.ns);
   }
   absl::Status Do(const CreateVxlan& s) {
-    VxlanSpec v{s.name, static_cast<uint32_t>(s.vni), s.local, 0, static_cast<uint16_t>(s.port), s.mtu, s.mac};
+    VxlanSpec v{s.name, static_cast<uint32_t>(s.vni),  s.local,
+                0,      static_cast<uint16_t>(s.port), s.mtu,
+                s.mac};
     MKN_ASSIGN_OR_RETURN(v.link, Index(s.ns, s.dev));
     MKN_ASSIGN_OR_RETURN(NlSocket * sock, In(s.ns));
     return Where(sock->CreateVxlan(v), s.ns);
@@ -258,7 +271,9 @@ class Worker {
     return absl::OkStatus();
   }
   absl::Status Do(const StartCommand&) { return absl::OkStatus(); }  // the caller starts commands
-  absl::Status Do(const CniAdd&) { return absl::OkStatus(); }        // the caller runs the chain (vnet/cni)
+  absl::Status Do(const CniAdd&) {
+    return absl::OkStatus();
+  }  // the caller runs the chain (vnet/cni)
 
   Registry& reg_;
   const std::string& marker_;
@@ -275,7 +290,8 @@ const std::string* GroupNetns(const Step& s) {
 
 absl::StatusOr<Applied> Apply(const Plan& plan, const ApplyOptions& options) {
   MKN_RETURN_IF_ERROR(PrepareNetnsDir());
-  int workers = options.workers > 0 ? options.workers : std::max(1u, std::thread::hardware_concurrency());
+  int workers =
+      options.workers > 0 ? options.workers : std::max(1u, std::thread::hardware_concurrency());
   Registry reg;
   if (options.existing_netns != nullptr) {
     for (const auto& [name, fd] : *options.existing_netns) reg.AddExisting(name, fd.get());
@@ -310,14 +326,18 @@ absl::StatusOr<Applied> Apply(const Plan& plan, const ApplyOptions& options) {
           absl::Status st = static_cast<int>(i) == options.fail_at_step
                                 ? absl::InternalError(StrCat("injected failure before step ", i))
                                 : w.Run(step);
-          if (trace) op_us[step.op.index()] += std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
+          if (trace)
+            op_us[step.op.index()] += std::chrono::duration_cast<std::chrono::microseconds>(
+                                          std::chrono::steady_clock::now() - t0)
+                                          .count();
           if (!st.ok()) {
             std::lock_guard<std::mutex> l(err_mu);
             if (!failed.exchange(true)) first_error = st;
             return;
           }
           if (const std::string* ns = GroupNetns(step)) own_ns = ns;
-          if (options.progress != nullptr) options.progress->fetch_add(1, std::memory_order_relaxed);
+          if (options.progress != nullptr)
+            options.progress->fetch_add(1, std::memory_order_relaxed);
         }
         if (own_ns != nullptr && phase == kPhasePods) w.EndGroup(*own_ns);
       }
@@ -331,9 +351,11 @@ absl::StatusOr<Applied> Apply(const Plan& plan, const ApplyOptions& options) {
       return first_error;
     }
     if (trace) {
-      fprintf(stderr, "phase %d: %zu steps in %zu groups, %lld ms\n", phase, last - first, groups.size(),
+      fprintf(stderr, "phase %d: %zu steps in %zu groups, %lld ms\n", phase, last - first,
+              groups.size(),
               static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                         std::chrono::steady_clock::now() - phase_start).count()));
+                                         std::chrono::steady_clock::now() - phase_start)
+                                         .count()));
     }
     first = last;
   }
@@ -342,11 +364,11 @@ absl::StatusOr<Applied> Apply(const Plan& plan, const ApplyOptions& options) {
     if (const auto* c = std::get_if<CniAdd>(&s.op)) out.cni_adds.push_back(*c);
   }
   if (trace) {
-    static constexpr const char* kOpNames[] = {"create_netns", "set_sysctl", "create_bridge", "create_veth",
-                                               "create_vxlan", "add_address", "set_link_up", "add_route",
-                                               "add_neighbor", "add_fdb", "add_proxy_neigh", "add_rule",
-                                               "delete_rule", "create_tun", "load_nft", "set_hairpin", "start_app",
-                                               "start_command", "cni_add"};
+    static constexpr const char* kOpNames[] = {
+        "create_netns",    "set_sysctl",  "create_bridge", "create_veth",  "create_vxlan",
+        "add_address",     "set_link_up", "add_route",     "add_neighbor", "add_fdb",
+        "add_proxy_neigh", "add_rule",    "delete_rule",   "create_tun",   "load_nft",
+        "set_hairpin",     "start_app",   "start_command", "cni_add"};
     static_assert(std::size(kOpNames) == std::variant_size_v<Op>);
     for (size_t i = 0; i < std::variant_size_v<Op>; ++i) {
       fprintf(stderr, "%-14s %8lld us (summed over workers)\n", kOpNames[i], op_us[i].load());

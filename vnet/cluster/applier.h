@@ -1,14 +1,15 @@
 // vnet/cluster/applier — executes a Plan against the kernel, or leaves nothing behind.
 //
-// Apply() runs the plan phase by phase; inside a phase, groups run in parallel on short-lived worker
-// threads that each enter the namespaces they work in (STYLE.md §4) and talk netlink from sockets opened
-// there. Every namespace it creates is pushed on an undo stack; on the first failed step the stack is
-// unwound in reverse and the Status of that step is returned. Removing a namespace removes every link,
-// address, route and neighbour inside it, so namespaces are the only undo entries needed.
+// Apply() runs the plan phase by phase; inside a phase, groups run in parallel on short-lived
+// worker threads that each enter the namespaces they work in (STYLE.md §4) and talk netlink from
+// sockets opened there. Every namespace it creates is pushed on an undo stack; on the first failed
+// step the stack is unwound in reverse and the Status of that step is returned. Removing a
+// namespace removes every link, address, route and neighbour inside it, so namespaces are the only
+// undo entries needed.
 //
-// Built-in apps get a listening socket opened inside their pod's netns (handed back to the caller to
-// serve); commands are handed back unstarted, so the caller starts them from a long-lived thread.
-// Needs CAP_NET_ADMIN and CAP_SYS_ADMIN.
+// Built-in apps get a listening socket opened inside their pod's netns (handed back to the caller
+// to serve); commands are handed back unstarted, so the caller starts them from a long-lived
+// thread. Needs CAP_NET_ADMIN and CAP_SYS_ADMIN.
 #pragma once
 
 #include <atomic>
@@ -25,9 +26,9 @@
 namespace mkn::vnet {
 
 struct ApplyOptions {
-  int workers = 0;                           // 0 = one per CPU
-  std::atomic<size_t>* progress = nullptr;   // steps done, for a progress display
-  int fail_at_step = -1;                     // tests: fail with Internal before this step index
+  int workers = 0;                          // 0 = one per CPU
+  std::atomic<size_t>* progress = nullptr;  // steps done, for a progress display
+  int fail_at_step = -1;                    // tests: fail with Internal before this step index
   // Namespaces that exist already (a running cluster's nodes, for a pod plan): steps may use them;
   // they are not the plan's to create or unwind.
   const std::map<std::string, Fd>* existing_netns = nullptr;
@@ -38,7 +39,7 @@ struct Applied {
   std::vector<AppSocket> apps;
   std::vector<plan::StartCommand> commands;
   std::vector<plan::CniAdd> cni_adds;  // CNI labs: the pods to hand to the chain, in plan order
-  std::map<std::string, Fd> tuns;  // userspace proxy: the TUN of each node, by node netns
+  std::map<std::string, Fd> tuns;      // userspace proxy: the TUN of each node, by node netns
 };
 
 absl::StatusOr<Applied> Apply(const plan::Plan& plan, const ApplyOptions& options = {});

@@ -1,6 +1,4 @@
 // The applier against the real kernel, inside the test's own sandbox.
-#include "vnet/cluster/applier.h"
-
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -9,6 +7,7 @@
 
 #include "lib/config/spec.h"
 #include "lib/net/naming.h"
+#include "vnet/cluster/applier.h"
 #include "vnet/kernel/netlink.h"
 #include "vnet/kernel/netns.h"
 #include "vnet/testing/sandbox.h"
@@ -38,7 +37,8 @@ ClusterNetns NetnsOf(const config::ClusterSpec& s) {
 
 int CountNetns() {
   int n = 0;
-  for (const auto& e : std::filesystem::directory_iterator("/run/netns")) n += e.path().filename().string().rfind("mkn-", 0) == 0;
+  for (const auto& e : std::filesystem::directory_iterator("/run/netns"))
+    n += e.path().filename().string().rfind("mkn-", 0) == 0;
   return n;
 }
 
@@ -56,7 +56,8 @@ TEST(Applier, BuildsQuickstartAndTearsItDown) {
   // The kernel carries our marker, and ip(8) sees what we made.
   EXPECT_EQ(*ReadMarker("mkn-quickstart-node1"), "minikube-net:quickstart");
   auto link = Sh("ip -n mkn-quickstart-node1 -d link show vxlan0");
-  EXPECT_NE(link.output.find("vxlan id 1 local 172.18.0.2 dev eth0"), std::string::npos) << link.output;
+  EXPECT_NE(link.output.find("vxlan id 1 local 172.18.0.2 dev eth0"), std::string::npos)
+      << link.output;
   EXPECT_NE(link.output.find("alias minikube-net:quickstart"), std::string::npos) << link.output;
   auto fdb = Sh("bridge -n mkn-quickstart-node1 fdb show dev vxlan0");
   EXPECT_NE(fdb.output.find("dst 172.18.0.3 self permanent"), std::string::npos) << fdb.output;

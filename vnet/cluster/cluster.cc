@@ -1,17 +1,17 @@
 #include "vnet/cluster/cluster.h"
 
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <poll.h>
 #include <unistd.h>
 
 #include <chrono>
-#include <filesystem>
 #include <ctime>
+#include <filesystem>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -26,14 +26,14 @@
 #include "lib/status/status.h"
 #include "lib/strings/str_cat.h"
 #include "vnet/apps/apps.h"
-#include "vnet/cni/runtime.h"
-#include "vnet/cni/exec.h"
 #include "vnet/cluster/control.h"
+#include "vnet/cni/exec.h"
+#include "vnet/cni/runtime.h"
 #include "vnet/edge/ingress.h"
 #include "vnet/edge/tls.h"
 #include "vnet/kernel/conntrack.h"
-#include "vnet/kernel/nft.h"
 #include "vnet/kernel/netns.h"
+#include "vnet/kernel/nft.h"
 #include "vnet/kernel/process.h"
 #include "vnet/proxy/proxy.h"
 
@@ -46,9 +46,9 @@ struct RunningCluster::Impl {
   std::unique_ptr<UserspaceProxy> proxy;  // proxy_mode = "userspace" with services
   std::unique_ptr<ControlServer> control;
   std::unique_ptr<IngressServer> ingress;  // the lab has listeners (ingresses or http_routes)
-  config::ClusterSpec spec;  // as it is now: kill and scale change it
-  std::string logs;          // <state dir>/logs
-  mutable std::mutex mu;     // spec, state, applied.netns, children: control thread vs main thread
+  config::ClusterSpec spec;                // as it is now: kill and scale change it
+  std::string logs;                        // <state dir>/logs
+  mutable std::mutex mu;  // spec, state, applied.netns, children: control thread vs main thread
   std::atomic<bool> down{true};  // nothing to take down until the intent is on disk
   // CNI labs: each node's chain (its filesystem view held open), the node daemons, and why a
   // pod's ADD failed (non-strict up: the rest of the lab came up).
@@ -59,7 +59,8 @@ struct RunningCluster::Impl {
 
 namespace {
 
-// Each pod holds a few fds (its netns, app sockets, connections): raise the soft limit to the hard one.
+// Each pod holds a few fds (its netns, app sockets, connections): raise the soft limit to the hard
+// one.
 void RaiseFileLimit() {
   rlimit rl{};
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -93,8 +94,8 @@ absl::StatusOr<std::unique_ptr<RunningCluster>> RunningCluster::Up(const config:
   for (const config::ListenerSpec& l : spec.listeners) {
     for (const config::TlsCertSpec& c : l.tls) {
       if (absl::Status s = CheckCertKey(c.cert, c.key); !s.ok()) {
-        return absl::InvalidArgumentError(StrCat(options.lab_path, ":", c.pos.line, ":", c.pos.col, ": listener \"",
-                                                 l.name, "\": ", s.message()));
+        return absl::InvalidArgumentError(StrCat(options.lab_path, ":", c.pos.line, ":", c.pos.col,
+                                                 ": listener \"", l.name, "\": ", s.message()));
       }
     }
   }
@@ -110,18 +111,23 @@ absl::StatusOr<std::unique_ptr<RunningCluster>> RunningCluster::Up(const config:
   if (!lock.ok()) {
     absl::StatusOr<ClusterState> other = ReadState(spec.name);
     if (other.ok()) {
-      return absl::FailedPreconditionError(StrCat("cluster ", spec.name, " is already up (pid ", other->owner.pid,
-                                                  "); take it down with: minikube-net down ", spec.name));
+      return absl::FailedPreconditionError(
+          StrCat("cluster ", spec.name, " is already up (pid ", other->owner.pid,
+                 "); take it down with: minikube-net down ", spec.name));
     }
     return lock.status();
   }
   impl.lock = std::move(*lock);
   // A state file under a free lock is what a killed run left: remove it first, proven by markers.
   if (absl::StatusOr<ClusterState> stale = ReadState(spec.name); stale.ok()) {
-    if (options.notice) options.notice(StrCat("removing what a previous run of ", spec.name, " left behind (pid ", stale->owner.pid, " is gone)"));
+    if (options.notice)
+      options.notice(StrCat("removing what a previous run of ", spec.name, " left behind (pid ",
+                            stale->owner.pid, " is gone)"));
     MKN_ASSIGN_OR_RETURN(TeardownReport r, RemoveFromState(*stale));
     if (!r.not_ours.empty()) {
-      return absl::FailedPreconditionError(StrCat("namespace ", r.not_ours[0], " exists but is not this cluster's; remove it or rename the cluster"));
+      return absl::FailedPreconditionError(
+          StrCat("namespace ", r.not_ours[0],
+                 " exists but is not this cluster's; remove it or rename the cluster"));
     }
     impl.lock.Reset();
     MKN_ASSIGN_OR_RETURN(impl.lock, LockCluster(spec.name));
@@ -160,7 +166,8 @@ absl::StatusOr<std::unique_ptr<RunningCluster>> RunningCluster::Up(const config:
   config::ClusterSpec live = spec;  // a CNI lab: with the addresses the chain gave
   if (spec.cni_mode) {
     if (absl::Status s = rc->CniUp(std::move(cni_configs), live, options); !s.ok()) return fail(s);
-    plan::Plan rest = plan::PhaseRange(plan::BuildPlan(live), plan::kPhaseServices, plan::kPhaseCount);
+    plan::Plan rest =
+        plan::PhaseRange(plan::BuildPlan(live), plan::kPhaseServices, plan::kPhaseCount);
     ApplyOptions ao2;
     ao2.workers = options.workers;
     ao2.existing_netns = &impl.applied.netns;
@@ -185,7 +192,8 @@ absl::StatusOr<std::unique_ptr<RunningCluster>> RunningCluster::Up(const config:
   impl.apps = std::make_unique<AppServer>(impl.logs);
   for (AppSocket& a : impl.applied.apps) {
     const config::PodSpec* pod = live.FindPod(a.app.pod);
-    if (absl::Status s = impl.apps->Serve(std::move(a), live.nodes[pod->node].name); !s.ok()) return fail(s);
+    if (absl::Status s = impl.apps->Serve(std::move(a), live.nodes[pod->node].name); !s.ok())
+      return fail(s);
   }
   impl.applied.apps.clear();
   impl.apps->Start(1);
@@ -193,14 +201,17 @@ absl::StatusOr<std::unique_ptr<RunningCluster>> RunningCluster::Up(const config:
   if (absl::Status s = rc->StartCommands(impl.applied.commands); !s.ok()) return fail(s);
   if (absl::Status s = rc->StartIngress(); !s.ok()) return fail(s);
   if (absl::StatusOr<std::unique_ptr<ControlServer>> control = ControlServer::Start(
-          ControlSocketPath(spec.name), [raw = rc.get()](const std::string& req) { return raw->HandleControl(req); });
+          ControlSocketPath(spec.name),
+          [raw = rc.get()](const std::string& req) { return raw->HandleControl(req); });
       control.ok()) {
     impl.control = std::move(*control);
   } else {
     return fail(control.status());
   }
   st.phase = "ready";
-  st.ready_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+  st.ready_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::steady_clock::now() - start)
+                    .count();
   if (absl::Status s = WriteState(st); !s.ok()) return fail(s);
   return rc;
 }
@@ -221,7 +232,8 @@ std::vector<std::string> RunningCluster::ReapChildren() {
       int status = 0;
       if (::waitpid(c.process.pid, &status, WNOHANG) == c.process.pid) {
         out.push_back(StrCat("pod ", p.name, ": container ", c.name, " exited with ",
-                             WIFEXITED(status) ? StrCat("status ", WEXITSTATUS(status)) : StrCat("signal ", WTERMSIG(status))));
+                             WIFEXITED(status) ? StrCat("status ", WEXITSTATUS(status))
+                                               : StrCat("signal ", WTERMSIG(status))));
         c.process = {};
       }
     }
@@ -235,14 +247,15 @@ absl::StatusOr<TeardownReport> RunningCluster::Down() {
   // The edge first: no new request, and those in flight finish through Services that still exist.
   if (impl_->ingress) impl_->ingress->Stop();
   {
-    // Under the mutex: a kill or scale in progress finishes first; later ones see `down` and refuse.
-    // Containers stop before the control thread ends: those it started (kill, scale) would otherwise
-    // get SIGKILL from PR_SET_PDEATHSIG when it exits instead of SIGTERM and their grace period.
+    // Under the mutex: a kill or scale in progress finishes first; later ones see `down` and
+    // refuse. Containers stop before the control thread ends: those it started (kill, scale) would
+    // otherwise get SIGKILL from PR_SET_PDEATHSIG when it exits instead of SIGTERM and their grace
+    // period.
     std::lock_guard<std::mutex> l(impl_->mu);
     state_.phase = "stopping";
     (void)WriteState(state_);
     if (impl_->proxy) impl_->proxy->Stop();  // closes the TUNs
-    if (impl_->apps) impl_->apps->Stop();  // closes every socket held in a pod
+    if (impl_->apps) impl_->apps->Stop();    // closes every socket held in a pod
     StopProcesses(state_.Processes());
   }
   if (impl_->control) impl_->control->Stop();
@@ -277,7 +290,9 @@ absl::StatusOr<DownResult> DownCluster(const std::string& name, int timeout_ms) 
       pollfd p{pidfd, POLLIN, 0};
       int r = ::poll(&p, 1, timeout_ms);
       if (r <= 0) {
-        return absl::DeadlineExceededError(StrCat("cluster ", name, ": pid ", st->owner.pid, " did not stop within ", timeout_ms / 1000, " s"));
+        return absl::DeadlineExceededError(StrCat("cluster ", name, ": pid ", st->owner.pid,
+                                                  " did not stop within ", timeout_ms / 1000,
+                                                  " s"));
       }
       res.owner_stopped = true;
     }
@@ -287,7 +302,8 @@ absl::StatusOr<DownResult> DownCluster(const std::string& name, int timeout_ms) 
   }
   // No live owner: take the lock so no `up` races us, and remove what state and markers prove ours.
   // An owner just SIGKILLed can still hold it for a moment: its thread-group leader is a zombie
-  // (not alive) while its other threads are still exiting with the fd table. Wait for that, bounded.
+  // (not alive) while its other threads are still exiting with the fd table. Wait for that,
+  // bounded.
   absl::StatusOr<Fd> lock = LockCluster(name);
   for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
        !lock.ok() && absl::IsFailedPrecondition(lock.status()) && !IsAlive(st->owner) &&
@@ -326,7 +342,8 @@ absl::Status RunningCluster::CniUp(std::vector<CniNodeConfig> configs, config::C
         if (node.ok()) {
           impl.cni_nodes[i] = std::move(*node);
         } else {
-          st[i] = absl::Status(node.status().code(), StrCat("node ", configs[i].node, ": ", node.status().message()));
+          st[i] = absl::Status(node.status().code(),
+                               StrCat("node ", configs[i].node, ": ", node.status().message()));
         }
       });
     }
@@ -343,7 +360,8 @@ absl::Status RunningCluster::CniUp(std::vector<CniNodeConfig> configs, config::C
     req.argv = node.daemon;
     std::string bin = node.daemon[0];
     if (bin.find('/') == std::string::npos) {
-      for (const char* dir : {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}) {
+      for (const char* dir :
+           {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}) {
         if (::access(StrCat(dir, "/", bin).c_str(), X_OK) == 0) {
           bin = StrCat(dir, "/", bin);
           break;
@@ -354,15 +372,19 @@ absl::Status RunningCluster::CniUp(std::vector<CniNodeConfig> configs, config::C
     }
     req.binary = bin;
     req.env = {StrCat("PATH=", cni::kPluginPath), StrCat("NODE_NAME=", node.name),
-               StrCat("NODE_IP=", node.underlay_ip.ToString()), StrCat("POD_CIDR=", node.pod_cidr.ToString()),
+               StrCat("NODE_IP=", node.underlay_ip.ToString()),
+               StrCat("POD_CIDR=", node.pod_cidr.ToString()),
                StrCat("CNI_PATH=", absl::StrJoin(node.cni.bin_dirs, ":"))};
     req.netns_fd = impl.cni_nodes[i]->netns_fd();
     req.mntns_fd = impl.cni_nodes[i]->mntns_fd();
     absl::StatusOr<pid_t> pid = StartDaemon(req, StrCat(impl.logs, "/daemon-", node.name, ".log"));
-    if (!pid.ok()) return absl::Status(pid.status().code(), StrCat("node ", node.name, ": daemon: ", pid.status().message()));
+    if (!pid.ok())
+      return absl::Status(pid.status().code(),
+                          StrCat("node ", node.name, ": daemon: ", pid.status().message()));
     impl.daemons.push_back(*pid);
   }
-  // ADD: nodes in parallel, a node's pods one after another (in address order, as the plan lists them).
+  // ADD: nodes in parallel, a node's pods one after another (in address order, as the plan lists
+  // them).
   std::vector<std::string> errors(live.pods.size());
   std::vector<std::optional<PodAddress>> addrs(live.pods.size());
   {
@@ -395,12 +417,14 @@ absl::Status RunningCluster::CniUp(std::vector<CniNodeConfig> configs, config::C
       if (std::optional<net::Mac> mac = net::Mac::Parse(addrs[p]->mac)) pod.mac = *mac;
     }
     if (!errors[p].empty()) {
-      failed.push_back(StrCat("pod ", pod.name, " (node ", live.nodes[pod.node].name, "): ", errors[p]));
+      failed.push_back(
+          StrCat("pod ", pod.name, " (node ", live.nodes[pod.node].name, "): ", errors[p]));
       impl.pod_errors[pod.name] = errors[p];
     }
   }
   if (!failed.empty() && options.strict) {
-    return absl::FailedPreconditionError(StrCat("CNI ADD failed for ", failed.size(), " pod(s) (--strict: rolled back):\n  ",
+    return absl::FailedPreconditionError(StrCat("CNI ADD failed for ", failed.size(),
+                                                " pod(s) (--strict: rolled back):\n  ",
                                                 absl::StrJoin(failed, "\n  ")));
   }
   for (const std::string& f : failed) {
@@ -421,12 +445,15 @@ absl::Status RunningCluster::StartCommands(const std::vector<plan::StartCommand>
     std::string dir = StrCat(impl.logs, "/", c.pod);
     ::mkdir(dir.c_str(), 0755);
     std::vector<std::pair<std::string, std::string>> env = {
-        {"POD_NAME", c.pod}, {"POD_IP", pod->ip.ToString()}, {"NODE_NAME", spec.nodes[pod->node].name}};
+        {"POD_NAME", c.pod},
+        {"POD_IP", pod->ip.ToString()},
+        {"NODE_NAME", spec.nodes[pod->node].name}};
     env.insert(env.end(), c.env.begin(), c.env.end());
-    absl::StatusOr<ChildProcess> child =
-        Spawn(impl.applied.netns.at(c.ns).get(), c.argv, env, StrCat(dir, "/", c.container, ".log"));
+    absl::StatusOr<ChildProcess> child = Spawn(impl.applied.netns.at(c.ns).get(), c.argv, env,
+                                               StrCat(dir, "/", c.container, ".log"));
     if (!child.ok()) {
-      return absl::Status(child.status().code(), StrCat("pod ", c.pod, ": container ", c.container, ": ", child.status().message()));
+      return absl::Status(child.status().code(), StrCat("pod ", c.pod, ": container ", c.container,
+                                                        ": ", child.status().message()));
     }
     for (PodState& p : state_.pods) {
       if (p.name != c.pod) continue;
@@ -450,7 +477,8 @@ void RunningCluster::SyncStatePods() {
     }
   }
   for (PodState& p : fresh.pods) {
-    if (auto it = impl_->pod_errors.find(p.name); it != impl_->pod_errors.end()) p.error = it->second;
+    if (auto it = impl_->pod_errors.find(p.name); it != impl_->pod_errors.end())
+      p.error = it->second;
   }
   state_.pods = std::move(fresh.pods);
 }
@@ -469,10 +497,12 @@ absl::Status RunningCluster::MakePods(const std::vector<int>& pods) {
     for (auto& [name, fd] : ns.netns) impl.applied.netns[name] = std::move(fd);
     for (int i : pods) {
       config::PodSpec& pod = spec.pods[i];
-      if (pod.node >= static_cast<int>(impl.cni_nodes.size()) || !impl.cni_nodes[pod.node]) continue;
+      if (pod.node >= static_cast<int>(impl.cni_nodes.size()) || !impl.cni_nodes[pod.node])
+        continue;
       ChainOutcome add = impl.cni_nodes[pod.node]->Add(PodRuntimeConf(spec, pod));
-      absl::StatusOr<PodAddress> a = add.status.ok() ? PodAddressFromResult(add.result, spec.nodes[pod.node].cni.ifname)
-                                                     : absl::StatusOr<PodAddress>(add.status);
+      absl::StatusOr<PodAddress> a =
+          add.status.ok() ? PodAddressFromResult(add.result, spec.nodes[pod.node].cni.ifname)
+                          : absl::StatusOr<PodAddress>(add.status);
       pod.ip = net::Ipv4{};
       pod.mac = net::Mac{};
       if (a.ok()) {
@@ -484,7 +514,8 @@ absl::Status RunningCluster::MakePods(const std::vector<int>& pods) {
       }
     }
     SyncStatePods();
-    plan = plan::PhaseRange(plan::BuildPodPlan(spec, pods), plan::kPhaseServices, plan::kPhaseCount);
+    plan =
+        plan::PhaseRange(plan::BuildPodPlan(spec, pods), plan::kPhaseServices, plan::kPhaseCount);
   }
   MKN_ASSIGN_OR_RETURN(Applied made, Apply(plan, ao));
   for (auto& [name, fd] : made.netns) impl.applied.netns[name] = std::move(fd);
@@ -508,20 +539,26 @@ absl::Status RunningCluster::RemovePodNow(const config::PodSpec& pod) {
   StopProcesses(procs);
   // A CNI lab: the chain's DEL while the pod's namespace still exists (as kubelet tears a sandbox
   // down); a failure is the plugin's and does not keep the pod.
-  if (impl.spec.cni_mode && pod.node < static_cast<int>(impl.cni_nodes.size()) && impl.cni_nodes[pod.node]) {
+  if (impl.spec.cni_mode && pod.node < static_cast<int>(impl.cni_nodes.size()) &&
+      impl.cni_nodes[pod.node]) {
     ChainOutcome del = impl.cni_nodes[pod.node]->Del(PodRuntimeConf(impl.spec, pod));
     impl.pod_errors.erase(pod.name);
     if (!del.status.ok()) {
-      RemovePod(impl.applied.netns.count(impl.spec.nodes[pod.node].netns) ? impl.applied.netns.at(impl.spec.nodes[pod.node].netns).get() : -1,
-                "", pod.netns).IgnoreError();
+      RemovePod(impl.applied.netns.count(impl.spec.nodes[pod.node].netns)
+                    ? impl.applied.netns.at(impl.spec.nodes[pod.node].netns).get()
+                    : -1,
+                "", pod.netns)
+          .IgnoreError();
       impl.applied.netns.erase(pod.netns);
-      return absl::Status(del.status.code(), StrCat("pod ", pod.name, ": CNI DEL: ", del.status.message()));
+      return absl::Status(del.status.code(),
+                          StrCat("pod ", pod.name, ": CNI DEL: ", del.status.message()));
     }
   }
   impl.applied.netns.erase(pod.netns);
   const std::string& node_ns = impl.spec.nodes[pod.node].netns;
   auto node = impl.applied.netns.find(node_ns);
-  if (node == impl.applied.netns.end()) return absl::InternalError(StrCat("no fd of node netns ", node_ns));
+  if (node == impl.applied.netns.end())
+    return absl::InternalError(StrCat("no fd of node netns ", node_ns));
   return RemovePod(node->second.get(), pod.host_veth, pod.netns);
 }
 
@@ -540,9 +577,11 @@ absl::Status RunningCluster::StartIngress() {
     };
     for (const config::IngressSpec& ing : edge.ingresses) {
       for (const config::IngressRuleSpec& r : ing.rules) add(r.host);
-      for (const config::IngressTlsSpec& t : ing.tls) for (const std::string& h : t.hosts) add(h);
+      for (const config::IngressTlsSpec& t : ing.tls)
+        for (const std::string& h : t.hosts) add(h);
     }
-    for (const config::HttpRouteSpec& r : edge.http_routes) for (const std::string& h : r.hostnames) add(h);
+    for (const config::HttpRouteSpec& r : edge.http_routes)
+      for (const std::string& h : r.hostnames) add(h);
     MKN_ASSIGN_OR_RETURN(auto files, IssueCert(ca, hosts, dir, "auto"));
     for (config::ListenerSpec& l : edge.listeners) {
       if (l.protocol == config::ListenerProtocol::kHttps && l.tls.empty()) {
@@ -583,7 +622,8 @@ absl::Status RunningCluster::RefreshServices() {
     // One transaction per node replaces the whole table: no packet sees half a ruleset.
     for (const config::NodeSpec& n : spec.nodes) {
       std::string rules = proxy::RenderNftRuleset(spec, n.index);
-      MKN_RETURN_IF_ERROR(RunInNetns(impl.applied.netns.at(n.netns).get(), [&] { return RunNft(rules); }));
+      MKN_RETURN_IF_ERROR(
+          RunInNetns(impl.applied.netns.at(n.netns).get(), [&] { return RunNft(rules); }));
     }
   }
   return absl::OkStatus();
@@ -592,7 +632,8 @@ absl::Status RunningCluster::RefreshServices() {
 absl::Status RunningCluster::FlushFlowsTo(const std::vector<net::Ipv4>& ips) {
   // Userspace: Nat::ReplaceEndpoints has flushed them. nftables: the kernel's table, node by node.
   Impl& impl = *impl_;
-  if (impl.spec.proxy_mode != config::ProxyMode::kNftables || impl.spec.services.empty() || ips.empty()) {
+  if (impl.spec.proxy_mode != config::ProxyMode::kNftables || impl.spec.services.empty() ||
+      ips.empty()) {
     return absl::OkStatus();
   }
   for (const config::NodeSpec& n : impl.spec.nodes) {
@@ -604,8 +645,9 @@ absl::Status RunningCluster::FlushFlowsTo(const std::vector<net::Ipv4>& ips) {
   return absl::OkStatus();
 }
 
-absl::Status RunningCluster::Transition(const config::ClusterSpec& next, const std::vector<std::string>& removed,
-                                       const std::vector<std::string>& added) {
+absl::Status RunningCluster::Transition(const config::ClusterSpec& next,
+                                        const std::vector<std::string>& removed,
+                                        const std::vector<std::string>& added) {
   Impl& impl = *impl_;
   const config::ClusterSpec before = impl.spec;
   // 1. No new flow goes to the pods that go (as endpoints are removed before a pod terminates), and
@@ -627,7 +669,8 @@ absl::Status RunningCluster::Transition(const config::ClusterSpec& next, const s
   if (absl::Status s = WriteState(state_); st.ok()) st = s;
   if (st.ok() && !added.empty()) {
     std::vector<int> idx;
-    for (const std::string& name : added) idx.push_back(static_cast<int>(next.FindPod(name) - next.pods.data()));
+    for (const std::string& name : added)
+      idx.push_back(static_cast<int>(next.FindPod(name) - next.pods.data()));
     st = MakePods(idx);
   }
   if (st.ok()) {
@@ -661,7 +704,8 @@ absl::Status RunningCluster::KillPod(const std::string& name) {
   Impl& impl = *impl_;
   if (impl.down) return absl::FailedPreconditionError("the cluster is stopping");
   config::ClusterSpec next = impl.spec;
-  MKN_RETURN_IF_ERROR(config::RecreatePod(next, name).status());  // pure: fails before anything changes
+  MKN_RETURN_IF_ERROR(
+      config::RecreatePod(next, name).status());  // pure: fails before anything changes
   return Transition(next, {name}, {name});
 }
 
@@ -699,7 +743,8 @@ void AddNodeNftCounters(const config::ClusterSpec& spec, const std::string& nft_
       const json& r = item["rule"];
       std::string chain = r.value("chain", "");
       size_t at = chain.find("-default/");
-      if (chain.rfind("service-", 0) != 0 || at == std::string::npos || !r.contains("expr")) continue;
+      if (chain.rfind("service-", 0) != 0 || at == std::string::npos || !r.contains("expr"))
+        continue;
       for (const json& e : r["expr"]) {
         if (e.contains("counter") && e["counter"].is_object()) {
           out[chain.substr(at + 9)].new_flows += e["counter"].value("packets", uint64_t{0});
@@ -724,7 +769,8 @@ void AddNodeNftCounters(const config::ClusterSpec& spec, const std::string& nft_
     std::string key;
     if (it != by_vip.end()) {
       key = it->second;
-    } else if (auto np = by_node_port.find({f.orig_dport, f.protocol}); np != by_node_port.end() && node_ips.count(f.orig_dst.value)) {
+    } else if (auto np = by_node_port.find({f.orig_dport, f.protocol});
+               np != by_node_port.end() && node_ips.count(f.orig_dst.value)) {
       key = np->second;
     } else {
       continue;
@@ -748,29 +794,37 @@ json ServicesJson(const config::ClusterSpec& spec, const UserspaceProxy* proxy,
       json jp = {{"name", p.name},
                  {"port", p.port},
                  {"protocol", config::ToString(p.protocol)},
-                 {"target_port", p.target_port_name.empty() ? json(p.target_port) : json(p.target_port_name)}};
+                 {"target_port",
+                  p.target_port_name.empty() ? json(p.target_port) : json(p.target_port_name)}};
       if (p.node_port != 0) jp["node_port"] = p.node_port;
       if (stats && port_id < stats->services.size()) {
         const nat::ServiceCounters& c = stats->services[port_id].counters;
         json drops = json::object();
         for (int d = 1; d < nat::kDropReasonCount; ++d) {
-          if (c.drops[d] != 0) drops[std::string(nat::ToString(static_cast<nat::DropReason>(d)))] = c.drops[d];
+          if (c.drops[d] != 0)
+            drops[std::string(nat::ToString(static_cast<nat::DropReason>(d)))] = c.drops[d];
         }
-        jp["counters"] = {{"packets", c.packets}, {"bytes", c.bytes}, {"new_flows", c.new_flows},
-                          {"icmp_errors", c.icmp_errors}, {"drops", drops}, {"flows", stats->services[port_id].flows}};
+        jp["counters"] = {{"packets", c.packets},     {"bytes", c.bytes},
+                          {"new_flows", c.new_flows}, {"icmp_errors", c.icmp_errors},
+                          {"drops", drops},           {"flows", stats->services[port_id].flows}};
       }
       if (nft != nullptr) {
         auto it = nft->find(NftKey(s.name, p));
         NftServiceCounters c = it == nft->end() ? NftServiceCounters{} : it->second;
-        jp["counters"] = {{"packets", c.packets}, {"bytes", c.bytes}, {"new_flows", c.new_flows},
-                          {"flows", c.flows}, {"drops", json::object()}};
+        jp["counters"] = {{"packets", c.packets},
+                          {"bytes", c.bytes},
+                          {"new_flows", c.new_flows},
+                          {"flows", c.flows},
+                          {"drops", json::object()}};
       }
       ++port_id;
       ports.push_back(jp);
     }
     json eps = json::array();
-    for (int e : s.endpoints) eps.push_back({{"pod", spec.pods[e].name}, {"ip", spec.pods[e].ip.ToString()},
-                                             {"node", spec.nodes[spec.pods[e].node].name}});
+    for (int e : s.endpoints)
+      eps.push_back({{"pod", spec.pods[e].name},
+                     {"ip", spec.pods[e].ip.ToString()},
+                     {"node", spec.nodes[spec.pods[e].node].name}});
     out.push_back({{"name", s.name},
                    {"type", config::ToString(s.type)},
                    {"cluster_ip", s.cluster_ip.ToString()},
@@ -788,37 +842,49 @@ json ServicesJson(const config::ClusterSpec& spec, const UserspaceProxy* proxy,
 std::string RunningCluster::HandleControl(const std::string& request) {
   json req = json::parse(request, nullptr, /*allow_exceptions=*/false);
   auto error = [](absl::Status s) {
-    return json{{"ok", false}, {"code", absl::StatusCodeToString(s.code())}, {"error", std::string(s.message())}}
+    return json{{"ok", false},
+                {"code", absl::StatusCodeToString(s.code())},
+                {"error", std::string(s.message())}}
         .dump(-1, ' ', false, json::error_handler_t::replace);
   };
   if (!req.is_object() || !req.contains("verb") || !req["verb"].is_string()) {
     return error(absl::InvalidArgumentError("bad request: want {\"verb\": ...}"));
   }
   const std::string verb = req["verb"];
-  auto str = [&](const char* k) { return req.contains(k) && req[k].is_string() ? req[k].get<std::string>() : std::string(); };
+  auto str = [&](const char* k) {
+    return req.contains(k) && req[k].is_string() ? req[k].get<std::string>() : std::string();
+  };
   if (verb == "kill") {
     auto t0 = std::chrono::steady_clock::now();
     if (absl::Status s = KillPod(str("pod")); !s.ok()) return error(s);
     std::lock_guard<std::mutex> l(impl_->mu);
     const PodState* p = state_.FindPod(str("pod"));
-    return json{{"ok", true}, {"pod", str("pod")}, {"ip", p ? p->ip : ""}, {"node", p ? p->node : ""},
-                {"ms", std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count()}}
+    return json{{"ok", true},
+                {"pod", str("pod")},
+                {"ip", p ? p->ip : ""},
+                {"node", p ? p->node : ""},
+                {"ms", std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::steady_clock::now() - t0)
+                           .count()}}
         .dump(-1, ' ', false, json::error_handler_t::replace);
   }
   if (verb == "scale") {
     if (!req.contains("replicas") || !req["replicas"].is_number_integer()) {
       return error(absl::InvalidArgumentError("scale: want \"replicas\": N"));
     }
-    if (absl::Status s = Scale(str("deployment"), req["replicas"].get<int>()); !s.ok()) return error(s);
+    if (absl::Status s = Scale(str("deployment"), req["replicas"].get<int>()); !s.ok())
+      return error(s);
     return json{{"ok", true}}.dump(-1, ' ', false, json::error_handler_t::replace);
   }
   std::lock_guard<std::mutex> l(impl_->mu);
   if (verb == "cni") {
-    // One verb of a node's chain, run here with the node's view this process holds (a second process
-    // mounting the same view would share its overlay upper dirs), serialized with kill and scale.
+    // One verb of a node's chain, run here with the node's view this process holds (a second
+    // process mounting the same view would share its overlay upper dirs), serialized with kill and
+    // scale.
     const std::string cv = str("cni_verb"), pod_name = str("pod"), node_name = str("node");
     const config::ClusterSpec& spec = impl_->spec;
-    if (!spec.cni_mode || impl_->cni_nodes.empty()) return error(absl::FailedPreconditionError("not a network = \"cni\" lab"));
+    if (!spec.cni_mode || impl_->cni_nodes.empty())
+      return error(absl::FailedPreconditionError("not a network = \"cni\" lab"));
     int node = 0;
     const config::PodSpec* pod = nullptr;
     if (!pod_name.empty()) {
@@ -837,26 +903,36 @@ std::string RunningCluster::HandleControl(const std::string& request) {
     if ((cv == "add" || cv == "check" || cv == "del") && pod == nullptr) {
       return error(absl::InvalidArgumentError(StrCat("cni ", cv, ": name a pod")));
     }
-    ChainOutcome out = cn.RunVerb(cv, pod != nullptr ? cn.AsCached(PodRuntimeConf(spec, *pod)) : cni::RuntimeConf{});
+    ChainOutcome out = cn.RunVerb(
+        cv, pod != nullptr ? cn.AsCached(PodRuntimeConf(spec, *pod)) : cni::RuntimeConf{});
     if (absl::IsInvalidArgument(out.status) && out.calls.empty()) return error(out.status);
     json versions = json::object();
     for (const PluginCall& c : out.calls) {
-      if (c.command == "VERSION") versions[c.plugin] = json::parse(c.exec.stdout_data, nullptr, false);
+      if (c.command == "VERSION")
+        versions[c.plugin] = json::parse(c.exec.stdout_data, nullptr, false);
     }
-    return json{{"ok", true},           {"chain_ok", out.status.ok()},  {"chain_error", std::string(out.status.message())},
-                {"result", out.result}, {"calls", FormatCalls(out.calls)}, {"ncalls", out.calls.size()},
-                {"node", spec.nodes[node].name}, {"negotiated", cn.version()}, {"plugins", versions}}
+    return json{{"ok", true},
+                {"chain_ok", out.status.ok()},
+                {"chain_error", std::string(out.status.message())},
+                {"result", out.result},
+                {"calls", FormatCalls(out.calls)},
+                {"ncalls", out.calls.size()},
+                {"node", spec.nodes[node].name},
+                {"negotiated", cn.version()},
+                {"plugins", versions}}
         .dump(-1, ' ', false, json::error_handler_t::replace);
   }
   if (verb == "services" || verb == "endpoints") {
     std::optional<NftCounterMap> nft;
-    if (verb == "services" && impl_->spec.proxy_mode == config::ProxyMode::kNftables && !impl_->spec.services.empty()) {
+    if (verb == "services" && impl_->spec.proxy_mode == config::ProxyMode::kNftables &&
+        !impl_->spec.services.empty()) {
       nft.emplace();
       for (const config::NodeSpec& n : impl_->spec.nodes) {
         std::string rules;
         std::vector<KernelFlow> flows;
         absl::Status st = RunInNetns(impl_->applied.netns.at(n.netns).get(), [&]() -> absl::Status {
-          MKN_ASSIGN_OR_RETURN(rules, NftOutput(StrCat("list table ip ", net::kNftTable), /*json=*/true));
+          MKN_ASSIGN_OR_RETURN(rules,
+                               NftOutput(StrCat("list table ip ", net::kNftTable), /*json=*/true));
           MKN_ASSIGN_OR_RETURN(flows, ListKernelFlows());
           return absl::OkStatus();
         });
@@ -864,7 +940,8 @@ std::string RunningCluster::HandleControl(const std::string& request) {
         AddNodeNftCounters(impl_->spec, rules, flows, *nft);
       }
     }
-    return json{{"ok", true}, {"proxy_mode", config::ToString(impl_->spec.proxy_mode)},
+    return json{{"ok", true},
+                {"proxy_mode", config::ToString(impl_->spec.proxy_mode)},
                 {"services", ServicesJson(impl_->spec, impl_->proxy.get(), nft ? &*nft : nullptr)}}
         .dump(-1, ' ', false, json::error_handler_t::replace);
   }
@@ -872,20 +949,27 @@ std::string RunningCluster::HandleControl(const std::string& request) {
     json routes = json::array();
     if (impl_->ingress) {
       for (const IngressRouteStats& r : impl_->ingress->Stats()) {
-        routes.push_back({{"route", r.route.empty() ? "(none)" : r.route}, {"requests", r.requests},
-                          {"1xx", r.status[1]}, {"2xx", r.status[2]}, {"3xx", r.status[3]},
-                          {"4xx", r.status[4]}, {"5xx", r.status[5]}, {"bytes_in", r.bytes_in},
+        routes.push_back({{"route", r.route.empty() ? "(none)" : r.route},
+                          {"requests", r.requests},
+                          {"1xx", r.status[1]},
+                          {"2xx", r.status[2]},
+                          {"3xx", r.status[3]},
+                          {"4xx", r.status[4]},
+                          {"5xx", r.status[5]},
+                          {"bytes_in", r.bytes_in},
                           {"bytes_out", r.bytes_out}});
       }
     }
     json listeners = json::array();
-    if (impl_->ingress) for (const std::string& l : impl_->ingress->Listening()) listeners.push_back(l);
-    return json{{"ok", true}, {"listeners", listeners}, {"routes", routes}}.dump(-1, ' ', false,
-                                                                                json::error_handler_t::replace);
+    if (impl_->ingress)
+      for (const std::string& l : impl_->ingress->Listening()) listeners.push_back(l);
+    return json{{"ok", true}, {"listeners", listeners}, {"routes", routes}}.dump(
+        -1, ' ', false, json::error_handler_t::replace);
   }
   if (verb == "conntrack") {
     json flows = json::array();
-    if (!impl_->proxy && impl_->spec.proxy_mode == config::ProxyMode::kNftables && !impl_->spec.services.empty()) {
+    if (!impl_->proxy && impl_->spec.proxy_mode == config::ProxyMode::kNftables &&
+        !impl_->spec.services.empty()) {
       // The kernel's flows that were translated (their reply does not come from where they went).
       std::map<uint32_t, std::string> pod_of;
       for (const config::PodSpec& p : impl_->spec.pods) pod_of[p.ip.value] = p.name;
@@ -903,23 +987,37 @@ std::string RunningCluster::HandleControl(const std::string& request) {
         for (const KernelFlow& f : kf) {
           if (f.orig_dst == f.reply_src || (f.protocol != "tcp" && f.protocol != "udp")) continue;
           std::string proto = f.protocol == "tcp" ? "TCP" : "UDP";
-          flows.push_back({{"node", n.name}, {"protocol", proto}, {"state", f.state.empty() ? "-" : f.state},
-                           {"service", StrCat(f.orig_dst.ToString(), ":", f.orig_dport, "/", proto)},
-                           {"original", ep(f.orig_src, f.orig_sport, f.orig_dst, f.orig_dport)},
-                           {"reply", ep(f.reply_src, f.reply_sport, f.reply_dst, f.reply_dport)},
-                           {"endpoint", pod_of.count(f.reply_src.value) ? pod_of[f.reply_src.value] : ""},
-                           {"expires_in_ms", f.expires_s * 1000}, {"packets", f.packets}, {"bytes", f.bytes}});
+          flows.push_back(
+              {{"node", n.name},
+               {"protocol", proto},
+               {"state", f.state.empty() ? "-" : f.state},
+               {"service", StrCat(f.orig_dst.ToString(), ":", f.orig_dport, "/", proto)},
+               {"original", ep(f.orig_src, f.orig_sport, f.orig_dst, f.orig_dport)},
+               {"reply", ep(f.reply_src, f.reply_sport, f.reply_dst, f.reply_dport)},
+               {"endpoint", pod_of.count(f.reply_src.value) ? pod_of[f.reply_src.value] : ""},
+               {"expires_in_ms", f.expires_s * 1000},
+               {"packets", f.packets},
+               {"bytes", f.bytes}});
         }
       }
-      return json{{"ok", true}, {"flows", flows}}.dump(-1, ' ', false, json::error_handler_t::replace);
+      return json{{"ok", true}, {"flows", flows}}.dump(-1, ' ', false,
+                                                       json::error_handler_t::replace);
     }
     if (!impl_->proxy) return error(absl::FailedPreconditionError("the cluster has no services"));
     for (const ProxyFlow& f : impl_->proxy->Flows(str("node"))) {
-      flows.push_back({{"node", f.node}, {"protocol", f.protocol}, {"state", f.state}, {"service", f.service},
-                       {"original", f.original}, {"reply", f.reply}, {"endpoint", f.endpoint},
-                       {"expires_in_ms", f.expires_in_ms}, {"packets", f.packets}, {"bytes", f.bytes}});
+      flows.push_back({{"node", f.node},
+                       {"protocol", f.protocol},
+                       {"state", f.state},
+                       {"service", f.service},
+                       {"original", f.original},
+                       {"reply", f.reply},
+                       {"endpoint", f.endpoint},
+                       {"expires_in_ms", f.expires_in_ms},
+                       {"packets", f.packets},
+                       {"bytes", f.bytes}});
     }
-    return json{{"ok", true}, {"flows", flows}}.dump(-1, ' ', false, json::error_handler_t::replace);
+    return json{{"ok", true}, {"flows", flows}}.dump(-1, ' ', false,
+                                                     json::error_handler_t::replace);
   }
   return error(absl::InvalidArgumentError(StrCat("unknown verb \"", verb, "\"")));
 }

@@ -1,10 +1,11 @@
-// vnet/cluster/cluster — a cluster's whole life: up (state, apply, apps, commands) and down (from any process).
+// vnet/cluster/cluster — a cluster's whole life: up (state, apply, apps, commands) and down (from
+// any process).
 //
-// RunningCluster::Up() is all-or-nothing: on any failure everything made so far is removed before the
-// Status is returned. DownCluster() takes down a cluster by name from another process: it asks a live
-// owner to stop (SIGTERM, then waits for it), or, if the owner died (SIGKILL, crash), removes what its
-// state file and the kernel's ownership markers prove to be the cluster's. Needs CAP_NET_ADMIN and
-// CAP_SYS_ADMIN.
+// RunningCluster::Up() is all-or-nothing: on any failure everything made so far is removed before
+// the Status is returned. DownCluster() takes down a cluster by name from another process: it asks
+// a live owner to stop (SIGTERM, then waits for it), or, if the owner died (SIGKILL, crash),
+// removes what its state file and the kernel's ownership markers prove to be the cluster's. Needs
+// CAP_NET_ADMIN and CAP_SYS_ADMIN.
 #pragma once
 
 #include <atomic>
@@ -16,8 +17,8 @@
 #include "lib/config/spec.h"
 #include "lib/plan/plan.h"
 #include "vnet/cluster/applier.h"
-#include "vnet/cni/runtime.h"
 #include "vnet/cluster/state.h"
+#include "vnet/cni/runtime.h"
 
 namespace mkn::vnet {
 
@@ -35,12 +36,14 @@ struct UpOptions {
 
 class RunningCluster {
  public:
-  static absl::StatusOr<std::unique_ptr<RunningCluster>> Up(const config::ClusterSpec& spec, const UpOptions& options);
+  static absl::StatusOr<std::unique_ptr<RunningCluster>> Up(const config::ClusterSpec& spec,
+                                                            const UpOptions& options);
   ~RunningCluster();
 
   // A copy: kill and scale change the pods under the cluster's mutex from the control thread.
   ClusterState state() const;
-  // Reaps exited command containers; returns a line for each ("pod/container exited with status N").
+  // Reaps exited command containers; returns a line for each ("pod/container exited with status
+  // N").
   std::vector<std::string> ReapChildren();
   // Stops apps and commands and removes every namespace. Idempotent.
   absl::StatusOr<TeardownReport> Down();
@@ -61,7 +64,8 @@ class RunningCluster {
   absl::Status StartCommands(const std::vector<plan::StartCommand>& commands);
   // A CNI lab: opens every node's chain, starts the node daemons, runs ADD for every pod (nodes in
   // parallel) and writes the addresses the results gave into `live`.
-  absl::Status CniUp(std::vector<CniNodeConfig> configs, config::ClusterSpec& live, const UpOptions& options);
+  absl::Status CniUp(std::vector<CniNodeConfig> configs, config::ClusterSpec& live,
+                     const UpOptions& options);
   // Builds the given pods (indices into the current spec) in the running cluster.
   absl::Status MakePods(const std::vector<int>& pods);
   // Stops the containers of `pod` (a PodSpec of the spec before the change) and removes it.
@@ -71,9 +75,9 @@ class RunningCluster {
   // The edge's listeners, when the lab has any (auto_tls: issues their certificates first).
   absl::Status StartIngress();
   // Moves the cluster from the current spec to `next`: the `removed` pods (named in the current
-  // spec) leave the Services, stop and go; the spec and state become `next`; the `added` pods (named
-  // in `next`) are made and join the Services. A failure midway still leaves the Services matching
-  // the pods that exist.
+  // spec) leave the Services, stop and go; the spec and state become `next`; the `added` pods
+  // (named in `next`) are made and join the Services. A failure midway still leaves the Services
+  // matching the pods that exist.
   absl::Status Transition(const config::ClusterSpec& next, const std::vector<std::string>& removed,
                           const std::vector<std::string>& added);
   // nftables mode: the kernel forgets the flows whose replies came from these (dead) pods.
@@ -86,8 +90,8 @@ class RunningCluster {
 };
 
 struct DownResult {
-  bool was_up = false;        // a state directory existed
-  bool owner_stopped = false; // a live owner was asked to stop and did
+  bool was_up = false;         // a state directory existed
+  bool owner_stopped = false;  // a live owner was asked to stop and did
   TeardownReport report;
 };
 

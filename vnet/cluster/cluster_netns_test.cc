@@ -1,11 +1,10 @@
 // RunningCluster and DownCluster against the real kernel, inside the test's own sandbox.
-#include "vnet/cluster/cluster.h"
-
 #include <gtest/gtest.h>
 
 #include <filesystem>
 
 #include "lib/config/spec.h"
+#include "vnet/cluster/cluster.h"
 #include "vnet/testing/sandbox.h"
 #include "vnet/testing/shell.h"
 
@@ -38,7 +37,8 @@ config::ClusterSpec Spec() {
 }
 
 bool NothingLeft() {
-  return !std::filesystem::exists("/run/minikube-net/rc") && Sh("ls /run/netns | grep -c '^mkn-rc-'").output == "0\n";
+  return !std::filesystem::exists("/run/minikube-net/rc") &&
+         Sh("ls /run/netns | grep -c '^mkn-rc-'").output == "0\n";
 }
 
 TEST(RunningCluster, UpServesAndDownRemovesEverything) {

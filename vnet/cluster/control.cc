@@ -14,8 +14,8 @@
 #include <thread>
 
 #include "lib/strings/str_cat.h"
-#include "vnet/kernel/fd.h"
 #include "vnet/cluster/state.h"
+#include "vnet/kernel/fd.h"
 
 namespace mkn::vnet {
 namespace {
@@ -26,7 +26,8 @@ constexpr size_t kMaxResponse = 256 << 20;  // a listing of every flow of a busy
 absl::StatusOr<sockaddr_un> Address(const std::string& path) {
   sockaddr_un a{};
   a.sun_family = AF_UNIX;
-  if (path.size() >= sizeof(a.sun_path)) return absl::InvalidArgumentError(StrCat("socket path too long: ", path));
+  if (path.size() >= sizeof(a.sun_path))
+    return absl::InvalidArgumentError(StrCat("socket path too long: ", path));
   std::memcpy(a.sun_path, path.data(), path.size());
   return a;
 }
@@ -34,7 +35,9 @@ absl::StatusOr<sockaddr_un> Address(const std::string& path) {
 // Waits for `events` on fd until the deadline. False on timeout.
 bool WaitFor(int fd, short events, std::chrono::steady_clock::time_point deadline) {
   for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    deadline - std::chrono::steady_clock::now())
+                    .count();
     if (left <= 0) return false;
     pollfd p{fd, events, 0};
     int r = ::poll(&p, 1, static_cast<int>(left));
@@ -44,7 +47,8 @@ bool WaitFor(int fd, short events, std::chrono::steady_clock::time_point deadlin
 }
 
 // Reads up to the first newline (or EOF). Empty optional on timeout or error.
-std::optional<std::string> ReadLine(int fd, std::chrono::steady_clock::time_point deadline, size_t max) {
+std::optional<std::string> ReadLine(int fd, std::chrono::steady_clock::time_point deadline,
+                                    size_t max) {
   std::string out;
   char buf[65536];
   while (out.size() < max) {
@@ -106,9 +110,12 @@ struct ControlServer::Impl {
   }
 };
 
-std::string ControlSocketPath(const std::string& cluster) { return StateDirOf(cluster) + "/control/control.sock"; }
+std::string ControlSocketPath(const std::string& cluster) {
+  return StateDirOf(cluster) + "/control/control.sock";
+}
 
-absl::StatusOr<std::unique_ptr<ControlServer>> ControlServer::Start(const std::string& path, Handler handler) {
+absl::StatusOr<std::unique_ptr<ControlServer>> ControlServer::Start(const std::string& path,
+                                                                    Handler handler) {
   std::unique_ptr<ControlServer> s(new ControlServer());
   s->impl_ = std::make_unique<Impl>();
   Impl& impl = *s->impl_;
@@ -119,11 +126,13 @@ absl::StatusOr<std::unique_ptr<ControlServer>> ControlServer::Start(const std::s
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return absl::ErrnoToStatus(errno, "control socket");
   impl.listen.Reset(fd);
-  ::unlink(path.c_str());  // a stale socket of a killed run; the cluster lock says we own the directory
+  ::unlink(
+      path.c_str());  // a stale socket of a killed run; the cluster lock says we own the directory
   // The socket sits in a 0700 directory: no other user can reach it, not even between bind() and
   // chmod() (and the umask, process-wide, stays untouched).
   std::string dir = path.substr(0, path.rfind('/'));
-  if (::mkdir(dir.c_str(), 0700) < 0 && errno != EEXIST) return absl::ErrnoToStatus(errno, StrCat("mkdir ", dir));
+  if (::mkdir(dir.c_str(), 0700) < 0 && errno != EEXIST)
+    return absl::ErrnoToStatus(errno, StrCat("mkdir ", dir));
   if (::chmod(dir.c_str(), 0700) < 0) return absl::ErrnoToStatus(errno, StrCat("chmod ", dir));
   if (::bind(fd, reinterpret_cast<sockaddr*>(&*addr), sizeof(*addr)) < 0) {
     return absl::ErrnoToStatus(errno, StrCat("bind ", path));
@@ -148,7 +157,8 @@ void ControlServer::Stop() {
   ::unlink(impl_->path.c_str());
 }
 
-absl::StatusOr<std::string> ControlCall(const std::string& cluster, const std::string& request, int timeout_ms) {
+absl::StatusOr<std::string> ControlCall(const std::string& cluster, const std::string& request,
+                                        int timeout_ms) {
   const std::string path = ControlSocketPath(cluster);
   absl::StatusOr<sockaddr_un> addr = Address(path);
   if (!addr.ok()) return addr.status();
@@ -156,16 +166,20 @@ absl::StatusOr<std::string> ControlCall(const std::string& cluster, const std::s
   if (fd < 0) return absl::ErrnoToStatus(errno, "socket");
   Fd conn(fd);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&*addr), sizeof(*addr)) < 0) {
-    return absl::UnavailableError(StrCat("cluster ", cluster, " does not answer on ", path, " (", std::strerror(errno),
+    return absl::UnavailableError(StrCat("cluster ", cluster, " does not answer on ", path, " (",
+                                         std::strerror(errno),
                                          "): is its process running? see: minikube-net status"));
   }
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  if (!WriteAll(fd, request + "\n", deadline)) return absl::UnavailableError(StrCat("send to ", path, " failed"));
+  if (!WriteAll(fd, request + "\n", deadline))
+    return absl::UnavailableError(StrCat("send to ", path, " failed"));
   std::optional<std::string> resp = ReadLine(fd, deadline, kMaxResponse);
   if (!resp) {
     return std::chrono::steady_clock::now() < deadline
-               ? absl::ResourceExhaustedError(StrCat("cluster ", cluster, ": the answer is over ", kMaxResponse >> 20, " MiB"))
-               : absl::DeadlineExceededError(StrCat("cluster ", cluster, ": no answer within ", timeout_ms, " ms"));
+               ? absl::ResourceExhaustedError(StrCat("cluster ", cluster, ": the answer is over ",
+                                                     kMaxResponse >> 20, " MiB"))
+               : absl::DeadlineExceededError(
+                     StrCat("cluster ", cluster, ": no answer within ", timeout_ms, " ms"));
   }
   return *resp;
 }

@@ -1,4 +1,5 @@
-// vnet/cluster/control — a running cluster's control socket, /run/minikube-net/<cluster>/control/control.sock.
+// vnet/cluster/control — a running cluster's control socket,
+// /run/minikube-net/<cluster>/control/control.sock.
 //
 // The CLI's runtime verbs (get svc, get endpoints, conntrack, kill, scale) talk to the process that
 // runs the cluster over a Unix stream socket: one request (a JSON object on one line) per
@@ -21,7 +22,8 @@ class ControlServer {
   using Handler = std::function<std::string(const std::string&)>;
 
   // Binds `path` (replacing a stale socket file) and starts serving.
-  static absl::StatusOr<std::unique_ptr<ControlServer>> Start(const std::string& path, Handler handler);
+  static absl::StatusOr<std::unique_ptr<ControlServer>> Start(const std::string& path,
+                                                              Handler handler);
   ~ControlServer();
   // Stops accepting, waits for the request in progress, removes the socket file. Idempotent.
   void Stop();

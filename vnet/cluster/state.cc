@@ -26,7 +26,8 @@ ClusterNetns ClusterState::Netns() const {
   // they are found by name here (Teardown still removes only those carrying the marker).
   const std::string vfy = net::NetnsName(cluster, net::kVerifyPodPrefix);
   std::error_code ec;
-  for (auto it = fs::directory_iterator(net::kNetnsDir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+  for (auto it = fs::directory_iterator(net::kNetnsDir, ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
     std::string name = it->path().filename().string();
     if (name.rfind(vfy, 0) == 0) ns.pods.push_back(name);
   }
@@ -61,7 +62,8 @@ ClusterState StateFromSpec(const config::ClusterSpec& spec, const std::string& l
   s.marker = spec.marker;
   s.underlay = net::NetnsName(spec.name, net::kUnderlayObject);
   for (const config::NodeSpec& n : spec.nodes) {
-    s.nodes.push_back({n.name, n.netns, n.underlay_ip.ToString(), n.pod_cidr.ToString(), n.gateway.ToString()});
+    s.nodes.push_back(
+        {n.name, n.netns, n.underlay_ip.ToString(), n.pod_cidr.ToString(), n.gateway.ToString()});
   }
   for (const config::PodSpec& p : spec.pods) {
     // A CNI lab's pod has no address until its chain's ADD gave one.
@@ -84,8 +86,11 @@ std::string StateDirOf(const std::string& cluster) { return net::StateDir(cluste
 std::string StateToJson(const ClusterState& s) {
   json nodes = json::array(), pods = json::array();
   for (const NodeState& n : s.nodes) {
-    nodes.push_back({{"name", n.name}, {"netns", n.netns}, {"underlay_ip", n.underlay_ip},
-                     {"pod_cidr", n.pod_cidr}, {"gateway", n.gateway}});
+    nodes.push_back({{"name", n.name},
+                     {"netns", n.netns},
+                     {"underlay_ip", n.underlay_ip},
+                     {"pod_cidr", n.pod_cidr},
+                     {"gateway", n.gateway}});
   }
   for (const PodState& p : s.pods) {
     json cs = json::array();
@@ -98,14 +103,26 @@ std::string StateToJson(const ClusterState& s) {
       }
       cs.push_back(std::move(j));
     }
-    pods.push_back({{"name", p.name}, {"node", p.node}, {"ip", p.ip}, {"netns", p.netns},
-                    {"deployment", p.deployment}, {"containers", cs}});
+    pods.push_back({{"name", p.name},
+                    {"node", p.node},
+                    {"ip", p.ip},
+                    {"netns", p.netns},
+                    {"deployment", p.deployment},
+                    {"containers", cs}});
     if (!p.error.empty()) pods.back()["error"] = p.error;
   }
-  json root = {{"cluster", s.cluster}, {"lab", s.lab}, {"phase", s.phase}, {"network", s.network},
-               {"marker", s.marker}, {"pid", s.owner.pid}, {"pid_start", s.owner.start_time},
-               {"started_at", s.started_at}, {"ready_ms", s.ready_ms}, {"underlay", s.underlay},
-               {"nodes", nodes}, {"pods", pods}};
+  json root = {{"cluster", s.cluster},
+               {"lab", s.lab},
+               {"phase", s.phase},
+               {"network", s.network},
+               {"marker", s.marker},
+               {"pid", s.owner.pid},
+               {"pid_start", s.owner.start_time},
+               {"started_at", s.started_at},
+               {"ready_ms", s.ready_ms},
+               {"underlay", s.underlay},
+               {"nodes", nodes},
+               {"pods", pods}};
   return root.dump(2) + "\n";
 }
 
@@ -143,11 +160,12 @@ absl::StatusOr<ClusterState> ReadState(const std::string& cluster) {
     s.ready_ms = j.value("ready_ms", int64_t{0});
     s.underlay = j.at("underlay");
     for (const json& n : j.at("nodes")) {
-      s.nodes.push_back({n.at("name"), n.at("netns"), n.value("underlay_ip", ""), n.value("pod_cidr", ""),
-                         n.value("gateway", "")});
+      s.nodes.push_back({n.at("name"), n.at("netns"), n.value("underlay_ip", ""),
+                         n.value("pod_cidr", ""), n.value("gateway", "")});
     }
     for (const json& p : j.at("pods")) {
-      PodState ps{p.at("name"), p.value("node", ""), p.value("ip", ""), p.at("netns"), p.value("deployment", ""), {},
+      PodState ps{p.at("name"),        p.value("node", ""),       p.value("ip", ""),
+                  p.at("netns"),       p.value("deployment", ""), {},
                   p.value("error", "")};
       for (const json& c : p.value("containers", json::array())) {
         ContainerState cs;
@@ -170,7 +188,8 @@ std::vector<std::string> ListClusters() {
   std::vector<std::string> out;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(std::string(net::kRunDir), ec)) {
-    if (e.is_directory() && fs::exists(e.path() / "state.json")) out.push_back(e.path().filename().string());
+    if (e.is_directory() && fs::exists(e.path() / "state.json"))
+      out.push_back(e.path().filename().string());
   }
   std::sort(out.begin(), out.end());
   return out;
@@ -186,7 +205,9 @@ absl::StatusOr<Fd> LockCluster(const std::string& cluster) {
   if (fd < 0) return absl::ErrnoToStatus(errno, StrCat("open ", path));
   Fd owned(fd);
   if (::flock(fd, LOCK_EX | LOCK_NB) < 0) {
-    if (errno == EWOULDBLOCK) return absl::FailedPreconditionError(StrCat("cluster ", cluster, " is up, run by another minikube-net process"));
+    if (errno == EWOULDBLOCK)
+      return absl::FailedPreconditionError(
+          StrCat("cluster ", cluster, " is up, run by another minikube-net process"));
     return absl::ErrnoToStatus(errno, StrCat("lock ", path));
   }
   return owned;
@@ -204,7 +225,8 @@ bool ClusterLocked(const std::string& cluster) {
 
 absl::Status RemoveStateDir(const std::string& cluster) {
   if (!net::IsDnsLabel(cluster, net::kMaxClusterName)) {
-    return absl::InvalidArgumentError(StrCat("refusing to remove the state of cluster \"", cluster, "\""));
+    return absl::InvalidArgumentError(
+        StrCat("refusing to remove the state of cluster \"", cluster, "\""));
   }
   std::error_code ec;
   fs::remove_all(StateDirOf(cluster), ec);

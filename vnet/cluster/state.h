@@ -1,7 +1,9 @@
 // vnet/cluster/state — what a running cluster records under /run/minikube-net/<cluster>/.
 //
-//   state.json   written before the first kernel object is created (phase "starting", every namespace the
-//                plan will make) and rewritten when ready; `down` works from it after a crash or SIGKILL.
+//   state.json   written before the first kernel object is created (phase "starting", every
+//   namespace the
+//                plan will make) and rewritten when ready; `down` works from it after a crash or
+//                SIGKILL.
 //   lock         flock()ed by the process that runs the cluster: free lock = no live owner.
 //   logs/<pod>/<container>.log
 // Files only; nothing here touches the network.
@@ -39,7 +41,7 @@ struct NodeState {
 
 struct ClusterState {
   std::string cluster;
-  std::string lab;  // absolute path of the lab file
+  std::string lab;    // absolute path of the lab file
   std::string phase;  // "starting", "ready", "stopping"
   std::string network;
   std::string marker;

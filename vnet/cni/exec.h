@@ -17,11 +17,11 @@
 // three pipes and a pidfd, so a large stdin and a large stdout cannot deadlock.
 //
 // Cost (vnet/cni/exec_netns_test RunPlugin.OverheadPerCallOfTrue: /bin/true 1000 times, each round
-// timing posix_spawn + waitpid and RunPlugin back to back, on the 2-core CI VM, kernel 6.18, load ~2.6
-// from other builds): posix_spawn + waitpid 570-760 µs (median), RunPlugin adds a median 50-110 µs a
-// call (three pipes, poll, pidfd, the stdin write), the same with setns into a node's netns and mount
-// namespace. A quiet run gave 530 µs vs 576 µs (+46), 616 µs in a node. The plugin's exec and dynamic
-// loading dominate; issue 7's budget for the harness is 1 ms.
+// timing posix_spawn + waitpid and RunPlugin back to back, on the 2-core CI VM, kernel 6.18, load
+// ~2.6 from other builds): posix_spawn + waitpid 570-760 µs (median), RunPlugin adds a median
+// 50-110 µs a call (three pipes, poll, pidfd, the stdin write), the same with setns into a node's
+// netns and mount namespace. A quiet run gave 530 µs vs 576 µs (+46), 616 µs in a node. The
+// plugin's exec and dynamic loading dominate; issue 7's budget for the harness is 1 ms.
 #pragma once
 
 #include <sys/types.h>
@@ -72,9 +72,9 @@ absl::StatusOr<ExecResult> RunPlugin(const ExecRequest& req);
 // /dev/null, stdout and stderr appended to log_path (opened in the *caller's* mount namespace,
 // created 0644), its own session and process group, PR_SET_PDEATHSIG(SIGKILL) so it dies if
 // minikube-net is killed (checked against a parent that died before prctl). PDEATHSIG follows the
-// *thread* that spawned it: call this from a long-lived thread (the main thread), as vnet/kernel/process's
-// Spawn. `timeout` and `stdin_data` are ignored. Returns the pid, our child until StopDaemon reaps
-// it. Status: as RunPlugin's spawn errors, plus the log file's open error.
+// *thread* that spawned it: call this from a long-lived thread (the main thread), as
+// vnet/kernel/process's Spawn. `timeout` and `stdin_data` are ignored. Returns the pid, our child
+// until StopDaemon reaps it. Status: as RunPlugin's spawn errors, plus the log file's open error.
 absl::StatusOr<pid_t> StartDaemon(const ExecRequest& req, const std::string& log_path);
 
 // SIGTERM to the daemon's process group, waits up to `grace` for the group to be empty, then

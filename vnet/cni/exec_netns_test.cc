@@ -1,5 +1,6 @@
-// vnet/cni/exec and vnet/cni/nodefs with real processes: /bin/sh scripts as "plugins", real namespaces
-// and overlay mounts, inside the test's own sandbox. Tests that need no privilege run everywhere.
+// vnet/cni/exec and vnet/cni/nodefs with real processes: /bin/sh scripts as "plugins", real
+// namespaces and overlay mounts, inside the test's own sandbox. Tests that need no privilege run
+// everywhere.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -19,8 +20,8 @@
 #include <thread>
 
 #include "vnet/cni/exec.h"
-#include "vnet/kernel/netns.h"
 #include "vnet/cni/nodefs.h"
+#include "vnet/kernel/netns.h"
 #include "vnet/testing/sandbox.h"
 
 extern char** environ;

@@ -1,5 +1,5 @@
-// vnet/cni/nodefs — each fake node's private filesystem view, for the CNI plugins and daemons run on
-// it.
+// vnet/cni/nodefs — each fake node's private filesystem view, for the CNI plugins and daemons run
+// on it.
 //
 // A real node has its own /var/lib/cni (host-local's allocations), /run/cni, /etc/cni/net.d and
 // /run/<plugin> (flannel's subnet.env). Fake nodes share one host, so each gets a mount namespace

@@ -18,11 +18,11 @@
 #include "lib/cni/json_text.h"
 #include "lib/cni/result.h"
 #include "lib/cni/version.h"
+#include "lib/net/naming.h"
 #include "lib/status/status.h"
 #include "lib/strings/str_cat.h"
-#include "lib/net/naming.h"
-#include "vnet/kernel/netns.h"
 #include "vnet/cni/nodefs.h"
+#include "vnet/kernel/netns.h"
 #include "vnet/kernel/owned.h"
 
 namespace mkn::vnet {
@@ -47,7 +47,8 @@ absl::Status WriteFileAtomic(const std::string& path, const std::string& data) {
     out << data;
     if (!out.flush()) return absl::ErrnoToStatus(errno, StrCat("write ", tmp));
   }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return absl::ErrnoToStatus(errno, StrCat("rename ", tmp));
+  if (::rename(tmp.c_str(), path.c_str()) != 0)
+    return absl::ErrnoToStatus(errno, StrCat("rename ", tmp));
   return absl::OkStatus();
 }
 
@@ -64,10 +65,13 @@ std::string Excerpt(std::string_view text, size_t max = 300) {
 
 std::string StderrTail(std::string_view err) {
   if (err.empty()) return "";
-  return StrCat("; its stderr: ", Excerpt(err.size() > 600 ? err.substr(err.size() - 600) : err, 600));
+  return StrCat("; its stderr: ",
+                Excerpt(err.size() > 600 ? err.substr(err.size() - 600) : err, 600));
 }
 
-std::string NodesDir(const std::string& cluster) { return StrCat(net::StateDir(cluster), "/nodes"); }
+std::string NodesDir(const std::string& cluster) {
+  return StrCat(net::StateDir(cluster), "/nodes");
+}
 
 // MKN_CNI_TRACE=FILE (cni.h): the file, opened once per process; -1 when the variable is unset.
 int TraceFd() {
@@ -117,7 +121,8 @@ std::string FindIp() {
 
 // --- configuration -------------------------------------------------------------------------------
 
-std::vector<std::pair<std::string, std::string>> CniVars(const config::ClusterSpec& spec, int node) {
+std::vector<std::pair<std::string, std::string>> CniVars(const config::ClusterSpec& spec,
+                                                         int node) {
   const config::NodeSpec& n = spec.nodes[node];
   return {{"node.name", n.name},
           {"node.ip", n.underlay_ip.ToString()},
@@ -211,20 +216,24 @@ std::string FormatCalls(const std::vector<PluginCall>& calls) {
   std::string out;
   for (const PluginCall& c : calls) {
     double ms = std::chrono::duration<double, std::milli>(c.exec.elapsed).count();
-    std::string how = c.exec.timed_out ? "timed out" :
-                      c.exec.term_signal != 0 ? StrCat("killed by signal ", c.exec.term_signal) :
-                      StrCat("exit ", c.exec.exit_code);
+    std::string how = c.exec.timed_out          ? "timed out"
+                      : c.exec.term_signal != 0 ? StrCat("killed by signal ", c.exec.term_signal)
+                                                : StrCat("exit ", c.exec.exit_code);
     char buf[32];
     snprintf(buf, sizeof buf, "%.1f", ms);
-    StrAppend(&out, "== ", c.command, " ", c.plugin, " (", c.binary, "): ", how, " in ", buf, " ms\n");
+    StrAppend(&out, "== ", c.command, " ", c.plugin, " (", c.binary, "): ", how, " in ", buf,
+              " ms\n");
     StrAppend(&out, "env:\n");
     for (const std::string& e : c.env) StrAppend(&out, "  ", e, "\n");
-    StrAppend(&out, "stdin:\n", c.stdin_data, c.stdin_data.empty() || c.stdin_data.back() == '\n' ? "" : "\n");
+    StrAppend(&out, "stdin:\n", c.stdin_data,
+              c.stdin_data.empty() || c.stdin_data.back() == '\n' ? "" : "\n");
     if (!c.exec.stdout_data.empty()) {
-      StrAppend(&out, "stdout:\n", c.exec.stdout_data, c.exec.stdout_data.back() == '\n' ? "" : "\n");
+      StrAppend(&out, "stdout:\n", c.exec.stdout_data,
+                c.exec.stdout_data.back() == '\n' ? "" : "\n");
     }
     if (!c.exec.stderr_data.empty()) {
-      StrAppend(&out, "stderr:\n", c.exec.stderr_data, c.exec.stderr_data.back() == '\n' ? "" : "\n");
+      StrAppend(&out, "stderr:\n", c.exec.stderr_data,
+                c.exec.stderr_data.back() == '\n' ? "" : "\n");
     }
     if (!c.status.ok()) StrAppend(&out, "error: ", c.status.message(), "\n");
   }
@@ -237,8 +246,8 @@ cni::ConfList CniNode::ListAtVersion() const {
   return l;
 }
 
-PluginCall CniNode::Call(size_t i, cni::Command command, const cni::RuntimeConf& rt, const json* prev,
-                         const std::vector<cni::Attachment>* valid) {
+PluginCall CniNode::Call(size_t i, cni::Command command, const cni::RuntimeConf& rt,
+                         const json* prev, const std::vector<cni::Attachment>* valid) {
   const int64_t trace_start = TraceFd() >= 0 ? MonotonicUs() : 0;
   PluginCall call = CallUntraced(i, command, rt, prev, valid);
   if (trace_start != 0) {
@@ -260,10 +269,18 @@ PluginCall CniNode::CallUntraced(size_t i, cni::Command command, const cni::Runt
   cni::ConfList list = ListAtVersion();
   json in;
   switch (command) {
-    case cni::Command::kVersion: in = cni::VersionStdin(); break;
-    case cni::Command::kStatus: in = cni::StatusStdin(list, i); break;
-    case cni::Command::kGc: in = cni::GcStdin(list, i, valid ? *valid : std::vector<cni::Attachment>{}); break;
-    default: in = cni::PluginStdin(list, i, rt, prev); break;
+    case cni::Command::kVersion:
+      in = cni::VersionStdin();
+      break;
+    case cni::Command::kStatus:
+      in = cni::StatusStdin(list, i);
+      break;
+    case cni::Command::kGc:
+      in = cni::GcStdin(list, i, valid ? *valid : std::vector<cni::Attachment>{});
+      break;
+    default:
+      in = cni::PluginStdin(list, i, rt, prev);
+      break;
   }
   call.stdin_data = cni::GoMarshal(in);
   call.env = cni::PluginEnv(command, rt, absl::StrJoin(config_.bin_dirs, ":"));
@@ -285,33 +302,37 @@ PluginCall CniNode::CallUntraced(size_t i, cni::Command command, const cni::Runt
   if (e.timed_out) {
     char secs[32];
     snprintf(secs, sizeof secs, "%g", config_.timeout_ms / 1000.0);
-    call.status = absl::DeadlineExceededError(StrCat(who, " did not finish within ", secs,
-                                                     " s ([cni] timeout): killed with its process group",
-                                                     StderrTail(e.stderr_data)));
+    call.status = absl::DeadlineExceededError(
+        StrCat(who, " did not finish within ", secs,
+               " s ([cni] timeout): killed with its process group", StderrTail(e.stderr_data)));
   } else if (e.term_signal != 0) {
-    call.status = absl::InternalError(StrCat(who, " was killed by signal ", e.term_signal, StderrTail(e.stderr_data)));
+    call.status = absl::InternalError(
+        StrCat(who, " was killed by signal ", e.term_signal, StderrTail(e.stderr_data)));
   } else if (e.exit_code != 0) {
     absl::StatusOr<cni::PluginError> pe = cni::ParsePluginError(e.stdout_data);
     if (pe.ok()) {
       call.status = absl::FailedPreconditionError(
           StrCat(call.command, ": ", cni::FormatPluginError(*pe, call.plugin, e.stderr_data)));
     } else {
-      call.status = absl::FailedPreconditionError(
-          StrCat(who, " exited with status ", e.exit_code, " without a CNI error on stdout",
-                 e.stdout_data.empty() ? std::string() : StrCat(" (stdout: ", Excerpt(e.stdout_data), ")"),
-                 StderrTail(e.stderr_data)));
+      call.status = absl::FailedPreconditionError(StrCat(
+          who, " exited with status ", e.exit_code, " without a CNI error on stdout",
+          e.stdout_data.empty() ? std::string() : StrCat(" (stdout: ", Excerpt(e.stdout_data), ")"),
+          StderrTail(e.stderr_data)));
     }
   } else if (command == cni::Command::kAdd) {
-    absl::StatusOr<cni::Result> res = cni::ParseResult(e.stdout_data, version_.empty() ? list.cni_version : version_);
+    absl::StatusOr<cni::Result> res =
+        cni::ParseResult(e.stdout_data, version_.empty() ? list.cni_version : version_);
     if (!res.ok()) {
-      call.status = absl::InvalidArgumentError(StrCat(who, " printed no valid result: ", res.status().message(),
-                                                      ": \"", Excerpt(e.stdout_data), "\""));
+      call.status = absl::InvalidArgumentError(
+          StrCat(who, " printed no valid result: ", res.status().message(), ": \"",
+                 Excerpt(e.stdout_data), "\""));
     }
   } else if (command == cni::Command::kVersion) {
     absl::StatusOr<std::vector<std::string>> v = cni::ParseVersionResult(e.stdout_data);
     if (!v.ok()) {
-      call.status = absl::InvalidArgumentError(StrCat(who, " printed no valid version answer: ",
-                                                      v.status().message(), ": \"", Excerpt(e.stdout_data), "\""));
+      call.status = absl::InvalidArgumentError(
+          StrCat(who, " printed no valid version answer: ", v.status().message(), ": \"",
+                 Excerpt(e.stdout_data), "\""));
     }
   }
   return call;
@@ -323,15 +344,18 @@ absl::StatusOr<std::unique_ptr<CniNode>> CniNode::Open(CniNodeConfig config, int
   node->netns_fd_ = netns_fd;
   std::error_code ec;
   fs::create_directories(StrCat(node->config_.state_dir, "/results"), ec);
-  if (ec) return absl::InternalError(StrCat("create ", node->config_.state_dir, ": ", ec.message()));
+  if (ec)
+    return absl::InternalError(StrCat("create ", node->config_.state_dir, ": ", ec.message()));
   MKN_ASSIGN_OR_RETURN(node->mntns_, MakeNodeMountNs(node->config_.state_dir));
   ChainOutcome v = node->Version();
   MKN_RETURN_IF_ERROR(v.status);
   std::vector<std::vector<std::string>> supported;
-  for (const PluginCall& c : v.calls) supported.push_back(*cni::ParseVersionResult(c.exec.stdout_data));
+  for (const PluginCall& c : v.calls)
+    supported.push_back(*cni::ParseVersionResult(c.exec.stdout_data));
   node->version_ = cni::NegotiateVersion(node->config_.list, supported);
   for (size_t i = 0; i < supported.size(); ++i) {
-    if (absl::Status s = cni::CheckVersionSupported(node->version_, supported[i], node->config_.list.plugins[i].type);
+    if (absl::Status s = cni::CheckVersionSupported(node->version_, supported[i],
+                                                    node->config_.list.plugins[i].type);
         !s.ok()) {
       return absl::FailedPreconditionError(StrCat(node->config_.origin, ": ", s.message()));
     }
@@ -341,16 +365,22 @@ absl::StatusOr<std::unique_ptr<CniNode>> CniNode::Open(CniNodeConfig config, int
 }
 
 absl::Status CniNode::WriteRecord() const {
-  json j = {{"node", config_.node},          {"netns", config_.node_netns}, {"origin", config_.origin},
-            {"conf", config_.conf_text},     {"binaries", config_.binaries}, {"bin_dirs", config_.bin_dirs},
-            {"timeout_ms", config_.timeout_ms}, {"version", version_}};
+  json j = {{"node", config_.node},
+            {"netns", config_.node_netns},
+            {"origin", config_.origin},
+            {"conf", config_.conf_text},
+            {"binaries", config_.binaries},
+            {"bin_dirs", config_.bin_dirs},
+            {"timeout_ms", config_.timeout_ms},
+            {"version", version_}};
   return WriteFileAtomic(StrCat(config_.state_dir, "/cni.json"), j.dump(2));
 }
 
 absl::StatusOr<std::unique_ptr<CniNode>> CniNode::Reopen(const std::string& state_dir) {
   MKN_ASSIGN_OR_RETURN(std::string text, ReadFile(StrCat(state_dir, "/cni.json")));
   json j = json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return absl::DataLossError(StrCat(state_dir, "/cni.json: not JSON"));
+  if (j.is_discarded() || !j.is_object())
+    return absl::DataLossError(StrCat(state_dir, "/cni.json: not JSON"));
   std::unique_ptr<CniNode> node(new CniNode());
   CniNodeConfig& c = node->config_;
   try {
@@ -367,7 +397,8 @@ absl::StatusOr<std::unique_ptr<CniNode>> CniNode::Reopen(const std::string& stat
   }
   c.state_dir = state_dir;
   MKN_ASSIGN_OR_RETURN(c.list, cni::ParseConfList(c.conf_text, c.origin));
-  if (c.binaries.size() != c.list.plugins.size()) return absl::DataLossError(StrCat(state_dir, "/cni.json: plugin count"));
+  if (c.binaries.size() != c.list.plugins.size())
+    return absl::DataLossError(StrCat(state_dir, "/cni.json: plugin count"));
   MKN_ASSIGN_OR_RETURN(node->own_netns_, OpenNetns(c.node_netns));
   node->netns_fd_ = node->own_netns_.get();
   MKN_ASSIGN_OR_RETURN(node->mntns_, MakeNodeMountNs(state_dir));
@@ -375,7 +406,8 @@ absl::StatusOr<std::unique_ptr<CniNode>> CniNode::Reopen(const std::string& stat
 }
 
 std::string CniNode::CachePath(const cni::RuntimeConf& rt) const {
-  return StrCat(config_.state_dir, "/results/", cni::CacheFileName(config_.list.name, rt.container_id, rt.ifname));
+  return StrCat(config_.state_dir, "/results/",
+                cni::CacheFileName(config_.list.name, rt.container_id, rt.ifname));
 }
 
 absl::StatusOr<json> CniNode::CachedResult(const cni::RuntimeConf& rt) const {
@@ -395,7 +427,8 @@ std::vector<cni::RuntimeConf> CniNode::Attachments() const {
     if (!e.ok() || e->network_name != config_.list.name) continue;
     out.push_back(cni::RuntimeConfFromCache(*e));
   }
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.container_id < b.container_id; });
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.container_id < b.container_id; });
   return out;
 }
 
@@ -448,9 +481,11 @@ ChainOutcome CniNode::RunAdd(const cni::RuntimeConf& rt) {
     }
   }
   out.result = prev;
-  out.status = WriteFileAtomic(CachePath(rt), cni::SerializeCache(cni::NewCacheEntry(config_.list.name, config_.conf_text, rt, prev)));
+  out.status = WriteFileAtomic(CachePath(rt), cni::SerializeCache(cni::NewCacheEntry(
+                                                  config_.list.name, config_.conf_text, rt, prev)));
   if (!out.status.ok()) {
-    // Without its cache entry no later DEL would find this attachment: undo it now, as for a failed plugin.
+    // Without its cache entry no later DEL would find this attachment: undo it now, as for a failed
+    // plugin.
     ChainOutcome del = Del(rt);
     for (PluginCall& d : del.calls) out.calls.push_back(std::move(d));
   }
@@ -464,7 +499,8 @@ ChainOutcome CniNode::Del(const cni::RuntimeConf& rt) {
 ChainOutcome CniNode::RunDel(const cni::RuntimeConf& rt) {
   ChainOutcome out;
   absl::StatusOr<json> cached = CachedResult(rt);
-  const json* prev = cached.ok() && !cached->is_null() && cni::DelGetsPrevResult(version_) ? &*cached : nullptr;
+  const json* prev =
+      cached.ok() && !cached->is_null() && cni::DelGetsPrevResult(version_) ? &*cached : nullptr;
   for (size_t i = config_.list.plugins.size(); i-- > 0;) {
     PluginCall c = Call(i, cni::Command::kDel, rt, prev);
     absl::Status s = c.status;
@@ -502,16 +538,18 @@ ChainOutcome CniNode::RunCheck(const cni::RuntimeConf& rt) {
   // mislead), then disableCheck means nothing to do.
   if (!cni::SupportsCheck(version_)) {
     ChainOutcome out;
-    out.status = absl::FailedPreconditionError(
-        StrCat("CHECK: configuration version \"", version_, "\" does not support the CHECK command (0.4.0+)"));
+    out.status =
+        absl::FailedPreconditionError(StrCat("CHECK: configuration version \"", version_,
+                                             "\" does not support the CHECK command (0.4.0+)"));
     return out;
   }
   if (config_.list.disable_check) return {};
   absl::StatusOr<json> cached = CachedResult(rt);
   if (!cached.ok()) {
     ChainOutcome out;
-    out.status = absl::FailedPreconditionError(StrCat("CHECK: no cached ADD result for ", rt.container_id, "/", rt.ifname,
-                                                      " (", cached.status().message(), ")"));
+    out.status =
+        absl::FailedPreconditionError(StrCat("CHECK: no cached ADD result for ", rt.container_id,
+                                             "/", rt.ifname, " (", cached.status().message(), ")"));
     return out;
   }
   return RunEach(cni::Command::kCheck, rt, &*cached, nullptr, true);
@@ -520,7 +558,8 @@ ChainOutcome CniNode::RunCheck(const cni::RuntimeConf& rt) {
 ChainOutcome CniNode::Status() {
   if (!cni::SupportsStatusAndGc(version_)) {
     ChainOutcome out;
-    out.status = absl::UnimplementedError(StrCat("STATUS: the chain runs at CNI ", version_, "; STATUS came with 1.1.0"));
+    out.status = absl::UnimplementedError(
+        StrCat("STATUS: the chain runs at CNI ", version_, "; STATUS came with 1.1.0"));
     return out;
   }
   return RunEach(cni::Command::kStatus, {}, nullptr, nullptr, true);
@@ -529,14 +568,17 @@ ChainOutcome CniNode::Status() {
 ChainOutcome CniNode::Gc(const std::vector<cni::Attachment>& valid) {
   if (!cni::SupportsStatusAndGc(version_)) {
     ChainOutcome out;
-    out.status = absl::UnimplementedError(StrCat("GC: the chain runs at CNI ", version_, "; GC came with 1.1.0"));
+    out.status = absl::UnimplementedError(
+        StrCat("GC: the chain runs at CNI ", version_, "; GC came with 1.1.0"));
     return out;
   }
   if (config_.list.disable_gc) return {};
   return RunEach(cni::Command::kGc, {}, nullptr, &valid, false);
 }
 
-ChainOutcome CniNode::Version() { return RunEach(cni::Command::kVersion, {}, nullptr, nullptr, false); }
+ChainOutcome CniNode::Version() {
+  return RunEach(cni::Command::kVersion, {}, nullptr, nullptr, false);
+}
 
 // --- pods ----------------------------------------------------------------------------------------
 
@@ -554,7 +596,8 @@ cni::RuntimeConf PodRuntimeConf(const config::ClusterSpec& spec, const config::P
   if (!pod.cni.port_mappings.empty()) {
     json pm = json::array();
     for (const config::PortMappingSpec& m : pod.cni.port_mappings) {
-      json e = {{"hostPort", m.host_port}, {"containerPort", m.container_port}, {"protocol", m.protocol}};
+      json e = {
+          {"hostPort", m.host_port}, {"containerPort", m.container_port}, {"protocol", m.protocol}};
       if (!m.host_ip.empty()) e["hostIP"] = m.host_ip;
       pm.push_back(e);
     }
@@ -576,7 +619,8 @@ cni::RuntimeConf PodRuntimeConf(const config::ClusterSpec& spec, const config::P
 }
 
 absl::StatusOr<PodAddress> PodAddressFromResult(const json& result, const std::string& ifname) {
-  absl::StatusOr<cni::Result> r = cni::ParseResult(result.dump(), result.value("cniVersion", "1.0.0"));
+  absl::StatusOr<cni::Result> r =
+      cni::ParseResult(result.dump(), result.value("cniVersion", "1.0.0"));
   if (!r.ok()) return r.status();
   PodAddress out;
   for (const cni::IpConfig& ip : r->ips) {
@@ -619,7 +663,8 @@ void FindLeaks(CniNode& node, std::vector<std::string>& leaks) {
         if (l.value("ifalias", "").rfind("minikube-net:", 0) == 0) continue;
         std::string kind = l.contains("linkinfo") ? l["linkinfo"].value("info_kind", "") : "";
         if (kind == "veth" || kind == "macvlan" || kind == "ipvlan" || kind == "vlan") {
-          leaks.push_back(StrCat(name, ": link ", l.value("ifname", "?"), " (", kind, ") left after every DEL"));
+          leaks.push_back(StrCat(name, ": link ", l.value("ifname", "?"), " (", kind,
+                                 ") left after every DEL"));
         }
       }
     }
@@ -642,7 +687,8 @@ void FindLeaks(CniNode& node, std::vector<std::string>& leaks) {
 
 }  // namespace
 
-CniTeardownReport CniTeardown(const std::string& cluster, std::vector<std::unique_ptr<CniNode>>* open) {
+CniTeardownReport CniTeardown(const std::string& cluster,
+                              std::vector<std::unique_ptr<CniNode>>* open) {
   CniTeardownReport report;
   std::vector<std::string> dirs;
   std::error_code ec;
@@ -656,8 +702,8 @@ CniTeardownReport CniTeardown(const std::string& cluster, std::vector<std::uniqu
   for (size_t i = 0; i < dirs.size(); ++i) {
     threads.emplace_back([&, i] {
       CniTeardownReport& r = per[i];
-      // The owner's own node (its filesystem view already mounted) when it has one: a second overlay
-      // on the same upper dir would be undefined behaviour.
+      // The owner's own node (its filesystem view already mounted) when it has one: a second
+      // overlay on the same upper dir would be undefined behaviour.
       CniNode* node = nullptr;
       std::unique_ptr<CniNode> reopened;
       if (open != nullptr) {
@@ -668,7 +714,8 @@ CniTeardownReport CniTeardown(const std::string& cluster, std::vector<std::uniqu
       if (node == nullptr) {
         absl::StatusOr<std::unique_ptr<CniNode>> n = CniNode::Reopen(dirs[i]);
         if (!n.ok()) {
-          r.errors.push_back(StrCat(fs::path(dirs[i]).filename().string(), ": ", n.status().message()));
+          r.errors.push_back(
+              StrCat(fs::path(dirs[i]).filename().string(), ": ", n.status().message()));
           return;
         }
         reopened = std::move(*n);
@@ -693,7 +740,8 @@ CniTeardownReport CniTeardown(const std::string& cluster, std::vector<std::uniqu
         if (del.status.ok()) {
           ++r.deleted;
         } else {
-          r.errors.push_back(StrCat(node->config().node, ": ", rt.container_id, ": DEL: ", del.status.message()));
+          r.errors.push_back(
+              StrCat(node->config().node, ": ", rt.container_id, ": DEL: ", del.status.message()));
         }
       }
       FindLeaks(*node, r.leaks);

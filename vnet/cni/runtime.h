@@ -1,5 +1,5 @@
-// vnet/cni/runtime — a container runtime's CNI part, as libcni does it, for the fake nodes of a lab whose
-// pods a user's plugin chain wires ([cluster] network = "cni", issue 7).
+// vnet/cni/runtime — a container runtime's CNI part, as libcni does it, for the fake nodes of a lab
+// whose pods a user's plugin chain wires ([cluster] network = "cni", issue 7).
 //
 // LoadCniConfigs() reads and checks every node's conflist before anything exists: the file is read,
 // ${node.*}/${cluster.*} filled per node, the list parsed (lib/cni/conflist) and every plugin's
@@ -9,8 +9,9 @@
 // in <node state>/cni.json. Add/Del/Check/Status/Gc run the chain as libcni's AddNetworkList &c.:
 // each plugin a child process inside the node's netns and mount namespace (vnet/cni/exec: never a
 // setns on a thread of ours), the request config on stdin (lib/cni/invoke), the previous plugin's
-// result as prevResult, ADD's final result cached in <node state>/results/<net>-<container>-<ifname>
-// in libcni's format, DEL in reverse order with the cached result, CHECK in order with it.
+// result as prevResult, ADD's final result cached in <node
+// state>/results/<net>-<container>-<ifname> in libcni's format, DEL in reverse order with the
+// cached result, CHECK in order with it.
 //
 // Every call is recorded (binary, env, stdin, stdout, stderr, exit, time) so `cni ... --show-exec`
 // and the conformance suite can show exactly what the plugin was given and what it answered.
@@ -53,8 +54,8 @@ struct CniNodeConfig {
   std::string node;        // node name
   std::string node_netns;  // its netns name (/run/netns/...)
   std::string state_dir;   // <cluster state>/nodes/<node>: the fs view, results, cni.json
-  std::string origin;      // the conflist's file (or "lab.toml:L:C" for an inline one), for messages
-  std::string conf_text;   // rendered: what plugins get, and what the cache records
+  std::string origin;     // the conflist's file (or "lab.toml:L:C" for an inline one), for messages
+  std::string conf_text;  // rendered: what plugins get, and what the cache records
   cni::ConfList list;
   std::vector<std::string> binaries;  // one per plugin, absolute
   std::vector<std::string> bin_dirs;  // CNI_PATH
@@ -161,16 +162,17 @@ cni::RuntimeConf PodRuntimeConf(const config::ClusterSpec& spec, const config::P
 // The pod's first IPv4 address on CNI_IFNAME (the interface in the pod's sandbox) and its MAC,
 // from an ADD result; NotFound if it gave none.
 struct PodAddress {
-  std::string ip;      // "10.244.1.5"
+  std::string ip;  // "10.244.1.5"
   int prefix_len = 32;
-  std::string mac;     // may be empty
+  std::string mac;  // may be empty
 };
-absl::StatusOr<PodAddress> PodAddressFromResult(const nlohmann::json& result, const std::string& ifname);
+absl::StatusOr<PodAddress> PodAddressFromResult(const nlohmann::json& result,
+                                                const std::string& ifname);
 
 struct CniTeardownReport {
-  int deleted = 0;                   // attachments DEL removed
-  std::vector<std::string> errors;   // "node1: pod web-0: DEL: plugin \"bridge\" failed: ..."
-  std::vector<std::string> leaks;    // "node1: link veth1a2b3c (veth) left after every DEL"
+  int deleted = 0;                  // attachments DEL removed
+  std::vector<std::string> errors;  // "node1: pod web-0: DEL: plugin \"bridge\" failed: ..."
+  std::vector<std::string> leaks;   // "node1: link veth1a2b3c (veth) left after every DEL"
 };
 
 // DEL of every attachment cached under <cluster state>/nodes/*, nodes in parallel, then what the

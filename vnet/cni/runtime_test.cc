@@ -26,7 +26,8 @@ class CniConfigTest : public ::testing::Test {
   void SetUp() override {
     dir_ = fs::temp_directory_path() / ("mkn-cni-test-" + std::to_string(::getpid()));
     fs::create_directories(dir_ / "bin");
-    for (const char* p : {"bridge", "host-local", "portmap"}) Write("bin/" + std::string(p), "#!/bin/sh\n", 0755);
+    for (const char* p : {"bridge", "host-local", "portmap"})
+      Write("bin/" + std::string(p), "#!/bin/sh\n", 0755);
   }
   void TearDown() override { fs::remove_all(dir_); }
 
@@ -42,8 +43,8 @@ class CniConfigTest : public ::testing::Test {
     return r.spec.value_or(config::ClusterSpec{});
   }
   std::string LabText(const std::string& conflist, const std::string& extra = "") {
-    return "[cluster]\nname = \"t\"\nnetwork = \"cni\"\nnodes = 2\n[cni]\nconflist = \"" + conflist +
-           "\"\nbin_dir = \"bin\"\n" + extra;
+    return "[cluster]\nname = \"t\"\nnetwork = \"cni\"\nnodes = 2\n[cni]\nconflist = \"" +
+           conflist + "\"\nbin_dir = \"bin\"\n" + extra;
   }
 
   fs::path dir_;
@@ -73,7 +74,8 @@ TEST_F(CniConfigTest, RendersEachNodesConflistAndFindsItsPlugins) {
 }
 
 TEST_F(CniConfigTest, AMissingPluginIsNamedOnceWithWhereItWasLookedFor) {
-  Write("k.conflist", std::string(kBridge).replace(std::string(kBridge).find("\"bridge\", \"bridge\""), 8, "\"brigde\""));
+  Write("k.conflist", std::string(kBridge).replace(
+                          std::string(kBridge).find("\"bridge\", \"bridge\""), 8, "\"brigde\""));
   config::ClusterSpec spec = Lab(LabText("k.conflist"));
   absl::StatusOr<std::vector<CniNodeConfig>> c = LoadCniConfigs(spec, (dir_ / "lab.toml").string());
   ASSERT_FALSE(c.ok());
@@ -87,15 +89,19 @@ TEST_F(CniConfigTest, AnUnreadableConflistPointsAtTheLabLine) {
   absl::StatusOr<std::vector<CniNodeConfig>> c = LoadCniConfigs(spec, (dir_ / "lab.toml").string());
   ASSERT_FALSE(c.ok());
   EXPECT_THAT(std::string(c.status().message()),
-              HasSubstr((dir_ / "lab.toml").string() + ":6:12: conflist: cannot read " + (dir_ / "nope.conflist").string()));
+              HasSubstr((dir_ / "lab.toml").string() + ":6:12: conflist: cannot read " +
+                        (dir_ / "nope.conflist").string()));
 }
 
 TEST_F(CniConfigTest, ANodeOverrideAndAnInlineConflist) {
   Write("k.conflist", kBridge);
-  std::string inline_list = R"({"cniVersion": "0.4.0", "name": "p2p", "plugins": [{"type": "host-local"}]})";
+  std::string inline_list =
+      R"({"cniVersion": "0.4.0", "name": "p2p", "plugins": [{"type": "host-local"}]})";
   config::ClusterSpec spec =
-      Lab("[cluster]\nname = \"t\"\nnetwork = \"cni\"\n[cni]\nconflist = \"k.conflist\"\nbin_dir = \"bin\"\n"
-          "[[node]]\nname = \"a\"\n[[node]]\nname = \"b\"\ncni = { conflist = '" + inline_list + "', ifname = \"net0\" }\n");
+      Lab("[cluster]\nname = \"t\"\nnetwork = \"cni\"\n[cni]\nconflist = \"k.conflist\"\nbin_dir = "
+          "\"bin\"\n"
+          "[[node]]\nname = \"a\"\n[[node]]\nname = \"b\"\ncni = { conflist = '" +
+          inline_list + "', ifname = \"net0\" }\n");
   absl::StatusOr<std::vector<CniNodeConfig>> c = LoadCniConfigs(spec, (dir_ / "lab.toml").string());
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ((*c)[0].list.name, "kubenet");
@@ -107,11 +113,12 @@ TEST_F(CniConfigTest, ANodeOverrideAndAnInlineConflist) {
 
 TEST_F(CniConfigTest, PodRuntimeConfIsWhatContainerdPasses) {
   Write("k.conflist", kBridge);
-  config::ClusterSpec spec = Lab(LabText("k.conflist",
-                                         "[[pod]]\nname = \"web\"\ncni_args = { FOO = \"bar\" }\n"
-                                         "port_mappings = [{ host_port = 8080, container_port = 80 }]\n"
-                                         "bandwidth = { egress_rate = 1000, egress_burst = 100 }\nmac = \"0a:58:0a:f4:01:05\"\n"
-                                         "[[pod.container]]\napp = \"http-echo\"\n"));
+  config::ClusterSpec spec = Lab(LabText(
+      "k.conflist",
+      "[[pod]]\nname = \"web\"\ncni_args = { FOO = \"bar\" }\n"
+      "port_mappings = [{ host_port = 8080, container_port = 80 }]\n"
+      "bandwidth = { egress_rate = 1000, egress_burst = 100 }\nmac = \"0a:58:0a:f4:01:05\"\n"
+      "[[pod.container]]\napp = \"http-echo\"\n"));
   cni::RuntimeConf rt = PodRuntimeConf(spec, spec.pods[0]);
   EXPECT_EQ(rt.container_id, "mkn-t-web");
   EXPECT_EQ(rt.netns, "/run/netns/mkn-t-web");
@@ -120,8 +127,9 @@ TEST_F(CniConfigTest, PodRuntimeConfIsWhatContainerdPasses) {
   EXPECT_EQ(rt.args[0], std::make_pair(std::string("IgnoreUnknown"), std::string("1")));
   EXPECT_EQ(rt.args[2], std::make_pair(std::string("K8S_POD_NAME"), std::string("web")));
   EXPECT_EQ(rt.args.back(), std::make_pair(std::string("FOO"), std::string("bar")));
-  EXPECT_EQ(rt.capability_args,
-            json::parse(R"({"portMappings": [{"hostPort": 8080, "containerPort": 80, "protocol": "tcp"}],
+  EXPECT_EQ(
+      rt.capability_args,
+      json::parse(R"({"portMappings": [{"hostPort": 8080, "containerPort": 80, "protocol": "tcp"}],
                             "bandwidth": {"egressRate": 1000, "egressBurst": 100}, "mac": "0a:58:0a:f4:01:05"})"));
   // Spec and pod ip are unknown until ADD.
   EXPECT_EQ(spec.pods[0].ip, net::Ipv4{});

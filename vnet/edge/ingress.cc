@@ -1,5 +1,3 @@
-#include <utility>  // before Asio: its awaitable.hpp uses std::exchange
-
 #include "vnet/edge/ingress.h"
 
 #include <openssl/bio.h>
@@ -15,16 +13,17 @@
 #include <boost/beast/ssl.hpp>
 #include <climits>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <forward_list>
 #include <functional>
 #include <limits>
-#include <cstdio>
-#include <ctime>
 #include <mutex>
 #include <optional>
 #include <random>
 #include <thread>
+#include <utility>  // before Asio: its awaitable.hpp uses std::exchange
 
 #include "absl/strings/ascii.h"
 #include "lib/ingress/forwarding.h"
@@ -32,9 +31,9 @@
 #include "lib/nat/service_table.h"
 #include "lib/status/status.h"
 #include "lib/strings/str_cat.h"
+#include "vnet/edge/tls.h"
 #include "vnet/kernel/fd.h"
 #include "vnet/kernel/netns.h"
-#include "vnet/edge/tls.h"
 
 namespace mkn::vnet {
 
@@ -45,9 +44,10 @@ namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 
 // Every io thread runs an io_context of its own (a Worker, below), so everything here is typed with
-// that io_context's executor rather than asio::any_io_executor: the type-erased executor was copied,
-// moved and destroyed through function pointers at every operation and coroutine step (about 2 k
-// instructions per request in callgrind), and a strand per connection was needed with several threads.
+// that io_context's executor rather than asio::any_io_executor: the type-erased executor was
+// copied, moved and destroyed through function pointers at every operation and coroutine step
+// (about 2 k instructions per request in callgrind), and a strand per connection was needed with
+// several threads.
 using Executor = asio::io_context::executor_type;
 template <class T = void>
 using awaitable = asio::awaitable<T, Executor>;
@@ -55,11 +55,12 @@ constexpr asio::use_awaitable_t<Executor> use_awaitable;
 using Socket = tcp::socket::rebind_executor<Executor>::other;
 using Acceptor = tcp::acceptor::rebind_executor<Executor>::other;
 using TcpStream = beast::basic_stream<tcp, Executor>;
-using Timer = asio::basic_waitable_timer<std::chrono::steady_clock, asio::wait_traits<std::chrono::steady_clock>, Executor>;
+using Timer = asio::basic_waitable_timer<std::chrono::steady_clock,
+                                         asio::wait_traits<std::chrono::steady_clock>, Executor>;
 
 namespace {
 
-constexpr size_t kSocketBatch = 32;   // upstream sockets made per trip into a node's netns
+constexpr size_t kSocketBatch = 32;     // upstream sockets made per trip into a node's netns
 constexpr size_t kPoolPerBackend = 64;  // idle upstream connections kept per backend address
 constexpr size_t kChunk = 64 * 1024;
 constexpr size_t kUpstreamRead = 16 * 1024;  // at least what one receive from a backend asks for
@@ -87,7 +88,8 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> MakeSnapshot(const config::Clust
   MKN_ASSIGN_OR_RETURN(nat::ServiceTable table, nat::ServiceTable::Build(spec));
   for (const nat::ServicePort& p : table.ports()) {
     Target t{p.cluster_ip, p.port, p.endpoints, StrCat(p.cluster_ip.ToString(), ":", p.port), {}};
-    for (const nat::Endpoint& e : p.endpoints) t.endpoint_keys.push_back(StrCat(e.ip.ToString(), ":", e.port));
+    for (const nat::Endpoint& e : p.endpoints)
+      t.endpoint_keys.push_back(StrCat(e.ip.ToString(), ":", e.port));
     snap->targets[{p.service, p.port}] = std::move(t);
   }
   return std::shared_ptr<const Snapshot>(std::move(snap));
@@ -109,7 +111,8 @@ class SocketFactory {
         }
         return absl::OkStatus();
       };
-      MKN_RETURN_IF_ERROR(netns_fd_ == IngressServer::kCallerNetns ? make() : RunInNetns(netns_fd_, make));
+      MKN_RETURN_IF_ERROR(netns_fd_ == IngressServer::kCallerNetns ? make()
+                                                                   : RunInNetns(netns_fd_, make));
     }
     Fd fd = std::move(spare_.back());
     spare_.pop_back();
@@ -145,15 +148,16 @@ class UpstreamPool {
 
 // What a client connection reads and writes through. A connection takes a set when it starts and
 // gives it back when it ends: allocated and freed per connection, the 144 KiB made every new
-// connection pay for malloc's large-chunk path (and a consolidation of its free lists on each free).
+// connection pay for malloc's large-chunk path (and a consolidation of its free lists on each
+// free).
 struct ConnBuffers {
   // Beast reads max(512, free capacity) bytes at a time: an empty buffer makes a response of more
   // than 512 bytes take two receives (strace showed 3 successful receives per request where 2 are
   // needed), and a body relayed through it go 512 bytes per receive.
-  beast::flat_buffer buf;                            // from the client
+  beast::flat_buffer buf;                           // from the client
   std::unique_ptr<char[]> chunk{new char[kChunk]};  // bodies pass through it, both ways
-  std::string out;                                   // a whole message on its way out (Handle's fast paths)
-  beast::flat_buffer upbuf;                          // the upstream's response; empty between requests
+  std::string out;           // a whole message on its way out (Handle's fast paths)
+  beast::flat_buffer upbuf;  // the upstream's response; empty between requests
   std::vector<ingress::HeaderView> req_fields, resp_fields;  // ViewParser's (their capacity stays)
   ConnBuffers() {
     buf.reserve(kChunk);
@@ -164,7 +168,8 @@ struct ConnBuffers {
 // One per worker, used by its thread alone (and by Stop() after the threads end): no lock.
 class BufferPool {
  public:
-  static constexpr size_t kSpare = 16;  // sets kept for the next connections (2.3 MiB a worker at most)
+  static constexpr size_t kSpare =
+      16;  // sets kept for the next connections (2.3 MiB a worker at most)
   std::unique_ptr<ConnBuffers> Take() {
     if (spare_.empty()) return std::make_unique<ConnBuffers>();
     std::unique_ptr<ConnBuffers> b = std::move(spare_.back());
@@ -195,10 +200,10 @@ struct BufferLease {
 
 struct Listener {
   config::ListenerSpec spec;
-  std::string by;  // "127.0.0.1:8080"
+  std::string by;                      // "127.0.0.1:8080"
   std::unique_ptr<Acceptor> acceptor;  // on the first worker
-  std::shared_ptr<ssl::context> tls;  // HTTPS only
-  SocketFactory* sockets = nullptr;   // the listener's node
+  std::shared_ptr<ssl::context> tls;   // HTTPS only
+  SocketFactory* sockets = nullptr;    // the listener's node
 };
 
 // A deadline of TcpStream ran out. Beast 1.74 reports it as error::timeout or, inside
@@ -327,9 +332,10 @@ void Watchdog::Stop() {
 // Beast's AsyncReadStream/AsyncWriteStream (for the rare paths: our own answers, streamed bodies,
 // 100-continue) and SyncReadStream (read_some stops with would_block, for ParseBuffered's
 // synchronous parse); the hot path uses ReadSomeNow and WriteNow. Deadlines are the connection's
-// Watchdog's, except the handshake's and close_notify's (the tcp_stream's, set by the caller). Errors are asio's for the same events: the peer's
-// close_notify is error::eof, an end of the TCP stream without it ssl::error::stream_truncated,
-// an OpenSSL failure an error in asio's ssl category.
+// Watchdog's, except the handshake's and close_notify's (the tcp_stream's, set by the caller).
+// Errors are asio's for the same events: the peer's close_notify is error::eof, an end of the TCP
+// stream without it ssl::error::stream_truncated, an OpenSSL failure an error in asio's ssl
+// category.
 class TlsStream {
  public:
   using executor_type = TcpStream::executor_type;
@@ -432,7 +438,8 @@ class TlsStream {
     return n;
   }
 
-  // AsyncReadStream / AsyncWriteStream, as coroutines (rare paths; the Watchdog keeps their deadlines).
+  // AsyncReadStream / AsyncWriteStream, as coroutines (rare paths; the Watchdog keeps their
+  // deadlines).
   template <class Buffers, class Token>
   auto async_read_some(const Buffers& buffers, Token&& token) {
     return asio::async_initiate<Token, void(beast::error_code, size_t)>(
@@ -516,9 +523,10 @@ class TlsStream {
 
   template <class Buffers>
   static auto FirstOf(const Buffers& buffers) {
-    using B = std::conditional_t<asio::is_mutable_buffer_sequence<Buffers>::value, asio::mutable_buffer,
-                                 asio::const_buffer>;
-    for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers); ++it) {
+    using B = std::conditional_t<asio::is_mutable_buffer_sequence<Buffers>::value,
+                                 asio::mutable_buffer, asio::const_buffer>;
+    for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers);
+         ++it) {
       B b(*it);
       if (b.size() != 0) return b;
     }
@@ -527,7 +535,8 @@ class TlsStream {
 
   static beast::error_code MakeSslError() {
     const unsigned long e = ERR_get_error();
-    return beast::error_code(e != 0 ? static_cast<int>(e) : ERR_R_INTERNAL_ERROR, asio::error::get_ssl_category());
+    return beast::error_code(e != 0 ? static_cast<int>(e) : ERR_R_INTERNAL_ERROR,
+                             asio::error::get_ssl_category());
   }
   // The error of a failed SSL call, in asio's terms; leaves OpenSSL's error queue empty.
   beast::error_code MapError(int err, int r) {
@@ -548,9 +557,10 @@ class TlsStream {
     ec = {};
     n = 0;
     if (b.size() == 0) return true;
-    // No ERR_clear_error() first (1.2 k instructions per request in OpenSSL 3): MapError empties the
-    // queue whenever an error put something there, so it is empty here.
-    const int r = SSL_read(core_->ssl, b.data(), static_cast<int>(std::min<size_t>(b.size(), INT_MAX)));
+    // No ERR_clear_error() first (1.2 k instructions per request in OpenSSL 3): MapError empties
+    // the queue whenever an error put something there, so it is empty here.
+    const int r =
+        SSL_read(core_->ssl, b.data(), static_cast<int>(std::min<size_t>(b.size(), INT_MAX)));
     if (core_->out.size() != core_->out_pos) FlushNow();  // e.g. an answer to a key update
     if (r > 0) {
       n = static_cast<size_t>(r);
@@ -565,7 +575,8 @@ class TlsStream {
   size_t Encrypt(asio::const_buffer b, beast::error_code& ec) {
     ec = {};
     if (b.size() == 0) return 0;
-    const int r = SSL_write(core_->ssl, b.data(), static_cast<int>(std::min<size_t>(b.size(), INT_MAX)));
+    const int r =
+        SSL_write(core_->ssl, b.data(), static_cast<int>(std::min<size_t>(b.size(), INT_MAX)));
     if (r > 0) return static_cast<size_t>(r);  // our BIO takes everything: never a partial write
     ec = MapError(SSL_get_error(core_->ssl, r), r);
     return 0;
@@ -585,8 +596,9 @@ class TlsStream {
   }
   // The end of the peer's TCP stream, in asio's terms.
   beast::error_code Eof() const {
-    return (SSL_get_shutdown(core_->ssl) & SSL_RECEIVED_SHUTDOWN) ? beast::error_code(asio::error::eof)
-                                                                  : beast::error_code(asio::ssl::error::stream_truncated);
+    return (SSL_get_shutdown(core_->ssl) & SSL_RECEIVED_SHUTDOWN)
+               ? beast::error_code(asio::error::eof)
+               : beast::error_code(asio::ssl::error::stream_truncated);
   }
   // A synchronous receive: false with ec (would_block included) when nothing came.
   bool ReceiveNow(beast::error_code& ec) {
@@ -623,7 +635,8 @@ class TlsStream {
   void FlushNow() {
     Core& c = *core_;
     beast::error_code ec;
-    c.out_pos += s_.socket().write_some(asio::buffer(c.out.data() + c.out_pos, c.out.size() - c.out_pos), ec);
+    c.out_pos += s_.socket().write_some(
+        asio::buffer(c.out.data() + c.out_pos, c.out.size() - c.out_pos), ec);
     if (c.out_pos == c.out.size()) {
       c.out.clear();
       c.out_pos = 0;
@@ -634,7 +647,8 @@ class TlsStream {
     Core& c = *core_;
     beast::error_code ec;
     if (c.out_pos != c.out.size()) {
-      c.out_pos += asio::write(s_.socket(), asio::buffer(c.out.data() + c.out_pos, c.out.size() - c.out_pos), ec);
+      c.out_pos += asio::write(
+          s_.socket(), asio::buffer(c.out.data() + c.out_pos, c.out.size() - c.out_pos), ec);
       if (ec == asio::error::would_block) {
         const auto rest = asio::buffer(c.out.data() + c.out_pos, c.out.size() - c.out_pos);
         if (timed) {
@@ -662,7 +676,8 @@ class TlsStream {
 // traded the EAGAIN of Asio's speculative recv for another syscall.) The socket is in
 // non-blocking mode: the synchronous parse stops at EAGAIN.
 template <class SyncStream, class Parser>
-bool ParseBuffered(SyncStream& s, beast::flat_buffer& b, Parser& p, bool header_only, beast::error_code& ec) {
+bool ParseBuffered(SyncStream& s, beast::flat_buffer& b, Parser& p, bool header_only,
+                   beast::error_code& ec) {
   ec = {};
   if (b.size() == 0) return false;
   if (header_only) {
@@ -675,7 +690,8 @@ bool ParseBuffered(SyncStream& s, beast::flat_buffer& b, Parser& p, bool header_
   return false;
 }
 template <class AsyncStream, class Parser>
-awaitable<size_t> ReadAsync(AsyncStream& s, beast::flat_buffer& b, Parser& p, bool header_only, beast::error_code& ec) {
+awaitable<size_t> ReadAsync(AsyncStream& s, beast::flat_buffer& b, Parser& p, bool header_only,
+                            beast::error_code& ec) {
   if (header_only) return http::async_read_header(s, b, p, asio::redirect_error(use_awaitable, ec));
   return http::async_read(s, b, p, asio::redirect_error(use_awaitable, ec));
 }
@@ -691,10 +707,13 @@ bool SendNow(Socket& s, std::string_view data, size_t& n, beast::error_code& ec)
   return false;
 }
 awaitable<size_t> SendRest(Socket& s, std::string_view data, size_t n, beast::error_code& ec) {
-  return asio::async_write(s, asio::buffer(data.data() + n, data.size() - n), asio::redirect_error(use_awaitable, ec));
+  return asio::async_write(s, asio::buffer(data.data() + n, data.size() - n),
+                           asio::redirect_error(use_awaitable, ec));
 }
 
-std::string Lower(const char* p, size_t n) { return absl::AsciiStrToLower(absl::string_view(p, n)); }
+std::string Lower(const char* p, size_t n) {
+  return absl::AsciiStrToLower(absl::string_view(p, n));
+}
 std::string Lower(const std::string& s) { return Lower(s.data(), s.size()); }
 
 // The access log's timestamp, formatted once a second per thread (strftime was 1 % of the edge's
@@ -731,7 +750,8 @@ std::string_view View(beast::string_view s) { return std::string_view(s.data(), 
 template <bool isRequest>
 class ViewParser : public http::basic_parser<isRequest> {
  public:
-  ViewParser(std::vector<ingress::HeaderView>& fields, const beast::flat_buffer& src) : fields(fields), src_(src) {
+  ViewParser(std::vector<ingress::HeaderView>& fields, const beast::flat_buffer& src)
+      : fields(fields), src_(src) {
     fields.clear();
   }
 
@@ -749,7 +769,9 @@ class ViewParser : public http::basic_parser<isRequest> {
   // The first field named `name` (case-insensitively), or none.
   std::optional<std::string_view> Find(std::string_view name) const {
     for (const auto& [n, v] : fields) {
-      if (beast::iequals(beast::string_view(n.data(), n.size()), beast::string_view(name.data(), name.size()))) return v;
+      if (beast::iequals(beast::string_view(n.data(), n.size()),
+                         beast::string_view(name.data(), name.size())))
+        return v;
     }
     return std::nullopt;
   }
@@ -769,9 +791,11 @@ class ViewParser : public http::basic_parser<isRequest> {
   // for the whole message.
   void Begin() {
     const asio::const_buffer in = src_.data();
-    copy_ = std::string_view(static_cast<const char*>(in.data()), in.size()).find("\r\n\r\n") == std::string_view::npos;
+    copy_ = std::string_view(static_cast<const char*>(in.data()), in.size()).find("\r\n\r\n") ==
+            std::string_view::npos;
   }
-  void on_request_impl(http::verb m, beast::string_view ms, beast::string_view t, int v, beast::error_code&) override {
+  void on_request_impl(http::verb m, beast::string_view ms, beast::string_view t, int v,
+                       beast::error_code&) override {
     Begin();
     method = m;
     method_text = Keep(ms);
@@ -784,7 +808,8 @@ class ViewParser : public http::basic_parser<isRequest> {
     reason = Keep(r);
     version = static_cast<unsigned>(v);
   }
-  void on_field_impl(http::field, beast::string_view name, beast::string_view value, beast::error_code&) override {
+  void on_field_impl(http::field, beast::string_view name, beast::string_view value,
+                     beast::error_code&) override {
     fields.emplace_back(Keep(name), Keep(value));
   }
   void on_header_impl(beast::error_code&) override {}
@@ -803,7 +828,9 @@ class ViewParser : public http::basic_parser<isRequest> {
   }
   size_t on_body_impl(beast::string_view b, beast::error_code& ec) override { return Put(b, ec); }
   void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code&) override {}
-  size_t on_chunk_body_impl(std::uint64_t, beast::string_view b, beast::error_code& ec) override { return Put(b, ec); }
+  size_t on_chunk_body_impl(std::uint64_t, beast::string_view b, beast::error_code& ec) override {
+    return Put(b, ec);
+  }
   void on_finish_impl(beast::error_code&) override {}
 
   const beast::flat_buffer& src_;
@@ -818,7 +845,9 @@ ingress::Headers ToHeaders(const std::vector<ingress::HeaderView>& v) {
   return h;
 }
 
-bool Empty(const config::HeaderModifierSpec& m) { return m.set.empty() && m.add.empty() && m.remove.empty(); }
+bool Empty(const config::HeaderModifierSpec& m) {
+  return m.set.empty() && m.add.empty() && m.remove.empty();
+}
 
 // Appends "name: value\r\n" for every header: the fast paths below write a message from the
 // forwarded header list directly instead of converting it back into Beast's fields.
@@ -856,11 +885,12 @@ Socket& LowestSocket(TlsStream& s) { return s.next_layer().socket(); }
 // `timeout` (the Watchdog's sides `in_side` and `out_side`; error::timeout when one passes).
 // `data` is the session's kChunk-byte buffer (one per connection, not one per message).
 template <bool isRequest, class In, class Out>
-awaitable<beast::error_code> RelayBody(In& in, beast::flat_buffer& inbuf, ViewParser<isRequest>& p, Out& out,
-                                       http::message<isRequest, http::buffer_body>& m,
+awaitable<beast::error_code> RelayBody(In& in, beast::flat_buffer& inbuf, ViewParser<isRequest>& p,
+                                       Out& out, http::message<isRequest, http::buffer_body>& m,
                                        http::serializer<isRequest, http::buffer_body>& sr,
-                                       std::chrono::milliseconds timeout, uint64_t& bytes, char* data_ptr, Watchdog& w,
-                                       Watchdog::Side in_side, Watchdog::Side out_side) {
+                                       std::chrono::milliseconds timeout, uint64_t& bytes,
+                                       char* data_ptr, Watchdog& w, Watchdog::Side in_side,
+                                       Watchdog::Side out_side) {
   const int in_fd = LowestSocket(in).native_handle(), out_fd = LowestSocket(out).native_handle();
   struct Borrowed {
     char* p;
@@ -909,8 +939,8 @@ awaitable<beast::error_code> RelayBody(In& in, beast::flat_buffer& inbuf, ViewPa
 // lives on one worker from accept to close; the listeners accept on the first and hand the
 // connections out in turn.
 struct Worker {
-  // Before io, so that they outlive it: the coroutines' frames, destroyed with io, give their buffers
-  // back and take their Watchdogs off the list.
+  // Before io, so that they outlive it: the coroutines' frames, destroyed with io, give their
+  // buffers back and take their Watchdogs off the list.
   BufferPool buffers;
   Deadlines deadlines;  // its timer goes in Stop(), before io
   asio::io_context io{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
@@ -922,7 +952,8 @@ struct Worker {
 
 struct IngressServer::Impl {
   IngressOptions options;
-  // Destroying them (Stop) destroys every coroutine frame still waiting, and with them their sockets.
+  // Destroying them (Stop) destroys every coroutine frame still waiting, and with them their
+  // sockets.
   std::vector<std::unique_ptr<Worker>> workers;
   size_t next_worker = 0;  // the accept loops' (all on the first worker)
   std::vector<std::unique_ptr<Listener>> listeners;
@@ -1002,11 +1033,11 @@ struct IngressServer::Impl {
     Worker* worker = nullptr;
     Watchdog* watch = nullptr;
     ConnBuffers* b = nullptr;
-    // Plain HTTP sets TCP_NODELAY when it first needs it, as nginx does: when the connection is kept
-    // for a next request, or before a message goes out in several writes. A message sent in one write
-    // with nothing else unacknowledged is not delayed by Nagle's algorithm, and one connection per
-    // request then saves the setsockopt(2). TLS connections set it at once (their handshake writes
-    // more than once).
+    // Plain HTTP sets TCP_NODELAY when it first needs it, as nginx does: when the connection is
+    // kept for a next request, or before a message goes out in several writes. A message sent in
+    // one write with nothing else unacknowledged is not delayed by Nagle's algorithm, and one
+    // connection per request then saves the setsockopt(2). TLS connections set it at once (their
+    // handshake writes more than once).
     bool nodelay = false;
   };
   template <class Stream>
@@ -1021,12 +1052,14 @@ awaitable<void> IngressServer::Impl::Accept(Listener* l) {
   for (;;) {
     beast::error_code ec;
     Worker* worker = workers[next_worker++ % workers.size()].get();
-    Socket s = co_await l->acceptor->async_accept(worker->io, peer, asio::redirect_error(use_awaitable, ec));
+    Socket s = co_await l->acceptor->async_accept(worker->io, peer,
+                                                  asio::redirect_error(use_awaitable, ec));
     if (ec == asio::error::operation_aborted || draining) co_return;
     if (ec) continue;
     // Listeners are IPv4 (127.0.0.0/8); our formatter, not inet_ntop's sprintf.
-    std::string client = peer.address().is_v4() ? net::Ipv4{peer.address().to_v4().to_uint()}.ToString()
-                                                : peer.address().to_string();
+    std::string client = peer.address().is_v4()
+                             ? net::Ipv4{peer.address().to_v4().to_uint()}.ToString()
+                             : peer.address().to_string();
     if (l->tls) {
       s.set_option(tcp::no_delay(true), ec);
       s.non_blocking(true, ec);  // TlsStream receives and sends synchronously until EAGAIN
@@ -1040,14 +1073,16 @@ awaitable<void> IngressServer::Impl::Accept(Listener* l) {
 }
 
 template <class Stream>
-awaitable<void> IngressServer::Impl::Serve(Stream stream, Listener* l, Worker* worker, std::string client) {
+awaitable<void> IngressServer::Impl::Serve(Stream stream, Listener* l, Worker* worker,
+                                           std::string client) {
   constexpr bool kTls = !std::is_same_v<Stream, Socket>;
   beast::error_code ec;
   if constexpr (kTls) {
     beast::get_lowest_layer(stream).expires_after(options.limits.header_timeout);
     ec = co_await stream.Handshake();
     if (ec) co_return;
-    beast::get_lowest_layer(stream).expires_never();  // from here on the Watchdog keeps the deadlines
+    beast::get_lowest_layer(stream)
+        .expires_never();  // from here on the Watchdog keeps the deadlines
   }
   Watchdog watch(&worker->deadlines);
   BufferLease lease(&worker->buffers);
@@ -1070,8 +1105,9 @@ awaitable<void> IngressServer::Impl::Serve(Stream stream, Listener* l, Worker* w
 }
 
 template <class Stream>
-awaitable<void> IngressServer::Impl::Answer(Stream& stream, Conn& c, unsigned version, http::status status,
-                                            bool keep, std::string body, std::string location) {
+awaitable<void> IngressServer::Impl::Answer(Stream& stream, Conn& c, unsigned version,
+                                            http::status status, bool keep, std::string body,
+                                            std::string location) {
   http::response<http::string_body> res{status, version};
   res.set(http::field::server, "minikube-net");
   res.set(http::field::content_type, "text/plain");
@@ -1080,7 +1116,8 @@ awaitable<void> IngressServer::Impl::Answer(Stream& stream, Conn& c, unsigned ve
   res.body() = std::move(body);
   res.prepare_payload();
   beast::error_code ec;
-  c.watch->Arm(Watchdog::kClient, LowestSocket(stream).native_handle(), options.limits.idle_timeout);
+  c.watch->Arm(Watchdog::kClient, LowestSocket(stream).native_handle(),
+               options.limits.idle_timeout);
   co_await http::async_write(stream, res, asio::redirect_error(use_awaitable, ec));
   c.watch->Disarm(Watchdog::kClient);
 }
@@ -1115,7 +1152,8 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
     w.Arm(Watchdog::kClient, client_fd, lim.idle_timeout);
     size_t n = 0;
     if constexpr (std::is_same_v<Stream, Socket>) {
-      n = co_await stream.async_read_some(buf.prepare(kChunk), asio::redirect_error(use_awaitable, ec));
+      n = co_await stream.async_read_some(buf.prepare(kChunk),
+                                          asio::redirect_error(use_awaitable, ec));
     } else {
       n = co_await stream.ReadSomeNow(buf.prepare(kChunk), ec);
     }
@@ -1156,7 +1194,8 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
     co_await Answer(stream, c, 11, st, false, std::move(body), none);
     Count(none, static_cast<int>(st), 0, 0);
     // The same fields as every other line (nothing of the request could be trusted: all "-").
-    Log(StrCat(client, " - \"- -\" ", static_cast<int>(st), " route=- backend=- upstream_ms=-1 total_ms=0"));
+    Log(StrCat(client, " - \"- -\" ", static_cast<int>(st),
+               " route=- backend=- upstream_ms=-1 total_ms=0"));
     co_return false;
   }
   // req's views are used before anything more is read from the client (ViewParser).
@@ -1173,17 +1212,20 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
   std::string method(req.method_text);
   auto log_line = [&](int status, const std::string& route, const std::string& pod, int64_t up_ms) {
     if (log == nullptr) return;  // set before the io threads start, cleared after they end
-    int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+    int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::steady_clock::now() - start)
+                     .count();
     // Appended into a string kept by the thread (StrCat grew a new one through four allocations).
     thread_local std::string line;
     line.clear();
-    StrAppend(&line, client, " ", host.empty() ? "-" : host, " \"", method, " ", target, "\" ", status, " route=",
-              route.empty() ? "-" : route, " backend=", pod.empty() ? "-" : pod, " upstream_ms=", up_ms,
-              " total_ms=", ms);
+    StrAppend(&line, client, " ", host.empty() ? "-" : host, " \"", method, " ", target, "\" ",
+              status, " route=", route.empty() ? "-" : route, " backend=", pod.empty() ? "-" : pod,
+              " upstream_ms=", up_ms, " total_ms=", ms);
     Log(line);
   };
   // Our own answer. A body we did not read leaves the connection unusable: close it then.
-  auto own = [&](http::status st, std::string body, std::string route, std::string location) -> awaitable<bool> {
+  auto own = [&](http::status st, std::string body, std::string route,
+                 std::string location) -> awaitable<bool> {
     bool keep = client_keep && !has_body && !draining;
     co_await Answer(stream, c, version, st, keep, std::move(body), std::move(location));
     Count(route, static_cast<int>(st), 0, 0);
@@ -1212,7 +1254,8 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
   }
   auto t = snap->targets.find({d.backend.service, d.backend.port});
   if (t == snap->targets.end() || t->second.endpoints.empty()) {
-    std::string body = StrCat("service ", d.backend.service, ":", d.backend.port, " has no endpoints\n");
+    std::string body =
+        StrCat("service ", d.backend.service, ":", d.backend.port, " has no endpoints\n");
     co_return co_await own(http::status::service_unavailable, body, d.route, none);
   }
   // Where to: the ClusterIP (the Service layer balances) or an endpoint (we do, round-robin).
@@ -1227,7 +1270,8 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
     pod = e.pod;
     key_ptr = &t->second.endpoint_keys[i];
   } else {
-    to = tcp::endpoint(asio::ip::address_v4(t->second.cluster_ip.value), static_cast<unsigned short>(t->second.port));
+    to = tcp::endpoint(asio::ip::address_v4(t->second.cluster_ip.value),
+                       static_cast<unsigned short>(t->second.port));
   }
   const std::string& key = *key_ptr;  // `snap` keeps it alive
 
@@ -1237,7 +1281,8 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
   info.proto = l->tls ? "https" : "http";
   info.host = host;
   info.by = l->by;
-  // Expect: 100-continue is answered here (below), as nginx does: the backend gets the body at once.
+  // Expect: 100-continue is answered here (below), as nginx does: the backend gets the body at
+  // once.
   const bool expects_continue = req.Find("expect").has_value();
   // Without a body the whole request goes upstream in one write from `out` (one send, where
   // Beast's serializer needs a header write and a body write); with a body, Beast's serializer
@@ -1299,7 +1344,9 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
   const bool head = req.method == http::verb::head;
   auto fresh_parser = [&]() -> ViewParser<false>& {
     resp_holder.emplace(c.b->resp_fields, upbuf);
-    resp_holder->body_limit(std::numeric_limits<std::uint64_t>::max());  // not boost::none: 1.74 compares len > none as true
+    resp_holder->body_limit(
+        std::numeric_limits<std::uint64_t>::max());  // not boost::none: 1.74 compares len > none as
+                                                     // true
     if (head) resp_holder->skip(true);
     return *resp_holder;
   };
@@ -1329,12 +1376,12 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
       }
       up->expires_never();  // from here on the Watchdog keeps the deadlines
       up->socket().set_option(tcp::no_delay(true), ec);
-      // Closed with a reset (SO_LINGER 0), never a FIN: an upstream socket lives in a node's netns and
-      // leads into a pod's, and when the lab goes down a FIN handshake may not finish (the Service
-      // path or the pod goes first). A socket left retransmitting its FIN (a pooled connection at
-      // Stop, one the watchdog cut) keeps its netns alive, and `down` waited its whole 15 s for
-      // namespaces the kernel could not free. We close an upstream connection only when it is done
-      // with or broken, so a reset loses nothing.
+      // Closed with a reset (SO_LINGER 0), never a FIN: an upstream socket lives in a node's netns
+      // and leads into a pod's, and when the lab goes down a FIN handshake may not finish (the
+      // Service path or the pod goes first). A socket left retransmitting its FIN (a pooled
+      // connection at Stop, one the watchdog cut) keeps its netns alive, and `down` waited its
+      // whole 15 s for namespaces the kernel could not free. We close an upstream connection only
+      // when it is done with or broken, so a reset loses nothing.
       up->socket().set_option(asio::socket_base::linger(true, 0), ec);
       up->socket().non_blocking(true, ec);  // read and written synchronously until EAGAIN
     }
@@ -1352,8 +1399,8 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
       w.Disarm(Watchdog::kUpstream);
       if (w.Expired(Watchdog::kUpstream)) ec = beast::error::timeout;
       if (!ec) {
-        ec = co_await RelayBody(stream, buf, req, *up, msg, sr, lim.idle_timeout, bytes_in, chunk, w,
-                                Watchdog::kClient, Watchdog::kUpstream);
+        ec = co_await RelayBody(stream, buf, req, *up, msg, sr, lim.idle_timeout, bytes_in, chunk,
+                                w, Watchdog::kClient, Watchdog::kUpstream);
       }
     }
     if (ec == http::error::body_limit) {
@@ -1386,8 +1433,9 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
     std::string body = StrCat("upstream ", key, ": ", ec.message(), "\n");
     co_return co_await own(st, body, d.route, none);
   }
-  const int64_t up_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - up_start).count();
+  const int64_t up_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::steady_clock::now() - up_start)
+                            .count();
 
   // The response as it goes downstream. resp's views are used before its body is read (ViewParser).
   ViewParser<false>& resp = *resp_holder;
@@ -1395,7 +1443,8 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
   const bool up_keep = resp.keep_alive();
   const bool chunked = resp.chunked();
   const boost::optional<uint64_t> length = resp.content_length();
-  if (pod.empty()) pod = std::string(resp.Find("x-pod").value_or(std::string_view()));  // http-echo names itself
+  if (pod.empty())
+    pod = std::string(resp.Find("x-pod").value_or(std::string_view()));  // http-echo names itself
   if (pod.empty()) pod = key;
   bool keep = client_keep && !draining;
   const bool bodyless = resp.skip() || status / 100 == 1 || status == 204 || status == 304;
@@ -1423,10 +1472,12 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
       resp.body_data = chunk;
       resp.body_size = kChunk;
       w.Arm(Watchdog::kUpstream, up->socket().native_handle(), lim.idle_timeout);
-      if (!ParseBuffered(up->socket(), upbuf, resp, false, ec)) co_await ReadAsync(up->socket(), upbuf, resp, false, ec);
+      if (!ParseBuffered(up->socket(), upbuf, resp, false, ec))
+        co_await ReadAsync(up->socket(), upbuf, resp, false, ec);
       w.Disarm(Watchdog::kUpstream);
       if (ec == http::error::need_buffer && resp.is_done()) ec = {};
-      // Expired just after the body came: the socket is shut down, so it must not go back to the pool.
+      // Expired just after the body came: the socket is shut down, so it must not go back to the
+      // pool.
       if (w.Expired(Watchdog::kUpstream)) ec = beast::error::timeout;
       n = kChunk - resp.body_size;
     }
@@ -1472,8 +1523,8 @@ awaitable<bool> IngressServer::Impl::Handle(Stream& stream, Conn& c, Listener* l
     w.Disarm(Watchdog::kClient);
     if (w.Expired(Watchdog::kClient)) ec = beast::error::timeout;
     if (!ec) {
-      ec = co_await RelayBody(*up, upbuf, resp, stream, rm, rs, lim.idle_timeout, bytes_out, chunk, w,
-                              Watchdog::kUpstream, Watchdog::kClient);
+      ec = co_await RelayBody(*up, upbuf, resp, stream, rm, rs, lim.idle_timeout, bytes_out, chunk,
+                              w, Watchdog::kUpstream, Watchdog::kClient);
     }
   }
   Count(d.route, status, bytes_in, bytes_out);
@@ -1486,13 +1537,14 @@ IngressServer::IngressServer() : impl_(std::make_shared<Impl>()) {}
 
 IngressServer::~IngressServer() { Stop(); }
 
-absl::StatusOr<std::unique_ptr<IngressServer>> IngressServer::Start(const config::ClusterSpec& spec,
-                                                                    const std::map<std::string, int>& node_netns,
-                                                                    IngressOptions options) {
+absl::StatusOr<std::unique_ptr<IngressServer>> IngressServer::Start(
+    const config::ClusterSpec& spec, const std::map<std::string, int>& node_netns,
+    IngressOptions options) {
   std::unique_ptr<IngressServer> s(new IngressServer());
   Impl& impl = *s->impl_;
   impl.options = options;
-  for (int i = 0; i < std::max(1, options.threads); ++i) impl.workers.push_back(std::make_unique<Worker>());
+  for (int i = 0; i < std::max(1, options.threads); ++i)
+    impl.workers.push_back(std::make_unique<Worker>());
   MKN_ASSIGN_OR_RETURN(impl.snap, MakeSnapshot(spec));
   for (const std::string& r : impl.snap->router.Routes()) impl.stats[r].route = r;
   if (!options.access_log.empty()) {
@@ -1505,7 +1557,8 @@ absl::StatusOr<std::unique_ptr<IngressServer>> IngressServer::Start(const config
     l->by = StrCat(ls.address.ToString(), ":", ls.port);
     const std::string& node_ns = spec.nodes.at(ls.node).netns;
     auto nf = node_netns.find(node_ns);
-    if (nf == node_netns.end()) return absl::InvalidArgumentError(StrCat("listener ", ls.name, ": no netns for ", node_ns));
+    if (nf == node_netns.end())
+      return absl::InvalidArgumentError(StrCat("listener ", ls.name, ": no netns for ", node_ns));
     auto& factory = impl.factories[node_ns];
     if (!factory) factory = std::make_unique<SocketFactory>(nf->second);
     l->sockets = factory.get();
@@ -1522,7 +1575,8 @@ absl::StatusOr<std::unique_ptr<IngressServer>> IngressServer::Start(const config
     if (!ec) l->acceptor->bind(ep, ec);
     if (!ec) l->acceptor->listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
-      return absl::FailedPreconditionError(StrCat("listener ", ls.name, ": listen on ", l->by, ": ", ec.message()));
+      return absl::FailedPreconditionError(
+          StrCat("listener ", ls.name, ": listen on ", l->by, ": ", ec.message()));
     }
     if (ls.port == 0) {  // the kernel chose: Listening() and Forwarded: by= say which
       l->spec.port = l->acceptor->local_endpoint(ec).port();
@@ -1559,7 +1613,8 @@ void IngressServer::Stop() {
   });
   {
     std::unique_lock<std::mutex> lk(impl.active_mu);
-    impl.active_cv.wait_for(lk, impl.options.limits.drain_timeout, [&] { return impl.active == 0; });
+    impl.active_cv.wait_for(lk, impl.options.limits.drain_timeout,
+                            [&] { return impl.active == 0; });
   }
   for (auto& w : impl.workers) {
     w->guard.reset();
@@ -1573,7 +1628,7 @@ void IngressServer::Stop() {
     w->deadlines.Shutdown();
   }
   impl.listeners.clear();  // their acceptors are the first worker's
-  impl.workers.clear();    // the coroutines still waiting (idle keep-alive clients) and their sockets
+  impl.workers.clear();  // the coroutines still waiting (idle keep-alive clients) and their sockets
   // Spare upstream sockets were made in node namespaces: a socket pins its netns, so they go too.
   impl.factories.clear();
   if (impl.log != nullptr) fclose(impl.log);
@@ -1590,7 +1645,8 @@ std::vector<IngressRouteStats> IngressServer::Stats() const {
 std::vector<std::string> IngressServer::Listening() const {
   std::vector<std::string> out;
   for (const auto& l : impl_->listeners) {
-    out.push_back(StrCat(l->spec.protocol == config::ListenerProtocol::kHttps ? "https " : "http ", l->by));
+    out.push_back(
+        StrCat(l->spec.protocol == config::ListenerProtocol::kHttps ? "https " : "http ", l->by));
   }
   return out;
 }

@@ -1,8 +1,9 @@
-// vnet/edge/ingress — the edge: HTTP/1.1 and HTTPS listeners on the host loopback that route requests
-// (lib/ingress/router) to Services inside the cluster, as an Ingress controller or a Gateway does.
+// vnet/edge/ingress — the edge: HTTP/1.1 and HTTPS listeners on the host loopback that route
+// requests (lib/ingress/router) to Services inside the cluster, as an Ingress controller or a
+// Gateway does.
 //
-// Listeners are sockets on 127.0.0.0/8 in the caller's (the host's or the sandbox's) netns. Upstream
-// connections are sockets made inside a node's netns (in batches, on a short-lived thread:
+// Listeners are sockets on 127.0.0.0/8 in the caller's (the host's or the sandbox's) netns.
+// Upstream connections are sockets made inside a node's netns (in batches, on a short-lived thread:
 // STYLE.md §4), then connected and used from the Asio threads: so a request enters the cluster
 // from a node, exactly as external traffic does, to the Service's ClusterIP (the Service layer
 // balances) or straight to an endpoint pod (the ingress balances round-robin), per listener.
@@ -12,12 +13,12 @@
 // chunked stays chunked), hop-by-hop headers removed, X-Forwarded-For/-Proto/-Host, Forwarded and
 // Via added (lib/ingress/forwarding). Answers of its own: 400 malformed request, 404 no route,
 // 413 body over the limit, 431 header over the limit, 502 upstream refused or reset before it
-// answered, 503 no endpoints, 504 no response header within the listener's upstream_timeout, 308 to HTTPS
-// where a listener says so. A request on a reused pooled connection that fails before any answer is
-// retried once on a fresh connection (the pooled one was closed by the backend meanwhile).
-// Every request gets one access-log line (time, client, host, path, status, route, backend pod,
-// upstream time); counters per route. Stop() drains: no new connections, in-flight requests finish
-// (up to a deadline), then every socket closes.
+// answered, 503 no endpoints, 504 no response header within the listener's upstream_timeout, 308 to
+// HTTPS where a listener says so. A request on a reused pooled connection that fails before any
+// answer is retried once on a fresh connection (the pooled one was closed by the backend
+// meanwhile). Every request gets one access-log line (time, client, host, path, status, route,
+// backend pod, upstream time); counters per route. Stop() drains: no new connections, in-flight
+// requests finish (up to a deadline), then every socket closes.
 //
 // Threads: `threads` io threads, each with an io_context of its own; a connection stays on one from
 // accept to close. Timeouts (IngressLimits) are checked every 100 ms: a connection is cut at most
@@ -38,16 +39,16 @@ namespace mkn::vnet {
 
 struct IngressLimits {
   size_t header_bytes = 16 * 1024;
-  uint64_t body_bytes = uint64_t{1} << 30;  // 1 GiB
-  std::chrono::milliseconds header_timeout{10000};   // a client must send its header by then
-  std::chrono::milliseconds idle_timeout{60000};     // keep-alive connections, both sides
+  uint64_t body_bytes = uint64_t{1} << 30;          // 1 GiB
+  std::chrono::milliseconds header_timeout{10000};  // a client must send its header by then
+  std::chrono::milliseconds idle_timeout{60000};    // keep-alive connections, both sides
   std::chrono::milliseconds connect_timeout{3000};
   std::chrono::milliseconds drain_timeout{5000};
 };
 
 struct IngressOptions {
   std::string access_log;  // file path; empty = none
-  int threads = 1;  // io threads (each runs its own io_context)
+  int threads = 1;         // io threads (each runs its own io_context)
   IngressLimits limits;
 };
 
@@ -67,9 +68,9 @@ class IngressServer {
   // (tests whose backends listen on loopback). TLS listeners need their certificates checked
   // first (vnet/edge/tls).
   static constexpr int kCallerNetns = -1;
-  static absl::StatusOr<std::unique_ptr<IngressServer>> Start(const config::ClusterSpec& spec,
-                                                              const std::map<std::string, int>& node_netns,
-                                                              IngressOptions options);
+  static absl::StatusOr<std::unique_ptr<IngressServer>> Start(
+      const config::ClusterSpec& spec, const std::map<std::string, int>& node_netns,
+      IngressOptions options);
   ~IngressServer();
   IngressServer(const IngressServer&) = delete;
   IngressServer& operator=(const IngressServer&) = delete;

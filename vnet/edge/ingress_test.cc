@@ -540,7 +540,9 @@ TEST_F(IngressServerTest, FoldedFieldsReasonPhrasesAndHeadPassThrough) {
       if (absl::StartsWith(m->start, "HEAD ")) {
         c.Send("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Head: yes\r\n\r\n");
       } else {
-        c.Send("HTTP/1.1 203 Fine By Me\r\nContent-Length: 2\r\nX-Resp-Fold: alpha\r\n beta\r\nX-Tail: t\r\n\r\nok");
+        c.Send(
+            "HTTP/1.1 203 Fine By Me\r\nContent-Length: 2\r\nX-Resp-Fold: alpha\r\n "
+            "beta\r\nX-Tail: t\r\n\r\nok");
       }
     }
   });

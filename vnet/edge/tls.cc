@@ -133,7 +133,8 @@ absl::Status MakeDirs(const std::string& dir) {
   return absl::OkStatus();
 }
 
-// A password callback that refuses: an encrypted key fails to load instead of prompting on the terminal.
+// A password callback that refuses: an encrypted key fails to load instead of prompting on the
+// terminal.
 int NoPassword(char*, int, int, void*) { return 0; }
 
 absl::StatusOr<X509Ptr> ReadCert(const std::string& path) {
@@ -142,8 +143,8 @@ absl::StatusOr<X509Ptr> ReadCert(const std::string& path) {
   X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, NoPassword, nullptr));
   if (cert == nullptr) {
     ERR_clear_error();
-    return absl::InvalidArgumentError(
-        StrCat("cert ", path, ": not a PEM certificate (expected a -----BEGIN CERTIFICATE----- block)"));
+    return absl::InvalidArgumentError(StrCat(
+        "cert ", path, ": not a PEM certificate (expected a -----BEGIN CERTIFICATE----- block)"));
   }
   return cert;
 }
@@ -183,7 +184,8 @@ absl::Status CheckValidity(X509* cert, const std::string& path) {
   return absl::OkStatus();
 }
 
-absl::Status CheckPair(X509* cert, EVP_PKEY* key, const std::string& cert_path, const std::string& key_path) {
+absl::Status CheckPair(X509* cert, EVP_PKEY* key, const std::string& cert_path,
+                       const std::string& key_path) {
   if (X509_check_private_key(cert, key) != 1) {
     ERR_clear_error();
     return absl::InvalidArgumentError(
@@ -220,10 +222,11 @@ absl::Status AddExt(X509* cert, X509V3_CTX* ctx, int nid, const std::string& val
 
 absl::Status SetName(X509_NAME* name, const std::string& cn) {
   if (X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8,
-                                 reinterpret_cast<const unsigned char*>("minikube-net"), -1, -1, 0) != 1 ||
+                                 reinterpret_cast<const unsigned char*>("minikube-net"), -1, -1,
+                                 0) != 1 ||
       (!cn.empty() && X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-                                                 reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1,
-                                                 0) != 1)) {
+                                                 reinterpret_cast<const unsigned char*>(cn.c_str()),
+                                                 -1, -1, 0) != 1)) {
     return OpenSslError("set subject name");
   }
   return absl::OkStatus();
@@ -232,10 +235,12 @@ absl::Status SetName(X509_NAME* name, const std::string& cn) {
 // A certificate with version 3, a random serial, and validity [now - 5 min, now + days].
 absl::StatusOr<X509Ptr> NewCert(EVP_PKEY* key, long days) {
   X509Ptr cert(X509_new());
-  if (cert == nullptr || X509_set_version(cert.get(), 2) != 1) return OpenSslError("new certificate");
+  if (cert == nullptr || X509_set_version(cert.get(), 2) != 1)
+    return OpenSslError("new certificate");
   MKN_RETURN_IF_ERROR(SetRandomSerial(cert.get()));
   if (X509_gmtime_adj(X509_getm_notBefore(cert.get()), -300) == nullptr ||
-      X509_time_adj_ex(X509_getm_notAfter(cert.get()), static_cast<int>(days), 0, nullptr) == nullptr ||
+      X509_time_adj_ex(X509_getm_notAfter(cert.get()), static_cast<int>(days), 0, nullptr) ==
+          nullptr ||
       X509_set_pubkey(cert.get(), key) != 1) {
     return OpenSslError("set validity and public key");
   }
@@ -265,8 +270,8 @@ bool IsIpLiteral(const std::string& host) {
   return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
 }
 
-// A DNS name as a certificate may carry it: labels of [a-z0-9-] (and '_', seen in labs), 1..63 bytes, not
-// starting or ending with '-', a leading "*." allowed, 253 bytes at most.
+// A DNS name as a certificate may carry it: labels of [a-z0-9-] (and '_', seen in labs), 1..63
+// bytes, not starting or ending with '-', a leading "*." allowed, 253 bytes at most.
 bool IsDnsName(std::string_view host) {
   if (host.empty() || host.size() > 253) return false;
   if (host.substr(0, 2) == "*.") host.remove_prefix(2);
@@ -276,7 +281,8 @@ bool IsDnsName(std::string_view host) {
     size_t end = host.find('.', start);
     if (end == std::string_view::npos) end = host.size();
     std::string_view label = host.substr(start, end - start);
-    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return false;
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-')
+      return false;
     for (char c : label) {
       if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') return false;
     }
@@ -294,37 +300,41 @@ absl::StatusOr<std::string> SubjectAltNames(const std::vector<std::string>& host
     } else if (IsDnsName(h)) {
       sans.push_back(StrCat("DNS:", absl::AsciiStrToLower(h)));
     } else {
-      return absl::InvalidArgumentError(StrCat(
-          "issue certificate: host \"", h,
-          "\" is neither a DNS name (a.example.com, *.example.com) nor an IP address"));
+      return absl::InvalidArgumentError(
+          StrCat("issue certificate: host \"", h,
+                 "\" is neither a DNS name (a.example.com, *.example.com) nor an IP address"));
     }
   }
   return absl::StrJoin(sans, ",");
 }
 
-// ALPN: the ingress speaks HTTP/1.1 only. A client that offers ALPN without it (h2 only) still gets a
-// handshake without ALPN (NOACK) and then an HTTP/1.1 server, as nginx without http2 does.
-int SelectAlpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned int inlen,
-               void*) {
+// ALPN: the ingress speaks HTTP/1.1 only. A client that offers ALPN without it (h2 only) still gets
+// a handshake without ALPN (NOACK) and then an HTTP/1.1 server, as nginx without http2 does.
+int SelectAlpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
+               unsigned int inlen, void*) {
   static const unsigned char kHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
   unsigned char* selected = nullptr;
-  if (SSL_select_next_proto(&selected, outlen, kHttp11, sizeof(kHttp11), in, inlen) == OPENSSL_NPN_NEGOTIATED) {
+  if (SSL_select_next_proto(&selected, outlen, kHttp11, sizeof(kHttp11), in, inlen) ==
+      OPENSSL_NPN_NEGOTIATED) {
     *out = selected;
     return SSL_TLSEXT_ERR_OK;
   }
   return SSL_TLSEXT_ERR_NOACK;
 }
 
-// What the default SSL_CTX carries for its servername callback: every cert's spec and SSL_CTX, by index
-// (the default's own slot is null).
+// What the default SSL_CTX carries for its servername callback: every cert's spec and SSL_CTX, by
+// index (the default's own slot is null).
 struct SniTable {
   std::vector<config::TlsCertSpec> certs;
   std::vector<CtxPtr> ctxs;
 };
 
-void FreeSniTable(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) { delete static_cast<SniTable*>(ptr); }
+void FreeSniTable(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
+  delete static_cast<SniTable*>(ptr);
+}
 
-// Our own ex_data slot (never 0, which is app_data: asio::ssl::context deletes what it finds there).
+// Our own ex_data slot (never 0, which is app_data: asio::ssl::context deletes what it finds
+// there).
 int SniIndex() {
   static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, FreeSniTable);
   return index;
@@ -333,13 +343,14 @@ int SniIndex() {
 int OnServerName(SSL* ssl, int*, void*) {
   SSL_CTX* ctx = SSL_get_SSL_CTX(ssl);
   auto* table = static_cast<SniTable*>(SSL_CTX_get_ex_data(ctx, SniIndex()));
-  // No table: already switched (a TLS 1.3 HelloRetryRequest brings a second ClientHello, and OpenSSL then
-  // calls the session ctx's callback, this one, again).
+  // No table: already switched (a TLS 1.3 HelloRetryRequest brings a second ClientHello, and
+  // OpenSSL then calls the session ctx's callback, this one, again).
   if (table == nullptr) return SSL_TLSEXT_ERR_OK;
   const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
   size_t i = SelectCert(table->certs, name == nullptr ? "" : name);
   SSL_CTX* chosen = table->ctxs[i].get();  // null: the default, which this connection already has
-  if (chosen != nullptr && SSL_set_SSL_CTX(ssl, chosen) == nullptr) return SSL_TLSEXT_ERR_ALERT_FATAL;
+  if (chosen != nullptr && SSL_set_SSL_CTX(ssl, chosen) == nullptr)
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
   return SSL_TLSEXT_ERR_OK;
 }
 
@@ -348,10 +359,12 @@ absl::StatusOr<CtxPtr> OneContext(const config::TlsCertSpec& spec) {
   CtxPtr ctx(SSL_CTX_new(TLS_server_method()));
   if (ctx == nullptr) return OpenSslError("new SSL_CTX");
   SSL_CTX* c = ctx.get();
-  if (SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION) != 1 || SSL_CTX_set_max_proto_version(c, TLS1_3_VERSION) != 1) {
+  if (SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION) != 1 ||
+      SSL_CTX_set_max_proto_version(c, TLS1_3_VERSION) != 1) {
     return OpenSslError("set TLS versions");
   }
-  SSL_CTX_set_options(c, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
+  SSL_CTX_set_options(
+      c, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
   // One session id context for every cert's ctx, so a session survives the SSL_set_SSL_CTX switch.
   static const unsigned char kSid[] = "minikube-net";
   SSL_CTX_set_session_id_context(c, kSid, sizeof(kSid) - 1);
@@ -359,7 +372,8 @@ absl::StatusOr<CtxPtr> OneContext(const config::TlsCertSpec& spec) {
     return absl::InvalidArgumentError(StrCat("cert ", spec.cert, ": ", OpenSslErrors()));
   }
   SSL_CTX_set_default_passwd_cb(c, NoPassword);
-  if (SSL_CTX_use_PrivateKey_file(c, spec.key.c_str(), SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(c) != 1) {
+  if (SSL_CTX_use_PrivateKey_file(c, spec.key.c_str(), SSL_FILETYPE_PEM) != 1 ||
+      SSL_CTX_check_private_key(c) != 1) {
     return absl::InvalidArgumentError(StrCat("key ", spec.key, ": ", OpenSslErrors()));
   }
   SSL_CTX_set_alpn_select_cb(c, SelectAlpn, nullptr);
@@ -382,9 +396,10 @@ absl::StatusOr<LocalCa> CreateOrLoadCa(const std::string& dir) {
   bool have_cert = access(ca.cert_path.c_str(), F_OK) == 0;
   bool have_key = access(ca.key_path.c_str(), F_OK) == 0;
   if (have_cert != have_key) {
-    return absl::FailedPreconditionError(StrCat(
-        "local CA in ", dir, ": ", have_cert ? ca.cert_path : ca.key_path, " exists but ",
-        have_cert ? ca.key_path : ca.cert_path, " does not: restore it or remove both to make a new CA"));
+    return absl::FailedPreconditionError(
+        StrCat("local CA in ", dir, ": ", have_cert ? ca.cert_path : ca.key_path, " exists but ",
+               have_cert ? ca.key_path : ca.cert_path,
+               " does not: restore it or remove both to make a new CA"));
   }
   if (have_cert) {
     MKN_ASSIGN_OR_RETURN(X509Ptr cert, ReadCert(ca.cert_path));
@@ -402,20 +417,24 @@ absl::StatusOr<LocalCa> CreateOrLoadCa(const std::string& dir) {
   MKN_RETURN_IF_ERROR(MakeDirs(dir));
   MKN_ASSIGN_OR_RETURN(PkeyPtr key, NewEcKey());
   MKN_ASSIGN_OR_RETURN(X509Ptr cert, NewCert(key.get(), 3650));
-  // A random suffix: two labs' CAs must not share a subject, or a client that trusts both gets confused.
+  // A random suffix: two labs' CAs must not share a subject, or a client that trusts both gets
+  // confused.
   unsigned char r[4];
   RAND_bytes(r, sizeof(r));
   char suffix[16];
   snprintf(suffix, sizeof(suffix), "%02x%02x%02x%02x", r[0], r[1], r[2], r[3]);
-  MKN_RETURN_IF_ERROR(SetName(X509_get_subject_name(cert.get()), StrCat("minikube-net local CA ", suffix)));
-  if (X509_set_issuer_name(cert.get(), X509_get_subject_name(cert.get())) != 1) return OpenSslError("set issuer");
+  MKN_RETURN_IF_ERROR(
+      SetName(X509_get_subject_name(cert.get()), StrCat("minikube-net local CA ", suffix)));
+  if (X509_set_issuer_name(cert.get(), X509_get_subject_name(cert.get())) != 1)
+    return OpenSslError("set issuer");
   X509V3_CTX v3;
   X509V3_set_ctx(&v3, cert.get(), cert.get(), nullptr, nullptr, 0);
   MKN_RETURN_IF_ERROR(AddExt(cert.get(), &v3, NID_basic_constraints, "critical,CA:TRUE"));
   MKN_RETURN_IF_ERROR(AddExt(cert.get(), &v3, NID_key_usage, "critical,keyCertSign,cRLSign"));
   MKN_RETURN_IF_ERROR(AddExt(cert.get(), &v3, NID_subject_key_identifier, "hash"));
   MKN_RETURN_IF_ERROR(AddExt(cert.get(), &v3, NID_authority_key_identifier, "keyid:always"));
-  if (X509_sign(cert.get(), key.get(), EVP_sha256()) == 0) return OpenSslError("sign CA certificate");
+  if (X509_sign(cert.get(), key.get(), EVP_sha256()) == 0)
+    return OpenSslError("sign CA certificate");
   MKN_ASSIGN_OR_RETURN(std::string key_pem, KeyToPem(key.get()));
   // The key first: a ca.pem without its key would make the next run refuse the directory.
   MKN_RETURN_IF_ERROR(WriteFileAtomic(ca.key_path, key_pem, 0600));
@@ -425,29 +444,37 @@ absl::StatusOr<LocalCa> CreateOrLoadCa(const std::string& dir) {
   return ca;
 }
 
-absl::StatusOr<std::pair<std::string, std::string>> IssueCert(const LocalCa& ca, const std::vector<std::string>& hosts,
-                                                              const std::string& dir, const std::string& basename) {
-  if (ca.cert == nullptr || ca.key == nullptr) return absl::InvalidArgumentError("issue certificate: no CA loaded");
+absl::StatusOr<std::pair<std::string, std::string>> IssueCert(const LocalCa& ca,
+                                                              const std::vector<std::string>& hosts,
+                                                              const std::string& dir,
+                                                              const std::string& basename) {
+  if (ca.cert == nullptr || ca.key == nullptr)
+    return absl::InvalidArgumentError("issue certificate: no CA loaded");
   if (basename.empty() || basename.find('/') != std::string::npos || basename[0] == '.') {
-    return absl::InvalidArgumentError(StrCat("issue certificate: bad file base name \"", basename, "\""));
+    return absl::InvalidArgumentError(
+        StrCat("issue certificate: bad file base name \"", basename, "\""));
   }
   MKN_ASSIGN_OR_RETURN(std::string sans, SubjectAltNames(hosts));
   MKN_RETURN_IF_ERROR(MakeDirs(dir));
   MKN_ASSIGN_OR_RETURN(PkeyPtr key, NewEcKey());
   MKN_ASSIGN_OR_RETURN(X509Ptr cert, NewCert(key.get(), 365));
-  // CN is informational (clients match SANs); it is limited to 64 bytes, so a long first host goes without.
+  // CN is informational (clients match SANs); it is limited to 64 bytes, so a long first host goes
+  // without.
   std::string cn = hosts[0].size() <= 64 ? hosts[0] : "";
   MKN_RETURN_IF_ERROR(SetName(X509_get_subject_name(cert.get()), cn));
-  if (X509_set_issuer_name(cert.get(), X509_get_subject_name(ca.cert.get())) != 1) return OpenSslError("set issuer");
+  if (X509_set_issuer_name(cert.get(), X509_get_subject_name(ca.cert.get())) != 1)
+    return OpenSslError("set issuer");
   X509V3_CTX v3;
   X509V3_set_ctx(&v3, ca.cert.get(), cert.get(), nullptr, nullptr, 0);
   MKN_RETURN_IF_ERROR(AddExt(cert.get(), &v3, NID_basic_constraints, "critical,CA:FALSE"));
-  MKN_RETURN_IF_ERROR(AddExt(cert.get(), &v3, NID_key_usage, "critical,digitalSignature,keyEncipherment"));
+  MKN_RETURN_IF_ERROR(
+      AddExt(cert.get(), &v3, NID_key_usage, "critical,digitalSignature,keyEncipherment"));
   MKN_RETURN_IF_ERROR(AddExt(cert.get(), &v3, NID_ext_key_usage, "serverAuth"));
   MKN_RETURN_IF_ERROR(AddExt(cert.get(), &v3, NID_subject_key_identifier, "hash"));
   MKN_RETURN_IF_ERROR(AddExt(cert.get(), &v3, NID_authority_key_identifier, "keyid"));
   MKN_RETURN_IF_ERROR(AddExt(cert.get(), &v3, NID_subject_alt_name, sans));
-  if (X509_sign(cert.get(), ca.key.get(), EVP_sha256()) == 0) return OpenSslError("sign certificate");
+  if (X509_sign(cert.get(), ca.key.get(), EVP_sha256()) == 0)
+    return OpenSslError("sign certificate");
   std::string cert_path = StrCat(dir, "/", basename, ".crt");
   std::string key_path = StrCat(dir, "/", basename, ".key");
   MKN_ASSIGN_OR_RETURN(std::string key_pem, KeyToPem(key.get()));
@@ -456,7 +483,9 @@ absl::StatusOr<std::pair<std::string, std::string>> IssueCert(const LocalCa& ca,
   return std::make_pair(cert_path, key_path);
 }
 
-absl::Status CheckCertHosts(const std::vector<std::string>& hosts) { return SubjectAltNames(hosts).status(); }
+absl::Status CheckCertHosts(const std::vector<std::string>& hosts) {
+  return SubjectAltNames(hosts).status();
+}
 
 size_t SelectCert(const std::vector<config::TlsCertSpec>& certs, std::string_view sni) {
   std::string name = absl::AsciiStrToLower(std::string(sni));
@@ -483,7 +512,8 @@ size_t SelectCert(const std::vector<config::TlsCertSpec>& certs, std::string_vie
   return 0;
 }
 
-absl::StatusOr<std::shared_ptr<SSL_CTX>> ServerContext(const std::vector<config::TlsCertSpec>& certs) {
+absl::StatusOr<std::shared_ptr<SSL_CTX>> ServerContext(
+    const std::vector<config::TlsCertSpec>& certs) {
   if (certs.empty()) return absl::InvalidArgumentError("TLS listener: no certificate configured");
   auto table = std::make_unique<SniTable>();
   table->certs = certs;
@@ -492,13 +522,15 @@ absl::StatusOr<std::shared_ptr<SSL_CTX>> ServerContext(const std::vector<config:
     table->ctxs.push_back(std::move(ctx));
   }
   size_t def = SelectCert(certs, "");
-  // The default ctx is the one SSL_new() sees; the caller owns it. The table (freed with it through ex_data)
-  // keeps the others, and a null in the default's slot: holding the default too would be a cycle.
+  // The default ctx is the one SSL_new() sees; the caller owns it. The table (freed with it through
+  // ex_data) keeps the others, and a null in the default's slot: holding the default too would be a
+  // cycle.
   SSL_CTX* def_ctx = table->ctxs[def].release();
   std::shared_ptr<SSL_CTX> out(def_ctx, SSL_CTX_free);
   if (certs.size() > 1) {
     SSL_CTX_set_tlsext_servername_callback(def_ctx, OnServerName);
-    if (SSL_CTX_set_ex_data(def_ctx, SniIndex(), table.get()) != 1) return OpenSslError("attach SNI table");
+    if (SSL_CTX_set_ex_data(def_ctx, SniIndex(), table.get()) != 1)
+      return OpenSslError("attach SNI table");
     table.release();  // owned by def_ctx now (FreeSniTable)
   }
   return out;

@@ -1,20 +1,26 @@
 // vnet/edge/tls — certificates and TLS server contexts for the ingress (OpenSSL 3).
 //
-// Three jobs, each a plain function over files so the rest of minikube-net never touches OpenSSL types
-// except the one SSL_CTX the ingress server needs:
-//   CheckCertKey    validation of a [[listener]]/[[ingress]] tls pair before anything is created: both files
-//                   readable PEM, the key belongs to the certificate, the certificate is in its validity window.
-//   CreateOrLoadCa  a local CA for labs (`minikube-net cert`, [cluster] auto_tls), and IssueCert, which signs
-//   IssueCert       server certificates with it, so students can `curl --cacert DIR/ca.pem`.
-//   ServerContext   a TLS 1.2/1.3 server SSL_CTX that picks the certificate by SNI, with ALPN http/1.1.
+// Three jobs, each a plain function over files so the rest of minikube-net never touches OpenSSL
+// types except the one SSL_CTX the ingress server needs:
+//   CheckCertKey    validation of a [[listener]]/[[ingress]] tls pair before anything is created:
+//   both files
+//                   readable PEM, the key belongs to the certificate, the certificate is in its
+//                   validity window.
+//   CreateOrLoadCa  a local CA for labs (`minikube-net cert`, [cluster] auto_tls), and IssueCert,
+//   which signs IssueCert       server certificates with it, so students can `curl --cacert
+//   DIR/ca.pem`. ServerContext   a TLS 1.2/1.3 server SSL_CTX that picks the certificate by SNI,
+//   with ALPN http/1.1.
 //
 // Contract:
-//   - No function here needs privileges or a particular netns; none keeps global state besides one OpenSSL
-//     ex_data index. Errors are absl::Status with lowercase "<what> <file>: <cause>" messages that name the
-//     file; the caller prefixes the lab file's file:line:col (TlsCertSpec::pos).
-//   - Files written: only inside the directory given, atomically (temp file + rename); private keys 0600,
+//   - No function here needs privileges or a particular netns; none keeps global state besides one
+//   OpenSSL
+//     ex_data index. Errors are absl::Status with lowercase "<what> <file>: <cause>" messages that
+//     name the file; the caller prefixes the lab file's file:line:col (TlsCertSpec::pos).
+//   - Files written: only inside the directory given, atomically (temp file + rename); private keys
+//   0600,
 //     certificates 0644.
-//   - The returned SSL_CTX is immutable after ServerContext returns and safe to share across Asio threads
+//   - The returned SSL_CTX is immutable after ServerContext returns and safe to share across Asio
+//   threads
 //     (OpenSSL locks its internals; SSL objects made from it are per connection).
 //
 // Using ServerContext with Boost.Asio (vnet/edge/ingress):
@@ -23,10 +29,11 @@
 //   boost::asio::ssl::context asio_ctx(ctx.get());  // SSL_CTX_free()s it in its destructor
 //   boost::beast::ssl_stream<boost::beast::tcp_stream> s(std::move(socket), asio_ctx);
 //   s.async_handshake(boost::asio::ssl::stream_base::server, ...);
-// Keep asio_ctx alive as long as any stream made from it. Do not call asio_ctx.set_verify_callback() or
-// SSL_CTX_set_app_data() on it: nothing here uses app_data, but the SNI table lives in the context's ex_data,
-// so also do not change the servername callback. After the handshake, SSL_get_servername() is the SNI the
-// client sent (empty without SNI) and SSL_get0_alpn_selected() is "http/1.1" or nothing.
+// Keep asio_ctx alive as long as any stream made from it. Do not call
+// asio_ctx.set_verify_callback() or SSL_CTX_set_app_data() on it: nothing here uses app_data, but
+// the SNI table lives in the context's ex_data, so also do not change the servername callback.
+// After the handshake, SSL_get_servername() is the SNI the client sent (empty without SNI) and
+// SSL_get0_alpn_selected() is "http/1.1" or nothing.
 #pragma once
 
 #include <openssl/ssl.h>
@@ -43,18 +50,20 @@
 
 namespace mkn::vnet {
 
-// Checks a certificate/private key pair the way a server loading it would, plus the validity window.
-// The certificate file may hold a chain; its first certificate is the one the key must match.
-// Returns OK, or:
+// Checks a certificate/private key pair the way a server loading it would, plus the validity
+// window. The certificate file may hold a chain; its first certificate is the one the key must
+// match. Returns OK, or:
 //   NotFound          "cert /x/tls.crt: no such file"
 //   PermissionDenied  "key /x/tls.key: permission denied"
-//   InvalidArgument   "cert /x/tls.crt: not a PEM certificate ...", "key /x/tls.key: not a PEM private key ...",
+//   InvalidArgument   "cert /x/tls.crt: not a PEM certificate ...", "key /x/tls.key: not a PEM
+//   private key ...",
 //                     "key /x/tls.key does not match certificate /x/tls.crt",
-//                     "cert /x/tls.crt: expired on 2024-01-01 00:00:00 UTC" (or "not valid before ...").
+//                     "cert /x/tls.crt: expired on 2024-01-01 00:00:00 UTC" (or "not valid before
+//                     ...").
 absl::Status CheckCertKey(const std::string& cert_path, const std::string& key_path);
 
-// A local certificate authority kept as DIR/ca.pem (certificate) and DIR/ca.key (private key, 0600).
-// The OpenSSL objects are shared and immutable; copying a LocalCa is cheap.
+// A local certificate authority kept as DIR/ca.pem (certificate) and DIR/ca.key (private key,
+// 0600). The OpenSSL objects are shared and immutable; copying a LocalCa is cheap.
 struct LocalCa {
   std::string cert_path;  // DIR/ca.pem: what clients trust (curl --cacert)
   std::string key_path;   // DIR/ca.key
@@ -62,43 +71,46 @@ struct LocalCa {
   std::shared_ptr<EVP_PKEY> key;
 };
 
-// Loads DIR/ca.pem + DIR/ca.key if both exist (checked with CheckCertKey and for CA:TRUE), else creates DIR
-// (0755, parents too) and a new CA there: EC P-256 key, self-signed, 10 years, basicConstraints critical
-// CA:TRUE, keyUsage critical keyCertSign+cRLSign, CN "minikube-net local CA <random>". Only those two files are
-// written. Returns the CheckCertKey codes for a broken pair, FailedPrecondition when only one of the two files
-// exists or ca.pem is not a CA, InvalidArgument for an empty dir, or the errno status of a failed
-// mkdir/write.
+// Loads DIR/ca.pem + DIR/ca.key if both exist (checked with CheckCertKey and for CA:TRUE), else
+// creates DIR (0755, parents too) and a new CA there: EC P-256 key, self-signed, 10 years,
+// basicConstraints critical CA:TRUE, keyUsage critical keyCertSign+cRLSign, CN "minikube-net local
+// CA <random>". Only those two files are written. Returns the CheckCertKey codes for a broken pair,
+// FailedPrecondition when only one of the two files exists or ca.pem is not a CA, InvalidArgument
+// for an empty dir, or the errno status of a failed mkdir/write.
 absl::StatusOr<LocalCa> CreateOrLoadCa(const std::string& dir);
 
-// Issues a server certificate for `hosts` signed by `ca` and writes DIR/<basename>.crt (the certificate alone:
-// the CA is the root clients trust, so a server need not send it) and DIR/<basename>.key (EC P-256, 0600),
-// replacing files of those names (DIR is created if missing). SANs: a DNS name per host name (a leading
-// "*." wildcard label is allowed), an IP address per IPv4/IPv6 literal; subject CN is the first host.
-// EKU serverAuth, CA:FALSE, valid for 1 year (from 5 minutes ago, for clock skew between namespaces'
-// clients). Returns {cert path, key path}, or InvalidArgument for no hosts, a host that is not a DNS
-// name or IP literal, or a bad basename; the errno status of a failed write.
+// Issues a server certificate for `hosts` signed by `ca` and writes DIR/<basename>.crt (the
+// certificate alone: the CA is the root clients trust, so a server need not send it) and
+// DIR/<basename>.key (EC P-256, 0600), replacing files of those names (DIR is created if missing).
+// SANs: a DNS name per host name (a leading
+// "*." wildcard label is allowed), an IP address per IPv4/IPv6 literal; subject CN is the first
+// host. EKU serverAuth, CA:FALSE, valid for 1 year (from 5 minutes ago, for clock skew between
+// namespaces' clients). Returns {cert path, key path}, or InvalidArgument for no hosts, a host that
+// is not a DNS name or IP literal, or a bad basename; the errno status of a failed write.
 absl::StatusOr<std::pair<std::string, std::string>> IssueCert(const LocalCa& ca,
                                                               const std::vector<std::string>& hosts,
                                                               const std::string& dir,
                                                               const std::string& basename);
 
-// Checks that every host can go into a certificate (what IssueCert accepts), so a caller can refuse bad
-// input before it creates anything. Returns InvalidArgument naming the first bad host, or for no hosts.
+// Checks that every host can go into a certificate (what IssueCert accepts), so a caller can refuse
+// bad input before it creates anything. Returns InvalidArgument naming the first bad host, or for
+// no hosts.
 absl::Status CheckCertHosts(const std::vector<std::string>& hosts);
 
-// A TLS server context for one listener. Each TlsCertSpec becomes its own SSL_CTX (certificate chain + key,
-// TLS 1.2..1.3, ALPN "http/1.1", no renegotiation, server cipher preference); the returned one is the default
-// certificate's, and its servername callback switches a connection to the SSL_CTX chosen by SelectCert
-// (SSL_set_SSL_CTX) during the ClientHello. Every pair is checked with CheckCertKey first.
-// Returns InvalidArgument for an empty list, the CheckCertKey codes (message naming the file), or Internal
-// for an OpenSSL failure with its error text.
-absl::StatusOr<std::shared_ptr<SSL_CTX>> ServerContext(const std::vector<config::TlsCertSpec>& certs);
+// A TLS server context for one listener. Each TlsCertSpec becomes its own SSL_CTX (certificate
+// chain + key, TLS 1.2..1.3, ALPN "http/1.1", no renegotiation, server cipher preference); the
+// returned one is the default certificate's, and its servername callback switches a connection to
+// the SSL_CTX chosen by SelectCert (SSL_set_SSL_CTX) during the ClientHello. Every pair is checked
+// with CheckCertKey first. Returns InvalidArgument for an empty list, the CheckCertKey codes
+// (message naming the file), or Internal for an OpenSSL failure with its error text.
+absl::StatusOr<std::shared_ptr<SSL_CTX>> ServerContext(
+    const std::vector<config::TlsCertSpec>& certs);
 
-// Which of `certs` serves a ClientHello with server name `sni` (lowercased before matching; empty = no
-// SNI): a cert listing `sni` exactly; else one listing the wildcard "*.<parent>" where sni is
-// "<one label>.<parent>" (Kubernetes/Gateway semantics: "*.example.com" matches "a.example.com", not
-// "example.com" nor "a.b.example.com"); else the default: the first cert with no hosts, else the first.
-// Earlier certs win ties. Pure; `certs` must not be empty.
+// Which of `certs` serves a ClientHello with server name `sni` (lowercased before matching; empty =
+// no SNI): a cert listing `sni` exactly; else one listing the wildcard "*.<parent>" where sni is
+// "<one label>.<parent>" (Kubernetes/Gateway semantics: "*.example.com" matches "a.example.com",
+// not "example.com" nor "a.b.example.com"); else the default: the first cert with no hosts, else
+// the first. Earlier certs win ties. Pure; `certs` must not be empty.
 size_t SelectCert(const std::vector<config::TlsCertSpec>& certs, std::string_view sni);
 
 }  // namespace mkn::vnet

@@ -1,5 +1,5 @@
-// vnet/edge/tls: a local CA and certificates made in a temp dir, checked, and served over real TLS handshakes
-// on socketpairs (no root, no network).
+// vnet/edge/tls: a local CA and certificates made in a temp dir, checked, and served over real TLS
+// handshakes on socketpairs (no root, no network).
 #include "vnet/edge/tls.h"
 
 #include <gmock/gmock.h>
@@ -45,7 +45,8 @@ std::string ReadText(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-config::TlsCertSpec Spec(std::vector<std::string> hosts, const std::pair<std::string, std::string>& files) {
+config::TlsCertSpec Spec(std::vector<std::string> hosts,
+                         const std::pair<std::string, std::string>& files) {
   config::TlsCertSpec s;
   s.hosts = std::move(hosts);
   s.cert = files.first;
@@ -56,17 +57,19 @@ config::TlsCertSpec Spec(std::vector<std::string> hosts, const std::pair<std::st
 // The DNS and IP SANs of a certificate, as "DNS:x" / "IP:1.2.3.4".
 std::vector<std::string> Sans(X509* cert) {
   std::vector<std::string> out;
-  auto* names = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  auto* names =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
   for (int i = 0; names != nullptr && i < sk_GENERAL_NAME_num(names); ++i) {
     const GENERAL_NAME* n = sk_GENERAL_NAME_value(names, i);
     if (n->type == GEN_DNS) {
-      out.push_back("DNS:" + std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(n->d.dNSName)),
-                                         ASN1_STRING_length(n->d.dNSName)));
+      out.push_back("DNS:" +
+                    std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(n->d.dNSName)),
+                                ASN1_STRING_length(n->d.dNSName)));
     } else if (n->type == GEN_IPADD) {
       const unsigned char* ip = ASN1_STRING_get0_data(n->d.iPAddress);
       if (ASN1_STRING_length(n->d.iPAddress) == 4) {
-        out.push_back("IP:" + std::to_string(ip[0]) + "." + std::to_string(ip[1]) + "." + std::to_string(ip[2]) +
-                      "." + std::to_string(ip[3]));
+        out.push_back("IP:" + std::to_string(ip[0]) + "." + std::to_string(ip[1]) + "." +
+                      std::to_string(ip[2]) + "." + std::to_string(ip[3]));
       } else {
         out.push_back("IP:v6");
       }
@@ -91,8 +94,10 @@ class TlsTest : public ::testing::Test {
     ASSERT_TRUE(ca.ok()) << ca.status();
     ca_ = *ca;
   }
-  std::pair<std::string, std::string> Issue(const std::vector<std::string>& hosts, const std::string& base) {
-    absl::StatusOr<std::pair<std::string, std::string>> files = IssueCert(ca_, hosts, dir_.path(), base);
+  std::pair<std::string, std::string> Issue(const std::vector<std::string>& hosts,
+                                            const std::string& base) {
+    absl::StatusOr<std::pair<std::string, std::string>> files =
+        IssueCert(ca_, hosts, dir_.path(), base);
     EXPECT_TRUE(files.ok()) << files.status();
     return files.ok() ? *files : std::pair<std::string, std::string>{};
   }
@@ -149,7 +154,8 @@ TEST_F(TlsTest, IssuedCertHasSansEkuAndValidity) {
 
   X509* cert = LoadCert(files.first);
   ASSERT_NE(cert, nullptr);
-  EXPECT_THAT(Sans(cert), ElementsAre("DNS:app.example.test", "DNS:*.apps.example.test", "IP:127.0.0.1", "IP:v6"));
+  EXPECT_THAT(Sans(cert), ElementsAre("DNS:app.example.test", "DNS:*.apps.example.test",
+                                      "IP:127.0.0.1", "IP:v6"));
   EXPECT_TRUE(X509_get_extended_key_usage(cert) & XKU_SSL_SERVER);
   EXPECT_EQ(X509_check_ca(cert), 0);
   EXPECT_EQ(X509_check_issued(ca_.cert.get(), cert), X509_V_OK);
@@ -165,7 +171,8 @@ TEST_F(TlsTest, IssuedCertHasSansEkuAndValidity) {
 }
 
 TEST_F(TlsTest, IssueRejectsBadHostsAndNames) {
-  EXPECT_EQ(IssueCert(ca_, {}, dir_.path(), "x").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(IssueCert(ca_, {}, dir_.path(), "x").status().code(),
+            absl::StatusCode::kInvalidArgument);
   for (std::string bad : {"", "a b", "a,DNS:evil", "a..b", "-a.test", "a.*.test", "*"}) {
     absl::StatusOr<std::pair<std::string, std::string>> r = IssueCert(ca_, {bad}, dir_.path(), "x");
     EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << bad;
@@ -194,7 +201,8 @@ TEST_F(TlsTest, CheckCertKeyNamesTheFileAndTheCause) {
   WriteText(dir_ / "garbage.crt", "hello, I am not a certificate\n");
   st = CheckCertKey(dir_ / "garbage.crt", a.second);
   EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(st.message(), HasSubstr("cert " + (dir_ / "garbage.crt") + ": not a PEM certificate"));
+  EXPECT_THAT(st.message(),
+              HasSubstr("cert " + (dir_ / "garbage.crt") + ": not a PEM certificate"));
   // A certificate where the key should be.
   st = CheckCertKey(a.first, a.first);
   EXPECT_THAT(st.message(), HasSubstr("key " + a.first + ": not a PEM private key"));
@@ -224,16 +232,23 @@ TEST_F(TlsTest, CheckCertKeyRejectsAnExpiredCertificate) {
 }
 
 TEST(SelectCertTest, ExactThenWildcardThenDefault) {
-  std::vector<config::TlsCertSpec> certs = {
-      Spec({"a.test"}, {}), Spec({"*.wild.test", "b.test"}, {}), Spec({}, {}), Spec({"x.wild.test"}, {})};
+  std::vector<config::TlsCertSpec> certs = {Spec({"a.test"}, {}),
+                                            Spec({"*.wild.test", "b.test"}, {}), Spec({}, {}),
+                                            Spec({"x.wild.test"}, {})};
   struct Case {
     std::string sni;
     size_t want;
   } cases[] = {
-      {"a.test", 0},         {"A.TEST", 0},        {"a.test.", 0},          {"b.test", 1},
-      {"y.wild.test", 1},    {"x.wild.test", 3},   // exact beats wildcard, even later in the list
-      {"wild.test", 2},      {"a.b.wild.test", 2}, // a wildcard covers exactly one label
-      {"", 2},               {"unknown.test", 2},
+      {"a.test", 0},
+      {"A.TEST", 0},
+      {"a.test.", 0},
+      {"b.test", 1},
+      {"y.wild.test", 1},
+      {"x.wild.test", 3},  // exact beats wildcard, even later in the list
+      {"wild.test", 2},
+      {"a.b.wild.test", 2},  // a wildcard covers exactly one label
+      {"", 2},
+      {"unknown.test", 2},
   };
   for (const Case& c : cases) EXPECT_EQ(SelectCert(certs, c.sni), c.want) << c.sni;
   // Without a host-less cert the first one is the default.
@@ -242,8 +257,9 @@ TEST(SelectCertTest, ExactThenWildcardThenDefault) {
   EXPECT_EQ(SelectCert(two, ""), 0u);
 }
 
-// One handshake over a socketpair: the server side uses `server`, the client trusts only the CA, sends
-// `sni` (none when empty) and verifies `verify_host`. Returns the SANs of the certificate presented.
+// One handshake over a socketpair: the server side uses `server`, the client trusts only the CA,
+// sends `sni` (none when empty) and verifies `verify_host`. Returns the SANs of the certificate
+// presented.
 struct HandshakeResult {
   bool ok = false;
   long verify = -1;
@@ -311,8 +327,8 @@ TEST_F(TlsTest, SniSelectsTheCertificateAndTheCaVerifiesIt) {
   auto def = Issue({"default.test"}, "default");
   auto a = Issue({"a.test"}, "a");
   auto wild = Issue({"*.apps.test"}, "wild");
-  absl::StatusOr<std::shared_ptr<SSL_CTX>> server =
-      ServerContext({Spec({"default.test"}, def), Spec({"a.test"}, a), Spec({"*.apps.test"}, wild)});
+  absl::StatusOr<std::shared_ptr<SSL_CTX>> server = ServerContext(
+      {Spec({"default.test"}, def), Spec({"a.test"}, a), Spec({"*.apps.test"}, wild)});
   ASSERT_TRUE(server.ok()) << server.status();
 
   HandshakeResult r = Handshake(server->get(), ca_.cert_path, "a.test", "a.test");
@@ -328,8 +344,8 @@ TEST_F(TlsTest, SniSelectsTheCertificateAndTheCaVerifiesIt) {
   EXPECT_EQ(r.verify, X509_V_OK);
   EXPECT_THAT(r.sans, ElementsAre("DNS:*.apps.test"));
 
-  // Unknown name and no SNI: the default (first) certificate. Verifying the unknown name then fails, as
-  // it must.
+  // Unknown name and no SNI: the default (first) certificate. Verifying the unknown name then
+  // fails, as it must.
   r = Handshake(server->get(), ca_.cert_path, "", "");
   EXPECT_TRUE(r.ok);
   EXPECT_THAT(r.sans, ElementsAre("DNS:default.test"));
@@ -358,7 +374,8 @@ TEST_F(TlsTest, ACertificateFromAnotherCaFailsVerification) {
 }
 
 TEST_F(TlsTest, ServerContextOutlivesItsOwnerWhileConnectionsUseIt) {
-  // An SSL made from the context keeps it (and the SNI table's ctxs) alive after the shared_ptr is gone.
+  // An SSL made from the context keeps it (and the SNI table's ctxs) alive after the shared_ptr is
+  // gone.
   auto a = Issue({"a.test"}, "a");
   auto b = Issue({"b.test"}, "b");
   auto server = ServerContext({Spec({"a.test"}, a), Spec({"b.test"}, b)});

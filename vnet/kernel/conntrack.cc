@@ -40,8 +40,10 @@ std::vector<KernelFlow> ParseNfConntrack(std::string_view text) {
       uint32_t port = 0;
       if (k == "src") (tuple ? f.reply_src : f.orig_src) = ip();
       if (k == "dst") (tuple ? f.reply_dst : f.orig_dst) = ip();
-      if (k == "sport" && absl::SimpleAtoi(v, &port)) (tuple ? f.reply_sport : f.orig_sport) = static_cast<uint16_t>(port);
-      if (k == "dport" && absl::SimpleAtoi(v, &port)) (tuple ? f.reply_dport : f.orig_dport) = static_cast<uint16_t>(port);
+      if (k == "sport" && absl::SimpleAtoi(v, &port))
+        (tuple ? f.reply_sport : f.orig_sport) = static_cast<uint16_t>(port);
+      if (k == "dport" && absl::SimpleAtoi(v, &port))
+        (tuple ? f.reply_dport : f.orig_dport) = static_cast<uint16_t>(port);
       uint64_t n = 0;
       if (k == "packets" && absl::SimpleAtoi(v, &n)) f.packets += n;
       if (k == "bytes" && absl::SimpleAtoi(v, &n)) f.bytes += n;
@@ -53,7 +55,9 @@ std::vector<KernelFlow> ParseNfConntrack(std::string_view text) {
 
 absl::StatusOr<std::vector<KernelFlow>> ListKernelFlows() {
   std::ifstream in("/proc/thread-self/net/nf_conntrack");
-  if (!in) return absl::UnavailableError("no /proc/net/nf_conntrack in this netns (is nf_conntrack loaded?)");
+  if (!in)
+    return absl::UnavailableError(
+        "no /proc/net/nf_conntrack in this netns (is nf_conntrack loaded?)");
   std::stringstream ss;
   ss << in.rdbuf();
   return ParseNfConntrack(ss.str());
@@ -107,8 +111,9 @@ absl::StatusOr<int> DeleteKernelFlowsTo(net::Ipv4 endpoint) {
       } else if (mnl_cb_run(buf, n, sent_seq, portid, nullptr, nullptr) >= 0) {
         ++deleted;
       } else if (errno != ENOENT) {  // ENOENT: it expired meanwhile, which is as good
-        failed = absl::ErrnoToStatus(errno, StrCat("conntrack delete ", f.orig_src.ToString(), ":", f.orig_sport,
-                                                   " -> ", f.orig_dst.ToString(), ":", f.orig_dport));
+        failed = absl::ErrnoToStatus(
+            errno, StrCat("conntrack delete ", f.orig_src.ToString(), ":", f.orig_sport, " -> ",
+                          f.orig_dst.ToString(), ":", f.orig_dport));
       }
     }
     if (!failed.ok()) {

@@ -1,11 +1,12 @@
-// vnet/kernel/conntrack — the kernel's connection tracking table of one netns (nftables proxy mode).
+// vnet/kernel/conntrack — the kernel's connection tracking table of one netns (nftables proxy
+// mode).
 //
-// In nftables mode the kernel does the NAT, so the flows live in its conntrack table: ListKernelFlows
-// reads them (the text of /proc/thread-self/net/nf_conntrack, which shows the calling thread's
-// netns), and DeleteKernelFlowsTo removes every TCP/UDP flow whose reply comes from an address (a
-// killed pod), over NETLINK_NETFILTER (IPCTNL_MSG_CT_DELETE of each original tuple), as
-// kube-proxy's conntrack cleanup does for its endpoints. Call both on a thread inside the node's
-// netns (RunInNetns). Needs CAP_NET_ADMIN there.
+// In nftables mode the kernel does the NAT, so the flows live in its conntrack table:
+// ListKernelFlows reads them (the text of /proc/thread-self/net/nf_conntrack, which shows the
+// calling thread's netns), and DeleteKernelFlowsTo removes every TCP/UDP flow whose reply comes
+// from an address (a killed pod), over NETLINK_NETFILTER (IPCTNL_MSG_CT_DELETE of each original
+// tuple), as kube-proxy's conntrack cleanup does for its endpoints. Call both on a thread inside
+// the node's netns (RunInNetns). Needs CAP_NET_ADMIN there.
 #pragma once
 
 #include <cstdint>

@@ -10,9 +10,12 @@ TEST(ParseNfConntrack, ReadsBothTuplesStateAndTimeout) {
   std::vector<KernelFlow> f = ParseNfConntrack(
       "ipv4     2 tcp      6 117 TIME_WAIT src=10.244.0.2 dst=10.96.0.10 sport=53066 dport=80 "
       "src=10.244.1.3 dst=10.244.0.2 sport=8080 dport=53066 [ASSURED] mark=0 zone=0 use=2\n"
-      "ipv4     2 udp      17 29 src=10.244.0.2 dst=10.96.0.53 sport=46974 dport=53 packets=1 bytes=32 "
-      "src=10.244.1.4 dst=10.244.0.2 sport=5353 dport=46974 packets=1 bytes=32 mark=0 zone=0 use=2\n"
-      "ipv6     10 udp      17 20 src=::1 dst=::1 sport=1 dport=2 src=::1 dst=::1 sport=2 dport=1 use=1\n"
+      "ipv4     2 udp      17 29 src=10.244.0.2 dst=10.96.0.53 sport=46974 dport=53 packets=1 "
+      "bytes=32 "
+      "src=10.244.1.4 dst=10.244.0.2 sport=5353 dport=46974 packets=1 bytes=32 mark=0 zone=0 "
+      "use=2\n"
+      "ipv6     10 udp      17 20 src=::1 dst=::1 sport=1 dport=2 src=::1 dst=::1 sport=2 dport=1 "
+      "use=1\n"
       "garbage\n");
   ASSERT_EQ(f.size(), 2u);
   EXPECT_EQ(f[0].protocol, "tcp");

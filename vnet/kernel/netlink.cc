@@ -2,8 +2,8 @@
 
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
-#include <linux/if.h>
 #include <linux/fib_rules.h>
+#include <linux/if.h>
 #include <linux/if_link.h>
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
@@ -56,7 +56,8 @@ std::string ExtackText(const nlmsghdr* nlh) {
   const char* end = reinterpret_cast<const char*>(nlh) + nlh->nlmsg_len;
   for (const auto* a = reinterpret_cast<const nlattr*>(base);
        reinterpret_cast<const char*>(a) + sizeof(nlattr) <= end && a->nla_len >= sizeof(nlattr);
-       a = reinterpret_cast<const nlattr*>(reinterpret_cast<const char*>(a) + MNL_ALIGN(a->nla_len))) {
+       a = reinterpret_cast<const nlattr*>(reinterpret_cast<const char*>(a) +
+                                           MNL_ALIGN(a->nla_len))) {
     if ((a->nla_type & NLA_TYPE_MASK) == NLMSGERR_ATTR_MSG) {
       return std::string(static_cast<const char*>(mnl_attr_get_payload(a)));
     }
@@ -74,24 +75,36 @@ int ParseLink(const nlmsghdr* nlh, void* data) {
   auto* msg = const_cast<nlmsghdr*>(nlh);
   char* tail = static_cast<char*>(mnl_nlmsg_get_payload_tail(msg));
   for (auto* attr = static_cast<nlattr*>(mnl_nlmsg_get_payload_offset(msg, sizeof(*ifm)));
-       mnl_attr_ok(attr, static_cast<int>(tail - reinterpret_cast<char*>(attr))); attr = mnl_attr_next(attr)) {
+       mnl_attr_ok(attr, static_cast<int>(tail - reinterpret_cast<char*>(attr)));
+       attr = mnl_attr_next(attr)) {
     switch (mnl_attr_get_type(attr)) {
-      case IFLA_IFNAME: li.name = mnl_attr_get_str(attr); break;
-      case IFLA_IFALIAS: li.alias = mnl_attr_get_str(attr); break;
-      case IFLA_MASTER: li.master = static_cast<int>(mnl_attr_get_u32(attr)); break;
-      case IFLA_MTU: li.mtu = static_cast<int>(mnl_attr_get_u32(attr)); break;
+      case IFLA_IFNAME:
+        li.name = mnl_attr_get_str(attr);
+        break;
+      case IFLA_IFALIAS:
+        li.alias = mnl_attr_get_str(attr);
+        break;
+      case IFLA_MASTER:
+        li.master = static_cast<int>(mnl_attr_get_u32(attr));
+        break;
+      case IFLA_MTU:
+        li.mtu = static_cast<int>(mnl_attr_get_u32(attr));
+        break;
       case IFLA_ADDRESS:
-        if (mnl_attr_get_payload_len(attr) == 6) memcpy(li.mac.bytes.data(), mnl_attr_get_payload(attr), 6);
+        if (mnl_attr_get_payload_len(attr) == 6)
+          memcpy(li.mac.bytes.data(), mnl_attr_get_payload(attr), 6);
         break;
       case IFLA_LINKINFO: {
         char* end = static_cast<char*>(mnl_attr_get_payload(attr)) + mnl_attr_get_payload_len(attr);
         for (auto* info = static_cast<nlattr*>(mnl_attr_get_payload(attr));
-             mnl_attr_ok(info, static_cast<int>(end - reinterpret_cast<char*>(info))); info = mnl_attr_next(info)) {
+             mnl_attr_ok(info, static_cast<int>(end - reinterpret_cast<char*>(info)));
+             info = mnl_attr_next(info)) {
           if (mnl_attr_get_type(info) == IFLA_INFO_KIND) li.kind = mnl_attr_get_str(info);
         }
         break;
       }
-      default: break;
+      default:
+        break;
     }
   }
   out->push_back(std::move(li));
@@ -105,7 +118,8 @@ absl::StatusOr<NlSocket> NlSocket::Open() {
   if (fd < 0) return absl::ErrnoToStatus(errno, "open netlink socket");
   Fd owned(fd);
   int one = 1;
-  // Ask for the kernel's explanation with every error, and for capped acks (no echo of our request).
+  // Ask for the kernel's explanation with every error, and for capped acks (no echo of our
+  // request).
   setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
   setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
   sockaddr_nl sa{};
@@ -228,14 +242,15 @@ absl::Status NlSocket::AddAddress(int ifindex, const net::Prefix& addr) {
   return Roundtrip(b.data, StrCat("add address ", addr.ToString()));
 }
 
-absl::Status NlSocket::AddRoute(const net::Prefix& dst, std::optional<net::Ipv4> via, int oif, bool onlink,
-                                int table) {
+absl::Status NlSocket::AddRoute(const net::Prefix& dst, std::optional<net::Ipv4> via, int oif,
+                                bool onlink, int table) {
   Buffer b;
   nlmsghdr* nlh = Start(b, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL);
   auto* rtm = static_cast<rtmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(rtmsg)));
   rtm->rtm_family = AF_INET;
   rtm->rtm_dst_len = static_cast<uint8_t>(dst.len);
-  rtm->rtm_table = table == 0 ? RT_TABLE_MAIN : (table < 256 ? table : RT_TABLE_UNSPEC);
+  rtm->rtm_table = static_cast<uint8_t>(table == 0 ? int{RT_TABLE_MAIN}
+                                                   : (table < 256 ? table : int{RT_TABLE_UNSPEC}));
   rtm->rtm_protocol = RTPROT_BOOT;
   rtm->rtm_scope = via ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
   rtm->rtm_type = RTN_UNICAST;
@@ -285,7 +300,7 @@ nlmsghdr* StartRule(Buffer& b, uint16_t type, uint16_t flags, int pref, int tabl
   auto* frh = static_cast<fib_rule_hdr*>(mnl_nlmsg_put_extra_header(nlh, sizeof(fib_rule_hdr)));
   frh->family = AF_INET;
   frh->action = FR_ACT_TO_TBL;
-  frh->table = table < 256 ? static_cast<uint8_t>(table) : RT_TABLE_UNSPEC;
+  frh->table = static_cast<uint8_t>(table < 256 ? table : int{RT_TABLE_UNSPEC});
   mnl_attr_put_u32(nlh, FRA_PRIORITY, static_cast<uint32_t>(pref));
   mnl_attr_put_u32(nlh, FRA_TABLE, static_cast<uint32_t>(table));
   return nlh;
@@ -312,7 +327,7 @@ absl::Status NlSocket::AddRule(int pref, std::optional<net::Prefix> dst, int ipp
 
 absl::Status NlSocket::DeleteRule(int pref, int table) {
   Buffer b;
-  nlmsghdr* nlh = StartRule(b, RTM_DELRULE, 0, pref, table);
+  StartRule(b, RTM_DELRULE, 0, pref, table);
   return Roundtrip(b.data, StrCat("delete rule pref ", pref));
 }
 
@@ -353,7 +368,8 @@ absl::Status NlSocket::DeleteLink(int ifindex) {
 absl::StatusOr<std::vector<LinkInfo>> NlSocket::DumpLinks(void* buf) {
   auto* nlh = static_cast<nlmsghdr*>(buf);
   nlh->nlmsg_seq = ++seq_;
-  if (::send(fd_.get(), nlh, nlh->nlmsg_len, 0) < 0) return absl::ErrnoToStatus(errno, "list links: send");
+  if (::send(fd_.get(), nlh, nlh->nlmsg_len, 0) < 0)
+    return absl::ErrnoToStatus(errno, "list links: send");
   std::vector<LinkInfo> out;
   auto rb = std::make_unique<Buffer>();
   for (;;) {
@@ -381,7 +397,8 @@ absl::StatusOr<LinkInfo> NlSocket::GetLink(std::string_view name) {
   PutName(nlh, IFLA_IFNAME, name);
   absl::StatusOr<std::vector<LinkInfo>> links = DumpLinks(b.data);
   if (!links.ok()) {
-    if (absl::IsNotFound(links.status())) return absl::NotFoundError(StrCat("no link named ", name));
+    if (absl::IsNotFound(links.status()))
+      return absl::NotFoundError(StrCat("no link named ", name));
     return links.status();
   }
   if (links->empty()) return absl::NotFoundError(StrCat("no link named ", name));

@@ -1,9 +1,10 @@
-// vnet/kernel/netlink — rtnetlink requests over libmnl, from a socket bound to one network namespace.
+// vnet/kernel/netlink — rtnetlink requests over libmnl, from a socket bound to one network
+// namespace.
 //
-// A NETLINK_ROUTE socket stays in the netns it was created in (vishvananda's NewHandleAt): open it once on
-// a thread that is in that netns, then use it from any one thread at a time. Requests can be queued and
-// sent in one sendmsg (Flush), each acknowledged; the first failure is returned with the kernel's extack
-// text. Every call needs CAP_NET_ADMIN in the socket's netns.
+// A NETLINK_ROUTE socket stays in the netns it was created in (vishvananda's NewHandleAt): open it
+// once on a thread that is in that netns, then use it from any one thread at a time. Requests can
+// be queued and sent in one sendmsg (Flush), each acknowledged; the first failure is returned with
+// the kernel's extack text. Every call needs CAP_NET_ADMIN in the socket's netns.
 #pragma once
 
 #include <cstdint>

@@ -26,8 +26,8 @@ absl::Status PrepareNetnsDir() {
   if (::mkdir(dir.c_str(), 0755) < 0 && errno != EEXIST) {
     return absl::ErrnoToStatus(errno, StrCat("create ", dir));
   }
-  // As iproute2's netns_add: make the directory a shared mount point, bind-mounting it onto itself first
-  // if it is not a mount point yet.
+  // As iproute2's netns_add: make the directory a shared mount point, bind-mounting it onto itself
+  // first if it is not a mount point yet.
   if (::mount("", dir.c_str(), "none", MS_SHARED | MS_REC, nullptr) == 0) return absl::OkStatus();
   if (errno != EINVAL) return absl::ErrnoToStatus(errno, StrCat("make ", dir, " a shared mount"));
   if (::mount(dir.c_str(), dir.c_str(), "none", MS_BIND | MS_REC, nullptr) < 0) {
@@ -41,7 +41,8 @@ absl::Status PrepareNetnsDir() {
 
 absl::Status UnshareNetns() {
   if (::unshare(CLONE_NEWNET) < 0) {
-    return absl::ErrnoToStatus(errno, "create network namespace (need CAP_SYS_ADMIN: run as root or with sudo)");
+    return absl::ErrnoToStatus(
+        errno, "create network namespace (need CAP_SYS_ADMIN: run as root or with sudo)");
   }
   return absl::OkStatus();
 }
@@ -54,7 +55,8 @@ absl::Status MountCurrentNetns(std::string_view name) {
     return absl::ErrnoToStatus(errno, StrCat("create ", path));
   }
   ::close(fd);
-  std::string self = StrCat("/proc/self/task/", static_cast<long>(::syscall(SYS_gettid)), "/ns/net");
+  std::string self =
+      StrCat("/proc/self/task/", static_cast<long>(::syscall(SYS_gettid)), "/ns/net");
   if (::mount(self.c_str(), path.c_str(), "none", MS_BIND, nullptr) < 0) {
     int e = errno;
     ::unlink(path.c_str());
@@ -74,7 +76,8 @@ absl::StatusOr<Fd> OpenNetns(std::string_view name) {
 }
 
 absl::StatusOr<Fd> OpenCurrentNetns() {
-  std::string self = StrCat("/proc/self/task/", static_cast<long>(::syscall(SYS_gettid)), "/ns/net");
+  std::string self =
+      StrCat("/proc/self/task/", static_cast<long>(::syscall(SYS_gettid)), "/ns/net");
   int fd = ::open(self.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return absl::ErrnoToStatus(errno, "open current netns");
   return Fd(fd);

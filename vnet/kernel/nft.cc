@@ -20,7 +20,8 @@ absl::StatusOr<Ctx> NewCtx(bool json) {
   if (nft_ctx_buffer_output(ctx.get()) != 0 || nft_ctx_buffer_error(ctx.get()) != 0) {
     return absl::InternalError("nft: cannot buffer output");
   }
-  if (json) nft_ctx_output_set_flags(ctx.get(), nft_ctx_output_get_flags(ctx.get()) | NFT_CTX_OUTPUT_JSON);
+  if (json)
+    nft_ctx_output_set_flags(ctx.get(), nft_ctx_output_get_flags(ctx.get()) | NFT_CTX_OUTPUT_JSON);
   return ctx;
 }
 
@@ -40,6 +41,8 @@ absl::StatusOr<std::string> Run(std::string_view text, bool json) {
 
 absl::Status RunNft(std::string_view text) { return Run(text, false).status(); }
 
-absl::StatusOr<std::string> NftOutput(std::string_view command, bool json) { return Run(command, json); }
+absl::StatusOr<std::string> NftOutput(std::string_view command, bool json) {
+  return Run(command, json);
+}
 
 }  // namespace mkn::vnet

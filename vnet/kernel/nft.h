@@ -11,8 +11,8 @@
 
 namespace mkn::vnet {
 
-// Runs `text` as one nft transaction (`nft -f`): all of it applies, or none. The error carries nft's
-// own message (the offending line and a caret).
+// Runs `text` as one nft transaction (`nft -f`): all of it applies, or none. The error carries
+// nft's own message (the offending line and a caret).
 absl::Status RunNft(std::string_view text);
 
 // Runs an nft command and returns its output; `json` = `nft -j`.

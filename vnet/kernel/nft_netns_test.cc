@@ -1,5 +1,6 @@
 // The nftables proxy mode's ruleset against the real nft: `nft -c` (check mode) accepts it, and
-// libnftables loads it, twice (a reload replaces the table in one transaction), in a throw-away netns.
+// libnftables loads it, twice (a reload replaces the table in one transaction), in a throw-away
+// netns.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -34,7 +35,8 @@ config::ClusterSpec Lab() {
   bool sh = false, np = false;
   for (config::ServiceSpec& s : spec.services) {
     if (s.name == "web-lc") continue;
-    if (!sh && s.algorithm == config::Algorithm::kRandom && !s.endpoints.empty() && !s.affinity_client_ip) {
+    if (!sh && s.algorithm == config::Algorithm::kRandom && !s.endpoints.empty() &&
+        !s.affinity_client_ip) {
       s.algorithm = config::Algorithm::kSourceHash;
       sh = true;
     }

@@ -41,7 +41,8 @@ absl::StatusOr<NlSocket> SocketIn(const std::string& name) {
 }
 
 // Waits until the netns behind `sock` has no veth except those named in `keep`.
-bool WaitNoVeths(NlSocket& sock, const std::vector<std::string>& keep, std::chrono::steady_clock::time_point deadline) {
+bool WaitNoVeths(NlSocket& sock, const std::vector<std::string>& keep,
+                 std::chrono::steady_clock::time_point deadline) {
   for (;;) {
     absl::StatusOr<std::vector<LinkInfo>> links = sock.ListLinks();
     if (!links.ok()) return false;
@@ -50,13 +51,15 @@ bool WaitNoVeths(NlSocket& sock, const std::vector<std::string>& keep, std::chro
     });
     if (!any) return true;
     if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // the kernel frees namespaces in a workqueue
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(2));  // the kernel frees namespaces in a workqueue
   }
 }
 
 }  // namespace
 
-absl::StatusOr<TeardownReport> Teardown(const ClusterNetns& ns, std::string_view marker, int deadline_ms) {
+absl::StatusOr<TeardownReport> Teardown(const ClusterNetns& ns, std::string_view marker,
+                                        int deadline_ms) {
   TeardownReport report;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(deadline_ms);
   // Keep only what carries our marker.
@@ -74,8 +77,10 @@ absl::StatusOr<TeardownReport> Teardown(const ClusterNetns& ns, std::string_view
   };
   bool underlay_ours = !ns.underlay.empty() && ours(ns.underlay);
   std::vector<std::string> nodes, pods;
-  for (const std::string& n : ns.nodes) if (ours(n)) nodes.push_back(n);
-  for (const std::string& p : ns.pods) if (ours(p)) pods.push_back(p);
+  for (const std::string& n : ns.nodes)
+    if (ours(n)) nodes.push_back(n);
+  for (const std::string& p : ns.pods)
+    if (ours(p)) pods.push_back(p);
 
   // Watchers: a socket in each node and in the underlay sees the veths of its children vanish.
   std::vector<NlSocket> node_watch;
@@ -101,11 +106,13 @@ absl::StatusOr<TeardownReport> Teardown(const ClusterNetns& ns, std::string_view
   };
   for (const std::string& p : pods) MKN_RETURN_IF_ERROR(remove(p));
   for (size_t i = 0; i < node_watch.size(); ++i) {
-    if (!WaitNoVeths(node_watch[i], {std::string(net::kNodeUplinkIf)}, deadline)) report.still_held.push_back(nodes[i]);
+    if (!WaitNoVeths(node_watch[i], {std::string(net::kNodeUplinkIf)}, deadline))
+      report.still_held.push_back(nodes[i]);
   }
   node_watch.clear();
   for (const std::string& n : nodes) MKN_RETURN_IF_ERROR(remove(n));
-  if (underlay_watch && !WaitNoVeths(*underlay_watch, {}, deadline)) report.still_held.push_back(ns.underlay);
+  if (underlay_watch && !WaitNoVeths(*underlay_watch, {}, deadline))
+    report.still_held.push_back(ns.underlay);
   underlay_watch.reset();
   if (underlay_ours) MKN_RETURN_IF_ERROR(remove(ns.underlay));
   return report;

@@ -1,9 +1,9 @@
 // vnet/kernel/owned — namespaces proven a cluster's by the marker on their lo, and their removal.
 //
-// Ownership is recorded in the kernel, never guessed from names (STYLE.md §3): every namespace a cluster
-// makes carries the ifalias minikube-net:<cluster> on its lo. Teardown removes only namespaces that carry
-// the marker it is given, pods first, and waits until the kernel has freed them. Needs CAP_NET_ADMIN and
-// CAP_SYS_ADMIN.
+// Ownership is recorded in the kernel, never guessed from names (STYLE.md §3): every namespace a
+// cluster makes carries the ifalias minikube-net:<cluster> on its lo. Teardown removes only
+// namespaces that carry the marker it is given, pods first, and waits until the kernel has freed
+// them. Needs CAP_NET_ADMIN and CAP_SYS_ADMIN.
 #pragma once
 
 #include <string>
@@ -26,16 +26,19 @@ struct TeardownReport {
   int removed = 0;
   std::vector<std::string> not_found;  // already gone (fine: down is idempotent)
   std::vector<std::string> not_ours;   // present but without this cluster's marker: left alone
-  std::vector<std::string> still_held; // removed, but the kernel had not freed them by the deadline
+  std::vector<std::string>
+      still_held;  // removed, but the kernel had not freed them by the deadline
   // CNI labs (vnet/cni CniTeardown): attachments DEL removed, DELs that failed, what plugins left.
   int cni_deleted = 0;
   std::vector<std::string> cni_errors;
   std::vector<std::string> cni_leaks;
 };
 
-// Removes the namespaces that carry `marker` on their lo, pods first, and waits until the kernel has
-// destroyed them (their veths vanish from the node and underlay namespaces) or `deadline_ms` passes.
-absl::StatusOr<TeardownReport> Teardown(const ClusterNetns& ns, std::string_view marker, int deadline_ms = 15000);
+// Removes the namespaces that carry `marker` on their lo, pods first, and waits until the kernel
+// has destroyed them (their veths vanish from the node and underlay namespaces) or `deadline_ms`
+// passes.
+absl::StatusOr<TeardownReport> Teardown(const ClusterNetns& ns, std::string_view marker,
+                                        int deadline_ms = 15000);
 
 // Removes one pod of a running cluster: its veth (from the node side, in the netns `node_netns_fd`)
 // and its named netns. Whoever holds sockets or fds in the pod must have closed them. Not an error

@@ -118,9 +118,10 @@ absl::StatusOr<ChildProcess> Spawn(int netns_fd, const std::vector<std::string>&
 
 namespace {
 
-// A command container is the leader of its own session and process group (setsid in Spawn), and a process
-// group id is never recycled while the group has members: signalling the group reaches every process the
-// container started (sh -c '...; sleep ...'), even after the leader itself is gone.
+// A command container is the leader of its own session and process group (setsid in Spawn), and a
+// process group id is never recycled while the group has members: signalling the group reaches
+// every process the container started (sh -c '...; sleep ...'), even after the leader itself is
+// gone.
 bool GroupExists(const ChildProcess& p) { return p.pid > 0 && ::kill(-p.pid, 0) == 0; }
 
 void Signal(const ChildProcess& p, int sig) {

@@ -1,9 +1,9 @@
 // vnet/kernel/process — command containers: child processes inside a pod's netns.
 //
-// Spawn() must be called from a long-lived thread (the main thread): the child gets PR_SET_PDEATHSIG so it
-// dies with the thread that forked it, and runs in its own session (Ctrl-C on the terminal reaches
-// minikube-net, which then stops the children in order). A child is identified by pid *and* start time,
-// so a recycled pid is never signalled.
+// Spawn() must be called from a long-lived thread (the main thread): the child gets
+// PR_SET_PDEATHSIG so it dies with the thread that forked it, and runs in its own session (Ctrl-C
+// on the terminal reaches minikube-net, which then stops the children in order). A child is
+// identified by pid *and* start time, so a recycled pid is never signalled.
 #pragma once
 
 #include <sys/types.h>
@@ -22,8 +22,8 @@ struct ChildProcess {
   uint64_t start_time = 0;  // field 22 of /proc/<pid>/stat
 };
 
-// Forks, enters the netns `netns_fd`, sends stdout/stderr to `log_path` (appending) and execs argv with
-// the environment plus `env`.
+// Forks, enters the netns `netns_fd`, sends stdout/stderr to `log_path` (appending) and execs argv
+// with the environment plus `env`.
 absl::StatusOr<ChildProcess> Spawn(int netns_fd, const std::vector<std::string>& argv,
                                    const std::vector<std::pair<std::string, std::string>>& env,
                                    const std::string& log_path);

@@ -15,14 +15,16 @@
 namespace mkn::vnet {
 
 absl::StatusOr<Fd> OpenTun(std::string_view name, int mtu) {
-  if (name.empty() || name.size() >= IFNAMSIZ) return absl::InvalidArgumentError(StrCat("tun name \"", name, "\""));
+  if (name.empty() || name.size() >= IFNAMSIZ)
+    return absl::InvalidArgumentError(StrCat("tun name \"", name, "\""));
   int fd = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return absl::ErrnoToStatus(errno, "open /dev/net/tun");
   Fd owned(fd);
   ifreq ifr{};
   std::memcpy(ifr.ifr_name, name.data(), name.size());
   ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_VNET_HDR;
-  if (::ioctl(fd, TUNSETIFF, &ifr) < 0) return absl::ErrnoToStatus(errno, StrCat("create tun ", name));
+  if (::ioctl(fd, TUNSETIFF, &ifr) < 0)
+    return absl::ErrnoToStatus(errno, StrCat("create tun ", name));
   if (::ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4) < 0) {
     return absl::ErrnoToStatus(errno, StrCat("tun ", name, ": set offloads"));
   }
@@ -32,7 +34,8 @@ absl::StatusOr<Fd> OpenTun(std::string_view name, int mtu) {
   ifreq mr{};
   std::memcpy(mr.ifr_name, name.data(), name.size());
   mr.ifr_mtu = mtu;
-  if (::ioctl(s, SIOCSIFMTU, &mr) < 0) return absl::ErrnoToStatus(errno, StrCat("tun ", name, ": set mtu ", mtu));
+  if (::ioctl(s, SIOCSIFMTU, &mr) < 0)
+    return absl::ErrnoToStatus(errno, StrCat("tun ", name, ": set mtu ", mtu));
   return owned;
 }
 

@@ -17,7 +17,7 @@ namespace mkn::vnet {
 
 // struct virtio_net_hdr, as the kernel reads and writes it in front of every frame.
 struct VnetHdr {
-  uint8_t flags = 0;  // 1 = VIRTIO_NET_HDR_F_NEEDS_CSUM
+  uint8_t flags = 0;     // 1 = VIRTIO_NET_HDR_F_NEEDS_CSUM
   uint8_t gso_type = 0;  // 0 none, 1 TCPv4, 3 UDP, 4 TCPv6, 0x80 ECN
   uint16_t hdr_len = 0;
   uint16_t gso_size = 0;

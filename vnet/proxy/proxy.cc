@@ -136,7 +136,8 @@ absl::StatusOr<std::unique_ptr<UserspaceProxy>> UserspaceProxy::Create(
     o.seed = 0x6d6b6e00u + static_cast<uint64_t>(node.index);
     absl::StatusOr<std::unique_ptr<nat::Nat>> nat = nat::Nat::Create(std::move(*table), o);
     if (!nat.ok()) {
-      return absl::Status(nat.status().code(), StrCat("node ", node.name, ": ", nat.status().message()));
+      return absl::Status(nat.status().code(),
+                          StrCat("node ", node.name, ": ", nat.status().message()));
     }
     n->nat = std::move(*nat);
     impl.nodes.push_back(std::move(n));

@@ -1,4 +1,5 @@
-// vnet/proxy/proxy — the userspace proxy's pump: frames from each node's TUN through lib/nat and back.
+// vnet/proxy/proxy — the userspace proxy's pump: frames from each node's TUN through lib/nat and
+// back.
 //
 // The applier made, in every node, a TUN (`mkn-proxy`, IFF_VNET_HDR with checksum and TSO offload)
 // into which the node routes the service CIDR, its proxy address and NodePort traffic for its

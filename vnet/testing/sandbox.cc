@@ -36,9 +36,9 @@ void ReexecInSandbox(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (std::strncmp(argv[i], "--gtest_list_tests", 18) == 0) return;
   }
-  std::vector<const char*> args = {"unshare", "--net", "--mount", "--propagation", "private", "--pid",
-                                   "--fork", "--kill-child", "--mount-proc", "--", "/bin/sh", "-c",
-                                   kScript, "sandbox"};
+  std::vector<const char*> args = {"unshare", "--net",  "--mount",      "--propagation", "private",
+                                   "--pid",   "--fork", "--kill-child", "--mount-proc",  "--",
+                                   "/bin/sh", "-c",     kScript,        "sandbox"};
   std::string self = "/proc/self/exe";
   char buf[4096];
   ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);

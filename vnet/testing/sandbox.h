@@ -1,9 +1,9 @@
 // vnet/testing/sandbox — test and benchmark mains that put themselves in a throw-away sandbox.
 //
 // ReexecInSandbox() re-runs the current program under `unshare` in a fresh network + mount + PID
-// namespace with private tmpfs on /run/netns and /run/minikube-net (the recipe of ci/sandbox.sh), so a
-// test can never touch the host and every leftover dies with it. It returns (does nothing) when already
-// sandboxed, when not privileged, or when gtest only lists tests.
+// namespace with private tmpfs on /run/netns and /run/minikube-net (the recipe of ci/sandbox.sh),
+// so a test can never touch the host and every leftover dies with it. It returns (does nothing)
+// when already sandboxed, when not privileged, or when gtest only lists tests.
 #pragma once
 
 namespace mkn::vnet::testing {
@@ -19,10 +19,10 @@ bool InCi();
 }  // namespace mkn::vnet::testing
 
 // In a TEST body: skip without privileges, or fail under CI=true.
-#define MKN_REQUIRE_NETNS()                                                                   \
-  do {                                                                                        \
-    if (!::mkn::vnet::testing::Privileged()) {                                                \
+#define MKN_REQUIRE_NETNS()                                                                     \
+  do {                                                                                          \
+    if (!::mkn::vnet::testing::Privileged()) {                                                  \
       if (::mkn::vnet::testing::InCi()) FAIL() << "CI=true but no CAP_NET_ADMIN/CAP_SYS_ADMIN"; \
-      GTEST_SKIP() << "needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) inside a sandbox";           \
-    }                                                                                         \
+      GTEST_SKIP() << "needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) inside a sandbox";             \
+    }                                                                                           \
   } while (0)

@@ -1,5 +1,6 @@
-// vnet/cni/verify/verify — see the header. Each check is a function of the lab's context filling one
-// CheckReport; the probes are child processes (RunPlugin) inside the pods' and nodes' namespaces.
+// vnet/cni/verify/verify — see the header. Each check is a function of the lab's context filling
+// one CheckReport; the probes are child processes (RunPlugin) inside the pods' and nodes'
+// namespaces.
 #include "vnet/cni/verify/verify.h"
 
 #include <signal.h>
@@ -23,12 +24,12 @@
 #include "lib/status/status.h"
 #include "lib/strings/str_cat.h"
 #include "vnet/cluster/cluster.h"
-#include "vnet/cni/runtime.h"
+#include "vnet/cluster/state.h"
 #include "vnet/cni/exec.h"
+#include "vnet/cni/nodefs.h"
+#include "vnet/cni/runtime.h"
 #include "vnet/kernel/netlink.h"
 #include "vnet/kernel/netns.h"
-#include "vnet/cni/nodefs.h"
-#include "vnet/cluster/state.h"
 
 namespace mkn::vnet {
 namespace {
@@ -364,10 +365,12 @@ bool ChainHas(const Ctx& c, const std::string& type) {
   return false;
 }
 
-// Whether a plugin of the chain declares capability `cap` (what the runtime's capability args go to).
+// Whether a plugin of the chain declares capability `cap` (what the runtime's capability args go
+// to).
 bool ChainHasCapability(const Ctx& c, const std::string& cap) {
   for (const cni::PluginConf& p : c.nodes[0].cni->config().list.plugins) {
-    if (std::find(p.capabilities.begin(), p.capabilities.end(), cap) != p.capabilities.end()) return true;
+    if (std::find(p.capabilities.begin(), p.capabilities.end(), cap) != p.capabilities.end())
+      return true;
   }
   return false;
 }
@@ -1071,10 +1074,12 @@ void CheckHostPort(Ctx& c, cni::CheckReport& r) {
       if (udp) {
         ++probed_udp;
         const std::string probe = StrCat("mkn-hostport ", p.name, "\n");
-        Out o = Run(c.nodes[from].cni->netns_fd(), {"socat", "-T2", "-t1", "STDIO", StrCat("UDP:", addr)}, 4000, probe);
+        Out o = Run(c.nodes[from].cni->netns_fd(),
+                    {"socat", "-T2", "-t1", "STDIO", StrCat("UDP:", addr)}, 4000, probe);
         if (!o.ok || o.out.find(probe) == std::string::npos) {
-          Fail(r, StrCat("UDP hostPort ", addr, " -> pod ", p.name, ":", m.container_port, " from node ",
-                         c.nodes[from].name, ": expected the datagram echoed back; ", o.Say()));
+          Fail(r, StrCat("UDP hostPort ", addr, " -> pod ", p.name, ":", m.container_port,
+                         " from node ", c.nodes[from].name, ": expected the datagram echoed back; ",
+                         o.Say()));
         }
         continue;
       }

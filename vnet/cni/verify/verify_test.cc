@@ -1,4 +1,5 @@
-// vnet/cni/verify/verify_test — the conformance suite's check table: its ids are the user interface of
+// vnet/cni/verify/verify_test — the conformance suite's check table: its ids are the user interface
+// of
 // --only/--skip and of CI dashboards (JUnit testcase names), so their shape is pinned here. The
 // checks themselves run against real plugins in examples/cni/verify_test.sh.
 #include "vnet/cni/verify/verify.h"
@@ -20,7 +21,9 @@ TEST(VerifyChecks, IdsAreShortDottedUniqueAndCiteTheirRule) {
     EXPECT_LE(c.id.size(), 20u) << "ids are typed on the command line";
     EXPECT_TRUE(seen.insert(c.id).second) << "duplicate id";
     EXPECT_FALSE(c.title.empty());
-    if (c.id.rfind("spec.", 0) == 0) EXPECT_EQ(c.source.rfind("SPEC.md §", 0), 0u) << c.source;
+    if (c.id.rfind("spec.", 0) == 0) {
+      EXPECT_EQ(c.source.rfind("SPEC.md §", 0), 0u) << c.source;
+    }
     if (c.id.rfind("model.", 0) == 0) {
       EXPECT_TRUE(c.source.find("k8s") != std::string::npos ||
                   c.source.find("CONVENTIONS.md") != std::string::npos ||
