@@ -14,8 +14,8 @@ packages=(
   # libraries (STYLE.md: Abseil, toml++, libmnl, libnftables, Boost.Asio/Beast, libtins, OpenSSL, CLI11, JSON)
   libabsl-dev libtomlplusplus-dev libmnl-dev libnftables-dev libboost-dev libboost-system-dev
   libtins-dev libssl-dev libcli11-dev nlohmann-json3-dev
-  # tests
-  libgtest-dev libgmock-dev libbenchmark-dev
+  # tests, and ci/lint.sh's format check
+  libgtest-dev libgmock-dev libbenchmark-dev clang-format
   # tools the tests and examples drive
   iproute2 iputils-ping tcpdump tshark curl util-linux procps iperf3 sockperf nftables containernetworking-plugins
   # examples/cni: iptables for portmap and firewall (Debian 1.1.1 has no nftables backend), jq and socat
@@ -45,6 +45,6 @@ if ((${#missing[@]})); then
 fi
 
 if [[ "${1:-}" != "--no-build" ]]; then
-  cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMKN_WERROR=ON >/dev/null
   cmake --build build -j"$(nproc)"
 fi

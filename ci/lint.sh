@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# ci/lint.sh — the house rules CI can check without building: layering, formatting, file length.
+#
+#   ci/lint.sh              check every tracked source file
+#   ci/lint.sh --changed    format check only on files changed against origin/main (or HEAD~1)
+#
+# Rules (CONTRIBUTING.md "Layout" and "Style"):
+#   1. layering: lib/ includes no kernel, socket or Asio headers and nothing of vnet/ or cmd/; vnet/ never
+#      includes cmd/; a vnet/ room includes only the rooms below it (the order in vnet/CMakeLists.txt).
+#   2. clang-format (Debian's clang-format 14, .clang-format at the top) reports nothing.
+#   3. no file in lib/ or vnet/ is longer than 800 lines unless its banner says why, in a line that starts
+#      with "// Long file:" among its first 40 lines.
+# The fourth rule, no compiler warnings, is the build's: ci/setup.sh and ci/test.sh build with
+# -DMKN_WERROR=ON.
+# Exit status: 0 clean, 1 a rule is broken (every finding printed as file:line: rule: what), 2 usage.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+changed=0
+case "${1:-}" in
+  "") ;;
+  --changed) changed=1 ;;
+  *) echo "usage: ci/lint.sh [--changed]" >&2; exit 2 ;;
+esac
+
+fail=0
+finding() { echo "$1" >&2; fail=1; }
+
+mapfile -t sources < <(git ls-files -- '*.cc' '*.h')
+
+# --- 1. layering -------------------------------------------------------------------------------------
+# Headers that reach the kernel, a socket or Asio. lib/ is pure: it computes, vnet/ carries out.
+kernel_re='#include <(linux/|sys/socket\.h|sys/ioctl\.h|sys/mount\.h|net/if\.h|netinet/|netlink/|libmnl/|nftables/|boost/asio|boost/beast|openssl/|pcap|bpf/|tins/)'
+while IFS= read -r hit; do
+  finding "$hit: layering: lib/ must stay pure (no kernel, socket, Asio or TLS headers): move this to vnet/"
+done < <(grep -nE "$kernel_re" lib --include='*.cc' --include='*.h' -r)
+while IFS= read -r hit; do
+  finding "$hit: layering: lib/ must not include vnet/ or cmd/ (cmd/ -> vnet/ -> lib/)"
+done < <(grep -nE '#include "(vnet|cmd)/' lib --include='*.cc' --include='*.h' -r)
+while IFS= read -r hit; do
+  finding "$hit: layering: vnet/ must not include cmd/"
+done < <(grep -nE '#include "cmd/' vnet --include='*.cc' --include='*.h' -r)
+
+# Rooms of vnet/ and what each may include besides itself (tests may also use vnet/testing).
+declare -A below=(
+  [kernel]=""
+  [testing]="kernel"
+  [apps]="kernel"
+  [proxy]="kernel"
+  [edge]="kernel"
+  [cni]="kernel"
+  [cluster]="kernel apps proxy edge cni"
+  [cni/verify]="kernel apps proxy edge cni cluster"
+)
+for f in "${sources[@]}"; do
+  [[ $f == vnet/* ]] || continue
+  rel=${f#vnet/}
+  room=${rel%/*}
+  [[ $rel == */* ]] || { finding "$f:1: layering: every vnet/ file lives in a room (vnet/<room>/)"; continue; }
+  [[ -v below[$room] ]] || { finding "$f:1: layering: vnet/$room is not a room in ci/lint.sh's table"; continue; }
+  allowed=" $room ${below[$room]} "
+  [[ $f == *_test.cc ]] && allowed+="testing "
+  while IFS=: read -r line inc; do
+    target=${inc#*\"vnet/}
+    target=${target%/*}
+    # A header of a sub-room (vnet/cni/verify/x.h) belongs to that sub-room.
+    [[ " $allowed " == *" $target "* ]] && continue
+    list=$(echo $allowed | tr ' ' ',')
+    finding "$f:$line: layering: vnet/$room may include only vnet/{$list} (found vnet/$target)"
+  done < <(grep -nE '#include "vnet/' "$f" | sed -E 's/^([0-9]+):.*(#include "vnet\/[^"]+").*/\1:\2/')
+done
+
+# --- 2. clang-format ---------------------------------------------------------------------------------
+if ! command -v clang-format >/dev/null; then
+  finding "ci/lint.sh: clang-format is not installed (ci/setup.sh installs it)"
+else
+  files=("${sources[@]}")
+  if ((changed)); then
+    base=$(git merge-base HEAD origin/main 2>/dev/null || git rev-parse HEAD~1)
+    mapfile -t files < <(git diff --name-only --diff-filter=d "$base" -- '*.cc' '*.h')
+  fi
+  if ((${#files[@]})); then
+    if ! out=$(clang-format --dry-run -Werror "${files[@]}" 2>&1); then
+      grep -E '^[^ ].*: error:' <<<"$out" | sed -E 's/: error: code should be clang-formatted.*/: format: run clang-format -i on this file/' |
+        sort -u | while IFS= read -r l; do echo "$l" >&2; done
+      fail=1
+    fi
+  fi
+fi
+
+# --- 3. file length ----------------------------------------------------------------------------------
+for f in "${sources[@]}"; do
+  [[ $f == lib/* || $f == vnet/* ]] || continue
+  [[ $f == *_test.cc ]] && continue
+  n=$(wc -l <"$f")
+  ((n > 800)) || continue
+  head -n 40 "$f" | grep -q '^// Long file:' && continue
+  finding "$f:1: length: $n lines (over 800): split it by concern, or say why in a '// Long file:' banner line"
+done
+
+if ((fail)); then
+  echo "ci/lint.sh: failed (rules: CONTRIBUTING.md)" >&2
+  exit 1
+fi
+echo "ci/lint.sh: ok (${#sources[@]} files: layering, format, length)"
