@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_join.h"
 #include "lib/cni/json_text.h"
 #include "lib/cni/version.h"
@@ -49,9 +50,7 @@ class Checker {
     if (it == obj.end()) return false;
     if (it->is_boolean()) return it->get<bool>();
     if (it->is_string()) {
-      std::string s = it->get<std::string>();
-      std::transform(s.begin(), s.end(), s.begin(),
-                     [](unsigned char c) { return std::tolower(c); });
+      std::string s = absl::AsciiStrToLower(it->get<std::string>());
       if (s == "true") return true;
       if (s == "false") return false;
       Error(key, StrCat("expected true or false, got \"", it->get<std::string>(), "\""));

@@ -6,8 +6,10 @@
 #include <cctype>
 #include <cstdio>
 
+#include "absl/strings/ascii.h"
 #include "lib/cni/json_text.h"
 #include "lib/strings/str_cat.h"
+#include "lib/strings/view.h"
 
 namespace mkn::cni {
 namespace {
@@ -221,9 +223,7 @@ nlohmann::json ReportJson(std::string_view suite, const std::vector<CheckReport>
   auto secs = [](std::chrono::nanoseconds d) { return std::chrono::duration<double>(d).count(); };
   nlohmann::json checks = nlohmann::json::array();
   for (const auto& r : reports) {
-    std::string result(OutcomeName(r.outcome));
-    std::transform(result.begin(), result.end(), result.begin(),
-                   [](unsigned char c) { return std::tolower(c); });
+    std::string result = absl::AsciiStrToLower(AsAbsl(OutcomeName(r.outcome)));
     checks.push_back({{"id", SanitizeUtf8(r.id)},
                       {"title", SanitizeUtf8(r.title)},
                       {"source", SanitizeUtf8(r.source)},

@@ -5,9 +5,11 @@
 #include <iterator>
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_join.h"
 #include "lib/cni/json_text.h"
 #include "lib/strings/str_cat.h"
+#include "lib/strings/view.h"
 
 namespace mkn::cni {
 namespace {
@@ -30,12 +32,7 @@ std::vector<std::string_view> SplitLines(std::string_view text) {
   return out;
 }
 
-std::string_view Trim(std::string_view s) {
-  size_t b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string_view::npos) return {};
-  size_t e = s.find_last_not_of(" \t\r\n");
-  return s.substr(b, e - b + 1);
-}
+std::string_view Trim(std::string_view s) { return AsStd(absl::StripAsciiWhitespace(AsAbsl(s))); }
 
 std::string Str(const json& obj, const char* key) {
   auto it = obj.find(key);
@@ -48,8 +45,7 @@ std::string Str(const json& obj, const char* key) {
 // fe80::/10: the first group is fe80..febf.
 bool IsLinkLocal6(std::string_view addr) {
   if (addr.size() < 4 || addr[3] == ':') return false;
-  std::string p(addr.substr(0, 3));
-  std::transform(p.begin(), p.end(), p.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::string p = absl::AsciiStrToLower(AsAbsl(addr.substr(0, 3)));
   return p == "fe8" || p == "fe9" || p == "fea" || p == "feb";
 }
 

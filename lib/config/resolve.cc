@@ -1214,13 +1214,6 @@ class Resolver {
     return true;
   }
 
-  static std::string Lower(std::string s) {
-    for (char& c : s) {
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    }
-    return s;
-  }
-
   // A certificate entry: hosts checked, cert and key required, paths resolved.
   std::optional<TlsCertSpec> ResolveTls(const RawListenerTls& rt, const std::string& what) {
     TlsCertSpec t;
@@ -1445,7 +1438,7 @@ class Resolver {
           ok = false;
           continue;
         }
-        std::string name = lower ? Lower(nv.name.value) : nv.name.value;
+        std::string name = lower ? absl::AsciiStrToLower(nv.name.value) : nv.name.value;
         if (lower && !IsToken(name)) {
           d_.Error(nv.name.pos,
                    StrCat(what, ": \"", nv.name.value, "\" is not a valid header name"));
@@ -1472,7 +1465,7 @@ class Resolver {
     std::set<std::string> seen;
     auto check_name = [&](const Field<std::string>& f,
                           SourcePos pos) -> std::optional<std::string> {
-      std::string name = Lower(f.value);
+      std::string name = absl::AsciiStrToLower(f.value);
       if (!IsToken(name)) {
         d_.Error(f.pos, StrCat(what, ": \"", f.value, "\" is not a valid header name"));
         return std::nullopt;

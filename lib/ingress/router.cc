@@ -15,20 +15,16 @@
 #include <set>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/ascii.h"
 #include "lib/strings/str_cat.h"
+#include "lib/strings/view.h"
 
 namespace mkn::ingress {
 namespace {
 
 using config::PathType;
 
-char LowerChar(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = LowerChar(c);
-  return out;
-}
+std::string Lower(std::string_view s) { return absl::AsciiStrToLower(AsAbsl(s)); }
 
 // "Shop.LAB:8080" → "shop.lab"; "[::1]:8443" → "[::1]"; a trailing dot is dropped.
 std::string HostName(std::string_view host, std::string_view* port = nullptr) {
@@ -51,7 +47,7 @@ std::string HostName(std::string_view host, std::string_view* port = nullptr) {
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
-  c = LowerChar(c);
+  c = absl::ascii_tolower(static_cast<unsigned char>(c));
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   return -1;
 }

@@ -26,7 +26,9 @@
 #include <utility>  // before Asio: Boost 1.74's asio/awaitable.hpp uses std::exchange without including it
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "lib/strings/str_cat.h"
+#include "lib/strings/view.h"
 
 namespace mkn::vnet {
 
@@ -157,12 +159,6 @@ const std::array<unsigned char, kPiece + kPatternPeriod>& Pattern() {
 auto Use(beast::error_code& ec) { return asio::redirect_error(asio::use_awaitable, ec); }
 
 std::string_view Sv(beast::string_view s) { return {s.data(), s.size()}; }
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // One HTTP/1.1 connection, as a coroutine: read a request (streaming its body through SHA-256),
 // answer, repeat while keep-alive. Close() (StopPod) closes the socket and cancels the timer, which
@@ -322,7 +318,8 @@ class HttpSession : public Closable, public std::enable_shared_from_this<HttpSes
                "\nclient: ", Endpoint(r.peer), "\nserver: ", Endpoint(r.local),
                "\nrequest: ", r.method, " ", r.target, "\n");
     for (const auto& f : req)
-      StrAppend(&body, "header: ", Lower(Sv(f.name_string())), ": ", Sv(f.value()), "\n");
+      StrAppend(&body, "header: ", absl::AsciiStrToLower(AsAbsl(Sv(f.name_string()))), ": ",
+                Sv(f.value()), "\n");
     StrAppend(&body, "body_bytes: ", body_bytes, "\nbody_sha256: ", sha.Hex(), "\n");
     return body;
   }

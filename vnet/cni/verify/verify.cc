@@ -16,6 +16,7 @@
 #include <set>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
 #include "lib/cni/result.h"
 #include "lib/cni/snapshot.h"
@@ -311,11 +312,6 @@ absl::StatusOr<IfaceSeen> SeeIface(int fd, const std::string& ifname) {
   return s;
 }
 
-std::string Lower(std::string s) {
-  for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return s;
-}
-
 // Every address the result puts on ifname (an ip with no interface index counts: it can only be the
 // container's), and the MAC it reports for it ("" if none).
 void ExpectedOnIface(const cni::Result& r, const std::string& ifname,
@@ -466,7 +462,7 @@ void CheckAddInterface(Ctx& c, cni::CheckReport& r) {
       Fail(r,
            StrCat("pod ", p.name, ": the result's interfaces list no ", ifname, " with a sandbox"));
     }
-    if (!mac.empty() && Lower(mac) != Lower(seen->mac)) {
+    if (!mac.empty() && !absl::EqualsIgnoreCase(mac, seen->mac)) {
       Fail(r, StrCat("pod ", p.name, ": result says ", ifname, " has MAC ", mac, ", the pod's ",
                      ifname, " has ", seen->mac));
     }
