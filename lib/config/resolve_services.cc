@@ -1,0 +1,206 @@
+// The Services of Resolve() (resolver.h): type, session affinity, algorithm, the pods a selector
+// picks as endpoints, ports and target ports, then ClusterIPs and NodePorts, fixed ones first and
+// the rest allocated in order.
+
+#include <algorithm>
+#include <cstdint>
+#include <map>
+#include <set>
+#include <utility>
+
+#include "lib/config/resolver.h"
+#include "lib/net/naming.h"
+#include "lib/strings/str_cat.h"
+
+namespace mkn::config::internal {
+
+void Resolver::ResolveServices() {
+  std::set<std::string> names;
+  std::set<uint32_t> used_ips;
+  std::set<int> used_node_ports;
+  std::vector<std::pair<size_t, const RawService*>> auto_ip;
+  for (size_t i = 0; i < raw_.services.size(); ++i) {
+    const RawService& rs = raw_.services[i];
+    std::string what =
+        rs.name.set ? StrCat("service \"", rs.name.value, "\"") : StrCat("service #", i + 1);
+    ServiceSpec s;
+    if (CheckName(rs.name, what, net::kMaxPodName, "a Kubernetes service name") &&
+        !names.insert(rs.name.value).second) {
+      d_.Error(rs.name.pos, StrCat(what, ": duplicate service name"));
+    }
+    s.name = rs.name.value;
+    if (rs.type.set && rs.type.value != "ClusterIP" && rs.type.value != "NodePort") {
+      d_.Error(rs.type.pos,
+               StrCat(what, ": type \"", rs.type.value, "\" is not \"ClusterIP\" or \"NodePort\""));
+    }
+    s.type = rs.type.value == "NodePort" ? ServiceType::kNodePort : ServiceType::kClusterIp;
+    s.selector = rs.selector.value;
+    if (rs.session_affinity.set && rs.session_affinity.value != "None" &&
+        rs.session_affinity.value != "ClientIP") {
+      d_.Error(rs.session_affinity.pos,
+               StrCat(what, ": session_affinity \"", rs.session_affinity.value,
+                      "\" is not \"None\" or \"ClientIP\""));
+    }
+    s.affinity_client_ip = rs.session_affinity.value == "ClientIP";
+    if (rs.affinity_timeout.set) {
+      if (!s.affinity_client_ip) {
+        d_.Error(rs.affinity_timeout.pos,
+                 StrCat(what, ": affinity_timeout needs session_affinity = \"ClientIP\""));
+      } else if (rs.affinity_timeout.value < 1 || rs.affinity_timeout.value > 86400) {
+        d_.Error(rs.affinity_timeout.pos,
+                 StrCat(what, ": affinity_timeout ", rs.affinity_timeout.value,
+                        " is out of range 1-86400 seconds"));
+      } else {
+        s.affinity_timeout = static_cast<int>(rs.affinity_timeout.value);
+      }
+    }
+    static const std::map<std::string, Algorithm> kAlgorithms = {
+        {"random", Algorithm::kRandom},
+        {"round-robin", Algorithm::kRoundRobin},
+        {"least-conn", Algorithm::kLeastConn},
+        {"source-hash", Algorithm::kSourceHash}};
+    if (rs.algorithm.set) {
+      auto it = kAlgorithms.find(rs.algorithm.value);
+      if (it == kAlgorithms.end()) {
+        d_.Error(rs.algorithm.pos,
+                 StrCat(what, ": algorithm \"", rs.algorithm.value,
+                        "\" is not random, round-robin, least-conn or source-hash"));
+      } else {
+        s.algorithm = it->second;
+      }
+    }
+    // Endpoints: pods whose labels contain every selector pair.
+    for (size_t k = 0; k < spec_.pods.size(); ++k) {
+      const PodSpec& p = spec_.pods[k];
+      bool match = !s.selector.empty() &&
+                   std::all_of(s.selector.begin(), s.selector.end(), [&](const auto& kv) {
+                     auto it = p.labels.find(kv.first);
+                     return it != p.labels.end() && it->second == kv.second;
+                   });
+      if (match) s.endpoints.push_back(static_cast<int>(k));
+    }
+    if (s.selector.empty()) {
+      d_.Warning(rs.selector.set ? rs.selector.pos : rs.pos,
+                 StrCat(what, ": no selector, so no endpoints"));
+    } else if (s.endpoints.empty()) {
+      d_.Warning(rs.selector.pos, StrCat(what, ": selector matches no pod"));
+    }
+    ResolveServicePorts(rs, what, s, used_node_ports);
+    if (rs.cluster_ip.set) {
+      std::optional<net::Ipv4> ip = net::Ipv4::Parse(rs.cluster_ip.value);
+      if (!ip) {
+        d_.Error(rs.cluster_ip.pos,
+                 StrCat(what, ": cluster_ip \"", rs.cluster_ip.value, "\" is not an IPv4 address"));
+      } else if (service_cidr_ &&
+                 (!service_cidr_->Contains(*ip) || *ip == service_cidr_->Host(0) ||
+                  ip->value == service_cidr_->Host(service_cidr_->Size() - 1).value)) {
+        d_.Error(rs.cluster_ip.pos,
+                 StrCat(what, ": cluster_ip ", ip->ToString(),
+                        " is not a usable address of service_cidr ", service_cidr_->ToString()));
+      } else if (!used_ips.insert(ip->value).second) {
+        d_.Error(rs.cluster_ip.pos,
+                 StrCat(what, ": cluster_ip ", ip->ToString(), " is already taken"));
+      } else {
+        s.cluster_ip = *ip;
+      }
+    } else {
+      auto_ip.emplace_back(spec_.services.size(), &rs);
+    }
+    spec_.services.push_back(std::move(s));
+  }
+  if (!service_cidr_) return;
+  uint64_t next = 1;
+  for (auto [idx, rs] : auto_ip) {
+    while (next < service_cidr_->Size() - 1 && used_ips.count(service_cidr_->Host(next).value))
+      ++next;
+    if (next >= service_cidr_->Size() - 1) {
+      d_.Error(rs->pos, StrCat("[cluster] service_cidr ", service_cidr_->ToString(),
+                               " has no address left for service \"", rs->name.value, "\""));
+      return;
+    }
+    spec_.services[idx].cluster_ip = service_cidr_->Host(next);
+    used_ips.insert(service_cidr_->Host(next).value);
+  }
+  // NodePorts without a number are allocated after every fixed one is known.
+  int next_port = 30000;
+  for (ServiceSpec& s : spec_.services) {
+    for (ServicePortSpec& p : s.ports) {
+      if (s.type != ServiceType::kNodePort || p.node_port != 0) continue;
+      while (used_node_ports.count(next_port)) ++next_port;
+      p.node_port = next_port;
+      used_node_ports.insert(next_port);
+    }
+  }
+}
+
+void Resolver::ResolveServicePorts(const RawService& rs, const std::string& what, ServiceSpec& s,
+                                   std::set<int>& used_node_ports) {
+  if (rs.ports.empty()) {
+    d_.Error(rs.pos, StrCat(what, ": no ports (add [[service.port]] port = 80)"));
+    return;
+  }
+  std::set<std::string> names;
+  std::set<std::pair<int, Protocol>> seen;
+  for (size_t j = 0; j < rs.ports.size(); ++j) {
+    const RawServicePort& rp = rs.ports[j];
+    std::string pw = StrCat(what, ": port ",
+                            rp.name.set ? StrCat("\"", rp.name.value, "\"") : StrCat("#", j + 1));
+    ServicePortSpec p;
+    p.name = rp.name.value;
+    if (!rp.port.set) {
+      d_.Error(rp.pos, StrCat(pw, ": missing \"port\""));
+      continue;
+    }
+    if (!CheckPort(rp.port, pw)) continue;
+    p.port = static_cast<int>(rp.port.value);
+    if (rs.ports.size() > 1 && !rp.name.set) {
+      d_.Error(rp.pos, StrCat(pw, ": a service with several ports must name each one"));
+    } else if (rp.name.set && !names.insert(rp.name.value).second) {
+      d_.Error(rp.name.pos, StrCat(pw, ": duplicate port name"));
+    }
+    std::optional<Protocol> proto = ParseProtocol(rp.protocol, pw);
+    if (!proto) continue;
+    p.protocol = *proto;
+    if (!seen.insert({p.port, p.protocol}).second) {
+      d_.Error(rp.port.pos,
+               StrCat(pw, ": ", ToString(p.protocol), " port ", p.port, " is listed twice"));
+    }
+    if (rp.target_port.number.set) {
+      if (!CheckPort(rp.target_port.number, pw)) continue;
+      p.target_port = static_cast<int>(rp.target_port.number.value);
+    } else if (rp.target_port.name.set) {
+      p.target_port_name = rp.target_port.name.value;
+      bool found = s.endpoints.empty();
+      for (int e : s.endpoints) {
+        for (const ContainerSpec& c : spec_.pods[e].containers) {
+          for (const ContainerPort& cp : c.ports) {
+            if (cp.name == p.target_port_name && cp.protocol == p.protocol) found = true;
+          }
+        }
+      }
+      if (!found) {
+        d_.Error(rp.target_port.name.pos,
+                 StrCat(pw, ": target_port \"", p.target_port_name, "\" names no ",
+                        ToString(p.protocol), " container port of the selected pods"));
+      }
+    } else {
+      p.target_port = p.port;
+    }
+    if (rp.node_port.set) {
+      if (s.type != ServiceType::kNodePort) {
+        d_.Error(rp.node_port.pos, StrCat(pw, ": node_port needs type = \"NodePort\""));
+      } else if (rp.node_port.value < 30000 || rp.node_port.value > 32767) {
+        d_.Error(rp.node_port.pos,
+                 StrCat(pw, ": node_port ", rp.node_port.value, " is out of range 30000-32767"));
+      } else if (!used_node_ports.insert(static_cast<int>(rp.node_port.value)).second) {
+        d_.Error(rp.node_port.pos,
+                 StrCat(pw, ": node_port ", rp.node_port.value, " is already taken"));
+      } else {
+        p.node_port = static_cast<int>(rp.node_port.value);
+      }
+    }
+    s.ports.push_back(p);
+  }
+}
+
+}  // namespace mkn::config::internal

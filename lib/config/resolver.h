@@ -1,0 +1,123 @@
+// lib/config/resolver — internal to lib/config: the one object Resolve() walks a lab with.
+//
+// Not part of the folder's contract (that is Resolve() in spec.h); nothing outside lib/config
+// includes this header. A Resolver resolves one RawConfig once. Its steps live in one file per
+// concern, because each is long and they share only this state:
+//
+//   resolve.cc            Run() (the order of the steps), Resolve(), the checks every step uses
+//   resolve_cluster.cc    [cluster], [cni], the nodes: CIDRs, MTU, VNI, proxy mode, node ranges
+//   resolve_workloads.cc  [[pod]] and [[deployment]]: containers, CNI args, placement, addresses
+//   resolve_services.cc   [[service]]: ports, selectors and endpoints, ClusterIPs, NodePorts
+//   resolve_edge.cc       [[ingress]], [[listener]] and their TLS, backend references
+//   resolve_routes.cc     [[http_route]]: matches, header modifiers, redirects
+//
+// The order of Run() is part of the output: later steps read what earlier ones filled (pods are
+// placed on resolved nodes, services select placed pods, ingresses and routes name services,
+// routes name listeners), and diagnostics are reported in the order the steps find them.
+// Everything is pure: no I/O (paths are resolved lexically), no privileges.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lib/config/diagnostics.h"
+#include "lib/config/raw_config.h"
+#include "lib/config/spec.h"
+#include "lib/net/ip.h"
+
+namespace mkn::config::internal {
+
+// A pod is collected from [[pod]] or a [[deployment]] before it is placed on a node.
+struct PendingPod {
+  PodSpec spec;
+  SourcePos pos;
+  Field<std::string> node;
+};
+
+// A lowercase DNS name, or one with a leading "*." (an Ingress or Gateway API wildcard host).
+bool IsHostName(std::string_view h);
+
+class Resolver {
+ public:
+  Resolver(const RawConfig& raw, Diagnostics& d) : raw_(raw), d_(d) {}
+
+  // Every step in order; the spec, or nullopt when any step reported an error to `d`.
+  std::optional<ClusterSpec> Run();
+
+ private:
+  // --- checks every step uses (resolve.cc) -------------------------------------------------------
+
+  // A name: set, at most `max` bytes (`why` says what it must fit), a DNS label. Reports and
+  // returns false otherwise (nothing is reported for a value of the wrong type: Parse() did).
+  bool CheckName(const Field<std::string>& f, std::string_view what, size_t max,
+                 std::string_view why);
+  bool CheckPort(const Field<int64_t>& f, std::string_view what);
+  // "TCP" (also when unset) or "UDP".
+  std::optional<Protocol> ParseProtocol(const Field<std::string>& f, std::string_view what);
+  std::string LabPath(const std::string& p) const;
+
+  // --- the cluster and its nodes (resolve_cluster.cc) --------------------------------------------
+
+  // `f`, or `def` when unset, as a network prefix (no host bits).
+  std::optional<net::Prefix> Cidr(const Field<std::string>& f, std::string_view what,
+                                  std::string_view def);
+  void ResolveCluster();
+  void ApplyCni(const RawCni& raw, std::string_view what, CniSpec& out);
+  void ResolveCni();
+  void ResolveNodes();
+
+  // --- pods and deployments (resolve_workloads.cc) -----------------------------------------------
+
+  void ResolvePodCni(const RawPodCni& rc, SourcePos pod_pos, const std::string& what,
+                     PodCniSpec& out);
+  std::optional<ContainerSpec> ResolveContainer(const RawContainer& rc, size_t i,
+                                                const std::string& owner);
+  void ResolveContainers(const std::vector<RawContainer>& raw, SourcePos pos,
+                         const std::string& owner, std::vector<ContainerSpec>& out);
+  void AddPending(PendingPod p);
+  void CollectPods();
+  void PlacePods();
+
+  // --- services (resolve_services.cc) ------------------------------------------------------------
+
+  void ResolveServices();
+  void ResolveServicePorts(const RawService& rs, const std::string& what, ServiceSpec& s,
+                           std::set<int>& used_node_ports);
+
+  // --- ingresses and listeners (resolve_edge.cc) -------------------------------------------------
+
+  // A service and one of its ports (number or name); used by ingresses and HTTP routes alike.
+  std::optional<BackendRef> ResolveBackend(const RawBackend& rb, const std::string& what);
+  void ResolveIngresses();
+  std::string NodeNames() const;
+  std::optional<TlsCertSpec> ResolveTls(const RawListenerTls& rt, const std::string& what);
+  void ResolveListeners();
+
+  // --- HTTP routes (resolve_routes.cc) -----------------------------------------------------------
+
+  std::string ListenerNames() const;
+  std::optional<HttpRouteMatchSpec> ResolveMatch(const RawHttpRouteMatch& rm,
+                                                 const std::string& what);
+  void ResolveModifier(const RawHeaderModifier& rm, const std::string& what,
+                       HeaderModifierSpec& out);
+  std::optional<RedirectSpec> ResolveRedirect(const RawRedirect& rr, const std::string& what);
+  void ResolveHttpRoutes();
+
+  const RawConfig& raw_;
+  Diagnostics& d_;
+  ClusterSpec spec_;
+  // The cluster's ranges, reset when invalid so later steps skip what depends on them.
+  std::optional<net::Prefix> pod_cidr_, service_cidr_, underlay_cidr_;
+  std::vector<Field<std::string>> node_cidr_fields_;  // each node's pod_cidr as written
+  std::vector<SourcePos> node_pos_;
+  bool nodes_ok_ = false;  // every node got a pod range (addresses can be handed out)
+  std::set<std::string> pod_names_;
+  std::vector<PendingPod> pending_;
+};
+
+}  // namespace mkn::config::internal
