@@ -6,7 +6,8 @@
 #
 # Rules (CONTRIBUTING.md "Layout" and "Style"):
 #   1. layering: lib/ includes no kernel, socket or Asio headers and nothing of vnet/ or cmd/; vnet/ never
-#      includes cmd/; a vnet/ room includes only the rooms below it (the order in vnet/CMakeLists.txt).
+#      includes cmd/; a vnet/ room includes only the rooms below it (the order in vnet/CMakeLists.txt);
+#      toml++ is included only in lib/config/toml (the lab file's reader).
 #   2. clang-format (Debian's clang-format 14, .clang-format at the top) reports nothing.
 #   3. no file in lib/ or vnet/ is longer than 800 lines unless its banner says why, in a line that starts
 #      with "// Long file:" among its first 40 lines.
@@ -40,6 +41,11 @@ done < <(grep -nE '#include "(vnet|cmd)/' lib --include='*.cc' --include='*.h' -
 while IFS= read -r hit; do
   finding "$hit: layering: vnet/ must not include cmd/"
 done < <(grep -nE '#include "cmd/' vnet --include='*.cc' --include='*.h' -r)
+# The lab file's TOML is read in one place, so that only what reads a lab's text links toml++.
+while IFS= read -r hit; do
+  [[ $hit == lib/config/toml/* ]] && continue
+  finding "$hit: layering: toml++ only in lib/config/toml (read a lab with Load() from its load.h)"
+done < <(grep -rnE '#include <toml\+\+/' lib vnet cmd bench --include='*.cc' --include='*.h')
 
 # Rooms of vnet/ and what each may include besides itself (tests may also use vnet/testing).
 declare -A below=(

@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "lib/config/spec.h"
+#include "lib/config/toml/load.h"
 #include "lib/net/naming.h"
 #include "lib/plan/plan.h"
 #include "lib/strings/edit_distance.h"

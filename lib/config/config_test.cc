@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "lib/config/spec.h"
+#include "lib/config/toml/load.h"
 #include "lib/strings/str_cat.h"
 
 namespace mkn::config {

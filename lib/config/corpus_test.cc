@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "lib/config/spec.h"
+#include "lib/config/toml/load.h"
 #include "lib/plan/plan.h"
 
 namespace mkn::config {

@@ -7,6 +7,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
+#include "lib/config/toml/load.h"
 #include "lib/plan/plan.h"
 #include "lib/strings/str_cat.h"
 

@@ -1,14 +1,13 @@
 // lib/config/raw_config — the lab file as written, with the source position of every value.
 //
-// Parse() checks only what TOML itself can tell: syntax, unknown keys (with a did-you-mean), value
-// types. Meaning (names, CIDRs, references) is checked by Resolve() in spec.h. Nothing here has
-// defaults filled.
+// Parse() (lib/config/toml/load.h) fills it, checking only what TOML itself can tell: syntax,
+// unknown keys (with a did-you-mean), value types. Meaning (names, CIDRs, references) is checked by
+// Resolve() in spec.h. Nothing here has defaults filled, and nothing here knows TOML: plain data.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "lib/config/diagnostics.h"
@@ -270,9 +269,5 @@ struct RawConfig {
   std::vector<RawHttpRoute> http_routes;
   RawCni cni;
 };
-
-// Parses TOML text. Problems go to `diags` (file name taken from it); the returned RawConfig holds
-// whatever could be read, so Resolve() can report further problems in the same run.
-RawConfig Parse(std::string_view text, Diagnostics& diags);
 
 }  // namespace mkn::config

@@ -1,6 +1,6 @@
 // Resolve(): RawConfig → ClusterSpec. Validates meaning and fills every default, name, address and
 // MAC. This file runs the steps in order (the Resolver, resolver.h) and holds the checks they all
-// use; each step lives in the resolve_*.cc of its concern. Load() = Parse() + Resolve().
+// use; each step lives in the resolve_*.cc of its concern.
 
 #include <filesystem>
 #include <utility>
@@ -92,17 +92,6 @@ bool IsHostName(std::string_view h) {
 
 std::optional<ClusterSpec> Resolve(const RawConfig& raw, Diagnostics& diags) {
   return internal::Resolver(raw, diags).Run();
-}
-
-LoadResult Load(std::string_view text, std::string file) {
-  LoadResult r{std::nullopt, Diagnostics(std::move(file))};
-  RawConfig raw = Parse(text, r.diags);
-  if (!raw.well_formed) return r;  // a file that is not TOML has no meaning to check
-  // Type errors and unknown keys are reported together with the semantic ones: all at once.
-  bool parse_errors = r.diags.HasErrors();
-  r.spec = Resolve(raw, r.diags);
-  if (parse_errors) r.spec.reset();
-  return r;
 }
 
 }  // namespace mkn::config

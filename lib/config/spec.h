@@ -1,8 +1,9 @@
 // lib/config/spec — the resolved cluster: every default, name, address and MAC filled in.
 //
-// Load() = Parse() + Resolve(). A ClusterSpec is complete and valid: the planner never checks input
-// again. Resolve() reports every problem it finds (file:line:col) and returns no spec if any is an
-// error.
+// Resolve() turns a RawConfig into a ClusterSpec; Load() (lib/config/toml/load.h) is Parse() +
+// Resolve() from a lab file's text. A ClusterSpec is complete and valid: the planner never checks
+// input again. Resolve() reports every problem it finds (file:line:col) and returns no spec if any
+// is an error.
 #pragma once
 
 #include <cstdint>
@@ -294,15 +295,8 @@ struct ClusterSpec {
   const DeploymentSpec* FindDeployment(std::string_view name) const;
 };
 
-struct LoadResult {
-  std::optional<ClusterSpec> spec;  // set iff diags has no error
-  Diagnostics diags;
-};
-
-// Validates a RawConfig and fills every default. Problems go to `diags`.
+// Validates a RawConfig and fills every default. Problems go to `diags` (its file name also
+// anchors the lab's relative paths); returns nullopt if any of them is an error.
 std::optional<ClusterSpec> Resolve(const RawConfig& raw, Diagnostics& diags);
-
-// Parse + Resolve of a lab file's text; `file` is used in messages only.
-LoadResult Load(std::string_view text, std::string file);
 
 }  // namespace mkn::config

@@ -6,6 +6,7 @@
 
 #include <map>
 
+#include "lib/config/toml/load.h"
 #include "lib/strings/str_cat.h"
 
 // The tables name only the request fields a case needs ({.line = ...}); the rest keep their

@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "lib/config/toml/load.h"
+
 namespace mkn::plan {
 namespace {
 

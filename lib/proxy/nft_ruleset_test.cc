@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "lib/config/toml/load.h"
+
 namespace mkn::proxy {
 namespace {
 

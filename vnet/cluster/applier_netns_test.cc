@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "lib/config/spec.h"
+#include "lib/config/toml/load.h"
 #include "lib/net/naming.h"
 #include "vnet/cluster/applier.h"
 #include "vnet/kernel/netlink.h"

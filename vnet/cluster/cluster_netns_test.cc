@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "lib/config/spec.h"
+#include "lib/config/toml/load.h"
 #include "vnet/cluster/cluster.h"
 #include "vnet/testing/sandbox.h"
 #include "vnet/testing/shell.h"

@@ -11,6 +11,7 @@
 #include <fstream>
 
 #include "lib/config/spec.h"
+#include "lib/config/toml/load.h"
 
 namespace mkn::vnet {
 namespace {

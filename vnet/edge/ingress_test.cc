@@ -36,6 +36,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "lib/config/spec.h"
+#include "lib/config/toml/load.h"
 #include "vnet/kernel/fd.h"
 
 namespace mkn::vnet {

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "lib/config/spec.h"
+#include "lib/config/toml/load.h"
 #include "lib/proxy/nft_ruleset.h"
 #include "vnet/kernel/netns.h"
 #include "vnet/kernel/nft.h"

@@ -6,7 +6,7 @@
 #include <set>
 
 #include "absl/strings/str_join.h"
-#include "lib/config/raw_config.h"
+#include "lib/config/toml/load.h"
 #include "lib/strings/edit_distance.h"
 #include "lib/strings/str_cat.h"
 
