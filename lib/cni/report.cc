@@ -267,4 +267,16 @@ bool MatchesSelector(std::string_view id, const std::vector<std::string>& globs)
                      [&](const std::string& g) { return GlobMatch(g, id); });
 }
 
+std::string TrimLines(std::string_view text, size_t max_lines) {
+  size_t pos = 0, lines = 0;
+  while (pos < text.size() && lines < max_lines) {
+    size_t nl = text.find('\n', pos);
+    pos = nl == std::string_view::npos ? text.size() : nl + 1;
+    ++lines;
+  }
+  if (pos >= text.size()) return std::string(text);
+  size_t rest = std::count(text.begin() + pos, text.end(), '\n');
+  return StrCat(text.substr(0, pos), "... (", rest, " more lines)\n");
+}
+
 }  // namespace mkn::cni

@@ -49,4 +49,10 @@ bool GlobMatch(std::string_view pattern, std::string_view text);
 // "850us", "12ms", "1.35s": compact durations for the TIME column.
 std::string FormatDuration(std::chrono::nanoseconds d);
 
+// Evidence kept readable: the first max_lines lines of `text` (with their newlines), then
+// "... (N more lines)\n", N the newlines left out; `text` itself when it has no more lines. A
+// plugin's output or a snapshot diff can run to thousands of lines, and the table shows every
+// failure's evidence in full.
+std::string TrimLines(std::string_view text, size_t max_lines);
+
 }  // namespace mkn::cni

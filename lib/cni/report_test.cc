@@ -181,5 +181,28 @@ TEST(MatchesSelector, Globs) {
   }
 }
 
+TEST(TrimLines, KeepsTheFirstLinesAndCountsTheRest) {
+  struct Case {
+    const char* name;
+    std::string text;
+    size_t max_lines;
+    std::string want;
+  } cases[] = {
+      {"empty", "", 3, ""},
+      {"fits", "a\nb\n", 3, "a\nb\n"},
+      {"exactly max", "a\nb\nc\n", 3, "a\nb\nc\n"},
+      {"exactly max, no final newline", "a\nb\nc", 3, "a\nb\nc"},
+      {"one over", "a\nb\nc\nd\n", 3, "a\nb\nc\n... (1 more lines)\n"},
+      {"many over", "1\n2\n3\n4\n5\n6\n", 2, "1\n2\n... (4 more lines)\n"},
+      // The count is of newlines left out: a last line without one is not counted.
+      {"last line unterminated", "a\nb\nc\nd", 2, "a\nb\n... (1 more lines)\n"},
+      {"one long line", "abcdef", 1, "abcdef"},
+      {"zero lines", "a\nb\n", 0, "... (2 more lines)\n"},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(TrimLines(c.text, c.max_lines), c.want) << c.name;
+  }
+}
+
 }  // namespace
 }  // namespace mkn::cni
