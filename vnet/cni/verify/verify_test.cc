@@ -1,7 +1,7 @@
 // vnet/cni/verify/verify_test — the conformance suite's check table: its ids are the user interface
-// of
-// --only/--skip and of CI dashboards (JUnit testcase names), so their shape is pinned here. The
-// checks themselves run against real plugins in examples/cni/verify_test.sh.
+// of --only/--skip and of CI dashboards (JUnit testcase names), so their shape is pinned here. The
+// checks themselves run against real plugins in examples/cni/verify_test.sh; their verdicts are
+// table-tested in lib/cni/judge_test.cc.
 #include "vnet/cni/verify/verify.h"
 
 #include <gtest/gtest.h>

@@ -1,0 +1,260 @@
+// vnet/cni/verify/probe — see probe.h.
+#include "vnet/cni/verify/probe.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "absl/strings/str_join.h"
+#include "lib/net/naming.h"
+#include "lib/status/status.h"
+#include "lib/strings/str_cat.h"
+#include "vnet/cni/exec.h"
+#include "vnet/cni/nodefs.h"
+#include "vnet/kernel/netlink.h"
+#include "vnet/kernel/netns.h"
+
+namespace mkn::vnet::verify_internal {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+void ListFiles(const std::string& root, const std::string& shown_as,
+               std::vector<std::string>& out) {
+  std::error_code ec;
+  if (!std::filesystem::exists(root, ec)) return;
+  for (auto it = std::filesystem::recursive_directory_iterator(root, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    std::string rel = std::filesystem::relative(it->path(), root, ec).string();
+    out.push_back(StrCat(shown_as, "/", rel, it->is_directory(ec) ? "/" : ""));
+  }
+}
+
+absl::Status AddIpSections(cni::Snapshot& s, int fd, const std::string& prefix) {
+  struct Q {
+    std::string section;
+    std::vector<std::string> argv;
+  };
+  const std::vector<Q> qs = {{"links", {"ip", "-j", "-d", "link", "show"}},
+                             {"addresses", {"ip", "-j", "addr", "show"}},
+                             // `table all` dumps both families (measured: iproute2 6.1).
+                             {"routes", {"ip", "-j", "route", "show", "table", "all"}},
+                             {"neighbours", {"ip", "-j", "neigh", "show"}}};
+  for (const Q& q : qs) {
+    ToolResult o = RunTool(fd, q.argv);
+    if (!o.ok) return absl::InternalError(StrCat("snapshot: ", o.Say()));
+    MKN_ASSIGN_OR_RETURN(std::vector<std::string> lines, cni::NormalizeIpJson(q.section, o.out));
+    std::vector<std::string>& sec = s.sections[prefix + q.section];
+    sec.insert(sec.end(), lines.begin(), lines.end());
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+// --- tools in a namespace ----------------------------------------------------------------------
+
+std::string FindTool(std::string_view name) {
+  for (const char* dir :
+       {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}) {
+    std::string p = StrCat(dir, "/", name);
+    if (::access(p.c_str(), X_OK) == 0) return p;
+  }
+  return "";
+}
+
+std::string ToolResult::Say() const {
+  std::string how = timed_out ? "timed out" : StrCat("exit ", code);
+  std::string text = err.empty() ? out : err;
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  return StrCat("`", cmd, "` ", how, text.empty() ? "" : StrCat(": ", text));
+}
+
+ToolResult RunTool(int netns_fd, const std::vector<std::string>& argv,
+                   std::chrono::milliseconds timeout, const std::string& in) {
+  ToolResult o;
+  o.cmd = absl::StrJoin(argv, " ");
+  std::string bin = argv[0][0] == '/' ? argv[0] : FindTool(argv[0]);
+  if (bin.empty()) {
+    o.err = StrCat(argv[0], ": not installed");
+    return o;
+  }
+  ExecRequest req;
+  req.binary = bin;
+  req.argv = argv;
+  req.env = {StrCat("PATH=", cni::kPluginPath), "LC_ALL=C"};
+  req.stdin_data = in;
+  req.netns_fd = netns_fd;
+  req.timeout = timeout;
+  absl::StatusOr<ExecResult> r = RunPlugin(req);
+  if (!r.ok()) {
+    o.err = std::string(r.status().message());
+    return o;
+  }
+  o.code = r->exit_code;
+  o.timed_out = r->timed_out;
+  o.out = std::move(r->stdout_data);
+  o.err = std::move(r->stderr_data);
+  o.ok = o.code == 0 && !o.timed_out;
+  return o;
+}
+
+// --- test pods ---------------------------------------------------------------------------------
+
+absl::StatusOr<std::unique_ptr<TestPod>> TestPod::Make(const std::string& cluster,
+                                                       const std::string& marker,
+                                                       const std::string& object,
+                                                       const std::string& ifname) {
+  auto p = std::unique_ptr<TestPod>(new TestPod());
+  p->netns_ = net::NetnsName(cluster, object);
+  MKN_RETURN_IF_ERROR(p->MakeNetns(marker));
+  p->rt_.container_id = p->netns_;
+  p->rt_.netns = StrCat(net::kNetnsDir, "/", p->netns_);
+  p->rt_.ifname = ifname;
+  p->rt_.args = {{"IgnoreUnknown", "1"},
+                 {"K8S_POD_NAMESPACE", "default"},
+                 {"K8S_POD_NAME", object},
+                 {"K8S_POD_INFRA_CONTAINER_ID", p->netns_}};
+  return p;
+}
+
+// The test pod's namespace, made and removed only here. Made on a short-lived thread (STYLE.md
+// §4: unshare() changes the calling thread's netns), joined before anything else runs.
+absl::Status TestPod::MakeNetns(const std::string& marker) {
+  absl::Status st;
+  std::thread t([&] {
+    st = [&]() -> absl::Status {
+      MKN_RETURN_IF_ERROR(UnshareNetns());
+      MKN_ASSIGN_OR_RETURN(NlSocket sock, NlSocket::Open());
+      MKN_RETURN_IF_ERROR(sock.SetUpWithAlias("lo", marker));
+      MKN_RETURN_IF_ERROR(MountCurrentNetns(netns_));
+      MKN_ASSIGN_OR_RETURN(fd_, OpenCurrentNetns());
+      return absl::OkStatus();
+    }();
+  });
+  t.join();
+  if (!st.ok()) {
+    return absl::Status(st.code(), StrCat("make test pod netns ", netns_, ": ", st.message()));
+  }
+  mounted_ = true;
+  // A runtime hands the chain a fresh netns, lo down (the loopback plugin's DEL takes it down
+  // again): the marker needed it up for a moment.
+  if (ToolResult o = RunTool(fd_.get(), {"ip", "link", "set", "lo", "down"}); !o.ok) {
+    return absl::InternalError(StrCat("make test pod netns ", netns_, ": ", o.Say()));
+  }
+  return absl::OkStatus();
+}
+
+void TestPod::RemoveNetns() {
+  fd_.Reset();
+  if (mounted_) (void)vnet::RemoveNetns(netns_);
+  mounted_ = false;
+}
+
+// --- snapshots and interfaces ------------------------------------------------------------------
+
+absl::StatusOr<cni::Snapshot> SnapshotNode(const CniNode& node, int pod_fd) {
+  cni::Snapshot s;
+  MKN_RETURN_IF_ERROR(AddIpSections(s, node.netns_fd(), "node "));
+  if (pod_fd >= 0) MKN_RETURN_IF_ERROR(AddIpSections(s, pod_fd, "pod "));
+  ToolResult nft = RunTool(node.netns_fd(), {"nft", "list", "ruleset"});
+  if (nft.ok) s.sections["node nft"] = cni::NormalizeNftRuleset(nft.out);
+  if (!FindTool("iptables-save").empty()) {
+    ToolResult ipt = RunTool(node.netns_fd(), {"iptables-save"});
+    if (ipt.ok) s.sections["node iptables"] = cni::NormalizeIptablesSave(ipt.out);
+  }
+  std::vector<std::string> files;
+  ListFiles(StrCat(NodeUpperDir(node.config().state_dir, "/var/lib"), "/cni"), "/var/lib/cni",
+            files);
+  ListFiles(NodeUpperDir(node.config().state_dir, "/run"), "/run", files);
+  std::sort(files.begin(), files.end());
+  s.sections["node files"] = files;
+  return s;
+}
+
+absl::StatusOr<cni::ObservedInterface> ObserveInterface(int netns_fd, const std::string& ifname) {
+  ToolResult o = RunTool(netns_fd, {"ip", "-j", "addr", "show", "dev", ifname});
+  if (!o.ok) return absl::NotFoundError(o.Say());
+  return cni::ParseIpAddrShow(o.out, ifname);
+}
+
+// --- traffic -----------------------------------------------------------------------------------
+
+absl::Status EchoServers::Ensure(int pod, int netns_fd) {
+  if (pids_.count(pod)) return absl::OkStatus();
+  std::string socat = FindTool("socat");
+  if (socat.empty()) {
+    return absl::FailedPreconditionError("socat is not installed (the suite's TCP/UDP servers)");
+  }
+  ExecRequest req;
+  req.binary = FindTool("sh");
+  req.argv = {
+      "sh", "-c",
+      StrCat("socat TCP-LISTEN:", kTcpPort, ",reuseaddr,fork SYSTEM:'echo tcp $SOCAT_PEERADDR' & ",
+             "exec socat UDP-RECVFROM:", kUdpPort, ",fork SYSTEM:'echo udp $SOCAT_PEERADDR'")};
+  req.env = {StrCat("PATH=", cni::kPluginPath)};
+  req.netns_fd = netns_fd;
+  MKN_ASSIGN_OR_RETURN(pid_t pid, StartDaemon(req, "/dev/null"));
+  pids_[pod] = pid;
+  return absl::OkStatus();
+}
+
+void EchoServers::StopAll() {
+  for (auto& [pod, pid] : pids_) (void)StopDaemon(pid, 500ms);
+  pids_.clear();
+}
+
+absl::StatusOr<std::string> Probe(int from, std::string_view proto, const std::string& ip) {
+  auto deadline = Clock::now() + 5s;
+  ToolResult last;
+  do {
+    if (proto == "icmp") {
+      last = RunTool(from, {"ping", "-n", "-c1", "-w3", ip}, 5s);
+      if (last.ok) return "";
+      break;  // ping waited its own deadline
+    }
+    if (proto == "tcp") {
+      last = RunTool(
+          from, {"socat", "-T3", "STDIO", StrCat("TCP:", ip, ":", kTcpPort, ",connect-timeout=2")},
+          5s);
+    } else {
+      last = RunTool(from, {"socat", "-T2", "-t1", "STDIO", StrCat("UDP:", ip, ":", kUdpPort)}, 4s,
+                     "x\n");
+    }
+    if (last.ok) {
+      if (std::optional<std::string> peer = cni::EchoPeer(proto, last.out)) return *peer;
+    }
+    if (Clock::now() >= deadline) break;
+    std::this_thread::sleep_for(100ms);  // the server may still be starting
+  } while (Clock::now() < deadline);
+  return absl::UnavailableError(last.Say());
+}
+
+absl::StatusOr<RateProbe> MeasureRate(int server_fd, int client_fd, const std::string& ip, int port,
+                                      bool reverse) {
+  ExecRequest req;
+  req.binary = FindTool("iperf3");
+  req.argv = {"iperf3", "-s", "-1", "-p", std::to_string(port)};
+  req.env = {StrCat("PATH=", cni::kPluginPath)};
+  req.netns_fd = server_fd;
+  MKN_ASSIGN_OR_RETURN(pid_t server, StartDaemon(req, "/dev/null"));
+  std::vector<std::string> argv = {"iperf3", "-c", ip, "-p", std::to_string(port), "-t", "3", "-J"};
+  if (reverse) argv.push_back("-R");
+  RateProbe probe;
+  // Until the server listens (bounded: ~3 s of tries).
+  for (int attempt = 0; attempt < 30; ++attempt) {
+    probe.last = RunTool(client_fd, argv, 10s);
+    cni::Iperf3Reading reading = cni::ParseIperf3Json(probe.last.out);
+    probe.bits_per_second = reading.bits_per_second;
+    if (probe.bits_per_second > 0 || !reading.server_not_ready) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  (void)StopDaemon(server, 500ms);
+  return probe;
+}
+
+}  // namespace mkn::vnet::verify_internal
