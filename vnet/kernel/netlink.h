@@ -1,10 +1,24 @@
-// vnet/kernel/netlink — rtnetlink requests over libmnl, from a socket bound to one network
-// namespace.
+// vnet/kernel/netlink — rtnetlink requests from a socket bound to one network namespace.
 //
 // A NETLINK_ROUTE socket stays in the netns it was created in (vishvananda's NewHandleAt): open it
-// once on a thread that is in that netns, then use it from any one thread at a time. Requests can
-// be queued and sent in one sendmsg (Flush), each acknowledged; the first failure is returned with
-// the kernel's extack text. Every call needs CAP_NET_ADMIN in the socket's netns.
+// once on a thread that is in that netns, then use it from any one thread at a time. Each request
+// is sent and its answer read before the call returns; a refusal comes back with the kernel's
+// extack text. NlSocket only sends and receives: the messages are built and the answers read by
+// the pure functions of netlink_msg.h, tested byte for byte there.
+//
+// Status codes: every errno, the kernel's or a socket call's, goes through NetlinkErrnoCode
+// (netlink_msg.h), so each method below returns only these, with the object named in the message:
+//   AlreadyExists     the object is there already (EEXIST)
+//   NotFound          a link, address or rule named in the request is not there (ENODEV, ENOENT,
+//   ...) PermissionDenied  no CAP_NET_ADMIN in the socket's netns (EPERM), with a hint
+//   InvalidArgument   the kernel refused an attribute (EINVAL, ERANGE, ...: a bad MTU, a gateway
+//                     it cannot reach)
+//   Unimplemented     the kernel lacks the link kind or feature (EOPNOTSUPP: a module not loaded)
+//   Unavailable       a transient shortage (ENOBUFS, ENOMEM, EBUSY, out of fds), or a dump that was
+//                     interrupted kDumpTries times in a row
+//   Internal          anything else, and a malformed answer
+// Requests that change something need CAP_NET_ADMIN in the socket's netns; reading (GetLink,
+// ListLinks) needs nothing.
 #pragma once
 
 #include <cstdint>
@@ -17,79 +31,70 @@
 #include "absl/status/statusor.h"
 #include "lib/net/ip.h"
 #include "vnet/kernel/fd.h"
+#include "vnet/kernel/netlink_msg.h"
 
 namespace mkn::vnet {
 
-struct LinkInfo {
-  int index = 0;
-  std::string name;
-  std::string kind;  // "veth", "bridge", "vxlan", "" for lo
-  std::string alias;
-  int master = 0;
-  int mtu = 0;
-  bool up = false;
-  net::Mac mac;
-};
-
-struct VethSpec {
-  std::string name;
-  int mtu = 0;
-  int master = 0;  // ifindex of the bridge, 0 = none
-  std::string peer_name;
-  int peer_netns_fd = -1;  // -1 = same netns
-  std::optional<net::Mac> peer_mac;
-};
-
-struct VxlanSpec {
-  std::string name;
-  uint32_t vni = 1;
-  net::Ipv4 local;
-  int link = 0;  // ifindex of the underlay device
-  uint16_t port = 4789;
-  int mtu = 0;
-  net::Mac mac;
-};
-
 class NlSocket {
  public:
-  // Opens a NETLINK_ROUTE socket in the calling thread's current netns.
+  // Opens a NETLINK_ROUTE socket in the calling thread's current netns. Unavailable when out of fds
+  // or memory; Internal otherwise.
   static absl::StatusOr<NlSocket> Open();
 
   NlSocket(NlSocket&&) noexcept = default;
   NlSocket& operator=(NlSocket&&) noexcept = default;
 
-  // Each of these sends one request and waits for its acknowledgement.
+  // Creation: AlreadyExists if a link of that name is there; NotFound if `master`, `link` or the
+  // peer's netns fd names nothing; InvalidArgument, Unimplemented, PermissionDenied as above.
   absl::Status CreateVeth(const VethSpec& v);
   absl::Status CreateBridge(std::string_view name, int mtu, const net::Mac& mac);
   absl::Status CreateVxlan(const VxlanSpec& v);
-  // Sets IFF_UP and the ifalias (ownership marker) of the link called `name`.
+  // Sets IFF_UP and the ifalias (ownership marker) of the link called `name`. NotFound if there is
+  // no such link.
   absl::Status SetUpWithAlias(std::string_view name, std::string_view alias);
+  // AlreadyExists if the link has the address; NotFound if there is no link `ifindex`.
   absl::Status AddAddress(int ifindex, const net::Prefix& addr);
-  // table 0 = main.
+  // table 0 = main. AlreadyExists if the route is there; NotFound if there is no link `oif`;
+  // InvalidArgument if the gateway is not reachable (ENETUNREACH) without `onlink`.
   absl::Status AddRoute(const net::Prefix& dst, std::optional<net::Ipv4> via, int oif, bool onlink,
                         int table = 0);
+  // AlreadyExists if there is an entry for `ip`; NotFound if there is no link `ifindex`.
   absl::Status AddNeighbor(int ifindex, net::Ipv4 ip, const net::Mac& mac);
-  // A proxy neighbour entry: the kernel answers ARP for `ip` on the link (NTF_PROXY).
+  // A proxy neighbour entry: the kernel answers ARP for `ip` on the link (NTF_PROXY). As
+  // AddNeighbor.
   absl::Status AddProxyNeighbor(int ifindex, net::Ipv4 ip);
   // Hairpin mode on a bridge port (IFLA_BRPORT_MODE), as `bridge link set dev X hairpin on`.
+  // NotFound if there is no link `ifindex`; Unimplemented or InvalidArgument if it is no bridge
+  // port.
   absl::Status SetHairpin(int ifindex);
   // A policy routing rule (FIB rule): [to dst] [ipproto P dport lo-hi] lookup table, at pref.
+  // AlreadyExists if the same rule is there.
   absl::Status AddRule(int pref, std::optional<net::Prefix> dst, int ipproto, int dport_min,
                        int dport_max, int table);
+  // NotFound if there is no rule at `pref` for `table`.
   absl::Status DeleteRule(int pref, int table);
+  // A static FDB entry of a VXLAN device: frames for `mac` go to `dst`. AlreadyExists if the
+  // entry is there; NotFound if there is no link `ifindex`.
   absl::Status AddFdb(int ifindex, const net::Mac& mac, net::Ipv4 dst);
+  // NotFound if there is no link `ifindex`. Deleting one end of a veth deletes both.
   absl::Status DeleteLink(int ifindex);
 
   // NotFound if there is no such link.
   absl::StatusOr<LinkInfo> GetLink(std::string_view name);
   absl::StatusOr<LinkInfo> GetLink(int ifindex);
+  // Every link of the netns. A dump the kernel flags NLM_F_DUMP_INTR (a link came or went while it
+  // was dumping) is read to its end and run again, up to kDumpTries times; then Unavailable.
   absl::StatusOr<std::vector<LinkInfo>> ListLinks();
 
  private:
   explicit NlSocket(Fd fd, uint32_t portid) : fd_(std::move(fd)), portid_(portid) {}
-  // Sends one message built in buf and waits for its ACK. `what` names it in errors.
-  absl::Status Roundtrip(void* buf, std::string_view what);
-  absl::StatusOr<std::vector<LinkInfo>> DumpLinks(void* buf);
+  // Sends `msg` under the next sequence number and reads datagrams until its answer is complete.
+  // Errors of send/recv and malformed answers only; the kernel's verdict is in the NlReplies.
+  absl::StatusOr<NlReplies> Exchange(NlBytes msg, bool dump, std::string_view what);
+  // Exchange for a request the kernel acknowledges: its errno becomes the Status.
+  absl::Status Request(NlBytes msg, std::string_view what);
+  // Exchange for a GET of one link: the RTM_NEWLINK of the answer.
+  absl::StatusOr<LinkInfo> GetOneLink(NlBytes msg, std::string_view what);
 
   Fd fd_;
   uint32_t portid_ = 0;

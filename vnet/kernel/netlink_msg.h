@@ -1,0 +1,204 @@
+// vnet/kernel/netlink_msg — rtnetlink messages as bytes: the requests NlSocket sends, what it makes
+// of the kernel's answers, and how a netlink errno becomes a Status.
+//
+// Pure: no socket, no syscall, no state. NlSocket (netlink.h) only sends what a Build* function
+// returns and feeds what it receives to NlReplies, so every message and every decision about a
+// reply is tested byte for byte without root (netlink_msg_test.cc).
+//
+// Builders return one whole message: a struct nlmsghdr with nlmsg_len set and nlmsg_seq and
+// nlmsg_pid 0 (NlSocket stamps the sequence number when it sends), the family header, then the
+// attributes, each 4-byte aligned with zero padding, nests marked NLA_F_NESTED as libmnl marks
+// them. Netlink's own integers are in host order; addresses and the VXLAN port in network order, as
+// the kernel wants them.
+//
+// Parsers take bytes as received and never read past them: a truncated message, an attribute whose
+// length runs past its parent, or an integer attribute of the wrong size is Internal (the kernel
+// never sends one, so it means a bug here or there), never a crash.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "lib/net/ip.h"
+
+namespace mkn::vnet {
+
+// One netlink message (or a datagram of several), as sent or received.
+using NlBytes = std::vector<uint8_t>;
+
+struct LinkInfo {
+  int index = 0;
+  std::string name;
+  std::string kind;  // "veth", "bridge", "vxlan", "" for lo
+  std::string alias;
+  int master = 0;
+  int mtu = 0;
+  bool up = false;
+  net::Mac mac;
+};
+
+struct VethSpec {
+  std::string name;
+  int mtu = 0;
+  int master = 0;  // ifindex of the bridge, 0 = none
+  std::string peer_name;
+  int peer_netns_fd = -1;  // -1 = same netns
+  std::optional<net::Mac> peer_mac;
+};
+
+struct VxlanSpec {
+  std::string name;
+  uint32_t vni = 1;
+  net::Ipv4 local;
+  int link = 0;  // ifindex of the underlay device
+  uint16_t port = 4789;
+  int mtu = 0;
+  net::Mac mac;
+};
+
+// --- requests ----------------------------------------------------------------------------------
+// Each carries NLM_F_REQUEST | NLM_F_ACK (the kernel answers NLMSG_ERROR, error 0 when it is done)
+// and, where it makes an object, NLM_F_CREATE | NLM_F_EXCL (EEXIST if it is there already). The
+// comment gives the ip(8) command the kernel reads it as.
+
+// RTM_NEWLINK: ip link add NAME [mtu M] [master B] type veth peer name PEER [mtu M] [address MAC]
+// [netns FD]. The peer's attributes follow its own ifinfomsg inside VETH_INFO_PEER.
+NlBytes BuildNewVeth(const VethSpec& v);
+// RTM_NEWLINK: ip link add NAME mtu M address MAC type bridge
+NlBytes BuildNewBridge(std::string_view name, int mtu, const net::Mac& mac);
+// RTM_NEWLINK: ip link add NAME [mtu M] address MAC type vxlan id VNI local IP [dev LINK] dstport P
+// nolearning
+NlBytes BuildNewVxlan(const VxlanSpec& v);
+// RTM_NEWLINK without NLM_F_CREATE: ip link set NAME up alias ALIAS
+NlBytes BuildSetUpWithAlias(std::string_view name, std::string_view alias);
+// RTM_SETLINK, family AF_BRIDGE, IFLA_PROTINFO { IFLA_BRPORT_MODE 1 }:
+// bridge link set dev IFINDEX hairpin on
+NlBytes BuildSetHairpin(int ifindex);
+// RTM_DELLINK: ip link del IFINDEX
+NlBytes BuildDelLink(int ifindex);
+// RTM_NEWADDR: ip addr add ADDR/LEN dev IFINDEX (IFA_LOCAL and IFA_ADDRESS, as ip sends them)
+NlBytes BuildNewAddr(int ifindex, const net::Prefix& addr);
+// RTM_NEWROUTE: ip route add DST [via GW] [dev OIF] [onlink] [table T], proto boot; scope link
+// without a gateway. Tables 1-255 go in rtm_table, larger ones in RTA_TABLE; 0 = main.
+NlBytes BuildNewRoute(const net::Prefix& dst, std::optional<net::Ipv4> via, int oif, bool onlink,
+                      int table);
+// RTM_NEWNEIGH: ip neigh add IP lladdr MAC dev IFINDEX nud permanent
+NlBytes BuildNewNeigh(int ifindex, net::Ipv4 ip, const net::Mac& mac);
+// RTM_NEWNEIGH with NTF_PROXY: ip neigh add proxy IP dev IFINDEX
+NlBytes BuildNewProxyNeigh(int ifindex, net::Ipv4 ip);
+// RTM_NEWNEIGH, family AF_BRIDGE, NTF_SELF: bridge fdb add MAC dev IFINDEX dst IP self permanent
+NlBytes BuildNewFdb(int ifindex, const net::Mac& mac, net::Ipv4 dst);
+// RTM_NEWRULE: ip rule add pref P [to DST] [ipproto PROTO dport LO-HI] lookup TABLE
+// (ipproto 0 = any protocol, no port range).
+NlBytes BuildNewRule(int pref, std::optional<net::Prefix> dst, int ipproto, int dport_min,
+                     int dport_max, int table);
+// RTM_DELRULE: ip rule del pref P lookup TABLE
+NlBytes BuildDelRule(int pref, int table);
+
+// RTM_GETLINK for one link, NLM_F_REQUEST only: the kernel answers with one RTM_NEWLINK, or an
+// NLMSG_ERROR (ENODEV) if there is no such link.
+NlBytes BuildGetLink(std::string_view name);
+NlBytes BuildGetLink(int ifindex);
+// RTM_GETLINK with NLM_F_DUMP: every link, in as many datagrams as it takes, then NLMSG_DONE.
+NlBytes BuildDumpLinks();
+
+// Writes `seq` into a built message's nlmsghdr (NlSocket numbers its requests).
+void SetSequence(NlBytes& msg, uint32_t seq);
+
+// --- answers -----------------------------------------------------------------------------------
+
+// The header of one received message, its payload (what follows the nlmsghdr) and its bytes.
+struct NlMessage {
+  uint16_t type = 0;
+  uint16_t flags = 0;
+  uint32_t seq = 0;
+  uint32_t pid = 0;
+  std::span<const uint8_t> payload;
+  std::span<const uint8_t> bytes;  // the whole message, header included
+};
+
+// Splits a datagram into its messages. Internal if a header is cut short or a message's length is
+// smaller than its header or runs past the datagram. The spans point into `datagram`.
+absl::StatusOr<std::vector<NlMessage>> SplitDatagram(std::span<const uint8_t> datagram);
+
+// What an NLMSG_ERROR says: error 0 is an acknowledgement, otherwise the kernel's (positive) errno;
+// `extack` is its explanation (NLMSGERR_ATTR_MSG), if any. Internal if `m` is not a well-formed
+// NLMSG_ERROR.
+struct NlAck {
+  int error = 0;
+  std::string extack;
+};
+absl::StatusOr<NlAck> ParseAck(const NlMessage& m);
+
+// An RTM_NEWLINK as LinkInfo. InvalidArgument if `m` is another type; Internal if it is malformed.
+absl::StatusOr<LinkInfo> ParseLink(const NlMessage& m);
+
+// The answers to one request, fed datagram by datagram as NlSocket receives them. It keeps the
+// messages of this request (its seq, and our portid or the kernel's 0) and skips the rest, and
+// knows when the answer is complete: at an NLMSG_ERROR (an acknowledgement or an error), at
+// NLMSG_DONE of a dump (which may carry an error too), or at the first message of a non-dump GET's
+// answer.
+class NlReplies {
+ public:
+  NlReplies(uint32_t seq, uint32_t portid, bool dump) : seq_(seq), portid_(portid), dump_(dump) {}
+
+  // Takes one datagram. Internal if it is malformed (SplitDatagram, ParseAck). Messages after the
+  // one that completes the answer are ignored.
+  absl::Status Feed(std::span<const uint8_t> datagram);
+
+  bool done() const { return done_; }
+  // The kernel's errno if it refused the request (positive), 0 if it did not.
+  int error() const { return error_; }
+  const std::string& extack() const { return extack_; }
+  // True if any message of a dump carried NLM_F_DUMP_INTR: the table changed while the kernel was
+  // dumping it, so what was read may be inconsistent (RetryInterruptedDump).
+  bool interrupted() const { return interrupted_; }
+  // The data messages (neither NLMSG_ERROR nor NLMSG_DONE), each a whole message, header included.
+  const std::vector<NlBytes>& messages() const { return messages_; }
+  std::vector<NlBytes> TakeMessages() { return std::move(messages_); }
+
+ private:
+  uint32_t seq_;
+  uint32_t portid_;
+  bool dump_;
+  bool done_ = false;
+  bool interrupted_ = false;
+  int error_ = 0;
+  std::string extack_;
+  std::vector<NlBytes> messages_;
+};
+
+// Views a whole message kept by NlReplies (header included) as an NlMessage. Internal if malformed.
+absl::StatusOr<NlMessage> ViewMessage(std::span<const uint8_t> msg);
+
+// How often a dump is tried before NLM_F_DUMP_INTR is taken for an answer.
+inline constexpr int kDumpTries = 10;
+
+// One complete dump: its data messages, and whether the kernel flagged it interrupted.
+struct DumpResult {
+  std::vector<NlBytes> messages;
+  bool interrupted = false;
+};
+
+// Runs `dump_once` until it returns a dump that was not interrupted, at most `tries` times, and
+// returns that dump's messages. Unavailable "WHAT: dump interrupted ..." when every try was
+// interrupted; any error of `dump_once` is returned at once, untouched.
+absl::StatusOr<std::vector<NlBytes>> RetryInterruptedDump(
+    const std::function<absl::StatusOr<DumpResult>()>& dump_once, std::string_view what,
+    int tries = kDumpTries);
+
+// --- errors ------------------------------------------------------------------------------------
+
+// An errno of netlink (a kernel's NLMSG_ERROR, or a failed socket call) as a Status:
+// "WHAT: strerror(err)[ (kernel: EXTACK)]" with the code from KernelErrnoCode (errors.h), and on
+// PermissionDenied the hint "need CAP_NET_ADMIN: run as root or with sudo". OK if err is 0.
+absl::Status NetlinkError(int err, std::string_view what, std::string_view extack = {});
+
+}  // namespace mkn::vnet
