@@ -10,12 +10,18 @@
 
 #include <cerrno>
 #include <thread>
+#include <utility>
 
 #include "lib/net/naming.h"
+#include "lib/status/status.h"
 #include "lib/strings/str_cat.h"
+#include "vnet/kernel/errors.h"
+#include "vnet/kernel/netlink.h"
 
 namespace mkn::vnet {
 namespace {
+
+constexpr std::string_view kNeedSysAdmin = "need CAP_SYS_ADMIN: run as root or with sudo";
 
 std::string PathOf(std::string_view name) { return StrCat(net::kNetnsDir, "/", name); }
 
@@ -24,25 +30,25 @@ std::string PathOf(std::string_view name) { return StrCat(net::kNetnsDir, "/", n
 absl::Status PrepareNetnsDir() {
   std::string dir(net::kNetnsDir);
   if (::mkdir(dir.c_str(), 0755) < 0 && errno != EEXIST) {
-    return absl::ErrnoToStatus(errno, StrCat("create ", dir));
+    return KernelError(errno, StrCat("create ", dir));
   }
   // As iproute2's netns_add: make the directory a shared mount point, bind-mounting it onto itself
   // first if it is not a mount point yet.
   if (::mount("", dir.c_str(), "none", MS_SHARED | MS_REC, nullptr) == 0) return absl::OkStatus();
-  if (errno != EINVAL) return absl::ErrnoToStatus(errno, StrCat("make ", dir, " a shared mount"));
+  if (errno != EINVAL)
+    return KernelError(errno, StrCat("make ", dir, " a shared mount"), kNeedSysAdmin);
   if (::mount(dir.c_str(), dir.c_str(), "none", MS_BIND | MS_REC, nullptr) < 0) {
-    return absl::ErrnoToStatus(errno, StrCat("bind-mount ", dir));
+    return KernelError(errno, StrCat("bind-mount ", dir), kNeedSysAdmin);
   }
   if (::mount("", dir.c_str(), "none", MS_SHARED | MS_REC, nullptr) < 0) {
-    return absl::ErrnoToStatus(errno, StrCat("make ", dir, " a shared mount"));
+    return KernelError(errno, StrCat("make ", dir, " a shared mount"), kNeedSysAdmin);
   }
   return absl::OkStatus();
 }
 
 absl::Status UnshareNetns() {
   if (::unshare(CLONE_NEWNET) < 0) {
-    return absl::ErrnoToStatus(
-        errno, "create network namespace (need CAP_SYS_ADMIN: run as root or with sudo)");
+    return KernelError(errno, "create network namespace", kNeedSysAdmin);
   }
   return absl::OkStatus();
 }
@@ -52,7 +58,7 @@ absl::Status MountCurrentNetns(std::string_view name) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
   if (fd < 0) {
     if (errno == EEXIST) return absl::AlreadyExistsError(StrCat("netns ", name, " already exists"));
-    return absl::ErrnoToStatus(errno, StrCat("create ", path));
+    return KernelError(errno, StrCat("create ", path), kNeedSysAdmin);
   }
   ::close(fd);
   std::string self =
@@ -60,7 +66,7 @@ absl::Status MountCurrentNetns(std::string_view name) {
   if (::mount(self.c_str(), path.c_str(), "none", MS_BIND, nullptr) < 0) {
     int e = errno;
     ::unlink(path.c_str());
-    return absl::ErrnoToStatus(e, StrCat("bind-mount netns at ", path));
+    return KernelError(e, StrCat("bind-mount netns at ", path), kNeedSysAdmin);
   }
   return absl::OkStatus();
 }
@@ -70,7 +76,7 @@ absl::StatusOr<Fd> OpenNetns(std::string_view name) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return absl::NotFoundError(StrCat("no netns ", name));
-    return absl::ErrnoToStatus(errno, StrCat("open ", path));
+    return KernelError(errno, StrCat("open ", path));
   }
   return Fd(fd);
 }
@@ -79,12 +85,12 @@ absl::StatusOr<Fd> OpenCurrentNetns() {
   std::string self =
       StrCat("/proc/self/task/", static_cast<long>(::syscall(SYS_gettid)), "/ns/net");
   int fd = ::open(self.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return absl::ErrnoToStatus(errno, "open current netns");
+  if (fd < 0) return KernelError(errno, "open current netns");
   return Fd(fd);
 }
 
 absl::Status EnterNetns(int fd) {
-  if (::setns(fd, CLONE_NEWNET) < 0) return absl::ErrnoToStatus(errno, "enter netns");
+  if (::setns(fd, CLONE_NEWNET) < 0) return KernelError(errno, "enter netns", kNeedSysAdmin);
   return absl::OkStatus();
 }
 
@@ -92,11 +98,11 @@ absl::Status RemoveNetns(std::string_view name) {
   std::string path = PathOf(name);
   if (::umount2(path.c_str(), MNT_DETACH) < 0 && errno != EINVAL) {
     if (errno == ENOENT) return absl::NotFoundError(StrCat("no netns ", name));
-    return absl::ErrnoToStatus(errno, StrCat("unmount ", path));
+    return KernelError(errno, StrCat("unmount ", path), kNeedSysAdmin);
   }
   if (::unlink(path.c_str()) < 0) {
     if (errno == ENOENT) return absl::NotFoundError(StrCat("no netns ", name));
-    return absl::ErrnoToStatus(errno, StrCat("remove ", path));
+    return KernelError(errno, StrCat("remove ", path), kNeedSysAdmin);
   }
   return absl::OkStatus();
 }
@@ -117,6 +123,62 @@ bool HaveNetAdmin() {
   if (::syscall(SYS_capget, &hdr, data) < 0) return false;
   auto has = [&](int cap) { return (data[cap / 32].effective & (1u << (cap % 32))) != 0; };
   return has(CAP_NET_ADMIN) && has(CAP_SYS_ADMIN);
+}
+
+// --- NamedNetns ---------------------------------------------------------------------------------
+
+absl::StatusOr<NamedNetns> NamedNetns::CreateOnThisThread(std::string_view name,
+                                                          std::optional<std::string_view> marker) {
+  auto named = [&](const absl::Status& st) {
+    return absl::Status(st.code(), StrCat("create netns ", name, ": ", st.message()));
+  };
+  if (absl::Status st = UnshareNetns(); !st.ok()) return named(st);
+  // Marker first, mount second: whatever is visible under /run/netns is provably ours.
+  if (marker) {
+    absl::StatusOr<NlSocket> sock = NlSocket::Open();
+    if (!sock.ok()) return named(sock.status());
+    if (absl::Status st = sock->SetUpWithAlias("lo", *marker); !st.ok()) return named(st);
+  }
+  if (absl::Status st = MountCurrentNetns(name); !st.ok()) {
+    // MountCurrentNetns's AlreadyExists message already says which netns.
+    return absl::IsAlreadyExists(st) ? st : named(st);
+  }
+  // The name is ours from here: an error below removes it again (the handle's destructor).
+  NamedNetns ns{std::string(name), Fd()};
+  absl::StatusOr<Fd> fd = OpenCurrentNetns();
+  if (!fd.ok()) return named(fd.status());
+  ns.fd_ = std::move(*fd);
+  return ns;
+}
+
+absl::StatusOr<NamedNetns> NamedNetns::Create(std::string_view name,
+                                              std::optional<std::string_view> marker) {
+  absl::StatusOr<NamedNetns> out = absl::InternalError("not run");
+  std::thread t([&] { out = CreateOnThisThread(name, marker); });
+  t.join();
+  return out;
+}
+
+NamedNetns& NamedNetns::operator=(NamedNetns&& o) noexcept {
+  if (this != &o) {
+    Remove();
+    name_ = std::exchange(o.name_, {});
+    fd_ = std::move(o.fd_);
+  }
+  return *this;
+}
+
+Fd NamedNetns::Release() {
+  name_.clear();
+  return std::move(fd_);
+}
+
+void NamedNetns::Remove() {
+  if (name_.empty()) return;
+  // Our fd first, so that once the mount goes nothing of ours holds the namespace.
+  fd_.Reset();
+  (void)RemoveNetns(name_);
+  name_.clear();
 }
 
 }  // namespace mkn::vnet

@@ -1,0 +1,162 @@
+// NamedNetns against the real kernel, inside the test's own sandbox: a handle removes the netns it
+// made when it dies, leaves it when released, hands it on when moved, and never touches a name it
+// did not make.
+#include "vnet/kernel/netns.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <thread>
+#include <vector>
+
+#include "vnet/kernel/netlink.h"
+#include "vnet/kernel/owned.h"
+#include "vnet/testing/sandbox.h"
+#include "vnet/testing/shell.h"
+
+namespace mkn::vnet {
+namespace {
+
+using testing::Sh;
+
+bool Exists(const std::string& name) { return std::filesystem::exists("/run/netns/" + name); }
+
+// The inode of a netns fd: two fds of one namespace have the same.
+ino_t Inode(int fd) {
+  struct stat st {};
+  EXPECT_EQ(::fstat(fd, &st), 0);
+  return st.st_ino;
+}
+
+class NamedNetnsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    MKN_REQUIRE_NETNS();
+    ASSERT_TRUE(PrepareNetnsDir().ok());
+  }
+};
+
+TEST_F(NamedNetnsTest, IsGoneAfterItsHandleDies) {
+  {
+    absl::StatusOr<NamedNetns> ns = NamedNetns::Create("mkn-t-nn", "minikube-net:t");
+    ASSERT_TRUE(ns.ok()) << ns.status();
+    EXPECT_EQ(ns->name(), "mkn-t-nn");
+    EXPECT_GE(ns->fd(), 0);
+    EXPECT_TRUE(Exists("mkn-t-nn"));
+    // The marker went on lo before the mount, and ip(8) sees the namespace.
+    EXPECT_EQ(*ReadMarker("mkn-t-nn"), "minikube-net:t");
+    EXPECT_EQ(Sh("ip -n mkn-t-nn link show lo").exit_code, 0);
+  }
+  EXPECT_FALSE(Exists("mkn-t-nn"));
+  EXPECT_TRUE(absl::IsNotFound(OpenNetns("mkn-t-nn").status()));
+}
+
+TEST_F(NamedNetnsTest, SurvivesRelease) {
+  Fd fd;
+  {
+    absl::StatusOr<NamedNetns> ns = NamedNetns::Create("mkn-t-kept", "minikube-net:t");
+    ASSERT_TRUE(ns.ok()) << ns.status();
+    int raw = ns->fd();
+    fd = ns->Release();
+    EXPECT_EQ(fd.get(), raw);  // the same open fd, handed over
+    EXPECT_FALSE(*ns);
+    EXPECT_EQ(ns->name(), "");
+    EXPECT_EQ(ns->fd(), -1);
+  }
+  ASSERT_TRUE(Exists("mkn-t-kept"));
+  absl::StatusOr<Fd> again = OpenNetns("mkn-t-kept");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(Inode(fd.get()), Inode(again->get()));
+  EXPECT_TRUE(RemoveNetns("mkn-t-kept").ok());
+}
+
+TEST_F(NamedNetnsTest, MovesHandOwnershipOn) {
+  absl::StatusOr<NamedNetns> a = NamedNetns::Create("mkn-t-a");
+  ASSERT_TRUE(a.ok()) << a.status();
+  ino_t ino = Inode(a->fd());
+  NamedNetns b(std::move(*a));
+  EXPECT_FALSE(*a);
+  EXPECT_EQ(a->fd(), -1);
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b.name(), "mkn-t-a");
+  EXPECT_EQ(Inode(b.fd()), ino);
+  *a = NamedNetns();  // destroying or resetting the moved-from handle removes nothing
+  EXPECT_TRUE(Exists("mkn-t-a"));
+
+  // Assigning over a live handle removes what it held.
+  absl::StatusOr<NamedNetns> c = NamedNetns::Create("mkn-t-c");
+  ASSERT_TRUE(c.ok()) << c.status();
+  *c = std::move(b);
+  EXPECT_FALSE(Exists("mkn-t-c"));
+  EXPECT_TRUE(Exists("mkn-t-a"));
+  EXPECT_EQ(c->name(), "mkn-t-a");
+
+  // An undo stack: growing the vector moves the handles, which must not remove anything; clearing
+  // it removes all of them.
+  std::vector<NamedNetns> stack;
+  stack.push_back(std::move(*c));
+  for (int i = 0; i < 8; ++i) {
+    absl::StatusOr<NamedNetns> n = NamedNetns::Create("mkn-t-s" + std::to_string(i));
+    ASSERT_TRUE(n.ok()) << n.status();
+    stack.push_back(std::move(*n));
+  }
+  for (int i = 0; i < 8; ++i) EXPECT_TRUE(Exists("mkn-t-s" + std::to_string(i))) << i;
+  EXPECT_TRUE(Exists("mkn-t-a"));
+  while (!stack.empty()) stack.pop_back();
+  for (int i = 0; i < 8; ++i) EXPECT_FALSE(Exists("mkn-t-s" + std::to_string(i))) << i;
+  EXPECT_FALSE(Exists("mkn-t-a"));
+}
+
+TEST_F(NamedNetnsTest, RefusesATakenNameAndLeavesItsOwnerAlone) {
+  ASSERT_EQ(Sh("ip netns add mkn-t-taken").exit_code, 0);
+  absl::StatusOr<NamedNetns> ns = NamedNetns::Create("mkn-t-taken", "minikube-net:t");
+  EXPECT_EQ(ns.status().code(), absl::StatusCode::kAlreadyExists) << ns.status();
+  EXPECT_TRUE(Exists("mkn-t-taken"));
+  EXPECT_EQ(*ReadMarker("mkn-t-taken"), "");  // still the other one's: no marker
+  EXPECT_EQ(Sh("ip netns del mkn-t-taken").exit_code, 0);
+}
+
+TEST_F(NamedNetnsTest, WithoutAMarkerLoStaysDown) {
+  absl::StatusOr<NamedNetns> ns = NamedNetns::Create("mkn-t-bare");
+  ASSERT_TRUE(ns.ok()) << ns.status();
+  absl::Status st = RunInNetns(ns->fd(), []() -> absl::Status {
+    absl::StatusOr<NlSocket> s = NlSocket::Open();
+    if (!s.ok()) return s.status();
+    absl::StatusOr<LinkInfo> lo = s->GetLink("lo");
+    if (!lo.ok()) return lo.status();
+    EXPECT_FALSE(lo->up);
+    EXPECT_EQ(lo->alias, "");
+    return absl::OkStatus();
+  });
+  EXPECT_TRUE(st.ok()) << st;
+}
+
+TEST_F(NamedNetnsTest, CreateOnThisThreadLeavesTheThreadInside) {
+  absl::StatusOr<NamedNetns> ns = absl::InternalError("not run");
+  ino_t here = 0;
+  std::thread t([&] {
+    ns = NamedNetns::CreateOnThisThread("mkn-t-here", "minikube-net:t");
+    absl::StatusOr<Fd> cur = OpenCurrentNetns();
+    if (cur.ok()) here = Inode(cur->get());
+  });
+  t.join();
+  ASSERT_TRUE(ns.ok()) << ns.status();
+  EXPECT_EQ(here, Inode(ns->fd()));
+  // The test's own thread never moved.
+  absl::StatusOr<Fd> mine = OpenCurrentNetns();
+  ASSERT_TRUE(mine.ok());
+  EXPECT_NE(Inode(mine->get()), Inode(ns->fd()));
+}
+
+TEST_F(NamedNetnsTest, ErrorsSayWhichNetns) {
+  // A name with a slash cannot be a file in /run/netns: the mount point cannot be made.
+  absl::StatusOr<NamedNetns> ns = NamedNetns::Create("mkn-t-no/such");
+  ASSERT_FALSE(ns.ok());
+  EXPECT_EQ(ns.status().code(), absl::StatusCode::kNotFound) << ns.status();
+  EXPECT_NE(ns.status().message().find("create netns mkn-t-no/such"), absl::string_view::npos)
+      << ns.status();
+}
+
+}  // namespace
+}  // namespace mkn::vnet
