@@ -15,6 +15,7 @@
 #include "lib/net/naming.h"
 #include "lib/status/status.h"
 #include "lib/strings/str_cat.h"
+#include "vnet/kernel/errors.h"
 #include "vnet/kernel/netlink.h"
 #include "vnet/kernel/netns.h"
 #include "vnet/kernel/nft.h"
@@ -33,11 +34,11 @@ class Registry {
     std::lock_guard<std::mutex> l(mu_);
     fds_[name] = fd;
   }
-  void AddNetns(const std::string& name, Fd fd) {
+  // A namespace this Apply made: pushed on the undo stack, which owns it until ReleaseNetns().
+  void AddNetns(NamedNetns ns) {
     std::lock_guard<std::mutex> l(mu_);
-    fds_[name] = fd.get();
-    owned_.emplace(name, std::move(fd));
-    order_.push_back(name);
+    fds_[ns.name()] = ns.fd();
+    made_.push_back(std::move(ns));
   }
   absl::StatusOr<int> NetnsFd(const std::string& name) {
     std::lock_guard<std::mutex> l(mu_);
@@ -66,22 +67,31 @@ class Registry {
   }
   std::map<std::string, Fd> TakeTuns() { return std::move(tuns_); }
 
-  // Undo: remove every namespace made, newest first.
+  // Undo (the workers are joined): the apps' sockets go first, then every namespace made, newest
+  // first, each handle removing its own.
   void Unwind() {
-    owned_.clear();
-    for (auto it = order_.rbegin(); it != order_.rend(); ++it) (void)RemoveNetns(*it);
-    order_.clear();
     apps_.clear();
+    while (!made_.empty()) made_.pop_back();
+    fds_.clear();
   }
 
-  std::map<std::string, Fd> TakeNetns() { return std::move(owned_); }
+  // Success: the namespaces stay (down removes them, by their marker) and the caller gets their
+  // fds, by name.
+  std::map<std::string, Fd> ReleaseNetns() {
+    std::map<std::string, Fd> out;
+    for (NamedNetns& ns : made_) {
+      std::string name = ns.name();
+      out.emplace(std::move(name), ns.Release());
+    }
+    made_.clear();
+    return out;
+  }
   std::vector<AppSocket> TakeApps() { return std::move(apps_); }
 
  private:
   std::mutex mu_;
   std::unordered_map<std::string, int> fds_;
-  std::map<std::string, Fd> owned_;
-  std::vector<std::string> order_;
+  std::vector<NamedNetns> made_;  // the undo stack, oldest first
   std::unordered_map<std::string, int> ifindex_;
   std::vector<AppSocket> apps_;
   std::map<std::string, Fd> tuns_;
@@ -91,17 +101,17 @@ absl::Status WriteSysctl(const std::string& key, const std::string& value) {
   std::string path = "/proc/sys/" + key;
   std::replace(path.begin() + 10, path.end(), '.', '/');
   int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return absl::ErrnoToStatus(errno, StrCat("open ", path));
+  if (fd < 0) return KernelError(errno, StrCat("open ", path));
   Fd owned(fd);
   if (::write(fd, value.data(), value.size()) < 0)
-    return absl::ErrnoToStatus(errno, StrCat("write ", path));
+    return KernelError(errno, StrCat("write ", path));
   return absl::OkStatus();
 }
 
 absl::StatusOr<Fd> OpenAppSocket(const StartApp& a) {
   bool udp = a.app == config::AppKind::kUdpEcho;
   int fd = ::socket(AF_INET, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return absl::ErrnoToStatus(errno, "open app socket");
+  if (fd < 0) return KernelError(errno, "open app socket");
   Fd owned(fd);
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -111,11 +121,10 @@ absl::StatusOr<Fd> OpenAppSocket(const StartApp& a) {
   sa.sin_port = htons(static_cast<uint16_t>(a.port));
   sa.sin_addr.s_addr = htonl(INADDR_ANY);
   if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) < 0) {
-    return absl::ErrnoToStatus(
-        errno, StrCat("pod ", a.pod, ": bind ", udp ? "UDP" : "TCP", " port ", a.port));
+    return KernelError(errno,
+                       StrCat("pod ", a.pod, ": bind ", udp ? "UDP" : "TCP", " port ", a.port));
   }
-  if (!udp && ::listen(fd, 1024) < 0)
-    return absl::ErrnoToStatus(errno, StrCat("pod ", a.pod, ": listen"));
+  if (!udp && ::listen(fd, 1024) < 0) return KernelError(errno, StrCat("pod ", a.pod, ": listen"));
   return owned;
 }
 
@@ -167,23 +176,18 @@ class Worker {
   }
 
   absl::Status Do(const CreateNetns& s) {
-    // Marker first, mount second: whatever is visible under /run/netns is provably ours.
-    MKN_RETURN_IF_ERROR(UnshareNetns());
+    // This worker is disposable (STYLE.md §4): it moves into the new netns and works on there.
     current_ = "";
-    MKN_ASSIGN_OR_RETURN(NlSocket sock, NlSocket::Open());
-    MKN_RETURN_IF_ERROR(Where(sock.SetUpWithAlias("lo", marker_), s.name));
-    absl::Status st = MountCurrentNetns(s.name);
-    if (absl::IsAlreadyExists(st)) {
+    absl::StatusOr<NamedNetns> ns = NamedNetns::CreateOnThisThread(s.name, marker_);
+    if (absl::IsAlreadyExists(ns.status())) {
       return absl::AlreadyExistsError(
           StrCat("netns ", s.name,
                  " already exists: another cluster with this name is up, or a crashed one was not "
                  "taken down (minikube-net down <cluster>)"));
     }
-    MKN_RETURN_IF_ERROR(st);
-    MKN_ASSIGN_OR_RETURN(Fd fd, OpenCurrentNetns());
-    reg_.AddNetns(s.name, std::move(fd));
+    MKN_RETURN_IF_ERROR(ns.status());
+    reg_.AddNetns(std::move(*ns));
     current_ = s.name;
-    sockets_.insert_or_assign(s.name, std::move(sock));
     return absl::OkStatus();
   }
   absl::Status Do(const SetSysctl& s) {
@@ -374,7 +378,7 @@ absl::StatusOr<Applied> Apply(const Plan& plan, const ApplyOptions& options) {
       fprintf(stderr, "%-14s %8lld us (summed over workers)\n", kOpNames[i], op_us[i].load());
     }
   }
-  out.netns = reg.TakeNetns();
+  out.netns = reg.ReleaseNetns();
   out.apps = reg.TakeApps();
   out.tuns = reg.TakeTuns();
   return out;

@@ -2,10 +2,12 @@
 //
 // Apply() runs the plan phase by phase; inside a phase, groups run in parallel on short-lived
 // worker threads that each enter the namespaces they work in (STYLE.md §4) and talk netlink from
-// sockets opened there. Every namespace it creates is pushed on an undo stack; on the first failed
-// step the stack is unwound in reverse and the Status of that step is returned. Removing a
-// namespace removes every link, address, route and neighbour inside it, so namespaces are the only
-// undo entries needed.
+// sockets opened there. Every namespace it creates is a NamedNetns (vnet/kernel/netns.h) pushed on
+// an undo stack; on the first failed step the stack is unwound in reverse (each handle removes its
+// namespace) and the Status of that step is returned; on success the handles are released and
+// Applied::netns holds their fds, the namespaces staying until `down`. Removing a namespace
+// removes every link, address, route and neighbour inside it, so namespaces are the only undo
+// entries needed.
 //
 // Built-in apps get a listening socket opened inside their pod's netns (handed back to the caller
 // to serve); commands are handed back unstarted, so the caller starts them from a long-lived
@@ -42,6 +44,12 @@ struct Applied {
   std::map<std::string, Fd> tuns;      // userspace proxy: the TUN of each node, by node netns
 };
 
+// The Status of the first failed step, its namespace in the message, with the codes of the
+// vnet/kernel call that failed (vnet/kernel/errors.h): AlreadyExists when a namespace's name is
+// taken (this cluster is up already, or a crashed one was not taken down), PermissionDenied without
+// CAP_NET_ADMIN/CAP_SYS_ADMIN, InvalidArgument when the kernel refuses an attribute or nft a
+// ruleset, FailedPrecondition when a step names a namespace not made yet (a planner bug); Internal
+// for an injected failure (fail_at_step). Nothing the plan made is left behind after an error.
 absl::StatusOr<Applied> Apply(const plan::Plan& plan, const ApplyOptions& options = {});
 
 }  // namespace mkn::vnet
