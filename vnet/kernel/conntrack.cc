@@ -13,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "lib/strings/str_cat.h"
+#include "vnet/kernel/errors.h"
 
 namespace mkn::vnet {
 
@@ -67,11 +68,11 @@ absl::StatusOr<int> DeleteKernelFlowsTo(net::Ipv4 endpoint) {
   absl::StatusOr<std::vector<KernelFlow>> flows = ListKernelFlows();
   if (!flows.ok()) return flows.status();
   mnl_socket* nl = mnl_socket_open(NETLINK_NETFILTER);
-  if (nl == nullptr) return absl::ErrnoToStatus(errno, "open NETLINK_NETFILTER");
+  if (nl == nullptr) return KernelError(errno, "open NETLINK_NETFILTER");
   if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
     int e = errno;
     mnl_socket_close(nl);
-    return absl::ErrnoToStatus(e, "bind NETLINK_NETFILTER");
+    return KernelError(e, "bind NETLINK_NETFILTER");
   }
   const uint32_t portid = mnl_socket_get_portid(nl);
   int deleted = 0;
@@ -103,17 +104,19 @@ absl::StatusOr<int> DeleteKernelFlowsTo(net::Ipv4 endpoint) {
     const uint32_t sent_seq = nlh->nlmsg_seq;  // nlh points into buf, which the answer overwrites
     absl::Status failed;
     if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-      failed = absl::ErrnoToStatus(errno, "conntrack delete: send");
+      failed = KernelError(errno, "conntrack delete: send",
+                           "need CAP_NET_ADMIN: run as root or with sudo");
     } else {
       int n = static_cast<int>(mnl_socket_recvfrom(nl, buf, sizeof(buf)));
       if (n < 0) {
-        failed = absl::ErrnoToStatus(errno, "conntrack delete: receive");
+        failed = KernelError(errno, "conntrack delete: receive");
       } else if (mnl_cb_run(buf, n, sent_seq, portid, nullptr, nullptr) >= 0) {
         ++deleted;
       } else if (errno != ENOENT) {  // ENOENT: it expired meanwhile, which is as good
-        failed = absl::ErrnoToStatus(
-            errno, StrCat("conntrack delete ", f.orig_src.ToString(), ":", f.orig_sport, " -> ",
-                          f.orig_dst.ToString(), ":", f.orig_dport));
+        failed = KernelError(errno,
+                             StrCat("conntrack delete ", f.orig_src.ToString(), ":", f.orig_sport,
+                                    " -> ", f.orig_dst.ToString(), ":", f.orig_dport),
+                             "need CAP_NET_ADMIN: run as root or with sudo");
       }
     }
     if (!failed.ok()) {

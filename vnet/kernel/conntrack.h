@@ -30,9 +30,13 @@ struct KernelFlow {
 // Parses the text of /proc/net/nf_conntrack (IPv4 lines; others are skipped). Pure.
 std::vector<KernelFlow> ParseNfConntrack(std::string_view text);
 
+// Unavailable if this netns has no /proc/net/nf_conntrack (nf_conntrack not loaded, or no rule has
+// used it yet).
 absl::StatusOr<std::vector<KernelFlow>> ListKernelFlows();
 
-// Returns how many flows were deleted.
+// Returns how many flows were deleted; a flow that expires meanwhile (ENOENT) is not an error.
+// ListKernelFlows's Unavailable; PermissionDenied without CAP_NET_ADMIN; other codes of
+// vnet/kernel/errors.h from the NETLINK_NETFILTER socket.
 absl::StatusOr<int> DeleteKernelFlowsTo(net::Ipv4 endpoint);
 
 }  // namespace mkn::vnet

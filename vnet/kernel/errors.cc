@@ -13,6 +13,7 @@ absl::StatusCode KernelErrnoCode(int err) {
     case 0:
       return absl::StatusCode::kOk;
     case EEXIST:
+    case EADDRINUSE:
       return absl::StatusCode::kAlreadyExists;
     case ENODEV:
     case ENOENT:

@@ -5,16 +5,16 @@
 // (netlink_msg.h's NetlinkError adds the kernel's extack text to it). Pure; tested in
 // netlink_msg_test.cc.
 //
-//   AlreadyExists     EEXIST
+//   AlreadyExists     EEXIST EADDRINUSE
 //   NotFound          ENODEV ENOENT ESRCH ENXIO EADDRNOTAVAIL
 //   PermissionDenied  EPERM EACCES EROFS (a capability missing: the message says which)
 //   InvalidArgument   EINVAL EBADF ERANGE E2BIG EMSGSIZE ENAMETOOLONG ENETUNREACH (the kernel
 //                     refused the request as asked: a bad attribute, fd or name, an unreachable
 //                     gateway)
-//   Unimplemented     EOPNOTSUPP EAFNOSUPPORT EPROTONOSUPPORT ENOSYS (a feature or module not
-//   there) Unavailable       EAGAIN EBUSY EINTR ENOBUFS ENOMEM ENOSPC EMFILE ENFILE (a shortage:
-//   trying
-//                     later may work)
+//   Unimplemented     EOPNOTSUPP EAFNOSUPPORT EPROTONOSUPPORT ENOSYS (a feature or module is
+//                     missing)
+//   Unavailable       EAGAIN EBUSY EINTR ENOBUFS ENOMEM ENOSPC EMFILE ENFILE (a shortage:
+//                     trying later may work)
 //   Internal          any other errno
 #pragma once
 

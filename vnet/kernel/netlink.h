@@ -6,11 +6,11 @@
 // extack text. NlSocket only sends and receives: the messages are built and the answers read by
 // the pure functions of netlink_msg.h, tested byte for byte there.
 //
-// Status codes: every errno, the kernel's or a socket call's, goes through NetlinkErrnoCode
-// (netlink_msg.h), so each method below returns only these, with the object named in the message:
+// Status codes: every errno, the kernel's or a socket call's, goes through KernelErrnoCode
+// (errors.h), so each method below returns only these, with the object named in the message:
 //   AlreadyExists     the object is there already (EEXIST)
-//   NotFound          a link, address or rule named in the request is not there (ENODEV, ENOENT,
-//   ...) PermissionDenied  no CAP_NET_ADMIN in the socket's netns (EPERM), with a hint
+//   NotFound          a link, address or rule the request names is not there (ENODEV, ENOENT)
+//   PermissionDenied  no CAP_NET_ADMIN in the socket's netns (EPERM), with a hint
 //   InvalidArgument   the kernel refused an attribute (EINVAL, ERANGE, ...: a bad MTU, a gateway
 //                     it cannot reach)
 //   Unimplemented     the kernel lacks the link kind or feature (EOPNOTSUPP: a module not loaded)

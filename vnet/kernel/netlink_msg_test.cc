@@ -629,6 +629,7 @@ TEST(KernelErrors, TheTable) {
   } rows[] = {
       {0, absl::StatusCode::kOk},
       {EEXIST, absl::StatusCode::kAlreadyExists},
+      {EADDRINUSE, absl::StatusCode::kAlreadyExists},
       {ENODEV, absl::StatusCode::kNotFound},
       {ENOENT, absl::StatusCode::kNotFound},
       {ESRCH, absl::StatusCode::kNotFound},

@@ -11,11 +11,14 @@
 
 namespace mkn::vnet {
 
-// Runs `text` as one nft transaction (`nft -f`): all of it applies, or none. The error carries
-// nft's own message (the offending line and a caret).
+// Runs `text` as one nft transaction (`nft -f`): all of it applies, or none. InvalidArgument
+// whenever nft refuses it, with nft's own message (the offending line and a caret): libnftables
+// reports text, not an errno, so a refusal by the kernel is InvalidArgument too (without
+// CAP_NET_ADMIN the text says "Operation not permitted"). Internal if libnftables cannot make a
+// context.
 absl::Status RunNft(std::string_view text);
 
-// Runs an nft command and returns its output; `json` = `nft -j`.
+// Runs an nft command and returns its output; `json` = `nft -j`. Codes as RunNft.
 absl::StatusOr<std::string> NftOutput(std::string_view command, bool json = false);
 
 }  // namespace mkn::vnet

@@ -36,16 +36,21 @@ struct TeardownReport {
 
 // Removes the namespaces that carry `marker` on their lo, pods first, and waits until the kernel
 // has destroyed them (their veths vanish from the node and underlay namespaces) or `deadline_ms`
-// passes.
+// passes. What is absent, unmarked or still held by the deadline goes in the report, not in an
+// error; an error means a namespace of ours could not be removed: PermissionDenied without
+// CAP_SYS_ADMIN, or another code of vnet/kernel/errors.h from the unmount.
 absl::StatusOr<TeardownReport> Teardown(const ClusterNetns& ns, std::string_view marker,
                                         int deadline_ms = 15000);
 
 // Removes one pod of a running cluster: its veth (from the node side, in the netns `node_netns_fd`)
 // and its named netns. Whoever holds sockets or fds in the pod must have closed them. Not an error
-// if either is already gone. Needs CAP_NET_ADMIN and CAP_SYS_ADMIN.
+// if either is already gone. Needs CAP_NET_ADMIN and CAP_SYS_ADMIN (PermissionDenied without);
+// otherwise the codes of NlSocket::DeleteLink and RemoveNetns.
 absl::Status RemovePod(int node_netns_fd, std::string_view host_veth, std::string_view pod_netns);
 
-// Reads the ownership marker (ifalias of lo) of /run/netns/<name>. NotFound if the netns is absent.
+// Reads the ownership marker (ifalias of lo) of /run/netns/<name>, "" if it has none. NotFound if
+// the netns is absent; PermissionDenied without CAP_SYS_ADMIN (to enter it); Unavailable or
+// Internal from netlink (NlSocket::GetLink).
 absl::StatusOr<std::string> ReadMarker(std::string_view netns);
 
 }  // namespace mkn::vnet

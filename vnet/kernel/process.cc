@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "lib/strings/str_cat.h"
+#include "vnet/kernel/errors.h"
 
 extern char** environ;
 
@@ -59,12 +60,12 @@ absl::StatusOr<ChildProcess> Spawn(int netns_fd, const std::vector<std::string>&
   for (std::string& s : argv_copy) args.push_back(s.data());
   args.push_back(nullptr);
   int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (log < 0) return absl::ErrnoToStatus(errno, StrCat("open ", log_path));
+  if (log < 0) return KernelError(errno, StrCat("open ", log_path));
   // The exec result comes back on a close-on-exec pipe: EOF means exec succeeded.
   int pipefd[2];
   if (::pipe2(pipefd, O_CLOEXEC) < 0) {
     ::close(log);
-    return absl::ErrnoToStatus(errno, "pipe");
+    return KernelError(errno, "pipe");
   }
   pid_t parent = ::getpid();
   pid_t pid = ::fork();
@@ -73,7 +74,7 @@ absl::StatusOr<ChildProcess> Spawn(int netns_fd, const std::vector<std::string>&
     ::close(log);
     ::close(pipefd[0]);
     ::close(pipefd[1]);
-    return absl::ErrnoToStatus(e, "fork");
+    return KernelError(e, "fork");
   }
   if (pid == 0) {
     ::close(pipefd[0]);
@@ -111,7 +112,7 @@ absl::StatusOr<ChildProcess> Spawn(int netns_fd, const std::vector<std::string>&
   ::close(pipefd[0]);
   if (n == sizeof(err)) {
     ::waitpid(pid, nullptr, 0);
-    return absl::ErrnoToStatus(err, StrCat("run ", argv[0]));
+    return KernelError(err, StrCat("run ", argv[0]));
   }
   return ChildProcess{pid, ProcessStartTime(pid)};
 }

@@ -23,12 +23,17 @@ struct ChildProcess {
 };
 
 // Forks, enters the netns `netns_fd`, sends stdout/stderr to `log_path` (appending) and execs argv
-// with the environment plus `env`.
+// with the environment plus `env`. The child's setns and exec errors come back through a pipe, so
+// the codes (vnet/kernel/errors.h) cover them too: InvalidArgument if argv is empty or `netns_fd`
+// is no netns; NotFound if the program or the log's directory is not there; PermissionDenied if the
+// program may not be run or the log not written; Unavailable if fork or pipe run out (EAGAIN,
+// EMFILE). Needs CAP_SYS_ADMIN to enter another netns.
 absl::StatusOr<ChildProcess> Spawn(int netns_fd, const std::vector<std::string>& argv,
                                    const std::vector<std::pair<std::string, std::string>>& env,
                                    const std::string& log_path);
 
-// 0 if the process does not exist.
+// 0 if the process does not exist (or /proc says something unexpected): never an error, since a
+// process may vanish between any two calls.
 uint64_t ProcessStartTime(pid_t pid);
 bool IsAlive(const ChildProcess& p);
 

@@ -27,7 +27,11 @@ struct VnetHdr {
 static_assert(sizeof(VnetHdr) == 10);
 inline constexpr uint8_t kVnetNeedsCsum = 1;
 
-// Non-blocking fd of a new TUN called `name` (IFF_TUN | IFF_NO_PI | IFF_VNET_HDR), with MTU `mtu`.
+// Non-blocking fd of a new TUN called `name` (IFF_TUN | IFF_NO_PI | IFF_VNET_HDR), with MTU `mtu`,
+// in the calling thread's netns. InvalidArgument if `name` is empty or longer than IFNAMSIZ - 1, or
+// a link of that name that is no TUN is there (EINVAL), or the MTU is out of range;
+// PermissionDenied without CAP_NET_ADMIN there; NotFound if there is no /dev/net/tun (the tun
+// module); Unavailable if the TUN is taken (EBUSY) or out of fds. Codes: vnet/kernel/errors.h.
 absl::StatusOr<Fd> OpenTun(std::string_view name, int mtu);
 
 }  // namespace mkn::vnet
