@@ -110,49 +110,26 @@ absl::StatusOr<std::unique_ptr<TestPod>> TestPod::Make(const std::string& cluste
                                                        const std::string& object,
                                                        const std::string& ifname) {
   auto p = std::unique_ptr<TestPod>(new TestPod());
-  p->netns_ = net::NetnsName(cluster, object);
-  MKN_RETURN_IF_ERROR(p->MakeNetns(marker));
-  p->rt_.container_id = p->netns_;
-  p->rt_.netns = StrCat(net::kNetnsDir, "/", p->netns_);
+  const std::string name = net::NetnsName(cluster, object);
+  absl::StatusOr<NamedNetns> ns = NamedNetns::Create(name, marker);
+  if (!ns.ok()) {
+    return absl::Status(ns.status().code(),
+                        StrCat("make test pod netns ", name, ": ", ns.status().message()));
+  }
+  p->netns_ = std::move(*ns);
+  // A runtime hands the chain a fresh netns, lo down (the loopback plugin's DEL takes it down
+  // again): the marker needed it up for a moment.
+  if (ToolResult o = RunTool(p->netns_.fd(), {"ip", "link", "set", "lo", "down"}); !o.ok) {
+    return absl::InternalError(StrCat("make test pod netns ", name, ": ", o.Say()));
+  }
+  p->rt_.container_id = name;
+  p->rt_.netns = StrCat(net::kNetnsDir, "/", name);
   p->rt_.ifname = ifname;
   p->rt_.args = {{"IgnoreUnknown", "1"},
                  {"K8S_POD_NAMESPACE", "default"},
                  {"K8S_POD_NAME", object},
-                 {"K8S_POD_INFRA_CONTAINER_ID", p->netns_}};
+                 {"K8S_POD_INFRA_CONTAINER_ID", name}};
   return p;
-}
-
-// The test pod's namespace, made and removed only here. Made on a short-lived thread (STYLE.md
-// §4: unshare() changes the calling thread's netns), joined before anything else runs.
-absl::Status TestPod::MakeNetns(const std::string& marker) {
-  absl::Status st;
-  std::thread t([&] {
-    st = [&]() -> absl::Status {
-      MKN_RETURN_IF_ERROR(UnshareNetns());
-      MKN_ASSIGN_OR_RETURN(NlSocket sock, NlSocket::Open());
-      MKN_RETURN_IF_ERROR(sock.SetUpWithAlias("lo", marker));
-      MKN_RETURN_IF_ERROR(MountCurrentNetns(netns_));
-      MKN_ASSIGN_OR_RETURN(fd_, OpenCurrentNetns());
-      return absl::OkStatus();
-    }();
-  });
-  t.join();
-  if (!st.ok()) {
-    return absl::Status(st.code(), StrCat("make test pod netns ", netns_, ": ", st.message()));
-  }
-  mounted_ = true;
-  // A runtime hands the chain a fresh netns, lo down (the loopback plugin's DEL takes it down
-  // again): the marker needed it up for a moment.
-  if (ToolResult o = RunTool(fd_.get(), {"ip", "link", "set", "lo", "down"}); !o.ok) {
-    return absl::InternalError(StrCat("make test pod netns ", netns_, ": ", o.Say()));
-  }
-  return absl::OkStatus();
-}
-
-void TestPod::RemoveNetns() {
-  fd_.Reset();
-  if (mounted_) (void)vnet::RemoveNetns(netns_);
-  mounted_ = false;
 }
 
 // --- snapshots and interfaces ------------------------------------------------------------------

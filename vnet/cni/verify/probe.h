@@ -28,6 +28,7 @@
 #include "lib/cni/snapshot.h"
 #include "vnet/cni/runtime.h"
 #include "vnet/kernel/fd.h"
+#include "vnet/kernel/netns.h"
 
 namespace mkn::vnet::verify_internal {
 
@@ -71,24 +72,20 @@ class TestPod {
                                                        const std::string& ifname);
   TestPod(const TestPod&) = delete;
   TestPod& operator=(const TestPod&) = delete;
-  ~TestPod() { RemoveNetns(); }
+  ~TestPod() = default;  // the NamedNetns removes the namespace
 
   // Closes and unmounts the namespace now (spec.del.netns-gone: DEL once it is gone). Idempotent;
   // a failure to remove is ignored (`down` removes what is left by its marker).
-  void RemoveNetns();
+  void RemoveNetns() { netns_ = NamedNetns(); }
 
-  int netns_fd() const { return fd_.get(); }
+  int netns_fd() const { return netns_.fd(); }
   const cni::RuntimeConf& rt() const { return rt_; }
 
  private:
   TestPod() = default;
-  // Creates netns_ marked with `marker`, mounted and open in fd_. With RemoveNetns the only code
-  // that creates or removes a test pod's namespace: the place to switch to a netns handle.
-  absl::Status MakeNetns(const std::string& marker);
-
-  std::string netns_;
-  Fd fd_;
-  bool mounted_ = false;
+  // The namespace, marked with the cluster's marker as the applier marks its own, lo down as a
+  // runtime hands it to a chain; removed when the handle goes (RemoveNetns, or the destructor).
+  NamedNetns netns_;
   cni::RuntimeConf rt_;
 };
 
