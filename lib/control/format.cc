@@ -1,0 +1,189 @@
+#include "lib/control/format.h"
+
+#include <algorithm>
+#include <cstddef>
+#include <nlohmann/json.hpp>
+
+#include "lib/strings/str_cat.h"
+
+namespace mkn::control {
+namespace {
+
+std::string PortsText(const ServiceInfo& s) {
+  std::string out;
+  for (const ServicePortInfo& p : s.ports) {
+    if (!out.empty()) out += ",";
+    StrAppend(&out, p.port);
+    if (p.node_port != 0) StrAppend(&out, ":", p.node_port);
+    StrAppend(&out, "/", p.protocol);
+  }
+  return out;
+}
+
+bool IsPodVerb(const std::string& verb) {
+  return verb == "add" || verb == "check" || verb == "del";
+}
+
+}  // namespace
+
+std::string Table(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> w;
+  for (const auto& r : rows) {
+    if (w.size() < r.size()) w.resize(r.size(), 0);
+    for (size_t i = 0; i < r.size(); ++i) w[i] = std::max(w[i], r[i].size());
+  }
+  std::string out;
+  for (const auto& r : rows) {
+    for (size_t i = 0; i < r.size(); ++i) {
+      out += r[i];
+      if (i + 1 < r.size()) out += std::string(w[i] - r[i].size() + 2, ' ');
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+std::string PodsTable(const std::vector<PodRow>& pods) {
+  std::vector<std::vector<std::string>> rows = {{"POD", "NODE", "IP", "CONTAINERS", "ENTER WITH"}};
+  for (const PodRow& p : pods) {
+    std::string cs;
+    for (const ContainerRow& c : p.containers) {
+      if (!cs.empty()) cs += ",";
+      StrAppend(&cs, c.name, "(", c.app == "command" ? "cmd" : c.app,
+                c.first_port.empty() ? "" : " ", c.first_port, ")");
+    }
+    // A CNI lab's pod whose ADD failed has no address: say why instead.
+    rows.push_back({p.name, p.node, p.error.empty() ? p.ip : "<none>", cs,
+                    StrCat("ip netns exec ", p.netns, " sh")});
+  }
+  std::string out = Table(rows);
+  for (const PodRow& p : pods) {
+    if (!p.error.empty()) StrAppend(&out, "pod ", p.name, ": CNI ADD failed: ", p.error, "\n");
+  }
+  return out;
+}
+
+std::string NodesTable(const std::vector<NodeRow>& nodes) {
+  std::vector<std::vector<std::string>> rows = {
+      {"NODE", "UNDERLAY IP", "POD CIDR", "PODS", "NETNS"}};
+  for (const NodeRow& n : nodes)
+    rows.push_back({n.name, n.underlay_ip, n.pod_cidr, std::to_string(n.pods), n.netns});
+  return Table(rows);
+}
+
+std::string StatusTable(const std::vector<ClusterRow>& clusters) {
+  std::vector<std::vector<std::string>> rows = {
+      {"CLUSTER", "STATE", "NETWORK", "NODES", "PODS", "PID", "LAB"}};
+  for (const ClusterRow& c : clusters) {
+    rows.push_back(
+        {c.name, c.alive ? c.phase : StrCat("dead (run: minikube-net down ", c.name, ")"),
+         c.network, std::to_string(c.nodes), std::to_string(c.pods), std::to_string(c.pid), c.lab});
+  }
+  return Table(rows);
+}
+
+std::string ServicesTable(const ServicesAnswer& a) {
+  // Userspace: the proxy's own counters. nftables: new flows from a counter rule in each service
+  // chain, packets and bytes of the flows still in the kernel's conntrack table. Either way every
+  // port has them, or none does: the first one says.
+  const bool counters = !a.services.empty() && !a.services[0].ports.empty() &&
+                        a.services[0].ports[0].counters.has_value();
+  std::vector<std::vector<std::string>> rows = {
+      {"NAME", "TYPE", "CLUSTER-IP", "PORT(S)", "ENDPOINTS", "ALGORITHM", "AFFINITY"}};
+  if (counters) rows[0].insert(rows[0].end(), {"PACKETS", "BYTES", "FLOWS", "NEW", "DROPS"});
+  for (const ServiceInfo& s : a.services) {
+    std::vector<std::string> r = {s.name,
+                                  s.type,
+                                  s.cluster_ip,
+                                  PortsText(s),
+                                  std::to_string(s.endpoints.size()),
+                                  s.algorithm,
+                                  s.session_affinity};
+    if (counters) {
+      uint64_t packets = 0, bytes = 0, flows = 0, fresh = 0, drops = 0;
+      for (const ServicePortInfo& p : s.ports) {
+        if (!p.counters) continue;
+        packets += p.counters->packets;
+        bytes += p.counters->bytes;
+        flows += p.counters->flows;
+        fresh += p.counters->new_flows;
+        for (const auto& [reason, n] : p.counters->drops) drops += n;
+      }
+      r.insert(r.end(), {std::to_string(packets), std::to_string(bytes), std::to_string(flows),
+                         std::to_string(fresh), std::to_string(drops)});
+    }
+    rows.push_back(std::move(r));
+  }
+  return Table(rows);
+}
+
+std::string EndpointsTable(const ServicesAnswer& a) {
+  std::vector<std::vector<std::string>> rows = {{"NAME", "ENDPOINTS"}};
+  for (const ServiceInfo& s : a.services) {
+    std::string eps;
+    for (const EndpointInfo& e : s.endpoints) {
+      if (!eps.empty()) eps += ",";
+      StrAppend(&eps, e.ip, "(", e.pod, ")");
+    }
+    rows.push_back({s.name, eps.empty() ? "<none>" : eps});
+  }
+  return Table(rows);
+}
+
+std::string ServicesJson(const ServicesAnswer& a) { return ToJson(a)["services"].dump(2) + "\n"; }
+
+std::string RoutesText(const RoutesAnswer& a) {
+  std::string out;
+  for (const std::string& l : a.listeners) StrAppend(&out, "listening: ", l, "\n");
+  std::vector<std::vector<std::string>> rows = {
+      {"ROUTE", "REQUESTS", "2XX", "3XX", "4XX", "5XX", "BYTES IN", "BYTES OUT"}};
+  for (const RouteStats& r : a.routes) {
+    rows.push_back({r.route, std::to_string(r.requests), std::to_string(r.by_class[1]),
+                    std::to_string(r.by_class[2]), std::to_string(r.by_class[3]),
+                    std::to_string(r.by_class[4]), std::to_string(r.bytes_in),
+                    std::to_string(r.bytes_out)});
+  }
+  return out + Table(rows);
+}
+
+std::string RoutesJson(const RoutesAnswer& a) { return ToJson(a).dump(2) + "\n"; }
+
+std::string ConntrackTable(const ConntrackAnswer& a) {
+  std::vector<std::vector<std::string>> rows = {
+      {"NODE", "PROTO", "STATE", "SERVICE", "ORIGINAL (as the client sent it)",
+       "REPLY (as the endpoint answers)", "POD", "EXPIRES", "PACKETS"}};
+  for (const FlowInfo& f : a.flows) {
+    rows.push_back({f.node, f.protocol, f.state, f.service, f.original, f.reply, f.endpoint,
+                    StrCat(f.expires_in_ms / 1000, "s"), std::to_string(f.packets)});
+  }
+  return Table(rows);
+}
+
+std::string ConntrackJson(const ConntrackAnswer& a) { return ToJson(a)["flows"].dump(2) + "\n"; }
+
+std::string KillText(const KillAnswer& a) {
+  return StrCat("pod ", a.pod, " killed and recreated on ", a.node, " with IP ", a.ip, " in ", a.ms,
+                " ms\n");
+}
+
+std::string ScaleText(const ScaleRequest& r) {
+  return StrCat("deployment ", r.deployment, " scaled to ", r.replicas, "\n");
+}
+
+std::string CniText(const CniRequest& r, const CniAnswer& a, bool show_exec) {
+  std::string out = show_exec ? a.calls : "";
+  if (!a.chain_ok) return out;
+  if (r.verb == "add") {
+    StrAppend(&out, a.result.dump(2), "\n");
+  } else if (r.verb == "version") {
+    StrAppend(&out, nlohmann::json{{"negotiated", a.negotiated}, {"plugins", a.plugins}}.dump(2),
+              "\n");
+  } else if (!show_exec) {
+    StrAppend(&out, "cni ", r.verb,
+              IsPodVerb(r.verb) ? StrCat(" ", r.pod) : StrCat(" node ", a.node), ": ok (", a.ncalls,
+              " plugin calls)\n");
+  }
+  return out;
+}
+
+}  // namespace mkn::control

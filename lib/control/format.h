@@ -1,0 +1,82 @@
+// lib/control/format — what the CLI prints: the human tables of get, conntrack and status, and the
+// one-line results of kill, scale and cni, from the control protocol's answers (protocol.h) and
+// from rows a cluster's state file gives (vnet/cluster/state.h makes them).
+//
+// Pure: text in, text out. Tables are left-aligned columns two spaces apart, a header row first,
+// every line ending in "\n". e2e tests read these with awk and grep: a column's place is part of
+// the CLI.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "lib/control/protocol.h"
+
+namespace mkn::control {
+
+// Rows as given, columns padded to the widest cell (the last column is not padded).
+std::string Table(const std::vector<std::vector<std::string>>& rows);
+
+// --- from a cluster's state file -------------------------------------------------------------
+
+struct ContainerRow {
+  std::string name;
+  std::string app;         // "http-echo", ... or "command"
+  std::string first_port;  // "TCP/8080", "" when it declares none
+};
+
+struct PodRow {
+  std::string name, node, ip, netns;
+  std::string error;  // a CNI lab's failed ADD: the pod has no address
+  std::vector<ContainerRow> containers;
+};
+
+struct NodeRow {
+  std::string name, underlay_ip, pod_cidr, netns;
+  int pods = 0;
+};
+
+struct ClusterRow {
+  std::string name;
+  bool alive = false;  // a live process holds the cluster's lock
+  std::string phase, network, lab;
+  int nodes = 0, pods = 0;
+  int64_t pid = 0;
+};
+
+// POD NODE IP CONTAINERS ENTER WITH, then a line per pod whose CNI ADD failed.
+std::string PodsTable(const std::vector<PodRow>& pods);
+// NODE UNDERLAY IP POD CIDR PODS NETNS.
+std::string NodesTable(const std::vector<NodeRow>& nodes);
+// CLUSTER STATE NETWORK NODES PODS PID LAB; a dead owner's state says how to clean up.
+std::string StatusTable(const std::vector<ClusterRow>& clusters);
+
+// --- from answers ----------------------------------------------------------------------------
+
+// get svc: NAME TYPE CLUSTER-IP PORT(S) ENDPOINTS ALGORITHM AFFINITY, and PACKETS BYTES FLOWS NEW
+// DROPS summed over ports when the answer has counters.
+std::string ServicesTable(const ServicesAnswer& a);
+// get endpoints: NAME ENDPOINTS ("ip(pod),..." or "<none>").
+std::string EndpointsTable(const ServicesAnswer& a);
+// `-o json` of get svc / get endpoints: the services array, indented by 2.
+std::string ServicesJson(const ServicesAnswer& a);
+// get routes: a "listening: ..." line per listener, then ROUTE REQUESTS 2XX 3XX 4XX 5XX BYTES IN
+// BYTES OUT.
+std::string RoutesText(const RoutesAnswer& a);
+// `-o json` of get routes: the whole answer, "ok" included (as it has always printed).
+std::string RoutesJson(const RoutesAnswer& a);
+// conntrack: NODE PROTO STATE SERVICE ORIGINAL REPLY POD EXPIRES PACKETS.
+std::string ConntrackTable(const ConntrackAnswer& a);
+// `-o json` of conntrack: the flows array.
+std::string ConntrackJson(const ConntrackAnswer& a);
+// "pod web-1 killed and recreated on node1 with IP 10.244.0.5 in 23 ms".
+std::string KillText(const KillAnswer& a);
+// "deployment web scaled to 4".
+std::string ScaleText(const ScaleRequest& r);
+// What `cni VERB` prints on stdout: every plugin call with `show_exec`; then, when the chain
+// succeeded, ADD's result, VERSION's versions, or "cni VERB TARGET: ok (N plugin calls)" (not with
+// `show_exec`, whose calls say it). TARGET is the pod for add/check/del, else "node <node>".
+std::string CniText(const CniRequest& r, const CniAnswer& a, bool show_exec);
+
+}  // namespace mkn::control

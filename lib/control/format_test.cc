@@ -1,0 +1,146 @@
+#include "lib/control/format.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace mkn::control {
+namespace {
+
+TEST(Format, TableAlignsColumnsTwoSpacesApart) {
+  EXPECT_EQ(Table({{"A", "BB", "C"}, {"long", "x", "last column unpadded"}}),
+            "A     BB  C\n"
+            "long  x   last column unpadded\n");
+  EXPECT_EQ(Table({}), "");
+}
+
+TEST(Format, PodsTableSaysWhyAPodHasNoAddress) {
+  std::vector<PodRow> pods = {
+      {"client",
+       "node1",
+       "10.244.0.2",
+       "mkn-q-client",
+       "",
+       {{"shell", "command", ""}, {"sidecar", "http-echo", "TCP/9090"}}},
+      {"web-3",
+       "node2",
+       "",
+       "mkn-q-web-3",
+       "plugin \"bad-json\" (ADD) printed no valid result",
+       {{"echo", "http-echo", "TCP/8080"}}},
+  };
+  EXPECT_EQ(PodsTable(pods),
+            "POD     NODE   IP          CONTAINERS                              ENTER WITH\n"
+            "client  node1  10.244.0.2  shell(cmd),sidecar(http-echo TCP/9090)  "
+            "ip netns exec mkn-q-client sh\n"
+            "web-3   node2  <none>      echo(http-echo TCP/8080)                "
+            "ip netns exec mkn-q-web-3 sh\n"
+            "pod web-3: CNI ADD failed: plugin \"bad-json\" (ADD) printed no valid result\n");
+}
+
+TEST(Format, NodesAndStatusTables) {
+  EXPECT_EQ(NodesTable({{"node1", "172.18.0.2", "10.244.0.0/24", "mkn-q-node1", 3},
+                        {"node2", "172.18.0.3", "10.244.1.0/24", "mkn-q-node2", 2}}),
+            "NODE   UNDERLAY IP  POD CIDR       PODS  NETNS\n"
+            "node1  172.18.0.2   10.244.0.0/24  3     mkn-q-node1\n"
+            "node2  172.18.0.3   10.244.1.0/24  2     mkn-q-node2\n");
+  EXPECT_EQ(
+      StatusTable({{"quickstart", true, "ready", "vxlan", "/l/q.toml", 2, 5, 1234},
+                   {"old", false, "ready", "host-gw", "/l/o.toml", 2, 4, 99}}),
+      "CLUSTER     STATE                              NETWORK  NODES  PODS  PID   LAB\n"
+      "quickstart  ready                              vxlan    2      5     1234  /l/q.toml\n"
+      "old         dead (run: minikube-net down old)  host-gw  2      4     99    /l/o.toml\n");
+}
+
+ServicesAnswer Services(bool counters) {
+  ServicesAnswer a;
+  ServicePortInfo np{"", 80, "TCP", 8080, "", 30080, std::nullopt};
+  ServicePortInfo dns{"", 53, "UDP", 5353, "", 0, std::nullopt};
+  if (counters) {
+    np.counters = PortCounters{10, 1107, 1, 1, 0, {{"no_route", 2}, {"ttl", 1}}};
+    dns.counters = PortCounters{4, 200, 2, 0, std::nullopt, {}};
+  }
+  a.services = {
+      {"web-np",
+       "NodePort",
+       "10.96.0.11",
+       "random",
+       "None",
+       10800,
+       {np, dns},
+       {{"web-0", "10.244.1.2", "node2"}, {"web-1", "10.244.0.3", "node1"}}},
+      {"empty",
+       "ClusterIP",
+       "10.96.0.99",
+       "random",
+       "ClientIP",
+       600,
+       {{"", 80, "TCP", 80, "", 0, std::nullopt}},
+       {}},
+  };
+  return a;
+}
+
+TEST(Format, ServicesTableSumsEachServicesPorts) {
+  EXPECT_EQ(ServicesTable(Services(false)),
+            "NAME    TYPE       CLUSTER-IP  PORT(S)              ENDPOINTS  ALGORITHM  AFFINITY\n"
+            "web-np  NodePort   10.96.0.11  80:30080/TCP,53/UDP  2          random     None\n"
+            "empty   ClusterIP  10.96.0.99  80/TCP               0          random     ClientIP\n");
+  EXPECT_EQ(ServicesTable(Services(true)),
+            "NAME    TYPE       CLUSTER-IP  PORT(S)              ENDPOINTS  ALGORITHM  AFFINITY  "
+            "PACKETS  BYTES  FLOWS  NEW  DROPS\n"
+            "web-np  NodePort   10.96.0.11  80:30080/TCP,53/UDP  2          random     None      "
+            "14       1307   1      3    3\n"
+            "empty   ClusterIP  10.96.0.99  80/TCP               0          random     ClientIP  "
+            "0        0      0      0    0\n");
+  EXPECT_EQ(EndpointsTable(Services(false)),
+            "NAME    ENDPOINTS\n"
+            "web-np  10.244.1.2(web-0),10.244.0.3(web-1)\n"
+            "empty   <none>\n");
+  EXPECT_EQ(ServicesJson(ServicesAnswer{}), "[]\n");
+}
+
+TEST(Format, RoutesConntrackKillScale) {
+  RoutesAnswer routes{{"http 127.0.0.1:8080"},
+                      {{"http_route/canary/2", 40, {0, 36, 1, 2, 1}, 900, 8000}}};
+  EXPECT_EQ(RoutesText(routes),
+            "listening: http 127.0.0.1:8080\n"
+            "ROUTE                REQUESTS  2XX  3XX  4XX  5XX  BYTES IN  BYTES OUT\n"
+            "http_route/canary/2  40        36   1    2    1    900       8000\n");
+  EXPECT_EQ(ConntrackTable({{{"node1", "TCP", "TIME_WAIT", "10.96.0.11:80/TCP",
+                              "10.244.0.2:41506 -> 10.96.0.11:80",
+                              "10.244.1.2:8080 -> 10.244.0.2:41506", "web-0", 119500, 10, 1107}}}),
+            "NODE   PROTO  STATE      SERVICE            ORIGINAL (as the client sent it)   "
+            "REPLY (as the endpoint answers)      POD    EXPIRES  PACKETS\n"
+            "node1  TCP    TIME_WAIT  10.96.0.11:80/TCP  10.244.0.2:41506 -> 10.96.0.11:80  "
+            "10.244.1.2:8080 -> 10.244.0.2:41506  web-0  119s     10\n");
+  EXPECT_EQ(ConntrackJson({}), "[]\n");
+  EXPECT_EQ(KillText({"web-1", "10.244.0.5", "node1", 23}),
+            "pod web-1 killed and recreated on node1 with IP 10.244.0.5 in 23 ms\n");
+  EXPECT_EQ(ScaleText({"web", 4}), "deployment web scaled to 4\n");
+}
+
+TEST(Format, CniTextByVerb) {
+  CniAnswer a;
+  a.chain_ok = true;
+  a.calls = "== CHECK bridge ...\n";
+  a.ncalls = 3;
+  a.node = "node1";
+  EXPECT_EQ(CniText({"check", "web-2", ""}, a, false), "cni check web-2: ok (3 plugin calls)\n");
+  EXPECT_EQ(CniText({"gc", "", ""}, a, false), "cni gc node node1: ok (3 plugin calls)\n");
+  EXPECT_EQ(CniText({"check", "web-2", ""}, a, true), "== CHECK bridge ...\n");
+  a.result = nlohmann::json{{"cniVersion", "1.0.0"}};
+  EXPECT_EQ(CniText({"add", "web-2", ""}, a, false), "{\n  \"cniVersion\": \"1.0.0\"\n}\n");
+  a.negotiated = "1.0.0";
+  a.plugins = nlohmann::json{{"bridge", {{"cniVersion", "1.0.0"}}}};
+  EXPECT_EQ(CniText({"version", "", ""}, a, false),
+            "{\n  \"negotiated\": \"1.0.0\",\n  \"plugins\": {\n    \"bridge\": {\n"
+            "      \"cniVersion\": \"1.0.0\"\n    }\n  }\n}\n");
+  // A failed chain prints only its calls (the error goes to stderr).
+  a.chain_ok = false;
+  EXPECT_EQ(CniText({"add", "web-2", ""}, a, false), "");
+  EXPECT_EQ(CniText({"add", "web-2", ""}, a, true), "== CHECK bridge ...\n");
+}
+
+}  // namespace
+}  // namespace mkn::control

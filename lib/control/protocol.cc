@@ -1,0 +1,611 @@
+#include "lib/control/protocol.h"
+
+#include <algorithm>
+#include <cstddef>
+#include <utility>
+
+#include "lib/strings/str_cat.h"
+
+namespace mkn::control {
+namespace {
+
+using json = nlohmann::json;
+
+// A field's place in messages: "services[0].ports[1].port".
+std::string Join(std::string_view parent, std::string_view key) {
+  return parent.empty() ? std::string(key) : StrCat(parent, ".", key);
+}
+std::string Index(std::string_view parent, size_t i) { return StrCat(parent, "[", i, "]"); }
+
+// A value as an error message quotes it: short, never throwing on bad UTF-8.
+std::string Got(const json& v) {
+  std::string d = v.dump(-1, ' ', false, json::error_handler_t::replace);
+  return d.size() > 40 ? StrCat(d.substr(0, 37), "...") : d;
+}
+
+// Reads the fields of one JSON object. The first problem is kept (later reads return defaults), so
+// a FromJson reads every field in a row and checks once.
+class Reader {
+ public:
+  // `path`: where the object sits ("" at the top); `context`: what every message starts with
+  // (a request's verb).
+  Reader(const json& j, std::string path, std::string_view context = "")
+      : j_(j), path_(std::move(path)), context_(context) {
+    if (!j_.is_object()) Fail(path_, StrCat("want an object, got ", Got(j_)));
+  }
+
+  bool ok() const { return status_.ok(); }
+  const absl::Status& status() const { return status_; }
+  std::string Path(std::string_view key) const { return Join(path_, key); }
+
+  std::string Str(std::string_view key) { return ReadStr(key, /*required=*/true); }
+  std::string OptStr(std::string_view key) { return ReadStr(key, /*required=*/false); }
+  bool Bool(std::string_view key) {
+    const json* v = Find(key, true, "a boolean");
+    if (v == nullptr) return false;
+    if (!v->is_boolean()) {
+      Wrong(key, "a boolean", *v);
+      return false;
+    }
+    return v->get<bool>();
+  }
+  // A signed integer in [lo, hi].
+  int64_t Int(std::string_view key, int64_t lo, int64_t hi) {
+    return ReadInt(key, lo, hi, true).value_or(0);
+  }
+  std::optional<int64_t> OptInt(std::string_view key, int64_t lo, int64_t hi) {
+    return ReadInt(key, lo, hi, false);
+  }
+  // A counter: an unsigned 64-bit integer.
+  uint64_t Count(std::string_view key) { return ReadCount(key, true).value_or(0); }
+  std::optional<uint64_t> OptCount(std::string_view key) { return ReadCount(key, false); }
+  // Required values of a kind; null after a problem.
+  const json* Array(std::string_view key) { return Kind(key, json::value_t::array, "an array"); }
+  const json* Object(std::string_view key) { return Kind(key, json::value_t::object, "an object"); }
+  const json* Any(std::string_view key) { return Find(key, true, "a value"); }
+  bool Has(std::string_view key) const { return ok() && j_.find(std::string(key)) != j_.end(); }
+
+  void Fail(std::string_view path, std::string_view what) {
+    if (!status_.ok()) return;
+    std::string msg = path.empty() ? std::string(what) : StrCat(path, ": ", what);
+    status_ = absl::InvalidArgumentError(context_.empty() ? msg : StrCat(context_, ": ", msg));
+  }
+  // Adopts the first problem of a nested reader.
+  void Take(const absl::Status& s) {
+    if (status_.ok()) status_ = s;
+  }
+
+ private:
+  const json* Find(std::string_view key, bool required, std::string_view want) {
+    if (!ok()) return nullptr;
+    auto it = j_.find(std::string(key));
+    if (it == j_.end()) {
+      if (required) Fail(Path(key), StrCat("missing, want ", want));
+      return nullptr;
+    }
+    return &*it;
+  }
+  void Wrong(std::string_view key, std::string_view want, const json& v) {
+    Fail(Path(key), StrCat("want ", want, ", got ", Got(v)));
+  }
+  const json* Kind(std::string_view key, json::value_t t, std::string_view want) {
+    const json* v = Find(key, true, want);
+    if (v != nullptr && v->type() != t) {
+      Wrong(key, want, *v);
+      return nullptr;
+    }
+    return v;
+  }
+  std::string ReadStr(std::string_view key, bool required) {
+    const json* v = Find(key, required, "a string");
+    if (v == nullptr) return "";
+    if (!v->is_string()) {
+      Wrong(key, "a string", *v);
+      return "";
+    }
+    return v->get<std::string>();
+  }
+  std::optional<int64_t> ReadInt(std::string_view key, int64_t lo, int64_t hi, bool required) {
+    const std::string want = StrCat("an integer ", lo, "..", hi);
+    const json* v = Find(key, required, want);
+    if (v == nullptr) return std::nullopt;
+    // nlohmann keeps a non-negative integer as unsigned: compare it as one, so 2^32 + 5 is not
+    // read as 5 (nor 2^64 - 1 as -1).
+    if (v->is_number_unsigned()) {
+      const uint64_t u = v->get<uint64_t>();
+      if (hi >= 0 && u <= static_cast<uint64_t>(hi) && static_cast<int64_t>(u) >= lo)
+        return static_cast<int64_t>(u);
+    } else if (v->is_number_integer()) {
+      const int64_t i = v->get<int64_t>();
+      if (i >= lo && i <= hi) return i;
+    }
+    Wrong(key, want, *v);
+    return std::nullopt;
+  }
+  std::optional<uint64_t> ReadCount(std::string_view key, bool required) {
+    const json* v = Find(key, required, "a count (an integer >= 0)");
+    if (v == nullptr) return std::nullopt;
+    if (!v->is_number_unsigned()) {
+      Wrong(key, "a count (an integer >= 0)", *v);
+      return std::nullopt;
+    }
+    return v->get<uint64_t>();
+  }
+
+  const json& j_;
+  std::string path_;
+  std::string context_;
+  absl::Status status_;
+};
+
+// Reads every element of `arr` (the field `path`) with `read(Reader&)`.
+template <typename T, typename F>
+std::vector<T> ReadObjects(Reader& parent, const json* arr, const std::string& path, F read) {
+  std::vector<T> out;
+  if (arr == nullptr) return out;
+  for (size_t i = 0; i < arr->size() && parent.ok(); ++i) {
+    Reader r((*arr)[i], Index(path, i));
+    T t = read(r);
+    if (!r.ok()) parent.Take(r.status());
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+std::vector<std::string> ReadStrings(Reader& parent, const json* arr, const std::string& path) {
+  std::vector<std::string> out;
+  if (arr == nullptr) return out;
+  for (size_t i = 0; i < arr->size(); ++i) {
+    const json& v = (*arr)[i];
+    if (!v.is_string()) {
+      parent.Fail(Index(path, i), StrCat("want a string, got ", Got(v)));
+      break;
+    }
+    out.push_back(v.get<std::string>());
+  }
+  return out;
+}
+
+template <typename T>
+absl::StatusOr<T> Done(const Reader& r, T value) {
+  if (!r.ok()) return r.status();
+  return value;
+}
+
+constexpr int64_t kMaxPort = 65535;
+constexpr int64_t kMaxAffinityTimeout = 86400;  // seconds, as the lab file allows
+constexpr std::string_view kCniVerbs[] = {"add", "check", "del", "status", "gc", "version"};
+// Status class keys of a route's counters, in RouteStats::by_class order.
+constexpr std::string_view kClassKeys[] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
+
+json Answer() { return json{{"ok", true}}; }
+
+// --- services --------------------------------------------------------------------------------
+
+json CountersJson(const PortCounters& c) {
+  json j = {{"packets", c.packets},
+            {"bytes", c.bytes},
+            {"new_flows", c.new_flows},
+            {"flows", c.flows},
+            {"drops", json::object()}};
+  if (c.icmp_errors) j["icmp_errors"] = *c.icmp_errors;
+  for (const auto& [reason, n] : c.drops) j["drops"][reason] = n;
+  return j;
+}
+
+PortCounters ReadCounters(Reader& r) {
+  PortCounters c;
+  c.packets = r.Count("packets");
+  c.bytes = r.Count("bytes");
+  c.new_flows = r.Count("new_flows");
+  c.flows = r.Count("flows");
+  c.icmp_errors = r.OptCount("icmp_errors");
+  if (const json* drops = r.Object("drops")) {
+    for (const auto& [reason, n] : drops->items()) {
+      if (!n.is_number_unsigned()) {
+        r.Fail(Join(r.Path("drops"), reason),
+               StrCat("want a count (an integer >= 0), got ", Got(n)));
+        break;
+      }
+      c.drops[reason] = n.get<uint64_t>();
+    }
+  }
+  return c;
+}
+
+json PortJson(const ServicePortInfo& p) {
+  json j = {
+      {"name", p.name},
+      {"port", p.port},
+      {"protocol", p.protocol},
+      {"target_port", p.target_port_name.empty() ? json(p.target_port) : json(p.target_port_name)}};
+  if (p.node_port != 0) j["node_port"] = p.node_port;
+  if (p.counters) j["counters"] = CountersJson(*p.counters);
+  return j;
+}
+
+ServicePortInfo ReadPort(Reader& r) {
+  ServicePortInfo p;
+  p.name = r.Str("name");
+  p.port = static_cast<int>(r.Int("port", 1, kMaxPort));
+  p.protocol = r.Str("protocol");
+  if (const json* t = r.Any("target_port"); t != nullptr && t->is_string()) {
+    p.target_port_name = t->get<std::string>();
+  } else if (t != nullptr) {
+    p.target_port = static_cast<int>(r.Int("target_port", 1, kMaxPort));
+  }
+  p.node_port = static_cast<int>(r.OptInt("node_port", 1, kMaxPort).value_or(0));
+  if (r.Has("counters")) {
+    if (const json* counters = r.Object("counters")) {
+      Reader c(*counters, r.Path("counters"));
+      p.counters = ReadCounters(c);
+      r.Take(c.status());
+    }
+  }
+  return p;
+}
+
+ServiceInfo ReadService(Reader& r) {
+  ServiceInfo s;
+  s.name = r.Str("name");
+  s.type = r.Str("type");
+  s.cluster_ip = r.Str("cluster_ip");
+  s.algorithm = r.Str("algorithm");
+  s.session_affinity = r.Str("session_affinity");
+  s.affinity_timeout = static_cast<int>(r.Int("affinity_timeout", 0, kMaxAffinityTimeout));
+  s.ports = ReadObjects<ServicePortInfo>(r, r.Array("ports"), r.Path("ports"), ReadPort);
+  s.endpoints =
+      ReadObjects<EndpointInfo>(r, r.Array("endpoints"), r.Path("endpoints"), [](Reader& e) {
+        EndpointInfo info;
+        info.pod = e.Str("pod");
+        info.ip = e.Str("ip");
+        info.node = e.Str("node");
+        return info;
+      });
+  return s;
+}
+
+}  // namespace
+
+// --- errors ----------------------------------------------------------------------------------
+
+ErrorAnswer ErrorAnswer::FromStatus(const absl::Status& s) {
+  return ErrorAnswer{s.code(), std::string(s.message())};
+}
+
+absl::Status ErrorAnswer::ToStatus() const {
+  // An error answer is never OK: a peer that says so anyway gets kUnknown.
+  return absl::Status(code == absl::StatusCode::kOk ? absl::StatusCode::kUnknown : code, message);
+}
+
+json ToJson(const ErrorAnswer& a) {
+  return json{{"ok", false}, {"code", absl::StatusCodeToString(a.code)}, {"error", a.message}};
+}
+
+template <>
+absl::StatusOr<ErrorAnswer> FromJson(const json& j) {
+  Reader r(j, "");
+  ErrorAnswer a;
+  const std::string code = r.Str("code");
+  a.message = r.Str("error");
+  // A code this build does not know (a newer peer's) is kUnknown: still a failure, exit 1.
+  for (int c = 1; c <= static_cast<int>(absl::StatusCode::kUnauthenticated); ++c) {
+    if (absl::StatusCodeToString(static_cast<absl::StatusCode>(c)) == code)
+      a.code = static_cast<absl::StatusCode>(c);
+  }
+  return Done(r, std::move(a));
+}
+
+// --- requests --------------------------------------------------------------------------------
+
+json ToJson(const ServicesRequest&) { return json{{"verb", ServicesRequest::kVerb}}; }
+json ToJson(const EndpointsRequest&) { return json{{"verb", EndpointsRequest::kVerb}}; }
+json ToJson(const RoutesRequest&) { return json{{"verb", RoutesRequest::kVerb}}; }
+json ToJson(const ConntrackRequest& r) {
+  return json{{"verb", ConntrackRequest::kVerb}, {"node", r.node}};
+}
+json ToJson(const KillRequest& r) { return json{{"verb", KillRequest::kVerb}, {"pod", r.pod}}; }
+json ToJson(const ScaleRequest& r) {
+  return json{
+      {"verb", ScaleRequest::kVerb}, {"deployment", r.deployment}, {"replicas", r.replicas}};
+}
+json ToJson(const CniRequest& r) {
+  json j = {{"verb", CniRequest::kVerb}, {"cni_verb", r.verb}};
+  if (!r.pod.empty()) j["pod"] = r.pod;
+  if (!r.node.empty()) j["node"] = r.node;
+  return j;
+}
+json ToJson(const Request& r) {
+  return std::visit([](const auto& x) { return ToJson(x); }, r);
+}
+
+template <>
+absl::StatusOr<ServicesRequest> FromJson(const json& j) {
+  return Done(Reader(j, "", ServicesRequest::kVerb), ServicesRequest{});
+}
+template <>
+absl::StatusOr<EndpointsRequest> FromJson(const json& j) {
+  return Done(Reader(j, "", EndpointsRequest::kVerb), EndpointsRequest{});
+}
+template <>
+absl::StatusOr<RoutesRequest> FromJson(const json& j) {
+  return Done(Reader(j, "", RoutesRequest::kVerb), RoutesRequest{});
+}
+template <>
+absl::StatusOr<ConntrackRequest> FromJson(const json& j) {
+  Reader r(j, "", ConntrackRequest::kVerb);
+  ConntrackRequest req;
+  req.node = r.OptStr("node");
+  return Done(r, std::move(req));
+}
+template <>
+absl::StatusOr<KillRequest> FromJson(const json& j) {
+  Reader r(j, "", KillRequest::kVerb);
+  KillRequest req;
+  req.pod = r.Str("pod");
+  return Done(r, std::move(req));
+}
+template <>
+absl::StatusOr<ScaleRequest> FromJson(const json& j) {
+  Reader r(j, "", ScaleRequest::kVerb);
+  ScaleRequest req;
+  req.deployment = r.Str("deployment");
+  req.replicas = static_cast<int>(r.Int("replicas", 0, kMaxReplicas));
+  return Done(r, std::move(req));
+}
+template <>
+absl::StatusOr<CniRequest> FromJson(const json& j) {
+  Reader r(j, "", CniRequest::kVerb);
+  CniRequest req;
+  req.verb = r.Str("cni_verb");
+  req.pod = r.OptStr("pod");
+  req.node = r.OptStr("node");
+  if (r.ok() &&
+      std::find(std::begin(kCniVerbs), std::end(kCniVerbs), req.verb) == std::end(kCniVerbs)) {
+    r.Fail("cni_verb",
+           StrCat("want add, check, del, status, gc or version, got \"", req.verb, "\""));
+  }
+  return Done(r, std::move(req));
+}
+
+namespace {
+
+template <typename R>
+absl::StatusOr<Request> As(const json& j) {
+  absl::StatusOr<R> r = FromJson<R>(j);
+  if (!r.ok()) return r.status();
+  return Request(std::move(*r));
+}
+
+}  // namespace
+
+absl::StatusOr<Request> ParseRequest(std::string_view text) {
+  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || !j.contains("verb") || !j["verb"].is_string())
+    return absl::InvalidArgumentError("bad request: want {\"verb\": ...}");
+  const std::string verb = j["verb"];
+  if (verb == ServicesRequest::kVerb) return As<ServicesRequest>(j);
+  if (verb == EndpointsRequest::kVerb) return As<EndpointsRequest>(j);
+  if (verb == RoutesRequest::kVerb) return As<RoutesRequest>(j);
+  if (verb == ConntrackRequest::kVerb) return As<ConntrackRequest>(j);
+  if (verb == KillRequest::kVerb) return As<KillRequest>(j);
+  if (verb == ScaleRequest::kVerb) return As<ScaleRequest>(j);
+  if (verb == CniRequest::kVerb) return As<CniRequest>(j);
+  return absl::InvalidArgumentError(StrCat("unknown verb \"", verb, "\""));
+}
+
+// --- answers ---------------------------------------------------------------------------------
+
+json ToJson(const ServiceInfo& s) {
+  json ports = json::array(), eps = json::array();
+  for (const ServicePortInfo& p : s.ports) ports.push_back(PortJson(p));
+  for (const EndpointInfo& e : s.endpoints)
+    eps.push_back({{"pod", e.pod}, {"ip", e.ip}, {"node", e.node}});
+  return json{{"name", s.name},
+              {"type", s.type},
+              {"cluster_ip", s.cluster_ip},
+              {"algorithm", s.algorithm},
+              {"session_affinity", s.session_affinity},
+              {"affinity_timeout", s.affinity_timeout},
+              {"ports", ports},
+              {"endpoints", eps}};
+}
+
+json ToJson(const ServicesAnswer& a) {
+  json j = Answer();
+  j["proxy_mode"] = a.proxy_mode;
+  j["services"] = json::array();
+  for (const ServiceInfo& s : a.services) j["services"].push_back(ToJson(s));
+  return j;
+}
+
+template <>
+absl::StatusOr<ServicesAnswer> FromJson(const json& j) {
+  Reader r(j, "");
+  ServicesAnswer a;
+  a.proxy_mode = r.Str("proxy_mode");
+  a.services = ReadObjects<ServiceInfo>(r, r.Array("services"), "services", ReadService);
+  return Done(r, std::move(a));
+}
+
+json ToJson(const RoutesAnswer& a) {
+  json j = Answer();
+  j["listeners"] = a.listeners;
+  j["routes"] = json::array();
+  for (const RouteStats& s : a.routes) {
+    json route = {{"route", s.route},
+                  {"requests", s.requests},
+                  {"bytes_in", s.bytes_in},
+                  {"bytes_out", s.bytes_out}};
+    for (size_t c = 0; c < s.by_class.size(); ++c)
+      route[std::string(kClassKeys[c])] = s.by_class[c];
+    j["routes"].push_back(std::move(route));
+  }
+  return j;
+}
+
+template <>
+absl::StatusOr<RoutesAnswer> FromJson(const json& j) {
+  Reader r(j, "");
+  RoutesAnswer a;
+  a.listeners = ReadStrings(r, r.Array("listeners"), "listeners");
+  a.routes = ReadObjects<RouteStats>(r, r.Array("routes"), "routes", [](Reader& s) {
+    RouteStats route;
+    route.route = s.Str("route");
+    route.requests = s.Count("requests");
+    for (size_t c = 0; c < route.by_class.size(); ++c) route.by_class[c] = s.Count(kClassKeys[c]);
+    route.bytes_in = s.Count("bytes_in");
+    route.bytes_out = s.Count("bytes_out");
+    return route;
+  });
+  return Done(r, std::move(a));
+}
+
+json ToJson(const FlowInfo& f) {
+  return json{{"node", f.node},         {"protocol", f.protocol},           {"state", f.state},
+              {"service", f.service},   {"original", f.original},           {"reply", f.reply},
+              {"endpoint", f.endpoint}, {"expires_in_ms", f.expires_in_ms}, {"packets", f.packets},
+              {"bytes", f.bytes}};
+}
+
+json ToJson(const ConntrackAnswer& a) {
+  json j = Answer();
+  j["flows"] = json::array();
+  for (const FlowInfo& f : a.flows) j["flows"].push_back(ToJson(f));
+  return j;
+}
+
+template <>
+absl::StatusOr<ConntrackAnswer> FromJson(const json& j) {
+  Reader r(j, "");
+  ConntrackAnswer a;
+  a.flows = ReadObjects<FlowInfo>(r, r.Array("flows"), "flows", [](Reader& f) {
+    FlowInfo flow;
+    flow.node = f.Str("node");
+    flow.protocol = f.Str("protocol");
+    flow.state = f.Str("state");
+    flow.service = f.Str("service");
+    flow.original = f.Str("original");
+    flow.reply = f.Str("reply");
+    flow.endpoint = f.Str("endpoint");
+    // A flow past its timeout that the kernel has not reaped yet shows a small negative number.
+    flow.expires_in_ms = f.Int("expires_in_ms", INT64_MIN, INT64_MAX);
+    flow.packets = f.Count("packets");
+    flow.bytes = f.Count("bytes");
+    return flow;
+  });
+  return Done(r, std::move(a));
+}
+
+json ToJson(const KillAnswer& a) {
+  json j = Answer();
+  j["pod"] = a.pod;
+  j["ip"] = a.ip;
+  j["node"] = a.node;
+  j["ms"] = a.ms;
+  return j;
+}
+
+template <>
+absl::StatusOr<KillAnswer> FromJson(const json& j) {
+  Reader r(j, "");
+  KillAnswer a;
+  a.pod = r.Str("pod");
+  a.ip = r.Str("ip");
+  a.node = r.Str("node");
+  a.ms = r.Int("ms", 0, INT64_MAX);
+  return Done(r, std::move(a));
+}
+
+json ToJson(const ScaleAnswer&) { return Answer(); }
+
+template <>
+absl::StatusOr<ScaleAnswer> FromJson(const json& j) {
+  return Done(Reader(j, ""), ScaleAnswer{});
+}
+
+json ToJson(const CniAnswer& a) {
+  json j = Answer();
+  j["chain_ok"] = a.chain_ok;
+  j["chain_error"] = a.chain_error;
+  j["result"] = a.result;
+  j["calls"] = a.calls;
+  j["ncalls"] = a.ncalls;
+  j["node"] = a.node;
+  j["negotiated"] = a.negotiated;
+  j["plugins"] = a.plugins;
+  return j;
+}
+
+template <>
+absl::StatusOr<CniAnswer> FromJson(const json& j) {
+  Reader r(j, "");
+  CniAnswer a;
+  a.chain_ok = r.Bool("chain_ok");
+  a.chain_error = r.Str("chain_error");
+  if (const json* result = r.Any("result")) a.result = *result;
+  a.calls = r.Str("calls");
+  a.ncalls = r.Count("ncalls");
+  a.node = r.Str("node");
+  a.negotiated = r.Str("negotiated");
+  if (const json* plugins = r.Object("plugins")) a.plugins = *plugins;
+  return Done(r, std::move(a));
+}
+
+// --- the wire --------------------------------------------------------------------------------
+
+std::string Encode(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+namespace internal {
+
+absl::Status Malformed(const absl::Status& why) {
+  return absl::DataLossError(StrCat("malformed answer: ", why.message()));
+}
+
+absl::StatusOr<json> OpenAnswer(std::string_view text) {
+  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return Malformed(absl::InvalidArgumentError("not a JSON object"));
+  Reader r(j, "");
+  const bool ok = r.Bool("ok");
+  if (!r.ok()) return Malformed(r.status());
+  if (ok) return j;
+  absl::StatusOr<ErrorAnswer> e = FromJson<ErrorAnswer>(j);
+  if (!e.ok()) return Malformed(e.status());
+  return e->ToStatus();
+}
+
+}  // namespace internal
+
+// --- answers computed from the spec ----------------------------------------------------------
+
+ServicesAnswer ServicesFromSpec(const config::ClusterSpec& spec) {
+  ServicesAnswer a;
+  a.proxy_mode = std::string(config::ToString(spec.proxy_mode));
+  for (const config::ServiceSpec& s : spec.services) {
+    ServiceInfo info;
+    info.name = s.name;
+    info.type = std::string(config::ToString(s.type));
+    info.cluster_ip = s.cluster_ip.ToString();
+    info.algorithm = std::string(config::ToString(s.algorithm));
+    info.session_affinity = s.affinity_client_ip ? "ClientIP" : "None";
+    info.affinity_timeout = s.affinity_timeout;
+    for (const config::ServicePortSpec& p : s.ports) {
+      ServicePortInfo port;
+      port.name = p.name;
+      port.port = p.port;
+      port.protocol = std::string(config::ToString(p.protocol));
+      port.target_port_name = p.target_port_name;
+      port.target_port = p.target_port_name.empty() ? p.target_port : 0;
+      port.node_port = p.node_port;
+      info.ports.push_back(std::move(port));
+    }
+    for (int e : s.endpoints) {
+      const config::PodSpec& pod = spec.pods[e];
+      info.endpoints.push_back({pod.name, pod.ip.ToString(), spec.nodes[pod.node].name});
+    }
+    a.services.push_back(std::move(info));
+  }
+  return a;
+}
+
+}  // namespace mkn::control

@@ -1,0 +1,305 @@
+// lib/control/protocol — the control protocol between a `minikube-net` command and the process that
+// runs the cluster: one struct per request verb and one per answer, each with its JSON in one
+// place (this file's .cc), so the client (vnet/cluster/control.h's Call) and the server
+// (vnet/cluster/control_handler.cc) cannot disagree about a field.
+//
+// On the wire (vnet/cluster/control: a Unix socket, one JSON object on one line each way):
+//
+//   request  {"verb": "<verb>", fields...}
+//   answer   {"ok": true, fields...}  or  {"ok": false, "code": "NOT_FOUND", "error": "<message>"}
+//
+//   verb       request fields                   answer
+//   services   -                                ServicesAnswer: Services, ports, endpoints,
+//   counters endpoints  -                                ServicesAnswer (no nftables counters)
+//   routes     -                                RoutesAnswer: the edge's listeners, route counters
+//   conntrack  node (optional; absent: all)     ConntrackAnswer: the translated flows
+//   kill       pod                              KillAnswer: where the pod came back
+//   scale      deployment, replicas 0..20000    ScaleAnswer: nothing but ok
+//   cni        cni_verb, pod or node (optional) CniAnswer: the chain's outcome and its calls
+//
+// The JSON of each struct is what the CLI prints for `-o json` (get svc, conntrack, get routes) and
+// what e2e tests read: changing a key changes the CLI. Objects are written with sorted keys.
+//
+// FromJson<T>() validates every field it reads: its type, its range, and that a required one is
+// there. It returns InvalidArgument naming the field ("replicas: want an integer 0..20000, got
+// 4294967301"); a request's message starts with its verb. Fields it does not know are ignored (a
+// newer peer's extras). Pure: nlohmann-json and Abseil only.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "lib/config/spec.h"
+
+namespace mkn::control {
+
+// The most replicas `scale` asks for: the lab's own limit on pods (lib/config's resolver and
+// ScaleDeployment refuse more), so a number past it is refused before it reaches the cluster.
+inline constexpr int kMaxReplicas = 20000;
+
+// --- answers ---------------------------------------------------------------------------------
+
+// A service port's counters, summed over nodes. Userspace: the proxy's own (every field);
+// nftables: new flows from the counter rule that opens each service chain, packets, bytes and
+// flows of the connections the kernel still tracks (no drops, no ICMP errors).
+struct PortCounters {
+  uint64_t packets = 0, bytes = 0, new_flows = 0, flows = 0;
+  std::optional<uint64_t> icmp_errors;    // userspace only
+  std::map<std::string, uint64_t> drops;  // by reason (lib/nat's names); only reasons that counted
+  bool operator==(const PortCounters&) const = default;
+};
+
+struct ServicePortInfo {
+  std::string name;  // "" when unnamed
+  int port = 0;
+  std::string protocol;          // "TCP" or "UDP"
+  int target_port = 0;           // a number (wire: a JSON number) ...
+  std::string target_port_name;  // ... or a container port's name (wire: a JSON string)
+  int node_port = 0;             // NodePort; 0 (and absent on the wire) otherwise
+  std::optional<PortCounters> counters;
+  bool operator==(const ServicePortInfo&) const = default;
+};
+
+struct EndpointInfo {
+  std::string pod, ip, node;
+  bool operator==(const EndpointInfo&) const = default;
+};
+
+struct ServiceInfo {
+  std::string name, type, cluster_ip, algorithm;
+  std::string session_affinity;  // "None" or "ClientIP"
+  int affinity_timeout = 0;      // seconds
+  std::vector<ServicePortInfo> ports;
+  std::vector<EndpointInfo> endpoints;
+  bool operator==(const ServiceInfo&) const = default;
+};
+
+struct ServicesAnswer {
+  std::string proxy_mode;  // "userspace" or "nftables"
+  std::vector<ServiceInfo> services;
+  bool operator==(const ServicesAnswer&) const = default;
+};
+
+struct RouteStats {
+  std::string route;  // "ingress/<name>/<host>/<path>", "http_route/<name>/<rule>", "(none)"
+  uint64_t requests = 0;
+  std::array<uint64_t, 5> by_class{};  // answers by status class: [0] 1xx ... [4] 5xx
+  uint64_t bytes_in = 0, bytes_out = 0;
+  bool operator==(const RouteStats&) const = default;
+};
+
+struct RoutesAnswer {
+  std::vector<std::string> listeners;  // "http 127.0.0.1:8080"
+  std::vector<RouteStats> routes;
+  bool operator==(const RoutesAnswer&) const = default;
+};
+
+// One translated flow, as the client sent it and as the endpoint answers.
+struct FlowInfo {
+  std::string node;
+  std::string protocol;  // "TCP" or "UDP"
+  std::string state;     // conntrack's ("ESTABLISHED", ...), "-" when it has none
+  std::string service;   // "10.96.0.10:80/TCP"
+  std::string original;  // "10.244.0.2:41506 -> 10.96.0.10:80"
+  std::string reply;     // "10.244.1.2:8080 -> 10.244.0.2:41506"
+  std::string endpoint;  // the pod that answers, "" if none is known
+  int64_t expires_in_ms = 0;
+  uint64_t packets = 0, bytes = 0;
+  bool operator==(const FlowInfo&) const = default;
+};
+
+struct ConntrackAnswer {
+  std::vector<FlowInfo> flows;
+  bool operator==(const ConntrackAnswer&) const = default;
+};
+
+struct KillAnswer {
+  std::string pod, ip, node;  // the pod as it came back
+  int64_t ms = 0;             // how long the kill took
+  bool operator==(const KillAnswer&) const = default;
+};
+
+struct ScaleAnswer {
+  bool operator==(const ScaleAnswer&) const = default;
+};
+
+// What a CNI verb's chain did. The request was served (ok) even when the chain failed: chain_ok
+// and chain_error say how the chain ended, calls shows every plugin call either way.
+struct CniAnswer {
+  bool chain_ok = false;
+  std::string chain_error;
+  nlohmann::json result;  // ADD: the final result; otherwise null
+  std::string calls;      // vnet/cni's FormatCalls text (`--show-exec`)
+  uint64_t ncalls = 0;
+  std::string node;                                   // whose chain ran
+  std::string negotiated;                             // the chain's CNI version
+  nlohmann::json plugins = nlohmann::json::object();  // VERSION: each plugin's answer by type
+  bool operator==(const CniAnswer&) const = default;
+};
+
+// {"ok": false, ...}: a refused or failed request, as the Status the cluster returned.
+struct ErrorAnswer {
+  absl::StatusCode code = absl::StatusCode::kUnknown;
+  std::string message;
+  bool operator==(const ErrorAnswer&) const = default;
+
+  static ErrorAnswer FromStatus(const absl::Status& s);
+  absl::Status ToStatus() const;
+};
+
+// --- requests --------------------------------------------------------------------------------
+// Each names its verb and the answer it gets (vnet/cluster/control.h's Call<Request>).
+
+struct ServicesRequest {
+  static constexpr std::string_view kVerb = "services";
+  using Answer = ServicesAnswer;
+  bool operator==(const ServicesRequest&) const = default;
+};
+
+struct EndpointsRequest {
+  static constexpr std::string_view kVerb = "endpoints";
+  using Answer = ServicesAnswer;
+  bool operator==(const EndpointsRequest&) const = default;
+};
+
+struct RoutesRequest {
+  static constexpr std::string_view kVerb = "routes";
+  using Answer = RoutesAnswer;
+  bool operator==(const RoutesRequest&) const = default;
+};
+
+struct ConntrackRequest {
+  static constexpr std::string_view kVerb = "conntrack";
+  using Answer = ConntrackAnswer;
+  std::string node;  // "" for every node
+  bool operator==(const ConntrackRequest&) const = default;
+};
+
+struct KillRequest {
+  static constexpr std::string_view kVerb = "kill";
+  using Answer = KillAnswer;
+  std::string pod;
+  bool operator==(const KillRequest&) const = default;
+};
+
+struct ScaleRequest {
+  static constexpr std::string_view kVerb = "scale";
+  using Answer = ScaleAnswer;
+  std::string deployment;
+  int replicas = 0;  // 0..kMaxReplicas
+  bool operator==(const ScaleRequest&) const = default;
+};
+
+struct CniRequest {
+  static constexpr std::string_view kVerb = "cni";
+  using Answer = CniAnswer;
+  std::string verb;  // wire "cni_verb": add, check, del (need pod), status, gc, version
+  std::string pod;   // add/check/del: the pod; status/gc/version: that pod's node
+  std::string node;  // status/gc/version: this node ("" and no pod: the first)
+  bool operator==(const CniRequest&) const = default;
+};
+
+using Request = std::variant<ServicesRequest, EndpointsRequest, RoutesRequest, ConntrackRequest,
+                             KillRequest, ScaleRequest, CniRequest>;
+
+// --- JSON ------------------------------------------------------------------------------------
+
+// A request with its "verb"; an answer with "ok": true (ErrorAnswer: "ok": false).
+nlohmann::json ToJson(const ServicesRequest& r);
+nlohmann::json ToJson(const EndpointsRequest& r);
+nlohmann::json ToJson(const RoutesRequest& r);
+nlohmann::json ToJson(const ConntrackRequest& r);
+nlohmann::json ToJson(const KillRequest& r);
+nlohmann::json ToJson(const ScaleRequest& r);
+nlohmann::json ToJson(const CniRequest& r);
+nlohmann::json ToJson(const Request& r);
+nlohmann::json ToJson(const ServicesAnswer& a);
+nlohmann::json ToJson(const RoutesAnswer& a);
+nlohmann::json ToJson(const ConntrackAnswer& a);
+nlohmann::json ToJson(const KillAnswer& a);
+nlohmann::json ToJson(const ScaleAnswer& a);
+nlohmann::json ToJson(const CniAnswer& a);
+nlohmann::json ToJson(const ErrorAnswer& a);
+// The pieces `-o json` prints on their own.
+nlohmann::json ToJson(const ServiceInfo& s);
+nlohmann::json ToJson(const FlowInfo& f);
+
+// One line of wire text; bytes that are not UTF-8 (a pod name typed wrong) become U+FFFD instead of
+// an exception.
+std::string Encode(const nlohmann::json& j);
+
+// Reads one struct from its JSON (the request's verb and the answer's "ok" are not checked here:
+// see ParseRequest and ParseAnswer). InvalidArgument naming the field that is missing, of the
+// wrong type or out of range. Specialized for every request and answer type above.
+template <typename T>
+absl::StatusOr<T> FromJson(const nlohmann::json& j);
+template <>
+absl::StatusOr<ServicesRequest> FromJson(const nlohmann::json& j);
+template <>
+absl::StatusOr<EndpointsRequest> FromJson(const nlohmann::json& j);
+template <>
+absl::StatusOr<RoutesRequest> FromJson(const nlohmann::json& j);
+template <>
+absl::StatusOr<ConntrackRequest> FromJson(const nlohmann::json& j);
+template <>
+absl::StatusOr<KillRequest> FromJson(const nlohmann::json& j);
+template <>
+absl::StatusOr<ScaleRequest> FromJson(const nlohmann::json& j);
+template <>
+absl::StatusOr<CniRequest> FromJson(const nlohmann::json& j);
+template <>
+absl::StatusOr<ServicesAnswer> FromJson(const nlohmann::json& j);
+template <>
+absl::StatusOr<RoutesAnswer> FromJson(const nlohmann::json& j);
+template <>
+absl::StatusOr<ConntrackAnswer> FromJson(const nlohmann::json& j);
+template <>
+absl::StatusOr<KillAnswer> FromJson(const nlohmann::json& j);
+template <>
+absl::StatusOr<ScaleAnswer> FromJson(const nlohmann::json& j);
+template <>
+absl::StatusOr<CniAnswer> FromJson(const nlohmann::json& j);
+template <>
+absl::StatusOr<ErrorAnswer> FromJson(const nlohmann::json& j);
+
+// A request line: InvalidArgument if it is not a JSON object with a string "verb", if the verb is
+// unknown ("unknown verb \"x\""), or if a field is wrong (FromJson).
+absl::StatusOr<Request> ParseRequest(std::string_view text);
+
+namespace internal {
+// The object of an {"ok": true} answer; the Status an {"ok": false} answer carries; DataLoss if the
+// text is neither.
+absl::StatusOr<nlohmann::json> OpenAnswer(std::string_view text);
+// DataLoss "malformed answer: <why>": an answer that does not read is the cluster's fault, never
+// the caller's bad input.
+absl::Status Malformed(const absl::Status& why);
+}  // namespace internal
+
+// An answer line: the T of {"ok": true, ...}; the Status the cluster sent with {"ok": false, ...}
+// (its code as sent: NotFound, InvalidArgument, FailedPrecondition, ...); DataLoss if the text is
+// not an answer or a field of T is wrong.
+template <typename T>
+absl::StatusOr<T> ParseAnswer(std::string_view text) {
+  absl::StatusOr<nlohmann::json> j = internal::OpenAnswer(text);
+  if (!j.ok()) return j.status();
+  absl::StatusOr<T> a = FromJson<T>(*j);
+  if (!a.ok()) return internal::Malformed(a.status());
+  return a;
+}
+
+// --- answers computed from the spec ----------------------------------------------------------
+
+// The Services of `spec` as `services`/`endpoints` answer them, without counters (the running
+// cluster adds those: the proxy's, or nftables' and conntrack's).
+ServicesAnswer ServicesFromSpec(const config::ClusterSpec& spec);
+
+}  // namespace mkn::control
