@@ -1,6 +1,8 @@
 #include "lib/proxy/nft_ruleset.h"
 
 #include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -306,6 +308,69 @@ std::string RenderNftRuleset(const ClusterSpec& spec, int node_index) {
     for (const ServicePortSpec& ps : svc.ports) RenderServicePort(spec, svc, ps, w);
   }
   return out;
+}
+
+absl::StatusOr<std::vector<std::vector<uint64_t>>> ParseNftCounters(const ClusterSpec& spec,
+                                                                    std::string_view nft_json) {
+  using json = nlohmann::json;
+  std::vector<std::vector<uint64_t>> out(spec.services.size());
+  // Each port's service chain by name, as RenderServicePort names it.
+  std::map<std::string, std::pair<size_t, size_t>, std::less<>> chains;
+  for (size_t i = 0; i < spec.services.size(); ++i) {
+    out[i].assign(spec.services[i].ports.size(), 0);
+    for (size_t j = 0; j < spec.services[i].ports.size(); ++j)
+      chains[ServicePortChain("service", spec.services[i], spec.services[i].ports[j])] = {i, j};
+  }
+  const json doc = json::parse(nft_json, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) return absl::InvalidArgumentError("nft -j output: not JSON");
+  auto items = doc.is_object() ? doc.find("nftables") : doc.end();
+  if (items == doc.end() || !items->is_array())
+    return absl::InvalidArgumentError("nft -j output: want {\"nftables\": [...]}");
+  for (size_t n = 0; n < items->size(); ++n) {
+    const json& item = (*items)[n];
+    auto rule = item.is_object() ? item.find("rule") : item.end();
+    if (rule == item.end() || !rule->is_object()) continue;  // the table, sets, maps, chains
+    auto chain = rule->find("chain");
+    if (chain == rule->end() || !chain->is_string()) continue;
+    auto port = chains.find(chain->get_ref<const std::string&>());
+    if (port == chains.end()) continue;
+    auto expr = rule->find("expr");
+    if (expr == rule->end() || !expr->is_array()) continue;
+    for (const json& e : *expr) {
+      auto counter = e.is_object() ? e.find("counter") : e.end();
+      if (counter == e.end()) continue;
+      auto packets = counter->is_object() ? counter->find("packets") : counter->end();
+      if (packets == counter->end() || !packets->is_number_unsigned()) {
+        return absl::InvalidArgumentError(StrCat("nft -j output: nftables[", n, "]: chain ",
+                                                 port->first, ": a counter without packets"));
+      }
+      out[port->second.first][port->second.second] += packets->get<uint64_t>();
+    }
+  }
+  return out;
+}
+
+std::optional<std::pair<int, int>> ServicePortOfFlow(const ClusterSpec& spec, net::Ipv4 orig_dst,
+                                                     int orig_dport, std::string_view protocol) {
+  auto same = [&](const ServicePortSpec& p) { return Proto(p.protocol) == protocol; };
+  for (size_t i = 0; i < spec.services.size(); ++i) {
+    const ServiceSpec& s = spec.services[i];
+    for (size_t j = 0; j < s.ports.size(); ++j) {
+      if (s.cluster_ip == orig_dst && s.ports[j].port == orig_dport && same(s.ports[j]))
+        return std::make_pair(static_cast<int>(i), static_cast<int>(j));
+    }
+  }
+  bool to_node = false;
+  for (const config::NodeSpec& n : spec.nodes) to_node = to_node || n.underlay_ip == orig_dst;
+  if (!to_node) return std::nullopt;
+  for (size_t i = 0; i < spec.services.size(); ++i) {
+    const ServiceSpec& s = spec.services[i];
+    for (size_t j = 0; j < s.ports.size(); ++j) {
+      if (s.ports[j].node_port != 0 && s.ports[j].node_port == orig_dport && same(s.ports[j]))
+        return std::make_pair(static_cast<int>(i), static_cast<int>(j));
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace mkn::proxy

@@ -25,12 +25,23 @@
 // address on the way to the backend (cbr0 or vxlan0/eth0) when the flow was masqueraded: NodePort
 // traffic (externalTrafficPolicy=Cluster), hairpin (a pod reaching itself through its service) and
 // sources outside the pod CIDR. docs/services-nftables.md walks through it.
+//
+// ParseNftCounters() reads the table back: `nft -j list table ip kube-proxy` in a node, the
+// counter rule that opens each service chain (above), matched to the spec's service ports by the
+// chain names this file gives them. ServicePortOfFlow() says which service port a flow of the
+// kernel's conntrack table was sent to. Together they are `get svc`'s counters in nftables mode.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
+#include "absl/status/statusor.h"
 #include "lib/config/spec.h"
+#include "lib/net/ip.h"
 
 namespace mkn::proxy {
 
@@ -51,5 +62,22 @@ std::string ServicePortChain(std::string_view prefix, const config::ServiceSpec&
 std::string EndpointChain(std::string_view prefix, const config::ServiceSpec& svc,
                           const config::ServicePortSpec& port, std::string_view ip,
                           int target_port);
+
+// New flows of each service port on one node: the packets of the counter rule that opens the port's
+// service chain (NAT chains see only a flow's first packet), summed if a chain has several.
+// `nft_json` is what `nft -j list table ip kube-proxy` printed for a table RenderNftRuleset(spec)
+// made. out[i][j] is spec.services[i].ports[j]'s count; 0 when its chain has no counter, or no
+// chain (a port without endpoints has none). Rules of other chains are ignored: the base chains,
+// endpoint chains, a chain no port of `spec` is named by. InvalidArgument if the text is not JSON,
+// not nft's shape ({"nftables": [...]}), or a service chain's counter has no unsigned "packets".
+absl::StatusOr<std::vector<std::vector<uint64_t>>> ParseNftCounters(const config::ClusterSpec& spec,
+                                                                    std::string_view nft_json);
+
+// The service port (indices into spec.services and its ports) a translated flow was sent to,
+// from the flow's original destination: a ClusterIP and port, else a node's underlay address and
+// a NodePort. `protocol` is conntrack's "tcp" or "udp". nullopt if it is neither.
+std::optional<std::pair<int, int>> ServicePortOfFlow(const config::ClusterSpec& spec,
+                                                     net::Ipv4 orig_dst, int orig_dport,
+                                                     std::string_view protocol);
 
 }  // namespace mkn::proxy

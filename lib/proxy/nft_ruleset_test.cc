@@ -3,12 +3,16 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <fstream>
+#include <map>
 #include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "lib/config/toml/load.h"
+#include "lib/strings/str_cat.h"
 
 namespace mkn::proxy {
 namespace {
@@ -386,6 +390,142 @@ TEST_F(NftRuleset, NoServicesStillAValidEmptyTable) {
   std::string t = RenderNftRuleset(spec_, 0);
   EXPECT_THAT(t, HasSubstr("add chain ip kube-proxy services\n"));
   EXPECT_THAT(t, Not(HasSubstr("add element")));
+}
+
+// --- reading the counters back -----------------------------------------------------------------
+
+// A file of the source tree: under $MKN_SOURCE_DIR (ctest sets it), else the working directory.
+std::string ReadFile(const std::string& path) {
+  const char* dir = std::getenv("MKN_SOURCE_DIR");
+  std::ifstream in(dir != nullptr ? StrCat(dir, "/", path) : path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Real `nft -j list table ip kube-proxy` output of examples/services in nftables mode, after two
+// new flows to web and one to web-np from node1 (how it was made: testdata/nft/services.toml).
+TEST(NftCounters, RealOutputOfANode) {
+  config::LoadResult lab = config::Load(ReadFile("testdata/nft/services.toml"), "services.toml");
+  ASSERT_TRUE(lab.spec) << lab.diags.FormatAll();
+  const std::string out = ReadFile("testdata/nft/services-node1.json");
+  ASSERT_FALSE(out.empty()) << "run from the source tree (ctest does)";
+  absl::StatusOr<std::vector<std::vector<uint64_t>>> c = ParseNftCounters(*lab.spec, out);
+  ASSERT_TRUE(c.ok()) << c.status();
+  std::map<std::string, uint64_t> by_name;
+  for (size_t i = 0; i < lab.spec->services.size(); ++i) {
+    ASSERT_EQ((*c)[i].size(), 1u);
+    by_name[lab.spec->services[i].name] = (*c)[i][0];
+  }
+  EXPECT_EQ(by_name, (std::map<std::string, uint64_t>{{"web", 2},
+                                                      {"web-np", 1},
+                                                      {"web-lc", 0},
+                                                      {"web-sticky", 0},
+                                                      {"dns", 0},
+                                                      {"empty", 0}}));  // no endpoints, no chain
+}
+
+// Trimmed rows, against the fixture's lab: which rules count, and what is refused.
+TEST_F(NftRuleset, CountersRows) {
+  const std::string web = Chain("service", "web"), dns = Chain("service", "dns");
+  auto rule = [](const std::string& chain, const std::string& expr) {
+    return StrCat(R"({"rule": {"family": "ip", "table": "kube-proxy", "chain": ")", chain,
+                  R"(", "handle": 7, "expr": )", expr, "}}");
+  };
+  auto doc = [](const std::vector<std::string>& items) {
+    std::string out = R"({"nftables": [{"metainfo": {"json_schema_version": 1}})";
+    for (const std::string& i : items) out += ", " + i;
+    return out + "]}";
+  };
+  const std::string counter3 = R"([{"counter": {"packets": 3, "bytes": 180}}])";
+  const std::string masq =
+      R"([{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}},)"
+      R"( "right": "10.96.0.10"}}, {"jump": {"target": "mark-for-masquerade"}}])";
+  struct Row {
+    const char* what;
+    std::string text;
+    uint64_t web, dns;  // expected new flows
+    const char* error;  // or the refusal
+  };
+  const Row rows[] = {
+      {"a counter rule", doc({rule(web, counter3)}), 3, 0, nullptr},
+      {"two counter rules add up", doc({rule(web, counter3), rule(web, counter3)}), 6, 0, nullptr},
+      {"other rules of the chain count nothing", doc({rule(web, masq), rule(dns, counter3)}), 0, 3,
+       nullptr},
+      {"no rules at all", doc({}), 0, 0, nullptr},
+      {"base chains that start like a service chain are not one",
+       doc({rule("service-endpoints-check", counter3), rule("services", counter3)}), 0, 0, nullptr},
+      {"a chain no port of the lab is named by (an older ruleset)",
+       doc({rule("service-AAAAAAAA-default/gone/tcp/80", counter3),
+            rule("service-BBBBBBBB-default/web/tcp/81", counter3)}),
+       0, 0, nullptr},
+      {"an endpoint chain", doc({rule(Chain("endpoint", "web"), counter3)}), 0, 0, nullptr},
+      {"sets, maps and chains are no rules",
+       doc({R"({"chain": {"family": "ip", "table": "kube-proxy", "name": ")" + web + R"("}})",
+            R"({"map": {"name": "service-ips", "elem": [1, 2]}})"}),
+       0, 0, nullptr},
+      {"a rule without expr", doc({R"({"rule": {"chain": ")" + web + R"("}})"}), 0, 0, nullptr},
+      {"an unknown chain's odd counter is not looked at",
+       doc({rule("service-AAAAAAAA-default/gone/tcp/80", R"([{"counter": "x"}])")}), 0, 0, nullptr},
+      {"not JSON", "{\"nftables\": [", 0, 0, "not JSON"},
+      {"not nft's shape", "[]", 0, 0, "want {\"nftables\": [...]}"},
+      {"nftables not an array", R"({"nftables": {}})", 0, 0, "want {\"nftables\": [...]}"},
+      {"a counter without packets", doc({rule(web, R"([{"counter": {"bytes": 1}}])")}), 0, 0,
+       "a counter without packets"},
+      {"packets not a count", doc({rule(web, R"([{"counter": {"packets": -1, "bytes": 1}}])")}), 0,
+       0, "a counter without packets"},
+  };
+  const int web_i = static_cast<int>(&Svc("web") - spec_.services.data());
+  const int dns_i = static_cast<int>(&Svc("dns") - spec_.services.data());
+  for (const Row& r : rows) {
+    absl::StatusOr<std::vector<std::vector<uint64_t>>> c = ParseNftCounters(spec_, r.text);
+    if (r.error != nullptr) {
+      ASSERT_FALSE(c.ok()) << r.what;
+      EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument) << r.what;
+      EXPECT_THAT(std::string(c.status().message()), HasSubstr(r.error)) << r.what;
+      continue;
+    }
+    ASSERT_TRUE(c.ok()) << r.what << ": " << c.status();
+    ASSERT_EQ(c->size(), spec_.services.size()) << r.what;
+    uint64_t others = 0;
+    for (size_t i = 0; i < c->size(); ++i) {
+      ASSERT_EQ((*c)[i].size(), spec_.services[i].ports.size()) << r.what;
+      if (static_cast<int>(i) != web_i && static_cast<int>(i) != dns_i)
+        for (uint64_t n : (*c)[i]) others += n;
+    }
+    EXPECT_EQ((*c)[web_i][0], r.web) << r.what;
+    EXPECT_EQ((*c)[dns_i][0], r.dns) << r.what;
+    EXPECT_EQ(others, 0u) << r.what;
+  }
+}
+
+TEST_F(NftRuleset, ServicePortOfFlow) {
+  const int web = static_cast<int>(&Svc("web") - spec_.services.data());
+  const int web_np = static_cast<int>(&Svc("web-np") - spec_.services.data());
+  const int dns = static_cast<int>(&Svc("dns") - spec_.services.data());
+  const int empty_np = static_cast<int>(&Svc("empty-np") - spec_.services.data());
+  const net::Ipv4 node2 = spec_.nodes[1].underlay_ip;
+  auto ip = [](const char* s) { return *net::Ipv4::Parse(s); };
+  struct Row {
+    const char* what;
+    net::Ipv4 dst;
+    int dport;
+    const char* proto;
+    std::optional<std::pair<int, int>> want;
+  };
+  const Row rows[] = {
+      {"a ClusterIP", ip("10.96.0.10"), 80, "tcp", std::make_pair(web, 0)},
+      {"a UDP ClusterIP", ip("10.96.0.53"), 53, "udp", std::make_pair(dns, 0)},
+      {"the right address, the wrong protocol", ip("10.96.0.53"), 53, "tcp", std::nullopt},
+      {"the right address, another port", ip("10.96.0.10"), 81, "tcp", std::nullopt},
+      {"a NodePort on any node's address", node2, 30080, "tcp", std::make_pair(web_np, 0)},
+      {"a NodePort without endpoints", node2, 30053, "udp", std::make_pair(empty_np, 0)},
+      {"a NodePort's number on a pod's address", ip(Ip("web-0").c_str()), 30080, "tcp",
+       std::nullopt},
+      {"a pod's own port", ip(Ip("web-0").c_str()), 8080, "tcp", std::nullopt},
+  };
+  for (const Row& r : rows)
+    EXPECT_EQ(ServicePortOfFlow(spec_, r.dst, r.dport, r.proto), r.want) << r.what;
 }
 
 }  // namespace
