@@ -13,10 +13,7 @@
 #include <ctime>
 #include <filesystem>
 #include <mutex>
-#include <nlohmann/json.hpp>
-#include <set>
 #include <thread>
-#include <tuple>
 
 #include "absl/strings/str_join.h"
 #include "lib/config/mutate.h"
@@ -26,6 +23,7 @@
 #include "lib/status/status.h"
 #include "lib/strings/str_cat.h"
 #include "vnet/apps/apps.h"
+#include "vnet/cluster/cluster_impl.h"
 #include "vnet/cluster/control.h"
 #include "vnet/cni/exec.h"
 #include "vnet/cni/runtime.h"
@@ -38,24 +36,6 @@
 #include "vnet/proxy/proxy.h"
 
 namespace mkn::vnet {
-
-struct RunningCluster::Impl {
-  Fd lock;
-  Applied applied;
-  std::unique_ptr<AppServer> apps;
-  std::unique_ptr<UserspaceProxy> proxy;  // proxy_mode = "userspace" with services
-  std::unique_ptr<ControlServer> control;
-  std::unique_ptr<IngressServer> ingress;  // the lab has listeners (ingresses or http_routes)
-  config::ClusterSpec spec;                // as it is now: kill and scale change it
-  std::string logs;                        // <state dir>/logs
-  mutable std::mutex mu;  // spec, state, applied.netns, children: control thread vs main thread
-  std::atomic<bool> down{true};  // nothing to take down until the intent is on disk
-  // CNI labs: each node's chain (its filesystem view held open), the node daemons, and why a
-  // pod's ADD failed (non-strict up: the rest of the lab came up).
-  std::vector<std::unique_ptr<CniNode>> cni_nodes;
-  std::vector<pid_t> daemons;
-  std::map<std::string, std::string> pod_errors;
-};
 
 namespace {
 
@@ -315,12 +295,6 @@ absl::StatusOr<DownResult> DownCluster(const std::string& name, int timeout_ms) 
   MKN_ASSIGN_OR_RETURN(res.report, RemoveFromState(*st));
   return res;
 }
-
-}  // namespace mkn::vnet
-
-namespace mkn::vnet {
-
-using json = nlohmann::json;
 
 absl::Status RunningCluster::CniUp(std::vector<CniNodeConfig> configs, config::ClusterSpec& live,
                                    const UpOptions& options) {
@@ -716,310 +690,6 @@ absl::Status RunningCluster::Scale(const std::string& deployment, int replicas) 
   config::ClusterSpec next = impl.spec;
   MKN_ASSIGN_OR_RETURN(config::ScaleResult r, config::ScaleDeployment(next, deployment, replicas));
   return Transition(next, r.removed, r.added);
-}
-
-namespace {
-
-// nftables mode, per service port ("<svc>/<tcp|udp>/<port>"), summed over nodes.
-struct NftServiceCounters {
-  uint64_t packets = 0, bytes = 0, new_flows = 0, flows = 0;
-};
-using NftCounterMap = std::map<std::string, NftServiceCounters>;
-
-// As the renderer labels a service chain: the port's name, else its number.
-std::string NftKey(const std::string& svc, const config::ServicePortSpec& p) {
-  return StrCat(svc, "/", p.protocol == config::Protocol::kTcp ? "tcp" : "udp", "/",
-                p.name.empty() ? StrCat(p.port) : p.name);
-}
-
-// Adds one node's numbers: new flows from the `counter` rule that opens each service chain
-// (`nft -j list table`), packets, bytes and live flows from the kernel's conntrack (acct on).
-void AddNodeNftCounters(const config::ClusterSpec& spec, const std::string& nft_json,
-                        const std::vector<KernelFlow>& flows, NftCounterMap& out) {
-  json j = json::parse(nft_json, nullptr, false);
-  if (j.is_object() && j.contains("nftables") && j["nftables"].is_array()) {
-    for (const json& item : j["nftables"]) {
-      if (!item.contains("rule")) continue;
-      const json& r = item["rule"];
-      std::string chain = r.value("chain", "");
-      size_t at = chain.find("-default/");
-      if (chain.rfind("service-", 0) != 0 || at == std::string::npos || !r.contains("expr"))
-        continue;
-      for (const json& e : r["expr"]) {
-        if (e.contains("counter") && e["counter"].is_object()) {
-          out[chain.substr(at + 9)].new_flows += e["counter"].value("packets", uint64_t{0});
-        }
-      }
-    }
-  }
-  // Which service a flow went to: its original destination, a ClusterIP or a NodePort.
-  std::map<std::tuple<uint32_t, int, std::string>, std::string> by_vip;
-  std::map<std::pair<int, std::string>, std::string> by_node_port;
-  for (const config::ServiceSpec& s : spec.services) {
-    for (const config::ServicePortSpec& p : s.ports) {
-      std::string proto = p.protocol == config::Protocol::kTcp ? "tcp" : "udp";
-      by_vip[{s.cluster_ip.value, p.port, proto}] = NftKey(s.name, p);
-      if (p.node_port != 0) by_node_port[{p.node_port, proto}] = NftKey(s.name, p);
-    }
-  }
-  std::set<uint32_t> node_ips;
-  for (const config::NodeSpec& n : spec.nodes) node_ips.insert(n.underlay_ip.value);
-  for (const KernelFlow& f : flows) {
-    auto it = by_vip.find({f.orig_dst.value, f.orig_dport, f.protocol});
-    std::string key;
-    if (it != by_vip.end()) {
-      key = it->second;
-    } else if (auto np = by_node_port.find({f.orig_dport, f.protocol});
-               np != by_node_port.end() && node_ips.count(f.orig_dst.value)) {
-      key = np->second;
-    } else {
-      continue;
-    }
-    NftServiceCounters& c = out[key];
-    c.packets += f.packets;
-    c.bytes += f.bytes;
-    ++c.flows;
-  }
-}
-
-json ServicesJson(const config::ClusterSpec& spec, const UserspaceProxy* proxy,
-                  const NftCounterMap* nft = nullptr) {
-  json out = json::array();
-  std::optional<ProxyStats> stats;
-  if (proxy != nullptr) stats = proxy->Stats();
-  size_t port_id = 0;  // ServiceTable numbers ports in spec order
-  for (const config::ServiceSpec& s : spec.services) {
-    json ports = json::array();
-    for (const config::ServicePortSpec& p : s.ports) {
-      json jp = {{"name", p.name},
-                 {"port", p.port},
-                 {"protocol", config::ToString(p.protocol)},
-                 {"target_port",
-                  p.target_port_name.empty() ? json(p.target_port) : json(p.target_port_name)}};
-      if (p.node_port != 0) jp["node_port"] = p.node_port;
-      if (stats && port_id < stats->services.size()) {
-        const nat::ServiceCounters& c = stats->services[port_id].counters;
-        json drops = json::object();
-        for (int d = 1; d < nat::kDropReasonCount; ++d) {
-          if (c.drops[d] != 0)
-            drops[std::string(nat::ToString(static_cast<nat::DropReason>(d)))] = c.drops[d];
-        }
-        jp["counters"] = {{"packets", c.packets},     {"bytes", c.bytes},
-                          {"new_flows", c.new_flows}, {"icmp_errors", c.icmp_errors},
-                          {"drops", drops},           {"flows", stats->services[port_id].flows}};
-      }
-      if (nft != nullptr) {
-        auto it = nft->find(NftKey(s.name, p));
-        NftServiceCounters c = it == nft->end() ? NftServiceCounters{} : it->second;
-        jp["counters"] = {{"packets", c.packets},
-                          {"bytes", c.bytes},
-                          {"new_flows", c.new_flows},
-                          {"flows", c.flows},
-                          {"drops", json::object()}};
-      }
-      ++port_id;
-      ports.push_back(jp);
-    }
-    json eps = json::array();
-    for (int e : s.endpoints)
-      eps.push_back({{"pod", spec.pods[e].name},
-                     {"ip", spec.pods[e].ip.ToString()},
-                     {"node", spec.nodes[spec.pods[e].node].name}});
-    out.push_back({{"name", s.name},
-                   {"type", config::ToString(s.type)},
-                   {"cluster_ip", s.cluster_ip.ToString()},
-                   {"algorithm", config::ToString(s.algorithm)},
-                   {"session_affinity", s.affinity_client_ip ? "ClientIP" : "None"},
-                   {"affinity_timeout", s.affinity_timeout},
-                   {"ports", ports},
-                   {"endpoints", eps}});
-  }
-  return out;
-}
-
-}  // namespace
-
-std::string RunningCluster::HandleControl(const std::string& request) {
-  json req = json::parse(request, nullptr, /*allow_exceptions=*/false);
-  auto error = [](absl::Status s) {
-    return json{{"ok", false},
-                {"code", absl::StatusCodeToString(s.code())},
-                {"error", std::string(s.message())}}
-        .dump(-1, ' ', false, json::error_handler_t::replace);
-  };
-  if (!req.is_object() || !req.contains("verb") || !req["verb"].is_string()) {
-    return error(absl::InvalidArgumentError("bad request: want {\"verb\": ...}"));
-  }
-  const std::string verb = req["verb"];
-  auto str = [&](const char* k) {
-    return req.contains(k) && req[k].is_string() ? req[k].get<std::string>() : std::string();
-  };
-  if (verb == "kill") {
-    auto t0 = std::chrono::steady_clock::now();
-    if (absl::Status s = KillPod(str("pod")); !s.ok()) return error(s);
-    std::lock_guard<std::mutex> l(impl_->mu);
-    const PodState* p = state_.FindPod(str("pod"));
-    return json{{"ok", true},
-                {"pod", str("pod")},
-                {"ip", p ? p->ip : ""},
-                {"node", p ? p->node : ""},
-                {"ms", std::chrono::duration_cast<std::chrono::milliseconds>(
-                           std::chrono::steady_clock::now() - t0)
-                           .count()}}
-        .dump(-1, ' ', false, json::error_handler_t::replace);
-  }
-  if (verb == "scale") {
-    if (!req.contains("replicas") || !req["replicas"].is_number_integer()) {
-      return error(absl::InvalidArgumentError("scale: want \"replicas\": N"));
-    }
-    if (absl::Status s = Scale(str("deployment"), req["replicas"].get<int>()); !s.ok())
-      return error(s);
-    return json{{"ok", true}}.dump(-1, ' ', false, json::error_handler_t::replace);
-  }
-  std::lock_guard<std::mutex> l(impl_->mu);
-  if (verb == "cni") {
-    // One verb of a node's chain, run here with the node's view this process holds (a second
-    // process mounting the same view would share its overlay upper dirs), serialized with kill and
-    // scale.
-    const std::string cv = str("cni_verb"), pod_name = str("pod"), node_name = str("node");
-    const config::ClusterSpec& spec = impl_->spec;
-    if (!spec.cni_mode || impl_->cni_nodes.empty())
-      return error(absl::FailedPreconditionError("not a network = \"cni\" lab"));
-    int node = 0;
-    const config::PodSpec* pod = nullptr;
-    if (!pod_name.empty()) {
-      pod = spec.FindPod(pod_name);
-      if (pod == nullptr) return error(absl::NotFoundError(StrCat("no pod \"", pod_name, "\"")));
-      node = pod->node;
-    } else if (!node_name.empty()) {
-      const config::NodeSpec* n = spec.FindNode(node_name);
-      if (n == nullptr) return error(absl::NotFoundError(StrCat("no node \"", node_name, "\"")));
-      node = n->index;
-    }
-    if (node >= static_cast<int>(impl_->cni_nodes.size()) || !impl_->cni_nodes[node]) {
-      return error(absl::FailedPreconditionError("that node's chain is not open"));
-    }
-    CniNode& cn = *impl_->cni_nodes[node];
-    if ((cv == "add" || cv == "check" || cv == "del") && pod == nullptr) {
-      return error(absl::InvalidArgumentError(StrCat("cni ", cv, ": name a pod")));
-    }
-    ChainOutcome out = cn.RunVerb(
-        cv, pod != nullptr ? cn.AsCached(PodRuntimeConf(spec, *pod)) : cni::RuntimeConf{});
-    if (absl::IsInvalidArgument(out.status) && out.calls.empty()) return error(out.status);
-    json versions = json::object();
-    for (const PluginCall& c : out.calls) {
-      if (c.command == "VERSION")
-        versions[c.plugin] = json::parse(c.exec.stdout_data, nullptr, false);
-    }
-    return json{{"ok", true},
-                {"chain_ok", out.status.ok()},
-                {"chain_error", std::string(out.status.message())},
-                {"result", out.result},
-                {"calls", FormatCalls(out.calls)},
-                {"ncalls", out.calls.size()},
-                {"node", spec.nodes[node].name},
-                {"negotiated", cn.version()},
-                {"plugins", versions}}
-        .dump(-1, ' ', false, json::error_handler_t::replace);
-  }
-  if (verb == "services" || verb == "endpoints") {
-    std::optional<NftCounterMap> nft;
-    if (verb == "services" && impl_->spec.proxy_mode == config::ProxyMode::kNftables &&
-        !impl_->spec.services.empty()) {
-      nft.emplace();
-      for (const config::NodeSpec& n : impl_->spec.nodes) {
-        std::string rules;
-        std::vector<KernelFlow> flows;
-        absl::Status st = RunInNetns(impl_->applied.netns.at(n.netns).get(), [&]() -> absl::Status {
-          MKN_ASSIGN_OR_RETURN(rules,
-                               NftOutput(StrCat("list table ip ", net::kNftTable), /*json=*/true));
-          MKN_ASSIGN_OR_RETURN(flows, ListKernelFlows());
-          return absl::OkStatus();
-        });
-        if (!st.ok()) return error(st);
-        AddNodeNftCounters(impl_->spec, rules, flows, *nft);
-      }
-    }
-    return json{{"ok", true},
-                {"proxy_mode", config::ToString(impl_->spec.proxy_mode)},
-                {"services", ServicesJson(impl_->spec, impl_->proxy.get(), nft ? &*nft : nullptr)}}
-        .dump(-1, ' ', false, json::error_handler_t::replace);
-  }
-  if (verb == "routes") {
-    json routes = json::array();
-    if (impl_->ingress) {
-      for (const IngressRouteStats& r : impl_->ingress->Stats()) {
-        routes.push_back({{"route", r.route.empty() ? "(none)" : r.route},
-                          {"requests", r.requests},
-                          {"1xx", r.status[1]},
-                          {"2xx", r.status[2]},
-                          {"3xx", r.status[3]},
-                          {"4xx", r.status[4]},
-                          {"5xx", r.status[5]},
-                          {"bytes_in", r.bytes_in},
-                          {"bytes_out", r.bytes_out}});
-      }
-    }
-    json listeners = json::array();
-    if (impl_->ingress)
-      for (const std::string& l : impl_->ingress->Listening()) listeners.push_back(l);
-    return json{{"ok", true}, {"listeners", listeners}, {"routes", routes}}.dump(
-        -1, ' ', false, json::error_handler_t::replace);
-  }
-  if (verb == "conntrack") {
-    json flows = json::array();
-    if (!impl_->proxy && impl_->spec.proxy_mode == config::ProxyMode::kNftables &&
-        !impl_->spec.services.empty()) {
-      // The kernel's flows that were translated (their reply does not come from where they went).
-      std::map<uint32_t, std::string> pod_of;
-      for (const config::PodSpec& p : impl_->spec.pods) pod_of[p.ip.value] = p.name;
-      auto ep = [](net::Ipv4 a, uint16_t pa, net::Ipv4 b, uint16_t pb) {
-        return StrCat(a.ToString(), ":", pa, " -> ", b.ToString(), ":", pb);
-      };
-      for (const config::NodeSpec& n : impl_->spec.nodes) {
-        if (!str("node").empty() && n.name != str("node")) continue;
-        std::vector<KernelFlow> kf;
-        absl::Status st = RunInNetns(impl_->applied.netns.at(n.netns).get(), [&]() -> absl::Status {
-          MKN_ASSIGN_OR_RETURN(kf, ListKernelFlows());
-          return absl::OkStatus();
-        });
-        if (!st.ok()) return error(st);
-        for (const KernelFlow& f : kf) {
-          if (f.orig_dst == f.reply_src || (f.protocol != "tcp" && f.protocol != "udp")) continue;
-          std::string proto = f.protocol == "tcp" ? "TCP" : "UDP";
-          flows.push_back(
-              {{"node", n.name},
-               {"protocol", proto},
-               {"state", f.state.empty() ? "-" : f.state},
-               {"service", StrCat(f.orig_dst.ToString(), ":", f.orig_dport, "/", proto)},
-               {"original", ep(f.orig_src, f.orig_sport, f.orig_dst, f.orig_dport)},
-               {"reply", ep(f.reply_src, f.reply_sport, f.reply_dst, f.reply_dport)},
-               {"endpoint", pod_of.count(f.reply_src.value) ? pod_of[f.reply_src.value] : ""},
-               {"expires_in_ms", f.expires_s * 1000},
-               {"packets", f.packets},
-               {"bytes", f.bytes}});
-        }
-      }
-      return json{{"ok", true}, {"flows", flows}}.dump(-1, ' ', false,
-                                                       json::error_handler_t::replace);
-    }
-    if (!impl_->proxy) return error(absl::FailedPreconditionError("the cluster has no services"));
-    for (const ProxyFlow& f : impl_->proxy->Flows(str("node"))) {
-      flows.push_back({{"node", f.node},
-                       {"protocol", f.protocol},
-                       {"state", f.state},
-                       {"service", f.service},
-                       {"original", f.original},
-                       {"reply", f.reply},
-                       {"endpoint", f.endpoint},
-                       {"expires_in_ms", f.expires_in_ms},
-                       {"packets", f.packets},
-                       {"bytes", f.bytes}});
-    }
-    return json{{"ok", true}, {"flows", flows}}.dump(-1, ' ', false,
-                                                     json::error_handler_t::replace);
-  }
-  return error(absl::InvalidArgumentError(StrCat("unknown verb \"", verb, "\"")));
 }
 
 }  // namespace mkn::vnet

@@ -55,10 +55,12 @@ class RunningCluster {
   absl::Status KillPod(const std::string& pod);
   // New replicas are made, surplus ones removed (newest first); Services follow.
   absl::Status Scale(const std::string& deployment, int replicas);
-  // The answer to one control request (JSON text in, JSON text out; see vnet/cluster/control.h).
+  // The answer to one control request: a line of lib/control/protocol.h's JSON in, one out
+  // (vnet/cluster/control_handler.cc). A request that does not parse gets an error answer.
   std::string HandleControl(const std::string& request);
 
  private:
+  friend class ControlHandler;  // the control verbs, in control_handler.cc
   RunningCluster() = default;
   // Each takes the spec as it is now; callers hold impl_->mu (except during Up).
   absl::Status StartCommands(const std::vector<plan::StartCommand>& commands);

@@ -1,0 +1,43 @@
+// vnet/cluster/cluster_impl — internal: what a RunningCluster holds, shared by the two files that
+// implement it (cluster.cc: up, down, kill, scale; control_handler.cc: the control verbs). Nothing
+// else includes it.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "lib/config/spec.h"
+#include "vnet/apps/apps.h"
+#include "vnet/cluster/applier.h"
+#include "vnet/cluster/cluster.h"
+#include "vnet/cluster/control.h"
+#include "vnet/cni/runtime.h"
+#include "vnet/edge/ingress.h"
+#include "vnet/kernel/fd.h"
+#include "vnet/proxy/proxy.h"
+
+namespace mkn::vnet {
+
+struct RunningCluster::Impl {
+  Fd lock;
+  Applied applied;
+  std::unique_ptr<AppServer> apps;
+  std::unique_ptr<UserspaceProxy> proxy;  // proxy_mode = "userspace" with services
+  std::unique_ptr<ControlServer> control;
+  std::unique_ptr<IngressServer> ingress;  // the lab has listeners (ingresses or http_routes)
+  config::ClusterSpec spec;                // as it is now: kill and scale change it
+  std::string logs;                        // <state dir>/logs
+  mutable std::mutex mu;  // spec, state, applied.netns, children: control thread vs main thread
+  std::atomic<bool> down{true};  // nothing to take down until the intent is on disk
+  // CNI labs: each node's chain (its filesystem view held open), the node daemons, and why a
+  // pod's ADD failed (non-strict up: the rest of the lab came up).
+  std::vector<std::unique_ptr<CniNode>> cni_nodes;
+  std::vector<pid_t> daemons;
+  std::map<std::string, std::string> pod_errors;
+};
+
+}  // namespace mkn::vnet

@@ -1,0 +1,266 @@
+// The running cluster's side of the control socket: each verb of lib/control/protocol.h answered
+// from what this process holds (the spec as it is now, the userspace proxy, the edge, each node's
+// CNI chain) and what the kernel says inside the nodes (nftables counters, conntrack).
+//
+// Requests are served one at a time on the control socket's thread (vnet/cluster/control.h). kill
+// and scale take the cluster's mutex themselves (RunningCluster::KillPod, Scale); every other verb
+// reads under it, so it sees a spec no kill or scale is halfway through.
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "lib/control/protocol.h"
+#include "lib/net/naming.h"
+#include "lib/proxy/nft_ruleset.h"
+#include "lib/status/status.h"
+#include "lib/strings/str_cat.h"
+#include "vnet/cluster/cluster.h"
+#include "vnet/cluster/cluster_impl.h"
+#include "vnet/cni/exec.h"
+#include "vnet/cni/runtime.h"
+#include "vnet/kernel/conntrack.h"
+#include "vnet/kernel/netns.h"
+#include "vnet/kernel/nft.h"
+
+namespace mkn::vnet {
+
+using control::ErrorAnswer;
+
+class ControlHandler {
+ public:
+  explicit ControlHandler(RunningCluster& rc) : rc_(rc), impl_(*rc.impl_) {}
+
+  absl::StatusOr<control::KillAnswer> Serve(const control::KillRequest& r) {
+    auto t0 = std::chrono::steady_clock::now();
+    MKN_RETURN_IF_ERROR(rc_.KillPod(r.pod));
+    std::lock_guard<std::mutex> l(impl_.mu);
+    const PodState* p = rc_.state_.FindPod(r.pod);
+    return control::KillAnswer{
+        r.pod, p ? p->ip : "", p ? p->node : "",
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+            .count()};
+  }
+
+  absl::StatusOr<control::ScaleAnswer> Serve(const control::ScaleRequest& r) {
+    MKN_RETURN_IF_ERROR(rc_.Scale(r.deployment, r.replicas));
+    return control::ScaleAnswer{};
+  }
+
+  absl::StatusOr<control::ServicesAnswer> Serve(const control::ServicesRequest&) {
+    std::lock_guard<std::mutex> l(impl_.mu);
+    control::ServicesAnswer a = control::ServicesFromSpec(impl_.spec);
+    AddProxyCounters(a);
+    if (impl_.spec.proxy_mode == config::ProxyMode::kNftables && !impl_.spec.services.empty())
+      MKN_RETURN_IF_ERROR(AddNftCounters(a));
+    return a;
+  }
+
+  // The same Services; only `services` asks the kernel of every node for nftables' counters.
+  absl::StatusOr<control::ServicesAnswer> Serve(const control::EndpointsRequest&) {
+    std::lock_guard<std::mutex> l(impl_.mu);
+    control::ServicesAnswer a = control::ServicesFromSpec(impl_.spec);
+    AddProxyCounters(a);
+    return a;
+  }
+
+  absl::StatusOr<control::RoutesAnswer> Serve(const control::RoutesRequest&) {
+    std::lock_guard<std::mutex> l(impl_.mu);
+    control::RoutesAnswer a;
+    if (!impl_.ingress) return a;
+    for (const IngressRouteStats& r : impl_.ingress->Stats()) {
+      a.routes.push_back({r.route.empty() ? "(none)" : r.route,
+                          r.requests,
+                          {r.status[1], r.status[2], r.status[3], r.status[4], r.status[5]},
+                          r.bytes_in,
+                          r.bytes_out});
+    }
+    a.listeners = impl_.ingress->Listening();
+    return a;
+  }
+
+  absl::StatusOr<control::ConntrackAnswer> Serve(const control::ConntrackRequest& r) {
+    std::lock_guard<std::mutex> l(impl_.mu);
+    const config::ClusterSpec& spec = impl_.spec;
+    control::ConntrackAnswer a;
+    if (!impl_.proxy && spec.proxy_mode == config::ProxyMode::kNftables && !spec.services.empty()) {
+      MKN_RETURN_IF_ERROR(AddKernelFlows(r.node, a));
+      return a;
+    }
+    if (!impl_.proxy) return absl::FailedPreconditionError("the cluster has no services");
+    for (const ProxyFlow& f : impl_.proxy->Flows(r.node)) {
+      a.flows.push_back({f.node, f.protocol, f.state, f.service, f.original, f.reply, f.endpoint,
+                         f.expires_in_ms, f.packets, f.bytes});
+    }
+    return a;
+  }
+
+  absl::StatusOr<control::CniAnswer> Serve(const control::CniRequest& r) {
+    // One verb of a node's chain, run here with the node's view this process holds (a second
+    // process mounting the same view would share its overlay upper dirs), serialized with kill and
+    // scale.
+    std::lock_guard<std::mutex> l(impl_.mu);
+    const config::ClusterSpec& spec = impl_.spec;
+    if (!spec.cni_mode || impl_.cni_nodes.empty())
+      return absl::FailedPreconditionError("not a network = \"cni\" lab");
+    int node = 0;
+    const config::PodSpec* pod = nullptr;
+    if (!r.pod.empty()) {
+      pod = spec.FindPod(r.pod);
+      if (pod == nullptr) return absl::NotFoundError(StrCat("no pod \"", r.pod, "\""));
+      node = pod->node;
+    } else if (!r.node.empty()) {
+      const config::NodeSpec* n = spec.FindNode(r.node);
+      if (n == nullptr) return absl::NotFoundError(StrCat("no node \"", r.node, "\""));
+      node = n->index;
+    }
+    if (node >= static_cast<int>(impl_.cni_nodes.size()) || !impl_.cni_nodes[node])
+      return absl::FailedPreconditionError("that node's chain is not open");
+    CniNode& cn = *impl_.cni_nodes[node];
+    if ((r.verb == "add" || r.verb == "check" || r.verb == "del") && pod == nullptr)
+      return absl::InvalidArgumentError(StrCat("cni ", r.verb, ": name a pod"));
+    ChainOutcome out = cn.RunVerb(
+        r.verb, pod != nullptr ? cn.AsCached(PodRuntimeConf(spec, *pod)) : cni::RuntimeConf{});
+    if (absl::IsInvalidArgument(out.status) && out.calls.empty()) return out.status;
+    return CniAnswerOf(out, spec.nodes[node].name, cn.version());
+  }
+
+ private:
+  // Userspace: the proxy's own counters, per service port (its ServiceTable numbers the ports in
+  // spec order).
+  void AddProxyCounters(control::ServicesAnswer& a) const {
+    if (!impl_.proxy) return;
+    const ProxyStats stats = impl_.proxy->Stats();
+    size_t port_id = 0;
+    for (control::ServiceInfo& s : a.services) {
+      for (control::ServicePortInfo& p : s.ports) {
+        if (port_id < stats.services.size()) {
+          const nat::ServiceCounters& c = stats.services[port_id].counters;
+          control::PortCounters pc;
+          pc.packets = c.packets;
+          pc.bytes = c.bytes;
+          pc.new_flows = c.new_flows;
+          pc.flows = stats.services[port_id].flows;
+          pc.icmp_errors = c.icmp_errors;
+          for (int d = 1; d < nat::kDropReasonCount; ++d) {
+            if (c.drops[d] != 0)
+              pc.drops[std::string(nat::ToString(static_cast<nat::DropReason>(d)))] = c.drops[d];
+          }
+          p.counters = std::move(pc);
+        }
+        ++port_id;
+      }
+    }
+  }
+
+  // nftables: new flows from the counter rule that opens each service chain, packets, bytes and
+  // live flows from the kernel's conntrack table (acct on), summed over nodes.
+  absl::Status AddNftCounters(control::ServicesAnswer& a) const {
+    const config::ClusterSpec& spec = impl_.spec;
+    std::vector<std::vector<control::PortCounters>> sum(spec.services.size());
+    for (size_t i = 0; i < spec.services.size(); ++i) sum[i].resize(spec.services[i].ports.size());
+    for (const config::NodeSpec& n : spec.nodes) {
+      std::string rules;
+      std::vector<KernelFlow> flows;
+      MKN_RETURN_IF_ERROR(RunInNetns(impl_.applied.netns.at(n.netns).get(), [&]() -> absl::Status {
+        MKN_ASSIGN_OR_RETURN(rules,
+                             NftOutput(StrCat("list table ip ", net::kNftTable), /*json=*/true));
+        MKN_ASSIGN_OR_RETURN(flows, ListKernelFlows());
+        return absl::OkStatus();
+      }));
+      absl::StatusOr<std::vector<std::vector<uint64_t>>> fresh =
+          proxy::ParseNftCounters(spec, rules);
+      // What nft printed is this process's to read: not the caller's bad input.
+      if (!fresh.ok())
+        return absl::InternalError(StrCat("node ", n.name, ": ", fresh.status().message()));
+      for (size_t i = 0; i < sum.size(); ++i) {
+        for (size_t j = 0; j < sum[i].size(); ++j) sum[i][j].new_flows += (*fresh)[i][j];
+      }
+      for (const KernelFlow& f : flows) {
+        std::optional<std::pair<int, int>> port =
+            proxy::ServicePortOfFlow(spec, f.orig_dst, f.orig_dport, f.protocol);
+        if (!port) continue;
+        control::PortCounters& c = sum[port->first][port->second];
+        c.packets += f.packets;
+        c.bytes += f.bytes;
+        ++c.flows;
+      }
+    }
+    for (size_t i = 0; i < sum.size(); ++i) {
+      for (size_t j = 0; j < sum[i].size(); ++j) a.services[i].ports[j].counters = sum[i][j];
+    }
+    return absl::OkStatus();
+  }
+
+  // nftables: the kernel's flows that were translated (their reply does not come from where they
+  // went), of one node or all.
+  absl::Status AddKernelFlows(const std::string& only_node, control::ConntrackAnswer& a) const {
+    const config::ClusterSpec& spec = impl_.spec;
+    std::map<uint32_t, std::string> pod_of;
+    for (const config::PodSpec& p : spec.pods) pod_of[p.ip.value] = p.name;
+    auto ep = [](net::Ipv4 x, uint16_t px, net::Ipv4 y, uint16_t py) {
+      return StrCat(x.ToString(), ":", px, " -> ", y.ToString(), ":", py);
+    };
+    for (const config::NodeSpec& n : spec.nodes) {
+      if (!only_node.empty() && n.name != only_node) continue;
+      std::vector<KernelFlow> kf;
+      MKN_RETURN_IF_ERROR(RunInNetns(impl_.applied.netns.at(n.netns).get(), [&]() -> absl::Status {
+        MKN_ASSIGN_OR_RETURN(kf, ListKernelFlows());
+        return absl::OkStatus();
+      }));
+      for (const KernelFlow& f : kf) {
+        if (f.orig_dst == f.reply_src || (f.protocol != "tcp" && f.protocol != "udp")) continue;
+        const std::string proto = f.protocol == "tcp" ? "TCP" : "UDP";
+        auto pod = pod_of.find(f.reply_src.value);
+        a.flows.push_back({n.name, proto, f.state.empty() ? "-" : f.state,
+                           StrCat(f.orig_dst.ToString(), ":", f.orig_dport, "/", proto),
+                           ep(f.orig_src, f.orig_sport, f.orig_dst, f.orig_dport),
+                           ep(f.reply_src, f.reply_sport, f.reply_dst, f.reply_dport),
+                           pod == pod_of.end() ? "" : pod->second, f.expires_s * 1000, f.packets,
+                           f.bytes});
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  static control::CniAnswer CniAnswerOf(const ChainOutcome& out, const std::string& node,
+                                        const std::string& version) {
+    control::CniAnswer a;
+    a.chain_ok = out.status.ok();
+    a.chain_error = std::string(out.status.message());
+    a.result = out.result;
+    a.calls = FormatCalls(out.calls);
+    a.ncalls = out.calls.size();
+    a.node = node;
+    a.negotiated = version;
+    for (const PluginCall& c : out.calls) {
+      if (c.command == "VERSION")
+        a.plugins[c.plugin] = nlohmann::json::parse(c.exec.stdout_data, nullptr, false);
+    }
+    return a;
+  }
+
+  RunningCluster& rc_;
+  RunningCluster::Impl& impl_;
+};
+
+std::string RunningCluster::HandleControl(const std::string& request) {
+  absl::StatusOr<control::Request> req = control::ParseRequest(request);
+  if (!req.ok()) return control::Encode(control::ToJson(ErrorAnswer::FromStatus(req.status())));
+  ControlHandler handler(*this);
+  return std::visit(
+      [&](const auto& r) {
+        auto answer = handler.Serve(r);
+        return control::Encode(answer.ok()
+                                   ? control::ToJson(*answer)
+                                   : control::ToJson(ErrorAnswer::FromStatus(answer.status())));
+      },
+      *req);
+}
+
+}  // namespace mkn::vnet
