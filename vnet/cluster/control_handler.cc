@@ -20,6 +20,7 @@
 #include "lib/proxy/nft_ruleset.h"
 #include "lib/status/status.h"
 #include "lib/strings/str_cat.h"
+#include "vnet/cluster/client.h"
 #include "vnet/cluster/cluster.h"
 #include "vnet/cluster/cluster_impl.h"
 #include "vnet/cni/exec.h"
@@ -226,23 +227,6 @@ class ControlHandler {
       }
     }
     return absl::OkStatus();
-  }
-
-  static control::CniAnswer CniAnswerOf(const ChainOutcome& out, const std::string& node,
-                                        const std::string& version) {
-    control::CniAnswer a;
-    a.chain_ok = out.status.ok();
-    a.chain_error = std::string(out.status.message());
-    a.result = out.result;
-    a.calls = FormatCalls(out.calls);
-    a.ncalls = out.calls.size();
-    a.node = node;
-    a.negotiated = version;
-    for (const PluginCall& c : out.calls) {
-      if (c.command == "VERSION")
-        a.plugins[c.plugin] = nlohmann::json::parse(c.exec.stdout_data, nullptr, false);
-    }
-    return a;
   }
 
   RunningCluster& rc_;

@@ -195,6 +195,56 @@ std::vector<std::string> ListClusters() {
   return out;
 }
 
+std::vector<control::PodRow> PodRows(const ClusterState& s) {
+  std::vector<control::PodRow> rows;
+  for (const PodState& p : s.pods) {
+    control::PodRow r{p.name, p.node, p.ip, p.netns, p.error, {}};
+    for (const ContainerState& c : p.containers)
+      r.containers.push_back({c.name, c.app, c.ports.empty() ? "" : c.ports[0]});
+    rows.push_back(std::move(r));
+  }
+  return rows;
+}
+
+std::vector<control::NodeRow> NodeRows(const ClusterState& s) {
+  std::vector<control::NodeRow> rows;
+  for (const NodeState& n : s.nodes) {
+    int pods = 0;
+    for (const PodState& p : s.pods) pods += p.node == n.name;
+    rows.push_back({n.name, n.underlay_ip, n.pod_cidr, n.netns, pods});
+  }
+  return rows;
+}
+
+std::string PodsJson(const ClusterState& s) {
+  return json::parse(StateToJson(s))["pods"].dump(2) + "\n";
+}
+
+std::string NodesJson(const ClusterState& s) {
+  return json::parse(StateToJson(s))["nodes"].dump(2) + "\n";
+}
+
+std::vector<control::ClusterRow> ClusterRows(const std::vector<std::string>& names) {
+  std::vector<control::ClusterRow> rows;
+  for (const std::string& n : names) {
+    absl::StatusOr<ClusterState> s = ReadState(n);
+    if (!s.ok()) continue;
+    rows.push_back({n, ClusterLocked(n) && IsAlive(s->owner), s->phase, s->network, s->lab,
+                    static_cast<int>(s->nodes.size()), static_cast<int>(s->pods.size()),
+                    s->owner.pid});
+  }
+  return rows;
+}
+
+std::string StatesJson(const std::vector<std::string>& names) {
+  json arr = json::array();
+  for (const std::string& n : names) {
+    absl::StatusOr<ClusterState> s = ReadState(n);
+    if (s.ok()) arr.push_back(json::parse(StateToJson(*s)));
+  }
+  return arr.dump(2) + "\n";
+}
+
 absl::StatusOr<Fd> LockCluster(const std::string& cluster) {
   std::string dir = StateDirOf(cluster);
   std::error_code ec;

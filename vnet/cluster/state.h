@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "lib/config/spec.h"
+#include "lib/control/format.h"
 #include "vnet/cluster/applier.h"
 #include "vnet/kernel/fd.h"
 #include "vnet/kernel/process.h"
@@ -65,6 +66,18 @@ absl::StatusOr<ClusterState> ReadState(const std::string& cluster);  // NotFound
 std::string StateToJson(const ClusterState& s);
 // Names of clusters with a state directory.
 std::vector<std::string> ListClusters();
+
+// What the CLI shows of a state (tables: lib/control/format.h). `get pods`, `get nodes`, and the
+// tables `up` prints when ready:
+std::vector<control::PodRow> PodRows(const ClusterState& s);
+std::vector<control::NodeRow> NodeRows(const ClusterState& s);
+// `-o json` of get pods / get nodes: that array of StateToJson, indented by 2.
+std::string PodsJson(const ClusterState& s);
+std::string NodesJson(const ClusterState& s);
+// `status`: a row per cluster of `names` whose state reads (alive: a live process holds its lock).
+std::vector<control::ClusterRow> ClusterRows(const std::vector<std::string>& names);
+// `status -o json`: the state of each cluster of `names` that reads, as one JSON array.
+std::string StatesJson(const std::vector<std::string>& names);
 
 // Takes the cluster's lock without waiting. FailedPrecondition if another live process holds it.
 absl::StatusOr<Fd> LockCluster(const std::string& cluster);

@@ -1,0 +1,189 @@
+#include "vnet/cluster/client.h"
+
+#include <sched.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "lib/config/toml/load.h"
+#include "lib/net/naming.h"
+#include "lib/strings/edit_distance.h"
+#include "lib/strings/str_cat.h"
+#include "vnet/cni/exec.h"
+#include "vnet/cni/runtime.h"
+#include "vnet/kernel/netns.h"
+
+namespace mkn::vnet {
+namespace {
+
+bool IsPodVerb(const std::string& verb) {
+  return verb == "add" || verb == "check" || verb == "del";
+}
+
+// Appends every line of `path` to `out`, each after `prefix` (a missing file adds nothing).
+void AppendLines(const std::string& path, const std::string& prefix, std::string& out) {
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) StrAppend(&out, prefix, line, "\n");
+}
+
+}  // namespace
+
+absl::Status AsRuntimeFailure(const absl::Status& s) {
+  if (absl::IsInvalidArgument(s) || absl::IsNotFound(s))
+    return absl::FailedPreconditionError(s.message());
+  return s;
+}
+
+absl::Status CheckPrivileges() {
+  if (HaveNetAdmin()) return absl::OkStatus();
+  return absl::PermissionDeniedError(
+      "need CAP_NET_ADMIN and CAP_SYS_ADMIN to create network namespaces: run as root or with "
+      "sudo");
+}
+
+absl::StatusOr<ClusterState> PickCluster(const std::string& name) {
+  std::string c = name;
+  if (const char* env = std::getenv("MKN_CLUSTER"); c.empty() && env != nullptr) c = env;
+  if (c.empty()) {
+    std::vector<std::string> all = ListClusters();
+    if (all.empty())
+      return absl::FailedPreconditionError(
+          "no cluster is up (start one with: minikube-net up LAB.toml)");
+    if (all.size() > 1) {
+      return absl::InvalidArgumentError(
+          StrCat("several clusters are up; say which with --cluster (", all.size(), " up: ", all[0],
+                 ", ", all[1], ", ...)"));
+    }
+    c = all[0];
+  }
+  absl::StatusOr<ClusterState> st = ReadState(c);
+  if (!st.ok()) return AsRuntimeFailure(st.status());
+  return st;
+}
+
+absl::StatusOr<std::string> ReadLogs(const ClusterState& s, const std::string& pod) {
+  const std::string dir = StrCat(StateDirOf(s.cluster), "/logs/");
+  std::string out;
+  const PodState* p = s.FindPod(pod);
+  if (p == nullptr && pod == "ingress") {  // the edge's access log: one line per request
+    AppendLines(StrCat(dir, "ingress/access.log"), "", out);
+    return out;
+  }
+  if (p == nullptr) {
+    std::vector<std::string> names = {"ingress"};
+    for (const PodState& ps : s.pods) names.push_back(ps.name);
+    const std::string near = Closest(pod, names, 2);
+    return absl::InvalidArgumentError(
+        StrCat("no pod named ", pod, " in cluster ", s.cluster,
+               near.empty() ? "" : StrCat(" (did you mean \"", near, "\"?)")));
+  }
+  for (const ContainerState& c : p->containers)
+    AppendLines(StrCat(dir, pod, "/", c.name, ".log"), StrCat("[", c.name, "] "), out);
+  return out;
+}
+
+absl::Status EnterNetnsOf(const ClusterState& s, const std::string& name) {
+  std::string ns;
+  if (const PodState* p = s.FindPod(name)) {
+    ns = p->netns;
+    ::setenv("POD_NAME", p->name.c_str(), 1);
+    ::setenv("POD_IP", p->ip.c_str(), 1);
+    ::setenv("NODE_NAME", p->node.c_str(), 1);
+  } else {
+    for (const NodeState& n : s.nodes) {
+      if (n.name == name) ns = n.netns;
+    }
+    if (name == "underlay") ns = s.underlay;
+  }
+  if (ns.empty())
+    return absl::InvalidArgumentError(
+        StrCat("no pod or node named ", name, " in cluster ", s.cluster));
+  absl::StatusOr<Fd> fd = OpenNetns(ns);
+  if (!fd.ok()) return AsRuntimeFailure(fd.status());
+  if (::setns(fd->get(), CLONE_NEWNET) < 0)
+    return AsRuntimeFailure(absl::ErrnoToStatus(errno, StrCat("enter ", ns)));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<control::CniAnswer> RunCniVerb(const ClusterState& s,
+                                              const control::CniRequest& request) {
+  const std::string& verb = request.verb;
+  const bool per_pod = IsPodVerb(verb);
+  if (per_pod && request.pod.empty())
+    return absl::InvalidArgumentError(StrCat("cni ", verb, ": name a pod"));
+  if (IsAlive(s.owner)) {
+    control::CniRequest wire{verb, "", ""};
+    if (per_pod) {
+      wire.pod = request.pod;
+    } else if (!request.node.empty()) {
+      wire.node = request.node;
+    } else if (!request.pod.empty() && s.FindPod(request.pod) != nullptr) {
+      wire.pod = request.pod;  // status/gc/version POD: that pod's node
+    }
+    return Call(s.cluster, wire);
+  }
+  // The owner is gone: reopen the node's chain from its state, as the owner opened it.
+  std::string node = request.node;
+  const PodState* pod = nullptr;
+  if (per_pod) {
+    pod = s.FindPod(request.pod);
+    if (pod == nullptr)
+      return absl::InvalidArgumentError(
+          StrCat("cluster ", s.cluster, " has no pod \"", request.pod, "\""));
+    node = pod->node;
+  } else if (node.empty() && !request.pod.empty()) {
+    if (const PodState* p = s.FindPod(request.pod)) node = p->node;
+  }
+  if (node.empty() && !s.nodes.empty()) node = s.nodes[0].name;
+  absl::StatusOr<std::unique_ptr<CniNode>> cn =
+      CniNode::Reopen(StrCat(StateDirOf(s.cluster), "/nodes/", node));
+  if (!cn.ok()) {
+    return AsRuntimeFailure(absl::Status(
+        cn.status().code(),
+        StrCat("node ", node, ": ", cn.status().message(),
+               absl::IsNotFound(cn.status()) ? " (is this a network = \"cni\" lab?)" : "")));
+  }
+  cni::RuntimeConf rt;
+  if (pod != nullptr) {
+    // What `up` gives this pod's chain (the node's ifname, the lab's cni_args and capability args),
+    // from the lab file the cluster came up with; else the runtime's defaults.
+    rt.container_id = pod->netns;
+    rt.netns = StrCat(net::kNetnsDir, "/", pod->netns);
+    rt.ifname = "eth0";
+    rt.args = {{"IgnoreUnknown", "1"},
+               {"K8S_POD_NAMESPACE", "default"},
+               {"K8S_POD_NAME", pod->name},
+               {"K8S_POD_INFRA_CONTAINER_ID", pod->netns}};
+    if (std::ifstream in(s.lab); in) {
+      std::stringstream ss;
+      ss << in.rdbuf();
+      config::LoadResult lab = config::Load(ss.str(), s.lab);
+      if (lab.spec && lab.spec->FindPod(pod->name) != nullptr)
+        rt = PodRuntimeConf(*lab.spec, *lab.spec->FindPod(pod->name));
+    }
+    rt = (*cn)->AsCached(rt);  // exactly as ADD made it, when it is cached
+  }
+  return CniAnswerOf((*cn)->RunVerb(verb, rt), node, (*cn)->version());
+}
+
+control::CniAnswer CniAnswerOf(const ChainOutcome& out, const std::string& node,
+                               const std::string& version) {
+  control::CniAnswer a;
+  a.chain_ok = out.status.ok();
+  a.chain_error = std::string(out.status.message());
+  a.result = out.result;
+  a.calls = FormatCalls(out.calls);
+  a.ncalls = out.calls.size();
+  a.node = node;
+  a.negotiated = version;
+  for (const PluginCall& c : out.calls) {
+    if (c.command == "VERSION")
+      a.plugins[c.plugin] = nlohmann::json::parse(c.exec.stdout_data, nullptr, false);
+  }
+  return a;
+}
+
+}  // namespace mkn::vnet

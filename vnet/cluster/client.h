@@ -1,0 +1,71 @@
+// vnet/cluster/client — what a command does with a cluster another process runs: pick it, ask its
+// owner over the control socket, read its logs, enter its namespaces, run one CNI verb of its
+// chain.
+//
+// Status codes follow one rule, which the CLI turns into its exit codes: kInvalidArgument and
+// kNotFound mean the user named something wrong (an unknown pod, several clusters and none named:
+// exit 2); every other code is a failure of the running system or of privileges (exit 1). A lower
+// layer's "not found" that is not the user's fault (a state file, a netns, a node's CNI record) is
+// passed on through AsRuntimeFailure.
+#pragma once
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "lib/control/protocol.h"
+#include "lib/status/status.h"
+#include "vnet/cluster/control.h"
+#include "vnet/cluster/state.h"
+#include "vnet/cni/runtime.h"
+
+namespace mkn::vnet {
+
+// `s` as a failure of the running system: kInvalidArgument and kNotFound become
+// kFailedPrecondition with the same message; other codes (and OK) are kept.
+absl::Status AsRuntimeFailure(const absl::Status& s);
+
+// kPermissionDenied, with the hint (run as root or with sudo), unless this process may create
+// network namespaces (CAP_NET_ADMIN and CAP_SYS_ADMIN).
+absl::Status CheckPrivileges();
+
+// The cluster a command means: `name`, else $MKN_CLUSTER (an `up --shell` shell sets it), else the
+// only one up. kFailedPrecondition when none is up or `name`'s state does not read;
+// kInvalidArgument when several are up and none is named.
+absl::StatusOr<ClusterState> PickCluster(const std::string& name);
+
+// `request` to the owner of the cluster PickCluster(name) picks: its answer, or PickCluster's
+// Status, or Call's (vnet/cluster/control.h: the owner's refusal with its code as sent).
+template <typename Request>
+absl::StatusOr<typename Request::Answer> Ask(const std::string& name, const Request& request) {
+  MKN_ASSIGN_OR_RETURN(ClusterState s, PickCluster(name));
+  return Call(s.cluster, request);
+}
+
+// `logs POD`: every line its containers logged, each prefixed "[container] "; `logs ingress` (when
+// no pod has that name): the edge's access log. kInvalidArgument for an unknown pod, suggesting the
+// nearest name ("did you mean \"ingress\"?").
+absl::StatusOr<std::string> ReadLogs(const ClusterState& s, const std::string& pod);
+
+// `exec NAME`: moves this process into the network namespace of pod, node or `underlay` NAME, with
+// POD_NAME, POD_IP and NODE_NAME set for a pod, for the caller to exec a command there. Only for a
+// single-threaded process (setns on the calling thread). kInvalidArgument for an unknown name;
+// needs CAP_SYS_ADMIN.
+absl::Status EnterNetnsOf(const ClusterState& s, const std::string& name);
+
+// `cni VERB`: one verb of a node's chain on a running network = "cni" lab, as cnitool runs it.
+// `request.pod` names the pod of add/check/del (kInvalidArgument if empty, or if no pod has that
+// name); for status/gc/version it is a pod whose node to use when it names one, else ignored, and
+// `request.node` names the node (empty: the first). A live owner runs the verb with the node views
+// it holds (a second mount of a node's view from here would share its overlay upper dirs); after a
+// crash or SIGKILL, before `down`, this process reopens the node's chain from the state directory.
+// The answer is the chain's outcome either way: a failed chain is an answer with chain_ok false,
+// not an error. Needs CAP_NET_ADMIN and CAP_SYS_ADMIN.
+absl::StatusOr<control::CniAnswer> RunCniVerb(const ClusterState& s,
+                                              const control::CniRequest& request);
+
+// A chain's outcome as the `cni` verb answers it (the owner and RunCniVerb alike): VERSION calls'
+// answers by plugin, every call formatted as --show-exec prints it.
+control::CniAnswer CniAnswerOf(const ChainOutcome& out, const std::string& node,
+                               const std::string& version);
+
+}  // namespace mkn::vnet

@@ -1,0 +1,52 @@
+#include "vnet/cluster/lab.h"
+
+#include <fstream>
+#include <sstream>
+#include <utility>
+#include <vector>
+
+#include "lib/config/toml/load.h"
+#include "lib/strings/str_cat.h"
+#include "vnet/cni/runtime.h"
+
+namespace mkn::vnet {
+
+absl::StatusOr<LabFile> LoadLab(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::InvalidArgumentError(StrCat("cannot read lab file ", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  config::LoadResult r = config::Load(ss.str(), path);
+  LabFile lab;
+  lab.report = r.diags.FormatAll();
+  if (!r.spec) return lab;
+  // A CNI lab: every node's conflist must read, render, parse and find its plugins (nothing runs).
+  if (r.spec->cni_mode) {
+    if (absl::StatusOr<std::vector<CniNodeConfig>> c = LoadCniConfigs(*r.spec, path); !c.ok()) {
+      StrAppend(&lab.report, c.status().message(), "\n");
+      return lab;
+    }
+  }
+  lab.spec = std::move(r.spec);
+  return lab;
+}
+
+absl::StatusOr<std::string> RenderCniConfigs(const config::ClusterSpec& spec,
+                                             const std::string& lab_path, const std::string& node) {
+  if (!spec.cni_mode)
+    return absl::InvalidArgumentError(StrCat(lab_path, ": not a network = \"cni\" lab"));
+  absl::StatusOr<std::vector<CniNodeConfig>> cfgs = LoadCniConfigs(spec, lab_path);
+  if (!cfgs.ok()) return absl::InvalidArgumentError(cfgs.status().message());
+  std::string out;
+  bool any = false;
+  for (const CniNodeConfig& c : *cfgs) {
+    if (!node.empty() && c.node != node) continue;
+    if (node.empty()) StrAppend(&out, "# node ", c.node, " (", c.origin, ")\n");
+    StrAppend(&out, c.conf_text, "\n");
+    any = true;
+  }
+  if (!any) return absl::InvalidArgumentError(StrCat("no node \"", node, "\" in ", lab_path));
+  return out;
+}
+
+}  // namespace mkn::vnet

@@ -1,0 +1,370 @@
+#include "vnet/cluster/session.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "lib/control/format.h"
+#include "lib/net/naming.h"
+#include "lib/plan/plan.h"
+#include "lib/strings/str_cat.h"
+#include "vnet/cluster/client.h"
+#include "vnet/cluster/cluster.h"
+#include "vnet/cluster/state.h"
+
+namespace mkn::vnet {
+namespace {
+
+// --- up --shell ----------------------------------------------------------------------------------
+
+// The interactive shell of `up --shell`, run as a shell runs a foreground job: in a process group
+// of its own that, when stdin is our terminal, becomes the terminal's foreground group. A Ctrl-C
+// typed in the shell then goes to the shell (or the job it runs), never to minikube-net, which
+// tears the cluster down only when the shell ends or when it is itself signalled.
+struct ShellChild {
+  pid_t pid = -1;
+  bool took_tty = false;
+  pid_t tty_owner =
+      0;  // the terminal's foreground group before; 0 when not visible from this pid namespace
+};
+
+std::string ShellPath() {
+  const char* sh = getenv("SHELL");
+  return sh != nullptr && *sh != '\0' ? sh : "/bin/bash";
+}
+
+absl::StatusOr<ShellChild> StartShell(const std::string& cluster) {
+  std::string shell = ShellPath();
+  std::string prefix = StrCat("(mkn:", cluster, ") ");
+  // Everything the child needs is built before fork: the process has threads, so after fork only
+  // async-signal-safe calls.
+  std::map<std::string, std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string kv = *e;
+    size_t eq = kv.find('=');
+    if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  env["MKN_CLUSTER"] = cluster;
+  // `minikube-net get pods` in the shell runs this very binary.
+  std::error_code ec;
+  std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) env["PATH"] = self.parent_path().string() + (env.count("PATH") ? ":" + env["PATH"] : "");
+  // PS1 for shells that take it from the environment (dash, or bash without an rc file that sets
+  // it); bash's rc files usually overwrite PS1, so bash also gets a PROMPT_COMMAND that puts the
+  // prefix back.
+  env["PS1"] = prefix + (env.count("PS1") ? env["PS1"] : (geteuid() == 0 ? "# " : "$ "));
+  std::string pc = StrCat("[[ $PS1 == \"", prefix, "\"* ]] || PS1=\"", prefix, "$PS1\"");
+  env["PROMPT_COMMAND"] = env.count("PROMPT_COMMAND") ? pc + "; " + env["PROMPT_COMMAND"] : pc;
+  std::vector<std::string> env_strings;
+  for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
+  std::vector<char*> envp;
+  for (std::string& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::vector<char*> argv = {shell.data(), nullptr};
+
+  ShellChild c;
+  c.took_tty = isatty(0) && tcgetpgrp(0) == getpgrp();
+  c.tty_owner = c.took_tty ? tcgetpgrp(0) : 0;
+  int pipefd[2];  // exec's result: EOF means the shell runs
+  if (pipe2(pipefd, O_CLOEXEC) < 0) return absl::ErrnoToStatus(errno, "pipe");
+  pid_t pid = fork();
+  if (pid < 0) {
+    int e = errno;
+    close(pipefd[0]);
+    close(pipefd[1]);
+    return absl::ErrnoToStatus(e, "fork");
+  }
+  if (pid == 0) {
+    close(pipefd[0]);
+    // Take the terminal from a background group: SIGTTOU must be blocked for tcsetpgrp to succeed.
+    sigset_t ttou;
+    sigemptyset(&ttou);
+    sigaddset(&ttou, SIGTTOU);
+    sigprocmask(SIG_BLOCK, &ttou, nullptr);
+    setpgid(0, 0);
+    if (c.took_tty) tcsetpgrp(0, getpid());
+    // A shell keeps the signals it starts with ignored, and so do its jobs: a minikube-net started
+    // with SIGINT ignored (a background job of a script, nohup) would give the user a shell where
+    // Ctrl-C does nothing. The shell starts as from a terminal, with every job-control signal at
+    // its default.
+    for (int s : {SIGINT, SIGQUIT, SIGHUP, SIGTERM, SIGPIPE, SIGTSTP, SIGTTIN, SIGTTOU})
+      signal(s, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    if (shell.find('/') != std::string::npos) {
+      execve(argv[0], argv.data(), envp.data());
+    } else {
+      execvpe(argv[0], argv.data(), envp.data());
+    }
+    int err = errno;
+    (void)!write(pipefd[1], &err, sizeof(err));
+    _exit(127);
+  }
+  setpgid(pid, pid);  // also in the parent, so the group exists whichever runs first
+  close(pipefd[1]);
+  int err = 0;
+  ssize_t n;
+  do {
+    n = read(pipefd[0], &err, sizeof(err));
+  } while (n < 0 && errno == EINTR);
+  close(pipefd[0]);
+  c.pid = pid;
+  if (n == sizeof(err)) {
+    waitpid(pid, nullptr, 0);
+    return absl::ErrnoToStatus(err, StrCat("run ", shell, " (set SHELL to another shell)"));
+  }
+  return c;
+}
+
+// Gives the terminal back to minikube-net's group after the shell ended (no-op if it was never
+// taken).
+void RestoreTty(const ShellChild& c) {
+  if (!c.took_tty || c.tty_owner <= 0)
+    return;  // in a new pid namespace the old group has no number here
+  sigset_t ttou, old;
+  sigemptyset(&ttou);
+  sigaddset(&ttou, SIGTTOU);
+  pthread_sigmask(SIG_BLOCK, &ttou, &old);
+  tcsetpgrp(0, c.tty_owner);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
+// Ends a shell that is still running because minikube-net was told to stop: SIGHUP, as a terminal
+// hangup does (an interactive bash passes it on to its jobs), then SIGKILL to its group after a
+// grace period.
+void StopShell(const ShellChild& c) {
+  kill(-c.pid, SIGHUP);
+  kill(-c.pid, SIGCONT);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (waitpid(c.pid, nullptr, WNOHANG) == c.pid) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  kill(-c.pid, SIGKILL);
+  waitpid(c.pid, nullptr, 0);
+}
+
+// A detached owner's teardown report, left for the `down` that stopped it (the owner's own output
+// goes to up.log, which goes with the state directory). Under the tool's runtime directory.
+std::string DownReportPath(const std::string& cluster) {
+  return StrCat(net::kRunDir, "/.", cluster, ".down-report");
+}
+
+int64_t MsSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                               t0)
+      .count();
+}
+
+// -d, in the parent: relays the child's output until it is ready, then returns 0; or, when the
+// child failed before (EOF on `ready` without its byte), the child's exit status.
+int RelayUntilReady(pid_t child, int relay, int ready) {
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(relay, buf, sizeof(buf))) > 0) fwrite(buf, 1, n, stdout);
+  char byte = 0;
+  if (read(ready, &byte, 1) == 1) return 0;  // up and running in the background
+  int status = 0;
+  waitpid(child, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
+}  // namespace
+
+std::string TeardownReportText(const TeardownReport& r) {
+  std::string out;
+  if (r.cni_deleted > 0) out += StrCat("cni: DEL removed ", r.cni_deleted, " attachments\n");
+  for (const std::string& e : r.cni_errors) out += StrCat("cni: DEL failed: ", e, "\n");
+  for (const std::string& l : r.cni_leaks) out += StrCat("cni: plugin leak: ", l, "\n");
+  for (const std::string& s : r.still_held) {
+    out += StrCat("minikube-net: ", s,
+                  " was removed but the kernel had not freed it by the deadline: a process ",
+                  "or a socket still inside holds it\n");
+  }
+  return out;
+}
+
+absl::StatusOr<int> RunSession(const config::ClusterSpec& spec, const SessionOptions& f) {
+  // -d: the child runs the cluster; the parent relays its output until it is ready, then exits.
+  // Readiness comes on a pipe of its own: one byte when ready; EOF without it means the child
+  // failed (its exit code).
+  int relay[2] = {-1, -1}, ready[2] = {-1, -1};
+  if (f.detach) {
+    if (pipe2(relay, O_CLOEXEC) < 0 || pipe2(ready, O_CLOEXEC) < 0)
+      return absl::InternalError("pipe failed");
+    pid_t pid = fork();
+    if (pid < 0) return absl::InternalError("fork failed");
+    if (pid > 0) {
+      close(relay[1]);
+      close(ready[1]);
+      return RelayUntilReady(pid, relay[0], ready[0]);
+    }
+    close(relay[0]);
+    close(ready[0]);
+    setsid();
+    dup2(relay[1], 1);
+    dup2(relay[1], 2);
+  }
+
+  // Signals are taken synchronously by this thread; every thread created after this inherits the
+  // mask.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGCHLD}) sigaddset(&sigs, s);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+
+  std::atomic<size_t> progress{0};
+  const size_t total = plan::BuildPlan(spec).steps.size();
+  const bool tty = isatty(2) && !f.detach;
+  std::atomic<bool> done{false};
+  std::thread meter;
+  if (tty) {
+    meter = std::thread([&] {
+      while (!done) {
+        fprintf(stderr, "\rcreating %s: %zu/%zu steps", spec.name.c_str(), progress.load(), total);
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      fprintf(stderr, "\r\033[K");
+    });
+  }
+  UpOptions uo;
+  uo.lab_path = std::filesystem::absolute(f.lab_path).string();
+  uo.workers = f.workers;
+  uo.strict = f.strict;
+  uo.progress = &progress;
+  uo.notice = f.notice;
+  uo.fail_at_step = f.fail_at_step;
+  absl::StatusOr<std::unique_ptr<RunningCluster>> rc = RunningCluster::Up(spec, uo);
+  done = true;
+  if (meter.joinable()) meter.join();
+  if (!rc.ok()) {
+    return AsRuntimeFailure(absl::Status(
+        rc.status().code(),
+        StrCat("up ", spec.name, ": ", rc.status().message(), " (nothing was left behind)")));
+  }
+  const ClusterState st = (*rc)->state();
+  std::cout << control::NodesTable(NodeRows(st)) << "\n" << control::PodsTable(PodRows(st)) << "\n";
+  std::cout << "cluster " << st.cluster << " (" << st.network << ") ready in " << st.ready_ms
+            << " ms: " << st.nodes.size() << " nodes, " << st.pods.size() << " pods\n";
+  if (f.detach) {
+    std::cout << "running in the background as pid " << getpid()
+              << "; stop it with: minikube-net down " << st.cluster << "\n";
+    std::cout.flush();
+    int log = open((StateDirOf(st.cluster) + "/up.log").c_str(),
+                   O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    dup2(log, 1);
+    dup2(log, 2);
+    close(log);
+    close(relay[1]);
+    (void)!write(ready[1], "K", 1);
+    close(ready[1]);
+  } else if (f.shell) {
+    std::cout << "starting " << ShellPath() << " with MKN_CLUSTER=" << st.cluster
+              << "; the cluster is torn down when it exits\n";
+    std::cout.flush();
+  } else {
+    std::cout << "press Ctrl-C to tear it down (or run: minikube-net down " << st.cluster << ")\n";
+    std::cout.flush();
+  }
+  ShellChild shell;
+  int exit_code = 0;
+  if (f.shell) {
+    absl::StatusOr<ShellChild> sc = StartShell(st.cluster);
+    if (!sc.ok()) {
+      if (f.notice) f.notice(std::string(sc.status().message()));
+      exit_code = 1;
+    } else {
+      shell = *sc;
+    }
+  }
+  while (!f.shell || shell.pid > 0) {
+    siginfo_t info;
+    int sig = sigwaitinfo(&sigs, &info);
+    if (sig == SIGCHLD) {
+      for (const std::string& line : (*rc)->ReapChildren()) {
+        if (f.notice) f.notice(line);
+      }
+      int status = 0;
+      if (shell.pid > 0 && waitpid(shell.pid, &status, WNOHANG) == shell.pid) {
+        // The shell's status becomes ours (as with ci/sandbox.sh or ssh), so a script piped into
+        // `up --shell` reports its failure.
+        exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        RestoreTty(shell);
+        shell.pid = -1;
+        break;
+      }
+      continue;
+    }
+    if (sig < 0) continue;
+    // A Ctrl-C from the terminal (SI_KERNEL) while the shell runs belongs to the shell's foreground
+    // job.
+    if (sig == SIGINT && shell.pid > 0 && info.si_code == SI_KERNEL) continue;
+    break;
+  }
+  if (shell.pid > 0) {  // told to stop while the shell runs: end it first, then tear down as usual
+    StopShell(shell);
+    RestoreTty(shell);
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  absl::StatusOr<TeardownReport> r = (*rc)->Down();
+  if (!r.ok())
+    return AsRuntimeFailure(
+        absl::Status(r.status().code(), StrCat("down ", st.cluster, ": ", r.status().message())));
+  std::cerr << "cluster " << st.cluster << " down in " << MsSince(t0) << " ms: " << r->removed
+            << " namespaces removed\n";
+  const std::string text = TeardownReportText(*r);
+  std::cerr << text;
+  if (f.detach && !text.empty()) std::ofstream(DownReportPath(st.cluster)) << text;
+  return exit_code;
+}
+
+absl::StatusOr<DownSummary> TakeDown(const std::string& cluster) {
+  const auto t0 = std::chrono::steady_clock::now();
+  absl::StatusOr<DownResult> r = DownCluster(cluster);
+  if (!r.ok()) {
+    return AsRuntimeFailure(
+        absl::Status(r.status().code(), StrCat("down ", cluster, ": ", r.status().message())));
+  }
+  DownSummary out;
+  out.was_up = r->was_up;
+  if (!r->was_up) {
+    out.summary = StrCat("cluster ", cluster, " is not up\n");
+    return out;
+  }
+  out.summary = StrCat("cluster ", cluster, " down in ", MsSince(t0), " ms",
+                       r->owner_stopped ? " (its process stopped)"
+                                        : StrCat(": ", r->report.removed, " namespaces removed"),
+                       "\n");
+  out.details = TeardownReportText(r->report);
+  // A detached owner that stopped itself left its report (DEL results, plugin leaks, namespaces
+  // not freed) for us.
+  if (std::ifstream rep(DownReportPath(cluster)); rep) {
+    std::stringstream ss;
+    ss << rep.rdbuf();
+    out.details += ss.str();
+    rep.close();
+    ::unlink(DownReportPath(cluster).c_str());
+  }
+  for (const std::string& s : r->report.not_ours)
+    StrAppend(&out.details, "minikube-net: left ", s,
+              " alone: it does not carry this cluster's marker\n");
+  return out;
+}
+
+}  // namespace mkn::vnet

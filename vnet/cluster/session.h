@@ -1,0 +1,66 @@
+// vnet/cluster/session — `up` and `down` as processes live them, around RunningCluster and
+// DownCluster (vnet/cluster/cluster.h).
+//
+// RunSession() is `up` after the lab has loaded: bring the cluster up, print its tables, then run
+// it until told to stop, in one of three ways:
+//   foreground  until SIGINT, SIGTERM or SIGHUP (or `down` from another process, which sends
+//               SIGTERM); command containers that exit are reported as they are reaped (SIGCHLD);
+//   --shell     an interactive shell ($SHELL, else /bin/bash) in a process group of its own that
+//               gets the terminal: a Ctrl-C typed in it belongs to its job, never to the cluster;
+//               the cluster goes down when the shell ends (its exit status becomes ours) or when
+//               we are signalled (the shell then gets SIGHUP);
+//   -d          the process forks: the parent relays the child's output until the child is ready
+//               (a byte on a pipe of its own) and exits 0, or with the child's exit status when
+//               it failed; the child goes on in a new session, its output in
+//               <state dir>/up.log, and leaves its teardown report (CNI DEL results, plugin leaks,
+//               namespaces the kernel had not freed) for the `down` that stopped it in
+//               /run/minikube-net/.<cluster>.down-report, since up.log goes with the state.
+// Signals are taken synchronously on the calling thread (blocked before any thread starts), so
+// call it from the main thread of a process that has started none. Needs CAP_NET_ADMIN and
+// CAP_SYS_ADMIN.
+//
+// TakeDown() is `down` of one cluster from any process: DownCluster, the teardown report, and a
+// detached owner's hand-off.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "lib/config/spec.h"
+#include "vnet/cluster/applier.h"
+
+namespace mkn::vnet {
+
+struct SessionOptions {
+  std::string lab_path;  // as given; recorded absolute
+  bool detach = false;
+  bool shell = false;
+  bool strict = false;  // CNI labs: a failed ADD fails the whole up
+  int workers = 0;
+  int fail_at_step = -1;  // tests: an injected failure at this plan step
+  // A line of news for the user ("removing what a previous run left behind", "pod a: container b
+  // exited with status 1", a shell that would not start); the caller prints it with its prefix.
+  std::function<void(const std::string&)> notice;
+};
+
+// The exit status for the process: 0, or the shell's status (128 + signal when it was killed);
+// in the parent of -d, the child's. Errors (an exit of 1, never kInvalidArgument or kNotFound):
+// "up <cluster>: <why> (nothing was left behind)", "down <cluster>: <why>", a failed fork or pipe.
+absl::StatusOr<int> RunSession(const config::ClusterSpec& spec, const SessionOptions& options);
+
+// What a teardown has to say beyond the count, one line each: CNI DEL results and plugin leaks,
+// and namespaces the kernel had not freed by the deadline. "" when there is nothing to say.
+std::string TeardownReportText(const TeardownReport& r);
+
+struct DownSummary {
+  bool was_up = false;
+  std::string summary;  // stdout: "cluster c down in 52 ms: 7 namespaces removed", "... is not up"
+  std::string details;  // stderr: the teardown report, a detached owner's hand-off, links left
+};
+
+// Takes down `cluster` (vnet/cluster/cluster.h's DownCluster) and says what happened. Errors:
+// "down <cluster>: <why>" with DownCluster's code, never kInvalidArgument or kNotFound.
+absl::StatusOr<DownSummary> TakeDown(const std::string& cluster);
+
+}  // namespace mkn::vnet
