@@ -118,10 +118,11 @@ if [[ $WHAT == callgrind || $WHAT == all ]]; then
     callgrind_control -d "$vpid" >/dev/null
     part=$((part + 1))
     # The edge's thread: of the threads that ran IngressServer's coroutines, the busiest (the other
-    # is the http-echo backend's).
+    # is the http-echo backend's). A request runs in ProxySession (vnet/edge/proxy_session), in
+    # IngressServer::Impl::Handle before it (so older trees can be profiled with this script too).
     best=0 bestf=""
     for f in "$P"/cg.mkn."$vpid".$part-*; do
-      grep -q 'IngressServer::Impl::Handle' "$f" || continue
+      grep -qE 'edge_internal::ProxySession|IngressServer::Impl::Handle' "$f" || continue
       ir=$(sed -n 's/^summary: //p' "$f" | awk '{print $1}')
       ((ir > best)) && best=$ir bestf=$f
     done
