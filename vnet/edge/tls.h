@@ -3,32 +3,30 @@
 // Three jobs, each a plain function over files so the rest of minikube-net never touches OpenSSL
 // types except the one SSL_CTX the ingress server needs:
 //   CheckCertKey    validation of a [[listener]]/[[ingress]] tls pair before anything is created:
-//   both files
-//                   readable PEM, the key belongs to the certificate, the certificate is in its
-//                   validity window.
+//                   both files readable PEM, the key belongs to the certificate, the certificate
+//                   is in its validity window.
 //   CreateOrLoadCa  a local CA for labs (`minikube-net cert`, [cluster] auto_tls), and IssueCert,
-//   which signs IssueCert       server certificates with it, so students can `curl --cacert
-//   DIR/ca.pem`. ServerContext   a TLS 1.2/1.3 server SSL_CTX that picks the certificate by SNI,
-//   with ALPN http/1.1.
+//                   which signs server certificates with it, so students can `curl --cacert
+//                   DIR/ca.pem`.
+//   ServerContext   a TLS 1.2/1.3 server SSL_CTX that picks the certificate by SNI, with ALPN
+//                   http/1.1.
 //
 // Contract:
-//   - No function here needs privileges or a particular netns; none keeps global state besides one
-//   OpenSSL
-//     ex_data index. Errors are absl::Status with lowercase "<what> <file>: <cause>" messages that
-//     name the file; the caller prefixes the lab file's file:line:col (TlsCertSpec::pos).
-//   - Files written: only inside the directory given, atomically (temp file + rename); private keys
-//   0600,
-//     certificates 0644.
+//   - No function here needs privileges or a particular netns; none keeps global state besides
+//     one OpenSSL ex_data index. Errors are absl::Status with lowercase "<what> <file>: <cause>"
+//     messages that name the file; the caller prefixes the lab file's file:line:col
+//     (TlsCertSpec::pos).
+//   - Files written: only inside the directory given, atomically (temp file + rename); private
+//     keys 0600, certificates 0644.
 //   - The returned SSL_CTX is immutable after ServerContext returns and safe to share across Asio
-//   threads
-//     (OpenSSL locks its internals; SSL objects made from it are per connection).
+//     threads (OpenSSL locks its internals; SSL objects made from it are per connection).
 //
-// Using ServerContext with Boost.Asio (vnet/edge/ingress):
+// How the edge uses ServerContext (vnet/edge/ingress.cc, vnet/edge/tls_stream):
 //   MKN_ASSIGN_OR_RETURN(std::shared_ptr<SSL_CTX> ctx, vnet::ServerContext(listener.tls));
-//   SSL_CTX_up_ref(ctx.get());                   // asio::ssl::context takes over one reference and
-//   boost::asio::ssl::context asio_ctx(ctx.get());  // SSL_CTX_free()s it in its destructor
-//   boost::beast::ssl_stream<boost::beast::tcp_stream> s(std::move(socket), asio_ctx);
-//   s.async_handshake(boost::asio::ssl::stream_base::server, ...);
+//   SSL_CTX_up_ref(ctx.get());                      // asio::ssl::context takes over one reference
+//   boost::asio::ssl::context asio_ctx(ctx.get());  // and SSL_CTX_free()s it in its destructor
+//   TlsStream s(TcpStream(std::move(socket)), asio_ctx.native_handle());  // one SSL per connection
+//   co_await s.Handshake();
 // Keep asio_ctx alive as long as any stream made from it. Do not call
 // asio_ctx.set_verify_callback() or SSL_CTX_set_app_data() on it: nothing here uses app_data, but
 // the SNI table lives in the context's ex_data, so also do not change the servername callback.
@@ -55,8 +53,8 @@ namespace mkn::vnet {
 // match. Returns OK, or:
 //   NotFound          "cert /x/tls.crt: no such file"
 //   PermissionDenied  "key /x/tls.key: permission denied"
-//   InvalidArgument   "cert /x/tls.crt: not a PEM certificate ...", "key /x/tls.key: not a PEM
-//   private key ...",
+//   InvalidArgument   "cert /x/tls.crt: not a PEM certificate ...",
+//                     "key /x/tls.key: not a PEM private key ...",
 //                     "key /x/tls.key does not match certificate /x/tls.crt",
 //                     "cert /x/tls.crt: expired on 2024-01-01 00:00:00 UTC" (or "not valid before
 //                     ...").
@@ -82,11 +80,11 @@ absl::StatusOr<LocalCa> CreateOrLoadCa(const std::string& dir);
 // Issues a server certificate for `hosts` signed by `ca` and writes DIR/<basename>.crt (the
 // certificate alone: the CA is the root clients trust, so a server need not send it) and
 // DIR/<basename>.key (EC P-256, 0600), replacing files of those names (DIR is created if missing).
-// SANs: a DNS name per host name (a leading
-// "*." wildcard label is allowed), an IP address per IPv4/IPv6 literal; subject CN is the first
-// host. EKU serverAuth, CA:FALSE, valid for 1 year (from 5 minutes ago, for clock skew between
-// namespaces' clients). Returns {cert path, key path}, or InvalidArgument for no hosts, a host that
-// is not a DNS name or IP literal, or a bad basename; the errno status of a failed write.
+// SANs: a DNS name per host name (a leading "*." wildcard label is allowed), an IP address per
+// IPv4/IPv6 literal; subject CN is the first host. EKU serverAuth, CA:FALSE, valid for 1 year
+// (from 5 minutes ago, for clock skew between namespaces' clients). Returns {cert path, key path},
+// or InvalidArgument for no hosts, a host that is not a DNS name or IP literal, or a bad basename;
+// the errno status of a failed write.
 absl::StatusOr<std::pair<std::string, std::string>> IssueCert(const LocalCa& ca,
                                                               const std::vector<std::string>& hosts,
                                                               const std::string& dir,
