@@ -28,9 +28,10 @@ class SocketFactory {
   // `netns_fd` must outlive the factory; IngressServer::kCallerNetns makes the sockets in the
   // caller's netns, without setns() (so without CAP_SYS_ADMIN).
   explicit SocketFactory(int netns_fd) : netns_fd_(netns_fd) {}
-  // A socket, from the spare ones or a new batch. Errors: socket(2)'s errno as a Status
-  // (kResourceExhausted for EMFILE, ...), or RunInNetns's (kInternal and others: setns needs
-  // CAP_SYS_ADMIN).
+  // A socket, from the spare ones or a new batch (made in the netns: CAP_SYS_ADMIN unless
+  // kCallerNetns). Errors, as absl::ErrnoToStatus maps them: socket(2)'s ("upstream socket":
+  // kResourceExhausted for EMFILE/ENFILE), setns(2)'s ("enter netns": kPermissionDenied without
+  // CAP_SYS_ADMIN, kInvalidArgument for an fd that is not a netns).
   absl::StatusOr<Fd> Take();
 
  private:

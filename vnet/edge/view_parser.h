@@ -1,5 +1,6 @@
-// vnet/edge/view_parser — an HTTP/1.1 header parser for the edge that keeps the start line and the
-// fields as views into the buffer they were parsed from (internal to vnet/edge).
+// vnet/edge/view_parser — the edge's HTTP/1.1 parser (Beast's basic_parser underneath) that keeps
+// the start line and the fields as views into the buffer they were parsed from, and puts a body
+// where the caller points (internal to vnet/edge).
 //
 // Contract: the views stay valid until `src` moves its contents (its next prepare(): a read into
 // it); what could not be a view (an unfolded value, a header not whole at its start line) is a copy
