@@ -6,13 +6,12 @@
 //
 // Precedence, per listener and request:
 //   1. Host. An exact hostname beats a wildcard ("*.example.com" matches one or more labels in
-//   front
-//      of example.com, not example.com itself), which beats a route without hostnames. Host
-//      matching ignores case and a port suffix. Two refinements: an Ingress wildcard covers exactly
-//      one label, as kubernetes.io's Ingress docs define it ("*.foo.com" does not match
-//      "baz.bar.foo.com"), an HTTPRoute's one or more, as the Gateway API does; among wildcards the
-//      longest suffix wins. The winning host's rules are the only candidates: no fall-back to less
-//      specific hosts.
+//      front of example.com, not example.com itself), which beats a route without hostnames.
+//      Host matching ignores case and a port suffix. Two refinements: an Ingress wildcard covers
+//      exactly one label, as kubernetes.io's Ingress docs define it ("*.foo.com" does not match
+//      "baz.bar.foo.com"), an HTTPRoute's one or more, as the Gateway API does; among wildcards
+//      the longest suffix wins. The winning host's rules are the only candidates: no fall-back to
+//      less specific hosts.
 //   2. Among the rules of the winning host (Ingress paths and HTTPRoute matches together), as the
 //      Gateway API orders them: an Exact path beats a Prefix path; a longer Prefix beats a shorter
 //      one; then a match with a method beats one without; then more header matches; then more query

@@ -1,19 +1,20 @@
 // lib/net/naming — every name minikube-net gives a kernel object or a file, produced in one place.
 //
 //   object                          name                              lives in
-//   ------------------------------  -------------------------------- ------------------------------
+//   ------------------------------  --------------------------------  ------------------------
 //   underlay ("physical switch")    mkn-<cluster>-underlay            /run/netns (named netns)
 //   node N                          mkn-<cluster>-<N>                 /run/netns
 //   pod P                           mkn-<cluster>-<P>                 /run/netns
-//   `verify`'s throw-away test pod  mkn-<cluster>-vfy-<check>-<n>     /run/netns (down removes
-//   them) underlay bridge                 br0                               underlay netns node's
-//   port on the underlay     <N> (node names fit IFNAMSIZ)     underlay netns node's underlay
-//   interface       eth0                              node netns node's pod bridge cbr0 node netns
+//   `verify`'s throw-away test pod  mkn-<cluster>-vfy-<check>-<n>     /run/netns (down removes)
+//   underlay bridge                 br0                               underlay netns
+//   node's port on the underlay     <N> (node names fit IFNAMSIZ)     underlay netns
+//   node's underlay interface       eth0                              node netns
+//   node's pod bridge               cbr0                              node netns
 //   node's VXLAN device             vxlan0                            node netns
-//   pod's host-side veth            veth<8 hex of hash(cluster/P)>    node netns (as CNI's bridge)
+//   pod's host-side veth            veth<8 hex of hash(cluster/P)>    node netns (as CNI's)
 //   pod's interface                 eth0                              pod netns
-//   ownership marker                minikube-net:<cluster>            ifalias of lo and of every
-//   link runtime state                   /run/minikube-net/<cluster>/      host filesystem (tmpfs)
+//   ownership marker                minikube-net:<cluster>            ifalias of lo, every link
+//   runtime state                   /run/minikube-net/<cluster>/      host filesystem (tmpfs)
 //
 // Interface names are at most kMaxIfName (15) bytes: IFNAMSIZ is 16 with the NUL. Pure functions.
 #pragma once

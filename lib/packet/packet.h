@@ -5,8 +5,9 @@
 // they point into the caller's buffer and setters write through to it. Parse() checks every length
 // before any field is read, so a truncated or malformed frame is an error Status, never a crash:
 //   kOutOfRange       the bytes end before a header or the declared length does (truncated)
-//   kInvalidArgument  a field is impossible (version != 4, IHL < 5, total length < IHL, data offset
-//   < 5) kDataLoss         the IPv4 header checksum does not verify (corrupted in flight)
+//   kInvalidArgument  a field is impossible (version != 4, IHL < 5, total length < IHL, data
+//                     offset < 5)
+//   kDataLoss         the IPv4 header checksum does not verify (corrupted in flight)
 // Multi-byte fields are big-endian on the wire and host order through the accessors.
 #pragma once
 

@@ -2,15 +2,15 @@
 //
 // Each app owns a socket the applier opened inside its pod's netns; the sockets stay in that netns,
 // so one Asio io_context on ordinary threads serves every pod (STYLE.md §4: no setns here).
-//   http-echo  HTTP/1.1 (Beast, keep-alive): answers with pod, node, pod IP, the client address it
-//   saw,
-//              the server address and the request line, then "header: name: value" per request
-//              header in the order received and "body_bytes"/"body_sha256" of the request body
-//              (streamed, never held whole, up to 16 GiB), as text/plain "key: value" lines; the
-//              same facts as X-Pod, X-Node, ... response headers. Test routes for the ingress:
-//              GET|HEAD /bytes/N (N <= 16 GiB) streams N bytes, byte i = i % 251; /delay/MS (<=
-//              600000) answers after MS ms (a timer, the io thread stays free); /status/CODE
-//              (100-599) answers with that status (1xx as an interim before a final 200).
+//   http-echo  HTTP/1.1 (Beast, keep-alive): answers with pod, node, pod IP, the client address
+//              it saw, the server address and the request line, then "header: name: value" per
+//              request header in the order received and "body_bytes"/"body_sha256" of the
+//              request body (streamed, never held whole, up to 16 GiB), as text/plain
+//              "key: value" lines; the same facts as X-Pod, X-Node, ... response headers.
+//              Test routes for the ingress: GET|HEAD /bytes/N (N <= 16 GiB) streams N bytes,
+//              byte i = i % 251; /delay/MS (<= 600000) answers after MS ms (a timer, the io
+//              thread stays free); /status/CODE (100-599) answers with that status (1xx as an
+//              interim before a final 200).
 //   tcp-echo   echoes bytes back.          udp-echo   echoes each datagram back to its sender.
 // Every request is logged to <log_dir>/<pod>/<container>.log (`minikube-net logs POD`).
 #pragma once

@@ -1,9 +1,8 @@
 // vnet/cluster/state — what a running cluster records under /run/minikube-net/<cluster>/.
 //
 //   state.json   written before the first kernel object is created (phase "starting", every
-//   namespace the
-//                plan will make) and rewritten when ready; `down` works from it after a crash or
-//                SIGKILL.
+//                namespace the plan will make) and rewritten when ready; `down` works from it
+//                after a crash or SIGKILL.
 //   lock         flock()ed by the process that runs the cluster: free lock = no live owner.
 //   logs/<pod>/<container>.log
 // Files only; nothing here touches the network.
