@@ -14,13 +14,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "lib/cni/report.h"
 #include "lib/config/spec.h"
 #include "lib/control/format.h"
 #include "lib/control/protocol.h"
@@ -30,6 +28,7 @@
 #include "vnet/cluster/lab.h"
 #include "vnet/cluster/session.h"
 #include "vnet/cluster/state.h"
+#include "vnet/cni/verify/command.h"
 #include "vnet/cni/verify/verify.h"
 #include "vnet/edge/tls.h"
 
@@ -276,119 +275,30 @@ CLI::App* AddVerifyCommand(CLI::App& app, VerifyFlags& f) {
 }
 
 int RunVerifyCommand(const VerifyFlags& f) {
+  vnet::VerifyCommand c{.lab = std::filesystem::absolute(f.lab).lexically_normal().string(),
+                        .junit = f.junit,
+                        .output = f.output,
+                        .only = f.only,
+                        .skip = f.skip,
+                        .keep = f.keep,
+                        .churn_pods = f.churn};
   int code = kExitOk;
-  // Absolute: the conflist's relative bin_dir ("." next to the lab) must not depend on our cwd,
-  // which the plugins do not share (they run with cwd /).
-  const std::string lab = std::filesystem::absolute(f.lab).lexically_normal().string();
-  std::optional<config::ClusterSpec> spec = Lab(lab, code);
+  std::optional<config::ClusterSpec> spec = Lab(c.lab, code);
   if (!spec) return code;
-  if (!spec->cni_mode)
-    return Exit(
-        absl::InvalidArgumentError(StrCat("verify ", f.lab, ": not a network = \"cni\" lab")));
-  for (const std::vector<std::string>* globs : {&f.only, &f.skip}) {
-    for (const std::string& g : *globs) {
-      bool any = false;
-      for (const vnet::CheckInfo& c : vnet::VerifyChecks()) any = any || cni::GlobMatch(g, c.id);
-      if (!any) {
-        return Exit(absl::InvalidArgumentError(
-            StrCat("verify: ", globs == &f.only ? "--only " : "--skip ", g,
-                   " matches no check (minikube-net verify --help lists them)")));
-      }
-    }
-  }
-  if (absl::Status st = vnet::CheckPrivileges(); !st.ok()) return Exit(st);
-  // As `up`: signals are taken by this thread (a pending one ends the suite, the lab goes down).
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&sigs, s);
-  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
-  const bool color = isatty(1) == 1;
-  const std::string suite = StrCat("verify.", spec->name);
-  vnet::VerifyOptions o;
-  o.lab_path = lab;
-  o.only = f.only;
-  o.skip = f.skip;
-  o.keep = f.keep;
-  o.churn_pods = f.churn;
-  o.progress = [](const cni::CheckReport& r) {
-    // A passing check's evidence is its measurement (churn's per-round times, bandwidth's rates).
-    std::string note =
-        r.outcome == cni::Outcome::kPass ? r.evidence.substr(0, r.evidence.find('\n')) : "";
-    std::cerr << "verify: " << r.id << ": " << cni::OutcomeName(r.outcome) << " ("
-              << cni::FormatDuration(r.duration) << ")" << (note.empty() ? "" : ": " + note)
-              << "\n";
-  };
-  auto print = [&](const std::vector<cni::CheckReport>& reports) {
-    if (f.output == "json") {
-      std::cout << cni::ReportJson(suite, reports).dump(2) << "\n";
-    } else {
-      std::cout << cni::FormatTable(reports, color);
-    }
-    std::cout.flush();
-    if (!f.junit.empty()) {
-      std::ofstream out(f.junit);
-      out << cni::JUnitXml(suite, reports);
-      if (!out) std::cerr << "minikube-net: verify: cannot write " << f.junit << "\n";
-    }
-  };
-  bool printed = false;
-  o.kept = [&](const std::vector<cni::CheckReport>& reports) {
-    print(reports);
-    printed = true;
-    std::cerr << "verify: lab " << spec->name
-              << " left up (--keep): minikube-net get pods, cni check POD --show-exec, ...;\n"
-              << "        Ctrl-C here or `minikube-net down " << spec->name << "` tears it down\n";
-  };
-  absl::StatusOr<std::vector<cni::CheckReport>> reports = vnet::RunVerify(*spec, o);
-  if (!reports.ok()) {
-    return Exit(vnet::AsRuntimeFailure(
-        absl::Status(reports.status().code(), StrCat("verify: ", reports.status().message()))));
-  }
-  if (!printed) print(*reports);
-  for (const cni::CheckReport& r : *reports) {
-    if (r.outcome == cni::Outcome::kFail) return kExitFailure;
-  }
-  return kExitOk;
+  absl::StatusOr<bool> passed = vnet::RunVerifyCommand(*spec, c);
+  if (!passed.ok()) return Exit(passed.status());
+  return *passed ? kExitOk : kExitFailure;
 }
 
 // --- cert: a local CA and a server certificate for labs (vnet/edge/tls)
 // ---------------------------
 
-int RunCert(std::string dir, const std::string& name_flag, const std::vector<std::string>& hosts) {
-  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
-  std::string name = name_flag;
-  if (name.empty()) {  // "*.shop.lab" -> "_wildcard.shop.lab", "::1" -> "__1"
-    name = hosts[0].rfind("*.", 0) == 0 ? "_wildcard" + hosts[0].substr(1) : hosts[0];
-    for (char& c : name) c = (c == '/' || c == ':' || c == '*') ? '_' : c;
-  }
-  if (absl::Status st = vnet::CheckCertHosts(hosts); !st.ok())
-    return Exit(absl::InvalidArgumentError(st.message()));
-  bool had_ca = access((dir + "/ca.pem").c_str(), F_OK) == 0;
-  absl::StatusOr<vnet::LocalCa> ca = vnet::CreateOrLoadCa(dir);
-  if (!ca.ok()) return Exit(vnet::AsRuntimeFailure(ca.status()));
-  absl::StatusOr<std::pair<std::string, std::string>> files =
-      vnet::IssueCert(*ca, hosts, dir, name);
-  if (!files.ok()) {  // a host it cannot issue for is bad usage; anything else a failure
-    return Exit(absl::IsInvalidArgument(files.status()) ? files.status()
-                                                        : vnet::AsRuntimeFailure(files.status()));
-  }
-  std::cout << "CA:          " << ca->cert_path
-            << (had_ca ? " (reused)" : " (new, its key in " + ca->key_path + ")")
-            << "\ncertificate: " << files->first << "\nkey:         " << files->second
-            << "\nhosts:       ";
-  for (size_t i = 0; i < hosts.size(); ++i) std::cout << (i ? ", " : "") << hosts[i];
-  std::cout << "\n\nTry it (with a listener on 127.0.0.1:8443):\n";
-  for (const std::string& h : hosts) {
-    if (h.find(':') != std::string::npos) continue;  // IPv6: listeners are on 127.0.0.0/8
-    std::string host = h.rfind("*.", 0) == 0 ? "www" + h.substr(1) : h;
-    if (h.find_first_not_of("0123456789.") == std::string::npos) {
-      if (h.rfind("127.", 0) != 0) continue;  // only a loopback address reaches a listener
-      std::cout << "  curl --cacert " << ca->cert_path << " https://" << h << ":8443/\n";
-    } else {
-      std::cout << "  curl --cacert " << ca->cert_path << " https://" << host << ":8443/ --resolve "
-                << host << ":8443:127.0.0.1\n";
-    }
-  }
+int RunCert(const std::string& dir, const std::string& name,
+            const std::vector<std::string>& hosts) {
+  absl::StatusOr<vnet::LabCert> c = vnet::MakeLabCert(dir, name, hosts);
+  if (!c.ok()) return Exit(c.status());
+  std::cout << control::CertText(c->ca_cert_path, c->ca_key_path, c->ca_reused, c->cert_path,
+                                 c->key_path, hosts);
   return kExitOk;
 }
 

@@ -186,4 +186,26 @@ std::string CniText(const CniRequest& r, const CniAnswer& a, bool show_exec) {
   return out;
 }
 
+std::string CertText(const std::string& ca_cert, const std::string& ca_key, bool ca_reused,
+                     const std::string& cert, const std::string& key,
+                     const std::vector<std::string>& hosts) {
+  std::string out = StrCat("CA:          ", ca_cert,
+                           ca_reused ? " (reused)" : StrCat(" (new, its key in ", ca_key, ")"),
+                           "\ncertificate: ", cert, "\nkey:         ", key, "\nhosts:       ");
+  for (size_t i = 0; i < hosts.size(); ++i) StrAppend(&out, i ? ", " : "", hosts[i]);
+  out += "\n\nTry it (with a listener on 127.0.0.1:8443):\n";
+  for (const std::string& h : hosts) {
+    if (h.find(':') != std::string::npos) continue;  // IPv6: listeners are on 127.0.0.0/8
+    std::string host = h.rfind("*.", 0) == 0 ? "www" + h.substr(1) : h;
+    if (h.find_first_not_of("0123456789.") == std::string::npos) {
+      if (h.rfind("127.", 0) != 0) continue;  // only a loopback address reaches a listener
+      StrAppend(&out, "  curl --cacert ", ca_cert, " https://", h, ":8443/\n");
+    } else {
+      StrAppend(&out, "  curl --cacert ", ca_cert, " https://", host, ":8443/ --resolve ", host,
+                ":8443:127.0.0.1\n");
+    }
+  }
+  return out;
+}
+
 }  // namespace mkn::control

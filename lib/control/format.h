@@ -79,4 +79,11 @@ std::string ScaleText(const ScaleRequest& r);
 // `show_exec`, whose calls say it). TARGET is the pod for add/check/del, else "node <node>".
 std::string CniText(const CniRequest& r, const CniAnswer& a, bool show_exec);
 
+// `minikube-net cert`: where the CA, the certificate and the key are, and a curl line per host
+// that a listener on 127.0.0.1:8443 would answer (IPv6 hosts and non-loopback addresses have
+// none).
+std::string CertText(const std::string& ca_cert, const std::string& ca_key, bool ca_reused,
+                     const std::string& cert, const std::string& key,
+                     const std::vector<std::string>& hosts);
+
 }  // namespace mkn::control

@@ -142,5 +142,23 @@ TEST(Format, CniTextByVerb) {
   EXPECT_EQ(CniText({"add", "web-2", ""}, a, true), "== CHECK bridge ...\n");
 }
 
+TEST(Format, CertTextSaysWhereAndHowToTryIt) {
+  EXPECT_EQ(
+      CertText("certs/ca.pem", "certs/ca.key", false, "certs/shop.lab.crt", "certs/shop.lab.key",
+               {"shop.lab", "*.shop.lab", "127.0.0.2", "10.0.0.1", "::1"}),
+      "CA:          certs/ca.pem (new, its key in certs/ca.key)\n"
+      "certificate: certs/shop.lab.crt\n"
+      "key:         certs/shop.lab.key\n"
+      "hosts:       shop.lab, *.shop.lab, 127.0.0.2, 10.0.0.1, ::1\n"
+      "\n"
+      "Try it (with a listener on 127.0.0.1:8443):\n"
+      "  curl --cacert certs/ca.pem https://shop.lab:8443/ --resolve shop.lab:8443:127.0.0.1\n"
+      "  curl --cacert certs/ca.pem https://www.shop.lab:8443/ --resolve "
+      "www.shop.lab:8443:127.0.0.1\n"
+      "  curl --cacert certs/ca.pem https://127.0.0.2:8443/\n");
+  EXPECT_EQ(CertText("ca.pem", "ca.key", true, "a.crt", "a.key", {"a"}).substr(0, 24),
+            "CA:          ca.pem (reu");
+}
+
 }  // namespace
 }  // namespace mkn::control

@@ -536,4 +536,34 @@ absl::StatusOr<std::shared_ptr<SSL_CTX>> ServerContext(
   return out;
 }
 
+absl::StatusOr<LabCert> MakeLabCert(std::string dir, const std::string& name,
+                                    const std::vector<std::string>& hosts) {
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  std::string base = name;
+  if (base.empty() && !hosts.empty()) {  // "*.shop.lab" -> "_wildcard.shop.lab", "::1" -> "__1"
+    base = hosts[0].rfind("*.", 0) == 0 ? "_wildcard" + hosts[0].substr(1) : hosts[0];
+    for (char& c : base) c = (c == '/' || c == ':' || c == '*') ? '_' : c;
+  }
+  MKN_RETURN_IF_ERROR(CheckCertHosts(hosts));
+  // Past the hosts, a failure is the files' (a directory that cannot be written), not bad usage.
+  auto failure = [](const absl::Status& st) {
+    return absl::IsInvalidArgument(st) || absl::IsNotFound(st)
+               ? absl::FailedPreconditionError(st.message())
+               : st;
+  };
+  LabCert out;
+  out.ca_reused = ::access((dir + "/ca.pem").c_str(), F_OK) == 0;
+  absl::StatusOr<LocalCa> ca = CreateOrLoadCa(dir);
+  if (!ca.ok()) return failure(ca.status());
+  out.ca_cert_path = ca->cert_path;
+  out.ca_key_path = ca->key_path;
+  absl::StatusOr<std::pair<std::string, std::string>> files = IssueCert(*ca, hosts, dir, base);
+  if (!files.ok()) {  // a host it cannot issue for is bad usage; anything else a failure
+    return absl::IsInvalidArgument(files.status()) ? files.status() : failure(files.status());
+  }
+  out.cert_path = files->first;
+  out.key_path = files->second;
+  return out;
+}
+
 }  // namespace mkn::vnet

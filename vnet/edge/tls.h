@@ -95,6 +95,23 @@ absl::StatusOr<std::pair<std::string, std::string>> IssueCert(const LocalCa& ca,
 // no hosts.
 absl::Status CheckCertHosts(const std::vector<std::string>& hosts);
 
+// What `minikube-net cert --dir DIR [--name NAME] HOST...` made: the CA (new or reused) and the
+// certificate and key files it issued.
+struct LabCert {
+  std::string ca_cert_path, ca_key_path;
+  bool ca_reused = false;
+  std::string cert_path, key_path;
+};
+
+// `minikube-net cert`: checks the hosts, makes or reuses the CA in `dir`, and issues a certificate
+// for `hosts` as DIR/NAME.crt and DIR/NAME.key; NAME defaults to the first host with '*' ':' '/'
+// made '_' ("*.shop.lab" -> "_wildcard.shop.lab"). InvalidArgument for a host that cannot go into
+// a certificate (nothing is written then); any other failure (the directory, the files, OpenSSL)
+// is never InvalidArgument or NotFound: FailedPrecondition or the code CreateOrLoadCa/IssueCert
+// gave.
+absl::StatusOr<LabCert> MakeLabCert(std::string dir, const std::string& name,
+                                    const std::vector<std::string>& hosts);
+
 // A TLS server context for one listener. Each TlsCertSpec becomes its own SSL_CTX (certificate
 // chain + key, TLS 1.2..1.3, ALPN "http/1.1", no renegotiation, server cipher preference); the
 // returned one is the default certificate's, and its servername callback switches a connection to
