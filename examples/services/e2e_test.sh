@@ -137,6 +137,58 @@ check_udp() {
   pass "UDP echo via ClusterIP 10.96.0.53:53"
 }
 
+# A UDP datagram larger than the pod MTU (8000 bytes: fragments on the wire) through the ClusterIP and
+# back: the kernel reassembles before its NAT (nftables); the userspace NAT reassembles too
+# (lib/nat/reassembly), translates the whole datagram, and the node's kernel fragments it again.
+check_udp_fragments() {
+  local c=$1 mode=$2 got
+  head -c 8000 /dev/urandom >"$TMP/big.in"
+  in_pod "$c" client bash -c "exec 3<>/dev/udp/10.96.0.53/53; cat '$TMP/big.in' >&3
+    timeout 5 dd bs=65536 count=1 status=none <&3 >'$TMP/big.out'" || fail "no answer to an 8000-byte datagram via 10.96.0.53:53"
+  got=$(stat -c %s "$TMP/big.out")
+  cmp -s "$TMP/big.in" "$TMP/big.out" || fail "an 8000-byte datagram via 10.96.0.53:53 came back as $got different bytes"
+  pass "an 8000-byte UDP datagram (fragmented) via ClusterIP 10.96.0.53:53 came back intact"
+}
+
+# A spoofed-SYN flood from one pod (70000 SYNs from random addresses of 198.18.0.0/15) fills the userspace
+# NAT's table (65536 flows per node) while the same pod holds an idle keep-alive connection to web: the
+# connection survives (an established flow is never evicted; the flood's half-open flows make room for
+# each other) and answers again after the flood.
+check_syn_flood() {
+  local c=$1 mode=$2 holder out flows
+  [[ -x "${MKN_TOOLS:-}/mkn-synflood" ]] || fail "MKN_TOOLS/mkn-synflood is missing (build the mkn-synflood target)"
+  rm -f "$TMP/flood."*
+  # Not through in_pod: $! must be the process itself (timeout), which passes a SIGTERM on to bash.
+  ip netns exec "mkn-$c-client" timeout 180 bash -c '
+    ask() {  # one request on fd 3; prints the pod that answered
+      local l len=0 body
+      printf "GET /%s HTTP/1.1\r\nHost: flood\r\n\r\n" "$1" >&3
+      while IFS= read -r -t 10 l <&3; do
+        l=${l%$'"'"'\r'"'"'}; [[ -z $l ]] && break
+        [[ ${l,,} == content-length:* ]] && len=${l#*: }
+      done
+      ((len > 0)) && IFS= read -r -t 10 -N "$len" body <&3 && awk "/^pod: / {print \$2}" <<<"$body"
+    }
+    exec 3<>/dev/tcp/10.96.0.10/80
+    ask before >"$1.before"
+    while [[ ! -e $1.go ]]; do sleep 0.2; done
+    ask after >"$1.after.tmp" && mv "$1.after.tmp" "$1.after"' flood "$TMP/flood" &
+  holder=$!
+  wait_for 10 test -s "$TMP/flood.before" || fail "the held connection got no first answer"
+  # Paced (20000 SYNs/s), so the flood reaches the NAT rather than overflowing the TUN's queue.
+  out=$(ip netns exec "mkn-$c-client" "$MKN_TOOLS/mkn-synflood" 10.96.0.10 80 70000 60 198.18.0.0/15 20000) ||
+    fail "mkn-synflood: $out"
+  flows=$("$MKN" conntrack -c "$c" -n "$(pod_node "$c" client)" | tail -n +2 | wc -l)
+  ((flows == 65536)) || fail "the flood did not fill node $(pod_node "$c" client)'s NAT table: $flows flows"
+  touch "$TMP/flood.go"
+  wait_for 20 test -e "$TMP/flood.after" || fail "the held connection died in a SYN flood ($out)"
+  [[ $(cat "$TMP/flood.after") == "$(cat "$TMP/flood.before")" ]] || fail "the held connection answered from another pod"
+  wait "$holder" 2>/dev/null || true
+  # And the service still takes new connections.
+  hit "$c" client http://10.96.0.10/ >/dev/null || fail "web does not answer a new connection after the flood"
+  pass "a held connection to web survived $out, the table full ($flows flows); new connections still work"
+}
+
 # NodePort 30080 on every node's underlay address, from the underlay and from a node. With
 # externalTrafficPolicy=Cluster the flow is masqueraded: the backend sees a node address, never the
 # underlay client's.
@@ -409,6 +461,7 @@ userspace)
   check_round_robin $c userspace
   check_hairpin $c userspace
   check_udp $c userspace
+  check_udp_fragments $c userspace
   check_nodeport $c userspace
   check_affinity $c userspace
   check_random $c userspace 10.96.0.11 "random"
@@ -421,6 +474,7 @@ userspace)
   check_kill_flushes_udp $c userspace
   check_scale_refused $c userspace
   check_kill_under_load $c userspace
+  check_syn_flood $c userspace
   out=$("$MKN" down $c)
   contains "$out" "cluster $c down" "down reports"
   assert_clean $c
@@ -436,6 +490,7 @@ nftables)
   check_round_robin $c nftables
   check_hairpin $c nftables
   check_udp $c nftables
+  check_udp_fragments $c nftables
   check_nodeport $c nftables
   check_affinity $c nftables
   check_random $c nftables 10.96.0.11 "random"

@@ -1,5 +1,7 @@
 #include "lib/nat/conntrack.h"
 
+#include <algorithm>
+
 #include "lib/strings/str_cat.h"
 
 namespace mkn::nat {
@@ -74,30 +76,69 @@ FlowClass Flow::Class() const {
   return FlowClass::kInactive;
 }
 
+bool Flow::Assured() const {
+  switch (state) {
+    case FlowState::kUdpReplied:
+    case FlowState::kEstablished:
+    case FlowState::kFinWait:
+    case FlowState::kLastAck:
+      return true;
+    default:
+      return false;
+  }
+}
+
 Conntrack::Conntrack(size_t max_flows) : max_flows_(max_flows == 0 ? 1 : max_flows) {
   index_.reserve(2 * std::min<size_t>(max_flows_, 4096));
 }
 
-void Conntrack::Unlink(uint32_t i) {
+void Conntrack::ListUnlink(List& l, uint32_t i, ListField prev, ListField next) {
   Slot& s = slots_[i];
-  if (s.prev != kNil)
-    slots_[s.prev].next = s.next;
-  else
-    head_ = s.next;
-  if (s.next != kNil)
-    slots_[s.next].prev = s.prev;
-  else
-    tail_ = s.prev;
-  s.prev = s.next = kNil;
+  if (s.*prev != kNil) {
+    slots_[s.*prev].*next = s.*next;
+  } else {
+    l.head = s.*next;
+  }
+  if (s.*next != kNil) {
+    slots_[s.*next].*prev = s.*prev;
+  } else {
+    l.tail = s.*prev;
+  }
+  s.*prev = s.*next = kNil;
+  --l.size;
 }
 
-void Conntrack::PushFront(uint32_t i) {
+void Conntrack::ListPushFront(List& l, uint32_t i, ListField prev, ListField next) {
   Slot& s = slots_[i];
-  s.prev = kNil;
-  s.next = head_;
-  if (head_ != kNil) slots_[head_].prev = i;
-  head_ = i;
-  if (tail_ == kNil) tail_ = i;
+  s.*prev = kNil;
+  s.*next = l.head;
+  if (l.head != kNil) slots_[l.head].*prev = i;
+  l.head = i;
+  if (l.tail == kNil) l.tail = i;
+  ++l.size;
+}
+
+void Conntrack::Unlink(uint32_t i) {
+  Slot& s = slots_[i];
+  ListUnlink(lru_[s.assured], i, &Slot::prev, &Slot::next);
+  if (s.assured) return;
+  auto it = by_source_.find(s.flow.original.src.value);
+  ListUnlink(it->second, i, &Slot::sprev, &Slot::snext);
+  if (it->second.size == 0) by_source_.erase(it);
+}
+
+void Conntrack::Link(uint32_t i) {
+  Slot& s = slots_[i];
+  s.assured = s.flow.Assured();
+  ListPushFront(lru_[s.assured], i, &Slot::prev, &Slot::next);
+  if (!s.assured) {
+    ListPushFront(by_source_[s.flow.original.src.value], i, &Slot::sprev, &Slot::snext);
+  }
+}
+
+size_t Conntrack::unassured_of(net::Ipv4 src) const {
+  auto it = by_source_.find(src.value);
+  return it == by_source_.end() ? 0 : it->second.size;
 }
 
 void Conntrack::Notify(const Flow& f, FlowClass before, FlowClass after) {
@@ -138,22 +179,35 @@ std::optional<Conntrack::Match> Conntrack::Find(const Tuple& t, int64_t now) {
   return Match{&slots_[i].flow, dir};
 }
 
-Flow* Conntrack::Insert(const Tuple& original, const Tuple& reply, int service_port_id,
-                        size_t bytes, int64_t now) {
-  if (counters_.entries >= max_flows_) {
-    // Prefer a flow that is already dead; else the least recently used one.
-    uint32_t victim = tail_;
-    bool expired = false;
-    uint32_t i = tail_;
+bool Conntrack::MakeRoom(net::Ipv4 src, int64_t now) {
+  // A flow that is already dead goes first, of either kind.
+  for (const List& l : lru_) {
+    uint32_t i = l.tail;
     for (size_t n = 0; n < kEvictionScan && i != kNil; ++n, i = slots_[i].prev) {
       if (slots_[i].flow.expires_ms <= now) {
-        victim = i;
-        expired = true;
-        break;
+        Erase(i);
+        ++counters_.expirations;
+        return true;
       }
     }
-    Erase(victim);
-    ++(expired ? counters_.expirations : counters_.evictions);
+  }
+  // Then an unassured flow: the client's own oldest once it holds its fair share, else the oldest.
+  const size_t share = std::max<size_t>(max_flows_ / kSourceShareDivisor, 1);
+  uint32_t victim = lru_[0].tail;
+  if (auto it = by_source_.find(src.value); it != by_source_.end() && it->second.size >= share) {
+    victim = it->second.tail;
+  }
+  if (victim == kNil) return false;  // every live flow is assured
+  Erase(victim);
+  ++counters_.evictions;
+  return true;
+}
+
+Flow* Conntrack::Insert(const Tuple& original, const Tuple& reply, int service_port_id,
+                        size_t bytes, int64_t now) {
+  if (counters_.entries >= max_flows_ && !MakeRoom(original.src, now)) {
+    ++counters_.refused;
+    return nullptr;
   }
   uint32_t i;
   if (!free_.empty()) {
@@ -178,7 +232,7 @@ Flow* Conntrack::Insert(const Tuple& original, const Tuple& reply, int service_p
   f.bytes[0] = bytes;
   index_[original] = i << 1;
   index_[reply] = (i << 1) | 1;
-  PushFront(i);
+  Link(i);
   ++counters_.entries;
   ++counters_.inserts;
   ++counters_.by_state[static_cast<int>(f.state)];
@@ -191,9 +245,8 @@ void Conntrack::Track(Flow* flow, Direction dir, uint8_t flags, size_t bytes, in
   ++f.packets[Dir(dir)];
   f.bytes[Dir(dir)] += bytes;
   f.last_seen_ms = now;
-  uint32_t i = flow->slot;
+  const uint32_t i = flow->slot;
   Unlink(i);
-  PushFront(i);
 
   if (f.original.protocol != kTcp) {
     if (dir == Direction::kReply) SetState(f, FlowState::kUdpReplied);
@@ -226,6 +279,7 @@ void Conntrack::Track(Flow* flow, Direction dir, uint8_t flags, size_t bytes, in
     }
   }
   f.expires_ms = now + TimeoutMs(f.state);
+  Link(i);  // on the list of its kind now (a handshake that completed becomes assured)
 }
 
 void Conntrack::Remove(Flow* flow) {
@@ -260,7 +314,9 @@ size_t Conntrack::Expire(int64_t now) {
 }
 
 void Conntrack::ForEach(const std::function<void(const Flow&)>& fn) const {
-  for (uint32_t i = head_; i != kNil; i = slots_[i].next) fn(slots_[i].flow);
+  for (const List& l : lru_) {
+    for (uint32_t i = l.head; i != kNil; i = slots_[i].next) fn(slots_[i].flow);
+  }
 }
 
 }  // namespace mkn::nat

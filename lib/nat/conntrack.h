@@ -8,11 +8,18 @@
 // udp_timeout_stream do. The timeouts are shorter than the kernel's (a lab is not a data centre: an
 // idle established flow is forgotten after an hour, not five days); they are the constants below.
 //
-// The table is bounded. Inserting into a full table first looks at the kEvictionScan least recently
-// used flows for one that has already expired, and otherwise evicts the least recently used flow;
-// both are counted. Expiry is lazy (Find() removes an expired flow it hits) plus Expire(now), which
-// the pump calls about once a second. Time is a caller-supplied `now` in milliseconds:
-// deterministic.
+// The table is bounded, and a full table is defended as nf_conntrack's early_drop does: a flow is
+// *assured* once traffic went both ways and the connection is up (a replied UDP flow; TCP from
+// ESTABLISHED until its FINs are done), and an assured flow is never pushed out before its timeout.
+// Inserting into a full table first looks at the kEvictionScan least recently used flows of each
+// kind for one that has already expired; else it evicts an unassured (embryonic, unreplied or
+// finished) flow: the oldest of the inserting client's own when that client holds its fair share or
+// more (max(capacity / kSourceShareDivisor, 1) unassured flows), else the oldest of anyone's. With
+// no unassured flow left the new flow is refused (Insert returns null) and counted: a spoofed-SYN
+// flood from one pod churns its own half-open flows and can neither evict an established
+// connection nor starve another client's handshake. Expiry is lazy (Find() removes an expired flow
+// it hits) plus Expire(now), which the pump calls about once a second. Time is a caller-supplied
+// `now` in milliseconds: deterministic.
 //
 // Not thread-safe: one NAT, one pump thread.
 #pragma once
@@ -73,6 +80,8 @@ int64_t TimeoutMs(FlowState s);
 
 inline constexpr size_t kDefaultMaxFlows = 65536;
 inline constexpr size_t kEvictionScan = 8;
+// A client holding capacity / kSourceShareDivisor unassured flows or more evicts its own first.
+inline constexpr size_t kSourceShareDivisor = 8;
 
 enum class Direction : uint8_t { kOriginal, kReply };
 
@@ -97,6 +106,8 @@ struct Flow {
   net::Ipv4 endpoint_ip() const { return reply.src; }
   uint16_t endpoint_port() const { return reply.src_port; }
   FlowClass Class() const;
+  // Traffic went both ways and the connection is up: never evicted before its timeout.
+  bool Assured() const;
 };
 
 class Conntrack {
@@ -104,9 +115,10 @@ class Conntrack {
   struct Counters {
     uint64_t entries = 0;
     uint64_t inserts = 0;
-    uint64_t evictions = 0;                            // live flows pushed out by a full table
-    uint64_t expirations = 0;                          // flows removed after their timeout
-    uint64_t flushed = 0;                              // flows removed by FlushEndpoint / Remove
+    uint64_t evictions = 0;    // live unassured flows pushed out by a full table (early drop)
+    uint64_t refused = 0;      // new flows refused: the table was full of assured flows
+    uint64_t expirations = 0;  // flows removed after their timeout
+    uint64_t flushed = 0;      // flows removed by FlushEndpoint / Remove
     std::array<uint64_t, kFlowStateCount> by_state{};  // live flows per state
   };
   // Called when a flow's FlowClass changes (insert: kNone -> c, removal: c -> kNone).
@@ -124,7 +136,8 @@ class Conntrack {
   bool Contains(const Tuple& t) const { return index_.contains(t); }
 
   // Adds a flow in its initial state (kSynSent for TCP, kUdpUnreplied for UDP) and accounts the
-  // first packet. Both tuples must be free (Contains() false). May evict (see the banner).
+  // first packet. Both tuples must be free (Contains() false). May evict an unassured flow; returns
+  // null (and counts it in `refused`) if the table is full of assured flows (see the banner).
   Flow* Insert(const Tuple& original, const Tuple& reply, int service_port_id, size_t bytes,
                int64_t now);
   // Accounts a packet of an existing flow: state transition, timers, LRU position.
@@ -137,30 +150,47 @@ class Conntrack {
   // Removes every expired flow. O(flows). Returns how many.
   size_t Expire(int64_t now);
 
+  // Every live flow, most recently used first within each kind (unassured, then assured).
   void ForEach(const std::function<void(const Flow&)>& fn) const;
   const Counters& counters() const { return counters_; }
   size_t size() const { return counters_.entries; }
   size_t capacity() const { return max_flows_; }
+  // Unassured flows of one client (original source address): what the fair share is measured in.
+  size_t unassured_of(net::Ipv4 src) const;
   void set_observer(Observer o) { observer_ = std::move(o); }
 
  private:
   static constexpr uint32_t kNil = UINT32_MAX;
+  // An intrusive doubly linked list of slots, head = most recently used.
+  struct List {
+    uint32_t head = kNil, tail = kNil;
+    size_t size = 0;
+  };
   struct Slot {
     Flow flow;
-    uint32_t prev = kNil, next = kNil;  // LRU list; head is most recently used
+    uint32_t prev = kNil, next = kNil;    // in lru_[assured]
+    uint32_t sprev = kNil, snext = kNil;  // in its client's list, while unassured
     bool used = false;
+    bool assured = false;  // which LRU list it is on
   };
+  using ListField = uint32_t Slot::*;
 
+  void ListUnlink(List& l, uint32_t i, ListField prev, ListField next);
+  void ListPushFront(List& l, uint32_t i, ListField prev, ListField next);
+  // Takes a slot off its lists / puts it at the front of the lists its flow now belongs on.
   void Unlink(uint32_t i);
-  void PushFront(uint32_t i);
+  void Link(uint32_t i);
   void Erase(uint32_t i);
   void SetState(Flow& f, FlowState s);
   void Notify(const Flow& f, FlowClass before, FlowClass after);
+  // Makes room in a full table for a flow of `src`; false if every live flow is assured.
+  bool MakeRoom(net::Ipv4 src, int64_t now);
 
   size_t max_flows_;
   std::deque<Slot> slots_;  // a deque: growing it never moves a Flow
   std::vector<uint32_t> free_;
-  uint32_t head_ = kNil, tail_ = kNil;
+  List lru_[2];                                    // [0] unassured, [1] assured
+  absl::flat_hash_map<uint32_t, List> by_source_;  // unassured flows per client address
   // value: slot << 1 | direction
   absl::flat_hash_map<Tuple, uint32_t> index_;
   Counters counters_;

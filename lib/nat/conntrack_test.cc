@@ -110,28 +110,96 @@ TEST(Conntrack, UdpUnrepliedThenReplied) {
   EXPECT_TRUE(ct.Find(Orig(5000, 17), 2000 + kUdpRepliedTimeoutMs - 1));
 }
 
-TEST(Conntrack, FullTablePrefersAnExpiredFlowThenTheLeastRecentlyUsed) {
+TEST(Conntrack, FullTablePrefersAnExpiredFlowThenAnUnassuredOneNeverAnAssuredOne) {
   Conntrack ct(3);
   Flow* a = ct.Insert(Orig(1, 17), Rep(1, 17), 0, 1, 0);
   Flow* b = ct.Insert(Orig(2, 17), Rep(2, 17), 0, 1, 0);
   Flow* c = ct.Insert(Orig(3, 17), Rep(3, 17), 0, 1, 0);
-  ct.Track(b, kReply, 0, 1, 10'000);  // b: replied, lives until 130 s; least recently used
-  ct.Track(a, kOrig, 0, 1, 20'000);   // a: unreplied, until 50 s
-  ct.Track(c, kOrig, 0, 1, 30'000);   // c: unreplied, until 60 s
-  // At 55 s the LRU tail (b) is alive but a, next to it, has expired: a goes, as an expiration.
+  ct.Track(b, kReply, 0, 1,
+           10'000);                  // b: replied (assured), lives until 130 s; least recently used
+  ct.Track(a, kOrig, 0, 1, 20'000);  // a: unreplied, until 50 s
+  ct.Track(c, kOrig, 0, 1, 30'000);  // c: unreplied, until 60 s
+  EXPECT_TRUE(b->Assured());
+  EXPECT_FALSE(a->Assured());
+  // At 55 s a has expired: it goes, as an expiration.
   ct.Insert(Orig(4, 17), Rep(4, 17), 0, 1, 55'000);
   EXPECT_EQ(ct.counters().expirations, 1u);
   EXPECT_EQ(ct.counters().evictions, 0u);
   EXPECT_FALSE(ct.Contains(Orig(1, 17)));
-  EXPECT_TRUE(ct.Contains(Orig(2, 17)));
-  // Nothing has expired at 56 s: the least recently used (b) is evicted.
+  // Nothing has expired at 56 s: the oldest unassured flow (c) is evicted, not b, which is older
+  // but assured.
   ct.Insert(Orig(5, 17), Rep(5, 17), 0, 1, 56'000);
   EXPECT_EQ(ct.counters().evictions, 1u);
-  EXPECT_FALSE(ct.Contains(Orig(2, 17)));
-  EXPECT_FALSE(ct.Contains(Rep(2, 17)));
-  EXPECT_TRUE(ct.Contains(Orig(3, 17)));
+  EXPECT_TRUE(ct.Contains(Orig(2, 17)));
+  EXPECT_FALSE(ct.Contains(Orig(3, 17)));
+  EXPECT_FALSE(ct.Contains(Rep(3, 17)));
   EXPECT_EQ(ct.size(), 3u);
   EXPECT_EQ(ct.counters().inserts, 5u);
+  EXPECT_EQ(ct.counters().refused, 0u);
+}
+
+TEST(Conntrack, ATableFullOfAssuredFlowsRefusesNewOnes) {
+  Conntrack ct(2);
+  for (uint16_t p : {1, 2}) {
+    Flow* f = ct.Insert(Orig(p), Rep(p), 0, 1, 0);
+    ct.Track(f, kReply, kSyn | kAck, 1, 1);
+    ct.Track(f, kOrig, kAck, 1, 2);
+    ASSERT_EQ(f->state, FlowState::kEstablished);
+  }
+  EXPECT_EQ(ct.Insert(Orig(3), Rep(3), 0, 1, 3), nullptr);
+  EXPECT_EQ(ct.counters().refused, 1u);
+  EXPECT_EQ(ct.counters().evictions, 0u);
+  EXPECT_TRUE(ct.Contains(Orig(1)) && ct.Contains(Orig(2)));
+  // Once one of them has timed out, a new flow fits again.
+  EXPECT_NE(ct.Insert(Orig(3), Rep(3), 0, 1, 2 + kTcpEstablishedTimeoutMs), nullptr);
+  EXPECT_EQ(ct.counters().expirations, 1u);
+}
+
+// The hardening issue's flood: one pod sends SYNs from every port while another holds an
+// established connection and is in the middle of opening a new one.
+TEST(Conntrack, ASynFloodFromOneClientChurnsItsOwnHalfOpenFlows) {
+  const net::Ipv4 flooder = Ip("10.244.1.66");
+  auto from = [](net::Ipv4 src, uint16_t port) {
+    return Tuple{src, Ip("10.96.0.10"), port, 80, 6};
+  };
+  Conntrack ct(80);  // fair share: 10 unassured flows per client
+  Flow* held = ct.Insert(Orig(1), Rep(1), 0, 1, 0);
+  ct.Track(held, kReply, kSyn | kAck, 1, 1);
+  ct.Track(held, kOrig, kAck, 1, 2);
+  ct.Insert(Orig(2), Rep(2), 0, 1, 3);  // the other client's next handshake, not answered yet
+  EXPECT_EQ(ct.unassured_of(Ip("10.244.1.2")), 1u);
+  for (uint32_t i = 0; i < 75'000; ++i) {
+    const uint16_t port = static_cast<uint16_t>(1024 + i % 60000);
+    const Tuple t = from(flooder, port);
+    if (ct.Contains(t)) continue;
+    ASSERT_NE(ct.Insert(t, Rep(static_cast<uint16_t>(10000 + i % 50000), 6, "10.244.2.9"), 0, 1,
+                        10 + i / 100),
+              nullptr);
+  }
+  EXPECT_EQ(ct.size(), 80u);
+  EXPECT_TRUE(ct.Find(Orig(1), 1000).has_value()) << "the established connection survives";
+  EXPECT_TRUE(ct.Find(Orig(2), 1000).has_value()) << "so does the other client's handshake";
+  EXPECT_EQ(ct.unassured_of(flooder), 78u);
+  EXPECT_GT(ct.counters().evictions, 70'000u);
+  EXPECT_EQ(ct.counters().refused, 0u);
+}
+
+TEST(Conntrack, AFlowMovesBetweenAssuredAndUnassuredWithItsState) {
+  Conntrack ct;
+  Flow* f = ct.Insert(Orig(7), Rep(7), 0, 1, 0);
+  EXPECT_EQ(ct.unassured_of(Ip("10.244.1.2")), 1u);
+  ct.Track(f, kReply, kSyn | kAck, 1, 1);
+  EXPECT_EQ(ct.unassured_of(Ip("10.244.1.2")), 1u);  // SYN_RECV: not up yet
+  ct.Track(f, kOrig, kAck, 1, 2);
+  EXPECT_EQ(ct.unassured_of(Ip("10.244.1.2")), 0u);
+  ct.Track(f, kOrig, kRst, 1, 3);  // reset: done, evictable again
+  EXPECT_FALSE(f->Assured());
+  EXPECT_EQ(ct.unassured_of(Ip("10.244.1.2")), 1u);
+  ct.Remove(f);
+  EXPECT_EQ(ct.unassured_of(Ip("10.244.1.2")), 0u);
+  int seen = 0;
+  ct.ForEach([&](const Flow&) { ++seen; });
+  EXPECT_EQ(seen, 0);
 }
 
 TEST(Conntrack, EvictionStaysBoundedUnderLoad) {

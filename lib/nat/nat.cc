@@ -72,36 +72,6 @@ void RewriteHeaders(Ipv4View& ip, std::span<uint8_t> l4, uint8_t protocol, const
 
 }  // namespace
 
-std::string_view ToString(DropReason r) {
-  switch (r) {
-    case DropReason::kNone:
-      return "none";
-    case DropReason::kTruncated:
-      return "truncated";
-    case DropReason::kMalformed:
-      return "malformed";
-    case DropReason::kBadChecksum:
-      return "bad_checksum";
-    case DropReason::kFragment:
-      return "fragment";
-    case DropReason::kUnsupportedProtocol:
-      return "unsupported_protocol";
-    case DropReason::kNoService:
-      return "no_service";
-    case DropReason::kNoEndpoints:
-      return "no_endpoints";
-    case DropReason::kNoFlow:
-      return "no_flow";
-    case DropReason::kInvalidTcp:
-      return "invalid_tcp";
-    case DropReason::kIcmpNoFlow:
-      return "icmp_no_flow";
-    case DropReason::kPortsExhausted:
-      return "ports_exhausted";
-  }
-  return "?";
-}
-
 absl::StatusOr<std::unique_ptr<Nat>> Nat::Create(ServiceTable table, NatOptions options) {
   if (options.proxy_ip.value == 0) return absl::InvalidArgumentError("nat: proxy address is unset");
   if (options.port_min == 0 || options.port_min > options.port_max) {
@@ -124,6 +94,7 @@ Nat::Nat(ServiceTable table, NatOptions options)
       options_(std::move(options)),
       conntrack_(options_.max_flows),
       balancer_(options_.seed),
+      reassembler_(options_.reassembly),
       next_port_(options_.port_min),
       service_counters_(table_.ports().size()) {
   for (net::Ipv4 ip : options_.node_ips) node_ips_.insert(ip.value);
@@ -156,7 +127,7 @@ Verdict Nat::Process(std::span<uint8_t> frame, int64_t now, bool l4_partial) {
   ++counters_.packets;
   auto ip = Ipv4View::Parse(frame);
   if (!ip.ok()) return Drop(ReasonOf(ip.status()));
-  if (ip->is_fragment()) return Drop(DropReason::kFragment);
+  if (ip->is_fragment()) return ProcessFragment(*ip, now);
   switch (ip->protocol()) {
     case packet::kProtoTcp:
     case packet::kProtoUdp:
@@ -170,6 +141,38 @@ Verdict Nat::Process(std::span<uint8_t> frame, int64_t now, bool l4_partial) {
     default:
       return Drop(DropReason::kUnsupportedProtocol);
   }
+}
+
+void Nat::CountFragmentDrops(const std::vector<Reassembler::Dropped>& dropped) {
+  for (const Reassembler::Dropped& d : dropped) {
+    counters_.held -= d.fragments;
+    counters_.dropped += d.fragments;
+    counters_.drops[static_cast<int>(d.reason)] += d.fragments;
+  }
+}
+
+Verdict Nat::ProcessFragment(const packet::Ipv4View& ip, int64_t now) {
+  Reassembler::Result r = reassembler_.Add(ip, now);
+  CountFragmentDrops(r.dropped);
+  switch (r.fate) {
+    case Reassembler::Fate::kHeld:
+      ++counters_.held;
+      return Verdict{Verdict::Action::kHeld, DropReason::kNone, {}, -1};
+    case Reassembler::Fate::kDropped:
+      return Drop(r.reason);
+    case Reassembler::Fate::kComplete:
+      break;
+  }
+  counters_.held -= r.fragments - 1;  // the others were held; this one never was
+  counters_.reassembled += r.fragments;
+  ++counters_.datagrams;
+  // The whole datagram is a packet of its own. It is no fragment, so this does not recurse again.
+  Verdict v = Process(std::span<uint8_t>(r.datagram), now, /*l4_partial=*/false);
+  if (v.action == Verdict::Action::kForward) {
+    v.action = Verdict::Action::kForwardFrame;
+    v.reply = std::move(r.datagram);
+  }
+  return v;
 }
 
 Verdict Nat::ProcessTransport(std::span<uint8_t> frame, int64_t now, bool l4_partial) {
@@ -228,7 +231,9 @@ Verdict Nat::ProcessTransport(std::span<uint8_t> frame, int64_t now, bool l4_par
   uint16_t snat_port = AllocatePort(e.ip, e.port, proto, t.src_port);
   if (snat_port == 0) return Drop(DropReason::kPortsExhausted, port->id);
   const Tuple reply{e.ip, options_.proxy_ip, e.port, snat_port, proto};
-  conntrack_.Insert(t, reply, port->id, ip.total_length(), now);
+  if (conntrack_.Insert(t, reply, port->id, ip.total_length(), now) == nullptr) {
+    return Drop(DropReason::kTableFull, port->id);  // full of assured flows: the new one waits
+  }
   ++service_counters_[port->id].new_flows;
   RewriteHeaders(ip, l4, proto, reply.Inverted(), l4_partial);
   return Forward(port->id, ip.total_length());
@@ -337,6 +342,7 @@ absl::Status Nat::SetEndpoints(int port_id, std::vector<Endpoint> endpoints) {
 
 void Nat::Expire(int64_t now) {
   conntrack_.Expire(now);
+  CountFragmentDrops(reassembler_.Expire(now));
   balancer_.ExpireAffinity(now);
 }
 

@@ -29,8 +29,12 @@
 // A service port without endpoints answers like kube-proxy: TCP with a reset, UDP with ICMP port
 // unreachable (verdict kReply). A TCP segment of no flow (flushed when its pod died, or expired)
 // gets a reset too, so its client learns at once (kube-proxy drops it, and the client waits).
-// Anything malformed, truncated, fragmented, unknown or stateless is dropped and counted by reason;
-// Process() never fails and never reads outside the frame.
+// IPv4 fragments are reassembled first (lib/nat/reassembly, bounded), as the kernel does before
+// kube-proxy's rules see a packet; the whole datagram is translated and handed back to be sent in
+// place of the fragment that completed it (kForwardFrame); the kernel fragments it again on output.
+// A new flow in a table full of assured flows is dropped (kTableFull), never an established one.
+// Anything malformed, truncated, unknown or stateless is dropped and counted by reason; Process()
+// never fails and never reads outside the frame.
 //
 // Not thread-safe: one Nat per pump thread.
 #pragma once
@@ -47,33 +51,21 @@
 #include "lib/config/spec.h"
 #include "lib/nat/balancer.h"
 #include "lib/nat/conntrack.h"
+#include "lib/nat/drop_reason.h"
+#include "lib/nat/reassembly.h"
 #include "lib/nat/service_table.h"
 #include "lib/net/ip.h"
 
 namespace mkn::nat {
 
-enum class DropReason : uint8_t {
-  kNone,
-  kTruncated,            // a header or the declared length runs past the frame
-  kMalformed,            // an impossible field (version, IHL, data offset, UDP length)
-  kBadChecksum,          // IPv4 header or ICMP checksum does not verify
-  kFragment,             // IP fragments carry no ports for all but the first: not NATed
-  kUnsupportedProtocol,  // not TCP, UDP or an ICMP error (e.g. ping to a ClusterIP, as kube-proxy)
-  kNoService,            // destination is no ClusterIP:port / NodePort
-  kNoEndpoints,     // service without endpoints (counted also when a reset/unreachable is sent)
-  kNoFlow,          // to the proxy address but no flow (a late reply after expiry)
-  kInvalidTcp,      // a TCP segment that is not a SYN and belongs to no flow: answered with a reset
-  kIcmpNoFlow,      // an ICMP error quoting a packet of no known flow
-  kPortsExhausted,  // no free SNAT port towards that endpoint
-};
-inline constexpr int kDropReasonCount = 12;
-std::string_view ToString(DropReason r);
-
 struct Verdict {
-  enum class Action : uint8_t { kForward, kDrop, kReply };
+  // kForward: send the (rewritten) input frame on. kReply: send `reply` back instead (a reset, an
+  // ICMP unreachable). kForwardFrame: send `reply` on instead (a reassembled, translated datagram).
+  // kHeld: the input was a fragment, kept until its datagram is whole: send nothing now.
+  enum class Action : uint8_t { kForward, kDrop, kReply, kForwardFrame, kHeld };
   Action action = Action::kDrop;
   DropReason reason = DropReason::kNone;  // kDrop, and kReply (kNoEndpoints)
-  std::vector<uint8_t> reply;             // kReply: the frame to send back towards the client
+  std::vector<uint8_t> reply;             // kReply, kForwardFrame: the frame to send
   int service_port_id = -1;               // the service port involved, if any
 };
 
@@ -83,6 +75,7 @@ struct NatOptions {
   uint16_t port_min = 1024;         // SNAT port range, inclusive
   uint16_t port_max = 65535;
   size_t max_flows = kDefaultMaxFlows;
+  ReassemblyOptions reassembly;
   uint64_t seed = 1;  // the balancer's random generator
 };
 
@@ -94,11 +87,20 @@ struct ServiceCounters {
   std::array<uint64_t, kDropReasonCount> drops{};
 };
 
+// Every frame that enters Process() ends in exactly one of forwarded, replied, dropped, held (a
+// fragment kept for now) or reassembled (a fragment that became part of a whole datagram); a
+// reassembled datagram is then a packet of its own. So at any time
+//   packets == forwarded + replied + dropped + held + reassembled.
+// A held fragment that is dropped later (its datagram timed out, overlapped, was pushed out) moves
+// from held to dropped.
 struct NatCounters {
-  uint64_t packets = 0;  // == forwarded + replied + dropped
+  uint64_t packets = 0;
   uint64_t forwarded = 0;
   uint64_t replied = 0;
   uint64_t dropped = 0;
+  uint64_t held = 0;
+  uint64_t reassembled = 0;
+  uint64_t datagrams = 0;                          // whole datagrams made from fragments
   std::array<uint64_t, kDropReasonCount> drops{};  // sums to dropped
 };
 
@@ -122,6 +124,7 @@ class Nat {
   const ServiceTable& table() const { return table_; }
   const Conntrack& conntrack() const { return conntrack_; }
   const Balancer& balancer() const { return balancer_; }
+  const Reassembler& reassembler() const { return reassembler_; }
   const NatCounters& counters() const { return counters_; }
   // Zeroes if no such id.
   ServiceCounters service_counters(int port_id) const;
@@ -130,6 +133,10 @@ class Nat {
   Nat(ServiceTable table, NatOptions options);
 
   Verdict Drop(DropReason reason, int port_id = -1);
+  // A fragment: held, dropped, or its datagram whole and translated.
+  Verdict ProcessFragment(const packet::Ipv4View& ip, int64_t now);
+  // Fragments dropped by the reassembler, some of them held until now.
+  void CountFragmentDrops(const std::vector<Reassembler::Dropped>& dropped);
   Verdict Forward(int port_id, size_t bytes);
   Verdict ProcessTransport(std::span<uint8_t> frame, int64_t now, bool l4_partial);
   Verdict ProcessIcmpError(std::span<uint8_t> frame, int64_t now);
@@ -146,6 +153,7 @@ class Nat {
   absl::flat_hash_set<uint32_t> node_ips_;
   Conntrack conntrack_;
   Balancer balancer_;
+  Reassembler reassembler_;
   uint32_t next_port_;
   NatCounters counters_;
   std::vector<ServiceCounters> service_counters_;

@@ -214,8 +214,8 @@ TEST(Nat, FixtureTable) {
       {"ping to a clusterip (kube-proxy does not answer either)",
        PacketBuilder::IcmpEcho(kClient, kWebVip, 8, 1, 1).Build(), Action::kDrop, {},
        DropReason::kUnsupportedProtocol},
-      {"a fragment", PacketBuilder::Udp(kClient, 5353, kDnsVip, 53).Fragment(true, 0).Build(),
-       Action::kDrop, {}, DropReason::kFragment},
+      {"a first fragment is held for reassembly",
+       PacketBuilder::Udp(kClient, 5353, kDnsVip, 53).Fragment(true, 0).Build(), Action::kHeld, {}},
       {"bad ip header checksum", Tcp(kClient, 40000, kWebVip, 80, kTcpAck, 1).BadIpChecksum().Build(),
        Action::kDrop, {}, DropReason::kBadChecksum},
       {"bad icmp checksum on an error",
@@ -279,7 +279,8 @@ TEST(Nat, FixtureTable) {
 
   const NatCounters& n = nat->counters();
   EXPECT_EQ(n.packets, cases.size());
-  EXPECT_EQ(n.packets, n.forwarded + n.replied + n.dropped);
+  EXPECT_EQ(n.held, 1u);
+  EXPECT_EQ(n.packets, n.forwarded + n.replied + n.dropped + n.held);
   uint64_t drops = 0;
   for (uint64_t d : n.drops) drops += d;
   EXPECT_EQ(drops, n.dropped);
@@ -486,6 +487,136 @@ TEST(Nat, PartialChecksumsAreUpdatedForTheAddressesOnly) {
     FinishChecksum(frame, off);
     EXPECT_EQ(ChecksumErrors(frame), "");
   }
+}
+
+// Process() on a frame of its own (it rewrites in place).
+Verdict Send(Nat& nat, std::vector<uint8_t> frame, int64_t now) { return nat.Process(frame, now); }
+
+// A UDP datagram too big for the pod's MTU arrives as fragments: the NAT holds them, translates the
+// whole datagram once it is complete, and hands it back to be sent (the kernel fragments it again).
+// The reply comes back fragmented too and is translated the same way.
+TEST(Nat, FragmentedUdpIsReassembledTranslatedAndCounted) {
+  auto nat = MakeNat();
+  std::string body(8000, 'x');
+  for (size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>('a' + i % 26);
+  const auto query = PacketBuilder::Udp(kClient, 5353, kDnsVip, 53)
+                         .Id(4242)
+                         .DontFragment(false)
+                         .Payload(body)
+                         .Build();
+  const size_t payload = query.size() - 20;
+  std::vector<std::vector<uint8_t>> frags;
+  for (size_t off = 0; off < payload; off += 1424) {
+    const size_t len = std::min<size_t>(1424, payload - off);
+    frags.push_back(packet::testing::Fragment(query, off, len, off + len < payload));
+  }
+  ASSERT_EQ(frags.size(), 6u);
+  // Out of order: the last first, as a reordering network may deliver them.
+  std::swap(frags.front(), frags.back());
+  Verdict v;
+  for (size_t i = 0; i < frags.size(); ++i) {
+    v = nat->Process(frags[i], 10);
+    if (i + 1 < frags.size()) {
+      ASSERT_EQ(v.action, Action::kHeld) << i;
+    }
+  }
+  ASSERT_EQ(v.action, Action::kForwardFrame) << ToString(v.reason);
+  EXPECT_EQ(ChecksumErrors(v.reply), "");
+  auto out = packet::Ipv4View::Parse(v.reply);
+  ASSERT_TRUE(out.ok());
+  EXPECT_FALSE(out->is_fragment());
+  EXPECT_EQ(out->src(), kProxy);
+  EXPECT_EQ(out->dst(), kDns0);
+  EXPECT_EQ(out->total_length(), query.size());
+  EXPECT_EQ(std::string(v.reply.end() - 8000, v.reply.end()), body);
+
+  // The answer, fragmented by the endpoint, back to the client as from the ClusterIP.
+  const uint16_t snat_port = packet::Load16(&out->payload()[0]);
+  const auto answer = PacketBuilder::Udp(kDns0, 5353, kProxy, snat_port)
+                          .Id(77)
+                          .DontFragment(false)
+                          .Payload(body)
+                          .Build();
+  Verdict back;
+  for (size_t off = 0; off < payload; off += 1424) {
+    const size_t len = std::min<size_t>(1424, payload - off);
+    back = Send(*nat, packet::testing::Fragment(answer, off, len, off + len < payload), 11);
+  }
+  ASSERT_EQ(back.action, Action::kForwardFrame) << ToString(back.reason);
+  auto in = packet::Ipv4View::Parse(back.reply);
+  ASSERT_TRUE(in.ok());
+  EXPECT_EQ(in->src(), kDnsVip);
+  EXPECT_EQ(in->dst(), kClient);
+  EXPECT_EQ(ChecksumErrors(back.reply), "");
+
+  const NatCounters& c = nat->counters();
+  EXPECT_EQ(c.datagrams, 2u);
+  EXPECT_EQ(c.reassembled, 12u);
+  EXPECT_EQ(c.held, 0u);
+  EXPECT_EQ(c.forwarded, 2u);
+  EXPECT_EQ(c.packets, c.forwarded + c.replied + c.dropped + c.held + c.reassembled);
+  EXPECT_EQ(nat->reassembler().datagrams(), 0u);
+}
+
+TEST(Nat, AnIncompleteDatagramTimesOutAndIsCountedAsDropped) {
+  auto nat = MakeNat();
+  const auto query = PacketBuilder::Udp(kClient, 5353, kDnsVip, 53)
+                         .DontFragment(false)
+                         .Payload(std::string(3000, 'q'))
+                         .Build();
+  ASSERT_EQ(Send(*nat, packet::testing::Fragment(query, 0, 1480, true), 0).action, Action::kHeld);
+  nat->Expire(29'999);
+  EXPECT_EQ(nat->counters().held, 1u);
+  nat->Expire(30'000);
+  const NatCounters& c = nat->counters();
+  EXPECT_EQ(c.held, 0u);
+  EXPECT_EQ(c.dropped, 1u);
+  EXPECT_EQ(c.drops[static_cast<int>(DropReason::kFragTimeout)], 1u);
+  EXPECT_EQ(c.packets, c.forwarded + c.replied + c.dropped + c.held + c.reassembled);
+}
+
+// The hardening issue's flood, through the NAT: a connection is established, then one client sends
+// SYNs from every port; the connection's next segment is still translated, not reset; once the
+// table holds only assured flows, new flows are dropped and counted instead of evicting them.
+TEST(Nat, ASynFloodNeverResetsAnEstablishedConnection) {
+  auto nat = MakeNat(config::Algorithm::kRoundRobin, false, /*max_flows=*/64);
+  auto syn = Tcp(kClient, 40000, kWebVip, 80, kTcpSyn, 1).Build();
+  ASSERT_EQ(nat->Process(syn, 0).action, Action::kForward);
+  auto ip = *packet::Ipv4View::Parse(syn);
+  const net::Ipv4 web = ip.dst();
+  const uint16_t snat = packet::Load16(&ip.payload()[0]);  // rewritten in place: P:snat -> E:8080
+  auto synack = Tcp(web, 8080, kProxy, snat, kTcpSyn | kTcpAck, 500, 2).Build();
+  ASSERT_EQ(nat->Process(synack, 1).action, Action::kForward);
+  auto ack = Tcp(kClient, 40000, kWebVip, 80, kTcpAck, 2, 501).Build();
+  ASSERT_EQ(nat->Process(ack, 2).action, Action::kForward);
+
+  const net::Ipv4 flooder = Ip("10.244.1.66");
+  for (uint16_t p = 1024; p < 1024 + 5000; ++p) {
+    auto f = Tcp(flooder, p, kWebVip, 80, kTcpSyn, p).Build();
+    ASSERT_EQ(nat->Process(f, 3).action, Action::kForward) << p;
+  }
+  EXPECT_EQ(nat->conntrack().size(), 64u);
+  auto data = Tcp(kClient, 40000, kWebVip, 80, kTcpAck | kTcpPsh, 2, 501).Payload("hi").Build();
+  Verdict v = nat->Process(data, 4);
+  EXPECT_EQ(v.action, Action::kForward) << ToString(v.reason);
+  EXPECT_EQ(nat->conntrack().counters().refused, 0u);
+
+  // A table that holds only established connections refuses the next new one.
+  auto full = MakeNat(config::Algorithm::kRoundRobin, false, /*max_flows=*/1);
+  auto s1 = Tcp(kClient, 41000, kWebVip, 80, kTcpSyn, 1).Build();
+  ASSERT_EQ(full->Process(s1, 0).action, Action::kForward);
+  auto ip1 = *packet::Ipv4View::Parse(s1);
+  const uint16_t snat1 = packet::Load16(&ip1.payload()[0]);
+  ASSERT_EQ(
+      Send(*full, Tcp(ip1.dst(), 8080, kProxy, snat1, kTcpSyn | kTcpAck, 9, 2).Build(), 1).action,
+      Action::kForward);
+  ASSERT_EQ(Send(*full, Tcp(kClient, 41000, kWebVip, 80, kTcpAck, 2, 10).Build(), 2).action,
+            Action::kForward);
+  Verdict refused = Send(*full, Tcp(flooder, 1, kWebVip, 80, kTcpSyn, 1).Build(), 3);
+  EXPECT_EQ(refused.action, Action::kDrop);
+  EXPECT_EQ(refused.reason, DropReason::kTableFull);
+  const ServicePort* port = full->table().Lookup(kWebVip, 80, config::Protocol::kTcp);
+  EXPECT_EQ(full->service_counters(port->id).drops[static_cast<int>(DropReason::kTableFull)], 1u);
 }
 
 }  // namespace

@@ -66,4 +66,26 @@ inline std::string Hex(const std::vector<uint8_t>& f) {
   return out;
 }
 
+// One IPv4 fragment of the whole datagram `whole`: `len` payload bytes from byte `offset` of its
+// payload (a multiple of 8), with more-fragments set as asked, as a router cuts it (RFC 791): the
+// same header and identification, its own total length, offset and header checksum.
+inline std::vector<uint8_t> Fragment(const std::vector<uint8_t>& whole, size_t offset, size_t len,
+                                     bool more) {
+  const size_t hl = (whole[0] & 0x0f) * 4u;
+  std::vector<uint8_t> f(whole.begin(), whole.begin() + static_cast<std::ptrdiff_t>(hl));
+  f.insert(f.end(), whole.begin() + static_cast<std::ptrdiff_t>(hl + offset),
+           whole.begin() + static_cast<std::ptrdiff_t>(hl + offset + len));
+  const size_t total = f.size();
+  f[2] = static_cast<uint8_t>(total >> 8);
+  f[3] = static_cast<uint8_t>(total);
+  const size_t units = offset / 8;
+  f[6] = static_cast<uint8_t>((more ? 0x20 : 0) | ((units >> 8) & 0x1f));
+  f[7] = static_cast<uint8_t>(units);
+  f[10] = f[11] = 0;
+  const uint16_t sum = static_cast<uint16_t>(~RefSum(f, 0, hl));
+  f[10] = static_cast<uint8_t>(sum >> 8);
+  f[11] = static_cast<uint8_t>(sum);
+  return f;
+}
+
 }  // namespace mkn::packet::testing

@@ -47,6 +47,10 @@ struct UserspaceProxy::Impl {
   std::thread pump;
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> read_errors{0}, write_errors{0};
+  // Why the pump stopped before Stop() asked it to ("" while it runs): Services in userspace mode
+  // are dead then, and `get svc` must say so rather than show counters that no longer move.
+  mutable std::mutex error_mu;
+  std::string pump_error;
 
   void Run();
   // Reads, translates and writes back up to kBatch frames of one node.
@@ -74,13 +78,17 @@ void UserspaceProxy::Impl::Drain(Node& n, std::vector<uint8_t>& buf) {
         // Same length, same header: offsets and GSO segment size still hold.
         put = ::write(n.tun.get(), buf.data(), static_cast<size_t>(got));
         break;
-      case nat::Verdict::Action::kReply: {
+      case nat::Verdict::Action::kReply:
+      case nat::Verdict::Action::kForwardFrame: {
+        // A frame of the NAT's own (a reset, or a reassembled datagram, which the node's kernel
+        // fragments again on its way out): no offloads to describe.
         VnetHdr none;
         iovec iov[2] = {{&none, kHdr}, {v.reply.data(), v.reply.size()}};
         put = ::writev(n.tun.get(), iov, 2);
         break;
       }
       case nat::Verdict::Action::kDrop:
+      case nat::Verdict::Action::kHeld:
         break;
     }
     if (put < 0) ++write_errors;
@@ -94,7 +102,12 @@ void UserspaceProxy::Impl::Run() {
   while (!stop.load(std::memory_order_relaxed)) {
     int timeout = static_cast<int>(std::max<int64_t>(0, next_expire - NowMs()));
     int n = ::epoll_wait(epoll.get(), events.data(), static_cast<int>(events.size()), timeout);
-    if (n < 0 && errno != EINTR) break;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      std::lock_guard<std::mutex> l(error_mu);
+      pump_error = StrCat("epoll_wait: ", std::strerror(errno));
+      return;
+    }
     // Level-triggered: a TUN with more than kBatch frames waiting is simply reported again.
     for (int i = 0; i < n; ++i) {
       uint32_t idx = events[i].data.u32;
@@ -219,6 +232,10 @@ ProxyStats UserspaceProxy::Stats() const {
   ProxyStats st;
   st.read_errors = impl_->read_errors;
   st.write_errors = impl_->write_errors;
+  {
+    std::lock_guard<std::mutex> l(impl_->error_mu);
+    st.pump_error = impl_->pump_error;
+  }
   for (const auto& n : impl_->nodes) {
     std::lock_guard<std::mutex> l(n->mu);
     const nat::Nat& nat = *n->nat;
@@ -250,6 +267,11 @@ ProxyStats UserspaceProxy::Stats() const {
     st.total.forwarded += c.forwarded;
     st.total.replied += c.replied;
     st.total.dropped += c.dropped;
+    st.total.held += c.held;
+    st.total.reassembled += c.reassembled;
+    st.total.datagrams += c.datagrams;
+    st.conntrack_evictions += nat.conntrack().counters().evictions;
+    st.conntrack_refused += nat.conntrack().counters().refused;
     for (size_t d = 0; d < c.drops.size(); ++d) st.total.drops[d] += c.drops[d];
   }
   return st;

@@ -49,8 +49,11 @@ struct ProxyServiceStats {
 
 struct ProxyStats {
   std::vector<ProxyServiceStats> services;
-  nat::NatCounters total;
+  nat::NatCounters total;  // every node's, summed: drops not tied to a service port are here too
   uint64_t read_errors = 0, write_errors = 0;
+  uint64_t conntrack_evictions = 0;  // unassured flows pushed out of a full table
+  uint64_t conntrack_refused = 0;    // new flows refused by a table full of assured ones
+  std::string pump_error;            // why the pump stopped on its own ("" while it runs)
 };
 
 class UserspaceProxy {
