@@ -3,10 +3,22 @@
 #
 #   ci/setup.sh            install (idempotent) and build into ./build
 #   ci/setup.sh --no-build install only
+#   ci/setup.sh --runtime  only what building the tool and running labs need (a workshop machine: no
+#                          GoogleTest, Mininet, nginx, wrk, sockperf or clang-format), then build the tool
+#                          alone (-DMKN_TESTS=OFF). For a machine without a compiler, install the package
+#                          instead: cmake --build build --target package, then apt install ./minikube-net_*.deb
 #
 # Debian packages only: no downloads, no vendored copies. Safe to run again: apt-get skips what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+mode=full
+case "${1:-}" in
+  "") ;;
+  --no-build) mode=no-build ;;
+  --runtime) mode=runtime ;;
+  *) echo "usage: ci/setup.sh [--no-build|--runtime]" >&2; exit 2 ;;
+esac
 
 packages=(
   # toolchain
@@ -14,16 +26,21 @@ packages=(
   # libraries (STYLE.md: Abseil, toml++, libmnl, libnftables, Boost.Asio/Beast, libtins, OpenSSL, CLI11, JSON)
   libabsl-dev libtomlplusplus-dev libmnl-dev libnftables-dev libboost-dev libboost-system-dev
   libtins-dev libssl-dev libcli11-dev nlohmann-json3-dev
-  # tests, and ci/lint.sh's format check
-  libgtest-dev libgmock-dev libbenchmark-dev clang-format
-  # tools the tests and examples drive
-  iproute2 iputils-ping tcpdump tshark curl util-linux procps iperf3 sockperf nftables containernetworking-plugins
+  # what the README's walkthrough runs in a lab
+  iproute2 iputils-ping tcpdump tshark curl util-linux procps iperf3 nftables containernetworking-plugins
   # examples/cni: iptables for portmap and firewall (Debian 1.1.1 has no nftables backend), jq and socat
   # for the by-hand scripts
   iptables jq socat
-  # benchmark references (Mininet and nginx run only inside the sandbox; wrk drives bench/ingress)
-  mininet bridge-utils nginx-light wrk
 )
+if [[ $mode != runtime ]]; then
+  packages+=(
+    # tests, and ci/lint.sh's format check
+    libgtest-dev libgmock-dev libbenchmark-dev clang-format
+    # benchmarks: sockperf; references (Mininet and nginx run only inside the sandbox; wrk drives
+    # bench/ingress)
+    sockperf mininet bridge-utils nginx-light wrk
+  )
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -44,7 +61,13 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-if [[ "${1:-}" != "--no-build" ]]; then
-  cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMKN_WERROR=ON >/dev/null
-  cmake --build build -j"$(nproc)"
-fi
+case $mode in
+  full)
+    cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMKN_WERROR=ON -DMKN_TESTS=ON >/dev/null
+    cmake --build build -j"$(nproc)"
+    ;;
+  runtime)
+    cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMKN_TESTS=OFF >/dev/null
+    cmake --build build -j"$(nproc)" --target minikube-net
+    ;;
+esac

@@ -8,6 +8,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Warnings are errors here (ci/lint.sh's fourth rule); configuring an existing build dir again is cheap.
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMKN_WERROR=ON >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMKN_WERROR=ON -DMKN_TESTS=ON >/dev/null
 cmake --build build -j"$(nproc)"
 exec ci/sandbox.sh ctest --test-dir build --output-on-failure --timeout 600 "$@"
