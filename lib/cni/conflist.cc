@@ -6,6 +6,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_join.h"
+#include "lib/cni/addr.h"
 #include "lib/cni/json_text.h"
 #include "lib/cni/version.h"
 #include "lib/strings/str_cat.h"
@@ -292,6 +293,32 @@ absl::StatusOr<std::string> RenderConfList(
   }
   // Substituted values are user data: keep the dump from throwing on a stray byte.
   return parsed->dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
+}
+
+namespace {
+
+void FindIpv6(const nlohmann::json& v, const std::string& path,
+              std::vector<std::pair<std::string, std::string>>& out) {
+  if (v.is_object()) {
+    for (auto it = v.begin(); it != v.end(); ++it) FindIpv6(*it, JoinPath(path, it.key()), out);
+  } else if (v.is_array()) {
+    for (size_t i = 0; i < v.size(); ++i) FindIpv6(v[i], IndexPath(path, i), out);
+  } else if (v.is_string()) {
+    const std::string& s = v.get_ref<const std::string&>();
+    if (CidrFamily(s) == 6 || IpFamily(s) == 6) out.emplace_back(path, s);
+  }
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> Ipv6InIpam(const ConfList& list) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (size_t i = 0; i < list.plugins.size(); ++i) {
+    const nlohmann::json& conf = list.plugins[i].conf;
+    if (!conf.is_object() || !conf.contains("ipam")) continue;
+    FindIpv6(conf["ipam"], StrCat("plugins[", i, "].ipam"), out);
+  }
+  return out;
 }
 
 }  // namespace mkn::cni

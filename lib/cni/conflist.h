@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -47,6 +48,12 @@ struct ConfList {
 //     or '\\', and "capabilities", when present, an object of booleans.
 // InvalidArgument otherwise, the message starting with `origin`.
 absl::StatusOr<ConfList> ParseConfList(std::string_view json_text, std::string_view origin);
+
+// The IPv6 subnets and addresses the plugins' "ipam" objects name, as (field path, value), e.g.
+// ("plugins[0].ipam.ranges[1][0].subnet", "fd00:10:244::/64"). minikube-net's nodes and pods are
+// IPv4-only until dual-stack lands (their namespaces have disable_ipv6=1), so a lab asking for IPv6
+// addresses is refused at validation rather than failing inside the plugin ("permission denied").
+std::vector<std::pair<std::string, std::string>> Ipv6InIpam(const ConfList& list);
 
 // Fills `${KEY}` inside every JSON string value (keys are left alone) from `vars`, e.g.
 // node.name, node.ip, node.pod_cidr, cluster.pod_cidr, cluster.service_cidr; `$${` writes a

@@ -240,4 +240,26 @@ TEST(RenderConfList, BadJson) {
 }
 
 }  // namespace
+TEST(Ipv6InIpam, FindsEveryIpv6SubnetAndAddressUnderIpam) {
+  auto list = ParseConfList(R"({"cniVersion": "1.0.0", "name": "n", "plugins": [
+    {"type": "bridge", "ipam": {"type": "host-local",
+      "ranges": [[{"subnet": "10.244.0.0/24"}], [{"subnet": "fd00::/64", "gateway": "fd00::1"}]],
+      "routes": [{"dst": "0.0.0.0/0"}, {"dst": "::/0"}]}},
+    {"type": "static", "ipam": {"addresses": [{"address": "2001:db8::5/64"}]}},
+    {"type": "portmap", "note": "fd00::/64 outside ipam is not an address request"}]})",
+                            "x");
+  ASSERT_TRUE(list.ok()) << list.status();
+  using P = std::pair<std::string, std::string>;
+  EXPECT_EQ(Ipv6InIpam(*list),
+            (std::vector<P>{{"plugins[0].ipam.ranges[1][0].gateway", "fd00::1"},
+                            {"plugins[0].ipam.ranges[1][0].subnet", "fd00::/64"},
+                            {"plugins[0].ipam.routes[1].dst", "::/0"},
+                            {"plugins[1].ipam.addresses[0].address", "2001:db8::5/64"}}));
+  auto v4 = ParseConfList(
+      R"({"cniVersion": "1.0.0", "name": "n", "plugins": [{"type": "bridge", "ipam": {"subnet": "10.0.0.0/8"}}]})",
+      "x");
+  ASSERT_TRUE(v4.ok());
+  EXPECT_TRUE(Ipv6InIpam(*v4).empty());
+}
+
 }  // namespace mkn::cni

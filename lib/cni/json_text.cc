@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <exception>
+#include <optional>
 
 #include "lib/strings/str_cat.h"
 
@@ -40,8 +41,39 @@ size_t Utf8SeqLen(std::string_view s, size_t i) {
   return len;
 }
 
+// Where the first array or object nested deeper than kMaxJsonDepth opens, if one does. Strings are
+// skipped (with their escapes); everything else is left to the parser. Deep nesting is refused
+// before parsing because what walks a document afterwards (the ${...} renderer, dump, the position
+// index) recurses: 50 000 levels overflowed the stack.
+std::optional<size_t> TooDeep(std::string_view text) {
+  size_t depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxJsonDepth) return i;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return std::nullopt;
+}
+
 template <typename Json>
 absl::StatusOr<Json> ParseImpl(std::string_view text, std::string_view origin) {
+  if (std::optional<size_t> at = TooDeep(text)) {
+    return absl::InvalidArgumentError(StrCat(origin, ":", LineCol(text, *at),
+                                             ": JSON nested deeper than ", kMaxJsonDepth,
+                                             " levels (a conflist needs a handful)"));
+  }
   try {
     return Json::parse(text.begin(), text.end());
   } catch (const nlohmann::json::parse_error& e) {

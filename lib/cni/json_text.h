@@ -22,8 +22,13 @@ namespace mkn::cni {
 // "line:column" (both 1-based, column in bytes) of byte `offset` in `text`.
 std::string LineCol(std::string_view text, size_t offset);
 
+// Arrays and objects nest at most this deep in what ParseJson accepts (a conflist or a plugin's
+// result needs a handful of levels).
+inline constexpr size_t kMaxJsonDepth = 64;
+
 // Parses `text`. InvalidArgument "ORIGIN:L:C: JSON parse error: CAUSE" on bad syntax (an empty
-// text included); never throws.
+// text included), or "ORIGIN:L:C: JSON nested deeper than 64 levels ..." at the first bracket past
+// kMaxJsonDepth; never throws.
 absl::StatusOr<nlohmann::json> ParseJson(std::string_view text, std::string_view origin);
 absl::StatusOr<nlohmann::ordered_json> ParseOrderedJson(std::string_view text,
                                                         std::string_view origin);

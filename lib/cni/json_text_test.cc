@@ -1,5 +1,6 @@
 #include "lib/cni/json_text.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 namespace mkn::cni {
@@ -59,4 +60,30 @@ TEST(JsonText, SanitizeUtf8) {
 }
 
 }  // namespace
+
+TEST(ParseJson, NestingIsBoundedBeforeAnythingRecurses) {
+  // 64 levels parse; the 65th bracket is named by line and column; 50 000 levels (which crashed
+  // the ${...} renderer with a stack overflow) are refused the same way, fast.
+  auto nest = [](size_t n, std::string_view open, std::string_view close) {
+    std::string s;
+    for (size_t i = 0; i < n; ++i) s += open;
+    s += "1";
+    for (size_t i = 0; i < n; ++i) s += close;
+    return s;
+  };
+  EXPECT_TRUE(ParseJson(nest(kMaxJsonDepth, "[", "]"), "x").ok());
+  auto deep = ParseJson(nest(kMaxJsonDepth + 1, "[", "]"), "x.conflist");
+  ASSERT_FALSE(deep.ok());
+  EXPECT_EQ(deep.status().message(),
+            "x.conflist:1:65: JSON nested deeper than 64 levels (a conflist needs a handful)");
+  auto objects = ParseOrderedJson("{\"a\":\n" + nest(50000, "{\"k\":", "}") + "}", "c");
+  ASSERT_FALSE(objects.ok());
+  EXPECT_THAT(std::string(objects.status().message()), ::testing::HasSubstr("c:2:"));
+  // Brackets inside strings do not count, escaped quotes included.
+  EXPECT_TRUE(
+      ParseJson(R"({"s": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"[[["})",
+                "x")
+          .ok());
+}
+
 }  // namespace mkn::cni

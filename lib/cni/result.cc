@@ -22,6 +22,13 @@ bool IsNonNegativeInt(const json& v) {
   return v.is_number_unsigned() || (v.is_number_integer() && v.get<int64_t>() >= 0);
 }
 std::string Quote(std::string_view s) { return StrCat("\"", s, "\""); }
+
+// obj[key] if it is a string, else "": for messages about a value already checked (or reported)
+// elsewhere. nlohmann's value(key, default) throws when the key holds another type.
+std::string StrOr(const json& obj, const char* key) {
+  auto it = obj.find(key);
+  return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
 std::string FamilyName(int family) { return family == 4 ? "IPv4" : "IPv6"; }
 
 // Collects "PATH: sentence" lines.
@@ -112,7 +119,7 @@ class Violations {
         continue;
       }
       int family = Cidr(r, p, "dst");
-      AddressOfFamily(r, p, "gw", family, StrCat("dst ", Quote(r.value("dst", ""))));
+      AddressOfFamily(r, p, "gw", family, StrCat("dst ", Quote(StrOr(r, "dst"))));
       UintFields(r, p, {"mtu", "advmss", "priority", "table", "scope"});
     }
   }
@@ -151,8 +158,8 @@ void ValidateLegacy(const json& r, std::string_view version, Violations& v) {
     }
     int got = v.Cidr(*it, key, "ip");
     if (got != 0 && got != family) {
-      v.Add(JoinPath(key, "ip"), StrCat(Quote(it->value("ip", "")), " is ", FamilyName(got),
-                                        ", not ", FamilyName(family)));
+      v.Add(JoinPath(key, "ip"),
+            StrCat(Quote(StrOr(*it, "ip")), " is ", FamilyName(got), ", not ", FamilyName(family)));
     }
     v.AddressOfFamily(*it, key, "gateway", family, StrCat(key));
     const json* routes = v.Array(*it, key, "routes");
@@ -244,7 +251,8 @@ void ValidateCurrent(const json& r, std::string_view version, Violations& v) {
 
 }  // namespace
 
-std::vector<std::string> ValidateResult(const json& result, std::string_view version) {
+static std::vector<std::string> ValidateResultUnguarded(const json& result,
+                                                        std::string_view version) {
   Violations v;
   if (!result.is_object()) {
     v.Add("result", StrCat("expected a JSON object, got ", result.type_name()));
@@ -349,8 +357,8 @@ class Reader {
 
 }  // namespace
 
-absl::StatusOr<Result> ParseResult(std::string_view stdout_text,
-                                   std::string_view expected_version) {
+static absl::StatusOr<Result> ParseResultUnguarded(std::string_view stdout_text,
+                                                   std::string_view expected_version) {
   auto parsed = ParseJson(stdout_text, "parse result: stdout");
   if (!parsed.ok()) return parsed.status();
   json& doc = *parsed;
@@ -412,7 +420,7 @@ absl::StatusOr<Result> ParseResult(std::string_view stdout_text,
   return out;
 }
 
-absl::StatusOr<PluginError> ParsePluginError(std::string_view stdout_text) {
+static absl::StatusOr<PluginError> ParsePluginErrorUnguarded(std::string_view stdout_text) {
   auto parsed = ParseJson(stdout_text, "parse plugin error: stdout");
   if (!parsed.ok()) return parsed.status();
   const json& doc = *parsed;
@@ -470,7 +478,7 @@ std::string_view ErrorCodeName(int code) {
   }
 }
 
-std::vector<std::string> ValidateError(const json& error) {
+static std::vector<std::string> ValidateErrorUnguarded(const json& error) {
   Violations v;
   if (!error.is_object()) {
     v.Add("error", StrCat("expected a JSON object, got ", error.type_name()));
@@ -527,6 +535,42 @@ std::string FormatPluginError(const PluginError& error, std::string_view plugin,
     for (std::string_view line : lines) out += StrCat("\n    ", line);
   }
   return SanitizeUtf8(out);
+}
+
+// The guarded entry points: plugin output is untrusted, and every read above checks its JSON type
+// first (result_test's wrong-type table); should one slip through, nlohmann's exception becomes the
+// plugin's error here rather than crossing the module boundary.
+std::vector<std::string> ValidateResult(const json& result, std::string_view version) {
+  try {
+    return ValidateResultUnguarded(result, version);
+  } catch (const json::exception& e) {
+    return {StrCat("result: malformed (", e.what(), ")")};
+  }
+}
+
+absl::StatusOr<Result> ParseResult(std::string_view stdout_text,
+                                   std::string_view expected_version) {
+  try {
+    return ParseResultUnguarded(stdout_text, expected_version);
+  } catch (const json::exception& e) {
+    return absl::InvalidArgumentError(StrCat("parse result: malformed (", e.what(), ")"));
+  }
+}
+
+absl::StatusOr<PluginError> ParsePluginError(std::string_view stdout_text) {
+  try {
+    return ParsePluginErrorUnguarded(stdout_text);
+  } catch (const json::exception& e) {
+    return absl::InvalidArgumentError(StrCat("parse plugin error: malformed (", e.what(), ")"));
+  }
+}
+
+std::vector<std::string> ValidateError(const json& error) {
+  try {
+    return ValidateErrorUnguarded(error);
+  } catch (const json::exception& e) {
+    return {StrCat("error: malformed (", e.what(), ")")};
+  }
 }
 
 }  // namespace mkn::cni

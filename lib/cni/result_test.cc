@@ -270,3 +270,70 @@ TEST(ErrorCodeName, WellKnown) {
 
 }  // namespace
 }  // namespace mkn::cni
+
+namespace mkn::cni {
+namespace {
+
+// A plugin's output is untrusted: a value of the wrong JSON type anywhere is that plugin's error
+// (a violation naming the field, or a Status), never an exception out of lib/cni. One row per kind
+// of field the validator and the parser read.
+TEST(ValidateResult, EveryFieldOfTheWrongTypeIsAViolationNotAnException) {
+  struct Row {
+    const char* version;
+    const char* result;
+    const char* expect;  // a substring of one violation
+  };
+  const Row rows[] = {
+      {"1.0.0", R"({"cniVersion":"1.0.0","routes":[{"dst":5}]})", "routes[0].dst"},
+      {"1.0.0", R"({"cniVersion":"1.0.0","routes":[{"dst":"10.0.0.0/8","gw":7}]})", "routes[0].gw"},
+      {"1.0.0", R"({"cniVersion":"1.0.0","routes":[{"dst":"10.0.0.0/8","mtu":"x"}]})",
+       "routes[0].mtu"},
+      {"1.0.0", R"({"cniVersion":"1.0.0","routes":{"dst":"10.0.0.0/8"}})", "routes"},
+      {"1.0.0", R"({"cniVersion":"1.0.0","routes":[3]})", "routes[0]"},
+      {"1.0.0", R"({"cniVersion":"1.0.0","ips":[{"address":5}]})", "ips[0].address"},
+      {"1.0.0", R"({"cniVersion":"1.0.0","ips":[{"address":"10.0.0.2/24","gateway":[]}]})",
+       "ips[0].gateway"},
+      {"1.0.0", R"({"cniVersion":"1.0.0","ips":[{"address":"10.0.0.2/24","interface":"0"}]})",
+       "ips[0].interface"},
+      {"1.0.0", R"({"cniVersion":"1.0.0","ips":[{"address":"10.0.0.2/24","interface":-1}]})",
+       "ips[0].interface"},
+      {"1.0.0", R"({"cniVersion":"1.0.0","ips":"10.0.0.2/24"})", "ips"},
+      {"1.0.0", R"({"cniVersion":"1.0.0","interfaces":[{"name":1}]})", "interfaces[0].name"},
+      {"1.0.0", R"({"cniVersion":"1.0.0","interfaces":[{"name":"eth0","mac":{}}]})",
+       "interfaces[0].mac"},
+      {"1.0.0", R"({"cniVersion":"1.0.0","interfaces":[{"name":"eth0","mtu":1.5}]})",
+       "interfaces[0].mtu"},
+      {"1.0.0", R"({"cniVersion":"1.0.0","interfaces":[null]})", "interfaces[0]"},
+      {"1.0.0", R"({"cniVersion":"1.0.0","dns":{"nameservers":[1]}})", "dns.nameservers[0]"},
+      {"1.0.0", R"({"cniVersion":"1.0.0","dns":{"domain":2}})", "dns.domain"},
+      {"1.0.0", R"({"cniVersion":"1.0.0","dns":[]})", "dns"},
+      {"1.0.0", R"({"cniVersion":5})", "cniVersion"},
+      {"0.4.0", R"({"cniVersion":"0.4.0","ips":[{"version":4,"address":"10.0.0.2/24"}]})",
+       "ips[0].version"},
+      {"0.2.0", R"({"cniVersion":"0.2.0","ip4":{"ip":5}})", "ip4.ip"},
+      {"0.2.0", R"({"cniVersion":"0.2.0","ip4":{"ip":"10.0.0.2/24","routes":[{"dst":false}]}})",
+       "ip4.routes[0].dst"},
+      {"0.2.0", R"({"cniVersion":"0.2.0","ip4":"10.0.0.2/24"})", "ip4"},
+  };
+  for (const Row& r : rows) {
+    SCOPED_TRACE(r.result);
+    std::vector<std::string> v;
+    ASSERT_NO_THROW(v = ValidateResult(json::parse(r.result), r.version));
+    EXPECT_THAT(v, ::testing::Contains(HasSubstr(r.expect)));
+    absl::StatusOr<Result> parsed;
+    ASSERT_NO_THROW(parsed = ParseResult(r.result, r.version));
+  }
+}
+
+TEST(ParsePluginError, FieldsOfTheWrongTypeAreAStatusNotAnException) {
+  for (const char* text : {R"({"code":"7","msg":"x"})", R"({"code":7,"msg":5})",
+                           R"({"code":7,"msg":"x","details":[]})", R"({"code":1e100})", "[]"}) {
+    SCOPED_TRACE(text);
+    ASSERT_NO_THROW((void)ParsePluginError(text));
+    std::vector<std::string> v;
+    ASSERT_NO_THROW(v = ValidateError(json::parse(text)));
+  }
+}
+
+}  // namespace
+}  // namespace mkn::cni

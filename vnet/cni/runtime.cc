@@ -22,6 +22,7 @@
 #include "lib/status/status.h"
 #include "lib/strings/str_cat.h"
 #include "vnet/cni/nodefs.h"
+#include "vnet/kernel/file.h"
 #include "vnet/kernel/netns.h"
 #include "vnet/kernel/owned.h"
 
@@ -31,12 +32,9 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
+// The tool's own files (cni.json, the result cache), under the cluster's state directory.
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::ErrnoToStatus(errno, StrCat("cannot read ", path));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  return ReadUserFile(path, kMaxStateFileBytes, "a state file");
 }
 
 absl::Status WriteFileAtomic(const std::string& path, const std::string& data) {
@@ -162,9 +160,13 @@ absl::StatusOr<std::vector<CniNodeConfig>> LoadCniConfigs(const config::ClusterS
     if (!c.conflist_path.empty()) {
       cfg.origin = c.conflist_path;
       auto it = files.find(c.conflist_path);
-      if (it == files.end()) it = files.emplace(c.conflist_path, ReadFile(c.conflist_path)).first;
+      if (it == files.end())
+        it = files
+                 .emplace(c.conflist_path,
+                          ReadUserFile(c.conflist_path, kMaxConflistBytes, "a conflist"))
+                 .first;
       if (!it->second.ok()) {
-        error(StrCat(where, ": conflist: ", it->second.status().message()));
+        error(StrCat(where, ": conflist: cannot read ", it->second.status().message()));
         continue;
       }
       text = *it->second;
@@ -186,6 +188,18 @@ absl::StatusOr<std::vector<CniNodeConfig>> LoadCniConfigs(const config::ClusterS
       continue;
     }
     cfg.list = *list;
+    // IPv6 ranges would fail inside the plugin ("permission denied" from bridge): say why here.
+    if (auto v6 = cni::Ipv6InIpam(cfg.list); !v6.empty()) {
+      cni::JsonPositions positions = cni::JsonPositions::Index(text);
+      for (const auto& [path, value] : v6) {
+        error(StrCat(
+            positions.Where(cfg.origin, path), ": ", path, ": \"", value,
+            "\" is IPv6: minikube-net's nodes and pods are IPv4-only until dual-stack "
+            "support lands (their namespaces have disable_ipv6=1, so the plugin would fail); "
+            "use IPv4 ranges only"));
+      }
+      continue;
+    }
     bool found_all = true;
     for (size_t i = 0; i < cfg.list.plugins.size(); ++i) {
       const std::string& type = cfg.list.plugins[i].type;
@@ -619,8 +633,10 @@ cni::RuntimeConf PodRuntimeConf(const config::ClusterSpec& spec, const config::P
 }
 
 absl::StatusOr<PodAddress> PodAddressFromResult(const json& result, const std::string& ifname) {
-  absl::StatusOr<cni::Result> r =
-      cni::ParseResult(result.dump(), result.value("cniVersion", "1.0.0"));
+  absl::StatusOr<cni::Result> r = cni::ParseResult(
+      result.dump(), result.contains("cniVersion") && result["cniVersion"].is_string()
+                         ? result["cniVersion"].get<std::string>()
+                         : std::string("1.0.0"));
   if (!r.ok()) return r.status();
   PodAddress out;
   for (const cni::IpConfig& ip : r->ips) {

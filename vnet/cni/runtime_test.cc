@@ -94,6 +94,34 @@ TEST_F(CniConfigTest, AnUnreadableConflistPointsAtTheLabLine) {
                         (dir_ / "nope.conflist").string()));
 }
 
+// Until dual-stack lands, a range the nodes cannot carry is refused before anything exists, at the
+// range's line (the bridge plugin would otherwise fail with "permission denied" on every ADD).
+TEST_F(CniConfigTest, AnIpv6RangeIsRefusedWithTheReason) {
+  Write("ds.conflist", R"({
+  "cniVersion": "1.0.0", "name": "ds",
+  "plugins": [
+    {"type": "bridge", "ipam": {"type": "host-local", "ranges": [
+      [{"subnet": "${node.pod_cidr}"}],
+      [{"subnet": "fd00:10:244::/64"}]]}}
+  ]
+})");
+  config::ClusterSpec spec = Lab(LabText("ds.conflist"));
+  absl::StatusOr<std::vector<CniNodeConfig>> c = LoadCniConfigs(spec, (dir_ / "lab.toml").string());
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(std::string(c.status().message()),
+              HasSubstr((dir_ / "ds.conflist").string() +
+                        ":6:19: plugins[0].ipam.ranges[1][0].subnet: \"fd00:10:244::/64\" is IPv6: "
+                        "minikube-net's nodes and pods are IPv4-only"));
+}
+
+TEST_F(CniConfigTest, AConflistThatIsNotARegularFileIsRefused) {
+  ASSERT_EQ(::mkfifo((dir_ / "fifo.conflist").c_str(), 0600), 0);
+  config::ClusterSpec spec = Lab(LabText("fifo.conflist"));
+  absl::StatusOr<std::vector<CniNodeConfig>> c = LoadCniConfigs(spec, (dir_ / "lab.toml").string());
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(std::string(c.status().message()), HasSubstr("not a regular file (a FIFO)"));
+}
+
 TEST_F(CniConfigTest, ANodeOverrideAndAnInlineConflist) {
   Write("k.conflist", kBridge);
   std::string inline_list =

@@ -1,0 +1,69 @@
+#include "vnet/kernel/file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "lib/strings/str_cat.h"
+#include "vnet/kernel/fd.h"
+
+namespace mkn::vnet {
+namespace {
+
+std::string_view KindOf(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a regular file";
+}
+
+std::string Limit(size_t bytes) {
+  if (bytes % (1u << 20) == 0) return StrCat(bytes >> 20, " MiB");
+  if (bytes % (1u << 10) == 0) return StrCat(bytes >> 10, " KiB");
+  return StrCat(bytes, " bytes");
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ReadUserFile(const std::string& path, size_t max_bytes,
+                                         std::string_view what) {
+  const int raw = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (raw < 0) return absl::ErrnoToStatus(errno, path);
+  Fd fd(raw);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) < 0) return absl::ErrnoToStatus(errno, path);
+  if (!S_ISREG(st.st_mode)) {
+    return absl::InvalidArgumentError(
+        StrCat(path, ": not a regular file (", KindOf(st.st_mode), "): ", what, " must be one"));
+  }
+  auto over = [&](size_t size) {
+    return absl::ResourceExhaustedError(
+        StrCat(path, ": ", size, " bytes, over the ", Limit(max_bytes), " limit for ", what));
+  };
+  if (static_cast<size_t>(st.st_size) > max_bytes) return over(static_cast<size_t>(st.st_size));
+  std::string out;
+  out.resize(static_cast<size_t>(st.st_size) + 1);  // one more: a file that grew is noticed
+  size_t got = 0;
+  for (;;) {
+    if (got == out.size()) {
+      if (out.size() > max_bytes) return over(out.size());
+      out.resize(std::min(out.size() * 2, max_bytes + 1));
+    }
+    const ssize_t n = ::read(fd.get(), out.data() + got, out.size() - got);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return absl::ErrnoToStatus(errno, path);
+    }
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  if (got > max_bytes) return over(got);
+  out.resize(got);
+  return out;
+}
+
+}  // namespace mkn::vnet

@@ -1,0 +1,82 @@
+// vnet/kernel/file: what a user may name as a lab, conflist or certificate, read safely.
+#include "vnet/kernel/file.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+namespace mkn::vnet {
+namespace {
+
+using ::testing::HasSubstr;
+
+class ReadUserFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/mkn-file-test-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }
+  std::string Write(const std::string& name, const std::string& body) {
+    std::string p = dir_ + "/" + name;
+    std::ofstream(p) << body;
+    return p;
+  }
+  std::string dir_;
+};
+
+TEST_F(ReadUserFileTest, ARegularFileIsReadWhole) {
+  auto r =
+      ReadUserFile(Write("lab.toml", "[cluster]\nname = \"x\"\n"), kMaxLabFileBytes, "a lab file");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(*r, "[cluster]\nname = \"x\"\n");
+  auto empty = ReadUserFile(Write("empty", ""), 10, "a lab file");
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(*empty, "");
+}
+
+TEST_F(ReadUserFileTest, AFifoIsRefusedAtOnceNotWaitedOn) {
+  std::string fifo = dir_ + "/lab.toml";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = ReadUserFile(fifo, kMaxLabFileBytes, "a lab file");
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.status().message(), fifo + ": not a regular file (a FIFO): a lab file must be one");
+}
+
+TEST_F(ReadUserFileTest, DevicesAndDirectoriesAreRefused) {
+  auto zero = ReadUserFile("/dev/zero", kMaxPemBytes, "a certificate");
+  ASSERT_FALSE(zero.ok());
+  EXPECT_EQ(zero.status().message(),
+            "/dev/zero: not a regular file (a character device): a certificate must be one");
+  auto dir = ReadUserFile(dir_, kMaxConflistBytes, "a conflist");
+  ASSERT_FALSE(dir.ok());
+  EXPECT_THAT(std::string(dir.status().message()), HasSubstr("not a regular file (a directory)"));
+}
+
+TEST_F(ReadUserFileTest, TheCapIsNamed) {
+  auto r = ReadUserFile(Write("big", std::string(3000, 'x')), 2048, "a conflist");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(r.status().message(), dir_ + "/big: 3000 bytes, over the 2 KiB limit for a conflist");
+  EXPECT_TRUE(ReadUserFile(Write("fits", std::string(2048, 'x')), 2048, "a conflist").ok());
+}
+
+TEST_F(ReadUserFileTest, MissingAndUnreadableFilesSayWhy) {
+  auto r = ReadUserFile(dir_ + "/nope.toml", kMaxLabFileBytes, "a lab file");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("nope.toml"));
+}
+
+}  // namespace
+}  // namespace mkn::vnet
