@@ -245,6 +245,13 @@ void Resolver::ResolveNodes() {
       if (rn.name.value == net::kUnderlayObject) {
         d_.Error(rn.name.pos,
                  StrCat(what, ": the name \"underlay\" is reserved for the underlay switch"));
+      } else if (rn.name.value == "lo" || rn.name.value == net::kUnderlayBridge) {
+        // A node's port on the underlay switch is named after the node, beside the switch's own
+        // bridge and loopback (lib/net/naming): `up` could not make it.
+        d_.Error(rn.name.pos, StrCat(what, ": the name \"", rn.name.value,
+                                     "\" is taken in the underlay namespace (its ",
+                                     rn.name.value == "lo" ? "loopback" : "bridge",
+                                     "), where each node's port is named after the node"));
       } else if (!names.insert(rn.name.value).second) {
         d_.Error(rn.name.pos, StrCat(what, ": duplicate node name"));
       }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "lib/config/toml/load.h"
+#include "lib/config/toml/prescan.h"
 #include "lib/config/toml/table_reader.h"
 #include "lib/strings/str_cat.h"
 
@@ -198,6 +199,10 @@ void ParsePodCni(TableReader& r, const std::string& label, Diagnostics& diags, R
 
 RawConfig Parse(std::string_view text, Diagnostics& diags) {
   RawConfig cfg;
+  if (std::optional<PrescanProblem> p = PrescanToml(text)) {  // before toml++ recurses on it
+    diags.Error(p->pos, p->message);
+    return cfg;
+  }
   toml::table root;
   try {
     root = toml::parse(text, diags.file());
