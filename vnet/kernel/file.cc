@@ -7,6 +7,7 @@
 #include <cerrno>
 
 #include "lib/strings/str_cat.h"
+#include "vnet/kernel/errors.h"
 #include "vnet/kernel/fd.h"
 
 namespace mkn::vnet {
@@ -32,10 +33,10 @@ std::string Limit(size_t bytes) {
 absl::StatusOr<std::string> ReadUserFile(const std::string& path, size_t max_bytes,
                                          std::string_view what) {
   const int raw = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-  if (raw < 0) return absl::ErrnoToStatus(errno, path);
+  if (raw < 0) return KernelError(errno, path);
   Fd fd(raw);
   struct stat st {};
-  if (::fstat(fd.get(), &st) < 0) return absl::ErrnoToStatus(errno, path);
+  if (::fstat(fd.get(), &st) < 0) return KernelError(errno, path);
   if (!S_ISREG(st.st_mode)) {
     return absl::InvalidArgumentError(
         StrCat(path, ": not a regular file (", KindOf(st.st_mode), "): ", what, " must be one"));
@@ -56,7 +57,7 @@ absl::StatusOr<std::string> ReadUserFile(const std::string& path, size_t max_byt
     const ssize_t n = ::read(fd.get(), out.data() + got, out.size() - got);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return absl::ErrnoToStatus(errno, path);
+      return KernelError(errno, path);
     }
     if (n == 0) break;
     got += static_cast<size_t>(n);

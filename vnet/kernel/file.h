@@ -10,7 +10,7 @@
 //   "big.toml: 17825792 bytes, over the 16 MiB limit for a lab file"
 //   "cert.pem: No such file or directory"
 // Codes: NotFound (absent), PermissionDenied (unreadable), InvalidArgument (not a regular file),
-// ResourceExhausted (over the cap), and other errno codes as absl::ErrnoToStatus maps them.
+// ResourceExhausted (over the cap), and other errno codes as vnet/kernel/errors maps them.
 // No privileges needed; nothing of the network is touched.
 #pragma once
 
