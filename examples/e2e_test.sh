@@ -2,7 +2,7 @@
 # End-to-end tests (ctest label e2e): the real binary on the shipped example labs, probed with real tools
 # (ping, curl, bash /dev/tcp and /dev/udp, iperf3, tshark), and a check that nothing is left afterwards.
 #
-#   examples/e2e_test.sh CASE      CASE: vxlan host_gw signals sigkill rollback bad_input privileges commands multi shell
+#   examples/e2e_test.sh CASE      CASE: vxlan host_gw signals sigkill stale_netns rollback bad_input privileges commands multi shell
 #
 # Runs itself inside ci/sandbox.sh (a throw-away network + mount + PID namespace). Without root it exits 77
 # (ctest: skipped) — except under CI=true, where that is a failure. Waits are conditions with deadlines.
@@ -154,6 +154,36 @@ sigkill)
   wait_for 10 gone "$pid" || fail "pid $pid survived SIGKILL"
   out=$("$MKN" down quickstart)
   contains "$out" "namespaces removed" "down after SIGKILL removes from state and markers"
+  assert_clean quickstart
+  ;;
+stale_netns)
+  # A SIGKILL between creating /run/netns/<name> and mounting the namespace on it leaves an empty
+  # file that `ip netns` lists and no namespace can be mounted over (the hook kills up right there).
+  rc=0; MKN_TEST_KILL_AFTER_NETNS_FILE=mkn-quickstart-web-0 "$MKN" up examples/quickstart/lab.toml \
+    >/dev/null 2>&1 || rc=$?
+  [[ $rc == 137 ]] || fail "the hook should have killed up (exit $rc)"
+  [[ -f /run/netns/mkn-quickstart-web-0 ]] || fail "no stale file was left to test with"
+  ! grep -q " /run/netns/mkn-quickstart-web-0 " /proc/self/mountinfo || fail "the stale file has a mount"
+  # The next up takes its leftovers down, stale file included, and comes up.
+  out=$("$MKN" up -d examples/quickstart/lab.toml 2>&1) || fail "up after a kill mid-create failed: $out"
+  contains "$out" "ready in" "up comes up over a stale netns file"
+  in_pod quickstart client ping -c1 -W2 "$(pod_ip quickstart web-0)" >/dev/null || fail "web-0 unreachable"
+  # The same during teardown: the owner dies, and one namespace was unmounted but not yet unlinked.
+  pid=$(awk '$1=="quickstart" {print $6}' <<<"$("$MKN" status)")
+  kill -KILL "$pid"
+  wait_for 10 gone "$pid" || fail "pid $pid survived SIGKILL"
+  umount /run/netns/mkn-quickstart-web-1
+  [[ -f /run/netns/mkn-quickstart-web-1 ]] || fail "umount removed the file"
+  rc=0; out=$("$MKN" down quickstart 2>&1) || rc=$?
+  [[ $rc == 0 ]] || fail "down with a stale netns file: exit $rc: $out"
+  contains "$out" "namespaces removed" "down removes the rest"
+  assert_clean quickstart
+  # A kill mid-create followed straight by down (no second up): down clears it too.
+  rc=0; MKN_TEST_KILL_AFTER_NETNS_FILE=mkn-quickstart-node2 "$MKN" up examples/quickstart/lab.toml \
+    >/dev/null 2>&1 || rc=$?
+  [[ $rc == 137 && -f /run/netns/mkn-quickstart-node2 ]] || fail "no stale node2 file (exit $rc)"
+  rc=0; out=$("$MKN" down quickstart 2>&1) || rc=$?
+  [[ $rc == 0 ]] || fail "down after a kill mid-create: exit $rc: $out"
   assert_clean quickstart
   ;;
 rollback)

@@ -2,9 +2,12 @@
 
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/magic.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -61,6 +64,11 @@ absl::Status MountCurrentNetns(std::string_view name) {
     return KernelError(errno, StrCat("create ", path), kNeedSysAdmin);
   }
   ::close(fd);
+  // e2e (examples/e2e_test.sh stale_netns): die here, the file made and nothing mounted on it, as
+  // a SIGKILL at this moment would leave it. Reads an environment variable only when set.
+  if (const char* at = ::getenv("MKN_TEST_KILL_AFTER_NETNS_FILE"); at != nullptr && name == at) {
+    ::raise(SIGKILL);
+  }
   std::string self =
       StrCat("/proc/self/task/", static_cast<long>(::syscall(SYS_gettid)), "/ns/net");
   if (::mount(self.c_str(), path.c_str(), "none", MS_BIND, nullptr) < 0) {
@@ -107,6 +115,25 @@ absl::Status RemoveNetns(std::string_view name) {
   return absl::OkStatus();
 }
 
+NetnsPath StatNetnsPath(std::string_view name) {
+  const std::string path = PathOf(name);
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) < 0) return NetnsPath::kAbsent;  // ENOENT, or unreadable alike
+  struct statfs fs {};
+  if (::statfs(path.c_str(), &fs) == 0 && fs.f_type == NSFS_MAGIC) return NetnsPath::kMounted;
+  return S_ISREG(st.st_mode) && st.st_size == 0 ? NetnsPath::kStale : NetnsPath::kOther;
+}
+
+absl::StatusOr<bool> RemoveStaleNetns(std::string_view name) {
+  if (StatNetnsPath(name) != NetnsPath::kStale) return false;
+  const std::string path = PathOf(name);
+  if (::unlink(path.c_str()) < 0) {
+    if (errno == ENOENT) return false;  // someone removed it meanwhile
+    return KernelError(errno, StrCat("remove stale ", path), kNeedSysAdmin);
+  }
+  return true;
+}
+
 absl::Status RunInNetns(int fd, const std::function<absl::Status()>& fn) {
   absl::Status result;
   std::thread t([&] {
@@ -139,9 +166,17 @@ absl::StatusOr<NamedNetns> NamedNetns::CreateOnThisThread(std::string_view name,
     if (!sock.ok()) return named(sock.status());
     if (absl::Status st = sock->SetUpWithAlias("lo", *marker); !st.ok()) return named(st);
   }
-  if (absl::Status st = MountCurrentNetns(name); !st.ok()) {
+  absl::Status mounted = MountCurrentNetns(name);
+  if (absl::IsAlreadyExists(mounted)) {
+    // A stale file of this name (a SIGKILL halfway through making or removing it) holds no
+    // namespace: the caller is making this name as its own, so it is already gone; clear it once.
+    absl::StatusOr<bool> cleared = RemoveStaleNetns(name);
+    if (!cleared.ok()) return named(cleared.status());
+    if (*cleared) mounted = MountCurrentNetns(name);
+  }
+  if (!mounted.ok()) {
     // MountCurrentNetns's AlreadyExists message already says which netns.
-    return absl::IsAlreadyExists(st) ? st : named(st);
+    return absl::IsAlreadyExists(mounted) ? mounted : named(mounted);
   }
   // The name is ours from here: an error below removes it again (the handle's destructor).
   NamedNetns ns{std::string(name), Fd()};

@@ -42,6 +42,18 @@ absl::Status EnterNetns(int fd);
 // CAP_SYS_ADMIN. The kernel frees the namespace once no process, socket or fd holds it.
 absl::Status RemoveNetns(std::string_view name);
 
+// What is at /run/netns/<name>. A SIGKILL between creating the file and bind-mounting the netns on
+// it (bring-up), or between unmounting and unlinking it (teardown), leaves a *stale* entry: an
+// empty file with no namespace behind it, which `ip netns` lists, `setns` refuses and a new
+// namespace of that name cannot be mounted over. kOther: something that is neither (another
+// filesystem mounted there, a directory): not ours to touch.
+enum class NetnsPath { kAbsent, kMounted, kStale, kOther };
+NetnsPath StatNetnsPath(std::string_view name);
+// Removes /run/netns/<name> if it is stale, as `ip netns del` and containerd do: true if it did.
+// Call it only for a name the caller's state says is its own (or is being made by it). The codes
+// of unlink: PermissionDenied without CAP_SYS_ADMIN.
+absl::StatusOr<bool> RemoveStaleNetns(std::string_view name);
+
 // Runs fn on a fresh thread that first enters the netns `fd`, then joins and discards the thread.
 // EnterNetns's codes, or whatever fn returns.
 absl::Status RunInNetns(int fd, const std::function<absl::Status()>& fn);

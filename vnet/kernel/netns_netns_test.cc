@@ -117,6 +117,34 @@ TEST_F(NamedNetnsTest, RefusesATakenNameAndLeavesItsOwnerAlone) {
   EXPECT_EQ(Sh("ip netns del mkn-t-taken").exit_code, 0);
 }
 
+// What a SIGKILL between creating the file and mounting the netns (or between unmounting and
+// unlinking) leaves: an empty file. It is told apart from a live namespace and from anything else,
+// a name being made over it clears it, and Teardown removes it as stale.
+TEST_F(NamedNetnsTest, AStaleFileIsToldApartAndClearedOnlyWhenOurs) {
+  EXPECT_EQ(StatNetnsPath("mkn-t-none"), NetnsPath::kAbsent);
+  ASSERT_EQ(Sh("touch /run/netns/mkn-t-stale && echo x > /run/netns/mkn-t-other").exit_code, 0);
+  EXPECT_EQ(StatNetnsPath("mkn-t-stale"), NetnsPath::kStale);
+  EXPECT_EQ(StatNetnsPath("mkn-t-other"), NetnsPath::kOther);  // not empty: not what we leave
+  EXPECT_EQ(*RemoveStaleNetns("mkn-t-other"), false);
+  EXPECT_TRUE(Exists("mkn-t-other"));
+  {
+    absl::StatusOr<NamedNetns> ns = NamedNetns::Create("mkn-t-stale", "minikube-net:t");
+    ASSERT_TRUE(ns.ok()) << ns.status();
+    EXPECT_EQ(StatNetnsPath("mkn-t-stale"), NetnsPath::kMounted);
+    EXPECT_EQ(*RemoveStaleNetns("mkn-t-stale"), false);  // a live namespace is never stale
+  }
+  EXPECT_FALSE(Exists("mkn-t-stale"));
+  ASSERT_EQ(Sh("touch /run/netns/mkn-t-stale").exit_code, 0);
+  absl::StatusOr<TeardownReport> r =
+      Teardown(ClusterNetns{"", {}, {"mkn-t-stale", "mkn-t-other"}}, "minikube-net:t", 1000);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->stale, std::vector<std::string>{"mkn-t-stale"});
+  EXPECT_EQ(r->not_ours, std::vector<std::string>{"mkn-t-other"});
+  EXPECT_FALSE(Exists("mkn-t-stale"));
+  EXPECT_TRUE(Exists("mkn-t-other"));
+  ASSERT_EQ(Sh("rm /run/netns/mkn-t-other").exit_code, 0);
+}
+
 TEST_F(NamedNetnsTest, WithoutAMarkerLoStaysDown) {
   absl::StatusOr<NamedNetns> ns = NamedNetns::Create("mkn-t-bare");
   ASSERT_TRUE(ns.ok()) << ns.status();

@@ -7,6 +7,7 @@
 
 #include "lib/net/naming.h"
 #include "lib/status/status.h"
+#include "lib/strings/str_cat.h"
 #include "vnet/kernel/netlink.h"
 #include "vnet/kernel/netns.h"
 
@@ -62,14 +63,39 @@ absl::StatusOr<TeardownReport> Teardown(const ClusterNetns& ns, std::string_view
                                         int deadline_ms) {
   TeardownReport report;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(deadline_ms);
-  // Keep only what carries our marker.
+  // Keep only what carries our marker. A stale entry (no namespace behind it) is removed at once;
+  // one whose marker cannot be read is left alone and reported, not silently taken for another's.
+  absl::Status stale_error;
   auto ours = [&](const std::string& name) {
+    switch (StatNetnsPath(name)) {
+      case NetnsPath::kAbsent:
+        report.not_found.push_back(name);
+        return false;
+      case NetnsPath::kStale: {
+        absl::StatusOr<bool> removed = RemoveStaleNetns(name);
+        if (!removed.ok()) {
+          if (stale_error.ok()) stale_error = removed.status();
+        } else {
+          (*removed ? report.stale : report.not_found).push_back(name);
+        }
+        return false;
+      }
+      case NetnsPath::kOther:
+        report.not_ours.push_back(name);
+        return false;
+      case NetnsPath::kMounted:
+        break;
+    }
     absl::StatusOr<std::string> m = ReadMarker(name);
     if (absl::IsNotFound(m.status())) {
       report.not_found.push_back(name);
       return false;
     }
-    if (!m.ok() || *m != marker) {
+    if (!m.ok()) {
+      report.unreadable.push_back(StrCat(name, ": ", m.status().message()));
+      return false;
+    }
+    if (*m != marker) {
       report.not_ours.push_back(name);
       return false;
     }
@@ -81,6 +107,7 @@ absl::StatusOr<TeardownReport> Teardown(const ClusterNetns& ns, std::string_view
     if (ours(n)) nodes.push_back(n);
   for (const std::string& p : ns.pods)
     if (ours(p)) pods.push_back(p);
+  MKN_RETURN_IF_ERROR(stale_error);
 
   // Watchers: a socket in each node and in the underlay sees the veths of its children vanish.
   std::vector<NlSocket> node_watch;

@@ -26,6 +26,11 @@ struct TeardownReport {
   int removed = 0;
   std::vector<std::string> not_found;  // already gone (fine: down is idempotent)
   std::vector<std::string> not_ours;   // present but without this cluster's marker: left alone
+  // present, but its marker could not be read ("NAME: why"): left alone, and said so
+  std::vector<std::string> unreadable;
+  // empty files with no namespace behind them (a SIGKILL halfway through making or removing
+  // one): removed, as `ip netns del` would
+  std::vector<std::string> stale;
   std::vector<std::string>
       still_held;  // removed, but the kernel had not freed them by the deadline
   // CNI labs (vnet/cni CniTeardown): attachments DEL removed, DELs that failed, what plugins left.
@@ -36,7 +41,9 @@ struct TeardownReport {
 
 // Removes the namespaces that carry `marker` on their lo, pods first, and waits until the kernel
 // has destroyed them (their veths vanish from the node and underlay namespaces) or `deadline_ms`
-// passes. What is absent, unmarked or still held by the deadline goes in the report, not in an
+// passes. A stale entry (an empty file a SIGKILL left at /run/netns/<name>, see StatNetnsPath) of a
+// name given here is removed and reported as such. What is absent, unmarked, unreadable or still
+// held by the deadline goes in the report, not in an
 // error; an error means a namespace of ours could not be removed: PermissionDenied without
 // CAP_SYS_ADMIN, or another code of vnet/kernel/errors.h from the unmount.
 absl::StatusOr<TeardownReport> Teardown(const ClusterNetns& ns, std::string_view marker,
