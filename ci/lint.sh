@@ -35,6 +35,12 @@ kernel_re='#include <(linux/|sys/socket\.h|sys/ioctl\.h|sys/mount\.h|net/if\.h|n
 while IFS= read -r hit; do
   finding "$hit: layering: lib/ must stay pure (no kernel, socket, Asio or TLS headers): move this to vnet/"
 done < <(grep -nE "$kernel_re" lib --include='*.cc' --include='*.h' -r)
+# System calls and I/O (files, threads) are vnet/'s too; a test (and a folder's testing.h) may read its
+# testdata. std::filesystem stays allowed: lib/config joins paths with it (no I/O).
+while IFS= read -r hit; do
+  finding "$hit: layering: lib/ does no I/O and makes no system calls (files, threads, fds): that is vnet/'s"
+done < <(grep -nE '#include <(unistd\.h|fcntl\.h|sys/[a-z_]+\.h|arpa/inet\.h|poll\.h|sched\.h|signal\.h|pthread\.h|fstream|thread|mutex|condition_variable)>' \
+  lib --include='*.cc' --include='*.h' -r | grep -vE '_test\.cc:|/testing\.h:')
 # libtins (which can open sockets) only as an independent cross-check in lib/'s tests.
 while IFS= read -r hit; do
   finding "$hit: layering: lib/ uses libtins only in *_test.cc (a cross-check), never in its code"
