@@ -2,8 +2,6 @@
 
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
-#include <linux/netfilter/nfnetlink.h>
-#include <linux/netfilter/nfnetlink_conntrack.h>
 #include <netinet/in.h>
 
 #include <cerrno>
@@ -14,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "lib/strings/str_cat.h"
 #include "vnet/kernel/errors.h"
+#include "vnet/kernel/netlink_msg.h"
 
 namespace mkn::vnet {
 
@@ -82,28 +81,11 @@ absl::StatusOr<int> DeleteKernelFlowsTo(net::Ipv4 endpoint) {
     if (f.reply_src != endpoint) continue;
     uint8_t proto = f.protocol == "tcp" ? IPPROTO_TCP : f.protocol == "udp" ? IPPROTO_UDP : 0;
     if (proto == 0) continue;  // ICMP and others expire on their own within seconds
-    nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
-    nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE;
-    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-    nlh->nlmsg_seq = seq++;
-    auto* nfg = static_cast<nfgenmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(nfgenmsg)));
-    nfg->nfgen_family = AF_INET;
-    nfg->version = NFNETLINK_V0;
-    nfg->res_id = 0;
-    nlattr* tuple = mnl_attr_nest_start(nlh, CTA_TUPLE_ORIG);
-    nlattr* ip = mnl_attr_nest_start(nlh, CTA_TUPLE_IP);
-    mnl_attr_put_u32(nlh, CTA_IP_V4_SRC, htonl(f.orig_src.value));
-    mnl_attr_put_u32(nlh, CTA_IP_V4_DST, htonl(f.orig_dst.value));
-    mnl_attr_nest_end(nlh, ip);
-    nlattr* pr = mnl_attr_nest_start(nlh, CTA_TUPLE_PROTO);
-    mnl_attr_put_u8(nlh, CTA_PROTO_NUM, proto);
-    mnl_attr_put_u16(nlh, CTA_PROTO_SRC_PORT, htons(f.orig_sport));
-    mnl_attr_put_u16(nlh, CTA_PROTO_DST_PORT, htons(f.orig_dport));
-    mnl_attr_nest_end(nlh, pr);
-    mnl_attr_nest_end(nlh, tuple);
-    const uint32_t sent_seq = nlh->nlmsg_seq;  // nlh points into buf, which the answer overwrites
+    NlBytes msg = BuildCtDelete({proto, f.orig_src, f.orig_dst, f.orig_sport, f.orig_dport});
+    const uint32_t sent_seq = seq++;
+    SetSequence(msg, sent_seq);
     absl::Status failed;
-    if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+    if (mnl_socket_sendto(nl, msg.data(), msg.size()) < 0) {
       failed = KernelError(errno, "conntrack delete: send",
                            "need CAP_NET_ADMIN: run as root or with sudo");
     } else {

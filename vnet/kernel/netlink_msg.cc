@@ -5,6 +5,8 @@
 #include <linux/if.h>
 #include <linux/if_link.h>
 #include <linux/neighbour.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
@@ -273,6 +275,27 @@ NlBytes BuildNewRule(int pref, std::optional<net::Prefix> dst, int ipproto, int 
 
 NlBytes BuildDelRule(int pref, int table) {
   return RuleMessage(RTM_DELRULE, NLM_F_ACK, pref, table, std::nullopt).Finish();
+}
+
+NlBytes BuildCtDelete(const CtTuple& t) {
+  Writer w(static_cast<uint16_t>((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE), NLM_F_ACK);
+  nfgenmsg nfg{};
+  nfg.nfgen_family = AF_INET;
+  nfg.version = NFNETLINK_V0;
+  nfg.res_id = 0;
+  w.Put(nfg);
+  size_t tuple = w.BeginNest(CTA_TUPLE_ORIG);
+  size_t ip = w.BeginNest(CTA_TUPLE_IP);
+  w.Ip(CTA_IP_V4_SRC, t.src);
+  w.Ip(CTA_IP_V4_DST, t.dst);
+  w.EndNest(ip);
+  size_t proto = w.BeginNest(CTA_TUPLE_PROTO);
+  w.U8(CTA_PROTO_NUM, t.protocol);
+  w.U16(CTA_PROTO_SRC_PORT, htons(t.sport));
+  w.U16(CTA_PROTO_DST_PORT, htons(t.dport));
+  w.EndNest(proto);
+  w.EndNest(tuple);
+  return std::move(w).Finish();
 }
 
 NlBytes BuildGetLink(std::string_view name) {

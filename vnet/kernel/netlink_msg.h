@@ -102,6 +102,17 @@ NlBytes BuildNewRule(int pref, std::optional<net::Prefix> dst, int ipproto, int 
 // RTM_DELRULE: ip rule del pref P lookup TABLE
 NlBytes BuildDelRule(int pref, int table);
 
+// The original tuple of one TCP or UDP flow in the kernel's conntrack table.
+struct CtTuple {
+  uint8_t protocol = 0;  // IPPROTO_TCP or IPPROTO_UDP
+  net::Ipv4 src, dst;
+  uint16_t sport = 0, dport = 0;
+};
+// NETLINK_NETFILTER, IPCTNL_MSG_CT_DELETE: conntrack -D -p PROTO -s SRC -d DST --sport S --dport D
+// (CTA_TUPLE_ORIG { CTA_TUPLE_IP { SRC, DST }, CTA_TUPLE_PROTO { PROTO, SPORT, DPORT } }, ports in
+// network order).
+NlBytes BuildCtDelete(const CtTuple& t);
+
 // RTM_GETLINK for one link, NLM_F_REQUEST only: the kernel answers with one RTM_NEWLINK, or an
 // NLMSG_ERROR (ENODEV) if there is no such link.
 NlBytes BuildGetLink(std::string_view name);

@@ -157,6 +157,20 @@ TEST(NetlinkBuild, DelLink) {
                "00 00 0000 09000000 00000000 00000000");
 }
 
+TEST(NetlinkBuild, CtDelete) {
+  EXPECT_BYTES(BuildCtDelete({6, Ip("10.244.1.2"), Ip("10.96.0.10"), 40000, 80}),
+               "48000000 0201 0500 00000000 00000000"  // 72 bytes, CTNETLINK << 8 | CT_DELETE
+               "02 00 0000"                            // nfgenmsg: AF_INET, v0, res_id 0
+               "3400 0180"                             // CTA_TUPLE_ORIG, nested, 52 bytes
+               "  1400 0180"                           //   CTA_TUPLE_IP, nested, 20 bytes
+               "    0800 0100 0af40102"                //     CTA_IP_V4_SRC 10.244.1.2
+               "    0800 0200 0a60000a"                //     CTA_IP_V4_DST 10.96.0.10
+               "  1c00 0280"                           //   CTA_TUPLE_PROTO, nested, 28 bytes
+               "    0500 0100 06 000000"               //     CTA_PROTO_NUM 6 (tcp)
+               "    0600 0200 9c40 0000"               //     CTA_PROTO_SRC_PORT 40000
+               "    0600 0300 0050 0000");             //     CTA_PROTO_DST_PORT 80
+}
+
 TEST(NetlinkBuild, NewAddr) {
   EXPECT_BYTES(BuildNewAddr(3, Pfx("10.244.1.1/24")),
                "28000000 1400 0506 00000000 00000000"  // 40 bytes, RTM_NEWADDR, create
