@@ -44,13 +44,26 @@ std::vector<std::string_view> Lines(std::string_view text) {
 }
 
 struct Counts {
-  int passed = 0, failed = 0, skipped = 0;
+  int passed = 0, failed = 0, skipped = 0, errors = 0;
   std::chrono::nanoseconds total{0};
 };
 Counts Count(const std::vector<CheckReport>& reports) {
   Counts c;
   for (const auto& r : reports) {
-    (r.outcome == Outcome::kPass ? c.passed : r.outcome == Outcome::kFail ? c.failed : c.skipped)++;
+    switch (r.outcome) {
+      case Outcome::kPass:
+        ++c.passed;
+        break;
+      case Outcome::kFail:
+        ++c.failed;
+        break;
+      case Outcome::kSkip:
+        ++c.skipped;
+        break;
+      case Outcome::kError:
+        ++c.errors;
+        break;
+    }
     c.total += r.duration;
   }
   return c;
@@ -118,6 +131,8 @@ std::string_view OutcomeName(Outcome outcome) {
       return "FAIL";
     case Outcome::kSkip:
       return "SKIP";
+    case Outcome::kError:
+      return "ERROR";
   }
   return "?";
 }
@@ -172,7 +187,8 @@ std::string FormatTable(const std::vector<CheckReport>& reports, bool color) {
     if (color) {
       tint = r.outcome == Outcome::kPass   ? "\x1b[32m"
              : r.outcome == Outcome::kFail ? "\x1b[31m"
-                                           : "\x1b[33m";
+             : r.outcome == Outcome::kSkip ? "\x1b[33m"
+                                           : "\x1b[35m";
     }
     out += line(rows[i], tint);
     if (r.outcome != Outcome::kPass) {
@@ -180,7 +196,8 @@ std::string FormatTable(const std::vector<CheckReport>& reports, bool color) {
     }
   }
   Counts n = Count(reports);
-  out += StrCat(n.passed, " passed, ", n.failed, " failed, ", n.skipped, " skipped\n");
+  out += StrCat(n.passed, " passed, ", n.failed, " failed, ", n.skipped, " skipped, ", n.errors,
+                " errors\n");
   return out;
 }
 
@@ -189,8 +206,8 @@ std::string JUnitXml(std::string_view suite, const std::vector<CheckReport>& rep
   std::string s = XmlEscape(suite, true);
   std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
   std::string counts =
-      StrCat(" tests=\"", reports.size(), "\" failures=\"", n.failed, "\" errors=\"0\" skipped=\"",
-             n.skipped, "\" time=\"", Seconds(n.total), "\"");
+      StrCat(" tests=\"", reports.size(), "\" failures=\"", n.failed, "\" errors=\"", n.errors,
+             "\" skipped=\"", n.skipped, "\" time=\"", Seconds(n.total), "\"");
   out += StrCat("<testsuites name=\"", s, "\"", counts, ">\n");
   out += StrCat("  <testsuite name=\"", s, "\"", counts, ">\n");
   for (const auto& r : reports) {
@@ -198,21 +215,32 @@ std::string JUnitXml(std::string_view suite, const std::vector<CheckReport>& rep
                   "\" time=\"", Seconds(r.duration), "\"");
     std::vector<std::string_view> ev = Lines(r.evidence);
     std::string first = ev.empty() ? "" : std::string(ev.front());
-    if (r.outcome == Outcome::kPass) {
+    if (r.outcome == Outcome::kPass && r.properties.empty()) {
       out += "/>\n";
-    } else if (r.outcome == Outcome::kFail) {
-      out += ">\n";
-      out += StrCat("      <failure message=\"",
-                    XmlEscape(first.empty() ? r.title : StrCat(r.title, ": ", first), true),
-                    "\" type=\"", XmlEscape(r.source, true), "\">",
-                    XmlEscape(StrCat(r.title, "\nsource: ", r.source, "\n", r.evidence), false),
-                    "</failure>\n");
-      out += "    </testcase>\n";
-    } else {
-      out += ">\n";
-      out += StrCat("      <skipped message=\"", XmlEscape(first, true), "\"/>\n");
-      out += "    </testcase>\n";
+      continue;
     }
+    out += ">\n";
+    if (!r.properties.empty()) {
+      out += "      <properties>\n";
+      for (const auto& [name, value] : r.properties) {
+        out += StrCat("        <property name=\"", XmlEscape(name, true), "\" value=\"",
+                      XmlEscape(value, true), "\"/>\n");
+      }
+      out += "      </properties>\n";
+    }
+    if (r.outcome == Outcome::kFail || r.outcome == Outcome::kError) {
+      // JUnit: a <failure> is the code under test's (here the plugin's), an <error> the test's
+      // own trouble; CI dashboards count and colour them apart.
+      const bool failure = r.outcome == Outcome::kFail;
+      out += StrCat("      <", failure ? "failure" : "error", " message=\"",
+                    XmlEscape(first.empty() ? r.title : StrCat(r.title, ": ", first), true),
+                    "\" type=\"", XmlEscape(failure ? r.source : "harness", true), "\">",
+                    XmlEscape(StrCat(r.title, "\nsource: ", r.source, "\n", r.evidence), false),
+                    failure ? "</failure>\n" : "</error>\n");
+    } else if (r.outcome == Outcome::kSkip) {
+      out += StrCat("      <skipped message=\"", XmlEscape(first, true), "\"/>\n");
+    }
+    out += "    </testcase>\n";
   }
   out += "  </testsuite>\n</testsuites>\n";
   return out;
@@ -224,18 +252,22 @@ nlohmann::json ReportJson(std::string_view suite, const std::vector<CheckReport>
   nlohmann::json checks = nlohmann::json::array();
   for (const auto& r : reports) {
     std::string result = absl::AsciiStrToLower(AsAbsl(OutcomeName(r.outcome)));
+    nlohmann::json props = nlohmann::json::object();
+    for (const auto& [name, value] : r.properties) props[SanitizeUtf8(name)] = SanitizeUtf8(value);
     checks.push_back({{"id", SanitizeUtf8(r.id)},
                       {"title", SanitizeUtf8(r.title)},
                       {"source", SanitizeUtf8(r.source)},
                       {"result", result},
                       {"duration_seconds", secs(r.duration)},
-                      {"evidence", SanitizeUtf8(r.evidence)}});
+                      {"evidence", SanitizeUtf8(r.evidence)},
+                      {"properties", std::move(props)}});
   }
   return {{"suite", SanitizeUtf8(suite)},
           {"summary",
            {{"passed", n.passed},
             {"failed", n.failed},
             {"skipped", n.skipped},
+            {"errors", n.errors},
             {"total", reports.size()},
             {"duration_seconds", secs(n.total)}}},
           {"checks", std::move(checks)}};

@@ -3,18 +3,27 @@
 //
 // Pure formatting: same reports, same bytes. Text from plugins (evidence) may hold anything:
 // invalid UTF-8 becomes U+FFFD, and XML gets only characters XML 1.0 allows.
+//
+// Four outcomes, as JUnit has them: a check passes, fails (the plugin broke a rule: evidence of
+// what it did), is skipped (it does not apply, or was not run: the reason), or ends in an error:
+// the suite itself could not do what the check needs (a test namespace it could not make, an
+// address it could not remove to tamper with a pod, a probe that would not start, the --timeout
+// running out mid-check), so the check says nothing about the plugin either way. CI shows an error
+// apart from a failure (JUnit <error>): the first is the machine's or the harness's problem, the
+// second the plugin's.
 #pragma once
 
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace mkn::cni {
 
-enum class Outcome { kPass, kFail, kSkip };
-// "PASS", "FAIL", "SKIP".
+enum class Outcome { kPass, kFail, kSkip, kError };
+// "PASS", "FAIL", "SKIP", "ERROR".
 std::string_view OutcomeName(Outcome outcome);
 
 struct CheckReport {
@@ -22,22 +31,28 @@ struct CheckReport {
   std::string source;  // where the rule comes from: "SPEC.md §Execution: DEL", "k8s model rule 1"
   Outcome outcome = Outcome::kPass;
   std::chrono::nanoseconds duration{0};
-  std::string evidence;  // on fail/skip: what was seen
+  std::string evidence;  // on fail/skip/error: what was seen, or why
+  // (name, value) pairs for CI, in order: the check's source, the chain's plugins and their
+  // versions ("plugin.bridge" = "CNI bridge plugin v1.1.1", ...). JUnit <properties>, JSON.
+  std::vector<std::pair<std::string, std::string>> properties;
 };
 
 // Columns ID, CHECK, SOURCE, RESULT, TIME, aligned by display width (UTF-8 aware); under a
-// failed or skipped row its evidence, each line indented; then "N passed, M failed, K skipped".
-// With `color`, RESULT is green/red/yellow (ANSI), alignment unchanged.
+// failed, skipped or errored row its evidence, each line indented; then "N passed, M failed,
+// K skipped, E errors". With `color`, RESULT is green/red/yellow/magenta (ANSI), alignment
+// unchanged.
 std::string FormatTable(const std::vector<CheckReport>& reports, bool color);
 
-// One <testsuites> holding <testsuite name=suite tests failures errors=0 skipped time>, a
-// <testcase classname=suite name=id time> per check; a failure carries <failure message="TITLE:
-// first evidence line" type="SOURCE"> with the whole evidence as text, a skip <skipped
-// message=...>. Seconds with 3 decimals.
+// One <testsuites> holding <testsuite name=suite tests failures errors skipped time>, a
+// <testcase classname=suite name=id time> per check, holding its <properties> (one <property
+// name value> per pair, when it has any); a failure carries <failure message="TITLE: first
+// evidence line" type="SOURCE"> with the whole evidence as text, an error <error message=...
+// type="harness"> the same way, a skip <skipped message=...>. Seconds with 3 decimals.
 std::string JUnitXml(std::string_view suite, const std::vector<CheckReport>& reports);
 
-// {"suite", "summary": {"passed","failed","skipped","total","duration_seconds"},
-//  "checks": [{"id","title","source","result":"pass|fail|skip","duration_seconds","evidence"}]}
+// {"suite", "summary": {"passed","failed","skipped","errors","total","duration_seconds"},
+//  "checks": [{"id","title","source","result":"pass|fail|skip|error","duration_seconds",
+//              "evidence","properties":{name: value, ...}}]}
 nlohmann::json ReportJson(std::string_view suite, const std::vector<CheckReport>& reports);
 
 // True when `id` matches one of `globs` ('*' any run of characters, '?' one character, the rest

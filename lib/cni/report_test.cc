@@ -11,12 +11,21 @@ using namespace std::chrono_literals;
 
 std::vector<CheckReport> Reports() {
   return {
-      {"spec.version", "VERSION lists versions", "SPEC.md §VERSION", Outcome::kPass, 850us, ""},
-      {"spec.del.removes", "DEL removes everything ADD added", "SPEC.md §Execution: DEL",
-       Outcome::kFail, 1350ms,
-       "links:\n  + veth1a2b3c4d kind=veth master=cni0 mtu=1500\nplugin said <\"done\"> & 'ok'\n"},
-      {"k8s.rule1", "pod<->pod across nodes", "k8s model rule 1", Outcome::kSkip, 0ns,
-       "lab has one node"},
+      {"spec.version", "VERSION lists versions", "SPEC.md §VERSION", Outcome::kPass, 850us, "", {}},
+      {"spec.del.removes",
+       "DEL removes everything ADD added",
+       "SPEC.md §Execution: DEL",
+       Outcome::kFail,
+       1350ms,
+       "links:\n  + veth1a2b3c4d kind=veth master=cni0 mtu=1500\nplugin said <\"done\"> & 'ok'\n",
+       {}},
+      {"k8s.rule1",
+       "pod<->pod across nodes",
+       "k8s model rule 1",
+       Outcome::kSkip,
+       0ns,
+       "lab has one node",
+       {}},
   };
 }
 
@@ -31,7 +40,7 @@ TEST(FormatTable, AlignedWithEvidenceAndSummary) {
       "    plugin said <\"done\"> & 'ok'\n"
       "k8s.rule1         pod<->pod across nodes            k8s model rule 1         SKIP      0us\n"
       "    lab has one node\n"
-      "1 passed, 1 failed, 1 skipped\n");
+      "1 passed, 1 failed, 1 skipped, 0 errors\n");
 }
 
 TEST(FormatTable, ColorKeepsAlignment) {
@@ -50,7 +59,7 @@ TEST(FormatTable, ColorKeepsAlignment) {
   }
   EXPECT_EQ(stripped, FormatTable(Reports(), false));
   EXPECT_EQ(FormatTable({}, false),
-            "ID  CHECK  SOURCE  RESULT  TIME\n0 passed, 0 failed, 0 skipped\n");
+            "ID  CHECK  SOURCE  RESULT  TIME\n0 passed, 0 failed, 0 skipped, 0 errors\n");
 }
 
 TEST(FormatDuration, Units) {
@@ -127,6 +136,92 @@ TEST(JUnitXml, WellFormedWithCountsAndEscapes) {
   EXPECT_EQ(XmlProblems(JUnitXml("s", {})), "");
 }
 
+// Each outcome as every output shows it: the table's RESULT, the JUnit element and counter, the
+// JSON result and counter. An error (the harness could not do what the check needs) is never a
+// <failure>: CI tells a broken machine from a broken plugin by it.
+TEST(Outcomes, EachOutputShowsEachOutcomeApart) {
+  struct Case {
+    Outcome outcome;
+    std::string table_row;  // the RESULT and TIME cells
+    std::string junit;      // what the testcase holds
+    std::string junit_counts;
+    std::string json_result, json_counter;
+  } cases[] = {
+      {Outcome::kPass, "PASS    2.00s\n", "name=\"c.id\" time=\"2.000\"/>",
+       "failures=\"0\" errors=\"0\" skipped=\"0\"", "pass", "passed"},
+      {Outcome::kFail, "FAIL    2.00s\n    saw x\n",
+       "<failure message=\"Title: saw x\" type=\"SPEC.md §2\">Title\nsource: SPEC.md §2\nsaw x\n"
+       "</failure>",
+       "failures=\"1\" errors=\"0\" skipped=\"0\"", "fail", "failed"},
+      {Outcome::kSkip, "SKIP    2.00s\n    saw x\n", "<skipped message=\"saw x\"/>",
+       "failures=\"0\" errors=\"0\" skipped=\"1\"", "skip", "skipped"},
+      {Outcome::kError, "ERROR   2.00s\n    saw x\n",
+       "<error message=\"Title: saw x\" type=\"harness\">Title\nsource: SPEC.md §2\nsaw x\n"
+       "</error>",
+       "failures=\"0\" errors=\"1\" skipped=\"0\"", "error", "errors"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(std::string(OutcomeName(c.outcome)));
+    std::vector<CheckReport> one = {{"c.id", "Title", "SPEC.md §2", c.outcome, 2s, "saw x\n", {}}};
+    std::string table = FormatTable(one, false);
+    EXPECT_THAT(table, HasSubstr(c.table_row));
+    std::string xml = JUnitXml("s", one);
+    EXPECT_EQ(XmlProblems(xml), "") << xml;
+    EXPECT_THAT(xml, HasSubstr(c.junit));
+    EXPECT_THAT(xml, HasSubstr(c.junit_counts));
+    nlohmann::json j = ReportJson("s", one);
+    EXPECT_EQ(j["checks"][0]["result"], c.json_result);
+    EXPECT_EQ(j["summary"][c.json_counter], 1);
+    EXPECT_EQ(j["summary"]["passed"].get<int>() + j["summary"]["failed"].get<int>() +
+                  j["summary"]["skipped"].get<int>() + j["summary"]["errors"].get<int>(),
+              1);
+  }
+  std::vector<CheckReport> mixed = Reports();
+  mixed.push_back({"spec.check.tamper",
+                   "CHECK after tampering",
+                   "SPEC.md §2 CHECK",
+                   Outcome::kError,
+                   5ms,
+                   "could not tamper with the test pod: `ip addr del` exit 2",
+                   {}});
+  EXPECT_THAT(FormatTable(mixed, false), HasSubstr("1 passed, 1 failed, 1 skipped, 1 errors\n"));
+  EXPECT_THAT(FormatTable(mixed, true), HasSubstr("\x1b[35mERROR\x1b[0m     5ms\n"));
+}
+
+TEST(JUnitXml, PropertiesInEveryTestcaseEscaped) {
+  std::vector<CheckReport> reports = Reports();
+  for (CheckReport& r : reports) {
+    r.properties = {{"source", r.source},
+                    {"plugin.bridge", "CNI bridge plugin v1.1.1 <deb> \"x\" & y"},
+                    {"plugin.bridge.cniVersions", "0.4.0, 1.0.0"}};
+  }
+  std::string xml = JUnitXml("verify.lab", reports);
+  EXPECT_EQ(XmlProblems(xml), "") << xml;
+  // A passing check is no longer an empty element: it holds its properties.
+  EXPECT_THAT(xml, HasSubstr("<testcase classname=\"verify.lab\" name=\"spec.version\" "
+                             "time=\"0.001\">\n"
+                             "      <properties>\n"
+                             "        <property name=\"source\" value=\"SPEC.md §VERSION\"/>\n"
+                             "        <property name=\"plugin.bridge\" value=\"CNI bridge plugin "
+                             "v1.1.1 &lt;deb&gt; &quot;x&quot; &amp; y\"/>\n"
+                             "        <property name=\"plugin.bridge.cniVersions\" "
+                             "value=\"0.4.0, 1.0.0\"/>\n"
+                             "      </properties>\n"
+                             "    </testcase>\n"));
+  // Properties come first, then the verdict.
+  EXPECT_THAT(xml, HasSubstr("      </properties>\n      <failure message="));
+  EXPECT_THAT(xml, HasSubstr("      </properties>\n      <skipped message="));
+  size_t blocks = 0;
+  for (size_t at = xml.find("<properties>"); at != std::string::npos;
+       at = xml.find("<properties>", at + 1))
+    ++blocks;
+  EXPECT_EQ(blocks, reports.size());
+  nlohmann::json j = ReportJson("verify.lab", reports);
+  EXPECT_EQ(j["checks"][1]["properties"]["source"], "SPEC.md §Execution: DEL");
+  EXPECT_EQ(j["checks"][1]["properties"]["plugin.bridge.cniVersions"], "0.4.0, 1.0.0");
+  EXPECT_TRUE(ReportJson("v", Reports())["checks"][0]["properties"].is_object());
+}
+
 TEST(JUnitXml, CheckerCatchesBrokenXml) {
   // The checker itself must be able to fail.
   EXPECT_NE(XmlProblems("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<a><b></a>"), "");
@@ -141,6 +236,7 @@ TEST(ReportJson, Shape) {
   EXPECT_EQ(j["summary"]["passed"], 1);
   EXPECT_EQ(j["summary"]["failed"], 1);
   EXPECT_EQ(j["summary"]["skipped"], 1);
+  EXPECT_EQ(j["summary"]["errors"], 0);
   EXPECT_EQ(j["summary"]["total"], 3);
   EXPECT_DOUBLE_EQ(j["summary"]["duration_seconds"].get<double>(), 1.35085);
   ASSERT_EQ(j["checks"].size(), 3u);

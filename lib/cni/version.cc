@@ -4,7 +4,10 @@
 #include <algorithm>
 #include <charconv>
 
+#include "absl/strings/ascii.h"
+#include "lib/cni/json_text.h"
 #include "lib/strings/str_cat.h"
+#include "lib/strings/view.h"
 
 namespace mkn::cni {
 
@@ -57,6 +60,55 @@ bool SupportsCheck(std::string_view version) { return CompareVersions(version, "
 bool DelGetsPrevResult(std::string_view version) { return CompareVersions(version, "0.4.0") >= 0; }
 bool SupportsStatusAndGc(std::string_view version) {
   return CompareVersions(version, "1.1.0") >= 0;
+}
+
+// --- a plugin's own version --------------------------------------------------------------------
+
+namespace {
+
+// The lines of `text`, each whitespace-trimmed.
+std::vector<std::string_view> TrimmedLines(std::string_view text) {
+  std::vector<std::string_view> out;
+  while (!text.empty()) {
+    size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    out.push_back(AsStd(absl::StripAsciiWhitespace(AsAbsl(line))));
+    if (nl == std::string_view::npos) break;
+    text.remove_prefix(nl + 1);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string PluginAbout(std::string_view stderr_text) {
+  for (std::string_view line : TrimmedLines(stderr_text)) {
+    if (line.empty() || line.rfind("CNI protocol versions supported", 0) == 0) continue;
+    std::string about = SanitizeUtf8(line.substr(0, 100));
+    return about;
+  }
+  return "";
+}
+
+std::string PackageOfFile(std::string_view dpkg_search_output, std::string_view file) {
+  for (std::string_view line : TrimmedLines(dpkg_search_output)) {
+    // "pkg: /path", or "pkg1, pkg2: /path" for a directory several packages share.
+    size_t colon = line.find(": ");
+    if (colon == std::string_view::npos || colon == 0 || line.substr(colon + 2) != file) continue;
+    std::string_view pkg = line.substr(0, colon);
+    if (pkg.find_first_of(" ,") != std::string_view::npos) continue;  // "diversion by ...", lists
+    return std::string(pkg);
+  }
+  return "";
+}
+
+std::string PluginVersionText(std::string_view about, std::string_view package,
+                              std::string_view package_version) {
+  std::string out = about.empty() ? "(no version text)" : std::string(about);
+  if (!package.empty()) {
+    StrAppend(&out, " [deb ", package, package_version.empty() ? "" : " ", package_version, "]");
+  }
+  return out;
 }
 
 }  // namespace mkn::cni

@@ -37,4 +37,24 @@ bool SupportsCheck(std::string_view version);
 bool DelGetsPrevResult(std::string_view version);
 bool SupportsStatusAndGc(std::string_view version);
 
+// --- a plugin's own version (for reports: JUnit <properties>, `verify -o json`) -----------------
+
+// What a plugin says about itself when run without CNI_COMMAND: plugins built on the reference
+// skel print an "about" text on stderr ("CNI bridge plugin v1.1.1\nCNI protocol versions
+// supported: 0.1.0, ..."). Its first non-empty line that is not the protocol list, whitespace
+// trimmed, invalid UTF-8 replaced, cut to 100 bytes; "" when there is none.
+std::string PluginAbout(std::string_view stderr_text);
+
+// The package owning `file` in what `dpkg-query -S FILE` printed ("containernetworking-plugins:
+// /usr/lib/cni/bridge"); "" when no line names exactly that file (not from a package, a
+// diversion, an error message).
+std::string PackageOfFile(std::string_view dpkg_search_output, std::string_view file);
+
+// A plugin's version as reports show it: its about line ("(no version text)" without one), then
+// " [deb PACKAGE VERSION]" when the binary comes from a Debian package. Debian builds the
+// reference plugins without their version stamp ("CNI bridge plugin version unknown"), so the
+// package version is often the only one there is.
+std::string PluginVersionText(std::string_view about, std::string_view package,
+                              std::string_view package_version);
+
 }  // namespace mkn::cni
