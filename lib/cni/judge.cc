@@ -2,9 +2,11 @@
 #include "lib/cni/judge.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "lib/cni/version.h"
 #include "lib/strings/str_cat.h"
 #include "lib/strings/view.h"
@@ -117,6 +119,19 @@ std::optional<std::string> EchoPeer(std::string_view proto, std::string_view rep
   std::string peer(reply.substr(word.size()));
   while (!peer.empty() && (peer.back() == '\n' || peer.back() == '\r')) peer.pop_back();
   return peer;
+}
+
+bool ProcNetBound(std::string_view proc_net, int port, bool tcp) {
+  char want[8];
+  std::snprintf(want, sizeof want, ":%04X", port & 0xffff);
+  for (absl::string_view line : absl::StrSplit(AsAbsl(proc_net), '\n')) {
+    // "  0: 00000000:1D2F 00000000:0000 0A ...": slot, local, remote, state.
+    std::vector<absl::string_view> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    if (f.size() < 4 || f[0].empty() || f[0].back() != ':') continue;
+    if (!absl::EndsWith(f[1], want)) continue;
+    if (!tcp || f[3] == "0A") return true;
+  }
+  return false;
 }
 
 Iperf3Reading ParseIperf3Json(std::string_view output) {

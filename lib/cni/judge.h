@@ -78,6 +78,15 @@ std::string JudgeSupportedVersions(const nlohmann::json& supported, std::string_
 // starts with "PROTO "; nullopt when it does not (no answer, or another server answered).
 std::optional<std::string> EchoPeer(std::string_view proto, std::string_view reply);
 
+// Whether a socket of the namespace is bound to local `port` in /proc/<pid>/net/tcp or
+// /proc/<pid>/net/udp (`proc_net`, as the kernel prints it: a header line, then one socket a line
+// with "local_address" as hex "ADDR:PORT" and "st" as hex state): a TCP socket in LISTEN (0A), a
+// UDP socket in any state. The suite waits for this before it probes its own servers: a probe
+// sent before they are bound is refused, and after one refusal the kernel's ICMP rate limit
+// (net.ipv4.icmp_ratelimit, per peer) turns the next "port unreachable" into silence, a probe
+// that looks like a lost answer.
+bool ProcNetBound(std::string_view proc_net, int port, bool tcp);
+
 // What `iperf3 -c ... -J` printed.
 struct Iperf3Reading {
   double bits_per_second = 0;  // end.sum_received.bits_per_second; 0 if absent

@@ -261,6 +261,34 @@ TEST(SupportedVersions, Table) {
   }
 }
 
+TEST(ProcNetBound, ListeningTcpAnyUdp) {
+  const std::string tcp =
+      "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid\n"
+      "   0: 00000000:1D2F 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0\n"
+      "   1: 0AF40002:1F90 0AF40003:9C40 01 00000000:00000000 00:00000000 00000000     0\n"
+      "   2: 0200F40A:C350 0300F40A:1D2F 01 00000000:00000000 00:00000000 00000000     0\n";
+  const std::string udp =
+      "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid\n"
+      "  123: 00000000:1D30 00000000:0000 07 00000000:00000000 00:00000000 00000000     0\n";
+  struct Case {
+    const char* name;
+    const std::string& text;
+    int port;
+    bool tcp, want;
+  } cases[] = {
+      {"tcp listener", tcp, 7471, true, true},
+      // Port 7471 as the remote end of a connection (row 2) is not a socket bound to it; 50000
+      // is bound by a connection, not listening.
+      {"tcp: only a connection to it", tcp, 50000, true, false},
+      {"tcp: nothing", tcp, 7472, true, false},
+      {"udp bound (state 07)", udp, 7472, false, true},
+      {"udp: nothing", udp, 7471, false, false},
+      {"header only", "  sl  local_address rem_address   st\n", 7471, true, false},
+      {"empty", "", 7471, false, false},
+  };
+  for (const Case& c : cases) EXPECT_EQ(ProcNetBound(c.text, c.port, c.tcp), c.want) << c.name;
+}
+
 TEST(EchoPeer, Table) {
   struct Case {
     std::string proto, reply;
