@@ -1,6 +1,6 @@
 // vnet/cni/exec and vnet/cni/nodefs with real processes: /bin/sh scripts as "plugins", real
-// namespaces and overlay mounts, inside the test's own sandbox. Tests that need no privilege run
-// everywhere.
+// namespaces and overlay mounts, inside the test's own sandbox; and a CniNode's calls against the
+// caller's deadline. Tests that need no privilege run everywhere.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -19,8 +19,10 @@
 #include <sstream>
 #include <thread>
 
+#include "lib/cni/conflist.h"
 #include "vnet/cni/exec.h"
 #include "vnet/cni/nodefs.h"
+#include "vnet/cni/runtime.h"
 #include "vnet/kernel/netns.h"
 #include "vnet/testing/sandbox.h"
 
@@ -604,6 +606,50 @@ TEST_F(NodeFs, BadStateDirsAreRefused) {
     absl::StatusOr<Fd> r = MakeNodeMountNs(bad);
     EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << bad << ": " << r.status();
   }
+}
+
+// CniNode::SetDeadline (the conformance suite's --timeout): a plugin that hangs is killed at the
+// caller's deadline, not after the lab's [cni] timeout, and the error says which limit cut it.
+TEST_F(NodeFs, APluginCallEndsAtTheCallersDeadline) {
+  TestNetns ns("mkn-cniexec-deadline");
+  const std::string plugin = dir_.Script("slow", R"(
+case "$CNI_COMMAND" in
+  VERSION) echo '{"cniVersion":"1.0.0","supportedVersions":["1.0.0"]}' ;;
+  ADD) exec sleep 60 ;;
+  *) exit 0 ;;
+esac)");
+  CniNodeConfig cfg;
+  cfg.node = "n";
+  cfg.node_netns = ns.name();
+  cfg.state_dir = state_ + "/n";
+  cfg.origin = "test.conflist";
+  cfg.conf_text = R"({"cniVersion":"1.0.0","name":"t","plugins":[{"type":"slow"}]})";
+  absl::StatusOr<cni::ConfList> list = cni::ParseConfList(cfg.conf_text, cfg.origin);
+  ASSERT_TRUE(list.ok()) << list.status();
+  cfg.list = *list;
+  cfg.binaries = {plugin};
+  cfg.bin_dirs = {dir_.path()};
+  cfg.timeout_ms = 20000;  // the lab's [cni] timeout: far beyond the deadline
+  absl::StatusOr<std::unique_ptr<CniNode>> node = CniNode::Open(cfg, ns.fd());
+  ASSERT_TRUE(node.ok()) << node.status();
+  cni::RuntimeConf rt;
+  rt.container_id = "c1";
+  rt.netns = "/run/netns/" + ns.name();
+  rt.ifname = "eth0";
+  (*node)->SetDeadline(Clock::now() + milliseconds(300));
+  const auto t0 = Clock::now();
+  ChainOutcome add = (*node)->Add(rt);
+  const auto took = Clock::now() - t0;
+  EXPECT_EQ(add.status.code(), absl::StatusCode::kDeadlineExceeded) << add.status;
+  EXPECT_NE(add.status.message().find("the caller's deadline came before the [cni] timeout"),
+            std::string::npos)
+      << add.status;
+  EXPECT_LT(took, milliseconds(5000)) << "the call waited for the [cni] timeout";
+  // Once the deadline has passed, a call does not start a wait at all.
+  const auto t1 = Clock::now();
+  ChainOutcome again = (*node)->Add(rt);
+  EXPECT_EQ(again.status.code(), absl::StatusCode::kDeadlineExceeded) << again.status;
+  EXPECT_LT(Clock::now() - t1, milliseconds(2000));
 }
 
 TEST_F(NodeFs, CostOfMakeNodeMountNs) {

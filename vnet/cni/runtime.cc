@@ -305,6 +305,18 @@ PluginCall CniNode::CallUntraced(size_t i, cni::Command command, const cni::Runt
   req.netns_fd = netns_fd_;
   req.mntns_fd = mntns_.get();
   req.timeout = std::chrono::milliseconds(config_.timeout_ms);
+  // SetDeadline: a caller's deadline that comes first cuts the call short.
+  const auto deadline = std::chrono::steady_clock::time_point(
+      std::chrono::steady_clock::duration(deadline_ns_.load(std::memory_order_relaxed)));
+  bool cut_by_deadline = false;
+  if (deadline != std::chrono::steady_clock::time_point::max()) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left < req.timeout) {
+      req.timeout = std::max(left, std::chrono::milliseconds(0));
+      cut_by_deadline = true;
+    }
+  }
   absl::StatusOr<ExecResult> r = RunPlugin(req);
   const std::string who = StrCat("plugin \"", call.plugin, "\" (", call.command, ")");
   if (!r.ok()) {
@@ -315,10 +327,12 @@ PluginCall CniNode::CallUntraced(size_t i, cni::Command command, const cni::Runt
   const ExecResult& e = call.exec;
   if (e.timed_out) {
     char secs[32];
-    snprintf(secs, sizeof secs, "%g", config_.timeout_ms / 1000.0);
+    snprintf(secs, sizeof secs, "%g", static_cast<double>(req.timeout.count()) / 1000.0);
     call.status = absl::DeadlineExceededError(
         StrCat(who, " did not finish within ", secs,
-               " s ([cni] timeout): killed with its process group", StderrTail(e.stderr_data)));
+               cut_by_deadline ? " s (the caller's deadline came before the [cni] timeout)"
+                               : " s ([cni] timeout)",
+               ": killed with its process group", StderrTail(e.stderr_data)));
   } else if (e.term_signal != 0) {
     call.status = absl::InternalError(
         StrCat(who, " was killed by signal ", e.term_signal, StderrTail(e.stderr_data)));

@@ -34,6 +34,7 @@
 // reported as the plugin's leaks. Needs CAP_NET_ADMIN and CAP_SYS_ADMIN.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -125,6 +126,14 @@ class CniNode {
   std::string CachePath(const cni::RuntimeConf& rt) const;
   absl::StatusOr<nlohmann::json> CachedResult(const cni::RuntimeConf& rt) const;
 
+  // Plugin calls started from now on are killed by `deadline` when it comes before their [cni]
+  // timeout, and report it as a timeout "at the caller's deadline": the conformance suite's
+  // --timeout bounds its whole run, a hanging plugin included. Safe to call while other threads
+  // run calls.
+  void SetDeadline(std::chrono::steady_clock::time_point deadline) {
+    deadline_ns_.store(deadline.time_since_epoch().count(), std::memory_order_relaxed);
+  }
+
   const CniNodeConfig& config() const { return config_; }
   const std::string& version() const { return version_; }
   int netns_fd() const { return netns_fd_; }
@@ -152,6 +161,9 @@ class CniNode {
   int netns_fd_ = -1;
   Fd own_netns_;  // Reopen: the netns opened by name
   Fd mntns_;
+  // SetDeadline's, in steady_clock ticks since its epoch; max: none.
+  std::atomic<std::chrono::steady_clock::rep> deadline_ns_{
+      std::chrono::steady_clock::time_point::max().time_since_epoch().count()};
 };
 
 // The runtime's own CNI_ARGS for a pod (containerd's, which kubelet's CRI calls get):
