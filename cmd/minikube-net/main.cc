@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "lib/cni/suite.h"
 #include "lib/config/spec.h"
 #include "lib/control/format.h"
 #include "lib/control/protocol.h"
@@ -230,7 +231,9 @@ struct VerifyFlags {
   std::string lab, junit, output = "table";
   std::vector<std::string> only, skip;
   bool keep = false;
-  int churn = 200;
+  bool fail_fast = false;
+  std::string timeout = "10m";
+  int churn = 0;  // 0: sized to the lab
 };
 
 CLI::App* AddVerifyCommand(CLI::App& app, VerifyFlags& f) {
@@ -254,33 +257,56 @@ CLI::App* AddVerifyCommand(CLI::App& app, VerifyFlags& f) {
   cmd->add_flag(
       "--keep", f.keep,
       "Leave the lab up after the checks (for debugging) until Ctrl-C, SIGTERM or `down`");
-  cmd->add_option("--churn", f.churn, "Pods per round of the churn check (default 200; 5 rounds)")
+  cmd->add_option("--churn", f.churn,
+                  "Pods per round of the churn check (5 rounds; default: twice the lab's pods, 4 "
+                  "to 200)")
       ->check(CLI::PositiveNumber);
+  cmd->add_flag("--fail-fast", f.fail_fast,
+                "Start no check once one has failed or errored (the rest: not run); the lab "
+                "still goes down");
+  cmd->add_option("--timeout", f.timeout,
+                  "Bound the run (up and the checks) to DURATION (90s, 2m, 1m30s; default 10m): "
+                  "probes and plugin calls are cut at it, checks not started are reported as not "
+                  "run, exit 1; the teardown always completes")
+      ->type_name("DURATION");
   std::string footer = "Checks (id: what it asserts [where the rule comes from]):\n";
   for (const vnet::CheckInfo& c : vnet::VerifyChecks())
     footer += StrCat("  ", c.id, ": ", c.title, " [", c.source, "]\n");
   footer +=
       "A check that does not apply (CHECK before 0.4.0, STATUS/GC before 1.1.0, no portmap or "
       "bandwidth in the\n"
-      "chain) is SKIP with the reason. Test pods are throw-away namespaces mkn-<cluster>-vfy-*, "
-      "removed after.\n"
+      "chain, no pod of the lab got an address from ADD) is SKIP with the reason. ERROR: the "
+      "suite itself could\n"
+      "not carry the check out (a probe that would not start, the --timeout running out): JUnit "
+      "<error>, not\n"
+      "<failure>. Checks that do not disturb each other run in parallel, each probe waits up to "
+      "2 s for its answer.\n"
+      "Test pods are throw-away namespaces mkn-<cluster>-vfy-*, removed after.\n"
       "Examples:\n  minikube-net verify examples/cni/bridge.toml --junit cni-junit.xml\n"
       "  minikube-net verify LAB --only 'spec.*' --skip spec.gc\n  minikube-net verify LAB --churn "
       "20 -o json\n"
-      "Exit codes: 0 every check passed or was skipped, 1 a check failed (or the lab could not "
-      "come up),\n"
-      "2 bad lab file or usage (an --only/--skip glob that matches no check).";
+      "  minikube-net verify LAB --fail-fast --timeout 2m --junit cni-junit.xml   # in CI\n"
+      "Exit codes: 0 every check passed or was skipped; 1 a check failed or errored, the "
+      "--timeout ran out,\n"
+      "or the lab could not come up; 2 bad lab file or usage (an --only/--skip glob that matches "
+      "no check, a bad\n"
+      "--timeout).";
   cmd->footer(footer);
   return cmd;
 }
 
 int RunVerifyCommand(const VerifyFlags& f) {
+  absl::StatusOr<std::chrono::milliseconds> timeout = cni::ParseRunTimeout(f.timeout);
+  if (!timeout.ok())
+    return Exit(absl::InvalidArgumentError(StrCat("verify: ", timeout.status().message())));
   vnet::VerifyCommand c{.lab = std::filesystem::absolute(f.lab).lexically_normal().string(),
                         .junit = f.junit,
                         .output = f.output,
                         .only = f.only,
                         .skip = f.skip,
                         .keep = f.keep,
+                        .fail_fast = f.fail_fast,
+                        .timeout = *timeout,
                         .churn_pods = f.churn};
   int code = kExitOk;
   std::optional<config::ClusterSpec> spec = Lab(c.lab, code);

@@ -5,10 +5,12 @@
 // JUnit XML to a file when asked.
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "lib/cni/suite.h"
 #include "lib/config/spec.h"
 
 namespace mkn::vnet {
@@ -19,14 +21,18 @@ struct VerifyCommand {
   std::string output = "table";  // or "json"
   std::vector<std::string> only, skip;
   bool keep = false;
-  int churn_pods = 200;
+  bool fail_fast = false;
+  std::chrono::milliseconds timeout = cni::kDefaultRunTimeout;
+  int churn_pods = 0;  // 0: sized to the lab
 };
 
 // Runs the suite on `spec`, the lab `c.lab` holds. True if every check passed or was skipped, false
-// if one failed (the report says which). InvalidArgument for a lab that is not a network = "cni"
-// lab or a glob that matches no check; PermissionDenied without CAP_NET_ADMIN and
-// CAP_SYS_ADMIN; a runtime failure (never InvalidArgument or NotFound) when the lab cannot come up.
-// Needs CAP_NET_ADMIN and CAP_SYS_ADMIN; blocks SIGINT, SIGTERM and SIGHUP in the calling thread.
+// if one failed or ended in a harness error, or the --timeout ran out before every check had
+// finished (the report says which; stderr says what was not run). InvalidArgument for a lab that is
+// not a network = "cni" lab or a glob that matches no check; PermissionDenied without CAP_NET_ADMIN
+// and CAP_SYS_ADMIN; a runtime failure (never InvalidArgument or NotFound) when the lab cannot come
+// up. Needs CAP_NET_ADMIN and CAP_SYS_ADMIN; blocks SIGINT, SIGTERM and SIGHUP in the calling
+// thread.
 absl::StatusOr<bool> RunVerifyCommand(const config::ClusterSpec& spec, const VerifyCommand& c);
 
 }  // namespace mkn::vnet

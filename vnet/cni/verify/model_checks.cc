@@ -4,8 +4,11 @@
 // packet of the pod's MTU crosses nodes, ClusterIP Services reach the plugin's pods, and the
 // CONVENTIONS.md capabilities (hostPort through portmap, bandwidth) do what the lab asks.
 //
-// Probed with real traffic between the lab's own pods (probe.h: ping, socat, curl, iperf3 as
-// child processes in the namespaces); what the replies mean is lib/cni/judge's.
+// Probed with real traffic between the lab's own pods (probe.h: ping, socat, bash /dev/udp, curl,
+// iperf3 as child processes in the namespaces), the probes of one check in parallel (ParallelFor),
+// each waiting Ctx::limits.wait for its answer; what the replies mean is lib/cni/judge's. A probe
+// that gets no answer is the check's failure; one that cannot run at all (a tool missing, a server
+// that would not start) is its harness error.
 #include <set>
 
 #include "absl/strings/str_join.h"
@@ -46,19 +49,32 @@ Pair PickPods(const Ctx& c) {
   return p;
 }
 
+// The suite's echo servers in the lab's pod `pod`, or the harness error of starting them.
+bool EnsureServers(Ctx& c, cni::CheckReport& r, int pod) {
+  absl::Status s = c.servers.Ensure(pod, c.pods[pod].fd.get());
+  if (!s.ok())
+    Error(r, StrCat("could not start the suite's servers in pod ", c.pods[pod].name, ": ",
+                    s.message()));
+  return s.ok();
+}
+
 void PodToPod(Ctx& c, cni::CheckReport& r, int client, int server, const std::string& where) {
   if (client < 0 || server < 0) return Skip(r, StrCat("the lab has no two wired pods ", where));
-  if (absl::Status s = c.servers.Ensure(server, c.pods[server].fd.get()); !s.ok())
-    return Fail(r, s);
+  if (!EnsureServers(c, r, server)) return;
   const PodCtx& a = c.pods[client];
   const PodCtx& b = c.pods[server];
-  for (const char* proto : {"icmp", "tcp", "udp"}) {
-    if (absl::StatusOr<std::string> seen = Probe(a.fd.get(), proto, b.ip); !seen.ok()) {
-      Fail(r, StrCat(proto, " from pod ", a.name, " (", a.ip, ", ", c.nodes[a.node].name,
-                     ") to pod ", b.name, " (", b.ip, ", ", c.nodes[b.node].name,
-                     "): no answer: ", seen.status().message()));
+  static constexpr const char* kProtos[] = {"icmp", "tcp", "udp"};
+  Findings f(3);
+  ParallelFor(3, [&](size_t i) {
+    if (absl::StatusOr<std::string> seen = Probe(a.fd.get(), kProtos[i], b.ip, c.limits);
+        !seen.ok()) {
+      f.FailOrError(
+          i, seen.status(),
+          StrCat(kProtos[i], " from pod ", a.name, " (", a.ip, ", ", c.nodes[a.node].name,
+                 ") to pod ", b.name, " (", b.ip, ", ", c.nodes[b.node].name, "): no answer: "));
     }
-  }
+  });
+  f.MergeInto(r);
 }
 
 // Whether one of the pod's containers is the lab's udp-echo app on UDP `port` (what a UDP hostPort
@@ -90,72 +106,85 @@ void CheckSourceIp(Ctx& c, cni::CheckReport& r) {
   Pair p = PickPods(c);
   if (p.client < 0 || (p.same < 0 && p.cross < 0)) return Skip(r, "the lab has no two wired pods");
   const PodCtx& a = c.pods[p.client];
+  struct Task {
+    int server;
+    const char* proto;
+  };
+  std::vector<Task> tasks;
   for (int s : {p.same, p.cross}) {
     if (s < 0) continue;
-    if (absl::Status st = c.servers.Ensure(s, c.pods[s].fd.get()); !st.ok()) return Fail(r, st);
-    for (const char* proto : {"tcp", "udp"}) {
-      absl::StatusOr<std::string> seen = Probe(a.fd.get(), proto, c.pods[s].ip);
-      if (!seen.ok()) {
-        Fail(r,
-             StrCat(proto, " to pod ", c.pods[s].name, ": no answer: ", seen.status().message()));
-      } else if (*seen != a.ip) {
-        Fail(r, StrCat(proto, " from pod ", a.name, " to pod ", c.pods[s].name, " (",
-                       c.nodes[c.pods[s].node].name,
-                       "): expected the server to see the client's own IP ", a.ip, ", it saw ",
-                       *seen, " (NAT between pods)"));
-      }
-    }
+    if (!EnsureServers(c, r, s)) return;
+    for (const char* proto : {"tcp", "udp"}) tasks.push_back({s, proto});
   }
+  Findings f(tasks.size());
+  ParallelFor(tasks.size(), [&](size_t i) {
+    const PodCtx& server = c.pods[tasks[i].server];
+    const char* proto = tasks[i].proto;
+    absl::StatusOr<std::string> seen = Probe(a.fd.get(), proto, server.ip, c.limits);
+    if (!seen.ok()) {
+      f.FailOrError(i, seen.status(), StrCat(proto, " to pod ", server.name, ": no answer: "));
+    } else if (*seen != a.ip) {
+      f.Fail(i,
+             StrCat(proto, " from pod ", a.name, " to pod ", server.name, " (",
+                    c.nodes[server.node].name, "): expected the server to see the client's own IP ",
+                    a.ip, ", it saw ", *seen, " (NAT between pods)"));
+    }
+  });
+  f.MergeInto(r);
 }
 
 void CheckNodePod(Ctx& c, cni::CheckReport& r) {
   std::vector<int> ok = OkPods(c);
   if (ok.empty()) return Skip(r, "no pod's ADD succeeded (see spec.add)");
-  for (int i : ok) {
-    const PodCtx& p = c.pods[i];
-    if (absl::StatusOr<std::string> seen = Probe(c.nodes[p.node].cni->netns_fd(), "icmp", p.ip);
-        !seen.ok()) {
-      Fail(r, StrCat("icmp from node ", c.nodes[p.node].name, " to its pod ", p.name, " (", p.ip,
-                     "): no answer: ", seen.status().message()));
-    }
-  }
+  // ICMP from each pod's node to it, and TCP to the servers of the pods the other checks use.
+  struct Task {
+    int pod;
+    const char* proto;
+  };
+  std::vector<Task> tasks;
+  for (int i : ok) tasks.push_back({i, "icmp"});
   Pair pp = PickPods(c);
   for (int s : {pp.same, pp.cross}) {
     if (s < 0) continue;
-    if (absl::Status st = c.servers.Ensure(s, c.pods[s].fd.get()); !st.ok()) return Fail(r, st);
-    const PodCtx& p = c.pods[s];
-    if (absl::StatusOr<std::string> seen = Probe(c.nodes[p.node].cni->netns_fd(), "tcp", p.ip);
-        !seen.ok()) {
-      Fail(r, StrCat("tcp from node ", c.nodes[p.node].name, " to its pod ", p.name, " (", p.ip,
-                     "): no answer: ", seen.status().message()));
-    }
+    if (!EnsureServers(c, r, s)) return;
+    tasks.push_back({s, "tcp"});
   }
+  Findings f(tasks.size());
+  ParallelFor(tasks.size(), [&](size_t i) {
+    const PodCtx& p = c.pods[tasks[i].pod];
+    absl::StatusOr<std::string> seen =
+        Probe(c.nodes[p.node].cni->netns_fd(), tasks[i].proto, p.ip, c.limits);
+    if (!seen.ok()) {
+      f.FailOrError(i, seen.status(),
+                    StrCat(tasks[i].proto, " from node ", c.nodes[p.node].name, " to its pod ",
+                           p.name, " (", p.ip, "): no answer: "));
+    }
+  });
+  f.MergeInto(r);
 }
 
 void CheckOwnIp(Ctx& c, cni::CheckReport& r) {
   std::vector<int> ok = OkPods(c);
   if (ok.empty()) return Skip(r, "no pod's ADD succeeded (see spec.add)");
-  for (int i : ok) {
-    const PodCtx& p = c.pods[i];
+  Findings f(ok.size());
+  ParallelFor(ok.size(), [&](size_t k) {
+    const PodCtx& p = c.pods[ok[k]];
     absl::StatusOr<cni::ObservedInterface> s = ObserveInterface(p.fd.get(), c.nodes[p.node].ifname);
-    if (!s.ok()) {
-      Fail(r, StrCat("pod ", p.name, ": ", s.status().message()));
-      continue;
-    }
+    if (!s.ok()) return f.FailOrError(k, s.status(), StrCat("pod ", p.name, ": "));
     if (!cni::HasIp(*s, p.ip)) {
-      Fail(r, StrCat("pod ", p.name, ": the result gives ", p.ip, ", its ", c.nodes[p.node].ifname,
-                     " has [", absl::StrJoin(s->addrs, ", "), "]"));
+      f.Fail(k, StrCat("pod ", p.name, ": the result gives ", p.ip, ", its ",
+                       c.nodes[p.node].ifname, " has [", absl::StrJoin(s->addrs, ", "), "]"));
     }
-  }
+  });
+  f.MergeInto(r);
   Pair pp = PickPods(c);
   int server = pp.cross >= 0 ? pp.cross : pp.same;
   if (server < 0) return;
-  if (absl::Status st = c.servers.Ensure(server, c.pods[server].fd.get()); !st.ok())
-    return Fail(r, st);
+  if (!EnsureServers(c, r, server)) return;
   const PodCtx& a = c.pods[pp.client];
-  absl::StatusOr<std::string> seen = Probe(a.fd.get(), "tcp", c.pods[server].ip);
+  absl::StatusOr<std::string> seen = Probe(a.fd.get(), "tcp", c.pods[server].ip, c.limits);
   if (!seen.ok()) {
-    Fail(r, StrCat("tcp to pod ", c.pods[server].name, ": no answer: ", seen.status().message()));
+    FailOrError(r, seen.status(), StrCat("tcp to pod ", c.pods[server].name, ": no answer: "));
   } else if (*seen != a.ip) {
     Fail(r, StrCat("pod ", a.name, " has ", a.ip, " on its interface, pod ", c.pods[server].name,
                    " sees it as ", *seen));
@@ -170,12 +199,24 @@ void CheckMtu(Ctx& c, cni::CheckReport& r) {
   const PodCtx& a = c.pods[p.client];
   const PodCtx& b = c.pods[p.cross];
   absl::StatusOr<cni::ObservedInterface> s = ObserveInterface(a.fd.get(), c.nodes[a.node].ifname);
-  if (!s.ok() || s->mtu <= 28)
-    return Fail(r, StrCat("pod ", a.name, ": cannot read its interface MTU"));
-  // ICMP payload = MTU - 20 (IPv4 header) - 8 (ICMP header): the largest packet that fits.
-  ToolResult fit = RunTool(
-      a.fd.get(), {"ping", "-n", "-c1", "-w3", "-M", "do", "-s", std::to_string(s->mtu - 28), b.ip},
-      5s);
+  if (!s.ok())
+    return FailOrError(r, s.status(), StrCat("pod ", a.name, ": cannot read its interface MTU: "));
+  if (s->mtu <= 28) return Fail(r, StrCat("pod ", a.name, ": its interface has MTU ", s->mtu));
+  // ICMP payload = MTU - 20 (IPv4 header) - 8 (ICMP header): the largest packet that fits; one
+  // byte more must not leave the pod. Both at once: they do not share anything. The second ends
+  // in a local EMSGSIZE, after which ping lingers min(-W, 1 s): a short -W (a reply, if the
+  // packet did leave, would come in milliseconds).
+  ToolResult fit, over;
+  ParallelFor(2, [&](size_t i) {
+    const int size = s->mtu - 28 + static_cast<int>(i);
+    const std::string w = ToolSeconds(i == 0 ? c.limits.wait : std::max(250ms, c.limits.wait / 8));
+    (i == 0 ? fit : over) = RunTool(
+        a.fd.get(), {"ping", "-n", "-c1", "-W", w, "-M", "do", "-s", std::to_string(size), b.ip},
+        c.limits.ToolTimeout());
+  });
+  for (const ToolResult* t : {&fit, &over}) {
+    if (!t->started) return Error(r, StrCat("could not probe: ", t->err));
+  }
   if (!fit.ok) {
     Fail(r, StrCat("pod ", a.name, "'s ", c.nodes[a.node].ifname, " has MTU ", s->mtu, ", but a ",
                    s->mtu, "-byte packet with DF set did not reach pod ", b.name, " on ",
@@ -183,9 +224,6 @@ void CheckMtu(Ctx& c, cni::CheckReport& r) {
                    " (the path across nodes is narrower: the plugin should set a smaller MTU): ",
                    fit.Say()));
   }
-  ToolResult over = RunTool(
-      a.fd.get(), {"ping", "-n", "-c1", "-w2", "-M", "do", "-s", std::to_string(s->mtu - 27), b.ip},
-      4s);
   if (over.ok) {
     Fail(r, StrCat("a ", s->mtu + 1, "-byte packet with DF set crossed an interface of MTU ",
                    s->mtu, ": ", over.Say()));
@@ -198,7 +236,14 @@ void CheckService(Ctx& c, cni::CheckReport& r) {
   Pair pp = PickPods(c);
   if (pp.client < 0) return Skip(r, "no pod's ADD succeeded (see spec.add)");
   const PodCtx& a = c.pods[pp.client];
-  int probed = 0;
+  // One probe per port of every ClusterIP Service with endpoints, all at once.
+  struct Task {
+    const config::ServiceSpec* svc;
+    const config::ServicePortSpec* port;
+    std::set<std::string> eps;
+    bool http;
+  };
+  std::vector<Task> tasks;
   for (const config::ServiceSpec& svc : c.spec.services) {
     if (svc.cluster_ip.ToString() == "0.0.0.0" || svc.endpoints.empty()) continue;
     std::set<std::string> eps;
@@ -214,56 +259,71 @@ void CheckService(Ctx& c, cni::CheckReport& r) {
       udp_echo = udp_echo && has_udp;
     }
     for (const config::ServicePortSpec& port : svc.ports) {
-      std::string addr = StrCat(svc.cluster_ip.ToString(), ":", port.port);
-      if (port.protocol == config::Protocol::kUdp) {
-        if (!udp_echo) continue;  // only udp-echo says whether a datagram arrived
-        ++probed;
-        const std::string msg = "mkn-verify\n";
-        ToolResult o;
-        for (int attempt = 0; attempt < 3 && !(o.ok && o.out == msg); ++attempt) {
-          o = RunTool(a.fd.get(), {"socat", "-T2", "-t1", "STDIO", StrCat("UDP:", addr)}, 4s, msg);
-        }
-        if (!o.ok || o.out != msg) {
-          Fail(r, StrCat("service ", svc.name, " (udp ", addr, ") from pod ", a.name,
-                         ": expected udp-echo's echo \"mkn-verify\"; ", o.Say(),
-                         o.ok ? StrCat(" (got \"", o.out, "\")") : ""));
-        }
-        continue;
-      }
-      ++probed;
-      if (!http) {
-        ToolResult o =
-            RunTool(a.fd.get(),
-                    {"socat", "-T2", "/dev/null", StrCat("TCP:", addr, ",connect-timeout=2")}, 4s);
-        if (!o.ok)
-          Fail(r, StrCat("service ", svc.name, " (", addr, ") from pod ", a.name,
-                         ": no connection: ", o.Say()));
-        continue;
-      }
-      ToolResult o = RunTool(a.fd.get(), {"curl", "-sS", "-m3", StrCat("http://", addr, "/")}, 5s);
-      // http-echo names the pod that answered in a "pod: NAME" line.
-      std::string pod;
-      if (size_t at = o.out.find("pod: "); at != std::string::npos)
-        pod = o.out.substr(at + 5, o.out.find('\n', at) - at - 5);
-      if (!o.ok) {
-        Fail(r, StrCat("service ", svc.name, " (", addr, ") from pod ", a.name,
-                       ": no answer: ", o.Say()));
-      } else if (!eps.count(pod)) {
-        Fail(r, StrCat("service ", svc.name, " (", addr,
-                       "): expected an answer from one of its endpoints [",
-                       absl::StrJoin(eps, ", "), "], got from \"", pod, "\""));
-      }
+      // Only udp-echo says whether a datagram arrived.
+      if (port.protocol == config::Protocol::kUdp && !udp_echo) continue;
+      tasks.push_back({&svc, &port, eps, http});
     }
   }
-  if (probed == 0)
-    Skip(r, "the lab has no ClusterIP Service with endpoints (TCP, or UDP to udp-echo)");
+  if (tasks.empty())
+    return Skip(r, "the lab has no ClusterIP Service with endpoints (TCP, or UDP to udp-echo)");
+  Findings f(tasks.size());
+  ParallelFor(tasks.size(), [&](size_t i) {
+    const config::ServiceSpec& svc = *tasks[i].svc;
+    const std::string ip = svc.cluster_ip.ToString();
+    const int port = tasks[i].port->port;
+    const std::string addr = StrCat(ip, ":", port);
+    if (tasks[i].port->protocol == config::Protocol::kUdp) {
+      const std::string msg = "mkn-verify\n";
+      ToolResult o = UdpExchange(a.fd.get(), ip, port, msg, c.limits);
+      if (!o.started) return f.Error(i, StrCat("could not probe: ", o.err));
+      if (!o.ok || o.out != msg) {
+        f.Fail(i, StrCat("service ", svc.name, " (udp ", addr, ") from pod ", a.name,
+                         ": expected udp-echo's echo \"mkn-verify\"; ", o.Say(),
+                         o.ok ? StrCat(" (got \"", o.out, "\")") : ""));
+      }
+      return;
+    }
+    if (!tasks[i].http) {
+      ToolResult o = TcpConnect(a.fd.get(), ip, port, c.limits);
+      if (!o.started) return f.Error(i, StrCat("could not probe: ", o.err));
+      if (!o.ok) {
+        f.Fail(i, StrCat("service ", svc.name, " (", addr, ") from pod ", a.name,
+                         ": no connection: ", o.Say()));
+      }
+      return;
+    }
+    ToolResult o = RunTool(a.fd.get(),
+                           {"curl", "-sS", "--connect-timeout", ToolSeconds(c.limits.wait), "-m",
+                            ToolSeconds(2 * c.limits.wait), StrCat("http://", addr, "/")},
+                           c.limits.ToolTimeout(c.limits.wait + 1s));
+    if (!o.started) return f.Error(i, StrCat("could not probe: ", o.err));
+    // http-echo names the pod that answered in a "pod: NAME" line.
+    std::string pod;
+    if (size_t at = o.out.find("pod: "); at != std::string::npos)
+      pod = o.out.substr(at + 5, o.out.find('\n', at) - at - 5);
+    if (!o.ok) {
+      f.Fail(i, StrCat("service ", svc.name, " (", addr, ") from pod ", a.name,
+                       ": no answer: ", o.Say()));
+    } else if (!tasks[i].eps.count(pod)) {
+      f.Fail(i, StrCat("service ", svc.name, " (", addr,
+                       "): expected an answer from one of its endpoints [",
+                       absl::StrJoin(tasks[i].eps, ", "), "], got from \"", pod, "\""));
+    }
+  });
+  f.MergeInto(r);
 }
 
 void CheckHostPort(Ctx& c, cni::CheckReport& r) {
   // portmap, or a plugin of its own that takes the portMappings capability as portmap does.
   if (!ChainHas(c, "portmap") && !ChainHasCapability(c, "portMappings"))
     return Skip(r, "no plugin of the chain is portmap or takes the portMappings capability");
-  int probed = 0, probed_udp = 0;
+  struct Task {
+    const PodCtx* pod;
+    const config::PortMappingSpec* m;
+    bool udp;
+    int from;  // the node the probe comes from: another than the pod's, when there is one
+  };
+  std::vector<Task> tasks;
   for (int i : OkPods(c)) {
     const PodCtx& p = c.pods[i];
     const config::PodSpec& ps = c.spec.pods[p.spec_index];
@@ -278,33 +338,41 @@ void CheckHostPort(Ctx& c, cni::CheckReport& r) {
       for (size_t n = 0; n < c.nodes.size(); ++n) {
         if (static_cast<int>(n) != p.node) from = static_cast<int>(n);
       }
-      std::string addr = StrCat(c.nodes[p.node].underlay_ip, ":", m.host_port);
-      ++probed;
-      if (udp) {
-        ++probed_udp;
-        const std::string probe = StrCat("mkn-hostport ", p.name, "\n");
-        ToolResult o = RunTool(c.nodes[from].cni->netns_fd(),
-                               {"socat", "-T2", "-t1", "STDIO", StrCat("UDP:", addr)}, 4s, probe);
-        if (!o.ok || o.out.find(probe) == std::string::npos) {
-          Fail(r, StrCat("UDP hostPort ", addr, " -> pod ", p.name, ":", m.container_port,
-                         " from node ", c.nodes[from].name, ": expected the datagram echoed back; ",
-                         o.Say()));
-        }
-        continue;
-      }
-      ToolResult o =
-          RunTool(c.nodes[from].cni->netns_fd(),
-                  {"socat", "-T2", "/dev/null", StrCat("TCP:", addr, ",connect-timeout=2")}, 4s);
-      if (!o.ok) {
-        Fail(r, StrCat("hostPort ", addr, " -> pod ", p.name, ":", m.container_port, " from node ",
-                       c.nodes[from].name, ": no connection: ", o.Say()));
-      }
+      tasks.push_back({&p, &m, udp, from});
     }
   }
-  if (probed == 0) {
-    Skip(r, "no pod has a TCP port_mappings entry, or a UDP one to udp-echo");
-  } else if (r.outcome != cni::Outcome::kFail) {
-    r.evidence = StrCat(probed, " mapping(s) probed from another node (", probed_udp, " UDP)");
+  if (tasks.empty())
+    return Skip(r, "no pod has a TCP port_mappings entry, or a UDP one to udp-echo");
+  Findings f(tasks.size());
+  ParallelFor(tasks.size(), [&](size_t i) {
+    const PodCtx& p = *tasks[i].pod;
+    const config::PortMappingSpec& m = *tasks[i].m;
+    const NodeCtx& from = c.nodes[tasks[i].from];
+    const std::string& ip = c.nodes[p.node].underlay_ip;
+    const std::string addr = StrCat(ip, ":", m.host_port);
+    if (tasks[i].udp) {
+      const std::string probe = StrCat("mkn-hostport ", p.name, "\n");
+      ToolResult o = UdpExchange(from.cni->netns_fd(), ip, m.host_port, probe, c.limits);
+      if (!o.started) return f.Error(i, StrCat("could not probe: ", o.err));
+      if (!o.ok || o.out.find(probe) == std::string::npos) {
+        f.Fail(i,
+               StrCat("UDP hostPort ", addr, " -> pod ", p.name, ":", m.container_port,
+                      " from node ", from.name, ": expected the datagram echoed back; ", o.Say()));
+      }
+      return;
+    }
+    ToolResult o = TcpConnect(from.cni->netns_fd(), ip, m.host_port, c.limits);
+    if (!o.started) return f.Error(i, StrCat("could not probe: ", o.err));
+    if (!o.ok) {
+      f.Fail(i, StrCat("hostPort ", addr, " -> pod ", p.name, ":", m.container_port, " from node ",
+                       from.name, ": no connection: ", o.Say()));
+    }
+  });
+  f.MergeInto(r);
+  if (r.outcome == cni::Outcome::kPass) {
+    int udp = 0;
+    for (const Task& t : tasks) udp += t.udp;
+    r.evidence = StrCat(tasks.size(), " mapping(s) probed from another node (", udp, " UDP)");
   }
 }
 
@@ -312,6 +380,8 @@ void CheckBandwidth(Ctx& c, cni::CheckReport& r) {
   if (!ChainHas(c, "bandwidth")) return Skip(r, "the chain has no bandwidth plugin");
   if (FindTool("iperf3").empty()) return Skip(r, "iperf3 is not installed");
   int probed = 0;
+  // One measurement at a time, and the check runs alone: a rate measured while other probes
+  // compete for the two CPUs says nothing about the limit.
   for (int i : OkPods(c)) {
     const config::PodSpec& ps = c.spec.pods[c.pods[i].spec_index];
     if (!ps.cni.bandwidth) continue;
@@ -326,12 +396,15 @@ void CheckBandwidth(Ctx& c, cni::CheckReport& r) {
       if (rate <= 0) continue;
       ++probed;
       // A port per direction: the first direction's one-off server may still be exiting.
-      absl::StatusOr<RateProbe> m =
-          MeasureRate(p.fd.get(), c.pods[client].fd.get(), p.ip, kIperfPort + dir, dir == 1);
-      if (!m.ok()) return Fail(r, m.status());
+      absl::StatusOr<RateProbe> m = MeasureRate(p.fd.get(), c.pods[client].fd.get(), p.ip,
+                                                kIperfPort + dir, dir == 1, c.limits);
+      if (!m.ok())
+        return Error(r, StrCat("could not start iperf3's server: ", m.status().message()));
       const double bps = m->bits_per_second;
       const char* what = dir == 0 ? "ingress" : "egress";
-      if (!m->last.ok || bps <= 0) {
+      if (!m->last.started) {
+        Error(r, StrCat("could not run iperf3: ", m->last.err));
+      } else if (!m->last.ok || bps <= 0) {
         Fail(r, StrCat("pod ", p.name, " ", what, ": iperf3 gave no rate: ", m->last.Say()));
       } else if (!cni::RateWithinLimit(bps, rate)) {
         Fail(r, StrCat("pod ", p.name, " ", what, " limit ", rate, " bit/s: measured ",

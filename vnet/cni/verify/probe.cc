@@ -4,11 +4,15 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "absl/strings/str_join.h"
+#include "lib/cni/suite.h"
 #include "lib/net/naming.h"
 #include "lib/status/status.h"
 #include "lib/strings/str_cat.h"
@@ -67,6 +71,24 @@ std::string FindTool(std::string_view name) {
   return "";
 }
 
+std::chrono::milliseconds ProbeLimits::Cap(std::chrono::milliseconds want) const {
+  if (deadline == Clock::time_point::max()) return want;
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  return std::clamp(left, 0ms, want);
+}
+
+std::string ToolSeconds(std::chrono::milliseconds d) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", static_cast<double>(std::max(d, 1ms).count()) / 1000);
+  return buf;
+}
+
+bool ToolResult::Refused() const {
+  return !ok && started &&
+         (err.find("Connection refused") != std::string::npos ||
+          out.find("Connection refused") != std::string::npos);
+}
+
 std::string ToolResult::Say() const {
   std::string how = timed_out ? "timed out" : StrCat("exit ", code);
   std::string text = err.empty() ? out : err;
@@ -80,7 +102,7 @@ ToolResult RunTool(int netns_fd, const std::vector<std::string>& argv,
   o.cmd = absl::StrJoin(argv, " ");
   std::string bin = argv[0][0] == '/' ? argv[0] : FindTool(argv[0]);
   if (bin.empty()) {
-    o.err = StrCat(argv[0], ": not installed");
+    o.err = StrCat(argv[0], ": not installed (the conformance suite runs it as a probe)");
     return o;
   }
   ExecRequest req;
@@ -95,6 +117,7 @@ ToolResult RunTool(int netns_fd, const std::vector<std::string>& argv,
     o.err = std::string(r.status().message());
     return o;
   }
+  o.started = true;
   o.code = r->exit_code;
   o.timed_out = r->timed_out;
   o.out = std::move(r->stdout_data);
@@ -155,6 +178,7 @@ absl::StatusOr<cni::Snapshot> SnapshotNode(const CniNode& node, int pod_fd) {
 
 absl::StatusOr<cni::ObservedInterface> ObserveInterface(int netns_fd, const std::string& ifname) {
   ToolResult o = RunTool(netns_fd, {"ip", "-j", "addr", "show", "dev", ifname});
+  if (!o.started) return absl::InternalError(StrCat("could not run ip: ", o.err));
   if (!o.ok) return absl::NotFoundError(o.Say());
   return cni::ParseIpAddrShow(o.out, ifname);
 }
@@ -162,6 +186,7 @@ absl::StatusOr<cni::ObservedInterface> ObserveInterface(int netns_fd, const std:
 // --- traffic -----------------------------------------------------------------------------------
 
 absl::Status EchoServers::Ensure(int pod, int netns_fd) {
+  std::lock_guard<std::mutex> lock(mu_);
   if (pids_.count(pod)) return absl::OkStatus();
   std::string socat = FindTool("socat");
   if (socat.empty()) {
@@ -169,65 +194,140 @@ absl::Status EchoServers::Ensure(int pod, int netns_fd) {
   }
   ExecRequest req;
   req.binary = FindTool("sh");
+  // The UDP side's command reads the datagram before it answers: socat writes the datagram to
+  // the command's stdin, and an `echo` that has already exited makes that write fail (EPIPE) and
+  // socat drop the answer, in about one exchange of four when they come at once (measured: 4
+  // concurrent probes, socat 1.7.4.4).
   req.argv = {
       "sh", "-c",
       StrCat("socat TCP-LISTEN:", kTcpPort, ",reuseaddr,fork SYSTEM:'echo tcp $SOCAT_PEERADDR' & ",
-             "exec socat UDP-RECVFROM:", kUdpPort, ",fork SYSTEM:'echo udp $SOCAT_PEERADDR'")};
+             "exec socat UDP-RECVFROM:", kUdpPort,
+             ",fork SYSTEM:'head -c1 >/dev/null; echo udp $SOCAT_PEERADDR'")};
   req.env = {StrCat("PATH=", cni::kPluginPath)};
   req.netns_fd = netns_fd;
   MKN_ASSIGN_OR_RETURN(pid_t pid, StartDaemon(req, "/dev/null"));
   pids_[pod] = pid;
+  // Bound before the first probe (cni::ProcNetBound says why: a refusal, then silence). The
+  // daemon's /proc/PID/net shows the sockets of the netns it runs in.
+  auto bound = [&](const char* table, int port, bool tcp) {
+    std::ifstream f(StrCat("/proc/", pid, "/net/", table));
+    std::stringstream text;
+    text << f.rdbuf();
+    return cni::ProcNetBound(text.str(), port, tcp);
+  };
+  const auto give_up = Clock::now() + cni::kServerStartWindow;
+  while (!(bound("tcp", kTcpPort, true) && bound("udp", kUdpPort, false))) {
+    if (Clock::now() >= give_up) {
+      return absl::DeadlineExceededError(StrCat("the suite's socat servers did not bind ports ",
+                                                kTcpPort, "/tcp and ", kUdpPort, "/udp within ",
+                                                cni::kServerStartWindow.count() / 1000, " s"));
+    }
+    std::this_thread::sleep_for(5ms);  // polling a condition, with the deadline above
+  }
   return absl::OkStatus();
 }
 
 void EchoServers::StopAll() {
+  std::lock_guard<std::mutex> lock(mu_);
   for (auto& [pod, pid] : pids_) (void)StopDaemon(pid, 500ms);
   pids_.clear();
 }
 
-absl::StatusOr<std::string> Probe(int from, std::string_view proto, const std::string& ip) {
-  auto deadline = Clock::now() + 5s;
+ToolResult UdpExchange(int from, const std::string& ip, int port, const std::string& msg,
+                       const ProbeLimits& limits, bool retry_refused) {
+  // bash connects a UDP socket to the peer (so an ICMP port unreachable comes back as
+  // "Connection refused" on the read) and sends `msg`; dd takes the answer with one read(2), a
+  // whole datagram (bash's own `read` takes one byte, and the datagram's rest is lost), and
+  // returns as soon as it is there; `timeout` ends the wait. Arguments, not text pasted into the
+  // script: nothing to quote.
+  const std::string w = ToolSeconds(limits.wait);
+  const std::vector<std::string> argv = {"bash",
+                                         "-c",
+                                         "exec 3<>\"/dev/udp/$1/$2\" && printf '%s' \"$3\" >&3 && "
+                                         "exec timeout \"$4\" dd bs=65535 count=1 status=none <&3",
+                                         "udp-probe",
+                                         ip,
+                                         std::to_string(port),
+                                         msg,
+                                         w};
+  const auto give_up = Clock::now() + cni::kServerStartWindow;
+  ToolResult o;
+  for (;;) {
+    o = RunTool(from, argv, limits.ToolTimeout());
+    o.cmd = StrCat("udp ", ip, ":", port, " (", msg.size(),
+                   " bytes, bash /dev/udp, answer read by dd)");
+    if (o.started && o.code == 124 && o.err.empty()) o.err = StrCat("no answer within ", w, " s");
+    if (o.ok || !retry_refused || !o.Refused() || Clock::now() >= give_up || limits.Expired())
+      return o;
+    std::this_thread::sleep_for(50ms);  // the server is starting: its socket is not bound yet
+  }
+}
+
+ToolResult TcpConnect(int from, const std::string& ip, int port, const ProbeLimits& limits) {
+  const std::string w = ToolSeconds(limits.wait);
+  return RunTool(from,
+                 {"socat", StrCat("-T", w), "/dev/null",
+                  StrCat("TCP:", ip, ":", port, ",connect-timeout=", w)},
+                 limits.ToolTimeout());
+}
+
+absl::StatusOr<std::string> Probe(int from, std::string_view proto, const std::string& ip,
+                                  const ProbeLimits& limits) {
+  const std::string w = ToolSeconds(limits.wait);
   ToolResult last;
-  do {
-    if (proto == "icmp") {
-      last = RunTool(from, {"ping", "-n", "-c1", "-w3", ip}, 5s);
-      if (last.ok) return "";
-      break;  // ping waited its own deadline
+  if (proto == "icmp") {
+    // One echo request: the kernel queues it while ARP resolves, so no retry is needed.
+    last = RunTool(from, {"ping", "-n", "-c1", "-W", w, ip}, limits.ToolTimeout());
+    if (last.ok) return "";
+  } else if (proto == "tcp") {
+    const auto give_up = Clock::now() + cni::kServerStartWindow;
+    for (;;) {
+      last = RunTool(from,
+                     {"socat", StrCat("-T", w), "STDIO",
+                      StrCat("TCP:", ip, ":", kTcpPort, ",connect-timeout=", w)},
+                     limits.ToolTimeout());
+      if (!last.Refused() || Clock::now() >= give_up || limits.Expired()) break;
+      std::this_thread::sleep_for(50ms);  // the server is starting: not listening yet
     }
-    if (proto == "tcp") {
-      last = RunTool(
-          from, {"socat", "-T3", "STDIO", StrCat("TCP:", ip, ":", kTcpPort, ",connect-timeout=2")},
-          5s);
-    } else {
-      last = RunTool(from, {"socat", "-T2", "-t1", "STDIO", StrCat("UDP:", ip, ":", kUdpPort)}, 4s,
-                     "x\n");
-    }
-    if (last.ok) {
-      if (std::optional<std::string> peer = cni::EchoPeer(proto, last.out)) return *peer;
-    }
-    if (Clock::now() >= deadline) break;
-    std::this_thread::sleep_for(100ms);  // the server may still be starting
-  } while (Clock::now() < deadline);
+  } else {
+    last = UdpExchange(from, ip, kUdpPort, "x\n", limits, /*retry_refused=*/true);
+  }
+  if (last.ok) {
+    if (std::optional<std::string> peer = cni::EchoPeer(proto, last.out)) return *peer;
+  }
+  if (!last.started) return absl::FailedPreconditionError(StrCat("could not probe: ", last.err));
   return absl::UnavailableError(last.Say());
 }
 
 absl::StatusOr<RateProbe> MeasureRate(int server_fd, int client_fd, const std::string& ip, int port,
-                                      bool reverse) {
+                                      bool reverse, const ProbeLimits& limits) {
   ExecRequest req;
   req.binary = FindTool("iperf3");
   req.argv = {"iperf3", "-s", "-1", "-p", std::to_string(port)};
   req.env = {StrCat("PATH=", cni::kPluginPath)};
   req.netns_fd = server_fd;
   MKN_ASSIGN_OR_RETURN(pid_t server, StartDaemon(req, "/dev/null"));
-  std::vector<std::string> argv = {"iperf3", "-c", ip, "-p", std::to_string(port), "-t", "3", "-J"};
+  std::vector<std::string> argv = {"iperf3",
+                                   "-c",
+                                   ip,
+                                   "-p",
+                                   std::to_string(port),
+                                   "-t",
+                                   "3",
+                                   "-J",
+                                   "--connect-timeout",
+                                   std::to_string(limits.wait.count())};
   if (reverse) argv.push_back("-R");
   RateProbe probe;
-  // Until the server listens (bounded: ~3 s of tries).
-  for (int attempt = 0; attempt < 30; ++attempt) {
-    probe.last = RunTool(client_fd, argv, 10s);
+  // Until the server listens (bounded by the start window and the run's deadline).
+  const auto give_up = Clock::now() + cni::kServerStartWindow;
+  for (;;) {
+    probe.last = RunTool(client_fd, argv, limits.Cap(3s + 2 * limits.wait + 1s));
     cni::Iperf3Reading reading = cni::ParseIperf3Json(probe.last.out);
     probe.bits_per_second = reading.bits_per_second;
-    if (probe.bits_per_second > 0 || !reading.server_not_ready) break;
+    if (probe.bits_per_second > 0 || !reading.server_not_ready || Clock::now() >= give_up ||
+        limits.Expired())
+      break;
     std::this_thread::sleep_for(100ms);
   }
   (void)StopDaemon(server, 500ms);

@@ -3,8 +3,16 @@
 // test pods the checks make. Internal to vnet/cni/verify.
 //
 // No thread of ours enters a namespace for a probe: every tool is a child of RunPlugin
-// (vnet/cni/exec) that setns()es itself, so probes may run from any thread. What the tools print
-// is judged in lib/cni (judge, snapshot); this file only runs them and hands their text over.
+// (vnet/cni/exec) that setns()es itself, so probes may run from any thread, and checks run them
+// in parallel. What the tools print is judged in lib/cni (judge, snapshot); this file only runs
+// them and hands their text over.
+//
+// Time (issue 14: a failing probe must fail fast): every probe waits ProbeLimits::wait for its
+// answer (lib/cni/suite's ProbeWait, from --timeout), and none runs past the run's deadline. A
+// probe is retried only while its peer refuses (a RST, an ICMP port unreachable) and only against
+// the suite's own servers, which may still be starting: silence is the verdict, never retried.
+// A tool that cannot be started at all (not installed, exec failed) is the harness's problem, not
+// the plugin's: the probes say which (ToolResult::started, FailedPrecondition).
 //
 // Every namespace the suite creates is a TestPod's, made and removed in one place
 // (TestPod::MakeNetns / TestPod::RemoveNetns in probe.cc): it is named through lib/net/naming
@@ -17,6 +25,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,22 +49,53 @@ inline constexpr int kIperfPort = 7473;  // and 7474: one port per direction
 // is not installed.
 std::string FindTool(std::string_view name);
 
+// How long probes may take: each waits `wait` for its answer; nothing runs past `deadline`.
+struct ProbeLimits {
+  std::chrono::milliseconds wait{2000};
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  // `want`, or what is left until the deadline when that is less (0 once it has passed).
+  std::chrono::milliseconds Cap(std::chrono::milliseconds want) const;
+  // `wait` + `slack` (a tool's own start and exit around its wait), capped.
+  std::chrono::milliseconds ToolTimeout(
+      std::chrono::milliseconds slack = std::chrono::milliseconds(1000)) const {
+    return Cap(wait + slack);
+  }
+  bool Expired() const { return std::chrono::steady_clock::now() >= deadline; }
+};
+
+// "1.5" for 1500 ms: a wait as the tools take it (ping -W, socat -T, curl -m, bash read -t).
+std::string ToolSeconds(std::chrono::milliseconds d);
+
 // What a tool did. Its exit status is data, not an error: a failed ping is what a check judges.
 struct ToolResult {
-  bool ok = false;  // exited 0 within the deadline
+  bool ok = false;       // exited 0 within the deadline
+  bool started = false;  // it ran at all (false: not installed, or the spawn failed; see err)
   int code = -1;
   bool timed_out = false;
   std::string cmd, out, err;
   // "`ping -c1 ...` exit 1: <stderr, else stdout>", for evidence.
   std::string Say() const;
+  // The peer refused (RST, ICMP port unreachable): nothing listens there, perhaps not yet.
+  bool Refused() const;
 };
 
 // Runs argv (argv[0] looked up with FindTool unless absolute) in the netns `netns_fd` (-1: ours),
 // with `in` on stdin, killed with its process group after `timeout`. A tool that is not installed
-// or cannot be started is a ToolResult with ok = false and the reason in err.
+// or cannot be started is a ToolResult with ok = started = false and the reason in err.
 ToolResult RunTool(int netns_fd, const std::vector<std::string>& argv,
                    std::chrono::milliseconds timeout = std::chrono::seconds(5),
                    const std::string& in = "");
+
+// One datagram `msg` to ip:port from netns `from`, and the first line that comes back within
+// limits.wait (bash's /dev/udp and `read -t`: it returns as soon as the answer is there, where
+// socat waits out its half-close timeout on a datagram socket). ok with the line in `out`, the
+// newline restored. With `retry_refused`, retried while the port is unreachable, for up to
+// cni::kServerStartWindow (the suite's own servers may still be starting).
+ToolResult UdpExchange(int from, const std::string& ip, int port, const std::string& msg,
+                       const ProbeLimits& limits, bool retry_refused = false);
+
+// A TCP connection to ip:port from netns `from`, closed at once (socat), within limits.wait.
+ToolResult TcpConnect(int from, const std::string& ip, int port, const ProbeLimits& limits);
 
 // A throw-away pod on a node: a netns of its own and the RuntimeConf a runtime would hand the
 // chain for it (CNI_CONTAINERID = the netns name, CNI_NETNS its /run/netns path, CNI_IFNAME the
@@ -97,11 +137,12 @@ absl::StatusOr<cni::Snapshot> SnapshotNode(const CniNode& node, int pod_fd);
 
 // `ip -j addr show dev IFNAME` in the netns, parsed (cni::ParseIpAddrShow). NotFound with ip's
 // message when the device does not exist, or when ip printed no interface.
+// Internal (the harness's problem) when `ip` could not be started.
 absl::StatusOr<cni::ObservedInterface> ObserveInterface(int netns_fd, const std::string& ifname);
 
 // The suite's servers in the pods: TCP on kTcpPort and UDP on kUdpPort, each answering
 // "tcp|udp <peer IP>" (cni::EchoPeer reads it), one sh supervising both socats. Stopped by
-// StopAll or the destructor.
+// StopAll or the destructor. Thread-safe: checks running in parallel share them.
 class EchoServers {
  public:
   EchoServers() = default;
@@ -115,17 +156,21 @@ class EchoServers {
   void StopAll();
 
  private:
+  std::mutex mu_;
   std::map<int, pid_t> pids_;  // pod -> the supervising sh
 };
 
 // One probe from netns `from` to `ip` with `proto` "icmp" (one ping), "tcp" or "udp" (the
-// EchoServers, retried for up to 5 s while they may still be starting). The peer address the
-// server saw ("" for icmp), or Unavailable with the last try's ToolResult::Say().
-absl::StatusOr<std::string> Probe(int from, std::string_view proto, const std::string& ip);
+// EchoServers, retried while they refuse: they may still be starting), each waiting limits.wait
+// for its answer. The peer address the server saw ("" for icmp); Unavailable with the last try's
+// ToolResult::Say() when no answer came (the network's verdict); FailedPrecondition when the tool
+// could not be started (the harness's problem).
+absl::StatusOr<std::string> Probe(int from, std::string_view proto, const std::string& ip,
+                                  const ProbeLimits& limits);
 
 // A measured rate: a one-off `iperf3 -s -1 -p port` in server_fd, `iperf3 -c ip -p port -t 3 -J`
-// from client_fd (with -R when `reverse`: the server sends), retried for ~3 s while the server is
-// not yet listening.
+// from client_fd (with -R when `reverse`: the server sends), retried while the server is not yet
+// listening (up to cni::kServerStartWindow), never past limits.deadline.
 struct RateProbe {
   ToolResult last;  // the client's last run
   double bits_per_second = 0;
@@ -133,6 +178,6 @@ struct RateProbe {
 // StartDaemon's Status when the server cannot be started; a run without a rate is a RateProbe
 // with bits_per_second 0.
 absl::StatusOr<RateProbe> MeasureRate(int server_fd, int client_fd, const std::string& ip, int port,
-                                      bool reverse);
+                                      bool reverse, const ProbeLimits& limits);
 
 }  // namespace mkn::vnet::verify_internal

@@ -90,24 +90,26 @@ void CheckAddResult(Ctx& c, cni::CheckReport& r) {
 }
 
 void CheckAddInterface(Ctx& c, cni::CheckReport& r) {
-  for (const PodCtx& p : c.pods) {
-    if (p.result.is_null()) continue;
+  Findings f(c.pods.size());
+  ParallelFor(c.pods.size(), [&](size_t i) {
+    const PodCtx& p = c.pods[i];
+    if (p.result.is_null()) return;
     const std::string& ifname = c.nodes[p.node].ifname;
     absl::StatusOr<cni::Result> res = cni::ParseResult(p.result.dump(), c.version(p.node));
     if (!res.ok()) {
-      Fail(r, StrCat("pod ", p.name, ": ADD result unreadable: ", res.status().message()));
-      continue;
+      return f.Fail(i, StrCat("pod ", p.name, ": ADD result unreadable: ", res.status().message()));
     }
     absl::StatusOr<cni::ObservedInterface> seen = ObserveInterface(p.fd.get(), ifname);
     if (!seen.ok()) {
-      Fail(r, StrCat("pod ", p.name, ": expected interface ", ifname, " (CNI_IFNAME) in the pod; ",
-                     seen.status().message()));
-      continue;
+      return f.FailOrError(
+          i, seen.status(),
+          StrCat("pod ", p.name, ": expected interface ", ifname, " (CNI_IFNAME) in the pod; "));
     }
     for (const std::string& e : cni::JudgeInterface(*res, c.version(p.node), ifname, *seen)) {
-      Fail(r, StrCat("pod ", p.name, ": ", e));
+      f.Fail(i, StrCat("pod ", p.name, ": ", e));
     }
-  }
+  });
+  f.MergeInto(r);
   if (OkPods(c).empty()) Skip(r, "no pod's ADD succeeded (see spec.add)");
 }
 
@@ -115,23 +117,27 @@ void CheckAddInterface(Ctx& c, cni::CheckReport& r) {
 
 void CheckCheckPass(Ctx& c, cni::CheckReport& r) {
   if (std::string why = NoCheckReason(c, 0); !why.empty()) return Skip(r, why);
-  for (PodCtx& p : c.pods) {
-    if (p.result.is_null()) continue;
+  Findings f(c.pods.size());
+  ParallelFor(c.pods.size(), [&](size_t i) {
+    const PodCtx& p = c.pods[i];
+    if (p.result.is_null()) return;
     ChainOutcome o = c.nodes[p.node].cni->Check(p.rt);
     NoteErrors(c, o.calls, StrCat("pod ", p.name));
     if (!o.status.ok()) {
-      Fail(r, StrCat("pod ", p.name, ": CHECK after a successful ADD failed: ", o.status.message(),
-                     "\n", ShowCalls(o.calls)));
+      f.Fail(i, StrCat("pod ", p.name, ": CHECK after a successful ADD failed: ",
+                       o.status.message(), "\n", ShowCalls(o.calls)));
     }
-  }
+  });
+  f.MergeInto(r);
   if (OkPods(c).empty()) Skip(r, "no pod's ADD succeeded (see spec.add)");
 }
 
 void CheckCheckTamper(Ctx& c, cni::CheckReport& r) {
   if (std::string why = NoCheckReason(c, 0); !why.empty()) return Skip(r, why);
+  if (std::string why = NeedsAddReason(c); !why.empty()) return Skip(r, why);
   CniNode& n = *c.nodes[0].cni;
   absl::StatusOr<std::unique_ptr<TestPod>> tp = MakeTestPod(c, 0, "tamper");
-  if (!tp.ok()) return Fail(r, tp.status());
+  if (!tp.ok()) return Error(r, tp.status());
   const cni::RuntimeConf& rt = (*tp)->rt();
   json res;
   if (absl::Status s = AddPod(c, n, rt, "test pod", &res); !s.ok()) return Fail(r, s);
@@ -142,7 +148,8 @@ void CheckCheckTamper(Ctx& c, cni::CheckReport& r) {
     std::string cidr = StrCat(a->ip, "/", a->prefix_len);
     ToolResult del = RunTool((*tp)->netns_fd(), {"ip", "addr", "del", cidr, "dev", rt.ifname});
     if (!del.ok) {
-      Fail(r, StrCat("could not tamper with the test pod: ", del.Say()));
+      // The suite's own step failed, not the plugin: the check could not be made.
+      Error(r, StrCat("could not tamper with the test pod: ", del.Say()));
     } else {
       ChainOutcome o = n.Check(rt);
       NoteErrors(c, o.calls, "test pod");
@@ -174,26 +181,27 @@ void CheckCheckTamper(Ctx& c, cni::CheckReport& r) {
 // --- DEL and the lifecycle ---------------------------------------------------------------------
 
 void CheckDelClean(Ctx& c, cni::CheckReport& r) {
+  if (std::string why = NeedsAddReason(c); !why.empty()) return Skip(r, why);
   CniNode& n = *c.nodes[0].cni;
   // Warm-up, in a pod of its own kept until the end (what it may leak is in both snapshots, and
   // the kernel does not remove its links between them): what a plugin keeps for all pods (cni0,
   // a lock file) exists before the measured ADD.
   absl::StatusOr<std::unique_ptr<TestPod>> warm = MakeTestPod(c, 0, "warmup");
-  if (!warm.ok()) return Fail(r, warm.status());
+  if (!warm.ok()) return Error(r, warm.status());
   if (absl::Status s = AddPod(c, n, (*warm)->rt(), "warm-up pod"); !s.ok()) return Fail(r, s);
   if (absl::Status s = DelPod(c, n, (*warm)->rt(), "warm-up pod"); !s.ok()) return Fail(r, s);
   absl::StatusOr<std::unique_ptr<TestPod>> tp = MakeTestPod(c, 0, "clean");
-  if (!tp.ok()) return Fail(r, tp.status());
+  if (!tp.ok()) return Error(r, tp.status());
   TestPod& p = **tp;
   absl::StatusOr<cni::Snapshot> before = SnapshotNode(n, p.netns_fd());
-  if (!before.ok()) return Fail(r, before.status());
+  if (!before.ok()) return Error(r, before.status());
   if (absl::Status s = AddPod(c, n, p.rt(), "test pod"); !s.ok()) return Fail(r, s);
   ChainOutcome del = n.Del(p.rt());
   NoteErrors(c, del.calls, "test pod");
   if (!del.status.ok())
     return Fail(r, StrCat("DEL failed: ", del.status.message(), "\n", ShowCalls(del.calls)));
   absl::StatusOr<cni::Snapshot> after = SnapshotNode(n, p.netns_fd());
-  if (!after.ok()) return Fail(r, after.status());
+  if (!after.ok()) return Error(r, after.status());
   cni::SnapshotDiff d = cni::Diff(*before, *after);
   if (!d.empty()) {
     Fail(r, StrCat("expected node ", c.nodes[0].name,
@@ -203,9 +211,10 @@ void CheckDelClean(Ctx& c, cni::CheckReport& r) {
 }
 
 void CheckDelTwice(Ctx& c, cni::CheckReport& r) {
+  if (std::string why = NeedsAddReason(c); !why.empty()) return Skip(r, why);
   CniNode& n = *c.nodes[0].cni;
   absl::StatusOr<std::unique_ptr<TestPod>> tp = MakeTestPod(c, 0, "deltwice");
-  if (!tp.ok()) return Fail(r, tp.status());
+  if (!tp.ok()) return Error(r, tp.status());
   const cni::RuntimeConf& rt = (*tp)->rt();
   if (absl::Status s = AddPod(c, n, rt, "test pod"); !s.ok()) return Fail(r, s);
   if (absl::Status s = DelPod(c, n, rt, "first DEL"); !s.ok()) return Fail(r, s);
@@ -214,9 +223,10 @@ void CheckDelTwice(Ctx& c, cni::CheckReport& r) {
 }
 
 void CheckDelNetnsGone(Ctx& c, cni::CheckReport& r) {
+  if (std::string why = NeedsAddReason(c); !why.empty()) return Skip(r, why);
   CniNode& n = *c.nodes[0].cni;
   absl::StatusOr<std::unique_ptr<TestPod>> tp = MakeTestPod(c, 0, "nsgone");
-  if (!tp.ok()) return Fail(r, tp.status());
+  if (!tp.ok()) return Error(r, tp.status());
   const cni::RuntimeConf& rt = (*tp)->rt();
   if (absl::Status s = AddPod(c, n, rt, "test pod"); !s.ok()) return Fail(r, s);
   (*tp)->RemoveNetns();
@@ -229,16 +239,17 @@ void CheckDelNetnsGone(Ctx& c, cni::CheckReport& r) {
 void CheckDelNoAdd(Ctx& c, cni::CheckReport& r) {
   CniNode& n = *c.nodes[0].cni;
   absl::StatusOr<std::unique_ptr<TestPod>> tp = MakeTestPod(c, 0, "noadd");
-  if (!tp.ok()) return Fail(r, tp.status());
+  if (!tp.ok()) return Error(r, tp.status());
   if (absl::Status s = DelPod(c, n, (*tp)->rt(), "DEL of a container never added"); !s.ok()) {
     Fail(r, StrCat("expected DEL without a prior ADD to succeed; ", s.message()));
   }
 }
 
 void CheckReadd(Ctx& c, cni::CheckReport& r) {
+  if (std::string why = NeedsAddReason(c); !why.empty()) return Skip(r, why);
   CniNode& n = *c.nodes[0].cni;
   absl::StatusOr<std::unique_ptr<TestPod>> tp = MakeTestPod(c, 0, "readd");
-  if (!tp.ok()) return Fail(r, tp.status());
+  if (!tp.ok()) return Error(r, tp.status());
   const cni::RuntimeConf& rt = (*tp)->rt();
   if (absl::Status s = AddPod(c, n, rt, "first ADD"); !s.ok()) return Fail(r, s);
   if (absl::Status s = DelPod(c, n, rt, "DEL"); !s.ok()) return Fail(r, s);
@@ -246,18 +257,19 @@ void CheckReadd(Ctx& c, cni::CheckReport& r) {
     return Fail(r, s);
   if (absl::StatusOr<cni::ObservedInterface> s = ObserveInterface((*tp)->netns_fd(), rt.ifname);
       !s.ok()) {
-    Fail(r, StrCat("after ADD->DEL->ADD: ", s.status().message()));
+    FailOrError(r, s.status(), "after ADD->DEL->ADD: ");
   }
   if (absl::Status s = DelPod(c, n, rt, "final DEL"); !s.ok()) Fail(r, s);
 }
 
 void CheckConcurrent(Ctx& c, cni::CheckReport& r) {
   constexpr int kN = 8;
+  if (std::string why = NeedsAddReason(c); !why.empty()) return Skip(r, why);
   CniNode& n = *c.nodes[0].cni;
   std::vector<std::unique_ptr<TestPod>> pods;
   for (int i = 0; i < kN; ++i) {
     absl::StatusOr<std::unique_ptr<TestPod>> tp = MakeTestPod(c, 0, "conc");
-    if (!tp.ok()) return Fail(r, tp.status());
+    if (!tp.ok()) return Error(r, tp.status());
     pods.push_back(std::move(*tp));
   }
   std::vector<ChainOutcome> outs(kN);
@@ -309,9 +321,10 @@ void CheckGc(Ctx& c, cni::CheckReport& r) {
   if (!cni::SupportsStatusAndGc(c.version(0)))
     return Skip(r, StrCat("cniVersion ", c.version(0), " has no GC (1.1.0+)"));
   if (c.nodes[0].cni->config().list.disable_gc) return Skip(r, "the conflist says disableGC");
+  if (std::string why = NeedsAddReason(c); !why.empty()) return Skip(r, why);
   CniNode& n = *c.nodes[0].cni;
   absl::StatusOr<std::unique_ptr<TestPod>> tp = MakeTestPod(c, 0, "gc");
-  if (!tp.ok()) return Fail(r, tp.status());
+  if (!tp.ok()) return Error(r, tp.status());
   const cni::RuntimeConf& rt = (*tp)->rt();
   json res;
   if (absl::Status s = AddPod(c, n, rt, "test pod", &res); !s.ok()) return Fail(r, s);
@@ -354,25 +367,31 @@ void CheckGc(Ctx& c, cni::CheckReport& r) {
 }
 
 void CheckErrors(Ctx& c, cni::CheckReport& r) {
-  // Provoke one: a second container's ADD into a netns whose CNI_IFNAME already exists.
-  CniNode& n = *c.nodes[0].cni;
-  absl::StatusOr<std::unique_ptr<TestPod>> tp = MakeTestPod(c, 0, "errors");
-  if (!tp.ok()) return Fail(r, tp.status());
-  if (absl::Status s = AddPod(c, n, (*tp)->rt(), "test pod"); !s.ok()) return Fail(r, s);
-  cni::RuntimeConf dup = (*tp)->rt();
-  dup.container_id += "-dup";
-  for (auto& [k, v] : dup.args) {
-    if (k == "K8S_POD_INFRA_CONTAINER_ID") v = dup.container_id;
+  // Provoke one: a second container's ADD into a netns whose CNI_IFNAME already exists. Without a
+  // working ADD there is nothing to provoke it with; the errors seen so far are still judged.
+  const std::string no_add = NeedsAddReason(c);
+  if (no_add.empty()) {
+    CniNode& n = *c.nodes[0].cni;
+    absl::StatusOr<std::unique_ptr<TestPod>> tp = MakeTestPod(c, 0, "errors");
+    if (!tp.ok()) return Error(r, tp.status());
+    if (absl::Status s = AddPod(c, n, (*tp)->rt(), "test pod"); !s.ok()) return Fail(r, s);
+    cni::RuntimeConf dup = (*tp)->rt();
+    dup.container_id += "-dup";
+    for (auto& [k, v] : dup.args) {
+      if (k == "K8S_POD_INFRA_CONTAINER_ID") v = dup.container_id;
+    }
+    ChainOutcome o = n.Add(dup);
+    NoteErrors(c, o.calls, StrCat("ADD with ", dup.ifname, " already in the netns"));
+    if (o.status.ok()) {
+      Fail(r,
+           StrCat("expected an error from ADD of a second container with CNI_IFNAME=", dup.ifname,
+                  " already present in the netns; it succeeded\n", ShowCalls(o.calls)));
+      (void)n.Del(dup);
+    }
+    (void)DelPod(c, n, (*tp)->rt(), "test pod");
   }
-  ChainOutcome o = n.Add(dup);
-  NoteErrors(c, o.calls, StrCat("ADD with ", dup.ifname, " already in the netns"));
-  if (o.status.ok()) {
-    Fail(r, StrCat("expected an error from ADD of a second container with CNI_IFNAME=", dup.ifname,
-                   " already present in the netns; it succeeded\n", ShowCalls(o.calls)));
-    (void)n.Del(dup);
-  }
-  (void)DelPod(c, n, (*tp)->rt(), "test pod");
   int judged = 0;
+  std::lock_guard<std::mutex> lock(c.errors_mu);  // runs alone; the lock is for form's sake
   for (const auto& [where, out] : c.errors_seen) {
     ++judged;
     json j = json::parse(out, nullptr, false);
@@ -384,6 +403,7 @@ void CheckErrors(Ctx& c, cni::CheckReport& r) {
                      "\n  stdout: ", cni::TrimLines(out.empty() ? "(empty)" : out, 5)));
     }
   }
+  if (judged == 0 && !no_add.empty()) return Skip(r, StrCat(no_add, "; no plugin error to judge"));
   if (r.outcome != cni::Outcome::kFail) r.evidence = StrCat(judged, " plugin errors judged");
 }
 

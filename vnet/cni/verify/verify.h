@@ -13,17 +13,28 @@
 // check ends. Traffic probes run as child processes inside the namespaces (ping, socat, curl,
 // iperf3), each bounded in time; no thread of ours enters a namespace.
 //
+// Time (issue 14: fast enough for every push). Checks run in waves (lib/cni/suite's PlanWaves):
+// those that may share the lab run in parallel, up to cni::kCheckWorkers at once, and so do the
+// independent probes inside a check; a check that needs the lab to itself (a before/after diff of
+// the node, GC's list of every attachment, a measured rate, the errors all earlier checks
+// provoked) runs alone. Every probe waits a short time for its answer (cni::ProbeWait of the
+// run's timeout); a plugin call is cut at the run's deadline. The churn is sized to the lab. When
+// spec.add is in the run and no pod of the lab got an address, the checks that need a working
+// ADD skip with that reason instead of each waiting out the same failure.
+//
 // Needs CAP_NET_ADMIN and CAP_SYS_ADMIN (it runs `up`). SIGINT/SIGTERM/SIGHUP should be blocked by
 // the caller (as `up` does): a pending one stops the suite after the current check, the lab is torn
 // down; with `keep`, RunVerify waits for one of them before tearing down.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "lib/cni/report.h"
+#include "lib/cni/suite.h"
 #include "lib/config/spec.h"
 
 namespace mkn::vnet {
@@ -32,23 +43,48 @@ struct VerifyOptions {
   std::string lab_path;
   std::vector<std::string> only, skip;  // globs over check ids; empty `only` = every check
   bool keep = false;                    // leave the lab up (until a signal) after the checks
-  int churn_pods = 200, churn_rounds = 5;
-  std::function<void(const cni::CheckReport&)> progress;  // after each check; may be null
+  // No check starts once one has failed or errored (those running finish); the rest are reported
+  // as not run. The lab goes down as always.
+  bool fail_fast = false;
+  // Bounds the run from its start: `up`, then the checks (no check starts after it, probes and
+  // plugin calls are cut at it, a check cut short is an error, those not started are reported
+  // as not run). The teardown after it always runs to its end.
+  std::chrono::milliseconds timeout = cni::kDefaultRunTimeout;
+  int churn_pods = 0;  // 0: sized to the lab (cni::DefaultChurnPods)
+  int churn_rounds = cni::kChurnRounds;
+  // After each check, in the order they finish, on the calling thread; may be null.
+  std::function<void(const cni::CheckReport&)> progress;
   // With `keep`: called with every report once the checks ran, before waiting. May be null.
   std::function<void(const std::vector<cni::CheckReport>&)> kept;
 };
 
 struct CheckInfo {
   std::string id, title, source;
+  // It needs the lab to itself (a before/after diff of a node, GC's list of every attachment, a
+  // race of its own ADDs, a measured rate, the errors of every earlier check): it runs alone,
+  // never beside another check. The others run in parallel (lib/cni/suite's PlanWaves).
+  bool alone = false;
 };
 // Every check, in the order the suite runs them.
 const std::vector<CheckInfo>& VerifyChecks();
 
+struct VerifyRun {
+  // One per selected check, in the table's order; a check not run is a kSkip whose evidence
+  // starts "not run: " and says why.
+  std::vector<cni::CheckReport> reports;
+  // Why some checks were not run ("--fail-fast: spec.add failed", "the --timeout of 30s ran
+  // out"); "" when every selected check ran.
+  std::string stopped;
+  bool timed_out = false;  // the --timeout ran out before every check had finished
+  // What the plugins left behind after the lab's own DELs at teardown (vnet/cni CniTeardown).
+  std::vector<std::string> leaks;
+};
+
 // Up (non-strict: a pod whose ADD failed is the failure of check spec.add), the selected checks,
 // down (unless keep). The Status is an error only when the lab cannot be brought up or torn down
 // (the message says which), or Cancelled when a signal stopped the suite (the lab is down then,
-// `progress` saw the checks that ran); a failed check is a report with Outcome::kFail.
-absl::StatusOr<std::vector<cni::CheckReport>> RunVerify(const config::ClusterSpec& spec,
-                                                        const VerifyOptions& options);
+// `progress` saw the checks that ran); a failed check is a report with Outcome::kFail, a check
+// the harness could not carry out one with Outcome::kError.
+absl::StatusOr<VerifyRun> RunVerify(const config::ClusterSpec& spec, const VerifyOptions& options);
 
 }  // namespace mkn::vnet

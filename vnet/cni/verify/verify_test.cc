@@ -58,5 +58,25 @@ TEST(VerifyChecks, ErrorsAreJudgedAfterEveryCheckThatProvokesThem) {
   EXPECT_GT(errors, last_spec);
 }
 
+TEST(VerifyChecks, ChecksThatNeedTheLabToThemselvesRunAlone) {
+  // A before/after diff of node 0 (del.clean, churn), GC's list of every attachment, a race of
+  // its own ADDs, a measured rate, the errors of every earlier check: run beside another check,
+  // each would see the other's work as its own (lib/cni/suite's PlanWaves).
+  std::set<std::string> alone;
+  for (const CheckInfo& c : VerifyChecks()) {
+    if (c.alone) alone.insert(c.id);
+  }
+  EXPECT_EQ(alone, (std::set<std::string>{"spec.del.clean", "spec.add.concurrent", "spec.gc",
+                                          "spec.errors", "model.bandwidth", "churn"}));
+  // The model checks other than bandwidth share one wave: they only probe between lab pods.
+  std::vector<bool> flags;
+  for (const CheckInfo& c : VerifyChecks()) flags.push_back(c.alone);
+  size_t model_waves = 0;
+  for (const std::vector<size_t>& wave : cni::PlanWaves(flags)) {
+    model_waves += VerifyChecks()[wave[0]].id.rfind("model.", 0) == 0;
+  }
+  EXPECT_EQ(model_waves, 2u);  // the probes, then bandwidth
+}
+
 }  // namespace
 }  // namespace mkn::vnet
