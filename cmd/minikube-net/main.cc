@@ -133,6 +133,13 @@ int RunDown(const std::string& target, bool all) {
     }
     std::cout << r->summary;
     std::cerr << r->details;
+    // The cluster is gone, but the chain's DELs left state in it: the plugin's bug, worth a
+    // failing exit (CI) rather than a line nobody reads.
+    if (r->cni_leaks > 0) {
+      code = Exit(absl::FailedPreconditionError(
+          StrCat("down ", n, ": the CNI plugins left ", r->cni_leaks,
+                 " things behind after every DEL (the \"cni: plugin leak\" lines above)")));
+    }
   }
   return code;
 }

@@ -12,7 +12,7 @@
 #   errors    refused before anything exists: unknown plugin type, bad conflist JSON, unknown ${var}
 #   failures  a plugin printing garbage (pods reported, the rest comes up); a hanging plugin killed at
 #             the timeout, --strict rolling everything back
-#   leak      a plugin whose DEL leaves the veth: down reports the leak
+#   leak      a plugin whose DEL leaves the veth: down reports the leak and exits 1
 #   daemon    a node daemon runs in its node's namespaces and filesystem view before the pods, and stops
 #             at down
 source "$(dirname "$0")/../testlib.sh" "$@"
@@ -120,10 +120,25 @@ failures)
   ;;
 
 leak)
+  # down exits 1 when the plugins left state behind, with the leaks listed: from a detached owner's
+  # hand-off, and from its own DELs after the owner was SIGKILLed.
   "$MKN" up -d examples/cni/broken/leak-on-del.toml >/dev/null 2>&1 || fail "up"
-  out=$("$MKN" down 2>&1) || fail "down: $out"
+  if out=$("$MKN" down 2>&1); then fail "down exited 0 although the plugin leaked: $out"; fi
   contains "$out" "cni: plugin leak: node1: link veth" "the veth DEL left is reported as the plugin's leak"
+  contains "$out" "down broken-leak-on-del: the CNI plugins left" "down says why it fails"
   assert_clean broken-leak-on-del
+  "$MKN" up -d examples/cni/broken/leak-on-del.toml >/dev/null 2>&1 || fail "up (2)"
+  owner=$(jq -r '.pid' /run/minikube-net/broken-leak-on-del/state.json)
+  kill -9 "$owner"
+  wait_for 5 gone "$owner" || fail "owner $owner did not die"
+  set +e
+  out=$("$MKN" down broken-leak-on-del 2>&1)
+  rc=$?
+  set -e
+  [[ $rc == 1 ]] || fail "down after SIGKILL with leaks: exit $rc, expected 1: $out"
+  contains "$out" "cni: plugin leak: node1: link veth" "down after SIGKILL lists the leak"
+  assert_clean broken-leak-on-del
+  pass "down exits 1 with the plugin's leaks listed (detached owner and after SIGKILL)"
   ;;
 
 daemon)

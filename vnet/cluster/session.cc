@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <sstream>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -185,13 +186,16 @@ int RelayUntilReady(pid_t child, int relay, int ready) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 
+// How a plugin leak is reported, also in a detached owner's hand-off that TakeDown counts.
+constexpr std::string_view kLeakLine = "cni: plugin leak: ";
+
 }  // namespace
 
 std::string TeardownReportText(const TeardownReport& r) {
   std::string out;
   if (r.cni_deleted > 0) out += StrCat("cni: DEL removed ", r.cni_deleted, " attachments\n");
   for (const std::string& e : r.cni_errors) out += StrCat("cni: DEL failed: ", e, "\n");
-  for (const std::string& l : r.cni_leaks) out += StrCat("cni: plugin leak: ", l, "\n");
+  for (const std::string& l : r.cni_leaks) out += StrCat(kLeakLine, l, "\n");
   for (const std::string& s : r.still_held) {
     out += StrCat("minikube-net: ", s,
                   " was removed but the kernel had not freed it by the deadline: a process ",
@@ -352,12 +356,17 @@ absl::StatusOr<DownSummary> TakeDown(const std::string& cluster) {
                                         : StrCat(": ", r->report.removed, " namespaces removed"),
                        "\n");
   out.details = TeardownReportText(r->report);
+  out.cni_leaks = static_cast<int>(r->report.cni_leaks.size());
   // A detached owner that stopped itself left its report (DEL results, plugin leaks, namespaces
   // not freed) for us.
   if (std::ifstream rep(DownReportPath(cluster)); rep) {
     std::stringstream ss;
     ss << rep.rdbuf();
-    out.details += ss.str();
+    const std::string handed = ss.str();
+    out.details += handed;
+    for (size_t at = handed.find(kLeakLine); at != std::string::npos;
+         at = handed.find(kLeakLine, at + 1))
+      ++out.cni_leaks;
     rep.close();
     ::unlink(DownReportPath(cluster).c_str());
   }

@@ -57,6 +57,9 @@ struct DownSummary {
   bool was_up = false;
   std::string summary;  // stdout: "cluster c down in 52 ms: 7 namespaces removed", "... is not up"
   std::string details;  // stderr: the teardown report, a detached owner's hand-off, links left
+  // CNI labs: the plugins left state behind after every DEL (TeardownReport::cni_leaks, its own
+  // or a detached owner's), listed in `details` as "cni: plugin leak: ..."; `down` fails then.
+  int cni_leaks = 0;
 };
 
 // Takes down `cluster` (vnet/cluster/cluster.h's DownCluster) and says what happened. Errors:
