@@ -239,7 +239,7 @@ struct VerifyFlags {
   std::vector<std::string> only, skip;
   bool keep = false;
   bool fail_fast = false;
-  std::string timeout = "10m";
+  std::string timeout = cni::FormatRunTimeout(cni::kDefaultRunTimeout);
   int churn = 0;  // 0: sized to the lab
 };
 
@@ -272,10 +272,11 @@ CLI::App* AddVerifyCommand(CLI::App& app, VerifyFlags& f) {
                 "Start no check once one has failed or errored (the rest: not run); the lab "
                 "still goes down");
   cmd->add_option("--timeout", f.timeout,
-                  "Bound the run (up and the checks) to DURATION (90s, 2m, 1m30s; default 10m): "
+                  "Bound the run (up and the checks) to DURATION (90s, 2m, 1m30s): "
                   "probes and plugin calls are cut at it, checks not started are reported as not "
                   "run, exit 1; the teardown always completes")
-      ->type_name("DURATION");
+      ->type_name("DURATION")
+      ->capture_default_str();
   std::string footer = "Checks (id: what it asserts [where the rule comes from]):\n";
   for (const vnet::CheckInfo& c : vnet::VerifyChecks())
     footer += StrCat("  ", c.id, ": ", c.title, " [", c.source, "]\n");
