@@ -44,9 +44,9 @@
 // Pure: no I/O; nothing here allocates unless the path changes or a check fails.
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
-#include <vector>
 
 namespace mkn::ingress {
 
@@ -58,7 +58,7 @@ struct RequestHead {
   int host_fields = 0;      // how many Host field lines came
   std::string_view host;    // the first one's value
   // Every Transfer-Encoding field line's value, in order (each a comma-separated coding list).
-  std::vector<std::string_view> transfer_encodings;
+  std::span<const std::string_view> transfer_encodings;
 };
 
 struct HeadCheck {

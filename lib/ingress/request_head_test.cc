@@ -99,13 +99,14 @@ struct Head {
 };
 
 HeadCheck Check(const Head& h, std::string& buf) {
+  std::vector<std::string_view> te(h.te.begin(), h.te.end());
   RequestHead r;
   r.method = h.method;
   r.target = h.target;
   r.version = h.version;
   r.host_fields = static_cast<int>(h.hosts.size());
   if (!h.hosts.empty()) r.host = h.hosts[0];
-  for (const std::string& t : h.te) r.transfer_encodings.push_back(t);
+  r.transfer_encodings = te;
   return CheckRequestHead(r, buf);
 }
 

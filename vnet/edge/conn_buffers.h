@@ -30,6 +30,7 @@ struct ConnBuffers {
   std::string out;           // a whole message on its way out (ProxySession's fast paths)
   beast::flat_buffer upbuf;  // the upstream's response; empty between requests
   std::vector<ingress::HeaderView> req_fields, resp_fields;  // ViewParser's (their capacity stays)
+  std::string path;  // a request's normalized path, when it differs (lib/ingress/request_head)
   ConnBuffers() {
     buf.reserve(kChunk);
     upbuf.reserve(kUpstreamRead);

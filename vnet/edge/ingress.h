@@ -11,14 +11,17 @@
 // Proxying follows RFC 9110: keep-alive on both sides with a pool of idle upstream connections per
 // backend address, bodies streamed in 64 KiB pieces in both directions (never buffered whole;
 // chunked stays chunked), hop-by-hop headers removed, X-Forwarded-For/-Proto/-Host, Forwarded and
-// Via added (lib/ingress/forwarding). Answers of its own: 400 malformed request, 404 no route,
-// 413 body over the limit, 431 header over the limit, 502 upstream refused or reset before it
-// answered, 503 no endpoints, 504 no response header within the listener's upstream_timeout, 308 to
-// HTTPS where a listener says so. A request on a reused pooled connection that fails before any
-// answer is retried once on a fresh connection (the pooled one was closed by the backend
-// meanwhile). Every request gets one access-log line (time, client, host, path, status, route,
-// backend pod, upstream time); counters per route. Stop() drains: no new connections, in-flight
-// requests finish (up to a deadline), then every socket closes.
+// Via added (lib/ingress/forwarding). Requests are held to RFC 9112 before they are routed
+// (lib/ingress/request_head: framing, Host, the request target; the path normalized). Answers of
+// its own: 400 malformed or untrustworthy request, 404 no route, 413 body over the limit, 431
+// header over the limit (bytes or fields), 501 CONNECT or a transfer coding other than chunked,
+// 502 upstream refused or reset before it answered, 503 no endpoints, 504 no response header
+// within the listener's upstream_timeout, 308 to HTTPS where a listener says so. A request on a
+// reused pooled connection that fails before any answer is retried once on a fresh connection (the
+// pooled one was closed by the backend meanwhile). Every request gets one access-log line (time,
+// client, host, path, status, route, backend pod, upstream time); counters per route. Stop()
+// drains: no new connections, in-flight requests finish (up to a deadline), then every socket
+// closes.
 //
 // Threads: `threads` io threads, each with an io_context of its own; a connection stays on one from
 // accept to close. Timeouts (IngressLimits) are checked every 100 ms: a connection is cut at most
@@ -39,6 +42,7 @@ namespace mkn::vnet {
 
 struct IngressLimits {
   size_t header_bytes = 16 * 1024;
+  size_t header_fields = 100;  // fields in a request header (Envoy's max_headers_count); more: 431
   uint64_t body_bytes = uint64_t{1} << 30;          // 1 GiB
   std::chrono::milliseconds header_timeout{10000};  // a client must send its header by then
   std::chrono::milliseconds idle_timeout{60000};    // keep-alive connections, both sides

@@ -83,14 +83,16 @@ inline awaitable<size_t> SendRest(Socket& s, std::string_view data, size_t n,
 // read and write within `timeout` (the Watchdog's sides `in_side` and `out_side`: error::timeout
 // when one passes). `data` is the connection's kChunk-byte buffer (one per connection, not one per
 // message); `bytes` counts the body bytes written. A streamed message (chunked, close-delimited,
-// over 64 KiB, every request body) goes this way; the usual small one is written whole.
+// over 64 KiB, every request body) goes this way; the usual small one is written whole. An error
+// from the `in` side (its parse, its peer, its deadline) sets `*in_failed`: a request body that
+// breaks its framing is the client's fault (400), not the backend's (502).
 template <bool isRequest, class In, class Out>
 awaitable<beast::error_code> RelayMessage(In& in, beast::flat_buffer& inbuf,
                                           ViewParser<isRequest>& p, Out& out,
                                           http::message<isRequest, http::buffer_body>& m,
                                           std::chrono::milliseconds timeout, uint64_t& bytes,
                                           char* data, Watchdog& w, Watchdog::Side in_side,
-                                          Watchdog::Side out_side) {
+                                          Watchdog::Side out_side, bool* in_failed = nullptr) {
   const int in_fd = LowestSocket(in).native_handle(), out_fd = LowestSocket(out).native_handle();
   http::serializer<isRequest, http::buffer_body> sr{m};
   beast::error_code ec;
@@ -110,6 +112,7 @@ awaitable<beast::error_code> RelayMessage(In& in, beast::flat_buffer& inbuf,
       w.Disarm(in_side);
       if (ec == http::error::need_buffer) ec = {};
       if (w.Expired(in_side)) ec = beast::error::timeout;
+      if (ec && in_failed != nullptr) *in_failed = true;
       if (ec) co_return ec;
       const size_t n = kChunk - p.body_size;
       // Only a chunk header came: nothing to write (a zero-size piece would end a chunked body).

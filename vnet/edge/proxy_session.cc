@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
+#include "lib/ingress/request_head.h"
 #include "lib/nat/service_table.h"
 #include "lib/strings/str_cat.h"
 #include "vnet/kernel/fd.h"
@@ -75,6 +76,7 @@ awaitable<bool> ProxySession<Stream>::Run(bool first) {
   Watchdog& w = watch_;
   ViewParser<true> req(b_.req_fields, buf);
   req.header_limit(static_cast<std::uint32_t>(lim.header_bytes));
+  req.max_fields = lim.header_fields;
   req.body_limit(lim.body_bytes);
   beast::error_code ec;
   const int client_fd = LowestSocket(stream_).native_handle();
@@ -122,7 +124,33 @@ awaitable<bool> ProxySession<Stream>::Run(bool first) {
                        " route=- backend=- upstream_ms=-1 total_ms=0"));
     co_return false;
   }
-  Exchange x(req);
+  // What RFC 9112 says a server must refuse (lib/ingress/request_head: two Host fields, a
+  // Transfer-Encoding not ending in chunked, CONNECT, ...): answered and closed, since what follows
+  // the head cannot be framed reliably. Else what to route by: the authority and the normalized
+  // path.
+  ingress::RequestHead rh;
+  rh.method = req.method_text;
+  rh.target = req.target;
+  rh.version = req.version;
+  rh.host_fields = req.host_fields;
+  rh.host = req.host;
+  rh.transfer_encodings = req.transfer_encodings;
+  const ingress::HeadCheck checked = ingress::CheckRequestHead(rh, b_.path);
+  if (checked.status != 0) {
+    const std::string body =
+        StrCat(checked.status == 400 ? "bad request: " : "", checked.why, "\n");
+    const unsigned version = req.version == 10 ? 10 : 11;
+    const int status = checked.status;
+    // The line names the method and target (Beast let no control character or space into them),
+    // nothing else of a request that was not trusted.
+    const std::string line = StrCat(client_, " - \"", req.method_text, " ", req.target, "\" ",
+                                    status, " route=- backend=- upstream_ms=-1 total_ms=0");
+    co_await Answer(version, static_cast<http::status>(status), false, body, none);
+    server_.Count(none, status, 0, 0);
+    server_.Log(line);
+    co_return false;
+  }
+  Exchange x(req, checked);
 
   // --- route
   // --------------------------------------------------------------------------------------
@@ -187,8 +215,21 @@ awaitable<bool> ProxySession<Stream>::Run(bool first) {
       w.Disarm(Watchdog::kUpstream);
       if (w.Expired(Watchdog::kUpstream)) ec = beast::error::timeout;  // (a 504, not a retry)
     } else {
+      bool client_failed = false;
       ec = co_await RelayMessage(stream_, buf, req, *up, msg, lim.idle_timeout, bytes_in, chunk, w,
-                                 Watchdog::kClient, Watchdog::kUpstream);
+                                 Watchdog::kClient, Watchdog::kUpstream, &client_failed);
+      if (ec && client_failed && ec != http::error::body_limit) {
+        // The client's side failed, not the backend: a body that breaks its framing (a chunk size
+        // over 64 bits, a bad extension) is a 400; a client gone or cut by its deadline mid-body
+        // gets nothing, counted as nginx's 499 (client closed request). Neither is a 502.
+        if (ClientGone(ec) || ec == http::error::partial_message) {
+          server_.Count(d.route, 499, bytes_in, 0);
+          LogRequest(x, 499, d.route, x.pod, -1);
+          co_return false;
+        }
+        std::string body = StrCat("bad request: ", ec.message(), "\n");
+        co_return co_await Own(x, http::status::bad_request, body, d.route, none);
+      }
     }
     if (ec == http::error::body_limit) {
       std::string body = "request body too large\n";
@@ -311,19 +352,35 @@ typename ProxySession<Stream>::Reply ProxySession<Stream>::Malformed(const beast
 }
 
 template <class Stream>
-ProxySession<Stream>::Exchange::Exchange(const ViewParser<true>& req)
+ProxySession<Stream>::Exchange::Exchange(const ViewParser<true>& req,
+                                         const ingress::HeadCheck& head)
     : start(Clock::now()),
       version(req.version),
       client_keep(req.keep_alive()),
       has_body(req.content_length().value_or(0) > 0 || req.chunked()),
       target(req.target),
-      host(req.Find("host").value_or(std::string_view())),
+      host(head.authority),
       method(req.method_text),
-      path(target) {
-  if (size_t q = target.find('?'); q != std::string::npos) {
-    path = std::string_view(target).substr(0, q);
-    query = std::string_view(target).substr(q + 1);
+      absolute_form(head.absolute_form) {
+  if (!head.absolute_form && !head.path_changed) {
+    // The usual case: path and query are where the head check found them, in our copy.
+    upstream_target = target;
+    path = std::string_view(target).substr(head.path.data() - req.target.data(), head.path.size());
+    if (head.has_query) {
+      query =
+          std::string_view(target).substr(head.query.data() - req.target.data(), head.query.size());
+    }
+    return;
   }
+  rewritten.reserve(head.path.size() + 1 + head.query.size());
+  rewritten.append(head.path);
+  if (head.has_query) {
+    rewritten.push_back('?');
+    rewritten.append(head.query);
+  }
+  upstream_target = rewritten;
+  path = std::string_view(rewritten).substr(0, head.path.size());
+  if (head.has_query) query = std::string_view(rewritten).substr(head.path.size() + 1);
 }
 
 // --- route
@@ -400,10 +457,10 @@ void ProxySession<Stream>::ComposeRequest(const ViewParser<true>& req, const ing
     out.clear();
     out.append(x.method);
     out.push_back(' ');
-    out.append(x.target);
+    out.append(x.upstream_target);
     out.append(" HTTP/1.1\r\n");
   }
-  if (x.whole_request && Empty(d.modify)) {
+  if (x.whole_request && Empty(d.modify) && !x.absolute_form) {
     // The usual case: header lines written straight from the parsed fields (no list of copies),
     // with the Forwarded element kept while client, host and listener stay the same (no
     // suspension between filling these thread_locals and using them).
@@ -417,7 +474,12 @@ void ProxySession<Stream>::ComposeRequest(const ViewParser<true>& req, const ing
   } else {
     h = x.headers.empty() ? ToHeaders(req.fields) : std::move(x.headers);
     ingress::PrepareUpstreamRequest(h, x.info);
-    std::erase_if(h, [&](const auto& kv) { return kv.first == "expect"; });
+    // An absolute-form target's authority is the host (RFC 9112 §3.2.2): the backend gets it as
+    // Host, in place of whatever Host said.
+    std::erase_if(h, [&](const auto& kv) {
+      return kv.first == "expect" || (x.absolute_form && kv.first == "host");
+    });
+    if (x.absolute_form) h.emplace(h.begin(), "host", x.host);
     ApplyModifier(h, d.modify);
     if (x.whole_request) AppendFields(out, h);
   }
@@ -425,7 +487,7 @@ void ProxySession<Stream>::ComposeRequest(const ViewParser<true>& req, const ing
     out.append("\r\n", 2);
   } else {
     msg.method_string(x.method);
-    msg.target(x.target);
+    msg.target(beast::string_view(x.upstream_target.data(), x.upstream_target.size()));
     msg.version(11);
     for (const auto& [k, v] : h) msg.insert(k, v);
     if (req.chunked()) msg.chunked(true);

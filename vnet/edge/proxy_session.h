@@ -2,14 +2,18 @@
 // (internal to vnet/edge):
 //
 //   read     the request head, within header_timeout (idle_timeout before its first byte on a kept
-//            connection); a malformed or oversize one is answered 400, 413 or 431 and closes
+//            connection); a malformed or oversize one is answered 400, 413 or 431 and closes, and
+//            so is one lib/ingress/request_head refuses (400, 501: framing or a Host that cannot be
+//            trusted, CONNECT); the path is normalized and an absolute-form target's authority
+//            taken as the host
 //   route    lib/ingress/router picks the rule and backend; no route 404, a redirect, no endpoints
 //            503; the upstream address is the ClusterIP or, round-robin, an endpoint
 //   forward  an idle pooled connection to that address or a new one (made in the listener's node
 //            netns, SocketFactory), the request line and headers as lib/ingress/forwarding writes
 //            them, the body streamed; a request without a body on a pooled connection that fails
 //            before any answer (not by a timeout) is retried once on a fresh one; refused or reset
-//            502, no response header within upstream_timeout 504
+//            502, no response header within upstream_timeout 504; a request body that breaks its
+//            framing 400 (the client's fault), a client gone mid-body counted as 499
 //   relay    the response: written whole when small (header and body in one send), else its header
 //            and then its body streamed; the access-log line and the route's counters
 //
@@ -39,6 +43,7 @@
 #include <type_traits>
 
 #include "lib/ingress/forwarding.h"
+#include "lib/ingress/request_head.h"
 #include "lib/ingress/router.h"
 #include "vnet/edge/asio_types.h"
 #include "vnet/edge/conn_buffers.h"
@@ -90,8 +95,9 @@ class ProxySession {
   // What one request carries from phase to phase, made when its head has been read. The strings
   // are copies: the request's views die with the next read from the client (ViewParser).
   struct Exchange {
-    explicit Exchange(const ViewParser<true>& req);
-    Exchange(const Exchange&) = delete;  // path and query are views of target
+    // `head` is the request's checked head (lib/ingress/request_head), its views into `req`.
+    Exchange(const ViewParser<true>& req, const ingress::HeadCheck& head);
+    Exchange(const Exchange&) = delete;  // path, query and upstream_target are views of members
     Exchange& operator=(const Exchange&) = delete;
 
     const Clock::time_point start;
@@ -99,8 +105,15 @@ class ProxySession {
     const unsigned version;
     const bool client_keep;
     const bool has_body;
+    // `target` as received (the access log's); `host` what the request is routed by: Host, or an
+    // absolute-form target's authority (which also goes upstream as Host).
     const std::string target, host, method;
-    std::string_view path, query;  // of `target` (the query without its '?')
+    const bool absolute_form;
+    // The origin-form target the backend gets, rebuilt from the normalized path and the query
+    // when it differs from `target` (a path normalized, an absolute-form target); else empty.
+    std::string rewritten;
+    std::string_view upstream_target;  // `target` or `rewritten`
+    std::string_view path, query;      // normalized path, query without its '?': of either
     // route
     std::shared_ptr<const Snapshot> snap;  // keeps `key` alive
     ingress::Headers headers;              // lowercase copies, only when a route matches on headers

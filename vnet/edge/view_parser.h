@@ -57,6 +57,17 @@ class ViewParser : public http::basic_parser<isRequest> {
   // Where the body goes, and room left there (as buffer_body's data and size).
   char* body_data = nullptr;
   size_t body_size = 0;
+  // Requests: what lib/ingress/request_head checks, noted as the fields go by (Beast hands each
+  // field's code over, so this costs a compare per field, not a second scan): the Host lines, the
+  // first one's value, and every Transfer-Encoding value (a vector that allocates only when one
+  // comes).
+  int host_fields = 0;
+  std::string_view host;
+  std::vector<std::string_view> transfer_encodings;
+  // Requests: more fields than this fail the parse with http::error::header_limit (a 431), as
+  // Envoy's max_headers_count does: within header_bytes, thousands of tiny fields are still a
+  // header no backend should be handed.
+  size_t max_fields = static_cast<size_t>(-1);
 
   // The first field named `name` (case-insensitively), or none.
   std::optional<std::string_view> Find(std::string_view name) const {
@@ -100,9 +111,21 @@ class ViewParser : public http::basic_parser<isRequest> {
     reason = Keep(r);
     version = static_cast<unsigned>(v);
   }
-  void on_field_impl(http::field, beast::string_view name, beast::string_view value,
-                     beast::error_code&) override {
-    fields.emplace_back(Keep(name), Keep(value));
+  void on_field_impl(http::field f, beast::string_view name, beast::string_view value,
+                     beast::error_code& ec) override {
+    const std::string_view v = Keep(value);
+    if constexpr (isRequest) {
+      if (fields.size() >= max_fields) {
+        ec = http::error::header_limit;
+        return;
+      }
+      if (f == http::field::host) {
+        if (host_fields++ == 0) host = v;
+      } else if (f == http::field::transfer_encoding) {
+        transfer_encodings.push_back(v);
+      }
+    }
+    fields.emplace_back(Keep(name), v);
   }
   void on_header_impl(beast::error_code&) override {}
   void on_body_init_impl(const boost::optional<std::uint64_t>&, beast::error_code&) override {}
