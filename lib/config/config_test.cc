@@ -202,6 +202,7 @@ default_backend = { service = "web" }
   EXPECT_EQ(l.protocol, ListenerProtocol::kHttp);
   EXPECT_EQ(l.upstream, UpstreamMode::kService);
   EXPECT_EQ(l.node, 0);
+  EXPECT_EQ(l.max_connections, 1024) << "an implicit listener has the default cap";
   EXPECT_EQ(http.spec->ingresses[0].default_backend->port, 80);
 
   // Ingress TLS: "https" on :8443 too, serving the ingress certificates, paths resolved against the
@@ -270,6 +271,7 @@ port = 80
 redirect_to_https = true
 node = "node2"
 upstream = "endpoints"
+max_connections = 3
 [[listener]]
 name = "tls"
 protocol = "HTTPS"
@@ -300,6 +302,8 @@ hostnames = ["web.lab", "*.web.lab"]
   EXPECT_TRUE(s.listeners[0].redirect_to_https);
   EXPECT_EQ(s.listeners[0].node, 1);
   EXPECT_EQ(s.listeners[0].upstream, UpstreamMode::kEndpoints);
+  EXPECT_EQ(s.listeners[0].max_connections, 3);
+  EXPECT_EQ(s.listeners[1].max_connections, ListenerSpec::kDefaultMaxConnections);
   EXPECT_EQ(s.listeners[1].tls[0].cert, "/l/c.pem");
   ASSERT_EQ(s.http_routes.size(), 1u);
   const HttpRouteSpec& hr = s.http_routes[0];

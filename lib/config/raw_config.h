@@ -205,6 +205,7 @@ struct RawListener {
   Field<std::string> upstream;
   Field<std::string> node;
   Field<int64_t> upstream_timeout;  // seconds
+  Field<int64_t> max_connections;
 };
 
 struct RawHttpRouteMatch {

@@ -278,6 +278,16 @@ void Resolver::ResolveListeners() {
         l.upstream_timeout_s = static_cast<int>(rl.upstream_timeout.value);
       }
     }
+    if (rl.max_connections.set) {
+      if (rl.max_connections.value < 1 ||
+          rl.max_connections.value > ListenerSpec::kMaxMaxConnections) {
+        d_.Error(rl.max_connections.pos,
+                 StrCat(what, ": max_connections ", rl.max_connections.value, " is out of range 1-",
+                        ListenerSpec::kMaxMaxConnections));
+      } else {
+        l.max_connections = static_cast<int>(rl.max_connections.value);
+      }
+    }
     if (rl.node.set) {
       if (const NodeSpec* n = spec_.FindNode(rl.node.value)) {
         l.node = n->index;

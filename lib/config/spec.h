@@ -216,6 +216,13 @@ struct ListenerSpec {
   UpstreamMode upstream = UpstreamMode::kService;
   int node = 0;                 // index of the node whose netns upstream connections are opened in
   int upstream_timeout_s = 30;  // a response header must arrive by then, else 504
+  // Client connections open at once; one more is accepted and closed at once (counted), as
+  // Envoy's per-listener connection limit does. 1024 (nginx's worker_connections is 512 to 1024):
+  // plenty for a lab, and a bound on the edge's memory (a connection's buffers are ~144 KiB) and
+  // on the fds one listener can take from the process.
+  int max_connections = kDefaultMaxConnections;
+  static constexpr int kDefaultMaxConnections = 1024;
+  static constexpr int kMaxMaxConnections = 65536;
 };
 
 struct HttpHeaderMatch {

@@ -368,6 +368,7 @@ RawConfig Parse(std::string_view text, Diagnostics& diags) {
     r.Str("upstream", l.upstream);
     r.Str("node", l.node);
     r.Int("upstream_timeout", l.upstream_timeout);
+    r.Int("max_connections", l.max_connections);
     EachTable(r, "tls", [&](const toml::table& tt, size_t) {
       RawListenerTls tls;
       TableReader tr(tt, StrCat(label, ": tls"), diags);
