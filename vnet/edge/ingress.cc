@@ -2,10 +2,13 @@
 // public API's Start/Update/Stop. What happens to one request is vnet/edge/proxy_session's.
 #include "vnet/edge/ingress.h"
 
+#include <fcntl.h>
 #include <openssl/ssl.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <boost/asio/ssl/context.hpp>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <map>
@@ -28,6 +31,7 @@
 #include "vnet/edge/tls.h"
 #include "vnet/edge/tls_stream.h"
 #include "vnet/edge/upstream_pool.h"
+#include "vnet/kernel/errors.h"
 
 namespace mkn::vnet {
 
@@ -35,6 +39,7 @@ namespace asio = edge_internal::asio;
 namespace beast = edge_internal::beast;
 using edge_internal::Acceptor;
 using edge_internal::BufferLease;
+using edge_internal::ConnSlot;
 using edge_internal::Listener;
 using edge_internal::ProxySession;
 using edge_internal::Snapshot;
@@ -42,6 +47,7 @@ using edge_internal::Socket;
 using edge_internal::SocketFactory;
 using edge_internal::tcp;
 using edge_internal::TcpStream;
+using edge_internal::Timer;
 using edge_internal::TlsStream;
 using edge_internal::use_awaitable;
 using edge_internal::Watchdog;
@@ -60,41 +66,110 @@ struct IngressServer::Impl : edge_internal::ServerState {
   std::map<std::string, std::unique_ptr<SocketFactory>> factories;  // by node netns
   bool stopped = false;
 
+  // The accept loop of `l` on the first worker, with a completion handler that counts and logs an
+  // exception and starts the loop again a second later (a listener must not go deaf).
+  void SpawnAccept(Listener* l);
   awaitable<void> Accept(Listener* l);
+  // The access-log flusher, likewise (restarted at once: it waits 100 ms before anything can
+  // throw, so a repeated failure cannot spin).
+  void SpawnFlushLog();
   // One client connection, from its handshake (TLS) to its close: its requests, one at a time.
   template <class Stream>
-  awaitable<void> Serve(Stream stream, Listener* l, Worker* worker, std::string client);
+  awaitable<void> Serve(Stream stream, Listener* l, Worker* worker, std::string client,
+                        ConnSlot slot);
 };
+
+void IngressServer::Impl::SpawnAccept(Listener* l) {
+  asio::io_context& io = workers[0]->io;
+  asio::co_spawn(io, Accept(l), [this, l, &io](std::exception_ptr e) {
+    if (!e) return;
+    OnException(StrCat("the accept loop of ", l->by), e, l->accept_log);
+    if (draining) return;
+    auto again = std::make_shared<Timer>(io);
+    again->expires_after(std::chrono::seconds(1));
+    again->async_wait([this, l, again](const beast::error_code& ec) {
+      if (!ec && !draining) SpawnAccept(l);
+    });
+  });
+}
+
+void IngressServer::Impl::SpawnFlushLog() {
+  asio::co_spawn(workers[0]->io, FlushLog(), [this](std::exception_ptr e) {
+    if (!e) return;
+    OnException("the access-log flusher", e, exception_log);
+    if (!draining) SpawnFlushLog();
+  });
+}
 
 awaitable<void> IngressServer::Impl::Accept(Listener* l) {
   tcp::endpoint peer;  // from accept(2) itself: no getpeername(2)
+  Timer pause(co_await asio::this_coro::executor);
+  std::chrono::milliseconds backoff{0};
   for (;;) {
     beast::error_code ec;
     Worker* worker = workers[next_worker++ % workers.size()].get();
     Socket s = co_await l->acceptor->async_accept(worker->io, peer,
                                                   asio::redirect_error(use_awaitable, ec));
     if (ec == asio::error::operation_aborted || draining) co_return;
-    if (ec) continue;
+    if (ec) {
+      l->accept_errors.fetch_add(1, std::memory_order_relaxed);
+      // That client reset before it was taken: the next one is unaffected.
+      if (ec == asio::error::connection_aborted) continue;
+      // Out of fds (EMFILE, ENFILE), of socket buffers or memory (ENOBUFS, ENOMEM), or anything
+      // else the next accept would hit again at once: the connection stays in the backlog, the
+      // listener stays readable, and retrying at once spun a core while nothing was served. So
+      // pause accepting, 10 ms doubling up to 1 s, as nginx disables accept for a while; the
+      // first success resets it. Connections in the backlog wait; the ones open go on.
+      backoff = backoff.count() == 0 ? std::chrono::milliseconds(10)
+                                     : std::min(backoff * 2, std::chrono::milliseconds(1000));
+      l->accept_log.Note(*this, StrCat("edge: accept on ", l->by, ": ", ec.message(),
+                                       "; accepting again in ", backoff.count(), " ms"));
+      pause.expires_after(backoff);
+      co_await pause.async_wait(asio::redirect_error(use_awaitable, ec));
+      if (draining) co_return;
+      continue;
+    }
+    backoff = std::chrono::milliseconds(0);
+    if (options.fault_injection) options.fault_injection("accept");
+    // Over the listener's cap: accepted and closed at once with a reset, counted, as Envoy does
+    // at a listener's connection limit. Not a 503: that means reading the request (for HTTPS a
+    // whole handshake) with the very resources the cap protects; and not left in the backlog,
+    // where a client waits out its own timeout with no answer.
+    if (l->active.load(std::memory_order_relaxed) >= l->spec.max_connections) {
+      l->refused.fetch_add(1, std::memory_order_relaxed);
+      s.set_option(asio::socket_base::linger(true, 0), ec);
+      s.close(ec);
+      continue;
+    }
+    l->accepted.fetch_add(1, std::memory_order_relaxed);
+    ConnSlot slot(l);
     // Listeners are IPv4 (127.0.0.0/8); our formatter, not inet_ntop's sprintf.
     std::string client = peer.address().is_v4()
                              ? net::Ipv4{peer.address().to_v4().to_uint()}.ToString()
                              : peer.address().to_string();
+    // An exception out of a connection's coroutine (a bug, or out of memory) ends that connection
+    // only; it is counted and logged, never lost (asio::detached dropped it).
+    auto on_end = [this](std::exception_ptr e) {
+      if (e) OnException("a connection", e, exception_log);
+    };
     if (l->tls) {
       s.set_option(tcp::no_delay(true), ec);
       s.non_blocking(true, ec);  // TlsStream receives and sends synchronously until EAGAIN
       TlsStream stream(TcpStream(std::move(s)), l->tls->native_handle());
-      asio::co_spawn(worker->io, Serve(std::move(stream), l, worker, client), asio::detached);
+      asio::co_spawn(worker->io, Serve(std::move(stream), l, worker, client, std::move(slot)),
+                     on_end);
     } else {
       s.non_blocking(true, ec);  // ProxySession reads and writes synchronously until EAGAIN
-      asio::co_spawn(worker->io, Serve(std::move(s), l, worker, client), asio::detached);
+      asio::co_spawn(worker->io, Serve(std::move(s), l, worker, client, std::move(slot)), on_end);
     }
   }
 }
 
 template <class Stream>
 awaitable<void> IngressServer::Impl::Serve(Stream stream, Listener* l, Worker* worker,
-                                           std::string client) {
+                                           std::string client, ConnSlot slot) {
   constexpr bool kTls = !std::is_same_v<Stream, Socket>;
+  if (options.fault_injection) options.fault_injection("connection");
   beast::error_code ec;
   if constexpr (kTls) {
     beast::get_lowest_layer(stream).expires_after(options.limits.header_timeout);
@@ -135,8 +210,18 @@ absl::StatusOr<std::unique_ptr<IngressServer>> IngressServer::Start(
   MKN_ASSIGN_OR_RETURN(impl.snap, edge_internal::MakeSnapshot(spec));
   for (const std::string& r : impl.snap->router.Routes()) impl.stats[r].route = r;
   if (!options.access_log.empty()) {
-    impl.log = fopen(options.access_log.c_str(), "ae");
-    if (impl.log != nullptr) setvbuf(impl.log, nullptr, _IOFBF, 1 << 16);
+    // A log that cannot be opened is an error of Start, not a server that silently logs nothing.
+    // 0640 at most: its lines carry query strings.
+    const int fd =
+        ::open(options.access_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (fd < 0) return KernelError(errno, StrCat("open access log ", options.access_log));
+    impl.log = fdopen(fd, "a");
+    if (impl.log == nullptr) {
+      const int err = errno;
+      ::close(fd);
+      return KernelError(err, StrCat("open access log ", options.access_log));
+    }
+    setvbuf(impl.log, nullptr, _IOFBF, 1 << 16);
   }
   for (const config::ListenerSpec& ls : spec.listeners) {
     auto l = std::make_unique<Listener>();
@@ -171,9 +256,8 @@ absl::StatusOr<std::unique_ptr<IngressServer>> IngressServer::Start(
     }
     impl.listeners.push_back(std::move(l));
   }
-  asio::io_context& first = impl.workers[0]->io;
-  for (auto& l : impl.listeners) asio::co_spawn(first, impl.Accept(l.get()), asio::detached);
-  asio::co_spawn(first, impl.FlushLog(), asio::detached);
+  for (auto& l : impl.listeners) impl.SpawnAccept(l.get());
+  impl.SpawnFlushLog();
   for (auto& w : impl.workers) {
     w->guard.emplace(w->io.get_executor());
     w->thread = std::thread([io = &w->io] { io->run(); });
@@ -214,8 +298,9 @@ void IngressServer::Stop() {
     w->pool.Clear();
     w->deadlines.Shutdown();
   }
-  impl.listeners.clear();  // their acceptors are the first worker's
+  for (auto& l : impl.listeners) l->acceptor.reset();  // the first worker's: before its io_context
   impl.workers.clear();  // the coroutines still waiting (idle keep-alive clients) and their sockets
+  impl.listeners.clear();  // after the coroutines: a connection's ConnSlot counts into its listener
   // Spare upstream sockets were made in node namespaces: a socket pins its netns, so they go too.
   impl.factories.clear();
   if (impl.log != nullptr) fclose(impl.log);
@@ -228,6 +313,24 @@ std::vector<IngressRouteStats> IngressServer::Stats() const {
   for (const auto& [k, v] : impl_->stats) out.push_back(v);
   return out;
 }
+
+std::vector<IngressListenerStats> IngressServer::ListenerStats() const {
+  std::vector<IngressListenerStats> out;
+  for (const auto& l : impl_->listeners) {
+    IngressListenerStats s;
+    s.listener =
+        StrCat(l->spec.protocol == config::ListenerProtocol::kHttps ? "https " : "http ", l->by);
+    s.max_connections = l->spec.max_connections;
+    s.connections = static_cast<uint64_t>(std::max(0, l->active.load()));
+    s.accepted = l->accepted.load();
+    s.refused = l->refused.load();
+    s.accept_errors = l->accept_errors.load();
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+uint64_t IngressServer::Exceptions() const { return impl_->exceptions.load(); }
 
 std::vector<std::string> IngressServer::Listening() const {
   std::vector<std::string> out;

@@ -30,9 +30,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -51,9 +53,23 @@ struct IngressLimits {
 };
 
 struct IngressOptions {
-  std::string access_log;  // file path; empty = none
+  std::string access_log;  // file path (created 0640, appended to); empty = none
   int threads = 1;         // io threads (each runs its own io_context)
   IngressLimits limits;
+  // Tests: called with "accept" for each connection accepted and "connection" as each
+  // connection's coroutine starts; it may throw, as a bug would, to show the exception is caught,
+  // counted and logged.
+  std::function<void(std::string_view where)> fault_injection;
+};
+
+// One listener's connections (`get routes`): the cap is max_connections of its ListenerSpec.
+struct IngressListenerStats {
+  std::string listener;  // "http 127.0.0.1:8080", as Listening() says
+  int max_connections = 0;
+  uint64_t connections = 0;    // open now
+  uint64_t accepted = 0;       // since the start
+  uint64_t refused = 0;        // over max_connections: accepted and closed at once (a reset)
+  uint64_t accept_errors = 0;  // accept(2) failures (EMFILE, ENFILE, ENOBUFS, ENOMEM, ...)
 };
 
 struct IngressRouteStats {
@@ -66,6 +82,7 @@ struct IngressRouteStats {
 class IngressServer {
  public:
   // Binds every listener of the spec (kFailedPrecondition naming the address if one is in use;
+  // the errno's code (vnet/kernel/errors) naming the file if the access log cannot be opened;
   // port 0 takes a port the kernel chooses, which Listening() reports), with node netns fds (by
   // node netns name) to open upstream sockets in. The fds must outlive the server. An fd of
   // kCallerNetns opens them in the caller's netns without setns(), so without CAP_SYS_ADMIN
@@ -86,6 +103,10 @@ class IngressServer {
   void Stop();
 
   std::vector<IngressRouteStats> Stats() const;
+  // Per listener, in spec order.
+  std::vector<IngressListenerStats> ListenerStats() const;
+  // Coroutines that ended by an exception (each counted and logged, never lost).
+  uint64_t Exceptions() const;
   // "http 127.0.0.1:8080", one per listener, in spec order.
   std::vector<std::string> Listening() const;
 

@@ -433,35 +433,57 @@ inline IngressLimits TestLimits() {
   return lim;
 }
 
+// kLab with the pods on loopback: app.test's service to `backend_port`, refused.test's to
+// `refuser_port`; its one listener on 127.0.0.1:0. Empty when the lab does not load (a test bug).
+inline std::optional<config::ClusterSpec> TestSpec(int backend_port, int refuser_port) {
+  config::LoadResult r = config::Load(kLab, "itest.toml");
+  if (!r.spec) {
+    ADD_FAILURE() << r.diags.FormatAll();
+    return std::nullopt;
+  }
+  config::ClusterSpec spec = *r.spec;
+  for (config::PodSpec& p : spec.pods) p.ip = net::Ipv4(INADDR_LOOPBACK);
+  for (config::ServiceSpec& s : spec.services) {
+    for (config::ServicePortSpec& p : s.ports) {
+      p.target_port = s.name == "app" ? backend_port : refuser_port;
+      p.target_port_name.clear();
+    }
+  }
+  spec.listeners.at(0).port = 0;
+  return spec;
+}
+
+// The port a started server's one listener took ("http 127.0.0.1:PORT"), or 0.
+inline int ListeningPort(const IngressServer& server) {
+  std::vector<std::string> ls = server.Listening();
+  int port = 0;
+  if (ls.size() != 1 || !absl::StartsWith(ls[0], "http 127.0.0.1:") ||
+      !absl::SimpleAtoi(ls[0].substr(strlen("http 127.0.0.1:")), &port))
+    return 0;
+  return port;
+}
+
 class IngressServerTest : public ::testing::Test {
  protected:
+  // What a test changes in the lab or the server's options before the start.
+  using Adjust = std::function<void(config::ClusterSpec&, IngressOptions&)>;
+
   // Starts a backend running `handler` and the server in front of it.
-  void Start(Backend::Handler handler, IngressLimits limits = TestLimits()) {
+  void Start(Backend::Handler handler, IngressLimits limits = TestLimits(),
+             const Adjust& adjust = nullptr) {
     backend_ = std::make_unique<Backend>(std::move(handler));
     std::tie(refuser_, refuser_port_) = BindLoopback(false);
-    config::LoadResult r = config::Load(kLab, "itest.toml");
-    ASSERT_TRUE(r.spec) << r.diags.FormatAll();
-    config::ClusterSpec spec = *r.spec;
-    for (config::PodSpec& p : spec.pods) p.ip = net::Ipv4(INADDR_LOOPBACK);
-    for (config::ServiceSpec& s : spec.services) {
-      for (config::ServicePortSpec& p : s.ports) {
-        p.target_port = s.name == "app" ? backend_->port() : refuser_port_;
-        p.target_port_name.clear();
-      }
-    }
-    ASSERT_EQ(spec.listeners.size(), 1u);
-    spec.listeners[0].port = 0;
+    std::optional<config::ClusterSpec> spec = TestSpec(backend_->port(), refuser_port_);
+    ASSERT_TRUE(spec);
     IngressOptions o;
     o.limits = limits;
     o.threads = 2;  // requests on different connections really run at once
+    if (adjust) adjust(*spec, o);
     absl::StatusOr<std::unique_ptr<IngressServer>> s =
-        IngressServer::Start(spec, {{spec.nodes[0].netns, IngressServer::kCallerNetns}}, o);
+        IngressServer::Start(*spec, {{spec->nodes[0].netns, IngressServer::kCallerNetns}}, o);
     ASSERT_TRUE(s.ok()) << s.status();
     server_ = std::move(*s);
-    std::vector<std::string> ls = server_->Listening();
-    ASSERT_EQ(ls.size(), 1u);
-    ASSERT_TRUE(absl::StartsWith(ls[0], "http 127.0.0.1:")) << ls[0];
-    ASSERT_TRUE(absl::SimpleAtoi(ls[0].substr(strlen("http 127.0.0.1:")), &port_)) << ls[0];
+    port_ = ListeningPort(*server_);
     ASSERT_NE(port_, 0) << "Listening() must say which port the kernel chose";
   }
   void TearDown() override {

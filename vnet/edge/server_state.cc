@@ -1,6 +1,10 @@
 #include "vnet/edge/server_state.h"
 
 #include <ctime>
+#include <exception>
+#include <string>
+
+#include "lib/strings/str_cat.h"
 
 namespace mkn::vnet::edge_internal {
 namespace {
@@ -41,6 +45,42 @@ void ServerState::Log(const std::string& line) {
   fwrite(line.data(), 1, line.size(), log);
   fputc('\n', log);
   log_dirty = true;  // flushed by FlushLog
+}
+
+void RateLimitedLog::Note(ServerState& server, const std::string& line) {
+  const auto now = std::chrono::steady_clock::now();
+  uint64_t left_out = 0;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (any_ && now - last_ < std::chrono::seconds(1)) {
+      ++left_out_;
+      return;
+    }
+    any_ = true;
+    last_ = now;
+    left_out = std::exchange(left_out_, 0);
+  }
+  if (left_out == 0) {
+    server.Log(line);
+  } else {
+    server.Log(StrCat(line, " (", left_out, " more like it not logged)"));
+  }
+}
+
+void ServerState::OnException(std::string_view what, std::exception_ptr e, RateLimitedLog& log) {
+  if (!e) return;
+  exceptions.fetch_add(1, std::memory_order_relaxed);
+  try {
+    std::string cause = "an exception of unknown type";
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+      cause = x.what();
+    } catch (...) {
+    }
+    log.Note(*this, StrCat("edge: ", what, " ended by an exception: ", cause));
+  } catch (...) {  // (out of memory for the line: the count is what is left)
+  }
 }
 
 awaitable<void> ServerState::FlushLog() {
