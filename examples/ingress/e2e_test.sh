@@ -91,7 +91,11 @@ routing)
   pass "header match to the canary, redirect 301 keeping path and query"
   # Counters and the access log.
   out=$("$MKN" get routes -c $C)
-  contains "$out" "listening: http 127.0.0.1:8080" "get routes lists the listener"
+  contains "$out" "listening: http 127.0.0.1:8080 (" "get routes lists the listener"
+  contains "$out" " of 1024 connections; 0 refused over the cap; 0 accept errors)" "and its connections"
+  json=$("$MKN" get routes -c $C -o json)
+  contains "$json" '"max_connections": 1024' "get routes -o json has the listener's cap"
+  contains "$json" '"exceptions": 0' "and the edge's exception count"
   contains "$out" "http_route/canary/2" "per-route counters"
   log=$("$MKN" logs -c $C ingress)
   contains "$log" "\"GET /v1/users/7\" 200 route=ingress/site/api.lab.test/v1 backend=api-" "access log line"

@@ -134,7 +134,19 @@ std::string ServicesJson(const ServicesAnswer& a) { return ToJson(a)["services"]
 
 std::string RoutesText(const RoutesAnswer& a) {
   std::string out;
-  for (const std::string& l : a.listeners) StrAppend(&out, "listening: ", l, "\n");
+  for (const std::string& l : a.listeners) {
+    StrAppend(&out, "listening: ", l);
+    for (const ListenerStats& s : a.listener_stats) {
+      if (s.listener != l) continue;
+      StrAppend(&out, " (", s.connections, " of ", s.max_connections, " connections; ", s.refused,
+                " refused over the cap; ", s.accept_errors, " accept errors)");
+    }
+    StrAppend(&out, "\n");
+  }
+  if (a.exceptions != 0) {
+    StrAppend(&out, "edge: ", a.exceptions,
+              " coroutines ended by an exception (`minikube-net logs ingress` says which)\n");
+  }
   std::vector<std::vector<std::string>> rows = {
       {"ROUTE", "REQUESTS", "2XX", "3XX", "4XX", "5XX", "BYTES IN", "BYTES OUT"}};
   for (const RouteStats& r : a.routes) {

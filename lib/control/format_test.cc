@@ -101,10 +101,18 @@ TEST(Format, ServicesTableSumsEachServicesPorts) {
 }
 
 TEST(Format, RoutesConntrackKillScale) {
-  RoutesAnswer routes{{"http 127.0.0.1:8080"},
-                      {{"http_route/canary/2", 40, {0, 36, 1, 2, 1}, 900, 8000}}};
+  RoutesAnswer routes{
+      {"http 127.0.0.1:8080"}, {{"http_route/canary/2", 40, {0, 36, 1, 2, 1}, 900, 8000}}, {}, 0};
   EXPECT_EQ(RoutesText(routes),
             "listening: http 127.0.0.1:8080\n"
+            "ROUTE                REQUESTS  2XX  3XX  4XX  5XX  BYTES IN  BYTES OUT\n"
+            "http_route/canary/2  40        36   1    2    1    900       8000\n");
+  routes.listener_stats = {{"http 127.0.0.1:8080", 1024, 3, 900, 7, 12}};
+  routes.exceptions = 2;
+  EXPECT_EQ(RoutesText(routes),
+            "listening: http 127.0.0.1:8080 (3 of 1024 connections; 7 refused over the cap; 12 "
+            "accept errors)\n"
+            "edge: 2 coroutines ended by an exception (`minikube-net logs ingress` says which)\n"
             "ROUTE                REQUESTS  2XX  3XX  4XX  5XX  BYTES IN  BYTES OUT\n"
             "http_route/canary/2  40        36   1    2    1    900       8000\n");
   EXPECT_EQ(ConntrackTable({{{"node1", "TCP", "TIME_WAIT", "10.96.0.11:80/TCP",

@@ -441,6 +441,16 @@ json ToJson(const RoutesAnswer& a) {
       route[std::string(kClassKeys[c])] = s.by_class[c];
     j["routes"].push_back(std::move(route));
   }
+  j["listener_stats"] = json::array();
+  for (const ListenerStats& l : a.listener_stats) {
+    j["listener_stats"].push_back({{"listener", l.listener},
+                                   {"max_connections", l.max_connections},
+                                   {"connections", l.connections},
+                                   {"accepted", l.accepted},
+                                   {"refused", l.refused},
+                                   {"accept_errors", l.accept_errors}});
+  }
+  j["exceptions"] = a.exceptions;
   return j;
 }
 
@@ -458,6 +468,20 @@ absl::StatusOr<RoutesAnswer> FromJson(const json& j) {
     route.bytes_out = s.Count("bytes_out");
     return route;
   });
+  if (r.Has("listener_stats")) {
+    a.listener_stats =
+        ReadObjects<ListenerStats>(r, r.Array("listener_stats"), "listener_stats", [](Reader& s) {
+          ListenerStats l;
+          l.listener = s.Str("listener");
+          l.max_connections = static_cast<int>(s.Int("max_connections", 0, 1 << 30));
+          l.connections = s.Count("connections");
+          l.accepted = s.Count("accepted");
+          l.refused = s.Count("refused");
+          l.accept_errors = s.Count("accept_errors");
+          return l;
+        });
+  }
+  a.exceptions = r.OptCount("exceptions").value_or(0);
   return Done(r, std::move(a));
 }
 

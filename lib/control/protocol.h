@@ -97,9 +97,23 @@ struct RouteStats {
   bool operator==(const RouteStats&) const = default;
 };
 
+// A listener's connections, as the edge's accept loop counts them (vnet/edge/ingress.h).
+struct ListenerStats {
+  std::string listener;  // "http 127.0.0.1:8080", as in `listeners`
+  int max_connections = 0;
+  uint64_t connections = 0;    // open now
+  uint64_t accepted = 0;       // since the start
+  uint64_t refused = 0;        // over max_connections: closed at once
+  uint64_t accept_errors = 0;  // accept(2) failures (out of fds, ...), each followed by a pause
+  bool operator==(const ListenerStats&) const = default;
+};
+
 struct RoutesAnswer {
   std::vector<std::string> listeners;  // "http 127.0.0.1:8080"
   std::vector<RouteStats> routes;
+  // Wire: "listener_stats" and "exceptions", read as empty and 0 when a peer leaves them out.
+  std::vector<ListenerStats> listener_stats;
+  uint64_t exceptions = 0;  // the edge's coroutines ended by an exception (logged in its log)
   bool operator==(const RoutesAnswer&) const = default;
 };
 

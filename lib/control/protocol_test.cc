@@ -105,7 +105,11 @@ TEST(Protocol, EveryAnswerRoundTrips) {
   ExpectRoundTrip(ServicesAnswer{"nftables", {}});
   ExpectRoundTrip(RoutesAnswer{{"http 127.0.0.1:8080", "https 127.0.0.2:8443"},
                                {RouteStats{"http_route/canary/2", 40, {0, 36, 1, 2, 1}, 900, 8000},
-                                RouteStats{"(none)", 1, {0, 0, 0, 1, 0}, 70, 150}}});
+                                RouteStats{"(none)", 1, {0, 0, 0, 1, 0}, 70, 150}},
+                               {},
+                               0});
+  ExpectRoundTrip(RoutesAnswer{
+      {"http 127.0.0.1:8080"}, {}, {ListenerStats{"http 127.0.0.1:8080", 1024, 3, 900, 7, 12}}, 2});
   ExpectRoundTrip(ConntrackAnswer{
       {FlowInfo{"node1", "TCP", "ESTABLISHED", "10.96.0.10:80/TCP",
                 "10.244.0.2:41506 -> 10.96.0.10:80", "10.244.1.2:8080 -> 10.244.0.2:41506", "web-0",
@@ -241,6 +245,17 @@ TEST(Protocol, MalformedAnswersAreDataLossNotBadInput) {
   absl::StatusOr<RoutesAnswer> routes =
       ParseAnswer<RoutesAnswer>(R"({"ok": true, "listeners": [1], "routes": []})");
   EXPECT_THAT(std::string(routes.status().message()), HasSubstr("listeners[0]: want a string"));
+  routes = ParseAnswer<RoutesAnswer>(
+      R"({"ok": true, "listeners": [], "routes": [], "listener_stats": [{"listener": "l",
+          "max_connections": 8, "connections": -1, "accepted": 0, "refused": 0,
+          "accept_errors": 0}]})");
+  EXPECT_THAT(std::string(routes.status().message()),
+              HasSubstr("listener_stats[0].connections: want a count"));
+  // A peer without the connection counters (they came later): none, not an error.
+  routes = ParseAnswer<RoutesAnswer>(R"({"ok": true, "listeners": ["l"], "routes": []})");
+  ASSERT_TRUE(routes.ok()) << routes.status();
+  EXPECT_TRUE(routes->listener_stats.empty());
+  EXPECT_EQ(routes->exceptions, 0u);
   absl::StatusOr<CniAnswer> cni = ParseAnswer<CniAnswer>(
       R"({"ok": true, "chain_ok": 1, "chain_error": "", "result": null, "calls": "", "ncalls": 0,
           "node": "n", "negotiated": "1.0.0", "plugins": {}})");

@@ -82,6 +82,11 @@ class ControlHandler {
                           r.bytes_out});
     }
     a.listeners = impl_.ingress->Listening();
+    for (const IngressListenerStats& l : impl_.ingress->ListenerStats()) {
+      a.listener_stats.push_back(
+          {l.listener, l.max_connections, l.connections, l.accepted, l.refused, l.accept_errors});
+    }
+    a.exceptions = impl_.ingress->Exceptions();
     return a;
   }
 
