@@ -18,6 +18,7 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <set>
 #include <system_error>
 
 #include "absl/strings/ascii.h"
@@ -25,6 +26,7 @@
 #include "absl/strings/str_join.h"
 #include "lib/status/status.h"
 #include "lib/strings/str_cat.h"
+#include "vnet/kernel/file.h"
 
 namespace mkn::vnet {
 namespace {
@@ -62,36 +64,17 @@ absl::Status OpenSslError(std::string_view what) {
   return absl::InternalError(StrCat(what, ": ", OpenSslErrors()));
 }
 
-// "no such file", "permission denied", ... with the matching code.
-absl::Status FileError(std::string_view what, const std::string& path, int err) {
-  std::string cause = err == ENOENT ? "no such file" : absl::AsciiStrToLower(std::strerror(err));
-  return absl::Status(absl::ErrnoToStatusCode(err), StrCat(what, " ", path, ": ", cause));
-}
-
-// Reads a whole file. A directory is an error too (fopen would succeed on it).
-absl::StatusOr<std::string> ReadFile(std::string_view what, const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return FileError(what, path, errno);
-  struct stat st;
-  if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-    close(fd);
-    return absl::InvalidArgumentError(StrCat(what, " ", path, ": is a directory"));
-  }
-  std::string data;
-  char buf[8192];
-  for (;;) {
-    ssize_t n = read(fd, buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      close(fd);
-      return FileError(what, path, err);
-    }
-    if (n == 0) break;
-    data.append(buf, n);
-  }
-  close(fd);
-  return data;
+// A PEM file the user named, whole: through vnet/kernel/file's ReadUserFile (regular files only,
+// at most kMaxPemBytes), so `cert = "/dev/zero"` is refused instead of read until memory runs out,
+// and a FIFO instead of waited on forever. `what` is "cert" or "key": the message reads
+// "cert PATH: <cause>", as every message here names a file. Each file is read once and parsed from
+// memory: what was checked is what is served.
+absl::StatusOr<std::string> ReadPem(std::string_view what, const std::string& path) {
+  absl::StatusOr<std::string> pem =
+      ReadUserFile(path, kMaxPemBytes, what == "cert" ? "a certificate" : "a key");
+  if (!pem.ok())
+    return absl::Status(pem.status().code(), StrCat(what, " ", pem.status().message()));
+  return pem;
 }
 
 // Writes `data` to `path` through a temp file in the same directory and rename(), with `mode`.
@@ -137,20 +120,44 @@ absl::Status MakeDirs(const std::string& dir) {
 // terminal.
 int NoPassword(char*, int, int, void*) { return 0; }
 
-absl::StatusOr<X509Ptr> ReadCert(const std::string& path) {
-  MKN_ASSIGN_OR_RETURN(std::string pem, ReadFile("cert", path));
+// A certificate file: its first certificate and any that follow it (the chain a server sends).
+struct CertChain {
+  X509Ptr leaf;
+  std::vector<X509Ptr> rest;
+};
+
+absl::StatusOr<CertChain> ReadCertChain(const std::string& path) {
+  MKN_ASSIGN_OR_RETURN(std::string pem, ReadPem("cert", path));
   BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, NoPassword, nullptr));
-  if (cert == nullptr) {
+  CertChain c;
+  // _AUX for the first, as SSL_CTX_use_certificate_chain_file reads it (a trusted-certificate
+  // block is accepted too).
+  c.leaf.reset(PEM_read_bio_X509_AUX(bio.get(), nullptr, NoPassword, nullptr));
+  if (c.leaf == nullptr) {
     ERR_clear_error();
     return absl::InvalidArgumentError(StrCat(
         "cert ", path, ": not a PEM certificate (expected a -----BEGIN CERTIFICATE----- block)"));
   }
-  return cert;
+  while (X509* x = PEM_read_bio_X509(bio.get(), nullptr, NoPassword, nullptr))
+    c.rest.emplace_back(x);
+  // The end of the blocks shows as "no start line"; anything else is a broken one.
+  const unsigned long err = ERR_peek_last_error();
+  ERR_clear_error();
+  if (err != 0 &&
+      !(ERR_GET_LIB(err) == ERR_LIB_PEM && ERR_GET_REASON(err) == PEM_R_NO_START_LINE)) {
+    return absl::InvalidArgumentError(StrCat("cert ", path, ": certificate #", c.rest.size() + 2,
+                                             " of the chain is not valid PEM"));
+  }
+  return c;
+}
+
+absl::StatusOr<X509Ptr> ReadCert(const std::string& path) {
+  MKN_ASSIGN_OR_RETURN(CertChain c, ReadCertChain(path));
+  return std::move(c.leaf);
 }
 
 absl::StatusOr<PkeyPtr> ReadKey(const std::string& path) {
-  MKN_ASSIGN_OR_RETURN(std::string pem, ReadFile("key", path));
+  MKN_ASSIGN_OR_RETURN(std::string pem, ReadPem("key", path));
   BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   PkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, NoPassword, nullptr));
   if (key == nullptr) {
@@ -355,7 +362,11 @@ int OnServerName(SSL* ssl, int*, void*) {
 }
 
 absl::StatusOr<CtxPtr> OneContext(const config::TlsCertSpec& spec) {
-  MKN_RETURN_IF_ERROR(CheckCertKey(spec.cert, spec.key));
+  // Read and checked once, then handed to OpenSSL from memory (not SSL_CTX_use_*_file, which
+  // would read the files a second time, unchecked).
+  MKN_ASSIGN_OR_RETURN(CertChain chain, ReadCertChain(spec.cert));
+  MKN_ASSIGN_OR_RETURN(PkeyPtr key, ReadKey(spec.key));
+  MKN_RETURN_IF_ERROR(CheckPair(chain.leaf.get(), key.get(), spec.cert, spec.key));
   CtxPtr ctx(SSL_CTX_new(TLS_server_method()));
   if (ctx == nullptr) return OpenSslError("new SSL_CTX");
   SSL_CTX* c = ctx.get();
@@ -368,12 +379,15 @@ absl::StatusOr<CtxPtr> OneContext(const config::TlsCertSpec& spec) {
   // One session id context for every cert's ctx, so a session survives the SSL_set_SSL_CTX switch.
   static const unsigned char kSid[] = "minikube-net";
   SSL_CTX_set_session_id_context(c, kSid, sizeof(kSid) - 1);
-  if (SSL_CTX_use_certificate_chain_file(c, spec.cert.c_str()) != 1) {
+  if (SSL_CTX_use_certificate(c, chain.leaf.get()) != 1) {
     return absl::InvalidArgumentError(StrCat("cert ", spec.cert, ": ", OpenSslErrors()));
   }
-  SSL_CTX_set_default_passwd_cb(c, NoPassword);
-  if (SSL_CTX_use_PrivateKey_file(c, spec.key.c_str(), SSL_FILETYPE_PEM) != 1 ||
-      SSL_CTX_check_private_key(c) != 1) {
+  for (X509Ptr& x : chain.rest) {
+    if (SSL_CTX_add0_chain_cert(c, x.get()) != 1)
+      return absl::InvalidArgumentError(StrCat("cert ", spec.cert, ": ", OpenSslErrors()));
+    x.release();  // the ctx owns it now (add0)
+  }
+  if (SSL_CTX_use_PrivateKey(c, key.get()) != 1 || SSL_CTX_check_private_key(c) != 1) {
     return absl::InvalidArgumentError(StrCat("key ", spec.key, ": ", OpenSslErrors()));
   }
   SSL_CTX_set_alpn_select_cb(c, SelectAlpn, nullptr);
@@ -386,6 +400,22 @@ absl::Status CheckCertKey(const std::string& cert_path, const std::string& key_p
   MKN_ASSIGN_OR_RETURN(X509Ptr cert, ReadCert(cert_path));
   MKN_ASSIGN_OR_RETURN(PkeyPtr key, ReadKey(key_path));
   return CheckPair(cert.get(), key.get(), cert_path, key_path);
+}
+
+std::vector<std::string> CheckLabCertificates(const config::ClusterSpec& spec,
+                                              std::string_view lab_path) {
+  std::vector<std::string> out;
+  std::set<std::pair<std::string, std::string>> seen;  // an ingress's pair serves several listeners
+  for (const config::ListenerSpec& l : spec.listeners) {
+    for (const config::TlsCertSpec& c : l.tls) {
+      if (!seen.emplace(c.cert, c.key).second) continue;
+      if (absl::Status s = CheckCertKey(c.cert, c.key); !s.ok()) {
+        out.push_back(StrCat(lab_path, ":", c.pos.line, ":", c.pos.col, ": listener \"", l.name,
+                             "\": ", s.message()));
+      }
+    }
+  }
+  return out;
 }
 
 absl::StatusOr<LocalCa> CreateOrLoadCa(const std::string& dir) {

@@ -50,15 +50,29 @@ namespace mkn::vnet {
 
 // Checks a certificate/private key pair the way a server loading it would, plus the validity
 // window. The certificate file may hold a chain; its first certificate is the one the key must
-// match. Returns OK, or:
-//   NotFound          "cert /x/tls.crt: no such file"
-//   PermissionDenied  "key /x/tls.key: permission denied"
-//   InvalidArgument   "cert /x/tls.crt: not a PEM certificate ...",
+// match. Each file is read as vnet/kernel/file's ReadUserFile reads it: a regular file of at most
+// kMaxPemBytes (1 MiB). Returns OK, or:
+//   NotFound          "cert /x/tls.crt: No such file or directory"
+//   PermissionDenied  "key /x/tls.key: Permission denied"
+//   ResourceExhausted "cert /x/big.crt: 2097152 bytes, over the 1 MiB limit for a certificate"
+//   InvalidArgument   "cert /dev/zero: not a regular file (a character device): a certificate must
+//                     be one" (a FIFO, a directory likewise),
+//                     "cert /x/tls.crt: not a PEM certificate ...",
 //                     "key /x/tls.key: not a PEM private key ...",
 //                     "key /x/tls.key does not match certificate /x/tls.crt",
 //                     "cert /x/tls.crt: expired on 2024-01-01 00:00:00 UTC" (or "not valid before
 //                     ...").
 absl::Status CheckCertKey(const std::string& cert_path, const std::string& key_path);
+
+// What `up` would refuse about a lab's certificates, found without privileges or a running
+// cluster, so that `validate` (and `plan`, `up`: vnet/cluster/lab's LoadLab) says it first: every
+// certificate/key pair the lab's listeners serve ([[listener.tls]], or the [[ingress.tls]] an
+// HTTPS listener serves), checked as CheckCertKey checks it, each pair once. One line per problem,
+// "LAB:LINE:COL: listener \"NAME\": <CheckCertKey's message>" (LINE:COL where the pair is
+// written), in the lab's order; none when every pair is good. [cluster] auto_tls certificates are
+// made by `up` and not checked here.
+std::vector<std::string> CheckLabCertificates(const config::ClusterSpec& spec,
+                                              std::string_view lab_path);
 
 // A local certificate authority kept as DIR/ca.pem (certificate) and DIR/ca.key (private key,
 // 0600). The OpenSSL objects are shared and immutable; copying a LocalCa is cheap.

@@ -2,6 +2,7 @@
 // handshakes on socketpairs (no root, no network).
 #include "vnet/edge/tls.h"
 
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <openssl/err.h>
@@ -15,6 +16,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <memory>
 #include <thread>
 
 namespace mkn::vnet {
@@ -194,9 +197,9 @@ TEST_F(TlsTest, CheckCertKeyNamesTheFileAndTheCause) {
 
   st = CheckCertKey(dir_ / "missing.crt", a.second);
   EXPECT_EQ(st.code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(st.message(), "cert " + (dir_ / "missing.crt") + ": no such file");
+  EXPECT_EQ(st.message(), "cert " + (dir_ / "missing.crt") + ": No such file or directory");
   st = CheckCertKey(a.first, dir_ / "missing.key");
-  EXPECT_EQ(st.message(), "key " + (dir_ / "missing.key") + ": no such file");
+  EXPECT_EQ(st.message(), "key " + (dir_ / "missing.key") + ": No such file or directory");
 
   WriteText(dir_ / "garbage.crt", "hello, I am not a certificate\n");
   st = CheckCertKey(dir_ / "garbage.crt", a.second);
@@ -208,9 +211,99 @@ TEST_F(TlsTest, CheckCertKeyNamesTheFileAndTheCause) {
   EXPECT_THAT(st.message(), HasSubstr("key " + a.first + ": not a PEM private key"));
   // A directory is not a file.
   st = CheckCertKey(dir_.path(), a.second);
-  EXPECT_THAT(st.message(), HasSubstr("is a directory"));
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(st.message(), "cert " + dir_.path() +
+                              ": not a regular file (a directory): a certificate must be one");
   // Swapped arguments: the key file is no certificate.
   EXPECT_THAT(CheckCertKey(a.second, a.first).message(), HasSubstr("not a PEM certificate"));
+}
+
+// A certificate or key file is named by the user, so it may be anything. Each is refused with its
+// name and why, at once: before ReadUserFile, /dev/zero was read until memory ran out (bad_alloc)
+// and a FIFO blocked open(2) forever. Each check runs on a thread with a deadline, so a hang fails
+// the test instead of stopping it (a writer opening the FIFO then unblocks the reader).
+TEST_F(TlsTest, CertificatesAndKeysThatAreNoRegularPemFileAreRefusedAtOnce) {
+  auto a = Issue({"a.test"}, "a");
+  const std::string fifo = dir_ / "fifo.pem";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0) << strerror(errno);
+  const std::string huge = dir_ / "huge.pem";  // 2 MiB: over the 1 MiB cap (sparse, no disk)
+  std::filesystem::resize_file((WriteText(huge, ""), huge), 2u << 20);
+  const std::string garbage = dir_ / "garbage.key";
+  WriteText(garbage, std::string(5000, '\x7f'));
+
+  auto check = [&](const std::string& cert, const std::string& key) {
+    auto done = std::make_shared<std::promise<absl::Status>>();
+    std::future<absl::Status> result = done->get_future();
+    std::thread t([=] { done->set_value(CheckCertKey(cert, key)); });
+    if (result.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
+      ADD_FAILURE() << "CheckCertKey(" << cert << ", " << key << ") hangs";
+      const int w = open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);  // lets it go
+      t.join();
+      if (w >= 0) close(w);
+      return absl::DeadlineExceededError("hangs");
+    }
+    t.join();
+    return result.get();
+  };
+  struct Case {
+    std::string what, cert, key;
+    absl::StatusCode code;
+    std::string message;
+  } cases[] = {
+      {"a FIFO as the certificate", fifo, a.second, absl::StatusCode::kInvalidArgument,
+       "cert " + fifo + ": not a regular file (a FIFO): a certificate must be one"},
+      {"a FIFO as the key", a.first, fifo, absl::StatusCode::kInvalidArgument,
+       "key " + fifo + ": not a regular file (a FIFO): a key must be one"},
+      {"/dev/zero as the certificate", "/dev/zero", a.second, absl::StatusCode::kInvalidArgument,
+       "cert /dev/zero: not a regular file (a character device): a certificate must be one"},
+      {"/dev/zero as the key", a.first, "/dev/zero", absl::StatusCode::kInvalidArgument,
+       "key /dev/zero: not a regular file (a character device): a key must be one"},
+      {"a huge certificate", huge, a.second, absl::StatusCode::kResourceExhausted,
+       "cert " + huge + ": 2097152 bytes, over the 1 MiB limit for a certificate"},
+      {"a huge key", a.first, huge, absl::StatusCode::kResourceExhausted,
+       "key " + huge + ": 2097152 bytes, over the 1 MiB limit for a key"},
+      {"garbage as the key", a.first, garbage, absl::StatusCode::kInvalidArgument,
+       "key " + garbage + ": not a PEM private key (expected a -----BEGIN PRIVATE KEY----- block)"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    absl::Status st = check(c.cert, c.key);
+    EXPECT_EQ(st.code(), c.code) << st;
+    EXPECT_EQ(st.message(), c.message);
+    // What serves the listener reads them the same way.
+    absl::StatusOr<std::shared_ptr<SSL_CTX>> ctx = ServerContext({Spec({}, {c.cert, c.key})});
+    EXPECT_EQ(ctx.status(), st);
+  }
+}
+
+// What `validate` reports about a lab's certificates (vnet/cluster/lab's LoadLab calls it): each
+// bad pair once, at its file:line:col, naming the listener and the file.
+TEST_F(TlsTest, CheckLabCertificatesNamesEachBadPairOnceWhereItIsWritten) {
+  auto a = Issue({"a.test"}, "a");
+  config::ClusterSpec spec;
+  config::TlsCertSpec good = Spec({"a.test"}, a);
+  good.pos = {10, 3};
+  config::TlsCertSpec missing = Spec({"b.test"}, {dir_ / "b.crt", a.second});
+  missing.pos = {20, 5};
+  config::TlsCertSpec zero = Spec({}, {"/dev/zero", a.second});
+  zero.pos = {30, 1};
+  config::ListenerSpec https;
+  https.name = "https";
+  https.protocol = config::ListenerProtocol::kHttps;
+  https.tls = {good, missing};
+  config::ListenerSpec other = https;  // the same pairs on a second listener: reported once
+  other.name = "other";
+  other.tls.push_back(zero);
+  config::ListenerSpec plain;
+  plain.name = "http";
+  spec.listeners = {plain, https, other};
+  EXPECT_THAT(CheckLabCertificates(spec, "labs/x.toml"),
+              ElementsAre("labs/x.toml:20:5: listener \"https\": cert " + (dir_ / "b.crt") +
+                              ": No such file or directory",
+                          "labs/x.toml:30:1: listener \"other\": cert /dev/zero: not a regular "
+                          "file (a character device): a certificate must be one"));
+  spec.listeners = {plain};
+  EXPECT_TRUE(CheckLabCertificates(spec, "labs/x.toml").empty());
 }
 
 TEST_F(TlsTest, CheckCertKeyRejectsAnExpiredCertificate) {
@@ -387,6 +480,30 @@ TEST_F(TlsTest, ServerContextOutlivesItsOwnerWhileConnectionsUseIt) {
   EXPECT_TRUE(r.ok);
   EXPECT_THAT(r.sans, ElementsAre("DNS:b.test"));
   SSL_CTX_free(raw);
+}
+
+// A certificate file with its chain: the leaf is checked against the key, and the rest is served
+// after it (read from memory, as the check read it, not from the file a second time).
+TEST_F(TlsTest, AChainFileServesItsChainAndABrokenChainIsNamed) {
+  auto a = Issue({"a.test"}, "a");
+  const std::string chain = dir_ / "chain.pem";
+  WriteText(chain, ReadText(a.first) + ReadText(ca_.cert_path));
+  ASSERT_TRUE(CheckCertKey(chain, a.second).ok());
+  absl::StatusOr<std::shared_ptr<SSL_CTX>> ctx =
+      ServerContext({Spec({"a.test"}, {chain, a.second})});
+  ASSERT_TRUE(ctx.ok()) << ctx.status();
+  STACK_OF(X509)* extra = nullptr;
+  ASSERT_EQ(SSL_CTX_get0_chain_certs(ctx->get(), &extra), 1);
+  EXPECT_EQ(sk_X509_num(extra), 1) << "the CA after the leaf is the chain";
+  EXPECT_TRUE(Handshake(ctx->get(), ca_.cert_path, "a.test", "a.test").ok);
+
+  const std::string broken = dir_ / "broken.pem";
+  WriteText(broken,
+            ReadText(a.first) +
+                "-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n");
+  absl::Status st = CheckCertKey(broken, a.second);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(st.message(), "cert " + broken + ": certificate #2 of the chain is not valid PEM");
 }
 
 TEST_F(TlsTest, ServerContextReportsTheBadFile) {
