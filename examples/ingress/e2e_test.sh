@@ -171,6 +171,25 @@ TOML
   grep -qE "bad.toml:[0-9]+:[0-9]+: " <<<"$out" || fail "the error has no file:line:col: $out"
   [[ -z $(ls /run/netns) ]] || fail "a refused lab created namespaces: $(ls /run/netns)"
   pass "a mismatched cert/key is refused with file:line:col, nothing created"
+  # `validate` says what `up` would refuse about certificates, with no cluster and no privileges:
+  # a missing file, a FIFO (read, it would block forever), /dev/zero (it would never end), a file
+  # the user cannot read (validate run as nobody), the mismatched key. Exit 2, the file named.
+  mkfifo "$TMP/certs/fifo.crt"
+  mkdir -m 755 "$TMP/pub" && chmod 755 "$TMP" && cp "$TMP/certs/web.crt" "$TMP/pub/secret.crt" && chmod 600 "$TMP/pub/secret.crt"
+  for f in "$TMP/certs/missing.crt" "$TMP/certs/fifo.crt" /dev/zero "$TMP/pub/secret.crt"; do
+    sed -e "s#$TMP/certs/web.crt#$f#" "$TMP/lab.toml" >"$TMP/pub/badcert.toml"
+    chmod 644 "$TMP/pub/badcert.toml"
+    as=()
+    [[ $f == */secret.crt ]] && as=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+    rc=0; out=$(timeout 10 "${as[@]}" "$MKN" validate "$TMP/pub/badcert.toml" 2>&1) || rc=$?
+    ((rc == 2)) || fail "validate of a lab with cert = $f: exit $rc, expected 2: $out"
+    grep -qE "badcert.toml:[0-9]+:[0-9]+: listener \"https\": cert $f: " <<<"$out" ||
+      fail "validate must name $f at its file:line:col: $out"
+  done
+  rc=0; out=$("$MKN" validate "$TMP/bad.toml" 2>&1) || rc=$?
+  ((rc == 2)) || fail "validate of a mismatched key: exit $rc, expected 2: $out"
+  contains "$out" "does not match certificate" "validate names the mismatch"
+  pass "validate refuses what up would: a missing, FIFO, endless or unreadable certificate, a wrong key"
   assert_clean
   ;;
 errors)

@@ -8,6 +8,7 @@
 #include "lib/config/toml/load.h"
 #include "lib/strings/str_cat.h"
 #include "vnet/cni/runtime.h"
+#include "vnet/edge/tls.h"
 
 namespace mkn::vnet {
 
@@ -20,6 +21,11 @@ absl::StatusOr<LabFile> LoadLab(const std::string& path) {
   LabFile lab;
   lab.report = r.diags.FormatAll();
   if (!r.spec) return lab;
+  // Every certificate and key the edge will serve must read and parse, as `up` would find.
+  if (std::vector<std::string> certs = CheckLabCertificates(*r.spec, path); !certs.empty()) {
+    for (const std::string& line : certs) StrAppend(&lab.report, line, "\n");
+    return lab;
+  }
   // A CNI lab: every node's conflist must read, render, parse and find its plugins (nothing runs).
   if (r.spec->cni_mode) {
     if (absl::StatusOr<std::vector<CniNodeConfig>> c = LoadCniConfigs(*r.spec, path); !c.ok()) {

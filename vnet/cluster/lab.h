@@ -1,10 +1,11 @@
 // vnet/cluster/lab — a lab file as every command reads it before it acts (`up`, `plan`, `validate`,
 // `down LAB.toml`, `cni render`, `verify`).
 //
-// LoadLab() reads and resolves the file (lib/config) and, for a network = "cni" lab, checks every
-// node's conflist the way `up` will use it (vnet/cni's LoadCniConfigs: read, ${...} filled,
-// parsed, every plugin's binary found) without running anything. Files only: no privileges, no
-// namespace.
+// LoadLab() reads and resolves the file (lib/config), checks every TLS certificate and key the
+// edge will serve (vnet/edge/tls's CheckLabCertificates: readable regular files, PEM, matching,
+// valid now) and, for a network = "cni" lab, every node's conflist the way `up` will use it
+// (vnet/cni's LoadCniConfigs: read, ${...} filled, parsed, every plugin's binary found) without
+// running anything. Files only: no privileges, no namespace.
 #pragma once
 
 #include <optional>
