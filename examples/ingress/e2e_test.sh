@@ -205,12 +205,20 @@ errors)
   # Its access-log line has the fields of every other line (the log is written within 0.1 s).
   wait_for 5 bash -c "'$MKN' logs ingress | grep -q '^[^ ]* 127.0.0.1 - \"- -\" 431 route=- backend=- upstream_ms=-1 total_ms=0\$'" ||
     fail "no access-log line for the 431 in the usual format: $("$MKN" logs ingress | tail -3)"
+  # A Transfer-Encoding that does not end in chunked: one 400 and the connection closes, so the bytes
+  # after the head are never read as a second request (one request, two responses: a desync).
+  printf 'POST / HTTP/1.1\r\nHost: web.lab.test\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: web.lab.test\r\n\r\n' >"$TMP/smuggle.req"
+  resp=$(timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/8080; cat '$TMP/smuggle.req' >&3; cat <&3" | tr -d '\r')
+  [[ $(grep -c '^HTTP/1.1 ' <<<"$resp") == 1 ]] || fail "a smuggling attempt must get exactly one response: $resp"
+  contains "$resp" "HTTP/1.1 400 Bad Request" "chunked, identity is a 400"
+  # The path is routed normalized: /x/%2e%2e/v1 is /v1 (curl sends it as written with --path-as-is).
+  [[ $(get api.lab.test '/x/%2e%2e/v1/users' --path-as-is | pod_of) == api-* ]] || fail "a %2e%2e path must route as its normal form"
   # A slow client that never finishes its header is cut off (header timeout) without harming others.
   exec 4<>/dev/tcp/127.0.0.1/8080
   printf 'GET / HTTP/1.1\r\nHost: web.lab.test\r\n' >&4
   [[ $(get web.lab.test / | pod_of) == web-* ]] || fail "a slow client blocked others"
   exec 4>&-
-  pass "503 without endpoints, 502 refused upstream, 400 malformed, 431 oversized header, slow client harmless"
+  pass "503 without endpoints, 502 refused upstream, 400 malformed, 431 oversized header, one answer to a smuggling attempt, normalized paths, slow client harmless"
   [[ $(code web.lab.test /status/418) == 418 ]] || fail "an upstream status must pass through"
   pass "upstream status passed through (418)"
   down
