@@ -3,12 +3,17 @@
 //
 // The CLI's runtime verbs (get svc, get endpoints, get routes, conntrack, kill, scale, cni) talk
 // to the process that runs the cluster over a Unix stream socket: one request (a JSON object on
-// one line, lib/control/protocol.h) per connection, one JSON object line back. Requests are served
-// one at a time on a thread of their own, so a handler may take its time (kill rebuilds a pod)
-// without racing another. Only the owner of the state directory (root) can connect: the socket is
-// 0600, in a 0700 directory.
+// one line, lib/control/protocol.h) per connection, one JSON object line back. Connections are
+// served concurrently, each on a short-lived thread of its own, at most kMaxControlConnections at
+// once (more wait in the listen backlog until one ends); a client has kControlRequestDeadlineMs to
+// send its request and is dropped after that, so clients that connect and say nothing cannot hold
+// up the others. The handler is therefore called from several threads at once, and serializes
+// what must be (RunningCluster's mutex: kill, scale and cni one at a time, reads against a spec
+// no change is halfway through). Only the owner of the state directory (root) can connect: the
+// socket is 0600, in a 0700 directory.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -19,17 +24,36 @@
 
 namespace mkn::vnet {
 
+inline constexpr int kMaxControlConnections = 32;
+inline constexpr int kControlRequestDeadlineMs = 1000;  // a request is one short line
+inline constexpr int kControlAnswerDeadlineMs = 5000;   // a client that does not read is dropped
+
+// What the server has done, for tests and diagnostics.
+struct ControlStats {
+  uint64_t served = 0;         // requests answered
+  uint64_t dropped_idle = 0;   // clients that sent no full request line in time (or closed early)
+  uint64_t dropped_long = 0;   // requests over the size limit
+  uint64_t unanswered = 0;     // answers the client did not take in time
+  uint64_t accept_errors = 0;  // accept(2) failed (out of fds: backed off, not spun on)
+  uint64_t thread_errors = 0;  // no thread could be started for a connection: it was closed
+  uint64_t at_cap = 0;  // times the cap was reached and accepting paused until a connection ended
+};
+
 class ControlServer {
  public:
-  // Takes a request's text, returns the response's text.
+  // Takes a request's text, returns the response's text. Called from several threads at once.
   using Handler = std::function<std::string(const std::string&)>;
 
-  // Binds `path` (replacing a stale socket file) and starts serving.
+  // Binds `path` (replacing a stale socket file; its directory is made 0700) and starts serving.
+  // vnet/kernel/errors.h's codes for the socket and the directory; InvalidArgument for a path
+  // too long for a Unix socket.
   static absl::StatusOr<std::unique_ptr<ControlServer>> Start(const std::string& path,
                                                               Handler handler);
   ~ControlServer();
-  // Stops accepting, waits for the request in progress, removes the socket file. Idempotent.
+  // Stops accepting, drops clients still sending, waits for the requests in progress, removes the
+  // socket file. Idempotent.
   void Stop();
+  ControlStats Stats() const;
 
  private:
   ControlServer() = default;
