@@ -32,4 +32,9 @@ inline constexpr size_t kMaxStateFileBytes = 256u << 20;  // the tool's own stat
 absl::StatusOr<std::string> ReadUserFile(const std::string& path, size_t max_bytes,
                                          std::string_view what);
 
+// Reads standard input to its end, at most `max_bytes` ("standard input: 16781312 bytes read so
+// far, over the 16 MiB limit for a lab file"): for a caller that takes "-" for a file. Blocks until
+// EOF, as `cat -` does. ResourceExhausted over the cap; read(2)'s codes otherwise.
+absl::StatusOr<std::string> ReadStandardInput(size_t max_bytes, std::string_view what);
+
 }  // namespace mkn::vnet

@@ -1,6 +1,7 @@
 // vnet/kernel/file: what a user may name as a lab, conflist or certificate, read safely.
 #include "vnet/kernel/file.h"
 
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -76,6 +77,50 @@ TEST_F(ReadUserFileTest, MissingAndUnreadableFilesSayWhy) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(std::string(r.status().message()), HasSubstr("nope.toml"));
+}
+
+// Standard input as the lab ("validate -"): read to EOF, with the same cap.
+class StdinTest : public ReadUserFileTest {
+ protected:
+  void SetUp() override {
+    ReadUserFileTest::SetUp();
+    saved_ = ::dup(STDIN_FILENO);
+    ASSERT_GE(saved_, 0);
+  }
+  void TearDown() override {
+    ::dup2(saved_, STDIN_FILENO);
+    ::close(saved_);
+    ReadUserFileTest::TearDown();
+  }
+  void StdinFrom(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY);
+    ASSERT_GE(fd, 0);
+    ::dup2(fd, STDIN_FILENO);
+    ::close(fd);
+  }
+  int saved_ = -1;
+};
+
+TEST_F(StdinTest, ReadToItsEnd) {
+  StdinFrom(Write("lab.toml", "[cluster]\nname = \"x\"\n"));
+  auto r = ReadStandardInput(kMaxLabFileBytes, "a lab file");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(*r, "[cluster]\nname = \"x\"\n");
+}
+
+TEST_F(StdinTest, ThePipeIsCappedWhereverItEnds) {
+  int p[2];
+  ASSERT_EQ(::pipe(p), 0);
+  ::dup2(p[0], STDIN_FILENO);
+  ::close(p[0]);
+  const std::string body(5000, 'x');  // fits the pipe's buffer: no writer thread needed
+  ASSERT_EQ(::write(p[1], body.data(), body.size()), static_cast<ssize_t>(body.size()));
+  ::close(p[1]);
+  auto r = ReadStandardInput(2048, "a lab file");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(r.status().message()),
+              HasSubstr("standard input: 2049 bytes read so far, over the 2 KiB limit"));
 }
 
 }  // namespace

@@ -209,11 +209,17 @@ Fd NamedNetns::Release() {
 }
 
 void NamedNetns::Remove() {
-  if (name_.empty()) return;
+  // A destructor has no one to tell; an undo stack that must report calls RemoveNow().
+  RemoveNow().IgnoreError();
+}
+
+absl::Status NamedNetns::RemoveNow() {
+  if (name_.empty()) return absl::OkStatus();
   // Our fd first, so that once the mount goes nothing of ours holds the namespace.
   fd_.Reset();
-  (void)RemoveNetns(name_);
+  absl::Status st = RemoveNetns(name_);
   name_.clear();
+  return absl::IsNotFound(st) ? absl::OkStatus() : st;
 }
 
 }  // namespace mkn::vnet

@@ -102,6 +102,10 @@ class NamedNetns {
   // Gives up ownership: /run/netns/<name> stays (someone else, `down`, removes it) and the caller
   // gets the open fd. The handle is empty afterwards.
   Fd Release();
+  // Removes the namespace now, as the destructor would, but says how that went (an undo stack
+  // that must report what it could not undo): RemoveNetns's codes; OK if empty. The handle is
+  // empty afterwards either way.
+  absl::Status RemoveNow();
 
  private:
   NamedNetns(std::string name, Fd fd) : name_(std::move(name)), fd_(std::move(fd)) {}

@@ -18,8 +18,15 @@ absl::StatusOr<std::string> ReadMarker(std::string_view netns) {
   std::string alias;
   MKN_RETURN_IF_ERROR(RunInNetns(fd.get(), [&]() -> absl::Status {
     MKN_ASSIGN_OR_RETURN(NlSocket s, NlSocket::Open());
-    MKN_ASSIGN_OR_RETURN(LinkInfo lo, s.GetLink("lo"));
-    alias = lo.alias;
+    absl::StatusOr<LinkInfo> lo = s.GetLink("lo");
+    // NotFound is reserved for an absent namespace: one whose lo was renamed is present, and
+    // unreadable, not gone.
+    if (absl::IsNotFound(lo.status())) {
+      return absl::FailedPreconditionError(
+          StrCat("netns ", netns, " has no lo to carry the ownership marker"));
+    }
+    if (!lo.ok()) return lo.status();
+    alias = lo->alias;
     return absl::OkStatus();
   }));
   return alias;
@@ -109,16 +116,25 @@ absl::StatusOr<TeardownReport> Teardown(const ClusterNetns& ns, std::string_view
     if (ours(p)) pods.push_back(p);
   MKN_RETURN_IF_ERROR(stale_error);
 
-  // Watchers: a socket in each node and in the underlay sees the veths of its children vanish.
-  std::vector<NlSocket> node_watch;
+  // Watchers: a socket in each node and in the underlay sees the veths of its children vanish. One
+  // that cannot be opened leaves that namespace unwatched, and said so (by its own name).
+  std::vector<std::pair<std::string, NlSocket>> node_watch;
   for (const std::string& n : nodes) {
     absl::StatusOr<NlSocket> s = SocketIn(n);
-    if (s.ok()) node_watch.push_back(std::move(*s));
+    if (s.ok()) {
+      node_watch.emplace_back(n, std::move(*s));
+    } else {
+      report.unwatched.push_back(StrCat(n, ": ", s.status().message()));
+    }
   }
   std::optional<NlSocket> underlay_watch;
   if (underlay_ours) {
     absl::StatusOr<NlSocket> s = SocketIn(ns.underlay);
-    if (s.ok()) underlay_watch.emplace(std::move(*s));
+    if (s.ok()) {
+      underlay_watch.emplace(std::move(*s));
+    } else {
+      report.unwatched.push_back(StrCat(ns.underlay, ": ", s.status().message()));
+    }
   }
   auto remove = [&](const std::string& name) {
     absl::Status st = RemoveNetns(name);
@@ -132,9 +148,9 @@ absl::StatusOr<TeardownReport> Teardown(const ClusterNetns& ns, std::string_view
     return absl::OkStatus();
   };
   for (const std::string& p : pods) MKN_RETURN_IF_ERROR(remove(p));
-  for (size_t i = 0; i < node_watch.size(); ++i) {
-    if (!WaitNoVeths(node_watch[i], {std::string(net::kNodeUplinkIf)}, deadline))
-      report.still_held.push_back(nodes[i]);
+  for (auto& [name, sock] : node_watch) {
+    if (!WaitNoVeths(sock, {std::string(net::kNodeUplinkIf)}, deadline))
+      report.still_held.push_back(name);
   }
   node_watch.clear();
   for (const std::string& n : nodes) MKN_RETURN_IF_ERROR(remove(n));

@@ -33,6 +33,12 @@ struct TeardownReport {
   std::vector<std::string> stale;
   std::vector<std::string>
       still_held;  // removed, but the kernel had not freed them by the deadline
+  // removed, but whether the kernel freed what was inside is unknown: no socket could be opened in
+  // it to watch ("NAME: why")
+  std::vector<std::string> unwatched;
+  // what went wrong without stopping the teardown ("record phase stopping: ...", a node daemon
+  // that would not stop): the caller reports them
+  std::vector<std::string> warnings;
   // CNI labs (vnet/cni CniTeardown): attachments DEL removed, DELs that failed, what plugins left.
   int cni_deleted = 0;
   std::vector<std::string> cni_errors;
@@ -56,8 +62,8 @@ absl::StatusOr<TeardownReport> Teardown(const ClusterNetns& ns, std::string_view
 absl::Status RemovePod(int node_netns_fd, std::string_view host_veth, std::string_view pod_netns);
 
 // Reads the ownership marker (ifalias of lo) of /run/netns/<name>, "" if it has none. NotFound if
-// the netns is absent; PermissionDenied without CAP_SYS_ADMIN (to enter it); Unavailable or
-// Internal from netlink (NlSocket::GetLink).
+// the netns is absent; FailedPrecondition if it has no lo (renamed); PermissionDenied without
+// CAP_SYS_ADMIN (to enter it); Unavailable or Internal from netlink (NlSocket::GetLink).
 absl::StatusOr<std::string> ReadMarker(std::string_view netns);
 
 }  // namespace mkn::vnet

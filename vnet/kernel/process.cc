@@ -59,7 +59,8 @@ absl::StatusOr<ChildProcess> Spawn(int netns_fd, const std::vector<std::string>&
   std::vector<std::string> argv_copy = argv;
   for (std::string& s : argv_copy) args.push_back(s.data());
   args.push_back(nullptr);
-  int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  // 0600: what a container prints is its own business (the state directory is root's alone too).
+  int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (log < 0) return KernelError(errno, StrCat("open ", log_path));
   // The exec result comes back on a close-on-exec pipe: EOF means exec succeeded.
   int pipefd[2];

@@ -22,12 +22,12 @@ struct ChildProcess {
   uint64_t start_time = 0;  // field 22 of /proc/<pid>/stat
 };
 
-// Forks, enters the netns `netns_fd`, sends stdout/stderr to `log_path` (appending) and execs argv
-// with the environment plus `env`. The child's setns and exec errors come back through a pipe, so
-// the codes (vnet/kernel/errors.h) cover them too: InvalidArgument if argv is empty or `netns_fd`
-// is no netns; NotFound if the program or the log's directory is not there; PermissionDenied if the
-// program may not be run or the log not written; Unavailable if fork or pipe run out (EAGAIN,
-// EMFILE). Needs CAP_SYS_ADMIN to enter another netns.
+// Forks, enters the netns `netns_fd`, sends stdout/stderr to `log_path` (appending; made 0600) and
+// execs argv with the environment plus `env`. The child's setns and exec errors come back through a
+// pipe, so the codes (vnet/kernel/errors.h) cover them too: InvalidArgument if argv is empty or
+// `netns_fd` is no netns; NotFound if the program or the log's directory is not there;
+// PermissionDenied if the program may not be run or the log not written; Unavailable if fork or
+// pipe run out (EAGAIN, EMFILE). Needs CAP_SYS_ADMIN to enter another netns.
 absl::StatusOr<ChildProcess> Spawn(int netns_fd, const std::vector<std::string>& argv,
                                    const std::vector<std::pair<std::string, std::string>>& env,
                                    const std::string& log_path);
