@@ -3,6 +3,7 @@
 # (ping, curl, bash /dev/tcp and /dev/udp, iperf3, tshark), and a check that nothing is left afterwards.
 #
 #   examples/e2e_test.sh CASE      CASE: vxlan host_gw signals sigkill stale_netns rollback bad_input privileges commands multi shell
+#                                        permissions control collision state_errors detach
 #
 # Runs itself inside ci/sandbox.sh (a throw-away network + mount + PID namespace). Without root it exits 77
 # (ctest: skipped) — except under CI=true, where that is a failure. Waits are conditions with deadlines.
@@ -177,6 +178,7 @@ stale_netns)
   rc=0; out=$("$MKN" down quickstart 2>&1) || rc=$?
   [[ $rc == 0 ]] || fail "down with a stale netns file: exit $rc: $out"
   contains "$out" "namespaces removed" "down removes the rest"
+  contains "$out" "removed a stale /run/netns/mkn-quickstart-web-1" "and says it cleared the stale file"
   assert_clean quickstart
   # A kill mid-create followed straight by down (no second up): down clears it too.
   rc=0; MKN_TEST_KILL_AFTER_NETNS_FILE=mkn-quickstart-node2 "$MKN" up examples/quickstart/lab.toml \
@@ -196,6 +198,28 @@ rollback)
     contains "$out" "nothing was left behind" "and the promise is made"
     assert_clean quickstart
   done
+  # The promise is made only when it holds: a mount point inside the state directory cannot be
+  # removed, so the rollback leaves the directory, and says so instead.
+  mkdir -p /run/minikube-net/quickstart/pin
+  mount -t tmpfs pin /run/minikube-net/quickstart/pin
+  rc=0; out=$(MKN_FAIL_AT_STEP=9 "$MKN" up examples/quickstart/lab.toml 2>&1) || rc=$?
+  [[ $rc == 1 ]] || fail "failed rollback: exit $rc, want 1: $out"
+  ! grep -q "nothing was left behind" <<<"$out" || fail "a rollback that left something promised nothing: $out"
+  contains "$out" "left behind: state directory /run/minikube-net/quickstart: remove /run/minikube-net/quickstart/pin: Device or resource busy" "names what was left"
+  [[ -z "$(ls /run/netns)" ]] || fail "namespaces left: $(ls /run/netns)"
+  # The same when the failure comes after the plan (Down() does the cleanup): no control socket can
+  # be bound where a file sits.
+  touch /run/minikube-net/quickstart/control
+  rc=0; out=$("$MKN" up examples/quickstart/lab.toml 2>&1) || rc=$?
+  [[ $rc == 1 ]] || fail "failed up: exit $rc, want 1: $out"
+  contains "$out" "bind /run/minikube-net/quickstart/control/control.sock" "the failure is reported"
+  ! grep -q "nothing was left behind" <<<"$out" || fail "a teardown that left something promised nothing: $out"
+  contains "$out" "left behind: down quickstart: remove /run/minikube-net/quickstart/pin: Device or resource busy" "names what was left"
+  [[ -z "$(ls /run/netns)" ]] || fail "namespaces left: $(ls /run/netns)"
+  umount /run/minikube-net/quickstart/pin
+  rm -rf /run/minikube-net/quickstart
+  pass "a rollback that cannot remove everything names what it left, never promises"
+  assert_clean quickstart
   ;;
 bad_input)
   rc=0; out=$("$MKN" up testdata/bad/many_errors_at_once.toml 2>&1) || rc=$?
@@ -208,6 +232,39 @@ bad_input)
   rc=0; "$MKN" frobnicate >/dev/null 2>&1 || rc=$?
   [[ $rc == 2 ]] || fail "unknown subcommand: exit $rc, want 2"
   pass "bad input: every error as file:line:col, exit 2, nothing created"
+  # A lab file must be a regular file of at most 16 MiB: a FIFO is refused at once (not read
+  # forever), /dev/zero before it fills memory, a directory and a huge file with the limit named.
+  mkfifo "$TMP/fifo.toml"
+  mkdir "$TMP/dir.toml"
+  { cat examples/quickstart/lab.toml; head -c $((20 << 20)) /dev/zero | tr '\0' '#'; } >"$TMP/huge.toml"
+  for cmd in validate plan up; do
+    for f in "$TMP/fifo.toml:a FIFO" "/dev/zero:a character device" "$TMP/dir.toml:a directory" \
+             "$TMP/huge.toml:over the 16 MiB limit for a lab file"; do
+      rc=0; out=$(timeout 20 "$MKN" $cmd "${f%%:*}" 2>&1) || rc=$?
+      [[ $rc == 2 ]] || fail "$cmd ${f%%:*}: exit $rc, want 2: $out"
+      contains "$out" "cannot read lab file: ${f%%:*}: " "$cmd names the file"
+      contains "$out" "${f#*:}" "$cmd says why"
+    done
+  done
+  [[ -z "$(ls /run/netns)" && -z "$(ls /run/minikube-net)" ]] || fail "an unreadable lab created something"
+  pass "a FIFO, /dev/zero, a directory, a 20 MiB file: refused at once, exit 2, nothing created"
+  # "-" is standard input for the commands that only read a lab; up refuses it (exit 2).
+  out=$("$MKN" validate - <examples/quickstart/lab.toml) || fail "validate -: $out"
+  contains "$out" "-: ok: 2 nodes, 4 pods" "validate reads standard input"
+  [[ "$("$MKN" plan - <examples/quickstart/lab.toml)" == "$("$MKN" plan examples/quickstart/lab.toml)" ]] ||
+    fail "plan - differs from plan FILE"
+  "$MKN" up --dry-run - <examples/quickstart/lab.toml | grep -q "ip netns add mkn-quickstart-underlay" ||
+    fail "up --dry-run - prints no plan"
+  rc=0; out=$(printf '[cluster]\nname = "Bad"\n' | "$MKN" validate - 2>&1) || rc=$?
+  [[ $rc == 2 ]] || fail "validate - of a bad lab: exit $rc, want 2"
+  contains "$out" "<stdin>:2:8:" "diagnostics name standard input"
+  rc=0; out=$("$MKN" up - <examples/quickstart/lab.toml 2>&1) || rc=$?
+  [[ $rc == 2 ]] || fail "up -: exit $rc, want 2: $out"
+  contains "$out" "can only be planned" "up - says why not"
+  rc=0; out=$("$MKN" up --keep-going --strict examples/quickstart/lab.toml 2>&1) || rc=$?
+  [[ $rc == 2 ]] || fail "up --keep-going --strict: exit $rc, want 2: $out"
+  [[ -z "$(ls /run/netns)" && -z "$(ls /run/minikube-net)" ]] || fail "a refused up created something"
+  pass "- reads standard input for validate, plan and up --dry-run; up - and contradicting flags: exit 2"
   ;;
 privileges)
   rc=0
@@ -307,6 +364,215 @@ shell)
   [[ $rc == 0 ]] || fail "SIGTERM during --shell: exit $rc, want 0: $(cat "$TMP/up.log")"
   contains "$(cat "$TMP/up.log")" "cluster quickstart down in" "SIGTERM tears down"
   pass "SIGTERM to minikube-net hangs up the shell, tears down, exits 0"
+  assert_clean quickstart
+  ;;
+permissions)
+  # Only root may look inside a cluster's state: its directory is 0700, every file in it 0600 (the
+  # logs too: the access log holds query strings). Another user can read, list and lock nothing.
+  cat >"$TMP/perm.toml" <<'EOF'
+[cluster]
+name = "perm"
+nodes = 1
+[[pod]]
+name = "web"
+labels = { app = "web" }
+  [[pod.container]]
+  app = "http-echo"
+  ports = [{ name = "http", port = 8080 }]
+  [[pod.container]]
+  name = "sh"
+  command = ["sh", "-c", "echo hello; exec sleep infinity"]
+[[service]]
+name = "web"
+selector = { app = "web" }
+  [[service.port]]
+  port = 80
+  target_port = "http"
+[[ingress]]
+name = "site"
+default_backend = { service = "web", port = 80 }
+EOF
+  c=perm
+  st=/run/minikube-net/$c
+  out=$("$MKN" up -d "$TMP/perm.toml" 2>&1) || fail "up: $out"
+  curl -s -m5 -o /dev/null "http://127.0.0.1:8080/?token=s3cret" || fail "the edge does not answer"
+  wait_for 10 grep -q "token=s3cret" $st/logs/ingress/access.log || fail "the request is not in the access log"
+  wait_for 10 grep -q hello $st/logs/web/sh.log || fail "the container's output is not in its log"
+  wait_for 10 test -s $st/logs/web/http-echo.log || fail "the app's log is empty"
+  [[ $(stat -c %a $st) == 700 ]] || fail "state dir is $(stat -c %a $st)"
+  for f in state.json lock up.log logs/ingress/access.log logs/web/sh.log logs/web/http-echo.log; do
+    [[ -f $st/$f ]] || fail "no $st/$f"
+  done
+  open_to_others=$(find $st \( -type f -o -type d \) -perm /077 -printf '%m %p\n')
+  [[ -z "$open_to_others" ]] || fail "open to group or others: $open_to_others"
+  pass "state dir 0700; state.json, lock, up.log, container, app and access logs 0600"
+  as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+  for f in $st $st/state.json $st/lock $st/logs/ingress/access.log; do
+    ! as_nobody cat "$f" >/dev/null 2>&1 || fail "nobody can read $f"
+  done
+  ! as_nobody ls $st >/dev/null 2>&1 || fail "nobody can list $st"
+  ! as_nobody flock -s -n $st/lock true 2>/dev/null || fail "nobody can lock $st/lock"
+  [[ -z "$(as_nobody find $st -readable 2>/dev/null | grep -v "^$st\$")" ]] || fail "nobody can read under $st"
+  rc=0; out=$(as_nobody "$MKN" get pods -c $c 2>&1) || rc=$?
+  [[ $rc == 1 ]] || fail "get pods as nobody: exit $rc, want 1: $out"
+  contains "$out" "run as root" "says who may"
+  contains "$(as_nobody "$MKN" status 2>&1)" "? (root only)" "status as nobody lists the cluster, unreadable"
+  pass "as nobody: nothing under $st can be read, listed or locked; get pods says to run as root"
+  # A lock held by a process that is not minikube-net's owner (root here, as only root can open
+  # it now) blocks neither `down` nor `up` of a cluster whose owner died.
+  hold_lock() { (exec 9<"$st/lock"; flock -s 9; exec sleep 300) & }
+  owner=$(jq -r .pid $st/state.json)
+  kill -KILL "$owner"
+  wait_for 10 gone "$owner" || fail "owner $owner survived SIGKILL"
+  hold_lock; holder=$!
+  wait_for 10 bash -c "! flock -n -x $st/lock true" || fail "the foreign lock was not taken"
+  rc=0; out=$(timeout 30 "$MKN" down $c 2>&1) || rc=$?
+  [[ $rc == 0 ]] || fail "down with a foreign lock: exit $rc: $out"
+  contains "$out" "namespaces removed" "down removes the cluster"
+  contains "$out" "not a running minikube-net" "and says it replaced the foreign lock"
+  kill "$holder"
+  assert_clean $c
+  out=$("$MKN" up -d "$TMP/perm.toml" 2>&1) || fail "up: $out"
+  owner=$(jq -r .pid $st/state.json)
+  kill -KILL "$owner"
+  wait_for 10 gone "$owner" || fail "owner $owner survived SIGKILL"
+  hold_lock; holder=$!
+  wait_for 10 bash -c "! flock -n -x $st/lock true" || fail "the foreign lock was not taken"
+  rc=0; out=$(timeout 30 "$MKN" up -d "$TMP/perm.toml" 2>&1) || rc=$?
+  [[ $rc == 0 ]] || fail "up with a foreign lock: exit $rc: $out"
+  ! grep -q "already up" <<<"$out" || fail "a foreign lock made up say 'already up': $out"
+  contains "$out" "left behind" "up removes what the killed run left"
+  contains "$out" "ready in" "and comes up"
+  # The live owner still holds its own lock: a second up is refused as before.
+  rc=0; out=$("$MKN" up -d "$TMP/perm.toml" 2>&1) || rc=$?
+  [[ $rc == 1 ]] || fail "second up of a live cluster: exit $rc"
+  contains "$out" "already up" "a live owner is still up"
+  "$MKN" down $c >/dev/null
+  kill "$holder"
+  pass "a lock held by a non-owner makes neither down fail nor up say 'already up'"
+  assert_clean $c
+  ;;
+control)
+  # The control socket serves clients at once, each with a short deadline: idle clients connected
+  # to it neither delay nor fail `get svc` (before: 6 made it take 30 s, 7 made it fail).
+  "$MKN" up -d examples/services/lab.toml >/dev/null 2>&1 || fail "up"
+  sock=/run/minikube-net/svc/control/control.sock
+  # An idle client: connects (then touches $1) and says nothing; socat ends 50 ms after the server
+  # closes on it.
+  idle() { socat -t 0.05 UNIX-CONNECT:$sock SYSTEM:"touch $1; exec sleep 60",pipes 2>/dev/null || true; }
+  pids=()
+  for i in $(seq 10); do idle "$TMP/connected.$i" & pids+=($!); done
+  wait_for 10 bash -c "(( \$(ls $TMP | grep -c connected) == 10 ))" || fail "the idle clients did not connect"
+  t0=$(date +%s%N)
+  out=$("$MKN" get svc) || fail "get svc: $out"
+  ms=$((($(date +%s%N) - t0) / 1000000))
+  contains "$out" "10.96.0.10" "get svc answers"
+  ((ms < 1000)) || fail "get svc took $ms ms with 10 idle clients connected"
+  pass "get svc answers in $ms ms with 10 idle clients connected"
+  for p in "${pids[@]}"; do wait "$p" || true; done
+  t0=$(date +%s%N)
+  idle "$TMP/connected.last"
+  ms=$((($(date +%s%N) - t0) / 1000000))
+  ((ms >= 900 && ms < 2500)) || fail "an idle client was dropped after $ms ms, want about 1000"
+  pass "an idle client is dropped at its deadline ($ms ms)"
+  "$MKN" down svc >/dev/null
+  assert_clean svc
+  ;;
+collision)
+  # Two labs that map to one namespace name (the issue's example): cluster x with pod y-underlay,
+  # and cluster x-y, whose underlay is mkn-x-y-underlay too. The second is refused with the real
+  # reason, before it creates anything, and the first is untouched.
+  lab() {
+    printf '[cluster]\nname = "%s"\nnodes = 1\n[[pod]]\nname = "%s"\n  [[pod.container]]\n  app = "http-echo"\n' "$1" "$2"
+  }
+  lab x y-underlay >"$TMP/x.toml"
+  lab x-y web >"$TMP/x-y.toml"
+  "$MKN" up -d "$TMP/x.toml" >/dev/null || fail "up x"
+  rc=0; out=$("$MKN" up -d "$TMP/x-y.toml" 2>&1) || rc=$?
+  [[ $rc == 1 ]] || fail "up x-y next to x: exit $rc, want 1: $out"
+  contains "$out" "namespace mkn-x-y-underlay (this lab's underlay) is cluster x's pod y-underlay: two labs map to one name" "names the other cluster and its object"
+  ! grep -q "already up\|another cluster with this name" <<<"$out" || fail "misleading reason: $out"
+  contains "$out" "nothing was left behind" "nothing of x-y was made"
+  [[ ! -e /run/minikube-net/x-y && ! -e /run/netns/mkn-x-y-node1 ]] || fail "x-y left something"
+  contains "$("$MKN" status)" "ready" "x is still up"
+  [[ $(ip netns exec mkn-x-y-underlay ip -4 -o addr show eth0 | awk '{print $4}') == 10.244.0.2/24 ]] ||
+    fail "x's pod y-underlay was touched"
+  "$MKN" down x >/dev/null
+  # The other way round: x-y first, then x.
+  "$MKN" up -d "$TMP/x-y.toml" >/dev/null || fail "up x-y"
+  rc=0; out=$("$MKN" up -d "$TMP/x.toml" 2>&1) || rc=$?
+  [[ $rc == 1 ]] || fail "up x next to x-y: exit $rc, want 1: $out"
+  contains "$out" "namespace mkn-x-y-underlay (this lab's pod y-underlay) is cluster x-y's underlay" "names the other cluster and its object"
+  [[ ! -e /run/minikube-net/x && ! -e /run/netns/mkn-x-node1 ]] || fail "x left something"
+  "$MKN" down x-y >/dev/null
+  pass "a name two labs share is refused with whose it is, nothing made, the other untouched"
+  assert_clean x
+  ;;
+state_errors)
+  # What used to be swallowed is reported: a full state directory, a namespace whose marker
+  # cannot be read. /run/minikube-net is a small tmpfs of its own here (over the sandbox's).
+  mount -t tmpfs -o size=1m mkn-small /run/minikube-net
+  "$MKN" up -d examples/quickstart/lab.toml >/dev/null || fail "up"
+  dd if=/dev/zero of=/run/minikube-net/fill bs=4k 2>/dev/null || true  # until the tmpfs is full
+  rc=0; out=$("$MKN" kill web-0 2>&1) || rc=$?
+  [[ $rc == 1 ]] || fail "kill with a full state dir: exit $rc, want 1: $out"
+  contains "$out" "the state could not be recorded" "the failed state write is reported"
+  contains "$out" "No space left on device" "with its cause"
+  rc=0; out=$("$MKN" down quickstart 2>&1) || rc=$?
+  [[ $rc == 0 ]] || fail "down with a full state dir: exit $rc: $out"
+  rm /run/minikube-net/fill
+  assert_clean quickstart
+  dd if=/dev/zero of=/run/minikube-net/fill bs=4k 2>/dev/null || true
+  rc=0; out=$("$MKN" up examples/quickstart/lab.toml 2>&1) || rc=$?
+  [[ $rc == 1 ]] || fail "up with a full state dir: exit $rc, want 1: $out"
+  contains "$out" "No space left on device" "up says why"
+  contains "$out" "nothing was left behind" "and that it left nothing"
+  rm /run/minikube-net/fill
+  assert_clean quickstart
+  umount /run/minikube-net
+  pass "a full state directory: kill reports the unrecorded change, down still works, up fails cleanly"
+  # A namespace whose marker cannot be read (its lo renamed) is left alone, and said so.
+  "$MKN" up -d examples/quickstart/lab.toml >/dev/null || fail "up"
+  owner=$(jq -r .pid /run/minikube-net/quickstart/state.json)
+  kill -KILL "$owner"
+  wait_for 10 gone "$owner" || fail "owner $owner survived SIGKILL"
+  ip -n mkn-quickstart-web-0 link set lo down
+  ip -n mkn-quickstart-web-0 link set lo name lo9
+  out=$("$MKN" down quickstart 2>&1) || fail "down: $out"
+  contains "$out" "left mkn-quickstart-web-0 alone, its ownership marker unreadable (netns mkn-quickstart-web-0 has no lo to carry the ownership marker)" "names the namespace it left and why"
+  [[ -e /run/netns/mkn-quickstart-web-0 ]] || fail "an unreadable namespace was removed"
+  ip netns del mkn-quickstart-web-0
+  pass "a namespace whose marker cannot be read is reported, not taken for gone"
+  assert_clean quickstart
+  ;;
+detach)
+  # up -d: errors on stderr (never stdout); once ready, up.log has what the terminal saw, then
+  # every later line.
+  rc=0; MKN_FAIL_AT_STEP=9 "$MKN" up -d examples/quickstart/lab.toml >"$TMP/out" 2>"$TMP/err" || rc=$?
+  [[ $rc == 1 ]] || fail "failed up -d: exit $rc, want 1"
+  [[ ! -s "$TMP/out" ]] || fail "a failed up -d wrote to stdout: $(cat "$TMP/out")"
+  contains "$(cat "$TMP/err")" "injected failure" "the error is on stderr"
+  assert_clean quickstart
+  "$MKN" up -d examples/quickstart/lab.toml >"$TMP/out" 2>"$TMP/err" || fail "up -d: $(cat "$TMP/err")"
+  contains "$(cat "$TMP/out")" "ready in" "the ready line is on stdout"
+  log=/run/minikube-net/quickstart/up.log
+  contains "$(cat $log)" "cluster quickstart (vxlan) ready in" "up.log has the ready line"
+  contains "$(cat $log)" "web-1   node2" "up.log has the pod table"
+  contains "$(cat $log)" "running in the background as pid" "up.log has the hand-off"
+  # A line after ready: a command container that ends.
+  shell=$(jq -r '.pods[] | select(.name=="client") | .containers[] | select(.name=="shell") | .pid' /run/minikube-net/quickstart/state.json)
+  kill -TERM "$shell"
+  wait_for 10 grep -q "pod client: container shell exited with signal 15" $log || fail "the exit is not in up.log: $(cat $log)"
+  # Notices from before ready: a killed run's leftovers removed by the next up -d.
+  owner=$(jq -r .pid /run/minikube-net/quickstart/state.json)
+  kill -KILL "$owner"
+  wait_for 10 gone "$owner" || fail "owner $owner survived SIGKILL"
+  "$MKN" up -d examples/quickstart/lab.toml >"$TMP/out" 2>"$TMP/err" || fail "up -d: $(cat "$TMP/err")"
+  contains "$(cat "$TMP/err")" "left behind" "the notice is on stderr"
+  ! grep -q "left behind" "$TMP/out" || fail "a notice went to stdout"
+  contains "$(cat $log)" "minikube-net: removing what a previous run of quickstart left behind" "and in up.log"
+  "$MKN" down quickstart >/dev/null
+  pass "up -d: errors and notices on stderr; up.log has the tables, the ready line, notices and later lines"
   assert_clean quickstart
   ;;
 *) fail "unknown case $CASE" ;;

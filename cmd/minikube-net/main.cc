@@ -83,7 +83,8 @@ struct UpFlags {
   std::string lab;
   bool dry_run = false;
   bool detach = false;
-  bool strict = false;  // CNI labs: a failed ADD fails the whole up
+  bool keep_going = false;  // CNI labs: a failed ADD is reported, the rest comes up
+  bool strict = false;      // the default; kept for scripts
   bool shell = false;
   std::string output = "sh";
   int workers = 0;
@@ -99,7 +100,7 @@ int RunUp(const UpFlags& f) {
   o.lab_path = f.lab;
   o.detach = f.detach;
   o.shell = f.shell;
-  o.strict = f.strict;
+  o.keep_going = f.keep_going;
   o.workers = f.workers;
   o.notice = Notice;
   if (const char* at = std::getenv("MKN_FAIL_AT_STEP")) o.fail_at_step = std::atoi(at);  // e2e
@@ -356,16 +357,19 @@ int main(int argc, char** argv) {
   UpFlags up;
   CLI::App* up_cmd = app.add_subcommand(
       "up", "Build the cluster network of a lab file and run it until Ctrl-C, SIGTERM or `down`");
-  up_cmd->add_option("lab", up.lab, "Lab file (TOML)")->required()->check(CLI::ExistingFile);
+  up_cmd->add_option("lab", up.lab, "Lab file (TOML); with --dry-run, - reads standard input")
+      ->required();
   up_cmd->add_flag("--dry-run", up.dry_run,
                    "Print the plan as ip/bridge/sysctl commands; create nothing");
   up_cmd->add_option("-o,--output", up.output, "With --dry-run: sh or json")
       ->check(CLI::IsMember({"sh", "json"}));
   up_cmd->add_flag("-d,--detach", up.detach, "Run in the background once ready");
-  up_cmd->add_flag(
-      "--strict", up.strict,
-      "network = \"cni\" labs: if any pod's CNI ADD fails, roll everything back and fail "
-      "(default: report those pods and bring up the rest)");
+  up_cmd->add_flag("--keep-going", up.keep_going,
+                   "network = \"cni\" labs: when pods' CNI ADD fails, bring up the rest and name "
+                   "those pods in the ready line (default: roll everything back and fail)");
+  up_cmd->add_flag("--strict", up.strict,
+                   "network = \"cni\" labs: a failed ADD rolls everything back (the default; kept "
+                   "for scripts)");
   up_cmd->add_flag(
       "--shell", up.shell,
       "Once ready, run $SHELL (else /bin/bash) here with MKN_CLUSTER set; tear down when it exits");
@@ -385,21 +389,36 @@ int main(int argc, char** argv) {
       "then gets SIGHUP).\n"
       "In the shell, PATH starts with this binary's directory and get/exec/logs default to "
       "$MKN_CLUSTER.\n"
-      "Exit codes: 0 ok, 1 runtime failure or missing privileges, 2 bad lab file or usage;\n"
+      "-d: the terminal gets the background process's stdout and stderr until it is ready; "
+      "from then on\n"
+      "they go to /run/minikube-net/<cluster>/up.log (root only), which starts with what the "
+      "terminal saw.\n"
+      "A failed up removes what it made and says \"nothing was left behind\", or names each "
+      "leftover.\n"
+      "Exit codes: 0 ok, 1 runtime failure (a failed CNI ADD without --keep-going, a busy or "
+      "taken name,\n"
+      "missing privileges), 2 bad lab file (unreadable, not a regular file, over 16 MiB, "
+      "invalid) or usage;\n"
       "with --shell, the shell's exit status when it ends by itself (0 when minikube-net is "
       "signalled).");
 
   std::string plan_lab, plan_output = "sh";
   CLI::App* plan_cmd = app.add_subcommand(
       "plan", "Print the ordered plan as the equivalent ip/bridge/sysctl commands (or JSON)");
-  plan_cmd->add_option("lab", plan_lab, "Lab file (TOML)")->required()->check(CLI::ExistingFile);
+  plan_cmd->add_option("lab", plan_lab, "Lab file (TOML), or - for standard input")->required();
   plan_cmd->add_option("-o,--output", plan_output, "sh or json")
       ->check(CLI::IsMember({"sh", "json"}));
 
   std::string validate_lab;
   CLI::App* validate_cmd =
       app.add_subcommand("validate", "Check a lab file and print every problem as file:line:col");
-  validate_cmd->add_option("lab", validate_lab, "Lab file (TOML)")->required();
+  validate_cmd->add_option("lab", validate_lab, "Lab file (TOML), or - for standard input")
+      ->required();
+  validate_cmd->footer(
+      "A lab file must be a regular file of at most 16 MiB (a FIFO, a device or a directory is "
+      "refused).\n"
+      "Example: minikube-net validate - < lab.toml\n"
+      "Exit codes: 0 the lab is valid, 2 it is not (or cannot be read), or bad usage.");
 
   std::string down_target;
   bool down_all = false;
@@ -411,10 +430,15 @@ int main(int argc, char** argv) {
       "--all", down_all,
       "Every cluster with state under /run/minikube-net (each proven by its markers)");
   down_cmd->footer(
-      "A live owner is asked to stop (SIGTERM); after a crash or SIGKILL, what the state file "
-      "lists and the\n"
-      "kernel's ownership markers (ifalias minikube-net:<cluster>) prove to be the cluster's is "
-      "removed.");
+      "A live owner (the pid and start time its state names) is asked to stop (SIGTERM); after a "
+      "crash or\n"
+      "SIGKILL, what the state file lists and the kernel's ownership markers (ifalias "
+      "minikube-net:<cluster>)\n"
+      "prove to be the cluster's is removed. A lock on the state held by a process that is not "
+      "minikube-net\n"
+      "does not stop it. Exit codes: 0 down (or was not up), 1 runtime failure or missing "
+      "privileges,\n"
+      "2 bad usage or lab file (several clusters up and none named).");
 
   std::string status_output = "table";
   CniFlags cni;
@@ -566,6 +590,15 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : kExitBadInput;
   }
   if (*up_cmd) {
+    if (up.keep_going && up.strict) {
+      return Exit(absl::InvalidArgumentError(
+          "up: --keep-going and --strict contradict each other (--strict is the default)"));
+    }
+    if (up.lab == "-" && !up.dry_run) {
+      return Exit(absl::InvalidArgumentError(
+          "up: a lab from standard input can only be planned (up --dry-run -): a running cluster "
+          "records its lab file, and resolves the paths in it from that file's directory"));
+    }
     if (up.shell && (up.detach || up.dry_run)) {
       return Exit(absl::InvalidArgumentError(
           StrCat("up: --shell cannot be combined with ", up.detach ? "-d" : "--dry-run", ": ",

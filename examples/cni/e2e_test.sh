@@ -10,8 +10,9 @@
 #             runs DEL for every attachment and nothing is left
 #   sigkill   the owner is SIGKILLed; down still runs DEL from the cached results
 #   errors    refused before anything exists: unknown plugin type, bad conflist JSON, unknown ${var}
-#   failures  a plugin printing garbage (pods reported, the rest comes up); a hanging plugin killed at
-#             the timeout, --strict rolling everything back
+#   failures  a plugin printing garbage: by default `up` rolls back and fails naming the pods, with
+#             --keep-going the rest comes up and the ready line names them; a hanging plugin killed
+#             at the timeout, everything rolled back
 #   leak      a plugin whose DEL leaves the veth: down reports the leak and exits 1
 #   daemon    a node daemon runs in its node's namespaces and filesystem view before the pods, and stops
 #             at down
@@ -104,16 +105,26 @@ errors)
   ;;
 
 failures)
-  out=$("$MKN" up -d examples/cni/broken/bad-json.toml 2>&1) || fail "non-strict up failed: $out"
+  # Every ADD fails: `up` does not claim a ready lab. It rolls back and exits 1, naming the pods.
+  rc=0; out=$("$MKN" up -d examples/cni/broken/bad-json.toml 2>&1) || rc=$?
+  [[ $rc == 1 ]] || fail "up with every ADD failing: exit $rc, want 1: $out"
+  contains "$out" "CNI ADD failed for 4 of 4 pods (everything rolled back; up --keep-going brings up the rest)" "says what failed and the way on"
+  for p in web-1 web-2 web-3 web-4; do contains "$out" "pod $p (node " "names $p"; done
   contains "$out" 'plugin "bad-json" (ADD) printed no valid result' "garbage names the plugin"
+  contains "$out" "nothing was left behind" "and that it rolled back"
+  ! grep -q "ready in" <<<"$out" || fail "a failed up printed a ready line: $out"
+  assert_clean broken-bad-json
+  # --keep-going: the rest comes up (here: nothing but the nodes), the ready line names the pods.
+  out=$("$MKN" up -d --keep-going examples/cni/broken/bad-json.toml 2>&1) || fail "up --keep-going failed: $out"
+  contains "$out" "4 pods; CNI ADD failed for 4 of them: web-1, web-2, web-3, web-4 (see minikube-net get pods)" "the ready line names the failed pods"
   pods=$("$MKN" get pods 2>&1)
   contains "$pods" "CNI ADD failed" "get pods shows the failed pods"
   "$MKN" down >/dev/null 2>&1
   assert_clean broken-bad-json
   t0=$SECONDS
-  if out=$("$MKN" up --strict examples/cni/broken/hang.toml 2>&1); then fail "--strict up with a hanging plugin succeeded"; fi
+  if out=$("$MKN" up --strict examples/cni/broken/hang.toml 2>&1); then fail "up with a hanging plugin succeeded"; fi
   contains "$out" 'plugin "hang" (ADD) did not finish within' "the hang is reported"
-  contains "$out" "--strict: rolled back" "and everything rolled back"
+  contains "$out" "everything rolled back" "and everything rolled back (--strict: the default, still accepted)"
   ((SECONDS - t0 < 30)) || fail "the hang took $((SECONDS - t0)) s to be cut"
   [[ -z $(pgrep -f examples/cni/broken/hang || true) ]] || fail "the hanging plugin still runs"
   assert_clean broken-hang

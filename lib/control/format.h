@@ -39,7 +39,7 @@ struct NodeRow {
 
 struct ClusterRow {
   std::string name;
-  bool alive = false;  // a live process holds the cluster's lock
+  bool alive = false;  // the owner the state names runs (pid and start time)
   std::string phase, network, lab;
   int nodes = 0, pods = 0;
   int64_t pid = 0;

@@ -1,6 +1,9 @@
 #include "vnet/apps/apps.h"
 
+#include <fcntl.h>
 #include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <boost/asio.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -50,10 +53,17 @@ class AppLog {
   void Line(const std::string& text) {
     std::lock_guard<std::mutex> l(mu_);
     if (f_ == nullptr) {
+      // Root's alone, as the rest of the state directory: a request line holds its query string.
       std::error_code ec;
       std::filesystem::create_directories(dir_, ec);
-      f_ = fopen(path_.c_str(), "ae");
-      if (f_ == nullptr) return;
+      ::chmod(dir_.c_str(), 0700);
+      const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+      if (fd < 0) return;
+      f_ = fdopen(fd, "a");
+      if (f_ == nullptr) {
+        ::close(fd);
+        return;
+      }
     }
     char ts[32];
     std::time_t now = std::time(nullptr);

@@ -12,6 +12,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "absl/strings/str_join.h"
 #include "lib/net/naming.h"
 #include "lib/status/status.h"
 #include "lib/strings/str_cat.h"
@@ -68,11 +69,19 @@ class Registry {
   std::map<std::string, Fd> TakeTuns() { return std::move(tuns_); }
 
   // Undo (the workers are joined): the apps' sockets go first, then every namespace made, newest
-  // first, each handle removing its own.
-  void Unwind() {
+  // first. Returns what could not be removed ("NAME: why"): the caller must say it was left.
+  std::vector<std::string> Unwind() {
     apps_.clear();
-    while (!made_.empty()) made_.pop_back();
+    tuns_.clear();
+    std::vector<std::string> left;
+    while (!made_.empty()) {
+      const std::string name = made_.back().name();
+      if (absl::Status st = made_.back().RemoveNow(); !st.ok())
+        left.push_back(StrCat(name, ": ", st.message()));
+      made_.pop_back();
+    }
     fds_.clear();
+    return left;
   }
 
   // Success: the namespaces stay (down removes them, by their marker) and the caller gets their
@@ -182,8 +191,8 @@ class Worker {
     if (absl::IsAlreadyExists(ns.status())) {
       return absl::AlreadyExistsError(
           StrCat("netns ", s.name,
-                 " already exists: another cluster with this name is up, or a crashed one was not "
-                 "taken down (minikube-net down <cluster>)"));
+                 " already exists: made meanwhile by another process, or another cluster's (two "
+                 "labs can map to one mkn-<cluster>-<object> name; see minikube-net status)"));
     }
     MKN_RETURN_IF_ERROR(ns.status());
     reg_.AddNetns(std::move(*ns));
@@ -351,8 +360,13 @@ absl::StatusOr<Applied> Apply(const Plan& plan, const ApplyOptions& options) {
     for (int i = 0; i < n; ++i) threads.emplace_back(work);
     for (std::thread& t : threads) t.join();
     if (failed) {
-      reg.Unwind();
-      return first_error;
+      std::vector<std::string> left = reg.Unwind();
+      if (left.empty()) return first_error;
+      if (options.left_behind != nullptr)
+        options.left_behind->insert(options.left_behind->end(), left.begin(), left.end());
+      return absl::Status(first_error.code(),
+                          StrCat(first_error.message(),
+                                 "; the rollback could not remove: ", absl::StrJoin(left, ", ")));
     }
     if (trace) {
       fprintf(stderr, "phase %d: %zu steps in %zu groups, %lld ms\n", phase, last - first,

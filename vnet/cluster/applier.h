@@ -34,6 +34,9 @@ struct ApplyOptions {
   // Namespaces that exist already (a running cluster's nodes, for a pod plan): steps may use them;
   // they are not the plan's to create or unwind.
   const std::map<std::string, Fd>* existing_netns = nullptr;
+  // Where a failed Apply lists what its rollback could not remove ("mkn-x-web-0: why"); may be
+  // null (the message says it then). Untouched on success and after a clean rollback.
+  std::vector<std::string>* left_behind = nullptr;
 };
 
 struct Applied {
@@ -49,7 +52,9 @@ struct Applied {
 // taken (this cluster is up already, or a crashed one was not taken down), PermissionDenied without
 // CAP_NET_ADMIN/CAP_SYS_ADMIN, InvalidArgument when the kernel refuses an attribute or nft a
 // ruleset, FailedPrecondition when a step names a namespace not made yet (a planner bug); Internal
-// for an injected failure (fail_at_step). Nothing the plan made is left behind after an error.
+// for an injected failure (fail_at_step). Nothing the plan made is left behind after an error,
+// unless removing it failed too: then each such namespace is in options.left_behind (and in the
+// message, after "; the rollback could not remove: ").
 absl::StatusOr<Applied> Apply(const plan::Plan& plan, const ApplyOptions& options = {});
 
 }  // namespace mkn::vnet

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <mutex>
@@ -25,11 +26,13 @@
 #include "vnet/apps/apps.h"
 #include "vnet/cluster/cluster_impl.h"
 #include "vnet/cluster/control.h"
+#include "vnet/cluster/netns_names.h"
 #include "vnet/cni/exec.h"
 #include "vnet/cni/runtime.h"
 #include "vnet/edge/ingress.h"
 #include "vnet/edge/tls.h"
 #include "vnet/kernel/conntrack.h"
+#include "vnet/kernel/errors.h"
 #include "vnet/kernel/netns.h"
 #include "vnet/kernel/nft.h"
 #include "vnet/kernel/process.h"
@@ -41,11 +44,16 @@ namespace {
 
 // Each pod holds a few fds (its netns, app sockets, connections): raise the soft limit to the hard
 // one.
-void RaiseFileLimit() {
+void RaiseFileLimit(const std::function<void(const std::string&)>& notice) {
   rlimit rl{};
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    const rlim_t was = rl.rlim_cur;
     rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
+    // Not fatal (a small lab fits in any limit), but a large one may then run out of fds: say so.
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0 && notice) {
+      notice(StrCat("could not raise the open-file limit from ", was, " to ", rl.rlim_max, ": ",
+                    std::strerror(errno)));
+    }
   }
 }
 
@@ -53,6 +61,31 @@ void AddCniReport(const CniTeardownReport& c, TeardownReport& r) {
   r.cni_deleted = c.deleted;
   r.cni_errors = c.errors;
   r.cni_leaks = c.leaks;
+}
+
+// What a teardown could not clean that a user must hear of: a failed `up` promises "nothing was
+// left behind" only when this is empty. (Namespaces without this cluster's marker are not ours to
+// have left.)
+std::vector<std::string> LeftBehind(const TeardownReport& r) {
+  std::vector<std::string> out;
+  for (const std::string& u : r.unreadable)
+    out.push_back(StrCat("namespace ", u, " (its marker could not be read, so it was kept)"));
+  for (const std::string& h : r.still_held)
+    out.push_back(StrCat("namespace ", h, ": removed, but the kernel had not freed it yet"));
+  for (const std::string& e : r.cni_errors) out.push_back(StrCat("CNI DEL failed: ", e));
+  for (const std::string& l : r.cni_leaks) out.push_back(StrCat("CNI plugin leak: ", l));
+  for (const std::string& w : r.warnings) out.push_back(w);
+  return out;
+}
+
+// A failed up's Status, with what its own cleanup achieved: "(nothing was left behind)" only when
+// that is true, else every leftover on a line of its own.
+absl::Status AfterCleanup(const absl::Status& cause, const std::vector<std::string>& left) {
+  if (left.empty())
+    return absl::Status(cause.code(), StrCat(cause.message(), " (nothing was left behind)"));
+  return absl::Status(
+      cause.code(),
+      StrCat(cause.message(), "\n  left behind: ", absl::StrJoin(left, "\n  left behind: ")));
 }
 
 absl::StatusOr<TeardownReport> RemoveFromState(const ClusterState& s) {
@@ -69,6 +102,14 @@ absl::StatusOr<TeardownReport> RemoveFromState(const ClusterState& s) {
 
 absl::StatusOr<std::unique_ptr<RunningCluster>> RunningCluster::Up(const config::ClusterSpec& spec,
                                                                    const UpOptions& options) {
+  std::vector<std::string> left;
+  absl::StatusOr<std::unique_ptr<RunningCluster>> rc = UpOrUndo(spec, options, left);
+  if (rc.ok()) return rc;
+  return AfterCleanup(rc.status(), left);
+}
+
+absl::StatusOr<std::unique_ptr<RunningCluster>> RunningCluster::UpOrUndo(
+    const config::ClusterSpec& spec, const UpOptions& options, std::vector<std::string>& left) {
   auto start = std::chrono::steady_clock::now();
   // Before anything exists: every certificate of the edge must be readable and match its key.
   for (const config::ListenerSpec& l : spec.listeners) {
@@ -87,41 +128,76 @@ absl::StatusOr<std::unique_ptr<RunningCluster>> RunningCluster::Up(const config:
   std::unique_ptr<RunningCluster> rc(new RunningCluster());
   rc->impl_ = std::make_unique<Impl>();
   Impl& impl = *rc->impl_;
-  absl::StatusOr<Fd> lock = LockCluster(spec.name);
+  absl::StatusOr<Fd> lock = LockCluster(spec.name, options.notice);
   if (!lock.ok()) {
+    // Up is refused only for a live owner; a lock held by anything else has been replaced.
     absl::StatusOr<ClusterState> other = ReadState(spec.name);
-    if (other.ok()) {
+    if (other.ok() && IsAlive(other->owner)) {
       return absl::FailedPreconditionError(
           StrCat("cluster ", spec.name, " is already up (pid ", other->owner.pid,
                  "); take it down with: minikube-net down ", spec.name));
     }
+    // A lock that could not be taken at all (a full or read-only /run) may leave the directory it
+    // made; without a state in it, it holds nothing of anyone's.
+    if (!absl::IsFailedPrecondition(lock.status()) && absl::IsNotFound(other.status())) {
+      if (absl::Status r = RemoveStateDir(spec.name); !r.ok())
+        left.push_back(StrCat("state directory ", StateDirOf(spec.name), ": ", r.message()));
+    }
     return lock.status();
   }
   impl.lock = std::move(*lock);
-  // A state file under a free lock is what a killed run left: remove it first, proven by markers.
+  // From here until the intent is on disk, a failure removes the state directory (we hold its
+  // lock); what could not be removed is said.
+  auto undo_dir = [&](absl::Status s) -> absl::Status {
+    impl.lock.Reset();
+    if (absl::Status r = RemoveStateDir(spec.name); !r.ok())
+      left.push_back(StrCat("state directory ", StateDirOf(spec.name), ": ", r.message()));
+    return s;
+  };
+  // A state file under a lock no live process held is what a killed run left: remove it first,
+  // proven by markers. (Its owner cannot be alive: a live owner holds the lock. Checked anyway: a
+  // live cluster is never torn down from here.)
   if (absl::StatusOr<ClusterState> stale = ReadState(spec.name); stale.ok()) {
+    if (IsAlive(stale->owner)) {
+      return absl::FailedPreconditionError(
+          StrCat("cluster ", spec.name, " is already up (pid ", stale->owner.pid,
+                 "); take it down with: minikube-net down ", spec.name));
+    }
     if (options.notice)
       options.notice(StrCat("removing what a previous run of ", spec.name, " left behind (pid ",
                             stale->owner.pid, " is gone)"));
-    MKN_ASSIGN_OR_RETURN(TeardownReport r, RemoveFromState(*stale));
-    if (!r.not_ours.empty()) {
-      return absl::FailedPreconditionError(
-          StrCat("namespace ", r.not_ours[0],
-                 " exists but is not this cluster's; remove it or rename the cluster"));
+    absl::StatusOr<TeardownReport> r = RemoveFromState(*stale);
+    if (!r.ok()) {
+      return absl::Status(
+          r.status().code(),
+          StrCat("remove what a previous run left: ", r.status().message(),
+                 " (its state is kept: minikube-net down ", spec.name, " tries again)"));
     }
     impl.lock.Reset();
-    MKN_ASSIGN_OR_RETURN(impl.lock, LockCluster(spec.name));
+    MKN_ASSIGN_OR_RETURN(impl.lock, LockCluster(spec.name, options.notice));
+  } else if (!absl::IsNotFound(stale.status()) && !absl::IsDataLoss(stale.status())) {
+    return stale.status();  // the state directory cannot be read: nothing is ours to touch
   }
-  RaiseFileLimit();
+  // Every name this lab will make must be free, or be said whose it is (two labs can map to one
+  // name).
+  if (absl::Status s = CheckNetnsNamesFree(spec, options.notice); !s.ok()) return undo_dir(s);
+  RaiseFileLimit(options.notice);
   rc->state_ = StateFromSpec(spec, options.lab_path);
   ClusterState& st = rc->state_;
   st.owner = {getpid(), ProcessStartTime(getpid())};
   st.started_at = static_cast<int64_t>(std::time(nullptr));
   // Intent first: every namespace the plan will make is on disk before the first one exists.
-  MKN_RETURN_IF_ERROR(WriteState(st));
+  if (absl::Status s = WriteState(st); !s.ok()) return undo_dir(s);
   impl.down = false;
+  // From here on a failure takes down what was made; what that could not remove is said.
   auto fail = [&](absl::Status s) -> absl::Status {
-    (void)rc->Down();
+    absl::StatusOr<TeardownReport> r = rc->Down();
+    if (!r.ok()) {
+      // Down() keeps the state when its teardown fails: `minikube-net down` can try again.
+      left.push_back(StrCat("down ", spec.name, ": ", r.status().message()));
+    } else {
+      for (std::string& l : LeftBehind(*r)) left.push_back(std::move(l));
+    }
     return s;
   };
 
@@ -133,15 +209,25 @@ absl::StatusOr<std::unique_ptr<RunningCluster>> RunningCluster::Up(const config:
   ao.workers = options.workers;
   ao.progress = options.progress;
   ao.fail_at_step = options.fail_at_step;
+  std::vector<std::string> unwound_left;
+  ao.left_behind = &unwound_left;
   absl::StatusOr<Applied> applied = Apply(plan, ao);
   if (!applied.ok()) {
-    (void)RemoveStateDir(spec.name);  // Apply has already removed what it made
     impl.down = true;
-    return applied.status();
+    if (!unwound_left.empty()) {
+      // The state stays: it lists them, so `down` can try again.
+      for (const std::string& l : unwound_left)
+        left.push_back(StrCat("namespace ", l, " (minikube-net down ", spec.name, " retries)"));
+      return applied.status();
+    }
+    return undo_dir(applied.status());  // Apply has removed everything it made
   }
   impl.applied = std::move(*applied);
-  impl.logs = StateDirOf(spec.name) + "/logs";
-  ::mkdir(impl.logs.c_str(), 0755);
+  if (absl::StatusOr<std::string> logs = MakeStateSubdir(spec.name, "logs"); logs.ok()) {
+    impl.logs = *logs;
+  } else {
+    return fail(logs.status());
+  }
 
   config::ClusterSpec live = spec;  // a CNI lab: with the addresses the chain gave
   if (spec.cni_mode) {
@@ -218,12 +304,18 @@ std::vector<std::string> RunningCluster::ReapChildren() {
       }
     }
   }
-  if (!out.empty()) (void)WriteState(state_);
+  if (!out.empty()) {
+    // The exits stand whether or not they reach the disk; a state that could not record them
+    // still names pids that are gone (IsAlive checks their start time), so this is a notice.
+    if (absl::Status s = WriteState(state_); !s.ok())
+      out.push_back(StrCat("could not record these exits in the state: ", s.message()));
+  }
   return out;
 }
 
 absl::StatusOr<TeardownReport> RunningCluster::Down() {
   if (impl_ == nullptr || impl_->down.exchange(true)) return TeardownReport{};
+  std::vector<std::string> warnings;  // what went wrong without stopping the teardown
   // The edge first: no new request, and those in flight finish through Services that still exist.
   if (impl_->ingress) impl_->ingress->Stop();
   {
@@ -233,7 +325,9 @@ absl::StatusOr<TeardownReport> RunningCluster::Down() {
     // period.
     std::lock_guard<std::mutex> l(impl_->mu);
     state_.phase = "stopping";
-    (void)WriteState(state_);
+    // Not fatal: the state on disk still lists everything, only its phase is behind.
+    if (absl::Status s = WriteState(state_); !s.ok())
+      warnings.push_back(StrCat("record phase \"stopping\": ", s.message()));
     if (impl_->proxy) impl_->proxy->Stop();  // closes the TUNs
     if (impl_->apps) impl_->apps->Stop();    // closes every socket held in a pod
     StopProcesses(state_.Processes());
@@ -246,12 +340,22 @@ absl::StatusOr<TeardownReport> RunningCluster::Down() {
     cni = CniTeardown(state_.cluster, &impl_->cni_nodes);
     impl_->cni_nodes.clear();
   }
-  for (pid_t pid : impl_->daemons) (void)StopDaemon(pid, std::chrono::milliseconds(3000));
+  for (pid_t pid : impl_->daemons) {
+    if (absl::Status s = StopDaemon(pid, std::chrono::milliseconds(3000)); !s.ok())
+      warnings.push_back(StrCat("stop node daemon pid ", pid, ": ", s.message()));
+  }
   impl_->daemons.clear();
   impl_->applied = Applied{};  // closes our netns fds
-  MKN_ASSIGN_OR_RETURN(TeardownReport r, Teardown(state_.Netns(), state_.marker));
-  AddCniReport(cni, r);
-  MKN_RETURN_IF_ERROR(RemoveStateDir(state_.cluster));
+  auto with_warnings = [&](const absl::Status& s) {
+    if (warnings.empty()) return s;
+    return absl::Status(s.code(),
+                        StrCat(s.message(), "; before that: ", absl::StrJoin(warnings, "; ")));
+  };
+  absl::StatusOr<TeardownReport> r = Teardown(state_.Netns(), state_.marker);
+  if (!r.ok()) return with_warnings(r.status());  // the state stays: `down` can try again
+  AddCniReport(cni, *r);
+  r->warnings.insert(r->warnings.end(), warnings.begin(), warnings.end());
+  if (absl::Status s = RemoveStateDir(state_.cluster); !s.ok()) return with_warnings(s);
   impl_->lock.Reset();
   return r;
 }
@@ -262,153 +366,59 @@ absl::StatusOr<DownResult> DownCluster(const std::string& name, int timeout_ms) 
   if (absl::IsNotFound(st.status())) return res;
   MKN_RETURN_IF_ERROR(st.status());
   res.was_up = true;
-  if (ClusterLocked(name) && IsAlive(st->owner)) {
-    // A live owner: ask it to stop, and wait for the process to end (pidfd: no polling).
-    int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, st->owner.pid, 0));
-    Fd owned(pidfd);
-    if (pidfd >= 0 && ::kill(st->owner.pid, SIGTERM) == 0) {
-      pollfd p{pidfd, POLLIN, 0};
-      int r = ::poll(&p, 1, timeout_ms);
-      if (r <= 0) {
-        return absl::DeadlineExceededError(StrCat("cluster ", name, ": pid ", st->owner.pid,
-                                                  " did not stop within ", timeout_ms / 1000,
-                                                  " s"));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    // Liveness is the owner the state names (pid and start time), not the lock: anyone who can
+    // open the lock file can hold it.
+    if (IsAlive(st->owner)) {
+      // A live owner: ask it to stop, and wait for the process to end (pidfd: no polling).
+      int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, st->owner.pid, 0));
+      Fd owned(pidfd);
+      if (pidfd < 0 && errno != ESRCH)
+        return KernelError(errno, StrCat("pidfd_open ", st->owner.pid));
+      if (pidfd >= 0) {  // else it died just now
+        if (::kill(st->owner.pid, SIGTERM) < 0 && errno != ESRCH)
+          return KernelError(errno, StrCat("signal pid ", st->owner.pid));
+        pollfd p{pidfd, POLLIN, 0};
+        if (::poll(&p, 1, timeout_ms) <= 0) {
+          return absl::DeadlineExceededError(StrCat("cluster ", name, ": pid ", st->owner.pid,
+                                                    " did not stop within ", timeout_ms / 1000,
+                                                    " s"));
+        }
+        res.owner_stopped = true;
       }
-      res.owner_stopped = true;
+      st = ReadState(name);
+      if (absl::IsNotFound(st.status())) return res;  // the owner cleaned up after itself
+      MKN_RETURN_IF_ERROR(st.status());
+      if (IsAlive(st->owner)) continue;  // a new owner came up meanwhile: it goes too
     }
+    // No live owner: take the lock so no `up` races us, and remove what state and markers prove
+    // ours. A holder that is not a live minikube-net process does not stop us (LockCluster).
+    absl::StatusOr<Fd> lock =
+        LockCluster(name, [&](const std::string& line) { res.notes.push_back(line); });
+    if (lock.ok()) {
+      // Under the lock, the state as it is now: another process may have cleaned up meanwhile
+      // (LockCluster then made an empty directory, which goes), or become its owner.
+      st = ReadState(name);
+      if (absl::IsNotFound(st.status())) {
+        lock->Reset();
+        MKN_RETURN_IF_ERROR(RemoveStateDir(name));
+        return res;
+      }
+      MKN_RETURN_IF_ERROR(st.status());
+      if (IsAlive(st->owner)) continue;
+      MKN_ASSIGN_OR_RETURN(res.report, RemoveFromState(*st));
+      return res;
+    }
+    if (!absl::IsFailedPrecondition(lock.status())) return lock.status();
+    // A live minikube-net holds it: an `up` removing what the dead owner left (it then becomes the
+    // owner) or another `down`. Wait for either, bounded.
+    if (std::chrono::steady_clock::now() >= deadline) return lock.status();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
     st = ReadState(name);
-    if (absl::IsNotFound(st.status())) return res;  // the owner cleaned up after itself
+    if (absl::IsNotFound(st.status())) return res;
     MKN_RETURN_IF_ERROR(st.status());
   }
-  // No live owner: take the lock so no `up` races us, and remove what state and markers prove ours.
-  // An owner just SIGKILLed can still hold it for a moment: its thread-group leader is a zombie
-  // (not alive) while its other threads are still exiting with the fd table. Wait for that,
-  // bounded.
-  absl::StatusOr<Fd> lock = LockCluster(name);
-  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-       !lock.ok() && absl::IsFailedPrecondition(lock.status()) && !IsAlive(st->owner) &&
-       std::chrono::steady_clock::now() < until;) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    lock = LockCluster(name);
-  }
-  MKN_RETURN_IF_ERROR(lock.status());
-  MKN_ASSIGN_OR_RETURN(res.report, RemoveFromState(*st));
-  return res;
-}
-
-absl::Status RunningCluster::CniUp(std::vector<CniNodeConfig> configs, config::ClusterSpec& live,
-                                   const UpOptions& options) {
-  Impl& impl = *impl_;
-  const size_t n = configs.size();
-  impl.cni_nodes.resize(n);
-  // Each node's view and VERSION negotiation, nodes in parallel.
-  {
-    std::vector<absl::Status> st(n);
-    std::vector<std::thread> threads;
-    for (size_t i = 0; i < n; ++i) {
-      threads.emplace_back([&, i] {
-        auto it = impl.applied.netns.find(configs[i].node_netns);
-        if (it == impl.applied.netns.end()) {
-          st[i] = absl::InternalError(StrCat("node ", configs[i].node, ": netns not made"));
-          return;
-        }
-        absl::StatusOr<std::unique_ptr<CniNode>> node = CniNode::Open(configs[i], it->second.get());
-        if (node.ok()) {
-          impl.cni_nodes[i] = std::move(*node);
-        } else {
-          st[i] = absl::Status(node.status().code(),
-                               StrCat("node ", configs[i].node, ": ", node.status().message()));
-        }
-      });
-    }
-    for (std::thread& t : threads) t.join();
-    for (const absl::Status& s : st) MKN_RETURN_IF_ERROR(s);
-  }
-  // Node daemons (a plugin's node agent) before any pod, from this thread: their PDEATHSIG follows
-  // the thread that started them.
-  std::string lab_dir = std::filesystem::path(options.lab_path).parent_path().string();
-  for (size_t i = 0; i < n; ++i) {
-    const config::NodeSpec& node = live.nodes[i];
-    if (node.daemon.empty()) continue;
-    ExecRequest req;
-    req.argv = node.daemon;
-    std::string bin = node.daemon[0];
-    if (bin.find('/') == std::string::npos) {
-      for (const char* dir :
-           {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}) {
-        if (::access(StrCat(dir, "/", bin).c_str(), X_OK) == 0) {
-          bin = StrCat(dir, "/", bin);
-          break;
-        }
-      }
-    } else if (bin[0] != '/') {
-      bin = StrCat(lab_dir, "/", bin);
-    }
-    req.binary = bin;
-    req.env = {StrCat("PATH=", cni::kPluginPath), StrCat("NODE_NAME=", node.name),
-               StrCat("NODE_IP=", node.underlay_ip.ToString()),
-               StrCat("POD_CIDR=", node.pod_cidr.ToString()),
-               StrCat("CNI_PATH=", absl::StrJoin(node.cni.bin_dirs, ":"))};
-    req.netns_fd = impl.cni_nodes[i]->netns_fd();
-    req.mntns_fd = impl.cni_nodes[i]->mntns_fd();
-    absl::StatusOr<pid_t> pid = StartDaemon(req, StrCat(impl.logs, "/daemon-", node.name, ".log"));
-    if (!pid.ok())
-      return absl::Status(pid.status().code(),
-                          StrCat("node ", node.name, ": daemon: ", pid.status().message()));
-    impl.daemons.push_back(*pid);
-  }
-  // ADD: nodes in parallel, a node's pods one after another (in address order, as the plan lists
-  // them).
-  std::vector<std::string> errors(live.pods.size());
-  std::vector<std::optional<PodAddress>> addrs(live.pods.size());
-  {
-    std::vector<std::thread> threads;
-    for (size_t i = 0; i < n; ++i) {
-      threads.emplace_back([&, i] {
-        for (int p : live.nodes[i].pods) {
-          const config::PodSpec& pod = live.pods[p];
-          ChainOutcome add = impl.cni_nodes[i]->Add(PodRuntimeConf(live, pod));
-          if (!add.status.ok()) {
-            errors[p] = std::string(add.status.message());
-            continue;
-          }
-          absl::StatusOr<PodAddress> a = PodAddressFromResult(add.result, live.nodes[i].cni.ifname);
-          if (a.ok()) {
-            addrs[p] = *a;
-          } else {
-            errors[p] = StrCat("ADD: ", a.status().message());
-          }
-        }
-      });
-    }
-    for (std::thread& t : threads) t.join();
-  }
-  std::vector<std::string> failed;
-  for (size_t p = 0; p < live.pods.size(); ++p) {
-    config::PodSpec& pod = live.pods[p];
-    if (addrs[p]) {
-      if (std::optional<net::Ipv4> ip = net::Ipv4::Parse(addrs[p]->ip)) pod.ip = *ip;
-      if (std::optional<net::Mac> mac = net::Mac::Parse(addrs[p]->mac)) pod.mac = *mac;
-    }
-    if (!errors[p].empty()) {
-      failed.push_back(
-          StrCat("pod ", pod.name, " (node ", live.nodes[pod.node].name, "): ", errors[p]));
-      impl.pod_errors[pod.name] = errors[p];
-    }
-  }
-  if (!failed.empty() && options.strict) {
-    return absl::FailedPreconditionError(StrCat("CNI ADD failed for ", failed.size(),
-                                                " pod(s) (--strict: rolled back):\n  ",
-                                                absl::StrJoin(failed, "\n  ")));
-  }
-  for (const std::string& f : failed) {
-    if (options.notice) options.notice(StrCat("CNI ADD failed: ", f));
-  }
-  // Services reach only pods that got an address.
-  for (config::ServiceSpec& svc : live.services) {
-    std::erase_if(svc.endpoints, [&](int p) { return live.pods[p].ip == net::Ipv4{}; });
-  }
-  return absl::OkStatus();
 }
 
 absl::Status RunningCluster::StartCommands(const std::vector<plan::StartCommand>& commands) {
@@ -416,8 +426,7 @@ absl::Status RunningCluster::StartCommands(const std::vector<plan::StartCommand>
   const config::ClusterSpec& spec = impl.spec;
   for (const plan::StartCommand& c : commands) {
     const config::PodSpec* pod = spec.FindPod(c.pod);
-    std::string dir = StrCat(impl.logs, "/", c.pod);
-    ::mkdir(dir.c_str(), 0755);
+    MKN_ASSIGN_OR_RETURN(std::string dir, MakeStateSubdir(spec.name, StrCat("logs/", c.pod)));
     std::vector<std::pair<std::string, std::string>> env = {
         {"POD_NAME", c.pod},
         {"POD_IP", pod->ip.ToString()},
@@ -518,14 +527,17 @@ absl::Status RunningCluster::RemovePodNow(const config::PodSpec& pod) {
     ChainOutcome del = impl.cni_nodes[pod.node]->Del(PodRuntimeConf(impl.spec, pod));
     impl.pod_errors.erase(pod.name);
     if (!del.status.ok()) {
-      RemovePod(impl.applied.netns.count(impl.spec.nodes[pod.node].netns)
-                    ? impl.applied.netns.at(impl.spec.nodes[pod.node].netns).get()
-                    : -1,
-                "", pod.netns)
-          .IgnoreError();
+      absl::Status removed =
+          RemovePod(impl.applied.netns.count(impl.spec.nodes[pod.node].netns)
+                        ? impl.applied.netns.at(impl.spec.nodes[pod.node].netns).get()
+                        : -1,
+                    "", pod.netns);
       impl.applied.netns.erase(pod.netns);
       return absl::Status(del.status.code(),
-                          StrCat("pod ", pod.name, ": CNI DEL: ", del.status.message()));
+                          StrCat("pod ", pod.name, ": CNI DEL: ", del.status.message(),
+                                 removed.ok() ? ""
+                                              : StrCat("; and its namespace was not removed: ",
+                                                       removed.message())));
     }
   }
   impl.applied.netns.erase(pod.netns);
@@ -566,9 +578,10 @@ absl::Status RunningCluster::StartIngress() {
   std::map<std::string, int> fds;
   for (const config::NodeSpec& n : edge.nodes) fds[n.netns] = impl.applied.netns.at(n.netns).get();
   IngressOptions o;
-  const std::string dir = impl.logs + "/ingress";
-  ::mkdir(dir.c_str(), 0755);
+  MKN_ASSIGN_OR_RETURN(const std::string dir, MakeStateSubdir(edge.name, "logs/ingress"));
   o.access_log = dir + "/access.log";
+  // Made here, 0600, before the edge appends to it: it holds every request's query string.
+  MKN_RETURN_IF_ERROR(CreatePrivateFile(o.access_log));
   // One io thread per CPU this process may run on (taskset, cgroups), not per CPU of the machine:
   // more threads than CPUs only take turns.
   cpu_set_t cpus;
@@ -640,7 +653,10 @@ absl::Status RunningCluster::Transition(const config::ClusterSpec& next,
   //    do.
   impl.spec = config::WithoutEndpoints(next, added);
   SyncStatePods();
-  if (absl::Status s = WriteState(state_); st.ok()) st = s;
+  if (absl::Status s = WriteState(state_); st.ok() && !s.ok()) {
+    st = absl::Status(
+        s.code(), StrCat("the state could not be recorded, so no new pod was made: ", s.message()));
+  }
   if (st.ok() && !added.empty()) {
     std::vector<int> idx;
     for (const std::string& name : added)
@@ -669,7 +685,12 @@ absl::Status RunningCluster::Transition(const config::ClusterSpec& next,
   // Whatever happened, the Services match what exists.
   absl::Status refreshed = RefreshServices();
   if (st.ok()) st = refreshed;
-  (void)WriteState(state_);
+  // A state that does not match the pods would make a later `down` after a crash miss the new
+  // ones: the caller (kill, scale) must hear of it.
+  if (absl::Status written = WriteState(state_); st.ok() && !written.ok()) {
+    st = absl::Status(written.code(), StrCat("the change was made, but the state could not be ",
+                                             "recorded: ", written.message()));
+  }
   return st;
 }
 

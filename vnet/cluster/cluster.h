@@ -2,10 +2,11 @@
 // any process).
 //
 // RunningCluster::Up() is all-or-nothing: on any failure everything made so far is removed before
-// the Status is returned. DownCluster() takes down a cluster by name from another process: it asks
-// a live owner to stop (SIGTERM, then waits for it), or, if the owner died (SIGKILL, crash),
-// removes what its state file and the kernel's ownership markers prove to be the cluster's. Needs
-// CAP_NET_ADMIN and CAP_SYS_ADMIN.
+// the Status is returned, its message ending "(nothing was left behind)", or, when removing
+// something failed too, with a "left behind: ..." line for each leftover. DownCluster() takes down
+// a cluster by name from another process: it asks a live owner to stop (SIGTERM, then waits for
+// it), or, if the owner died (SIGKILL, crash), removes what its state file and the kernel's
+// ownership markers prove to be the cluster's. Needs CAP_NET_ADMIN and CAP_SYS_ADMIN.
 #pragma once
 
 #include <atomic>
@@ -30,7 +31,8 @@ struct UpOptions {
   // Called with a line of news ("cleaned up leftovers of ..."). May be null.
   std::function<void(const std::string&)> notice;
   // CNI labs: a pod whose ADD fails fails the whole `up` (everything rolled back), instead of being
-  // reported while the rest of the lab comes up.
+  // reported while the rest of the lab comes up. The CLI's default (`up --keep-going` clears it);
+  // `verify` clears it, as a failed ADD is what its spec.add check reports.
   bool strict = false;
 };
 
@@ -62,6 +64,11 @@ class RunningCluster {
  private:
   friend class ControlHandler;  // the control verbs, in control_handler.cc
   RunningCluster() = default;
+  // Up's body. A failure before the state is on disk removes the state directory; after it, Down()
+  // removes what was made. What either could not remove is appended to `left`, for Up's message.
+  static absl::StatusOr<std::unique_ptr<RunningCluster>> UpOrUndo(const config::ClusterSpec& spec,
+                                                                  const UpOptions& options,
+                                                                  std::vector<std::string>& left);
   // Each takes the spec as it is now; callers hold impl_->mu (except during Up).
   absl::Status StartCommands(const std::vector<plan::StartCommand>& commands);
   // A CNI lab: opens every node's chain, starts the node daemons, runs ADD for every pod (nodes in
@@ -95,9 +102,16 @@ struct DownResult {
   bool was_up = false;         // a state directory existed
   bool owner_stopped = false;  // a live owner was asked to stop and did
   TeardownReport report;
+  std::vector<std::string> notes;  // e.g. a lock held by a process that is not minikube-net
 };
 
 // Takes down the cluster `name` whoever runs it. Not an error if it is not up (was_up = false).
+// A live owner (the pid and start time its state names) is asked to stop (SIGTERM) and waited for;
+// without one, the lock is taken (one held by a process that is not a live minikube-net does not
+// block it: vnet/cluster/state.h's LockCluster) and what the state and markers prove ours is
+// removed. Errors: DeadlineExceeded when the owner, or a minikube-net process holding the lock,
+// is still at it after timeout_ms; PermissionDenied without root; ReadState's and Teardown's
+// codes otherwise (the state then stays, for another try).
 absl::StatusOr<DownResult> DownCluster(const std::string& name, int timeout_ms = 30000);
 
 }  // namespace mkn::vnet

@@ -1,6 +1,6 @@
-// vnet/cluster/cluster_impl — internal: what a RunningCluster holds, shared by the two files that
-// implement it (cluster.cc: up, down, kill, scale; control_handler.cc: the control verbs). Nothing
-// else includes it.
+// vnet/cluster/cluster_impl — internal: what a RunningCluster holds, shared by the files that
+// implement it (cluster.cc: up, down, kill, scale; cluster_cni.cc: a CNI lab's ADD at up;
+// control_handler.cc: the control verbs). Nothing else includes it.
 #pragma once
 
 #include <atomic>

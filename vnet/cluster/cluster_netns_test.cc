@@ -1,10 +1,15 @@
 // RunningCluster and DownCluster against the real kernel, inside the test's own sandbox.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #include "lib/config/spec.h"
 #include "lib/config/toml/load.h"
+#include "lib/strings/str_cat.h"
 #include "vnet/cluster/cluster.h"
 #include "vnet/testing/sandbox.h"
 #include "vnet/testing/shell.h"
@@ -12,6 +17,7 @@
 namespace mkn::vnet {
 namespace {
 
+using testing::CmdResult;
 using testing::Sh;
 
 constexpr char kLab[] = R"([cluster]
@@ -50,7 +56,7 @@ TEST(RunningCluster, UpServesAndDownRemovesEverything) {
   EXPECT_EQ(st.phase, "ready");
   ASSERT_TRUE(ReadState("rc").ok());
   EXPECT_EQ(ReadState("rc")->phase, "ready");
-  EXPECT_TRUE(ClusterLocked("rc"));
+  EXPECT_EQ(LockHolder("rc").pid, getpid());  // the lock file names its holder
   std::vector<ChildProcess> procs = st.Processes();
   ASSERT_EQ(procs.size(), 1u);
   EXPECT_TRUE(IsAlive(procs[0]));
@@ -111,6 +117,61 @@ TEST(DownCluster, RemovesWhatAStateFileAndMarkersProveOurs) {
   r = DownCluster("rc");
   ASSERT_TRUE(r.ok());
   EXPECT_FALSE(r->was_up);
+}
+
+// The lock records its holder; a live minikube-net holder is refused at once, anything else is
+// given the grace and then its lock file replaced.
+TEST(LockCluster, ALiveHolderIsRefusedAtOnce) {
+  MKN_REQUIRE_NETNS();
+  absl::StatusOr<Fd> first = LockCluster("lk");
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(LockHolder("lk").pid, getpid());
+  EXPECT_EQ(Sh("stat -c %a /run/minikube-net/lk /run/minikube-net/lk/lock").output, "700\n600\n");
+  const auto t0 = std::chrono::steady_clock::now();
+  absl::StatusOr<Fd> second = LockCluster("lk");
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(kForeignLockGraceMs));
+  ASSERT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition) << second.status();
+  EXPECT_NE(second.status().message().find(StrCat("minikube-net pid ", getpid())),
+            std::string::npos)
+      << second.status();
+  first->Reset();
+  EXPECT_TRUE(LockCluster("lk").ok());
+  EXPECT_TRUE(RemoveStateDir("lk").ok());
+}
+
+TEST(LockCluster, AForeignHolderIsReplacedAfterTheGrace) {
+  MKN_REQUIRE_NETNS();
+  ASSERT_TRUE(LockCluster("lk").ok());  // taken and released: the file records this process
+  // As an owner that died would leave it: its record names a process that is gone.
+  ASSERT_EQ(
+      Sh("printf '999999 1' | dd of=/run/minikube-net/lk/lock conv=notrunc 2>/dev/null").exit_code,
+      0);
+  const std::string inode = Sh("stat -c %i /run/minikube-net/lk/lock").output;
+  // Another program holds it (shared, as `flock -s` would).
+  CmdResult holder =
+      Sh("(exec 9</run/minikube-net/lk/lock; flock -s 9; exec sleep 60) >/dev/null 2>&1 & echo $!");
+  ASSERT_EQ(holder.exit_code, 0);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (Sh("flock -n -x /run/minikube-net/lk/lock true").exit_code == 0) {
+    ASSERT_LT(std::chrono::steady_clock::now(), until) << "the holder did not take the lock";
+  }
+  std::vector<std::string> notices;
+  const auto t0 = std::chrono::steady_clock::now();
+  absl::StatusOr<Fd> lock =
+      LockCluster("lk", [&](const std::string& line) { notices.push_back(line); });
+  const auto took = std::chrono::steady_clock::now() - t0;
+  ASSERT_TRUE(lock.ok()) << lock.status();
+  EXPECT_GE(took, std::chrono::milliseconds(kForeignLockGraceMs - 50));
+  EXPECT_LT(took, std::chrono::milliseconds(kForeignLockGraceMs + 2000));
+  ASSERT_EQ(notices.size(), 1u);
+  EXPECT_NE(notices[0].find("not a running minikube-net"), std::string::npos) << notices[0];
+  EXPECT_NE(Sh("stat -c %i /run/minikube-net/lk/lock").output, inode);  // a fresh file
+  EXPECT_EQ(LockHolder("lk").pid, getpid());
+  // The fresh lock is ours like any other: a second taker is refused.
+  EXPECT_EQ(LockCluster("lk").status().code(), absl::StatusCode::kFailedPrecondition);
+  Sh("kill " + holder.output);
+  lock->Reset();
+  EXPECT_TRUE(RemoveStateDir("lk").ok());
 }
 
 }  // namespace

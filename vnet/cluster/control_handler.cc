@@ -2,9 +2,9 @@
 // from what this process holds (the spec as it is now, the userspace proxy, the edge, each node's
 // CNI chain) and what the kernel says inside the nodes (nftables counters, conntrack).
 //
-// Requests are served one at a time on the control socket's thread (vnet/cluster/control.h). kill
-// and scale take the cluster's mutex themselves (RunningCluster::KillPod, Scale); every other verb
-// reads under it, so it sees a spec no kill or scale is halfway through.
+// Requests arrive concurrently, each on a thread of the control socket (vnet/cluster/control.h).
+// kill and scale take the cluster's mutex themselves (RunningCluster::KillPod, Scale); every other
+// verb runs under it, so it sees a spec no kill or scale is halfway through.
 
 #include <chrono>
 #include <map>

@@ -1,7 +1,5 @@
 #include "vnet/cluster/lab.h"
 
-#include <fstream>
-#include <sstream>
 #include <utility>
 #include <vector>
 
@@ -9,15 +7,20 @@
 #include "lib/strings/str_cat.h"
 #include "vnet/cni/runtime.h"
 #include "vnet/edge/tls.h"
+#include "vnet/kernel/file.h"
 
 namespace mkn::vnet {
 
 absl::StatusOr<LabFile> LoadLab(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::InvalidArgumentError(StrCat("cannot read lab file ", path));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  config::LoadResult r = config::Load(ss.str(), path);
+  // Named by the user, so it may be anything: a FIFO, /dev/zero, a directory, gigabytes. Whatever
+  // the reason it cannot be read, that is the user's input: kInvalidArgument (exit 2).
+  absl::StatusOr<std::string> text = path == kStdinLab
+                                         ? ReadStandardInput(kMaxLabFileBytes, "a lab file")
+                                         : ReadUserFile(path, kMaxLabFileBytes, "a lab file");
+  if (!text.ok()) {
+    return absl::InvalidArgumentError(StrCat("cannot read lab file: ", text.status().message()));
+  }
+  config::LoadResult r = config::Load(*text, path == kStdinLab ? kStdinName : path);
   LabFile lab;
   lab.report = r.diags.FormatAll();
   if (!r.spec) return lab;

@@ -5,7 +5,12 @@
 // edge will serve (vnet/edge/tls's CheckLabCertificates: readable regular files, PEM, matching,
 // valid now) and, for a network = "cni" lab, every node's conflist the way `up` will use it
 // (vnet/cni's LoadCniConfigs: read, ${...} filled, parsed, every plugin's binary found) without
-// running anything. Files only: no privileges, no namespace.
+// running anything. The file is read as vnet/kernel/file's ReadUserFile reads what a user names: a
+// regular file of at most kMaxLabFileBytes (16 MiB), or "-" for standard input (its diagnostics
+// then say "<stdin>", and a relative path in it, a conflist or a certificate, is taken from the
+// current directory). Which commands accept "-" is the CLI's choice: those that only read the lab
+// (validate, plan, up --dry-run), not those that record it (up, down LAB, verify). Files only: no
+// privileges, no namespace.
 #pragma once
 
 #include <optional>
@@ -23,8 +28,14 @@ struct LabFile {
   std::string report;
 };
 
-// kInvalidArgument "cannot read lab file PATH" when the file cannot be read; otherwise a LabFile
-// (a lab with errors is not a failure of the call: its spec is absent and its report says why).
+// The path that means standard input, and the name diagnostics give it.
+inline constexpr char kStdinLab[] = "-";
+inline constexpr char kStdinName[] = "<stdin>";
+
+// kInvalidArgument "cannot read lab file: PATH: why" when the file cannot be read (absent,
+// unreadable, not a regular file, over the size cap: vnet/kernel/file.h's messages); otherwise a
+// LabFile (a lab with errors is not a failure of the call: its spec is absent and its report says
+// why).
 absl::StatusOr<LabFile> LoadLab(const std::string& path);
 
 // `cni render`: each node's conflist of a loaded CNI lab with its ${...} filled, as its plugins

@@ -1,6 +1,7 @@
 #include "vnet/cluster/session.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -15,11 +16,13 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <sstream>
 #include <string_view>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_join.h"
 #include "lib/control/format.h"
 #include "lib/net/naming.h"
 #include "lib/plan/plan.h"
@@ -27,6 +30,8 @@
 #include "vnet/cluster/client.h"
 #include "vnet/cluster/cluster.h"
 #include "vnet/cluster/state.h"
+#include "vnet/kernel/errors.h"
+#include "vnet/kernel/fd.h"
 
 namespace mkn::vnet {
 namespace {
@@ -173,12 +178,30 @@ int64_t MsSince(std::chrono::steady_clock::time_point t0) {
       .count();
 }
 
-// -d, in the parent: relays the child's output until it is ready, then returns 0; or, when the
-// child failed before (EOF on `ready` without its byte), the child's exit status.
-int RelayUntilReady(pid_t child, int relay, int ready) {
+// -d, in the parent: relays the child's stdout and stderr, each to its own, until it is ready;
+// then returns 0. When the child failed before (EOF on `ready` without its byte), its exit status.
+int RelayUntilReady(pid_t child, int out, int err, int ready) {
+  pollfd p[2] = {{out, POLLIN, 0}, {err, POLLIN, 0}};
+  FILE* to[2] = {stdout, stderr};
   char buf[4096];
-  ssize_t n;
-  while ((n = read(relay, buf, sizeof(buf))) > 0) fwrite(buf, 1, n, stdout);
+  for (int open = 2; open > 0;) {
+    if (::poll(p, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    for (int i = 0; i < 2; ++i) {
+      if (p[i].fd < 0 || p[i].revents == 0) continue;
+      ssize_t n = read(p[i].fd, buf, sizeof(buf));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        p[i].fd = -1;  // poll skips it from now on
+        --open;
+        continue;
+      }
+      fwrite(buf, 1, static_cast<size_t>(n), to[i]);
+      fflush(to[i]);
+    }
+  }
   char byte = 0;
   if (read(ready, &byte, 1) == 1) return 0;  // up and running in the background
   int status = 0;
@@ -189,6 +212,34 @@ int RelayUntilReady(pid_t child, int relay, int ready) {
 // How a plugin leak is reported, also in a detached owner's hand-off that TakeDown counts.
 constexpr std::string_view kLeakLine = "cni: plugin leak: ";
 
+// The line `up` prints when the cluster is ready; a CNI lab brought up with --keep-going names
+// the pods whose ADD failed in it.
+std::string ReadyLine(const ClusterState& st) {
+  std::vector<std::string> failed;
+  for (const PodState& p : st.pods)
+    if (!p.error.empty()) failed.push_back(p.name);
+  std::string line = StrCat("cluster ", st.cluster, " (", st.network, ") ready in ", st.ready_ms,
+                            " ms: ", st.nodes.size(), " nodes, ", st.pods.size(), " pods");
+  if (!failed.empty()) {
+    StrAppend(&line, "; CNI ADD failed for ", failed.size(),
+              " of them: ", absl::StrJoin(failed, ", "), " (see minikube-net get pods)");
+  }
+  return line + "\n";
+}
+
+// Writes `text` whole to a new file `path`, 0600. vnet/kernel/errors.h's codes.
+absl::Status WritePrivateFile(const std::string& path, const std::string& text) {
+  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd.valid()) return KernelError(errno, StrCat("create ", path));
+  for (std::string_view rest = text; !rest.empty();) {
+    ssize_t n = write(fd.get(), rest.data(), rest.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return KernelError(errno, StrCat("write ", path));
+    rest.remove_prefix(static_cast<size_t>(n));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::string TeardownReportText(const TeardownReport& r) {
@@ -196,34 +247,51 @@ std::string TeardownReportText(const TeardownReport& r) {
   if (r.cni_deleted > 0) out += StrCat("cni: DEL removed ", r.cni_deleted, " attachments\n");
   for (const std::string& e : r.cni_errors) out += StrCat("cni: DEL failed: ", e, "\n");
   for (const std::string& l : r.cni_leaks) out += StrCat(kLeakLine, l, "\n");
+  for (const std::string& s : r.stale) {
+    out += StrCat("minikube-net: removed a stale ", net::kNetnsDir, "/", s,
+                  " (an empty file a killed run left, no namespace behind it)\n");
+  }
+  for (const std::string& u : r.unreadable) {  // "NAME: why"
+    const std::string name = u.substr(0, u.find(": "));
+    const std::string why = u.size() > name.size() ? u.substr(name.size() + 2) : "";
+    out += StrCat("minikube-net: left ", name, " alone, its ownership marker unreadable (", why,
+                  "): it may not be this cluster's; if it is: ip netns del ", name, "\n");
+  }
   for (const std::string& s : r.still_held) {
     out += StrCat("minikube-net: ", s,
                   " was removed but the kernel had not freed it by the deadline: a process ",
                   "or a socket still inside holds it\n");
   }
+  for (const std::string& u : r.unwatched) {
+    out += StrCat("minikube-net: ", u,
+                  " (removed, but whether the kernel freed what was inside was not watched)\n");
+  }
+  for (const std::string& w : r.warnings) out += StrCat("minikube-net: warning: ", w, "\n");
   return out;
 }
 
 absl::StatusOr<int> RunSession(const config::ClusterSpec& spec, const SessionOptions& f) {
-  // -d: the child runs the cluster; the parent relays its output until it is ready, then exits.
-  // Readiness comes on a pipe of its own: one byte when ready; EOF without it means the child
-  // failed (its exit code).
-  int relay[2] = {-1, -1}, ready[2] = {-1, -1};
+  // -d: the child runs the cluster; the parent relays its stdout and stderr (each to its own) until
+  // it is ready, then exits. Readiness comes on a pipe of its own: one byte when ready; EOF without
+  // it means the child failed (its exit code).
+  int out[2] = {-1, -1}, err[2] = {-1, -1}, ready[2] = {-1, -1};
   if (f.detach) {
-    if (pipe2(relay, O_CLOEXEC) < 0 || pipe2(ready, O_CLOEXEC) < 0)
-      return absl::InternalError("pipe failed");
+    if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 || pipe2(ready, O_CLOEXEC) < 0)
+      return KernelError(errno, "pipe");
     pid_t pid = fork();
-    if (pid < 0) return absl::InternalError("fork failed");
+    if (pid < 0) return KernelError(errno, "fork");
     if (pid > 0) {
-      close(relay[1]);
+      close(out[1]);
+      close(err[1]);
       close(ready[1]);
-      return RelayUntilReady(pid, relay[0], ready[0]);
+      return RelayUntilReady(pid, out[0], err[0], ready[0]);
     }
-    close(relay[0]);
+    close(out[0]);
+    close(err[0]);
     close(ready[0]);
     setsid();
-    dup2(relay[1], 1);
-    dup2(relay[1], 2);
+    dup2(out[1], 1);
+    dup2(err[1], 2);
   }
 
   // Signals are taken synchronously by this thread; every thread created after this inherits the
@@ -232,6 +300,17 @@ absl::StatusOr<int> RunSession(const config::ClusterSpec& spec, const SessionOpt
   sigemptyset(&sigs);
   for (int s : {SIGINT, SIGTERM, SIGHUP, SIGCHLD}) sigaddset(&sigs, s);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+
+  // -d: what is said before the cluster is ready goes to the terminal, and again into up.log.
+  std::mutex early_mu;
+  std::vector<std::string> early;
+  auto notice = [&](const std::string& line) {
+    if (f.detach) {
+      std::lock_guard<std::mutex> l(early_mu);
+      early.push_back(line);
+    }
+    if (f.notice) f.notice(line);
+  };
 
   std::atomic<size_t> progress{0};
   const size_t total = plan::BuildPlan(spec).steps.size();
@@ -250,33 +329,53 @@ absl::StatusOr<int> RunSession(const config::ClusterSpec& spec, const SessionOpt
   UpOptions uo;
   uo.lab_path = std::filesystem::absolute(f.lab_path).string();
   uo.workers = f.workers;
-  uo.strict = f.strict;
+  uo.strict = !f.keep_going;
   uo.progress = &progress;
-  uo.notice = f.notice;
+  uo.notice = notice;
   uo.fail_at_step = f.fail_at_step;
   absl::StatusOr<std::unique_ptr<RunningCluster>> rc = RunningCluster::Up(spec, uo);
   done = true;
   if (meter.joinable()) meter.join();
   if (!rc.ok()) {
-    return AsRuntimeFailure(absl::Status(
-        rc.status().code(),
-        StrCat("up ", spec.name, ": ", rc.status().message(), " (nothing was left behind)")));
+    // Up's message says what its cleanup left, if anything ("nothing was left behind").
+    return AsRuntimeFailure(
+        absl::Status(rc.status().code(), StrCat("up ", spec.name, ": ", rc.status().message())));
   }
   const ClusterState st = (*rc)->state();
-  std::cout << control::NodesTable(NodeRows(st)) << "\n" << control::PodsTable(PodRows(st)) << "\n";
-  std::cout << "cluster " << st.cluster << " (" << st.network << ") ready in " << st.ready_ms
-            << " ms: " << st.nodes.size() << " nodes, " << st.pods.size() << " pods\n";
+  std::string ready_text = StrCat(control::NodesTable(NodeRows(st)), "\n",
+                                  control::PodsTable(PodRows(st)), "\n", ReadyLine(st));
   if (f.detach) {
-    std::cout << "running in the background as pid " << getpid()
-              << "; stop it with: minikube-net down " << st.cluster << "\n";
+    StrAppend(&ready_text, "running in the background as pid ", getpid(),
+              "; stop it with: minikube-net down ", st.cluster, "\n");
+  }
+  std::cout << ready_text;
+  if (f.detach) {
     std::cout.flush();
-    int log = open((StateDirOf(st.cluster) + "/up.log").c_str(),
-                   O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    // From here on the output goes to up.log: first what the terminal saw, then every line after.
+    const std::string log_path = StateDirOf(st.cluster) + "/up.log";
+    int log = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (log < 0) {
+      // The cluster runs either way; the user must know that its later lines are lost.
+      std::cerr << "minikube-net: warning: "
+                << KernelError(errno, StrCat("open ", log_path)).message()
+                << ": the background process's output is discarded\n";
+      log = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    }
+    std::cerr.flush();
     dup2(log, 1);
     dup2(log, 2);
     close(log);
-    close(relay[1]);
-    (void)!write(ready[1], "K", 1);
+    close(out[1]);
+    close(err[1]);
+    {
+      std::lock_guard<std::mutex> l(early_mu);
+      for (const std::string& line : early)
+        if (f.notice) f.notice(line);
+      early.clear();
+    }
+    std::cout << ready_text;
+    std::cout.flush();
+    (void)!write(ready[1], "K", 1);  // the parent reads it, or is gone (then nobody waits)
     close(ready[1]);
   } else if (f.shell) {
     std::cout << "starting " << ShellPath() << " with MKN_CLUSTER=" << st.cluster
@@ -334,7 +433,14 @@ absl::StatusOr<int> RunSession(const config::ClusterSpec& spec, const SessionOpt
             << " namespaces removed\n";
   const std::string text = TeardownReportText(*r);
   std::cerr << text;
-  if (f.detach && !text.empty()) std::ofstream(DownReportPath(st.cluster)) << text;
+  if (f.detach && !text.empty()) {
+    // up.log went with the state directory: the report waits there for the `down` that stopped
+    // us. If it cannot be written, the exit status says so (nobody else will read stderr).
+    if (absl::Status s = WritePrivateFile(DownReportPath(st.cluster), text); !s.ok()) {
+      std::cerr << "minikube-net: " << s.message() << "\n";
+      return 1;
+    }
+  }
   return exit_code;
 }
 
@@ -373,6 +479,7 @@ absl::StatusOr<DownSummary> TakeDown(const std::string& cluster) {
   for (const std::string& s : r->report.not_ours)
     StrAppend(&out.details, "minikube-net: left ", s,
               " alone: it does not carry this cluster's marker\n");
+  for (const std::string& n : r->notes) StrAppend(&out.details, "minikube-net: ", n, "\n");
   return out;
 }
 

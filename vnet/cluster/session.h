@@ -9,12 +9,16 @@
 //               gets the terminal: a Ctrl-C typed in it belongs to its job, never to the cluster;
 //               the cluster goes down when the shell ends (its exit status becomes ours) or when
 //               we are signalled (the shell then gets SIGHUP);
-//   -d          the process forks: the parent relays the child's output until the child is ready
-//               (a byte on a pipe of its own) and exits 0, or with the child's exit status when
-//               it failed; the child goes on in a new session, its output in
-//               <state dir>/up.log, and leaves its teardown report (CNI DEL results, plugin leaks,
-//               namespaces the kernel had not freed) for the `down` that stopped it in
-//               /run/minikube-net/.<cluster>.down-report, since up.log goes with the state.
+//   -d          the process forks: the parent relays the child's stdout and stderr (each to its
+//               own) until the child is ready (a byte on a pipe of its own) and exits 0, or with
+//               the child's exit status when it failed; the child goes on in a new session, its
+//               output in <state dir>/up.log (0600): first what the terminal was shown (notices,
+//               the tables, the ready line), then every line after. It leaves its teardown report
+//               (CNI DEL results, plugin leaks, namespaces the kernel had not freed) for the
+//               `down` that stopped it in /run/minikube-net/.<cluster>.down-report (0600), since
+//               up.log goes with the state.
+// A network = "cni" lab where a pod's ADD fails is rolled back and fails (exit 1), naming the pods,
+// unless keep_going (`--keep-going`): then the rest comes up and the ready line names them.
 // Signals are taken synchronously on the calling thread (blocked before any thread starts), so
 // call it from the main thread of a process that has started none. Needs CAP_NET_ADMIN and
 // CAP_SYS_ADMIN.
@@ -36,7 +40,7 @@ struct SessionOptions {
   std::string lab_path;  // as given; recorded absolute
   bool detach = false;
   bool shell = false;
-  bool strict = false;  // CNI labs: a failed ADD fails the whole up
+  bool keep_going = false;  // CNI labs: a failed ADD is reported, the rest comes up
   int workers = 0;
   int fail_at_step = -1;  // tests: an injected failure at this plan step
   // A line of news for the user ("removing what a previous run left behind", "pod a: container b
@@ -46,17 +50,23 @@ struct SessionOptions {
 
 // The exit status for the process: 0, or the shell's status (128 + signal when it was killed);
 // in the parent of -d, the child's. Errors (an exit of 1, never kInvalidArgument or kNotFound):
-// "up <cluster>: <why> (nothing was left behind)", "down <cluster>: <why>", a failed fork or pipe.
+// "up <cluster>: <why> (nothing was left behind)" or, when cleaning up failed too, "up <cluster>:
+// <why>" and a "left behind: ..." line per leftover (RunningCluster::Up); "down <cluster>: <why>";
+// a failed fork or pipe.
 absl::StatusOr<int> RunSession(const config::ClusterSpec& spec, const SessionOptions& options);
 
 // What a teardown has to say beyond the count, one line each: CNI DEL results and plugin leaks,
-// and namespaces the kernel had not freed by the deadline. "" when there is nothing to say.
+// stale /run/netns entries removed, namespaces left alone because their marker could not be read,
+// namespaces the kernel had not freed by the deadline (or that could not be watched), and
+// warnings (a state write that failed). "" when there is nothing to say.
 std::string TeardownReportText(const TeardownReport& r);
 
 struct DownSummary {
   bool was_up = false;
   std::string summary;  // stdout: "cluster c down in 52 ms: 7 namespaces removed", "... is not up"
-  std::string details;  // stderr: the teardown report, a detached owner's hand-off, links left
+  // stderr: the teardown report, a detached owner's hand-off, namespaces left alone, a foreign
+  // lock that was replaced
+  std::string details;
   // CNI labs: the plugins left state behind after every DEL (TeardownReport::cni_leaks, its own
   // or a detached owner's), listed in `details` as "cni: plugin leak: ..."; `down` fails then.
   int cni_leaks = 0;

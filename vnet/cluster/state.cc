@@ -5,18 +5,89 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
+#include <thread>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "lib/net/naming.h"
+#include "lib/status/status.h"
 #include "lib/strings/str_cat.h"
+#include "lib/strings/view.h"
+#include "vnet/kernel/errors.h"
+#include "vnet/kernel/file.h"
 
 namespace mkn::vnet {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+
+namespace {
+
+constexpr std::string_view kRootOnly =
+    "a cluster's state is root's alone: run as root or with sudo";
+
+// mkdir `path` with `mode`, or make an existing directory `mode` again. Not through a symlink.
+absl::Status MakeDir(const std::string& path, mode_t mode) {
+  if (::mkdir(path.c_str(), mode) < 0 && errno != EEXIST)
+    return KernelError(errno, StrCat("create ", path), kRootOnly);
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) < 0) return KernelError(errno, StrCat("create ", path));
+  if (!S_ISDIR(st.st_mode))
+    return absl::FailedPreconditionError(
+        StrCat(path, " is not a directory: move it away (minikube-net keeps its state there)"));
+  // mkdir's mode went through the umask; an existing directory may be an older version's 0755.
+  if ((st.st_mode & 07777) != mode && ::chmod(path.c_str(), mode) < 0)
+    return KernelError(errno, StrCat("chmod ", path), kRootOnly);
+  return absl::OkStatus();
+}
+
+// Writes all of `data` to `fd` at `offset`; KernelError naming `path` (ENOSPC: Unavailable).
+absl::Status WriteAllAt(int fd, std::string_view data, off_t offset, const std::string& path) {
+  while (!data.empty()) {
+    ssize_t n = ::pwrite(fd, data.data(), data.size(), offset);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return KernelError(errno, StrCat("write ", path));
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+    offset += n;
+  }
+  return absl::OkStatus();
+}
+
+// Removes `path` (a directory's entries first). The first path that could not be removed is named.
+absl::Status RemoveTree(const fs::path& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) < 0) {
+    if (errno == ENOENT) return absl::OkStatus();
+    return KernelError(errno, StrCat("remove ", path.string()));
+  }
+  if (S_ISDIR(st.st_mode)) {
+    std::error_code ec;
+    std::vector<fs::path> entries;
+    for (auto it = fs::directory_iterator(path, ec); !ec && it != fs::directory_iterator();
+         it.increment(ec)) {
+      entries.push_back(it->path());
+    }
+    if (ec) return KernelError(ec.value(), StrCat("list ", path.string()));
+    for (const fs::path& e : entries) MKN_RETURN_IF_ERROR(RemoveTree(e));
+    if (::rmdir(path.c_str()) < 0 && errno != ENOENT)
+      return KernelError(errno, StrCat("remove ", path.string()));
+    return absl::OkStatus();
+  }
+  if (::unlink(path.c_str()) < 0 && errno != ENOENT)
+    return KernelError(errno, StrCat("remove ", path.string()));
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 ClusterNetns ClusterState::Netns() const {
   ClusterNetns ns{underlay, {}, {}};
@@ -126,29 +197,58 @@ std::string StateToJson(const ClusterState& s) {
   return root.dump(2) + "\n";
 }
 
+absl::Status MakeStateDir(const std::string& cluster) {
+  MKN_RETURN_IF_ERROR(MakeDir(std::string(net::kRunDir), 0755));
+  return MakeDir(StateDirOf(cluster), 0700);
+}
+
+absl::StatusOr<std::string> MakeStateSubdir(const std::string& cluster, const std::string& sub) {
+  std::string dir = StrCat(StateDirOf(cluster), "/", sub);
+  MKN_RETURN_IF_ERROR(MakeDir(dir, 0700));
+  return dir;
+}
+
+absl::Status CreatePrivateFile(const std::string& path) {
+  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd.valid()) return KernelError(errno, StrCat("create ", path), kRootOnly);
+  if (::fchmod(fd.get(), 0600) < 0) return KernelError(errno, StrCat("chmod ", path));
+  return absl::OkStatus();
+}
+
 absl::Status WriteState(const ClusterState& s) {
-  std::string dir = StateDirOf(s.cluster);
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return absl::InternalError(StrCat("create ", dir, ": ", ec.message()));
-  std::string tmp = dir + "/state.json.tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << StateToJson(s);
-    if (!out) return absl::InternalError(StrCat("write ", tmp));
+  MKN_RETURN_IF_ERROR(MakeStateDir(s.cluster));
+  const std::string dir = StateDirOf(s.cluster);
+  const std::string tmp = dir + "/state.json.tmp";
+  Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd.valid()) return KernelError(errno, StrCat("create ", tmp), kRootOnly);
+  // A file an older version made 0644 keeps its mode through O_TRUNC.
+  if (::fchmod(fd.get(), 0600) < 0) return KernelError(errno, StrCat("chmod ", tmp));
+  absl::Status written = WriteAllAt(fd.get(), StateToJson(s), 0, tmp);
+  if (written.ok() && ::close(fd.Release()) < 0)
+    written = KernelError(errno, StrCat("close ", tmp));
+  if (!written.ok()) {
+    ::unlink(tmp.c_str());  // a half-written temp file is no state: the last good state.json stays
+    return written;
   }
-  fs::rename(tmp, dir + "/state.json", ec);
-  if (ec) return absl::InternalError(StrCat("rename ", tmp, ": ", ec.message()));
+  if (::rename(tmp.c_str(), (dir + "/state.json").c_str()) < 0) {
+    absl::Status st = KernelError(errno, StrCat("rename ", tmp));
+    ::unlink(tmp.c_str());
+    return st;
+  }
   return absl::OkStatus();
 }
 
 absl::StatusOr<ClusterState> ReadState(const std::string& cluster) {
-  std::string path = StateDirOf(cluster) + "/state.json";
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(StrCat("no cluster named ", cluster, " (no ", path, ")"));
+  const std::string path = StateDirOf(cluster) + "/state.json";
+  absl::StatusOr<std::string> text = ReadUserFile(path, kMaxStateFileBytes, "a state file");
+  if (absl::IsNotFound(text.status()))
+    return absl::NotFoundError(StrCat("no cluster named ", cluster, " (no ", path, ")"));
+  if (absl::IsPermissionDenied(text.status()))
+    return absl::PermissionDeniedError(StrCat(text.status().message(), ": ", kRootOnly));
+  if (!text.ok()) return text.status();
   json j;
   try {
-    j = json::parse(in);
+    j = json::parse(*text);
     ClusterState s;
     s.cluster = j.at("cluster");
     s.lab = j.value("lab", "");
@@ -187,9 +287,16 @@ absl::StatusOr<ClusterState> ReadState(const std::string& cluster) {
 std::vector<std::string> ListClusters() {
   std::vector<std::string> out;
   std::error_code ec;
-  for (const auto& e : fs::directory_iterator(std::string(net::kRunDir), ec)) {
-    if (e.is_directory() && fs::exists(e.path() / "state.json"))
-      out.push_back(e.path().filename().string());
+  for (auto it = fs::directory_iterator(std::string(net::kRunDir), ec);
+       !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    std::error_code e2;
+    if (!it->is_directory(e2)) continue;
+    // Another user cannot look inside (0700): the cluster is listed, and reading its state says
+    // why it cannot be shown.
+    struct stat st {};
+    const std::string state = (it->path() / "state.json").string();
+    if (::stat(state.c_str(), &st) == 0 || errno == EACCES)
+      out.push_back(it->path().filename().string());
   }
   std::sort(out.begin(), out.end());
   return out;
@@ -228,8 +335,12 @@ std::vector<control::ClusterRow> ClusterRows(const std::vector<std::string>& nam
   std::vector<control::ClusterRow> rows;
   for (const std::string& n : names) {
     absl::StatusOr<ClusterState> s = ReadState(n);
+    if (absl::IsPermissionDenied(s.status())) {
+      rows.push_back({n, true, "? (root only)", "", "", 0, 0, 0});
+      continue;
+    }
     if (!s.ok()) continue;
-    rows.push_back({n, ClusterLocked(n) && IsAlive(s->owner), s->phase, s->network, s->lab,
+    rows.push_back({n, IsAlive(s->owner), s->phase, s->network, s->lab,
                     static_cast<int>(s->nodes.size()), static_cast<int>(s->pods.size()),
                     s->owner.pid});
   }
@@ -245,32 +356,109 @@ std::string StatesJson(const std::vector<std::string>& names) {
   return arr.dump(2) + "\n";
 }
 
-absl::StatusOr<Fd> LockCluster(const std::string& cluster) {
-  std::string dir = StateDirOf(cluster);
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return absl::InternalError(StrCat("create ", dir, ": ", ec.message()));
-  std::string path = dir + "/lock";
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return absl::ErrnoToStatus(errno, StrCat("open ", path));
-  Fd owned(fd);
-  if (::flock(fd, LOCK_EX | LOCK_NB) < 0) {
-    if (errno == EWOULDBLOCK)
-      return absl::FailedPreconditionError(
-          StrCat("cluster ", cluster, " is up, run by another minikube-net process"));
-    return absl::ErrnoToStatus(errno, StrCat("lock ", path));
-  }
-  return owned;
+namespace {
+
+// The lock file's record of its holder: "<pid> <start time>", padded to a fixed width so that
+// rewriting it never needs a new block (a full /run must not keep `down` from taking the lock).
+constexpr size_t kHolderRecord = 48;
+
+absl::Status WriteHolder(int fd, const std::string& path) {
+  const pid_t self = ::getpid();
+  std::string rec = StrCat(self, " ", ProcessStartTime(self));
+  rec.resize(kHolderRecord - 1, ' ');
+  rec += '\n';
+  return WriteAllAt(fd, rec, 0, path);
 }
 
-bool ClusterLocked(const std::string& cluster) {
-  std::string path = StateDirOf(cluster) + "/lock";
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  Fd owned(fd);
-  if (::flock(fd, LOCK_SH | LOCK_NB) < 0) return errno == EWOULDBLOCK;
-  ::flock(fd, LOCK_UN);
-  return false;
+ChildProcess ReadHolder(int fd) {
+  char buf[kHolderRecord] = {};
+  ssize_t n = ::pread(fd, buf, sizeof(buf) - 1, 0);
+  if (n <= 0) return {};
+  std::vector<absl::string_view> f =
+      absl::StrSplit(absl::string_view(buf, static_cast<size_t>(n)), ' ', absl::SkipWhitespace());
+  ChildProcess p;
+  uint64_t start = 0;
+  if (f.size() < 2 || !absl::SimpleAtoi(f[0], &p.pid) ||
+      !absl::SimpleAtoi(absl::StripAsciiWhitespace(f[1]), &start))
+    return {};
+  p.start_time = start;
+  return p;
+}
+
+absl::StatusOr<Fd> OpenLockFile(const std::string& path, int extra_flags) {
+  Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | extra_flags, 0600));
+  if (!fd.valid()) return KernelError(errno, StrCat("open ", path), kRootOnly);
+  if (::fchmod(fd.get(), 0600) < 0) return KernelError(errno, StrCat("chmod ", path));
+  return fd;
+}
+
+// True if `fd` is still the file at `path`: a lock taken on a file that was replaced or removed
+// meanwhile (a lock broken, a state directory removed by `down`) is no lock.
+bool IsFileAt(int fd, const std::string& path) {
+  struct stat a {
+  }, b{};
+  return ::fstat(fd, &a) == 0 && ::stat(path.c_str(), &b) == 0 && a.st_dev == b.st_dev &&
+         a.st_ino == b.st_ino;
+}
+
+// A fresh lock file, locked and recorded before anyone can see it, renamed over `path`.
+absl::StatusOr<Fd> ReplaceLockFile(const std::string& path) {
+  const std::string tmp = StrCat(path, ".", ::getpid());
+  ::unlink(tmp.c_str());
+  MKN_ASSIGN_OR_RETURN(Fd fd, OpenLockFile(tmp, O_EXCL));
+  absl::Status st = ::flock(fd.get(), LOCK_EX | LOCK_NB) < 0
+                        ? KernelError(errno, StrCat("lock ", tmp))
+                        : WriteHolder(fd.get(), tmp);
+  if (st.ok() && ::rename(tmp.c_str(), path.c_str()) < 0)
+    st = KernelError(errno, StrCat("rename ", tmp));
+  if (!st.ok()) {
+    ::unlink(tmp.c_str());
+    return st;
+  }
+  return fd;
+}
+
+}  // namespace
+
+absl::StatusOr<Fd> LockCluster(const std::string& cluster,
+                               const std::function<void(const std::string&)>& notice) {
+  MKN_RETURN_IF_ERROR(MakeStateDir(cluster));
+  const std::string path = StateDirOf(cluster) + "/lock";
+  const auto grace =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(kForeignLockGraceMs);
+  for (;;) {
+    MKN_ASSIGN_OR_RETURN(Fd fd, OpenLockFile(path, 0));
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) {
+      if (!IsFileAt(fd.get(), path)) continue;
+      MKN_RETURN_IF_ERROR(WriteHolder(fd.get(), path));
+      return fd;
+    }
+    if (errno != EWOULDBLOCK) return KernelError(errno, StrCat("lock ", path));
+    const ChildProcess holder = ReadHolder(fd.get());
+    if (IsAlive(holder)) {
+      return absl::FailedPreconditionError(
+          StrCat("cluster ", cluster, " is busy: minikube-net pid ", holder.pid,
+                 " holds its lock (it runs the cluster, or brings it up or down)"));
+    }
+    // Not a live minikube-net: an owner that died a moment ago (its fds go with its last thread),
+    // or a process that has no business holding it. Never the state's owner: that is alive.
+    if (std::chrono::steady_clock::now() < grace) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      continue;
+    }
+    MKN_ASSIGN_OR_RETURN(Fd fresh, ReplaceLockFile(path));
+    if (!IsFileAt(fresh.get(), path)) continue;  // another process replaced it at the same time
+    if (notice) {
+      notice(StrCat("the lock of cluster ", cluster, " (", path,
+                    ") was held by a process that is not a running minikube-net; replaced it"));
+    }
+    return fresh;
+  }
+}
+
+ChildProcess LockHolder(const std::string& cluster) {
+  Fd fd(::open((StateDirOf(cluster) + "/lock").c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  return fd.valid() ? ReadHolder(fd.get()) : ChildProcess{};
 }
 
 absl::Status RemoveStateDir(const std::string& cluster) {
@@ -278,10 +466,7 @@ absl::Status RemoveStateDir(const std::string& cluster) {
     return absl::InvalidArgumentError(
         StrCat("refusing to remove the state of cluster \"", cluster, "\""));
   }
-  std::error_code ec;
-  fs::remove_all(StateDirOf(cluster), ec);
-  if (ec) return absl::InternalError(StrCat("remove ", StateDirOf(cluster), ": ", ec.message()));
-  return absl::OkStatus();
+  return RemoveTree(StateDirOf(cluster));
 }
 
 }  // namespace mkn::vnet

@@ -394,7 +394,7 @@ absl::StatusOr<ExecResult> RunPlugin(const ExecRequest& req) {
 
 absl::StatusOr<pid_t> StartDaemon(const ExecRequest& req, const std::string& log_path) {
   MKN_ASSIGN_OR_RETURN(ChildArgs args, BuildArgs(req));
-  Fd log(::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+  Fd log(::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
   if (!log.valid()) return absl::ErrnoToStatus(errno, StrCat("open ", log_path));
   Fd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   if (!devnull.valid()) return absl::ErrnoToStatus(errno, "open /dev/null");

@@ -70,7 +70,7 @@ absl::StatusOr<ExecResult> RunPlugin(const ExecRequest& req);
 
 // Starts a long-running process (a plugin's node agent) in the request's namespaces: stdin
 // /dev/null, stdout and stderr appended to log_path (opened in the *caller's* mount namespace,
-// created 0644), its own session and process group, PR_SET_PDEATHSIG(SIGKILL) so it dies if
+// created 0600), its own session and process group, PR_SET_PDEATHSIG(SIGKILL) so it dies if
 // minikube-net is killed (checked against a parent that died before prctl). PDEATHSIG follows the
 // *thread* that spawned it: call this from a long-lived thread (the main thread), as
 // vnet/kernel/process's Spawn. `timeout` and `stdin_data` are ignored. Returns the pid, our child
