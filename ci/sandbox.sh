@@ -1,24 +1,157 @@
 #!/usr/bin/env bash
-# ci/sandbox.sh — run a command in a throw-away network + mount + PID namespace.
+# ci/sandbox.sh — run a command in a throw-away network + mount + PID namespace, or join one that runs.
 #
-#   ci/sandbox.sh CMD [ARGS...]
+#   ci/sandbox.sh CMD [ARGS...]                            CMD in a new sandbox
+#   ci/sandbox.sh --join [PID|CLUSTER] [-- CMD [ARGS...]]  a shell (or CMD) in a running sandbox
+#   ci/sandbox.sh --list                                   the running sandboxes
 #
 # Inside: a fresh network namespace holding only `lo` (up); private tmpfs mounts on /run/netns and
 # /run/minikube-net, so named namespaces and cluster state never appear on the host; its own PID
 # namespace, so every process started inside dies with CMD. When CMD exits or is killed, every
 # namespace, interface, route and nft rule made inside is gone. Needs root (CAP_SYS_ADMIN).
 # Tests, benchmarks and examples run only in here. Exit status: CMD's.
+#
+# --join is for the second terminal: a terminal opened on the host sees none of a sandbox's
+# namespaces, so it enters the sandbox's network, mount and PID namespaces (nsenter) and runs a shell
+# there (or CMD), in the current directory, with `minikube-net` on PATH when the sandbox runs it and
+# the prompt prefixed "(sandbox:<clusters>) ". The sandbox is the only one running, or the one whose
+# pid (as --list prints it) or cluster is named. What runs there dies with the sandbox, like
+# everything else in it. Exit status: the shell's (or CMD's); 1 when no sandbox runs, 2 when the one
+# meant is unclear. Each sandbox is recorded on the host as /run/minikube-net-sandbox/<pid> (the pid
+# of its unshare, its start time, its command): the only file this script leaves on the host, removed
+# by the next start, --join or --list once its process is gone. Inside a sandbox that directory is
+# private too, so a sandbox started in a sandbox is recorded there.
 set -euo pipefail
-if [[ $# -eq 0 ]]; then
-  echo "usage: ci/sandbox.sh CMD [ARGS...]" >&2
+RECORDS=/run/minikube-net-sandbox
+ME=$(basename "$0")
+
+usage() {
+  echo "usage: $ME CMD [ARGS...]" >&2
+  echo "       $ME --join [PID|CLUSTER] [-- CMD [ARGS...]]" >&2
+  echo "       $ME --list" >&2
   exit 2
-fi
+}
+
+# The start time of process $1 in clock ticks since boot (field 22 of /proc/PID/stat; the command
+# name before it may hold spaces): with the pid, it tells the sandbox from a later process that got
+# the same pid.
+start_time() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  local -a f
+  read -ra f <<<"${stat##*) }"
+  echo "${f[19]}"
+}
+
+# Prints the pid of every recorded sandbox that still runs; removes the records of those gone.
+live_sandboxes() {
+  local rec pid want
+  for rec in "$RECORDS"/*; do
+    [[ -f "$rec" ]] || continue
+    pid=${rec##*/}
+    want=$(sed -n 's/^start=//p' "$rec" 2>/dev/null || true)
+    if [[ "$pid" =~ ^[0-9]+$ && -n "$want" && "$(start_time "$pid" || true)" == "$want" ]]; then
+      echo "$pid"
+    else
+      rm -f "$rec"
+    fi
+  done
+}
+
+# The sandbox's first process (unshare's child, pid 1 inside), whose namespaces --join enters.
+init_of() { awk '{print $1}' "/proc/$1/task/$1/children" 2>/dev/null || true; }
+
+# The clusters whose state the sandbox holds, seen through its init's root (its mount namespace).
+clusters_of() {
+  local init=$1 d out=""
+  for d in "/proc/$init/root/run/minikube-net"/*/; do
+    [[ -f "$d/state.json" ]] && out+="${out:+,}$(basename "$d")"
+  done
+  echo "$out"
+}
+
+list() {
+  local pid init n=0
+  for pid in $(live_sandboxes); do
+    init=$(init_of "$pid")
+    [[ -n "$init" ]] || continue
+    ((n++ == 0)) && printf '%-8s %-24s %s\n' PID CLUSTERS COMMAND
+    printf '%-8s %-24s %s\n' "$pid" "$(clusters_of "$init")" "$(sed -n 's/^cmd=//p' "$RECORDS/$pid")"
+  done
+  ((n > 0)) || echo "no sandbox is running"
+}
+
+join() {
+  local target="" pid init
+  if [[ $# -gt 0 && "$1" != -- ]]; then target=$1; shift; fi
+  if [[ $# -gt 0 ]]; then
+    [[ "$1" == -- ]] || usage
+    shift
+  fi
+  local -a found=()
+  for pid in $(live_sandboxes); do
+    init=$(init_of "$pid")
+    [[ -n "$init" ]] || continue  # not started yet, or ending
+    if [[ -z "$target" || "$target" == "$pid" || "$target" == "$init" ||
+          ",$(clusters_of "$init")," == *",$target,"* ]]; then
+      found+=("$pid")
+    fi
+  done
+  if [[ ${#found[@]} -eq 0 ]]; then
+    if [[ -n "$target" && -n "$(live_sandboxes)" ]]; then
+      echo "$ME: no running sandbox has pid or cluster \"$target\":" >&2
+      list >&2
+      exit 2
+    fi
+    if [[ "${MKN_IN_SANDBOX:-}" == 1 ]]; then
+      echo "$ME: no sandbox is running in this one (this shell is already inside a sandbox)" >&2
+    else
+      echo "$ME: no sandbox is running (start one with: $ME CMD, e.g. $ME build/minikube-net up --shell LAB)" >&2
+    fi
+    exit 1
+  fi
+  if [[ ${#found[@]} -gt 1 ]]; then
+    echo "$ME: several sandboxes are running; name one: $ME --join PID|CLUSTER" >&2
+    list >&2
+    exit 2
+  fi
+  pid=${found[0]}
+  init=$(init_of "$pid")
+  local clusters prefix exe path=$PATH
+  clusters=$(clusters_of "$init")
+  prefix="(sandbox${clusters:+:$clusters}) "
+  # The binary the sandbox runs (up --shell, up): first on PATH, as in the shell `up --shell` opens.
+  exe=$(readlink "/proc/$init/exe" 2>/dev/null || true)
+  [[ "${exe##*/}" == minikube-net ]] && path="${exe%/*}:$PATH"
+  local -a cmd=("$@")
+  [[ ${#cmd[@]} -gt 0 ]] || cmd=("${SHELL:-/bin/bash}")
+  # PS1 for shells that take it from the environment; bash's rc files usually set their own, so bash
+  # also gets a PROMPT_COMMAND that puts the prefix back.
+  exec nsenter --target "$init" --net --mount --pid --wdns="$PWD" -- \
+    env MKN_IN_SANDBOX=1 PATH="$path" PS1="$prefix${PS1:-# }" \
+    PROMPT_COMMAND="[[ \$PS1 == \"$prefix\"* ]] || PS1=\"$prefix\$PS1\"${PROMPT_COMMAND:+; $PROMPT_COMMAND}" \
+    "${cmd[@]}"
+}
+
+[[ $# -gt 0 ]] || usage
+case "$1" in
+--join) shift; join "$@" ;;
+--list) list; exit 0 ;;
+esac
 if [[ "${MKN_IN_SANDBOX:-}" == 1 ]]; then exec "$@"; fi
+# The record --join finds this sandbox by: $$ is unshare's pid once exec'd.
+if (umask 077 && mkdir -p "$RECORDS" && live_sandboxes >/dev/null &&
+    printf 'start=%s\ncwd=%s\ncmd=%s\n' "$(start_time $$)" "$PWD" "$*" >"$RECORDS/$$") 2>/dev/null; then
+  :
+else
+  echo "$ME: could not record this sandbox in $RECORDS: --join will not find it" >&2
+fi
 exec unshare --net --mount --propagation private --pid --fork --kill-child --mount-proc -- \
   bash -c 'set -e
-    mkdir -p /run/netns /run/minikube-net
+    mkdir -p /run/netns /run/minikube-net '"$RECORDS"'
     mount -t tmpfs -o mode=755 sandbox-netns /run/netns
     mount -t tmpfs -o mode=755 sandbox-mkn /run/minikube-net
+    mount -t tmpfs -o mode=700 sandbox-records '"$RECORDS"'
     ip link set lo up
     export MKN_IN_SANDBOX=1
     exec "$@"' sandbox "$@"

@@ -3,7 +3,7 @@
 # (ping, curl, bash /dev/tcp and /dev/udp, iperf3, tshark), and a check that nothing is left afterwards.
 #
 #   examples/e2e_test.sh CASE      CASE: vxlan host_gw signals sigkill stale_netns rollback bad_input privileges commands multi shell
-#                                        permissions control collision state_errors detach
+#                                        permissions control collision state_errors detach sandbox_join
 #
 # Runs itself inside ci/sandbox.sh (a throw-away network + mount + PID namespace). Without root it exits 77
 # (ctest: skipped) — except under CI=true, where that is a failure. Waits are conditions with deadlines.
@@ -282,6 +282,48 @@ commands)
   pass "command containers run in their pod with POD_NAME/POD_IP/NODE_NAME; exec too"
   "$MKN" down custom >/dev/null
   assert_clean custom
+  ;;
+sandbox_join)
+  # A second terminal joins a running sandbox. This test runs in a sandbox itself (testlib.sh): the
+  # sandbox it starts (MKN_IN_SANDBOX unset, so ci/sandbox.sh makes one) is recorded in this one's
+  # private /run/minikube-net-sandbox, and "here" plays the host.
+  env -u MKN_IN_SANDBOX ci/sandbox.sh "$MKN" up examples/quickstart/lab.toml >"$TMP/up.log" 2>&1 &
+  sandbox=$!
+  wait_for 30 grep -q "ready in" "$TMP/up.log" || fail "the lab did not come up in the sandbox: $(cat "$TMP/up.log")"
+  [[ -f /run/minikube-net-sandbox/$sandbox ]] || fail "no record of sandbox $sandbox: $(ls -la /run/minikube-net-sandbox)"
+  [[ -z "$(ip netns list)" ]] || fail "the sandbox's namespaces are visible outside it"
+  out=$(ci/sandbox.sh --list)
+  contains "$out" "quickstart" "--list names the sandbox's cluster"
+  out=$(ci/sandbox.sh --join -- ip netns list) || fail "--join -- ip netns list: $out"
+  contains "$out" "mkn-quickstart-web-1" "a command joined to the sandbox sees the lab's namespaces"
+  contains "$out" "mkn-quickstart-underlay" "the underlay too"
+  pass "--join -- CMD: the lab's namespaces, which are not visible outside"
+  # A shell, by cluster name, as a second terminal gets it (here its stdin is a pipe): the lab's
+  # namespaces, minikube-net on PATH, the sandbox's own processes, this directory; its exit status.
+  rc=0
+  out=$(printf '%s\n' 'ip netns exec mkn-quickstart-client ping -c1 -W2 10.244.1.3 >/dev/null && echo ping-ok' \
+        'minikube-net get pods' 'echo "pid1=$(cat /proc/1/comm)"' 'pwd' 'exit 3' |
+        ci/sandbox.sh --join quickstart 2>&1) || rc=$?
+  [[ $rc == 3 ]] || fail "--join quickstart: exit $rc, want the shell's 3: $out"
+  contains "$out" "ping-ok" "a pod answers from the joined shell"
+  contains "$(grep '^web-1 ' <<<"$out")" "10.244.1.3" "minikube-net on PATH in the joined shell"
+  contains "$out" "pid1=minikube-net" "the joined shell is in the sandbox's PID namespace"
+  contains "$out" "$ROOT" "the joined shell starts in the caller's directory"
+  pass "--join CLUSTER: a shell in the sandbox (pods, minikube-net, its PID namespace); exit status passed on"
+  rc=0; out=$(ci/sandbox.sh --join nosuch 2>&1) || rc=$?
+  [[ $rc == 2 ]] || fail "--join nosuch: exit $rc, want 2: $out"
+  contains "$out" 'no running sandbox has pid or cluster "nosuch"' "an unknown name is refused"
+  # The sandbox ends (its minikube-net, pid 1 inside, is stopped): nothing of it remains, and its
+  # record goes with the next look.
+  kill -TERM "$(cat "/proc/$sandbox/task/$sandbox/children")"
+  rc=0; wait "$sandbox" || rc=$?
+  [[ $rc == 0 ]] || fail "the sandbox exited $rc: $(cat "$TMP/up.log")"
+  contains "$(cat "$TMP/up.log")" "cluster quickstart down in" "the lab was torn down"
+  rc=0; out=$(ci/sandbox.sh --join 2>&1) || rc=$?
+  [[ $rc == 1 ]] || fail "--join with no sandbox: exit $rc: $out"
+  contains "$out" "no sandbox is running" "--join says none runs"
+  [[ -z "$(ls /run/minikube-net-sandbox)" ]] || fail "a record outlived its sandbox: $(ls /run/minikube-net-sandbox)"
+  assert_clean quickstart
   ;;
 multi)
   # Two clusters side by side: each in its own namespaces, `down --all` takes both (each proven by markers).

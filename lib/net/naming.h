@@ -15,6 +15,8 @@
 //   pod's interface                 eth0                              pod netns
 //   ownership marker                minikube-net:<cluster>            ifalias of lo, every link
 //   runtime state                   /run/minikube-net/<cluster>/      host filesystem (tmpfs)
+//   a running sandbox's record      /run/minikube-net-sandbox/<pid>   host filesystem (tmpfs): how
+//                                   `ci/sandbox.sh --join` finds it (<pid>: its unshare's)
 //
 // Interface names are at most kMaxIfName (15) bytes: IFNAMSIZ is 16 with the NUL. Pure functions.
 #pragma once
@@ -31,6 +33,8 @@ inline constexpr size_t kMaxPodName = 63;  // a DNS label, as Kubernetes require
 inline constexpr std::string_view kNetnsPrefix = "mkn-";
 inline constexpr std::string_view kRunDir = "/run/minikube-net";
 inline constexpr std::string_view kNetnsDir = "/run/netns";
+// Where ci/sandbox.sh records each running sandbox, so a second terminal can join it (`--join`).
+inline constexpr std::string_view kSandboxRunDir = "/run/minikube-net-sandbox";
 
 inline constexpr std::string_view kUnderlayObject = "underlay";
 // The object name prefix of `verify`'s test pods (not in the state: `down` finds them by it).
