@@ -2,8 +2,8 @@
 # End-to-end tests (ctest label e2e): the real binary on the shipped example labs, probed with real tools
 # (ping, curl, bash /dev/tcp and /dev/udp, iperf3, tshark), and a check that nothing is left afterwards.
 #
-#   examples/e2e_test.sh CASE      CASE: vxlan host_gw signals sigkill stale_netns rollback bad_input privileges commands multi shell
-#                                        permissions control collision state_errors detach sandbox_join
+#   examples/e2e_test.sh CASE      CASE: vxlan host_gw signals sigkill stale_netns rollback bad_input privileges commands usage
+#                                        multi shell permissions control collision state_errors detach sandbox_join
 #
 # Runs itself inside ci/sandbox.sh (a throw-away network + mount + PID namespace). Without root it exits 77
 # (ctest: skipped) — except under CI=true, where that is a failure. Waits are conditions with deadlines.
@@ -283,6 +283,54 @@ commands)
   "$MKN" down custom >/dev/null
   assert_clean custom
   ;;
+usage)
+  # Every word or number a command cannot use: exit 2 and a message naming it and what was probably
+  # meant; exit 1 when the command is fine but the system cannot serve it. Each row: exit code,
+  # arguments, then the exact stderr (stdout must be empty).
+  rows() {
+    row 2 "version" 'minikube-net: unknown command "version": did you mean "--version"? (minikube-net --help lists every command)'
+    row 2 "ls" 'minikube-net: unknown command "ls": did you mean "status"? (minikube-net --help lists every command)'
+    row 2 "stauts" 'minikube-net: unknown command "stauts": did you mean "status"? (minikube-net --help lists every command)'
+    row 2 "frobnicate" 'minikube-net: unknown command "frobnicate" (minikube-net --help lists every command)'
+    row 2 "scale web -1" $'replicas: want an integer 0..20000, got -1\nRun with --help for more information.'
+    row 2 "scale web 99999999999" $'replicas: want an integer 0..20000, got 99999999999\nRun with --help for more information.'
+    row 2 "scale web 20001" $'replicas: want an integer 0..20000, got 20001\nRun with --help for more information.'
+    row 2 "scale web three" $'replicas: want an integer 0..20000, got three\nRun with --help for more information.'
+    row 2 "up --workers -3 --dry-run examples/quickstart/lab.toml" $'--workers: want an integer 0..1024, got -3\nRun with --help for more information.'
+    row 2 "verify --churn 0 examples/cni/bridge.toml" $'--churn: want an integer 1..20000, got 0\nRun with --help for more information.'
+    row 2 "get pdos" $'what: "pdos" is not one of pods, nodes, pod, node, svc, services, service, endpoints, ep, routes, route (did you mean "pods"?)\nRun with --help for more information.'
+    row 2 "cni ad web-0" $'verb: "ad" is not one of add, check, del, status, gc, version, render (did you mean "add"?)\nRun with --help for more information.'
+  }
+  row() {
+    local want_rc=$1 args=$2 want=$3 rc=0 out
+    # shellcheck disable=SC2086  # the row's arguments, split as typed
+    out=$("$MKN" $args 2>"$TMP/err") || rc=$?
+    [[ $rc == "$want_rc" ]] || fail "minikube-net $args: exit $rc, want $want_rc: $(cat "$TMP/err")"
+    [[ "$(cat "$TMP/err")" == "$want" ]] || fail "minikube-net $args said: $(cat "$TMP/err")
+want: $want"
+    [[ -z "$out" ]] || fail "minikube-net $args printed on stdout: $out"
+  }
+  rows
+  row 1 "get pods" 'minikube-net: no cluster is up (start one with: minikube-net up LAB.toml)'
+  [[ -z "$(ls /run/netns)" && -z "$(ls /run/minikube-net)" ]] || fail "a refused command created something"
+  pass "unknown commands, values and numbers: named, with the nearest, exit 2; nothing created"
+  "$MKN" up -d examples/services/lab.toml >/dev/null 2>&1
+  rows  # the same with a cluster up
+  row 2 "conntrack -n node9" 'minikube-net: no node "node9" in cluster svc (did you mean "node1"?)'
+  row 2 "conntrack -n zz" 'minikube-net: no node "zz" in cluster svc (it has node1, node2)'
+  row 2 "kill web-9" 'minikube-net: no pod "web-9" in cluster svc (did you mean "web-0"?)'
+  row 2 "scale wbe 2" 'minikube-net: no deployment "wbe" in cluster svc (did you mean "web"?)'
+  row 2 "exec web-0x -- true" 'minikube-net: no pod or node named web-0x in cluster svc (did you mean "web-0"?)'
+  row 2 "get pods -c svx" 'minikube-net: no cluster named svx is up (did you mean "svc"?)'
+  row 2 "get pods -c other" 'minikube-net: no cluster named other is up (up: svc)'
+  row 2 "logs web-0x" 'minikube-net: no pod named web-0x in cluster svc (did you mean "web-0"?)'
+  contains "$("$MKN" conntrack -n node1)" "NODE" "conntrack -n of a real node answers"
+  [[ $("$MKN" get endpoints | awk '$1 == "web" {print $2}' | tr ',' '\n' | wc -l) == 3 ]] ||
+    fail "a refused kill or scale changed web's endpoints: $("$MKN" get endpoints)"
+  pass "names the cluster does not have: the nearest one suggested, exit 2, nothing changed"
+  "$MKN" down svc >/dev/null
+  assert_clean svc
+  ;;
 sandbox_join)
   # A second terminal joins a running sandbox. This test runs in a sandbox itself (testlib.sh): the
   # sandbox it starts (MKN_IN_SANDBOX unset, so ci/sandbox.sh makes one) is recorded in this one's
@@ -292,6 +340,9 @@ sandbox_join)
   wait_for 30 grep -q "ready in" "$TMP/up.log" || fail "the lab did not come up in the sandbox: $(cat "$TMP/up.log")"
   [[ -f /run/minikube-net-sandbox/$sandbox ]] || fail "no record of sandbox $sandbox: $(ls -la /run/minikube-net-sandbox)"
   [[ -z "$(ip netns list)" ]] || fail "the sandbox's namespaces are visible outside it"
+  rc=0; out=$("$MKN" get pods 2>&1) || rc=$?
+  [[ $rc == 1 ]] || fail "get pods outside the sandbox: exit $rc: $out"
+  contains "$out" "a sandbox is running: ci/sandbox.sh --join" "minikube-net outside says how to join"
   out=$(ci/sandbox.sh --list)
   contains "$out" "quickstart" "--list names the sandbox's cluster"
   out=$(ci/sandbox.sh --join -- ip netns list) || fail "--join -- ip netns list: $out"

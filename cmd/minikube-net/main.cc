@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -23,6 +24,7 @@
 #include "lib/config/spec.h"
 #include "lib/control/format.h"
 #include "lib/control/protocol.h"
+#include "lib/control/usage.h"
 #include "lib/plan/plan.h"
 #include "lib/strings/str_cat.h"
 #include "vnet/cluster/client.h"
@@ -48,6 +50,30 @@ int Exit(const absl::Status& st) {
 }
 
 void Notice(const std::string& line) { std::cerr << "minikube-net: " << line << "\n"; }
+
+// An integer option in [lo, hi], checked on its text before CLI11 converts it: CLI11's own range
+// checks print their bounds as 300-digit doubles, and a number past int is "Could not convert".
+CLI::Validator IntIn(int64_t lo, int64_t hi) {
+  return CLI::Validator(
+      [lo, hi](std::string& text) {
+        absl::StatusOr<int64_t> v = control::ParseIntIn(text, lo, hi);
+        return v.ok() ? std::string() : std::string(v.status().message());
+      },
+      StrCat(lo, "..", hi));
+}
+
+// A word that must be one of `choices`; a wrong one is named with the nearest choice.
+CLI::Validator OneOf(std::vector<std::string> choices) {
+  std::string braces;
+  for (const std::string& c : choices) StrAppend(&braces, braces.empty() ? "{" : ",", c);
+  return CLI::Validator(
+      [choices](std::string& word) {
+        return std::find(choices.begin(), choices.end(), word) != choices.end()
+                   ? std::string()
+                   : control::NotOneOf(word, choices);
+      },
+      braces + "}");
+}
 
 // A lab file, read as every subcommand reads it: its diagnostics (warnings too) on stderr; exit 2
 // when it does not load.
@@ -268,7 +294,7 @@ CLI::App* AddVerifyCommand(CLI::App& app, VerifyFlags& f) {
   cmd->add_option("--churn", f.churn,
                   "Pods per round of the churn check (5 rounds; default: twice the lab's pods, 4 "
                   "to 200)")
-      ->check(CLI::PositiveNumber);
+      ->check(IntIn(1, control::kMaxReplicas));
   cmd->add_flag("--fail-fast", f.fail_fast,
                 "Start no check once one has failed or errored (the rest: not run); the lab "
                 "still goes down");
@@ -373,7 +399,8 @@ int main(int argc, char** argv) {
   up_cmd->add_flag(
       "--shell", up.shell,
       "Once ready, run $SHELL (else /bin/bash) here with MKN_CLUSTER set; tear down when it exits");
-  up_cmd->add_option("--workers", up.workers, "Threads creating namespaces (default: one per CPU)");
+  up_cmd->add_option("--workers", up.workers, "Threads creating namespaces (default: one per CPU)")
+      ->check(IntIn(0, 1024));
   up_cmd->footer(
       "Examples:\n  minikube-net up examples/quickstart/lab.toml      # foreground; Ctrl-C tears "
       "it down\n"
@@ -450,7 +477,7 @@ int main(int argc, char** argv) {
                    "add|check|del POD: that pod's attachment; status|gc|version: a node's chain; "
                    "render LAB: each node's conflist with ${...} filled")
       ->required()
-      ->check(CLI::IsMember({"add", "check", "del", "status", "gc", "version", "render"}));
+      ->check(OneOf({"add", "check", "del", "status", "gc", "version", "render"}));
   cni_cmd->add_option("target", cni.target, "The pod (add, check, del), or the lab file (render)");
   cni_cmd->add_option("-n,--node", cni.node,
                       "status, gc, version, render: this node (default: the first; render: all)");
@@ -481,8 +508,8 @@ int main(int argc, char** argv) {
                    "pods, nodes, svc (services, with their counters), endpoints or routes (the "
                    "edge's listeners and per-route counters)")
       ->required()
-      ->check(CLI::IsMember({"pods", "nodes", "pod", "node", "svc", "services", "service",
-                             "endpoints", "ep", "routes", "route"}));
+      ->check(OneOf({"pods", "nodes", "pod", "node", "svc", "services", "service", "endpoints",
+                     "ep", "routes", "route"}));
   get_cmd->footer(
       "Pods and nodes come from the cluster's state file; services and endpoints from its running "
       "process\n"
@@ -538,7 +565,7 @@ int main(int argc, char** argv) {
   scale_cmd->add_option("deployment", scale_dep, "Deployment name")->required();
   scale_cmd->add_option("replicas", scale_replicas, "Number of replicas")
       ->required()
-      ->check(CLI::NonNegativeNumber);
+      ->check(IntIn(0, control::kMaxReplicas));
   scale_cmd->add_option("-c,--cluster", scale_cluster,
                         "Cluster name (default: the only cluster up)");
   scale_cmd->footer(
@@ -582,6 +609,15 @@ int main(int argc, char** argv) {
       argc = i;
       break;
     }
+  }
+  // CLI11 answers an unknown first word with "A subcommand is required": name the word instead, and
+  // the command it is nearest to.
+  if (argc > 1 && argv[1][0] != '-') {
+    std::vector<std::string> commands;
+    for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; }))
+      commands.push_back(sub->get_name());
+    if (std::find(commands.begin(), commands.end(), argv[1]) == commands.end())
+      return Exit(absl::InvalidArgumentError(control::UnknownCommand(argv[1], commands)));
   }
   try {
     app.parse(argc, argv);

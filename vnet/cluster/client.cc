@@ -2,13 +2,16 @@
 
 #include <sched.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <vector>
 
 #include "lib/config/toml/load.h"
+#include "lib/control/usage.h"
 #include "lib/net/naming.h"
 #include "lib/strings/edit_distance.h"
 #include "lib/strings/str_cat.h"
@@ -27,6 +30,20 @@ bool IsPodVerb(const std::string& verb) {
 void AppendLines(const std::string& path, const std::string& prefix, std::string& out) {
   std::ifstream in(path);
   for (std::string line; std::getline(in, line);) StrAppend(&out, prefix, line, "\n");
+}
+
+// What to add to "no cluster is up" in a terminal that is not in the sandbox the cluster runs in: a
+// second terminal sees none of a sandbox's namespaces or state (ci/sandbox.sh records each running
+// sandbox on the host, by the pid of its unshare).
+std::string SandboxHint() {
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(std::string(net::kSandboxRunDir), ec)) {
+    if (std::filesystem::exists(StrCat("/proc/", e.path().filename().string()), ec)) {
+      return "; a sandbox is running: ci/sandbox.sh --join (installed: minikube-net-sandbox "
+             "--join) opens a shell in it";
+    }
+  }
+  return "";
 }
 
 }  // namespace
@@ -49,15 +66,28 @@ absl::StatusOr<ClusterState> PickCluster(const std::string& name) {
   if (const char* env = std::getenv("MKN_CLUSTER"); c.empty() && env != nullptr) c = env;
   if (c.empty()) {
     std::vector<std::string> all = ListClusters();
-    if (all.empty())
+    if (all.empty()) {
       return absl::FailedPreconditionError(
-          "no cluster is up (start one with: minikube-net up LAB.toml)");
+          StrCat("no cluster is up (start one with: minikube-net up LAB.toml)", SandboxHint()));
+    }
     if (all.size() > 1) {
       return absl::InvalidArgumentError(
           StrCat("several clusters are up; say which with --cluster (", all.size(), " up: ", all[0],
                  ", ", all[1], ", ...)"));
     }
     c = all[0];
+  } else if (std::vector<std::string> all = ListClusters();
+             std::find(all.begin(), all.end(), c) == all.end()) {
+    // Named, and not up: the user's word (exit 2), with the name that was probably meant.
+    std::string hint = " (none is)" + SandboxHint();
+    if (const std::string meant = control::Nearest(c, all); !meant.empty()) {
+      hint = StrCat(" (did you mean \"", meant, "\"?)");
+    } else if (!all.empty()) {
+      hint = " (up:";
+      for (const std::string& n : all) StrAppend(&hint, " ", n);
+      hint += ")";
+    }
+    return absl::NotFoundError(StrCat("no cluster named ", c, " is up", hint));
   }
   absl::StatusOr<ClusterState> st = ReadState(c);
   if (!st.ok()) return AsRuntimeFailure(st.status());
@@ -98,9 +128,16 @@ absl::Status EnterNetnsOf(const ClusterState& s, const std::string& name) {
     }
     if (name == "underlay") ns = s.underlay;
   }
-  if (ns.empty())
+  if (ns.empty()) {
+    std::vector<std::string> names;
+    for (const PodState& p : s.pods) names.push_back(p.name);
+    for (const NodeState& n : s.nodes) names.push_back(n.name);
+    names.push_back(std::string(net::kUnderlayObject));
+    const std::string meant = control::Nearest(name, names);
     return absl::InvalidArgumentError(
-        StrCat("no pod or node named ", name, " in cluster ", s.cluster));
+        StrCat("no pod or node named ", name, " in cluster ", s.cluster,
+               meant.empty() ? "" : StrCat(" (did you mean \"", meant, "\"?)")));
+  }
   absl::StatusOr<Fd> fd = OpenNetns(ns);
   if (!fd.ok()) return AsRuntimeFailure(fd.status());
   if (::setns(fd->get(), CLONE_NEWNET) < 0)
@@ -130,14 +167,20 @@ absl::StatusOr<control::CniAnswer> RunCniVerb(const ClusterState& s,
   const PodState* pod = nullptr;
   if (per_pod) {
     pod = s.FindPod(request.pod);
-    if (pod == nullptr)
-      return absl::InvalidArgumentError(
-          StrCat("cluster ", s.cluster, " has no pod \"", request.pod, "\""));
+    if (pod == nullptr) {
+      std::vector<std::string> names;
+      for (const PodState& p : s.pods) names.push_back(p.name);
+      return control::NoSuch("pod", request.pod, s.cluster, names);
+    }
     node = pod->node;
   } else if (node.empty() && !request.pod.empty()) {
     if (const PodState* p = s.FindPod(request.pod)) node = p->node;
   }
   if (node.empty() && !s.nodes.empty()) node = s.nodes[0].name;
+  std::vector<std::string> nodes;
+  for (const NodeState& n : s.nodes) nodes.push_back(n.name);
+  if (std::find(nodes.begin(), nodes.end(), node) == nodes.end())
+    return control::NoSuch("node", node, s.cluster, nodes);
   absl::StatusOr<std::unique_ptr<CniNode>> cn =
       CniNode::Reopen(StrCat(StateDirOf(s.cluster), "/nodes/", node));
   if (!cn.ok()) {

@@ -29,8 +29,10 @@ absl::Status AsRuntimeFailure(const absl::Status& s);
 absl::Status CheckPrivileges();
 
 // The cluster a command means: `name`, else $MKN_CLUSTER (an `up --shell` shell sets it), else the
-// only one up. kFailedPrecondition when none is up or `name`'s state does not read;
-// kInvalidArgument when several are up and none is named.
+// only one up (a dead owner's cluster counts until `down`). kNotFound when the one named is not up
+// (with the nearest name, or the ones up); kFailedPrecondition when none is up (saying so when a
+// sandbox runs: this terminal is not in it) or the state does not read; kInvalidArgument when
+// several are up and none is named.
 absl::StatusOr<ClusterState> PickCluster(const std::string& name);
 
 // `request` to the owner of the cluster PickCluster(name) picks: its answer, or PickCluster's
@@ -48,18 +50,19 @@ absl::StatusOr<std::string> ReadLogs(const ClusterState& s, const std::string& p
 
 // `exec NAME`: moves this process into the network namespace of pod, node or `underlay` NAME, with
 // POD_NAME, POD_IP and NODE_NAME set for a pod, for the caller to exec a command there. Only for a
-// single-threaded process (setns on the calling thread). kInvalidArgument for an unknown name;
-// needs CAP_SYS_ADMIN.
+// single-threaded process (setns on the calling thread). kInvalidArgument for an unknown name (with
+// the nearest one); needs CAP_SYS_ADMIN.
 absl::Status EnterNetnsOf(const ClusterState& s, const std::string& name);
 
 // `cni VERB`: one verb of a node's chain on a running network = "cni" lab, as cnitool runs it.
-// `request.pod` names the pod of add/check/del (kInvalidArgument if empty, or if no pod has that
-// name); for status/gc/version it is a pod whose node to use when it names one, else ignored, and
-// `request.node` names the node (empty: the first). A live owner runs the verb with the node views
-// it holds (a second mount of a node's view from here would share its overlay upper dirs); after a
-// crash or SIGKILL, before `down`, this process reopens the node's chain from the state directory.
-// The answer is the chain's outcome either way: a failed chain is an answer with chain_ok false,
-// not an error. Needs CAP_NET_ADMIN and CAP_SYS_ADMIN.
+// `request.pod` names the pod of add/check/del (kInvalidArgument if empty, kNotFound if no pod has
+// that name); for status/gc/version it is a pod whose node to use when it names one, else ignored,
+// and `request.node` names the node (empty: the first; kNotFound if the cluster has no such node).
+// A live owner runs the verb with the node views it holds (a second mount of a node's view from
+// here would share its overlay upper dirs); after a crash or SIGKILL, before `down`, this process
+// reopens the node's chain from the state directory. The answer is the chain's outcome either way:
+// a failed chain is an answer with chain_ok false, not an error. Needs CAP_NET_ADMIN and
+// CAP_SYS_ADMIN.
 absl::StatusOr<control::CniAnswer> RunCniVerb(const ClusterState& s,
                                               const control::CniRequest& request);
 

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "lib/control/protocol.h"
+#include "lib/control/usage.h"
 #include "lib/net/naming.h"
 #include "lib/proxy/nft_ruleset.h"
 #include "lib/status/status.h"
@@ -33,12 +34,31 @@ namespace mkn::vnet {
 
 using control::ErrorAnswer;
 
+namespace {
+
+// Names for control::NoSuch's suggestion, in spec order.
+template <typename T>
+std::vector<std::string> NamesOf(const std::vector<T>& items) {
+  std::vector<std::string> names;
+  names.reserve(items.size());
+  for (const T& x : items) names.push_back(x.name);
+  return names;
+}
+
+}  // namespace
+
 class ControlHandler {
  public:
   explicit ControlHandler(RunningCluster& rc) : rc_(rc), impl_(*rc.impl_) {}
 
   absl::StatusOr<control::KillAnswer> Serve(const control::KillRequest& r) {
     auto t0 = std::chrono::steady_clock::now();
+    {
+      // The same check KillPod makes, here to suggest the name that was probably meant.
+      std::lock_guard<std::mutex> l(impl_.mu);
+      if (impl_.spec.FindPod(r.pod) == nullptr)
+        return control::NoSuch("pod", r.pod, impl_.spec.name, NamesOf(impl_.spec.pods));
+    }
     MKN_RETURN_IF_ERROR(rc_.KillPod(r.pod));
     std::lock_guard<std::mutex> l(impl_.mu);
     const PodState* p = rc_.state_.FindPod(r.pod);
@@ -49,6 +69,13 @@ class ControlHandler {
   }
 
   absl::StatusOr<control::ScaleAnswer> Serve(const control::ScaleRequest& r) {
+    {
+      std::lock_guard<std::mutex> l(impl_.mu);
+      if (impl_.spec.FindDeployment(r.deployment) == nullptr) {
+        return control::NoSuch("deployment", r.deployment, impl_.spec.name,
+                               NamesOf(impl_.spec.deployments));
+      }
+    }
     MKN_RETURN_IF_ERROR(rc_.Scale(r.deployment, r.replicas));
     return control::ScaleAnswer{};
   }
@@ -93,6 +120,9 @@ class ControlHandler {
   absl::StatusOr<control::ConntrackAnswer> Serve(const control::ConntrackRequest& r) {
     std::lock_guard<std::mutex> l(impl_.mu);
     const config::ClusterSpec& spec = impl_.spec;
+    // An unknown node would select no flow: an empty table that looks like an idle cluster.
+    if (!r.node.empty() && spec.FindNode(r.node) == nullptr)
+      return control::NoSuch("node", r.node, spec.name, NamesOf(spec.nodes));
     control::ConntrackAnswer a;
     if (!impl_.proxy && spec.proxy_mode == config::ProxyMode::kNftables && !spec.services.empty()) {
       MKN_RETURN_IF_ERROR(AddKernelFlows(r.node, a));
@@ -118,11 +148,11 @@ class ControlHandler {
     const config::PodSpec* pod = nullptr;
     if (!r.pod.empty()) {
       pod = spec.FindPod(r.pod);
-      if (pod == nullptr) return absl::NotFoundError(StrCat("no pod \"", r.pod, "\""));
+      if (pod == nullptr) return control::NoSuch("pod", r.pod, spec.name, NamesOf(spec.pods));
       node = pod->node;
     } else if (!r.node.empty()) {
       const config::NodeSpec* n = spec.FindNode(r.node);
-      if (n == nullptr) return absl::NotFoundError(StrCat("no node \"", r.node, "\""));
+      if (n == nullptr) return control::NoSuch("node", r.node, spec.name, NamesOf(spec.nodes));
       node = n->index;
     }
     if (node >= static_cast<int>(impl_.cni_nodes.size()) || !impl_.cni_nodes[node])
