@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end tests of Services (issue 5, ctest label e2e): examples/services/lab.toml brought up in a given
+# End-to-end tests of Services (ctest label e2e): examples/services/lab.toml brought up in a given
 # proxy mode, probed with real packets (curl, bash /dev/udp, tcpdump) and checked clean afterwards.
 #
 #   examples/services/e2e_test.sh CASE      CASE: userspace nftables
@@ -114,6 +114,38 @@ check_random() {
     summary+=" $pod=${count[$pod]}"
   done
   pass "$what over $n requests:$summary (each within $lo-$hi)"
+}
+
+# What get svc and conntrack name, per mode: the algorithm really served (nftables serves least-conn
+# as random: marked "random*" and said under the table), and each flow by its service port
+# ("web-lc:80/TCP", "web-np:80/TCP" for a NodePort), as the userspace proxy names them, never by the
+# address it was sent to.
+check_served_names() {
+  local c=$1 mode=$2 svc algo json flows bad
+  svc=$("$MKN" get svc -c "$c")
+  algo=$(awk '$1 == "web-lc" {print $6}' <<<"$svc")
+  json=$("$MKN" get svc -c "$c" -o json | tr -d ' \n')
+  case "$mode" in
+  nftables)
+    [[ "$algo" == "random*" ]] || fail "get svc: web-lc's ALGORITHM is '$algo', want random* (served): $svc"
+    contains "$svc" '* web-lc: the lab asks for least-conn, which proxy_mode = "nftables" cannot serve; it serves random (least-conn needs proxy_mode = "userspace")' \
+      "get svc says what the lab asked for"
+    contains "$json" '"algorithm":"random","cluster_ip":"10.96.0.12"' "-o json: web-lc's algorithm is the one served"
+    contains "$json" '"lab_algorithm":"least-conn","name":"web-lc"' "-o json: and the lab's"
+    ;;
+  userspace)
+    [[ "$algo" == least-conn ]] || fail "get svc: web-lc's ALGORITHM is '$algo', want least-conn: $svc"
+    ! grep -q '^\* ' <<<"$svc" || fail "get svc has a footnote in userspace mode: $svc"
+    ;;
+  esac
+  hit "$c" client http://10.96.0.12/ >/dev/null || fail "curl 10.96.0.12 failed"
+  hit "$c" underlay "http://$(node_ip "$c" node2):30080/" >/dev/null || fail "curl the NodePort failed"
+  flows=$("$MKN" conntrack -c "$c")
+  [[ -n $(awk '$4 == "web-lc:80/TCP"' <<<"$flows") ]] || fail "conntrack names no flow web-lc:80/TCP: $flows"
+  [[ -n $(awk '$1 == "node2" && $4 == "web-np:80/TCP"' <<<"$flows") ]] || fail "conntrack names no NodePort flow web-np:80/TCP on node2: $flows"
+  bad=$(awk 'NR > 1 && $4 ~ /^[0-9]+\./' <<<"$flows")
+  [[ -z "$bad" ]] || fail "conntrack names flows by address, not by service: $bad"
+  pass "get svc says $algo for web-lc; conntrack names flows web-lc:80/TCP and web-np:80/TCP ($mode)"
 }
 
 # ClientIP affinity: every request of one client lands on the same backend.
@@ -466,6 +498,7 @@ userspace)
   check_affinity $c userspace
   check_random $c userspace 10.96.0.11 "random"
   check_least_conn_held $c userspace
+  check_served_names $c userspace
   check_conntrack_and_counters $c userspace
   check_counters $c userspace
   check_no_endpoints $c userspace
@@ -495,6 +528,7 @@ nftables)
   check_affinity $c nftables
   check_random $c nftables 10.96.0.11 "random"
   check_random $c nftables 10.96.0.12 "least-conn (random in nftables)"
+  check_served_names $c nftables
   check_no_endpoints $c nftables
   check_counters $c nftables
   check_bulk $c nftables

@@ -97,7 +97,7 @@ std::string ServicesTable(const ServicesAnswer& a) {
                                   s.cluster_ip,
                                   PortsText(s),
                                   std::to_string(s.endpoints.size()),
-                                  s.algorithm,
+                                  s.lab_algorithm.empty() ? s.algorithm : s.algorithm + "*",
                                   s.session_affinity};
     if (counters) {
       uint64_t packets = 0, bytes = 0, flows = 0, fresh = 0, drops = 0;
@@ -114,7 +114,15 @@ std::string ServicesTable(const ServicesAnswer& a) {
     }
     rows.push_back(std::move(r));
   }
-  return Table(rows);
+  // A footnote, not a longer cell: the column stays one word, as scripts read it with awk.
+  std::string notes;
+  for (const ServiceInfo& s : a.services) {
+    if (s.lab_algorithm.empty()) continue;
+    StrAppend(&notes, "* ", s.name, ": the lab asks for ", s.lab_algorithm,
+              ", which proxy_mode = \"", a.proxy_mode, "\" cannot serve; it serves ", s.algorithm,
+              " (", s.lab_algorithm, " needs proxy_mode = \"userspace\")\n");
+  }
+  return Table(rows) + notes;
 }
 
 std::string EndpointsTable(const ServicesAnswer& a) {

@@ -55,7 +55,9 @@ std::string StatusTable(const std::vector<ClusterRow>& clusters);
 // --- from answers ----------------------------------------------------------------------------
 
 // get svc: NAME TYPE CLUSTER-IP PORT(S) ENDPOINTS ALGORITHM AFFINITY, and PACKETS BYTES FLOWS NEW
-// DROPS summed over ports when the answer has counters.
+// DROPS summed over ports when the answer has counters. ALGORITHM is what is served; one the proxy
+// mode serves instead of the lab's is marked "random*", with a "* <service>: ..." line under the
+// table saying what the lab asked for.
 std::string ServicesTable(const ServicesAnswer& a);
 // get endpoints: NAME ENDPOINTS ("ip(pod),..." or "<none>").
 std::string EndpointsTable(const ServicesAnswer& a);

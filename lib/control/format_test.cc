@@ -68,7 +68,8 @@ ServicesAnswer Services(bool counters) {
        "None",
        10800,
        {np, dns},
-       {{"web-0", "10.244.1.2", "node2"}, {"web-1", "10.244.0.3", "node1"}}},
+       {{"web-0", "10.244.1.2", "node2"}, {"web-1", "10.244.0.3", "node1"}},
+       ""},
       {"empty",
        "ClusterIP",
        "10.96.0.99",
@@ -76,7 +77,8 @@ ServicesAnswer Services(bool counters) {
        "ClientIP",
        600,
        {{"", 80, "TCP", 80, "", 0, std::nullopt}},
-       {}},
+       {},
+       ""},
   };
   return a;
 }
@@ -98,6 +100,20 @@ TEST(Format, ServicesTableSumsEachServicesPorts) {
             "web-np  10.244.1.2(web-0),10.244.0.3(web-1)\n"
             "empty   <none>\n");
   EXPECT_EQ(ServicesJson(ServicesAnswer{}), "[]\n");
+}
+
+// An algorithm the proxy mode serves instead of the lab's: marked, and said under the table.
+TEST(Format, ServicesTableSaysWhatIsServed) {
+  ServicesAnswer a = Services(false);
+  a.proxy_mode = "nftables";
+  a.services[0].lab_algorithm = "least-conn";
+  EXPECT_EQ(
+      ServicesTable(a),
+      "NAME    TYPE       CLUSTER-IP  PORT(S)              ENDPOINTS  ALGORITHM  AFFINITY\n"
+      "web-np  NodePort   10.96.0.11  80:30080/TCP,53/UDP  2          random*    None\n"
+      "empty   ClusterIP  10.96.0.99  80/TCP               0          random     ClientIP\n"
+      "* web-np: the lab asks for least-conn, which proxy_mode = \"nftables\" cannot serve; it "
+      "serves random (least-conn needs proxy_mode = \"userspace\")\n");
 }
 
 TEST(Format, RoutesConntrackKillScale) {

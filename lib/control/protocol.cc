@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <utility>
 
+#include "lib/proxy/nft_ruleset.h"
 #include "lib/strings/str_cat.h"
 
 namespace mkn::control {
@@ -251,6 +252,7 @@ ServiceInfo ReadService(Reader& r) {
   s.type = r.Str("type");
   s.cluster_ip = r.Str("cluster_ip");
   s.algorithm = r.Str("algorithm");
+  s.lab_algorithm = r.OptStr("lab_algorithm");
   s.session_affinity = r.Str("session_affinity");
   s.affinity_timeout = static_cast<int>(r.Int("affinity_timeout", 0, kMaxAffinityTimeout));
   s.ports = ReadObjects<ServicePortInfo>(r, r.Array("ports"), r.Path("ports"), ReadPort);
@@ -401,14 +403,16 @@ json ToJson(const ServiceInfo& s) {
   for (const ServicePortInfo& p : s.ports) ports.push_back(PortJson(p));
   for (const EndpointInfo& e : s.endpoints)
     eps.push_back({{"pod", e.pod}, {"ip", e.ip}, {"node", e.node}});
-  return json{{"name", s.name},
-              {"type", s.type},
-              {"cluster_ip", s.cluster_ip},
-              {"algorithm", s.algorithm},
-              {"session_affinity", s.session_affinity},
-              {"affinity_timeout", s.affinity_timeout},
-              {"ports", ports},
-              {"endpoints", eps}};
+  json j{{"name", s.name},
+         {"type", s.type},
+         {"cluster_ip", s.cluster_ip},
+         {"algorithm", s.algorithm},
+         {"session_affinity", s.session_affinity},
+         {"affinity_timeout", s.affinity_timeout},
+         {"ports", ports},
+         {"endpoints", eps}};
+  if (!s.lab_algorithm.empty()) j["lab_algorithm"] = s.lab_algorithm;
+  return j;
 }
 
 json ToJson(const ServicesAnswer& a) {
@@ -610,7 +614,12 @@ ServicesAnswer ServicesFromSpec(const config::ClusterSpec& spec) {
     info.name = s.name;
     info.type = std::string(config::ToString(s.type));
     info.cluster_ip = s.cluster_ip.ToString();
-    info.algorithm = std::string(config::ToString(s.algorithm));
+    // What is served, not only what was asked: nftables serves least-conn as random.
+    const config::Algorithm served = spec.proxy_mode == config::ProxyMode::kNftables
+                                         ? proxy::NftAlgorithm(s.algorithm)
+                                         : s.algorithm;
+    info.algorithm = std::string(config::ToString(served));
+    if (served != s.algorithm) info.lab_algorithm = std::string(config::ToString(s.algorithm));
     info.session_affinity = s.affinity_client_ip ? "ClientIP" : "None";
     info.affinity_timeout = s.affinity_timeout;
     for (const config::ServicePortSpec& p : s.ports) {

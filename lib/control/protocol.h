@@ -75,11 +75,13 @@ struct EndpointInfo {
 };
 
 struct ServiceInfo {
-  std::string name, type, cluster_ip, algorithm;
+  std::string name, type, cluster_ip;
+  std::string algorithm;  // what the proxy serves (nftables: proxy/nft_ruleset's NftAlgorithm)
   std::string session_affinity;  // "None" or "ClientIP"
   int affinity_timeout = 0;      // seconds
   std::vector<ServicePortInfo> ports;
   std::vector<EndpointInfo> endpoints;
+  std::string lab_algorithm;  // what the lab asks for, when the proxy mode serves another; else ""
   bool operator==(const ServiceInfo&) const = default;
 };
 
@@ -313,7 +315,8 @@ absl::StatusOr<T> ParseAnswer(std::string_view text) {
 // --- answers computed from the spec ----------------------------------------------------------
 
 // The Services of `spec` as `services`/`endpoints` answer them, without counters (the running
-// cluster adds those: the proxy's, or nftables' and conntrack's).
+// cluster adds those: the proxy's, or nftables' and conntrack's). Each service's algorithm is the
+// one its proxy mode serves, with the lab's in lab_algorithm when they differ.
 ServicesAnswer ServicesFromSpec(const config::ClusterSpec& spec);
 
 }  // namespace mkn::control

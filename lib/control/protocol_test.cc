@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "lib/config/toml/load.h"
+#include "lib/strings/str_cat.h"
 
 namespace mkn::control {
 namespace {
@@ -53,7 +54,7 @@ TEST(Protocol, RequestsOnTheWire) {
 ServicesAnswer SampleServices() {
   ServicesAnswer a;
   a.proxy_mode = "userspace";
-  ServiceInfo web{"web", "NodePort", "10.96.0.10", "round-robin", "ClientIP", 600, {}, {}};
+  ServiceInfo web{"web", "NodePort", "10.96.0.10", "round-robin", "ClientIP", 600, {}, {}, ""};
   ServicePortInfo http;
   http.name = "http";
   http.port = 80;
@@ -75,7 +76,8 @@ ServicesAnswer SampleServices() {
                                  "None",
                                  10800,
                                  {ServicePortInfo{"", 80, "TCP", 80, "", 0, std::nullopt}},
-                                 {}}};
+                                 {},
+                                 "least-conn"}};
   return a;
 }
 
@@ -340,6 +342,52 @@ affinity_timeout = 60
   ASSERT_EQ(s.endpoints.size(), 2u);
   EXPECT_EQ(s.endpoints[0].pod, "web-0");
   EXPECT_EQ(s.endpoints[1].node, "node2");
+}
+
+// nftables serves least-conn as random: the answer says what is served, and what the lab asked.
+TEST(Protocol, ServicesFromSpecSaysWhatIsServed) {
+  for (const char* mode : {"userspace", "nftables"}) {
+    config::LoadResult r = config::Load(StrCat(R"([cluster]
+name = "s"
+proxy_mode = ")",
+                                               mode, R"("
+[[pod]]
+name = "web"
+labels = { app = "web" }
+  [[pod.container]]
+  app = "http-echo"
+[[service]]
+name = "lc"
+selector = { app = "web" }
+algorithm = "least-conn"
+  [[service.port]]
+  port = 80
+  target_port = 8080
+[[service]]
+name = "rr"
+selector = { app = "web" }
+algorithm = "round-robin"
+  [[service.port]]
+  port = 80
+  target_port = 8080
+)"),
+                                        "s.toml");
+    ASSERT_TRUE(r.spec) << r.diags.FormatAll();
+    ServicesAnswer a = ServicesFromSpec(*r.spec);
+    ASSERT_EQ(a.services.size(), 2u);
+    const bool nft = std::string(mode) == "nftables";
+    EXPECT_EQ(a.services[0].algorithm, nft ? "random" : "least-conn") << mode;
+    EXPECT_EQ(a.services[0].lab_algorithm, nft ? "least-conn" : "") << mode;
+    EXPECT_EQ(a.services[1].algorithm, "round-robin") << mode;
+    EXPECT_EQ(a.services[1].lab_algorithm, "") << mode;
+    // On the wire only when it differs, and read back.
+    const nlohmann::json j = ToJson(a);
+    EXPECT_EQ(j["services"][0].contains("lab_algorithm"), nft) << mode;
+    EXPECT_FALSE(j["services"][1].contains("lab_algorithm")) << mode;
+    absl::StatusOr<ServicesAnswer> back = ParseAnswer<ServicesAnswer>(Encode(j));
+    ASSERT_TRUE(back.ok()) << back.status();
+    EXPECT_EQ(*back, a) << mode;
+  }
 }
 
 }  // namespace

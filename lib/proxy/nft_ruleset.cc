@@ -228,22 +228,20 @@ void RenderServicePort(const ClusterSpec& spec, const ServiceSpec& svc, const Se
     }
   }
   std::string pick, comment;
-  switch (svc.algorithm) {
+  if (svc.algorithm == Algorithm::kLeastConn) {
+    w.Line(
+        "# least-conn cannot be expressed in nftables (no rule reads a backend's connection "
+        "count): random.");
+    comment = "least-conn is not expressible in nftables: random";
+  }
+  switch (NftAlgorithm(svc.algorithm)) {
     case Algorithm::kRandom:
+    case Algorithm::kLeastConn:  // never returned by NftAlgorithm
       pick = "numgen random";
       break;
     case Algorithm::kRoundRobin:
       pick = "numgen inc";
       comment = "round-robin: a counter shared by every new flow";
-      break;
-    case Algorithm::kLeastConn:
-      // The kernel keeps no per-backend connection count a rule could read (IPVS does; nftables
-      // has no such expression), so least-conn is served as random and says so.
-      w.Line(
-          "# least-conn cannot be expressed in nftables (no rule reads a backend's connection "
-          "count): random.");
-      pick = "numgen random";
-      comment = "least-conn is not expressible in nftables: random";
       break;
     case Algorithm::kSourceHash:
       pick = StrCat("jhash ip saddr");
@@ -348,6 +346,21 @@ absl::StatusOr<std::vector<std::vector<uint64_t>>> ParseNftCounters(const Cluste
     }
   }
   return out;
+}
+
+Algorithm NftAlgorithm(Algorithm a) {
+  // The kernel keeps no per-backend connection count a rule could read (IPVS does; nftables has no
+  // such expression), so least-conn is served as random, and the ruleset and `get svc` say so.
+  return a == Algorithm::kLeastConn ? Algorithm::kRandom : a;
+}
+
+std::string ServicePortLabel(const ServiceSpec& svc, const ServicePortSpec& port) {
+  nat::ServicePort p;
+  p.service = svc.name;
+  p.name = port.name;
+  p.port = static_cast<uint16_t>(port.port);
+  p.protocol = port.protocol;
+  return p.Label();
 }
 
 std::optional<std::pair<int, int>> ServicePortOfFlow(const ClusterSpec& spec, net::Ipv4 orig_dst,

@@ -29,7 +29,8 @@
 // ParseNftCounters() reads the table back: `nft -j list table ip kube-proxy` in a node, the
 // counter rule that opens each service chain (above), matched to the spec's service ports by the
 // chain names this file gives them. ServicePortOfFlow() says which service port a flow of the
-// kernel's conntrack table was sent to. Together they are `get svc`'s counters in nftables mode.
+// kernel's conntrack table was sent to. Together they are `get svc`'s counters in nftables mode,
+// and `conntrack`'s SERVICE column (ServicePortLabel).
 #pragma once
 
 #include <cstdint>
@@ -72,6 +73,16 @@ std::string EndpointChain(std::string_view prefix, const config::ServiceSpec& sv
 // not nft's shape ({"nftables": [...]}), or a service chain's counter has no unsigned "packets".
 absl::StatusOr<std::vector<std::vector<uint64_t>>> ParseNftCounters(const config::ClusterSpec& spec,
                                                                     std::string_view nft_json);
+
+// The algorithm nftables serves for a service that asks for `a`: `a` itself, except least-conn,
+// which no nftables expression can compute (the kernel keeps no per-backend connection count a rule
+// could read; IPVS does), so it is served as random. `get svc` shows this one, not the lab's.
+config::Algorithm NftAlgorithm(config::Algorithm a);
+
+// How `conntrack` and the counters name a service port in both proxy modes: "web:http" for a named
+// port, "web:80/TCP" otherwise (lib/nat's ServicePort::Label, which the userspace proxy's flows
+// carry), so a flow reads the same whichever mode translated it.
+std::string ServicePortLabel(const config::ServiceSpec& svc, const config::ServicePortSpec& port);
 
 // The service port (indices into spec.services and its ports) a translated flow was sent to,
 // from the flow's original destination: a ClusterIP and port, else a node's underlay address and

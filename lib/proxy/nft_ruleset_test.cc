@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "lib/config/toml/load.h"
+#include "lib/nat/service_table.h"
 #include "lib/strings/str_cat.h"
 
 namespace mkn::proxy {
@@ -526,6 +527,35 @@ TEST_F(NftRuleset, ServicePortOfFlow) {
   };
   for (const Row& r : rows)
     EXPECT_EQ(ServicePortOfFlow(spec_, r.dst, r.dport, r.proto), r.want) << r.what;
+}
+
+// What `get svc` says is served, and what the rules do: least-conn alone changes.
+TEST_F(NftRuleset, NftAlgorithmIsWhatTheRulesServe) {
+  using config::Algorithm;
+  EXPECT_EQ(NftAlgorithm(Algorithm::kRandom), Algorithm::kRandom);
+  EXPECT_EQ(NftAlgorithm(Algorithm::kRoundRobin), Algorithm::kRoundRobin);
+  EXPECT_EQ(NftAlgorithm(Algorithm::kSourceHash), Algorithm::kSourceHash);
+  EXPECT_EQ(NftAlgorithm(Algorithm::kLeastConn), Algorithm::kRandom);
+  // web-lc's chain picks as web-np's (random) does.
+  EXPECT_THAT(text_, HasSubstr(Chain("service", "web-lc") + " numgen random mod 4 vmap"));
+  EXPECT_THAT(text_, HasSubstr(Chain("service", "web-np") + " numgen random mod 4 vmap"));
+}
+
+// The conntrack SERVICE column names a port as the userspace proxy's flows do.
+TEST_F(NftRuleset, ServicePortLabelIsTheUserspaceProxysLabel) {
+  EXPECT_EQ(ServicePortLabel(Svc("web"), Svc("web").ports[0]), "web:80/TCP");
+  EXPECT_EQ(ServicePortLabel(Svc("dns"), Svc("dns").ports[0]), "dns:53/UDP");
+  EXPECT_EQ(ServicePortLabel(Svc("empty-np"), Svc("empty-np").ports[0]), "empty-np:u");
+  absl::StatusOr<nat::ServiceTable> table = nat::ServiceTable::Build(spec_);
+  ASSERT_TRUE(table.ok()) << table.status();
+  size_t n = 0;
+  for (const config::ServiceSpec& s : spec_.services) {
+    for (const config::ServicePortSpec& p : s.ports) {
+      ASSERT_LT(n, table->ports().size());
+      EXPECT_EQ(ServicePortLabel(s, p), table->ports()[n++].Label()) << s.name;
+    }
+  }
+  EXPECT_EQ(n, table->ports().size());
 }
 
 }  // namespace

@@ -234,7 +234,7 @@ class ControlHandler {
   }
 
   // nftables: the kernel's flows that were translated (their reply does not come from where they
-  // went), of one node or all.
+  // went), of one node or all, each named by the service port it was sent to.
   absl::Status AddKernelFlows(const std::string& only_node, control::ConntrackAnswer& a) const {
     const config::ClusterSpec& spec = impl_.spec;
     std::map<uint32_t, std::string> pod_of;
@@ -253,8 +253,14 @@ class ControlHandler {
         if (f.orig_dst == f.reply_src || (f.protocol != "tcp" && f.protocol != "udp")) continue;
         const std::string proto = f.protocol == "tcp" ? "TCP" : "UDP";
         auto pod = pod_of.find(f.reply_src.value);
-        a.flows.push_back({n.name, proto, f.state.empty() ? "-" : f.state,
-                           StrCat(f.orig_dst.ToString(), ":", f.orig_dport, "/", proto),
+        // Named as the userspace proxy names it; a flow no service port claims keeps its address.
+        std::optional<std::pair<int, int>> sp =
+            proxy::ServicePortOfFlow(spec, f.orig_dst, f.orig_dport, f.protocol);
+        std::string service =
+            sp ? proxy::ServicePortLabel(spec.services[sp->first],
+                                         spec.services[sp->first].ports[sp->second])
+               : StrCat(f.orig_dst.ToString(), ":", f.orig_dport, "/", proto);
+        a.flows.push_back({n.name, proto, f.state.empty() ? "-" : f.state, std::move(service),
                            ep(f.orig_src, f.orig_sport, f.orig_dst, f.orig_dport),
                            ep(f.reply_src, f.reply_sport, f.reply_dst, f.reply_dport),
                            pod == pod_of.end() ? "" : pod->second, f.expires_s * 1000, f.packets,
