@@ -312,6 +312,7 @@ want: $want"
   }
   rows
   row 1 "get pods" 'minikube-net: no cluster is up (start one with: minikube-net up LAB.toml)'
+  row 2 "cni render --node node1" 'minikube-net: cni render: name the lab file (no cluster is up to take it from)'
   [[ -z "$(ls /run/netns)" && -z "$(ls /run/minikube-net)" ]] || fail "a refused command created something"
   pass "unknown commands, values and numbers: named, with the nearest, exit 2; nothing created"
   "$MKN" up -d examples/services/lab.toml >/dev/null 2>&1

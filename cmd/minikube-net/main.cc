@@ -238,12 +238,21 @@ struct CniFlags {
 };
 
 int RunCni(const CniFlags& f) {
-  if (f.verb == "render") {  // `cni render LAB [--node N]`: nothing runs
-    if (f.target.empty()) return Exit(absl::InvalidArgumentError("cni render: name the lab file"));
+  if (f.verb == "render") {  // `cni render [LAB] [--node N]`: nothing runs
+    std::string lab = f.target;
+    if (lab.empty()) {  // the lab file the running cluster came up with, as it reads now
+      absl::StatusOr<vnet::ClusterState> s = vnet::PickCluster(f.cluster);
+      if (absl::IsFailedPrecondition(s.status())) {
+        return Exit(absl::InvalidArgumentError(
+            "cni render: name the lab file (no cluster is up to take it from)"));
+      }
+      if (!s.ok()) return Exit(s.status());
+      lab = s->lab;
+    }
     int code = kExitOk;
-    std::optional<config::ClusterSpec> spec = Lab(f.target, code);
+    std::optional<config::ClusterSpec> spec = Lab(lab, code);
     if (!spec) return code;
-    absl::StatusOr<std::string> text = vnet::RenderCniConfigs(*spec, f.target, f.node);
+    absl::StatusOr<std::string> text = vnet::RenderCniConfigs(*spec, lab, f.node);
     if (!text.ok()) return Exit(text.status());
     std::cout << *text;
     return kExitOk;
@@ -475,10 +484,12 @@ int main(int argc, char** argv) {
   cni_cmd
       ->add_option("verb", cni.verb,
                    "add|check|del POD: that pod's attachment; status|gc|version: a node's chain; "
-                   "render LAB: each node's conflist with ${...} filled")
+                   "render [LAB]: each node's conflist with ${...} filled")
       ->required()
       ->check(OneOf({"add", "check", "del", "status", "gc", "version", "render"}));
-  cni_cmd->add_option("target", cni.target, "The pod (add, check, del), or the lab file (render)");
+  cni_cmd->add_option("target", cni.target,
+                      "The pod (add, check, del), or the lab file (render; default: the running "
+                      "cluster's)");
   cni_cmd->add_option("-n,--node", cni.node,
                       "status, gc, version, render: this node (default: the first; render: all)");
   cni_cmd->add_option("-c,--cluster", cni.cluster, "Cluster name (default: the only cluster up)");
@@ -487,6 +498,7 @@ int main(int argc, char** argv) {
                     "status and time");
   cni_cmd->footer(
       "Examples:\n  minikube-net cni render examples/cni/bridge.toml --node node2\n"
+      "  minikube-net cni render --node node2     # the running cluster's lab file\n"
       "  minikube-net cni del web-0 --show-exec\n  minikube-net cni add web-0\n  minikube-net cni "
       "check web-0\n"
       "  minikube-net cni version --node node1\n"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# examples/cni/e2e_test.sh — a lab whose pods a CNI plugin chain wires (issue 7), with the Debian
+# examples/cni/e2e_test.sh — a lab whose pods a CNI plugin chain wires (`network = "cni"`), with the Debian
 # containernetworking-plugins and the broken plugins in examples/cni/broken.
 #
 #   examples/cni/e2e_test.sh up|sigkill|errors|failures|leak
@@ -50,6 +50,12 @@ up)
   [[ ! -e /var/lib/cni/networks/kubenet ]] || fail "the host's /var/lib/cni was written"
   ls $st/node1/results | grep -q "^kubenet-mkn-$c-web-1-eth0$" || fail "no cached result for web-1: $(ls $st/node1/results)"
   pass "plugin state per node (not the host's), results cached as libcni does"
+  # cni render without a lab file renders the running cluster's, as the lab file itself renders.
+  out=$("$MKN" cni render --node node2) || fail "cni render --node node2 (the running lab): $out"
+  [[ "$out" == "$("$MKN" cni render examples/cni/bridge.toml --node node2)" ]] ||
+    fail "cni render of the running lab differs from rendering its file: $out"
+  contains "$out" '10.244.1.0/24' "node2's range filled in"
+  pass "cni render --node node2 renders the running cluster's lab"
   # The developer's loop: CHECK passes, fails once the pod is tampered with; DEL and ADD again.
   "$MKN" cni check web-2 >/dev/null || fail "cni check web-2"
   ip -n mkn-$c-web-2 addr flush dev eth0
