@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/cni/cni.sh — ADD then DEL of 1000 pods on 10 nodes with the Debian bridge + host-local
 # plugins through minikube-net's CNI runtime (vnet/cni), against the shell loop users write today,
-# and against the plugin spawned directly, to see what the runtime adds to each call (issue 7).
+# and against the plugin spawned directly, to see what the runtime adds to each call.
 #
 #   bench/cni/cni.sh [--quick] [--abba]
 #

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/cni/loop.sh — the reference of bench/cni: what users script today to put pods on a plugin
-# chain without a runtime (issue 7), one `ip` process per namespace and one `ip netns exec` per
+# chain without a runtime, one `ip` process per namespace and one `ip netns exec` per
 # plugin call, sequentially.
 #
 #   unshare -m --propagation private bench/cni/loop.sh PODS CONFDIR PLUGIN

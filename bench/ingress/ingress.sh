@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/ingress/ingress.sh — minikube-net's ingress against nginx as a reverse proxy to the same pod, in the
-# same run, on the same cores, with wrk (issue 6).
+# same run, on the same cores, with wrk.
 #
 #   bench/ingress/ingress.sh [--nginx-only | --calibrate] [--quick] [-d SECONDS] [-c CONNECTIONS]
 #                            [--proxy-cpus LIST] [--wrk-cpus LIST] [--exec CMD]
@@ -19,7 +19,7 @@
 #                          (an OPENSSL_CONF with NumTickets = 0 and -SessionTicket for both processes, and
 #                          nginx's ssl_session_cache/ssl_session_tickets off); openssl s_client checks that
 #                          neither resumes, and nginx's access log ($ssl_session_reused) counts none.
-# Targets (issue 6): req/s >= 1.0x nginx and p99 <= 1.2x nginx in every case; TLS handshakes/s >= 0.9x.
+# Targets: req/s >= 1.0x nginx and p99 <= 1.2x nginx in every case; TLS handshakes/s >= 0.9x.
 #
 # Where each piece runs, and why it is the same path for both. The sandbox's own netns (where
 # minikube-net runs) cannot reach pod IPs: only a node can. minikube-net listens in the sandbox's netns

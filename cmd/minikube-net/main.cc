@@ -387,6 +387,13 @@ int main(int argc, char** argv) {
       "built from a lab file on one Linux machine, in one process. Everything it makes lives in\n"
       "network namespaces it owns (ip netns list | grep mkn-)."};
   app.require_subcommand(1);
+  app.footer(
+      "Exit codes: 0 ok, 1 runtime failure or missing privileges, 2 bad lab file or usage (a "
+      "word,\n"
+      "name or number a command cannot use is named, with the nearest one it knows).\n"
+      "Labs run in a sandbox (ci/sandbox.sh, installed as minikube-net-sandbox) are invisible to "
+      "other\n"
+      "terminals: `ci/sandbox.sh --join` opens a shell in the running sandbox from a second one.");
   app.set_version_flag("--version", "minikube-net 0.1.0");
 
   UpFlags up;

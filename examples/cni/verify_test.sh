@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# examples/cni/verify_test.sh — `minikube-net verify` (the CNI conformance suite, issue 7) end to end:
+# examples/cni/verify_test.sh — `minikube-net verify` (the CNI conformance suite) end to end:
 #
 #   bridge, ptp  the Debian plugins pass every check that applies (exit 0) with the default settings, well
 #                within the time CI can give it (issue 14: <= 15 s here); the JUnit file is well-formed,

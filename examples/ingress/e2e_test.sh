@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end tests of the edge (issue 6, ctest label e2e): examples/ingress/lab.toml up, probed with real
+# End-to-end tests of the edge (ctest label e2e): examples/ingress/lab.toml up, probed with real
 # curl on the loopback listeners, and checked clean afterwards.
 #
 #   examples/ingress/e2e_test.sh CASE      CASE: routing tls errors bodies load

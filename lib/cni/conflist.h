@@ -1,5 +1,5 @@
 // lib/cni/conflist — a CNI network configuration list (SPEC.md §1) as a runtime loads it, and the
-// per-node template rendering of issue 7 (`${node.pod_cidr}` and friends).
+// per-node template rendering a lab adds (`${node.pod_cidr}` and friends).
 //
 // Pure: text in, values or InvalidArgument out. Every problem of one file is reported, one per
 // line of the Status message, each as "ORIGIN:LINE:COL: FIELD.PATH: what is wrong", the position

@@ -49,7 +49,7 @@ struct RawContainer {
   std::vector<RawContainerPort> ports;
 };
 
-// [cni] (cluster-wide) and a node's `cni = { ... }` override (issue 7).
+// [cni] (cluster-wide) and a node's `cni = { ... }` override: a network = "cni" lab's chain.
 struct RawCni {
   SourcePos pos;
   bool present = false;
@@ -177,7 +177,7 @@ struct RawCluster {
   Field<bool> auto_tls;
 };
 
-// --- Layer 7: the edge (issue 6) -----------------------------------------------------------------
+// --- Layer 7: the edge ---------------------------------------------------------------------------
 
 // { name = "x-env", value = "canary" }: header and query matches, header modifier set/add.
 struct RawNameValue {

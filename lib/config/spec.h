@@ -40,8 +40,7 @@ std::string_view ToString(PathType t);
 inline constexpr int kVxlanOverhead = 50;  // outer Ethernet 14 + IP 20 + UDP 8 + VXLAN 8
 inline constexpr int kVxlanPort = 4789;    // IANA
 
-// --- Bring your own CNI (issue 7)
-// -----------------------------------------------------------------
+// --- Bring your own CNI: network = "cni" ---------------------------------------------------------
 
 // Who makes the cross-node routes of a CNI lab: the tool (as kindnet does with host-gw, flannel
 // with VXLAN), or the plugin chain / a node daemon.
@@ -189,7 +188,7 @@ struct IngressSpec {
   std::vector<IngressTlsSpec> tls;
 };
 
-// --- Layer 7: the edge (issue 6) -----------------------------------------------------------------
+// --- Layer 7: the edge ---------------------------------------------------------------------------
 
 enum class ListenerProtocol { kHttp, kHttps };
 // How the ingress reaches a backend Service: through its ClusterIP (the Service layer balances, as

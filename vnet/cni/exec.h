@@ -21,7 +21,7 @@
 // ~2.6 from other builds): posix_spawn + waitpid 570-760 µs (median), RunPlugin adds a median
 // 50-110 µs a call (three pipes, poll, pidfd, the stdin write), the same with setns into a node's
 // netns and mount namespace. A quiet run gave 530 µs vs 576 µs (+46), 616 µs in a node. The
-// plugin's exec and dynamic loading dominate; issue 7's budget for the harness is 1 ms.
+// plugin's exec and dynamic loading dominate; the harness's budget is 1 ms a call.
 #pragma once
 
 #include <sys/types.h>

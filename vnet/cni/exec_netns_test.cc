@@ -810,7 +810,7 @@ TEST(RunPlugin, OverheadPerCallOfTrue) {
         "added %.0f us a call\n",
         kTrue, what, kN, MedianUs(base), MedianUs(run), added);
     RecordProperty(property, static_cast<int>(added));
-    // Issue 7: the harness adds at most 1 ms per plugin call.
+    // The budget: the harness adds at most 1 ms per plugin call.
     EXPECT_LT(added, 1000.0);
   };
   ExecRequest r;

@@ -1,5 +1,5 @@
 // vnet/cni/runtime — a container runtime's CNI part, as libcni does it, for the fake nodes of a lab
-// whose pods a user's plugin chain wires ([cluster] network = "cni", issue 7).
+// whose pods a user's plugin chain wires ([cluster] network = "cni").
 //
 // LoadCniConfigs() reads and checks every node's conflist before anything exists: the file is read,
 // ${node.*}/${cluster.*} filled per node, the list parsed (lib/cni/conflist) and every plugin's

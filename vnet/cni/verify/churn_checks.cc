@@ -1,4 +1,4 @@
-// vnet/cni/verify/churn_checks — the churn check (id churn, issue 7): N test pods ADDed then
+// vnet/cni/verify/churn_checks — the churn check (id churn): N test pods ADDed then
 // DELeted on one node, R rounds, and after every round the node must be as before the first (links,
 // addresses, routes, neighbours, nft/iptables rules, state files: lib/cni/snapshot) with as many
 // cache entries. What one careful DEL (spec.del.clean) does not show: a slow leak, a lock or an

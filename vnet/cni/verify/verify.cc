@@ -98,7 +98,7 @@ const std::vector<CheckDef>& Defs() {
         "CNI CONVENTIONS.md bandwidth", true},
        CheckBandwidth},
       {{"churn", "N pods x R rounds of ADD then DEL leave nothing behind",
-        "SPEC.md §2 ADD/DEL (issue 7 churn)", true},
+        "SPEC.md §2 ADD/DEL, runtime practice", true},
        CheckChurn},
   };
   return defs;

@@ -1,4 +1,4 @@
-// vnet/cni/verify/verify — `minikube-net verify`: the CNI conformance suite (issue 7). Brings a
+// vnet/cni/verify/verify — `minikube-net verify`: the CNI conformance suite. Brings a
 // network = "cni" lab up with the user's plugin chain, checks the CNI spec (SPEC.md) and the
 // Kubernetes network model against what the plugin did, tears the lab down.
 //
