@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/cni/verify.sh — how long `minikube-net verify` takes with its default settings (issue 14:
+# bench/cni/verify.sh — how long `minikube-net verify` takes with its default settings (the targets:
 # a healthy lab must pass in <= 15 s, a broken plugin must be reported in <= 30 s, so that the
 # suite can run on every push).
 #

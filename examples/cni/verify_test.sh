@@ -2,13 +2,13 @@
 # examples/cni/verify_test.sh — `minikube-net verify` (the CNI conformance suite) end to end:
 #
 #   bridge, ptp  the Debian plugins pass every check that applies (exit 0) with the default settings, well
-#                within the time CI can give it (issue 14: <= 15 s here); the JUnit file is well-formed,
+#                within the time CI can give it (<= 15 s here); the JUnit file is well-formed,
 #                lists every check with its source and the plugins' versions as <properties>; -o json
 #                says the same; nothing of the lab is left
 #   broken       each plugin of examples/cni/broken is caught by exactly its check, with a message that
 #                says what went wrong, exit 1; the neighbouring checks (--only) still pass
-#   broken_defaults  a hanging ADD and a wrong result with the default settings: reported fast (issue 14:
-#                <= 30 s), the checks that need a working ADD skip pointing at spec.add
+#   broken_defaults  a hanging ADD and a wrong result with the default settings: reported fast
+#                (<= 30 s), the checks that need a working ADD skip pointing at spec.add
 #   fail_fast    --fail-fast: the first failure stops the run, the rest is "not run", the lab goes down
 #   timeout      --timeout: a check cut at the deadline is an ERROR, checks not started are "not run",
 #                exit 1, the run ends near the deadline and leaves nothing behind
@@ -17,7 +17,7 @@
 #   model        MTU 1500 over VXLAN fails model.mtu, ipMasq fails model.source-ip; hostPort and bandwidth pass
 #   keep         --keep leaves the lab up until `down`
 #   sigkill      verify killed mid-churn: `down` removes its test pods with the lab
-#   churn_full   the issue 7 churn: --churn 200, 5 rounds on one node, nothing left
+#   churn_full   the long churn: --churn 200, 5 rounds on one node, nothing left
 #
 #   examples/cni/verify_test.sh CASE       (re-executes itself inside ci/sandbox.sh; needs root)
 source "$(dirname "$0")/../testlib.sh" "$@"
@@ -200,7 +200,7 @@ $ERR"
     assert_clean broken-check-never-fails
     ;;
   timeout)
-    # A check cut at the deadline: the issue 7 churn (200 pods x 5 rounds, ~1 min here) under a 6 s
+    # A check cut at the deadline: the long churn (200 pods x 5 rounds, ~1 min here) under a 6 s
     # budget is an ERROR that says so, and the run ends soon after (the teardown of 200 test pods).
     run_verify examples/cni/bridge.toml --only spec.version,churn --churn 200 --timeout 6s --junit "$TMP/junit.xml"
     [[ $RC == 1 && $(failed_ids ERROR) == "churn" && -z $(failed_ids) ]] ||

@@ -39,7 +39,7 @@ std::chrono::milliseconds ProbeWait(std::chrono::milliseconds run_timeout);
 inline constexpr std::chrono::milliseconds kServerStartWindow = std::chrono::seconds(5);
 
 // The churn's pods per round when --churn is not given: twice the lab's pods, at least 4 and at
-// most 200 (the issue 7 churn, still there with --churn 200). The churn looks for what a few
+// most 200 (the old default, still there with --churn 200). The churn looks for what a few
 // rounds of ADD then DEL leave behind; a lab's size says how many pods the user's chain must
 // carry, and a round of twice that is beyond what `up` already did, at a cost that grows with
 // the lab rather than a fixed minute.

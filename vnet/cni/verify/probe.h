@@ -7,7 +7,7 @@
 // in parallel. What the tools print is judged in lib/cni (judge, snapshot); this file only runs
 // them and hands their text over.
 //
-// Time (issue 14: a failing probe must fail fast): every probe waits ProbeLimits::wait for its
+// Time (a failing probe must fail fast): every probe waits ProbeLimits::wait for its
 // answer (lib/cni/suite's ProbeWait, from --timeout), and none runs past the run's deadline. A
 // probe is retried only while its peer refuses (a RST, an ICMP port unreachable) and only against
 // the suite's own servers, which may still be starting: silence is the verdict, never retried.

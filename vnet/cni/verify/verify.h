@@ -13,7 +13,7 @@
 // check ends. Traffic probes run as child processes inside the namespaces (ping, socat, curl,
 // iperf3), each bounded in time; no thread of ours enters a namespace.
 //
-// Time (issue 14: fast enough for every push). Checks run in waves (lib/cni/suite's PlanWaves):
+// Time (fast enough to run on every push). Checks run in waves (lib/cni/suite's PlanWaves):
 // those that may share the lab run in parallel, up to cni::kCheckWorkers at once, and so do the
 // independent probes inside a check; a check that needs the lab to itself (a before/after diff of
 // the node, GC's list of every attachment, a measured rate, the errors all earlier checks
