@@ -118,9 +118,9 @@ std::string ServicesTable(const ServicesAnswer& a) {
   std::string notes;
   for (const ServiceInfo& s : a.services) {
     if (s.lab_algorithm.empty()) continue;
-    StrAppend(&notes, "* ", s.name, ": the lab asks for ", s.lab_algorithm, "; ", a.proxy_mode,
-              " serves ", s.algorithm, " (", s.lab_algorithm,
-              " needs proxy_mode = \"userspace\")\n");
+    StrAppend(&notes, "* ", s.name, ": the lab asks for ", s.lab_algorithm,
+              ", which proxy_mode = \"", a.proxy_mode, "\" cannot serve; it serves ", s.algorithm,
+              " (", s.lab_algorithm, " needs proxy_mode = \"userspace\")\n");
   }
   return Table(rows) + notes;
 }
