@@ -601,6 +601,32 @@ collision)
   "$MKN" down x-y >/dev/null
   pass "a name two labs share is refused with whose it is, nothing made, the other untouched"
   assert_clean x
+  # verify's test pods (mkn-<cluster>-vfy-...) are the ones the suite recorded, not every name with
+  # that prefix: cluster x-vfy's namespaces, or the empty /run/netns file its up has for an
+  # instant, are not cluster x's to remove. And names that would look like test pods are refused.
+  "$MKN" up -d "$TMP/x.toml" >/dev/null || fail "up x"
+  touch /run/netns/mkn-x-vfy-node1
+  out=$("$MKN" down x 2>&1) || fail "down x: $out"
+  [[ -e /run/netns/mkn-x-vfy-node1 ]] || fail "down x removed another cluster's /run/netns/mkn-x-vfy-node1: $out"
+  ! grep -q "vfy" <<<"$out" || fail "down x spoke of a name that is not its own: $out"
+  rm /run/netns/mkn-x-vfy-node1
+  lab x vfy-a >"$TMP/vfy.toml"
+  rc=0; out=$("$MKN" validate "$TMP/vfy.toml" 2>&1) || rc=$?
+  [[ $rc == 2 ]] || fail "validate a pod named vfy-a: exit $rc, want 2: $out"
+  contains "$out" 'pod "vfy-a": names starting with "vfy-" are reserved for verify'"'"'s test pods' "the reserved prefix is named"
+  pass "down removes only the verify test pods it recorded; vfy- names are reserved"
+  # down TARGET: a lab file by any name, and never a path taken for a cluster name.
+  cp "$TMP/x.toml" "$TMP/x.conf"
+  "$MKN" up -d "$TMP/x.toml" >/dev/null || fail "up x"
+  out=$(cd "$TMP" && "$MKN" down x.conf 2>&1) || fail "down x.conf: $out"
+  contains "$out" "cluster x down in" "a lab file not named .toml takes its cluster down"
+  rc=0; out=$("$MKN" down ../../etc 2>&1) || rc=$?
+  [[ $rc == 2 ]] || fail "down ../../etc: exit $rc, want 2: $out"
+  rc=0; out=$("$MKN" down 'x..y' 2>&1) || rc=$?
+  [[ $rc == 2 ]] || fail "down x..y: exit $rc, want 2: $out"
+  contains "$out" '"x..y" is not a cluster name' "a word that is no cluster name is refused"
+  pass "down takes a lab file by any name, refuses what is neither a cluster name nor a lab"
+  assert_clean x
   ;;
 state_errors)
   # What used to be swallowed is reported: a full state directory, a namespace whose marker
@@ -625,6 +651,18 @@ state_errors)
   assert_clean quickstart
   umount /run/minikube-net
   pass "a full state directory: kill reports the unrecorded change, down still works, up fails cleanly"
+  # An up SIGKILLed before its first state write leaves its directory (the lock, state.json.tmp)
+  # and nothing else: down removes it, and says so; down --all finds it too.
+  for how in named all; do
+    mkdir -m 0700 -p /run/minikube-net/quickstart
+    : >/run/minikube-net/quickstart/lock
+    : >/run/minikube-net/quickstart/state.json.tmp
+    if [[ $how == named ]]; then out=$("$MKN" down quickstart 2>&1) || fail "down: $out"
+    else out=$("$MKN" down --all 2>&1) || fail "down --all: $out"; fi
+    [[ ! -e /run/minikube-net/quickstart ]] || fail "down ($how) left the state directory of a killed up: $out"
+    contains "$out" "the state directory of an up killed before it made anything" "down ($how) says what it removed"
+  done
+  pass "the state directory of an up killed before its first state write: down removes it"
   # A namespace whose marker cannot be read (its lo renamed) is left alone, and said so.
   "$MKN" up -d examples/quickstart/lab.toml >/dev/null || fail "up"
   owner=$(jq -r .pid /run/minikube-net/quickstart/state.json)

@@ -139,13 +139,13 @@ int RunDown(const std::string& target, bool all) {
   int code = kExitOk;
   std::vector<std::string> names;
   if (all) {
-    names = vnet::ListClusters();
+    names = vnet::ListStateDirs();
   } else if (target.empty()) {
     names = vnet::ListClusters();
     if (names.empty()) return std::cout << "no cluster is up\n", kExitOk;
     if (names.size() > 1)
       return Exit(absl::InvalidArgumentError("several clusters are up: name one, or use --all"));
-  } else if (target.size() > 5 && target.substr(target.size() - 5) == ".toml") {
+  } else if (vnet::NamesALabFile(target)) {
     std::optional<config::ClusterSpec> spec = Lab(target, code);
     if (!spec) return code;
     names = {spec->name};

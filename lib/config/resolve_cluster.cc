@@ -6,9 +6,11 @@
 #include <cstdint>
 #include <set>
 
+#include "absl/strings/match.h"
 #include "lib/config/resolver.h"
 #include "lib/net/naming.h"
 #include "lib/strings/str_cat.h"
+#include "lib/strings/view.h"
 
 namespace mkn::config::internal {
 namespace {
@@ -252,6 +254,9 @@ void Resolver::ResolveNodes() {
                                      "\" is taken in the underlay namespace (its ",
                                      rn.name.value == "lo" ? "loopback" : "bridge",
                                      "), where each node's port is named after the node"));
+      } else if (absl::StartsWith(AsAbsl(rn.name.value), AsAbsl(net::kVerifyPodPrefix))) {
+        d_.Error(rn.name.pos, StrCat(what, ": names starting with \"", net::kVerifyPodPrefix,
+                                     "\" are reserved for verify's test pods"));
       } else if (!names.insert(rn.name.value).second) {
         d_.Error(rn.name.pos, StrCat(what, ": duplicate node name"));
       }

@@ -10,10 +10,12 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
 #include "lib/config/resolver.h"
 #include "lib/net/naming.h"
 #include "lib/strings/str_cat.h"
+#include "lib/strings/view.h"
 
 namespace mkn::config::internal {
 namespace {
@@ -274,6 +276,12 @@ void Resolver::AddPending(PendingPod p) {
     d_.Error(p.pos,
              StrCat("pod \"", p.spec.name, "\": the name is taken by a node ",
                     "(nodes and pods share the namespace names mkn-", spec_.name, "-<name>)"));
+    return;
+  }
+  if (absl::StartsWith(AsAbsl(p.spec.name), AsAbsl(net::kVerifyPodPrefix))) {
+    d_.Error(p.pos, StrCat("pod \"", p.spec.name, "\": names starting with \"",
+                           net::kVerifyPodPrefix, "\" are reserved for verify's test pods (mkn-",
+                           spec_.name, "-", net::kVerifyPodPrefix, "...)"));
     return;
   }
   pod_names_.insert(p.spec.name);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <set>
+#include <string>
 #include <utility>
 
 #include "lib/proxy/nft_ruleset.h"
@@ -381,8 +383,52 @@ absl::StatusOr<Request> As(const json& j) {
 
 }  // namespace
 
+namespace {
+
+// Requests nest two or three levels; the socket already caps a request's size.
+constexpr int kMaxRequestDepth = 16;
+
+// A request's JSON, refusing what two readers could read two ways: a key given twice in one
+// object ({"verb":"get","verb":"kill"}: nlohmann keeps the last, another parser the first) and
+// nesting deeper than any request needs. A discarded (invalid) value when it does not parse.
+json ParseUnambiguous(std::string_view text, std::string* why) {
+  std::vector<std::set<std::string>> keys;  // one set per open object
+  bool bad = false;
+  json::parser_callback_t cb = [&](int depth, json::parse_event_t event, json& parsed) {
+    if (bad) return false;
+    switch (event) {
+      case json::parse_event_t::object_start:
+        keys.emplace_back();
+        break;
+      case json::parse_event_t::object_end:
+        if (!keys.empty()) keys.pop_back();
+        break;
+      case json::parse_event_t::key:
+        if (!keys.empty() && !keys.back().insert(parsed.get<std::string>()).second) {
+          *why = StrCat("the key \"", parsed.get<std::string>(), "\" is given twice");
+          bad = true;
+        }
+        break;
+      default:
+        break;
+    }
+    if (depth > kMaxRequestDepth) {
+      *why = StrCat("nested deeper than ", kMaxRequestDepth, " levels");
+      bad = true;
+    }
+    return !bad;
+  };
+  json j = json::parse(text, cb, /*allow_exceptions=*/false);
+  if (bad) return json(json::value_t::discarded);
+  return j;
+}
+
+}  // namespace
+
 absl::StatusOr<Request> ParseRequest(std::string_view text) {
-  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  std::string why;
+  json j = ParseUnambiguous(text, &why);
+  if (!why.empty()) return absl::InvalidArgumentError(StrCat("bad request: ", why));
   if (!j.is_object() || !j.contains("verb") || !j["verb"].is_string())
     return absl::InvalidArgumentError("bad request: want {\"verb\": ...}");
   const std::string verb = j["verb"];

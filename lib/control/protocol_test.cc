@@ -189,6 +189,13 @@ TEST(Protocol, BadRequestsAreRefusedNamingTheField) {
        "cni: cni_verb: want add, check, del, status, gc or version, got \"ADD\""},
       {"cni pod a list", R"({"verb": "cni", "cni_verb": "add", "pod": ["web-1"]})",
        "cni: pod: want a string, got [\"web-1\"]"},
+      // Two readers could read these two ways (nlohmann keeps the last key, others the first).
+      {"verb twice", R"({"verb": "services", "verb": "kill", "pod": "client"})",
+       "bad request: the key \"verb\" is given twice"},
+      {"a field twice", R"({"verb": "kill", "pod": "a", "pod": "b"})",
+       "bad request: the key \"pod\" is given twice"},
+      {"nested too deep", R"({"verb": "kill", "pod": [[[[[[[[[[[[[[[[[[["x"]]]]]]]]]]]]]]]]]]]})",
+       "bad request: nested deeper than 16 levels"},
   };
   for (const Refusal& r : rows) {
     absl::StatusOr<Request> req = ParseRequest(r.text);

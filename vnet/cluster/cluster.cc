@@ -360,10 +360,40 @@ absl::StatusOr<TeardownReport> RunningCluster::Down() {
   return r;
 }
 
+namespace {
+
+// A state directory without a state: an `up` SIGKILLed before its first state write (the lock and
+// a state.json.tmp are all it made; namespaces come after the state). Under the lock, so that an
+// `up` starting now is not robbed of its directory: a live minikube-net holding it is one, and the
+// directory is its. Otherwise it goes, and a note says so.
+absl::Status RemoveStatelessDir(const std::string& name, DownResult& res) {
+  struct stat sb;
+  if (::lstat(StateDirOf(name).c_str(), &sb) < 0) {
+    if (errno == ENOENT) return absl::OkStatus();
+    return KernelError(errno, StrCat("stat ", StateDirOf(name)));
+  }
+  absl::StatusOr<Fd> lock =
+      LockCluster(name, [&](const std::string& line) { res.notes.push_back(line); });
+  if (absl::IsFailedPrecondition(lock.status())) return absl::OkStatus();  // an up is starting
+  MKN_RETURN_IF_ERROR(lock.status());
+  absl::StatusOr<ClusterState> st = ReadState(name);
+  if (!absl::IsNotFound(st.status())) return absl::OkStatus();  // it has one now: not ours
+  lock->Reset();
+  MKN_RETURN_IF_ERROR(RemoveStateDir(name));
+  res.notes.push_back(StrCat("removed ", StateDirOf(name),
+                             ": the state directory of an up killed before it made anything"));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<DownResult> DownCluster(const std::string& name, int timeout_ms) {
   DownResult res;
   absl::StatusOr<ClusterState> st = ReadState(name);
-  if (absl::IsNotFound(st.status())) return res;
+  if (absl::IsNotFound(st.status())) {
+    MKN_RETURN_IF_ERROR(RemoveStatelessDir(name, res));
+    return res;
+  }
   MKN_RETURN_IF_ERROR(st.status());
   res.was_up = true;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);

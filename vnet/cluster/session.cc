@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
 #include "lib/control/format.h"
 #include "lib/net/naming.h"
@@ -444,7 +446,19 @@ absl::StatusOr<int> RunSession(const config::ClusterSpec& spec, const SessionOpt
   return exit_code;
 }
 
+bool NamesALabFile(const std::string& target) {
+  if (target.find('/') != std::string::npos) return true;
+  if (absl::EndsWith(target, ".toml")) return true;
+  struct stat sb;
+  return ::stat(target.c_str(), &sb) == 0;
+}
+
 absl::StatusOr<DownSummary> TakeDown(const std::string& cluster) {
+  if (!net::IsDnsLabel(cluster, net::kMaxClusterName)) {
+    return absl::InvalidArgumentError(StrCat("\"", cluster,
+                                             "\" is not a cluster name (a DNS label of at most ",
+                                             net::kMaxClusterName, " characters) nor a lab file"));
+  }
   const auto t0 = std::chrono::steady_clock::now();
   absl::StatusOr<DownResult> r = DownCluster(cluster);
   if (!r.ok()) {
@@ -455,6 +469,7 @@ absl::StatusOr<DownSummary> TakeDown(const std::string& cluster) {
   out.was_up = r->was_up;
   if (!r->was_up) {
     out.summary = StrCat("cluster ", cluster, " is not up\n");
+    for (const std::string& n : r->notes) StrAppend(&out.details, "minikube-net: ", n, "\n");
     return out;
   }
   out.summary = StrCat("cluster ", cluster, " down in ", MsSince(t0), " ms",

@@ -72,8 +72,14 @@ struct DownSummary {
   int cni_leaks = 0;
 };
 
+// Whether `down TARGET` means a lab file rather than a cluster name: a path (a '/' in it), a name
+// ending in .toml, or a file that exists (lab.conf in this directory). A cluster name is a DNS
+// label of at most 32 characters: never a path.
+bool NamesALabFile(const std::string& target);
+
 // Takes down `cluster` (vnet/cluster/cluster.h's DownCluster) and says what happened. Errors:
-// "down <cluster>: <why>" with DownCluster's code, never kInvalidArgument or kNotFound.
+// "down <cluster>: <why>" with DownCluster's code, never kNotFound; kInvalidArgument only for a
+// `cluster` that is no cluster name (a path such as ../../etc never reaches the state directory).
 absl::StatusOr<DownSummary> TakeDown(const std::string& cluster);
 
 }  // namespace mkn::vnet

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "absl/strings/ascii.h"
@@ -93,14 +94,18 @@ ClusterNetns ClusterState::Netns() const {
   ClusterNetns ns{underlay, {}, {}};
   for (const NodeState& n : nodes) ns.nodes.push_back(n.netns);
   for (const PodState& p : pods) ns.pods.push_back(p.netns);
-  // `verify`'s test pods are made and removed by the suite, never recorded: after a killed run
-  // they are found by name here (Teardown still removes only those carrying the marker).
+  // `verify`'s test pods, as the suite recorded them (RecordVerifyPod): after a killed run they are
+  // removed with the rest (Teardown still removes only those carrying the marker). A name that is
+  // not one of this cluster's test pods is ignored: the file is ours, but it is only a list.
   const std::string vfy = net::NetnsName(cluster, net::kVerifyPodPrefix);
-  std::error_code ec;
-  for (auto it = fs::directory_iterator(net::kNetnsDir, ec); !ec && it != fs::directory_iterator();
-       it.increment(ec)) {
-    std::string name = it->path().filename().string();
-    if (name.rfind(vfy, 0) == 0) ns.pods.push_back(name);
+  std::set<std::string> seen(ns.pods.begin(), ns.pods.end());
+  absl::StatusOr<std::string> list = ReadUserFile(StrCat(StateDirOf(cluster), "/", kVerifyPodsFile),
+                                                  kMaxStateFileBytes, "the verify test pod list");
+  if (list.ok()) {
+    for (absl::string_view line : absl::StrSplit(*list, '\n', absl::SkipEmpty())) {
+      std::string name(line);
+      if (name.rfind(vfy, 0) == 0 && seen.insert(name).second) ns.pods.push_back(name);
+    }
   }
   return ns;
 }
@@ -215,6 +220,22 @@ absl::Status CreatePrivateFile(const std::string& path) {
   return absl::OkStatus();
 }
 
+absl::Status RecordVerifyPod(const std::string& cluster, const std::string& netns) {
+  const std::string path = StrCat(StateDirOf(cluster), "/", kVerifyPodsFile);
+  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd.valid()) return KernelError(errno, StrCat("create ", path), kRootOnly);
+  // O_APPEND: one write of a whole line lands whole at the end, whichever check's thread wrote.
+  const std::string line = StrCat(netns, "\n");
+  ssize_t n;
+  do {
+    n = ::write(fd.get(), line.data(), line.size());
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return KernelError(errno, StrCat("write ", path));
+  if (static_cast<size_t>(n) != line.size())
+    return absl::UnavailableError(StrCat("write ", path, ": short write"));
+  return absl::OkStatus();
+}
+
 absl::Status WriteState(const ClusterState& s) {
   MKN_RETURN_IF_ERROR(MakeStateDir(s.cluster));
   const std::string dir = StateDirOf(s.cluster);
@@ -297,6 +318,19 @@ std::vector<std::string> ListClusters() {
     const std::string state = (it->path() / "state.json").string();
     if (::stat(state.c_str(), &st) == 0 || errno == EACCES)
       out.push_back(it->path().filename().string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<std::string> ListStateDirs() {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(std::string(net::kRunDir), ec);
+       !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    std::error_code e2;
+    std::string name = it->path().filename().string();
+    if (it->is_directory(e2) && net::IsDnsLabel(name, net::kMaxClusterName)) out.push_back(name);
   }
   std::sort(out.begin(), out.end());
   return out;

@@ -78,6 +78,12 @@ absl::StatusOr<std::string> MakeStateSubdir(const std::string& cluster, const st
 // Creates `path` (a log in the state directory) 0600, or sets an existing one to 0600, so that
 // whoever appends to it later gets a private file. vnet/kernel/errors.h's codes.
 absl::Status CreatePrivateFile(const std::string& path);
+// `verify`'s test pods are made and removed by the suite, never in the state: each name is appended
+// to <state dir>/verify-pods before its namespace exists, so that `down` after a killed run finds
+// exactly the suite's own (a name scan of /run/netns would also match another cluster's objects:
+// cluster `a` and `a-vfy`'s node1 share the prefix mkn-a-vfy-). vnet/kernel/errors.h's codes.
+absl::Status RecordVerifyPod(const std::string& cluster, const std::string& netns);
+inline constexpr char kVerifyPodsFile[] = "verify-pods";
 // Atomic (a temp file, then rename), 0600. MakeStateDir's codes, and Unavailable "write
 // .../state.json.tmp: No space left on device" when /run is full.
 absl::Status WriteState(const ClusterState& s);
@@ -88,6 +94,9 @@ std::string StateToJson(const ClusterState& s);
 // Names of clusters with a state directory (one this user may not look into counts: reading its
 // state then says why). Never fails: an absent /run/minikube-net is no cluster.
 std::vector<std::string> ListClusters();
+// ListClusters and the state directories without a state (an `up` killed before its first state
+// write), for `down --all`.
+std::vector<std::string> ListStateDirs();
 
 // What the CLI shows of a state (tables: lib/control/format.h). `get pods`, `get nodes`, and the
 // tables `up` prints when ready:

@@ -16,6 +16,7 @@
 #include "lib/net/naming.h"
 #include "lib/status/status.h"
 #include "lib/strings/str_cat.h"
+#include "vnet/cluster/state.h"
 #include "vnet/cni/exec.h"
 #include "vnet/cni/nodefs.h"
 #include "vnet/kernel/netlink.h"
@@ -134,6 +135,10 @@ absl::StatusOr<std::unique_ptr<TestPod>> TestPod::Make(const std::string& cluste
                                                        const std::string& ifname) {
   auto p = std::unique_ptr<TestPod>(new TestPod());
   const std::string name = net::NetnsName(cluster, object);
+  // Recorded before it exists, so that `down` after a SIGKILL right after the create finds it.
+  if (absl::Status st = RecordVerifyPod(cluster, name); !st.ok()) {
+    return absl::Status(st.code(), StrCat("make test pod netns ", name, ": ", st.message()));
+  }
   absl::StatusOr<NamedNetns> ns = NamedNetns::Create(name, marker);
   if (!ns.ok()) {
     return absl::Status(ns.status().code(),
