@@ -159,6 +159,53 @@ TEST_F(IngressServerTest, BadChunkedBodiesAre400Not502) {
   EXPECT_EQ(route().status[5], 0u);
 }
 
+// Sends `head`, then `line` over and over (at most `max` bytes) until the server answers or
+// closes; returns how many bytes of lines went before that (`max` if it never did).
+size_t SendUntilAnswered(Conn& c, const std::string& head, const std::string& line, size_t max) {
+  EXPECT_TRUE(c.Send(head));
+  size_t sent = 0;
+  while (sent < max) {
+    pollfd p{c.fd(), POLLIN | POLLOUT, 0};
+    if (::poll(&p, 1, 2000) <= 0) break;  // neither readable nor writable: the server holds it
+    if (p.revents & (POLLIN | POLLHUP | POLLERR)) return sent;
+    ssize_t n = ::send(c.fd(), line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+    if (n < 0) return sent;  // reset: the server gave up on the request
+    sent += static_cast<size_t>(n);
+  }
+  return max;
+}
+
+// Beast bounds neither a chunk's size line (its extensions) nor the trailers; the edge's buffer
+// does. Without that bound both were read into memory whole (64 MiB of extensions got a 200).
+TEST_F(IngressServerTest, HugeChunkExtensionsAndTrailersAreRefusedEarly) {
+  Start(Answering("ok"));
+  const std::string head =
+      "POST / HTTP/1.1\r\nHost: app.test\r\nTransfer-Encoding: chunked\r\n\r\n";
+  const std::string ext(1024, 'e');
+  const std::string trailer = "x-t: " + std::string(1019, 't') + "\r\n";
+  constexpr size_t kMax = 8 << 20;
+  struct Case {
+    const char* what;
+    std::string head, line;
+  } cases[] = {
+      {"a chunk extension that never ends", head + "3;a=", ext},
+      {"trailers that never end", head + "3\r\nabc\r\n0\r\n", trailer},
+  };
+  for (const Case& k : cases) {
+    SCOPED_TRACE(k.what);
+    Conn c = Client();
+    const size_t sent = SendUntilAnswered(c, k.head, k.line, kMax);
+    // Socket buffers hold a few hundred KiB on loopback; the server's own buffer is 80 KiB.
+    EXPECT_LT(sent, size_t{4} << 20) << "the edge kept reading what it cannot bound";
+    std::vector<Message> got = ReadAll(c);
+    if (!got.empty()) {
+      EXPECT_EQ(got[0].status(), 400) << got[0].Dump() << got[0].body;
+    }
+    EXPECT_TRUE(c.closed());
+  }
+}
+
 // What an accepted hostile target becomes: routed and forwarded by the normalized path, in
 // origin-form, with the absolute-form's authority as Host.
 TEST_F(IngressServerTest, TargetsAreForwardedNormalized) {

@@ -74,6 +74,12 @@ awaitable<bool> ProxySession<Stream>::Run(bool first) {
   std::string& out = b_.out;
   char* const chunk = b_.chunk.get();
   Watchdog& w = watch_;
+  // Beast's parser needs a chunk's size line (with its extensions) and a chunked body's trailers
+  // whole in the buffer, and bounds neither: the buffer's own limit does (a chunk-size line or
+  // trailers over it are buffer_overflow, a 400), leaving room for a header of header_bytes and
+  // one body read. The backend's side likewise.
+  buf.max_size(lim.header_bytes + kChunk);
+  upbuf.max_size(lim.header_bytes + kChunk);
   ViewParser<true> req(b_.req_fields, buf);
   req.header_limit(static_cast<std::uint32_t>(lim.header_bytes));
   req.max_fields = lim.header_fields;
