@@ -2,18 +2,21 @@
 #
 #   source "$(dirname "$0")/testlib.sh" "$@"        (examples/<lab>/: "$(dirname "$0")/../testlib.sh")
 #
-# It re-executes the calling script inside ci/sandbox.sh (a throw-away network + mount + PID namespace):
-# without root that is a skip (exit 77, ctest's SKIP_RETURN_CODE), except under CI=true, where it is a
+# It re-executes the calling script inside ci/sandbox.sh (a throw-away network + mount + PID namespace),
+# a sandbox of its own also when ci/test.sh already runs ctest in one: a case that fails with its
+# cluster up (or a process, a namespace) takes that with it, instead of failing every case after it.
+# Without root that is a skip (exit 77, ctest's SKIP_RETURN_CODE), except under CI=true, where it is a
 # failure. Inside, it sets ROOT (the repository), MKN (the binary: $MKN_BIN or build/minikube-net), CASE
 # (the first argument) and TMP (a fresh directory), changes to ROOT, and defines the assertions below.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-if [[ "${MKN_IN_SANDBOX:-}" != 1 ]]; then
+if [[ "${MKN_CASE_SANDBOXED:-}" != 1 ]]; then
   if [[ $(id -u) != 0 ]]; then
     [[ "${CI:-}" == true ]] && { echo "FAIL: CI=true but not root"; exit 1; }
     echo "SKIP: needs root"; exit 77
   fi
-  exec "$ROOT/ci/sandbox.sh" "$0" "$@"
+  # Unset MKN_IN_SANDBOX: ci/sandbox.sh run inside a sandbox would only exec the command.
+  exec env -u MKN_IN_SANDBOX MKN_CASE_SANDBOXED=1 "$ROOT/ci/sandbox.sh" "$0" "$@"
 fi
 MKN=${MKN_BIN:-$ROOT/build/minikube-net}
 CASE=${1:?usage: $0 CASE}
