@@ -147,6 +147,7 @@ void Nat::CountFragmentDrops(const std::vector<Reassembler::Dropped>& dropped) {
   for (const Reassembler::Dropped& d : dropped) {
     counters_.held -= d.fragments;
     counters_.dropped += d.fragments;
+    counters_.fragments_dropped += d.fragments;
     counters_.drops[static_cast<int>(d.reason)] += d.fragments;
   }
 }
@@ -159,6 +160,7 @@ Verdict Nat::ProcessFragment(const packet::Ipv4View& ip, int64_t now) {
       ++counters_.held;
       return Verdict{Verdict::Action::kHeld, DropReason::kNone, {}, -1};
     case Reassembler::Fate::kDropped:
+      ++counters_.fragments_dropped;
       return Drop(r.reason);
     case Reassembler::Fate::kComplete:
       break;

@@ -98,9 +98,13 @@ struct NatCounters {
   uint64_t forwarded = 0;
   uint64_t replied = 0;
   uint64_t dropped = 0;
-  uint64_t held = 0;
+  uint64_t held = 0;  // fragments held now, waiting for the rest of their datagram
   uint64_t reassembled = 0;
-  uint64_t datagrams = 0;                          // whole datagrams made from fragments
+  uint64_t datagrams = 0;  // whole datagrams made from fragments
+  // Fragments among `dropped`, whatever the reason: the frag_* reasons, and a fragment refused on
+  // its own (kMalformed: its data not a multiple of 8 bytes), which `drops` cannot tell from a
+  // malformed whole packet.
+  uint64_t fragments_dropped = 0;
   std::array<uint64_t, kDropReasonCount> drops{};  // sums to dropped
 };
 

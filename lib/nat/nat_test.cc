@@ -572,7 +572,33 @@ TEST(Nat, AnIncompleteDatagramTimesOutAndIsCountedAsDropped) {
   EXPECT_EQ(c.held, 0u);
   EXPECT_EQ(c.dropped, 1u);
   EXPECT_EQ(c.drops[static_cast<int>(DropReason::kFragTimeout)], 1u);
+  EXPECT_EQ(c.fragments_dropped, 1u);
   EXPECT_EQ(c.packets, c.forwarded + c.replied + c.dropped + c.held + c.reassembled);
+}
+
+// `get proxy` shows fragments dropped per node: every fragment that went, held ones and refused
+// ones alike, and no whole packet (a malformed one shares its reason with a malformed fragment).
+TEST(Nat, FragmentsDroppedCountsFragmentsOnly) {
+  auto nat = MakeNat();
+  const auto query = PacketBuilder::Udp(kClient, 5353, kDnsVip, 53)
+                         .DontFragment(false)
+                         .Payload(std::string(3000, 'q'))
+                         .Build();
+  ASSERT_EQ(Send(*nat, packet::testing::Fragment(query, 0, 1480, true), 0).action, Action::kHeld);
+  // Overlaps the held one without repeating it: the whole datagram goes, both fragments.
+  EXPECT_EQ(Send(*nat, packet::testing::Fragment(query, 8, 1480, true), 1).action, Action::kDrop);
+  // Not the last fragment, and its data not a multiple of 8 bytes: refused on its own.
+  EXPECT_EQ(Send(*nat, packet::testing::Fragment(query, 1480, 100, true), 2).action, Action::kDrop);
+  // A whole packet that is malformed: dropped, but no fragment.
+  auto bad = Tcp(kClient, 40000, kWebVip, 80, kTcpSyn, 1).Build();
+  bad[0] = 0x44;  // IHL 4: shorter than an IPv4 header
+  EXPECT_EQ(Send(*nat, bad, 3).action, Action::kDrop);
+  const NatCounters& c = nat->counters();
+  EXPECT_EQ(c.fragments_dropped, 3u);
+  EXPECT_EQ(c.dropped, 4u);
+  EXPECT_EQ(c.drops[static_cast<int>(DropReason::kFragOverlap)], 2u);
+  EXPECT_EQ(c.drops[static_cast<int>(DropReason::kMalformed)], 2u);
+  EXPECT_EQ(c.held, 0u);
 }
 
 // The hardening issue's flood, through the NAT: a connection is established, then one client sends
