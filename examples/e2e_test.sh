@@ -298,7 +298,7 @@ usage)
     row 2 "scale web three" $'replicas: want an integer 0..20000, got three\nRun with --help for more information.'
     row 2 "up --workers -3 --dry-run examples/quickstart/lab.toml" $'--workers: want an integer 0..1024, got -3\nRun with --help for more information.'
     row 2 "verify --churn 0 examples/cni/bridge.toml" $'--churn: want an integer 1..20000, got 0\nRun with --help for more information.'
-    row 2 "get pdos" $'what: "pdos" is not one of pods, nodes, pod, node, svc, services, service, endpoints, ep, routes, route (did you mean "pods"?)\nRun with --help for more information.'
+    row 2 "get pdos" $'what: "pdos" is not one of pods, nodes, pod, node, svc, services, service, endpoints, ep, proxy, routes, route (did you mean "pods"?)\nRun with --help for more information.'
     row 2 "cni ad web-0" $'verb: "ad" is not one of add, check, del, status, gc, version, render (did you mean "add"?)\nRun with --help for more information.'
   }
   row() {

@@ -187,6 +187,10 @@ int RunGet(const std::string& what, const std::string& cluster, const std::strin
     return AskAndPrint(cluster, control::ServicesRequest{},
                        json ? control::ServicesJson : control::ServicesTable);
   }
+  if (what == "proxy") {  // the same answer as svc: its node counters, not its services
+    return AskAndPrint(cluster, control::ServicesRequest{},
+                       json ? control::ProxyJson : control::ProxyText);
+  }
   if (what == "endpoints" || what == "ep") {
     return AskAndPrint(cluster, control::EndpointsRequest{},
                        json ? control::ServicesJson : control::EndpointsTable);
@@ -521,19 +525,26 @@ int main(int argc, char** argv) {
 
   std::string get_what, get_cluster, get_output = "table";
   CLI::App* get_cmd = app.add_subcommand(
-      "get", "Show pods, nodes, services, endpoints or routes (the edge's counters) of a cluster");
+      "get",
+      "Show pods, nodes, services, endpoints, the Services proxy's node counters or routes (the "
+      "edge's counters) of a cluster");
   get_cmd
       ->add_option("what", get_what,
-                   "pods, nodes, svc (services, with their counters), endpoints or routes (the "
-                   "edge's listeners and per-route counters)")
+                   "pods, nodes, svc (services, with their counters), endpoints, proxy (each "
+                   "node's Services proxy: drops by reason, conntrack table, fragments) or routes "
+                   "(the edge's listeners and per-route counters)")
       ->required()
       ->check(OneOf({"pods", "nodes", "pod", "node", "svc", "services", "service", "endpoints",
-                     "ep", "routes", "route"}));
+                     "ep", "proxy", "routes", "route"}));
   get_cmd->footer(
-      "Pods and nodes come from the cluster's state file; services and endpoints from its running "
-      "process\n"
-      "(they change with kill and scale). Examples:\n"
-      "  minikube-net get pods\n  minikube-net get svc -o json\n  minikube-net get endpoints");
+      "Pods and nodes come from the cluster's state file; services, endpoints and proxy from its "
+      "running\n"
+      "process (they change with kill and scale). `get svc -o json` is the array of services; what "
+      "a node's\n"
+      "proxy counts as a whole (a full table, fragments, drops no service owns) is `get proxy`. "
+      "Examples:\n"
+      "  minikube-net get pods\n  minikube-net get svc -o json\n  minikube-net get endpoints\n"
+      "  minikube-net get proxy -o json | jq '.nodes[] | {node, drops: .nat.drops}'");
   get_cmd->add_option("-c,--cluster", get_cluster, "Cluster name (default: the only cluster up)");
   get_cmd->add_option("-o,--output", get_output, "table or json")
       ->check(CLI::IsMember({"table", "json"}));

@@ -169,25 +169,51 @@ check_udp() {
   pass "UDP echo via ClusterIP 10.96.0.53:53"
 }
 
+# One node's proxy counter as `get proxy -o json` has it: proxy_counter CLUSTER NODE nat.dropped
+# (userspace: "nat"; nftables: "kernel"). Fails if the node or the counter is not there.
+proxy_counter() {
+  "$MKN" get proxy -c "$1" -o json | jq -e --arg n "$2" ".nodes[] | select(.node == \$n) | .$3 | numbers"
+}
+
 # A UDP datagram larger than the pod MTU (8000 bytes: fragments on the wire) through the ClusterIP and
 # back: the kernel reassembles before its NAT (nftables); the userspace NAT reassembles too
 # (lib/nat/reassembly), translates the whole datagram, and the node's kernel fragments it again.
+# `get proxy` counts it on the client's node: userspace, exactly 2 datagrams reassembled (the
+# request, and the answer on its way back to the node's proxy address); nftables, the kernel's
+# ReasmOKs of the node's netns grows.
 check_udp_fragments() {
-  local c=$1 mode=$2 got
+  local c=$1 mode=$2 got node key before after
+  node=$(pod_node "$c" client)
+  case "$mode" in
+  userspace) key=nat.datagrams_reassembled ;;
+  nftables) key=kernel.ip_reasm_oks ;;
+  *) fail "check_udp_fragments: mode $mode not described" ;;
+  esac
+  before=$(proxy_counter "$c" "$node" $key) || fail "get proxy -o json has no $key for $node: $("$MKN" get proxy -c "$c" -o json)"
   head -c 8000 /dev/urandom >"$TMP/big.in"
   in_pod "$c" client bash -c "exec 3<>/dev/udp/10.96.0.53/53; cat '$TMP/big.in' >&3
     timeout 5 dd bs=65536 count=1 status=none <&3 >'$TMP/big.out'" || fail "no answer to an 8000-byte datagram via 10.96.0.53:53"
   got=$(stat -c %s "$TMP/big.out")
   cmp -s "$TMP/big.in" "$TMP/big.out" || fail "an 8000-byte datagram via 10.96.0.53:53 came back as $got different bytes"
-  pass "an 8000-byte UDP datagram (fragmented) via ClusterIP 10.96.0.53:53 came back intact"
+  after=$(proxy_counter "$c" "$node" $key) || fail "get proxy -o json has no $key for $node"
+  case "$mode" in
+  userspace)
+    ((after - before == 2)) || fail "get proxy: $node's $key went $before -> $after for one datagram each way, want +2"
+    [[ $(proxy_counter "$c" "$node" nat.fragments_held) == 0 ]] || fail "get proxy: $node still holds fragments: $("$MKN" get proxy -c "$c")"
+    ;;
+  nftables) ((after > before)) || fail "get proxy: $node's $key stayed $before after a fragmented datagram" ;;
+  esac
+  pass "an 8000-byte UDP datagram (fragmented) via ClusterIP 10.96.0.53:53 came back intact; get proxy: $node's $key $before -> $after"
 }
 
 # A spoofed-SYN flood from one pod (70000 SYNs from random addresses of 198.18.0.0/15) fills the userspace
 # NAT's table (65536 flows per node) while the same pod holds an idle keep-alive connection to web: the
 # connection survives (an established flow is never evicted; the flood's half-open flows make room for
-# each other) and answers again after the flood.
+# each other) and answers again after the flood. The node's counters say so: `get proxy` has the
+# table full and evictions (not table_full drops: the flood's own half-open flows always leave one to
+# evict), its drops by reason add up, and `get svc` has a line for the node under its table.
 check_syn_flood() {
-  local c=$1 mode=$2 holder out flows
+  local c=$1 mode=$2 holder out flows node proxy evicted svc
   [[ -x "${MKN_TOOLS:-}/mkn-synflood" ]] || fail "MKN_TOOLS/mkn-synflood is missing (build the mkn-synflood target)"
   rm -f "$TMP/flood."*
   # Not through in_pod: $! must be the process itself (timeout), which passes a SIGTERM on to bash.
@@ -211,20 +237,31 @@ check_syn_flood() {
   # loaded machine some SYNs are still lost on the way (or the first ones expire before the last):
   # more rounds until the table is full, at most 4 (280 000 SYNs, 4 minutes).
   local round
+  node=$(pod_node "$c" client)
   for round in 1 2 3 4; do
     out=$(ip netns exec "mkn-$c-client" "$MKN_TOOLS/mkn-synflood" 10.96.0.10 80 70000 60 198.18.0.0/15 20000) ||
       fail "mkn-synflood: $out"
-    flows=$("$MKN" conntrack -c "$c" -n "$(pod_node "$c" client)" | tail -n +2 | wc -l)
+    flows=$("$MKN" conntrack -c "$c" -n "$node" | tail -n +2 | wc -l)
     ((flows < 65536)) || break
   done
-  ((flows == 65536)) || fail "$round floods did not fill node $(pod_node "$c" client)'s NAT table: $flows flows"
+  ((flows == 65536)) || fail "$round floods did not fill node $node's NAT table: $flows flows"
+  proxy=$("$MKN" get proxy -c "$c" -o json)
+  evicted=$(jq -e --arg n "$node" '.nodes[] | select(.node == $n) | .nat.conntrack_evictions | numbers' <<<"$proxy") ||
+    fail "get proxy -o json has no conntrack_evictions for $node: $proxy"
+  ((evicted > 0)) || fail "get proxy: $node evicted no flow in a SYN flood: $proxy"
+  jq -e --arg n "$node" '.nodes[] | select(.node == $n) | .nat |
+      .conntrack_entries == 65536 and .conntrack_max == 65536 and ([.drops[]] | add // 0) == .dropped' \
+    <<<"$proxy" >/dev/null || fail "get proxy: $node's table is not full at 65536, or its drops by reason do not add up: $proxy"
+  svc=$("$MKN" get svc -c "$c")
+  [[ -n $(awk -v n="$node:" '$1 == n && /unassured flows? evicted from a full table/' <<<"$svc") ]] ||
+    fail "get svc has no line for $node's evictions under its table: $svc"
   touch "$TMP/flood.go"
   wait_for 20 test -e "$TMP/flood.after" || fail "the held connection died in a SYN flood ($out)"
   [[ $(cat "$TMP/flood.after") == "$(cat "$TMP/flood.before")" ]] || fail "the held connection answered from another pod"
   wait "$holder" 2>/dev/null || true
   # And the service still takes new connections.
   hit "$c" client http://10.96.0.10/ >/dev/null || fail "web does not answer a new connection after the flood"
-  pass "a held connection to web survived $out, the table full ($flows flows); new connections still work"
+  pass "a held connection to web survived $out, the table full ($flows flows, $evicted half-open evicted); new connections still work"
 }
 
 # NodePort 30080 on every node's underlay address, from the underlay and from a node. With
@@ -439,6 +476,9 @@ check_counters() {
   after=$(web_new_flows "$c")
   ((after - before == 5)) || fail "get svc: web's new flows went $before -> $after after 5 requests"
   contains "$("$MKN" get svc -c "$c")" "PACKETS" "get svc shows counters in $mode mode"
+  # Scripts index get svc -o json as an array of services: the node counters are get proxy's.
+  "$MKN" get svc -c "$c" -o json | jq -e 'type == "array" and all(.[]; has("cluster_ip"))' >/dev/null ||
+    fail "get svc -o json is no longer the array of services: $("$MKN" get svc -c "$c" -o json)"
   pass "get svc: 5 requests, 5 new flows of web ($before -> $after)"
 }
 

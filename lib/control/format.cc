@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <string_view>
 
 #include "lib/strings/str_cat.h"
 
@@ -18,6 +20,80 @@ std::string PortsText(const ServiceInfo& s) {
     StrAppend(&out, "/", p.protocol);
   }
   return out;
+}
+
+// "no_flow 4460, table_full 7" (`sep` " ") or "no_flow=4460,table_full=7" (`sep` "=").
+std::string DropsText(const std::map<std::string, uint64_t>& drops, std::string_view sep,
+                      std::string_view between) {
+  std::string out;
+  for (const auto& [reason, n] : drops) {
+    if (n == 0) continue;
+    StrAppend(&out, out.empty() ? "" : between, reason, sep, n);
+  }
+  return out;
+}
+
+// "1 datagram", "3 datagrams".
+std::string Count(uint64_t n, std::string_view one, std::string_view many) {
+  return StrCat(n, " ", n == 1 ? one : many);
+}
+
+// A node's line under `get svc`, "" when its proxy dropped nothing: every clause that is not zero.
+std::string NodeNote(const NodeProxyStats& n) {
+  std::vector<std::string> parts;
+  if (const NatNodeCounters* c = n.nat ? &*n.nat : nullptr) {
+    if (c->dropped == 0 && c->conntrack_evictions == 0 && c->read_errors == 0 &&
+        c->write_errors == 0)
+      return "";
+    if (c->dropped != 0)
+      parts.push_back(StrCat(Count(c->dropped, "packet", "packets"), " dropped (",
+                             DropsText(c->drops, " ", ", "), ")"));
+    if (c->conntrack_evictions != 0) {
+      parts.push_back(StrCat(Count(c->conntrack_evictions, "unassured flow", "unassured flows"),
+                             " evicted from a full table (", c->conntrack_entries, " of ",
+                             c->conntrack_max, " flows now)"));
+    }
+    if (c->datagrams_reassembled != 0) {
+      parts.push_back(StrCat(Count(c->fragments_reassembled, "fragment", "fragments"),
+                             " reassembled into ",
+                             Count(c->datagrams_reassembled, "datagram", "datagrams")));
+    }
+    if (c->read_errors + c->write_errors != 0) {
+      parts.push_back(StrCat(Count(c->read_errors, "TUN read error", "TUN read errors"), ", ",
+                             Count(c->write_errors, "TUN write error", "TUN write errors")));
+    }
+  } else if (const KernelNodeCounters* k = n.kernel ? &*n.kernel : nullptr) {
+    if (k->conntrack_early_drop == 0 && k->conntrack_drop == 0 && k->conntrack_insert_failed == 0 &&
+        k->ip_reasm_fails == 0 && k->ip_in_discards == 0)
+      return "";
+    if (k->conntrack_early_drop != 0)
+      parts.push_back(StrCat(Count(k->conntrack_early_drop, "unassured flow", "unassured flows"),
+                             " evicted (early_drop)"));
+    if (k->conntrack_drop != 0)
+      parts.push_back(
+          StrCat(Count(k->conntrack_drop, "packet", "packets"), " dropped by conntrack (drop)"));
+    if (k->conntrack_insert_failed != 0)
+      parts.push_back(StrCat(
+          Count(k->conntrack_insert_failed, "conntrack insert", "conntrack inserts"), " failed"));
+    if (k->ip_reasm_fails != 0)
+      parts.push_back(
+          StrCat(Count(k->ip_reasm_fails, "IP reassembly", "IP reassemblies"), " failed"));
+    if (k->ip_reasm_oks != 0)
+      parts.push_back(StrCat(Count(k->ip_reasm_oks, "datagram", "datagrams"), " reassembled"));
+    if (k->ip_in_discards != 0)
+      parts.push_back(Count(k->ip_in_discards, "IP input discard", "IP input discards"));
+  } else {
+    return "";
+  }
+  std::string out = StrCat(n.node, n.kernel ? " (kernel)" : "", ": ");
+  for (size_t i = 0; i < parts.size(); ++i) StrAppend(&out, i ? "; " : "", parts[i]);
+  return out + "\n";
+}
+
+std::string ProxyErrorNote(const ServicesAnswer& a) {
+  if (a.proxy_error.empty()) return "";
+  return StrCat("the userspace proxy stopped (", a.proxy_error,
+                "): Services do not answer until the cluster is brought down and up again\n");
 }
 
 bool IsPodVerb(const std::string& verb) {
@@ -122,7 +198,10 @@ std::string ServicesTable(const ServicesAnswer& a) {
               ", which proxy_mode = \"", a.proxy_mode, "\" cannot serve; it serves ", s.algorithm,
               " (", s.lab_algorithm, " needs proxy_mode = \"userspace\")\n");
   }
-  return Table(rows) + notes;
+  // What no service's row can show: a node's proxy that dropped, evicted or failed. A line only
+  // then, so a healthy cluster's table stays the table.
+  for (const NodeProxyStats& n : a.nodes) notes += NodeNote(n);
+  return Table(rows) + notes + ProxyErrorNote(a);
 }
 
 std::string EndpointsTable(const ServicesAnswer& a) {
@@ -139,6 +218,50 @@ std::string EndpointsTable(const ServicesAnswer& a) {
 }
 
 std::string ServicesJson(const ServicesAnswer& a) { return ToJson(a)["services"].dump(2) + "\n"; }
+
+std::string ProxyText(const ServicesAnswer& a) {
+  if (a.nodes.empty()) {
+    return ProxyErrorNote(a) + StrCat("no proxy counters: the lab has no Services (proxy_mode = \"",
+                                      a.proxy_mode, "\")\n");
+  }
+  std::vector<std::vector<std::string>> rows;
+  std::string head;
+  if (a.proxy_mode == "nftables") {
+    head = "proxy_mode = \"nftables\": the kernel translates; its counters in each node's netns\n";
+    rows.push_back({"NODE", "FLOWS", "MAX", "EARLY DROPS", "DROPS", "INSERT FAILED", "REASM REQDS",
+                    "REASM OKS", "REASM FAILS", "IN DISCARDS"});
+  } else {
+    rows.push_back({"NODE", "PACKETS", "DROPPED", "FLOWS", "MAX", "EVICTED", "REFUSED",
+                    "FRAGS HELD", "FRAGS REASSEMBLED", "DATAGRAMS", "FRAGS DROPPED", "TUN ERRORS",
+                    "DROPS BY REASON"});
+  }
+  auto n2s = [](uint64_t x) { return std::to_string(x); };
+  for (const NodeProxyStats& n : a.nodes) {
+    if (n.kernel) {
+      const KernelNodeCounters& k = *n.kernel;
+      rows.push_back({n.node, n2s(k.conntrack_entries), n2s(k.conntrack_max),
+                      n2s(k.conntrack_early_drop), n2s(k.conntrack_drop),
+                      n2s(k.conntrack_insert_failed), n2s(k.ip_reasm_reqds), n2s(k.ip_reasm_oks),
+                      n2s(k.ip_reasm_fails), n2s(k.ip_in_discards)});
+    } else if (n.nat) {
+      const NatNodeCounters& c = *n.nat;
+      const std::string reasons = DropsText(c.drops, "=", ",");
+      rows.push_back({n.node, n2s(c.packets), n2s(c.dropped), n2s(c.conntrack_entries),
+                      n2s(c.conntrack_max), n2s(c.conntrack_evictions), n2s(c.conntrack_refused),
+                      n2s(c.fragments_held), n2s(c.fragments_reassembled),
+                      n2s(c.datagrams_reassembled), n2s(c.fragments_dropped),
+                      n2s(c.read_errors + c.write_errors), reasons.empty() ? "-" : reasons});
+    }
+  }
+  return ProxyErrorNote(a) + head + Table(rows);
+}
+
+std::string ProxyJson(const ServicesAnswer& a) {
+  nlohmann::json j = ToJson(a);
+  j.erase("ok");
+  j.erase("services");
+  return j.dump(2) + "\n";
+}
 
 std::string RoutesText(const RoutesAnswer& a) {
   std::string out;

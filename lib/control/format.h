@@ -57,12 +57,23 @@ std::string StatusTable(const std::vector<ClusterRow>& clusters);
 // get svc: NAME TYPE CLUSTER-IP PORT(S) ENDPOINTS ALGORITHM AFFINITY, and PACKETS BYTES FLOWS NEW
 // DROPS summed over ports when the answer has counters. ALGORITHM is what is served; one the proxy
 // mode serves instead of the lab's is marked "random*", with a "* <service>: ..." line under the
-// table saying what the lab asked for.
+// table saying what the lab asked for. Under it, a line per node whose proxy dropped something
+// ("node1: 5 packets dropped (no_flow 3, table_full 2); ..."; nftables: "node1 (kernel): ..."),
+// and one if the userspace proxy stopped.
 std::string ServicesTable(const ServicesAnswer& a);
 // get endpoints: NAME ENDPOINTS ("ip(pod),..." or "<none>").
 std::string EndpointsTable(const ServicesAnswer& a);
-// `-o json` of get svc / get endpoints: the services array, indented by 2.
+// `-o json` of get svc / get endpoints: the services array, indented by 2. The array scripts have
+// always indexed: the node counters are ProxyJson's.
 std::string ServicesJson(const ServicesAnswer& a);
+// get proxy: a row per node. Userspace: NODE PACKETS DROPPED FLOWS MAX EVICTED REFUSED FRAGS HELD
+// FRAGS REASSEMBLED DATAGRAMS FRAGS DROPPED TUN ERRORS DROPS BY REASON ("no_flow=3,table_full=2"
+// or "-"); nftables: a line saying the kernel counts, then NODE FLOWS MAX EARLY DROPS DROPS INSERT
+// FAILED REASM REQDS REASM OKS REASM FAILS IN DISCARDS. A lab without Services has no counters: a
+// line says so.
+std::string ProxyText(const ServicesAnswer& a);
+// `-o json` of get proxy: {"proxy_mode", "nodes": [...], "proxy_error" when set}, indented by 2.
+std::string ProxyJson(const ServicesAnswer& a);
 // get routes: a "listening: ..." line per listener, then ROUTE REQUESTS 2XX 3XX 4XX 5XX BYTES IN
 // BYTES OUT.
 std::string RoutesText(const RoutesAnswer& a);

@@ -116,6 +116,113 @@ TEST(Format, ServicesTableSaysWhatIsServed) {
       "serves random (least-conn needs proxy_mode = \"userspace\")\n");
 }
 
+// A node whose proxy dropped something gets a line under get svc; a quiet node none.
+TEST(Format, ServicesTableNamesNodesThatDropped) {
+  ServicesAnswer a = Services(true);
+  a.proxy_mode = "userspace";
+  NatNodeCounters flood;
+  flood.packets = 75000;
+  flood.dropped = 4467;
+  flood.drops = {{"no_flow", 4460}, {"table_full", 7}, {"bad_checksum", 0}};
+  flood.conntrack_entries = 65536;
+  flood.conntrack_max = 65536;
+  flood.conntrack_evictions = 4464;
+  flood.fragments_reassembled = 17;
+  flood.datagrams_reassembled = 3;
+  NatNodeCounters quiet;
+  quiet.packets = 40;
+  quiet.fragments_reassembled = 6;  // reassembled, nothing dropped: no line
+  quiet.datagrams_reassembled = 1;
+  a.nodes = {{"node1", flood, std::nullopt}, {"node2", quiet, std::nullopt}};
+  const std::string table = ServicesTable(Services(true));
+  EXPECT_EQ(ServicesTable(a),
+            table +
+                "node1: 4467 packets dropped (no_flow 4460, table_full 7); 4464 unassured flows "
+                "evicted from a full table (65536 of 65536 flows now); 17 fragments reassembled "
+                "into 3 datagrams\n");
+  a.nodes[0].nat = quiet;
+  EXPECT_EQ(ServicesTable(a), table);
+
+  // TUN errors alone are worth a line; a stopped pump always is.
+  a.nodes[1].nat->write_errors = 2;
+  a.proxy_error = "epoll_wait: Bad file descriptor";
+  EXPECT_EQ(ServicesTable(a), table +
+                                  "node2: 6 fragments reassembled into 1 datagram; 0 TUN read "
+                                  "errors, 2 TUN write errors\n"
+                                  "the userspace proxy stopped (epoll_wait: Bad file descriptor): "
+                                  "Services do not answer until the cluster is brought down and up "
+                                  "again\n");
+
+  // nftables: the kernel's counters, named as the kernel names them.
+  a = Services(true);
+  a.proxy_mode = "nftables";
+  KernelNodeCounters k;
+  k.conntrack_entries = 262144;
+  k.conntrack_max = 262144;
+  k.conntrack_early_drop = 900;
+  k.conntrack_drop = 12;
+  k.ip_reasm_oks = 2;
+  k.ip_reasm_fails = 1;
+  a.nodes = {{"node1", std::nullopt, k}, {"node2", std::nullopt, KernelNodeCounters{}}};
+  EXPECT_EQ(ServicesTable(a), table +
+                                  "node1 (kernel): 900 unassured flows evicted (early_drop); 12 "
+                                  "packets dropped by conntrack (drop); 1 IP reassembly failed; "
+                                  "2 datagrams reassembled\n");
+  k.conntrack_early_drop = k.conntrack_drop = k.ip_reasm_fails = 0;
+  a.nodes[0].kernel = k;
+  EXPECT_EQ(ServicesTable(a), table);
+}
+
+TEST(Format, ProxyTableAndJson) {
+  ServicesAnswer a;
+  a.proxy_mode = "userspace";
+  NatNodeCounters c;
+  c.packets = 75000;
+  c.dropped = 4467;
+  c.drops = {{"no_flow", 4460}, {"table_full", 7}};
+  c.conntrack_entries = 65536;
+  c.conntrack_max = 65536;
+  c.conntrack_evictions = 4464;
+  c.conntrack_refused = 7;
+  c.fragments_held = 1;
+  c.fragments_reassembled = 17;
+  c.datagrams_reassembled = 3;
+  c.fragments_dropped = 2;
+  c.read_errors = 1;
+  a.nodes = {{"node1", c, std::nullopt}, {"node2", NatNodeCounters{}, std::nullopt}};
+  EXPECT_EQ(
+      ProxyText(a),
+      "NODE   PACKETS  DROPPED  FLOWS  MAX    EVICTED  REFUSED  FRAGS HELD  FRAGS REASSEMBLED  "
+      "DATAGRAMS  FRAGS DROPPED  TUN ERRORS  DROPS BY REASON\n"
+      "node1  75000    4467     65536  65536  4464     7        1           17                 "
+      "3          2              1           no_flow=4460,table_full=7\n"
+      "node2  0        0        0      0      0        0        0           0                  "
+      "0          0              0           -\n");
+  const nlohmann::json j = nlohmann::json::parse(ProxyJson(a));
+  EXPECT_FALSE(j.contains("ok"));
+  EXPECT_FALSE(j.contains("services"));
+  EXPECT_EQ(j["proxy_mode"], "userspace");
+  EXPECT_EQ(j["nodes"][0]["nat"]["drops"]["table_full"], 7u);
+  EXPECT_EQ(j["nodes"][0]["nat"]["conntrack_evictions"], 4464u);
+
+  a.proxy_mode = "nftables";
+  KernelNodeCounters k{3, 262144, 0, 0, 0, 12, 2, 0, 0};
+  a.nodes = {{"node1", std::nullopt, k}};
+  EXPECT_EQ(
+      ProxyText(a),
+      "proxy_mode = \"nftables\": the kernel translates; its counters in each node's netns\n"
+      "NODE   FLOWS  MAX     EARLY DROPS  DROPS  INSERT FAILED  REASM REQDS  REASM OKS  "
+      "REASM FAILS  IN DISCARDS\n"
+      "node1  3      262144  0            0      0              12           2          0     "
+      "       0\n");
+  EXPECT_EQ(nlohmann::json::parse(ProxyJson(a))["nodes"][0]["kernel"]["ip_reasm_oks"], 2u);
+
+  a.nodes.clear();
+  EXPECT_EQ(ProxyText(a),
+            "no proxy counters: the lab has no Services (proxy_mode = \"nftables\")\n");
+  EXPECT_EQ(ProxyJson(a), "{\n  \"nodes\": [],\n  \"proxy_mode\": \"nftables\"\n}\n");
+}
+
 TEST(Format, RoutesConntrackKillScale) {
   RoutesAnswer routes{
       {"http 127.0.0.1:8080"}, {{"http_route/canary/2", 40, {0, 36, 1, 2, 1}, 900, 8000}}, {}, 0};

@@ -196,13 +196,9 @@ json CountersJson(const PortCounters& c) {
   return j;
 }
 
-PortCounters ReadCounters(Reader& r) {
-  PortCounters c;
-  c.packets = r.Count("packets");
-  c.bytes = r.Count("bytes");
-  c.new_flows = r.Count("new_flows");
-  c.flows = r.Count("flows");
-  c.icmp_errors = r.OptCount("icmp_errors");
+// "drops": {"<reason>": count, ...}
+std::map<std::string, uint64_t> ReadDrops(Reader& r) {
+  std::map<std::string, uint64_t> out;
   if (const json* drops = r.Object("drops")) {
     for (const auto& [reason, n] : drops->items()) {
       if (!n.is_number_unsigned()) {
@@ -210,10 +206,91 @@ PortCounters ReadCounters(Reader& r) {
                StrCat("want a count (an integer >= 0), got ", Got(n)));
         break;
       }
-      c.drops[reason] = n.get<uint64_t>();
+      out[reason] = n.get<uint64_t>();
     }
   }
+  return out;
+}
+
+PortCounters ReadCounters(Reader& r) {
+  PortCounters c;
+  c.packets = r.Count("packets");
+  c.bytes = r.Count("bytes");
+  c.new_flows = r.Count("new_flows");
+  c.flows = r.Count("flows");
+  c.icmp_errors = r.OptCount("icmp_errors");
+  c.drops = ReadDrops(r);
   return c;
+}
+
+// A node's counters: each struct's fields under the names below, in one table per struct so that
+// writing and reading cannot disagree.
+template <typename T>
+struct CountField {
+  std::string_view key;
+  uint64_t T::*field;
+};
+constexpr CountField<NatNodeCounters> kNatFields[] = {
+    {"packets", &NatNodeCounters::packets},
+    {"forwarded", &NatNodeCounters::forwarded},
+    {"replied", &NatNodeCounters::replied},
+    {"dropped", &NatNodeCounters::dropped},
+    {"fragments_held", &NatNodeCounters::fragments_held},
+    {"fragments_reassembled", &NatNodeCounters::fragments_reassembled},
+    {"datagrams_reassembled", &NatNodeCounters::datagrams_reassembled},
+    {"fragments_dropped", &NatNodeCounters::fragments_dropped},
+    {"conntrack_entries", &NatNodeCounters::conntrack_entries},
+    {"conntrack_max", &NatNodeCounters::conntrack_max},
+    {"conntrack_evictions", &NatNodeCounters::conntrack_evictions},
+    {"conntrack_refused", &NatNodeCounters::conntrack_refused},
+    {"read_errors", &NatNodeCounters::read_errors},
+    {"write_errors", &NatNodeCounters::write_errors},
+};
+constexpr CountField<KernelNodeCounters> kKernelFields[] = {
+    {"conntrack_entries", &KernelNodeCounters::conntrack_entries},
+    {"conntrack_max", &KernelNodeCounters::conntrack_max},
+    {"conntrack_early_drop", &KernelNodeCounters::conntrack_early_drop},
+    {"conntrack_drop", &KernelNodeCounters::conntrack_drop},
+    {"conntrack_insert_failed", &KernelNodeCounters::conntrack_insert_failed},
+    {"ip_reasm_reqds", &KernelNodeCounters::ip_reasm_reqds},
+    {"ip_reasm_oks", &KernelNodeCounters::ip_reasm_oks},
+    {"ip_reasm_fails", &KernelNodeCounters::ip_reasm_fails},
+    {"ip_in_discards", &KernelNodeCounters::ip_in_discards},
+};
+
+template <typename T, size_t N>
+json FieldsJson(const T& c, const CountField<T> (&fields)[N]) {
+  json j = json::object();
+  for (const CountField<T>& f : fields) j[std::string(f.key)] = c.*f.field;
+  return j;
+}
+
+template <typename T, size_t N>
+T ReadFields(Reader& r, const CountField<T> (&fields)[N]) {
+  T c;
+  for (const CountField<T>& f : fields) c.*f.field = r.Count(f.key);
+  return c;
+}
+
+NodeProxyStats ReadNode(Reader& r) {
+  NodeProxyStats n;
+  n.node = r.Str("node");
+  if (r.Has("nat")) {
+    if (const json* nat = r.Object("nat")) {
+      Reader c(*nat, r.Path("nat"));
+      n.nat = ReadFields(c, kNatFields);
+      n.nat->drops = ReadDrops(c);
+      r.Take(c.status());
+    }
+  }
+  if (r.Has("kernel")) {
+    if (const json* kernel = r.Object("kernel")) {
+      Reader c(*kernel, r.Path("kernel"));
+      n.kernel = ReadFields(c, kKernelFields);
+      r.Take(c.status());
+    }
+  }
+  return n;
 }
 
 json PortJson(const ServicePortInfo& p) {
@@ -461,11 +538,24 @@ json ToJson(const ServiceInfo& s) {
   return j;
 }
 
+json ToJson(const NodeProxyStats& n) {
+  json j = {{"node", n.node}};
+  if (n.nat) {
+    j["nat"] = FieldsJson(*n.nat, kNatFields);
+    j["nat"]["drops"] = n.nat->drops;
+  }
+  if (n.kernel) j["kernel"] = FieldsJson(*n.kernel, kKernelFields);
+  return j;
+}
+
 json ToJson(const ServicesAnswer& a) {
   json j = Answer();
   j["proxy_mode"] = a.proxy_mode;
   j["services"] = json::array();
   for (const ServiceInfo& s : a.services) j["services"].push_back(ToJson(s));
+  j["nodes"] = json::array();
+  for (const NodeProxyStats& n : a.nodes) j["nodes"].push_back(ToJson(n));
+  if (!a.proxy_error.empty()) j["proxy_error"] = a.proxy_error;
   return j;
 }
 
@@ -475,6 +565,9 @@ absl::StatusOr<ServicesAnswer> FromJson(const json& j) {
   ServicesAnswer a;
   a.proxy_mode = r.Str("proxy_mode");
   a.services = ReadObjects<ServiceInfo>(r, r.Array("services"), "services", ReadService);
+  // A peer from before the node counters sends neither: none, not an error.
+  if (r.Has("nodes")) a.nodes = ReadObjects<NodeProxyStats>(r, r.Array("nodes"), "nodes", ReadNode);
+  a.proxy_error = r.OptStr("proxy_error");
   return Done(r, std::move(a));
 }
 

@@ -10,15 +10,17 @@
 //
 //   verb       request fields                   answer
 //   services   -                                ServicesAnswer: Services, ports, endpoints,
-//   counters endpoints  -                                ServicesAnswer (no nftables counters)
+//                                               counters, each node's proxy counters
+//   endpoints  -                                ServicesAnswer (no nftables counters)
 //   routes     -                                RoutesAnswer: the edge's listeners, route counters
 //   conntrack  node (optional; absent: all)     ConntrackAnswer: the translated flows
 //   kill       pod                              KillAnswer: where the pod came back
 //   scale      deployment, replicas 0..20000    ScaleAnswer: nothing but ok
 //   cni        cni_verb, pod or node (optional) CniAnswer: the chain's outcome and its calls
 //
-// The JSON of each struct is what the CLI prints for `-o json` (get svc, conntrack, get routes) and
-// what e2e tests read: changing a key changes the CLI. Objects are written with sorted keys.
+// The JSON of each struct is what the CLI prints for `-o json` (get svc, get proxy, conntrack, get
+// routes) and what e2e tests read: changing a key changes the CLI. Objects are written with sorted
+// keys.
 //
 // FromJson<T>() validates every field it reads: its type, its range, and that a required one is
 // there. It returns InvalidArgument naming the field ("replicas: want an integer 0..20000, got
@@ -85,9 +87,46 @@ struct ServiceInfo {
   bool operator==(const ServiceInfo&) const = default;
 };
 
+// A node's userspace NAT as a whole (lib/nat's NatCounters and its conntrack table): what no
+// service port owns, such as a frame to no service, a fragment before its datagram is whole, a
+// flow the table had no room for.
+struct NatNodeCounters {
+  uint64_t packets = 0, forwarded = 0, replied = 0, dropped = 0;
+  std::map<std::string, uint64_t> drops;  // by reason (lib/nat's names); only reasons that counted
+  uint64_t fragments_held = 0;            // now, waiting for the rest of their datagram
+  uint64_t fragments_reassembled = 0, datagrams_reassembled = 0, fragments_dropped = 0;
+  uint64_t conntrack_entries = 0, conntrack_max = 0;
+  uint64_t conntrack_evictions = 0;  // unassured flows pushed out of a full table
+  uint64_t conntrack_refused = 0;    // new flows refused: the table was full of assured ones
+  uint64_t read_errors = 0, write_errors = 0;  // the pump's, on the node's TUN
+  bool operator==(const NatNodeCounters&) const = default;
+};
+
+// The same work where the kernel does it (nftables), as it counts it in the node's netns
+// (vnet/kernel/conntrack's KernelCounters, field for field).
+struct KernelNodeCounters {
+  uint64_t conntrack_entries = 0, conntrack_max = 0;
+  uint64_t conntrack_early_drop = 0, conntrack_drop = 0, conntrack_insert_failed = 0;
+  uint64_t ip_reasm_reqds = 0, ip_reasm_oks = 0, ip_reasm_fails = 0, ip_in_discards = 0;
+  bool operator==(const KernelNodeCounters&) const = default;
+};
+
+// One node's proxy: the NAT's counters (userspace) or the kernel's (nftables).
+struct NodeProxyStats {
+  std::string node;
+  std::optional<NatNodeCounters> nat;
+  std::optional<KernelNodeCounters> kernel;
+  bool operator==(const NodeProxyStats&) const = default;
+};
+
 struct ServicesAnswer {
   std::string proxy_mode;  // "userspace" or "nftables"
   std::vector<ServiceInfo> services;
+  // Wire: "nodes" (read as empty when a peer leaves it out) and "proxy_error" (only when set).
+  // Userspace: every node, for services and endpoints alike; nftables: `services` only, as it is
+  // read with the rules' counters in each node.
+  std::vector<NodeProxyStats> nodes;
+  std::string proxy_error;  // why the userspace proxy's pump stopped: Services are dead
   bool operator==(const ServicesAnswer&) const = default;
 };
 
@@ -247,6 +286,7 @@ nlohmann::json ToJson(const CniAnswer& a);
 nlohmann::json ToJson(const ErrorAnswer& a);
 // The pieces `-o json` prints on their own.
 nlohmann::json ToJson(const ServiceInfo& s);
+nlohmann::json ToJson(const NodeProxyStats& n);
 nlohmann::json ToJson(const FlowInfo& f);
 
 // One line of wire text; bytes that are not UTF-8 (a pod name typed wrong) become U+FFFD instead of

@@ -81,6 +81,23 @@ ServicesAnswer SampleServices() {
   return a;
 }
 
+// Every counter a different number, so a field written under another's key cannot round-trip.
+ServicesAnswer SampleNodes(const std::string& mode) {
+  ServicesAnswer a = SampleServices();
+  a.proxy_mode = mode;
+  if (mode == "nftables") {
+    a.nodes = {NodeProxyStats{"node1", std::nullopt, KernelNodeCounters{1, 2, 3, 4, 5, 6, 7, 8, 9}},
+               NodeProxyStats{"node2", std::nullopt, KernelNodeCounters{}}};
+    return a;
+  }
+  NatNodeCounters c{1,  2,  3,  4, {{"no_flow", 3}, {"table_full", 1}}, 5, 6, 7, 8, 9, 10,
+                    11, 12, 13, 14};
+  a.nodes = {NodeProxyStats{"node1", c, std::nullopt},
+             NodeProxyStats{"node2", NatNodeCounters{}, std::nullopt}};
+  a.proxy_error = "epoll_wait: Bad file descriptor";
+  return a;
+}
+
 CniAnswer SampleCni() {
   CniAnswer a;
   a.chain_ok = true;
@@ -104,7 +121,9 @@ void ExpectRoundTrip(const T& a) {
 
 TEST(Protocol, EveryAnswerRoundTrips) {
   ExpectRoundTrip(SampleServices());
-  ExpectRoundTrip(ServicesAnswer{"nftables", {}});
+  ExpectRoundTrip(ServicesAnswer{"nftables", {}, {}, ""});
+  ExpectRoundTrip(SampleNodes("userspace"));
+  ExpectRoundTrip(SampleNodes("nftables"));
   ExpectRoundTrip(RoutesAnswer{{"http 127.0.0.1:8080", "https 127.0.0.2:8443"},
                                {RouteStats{"http_route/canary/2", 40, {0, 36, 1, 2, 1}, 900, 8000},
                                 RouteStats{"(none)", 1, {0, 0, 0, 1, 0}, 70, 150}},
@@ -144,6 +163,38 @@ TEST(Protocol, ServicesOnTheWire) {
   EXPECT_FALSE(j["services"][1]["ports"][0].contains("counters"));
   EXPECT_EQ(j["services"][0]["endpoints"][1],
             (nlohmann::json{{"pod", "web-1"}, {"ip", "10.244.1.2"}, {"node", "node2"}}));
+}
+
+// What `get proxy -o json` prints: each node's counters under "nat" (userspace) or "kernel"
+// (nftables), every key spelled as README's Layer 4 and the e2e tests read it.
+TEST(Protocol, NodeCountersOnTheWire) {
+  nlohmann::json j = ToJson(SampleNodes("userspace"));
+  EXPECT_EQ(j["proxy_error"], "epoll_wait: Bad file descriptor");
+  ASSERT_EQ(j["nodes"].size(), 2u);
+  EXPECT_EQ(j["nodes"][0], nlohmann::json::parse(R"({"node": "node1", "nat": {
+              "packets": 1, "forwarded": 2, "replied": 3, "dropped": 4,
+              "drops": {"no_flow": 3, "table_full": 1},
+              "fragments_held": 5, "fragments_reassembled": 6, "datagrams_reassembled": 7,
+              "fragments_dropped": 8, "conntrack_entries": 9, "conntrack_max": 10,
+              "conntrack_evictions": 11, "conntrack_refused": 12,
+              "read_errors": 13, "write_errors": 14}})"));
+  EXPECT_EQ(j["nodes"][1]["nat"]["drops"], nlohmann::json::object());
+  // The services are where they always were.
+  EXPECT_EQ(j["services"][0]["ports"][0]["counters"]["new_flows"], 2u);
+
+  j = ToJson(SampleNodes("nftables"));
+  EXPECT_FALSE(j.contains("proxy_error"));
+  EXPECT_EQ(j["nodes"][0], nlohmann::json::parse(R"({"node": "node1", "kernel": {
+              "conntrack_entries": 1, "conntrack_max": 2, "conntrack_early_drop": 3,
+              "conntrack_drop": 4, "conntrack_insert_failed": 5, "ip_reasm_reqds": 6,
+              "ip_reasm_oks": 7, "ip_reasm_fails": 8, "ip_in_discards": 9}})"));
+
+  // A peer from before the node counters: an answer without them, not a malformed one.
+  absl::StatusOr<ServicesAnswer> old =
+      ParseAnswer<ServicesAnswer>(R"({"ok": true, "proxy_mode": "userspace", "services": []})");
+  ASSERT_TRUE(old.ok()) << old.status();
+  EXPECT_TRUE(old->nodes.empty());
+  EXPECT_EQ(old->proxy_error, "");
 }
 
 // --- refusals --------------------------------------------------------------------------------
@@ -241,6 +292,28 @@ TEST(Protocol, MalformedAnswersAreDataLossNotBadInput) {
            "cluster_ip": "10.96.0.10", "algorithm": "random", "session_affinity": "None",
            "affinity_timeout": 10800, "ports": [], "endpoints": [{"pod": "web-0", "node": "n"}]}]})",
        "services[0].endpoints[0].ip: missing, want a string"},
+      {"nodes not an array", R"({"ok": true, "proxy_mode": "userspace", "services": [],
+           "nodes": {}})",
+       "malformed answer: nodes: want an array, got {}"},
+      {"a node without its name", R"({"ok": true, "proxy_mode": "userspace", "services": [],
+           "nodes": [{"nat": {}}]})",
+       "nodes[0].node: missing, want a string"},
+      {"a node counter missing", R"({"ok": true, "proxy_mode": "nftables", "services": [],
+           "nodes": [{"node": "node1", "kernel": {"conntrack_entries": 1}}]})",
+       "nodes[0].kernel.conntrack_max: missing, want a count"},
+      {"a node counter negative", R"({"ok": true, "proxy_mode": "userspace", "services": [],
+           "nodes": [{"node": "node1", "nat": {"packets": -4}}]})",
+       "nodes[0].nat.packets: want a count (an integer >= 0), got -4"},
+      {"a node's drop a string", R"({"ok": true, "proxy_mode": "userspace", "services": [],
+           "nodes": [{"node": "node1", "nat": {"packets": 0, "forwarded": 0, "replied": 0,
+             "dropped": 0, "fragments_held": 0, "fragments_reassembled": 0,
+             "datagrams_reassembled": 0, "fragments_dropped": 0, "conntrack_entries": 0,
+             "conntrack_max": 0, "conntrack_evictions": 0, "conntrack_refused": 0,
+             "read_errors": 0, "write_errors": 0, "drops": {"table_full": "7"}}}]})",
+       "nodes[0].nat.drops.table_full: want a count"},
+      {"proxy_error not a string", R"({"ok": true, "proxy_mode": "userspace", "services": [],
+           "proxy_error": 5})",
+       "proxy_error: want a string, got 5"},
   };
   for (const Refusal& r : services) {
     absl::StatusOr<ServicesAnswer> a = ParseAnswer<ServicesAnswer>(r.text);

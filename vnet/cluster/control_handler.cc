@@ -6,7 +6,9 @@
 // kill and scale take the cluster's mutex themselves (RunningCluster::KillPod, Scale); every other
 // verb runs under it, so it sees a spec no kill or scale is halfway through.
 
+#include <array>
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -43,6 +45,45 @@ std::vector<std::string> NamesOf(const std::vector<T>& items) {
   names.reserve(items.size());
   for (const T& x : items) names.push_back(x.name);
   return names;
+}
+
+// Drops by lib/nat's names for their reasons: only the reasons that counted.
+std::map<std::string, uint64_t> DropsByName(
+    const std::array<uint64_t, nat::kDropReasonCount>& drops) {
+  std::map<std::string, uint64_t> out;
+  for (int d = 1; d < nat::kDropReasonCount; ++d) {
+    if (drops[d] != 0) out[std::string(nat::ToString(static_cast<nat::DropReason>(d)))] = drops[d];
+  }
+  return out;
+}
+
+// A node's NAT as `get proxy` shows it.
+control::NatNodeCounters NatNodeOf(const ProxyNodeStats& n) {
+  const nat::NatCounters& c = n.counters;
+  control::NatNodeCounters out;
+  out.packets = c.packets;
+  out.forwarded = c.forwarded;
+  out.replied = c.replied;
+  out.dropped = c.dropped;
+  out.drops = DropsByName(c.drops);
+  out.fragments_held = c.held;
+  out.fragments_reassembled = c.reassembled;
+  out.datagrams_reassembled = c.datagrams;
+  out.fragments_dropped = c.fragments_dropped;
+  out.conntrack_entries = n.conntrack_entries;
+  out.conntrack_max = n.conntrack_max;
+  out.conntrack_evictions = n.conntrack_evictions;
+  out.conntrack_refused = n.conntrack_refused;
+  out.read_errors = n.read_errors;
+  out.write_errors = n.write_errors;
+  return out;
+}
+
+// The kernel's, field for field.
+control::KernelNodeCounters KernelNodeOf(const KernelCounters& k) {
+  return {k.conntrack_entries, k.conntrack_max,           k.conntrack_early_drop,
+          k.conntrack_drop,    k.conntrack_insert_failed, k.ip_reasm_reqds,
+          k.ip_reasm_oks,      k.ip_reasm_fails,          k.ip_in_discards};
 }
 
 }  // namespace
@@ -168,7 +209,7 @@ class ControlHandler {
 
  private:
   // Userspace: the proxy's own counters, per service port (its ServiceTable numbers the ports in
-  // spec order).
+  // spec order), and each node's.
   void AddProxyCounters(control::ServicesAnswer& a) const {
     if (!impl_.proxy) return;
     const ProxyStats stats = impl_.proxy->Stats();
@@ -183,19 +224,19 @@ class ControlHandler {
           pc.new_flows = c.new_flows;
           pc.flows = stats.services[port_id].flows;
           pc.icmp_errors = c.icmp_errors;
-          for (int d = 1; d < nat::kDropReasonCount; ++d) {
-            if (c.drops[d] != 0)
-              pc.drops[std::string(nat::ToString(static_cast<nat::DropReason>(d)))] = c.drops[d];
-          }
+          pc.drops = DropsByName(c.drops);
           p.counters = std::move(pc);
         }
         ++port_id;
       }
     }
+    for (const ProxyNodeStats& n : stats.nodes) a.nodes.push_back({n.node, NatNodeOf(n), {}});
+    a.proxy_error = stats.pump_error;
   }
 
   // nftables: new flows from the counter rule that opens each service chain, packets, bytes and
-  // live flows from the kernel's conntrack table (acct on), summed over nodes.
+  // live flows from the kernel's conntrack table (acct on), summed over nodes; and each node's
+  // kernel counters, read while its thread is in the node anyway.
   absl::Status AddNftCounters(control::ServicesAnswer& a) const {
     const config::ClusterSpec& spec = impl_.spec;
     std::vector<std::vector<control::PortCounters>> sum(spec.services.size());
@@ -203,12 +244,15 @@ class ControlHandler {
     for (const config::NodeSpec& n : spec.nodes) {
       std::string rules;
       std::vector<KernelFlow> flows;
+      KernelCounters kernel;
       MKN_RETURN_IF_ERROR(RunInNetns(impl_.applied.netns.at(n.netns).get(), [&]() -> absl::Status {
         MKN_ASSIGN_OR_RETURN(rules,
                              NftOutput(StrCat("list table ip ", net::kNftTable), /*json=*/true));
         MKN_ASSIGN_OR_RETURN(flows, ListKernelFlows());
+        MKN_ASSIGN_OR_RETURN(kernel, ReadKernelCounters());
         return absl::OkStatus();
       }));
+      a.nodes.push_back({n.name, {}, KernelNodeOf(kernel)});
       absl::StatusOr<std::vector<std::vector<uint64_t>>> fresh =
           proxy::ParseNftCounters(spec, rules);
       // What nft printed is this process's to read: not the caller's bad input.

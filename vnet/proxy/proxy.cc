@@ -39,14 +39,14 @@ struct UserspaceProxy::Impl {
   struct Node {
     std::string name;
     Fd tun;
-    mutable std::mutex mu;  // guards nat
+    mutable std::mutex mu;  // guards nat and the error counts
     std::unique_ptr<nat::Nat> nat;
+    uint64_t read_errors = 0, write_errors = 0;
   };
   std::vector<std::unique_ptr<Node>> nodes;
   Fd epoll, wake;
   std::thread pump;
   std::atomic<bool> stop{false};
-  std::atomic<uint64_t> read_errors{0}, write_errors{0};
   // Why the pump stopped before Stop() asked it to ("" while it runs): Services in userspace mode
   // are dead then, and `get svc` must say so rather than show counters that no longer move.
   mutable std::mutex error_mu;
@@ -64,7 +64,7 @@ void UserspaceProxy::Impl::Drain(Node& n, std::vector<uint8_t>& buf) {
   for (int i = 0; i < kBatch; ++i) {
     ssize_t got = ::read(n.tun.get(), buf.data(), buf.size());
     if (got < 0) {
-      if (errno != EAGAIN && errno != EINTR) ++read_errors;
+      if (errno != EAGAIN && errno != EINTR) ++n.read_errors;
       return;
     }
     if (static_cast<size_t>(got) <= kHdr) continue;
@@ -91,7 +91,7 @@ void UserspaceProxy::Impl::Drain(Node& n, std::vector<uint8_t>& buf) {
       case nat::Verdict::Action::kHeld:
         break;
     }
-    if (put < 0) ++write_errors;
+    if (put < 0) ++n.write_errors;
   }
 }
 
@@ -230,8 +230,6 @@ std::vector<ProxyFlow> UserspaceProxy::Flows(std::string_view node) const {
 
 ProxyStats UserspaceProxy::Stats() const {
   ProxyStats st;
-  st.read_errors = impl_->read_errors;
-  st.write_errors = impl_->write_errors;
   {
     std::lock_guard<std::mutex> l(impl_->error_mu);
     st.pump_error = impl_->pump_error;
@@ -262,17 +260,10 @@ ProxyStats UserspaceProxy::Stats() const {
       for (size_t d = 0; d < s.drops.size(); ++d) s.drops[d] += c.drops[d];
       st.services[i].flows += flows[i];
     }
-    const nat::NatCounters& c = nat.counters();
-    st.total.packets += c.packets;
-    st.total.forwarded += c.forwarded;
-    st.total.replied += c.replied;
-    st.total.dropped += c.dropped;
-    st.total.held += c.held;
-    st.total.reassembled += c.reassembled;
-    st.total.datagrams += c.datagrams;
-    st.conntrack_evictions += nat.conntrack().counters().evictions;
-    st.conntrack_refused += nat.conntrack().counters().refused;
-    for (size_t d = 0; d < c.drops.size(); ++d) st.total.drops[d] += c.drops[d];
+    st.nodes.push_back(
+        ProxyNodeStats{n->name, nat.counters(), nat.conntrack().size(), nat.conntrack().capacity(),
+                       nat.conntrack().counters().evictions, nat.conntrack().counters().refused,
+                       n->read_errors, n->write_errors});
   }
   return st;
 }

@@ -47,13 +47,21 @@ struct ProxyServiceStats {
   size_t flows = 0;
 };
 
+// One node's NAT as a whole, with what no service port owns: a frame to no service, a fragment
+// before its datagram is whole, a flow the table had no room for.
+struct ProxyNodeStats {
+  std::string node;
+  nat::NatCounters counters;
+  size_t conntrack_entries = 0, conntrack_max = 0;
+  uint64_t conntrack_evictions = 0;            // unassured flows pushed out of a full table
+  uint64_t conntrack_refused = 0;              // new flows refused by a table full of assured ones
+  uint64_t read_errors = 0, write_errors = 0;  // the pump's, on this node's TUN
+};
+
 struct ProxyStats {
   std::vector<ProxyServiceStats> services;
-  nat::NatCounters total;  // every node's, summed: drops not tied to a service port are here too
-  uint64_t read_errors = 0, write_errors = 0;
-  uint64_t conntrack_evictions = 0;  // unassured flows pushed out of a full table
-  uint64_t conntrack_refused = 0;    // new flows refused by a table full of assured ones
-  std::string pump_error;            // why the pump stopped on its own ("" while it runs)
+  std::vector<ProxyNodeStats> nodes;  // in spec order
+  std::string pump_error;             // why the pump stopped on its own ("" while it runs)
 };
 
 class UserspaceProxy {
@@ -74,7 +82,8 @@ class UserspaceProxy {
   // gone are flushed. kNotFound if no such service.
   absl::Status ReplaceEndpoints(std::string_view service, const std::vector<config::PodSpec>& pods);
 
-  // Flows of every node (or of `node` if not empty), and counters.
+  // Flows of every node (or of `node` if not empty), and counters: per service port summed over
+  // nodes, and each node's own.
   std::vector<ProxyFlow> Flows(std::string_view node = "") const;
   ProxyStats Stats() const;
 
