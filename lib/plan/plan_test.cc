@@ -121,7 +121,7 @@ TEST(Plan, NftablesModeProgramsEachNodeForKernelNat) {
     }
     if (auto* l = std::get_if<LoadNftRuleset>(&s.op)) {
       EXPECT_EQ(s.phase, kPhaseServices);
-      EXPECT_NE(l->ruleset.find("add table ip kube-proxy"), std::string::npos);
+      EXPECT_NE(l->ruleset.find("\ntable ip kube-proxy {\n"), std::string::npos);
       rulesets.insert(l->ns);
     }
     if (auto* h = std::get_if<SetHairpin>(&s.op)) hairpin.insert(h->dev);

@@ -1,16 +1,24 @@
-// The nftables proxy mode's ruleset against the real nft: `nft -c` (check mode) accepts it, and
-// libnftables loads it, twice (a reload replaces the table in one transaction), in a throw-away
-// netns.
+// The nftables proxy mode's ruleset against the real nft: `nft -c` (check mode) accepts it,
+// libnftables loads it, twice (a reload replaces the table in one transaction), and a long run of
+// deltas leaves the kernel's table exactly as a full sync of the final spec writes it, in
+// throw-away namespaces.
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 
+#include "absl/strings/str_join.h"
+#include "lib/config/mutate.h"
 #include "lib/config/spec.h"
 #include "lib/config/toml/load.h"
+#include "lib/proxy/nft_listing.h"
 #include "lib/proxy/nft_ruleset.h"
+#include "lib/proxy/nft_table.h"
+#include "lib/status/status.h"
+#include "lib/strings/str_cat.h"
 #include "vnet/kernel/netns.h"
 #include "vnet/kernel/nft.h"
 #include "vnet/testing/sandbox.h"
@@ -96,13 +104,135 @@ TEST_F(NftRulesetNetns, LoadsAndReloadsThroughLibnftables) {
                 return absl::OkStatus();
               }).ok());
   EXPECT_NE(listing.find("chain nat-prerouting"), std::string::npos) << listing;
-  EXPECT_NE(listing.find("numgen inc mod 3 vmap"), std::string::npos) << listing;
-  EXPECT_NE(listing.find("jhash ip saddr mod 3 seed 0x6d6b6e31"), std::string::npos) << listing;
+  EXPECT_NE(listing.find("numgen inc mod 3 offset 1"), std::string::npos) << listing;
+  EXPECT_NE(listing.find("jhash ip saddr mod 3 seed 0x6d6b6e31 offset 1"), std::string::npos)
+      << listing;
+  EXPECT_NE(listing.find("dnat ip to ip daddr . meta l4proto . th dport . ct mark map "
+                         "@service-endpoints"),
+            std::string::npos)
+      << listing;
   EXPECT_NE(listing.find("update @affinity-"), std::string::npos) << listing;
   EXPECT_NE(listing.find("tcp . 30099"), std::string::npos) << listing;
   // Exactly one table: the reload replaced, not duplicated.
   testing::CmdResult tables = Sh(std::string("ip netns exec ") + kNs + " nft list tables");
   EXPECT_EQ(tables.output, "table ip kube-proxy\n");
+}
+
+config::ClusterSpec SyncLab() {
+  const char* src = std::getenv("MKN_SOURCE_DIR");
+  std::ifstream in(std::filesystem::path(src ? src : ".") / "testdata/nft/sync/lab.toml");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  config::LoadResult r = config::Load(ss.str(), "lab.toml");
+  EXPECT_TRUE(r.spec) << r.diags.FormatAll();
+  return r.spec ? *r.spec : config::ClusterSpec{};
+}
+
+class NftSyncNetns : public ::testing::Test {
+ protected:
+  static constexpr char kDeltas[] = "mkn-nftdelta";  // the table the deltas wrote
+  static constexpr char kFull[] = "mkn-nftfull";     // a full sync of the same spec
+  void SetUp() override {
+    MKN_REQUIRE_NETNS();
+    for (const char* ns : {kDeltas, kFull})
+      ASSERT_EQ(Sh(std::string("ip netns add ") + ns).exit_code, 0);
+  }
+  void TearDown() override {
+    for (const char* ns : {kDeltas, kFull}) Sh(std::string("ip netns del ") + ns + " 2>/dev/null");
+  }
+  static absl::Status In(const char* ns, const std::function<absl::Status()>& fn) {
+    auto fd = OpenNetns(ns);
+    if (!fd.ok()) return fd.status();
+    return RunInNetns(fd->get(), fn);
+  }
+  static std::string List(const char* ns, const std::string& what = "list table ip kube-proxy") {
+    std::string out;
+    absl::Status s = In(ns, [&]() -> absl::Status {
+      MKN_ASSIGN_OR_RETURN(out, NftOutput(what));
+      return absl::OkStatus();
+    });
+    EXPECT_TRUE(s.ok()) << s;
+    return out;
+  }
+};
+
+TEST_F(NftSyncNetns, ManyDeltasLeaveWhatAFullSyncWrites) {
+  config::ClusterSpec spec = SyncLab();
+  proxy::NftTable table = proxy::NftTable::Build(spec);
+  ASSERT_TRUE(In(kDeltas, [&] { return RunNft(table.RenderFull()); }).ok());
+  const std::string handle =
+      Sh(std::string("ip netns exec ") + kDeltas + " nft -a list tables | head -1; ip netns exec " +
+         kDeltas + " nft -a list table ip kube-proxy | head -1")
+          .output;
+  std::mt19937 rng(1206);
+  int deltas = 0;
+  for (int step = 0; step < 40; ++step) {
+    config::ClusterSpec next = spec;
+    std::string what;
+    if (rng() % 2 == 0) {
+      const char* d = rng() % 2 == 0 ? "web" : "dns";
+      const int n = static_cast<int>(rng() % 6);
+      what = StrCat("scale ", d, " ", n);
+      ASSERT_TRUE(config::ScaleDeployment(next, d, n).ok()) << what;
+    } else {
+      std::vector<std::string> pods;
+      for (const config::PodSpec& p : spec.pods) {
+        if (p.name != "client") pods.push_back(p.name);
+      }
+      const std::string pod = pods[rng() % pods.size()];
+      what = "kill " + pod;
+      // As the cluster does it: the endpoints go first, then the pod comes back.
+      config::ClusterSpec gone = config::WithoutEndpoints(next, {pod});
+      proxy::NftUpdate u = table.Plan(gone);
+      absl::Status s = In(kDeltas, [&] { return RunNft(u.text); });
+      ASSERT_TRUE(s.ok()) << what << ": " << s << "\n" << u.text;
+      table.Commit(std::move(u));
+      ASSERT_TRUE(config::RecreatePod(next, pod).ok()) << what;
+    }
+    proxy::NftUpdate u = table.Plan(next);
+    ASSERT_FALSE(u.full_sync) << what;
+    if (!u.text.empty()) {
+      absl::Status s = In(kDeltas, [&] { return RunNft(u.text); });
+      ASSERT_TRUE(s.ok()) << what << ": " << s << "\n" << u.text;
+      ++deltas;
+    }
+    table.Commit(std::move(u));
+    spec = std::move(next);
+  }
+  EXPECT_GE(deltas, 30);
+  ASSERT_TRUE(In(kFull, [&] { return RunNft(proxy::NftTable::Build(spec).RenderFull()); }).ok());
+  const std::string have = List(kDeltas), want = List(kFull);
+  std::vector<std::string> diff =
+      proxy::NftListingDiff(proxy::NormalizeNftListing(have), proxy::NormalizeNftListing(want));
+  EXPECT_TRUE(diff.empty()) << absl::StrJoin(diff, "\n") << "\n--- deltas:\n" << have;
+  // The deltas never replaced the table (its handle is the one the first load got).
+  EXPECT_EQ(
+      Sh(std::string("ip netns exec ") + kDeltas + " nft -a list tables | head -1; ip netns exec " +
+         kDeltas + " nft -a list table ip kube-proxy | head -1")
+          .output,
+      handle);
+}
+
+// A delta names what it deletes: if someone deleted it by hand, the whole transaction is refused
+// and nothing of it applies (the caller then writes the table whole).
+TEST_F(NftSyncNetns, ADeltaOnAHandEditedTableIsRefusedWhole) {
+  config::ClusterSpec spec = SyncLab();
+  proxy::NftTable table = proxy::NftTable::Build(spec);
+  ASSERT_TRUE(In(kDeltas, [&] { return RunNft(table.RenderFull()); }).ok());
+  config::ClusterSpec next = spec;
+  ASSERT_TRUE(config::RecreatePod(next, "dns-0").ok());
+  proxy::NftUpdate u = table.Plan(next);
+  ASSERT_NE(u.text.find("delete element ip kube-proxy service-endpoints"), std::string::npos)
+      << u.text;
+  const std::string ip = spec.FindPod("dns-0")->ip.ToString();
+  ASSERT_EQ(Sh(StrCat("ip netns exec ", kDeltas, " nft delete element ip kube-proxy hairpin '{ ",
+                      ip, " . ", ip, " }'"))
+                .exit_code,
+            0);
+  const std::string before = List(kDeltas);
+  absl::Status s = In(kDeltas, [&] { return RunNft(u.text); });
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(List(kDeltas), before);  // all or nothing
 }
 
 }  // namespace
