@@ -140,9 +140,11 @@ NftPortPart BuildPart(const ClusterSpec& spec, const ServiceSpec& svc, const Ser
   const size_t n = eps.size();
   const std::string service = ServicePortChain("service", svc, port);
   const std::string external = ServicePortChain("external", svc, port);
+  p.elements.reserve(6 + 3 * eps.size());
   auto add = [&](std::string_view set, std::string k, std::string value = "",
                  std::string comment = "") {
-    p.elements[{std::string(set), std::move(k)}] = NftElement{std::move(value), std::move(comment)};
+    p.elements.push_back(
+        {{std::string(set), std::move(k)}, NftElement{std::move(value), std::move(comment)}});
   };
 
   add("cluster-ips", cip);
@@ -194,6 +196,11 @@ NftPortPart BuildPart(const ClusterSpec& spec, const ServiceSpec& svc, const Ser
     }
   }
   p.endpoints = std::move(eps);
+  std::sort(p.elements.begin(), p.elements.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  p.elements.erase(std::unique(p.elements.begin(), p.elements.end(),
+                               [](const auto& a, const auto& b) { return a.first == b.first; }),
+                   p.elements.end());
   return p;
 }
 
@@ -356,11 +363,13 @@ NftTable NftTable::Build(const ClusterSpec& spec) {
   t.pod_cidr_ = spec.pod_cidr.ToString();
   t.service_cidr_ = spec.service_cidr.ToString();
   for (const ServiceSpec& svc : spec.services) {
+    t.first_port_.push_back(t.ports_.size());
     for (const ServicePortSpec& port : svc.ports) {
       t.ports_.push_back(BuildPart(spec, svc, port, ResolveNftEndpoints(spec, svc, port)));
       t.Add(t.ports_.back());
     }
   }
+  t.first_port_.push_back(t.ports_.size());
   return t;
 }
 
@@ -402,16 +411,21 @@ std::map<std::string, NftChain> NftTable::PickChains() const {
   return out;
 }
 
+std::map<std::string, NftSetDecl> NftTable::SetDecls() const {
+  std::map<std::string, NftSetDecl> out = StaticSets();
+  for (const auto& [chain, sizes] : PickSets()) {
+    for (const auto& [n, set] : sizes) out[set] = PickSetDecl(chain, n);
+  }
+  for (const NftPortPart& p : ports_) {
+    for (const auto& [name, decl] : p.sets) out[name] = decl;
+  }
+  return out;
+}
+
 std::map<std::string, std::pair<NftSetDecl, std::map<std::string, NftElement>>> NftTable::Sets()
     const {
   std::map<std::string, std::pair<NftSetDecl, std::map<std::string, NftElement>>> out;
-  for (auto& [name, decl] : StaticSets()) out[name].first = decl;
-  for (const auto& [chain, sizes] : PickSets()) {
-    for (const auto& [n, set] : sizes) out[set].first = PickSetDecl(chain, n);
-  }
-  for (const NftPortPart& p : ports_) {
-    for (const auto& [name, decl] : p.sets) out[name].first = decl;
-  }
+  for (auto& [name, decl] : SetDecls()) out[name].first = std::move(decl);
   for (const auto& [key, c] : elements_) out[key.first].second[key.second] = c.element;
   return out;
 }
@@ -427,22 +441,25 @@ std::map<std::string, NftChain> NftTable::Chains() const {
 
 std::string NftTable::RenderFull(const std::vector<std::string>& banner) const {
   std::string out;
+  out.reserve(4096 + 64 * elements_.size());
   for (const std::string& b : banner) StrAppend(&out, "# ", b, "\n");
   // Create it if missing (so delete cannot fail), delete it, rebuild it: one transaction.
   StrAppend(&out, "table ", kT, " {}\ndelete table ", kT, "\ntable ", kT, " {\n");
   StrAppend(&out, "\tcomment \"rules for kube-proxy\"\n");
-  for (const auto& [name, set] : Sets()) {
-    const auto& [decl, elements] = set;
+  // Sets in name order, each with its run of elements_ (ordered by set, then key): no copies.
+  auto e = elements_.begin();
+  for (const auto& [name, decl] : SetDecls()) {
+    while (e != elements_.end() && e->first.first < name) ++e;  // (a set no one declares: none)
     StrAppend(&out, "\n\t", decl.map ? "map " : "set ", name, " {\n");
     for (const std::string& d : decl.decl) StrAppend(&out, "\t\t", d, "\n");
-    if (!elements.empty() && !decl.dynamic) {
-      out += "\t\telements = {";
-      size_t i = 0;
-      for (const auto& [key, e] : elements) {
-        StrAppend(&out, i++ == 0 ? " " : ",\n\t\t\t     ", ElementText(key, e));
-      }
-      out += " }\n";
+    bool first = true;
+    for (; e != elements_.end() && e->first.first == name; ++e) {
+      if (decl.dynamic) continue;
+      StrAppend(&out, first ? "\t\telements = { " : ",\n\t\t\t     ",
+                ElementText(e->first.second, e->second.element));
+      first = false;
     }
+    if (!first) out += " }\n";
     out += "\t}\n";
   }
   for (const auto& [name, c] : Chains()) {
@@ -455,7 +472,7 @@ std::string NftTable::RenderFull(const std::vector<std::string>& banner) const {
   return out;
 }
 
-NftUpdate NftTable::Plan(const ClusterSpec& next) const {
+NftUpdate NftTable::Plan(const ClusterSpec& next, const std::vector<int>* changed) const {
   NftUpdate u;
   auto full = [&]() {
     u = NftUpdate{};
@@ -466,16 +483,31 @@ NftUpdate NftTable::Plan(const ClusterSpec& next) const {
   if (next.pod_cidr.ToString() != pod_cidr_ || next.service_cidr.ToString() != service_cidr_)
     return full();
   // 1. The ports whose endpoints changed (the same ports, or a full sync).
-  size_t p = 0;
-  for (const ServiceSpec& svc : next.services) {
-    for (const ServicePortSpec& port : svc.ports) {
-      if (p >= ports_.size() || !SameDefinition(svc, port, ports_[p].definition)) return full();
+  if (next.services.size() + 1 != first_port_.size()) return full();
+  auto compare = [&](size_t i) {
+    const ServiceSpec& svc = next.services[i];
+    if (svc.ports.size() != first_port_[i + 1] - first_port_[i]) return false;
+    for (size_t j = 0; j < svc.ports.size(); ++j) {
+      const size_t p = first_port_[i] + j;
+      const ServicePortSpec& port = svc.ports[j];
+      if (!SameDefinition(svc, port, ports_[p].definition)) return false;
       if (!SameEndpoints(next, svc, port, ports_[p].endpoints))
         u.parts.emplace_back(p, BuildPart(next, svc, port, ResolveNftEndpoints(next, svc, port)));
-      ++p;
+    }
+    return true;
+  };
+  if (changed == nullptr) {
+    for (size_t i = 0; i < next.services.size(); ++i) {
+      if (!compare(i)) return full();
+    }
+  } else {
+    std::vector<int> services = *changed;
+    std::sort(services.begin(), services.end());
+    services.erase(std::unique(services.begin(), services.end()), services.end());
+    for (int i : services) {
+      if (i < 0 || static_cast<size_t>(i) >= next.services.size() || !compare(i)) return full();
     }
   }
-  if (p != ports_.size()) return full();
   if (u.parts.empty()) return u;
 
   // 2. Elements: counts before and after; what appears, goes, or changes its value.

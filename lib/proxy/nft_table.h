@@ -101,10 +101,10 @@ struct NftPortDefinition {
 struct NftPortPart {
   NftPortDefinition definition;
   std::vector<NftEndpoint> endpoints;
-  // (set, key) -> element: its entries in the shared sets and maps (service-ips, pick-random-3,
-  // service-endpoints, hairpin, ...). Entries two ports share (a ClusterIP, an endpoint address in
-  // @hairpin) are counted, not duplicated.
-  std::map<std::pair<std::string, std::string>, NftElement> elements;
+  // ((set, key), element), sorted by (set, key): its entries in the shared sets and maps
+  // (service-ips, pick-random-3, service-endpoints, hairpin, ...). Entries two ports share (a
+  // ClusterIP, an endpoint address in @hairpin) are counted, not duplicated.
+  std::vector<std::pair<std::pair<std::string, std::string>, NftElement>> elements;
   std::map<std::string, NftChain> chains;  // its own: service-..., external-...
   std::map<std::string, NftSetDecl> sets;  // its own: affinity-...
   bool operator==(const NftPortPart&) const = default;
@@ -137,7 +137,11 @@ class NftTable {
   // changed. If the services themselves differ (a port, an address, an algorithm: never by kill
   // or scale), a full sync (full_sync, text = the next table's RenderFull()). Pure; O(number of
   // service ports) to find what changed, then O(what changed).
-  NftUpdate Plan(const config::ClusterSpec& next) const;
+  //
+  // `changed`, when given, names the services (indices into next.services) whose endpoints may
+  // have changed, as a caller that made the change knows (kube-proxy's change tracker): only their
+  // ports are compared, O(what changed) in all. The other services must be as they were.
+  NftUpdate Plan(const config::ClusterSpec& next, const std::vector<int>* changed = nullptr) const;
 
   // Makes this table the one `update` was planned to (call once the kernel took update.text).
   void Commit(NftUpdate update);
@@ -160,9 +164,12 @@ class NftTable {
   // The pick sets in use (pick-random-3, ...) from the element counts, by algorithm.
   std::map<std::string, std::map<int, std::string>> PickSets() const;
   std::map<std::string, NftChain> PickChains() const;
+  // Every set's declaration: the static ones, the pick sets in use, the ports' own (affinity).
+  std::map<std::string, NftSetDecl> SetDecls() const;
 
   std::string pod_cidr_, service_cidr_;
   std::vector<NftPortPart> ports_;  // service ports in spec order (service, then port)
+  std::vector<size_t> first_port_;  // service i's ports are ports_[first_port_[i] .. [i + 1])
   std::map<ElementKey, Counted> elements_;
   std::map<std::string, int> set_sizes_;  // elements per set, for the pick sets
 };

@@ -265,8 +265,27 @@ TEST(NftTable, ServicesThemselvesChangedIsAFullSync) {
   }
 }
 
+// The services a change of pods can touch, as the cluster computes them for Plan's hint.
+std::vector<int> Touched(const config::ClusterSpec& before, const config::ClusterSpec& after,
+                         const std::vector<std::string>& removed,
+                         const std::vector<std::string>& added) {
+  std::vector<int> out;
+  for (const std::string& n : removed) {
+    const config::PodSpec* p = before.FindPod(n);
+    for (int s : config::ServicesOfPod(before, static_cast<int>(p - before.pods.data())))
+      out.push_back(s);
+  }
+  for (const std::string& n : added) {
+    const config::PodSpec* p = after.FindPod(n);
+    for (int s : config::ServicesOfPod(after, static_cast<int>(p - after.pods.data())))
+      out.push_back(s);
+  }
+  return out;
+}
+
 // Many kills and scales in a row, in a fixed pseudo-random order: after each, the table the deltas
-// made is the one a full sync would make.
+// made is the one a full sync would make, and the delta found from the services the change touched
+// (the hint) is the one a scan of every service finds.
 TEST(NftTable, ManyUpdatesNoDrift) {
   config::ClusterSpec spec = Lab();
   NftTable t = NftTable::Build(spec);
@@ -275,27 +294,43 @@ TEST(NftTable, ManyUpdatesNoDrift) {
   for (int step = 0; step < 120; ++step) {
     config::ClusterSpec next = spec;
     std::string what;
+    std::vector<int> touched;
     if (rng() % 2 == 0) {
       const std::string& d = deployments[rng() % deployments.size()];
       int n = static_cast<int>(rng() % 6);
       what = StrCat("scale ", d, " ", n);
-      ASSERT_TRUE(config::ScaleDeployment(next, d, n).ok()) << what;
+      absl::StatusOr<config::ScaleResult> r = config::ScaleDeployment(next, d, n);
+      ASSERT_TRUE(r.ok()) << what;
+      touched = Touched(spec, next, r->removed, r->added);
     } else {
       std::vector<std::string> pods;
       for (const config::PodSpec& p : spec.pods) {
         if (p.name != "client") pods.push_back(p.name);
       }
-      what = StrCat("kill ", pods[rng() % pods.size()]);
-      next = config::WithoutEndpoints(next, {what.substr(5)});
-      ASSERT_TRUE(config::RecreatePod(next, what.substr(5)).ok()) << what;
+      const std::string pod = pods[rng() % pods.size()];
+      what = StrCat("kill ", pod);
+      next = config::WithoutEndpoints(next, {pod});
+      ASSERT_TRUE(config::RecreatePod(next, pod).ok()) << what;
       config::RecomputeEndpoints(next);
+      touched = Touched(spec, next, {pod}, {pod});
     }
-    NftUpdate u = t.Plan(next);
+    NftUpdate u = t.Plan(next, &touched);
     ASSERT_FALSE(u.full_sync) << what;
+    EXPECT_EQ(u.text, t.Plan(next).text) << what;
     t.Commit(std::move(u));
     ExpectSameTable(t, next, StrCat("step ", step, ": ", what));
     spec = std::move(next);
   }
+}
+
+// A hint naming a service that is not there, or one whose ports differ, is a full sync.
+TEST(NftTable, ABadHintIsAFullSync) {
+  config::ClusterSpec spec = Lab();
+  NftTable t = NftTable::Build(spec);
+  std::vector<int> out_of_range = {static_cast<int>(spec.services.size())};
+  EXPECT_TRUE(t.Plan(spec, &out_of_range).full_sync);
+  std::vector<int> none;
+  EXPECT_EQ(t.Plan(Scaled(spec, "web", 5), &none).text, "");  // the caller said nothing changed
 }
 
 TEST(NftTable, PortCount) { EXPECT_EQ(NftTable::Build(Lab()).port_count(), 9u); }
