@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <sstream>
 
@@ -211,6 +212,40 @@ TEST_F(NftSyncNetns, ManyDeltasLeaveWhatAFullSyncWrites) {
          kDeltas + " nft -a list table ip kube-proxy | head -1")
           .output,
       handle);
+}
+
+// A context made inside a namespace stays bound to it: used from this thread (in the test's own
+// namespace), it changes that namespace's tables, not this one's.
+TEST_F(NftSyncNetns, AContextStaysInTheNamespaceItWasMadeIn) {
+  std::optional<NftContext> ctx;
+  ASSERT_TRUE(In(kDeltas, [&]() -> absl::Status {
+                MKN_ASSIGN_OR_RETURN(NftContext c, NftContext::Create());
+                ctx.emplace(std::move(c));
+                return absl::OkStatus();
+              }).ok());
+  ASSERT_TRUE(ctx->Run("table ip mkn-ctx-test {}\n").ok());
+  EXPECT_EQ(Sh(std::string("ip netns exec ") + kDeltas + " nft list tables").output,
+            "table ip mkn-ctx-test\n");
+  EXPECT_EQ(Sh("nft list tables").output, "");
+  absl::StatusOr<std::string> json = ctx->Output("list tables", /*json=*/true);
+  ASSERT_TRUE(json.ok()) << json.status();
+  EXPECT_NE(json->find("\"mkn-ctx-test\""), std::string::npos) << *json;
+  // The JSON flag was for that command only.
+  EXPECT_EQ(ctx->Output("list tables").value(), "table ip mkn-ctx-test\n");
+}
+
+// A full sync of the lab, loaded in a scratch namespace of its own, lists as the same text loaded
+// in a named one; and the scratch namespace is gone afterwards (no table is left anywhere).
+TEST_F(NftSyncNetns, ListingAfterLoadInAScratchNamespace) {
+  const std::string full = proxy::NftTable::Build(SyncLab()).RenderFull();
+  absl::StatusOr<std::string> scratch = NftOutputAfterLoad(full, "list table ip kube-proxy");
+  ASSERT_TRUE(scratch.ok()) << scratch.status();
+  ASSERT_TRUE(In(kFull, [&] { return RunNft(full); }).ok());
+  EXPECT_TRUE(proxy::NftListingDiff(proxy::NormalizeNftListing(*scratch),
+                                    proxy::NormalizeNftListing(List(kFull)))
+                  .empty());
+  EXPECT_EQ(Sh("nft list tables").output, "");
+  EXPECT_FALSE(NftOutputAfterLoad("add rule ip nope nope accept\n", "list ruleset").ok());
 }
 
 // A delta names what it deletes: if someone deleted it by hand, the whole transaction is refused
