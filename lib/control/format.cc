@@ -313,6 +313,25 @@ std::string ScaleText(const ScaleRequest& r) {
   return StrCat("deployment ", r.deployment, " scaled to ", r.replicas, "\n");
 }
 
+std::string ResyncText(const ResyncAnswer& a) {
+  std::string out;
+  for (const NodeResync& n : a.nodes) {
+    if (n.differences.empty()) {
+      StrAppend(&out, n.node, ": in sync with a full sync of the spec\n");
+    } else {
+      StrAppend(&out, n.node, ": ", n.differences.size(),
+                n.differences.size() == 1 ? " difference" : " differences",
+                " from a full sync (-: only in the node, +: missing)\n");
+      for (size_t i = 0; i < n.differences.size() && i < kMaxResyncLines; ++i)
+        StrAppend(&out, "  ", n.differences[i], "\n");
+      if (n.differences.size() > kMaxResyncLines)
+        StrAppend(&out, "  ... and ", n.differences.size() - kMaxResyncLines, " more\n");
+    }
+    if (n.rewritten) StrAppend(&out, n.node, ": rewritten whole, in one transaction\n");
+  }
+  return out;
+}
+
 std::string CniText(const CniRequest& r, const CniAnswer& a, bool show_exec) {
   std::string out = show_exec ? a.calls : "";
   if (!a.chain_ok) return out;

@@ -87,6 +87,11 @@ std::string ConntrackJson(const ConntrackAnswer& a);
 std::string KillText(const KillAnswer& a);
 // "deployment web scaled to 4".
 std::string ScaleText(const ScaleRequest& r);
+// resync: per node "node1: in sync with a full sync of the spec" or "node1: N differences from a
+// full sync (-: only in the node, +: missing)" and the first kMaxResyncLines of them, then
+// "node1: rewritten" when it was.
+std::string ResyncText(const ResyncAnswer& a);
+inline constexpr size_t kMaxResyncLines = 40;
 // What `cni VERB` prints on stdout: every plugin call with `show_exec`; then, when the chain
 // succeeded, ADD's result, VERSION's versions, or "cni VERB TARGET: ok (N plugin calls)" (not with
 // `show_exec`, whose calls say it). TARGET is the pod for add/check/del, else "node <node>".

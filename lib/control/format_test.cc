@@ -1,5 +1,6 @@
 #include "lib/control/format.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <string>
@@ -249,6 +250,21 @@ TEST(Format, RoutesConntrackKillScale) {
   EXPECT_EQ(KillText({"web-1", "10.244.0.5", "node1", 23}),
             "pod web-1 killed and recreated on node1 with IP 10.244.0.5 in 23 ms\n");
   EXPECT_EQ(ScaleText({"web", 4}), "deployment web scaled to 4\n");
+}
+
+TEST(Format, ResyncSaysWhatDifferedAndWhatWasRewritten) {
+  EXPECT_EQ(ResyncText({{{"node1", {}, false}}}), "node1: in sync with a full sync of the spec\n");
+  EXPECT_EQ(ResyncText({{{"node1", {}, true},
+                         {"node2", {"- set hairpin: element 10.244.1.9 . 10.244.1.9"}, true}}}),
+            "node1: in sync with a full sync of the spec\n"
+            "node1: rewritten whole, in one transaction\n"
+            "node2: 1 difference from a full sync (-: only in the node, +: missing)\n"
+            "  - set hairpin: element 10.244.1.9 . 10.244.1.9\n"
+            "node2: rewritten whole, in one transaction\n");
+  NodeResync many{"node1", std::vector<std::string>(kMaxResyncLines + 3, "+ x"), false};
+  std::string text = ResyncText({{many}});
+  EXPECT_THAT(text, ::testing::HasSubstr("node1: 43 differences from a full sync"));
+  EXPECT_THAT(text, ::testing::EndsWith("  + x\n  ... and 3 more\n"));
 }
 
 TEST(Format, CniTextByVerb) {

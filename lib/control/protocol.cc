@@ -396,6 +396,9 @@ json ToJson(const CniRequest& r) {
   if (!r.node.empty()) j["node"] = r.node;
   return j;
 }
+json ToJson(const ResyncRequest& r) {
+  return json{{"verb", ResyncRequest::kVerb}, {"check", r.check}};
+}
 json ToJson(const Request& r) {
   return std::visit([](const auto& x) { return ToJson(x); }, r);
 }
@@ -446,6 +449,14 @@ absl::StatusOr<CniRequest> FromJson(const json& j) {
     r.Fail("cni_verb",
            StrCat("want add, check, del, status, gc or version, got \"", req.verb, "\""));
   }
+  return Done(r, std::move(req));
+}
+
+template <>
+absl::StatusOr<ResyncRequest> FromJson(const json& j) {
+  Reader r(j, "", ResyncRequest::kVerb);
+  ResyncRequest req;
+  req.check = r.Has("check") ? r.Bool("check") : false;
   return Done(r, std::move(req));
 }
 
@@ -516,6 +527,7 @@ absl::StatusOr<Request> ParseRequest(std::string_view text) {
   if (verb == KillRequest::kVerb) return As<KillRequest>(j);
   if (verb == ScaleRequest::kVerb) return As<ScaleRequest>(j);
   if (verb == CniRequest::kVerb) return As<CniRequest>(j);
+  if (verb == ResyncRequest::kVerb) return As<ResyncRequest>(j);
   return absl::InvalidArgumentError(StrCat("unknown verb \"", verb, "\""));
 }
 
@@ -716,6 +728,30 @@ absl::StatusOr<CniAnswer> FromJson(const json& j) {
   a.node = r.Str("node");
   a.negotiated = r.Str("negotiated");
   if (const json* plugins = r.Object("plugins")) a.plugins = *plugins;
+  return Done(r, std::move(a));
+}
+
+json ToJson(const ResyncAnswer& a) {
+  json j = Answer();
+  j["nodes"] = json::array();
+  for (const NodeResync& n : a.nodes) {
+    j["nodes"].push_back(
+        {{"node", n.node}, {"differences", n.differences}, {"rewritten", n.rewritten}});
+  }
+  return j;
+}
+
+template <>
+absl::StatusOr<ResyncAnswer> FromJson(const json& j) {
+  Reader r(j, "");
+  ResyncAnswer a;
+  a.nodes = ReadObjects<NodeResync>(r, r.Array("nodes"), "nodes", [](Reader& n) {
+    NodeResync node;
+    node.node = n.Str("node");
+    node.rewritten = n.Bool("rewritten");
+    node.differences = ReadStrings(n, n.Array("differences"), n.Path("differences"));
+    return node;
+  });
   return Done(r, std::move(a));
 }
 

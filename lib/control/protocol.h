@@ -17,6 +17,8 @@
 //   kill       pod                              KillAnswer: where the pod came back
 //   scale      deployment, replicas 0..20000    ScaleAnswer: nothing but ok
 //   cni        cni_verb, pod or node (optional) CniAnswer: the chain's outcome and its calls
+//   resync     check (bool)                     ResyncAnswer: each node's nftables table against
+//                                               a full sync, and whether it was rewritten
 //
 // The JSON of each struct is what the CLI prints for `-o json` (get svc, get proxy, conntrack, get
 // routes) and what e2e tests read: changing a key changes the CLI. Objects are written with sorted
@@ -187,6 +189,21 @@ struct ScaleAnswer {
   bool operator==(const ScaleAnswer&) const = default;
 };
 
+// A node's nftables table against what a full sync of the spec writes: the lines only the node
+// has ("- ...") and the lines it lacks ("+ ..."), as lib/proxy/nft_listing's NftListingDiff names
+// them; none when it is in sync. `rewritten`: the full sync was written (resync without check).
+struct NodeResync {
+  std::string node;
+  std::vector<std::string> differences;
+  bool rewritten = false;
+  bool operator==(const NodeResync&) const = default;
+};
+
+struct ResyncAnswer {
+  std::vector<NodeResync> nodes;
+  bool operator==(const ResyncAnswer&) const = default;
+};
+
 // What a CNI verb's chain did. The request was served (ok) even when the chain failed: chain_ok
 // and chain_error say how the chain ended, calls shows every plugin call either way.
 struct CniAnswer {
@@ -263,8 +280,17 @@ struct CniRequest {
   bool operator==(const CniRequest&) const = default;
 };
 
+// proxy_mode = "nftables": compare every node's table with a full sync of the spec; unless `check`,
+// then write the full sync (one transaction per node).
+struct ResyncRequest {
+  static constexpr std::string_view kVerb = "resync";
+  using Answer = ResyncAnswer;
+  bool check = false;
+  bool operator==(const ResyncRequest&) const = default;
+};
+
 using Request = std::variant<ServicesRequest, EndpointsRequest, RoutesRequest, ConntrackRequest,
-                             KillRequest, ScaleRequest, CniRequest>;
+                             KillRequest, ScaleRequest, CniRequest, ResyncRequest>;
 
 // --- JSON ------------------------------------------------------------------------------------
 
@@ -276,6 +302,7 @@ nlohmann::json ToJson(const ConntrackRequest& r);
 nlohmann::json ToJson(const KillRequest& r);
 nlohmann::json ToJson(const ScaleRequest& r);
 nlohmann::json ToJson(const CniRequest& r);
+nlohmann::json ToJson(const ResyncRequest& r);
 nlohmann::json ToJson(const Request& r);
 nlohmann::json ToJson(const ServicesAnswer& a);
 nlohmann::json ToJson(const RoutesAnswer& a);
@@ -283,6 +310,7 @@ nlohmann::json ToJson(const ConntrackAnswer& a);
 nlohmann::json ToJson(const KillAnswer& a);
 nlohmann::json ToJson(const ScaleAnswer& a);
 nlohmann::json ToJson(const CniAnswer& a);
+nlohmann::json ToJson(const ResyncAnswer& a);
 nlohmann::json ToJson(const ErrorAnswer& a);
 // The pieces `-o json` prints on their own.
 nlohmann::json ToJson(const ServiceInfo& s);
@@ -313,6 +341,8 @@ absl::StatusOr<ScaleRequest> FromJson(const nlohmann::json& j);
 template <>
 absl::StatusOr<CniRequest> FromJson(const nlohmann::json& j);
 template <>
+absl::StatusOr<ResyncRequest> FromJson(const nlohmann::json& j);
+template <>
 absl::StatusOr<ServicesAnswer> FromJson(const nlohmann::json& j);
 template <>
 absl::StatusOr<RoutesAnswer> FromJson(const nlohmann::json& j);
@@ -324,6 +354,8 @@ template <>
 absl::StatusOr<ScaleAnswer> FromJson(const nlohmann::json& j);
 template <>
 absl::StatusOr<CniAnswer> FromJson(const nlohmann::json& j);
+template <>
+absl::StatusOr<ResyncAnswer> FromJson(const nlohmann::json& j);
 template <>
 absl::StatusOr<ErrorAnswer> FromJson(const nlohmann::json& j);
 

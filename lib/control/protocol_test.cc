@@ -29,6 +29,8 @@ TEST(Protocol, EveryRequestRoundTrips) {
       CniRequest{"add", "web-1", ""},
       CniRequest{"status", "", "node2"},
       CniRequest{"version", "", ""},
+      ResyncRequest{},
+      ResyncRequest{true},
   };
   for (const Request& r : requests) {
     const std::string text = Encode(ToJson(r));
@@ -46,6 +48,9 @@ TEST(Protocol, RequestsOnTheWire) {
             R"({"deployment":"web","replicas":4,"verb":"scale"})");
   EXPECT_EQ(Encode(ToJson(Request(CniRequest{"check", "web-2", ""}))),
             R"({"cni_verb":"check","pod":"web-2","verb":"cni"})");
+  EXPECT_EQ(Encode(ToJson(Request(ResyncRequest{true}))), R"({"check":true,"verb":"resync"})");
+  // An older client's resync has no "check": it rewrites.
+  EXPECT_EQ(ParseRequest(R"({"verb":"resync"})").value(), Request(ResyncRequest{false}));
   // A name that is not UTF-8 is replaced, not thrown over.
   EXPECT_EQ(Encode(ToJson(Request(KillRequest{"web\xff"}))),
             "{\"pod\":\"web\xEF\xBF\xBD\",\"verb\":\"kill\"}");
@@ -138,6 +143,10 @@ TEST(Protocol, EveryAnswerRoundTrips) {
        FlowInfo{"node2", "UDP", "-", "10.96.0.53:53/UDP", "a", "b", "", -20, 1, 40}}});
   ExpectRoundTrip(KillAnswer{"web-1", "10.244.0.5", "node1", 23});
   ExpectRoundTrip(ScaleAnswer{});
+  ExpectRoundTrip(ResyncAnswer{});
+  ExpectRoundTrip(
+      ResyncAnswer{{NodeResync{"node1", {}, true},
+                    NodeResync{"node2", {"- set x: element 1", "+ chain y: #1 z"}, false}}});
   ExpectRoundTrip(SampleCni());
   CniAnswer failed;
   failed.chain_error = "plugin \"bridge\" failed: no such link";
@@ -247,6 +256,8 @@ TEST(Protocol, BadRequestsAreRefusedNamingTheField) {
        "bad request: the key \"pod\" is given twice"},
       {"nested too deep", R"({"verb": "kill", "pod": [[[[[[[[[[[[[[[[[[["x"]]]]]]]]]]]]]]]]]]]})",
        "bad request: nested deeper than 16 levels"},
+      {"resync check a string", R"({"verb": "resync", "check": "yes"})",
+       "resync: check: want a boolean, got \"yes\""},
   };
   for (const Refusal& r : rows) {
     absl::StatusOr<Request> req = ParseRequest(r.text);
