@@ -20,7 +20,6 @@
 #include "lib/config/mutate.h"
 #include "lib/net/naming.h"
 #include "lib/plan/plan.h"
-#include "lib/proxy/nft_ruleset.h"
 #include "lib/status/status.h"
 #include "lib/strings/str_cat.h"
 #include "vnet/apps/apps.h"
@@ -34,7 +33,6 @@
 #include "vnet/kernel/conntrack.h"
 #include "vnet/kernel/errors.h"
 #include "vnet/kernel/netns.h"
-#include "vnet/kernel/nft.h"
 #include "vnet/kernel/process.h"
 #include "vnet/proxy/proxy.h"
 
@@ -255,6 +253,7 @@ absl::StatusOr<std::unique_ptr<RunningCluster>> RunningCluster::UpOrUndo(
 
   impl.spec = live;
   if (spec.cni_mode) rc->SyncStatePods();
+  rc->StartNftTables();
   impl.apps = std::make_unique<AppServer>(impl.logs);
   for (AppSocket& a : impl.applied.apps) {
     const config::PodSpec* pod = live.FindPod(a.app.pod);
@@ -623,7 +622,7 @@ absl::Status RunningCluster::StartIngress() {
   return absl::OkStatus();
 }
 
-absl::Status RunningCluster::RefreshServices() {
+absl::Status RunningCluster::RefreshServices(const std::vector<int>* changed) {
   Impl& impl = *impl_;
   const config::ClusterSpec& spec = impl.spec;
   if (spec.services.empty()) return absl::OkStatus();
@@ -635,14 +634,8 @@ absl::Status RunningCluster::RefreshServices() {
       MKN_RETURN_IF_ERROR(impl.proxy->ReplaceEndpoints(svc.name, pods));
     }
   }
-  if (spec.proxy_mode == config::ProxyMode::kNftables) {
-    // One transaction per node replaces the whole table: no packet sees half a ruleset.
-    for (const config::NodeSpec& n : spec.nodes) {
-      std::string rules = proxy::RenderNftRuleset(spec, n.index);
-      MKN_RETURN_IF_ERROR(
-          RunInNetns(impl.applied.netns.at(n.netns).get(), [&] { return RunNft(rules); }));
-    }
-  }
+  // Only what changed, one transaction per node: no packet sees half a change.
+  if (spec.proxy_mode == config::ProxyMode::kNftables) MKN_RETURN_IF_ERROR(SyncNftTables(changed));
   return absl::OkStatus();
 }
 
@@ -667,10 +660,25 @@ absl::Status RunningCluster::Transition(const config::ClusterSpec& next,
                                         const std::vector<std::string>& added) {
   Impl& impl = *impl_;
   const config::ClusterSpec before = impl.spec;
+  // The services whose endpoints the pods that go and come can touch (by their labels; kill and
+  // scale never change the services themselves): the nftables deltas compare only these.
+  std::vector<int> touched;
+  for (const std::string& name : removed) {
+    if (const config::PodSpec* p = before.FindPod(name)) {
+      for (int s : config::ServicesOfPod(before, static_cast<int>(p - before.pods.data())))
+        touched.push_back(s);
+    }
+  }
+  for (const std::string& name : added) {
+    if (const config::PodSpec* p = next.FindPod(name)) {
+      for (int s : config::ServicesOfPod(next, static_cast<int>(p - next.pods.data())))
+        touched.push_back(s);
+    }
+  }
   // 1. No new flow goes to the pods that go (as endpoints are removed before a pod terminates), and
   //    the flows they had are forgotten.
   impl.spec = config::WithoutEndpoints(before, removed);
-  absl::Status st = RefreshServices();
+  absl::Status st = RefreshServices(&touched);
   std::vector<net::Ipv4> gone;
   for (const std::string& name : removed) gone.push_back(before.FindPod(name)->ip);
   if (st.ok()) st = FlushFlowsTo(gone);
@@ -713,7 +721,7 @@ absl::Status RunningCluster::Transition(const config::ClusterSpec& next,
     SyncStatePods();
   }
   // Whatever happened, the Services match what exists.
-  absl::Status refreshed = RefreshServices();
+  absl::Status refreshed = RefreshServices(&touched);
   if (st.ok()) st = refreshed;
   // A state that does not match the pods would make a later `down` after a crash miss the new
   // ones: the caller (kill, scale) must hear of it.

@@ -16,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "lib/config/spec.h"
+#include "lib/control/protocol.h"
 #include "lib/plan/plan.h"
 #include "vnet/cluster/applier.h"
 #include "vnet/cluster/state.h"
@@ -79,8 +80,9 @@ class RunningCluster {
   absl::Status MakePods(const std::vector<int>& pods);
   // Stops the containers of `pod` (a PodSpec of the spec before the change) and removes it.
   absl::Status RemovePodNow(const config::PodSpec& pod);
-  // Services follow the current spec's endpoints (the edge too).
-  absl::Status RefreshServices();
+  // Services follow the current spec's endpoints (the edge too). `changed`, when given: the only
+  // services (indices) whose endpoints can have changed; the nftables delta compares just those.
+  absl::Status RefreshServices(const std::vector<int>* changed = nullptr);
   // The edge's listeners, when the lab has any (auto_tls: issues their certificates first).
   absl::Status StartIngress();
   // Moves the cluster from the current spec to `next`: the `removed` pods (named in the current
@@ -91,6 +93,22 @@ class RunningCluster {
                           const std::vector<std::string>& added);
   // nftables mode: the kernel forgets the flows whose replies came from these (dead) pods.
   absl::Status FlushFlowsTo(const std::vector<net::Ipv4>& ips);
+  // nftables mode (cluster_nft.cc). At up: remember the table the plan wrote in each node, and
+  // open logs/nftables.log.
+  void StartNftTables();
+  // Each node's table brought to the current spec: the delta from what this process last wrote
+  // there (nothing when nothing changed), or, when the node refuses it (its table was edited), the
+  // table written whole. Codes of RunNft, with the node named.
+  absl::Status SyncNftTables(const std::vector<int>* changed = nullptr);
+  // `resync`: each node's table against what a full sync of the spec writes (loaded in a scratch
+  // namespace and listed); unless `check_only`, the nodes that differ get the full sync.
+  // FailedPrecondition when the cluster has no nftables tables (userspace mode, no services).
+  absl::StatusOr<control::ResyncAnswer> ResyncNftTables(bool check_only);
+  // A line (and a transaction's text, indented) appended to logs/nftables.log.
+  void LogNft(const std::string& line, const std::string& text = "");
+  // One nft transaction in node `node` (whose namespace fd is `fd`), through the context made for
+  // it at up. Codes of RunNft.
+  absl::Status RunNftIn(const config::NodeSpec& node, int fd, const std::string& text);
   // state_.pods from the current spec, keeping the processes of pods that still run.
   void SyncStatePods();
   struct Impl;

@@ -7,10 +7,12 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "lib/config/spec.h"
+#include "lib/proxy/nft_table.h"
 #include "vnet/apps/apps.h"
 #include "vnet/cluster/applier.h"
 #include "vnet/cluster/cluster.h"
@@ -18,6 +20,7 @@
 #include "vnet/cni/runtime.h"
 #include "vnet/edge/ingress.h"
 #include "vnet/kernel/fd.h"
+#include "vnet/kernel/nft.h"
 #include "vnet/proxy/proxy.h"
 
 namespace mkn::vnet {
@@ -38,6 +41,11 @@ struct RunningCluster::Impl {
   std::vector<std::unique_ptr<CniNode>> cni_nodes;
   std::vector<pid_t> daemons;
   std::map<std::string, std::string> pod_errors;
+  // proxy_mode = "nftables": each node's table as this process last wrote it (cluster_nft.cc), and
+  // the log of every transaction (logs/nftables.log).
+  std::vector<proxy::NftTable> nft;
+  std::vector<std::optional<NftContext>> nft_ctx;  // one per node, made inside it (none: RunNft)
+  std::string nft_log;
 };
 
 }  // namespace mkn::vnet

@@ -121,6 +121,12 @@ class ControlHandler {
     return control::ScaleAnswer{};
   }
 
+  absl::StatusOr<control::ResyncAnswer> Serve(const control::ResyncRequest& r) {
+    std::lock_guard<std::mutex> l(impl_.mu);
+    if (impl_.down) return absl::FailedPreconditionError("the cluster is stopping");
+    return rc_.ResyncNftTables(r.check);
+  }
+
   absl::StatusOr<control::ServicesAnswer> Serve(const control::ServicesRequest&) {
     std::lock_guard<std::mutex> l(impl_.mu);
     control::ServicesAnswer a = control::ServicesFromSpec(impl_.spec);
