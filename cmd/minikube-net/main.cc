@@ -602,6 +602,30 @@ int main(int argc, char** argv) {
       "New pods are <deployment>-<i> on the least loaded node; scaling down removes the newest "
       "first.");
 
+  bool resync_check = false;
+  std::string resync_cluster;
+  CLI::App* resync_cmd = app.add_subcommand(
+      "resync",
+      "proxy_mode = \"nftables\": compare each node's table with a full sync; rewrite those that "
+      "differ");
+  resync_cmd->add_flag("--check", resync_check,
+                       "Only compare: print the differences, change nothing (exit 1 if any)");
+  resync_cmd->add_option("-c,--cluster", resync_cluster,
+                         "Cluster name (default: the only cluster up)");
+  resync_cmd->footer(
+      "After up, a kill or scale writes only what it changes: a delta, one nft transaction per "
+      "node.\n"
+      "resync lists each node's table, loads a full sync of the spec in a scratch namespace, and "
+      "compares the\n"
+      "two (element order, counters and affinity entries aside). A node that differs (an nft "
+      "command typed by\n"
+      "hand) gets the full sync, in one transaction; a node in sync is left alone, its counters, "
+      "round-robin\n"
+      "positions and affinity entries kept. Every transaction is in <state "
+      "dir>/logs/nftables.log.\n"
+      "Exit codes: 0 in sync or repaired, 1 --check found differences (or a failure), 2 bad "
+      "usage.");
+
   std::string logs_pod, logs_cluster;
   CLI::App* logs_cmd = app.add_subcommand(
       "logs", "Print the logs of a pod's containers (or `logs ingress`: the edge's access log)");
@@ -707,6 +731,15 @@ int main(int argc, char** argv) {
     exec_cmd = exec_cmd_app->remaining();
     exec_cmd.insert(exec_cmd.end(), after_dashes.begin(), after_dashes.end());
     return RunExec(exec_pod, exec_cluster, exec_cmd);
+  }
+  if (*resync_cmd) {
+    absl::StatusOr<control::ResyncAnswer> a =
+        vnet::Ask(resync_cluster, control::ResyncRequest{resync_check});
+    if (!a.ok()) return Exit(a.status());
+    std::cout << control::ResyncText(*a);
+    bool differ = false;
+    for (const control::NodeResync& n : a->nodes) differ |= !n.differences.empty();
+    return resync_check && differ ? kExitFailure : kExitOk;
   }
   if (*logs_cmd) return RunLogs(logs_pod, logs_cluster);
   if (*cert_cmd) return RunCert(cert_dir, cert_name, cert_hosts);
