@@ -344,6 +344,9 @@ absl::StatusOr<TeardownReport> RunningCluster::Down() {
       warnings.push_back(StrCat("stop node daemon pid ", pid, ": ", s.message()));
   }
   impl_->daemons.clear();
+  // Each node's nft context holds a netlink socket inside it, which would keep the namespace alive
+  // after its removal.
+  impl_->nft_ctx.clear();
   impl_->applied = Applied{};  // closes our netns fds
   auto with_warnings = [&](const absl::Status& s) {
     if (warnings.empty()) return s;
