@@ -322,15 +322,19 @@ check_nft_listing() {
   local c=$1 out ip
   out=$(ip netns exec "mkn-$c-node1" nft list table ip kube-proxy)
   contains "$out" "map service-ips" "service-ips verdict map"
-  contains "$out" "10.96.0.10 . tcp . 80 : goto service-" "web's entry in service-ips"
-  contains "$out" "tcp . 30080 : goto external-" "web-np's entry in service-nodeports"
-  contains "$out" "numgen inc mod 3 vmap" "round-robin pick over 3 endpoints"
+  contains "$out" 'comment "default/web:80" : goto service-' "web's entry in service-ips (its own chain: round-robin)"
+  contains "$out" 'comment "default/web-np:80" : goto external-' "web-np's entry in service-nodeports"
+  contains "$out" 'comment "default/web-lc:80" : goto pick-random' "web-lc's entry: the shared random pick"
+  contains "$out" "ct mark set numgen inc mod 3 offset 1" "round-robin pick over 3 endpoints"
+  contains "$out" "@pick-random-3 ct mark set numgen random mod 3 offset 1" "random pick over 3 endpoints"
+  contains "$out" "dnat ip to ip daddr . meta l4proto . th dport . ct mark map @service-endpoints" "one DNAT rule"
   contains "$out" "jump mark-for-masquerade" "masquerade marks"
   contains "$out" "10.96.0.99 . tcp . 80" "empty's no-endpoint entry"
   for ip in $(pod_ip "$c" web-0) $(pod_ip "$c" web-1) $(pod_ip "$c" web-2); do
-    contains "$out" "dnat to $ip:8080" "endpoint chain of $ip"
+    contains "$out" ": $ip . 8080" "a slot of $ip in service-endpoints"
+    contains "$out" "$ip . $ip" "$ip in @hairpin"
   done
-  pass "nft list table ip kube-proxy in node1 shows the service, endpoint and NodePort chains"
+  pass "nft list table ip kube-proxy in node1 shows service-ips, the picks, the slots and the DNAT"
 }
 
 # kill POD: the pod comes back with a new address; the Services follow (the rules are rewritten), the old
@@ -344,8 +348,8 @@ check_kill() {
   [[ -n "$new" && "$new" != "$old" ]] || fail "kill $victim: address $old -> '$new'"
   if [[ "$mode" == nftables ]]; then
     out=$(ip netns exec "mkn-$c-node1" nft list table ip kube-proxy)
-    contains "$out" "dnat to $new:8080" "the rules follow the new address"
-    ! grep -qF "dnat to $old:" <<<"$out" || fail "the rules still send traffic to the dead $old"
+    contains "$out" ": $new . 8080" "the slots follow the new address"
+    ! grep -qF ": $old . " <<<"$out" || fail "a slot still sends traffic to the dead $old"
   fi
   for i in 1 2 3; do
     read -r pod seen < <(hit "$c" client http://10.96.0.10/) || fail "request $i after kill failed"
@@ -354,6 +358,89 @@ check_kill() {
   ((found == 1)) || fail "the recreated $victim ($new) got none of 3 round-robin requests"
   check_hairpin "$c" "$mode"
   pass "kill $victim: $old -> $new, the Services follow"
+}
+
+# nftables: the first line of `nft -a list table`, with the table's handle: a table written whole
+# (delete + create) gets a new one, a delta keeps it.
+# (sed, not head: head would close the pipe early, and nft's SIGPIPE fail the pipeline.)
+table_handle() { ip netns exec "mkn-$1-$2" nft -a list table ip kube-proxy | sed -n 1p; }
+
+# nftables: kill and scale are deltas (the table is never replaced), and what the data path keeps in
+# the table survives an update of another service: web's round-robin position, a client's affinity
+# entry (a kill of another web-sticky pod rewrites that chain, not the sets that stay), the
+# service-ips counters. logs/nftables.log shows each delta.
+check_deltas_keep_state() {
+  local c=$1 log=/run/minikube-net/$1/logs/nftables.log handle p0 p1 p2 p3 sticky me set other before after
+  handle=$(table_handle "$c" node1)
+  me=$(pod_ip "$c" client)
+  read -r p0 _ < <(hit "$c" client http://10.96.0.10/) || fail "request to web"
+  read -r p1 _ < <(hit "$c" client http://10.96.0.10/) || fail "request to web"
+  read -r sticky _ < <(hit "$c" client http://10.96.0.13/) || fail "request to web-sticky"
+  set=$(ip netns exec "mkn-$c-node1" nft list sets ip | awk -v ip="$(pod_ip "$c" "$sticky")" '$1 == "set" && index($2, "web-sticky/tcp/80__" ip "/") {print $2}')
+  [[ -n "$set" ]] || fail "no affinity set for $sticky in node1"
+  contains "$(ip netns exec "mkn-$c-node1" nft list set ip kube-proxy "$set")" "$me" "the client in $sticky's affinity set"
+  before=$(web_new_flows "$c")
+  "$MKN" scale -c "$c" dns 3 >/dev/null || fail "scale dns 3"
+  read -r p2 _ < <(hit "$c" client http://10.96.0.10/) || fail "request to web after scale dns"
+  read -r p3 _ < <(hit "$c" client http://10.96.0.10/) || fail "request to web after scale dns"
+  [[ $p0 != "$p1" && $p2 != "$p0" && $p2 != "$p1" && $p3 == "$p0" ]] ||
+    fail "round-robin did not go on across scale dns: $p0 $p1 | $p2 $p3"
+  after=$(web_new_flows "$c")
+  ((after == before + 2)) || fail "web's new flows went $before -> $after over 2 requests and a scale"
+  other=$("$MKN" get pods -c "$c" | awk -v s="$sticky" '$1 ~ /^web-/ && $1 != s {print $1; exit}')
+  "$MKN" kill -c "$c" "$other" >/dev/null || fail "kill $other"
+  contains "$(ip netns exec "mkn-$c-node1" nft list set ip kube-proxy "$set")" "$me" "the client still in $sticky's set after kill $other"
+  local again
+  read -r again _ < <(hit "$c" client http://10.96.0.13/) || fail "request to web-sticky after kill $other"
+  [[ "$again" == "$sticky" ]] || fail "affinity lost across kill $other: $again, was $sticky"
+  [[ "$(table_handle "$c" node1)" == "$handle" ]] || fail "the table was replaced: $handle -> $(table_handle "$c" node1)"
+  "$MKN" scale -c "$c" dns 2 >/dev/null || fail "scale dns 2"
+  grep -q "node1 delta: " "$log" || fail "no delta in $log: $(cat "$log")"
+  [[ $(grep -c "full sync\|refused" "$log") == 2 ]] || fail "a table was written whole after up: $(grep "full sync\|refused" "$log")"
+  pass "deltas only (table handle kept): round-robin went on ($p0 $p1 | $p2 $p3), $sticky kept the client across kill $other, web counted $before -> $after"
+}
+
+# nft -j list table, without what a table's history changes: handles, counters, the order of
+# elements, sets and chains, the affinity sets' entries.
+nft_canon() {
+  ip netns exec "mkn-$1-$2" nft -j list table ip kube-proxy | jq -S '
+    def clean: walk(if type == "object" then del(.handle, .counter, .expires)
+      | (if (.elem? | type) == "array" then .elem |= sort else . end) else . end);
+    [.nftables[] | select(has("metainfo") | not)
+      | (if .set and ((.set.flags // []) | index("dynamic")) then del(.set.elem) else . end) | clean]
+    | (map(select(has("rule") | not)) | sort) + (map(select(has("rule"))) | group_by(.rule.chain) | add // [])'
+}
+
+# After many kills and scales the tables are what a full sync writes: resync --check finds nothing.
+# A table edited by hand is found and resync repairs that node alone; then node1 (deltas since up)
+# lists as node2 (just written whole), compared without minikube-net.
+check_no_drift() {
+  local c=$1 i pod out rc=0 h1 ip
+  for ((i = 0; i < 6; i++)); do
+    pod=$("$MKN" get pods -c "$c" | awk -v k=$i '$1 ~ /^(web|dns)-/ && $3 ~ /^[0-9.]+$/ {p[n++] = $1} END {print p[k % n]}')
+    "$MKN" kill -c "$c" "$pod" >/dev/null || fail "kill $pod"
+    "$MKN" scale -c "$c" web $((2 + i % 4)) >/dev/null || fail "scale web $((2 + i % 4))"
+    "$MKN" scale -c "$c" dns $((1 + i % 3)) >/dev/null || fail "scale dns $((1 + i % 3))"
+  done
+  "$MKN" scale -c "$c" web 3 >/dev/null && "$MKN" scale -c "$c" dns 2 >/dev/null || fail "scale back"
+  out=$("$MKN" resync -c "$c" --check) || fail "resync --check after 20 updates: $out"
+  contains "$out" "node1: in sync with a full sync of the spec" "node1 in sync after 20 updates"
+  contains "$out" "node2: in sync with a full sync of the spec" "node2 in sync after 20 updates"
+  ip=$(pod_ip "$c" web-0)
+  ip netns exec "mkn-$c-node2" nft delete element ip kube-proxy hairpin "{ $ip . $ip }" || fail "nft delete element"
+  h1=$(table_handle "$c" node1)
+  out=$("$MKN" resync -c "$c" --check) || rc=$?
+  ((rc == 1)) || fail "resync --check on a hand-edited table: exit $rc, want 1: $out"
+  contains "$out" "node2: 1 difference from a full sync" "the edit found"
+  contains "$out" "+ set hairpin: element $ip . $ip" "the missing element named"
+  out=$("$MKN" resync -c "$c") || fail "resync: $out"
+  contains "$out" "node2: rewritten whole" "node2 repaired"
+  ! grep -q "node1: rewritten" <<<"$out" || fail "resync rewrote node1, which was in sync: $out"
+  [[ "$(table_handle "$c" node1)" == "$h1" ]] || fail "resync replaced node1's table"
+  diff <(nft_canon "$c" node1) <(nft_canon "$c" node2) >"$TMP/drift" ||
+    fail "node1's table (deltas) differs from node2's (full sync): $(head -40 "$TMP/drift")"
+  out=$("$MKN" resync -c "$c" --check) || fail "resync --check after the repair: $out"
+  pass "20 updates, no drift; a hand edit on node2 found and repaired there alone; node1 == node2 (jq)"
 }
 
 # least-conn (userspace, IPVS lc): two connections held open take two backends; new short requests
@@ -463,7 +550,7 @@ check_kill_flushes_udp() {
 }
 
 # get svc counts every new flow of a service, in both modes (userspace: the proxy's counters;
-# nftables: the counter rule that opens each service chain): 5 requests, exactly 5 more.
+# nftables: the counter of the port's service-ips element): 5 requests, exactly 5 more.
 web_new_flows() {
   "$MKN" get svc -c "$1" -o json | tr -d ' \n' |
     grep -o '"cluster_ip":"10.96.0.10".*' | grep -o '"new_flows":[0-9]*' | head -1 | cut -d: -f2
@@ -582,6 +669,8 @@ nftables)
   check_kill_flushes_udp $c nftables
   check_scale_refused $c nftables
   check_kill_under_load $c nftables
+  check_deltas_keep_state $c
+  check_no_drift $c
   out=$("$MKN" down $c)
   contains "$out" "cluster $c down" "down reports"
   assert_clean $c
