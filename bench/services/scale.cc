@@ -5,7 +5,9 @@
 //   scale nft linear|vmap N...  the kernel walking nftables rules: ns per packet (run inside a
 //                               throw-away netns: it creates a dummy device and a table)
 //   scale program userspace|nftables N
-//                               ms to program N services (nftables: render + load in this netns)
+//                               ms to program N services of 4 endpoints each, then p50/p99 of one
+//                               endpoint change (nftables: render + load in this netns; a change
+//                               is NftTable's delta, one transaction; userspace: the NAT's table)
 //
 // Every packet goes to the *last* service defined, the worst case of a linear chain (iptables'
 // KUBE-SERVICES walks the chain rule by rule until one matches). Own table: each packet is a new
@@ -18,9 +20,11 @@
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -34,6 +38,7 @@
 #include "lib/packet/packet.h"
 #include "lib/packet/packet_builder.h"
 #include "lib/proxy/nft_ruleset.h"
+#include "lib/proxy/nft_table.h"
 #include "lib/strings/str_cat.h"
 #include "vnet/kernel/nft.h"
 
@@ -48,9 +53,9 @@ double Seconds(Clock::time_point a, Clock::time_point b) {
 
 net::Ipv4 Vip(int i) { return net::Ipv4{(10u << 24) | (96u << 16) | static_cast<uint32_t>(i + 1)}; }
 
-// N ClusterIP services of one TCP port each over 10 backend pods (3 endpoints a service), as a lab
-// file would resolve them.
-config::ClusterSpec Spec(int n) {
+// N ClusterIP services of one TCP port each over 10 backend pods (`eps` endpoints a service), as a
+// lab file would resolve them.
+config::ClusterSpec Spec(int n, int eps = 3) {
   config::ClusterSpec spec;
   spec.name = "bench";
   spec.service_cidr = *net::Prefix::Parse("10.96.0.0/12");
@@ -82,7 +87,7 @@ config::ClusterSpec Spec(int n) {
     s.cluster_ip = Vip(i);
     s.selector = {{"app", StrCat("web", i % 10)}};
     s.ports.push_back({"", 80, 8080, "", config::Protocol::kTcp, 0});
-    s.endpoints = {i % 10, (i + 1) % 10, (i + 2) % 10};
+    for (int e = 0; e < eps; ++e) s.endpoints.push_back((i + e) % 10);
     spec.services.push_back(std::move(s));
   }
   return spec;
@@ -221,8 +226,47 @@ int Nft(const std::string& kind, const std::vector<int>& ns) {
   return 0;
 }
 
+// One endpoint change of one service (returned: its index): change i swaps its last endpoint for
+// the pod after it, or (every third change) adds one and then removes it again, so the endpoint
+// count moves too. Only that service's endpoints differ from `spec`.
+int ChangeOne(config::ClusterSpec& spec, int i) {
+  const size_t k = (static_cast<size_t>(i) * 7919) % spec.services.size();
+  config::ServiceSpec& s = spec.services[k];
+  if (i % 3 == 1) {
+    s.endpoints.push_back((s.endpoints.back() + 1) % 10);
+  } else if (i % 3 == 2 && s.endpoints.size() > 4) {
+    s.endpoints.pop_back();
+  } else {
+    s.endpoints.back() = (s.endpoints.back() + 1) % 10;
+  }
+  return static_cast<int>(k);
+}
+
+struct Percentiles {
+  double p50 = 0, p99 = 0;
+};
+Percentiles Of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return {v[v.size() / 2], v[std::min(v.size() - 1, v.size() * 99 / 100)]};
+}
+
+double CpuSeconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+// Prints "program-<mode> N <ms> ms" (and nftables' render and CPU share), then
+// "update-<mode> N p50 <ms> p99 <ms> ms (<k> changes)": programming N services of 4 endpoints
+// and one endpoint change at a time after it, each applied before the next is made. Changes are
+// bounded in count (300) and time (20 s).
 int Program(const std::string& mode, int n) {
-  config::ClusterSpec spec = Spec(n);
+  constexpr int kChanges = 300;
+  constexpr double kBudgetSeconds = 20;
+  config::ClusterSpec spec = Spec(n, 4);
+  spec.proxy_mode = config::ProxyMode::kNftables;
+  std::vector<double> ms;
   auto t0 = Clock::now();
   if (mode == "userspace") {
     absl::StatusOr<nat::ServiceTable> table = nat::ServiceTable::Build(spec);
@@ -232,17 +276,59 @@ int Program(const std::string& mode, int n) {
     o.node_ips = {spec.nodes[0].underlay_ip};
     auto nat = nat::Nat::Create(std::move(*table), o);
     if (!nat.ok()) return 1;
+    printf("program-userspace %d %.1f ms\n", n, Seconds(t0, Clock::now()) * 1e3);
+    auto start = Clock::now();
+    for (int i = 0; i < kChanges && Seconds(start, Clock::now()) < kBudgetSeconds; ++i) {
+      const config::ServiceSpec& s = spec.services[ChangeOne(spec, i)];
+      auto c0 = Clock::now();
+      std::vector<config::PodSpec> pods;
+      for (int e : s.endpoints) pods.push_back(spec.pods[e]);
+      if (absl::Status st = (*nat)->ReplaceEndpoints(s.name, pods); !st.ok()) {
+        fprintf(stderr, "%s\n", std::string(st.message()).c_str());
+        return 1;
+      }
+      ms.push_back(Seconds(c0, Clock::now()) * 1e3);
+    }
   } else {
-    spec.proxy_mode = config::ProxyMode::kNftables;
-    std::string rules = proxy::RenderNftRuleset(spec, 0);
+    const double cpu0 = CpuSeconds();
+    proxy::NftTable table = proxy::NftTable::Build(spec);
+    std::string rules = table.RenderFull();
     auto t1 = Clock::now();
-    if (absl::Status s = vnet::RunNft(rules); !s.ok()) {
+    // One context for the run, as the cluster keeps one per node: making one costs milliseconds.
+    absl::StatusOr<vnet::NftContext> nft = vnet::NftContext::Create();
+    if (!nft.ok()) return fprintf(stderr, "%s\n", std::string(nft.status().message()).c_str()), 1;
+    if (absl::Status s = nft->Run(rules); !s.ok()) {
       fprintf(stderr, "nft: %s\n", std::string(s.message()).c_str());
       return 1;
     }
     printf("program-nftables-render %d %.1f ms\n", n, Seconds(t0, t1) * 1e3);
+    printf("program-nftables %d %.1f ms (%.1f ms of CPU: this process and the kernel for it)\n", n,
+           Seconds(t0, Clock::now()) * 1e3, (CpuSeconds() - cpu0) * 1e3);
+    auto start = Clock::now();
+    int commands = 0;
+    for (int i = 0; i < kChanges && Seconds(start, Clock::now()) < kBudgetSeconds; ++i) {
+      // As the cluster does: the changed service is named (kill and scale know their pods').
+      const std::vector<int> changed = {ChangeOne(spec, i)};
+      auto c0 = Clock::now();
+      proxy::NftUpdate u = table.Plan(spec, &changed);
+      if (u.full_sync || u.text.empty()) {
+        fprintf(stderr, "change %d: not a delta\n", i);
+        return 1;
+      }
+      if (absl::Status s = nft->Run(u.text); !s.ok()) {
+        fprintf(stderr, "nft: %s\n%s", std::string(s.message()).c_str(), u.text.c_str());
+        return 1;
+      }
+      commands += u.commands;
+      table.Commit(std::move(u));
+      ms.push_back(Seconds(c0, Clock::now()) * 1e3);
+    }
+    printf("update-nftables-commands %d %.1f per change\n", n,
+           static_cast<double>(commands) / static_cast<double>(ms.size()));
   }
-  printf("program-%s %d %.1f ms\n", mode.c_str(), n, Seconds(t0, Clock::now()) * 1e3);
+  Percentiles p = Of(ms);
+  printf("update-%s %d p50 %.3f p99 %.3f ms (%zu changes)\n", mode.c_str(), n, p.p50, p.p99,
+         ms.size());
   return 0;
 }
 

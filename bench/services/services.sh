@@ -13,8 +13,10 @@
 #   2. scale: ns per packet to the last of N services (N = 10, 1000, 10000, 100000) for
 #      minikube-net's own hash table, an iptables-style linear nft chain and a kube-proxy-style nft
 #      verdict map (scale.cc explains what each measures).
-#   3. control plane: ms to program 10000 services, userspace (build the table) and nftables (render
-#      and load one node's ruleset).
+#   3. control plane: ms to program 10000 services of 4 endpoints each for one node, userspace (build
+#      the NAT's table) and nftables (render and load the table), then p50/p99 of one endpoint change
+#      at a time (userspace: the NAT's table; nftables: the delta, one transaction), at 10000 and,
+#      for nftables, at 1000 services too (a change must not cost more with more services).
 # --quick: 1 s runs, N up to 10000 for the linear chain.
 #
 # Runs only inside ci/sandbox.sh (it re-executes itself there). Needs root. Every wait has a deadline,
@@ -141,14 +143,29 @@ r=$(ratio "$o100k" "$o10")
 verdict "own table: 100000 / 10 services <= 1.2" "${r}x" "$(awk -v r="$r" 'BEGIN {print (r <= 1.2)}')"
 
 # --- 3. control plane ---------------------------------------------------------------------------------
-log "control plane: 10000 services"
+log "control plane: 10000 services x 4 endpoints, then one endpoint change at a time"
 "$SCALE" program userspace 10000 >"$OUT/program.txt"
-ip netns add mknbench-prog
-ip netns exec mknbench-prog "$SCALE" program nftables 10000 >>"$OUT/program.txt"
-ip netns del mknbench-prog
+for n in 1000 10000; do
+  ip netns add mknbench-prog
+  ip netns exec mknbench-prog "$SCALE" program nftables $n >>"$OUT/program.txt"
+  ip netns del mknbench-prog
+done
+field() { awk -v k="$1" -v n="$2" -v f="$3" '$1 == k && $2 == n {print $f; exit}' "$OUT/program.txt"; }
 echo
-echo "program 10000 services (one node):"
-awk '{printf "  %-28s %s %s\n", $1, $3, $4}' "$OUT/program.txt"
+printf '%-44s %12s %24s %24s\n' "control plane, one node (4 endpoints each)" "program 10000" \
+  "one change p50/p99, 10000" "one change p50/p99, 1000"
+printf '%-44s %9s ms %17s / %s ms %24s\n' "userspace (the NAT's service table)" "$(field program-userspace 10000 3)" \
+  "$(field update-userspace 10000 4)" "$(field update-userspace 10000 6)" "-"
+printf '%-44s %9s ms %17s / %s ms %17s / %s ms\n' "nftables (the table; a change: its delta)" "$(field program-nftables 10000 3)" \
+  "$(field update-nftables 10000 4)" "$(field update-nftables 10000 6)" "$(field update-nftables 1000 4)" "$(field update-nftables 1000 6)"
+echo "nftables: render $(field program-nftables-render 10000 3) ms of the program time; CPU $(field program-nftables 10000 5 | tr -d '(') ms;" \
+  "$(field update-nftables-commands 10000 3) nft commands per change"
+p=$(field program-nftables 10000 3)
+verdict "nftables: program 10000 services <= 2000 ms" "$p ms" "$(awk -v p="$p" 'BEGIN {print (p <= 2000)}')"
+u=$(field update-nftables 10000 6)
+verdict "nftables: one change at 10000, p99 <= 10 ms" "$u ms" "$(awk -v u="$u" 'BEGIN {print (u <= 10)}')"
+r=$(ratio "$(field update-nftables 10000 4)" "$(field update-nftables 1000 4)")
+verdict "nftables: change p50, 10000 / 1000 svc <= 2" "${r}x" "$(awk -v r="$r" 'BEGIN {print (r <= 2)}')"
 
 echo
 printf '%-44s %-12s %s\n' target measured verdict
