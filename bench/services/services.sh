@@ -158,8 +158,9 @@ printf '%-44s %9s ms %17s / %s ms %24s\n' "userspace (the NAT's service table)" 
   "$(field update-userspace 10000 4)" "$(field update-userspace 10000 6)" "-"
 printf '%-44s %9s ms %17s / %s ms %17s / %s ms\n' "nftables (the table; a change: its delta)" "$(field program-nftables 10000 3)" \
   "$(field update-nftables 10000 4)" "$(field update-nftables 10000 6)" "$(field update-nftables 1000 4)" "$(field update-nftables 1000 6)"
-echo "nftables: render $(field program-nftables-render 10000 3) ms of the program time; CPU $(field program-nftables 10000 5 | tr -d '(') ms;" \
-  "$(field update-nftables-commands 10000 3) nft commands per change"
+echo "nftables at 10000: render $(field program-nftables-render 10000 3) ms of the program time; CPU $(field program-nftables 10000 5 | tr -d '(') ms" \
+  "for the program, p50/p99 $(field update-nftables 10000 12) / $(field update-nftables 10000 14) ms for a change" \
+  "($(field update-nftables-commands 10000 3) nft commands): what the machine's load does not inflate"
 p=$(field program-nftables 10000 3)
 verdict "nftables: program 10000 services <= 2000 ms" "$p ms" "$(awk -v p="$p" 'BEGIN {print (p <= 2000)}')"
 u=$(field update-nftables 10000 6)
