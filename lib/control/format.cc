@@ -159,9 +159,9 @@ std::string StatusTable(const std::vector<ClusterRow>& clusters) {
 }
 
 std::string ServicesTable(const ServicesAnswer& a) {
-  // Userspace: the proxy's own counters. nftables: new flows from a counter rule in each service
-  // chain, packets and bytes of the flows still in the kernel's conntrack table. Either way every
-  // port has them, or none does: the first one says.
+  // Userspace: the proxy's own counters. nftables: new flows from each port's counted elements of
+  // service-ips and service-nodeports, packets and bytes of the flows still in the kernel's
+  // conntrack table. Either way every port has them, or none does: the first one says.
   const bool counters = !a.services.empty() && !a.services[0].ports.empty() &&
                         a.services[0].ports[0].counters.has_value();
   std::vector<std::vector<std::string>> rows = {

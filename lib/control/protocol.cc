@@ -1,3 +1,6 @@
+// lib/control/protocol — the JSON of every request and answer (protocol.h says what each is).
+// Long file: every verb's fields are read and written here, in one place, so the client and the
+// server cannot disagree about one; splitting it by verb would split that guarantee.
 #include "lib/control/protocol.h"
 
 #include <algorithm>

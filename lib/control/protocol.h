@@ -53,8 +53,8 @@ inline constexpr int kMaxReplicas = 20000;
 // --- answers ---------------------------------------------------------------------------------
 
 // A service port's counters, summed over nodes. Userspace: the proxy's own (every field);
-// nftables: new flows from the counter rule that opens each service chain, packets, bytes and
-// flows of the connections the kernel still tracks (no drops, no ICMP errors).
+// nftables: new flows from the counters of the port's service-ips and service-nodeports elements,
+// packets, bytes and flows of the connections the kernel still tracks (no drops, no ICMP errors).
 struct PortCounters {
   uint64_t packets = 0, bytes = 0, new_flows = 0, flows = 0;
   std::optional<uint64_t> icmp_errors;    // userspace only

@@ -240,9 +240,9 @@ class ControlHandler {
     a.proxy_error = stats.pump_error;
   }
 
-  // nftables: new flows from the counter rule that opens each service chain, packets, bytes and
-  // live flows from the kernel's conntrack table (acct on), summed over nodes; and each node's
-  // kernel counters, read while its thread is in the node anyway.
+  // nftables: new flows from the counters of each port's service-ips and service-nodeports
+  // elements, packets, bytes and live flows from the kernel's conntrack table (acct on), summed
+  // over nodes; and each node's kernel counters, read while its thread is in the node anyway.
   absl::Status AddNftCounters(control::ServicesAnswer& a) const {
     const config::ClusterSpec& spec = impl_.spec;
     std::vector<std::vector<control::PortCounters>> sum(spec.services.size());
