@@ -31,6 +31,18 @@ std::string StrOr(const json& obj, const char* key) {
 }
 std::string FamilyName(int family) { return family == 4 ? "IPv4" : "IPv6"; }
 
+// An error object rather than a result: an integer "code" and none of the fields a result of any
+// version has (cniVersion aside, which both carry).
+bool IsErrorObject(const json& doc) {
+  if (!doc.is_object()) return false;
+  auto code = doc.find("code");
+  if (code == doc.end() || !code->is_number_integer()) return false;
+  for (const char* key : {"interfaces", "ips", "routes", "dns", "ip4", "ip6"}) {
+    if (doc.contains(key)) return false;
+  }
+  return true;
+}
+
 // Collects "PATH: sentence" lines.
 class Violations {
  public:
@@ -366,6 +378,11 @@ static absl::StatusOr<Result> ParseResultUnguarded(std::string_view stdout_text,
     return absl::InvalidArgumentError(
         StrCat("parse result: expected a JSON object, got ", doc.type_name()));
   }
+  if (IsErrorObject(doc)) {
+    return absl::InvalidArgumentError(StrCat(
+        "parse result: this is a CNI error object (code ", doc["code"].dump(),
+        StrOr(doc, "msg").empty() ? "" : StrCat(": ", StrOr(doc, "msg")), "), not a result"));
+  }
   auto version_it = doc.find("cniVersion");
   if (version_it == doc.end() ||
       (version_it->is_string() && version_it->get<std::string>().empty())) {
@@ -532,7 +549,11 @@ std::string FormatPluginError(const PluginError& error, std::string_view plugin,
       out += StrCat(" (last ", kMaxLines, " of ", lines.size(), " lines)");
       lines.erase(lines.begin(), lines.end() - kMaxLines);
     }
-    for (std::string_view line : lines) out += StrCat("\n    ", line);
+    // A line is shown up to kMaxLine bytes: a plugin may print megabytes without a newline.
+    constexpr size_t kMaxLine = 300;
+    for (std::string_view line : lines) {
+      out += StrCat("\n    ", line.substr(0, kMaxLine), line.size() > kMaxLine ? "..." : "");
+    }
   }
   return SanitizeUtf8(out);
 }
@@ -554,6 +575,18 @@ absl::StatusOr<Result> ParseResult(std::string_view stdout_text,
     return ParseResultUnguarded(stdout_text, expected_version);
   } catch (const json::exception& e) {
     return absl::InvalidArgumentError(StrCat("parse result: malformed (", e.what(), ")"));
+  }
+}
+
+std::optional<PluginError> ErrorOnSuccess(std::string_view stdout_text) {
+  try {
+    absl::StatusOr<json> doc = ParseJson(stdout_text, "stdout");
+    if (!doc.ok() || !IsErrorObject(*doc)) return std::nullopt;
+    absl::StatusOr<PluginError> e = ParsePluginErrorUnguarded(stdout_text);
+    if (!e.ok()) return std::nullopt;
+    return *e;
+  } catch (const json::exception&) {
+    return std::nullopt;
   }
 }
 

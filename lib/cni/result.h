@@ -44,8 +44,8 @@ struct Result {
 // Parses an ADD result. A missing or empty "cniVersion" is taken as expected_version (libcni
 // fixupResultVersion, cni#895). 0.1.0/0.2.0 results ("ip4"/"ip6" with their "routes") are
 // read into ips and routes as libcni converts them. InvalidArgument for bad JSON, a non-object,
-// a version this runtime does not implement, or a field of the wrong JSON type; nothing else is
-// checked here (ValidateResult does).
+// an error object (ErrorOnSuccess), a version this runtime does not implement, or a field of the
+// wrong JSON type; nothing else is checked here (ValidateResult does).
 absl::StatusOr<Result> ParseResult(std::string_view stdout_text, std::string_view expected_version);
 
 // Every spec violation of `result`, a plugin's ADD output, for a request at `version`; empty when
@@ -68,6 +68,13 @@ struct PluginError {
 // the caller reports the output as garbage).
 absl::StatusOr<PluginError> ParsePluginError(std::string_view stdout_text);
 
+// The error object a plugin printed on stdout although it exited 0 (SPEC.md §5: an error goes
+// with a nonzero exit): a JSON object with an integer "code" and none of a result's fields
+// (interfaces, ips, routes, dns, ip4, ip6). nullopt for anything else, a result included. The
+// runtime reports it as the plugin's error, where reading it as a result would say only that the
+// result lacks an address. (ParseResult refuses such an object too.)
+std::optional<PluginError> ErrorOnSuccess(std::string_view stdout_text);
+
 // Every spec violation of an error object: code a non-negative integer, not 0, and in 0-99 one
 // of the well-known codes (1-8, 11, 50, 51); msg a non-empty string; details and cniVersion
 // strings when present.
@@ -77,7 +84,7 @@ std::vector<std::string> ValidateError(const nlohmann::json& error);
 std::string_view ErrorCodeName(int code);
 
 // `plugin "bridge" failed: code 7 (invalid network config): MSG: DETAILS`, then the plugin's
-// stderr (its last 20 lines, each indented) when it printed any.
+// stderr (its last 20 lines, each indented and cut at 300 bytes) when it printed any.
 std::string FormatPluginError(const PluginError& error, std::string_view plugin,
                               std::string_view stderr_text);
 

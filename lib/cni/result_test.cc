@@ -236,6 +236,35 @@ TEST(PluginError, LongStderrKeepsTheTail) {
   EXPECT_THAT(got, ::testing::Not(HasSubstr("line 10\n")));
 }
 
+TEST(PluginError, AVeryLongStderrLineIsCut) {
+  // 64 KiB without a newline (a plugin printing a buffer to stderr): the message stays readable.
+  std::string got = FormatPluginError({7, "m", "", ""}, "p", std::string(64 << 10, 'x'));
+  EXPECT_THAT(got, HasSubstr("\n    " + std::string(300, 'x') + "..."));
+  EXPECT_LT(got.size(), 400u);
+}
+
+TEST(PluginError, AnErrorObjectPrintedWithExitZeroIsRecognised) {
+  // The attack's liar-errjson: an error object, exit 0. Read as a result it gave "no IPv4
+  // address on eth0"; the plugin's own words are what a user needs.
+  std::optional<PluginError> e =
+      ErrorOnSuccess(R"({"cniVersion":"1.0.0","code":7,"msg":"I failed but exit 0"})");
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->code, 7);
+  EXPECT_EQ(e->msg, "I failed but exit 0");
+  EXPECT_TRUE(ErrorOnSuccess(R"({"code":11,"msg":"try again","details":"d"})").has_value());
+  absl::StatusOr<Result> r =
+      ParseResult(R"({"cniVersion":"1.0.0","code":7,"msg":"I failed but exit 0"})", "1.0.0");
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(std::string(r.status().message()),
+              HasSubstr("a CNI error object (code 7: I failed but exit 0), not a result"));
+  // Not error objects: results (an empty one too), a code that is not an integer, garbage.
+  for (const char* text :
+       {R"({"cniVersion":"1.0.0","ips":[{"address":"10.0.0.2/24"}]})", R"({"cniVersion":"1.0.0"})",
+        R"({"code":7,"ips":[]})", R"({"code":"7","msg":"x"})", "{}", "garbage", "[]", ""}) {
+    EXPECT_FALSE(ErrorOnSuccess(text).has_value()) << text;
+  }
+}
+
 TEST(PluginError, NotAnError) {
   for (const char* text : {"garbage", "{}", R"({"code":"7","msg":"x"})", R"({"code":-1})", "[]"}) {
     EXPECT_FALSE(ParsePluginError(text).ok()) << text;
