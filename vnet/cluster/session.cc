@@ -264,6 +264,13 @@ std::string TeardownReportText(const TeardownReport& r) {
                   " was removed but the kernel had not freed it by the deadline: a process ",
                   "or a socket still inside holds it\n");
   }
+  for (const HeldNetns& h : r.held) {
+    out +=
+        StrCat("minikube-net: ", h.netns, " was removed, but ", DescribeProcesses(h.processes),
+               " still run", h.processes.size() == 1 ? "s" : "", " inside and keep",
+               h.processes.size() == 1 ? "s" : "", " it alive; left running (",
+               KillCommand(h.processes), " stops ", h.processes.size() == 1 ? "it" : "them", ")\n");
+  }
   for (const std::string& u : r.unwatched) {
     out += StrCat("minikube-net: ", u,
                   " (removed, but whether the kernel freed what was inside was not watched)\n");

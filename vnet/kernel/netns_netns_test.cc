@@ -4,12 +4,16 @@
 #include "vnet/kernel/netns.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
 
+#include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <thread>
 #include <vector>
 
+#include "lib/net/naming.h"
 #include "vnet/kernel/netlink.h"
 #include "vnet/kernel/owned.h"
 #include "vnet/testing/sandbox.h"
@@ -18,6 +22,7 @@
 namespace mkn::vnet {
 namespace {
 
+using testing::CmdResult;
 using testing::Sh;
 
 bool Exists(const std::string& name) { return std::filesystem::exists("/run/netns/" + name); }
@@ -184,6 +189,76 @@ TEST_F(NamedNetnsTest, ErrorsSayWhichNetns) {
   EXPECT_EQ(ns.status().code(), absl::StatusCode::kNotFound) << ns.status();
   EXPECT_NE(ns.status().message().find("create netns mkn-t-no/such"), absl::string_view::npos)
       << ns.status();
+}
+
+// The attack's liar-daemon: a process a plugin left in a node's namespace keeps it alive once its
+// name is gone, and with it the node's uplink whose peer is in the underlay. Teardown names that
+// node and the process (pid, comm), found by /proc/<pid>/ns/net, instead of waiting out its
+// deadline on the underlay and blaming it; the process is left running (it could be a user's
+// shell). A process in a pod is named the same way.
+TEST_F(NamedNetnsTest, TeardownNamesTheNamespacesProcessesHoldAndDoesNotWaitForThem) {
+  const std::string marker = "minikube-net:th";
+  std::vector<std::string> names = {"mkn-th-underlay", "mkn-th-node1", "mkn-th-node2",
+                                    "mkn-th-web-1"};
+  for (const std::string& n : names) {
+    absl::StatusOr<NamedNetns> ns = NamedNetns::Create(n, marker);
+    ASSERT_TRUE(ns.ok()) << ns.status();
+    ns->Release();  // Teardown removes them, as `down` does
+  }
+  const std::string uplink(net::kNodeUplinkIf);
+  for (const char* cmd :
+       {"ip -n mkn-th-underlay link add u1 type veth peer name UP netns mkn-th-node1",
+        "ip -n mkn-th-underlay link add u2 type veth peer name UP netns mkn-th-node2",
+        "ip -n mkn-th-node1 link add v1 type veth peer name eth0 netns mkn-th-web-1"}) {
+    std::string c = cmd;
+    if (size_t up = c.find("UP"); up != std::string::npos) c.replace(up, 2, uplink);
+    ASSERT_EQ(Sh(c).exit_code, 0) << c;
+  }
+  // A daemon in its own session (out of reach of a process group kill), as `setsid cmd &` in a
+  // plugin leaves it; and a shell-like process in the pod.
+  CmdResult d =
+      Sh("ip netns exec mkn-th-node1 setsid sleep 60 </dev/null >/dev/null 2>&1 & echo $!");
+  CmdResult p = Sh("ip netns exec mkn-th-web-1 sleep 61 </dev/null >/dev/null 2>&1 & echo $!");
+  const pid_t daemon = std::atoi(d.output.c_str()), in_pod = std::atoi(p.output.c_str());
+  ASSERT_GT(daemon, 0) << d.output;
+  ASSERT_GT(in_pod, 0) << p.output;
+  // Both are in their namespaces before Teardown looks (`ip netns exec` setns()es, then execs).
+  auto in_ns = [](pid_t pid, const std::string& ns) {
+    return Sh("[ \"$(readlink /proc/" + std::to_string(pid) + "/ns/net)\" = \"$(ip netns exec " +
+              ns + " readlink /proc/self/ns/net)\" ]")
+               .exit_code == 0;
+  };
+  for (int i = 0; i < 200 && !(in_ns(daemon, "mkn-th-node1") && in_ns(in_pod, "mkn-th-web-1"));
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(in_ns(daemon, "mkn-th-node1") && in_ns(in_pod, "mkn-th-web-1"));
+
+  const auto t0 = std::chrono::steady_clock::now();
+  absl::StatusOr<TeardownReport> r =
+      Teardown(ClusterNetns{"mkn-th-underlay", {"mkn-th-node1", "mkn-th-node2"}, {"mkn-th-web-1"}},
+               marker, 10000);
+  const auto took = std::chrono::steady_clock::now() - t0;
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->removed, 4);
+  ASSERT_EQ(r->held.size(), 2u);
+  EXPECT_EQ(r->held[0].netns, "mkn-th-web-1");
+  ASSERT_EQ(r->held[0].processes.size(), 1u);
+  EXPECT_EQ(r->held[0].processes[0].pid, in_pod);
+  EXPECT_EQ(r->held[0].processes[0].comm, "sleep");
+  EXPECT_EQ(r->held[1].netns, "mkn-th-node1");
+  ASSERT_EQ(r->held[1].processes.size(), 1u);
+  EXPECT_EQ(r->held[1].processes[0].pid, daemon);
+  EXPECT_EQ(DescribeProcesses(r->held[1].processes), "pid " + std::to_string(daemon) + " (sleep)");
+  EXPECT_EQ(KillCommand(r->held[1].processes), "kill " + std::to_string(daemon));
+  EXPECT_TRUE(r->still_held.empty()) << r->still_held[0];  // the underlay is not blamed
+  EXPECT_LT(took, std::chrono::seconds(5)) << "waited for namespaces that processes hold";
+  for (const std::string& n : names) EXPECT_FALSE(Exists(n)) << n;
+  // Left running: Teardown only reports.
+  EXPECT_EQ(::kill(daemon, 0), 0);
+  EXPECT_EQ(::kill(in_pod, 0), 0);
+  ::kill(daemon, SIGKILL);
+  ::kill(in_pod, SIGKILL);
 }
 
 }  // namespace

@@ -13,6 +13,19 @@
 
 namespace mkn::vnet {
 
+std::string DescribeProcesses(const std::vector<NetnsProcess>& processes) {
+  std::string out;
+  for (const NetnsProcess& p : processes)
+    StrAppend(&out, out.empty() ? "" : ", ", "pid ", p.pid, " (", p.comm, ")");
+  return out;
+}
+
+std::string KillCommand(const std::vector<NetnsProcess>& processes) {
+  std::string out = "kill";
+  for (const NetnsProcess& p : processes) StrAppend(&out, " ", p.pid);
+  return out;
+}
+
 absl::StatusOr<std::string> ReadMarker(std::string_view netns) {
   MKN_ASSIGN_OR_RETURN(Fd fd, OpenNetns(netns));
   std::string alias;
@@ -46,6 +59,35 @@ absl::StatusOr<NlSocket> SocketIn(const std::string& name) {
     return absl::OkStatus();
   }));
   return std::move(*sock);
+}
+
+// The processes in the namespaces `ids` (by name), grouped by namespace in the order of `ids`. A
+// process on its way out (a SIGKILL pending: a node daemon whose owner was SIGKILLed) is waited for
+// until `settle`, then counted like the others. A scan that fails says nothing: no namespace is
+// then reported held, and the waits run as before.
+std::vector<HeldNetns> FindHeld(const std::vector<std::pair<std::string, NetnsId>>& ids,
+                                std::chrono::steady_clock::time_point settle) {
+  std::vector<NetnsId> just_ids;
+  for (const auto& [name, id] : ids) just_ids.push_back(id);
+  std::vector<NetnsProcess> procs;
+  for (;;) {
+    absl::StatusOr<std::vector<NetnsProcess>> found = ProcessesInNetns(just_ids);
+    if (!found.ok()) return {};
+    procs = std::move(*found);
+    bool dying =
+        std::any_of(procs.begin(), procs.end(), [](const NetnsProcess& p) { return p.dying; });
+    if (!dying || std::chrono::steady_clock::now() >= settle) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polled: an exit has no event
+  }
+  std::vector<HeldNetns> held;
+  for (const auto& [name, id] : ids) {
+    HeldNetns h{name, {}};
+    for (const NetnsProcess& p : procs) {
+      if (p.netns == id) h.processes.push_back(p);
+    }
+    if (!h.processes.empty()) held.push_back(std::move(h));
+  }
+  return held;
 }
 
 // Waits until the netns behind `sock` has no veth except those named in `keep`.
@@ -116,6 +158,28 @@ absl::StatusOr<TeardownReport> Teardown(const ClusterNetns& ns, std::string_view
     if (ours(p)) pods.push_back(p);
   MKN_RETURN_IF_ERROR(stale_error);
 
+  // Who runs inside, before any name is removed: afterwards /proc/<pid>/ns/net is the only trace,
+  // and it can be matched only against identities taken now.
+  std::vector<std::pair<std::string, NetnsId>> ids;
+  auto identify = [&](const std::string& name) {
+    if (absl::StatusOr<NetnsId> id = NetnsIdOfName(name); id.ok()) ids.emplace_back(name, *id);
+  };
+  for (const std::string& p : pods) identify(p);
+  for (const std::string& n : nodes) identify(n);
+  if (underlay_ours) identify(ns.underlay);
+  report.held = FindHeld(ids, std::chrono::steady_clock::now() + std::chrono::seconds(1));
+  auto any_held = [&](const std::vector<std::string>& names) {
+    return std::any_of(report.held.begin(), report.held.end(), [&](const HeldNetns& h) {
+      return std::find(names.begin(), names.end(), h.netns) != names.end();
+    });
+  };
+  // A held pod keeps its veth, and so its peer in the node; a held node keeps its uplink's peer in
+  // the underlay. Those waits cannot end before the deadline and would blame the wrong namespace:
+  // they get a short grace (for the namespaces that are not held), and a miss is explained by the
+  // held namespace already reported.
+  const bool pods_held = any_held(pods), nodes_held = any_held(nodes);
+  const auto grace = std::min(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(1));
+
   // Watchers: a socket in each node and in the underlay sees the veths of its children vanish. One
   // that cannot be opened leaves that namespace unwatched, and said so (by its own name).
   std::vector<std::pair<std::string, NlSocket>> node_watch;
@@ -149,12 +213,14 @@ absl::StatusOr<TeardownReport> Teardown(const ClusterNetns& ns, std::string_view
   };
   for (const std::string& p : pods) MKN_RETURN_IF_ERROR(remove(p));
   for (auto& [name, sock] : node_watch) {
-    if (!WaitNoVeths(sock, {std::string(net::kNodeUplinkIf)}, deadline))
+    if (!WaitNoVeths(sock, {std::string(net::kNodeUplinkIf)}, pods_held ? grace : deadline) &&
+        !pods_held && !any_held({name}))
       report.still_held.push_back(name);
   }
   node_watch.clear();
   for (const std::string& n : nodes) MKN_RETURN_IF_ERROR(remove(n));
-  if (underlay_watch && !WaitNoVeths(*underlay_watch, {}, deadline))
+  if (underlay_watch && !WaitNoVeths(*underlay_watch, {}, nodes_held ? grace : deadline) &&
+      !nodes_held)
     report.still_held.push_back(ns.underlay);
   underlay_watch.reset();
   if (underlay_ours) MKN_RETURN_IF_ERROR(remove(ns.underlay));

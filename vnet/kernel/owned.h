@@ -3,7 +3,9 @@
 // Ownership is recorded in the kernel, never guessed from names (STYLE.md §3): every namespace a
 // cluster makes carries the ifalias minikube-net:<cluster> on its lo. Teardown removes only
 // namespaces that carry the marker it is given, pods first, and waits until the kernel has freed
-// them. Needs CAP_NET_ADMIN and CAP_SYS_ADMIN.
+// them. A namespace a process still runs in cannot be freed: Teardown names it and the processes
+// (vnet/kernel/holders) instead of waiting for it, and leaves them running. Needs CAP_NET_ADMIN and
+// CAP_SYS_ADMIN.
 #pragma once
 
 #include <string>
@@ -12,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "vnet/kernel/holders.h"
 
 namespace mkn::vnet {
 
@@ -22,6 +25,19 @@ struct ClusterNetns {
   std::vector<std::string> pods;
 };
 
+// A namespace of the cluster that processes still run in: its name is removed, but the kernel keeps
+// it (and what is inside) while they live. They are left running: a plugin may have started them,
+// or they may be a shell someone opened with `ip netns exec`; only whoever knows can kill them.
+struct HeldNetns {
+  std::string netns;
+  std::vector<NetnsProcess> processes;  // in pid order
+};
+
+// "pid 4242 (sleep), pid 4250 (bash)".
+std::string DescribeProcesses(const std::vector<NetnsProcess>& processes);
+// "kill 4242 4250": what stops them.
+std::string KillCommand(const std::vector<NetnsProcess>& processes);
+
 struct TeardownReport {
   int removed = 0;
   std::vector<std::string> not_found;  // already gone (fine: down is idempotent)
@@ -31,8 +47,12 @@ struct TeardownReport {
   // empty files with no namespace behind them (a SIGKILL halfway through making or removing
   // one): removed, as `ip netns del` would
   std::vector<std::string> stale;
-  std::vector<std::string>
-      still_held;  // removed, but the kernel had not freed them by the deadline
+  // removed, but the kernel had not freed them by the deadline, and no process runs inside (a
+  // socket or an fd held elsewhere)
+  std::vector<std::string> still_held;
+  // removed, but processes still run inside them (found before removal, by /proc/<pid>/ns/net):
+  // not waited for, since the kernel cannot free them while those live
+  std::vector<HeldNetns> held;
   // removed, but whether the kernel freed what was inside is unknown: no socket could be opened in
   // it to watch ("NAME: why")
   std::vector<std::string> unwatched;
@@ -47,10 +67,12 @@ struct TeardownReport {
 
 // Removes the namespaces that carry `marker` on their lo, pods first, and waits until the kernel
 // has destroyed them (their veths vanish from the node and underlay namespaces) or `deadline_ms`
-// passes. A stale entry (an empty file a SIGKILL left at /run/netns/<name>, see StatNetnsPath) of a
-// name given here is removed and reported as such. What is absent, unmarked, unreadable or still
-// held by the deadline goes in the report, not in an
-// error; an error means a namespace of ours could not be removed: PermissionDenied without
+// passes. Processes still inside a namespace (their SIGKILL pending excepted: those are waited for,
+// up to a second) are reported in `held`, with the namespace they keep alive, before anything is
+// removed; the waits that only they could end are cut short. A stale entry (an empty file a SIGKILL
+// left at /run/netns/<name>, see StatNetnsPath) of a name given here is removed and reported as
+// such. What is absent, unmarked, unreadable or still held by the deadline goes in the report, not
+// in an error; an error means a namespace of ours could not be removed: PermissionDenied without
 // CAP_SYS_ADMIN, or another code of vnet/kernel/errors.h from the unmount.
 absl::StatusOr<TeardownReport> Teardown(const ClusterNetns& ns, std::string_view marker,
                                         int deadline_ms = 15000);
