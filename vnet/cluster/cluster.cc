@@ -70,6 +70,10 @@ std::vector<std::string> LeftBehind(const TeardownReport& r) {
     out.push_back(StrCat("namespace ", u, " (its marker could not be read, so it was kept)"));
   for (const std::string& h : r.still_held)
     out.push_back(StrCat("namespace ", h, ": removed, but the kernel had not freed it yet"));
+  for (const HeldNetns& h : r.held) {
+    out.push_back(StrCat("namespace ", h.netns, ": removed, but ", DescribeProcesses(h.processes),
+                         " still run inside (", KillCommand(h.processes), ")"));
+  }
   for (const std::string& e : r.cni_errors) out.push_back(StrCat("CNI DEL failed: ", e));
   for (const std::string& l : r.cni_leaks) out.push_back(StrCat("CNI plugin leak: ", l));
   for (const std::string& w : r.warnings) out.push_back(w);
@@ -92,6 +96,7 @@ absl::StatusOr<TeardownReport> RemoveFromState(const ClusterState& s) {
   CniTeardownReport cni = CniTeardown(s.cluster);
   MKN_ASSIGN_OR_RETURN(TeardownReport r, Teardown(s.Netns(), s.marker));
   AddCniReport(cni, r);
+  if (s.network.rfind("cni", 0) == 0) HeldAsPluginLeaks(r);  // "cni/host-gw", ... (StateFromSpec)
   MKN_RETURN_IF_ERROR(RemoveStateDir(s.cluster));
   return r;
 }
@@ -356,6 +361,7 @@ absl::StatusOr<TeardownReport> RunningCluster::Down() {
   absl::StatusOr<TeardownReport> r = Teardown(state_.Netns(), state_.marker);
   if (!r.ok()) return with_warnings(r.status());  // the state stays: `down` can try again
   AddCniReport(cni, *r);
+  if (impl_->spec.cni_mode) HeldAsPluginLeaks(*r);
   r->warnings.insert(r->warnings.end(), warnings.begin(), warnings.end());
   if (absl::Status s = RemoveStateDir(state_.cluster); !s.ok()) return with_warnings(s);
   impl_->lock.Reset();

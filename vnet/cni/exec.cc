@@ -282,19 +282,82 @@ class SigpipeGuard {
   bool raised_ = false;
 };
 
-// Reads what is there; false at EOF or on an error (the fd is then done).
-bool Drain(int fd, std::string& out) {
+// Where a pipe's bytes go. Stdout keeps its first `max` bytes; one byte more is an overflow (the
+// caller kills the plugin). Stderr keeps its last `keep` bytes in a buffer of at most twice that:
+// the front is cut in one move when it fills, so each byte is moved at most once.
+class HeadSink {
+ public:
+  HeadSink(std::string& out, size_t max) : out_(out), max_(max) {}
+  void Add(const char* p, size_t n) {
+    const size_t room = max_ - out_.size();
+    if (n > room) {
+      out_.append(p, room);
+      overflow_ = true;
+      return;
+    }
+    out_.append(p, n);
+  }
+  bool done() const { return overflow_; }
+  bool overflow() const { return overflow_; }
+
+ private:
+  std::string& out_;
+  size_t max_;
+  bool overflow_ = false;
+};
+
+class TailSink {
+ public:
+  TailSink(std::string& out, size_t keep, uint64_t& dropped)
+      : out_(out), keep_(keep), dropped_(dropped) {}
+  void Add(const char* p, size_t n) {
+    if (n >= keep_) {
+      dropped_ += out_.size() + (n - keep_);
+      out_.assign(p + (n - keep_), keep_);
+      return;
+    }
+    out_.append(p, n);
+    if (out_.size() > 2 * keep_) Trim();
+  }
+  // Down to the last `keep` bytes (at the end of the call).
+  void Trim() {
+    if (out_.size() <= keep_) return;
+    const size_t cut = out_.size() - keep_;
+    dropped_ += cut;
+    out_.erase(0, cut);
+  }
+  bool done() const { return false; }
+
+ private:
+  std::string& out_;
+  size_t keep_;
+  uint64_t& dropped_;
+};
+
+// Reads what is there into `sink`; false at EOF, on an error, or once the sink wants no more (the
+// fd is then done).
+template <typename Sink>
+bool Drain(int fd, Sink& sink) {
   char buf[64 * 1024];
   for (;;) {
     ssize_t n = ::read(fd, buf, sizeof(buf));
     if (n > 0) {
-      out.append(buf, static_cast<size_t>(n));
+      sink.Add(buf, static_cast<size_t>(n));
+      if (sink.done()) return false;
       if (static_cast<size_t>(n) < sizeof(buf)) return true;
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
     return n < 0 && errno == EAGAIN;
   }
+}
+
+// SIGKILL to the child's process group and to the child itself (in case it left its group). The
+// group id is the child's pid, still ours while the child is unreaped: it cannot name another
+// group.
+void KillGroup(const Spawned& child) {
+  ::kill(-child.pid, SIGKILL);
+  ::syscall(SYS_pidfd_send_signal, child.pidfd.get(), SIGKILL, nullptr, 0);
 }
 
 }  // namespace
@@ -318,6 +381,8 @@ absl::StatusOr<ExecResult> RunPlugin(const ExecRequest& req) {
   err.w.Reset();
 
   ExecResult result;
+  HeadSink out_sink(result.stdout_data, req.max_stdout);
+  TailSink err_sink(result.stderr_data, req.stderr_tail, result.stderr_dropped);
   std::optional<SigpipeGuard> sigpipe;
   size_t written = 0;
   if (req.stdin_data.empty()) {
@@ -326,6 +391,7 @@ absl::StatusOr<ExecResult> RunPlugin(const ExecRequest& req) {
     sigpipe.emplace();
   }
   bool exited = false;
+  Clock::time_point exited_at;
   for (;;) {
     pollfd fds[4];
     int n = 0;
@@ -337,9 +403,20 @@ absl::StatusOr<ExecResult> RunPlugin(const ExecRequest& req) {
     // Done when the child exited and nobody holds stdout/stderr (stdin may still be unread: drop
     // it).
     if (exited && !out.r.valid() && !err.r.valid()) break;
-    auto left = deadline - Clock::now();
+    // Once the child has exited, only its leftovers can hold the pipes: they get exit_grace (and
+    // never more than the deadline) to close them.
+    const Clock::time_point until =
+        exited ? std::min(deadline, exited_at + req.exit_grace) : deadline;
+    auto left = until - Clock::now();
     if (left <= Clock::duration::zero()) {
-      result.timed_out = true;
+      if (exited) {
+        // What is already in the pipes is the plugin's (or its leftovers') output: keep it.
+        if (out.r.valid()) Drain(out.r.get(), out_sink);
+        if (err.r.valid()) Drain(err.r.get(), err_sink);
+        result.output_held = true;
+      } else {
+        result.timed_out = true;
+      }
       break;
     }
     auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
@@ -348,7 +425,7 @@ absl::StatusOr<ExecResult> RunPlugin(const ExecRequest& req) {
     if (rc < 0) {
       if (errno == EINTR) continue;
       int e = errno;
-      ::kill(-child.pid, SIGKILL);
+      KillGroup(child);
       siginfo_t info{};
       ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(child.pidfd.get()), &info,
                WEXITED);
@@ -369,18 +446,25 @@ absl::StatusOr<ExecResult> RunPlugin(const ExecRequest& req) {
       }
       if (written == req.stdin_data.size()) in.w.Reset();
     }
-    if (i_out >= 0 && fds[i_out].revents != 0 && !Drain(out.r.get(), result.stdout_data))
+    if (i_out >= 0 && fds[i_out].revents != 0 && !Drain(out.r.get(), out_sink)) {
       out.r.Reset();
-    if (i_err >= 0 && fds[i_err].revents != 0 && !Drain(err.r.get(), result.stderr_data))
-      err.r.Reset();
-    if (i_pid >= 0 && fds[i_pid].revents != 0) exited = true;
+      if (out_sink.overflow() && !exited) {
+        // No CNI result is that long: the plugin is printing without end. Stop it now rather than
+        // read (or wait out its timeout) for nothing.
+        result.stdout_overflow = true;
+        KillGroup(child);
+      } else if (out_sink.overflow()) {
+        result.stdout_overflow = true;
+      }
+    }
+    if (i_err >= 0 && fds[i_err].revents != 0 && !Drain(err.r.get(), err_sink)) err.r.Reset();
+    if (i_pid >= 0 && fds[i_pid].revents != 0) {
+      exited = true;
+      exited_at = Clock::now();
+    }
   }
-  if (result.timed_out) {
-    // The group id is the child's pid, still ours while the child is unreaped: it cannot name
-    // another group. The child is signalled on its own too in case it left its group.
-    ::kill(-child.pid, SIGKILL);
-    ::syscall(SYS_pidfd_send_signal, child.pidfd.get(), SIGKILL, nullptr, 0);
-  }
+  err_sink.Trim();
+  if (result.timed_out) KillGroup(child);
   siginfo_t info{};
   while (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(child.pidfd.get()), &info,
                   WEXITED) < 0) {

@@ -177,6 +177,7 @@ TEST(RunPlugin, FourMebibytesOfStdinComeBackOnStdout) {
   ExecRequest r;
   r.binary = "/bin/cat";
   r.stdin_data = data;
+  r.max_stdout = kToolMaxStdout;  // a tool's output, not a plugin's (1 MiB at most)
   absl::StatusOr<ExecResult> res = RunPlugin(r);
   ASSERT_TRUE(res.ok()) << res.status();
   EXPECT_EQ(res->exit_code, 0);
@@ -188,12 +189,57 @@ TEST(RunPlugin, FourMebibytesOfStdinComeBackOnStdout) {
 TEST(RunPlugin, LargeStdoutAndStderrAtOnceDoNotDeadlock) {
   // stderr first: a parent that read stdout to EOF before stderr would block the child on a full
   // pipe.
-  absl::StatusOr<ExecResult> res = RunPlugin(
-      Sh("head -c 4194304 /dev/zero | tr '\\0' e >&2; head -c 4194304 /dev/zero | tr '\\0' o"));
+  ExecRequest r =
+      Sh("head -c 4194304 /dev/zero | tr '\\0' e >&2; head -c 4194304 /dev/zero | tr '\\0' o");
+  r.max_stdout = kToolMaxStdout;
+  r.stderr_tail = 8 << 20;
+  absl::StatusOr<ExecResult> res = RunPlugin(r);
   ASSERT_TRUE(res.ok()) << res.status();
   EXPECT_EQ(res->exit_code, 0);
   EXPECT_EQ(res->stdout_data, std::string(4 << 20, 'o'));
   EXPECT_EQ(res->stderr_data, std::string(4 << 20, 'e'));
+}
+
+// The attack's liar-stdout: a plugin printing without end. A CNI result is a few KiB: one byte past
+// max_stdout and the process group is killed, without waiting for the timeout, and the memory
+// kept is the limit, not what the plugin printed.
+TEST(RunPlugin, StdoutPastTheLimitKillsThePluginAndItsGroup) {
+  ExecRequest r = Sh("yes aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa & echo $! >&2; wait");
+  r.max_stdout = 1 << 20;
+  r.timeout = milliseconds(20000);
+  absl::StatusOr<ExecResult> res = RunPlugin(r);
+  ASSERT_TRUE(res.ok()) << res.status();
+  EXPECT_TRUE(res->stdout_overflow);
+  EXPECT_FALSE(res->timed_out);
+  EXPECT_EQ(res->term_signal, SIGKILL);
+  EXPECT_EQ(res->stdout_data.size(), size_t{1} << 20);
+  EXPECT_LT(res->elapsed, milliseconds(10000));
+  pid_t writer = std::atoi(res->stderr_data.c_str());
+  ASSERT_GT(writer, 0) << res->stderr_data;
+  EXPECT_TRUE(WaitFor([&] { return Dead(writer); })) << "the writer " << writer << " survived";
+  // Exactly the limit is no overflow.
+  r = Sh("head -c 1048576 /dev/zero");
+  r.max_stdout = 1 << 20;
+  res = RunPlugin(r);
+  ASSERT_TRUE(res.ok()) << res.status();
+  EXPECT_FALSE(res->stdout_overflow);
+  EXPECT_EQ(res->exit_code, 0);
+  EXPECT_EQ(res->stdout_data.size(), size_t{1} << 20);
+}
+
+// The attack's liar-stderr: 256 MiB of stderr cost 1.5 GB. Only the tail is ever shown: it is all
+// that is kept, the rest counted.
+TEST(RunPlugin, StderrKeepsOnlyItsTail) {
+  ExecRequest r = Sh("head -c 33554432 /dev/zero | tr '\\0' x >&2; echo the-end >&2; echo ok");
+  r.stderr_tail = 64 << 10;
+  absl::StatusOr<ExecResult> res = RunPlugin(r);
+  ASSERT_TRUE(res.ok()) << res.status();
+  EXPECT_EQ(res->exit_code, 0);
+  EXPECT_EQ(res->stdout_data, "ok\n");
+  ASSERT_EQ(res->stderr_data.size(), size_t{64} << 10);
+  EXPECT_EQ(res->stderr_data.substr(res->stderr_data.size() - 8), "the-end\n");
+  EXPECT_EQ(res->stderr_data.find_first_not_of('x'), res->stderr_data.size() - 8);
+  EXPECT_EQ(res->stderr_dropped, (uint64_t{32} << 20) + 8 - (64 << 10));
 }
 
 TEST(RunPlugin, StdinNotReadByThePluginIsNoError) {
@@ -316,17 +362,36 @@ TEST(RunPlugin, HangingPluginAndItsGrandchildAreKilledAtTheTimeout) {
       << "grandchild " << grandchild << " survived";
 }
 
-TEST(RunPlugin, ExitedPluginWhoseGrandchildHoldsStdoutTimesOut) {
-  ExecRequest r = Sh("sleep 60 & echo $!; exit 0");
-  r.timeout = milliseconds(300);
+// The attack's liar-pipeholder: a plugin that exits 0 with its result printed, leaving a process
+// that keeps its stdout open. The plugin's exit ends the call (after exit_grace for what its
+// leftovers still write), not the timeout; the leftover is not killed (it is reported by whoever
+// looks at the namespace: `verify`'s spec.del.clean, `down`).
+TEST(RunPlugin, ExitedPluginWhoseGrandchildHoldsStdoutEndsAtItsExit) {
+  ExecRequest r = Sh("sleep 60 & echo $!; echo '{\"result\":1}'; exit 0");
+  r.timeout = milliseconds(5000);
+  r.exit_grace = milliseconds(200);
   absl::StatusOr<ExecResult> res = RunPlugin(r);
   ASSERT_TRUE(res.ok()) << res.status();
-  EXPECT_TRUE(res->timed_out);
-  EXPECT_EQ(res->exit_code, 0);  // the plugin's own status
-  EXPECT_LT(res->elapsed, milliseconds(300 + 500));
+  EXPECT_FALSE(res->timed_out);
+  EXPECT_TRUE(res->output_held);
+  EXPECT_EQ(res->exit_code, 0);
+  EXPECT_GE(res->elapsed, milliseconds(200));
+  EXPECT_LT(res->elapsed, milliseconds(2000));
   pid_t grandchild = std::atoi(res->stdout_data.c_str());
   ASSERT_GT(grandchild, 0);
-  EXPECT_TRUE(WaitFor([&] { return Dead(grandchild); }));
+  EXPECT_NE(res->stdout_data.find("{\"result\":1}\n"), std::string::npos) << res->stdout_data;
+  EXPECT_FALSE(Dead(grandchild));
+  ::kill(grandchild, SIGKILL);
+  // A leftover that writes within the grace is read; the call still ends at the grace.
+  r = Sh("(sleep 0.05; echo late; exec sleep 60) & echo $! >&2; exit 0");
+  r.exit_grace = milliseconds(1000);
+  res = RunPlugin(r);
+  ASSERT_TRUE(res.ok()) << res.status();
+  EXPECT_TRUE(res->output_held);
+  EXPECT_EQ(res->stdout_data, "late\n");
+  pid_t late = std::atoi(res->stderr_data.c_str());
+  ASSERT_GT(late, 0) << res->stderr_data;
+  ::kill(late, SIGKILL);
 }
 
 TEST(RunPlugin, DetachedGrandchildDoesNotDelayTheResult) {
@@ -650,6 +715,76 @@ esac)");
   ChainOutcome again = (*node)->Add(rt);
   EXPECT_EQ(again.status.code(), absl::StatusCode::kDeadlineExceeded) << again.status;
   EXPECT_LT(Clock::now() - t1, milliseconds(2000));
+}
+
+// The attack's lying plugins, as the runtime reports them (the words `up`, `cni add` and `verify`
+// show): each ADD fails with the plugin named and what it did, not a consequence of it.
+TEST_F(NodeFs, LyingPluginsAreReportedForWhatTheyDid) {
+  TestNetns ns("mkn-cniexec-liars");
+  const std::string plugin = dir_.Script("liar", R"(
+case "$CNI_COMMAND" in
+  VERSION) echo '{"cniVersion":"1.0.0","supportedVersions":["1.0.0"]}'; exit 0 ;;
+  ADD) ;;
+  *) exit 0 ;;
+esac
+cat >/dev/null
+case $(cat "$0.mode") in
+  stdout) exec yes aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa ;;
+  stderr) head -c 33554432 /dev/zero | tr '\0' e >&2
+          echo '{"cniVersion":"1.0.0","code":7,"msg":"after 32 MiB of stderr"}'; exit 1 ;;
+  errjson) echo '{"cniVersion":"1.0.0","code":7,"msg":"I failed but exit 0"}'; exit 0 ;;
+esac)");
+  CniNodeConfig cfg;
+  cfg.node = "n";
+  cfg.node_netns = ns.name();
+  cfg.state_dir = state_ + "/n";
+  cfg.origin = "test.conflist";
+  cfg.conf_text = R"({"cniVersion":"1.0.0","name":"t","plugins":[{"type":"liar"}]})";
+  absl::StatusOr<cni::ConfList> list = cni::ParseConfList(cfg.conf_text, cfg.origin);
+  ASSERT_TRUE(list.ok()) << list.status();
+  cfg.list = *list;
+  cfg.binaries = {plugin};
+  cfg.bin_dirs = {dir_.path()};
+  cfg.timeout_ms = 20000;
+  absl::StatusOr<std::unique_ptr<CniNode>> node = CniNode::Open(cfg, ns.fd());
+  ASSERT_TRUE(node.ok()) << node.status();
+  cni::RuntimeConf rt;
+  rt.container_id = "c1";
+  rt.netns = "/run/netns/" + ns.name();
+  rt.ifname = "eth0";
+  struct Case {
+    const char* mode;
+    absl::StatusCode code;
+    std::vector<std::string> says;
+  } cases[] = {
+      {"stdout",
+       absl::StatusCode::kResourceExhausted,
+       {"plugin \"liar\" (ADD) wrote more than 1 MiB on stdout (a CNI result is a few KiB): "
+        "killed with its process group"}},
+      {"stderr",
+       absl::StatusCode::kFailedPrecondition,
+       {"plugin \"liar\" failed: code 7 (invalid network config): after 32 MiB of stderr",
+        "\n    " + std::string(300, 'e') + "..."}},
+      {"errjson",
+       absl::StatusCode::kFailedPrecondition,
+       {"ADD: plugin \"liar\" failed: code 7 (invalid network config): I failed but exit 0",
+        "(it exited 0, but a CNI error goes with a nonzero exit: SPEC.md §5 Error)"}},
+  };
+  for (const Case& c : cases) {
+    std::ofstream(plugin + ".mode") << c.mode;
+    const auto t0 = Clock::now();
+    ChainOutcome add = (*node)->Add(rt);
+    EXPECT_LT(Clock::now() - t0, milliseconds(10000)) << c.mode;
+    EXPECT_EQ(add.status.code(), c.code) << c.mode << ": " << add.status;
+    for (const std::string& want : c.says) {
+      EXPECT_NE(add.status.message().find(want), std::string::npos)
+          << c.mode << ": expected \"" << want << "\" in: " << add.status.message().substr(0, 2000);
+    }
+    ASSERT_FALSE(add.calls.empty());
+    // What is kept of a call (--show-exec, the suite's evidence) is bounded too.
+    EXPECT_LE(add.calls[0].exec.stdout_data.size(), kMaxPluginStdout) << c.mode;
+    EXPECT_LE(add.calls[0].exec.stderr_data.size(), kPluginStderrTail) << c.mode;
+  }
 }
 
 TEST_F(NodeFs, CostOfMakeNodeMountNs) {

@@ -61,10 +61,20 @@ std::string Excerpt(std::string_view text, size_t max = 300) {
   return out;
 }
 
-std::string StderrTail(std::string_view err) {
+// "; its stderr: ..." (its last 600 bytes), saying how much more there was.
+std::string StderrTail(const ExecResult& e) {
+  std::string_view err = e.stderr_data;
   if (err.empty()) return "";
-  return StrCat("; its stderr: ",
-                Excerpt(err.size() > 600 ? err.substr(err.size() - 600) : err, 600));
+  const uint64_t total = e.stderr_dropped + err.size();
+  return StrCat("; its stderr", total > 600 ? StrCat(" (the last 600 of ", total, " bytes)") : "",
+                ": ", Excerpt(err.size() > 600 ? err.substr(err.size() - 600) : err, 600));
+}
+
+// "1 MiB" for a byte limit that is a whole number of MiB or KiB, else "N bytes".
+std::string Bytes(size_t n) {
+  if (n >= (1 << 20) && n % (1 << 20) == 0) return StrCat(n >> 20, " MiB");
+  if (n >= (1 << 10) && n % (1 << 10) == 0) return StrCat(n >> 10, " KiB");
+  return StrCat(n, " bytes");
 }
 
 std::string NodesDir(const std::string& cluster) {
@@ -106,13 +116,6 @@ ChainOutcome TraceChain(const std::string& node, cni::Command command, const cni
                    " ", MonotonicUs() - start, " ", out.calls.size(), " ",
                    out.status.ok() ? "ok" : "error", "\n"));
   return out;
-}
-
-std::string FindIp() {
-  for (const char* p : {"/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"}) {
-    if (::access(p, X_OK) == 0) return p;
-  }
-  return "/sbin/ip";
 }
 
 }  // namespace
@@ -235,6 +238,10 @@ std::string FormatCalls(const std::vector<PluginCall>& calls) {
                                                 : StrCat("exit ", c.exec.exit_code);
     char buf[32];
     snprintf(buf, sizeof buf, "%.1f", ms);
+    if (c.exec.output_held) {
+      how += ", but a process it left kept its stdout or stderr open: reading stopped " +
+             std::to_string(kPluginExitGrace.count()) + " ms after its exit";
+    }
     StrAppend(&out, "== ", c.command, " ", c.plugin, " (", c.binary, "): ", how, " in ", buf,
               " ms\n");
     StrAppend(&out, "env:\n");
@@ -242,12 +249,17 @@ std::string FormatCalls(const std::vector<PluginCall>& calls) {
     StrAppend(&out, "stdin:\n", c.stdin_data,
               c.stdin_data.empty() || c.stdin_data.back() == '\n' ? "" : "\n");
     if (!c.exec.stdout_data.empty()) {
-      StrAppend(&out, "stdout:\n", c.exec.stdout_data,
-                c.exec.stdout_data.back() == '\n' ? "" : "\n");
+      StrAppend(&out, "stdout",
+                c.exec.stdout_overflow ? " (its first bytes: then it was killed)" : "", ":\n",
+                c.exec.stdout_data, c.exec.stdout_data.back() == '\n' ? "" : "\n");
     }
     if (!c.exec.stderr_data.empty()) {
-      StrAppend(&out, "stderr:\n", c.exec.stderr_data,
-                c.exec.stderr_data.back() == '\n' ? "" : "\n");
+      StrAppend(&out, "stderr",
+                c.exec.stderr_dropped == 0
+                    ? std::string()
+                    : StrCat(" (its last ", c.exec.stderr_data.size(), " of ",
+                             c.exec.stderr_dropped + c.exec.stderr_data.size(), " bytes)"),
+                ":\n", c.exec.stderr_data, c.exec.stderr_data.back() == '\n' ? "" : "\n");
     }
     if (!c.status.ok()) StrAppend(&out, "error: ", c.status.message(), "\n");
   }
@@ -325,17 +337,21 @@ PluginCall CniNode::CallUntraced(size_t i, cni::Command command, const cni::Runt
   }
   call.exec = std::move(*r);
   const ExecResult& e = call.exec;
-  if (e.timed_out) {
+  if (e.stdout_overflow) {
+    call.status = absl::ResourceExhaustedError(StrCat(
+        who, " wrote more than ", Bytes(req.max_stdout),
+        " on stdout (a CNI result is a few KiB): killed with its process group", StderrTail(e)));
+  } else if (e.timed_out) {
     char secs[32];
     snprintf(secs, sizeof secs, "%g", static_cast<double>(req.timeout.count()) / 1000.0);
     call.status = absl::DeadlineExceededError(
         StrCat(who, " did not finish within ", secs,
                cut_by_deadline ? " s (the caller's deadline came before the [cni] timeout)"
                                : " s ([cni] timeout)",
-               ": killed with its process group", StderrTail(e.stderr_data)));
+               ": killed with its process group", StderrTail(e)));
   } else if (e.term_signal != 0) {
-    call.status = absl::InternalError(
-        StrCat(who, " was killed by signal ", e.term_signal, StderrTail(e.stderr_data)));
+    call.status =
+        absl::InternalError(StrCat(who, " was killed by signal ", e.term_signal, StderrTail(e)));
   } else if (e.exit_code != 0) {
     absl::StatusOr<cni::PluginError> pe = cni::ParsePluginError(e.stdout_data);
     if (pe.ok()) {
@@ -345,8 +361,14 @@ PluginCall CniNode::CallUntraced(size_t i, cni::Command command, const cni::Runt
       call.status = absl::FailedPreconditionError(StrCat(
           who, " exited with status ", e.exit_code, " without a CNI error on stdout",
           e.stdout_data.empty() ? std::string() : StrCat(" (stdout: ", Excerpt(e.stdout_data), ")"),
-          StderrTail(e.stderr_data)));
+          StderrTail(e)));
     }
+  } else if (std::optional<cni::PluginError> pe = cni::ErrorOnSuccess(e.stdout_data)) {
+    // The plugin says it failed, with its exit status saying the opposite: its own words are the
+    // useful part, and the broken rule is worth saying too.
+    call.status = absl::FailedPreconditionError(
+        StrCat(call.command, ": ", cni::FormatPluginError(*pe, call.plugin, e.stderr_data),
+               "\n  (it exited 0, but a CNI error goes with a nonzero exit: SPEC.md §5 Error)"));
   } else if (command == cni::Command::kAdd) {
     absl::StatusOr<cni::Result> res =
         cni::ParseResult(e.stdout_data, version_.empty() ? list.cni_version : version_);
@@ -667,123 +689,6 @@ absl::StatusOr<PodAddress> PodAddressFromResult(const json& result, const std::s
     return out;
   }
   return absl::NotFoundError(StrCat("the ADD result gives no IPv4 address on ", ifname));
-}
-
-// --- teardown ------------------------------------------------------------------------------------
-
-namespace {
-
-// What is left in a node once every DEL ran: links a pod attachment would have made, and IPAM
-// allocations. The node's own links (lo, the uplink, vxlan0) and bridges a plugin keeps for all its
-// pods (bridge's cni0) are not leaks.
-void FindLeaks(CniNode& node, std::vector<std::string>& leaks) {
-  const std::string& name = node.config().node;
-  ExecRequest req;
-  req.binary = FindIp();
-  req.argv = {req.binary, "-j", "-d", "link", "show"};
-  req.env = {StrCat("PATH=", cni::kPluginPath)};
-  req.netns_fd = node.netns_fd();
-  req.timeout = std::chrono::milliseconds(5000);
-  absl::StatusOr<ExecResult> r = RunPlugin(req);
-  if (r.ok() && r->exit_code == 0) {
-    json links = json::parse(r->stdout_data, nullptr, false);
-    if (links.is_array()) {
-      for (const json& l : links) {
-        // The node's own links (its uplink, vxlan0) carry the cluster's ownership marker.
-        if (l.value("ifalias", "").rfind("minikube-net:", 0) == 0) continue;
-        std::string kind = l.contains("linkinfo") ? l["linkinfo"].value("info_kind", "") : "";
-        if (kind == "veth" || kind == "macvlan" || kind == "ipvlan" || kind == "vlan") {
-          leaks.push_back(StrCat(name, ": link ", l.value("ifname", "?"), " (", kind,
-                                 ") left after every DEL"));
-        }
-      }
-    }
-  }
-  std::error_code ec;
-  std::string nets = StrCat(NodeUpperDir(node.config().state_dir, "/var/lib"), "/cni/networks");
-  for (const auto& net : fs::directory_iterator(nets, ec)) {
-    std::error_code ec2;
-    for (const auto& f : fs::directory_iterator(net.path(), ec2)) {
-      std::string file = f.path().filename().string();
-      if (file.rfind("last_reserved_ip", 0) == 0 || file == "lock") continue;
-      bool ip_like = file.find_first_not_of("0123456789.:abcdef") == std::string::npos &&
-                     (file.find('.') != std::string::npos || file.find(':') != std::string::npos);
-      if (!ip_like) continue;
-      leaks.push_back(StrCat(name, ": IP ", file, " still allocated (/var/lib/cni/networks/",
-                             net.path().filename().string(), "/", file, ") after every DEL"));
-    }
-  }
-}
-
-}  // namespace
-
-CniTeardownReport CniTeardown(const std::string& cluster,
-                              std::vector<std::unique_ptr<CniNode>>* open) {
-  CniTeardownReport report;
-  std::vector<std::string> dirs;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(NodesDir(cluster), ec)) {
-    if (fs::exists(e.path() / "cni.json")) dirs.push_back(e.path().string());
-  }
-  std::sort(dirs.begin(), dirs.end());
-  const std::string marker = net::OwnerMarker(cluster);
-  std::vector<CniTeardownReport> per(dirs.size());
-  std::vector<std::thread> threads;
-  for (size_t i = 0; i < dirs.size(); ++i) {
-    threads.emplace_back([&, i] {
-      CniTeardownReport& r = per[i];
-      // The owner's own node (its filesystem view already mounted) when it has one: a second
-      // overlay on the same upper dir would be undefined behaviour.
-      CniNode* node = nullptr;
-      std::unique_ptr<CniNode> reopened;
-      if (open != nullptr) {
-        for (auto& n : *open) {
-          if (n && n->config().state_dir == dirs[i]) node = n.get();
-        }
-      }
-      if (node == nullptr) {
-        absl::StatusOr<std::unique_ptr<CniNode>> n = CniNode::Reopen(dirs[i]);
-        if (!n.ok()) {
-          r.errors.push_back(
-              StrCat(fs::path(dirs[i]).filename().string(), ": ", n.status().message()));
-          return;
-        }
-        reopened = std::move(*n);
-        node = reopened.get();
-      }
-      // Plugins run only in namespaces proven this cluster's (the marker on their lo), as Teardown
-      // removes only those: a stale state must not make a plugin act on someone else's namespace.
-      absl::StatusOr<std::string> nm = ReadMarker(node->config().node_netns);
-      if (!nm.ok() || *nm != marker) {
-        r.errors.push_back(StrCat(node->config().node, ": netns ", node->config().node_netns,
-                                  " is not this cluster's: no DEL run there"));
-        return;
-      }
-      for (const cni::RuntimeConf& rt : node->Attachments()) {
-        std::string pod_ns = fs::path(rt.netns).filename().string();
-        if (absl::StatusOr<std::string> pm = ReadMarker(pod_ns); pm.ok() && *pm != marker) {
-          r.errors.push_back(StrCat(node->config().node, ": ", rt.container_id, ": netns ", pod_ns,
-                                    " is not this cluster's: no DEL run for it"));
-          continue;
-        }
-        ChainOutcome del = node->Del(rt);  // a pod netns already gone is DEL's case to handle
-        if (del.status.ok()) {
-          ++r.deleted;
-        } else {
-          r.errors.push_back(
-              StrCat(node->config().node, ": ", rt.container_id, ": DEL: ", del.status.message()));
-        }
-      }
-      FindLeaks(*node, r.leaks);
-    });
-  }
-  for (std::thread& t : threads) t.join();
-  for (CniTeardownReport& r : per) {
-    report.deleted += r.deleted;
-    for (auto& e : r.errors) report.errors.push_back(std::move(e));
-    for (auto& l : r.leaks) report.leaks.push_back(std::move(l));
-  }
-  return report;
 }
 
 }  // namespace mkn::vnet

@@ -28,10 +28,10 @@
 // minus the sum of its calls' exec µs is what the runtime adds (JSON, pipes, the result cache). A
 // line costs one write(2); unset, the cost is one branch per call.
 //
-// CniTeardown() is what `down` runs for a CNI lab, from the state directory alone (so it works
-// after minikube-net was SIGKILLed): DEL for every cached attachment of every node, then a look at
-// what the plugins left behind (veths in the node, IP allocations under /var/lib/cni/networks),
-// reported as the plugin's leaks. Needs CAP_NET_ADMIN and CAP_SYS_ADMIN.
+// CniTeardown() (teardown.cc) is what `down` runs for a CNI lab, from the state directory alone (so
+// it works after minikube-net was SIGKILLed): DEL for every cached attachment of every node, then a
+// look at what the plugins left behind (veths in the node, IP allocations under
+// /var/lib/cni/networks), reported as the plugin's leaks. Needs CAP_NET_ADMIN and CAP_SYS_ADMIN.
 #pragma once
 
 #include <atomic>
@@ -47,6 +47,7 @@
 #include "lib/config/spec.h"
 #include "vnet/cni/exec.h"
 #include "vnet/kernel/fd.h"
+#include "vnet/kernel/owned.h"
 
 namespace mkn::vnet {
 
@@ -193,5 +194,13 @@ struct CniTeardownReport {
 // error when the cluster has no CNI state. Run before the namespaces go.
 CniTeardownReport CniTeardown(const std::string& cluster,
                               std::vector<std::unique_ptr<CniNode>>* open = nullptr);
+
+// For a CNI lab, after Teardown: the processes it found still running in the cluster's namespaces
+// (TeardownReport::held) were started by the lab's plugins (a daemon an ADD left behind) or by
+// someone who entered a namespace; either way the namespaces did not go as every DEL and `down`
+// should have left them. They become plugin leaks (`down` exits 1), one per namespace, naming the
+// namespace, each process's pid and name, and the `kill` that stops them; `held` is emptied.
+// They are not killed: a shell a user opened with `ip netns exec` looks the same from here.
+void HeldAsPluginLeaks(TeardownReport& report);
 
 }  // namespace mkn::vnet
