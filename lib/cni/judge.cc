@@ -162,4 +162,16 @@ bool RateWithinLimit(double measured_bps, int64_t limit_bps) {
          measured_bps <= limit * (1 + kRateTolerance);
 }
 
+std::vector<std::string> JudgeLeftProcesses(const std::vector<SeenProcess>& before,
+                                            const std::vector<SeenProcess>& after) {
+  std::vector<std::string> out;
+  for (const SeenProcess& p : after) {
+    const bool seen = std::any_of(before.begin(), before.end(), [&](const SeenProcess& b) {
+      return b.pid == p.pid && b.start_time == p.start_time;
+    });
+    if (!seen) out.push_back(StrCat("pid ", p.pid, " (", p.comm, ") still runs in ", p.where));
+  }
+  return out;
+}
+
 }  // namespace mkn::cni

@@ -87,6 +87,23 @@ std::optional<std::string> EchoPeer(std::string_view proto, std::string_view rep
 // that looks like a lost answer.
 bool ProcNetBound(std::string_view proc_net, int port, bool tcp);
 
+// A process seen in a namespace the suite watches (vnet/kernel/holders found it by its
+// /proc/<pid>/ns/net).
+struct SeenProcess {
+  int pid = 0;
+  uint64_t start_time = 0;  // with the pid, one process for good (a pid can be reused)
+  std::string comm;
+  std::string where;  // which namespace: "node node1", "the test pod"
+};
+
+// spec.del.clean: the processes in `after` (taken after DEL) that are not in `before` (taken before
+// ADD; the same pid and start time): started by the plugin calls in between and still running,
+// each holding the namespace it runs in (a node's, a pod's, for good: the kernel cannot free it).
+// One finding each, in `after`'s order: "pid 4242 (sleep) still runs in node node1". The suite's
+// own processes and the lab's node daemons are in both lists: the check runs alone.
+std::vector<std::string> JudgeLeftProcesses(const std::vector<SeenProcess>& before,
+                                            const std::vector<SeenProcess>& after);
+
 // What `iperf3 -c ... -J` printed.
 struct Iperf3Reading {
   double bits_per_second = 0;  // end.sum_received.bits_per_second; 0 if absent

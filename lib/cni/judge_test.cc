@@ -354,5 +354,33 @@ TEST(RateWithinLimit, ThirtyPercentEitherWay) {
   }
 }
 
+TEST(JudgeLeftProcesses, Table) {
+  const SeenProcess agent{100, 5000, "flanneld", "node node1"};    // the lab's node daemon
+  const SeenProcess warmup{200, 6000, "sleep", "node node1"};      // left before the snapshot
+  const SeenProcess daemon{300, 7000, "sleep", "node node1"};      // left by the measured ADD
+  const SeenProcess in_pod{301, 7001, "dnsmasq", "the test pod"};  // one in the pod
+  const SeenProcess reused{200, 7100, "sleep", "node node1"};      // warmup's pid, another process
+  struct Case {
+    const char* name;
+    std::vector<SeenProcess> before, after;
+    std::vector<std::string> want;
+  } cases[] = {
+      {"nothing new", {agent, warmup}, {agent, warmup}, {}},
+      {"one gone is fine", {agent, warmup}, {agent}, {}},
+      {"a daemon left by the plugin",
+       {agent, warmup},
+       {agent, warmup, daemon, in_pod},
+       {"pid 300 (sleep) still runs in node node1",
+        "pid 301 (dnsmasq) still runs in the test pod"}},
+      {"a pid reused by a new process",
+       {agent, warmup},
+       {agent, reused},
+       {"pid 200 (sleep) still runs in node node1"}},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(JudgeLeftProcesses(c.before, c.after), c.want) << c.name;
+  }
+}
+
 }  // namespace
 }  // namespace mkn::cni

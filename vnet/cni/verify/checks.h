@@ -3,7 +3,10 @@
 //
 // A check is a function of the lab's context filling one report: it fails with evidence (what was
 // expected, what was seen, the plugin calls involved), skips with the reason it does not apply, or
-// passes by leaving the report alone. A check cleans up after itself (test pods are DELeted and
+// passes by leaving the report alone. Its time is measured around it; a check whose verdict rests
+// on plugin calls made before it (spec.add: the lab's ADDs, run at `up`) puts their time in
+// r.duration, and the runner adds its own run time to it, so the TIME column says what the
+// verdict cost. A check cleans up after itself (test pods are DELeted and
 // their namespaces removed); one that fails half-way leaves its test pods to `down`, which finds
 // them by the cluster's marker.
 #pragma once

@@ -64,6 +64,9 @@ struct Ctx {
   std::vector<NodeCtx> nodes;
   std::vector<PodCtx> pods;
   ProbeLimits limits;  // every probe's wait, and the run's deadline
+  // How long the lab's `up` took: every pod's ADD ran in it, before any check (spec.add counts it
+  // in its own time: its verdict is on those calls).
+  std::chrono::nanoseconds up_time{0};
   // Whether spec.add is part of this run: then the checks that need a working ADD skip, pointing
   // at it, when no pod of the lab got one (instead of each waiting out the same failing ADD).
   bool add_checked = false;

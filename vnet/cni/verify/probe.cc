@@ -19,6 +19,7 @@
 #include "vnet/cluster/state.h"
 #include "vnet/cni/exec.h"
 #include "vnet/cni/nodefs.h"
+#include "vnet/kernel/holders.h"
 #include "vnet/kernel/netlink.h"
 #include "vnet/kernel/netns.h"
 
@@ -113,6 +114,9 @@ ToolResult RunTool(int netns_fd, const std::vector<std::string>& argv,
   req.stdin_data = in;
   req.netns_fd = netns_fd;
   req.timeout = timeout;
+  // The suite's own tools, not a plugin: `ip -j` or `nft -j` of a node with many pods prints more
+  // than a CNI result ever should.
+  req.max_stdout = kToolMaxStdout;
   absl::StatusOr<ExecResult> r = RunPlugin(req);
   if (!r.ok()) {
     o.err = std::string(r.status().message());
@@ -125,6 +129,27 @@ ToolResult RunTool(int netns_fd, const std::vector<std::string>& argv,
   o.err = std::move(r->stderr_data);
   o.ok = o.code == 0 && !o.timed_out;
   return o;
+}
+
+absl::StatusOr<std::vector<cni::SeenProcess>> ProcessesIn(
+    const std::vector<std::pair<int, std::string>>& where) {
+  std::vector<NetnsId> ids;
+  for (const auto& [fd, name] : where) {
+    absl::StatusOr<NetnsId> id = NetnsIdOfFd(fd);
+    if (!id.ok()) {
+      return absl::InternalError(
+          StrCat("look for processes in ", name, ": ", id.status().message()));
+    }
+    ids.push_back(*id);
+  }
+  absl::StatusOr<std::vector<NetnsProcess>> procs = ProcessesInNetns(ids);
+  if (!procs.ok()) return absl::InternalError(procs.status().message());
+  std::vector<cni::SeenProcess> out;
+  for (const NetnsProcess& p : *procs) {
+    const size_t i = static_cast<size_t>(std::find(ids.begin(), ids.end(), p.netns) - ids.begin());
+    out.push_back({p.pid, p.start_time, p.comm, where[i].second});
+  }
+  return out;
 }
 
 // --- test pods ---------------------------------------------------------------------------------

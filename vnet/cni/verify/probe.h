@@ -28,6 +28,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -134,6 +135,13 @@ class TestPod {
 // the pod's links, addresses, routes and neighbours ("pod " sections). Normalized by lib/cni
 // snapshot. Internal when an `ip -j` fails or prints what NormalizeIpJson rejects.
 absl::StatusOr<cni::Snapshot> SnapshotNode(const CniNode& node, int pod_fd);
+
+// The processes running in each netns of `where` (an open netns fd, and how evidence names it:
+// "node node1"), found by /proc/<pid>/ns/net (vnet/kernel/holders); verify's own process is
+// not among them. Internal (the harness's problem) when a namespace's identity or /proc cannot
+// be read.
+absl::StatusOr<std::vector<cni::SeenProcess>> ProcessesIn(
+    const std::vector<std::pair<int, std::string>>& where);
 
 // `ip -j addr show dev IFNAME` in the netns, parsed (cni::ParseIpAddrShow). NotFound with ip's
 // message when the device does not exist, or when ip printed no interface.

@@ -74,6 +74,11 @@ void CheckAdd(Ctx& c, cni::CheckReport& r) {
                      "): ", cni::TrimLines(p.error, 20)));
     }
   }
+  // The ADDs judged here ran at `up`, before any check: their time is this check's (a hanging
+  // plugin's 5 s timeouts must not show as a check of a few microseconds).
+  r.duration = c.up_time;
+  StrAppend(&r.evidence, "ADD ran at up (", cni::FormatDuration(c.up_time),
+            ", counted in this check's time)\n");
 }
 
 void CheckAddResult(Ctx& c, cni::CheckReport& r) {
@@ -193,8 +198,14 @@ void CheckDelClean(Ctx& c, cni::CheckReport& r) {
   absl::StatusOr<std::unique_ptr<TestPod>> tp = MakeTestPod(c, 0, "clean");
   if (!tp.ok()) return Error(r, tp.status());
   TestPod& p = **tp;
+  // The processes too: a daemon an ADD starts and no DEL stops holds the node's (or the pod's)
+  // namespace for good, which no snapshot of links and files shows.
+  const std::vector<std::pair<int, std::string>> where = {
+      {n.netns_fd(), StrCat("node ", c.nodes[0].name)}, {p.netns_fd(), "the test pod"}};
   absl::StatusOr<cni::Snapshot> before = SnapshotNode(n, p.netns_fd());
   if (!before.ok()) return Error(r, before.status());
+  absl::StatusOr<std::vector<cni::SeenProcess>> procs_before = ProcessesIn(where);
+  if (!procs_before.ok()) return Error(r, procs_before.status());
   if (absl::Status s = AddPod(c, n, p.rt(), "test pod"); !s.ok()) return Fail(r, s);
   ChainOutcome del = n.Del(p.rt());
   NoteErrors(c, del.calls, "test pod");
@@ -202,11 +213,18 @@ void CheckDelClean(Ctx& c, cni::CheckReport& r) {
     return Fail(r, StrCat("DEL failed: ", del.status.message(), "\n", ShowCalls(del.calls)));
   absl::StatusOr<cni::Snapshot> after = SnapshotNode(n, p.netns_fd());
   if (!after.ok()) return Error(r, after.status());
+  absl::StatusOr<std::vector<cni::SeenProcess>> procs_after = ProcessesIn(where);
+  if (!procs_after.ok()) return Error(r, procs_after.status());
   cni::SnapshotDiff d = cni::Diff(*before, *after);
   if (!d.empty()) {
     Fail(r, StrCat("expected node ", c.nodes[0].name,
                    " and the test pod as before ADD; after DEL (+ left, - gone):\n",
                    cni::TrimLines(d.ToString(), 30), "the DEL calls:\n", ShowCalls(del.calls)));
+  }
+  for (const std::string& left : cni::JudgeLeftProcesses(*procs_before, *procs_after)) {
+    Fail(r, StrCat(left,
+                   ": started since ADD and still running after DEL, it keeps that "
+                   "namespace alive (left running; `down` names it again)"));
   }
 }
 

@@ -195,7 +195,7 @@ class Runner {
     r.source = d.info.source;
     const auto t0 = Clock::now();
     d.run(c_, r);
-    r.duration = Clock::now() - t0;
+    r.duration += Clock::now() - t0;  // on top of the earlier calls it relied on (checks.h)
     // Cut short by the deadline: what it found may be the cut (a probe or a plugin call killed
     // at the deadline), not the plugin's doing.
     if (r.outcome == cni::Outcome::kFail && c_.limits.Expired()) {
@@ -238,7 +238,9 @@ absl::StatusOr<VerifyRun> RunVerify(const config::ClusterSpec& spec, const Verif
   UpOptions up;
   up.lab_path = std::filesystem::absolute(options.lab_path).string();
   up.strict = false;
+  const auto up_start = verify_internal::Clock::now();
   absl::StatusOr<std::unique_ptr<RunningCluster>> rc = RunningCluster::Up(spec, up);
+  const auto up_time = verify_internal::Clock::now() - up_start;
   if (!rc.ok())
     return absl::Status(rc.status().code(), StrCat("up ", spec.name, ": ", rc.status().message()));
   VerifyRun run;
@@ -247,6 +249,7 @@ absl::StatusOr<VerifyRun> RunVerify(const config::ClusterSpec& spec, const Verif
     verify_internal::Ctx c(spec, options);
     c.limits.wait = cni::ProbeWait(options.timeout);
     c.limits.deadline = deadline;
+    c.up_time = up_time;
     c.add_checked = Selected("spec.add", options);
     absl::Status built = verify_internal::BuildCtx(c, **rc);
     if (!built.ok()) {
