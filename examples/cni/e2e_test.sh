@@ -2,7 +2,7 @@
 # examples/cni/e2e_test.sh — a lab whose pods a CNI plugin chain wires (`network = "cni"`), with the Debian
 # containernetworking-plugins and the broken plugins in examples/cni/broken.
 #
-#   examples/cni/e2e_test.sh up|sigkill|errors|failures|leak
+#   examples/cni/e2e_test.sh up|sigkill|errors|failures|leak|daemon|held
 #
 #   up        bridge lab: the chain's addresses (each node's own range), every pod reaches every pod and
 #             the source IP is the pod's, a Service over plugin-wired pods, per-node plugin state (not the
@@ -16,6 +16,9 @@
 #   leak      a plugin whose DEL leaves the veth: down reports the leak and exits 1
 #   daemon    a node daemon runs in its node's namespaces and filesystem view before the pods, and stops
 #             at down
+#   held      a plugin whose every ADD leaves a daemon holding its stdout: up does not wait for the held
+#             pipe; down names each namespace kept alive and its processes (not the underlay), does not
+#             wait out its deadline, leaves them running and exits 1 (detached owner, and after SIGKILL)
 source "$(dirname "$0")/../testlib.sh" "$@"
 
 case $CASE in
@@ -197,6 +200,48 @@ EOF
   "$MKN" down >/dev/null 2>&1 || fail "down"
   wait_for 5 gone "$pid" || fail "daemon $pid still runs after down"
   assert_clean $c
+  ;;
+
+held)
+  # leave-daemon: every ADD starts `setsid sleep 300` in the node's netns, holding the plugin's stdout.
+  c=broken-leave-daemon
+  t0=$SECONDS
+  out=$("$MKN" up -d examples/cni/broken/leave-daemon.toml 2>&1) || fail "up: $out"
+  # The plugin's exit ends each call (not the 5 s [cni] timeout the held pipe used to cost).
+  ((SECONDS - t0 < 8)) || fail "up took $((SECONDS - t0)) s: the calls waited for the held stdout"
+  contains "$out" "4 pods" "every pod came up"
+  ! grep -q "CNI ADD failed" <<<"$out" || fail "an ADD failed: $out"
+  for round in owner sigkill; do
+    if [[ $round == sigkill ]]; then
+      "$MKN" up -d examples/cni/broken/leave-daemon.toml >/dev/null 2>&1 || fail "up (2)"
+      owner=$(jq -r '.pid' /run/minikube-net/$c/state.json)
+      kill -9 "$owner"
+      wait_for 5 gone "$owner" || fail "owner $owner did not die"
+    fi
+    t0=$SECONDS
+    set +e
+    out=$("$MKN" down $c 2>&1)
+    rc=$?
+    set -e
+    [[ $rc == 1 ]] || fail "down ($round) with daemons left in the nodes: exit $rc, expected 1: $out"
+    ((SECONDS - t0 < 8)) || fail "down ($round) took $((SECONDS - t0)) s: it waited for held namespaces"
+    for n in node1 node2; do
+      grep -qE "cni: plugin leak: namespace mkn-$c-$n still has pid [0-9]+ \(sleep\), pid [0-9]+ \(sleep\) running inside after every DEL.*left running: kill [0-9]+ [0-9]+ stops them" <<<"$out" ||
+        fail "down ($round) does not name $n's two daemons: $out"
+    done
+    ! grep -qE "underlay|had not freed" <<<"$out" || fail "down ($round) blames another namespace: $out"
+    contains "$out" "down $c: the CNI plugins left 2 things behind" "down ($round) says why it fails"
+    # Left running, as said; the pids are what down printed.
+    pids=$(grep -oE "left running: kill [0-9 ]+" <<<"$out" | grep -oE "[0-9]+" | xargs)
+    [[ $(wc -w <<<"$pids") == 4 ]] || fail "expected 4 pids to kill, got '$pids': $out"
+    for p in $pids; do
+      [[ $(cat /proc/$p/comm 2>/dev/null) == sleep ]] || fail "pid $p named by down is not a running sleep"
+      kill "$p"
+    done
+    for p in $pids; do wait_for 5 gone "$p" || fail "pid $p did not stop"; done
+    assert_clean $c
+  done
+  pass "down names the namespaces the plugin's daemons keep alive and their pids, exit 1, quickly"
   ;;
 
 *) fail "unknown case $CASE" ;;
