@@ -483,9 +483,14 @@ int main(int argc, char** argv) {
       "minikube-net:<cluster>)\n"
       "prove to be the cluster's is removed. A lock on the state held by a process that is not "
       "minikube-net\n"
-      "does not stop it. Exit codes: 0 down (or was not up), 1 runtime failure or missing "
-      "privileges,\n"
-      "2 bad usage or lab file (several clusters up and none named).");
+      "does not stop it. A process still running in one of the cluster's namespaces is named "
+      "(pid, command)\n"
+      "and left running (it may be your shell): `kill PID` stops it.\n"
+      "Exit codes: 0 down (or was not up), 1 runtime failure or missing privileges, or a CNI lab "
+      "whose\n"
+      "plugins left something behind (a process included), 2 bad usage or lab file (several "
+      "clusters up\n"
+      "and none named).");
 
   std::string status_output = "table";
   CniFlags cni;
