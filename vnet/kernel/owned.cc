@@ -178,7 +178,9 @@ absl::StatusOr<TeardownReport> Teardown(const ClusterNetns& ns, std::string_view
   // they get a short grace (for the namespaces that are not held), and a miss is explained by the
   // held namespace already reported.
   const bool pods_held = any_held(pods), nodes_held = any_held(nodes);
-  const auto grace = std::min(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(1));
+  auto grace = [&] {
+    return std::min(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(1));
+  };
 
   // Watchers: a socket in each node and in the underlay sees the veths of its children vanish. One
   // that cannot be opened leaves that namespace unwatched, and said so (by its own name).
@@ -212,14 +214,15 @@ absl::StatusOr<TeardownReport> Teardown(const ClusterNetns& ns, std::string_view
     return absl::OkStatus();
   };
   for (const std::string& p : pods) MKN_RETURN_IF_ERROR(remove(p));
+  const auto nodes_until = pods_held ? grace() : deadline;
   for (auto& [name, sock] : node_watch) {
-    if (!WaitNoVeths(sock, {std::string(net::kNodeUplinkIf)}, pods_held ? grace : deadline) &&
-        !pods_held && !any_held({name}))
+    if (!WaitNoVeths(sock, {std::string(net::kNodeUplinkIf)}, nodes_until) && !pods_held &&
+        !any_held({name}))
       report.still_held.push_back(name);
   }
   node_watch.clear();
   for (const std::string& n : nodes) MKN_RETURN_IF_ERROR(remove(n));
-  if (underlay_watch && !WaitNoVeths(*underlay_watch, {}, nodes_held ? grace : deadline) &&
+  if (underlay_watch && !WaitNoVeths(*underlay_watch, {}, nodes_held ? grace() : deadline) &&
       !nodes_held)
     report.still_held.push_back(ns.underlay);
   underlay_watch.reset();
