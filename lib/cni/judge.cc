@@ -169,7 +169,8 @@ std::vector<std::string> JudgeLeftProcesses(const std::vector<SeenProcess>& befo
     const bool seen = std::any_of(before.begin(), before.end(), [&](const SeenProcess& b) {
       return b.pid == p.pid && b.start_time == p.start_time;
     });
-    if (!seen) out.push_back(StrCat("pid ", p.pid, " (", p.comm, ") still runs in ", p.where));
+    if (!seen && !p.ours)
+      out.push_back(StrCat("pid ", p.pid, " (", p.comm, ") still runs in ", p.where));
   }
   return out;
 }

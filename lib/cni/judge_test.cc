@@ -360,6 +360,8 @@ TEST(JudgeLeftProcesses, Table) {
   const SeenProcess daemon{300, 7000, "sleep", "node node1"};      // left by the measured ADD
   const SeenProcess in_pod{301, 7001, "dnsmasq", "the test pod"};  // one in the pod
   const SeenProcess reused{200, 7100, "sleep", "node node1"};      // warmup's pid, another process
+  // A child the lab's node daemon started meanwhile (in the daemon's session): not the plugin's.
+  const SeenProcess agent_child{302, 7002, "iptables", "node node1", true};
   struct Case {
     const char* name;
     std::vector<SeenProcess> before, after;
@@ -367,6 +369,7 @@ TEST(JudgeLeftProcesses, Table) {
   } cases[] = {
       {"nothing new", {agent, warmup}, {agent, warmup}, {}},
       {"one gone is fine", {agent, warmup}, {agent}, {}},
+      {"a node daemon's child is not the plugin's", {agent, warmup}, {agent, agent_child}, {}},
       {"a daemon left by the plugin",
        {agent, warmup},
        {agent, warmup, daemon, in_pod},

@@ -40,20 +40,28 @@ std::string ReadAt(int dir_fd, const char* name) {
   return out;
 }
 
-// Field 22 (start time) and the state letter from /proc/<pid>/stat. The comm in parentheses may
-// hold anything, spaces and ')' included: the fields start after the last ')'.
+// Field `want` (numbered as proc(5) does: 3 is the state) of /proc/<pid>/stat as a number, 0 if
+// absent. The comm in parentheses may hold anything, spaces and ')' included: the fields start
+// after the last ')'.
+uint64_t StatField(const std::string& text, int want) {
+  size_t paren = text.rfind(')');
+  if (paren == std::string::npos || paren + 2 >= text.size()) return 0;
+  const char* s = text.c_str() + paren + 2;
+  for (int field = 3; field < want && *s != '\0'; ++field) {
+    s = std::strchr(s, ' ');
+    if (s == nullptr) return 0;
+    ++s;
+  }
+  return std::strtoull(s, nullptr, 10);
+}
+
 void ParseStat(const std::string& text, NetnsProcess& p) {
   size_t paren = text.rfind(')');
   if (paren == std::string::npos || paren + 2 >= text.size()) return;
   const char state = text[paren + 2];
   p.dying = p.dying || state == 'Z' || state == 'X';
-  const char* s = text.c_str() + paren + 2;
-  for (int field = 3; field < 22 && *s != '\0'; ++field) {
-    s = std::strchr(s, ' ');
-    if (s == nullptr) return;
-    ++s;
-  }
-  p.start_time = std::strtoull(s, nullptr, 10);
+  p.session = static_cast<pid_t>(StatField(text, 6));
+  p.start_time = StatField(text, 22);
 }
 
 // A SIGKILL pending for the thread or for the whole process (SigPnd, ShdPnd: hex masks, bit 8 is
@@ -81,6 +89,13 @@ absl::StatusOr<NetnsId> NetnsIdOfFd(int fd) {
   struct stat st {};
   if (::fstat(fd, &st) < 0) return KernelError(errno, StrCat("stat netns fd ", fd));
   return IdOf(st);
+}
+
+pid_t ParentPid(pid_t pid) {
+  if (pid <= 0) return 0;
+  Fd dir(::open(StrCat("/proc/", pid).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir.valid()) return 0;
+  return static_cast<pid_t>(StatField(ReadAt(dir.get(), "stat"), 4));
 }
 
 absl::StatusOr<std::vector<NetnsProcess>> ProcessesInNetns(const std::vector<NetnsId>& ids) {

@@ -36,6 +36,7 @@ absl::StatusOr<NetnsId> NetnsIdOfFd(int fd);
 struct NetnsProcess {
   pid_t pid = 0;
   uint64_t start_time = 0;  // /proc/<pid>/stat field 22: with the pid, one process for good
+  pid_t session = 0;        // field 6: the session it runs in (its leader's pid)
   std::string comm;         // /proc/<pid>/comm, without its newline
   NetnsId netns;            // which of the namespaces asked about it runs in
   // It has a SIGKILL pending or is already a zombie: on its way out, holding the namespace only
@@ -46,5 +47,8 @@ struct NetnsProcess {
 // Every process whose network namespace is one of `ids`, in pid order, except the calling
 // process itself. Unavailable when /proc cannot be listed (no procfs mounted).
 absl::StatusOr<std::vector<NetnsProcess>> ProcessesInNetns(const std::vector<NetnsId>& ids);
+
+// The parent of `pid` (/proc/<pid>/stat field 4); 0 when there is no such process.
+pid_t ParentPid(pid_t pid);
 
 }  // namespace mkn::vnet

@@ -147,7 +147,12 @@ absl::StatusOr<std::vector<cni::SeenProcess>> ProcessesIn(
   std::vector<cni::SeenProcess> out;
   for (const NetnsProcess& p : *procs) {
     const size_t i = static_cast<size_t>(std::find(ids.begin(), ids.end(), p.netns) - ids.begin());
-    out.push_back({p.pid, p.start_time, p.comm, where[i].second});
+    // Started by a daemon of ours: the lab's node daemons and the suite's servers lead sessions of
+    // their own (StartDaemon), and what they start runs in them. A session's leader itself is never
+    // taken for ours: an orphan (a plugin's `setsid cmd &`) is reparented to verify when verify
+    // is the sandbox's pid 1, and it leads its own session.
+    const bool ours = p.session != p.pid && ParentPid(p.session) == ::getpid();
+    out.push_back({p.pid, p.start_time, p.comm, where[i].second, ours});
   }
   return out;
 }

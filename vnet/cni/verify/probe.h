@@ -138,8 +138,9 @@ absl::StatusOr<cni::Snapshot> SnapshotNode(const CniNode& node, int pod_fd);
 
 // The processes running in each netns of `where` (an open netns fd, and how evidence names it:
 // "node node1"), found by /proc/<pid>/ns/net (vnet/kernel/holders); verify's own process is
-// not among them. Internal (the harness's problem) when a namespace's identity or /proc cannot
-// be read.
+// not among them, and those a child of verify leads the session of (what the lab's node daemons
+// and the suite's servers start) are marked `ours`. Internal (the harness's problem) when a
+// namespace's identity or /proc cannot be read.
 absl::StatusOr<std::vector<cni::SeenProcess>> ProcessesIn(
     const std::vector<std::pair<int, std::string>>& where);
 
