@@ -133,6 +133,22 @@ signals)
     contains "$(cat "$TMP/up.log")" "cluster quickstart down in" "SIG$sig tears down"
     assert_clean quickstart
   done
+  # A stop signal while the cluster is still being built (examples/big: 1000 pods, seconds to come
+  # up) stops the building at the next step, rolls back and exits as a shell says a signal ended a
+  # command (128 + the signal); -d passes it on to the background process it is waiting for.
+  for run in "INT 130" "TERM 143" "INT 130 -d"; do
+    read -r sig want detach <<<"$run"
+    # shellcheck disable=SC2086  # -d or nothing
+    "$MKN" up $detach examples/big/lab.toml >"$TMP/up.log" 2>&1 &
+    pid=$!
+    wait_for 30 bash -c 'ls /run/netns | grep -q "^mkn-big-"' || fail "up made no namespace: $(cat "$TMP/up.log")"
+    kill -"$sig" "$pid"
+    rc=0; wait "$pid" || rc=$?
+    [[ $rc == "$want" ]] || fail "up $detach got SIG$sig while building: exit $rc, want $want: $(cat "$TMP/up.log")"
+    ! grep -q "ready in" "$TMP/up.log" || fail "up $detach went on to ready after SIG$sig: $(cat "$TMP/up.log")"
+    contains "$(cat "$TMP/up.log")" "up big: interrupted: rolled back (nothing was left behind)" "SIG$sig stops the build"
+    assert_clean big
+  done
   ;;
 sigkill)
   "$MKN" up -d examples/quickstart/lab.toml >/dev/null

@@ -332,6 +332,11 @@ absl::StatusOr<Applied> Apply(const Plan& plan, const ApplyOptions& options) {
     auto work = [&] {
       Worker w(reg, plan.marker);
       for (size_t g; !failed && (g = next.fetch_add(1)) < groups.size();) {
+        if (options.stop_requested && options.stop_requested()) {
+          std::lock_guard<std::mutex> l(err_mu);
+          if (!failed.exchange(true)) first_error = absl::CancelledError("interrupted");
+          return;
+        }
         const std::string* own_ns = nullptr;
         for (size_t i : *groups[g]) {
           const Step& step = plan.steps[i];

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -37,6 +38,11 @@ struct ApplyOptions {
   // Where a failed Apply lists what its rollback could not remove ("mkn-x-web-0: why"); may be
   // null (the message says it then). Untouched on success and after a clean rollback.
   std::vector<std::string>* left_behind = nullptr;
+  // Asked before each group starts, from the worker threads (so it must be thread-safe): true stops
+  // the Apply there, as a failed step would (groups already running finish, then everything made is
+  // unwound), and Apply returns Cancelled. A Ctrl-C during `up` (vnet/cluster/session) is one. May
+  // be empty.
+  std::function<bool()> stop_requested;
 };
 
 struct Applied {
@@ -52,7 +58,8 @@ struct Applied {
 // taken (this cluster is up already, or a crashed one was not taken down), PermissionDenied without
 // CAP_NET_ADMIN/CAP_SYS_ADMIN, InvalidArgument when the kernel refuses an attribute or nft a
 // ruleset, FailedPrecondition when a step names a namespace not made yet (a planner bug); Internal
-// for an injected failure (fail_at_step). Nothing the plan made is left behind after an error,
+// for an injected failure (fail_at_step); Cancelled "interrupted" when options.stop_requested said
+// so. Nothing the plan made is left behind after an error,
 // unless removing it failed too: then each such namespace is in options.left_behind (and in the
 // message, after "; the rollback could not remove: ").
 absl::StatusOr<Applied> Apply(const plan::Plan& plan, const ApplyOptions& options = {});

@@ -1,6 +1,7 @@
 // The applier against the real kernel, inside the test's own sandbox.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -105,6 +106,26 @@ TEST(Applier, RollsBackEverythingAfterAFailureInAnyPhase) {
     EXPECT_EQ(applied.status().code(), absl::StatusCode::kInternal);
     EXPECT_EQ(CountNetns(), 0) << "left behind after failing at step " << at;
   }
+}
+
+TEST(Applier, StopsWhenAskedBetweenGroupsAndRollsBack) {
+  MKN_REQUIRE_NETNS();
+  config::ClusterSpec spec = LoadExample("examples/quickstart/lab.toml");
+  plan::Plan plan = plan::BuildPlan(spec);
+  // Told to stop once some groups ran (a Ctrl-C midway): the rest never starts, what was made goes.
+  std::atomic<int> asked{0};
+  std::atomic<size_t> done{0};
+  ApplyOptions o;
+  o.workers = 1;
+  o.progress = &done;
+  o.stop_requested = [&] { return ++asked > 3; };
+  absl::StatusOr<Applied> applied = Apply(plan, o);
+  ASSERT_FALSE(applied.ok());
+  EXPECT_EQ(applied.status().code(), absl::StatusCode::kCancelled) << applied.status();
+  EXPECT_EQ(applied.status().message(), "interrupted");
+  EXPECT_GT(done.load(), 0u);
+  EXPECT_LT(done.load(), plan.steps.size());
+  EXPECT_EQ(CountNetns(), 0);
 }
 
 TEST(Applier, RefusesANameThatIsTakenAndLeavesTheOwnerAlone) {

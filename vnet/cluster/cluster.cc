@@ -108,6 +108,9 @@ absl::StatusOr<std::unique_ptr<RunningCluster>> RunningCluster::Up(const config:
   std::vector<std::string> left;
   absl::StatusOr<std::unique_ptr<RunningCluster>> rc = UpOrUndo(spec, options, left);
   if (rc.ok()) return rc;
+  // Stopped midway (the applier's Cancelled, or a stage boundary's): the rollback is the answer.
+  if (absl::IsCancelled(rc.status()))
+    return AfterCleanup(absl::CancelledError("interrupted: rolled back"), left);
   return AfterCleanup(rc.status(), left);
 }
 
@@ -212,6 +215,7 @@ absl::StatusOr<std::unique_ptr<RunningCluster>> RunningCluster::UpOrUndo(
   ao.workers = options.workers;
   ao.progress = options.progress;
   ao.fail_at_step = options.fail_at_step;
+  ao.stop_requested = options.stop_requested;
   std::vector<std::string> unwound_left;
   ao.left_behind = &unwound_left;
   absl::StatusOr<Applied> applied = Apply(plan, ao);
@@ -226,6 +230,11 @@ absl::StatusOr<std::unique_ptr<RunningCluster>> RunningCluster::UpOrUndo(
     return undo_dir(applied.status());  // Apply has removed everything it made
   }
   impl.applied = std::move(*applied);
+  // Between the stages after the plan: each is short, but together they are worth not finishing
+  // for a user who asked to stop.
+  auto stopped = [&] { return options.stop_requested && options.stop_requested(); };
+  const absl::Status interrupted = absl::CancelledError("interrupted");
+  if (stopped()) return fail(interrupted);
   if (absl::StatusOr<std::string> logs = MakeStateSubdir(spec.name, "logs"); logs.ok()) {
     impl.logs = *logs;
   } else {
@@ -240,6 +249,7 @@ absl::StatusOr<std::unique_ptr<RunningCluster>> RunningCluster::UpOrUndo(
     ApplyOptions ao2;
     ao2.workers = options.workers;
     ao2.existing_netns = &impl.applied.netns;
+    ao2.stop_requested = options.stop_requested;
     absl::StatusOr<Applied> more = Apply(rest, ao2);
     if (!more.ok()) return fail(more.status());
     for (AppSocket& a : more->apps) impl.applied.apps.push_back(std::move(a));
@@ -247,6 +257,7 @@ absl::StatusOr<std::unique_ptr<RunningCluster>> RunningCluster::UpOrUndo(
     for (auto& [name, fd] : more->tuns) impl.applied.tuns[name] = std::move(fd);
   }
 
+  if (stopped()) return fail(interrupted);
   if (!impl.applied.tuns.empty()) {
     absl::StatusOr<std::unique_ptr<UserspaceProxy>> proxy =
         UserspaceProxy::Create(live, std::move(impl.applied.tuns));
@@ -268,6 +279,7 @@ absl::StatusOr<std::unique_ptr<RunningCluster>> RunningCluster::UpOrUndo(
   impl.applied.apps.clear();
   impl.apps->Start(1);
 
+  if (stopped()) return fail(interrupted);
   if (absl::Status s = rc->StartCommands(impl.applied.commands); !s.ok()) return fail(s);
   if (absl::Status s = rc->StartIngress(); !s.ok()) return fail(s);
   if (absl::StatusOr<std::unique_ptr<ControlServer>> control = ControlServer::Start(
@@ -278,6 +290,7 @@ absl::StatusOr<std::unique_ptr<RunningCluster>> RunningCluster::UpOrUndo(
   } else {
     return fail(control.status());
   }
+  if (stopped()) return fail(interrupted);
   st.phase = "ready";
   st.ready_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                     std::chrono::steady_clock::now() - start)

@@ -1,9 +1,10 @@
 // vnet/cluster/cluster — a cluster's whole life: up (state, apply, apps, commands) and down (from
 // any process).
 //
-// RunningCluster::Up() is all-or-nothing: on any failure everything made so far is removed before
-// the Status is returned, its message ending "(nothing was left behind)", or, when removing
-// something failed too, with a "left behind: ..." line for each leftover. DownCluster() takes down
+// RunningCluster::Up() is all-or-nothing: on any failure (or when told to stop midway:
+// UpOptions::stop_requested) everything made so far is removed before the Status is returned, its
+// message ending "(nothing was left behind)", or, when removing something failed too, with a
+// "left behind: ..." line for each leftover. DownCluster() takes down
 // a cluster by name from another process: it asks a live owner to stop (SIGTERM, then waits for
 // it), or, if the owner died (SIGKILL, crash), removes what its state file and the kernel's
 // ownership markers prove to be the cluster's. Needs CAP_NET_ADMIN and CAP_SYS_ADMIN.
@@ -35,6 +36,12 @@ struct UpOptions {
   // reported while the rest of the lab comes up. The CLI's default (`up --keep-going` clears it);
   // `verify` clears it, as a failed ADD is what its spec.add check reports.
   bool strict = false;
+  // Asked between the plan's groups (from worker threads: must be thread-safe), between CNI ADDs
+  // and between Up's later stages: true stops the bring-up there, everything made so far is removed
+  // as after a failure, and Up returns Cancelled "interrupted: rolled back (nothing was left
+  // behind)". `up` asks whether a SIGINT, SIGTERM or SIGHUP is pending (vnet/cluster/session). May
+  // be empty.
+  std::function<bool()> stop_requested;
 };
 
 class RunningCluster {

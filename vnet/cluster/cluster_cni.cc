@@ -92,6 +92,7 @@ absl::Status RunningCluster::CniUp(std::vector<CniNodeConfig> configs, config::C
     for (size_t i = 0; i < n; ++i) {
       threads.emplace_back([&, i] {
         for (int p : live.nodes[i].pods) {
+          if (options.stop_requested && options.stop_requested()) return;  // said after the join
           const config::PodSpec& pod = live.pods[p];
           ChainOutcome add = impl.cni_nodes[i]->Add(PodRuntimeConf(live, pod));
           if (!add.status.ok()) {
@@ -109,6 +110,9 @@ absl::Status RunningCluster::CniUp(std::vector<CniNodeConfig> configs, config::C
     }
     for (std::thread& t : threads) t.join();
   }
+  // Told to stop: some pods never had their ADD; Up rolls back what was made (DEL from the cache).
+  if (options.stop_requested && options.stop_requested())
+    return absl::CancelledError("interrupted");
   std::vector<std::string> failed;
   for (size_t p = 0; p < live.pods.size(); ++p) {
     config::PodSpec& pod = live.pods[p];

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -182,14 +183,25 @@ int64_t MsSince(std::chrono::steady_clock::time_point t0) {
 
 // -d, in the parent: relays the child's stdout and stderr, each to its own, until it is ready;
 // then returns 0. When the child failed before (EOF on `ready` without its byte), its exit status.
-int RelayUntilReady(pid_t child, int out, int err, int ready) {
-  pollfd p[2] = {{out, POLLIN, 0}, {err, POLLIN, 0}};
+// A stop signal (read from `sigfd`, a signalfd) is passed on to the child, which is in a session
+// of its own where the terminal's Ctrl-C does not reach it: it stops where it is and rolls back,
+// and its status (130 for SIGINT) is ours, as it would be in the foreground.
+int RelayUntilReady(pid_t child, int out, int err, int ready, int sigfd) {
+  pollfd p[3] = {{out, POLLIN, 0}, {err, POLLIN, 0}, {sigfd, POLLIN, 0}};
   FILE* to[2] = {stdout, stderr};
   char buf[4096];
+  int forwarded = 0;
   for (int open = 2; open > 0;) {
-    if (::poll(p, 2, -1) < 0) {
+    if (::poll(p, 3, -1) < 0) {
       if (errno == EINTR) continue;
       break;
+    }
+    if (p[2].revents != 0) {
+      signalfd_siginfo si;
+      if (read(sigfd, &si, sizeof(si)) == sizeof(si)) {
+        forwarded = static_cast<int>(si.ssi_signo);
+        kill(child, forwarded);
+      }
     }
     for (int i = 0; i < 2; ++i) {
       if (p[i].fd < 0 || p[i].revents == 0) continue;
@@ -205,9 +217,11 @@ int RelayUntilReady(pid_t child, int out, int err, int ready) {
     }
   }
   char byte = 0;
-  if (read(ready, &byte, 1) == 1) return 0;  // up and running in the background
+  const bool up = read(ready, &byte, 1) == 1;
+  if (up && forwarded == 0) return 0;  // up and running in the background
   int status = 0;
   waitpid(child, &status, 0);
+  if (up) return 128 + forwarded;  // it was ready, and went down on the signal passed on
   return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 
@@ -287,14 +301,23 @@ absl::StatusOr<int> RunSession(const config::ClusterSpec& spec, const SessionOpt
   if (f.detach) {
     if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 || pipe2(ready, O_CLOEXEC) < 0)
       return KernelError(errno, "pipe");
+    // The parent takes the stop signals from a signalfd to pass them on; blocked before the fork,
+    // the child starts with them blocked too, as it would block them itself.
+    sigset_t stop;
+    sigemptyset(&stop);
+    for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&stop, s);
+    pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+    Fd sigfd(signalfd(-1, &stop, SFD_CLOEXEC));
+    if (!sigfd.valid()) return KernelError(errno, "signalfd");
     pid_t pid = fork();
     if (pid < 0) return KernelError(errno, "fork");
     if (pid > 0) {
       close(out[1]);
       close(err[1]);
       close(ready[1]);
-      return RelayUntilReady(pid, out[0], err[0], ready[0]);
+      return RelayUntilReady(pid, out[0], err[0], ready[0], sigfd.get());
     }
+    sigfd.Reset();
     close(out[0]);
     close(err[0]);
     close(ready[0]);
@@ -342,9 +365,29 @@ absl::StatusOr<int> RunSession(const config::ClusterSpec& spec, const SessionOpt
   uo.progress = &progress;
   uo.notice = notice;
   uo.fail_at_step = f.fail_at_step;
+  // The stop signals stay blocked (and pending) while Up runs: it asks between its steps, and stops
+  // there through its own rollback instead of finishing a cluster nobody wants any more.
+  sigset_t stop_sigs;
+  sigemptyset(&stop_sigs);
+  for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&stop_sigs, s);
+  uo.stop_requested = [] {
+    sigset_t pending;
+    if (sigpending(&pending) < 0) return false;
+    for (int s : {SIGINT, SIGTERM, SIGHUP})
+      if (sigismember(&pending, s) == 1) return true;
+    return false;
+  };
   absl::StatusOr<std::unique_ptr<RunningCluster>> rc = RunningCluster::Up(spec, uo);
   done = true;
   if (meter.joinable()) meter.join();
+  if (absl::IsCancelled(rc.status())) {
+    // Interrupted: the message says what the rollback did; the exit status is a shell's for a
+    // command the signal ended (128 + its number), the signal taken so that it is not seen again.
+    const timespec now{0, 0};
+    const int sig = sigtimedwait(&stop_sigs, nullptr, &now);
+    if (f.notice) f.notice(StrCat("up ", spec.name, ": ", rc.status().message()));
+    return 128 + (sig > 0 ? sig : SIGINT);
+  }
   if (!rc.ok()) {
     // Up's message says what its cleanup left, if anything ("nothing was left behind").
     return AsRuntimeFailure(

@@ -19,6 +19,12 @@
 //               up.log goes with the state.
 // A network = "cni" lab where a pod's ADD fails is rolled back and fails (exit 1), naming the pods,
 // unless keep_going (`--keep-going`): then the rest comes up and the ready line names them.
+// A stop signal (SIGINT, SIGTERM, SIGHUP) that arrives while the cluster is being built stays
+// pending: Up asks for it between its steps (UpOptions::stop_requested), stops and rolls back, the
+// notice says "up <cluster>: interrupted: rolled back (nothing was left behind)" (or names what was
+// left) and the exit status is 128 + the signal, as a shell reports a command a signal ended. The
+// parent of -d takes the stop signals until the child is ready and passes them on (the child runs
+// in a session of its own, out of the terminal's reach), its status then the child's.
 // Signals are taken synchronously on the calling thread (blocked before any thread starts), so
 // call it from the main thread of a process that has started none. Needs CAP_NET_ADMIN and
 // CAP_SYS_ADMIN.
@@ -49,10 +55,10 @@ struct SessionOptions {
 };
 
 // The exit status for the process: 0, or the shell's status (128 + signal when it was killed);
-// in the parent of -d, the child's. Errors (an exit of 1, never kInvalidArgument or kNotFound):
-// "up <cluster>: <why> (nothing was left behind)" or, when cleaning up failed too, "up <cluster>:
-// <why>" and a "left behind: ..." line per leftover (RunningCluster::Up); "down <cluster>: <why>";
-// a failed fork or pipe.
+// 128 + the signal when a stop signal interrupted the bring-up; in the parent of -d, the child's.
+// Errors (an exit of 1, never kInvalidArgument or kNotFound): "up <cluster>: <why> (nothing was
+// left behind)" or, when cleaning up failed too, "up <cluster>: <why>" and a "left behind: ..."
+// line per leftover (RunningCluster::Up); "down <cluster>: <why>"; a failed fork or pipe.
 absl::StatusOr<int> RunSession(const config::ClusterSpec& spec, const SessionOptions& options);
 
 // What a teardown has to say beyond the count, one line each: CNI DEL results and plugin leaks,
