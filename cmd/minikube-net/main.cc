@@ -51,6 +51,53 @@ int Exit(const absl::Status& st) {
 
 void Notice(const std::string& line) { std::cerr << "minikube-net: " << line << "\n"; }
 
+// Every -c of a command that acts on a running cluster (vnet/cluster/client's PickCluster).
+constexpr const char* kClusterFlag =
+    "Cluster name (default: $MKN_CLUSTER, else the only cluster up)";
+
+// A command line CLI11 refused, said as every other usage error (exit 2): `minikube-net: up:
+// unknown flag --detatch: did you mean --detach? ...` (lib/control/usage's ParseErrorText), instead
+// of CLI11's own unprefixed text and "Run with --help for more information.".
+int UsageError(const CLI::App& app, const CLI::ParseError& e, const std::string& command) {
+  const CLI::App* cmd = &app;
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; }))
+    if (sub->get_name() == command) cmd = sub;
+  std::vector<std::string> flags;
+  for (const CLI::Option* o : cmd->get_options()) {
+    for (const std::string& n : o->get_lnames()) flags.push_back("--" + n);
+    for (const std::string& n : o->get_snames()) flags.push_back("-" + n);
+  }
+  // By exit code: CLI11 names some errors after the command that raised them ("up"), not their
+  // kind.
+  std::string kind = e.get_name();
+  switch (static_cast<CLI::ExitCodes>(e.get_exit_code())) {
+    case CLI::ExitCodes::ExtrasError:
+      kind = "ExtrasError";
+      break;
+    case CLI::ExitCodes::RequiredError:
+      kind = "RequiredError";
+      break;
+    case CLI::ExitCodes::ArgumentMismatch:
+      kind = "ArgumentMismatch";
+      break;
+    default:
+      break;
+  }
+  return Exit(absl::InvalidArgumentError(
+      control::ParseErrorText(cmd == &app ? "" : command, kind, e.what(), flags)));
+}
+
+// `exec`'s usage line: CLI11 cannot know that what follows the pod (after an optional --) is the
+// command.
+class ExecFormatter : public CLI::Formatter {
+ public:
+  std::string make_usage(const CLI::App* app, std::string name) const override {
+    std::string line = CLI::Formatter::make_usage(app, std::move(name));
+    if (!line.empty() && line.back() == '\n') line.pop_back();
+    return line + " [-- CMD [ARGS...]]\n";
+  }
+};
+
 // An integer option in [lo, hi], checked on its text before CLI11 converts it: CLI11's own range
 // checks print their bounds as 300-digit doubles, and a number past int is "Could not convert".
 CLI::Validator IntIn(int64_t lo, int64_t hi) {
@@ -292,7 +339,7 @@ CLI::App* AddVerifyCommand(CLI::App& app, VerifyFlags& f) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--junit", f.junit, "Also write the results as JUnit XML to FILE (for CI)");
   cmd->add_option("-o,--output", f.output, "table (default) or json, on stdout")
-      ->check(CLI::IsMember({"table", "json"}));
+      ->check(OneOf({"table", "json"}));
   cmd->add_option(
          "--only", f.only,
          "Run only the checks whose id matches one of these globs (comma list or repeated)")
@@ -393,7 +440,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.footer(
       "Exit codes: 0 ok, 1 runtime failure or missing privileges, 2 bad lab file or usage (a "
-      "word,\n"
+      "word, flag,\n"
       "name or number a command cannot use is named, with the nearest one it knows).\n"
       "Labs run in a sandbox (ci/sandbox.sh, installed as minikube-net-sandbox) are invisible to "
       "other\n"
@@ -408,7 +455,7 @@ int main(int argc, char** argv) {
   up_cmd->add_flag("--dry-run", up.dry_run,
                    "Print the plan as ip/bridge/sysctl commands; create nothing");
   up_cmd->add_option("-o,--output", up.output, "With --dry-run: sh or json")
-      ->check(CLI::IsMember({"sh", "json"}));
+      ->check(OneOf({"sh", "json"}));
   up_cmd->add_flag("-d,--detach", up.detach, "Run in the background once ready");
   up_cmd->add_flag("--keep-going", up.keep_going,
                    "network = \"cni\" labs: when pods' CNI ADD fails, bring up the rest and name "
@@ -457,8 +504,7 @@ int main(int argc, char** argv) {
   CLI::App* plan_cmd = app.add_subcommand(
       "plan", "Print the ordered plan as the equivalent ip/bridge/sysctl commands (or JSON)");
   plan_cmd->add_option("lab", plan_lab, "Lab file (TOML), or - for standard input")->required();
-  plan_cmd->add_option("-o,--output", plan_output, "sh or json")
-      ->check(CLI::IsMember({"sh", "json"}));
+  plan_cmd->add_option("-o,--output", plan_output, "sh or json")->check(OneOf({"sh", "json"}));
 
   std::string validate_lab;
   CLI::App* validate_cmd =
@@ -512,7 +558,7 @@ int main(int argc, char** argv) {
                       "cluster's)");
   cni_cmd->add_option("-n,--node", cni.node,
                       "status, gc, version, render: this node (default: the first; render: all)");
-  cni_cmd->add_option("-c,--cluster", cni.cluster, "Cluster name (default: the only cluster up)");
+  cni_cmd->add_option("-c,--cluster", cni.cluster, kClusterFlag);
   cni_cmd->add_flag("--show-exec", cni.show_exec,
                     "Print each plugin call: its binary, environment, stdin, stdout, stderr, exit "
                     "status and time");
@@ -530,7 +576,7 @@ int main(int argc, char** argv) {
 
   CLI::App* status_cmd = app.add_subcommand("status", "List the clusters that are up");
   status_cmd->add_option("-o,--output", status_output, "table or json")
-      ->check(CLI::IsMember({"table", "json"}));
+      ->check(OneOf({"table", "json"}));
 
   std::string get_what, get_cluster, get_output = "table";
   CLI::App* get_cmd = app.add_subcommand(
@@ -554,31 +600,38 @@ int main(int argc, char** argv) {
       "Examples:\n"
       "  minikube-net get pods\n  minikube-net get svc -o json\n  minikube-net get endpoints\n"
       "  minikube-net get proxy -o json | jq '.nodes[] | {node, drops: .nat.drops}'");
-  get_cmd->add_option("-c,--cluster", get_cluster, "Cluster name (default: the only cluster up)");
-  get_cmd->add_option("-o,--output", get_output, "table or json")
-      ->check(CLI::IsMember({"table", "json"}));
+  get_cmd->add_option("-c,--cluster", get_cluster, kClusterFlag);
+  get_cmd->add_option("-o,--output", get_output, "table or json")->check(OneOf({"table", "json"}));
 
   std::string exec_pod, exec_cluster;
   std::vector<std::string> exec_cmd;
   CLI::App* exec_cmd_app = app.add_subcommand(
-      "exec", "Run a command in a pod's (or node's, or the underlay's) network namespace");
+      "exec", "Run CMD (default: sh) in a pod's (or node's, or the underlay's) network namespace");
+  exec_cmd_app->formatter(std::make_shared<ExecFormatter>());
   exec_cmd_app->add_option("pod", exec_pod, "Pod, node, or `underlay`")->required();
-  exec_cmd_app->add_option("-c,--cluster", exec_cluster,
-                           "Cluster name (default: the only cluster up)");
+  exec_cmd_app->add_option("-c,--cluster", exec_cluster, kClusterFlag);
   exec_cmd_app->allow_extras();
   exec_cmd_app
       ->prefix_command();  // everything after POD (and an optional --) is the command; default sh
-  exec_cmd_app->footer("Example: minikube-net exec client -- ping -c1 10.244.1.3");
+  exec_cmd_app->footer(
+      "CMD runs with its arguments, untouched by minikube-net's flag parsing after --; without "
+      "one, sh.\n"
+      "A pod's command gets POD_NAME, POD_IP and NODE_NAME in its environment.\n"
+      "Examples:\n  minikube-net exec client -- ping -c1 10.244.1.3\n"
+      "  minikube-net exec node1 -- ip route\n  minikube-net exec web-0      # a shell in the pod\n"
+      "Exit codes: CMD's own; 127 CMD could not be run (not found, not executable); 1 runtime "
+      "failure or\n"
+      "missing privileges; 2 bad usage, an unknown pod or node, or several clusters up and none "
+      "named.");
 
   std::string ct_node, ct_cluster, ct_output = "table";
   CLI::App* conntrack_cmd = app.add_subcommand(
       "conntrack", "List the Services' flows of each node with their translation");
   conntrack_cmd->add_option("-n,--node", ct_node,
                             "Only this node's flows (each node has its own table)");
-  conntrack_cmd->add_option("-c,--cluster", ct_cluster,
-                            "Cluster name (default: the only cluster up)");
+  conntrack_cmd->add_option("-c,--cluster", ct_cluster, kClusterFlag);
   conntrack_cmd->add_option("-o,--output", ct_output, "table or json")
-      ->check(CLI::IsMember({"table", "json"}));
+      ->check(OneOf({"table", "json"}));
   conntrack_cmd->footer(
       "Each flow shows what the client sent (client -> ClusterIP or NodePort) and what the "
       "endpoint sees and\n"
@@ -591,7 +644,7 @@ int main(int argc, char** argv) {
   CLI::App* kill_cmd = app.add_subcommand(
       "kill", "Kill a pod: it is recreated on its node with a new IP, Services follow");
   kill_cmd->add_option("pod", kill_pod, "Pod name")->required();
-  kill_cmd->add_option("-c,--cluster", kill_cluster, "Cluster name (default: the only cluster up)");
+  kill_cmd->add_option("-c,--cluster", kill_cluster, kClusterFlag);
   kill_cmd->footer(
       "As a Deployment's pod dies and comes back: its containers stop, its namespace is removed, a "
       "new one\n"
@@ -605,8 +658,7 @@ int main(int argc, char** argv) {
   scale_cmd->add_option("replicas", scale_replicas, "Number of replicas")
       ->required()
       ->check(IntIn(0, control::kMaxReplicas));
-  scale_cmd->add_option("-c,--cluster", scale_cluster,
-                        "Cluster name (default: the only cluster up)");
+  scale_cmd->add_option("-c,--cluster", scale_cluster, kClusterFlag);
   scale_cmd->footer(
       "New pods are <deployment>-<i> on the least loaded node; scaling down removes the newest "
       "first.");
@@ -639,7 +691,7 @@ int main(int argc, char** argv) {
   CLI::App* logs_cmd = app.add_subcommand(
       "logs", "Print the logs of a pod's containers (or `logs ingress`: the edge's access log)");
   logs_cmd->add_option("pod", logs_pod, "Pod name")->required();
-  logs_cmd->add_option("-c,--cluster", logs_cluster, "Cluster name (default: the only cluster up)");
+  logs_cmd->add_option("-c,--cluster", logs_cluster, kClusterFlag);
 
   // `cert`: a local CA and a server certificate for labs (vnet/edge/tls). Touches only files in
   // --dir.
@@ -685,8 +737,8 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
-    return rc == 0 ? 0 : kExitBadInput;
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    return UsageError(app, e, argc > 1 ? argv[1] : "");
   }
   if (*up_cmd) {
     if (up.keep_going && up.strict) {

@@ -9,6 +9,7 @@
 // vnet/cluster only pass the words in.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -37,6 +38,29 @@ std::string NotOneOf(std::string_view word, const std::vector<std::string>& choi
 // it: the user named something that is not there.
 absl::Status NoSuch(std::string_view kind, std::string_view name, std::string_view cluster,
                     const std::vector<std::string>& names);
+
+// A command line the parser (CLI11) refused, said as every other usage error is (the caller puts
+// "minikube-net: " before it and exits 2), `<command>: <what>`:
+//   up: unknown flag --detatch: did you mean --detach? (minikube-net up --help lists its flags)
+//   up: unexpected argument "extra" (minikube-net up --help)
+//   up: lab is required (minikube-net up --help)
+//   status: --output needs a value (TEXT:{table,json})
+//   status: --output: "yaml" is not one of table, json
+// `command` is the subcommand being parsed ("" before one: then "a command is required"), `kind`
+// the parser's name for the error (ExtrasError, RequiredError, ArgumentMismatch, ValidationError,
+// ...) and `message` its text; `flags` are the command's flags ("--detach", "-d"), from which the
+// nearest long one is suggested for an unknown one (a one-letter flag is too short to guess from).
+std::string ParseErrorText(std::string_view command, std::string_view kind,
+                           std::string_view message, const std::vector<std::string>& flags);
+
+// `words` for a message: all of them ("a, b, c") when there are at most `most`, else the first
+// `most` and how many more ("a, b, c and 9 more"): an error stays one line, and never ends in a
+// "..." that hides nothing.
+std::string ListSome(const std::vector<std::string>& words, size_t most = 8);
+
+// `several clusters are up (2: hostgw, quickstart); say which with -c CLUSTER or
+// MKN_CLUSTER=CLUSTER`: for a command that acts on one cluster, given the names of those up.
+std::string SeveralClustersUp(const std::vector<std::string>& names);
 
 // `text` as an integer in [lo, hi]. InvalidArgument `want an integer lo..hi, got <text>` for
 // anything else: a sign out of range, a fraction, a word, a number past int64.

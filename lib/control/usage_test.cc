@@ -69,6 +69,64 @@ TEST(Usage, NoSuchSuggestsOrListsAndIsNotFound) {
   EXPECT_EQ(NoSuch("deployment", "x", "c", {}).message(), "no deployment \"x\" in cluster c");
 }
 
+TEST(Usage, ParseErrorTextSaysWhatWasWrongAndSuggestsTheFlag) {
+  const std::vector<std::string> up_flags = {"-h",       "--help",  "--dry-run", "-o",
+                                             "--output", "-d",      "--detach",  "--keep-going",
+                                             "--strict", "--shell", "--workers"};
+  struct Row {
+    std::string command, kind, message, want;
+  };
+  const std::vector<Row> rows = {
+      {"up", "ExtrasError", "The following argument was not expected: --detatch",
+       "up: unknown flag --detatch: did you mean --detach? (minikube-net up --help lists its "
+       "flags)"},
+      {"up", "ExtrasError", "The following argument was not expected: --detatch=1",
+       "up: unknown flag --detatch: did you mean --detach? (minikube-net up --help lists its "
+       "flags)"},
+      {"up", "ExtrasError", "The following argument was not expected: -detach",
+       "up: unknown flag -detach: did you mean --detach? (minikube-net up --help lists its "
+       "flags)"},
+      // One letter is too little to guess from.
+      {"up", "ExtrasError", "The following argument was not expected: -x",
+       "up: unknown flag -x (minikube-net up --help lists its flags)"},
+      {"up", "ExtrasError", "The following argument was not expected: --frobnicate",
+       "up: unknown flag --frobnicate (minikube-net up --help lists its flags)"},
+      // Several: CLI11 lists them last first; the first flag among them is the one named.
+      {"up", "ExtrasError", "The following arguments were not expected: --shel extra",
+       "up: unknown flag --shel: did you mean --shell? (minikube-net up --help lists its flags)"},
+      {"down", "ExtrasError", "The following argument was not expected: b",
+       "down: unexpected argument \"b\" (minikube-net down --help)"},
+      {"down", "ExtrasError", "The following arguments were not expected: c b",
+       "down: unexpected arguments \"b\" \"c\" (minikube-net down --help)"},
+      {"up", "RequiredError", "lab is required", "up: lab is required (minikube-net up --help)"},
+      {"", "RequiredError", "A subcommand is required",
+       "a command is required (minikube-net --help lists every command)"},
+      {"status", "ArgumentMismatch", "--output: 1 required TEXT:{table,json} missing",
+       "status: --output needs a value (TEXT:{table,json})"},
+      {"status", "ArgumentMismatch", "--output: At Most 1 required but received 2",
+       "status: --output: At Most 1 required but received 2"},
+      {"status", "ValidationError", "--output: \"yaml\" is not one of table, json",
+       "status: --output: \"yaml\" is not one of table, json"},
+  };
+  for (const Row& r : rows)
+    EXPECT_EQ(ParseErrorText(r.command, r.kind, r.message, up_flags), r.want) << r.message;
+}
+
+TEST(Usage, ListSomeNamesAllOrSaysHowManyMore) {
+  EXPECT_EQ(ListSome({}), "");
+  EXPECT_EQ(ListSome({"hostgw", "quickstart"}), "hostgw, quickstart");
+  EXPECT_EQ(ListSome({"a", "b", "c"}, 3), "a, b, c");
+  EXPECT_EQ(ListSome({"a", "b", "c", "d", "e"}, 3), "a, b, c and 2 more");
+  EXPECT_EQ(SeveralClustersUp({"hostgw", "quickstart"}),
+            "several clusters are up (2: hostgw, quickstart); say which with -c CLUSTER or "
+            "MKN_CLUSTER=CLUSTER");
+  std::vector<std::string> ten;
+  for (int i = 0; i < 10; ++i) ten.push_back("c" + std::to_string(i));
+  EXPECT_EQ(SeveralClustersUp(ten),
+            "several clusters are up (10: c0, c1, c2, c3, c4, c5, c6, c7 and 2 more); say which "
+            "with -c CLUSTER or MKN_CLUSTER=CLUSTER");
+}
+
 TEST(Usage, ParseIntInTakesOnlyAWholeNumberInRange) {
   EXPECT_EQ(*ParseIntIn("0", 0, 20000), 0);
   EXPECT_EQ(*ParseIntIn("20000", 0, 20000), 20000);

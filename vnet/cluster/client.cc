@@ -71,9 +71,7 @@ absl::StatusOr<ClusterState> PickCluster(const std::string& name) {
           StrCat("no cluster is up (start one with: minikube-net up LAB.toml)", SandboxHint()));
     }
     if (all.size() > 1) {
-      return absl::InvalidArgumentError(
-          StrCat("several clusters are up; say which with --cluster (", all.size(), " up: ", all[0],
-                 ", ", all[1], ", ...)"));
+      return absl::InvalidArgumentError(control::SeveralClustersUp(all));
     }
     c = all[0];
   } else if (std::vector<std::string> all = ListClusters();
