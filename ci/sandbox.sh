@@ -5,6 +5,10 @@
 #   ci/sandbox.sh --join [PID|CLUSTER] [-- CMD [ARGS...]]  a shell (or CMD) in a running sandbox
 #   ci/sandbox.sh --list                                   the running sandboxes
 #
+# The Debian package installs it as minikube-net-sandbox, the usage lines above in that name. Its
+# messages name it as it was run, and the binary as the user would type it: minikube-net when it is
+# installed beside this script and on PATH.
+#
 # Inside: a fresh network namespace holding only `lo` (up); private tmpfs mounts on /run/netns and
 # /run/minikube-net, so named namespaces and cluster state never appear on the host; its own PID
 # namespace, so every process started inside dies with CMD. When CMD exits or is killed, every
@@ -23,12 +27,20 @@
 # private too, so a sandbox started in a sandbox is recorded there.
 set -euo pipefail
 RECORDS=/run/minikube-net-sandbox
-ME=$(basename "$0")
+# The name to give in messages: as typed (a path such as ci/sandbox.sh), or the bare name when that
+# is what PATH finds (an installed minikube-net-sandbox, which bash sees as /usr/bin/...).
+ME=$0
+[[ "$(command -v -- "${0##*/}" 2>/dev/null || true)" == "$0" ]] && ME=${0##*/}
+# The binary, as the user would type it: minikube-net when installed beside this script and on PATH.
+MKN_CMD=build/minikube-net
+[[ -x "$(dirname -- "$0")/minikube-net" &&
+   "$(command -v minikube-net 2>/dev/null || true)" -ef "$(dirname -- "$0")/minikube-net" ]] && MKN_CMD=minikube-net
 
 usage() {
   echo "usage: $ME CMD [ARGS...]" >&2
   echo "       $ME --join [PID|CLUSTER] [-- CMD [ARGS...]]" >&2
   echo "       $ME --list" >&2
+  echo "e.g.:  $ME $MKN_CMD up --shell LAB.toml" >&2
   exit 2
 }
 
@@ -106,7 +118,7 @@ join() {
     if [[ "${MKN_IN_SANDBOX:-}" == 1 ]]; then
       echo "$ME: no sandbox is running in this one (this shell is already inside a sandbox)" >&2
     else
-      echo "$ME: no sandbox is running (start one with: $ME CMD, e.g. $ME build/minikube-net up --shell LAB)" >&2
+      echo "$ME: no sandbox is running (start one with: $ME CMD, e.g. $ME $MKN_CMD up --shell LAB.toml)" >&2
     fi
     exit 1
   fi

@@ -438,13 +438,12 @@ int main(int argc, char** argv) {
       "built from a lab file on one Linux machine, in one process. Everything it makes lives in\n"
       "network namespaces it owns (ip netns list | grep mkn-)."};
   app.require_subcommand(1);
-  app.footer(
-      "Exit codes: 0 ok, 1 runtime failure or missing privileges, 2 bad lab file or usage (a "
-      "word, flag,\n"
-      "name or number a command cannot use is named, with the nearest one it knows).\n"
-      "Labs run in a sandbox (ci/sandbox.sh, installed as minikube-net-sandbox) are invisible to "
-      "other\n"
-      "terminals: `ci/sandbox.sh --join` opens a shell in the running sandbox from a second one.");
+  const vnet::HowToRun run = vnet::HowToRunHere();  // the names the user types, here
+  app.footer(StrCat(
+      "Exit codes: 0 ok, 1 runtime failure or missing privileges, 2 bad lab file or usage (a word, "
+      "flag,\nname or number a command cannot use is named, with the nearest one it knows).\n",
+      "Labs run in a sandbox (", run.sandbox, " CMD) are invisible to other terminals: `",
+      run.sandbox, " --join`\nopens a shell in the running sandbox from a second one."));
   app.set_version_flag("--version", "minikube-net 0.1.0");
 
   UpFlags up;
@@ -472,8 +471,9 @@ int main(int argc, char** argv) {
       "Examples:\n  minikube-net up examples/quickstart/lab.toml      # foreground; Ctrl-C tears "
       "it down\n"
       "  minikube-net up -d examples/quickstart/lab.toml   # background; minikube-net down "
-      "quickstart\n"
-      "  ci/sandbox.sh build/minikube-net up --shell examples/quickstart/lab.toml\n"
+      "quickstart\n" +
+      StrCat("  ", run.sandbox, " ", run.binary, " up --shell ", run.examples,
+             "/quickstart/lab.toml\n") +
       "                                                    # explore in a shell inside the "
       "sandbox; exit to tear down\n"
       "  MKN_TRACE=1 minikube-net up -d LAB.toml           # per-phase timings on stderr\n"

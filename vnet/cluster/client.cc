@@ -1,6 +1,7 @@
 #include "vnet/cluster/client.h"
 
 #include <sched.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -39,14 +40,28 @@ std::string SandboxHint() {
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(std::string(net::kSandboxRunDir), ec)) {
     if (std::filesystem::exists(StrCat("/proc/", e.path().filename().string()), ec)) {
-      return "; a sandbox is running: ci/sandbox.sh --join (installed: minikube-net-sandbox "
-             "--join) opens a shell in it";
+      return StrCat("; a sandbox is running: ", HowToRunHere().sandbox,
+                    " --join opens a shell in it");
     }
   }
   return "";
 }
 
 }  // namespace
+
+HowToRun HowToRunHere() {
+  HowToRun h{"ci/sandbox.sh", "build/minikube-net", "examples"};
+  std::error_code ec;
+  const std::filesystem::path dir =
+      std::filesystem::read_symlink("/proc/self/exe", ec).parent_path();
+  if (ec || ::access((dir / "minikube-net-sandbox").c_str(), X_OK) != 0) return h;
+  h.sandbox = "minikube-net-sandbox";
+  h.binary = "minikube-net";
+  if (const std::filesystem::path ex = dir.parent_path() / "share/minikube-net/examples";
+      std::filesystem::is_directory(ex, ec))
+    h.examples = ex.string();
+  return h;
+}
 
 absl::Status AsRuntimeFailure(const absl::Status& s) {
   if (absl::IsInvalidArgument(s) || absl::IsNotFound(s))

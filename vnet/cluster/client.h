@@ -24,6 +24,16 @@ namespace mkn::vnet {
 // kFailedPrecondition with the same message; other codes (and OK) are kept.
 absl::Status AsRuntimeFailure(const absl::Status& s);
 
+// How the user types the sandbox wrapper, this binary and the example labs' directory where this
+// binary runs, for hints and --help: "minikube-net-sandbox", "minikube-net" and
+// "/usr/share/minikube-net/examples" when the package installed them (the wrapper beside the
+// binary, the labs under ../share), else the repository's "ci/sandbox.sh", "build/minikube-net"
+// and "examples".
+struct HowToRun {
+  std::string sandbox, binary, examples;
+};
+HowToRun HowToRunHere();
+
 // kPermissionDenied, with the hint (run as root or with sudo), unless this process may create
 // network namespaces (CAP_NET_ADMIN and CAP_SYS_ADMIN).
 absl::Status CheckPrivileges();
