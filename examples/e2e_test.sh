@@ -296,6 +296,14 @@ commands)
   out=$("$MKN" exec -c custom api-1 -- sh -c 'echo $POD_NAME $POD_IP $NODE_NAME')
   [[ "$out" == "api-1 $(pod_ip custom api-1) beta" ]] || fail "exec env: $out"
   pass "command containers run in their pod with POD_NAME/POD_IP/NODE_NAME; exec too"
+  # A lab without Services: get svc and conntrack agree (an empty table each, exit 0).
+  for cmd in "get svc" "conntrack" "conntrack -o json"; do
+    # shellcheck disable=SC2086  # the command and its flags, split as typed
+    rc=0; out=$("$MKN" $cmd -c custom 2>"$TMP/err") || rc=$?
+    [[ $rc == 0 && ! -s "$TMP/err" ]] || fail "$cmd of a lab without Services: exit $rc: $(cat "$TMP/err")"
+    [[ $(wc -l <<<"$out") == 1 ]] || fail "$cmd of a lab without Services printed: $out"
+  done
+  pass "get svc and conntrack of a lab without Services: an empty table, exit 0"
   "$MKN" down custom >/dev/null
   assert_clean custom
   ;;
