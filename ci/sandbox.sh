@@ -13,7 +13,7 @@
 # /run/minikube-net, so named namespaces and cluster state never appear on the host; its own PID
 # namespace, so every process started inside dies with CMD. When CMD exits or is killed, every
 # namespace, interface, route and nft rule made inside is gone. Needs root (CAP_SYS_ADMIN).
-# Tests, benchmarks and examples run only in here. Exit status: CMD's.
+# Tests, benchmarks and examples run only in here. Exit status: CMD's; 1 when not run as root.
 #
 # --join is for the second terminal: a terminal opened on the host sees none of a sandbox's
 # namespaces, so it enters the sandbox's network, mount and PID namespaces (nsenter) and runs a shell
@@ -146,6 +146,13 @@ join() {
 }
 
 [[ $# -gt 0 ]] || usage
+# Every mode needs root: a sandbox is namespaces and mounts (CAP_SYS_ADMIN), --join enters them, and
+# the records are root's alone. Said first, instead of a record that could not be written and
+# unshare's "Operation not permitted".
+if [[ $EUID -ne 0 ]]; then
+  echo "$ME: run as root (or with sudo): a sandbox is made of namespaces and mounts, which need CAP_SYS_ADMIN" >&2
+  exit 1
+fi
 case "$1" in
 --join) shift; join "$@" ;;
 --list) list; exit 0 ;;

@@ -182,7 +182,10 @@ int RunUp(const UpFlags& f) {
 }
 
 int RunDown(const std::string& target, bool all) {
-  if (absl::Status st = vnet::CheckPrivileges(); !st.ok()) return Exit(st);
+  if (absl::Status st =
+          vnet::CheckPrivileges("take a cluster down (stop its process, remove its namespaces)");
+      !st.ok())
+    return Exit(st);
   int code = kExitOk;
   std::vector<std::string> names;
   if (all) {
@@ -257,7 +260,8 @@ int RunGet(const std::string& what, const std::string& cluster, const std::strin
 }
 
 int RunExec(const std::string& name, const std::string& cluster, std::vector<std::string> cmd) {
-  if (absl::Status st = vnet::CheckPrivileges(); !st.ok()) return Exit(st);
+  if (absl::Status st = vnet::CheckPrivileges("enter a network namespace"); !st.ok())
+    return Exit(st);
   absl::StatusOr<vnet::ClusterState> s = vnet::PickCluster(cluster);
   if (!s.ok()) return Exit(s.status());
   // Single-threaded here: entering the netns for the exec is safe.
@@ -308,7 +312,8 @@ int RunCni(const CniFlags& f) {
     std::cout << *text;
     return kExitOk;
   }
-  if (absl::Status st = vnet::CheckPrivileges(); !st.ok()) return Exit(st);
+  if (absl::Status st = vnet::CheckPrivileges("run a CNI plugin in a node's namespaces"); !st.ok())
+    return Exit(st);
   absl::StatusOr<vnet::ClusterState> s = vnet::PickCluster(f.cluster);
   if (!s.ok()) return Exit(s.status());
   const control::CniRequest request{f.verb, f.target, f.node};

@@ -151,6 +151,10 @@ std::string StatusTable(const std::vector<ClusterRow>& clusters) {
   std::vector<std::vector<std::string>> rows = {
       {"CLUSTER", "STATE", "NETWORK", "NODES", "PODS", "PID", "LAB"}};
   for (const ClusterRow& c : clusters) {
+    if (c.unreadable) {
+      rows.push_back({c.name, "? (root only)", "-", "-", "-", "-", "-"});
+      continue;
+    }
     rows.push_back(
         {c.name, c.alive ? c.phase : StrCat("dead (run: minikube-net down ", c.name, ")"),
          c.network, std::to_string(c.nodes), std::to_string(c.pods), std::to_string(c.pid), c.lab});

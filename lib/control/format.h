@@ -43,13 +43,17 @@ struct ClusterRow {
   std::string phase, network, lab;
   int nodes = 0, pods = 0;
   int64_t pid = 0;
+  // Its state could not be read (a user who is not root): only the name is known, and every other
+  // column says so ("?" and "-") rather than showing zeros that look like counts.
+  bool unreadable = false;
 };
 
 // POD NODE IP CONTAINERS ENTER WITH, then a line per pod whose CNI ADD failed.
 std::string PodsTable(const std::vector<PodRow>& pods);
 // NODE UNDERLAY IP POD CIDR PODS NETNS.
 std::string NodesTable(const std::vector<NodeRow>& nodes);
-// CLUSTER STATE NETWORK NODES PODS PID LAB; a dead owner's state says how to clean up.
+// CLUSTER STATE NETWORK NODES PODS PID LAB; a dead owner's state says how to clean up, an
+// unreadable one "? (root only)" with "-" in the other columns.
 std::string StatusTable(const std::vector<ClusterRow>& clusters);
 
 // --- from answers ----------------------------------------------------------------------------

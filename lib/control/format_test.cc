@@ -51,6 +51,13 @@ TEST(Format, NodesAndStatusTables) {
       "CLUSTER     STATE                              NETWORK  NODES  PODS  PID   LAB\n"
       "quickstart  ready                              vxlan    2      5     1234  /l/q.toml\n"
       "old         dead (run: minikube-net down old)  host-gw  2      4     99    /l/o.toml\n");
+  // Not root: only the name is known; no zeros that read as counts.
+  control::ClusterRow hidden;
+  hidden.name = "quickstart";
+  hidden.unreadable = true;
+  EXPECT_EQ(StatusTable({hidden}),
+            "CLUSTER     STATE          NETWORK  NODES  PODS  PID  LAB\n"
+            "quickstart  ? (root only)  -        -      -     -    -\n");
 }
 
 ServicesAnswer Services(bool counters) {

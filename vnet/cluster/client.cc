@@ -69,11 +69,10 @@ absl::Status AsRuntimeFailure(const absl::Status& s) {
   return s;
 }
 
-absl::Status CheckPrivileges() {
+absl::Status CheckPrivileges(std::string_view what) {
   if (HaveNetAdmin()) return absl::OkStatus();
   return absl::PermissionDeniedError(
-      "need CAP_NET_ADMIN and CAP_SYS_ADMIN to create network namespaces: run as root or with "
-      "sudo");
+      StrCat("need CAP_NET_ADMIN and CAP_SYS_ADMIN to ", what, ": run as root or with sudo"));
 }
 
 absl::StatusOr<ClusterState> PickCluster(const std::string& name) {

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "lib/control/protocol.h"
@@ -34,9 +35,10 @@ struct HowToRun {
 };
 HowToRun HowToRunHere();
 
-// kPermissionDenied, with the hint (run as root or with sudo), unless this process may create
-// network namespaces (CAP_NET_ADMIN and CAP_SYS_ADMIN).
-absl::Status CheckPrivileges();
+// kPermissionDenied "need CAP_NET_ADMIN and CAP_SYS_ADMIN to <what>: run as root or with sudo",
+// unless this process has them; `what` says what the command was about to do (down creates
+// nothing: it stops a process and removes namespaces).
+absl::Status CheckPrivileges(std::string_view what = "create network namespaces");
 
 // The cluster a command means: `name`, else $MKN_CLUSTER (an `up --shell` shell sets it), else the
 // only one up (a dead owner's cluster counts until `down`). kNotFound when the one named is not up

@@ -370,7 +370,10 @@ std::vector<control::ClusterRow> ClusterRows(const std::vector<std::string>& nam
   for (const std::string& n : names) {
     absl::StatusOr<ClusterState> s = ReadState(n);
     if (absl::IsPermissionDenied(s.status())) {
-      rows.push_back({n, true, "? (root only)", "", "", 0, 0, 0});
+      control::ClusterRow row;
+      row.name = n;
+      row.unreadable = true;
+      rows.push_back(std::move(row));
       continue;
     }
     if (!s.ok()) continue;
