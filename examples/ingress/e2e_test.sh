@@ -205,6 +205,9 @@ errors)
   # Its access-log line has the fields of every other line (the log is written within 0.1 s).
   wait_for 5 bash -c "'$MKN' logs ingress | grep -q '^[^ ]* 127.0.0.1 - \"- -\" 431 route=- backend=- upstream_ms=-1 total_ms=0\$'" ||
     fail "no access-log line for the 431 in the usual format: $("$MKN" logs ingress | tail -3)"
+  # get routes names the route no route took as the access log does: "-" (the 400 and the 431).
+  row=$("$MKN" get routes -c $C | awk '$1 == "-" {print $2, $5}')
+  [[ "$row" == "2 2" ]] || fail "get routes: the \"-\" row has '$row', want 2 requests, 2 4XX: $("$MKN" get routes -c $C)"
   # A Transfer-Encoding that does not end in chunked: one 400 and the connection closes, so the bytes
   # after the head are never read as a second request (one request, two responses: a desync).
   printf 'POST / HTTP/1.1\r\nHost: web.lab.test\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: web.lab.test\r\n\r\n' >"$TMP/smuggle.req"

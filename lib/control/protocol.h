@@ -133,7 +133,8 @@ struct ServicesAnswer {
 };
 
 struct RouteStats {
-  std::string route;  // "ingress/<name>/<host>/<path>", "http_route/<name>/<rule>", "(none)"
+  // "ingress/<name>/<host>/<path>", "http_route/<name>/<rule>", "default", "-" (no route took it)
+  std::string route;
   uint64_t requests = 0;
   std::array<uint64_t, 5> by_class{};  // answers by status class: [0] 1xx ... [4] 5xx
   uint64_t bytes_in = 0, bytes_out = 0;

@@ -131,7 +131,7 @@ TEST(Protocol, EveryAnswerRoundTrips) {
   ExpectRoundTrip(SampleNodes("nftables"));
   ExpectRoundTrip(RoutesAnswer{{"http 127.0.0.1:8080", "https 127.0.0.2:8443"},
                                {RouteStats{"http_route/canary/2", 40, {0, 36, 1, 2, 1}, 900, 8000},
-                                RouteStats{"(none)", 1, {0, 0, 0, 1, 0}, 70, 150}},
+                                RouteStats{"-", 1, {0, 0, 0, 1, 0}, 70, 150}},
                                {},
                                0});
   ExpectRoundTrip(RoutesAnswer{

@@ -149,7 +149,8 @@ class ControlHandler {
     control::RoutesAnswer a;
     if (!impl_.ingress) return a;
     for (const IngressRouteStats& r : impl_.ingress->Stats()) {
-      a.routes.push_back({r.route.empty() ? "(none)" : r.route,
+      // "-" as in the access log's route=- : a request no route took.
+      a.routes.push_back({r.route.empty() ? "-" : r.route,
                           r.requests,
                           {r.status[1], r.status[2], r.status[3], r.status[4], r.status[5]},
                           r.bytes_in,
