@@ -755,9 +755,27 @@ detach)
   contains "$(cat "$TMP/err")" "left behind" "the notice is on stderr"
   ! grep -q "left behind" "$TMP/out" || fail "a notice went to stdout"
   contains "$(cat $log)" "minikube-net: removing what a previous run of quickstart left behind" "and in up.log"
-  "$MKN" down quickstart >/dev/null
+  # down of a -d cluster says what its process removed, worded as when down removes it itself.
+  out=$("$MKN" down quickstart)
+  [[ "$out" =~ ^"cluster quickstart down in "[0-9]+" ms: 7 namespaces removed by its process"$ ]] ||
+    fail "down of a -d cluster said: $out"
   pass "up -d: errors and notices on stderr; up.log has the tables, the ready line, notices and later lines"
   assert_clean quickstart
+  # The same for a foreground up that down stops from another terminal; and one node, one pod are
+  # counted in the singular.
+  "$MKN" up testdata/config/minimal.toml >"$TMP/up.log" 2>&1 &
+  pid=$!
+  wait_for 30 grep -q "ready in" "$TMP/up.log" || fail "minimal did not come up: $(cat "$TMP/up.log")"
+  contains "$(cat "$TMP/up.log")" "ms: 1 node, 1 pod" "the ready line counts in the singular"
+  out=$("$MKN" down min)
+  [[ "$out" =~ ^"cluster min down in "[0-9]+" ms: 3 namespaces removed by its process"$ ]] ||
+    fail "down of a foreground cluster said: $out"
+  rc=0; wait "$pid" || rc=$?
+  [[ $rc == 0 ]] || fail "up stopped by down: exit $rc: $(cat "$TMP/up.log")"
+  [[ ! -e /run/minikube-net/.min.down-report ]] || fail "the owner's report outlived the down that read it"
+  contains "$("$MKN" validate testdata/config/minimal.toml)" "ok: 1 node, 1 pod" "validate too"
+  pass "down says how many namespaces the owner removed (-d or not); 1 node, 1 pod"
+  assert_clean min
   ;;
 *) fail "unknown case $CASE" ;;
 esac

@@ -38,8 +38,8 @@ wait_for() {
 # gone PID: the process no longer runs (a zombie nobody reaped counts as gone: it holds nothing).
 gone() { [[ ! -e /proc/$1 ]] || [[ $(sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f1) == Z ]]; }
 
-# assert_clean CLUSTER: nothing of it remains: namespace, netns mount, state, link in the sandbox's own
-# namespace, process in a cluster namespace.
+# assert_clean CLUSTER: nothing of it remains: namespace, netns mount, state (and an owner's report for
+# down), link in the sandbox's own namespace, process in a cluster namespace.
 assert_clean() {
   local c=$1
   local left
@@ -47,6 +47,7 @@ assert_clean() {
   [[ -z "$left" ]] || fail "namespaces left: $left"
   ! grep -q "/run/netns/mkn-$c-" /proc/self/mountinfo || fail "netns mounts left"
   [[ ! -e /run/minikube-net/$c ]] || fail "state left in /run/minikube-net/$c"
+  [[ ! -e /run/minikube-net/.$c.down-report ]] || fail "an owner's report for down left: /run/minikube-net/.$c.down-report"
   [[ $(ip -o link | wc -l) == 1 ]] || fail "links appeared in the sandbox's own namespace: $(ip -o link)"
   local me stray=""
   me=$(readlink /proc/self/ns/net)

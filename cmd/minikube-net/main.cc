@@ -773,8 +773,9 @@ int main(int argc, char** argv) {
     int code = kExitOk;
     std::optional<config::ClusterSpec> spec = Lab(validate_lab, code);
     if (spec)
-      std::cout << validate_lab << ": ok: " << spec->nodes.size() << " nodes, " << spec->pods.size()
-                << " pods\n";
+      std::cout << validate_lab
+                << ": ok: " << control::Count(static_cast<int64_t>(spec->nodes.size()), "node")
+                << ", " << control::Count(static_cast<int64_t>(spec->pods.size()), "pod") << "\n";
     return code;
   }
   if (*down_cmd) return RunDown(down_target, down_all);

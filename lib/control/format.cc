@@ -147,6 +147,10 @@ std::string NodesTable(const std::vector<NodeRow>& nodes) {
   return Table(rows);
 }
 
+std::string Count(int64_t n, std::string_view noun) {
+  return StrCat(n, " ", noun, n == 1 ? "" : "s");
+}
+
 std::string StatusTable(const std::vector<ClusterRow>& clusters) {
   std::vector<std::vector<std::string>> rows = {
       {"CLUSTER", "STATE", "NETWORK", "NODES", "PODS", "PID", "LAB"}};

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "lib/control/protocol.h"
@@ -17,6 +18,10 @@ namespace mkn::control {
 
 // Rows as given, columns padded to the widest cell (the last column is not padded).
 std::string Table(const std::vector<std::vector<std::string>>& rows);
+
+// "1 node", "2 nodes", "0 pods": a count and its noun, plural unless the count is 1 (every noun
+// the CLI counts takes an "s").
+std::string Count(int64_t n, std::string_view noun);
 
 // --- from a cluster's state file -------------------------------------------------------------
 

@@ -39,6 +39,13 @@ TEST(Format, PodsTableSaysWhyAPodHasNoAddress) {
             "pod web-3: CNI ADD failed: plugin \"bad-json\" (ADD) printed no valid result\n");
 }
 
+TEST(Format, CountIsSingularForOne) {
+  EXPECT_EQ(Count(1, "node"), "1 node");
+  EXPECT_EQ(Count(0, "pod"), "0 pods");
+  EXPECT_EQ(Count(2, "namespace"), "2 namespaces");
+  EXPECT_EQ(Count(1000, "pod"), "1000 pods");
+}
+
 TEST(Format, NodesAndStatusTables) {
   EXPECT_EQ(NodesTable({{"node1", "172.18.0.2", "10.244.0.0/24", "mkn-q-node1", 3},
                         {"node2", "172.18.0.3", "10.244.1.0/24", "mkn-q-node2", 2}}),

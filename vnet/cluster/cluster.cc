@@ -428,7 +428,10 @@ absl::StatusOr<DownResult> DownCluster(const std::string& name, int timeout_ms) 
       if (pidfd < 0 && errno != ESRCH)
         return KernelError(errno, StrCat("pidfd_open ", st->owner.pid));
       if (pidfd >= 0) {  // else it died just now
-        if (::kill(st->owner.pid, SIGTERM) < 0 && errno != ESRCH)
+        // SIGTERM as `kill` sends it, but queued with kDownSignalValue: the owner then knows it
+        // was `down`, which reads the report it leaves (RunSession), not a user's kill.
+        if (::sigqueue(st->owner.pid, SIGTERM, sigval{.sival_int = kDownSignalValue}) < 0 &&
+            errno != ESRCH)
           return KernelError(errno, StrCat("signal pid ", st->owner.pid));
         pollfd p{pidfd, POLLIN, 0};
         if (::poll(&p, 1, timeout_ms) <= 0) {
@@ -437,6 +440,7 @@ absl::StatusOr<DownResult> DownCluster(const std::string& name, int timeout_ms) 
                                                     " s"));
         }
         res.owner_stopped = true;
+        res.owner_pid = st->owner.pid;
       }
       st = ReadState(name);
       if (absl::IsNotFound(st.status())) return res;  // the owner cleaned up after itself

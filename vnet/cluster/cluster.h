@@ -126,12 +126,18 @@ class RunningCluster {
 struct DownResult {
   bool was_up = false;         // a state directory existed
   bool owner_stopped = false;  // a live owner was asked to stop and did
+  int64_t owner_pid = 0;       // that owner's pid (its report for `down` names it)
   TeardownReport report;
   std::vector<std::string> notes;  // e.g. a lock held by a process that is not minikube-net
 };
 
+// The value DownCluster queues with the SIGTERM it sends a live owner (sigqueue): the owner can
+// tell `down` from any other SIGTERM.
+inline constexpr int kDownSignalValue = 0x6d6b6e;  // "mkn"
+
 // Takes down the cluster `name` whoever runs it. Not an error if it is not up (was_up = false).
-// A live owner (the pid and start time its state names) is asked to stop (SIGTERM) and waited for;
+// A live owner (the pid and start time its state names) is asked to stop (SIGTERM, queued with
+// kDownSignalValue) and waited for;
 // without one, the lock is taken (one held by a process that is not a live minikube-net does not
 // block it: vnet/cluster/state.h's LockCluster) and what the state and markers prove ours is
 // removed. Errors: DeadlineExceeded when the owner, or a minikube-net process holding the lock,

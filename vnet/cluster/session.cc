@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cinttypes>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -19,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <string_view>
 #include <thread>
@@ -227,6 +229,8 @@ int RelayUntilReady(pid_t child, int out, int err, int ready, int sigfd) {
 
 // How a plugin leak is reported, also in a detached owner's hand-off that TakeDown counts.
 constexpr std::string_view kLeakLine = "cni: plugin leak: ";
+// The hand-off's first line: "owner <pid> removed <namespaces>".
+constexpr std::string_view kHandOffHead = "owner ";
 
 // The line `up` prints when the cluster is ready; a CNI lab brought up with --keep-going names
 // the pods whose ADD failed in it.
@@ -235,7 +239,8 @@ std::string ReadyLine(const ClusterState& st) {
   for (const PodState& p : st.pods)
     if (!p.error.empty()) failed.push_back(p.name);
   std::string line = StrCat("cluster ", st.cluster, " (", st.network, ") ready in ", st.ready_ms,
-                            " ms: ", st.nodes.size(), " nodes, ", st.pods.size(), " pods");
+                            " ms: ", control::Count(static_cast<int64_t>(st.nodes.size()), "node"),
+                            ", ", control::Count(static_cast<int64_t>(st.pods.size()), "pod"));
   if (!failed.empty()) {
     StrAppend(&line, "; CNI ADD failed for ", failed.size(),
               " of them: ", absl::StrJoin(failed, ", "), " (see minikube-net get pods)");
@@ -260,7 +265,8 @@ absl::Status WritePrivateFile(const std::string& path, const std::string& text) 
 
 std::string TeardownReportText(const TeardownReport& r) {
   std::string out;
-  if (r.cni_deleted > 0) out += StrCat("cni: DEL removed ", r.cni_deleted, " attachments\n");
+  if (r.cni_deleted > 0)
+    out += StrCat("cni: DEL removed ", control::Count(r.cni_deleted, "attachment"), "\n");
   for (const std::string& e : r.cni_errors) out += StrCat("cni: DEL failed: ", e, "\n");
   for (const std::string& l : r.cni_leaks) out += StrCat(kLeakLine, l, "\n");
   for (const std::string& s : r.stale) {
@@ -448,9 +454,14 @@ absl::StatusOr<int> RunSession(const config::ClusterSpec& spec, const SessionOpt
       shell = *sc;
     }
   }
+  // What stopped us: `down` (DownCluster's SIGTERM, queued with its value) waits for us to end and
+  // then reads the report we leave it.
+  bool told_by_down = false;
   while (!f.shell || shell.pid > 0) {
     siginfo_t info;
     int sig = sigwaitinfo(&sigs, &info);
+    told_by_down =
+        sig == SIGTERM && info.si_code == SI_QUEUE && info.si_value.sival_int == kDownSignalValue;
     if (sig == SIGCHLD) {
       for (const std::string& line : (*rc)->ReapChildren()) {
         if (f.notice) f.notice(line);
@@ -481,14 +492,17 @@ absl::StatusOr<int> RunSession(const config::ClusterSpec& spec, const SessionOpt
   if (!r.ok())
     return AsRuntimeFailure(
         absl::Status(r.status().code(), StrCat("down ", st.cluster, ": ", r.status().message())));
-  std::cerr << "cluster " << st.cluster << " down in " << MsSince(t0) << " ms: " << r->removed
-            << " namespaces removed\n";
+  std::cerr << "cluster " << st.cluster << " down in " << MsSince(t0)
+            << " ms: " << control::Count(r->removed, "namespace") << " removed\n";
   const std::string text = TeardownReportText(*r);
   std::cerr << text;
-  if (f.detach && !text.empty()) {
-    // up.log went with the state directory: the report waits there for the `down` that stopped
-    // us. If it cannot be written, the exit status says so (nobody else will read stderr).
-    if (absl::Status s = WritePrivateFile(DownReportPath(st.cluster), text); !s.ok()) {
+  if (told_by_down || (f.detach && !text.empty())) {
+    // The `down` that stopped us says what we removed, as it does when it removes a cluster itself:
+    // our pid (so that it takes no report of another run's), the count, then the report (up.log
+    // went with the state directory). If it cannot be written, the exit status says so (nobody
+    // else may read stderr).
+    const std::string handed = StrCat(kHandOffHead, getpid(), " removed ", r->removed, "\n", text);
+    if (absl::Status s = WritePrivateFile(DownReportPath(st.cluster), handed); !s.ok()) {
       std::cerr << "minikube-net: " << s.message() << "\n";
       return 1;
     }
@@ -522,24 +536,42 @@ absl::StatusOr<DownSummary> TakeDown(const std::string& cluster) {
     for (const std::string& n : r->notes) StrAppend(&out.details, "minikube-net: ", n, "\n");
     return out;
   }
-  out.summary = StrCat("cluster ", cluster, " down in ", MsSince(t0), " ms",
-                       r->owner_stopped ? " (its process stopped)"
-                                        : StrCat(": ", r->report.removed, " namespaces removed"),
-                       "\n");
+  const int64_t ms = MsSince(t0);
   out.details = TeardownReportText(r->report);
   out.cni_leaks = static_cast<int>(r->report.cni_leaks.size());
-  // A detached owner that stopped itself left its report (DEL results, plugin leaks, namespaces
-  // not freed) for us.
+  // The owner we stopped left its report (the count, DEL results, plugin leaks, namespaces not
+  // freed) for us; one from another run (another pid) is stale and goes unread.
+  std::optional<int64_t> owner_removed;
   if (std::ifstream rep(DownReportPath(cluster)); rep) {
+    std::string head;
+    std::getline(rep, head);
     std::stringstream ss;
     ss << rep.rdbuf();
     const std::string handed = ss.str();
-    out.details += handed;
-    for (size_t at = handed.find(kLeakLine); at != std::string::npos;
-         at = handed.find(kLeakLine, at + 1))
-      ++out.cni_leaks;
+    int64_t pid = 0, removed = 0;
+    if (r->owner_stopped &&
+        std::sscanf(head.c_str(), "owner %" SCNd64 " removed %" SCNd64, &pid, &removed) == 2 &&
+        pid == r->owner_pid) {
+      owner_removed = removed;
+      out.details += handed;
+      for (size_t at = handed.find(kLeakLine); at != std::string::npos;
+           at = handed.find(kLeakLine, at + 1))
+        ++out.cni_leaks;
+    }
     rep.close();
     ::unlink(DownReportPath(cluster).c_str());
+  }
+  // Worded the same whoever removed the namespaces: the owner (its count from the report) or we.
+  if (!r->owner_stopped) {
+    out.summary = StrCat("cluster ", cluster, " down in ", ms,
+                         " ms: ", control::Count(r->report.removed, "namespace"), " removed\n");
+  } else if (owner_removed) {
+    out.summary =
+        StrCat("cluster ", cluster, " down in ", ms,
+               " ms: ", control::Count(*owner_removed, "namespace"), " removed by its process\n");
+  } else {
+    out.summary = StrCat("cluster ", cluster, " down in ", ms,
+                         " ms (its process stopped; it left no count)\n");
   }
   for (const std::string& s : r->report.not_ours)
     StrAppend(&out.details, "minikube-net: left ", s,

@@ -13,10 +13,12 @@
 //               own) until the child is ready (a byte on a pipe of its own) and exits 0, or with
 //               the child's exit status when it failed; the child goes on in a new session, its
 //               output in <state dir>/up.log (0600): first what the terminal was shown (notices,
-//               the tables, the ready line), then every line after. It leaves its teardown report
-//               (CNI DEL results, plugin leaks, namespaces the kernel had not freed) for the
-//               `down` that stopped it in /run/minikube-net/.<cluster>.down-report (0600), since
-//               up.log goes with the state.
+//               the tables, the ready line), then every line after.
+// An owner stopped by `down` (its SIGTERM queued with kDownSignalValue), in any of the three ways,
+// leaves its teardown report for it in /run/minikube-net/.<cluster>.down-report (0600; up.log
+// goes with the state): a line "owner <pid> removed <namespaces>", then CNI DEL results, plugin
+// leaks, namespaces the kernel had not freed. A -d owner stopped otherwise leaves the report when
+// it has something to say.
 // A network = "cni" lab where a pod's ADD fails is rolled back and fails (exit 1), naming the pods,
 // unless keep_going (`--keep-going`): then the rest comes up and the ready line names them.
 // A stop signal (SIGINT, SIGTERM, SIGHUP) that arrives while the cluster is being built stays
@@ -29,8 +31,8 @@
 // call it from the main thread of a process that has started none. Needs CAP_NET_ADMIN and
 // CAP_SYS_ADMIN.
 //
-// TakeDown() is `down` of one cluster from any process: DownCluster, the teardown report, and a
-// detached owner's hand-off.
+// TakeDown() is `down` of one cluster from any process: DownCluster, the teardown report, and the
+// report of the owner it stopped (one from another pid is stale: removed unread).
 #pragma once
 
 #include <functional>
@@ -69,7 +71,9 @@ std::string TeardownReportText(const TeardownReport& r);
 
 struct DownSummary {
   bool was_up = false;
-  std::string summary;  // stdout: "cluster c down in 52 ms: 7 namespaces removed", "... is not up"
+  // stdout: "cluster c down in 52 ms: 7 namespaces removed" (with " by its process" when a live
+  // owner removed them and left its count), "cluster c is not up"
+  std::string summary;
   // stderr: the teardown report, a detached owner's hand-off, namespaces left alone, a foreign
   // lock that was replaced
   std::string details;
