@@ -199,6 +199,16 @@ $ERR"
       grep -qw "$id" <<<"$(failed_ids)" || fail "wrong-ip: $id did not fail: $(failed_ids)"
     done
     contains "$(evidence_of model.pod-pod.node)" "no answer within 2 s" "a silent probe waits its 2 s, once"
+    # One fault, said once: no harness error for a tamper the wrong result made impossible (a skip
+    # pointing at the check that explains it), and CHECK's plugin calls shown once for all 4 pods.
+    [[ -z $(failed_ids ERROR) ]] || fail "wrong-ip: harness errors: $(failed_ids ERROR): $(evidence_of spec.check.tamper)"
+    [[ $(failed_ids SKIP) == *spec.check.tamper* ]] || fail "wrong-ip: spec.check.tamper did not skip: $(evidence_of spec.check.tamper)"
+    contains "$(evidence_of spec.check.tamper)" "see spec.add.interface" "the tamper skip points at the failed check"
+    [[ $(evidence_of spec.check.pass | grep -c '^ *pod web-[0-9]: CHECK after a successful ADD failed') == 4 ]] ||
+      fail "spec.check.pass: not one line per pod: $(evidence_of spec.check.pass)"
+    [[ $(evidence_of spec.check.pass | grep -c '== CHECK wrong-ip') == 1 ]] ||
+      fail "spec.check.pass: the plugin calls are not shown once: $(evidence_of spec.check.pass)"
+    contains "$(evidence_of spec.check.pass)" "plugin calls of pod web-1 (same for web-2, web-3, web-4):" "the dump names the pods it stands for"
     ((SECS <= 60)) || fail "wrong-ip with the defaults took ${SECS}s (target 30 s)"
     pass "wrong-ip with the defaults: caught in ${SECS}s"
     assert_clean broken-wrong-ip

@@ -311,4 +311,24 @@ std::string TrimLines(std::string_view text, size_t max_lines) {
   return StrCat(text.substr(0, pos), "... (", rest, " more lines)\n");
 }
 
+std::string GroupEvidence(const std::vector<PodEvidence>& pods) {
+  std::string out;
+  for (const PodEvidence& p : pods) StrAppend(&out, p.line, "\n");
+  std::vector<bool> shown(pods.size(), false);
+  for (size_t i = 0; i < pods.size(); ++i) {
+    if (shown[i] || pods[i].calls.empty()) continue;
+    std::string same;
+    for (size_t j = i + 1; j < pods.size(); ++j) {
+      if (shown[j] || pods[j].calls.empty() || pods[j].calls_key != pods[i].calls_key) continue;
+      StrAppend(&same, same.empty() ? "" : ", ", pods[j].pod);
+      shown[j] = true;
+    }
+    StrAppend(&out, "plugin calls of pod ", pods[i].pod,
+              same.empty() ? std::string() : StrCat(" (same for ", same, ")"), ":\n",
+              pods[i].calls);
+    if (!pods[i].calls.empty() && pods[i].calls.back() != '\n') out += "\n";
+  }
+  return out;
+}
+
 }  // namespace mkn::cni

@@ -70,4 +70,15 @@ std::string FormatDuration(std::chrono::nanoseconds d);
 // failure's evidence in full.
 std::string TrimLines(std::string_view text, size_t max_lines);
 
+// What one pod gave a check to show: its one-line verdict, and the plugin calls behind it (their
+// dump) with a key that is equal for calls that failed the same way (the same plugin, command,
+// exit and error code: the pods' addresses and container ids differ, the fault does not).
+struct PodEvidence {
+  std::string pod, line, calls, calls_key;
+};
+// Every pod's line, in order, then each different dump once, under "plugin calls of pod web-1
+// (same for web-2, web-3):" naming the pods whose calls had the same key: a plugin's one fault
+// shows once per check, not once per pod. A pod without calls has only its line.
+std::string GroupEvidence(const std::vector<PodEvidence>& pods);
+
 }  // namespace mkn::cni

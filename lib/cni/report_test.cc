@@ -300,5 +300,38 @@ TEST(TrimLines, KeepsTheFirstLinesAndCountsTheRest) {
   }
 }
 
+TEST(GroupEvidence, ShowsEachDumpOnceNamingThePodsItStandsFor) {
+  const std::string dump_a = "== CHECK wrong-ip: exit 1\nstdout: {\"code\": 999}\n";
+  struct Case {
+    const char* name;
+    std::vector<PodEvidence> pods;
+    std::string want;
+  } cases[] = {
+      {"none", {}, ""},
+      {"one pod",
+       {{"web-1", "pod web-1: CHECK failed", dump_a, "wrong-ip CHECK 1"}},
+       "pod web-1: CHECK failed\nplugin calls of pod web-1:\n" + dump_a},
+      // The same fault on every pod (their addresses differ, the key does not): one dump.
+      {"same fault",
+       {{"web-1", "pod web-1: 10.244.0.254", dump_a, "k"},
+        {"web-2", "pod web-2: 10.244.0.254", "== CHECK (web-2's)\n", "k"},
+        {"web-3", "pod web-3: 10.244.1.254", "== CHECK (web-3's)\n", "k"}},
+       "pod web-1: 10.244.0.254\npod web-2: 10.244.0.254\npod web-3: 10.244.1.254\n"
+       "plugin calls of pod web-1 (same for web-2, web-3):\n" +
+           dump_a},
+      // Two faults: each dump once, under the first pod that had it; a pod without calls has its
+      // line only; a dump without a final newline gets one.
+      {"two faults",
+       {{"a", "pod a: x", "dump 1\n", "k1"},
+        {"b", "pod b: y", "dump 2", "k2"},
+        {"c", "pod c: z", "", ""},
+        {"d", "pod d: x", "dump 1'\n", "k1"}},
+       "pod a: x\npod b: y\npod c: z\npod d: x\n"
+       "plugin calls of pod a (same for d):\ndump 1\n"
+       "plugin calls of pod b:\ndump 2\n"},
+  };
+  for (const Case& c : cases) EXPECT_EQ(GroupEvidence(c.pods), c.want) << c.name;
+}
+
 }  // namespace
 }  // namespace mkn::cni

@@ -288,6 +288,19 @@ std::string ShowCalls(const std::vector<PluginCall>& calls) {
   return cni::TrimLines(FormatCalls(bad), 30);
 }
 
+std::string CallsKey(const std::vector<PluginCall>& calls) {
+  std::string key;
+  for (const PluginCall& c : calls) {
+    if (c.status.ok()) continue;
+    const json out = json::parse(c.exec.stdout_data, nullptr, false);
+    const std::string code =
+        out.is_object() && out.contains("code") ? out["code"].dump() : std::string("-");
+    StrAppend(&key, c.plugin, " ", c.command, " exit ", c.exec.exit_code, " signal ",
+              c.exec.term_signal, c.exec.timed_out ? " timeout" : "", " code ", code, ";");
+  }
+  return key;
+}
+
 absl::Status AddPod(Ctx& c, CniNode& n, const cni::RuntimeConf& rt, const std::string& what,
                     json* result) {
   ChainOutcome o = n.Add(rt);

@@ -154,6 +154,9 @@ absl::StatusOr<std::unique_ptr<TestPod>> MakeTestPod(Ctx& c, int node, const std
 void NoteErrors(Ctx& c, const std::vector<PluginCall>& calls, const std::string& where);
 // The calls worth showing as evidence: the failed ones, else the last two; trimmed to 30 lines.
 std::string ShowCalls(const std::vector<PluginCall>& calls);
+// What two pods' calls share when they failed the same way (lib/cni/report's GroupEvidence): each
+// failed call's plugin, command, exit status and error code, not its pod's addresses or ids.
+std::string CallsKey(const std::vector<PluginCall>& calls);
 
 // ADD / DEL of the chain with the plugin errors noted. On failure the chain's Status code with the
 // evidence as its message: "WHAT: ADD failed: <why>\n<the calls>". ADD's result goes to *result
