@@ -676,8 +676,7 @@ int main(int argc, char** argv) {
       "differ");
   resync_cmd->add_flag("--check", resync_check,
                        "Only compare: print the differences, change nothing (exit 1 if any)");
-  resync_cmd->add_option("-c,--cluster", resync_cluster,
-                         "Cluster name (default: the only cluster up)");
+  resync_cmd->add_option("-c,--cluster", resync_cluster, kClusterFlag);
   resync_cmd->footer(
       "After up, a kill or scale writes only what it changes: a delta, one nft transaction per "
       "node.\n"
