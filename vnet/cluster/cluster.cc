@@ -23,6 +23,7 @@
 #include "lib/status/status.h"
 #include "lib/strings/str_cat.h"
 #include "vnet/apps/apps.h"
+#include "vnet/cluster/client.h"
 #include "vnet/cluster/cluster_impl.h"
 #include "vnet/cluster/control.h"
 #include "vnet/cluster/netns_names.h"
@@ -765,7 +766,9 @@ absl::Status RunningCluster::KillPod(const std::string& name) {
   config::ClusterSpec next = impl.spec;
   MKN_RETURN_IF_ERROR(
       config::RecreatePod(next, name).status());  // pure: fails before anything changes
-  return Transition(next, {name}, {name});
+  // From here a failure is the kernel's or a plugin's, never the request's: an ENODEV (NotFound)
+  // midway must not read as "no such pod" (exit 2).
+  return AsRuntimeFailure(Transition(next, {name}, {name}));
 }
 
 absl::Status RunningCluster::Scale(const std::string& deployment, int replicas) {
@@ -774,7 +777,7 @@ absl::Status RunningCluster::Scale(const std::string& deployment, int replicas) 
   if (impl.down) return absl::FailedPreconditionError("the cluster is stopping");
   config::ClusterSpec next = impl.spec;
   MKN_ASSIGN_OR_RETURN(config::ScaleResult r, config::ScaleDeployment(next, deployment, replicas));
-  return Transition(next, r.removed, r.added);
+  return AsRuntimeFailure(Transition(next, r.removed, r.added));  // as KillPod's
 }
 
 }  // namespace mkn::vnet

@@ -61,9 +61,13 @@ class RunningCluster {
   // Runtime changes, as a Deployment controller would make them (thread-safe; the control socket
   // calls them). KillPod: the pod's containers stop, its namespace goes, and it is made again on
   // its node with a new address; Services follow (userspace: new endpoints, flows to the old
-  // address flushed; nftables: the node rulesets reloaded). kNotFound if no such pod.
+  // address flushed; nftables: the node rulesets reloaded). kNotFound if no such pod; a failure
+  // while the change is made is never kNotFound or kInvalidArgument (those are the request's), but
+  // kFailedPrecondition or the kernel's other codes (vnet/kernel/errors.h).
   absl::Status KillPod(const std::string& pod);
-  // New replicas are made, surplus ones removed (newest first); Services follow.
+  // New replicas are made, surplus ones removed (newest first); Services follow. kNotFound if no
+  // such deployment, kInvalidArgument for a count out of range, kResourceExhausted if no node has
+  // room; a failure midway as KillPod's.
   absl::Status Scale(const std::string& deployment, int replicas);
   // The answer to one control request: a line of lib/control/protocol.h's JSON in, one out
   // (vnet/cluster/control_handler.cc). A request that does not parse gets an error answer.

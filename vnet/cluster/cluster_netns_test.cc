@@ -96,6 +96,44 @@ TEST(RunningCluster, ASecondUpIsRefusedAndHarmsNothing) {
   EXPECT_TRUE(NothingLeft());
 }
 
+// A kill or scale the kernel refuses midway is a failure of the running system (exit 1), even when
+// the kernel's errno maps to NotFound or InvalidArgument (exit 2: "you named something wrong").
+// Here the node's pod bridge is gone, so the new pod's veth finds no master (ENODEV).
+TEST(RunningCluster, AFailedKillOrScaleIsARuntimeFailure) {
+  MKN_REQUIRE_NETNS();
+  absl::StatusOr<std::unique_ptr<RunningCluster>> rc = RunningCluster::Up(Spec(), {});
+  ASSERT_TRUE(rc.ok()) << rc.status();
+  EXPECT_EQ((*rc)->KillPod("nope").code(), absl::StatusCode::kNotFound);  // the user's mistake
+  ASSERT_EQ(Sh("ip -n mkn-rc-node1 link del cbr0").exit_code, 0);
+  absl::Status killed = (*rc)->KillPod("a");
+  ASSERT_FALSE(killed.ok());
+  EXPECT_EQ(killed.code(), absl::StatusCode::kFailedPrecondition) << killed;
+  ASSERT_TRUE((*rc)->Down().ok());
+  EXPECT_TRUE(NothingLeft());
+
+  config::LoadResult lab = config::Load(R"([cluster]
+name = "rc"
+nodes = 1
+[[deployment]]
+name = "web"
+replicas = 1
+  [deployment.template]
+  [[deployment.template.container]]
+  app = "http-echo"
+)",
+                                        "rc.toml");
+  ASSERT_TRUE(lab.spec) << lab.diags.FormatAll();
+  rc = RunningCluster::Up(*lab.spec, {});
+  ASSERT_TRUE(rc.ok()) << rc.status();
+  EXPECT_EQ((*rc)->Scale("nope", 2).code(), absl::StatusCode::kNotFound);
+  ASSERT_EQ(Sh("ip -n mkn-rc-node1 link del cbr0").exit_code, 0);
+  absl::Status scaled = (*rc)->Scale("web", 2);
+  ASSERT_FALSE(scaled.ok());
+  EXPECT_EQ(scaled.code(), absl::StatusCode::kFailedPrecondition) << scaled;
+  ASSERT_TRUE((*rc)->Down().ok());
+  EXPECT_TRUE(NothingLeft());
+}
+
 TEST(DownCluster, RemovesWhatAStateFileAndMarkersProveOurs) {
   MKN_REQUIRE_NETNS();
   // Simulate a killed owner: build the namespaces, write the state, forget the process side.
