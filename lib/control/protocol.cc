@@ -764,19 +764,20 @@ std::string Encode(const json& j) { return j.dump(-1, ' ', false, json::error_ha
 
 namespace internal {
 
-absl::Status Malformed(const absl::Status& why) {
-  return absl::DataLossError(StrCat("malformed answer: ", why.message()));
+absl::Status Malformed(const absl::Status& why, std::string_view from) {
+  return absl::DataLossError(
+      StrCat(from, from.empty() ? "" : " gave a ", "malformed answer: ", why.message()));
 }
 
-absl::StatusOr<json> OpenAnswer(std::string_view text) {
+absl::StatusOr<json> OpenAnswer(std::string_view text, std::string_view from) {
   json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object()) return Malformed(absl::InvalidArgumentError("not a JSON object"));
+  if (!j.is_object()) return Malformed(absl::InvalidArgumentError("not a JSON object"), from);
   Reader r(j, "");
   const bool ok = r.Bool("ok");
-  if (!r.ok()) return Malformed(r.status());
+  if (!r.ok()) return Malformed(r.status(), from);
   if (ok) return j;
   absl::StatusOr<ErrorAnswer> e = FromJson<ErrorAnswer>(j);
-  if (!e.ok()) return Malformed(e.status());
+  if (!e.ok()) return Malformed(e.status(), from);
   return e->ToStatus();
 }
 

@@ -366,22 +366,24 @@ absl::StatusOr<Request> ParseRequest(std::string_view text);
 
 namespace internal {
 // The object of an {"ok": true} answer; the Status an {"ok": false} answer carries; DataLoss if the
-// text is neither.
-absl::StatusOr<nlohmann::json> OpenAnswer(std::string_view text);
-// DataLoss "malformed answer: <why>": an answer that does not read is the cluster's fault, never
-// the caller's bad input.
-absl::Status Malformed(const absl::Status& why);
+// text is neither (Malformed's, with `from`).
+absl::StatusOr<nlohmann::json> OpenAnswer(std::string_view text, std::string_view from);
+// DataLoss "malformed answer: <why>", or "<from> gave a malformed answer: <why>": an answer that
+// does not read is the cluster's fault, never the caller's bad input.
+absl::Status Malformed(const absl::Status& why, std::string_view from);
 }  // namespace internal
 
 // An answer line: the T of {"ok": true, ...}; the Status the cluster sent with {"ok": false, ...}
-// (its code as sent: NotFound, InvalidArgument, FailedPrecondition, ...); DataLoss if the text is
-// not an answer or a field of T is wrong.
+// (its code and message as sent, untouched: NotFound, InvalidArgument, FailedPrecondition, even
+// DataLoss); DataLoss "[<from> gave a ]malformed answer: ..." if the text is not an answer or a
+// field of T is wrong. `from` names the peer only in that message, so that a caller never has to
+// tell the two DataLoss apart after the fact.
 template <typename T>
-absl::StatusOr<T> ParseAnswer(std::string_view text) {
-  absl::StatusOr<nlohmann::json> j = internal::OpenAnswer(text);
+absl::StatusOr<T> ParseAnswer(std::string_view text, std::string_view from = {}) {
+  absl::StatusOr<nlohmann::json> j = internal::OpenAnswer(text, from);
   if (!j.ok()) return j.status();
   absl::StatusOr<T> a = FromJson<T>(*j);
-  if (!a.ok()) return internal::Malformed(a.status());
+  if (!a.ok()) return internal::Malformed(a.status(), from);
   return a;
 }
 

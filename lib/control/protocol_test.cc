@@ -367,12 +367,17 @@ TEST(Protocol, ErrorAnswersCarryTheClustersStatus) {
   a = ParseAnswer<KillAnswer>(R"({"ok": false, "code": "INTERNAL"})");
   EXPECT_EQ(a.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(std::string(a.status().message()), HasSubstr("error: missing"));
+  // The peer is named only where the answer itself is at fault.
+  EXPECT_EQ(ParseAnswer<KillAnswer>("{", "cluster c").status(),
+            absl::DataLossError("cluster c gave a malformed answer: not a JSON object"));
 
   for (const absl::Status& s : {absl::InvalidArgumentError("scale: want \"replicas\": N"),
                                 absl::FailedPreconditionError("the cluster is stopping"),
-                                absl::ResourceExhaustedError("no node has a free pod address")}) {
+                                absl::ResourceExhaustedError("no node has a free pod address"),
+                                absl::DataLossError("conntrack dump cut short")}) {
     ErrorAnswer e = ErrorAnswer::FromStatus(s);
     EXPECT_EQ(ParseAnswer<ScaleAnswer>(Encode(ToJson(e))).status(), s);
+    EXPECT_EQ(ParseAnswer<ScaleAnswer>(Encode(ToJson(e)), "cluster c").status(), s);
     absl::StatusOr<ErrorAnswer> back = FromJson<ErrorAnswer>(ToJson(e));
     ASSERT_TRUE(back.ok());
     EXPECT_EQ(*back, e);

@@ -280,7 +280,11 @@ ControlStats ControlServer::Stats() const {
 
 absl::StatusOr<std::string> ControlCall(const std::string& cluster, const std::string& request,
                                         int timeout_ms) {
-  const std::string path = ControlSocketPath(cluster);
+  return ControlCallAt(ControlSocketPath(cluster), cluster, request, timeout_ms);
+}
+
+absl::StatusOr<std::string> ControlCallAt(const std::string& path, const std::string& cluster,
+                                          const std::string& request, int timeout_ms) {
   absl::StatusOr<sockaddr_un> addr = Address(path);
   if (!addr.ok()) return addr.status();
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -69,23 +69,30 @@ std::string ControlSocketPath(const std::string& cluster);
 // is too long.
 absl::StatusOr<std::string> ControlCall(const std::string& cluster, const std::string& request,
                                         int timeout_ms = 30000);
+// ControlCall to the socket at `path` (tests: a server in a temporary directory); `cluster` names
+// the peer in messages.
+absl::StatusOr<std::string> ControlCallAt(const std::string& path, const std::string& cluster,
+                                          const std::string& request, int timeout_ms = 30000);
 
-// One request of lib/control/protocol.h, typed: Call(cluster, control::KillRequest{"web-1"}) is a
-// StatusOr<control::KillAnswer>. Errors: ControlCall's; the Status the cluster answered with (its
-// code as sent: kNotFound for an unknown pod, kInvalidArgument for a bad request,
-// kFailedPrecondition, ...); kDataLoss "cluster C gave a malformed answer: ..." for an answer that
-// does not read.
+// One request of lib/control/protocol.h, typed, to the socket at `path`: CallAt(path, cluster,
+// control::KillRequest{"web-1"}) is a StatusOr<control::KillAnswer>. Errors: ControlCall's; the
+// Status the cluster answered with, code and message as sent (kNotFound for an unknown pod,
+// kInvalidArgument for a bad request, kFailedPrecondition, a kDataLoss of its own, ...); kDataLoss
+// "cluster C gave a malformed answer: ..." for an answer that does not read.
+template <typename Request>
+absl::StatusOr<typename Request::Answer> CallAt(const std::string& path, const std::string& cluster,
+                                                const Request& request, int timeout_ms = 30000) {
+  absl::StatusOr<std::string> text =
+      ControlCallAt(path, cluster, control::Encode(control::ToJson(request)), timeout_ms);
+  if (!text.ok()) return text.status();
+  return control::ParseAnswer<typename Request::Answer>(*text, StrCat("cluster ", cluster));
+}
+
+// CallAt the control socket of cluster `cluster`.
 template <typename Request>
 absl::StatusOr<typename Request::Answer> Call(const std::string& cluster, const Request& request,
                                               int timeout_ms = 30000) {
-  absl::StatusOr<std::string> text =
-      ControlCall(cluster, control::Encode(control::ToJson(request)), timeout_ms);
-  if (!text.ok()) return text.status();
-  absl::StatusOr<typename Request::Answer> a =
-      control::ParseAnswer<typename Request::Answer>(*text);
-  if (absl::IsDataLoss(a.status()))
-    return absl::DataLossError(StrCat("cluster ", cluster, " gave a ", a.status().message()));
-  return a;
+  return CallAt(ControlSocketPath(cluster), cluster, request, timeout_ms);
 }
 
 }  // namespace mkn::vnet

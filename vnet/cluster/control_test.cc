@@ -181,5 +181,37 @@ TEST_F(ControlServerTest, StopDoesNotWaitForIdleClients) {
   EXPECT_NE(::access(path_.c_str(), F_OK), 0);  // the socket file is gone
 }
 
+// Call passes the cluster's own refusal on as sent, whatever its code: a DataLoss the cluster
+// reports (a table that read short) is its message, not "cluster C gave a ..." as if the answer
+// itself were broken. Only an answer that does not read is relabelled.
+TEST_F(ControlServerTest, CallPassesTheClustersErrorThroughUntouched) {
+  std::string answer;
+  std::mutex mu;
+  Start([&](const std::string&) {
+    std::lock_guard<std::mutex> l(mu);
+    return answer;
+  });
+  auto ask = [&](const absl::Status& sent) {
+    {
+      std::lock_guard<std::mutex> l(mu);
+      answer = control::Encode(control::ToJson(control::ErrorAnswer::FromStatus(sent)));
+    }
+    return CallAt(path_, "lab", control::KillRequest{"web-1"}).status();
+  };
+  for (const absl::Status& sent :
+       {absl::DataLossError("conntrack dump of node1 cut short"),
+        absl::NotFoundError("no pod \"web-9\""),
+        absl::InvalidArgumentError("replicas: want 0..1000"),
+        absl::FailedPreconditionError("the cluster is stopping"), absl::InternalError("x")}) {
+    EXPECT_EQ(ask(sent), sent);
+  }
+  {
+    std::lock_guard<std::mutex> l(mu);
+    answer = "{";
+  }
+  EXPECT_EQ(CallAt(path_, "lab", control::KillRequest{"web-1"}).status(),
+            absl::DataLossError("cluster lab gave a malformed answer: not a JSON object"));
+}
+
 }  // namespace
 }  // namespace mkn::vnet
