@@ -235,8 +235,11 @@ control::CniAnswer CniAnswerOf(const ChainOutcome& out, const std::string& node,
   a.node = node;
   a.negotiated = version;
   for (const PluginCall& c : out.calls) {
-    if (c.command == "VERSION")
-      a.plugins[c.plugin] = nlohmann::json::parse(c.exec.stdout_data, nullptr, false);
+    if (c.command != "VERSION") continue;
+    // A plugin that answers VERSION with something that is not JSON is what the user asked about:
+    // its text is kept as a string (a discarded parse would not even encode as JSON).
+    nlohmann::json v = nlohmann::json::parse(c.exec.stdout_data, nullptr, false);
+    a.plugins[c.plugin] = v.is_discarded() ? nlohmann::json(c.exec.stdout_data) : std::move(v);
   }
   return a;
 }

@@ -79,7 +79,8 @@ absl::StatusOr<control::CniAnswer> RunCniVerb(const ClusterState& s,
                                               const control::CniRequest& request);
 
 // A chain's outcome as the `cni` verb answers it (the owner and RunCniVerb alike): VERSION calls'
-// answers by plugin, every call formatted as --show-exec prints it.
+// answers by plugin (a plugin's output that is not JSON as a string of its text), every call
+// formatted as --show-exec prints it.
 control::CniAnswer CniAnswerOf(const ChainOutcome& out, const std::string& node,
                                const std::string& version);
 
