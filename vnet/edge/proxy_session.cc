@@ -204,7 +204,13 @@ awaitable<bool> ProxySession<Stream>::Run(bool first) {
         std::string body = StrCat(fd.status().message(), "\n");
         co_return co_await Own(x, http::status::bad_gateway, body, d.route, none);
       }
-      up = NewUpstream(fd->Release(), ec);
+      absl::StatusOr<std::unique_ptr<TcpStream>> made =
+          NewUpstream(worker_.io, std::move(*fd), server_.options.limits.connect_timeout);
+      if (!made.ok()) {
+        std::string body = StrCat("upstream ", key, ": ", made.status().message(), "\n");
+        co_return co_await Own(x, http::status::bad_gateway, body, d.route, none);
+      }
+      up = std::move(*made);
       co_await up->async_connect(x.to, asio::redirect_error(use_awaitable, ec));
       if (ec) {
         http::status st = TimedOut(ec) ? http::status::gateway_timeout : http::status::bad_gateway;
@@ -509,15 +515,6 @@ ViewParser<false>& ProxySession<Stream>::FreshResponseParser(
   holder->body_limit(std::numeric_limits<std::uint64_t>::max());
   if (head) holder->skip(true);
   return *holder;
-}
-
-template <class Stream>
-std::unique_ptr<TcpStream> ProxySession<Stream>::NewUpstream(int fd, beast::error_code& ec) {
-  Socket s(worker_.io);
-  s.assign(tcp::v4(), fd, ec);
-  auto up = std::make_unique<TcpStream>(std::move(s));
-  up->expires_after(server_.options.limits.connect_timeout);
-  return up;
 }
 
 template <class Stream>

@@ -156,8 +156,6 @@ class ProxySession {
                       http::request<http::buffer_body>& msg);
   // A parser for the upstream's response (again after an interim answer or for a retry).
   ViewParser<false>& FreshResponseParser(std::optional<ViewParser<false>>& holder, bool head);
-  // A new upstream connection (not yet connected) over `fd`, with connect_timeout's deadline.
-  std::unique_ptr<TcpStream> NewUpstream(int fd, beast::error_code& ec);
   // After the connect: the socket options an upstream connection lives with.
   static void Connected(TcpStream& up);
 

@@ -6,6 +6,7 @@
 
 #include "lib/status/status.h"
 #include "vnet/edge/ingress.h"
+#include "vnet/kernel/errors.h"
 #include "vnet/kernel/netns.h"
 
 namespace mkn::vnet::edge_internal {
@@ -27,6 +28,18 @@ absl::StatusOr<Fd> SocketFactory::Take() {
   Fd fd = std::move(spare_.back());
   spare_.pop_back();
   return fd;
+}
+
+absl::StatusOr<std::unique_ptr<TcpStream>> NewUpstream(
+    asio::io_context& io, Fd fd, std::chrono::steady_clock::duration connect_timeout) {
+  Socket s(io);
+  beast::error_code ec;
+  s.assign(tcp::v4(), fd.get(), ec);
+  if (ec) return KernelError(ec.value(), "register an upstream socket");  // `fd` closes it
+  fd.Release();  // the socket owns it now
+  auto up = std::make_unique<TcpStream>(std::move(s));
+  up->expires_after(connect_timeout);
+  return up;
 }
 
 }  // namespace mkn::vnet::edge_internal

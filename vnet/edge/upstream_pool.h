@@ -8,6 +8,7 @@
 // stays in the netns it was made in and is then connected and used from the io threads.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -39,6 +40,12 @@ class SocketFactory {
   std::mutex mu_;
   std::vector<Fd> spare_;
 };
+
+// A new upstream connection (not yet connected) over `fd`, on `io`, with `connect_timeout` as its
+// deadline. If `io` cannot take the socket (its epoll_ctl refused it) the error is returned and
+// `fd` is closed: it is never leaked. Codes: vnet/kernel/errors.h's for the errno.
+absl::StatusOr<std::unique_ptr<TcpStream>> NewUpstream(
+    asio::io_context& io, Fd fd, std::chrono::steady_clock::duration connect_timeout);
 
 // Idle keep-alive connections to backends, by "ip:port", last in first out. One per worker, used by
 // its thread alone (and by Stop() after the threads end): no lock.

@@ -7,6 +7,9 @@
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
+#include <cerrno>
+#include <chrono>
+#include <filesystem>
 #include <memory>
 #include <set>
 #include <vector>
@@ -67,6 +70,50 @@ TEST(SocketFactory, HandsOutNonBlockingTcpSocketsMadeInBatches) {
     EXPECT_EQ(v, SOCK_STREAM);
     fds.push_back(std::move(*fd));
   }
+}
+
+// The fds of this process that are epoll instances.
+std::set<int> EpollFds() {
+  std::set<int> out;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    if (std::filesystem::read_symlink(e.path(), ec).string() == "anon_inode:[eventpoll]")
+      out.insert(std::stoi(e.path().filename().string()));
+  }
+  return out;
+}
+
+TEST(NewUpstream, TakesTheSocketWithItsConnectDeadline) {
+  asio::io_context io;
+  Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  ASSERT_TRUE(fd.valid());
+  const int raw = fd.get();
+  absl::StatusOr<std::unique_ptr<TcpStream>> up =
+      NewUpstream(io, std::move(fd), std::chrono::seconds(5));
+  ASSERT_TRUE(up.ok()) << up.status();
+  EXPECT_EQ((*up)->socket().native_handle(), raw);
+}
+
+// An fd the io_context cannot register is closed, not leaked: here a duplicate of the io_context's
+// own epoll fd, which epoll_ctl refuses to add to itself (EINVAL).
+TEST(NewUpstream, ClosesAnFdTheIoContextRefuses) {
+  const std::set<int> before = EpollFds();
+  asio::io_context io;
+  Socket made_the_reactor(io);
+  std::vector<int> mine;
+  for (int fd : EpollFds())
+    if (!before.count(fd)) mine.push_back(fd);
+  ASSERT_EQ(mine.size(), 1u) << "the io_context's epoll fd";
+  Fd dup(::fcntl(mine[0], F_DUPFD_CLOEXEC, 0));
+  ASSERT_TRUE(dup.valid());
+  const int raw = dup.get();
+  absl::StatusOr<std::unique_ptr<TcpStream>> up =
+      NewUpstream(io, std::move(dup), std::chrono::seconds(5));
+  ASSERT_FALSE(up.ok());
+  EXPECT_EQ(up.status().code(), absl::StatusCode::kInvalidArgument) << up.status();
+  errno = 0;
+  EXPECT_EQ(::fcntl(raw, F_GETFD), -1) << "fd " << raw << " leaked";
+  EXPECT_EQ(errno, EBADF);
 }
 
 TEST(BufferPool, HandsBackEmptiedSetsThatKeepTheirCapacity) {
