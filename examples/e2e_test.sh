@@ -442,6 +442,13 @@ multi)
   body=$(in_pod hostgw client curl -sS --max-time 5 "http://$(pod_ip hostgw web-1):8080/")
   contains "$body" "node: node2" "hostgw answers from its own cluster"
   contains "$(ip -n mkn-hostgw-node1 link show cbr0)" "alias minikube-net:hostgw" "hostgw's links carry hostgw's marker"
+  # `down` with no name takes $MKN_CLUSTER's, as get, exec and logs do; a name with --all is refused.
+  rc=0; out=$("$MKN" down hostgw --all 2>&1) || rc=$?
+  [[ $rc == 2 ]] || fail "down NAME --all must be refused (exit 2): exit $rc: $out"
+  out=$(MKN_CLUSTER=hostgw "$MKN" down)
+  contains "$out" "cluster hostgw down" "down honours MKN_CLUSTER"
+  [[ -e /run/minikube-net/quickstart/state.json ]] || fail "down with MKN_CLUSTER=hostgw took quickstart too"
+  "$MKN" up -d examples/host-gw/lab.toml >/dev/null
   out=$("$MKN" down --all)
   contains "$out" "cluster hostgw down" "down --all takes hostgw"
   contains "$out" "cluster quickstart down" "down --all takes quickstart"

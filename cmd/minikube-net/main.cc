@@ -187,20 +187,14 @@ int RunDown(const std::string& target, bool all) {
       !st.ok())
     return Exit(st);
   int code = kExitOk;
-  std::vector<std::string> names;
-  if (all) {
-    names = vnet::ListStateDirs();
-  } else if (target.empty()) {
-    names = vnet::ListClusters();
-    if (names.empty()) return std::cout << "no cluster is up\n", kExitOk;
-    if (names.size() > 1)
-      return Exit(absl::InvalidArgumentError("several clusters are up: name one, or use --all"));
-  } else if (vnet::NamesALabFile(target)) {
-    std::optional<config::ClusterSpec> spec = Lab(target, code);
+  absl::StatusOr<vnet::DownTargets> t = vnet::ChooseDownTargets(target, all);
+  if (!t.ok()) return Exit(t.status());
+  if (t->none_up) return std::cout << "no cluster is up\n", kExitOk;
+  std::vector<std::string> names = t->clusters;
+  if (!t->lab.empty()) {
+    std::optional<config::ClusterSpec> spec = Lab(t->lab, code);
     if (!spec) return code;
     names = {spec->name};
-  } else {
-    names = {target};
   }
   for (const std::string& n : names) {
     absl::StatusOr<vnet::DownSummary> r = vnet::TakeDown(n);
@@ -526,8 +520,9 @@ int main(int argc, char** argv) {
   bool down_all = false;
   CLI::App* down_cmd =
       app.add_subcommand("down", "Remove a cluster, even one whose process was killed; idempotent");
-  down_cmd->add_option("cluster", down_target,
-                       "Cluster name or lab file (default: the only cluster up)");
+  down_cmd->add_option(
+      "cluster", down_target,
+      "Cluster name or lab file (default: $MKN_CLUSTER, else the only cluster up)");
   down_cmd->add_flag(
       "--all", down_all,
       "Every cluster with state under /run/minikube-net (each proven by its markers)");
@@ -545,7 +540,7 @@ int main(int argc, char** argv) {
       "whose\n"
       "plugins left something behind (a process included), 2 bad usage or lab file (several "
       "clusters up\n"
-      "and none named).");
+      "and none named, or a name with --all).");
 
   std::string status_output = "table";
   CniFlags cni;

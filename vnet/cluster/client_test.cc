@@ -31,8 +31,9 @@ TEST(CniAnswerOf, KeepsEveryPluginsVersionOutput) {
   out.calls.push_back(VersionCall("broken", "version 0.1, probably\n"));
   out.calls.push_back(VersionCall("silent", ""));
   control::CniAnswer a = CniAnswerOf(out, "node1", "1.0.0");
-  EXPECT_EQ(a.plugins["bridge"],
-            nlohmann::json::parse(R"({"cniVersion":"1.0.0","supportedVersions":["0.4.0","1.0.0"]})"));
+  EXPECT_EQ(
+      a.plugins["bridge"],
+      nlohmann::json::parse(R"({"cniVersion":"1.0.0","supportedVersions":["0.4.0","1.0.0"]})"));
   EXPECT_EQ(a.plugins["broken"], "version 0.1, probably\n");
   EXPECT_EQ(a.plugins["silent"], "");
 

@@ -14,6 +14,7 @@
 #include <cinttypes>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -515,6 +516,42 @@ bool NamesALabFile(const std::string& target) {
   if (absl::EndsWith(target, ".toml")) return true;
   struct stat sb;
   return ::stat(target.c_str(), &sb) == 0;
+}
+
+absl::StatusOr<DownTargets> ChooseDownTargets(const std::string& target, bool all,
+                                              const DownScene& scene) {
+  DownTargets t;
+  if (all) {
+    // Removing every cluster when one was named would be the worst reading of a slip.
+    if (!target.empty()) {
+      return absl::InvalidArgumentError(
+          StrCat("down: --all takes every cluster; name ", target, " or use --all, not both"));
+    }
+    t.clusters = scene.state_dirs;
+  } else if (!target.empty() && scene.target_is_lab) {
+    t.lab = target;
+  } else if (!target.empty() || !scene.env_cluster.empty()) {
+    t.clusters = {target.empty() ? scene.env_cluster : target};
+  } else if (scene.up.empty()) {
+    t.none_up = true;
+  } else if (scene.up.size() > 1) {
+    return absl::InvalidArgumentError("several clusters are up: name one, or use --all");
+  } else {
+    t.clusters = scene.up;
+  }
+  return t;
+}
+
+absl::StatusOr<DownTargets> ChooseDownTargets(const std::string& target, bool all) {
+  DownScene scene;
+  if (all) {
+    scene.state_dirs = ListStateDirs();
+  } else {
+    scene.up = ListClusters();
+    if (const char* env = std::getenv("MKN_CLUSTER"); env != nullptr) scene.env_cluster = env;
+    scene.target_is_lab = !target.empty() && NamesALabFile(target);
+  }
+  return ChooseDownTargets(target, all, scene);
 }
 
 absl::StatusOr<DownSummary> TakeDown(const std::string& cluster) {

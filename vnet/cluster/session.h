@@ -37,6 +37,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "lib/config/spec.h"
@@ -86,6 +87,33 @@ struct DownSummary {
 // ending in .toml, or a file that exists (lab.conf in this directory). A cluster name is a DNS
 // label of at most 32 characters: never a path.
 bool NamesALabFile(const std::string& target);
+
+// What `down [TARGET] [--all]` takes down: clusters by name, or the cluster of a lab file.
+struct DownTargets {
+  std::vector<std::string> clusters;  // in order
+  std::string lab;       // instead: a lab file, whose cluster the caller reads (showing its report)
+  bool none_up = false;  // nothing named and nothing up: "no cluster is up", exit 0
+  bool operator==(const DownTargets&) const = default;
+};
+
+// What ChooseDownTargets looks at, gathered by its one-argument form.
+struct DownScene {
+  std::vector<std::string> up;          // ListClusters()
+  std::vector<std::string> state_dirs;  // ListStateDirs(): --all's
+  std::string env_cluster;              // $MKN_CLUSTER, "" when unset
+  bool target_is_lab = false;           // NamesALabFile(TARGET)
+};
+
+// The choice: --all: every state directory; TARGET: a lab file (NamesALabFile) or a cluster's
+// name, taken as named (one not up is "not up", exit 0: `down` is idempotent; one that is no
+// cluster name is TakeDown's kInvalidArgument); neither: $MKN_CLUSTER as if named (PickCluster's
+// order, as get, exec and logs: `down` in an `up --shell` shell means that shell's cluster), else
+// the only one up. kInvalidArgument for a TARGET with --all, or when several are up and none is
+// named.
+absl::StatusOr<DownTargets> ChooseDownTargets(const std::string& target, bool all,
+                                              const DownScene& scene);
+// The same, with this process's view: ListClusters(), ListStateDirs(), $MKN_CLUSTER, the files.
+absl::StatusOr<DownTargets> ChooseDownTargets(const std::string& target, bool all);
 
 // Takes down `cluster` (vnet/cluster/cluster.h's DownCluster) and says what happened. Errors:
 // "down <cluster>: <why>" with DownCluster's code, never kNotFound; kInvalidArgument only for a
