@@ -11,7 +11,9 @@
 #   2. clang-format (Debian's clang-format 14, .clang-format at the top) reports nothing.
 #   3. no file in lib/ or vnet/ is longer than 800 lines unless its banner says why, in a line that starts
 #      with "// Long file:" among its first 40 lines.
-# The fourth rule, no compiler warnings, is the build's: ci/setup.sh and ci/test.sh build with
+#   4. one errno table: vnet/ and cmd/ make a Status of an errno with KernelError (vnet/kernel/errors.h),
+#      never absl::ErrnoToStatus (whose table differs, so declarations' codes would not hold).
+# The fifth rule, no compiler warnings, is the build's: ci/setup.sh and ci/test.sh build with
 # -DMKN_WERROR=ON.
 # Exit status: 0 clean, 1 a rule is broken (every finding printed as file:line: rule: what), 2 usage.
 set -uo pipefail
@@ -85,6 +87,11 @@ for f in "${sources[@]}"; do
     finding "$f:$line: layering: vnet/$room may include only vnet/{$list} (found vnet/$target)"
   done < <(grep -nE '#include "vnet/' "$f" | sed -E 's/^([0-9]+):.*(#include "vnet\/[^"]+").*/\1:\2/')
 done
+
+# --- 4. one errno table --------------------------------------------------------------------------------
+while IFS= read -r hit; do
+  finding "$hit: errors: use KernelError (vnet/kernel/errors.h), the one errno -> code table"
+done < <(grep -rn 'absl::ErrnoToStatus' vnet cmd --include='*.cc' --include='*.h')
 
 # --- 2. clang-format ---------------------------------------------------------------------------------
 if ! command -v clang-format >/dev/null; then

@@ -18,6 +18,7 @@
 #include "lib/strings/str_cat.h"
 #include "vnet/cni/exec.h"
 #include "vnet/cni/runtime.h"
+#include "vnet/kernel/errors.h"
 #include "vnet/kernel/netns.h"
 
 namespace mkn::vnet {
@@ -153,7 +154,7 @@ absl::Status EnterNetnsOf(const ClusterState& s, const std::string& name) {
   absl::StatusOr<Fd> fd = OpenNetns(ns);
   if (!fd.ok()) return AsRuntimeFailure(fd.status());
   if (::setns(fd->get(), CLONE_NEWNET) < 0)
-    return AsRuntimeFailure(absl::ErrnoToStatus(errno, StrCat("enter ", ns)));
+    return AsRuntimeFailure(KernelError(errno, StrCat("enter ", ns)));
   return absl::OkStatus();
 }
 

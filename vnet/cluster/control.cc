@@ -222,7 +222,7 @@ absl::StatusOr<std::unique_ptr<ControlServer>> ControlServer::Start(const std::s
   absl::StatusOr<sockaddr_un> addr = Address(path);
   if (!addr.ok()) return addr.status();
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return absl::ErrnoToStatus(errno, "control socket");
+  if (fd < 0) return KernelError(errno, "control socket");
   impl.listen.Reset(fd);
   ::unlink(
       path.c_str());  // a stale socket of a killed run; the cluster lock says we own the directory
@@ -230,10 +230,10 @@ absl::StatusOr<std::unique_ptr<ControlServer>> ControlServer::Start(const std::s
   // chmod() (and the umask, process-wide, stays untouched).
   std::string dir = path.substr(0, path.rfind('/'));
   if (::mkdir(dir.c_str(), 0700) < 0 && errno != EEXIST)
-    return absl::ErrnoToStatus(errno, StrCat("mkdir ", dir));
-  if (::chmod(dir.c_str(), 0700) < 0) return absl::ErrnoToStatus(errno, StrCat("chmod ", dir));
+    return KernelError(errno, StrCat("mkdir ", dir));
+  if (::chmod(dir.c_str(), 0700) < 0) return KernelError(errno, StrCat("chmod ", dir));
   if (::bind(fd, reinterpret_cast<sockaddr*>(&*addr), sizeof(*addr)) < 0) {
-    return absl::ErrnoToStatus(errno, StrCat("bind ", path));
+    return KernelError(errno, StrCat("bind ", path));
   }
   // The directory is 0700 already; the socket's own mode is a second lock on the same door.
   if (::chmod(path.c_str(), 0600) < 0) return KernelError(errno, StrCat("chmod ", path));
@@ -288,7 +288,7 @@ absl::StatusOr<std::string> ControlCallAt(const std::string& path, const std::st
   absl::StatusOr<sockaddr_un> addr = Address(path);
   if (!addr.ok()) return addr.status();
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return absl::ErrnoToStatus(errno, "socket");
+  if (fd < 0) return KernelError(errno, "socket");
   Fd conn(fd);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&*addr), sizeof(*addr)) < 0) {
     return absl::UnavailableError(StrCat("cluster ", cluster, " does not answer on ", path, " (",

@@ -93,13 +93,13 @@ absl::StatusOr<ShellChild> StartShell(const std::string& cluster) {
   c.took_tty = isatty(0) && tcgetpgrp(0) == getpgrp();
   c.tty_owner = c.took_tty ? tcgetpgrp(0) : 0;
   int pipefd[2];  // exec's result: EOF means the shell runs
-  if (pipe2(pipefd, O_CLOEXEC) < 0) return absl::ErrnoToStatus(errno, "pipe");
+  if (pipe2(pipefd, O_CLOEXEC) < 0) return KernelError(errno, "pipe");
   pid_t pid = fork();
   if (pid < 0) {
     int e = errno;
     close(pipefd[0]);
     close(pipefd[1]);
-    return absl::ErrnoToStatus(e, "fork");
+    return KernelError(e, "fork");
   }
   if (pid == 0) {
     close(pipefd[0]);
@@ -139,7 +139,7 @@ absl::StatusOr<ShellChild> StartShell(const std::string& cluster) {
   c.pid = pid;
   if (n == sizeof(err)) {
     waitpid(pid, nullptr, 0);
-    return absl::ErrnoToStatus(err, StrCat("run ", shell, " (set SHELL to another shell)"));
+    return KernelError(err, StrCat("run ", shell, " (set SHELL to another shell)"));
   }
   return c;
 }

@@ -17,6 +17,7 @@
 
 #include "lib/status/status.h"
 #include "lib/strings/str_cat.h"
+#include "vnet/kernel/errors.h"
 #include "vnet/kernel/fd.h"
 
 #ifndef CLONE_PIDFD
@@ -153,7 +154,7 @@ absl::StatusOr<ChildArgs> BuildArgs(const ExecRequest& req) {
 absl::Status LiftAbove2(int& fd) {
   if (fd > 2) return absl::OkStatus();
   int n = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
-  if (n < 0) return absl::ErrnoToStatus(errno, "duplicate pipe fd");
+  if (n < 0) return KernelError(errno, "duplicate pipe fd");
   ::close(fd);
   fd = n;
   return absl::OkStatus();
@@ -165,7 +166,7 @@ struct Pipe {
 
 absl::StatusOr<Pipe> MakePipe() {
   int p[2];
-  if (::pipe2(p, O_CLOEXEC) < 0) return absl::ErrnoToStatus(errno, "create pipe");
+  if (::pipe2(p, O_CLOEXEC) < 0) return KernelError(errno, "create pipe");
   absl::Status st = LiftAbove2(p[0]);
   if (st.ok()) st = LiftAbove2(p[1]);
   Pipe out{Fd(p[0]), Fd(p[1])};
@@ -176,7 +177,7 @@ absl::StatusOr<Pipe> MakePipe() {
 absl::Status SetNonBlocking(int fd) {
   int fl = ::fcntl(fd, F_GETFL);
   if (fl < 0 || ::fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-    return absl::ErrnoToStatus(errno, "set O_NONBLOCK");
+    return KernelError(errno, "set O_NONBLOCK");
   return absl::OkStatus();
 }
 
@@ -214,13 +215,13 @@ absl::StatusOr<Spawned> Spawn(const ExecRequest& req, ChildArgs& args, int fd0, 
                       CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &spec, &pidfd);
   int clone_errno = errno;
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  if (pid < 0) return absl::ErrnoToStatus(clone_errno, StrCat("spawn ", req.binary));
+  if (pid < 0) return KernelError(clone_errno, StrCat("spawn ", req.binary));
   Spawned s{pid, Fd(pidfd)};
   if (spec.step != kNone) {
     siginfo_t info{};
     ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &info, WEXITED);
     *child_errno = spec.err;
-    return absl::ErrnoToStatus(spec.err, StepText(spec.step, req.binary));
+    return KernelError(spec.err, StepText(spec.step, req.binary));
   }
   return s;
 }
@@ -429,7 +430,7 @@ absl::StatusOr<ExecResult> RunPlugin(const ExecRequest& req) {
       siginfo_t info{};
       ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(child.pidfd.get()), &info,
                WEXITED);
-      return absl::ErrnoToStatus(e, StrCat("wait for ", req.binary));
+      return KernelError(e, StrCat("wait for ", req.binary));
     }
     if (i_in >= 0 && fds[i_in].revents != 0) {
       while (written < req.stdin_data.size()) {
@@ -468,7 +469,7 @@ absl::StatusOr<ExecResult> RunPlugin(const ExecRequest& req) {
   siginfo_t info{};
   while (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(child.pidfd.get()), &info,
                   WEXITED) < 0) {
-    if (errno != EINTR) return absl::ErrnoToStatus(errno, StrCat("reap ", req.binary));
+    if (errno != EINTR) return KernelError(errno, StrCat("reap ", req.binary));
   }
   FillStatus(info, result);
   sigpipe.reset();
@@ -479,9 +480,9 @@ absl::StatusOr<ExecResult> RunPlugin(const ExecRequest& req) {
 absl::StatusOr<pid_t> StartDaemon(const ExecRequest& req, const std::string& log_path) {
   MKN_ASSIGN_OR_RETURN(ChildArgs args, BuildArgs(req));
   Fd log(::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
-  if (!log.valid()) return absl::ErrnoToStatus(errno, StrCat("open ", log_path));
+  if (!log.valid()) return KernelError(errno, StrCat("open ", log_path));
   Fd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-  if (!devnull.valid()) return absl::ErrnoToStatus(errno, "open /dev/null");
+  if (!devnull.valid()) return KernelError(errno, "open /dev/null");
   int lfd = log.Release(), nfd = devnull.Release();
   absl::Status lifted = LiftAbove2(lfd);
   if (lifted.ok()) lifted = LiftAbove2(nfd);
@@ -499,7 +500,7 @@ absl::Status StopDaemon(pid_t pid, std::chrono::milliseconds grace) {
   if (!pidfd.valid()) {
     if (errno == ESRCH)
       return absl::NotFoundError(StrCat("stop daemon ", pid, ": no such process"));
-    return absl::ErrnoToStatus(errno, StrCat("stop daemon ", pid));
+    return KernelError(errno, StrCat("stop daemon ", pid));
   }
   auto waitid_pidfd = [&](int options) {
     siginfo_t info{};
@@ -536,7 +537,7 @@ absl::Status StopDaemon(pid_t pid, std::chrono::milliseconds grace) {
   if (!reaped) {
     ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
     if (int rc = waitid_pidfd(WEXITED); rc < 0)
-      return absl::ErrnoToStatus(-rc, StrCat("reap daemon ", pid));
+      return KernelError(-rc, StrCat("reap daemon ", pid));
   }
   return absl::OkStatus();
 }

@@ -101,8 +101,8 @@ struct ExecResult {
 // An "ETXTBSY" exec (the binary is being written) is retried a few times within the timeout, as
 // libcni's RawExec does. Status: InvalidArgument (relative binary, NUL in a string);
 // NotFound/PermissionDenied/... from the child's execve ("exec <binary>: <strerror>"), setns
-// ("enter mount namespace for <binary>: ..."; needs CAP_SYS_ADMIN) or chdir; Internal-ish errno
-// codes for pipe/clone/poll failures.
+// ("enter mount namespace for <binary>: ..."; needs CAP_SYS_ADMIN) or chdir; for pipe/clone/poll
+// failures, vnet/kernel/errors.h's code for the errno.
 absl::StatusOr<ExecResult> RunPlugin(const ExecRequest& req);
 
 // Starts a long-running process (a plugin's node agent) in the request's namespaces: stdin

@@ -17,6 +17,7 @@
 
 #include "lib/status/status.h"
 #include "lib/strings/str_cat.h"
+#include "vnet/kernel/errors.h"
 
 namespace mkn::vnet {
 namespace {
@@ -43,7 +44,7 @@ std::string Unescape(const std::string& s) {
 
 absl::StatusOr<std::vector<MountEntry>> ReadMounts() {
   std::ifstream in("/proc/self/mountinfo");
-  if (!in) return absl::ErrnoToStatus(errno, "read /proc/self/mountinfo");
+  if (!in) return KernelError(errno, "read /proc/self/mountinfo");
   std::vector<MountEntry> out;
   std::string line;
   while (std::getline(in, line)) {
@@ -230,8 +231,7 @@ absl::StatusOr<Fd> MakeNodeMountNs(const std::string& state_dir) {
       std::error_code ec;
       std::filesystem::create_directories(base + sub, ec);
       if (ec)
-        return absl::ErrnoToStatus(ec.value(),
-                                   StrCat("make node filesystem view: create ", base, sub));
+        return KernelError(ec.value(), StrCat("make node filesystem view: create ", base, sub));
     }
     opts_s.push_back(StrCat("lowerdir=", d, ",upperdir=", base, "/upper,workdir=", base, "/work"));
   }
@@ -243,11 +243,11 @@ absl::StatusOr<Fd> MakeNodeMountNs(const std::string& state_dir) {
 
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-    return absl::ErrnoToStatus(errno, "make node filesystem view: socketpair");
+    return KernelError(errno, "make node filesystem view: socketpair");
   }
   Fd mine(sv[0]), theirs(sv[1]);
   pid_t pid = ::fork();
-  if (pid < 0) return absl::ErrnoToStatus(errno, "make node filesystem view: fork");
+  if (pid < 0) return KernelError(errno, "make node filesystem view: fork");
   if (pid == 0) ChildMakeNs(theirs.get(), opts, points, point_fds);
   theirs.Reset();
 
@@ -275,13 +275,12 @@ absl::StatusOr<Fd> MakeNodeMountNs(const std::string& state_dir) {
   int wstatus = 0;
   while (::waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
   }
-  if (n < 0)
-    return absl::ErrnoToStatus(recv_errno, "make node filesystem view: receive the namespace");
+  if (n < 0) return KernelError(recv_errno, "make node filesystem view: receive the namespace");
   if (n != static_cast<ssize_t>(sizeof(r))) {
     return absl::InternalError(StrCat(
         "make node filesystem view: the child ended without an answer (status ", wstatus, ")"));
   }
-  if (r.step != kOk) return absl::ErrnoToStatus(r.err, StepText(r, opts_s, points_s));
+  if (r.step != kOk) return KernelError(r.err, StepText(r, opts_s, points_s));
   if (!ns.valid())
     return absl::InternalError("make node filesystem view: no namespace fd received");
   return ns;

@@ -22,6 +22,7 @@
 #include "lib/status/status.h"
 #include "lib/strings/str_cat.h"
 #include "vnet/cni/nodefs.h"
+#include "vnet/kernel/errors.h"
 #include "vnet/kernel/file.h"
 #include "vnet/kernel/netns.h"
 #include "vnet/kernel/owned.h"
@@ -41,12 +42,11 @@ absl::Status WriteFileAtomic(const std::string& path, const std::string& data) {
   std::string tmp = StrCat(path, ".tmp");
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return absl::ErrnoToStatus(errno, StrCat("write ", tmp));
+    if (!out) return KernelError(errno, StrCat("write ", tmp));
     out << data;
-    if (!out.flush()) return absl::ErrnoToStatus(errno, StrCat("write ", tmp));
+    if (!out.flush()) return KernelError(errno, StrCat("write ", tmp));
   }
-  if (::rename(tmp.c_str(), path.c_str()) != 0)
-    return absl::ErrnoToStatus(errno, StrCat("rename ", tmp));
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return KernelError(errno, StrCat("rename ", tmp));
   return absl::OkStatus();
 }
 
@@ -394,8 +394,7 @@ absl::StatusOr<std::unique_ptr<CniNode>> CniNode::Open(CniNodeConfig config, int
   node->netns_fd_ = netns_fd;
   std::error_code ec;
   fs::create_directories(StrCat(node->config_.state_dir, "/results"), ec);
-  if (ec)
-    return absl::InternalError(StrCat("create ", node->config_.state_dir, ": ", ec.message()));
+  if (ec) return KernelError(ec.value(), StrCat("create ", node->config_.state_dir));
   MKN_ASSIGN_OR_RETURN(node->mntns_, MakeNodeMountNs(node->config_.state_dir));
   ChainOutcome v = node->Version();
   MKN_RETURN_IF_ERROR(v.status);

@@ -26,6 +26,7 @@
 #include "absl/strings/str_join.h"
 #include "lib/status/status.h"
 #include "lib/strings/str_cat.h"
+#include "vnet/kernel/errors.h"
 #include "vnet/kernel/file.h"
 
 namespace mkn::vnet {
@@ -81,13 +82,13 @@ absl::StatusOr<std::string> ReadPem(std::string_view what, const std::string& pa
 absl::Status WriteFileAtomic(const std::string& path, const std::string& data, mode_t mode) {
   std::string tmp = StrCat(path, ".tmp.", getpid());
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
-  if (fd < 0) return absl::ErrnoToStatus(errno, StrCat("write ", path));
+  if (fd < 0) return KernelError(errno, StrCat("write ", path));
   // The umask may have cleared bits; a key must be exactly 0600 whatever the umask says.
   if (fchmod(fd, mode) < 0) {
     int err = errno;
     close(fd);
     unlink(tmp.c_str());
-    return absl::ErrnoToStatus(err, StrCat("chmod ", tmp));
+    return KernelError(err, StrCat("chmod ", tmp));
   }
   size_t off = 0;
   while (off < data.size()) {
@@ -97,14 +98,14 @@ absl::Status WriteFileAtomic(const std::string& path, const std::string& data, m
       int err = errno;
       close(fd);
       unlink(tmp.c_str());
-      return absl::ErrnoToStatus(err, StrCat("write ", path));
+      return KernelError(err, StrCat("write ", path));
     }
     off += n;
   }
   if (close(fd) < 0 || rename(tmp.c_str(), path.c_str()) < 0) {
     int err = errno;
     unlink(tmp.c_str());
-    return absl::ErrnoToStatus(err, StrCat("write ", path));
+    return KernelError(err, StrCat("write ", path));
   }
   return absl::OkStatus();
 }
@@ -112,7 +113,7 @@ absl::Status WriteFileAtomic(const std::string& path, const std::string& data, m
 absl::Status MakeDirs(const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  if (ec) return absl::ErrnoToStatus(ec.value(), StrCat("create directory ", dir));
+  if (ec) return KernelError(ec.value(), StrCat("create directory ", dir));
   return absl::OkStatus();
 }
 

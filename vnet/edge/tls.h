@@ -88,7 +88,7 @@ struct LocalCa {
 // basicConstraints critical CA:TRUE, keyUsage critical keyCertSign+cRLSign, CN "minikube-net local
 // CA <random>". Only those two files are written. Returns the CheckCertKey codes for a broken pair,
 // FailedPrecondition when only one of the two files exists or ca.pem is not a CA, InvalidArgument
-// for an empty dir, or the errno status of a failed mkdir/write.
+// for an empty dir, or vnet/kernel/errors.h's code for a failed mkdir/write.
 absl::StatusOr<LocalCa> CreateOrLoadCa(const std::string& dir);
 
 // Issues a server certificate for `hosts` signed by `ca` and writes DIR/<basename>.crt (the
@@ -98,7 +98,7 @@ absl::StatusOr<LocalCa> CreateOrLoadCa(const std::string& dir);
 // IPv4/IPv6 literal; subject CN is the first host. EKU serverAuth, CA:FALSE, valid for 1 year
 // (from 5 minutes ago, for clock skew between namespaces' clients). Returns {cert path, key path},
 // or InvalidArgument for no hosts, a host that is not a DNS name or IP literal, or a bad basename;
-// the errno status of a failed write.
+// vnet/kernel/errors.h's code for a failed write.
 absl::StatusOr<std::pair<std::string, std::string>> IssueCert(const LocalCa& ca,
                                                               const std::vector<std::string>& hosts,
                                                               const std::string& dir,

@@ -17,7 +17,7 @@ absl::StatusOr<Fd> SocketFactory::Take() {
     auto make = [&]() -> absl::Status {
       for (size_t i = 0; i < kSocketBatch; ++i) {
         int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0) return absl::ErrnoToStatus(errno, "upstream socket");
+        if (fd < 0) return KernelError(errno, "upstream socket");
         spare_.emplace_back(fd);
       }
       return absl::OkStatus();
@@ -36,7 +36,7 @@ absl::StatusOr<std::unique_ptr<TcpStream>> NewUpstream(
   beast::error_code ec;
   s.assign(tcp::v4(), fd.get(), ec);
   if (ec) return KernelError(ec.value(), "register an upstream socket");  // `fd` closes it
-  fd.Release();  // the socket owns it now
+  fd.Release();                                                           // the socket owns it now
   auto up = std::make_unique<TcpStream>(std::move(s));
   up->expires_after(connect_timeout);
   return up;

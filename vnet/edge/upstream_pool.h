@@ -30,8 +30,8 @@ class SocketFactory {
   // caller's netns, without setns() (so without CAP_SYS_ADMIN).
   explicit SocketFactory(int netns_fd) : netns_fd_(netns_fd) {}
   // A socket, from the spare ones or a new batch (made in the netns: CAP_SYS_ADMIN unless
-  // kCallerNetns). Errors, as absl::ErrnoToStatus maps them: socket(2)'s ("upstream socket":
-  // kResourceExhausted for EMFILE/ENFILE), setns(2)'s ("enter netns": kPermissionDenied without
+  // kCallerNetns). Errors, as vnet/kernel/errors.h maps them: socket(2)'s ("upstream socket":
+  // kUnavailable for EMFILE/ENFILE), setns(2)'s ("enter netns": kPermissionDenied without
   // CAP_SYS_ADMIN, kInvalidArgument for an fd that is not a netns).
   absl::StatusOr<Fd> Take();
 

@@ -13,6 +13,7 @@
 
 #include "lib/packet/packet.h"
 #include "lib/strings/str_cat.h"
+#include "vnet/kernel/errors.h"
 #include "vnet/kernel/tun.h"
 
 namespace mkn::vnet {
@@ -161,17 +162,17 @@ absl::StatusOr<std::unique_ptr<UserspaceProxy>> UserspaceProxy::Create(
 absl::Status UserspaceProxy::Start() {
   Impl& impl = *impl_;
   int ep = ::epoll_create1(EPOLL_CLOEXEC);
-  if (ep < 0) return absl::ErrnoToStatus(errno, "epoll_create1");
+  if (ep < 0) return KernelError(errno, "epoll_create1");
   impl.epoll.Reset(ep);
   int ev = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (ev < 0) return absl::ErrnoToStatus(errno, "eventfd");
+  if (ev < 0) return KernelError(errno, "eventfd");
   impl.wake.Reset(ev);
   for (size_t i = 0; i <= impl.nodes.size(); ++i) {
     epoll_event e{};
     e.events = EPOLLIN;
     e.data.u32 = static_cast<uint32_t>(i);
     int fd = i < impl.nodes.size() ? impl.nodes[i]->tun.get() : impl.wake.get();
-    if (::epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e) < 0) return absl::ErrnoToStatus(errno, "epoll_ctl");
+    if (::epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e) < 0) return KernelError(errno, "epoll_ctl");
   }
   impl.pump = std::thread([&impl] { impl.Run(); });
   return absl::OkStatus();
