@@ -410,8 +410,7 @@ int RunVerifyCommand(const VerifyFlags& f) {
   return *passed ? kExitOk : kExitFailure;
 }
 
-// --- cert: a local CA and a server certificate for labs (vnet/edge/tls)
-// ---------------------------
+// --- cert: a local CA and a server certificate for labs (vnet/edge/tls) --------------------------
 
 int RunCert(const std::string& dir, const std::string& name,
             const std::vector<std::string>& hosts) {

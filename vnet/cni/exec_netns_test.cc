@@ -137,8 +137,7 @@ class TestNetns {
   Fd fd_;
 };
 
-// ---- RunPlugin: what a runtime relies on
-// ------------------------------------------------------------------
+// ---- RunPlugin: what a runtime relies on --------------------------------------------------------
 
 TEST(RunPlugin, EnvironmentIsExactlyWhatWasGiven) {
   setenv("MKN_TEST_LEAK", "must-not-reach-the-plugin", 1);
@@ -451,8 +450,7 @@ TEST(RunPlugin, ChildsPipesDoNotLeakIntoOtherChildren) {
   EXPECT_EQ(leaks.load(), 0);
 }
 
-// ---- RunPlugin in namespaces
-// -------------------------------------------------------------------------------
+// ---- RunPlugin in namespaces --------------------------------------------------------------------
 
 TEST(RunPlugin, RunsInTheGivenNetnsAndLeavesTheCallerWhereItWas) {
   MKN_REQUIRE_NETNS();
@@ -477,8 +475,7 @@ TEST(RunPlugin, BadNamespaceFdIsAClearError) {
       << res.status();
 }
 
-// ---- nodefs
-// -----------------------------------------------------------------------------------------------
+// ---- nodefs -------------------------------------------------------------------------------------
 
 class NodeFs : public ::testing::Test {
  protected:
@@ -799,8 +796,7 @@ TEST_F(NodeFs, CostOfMakeNodeMountNs) {
   RecordProperty("make_node_mount_ns_us", static_cast<int>(us));
 }
 
-// ---- daemons
-// ----------------------------------------------------------------------------------------------
+// ---- daemons ------------------------------------------------------------------------------------
 
 TEST(Daemon, LogHasItsOutputAndStopIsQuickWhenItObeysSigterm) {
   TempDir dir;
@@ -903,8 +899,7 @@ TEST(Daemon, RunsInTheNodesNamespaces) {
   EXPECT_TRUE(StopDaemon(*pid, milliseconds(1000)).ok());
 }
 
-// ---- per-call overhead
-// --------------------------------------------------------------------------------------
+// ---- per-call overhead --------------------------------------------------------------------------
 
 double MedianUs(std::vector<double> v) {
   std::sort(v.begin(), v.end());

@@ -52,8 +52,7 @@ using std::chrono::milliseconds;
 
 inline constexpr milliseconds kDeadline{3000};  // no single wait in a test may take longer
 
-// --- sockets
-// --------------------------------------------------------------------------------------
+// --- sockets -------------------------------------------------------------------------------------
 
 inline sockaddr_in LoopbackAddr(int port) {
   sockaddr_in sa{};
@@ -176,8 +175,7 @@ class Conn {
   bool eof_ = false, reset_ = false, timed_out_ = false;
 };
 
-// --- HTTP/1.1 messages, as bytes on the wire
-// ------------------------------------------------------
+// --- HTTP/1.1 messages, as bytes on the wire -----------------------------------------------------
 
 struct Message {
   std::string start;  // "GET / HTTP/1.1" or "HTTP/1.1 200 OK"
@@ -273,8 +271,7 @@ inline std::optional<Message> ReadMessage(Conn& c, bool response, bool head_only
   return m;
 }
 
-// --- scripted backends
-// ----------------------------------------------------------------------------
+// --- scripted backends ---------------------------------------------------------------------------
 
 // A backend on 127.0.0.1:0: every accepted connection runs `handler` on a thread of its own; it
 // records what the handler hands to Record() so the test can wait for it.
@@ -357,8 +354,7 @@ inline Backend::Handler Answering(std::string body, std::string extra_headers = 
   };
 }
 
-// --- the server under test
-// ------------------------------------------------------------------------
+// --- the server under test -----------------------------------------------------------------------
 
 // app.test -> service app (the backend), empty.test -> a service without endpoints, refused.test ->
 // a pod whose port refuses. Anything else has no route (no default backend).

@@ -87,8 +87,7 @@ awaitable<bool> ProxySession<Stream>::Run(bool first) {
   beast::error_code ec;
   const int client_fd = LowestSocket(stream_).native_handle();
 
-  // --- read
-  // ---------------------------------------------------------------------------------------
+  // --- read --------------------------------------------------------------------------------------
   if (!first && buf.size() == 0) {
     // Idle between requests up to idle_timeout; once the next request begins, its header is due
     // within header_timeout, as the first one was (else one fast request buys a slow client the
@@ -158,8 +157,7 @@ awaitable<bool> ProxySession<Stream>::Run(bool first) {
   }
   Exchange x(req, checked);
 
-  // --- route
-  // --------------------------------------------------------------------------------------
+  // --- route -------------------------------------------------------------------------------------
   const ingress::Decision d = Route(req, x);
   {
     Reply r;
@@ -168,10 +166,9 @@ awaitable<bool> ProxySession<Stream>::Run(bool first) {
     }
   }
 
-  // --- forward
-  // ------------------------------------------------------------------------------------ With a
-  // body: the request as Beast's serializer writes it (a header of copies: the body is read into
-  // `buf` from here on, which moves req's views).
+  // --- forward -----------------------------------------------------------------------------------
+  // With a body: the request as Beast's serializer writes it (a header of copies: the body is read
+  // into `buf` from here on, which moves req's views).
   http::request<http::buffer_body> msg;
   ComposeRequest(req, d, x, msg);
   if (x.has_body)
@@ -276,9 +273,8 @@ awaitable<bool> ProxySession<Stream>::Run(bool first) {
   const int64_t up_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - up_start).count();
 
-  // --- relay
-  // -------------------------------------------------------------------------------------- The
-  // response as it goes downstream. resp's views are used before its body is read (ViewParser).
+  // --- relay -------------------------------------------------------------------------------------
+  // The response as it goes downstream. resp's views are used before its body is read (ViewParser).
   ViewParser<false>& resp = *resp_holder;
   const int status = resp.status;
   const bool up_keep = resp.keep_alive();
@@ -338,8 +334,7 @@ awaitable<bool> ProxySession<Stream>::Run(bool first) {
   co_return !ec && keep;
 }
 
-// --- read
-// -----------------------------------------------------------------------------------------
+// --- read ----------------------------------------------------------------------------------------
 
 template <class Stream>
 bool ProxySession<Stream>::ClientGone(const beast::error_code& ec) {
@@ -395,8 +390,7 @@ ProxySession<Stream>::Exchange::Exchange(const ViewParser<true>& req,
   if (head.has_query) query = std::string_view(rewritten).substr(head.path.size() + 1);
 }
 
-// --- route
-// ----------------------------------------------------------------------------------------
+// --- route ---------------------------------------------------------------------------------------
 
 template <class Stream>
 ingress::Decision ProxySession<Stream>::Route(const ViewParser<true>& req, Exchange& x) {
@@ -449,8 +443,7 @@ bool ProxySession<Stream>::PickBackend(const ingress::Decision& d, Exchange& x, 
   return true;
 }
 
-// --- forward
-// --------------------------------------------------------------------------------------
+// --- forward -------------------------------------------------------------------------------------
 
 template <class Stream>
 void ProxySession<Stream>::ComposeRequest(const ViewParser<true>& req, const ingress::Decision& d,
@@ -532,8 +525,7 @@ void ProxySession<Stream>::Connected(TcpStream& up) {
   up.socket().non_blocking(true, ec);  // read and written synchronously until EAGAIN
 }
 
-// --- relay
-// ----------------------------------------------------------------------------------------
+// --- relay ---------------------------------------------------------------------------------------
 
 template <class Stream>
 void ProxySession<Stream>::ComposeResponseHead(const ViewParser<false>& resp, const Exchange& x,
@@ -579,8 +571,7 @@ void ProxySession<Stream>::ComposeStreamedResponse(const ViewParser<false>& resp
   rm.keep_alive(keep);
 }
 
-// --- answers of our own, logs
-// ---------------------------------------------------------------------
+// --- answers of our own, logs --------------------------------------------------------------------
 
 template <class Stream>
 awaitable<bool> ProxySession<Stream>::Own(const Exchange& x, http::status status, std::string body,

@@ -11,8 +11,8 @@
 //   AlreadyExists     the object is there already (EEXIST)
 //   NotFound          a link, address or rule the request names is not there (ENODEV, ENOENT)
 //   PermissionDenied  no CAP_NET_ADMIN in the socket's netns (EPERM), with a hint
-//   InvalidArgument   the kernel refused an attribute (EINVAL, ERANGE, ...: a bad MTU, a gateway
-//                     it cannot reach)
+//   InvalidArgument   the kernel refused an attribute (EINVAL, EBADF, ERANGE, ...: a bad MTU, a
+//                     gateway it cannot reach, a master ifindex or netns fd that names nothing)
 //   Unimplemented     the kernel lacks the link kind or feature (EOPNOTSUPP: a module not loaded)
 //   Unavailable       a transient shortage (ENOBUFS, ENOMEM, EBUSY, out of fds), or a dump that was
 //                     interrupted kDumpTries times in a row
@@ -44,8 +44,9 @@ class NlSocket {
   NlSocket(NlSocket&&) noexcept = default;
   NlSocket& operator=(NlSocket&&) noexcept = default;
 
-  // Creation: AlreadyExists if a link of that name is there; NotFound if `master`, `link` or the
-  // peer's netns fd names nothing; InvalidArgument, Unimplemented, PermissionDenied as above.
+  // Creation: AlreadyExists if a link of that name is there; NotFound if a vxlan's `link` names
+  // nothing (ENODEV); InvalidArgument if `master` or the peer's netns fd names nothing (the kernel
+  // answers those with EINVAL and EBADF, not ENODEV); Unimplemented, PermissionDenied as above.
   absl::Status CreateVeth(const VethSpec& v);
   absl::Status CreateBridge(std::string_view name, int mtu, const net::Mac& mac);
   absl::Status CreateVxlan(const VxlanSpec& v);

@@ -3,6 +3,7 @@
 // did not make.
 #include "vnet/kernel/netns.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -180,6 +181,39 @@ TEST_F(NamedNetnsTest, CreateOnThisThreadLeavesTheThreadInside) {
   absl::StatusOr<Fd> mine = OpenCurrentNetns();
   ASSERT_TRUE(mine.ok());
   EXPECT_NE(Inode(mine->get()), Inode(ns->fd()));
+}
+
+// NlSocket's creation errors have the codes netlink.h declares: the kernel answers a `master` or a
+// peer netns fd that names nothing with EINVAL/EBADF (InvalidArgument), and a vxlan `link` that
+// names nothing with ENODEV (NotFound).
+TEST_F(NamedNetnsTest, CreationErrorsHaveTheDeclaredCodes) {
+  absl::StatusOr<NamedNetns> ns = NamedNetns::Create("mkn-t-codes");
+  ASSERT_TRUE(ns.ok()) << ns.status();
+  Fd not_a_netns(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(not_a_netns.valid());
+  absl::Status st = RunInNetns(ns->fd(), [&]() -> absl::Status {
+    absl::StatusOr<NlSocket> s = NlSocket::Open();
+    if (!s.ok()) return s.status();
+    VethSpec veth;
+    veth.name = "v0";
+    veth.peer_name = "v1";
+    veth.master = 9999;
+    EXPECT_EQ(s->CreateVeth(veth).code(), absl::StatusCode::kInvalidArgument);
+    veth.master = 0;
+    veth.peer_netns_fd = not_a_netns.get();
+    EXPECT_EQ(s->CreateVeth(veth).code(), absl::StatusCode::kInvalidArgument);
+    veth.peer_netns_fd = 999;  // no such fd
+    EXPECT_EQ(s->CreateVeth(veth).code(), absl::StatusCode::kInvalidArgument);
+    VxlanSpec vxlan;
+    vxlan.name = "vx0";
+    vxlan.vni = 7;
+    vxlan.local = *net::Ipv4::Parse("192.0.2.1");
+    vxlan.link = 9999;
+    EXPECT_EQ(s->CreateVxlan(vxlan).code(), absl::StatusCode::kNotFound);
+    EXPECT_FALSE(s->GetLink("v0").ok());  // nothing was made
+    return absl::OkStatus();
+  });
+  EXPECT_TRUE(st.ok()) << st;
 }
 
 TEST_F(NamedNetnsTest, ErrorsSayWhichNetns) {
