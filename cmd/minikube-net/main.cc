@@ -16,10 +16,12 @@
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "lib/cni/invoke.h"
 #include "lib/cni/suite.h"
 #include "lib/config/spec.h"
 #include "lib/control/format.h"
@@ -120,6 +122,13 @@ CLI::Validator OneOf(std::vector<std::string> choices) {
                    : control::NotOneOf(word, choices);
       },
       braces + "}");
+}
+
+// What `cni` takes as its first word: the chain's verbs, and render.
+std::vector<std::string> CniWords() {
+  std::vector<std::string> words(std::begin(cni::kVerbs), std::end(cni::kVerbs));
+  words.push_back("render");
+  return words;
 }
 
 // A lab file, read as every subcommand reads it: its diagnostics (warnings too) on stderr; exit 2
@@ -353,7 +362,7 @@ CLI::App* AddVerifyCommand(CLI::App& app, VerifyFlags& f) {
   cmd->add_option("--churn", f.churn,
                   "Pods per round of the churn check (5 rounds; default: twice the lab's pods, 4 "
                   "to 200)")
-      ->check(IntIn(1, control::kMaxReplicas));
+      ->check(IntIn(1, config::kMaxPods));
   cmd->add_flag("--fail-fast", f.fail_fast,
                 "Start no check once one has failed or errored (the rest: not run); the lab "
                 "still goes down");
@@ -551,7 +560,7 @@ int main(int argc, char** argv) {
                    "add|check|del POD: that pod's attachment; status|gc|version: a node's chain; "
                    "render [LAB]: each node's conflist with ${...} filled")
       ->required()
-      ->check(OneOf({"add", "check", "del", "status", "gc", "version", "render"}));
+      ->check(OneOf(CniWords()));
   cni_cmd->add_option("target", cni.target,
                       "The pod (add, check, del), or the lab file (render; default: the running "
                       "cluster's)");
@@ -656,7 +665,7 @@ int main(int argc, char** argv) {
   scale_cmd->add_option("deployment", scale_dep, "Deployment name")->required();
   scale_cmd->add_option("replicas", scale_replicas, "Number of replicas")
       ->required()
-      ->check(IntIn(0, control::kMaxReplicas));
+      ->check(IntIn(0, config::kMaxPods));
   scale_cmd->add_option("-c,--cluster", scale_cluster, kClusterFlag);
   scale_cmd->footer(
       "New pods are <deployment>-<i> on the least loaded node; scaling down removes the newest "

@@ -3,15 +3,43 @@
 
 #include <algorithm>
 #include <cctype>
+#include <iterator>
 
 #include "absl/strings/str_join.h"
 #include "lib/cni/json_text.h"
 #include "lib/cni/version.h"
+#include "lib/net/naming.h"
 #include "lib/strings/str_cat.h"
 
 namespace mkn::cni {
 
 using nlohmann::json;
+
+std::optional<Command> CommandOfVerb(std::string_view verb) {
+  constexpr Command kByVerb[] = {Command::kAdd,    Command::kCheck, Command::kDel,
+                                 Command::kStatus, Command::kGc,    Command::kVersion};
+  static_assert(std::size(kByVerb) == std::size(kVerbs));
+  for (size_t i = 0; i < std::size(kVerbs); ++i)
+    if (kVerbs[i] == verb) return kByVerb[i];
+  return std::nullopt;
+}
+
+bool IsPodVerb(std::string_view verb) {
+  std::optional<Command> c = CommandOfVerb(verb);
+  return c == Command::kAdd || c == Command::kCheck || c == Command::kDel;
+}
+
+RuntimeConf PodRuntimeConf(std::string_view pod, std::string_view netns, std::string_view ifname) {
+  RuntimeConf rt;
+  rt.container_id = std::string(netns);
+  rt.netns = StrCat(net::kNetnsDir, "/", netns);
+  rt.ifname = std::string(ifname);
+  rt.args = {{"IgnoreUnknown", "1"},
+             {"K8S_POD_NAMESPACE", "default"},
+             {"K8S_POD_NAME", std::string(pod)},
+             {"K8S_POD_INFRA_CONTAINER_ID", std::string(netns)}};
+  return rt;
+}
 
 std::string_view CommandName(Command command) {
   switch (command) {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -28,6 +29,20 @@ struct RuntimeConf {
 enum class Command { kAdd, kDel, kCheck, kVersion, kStatus, kGc };
 // "ADD", "DEL", "CHECK", "VERSION", "STATUS", "GC".
 std::string_view CommandName(Command command);
+// The commands by the words the CLI (`minikube-net cni VERB`) and the control protocol use:
+// CommandName's, lowercase, in the order `--help` lists them.
+inline constexpr std::string_view kVerbs[] = {"add", "check", "del", "status", "gc", "version"};
+// The command `verb` names (one of kVerbs); nullopt for any other word.
+std::optional<Command> CommandOfVerb(std::string_view verb);
+// ADD, CHECK and DEL act on one pod's attachment, so they need a pod; STATUS, GC and VERSION act
+// on a node's chain.
+bool IsPodVerb(std::string_view verb);
+
+// What a runtime gives a pod's chain before the lab adds its own (containerd's, which kubelet's CRI
+// calls get): container id = the pod's netns name, its netns /run/netns/<netns>, `ifname`, and
+// CNI_ARGS IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=<pod>;
+// K8S_POD_INFRA_CONTAINER_ID=<netns>. No capability args.
+RuntimeConf PodRuntimeConf(std::string_view pod, std::string_view netns, std::string_view ifname);
 
 // PATH for a plugin: plugins exec iptables, ip, modprobe... by name. The runtime's own PATH is
 // not passed on (libcni passes os.Environ(); a CI run must not depend on the caller's shell).

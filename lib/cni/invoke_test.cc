@@ -3,6 +3,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
 #include "lib/cni/json_text.h"
 #include "lib/cni/version.h"
 
@@ -117,6 +124,40 @@ TEST(CommandName, All) {
   EXPECT_EQ(CommandName(Command::kVersion), "VERSION");
   EXPECT_EQ(CommandName(Command::kStatus), "STATUS");
   EXPECT_EQ(CommandName(Command::kGc), "GC");
+}
+
+// The CLI's and the control protocol's words for the commands: one table, each word its command.
+TEST(CommandOfVerb, EveryVerbAndNothingElse) {
+  std::vector<std::string> names;
+  for (std::string_view v : kVerbs) {
+    std::optional<Command> c = CommandOfVerb(v);
+    ASSERT_TRUE(c.has_value()) << v;
+    std::string upper(v);
+    for (char& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    EXPECT_EQ(CommandName(*c), upper);
+    names.push_back(upper);
+  }
+  EXPECT_THAT(names, ElementsAre("ADD", "CHECK", "DEL", "STATUS", "GC", "VERSION"));
+  for (std::string_view bad : {"", "ADD", "render", "delete", "add "})
+    EXPECT_FALSE(CommandOfVerb(bad).has_value()) << bad;
+  EXPECT_TRUE(IsPodVerb("add"));
+  EXPECT_TRUE(IsPodVerb("check"));
+  EXPECT_TRUE(IsPodVerb("del"));
+  for (std::string_view node : {"status", "gc", "version", "render", ""})
+    EXPECT_FALSE(IsPodVerb(node)) << node;
+}
+
+TEST(PodRuntimeConf, AsContainerdGivesIt) {
+  RuntimeConf rt = PodRuntimeConf("web-1", "mkn-lab-web-1", "eth0");
+  EXPECT_EQ(rt.container_id, "mkn-lab-web-1");
+  EXPECT_EQ(rt.netns, "/run/netns/mkn-lab-web-1");
+  EXPECT_EQ(rt.ifname, "eth0");
+  using P = std::pair<std::string, std::string>;
+  EXPECT_THAT(rt.args, ElementsAre(P{"IgnoreUnknown", "1"}, P{"K8S_POD_NAMESPACE", "default"},
+                                   P{"K8S_POD_NAME", "web-1"},
+                                   P{"K8S_POD_INFRA_CONTAINER_ID", "mkn-lab-web-1"}));
+  EXPECT_EQ(rt.capability_args, nlohmann::json::object());
+  EXPECT_TRUE(ValidateRuntimeConf(rt).ok());
 }
 
 TEST(ValidateRuntimeConf, LibcniRules) {

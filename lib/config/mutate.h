@@ -34,7 +34,7 @@ struct ScaleResult {
 // kNotFound if no such deployment; kInvalidArgument for a negative count or one over `max_pods`
 // pods in all; kResourceExhausted if no node has room.
 absl::StatusOr<ScaleResult> ScaleDeployment(ClusterSpec& spec, std::string_view deployment,
-                                            int replicas, int max_pods = 20000);
+                                            int replicas, int max_pods = kMaxPods);
 
 // Recomputes every ServiceSpec::endpoints from the selectors (pods in spec order).
 void RecomputeEndpoints(ClusterSpec& spec);

@@ -18,11 +18,6 @@
 #include "lib/strings/view.h"
 
 namespace mkn::config::internal {
-namespace {
-
-constexpr int kMaxPods = 20000;
-
-}  // namespace
 
 // A pod's CNI_ARGS and capability args; only in a CNI lab.
 void Resolver::ResolvePodCni(const RawPodCni& rc, SourcePos pod_pos, const std::string& what,

@@ -37,6 +37,11 @@ std::string_view ToString(ServiceType t);
 std::string_view ToString(Algorithm a);
 std::string_view ToString(PathType t);
 
+// The most pods a lab has in all, deployments' replicas included: the resolver refuses more, and
+// so do ScaleDeployment, `scale` and the control protocol's replica count (a bound on what one
+// process sets up; bench/bringup measures 1000).
+inline constexpr int kMaxPods = 20000;
+
 inline constexpr int kVxlanOverhead = 50;  // outer Ethernet 14 + IP 20 + UDP 8 + VXLAN 8
 inline constexpr int kVxlanPort = 4789;    // IANA
 

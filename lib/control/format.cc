@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <string_view>
 
+#include "lib/cni/invoke.h"
 #include "lib/strings/str_cat.h"
 
 namespace mkn::control {
@@ -94,10 +95,6 @@ std::string ProxyErrorNote(const ServicesAnswer& a) {
   if (a.proxy_error.empty()) return "";
   return StrCat("the userspace proxy stopped (", a.proxy_error,
                 "): Services do not answer until the cluster is brought down and up again\n");
-}
-
-bool IsPodVerb(const std::string& verb) {
-  return verb == "add" || verb == "check" || verb == "del";
 }
 
 }  // namespace
@@ -350,8 +347,8 @@ std::string CniText(const CniRequest& r, const CniAnswer& a, bool show_exec) {
               "\n");
   } else if (!show_exec) {
     StrAppend(&out, "cni ", r.verb,
-              IsPodVerb(r.verb) ? StrCat(" ", r.pod) : StrCat(" node ", a.node), ": ok (", a.ncalls,
-              " plugin calls)\n");
+              cni::IsPodVerb(r.verb) ? StrCat(" ", r.pod) : StrCat(" node ", a.node), ": ok (",
+              a.ncalls, " plugin calls)\n");
   }
   return out;
 }

@@ -9,6 +9,8 @@
 #include <string>
 #include <utility>
 
+#include "lib/cni/invoke.h"
+#include "lib/cni/json_text.h"
 #include "lib/proxy/nft_ruleset.h"
 #include "lib/strings/str_cat.h"
 
@@ -17,11 +19,10 @@ namespace {
 
 using json = nlohmann::json;
 
-// A field's place in messages: "services[0].ports[1].port".
-std::string Join(std::string_view parent, std::string_view key) {
-  return parent.empty() ? std::string(key) : StrCat(parent, ".", key);
-}
-std::string Index(std::string_view parent, size_t i) { return StrCat(parent, "[", i, "]"); }
+// A field's place in messages, "services[0].ports[1].port": written as a plugin result's fields
+// are (lib/cni/json_text.h).
+using cni::IndexPath;
+using cni::JoinPath;
 
 // A value as an error message quotes it: short, never throwing on bad UTF-8.
 std::string Got(const json& v) {
@@ -42,7 +43,7 @@ class Reader {
 
   bool ok() const { return status_.ok(); }
   const absl::Status& status() const { return status_; }
-  std::string Path(std::string_view key) const { return Join(path_, key); }
+  std::string Path(std::string_view key) const { return JoinPath(path_, key); }
 
   std::string Str(std::string_view key) { return ReadStr(key, /*required=*/true); }
   std::string OptStr(std::string_view key) { return ReadStr(key, /*required=*/false); }
@@ -150,7 +151,7 @@ std::vector<T> ReadObjects(Reader& parent, const json* arr, const std::string& p
   std::vector<T> out;
   if (arr == nullptr) return out;
   for (size_t i = 0; i < arr->size() && parent.ok(); ++i) {
-    Reader r((*arr)[i], Index(path, i));
+    Reader r((*arr)[i], IndexPath(path, i));
     T t = read(r);
     if (!r.ok()) parent.Take(r.status());
     out.push_back(std::move(t));
@@ -164,7 +165,7 @@ std::vector<std::string> ReadStrings(Reader& parent, const json* arr, const std:
   for (size_t i = 0; i < arr->size(); ++i) {
     const json& v = (*arr)[i];
     if (!v.is_string()) {
-      parent.Fail(Index(path, i), StrCat("want a string, got ", Got(v)));
+      parent.Fail(IndexPath(path, i), StrCat("want a string, got ", Got(v)));
       break;
     }
     out.push_back(v.get<std::string>());
@@ -180,7 +181,6 @@ absl::StatusOr<T> Done(const Reader& r, T value) {
 
 constexpr int64_t kMaxPort = 65535;
 constexpr int64_t kMaxAffinityTimeout = 86400;  // seconds, as the lab file allows
-constexpr std::string_view kCniVerbs[] = {"add", "check", "del", "status", "gc", "version"};
 // Status class keys of a route's counters, in RouteStats::by_class order.
 constexpr std::string_view kClassKeys[] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
 
@@ -205,7 +205,7 @@ std::map<std::string, uint64_t> ReadDrops(Reader& r) {
   if (const json* drops = r.Object("drops")) {
     for (const auto& [reason, n] : drops->items()) {
       if (!n.is_number_unsigned()) {
-        r.Fail(Join(r.Path("drops"), reason),
+        r.Fail(JoinPath(r.Path("drops"), reason),
                StrCat("want a count (an integer >= 0), got ", Got(n)));
         break;
       }
@@ -437,7 +437,7 @@ absl::StatusOr<ScaleRequest> FromJson(const json& j) {
   Reader r(j, "", ScaleRequest::kVerb);
   ScaleRequest req;
   req.deployment = r.Str("deployment");
-  req.replicas = static_cast<int>(r.Int("replicas", 0, kMaxReplicas));
+  req.replicas = static_cast<int>(r.Int("replicas", 0, config::kMaxPods));
   return Done(r, std::move(req));
 }
 template <>
@@ -447,8 +447,7 @@ absl::StatusOr<CniRequest> FromJson(const json& j) {
   req.verb = r.Str("cni_verb");
   req.pod = r.OptStr("pod");
   req.node = r.OptStr("node");
-  if (r.ok() &&
-      std::find(std::begin(kCniVerbs), std::end(kCniVerbs), req.verb) == std::end(kCniVerbs)) {
+  if (r.ok() && !cni::CommandOfVerb(req.verb)) {
     r.Fail("cni_verb",
            StrCat("want add, check, del, status, gc or version, got \"", req.verb, "\""));
   }

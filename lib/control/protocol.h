@@ -46,10 +46,6 @@
 
 namespace mkn::control {
 
-// The most replicas `scale` asks for: the lab's own limit on pods (lib/config's resolver and
-// ScaleDeployment refuse more), so a number past it is refused before it reaches the cluster.
-inline constexpr int kMaxReplicas = 20000;
-
 // --- answers ---------------------------------------------------------------------------------
 
 // A service port's counters, summed over nodes. Userspace: the proxy's own (every field);
@@ -268,7 +264,7 @@ struct ScaleRequest {
   static constexpr std::string_view kVerb = "scale";
   using Answer = ScaleAnswer;
   std::string deployment;
-  int replicas = 0;  // 0..kMaxReplicas
+  int replicas = 0;  // 0..config::kMaxPods: a number past it is refused before the cluster sees it
   bool operator==(const ScaleRequest&) const = default;
 };
 

@@ -25,7 +25,7 @@ TEST(Protocol, EveryRequestRoundTrips) {
       ConntrackRequest{"node2"},
       KillRequest{"web-1"},
       ScaleRequest{"web", 0},
-      ScaleRequest{"web", kMaxReplicas},
+      ScaleRequest{"web", config::kMaxPods},
       CniRequest{"add", "web-1", ""},
       CniRequest{"status", "", "node2"},
       CniRequest{"version", "", ""},

@@ -5,13 +5,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <boost/asio.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <cctype>
 #include <charconv>
 #include <chrono>
@@ -26,20 +23,15 @@
 #include <optional>
 #include <string_view>
 #include <thread>
-#include <utility>  // before Asio: Boost 1.74's asio/awaitable.hpp uses std::exchange without including it
+#include <utility>
 #include <vector>
 
 #include "absl/strings/ascii.h"
 #include "lib/strings/str_cat.h"
 #include "lib/strings/view.h"
+#include "vnet/kernel/asio.h"  // asio, beast, http, tcp, udp
 
 namespace mkn::vnet {
-
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = asio::ip::tcp;
-using udp = asio::ip::udp;
 
 namespace {
 

@@ -11,6 +11,7 @@
 #include <sstream>
 #include <vector>
 
+#include "lib/cni/invoke.h"
 #include "lib/config/toml/load.h"
 #include "lib/control/usage.h"
 #include "lib/net/naming.h"
@@ -23,10 +24,6 @@
 
 namespace mkn::vnet {
 namespace {
-
-bool IsPodVerb(const std::string& verb) {
-  return verb == "add" || verb == "check" || verb == "del";
-}
 
 // Appends every line of `path` to `out`, each after `prefix` (a missing file adds nothing).
 void AppendLines(const std::string& path, const std::string& prefix, std::string& out) {
@@ -161,7 +158,7 @@ absl::Status EnterNetnsOf(const ClusterState& s, const std::string& name) {
 absl::StatusOr<control::CniAnswer> RunCniVerb(const ClusterState& s,
                                               const control::CniRequest& request) {
   const std::string& verb = request.verb;
-  const bool per_pod = IsPodVerb(verb);
+  const bool per_pod = cni::IsPodVerb(verb);
   if (per_pod && request.pod.empty())
     return absl::InvalidArgumentError(StrCat("cni ", verb, ": name a pod"));
   if (IsAlive(s.owner)) {
@@ -206,13 +203,7 @@ absl::StatusOr<control::CniAnswer> RunCniVerb(const ClusterState& s,
   if (pod != nullptr) {
     // What `up` gives this pod's chain (the node's ifname, the lab's cni_args and capability args),
     // from the lab file the cluster came up with; else the runtime's defaults.
-    rt.container_id = pod->netns;
-    rt.netns = StrCat(net::kNetnsDir, "/", pod->netns);
-    rt.ifname = "eth0";
-    rt.args = {{"IgnoreUnknown", "1"},
-               {"K8S_POD_NAMESPACE", "default"},
-               {"K8S_POD_NAME", pod->name},
-               {"K8S_POD_INFRA_CONTAINER_ID", pod->netns}};
+    rt = cni::PodRuntimeConf(pod->name, pod->netns, "eth0");
     if (std::ifstream in(s.lab); in) {
       std::stringstream ss;
       ss << in.rdbuf();

@@ -17,6 +17,7 @@
 #include <variant>
 #include <vector>
 
+#include "lib/cni/invoke.h"
 #include "lib/control/protocol.h"
 #include "lib/control/usage.h"
 #include "lib/net/naming.h"
@@ -207,7 +208,7 @@ class ControlHandler {
     if (node >= static_cast<int>(impl_.cni_nodes.size()) || !impl_.cni_nodes[node])
       return absl::FailedPreconditionError("that node's chain is not open");
     CniNode& cn = *impl_.cni_nodes[node];
-    if ((r.verb == "add" || r.verb == "check" || r.verb == "del") && pod == nullptr)
+    if (cni::IsPodVerb(r.verb) && pod == nullptr)
       return absl::InvalidArgumentError(StrCat("cni ", r.verb, ": name a pod"));
     ChainOutcome out = cn.RunVerb(
         r.verb, pod != nullptr ? cn.AsCached(PodRuntimeConf(spec, *pod)) : cni::RuntimeConf{});

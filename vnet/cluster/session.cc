@@ -38,6 +38,7 @@
 #include "vnet/cluster/state.h"
 #include "vnet/kernel/errors.h"
 #include "vnet/kernel/fd.h"
+#include "vnet/kernel/process.h"
 
 namespace mkn::vnet {
 namespace {
@@ -335,10 +336,7 @@ absl::StatusOr<int> RunSession(const config::ClusterSpec& spec, const SessionOpt
 
   // Signals are taken synchronously by this thread; every thread created after this inherits the
   // mask.
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGCHLD}) sigaddset(&sigs, s);
-  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  const sigset_t sigs = BlockStopSignals({SIGCHLD});
 
   // -d: what is said before the cluster is ready goes to the terminal, and again into up.log.
   std::mutex early_mu;

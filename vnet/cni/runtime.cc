@@ -489,19 +489,29 @@ cni::RuntimeConf CniNode::AsCached(const cni::RuntimeConf& rt) const {
 }
 
 ChainOutcome CniNode::RunVerb(std::string_view verb, const cni::RuntimeConf& rt) {
-  if (verb == "add") return Add(rt);
-  if (verb == "check") return Check(rt);
-  if (verb == "del") return Del(rt);
-  if (verb == "status") return Status();
-  if (verb == "version") return Version();
-  if (verb == "gc") {
-    std::vector<cni::Attachment> valid;
-    for (const cni::RuntimeConf& a : Attachments()) valid.push_back({a.container_id, a.ifname});
-    return Gc(valid);
+  std::optional<cni::Command> command = cni::CommandOfVerb(verb);
+  if (!command) {
+    ChainOutcome out;
+    out.status = absl::InvalidArgumentError(StrCat("cni: unknown verb \"", verb, "\""));
+    return out;
   }
-  ChainOutcome out;
-  out.status = absl::InvalidArgumentError(StrCat("cni: unknown verb \"", verb, "\""));
-  return out;
+  switch (*command) {
+    case cni::Command::kAdd:
+      return Add(rt);
+    case cni::Command::kCheck:
+      return Check(rt);
+    case cni::Command::kDel:
+      return Del(rt);
+    case cni::Command::kStatus:
+      return Status();
+    case cni::Command::kVersion:
+      return Version();
+    case cni::Command::kGc:
+      break;
+  }
+  std::vector<cni::Attachment> valid;
+  for (const cni::RuntimeConf& a : Attachments()) valid.push_back({a.container_id, a.ifname});
+  return Gc(valid);
 }
 
 ChainOutcome CniNode::Add(const cni::RuntimeConf& rt) {
@@ -632,14 +642,7 @@ ChainOutcome CniNode::Version() {
 // --- pods ----------------------------------------------------------------------------------------
 
 cni::RuntimeConf PodRuntimeConf(const config::ClusterSpec& spec, const config::PodSpec& pod) {
-  cni::RuntimeConf rt;
-  rt.container_id = pod.netns;
-  rt.netns = StrCat("/run/netns/", pod.netns);
-  rt.ifname = spec.nodes[pod.node].cni.ifname;
-  rt.args = {{"IgnoreUnknown", "1"},
-             {"K8S_POD_NAMESPACE", "default"},
-             {"K8S_POD_NAME", pod.name},
-             {"K8S_POD_INFRA_CONTAINER_ID", pod.netns}};
+  cni::RuntimeConf rt = cni::PodRuntimeConf(pod.name, pod.netns, spec.nodes[pod.node].cni.ifname);
   for (const auto& kv : pod.cni.args) rt.args.push_back(kv);
   json caps = json::object();
   if (!pod.cni.port_mappings.empty()) {

@@ -11,19 +11,10 @@
 
 #include <chrono>
 #include <cstddef>
-#include <utility>
 
-// After <utility>: Asio 1.74's awaitable.hpp uses std::exchange without including it.
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
+#include "vnet/kernel/asio.h"  // asio, beast, http, tcp: mkn::vnet's names for them
 
 namespace mkn::vnet::edge_internal {
-
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = asio::ip::tcp;
 
 using Executor = asio::io_context::executor_type;
 template <class T = void>

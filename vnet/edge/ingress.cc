@@ -35,8 +35,6 @@
 
 namespace mkn::vnet {
 
-namespace asio = edge_internal::asio;
-namespace beast = edge_internal::beast;
 using edge_internal::Acceptor;
 using edge_internal::BufferLease;
 using edge_internal::ConnSlot;
@@ -45,7 +43,6 @@ using edge_internal::ProxySession;
 using edge_internal::Snapshot;
 using edge_internal::Socket;
 using edge_internal::SocketFactory;
-using edge_internal::tcp;
 using edge_internal::TcpStream;
 using edge_internal::Timer;
 using edge_internal::TlsStream;

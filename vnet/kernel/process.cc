@@ -20,6 +20,27 @@ extern char** environ;
 
 namespace mkn::vnet {
 
+sigset_t StopSignals(std::initializer_list<int> also) {
+  sigset_t s;
+  sigemptyset(&s);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&s, sig);
+  for (int sig : also) sigaddset(&s, sig);
+  return s;
+}
+
+sigset_t BlockStopSignals(std::initializer_list<int> also) {
+  sigset_t s = StopSignals(also);
+  ::pthread_sigmask(SIG_BLOCK, &s, nullptr);
+  return s;
+}
+
+bool StopSignalPending() {
+  sigset_t pending;
+  if (::sigpending(&pending) != 0) return false;
+  return sigismember(&pending, SIGINT) == 1 || sigismember(&pending, SIGTERM) == 1 ||
+         sigismember(&pending, SIGHUP) == 1;
+}
+
 uint64_t ProcessStartTime(pid_t pid) {
   std::ifstream in(StrCat("/proc/", pid, "/stat"));
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

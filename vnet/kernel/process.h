@@ -6,9 +6,11 @@
 // identified by pid *and* start time, so a recycled pid is never signalled.
 #pragma once
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <utility>
 #include <vector>
@@ -36,6 +38,16 @@ absl::StatusOr<ChildProcess> Spawn(int netns_fd, const std::vector<std::string>&
 // process may vanish between any two calls.
 uint64_t ProcessStartTime(pid_t pid);
 bool IsAlive(const ChildProcess& p);
+
+// The signals that ask minikube-net to stop: SIGINT (Ctrl-C), SIGTERM (`down`, kill(1)), SIGHUP
+// (the terminal went away); and `also`.
+sigset_t StopSignals(std::initializer_list<int> also = {});
+// Blocks StopSignals(also) on the calling thread and returns that set, so that they stay pending
+// until this thread takes them (sigwaitinfo) or looks (StopSignalPending); a thread created
+// afterwards inherits the mask, so call it before starting any. It cannot fail (the set is valid).
+sigset_t BlockStopSignals(std::initializer_list<int> also = {});
+// A stop signal is pending (they are blocked: BlockStopSignals).
+bool StopSignalPending();
 
 // SIGTERM to each container's process group, then SIGKILL to what is still alive after grace_ms.
 // Reaps our own children.

@@ -10,6 +10,7 @@
 #include "lib/strings/str_cat.h"
 #include "vnet/cluster/client.h"
 #include "vnet/cni/verify/verify.h"
+#include "vnet/kernel/process.h"
 
 namespace mkn::vnet {
 
@@ -30,10 +31,7 @@ absl::StatusOr<bool> RunVerifyCommand(const config::ClusterSpec& spec, const Ver
   }
   if (absl::Status st = CheckPrivileges(); !st.ok()) return st;
   // As `up`: signals are taken by this thread (a pending one ends the suite, the lab goes down).
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&sigs, s);
-  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  BlockStopSignals();
   const bool color = isatty(1) == 1;
   const std::string suite = StrCat("verify.", spec.name);
   VerifyOptions o;

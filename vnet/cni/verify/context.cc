@@ -17,6 +17,7 @@
 #include "lib/strings/str_cat.h"
 #include "vnet/cni/exec.h"
 #include "vnet/kernel/netns.h"
+#include "vnet/kernel/process.h"
 
 namespace mkn::vnet::verify_internal {
 namespace {
@@ -250,14 +251,7 @@ std::string NeedsAddReason(const Ctx& c) {
   return "needs a working ADD: no pod of the lab got one (see spec.add)";
 }
 
-bool Ctx::Stopping() const { return stop.load() || limits.Expired() || StopRequested(); }
-
-bool StopRequested() {
-  sigset_t pending;
-  if (sigpending(&pending) != 0) return false;
-  return sigismember(&pending, SIGINT) == 1 || sigismember(&pending, SIGTERM) == 1 ||
-         sigismember(&pending, SIGHUP) == 1;
-}
+bool Ctx::Stopping() const { return stop.load() || limits.Expired() || StopSignalPending(); }
 
 // --- the chain ---------------------------------------------------------------------------------
 

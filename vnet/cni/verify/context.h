@@ -142,9 +142,6 @@ std::vector<int> OkPods(const Ctx& c);
 bool ChainHas(const Ctx& c, const std::string& type);
 bool ChainHasCapability(const Ctx& c, const std::string& cap);
 
-// A SIGINT/SIGTERM/SIGHUP is pending (the caller blocks them): stop at the next safe point.
-bool StopRequested();
-
 // --- the chain
 
 // A test pod on `node` named mkn-<cluster>-vfy-<label>-<n> (see TestPod::Make for the Status).

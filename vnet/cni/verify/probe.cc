@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "absl/strings/str_join.h"
+#include "lib/cni/invoke.h"
 #include "lib/cni/suite.h"
 #include "lib/net/naming.h"
 #include "lib/status/status.h"
@@ -180,13 +181,7 @@ absl::StatusOr<std::unique_ptr<TestPod>> TestPod::Make(const std::string& cluste
   if (ToolResult o = RunTool(p->netns_.fd(), {"ip", "link", "set", "lo", "down"}); !o.ok) {
     return absl::InternalError(StrCat("make test pod netns ", name, ": ", o.Say()));
   }
-  p->rt_.container_id = name;
-  p->rt_.netns = StrCat(net::kNetnsDir, "/", name);
-  p->rt_.ifname = ifname;
-  p->rt_.args = {{"IgnoreUnknown", "1"},
-                 {"K8S_POD_NAMESPACE", "default"},
-                 {"K8S_POD_NAME", object},
-                 {"K8S_POD_INFRA_CONTAINER_ID", name}};
+  p->rt_ = cni::PodRuntimeConf(object, name, ifname);
   return p;
 }
 

@@ -20,6 +20,7 @@
 #include "vnet/cluster/cluster.h"
 #include "vnet/cni/verify/checks.h"
 #include "vnet/cni/verify/context.h"
+#include "vnet/kernel/process.h"
 
 namespace mkn::vnet {
 namespace verify_internal {
@@ -141,7 +142,7 @@ class Runner {
 
   // Why no further check may start: "" to go on.
   std::string StopReason() const {
-    if (StopRequested()) return "interrupted";
+    if (StopSignalPending()) return "interrupted";
     if (c_.stop.load()) return StrCat("--fail-fast: ", failed_first_, " failed");
     if (c_.limits.Expired())
       return StrCat("the --timeout of ", cni::FormatRunTimeout(c_.opt.timeout), " ran out");
@@ -292,9 +293,7 @@ absl::StatusOr<VerifyRun> RunVerify(const config::ClusterSpec& spec, const Verif
   const std::vector<cni::CheckReport>& reports = run.reports;
   if (options.keep && !interrupted) {
     if (options.kept) options.kept(reports);
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&sigs, s);
+    const sigset_t sigs = StopSignals();
     siginfo_t info;
     while (sigwaitinfo(&sigs, &info) < 0) {
     }

@@ -23,8 +23,9 @@
 // ADD skip with that reason instead of each waiting out the same failure.
 //
 // Needs CAP_NET_ADMIN and CAP_SYS_ADMIN (it runs `up`). SIGINT/SIGTERM/SIGHUP should be blocked by
-// the caller (as `up` does): a pending one stops the suite after the current check, the lab is torn
-// down; with `keep`, RunVerify waits for one of them before tearing down.
+// the caller (vnet/kernel/process.h's BlockStopSignals, as `up` does): a pending one stops the
+// suite after the current check, the lab is torn down; with `keep`, RunVerify waits for one of them
+// before tearing down.
 #pragma once
 
 #include <chrono>
