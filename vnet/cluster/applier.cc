@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 
@@ -187,7 +188,9 @@ class Worker {
   absl::Status Do(const CreateNetns& s) {
     // This worker is disposable (STYLE.md §4): it moves into the new netns and works on there.
     current_ = "";
-    absl::StatusOr<NamedNetns> ns = NamedNetns::CreateOnThisThread(s.name, marker_);
+    // The socket that set the marker stays open for the steps in this netns: no second one.
+    std::optional<NlSocket> sock;
+    absl::StatusOr<NamedNetns> ns = NamedNetns::CreateOnThisThread(s.name, marker_, &sock);
     if (absl::IsAlreadyExists(ns.status())) {
       return absl::AlreadyExistsError(
           StrCat("netns ", s.name,
@@ -197,6 +200,7 @@ class Worker {
     MKN_RETURN_IF_ERROR(ns.status());
     reg_.AddNetns(std::move(*ns));
     current_ = s.name;
+    if (sock) sockets_.insert_or_assign(s.name, std::move(*sock));
     return absl::OkStatus();
   }
   absl::Status Do(const SetSysctl& s) {

@@ -155,7 +155,8 @@ bool HaveNetAdmin() {
 // --- NamedNetns ---------------------------------------------------------------------------------
 
 absl::StatusOr<NamedNetns> NamedNetns::CreateOnThisThread(std::string_view name,
-                                                          std::optional<std::string_view> marker) {
+                                                          std::optional<std::string_view> marker,
+                                                          std::optional<NlSocket>* socket) {
   auto named = [&](const absl::Status& st) {
     return absl::Status(st.code(), StrCat("create netns ", name, ": ", st.message()));
   };
@@ -165,6 +166,7 @@ absl::StatusOr<NamedNetns> NamedNetns::CreateOnThisThread(std::string_view name,
     absl::StatusOr<NlSocket> sock = NlSocket::Open();
     if (!sock.ok()) return named(sock.status());
     if (absl::Status st = sock->SetUpWithAlias("lo", *marker); !st.ok()) return named(st);
+    if (socket != nullptr) socket->emplace(std::move(*sock));
   }
   absl::Status mounted = MountCurrentNetns(name);
   if (absl::IsAlreadyExists(mounted)) {

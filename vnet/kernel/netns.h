@@ -17,6 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "vnet/kernel/fd.h"
+#include "vnet/kernel/netlink.h"
 
 namespace mkn::vnet {
 
@@ -82,9 +83,12 @@ class NamedNetns {
                                            std::optional<std::string_view> marker = std::nullopt);
   // The same on the calling thread, which is left inside the new netns (on an error, possibly in an
   // unnamed new netns that dies with the thread). Only for a thread that is itself disposable, such
-  // as the applier's workers, which go on to work in the netns they made.
+  // as the applier's workers, which go on to work in the netns they made. With a marker and
+  // `socket`, the NETLINK_ROUTE socket opened inside the new netns to set the marker is handed over
+  // in *socket instead of closed, for the caller's requests there.
   static absl::StatusOr<NamedNetns> CreateOnThisThread(
-      std::string_view name, std::optional<std::string_view> marker = std::nullopt);
+      std::string_view name, std::optional<std::string_view> marker = std::nullopt,
+      std::optional<NlSocket>* socket = nullptr);
 
   NamedNetns() = default;  // empty
   NamedNetns(NamedNetns&& o) noexcept : name_(std::exchange(o.name_, {})), fd_(std::move(o.fd_)) {}

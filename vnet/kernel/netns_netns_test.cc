@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -214,6 +215,27 @@ TEST_F(NamedNetnsTest, CreationErrorsHaveTheDeclaredCodes) {
     return absl::OkStatus();
   });
   EXPECT_TRUE(st.ok()) << st;
+}
+
+// The socket that set the marker is handed over, open inside the new netns (the applier's worker
+// goes on with it instead of opening a second).
+TEST_F(NamedNetnsTest, CreateOnThisThreadCanHandOverItsSocket) {
+  absl::StatusOr<NamedNetns> ns = absl::InternalError("not run");
+  std::optional<NlSocket> sock;
+  absl::StatusOr<LinkInfo> lo = absl::InternalError("not run");
+  std::thread t([&] {
+    ns = NamedNetns::CreateOnThisThread("mkn-t-sock", "minikube-net:t", &sock);
+    if (sock) lo = sock->GetLink("lo");
+  });
+  t.join();
+  ASSERT_TRUE(ns.ok()) << ns.status();
+  ASSERT_TRUE(sock.has_value());
+  ASSERT_TRUE(lo.ok()) << lo.status();
+  EXPECT_EQ(lo->alias, "minikube-net:t");  // the new netns's lo, as the marker left it
+  // Used from another thread, the socket still speaks for the netns it was opened in.
+  absl::StatusOr<LinkInfo> again = sock->GetLink("lo");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->alias, "minikube-net:t");
 }
 
 TEST_F(NamedNetnsTest, ErrorsSayWhichNetns) {
