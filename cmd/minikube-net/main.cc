@@ -186,7 +186,8 @@ int RunUp(const UpFlags& f) {
   o.workers = f.workers;
   o.notice = Notice;
   if (const char* at = std::getenv("MKN_FAIL_AT_STEP")) o.fail_at_step = std::atoi(at);  // e2e
-  absl::StatusOr<int> r = vnet::RunSession(*spec, o);
+  o.meter = isatty(2) == 1;
+  absl::StatusOr<int> r = vnet::RunSession(*spec, o, std::cout, std::cerr);
   return r.ok() ? *r : Exit(r.status());
 }
 
@@ -255,9 +256,9 @@ int RunGet(const std::string& what, const std::string& cluster, const std::strin
   absl::StatusOr<vnet::ClusterState> s = vnet::PickCluster(cluster);
   if (!s.ok()) return Exit(s.status());
   if (what == "pods" || what == "pod") {
-    std::cout << (json ? vnet::PodsJson(*s) : control::PodsTable(vnet::PodRows(*s)));
+    std::cout << (json ? control::PodsJson(*s) : control::PodsTable(vnet::PodRows(*s)));
   } else {
-    std::cout << (json ? vnet::NodesJson(*s) : control::NodesTable(vnet::NodeRows(*s)));
+    std::cout << (json ? control::NodesJson(*s) : control::NodesTable(vnet::NodeRows(*s)));
   }
   return kExitOk;
 }
@@ -410,11 +411,12 @@ int RunVerifyCommand(const VerifyFlags& f) {
                         .keep = f.keep,
                         .fail_fast = f.fail_fast,
                         .timeout = *timeout,
-                        .churn_pods = f.churn};
+                        .churn_pods = f.churn,
+                        .color = isatty(1) == 1};
   int code = kExitOk;
   std::optional<config::ClusterSpec> spec = Lab(c.lab, code);
   if (!spec) return code;
-  absl::StatusOr<bool> passed = vnet::RunVerifyCommand(*spec, c);
+  absl::StatusOr<bool> passed = vnet::RunVerifyCommand(*spec, c, std::cout, std::cerr);
   if (!passed.ok()) return Exit(passed.status());
   return *passed ? kExitOk : kExitFailure;
 }

@@ -92,10 +92,10 @@ absl::Status AfterCleanup(const absl::Status& cause, const std::vector<std::stri
 }
 
 absl::StatusOr<TeardownReport> RemoveFromState(const ClusterState& s) {
-  StopProcesses(s.Processes());
+  StopProcesses(ProcessesOf(s));
   // A CNI lab: DEL of every attachment from the cached results, while the namespaces still exist.
   CniTeardownReport cni = CniTeardown(s.cluster);
-  MKN_ASSIGN_OR_RETURN(TeardownReport r, Teardown(s.Netns(), s.marker));
+  MKN_ASSIGN_OR_RETURN(TeardownReport r, Teardown(NetnsOf(s), s.marker));
   AddCniReport(cni, r);
   if (s.network.rfind("cni", 0) == 0) HeldAsPluginLeaks(r);  // "cni/host-gw", ... (StateFromSpec)
   MKN_RETURN_IF_ERROR(RemoveStateDir(s.cluster));
@@ -348,7 +348,7 @@ absl::StatusOr<TeardownReport> RunningCluster::Down() {
       warnings.push_back(StrCat("record phase \"stopping\": ", s.message()));
     if (impl_->proxy) impl_->proxy->Stop();  // closes the TUNs
     if (impl_->apps) impl_->apps->Stop();    // closes every socket held in a pod
-    StopProcesses(state_.Processes());
+    StopProcesses(ProcessesOf(state_));
   }
   if (impl_->control) impl_->control->Stop();
   // A CNI lab: DEL of every attachment (from the cached results, as a later `down` would), then
@@ -372,7 +372,7 @@ absl::StatusOr<TeardownReport> RunningCluster::Down() {
     return absl::Status(s.code(),
                         StrCat(s.message(), "; before that: ", absl::StrJoin(warnings, "; ")));
   };
-  absl::StatusOr<TeardownReport> r = Teardown(state_.Netns(), state_.marker);
+  absl::StatusOr<TeardownReport> r = Teardown(NetnsOf(state_), state_.marker);
   if (!r.ok()) return with_warnings(r.status());  // the state stays: `down` can try again
   AddCniReport(cni, *r);
   if (impl_->spec.cni_mode) HeldAsPluginLeaks(*r);
@@ -497,7 +497,7 @@ absl::Status RunningCluster::StartCommands(const std::vector<plan::StartCommand>
     for (PodState& p : state_.pods) {
       if (p.name != c.pod) continue;
       for (ContainerState& cs : p.containers) {
-        if (cs.name == c.container) cs.process = *child;
+        if (cs.name == c.container) cs.process = IdOf(*child);
       }
     }
   }
@@ -571,7 +571,7 @@ absl::Status RunningCluster::RemovePodNow(const config::PodSpec& pod) {
   std::vector<ChildProcess> procs;
   if (PodState* ps = const_cast<PodState*>(state_.FindPod(pod.name))) {
     for (ContainerState& c : ps->containers) {
-      if (c.process.pid > 0) procs.push_back(c.process);
+      if (c.process.pid > 0) procs.push_back(ChildOf(c.process));
       c.process = {};
     }
   }

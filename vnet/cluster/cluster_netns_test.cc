@@ -57,7 +57,7 @@ TEST(RunningCluster, UpServesAndDownRemovesEverything) {
   ASSERT_TRUE(ReadState("rc").ok());
   EXPECT_EQ(ReadState("rc")->phase, "ready");
   EXPECT_EQ(LockHolder("rc").pid, getpid());  // the lock file names its holder
-  std::vector<ChildProcess> procs = st.Processes();
+  std::vector<ChildProcess> procs = ProcessesOf(st);
   ASSERT_EQ(procs.size(), 1u);
   EXPECT_TRUE(IsAlive(procs[0]));
   // The command runs in its pod's netns; the app answers across the overlay.

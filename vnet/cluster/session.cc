@@ -13,15 +13,14 @@
 #include <chrono>
 #include <cinttypes>
 #include <cstdint>
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <iostream>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <ostream>
 #include <sstream>
 #include <string_view>
 #include <thread>
@@ -185,14 +184,15 @@ int64_t MsSince(std::chrono::steady_clock::time_point t0) {
       .count();
 }
 
-// -d, in the parent: relays the child's stdout and stderr, each to its own, until it is ready;
-// then returns 0. When the child failed before (EOF on `ready` without its byte), its exit status.
-// A stop signal (read from `sigfd`, a signalfd) is passed on to the child, which is in a session
-// of its own where the terminal's Ctrl-C does not reach it: it stops where it is and rolls back,
-// and its status (130 for SIGINT) is ours, as it would be in the foreground.
-int RelayUntilReady(pid_t child, int out, int err, int ready, int sigfd) {
+// -d, in the parent: relays the child's stdout and stderr, each to its own stream, until it is
+// ready; then returns 0. When the child failed before (EOF on `ready` without its byte), its exit
+// status. A stop signal (read from `sigfd`, a signalfd) is passed on to the child, which is in a
+// session of its own where the terminal's Ctrl-C does not reach it: it stops where it is and rolls
+// back, and its status (130 for SIGINT) is ours, as it would be in the foreground.
+int RelayUntilReady(pid_t child, int out, int err, int ready, int sigfd, std::ostream& out_to,
+                    std::ostream& err_to) {
   pollfd p[3] = {{out, POLLIN, 0}, {err, POLLIN, 0}, {sigfd, POLLIN, 0}};
-  FILE* to[2] = {stdout, stderr};
+  std::ostream* to[2] = {&out_to, &err_to};
   char buf[4096];
   int forwarded = 0;
   for (int open = 2; open > 0;) {
@@ -216,8 +216,8 @@ int RelayUntilReady(pid_t child, int out, int err, int ready, int sigfd) {
         --open;
         continue;
       }
-      fwrite(buf, 1, static_cast<size_t>(n), to[i]);
-      fflush(to[i]);
+      to[i]->write(buf, n);
+      to[i]->flush();
     }
   }
   char byte = 0;
@@ -301,7 +301,8 @@ std::string TeardownReportText(const TeardownReport& r) {
   return out;
 }
 
-absl::StatusOr<int> RunSession(const config::ClusterSpec& spec, const SessionOptions& f) {
+absl::StatusOr<int> RunSession(const config::ClusterSpec& spec, const SessionOptions& f,
+                               std::ostream& out_stream, std::ostream& err_stream) {
   // -d: the child runs the cluster; the parent relays its stdout and stderr (each to its own) until
   // it is ready, then exits. Readiness comes on a pipe of its own: one byte when ready; EOF without
   // it means the child failed (its exit code).
@@ -311,10 +312,7 @@ absl::StatusOr<int> RunSession(const config::ClusterSpec& spec, const SessionOpt
       return KernelError(errno, "pipe");
     // The parent takes the stop signals from a signalfd to pass them on; blocked before the fork,
     // the child starts with them blocked too, as it would block them itself.
-    sigset_t stop;
-    sigemptyset(&stop);
-    for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&stop, s);
-    pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+    const sigset_t stop = BlockStopSignals();
     Fd sigfd(signalfd(-1, &stop, SFD_CLOEXEC));
     if (!sigfd.valid()) return KernelError(errno, "signalfd");
     pid_t pid = fork();
@@ -323,7 +321,7 @@ absl::StatusOr<int> RunSession(const config::ClusterSpec& spec, const SessionOpt
       close(out[1]);
       close(err[1]);
       close(ready[1]);
-      return RelayUntilReady(pid, out[0], err[0], ready[0], sigfd.get());
+      return RelayUntilReady(pid, out[0], err[0], ready[0], sigfd.get(), out_stream, err_stream);
     }
     sigfd.Reset();
     close(out[0]);
@@ -351,16 +349,18 @@ absl::StatusOr<int> RunSession(const config::ClusterSpec& spec, const SessionOpt
 
   std::atomic<size_t> progress{0};
   const size_t total = plan::BuildPlan(spec).steps.size();
-  const bool tty = isatty(2) && !f.detach;
+  const bool tty = f.meter && !f.detach;
   std::atomic<bool> done{false};
   std::thread meter;
   if (tty) {
     meter = std::thread([&] {
       while (!done) {
-        fprintf(stderr, "\rcreating %s: %zu/%zu steps", spec.name.c_str(), progress.load(), total);
+        // One write a line: a notice from another thread comes between two, never inside one.
+        err_stream << StrCat("\rcreating ", spec.name, ": ", progress.load(), "/", total, " steps")
+                   << std::flush;
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
       }
-      fprintf(stderr, "\r\033[K");
+      err_stream << "\r\033[K" << std::flush;
     });
   }
   UpOptions uo;
@@ -372,16 +372,8 @@ absl::StatusOr<int> RunSession(const config::ClusterSpec& spec, const SessionOpt
   uo.fail_at_step = f.fail_at_step;
   // The stop signals stay blocked (and pending) while Up runs: it asks between its steps, and stops
   // there through its own rollback instead of finishing a cluster nobody wants any more.
-  sigset_t stop_sigs;
-  sigemptyset(&stop_sigs);
-  for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&stop_sigs, s);
-  uo.stop_requested = [] {
-    sigset_t pending;
-    if (sigpending(&pending) < 0) return false;
-    for (int s : {SIGINT, SIGTERM, SIGHUP})
-      if (sigismember(&pending, s) == 1) return true;
-    return false;
-  };
+  const sigset_t stop_sigs = StopSignals();
+  uo.stop_requested = [] { return StopSignalPending(); };
   absl::StatusOr<std::unique_ptr<RunningCluster>> rc = RunningCluster::Up(spec, uo);
   done = true;
   if (meter.joinable()) meter.join();
@@ -405,20 +397,20 @@ absl::StatusOr<int> RunSession(const config::ClusterSpec& spec, const SessionOpt
     StrAppend(&ready_text, "running in the background as pid ", getpid(),
               "; stop it with: minikube-net down ", st.cluster, "\n");
   }
-  std::cout << ready_text;
+  out_stream << ready_text;
   if (f.detach) {
-    std::cout.flush();
+    out_stream.flush();
     // From here on the output goes to up.log: first what the terminal saw, then every line after.
     const std::string log_path = StateDirOf(st.cluster) + "/up.log";
     int log = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (log < 0) {
       // The cluster runs either way; the user must know that its later lines are lost.
-      std::cerr << "minikube-net: warning: "
-                << KernelError(errno, StrCat("open ", log_path)).message()
-                << ": the background process's output is discarded\n";
+      err_stream << "minikube-net: warning: "
+                 << KernelError(errno, StrCat("open ", log_path)).message()
+                 << ": the background process's output is discarded\n";
       log = open("/dev/null", O_WRONLY | O_CLOEXEC);
     }
-    std::cerr.flush();
+    err_stream.flush();
     dup2(log, 1);
     dup2(log, 2);
     close(log);
@@ -430,17 +422,17 @@ absl::StatusOr<int> RunSession(const config::ClusterSpec& spec, const SessionOpt
         if (f.notice) f.notice(line);
       early.clear();
     }
-    std::cout << ready_text;
-    std::cout.flush();
+    out_stream << ready_text;
+    out_stream.flush();
     (void)!write(ready[1], "K", 1);  // the parent reads it, or is gone (then nobody waits)
     close(ready[1]);
   } else if (f.shell) {
-    std::cout << "starting " << ShellPath() << " with MKN_CLUSTER=" << st.cluster
-              << "; the cluster is torn down when it exits\n";
-    std::cout.flush();
+    out_stream << "starting " << ShellPath() << " with MKN_CLUSTER=" << st.cluster
+               << "; the cluster is torn down when it exits\n";
+    out_stream.flush();
   } else {
-    std::cout << "press Ctrl-C to tear it down (or run: minikube-net down " << st.cluster << ")\n";
-    std::cout.flush();
+    out_stream << "press Ctrl-C to tear it down (or run: minikube-net down " << st.cluster << ")\n";
+    out_stream.flush();
   }
   ShellChild shell;
   int exit_code = 0;
@@ -491,10 +483,10 @@ absl::StatusOr<int> RunSession(const config::ClusterSpec& spec, const SessionOpt
   if (!r.ok())
     return AsRuntimeFailure(
         absl::Status(r.status().code(), StrCat("down ", st.cluster, ": ", r.status().message())));
-  std::cerr << "cluster " << st.cluster << " down in " << MsSince(t0)
-            << " ms: " << control::Count(r->removed, "namespace") << " removed\n";
+  err_stream << "cluster " << st.cluster << " down in " << MsSince(t0)
+             << " ms: " << control::Count(r->removed, "namespace") << " removed\n";
   const std::string text = TeardownReportText(*r);
-  std::cerr << text;
+  err_stream << text;
   if (told_by_down || (f.detach && !text.empty())) {
     // The `down` that stopped us says what we removed, as it does when it removes a cluster itself:
     // our pid (so that it takes no report of another run's), the count, then the report (up.log
@@ -502,7 +494,7 @@ absl::StatusOr<int> RunSession(const config::ClusterSpec& spec, const SessionOpt
     // else may read stderr).
     const std::string handed = StrCat(kHandOffHead, getpid(), " removed ", r->removed, "\n", text);
     if (absl::Status s = WritePrivateFile(DownReportPath(st.cluster), handed); !s.ok()) {
-      std::cerr << "minikube-net: " << s.message() << "\n";
+      err_stream << "minikube-net: " << s.message() << "\n";
       return 1;
     }
   }

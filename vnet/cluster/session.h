@@ -36,6 +36,7 @@
 #pragma once
 
 #include <functional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,7 @@ struct SessionOptions {
   bool keep_going = false;  // CNI labs: a failed ADD is reported, the rest comes up
   int workers = 0;
   int fail_at_step = -1;  // tests: an injected failure at this plan step
+  bool meter = false;     // "creating C: n/N steps" on `err` while it comes up (err is a terminal)
   // A line of news for the user ("removing what a previous run left behind", "pod a: container b
   // exited with status 1", a shell that would not start); the caller prints it with its prefix.
   std::function<void(const std::string&)> notice;
@@ -62,7 +64,12 @@ struct SessionOptions {
 // Errors (an exit of 1, never kInvalidArgument or kNotFound): "up <cluster>: <why> (nothing was
 // left behind)" or, when cleaning up failed too, "up <cluster>: <why>" and a "left behind: ..."
 // line per leftover (RunningCluster::Up); "down <cluster>: <why>"; a failed fork or pipe.
-absl::StatusOr<int> RunSession(const config::ClusterSpec& spec, const SessionOptions& options);
+// Output: the node and pod tables, the ready line and what to do next on `out`; the progress meter
+// and the teardown report on `err`. The caller (cmd/) passes its stdout and stderr: -d rebinds
+// file descriptors 1 and 2 (to the pipes the parent relays, then to up.log), so the streams must
+// write to those.
+absl::StatusOr<int> RunSession(const config::ClusterSpec& spec, const SessionOptions& options,
+                               std::ostream& out, std::ostream& err);
 
 // What a teardown has to say beyond the count, one line each: CNI DEL results and plugin leaks,
 // stale /run/netns entries removed, namespaces left alone because their marker could not be read,

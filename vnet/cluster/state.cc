@@ -90,17 +90,18 @@ absl::Status RemoveTree(const fs::path& path) {
 
 }  // namespace
 
-ClusterNetns ClusterState::Netns() const {
-  ClusterNetns ns{underlay, {}, {}};
-  for (const NodeState& n : nodes) ns.nodes.push_back(n.netns);
-  for (const PodState& p : pods) ns.pods.push_back(p.netns);
+ClusterNetns NetnsOf(const ClusterState& s) {
+  ClusterNetns ns{s.underlay, {}, {}};
+  for (const NodeState& n : s.nodes) ns.nodes.push_back(n.netns);
+  for (const PodState& p : s.pods) ns.pods.push_back(p.netns);
   // `verify`'s test pods, as the suite recorded them (RecordVerifyPod): after a killed run they are
   // removed with the rest (Teardown still removes only those carrying the marker). A name that is
   // not one of this cluster's test pods is ignored: the file is ours, but it is only a list.
-  const std::string vfy = net::NetnsName(cluster, net::kVerifyPodPrefix);
+  const std::string vfy = net::NetnsName(s.cluster, net::kVerifyPodPrefix);
   std::set<std::string> seen(ns.pods.begin(), ns.pods.end());
-  absl::StatusOr<std::string> list = ReadUserFile(StrCat(StateDirOf(cluster), "/", kVerifyPodsFile),
-                                                  kMaxStateFileBytes, "the verify test pod list");
+  absl::StatusOr<std::string> list =
+      ReadUserFile(StrCat(StateDirOf(s.cluster), "/", kVerifyPodsFile), kMaxStateFileBytes,
+                   "the verify test pod list");
   if (list.ok()) {
     for (absl::string_view line : absl::StrSplit(*list, '\n', absl::SkipEmpty())) {
       std::string name(line);
@@ -110,21 +111,14 @@ ClusterNetns ClusterState::Netns() const {
   return ns;
 }
 
-std::vector<ChildProcess> ClusterState::Processes() const {
+std::vector<ChildProcess> ProcessesOf(const ClusterState& s) {
   std::vector<ChildProcess> out;
-  for (const PodState& p : pods) {
+  for (const PodState& p : s.pods) {
     for (const ContainerState& c : p.containers) {
-      if (c.process.pid > 0) out.push_back(c.process);
+      if (c.process.pid > 0) out.push_back(ChildOf(c.process));
     }
   }
   return out;
-}
-
-const PodState* ClusterState::FindPod(const std::string& name) const {
-  for (const PodState& p : pods) {
-    if (p.name == name) return &p;
-  }
-  return nullptr;
 }
 
 ClusterState StateFromSpec(const config::ClusterSpec& spec, const std::string& lab_path) {
@@ -158,49 +152,6 @@ ClusterState StateFromSpec(const config::ClusterSpec& spec, const std::string& l
 }
 
 std::string StateDirOf(const std::string& cluster) { return net::StateDir(cluster); }
-
-std::string StateToJson(const ClusterState& s) {
-  json nodes = json::array(), pods = json::array();
-  for (const NodeState& n : s.nodes) {
-    nodes.push_back({{"name", n.name},
-                     {"netns", n.netns},
-                     {"underlay_ip", n.underlay_ip},
-                     {"pod_cidr", n.pod_cidr},
-                     {"gateway", n.gateway}});
-  }
-  for (const PodState& p : s.pods) {
-    json cs = json::array();
-    for (const ContainerState& c : p.containers) {
-      json j = {{"name", c.name}, {"app", c.app}, {"ports", c.ports}};
-      if (!c.command.empty()) j["command"] = c.command;
-      if (c.process.pid > 0) {
-        j["pid"] = c.process.pid;
-        j["pid_start"] = c.process.start_time;
-      }
-      cs.push_back(std::move(j));
-    }
-    pods.push_back({{"name", p.name},
-                    {"node", p.node},
-                    {"ip", p.ip},
-                    {"netns", p.netns},
-                    {"deployment", p.deployment},
-                    {"containers", cs}});
-    if (!p.error.empty()) pods.back()["error"] = p.error;
-  }
-  json root = {{"cluster", s.cluster},
-               {"lab", s.lab},
-               {"phase", s.phase},
-               {"network", s.network},
-               {"marker", s.marker},
-               {"pid", s.owner.pid},
-               {"pid_start", s.owner.start_time},
-               {"started_at", s.started_at},
-               {"ready_ms", s.ready_ms},
-               {"underlay", s.underlay},
-               {"nodes", nodes},
-               {"pods", pods}};
-  return root.dump(2) + "\n";
-}
 
 absl::Status MakeStateDir(const std::string& cluster) {
   MKN_RETURN_IF_ERROR(MakeDir(std::string(net::kRunDir), 0755));
@@ -244,7 +195,7 @@ absl::Status WriteState(const ClusterState& s) {
   if (!fd.valid()) return KernelError(errno, StrCat("create ", tmp), kRootOnly);
   // A file an older version made 0644 keeps its mode through O_TRUNC.
   if (::fchmod(fd.get(), 0600) < 0) return KernelError(errno, StrCat("chmod ", tmp));
-  absl::Status written = WriteAllAt(fd.get(), StateToJson(s), 0, tmp);
+  absl::Status written = WriteAllAt(fd.get(), control::StateToJson(s), 0, tmp);
   if (written.ok() && ::close(fd.Release()) < 0)
     written = KernelError(errno, StrCat("close ", tmp));
   if (!written.ok()) {
@@ -267,42 +218,9 @@ absl::StatusOr<ClusterState> ReadState(const std::string& cluster) {
   if (absl::IsPermissionDenied(text.status()))
     return absl::PermissionDeniedError(StrCat(text.status().message(), ": ", kRootOnly));
   if (!text.ok()) return text.status();
-  json j;
-  try {
-    j = json::parse(*text);
-    ClusterState s;
-    s.cluster = j.at("cluster");
-    s.lab = j.value("lab", "");
-    s.phase = j.value("phase", "");
-    s.network = j.value("network", "");
-    s.marker = j.at("marker");
-    s.owner = {j.value("pid", 0), j.value("pid_start", uint64_t{0})};
-    s.started_at = j.value("started_at", int64_t{0});
-    s.ready_ms = j.value("ready_ms", int64_t{0});
-    s.underlay = j.at("underlay");
-    for (const json& n : j.at("nodes")) {
-      s.nodes.push_back({n.at("name"), n.at("netns"), n.value("underlay_ip", ""),
-                         n.value("pod_cidr", ""), n.value("gateway", "")});
-    }
-    for (const json& p : j.at("pods")) {
-      PodState ps{p.at("name"),        p.value("node", ""),       p.value("ip", ""),
-                  p.at("netns"),       p.value("deployment", ""), {},
-                  p.value("error", "")};
-      for (const json& c : p.value("containers", json::array())) {
-        ContainerState cs;
-        cs.name = c.value("name", "");
-        cs.app = c.value("app", "");
-        cs.command = c.value("command", std::vector<std::string>{});
-        cs.ports = c.value("ports", std::vector<std::string>{});
-        cs.process = {c.value("pid", 0), c.value("pid_start", uint64_t{0})};
-        ps.containers.push_back(std::move(cs));
-      }
-      s.pods.push_back(std::move(ps));
-    }
-    return s;
-  } catch (const json::exception& e) {
-    return absl::DataLossError(StrCat(path, ": ", e.what()));
-  }
+  absl::StatusOr<ClusterState> s = control::StateFromJson(*text);
+  if (!s.ok()) return absl::DataLossError(StrCat(path, ": ", s.status().message()));
+  return s;
 }
 
 std::vector<std::string> ListClusters() {
@@ -357,14 +275,6 @@ std::vector<control::NodeRow> NodeRows(const ClusterState& s) {
   return rows;
 }
 
-std::string PodsJson(const ClusterState& s) {
-  return json::parse(StateToJson(s))["pods"].dump(2) + "\n";
-}
-
-std::string NodesJson(const ClusterState& s) {
-  return json::parse(StateToJson(s))["nodes"].dump(2) + "\n";
-}
-
 std::vector<control::ClusterRow> ClusterRows(const std::vector<std::string>& names) {
   std::vector<control::ClusterRow> rows;
   for (const std::string& n : names) {
@@ -388,7 +298,7 @@ std::string StatesJson(const std::vector<std::string>& names) {
   json arr = json::array();
   for (const std::string& n : names) {
     absl::StatusOr<ClusterState> s = ReadState(n);
-    if (s.ok()) arr.push_back(json::parse(StateToJson(*s)));
+    if (s.ok()) arr.push_back(json::parse(control::StateToJson(*s)));
   }
   return arr.dump(2) + "\n";
 }

@@ -23,47 +23,31 @@
 #include "absl/status/statusor.h"
 #include "lib/config/spec.h"
 #include "lib/control/format.h"
+#include "lib/control/state.h"
 #include "vnet/cluster/applier.h"
 #include "vnet/kernel/fd.h"
 #include "vnet/kernel/process.h"
 
 namespace mkn::vnet {
 
-struct ContainerState {
-  std::string name;
-  std::string app;  // "http-echo" ... or "command"
-  std::vector<std::string> command;
-  std::vector<std::string> ports;  // "TCP/8080"
-  ChildProcess process;            // commands only
-};
+// The record and its JSON are lib/control/state's (pure, round-trip tested there); this file
+// keeps them on disk.
+using control::ClusterState;
+using control::ContainerState;
+using control::NodeState;
+using control::PodState;
+using control::ProcessId;
 
-struct PodState {
-  std::string name, node, ip, netns, deployment;
-  std::vector<ContainerState> containers;
-  std::string error;  // CNI labs: why the chain's ADD failed (the pod then has no address)
-};
+// The state's processes as this room's handles take them, and back.
+inline ChildProcess ChildOf(const ProcessId& p) { return {p.pid, p.start_time}; }
+inline ProcessId IdOf(const ChildProcess& c) { return {c.pid, c.start_time}; }
+inline bool IsAlive(const ProcessId& p) { return IsAlive(ChildOf(p)); }
 
-struct NodeState {
-  std::string name, netns, underlay_ip, pod_cidr, gateway;
-};
-
-struct ClusterState {
-  std::string cluster;
-  std::string lab;    // absolute path of the lab file
-  std::string phase;  // "starting", "ready", "stopping"
-  std::string network;
-  std::string marker;
-  ChildProcess owner;
-  int64_t started_at = 0;  // unix seconds
-  int64_t ready_ms = 0;
-  std::string underlay;
-  std::vector<NodeState> nodes;
-  std::vector<PodState> pods;
-
-  ClusterNetns Netns() const;
-  std::vector<ChildProcess> Processes() const;
-  const PodState* FindPod(const std::string& name) const;
-};
+// Every namespace the state names (underlay, nodes, pods) and the `verify` test pods recorded in
+// its directory (RecordVerifyPod), for Teardown.
+ClusterNetns NetnsOf(const ClusterState& s);
+// The command containers' processes that run (pid > 0).
+std::vector<ChildProcess> ProcessesOf(const ClusterState& s);
 
 ClusterState StateFromSpec(const config::ClusterSpec& spec, const std::string& lab_path);
 
@@ -90,7 +74,6 @@ absl::Status WriteState(const ClusterState& s);
 // NotFound if absent; PermissionDenied (with the hint to run as root) for another user; DataLoss
 // if it does not parse.
 absl::StatusOr<ClusterState> ReadState(const std::string& cluster);
-std::string StateToJson(const ClusterState& s);
 // Names of clusters with a state directory (one this user may not look into counts: reading its
 // state then says why). Never fails: an absent /run/minikube-net is no cluster.
 std::vector<std::string> ListClusters();
@@ -102,9 +85,6 @@ std::vector<std::string> ListStateDirs();
 // tables `up` prints when ready:
 std::vector<control::PodRow> PodRows(const ClusterState& s);
 std::vector<control::NodeRow> NodeRows(const ClusterState& s);
-// `-o json` of get pods / get nodes: that array of StateToJson, indented by 2.
-std::string PodsJson(const ClusterState& s);
-std::string NodesJson(const ClusterState& s);
 // `status`: a row per cluster of `names` whose state reads (alive: the owner it names runs, pid and
 // start time); one whose state this user may not read, as "? (root only)".
 std::vector<control::ClusterRow> ClusterRows(const std::vector<std::string>& names);

@@ -1,10 +1,7 @@
 #include "vnet/cni/verify/command.h"
 
-#include <signal.h>
-#include <unistd.h>
-
 #include <fstream>
-#include <iostream>
+#include <ostream>
 
 #include "lib/cni/report.h"
 #include "lib/strings/str_cat.h"
@@ -14,7 +11,8 @@
 
 namespace mkn::vnet {
 
-absl::StatusOr<bool> RunVerifyCommand(const config::ClusterSpec& spec, const VerifyCommand& c) {
+absl::StatusOr<bool> RunVerifyCommand(const config::ClusterSpec& spec, const VerifyCommand& c,
+                                      std::ostream& out, std::ostream& err) {
   if (!spec.cni_mode) {
     return absl::InvalidArgumentError(StrCat("verify ", c.lab, ": not a network = \"cni\" lab"));
   }
@@ -32,7 +30,6 @@ absl::StatusOr<bool> RunVerifyCommand(const config::ClusterSpec& spec, const Ver
   if (absl::Status st = CheckPrivileges(); !st.ok()) return st;
   // As `up`: signals are taken by this thread (a pending one ends the suite, the lab goes down).
   BlockStopSignals();
-  const bool color = isatty(1) == 1;
   const std::string suite = StrCat("verify.", spec.name);
   VerifyOptions o;
   o.lab_path = c.lab;
@@ -42,34 +39,33 @@ absl::StatusOr<bool> RunVerifyCommand(const config::ClusterSpec& spec, const Ver
   o.fail_fast = c.fail_fast;
   o.timeout = c.timeout;
   o.churn_pods = c.churn_pods;
-  o.progress = [](const cni::CheckReport& r) {
+  o.progress = [&err](const cni::CheckReport& r) {
     // The first line of its evidence: a passing check's measurement (churn's per-round times,
     // bandwidth's rates), what a failure saw, why a skip: a CI log says it as it happens.
     std::string note = r.evidence.substr(0, r.evidence.find('\n'));
-    std::cerr << "verify: " << r.id << ": " << cni::OutcomeName(r.outcome) << " ("
-              << cni::FormatDuration(r.duration) << ")" << (note.empty() ? "" : ": " + note)
-              << "\n";
+    err << "verify: " << r.id << ": " << cni::OutcomeName(r.outcome) << " ("
+        << cni::FormatDuration(r.duration) << ")" << (note.empty() ? "" : ": " + note) << "\n";
   };
   auto print = [&](const std::vector<cni::CheckReport>& reports) {
     if (c.output == "json") {
-      std::cout << cni::ReportJson(suite, reports).dump(2) << "\n";
+      out << cni::ReportJson(suite, reports).dump(2) << "\n";
     } else {
-      std::cout << cni::FormatTable(reports, color);
+      out << cni::FormatTable(reports, c.color);
     }
-    std::cout.flush();
+    out.flush();
     if (!c.junit.empty()) {
-      std::ofstream out(c.junit);
-      out << cni::JUnitXml(suite, reports);
-      if (!out) std::cerr << "minikube-net: verify: cannot write " << c.junit << "\n";
+      std::ofstream junit(c.junit);
+      junit << cni::JUnitXml(suite, reports);
+      if (!junit) err << "minikube-net: verify: cannot write " << c.junit << "\n";
     }
   };
   bool printed = false;
   o.kept = [&](const std::vector<cni::CheckReport>& reports) {
     print(reports);
     printed = true;
-    std::cerr << "verify: lab " << spec.name
-              << " left up (--keep): minikube-net get pods, cni check POD --show-exec, ...;\n"
-              << "        Ctrl-C here or `minikube-net down " << spec.name << "` tears it down\n";
+    err << "verify: lab " << spec.name
+        << " left up (--keep): minikube-net get pods, cni check POD --show-exec, ...;\n"
+        << "        Ctrl-C here or `minikube-net down " << spec.name << "` tears it down\n";
   };
   absl::StatusOr<VerifyRun> run = RunVerify(spec, o);
   if (!run.ok()) {
@@ -78,7 +74,7 @@ absl::StatusOr<bool> RunVerifyCommand(const config::ClusterSpec& spec, const Ver
   }
   if (!printed) print(run->reports);
   // What the lab's own DELs left at teardown: the checks judge their own pods; this is the lab's.
-  for (const std::string& l : run->leaks) std::cerr << "verify: down: plugin leak: " << l << "\n";
+  for (const std::string& l : run->leaks) err << "verify: down: plugin leak: " << l << "\n";
   bool ok = true;
   int not_run = 0;
   for (const cni::CheckReport& r : run->reports) {
@@ -86,8 +82,8 @@ absl::StatusOr<bool> RunVerifyCommand(const config::ClusterSpec& spec, const Ver
     not_run += r.evidence.rfind("not run: ", 0) == 0;
   }
   if (!run->stopped.empty()) {
-    std::cerr << "verify: " << run->stopped << ": " << not_run << " of " << run->reports.size()
-              << " checks not run\n";
+    err << "verify: " << run->stopped << ": " << not_run << " of " << run->reports.size()
+        << " checks not run\n";
   }
   // A run the clock cut short proves nothing either way: not a pass.
   return ok && !run->timed_out;

@@ -1,0 +1,108 @@
+#include "lib/control/state.h"
+
+#include <nlohmann/json.hpp>
+#include <utility>
+
+namespace mkn::control {
+namespace {
+
+using json = nlohmann::json;
+
+json StateObject(const ClusterState& s) {
+  json nodes = json::array(), pods = json::array();
+  for (const NodeState& n : s.nodes) {
+    nodes.push_back({{"name", n.name},
+                     {"netns", n.netns},
+                     {"underlay_ip", n.underlay_ip},
+                     {"pod_cidr", n.pod_cidr},
+                     {"gateway", n.gateway}});
+  }
+  for (const PodState& p : s.pods) {
+    json cs = json::array();
+    for (const ContainerState& c : p.containers) {
+      json j = {{"name", c.name}, {"app", c.app}, {"ports", c.ports}};
+      if (!c.command.empty()) j["command"] = c.command;
+      if (c.process.pid > 0) {
+        j["pid"] = c.process.pid;
+        j["pid_start"] = c.process.start_time;
+      }
+      cs.push_back(std::move(j));
+    }
+    pods.push_back({{"name", p.name},
+                    {"node", p.node},
+                    {"ip", p.ip},
+                    {"netns", p.netns},
+                    {"deployment", p.deployment},
+                    {"containers", cs}});
+    if (!p.error.empty()) pods.back()["error"] = p.error;
+  }
+  return json{{"cluster", s.cluster},
+              {"lab", s.lab},
+              {"phase", s.phase},
+              {"network", s.network},
+              {"marker", s.marker},
+              {"pid", s.owner.pid},
+              {"pid_start", s.owner.start_time},
+              {"started_at", s.started_at},
+              {"ready_ms", s.ready_ms},
+              {"underlay", s.underlay},
+              {"nodes", nodes},
+              {"pods", pods}};
+}
+
+}  // namespace
+
+const PodState* ClusterState::FindPod(const std::string& name) const {
+  for (const PodState& p : pods) {
+    if (p.name == name) return &p;
+  }
+  return nullptr;
+}
+
+std::string StateToJson(const ClusterState& s) { return StateObject(s).dump(2) + "\n"; }
+
+absl::StatusOr<ClusterState> StateFromJson(std::string_view text) {
+  // nlohmann's checked accessors throw on a missing or mistyped field; they are caught here, so
+  // that nothing crosses this function but a Status.
+  try {
+    const json j = json::parse(text);
+    ClusterState s;
+    s.cluster = j.at("cluster");
+    s.lab = j.value("lab", "");
+    s.phase = j.value("phase", "");
+    s.network = j.value("network", "");
+    s.marker = j.at("marker");
+    s.owner = {j.value("pid", 0), j.value("pid_start", uint64_t{0})};
+    s.started_at = j.value("started_at", int64_t{0});
+    s.ready_ms = j.value("ready_ms", int64_t{0});
+    s.underlay = j.at("underlay");
+    for (const json& n : j.at("nodes")) {
+      s.nodes.push_back({n.at("name"), n.at("netns"), n.value("underlay_ip", ""),
+                         n.value("pod_cidr", ""), n.value("gateway", "")});
+    }
+    for (const json& p : j.at("pods")) {
+      PodState ps{p.at("name"),        p.value("node", ""),       p.value("ip", ""),
+                  p.at("netns"),       p.value("deployment", ""), {},
+                  p.value("error", "")};
+      for (const json& c : p.value("containers", json::array())) {
+        ContainerState cs;
+        cs.name = c.value("name", "");
+        cs.app = c.value("app", "");
+        cs.command = c.value("command", std::vector<std::string>{});
+        cs.ports = c.value("ports", std::vector<std::string>{});
+        cs.process = {c.value("pid", 0), c.value("pid_start", uint64_t{0})};
+        ps.containers.push_back(std::move(cs));
+      }
+      s.pods.push_back(std::move(ps));
+    }
+    return s;
+  } catch (const json::exception& e) {
+    return absl::DataLossError(e.what());
+  }
+}
+
+std::string PodsJson(const ClusterState& s) { return StateObject(s)["pods"].dump(2) + "\n"; }
+
+std::string NodesJson(const ClusterState& s) { return StateObject(s)["nodes"].dump(2) + "\n"; }
+
+}  // namespace mkn::control

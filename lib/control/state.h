@@ -1,0 +1,73 @@
+// lib/control/state — what a running cluster records of itself (state.json, written and read by
+// vnet/cluster/state, which owns the file: its directory, modes, the atomic rename) and the JSON
+// it is written as. `status -o json`, `get pods -o json` and `get nodes -o json` print this JSON,
+// so its field names are an interface: a state written by one version is read by the next (fields
+// it lacks take their defaults).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace mkn::control {
+
+// A process as the state names it: its pid and its start time (field 22 of /proc/<pid>/stat), so
+// that a recycled pid is never taken for it. pid 0: none.
+struct ProcessId {
+  int pid = 0;
+  uint64_t start_time = 0;
+  bool operator==(const ProcessId&) const = default;
+};
+
+struct ContainerState {
+  std::string name;
+  std::string app;  // "http-echo" ... or "command"
+  std::vector<std::string> command;
+  std::vector<std::string> ports;  // "TCP/8080"
+  ProcessId process;               // commands only
+  bool operator==(const ContainerState&) const = default;
+};
+
+struct PodState {
+  std::string name, node, ip, netns, deployment;
+  std::vector<ContainerState> containers;
+  std::string error;  // CNI labs: why the chain's ADD failed (the pod then has no address)
+  bool operator==(const PodState&) const = default;
+};
+
+struct NodeState {
+  std::string name, netns, underlay_ip, pod_cidr, gateway;
+  bool operator==(const NodeState&) const = default;
+};
+
+struct ClusterState {
+  std::string cluster;
+  std::string lab;    // absolute path of the lab file
+  std::string phase;  // "starting", "ready", "stopping"
+  std::string network;
+  std::string marker;
+  ProcessId owner;
+  int64_t started_at = 0;  // unix seconds
+  int64_t ready_ms = 0;
+  std::string underlay;
+  std::vector<NodeState> nodes;
+  std::vector<PodState> pods;
+
+  const PodState* FindPod(const std::string& name) const;
+  bool operator==(const ClusterState&) const = default;
+};
+
+// The state as state.json holds it: one object, indented by 2, with a final newline.
+std::string StateToJson(const ClusterState& s);
+// StateToJson's text back. DataLoss naming what is wrong (not JSON, a required field missing:
+// cluster, marker, underlay, nodes, pods, a node's or pod's name and netns; a field of the wrong
+// type); the caller adds the file's path. Optional fields absent take their defaults.
+absl::StatusOr<ClusterState> StateFromJson(std::string_view text);
+// `-o json` of get pods / get nodes: that array of StateToJson, indented by 2.
+std::string PodsJson(const ClusterState& s);
+std::string NodesJson(const ClusterState& s);
+
+}  // namespace mkn::control
