@@ -448,15 +448,15 @@ absl::StatusOr<ExecResult> RunPlugin(const ExecRequest& req) {
       if (written == req.stdin_data.size()) in.w.Reset();
     }
     if (i_out >= 0 && fds[i_out].revents != 0 && !Drain(out.r.get(), out_sink)) {
-      out.r.Reset();
-      if (out_sink.overflow() && !exited) {
+      if (out_sink.overflow()) {
+        result.stdout_overflow = true;
         // No CNI result is that long: the plugin is printing without end. Stop it now rather than
-        // read (or wait out its timeout) for nothing.
-        result.stdout_overflow = true;
-        KillGroup(child);
-      } else if (out_sink.overflow()) {
-        result.stdout_overflow = true;
+        // read (or wait out its timeout) for nothing. Killed before its pipe is closed: closed
+        // first, the writer could die of SIGPIPE and the plugin exit on its own before the
+        // SIGKILL, which then would not be what ended it.
+        if (!exited) KillGroup(child);
       }
+      out.r.Reset();
     }
     if (i_err >= 0 && fds[i_err].revents != 0 && !Drain(err.r.get(), err_sink)) err.r.Reset();
     if (i_pid >= 0 && fds[i_pid].revents != 0) {

@@ -210,7 +210,12 @@ TEST(RunPlugin, StdoutPastTheLimitKillsThePluginAndItsGroup) {
   ASSERT_TRUE(res.ok()) << res.status();
   EXPECT_TRUE(res->stdout_overflow);
   EXPECT_FALSE(res->timed_out);
-  EXPECT_EQ(res->term_signal, SIGKILL);
+  // The group's SIGKILL ends the plugin. RunPlugin sends it before it closes the pipe, but should
+  // the writer still see the closed pipe first (SIGPIPE), the plugin's `wait` ends with it and the
+  // plugin exits 128 + SIGPIPE: gone either way, which is the point; the writer is checked below.
+  EXPECT_TRUE(res->term_signal == SIGKILL ||
+              (res->term_signal == 0 && res->exit_code == 128 + SIGPIPE))
+      << "term_signal " << res->term_signal << ", exit_code " << res->exit_code;
   EXPECT_EQ(res->stdout_data.size(), size_t{1} << 20);
   EXPECT_LT(res->elapsed, milliseconds(10000));
   pid_t writer = std::atoi(res->stderr_data.c_str());
