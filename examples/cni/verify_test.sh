@@ -17,6 +17,7 @@
 #   model        MTU 1500 over VXLAN fails model.mtu, ipMasq fails model.source-ip; hostPort and bandwidth pass
 #   keep         --keep leaves the lab up until `down`
 #   sigkill      verify killed mid-churn: `down` removes its test pods with the lab
+#   interrupt    Ctrl-C while the lab is coming up: the bring-up stops and rolls back, exit 1
 #   churn_full   the long churn: --churn 200, 5 rounds on one node, nothing left
 #
 #   examples/cni/verify_test.sh CASE       (re-executes itself inside ci/sandbox.sh; needs root)
@@ -344,6 +345,23 @@ $OUT"
     [[ ! -e /run/minikube-net/cni-bridge ]] || fail "down after SIGKILL left the state"
     pass "verify SIGKILLed with 50 test pods: down removed them with the lab"
     assert_clean cni-bridge
+    ;;
+  interrupt)
+    # Ctrl-C while the lab is still being built (hang's ADDs wait out a 5 s timeout each, two a node):
+    # as `up`, the building stops at its next step and is rolled back, instead of going on to bring
+    # up a lab no check will run on (and only then being stopped).
+    "$MKN" verify examples/cni/broken/hang.toml >"$TMP/out" 2>"$TMP/err" &
+    pid=$!
+    wait_for 30 bash -c 'ls /run/netns | grep -q "^mkn-broken-hang-web-"' ||
+      fail "verify made no pod namespace: $(cat "$TMP/err")"
+    kill -INT "$pid"
+    rc=0; wait "$pid" || rc=$?
+    ERR=$(cat "$TMP/err")
+    [[ $rc == 1 ]] || fail "verify got SIGINT while building: exit $rc, want 1: $ERR"
+    contains "$ERR" "verify: up broken-hang: interrupted: rolled back (nothing was left behind)" "SIGINT stops the bring-up"
+    ! grep -q "checks; the lab is down" <<<"$ERR" || fail "the lab came up after SIGINT: $ERR"
+    pass "SIGINT during verify's bring-up: rolled back at the next step, exit 1"
+    assert_clean broken-hang
     ;;
   churn_full)
     run_verify examples/cni/bridge.toml --only churn --churn 200

@@ -239,6 +239,9 @@ absl::StatusOr<VerifyRun> RunVerify(const config::ClusterSpec& spec, const Verif
   UpOptions up;
   up.lab_path = std::filesystem::absolute(options.lab_path).string();
   up.strict = false;
+  // As `up` (vnet/cluster/session): a stop signal while the lab is being built stops the building
+  // at its next step and rolls it back, instead of finishing a lab no check will run on.
+  up.stop_requested = [] { return StopSignalPending(); };
   const auto up_start = verify_internal::Clock::now();
   absl::StatusOr<std::unique_ptr<RunningCluster>> rc = RunningCluster::Up(spec, up);
   const auto up_time = verify_internal::Clock::now() - up_start;

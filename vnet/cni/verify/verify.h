@@ -84,7 +84,8 @@ struct VerifyRun {
 // Up (non-strict: a pod whose ADD failed is the failure of check spec.add), the selected checks,
 // down (unless keep). The Status is an error only when the lab cannot be brought up or torn down
 // (the message says which), or Cancelled when a signal stopped the suite (the lab is down then,
-// `progress` saw the checks that ran); a failed check is a report with Outcome::kFail, a check
+// `progress` saw the checks that ran) or the lab's bring-up (rolled back at its next step: "up
+// LAB: interrupted: rolled back (...)"); a failed check is a report with Outcome::kFail, a check
 // the harness could not carry out one with Outcome::kError.
 absl::StatusOr<VerifyRun> RunVerify(const config::ClusterSpec& spec, const VerifyOptions& options);
 
