@@ -442,6 +442,12 @@ multi)
   body=$(in_pod hostgw client curl -sS --max-time 5 "http://$(pod_ip hostgw web-1):8080/")
   contains "$body" "node: node2" "hostgw answers from its own cluster"
   contains "$(ip -n mkn-hostgw-node1 link show cbr0)" "alias minikube-net:hostgw" "hostgw's links carry hostgw's marker"
+  # `down` with neither a name nor $MKN_CLUSTER lists them, as get does, and takes none.
+  rc=0; out=$(env -u MKN_CLUSTER "$MKN" down 2>&1) || rc=$?
+  [[ $rc == 2 ]] || fail "down with two clusters up and none named must ask which: exit $rc: $out"
+  [[ "$out" == "minikube-net: down: several clusters are up (2: hostgw, quickstart); say which with down CLUSTER or MKN_CLUSTER=CLUSTER, or take all with --all" ]] ||
+    fail "down with two clusters up must name both and say how to choose: $out"
+  [[ $("$MKN" status | grep -c ready) == 2 ]] || fail "down with none named took a cluster: $("$MKN" status)"
   # `down` with no name takes $MKN_CLUSTER's, as get, exec and logs do; a name with --all is refused.
   rc=0; out=$("$MKN" down hostgw --all 2>&1) || rc=$?
   [[ $rc == 2 ]] || fail "down NAME --all must be refused (exit 2): exit $rc: $out"

@@ -550,7 +550,7 @@ int main(int argc, char** argv) {
       "whose\n"
       "plugins left something behind (a process included), 2 bad usage or lab file (several "
       "clusters up\n"
-      "and none named, or a name with --all).");
+      "and none named: they are listed; or a name with --all).");
 
   std::string status_output = "table";
   CniFlags cni;

@@ -29,6 +29,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
 #include "lib/control/format.h"
+#include "lib/control/usage.h"
 #include "lib/net/naming.h"
 #include "lib/plan/plan.h"
 #include "lib/strings/str_cat.h"
@@ -525,7 +526,10 @@ absl::StatusOr<DownTargets> ChooseDownTargets(const std::string& target, bool al
   } else if (scene.up.empty()) {
     t.none_up = true;
   } else if (scene.up.size() > 1) {
-    return absl::InvalidArgumentError("several clusters are up: name one, or use --all");
+    // Named, as get and exec name them: the user picks one from the message.
+    return absl::InvalidArgumentError(StrCat(
+        "down: several clusters are up (", scene.up.size(), ": ", control::ListSome(scene.up),
+        "); say which with down CLUSTER or MKN_CLUSTER=CLUSTER, or take all with --all"));
   } else {
     t.clusters = scene.up;
   }

@@ -116,7 +116,7 @@ struct DownScene {
 // cluster name is TakeDown's kInvalidArgument); neither: $MKN_CLUSTER as if named (PickCluster's
 // order, as get, exec and logs: `down` in an `up --shell` shell means that shell's cluster), else
 // the only one up. kInvalidArgument for a TARGET with --all, or when several are up and none is
-// named.
+// named (the message lists them, as control::SeveralClustersUp does for -c).
 absl::StatusOr<DownTargets> ChooseDownTargets(const std::string& target, bool all,
                                               const DownScene& scene);
 // The same, with this process's view: ListClusters(), ListStateDirs(), $MKN_CLUSTER, the files.

@@ -69,5 +69,22 @@ TEST(ChooseDownTargets, Table) {
   }
 }
 
+// Several up, none named: the error lists them (the first 8, then how many more), so that the user
+// can name one.
+TEST(ChooseDownTargets, SeveralUpAreListed) {
+  DownScene s;
+  s.up = {"hostgw", "quickstart"};
+  absl::StatusOr<DownTargets> got = ChooseDownTargets("", false, s);
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(got.status().message(),
+            "down: several clusters are up (2: hostgw, quickstart); say which with down CLUSTER or "
+            "MKN_CLUSTER=CLUSTER, or take all with --all");
+  s.up = {"c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9"};
+  got = ChooseDownTargets("", false, s);
+  EXPECT_NE(got.status().message().find("(10: c0, c1, c2, c3, c4, c5, c6, c7 and 2 more)"),
+            absl::string_view::npos)
+      << got.status();
+}
+
 }  // namespace
 }  // namespace mkn::vnet
