@@ -68,6 +68,8 @@ declare -A below=(
   [edge]="kernel"
   [cni]="kernel"
   [cluster]="kernel apps proxy edge cni"
+  [capture]="kernel apps proxy edge cni cluster"
+  [graph]="kernel apps proxy edge cni cluster"
   [cni/verify]="kernel apps proxy edge cni cluster"
 )
 for f in "${sources[@]}"; do

@@ -65,8 +65,8 @@ std::string InterfaceName(const LabObject& o, std::string_view iface) {
   return StrCat(o.name, ":", iface);
 }
 
-std::string InterfaceDescription(const LabObject& o, std::string_view iface,
-                                 const std::vector<std::string>& addresses) {
+std::string DescribeInterface(const LabObject& o, std::string_view iface,
+                              const std::vector<std::string>& addresses) {
   std::string d = o.kind == ObjectKind::kUnderlay ? std::string("underlay")
                                                   : StrCat(ToString(o.kind), " ", o.name);
   if (!o.node.empty()) StrAppend(&d, " on ", o.node);

@@ -43,7 +43,7 @@ absl::StatusOr<std::vector<Target>> SelectTargets(const std::vector<LabObject>& 
 std::string InterfaceName(const LabObject& o, std::string_view iface);
 // if_description: where the interface is and what it carries, e.g.
 // "pod web-0 on node1, netns mkn-lab-web-0, eth0 10.244.1.2/24".
-std::string InterfaceDescription(const LabObject& o, std::string_view iface,
-                                 const std::vector<std::string>& addresses);
+std::string DescribeInterface(const LabObject& o, std::string_view iface,
+                              const std::vector<std::string>& addresses);
 
 }  // namespace mkn::capture

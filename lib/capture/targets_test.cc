@@ -64,11 +64,11 @@ TEST(SelectTargets, UnknownNameIsInvalidArgument) {
 TEST(InterfaceNaming, NameIsTheTargetWordAndDescriptionSaysWhere) {
   const std::vector<LabObject> lab = Lab();
   EXPECT_EQ(InterfaceName(lab[3], "eth0"), "web-0:eth0");
-  EXPECT_EQ(InterfaceDescription(lab[3], "eth0", {"10.244.1.2/24"}),
+  EXPECT_EQ(DescribeInterface(lab[3], "eth0", {"10.244.1.2/24"}),
             "pod web-0 on node1, netns mkn-l-web-0, eth0 10.244.1.2/24");
-  EXPECT_EQ(InterfaceDescription(lab[1], "cbr0", {"10.244.1.1/24", "fe80::1/64"}),
+  EXPECT_EQ(DescribeInterface(lab[1], "cbr0", {"10.244.1.1/24", "fe80::1/64"}),
             "node node1, netns mkn-l-node1, cbr0 10.244.1.1/24 fe80::1/64");
-  EXPECT_EQ(InterfaceDescription(lab[0], "br0", {}), "underlay, netns mkn-l-underlay, br0");
+  EXPECT_EQ(DescribeInterface(lab[0], "br0", {}), "underlay, netns mkn-l-underlay, br0");
 }
 
 }  // namespace

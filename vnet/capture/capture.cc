@@ -1,0 +1,162 @@
+#include "vnet/capture/capture.h"
+
+#include <fcntl.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+
+#include "absl/strings/str_format.h"
+#include "lib/capture/pcapng.h"
+#include "lib/status/status.h"
+#include "lib/strings/str_cat.h"
+#include "vnet/kernel/errors.h"
+
+namespace mkn::vnet {
+namespace {
+
+constexpr size_t kFileChunk = 1 << 20;
+
+uint64_t NowNs() { return static_cast<uint64_t>(absl::ToUnixNanos(absl::Now())); }
+
+std::string OsName() {
+  utsname u{};
+  if (uname(&u) != 0) return "Linux";
+  return StrCat(u.sysname, " ", u.release);
+}
+
+// Writes the buffer whole, then empties it. EPIPE: the reader is gone (false, OK status).
+absl::StatusOr<bool> Flush(int fd, std::string& buf, uint64_t& bytes) {
+  size_t off = 0;
+  while (off < buf.size()) {
+    const ssize_t n = ::write(fd, buf.data() + off, buf.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EPIPE) return false;
+      return KernelError(errno, "write the capture");
+    }
+    off += static_cast<size_t>(n);
+  }
+  bytes += buf.size();
+  buf.clear();
+  return true;
+}
+
+}  // namespace
+
+std::vector<capture::LabObject> LabObjectsOf(const ClusterState& s) {
+  std::vector<capture::LabObject> out;
+  if (!s.underlay.empty())
+    out.push_back({"underlay", capture::ObjectKind::kUnderlay, s.underlay, ""});
+  for (const NodeState& n : s.nodes)
+    out.push_back({n.name, capture::ObjectKind::kNode, n.netns, ""});
+  for (const PodState& p : s.pods)
+    out.push_back({p.name, capture::ObjectKind::kPod, p.netns, p.node});
+  return out;
+}
+
+absl::StatusOr<CaptureSummary> RunCapture(const ClusterState& s, const CaptureOptions& o) {
+  MKN_ASSIGN_OR_RETURN(std::vector<capture::Target> targets,
+                       capture::SelectTargets(LabObjectsOf(s), o.targets));
+  PacketSocketOptions po;
+  po.filter = o.filter;
+  po.snaplen = o.snaplen;
+  MKN_ASSIGN_OR_RETURN(PacketSockets sockets, PacketSockets::Open(targets, po));
+  if (sockets.interfaces().empty())
+    return absl::FailedPreconditionError("capture: no interface to capture on");
+
+  Fd file;
+  int fd = STDOUT_FILENO;
+  bool stream = true;
+  if (o.output != "-") {
+    file = Fd(::open(o.output.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (file.get() < 0) return KernelError(errno, StrCat("create ", o.output));
+    fd = file.get();
+    stream = false;
+  }
+  if (o.on_open) o.on_open(sockets.interfaces(), sockets.skipped());
+
+  CaptureSummary sum;
+  std::string buf;
+  buf.reserve(kFileChunk + capture::kDefaultSnaplen);
+  capture::AppendSectionHeader(buf, "minikube-net capture", OsName());
+  for (const OpenInterface& i : sockets.interfaces())
+    capture::AppendInterfaceDescription(buf, i.idb);
+  const uint64_t start_ns = NowNs();
+  bool reader_gone = false;
+  absl::Status write_error;
+  auto flush = [&] {
+    if (reader_gone || !write_error.ok()) return;
+    absl::StatusOr<bool> ok = Flush(fd, buf, sum.bytes);
+    if (!ok.ok()) {
+      write_error = ok.status();
+    } else if (!*ok) {
+      reader_gone = true;
+    }
+  };
+  flush();
+  const absl::Time deadline = o.duration ? absl::Now() + *o.duration : absl::InfiniteFuture();
+  absl::StatusOr<PollEnd> end = PollEnd::kDeadline;
+  if (!reader_gone && write_error.ok() && (o.count == 0 || sum.packets < o.count)) {
+    end = sockets.Poll(
+        deadline, o.stop_fd,
+        [&](const capture::EnhancedPacket& p) {
+          capture::AppendEnhancedPacket(buf, p);
+          ++sum.packets;
+          if (buf.size() >= kFileChunk) flush();
+          return !reader_gone && write_error.ok() && (o.count == 0 || sum.packets < o.count);
+        },
+        [&] {
+          if (stream) flush();
+        });
+  }
+  if (!end.ok()) return end.status();
+  MKN_RETURN_IF_ERROR(write_error);
+  if (reader_gone) {
+    sum.ended_by = "output closed";
+  } else if (*end == PollEnd::kStopFd) {
+    sum.ended_by = "signal";
+  } else if (*end == PollEnd::kSinkStopped) {
+    sum.ended_by = "count";
+  } else {
+    sum.ended_by = "duration";
+  }
+  const std::vector<InterfaceCounters> counters = sockets.Counters();
+  const uint64_t end_ns = NowNs();
+  for (size_t i = 0; i < counters.size(); ++i) {
+    sum.interfaces.push_back({sockets.interfaces()[i].idb.name, counters[i]});
+    capture::InterfaceStatistics isb;
+    isb.interface_id = static_cast<uint32_t>(i);
+    isb.timestamp_ns = end_ns;
+    isb.start_ns = start_ns;
+    isb.end_ns = end_ns;
+    isb.received = counters[i].received;
+    isb.dropped = counters[i].dropped;
+    capture::AppendInterfaceStatistics(buf, isb);
+  }
+  flush();
+  MKN_RETURN_IF_ERROR(write_error);
+  if (file.get() >= 0 && ::close(file.Release()) != 0)
+    return KernelError(errno, StrCat("close ", o.output));
+  return sum;
+}
+
+std::string SummaryText(const CaptureSummary& s) {
+  size_t w = 9;
+  for (const InterfaceSummary& i : s.interfaces) w = std::max(w, i.name.size());
+  std::string out = absl::StrFormat("%-*s  %10s  %10s\n", static_cast<int>(w), "INTERFACE",
+                                    "CAPTURED", "DROPPED");
+  uint64_t dropped = 0;
+  for (const InterfaceSummary& i : s.interfaces) {
+    absl::StrAppendFormat(&out, "%-*s  %10d  %10d\n", static_cast<int>(w), i.name,
+                          i.counters.captured, i.counters.dropped);
+    dropped += i.counters.dropped;
+  }
+  absl::StrAppendFormat(&out, "%d packets on %d interfaces (ended by %s); the kernel dropped %d\n",
+                        s.packets, s.interfaces.size(), s.ended_by, dropped);
+  return out;
+}
+
+}  // namespace mkn::vnet
