@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "cmd/minikube-net/see.h"
 #include "lib/cni/invoke.h"
 #include "lib/cni/suite.h"
 #include "lib/config/spec.h"
@@ -725,6 +726,10 @@ int main(int argc, char** argv) {
       "Certificates are\n"
       "valid for 1 year, EC P-256. Exit codes: 0 ok, 1 a file could not be written, 2 bad usage or "
       "host.");
+  CaptureFlags capture;
+  CLI::App* capture_cmd = AddCaptureCommand(app, capture);
+  GraphFlags graph;
+  CLI::App* graph_cmd = AddGraphCommand(app, graph);
   // `exec POD -- CMD...`: what follows "--" is the command, untouched by flag parsing.
   std::vector<std::string> after_dashes;
   for (int i = 1; i < argc; ++i) {
@@ -814,5 +819,13 @@ int main(int argc, char** argv) {
   }
   if (*logs_cmd) return RunLogs(logs_pod, logs_cluster);
   if (*cert_cmd) return RunCert(cert_dir, cert_name, cert_hosts);
+  if (*capture_cmd) {
+    absl::Status st = RunCaptureCommand(capture);
+    return st.ok() ? kExitOk : Exit(st);
+  }
+  if (*graph_cmd) {
+    absl::Status st = RunGraphCommand(graph);
+    return st.ok() ? kExitOk : Exit(st);
+  }
   return kExitOk;
 }

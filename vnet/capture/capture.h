@@ -31,7 +31,7 @@ struct CaptureOptions {
   uint32_t snaplen = capture::kDefaultSnaplen;
   std::optional<absl::Duration> duration;
   uint64_t count = 0;  // 0 = no limit
-  int stop_fd = -1;    // BlockStopSignals()'s signalfd: Ctrl-C ends the capture
+  int stop_fd = -1;    // StopSignalFd()'s signalfd: Ctrl-C ends the capture
   // Called once every socket is open, before the first packet (the CLI says "capturing on ...").
   std::function<void(const std::vector<OpenInterface>&, const std::vector<std::string>& skipped)>
       on_open;

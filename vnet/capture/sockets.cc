@@ -26,6 +26,7 @@
 #include "lib/strings/str_cat.h"
 #include "vnet/kernel/errors.h"
 #include "vnet/kernel/netns.h"
+#include "vnet/kernel/process.h"
 
 namespace mkn::vnet {
 namespace {
@@ -400,13 +401,8 @@ std::vector<InterfaceCounters> PacketSockets::Counters() {
   return impl_->counters;
 }
 
-absl::StatusOr<Fd> BlockStopSignals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+absl::StatusOr<Fd> StopSignalFd() {
+  const sigset_t set = BlockStopSignals();
   Fd fd(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
   if (fd.get() < 0) return KernelError(errno, "watch for Ctrl-C (signalfd)");
   return fd;

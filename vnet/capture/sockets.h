@@ -87,10 +87,10 @@ class PacketSockets {
   std::unique_ptr<Impl> impl_;
 };
 
-// Blocks SIGINT, SIGTERM and SIGHUP in the calling thread (and so in every thread it starts
-// afterwards) and returns a signalfd that becomes readable when one arrives: Ctrl-C ends a capture
-// through its loop, which then closes the file cleanly. Call it before any other thread is made.
-// Unavailable when out of fds.
-absl::StatusOr<Fd> BlockStopSignals();
+// Blocks the stop signals (vnet/kernel/process.h's BlockStopSignals: SIGINT, SIGTERM, SIGHUP) in
+// the calling thread, and so in every thread it starts afterwards, and returns a signalfd that
+// becomes readable when one arrives: Ctrl-C ends a capture through its loop, which then closes the
+// file cleanly. Call it before any other thread is made. Unavailable when out of fds.
+absl::StatusOr<Fd> StopSignalFd();
 
 }  // namespace mkn::vnet
