@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# End-to-end tests of "See the traffic" (ctest label e2e): `capture` and `graph` with the real binary.
+#
+#   examples/see_test.sh CASE      CASE: capture graph
+#
+# capture: one marked ping across nodes of examples/quickstart is found by tshark in the file on >= 6
+# interfaces in >= 3 namespaces; Ctrl-C (SIGINT) ends the capture with a whole file; `-w - | tshark -r -`
+# streams; a wrong target is a usage error; `graph` of the running cluster is live. graph: every example
+# lab as DOT that `dot -Tsvg` accepts, as SVG and as Mermaid. Waits are conditions with deadlines.
+source "$(dirname "$0")/testlib.sh" "$@"
+
+pod_ip() { "$MKN" get pods -c "$1" | awk -v p="$2" '$1==p {print $3}'; }
+in_pod() { local c=$1 p=$2; shift 2; ip netns exec "mkn-$c-$p" "$@"; }
+
+case "$CASE" in
+capture)
+  "$MKN" up -d examples/quickstart/lab.toml >/dev/null
+  c=quickstart
+  web1=$(pod_ip $c web-1)
+  # Everything of the lab, ICMP and the VXLAN carrying it; ended by SIGINT as Ctrl-C would.
+  "$MKN" capture -f "icmp or udp port 4789" -w "$TMP/all.pcapng" --duration 60 2>"$TMP/cap.err" &
+  cap=$!
+  wait_for 20 grep -q "Ctrl-C stops" "$TMP/cap.err" || fail "capture did not start: $(cat "$TMP/cap.err")"
+  # ping's -p pattern marks the payload: "mkn-see!" repeated.
+  in_pod $c client ping -c1 -W2 -p 6d6b6e2d73656521 "$web1" >/dev/null || fail "ping client -> web-1"
+  kill -INT $cap
+  rc=0; wait $cap || rc=$?
+  [[ $rc == 0 ]] || fail "capture exited $rc after SIGINT: $(cat "$TMP/cap.err")"
+  contains "$(cat "$TMP/cap.err")" "(ended by signal); the kernel dropped 0" "the summary after Ctrl-C"
+  capinfos "$TMP/all.pcapng" >"$TMP/capinfos" 2>&1 || fail "capinfos refuses the file: $(cat "$TMP/capinfos")"
+  seen=$(tshark -r "$TMP/all.pcapng" -Y 'frame contains 6d:6b:6e:2d:73:65:65:21 && icmp.type == 8' \
+    -T fields -e frame.interface_name 2>/dev/null | sort -u)
+  nif=$(grep -c . <<<"$seen" || true)
+  nns=$(cut -d: -f1 <<<"$seen" | sort -u | grep -c . || true)
+  ((nif >= 6 && nns >= 3)) || fail "the marked ping on $nif interfaces in $nns namespaces: $seen"
+  for want in client:eth0 node1:cbr0 node1:vxlan0 node1:eth0 underlay:node1 underlay:node2 node2:eth0 node2:vxlan0 node2:cbr0 web-1:eth0; do
+    grep -qx "$want" <<<"$seen" || fail "the marked ping was not seen on $want: $seen"
+  done
+  # Inside the encapsulation on the underlay: the outer node addresses, VNI 1, then the pods'.
+  outer=$(tshark -r "$TMP/all.pcapng" -Y 'frame.interface_name == "underlay:node1" && icmp.type == 8' \
+    -T fields -e vxlan.vni -e ip.src -e ip.dst 2>/dev/null | head -1)
+  contains "$outer" "1	172.18.0.2,$(pod_ip $c client)	172.18.0.3,$web1" "the VXLAN copy on underlay:node1 (a bridge port: br0 itself sees only what is for the underlay)"
+  pass "one marked ping seen on $nif interfaces in $nns namespaces; SIGINT left a whole file"
+  # Streaming: -w - into tshark, bounded by --count.
+  "$MKN" capture web-1 node2 -f icmp --count 4 -w - 2>"$TMP/stream.err" |
+    tshark -r - -T fields -e frame.interface_name -e icmp.type >"$TMP/stream" 2>/dev/null &
+  pipeline=$!
+  wait_for 20 grep -q "Ctrl-C stops" "$TMP/stream.err" || fail "capture -w - did not start: $(cat "$TMP/stream.err")"
+  in_pod $c client ping -c2 -i 0.2 -W2 "$web1" >/dev/null || fail "ping for the stream"
+  wait $pipeline || fail "capture -w - | tshark -r - failed: $(cat "$TMP/stream.err")"
+  [[ $(grep -c . "$TMP/stream") == 4 ]] || fail "tshark read $(grep -c . "$TMP/stream") packets, not 4: $(cat "$TMP/stream")"
+  contains "$(cat "$TMP/stream")" "node2:cbr0	8" "tshark -r - names the interfaces"
+  contains "$(cat "$TMP/stream.err")" "(ended by count)" "the count ends the stream"
+  pass "capture -w - | tshark -r - streams, --count ends it"
+  # Usage errors: exit 2, the nearest name.
+  rc=0; out=$("$MKN" capture web-9 -w "$TMP/x.pcapng" 2>&1) || rc=$?
+  [[ $rc == 2 ]] || fail "a wrong target exits $rc: $out"
+  contains "$out" 'did you mean "web-0"?' "a wrong target is named with the nearest"
+  rc=0; out=$("$MKN" capture -f "icmp and and" -w "$TMP/x.pcapng" 2>&1) || rc=$?
+  [[ $rc == 2 ]] || fail "a bad filter exits $rc: $out"
+  pass "a wrong target or filter is a usage error"
+  # graph of the running cluster: live (its pods with their addresses).
+  out=$("$MKN" graph -o mermaid)
+  contains "$out" "(live)" "graph of a running cluster is live"
+  contains "$out" "web-1<br/>$web1" "the live pod address"
+  "$MKN" graph $c -o svg | grep -q "</svg>" || fail "graph quickstart -o svg"
+  pass "graph of the running cluster"
+  "$MKN" down $c >/dev/null
+  assert_clean $c
+  ;;
+graph)
+  n=0
+  for lab in examples/*/lab.toml examples/cni/*.toml; do
+    "$MKN" graph "$lab" -o dot >"$TMP/g.dot" 2>"$TMP/g.err" || fail "graph $lab: $(cat "$TMP/g.err")"
+    dot -Tsvg "$TMP/g.dot" >"$TMP/g.svg" 2>"$TMP/dot.err" || fail "dot -Tsvg refuses graph $lab: $(cat "$TMP/dot.err")"
+    [[ ! -s "$TMP/dot.err" ]] || fail "dot -Tsvg warns on graph $lab: $(cat "$TMP/dot.err")"
+    "$MKN" graph "$lab" -o svg >"$TMP/g2.svg" || fail "graph $lab -o svg"
+    grep -q "</svg>" "$TMP/g2.svg" || fail "graph $lab -o svg is no SVG"
+    "$MKN" graph "$lab" -o mermaid >"$TMP/g.mmd" || fail "graph $lab -o mermaid"
+    [[ $(sed -n 2p "$TMP/g.mmd") == "flowchart TB" ]] || fail "graph $lab -o mermaid: $(head -3 "$TMP/g.mmd")"
+    n=$((n + 1))
+  done
+  ((n >= 10)) || fail "only $n example labs"
+  pass "graph: $n example labs as DOT (dot -Tsvg accepts each, no warning), SVG and Mermaid"
+  rc=0; out=$("$MKN" graph examples/quickstart/lab.toml -o png 2>&1) || rc=$?
+  [[ $rc == 2 ]] || fail "graph -o png exits $rc: $out"
+  ;;
+*) fail "unknown case $CASE" ;;
+esac
