@@ -33,7 +33,7 @@ deb=$(ls "$out"/pkg/minikube-net_*.deb 2>/dev/null | head -1)
 info=$(dpkg-deb -I "$deb")
 grep -q '^ Package: minikube-net$' <<<"$info" || fail "package name: $(grep Package: <<<"$info")"
 depends=$(sed -n 's/^ Depends: //p' <<<"$info")
-for dep in iproute2 libabsl libtomlplusplus libmnl libnftables libssl libc6 libstdc++; do
+for dep in iproute2 libabsl libtomlplusplus libmnl libnftables libpcap libssl libc6 libstdc++; do
   grep -q "$dep" <<<"$depends" || fail "Depends lacks $dep: $depends"
 done
 recommends=$(sed -n 's/^ Recommends: //p' <<<"$info")

@@ -26,11 +26,15 @@ packages=(
   # libraries (STYLE.md: Abseil, toml++, libmnl, libnftables, Boost.Asio/Beast, libtins, OpenSSL, CLI11, JSON)
   libabsl-dev libtomlplusplus-dev libmnl-dev libnftables-dev libboost-dev libboost-system-dev
   libtins-dev libssl-dev libcli11-dev nlohmann-json3-dev
+  # capture and trace: libpcap compiles their filters (tcpdump's syntax)
+  libpcap-dev
   # what the README's walkthrough runs in a lab
   iproute2 iputils-ping tcpdump tshark curl util-linux procps iperf3 nftables containernetworking-plugins
   # examples/cni: iptables for portmap and firewall (Debian 1.1.1 has no nftables backend), jq and socat
   # for the by-hand scripts
   iptables jq socat
+  # `graph -o svg` runs Graphviz's dot
+  graphviz
 )
 if [[ $mode != runtime ]]; then
   packages+=(
