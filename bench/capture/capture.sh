@@ -25,6 +25,7 @@ T=${1:-10}
 MKN=${MKN_BIN:-$ROOT/build/minikube-net}
 [[ -x "$MKN" ]] || die "no $MKN: build first"
 OUT=${BENCH_OUT:-$(mktemp -d /tmp/mkn-bench-capture.XXXXXX)}
+mkdir -p "$OUT"
 C=quickstart
 TARGETS=(client:eth0 node1:cbr0 node1:vxlan0 node1:eth0 node2:eth0 web-1:eth0)
 
@@ -55,7 +56,7 @@ run_tcpdump() {
   for ((i = 0; i < ${#TARGETS[@]}; i++)); do
     wait_for 10 grep -q "listening on" "$OUT/tcpdump-$i.err" || die "tcpdump $i did not start"
   done
-  RATE=$(load)
+  load >"$OUT/rate"
   kill -INT "${pids[@]}"
   for p in "${pids[@]}"; do wait "$p" || true; done
   local cap=0 drop=0
@@ -71,7 +72,7 @@ run_mkn() {
   "$MKN" capture -c $C "${TARGETS[@]}" -s "$snap" -w "$w" 2>"$OUT/mkn.err" &
   local pid=$!
   wait_for 10 grep -q "Ctrl-C stops" "$OUT/mkn.err" || die "capture did not start: $(cat "$OUT/mkn.err")"
-  RATE=$(load)
+  load >"$OUT/rate"
   kill -INT "$pid"
   wait "$pid" || die "capture failed: $(cat "$OUT/mkn.err")"
   cat "$OUT/mkn.err" >&2
@@ -85,9 +86,9 @@ for mode in "262144 /dev/null" "128 file"; do
   ref_dest=/dev/null mkn_dest=/dev/null
   [[ $dest == file ]] && { ref_dest="$OUT/tcpdump"; mkn_dest="$OUT/mkn.pcapng"; }
   read -r rc rd <<<"$(run_tcpdump "$snap" "$ref_dest")"
-  printf '%-34s %10s %12s %10s\n' "tcpdump x6, snaplen $snap, $dest" "$RATE" "$rc" "$rd"
+  printf '%-34s %10s %12s %10s\n' "tcpdump x6, snaplen $snap, $dest" "$(cat "$OUT/rate")" "$rc" "$rd"
   read -r mc md <<<"$(run_mkn "$snap" "$mkn_dest")"
-  printf '%-34s %10s %12s %10s\n' "minikube-net capture, snaplen $snap, $dest" "$RATE" "$mc" "$md"
+  printf '%-34s %10s %12s %10s\n' "minikube-net capture, snaplen $snap, $dest" "$(cat "$OUT/rate")" "$mc" "$md"
   echo "  drops minikube-net / tcpdump: $md / $rd; captured minikube-net / tcpdump: $(awk -v a="$mc" -v b="$rc" 'BEGIN {printf "%.2f", (b ? a / b : 0)}')"
   ((md == 0)) || missed=1
 done
