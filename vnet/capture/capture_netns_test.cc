@@ -146,5 +146,28 @@ TEST_F(CaptureTest, NamesWhatIsWrong) {
   EXPECT_TRUE(absl::IsInvalidArgument(st)) << st;
 }
 
+// A pod whose namespace is gone (killed as the capture starts) is skipped when capturing
+// everything, and an error when named.
+TEST_F(CaptureTest, AGoneNamespaceIsSkippedUnlessNamed) {
+  PodState gone;
+  gone.name = "gone";
+  gone.netns = "mkn-ct-gone";
+  state_.pods.push_back(gone);
+  CaptureOptions o;
+  o.output = file_;
+  o.duration = absl::Milliseconds(1);
+  std::vector<std::string> skipped;
+  o.on_open = [&](const std::vector<OpenInterface>&, const std::vector<std::string>& s) {
+    skipped = s;
+  };
+  absl::StatusOr<CaptureSummary> sum = RunCapture(state_, o);
+  ASSERT_TRUE(sum.ok()) << sum.status();
+  EXPECT_EQ(sum->interfaces.size(), 2u);
+  ASSERT_EQ(skipped.size(), 1u);
+  EXPECT_EQ(skipped[0], "gone (its namespace mkn-ct-gone is gone)");
+  o.targets = {"gone"};
+  EXPECT_TRUE(absl::IsNotFound(RunCapture(state_, o).status()));
+}
+
 }  // namespace
 }  // namespace mkn::vnet

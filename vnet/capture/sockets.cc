@@ -301,6 +301,11 @@ absl::StatusOr<PacketSockets> PacketSockets::Open(const std::vector<capture::Tar
   std::map<int, std::vector<sock_filter>> compiled;
   for (const capture::Target& t : targets) {
     absl::StatusOr<Fd> ns = OpenNetns(t.object.netns);
+    if (absl::IsNotFound(ns.status()) && options.skip_missing_netns) {
+      impl->skipped.push_back(
+          StrCat(t.object.name, " (its namespace ", t.object.netns, " is gone)"));
+      continue;
+    }
     if (!ns.ok()) {
       return absl::Status(ns.status().code(),
                           StrCat("capture on ", t.object.name, ": ", ns.status().message()));

@@ -32,6 +32,10 @@ struct PacketSocketOptions {
   // Each socket's receive buffer (SO_RCVBUFFORCE): a burst the loop has not read yet waits here;
   // what does not fit is a kernel drop.
   int rcvbuf_bytes = 8 << 20;
+  // A namespace that is gone (a pod being killed or scaled away as the capture starts) is skipped
+  // with a note instead of failing the capture: for "everything of the lab", not for a TARGET
+  // the user named.
+  bool skip_missing_netns = false;
 };
 
 // One interface listened on; `idb` is what a pcapng file says of it.
