@@ -146,6 +146,22 @@ TEST_F(CaptureTest, NamesWhatIsWrong) {
   EXPECT_TRUE(absl::IsInvalidArgument(st)) << st;
 }
 
+// A TUN (the userspace proxy's mkn-proxy) carries raw IP: its interface block says so, and the
+// filter is compiled for raw IP (libpcap's DLT_RAW, not the file's LINKTYPE_RAW 101).
+TEST_F(CaptureTest, ATunIsRawIpWithItsFilterCompiledForIt) {
+  ASSERT_EQ(Sh("ip -n mkn-ct-a tuntap add dev tun0 mode tun").exit_code, 0);
+  std::vector<capture::Target> targets = {
+      {capture::LabObject{"a", capture::ObjectKind::kPod, "mkn-ct-a", "n"}, {"tun0", "eth0"}}};
+  PacketSocketOptions po;
+  po.filter = "tcp port 80 or icmp";
+  absl::StatusOr<PacketSockets> s = PacketSockets::Open(targets, po);
+  ASSERT_TRUE(s.ok()) << s.status();
+  ASSERT_EQ(s->interfaces().size(), 2u);
+  EXPECT_EQ(s->interfaces()[0].idb.name, "a:tun0");
+  EXPECT_EQ(s->interfaces()[0].idb.link_type, capture::kLinkTypeRaw);
+  EXPECT_EQ(s->interfaces()[1].idb.link_type, capture::kLinkTypeEthernet);
+}
+
 // A pod whose namespace is gone (killed as the capture starts) is skipped when capturing
 // everything, and an error when named.
 TEST_F(CaptureTest, AGoneNamespaceIsSkippedUnlessNamed) {

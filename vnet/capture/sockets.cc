@@ -56,7 +56,9 @@ uint16_t LinkTypeOf(int arphrd) {
 // libpcap's compiler, without a live handle: the same code tcpdump would attach.
 absl::StatusOr<std::vector<sock_filter>> CompileFilter(const std::string& filter, int link_type,
                                                        uint32_t snaplen) {
-  pcap_t* p = pcap_open_dead(link_type, static_cast<int>(snaplen));
+  // pcap_open_dead takes a DLT_ value; a file's LINKTYPE_RAW (101) is DLT_RAW (12) on Linux.
+  const int dlt = link_type == capture::kLinkTypeRaw ? DLT_RAW : link_type;
+  pcap_t* p = pcap_open_dead(dlt, static_cast<int>(snaplen));
   if (p == nullptr) return absl::ResourceExhaustedError("compile capture filter: out of memory");
   bpf_program prog{};
   if (pcap_compile(p, &prog, filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
