@@ -2,10 +2,12 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <iostream>
 
 #include "absl/strings/numbers.h"
 #include "absl/time/time.h"
+#include "lib/control/usage.h"
 #include "lib/graph/graph.h"
 #include "lib/strings/str_cat.h"
 #include "vnet/capture/capture.h"
@@ -15,6 +17,29 @@
 #include "vnet/graph/graph.h"
 
 namespace mkn {
+namespace {
+
+// The words and numbers these flags take are refused as every other flag's are (lib/control/usage:
+// the nearest choice, a plain range), not with CLI11's own texts.
+CLI::Validator Choice(std::vector<std::string> choices) {
+  return CLI::Validator(
+      [choices](std::string& word) {
+        return std::find(choices.begin(), choices.end(), word) != choices.end()
+                   ? std::string()
+                   : control::NotOneOf(word, choices);
+      },
+      "");
+}
+CLI::Validator Within(int64_t lo, int64_t hi) {
+  return CLI::Validator(
+      [lo, hi](std::string& text) {
+        absl::StatusOr<int64_t> v = control::ParseIntIn(text, lo, hi);
+        return v.ok() ? std::string() : std::string(v.status().message());
+      },
+      StrCat(lo, "..", hi));
+}
+
+}  // namespace
 
 CLI::App* AddCaptureCommand(CLI::App& app, CaptureFlags& f) {
   CLI::App* cmd = app.add_subcommand(
@@ -34,10 +59,10 @@ CLI::App* AddCaptureCommand(CLI::App& app, CaptureFlags& f) {
   cmd->add_option("--duration", f.duration,
                   "Stop after this long: seconds (10, 0.5) or a duration (1m30s)");
   cmd->add_option("--count", f.count, "Stop after this many packets (all interfaces together)")
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+      ->check(Within(1, int64_t{1} << 40));
   cmd->add_option("-s,--snaplen", f.snaplen,
                   "Bytes kept of each packet (default 262144, tcpdump's: whole packets)")
-      ->check(CLI::Range(int64_t{64}, int64_t{262144}));
+      ->check(Within(64, 262144));
   cmd->footer(
       "Each interface is one Interface Description Block named as its TARGET (web-0:eth0, "
       "node1:cbr0,\n"
@@ -49,7 +74,7 @@ CLI::App* AddCaptureCommand(CLI::App& app, CaptureFlags& f) {
       "Examples:\n"
       "  minikube-net capture -w all.pcapng --duration 10\n"
       "  minikube-net capture web-0 node1 -f icmp -w - | tshark -r -\n"
-      "  minikube-net capture underlay:br0 -f 'udp port 4789' --count 20 -w vxlan.pcapng\n"
+      "  minikube-net capture underlay:node1 -f 'udp port 4789' --count 20 -w vxlan.pcapng\n"
       "  minikube-net capture -w - | wireshark -k -i -\n"
       "Exit codes: 0 captured, 1 runtime failure or missing privileges, 2 bad usage, target or "
       "filter.");
@@ -114,7 +139,7 @@ CLI::App* AddGraphCommand(CLI::App& app, GraphFlags& f) {
                   "pods and endpoints); default: the only cluster up");
   cmd->add_option("-o,--output", f.output,
                   "dot (Graphviz), mermaid (for Markdown) or svg (rendered by Graphviz's dot)")
-      ->check(CLI::IsMember({"dot", "mermaid", "svg"}));
+      ->check(Choice({"dot", "mermaid", "svg"}));
   cmd->footer(
       "Link ends are labelled with the interface and address on each side; a node is a box with "
       "its routes,\n"
