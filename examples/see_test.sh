@@ -28,8 +28,12 @@ capture)
   [[ $rc == 0 ]] || fail "capture exited $rc after SIGINT: $(cat "$TMP/cap.err")"
   contains "$(cat "$TMP/cap.err")" "(ended by signal); the kernel dropped 0" "the summary after Ctrl-C"
   capinfos "$TMP/all.pcapng" >"$TMP/capinfos" 2>&1 || fail "capinfos refuses the file: $(cat "$TMP/capinfos")"
-  seen=$(tshark -r "$TMP/all.pcapng" -Y 'frame contains 6d:6b:6e:2d:73:65:65:21 && icmp.type == 8' \
-    -T fields -e frame.interface_name 2>/dev/null | sort -u)
+  hops=$(tshark -r "$TMP/all.pcapng" -Y 'frame contains 6d:6b:6e:2d:73:65:65:21 && icmp.type == 8' \
+    -T fields -e frame.interface_name 2>/dev/null)
+  seen=$(sort -u <<<"$hops")
+  # The file is in time order: the request's hops read in the order it took them.
+  order=$(grep -nxE 'client:eth0|node1:vxlan0|node2:vxlan0|web-1:eth0' <<<"$hops" | cut -d: -f2- | tr '\n' ' ')
+  [[ "$order" == "client:eth0 node1:vxlan0 node2:vxlan0 web-1:eth0 " ]] || fail "the hops out of order: $hops"
   nif=$(grep -c . <<<"$seen" || true)
   nns=$(cut -d: -f1 <<<"$seen" | sort -u | grep -c . || true)
   ((nif >= 6 && nns >= 3)) || fail "the marked ping on $nif interfaces in $nns namespaces: $seen"
@@ -40,7 +44,7 @@ capture)
   outer=$(tshark -r "$TMP/all.pcapng" -Y 'frame.interface_name == "underlay:node1" && icmp.type == 8' \
     -T fields -e vxlan.vni -e ip.src -e ip.dst 2>/dev/null | head -1)
   contains "$outer" "1	172.18.0.2,$(pod_ip $c client)	172.18.0.3,$web1" "the VXLAN copy on underlay:node1 (a bridge port: br0 itself sees only what is for the underlay)"
-  pass "one marked ping seen on $nif interfaces in $nns namespaces; SIGINT left a whole file"
+  pass "one marked ping seen on $nif interfaces in $nns namespaces, in the order it took them; SIGINT left a whole file"
   # Streaming: -w - into tshark, bounded by --count.
   "$MKN" capture web-1 node2 -f icmp --count 4 -w - 2>"$TMP/stream.err" |
     tshark -r - -T fields -e frame.interface_name -e icmp.type >"$TMP/stream" 2>/dev/null &

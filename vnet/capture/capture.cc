@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <vector>
 
 #include "absl/strings/str_format.h"
 #include "lib/capture/pcapng.h"
@@ -98,21 +99,39 @@ absl::StatusOr<CaptureSummary> RunCapture(const ClusterState& s, const CaptureOp
     }
   };
   flush();
+  // One wake-up reads the sockets one after another; its packets are put in timestamp order
+  // before they are written, so that one packet's hops read in the order it took them (a file
+  // is in time order except across wake-ups, which are apart in time anyway).
+  struct Pending {
+    uint64_t ts;
+    size_t offset, length;
+  };
+  std::string batch;
+  std::vector<Pending> pending;
+  auto commit = [&] {
+    std::stable_sort(pending.begin(), pending.end(),
+                     [](const Pending& a, const Pending& b) { return a.ts < b.ts; });
+    for (const Pending& p : pending) buf.append(batch, p.offset, p.length);
+    pending.clear();
+    batch.clear();
+    if (stream || buf.size() >= kFileChunk) flush();
+  };
   const absl::Time deadline = o.duration ? absl::Now() + *o.duration : absl::InfiniteFuture();
   absl::StatusOr<PollEnd> end = PollEnd::kDeadline;
   if (!reader_gone && write_error.ok() && (o.count == 0 || sum.packets < o.count)) {
     end = sockets.Poll(
         deadline, o.stop_fd,
         [&](const capture::EnhancedPacket& p) {
-          capture::AppendEnhancedPacket(buf, p);
+          const size_t at = batch.size();
+          capture::AppendEnhancedPacket(batch, p);
+          pending.push_back({p.timestamp_ns, at, batch.size() - at});
           ++sum.packets;
-          if (buf.size() >= kFileChunk) flush();
+          if (batch.size() >= kFileChunk) commit();  // bounds the memory of one wake-up
           return !reader_gone && write_error.ok() && (o.count == 0 || sum.packets < o.count);
         },
-        [&] {
-          if (stream) flush();
-        });
+        commit);
   }
+  commit();
   if (!end.ok()) return end.status();
   MKN_RETURN_IF_ERROR(write_error);
   if (reader_gone) {
