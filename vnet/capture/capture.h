@@ -7,7 +7,9 @@
 // signal, the reader closing the pipe), one Interface Statistics Block per interface with the
 // kernel's received and dropped counters. A file is therefore always complete and valid when the
 // process exits normally. Writing to a pipe or terminal flushes after every wake-up's packets, so
-// `| tshark -r -` shows each packet as it comes; a file is written in 1 MiB chunks.
+// `| tshark -r -` shows each packet as it comes; a file is written in 1 MiB chunks. The packets
+// one wake-up of the loop reads from all its sockets are sorted by kernel timestamp before they
+// are written: the file is in time order, and one packet's hops read in the order it took them.
 #pragma once
 
 #include <cstdint>
