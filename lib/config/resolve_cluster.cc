@@ -46,11 +46,13 @@ void Resolver::ResolveCluster() {
   }
   spec_.marker = net::OwnerMarker(spec_.name);
   if (c.network.set && c.network.value != "vxlan" && c.network.value != "host-gw" &&
-      c.network.value != "cni") {
+      c.network.value != "geneve" && c.network.value != "cni") {
     d_.Error(c.network.pos, StrCat("[cluster] network: \"", c.network.value,
-                                   "\" is not \"vxlan\", \"host-gw\" or \"cni\""));
+                                   "\" is not \"vxlan\", \"host-gw\", \"geneve\" or \"cni\""));
   }
-  spec_.network = c.network.value == "host-gw" ? NetworkMode::kHostGw : NetworkMode::kVxlan;
+  spec_.network = c.network.value == "host-gw"  ? NetworkMode::kHostGw
+                  : c.network.value == "geneve" ? NetworkMode::kGeneve
+                                                : NetworkMode::kVxlan;
   ResolveCni();
   pod_cidr_ = Cidr(c.pod_cidr, "[cluster] pod_cidr", "10.244.0.0/16");
   service_cidr_ = Cidr(c.service_cidr, "[cluster] service_cidr", "10.96.0.0/12");
@@ -60,7 +62,9 @@ void Resolver::ResolveCluster() {
   } else if (c.mtu.set) {
     spec_.mtu = static_cast<int>(c.mtu.value);
   }
-  spec_.pod_mtu = spec_.network == NetworkMode::kVxlan ? spec_.mtu - kVxlanOverhead : spec_.mtu;
+  spec_.pod_mtu = spec_.network == NetworkMode::kVxlan    ? spec_.mtu - kVxlanOverhead
+                  : spec_.network == NetworkMode::kGeneve ? spec_.mtu - kGeneveOverhead
+                                                          : spec_.mtu;
   if (c.vni.set && (c.vni.value < 1 || c.vni.value > 16777215)) {
     d_.Error(c.vni.pos, StrCat("[cluster] vni: ", c.vni.value, " is out of range 1-16777215"));
   } else if (c.vni.set) {
@@ -196,15 +200,19 @@ void Resolver::ResolveCni() {
       spec_.cni.node_routes = NodeRoutes::kHostGw;
     } else if (v == "vxlan") {
       spec_.cni.node_routes = NodeRoutes::kVxlan;
+    } else if (v == "geneve") {
+      spec_.cni.node_routes = NodeRoutes::kGeneve;
     } else if (v == "plugin") {
       spec_.cni.node_routes = NodeRoutes::kPlugin;
     } else {
-      d_.Error(rc.node_routes.pos, StrCat("[cni] node_routes: \"", v,
-                                          "\" is not \"host-gw\", \"vxlan\" or \"plugin\""));
+      d_.Error(rc.node_routes.pos,
+               StrCat("[cni] node_routes: \"", v,
+                      "\" is not \"host-gw\", \"vxlan\", \"geneve\" or \"plugin\""));
     }
   }
-  spec_.network =
-      spec_.cni.node_routes == NodeRoutes::kVxlan ? NetworkMode::kVxlan : NetworkMode::kHostGw;
+  spec_.network = spec_.cni.node_routes == NodeRoutes::kVxlan    ? NetworkMode::kVxlan
+                  : spec_.cni.node_routes == NodeRoutes::kGeneve ? NetworkMode::kGeneve
+                                                                 : NetworkMode::kHostGw;
 }
 
 void Resolver::ResolveNodes() {

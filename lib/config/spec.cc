@@ -5,7 +5,17 @@
 
 namespace mkn::config {
 
-std::string_view ToString(NetworkMode m) { return m == NetworkMode::kVxlan ? "vxlan" : "host-gw"; }
+std::string_view ToString(NetworkMode m) {
+  switch (m) {
+    case NetworkMode::kVxlan:
+      return "vxlan";
+    case NetworkMode::kHostGw:
+      return "host-gw";
+    case NetworkMode::kGeneve:
+      return "geneve";
+  }
+  return "?";
+}
 std::string_view ToString(NodeRoutes r) {
   switch (r) {
     case NodeRoutes::kHostGw:
@@ -14,6 +24,8 @@ std::string_view ToString(NodeRoutes r) {
       return "vxlan";
     case NodeRoutes::kPlugin:
       return "plugin";
+    case NodeRoutes::kGeneve:
+      return "geneve";
   }
   return "?";
 }

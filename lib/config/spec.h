@@ -19,7 +19,7 @@
 
 namespace mkn::config {
 
-enum class NetworkMode { kVxlan, kHostGw };
+enum class NetworkMode { kVxlan, kHostGw, kGeneve };
 // Who serves the Services: the tool's own NAT on a TUN in every node, or nftables rules the kernel
 // runs.
 enum class ProxyMode { kUserspace, kNftables };
@@ -44,12 +44,16 @@ inline constexpr int kMaxPods = 20000;
 
 inline constexpr int kVxlanOverhead = 50;  // outer Ethernet 14 + IP 20 + UDP 8 + VXLAN 8
 inline constexpr int kVxlanPort = 4789;    // IANA
+// network = "geneve": outer IPv4 20 + UDP 8 + Geneve 8 + minikube-net's option 8
+// (lib/geneve/header.h)
+// + the inner Ethernet header 14. (An outer Ethernet header does not count against the MTU.)
+inline constexpr int kGeneveOverhead = 58;
 
 // --- Bring your own CNI: network = "cni" ---------------------------------------------------------
 
 // Who makes the cross-node routes of a CNI lab: the tool (as kindnet does with host-gw, flannel
 // with VXLAN), or the plugin chain / a node daemon.
-enum class NodeRoutes { kHostGw, kVxlan, kPlugin };
+enum class NodeRoutes { kHostGw, kVxlan, kPlugin, kGeneve };
 std::string_view ToString(NodeRoutes r);
 
 // How a node's pods are wired by CNI: [cni] with a node's `cni = {...}` laid over it.
@@ -284,7 +288,7 @@ struct ClusterSpec {
   net::Prefix underlay_cidr;
   net::Ipv4 underlay_gateway;  // .1 of underlay_cidr, on the underlay bridge
   int mtu = 1500;              // of the underlay
-  int pod_mtu = 1450;          // mtu - 50 with VXLAN, mtu with host-gw
+  int pod_mtu = 1450;          // mtu - 50 with VXLAN, mtu - 58 with Geneve, mtu with host-gw
   int vni = 1;
   ProxyMode proxy_mode = ProxyMode::kUserspace;
   std::string marker;  // ifalias carried by everything this cluster creates
