@@ -47,6 +47,8 @@ inline constexpr uint16_t kClassExperimental = 0xfff0;  // RFC 8926 §8: Experim
 inline constexpr uint8_t kTypeSourceNode = 0x01;
 inline constexpr uint8_t kTypeCritical = 0x80;  // the high bit of an option's type
 inline constexpr size_t kSourceNodeData = 4;
+// How the plan and the docs name it.
+inline constexpr std::string_view kSourceNodeOptionName = "class 0xfff0 type 0x01 (source node)";
 // What minikube-net's header is on the wire: the base header and the source-node option.
 inline constexpr size_t kHeaderWithOption = kBaseHeader + kOptionHeader + kSourceNodeData;
 

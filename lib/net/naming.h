@@ -11,6 +11,7 @@
 //   node's underlay interface       eth0                              node netns
 //   node's pod bridge               cbr0                              node netns
 //   node's VXLAN device             vxlan0                            node netns
+//   node's Geneve TAP               gnv0                              node netns
 //   pod's host-side veth            veth<8 hex of hash(cluster/P)>    node netns (as CNI's)
 //   pod's interface                 eth0                              pod netns
 //   ownership marker                minikube-net:<cluster>            ifalias of lo, every link
@@ -44,6 +45,8 @@ inline constexpr std::string_view kPodIf = "eth0";
 inline constexpr std::string_view kNodeUplinkIf = "eth0";
 inline constexpr std::string_view kNodeBridge = "cbr0";
 inline constexpr std::string_view kNodeVxlan = "vxlan0";
+// network = "geneve": the TAP minikube-net's pump serves (lib/geneve, vnet/geneve).
+inline constexpr std::string_view kNodeGeneve = "gnv0";
 // The userspace proxy's TUN in each node: the service CIDR and the node's proxy address route into
 // it.
 inline constexpr std::string_view kNodeProxyTun = "mkn-proxy";

@@ -5,6 +5,7 @@
 #include <type_traits>
 
 #include "absl/strings/str_join.h"
+#include "lib/geneve/header.h"
 #include "lib/net/naming.h"
 #include "lib/proxy/nft_ruleset.h"
 #include "lib/strings/str_cat.h"
@@ -123,7 +124,7 @@ Plan BuildPlan(const ClusterSpec& spec) {
   Builder b(plan);
   const std::string underlay = net::NetnsName(spec.name, net::kUnderlayObject);
   const std::string br0(net::kUnderlayBridge), eth0(net::kPodIf), cbr0(net::kNodeBridge),
-      vxlan0(net::kNodeVxlan), uplink(net::kNodeUplinkIf);
+      vxlan0(net::kNodeVxlan), uplink(net::kNodeUplinkIf), gnv0(net::kNodeGeneve);
   // IPv6 is off everywhere: the lab is IPv4, and captures then show only the lab's own traffic
   // (no router solicitations or MLD reports on every new interface).
   auto no_ipv6 = [&](const std::string& ns) {
@@ -164,6 +165,14 @@ Plan BuildPlan(const ClusterSpec& spec) {
       b.Add(AddAddress{n.netns, vxlan0, net::Prefix{n.vtep_ip, 32}});
       b.Add(SetLinkUp{n.netns, vxlan0});
     }
+    // Geneve: the same layout as VXLAN's (the .0 address, the 0e:58 MAC), on a TAP the process
+    // serves.
+    if (spec.network == NetworkMode::kGeneve && NodeRoutesByTool(spec)) {
+      b.Add(CreateTap{n.netns, gnv0, spec.pod_mtu, n.vtep_mac});
+      b.Add(AddAddress{n.netns, gnv0, net::Prefix{n.vtep_ip, 32}});
+      b.Add(SetLinkUp{n.netns, gnv0});
+      b.Add(ServeGeneve{n.netns, gnv0, n.underlay_ip, geneve::kPort, spec.vni, n.index + 1});
+    }
   }
 
   // Phase 2: each pod, a namespace with eth0 whose peer hangs off its node's cbr0.
@@ -195,8 +204,8 @@ Plan BuildPlan(const ClusterSpec& spec) {
 
   // Phase 3: cross-node routes. VXLAN as flannel programs it: a route to each remote pod CIDR via
   // the remote VTEP address (onlink), a permanent ARP entry for that VTEP, and a permanent FDB
-  // entry sending the VTEP's MAC to the remote node's underlay address. host-gw: a route via the
-  // remote node itself.
+  // entry sending the VTEP's MAC to the remote node's underlay address. Geneve: the same, the FDB
+  // entry being the pump's. host-gw: a route via the remote node itself.
   for (const config::NodeSpec& n : spec.nodes) {
     if (!NodeRoutesByTool(spec)) break;
     b.At(kPhaseRoutes, n.index);
@@ -206,6 +215,10 @@ Plan BuildPlan(const ClusterSpec& spec) {
         b.Add(AddNeighbor{n.netns, vxlan0, r.vtep_ip, r.vtep_mac});
         b.Add(AddFdb{n.netns, vxlan0, r.vtep_mac, r.underlay_ip});
         b.Add(AddRoute{n.netns, r.pod_cidr, r.vtep_ip, vxlan0, true});
+      } else if (spec.network == NetworkMode::kGeneve) {
+        b.Add(AddNeighbor{n.netns, gnv0, r.vtep_ip, r.vtep_mac});
+        b.Add(GenevePeer{n.netns, gnv0, r.vtep_mac, r.underlay_ip, geneve::kPort});
+        b.Add(AddRoute{n.netns, r.pod_cidr, r.vtep_ip, gnv0, true});
       } else {
         b.Add(AddRoute{n.netns, r.pod_cidr, r.underlay_ip, uplink, false});
       }
@@ -338,6 +351,22 @@ struct ShellRenderer {
     for (const std::string& a : s.argv) StrAppend(&out, " ", ShellQuote(a));
     return StrCat(out, " &  # pod ", s.pod, ": container ", s.container);
   }
+  std::string operator()(const CreateTap& s) const {
+    return StrCat(
+        "ip -n ", s.ns, " tuntap add dev ", s.name,
+        " mode tap vnet_hdr  # minikube-net holds its fd (offloads: csum, tso4, tso_ecn)\nip -n ",
+        s.ns, " link set ", s.name, " mtu ", s.mtu, " address ", s.mac.ToString());
+  }
+  std::string operator()(const ServeGeneve& s) const {
+    return StrCat("# minikube-net serves ", s.dev, " in ", s.ns, ": Geneve on udp ",
+                  s.local.ToString(), ":", s.port, ", VNI ", s.vni, ", option ",
+                  geneve::kSourceNodeOptionName, " = ", s.node);
+  }
+  std::string operator()(const GenevePeer& s) const {
+    return StrCat("# minikube-net: ", s.dev, " in ", s.ns, ": frames to ", s.mac.ToString(),
+                  " go to ", s.dst.ToString(), ":", s.port, " (what bridge fdb add ... dst is ",
+                  "for vxlan0)");
+  }
   std::string operator()(const CniAdd& s) const {
     return StrCat("ip netns exec ", s.ns,
                   " env CNI_COMMAND=ADD CNI_CONTAINERID=", ShellQuote(s.container_id),
@@ -459,6 +488,21 @@ struct JsonRenderer {
     for (const auto& [k, v] : s.env) env[k] = v;
     return {{"op", "start_command"},    {"ns", s.ns},     {"pod", s.pod},
             {"container", s.container}, {"argv", s.argv}, {"env", env}};
+  }
+  nlohmann::json operator()(const CreateTap& s) const {
+    return {{"op", "create_tap"},
+            {"ns", s.ns},
+            {"name", s.name},
+            {"mtu", s.mtu},
+            {"mac", s.mac.ToString()}};
+  }
+  nlohmann::json operator()(const ServeGeneve& s) const {
+    return {{"op", "serve_geneve"}, {"ns", s.ns},   {"dev", s.dev},  {"local", s.local.ToString()},
+            {"port", s.port},       {"vni", s.vni}, {"node", s.node}};
+  }
+  nlohmann::json operator()(const GenevePeer& s) const {
+    return {{"op", "geneve_peer"},     {"ns", s.ns},    {"dev", s.dev}, {"mac", s.mac.ToString()},
+            {"dst", s.dst.ToString()}, {"port", s.port}};
   }
   nlohmann::json operator()(const CniAdd& s) const {
     return {{"op", "cni_add"},

@@ -122,6 +122,34 @@ struct LoadNftRuleset {
 struct SetHairpin {
   std::string ns, dev;
 };
+// network = "geneve": a TAP device with a virtio-net header (checksum and TSO offloads) whose fd
+// the minikube-net process holds, like the proxy's TUN (the device lives as long as the fd):
+//   ip -n NS tuntap add dev NAME mode tap vnet_hdr; ip -n NS link set NAME mtu MTU address MAC
+struct CreateTap {
+  std::string ns, name;
+  int mtu = 1500;
+  net::Mac mac;
+};
+// network = "geneve": the node's Geneve endpoint, a UDP socket on LOCAL:PORT opened in NS, served
+// by minikube-net's pump (vnet/geneve): what DEV sends is encapsulated (VNI, the source-node option
+// NODE) and sent to the node its destination MAC names; what arrives is checked and written into
+// DEV. No command does this: the plan prints it as a comment.
+struct ServeGeneve {
+  std::string ns, dev;
+  net::Ipv4 local;
+  int port = 6081;
+  int vni = 1;
+  int node = 0;  // the node's number in the lab (1 = the first): the source-node option
+};
+// network = "geneve": an entry of the pump's table, the counterpart of a VXLAN FDB entry (`bridge
+// fdb add MAC dev vxlan0 dst DST`): frames DEV sends to MAC go to DST. The pump builds the same
+// table from the spec (lib/geneve/peers); the plan prints it as a comment.
+struct GenevePeer {
+  std::string ns, dev;
+  net::Mac mac;
+  net::Ipv4 dst;
+  int port = 6081;
+};
 // A built-in app, served by the minikube-net process from a socket opened inside the pod's netns.
 struct StartApp {
   std::string ns, pod, container;
@@ -148,10 +176,10 @@ struct CniAdd {
   std::string ifname;
 };
 
-using Op =
-    std::variant<CreateNetns, SetSysctl, CreateBridge, CreateVeth, CreateVxlan, AddAddress,
-                 SetLinkUp, AddRoute, AddNeighbor, AddFdb, AddProxyNeighbor, AddRule, DeleteRule,
-                 CreateTun, LoadNftRuleset, SetHairpin, StartApp, StartCommand, CniAdd>;
+using Op = std::variant<CreateNetns, SetSysctl, CreateBridge, CreateVeth, CreateVxlan, AddAddress,
+                        SetLinkUp, AddRoute, AddNeighbor, AddFdb, AddProxyNeighbor, AddRule,
+                        DeleteRule, CreateTun, LoadNftRuleset, SetHairpin, StartApp, StartCommand,
+                        CniAdd, CreateTap, ServeGeneve, GenevePeer>;
 
 enum Phase : int {
   kPhaseUnderlay = 0,

@@ -45,6 +45,7 @@ TEST(Plan, PhasesAreOrderedAndEveryLinkIsMarkedUp) {
     }
     if (auto* b = std::get_if<CreateBridge>(&s.op)) created.insert({b->ns, b->name});
     if (auto* x = std::get_if<CreateVxlan>(&s.op)) created.insert({x->ns, x->name});
+    if (auto* t = std::get_if<CreateTap>(&s.op)) created.insert({t->ns, t->name});
     if (auto* u = std::get_if<SetLinkUp>(&s.op)) up.insert({u->ns, u->dev});
   }
   EXPECT_EQ(created, up);
@@ -67,6 +68,68 @@ TEST(Plan, VxlanProgramsEveryRemoteNodeAsFlannelDoes) {
   EXPECT_EQ(neigh, 3 * 2);
   EXPECT_EQ(fdb, 3 * 2);
   EXPECT_EQ(routes, 3 * 2);
+}
+
+// Geneve: VXLAN's layout on gnv0 (the .0 address, the 0e:58 MAC, a neighbour and an onlink route
+// per remote node), the pump's socket on the node's underlay address, and its table as steps.
+TEST(Plan, GeneveProgramsEveryRemoteNodeOnGnv0) {
+  std::string lab = kLab;
+  lab.replace(lab.find("\"vxlan\""), 7, "\"geneve\"\nvni = 9");
+  config::ClusterSpec spec = Spec(lab);
+  EXPECT_EQ(spec.pod_mtu, 1500 - 58);
+  Plan p = BuildPlan(spec);
+  int taps = 0, serve = 0, neigh = 0, peers = 0, routes = 0;
+  std::set<std::pair<std::string, std::string>> up;
+  for (const Step& s : p.steps) {
+    EXPECT_FALSE(std::holds_alternative<CreateVxlan>(s.op));
+    EXPECT_FALSE(std::holds_alternative<AddFdb>(s.op));
+    if (auto* u = std::get_if<SetLinkUp>(&s.op)) up.insert({u->ns, u->dev});
+    if (auto* t = std::get_if<CreateTap>(&s.op)) {
+      ++taps;
+      EXPECT_EQ(s.phase, kPhaseNodes);
+      EXPECT_EQ(t->name, "gnv0");
+      EXPECT_EQ(t->mtu, 1442);
+      EXPECT_EQ(t->mac, spec.FindNode(t->ns.substr(6))->vtep_mac);
+    }
+    if (auto* g = std::get_if<ServeGeneve>(&s.op)) {
+      ++serve;
+      const config::NodeSpec* n = spec.FindNode(g->ns.substr(6));
+      ASSERT_NE(n, nullptr);
+      EXPECT_EQ(g->local, n->underlay_ip);
+      EXPECT_EQ(g->port, 6081);
+      EXPECT_EQ(g->vni, 9);
+      EXPECT_EQ(g->node, n->index + 1);
+      EXPECT_TRUE(up.count({g->ns, "gnv0"})) << "served before it is up";
+    }
+    if (s.phase != kPhaseRoutes) continue;
+    neigh += std::holds_alternative<AddNeighbor>(s.op);
+    peers += std::holds_alternative<GenevePeer>(s.op);
+    if (auto* r = std::get_if<AddRoute>(&s.op)) {
+      ++routes;
+      EXPECT_TRUE(r->onlink);
+      EXPECT_EQ(r->dev, "gnv0");
+    }
+  }
+  EXPECT_EQ(taps, 3);
+  EXPECT_EQ(serve, 3);
+  EXPECT_EQ(neigh, 3 * 2);
+  EXPECT_EQ(peers, 3 * 2);
+  EXPECT_EQ(routes, 3 * 2);
+  const std::string sh = RenderShell(p);
+  EXPECT_NE(sh.find("ip -n mkn-t-node1 tuntap add dev gnv0 mode tap vnet_hdr"), std::string::npos);
+  EXPECT_NE(sh.find("ip -n mkn-t-node1 link set gnv0 mtu 1442 address 0e:58:0a:f4:00:00"),
+            std::string::npos);
+  EXPECT_NE(sh.find("# minikube-net serves gnv0 in mkn-t-node1: Geneve on udp 172.18.0.2:6081, "
+                    "VNI 9, option class 0xfff0 type 0x01 (source node) = 1"),
+            std::string::npos)
+      << sh;
+  EXPECT_NE(sh.find("# minikube-net: gnv0 in mkn-t-node1: frames to 0e:58:0a:f4:01:00 go to "
+                    "172.18.0.3:6081"),
+            std::string::npos);
+  nlohmann::json j = nlohmann::json::parse(RenderJson(p));
+  std::set<std::string> ops;
+  for (const auto& s : j["steps"]) ops.insert(s["op"]);
+  EXPECT_TRUE(ops.count("create_tap") && ops.count("serve_geneve") && ops.count("geneve_peer"));
 }
 
 TEST(Plan, HostGwRoutesViaTheRemoteNode) {
