@@ -65,12 +65,13 @@ declare -A below=(
   [testing]="kernel"
   [apps]="kernel"
   [proxy]="kernel"
+  [geneve]="kernel"
   [edge]="kernel"
   [cni]="kernel"
-  [cluster]="kernel apps proxy edge cni"
-  [capture]="kernel apps proxy edge cni cluster"
-  [graph]="kernel apps proxy edge cni cluster"
-  [cni/verify]="kernel apps proxy edge cni cluster"
+  [cluster]="kernel apps proxy geneve edge cni"
+  [capture]="kernel apps proxy geneve edge cni cluster"
+  [graph]="kernel apps proxy geneve edge cni cluster"
+  [cni/verify]="kernel apps proxy geneve edge cni cluster"
 )
 for f in "${sources[@]}"; do
   [[ $f == vnet/* ]] || continue

@@ -22,6 +22,7 @@
 #include "vnet/kernel/netns.h"
 #include "vnet/kernel/nft.h"
 #include "vnet/kernel/tun.h"
+#include "vnet/kernel/udp.h"
 
 namespace mkn::vnet {
 namespace {
@@ -68,12 +69,24 @@ class Registry {
     tuns_.emplace(ns, std::move(fd));
   }
   std::map<std::string, Fd> TakeTuns() { return std::move(tuns_); }
+  void AddTap(const std::string& ns, Fd fd) {
+    std::lock_guard<std::mutex> l(mu_);
+    taps_.emplace(ns, std::move(fd));
+  }
+  void AddGeneveSocket(const std::string& ns, Fd fd) {
+    std::lock_guard<std::mutex> l(mu_);
+    geneve_sockets_.emplace(ns, std::move(fd));
+  }
+  std::map<std::string, Fd> TakeTaps() { return std::move(taps_); }
+  std::map<std::string, Fd> TakeGeneveSockets() { return std::move(geneve_sockets_); }
 
   // Undo (the workers are joined): the apps' sockets go first, then every namespace made, newest
   // first. Returns what could not be removed ("NAME: why"): the caller must say it was left.
   std::vector<std::string> Unwind() {
     apps_.clear();
     tuns_.clear();
+    taps_.clear();
+    geneve_sockets_.clear();
     std::vector<std::string> left;
     while (!made_.empty()) {
       const std::string name = made_.back().name();
@@ -105,6 +118,7 @@ class Registry {
   std::unordered_map<std::string, int> ifindex_;
   std::vector<AppSocket> apps_;
   std::map<std::string, Fd> tuns_;
+  std::map<std::string, Fd> taps_, geneve_sockets_;
 };
 
 absl::Status WriteSysctl(const std::string& key, const std::string& value) {
@@ -267,6 +281,22 @@ class Worker {
     reg_.AddTun(s.ns, std::move(*fd));
     return absl::OkStatus();
   }
+  absl::Status Do(const CreateTap& s) {
+    MKN_RETURN_IF_ERROR(Enter(s.ns));
+    absl::StatusOr<Fd> fd = OpenTap(s.name, s.mtu, s.mac);
+    if (!fd.ok()) return Where(fd.status(), s.ns);
+    reg_.AddTap(s.ns, std::move(*fd));
+    return absl::OkStatus();
+  }
+  absl::Status Do(const ServeGeneve& s) {
+    MKN_RETURN_IF_ERROR(Enter(s.ns));
+    absl::StatusOr<Fd> fd = OpenUdpTunnelSocket(s.local, static_cast<uint16_t>(s.port));
+    if (!fd.ok()) return Where(fd.status(), s.ns);
+    reg_.AddGeneveSocket(s.ns, std::move(*fd));
+    return absl::OkStatus();
+  }
+  // The pump's table is built from the spec (lib/geneve/peers); the step is what the plan shows.
+  absl::Status Do(const GenevePeer&) { return absl::OkStatus(); }
   absl::Status Do(const LoadNftRuleset& s) {
     MKN_RETURN_IF_ERROR(Enter(s.ns));
     return Where(RunNft(s.ruleset), s.ns);
@@ -395,7 +425,8 @@ absl::StatusOr<Applied> Apply(const Plan& plan, const ApplyOptions& options) {
         "create_netns",    "set_sysctl",  "create_bridge", "create_veth",  "create_vxlan",
         "add_address",     "set_link_up", "add_route",     "add_neighbor", "add_fdb",
         "add_proxy_neigh", "add_rule",    "delete_rule",   "create_tun",   "load_nft",
-        "set_hairpin",     "start_app",   "start_command", "cni_add"};
+        "set_hairpin",     "start_app",   "start_command", "cni_add",      "create_tap",
+        "serve_geneve",    "geneve_peer"};
     static_assert(std::size(kOpNames) == std::variant_size_v<Op>);
     for (size_t i = 0; i < std::variant_size_v<Op>; ++i) {
       fprintf(stderr, "%-14s %8lld us (summed over workers)\n", kOpNames[i], op_us[i].load());
@@ -404,6 +435,8 @@ absl::StatusOr<Applied> Apply(const Plan& plan, const ApplyOptions& options) {
   out.netns = reg.ReleaseNetns();
   out.apps = reg.TakeApps();
   out.tuns = reg.TakeTuns();
+  out.taps = reg.TakeTaps();
+  out.geneve_sockets = reg.TakeGeneveSockets();
   return out;
 }
 

@@ -51,6 +51,9 @@ struct Applied {
   std::vector<plan::StartCommand> commands;
   std::vector<plan::CniAdd> cni_adds;  // CNI labs: the pods to hand to the chain, in plan order
   std::map<std::string, Fd> tuns;      // userspace proxy: the TUN of each node, by node netns
+  // network = "geneve": each node's gnv0 TAP and its Geneve UDP socket, by node netns, for the
+  // pump (vnet/geneve).
+  std::map<std::string, Fd> taps, geneve_sockets;
 };
 
 // The Status of the first failed step, its namespace in the message, with the codes of the

@@ -56,6 +56,19 @@ void RaiseFileLimit(const std::function<void(const std::string&)>& notice) {
   }
 }
 
+// The Geneve pump's threads: one by default, serving every node. A datagram one node sends is then
+// already in the receiving node's socket when sendmmsg returns (veth delivers it in the sender's
+// context), and the same thread reads it on its next turn: a request crosses with one thread
+// wake-up, not two, which is what keeps the round trip close to the kernel's VXLAN
+// (docs/BENCHMARKS.md). MKN_GENEVE_WORKERS=N spreads the nodes over N threads instead: more
+// throughput when CPUs are idle, two more wake-ups per round trip.
+int GeneveWorkers(const config::ClusterSpec& spec) {
+  int n = 1;
+  if (const char* env = std::getenv("MKN_GENEVE_WORKERS"); env != nullptr && *env != '\0')
+    n = std::atoi(env);
+  return std::clamp(n, 1, std::max(1, static_cast<int>(spec.nodes.size())));
+}
+
 void AddCniReport(const CniTeardownReport& c, TeardownReport& r) {
   r.cni_deleted = c.deleted;
   r.cni_errors = c.errors;
@@ -259,6 +272,18 @@ absl::StatusOr<std::unique_ptr<RunningCluster>> RunningCluster::UpOrUndo(
   }
 
   if (stopped()) return fail(interrupted);
+
+  if (!impl.applied.taps.empty()) {
+    absl::StatusOr<std::unique_ptr<GenevePump>> pump =
+        GenevePump::Create(live, std::move(impl.applied.taps),
+                           std::move(impl.applied.geneve_sockets), GeneveWorkers(live));
+    impl.applied.taps.clear();
+    impl.applied.geneve_sockets.clear();
+    if (!pump.ok()) return fail(pump.status());
+    impl.geneve = std::move(*pump);
+    if (absl::Status s = impl.geneve->Start(); !s.ok()) return fail(s);
+  }
+
   if (!impl.applied.tuns.empty()) {
     absl::StatusOr<std::unique_ptr<UserspaceProxy>> proxy =
         UserspaceProxy::Create(live, std::move(impl.applied.tuns));
@@ -349,6 +374,7 @@ absl::StatusOr<TeardownReport> RunningCluster::Down() {
     if (impl_->proxy) impl_->proxy->Stop();  // closes the TUNs
     if (impl_->apps) impl_->apps->Stop();    // closes every socket held in a pod
     StopProcesses(ProcessesOf(state_));
+    if (impl_->geneve) impl_->geneve->Stop();  // closes the gnv0 TAPs and the Geneve sockets
   }
   if (impl_->control) impl_->control->Stop();
   // A CNI lab: DEL of every attachment (from the cached results, as a later `down` would), then

@@ -19,6 +19,7 @@
 #include "vnet/cluster/control.h"
 #include "vnet/cni/runtime.h"
 #include "vnet/edge/ingress.h"
+#include "vnet/geneve/pump.h"
 #include "vnet/kernel/fd.h"
 #include "vnet/kernel/nft.h"
 #include "vnet/proxy/proxy.h"
@@ -30,6 +31,7 @@ struct RunningCluster::Impl {
   Applied applied;
   std::unique_ptr<AppServer> apps;
   std::unique_ptr<UserspaceProxy> proxy;  // proxy_mode = "userspace" with services
+  std::unique_ptr<GenevePump> geneve;     // network = "geneve" (or node_routes = "geneve")
   std::unique_ptr<ControlServer> control;
   std::unique_ptr<IngressServer> ingress;  // the lab has listeners (ingresses or http_routes)
   config::ClusterSpec spec;                // as it is now: kill and scale change it
