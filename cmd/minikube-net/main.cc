@@ -254,6 +254,10 @@ int RunGet(const std::string& what, const std::string& cluster, const std::strin
     return AskAndPrint(cluster, control::RoutesRequest{},
                        json ? control::RoutesJson : control::RoutesText);
   }
+  if (what == "overlay") {
+    return AskAndPrint(cluster, control::OverlayRequest{},
+                       json ? control::OverlayJson : control::OverlayText);
+  }
   absl::StatusOr<vnet::ClusterState> s = vnet::PickCluster(cluster);
   if (!s.ok()) return Exit(s.status());
   if (what == "pods" || what == "pod") {
@@ -592,25 +596,27 @@ int main(int argc, char** argv) {
   std::string get_what, get_cluster, get_output = "table";
   CLI::App* get_cmd = app.add_subcommand(
       "get",
-      "Show pods, nodes, services, endpoints, the Services proxy's node counters or routes (the "
-      "edge's counters) of a cluster");
+      "Show pods, nodes, services, endpoints, the Services proxy's node counters, routes (the "
+      "edge's counters) or the overlay of a cluster");
   get_cmd
       ->add_option("what", get_what,
                    "pods, nodes, svc (services, with their counters), endpoints, proxy (each "
-                   "node's Services proxy: drops by reason, conntrack table, fragments) or routes "
-                   "(the edge's listeners and per-route counters)")
+                   "node's Services proxy: drops by reason, conntrack table, fragments), routes "
+                   "(the edge's listeners and per-route counters) or overlay (network = "
+                   "\"geneve\": each node's Geneve endpoint, its counters and drops by reason)")
       ->required()
       ->check(OneOf({"pods", "nodes", "pod", "node", "svc", "services", "service", "endpoints",
-                     "ep", "proxy", "routes", "route"}));
+                     "ep", "proxy", "routes", "route", "overlay"}));
   get_cmd->footer(
-      "Pods and nodes come from the cluster's state file; services, endpoints and proxy from its "
-      "running\n"
-      "process (they change with kill and scale). `get svc -o json` is the array of services; what "
-      "a node's\n"
-      "proxy counts as a whole (a full table, fragments, drops no service owns) is `get proxy`. "
-      "Examples:\n"
+      "Pods and nodes come from the cluster's state file; services, endpoints, proxy and overlay "
+      "from its\n"
+      "running process (they change with kill and scale). `get svc -o json` is the array of "
+      "services; what a\n"
+      "node's proxy counts as a whole (a full table, fragments, drops no service owns) is `get "
+      "proxy`. Examples:\n"
       "  minikube-net get pods\n  minikube-net get svc -o json\n  minikube-net get endpoints\n"
-      "  minikube-net get proxy -o json | jq '.nodes[] | {node, drops: .nat.drops}'");
+      "  minikube-net get proxy -o json | jq '.nodes[] | {node, drops: .nat.drops}'\n"
+      "  minikube-net get overlay");
   get_cmd->add_option("-c,--cluster", get_cluster, kClusterFlag);
   get_cmd->add_option("-o,--output", get_output, "table or json")->check(OneOf({"table", "json"}));
 

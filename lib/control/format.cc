@@ -296,6 +296,37 @@ std::string RoutesText(const RoutesAnswer& a) {
 
 std::string RoutesJson(const RoutesAnswer& a) { return ToJson(a).dump(2) + "\n"; }
 
+std::string OverlayText(const OverlayAnswer& a) {
+  if (a.nodes.empty()) return StrCat("network ", a.network, ": ", a.note, "\n");
+  std::vector<std::vector<std::string>> rows = {{"NODE", "DEVICE", "LOCAL", "VNI",
+                                                 "TX FRAMES (GSO)", "TX DGRAMS", "SENDS",
+                                                 "RX DGRAMS", "RX FRAMES", "JOINED", "DROPS"}};
+  std::string notes;
+  for (const OverlayNodeInfo& n : a.nodes) {
+    uint64_t drops = 0;
+    std::string line;
+    for (const auto& [reason, count] : n.drops) {
+      drops += count;
+      StrAppend(&line, " ", reason, "=", count);
+    }
+    if (!line.empty()) StrAppend(&notes, n.node, " drops:", line, "\n");
+    if (n.read_errors + n.write_errors != 0) {
+      StrAppend(&notes, n.node, ": ", n.read_errors, " failed reads, ", n.write_errors,
+                " failed writes on ", n.device, " or its socket\n");
+    }
+    rows.push_back({n.node, n.device, n.local, std::to_string(n.vni),
+                    StrCat(n.tx_frames, " (", n.tx_super_frames, ")"),
+                    std::to_string(n.tx_datagrams), std::to_string(n.tx_sends),
+                    std::to_string(n.rx_datagrams), std::to_string(n.rx_frames),
+                    std::to_string(n.rx_joined), std::to_string(drops)});
+  }
+  std::string out = Table(rows) + notes;
+  if (!a.pump_error.empty()) StrAppend(&out, "pump stopped: ", a.pump_error, "\n");
+  return out;
+}
+
+std::string OverlayJson(const OverlayAnswer& a) { return ToJson(a).dump(2) + "\n"; }
+
 std::string ConntrackTable(const ConntrackAnswer& a) {
   std::vector<std::vector<std::string>> rows = {
       {"NODE", "PROTO", "STATE", "SERVICE", "ORIGINAL (as the client sent it)",

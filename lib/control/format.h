@@ -88,6 +88,12 @@ std::string ProxyJson(const ServicesAnswer& a);
 std::string RoutesText(const RoutesAnswer& a);
 // `-o json` of get routes: the whole answer, "ok" included (as it has always printed).
 std::string RoutesJson(const RoutesAnswer& a);
+// get overlay: for network = "geneve", NODE DEVICE LOCAL VNI TX-FRAMES (GSO) TX-DGRAMS SENDS
+// RX-DGRAMS RX-FRAMES JOINED DROPS, then a "NODE drops: reason=N ..." line per node that dropped
+// anything and a "pump stopped: ..." line if it did; for other networks, the answer's note.
+std::string OverlayText(const OverlayAnswer& a);
+// `-o json` of get overlay: the whole answer.
+std::string OverlayJson(const OverlayAnswer& a);
 // conntrack: NODE PROTO STATE SERVICE ORIGINAL REPLY POD EXPIRES PACKETS.
 std::string ConntrackTable(const ConntrackAnswer& a);
 // `-o json` of conntrack: the flows array.

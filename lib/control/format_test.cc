@@ -281,6 +281,42 @@ TEST(Format, ResyncSaysWhatDifferedAndWhatWasRewritten) {
   EXPECT_THAT(text, ::testing::EndsWith("  + x\n  ... and 3 more\n"));
 }
 
+TEST(Format, OverlayTableAndItsDrops) {
+  OverlayAnswer a{"geneve", "", "", {}};
+  a.nodes.push_back({"node1",
+                     "gnv0",
+                     "172.18.0.2:6081",
+                     7,
+                     10,
+                     2,
+                     80,
+                     5,
+                     9000,
+                     30,
+                     4,
+                     26,
+                     40000,
+                     {{"unknown_peer", 3}, {"wrong_vni", 1}},
+                     0,
+                     0});
+  a.nodes.push_back(
+      {"node2", "gnv0", "172.18.0.3:6081", 7, 4, 0, 4, 4, 300, 80, 10, 70, 9000, {}, 1, 0});
+  EXPECT_EQ(OverlayText(a),
+            "NODE   DEVICE  LOCAL            VNI  TX FRAMES (GSO)  TX DGRAMS  SENDS  RX DGRAMS  "
+            "RX FRAMES  JOINED  DROPS\n"
+            "node1  gnv0    172.18.0.2:6081  7    10 (2)           80         5      30         "
+            "4          26      4\n"
+            "node2  gnv0    172.18.0.3:6081  7    4 (0)            4          4      80         "
+            "10         70      0\n"
+            "node1 drops: unknown_peer=3 wrong_vni=1\n"
+            "node2: 1 failed reads, 0 failed writes on gnv0 or its socket\n");
+  a.pump_error = "geneve: epoll_wait: Bad file descriptor";
+  EXPECT_THAT(OverlayText(a), ::testing::EndsWith("pump stopped: geneve: epoll_wait: Bad file "
+                                                  "descriptor\n"));
+  EXPECT_EQ(OverlayText({"vxlan", "the kernel's vxlan0 carries it", "", {}}),
+            "network vxlan: the kernel's vxlan0 carries it\n");
+}
+
 TEST(Format, CniTextByVerb) {
   CniAnswer a;
   a.chain_ok = true;

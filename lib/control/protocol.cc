@@ -402,6 +402,7 @@ json ToJson(const CniRequest& r) {
 json ToJson(const ResyncRequest& r) {
   return json{{"verb", ResyncRequest::kVerb}, {"check", r.check}};
 }
+json ToJson(const OverlayRequest&) { return json{{"verb", OverlayRequest::kVerb}}; }
 json ToJson(const Request& r) {
   return std::visit([](const auto& x) { return ToJson(x); }, r);
 }
@@ -439,6 +440,10 @@ absl::StatusOr<ScaleRequest> FromJson(const json& j) {
   req.deployment = r.Str("deployment");
   req.replicas = static_cast<int>(r.Int("replicas", 0, config::kMaxPods));
   return Done(r, std::move(req));
+}
+template <>
+absl::StatusOr<OverlayRequest> FromJson(const json& j) {
+  return Done(Reader(j, "", OverlayRequest::kVerb), OverlayRequest{});
 }
 template <>
 absl::StatusOr<CniRequest> FromJson(const json& j) {
@@ -530,6 +535,7 @@ absl::StatusOr<Request> ParseRequest(std::string_view text) {
   if (verb == ScaleRequest::kVerb) return As<ScaleRequest>(j);
   if (verb == CniRequest::kVerb) return As<CniRequest>(j);
   if (verb == ResyncRequest::kVerb) return As<ResyncRequest>(j);
+  if (verb == OverlayRequest::kVerb) return As<OverlayRequest>(j);
   return absl::InvalidArgumentError(StrCat("unknown verb \"", verb, "\""));
 }
 
@@ -639,6 +645,73 @@ absl::StatusOr<RoutesAnswer> FromJson(const json& j) {
         });
   }
   a.exceptions = r.OptCount("exceptions").value_or(0);
+  return Done(r, std::move(a));
+}
+
+json ToJson(const OverlayAnswer& a) {
+  json j = Answer();
+  j["network"] = a.network;
+  j["note"] = a.note;
+  j["pump_error"] = a.pump_error;
+  j["nodes"] = json::array();
+  for (const OverlayNodeInfo& n : a.nodes) {
+    json drops = json::object();
+    for (const auto& [reason, count] : n.drops) drops[reason] = count;
+    j["nodes"].push_back({{"node", n.node},
+                          {"device", n.device},
+                          {"local", n.local},
+                          {"vni", n.vni},
+                          {"tx_frames", n.tx_frames},
+                          {"tx_super_frames", n.tx_super_frames},
+                          {"tx_datagrams", n.tx_datagrams},
+                          {"tx_sends", n.tx_sends},
+                          {"tx_bytes", n.tx_bytes},
+                          {"rx_datagrams", n.rx_datagrams},
+                          {"rx_frames", n.rx_frames},
+                          {"rx_joined", n.rx_joined},
+                          {"rx_bytes", n.rx_bytes},
+                          {"drops", drops},
+                          {"read_errors", n.read_errors},
+                          {"write_errors", n.write_errors}});
+  }
+  return j;
+}
+
+template <>
+absl::StatusOr<OverlayAnswer> FromJson(const json& j) {
+  Reader r(j, "");
+  OverlayAnswer a;
+  a.network = r.Str("network");
+  a.note = r.Str("note");
+  a.pump_error = r.Str("pump_error");
+  a.nodes = ReadObjects<OverlayNodeInfo>(r, r.Array("nodes"), "nodes", [](Reader& s) {
+    OverlayNodeInfo n;
+    n.node = s.Str("node");
+    n.device = s.Str("device");
+    n.local = s.Str("local");
+    n.vni = static_cast<int>(s.Int("vni", 0, 0xffffff));
+    n.tx_frames = s.Count("tx_frames");
+    n.tx_super_frames = s.Count("tx_super_frames");
+    n.tx_datagrams = s.Count("tx_datagrams");
+    n.tx_sends = s.Count("tx_sends");
+    n.tx_bytes = s.Count("tx_bytes");
+    n.rx_datagrams = s.Count("rx_datagrams");
+    n.rx_frames = s.Count("rx_frames");
+    n.rx_joined = s.Count("rx_joined");
+    n.rx_bytes = s.Count("rx_bytes");
+    if (const json* d = s.Object("drops")) {
+      for (const auto& [reason, v] : d->items()) {
+        if (!v.is_number_unsigned()) {
+          s.Fail(s.Path(StrCat("drops.", reason)), StrCat("want a count, got ", Got(v)));
+          break;
+        }
+        n.drops[reason] = v.get<uint64_t>();
+      }
+    }
+    n.read_errors = s.Count("read_errors");
+    n.write_errors = s.Count("write_errors");
+    return n;
+  });
   return Done(r, std::move(a));
 }
 

@@ -19,6 +19,7 @@
 //   cni        cni_verb, pod or node (optional) CniAnswer: the chain's outcome and its calls
 //   resync     check (bool)                     ResyncAnswer: each node's nftables table against
 //                                               a full sync, and whether it was rewritten
+//   overlay    -                                OverlayAnswer: each node's Geneve endpoint counters
 //
 // The JSON of each struct is what the CLI prints for `-o json` (get svc, get proxy, conntrack, get
 // routes) and what e2e tests read: changing a key changes the CLI. Objects are written with sorted
@@ -215,6 +216,28 @@ struct CniAnswer {
   bool operator==(const CniAnswer&) const = default;
 };
 
+// One node's Geneve endpoint as its pump counts (vnet/geneve/pump.h's GeneveNodeStats).
+struct OverlayNodeInfo {
+  std::string node, device, local;  // "node1", "gnv0", "172.18.0.2:6081"
+  int vni = 0;
+  uint64_t tx_frames = 0, tx_super_frames = 0, tx_datagrams = 0, tx_sends = 0, tx_bytes = 0;
+  uint64_t rx_datagrams = 0, rx_frames = 0, rx_joined = 0, rx_bytes = 0;
+  std::map<std::string, uint64_t>
+      drops;  // by reason (lib/geneve's names); only reasons that counted
+  uint64_t read_errors = 0, write_errors = 0;
+  bool operator==(const OverlayNodeInfo&) const = default;
+};
+
+// network = "geneve": every node's endpoint. Other networks are the kernel's to carry: `nodes` is
+// empty and `note` says where their counters are.
+struct OverlayAnswer {
+  std::string network;  // "geneve", "vxlan", "host-gw"
+  std::string note;
+  std::string pump_error;  // why the pump stopped on its own; "" while it runs
+  std::vector<OverlayNodeInfo> nodes;
+  bool operator==(const OverlayAnswer&) const = default;
+};
+
 // {"ok": false, ...}: a refused or failed request, as the Status the cluster returned.
 struct ErrorAnswer {
   absl::StatusCode code = absl::StatusCode::kUnknown;
@@ -286,8 +309,14 @@ struct ResyncRequest {
   bool operator==(const ResyncRequest&) const = default;
 };
 
+struct OverlayRequest {
+  static constexpr std::string_view kVerb = "overlay";
+  using Answer = OverlayAnswer;
+  bool operator==(const OverlayRequest&) const = default;
+};
+
 using Request = std::variant<ServicesRequest, EndpointsRequest, RoutesRequest, ConntrackRequest,
-                             KillRequest, ScaleRequest, CniRequest, ResyncRequest>;
+                             KillRequest, ScaleRequest, CniRequest, ResyncRequest, OverlayRequest>;
 
 // --- JSON ------------------------------------------------------------------------------------
 
@@ -300,6 +329,7 @@ nlohmann::json ToJson(const KillRequest& r);
 nlohmann::json ToJson(const ScaleRequest& r);
 nlohmann::json ToJson(const CniRequest& r);
 nlohmann::json ToJson(const ResyncRequest& r);
+nlohmann::json ToJson(const OverlayRequest& r);
 nlohmann::json ToJson(const Request& r);
 nlohmann::json ToJson(const ServicesAnswer& a);
 nlohmann::json ToJson(const RoutesAnswer& a);
@@ -308,6 +338,7 @@ nlohmann::json ToJson(const KillAnswer& a);
 nlohmann::json ToJson(const ScaleAnswer& a);
 nlohmann::json ToJson(const CniAnswer& a);
 nlohmann::json ToJson(const ResyncAnswer& a);
+nlohmann::json ToJson(const OverlayAnswer& a);
 nlohmann::json ToJson(const ErrorAnswer& a);
 // The pieces `-o json` prints on their own.
 nlohmann::json ToJson(const ServiceInfo& s);
@@ -340,6 +371,8 @@ absl::StatusOr<CniRequest> FromJson(const nlohmann::json& j);
 template <>
 absl::StatusOr<ResyncRequest> FromJson(const nlohmann::json& j);
 template <>
+absl::StatusOr<OverlayRequest> FromJson(const nlohmann::json& j);
+template <>
 absl::StatusOr<ServicesAnswer> FromJson(const nlohmann::json& j);
 template <>
 absl::StatusOr<RoutesAnswer> FromJson(const nlohmann::json& j);
@@ -353,6 +386,8 @@ template <>
 absl::StatusOr<CniAnswer> FromJson(const nlohmann::json& j);
 template <>
 absl::StatusOr<ResyncAnswer> FromJson(const nlohmann::json& j);
+template <>
+absl::StatusOr<OverlayAnswer> FromJson(const nlohmann::json& j);
 template <>
 absl::StatusOr<ErrorAnswer> FromJson(const nlohmann::json& j);
 

@@ -31,6 +31,7 @@ TEST(Protocol, EveryRequestRoundTrips) {
       CniRequest{"version", "", ""},
       ResyncRequest{},
       ResyncRequest{true},
+      OverlayRequest{},
   };
   for (const Request& r : requests) {
     const std::string text = Encode(ToJson(r));
@@ -141,6 +142,27 @@ TEST(Protocol, EveryAnswerRoundTrips) {
                 "10.244.0.2:41506 -> 10.96.0.10:80", "10.244.1.2:8080 -> 10.244.0.2:41506", "web-0",
                 119000, 10, 1107},
        FlowInfo{"node2", "UDP", "-", "10.96.0.53:53/UDP", "a", "b", "", -20, 1, 40}}});
+  ExpectRoundTrip(OverlayAnswer{"vxlan", "the kernel's vxlan0 carries it", "", {}});
+  OverlayNodeInfo node{"node1",
+                       "gnv0",
+                       "172.18.0.2:6081",
+                       7,
+                       10,
+                       2,
+                       80,
+                       5,
+                       9000,
+                       30,
+                       4,
+                       26,
+                       40000,
+                       {{"unknown_peer", 3}, {"wrong_vni", 1}},
+                       1,
+                       2};
+  OverlayNodeInfo second;
+  second.node = "node2";
+  ExpectRoundTrip(
+      OverlayAnswer{"geneve", "", "geneve: epoll_wait: Bad file descriptor", {node, second}});
   ExpectRoundTrip(KillAnswer{"web-1", "10.244.0.5", "node1", 23});
   ExpectRoundTrip(ScaleAnswer{});
   ExpectRoundTrip(ResyncAnswer{});

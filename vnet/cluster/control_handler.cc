@@ -166,6 +166,50 @@ class ControlHandler {
     return a;
   }
 
+  absl::StatusOr<control::OverlayAnswer> Serve(const control::OverlayRequest&) {
+    std::lock_guard<std::mutex> l(impl_.mu);
+    const config::ClusterSpec& spec = impl_.spec;
+    control::OverlayAnswer a;
+    a.network = spec.cni_mode ? StrCat("cni/", config::ToString(spec.cni.node_routes))
+                              : std::string(config::ToString(spec.network));
+    if (!impl_.geneve) {
+      if (spec.cni_mode && spec.cni.node_routes == config::NodeRoutes::kPlugin) {
+        a.note = "the plugin chain (or a node daemon) routes between nodes";
+      } else if (spec.network == config::NetworkMode::kVxlan) {
+        a.note = StrCat("the kernel's ", net::kNodeVxlan,
+                        " carries it: ip -n <node netns> -s link show ", net::kNodeVxlan);
+      } else {
+        a.note = "no overlay: pods' packets cross the underlay as they are (ip -s link show eth0)";
+      }
+      return a;
+    }
+    a.pump_error = impl_.geneve->Error();
+    for (const GeneveNodeStats& s : impl_.geneve->Stats()) {
+      control::OverlayNodeInfo n;
+      n.node = s.node;
+      n.device = s.device;
+      n.local = s.local;
+      n.vni = s.vni;
+      n.tx_frames = s.tx_frames;
+      n.tx_super_frames = s.tx_super_frames;
+      n.tx_datagrams = s.tx_datagrams;
+      n.tx_sends = s.tx_sends;
+      n.tx_bytes = s.tx_bytes;
+      n.rx_datagrams = s.rx_datagrams;
+      n.rx_frames = s.rx_frames;
+      n.rx_joined = s.rx_joined;
+      n.rx_bytes = s.rx_bytes;
+      for (size_t i = 0; i < s.drops.size(); ++i) {
+        if (s.drops[i] != 0)
+          n.drops[std::string(geneve::ToString(static_cast<geneve::DropReason>(i)))] = s.drops[i];
+      }
+      n.read_errors = s.read_errors;
+      n.write_errors = s.write_errors;
+      a.nodes.push_back(std::move(n));
+    }
+    return a;
+  }
+
   absl::StatusOr<control::ConntrackAnswer> Serve(const control::ConntrackRequest& r) {
     std::lock_guard<std::mutex> l(impl_.mu);
     const config::ClusterSpec& spec = impl_.spec;
