@@ -9,53 +9,6 @@
 # (ctest: skipped) — except under CI=true, where that is a failure. Waits are conditions with deadlines.
 source "$(dirname "$0")/testlib.sh" "$@"
 
-pod_ip() { "$MKN" get pods -c "$1" | awk -v p="$2" '$1==p {print $3}'; }
-in_pod() { local c=$1 p=$2; shift 2; ip netns exec "mkn-$c-$p" "$@"; }
-
-# The Kubernetes network model's three rules and the Pod/Node/Cluster layers, on a running lab
-# built from examples/quickstart's pods: client+sidecar (node1), web-0 (node1), echo and web-1 (node2).
-check_model() {
-  local c=$1
-  local client web0 web1 echo_ip
-  client=$(pod_ip "$c" client); web0=$(pod_ip "$c" web-0); web1=$(pod_ip "$c" web-1); echo_ip=$(pod_ip "$c" echo)
-  [[ -n "$client" && -n "$web1" ]] || fail "get pods shows no addresses"
-  # Rule 1: every pod reaches every pod, same node and across nodes, ICMP/TCP/UDP, without NAT.
-  in_pod "$c" client ping -c1 -W2 "$web0" >/dev/null || fail "ICMP client -> web-0 (same node)"
-  in_pod "$c" client ping -c1 -W2 "$web1" >/dev/null || fail "ICMP client -> web-1 (other node)"
-  local body
-  body=$(in_pod "$c" client curl -sS --max-time 5 "http://$web1:8080/rule1")
-  contains "$body" "client: $client:" "web-1 sees the client pod's own address (no NAT)"
-  contains "$body" "pod: web-1" "answered by web-1"
-  body=$(in_pod "$c" web-1 curl -sS --max-time 5 "http://$web0:8080/")
-  contains "$body" "client: $web1:" "web-0 sees web-1's address"
-  local line
-  line=$(in_pod "$c" client bash -c "exec 3<>/dev/tcp/$echo_ip/7; echo tcp-hello >&3; read -t 5 l <&3; echo \$l")
-  [[ "$line" == tcp-hello ]] || fail "TCP echo across nodes returned '$line'"
-  # One read of the whole datagram (bash's read would take one byte and drop the rest).
-  line=$(in_pod "$c" web-0 bash -c "exec 3<>/dev/udp/$echo_ip/7; echo udp-hello >&3; timeout 5 dd bs=512 count=1 status=none <&3")
-  [[ "$line" == udp-hello ]] || fail "UDP echo across nodes returned '$line'"
-  pass "rule 1: pod <-> pod on one node and across nodes (ICMP, TCP, UDP), source address preserved"
-  # Rule 2: node agents reach their pods (and, through the pod network, the others).
-  "$MKN" exec node1 -- ping -c1 -W2 "$web0" >/dev/null || fail "node1 -> web-0"
-  body=$("$MKN" exec node2 -- curl -sS --max-time 5 "http://$web1:8080/")
-  contains "$body" "pod: web-1" "node2 -> web-1"
-  pass "rule 2: node -> pod"
-  # Rule 3: the IP a pod sees for itself is the IP others see.
-  local own
-  own=$(in_pod "$c" web-1 ip -4 -o addr show dev eth0 | awk '{print $4}' | cut -d/ -f1)
-  [[ "$own" == "$web1" ]] || fail "web-1's own address $own != $web1"
-  contains "$body" "pod_ip: $web1" "web-1 reports its own IP"
-  contains "$body" "server: $web1:8080" "the address the client used is the pod's own"
-  pass "rule 3: own IP = seen IP ($web1)"
-  # Pod: containers of a pod share one network namespace.
-  body=$("$MKN" exec -c "$c" client -- curl -sS --max-time 5 http://localhost:9090/)
-  contains "$body" "pod: client" "shell container reaches the sidecar on localhost"
-  pass "pod: containers talk over localhost"
-  # Logs of the built-in app.
-  wait_for 5 bash -c "'$MKN' logs -c $c web-1 | grep -q 'GET /rule1 from $client'" || fail "logs web-1 lacks the request"
-  pass "logs"
-}
-
 case "$CASE" in
 vxlan)
   out=$("$MKN" up -d examples/quickstart/lab.toml)
@@ -336,7 +289,7 @@ usage)
     row 2 "scale web three" 'minikube-net: scale: replicas: want an integer 0..20000, got three'
     row 2 "up --workers -3 --dry-run examples/quickstart/lab.toml" 'minikube-net: up: --workers: want an integer 0..1024, got -3'
     row 2 "verify --churn 0 examples/cni/bridge.toml" 'minikube-net: verify: --churn: want an integer 1..20000, got 0'
-    row 2 "get pdos" 'minikube-net: get: what: "pdos" is not one of pods, nodes, pod, node, svc, services, service, endpoints, ep, proxy, routes, route (did you mean "pods"?)'
+    row 2 "get pdos" 'minikube-net: get: what: "pdos" is not one of pods, nodes, pod, node, svc, services, service, endpoints, ep, proxy, routes, route, overlay (did you mean "pods"?)'
     row 2 "cni ad web-0" 'minikube-net: cni: verb: "ad" is not one of add, check, del, status, gc, version, render (did you mean "add"?)'
     # Flags and arguments the parser refuses: said the same way, the nearest flag suggested.
     row 2 "up --detatch examples/quickstart/lab.toml" 'minikube-net: up: unknown flag --detatch: did you mean --detach? (minikube-net up --help lists its flags)'

@@ -310,6 +310,15 @@ $OUT"
     contains "$OUT" "mtu = 1450" "model.mtu evidence shows the path MTU"
     pass "MTU 1500 over VXLAN: caught by model.mtu"
     assert_clean cni-bridge
+    # Over minikube-net's Geneve (gnv0, 58 bytes of headers) a chain that gives pods 1442 passes them all.
+    cp examples/cni/bridge.toml examples/cni/bridge.conflist "$TMP/"
+    sed -i 's/node_routes = "host-gw"/node_routes = "geneve"/' "$TMP/bridge.toml"
+    sed -i 's/"mtu": 1500/"mtu": 1442/' "$TMP/bridge.conflist"
+    run_verify "$TMP/bridge.toml" --only 'model.*'
+    [[ $RC == 0 ]] || fail "bridge over Geneve with MTU 1442: exit $RC, failed: $(failed_ids)
+$OUT"
+    pass "node_routes = geneve with MTU 1442: every model check passes"
+    assert_clean cni-bridge
     cp examples/cni/bridge.toml examples/cni/bridge.conflist "$TMP/"
     sed -i 's/"ipMasq": false/"ipMasq": true/' "$TMP/bridge.conflist"
     run_verify "$TMP/bridge.toml" --only 'model.*'
