@@ -29,8 +29,9 @@ namespace {
 using geneve::DropReason;
 
 constexpr size_t kVnetHdr = sizeof(VnetHdr);
-// A frame gnv0 hands over: a 64 KiB IP packet, its Ethernet header and the virtio-net header.
-constexpr size_t kTxSlot = kVnetHdr + geneve::kEthernetHeader + 65535;
+// A frame gnv0 hands over: a 64 KiB IP packet, its Ethernet header and the virtio-net header (and
+// room to spare: a frame longer than the buffer would be cut short by read()).
+constexpr size_t kTxSlot = kVnetHdr + geneve::kEthernetHeader + 65535 + 256;
 constexpr size_t kTxFrames = 8;  // frames read from one gnv0 before they are sent in one sendmmsg
 constexpr size_t kTxDatagrams = kTxFrames * geneve::kMaxSegments;
 // A UDP GRO buffer holds at most 64 KiB of payload.
@@ -276,6 +277,11 @@ class Worker {
       for (int j = 0; j < n; ++j) {
         msghdr& m = rx_msgs_[j].msg_hdr;
         const size_t len = rx_msgs_[j].msg_len;
+        if ((m.msg_flags & MSG_TRUNC) != 0) {  // longer than any sender of ours makes: cut short
+          ++datagrams;
+          e.counters.Drop(DropReason::kTruncated);
+          continue;
+        }
         size_t seg = len;
         for (cmsghdr* c = CMSG_FIRSTHDR(&m); c != nullptr; c = CMSG_NXTHDR(&m, c)) {
           if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
