@@ -21,6 +21,7 @@
 #include "lib/geneve/peers.h"
 #include "lib/net/naming.h"
 #include "lib/strings/str_cat.h"
+#include "vnet/kernel/errors.h"
 #include "vnet/kernel/tun.h"
 
 namespace mkn::vnet {
@@ -86,10 +87,10 @@ class Worker {
 
   absl::Status Open() {
     int ep = ::epoll_create1(EPOLL_CLOEXEC);
-    if (ep < 0) return absl::ErrnoToStatus(errno, "geneve: epoll_create1");
+    if (ep < 0) return KernelError(errno, "geneve: epoll_create1");
     epoll_.Reset(ep);
     int ev = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (ev < 0) return absl::ErrnoToStatus(errno, "geneve: eventfd");
+    if (ev < 0) return KernelError(errno, "geneve: eventfd");
     wake_.Reset(ev);
     // data.u64: endpoint index * 2 (+1 for its socket); ~0 for the wake-up.
     auto add = [&](int fd, uint64_t tag) -> absl::Status {
@@ -97,7 +98,7 @@ class Worker {
       e.events = EPOLLIN;
       e.data.u64 = tag;
       if (::epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e) < 0)
-        return absl::ErrnoToStatus(errno, "geneve: epoll_ctl");
+        return KernelError(errno, "geneve: epoll_ctl");
       return absl::OkStatus();
     };
     for (size_t i = 0; i < endpoints_.size(); ++i) {

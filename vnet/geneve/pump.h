@@ -69,7 +69,8 @@ class GenevePump {
   GenevePump(const GenevePump&) = delete;
   GenevePump& operator=(const GenevePump&) = delete;
 
-  // Starts the workers. Unavailable if epoll or an eventfd cannot be made.
+  // Starts the workers. Unavailable when out of fds or memory for epoll or an eventfd (codes:
+  // vnet/kernel/errors.h).
   absl::Status Start();
   // Joins the workers and closes every fd (the TAPs disappear). Idempotent.
   void Stop();
