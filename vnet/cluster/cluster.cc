@@ -56,19 +56,6 @@ void RaiseFileLimit(const std::function<void(const std::string&)>& notice) {
   }
 }
 
-// The Geneve pump's threads: one by default, serving every node. A datagram one node sends is then
-// already in the receiving node's socket when sendmmsg returns (veth delivers it in the sender's
-// context), and the same thread reads it on its next turn: a request crosses with one thread
-// wake-up, not two, which is what keeps the round trip close to the kernel's VXLAN
-// (docs/BENCHMARKS.md). MKN_GENEVE_WORKERS=N spreads the nodes over N threads instead: more
-// throughput when CPUs are idle, two more wake-ups per round trip.
-int GeneveWorkers(const config::ClusterSpec& spec) {
-  int n = 1;
-  if (const char* env = std::getenv("MKN_GENEVE_WORKERS"); env != nullptr && *env != '\0')
-    n = std::atoi(env);
-  return std::clamp(n, 1, std::max(1, static_cast<int>(spec.nodes.size())));
-}
-
 void AddCniReport(const CniTeardownReport& c, TeardownReport& r) {
   r.cni_deleted = c.deleted;
   r.cni_errors = c.errors;
@@ -274,9 +261,8 @@ absl::StatusOr<std::unique_ptr<RunningCluster>> RunningCluster::UpOrUndo(
   if (stopped()) return fail(interrupted);
 
   if (!impl.applied.taps.empty()) {
-    absl::StatusOr<std::unique_ptr<GenevePump>> pump =
-        GenevePump::Create(live, std::move(impl.applied.taps),
-                           std::move(impl.applied.geneve_sockets), GeneveWorkers(live));
+    absl::StatusOr<std::unique_ptr<GenevePump>> pump = GenevePump::Create(
+        live, std::move(impl.applied.taps), std::move(impl.applied.geneve_sockets));
     impl.applied.taps.clear();
     impl.applied.geneve_sockets.clear();
     if (!pump.ok()) return fail(pump.status());

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <thread>
@@ -396,6 +397,11 @@ absl::StatusOr<std::unique_ptr<GenevePump>> GenevePump::Create(const config::Clu
     geneve::EncodeHeader(e->header, static_cast<uint32_t>(spec.vni),
                          static_cast<uint32_t>(node.index) + 1);
     impl.endpoints.push_back(std::move(e));
+  }
+  if (workers <= 0) {
+    workers = 1;
+    if (const char* env = std::getenv("MKN_GENEVE_WORKERS"); env != nullptr && *env != '\0')
+      workers = std::atoi(env);
   }
   impl.worker_count = std::clamp(workers, 1, std::max(1, static_cast<int>(impl.endpoints.size())));
   return p;
