@@ -131,14 +131,18 @@ services)
   ;;
 lifecycle)
   for sig in INT TERM; do
-    "$MKN" up "$LAB" >"$TMP/up.log" 2>&1 &
+    # A log of its own per signal: the shell truncates a reused one only once the background job
+    # runs, and the wait below could read the previous run's "ready in" before that.
+    log=$TMP/up-$sig.log
+    "$MKN" up "$LAB" >"$log" 2>&1 &
     pid=$!
-    wait_for 30 grep -q "ready in" "$TMP/up.log" || fail "up did not become ready: $(cat "$TMP/up.log")"
-    in_pod $c client ping -c1 -W2 "$(pod_ip $c web-1)" >/dev/null || fail "cluster not working"
+    wait_for 30 grep -q "ready in" "$log" || fail "up did not become ready: $(cat "$log")"
+    in_pod $c client ping -c1 -W2 "$(pod_ip $c web-1)" >/dev/null ||
+      fail "cluster not working: $(cat "$log"; "$MKN" status 2>&1)"
     kill -"$sig" "$pid"
     rc=0; wait "$pid" || rc=$?
-    [[ $rc == 0 ]] || fail "up exited $rc after SIG$sig: $(cat "$TMP/up.log")"
-    contains "$(cat "$TMP/up.log")" "cluster geneve down in" "SIG$sig tears down"
+    [[ $rc == 0 ]] || fail "up exited $rc after SIG$sig: $(cat "$log")"
+    contains "$(cat "$log")" "cluster geneve down in" "SIG$sig tears down"
     assert_clean $c
     no_geneve_sockets
   done
@@ -146,9 +150,12 @@ lifecycle)
   pid=$(awk '$1=="geneve" {print $6}' <<<"$("$MKN" status)")
   kill -KILL "$pid"
   wait_for 10 gone "$pid" || fail "pid $pid survived SIGKILL"
-  # The TAPs and sockets went with the process; the namespaces wait for down.
-  ! ip -n mkn-$c-node1 link show gnv0 >/dev/null 2>&1 || fail "gnv0 outlived the process that held it"
-  [[ -z "$(ip netns exec mkn-$c-node1 ss -Huan 'sport = :6081')" ]] || fail "node1's Geneve socket outlived its process"
+  # The TAPs and sockets go with the process; the namespaces wait for down. "gone" sees the thread
+  # group's leader a zombie while the pump's thread may still be exiting and holding the fds (the
+  # last thread out closes them), so these are conditions with a deadline too.
+  wait_for 5 bash -c "! ip -n mkn-$c-node1 link show gnv0" || fail "gnv0 outlived the process that held it"
+  wait_for 5 bash -c "[[ -z \$(ip netns exec mkn-$c-node1 ss -Huan 'sport = :6081') ]]" ||
+    fail "node1's Geneve socket outlived its process"
   out=$("$MKN" down $c)
   contains "$out" "namespaces removed" "down after SIGKILL removes from state and markers"
   assert_clean $c
