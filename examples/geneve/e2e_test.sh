@@ -5,10 +5,10 @@
 #   examples/geneve/e2e_test.sh CASE    CASE: overlay services lifecycle
 #
 #   overlay    the three rules across the overlay, node -> pod, the MTU edge (1414 bytes of ping cross with
-#              DF, 1415 are refused with mtu=1442), tshark decoding Geneve (VNI 7, the source-node option,
-#              the inner pod addresses) on the underlay, a TCP stream without a stall, the pump's counters
-#              (TSO cut, GRO joined, no drop) in get overlay, and datagrams that are not the cluster's
-#              dropped by reason
+#              DF, 1415 are refused with mtu=1442, or answered "Frag needed" when node1 forwards them),
+#              tshark decoding Geneve (VNI 7, the source-node option, the inner pod addresses) on the
+#              underlay, a TCP stream without a stall, the pump's counters (TSO cut, GRO joined, no drop)
+#              in get overlay, and datagrams that are not the cluster's dropped by reason
 #   services   a ClusterIP, a NodePort and the edge across nodes, in userspace and then nftables mode
 #   lifecycle  SIGINT, SIGTERM, SIGKILL + down: no namespace, gnv0, socket or process left
 #
@@ -43,7 +43,16 @@ overlay)
   contains "$out" "mtu=1442" "oversized DF ping is refused with the pod MTU"
   if out=$("$MKN" exec node1 -- ping -c1 -W2 -M do -s 1415 "$web1" 2>&1); then fail "node1: 1415 bytes should not fit gnv0"; fi
   contains "$out" "mtu=1442" "gnv0's MTU refuses it at the node too"
-  pass "MTU 1442: 1414 bytes cross with DF, 1415 are refused (pod and node)"
+  # A router's view: the underlay routes web-1's CIDR via node1 (a route the test adds in the lab's
+  # underlay namespace), node1 forwards into gnv0, and answers the oversized DF packet with ICMP
+  # "fragmentation needed" naming gnv0's MTU.
+  ip -n mkn-$c-underlay route add 10.244.1.0/24 via 172.18.0.2
+  "$MKN" exec underlay -- ping -c1 -W2 -M do -s 1414 "$web1" >/dev/null ||
+    fail "underlay -> node1 -> gnv0: a 1414-byte DF ping did not cross"
+  if out=$("$MKN" exec underlay -- ping -c1 -W2 -M do -s 1415 "$web1" 2>&1); then fail "underlay: 1415 bytes should not fit gnv0"; fi
+  contains "$out" "From 172.18.0.2 icmp_seq=1 Frag needed and DF set (mtu = 1442)" "node1 answers frag needed"
+  ip -n mkn-$c-underlay route del 10.244.1.0/24 via 172.18.0.2
+  pass "MTU 1442: 1414 bytes cross with DF, 1415 are refused (pod and node), and forwarded: frag needed (mtu = 1442)"
   # tshark on the underlay decodes Geneve: VNI 7, the option (class 0xfff0, type 1, the source node's
   # number) and the inner pod addresses.
   in_pod $c underlay tshark -l -n -i br0 -f "udp port 6081" -c 2 -a duration:20 -T fields -E "separator=;" \
