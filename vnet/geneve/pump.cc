@@ -399,7 +399,7 @@ absl::StatusOr<std::unique_ptr<GenevePump>> GenevePump::Create(const config::Clu
     impl.endpoints.push_back(std::move(e));
   }
   if (workers <= 0) {
-    workers = 1;
+    workers = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
     if (const char* env = std::getenv("MKN_GENEVE_WORKERS"); env != nullptr && *env != '\0')
       workers = std::atoi(env);
   }

@@ -18,10 +18,10 @@
 // Payload bytes are never copied in userspace: datagrams are iovecs over the frame read from gnv0,
 // frames written to gnv0 are iovecs over the received buffer. Buffers are allocated once per worker
 // (no allocation per packet). Nodes are spread over `workers` threads, each an epoll loop over its
-// nodes' fds (one by default: see Create); a node's two directions are served by the same thread.
-// Nothing is shared between workers but counters (relaxed atomics read by Stats()). Every drop is
-// counted by its reason (lib/geneve/header.h's DropReason): a malformed or foreign datagram is
-// never a crash.
+// nodes' fds (one per CPU by default: see Create); a node's two directions are served by the same
+// thread. Nothing is shared between workers but counters (relaxed atomics read by Stats()). Every
+// drop is counted by its reason (lib/geneve/header.h's DropReason): a malformed or foreign datagram
+// is never a crash.
 //
 // Ownership: Stop() (and the destructor) joins the workers and closes the fds: each TAP goes with
 // its last fd, each socket with its fd. After SIGKILL the kernel closes them; the namespaces they
@@ -59,13 +59,14 @@ struct GeneveNodeStats {
 class GenevePump {
  public:
   // One endpoint per node of `spec` over the fds the applier returned (keyed by node netns), served
-  // by `workers` threads (at most one per node). 0: the default, one thread for every node (or
-  // MKN_GENEVE_WORKERS of them). One, because a datagram one node sends is already in the receiving
-  // node's socket when sendmmsg returns (veth delivers it in the sender's context), and the same
-  // thread reads it on its next turn: a request crosses with one thread wake-up, not two, which
-  // keeps the round trip close to the kernel's VXLAN (docs/BENCHMARKS.md). More threads: more
-  // throughput when CPUs are idle, two more wake-ups per round trip. InvalidArgument if a node
-  // lacks its TAP or socket.
+  // by `workers` threads (at most one per node). 0: the default, one thread per CPU (or
+  // MKN_GENEVE_WORKERS of them), so that a stream's sending node (read from gnv0, TSO cut, inner
+  // checksums, send) and receiving node (receive, join, write into gnv0) run on different CPUs:
+  // on 2 CPUs shared with other work that kept geneve at 0.57-0.64x the kernel's VXLAN where one
+  // thread for every node gave 0.44-0.53x. The price is a thread wake-up more each way (one thread
+  // would read the datagram it just sent, already in the peer's socket: veth delivers it in the
+  // sender's context): +15-17 us on a round trip instead of +12-14 (docs/BENCHMARKS.md).
+  // InvalidArgument if a node lacks its TAP or socket.
   static absl::StatusOr<std::unique_ptr<GenevePump>> Create(const config::ClusterSpec& spec,
                                                             std::map<std::string, Fd> taps,
                                                             std::map<std::string, Fd> sockets,
