@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "lib/geneve/header.h"
 #include "lib/net/ip.h"
 #include "lib/net/naming.h"
 #include "lib/strings/str_cat.h"
@@ -23,6 +24,7 @@ std::string NetworkText(const ClusterSpec& s) {
     return StrCat("network cni (node routes: ", config::ToString(s.cni.node_routes), ")");
   }
   if (s.network == config::NetworkMode::kVxlan) return StrCat("network vxlan (VNI ", s.vni, ")");
+  if (s.network == config::NetworkMode::kGeneve) return StrCat("network geneve (VNI ", s.vni, ")");
   return "network host-gw";
 }
 
@@ -33,6 +35,12 @@ std::string RouteLine(const ClusterSpec& s, const config::NodeSpec& peer) {
   if (vxlan) {
     return StrCat(peer.pod_cidr.ToString(), " via ", peer.vtep_ip.ToString(), " dev ",
                   net::kNodeVxlan, " onlink");
+  }
+  const bool geneve = s.cni_mode ? s.cni.node_routes == config::NodeRoutes::kGeneve
+                                 : s.network == config::NetworkMode::kGeneve;
+  if (geneve) {
+    return StrCat(peer.pod_cidr.ToString(), " via ", peer.vtep_ip.ToString(), " dev ",
+                  net::kNodeGeneve, " onlink");
   }
   return StrCat(peer.pod_cidr.ToString(), " via ", peer.underlay_ip.ToString(), " dev ",
                 net::kNodeUplinkIf);
@@ -75,6 +83,7 @@ Graph BuildGraph(const ClusterSpec& s, const LiveState* live) {
                      config::ToString(s.proxy_mode), ", pods ", s.pod_cidr.ToString(),
                      ", services ", s.service_cidr.ToString(), live ? " (live)" : "");
   const bool vxlan = !s.cni_mode && s.network == config::NetworkMode::kVxlan;
+  const bool geneve = !s.cni_mode && s.network == config::NetworkMode::kGeneve;
 
   b.AddVertex("underlay", VertexKind::kUnderlay,
               {"underlay", StrCat(net::kUnderlayBridge, " ",
@@ -109,6 +118,17 @@ Graph BuildGraph(const ClusterSpec& s, const LiveState* live) {
       b.AddEdge(group, vx, EdgeKind::kLink);
       b.AddEdge(vx, "underlay", EdgeKind::kTunnel, "", "",
                 StrCat("VXLAN over ", net::kNodeUplinkIf, ", UDP ", config::kVxlanPort));
+    }
+    if (geneve) {
+      // A TAP, not a kernel tunnel: the minikube-net process carries its frames (vnet/geneve).
+      const std::string gnv = StrCat("geneve/", n.name);
+      b.AddVertex(gnv, VertexKind::kTunnel,
+                  {std::string(net::kNodeGeneve),
+                   StrCat(WithLen(n.vtep_ip, 32), ", VNI ", s.vni, ", TAP served by minikube-net")},
+                  group);
+      b.AddEdge(group, gnv, EdgeKind::kLink);
+      b.AddEdge(gnv, "underlay", EdgeKind::kTunnel, "", "",
+                StrCat("Geneve over ", net::kNodeUplinkIf, ", UDP ", geneve::kPort));
     }
   }
 
