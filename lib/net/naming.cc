@@ -35,6 +35,22 @@ std::string OwnerMarker(std::string_view cluster) { return StrCat("minikube-net:
 
 std::string StateDir(std::string_view cluster) { return StrCat(kRunDir, "/", cluster); }
 
+std::string TorObject(std::string_view rack) { return StrCat(kTorPrefix, rack); }
+
+std::string BirdDir(std::string_view cluster) { return StrCat(StateDir(cluster), "/bird"); }
+
+std::string BirdConfigPath(std::string_view cluster, std::string_view object) {
+  return StrCat(BirdDir(cluster), "/", object, ".conf");
+}
+
+std::string BirdSocketPath(std::string_view cluster, std::string_view object) {
+  return StrCat(BirdDir(cluster), "/", object, ".ctl");
+}
+
+std::string BirdLogPath(std::string_view cluster, std::string_view object) {
+  return StrCat(StateDir(cluster), "/logs/bird-", object, ".log");
+}
+
 bool IsDnsLabel(std::string_view name, size_t max) {
   if (name.empty() || name.size() > max) return false;
   auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };

@@ -9,6 +9,16 @@
 //   underlay bridge                 br0                               underlay netns
 //   node's port on the underlay     <N> (node names fit IFNAMSIZ)     underlay netns
 //   node's underlay interface       eth0                              node netns
+//   routed underlay (more than one rack, or network = "bgp"): the racks' own switches and routers
+//   top-of-rack router of rack R    mkn-<cluster>-tor-<R>             /run/netns
+//   spine router                    mkn-<cluster>-spine               /run/netns (2+ racks)
+//   rack bridge                     br0                               ToR netns
+//   node's port on the rack bridge  <N>                               ToR netns
+//   ToR's port to the spine         spine                             ToR netns
+//   spine's port to rack R's ToR    tor-<R> (rack names fit 11 bytes) spine netns
+//   BGP speaker of object O         <state dir>/bird/O.conf, O.ctl    host filesystem (tmpfs):
+//     (a node, tor-<R>, spine)      (config, BIRD control socket),    birdc -s <...>/O.ctl
+//                                   <state dir>/logs/bird-O.log
 //   node's pod bridge               cbr0                              node netns
 //   node's VXLAN device             vxlan0                            node netns
 //   node's Geneve TAP               gnv0                              node netns
@@ -38,6 +48,12 @@ inline constexpr std::string_view kNetnsDir = "/run/netns";
 inline constexpr std::string_view kSandboxRunDir = "/run/minikube-net-sandbox";
 
 inline constexpr std::string_view kUnderlayObject = "underlay";
+inline constexpr std::string_view kSpineObject = "spine";
+inline constexpr std::string_view kTorPrefix = "tor-";
+// A rack name fits the spine's port to its ToR, "tor-<R>", in IFNAMSIZ.
+inline constexpr size_t kMaxRackName = kMaxIfName - kTorPrefix.size();
+// The ToR's port to the spine is named after what is at the other end, as node ports are.
+inline constexpr std::string_view kTorSpinePort = "spine";
 // The object name prefix of `verify`'s test pods (not in the state: `down` finds them by it).
 inline constexpr std::string_view kVerifyPodPrefix = "vfy-";
 inline constexpr std::string_view kUnderlayBridge = "br0";
@@ -65,6 +81,15 @@ std::string PodVethName(std::string_view cluster, std::string_view pod, uint32_t
 std::string OwnerMarker(std::string_view cluster);
 // /run/minikube-net/<cluster>.
 std::string StateDir(std::string_view cluster);
+// "tor-<rack>": the object name of a rack's ToR (its netns is NetnsName(cluster, TorObject(rack))),
+// and the spine's port to it.
+std::string TorObject(std::string_view rack);
+// <state dir>/bird: each BGP speaker's config and control socket.
+std::string BirdDir(std::string_view cluster);
+// <state dir>/bird/<object>.conf, .ctl; <state dir>/logs/bird-<object>.log.
+std::string BirdConfigPath(std::string_view cluster, std::string_view object);
+std::string BirdSocketPath(std::string_view cluster, std::string_view object);
+std::string BirdLogPath(std::string_view cluster, std::string_view object);
 
 // A DNS label: 1..max bytes of [a-z0-9-], starting and ending alphanumeric.
 bool IsDnsLabel(std::string_view name, size_t max = kMaxPodName);

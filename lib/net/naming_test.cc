@@ -8,7 +8,8 @@ namespace mkn::net {
 namespace {
 
 TEST(Naming, FixedInterfaceNamesFitIfnamsiz) {
-  for (std::string_view n : {kUnderlayBridge, kPodIf, kNodeUplinkIf, kNodeBridge, kNodeVxlan}) {
+  for (std::string_view n :
+       {kUnderlayBridge, kPodIf, kNodeUplinkIf, kNodeBridge, kNodeVxlan, kTorSpinePort}) {
     EXPECT_LE(n.size(), kMaxIfName) << n;
   }
 }
@@ -34,6 +35,19 @@ TEST(Naming, NetnsAndStatePaths) {
   EXPECT_EQ(NetnsPath("quickstart", "underlay"), "/run/netns/mkn-quickstart-underlay");
   EXPECT_EQ(StateDir("lab"), "/run/minikube-net/lab");
   EXPECT_EQ(OwnerMarker("lab"), "minikube-net:lab");
+}
+
+TEST(Naming, RoutedUnderlayNamesFit) {
+  // The spine's port to a ToR is "tor-<rack>": the longest rack name still fits IFNAMSIZ.
+  EXPECT_EQ(TorObject(std::string(kMaxRackName, 'r')).size(), kMaxIfName);
+  EXPECT_EQ(TorObject("r1"), "tor-r1");
+  EXPECT_EQ(NetnsName("bgp", TorObject("r1")), "mkn-bgp-tor-r1");
+  // A BIRD control socket path fits sockaddr_un's 108 bytes for the longest cluster and object.
+  std::string longest_cluster(kMaxClusterName, 'c');
+  EXPECT_LT(BirdSocketPath(longest_cluster, std::string(kMaxIfName, 'o')).size(), 108u);
+  EXPECT_EQ(BirdSocketPath("bgp", "tor-r1"), "/run/minikube-net/bgp/bird/tor-r1.ctl");
+  EXPECT_EQ(BirdConfigPath("bgp", "node1"), "/run/minikube-net/bgp/bird/node1.conf");
+  EXPECT_EQ(BirdLogPath("bgp", "spine"), "/run/minikube-net/bgp/logs/bird-spine.log");
 }
 
 TEST(Naming, DnsLabel) {
