@@ -64,6 +64,7 @@ struct RawNode {
   SourcePos pos;
   Field<std::string> name;
   Field<std::string> pod_cidr;
+  Field<std::string> rack;  // a [[rack]] name
   RawCni cni;
   Field<std::vector<std::string>> daemon;
 };
@@ -162,6 +163,22 @@ struct RawIngress {
   std::vector<RawIngressTls> tls;
 };
 
+// [cluster] bgp = { mode = "ebgp", spine_asn = 64512 }: a network = "bgp" lab's speakers.
+struct RawBgp {
+  SourcePos pos;
+  bool present = false;
+  Field<std::string> mode;  // "ebgp" | "full-mesh" | "route-reflector"
+  Field<int64_t> spine_asn;
+};
+
+// [[rack]]: a rack of nodes behind its own top-of-rack router (a routed underlay).
+struct RawRack {
+  SourcePos pos;
+  Field<std::string> name;
+  Field<std::string> cidr;  // either family when read; the resolver says what it supports
+  Field<int64_t> asn;       // the ToR's
+};
+
 struct RawCluster {
   SourcePos pos;
   bool present = false;
@@ -175,6 +192,8 @@ struct RawCluster {
   Field<int64_t> vni;
   Field<std::string> proxy_mode;
   Field<bool> auto_tls;
+  Field<int64_t> racks;  // `racks = N`, or [[rack]] tables
+  RawBgp bgp;
 };
 
 // --- Layer 7: the edge ---------------------------------------------------------------------------
@@ -262,6 +281,7 @@ struct RawConfig {
   RawCluster cluster;
   Field<int64_t> node_count;  // `nodes = N`
   std::vector<RawNode> nodes;
+  std::vector<RawRack> racks;
   std::vector<RawPod> pods;
   std::vector<RawDeployment> deployments;
   std::vector<RawService> services;

@@ -16,6 +16,7 @@ namespace internal {
 std::optional<ClusterSpec> Resolver::Run() {
   ResolveCluster();
   ResolveNodes();
+  ResolveRacks();
   CollectPods();
   PlacePods();
   ResolveServices();

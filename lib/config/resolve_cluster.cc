@@ -46,12 +46,14 @@ void Resolver::ResolveCluster() {
   }
   spec_.marker = net::OwnerMarker(spec_.name);
   if (c.network.set && c.network.value != "vxlan" && c.network.value != "host-gw" &&
-      c.network.value != "geneve" && c.network.value != "cni") {
-    d_.Error(c.network.pos, StrCat("[cluster] network: \"", c.network.value,
-                                   "\" is not \"vxlan\", \"host-gw\", \"geneve\" or \"cni\""));
+      c.network.value != "geneve" && c.network.value != "bgp" && c.network.value != "cni") {
+    d_.Error(c.network.pos,
+             StrCat("[cluster] network: \"", c.network.value,
+                    "\" is not \"vxlan\", \"host-gw\", \"geneve\", \"bgp\" or \"cni\""));
   }
   spec_.network = c.network.value == "host-gw"  ? NetworkMode::kHostGw
                   : c.network.value == "geneve" ? NetworkMode::kGeneve
+                  : c.network.value == "bgp"    ? NetworkMode::kBgp
                                                 : NetworkMode::kVxlan;
   ResolveCni();
   pod_cidr_ = Cidr(c.pod_cidr, "[cluster] pod_cidr", "10.244.0.0/16");
@@ -130,6 +132,7 @@ void Resolver::ResolveCluster() {
               "underlay_cidr", "service_cidr")) {
     underlay_cidr_.reset();
   }
+  CountRacks();
 }
 
 // Lays `raw` over `base`: the cluster's [cni] over the defaults, a node's cni = {...} over that.
@@ -351,7 +354,7 @@ void Resolver::ResolveNodes() {
   }
   nodes_ok_ =
       std::all_of(chosen.begin(), chosen.end(), [](const auto& c) { return c.has_value(); });
-  if (underlay_cidr_) {
+  if (underlay_cidr_ && !spec_.routed_underlay) {  // a routed underlay's: ResolveRacks
     // .1 is the underlay switch's own address; nodes take .2 upward, broadcast excluded.
     uint64_t fits = underlay_cidr_->Size() - 3;
     if (spec_.nodes.size() > fits) {

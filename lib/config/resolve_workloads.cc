@@ -279,6 +279,11 @@ void Resolver::AddPending(PendingPod p) {
                            spec_.name, "-", net::kVerifyPodPrefix, "...)"));
     return;
   }
+  if (fabric_names_.count(p.spec.name)) {
+    d_.Error(p.pos, StrCat("pod \"", p.spec.name, "\": the name is taken by a router of the ",
+                           "routed underlay (mkn-", spec_.name, "-", p.spec.name, ")"));
+    return;
+  }
   pod_names_.insert(p.spec.name);
   pending_.push_back(std::move(p));
 }

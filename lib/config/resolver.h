@@ -6,6 +6,7 @@
 //
 //   resolve.cc            Run() (the order of the steps), Resolve(), the checks every step uses
 //   resolve_cluster.cc    [cluster], [cni], the nodes: CIDRs, MTU, VNI, proxy mode, node ranges
+//   resolve_racks.cc      racks, the routed underlay's addresses, a BGP lab's mode and ASNs
 //   resolve_workloads.cc  [[pod]] and [[deployment]]: containers, CNI args, placement, addresses
 //   resolve_services.cc   [[service]]: ports, selectors and endpoints, ClusterIPs, NodePorts
 //   resolve_edge.cc       [[ingress]], [[listener]] and their TLS, backend references
@@ -29,6 +30,7 @@
 #include "lib/config/raw_config.h"
 #include "lib/config/spec.h"
 #include "lib/net/ip.h"
+#include "lib/net/ip_addr.h"
 
 namespace mkn::config::internal {
 
@@ -70,6 +72,16 @@ class Resolver {
   void ApplyCni(const RawCni& raw, std::string_view what, CniSpec& out);
   void ResolveCni();
   void ResolveNodes();
+
+  // --- racks and BGP (resolve_racks.cc) ----------------------------------------------------------
+
+  // How many racks, and whether the underlay is routed (run at the end of ResolveCluster).
+  void CountRacks();
+  std::optional<net::IpPrefix> RackCidr(const Field<std::string>& f, const std::string& what);
+  void ResolveRacks();
+  void AssignRacks();
+  void AddressRacks();
+  void ResolveBgp();
 
   // --- pods and deployments (resolve_workloads.cc) -----------------------------------------------
 
@@ -116,6 +128,8 @@ class Resolver {
   std::vector<Field<std::string>> node_cidr_fields_;  // each node's pod_cidr as written
   std::vector<SourcePos> node_pos_;
   bool nodes_ok_ = false;  // every node got a pod range (addresses can be handed out)
+  int rack_count_ = 1;
+  std::set<std::string> fabric_names_;  // a routed underlay's router objects: tor-<rack>, spine
   std::set<std::string> pod_names_;
   std::vector<PendingPod> pending_;
 };

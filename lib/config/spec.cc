@@ -13,8 +13,24 @@ std::string_view ToString(NetworkMode m) {
       return "host-gw";
     case NetworkMode::kGeneve:
       return "geneve";
+    case NetworkMode::kBgp:
+      return "bgp";
   }
   return "?";
+}
+std::string_view ToString(BgpMode m) {
+  switch (m) {
+    case BgpMode::kEbgp:
+      return "ebgp";
+    case BgpMode::kFullMesh:
+      return "full-mesh";
+    case BgpMode::kRouteReflector:
+      return "route-reflector";
+  }
+  return "?";
+}
+bool IsPrivateAsn(int64_t asn) {
+  return (asn >= 64512 && asn <= 65534) || (asn >= 4200000000 && asn <= 4294967294);
 }
 std::string_view ToString(NodeRoutes r) {
   switch (r) {

@@ -16,10 +16,11 @@
 #include "lib/config/diagnostics.h"
 #include "lib/config/raw_config.h"
 #include "lib/net/ip.h"
+#include "lib/net/ip_addr.h"
 
 namespace mkn::config {
 
-enum class NetworkMode { kVxlan, kHostGw, kGeneve };
+enum class NetworkMode { kVxlan, kHostGw, kGeneve, kBgp };
 // Who serves the Services: the tool's own NAT on a TUN in every node, or nftables rules the kernel
 // runs.
 enum class ProxyMode { kUserspace, kNftables };
@@ -129,6 +130,8 @@ struct DeploymentSpec {
 struct NodeSpec {
   std::string name;
   int index = 0;
+  int rack = 0;          // index into ClusterSpec::racks
+  uint32_t asn = 0;      // network = "bgp": the AS its speaker is in (0 otherwise)
   net::Prefix pod_cidr;  // the node's slice of the cluster pod CIDR
   net::Ipv4 gateway;     // .1 of pod_cidr, on cbr0
   net::Mac bridge_mac;
@@ -279,6 +282,43 @@ struct HttpRouteSpec {
   std::vector<HttpRouteRuleSpec> rules;
 };
 
+// --- Layer 3: racks and BGP ----------------------------------------------------------------------
+
+// How the speakers of a network = "bgp" lab peer (lib/bgp renders their BIRD configs):
+//   kEbgp            one private AS per node, each node peering with its rack's ToR (the default,
+//                    as Calico's and Cilium's own labs); ToRs peer with the spine.
+//   kFullMesh        one rack: every node and the ToR in one AS, each peering with every other.
+//   kRouteReflector  each rack one AS: the nodes peer with their ToR, which reflects their routes
+//                    to each other (rr client) and to the spine over eBGP.
+enum class BgpMode { kEbgp, kFullMesh, kRouteReflector };
+std::string_view ToString(BgpMode m);
+
+// RFC 6996's private AS numbers: 64512-65534 and 4200000000-4294967294.
+bool IsPrivateAsn(int64_t asn);
+
+// A rack: its nodes share one subnet and bridge. With a routed underlay that bridge sits in the
+// rack's top-of-rack router namespace, whose address on it is the nodes' default gateway, and the
+// ToRs meet at the spine. Addresses carry their family (IPv4 today; IPv6 comes with dual-stack).
+struct RackSpec {
+  std::string name;  // "r1"
+  int index = 0;
+  net::IpPrefix cidr;   // the rack's subnet (the lab's underlay_cidr when it is the only rack)
+  net::IpAddr gateway;  // .1 of cidr: the ToR on the rack bridge (the underlay's br0 otherwise)
+  std::string tor;      // the ToR's object name, "tor-<rack>" (routed underlay only)
+  std::string netns;    // mkn-<cluster>-tor-<rack> (routed underlay only)
+  uint32_t asn = 0;     // the ToR's (network = "bgp")
+  // The ToR's point-to-point link to the spine (more than one rack): a /30, .1 the spine's end
+  // (port "tor-<rack>"), .2 the ToR's (port "spine").
+  net::IpPrefix uplink;
+  net::IpAddr spine_end, tor_end;
+  std::vector<int> nodes;  // indices into ClusterSpec::nodes, in node order
+};
+
+struct BgpSpec {
+  BgpMode mode = BgpMode::kEbgp;
+  uint32_t spine_asn = 64512;
+};
+
 struct ClusterSpec {
   std::string name;
   NetworkMode network = NetworkMode::kVxlan;
@@ -293,6 +333,13 @@ struct ClusterSpec {
   ProxyMode proxy_mode = ProxyMode::kUserspace;
   std::string marker;  // ifalias carried by everything this cluster creates
   std::vector<NodeSpec> nodes;
+  // Every lab has at least one rack. One rack without BGP is the flat underlay (one bridge in
+  // mkn-<cluster>-underlay); more racks, or network = "bgp", make it routed: a ToR per rack, and a
+  // spine (mkn-<cluster>-spine) when there is more than one.
+  std::vector<RackSpec> racks;
+  bool routed_underlay = false;
+  std::string spine_netns;  // routed underlay with more than one rack
+  BgpSpec bgp;              // network = "bgp"
   std::vector<PodSpec> pods;
   std::vector<DeploymentSpec> deployments;
   std::vector<ServiceSpec> services;

@@ -228,6 +228,15 @@ RawConfig Parse(std::string_view text, Diagnostics& diags) {
     r.Int("vni", c.vni);
     r.Str("proxy_mode", c.proxy_mode);
     r.Bool("auto_tls", c.auto_tls);
+    r.Int("racks", c.racks);
+    if (const toml::table* bt = r.Table("bgp")) {
+      TableReader br(*bt, "[cluster] bgp", diags);
+      c.bgp.present = true;
+      c.bgp.pos = br.pos();
+      br.Str("mode", c.bgp.mode);
+      br.Int("spine_asn", c.bgp.spine_asn);
+      br.Finish();
+    }
     r.Int("nodes", cfg.node_count);  // `nodes = N` usually sits here, under [cluster]
     r.Finish();
   }
@@ -241,12 +250,24 @@ RawConfig Parse(std::string_view text, Diagnostics& diags) {
     n.pos = r.pos();
     r.Str("name", n.name);
     r.Str("pod_cidr", n.pod_cidr);
+    r.Str("rack", n.rack);
     if (const toml::table* ct = r.Table("cni")) {
       n.cni = ParseCni(*ct, StrCat(Label("node", PeekName(t), i), ": cni"), diags, true);
     }
     r.StrList("daemon", n.daemon);
     r.Finish();
     cfg.nodes.push_back(std::move(n));
+  });
+
+  EachTable(top, "rack", [&](const toml::table& t, size_t i) {
+    RawRack rk;
+    TableReader r(t, Label("rack", PeekName(t), i), diags);
+    rk.pos = r.pos();
+    r.Str("name", rk.name);
+    r.Str("cidr", rk.cidr);
+    r.Int("asn", rk.asn);
+    r.Finish();
+    cfg.racks.push_back(std::move(rk));
   });
 
   EachTable(top, "pod", [&](const toml::table& t, size_t i) {
