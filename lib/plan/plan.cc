@@ -5,6 +5,7 @@
 #include <type_traits>
 
 #include "absl/strings/str_join.h"
+#include "lib/bgp/bird_config.h"
 #include "lib/geneve/header.h"
 #include "lib/net/naming.h"
 #include "lib/proxy/nft_ruleset.h"
@@ -109,6 +110,56 @@ std::string TableName(int table) {
   return StrCat(table);
 }
 
+// The planner's steps are IPv4 until the lab is dual-stack: the one place where a family-tagged
+// value of the lab (a rack's subnet, the fabric's links) becomes a step's address. The resolver
+// lets no other family through (lib/config/resolve_racks.cc).
+net::Prefix V4(const net::IpPrefix& p) { return *p.V4(); }
+net::Ipv4 V4(const net::IpAddr& a) { return *a.V4(); }
+
+// A routed underlay, as a data centre's: each rack's subnet on a bridge inside its top-of-rack
+// router's namespace (the ToR holds the rack's gateway address), and with more than one rack a
+// spine router joined to each ToR by a point-to-point link. The fabric's own routes are static, as
+// a physical network's underlay is given: each ToR's default route points at the spine, the spine
+// routes each rack's subnet to its ToR. What BGP adds (network = "bgp") are the pod CIDRs.
+template <typename NoIpv6>
+void AddRoutedUnderlay(const ClusterSpec& spec, Builder& b, NoIpv6 no_ipv6) {
+  const std::string br0(net::kUnderlayBridge), to_spine(net::kTorSpinePort);
+  const bool spine = !spec.spine_netns.empty();
+  b.At(kPhaseUnderlay, 0);  // one group: the ToRs' links need the spine's namespace
+  if (spine) {
+    b.Add(CreateNetns{spec.spine_netns});
+    no_ipv6(spec.spine_netns);
+    b.Add(SetSysctl{spec.spine_netns, "net.ipv4.ip_forward", "1"});
+  }
+  for (const config::RackSpec& r : spec.racks) {
+    b.Add(CreateNetns{r.netns});
+    no_ipv6(r.netns);
+    b.Add(SetSysctl{r.netns, "net.ipv4.ip_forward", "1"});
+    b.Add(CreateBridge{r.netns, br0, spec.mtu, net::Mac::FromIpv4(V4(r.gateway))});
+    b.Add(AddAddress{r.netns, br0, net::Prefix{V4(r.gateway), r.cidr.len}});
+    b.Add(SetLinkUp{r.netns, br0});
+    if (!spine) continue;
+    b.Add(CreateVeth{r.netns, to_spine, spec.mtu, "", spec.spine_netns, r.tor, std::nullopt});
+    b.Add(AddAddress{r.netns, to_spine, net::Prefix{V4(r.tor_end), r.uplink.len}});
+    b.Add(SetLinkUp{r.netns, to_spine});
+    b.Add(AddAddress{spec.spine_netns, r.tor, net::Prefix{V4(r.spine_end), r.uplink.len}});
+    b.Add(SetLinkUp{spec.spine_netns, r.tor});
+    b.Add(AddRoute{r.netns, net::Prefix{}, V4(r.spine_end), to_spine, false, 0});
+    b.Add(AddRoute{spec.spine_netns, V4(r.cidr), V4(r.tor_end), r.tor, false, 0});
+  }
+}
+
+// network = "bgp": a speaker in the spine, every ToR and every node (lib/bgp), a group each.
+void AddSpeakers(const ClusterSpec& spec, Builder& b) {
+  int group = 0;
+  for (const bgp::Speaker& s : bgp::Speakers(spec)) {
+    b.At(kPhaseRoutes, group++);
+    b.Add(StartBgpSpeaker{
+        s.netns, s.object, bgp::RenderBirdConfig(spec, s), net::BirdConfigPath(spec.name, s.object),
+        net::BirdSocketPath(spec.name, s.object), net::BirdLogPath(spec.name, s.object)});
+  }
+}
+
 // A CNI lab with node_routes = "plugin" leaves the routes between nodes to the chain or a daemon.
 bool NodeRoutesByTool(const ClusterSpec& spec) {
   return !spec.cni_mode || spec.cni.node_routes != config::NodeRoutes::kPlugin;
@@ -121,6 +172,8 @@ Plan BuildPlan(const ClusterSpec& spec) {
   plan.cluster = spec.name;
   plan.marker = spec.marker;
   plan.cni = spec.cni_mode;
+  plan.routed = spec.routed_underlay;
+  plan.bgp = spec.network == NetworkMode::kBgp && !spec.cni_mode;
   Builder b(plan);
   const std::string underlay = net::NetnsName(spec.name, net::kUnderlayObject);
   const std::string br0(net::kUnderlayBridge), eth0(net::kPodIf), cbr0(net::kNodeBridge),
@@ -132,13 +185,18 @@ Plan BuildPlan(const ClusterSpec& spec) {
     b.Add(SetSysctl{ns, "net.ipv6.conf.default.disable_ipv6", "1"});
   };
 
-  // Phase 0: the underlay, a namespace with one bridge: the physical switch between the nodes.
-  b.At(kPhaseUnderlay, 0);
-  b.Add(CreateNetns{underlay});
-  no_ipv6(underlay);
-  b.Add(CreateBridge{underlay, br0, spec.mtu, net::Mac::FromIpv4(spec.underlay_gateway)});
-  b.Add(AddAddress{underlay, br0, net::Prefix{spec.underlay_gateway, spec.underlay_cidr.len}});
-  b.Add(SetLinkUp{underlay, br0});
+  // Phase 0: the underlay, a namespace with one bridge: the physical switch between the nodes (or,
+  // routed, the racks' ToRs and the spine).
+  if (spec.routed_underlay) {
+    AddRoutedUnderlay(spec, b, no_ipv6);
+  } else {
+    b.At(kPhaseUnderlay, 0);
+    b.Add(CreateNetns{underlay});
+    no_ipv6(underlay);
+    b.Add(CreateBridge{underlay, br0, spec.mtu, net::Mac::FromIpv4(spec.underlay_gateway)});
+    b.Add(AddAddress{underlay, br0, net::Prefix{spec.underlay_gateway, spec.underlay_cidr.len}});
+    b.Add(SetLinkUp{underlay, br0});
+  }
 
   // Phase 1: each node, plugged into the underlay, with its pod bridge (and VXLAN device).
   for (const config::NodeSpec& n : spec.nodes) {
@@ -146,10 +204,19 @@ Plan BuildPlan(const ClusterSpec& spec) {
     b.Add(CreateNetns{n.netns});
     no_ipv6(n.netns);
     b.Add(SetSysctl{n.netns, "net.ipv4.ip_forward", "1"});
-    b.Add(CreateVeth{underlay, n.name, spec.mtu, br0, n.netns, uplink, std::nullopt});
-    b.Add(SetLinkUp{underlay, n.name});
-    b.Add(AddAddress{n.netns, uplink, net::Prefix{n.underlay_ip, spec.underlay_cidr.len}});
+    // Its port on the underlay's bridge, or (routed) on its rack's, in the ToR.
+    const config::RackSpec& rack = spec.racks[n.rack];
+    const std::string& sw = spec.routed_underlay ? rack.netns : underlay;
+    b.Add(CreateVeth{sw, n.name, spec.mtu, br0, n.netns, uplink, std::nullopt});
+    b.Add(SetLinkUp{sw, n.name});
+    b.Add(AddAddress{
+        n.netns, uplink,
+        net::Prefix{n.underlay_ip, spec.routed_underlay ? rack.cidr.len : spec.underlay_cidr.len}});
     b.Add(SetLinkUp{n.netns, uplink});
+    // Routed: everything off the rack goes to the ToR, as a server's default route does.
+    if (spec.routed_underlay) {
+      b.Add(AddRoute{n.netns, net::Prefix{}, V4(rack.gateway), uplink, false, 0});
+    }
     if (spec.cni_mode) {
       // The plugin chain makes the pod side (its own bridge or point-to-point links). Interfaces it
       // makes inherit "default": no ICMP redirects from the node (see AddServices).
@@ -205,9 +272,10 @@ Plan BuildPlan(const ClusterSpec& spec) {
   // Phase 3: cross-node routes. VXLAN as flannel programs it: a route to each remote pod CIDR via
   // the remote VTEP address (onlink), a permanent ARP entry for that VTEP, and a permanent FDB
   // entry sending the VTEP's MAC to the remote node's underlay address. Geneve: the same, the FDB
-  // entry being the pump's. host-gw: a route via the remote node itself.
+  // entry being the pump's. host-gw: a route via the remote node itself. BGP: none here
+  // (AddSpeakers).
   for (const config::NodeSpec& n : spec.nodes) {
-    if (!NodeRoutesByTool(spec)) break;
+    if (!NodeRoutesByTool(spec) || plan.bgp) break;
     b.At(kPhaseRoutes, n.index);
     for (const config::NodeSpec& r : spec.nodes) {
       if (r.index == n.index) continue;
@@ -224,6 +292,9 @@ Plan BuildPlan(const ClusterSpec& spec) {
       }
     }
   }
+
+  // network = "bgp": no static routes; the speakers announce each node's pod CIDR.
+  if (plan.bgp) AddSpeakers(spec, b);
 
   // Phase 4: Services, once every path exists and before any container can send.
   AddServices(spec, b);
@@ -367,6 +438,14 @@ struct ShellRenderer {
                   " go to ", s.dst.ToString(), ":", s.port, " (what bridge fdb add ... dst is ",
                   "for vxlan0)");
   }
+  std::string operator()(const StartBgpSpeaker& s) const {
+    const std::string dir = s.config_path.substr(0, s.config_path.rfind('/'));
+    const std::string logs = s.log_path.substr(0, s.log_path.rfind('/'));
+    return StrCat("# BGP speaker ", s.object, ": its BIRD configuration, then the daemon\n",
+                  "mkdir -p ", dir, " ", logs, "\ncat > ", s.config_path, " <<'EOF'\n", s.config,
+                  "EOF\nip netns exec ", s.ns, " bird -f -c ", s.config_path, " -s ", s.socket_path,
+                  " >>", s.log_path, " 2>&1 &");
+  }
   std::string operator()(const CniAdd& s) const {
     return StrCat("ip netns exec ", s.ns,
                   " env CNI_COMMAND=ADD CNI_CONTAINERID=", ShellQuote(s.container_id),
@@ -395,6 +474,25 @@ constexpr const char* kPhaseTitles[kPhaseCount] = {
     "services: the proxy in every node",
     "containers",
 };
+
+// A routed underlay and BGP change what phases 0, 1 and 3 do.
+std::string PhaseTitle(const Plan& plan, int phase) {
+  if (plan.routed && phase == kPhaseUnderlay) {
+    return "the underlay, routed: a top-of-rack router per rack holding the rack's bridge (and a "
+           "spine joining the ToRs)";
+  }
+  if (plan.routed && phase == kPhaseNodes) {
+    return plan.cni ? "nodes: a namespace each, plugged into its rack's bridge (the plugin chain "
+                      "makes the pod side)"
+                    : "nodes: a namespace each, plugged into its rack's bridge, with the pod "
+                      "bridge cbr0";
+  }
+  if (plan.bgp && phase == kPhaseRoutes) {
+    return "cross-node routes: a BGP speaker (BIRD) in every router and node, started as soon as "
+           "the links exist; ready once every node has a route to every other node's pod CIDR";
+  }
+  return (plan.cni ? kCniPhaseTitles : kPhaseTitles)[phase];
+}
 
 struct JsonRenderer {
   nlohmann::json operator()(const CreateNetns& s) const {
@@ -504,6 +602,15 @@ struct JsonRenderer {
     return {{"op", "geneve_peer"},     {"ns", s.ns},    {"dev", s.dev}, {"mac", s.mac.ToString()},
             {"dst", s.dst.ToString()}, {"port", s.port}};
   }
+  nlohmann::json operator()(const StartBgpSpeaker& s) const {
+    return {{"op", "start_bgp_speaker"},
+            {"ns", s.ns},
+            {"object", s.object},
+            {"config", s.config},
+            {"config_path", s.config_path},
+            {"socket", s.socket_path},
+            {"log", s.log_path}};
+  }
   nlohmann::json operator()(const CniAdd& s) const {
     return {{"op", "cni_add"},
             {"ns", s.ns},
@@ -563,6 +670,8 @@ Plan PhaseRange(const Plan& plan, int from, int to) {
   out.cluster = plan.cluster;
   out.marker = plan.marker;
   out.cni = plan.cni;
+  out.routed = plan.routed;
+  out.bgp = plan.bgp;
   for (const Step& step : plan.steps) {
     if (step.phase < from || step.phase >= to) continue;
     if (const auto* c = std::get_if<CreateNetns>(&step.op)) out.netns.push_back(c->name);
@@ -580,8 +689,7 @@ std::string RenderShell(const Plan& plan) {
   for (const Step& s : plan.steps) {
     if (s.phase != phase) {
       phase = s.phase;
-      StrAppend(&out, "\n# phase ", phase, ": ", (plan.cni ? kCniPhaseTitles : kPhaseTitles)[phase],
-                "\n");
+      StrAppend(&out, "\n# phase ", phase, ": ", PhaseTitle(plan, phase), "\n");
     }
     StrAppend(&out, std::visit(r, s.op), "\n");
   }

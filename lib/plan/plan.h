@@ -176,10 +176,21 @@ struct CniAdd {
   std::string ifname;
 };
 
+// network = "bgp": one BGP speaker, its BIRD configuration (lib/bgp) written to CONFIG_PATH and the
+// daemon started inside NS:
+//   ip netns exec NS bird -f -c CONFIG_PATH -s SOCKET_PATH >>LOG_PATH 2>&1 &
+// The applier does not start it: vnet/bgp does, from the thread that owns the cluster, as soon as
+// the links exist (it then converges while the pods are made); `down` stops it.
+struct StartBgpSpeaker {
+  std::string ns, object;
+  std::string config;
+  std::string config_path, socket_path, log_path;
+};
+
 using Op = std::variant<CreateNetns, SetSysctl, CreateBridge, CreateVeth, CreateVxlan, AddAddress,
                         SetLinkUp, AddRoute, AddNeighbor, AddFdb, AddProxyNeighbor, AddRule,
                         DeleteRule, CreateTun, LoadNftRuleset, SetHairpin, StartApp, StartCommand,
-                        CniAdd, CreateTap, ServeGeneve, GenevePeer>;
+                        CniAdd, CreateTap, ServeGeneve, GenevePeer, StartBgpSpeaker>;
 
 enum Phase : int {
   kPhaseUnderlay = 0,
@@ -201,6 +212,8 @@ struct Plan {
   std::string cluster;
   std::string marker;
   bool cni = false;                // a network = "cni" lab: pods are the plugin chain's to wire
+  bool routed = false;             // a routed underlay: ToRs (and a spine), not one bridge
+  bool bgp = false;                // network = "bgp": the routes are the speakers'
   std::vector<std::string> netns;  // every namespace the plan creates, in creation order
   std::vector<Step> steps;
 };
