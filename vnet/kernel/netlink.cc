@@ -174,4 +174,25 @@ absl::StatusOr<std::vector<LinkInfo>> NlSocket::ListLinks() {
   return out;
 }
 
+absl::StatusOr<std::vector<RouteInfo>> NlSocket::ListRoutes() {
+  MKN_ASSIGN_OR_RETURN(std::vector<NlBytes> msgs,
+                       RetryInterruptedDump(
+                           [&]() -> absl::StatusOr<DumpResult> {
+                             MKN_ASSIGN_OR_RETURN(NlReplies r,
+                                                  Exchange(BuildDumpRoutes(), true, "list routes"));
+                             if (r.error() != 0)
+                               return NetlinkError(r.error(), "list routes", r.extack());
+                             return DumpResult{r.TakeMessages(), r.interrupted()};
+                           },
+                           "list routes"));
+  std::vector<RouteInfo> out;
+  for (const NlBytes& bytes : msgs) {
+    MKN_ASSIGN_OR_RETURN(NlMessage m, ViewMessage(bytes));
+    if (m.type != RTM_NEWROUTE) continue;
+    MKN_ASSIGN_OR_RETURN(RouteInfo r, ParseRoute(m));
+    out.push_back(r);
+  }
+  return out;
+}
+
 }  // namespace mkn::vnet

@@ -18,7 +18,7 @@
 //                     interrupted kDumpTries times in a row
 //   Internal          anything else, and a malformed answer
 // Requests that change something need CAP_NET_ADMIN in the socket's netns; reading (GetLink,
-// ListLinks) needs nothing.
+// ListLinks, ListRoutes) needs nothing.
 #pragma once
 
 #include <cstdint>
@@ -86,6 +86,8 @@ class NlSocket {
   // Every link of the netns. A dump the kernel flags NLM_F_DUMP_INTR (a link came or went while it
   // was dumping) is read to its end and run again, up to kDumpTries times; then Unavailable.
   absl::StatusOr<std::vector<LinkInfo>> ListLinks();
+  // Every IPv4 route of every table of the netns (a dump, retried as ListLinks's).
+  absl::StatusOr<std::vector<RouteInfo>> ListRoutes();
 
  private:
   explicit NlSocket(Fd fd, uint32_t portid) : fd_(std::move(fd)), portid_(portid) {}

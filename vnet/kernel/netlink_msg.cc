@@ -317,6 +317,14 @@ NlBytes BuildDumpLinks() {
   return std::move(w).Finish();
 }
 
+NlBytes BuildDumpRoutes() {
+  Writer w(RTM_GETROUTE, NLM_F_DUMP);
+  rtmsg rtm{};
+  rtm.rtm_family = AF_INET;
+  w.Put(rtm);
+  return std::move(w).Finish();
+}
+
 void SetSequence(NlBytes& msg, uint32_t seq) {
   if (msg.size() >= sizeof(nlmsghdr))
     std::memcpy(msg.data() + offsetof(nlmsghdr, nlmsg_seq), &seq, sizeof(seq));
@@ -468,6 +476,45 @@ absl::StatusOr<LinkInfo> ParseLink(const NlMessage& m) {
     }
   }
   return li;
+}
+
+absl::StatusOr<RouteInfo> ParseRoute(const NlMessage& m) {
+  if (m.type != RTM_NEWROUTE)
+    return absl::InvalidArgumentError(StrCat("netlink message type ", m.type, " is not a route"));
+  if (m.payload.size() < sizeof(rtmsg)) return Malformed("RTM_NEWROUTE cut short");
+  rtmsg rtm;
+  std::memcpy(&rtm, m.payload.data(), sizeof(rtm));
+  if (rtm.rtm_family != AF_INET)
+    return absl::InvalidArgumentError(
+        StrCat("route of family ", int{rtm.rtm_family}, ", not IPv4"));
+  RouteInfo r;
+  r.dst.len = rtm.rtm_dst_len;
+  r.table = rtm.rtm_table;
+  r.protocol = rtm.rtm_protocol;
+  absl::StatusOr<std::vector<Attrs::Attr>> attrs =
+      Attrs::Parse(m.payload.subspan(std::min(m.payload.size(), Align(sizeof(rtmsg)))));
+  if (!attrs.ok()) return attrs.status();
+  for (const Attrs::Attr& a : *attrs) {
+    if (a.type != RTA_DST && a.type != RTA_GATEWAY && a.type != RTA_OIF && a.type != RTA_TABLE)
+      continue;
+    absl::StatusOr<uint32_t> v = AttrU32(a);
+    if (!v.ok()) return v.status();
+    switch (a.type) {
+      case RTA_DST:
+        r.dst.addr = net::Ipv4{ntohl(*v)};
+        break;
+      case RTA_GATEWAY:
+        r.gateway = net::Ipv4{ntohl(*v)};
+        break;
+      case RTA_OIF:
+        r.oif = static_cast<int>(*v);
+        break;
+      case RTA_TABLE:
+        r.table = static_cast<int>(*v);
+        break;
+    }
+  }
+  return r;
 }
 
 absl::Status NlReplies::Feed(std::span<const uint8_t> datagram) {

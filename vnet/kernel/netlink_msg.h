@@ -44,6 +44,16 @@ struct LinkInfo {
   net::Mac mac;
 };
 
+// One IPv4 route of a dump (RTM_NEWROUTE), what readiness checks read: where it goes and who put
+// it.
+struct RouteInfo {
+  net::Prefix dst;  // 0.0.0.0/0: a default route
+  std::optional<net::Ipv4> gateway;
+  int oif = 0;
+  int table = 0;     // RT_TABLE_MAIN (254) for the main table
+  int protocol = 0;  // RTPROT_*: 2 kernel, 3 boot (ip route add), 12 bird
+};
+
 struct VethSpec {
   std::string name;
   int mtu = 0;
@@ -120,6 +130,9 @@ NlBytes BuildGetLink(int ifindex);
 // RTM_GETLINK with NLM_F_DUMP: every link, in as many datagrams as it takes, then NLMSG_DONE.
 NlBytes BuildDumpLinks();
 
+// RTM_GETROUTE with NLM_F_DUMP, family AF_INET: every IPv4 route of every table, then NLMSG_DONE.
+NlBytes BuildDumpRoutes();
+
 // Writes `seq` into a built message's nlmsghdr (NlSocket numbers its requests).
 void SetSequence(NlBytes& msg, uint32_t seq);
 
@@ -150,6 +163,10 @@ absl::StatusOr<NlAck> ParseAck(const NlMessage& m);
 
 // An RTM_NEWLINK as LinkInfo. InvalidArgument if `m` is another type; Internal if it is malformed.
 absl::StatusOr<LinkInfo> ParseLink(const NlMessage& m);
+
+// An RTM_NEWROUTE of family AF_INET as RouteInfo (its table from RTA_TABLE when the kernel sends
+// it, else rtm_table). InvalidArgument if `m` is another type or family; Internal if malformed.
+absl::StatusOr<RouteInfo> ParseRoute(const NlMessage& m);
 
 // The answers to one request, fed datagram by datagram as NlSocket receives them. It keeps the
 // messages of this request (its seq, and our portid or the kernel's 0) and skips the rest, and

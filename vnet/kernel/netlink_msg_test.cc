@@ -272,6 +272,12 @@ TEST(NetlinkBuild, GetLinkAndDump) {
                "00000000 00000000 00000000 00000000");
 }
 
+TEST(NetlinkBuild, DumpRoutes) {
+  EXPECT_BYTES(BuildDumpRoutes(),
+               "1c000000 1a00 0103 00000000 00000000"  // 28 bytes, RTM_GETROUTE, REQUEST | DUMP
+               "02 00 00 00 00 00 00 00 00000000");    // AF_INET, everything else 0
+}
+
 TEST(NetlinkBuild, SetSequenceStampsTheHeader) {
   NlBytes m = BuildDelLink(9);
   SetSequence(m, 0x01020304);
@@ -322,6 +328,49 @@ TEST(NetlinkParse, Link) {
   EXPECT_EQ(li->mac, kMac);
   EXPECT_EQ(li->alias, "minikube-net:q");
   EXPECT_EQ(li->kind, "veth");
+}
+
+// A route BIRD installed: 10.244.3.0/24 via 172.18.1.1 dev 2 proto bird metric 32 (trimmed).
+constexpr const char* kBirdRoute =
+    "44000000 1800 0200 07000000 39300000"  // 68 bytes, RTM_NEWROUTE, NLM_F_MULTI
+    "02 18 00 00 fe 0c 00 01 00000000"      // AF_INET, /24, main, RTPROT_BIRD, universe, unicast
+    "0800 0f00 fe000000"                    // RTA_TABLE 254
+    "0800 0600 20000000"                    // RTA_PRIORITY 32: not read
+    "0800 0100 0af40300"                    // RTA_DST 10.244.3.0
+    "0800 0500 ac120101"                    // RTA_GATEWAY 172.18.1.1
+    "0800 0400 02000000";                   // RTA_OIF 2
+
+TEST(NetlinkParse, Route) {
+  NlBytes bytes = Hex(kBirdRoute);
+  absl::StatusOr<NlMessage> m = ViewMessage(bytes);
+  ASSERT_TRUE(m.ok()) << m.status();
+  absl::StatusOr<RouteInfo> r = ParseRoute(*m);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->dst.ToString(), "10.244.3.0/24");
+  ASSERT_TRUE(r->gateway);
+  EXPECT_EQ(r->gateway->ToString(), "172.18.1.1");
+  EXPECT_EQ(r->oif, 2);
+  EXPECT_EQ(r->table, 254);
+  EXPECT_EQ(r->protocol, 12);
+  // A default route has no RTA_DST; an IPv6 route, or a link, is not an IPv4 route.
+  NlBytes def =
+      Hex("24000000 1800 0200 00000000 00000000"
+          "02 00 00 00 fe 03 00 01 00000000"
+          "0800 0500 ac120101");
+  absl::StatusOr<RouteInfo> d = ParseRoute(*ViewMessage(def));
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->dst.ToString(), "0.0.0.0/0");
+  NlBytes v6 = bytes;
+  v6[16] = 10;  // AF_INET6
+  EXPECT_TRUE(absl::IsInvalidArgument(ParseRoute(*ViewMessage(v6)).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(ParseRoute(*ViewMessage(Hex(kVethLink))).status()));
+  for (size_t n = 16; n < bytes.size(); ++n) {
+    NlBytes cut(bytes.begin(), bytes.begin() + static_cast<long>(n));
+    uint32_t len = static_cast<uint32_t>(n);
+    std::memcpy(cut.data(), &len, 4);
+    absl::StatusOr<NlMessage> cm = ViewMessage(cut);
+    if (cm.ok()) (void)ParseRoute(*cm);  // an error or a shorter route, never a crash
+  }
 }
 
 TEST(NetlinkParse, LinkDownWithoutKindAndAStringWithoutItsNul) {

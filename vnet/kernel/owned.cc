@@ -156,6 +156,9 @@ absl::StatusOr<TeardownReport> Teardown(const ClusterNetns& ns, std::string_view
     if (ours(n)) nodes.push_back(n);
   for (const std::string& p : ns.pods)
     if (ours(p)) pods.push_back(p);
+  std::vector<std::string> routers;
+  for (const std::string& r : ns.routers)
+    if (ours(r)) routers.push_back(r);
   MKN_RETURN_IF_ERROR(stale_error);
 
   // Who runs inside, before any name is removed: afterwards /proc/<pid>/ns/net is the only trace,
@@ -167,6 +170,7 @@ absl::StatusOr<TeardownReport> Teardown(const ClusterNetns& ns, std::string_view
   for (const std::string& p : pods) identify(p);
   for (const std::string& n : nodes) identify(n);
   if (underlay_ours) identify(ns.underlay);
+  for (const std::string& r : routers) identify(r);
   report.held = FindHeld(ids, std::chrono::steady_clock::now() + std::chrono::seconds(1));
   auto any_held = [&](const std::vector<std::string>& names) {
     return std::any_of(report.held.begin(), report.held.end(), [&](const HeldNetns& h) {
@@ -191,6 +195,17 @@ absl::StatusOr<TeardownReport> Teardown(const ClusterNetns& ns, std::string_view
       node_watch.emplace_back(n, std::move(*s));
     } else {
       report.unwatched.push_back(StrCat(n, ": ", s.status().message()));
+    }
+  }
+  // A router's veths are its rack's node ports and (a ToR) its link to the spine, or (the spine)
+  // its links to the ToRs: each goes when the namespace at its other end does.
+  std::vector<std::pair<std::string, NlSocket>> router_watch;
+  for (const std::string& r : routers) {
+    absl::StatusOr<NlSocket> s = SocketIn(r);
+    if (s.ok()) {
+      router_watch.emplace_back(r, std::move(*s));
+    } else {
+      report.unwatched.push_back(StrCat(r, ": ", s.status().message()));
     }
   }
   std::optional<NlSocket> underlay_watch;
@@ -227,6 +242,24 @@ absl::StatusOr<TeardownReport> Teardown(const ClusterNetns& ns, std::string_view
     report.still_held.push_back(ns.underlay);
   underlay_watch.reset();
   if (underlay_ours) MKN_RETURN_IF_ERROR(remove(ns.underlay));
+  // A held node keeps its port on its ToR, a held ToR its link on the spine: as above, the waits
+  // that only they could end get the short grace, and the held namespace explains the miss.
+  bool held_before = nodes_held;
+  for (const std::string& r : routers) {
+    // Its watcher goes first: an open socket would keep the namespace (and the veths the next
+    // router waits for) alive.
+    for (auto it = router_watch.begin(); it != router_watch.end(); ++it) {
+      if (it->first != r) continue;
+      if (!WaitNoVeths(it->second, {std::string(net::kTorSpinePort)},
+                       held_before ? grace() : deadline) &&
+          !held_before && !any_held({r}))
+        report.still_held.push_back(r);
+      router_watch.erase(it);
+      break;
+    }
+    held_before = held_before || any_held({r});
+    MKN_RETURN_IF_ERROR(remove(r));
+  }
   return report;
 }
 

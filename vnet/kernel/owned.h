@@ -20,9 +20,12 @@ namespace mkn::vnet {
 
 // The namespaces of one cluster, by role, for an orderly teardown.
 struct ClusterNetns {
-  std::string underlay;
+  std::string underlay;  // "" with a routed underlay
   std::vector<std::string> nodes;
   std::vector<std::string> pods;
+  // A routed underlay's ToRs, then its spine: removed after the nodes, in this order, each once
+  // the kernel has freed the veths of what went before it.
+  std::vector<std::string> routers;
 };
 
 // A namespace of the cluster that processes still run in: its name is removed, but the kernel keeps
@@ -65,8 +68,9 @@ struct TeardownReport {
   std::vector<std::string> cni_leaks;
 };
 
-// Removes the namespaces that carry `marker` on their lo, pods first, and waits until the kernel
-// has destroyed them (their veths vanish from the node and underlay namespaces) or `deadline_ms`
+// Removes the namespaces that carry `marker` on their lo, pods first, then nodes, the underlay and
+// the routers, and waits until the kernel has destroyed them (their veths vanish from the node,
+// underlay and router namespaces) or `deadline_ms`
 // passes. Processes still inside a namespace (their SIGKILL pending excepted: those are waited for,
 // up to a second) are reported in `held`, with the namespace they keep alive, before anything is
 // removed; the waits that only they could end are cut short. A stale entry (an empty file a SIGKILL
