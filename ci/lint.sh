@@ -68,10 +68,11 @@ declare -A below=(
   [geneve]="kernel"
   [edge]="kernel"
   [cni]="kernel"
-  [cluster]="kernel apps proxy geneve edge cni"
-  [capture]="kernel apps proxy geneve edge cni cluster"
-  [graph]="kernel apps proxy geneve edge cni cluster"
-  [cni/verify]="kernel apps proxy geneve edge cni cluster"
+  [bgp]="kernel"
+  [cluster]="kernel apps proxy geneve edge cni bgp"
+  [capture]="kernel apps proxy geneve edge cni bgp cluster"
+  [graph]="kernel apps proxy geneve edge cni bgp cluster"
+  [cni/verify]="kernel apps proxy geneve edge cni bgp cluster"
 )
 for f in "${sources[@]}"; do
   [[ $f == vnet/* ]] || continue

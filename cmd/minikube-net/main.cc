@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "cmd/minikube-net/see.h"
+#include "lib/bgp/report.h"
 #include "lib/cni/invoke.h"
 #include "lib/cni/suite.h"
 #include "lib/config/spec.h"
@@ -291,6 +292,18 @@ int RunLogs(const std::string& pod, const std::string& cluster) {
   absl::StatusOr<std::string> logs = vnet::ReadLogs(*s, pod);
   if (!logs.ok()) return Exit(logs.status());
   std::cout << *logs;
+  return kExitOk;
+}
+
+// --- bgp: a network = "bgp" lab's speakers ------------------------------------------------------
+
+int RunBgp(const std::string& speaker, const std::string& cluster, const std::string& output) {
+  if (absl::Status st = vnet::CheckPrivileges(); !st.ok()) return Exit(st);
+  absl::StatusOr<vnet::ClusterState> s = vnet::PickCluster(cluster);
+  if (!s.ok()) return Exit(s.status());
+  absl::StatusOr<std::vector<bgp::SpeakerStatus>> st = vnet::BgpStatus(*s, speaker);
+  if (!st.ok()) return Exit(st.status());
+  std::cout << (output == "json" ? bgp::BgpJson(*st) : bgp::BgpTable(*st));
   return kExitOk;
 }
 
@@ -622,10 +635,12 @@ int main(int argc, char** argv) {
 
   std::string exec_pod, exec_cluster;
   std::vector<std::string> exec_cmd;
-  CLI::App* exec_cmd_app = app.add_subcommand(
-      "exec", "Run CMD (default: sh) in a pod's (or node's, or the underlay's) network namespace");
+  CLI::App* exec_cmd_app = app.add_subcommand("exec",
+                                              "Run CMD (default: sh) in a pod's (or node's, "
+                                              "router's, or the underlay's) network namespace");
   exec_cmd_app->formatter(std::make_shared<ExecFormatter>());
-  exec_cmd_app->add_option("pod", exec_pod, "Pod, node, or `underlay`")->required();
+  exec_cmd_app->add_option("pod", exec_pod, "Pod, node, router (tor-<rack>, spine) or `underlay`")
+      ->required();
   exec_cmd_app->add_option("-c,--cluster", exec_cluster, kClusterFlag);
   exec_cmd_app->allow_extras();
   exec_cmd_app
@@ -702,6 +717,28 @@ int main(int argc, char** argv) {
       "dir>/logs/nftables.log.\n"
       "Exit codes: 0 in sync or repaired, 1 --check found differences (or a failure), 2 bad "
       "usage.");
+
+  std::string bgp_speaker, bgp_cluster, bgp_output = "table";
+  CLI::App* bgp_cmd = app.add_subcommand(
+      "bgp", "Show the BGP sessions of a network = \"bgp\" lab's speakers (and one's routes)");
+  bgp_cmd->add_option("speaker", bgp_speaker,
+                      "A node, tor-<rack> or spine: its sessions and the routes of its table "
+                      "(default: every speaker's sessions)");
+  bgp_cmd->add_option("-c,--cluster", bgp_cluster, kClusterFlag);
+  bgp_cmd->add_option("-o,--output", bgp_output, "table or json")->check(OneOf({"table", "json"}));
+  bgp_cmd->footer(
+      "Each speaker is a BIRD daemon in its namespace, asked over its control socket\n"
+      "(/run/minikube-net/<cluster>/bird/<speaker>.ctl): per session the peer, its address and "
+      "AS, the BGP\n"
+      "state (Established once up), how long it has been in it, and the prefixes received and "
+      "exported.\n"
+      "Examples:\n  minikube-net bgp\n  minikube-net bgp tor-r1          # its sessions and "
+      "routes\n"
+      "  minikube-net bgp node1 -o json\n"
+      "  minikube-net exec tor-r1 -- birdc -s /run/minikube-net/bgp/bird/tor-r1.ctl show route\n"
+      "A speaker that does not answer (stopped, exited) is shown with its error. Exit codes: 0 "
+      "ok, 1 the\n"
+      "lab runs no speakers or missing privileges, 2 an unknown speaker or bad usage.");
 
   std::string logs_pod, logs_cluster;
   CLI::App* logs_cmd = app.add_subcommand(
@@ -824,6 +861,7 @@ int main(int argc, char** argv) {
     return resync_check && differ ? kExitFailure : kExitOk;
   }
   if (*logs_cmd) return RunLogs(logs_pod, logs_cluster);
+  if (*bgp_cmd) return RunBgp(bgp_speaker, bgp_cluster, bgp_output);
   if (*cert_cmd) return RunCert(cert_dir, cert_name, cert_hosts);
   if (*capture_cmd) {
     absl::Status st = RunCaptureCommand(capture);

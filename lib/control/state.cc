@@ -9,13 +9,28 @@ namespace {
 using json = nlohmann::json;
 
 json StateObject(const ClusterState& s) {
-  json nodes = json::array(), pods = json::array();
+  json nodes = json::array(), pods = json::array(), routers = json::array(),
+       speakers = json::array();
   for (const NodeState& n : s.nodes) {
     nodes.push_back({{"name", n.name},
                      {"netns", n.netns},
                      {"underlay_ip", n.underlay_ip},
                      {"pod_cidr", n.pod_cidr},
-                     {"gateway", n.gateway}});
+                     {"gateway", n.gateway},
+                     {"rack", n.rack}});
+  }
+  for (const RouterState& r : s.routers) routers.push_back({{"name", r.name}, {"netns", r.netns}});
+  for (const SpeakerState& sp : s.speakers) {
+    json j = {{"name", sp.name},
+              {"role", sp.role},
+              {"netns", sp.netns},
+              {"socket", sp.socket},
+              {"asn", sp.asn}};
+    if (sp.process.pid > 0) {
+      j["pid"] = sp.process.pid;
+      j["pid_start"] = sp.process.start_time;
+    }
+    speakers.push_back(std::move(j));
   }
   for (const PodState& p : s.pods) {
     json cs = json::array();
@@ -46,6 +61,8 @@ json StateObject(const ClusterState& s) {
               {"started_at", s.started_at},
               {"ready_ms", s.ready_ms},
               {"underlay", s.underlay},
+              {"routers", routers},
+              {"speakers", speakers},
               {"nodes", nodes},
               {"pods", pods}};
 }
@@ -76,9 +93,19 @@ absl::StatusOr<ClusterState> StateFromJson(std::string_view text) {
     s.started_at = j.value("started_at", int64_t{0});
     s.ready_ms = j.value("ready_ms", int64_t{0});
     s.underlay = j.at("underlay");
+    for (const json& r : j.value("routers", json::array()))
+      s.routers.push_back({r.at("name"), r.at("netns")});
+    for (const json& sp : j.value("speakers", json::array())) {
+      s.speakers.push_back({sp.at("name"),
+                            sp.value("role", ""),
+                            sp.at("netns"),
+                            sp.value("socket", ""),
+                            sp.value("asn", int64_t{0}),
+                            {sp.value("pid", 0), sp.value("pid_start", uint64_t{0})}});
+    }
     for (const json& n : j.at("nodes")) {
       s.nodes.push_back({n.at("name"), n.at("netns"), n.value("underlay_ip", ""),
-                         n.value("pod_cidr", ""), n.value("gateway", "")});
+                         n.value("pod_cidr", ""), n.value("gateway", ""), n.value("rack", "")});
     }
     for (const json& p : j.at("pods")) {
       PodState ps{p.at("name"),        p.value("node", ""),       p.value("ip", ""),

@@ -40,7 +40,23 @@ struct PodState {
 
 struct NodeState {
   std::string name, netns, underlay_ip, pod_cidr, gateway;
+  std::string rack;  // "" in a state an older version wrote
   bool operator==(const NodeState&) const = default;
+};
+
+// A router of a routed underlay: a rack's ToR ("tor-r1") or the spine.
+struct RouterState {
+  std::string name, netns;
+  bool operator==(const RouterState&) const = default;
+};
+
+// A BGP speaker (network = "bgp"): where it runs, how to ask it, and its process once started
+// (pid and start time: how `down` stops it after minikube-net was killed).
+struct SpeakerState {
+  std::string name, role, netns, socket;
+  int64_t asn = 0;
+  ProcessId process;
+  bool operator==(const SpeakerState&) const = default;
 };
 
 struct ClusterState {
@@ -52,7 +68,9 @@ struct ClusterState {
   ProcessId owner;
   int64_t started_at = 0;  // unix seconds
   int64_t ready_ms = 0;
-  std::string underlay;
+  std::string underlay;                // "" with a routed underlay
+  std::vector<RouterState> routers;    // a routed underlay's ToRs, then its spine
+  std::vector<SpeakerState> speakers;  // network = "bgp"
   std::vector<NodeState> nodes;
   std::vector<PodState> pods;
 

@@ -19,8 +19,8 @@ ClusterState Sample() {
   s.started_at = 1767225600;
   s.ready_ms = 73;
   s.underlay = "mkn-lab-underlay";
-  s.nodes = {{"node1", "mkn-lab-node1", "192.168.100.11", "10.244.0.0/24", "10.244.0.1"},
-             {"node2", "mkn-lab-node2", "192.168.100.12", "10.244.1.0/24", "10.244.1.1"}};
+  s.nodes = {{"node1", "mkn-lab-node1", "192.168.100.11", "10.244.0.0/24", "10.244.0.1", ""},
+             {"node2", "mkn-lab-node2", "192.168.100.12", "10.244.1.0/24", "10.244.1.1", ""}};
   PodState web{"web-1", "node1", "10.244.0.2", "mkn-lab-web-1", "web", {}, ""};
   web.containers.push_back({"echo", "http-echo", {}, {"TCP/8080"}, {}});
   web.containers.push_back({"tail", "command", {"sh", "-c", "sleep 1000"}, {}, {4300, 12345}});
@@ -34,6 +34,19 @@ TEST(State, RoundTrips) {
   absl::StatusOr<ClusterState> back = StateFromJson(StateToJson(s));
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(*back, s);
+  // A network = "bgp" lab on a routed underlay: its racks, routers and speakers (one not started).
+  ClusterState bgp = Sample();
+  bgp.network = "bgp";
+  bgp.underlay = "";
+  bgp.nodes[0].rack = "r1";
+  bgp.nodes[1].rack = "r2";
+  bgp.routers = {{"tor-r1", "mkn-lab-tor-r1"}, {"tor-r2", "mkn-lab-tor-r2"}, {"spine", "mkn-lab-spine"}};
+  bgp.speakers = {
+      {"node1", "node", "mkn-lab-node1", "/run/minikube-net/lab/bird/node1.ctl", 4200000001, {51, 52}},
+      {"tor-r1", "tor", "mkn-lab-tor-r1", "/run/minikube-net/lab/bird/tor-r1.ctl", 64513, {}}};
+  back = StateFromJson(StateToJson(bgp));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, bgp);
   EXPECT_EQ(back->FindPod("cni-1"), &back->pods[1]);
   EXPECT_EQ(back->FindPod("nope"), nullptr);
   EXPECT_EQ(StateFromJson(StateToJson(ClusterState{})).status().ok(), true);
@@ -47,7 +60,7 @@ TEST(State, JsonIsTheDocumentedShape) {
   s.marker = "minikube-net:c";
   s.underlay = "mkn-c-underlay";
   s.owner = {7, 8};
-  s.nodes = {{"node1", "mkn-c-node1", "192.168.100.11", "10.244.0.0/24", "10.244.0.1"}};
+  s.nodes = {{"node1", "mkn-c-node1", "192.168.100.11", "10.244.0.0/24", "10.244.0.1", ""}};
   s.pods = {
       {"p", "node1", "10.244.0.2", "mkn-c-p", "", {{"c", "command", {"true"}, {}, {9, 10}}}, ""}};
   EXPECT_EQ(StateToJson(s), R"({
@@ -61,6 +74,7 @@ TEST(State, JsonIsTheDocumentedShape) {
       "name": "node1",
       "netns": "mkn-c-node1",
       "pod_cidr": "10.244.0.0/24",
+      "rack": "",
       "underlay_ip": "192.168.100.11"
     }
   ],
@@ -89,6 +103,8 @@ TEST(State, JsonIsTheDocumentedShape) {
     }
   ],
   "ready_ms": 0,
+  "routers": [],
+  "speakers": [],
   "started_at": 0,
   "underlay": "mkn-c-underlay"
 }
@@ -107,6 +123,9 @@ TEST(State, MissingOptionalFieldsDefaultAndBrokenOnesAreDataLoss) {
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ(s->owner, ProcessId{});
   EXPECT_EQ(s->nodes[0].underlay_ip, "");
+  EXPECT_EQ(s->nodes[0].rack, "");
+  EXPECT_TRUE(s->routers.empty());
+  EXPECT_TRUE(s->speakers.empty());
   EXPECT_TRUE(s->pods[0].containers.empty());
   for (const char* bad :
        {"", "{", "[]", R"({"marker": "m", "underlay": "u", "nodes": [], "pods": []})",

@@ -136,16 +136,21 @@ absl::Status EnterNetnsOf(const ClusterState& s, const std::string& name) {
     for (const NodeState& n : s.nodes) {
       if (n.name == name) ns = n.netns;
     }
+    for (const RouterState& r : s.routers) {
+      if (r.name == name) ns = r.netns;
+    }
     if (name == "underlay") ns = s.underlay;
   }
   if (ns.empty()) {
     std::vector<std::string> names;
     for (const PodState& p : s.pods) names.push_back(p.name);
     for (const NodeState& n : s.nodes) names.push_back(n.name);
-    names.push_back(std::string(net::kUnderlayObject));
+    for (const RouterState& r : s.routers) names.push_back(r.name);
+    if (!s.underlay.empty()) names.push_back(std::string(net::kUnderlayObject));
     const std::string meant = control::Nearest(name, names);
     return absl::InvalidArgumentError(
-        StrCat("no pod or node named ", name, " in cluster ", s.cluster,
+        StrCat(s.routers.empty() ? "no pod or node named " : "no pod, node or router named ", name,
+               " in cluster ", s.cluster,
                meant.empty() ? "" : StrCat(" (did you mean \"", meant, "\"?)")));
   }
   absl::StatusOr<Fd> fd = OpenNetns(ns);

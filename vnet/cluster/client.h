@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "lib/bgp/report.h"
 #include "lib/control/protocol.h"
 #include "lib/status/status.h"
 #include "vnet/cluster/control.h"
@@ -60,7 +61,8 @@ absl::StatusOr<typename Request::Answer> Ask(const std::string& name, const Requ
 // nearest name ("did you mean \"ingress\"?").
 absl::StatusOr<std::string> ReadLogs(const ClusterState& s, const std::string& pod);
 
-// `exec NAME`: moves this process into the network namespace of pod, node or `underlay` NAME, with
+// `exec NAME`: moves this process into the network namespace of pod, node, router (`tor-<rack>`,
+// `spine`) or `underlay` NAME, with
 // POD_NAME, POD_IP and NODE_NAME set for a pod, for the caller to exec a command there. Only for a
 // single-threaded process (setns on the calling thread). kInvalidArgument for an unknown name (with
 // the nearest one); needs CAP_SYS_ADMIN.
@@ -77,6 +79,15 @@ absl::Status EnterNetnsOf(const ClusterState& s, const std::string& name);
 // CAP_SYS_ADMIN.
 absl::StatusOr<control::CniAnswer> RunCniVerb(const ClusterState& s,
                                               const control::CniRequest& request);
+
+// `bgp [SPEAKER]` (bgp_client.cc): every BGP speaker of a network = "bgp" cluster asked over its
+// control socket (vnet/bgp), in the state's order (spine, ToRs, nodes); only `speaker` when one is
+// named, with the routes of its table. A speaker that does not answer (stopped, exited) has its
+// error set in the answer, which is no failure. kInvalidArgument for a name that is no speaker
+// (with the nearest); kFailedPrecondition when the cluster runs no speakers (network is not
+// "bgp"). Root only: the sockets are in the 0700 state directory.
+absl::StatusOr<std::vector<bgp::SpeakerStatus>> BgpStatus(const ClusterState& s,
+                                                          const std::string& speaker);
 
 // A chain's outcome as the `cni` verb answers it (the owner and RunCniVerb alike): VERSION calls'
 // answers by plugin (a plugin's output that is not JSON as a string of its text), every call

@@ -212,6 +212,14 @@ absl::StatusOr<std::unique_ptr<RunningCluster>> RunningCluster::UpOrUndo(
   // A CNI lab comes up in two parts: the paths and the pods' namespaces, then (once the chain's ADD
   // gave the pods their addresses) Services and containers.
   if (spec.cni_mode) plan = plan::PhaseRange(plan, 0, plan::kPhaseServices);
+  // A BGP lab too: the links, then the speakers start, and converge while the pods are made.
+  plan::Plan after_speakers;
+  const plan::Plan speakers =
+      plan.bgp ? plan::PhaseRange(plan, plan::kPhaseRoutes, plan::kPhaseRoutes + 1) : plan::Plan{};
+  if (plan.bgp) {
+    after_speakers = plan::PhaseRange(plan, plan::kPhasePods, plan::kPhaseCount);
+    plan = plan::PhaseRange(plan, 0, plan::kPhasePods);
+  }
   ApplyOptions ao;
   ao.workers = options.workers;
   ao.progress = options.progress;
@@ -240,6 +248,24 @@ absl::StatusOr<std::unique_ptr<RunningCluster>> RunningCluster::UpOrUndo(
     impl.logs = *logs;
   } else {
     return fail(logs.status());
+  }
+  if (plan.bgp) {
+    if (absl::Status s = rc->StartSpeakers(speakers); !s.ok()) return fail(s);
+    if (stopped()) return fail(interrupted);
+    ApplyOptions ao2;
+    ao2.workers = options.workers;
+    ao2.progress = options.progress;
+    ao2.existing_netns = &impl.applied.netns;
+    ao2.stop_requested = options.stop_requested;
+    if (options.fail_at_step >= 0) {
+      ao2.fail_at_step = options.fail_at_step - static_cast<int>(plan.steps.size());
+    }
+    absl::StatusOr<Applied> more = Apply(after_speakers, ao2);
+    if (!more.ok()) return fail(more.status());
+    for (auto& [name, fd] : more->netns) impl.applied.netns[name] = std::move(fd);
+    for (AppSocket& a : more->apps) impl.applied.apps.push_back(std::move(a));
+    for (plan::StartCommand& c : more->commands) impl.applied.commands.push_back(std::move(c));
+    for (auto& [name, fd] : more->tuns) impl.applied.tuns[name] = std::move(fd);
   }
 
   config::ClusterSpec live = spec;  // a CNI lab: with the addresses the chain gave
@@ -302,6 +328,10 @@ absl::StatusOr<std::unique_ptr<RunningCluster>> RunningCluster::UpOrUndo(
   } else {
     return fail(control.status());
   }
+  // A BGP lab is ready once its speakers have converged (everything else ran meanwhile).
+  if (plan.bgp) {
+    if (absl::Status s = rc->WaitBgpConverged(options.stop_requested); !s.ok()) return fail(s);
+  }
   if (stopped()) return fail(interrupted);
   st.phase = "ready";
   st.ready_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -331,6 +361,20 @@ std::vector<std::string> RunningCluster::ReapChildren() {
                                                : StrCat("signal ", WTERMSIG(status))));
         c.process = {};
       }
+    }
+  }
+  // A BGP speaker that exits takes its routes with it: its peers withdraw them (what a student
+  // sees after `kill`ing one), and the notice says where its log is.
+  for (SpeakerState& sp : state_.speakers) {
+    if (sp.process.pid <= 0) continue;
+    int status = 0;
+    if (::waitpid(sp.process.pid, &status, WNOHANG) == sp.process.pid) {
+      out.push_back(StrCat("bgp speaker ", sp.name, " exited with ",
+                           WIFEXITED(status) ? StrCat("status ", WEXITSTATUS(status))
+                                             : StrCat("signal ", WTERMSIG(status)),
+                           ": its peers withdraw its routes (log: ",
+                           net::BirdLogPath(state_.cluster, sp.name), ")"));
+      sp.process = {};
     }
   }
   if (!out.empty()) {

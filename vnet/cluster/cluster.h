@@ -87,6 +87,13 @@ class RunningCluster {
   // parallel) and writes the addresses the results gave into `live`.
   absl::Status CniUp(std::vector<CniNodeConfig> configs, config::ClusterSpec& live,
                      const UpOptions& options);
+  // network = "bgp" (cluster_bgp.cc): starts every StartBgpSpeaker of `plan` (from this thread:
+  // PDEATHSIG follows it), records their processes in the state, and waits until each answers on
+  // its control socket.
+  absl::Status StartSpeakers(const plan::Plan& plan);
+  // Ready means every node's kernel has a route to every other node's pod CIDR (a speaker that
+  // exits meanwhile ends the wait with its log's last lines; so does a stop request, Cancelled).
+  absl::Status WaitBgpConverged(const std::function<bool()>& stop_requested);
   // Builds the given pods (indices into the current spec) in the running cluster.
   absl::Status MakePods(const std::vector<int>& pods);
   // Stops the containers of `pod` (a PodSpec of the spec before the change) and removes it.

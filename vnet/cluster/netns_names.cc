@@ -8,14 +8,22 @@
 namespace mkn::vnet {
 
 std::vector<NetnsRole> NetnsRolesOf(const config::ClusterSpec& spec) {
-  std::vector<NetnsRole> out = {{net::NetnsName(spec.name, net::kUnderlayObject), "underlay"}};
+  std::vector<NetnsRole> out;
+  if (spec.routed_underlay) {
+    for (const config::RackSpec& r : spec.racks) out.push_back({r.netns, StrCat("router ", r.tor)});
+    if (!spec.spine_netns.empty()) out.push_back({spec.spine_netns, "router spine"});
+  } else {
+    out.push_back({net::NetnsName(spec.name, net::kUnderlayObject), "underlay"});
+  }
   for (const config::NodeSpec& n : spec.nodes) out.push_back({n.netns, StrCat("node ", n.name)});
   for (const config::PodSpec& p : spec.pods) out.push_back({p.netns, StrCat("pod ", p.name)});
   return out;
 }
 
 std::vector<NetnsRole> NetnsRolesOf(const ClusterState& s) {
-  std::vector<NetnsRole> out = {{s.underlay, "underlay"}};
+  std::vector<NetnsRole> out;
+  if (!s.underlay.empty()) out.push_back({s.underlay, "underlay"});
+  for (const RouterState& r : s.routers) out.push_back({r.netns, StrCat("router ", r.name)});
   for (const NodeState& n : s.nodes) out.push_back({n.netns, StrCat("node ", n.name)});
   for (const PodState& p : s.pods) out.push_back({p.netns, StrCat("pod ", p.name)});
   return out;

@@ -17,6 +17,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "lib/bgp/bird_config.h"
 #include "lib/net/naming.h"
 #include "lib/status/status.h"
 #include "lib/strings/str_cat.h"
@@ -91,7 +92,8 @@ absl::Status RemoveTree(const fs::path& path) {
 }  // namespace
 
 ClusterNetns NetnsOf(const ClusterState& s) {
-  ClusterNetns ns{s.underlay, {}, {}};
+  ClusterNetns ns{s.underlay, {}, {}, {}};
+  for (const RouterState& r : s.routers) ns.routers.push_back(r.netns);
   for (const NodeState& n : s.nodes) ns.nodes.push_back(n.netns);
   for (const PodState& p : s.pods) ns.pods.push_back(p.netns);
   // `verify`'s test pods, as the suite recorded them (RecordVerifyPod): after a killed run they are
@@ -113,6 +115,9 @@ ClusterNetns NetnsOf(const ClusterState& s) {
 
 std::vector<ChildProcess> ProcessesOf(const ClusterState& s) {
   std::vector<ChildProcess> out;
+  for (const SpeakerState& sp : s.speakers) {
+    if (sp.process.pid > 0) out.push_back(ChildOf(sp.process));
+  }
   for (const PodState& p : s.pods) {
     for (const ContainerState& c : p.containers) {
       if (c.process.pid > 0) out.push_back(ChildOf(c.process));
@@ -130,10 +135,23 @@ ClusterState StateFromSpec(const config::ClusterSpec& spec, const std::string& l
   // A CNI lab: "cni" and who routes between nodes ("cni/host-gw", "cni/vxlan", "cni/plugin").
   if (spec.cni_mode) s.network = StrCat("cni/", config::ToString(spec.cni.node_routes));
   s.marker = spec.marker;
-  s.underlay = net::NetnsName(spec.name, net::kUnderlayObject);
+  s.underlay = spec.routed_underlay ? "" : net::NetnsName(spec.name, net::kUnderlayObject);
+  if (spec.routed_underlay) {
+    for (const config::RackSpec& r : spec.racks) s.routers.push_back({r.tor, r.netns});
+    if (!spec.spine_netns.empty())
+      s.routers.push_back({std::string(net::kSpineObject), spec.spine_netns});
+  }
+  for (const bgp::Speaker& sp : bgp::Speakers(spec)) {
+    s.speakers.push_back({sp.object,
+                          std::string(bgp::ToString(sp.role)),
+                          sp.netns,
+                          net::BirdSocketPath(spec.name, sp.object),
+                          sp.asn,
+                          {}});
+  }
   for (const config::NodeSpec& n : spec.nodes) {
-    s.nodes.push_back(
-        {n.name, n.netns, n.underlay_ip.ToString(), n.pod_cidr.ToString(), n.gateway.ToString()});
+    s.nodes.push_back({n.name, n.netns, n.underlay_ip.ToString(), n.pod_cidr.ToString(),
+                       n.gateway.ToString(), spec.racks[n.rack].name});
   }
   for (const config::PodSpec& p : spec.pods) {
     // A CNI lab's pod has no address until its chain's ADD gave one.

@@ -7,6 +7,7 @@
 //   lock         flock()ed by the process that runs the cluster (and by an `up` or `down` while it
 //                removes what a dead owner left), which writes its pid and start time into it.
 //   logs/<pod>/<container>.log, logs/ingress/access.log, up.log (-d), control/control.sock
+//   bird/<object>.conf, .ctl, logs/bird-<object>.log: a network = "bgp" lab's speakers
 //
 // Only root may look inside: the directory is 0700 and every file in it 0600, so no other user
 // can read the state, the logs (query strings in the access log) or open the lock at all. A lock
@@ -36,6 +37,8 @@ using control::ClusterState;
 using control::ContainerState;
 using control::NodeState;
 using control::PodState;
+using control::RouterState;
+using control::SpeakerState;
 using control::ProcessId;
 
 // The state's processes as this room's handles take them, and back.
@@ -43,10 +46,10 @@ inline ChildProcess ChildOf(const ProcessId& p) { return {p.pid, p.start_time}; 
 inline ProcessId IdOf(const ChildProcess& c) { return {c.pid, c.start_time}; }
 inline bool IsAlive(const ProcessId& p) { return IsAlive(ChildOf(p)); }
 
-// Every namespace the state names (underlay, nodes, pods) and the `verify` test pods recorded in
-// its directory (RecordVerifyPod), for Teardown.
+// Every namespace the state names (routers, nodes, pods; the underlay, "" with a routed one) and
+// the `verify` test pods recorded in its directory (RecordVerifyPod), for Teardown.
 ClusterNetns NetnsOf(const ClusterState& s);
-// The command containers' processes that run (pid > 0).
+// Every process to stop that runs (pid > 0): command containers and BGP speakers.
 std::vector<ChildProcess> ProcessesOf(const ClusterState& s);
 
 ClusterState StateFromSpec(const config::ClusterSpec& spec, const std::string& lab_path);

@@ -1,0 +1,39 @@
+// BgpStatus (client.h): `minikube-net bgp`, asked of each speaker's own daemon. The cluster's owner
+// is not involved: every speaker answers on its control socket, whose path the state records, so
+// this works the same from any terminal (as root) while the lab runs.
+
+#include <string>
+#include <vector>
+
+#include "lib/control/usage.h"
+#include "lib/strings/str_cat.h"
+#include "vnet/bgp/speaker.h"
+#include "vnet/cluster/client.h"
+
+namespace mkn::vnet {
+
+absl::StatusOr<std::vector<bgp::SpeakerStatus>> BgpStatus(const ClusterState& s,
+                                                          const std::string& speaker) {
+  if (s.speakers.empty()) {
+    return absl::FailedPreconditionError(StrCat("cluster ", s.cluster,
+                                                " runs no BGP speakers: its network is ", s.network,
+                                                " (network = \"bgp\" runs them)"));
+  }
+  std::vector<std::string> names;
+  for (const SpeakerState& sp : s.speakers) names.push_back(sp.name);
+  if (!speaker.empty() && std::find(names.begin(), names.end(), speaker) == names.end()) {
+    const std::string meant = control::Nearest(speaker, names);
+    return absl::InvalidArgumentError(
+        StrCat("no BGP speaker named ", speaker, " in cluster ", s.cluster,
+               meant.empty() ? "" : StrCat(" (did you mean \"", meant, "\"?)"),
+               "; its speakers: the nodes, tor-<rack> and spine"));
+  }
+  std::vector<bgp::SpeakerStatus> out;
+  for (const SpeakerState& sp : s.speakers) {
+    if (!speaker.empty() && sp.name != speaker) continue;
+    out.push_back(QuerySpeaker({sp.name, sp.role, sp.netns, sp.socket, sp.asn}, !speaker.empty()));
+  }
+  return out;
+}
+
+}  // namespace mkn::vnet

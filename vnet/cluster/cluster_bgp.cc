@@ -1,0 +1,101 @@
+// RunningCluster's part for network = "bgp" (see cluster.h): the speakers started once the links
+// exist, recorded in the state before anything else can happen to them, and the wait for the
+// moment every node's kernel routes every other node's pod CIDR. cluster_impl.h is what it shares
+// with cluster.cc.
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "lib/net/naming.h"
+#include "lib/plan/plan.h"
+#include "lib/status/status.h"
+#include "lib/strings/str_cat.h"
+#include "vnet/bgp/converge.h"
+#include "vnet/bgp/speaker.h"
+#include "vnet/cluster/cluster.h"
+#include "vnet/cluster/cluster_impl.h"
+
+namespace mkn::vnet {
+namespace {
+
+// How long a speaker may take to read its configuration and open its socket (milliseconds, even
+// on a loaded machine), and the lab to converge (about a second: BIRD's first connect waits
+// 0.75-1 s; a large lab's routes then take a few more hops).
+constexpr auto kAnswerTimeout = std::chrono::seconds(10);
+constexpr auto kConvergeTimeout = std::chrono::seconds(30);
+
+}  // namespace
+
+absl::Status RunningCluster::StartSpeakers(const plan::Plan& plan) {
+  Impl& impl = *impl_;
+  std::vector<const plan::StartBgpSpeaker*> started;
+  absl::Status st;
+  for (const plan::Step& step : plan.steps) {
+    const auto* s = std::get_if<plan::StartBgpSpeaker>(&step.op);
+    if (s == nullptr) continue;
+    auto ns = impl.applied.netns.find(s->ns);
+    if (ns == impl.applied.netns.end()) {
+      st = absl::InternalError(StrCat("bgp speaker ", s->object, ": netns ", s->ns, " not made"));
+      break;
+    }
+    absl::StatusOr<ChildProcess> p = StartSpeaker(*s, ns->second.get());
+    if (!p.ok()) {
+      st = p.status();
+      break;
+    }
+    for (SpeakerState& sp : state_.speakers) {
+      if (sp.name == s->object) sp.process = IdOf(*p);
+    }
+    started.push_back(s);
+  }
+  // On disk before anything else: a `down` after a SIGKILL from here on finds them by pid and start
+  // time (they would die with this process anyway: PDEATHSIG).
+  if (absl::Status w = WriteState(state_); st.ok() && !w.ok()) st = w;
+  MKN_RETURN_IF_ERROR(st);
+  for (const plan::StartBgpSpeaker* s : started) {
+    for (const SpeakerState& sp : state_.speakers) {
+      if (sp.name != s->object) continue;
+      MKN_RETURN_IF_ERROR(WaitAnswering(
+          *s, ChildOf(sp.process), std::chrono::duration_cast<std::chrono::milliseconds>(kAnswerTimeout)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunningCluster::WaitBgpConverged(const std::function<bool()>& stop_requested) {
+  Impl& impl = *impl_;
+  const config::ClusterSpec& spec = impl.spec;
+  std::vector<RoutesWanted> want;
+  for (const config::NodeSpec& n : spec.nodes) {
+    RoutesWanted w{n.name, impl.applied.netns.at(n.netns).get(), {}};
+    for (const config::NodeSpec& o : spec.nodes) {
+      if (o.index != n.index) w.prefixes.push_back(o.pod_cidr);
+    }
+    want.push_back(std::move(w));
+  }
+  absl::Status converged =
+      WaitForRoutes(want, std::chrono::duration_cast<std::chrono::milliseconds>(kConvergeTimeout),
+                    [&]() -> absl::Status {
+                      if (stop_requested && stop_requested())
+                        return absl::CancelledError("interrupted");
+                      for (const SpeakerState& sp : state_.speakers) {
+                        if (sp.process.pid > 0 && !IsAlive(sp.process)) {
+                          const std::string log = net::BirdLogPath(spec.name, sp.name);
+                          return absl::FailedPreconditionError(
+                              StrCat("bgp speaker ", sp.name, " exited before the lab converged (",
+                                     log, "): ", LogTail(log, 5)));
+                        }
+                      }
+                      return absl::OkStatus();
+                    });
+  if (absl::IsDeadlineExceeded(converged)) {
+    return absl::DeadlineExceededError(
+        StrCat(converged.message(), " (each speaker's log: ", impl.logs,
+               "/bird-<name>.log; minikube-net bgp shows its sessions)"));
+  }
+  return converged;
+}
+
+}  // namespace mkn::vnet
