@@ -30,6 +30,8 @@ packages=(
   libpcap-dev
   # what the README's walkthrough runs in a lab
   iproute2 iputils-ping tcpdump tshark curl util-linux procps iperf3 nftables containernetworking-plugins
+  # network = "bgp": the BGP speakers (BIRD 2: bird, birdc) in every node and router of a lab
+  bird2
   # examples/cni: iptables for portmap and firewall (Debian 1.1.1 has no nftables backend), jq and socat
   # for the by-hand scripts
   iptables jq socat
@@ -54,8 +56,9 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   # tshark asks whether non-root users may capture; answer for it.
   echo 'wireshark-common wireshark-common/install-setuid boolean false' | debconf-set-selections
-  # nginx's postinst would start a web server on the host's port 80; benchmarks start their own, inside
-  # the sandbox. Deny service starts for this install unless a policy is already there (containers have one).
+  # nginx's and bird2's postinst would start a web server on the host's port 80 and a BGP daemon in its
+  # root namespace; benchmarks and labs start their own, inside the sandbox and lab namespaces. Deny
+  # service starts for this install unless a policy is already there (containers have one).
   if [[ ! -e /usr/sbin/policy-rc.d ]]; then
     printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
     chmod 755 /usr/sbin/policy-rc.d
@@ -63,6 +66,11 @@ if ((${#missing[@]})); then
   fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # bird2 enables a bird.service for the host's own routing: minikube-net runs BIRD only inside lab
+  # namespaces, one daemon per node and router, so the host's stays off (it would start at boot).
+  if [[ " ${missing[*]} " == *" bird2 "* ]] && command -v systemctl >/dev/null; then
+    systemctl disable --now bird.service >/dev/null 2>&1 || true
+  fi
 fi
 
 case $mode in
