@@ -42,7 +42,8 @@ struct Session {
   std::string protocol;     // BIRD's name of it ("tor-r1")
   std::string peer;         // its description: the peer's object name
   std::string proto_state;  // BIRD's protocol state: up, start, down
-  std::string since;        // when that state began, "2026-12-06 03:35:13" (timeformat iso long)
+  std::string since;        // when that state began, "2026-12-06 03:35:13" (timeformat iso long ms:
+                            // ".123" follows)
   std::string state;        // BGP state: Established, Active, Connect, OpenSent, Idle, ...
   std::string info;         // the rest of the summary line: the last error, if any
   std::string neighbor;     // address

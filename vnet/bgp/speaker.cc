@@ -138,6 +138,17 @@ absl::StatusOr<bgp::Reply> AskBird(const std::string& socket, std::string_view c
   return r;
 }
 
+void PokeBird(const std::string& socket, std::chrono::milliseconds timeout) {
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  if (socket.size() >= sizeof(sa.sun_path)) return;
+  std::memcpy(sa.sun_path, socket.c_str(), socket.size() + 1);
+  Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid() || ::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) < 0) return;
+  // The greeting: the daemon has run its loop (and what was queued in it) by the time it writes.
+  (void)ReadReply(fd.get(), Clock::now() + timeout, socket);
+}
+
 std::string LogTail(const std::string& path, int lines) {
   std::ifstream in(path);
   std::vector<std::string> all;

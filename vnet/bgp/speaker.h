@@ -43,6 +43,15 @@ absl::StatusOr<ChildProcess> StartSpeaker(const plan::StartBgpSpeaker& s, int ne
 absl::StatusOr<bgp::Reply> AskBird(const std::string& socket, std::string_view command,
                                    std::chrono::milliseconds timeout = std::chrono::seconds(2));
 
+// Wakes the daemon's main loop: connects to its control socket, waits for the greeting (at most
+// `timeout`), closes. Why: BIRD 2.0.12 can leave an UPDATE queued until its main loop next wakes,
+// when the export was started from its work queue (the initial feed of a session that just came
+// up): the loop then sleeps until its next timer, a keepalive (up to 1 s) away, so each hop of a
+// fresh fabric may add most of a second. Any activity on a socket of the daemon flushes it; `up`
+// pokes every speaker while it waits for convergence, which brings a lab from about 1.7 s to about
+// 1.1 s after its speakers start (docs/BENCHMARKS.md, bgp). Best effort: errors are ignored.
+void PokeBird(const std::string& socket, std::chrono::milliseconds timeout);
+
 // Waits until the speaker answers on its socket, or its process has exited, or `timeout`. OK once
 // it answers; FailedPrecondition "bgp speaker OBJECT exited: <the last lines of its log>" (a
 // configuration BIRD refused, a port taken); DeadlineExceeded otherwise.

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -132,6 +133,7 @@ class RunningCluster {
   struct Impl;
   std::unique_ptr<Impl> impl_;
   ClusterState state_;
+  std::chrono::steady_clock::time_point speakers_started_;  // network = "bgp": MKN_TRACE's origin
 };
 
 struct DownResult {

@@ -4,6 +4,8 @@
 // with cluster.cc.
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <string>
 #include <vector>
@@ -25,11 +27,23 @@ namespace {
 // 0.75-1 s; a large lab's routes then take a few more hops).
 constexpr auto kAnswerTimeout = std::chrono::seconds(10);
 constexpr auto kConvergeTimeout = std::chrono::seconds(30);
+constexpr auto kPokeEvery = std::chrono::milliseconds(50);
+
+using Clock = std::chrono::steady_clock;
+
+long long MsSince(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
+}
+
+// MKN_TRACE=1: where a BGP lab's bring-up spends its time, beside the applier's phases.
+bool Trace() { return std::getenv("MKN_TRACE") != nullptr; }
 
 }  // namespace
 
 absl::Status RunningCluster::StartSpeakers(const plan::Plan& plan) {
   Impl& impl = *impl_;
+  const auto t0 = Clock::now();
+  speakers_started_ = t0;
   std::vector<const plan::StartBgpSpeaker*> started;
   absl::Status st;
   for (const plan::Step& step : plan.steps) {
@@ -54,6 +68,8 @@ absl::Status RunningCluster::StartSpeakers(const plan::Plan& plan) {
   // time (they would die with this process anyway: PDEATHSIG).
   if (absl::Status w = WriteState(state_); st.ok() && !w.ok()) st = w;
   MKN_RETURN_IF_ERROR(st);
+  if (Trace())
+    fprintf(stderr, "bgp: %zu speakers started in %lld ms\n", started.size(), MsSince(t0));
   for (const plan::StartBgpSpeaker* s : started) {
     for (const SpeakerState& sp : state_.speakers) {
       if (sp.name != s->object) continue;
@@ -61,6 +77,7 @@ absl::Status RunningCluster::StartSpeakers(const plan::Plan& plan) {
           *s, ChildOf(sp.process), std::chrono::duration_cast<std::chrono::milliseconds>(kAnswerTimeout)));
     }
   }
+  if (Trace()) fprintf(stderr, "bgp: every speaker answering after %lld ms\n", MsSince(t0));
   return absl::OkStatus();
 }
 
@@ -75,21 +92,29 @@ absl::Status RunningCluster::WaitBgpConverged(const std::function<bool()>& stop_
     }
     want.push_back(std::move(w));
   }
-  absl::Status converged =
-      WaitForRoutes(want, std::chrono::duration_cast<std::chrono::milliseconds>(kConvergeTimeout),
-                    [&]() -> absl::Status {
-                      if (stop_requested && stop_requested())
-                        return absl::CancelledError("interrupted");
-                      for (const SpeakerState& sp : state_.speakers) {
-                        if (sp.process.pid > 0 && !IsAlive(sp.process)) {
-                          const std::string log = net::BirdLogPath(spec.name, sp.name);
-                          return absl::FailedPreconditionError(
-                              StrCat("bgp speaker ", sp.name, " exited before the lab converged (",
-                                     log, "): ", LogTail(log, 5)));
-                        }
-                      }
-                      return absl::OkStatus();
-                    });
+  // Every round: no speaker may have exited; every kPokeEvery, each is woken (PokeBird says why).
+  Clock::time_point poked;
+  auto check = [&]() -> absl::Status {
+    if (stop_requested && stop_requested()) return absl::CancelledError("interrupted");
+    const bool poke = Clock::now() - poked >= kPokeEvery;
+    if (poke) poked = Clock::now();
+    for (const SpeakerState& sp : state_.speakers) {
+      if (sp.process.pid > 0 && !IsAlive(sp.process)) {
+        const std::string log = net::BirdLogPath(spec.name, sp.name);
+        return absl::FailedPreconditionError(StrCat("bgp speaker ", sp.name,
+                                                    " exited before the lab converged (", log,
+                                                    "): ", LogTail(log, 5)));
+      }
+      if (poke) PokeBird(sp.socket, std::chrono::milliseconds(20));
+    }
+    return absl::OkStatus();
+  };
+  absl::Status converged = WaitForRoutes(
+      want, std::chrono::duration_cast<std::chrono::milliseconds>(kConvergeTimeout), check);
+  if (Trace() && converged.ok()) {
+    fprintf(stderr, "bgp: converged %lld ms after the speakers started\n",
+            MsSince(speakers_started_));
+  }
   if (absl::IsDeadlineExceeded(converged)) {
     return absl::DeadlineExceededError(
         StrCat(converged.message(), " (each speaker's log: ", impl.logs,
