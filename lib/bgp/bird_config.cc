@@ -122,8 +122,9 @@ std::string RenderBirdConfig(const ClusterSpec& spec, const Speaker& s) {
                            config::ToString(spec.bgp.mode), " (", ModeWords(spec.bgp.mode), ").\n",
                            "# Rendered by minikube-net (lib/bgp) from the lab; `minikube-net plan` "
                            "prints it, `minikube-net bgp` shows its sessions.\n");
-  StrAppend(&out, "log stderr all;\n", "timeformat protocol iso long ms;\n", "router id ",
-            s.router_id.ToString(), ";\n\n");
+  // The log (logs/bird-<speaker>.log) says when each session goes up or down, and why.
+  StrAppend(&out, "log stderr all;\n", "debug protocols { states };\n",
+            "timeformat protocol iso long ms;\n", "router id ", s.router_id.ToString(), ";\n\n");
   StrAppend(&out,
             "# Interfaces and their addresses: BFD and directly connected sessions need them.\n",
             "protocol device {\n}\n\n");
