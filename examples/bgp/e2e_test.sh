@@ -4,7 +4,7 @@
 # probed with real packets (ping, curl, bash /dev/tcp and /dev/udp, tshark) and real BGP (birdc, the
 # speakers stopped and resumed), and checked clean afterwards.
 #
-#   examples/bgp/e2e_test.sh CASE      CASE: routing services lifecycle racks modes
+#   examples/bgp/e2e_test.sh CASE      CASE: routing services lifecycle racks modes verify
 #
 # Runs itself inside ci/sandbox.sh. Without root it exits 77 (ctest: skipped), except under CI=true
 # where that is a failure. Waits are conditions with deadlines; loops are bounded in count and time.
@@ -254,6 +254,21 @@ modes)
   "$MKN" down mesh >/dev/null
   assert_clean mesh
   pass "full-mesh: 12 sessions in one rack, routes straight to each node"
+  ;;
+verify)
+  # A CNI lab whose nodes sit in two racks, routed by BGP (node_routes = "bgp"): `verify`'s model
+  # checks run on it (those a bridge chain cannot apply, hostPort and bandwidth, are skipped).
+  cp examples/cni/bridge.toml examples/cni/bridge.conflist "$TMP/"
+  sed -i -e 's/node_routes = "host-gw".*/node_routes = "bgp"/' -e 's/^nodes = 2$/nodes = 2\nracks = 2/' "$TMP/bridge.toml"
+  grep -q '^racks = 2' "$TMP/bridge.toml" && grep -q 'node_routes = "bgp"' "$TMP/bridge.toml" ||
+    fail "could not derive a BGP lab from examples/cni/bridge.toml"
+  rc=0; out=$("$MKN" verify "$TMP/bridge.toml" --only 'model.*' 2>"$TMP/verify.err") || rc=$?
+  [[ $rc == 0 ]] || fail "verify on a BGP-routed CNI lab: exit $rc: $out $(cat "$TMP/verify.err")"
+  for id in model.pod-pod.node model.pod-pod.cross model.source-ip model.node-pod model.own-ip model.mtu model.service; do
+    grep -qE "^$id .* PASS " <<<"$out" || fail "$id did not pass across racks: $out"
+  done
+  pass "verify's model checks pass on a CNI lab routed by BGP across two racks"
+  assert_clean cni-bridge
   ;;
 *)
   fail "unknown case $CASE"

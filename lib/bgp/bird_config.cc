@@ -55,7 +55,7 @@ std::string ProtocolName(std::string_view peer_object) {
 
 std::vector<Speaker> Speakers(const ClusterSpec& spec) {
   std::vector<Speaker> out;
-  if (spec.network != config::NetworkMode::kBgp || spec.cni_mode) return out;
+  if (spec.network != config::NetworkMode::kBgp) return out;
   const bool spine = spec.racks.size() > 1;
   const bool rr = spec.bgp.mode == BgpMode::kRouteReflector;
   if (spine) {

@@ -146,9 +146,9 @@ asn = 64600
   ASSERT_TRUE(r.spec) << r.diags.FormatAll();
   EXPECT_EQ(r.diags.FormatAll(),
             "lab.toml:5:7: warning: [cluster] bgp: ignored: BGP speakers run only with network = "
-            "\"bgp\"\n"
+            "\"bgp\" (or a CNI lab's node_routes = \"bgp\")\n"
             "lab.toml:8:7: warning: rack asn: ignored: BGP speakers run only with network = "
-            "\"bgp\"\n");
+            "\"bgp\" (or a CNI lab's node_routes = \"bgp\")\n");
 }
 
 TEST(Bgp, PrivateAsnRanges) {

@@ -57,7 +57,7 @@ struct RawCni {
   Field<std::vector<std::string>> bin_dir;  // a list, or one "a:b" string (CNI_PATH)
   Field<int64_t> timeout;                   // seconds, per plugin call
   Field<std::string> ifname;
-  Field<std::string> node_routes;  // "host-gw" | "vxlan" | "plugin"
+  Field<std::string> node_routes;  // "host-gw" | "vxlan" | "bgp" | "plugin"
 };
 
 struct RawNode {

@@ -207,14 +207,17 @@ void Resolver::ResolveCni() {
       spec_.cni.node_routes = NodeRoutes::kGeneve;
     } else if (v == "plugin") {
       spec_.cni.node_routes = NodeRoutes::kPlugin;
+    } else if (v == "bgp") {
+      spec_.cni.node_routes = NodeRoutes::kBgp;
     } else {
       d_.Error(rc.node_routes.pos,
                StrCat("[cni] node_routes: \"", v,
-                      "\" is not \"host-gw\", \"vxlan\", \"geneve\" or \"plugin\""));
+                      "\" is not \"host-gw\", \"vxlan\", \"geneve\", \"bgp\" or \"plugin\""));
     }
   }
   spec_.network = spec_.cni.node_routes == NodeRoutes::kVxlan    ? NetworkMode::kVxlan
                   : spec_.cni.node_routes == NodeRoutes::kGeneve ? NetworkMode::kGeneve
+                  : spec_.cni.node_routes == NodeRoutes::kBgp    ? NetworkMode::kBgp
                                                                  : NetworkMode::kHostGw;
 }
 

@@ -130,8 +130,9 @@ void Resolver::ResolveRacks() {
                              " and ", b.name, " are in racks ", spec_.racks[a.rack].name, " and ",
                              spec_.racks[b.rack].name, "; use ");
     if (spec_.cni_mode) {
-      d_.Error(raw_.cni.node_routes.set ? raw_.cni.node_routes.pos : c.network.pos,
-               StrCat("[cni] node_routes: ", why, "node_routes = \"vxlan\" or \"plugin\""));
+      d_.Error(
+          raw_.cni.node_routes.set ? raw_.cni.node_routes.pos : c.network.pos,
+          StrCat("[cni] node_routes: ", why, "node_routes = \"bgp\", \"vxlan\" or \"plugin\""));
     } else {
       d_.Error(c.network.pos, StrCat("[cluster] network: ", why, "network = \"bgp\" or \"vxlan\""));
     }
@@ -295,14 +296,18 @@ void Resolver::AddressRacks() {
 void Resolver::ResolveBgp() {
   const RawCluster& c = raw_.cluster;
   const RawBgp& rb = c.bgp;
-  if (spec_.network != NetworkMode::kBgp || spec_.cni_mode) {
+  if (spec_.network != NetworkMode::kBgp) {
     // Kept, not refused: a lab switches between "bgp" and "vxlan" by its network line alone.
     if (rb.present) {
-      d_.Warning(rb.pos, "[cluster] bgp: ignored: BGP speakers run only with network = \"bgp\"");
+      d_.Warning(rb.pos,
+                 "[cluster] bgp: ignored: BGP speakers run only with network = \"bgp\" (or a CNI "
+                 "lab's node_routes = \"bgp\")");
     }
     for (const RawRack& rr : raw_.racks) {
       if (rr.asn.set) {
-        d_.Warning(rr.asn.pos, "rack asn: ignored: BGP speakers run only with network = \"bgp\"");
+        d_.Warning(rr.asn.pos,
+                   "rack asn: ignored: BGP speakers run only with network = \"bgp\" (or a CNI "
+                   "lab's node_routes = \"bgp\")");
       }
     }
     return;

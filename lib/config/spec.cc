@@ -42,6 +42,8 @@ std::string_view ToString(NodeRoutes r) {
       return "plugin";
     case NodeRoutes::kGeneve:
       return "geneve";
+    case NodeRoutes::kBgp:
+      return "bgp";
   }
   return "?";
 }

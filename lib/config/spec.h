@@ -53,8 +53,9 @@ inline constexpr int kGeneveOverhead = 58;
 // --- Bring your own CNI: network = "cni" ---------------------------------------------------------
 
 // Who makes the cross-node routes of a CNI lab: the tool (as kindnet does with host-gw, flannel
-// with VXLAN), or the plugin chain / a node daemon.
-enum class NodeRoutes { kHostGw, kVxlan, kPlugin, kGeneve };
+// with VXLAN, Calico with BGP speakers announcing each node's range), or the plugin chain / a node
+// daemon.
+enum class NodeRoutes { kHostGw, kVxlan, kPlugin, kGeneve, kBgp };
 std::string_view ToString(NodeRoutes r);
 
 // How a node's pods are wired by CNI: [cni] with a node's `cni = {...}` laid over it.

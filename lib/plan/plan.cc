@@ -173,7 +173,7 @@ Plan BuildPlan(const ClusterSpec& spec) {
   plan.marker = spec.marker;
   plan.cni = spec.cni_mode;
   plan.routed = spec.routed_underlay;
-  plan.bgp = spec.network == NetworkMode::kBgp && !spec.cni_mode;
+  plan.bgp = spec.network == NetworkMode::kBgp;
   Builder b(plan);
   const std::string underlay = net::NetnsName(spec.name, net::kUnderlayObject);
   const std::string br0(net::kUnderlayBridge), eth0(net::kPodIf), cbr0(net::kNodeBridge),
