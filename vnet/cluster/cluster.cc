@@ -250,22 +250,10 @@ absl::StatusOr<std::unique_ptr<RunningCluster>> RunningCluster::UpOrUndo(
     return fail(logs.status());
   }
   if (plan.bgp) {
-    if (absl::Status s = rc->StartSpeakers(speakers); !s.ok()) return fail(s);
-    if (stopped()) return fail(interrupted);
-    ApplyOptions ao2;
-    ao2.workers = options.workers;
-    ao2.progress = options.progress;
-    ao2.existing_netns = &impl.applied.netns;
-    ao2.stop_requested = options.stop_requested;
-    if (options.fail_at_step >= 0) {
-      ao2.fail_at_step = options.fail_at_step - static_cast<int>(plan.steps.size());
-    }
-    absl::StatusOr<Applied> more = Apply(after_speakers, ao2);
-    if (!more.ok()) return fail(more.status());
-    for (auto& [name, fd] : more->netns) impl.applied.netns[name] = std::move(fd);
-    for (AppSocket& a : more->apps) impl.applied.apps.push_back(std::move(a));
-    for (plan::StartCommand& c : more->commands) impl.applied.commands.push_back(std::move(c));
-    for (auto& [name, fd] : more->tuns) impl.applied.tuns[name] = std::move(fd);
+    if (absl::Status s = rc->StartSpeakersThenApply(speakers, after_speakers, options,
+                                                    static_cast<int>(plan.steps.size()));
+        !s.ok())
+      return fail(s);
   }
 
   config::ClusterSpec live = spec;  // a CNI lab: with the addresses the chain gave
@@ -363,20 +351,7 @@ std::vector<std::string> RunningCluster::ReapChildren() {
       }
     }
   }
-  // A BGP speaker that exits takes its routes with it: its peers withdraw them (what a student
-  // sees after `kill`ing one), and the notice says where its log is.
-  for (SpeakerState& sp : state_.speakers) {
-    if (sp.process.pid <= 0) continue;
-    int status = 0;
-    if (::waitpid(sp.process.pid, &status, WNOHANG) == sp.process.pid) {
-      out.push_back(StrCat("bgp speaker ", sp.name, " exited with ",
-                           WIFEXITED(status) ? StrCat("status ", WEXITSTATUS(status))
-                                             : StrCat("signal ", WTERMSIG(status)),
-                           ": its peers withdraw its routes (log: ",
-                           net::BirdLogPath(state_.cluster, sp.name), ")"));
-      sp.process = {};
-    }
-  }
+  ReapSpeakers(out);
   if (!out.empty()) {
     // The exits stand whether or not they reach the disk; a state that could not record them
     // still names pids that are gone (IsAlive checks their start time), so this is a notice.

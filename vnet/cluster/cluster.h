@@ -92,6 +92,14 @@ class RunningCluster {
   // PDEATHSIG follows it), records their processes in the state, and waits until each answers on
   // its control socket.
   absl::Status StartSpeakers(const plan::Plan& plan);
+  // StartSpeakers(speakers), then applies `rest` (the pods and what follows them) while the
+  // speakers converge, into impl_->applied; `steps_before` is how many steps of the plan came
+  // before `rest` (UpOptions::fail_at_step counts the whole plan). Callers hold no lock (during
+  // Up).
+  absl::Status StartSpeakersThenApply(const plan::Plan& speakers, const plan::Plan& rest,
+                                      const UpOptions& options, int steps_before);
+  // ReapChildren's part for the speakers: a line for each that exited (callers hold impl_->mu).
+  void ReapSpeakers(std::vector<std::string>& out);
   // Ready means every node's kernel has a route to every other node's pod CIDR (a speaker that
   // exits meanwhile ends the wait with its log's last lines; so does a stop request, Cancelled).
   absl::Status WaitBgpConverged(const std::function<bool()>& stop_requested);

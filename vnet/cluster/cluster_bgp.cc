@@ -3,6 +3,8 @@
 // moment every node's kernel routes every other node's pod CIDR. cluster_impl.h is what it shares
 // with cluster.cc.
 
+#include <sys/wait.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -79,6 +81,44 @@ absl::Status RunningCluster::StartSpeakers(const plan::Plan& plan) {
   }
   if (Trace()) fprintf(stderr, "bgp: every speaker answering after %lld ms\n", MsSince(t0));
   return absl::OkStatus();
+}
+
+absl::Status RunningCluster::StartSpeakersThenApply(const plan::Plan& speakers,
+                                                    const plan::Plan& rest,
+                                                    const UpOptions& options, int steps_before) {
+  Impl& impl = *impl_;
+  MKN_RETURN_IF_ERROR(StartSpeakers(speakers));
+  if (options.stop_requested && options.stop_requested())
+    return absl::CancelledError("interrupted");
+  ApplyOptions ao;
+  ao.workers = options.workers;
+  ao.progress = options.progress;
+  ao.existing_netns = &impl.applied.netns;
+  ao.stop_requested = options.stop_requested;
+  if (options.fail_at_step >= 0) ao.fail_at_step = options.fail_at_step - steps_before;
+  MKN_ASSIGN_OR_RETURN(Applied more, Apply(rest, ao));
+  for (auto& [name, fd] : more.netns) impl.applied.netns[name] = std::move(fd);
+  for (AppSocket& a : more.apps) impl.applied.apps.push_back(std::move(a));
+  for (plan::StartCommand& c : more.commands) impl.applied.commands.push_back(std::move(c));
+  for (auto& [name, fd] : more.tuns) impl.applied.tuns[name] = std::move(fd);
+  return absl::OkStatus();
+}
+
+void RunningCluster::ReapSpeakers(std::vector<std::string>& out) {
+  // A BGP speaker that exits takes its routes with it: its peers withdraw them (what a student
+  // sees after `kill`ing one), and the notice says where its log is.
+  for (SpeakerState& sp : state_.speakers) {
+    if (sp.process.pid <= 0) continue;
+    int status = 0;
+    if (::waitpid(sp.process.pid, &status, WNOHANG) == sp.process.pid) {
+      out.push_back(StrCat("bgp speaker ", sp.name, " exited with ",
+                           WIFEXITED(status) ? StrCat("status ", WEXITSTATUS(status))
+                                             : StrCat("signal ", WTERMSIG(status)),
+                           ": its peers withdraw its routes (log: ",
+                           net::BirdLogPath(state_.cluster, sp.name), ")"));
+      sp.process = {};
+    }
+  }
 }
 
 absl::Status RunningCluster::WaitBgpConverged(const std::function<bool()>& stop_requested) {
