@@ -37,11 +37,15 @@ while (($#)); do
 done
 MKN=${MKN_BIN:-$ROOT/build/minikube-net}
 [[ -x "$MKN" ]] || die "no $MKN: build first (cmake --build build -j2)"
-WITHDRAW=$(dirname "$MKN")/bench/bgp/withdraw
+MKN=$(realpath "$MKN")
+WITHDRAW=$(realpath -m "$(dirname "$MKN")/bench/bgp/withdraw")
 [[ -x "$WITHDRAW" ]] || die "no $WITHDRAW: build it (cmake --build build --target mkn_bench_bgp_withdraw)"
 command -v bird >/dev/null || die "no bird: apt-get install bird2"
 OUT=${BENCH_OUT:-$(mktemp -d /tmp/mkn-bench-bgp.XXXXXX)}
 mkdir -p "$OUT"
+# Work from the output directory: `down NAME` takes NAME for a lab file when a file or directory of
+# that name is in the working directory, and the repository has one called bench/.
+cd "$OUT" && OUT=$PWD
 MKN_BUILT=$(date -u -r "$MKN" +%Y-%m-%dT%H:%MZ)
 cp "$MKN" "$OUT/minikube-net"
 MKN="$OUT/minikube-net"
