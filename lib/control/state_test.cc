@@ -40,9 +40,15 @@ TEST(State, RoundTrips) {
   bgp.underlay = "";
   bgp.nodes[0].rack = "r1";
   bgp.nodes[1].rack = "r2";
-  bgp.routers = {{"tor-r1", "mkn-lab-tor-r1"}, {"tor-r2", "mkn-lab-tor-r2"}, {"spine", "mkn-lab-spine"}};
+  bgp.routers = {
+      {"tor-r1", "mkn-lab-tor-r1"}, {"tor-r2", "mkn-lab-tor-r2"}, {"spine", "mkn-lab-spine"}};
   bgp.speakers = {
-      {"node1", "node", "mkn-lab-node1", "/run/minikube-net/lab/bird/node1.ctl", 4200000001, {51, 52}},
+      {"node1",
+       "node",
+       "mkn-lab-node1",
+       "/run/minikube-net/lab/bird/node1.ctl",
+       4200000001,
+       {51, 52}},
       {"tor-r1", "tor", "mkn-lab-tor-r1", "/run/minikube-net/lab/bird/tor-r1.ctl", 64513, {}}};
   back = StateFromJson(StateToJson(bgp));
   ASSERT_TRUE(back.ok()) << back.status();

@@ -213,13 +213,8 @@ absl::StatusOr<std::unique_ptr<RunningCluster>> RunningCluster::UpOrUndo(
   // gave the pods their addresses) Services and containers.
   if (spec.cni_mode) plan = plan::PhaseRange(plan, 0, plan::kPhaseServices);
   // A BGP lab too: the links, then the speakers start, and converge while the pods are made.
-  plan::Plan after_speakers;
-  const plan::Plan speakers =
-      plan.bgp ? plan::PhaseRange(plan, plan::kPhaseRoutes, plan::kPhaseRoutes + 1) : plan::Plan{};
-  if (plan.bgp) {
-    after_speakers = plan::PhaseRange(plan, plan::kPhasePods, plan::kPhaseCount);
-    plan = plan::PhaseRange(plan, 0, plan::kPhasePods);
-  }
+  plan::Plan speakers, after_speakers;
+  if (plan.bgp) SplitAtSpeakers(plan, speakers, after_speakers);
   ApplyOptions ao;
   ao.workers = options.workers;
   ao.progress = options.progress;

@@ -42,6 +42,12 @@ bool Trace() { return std::getenv("MKN_TRACE") != nullptr; }
 
 }  // namespace
 
+void SplitAtSpeakers(plan::Plan& plan, plan::Plan& speakers, plan::Plan& after) {
+  speakers = plan::PhaseRange(plan, plan::kPhaseRoutes, plan::kPhaseRoutes + 1);
+  after = plan::PhaseRange(plan, plan::kPhasePods, plan::kPhaseCount);
+  plan = plan::PhaseRange(plan, 0, plan::kPhasePods);
+}
+
 absl::Status RunningCluster::StartSpeakers(const plan::Plan& plan) {
   Impl& impl = *impl_;
   const auto t0 = Clock::now();
@@ -75,8 +81,9 @@ absl::Status RunningCluster::StartSpeakers(const plan::Plan& plan) {
   for (const plan::StartBgpSpeaker* s : started) {
     for (const SpeakerState& sp : state_.speakers) {
       if (sp.name != s->object) continue;
-      MKN_RETURN_IF_ERROR(WaitAnswering(
-          *s, ChildOf(sp.process), std::chrono::duration_cast<std::chrono::milliseconds>(kAnswerTimeout)));
+      MKN_RETURN_IF_ERROR(
+          WaitAnswering(*s, ChildOf(sp.process),
+                        std::chrono::duration_cast<std::chrono::milliseconds>(kAnswerTimeout)));
     }
   }
   if (Trace()) fprintf(stderr, "bgp: every speaker answering after %lld ms\n", MsSince(t0));

@@ -1,6 +1,7 @@
 // vnet/cluster/cluster_impl — internal: what a RunningCluster holds, shared by the files that
 // implement it (cluster.cc: up, down, kill, scale; cluster_cni.cc: a CNI lab's ADD at up;
-// control_handler.cc: the control verbs). Nothing else includes it.
+// cluster_bgp.cc: a BGP lab's speakers; control_handler.cc: the control verbs). Nothing else
+// includes it.
 #pragma once
 
 #include <atomic>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "lib/config/spec.h"
+#include "lib/plan/plan.h"
 #include "lib/proxy/nft_table.h"
 #include "vnet/apps/apps.h"
 #include "vnet/cluster/applier.h"
@@ -49,5 +51,10 @@ struct RunningCluster::Impl {
   std::vector<std::optional<NftContext>> nft_ctx;  // one per node, made inside it (none: RunNft)
   std::string nft_log;
 };
+
+// A network = "bgp" lab's plan in three (cluster_bgp.cc): `plan` keeps what comes before its
+// speakers (the links, routers and routes), `speakers` gets their start steps and `after` the
+// rest (pods onward), applied while they converge.
+void SplitAtSpeakers(plan::Plan& plan, plan::Plan& speakers, plan::Plan& after);
 
 }  // namespace mkn::vnet

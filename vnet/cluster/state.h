@@ -37,9 +37,9 @@ using control::ClusterState;
 using control::ContainerState;
 using control::NodeState;
 using control::PodState;
+using control::ProcessId;
 using control::RouterState;
 using control::SpeakerState;
-using control::ProcessId;
 
 // The state's processes as this room's handles take them, and back.
 inline ChildProcess ChildOf(const ProcessId& p) { return {p.pid, p.start_time}; }
