@@ -25,13 +25,24 @@ std::string NetworkText(const ClusterSpec& s) {
   }
   if (s.network == config::NetworkMode::kVxlan) return StrCat("network vxlan (VNI ", s.vni, ")");
   if (s.network == config::NetworkMode::kGeneve) return StrCat("network geneve (VNI ", s.vni, ")");
+  if (s.network == config::NetworkMode::kBgp)
+    return StrCat("network bgp (", config::ToString(s.bgp.mode), ")");
   return "network host-gw";
+}
+
+// Where node `n` meets the underlay: the lab's one bridge, or its rack's ToR (routed underlay).
+std::string UplinkId(const ClusterSpec& s, const config::NodeSpec& n) {
+  return s.routed_underlay ? StrCat("tor/", s.racks[static_cast<size_t>(n.rack)].name) : "underlay";
 }
 
 // How node `n` reaches node `peer`'s pods: the route it holds for them.
 std::string RouteLine(const ClusterSpec& s, const config::NodeSpec& peer) {
   const bool vxlan = s.cni_mode ? s.cni.node_routes == config::NodeRoutes::kVxlan
                                 : s.network == config::NetworkMode::kVxlan;
+  const bool bgp = s.cni_mode ? s.cni.node_routes == config::NodeRoutes::kBgp
+                              : s.network == config::NetworkMode::kBgp;
+  // Learned, not written by the tool: its next hop is the speakers' choice (README, Layer 3).
+  if (bgp) return StrCat(peer.pod_cidr.ToString(), " learned by BGP (proto bird)");
   if (vxlan) {
     return StrCat(peer.pod_cidr.ToString(), " via ", peer.vtep_ip.ToString(), " dev ",
                   net::kNodeVxlan, " onlink");
@@ -85,9 +96,30 @@ Graph BuildGraph(const ClusterSpec& s, const LiveState* live) {
   const bool vxlan = !s.cni_mode && s.network == config::NetworkMode::kVxlan;
   const bool geneve = !s.cni_mode && s.network == config::NetworkMode::kGeneve;
 
-  b.AddVertex("underlay", VertexKind::kUnderlay,
-              {"underlay", StrCat(net::kUnderlayBridge, " ",
-                                  WithLen(s.underlay_gateway, s.underlay_cidr.len))});
+  if (!s.routed_underlay) {
+    b.AddVertex("underlay", VertexKind::kUnderlay,
+                {"underlay", StrCat(net::kUnderlayBridge, " ",
+                                    WithLen(s.underlay_gateway, s.underlay_cidr.len))});
+  } else {
+    // A routed underlay: each rack's ToR router holds its rack's bridge; the ToRs meet at a spine.
+    const bool bgp = !s.cni_mode && s.network == config::NetworkMode::kBgp;
+    if (!s.spine_netns.empty()) {
+      std::vector<std::string> lines = {std::string(net::kSpineObject)};
+      if (bgp) lines.push_back(StrCat("AS ", s.bgp.spine_asn));
+      b.AddVertex(std::string(net::kSpineObject), VertexKind::kUnderlay, std::move(lines));
+    }
+    for (const config::RackSpec& r : s.racks) {
+      std::vector<std::string> lines = {r.tor, StrCat("rack ", r.name, ": ", net::kUnderlayBridge,
+                                                      " ", r.gateway.ToString(), "/", r.cidr.len)};
+      if (bgp) lines.push_back(StrCat("AS ", r.asn));
+      b.AddVertex(StrCat("tor/", r.name), VertexKind::kUnderlay, std::move(lines));
+      if (!s.spine_netns.empty()) {
+        b.AddEdge(std::string(net::kSpineObject), StrCat("tor/", r.name), EdgeKind::kLink,
+                  StrCat(r.tor, " ", r.spine_end.ToString(), "/", r.uplink.len),
+                  StrCat(net::kTorSpinePort, " ", r.tor_end.ToString(), "/", r.uplink.len));
+      }
+    }
+  }
   for (const config::NodeSpec& n : s.nodes) {
     const std::string group = NodeId(n.name);
     b.g.groups.push_back({group, StrCat("node ", n.name, " (netns ", n.netns, ")")});
@@ -102,8 +134,10 @@ Graph BuildGraph(const ClusterSpec& s, const LiveState* live) {
                         ? StrCat("Services: userspace NAT on ", net::kNodeProxyTun)
                         : StrCat("Services: nftables table ", net::kNftTable));
     b.AddVertex(group, VertexKind::kNode, std::move(lines), group);
-    b.AddEdge("underlay", group, EdgeKind::kLink, n.name,
-              StrCat(net::kNodeUplinkIf, " ", WithLen(n.underlay_ip, s.underlay_cidr.len)));
+    const int uplink_len =
+        s.routed_underlay ? s.racks[static_cast<size_t>(n.rack)].cidr.len : s.underlay_cidr.len;
+    b.AddEdge(UplinkId(s, n), group, EdgeKind::kLink, n.name,
+              StrCat(net::kNodeUplinkIf, " ", WithLen(n.underlay_ip, uplink_len)));
     if (!s.cni_mode) {
       const std::string br = StrCat("bridge/", n.name);
       b.AddVertex(br, VertexKind::kBridge,
@@ -116,7 +150,7 @@ Graph BuildGraph(const ClusterSpec& s, const LiveState* live) {
                   {std::string(net::kNodeVxlan), StrCat(WithLen(n.vtep_ip, 32), ", VNI ", s.vni)},
                   group);
       b.AddEdge(group, vx, EdgeKind::kLink);
-      b.AddEdge(vx, "underlay", EdgeKind::kTunnel, "", "",
+      b.AddEdge(vx, UplinkId(s, n), EdgeKind::kTunnel, "", "",
                 StrCat("VXLAN over ", net::kNodeUplinkIf, ", UDP ", config::kVxlanPort));
     }
     if (geneve) {
@@ -127,7 +161,7 @@ Graph BuildGraph(const ClusterSpec& s, const LiveState* live) {
                    StrCat(WithLen(n.vtep_ip, 32), ", VNI ", s.vni, ", TAP served by minikube-net")},
                   group);
       b.AddEdge(group, gnv, EdgeKind::kLink);
-      b.AddEdge(gnv, "underlay", EdgeKind::kTunnel, "", "",
+      b.AddEdge(gnv, UplinkId(s, n), EdgeKind::kTunnel, "", "",
                 StrCat("Geneve over ", net::kNodeUplinkIf, ", UDP ", geneve::kPort));
     }
   }
