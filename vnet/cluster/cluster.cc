@@ -1,3 +1,7 @@
+// RunningCluster (cluster.h): up, down, kill and scale.
+// Long file: UpOrUndo is the one sequence every network's bring-up follows (vxlan, host-gw, geneve,
+// bgp, cni), with its undo; each network's own part lives in its file (cluster_bgp.cc,
+// cluster_cni.cc, cluster_nft.cc), and only the calls into them stay here, in order.
 #include "vnet/cluster/cluster.h"
 
 #include <poll.h>
