@@ -20,6 +20,7 @@ constexpr uint8_t kAck = 0x10, kPsh = 0x08;
 // A TCP segment that may be joined: its headers' length and its payload's.
 struct Candidate {
   bool ok = false;
+  bool bad_csum = false;  // a would-be candidate whose IPv4 or TCP checksum does not verify
   size_t headers = 0, payload = 0;
 };
 
@@ -38,7 +39,24 @@ Candidate Classify(std::span<const uint8_t> f) {
   if ((flags & ~kPsh) != kAck || (tcp[12] & 0x0f) != 0) return c;  // only ACK [+PSH]; no NS bit
   c.headers = kEth + kIp + thl;
   c.payload = f.size() - c.headers;
-  c.ok = c.payload > 0;
+  if (c.payload == 0) return c;
+  // Last, as the costliest: both checksums, as GRO verifies them without a NIC's help
+  // (tcp4_gro_receive -> skb_gro_checksum_validate). The joined frame is handed on as
+  // CHECKSUM_PARTIAL, which the kernel trusts: a corrupted segment joined would reach the pod as
+  // valid. One that fails is no candidate, so it goes on alone and untouched, and the pod's kernel
+  // drops it and counts it (TcpInCsumErrors), as it would behind a NIC without offloads.
+  if (!packet::VerifyChecksum({ip, kIp})) {
+    c.bad_csum = true;
+    return c;
+  }
+  const uint32_t pseudo =
+      packet::PseudoHeaderSum(net::Ipv4{Load32(&ip[12])}, net::Ipv4{Load32(&ip[16])},
+                              packet::kProtoTcp, static_cast<uint16_t>(total - kIp));
+  if (!packet::VerifyChecksum({tcp, total - kIp}, pseudo)) {
+    c.bad_csum = true;
+    return c;
+  }
+  c.ok = true;
   return c;
 }
 
@@ -110,6 +128,7 @@ void Coalescer::Add(std::span<uint8_t> frame, Emit emit) {
   }
   if (!c.ok) {
     // Alone, after whatever of its flow is pending.
+    if (c.bad_csum) ++counters_.bad_csum;
     if (f != nullptr) Emit1(*f, emit);
     ++counters_.frames_out;
     const std::span<const uint8_t> part[1] = {frame};

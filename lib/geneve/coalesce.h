@@ -18,11 +18,16 @@
 // kMaxFlows flows are pending at once; the caller calls Flush() at the end of each batch of
 // datagrams, before their buffers are reused.
 //
-// Integrity: segments are not re-checksummed here. Each crossed the underlay inside a UDP datagram
-// whose checksum covers it, which the kernel verified; the joined frame's TCP checksum is then
-// left to the kernel (NEEDS_CSUM), as for any GRO'd frame. Headers are updated in place in the
-// first segment's bytes (total length, IP checksum, PSH, TCP checksum field); payloads are never
-// copied: a frame is emitted as spans. Pure: no I/O, no allocation.
+// Integrity: a segment joins only if its IPv4 header checksum and its TCP checksum verify, as GRO
+// checks them when no NIC did (skb_gro_checksum_validate). The outer UDP checksum the kernel
+// verified covers the datagram, not what the sending node put inside it: a segment built with a
+// wrong TCP checksum (by a pod's raw socket, or a forged datagram) arrives intact and wrong. The
+// joined frame is handed on as NEEDS_CSUM (CHECKSUM_PARTIAL), which the receiving stack trusts, so
+// an unverified segment joined would be accepted. A segment that fails passes through alone and
+// untouched (counted in bad_csum): the pod's kernel drops it and counts it (TcpInCsumErrors), as
+// behind a NIC without checksum offload. Headers are updated in place in the first segment's bytes
+// (total length, IP checksum, PSH, TCP checksum field); payloads are never copied: a frame is
+// emitted as spans. Pure: no I/O, no allocation.
 #pragma once
 
 #include <array>
@@ -50,6 +55,7 @@ struct CoalesceCounters {
   uint64_t frames_in = 0;   // inner frames fed
   uint64_t frames_out = 0;  // frames emitted
   uint64_t joined = 0;      // segments that went into another's frame
+  uint64_t bad_csum = 0;    // joinable but for a checksum that failed: passed on alone
   bool operator==(const CoalesceCounters&) const = default;
 };
 

@@ -34,6 +34,10 @@ std::string_view ToString(DropReason r) {
       return "source_mismatch";
     case DropReason::kNotForThisNode:
       return "not_for_this_node";
+    case DropReason::kTooBig:
+      return "too_big";
+    case DropReason::kForeignSource:
+      return "foreign_source";
     case DropReason::kNoPeer:
       return "no_peer";
     case DropReason::kBadFrame:

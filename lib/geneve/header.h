@@ -69,12 +69,14 @@ enum class DropReason : uint8_t {
   kUnknownPeer,     // the source address is no node of this cluster
   kSourceMismatch,  // the source-node option names another node than the sender's address
   kNotForThisNode,  // the inner destination MAC is not this node's gnv0
+  kTooBig,          // the inner frame is longer than gnv0's MTU + an Ethernet header
+  kForeignSource,   // the inner source address is neither the sender's pod CIDR nor its address
   // The sending pump (frames read from gnv0):
   kNoPeer,      // the frame's destination MAC is no other node's gnv0 (e.g. a broadcast)
   kBadFrame,    // too short, or offload metadata the pump cannot honour
   kSendFailed,  // the underlay socket refused the datagram (buffer full, no route)
 };
-inline constexpr int kDropReasonCount = 14;
+inline constexpr int kDropReasonCount = 16;
 std::string_view ToString(DropReason r);
 
 // A decoded header. `inner` is the encapsulated Ethernet frame (at least kEthernetHeader bytes).

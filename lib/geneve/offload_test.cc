@@ -303,6 +303,21 @@ std::vector<Bytes> Segments(Bytes super, const Offload& o) {
   return segs;
 }
 
+// `f` (Ethernet/IPv4 without options/TCP) with both checksums recomputed after a test edited it.
+Bytes Resum(Bytes f) {
+  uint8_t* ip = &f[14];
+  const size_t total = packet::Load16(&ip[2]);
+  packet::Store16(&ip[10], 0);
+  packet::Store16(&ip[10], packet::InternetChecksum({ip, 20}));
+  uint8_t* tcp = ip + 20;
+  packet::Store16(&tcp[16], 0);
+  const uint32_t pseudo =
+      packet::PseudoHeaderSum(net::Ipv4{packet::Load32(&ip[12])}, net::Ipv4{packet::Load32(&ip[16])},
+                              packet::kProtoTcp, static_cast<uint16_t>(total - 20));
+  packet::Store16(&tcp[16], packet::FoldChecksum(packet::PartialChecksum({tcp, total - 20}, pseudo)));
+  return f;
+}
+
 TEST(Coalesce, SegmentsOfASuperFrameAreJoinedBackIntoIt) {
   for (size_t payload : {1391u, 2780u, 10000u, 63000u}) {
     SCOPED_TRACE(payload);
@@ -343,7 +358,7 @@ TEST(Coalesce, WhatJoinsAndWhatDoesNot) {
   auto raw = [&](auto change) {
     Bytes f = second([](TcpFields&, Bytes&) {});
     change(f);
-    return f;
+    return Resum(f);  // what differs is the change, not a checksum
   };
   struct Case {
     std::string name;
@@ -387,6 +402,67 @@ TEST(Coalesce, WhatJoinsAndWhatDoesNot) {
   }
 }
 
+// A segment joins only if its checksums verify (GRO's skb_gro_checksum_validate): the joined frame
+// goes on as CHECKSUM_PARTIAL, which the pod's stack trusts. One that fails goes on alone, byte for
+// byte as it came and without offload, so the pod's kernel drops it (TcpInCsumErrors).
+TEST(Coalesce, ASegmentWhoseChecksumFailsIsNeverJoined) {
+  auto seg = [](int i) {
+    TcpFields f;
+    f.seq += 1000 * i;
+    return TcpFrame(f, Payload(1000, 1000 * i));
+  };
+  struct Case {
+    std::string name;
+    int bad;                    // which of three consecutive segments is corrupted
+    void (*corrupt)(Bytes& f);  // after its checksums were computed
+    std::vector<size_t> parts;  // of the frames emitted, in order
+  };
+  const std::vector<Case> cases = {
+      {"TCP checksum of the first", 0, [](Bytes& f) { packet::Store16(&f[14 + 20 + 16], 0xdead); },
+       {1, 2}},
+      {"TCP checksum of the second", 1, [](Bytes& f) { packet::Store16(&f[14 + 20 + 16], 0xdead); },
+       {1, 1, 1}},
+      {"TCP checksum of the last", 2, [](Bytes& f) { packet::Store16(&f[14 + 20 + 16], 0xdead); },
+       {2, 1}},
+      {"a payload byte of the second", 1, [](Bytes& f) { f.back() ^= 0x40; }, {1, 1, 1}},
+      {"the acknowledgement of the second", 1, [](Bytes& f) { f[14 + 20 + 11] ^= 1; }, {1, 1, 1}},
+      {"IPv4 header checksum of the second", 1, [](Bytes& f) { f[14 + 10] ^= 0x10; }, {1, 1, 1}},
+      {"the IPv4 TTL of the second", 1, [](Bytes& f) { f[14 + 8] ^= 1; }, {1, 1, 1}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    std::vector<Bytes> frames = {seg(0), seg(1), seg(2)};
+    c.corrupt(frames[c.bad]);
+    const Bytes bad = frames[c.bad];
+    Coalescer co;
+    std::vector<Emitted> got = Coalesce(frames, &co);
+    ASSERT_EQ(got.size(), c.parts.size());
+    size_t at = 0;
+    for (size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i].parts, c.parts[i]) << i;
+      if (at == static_cast<size_t>(c.bad)) {
+        EXPECT_EQ(got[i].bytes, bad);  // untouched
+        EXPECT_EQ(got[i].offload, Offload{});
+      }
+      at += c.parts[i];
+    }
+    EXPECT_EQ(co.counters().bad_csum, 1u);
+    EXPECT_EQ(co.counters().joined, 3u - got.size());
+  }
+  // The attack's burst: 64 segments of one flow, all with a wrong TCP checksum. None joined.
+  std::vector<Bytes> burst;
+  for (int i = 0; i < 64; ++i) {
+    burst.push_back(seg(i));
+    packet::Store16(&burst.back()[14 + 20 + 16], 0xdead);
+  }
+  Coalescer co;
+  std::vector<Emitted> got = Coalesce(burst, &co);
+  ASSERT_EQ(got.size(), 64u);
+  for (const Emitted& e : got) EXPECT_FALSE(e.offload.needs_csum);
+  EXPECT_EQ(co.counters().bad_csum, 64u);
+  EXPECT_EQ(co.counters().joined, 0u);
+}
+
 TEST(Coalesce, AFrameWithPshIsNotHeldBack) {
   TcpFields f;
   f.flags = Tins::TCP::ACK | Tins::TCP::PSH;
@@ -402,8 +478,7 @@ TEST(Coalesce, InterleavedFlowsAreJoinedEachAndKeepTheirOrder) {
   b.seq = 50000;
   auto other_port = [](Bytes f) {
     f[14 + 20 + 1] ^= 1;  // another source port: another flow
-    // Its checksum no longer verifies; the coalescer does not check it (the UDP checksum did).
-    return f;
+    return Resum(f);
   };
   std::vector<Bytes> frames;
   for (int i = 0; i < 3; ++i) {
@@ -455,7 +530,7 @@ TEST(Coalesce, LimitsEndAFrame) {
   for (int i = 0; i < 9; ++i) {
     Bytes f = TcpFrame(TcpFields{}, Payload(100));
     f[14 + 20 + 1] = static_cast<uint8_t>(i);
-    frames.push_back(f);
+    frames.push_back(Resum(f));
   }
   Coalescer c;
   std::vector<uint16_t> order;

@@ -27,6 +27,7 @@ struct Peer {
   std::string name;
   net::Ipv4 underlay;
   net::Mac mac;  // its gnv0's
+  net::Prefix pod_cidr;  // its slice of the cluster's: the inner sources only it may send
 };
 
 // What the pump does with a datagram received on a node's Geneve socket.
@@ -54,13 +55,33 @@ class Peers {
   // The checks a received datagram passes before its inner frame reaches gnv0, in this order: the
   // source address is another node's (kUnknownPeer), the Geneve header is valid for this VNI
   // (Decode()'s reasons), the source-node option, when present, names that same node
-  // (kSourceMismatch), and the inner frame is addressed to this node's gnv0 (kNotForThisNode).
+  // (kSourceMismatch), the inner frame is addressed to this node's gnv0 (kNotForThisNode), fits
+  // gnv0's MTU (kTooBig: a sender's frames never exceed it, the pump cuts TCP super-frames into
+  // MSS-sized segments; the receiving pump's own joined frames are built after this check), and
+  // does not claim another node's address (kForeignSource: see InnerSourceBelongs).
+  //
+  // The outer source alone is only as trustworthy as the underlay: each node filters its pods'
+  // reverse paths (cbr0 rp_filter = 1, lib/plan), so a pod cannot forge another node's address;
+  // the inner source check is the depth behind it, so that a datagram that does pass as node N
+  // can only speak for N's addresses.
   RxVerdict Check(net::Ipv4 source, std::span<const uint8_t> datagram) const;
+
+  // Whether the inner Ethernet frame's source address may come from `from`: for IPv4 (and ARP, the
+  // sender's protocol address) anything but what belongs to another node: another node's pod CIDR
+  // (this node's included) or underlay address. The sender's own pod CIDR covers its pods, its
+  // gnv0's .0 address, the userspace proxy's address and what it masquerades to (NodePort and
+  // other Services' traffic leaves a node SNATed to one of those); its underlay address is its
+  // own. An address outside the cluster passes: a node forwards traffic from its underlay as a
+  // router would (the MTU e2e routes the underlay's gateway through node1). Other EtherTypes carry
+  // no address the node routes (IPv6 is off in the lab's namespaces) and pass: dual-stack adds IPv6
+  // here. A frame too short to hold the address passes too: the kernel drops it as malformed.
+  bool InnerSourceBelongs(const Peer& from, std::span<const uint8_t> frame) const;
 
  private:
   std::vector<Peer> peers_;
   int self_ = 0;
   uint32_t vni_ = 0;
+  size_t max_inner_ = 0;  // gnv0's MTU + the Ethernet header
   absl::flat_hash_map<uint64_t, int> by_mac_;
   absl::flat_hash_map<uint32_t, int> by_address_;
 };

@@ -225,6 +225,13 @@ Plan BuildPlan(const ClusterSpec& spec) {
       b.Add(CreateBridge{n.netns, cbr0, spec.pod_mtu, n.bridge_mac});
       b.Add(AddAddress{n.netns, cbr0, net::Prefix{n.gateway, n.pod_cidr.len}});
       b.Add(SetLinkUp{n.netns, cbr0});
+      // Strict reverse-path filtering on the pod side, as a real node has: a pod may only send from
+      // an address the node routes back to cbr0 (its own), so it cannot forge another node's
+      // underlay address as the outer source of a tunnel packet (VXLAN, Geneve) or of anything else
+      // it sends through the node. The effective value is max(all, cbr0): "all" stays 0, so only
+      // the pod side is narrowed (the userspace proxy's TUN needs 0: AddServices). A CNI lab's pod
+      // side belongs to its chain (README, "Geneve": what protects the overlay).
+      b.Add(SetSysctl{n.netns, StrCat("net.ipv4.conf.", cbr0, ".rp_filter"), "1"});
     }
     if (spec.network == NetworkMode::kVxlan && NodeRoutesByTool(spec)) {
       b.Add(CreateVxlan{n.netns, vxlan0, spec.vni, n.underlay_ip, uplink, config::kVxlanPort,

@@ -146,6 +146,32 @@ TEST(Plan, HostGwRoutesViaTheRemoteNode) {
   }
 }
 
+// Every node's pod side filters reverse paths strictly, whatever carries traffic between nodes: a
+// pod cannot send from another node's underlay address (the forged outer source of a tunnel
+// packet). The sysctl names cbr0, so it comes after cbr0 exists.
+TEST(Plan, PodSideFiltersReversePathsInEveryNetworkMode) {
+  for (const char* mode : {"vxlan", "host-gw", "geneve"}) {
+    SCOPED_TRACE(mode);
+    std::string lab = kLab;
+    lab.replace(lab.find("network = \"vxlan\""), 17, std::string("network = \"") + mode + "\"");
+    config::ClusterSpec spec = Spec(lab);
+    Plan p = BuildPlan(spec);
+    std::set<std::string> bridges, strict;
+    for (const Step& s : p.steps) {
+      if (auto* b = std::get_if<CreateBridge>(&s.op); b && b->name == "cbr0") bridges.insert(b->ns);
+      if (auto* x = std::get_if<SetSysctl>(&s.op);
+          x && x->key == "net.ipv4.conf.cbr0.rp_filter") {
+        EXPECT_EQ(x->value, "1");
+        EXPECT_TRUE(bridges.contains(x->ns)) << x->ns;
+        strict.insert(x->ns);
+      }
+    }
+    std::set<std::string> nodes;
+    for (const auto& n : spec.nodes) nodes.insert(n.netns);
+    EXPECT_EQ(strict, nodes);
+  }
+}
+
 TEST(Plan, RendersShellAndJson) {
   Plan p = BuildPlan(Spec(kLab));
   std::string sh = RenderShell(p);
