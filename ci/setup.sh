@@ -40,8 +40,8 @@ packages=(
 )
 if [[ $mode != runtime ]]; then
   packages+=(
-    # tests, and ci/lint.sh's format check
-    libgtest-dev libgmock-dev libbenchmark-dev clang-format
+    # tests, and ci/lint.sh's format check; python3 crafts examples/geneve's forged datagrams
+    libgtest-dev libgmock-dev libbenchmark-dev clang-format python3
     # benchmarks: sockperf; references (Mininet and nginx run only inside the sandbox; wrk drives
     # bench/ingress)
     sockperf mininet bridge-utils nginx-light wrk

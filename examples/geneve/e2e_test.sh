@@ -8,7 +8,9 @@
 #              DF, 1415 are refused with mtu=1442, or answered "Frag needed" when node1 forwards them),
 #              tshark decoding Geneve (VNI 7, the source-node option, the inner pod addresses) on the
 #              underlay, a TCP stream without a stall, the pump's counters (TSO cut, GRO joined, no drop)
-#              in get overlay, and datagrams that are not the cluster's dropped by reason
+#              in get overlay, datagrams that are not the cluster's dropped by reason, and forged ones
+#              (forge.py): a pod's spoofed outer source, a foreign inner source, a too-big inner frame,
+#              TCP segments with wrong checksums (never joined)
 #   services   a ClusterIP, a NodePort and the edge across nodes, in userspace and then nftables mode
 #   lifecycle  SIGINT, SIGTERM, SIGKILL + down: no namespace, gnv0, socket or process left
 #
@@ -101,6 +103,30 @@ overlay)
   wait_for 5 bash -c "'$MKN' get overlay | grep -q 'node2 drops: unknown_peer=1 wrong_vni=1'" ||
     fail "drops not counted by reason: $("$MKN" get overlay)"
   pass "a wrong VNI and a stranger's datagram: dropped and counted by reason, the overlay goes on"
+  # What an attack found (issue 15): forged datagrams (examples/geneve/forge.py). A pod forging
+  # node2's underlay address as its source is dropped by node1's strict reverse-path filter on cbr0.
+  forge="python3 $(cd "$(dirname "$0")" && pwd)/forge.py"
+  rpf() { ip netns exec mkn-$c-node1 nstat -asz TcpExtIPReversePathFilter | awk '$1 ~ /Revers/ {print $2}'; }
+  rpf0=$(rpf)
+  rpf_grew() { (($(rpf) > rpf0)); }
+  in_pod $c client $forge spoof 172.18.0.3 172.18.0.1 || fail "the client pod could not send a raw datagram"
+  wait_for 5 rpf_grew || fail "node1 forwarded a pod's datagram with node2's address as its source (rp_filter)"
+  # From node1 itself (its root may: the node's own trust boundary): an inner source of node2's pod
+  # range is dropped at node2 as foreign_source, an 8000-byte inner frame as too_big.
+  "$MKN" exec node1 -- $forge foreign 172.18.0.2 172.18.0.3 10.244.1.99 "$(pod_ip $c echo)"
+  "$MKN" exec node1 -- $forge big 172.18.0.2 172.18.0.3 "$client" "$(pod_ip $c echo)"
+  # 320 TCP segments of one flow with a wrong checksum, to the echo pod's closed port 9999: never
+  # joined, so its kernel drops and counts each one and answers none with a reset.
+  "$MKN" exec node1 -- $forge badcsum 172.18.0.2 172.18.0.3 "$client" "$(pod_ip $c echo)" 320
+  csum() { in_pod $c echo nstat -asz "$1" | awk -v k="$1" '$1 == k {print $2}'; }
+  all_counted() { [[ $(csum TcpInCsumErrors) == 320 ]]; }
+  wait_for 10 all_counted ||
+    fail "the echo pod counted $(csum TcpInCsumErrors) of 320 bad checksums ($(csum TcpOutRsts) resets): $("$MKN" get overlay)"
+  [[ $(csum TcpOutRsts) == 0 ]] || fail "segments with a wrong checksum were answered: $(csum TcpOutRsts) resets"
+  wait_for 5 bash -c "'$MKN' get overlay | grep -q 'node2 drops: foreign_source=1 too_big=1 unknown_peer=1 wrong_vni=1'" ||
+    fail "forged datagrams not counted by reason: $("$MKN" get overlay)"
+  in_pod $c client ping -c1 -W2 "$web1" >/dev/null || fail "the overlay stopped after forged datagrams"
+  pass "forged: a pod's spoofed outer source (rp_filter), a foreign inner source, a too-big frame, 320 bad checksums (none joined, no reset)"
   "$MKN" status | grep -qE "^geneve +ready +geneve " || fail "status does not show geneve ready: $("$MKN" status)"
   "$MKN" down $c >/dev/null
   assert_clean $c
