@@ -311,10 +311,11 @@ Bytes Resum(Bytes f) {
   packet::Store16(&ip[10], packet::InternetChecksum({ip, 20}));
   uint8_t* tcp = ip + 20;
   packet::Store16(&tcp[16], 0);
-  const uint32_t pseudo =
-      packet::PseudoHeaderSum(net::Ipv4{packet::Load32(&ip[12])}, net::Ipv4{packet::Load32(&ip[16])},
-                              packet::kProtoTcp, static_cast<uint16_t>(total - 20));
-  packet::Store16(&tcp[16], packet::FoldChecksum(packet::PartialChecksum({tcp, total - 20}, pseudo)));
+  const uint32_t pseudo = packet::PseudoHeaderSum(
+      net::Ipv4{packet::Load32(&ip[12])}, net::Ipv4{packet::Load32(&ip[16])}, packet::kProtoTcp,
+      static_cast<uint16_t>(total - 20));
+  packet::Store16(&tcp[16],
+                  packet::FoldChecksum(packet::PartialChecksum({tcp, total - 20}, pseudo)));
   return f;
 }
 
@@ -418,11 +419,17 @@ TEST(Coalesce, ASegmentWhoseChecksumFailsIsNeverJoined) {
     std::vector<size_t> parts;  // of the frames emitted, in order
   };
   const std::vector<Case> cases = {
-      {"TCP checksum of the first", 0, [](Bytes& f) { packet::Store16(&f[14 + 20 + 16], 0xdead); },
+      {"TCP checksum of the first",
+       0,
+       [](Bytes& f) { packet::Store16(&f[14 + 20 + 16], 0xdead); },
        {1, 2}},
-      {"TCP checksum of the second", 1, [](Bytes& f) { packet::Store16(&f[14 + 20 + 16], 0xdead); },
+      {"TCP checksum of the second",
+       1,
+       [](Bytes& f) { packet::Store16(&f[14 + 20 + 16], 0xdead); },
        {1, 1, 1}},
-      {"TCP checksum of the last", 2, [](Bytes& f) { packet::Store16(&f[14 + 20 + 16], 0xdead); },
+      {"TCP checksum of the last",
+       2,
+       [](Bytes& f) { packet::Store16(&f[14 + 20 + 16], 0xdead); },
        {2, 1}},
       {"a payload byte of the second", 1, [](Bytes& f) { f.back() ^= 0x40; }, {1, 1, 1}},
       {"the acknowledgement of the second", 1, [](Bytes& f) { f[14 + 20 + 11] ^= 1; }, {1, 1, 1}},

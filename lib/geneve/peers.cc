@@ -21,9 +21,8 @@ Peers Peers::Build(const config::ClusterSpec& spec, int self) {
   p.peers_.reserve(spec.nodes.size());
   for (const config::NodeSpec& n : spec.nodes) {
     const int i = static_cast<int>(p.peers_.size());
-    p.peers_.push_back(
-        Peer{n.index, static_cast<uint32_t>(n.index) + 1, n.name, n.underlay_ip, n.vtep_mac,
-             n.pod_cidr});
+    p.peers_.push_back(Peer{n.index, static_cast<uint32_t>(n.index) + 1, n.name, n.underlay_ip,
+                            n.vtep_mac, n.pod_cidr});
     p.by_mac_[MacKey(n.vtep_mac.bytes.data())] = i;
     p.by_address_[n.underlay_ip.value] = i;
   }
@@ -73,7 +72,8 @@ RxVerdict Peers::Check(net::Ipv4 source, std::span<const uint8_t> datagram) cons
 bool Peers::InnerSourceBelongs(const Peer& from, std::span<const uint8_t> frame) const {
   constexpr uint16_t kEtherTypeIpv4 = 0x0800, kEtherTypeArp = 0x0806;
   constexpr size_t kIpv4Source = kEthernetHeader + 12;  // in the IPv4 header
-  constexpr size_t kArpSender = kEthernetHeader + 14;   // sender protocol address (IPv4 over Ethernet)
+  constexpr size_t kArpSender =
+      kEthernetHeader + 14;  // sender protocol address (IPv4 over Ethernet)
   if (frame.size() < kEthernetHeader) return true;
   size_t at = 0;
   switch (packet::Load16(&frame[12])) {

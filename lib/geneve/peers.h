@@ -26,7 +26,7 @@ struct Peer {
   uint32_t number = 0;  // node + 1: what the source-node option carries
   std::string name;
   net::Ipv4 underlay;
-  net::Mac mac;  // its gnv0's
+  net::Mac mac;          // its gnv0's
   net::Prefix pod_cidr;  // its slice of the cluster's: the inner sources only it may send
 };
 

@@ -159,8 +159,7 @@ TEST(Plan, PodSideFiltersReversePathsInEveryNetworkMode) {
     std::set<std::string> bridges, strict;
     for (const Step& s : p.steps) {
       if (auto* b = std::get_if<CreateBridge>(&s.op); b && b->name == "cbr0") bridges.insert(b->ns);
-      if (auto* x = std::get_if<SetSysctl>(&s.op);
-          x && x->key == "net.ipv4.conf.cbr0.rp_filter") {
+      if (auto* x = std::get_if<SetSysctl>(&s.op); x && x->key == "net.ipv4.conf.cbr0.rp_filter") {
         EXPECT_EQ(x->value, "1");
         EXPECT_TRUE(bridges.contains(x->ns)) << x->ns;
         strict.insert(x->ns);
