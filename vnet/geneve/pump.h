@@ -12,8 +12,9 @@
 //                   message (UDP_SEGMENT), several messages per sendmmsg.
 //   socket -> gnv0  recvmmsg a batch (each message may be many datagrams: UDP_GRO gives the segment
 //                   size); check each datagram (lib/geneve/peers: sender, header, VNI, option,
-//                   destination); join consecutive TCP segments back into super-frames
-//                   (lib/geneve/coalesce) and write each with one writev and its virtio-net header.
+//                   destination, size, inner source); join consecutive TCP segments whose
+//                   checksums verify back into super-frames (lib/geneve/coalesce) and write each
+//                   with one writev and its virtio-net header.
 //
 // Payload bytes are never copied in userspace: datagrams are iovecs over the frame read from gnv0,
 // frames written to gnv0 are iovecs over the received buffer. Buffers are allocated once per worker
