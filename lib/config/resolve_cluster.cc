@@ -72,12 +72,14 @@ void Resolver::ResolveCluster() {
   } else if (c.vni.set) {
     spec_.vni = static_cast<int>(c.vni.value);
   }
-  if (c.proxy_mode.set && c.proxy_mode.value != "userspace" && c.proxy_mode.value != "nftables") {
+  if (c.proxy_mode.set && c.proxy_mode.value != "userspace" && c.proxy_mode.value != "nftables" &&
+      c.proxy_mode.value != "ebpf") {
     d_.Error(c.proxy_mode.pos, StrCat("[cluster] proxy_mode: \"", c.proxy_mode.value,
-                                      "\" is not \"userspace\" or \"nftables\""));
+                                      "\" is not \"userspace\", \"nftables\" or \"ebpf\""));
   }
-  spec_.proxy_mode =
-      c.proxy_mode.value == "nftables" ? ProxyMode::kNftables : ProxyMode::kUserspace;
+  spec_.proxy_mode = c.proxy_mode.value == "nftables" ? ProxyMode::kNftables
+                     : c.proxy_mode.value == "ebpf"   ? ProxyMode::kEbpf
+                                                      : ProxyMode::kUserspace;
   if (spec_.cni_mode) {
     // The userspace proxy answers ARP for its source address on the tool's own cbr0, which a CNI
     // lab does not have; kube-proxy's way (nftables) works on whatever the plugin builds.
@@ -86,7 +88,7 @@ void Resolver::ResolveCluster() {
                "[cluster] proxy_mode: \"userspace\" needs the built-in pod network; "
                "a network = \"cni\" lab serves Services with \"nftables\" (the default there)");
     }
-    spec_.proxy_mode = ProxyMode::kNftables;
+    if (!c.proxy_mode.set || c.proxy_mode.value != "ebpf") spec_.proxy_mode = ProxyMode::kNftables;
   }
   spec_.auto_tls = c.auto_tls.set && c.auto_tls.value;
   if (pod_cidr_) {

@@ -48,7 +48,15 @@ std::string_view ToString(NodeRoutes r) {
   return "?";
 }
 std::string_view ToString(ProxyMode m) {
-  return m == ProxyMode::kUserspace ? "userspace" : "nftables";
+  switch (m) {
+    case ProxyMode::kUserspace:
+      return "userspace";
+    case ProxyMode::kNftables:
+      return "nftables";
+    case ProxyMode::kEbpf:
+      return "ebpf";
+  }
+  return "?";
 }
 std::string_view ToString(AppKind a) {
   switch (a) {

@@ -21,9 +21,14 @@
 namespace mkn::config {
 
 enum class NetworkMode { kVxlan, kHostGw, kGeneve, kBgp };
-// Who serves the Services: the tool's own NAT on a TUN in every node, or nftables rules the kernel
-// runs.
-enum class ProxyMode { kUserspace, kNftables };
+// Who serves the Services: the tool's own NAT on a TUN in every node, nftables rules the kernel
+// runs, or BPF programs on the lab's sockets (socket-level load balancing, as Cilium's; the node's
+// nftables table serves what no pod socket of the lab opens: NodePort from the underlay, the
+// edge's upstreams, the built-in apps' own connections).
+enum class ProxyMode { kUserspace, kNftables, kEbpf };
+// Whether each node gets the kube-proxy-shaped nftables table (lib/proxy/nft_table): nftables mode,
+// and ebpf mode for the traffic its programs do not see.
+inline bool HasNftTables(ProxyMode m) { return m != ProxyMode::kUserspace; }
 enum class AppKind { kCommand, kHttpEcho, kTcpEcho, kUdpEcho };
 enum class Protocol { kTcp, kUdp };
 enum class ServiceType { kClusterIp, kNodePort };

@@ -865,10 +865,12 @@ ServicesAnswer ServicesFromSpec(const config::ClusterSpec& spec) {
     info.name = s.name;
     info.type = std::string(config::ToString(s.type));
     info.cluster_ip = s.cluster_ip.ToString();
-    // What is served, not only what was asked: nftables serves least-conn as random.
-    const config::Algorithm served = spec.proxy_mode == config::ProxyMode::kNftables
-                                         ? proxy::NftAlgorithm(s.algorithm)
-                                         : s.algorithm;
+    // What is served, not only what was asked: nftables serves least-conn as random, the ebpf
+    // mode's programs pick at random (as Cilium's socket LB does by default).
+    const config::Algorithm served =
+        spec.proxy_mode == config::ProxyMode::kNftables ? proxy::NftAlgorithm(s.algorithm)
+        : spec.proxy_mode == config::ProxyMode::kEbpf   ? config::Algorithm::kRandom
+                                                        : s.algorithm;
     info.algorithm = std::string(config::ToString(served));
     if (served != s.algorithm) info.lab_algorithm = std::string(config::ToString(s.algorithm));
     info.session_affinity = s.affinity_client_ip ? "ClientIP" : "None";

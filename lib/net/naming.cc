@@ -31,6 +31,10 @@ std::string PodVethName(std::string_view cluster, std::string_view pod, uint32_t
   return absl::StrFormat("veth%08x", h);
 }
 
+std::string ClusterCgroupName(std::string_view cluster, uint64_t netns_inode) {
+  return StrCat(kNetnsPrefix, cluster, "-", absl::StrFormat("%x", netns_inode));
+}
+
 std::string OwnerMarker(std::string_view cluster) { return StrCat("minikube-net:", cluster); }
 
 std::string StateDir(std::string_view cluster) { return StrCat(kRunDir, "/", cluster); }

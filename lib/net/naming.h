@@ -28,6 +28,11 @@
 //   runtime state                   /run/minikube-net/<cluster>/      host filesystem (tmpfs)
 //   a running sandbox's record      /run/minikube-net-sandbox/<pid>   host filesystem (tmpfs): how
 //                                   `ci/sandbox.sh --join` finds it (<pid>: its unshare's)
+//   proxy_mode = "ebpf": the        mkn-<cluster>-<netns inode, hex>  the machine's cgroup v2 tree,
+//   cluster's cgroup                                                  under its mount (state.json
+//                                                                     records the path; xattr
+//                                                                     trusted.minikube-net marks
+//                                                                     it)
 //
 // Interface names are at most kMaxIfName (15) bytes: IFNAMSIZ is 16 with the NUL. Pure functions.
 #pragma once
@@ -90,6 +95,13 @@ std::string BirdDir(std::string_view cluster);
 std::string BirdConfigPath(std::string_view cluster, std::string_view object);
 std::string BirdSocketPath(std::string_view cluster, std::string_view object);
 std::string BirdLogPath(std::string_view cluster, std::string_view object);
+// mkn-<cluster>-<netns_inode in hex>: the cgroup v2 the "ebpf" proxy mode attaches its programs
+// to. The cgroup tree is shared by every sandbox on the machine; the inode of the network
+// namespace `up` runs in tells two labs of one name apart.
+std::string ClusterCgroupName(std::string_view cluster, uint64_t netns_inode);
+// The extended attribute on that cgroup whose value is OwnerMarker(cluster): the kernel-recorded
+// proof that the cgroup is the cluster's (down removes no cgroup without it).
+inline constexpr std::string_view kCgroupMarkerXattr = "trusted.minikube-net";
 
 // A DNS label: 1..max bytes of [a-z0-9-], starting and ending alphanumeric.
 bool IsDnsLabel(std::string_view name, size_t max = kMaxPodName);

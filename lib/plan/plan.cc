@@ -58,7 +58,7 @@ void AddServices(const ClusterSpec& spec, Builder& b) {
     node_ports |= s.type == config::ServiceType::kNodePort;
   for (const config::NodeSpec& n : spec.nodes) {
     b.At(kPhaseServices, n.index);
-    if (spec.proxy_mode == config::ProxyMode::kNftables) {
+    if (config::HasNftTables(spec.proxy_mode)) {
       // A backend on the client's node answers over cbr0, a bridge: L2, never routed. Only
       // br_netfilter's hook sends such bridged IPv4 frames through conntrack, where the reply is
       // de-NATed back to the ClusterIP (kube-proxy requires the same sysctl). Per netns since 5.3.
@@ -268,7 +268,7 @@ Plan BuildPlan(const ClusterSpec& spec) {
     b.Add(SetLinkUp{n.netns, p.host_veth});
     // nftables Services: a pod that reaches itself through a ClusterIP is DNATed to its own address
     // and the bridge must send the frame back out the port it came in on (CNI bridge hairpinMode).
-    if (spec.proxy_mode == config::ProxyMode::kNftables && !spec.services.empty()) {
+    if (config::HasNftTables(spec.proxy_mode) && !spec.services.empty()) {
       b.Add(SetHairpin{n.netns, p.host_veth});
     }
     b.Add(AddAddress{p.netns, eth0, net::Prefix{p.ip, n.pod_cidr.len}});

@@ -1,0 +1,103 @@
+// lib/proxy/sock_lb — proxy_mode = "ebpf": the socket load balancer's maps as data, and where the
+// cluster's cgroup lives.
+//
+// The BPF programs (bpf/sock_lb.bpf.c) read five maps laid out as Cilium's bpf_sock.c lays them
+// out: a service map keyed by {VIP, port, protocol, slot} (slot 0 holds the backend count, the
+// service's id and its affinity timeout; slots 1..count hold a backend id each), a backend map by
+// id, and the data path's own affinity and reverse-NAT maps, which are never written from here.
+// SockLbMaps::Build() computes the first two from a spec; Diff() turns one state into the next as
+// an ordered list of map writes that never shows a program a slot without its backend or a count
+// larger than the slots written (backends first, then slots, then the count; removals after).
+// The loader (vnet/ebpf) only carries the ops out. Same input, same ops.
+//
+// Ids are stable across changes when Build() gets the previous maps: a service port keeps its id
+// (its counters and affinity entries stay), an endpoint that stays keeps its backend id (affinity
+// to it holds). A backend id belongs to one service port: an affinity entry whose id is gone has
+// lost its endpoint, which the program can see with one lookup.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lib/config/spec.h"
+#include "lib/net/ip.h"
+
+namespace mkn::proxy {
+
+// A service port as the socket LB sees it: {VIP, port, protocol}.
+struct SockLbKey {
+  net::Ipv4 vip;
+  int port = 0;
+  config::Protocol protocol = config::Protocol::kTcp;
+  auto operator<=>(const SockLbKey&) const = default;
+};
+
+struct SockLbService {
+  SockLbKey key;
+  uint32_t id = 0;                    // 1..; the counters' index
+  std::vector<uint32_t> backends;     // slot i+1 holds backends[i]
+  uint32_t affinity_timeout_s = 0;    // ClientIP affinity; 0 = none
+  int service = -1, port_index = -1;  // indices into the spec, for `get svc`
+  bool operator==(const SockLbService&) const = default;
+};
+
+struct SockLbBackend {
+  net::Ipv4 ip;
+  int port = 0;
+  config::Protocol protocol = config::Protocol::kTcp;
+  uint32_t service_id = 0;  // the one service port it serves
+  std::string pod;
+  bool operator==(const SockLbBackend&) const = default;
+};
+
+// One map write. kPutBackend: backends[id] = {ip, port}; kPutSlot: services[key, slot] =
+// backend_id; kPutService: services[key, 0] = {count, id, affinity}; kDeleteSlot /
+// kDeleteService / kDeleteBackend remove the entry.
+struct SockLbOp {
+  enum Kind { kPutBackend, kPutSlot, kPutService, kDeleteSlot, kDeleteService, kDeleteBackend };
+  Kind kind = kPutBackend;
+  SockLbKey key;
+  int slot = 0;
+  uint32_t id = 0;          // backend id (backend and slot ops) or service id (service ops)
+  net::Ipv4 ip;             // kPutBackend
+  int port = 0;             // kPutBackend
+  uint32_t count = 0;       // kPutService
+  uint32_t affinity_s = 0;  // kPutService
+  bool operator==(const SockLbOp&) const = default;
+};
+
+// "put backend 3 10.244.1.2:8080/TCP", "put slot 10.96.0.10:80/TCP #1 = 3", "put service
+// 10.96.0.10:80/TCP id 1 count 3 affinity 0", "delete slot ...", "delete backend 3": what the
+// tables in the test and `MKN_TRACE` show.
+std::string ToString(const SockLbOp& op);
+
+struct SockLbMaps {
+  std::vector<SockLbService> services;         // in spec order
+  std::map<uint32_t, SockLbBackend> backends;  // by id
+
+  // The maps `spec` wants (every ClusterIP service port; a NodePort's node port is served by the
+  // node's nftables table, docs/services-ebpf.md). With `previous`, ids that still name the same
+  // thing are kept and new ones take the lowest free id.
+  static SockLbMaps Build(const config::ClusterSpec& spec, const SockLbMaps* previous = nullptr);
+  const SockLbService* Find(const SockLbKey& key) const;
+};
+
+// The writes that turn `from` into `to` (from = {} for the first, full load).
+std::vector<SockLbOp> Diff(const SockLbMaps& from, const SockLbMaps& to);
+
+// The cgroup v2 mount point in a /proc/self/mountinfo text (the first "cgroup2" filesystem), or
+// nullopt when there is none (a cgroup v1-only machine: the mode cannot run).
+std::optional<std::string> Cgroup2Mount(std::string_view mountinfo);
+
+// The cluster's cgroup under that mount: <mount>/mkn-<cluster>-<netns>, where <netns> is the
+// inode of the network namespace `up` runs in (hex). The cgroup tree is the machine's, not the
+// sandbox's: two sandboxes may each run a lab of the same name, and this keeps their cgroups
+// apart; the state records the path, so `down` never recomputes it.
+std::string ClusterCgroupPath(std::string_view mount, std::string_view cluster,
+                              uint64_t netns_inode);
+
+}  // namespace mkn::proxy

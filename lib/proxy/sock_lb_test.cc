@@ -1,0 +1,215 @@
+#include "lib/proxy/sock_lb.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "lib/config/mutate.h"
+#include "lib/config/toml/load.h"
+
+namespace mkn::proxy {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::ElementsAreArray;
+
+// Two nodes; web (3 pods, a named target port) behind a ClusterIP with affinity and a NodePort,
+// dns (UDP, 2 pods), and a service without endpoints.
+constexpr char kLab[] = R"(
+[cluster]
+name = "lb"
+proxy_mode = "ebpf"
+nodes = 2
+[[deployment]]
+name = "web"
+replicas = 3
+  [deployment.template]
+  labels = { app = "web" }
+  [[deployment.template.container]]
+  name = "echo"
+  app = "http-echo"
+  ports = [{ name = "http", port = 8080 }]
+[[deployment]]
+name = "dns"
+replicas = 2
+  [deployment.template]
+  labels = { app = "dns" }
+  [[deployment.template.container]]
+  name = "echo"
+  app = "udp-echo"
+  ports = [{ name = "dns", port = 5353, protocol = "UDP" }]
+[[service]]
+name = "web"
+cluster_ip = "10.96.0.10"
+selector = { app = "web" }
+session_affinity = "ClientIP"
+affinity_timeout = 600
+  [[service.port]]
+  port = 80
+  target_port = "http"
+[[service]]
+name = "web-np"
+type = "NodePort"
+cluster_ip = "10.96.0.11"
+selector = { app = "web" }
+  [[service.port]]
+  port = 80
+  target_port = 8080
+  node_port = 30080
+[[service]]
+name = "dns"
+cluster_ip = "10.96.0.53"
+selector = { app = "dns" }
+  [[service.port]]
+  port = 53
+  target_port = "dns"
+  protocol = "UDP"
+[[service]]
+name = "empty"
+cluster_ip = "10.96.0.99"
+selector = { app = "nothing" }
+  [[service.port]]
+  port = 80
+)";
+
+config::ClusterSpec Lab() {
+  config::LoadResult r = config::Load(kLab, "lab.toml");
+  EXPECT_TRUE(r.spec) << r.diags.FormatAll();
+  return r.spec ? *r.spec : config::ClusterSpec{};
+}
+
+std::vector<std::string> Text(const std::vector<SockLbOp>& ops) {
+  std::vector<std::string> out;
+  for (const SockLbOp& op : ops) out.push_back(ToString(op));
+  return out;
+}
+
+TEST(SockLb, FullLoadWritesBackendsThenSlotsThenCounts) {
+  const config::ClusterSpec spec = Lab();
+  const SockLbMaps m = SockLbMaps::Build(spec);
+  ASSERT_EQ(m.services.size(), 4u);
+  std::vector<std::string> want;
+  // Pods' addresses in the order the spec places them.
+  std::vector<std::string> web, dns;
+  for (int e : spec.services[0].endpoints) web.push_back(spec.pods[e].ip.ToString());
+  for (int e : spec.services[2].endpoints) dns.push_back(spec.pods[e].ip.ToString());
+  ASSERT_EQ(web.size(), 3u);
+  ASSERT_EQ(dns.size(), 2u);
+  for (int i = 0; i < 3; ++i)
+    want.push_back("put backend " + std::to_string(i + 1) + " " + web[i] + ":8080/TCP");
+  for (int i = 0; i < 3; ++i)
+    want.push_back("put backend " + std::to_string(i + 4) + " " + web[i] + ":8080/TCP");
+  for (int i = 0; i < 2; ++i)
+    want.push_back("put backend " + std::to_string(i + 7) + " " + dns[i] + ":5353/UDP");
+  for (int i = 0; i < 3; ++i)
+    want.push_back("put slot 10.96.0.10:80/TCP #" + std::to_string(i + 1) + " = " +
+                   std::to_string(i + 1));
+  want.push_back("put service 10.96.0.10:80/TCP id 1 count 3 affinity 600");
+  for (int i = 0; i < 3; ++i)
+    want.push_back("put slot 10.96.0.11:80/TCP #" + std::to_string(i + 1) + " = " +
+                   std::to_string(i + 4));
+  want.push_back("put service 10.96.0.11:80/TCP id 2 count 3 affinity 0");
+  want.push_back("put slot 10.96.0.53:53/UDP #1 = 7");
+  want.push_back("put slot 10.96.0.53:53/UDP #2 = 8");
+  want.push_back("put service 10.96.0.53:53/UDP id 3 count 2 affinity 0");
+  // No endpoints: the service is there with count 0, so the program refuses the connect.
+  want.push_back("put service 10.96.0.99:80/TCP id 4 count 0 affinity 0");
+  EXPECT_THAT(Text(Diff({}, m)), ElementsAreArray(want));
+}
+
+TEST(SockLb, SameSpecSameMapsNoOps) {
+  const config::ClusterSpec spec = Lab();
+  const SockLbMaps a = SockLbMaps::Build(spec);
+  const SockLbMaps b = SockLbMaps::Build(spec, &a);
+  EXPECT_EQ(a.services, b.services);
+  EXPECT_EQ(a.backends, b.backends);
+  EXPECT_TRUE(Diff(a, b).empty());
+}
+
+// Table: a change of the spec and the exact writes it takes, ids kept.
+TEST(SockLb, DeltasKeepIds) {
+  const config::ClusterSpec spec = Lab();
+  const SockLbMaps before = SockLbMaps::Build(spec);
+  const std::string web0 = spec.pods[spec.services[0].endpoints[0]].name;
+  const std::string web2 = spec.pods[spec.services[0].endpoints[2]].name;
+  const std::string dns1 = spec.pods[spec.services[2].endpoints[1]].name;
+  struct Case {
+    std::string name;
+    std::vector<std::string> killed;
+    std::vector<std::string> ops;
+  };
+  const std::vector<Case> cases = {
+      {"the last web pod goes: its two backends and the slots past the new count",
+       {web2},
+       {"put service 10.96.0.10:80/TCP id 1 count 2 affinity 600",
+        "delete slot 10.96.0.10:80/TCP #3", "put service 10.96.0.11:80/TCP id 2 count 2 affinity 0",
+        "delete slot 10.96.0.11:80/TCP #3", "delete backend 3", "delete backend 6"}},
+      {"the first web pod goes: the slots move up, the others keep their ids",
+       {web0},
+       {"put slot 10.96.0.10:80/TCP #1 = 2", "put slot 10.96.0.10:80/TCP #2 = 3",
+        "put service 10.96.0.10:80/TCP id 1 count 2 affinity 600",
+        "delete slot 10.96.0.10:80/TCP #3", "put slot 10.96.0.11:80/TCP #1 = 5",
+        "put slot 10.96.0.11:80/TCP #2 = 6",
+        "put service 10.96.0.11:80/TCP id 2 count 2 affinity 0", "delete slot 10.96.0.11:80/TCP #3",
+        "delete backend 1", "delete backend 4"}},
+      {"a dns pod goes",
+       {dns1},
+       {"put service 10.96.0.53:53/UDP id 3 count 1 affinity 0", "delete slot 10.96.0.53:53/UDP #2",
+        "delete backend 8"}},
+  };
+  for (const Case& c : cases) {
+    const config::ClusterSpec next = config::WithoutEndpoints(spec, c.killed);
+    const SockLbMaps after = SockLbMaps::Build(next, &before);
+    EXPECT_THAT(Text(Diff(before, after)), ElementsAreArray(c.ops)) << c.name;
+    // And back: the pod returns with the lowest free id, which is the one it had.
+    const SockLbMaps again = SockLbMaps::Build(spec, &after);
+    EXPECT_EQ(again.backends, before.backends) << c.name;
+  }
+}
+
+TEST(SockLb, ServiceIdsSurviveAnotherServiceGoing) {
+  config::ClusterSpec spec = Lab();
+  const SockLbMaps before = SockLbMaps::Build(spec);
+  spec.services.erase(spec.services.begin());  // "web" goes
+  const SockLbMaps after = SockLbMaps::Build(spec, &before);
+  ASSERT_EQ(after.services.size(), 3u);
+  EXPECT_EQ(after.services[0].id, 2u);  // web-np
+  EXPECT_EQ(after.services[1].id, 3u);  // dns
+  EXPECT_THAT(Text(Diff(before, after)),
+              ElementsAre("delete service 10.96.0.10:80/TCP", "delete slot 10.96.0.10:80/TCP #1",
+                          "delete slot 10.96.0.10:80/TCP #2", "delete slot 10.96.0.10:80/TCP #3",
+                          "delete backend 1", "delete backend 2", "delete backend 3"));
+}
+
+TEST(SockLb, Cgroup2MountFromMountinfo) {
+  struct Case {
+    std::string name, mountinfo;
+    std::optional<std::string> want;
+  };
+  const std::vector<Case> cases = {
+      {"hybrid: v1 controllers and cgroup2 at unified",
+       "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
+       "32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu\n"
+       "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n",
+       "/sys/fs/cgroup/unified"},
+      {"unified: cgroup2 at /sys/fs/cgroup, optional fields",
+       "35 24 0:30 / /sys/fs/cgroup rw,nosuid shared:9 - cgroup2 cgroup2 rw,nsdelegate\n",
+       "/sys/fs/cgroup"},
+      {"a bind of a subtree is no root", "35 24 0:30 /user.slice /mnt/x rw - cgroup2 cgroup2 rw\n",
+       std::nullopt},
+      {"v1 only", "32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu\n",
+       std::nullopt},
+      {"empty", "", std::nullopt},
+  };
+  for (const Case& c : cases) EXPECT_EQ(Cgroup2Mount(c.mountinfo), c.want) << c.name;
+}
+
+TEST(SockLb, ClusterCgroupPath) {
+  EXPECT_EQ(ClusterCgroupPath("/sys/fs/cgroup/unified", "svc", 0xf0000098),
+            "/sys/fs/cgroup/unified/mkn-svc-f0000098");
+}
+
+}  // namespace
+}  // namespace mkn::proxy
