@@ -67,12 +67,13 @@ declare -A below=(
   [proxy]="kernel"
   [geneve]="kernel"
   [edge]="kernel"
+  [ebpf]="kernel"
   [cni]="kernel"
   [bgp]="kernel"
-  [cluster]="kernel apps proxy geneve edge cni bgp"
-  [capture]="kernel apps proxy geneve edge cni bgp cluster"
-  [graph]="kernel apps proxy geneve edge cni bgp cluster"
-  [cni/verify]="kernel apps proxy geneve edge cni bgp cluster"
+  [cluster]="kernel apps proxy geneve edge ebpf cni bgp"
+  [capture]="kernel apps proxy geneve edge ebpf cni bgp cluster"
+  [graph]="kernel apps proxy geneve edge ebpf cni bgp cluster"
+  [cni/verify]="kernel apps proxy geneve edge ebpf cni bgp cluster"
 )
 for f in "${sources[@]}"; do
   [[ $f == vnet/* ]] || continue
