@@ -28,6 +28,9 @@ packages=(
   libtins-dev libssl-dev libcli11-dev nlohmann-json3-dev
   # capture and trace: libpcap compiles their filters (tcpdump's syntax)
   libpcap-dev
+  # proxy_mode = "ebpf": the programs built with clang -target bpf, their skeleton made by bpftool
+  # (which also shows what is loaded: README), loaded by libbpf
+  clang libbpf-dev bpftool
   # what the README's walkthrough runs in a lab
   iproute2 iputils-ping tcpdump tshark curl util-linux procps iperf3 nftables containernetworking-plugins
   # network = "bgp": the BGP speakers (BIRD 2: bird, birdc) in every node and router of a lab

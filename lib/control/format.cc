@@ -201,7 +201,11 @@ std::string ServicesTable(const ServicesAnswer& a) {
     if (s.lab_algorithm.empty()) continue;
     StrAppend(&notes, "* ", s.name, ": the lab asks for ", s.lab_algorithm,
               ", which proxy_mode = \"", a.proxy_mode, "\" cannot serve; it serves ", s.algorithm,
-              " (", s.lab_algorithm, " needs proxy_mode = \"userspace\")\n");
+              " (", s.lab_algorithm, " needs proxy_mode = \"userspace\"",
+              s.lab_algorithm == "round-robin" || s.lab_algorithm == "source-hash"
+                  ? " or \"nftables\""
+                  : "",
+              ")\n");
   }
   // What no service's row can show: a node's proxy that dropped, evicted or failed. A line only
   // then, so a healthy cluster's table stays the table.
@@ -231,8 +235,12 @@ std::string ProxyText(const ServicesAnswer& a) {
   }
   std::vector<std::vector<std::string>> rows;
   std::string head;
-  if (a.proxy_mode == "nftables") {
-    head = "proxy_mode = \"nftables\": the kernel translates; its counters in each node's netns\n";
+  if (a.proxy_mode == "nftables" || a.proxy_mode == "ebpf") {
+    head = a.proxy_mode == "nftables"
+               ? "proxy_mode = \"nftables\": the kernel translates; its counters in each node's "
+                 "netns\n"
+               : "proxy_mode = \"ebpf\": pods' sockets are translated at connect() (get svc's NEW "
+                 "counts them, from the maps); the rest by each node's nftables table:\n";
     rows.push_back({"NODE", "FLOWS", "MAX", "EARLY DROPS", "DROPS", "INSERT FAILED", "REASM REQDS",
                     "REASM OKS", "REASM FAILS", "IN DISCARDS"});
   } else {

@@ -51,20 +51,22 @@ json StateObject(const ClusterState& s) {
                     {"containers", cs}});
     if (!p.error.empty()) pods.back()["error"] = p.error;
   }
-  return json{{"cluster", s.cluster},
-              {"lab", s.lab},
-              {"phase", s.phase},
-              {"network", s.network},
-              {"marker", s.marker},
-              {"pid", s.owner.pid},
-              {"pid_start", s.owner.start_time},
-              {"started_at", s.started_at},
-              {"ready_ms", s.ready_ms},
-              {"underlay", s.underlay},
-              {"routers", routers},
-              {"speakers", speakers},
-              {"nodes", nodes},
-              {"pods", pods}};
+  json root{{"cluster", s.cluster},
+            {"lab", s.lab},
+            {"phase", s.phase},
+            {"network", s.network},
+            {"marker", s.marker},
+            {"pid", s.owner.pid},
+            {"pid_start", s.owner.start_time},
+            {"started_at", s.started_at},
+            {"ready_ms", s.ready_ms},
+            {"underlay", s.underlay},
+            {"routers", routers},
+            {"speakers", speakers},
+            {"nodes", nodes},
+            {"pods", pods}};
+  if (!s.cgroup.empty()) root["cgroup"] = s.cgroup;
+  return root;
 }
 
 }  // namespace
@@ -93,6 +95,7 @@ absl::StatusOr<ClusterState> StateFromJson(std::string_view text) {
     s.started_at = j.value("started_at", int64_t{0});
     s.ready_ms = j.value("ready_ms", int64_t{0});
     s.underlay = j.at("underlay");
+    s.cgroup = j.value("cgroup", "");
     for (const json& r : j.value("routers", json::array()))
       s.routers.push_back({r.at("name"), r.at("netns")});
     for (const json& sp : j.value("speakers", json::array())) {

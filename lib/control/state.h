@@ -71,6 +71,9 @@ struct ClusterState {
   std::string underlay;                // "" with a routed underlay
   std::vector<RouterState> routers;    // a routed underlay's ToRs, then its spine
   std::vector<SpeakerState> speakers;  // network = "bgp"
+  // proxy_mode = "ebpf": the cluster's cgroup v2 (vnet/ebpf/cgroup), recorded before its programs
+  // are attached, so that `down` after a SIGKILL removes it; "" in the other modes.
+  std::string cgroup;
   std::vector<NodeState> nodes;
   std::vector<PodState> pods;
 

@@ -1,5 +1,6 @@
 #include "vnet/cluster/client.h"
 
+#include <fcntl.h>
 #include <sched.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 #include "lib/strings/str_cat.h"
 #include "vnet/cni/exec.h"
 #include "vnet/cni/runtime.h"
+#include "vnet/ebpf/cgroup.h"
 #include "vnet/kernel/errors.h"
 #include "vnet/kernel/netns.h"
 
@@ -155,6 +157,13 @@ absl::Status EnterNetnsOf(const ClusterState& s, const std::string& name) {
   }
   absl::StatusOr<Fd> fd = OpenNetns(ns);
   if (!fd.ok()) return AsRuntimeFailure(fd.status());
+  // proxy_mode = "ebpf": a command in a pod joins the cluster's cgroup, as a container does, so its
+  // sockets are load-balanced by the programs there.
+  if (!s.cgroup.empty() && s.FindPod(name) != nullptr) {
+    Fd procs(::open(CgroupProcsFile(s.cgroup).c_str(), O_WRONLY | O_CLOEXEC));
+    if (!procs.valid() || ::write(procs.get(), "0", 1) != 1)
+      return AsRuntimeFailure(KernelError(errno, StrCat("join cgroup ", s.cgroup)));
+  }
   if (::setns(fd->get(), CLONE_NEWNET) < 0)
     return AsRuntimeFailure(KernelError(errno, StrCat("enter ", ns)));
   return absl::OkStatus();

@@ -100,6 +100,8 @@ absl::StatusOr<TeardownReport> RemoveFromState(const ClusterState& s) {
   // A CNI lab: DEL of every attachment from the cached results, while the namespaces still exist.
   CniTeardownReport cni = CniTeardown(s.cluster);
   MKN_ASSIGN_OR_RETURN(TeardownReport r, Teardown(NetnsOf(s), s.marker));
+  // proxy_mode = "ebpf": the programs went with the killed process (no pins); its cgroup is left.
+  if (!s.cgroup.empty()) MKN_RETURN_IF_ERROR(RemoveLabCgroup(s.cgroup, s.marker));
   AddCniReport(cni, r);
   if (s.network.rfind("cni", 0) == 0) HeldAsPluginLeaks(r);  // "cni/host-gw", ... (StateFromSpec)
   MKN_RETURN_IF_ERROR(RemoveStateDir(s.cluster));
@@ -295,6 +297,8 @@ absl::StatusOr<std::unique_ptr<RunningCluster>> RunningCluster::UpOrUndo(
   impl.spec = live;
   if (spec.cni_mode) rc->SyncStatePods();
   rc->StartNftTables();
+  // Before any container: they start in the cluster's cgroup, with the programs on it.
+  if (absl::Status s = rc->StartSockLb(); !s.ok()) return fail(s);
   impl.apps = std::make_unique<AppServer>(impl.logs);
   for (AppSocket& a : impl.applied.apps) {
     const config::PodSpec* pod = live.FindPod(a.app.pod);
@@ -404,6 +408,8 @@ absl::StatusOr<TeardownReport> RunningCluster::Down() {
   };
   absl::StatusOr<TeardownReport> r = Teardown(NetnsOf(state_), state_.marker);
   if (!r.ok()) return with_warnings(r.status());  // the state stays: `down` can try again
+  // The programs detach with their links; the cgroup goes once its processes have (stopped above).
+  if (absl::Status s = StopSockLb(); !s.ok()) return with_warnings(s);
   AddCniReport(cni, *r);
   if (impl_->spec.cni_mode) HeldAsPluginLeaks(*r);
   r->warnings.insert(r->warnings.end(), warnings.begin(), warnings.end());
@@ -518,8 +524,9 @@ absl::Status RunningCluster::StartCommands(const std::vector<plan::StartCommand>
         {"POD_IP", pod->ip.ToString()},
         {"NODE_NAME", spec.nodes[pod->node].name}};
     env.insert(env.end(), c.env.begin(), c.env.end());
-    absl::StatusOr<ChildProcess> child = Spawn(impl.applied.netns.at(c.ns).get(), c.argv, env,
-                                               StrCat(dir, "/", c.container, ".log"));
+    absl::StatusOr<ChildProcess> child =
+        Spawn(impl.applied.netns.at(c.ns).get(), c.argv, env, StrCat(dir, "/", c.container, ".log"),
+              impl.cgroup_procs.get());
     if (!child.ok()) {
       return absl::Status(child.status().code(), StrCat("pod ", c.pod, ": container ", c.container,
                                                         ": ", child.status().message()));
@@ -692,15 +699,15 @@ absl::Status RunningCluster::RefreshServices(const std::vector<int>* changed) {
     }
   }
   // Only what changed, one transaction per node: no packet sees half a change.
-  if (spec.proxy_mode == config::ProxyMode::kNftables) MKN_RETURN_IF_ERROR(SyncNftTables(changed));
+  if (config::HasNftTables(spec.proxy_mode)) MKN_RETURN_IF_ERROR(SyncNftTables(changed));
+  if (spec.proxy_mode == config::ProxyMode::kEbpf) MKN_RETURN_IF_ERROR(SyncSockLb());
   return absl::OkStatus();
 }
 
 absl::Status RunningCluster::FlushFlowsTo(const std::vector<net::Ipv4>& ips) {
   // Userspace: Nat::ReplaceEndpoints has flushed them. nftables: the kernel's table, node by node.
   Impl& impl = *impl_;
-  if (impl.spec.proxy_mode != config::ProxyMode::kNftables || impl.spec.services.empty() ||
-      ips.empty()) {
+  if (!config::HasNftTables(impl.spec.proxy_mode) || impl.spec.services.empty() || ips.empty()) {
     return absl::OkStatus();
   }
   for (const config::NodeSpec& n : impl.spec.nodes) {

@@ -120,6 +120,12 @@ class RunningCluster {
                           const std::vector<std::string>& added);
   // nftables mode: the kernel forgets the flows whose replies came from these (dead) pods.
   absl::Status FlushFlowsTo(const std::vector<net::Ipv4>& ips);
+  // proxy_mode = "ebpf" (cluster_ebpf.cc): make the cluster's cgroup (recorded in the state
+  // first), load and attach the programs, write the maps; bring the maps and the allowed pod
+  // namespaces in step with the spec; detach and remove the cgroup (down).
+  absl::Status StartSockLb();
+  absl::Status SyncSockLb();
+  absl::Status StopSockLb();
   // nftables mode (cluster_nft.cc). At up: remember the table the plan wrote in each node, and
   // open logs/nftables.log.
   void StartNftTables();

@@ -15,11 +15,14 @@
 #include "lib/config/spec.h"
 #include "lib/plan/plan.h"
 #include "lib/proxy/nft_table.h"
+#include "lib/proxy/sock_lb.h"
 #include "vnet/apps/apps.h"
 #include "vnet/cluster/applier.h"
 #include "vnet/cluster/cluster.h"
 #include "vnet/cluster/control.h"
 #include "vnet/cni/runtime.h"
+#include "vnet/ebpf/cgroup.h"
+#include "vnet/ebpf/sock_lb.h"
 #include "vnet/edge/ingress.h"
 #include "vnet/geneve/pump.h"
 #include "vnet/kernel/fd.h"
@@ -50,6 +53,14 @@ struct RunningCluster::Impl {
   std::vector<proxy::NftTable> nft;
   std::vector<std::optional<NftContext>> nft_ctx;  // one per node, made inside it (none: RunNft)
   std::string nft_log;
+  // proxy_mode = "ebpf" (cluster_ebpf.cc): the cluster's cgroup, the programs attached to it, the
+  // maps as this process last wrote them, the pods whose netns the programs translate, and the
+  // cgroup's cgroup.procs open for Spawn.
+  std::optional<LabCgroup> cgroup;
+  std::unique_ptr<SockLb> sock_lb;
+  proxy::SockLbMaps sock_lb_maps;
+  std::map<std::string, uint64_t> sock_lb_pods;  // pod -> its netns inode
+  Fd cgroup_procs;
 };
 
 // A network = "bgp" lab's plan in three (cluster_bgp.cc): `plan` keeps what comes before its

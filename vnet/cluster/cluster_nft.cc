@@ -78,7 +78,7 @@ void RunningCluster::StartNftTables() {
   Impl& impl = *impl_;
   impl.nft.clear();
   const config::ClusterSpec& spec = impl.spec;
-  if (spec.proxy_mode != config::ProxyMode::kNftables || spec.services.empty()) return;
+  if (!config::HasNftTables(spec.proxy_mode) || spec.services.empty()) return;
   // Made 0600 like every log of the state directory; if it cannot be, there is no log.
   impl.nft_log = impl.logs.empty() ? "" : impl.logs + "/nftables.log";
   if (!impl.nft_log.empty() && !CreatePrivateFile(impl.nft_log).ok()) impl.nft_log.clear();
@@ -160,7 +160,7 @@ absl::Status RunningCluster::SyncNftTables(const std::vector<int>* changed) {
 absl::StatusOr<control::ResyncAnswer> RunningCluster::ResyncNftTables(bool check_only) {
   Impl& impl = *impl_;
   const config::ClusterSpec& spec = impl.spec;
-  if (spec.proxy_mode != config::ProxyMode::kNftables) {
+  if (!config::HasNftTables(spec.proxy_mode)) {
     return absl::FailedPreconditionError(
         "resync: this cluster's proxy_mode is \"userspace\": no node has an nftables table (the "
         "userspace proxy's service table lives in its process)");

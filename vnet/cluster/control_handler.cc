@@ -132,8 +132,9 @@ class ControlHandler {
     std::lock_guard<std::mutex> l(impl_.mu);
     control::ServicesAnswer a = control::ServicesFromSpec(impl_.spec);
     AddProxyCounters(a);
-    if (impl_.spec.proxy_mode == config::ProxyMode::kNftables && !impl_.spec.services.empty())
+    if (config::HasNftTables(impl_.spec.proxy_mode) && !impl_.spec.services.empty())
       MKN_RETURN_IF_ERROR(AddNftCounters(a));
+    AddSockLbCounters(a);
     return a;
   }
 
@@ -217,7 +218,7 @@ class ControlHandler {
     if (!r.node.empty() && spec.FindNode(r.node) == nullptr)
       return control::NoSuch("node", r.node, spec.name, NamesOf(spec.nodes));
     control::ConntrackAnswer a;
-    if (!impl_.proxy && spec.proxy_mode == config::ProxyMode::kNftables && !spec.services.empty()) {
+    if (!impl_.proxy && config::HasNftTables(spec.proxy_mode) && !spec.services.empty()) {
       MKN_RETURN_IF_ERROR(AddKernelFlows(r.node, a));
       return a;
     }
@@ -285,6 +286,23 @@ class ControlHandler {
     }
     for (const ProxyNodeStats& n : stats.nodes) a.nodes.push_back({n.node, NatNodeOf(n), {}});
     a.proxy_error = stats.pump_error;
+  }
+
+  // ebpf: the connect()/sendmsg() calls the programs translated are new flows of the port (added to
+  // what the node tables counted for traffic from outside the pods' sockets), the calls they
+  // refused for want of endpoints its no_endpoints drops; from the maps' counters.
+  void AddSockLbCounters(control::ServicesAnswer& a) const {
+    if (!impl_.sock_lb) return;
+    for (const proxy::SockLbService& s : impl_.sock_lb_maps.services) {
+      if (s.service < 0 || static_cast<size_t>(s.service) >= a.services.size()) continue;
+      control::ServiceInfo& info = a.services[s.service];
+      if (s.port_index < 0 || static_cast<size_t>(s.port_index) >= info.ports.size()) continue;
+      control::ServicePortInfo& p = info.ports[s.port_index];
+      if (!p.counters) p.counters = control::PortCounters{};
+      const SockLbCounters c = impl_.sock_lb->ServiceCounters(s.id);
+      p.counters->new_flows += c.translated;
+      if (c.refused > 0) p.counters->drops["no_endpoints"] += c.refused;
+    }
   }
 
   // nftables: new flows from the counters of each port's service-ips and service-nodeports

@@ -6,8 +6,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "absl/strings/str_join.h"
 #include "lib/net/naming.h"
@@ -107,7 +109,14 @@ absl::Status RemoveLabCgroup(const std::string& path, const std::string& marker)
                                                 net::kCgroupMarkerXattr, " = ", marker,
                                                 ": not this cluster's, not touched"));
   }
-  if (::rmdir(path.c_str()) < 0) {
+  // Processes on their way out (a container SIGKILLed with its owner) still hold it for a moment:
+  // a short, bounded wait for them.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (::rmdir(path.c_str()) < 0 && errno == EBUSY &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (::access(path.c_str(), F_OK) == 0 && ::rmdir(path.c_str()) < 0) {
     if (errno == ENOENT) return absl::OkStatus();
     if (errno == EBUSY) {
       std::vector<pid_t> pids = CgroupProcs(path);

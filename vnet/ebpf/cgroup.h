@@ -49,7 +49,8 @@ std::vector<pid_t> CgroupProcs(const std::string& path);
 // Removes the cluster's cgroup at `path` (as the state recorded it): OK if it is already gone.
 // FailedPrecondition, touching nothing, if `path` is not a direct child of a cgroup2 mount or does
 // not carry `marker`; FailedPrecondition naming the pids if processes are still inside (rmdir's
-// EBUSY). Needs CAP_SYS_ADMIN over the cgroup tree.
+// EBUSY) after a wait of up to 2 s for those on their way out. Needs CAP_SYS_ADMIN over the cgroup
+// tree.
 absl::Status RemoveLabCgroup(const std::string& path, const std::string& marker);
 
 // The path to write a pid to, to move it into the cgroup: <path>/cgroup.procs.

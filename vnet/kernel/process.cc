@@ -68,7 +68,7 @@ bool IsAlive(const ChildProcess& p) {
 
 absl::StatusOr<ChildProcess> Spawn(int netns_fd, const std::vector<std::string>& argv,
                                    const std::vector<std::pair<std::string, std::string>>& env,
-                                   const std::string& log_path) {
+                                   const std::string& log_path, int cgroup_procs_fd) {
   if (argv.empty()) return absl::InvalidArgumentError("empty command");
   // Everything the child needs is built before fork: after it, only async-signal-safe calls.
   std::vector<std::string> env_strings;
@@ -113,6 +113,8 @@ absl::StatusOr<ChildProcess> Spawn(int netns_fd, const std::vector<std::string>&
     ::setsid();
     int err = 0;
     if (::setns(netns_fd, CLONE_NEWNET) < 0) err = errno;
+    // "0" is the writer itself: the child, before exec.
+    if (err == 0 && cgroup_procs_fd >= 0 && ::write(cgroup_procs_fd, "0", 1) != 1) err = errno;
     int devnull = ::open("/dev/null", O_RDONLY);
     if (err == 0) {
       ::dup2(devnull, 0);

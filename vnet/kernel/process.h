@@ -30,9 +30,12 @@ struct ChildProcess {
 // `netns_fd` is no netns; NotFound if the program or the log's directory is not there;
 // PermissionDenied if the program may not be run or the log not written; Unavailable if fork or
 // pipe run out (EAGAIN, EMFILE). Needs CAP_SYS_ADMIN to enter another netns.
+// With `cgroup_procs_fd` (an fd open for writing on a cgroup v2's cgroup.procs, proxy_mode =
+// "ebpf") the child moves itself into that cgroup before exec, so every socket it and its children
+// open is seen by the programs attached there; that write's errors come back the same way.
 absl::StatusOr<ChildProcess> Spawn(int netns_fd, const std::vector<std::string>& argv,
                                    const std::vector<std::pair<std::string, std::string>>& env,
-                                   const std::string& log_path);
+                                   const std::string& log_path, int cgroup_procs_fd = -1);
 
 // 0 if the process does not exist (or /proc says something unexpected): never an error, since a
 // process may vanish between any two calls.

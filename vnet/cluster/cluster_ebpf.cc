@@ -1,0 +1,81 @@
+// proxy_mode = "ebpf": the socket load balancer kept in step with the spec.
+//
+// At up (StartSockLb, before any container starts): the cluster's cgroup is made beneath the
+// cgroup2 mount and its path written to the state before the programs are attached, so a `down`
+// after SIGKILL finds it; the programs attach to it (bpf_links owned by this process); each pod's
+// netns is allowed by cookie; the maps get the full load lib/proxy/sock_lb computes. Containers
+// and `exec` join the cgroup (Spawn's cgroup.procs fd; client.cc), so their sockets are
+// translated. What no pod process of the lab opens (NodePort from the underlay, the edge's
+// upstreams, this process's own sockets in pods) goes through the node's nftables table, which
+// this mode keeps as the nftables mode does (config::HasNftTables).
+//
+// A kill or scale (SyncSockLb): the maps get the delta to the next spec (ids kept, so affinity to
+// a pod that stays holds), and new pods' namespaces are allowed. At down (StopSockLb): the links
+// are destroyed with the programs, then the cgroup is removed (its processes were stopped before).
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <map>
+#include <string>
+#include <utility>
+
+#include "lib/proxy/sock_lb.h"
+#include "lib/status/status.h"
+#include "lib/strings/str_cat.h"
+#include "vnet/cluster/cluster.h"
+#include "vnet/cluster/cluster_impl.h"
+#include "vnet/cluster/state.h"
+#include "vnet/kernel/errors.h"
+
+namespace mkn::vnet {
+
+absl::Status RunningCluster::StartSockLb() {
+  Impl& impl = *impl_;
+  const config::ClusterSpec& spec = impl.spec;
+  if (spec.proxy_mode != config::ProxyMode::kEbpf) return absl::OkStatus();
+  MKN_ASSIGN_OR_RETURN(LabCgroup cg, LabCgroup::Create(spec.name, spec.marker));
+  state_.cgroup = cg.path();
+  MKN_RETURN_IF_ERROR(WriteState(state_));
+  impl.cgroup_procs = Fd(::open(CgroupProcsFile(cg.path()).c_str(), O_WRONLY | O_CLOEXEC));
+  if (!impl.cgroup_procs.valid())
+    return KernelError(errno, StrCat("open ", CgroupProcsFile(cg.path())));
+  MKN_ASSIGN_OR_RETURN(impl.sock_lb, SockLb::Load(cg.fd()));
+  impl.cgroup = std::move(cg);
+  return SyncSockLb();
+}
+
+absl::Status RunningCluster::SyncSockLb() {
+  Impl& impl = *impl_;
+  if (!impl.sock_lb) return absl::OkStatus();
+  const config::ClusterSpec& spec = impl.spec;
+  // Each pod's netns by inode: a pod made again under the same name has a new netns to allow. A
+  // pod gone: its netns is gone with its cookie, which the kernel never hands out again; the entry
+  // only takes a slot of mkn_netns until down.
+  std::map<std::string, uint64_t> now;
+  for (const config::PodSpec& p : spec.pods) {
+    auto ns = impl.applied.netns.find(p.netns);
+    if (ns == impl.applied.netns.end()) continue;
+    struct stat sb {};
+    if (::fstat(ns->second.get(), &sb) < 0) return KernelError(errno, StrCat("stat ", p.netns));
+    now[p.name] = sb.st_ino;
+    auto it = impl.sock_lb_pods.find(p.name);
+    if (it != impl.sock_lb_pods.end() && it->second == sb.st_ino) continue;
+    MKN_RETURN_IF_ERROR(impl.sock_lb->Allow(ns->second.get()));
+  }
+  impl.sock_lb_pods = std::move(now);
+  proxy::SockLbMaps next = proxy::SockLbMaps::Build(spec, &impl.sock_lb_maps);
+  MKN_RETURN_IF_ERROR(impl.sock_lb->Apply(proxy::Diff(impl.sock_lb_maps, next)));
+  impl.sock_lb_maps = std::move(next);
+  return absl::OkStatus();
+}
+
+absl::Status RunningCluster::StopSockLb() {
+  Impl& impl = *impl_;
+  impl.sock_lb.reset();  // the links go: the kernel detaches the programs
+  impl.cgroup_procs.Reset();
+  impl.cgroup.reset();
+  if (state_.cgroup.empty()) return absl::OkStatus();
+  return RemoveLabCgroup(state_.cgroup, state_.marker);
+}
+
+}  // namespace mkn::vnet
