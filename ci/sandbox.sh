@@ -165,6 +165,31 @@ if (umask 077 && mkdir -p "$RECORDS" && live_sandboxes >/dev/null &&
 else
   echo "$ME: could not record this sandbox in $RECORDS: --join will not find it" >&2
 fi
+# proxy_mode = "ebpf" makes a cgroup in the machine's cgroup2 tree, mkn-<cluster>-<netns inode in
+# hex> (the inode of the namespace `up` runs in: this sandbox's), which no namespace of the sandbox
+# holds. Its programs go with the lab's process (nothing is pinned), but when the sandbox ends with
+# a lab still up (a failed test, a timeout) the directory would stay: a watcher outside the sandbox
+# removes, once it is gone, the empty cgroups named for its netns. Detached from every stream, so
+# nothing waits for it.
+cgroup2=$(awk '$9 == "cgroup2" {print $5; exit}' /proc/self/mountinfo)
+if [[ -n "$cgroup2" ]]; then
+  (
+    exec </dev/null >/dev/null 2>&1
+    ino="" host_ino=$(stat -L -c %i /proc/self/ns/net)
+    while kill -0 "$$" 2>/dev/null; do
+      # unshare enters the new namespaces itself, then forks the sandbox's first process.
+      if [[ -z "$ino" && "$(cat "/proc/$$/comm" 2>/dev/null)" == unshare ]]; then
+        ino=$(stat -L -c %i "/proc/$$/ns/net" 2>/dev/null || true)
+        [[ "$ino" != "$host_ino" ]] || ino=""  # not yet
+      fi
+      if [[ -n "$ino" ]]; then sleep 0.5; else sleep 0.02; fi
+    done
+    [[ -n "$ino" ]] || exit 0
+    for d in "$cgroup2"/mkn-*-"$(printf %x "$ino")"; do
+      [[ -d "$d" ]] && rmdir "$d" 2>/dev/null || true
+    done
+  ) &
+fi
 exec unshare --net --mount --propagation private --pid --fork --kill-child --mount-proc -- \
   bash -c 'set -e
     mkdir -p /run/netns /run/minikube-net '"$RECORDS"'

@@ -2,7 +2,7 @@
 # End-to-end tests of Services (ctest label e2e): examples/services/lab.toml brought up in a given
 # proxy mode, probed with real packets (curl, bash /dev/udp, tcpdump) and checked clean afterwards.
 #
-#   examples/services/e2e_test.sh CASE      CASE: userspace nftables
+#   examples/services/e2e_test.sh CASE      CASE: userspace nftables ebpf
 #
 # Each CASE is a proxy mode. The checks are functions of (cluster, mode): where the modes differ (which
 # source address a backend sees, how the rules are listed), the function says so per mode.
@@ -15,11 +15,23 @@ pod_node() { "$MKN" get pods -c "$1" | awk -v p="$2" '$1==p && $3 ~ /^[0-9.]+$/ 
 node_ip() { "$MKN" get nodes -c "$1" | awk -v n="$2" '$1==n && $2 ~ /^[0-9.]+$/ {print $2}'; }
 # The pod CIDR slice of a node: "10.244.0.0/24" -> its gateway "10.244.0.1" (cbr0's address).
 node_gateway() { "$MKN" get nodes -c "$1" | awk -v n="$2" '$1==n && $2 ~ /^[0-9.]+$/ {split($3, a, "[./]"); print a[1]"."a[2]"."a[3]".1"}'; }
-in_pod() { local c=$1 p=$2; shift 2; ip netns exec "mkn-$c-$p" "$@"; }
+# ebpf mode: the cluster's cgroup (state.json). A command in a pod joins it, as `minikube-net exec`
+# and the lab's containers do: the programs there translate the pod's sockets. Nodes and the
+# underlay are never in it.
+EBPF_CG=""
+in_pod() {
+  local c=$1 p=$2
+  shift 2
+  if [[ -n "$EBPF_CG" && $p != node[0-9]* && $p != underlay ]]; then
+    sh -c 'echo 0 >"$1/cgroup.procs" && shift && exec "$@"' sh "$EBPF_CG" ip netns exec "mkn-$c-$p" "$@"
+  else
+    ip netns exec "mkn-$c-$p" "$@"
+  fi
+}
 # get URL from a pod's namespace (or a node's, or the underlay's: any mkn-<c>-<x>): "pod client_ip".
 hit() {
   local body
-  body=$(ip netns exec "mkn-$1-$2" curl -sS --max-time 5 "$3") || return 1
+  body=$(in_pod "$1" "$2" curl -sS --max-time 5 "$3") || return 1
   awk '/^pod: / {p=$2} /^client: / {sub(/:[0-9]+$/, "", $2); c=$2} END {print p, c}' <<<"$body"
 }
 
@@ -44,6 +56,7 @@ expected_source() {
   local c=$1 mode=$2 client=$3
   case "$mode" in
   nftables) pod_ip "$c" "$client" ;;  # no SNAT for pod -> ClusterIP: the client keeps its address
+  ebpf) pod_ip "$c" "$client" ;;      # connect() goes to the backend itself: no NAT at all
   userspace) node_proxy_ip "$c" "$(pod_node "$c" "$client")" ;;  # SNAT to the client node's proxy address
   *) fail "expected_source: mode $mode not described" ;;
   esac
@@ -74,11 +87,15 @@ check_clusterip() {
   local client_node src pod seen same=0 other=0
   client_node=$(pod_node "$c" client)
   src=$(expected_source "$c" "$mode" client)
-  for _ in 1 2 3; do
+  # Round-robin: one request per backend covers both nodes; ebpf picks at random: until both are hit.
+  local n=3 i
+  [[ $mode == ebpf ]] && n=40
+  for ((i = 0; i < n; i++)); do
     read -r pod seen < <(hit "$c" client http://10.96.0.10/) || fail "curl client -> 10.96.0.10 failed"
     [[ "$pod" == web-* ]] || fail "10.96.0.10 answered by '$pod'"
     [[ "$seen" == "$src" ]] || fail "$pod saw the client as $seen, $mode mode documents $src"
     if [[ $(pod_node "$c" "$pod") == "$client_node" ]]; then same=$((same + 1)); else other=$((other + 1)); fi
+    ((same > 0 && other > 0 && i >= 2)) && break
   done
   ((same > 0 && other > 0)) || fail "ClusterIP did not reach a backend on each node (same=$same other=$other)"
   pass "ClusterIP: client -> backends on its node and the other; backends see $src"
@@ -611,6 +628,139 @@ selector = { app = "bulk" }
 TOML
 }
 
+# ebpf: what is loaded, where. The cluster's cgroup is a direct child of the cgroup2 mount, marked
+# as the cluster's, and holds the four programs; the root cgroup holds none of ours.
+check_ebpf_loaded() {
+  local c=$1 mount tree
+  mount=$(awk '$9 == "cgroup2" {print $5; exit}' /proc/self/mountinfo)
+  [[ "$EBPF_CG" == "$mount/mkn-$c-"* ]] || fail "the cluster's cgroup $EBPF_CG is not mkn-$c-* under the cgroup2 mount $mount"
+  [[ $(getfattr --only-values -n trusted.minikube-net "$EBPF_CG" 2>/dev/null ||
+       python3 -c "import os,sys; print(os.getxattr(sys.argv[1], 'trusted.minikube-net').decode(), end='')" "$EBPF_CG") == "minikube-net:$c" ]] ||
+    fail "$EBPF_CG does not carry trusted.minikube-net = minikube-net:$c"
+  tree=$(bpftool cgroup show "$EBPF_CG")
+  for p in mkn_connect4 mkn_sendmsg4 mkn_recvmsg4 mkn_getpeername4; do
+    contains "$tree" "$p" "$p attached to the cluster's cgroup"
+  done
+  ! bpftool cgroup show "$mount" | grep -q mkn_ || fail "a program of ours on the root cgroup: $(bpftool cgroup show "$mount")"
+  contains "$(bpftool map dump name mkn_services)" '"slot": 0' "bpftool map dump name mkn_services shows the services"
+  pass "ebpf: 4 programs on $EBPF_CG (marked minikube-net:$c), none on the root cgroup $mount"
+}
+
+# ebpf: no packet on the client's eth0 carries a ClusterIP (TCP, connected UDP, unconnected UDP);
+# the backends' addresses are there instead.
+check_ebpf_wire() {
+  local c=$1 i out
+  ip netns exec "mkn-$c-client" tcpdump -l -n -i eth0 'tcp or udp' >"$TMP/eth0.txt" 2>"$TMP/td.err" &
+  local td=$!
+  wait_for 10 grep -q "listening on" "$TMP/td.err" || fail "tcpdump did not start: $(cat "$TMP/td.err")"
+  for i in 1 2 3 4 5 6; do hit "$c" client http://10.96.0.10/ >/dev/null || fail "curl 10.96.0.10 failed"; done
+  out=$(in_pod "$c" client bash -c "exec 3<>/dev/udp/10.96.0.53/53; echo wire >&3; timeout 5 dd bs=512 count=1 status=none <&3")
+  [[ "$out" == wire ]] || fail "connected UDP via 10.96.0.53 returned '$out'"
+  out=$(in_pod "$c" client python3 -c "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5)
+s.sendto(b'x', ('10.96.0.53', 53)); print(s.recvfrom(64)[1][0])")
+  [[ "$out" == 10.96.0.53 ]] || fail "unconnected UDP: recvfrom named '$out', want 10.96.0.53"
+  # The last answer's packets are printed (-l) before tcpdump counts them: stop once it has.
+  kill -INT "$td"; wait "$td" || true
+  out=$(cat "$TMP/eth0.txt")
+  ! grep -q '10\.96\.' <<<"$out" || fail "the client's eth0 carried a ClusterIP: $(grep '10\.96\.' <<<"$out" | head -3)"
+  contains "$out" ".8080: Flags [S]" "SYNs to a backend pod's port 8080 on the client's eth0"
+  contains "$out" ".5353: " "datagrams to a dns pod's port 5353"
+  pass "ebpf: the client's eth0 carries backends' addresses ($(grep -c . <<<"$out") packets), never a ClusterIP"
+}
+
+# ebpf: the application sees the ClusterIP: getpeername() of a connected TCP socket.
+check_ebpf_getpeername() {
+  local c=$1 out
+  out=$(in_pod "$c" client python3 -c "import socket; s=socket.create_connection(('10.96.0.10', 80), timeout=5)
+print(*s.getpeername())") || fail "python3 connect to 10.96.0.10 failed: $out"
+  [[ "$out" == "10.96.0.10 80" ]] || fail "getpeername() in the client returned '$out', want 10.96.0.10 80"
+  out=$(ip netns exec "mkn-$c-client" python3 -c "import socket
+try: socket.create_connection(('10.96.0.10', 80), timeout=3); print('connected')
+except OSError as e: print(e.errno)")
+  [[ "$out" != "10.96.0.10 80" ]] || fail "outside the cgroup the socket was translated too"
+  pass "ebpf: getpeername() in the client returns 10.96.0.10:80 (a process outside the cgroup: not translated by the programs)"
+}
+
+# ebpf: no endpoints: connect() and sendmsg() are refused by the program (EPERM): nothing on the
+# wire; counted as no_endpoints drops in get svc.
+check_ebpf_no_endpoints() {
+  local c=$1 rc out
+  rc=0; out=$(in_pod "$c" client curl -sS --max-time 3 http://10.96.0.99/ 2>&1) || rc=$?
+  [[ $rc == 7 ]] || fail "TCP to the endpoint-less service: curl exit $rc, want 7: $out"
+  rc=0; out=$(in_pod "$c" client bash -c "exec 3<>/dev/udp/10.96.0.99/53" 2>&1) || rc=$?
+  contains "$out" "Operation not permitted" "UDP to the endpoint-less service: connect() refused (rc $rc)"
+  out=$("$MKN" get svc -c "$c")
+  [[ $(awk '$1 == "empty" {print $NF}' <<<"$out") -ge 2 ]] || fail "get svc counts no drops for empty: $out"
+  pass "ebpf: no endpoints: connect() refused at once (curl exit 7, UDP EPERM), counted as drops"
+}
+
+# ebpf: get svc's NEW counts the connects the programs translated.
+check_ebpf_counters() {
+  local c=$1 before after i
+  before=$("$MKN" get svc -c "$c" -o json | jq '.[] | select(.name == "web-lc") | .ports[0].counters.new_flows')
+  for i in 1 2 3 4 5; do hit "$c" client http://10.96.0.12/ >/dev/null || fail "curl 10.96.0.12 failed"; done
+  after=$("$MKN" get svc -c "$c" -o json | jq '.[] | select(.name == "web-lc") | .ports[0].counters.new_flows')
+  ((after == before + 5)) || fail "get svc: web-lc's new flows went $before -> $after after 5 connects"
+  pass "ebpf: get svc counts each translated connect (web-lc: $before -> $after)"
+}
+
+# ebpf: kill a backend; once kill returns the maps have the new pod (written before it returns):
+# the next requests never fail and reach the recreated pod.
+check_ebpf_kill() {
+  local c=$1 victim old new i pod found=0 t0 t1
+  victim=$("$MKN" get pods -c "$c" | awk '$1 ~ /^web-/ {print $1; exit}')
+  old=$(pod_ip "$c" "$victim")
+  "$MKN" kill -c "$c" "$victim" >/dev/null || fail "kill $victim failed"
+  t0=$(date +%s%N)
+  read -r pod _ < <(hit "$c" client http://10.96.0.10/) || fail "the first request after kill failed"
+  t1=$(date +%s%N)
+  new=$(pod_ip "$c" "$victim")
+  [[ -n "$new" && "$new" != "$old" ]] || fail "kill $victim: address $old -> '$new'"
+  for ((i = 0; i < 40 && found == 0; i++)); do
+    read -r pod _ < <(hit "$c" client http://10.96.0.10/) || fail "request $i after kill failed"
+    [[ "$pod" == "$victim" ]] && found=1
+  done
+  ((found == 1)) || fail "the recreated $victim ($new) got none of 40 random requests"
+  pass "ebpf: kill $victim ($old -> $new): the first request after kill answered in $(((t1 - t0) / 1000000)) ms, the new pod reached"
+}
+
+# ebpf: nothing loaded after SIGTERM / SIGINT of a foreground up, or SIGKILL of a background one and
+# down: no program of ours anywhere, no cgroup of the lab.
+check_ebpf_lifecycle() {
+  local c=$1 lab=$2 mount sig pid rc cg
+  mount=$(awk '$9 == "cgroup2" {print $5; exit}' /proc/self/mountinfo)
+  # (Whole outputs, then grep: grep -q closing the pipe early would fail bpftool with SIGPIPE.)
+  nothing_loaded() {
+    local cgs progs tree
+    cgs=$(ls "$mount") progs=$(bpftool prog show) tree=$(bpftool cgroup tree)
+    ! grep -q "^mkn-$c-" <<<"$cgs" && ! grep -q 'name mkn_' <<<"$progs" && ! grep -q mkn_ <<<"$tree"
+  }
+  for sig in TERM INT; do
+    # A background job of a script starts with SIGINT ignored; setsid gives up a fresh disposition.
+    setsid "$MKN" up "$lab" >"$TMP/up.log" 2>&1 &
+    pid=$!
+    wait_for 30 grep -q "ready in" "$TMP/up.log" || fail "up did not become ready: $(cat "$TMP/up.log")"
+    contains "$(bpftool cgroup tree)" mkn_connect4 "the programs attached while up runs"
+    kill -"$sig" "$pid"
+    rc=0; wait "$pid" || rc=$?
+    [[ $rc == 0 ]] || fail "up exited $rc after SIG$sig: $(cat "$TMP/up.log")"
+    wait_for 5 nothing_loaded || fail "after SIG$sig: left $(ls "$mount" | grep "^mkn-$c-") $(bpftool cgroup tree | grep mkn_)"
+    assert_clean "$c"
+  done
+  "$MKN" up -d "$lab" >/dev/null || fail "up -d failed"
+  pid=$(jq -r .pid "/run/minikube-net/$c/state.json")
+  cg=$(jq -r .cgroup "/run/minikube-net/$c/state.json")
+  kill -KILL "$pid"
+  wait_for 10 gone "$pid" || fail "the owner did not die"
+  # The links died with their process (no pins): nothing attached; the directory is the state's.
+  wait_for 5 bash -c "! grep -q 'name mkn_' <<<\"\$(bpftool prog show)\"" || fail "programs left after SIGKILL: $(bpftool prog show)"
+  [[ -d "$cg" ]] || fail "the cgroup $cg went without down"
+  "$MKN" down "$c" >/dev/null || fail "down after SIGKILL failed"
+  nothing_loaded || fail "after SIGKILL + down: $(ls "$mount" | grep "^mkn-$c-")"
+  assert_clean "$c"
+  pass "ebpf: nothing loaded after SIGTERM, SIGINT, and SIGKILL + down (programs, cgroup)"
+}
+
 case "$CASE" in
 userspace)
   c=svcus
@@ -679,6 +829,30 @@ nftables)
   out=$("$MKN" down $c)
   contains "$out" "cluster $c down" "down reports"
   assert_clean $c
+  ;;
+ebpf)
+  c=svceb
+  lab=$(make_lab $c ebpf)
+  out=$("$MKN" up -d "$lab" 2>&1) || fail "up failed: $out"
+  contains "$out" "ready in" "up -d reports readiness"
+  EBPF_CG=$(jq -r .cgroup "/run/minikube-net/$c/state.json")
+  check_ebpf_loaded $c
+  check_clusterip $c ebpf
+  check_ebpf_wire $c
+  check_ebpf_getpeername $c
+  check_random $c ebpf 10.96.0.10 "round-robin (random in ebpf)"
+  check_affinity $c ebpf
+  check_udp $c ebpf
+  check_nodeport $c ebpf
+  check_ebpf_no_endpoints $c
+  check_ebpf_counters $c
+  check_ebpf_kill $c
+  check_kill_under_load $c ebpf
+  out=$("$MKN" down $c)
+  contains "$out" "cluster $c down" "down reports"
+  EBPF_CG=""
+  assert_clean $c
+  check_ebpf_lifecycle $c "$lab"
   ;;
 *) fail "unknown case $CASE" ;;
 esac
