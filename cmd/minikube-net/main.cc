@@ -670,7 +670,9 @@ int main(int argc, char** argv) {
       "answers (userspace: pod -> the node's proxy address). proxy_mode = \"nftables\": the "
       "kernel's own\n"
       "table, translated flows only (all of it: minikube-net exec node1 -- cat "
-      "/proc/net/nf_conntrack).");
+      "/proc/net/nf_conntrack).\n"
+      "proxy_mode = \"ebpf\": the same node tables; a pod's socket the programs translated "
+      "goes to the pod\nitself and makes no flow here (get svc's NEW counts them).");
 
   std::string kill_pod, kill_cluster;
   CLI::App* kill_cmd = app.add_subcommand(
@@ -699,8 +701,8 @@ int main(int argc, char** argv) {
   std::string resync_cluster;
   CLI::App* resync_cmd = app.add_subcommand(
       "resync",
-      "proxy_mode = \"nftables\": compare each node's table with a full sync; rewrite those that "
-      "differ");
+      "proxy_mode = \"nftables\" or \"ebpf\": compare each node's table with a full sync; "
+      "rewrite those that differ");
   resync_cmd->add_flag("--check", resync_check,
                        "Only compare: print the differences, change nothing (exit 1 if any)");
   resync_cmd->add_option("-c,--cluster", resync_cluster, kClusterFlag);
