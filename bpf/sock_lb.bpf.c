@@ -13,11 +13,11 @@
 //
 // Built with clang -target bpf against the uapi headers only (<linux/bpf.h>): the programs read
 // nothing but their context, so they need no vmlinux.h and no BTF on the build machine.
-#include <linux/bpf.h>
+#include "sock_lb.h"
+
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
-
-#include "sock_lb.h"
+#include <linux/bpf.h>
 
 #define MKN_IPPROTO_TCP 6
 #define MKN_IPPROTO_UDP 17
@@ -133,8 +133,8 @@ static __always_inline int translate(struct bpf_sock_addr *ctx) {
   }
   struct mkn_revnat_key rkey = {
       .cookie = bpf_get_socket_cookie(ctx), .addr = be->addr, .port = be->port};
-  struct mkn_revnat_val rval = {.vip = ctx->user_ip4, .port = (__u16)ctx->user_port,
-                                .svc_id = svc_id};
+  struct mkn_revnat_val rval = {
+      .vip = ctx->user_ip4, .port = (__u16)ctx->user_port, .svc_id = svc_id};
   bpf_map_update_elem(&mkn_revnat, &rkey, &rval, BPF_ANY);
   ctx->user_ip4 = be->addr;
   ctx->user_port = be->port;
@@ -147,9 +147,8 @@ static __always_inline int translate(struct bpf_sock_addr *ctx) {
 // getpeername4 and recvmsg4: a backend's IP:port → the ClusterIP:port this socket asked for.
 static __always_inline int reverse(struct bpf_sock_addr *ctx) {
   if (!sock_proto(ctx) || !in_lab(ctx)) return 1;
-  struct mkn_revnat_key rkey = {.cookie = bpf_get_socket_cookie(ctx),
-                                .addr = ctx->user_ip4,
-                                .port = (__u16)ctx->user_port};
+  struct mkn_revnat_key rkey = {
+      .cookie = bpf_get_socket_cookie(ctx), .addr = ctx->user_ip4, .port = (__u16)ctx->user_port};
   struct mkn_revnat_val *r = bpf_map_lookup_elem(&mkn_revnat, &rkey);
   if (r) {
     ctx->user_ip4 = r->vip;

@@ -36,10 +36,10 @@ typedef uint64_t mkn_u64;
 #define MKN_REVNAT_ENTRIES 262144
 
 struct mkn_svc_key {
-  mkn_u32 vip;   /* network order */
-  mkn_u16 port;  /* network order */
-  mkn_u16 slot;  /* 0: the service; 1..count: its backends */
-  mkn_u8 proto;  /* IPPROTO_TCP or IPPROTO_UDP */
+  mkn_u32 vip;  /* network order */
+  mkn_u16 port; /* network order */
+  mkn_u16 slot; /* 0: the service; 1..count: its backends */
+  mkn_u8 proto; /* IPPROTO_TCP or IPPROTO_UDP */
   mkn_u8 pad[3];
 };
 
@@ -51,8 +51,8 @@ struct mkn_svc_val {
 };
 
 struct mkn_backend {
-  mkn_u32 addr;  /* network order */
-  mkn_u16 port;  /* network order */
+  mkn_u32 addr; /* network order */
+  mkn_u16 port; /* network order */
   mkn_u8 proto;
   mkn_u8 pad;
 };
