@@ -4,20 +4,27 @@
 //   scale own N...              minikube-net's hash table (lib/nat): ns per new-flow packet
 //   scale nft linear|vmap N...  the kernel walking nftables rules: ns per packet (run inside a
 //                               throw-away netns: it creates a dummy device and a table)
-//   scale program userspace|nftables N
+//   scale ebpf N...             proxy_mode = "ebpf"'s maps: ns per connect() to the last of N
+//                               UDP services through the socket-LB programs (run inside a
+//                               throw-away netns: it makes a cgroup, joins it, loads the programs)
+//   scale program userspace|nftables|ebpf N
 //                               ms to program N services of 4 endpoints each, then p50/p99 of one
 //                               endpoint change (nftables: render + load in this netns; a change
-//                               is NftTable's delta, one transaction; userspace: the NAT's table)
+//                               is NftTable's delta, one transaction; userspace: the NAT's table;
+//                               ebpf: SockLbMaps' writes, the delta's for a change)
 //
 // Every packet goes to the *last* service defined, the worst case of a linear chain (iptables'
 // KUBE-SERVICES walks the chain rule by rule until one matches). Own table: each packet is a new
 // flow (a SYN from a new client port), so it pays the service lookup, the balancer and a conntrack
 // insert; the NAT is rebuilt between runs. nft: every packet of a UDP socket passes a filter chain
 // on the output hook (and leaves by a veth whose peer drops it); in kube-proxy the nat chains see
-// only a flow's first packet, so this is the cost a new connection pays there. Loops are bounded by
+// only a flow's first packet, so this is the cost a new connection pays there. ebpf: the cost is
+// paid once per connect() (the programs rewrite the socket's destination; no packet is looked at),
+// measured as socket + connect + close of a UDP socket, no packet sent. Loops are bounded by
 // count and time. Prints one line per N:
 //   <mode> <N> <ns per packet> <packets measured>
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
@@ -29,17 +36,23 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "lib/config/spec.h"
 #include "lib/nat/nat.h"
 #include "lib/nat/service_table.h"
+#include "lib/net/naming.h"
 #include "lib/packet/packet.h"
 #include "lib/packet/packet_builder.h"
 #include "lib/proxy/nft_ruleset.h"
 #include "lib/proxy/nft_table.h"
+#include "lib/proxy/sock_lb.h"
 #include "lib/strings/str_cat.h"
+#include "vnet/ebpf/cgroup.h"
+#include "vnet/ebpf/sock_lb.h"
 #include "vnet/kernel/nft.h"
 
 namespace mkn {
@@ -226,6 +239,110 @@ int Nft(const std::string& kind, const std::vector<int>& ns) {
   return 0;
 }
 
+// proxy_mode = "ebpf" for this process: the bench's own cgroup (made, joined, removed at the end)
+// with the programs on it and this netns allowed. Every service port made UDP: a connect() then
+// sends nothing.
+struct EbpfBench {
+  std::optional<vnet::LabCgroup> cg;
+  std::unique_ptr<vnet::SockLb> lb;
+  proxy::SockLbMaps maps;
+  std::string mount;
+
+  bool Start() {
+    absl::StatusOr<std::string> m = vnet::FindCgroup2Mount();
+    absl::StatusOr<vnet::LabCgroup> c =
+        vnet::LabCgroup::Create("mknbench", net::OwnerMarker("mknbench"));
+    if (!m.ok() || !c.ok())
+      return fprintf(stderr, "cgroup: %s\n", c.status().ToString().c_str()), false;
+    mount = *m;
+    absl::StatusOr<std::unique_ptr<vnet::SockLb>> l = vnet::SockLb::Load(c->fd());
+    if (!l.ok()) return fprintf(stderr, "%s\n", l.status().ToString().c_str()), false;
+    lb = std::move(*l);
+    cg = std::move(*c);
+    int self = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    absl::Status a = lb->Allow(self);
+    ::close(self);
+    if (!a.ok() || !Join(cg->path())) return fprintf(stderr, "%s\n", a.ToString().c_str()), false;
+    return true;
+  }
+  static bool Join(const std::string& path) {
+    int fd = ::open(vnet::CgroupProcsFile(path).c_str(), O_WRONLY | O_CLOEXEC);
+    bool ok = fd >= 0 && ::write(fd, "0", 1) == 1;
+    if (fd >= 0) ::close(fd);
+    return ok;
+  }
+  bool Write(const config::ClusterSpec& spec) {
+    proxy::SockLbMaps next = proxy::SockLbMaps::Build(spec, &maps);
+    if (absl::Status s = lb->Apply(proxy::Diff(maps, next)); !s.ok())
+      return fprintf(stderr, "%s\n", s.ToString().c_str()), false;
+    maps = std::move(next);
+    return true;
+  }
+  ~EbpfBench() {
+    lb.reset();
+    if (!cg) return;
+    Join(mount);  // back to where the sandbox's processes are
+    const std::string path = cg->path();
+    cg.reset();
+    (void)vnet::RemoveLabCgroup(path, net::OwnerMarker("mknbench"));
+  }
+};
+
+config::ClusterSpec UdpSpec(int n) {
+  config::ClusterSpec spec = Spec(n, 4);
+  for (config::ServiceSpec& s : spec.services) {
+    for (config::ServicePortSpec& p : s.ports) p.protocol = config::Protocol::kUdp;
+  }
+  return spec;
+}
+
+// socket + connect + close of a UDP socket to `dst`:80 for about `seconds`: ns per connect.
+double Connects(net::Ipv4 dst, double seconds, long& done) {
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(80);
+  to.sin_addr.s_addr = htonl(dst.value);
+  done = 0;
+  auto t0 = Clock::now();
+  auto end = t0 + std::chrono::duration<double>(seconds);
+  constexpr long kMax = 5'000'000;
+  while (done < kMax && (done % 256 != 0 || Clock::now() < end)) {
+    int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof(to)) < 0) {
+      perror("connect");
+      std::exit(1);
+    }
+    ::close(fd);
+    ++done;
+  }
+  return Seconds(t0, Clock::now()) * 1e9 / static_cast<double>(done);
+}
+
+int Ebpf(const std::vector<int>& ns) {
+  if (std::system(
+          "ip link set lo up && ip link add mknb0 type veth peer name mknb1 && ip link set mknb0 "
+          "up && ip link set mknb1 up && "
+          "ip route add 10.96.0.0/12 via 10.200.0.2 dev mknb0 onlink && "
+          "ip route add 10.244.0.0/16 via 10.200.0.2 dev mknb0 onlink") != 0) {
+    fprintf(stderr, "cannot set up the veth pair (run inside a throw-away netns as root)\n");
+    return 1;
+  }
+  EbpfBench b;
+  if (!b.Start()) return 1;
+  for (int n : ns) {
+    auto t0 = Clock::now();
+    if (!b.Write(UdpSpec(n))) return 1;
+    double load = Seconds(t0, Clock::now());
+    long done = 0;
+    double best = 1e18;
+    for (int round = 0; round < 3; ++round)
+      best = std::min(best, Connects(Vip(n > 0 ? n - 1 : 0), 0.5, done));
+    printf("ebpf %d %.1f %ld (programmed in %.2f s)\n", n, best, done, load);
+    fflush(stdout);
+  }
+  return 0;
+}
+
 // One endpoint change of one service (returned: its index): change i swaps its last endpoint for
 // the pod after it, or (every third change) adds one and then removes it again, so the endpoint
 // count moves too. Only that service's endpoints differ from `spec`.
@@ -300,6 +417,21 @@ int Program(const std::string& mode, int n) {
       ms.push_back(Seconds(c0, Clock::now()) * 1e3);
       cpu_ms.push_back(ThreadCpuMs() - cpu0);
     }
+  } else if (mode == "ebpf") {
+    EbpfBench b;
+    if (!b.Start()) return 1;
+    t0 = Clock::now();
+    if (!b.Write(spec)) return 1;
+    printf("program-ebpf %d %.1f ms\n", n, Seconds(t0, Clock::now()) * 1e3);
+    auto start = Clock::now();
+    for (int i = 0; i < kChanges && Seconds(start, Clock::now()) < kBudgetSeconds; ++i) {
+      ChangeOne(spec, i);
+      auto c0 = Clock::now();
+      const double cpu0 = ThreadCpuMs();
+      if (!b.Write(spec)) return 1;
+      ms.push_back(Seconds(c0, Clock::now()) * 1e3);
+      cpu_ms.push_back(ThreadCpuMs() - cpu0);
+    }
   } else {
     const double cpu0 = CpuSeconds();
     proxy::NftTable table = proxy::NftTable::Build(spec);
@@ -351,8 +483,8 @@ int Program(const std::string& mode, int n) {
 int main(int argc, char** argv) {
   if (argc < 3) {
     fprintf(stderr,
-            "usage: scale own N... | scale nft linear|vmap N... | scale program userspace|nftables "
-            "N\n");
+            "usage: scale own N... | scale nft linear|vmap N... | scale ebpf N... | scale program "
+            "userspace|nftables|ebpf N\n");
     return 2;
   }
   std::string mode = argv[1];
@@ -361,6 +493,11 @@ int main(int argc, char** argv) {
   for (int i = first; i < argc; ++i) ns.push_back(std::atoi(argv[i]));
   if (mode == "own") return mkn::Own(ns);
   if (mode == "nft") return mkn::Nft(argv[2], ns);
+  if (mode == "ebpf") {
+    std::vector<int> all;
+    for (int i = 2; i < argc; ++i) all.push_back(std::atoi(argv[i]));
+    return mkn::Ebpf(all);
+  }
   if (mode == "program" && !ns.empty()) return mkn::Program(argv[2], ns[0]);
   fprintf(stderr, "unknown mode %s\n", mode.c_str());
   return 2;

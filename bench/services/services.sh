@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/services/services.sh — what a Service costs, in both proxy modes, against the direct path in
+# bench/services/services.sh — what a Service costs, in the three proxy modes, against the direct path in
 # the same run; and how the per-packet cost grows with the number of Services.
 #
 #   bench/services/services.sh [--quick]
@@ -12,7 +12,7 @@
 #      - connection rate: connrate (connect, 1 byte echoed, close), pod IP vs ClusterIP, 1 s each.
 #   2. scale: ns per packet to the last of N services (N = 10, 1000, 10000, 100000) for
 #      minikube-net's own hash table, an iptables-style linear nft chain and a kube-proxy-style nft
-#      verdict map (scale.cc explains what each measures).
+#      verdict map, and ns per connect() through the ebpf mode's maps (scale.cc explains each).
 #   3. control plane: ms to program 10000 services of 4 endpoints each for one node, userspace (build
 #      the NAT's table) and nftables (render and load the table), then p50/p99 of one endpoint change
 #      at a time (userspace: the NAT's table; nftables: the delta, one transaction), at 10000 and,
@@ -33,8 +33,8 @@ QUICK=0
 [[ "${1:-}" == --quick ]] && QUICK=1
 T=3; ((QUICK)) && T=1
 MKN=${MKN_BIN:-$ROOT/build/minikube-net}
-SCALE="$ROOT/build/bench/services/scale"
-CONNRATE="$ROOT/build/bench/services/connrate"
+SCALE="$(dirname "$MKN")/bench/services/scale"
+CONNRATE="$(dirname "$MKN")/bench/services/connrate"
 for b in "$MKN" "$SCALE" "$CONNRATE"; do
   [[ -x "$b" ]] || { echo "bench/services: no $b: build first (cmake --build build -j2)" >&2; exit 1; }
 done
@@ -58,21 +58,34 @@ echo "bench/services: $(nproc) CPUs, kernel $(uname -r), $(date -u +%Y-%m-%dT%H:
 echo "minikube-net: $("$MKN" --version 2>/dev/null | head -1 || echo '?'), tree at $COMMIT"
 
 # --- 1. data path ---------------------------------------------------------------------------------
+# A command in the client pod; proxy_mode = "ebpf": in the cluster's cgroup ($CG), as `minikube-net
+# exec` and the lab's containers run, so the socket-LB programs translate its sockets.
+CG=""
+client() {
+  if [[ -n "$CG" ]]; then
+    sh -c 'echo 0 >"$1/cgroup.procs" && shift && exec "$@"' sh "$CG" ip netns exec mkn-svcbench-client "$@"
+  else
+    ip netns exec mkn-svcbench-client "$@"
+  fi
+}
 iperf_gbps() {  # iperf_gbps DST
-  ip netns exec mkn-svcbench-client iperf3 -c "$1" -t "$T" -J 2>/dev/null |
+  client iperf3 -c "$1" -t "$T" -J 2>/dev/null |
     awk -F'[:,]' '/"sum_received"/ {r=1} r && /"bits_per_second"/ {printf "%.2f\n", $2/1e9; exit}'
 }
 sockperf_p50() {  # sockperf_p50 DST: half round trip, usec
-  ip netns exec mkn-svcbench-client sockperf pp -i "$1" -p 11111 -t "$T" 2>&1 |
+  client sockperf pp -i "$1" -p 11111 -t "$T" 2>&1 |
     awk '/percentile 50.000/ {print $NF; exit}'
 }
-conn_rate() { ip netns exec mkn-svcbench-client "$CONNRATE" "$1" 7 "$T" | awk '{print $3}'; }
+conn_rate() { client "$CONNRATE" "$1" 7 "$T" | awk '{print $3}'; }
 
 declare -A TP LAT CR
-for mode in userspace nftables; do
+MODES="userspace nftables ebpf"
+for mode in $MODES; do
   log "data path, proxy_mode = $mode"
   sed "s/^proxy_mode = .*/proxy_mode = \"$mode\"/" "$HERE/labs/path.toml" >"$OUT/path-$mode.toml"
   "$MKN" up -d "$OUT/path-$mode.toml" >"$OUT/up-$mode.log" 2>&1 || die "up ($mode) failed: $(cat "$OUT/up-$mode.log")"
+  CG=""
+  [[ $mode == ebpf ]] && CG=$(jq -r .cgroup /run/minikube-net/svcbench/state.json)
   server=$("$MKN" get pods -c svcbench | awk '$1=="server" {print $3}')
   wait_for 10 bash -c "ip netns exec mkn-svcbench-server ss -ltn | grep -q ':5201 ' && ip netns exec mkn-svcbench-server ss -lun | grep -q ':11111 '" ||
     die "the server pod's iperf3/sockperf did not start"
@@ -92,20 +105,24 @@ done
 
 echo
 printf '%-34s %12s %12s %8s\n' "data path (client node1 -> node2)" "pod IP" "ClusterIP" "ratio"
-for mode in userspace nftables; do
+for mode in $MODES; do
   printf '%-34s %9s Gb/s %7s Gb/s %7sx\n' "iperf3, $mode" "${TP[$mode,direct]}" "${TP[$mode,svc]}" "$(ratio "${TP[$mode,svc]}" "${TP[$mode,direct]}")"
 done
-for mode in userspace nftables; do
+for mode in $MODES; do
   printf '%-34s %10s us %10s us %+7.1f us RTT\n' "sockperf p50 (half RTT), $mode" "${LAT[$mode,direct]}" "${LAT[$mode,svc]}" \
     "$(awk -v a="${LAT[$mode,svc]}" -v b="${LAT[$mode,direct]}" 'BEGIN {print 2 * (a - b)}')"
 done
-for mode in userspace nftables; do
+for mode in $MODES; do
   printf '%-34s %10s /s %10s /s %8sx\n' "new TCP connections, $mode" "${CR[$mode,direct]}" "${CR[$mode,svc]}" "$(ratio "${CR[$mode,svc]}" "${CR[$mode,direct]}")"
 done
 r=$(ratio "${TP[userspace,svc]}" "${TP[userspace,direct]}")
 verdict "userspace throughput >= 0.5x pod IP" "${r}x" "$(awk -v r="$r" 'BEGIN {print (r >= 0.5)}')"
 r=$(ratio "${TP[nftables,svc]}" "${TP[nftables,direct]}")
 verdict "nftables throughput >= 0.9x pod IP" "${r}x" "$(awk -v r="$r" 'BEGIN {print (r >= 0.9)}')"
+r=$(ratio "${TP[ebpf,svc]}" "${TP[ebpf,direct]}")
+verdict "ebpf throughput >= 0.98x pod IP" "${r}x" "$(awk -v r="$r" 'BEGIN {print (r >= 0.98)}')"
+r=$(ratio "${CR[ebpf,svc]}" "${CR[ebpf,direct]}")
+verdict "ebpf new connections/s >= 0.95x pod IP" "${r}x" "$(awk -v r="$r" 'BEGIN {print (r >= 0.95)}')"
 add=$(awk -v a="${LAT[userspace,svc]}" -v b="${LAT[userspace,direct]}" 'BEGIN {printf "%.1f", 2 * (a - b)}')
 verdict "userspace adds <= 30 us at p50 (RTT)" "${add} us" "$(awk -v a="$add" 'BEGIN {print (a <= 30)}')"
 
@@ -132,12 +149,19 @@ row() {  # row LABEL FILE BASELINE
   done
   printf '%-40s%s\n' "$label" "$line"
 }
+log "scale: ebpf maps"
+ip netns add mknbench-ebpf
+ip netns exec mknbench-ebpf "$SCALE" ebpf 0 $NS >"$OUT/scale-ebpf.txt"
+ip netns del mknbench-ebpf
 lin0=$(awk '$2==0 {print $3}' "$OUT/scale-linear.txt")
+eb0=$(awk '$2==0 {print $3}' "$OUT/scale-ebpf.txt")
 vm0=$(awk '$2==0 {print $3}' "$OUT/scale-vmap.txt")
 row "minikube-net hash table (new flow)" "$OUT/scale-own.txt" 0
 row "nft linear chain, iptables-style (*)" "$OUT/scale-linear.txt" "$lin0"
 row "nft verdict map, kube-proxy-style (*)" "$OUT/scale-vmap.txt" "$vm0"
+row "eBPF maps, per connect() (**)" "$OUT/scale-ebpf.txt" "$eb0"
 echo "(*) above the same path with an empty chain: ${lin0} / ${vm0} ns per packet (UDP send + veth)"
+echo "(**) above a connect() the programs see but no service matches: ${eb0} ns (UDP socket + connect + close)"
 o10=$(awk '$2==10 {print $3}' "$OUT/scale-own.txt"); o100k=$(awk '$2==100000 {print $3}' "$OUT/scale-own.txt")
 r=$(ratio "$o100k" "$o10")
 verdict "own table: 100000 / 10 services <= 1.2" "${r}x" "$(awk -v r="$r" 'BEGIN {print (r <= 1.2)}')"
@@ -150,6 +174,9 @@ for n in 1000 10000; do
   ip netns exec mknbench-prog "$SCALE" program nftables $n >>"$OUT/program.txt"
   ip netns del mknbench-prog
 done
+ip netns add mknbench-prog
+ip netns exec mknbench-prog "$SCALE" program ebpf 10000 >>"$OUT/program.txt"
+ip netns del mknbench-prog
 field() { awk -v k="$1" -v n="$2" -v f="$3" '$1 == k && $2 == n {print $f; exit}' "$OUT/program.txt"; }
 echo
 printf '%-44s %12s %24s %24s\n' "control plane, one node (4 endpoints each)" "program 10000" \
@@ -158,6 +185,8 @@ printf '%-44s %9s ms %17s / %s ms %24s\n' "userspace (the NAT's service table)" 
   "$(field update-userspace 10000 4)" "$(field update-userspace 10000 6)" "-"
 printf '%-44s %9s ms %17s / %s ms %17s / %s ms\n' "nftables (the table; a change: its delta)" "$(field program-nftables 10000 3)" \
   "$(field update-nftables 10000 4)" "$(field update-nftables 10000 6)" "$(field update-nftables 1000 4)" "$(field update-nftables 1000 6)"
+printf '%-44s %9s ms %17s / %s ms %24s\n' "ebpf (the maps; a change: its writes)" "$(field program-ebpf 10000 3)" \
+  "$(field update-ebpf 10000 4)" "$(field update-ebpf 10000 6)" "-"
 echo "nftables at 10000: render $(field program-nftables-render 10000 3) ms of the program time; CPU $(field program-nftables 10000 5 | tr -d '(') ms" \
   "for the program, p50/p99 $(field update-nftables 10000 12) / $(field update-nftables 10000 14) ms for a change" \
   "($(field update-nftables-commands 10000 3) nft commands): what the machine's load does not inflate"
