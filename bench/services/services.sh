@@ -150,9 +150,9 @@ row() {  # row LABEL FILE BASELINE
   printf '%-40s%s\n' "$label" "$line"
 }
 log "scale: ebpf maps"
-ip netns add mknbench-ebpf
-ip netns exec mknbench-ebpf "$SCALE" ebpf 0 $NS >"$OUT/scale-ebpf.txt"
-ip netns del mknbench-ebpf
+# unshare, not ip netns exec: that one mounts a fresh /sys, without the cgroup2 mount the programs
+# attach beneath.
+unshare --net "$SCALE" ebpf 0 $NS >"$OUT/scale-ebpf.txt"
 lin0=$(awk '$2==0 {print $3}' "$OUT/scale-linear.txt")
 eb0=$(awk '$2==0 {print $3}' "$OUT/scale-ebpf.txt")
 vm0=$(awk '$2==0 {print $3}' "$OUT/scale-vmap.txt")
@@ -174,9 +174,7 @@ for n in 1000 10000; do
   ip netns exec mknbench-prog "$SCALE" program nftables $n >>"$OUT/program.txt"
   ip netns del mknbench-prog
 done
-ip netns add mknbench-prog
-ip netns exec mknbench-prog "$SCALE" program ebpf 10000 >>"$OUT/program.txt"
-ip netns del mknbench-prog
+unshare --net "$SCALE" program ebpf 10000 >>"$OUT/program.txt"
 field() { awk -v k="$1" -v n="$2" -v f="$3" '$1 == k && $2 == n {print $f; exit}' "$OUT/program.txt"; }
 echo
 printf '%-44s %12s %24s %24s\n' "control plane, one node (4 endpoints each)" "program 10000" \

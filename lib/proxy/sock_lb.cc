@@ -132,6 +132,10 @@ SockLbMaps SockLbMaps::Build(const ClusterSpec& spec, const SockLbMaps* previous
 
 std::vector<SockLbOp> Diff(const SockLbMaps& from, const SockLbMaps& to) {
   std::vector<SockLbOp> ops;
+  // Each side's service ports by key: a change compares N ports in N log N, not N^2.
+  std::map<SockLbKey, const SockLbService*> from_by_key, to_by_key;
+  for (const SockLbService& s : from.services) from_by_key[s.key] = &s;
+  for (const SockLbService& s : to.services) to_by_key[s.key] = &s;
   // 1. New or changed backends: a slot written next may name them.
   for (const auto& [id, b] : to.backends) {
     auto it = from.backends.find(id);
@@ -149,7 +153,8 @@ std::vector<SockLbOp> Diff(const SockLbMaps& from, const SockLbMaps& to) {
   // 2. Per service: the slots, then slot 0 (the count the program trusts); then the slots beyond
   // the new count, which the new count no longer reaches.
   for (const SockLbService& s : to.services) {
-    const SockLbService* old = from.Find(s.key);
+    auto found = from_by_key.find(s.key);
+    const SockLbService* old = found == from_by_key.end() ? nullptr : found->second;
     for (size_t i = 0; i < s.backends.size(); ++i) {
       if (old != nullptr && i < old->backends.size() && old->backends[i] == s.backends[i]) continue;
       SockLbOp op;
@@ -181,7 +186,7 @@ std::vector<SockLbOp> Diff(const SockLbMaps& from, const SockLbMaps& to) {
   }
   // 3. Services gone: the count first, so no program picks a slot about to vanish.
   for (const SockLbService& s : from.services) {
-    if (to.Find(s.key) != nullptr) continue;
+    if (to_by_key.count(s.key)) continue;
     SockLbOp op;
     op.kind = SockLbOp::kDeleteService;
     op.key = s.key;
