@@ -173,22 +173,24 @@ fi
 # nothing waits for it.
 cgroup2=$(awk '$9 == "cgroup2" {print $5; exit}' /proc/self/mountinfo)
 if [[ -n "$cgroup2" ]]; then
-  (
-    exec </dev/null >/dev/null 2>&1
-    ino="" host_ino=$(stat -L -c %i /proc/self/ns/net)
-    while kill -0 "$$" 2>/dev/null; do
-      # unshare enters the new namespaces itself, then forks the sandbox's first process.
-      if [[ -z "$ino" && "$(cat "/proc/$$/comm" 2>/dev/null)" == unshare ]]; then
-        ino=$(stat -L -c %i "/proc/$$/ns/net" 2>/dev/null || true)
-        [[ "$ino" != "$host_ino" ]] || ino=""  # not yet
-      fi
-      if [[ -n "$ino" ]]; then sleep 0.5; else sleep 0.02; fi
-    done
-    [[ -n "$ino" ]] || exit 0
-    for d in "$cgroup2"/mkn-*-"$(printf %x "$ino")"; do
-      [[ -d "$d" ]] && rmdir "$d" 2>/dev/null || true
-    done
-  ) &
+  # Twice forked: not a child of unshare, whose only child must stay the sandbox's first process
+  # (--join finds it so).
+  ( (
+      exec </dev/null >/dev/null 2>&1
+      ino="" host_ino=$(stat -L -c %i /proc/self/ns/net)
+      while kill -0 "$$" 2>/dev/null; do
+        # unshare enters the new namespaces itself, then forks the sandbox's first process.
+        if [[ -z "$ino" && "$(cat "/proc/$$/comm" 2>/dev/null)" == unshare ]]; then
+          ino=$(stat -L -c %i "/proc/$$/ns/net" 2>/dev/null || true)
+          [[ "$ino" != "$host_ino" ]] || ino=""  # not yet
+        fi
+        if [[ -n "$ino" ]]; then sleep 0.5; else sleep 0.02; fi
+      done
+      [[ -n "$ino" ]] || exit 0
+      for d in "$cgroup2"/mkn-*-"$(printf %x "$ino")"; do
+        [[ -d "$d" ]] && rmdir "$d" 2>/dev/null || true
+      done
+    ) & )
 fi
 exec unshare --net --mount --propagation private --pid --fork --kill-child --mount-proc -- \
   bash -c 'set -e
