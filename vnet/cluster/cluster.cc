@@ -297,7 +297,6 @@ absl::StatusOr<std::unique_ptr<RunningCluster>> RunningCluster::UpOrUndo(
   impl.spec = live;
   if (spec.cni_mode) rc->SyncStatePods();
   rc->StartNftTables();
-  // Before any container: they start in the cluster's cgroup, with the programs on it.
   if (absl::Status s = rc->StartSockLb(); !s.ok()) return fail(s);
   impl.apps = std::make_unique<AppServer>(impl.logs);
   for (AppSocket& a : impl.applied.apps) {
@@ -408,7 +407,6 @@ absl::StatusOr<TeardownReport> RunningCluster::Down() {
   };
   absl::StatusOr<TeardownReport> r = Teardown(NetnsOf(state_), state_.marker);
   if (!r.ok()) return with_warnings(r.status());  // the state stays: `down` can try again
-  // The programs detach with their links; the cgroup goes once its processes have (stopped above).
   if (absl::Status s = StopSockLb(); !s.ok()) return with_warnings(s);
   AddCniReport(cni, *r);
   if (impl_->spec.cni_mode) HeldAsPluginLeaks(*r);

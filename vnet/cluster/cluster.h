@@ -121,7 +121,8 @@ class RunningCluster {
   // nftables mode: the kernel forgets the flows whose replies came from these (dead) pods.
   absl::Status FlushFlowsTo(const std::vector<net::Ipv4>& ips);
   // proxy_mode = "ebpf" (cluster_ebpf.cc): make the cluster's cgroup (recorded in the state
-  // first), load and attach the programs, write the maps; bring the maps and the allowed pod
+  // first), load and attach the programs, write the maps (at up, before any container, which
+  // starts in that cgroup); bring the maps and the allowed pod
   // namespaces in step with the spec; detach and remove the cgroup (down).
   absl::Status StartSockLb();
   absl::Status SyncSockLb();
