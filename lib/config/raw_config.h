@@ -276,6 +276,27 @@ struct RawHttpRoute {
   std::vector<RawHttpRouteRule> rules;
 };
 
+// --- [[expect]]: what must and must not connect (lib/config/expect.h) ---------------------------
+
+// `from` / `to`: a name ("client", "svc/web:80", "host-edge", "10.244.1.3") or a label selector
+// table ({ app = "web" }).
+struct RawExpectEnd {
+  SourcePos pos;  // of the value; of the [[expect]] table when absent
+  Field<std::string> name;
+  Field<StringMap> selector;
+  bool present() const { return name.present() || selector.present(); }
+};
+
+struct RawExpect {
+  SourcePos pos;
+  RawExpectEnd from, to;
+  Field<int64_t> port;
+  Field<std::string> proto;
+  Field<std::string> result;
+  Field<std::string> host;
+  Field<std::string> path;
+};
+
 struct RawConfig {
   bool well_formed = false;  // the text parsed as TOML
   RawCluster cluster;
@@ -289,6 +310,7 @@ struct RawConfig {
   std::vector<RawListener> listeners;
   std::vector<RawHttpRoute> http_routes;
   RawCni cni;
+  std::vector<RawExpect> expects;
 };
 
 }  // namespace mkn::config

@@ -23,6 +23,7 @@ std::optional<ClusterSpec> Resolver::Run() {
   ResolveIngresses();
   ResolveListeners();
   ResolveHttpRoutes();
+  ResolveExpects();
   if (d_.HasErrors()) return std::nullopt;
   return std::move(spec_);
 }

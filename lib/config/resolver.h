@@ -11,6 +11,7 @@
 //   resolve_services.cc   [[service]]: ports, selectors and endpoints, ClusterIPs, NodePorts
 //   resolve_edge.cc       [[ingress]], [[listener]] and their TLS, backend references
 //   resolve_routes.cc     [[http_route]]: matches, header modifiers, redirects
+//   resolve_expect.cc     [[expect]]: each row's ends, port, protocol and result
 //
 // The order of Run() is part of the output: later steps read what earlier ones filled (pods are
 // placed on resolved nodes, services select placed pods, ingresses and routes name services,
@@ -119,6 +120,13 @@ class Resolver {
                        HeaderModifierSpec& out);
   std::optional<RedirectSpec> ResolveRedirect(const RawRedirect& rr, const std::string& what);
   void ResolveHttpRoutes();
+
+  // --- expectations (resolve_expect.cc) ----------------------------------------------------------
+
+  std::optional<ExpectEnd> ResolveExpectEnd(const RawExpectEnd& raw, bool from,
+                                            const std::string& what);
+  void ResolveExpect(const RawExpect& re, const std::string& what);
+  void ResolveExpects();
 
   const RawConfig& raw_;
   Diagnostics& d_;

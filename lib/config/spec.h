@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "lib/config/diagnostics.h"
+#include "lib/config/expect.h"
 #include "lib/config/raw_config.h"
 #include "lib/net/ip.h"
 #include "lib/net/ip_addr.h"
@@ -356,7 +357,8 @@ struct ClusterSpec {
   // [cluster] network = "cni": pods are wired by a CNI plugin chain (NodeSpec::cni), not by the
   // tool. `network` then says how the tool routes between nodes (unless cni.node_routes = kPlugin).
   bool cni_mode = false;
-  CniSpec cni;  // the cluster-wide [cni], before node overrides
+  CniSpec cni;                      // the cluster-wide [cni], before node overrides
+  std::vector<ExpectSpec> expects;  // [[expect]], in file order
 
   const PodSpec* FindPod(std::string_view name) const;
   const NodeSpec* FindNode(std::string_view name) const;

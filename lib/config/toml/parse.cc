@@ -195,6 +195,38 @@ void ParsePodCni(TableReader& r, const std::string& label, Diagnostics& diags, R
   r.Str("mac", out.mac);
 }
 
+// [[expect]]'s `from` / `to`: a string, or a selector table of strings ({ app = "web" }).
+void ParseExpectEnd(TableReader& r, std::string_view key, const std::string& label, Diagnostics& d,
+                    RawExpectEnd& out) {
+  out.pos = out.name.pos = out.selector.pos = r.pos();
+  const toml::node* n = r.Get(key);
+  if (n == nullptr) return;
+  out.pos = out.name.pos = out.selector.pos = PosOf(*n);
+  if (const auto* s = n->as_string()) {
+    out.name = {s->get(), PosOf(*n), true};
+    return;
+  }
+  if (const toml::table* t = n->as_table()) {
+    out.selector.set = true;
+    for (const auto& [k, v] : *t) {
+      if (const auto* vs = v.as_string()) {
+        out.selector.value[std::string(k.str())] = vs->get();
+      } else {
+        out.selector.set = false;
+        out.selector.bad = true;
+        d.Error(PosOf(v), StrCat(label, ": ", key, ": label \"", k.str(),
+                                 "\" must be a string, got ", TypeName(v)));
+      }
+    }
+    return;
+  }
+  out.name.bad = true;
+  d.Error(PosOf(*n), StrCat(label, ": ", key,
+                            ": expected a name like \"client\" or \"svc/web\", or a selector "
+                            "like { app = \"web\" }, got ",
+                            TypeName(*n)));
+}
+
 }  // namespace
 
 RawConfig Parse(std::string_view text, Diagnostics& diags) {
@@ -417,6 +449,22 @@ RawConfig Parse(std::string_view text, Diagnostics& diags) {
     });
     r.Finish();
     cfg.http_routes.push_back(std::move(hr));
+  });
+
+  EachTable(top, "expect", [&](const toml::table& t, size_t i) {
+    RawExpect e;
+    const std::string label = StrCat("expect #", i + 1);
+    TableReader r(t, label, diags);
+    e.pos = r.pos();
+    ParseExpectEnd(r, "from", label, diags, e.from);
+    ParseExpectEnd(r, "to", label, diags, e.to);
+    r.Int("port", e.port);
+    r.Str("proto", e.proto);
+    r.Str("result", e.result);
+    r.Str("host", e.host);
+    r.Str("path", e.path);
+    r.Finish();
+    cfg.expects.push_back(std::move(e));
   });
 
   top.Finish();
