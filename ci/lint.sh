@@ -74,6 +74,7 @@ declare -A below=(
   [capture]="kernel apps proxy geneve edge ebpf cni bgp cluster"
   [graph]="kernel apps proxy geneve edge ebpf cni bgp cluster"
   [cni/verify]="kernel apps proxy geneve edge ebpf cni bgp cluster"
+  [check]="kernel apps proxy geneve edge ebpf cni bgp cluster cni/verify"
 )
 for f in "${sources[@]}"; do
   [[ $f == vnet/* ]] || continue

@@ -3,7 +3,7 @@
 # (ping, curl, bash /dev/tcp and /dev/udp, iperf3, tshark), and a check that nothing is left afterwards.
 #
 #   examples/e2e_test.sh CASE      CASE: vxlan host_gw signals sigkill stale_netns rollback bad_input privileges commands usage
-#                                        multi shell permissions control collision state_errors detach sandbox_join
+#                                        multi shell permissions control collision state_errors detach sandbox_join check
 #
 # Runs itself inside ci/sandbox.sh (a throw-away network + mount + PID namespace). Without root it exits 77
 # (ctest: skipped) — except under CI=true, where that is a failure. Waits are conditions with deadlines.
@@ -742,6 +742,62 @@ detach)
   contains "$("$MKN" validate testdata/config/minimal.toml)" "ok: 1 node, 1 pod" "validate too"
   pass "down says how many namespaces the owner removed (-d or not); 1 node, 1 pod"
   assert_clean min
+  ;;
+check)
+  # [[expect]] and `check`: the quickstart's rows pass (up -d --check, then check with JUnit and
+  # JSON); a lab whose rows are wrong (deny for what connects, allow to a port nothing listens on)
+  # fails with the failing cells named in the JUnit file; up -d --check on it exits 1, lab left up.
+  c=quickstart
+  out=$("$MKN" up -d --check examples/quickstart/lab.toml 2>&1) || fail "up -d --check: $out"
+  contains "$out" "check quickstart: 6 cells, 0 mismatches, 0 errors" "up --check prints the verdict"
+  contains "$out" "client  .   .   -   -   X" "up --check prints the matrix"
+  "$MKN" check --junit "$TMP/ok.xml" >"$TMP/out" || fail "check of a passing lab: $(cat "$TMP/out")"
+  contains "$(cat "$TMP/ok.xml")" 'tests="6" failures="0" errors="0"' "the JUnit file counts every cell"
+  pass "up -d --check and check pass on examples/quickstart (6 cells)"
+  # A replica scaled in after up is a cell of the selector's row.
+  "$MKN" scale web 3 -c $c >/dev/null
+  out=$("$MKN" check $c -o json) || fail "check after scale: $out"
+  [[ $(jq -r '[.cells[] | select(.to == "web-2:8080/tcp")] | length' <<<"$out") == 1 ]] ||
+    fail "the scaled replica web-2 is not probed: $out"
+  pass "a replica scaled in after up is probed"
+  # The wrong rows: a copy of the lab (same cluster name, so `check LAB` means the running cluster).
+  cp examples/quickstart/lab.toml "$TMP/wrong.toml"
+  cat >>"$TMP/wrong.toml" <<'ROWS'
+[[expect]]
+from = "client"
+to = "web-0"
+port = 8080
+result = "deny"
+[[expect]]
+from = "client"
+to = "echo"
+port = 9
+result = "allow"
+ROWS
+  rc=0; "$MKN" check "$TMP/wrong.toml" --junit "$TMP/bad.xml" >"$TMP/out" 2>&1 || rc=$?
+  [[ $rc == 1 ]] || fail "check with wrong rows: exit $rc, want 1: $(cat "$TMP/out")"
+  contains "$(cat "$TMP/out")" "MISMATCH line 80: client -> web-0:8080/tcp: expected deny, got allow (answered)" "the table names the deny that connected"
+  contains "$(cat "$TMP/out")" "MISMATCH line 85: client -> echo:9/tcp: expected allow, got deny (refused)" "the table names the allow nothing answers"
+  contains "$(cat "$TMP/out")" "client  .!" "the matrix marks the mismatch"
+  junit=$(cat "$TMP/bad.xml")
+  contains "$junit" 'failures="2" errors="0"' "the JUnit file counts the two mismatches"
+  contains "$junit" '<testcase classname="expect.line80" name="client -&gt; web-0:8080/tcp"' "JUnit names the first failing cell"
+  contains "$junit" '<failure message="expected allow, got deny (refused)" type="reachability">' "JUnit says why"
+  pass "wrong rows: exit 1, the matrix marks them, JUnit names each failing cell"
+  "$MKN" down $c >/dev/null
+  assert_clean $c
+  # up -d --check of the wrong lab: exit 1, and the lab stays up to be looked at.
+  rc=0; out=$("$MKN" up -d --check "$TMP/wrong.toml" 2>&1) || rc=$?
+  [[ $rc == 1 ]] || fail "up -d --check of wrong rows: exit $rc, want 1: $out"
+  contains "$out" "2 mismatches" "up --check says it failed"
+  contains "$("$MKN" status)" "quickstart  ready" "the lab stays up after a failed up -d --check"
+  # Nothing to check is not a pass: a lab without rows is refused before anything is built.
+  rc=0; out=$("$MKN" up -d --check testdata/config/minimal.toml 2>&1) || rc=$?
+  [[ $rc == 2 ]] || fail "up --check of a lab without [[expect]]: exit $rc, want 2: $out"
+  contains "$out" "has no [[expect]] rows" "it says why"
+  pass "up -d --check of wrong rows exits 1 with the lab up; a lab without rows is refused"
+  "$MKN" down $c >/dev/null
+  assert_clean $c
   ;;
 *) fail "unknown case $CASE" ;;
 esac

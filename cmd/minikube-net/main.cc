@@ -31,6 +31,7 @@
 #include "lib/control/usage.h"
 #include "lib/plan/plan.h"
 #include "lib/strings/str_cat.h"
+#include "vnet/check/check.h"
 #include "vnet/cluster/client.h"
 #include "vnet/cluster/lab.h"
 #include "vnet/cluster/session.h"
@@ -170,6 +171,7 @@ struct UpFlags {
   bool keep_going = false;  // CNI labs: a failed ADD is reported, the rest comes up
   bool strict = false;      // the default; kept for scripts
   bool shell = false;
+  bool check = false;  // run `check` once ready
   std::string output = "sh";
   int workers = 0;
 };
@@ -179,8 +181,21 @@ int RunUp(const UpFlags& f) {
   std::optional<config::ClusterSpec> spec = Lab(f.lab, code);
   if (!spec) return code;
   if (f.dry_run) return PrintPlan(*spec, f.output);
+  if (f.check && spec->expects.empty()) {
+    return Exit(absl::InvalidArgumentError(
+        StrCat("up --check: ", f.lab, " has no [[expect]] rows to check (see minikube-net check "
+                                      "--help)")));
+  }
   if (absl::Status st = vnet::CheckPrivileges(); !st.ok()) return Exit(st);
   vnet::SessionOptions o;
+  if (f.check) {
+    o.check = [&spec](const vnet::ClusterState& st, std::ostream& out) {
+      absl::StatusOr<check::Report> r = vnet::RunCheck(*spec, st);
+      if (!r.ok()) return Exit(r.status()), kExitFailure;
+      absl::StatusOr<int> code = vnet::PrintCheck(*r, "table", "", out);
+      return code.ok() ? *code : (Exit(code.status()), kExitFailure);
+    };
+  }
   o.lab_path = f.lab;
   o.detach = f.detach;
   o.shell = f.shell;
@@ -233,6 +248,45 @@ int RunStatus(const std::string& output) {
   if (names.empty()) return std::cout << "no cluster is up\n", kExitOk;
   std::cout << control::StatusTable(vnet::ClusterRows(names));
   return kExitOk;
+}
+
+// --- check: the lab's [[expect]] rows probed on its running cluster ------------------------------
+
+struct CheckFlags {
+  std::string target, junit, output = "table";
+};
+
+int RunCheckCommand(const CheckFlags& f) {
+  if (absl::Status st = vnet::CheckPrivileges("probe from inside the lab's namespaces"); !st.ok())
+    return Exit(st);
+  // LAB: the running cluster of that lab; CLUSTER (or nothing: $MKN_CLUSTER, else the only one
+  // up): the rows of the lab file it came up from, as that file reads now.
+  std::string lab = f.target;
+  absl::StatusOr<vnet::ClusterState> s = absl::UnknownError("");
+  int code = kExitOk;
+  std::optional<config::ClusterSpec> spec;
+  if (!f.target.empty() && vnet::NamesALabFile(f.target)) {
+    spec = Lab(f.target, code);
+    if (!spec) return code;
+    s = vnet::PickCluster(spec->name);
+  } else {
+    s = vnet::PickCluster(f.target);
+    if (s.ok()) {
+      lab = s->lab;
+      spec = Lab(lab, code);
+      if (!spec) return code;
+    }
+  }
+  if (!s.ok()) return Exit(s.status());
+  if (s->phase != "ready") {
+    return Exit(absl::FailedPreconditionError(
+        StrCat("check ", s->cluster, ": the cluster is ", s->phase, ", not ready")));
+  }
+  absl::StatusOr<check::Report> r = vnet::RunCheck(*spec, *s);
+  if (!r.ok()) return Exit(r.status());
+  absl::StatusOr<int> exit_code = vnet::PrintCheck(*r, f.output, f.junit, std::cout);
+  if (!exit_code.ok()) return Exit(exit_code.status());
+  return *exit_code;
 }
 
 // --- get, exec, logs: a cluster's state, or its owner over the control socket --------------------
@@ -526,6 +580,49 @@ int main(int argc, char** argv) {
       "invalid) or usage;\n"
       "with --shell, the shell's exit status when it ends by itself (0 when minikube-net is "
       "signalled).");
+
+  up_cmd->add_flag("--check", up.check,
+                   "Once ready, probe the lab's [[expect]] rows as `check` does; exit 1 if any "
+                   "cell disagrees (the cluster's life is unchanged: see check --help)");
+
+  CheckFlags check_flags;
+  CLI::App* check_cmd = app.add_subcommand(
+      "check", "Probe a running lab's [[expect]] rows for real and print the reachability matrix");
+  check_cmd->add_option("target", check_flags.target,
+                        "Lab file (its running cluster) or cluster name (default: $MKN_CLUSTER, "
+                        "else the only cluster up)");
+  check_cmd->add_option("--junit", check_flags.junit,
+                        "Also write JUnit XML to FILE: one testcase per cell (for CI)");
+  check_cmd->add_option("-o,--output", check_flags.output, "table (default) or json, on stdout")
+      ->check(OneOf({"table", "json"}));
+  check_cmd->footer(
+      "Each [[expect]] row of the lab file (as the file reads now) becomes cells: every source pod "
+      "of its\n"
+      "`from` (a pod, a selector, a node, or \"host\") to every destination of its `to` (a pod, a "
+      "selector, a\n"
+      "pod IP, a node and port, svc/NAME[:PORT], or host-edge), probed from inside the source's "
+      "namespace:\n"
+      "  tcp   allow = the handshake completed          udp   allow = a datagram came back\n"
+      "  icmp  allow = an echo reply                     http(s) to host-edge: allow = status "
+      "1xx-3xx\n"
+      "Deny is everything else: no answer within 1 s (a drop), a refusal (TCP reset, ICMP "
+      "unreachable),\n"
+      "no route, an HTTP 4xx/5xx. Probes run 16 at once; the run is bounded (10 s, more for big "
+      "matrices).\n"
+      "The matrix: rows = from, numbered columns = to; . allowed, X denied, ! not what the lab "
+      "expects,\n"
+      "E a probe that could not run (a missing tool), - no row for that pair.\n"
+      "Examples:\n"
+      "  minikube-net check                               # the only cluster up\n"
+      "  minikube-net check examples/quickstart/lab.toml --junit check.xml\n"
+      "  minikube-net up -d --check LAB.toml              # up, then check: exit 1 on a mismatch, "
+      "the lab stays up\n"
+      "up --check: -d exits with the verdict once checked and leaves the cluster running (down it "
+      "when done);\n"
+      "the foreground and --shell run as usual and exit 1 at the end when the check failed.\n"
+      "Exit codes: 0 every cell as expected, 1 a mismatch, a probe error, a row with nothing to "
+      "probe, no\n"
+      "[[expect]] rows, or missing privileges; 2 bad lab file or usage, an unknown cluster.");
 
   std::string plan_lab, plan_output = "sh";
   CLI::App* plan_cmd = app.add_subcommand(
@@ -835,6 +932,7 @@ int main(int argc, char** argv) {
   if (*down_cmd) return RunDown(down_target, down_all);
   if (*cni_cmd) return RunCni(cni);
   if (*verify_cmd) return RunVerifyCommand(verify);
+  if (*check_cmd) return RunCheckCommand(check_flags);
   if (*status_cmd) return RunStatus(status_output);
   if (*get_cmd) return RunGet(get_what, get_cluster, get_output);
   if (*conntrack_cmd) {

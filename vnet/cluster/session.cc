@@ -223,7 +223,8 @@ int RelayUntilReady(pid_t child, int out, int err, int ready, int sigfd, std::os
   }
   char byte = 0;
   const bool up = read(ready, &byte, 1) == 1;
-  if (up && forwarded == 0) return 0;  // up and running in the background
+  // Up and running in the background; 'F': `up -d --check` found a mismatch (the cluster stays).
+  if (up && forwarded == 0) return byte == 'F' ? 1 : 0;
   int status = 0;
   waitpid(child, &status, 0);
   if (up) return 128 + forwarded;  // it was ready, and went down on the signal passed on
@@ -399,6 +400,13 @@ absl::StatusOr<int> RunSession(const config::ClusterSpec& spec, const SessionOpt
               "; stop it with: minikube-net down ", st.cluster, "\n");
   }
   out_stream << ready_text;
+  // `up --check`: before -d hands its output over to up.log, so that the terminal sees the matrix.
+  int check_code = 0;
+  if (f.check) {
+    out_stream.flush();
+    check_code = f.check(st, out_stream);
+    out_stream.flush();
+  }
   if (f.detach) {
     out_stream.flush();
     // From here on the output goes to up.log: first what the terminal saw, then every line after.
@@ -425,7 +433,8 @@ absl::StatusOr<int> RunSession(const config::ClusterSpec& spec, const SessionOpt
     }
     out_stream << ready_text;
     out_stream.flush();
-    (void)!write(ready[1], "K", 1);  // the parent reads it, or is gone (then nobody waits)
+    // The parent reads it, or is gone (then nobody waits): 'K' ready, 'F' ready but --check failed.
+    (void)!write(ready[1], check_code == 0 ? "K" : "F", 1);
     close(ready[1]);
   } else if (f.shell) {
     out_stream << "starting " << ShellPath() << " with MKN_CLUSTER=" << st.cluster
@@ -499,7 +508,8 @@ absl::StatusOr<int> RunSession(const config::ClusterSpec& spec, const SessionOpt
       return 1;
     }
   }
-  return exit_code;
+  // `up --check` that failed: the run ends as it would have, and says so in its status.
+  return exit_code == 0 && check_code != 0 ? 1 : exit_code;
 }
 
 bool NamesALabFile(const std::string& target) {

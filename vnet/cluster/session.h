@@ -43,6 +43,7 @@
 #include "absl/status/statusor.h"
 #include "lib/config/spec.h"
 #include "vnet/cluster/applier.h"
+#include "vnet/cluster/state.h"
 
 namespace mkn::vnet {
 
@@ -57,9 +58,16 @@ struct SessionOptions {
   // A line of news for the user ("removing what a previous run left behind", "pod a: container b
   // exited with status 1", a shell that would not start); the caller prints it with its prefix.
   std::function<void(const std::string&)> notice;
+  // `up --check`: run once the cluster is ready, its report written to the stream it is given
+  // (the terminal's stdout, also with -d); it returns 0 when the lab's [[expect]] rows hold, else
+  // 1. The verdict becomes the exit status and never changes the cluster's life: -d exits with it
+  // once checked and leaves the cluster running (a failing lab stays up to be looked at; `down`
+  // when done); the foreground and --shell run as usual and exit 1 at the end when it failed.
+  std::function<int(const ClusterState&, std::ostream&)> check;
 };
 
-// The exit status for the process: 0, or the shell's status (128 + signal when it was killed);
+// The exit status for the process: 0, or the shell's status (128 + signal when it was killed), or 1
+// when options.check failed (a shell's own failure wins);
 // 128 + the signal when a stop signal interrupted the bring-up; in the parent of -d, the child's.
 // Errors (an exit of 1, never kInvalidArgument or kNotFound): "up <cluster>: <why> (nothing was
 // left behind)" or, when cleaning up failed too, "up <cluster>: <why>" and a "left behind: ..."
