@@ -47,6 +47,11 @@ down() {
 case "$CASE" in
 routing)
   up examples/ingress/lab.toml
+  # The lab's [[expect]] rows: the edge over HTTP and HTTPS, a 503 as deny, a pod to a Service.
+  out=$("$MKN" check $C 2>&1) || fail "check: $out"
+  contains "$out" "check $C: 5 cells, 0 mismatches, 0 errors" "check's verdict"
+  contains "$out" "host   .   .   X   -" "check's matrix"
+  pass "check: host-edge rows over http and https (a 503 denies), pods to svc/api"
   # Host rules; Prefix by path element; Exact; wildcard; default backend.
   [[ $(get web.lab.test / | pod_of) == web-* ]] || fail "web.lab.test / not served by web"
   [[ $(get api.lab.test /v1 | pod_of) == api-* ]] || fail "api.lab.test /v1 not served by api"

@@ -35,6 +35,16 @@ hit() {
   awk '/^pod: / {p=$2} /^client: / {sub(/:[0-9]+$/, "", $2); c=$2} END {print p, c}' <<<"$body"
 }
 
+# check_expect CLUSTER MODE: the lab's [[expect]] rows (a ClusterIP over TCP and UDP, a NodePort, a
+# Service without endpoints) hold, probed by `minikube-net check`.
+check_expect() {
+  local out
+  out=$("$MKN" check "$1" 2>&1) || fail "$2: check: $out"
+  contains "$out" "check $1: 4 cells, 0 mismatches, 0 errors" "$2: check's verdict"
+  contains "$out" "client  .   .   .   X" "$2: the matrix"
+  pass "$2: check: svc/web, svc/dns (udp) and the NodePort allow, svc/empty denies"
+}
+
 # make_lab CLUSTER MODE: examples/services/lab.toml renamed and switched to MODE, plus
 #  - udp-echo pinned to port 5353, the port it declares (harmless once resolve serves the declared port);
 #  - a UDP port on the `empty` service, so the no-endpoint UDP answer can be probed.
@@ -783,6 +793,7 @@ userspace)
   check_udp $c userspace
   check_udp_fragments $c userspace
   check_nodeport $c userspace
+  check_expect $c userspace
   check_affinity $c userspace
   check_random $c userspace 10.96.0.11 "random"
   check_least_conn_held $c userspace
@@ -813,6 +824,7 @@ nftables)
   check_udp $c nftables
   check_udp_fragments $c nftables
   check_nodeport $c nftables
+  check_expect $c nftables
   check_affinity $c nftables
   check_random $c nftables 10.96.0.11 "random"
   check_random $c nftables 10.96.0.12 "least-conn (random in nftables)"
