@@ -183,8 +183,9 @@ int RunUp(const UpFlags& f) {
   if (f.dry_run) return PrintPlan(*spec, f.output);
   if (f.check && spec->expects.empty()) {
     return Exit(absl::InvalidArgumentError(
-        StrCat("up --check: ", f.lab, " has no [[expect]] rows to check (see minikube-net check "
-                                      "--help)")));
+        StrCat("up --check: ", f.lab,
+               " has no [[expect]] rows to check (see minikube-net check "
+               "--help)")));
   }
   if (absl::Status st = vnet::CheckPrivileges(); !st.ok()) return Exit(st);
   vnet::SessionOptions o;
@@ -905,6 +906,10 @@ int main(int argc, char** argv) {
       return Exit(absl::InvalidArgumentError(
           "up: a lab from standard input can only be planned (up --dry-run -): a running cluster "
           "records its lab file, and resolves the paths in it from that file's directory"));
+    }
+    if (up.check && up.dry_run) {
+      return Exit(absl::InvalidArgumentError(
+          "up: --check cannot be combined with --dry-run: a dry run creates nothing to probe"));
     }
     if (up.shell && (up.detach || up.dry_run)) {
       return Exit(absl::InvalidArgumentError(

@@ -48,15 +48,10 @@ ToolResult Probe(const check::Cell& c, int fd, const ProbeLimits& limits) {
       // judges reachability; the certificate is `curl --cacert`'s business.
       const std::string scheme(config::ToString(c.proto));
       const std::string authority = c.host.empty() ? ip : c.host;
-      std::vector<std::string> argv = {"curl",
-                                       "-sS",
-                                       "-o",
-                                       "/dev/null",
-                                       "-w",
-                                       "%{http_code}",
-                                       "-m",
-                                       verify_internal::ToolSeconds(limits.wait),
-                                       "-k"};
+      std::vector<std::string> argv = {
+          "curl", "-sS",          "-o", "/dev/null",
+          "-w",   "%{http_code}", "-m", verify_internal::ToolSeconds(limits.wait),
+          "-k"};
       if (!c.host.empty()) {
         argv.push_back("--resolve");
         argv.push_back(StrCat(c.host, ":", c.port, ":", ip));
@@ -73,9 +68,8 @@ ToolResult Probe(const check::Cell& c, int fd, const ProbeLimits& limits) {
 absl::StatusOr<check::Report> RunCheck(const config::ClusterSpec& spec,
                                        const control::ClusterState& state) {
   if (spec.expects.empty()) {
-    return absl::FailedPreconditionError(
-        StrCat("check ", state.cluster, ": the lab has no [[expect]] rows to check (",
-               state.lab, ")"));
+    return absl::FailedPreconditionError(StrCat(
+        "check ", state.cluster, ": the lab has no [[expect]] rows to check (", state.lab, ")"));
   }
   const auto t0 = Clock::now();
   check::Matrix m = check::Expand(spec, check::WorldOf(spec, state));
@@ -116,8 +110,8 @@ absl::StatusOr<check::Report> RunCheck(const config::ClusterSpec& spec,
       }
       if (limits.Expired()) {
         out.outcome = check::Outcome::kError;
-        out.evidence = StrCat("not probed: the run's bound of ", budget.total.count() / 1000,
-                              " s had passed");
+        out.evidence =
+            StrCat("not probed: the run's bound of ", budget.total.count() / 1000, " s had passed");
         continue;
       }
       ToolResult t = Probe(c, fd, limits);
