@@ -237,7 +237,11 @@ control::ClusterState StateOf(const config::ClusterSpec& spec) {
   control::ClusterState s;
   s.cluster = spec.name;
   for (const config::NodeSpec& n : spec.nodes) {
-    s.nodes.push_back({n.name, n.netns, n.underlay_ip.ToString(), "", ""});
+    control::NodeState ns;
+    ns.name = n.name;
+    ns.netns = n.netns;
+    ns.underlay_ip = n.underlay_ip.ToString();
+    s.nodes.push_back(ns);
   }
   for (const config::PodSpec& p : spec.pods) {
     control::PodState ps;
