@@ -1,0 +1,142 @@
+// lib/trace — `minikube-net trace`'s decisions: which path a probe from SRC to DST must take in
+// this lab (the ordered hops, request and reply), what it looks like at each hop (inner or VXLAN
+// outer header, before or after the Service translation) as a libpcap filter, and the verdict when
+// the hops that saw it are compared with the prediction. Pure: vnet/trace sends the probe, sniffs
+// at every predicted hop at once and reads the kernel's reasons; nothing here touches a socket.
+//
+// The path is composed from two tables so that a new network or proxy mode is one row each:
+//   kNetworkRows  how a packet crosses from one node to another (vxlan: vxlan0 and the outer
+//                 UDP/4789 header over eth0 and the underlay bridge ports; host-gw: eth0 routed);
+//   kProxyRows    where a Service is translated on the client's node (userspace: into and out of
+//   the
+//                 proxy TUN, SNAT to the node's proxy address; nftables: DNAT in prerouting, seen
+//                 by no interface, proved by the conntrack entry).
+// A Service's endpoints are alternatives: each is a branch of hops after the translation point,
+// and the branch whose hops saw the probe is the one the balancer chose.
+//
+// IPv4 only for now: every address here is net::Ipv4, and the filter offsets assume a 20-byte IP
+// header (what the kernel sends for these probes). Dual-stack adds a family to Flow, one place.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "lib/config/spec.h"
+#include "lib/net/ip.h"
+
+namespace mkn::trace {
+
+enum class Proto { kIcmp, kUdp, kTcp };
+std::string_view ToString(Proto p);
+
+// A probe as seen at one place. ICMP echo: sport and dport both carry the echo identifier, so that
+// swapping the ends gives the reply. TCP: the request leg is the SYN, the reply leg the SYN-ACK.
+struct Flow {
+  Proto proto = Proto::kIcmp;
+  net::Ipv4 src, dst;
+  uint16_t sport = 0, dport = 0;
+  Flow Reversed() const { return {proto, dst, src, dport, sport}; }
+  bool operator==(const Flow&) const = default;
+};
+
+enum class Leg { kRequest, kReply };
+enum class Direction { kIn, kOut };  // as the interface sees the packet: received or sent
+std::string_view ToString(Leg l);
+std::string_view ToString(Direction d);
+
+// One place where the probe must pass.
+struct Hop {
+  Leg leg = Leg::kRequest;
+  int branch = -1;     // -1: on every path; else the index of the endpoint in Path::endpoints
+  std::string object;  // the capture TARGET object: a pod, a node, "underlay"
+  std::string netns;   // its named netns
+  std::string ifname;  // "" for a translation point no interface shows (the nft DNAT)
+  Direction dir = Direction::kOut;
+  std::string role;  // "pod eth0", "host veth", "bridge cbr0", "VXLAN vxlan0", ...
+  Flow flow;         // the (inner) packet as it must look here
+  // VXLAN: the outer source and destination (the nodes' underlay addresses).
+  std::optional<std::pair<net::Ipv4, net::Ipv4>> outer;
+  // What explains the next step, for vnet/trace to read from the kernel here: "route" (a route
+  // lookup of flow.dst in netns), "bridge" (the bridge forwarded it between ports), "nat" (the
+  // conntrack entry of the flow), "local" (delivered to this namespace), "fdb" (the VXLAN FDB and
+  // neighbour entries), "" nothing to add.
+  std::string why;
+  std::string filter;  // libpcap: matches exactly this packet here (empty for no interface)
+  bool Sniffed() const { return !ifname.empty(); }
+};
+
+struct Endpoint {
+  std::string word;  // as typed: "web-0", "svc/web:80", "10.244.2.3"
+  std::string kind;  // "pod", "pod IP", "ClusterIP", ...
+  std::string pod;   // the pod, when the end is one
+  net::Ipv4 ip;
+  uint16_t port = 0;
+};
+
+struct Request {
+  Endpoint src, dst;
+  Proto proto = Proto::kIcmp;
+  // The probe's unique mark: the ICMP echo identifier, or the client's source port (TCP/UDP).
+  uint16_t id = 0;
+  std::string service;  // the Service DST names or whose ClusterIP it is; "" for none
+};
+
+struct Path {
+  Request request;
+  config::NetworkMode network = config::NetworkMode::kVxlan;
+  config::ProxyMode proxy = config::ProxyMode::kUserspace;
+  std::vector<std::string> endpoints;  // a Service's endpoint pods: the branches
+  std::vector<Hop> hops;               // request then reply, each in order
+};
+
+// SRC and DST words against the lab: SRC a pod; DST a pod, a pod IP, a ClusterIP, svc/NAME[:PORT]
+// (DST[:PORT] gives the port). `proto` empty = icmp to a pod, the Service port's protocol to a
+// Service. InvalidArgument for an unknown name (with the nearest), a port missing or given where
+// it cannot be (ICMP), ICMP to a Service (Services carry TCP and UDP); Unimplemented, saying so,
+// for the kinds not traced yet (a node, `underlay` or `host` as SRC; a node, a NodePort or an edge
+// URL as DST) and for CNI labs.
+absl::StatusOr<Request> ParseRequest(const config::ClusterSpec& spec, std::string_view src,
+                                     std::string_view dst, std::string_view proto);
+
+// The ordered hops of `r` in this lab, request then reply. Unimplemented for a network or proxy
+// mode without a row; FailedPrecondition for a Service without endpoints.
+absl::StatusOr<Path> PredictPath(const config::ClusterSpec& spec, const Request& r);
+
+// The probe as libpcap matches it at `h`: inner, or inside VXLAN's UDP/4789 when h.outer is set.
+std::string FilterFor(const Hop& h);
+
+// One line per hop, for goldens and `trace --dry-run`.
+std::string RenderPrediction(const Path& p);
+
+// What vnet/trace saw at a hop.
+struct Observation {
+  bool seen = false;
+  int64_t offset_ns = 0;  // since the probe was sent
+  Flow flow;              // the inner packet as captured
+  std::optional<std::pair<net::Ipv4, net::Ipv4>> outer;
+  std::string why;  // the kernel's reason: a route, an FDB or conntrack entry
+};
+
+struct Verdict {
+  bool ok = false;
+  int branch = -1;         // the endpoint the balancer chose; -1 none or no Service
+  std::vector<int> hops;   // the hops of the path taken (the common ones and that branch)
+  int first_missing = -1;  // index into Path::hops of the first predicted hop not seen
+  int last_seen = -1;      // the hop before it that saw the probe; -1 none
+  std::string summary;     // one line: "reached web-1:eth0 and back in 1.2 ms" / where it died
+};
+
+// Compares the prediction with what was seen (`seen[i]` for Path::hops[i]). The branch is the one
+// with the most hops seen (ties: the first); the path is whole when every hop of it saw the probe.
+Verdict Judge(const Path& p, const std::vector<Observation>& seen);
+
+// The trace's output: a table (one line per hop: #, leg, time offset, where, direction, the packet
+// as seen there, why) and `-o json`.
+std::string RenderTable(const Path& p, const std::vector<Observation>& seen, const Verdict& v);
+std::string RenderJson(const Path& p, const std::vector<Observation>& seen, const Verdict& v);
+
+}  // namespace mkn::trace
