@@ -153,6 +153,18 @@ absl::StatusOr<LinkInfo> NlSocket::GetLink(int ifindex) {
   return link;
 }
 
+absl::StatusOr<RouteInfo> NlSocket::GetRoute(net::Ipv4 dst) {
+  const std::string what = StrCat("route get ", dst.ToString());
+  MKN_ASSIGN_OR_RETURN(NlReplies r, Exchange(BuildGetRoute(dst), false, what));
+  if (r.error() == ENETUNREACH) return absl::NotFoundError(StrCat("no route to ", dst.ToString()));
+  if (r.error() != 0) return NetlinkError(r.error(), what, r.extack());
+  for (const NlBytes& bytes : r.messages()) {
+    MKN_ASSIGN_OR_RETURN(NlMessage m, ViewMessage(bytes));
+    if (m.type == RTM_NEWROUTE) return ParseRoute(m);
+  }
+  return absl::NotFoundError(StrCat(what, ": no route in the answer"));
+}
+
 absl::StatusOr<std::vector<LinkInfo>> NlSocket::ListLinks() {
   MKN_ASSIGN_OR_RETURN(std::vector<NlBytes> msgs,
                        RetryInterruptedDump(

@@ -88,6 +88,9 @@ class NlSocket {
   absl::StatusOr<std::vector<LinkInfo>> ListLinks();
   // Every IPv4 route of every table of the netns (a dump, retried as ListLinks's).
   absl::StatusOr<std::vector<RouteInfo>> ListRoutes();
+  // The route `dst` matches in this netns (`ip route get DST fibmatch`). NotFound "no route to
+  // DST" when none does (ENETUNREACH); the codes of errors.h otherwise.
+  absl::StatusOr<RouteInfo> GetRoute(net::Ipv4 dst);
 
  private:
   explicit NlSocket(Fd fd, uint32_t portid) : fd_(std::move(fd)), portid_(portid) {}

@@ -325,6 +325,17 @@ NlBytes BuildDumpRoutes() {
   return std::move(w).Finish();
 }
 
+NlBytes BuildGetRoute(net::Ipv4 dst) {
+  Writer w(RTM_GETROUTE, 0);
+  rtmsg rtm{};
+  rtm.rtm_family = AF_INET;
+  rtm.rtm_dst_len = 32;
+  rtm.rtm_flags = RTM_F_FIB_MATCH;
+  w.Put(rtm);
+  w.Ip(RTA_DST, dst);
+  return std::move(w).Finish();
+}
+
 void SetSequence(NlBytes& msg, uint32_t seq) {
   if (msg.size() >= sizeof(nlmsghdr))
     std::memcpy(msg.data() + offsetof(nlmsghdr, nlmsg_seq), &seq, sizeof(seq));
@@ -491,6 +502,25 @@ absl::StatusOr<RouteInfo> ParseRoute(const NlMessage& m) {
   r.dst.len = rtm.rtm_dst_len;
   r.table = rtm.rtm_table;
   r.protocol = rtm.rtm_protocol;
+  switch (rtm.rtm_type) {
+    case RTN_UNICAST:
+      r.type = "unicast";
+      break;
+    case RTN_LOCAL:
+      r.type = "local";
+      break;
+    case RTN_BLACKHOLE:
+      r.type = "blackhole";
+      break;
+    case RTN_UNREACHABLE:
+      r.type = "unreachable";
+      break;
+    case RTN_PROHIBIT:
+      r.type = "prohibit";
+      break;
+    default:
+      r.type = StrCat(static_cast<int>(rtm.rtm_type));
+  }
   absl::StatusOr<std::vector<Attrs::Attr>> attrs =
       Attrs::Parse(m.payload.subspan(std::min(m.payload.size(), Align(sizeof(rtmsg)))));
   if (!attrs.ok()) return attrs.status();

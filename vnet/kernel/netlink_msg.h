@@ -52,6 +52,9 @@ struct RouteInfo {
   int oif = 0;
   int table = 0;     // RT_TABLE_MAIN (254) for the main table
   int protocol = 0;  // RTPROT_*: 2 kernel, 3 boot (ip route add), 12 bird
+  // rtm_type: "unicast", "local", "blackhole", "unreachable", "prohibit" or the number (`trace`
+  // names a route that drops).
+  std::string type;
 };
 
 struct VethSpec {
@@ -132,6 +135,10 @@ NlBytes BuildDumpLinks();
 
 // RTM_GETROUTE with NLM_F_DUMP, family AF_INET: every IPv4 route of every table, then NLMSG_DONE.
 NlBytes BuildDumpRoutes();
+
+// A route lookup (`ip route get DST fibmatch`): RTM_GETROUTE with RTM_F_FIB_MATCH, so the kernel
+// answers with the route that matched (its prefix, gateway, device, table), not a /32 clone.
+NlBytes BuildGetRoute(net::Ipv4 dst);
 
 // Writes `seq` into a built message's nlmsghdr (NlSocket numbers its requests).
 void SetSequence(NlBytes& msg, uint32_t seq);

@@ -278,6 +278,14 @@ TEST(NetlinkBuild, DumpRoutes) {
                "02 00 00 00 00 00 00 00 00000000");    // AF_INET, everything else 0
 }
 
+// trace's "why": `ip route get 10.244.1.3 fibmatch`.
+TEST(NetlinkBuild, GetRouteAsksForTheMatchingRoute) {
+  EXPECT_BYTES(BuildGetRoute(*net::Ipv4::Parse("10.244.1.3")),
+               "24000000 1a00 0100 00000000 00000000"  // 36 bytes, RTM_GETROUTE, REQUEST only
+               "02 20 00 00 00 00 00 00 00200000"      // AF_INET, dst_len 32, RTM_F_FIB_MATCH
+               "0800 0100 0af40103");                  // RTA_DST 10.244.1.3
+}
+
 TEST(NetlinkBuild, SetSequenceStampsTheHeader) {
   NlBytes m = BuildDelLink(9);
   SetSequence(m, 0x01020304);
@@ -352,6 +360,7 @@ TEST(NetlinkParse, Route) {
   EXPECT_EQ(r->oif, 2);
   EXPECT_EQ(r->table, 254);
   EXPECT_EQ(r->protocol, 12);
+  EXPECT_EQ(r->type, "unicast");
   // A default route has no RTA_DST; an IPv6 route, or a link, is not an IPv4 route.
   NlBytes def =
       Hex("24000000 1800 0200 00000000 00000000"
