@@ -84,6 +84,11 @@ struct ProxyRow {
   config::ProxyMode mode;
   std::vector<HopTemplate> before, after;
   bool snat_to_proxy_ip;
+  // nftables: br_netfilter runs the nat prerouting hook while the bridge takes the frame from the
+  // pod's veth (bridge-nf-call-iptables = 1, which this mode sets), so cbr0 itself already sees
+  // the endpoint's address; the reply is de-NATed in postrouting, before cbr0 sends it.
+  // userspace: cbr0 sees the ClusterIP; the node routes it into the TUN.
+  bool translated_in_bridge;
   // The reply between a client and a backend of one node: routed back through the translation
   // point (userspace: the backend answers the proxy address), or bridged on cbr0 and de-NATed by
   // br_netfilter's conntrack hook (nftables: the backend answers the client's own address).
@@ -96,11 +101,13 @@ const std::vector<ProxyRow>& ProxyRows() {
        {{Where::kFromNode, net::kNodeProxyTun, Direction::kOut, false, "proxy TUN", "nat"}},
        {{Where::kFromNode, net::kNodeProxyTun, Direction::kIn, false, "proxy TUN", "route"}},
        true,
+       false,
        false},
       {config::ProxyMode::kNftables,
        {{Where::kFromNode, "", Direction::kIn, false, "nft DNAT (prerouting)", "nat"}},
        {},
        false,
+       true,
        true},
   };
   return *rows;
@@ -207,6 +214,19 @@ void AddReply(Path& p, const ProxyRow& proxy, const ClusterSpec& spec) {
       if (h.outer) h.outer = std::make_pair(h.outer->second, h.outer->first);
       if (h.role == "nft DNAT (prerouting)") h.role = "nft un-DNAT (conntrack)";
       p.hops.push_back(std::move(h));
+    }
+    // Translated in the bridge: the reply is de-NATed in postrouting, before cbr0 sends it, so cbr0
+    // sees the ClusterIP again (the request saw the endpoint there).
+    if (proxy.translated_in_bridge) {
+      for (size_t i = p.hops.size() - 1; i > 0; --i) {
+        Hop& a = p.hops[i - 1];
+        Hop& nat = p.hops[i];
+        if (a.leg == Leg::kReply && a.branch == b && a.ifname == net::kNodeBridge &&
+            !nat.Sniffed()) {
+          a.flow = nat.flow;
+          std::swap(a, nat);
+        }
+      }
     }
   }
 }
@@ -413,7 +433,8 @@ absl::StatusOr<Path> PredictPath(const ClusterSpec& spec, const Request& r) {
     for (const config::ServicePortSpec& sp : svc->ports) {
       if (sp.port == r.dst.port) target_port = sp.target_port;
     }
-    b.Add(-1, from.name, from.netns, net::kNodeBridge, Direction::kIn, "bridge cbr0", f, "route");
+    if (!proxy_row->translated_in_bridge)
+      b.Add(-1, from.name, from.netns, net::kNodeBridge, Direction::kIn, "bridge cbr0", f, "route");
     b.Templates(-1, proxy_row->before, from, from, f);
     for (int ep : svc->endpoints) {
       const PodSpec& backend = spec.pods[ep];
@@ -433,6 +454,15 @@ absl::StatusOr<Path> PredictPath(const ClusterSpec& spec, const Request& r) {
       t.dst = backend.ip;
       t.dport = static_cast<uint16_t>(port);
       if (proxy_row->snat_to_proxy_ip) t.src = from.proxy_ip;
+      if (proxy_row->translated_in_bridge && backend.node == src->node) {
+        // br_netfilter's "bridged DNAT": the new destination is on the same bridge, so the frame
+        // is forwarded port to port with the backend's MAC; cbr0 never sees it.
+        b.PodIn(branch, backend, t, false);
+        continue;
+      }
+      if (proxy_row->translated_in_bridge)
+        b.Add(branch, from.name, from.netns, net::kNodeBridge, Direction::kIn, "bridge cbr0", t,
+              "route");
       b.Templates(branch, proxy_row->after, from, from, t);
       b.NodeToPod(branch, *net_row, from, backend, t);
     }
@@ -603,7 +633,7 @@ std::string RenderTable(const Path& p, const std::vector<Observation>& seen, con
       ", network ", config::ToString(p.network), ", proxy ", config::ToString(p.proxy),
       p.request.service.empty() ? "" : StrCat(", Service ", p.request.service), ")\n");
   StrAppend(&out, Pad("#", 4), Pad("LEG", 8), Pad("TIME", 11), Pad("WHERE", 30), Pad("DIR", 5),
-            Pad("PACKET AS SEEN THERE", 60), "WHY\n");
+            Pad("PACKET AS SEEN THERE", 76), "WHY\n");
   int row = 0;
   for (int i : v.hops) {
     const Hop& h = p.hops[i];
@@ -620,7 +650,7 @@ std::string RenderTable(const Path& p, const std::vector<Observation>& seen, con
                                                  h.Sniffed() ? " (expected)" : "");
     StrAppend(&out, Pad(StrCat(++row), 4), Pad(std::string(ToString(h.leg)), 8), Pad(t, 11),
               Pad(Where(h), 30), Pad(h.Sniffed() ? std::string(ToString(h.dir)) : "-", 5),
-              Pad(packet, 60), o != nullptr ? o->why : "", "\n");
+              Pad(StrCat(packet, " "), 76), o != nullptr ? o->why : "", "\n");
     if (i == v.first_missing) break;
   }
   StrAppend(&out, v.summary, "\n");
