@@ -72,6 +72,7 @@ declare -A below=(
   [bgp]="kernel"
   [cluster]="kernel apps proxy geneve edge ebpf cni bgp"
   [capture]="kernel apps proxy geneve edge ebpf cni bgp cluster"
+  [trace]="kernel apps proxy geneve edge ebpf cni bgp cluster capture"
   [graph]="kernel apps proxy geneve edge ebpf cni bgp cluster"
   [cni/verify]="kernel apps proxy geneve edge ebpf cni bgp cluster"
   [check]="kernel apps proxy geneve edge ebpf cni bgp cluster cni/verify"

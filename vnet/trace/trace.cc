@@ -1,0 +1,391 @@
+#include "vnet/trace/trace.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <tins/ethernetII.h>
+#include <tins/icmp.h>
+#include <tins/ip.h>
+#include <tins/rawpdu.h>
+#include <tins/tcp.h>
+#include <tins/udp.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "lib/capture/pcapng.h"
+#include "lib/net/naming.h"
+#include "lib/status/status.h"
+#include "lib/strings/str_cat.h"
+#include "vnet/capture/sockets.h"
+#include "vnet/kernel/conntrack.h"
+#include "vnet/kernel/errors.h"
+#include "vnet/kernel/fd.h"
+#include "vnet/kernel/netlink.h"
+#include "vnet/kernel/netns.h"
+
+namespace mkn::vnet {
+namespace {
+
+using trace::Direction;
+using trace::Flow;
+using trace::Hop;
+using trace::Leg;
+using trace::Proto;
+
+uint64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+net::Ipv4 V4(const Tins::IPv4Address& a) {
+  return net::Ipv4::Parse(a.to_string()).value_or(net::Ipv4{});
+}
+
+// The probe as a captured copy shows it: the (inner) flow, which leg it is (an echo request or a
+// SYN is the request; an echo reply or a SYN-ACK the reply), and the VXLAN outer addresses.
+struct Parsed {
+  Flow flow;
+  std::optional<Leg> leg;
+  std::optional<std::pair<net::Ipv4, net::Ipv4>> outer;
+};
+
+std::optional<Parsed> ParseIp(const Tins::IP& ip, int depth);
+
+std::optional<Parsed> ParseEthernet(const uint8_t* data, uint32_t size, int depth) {
+  Tins::EthernetII eth(data, size);
+  const Tins::IP* ip = eth.find_pdu<Tins::IP>();
+  if (ip == nullptr) return std::nullopt;
+  return ParseIp(*ip, depth);
+}
+
+std::optional<Parsed> ParseIp(const Tins::IP& ip, int depth) {
+  Parsed p;
+  p.flow.src = V4(ip.src_addr());
+  p.flow.dst = V4(ip.dst_addr());
+  if (const Tins::ICMP* icmp = ip.find_pdu<Tins::ICMP>()) {
+    p.flow.proto = Proto::kIcmp;
+    p.flow.sport = p.flow.dport = icmp->id();
+    if (icmp->type() == Tins::ICMP::ECHO_REQUEST) p.leg = Leg::kRequest;
+    if (icmp->type() == Tins::ICMP::ECHO_REPLY) p.leg = Leg::kReply;
+  } else if (const Tins::TCP* tcp = ip.find_pdu<Tins::TCP>()) {
+    p.flow.proto = Proto::kTcp;
+    p.flow.sport = tcp->sport();
+    p.flow.dport = tcp->dport();
+    const bool syn = tcp->get_flag(Tins::TCP::SYN) != 0, ack = tcp->get_flag(Tins::TCP::ACK) != 0;
+    if (syn) p.leg = ack ? Leg::kReply : Leg::kRequest;
+  } else if (const Tins::UDP* udp = ip.find_pdu<Tins::UDP>()) {
+    // VXLAN: the outer header; what counts is the packet inside (its Ethernet frame after the
+    // 8-byte VXLAN header).
+    if (udp->dport() == config::kVxlanPort && depth == 0) {
+      const Tins::RawPDU* raw = udp->find_pdu<Tins::RawPDU>();
+      if (raw == nullptr || raw->payload().size() <= 8) return std::nullopt;
+      std::optional<Parsed> inner = ParseEthernet(
+          raw->payload().data() + 8, static_cast<uint32_t>(raw->payload().size() - 8), depth + 1);
+      if (inner) inner->outer = std::make_pair(p.flow.src, p.flow.dst);
+      return inner;
+    }
+    p.flow.proto = Proto::kUdp;
+    p.flow.sport = udp->sport();
+    p.flow.dport = udp->dport();
+    // A UDP probe's reply is the datagram back: which leg it is comes from the hop's own flow.
+  } else {
+    return std::nullopt;
+  }
+  return p;
+}
+
+// libtins throws on a malformed packet; a data-plane packet is untrusted input (STYLE.md §5).
+std::optional<Parsed> ParseCopy(const capture::EnhancedPacket& pkt, uint16_t link_type) {
+  try {
+    if (link_type == capture::kLinkTypeRaw) {
+      Tins::IP ip(pkt.data.data(), static_cast<uint32_t>(pkt.data.size()));
+      return ParseIp(ip, 0);
+    }
+    return ParseEthernet(pkt.data.data(), static_cast<uint32_t>(pkt.data.size()), 0);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+bool Matches(const Hop& h, const Parsed& p, Direction dir) {
+  if (h.dir != dir || !(h.flow == p.flow) || h.outer != p.outer) return false;
+  return !p.leg || *p.leg == h.leg;
+}
+
+// The probe's socket, opened inside the source pod before anything is sniffed: its source port
+// (or the echo identifier) is the mark the prediction and the filters carry.
+struct Probe {
+  Fd fd;
+  uint16_t id = 0;
+};
+
+absl::StatusOr<Probe> OpenProbe(const std::string& netns, Proto proto) {
+  MKN_ASSIGN_OR_RETURN(Fd ns, OpenNetns(netns));
+  Probe probe;
+  MKN_RETURN_IF_ERROR(RunInNetns(ns.get(), [&]() -> absl::Status {
+    const int type = proto == Proto::kTcp   ? SOCK_STREAM
+                     : proto == Proto::kUdp ? SOCK_DGRAM
+                                            : SOCK_RAW;
+    probe.fd = Fd(::socket(AF_INET, type | SOCK_CLOEXEC | SOCK_NONBLOCK,
+                           proto == Proto::kIcmp ? IPPROTO_ICMP : 0));
+    if (probe.fd.get() < 0) return KernelError(errno, StrCat("open the probe's socket in ", netns));
+    if (proto == Proto::kIcmp) return absl::OkStatus();
+    sockaddr_in any{};
+    any.sin_family = AF_INET;
+    if (::bind(probe.fd.get(), reinterpret_cast<sockaddr*>(&any), sizeof any) < 0)
+      return KernelError(errno, StrCat("bind the probe's socket in ", netns));
+    socklen_t len = sizeof any;
+    if (::getsockname(probe.fd.get(), reinterpret_cast<sockaddr*>(&any), &len) < 0)
+      return KernelError(errno, "read the probe's port");
+    probe.id = ntohs(any.sin_port);
+    return absl::OkStatus();
+  }));
+  if (proto == Proto::kIcmp) {
+    // A fresh identifier per trace: the pid's low bits and the clock's, never 0.
+    probe.id = static_cast<uint16_t>((static_cast<uint32_t>(::getpid()) * 2654435761u) ^ NowNs());
+    if (probe.id == 0) probe.id = 1;
+  }
+  return probe;
+}
+
+absl::Status SendProbe(const Probe& probe, const trace::Request& r) {
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_addr.s_addr = htonl(r.dst.ip.value);
+  to.sin_port = htons(r.proto == Proto::kIcmp ? 0 : r.dst.port);
+  const std::string mark = StrCat("minikube-net trace ", r.id);
+  switch (r.proto) {
+    case Proto::kIcmp: {
+      // Crafted with libtins (the design card's packet library): the kernel adds the IP header.
+      Tins::ICMP icmp(Tins::ICMP::ECHO_REQUEST);
+      icmp.id(r.id);
+      icmp.sequence(1);
+      icmp /= Tins::RawPDU(mark);
+      const Tins::PDU::serialization_type bytes = icmp.serialize();
+      if (::sendto(probe.fd.get(), bytes.data(), bytes.size(), 0,
+                   reinterpret_cast<const sockaddr*>(&to), sizeof to) < 0)
+        return KernelError(errno, StrCat("send the ICMP probe to ", r.dst.ip.ToString()));
+      return absl::OkStatus();
+    }
+    case Proto::kUdp:
+      if (::sendto(probe.fd.get(), mark.data(), mark.size(), 0,
+                   reinterpret_cast<const sockaddr*>(&to), sizeof to) < 0)
+        return KernelError(errno, StrCat("send the UDP probe to ", r.dst.word));
+      return absl::OkStatus();
+    case Proto::kTcp:
+      // A real connection: its SYN is the request, the SYN-ACK the reply.
+      if (::connect(probe.fd.get(), reinterpret_cast<const sockaddr*>(&to), sizeof to) < 0 &&
+          errno != EINPROGRESS)
+        return KernelError(errno, StrCat("connect to ", r.dst.word));
+      return absl::OkStatus();
+  }
+  return absl::OkStatus();
+}
+
+// The targets to sniff: each predicted interface once, grouped by namespace.
+std::vector<capture::Target> TargetsOf(const trace::Path& p, const ClusterState& s) {
+  std::vector<capture::Target> out;
+  std::map<std::string, size_t> by_netns;
+  for (const Hop& h : p.hops) {
+    if (!h.Sniffed()) continue;
+    auto [it, fresh] = by_netns.emplace(h.netns, out.size());
+    if (fresh) {
+      capture::LabObject o;
+      o.name = h.object;
+      o.netns = h.netns;
+      o.kind = h.object == net::kUnderlayObject ? capture::ObjectKind::kUnderlay
+               : s.FindPod(h.object) != nullptr ? capture::ObjectKind::kPod
+                                                : capture::ObjectKind::kNode;
+      out.push_back({o, {}});
+    }
+    std::vector<std::string>& ifs = out[it->second].interfaces;
+    if (std::find(ifs.begin(), ifs.end(), h.ifname) == ifs.end()) ifs.push_back(h.ifname);
+  }
+  return out;
+}
+
+std::string UnionFilter(const trace::Path& p) {
+  std::set<std::string> seen;
+  std::string f;
+  for (const Hop& h : p.hops) {
+    if (!h.Sniffed() || !seen.insert(h.filter).second) continue;
+    StrAppend(&f, f.empty() ? "(" : " or (", h.filter, ")");
+  }
+  return f;
+}
+
+// --- Why it went on ----------------------------------------------------------------------------
+
+std::string FlowText(const KernelFlow& k) {
+  return StrCat(k.protocol, " ", k.orig_src.ToString(), ":", k.orig_sport, " > ",
+                k.orig_dst.ToString(), ":", k.orig_dport, " DNAT to ", k.reply_src.ToString(), ":",
+                k.reply_sport);
+}
+
+// Reads the kernel's reason at each hop that saw the probe, one thread per namespace.
+void ReadReasons(const trace::Path& p, std::vector<trace::Observation>& seen) {
+  std::map<std::string, std::vector<size_t>> by_netns;
+  for (size_t i = 0; i < p.hops.size(); ++i) {
+    if (!seen[i].seen && p.hops[i].Sniffed()) continue;
+    if (p.hops[i].why.empty()) continue;
+    by_netns[p.hops[i].netns].push_back(i);
+  }
+  for (const auto& [netns, hops] : by_netns) {
+    absl::StatusOr<Fd> ns = OpenNetns(netns);
+    if (!ns.ok()) continue;
+    (void)RunInNetns(ns->get(), [&]() -> absl::Status {
+      absl::StatusOr<NlSocket> nl = NlSocket::Open();
+      std::optional<std::vector<KernelFlow>> flows;
+      for (size_t i : hops) {
+        const Hop& h = p.hops[i];
+        std::string& why = seen[i].why;
+        if (h.why == "route" && nl.ok()) {
+          absl::StatusOr<RouteInfo> r = nl->GetRoute(h.flow.dst);
+          if (!r.ok()) {
+            why = StrCat("route get ", h.flow.dst.ToString(), ": ", r.status().message());
+            continue;
+          }
+          std::string dev;
+          if (r->oif > 0) {
+            absl::StatusOr<LinkInfo> l = nl->GetLink(r->oif);
+            dev = l.ok() ? l->name : StrCat(r->oif);
+          }
+          why = StrCat("route ", r->type == "unicast" ? "" : StrCat(r->type, " "),
+                       r->dst.ToString(), r->gateway ? StrCat(" via ", r->gateway->ToString()) : "",
+                       dev.empty() ? "" : StrCat(" dev ", dev),
+                       r->table != 254 ? StrCat(" table ", r->table) : "");
+        } else if (h.why == "nat" && !h.Sniffed()) {
+          if (!flows) {
+            absl::StatusOr<std::vector<KernelFlow>> f = ListKernelFlows();
+            flows = f.ok() ? *f : std::vector<KernelFlow>{};
+          }
+          const Flow& f = h.leg == Leg::kRequest ? h.flow : h.flow.Reversed();
+          for (const KernelFlow& k : *flows) {
+            if (k.orig_src == f.src && k.orig_sport == f.sport && k.orig_dst == f.dst &&
+                k.orig_dport == f.dport)
+              why = StrCat("conntrack ", FlowText(k));
+          }
+          if (why.empty()) why = "no conntrack entry for the probe";
+        } else if (h.why == "nat") {
+          why = "into the userspace proxy (minikube-net conntrack shows its flows)";
+        } else if (h.why == "fdb") {
+          why = "VXLAN FDB: the peer node's VTEP MAC -> its underlay address";
+        } else if (h.why == "bridge") {
+          why = h.object == net::kUnderlayObject ? "bridged by br0 (FDB)" : "bridged by cbr0";
+        } else if (h.why == "local") {
+          why = "local delivery";
+        } else if (h.why == "neigh") {
+          why = "neighbour entry on cbr0";
+        }
+      }
+      return absl::OkStatus();
+    });
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<TraceResult> RunTrace(const ClusterState& s, const config::ClusterSpec& spec,
+                                     const TraceOptions& o) {
+  const absl::Time start = absl::Now();
+  MKN_ASSIGN_OR_RETURN(trace::Request req, trace::ParseRequest(spec, o.src, o.dst, o.proto));
+  const PodState* src = s.FindPod(req.src.pod);
+  if (src == nullptr)
+    return absl::NotFoundError(StrCat("trace: pod ", req.src.pod, " is not running"));
+  MKN_ASSIGN_OR_RETURN(Probe probe, OpenProbe(src->netns, req.proto));
+  req.id = probe.id;
+  TraceResult res;
+  MKN_ASSIGN_OR_RETURN(res.path, trace::PredictPath(spec, req));
+  const trace::Path& path = res.path;
+
+  PacketSocketOptions po;
+  po.filter = UnionFilter(path);
+  po.snaplen = 512;  // headers and the mark: enough to match and to read in the pcap
+  po.rcvbuf_bytes = 1 << 20;
+  MKN_ASSIGN_OR_RETURN(PacketSockets sockets, PacketSockets::Open(TargetsOf(path, s), po));
+  const std::vector<OpenInterface>& ifs = sockets.interfaces();
+
+  // Each packet is matched to a hop of its interface (netns, ifname); several hops may share one
+  // interface (cbr0 in and out, request and reply).
+  std::vector<std::vector<size_t>> hops_of(ifs.size());
+  for (size_t i = 0; i < path.hops.size(); ++i) {
+    for (size_t k = 0; k < ifs.size(); ++k)
+      if (ifs[k].netns == path.hops[i].netns && ifs[k].ifname == path.hops[i].ifname)
+        hops_of[k].push_back(i);
+  }
+  res.seen.assign(path.hops.size(), {});
+  std::string pcap;
+  if (!o.pcap.empty()) {
+    capture::AppendSectionHeader(pcap, "minikube-net trace");
+    for (const OpenInterface& i : ifs) capture::AppendInterfaceDescription(pcap, i.idb);
+  }
+
+  const uint64_t sent_ns = NowNs();
+  MKN_RETURN_IF_ERROR(SendProbe(probe, req));
+  std::string comment;
+  auto sink = [&](const capture::EnhancedPacket& pkt) {
+    comment.clear();
+    const size_t k = pkt.interface_id;
+    const Direction dir =
+        pkt.direction == capture::Direction::kOutbound ? Direction::kOut : Direction::kIn;
+    std::optional<Parsed> parsed = ParseCopy(pkt, ifs[k].idb.link_type);
+    if (parsed) {
+      for (size_t i : hops_of[k]) {
+        trace::Observation& ob = res.seen[i];
+        if (ob.seen || !Matches(path.hops[i], *parsed, dir)) continue;
+        ob.seen = true;
+        ob.offset_ns = static_cast<int64_t>(pkt.timestamp_ns) - static_cast<int64_t>(sent_ns);
+        ob.flow = parsed->flow;
+        ob.outer = parsed->outer;
+        // Every branch's copy of this hop matches (the hops back to the client are the same
+        // whichever endpoint answered): mark them all, name the first.
+        const Hop& h = path.hops[i];
+        if (comment.empty()) {
+          comment = StrCat("trace hop ", i + 1, ": ", ToString(h.leg), " ", h.object, ":", h.ifname,
+                           " ", ToString(h.dir), " (", h.role, ")");
+        }
+      }
+    }
+    if (!o.pcap.empty()) {
+      capture::EnhancedPacket copy = pkt;
+      copy.comment = comment;
+      capture::AppendEnhancedPacket(pcap, copy);
+    }
+    return !trace::Judge(path, res.seen).ok;
+  };
+  MKN_RETURN_IF_ERROR(sockets.Poll(absl::Now() + o.timeout, -1, sink).status());
+  res.elapsed = absl::Now() - start;
+  probe.fd = Fd();  // a TCP probe's connection is reset or closed here, after the trace
+  ReadReasons(path, res.seen);
+  res.verdict = trace::Judge(path, res.seen);
+
+  if (!o.pcap.empty()) {
+    const std::vector<InterfaceCounters> counters = sockets.Counters();
+    for (size_t k = 0; k < counters.size(); ++k) {
+      capture::InterfaceStatistics st;
+      st.interface_id = static_cast<uint32_t>(k);
+      st.timestamp_ns = NowNs();
+      st.received = counters[k].received;
+      st.dropped = counters[k].dropped;
+      capture::AppendInterfaceStatistics(pcap, st);
+    }
+    Fd f(::open(o.pcap.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (f.get() < 0) return KernelError(errno, StrCat("create ", o.pcap));
+    for (size_t off = 0; off < pcap.size();) {
+      const ssize_t n = ::write(f.get(), pcap.data() + off, pcap.size() - off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return KernelError(errno, StrCat("write ", o.pcap));
+      off += static_cast<size_t>(n);
+    }
+  }
+  return res;
+}
+
+}  // namespace mkn::vnet
