@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "cmd/minikube-net/see.h"
+#include "cmd/minikube-net/trace.h"
 #include "lib/bgp/report.h"
 #include "lib/cni/invoke.h"
 #include "lib/cni/suite.h"
@@ -873,6 +874,8 @@ int main(int argc, char** argv) {
   CLI::App* capture_cmd = AddCaptureCommand(app, capture);
   GraphFlags graph;
   CLI::App* graph_cmd = AddGraphCommand(app, graph);
+  TraceFlags trace;
+  CLI::App* trace_cmd = AddTraceCommand(app, trace);
   // `exec POD -- CMD...`: what follows "--" is the command, untouched by flag parsing.
   std::vector<std::string> after_dashes;
   for (int i = 1; i < argc; ++i) {
@@ -975,6 +978,11 @@ int main(int argc, char** argv) {
   if (*graph_cmd) {
     absl::Status st = RunGraphCommand(graph);
     return st.ok() ? kExitOk : Exit(st);
+  }
+  if (*trace_cmd) {
+    absl::StatusOr<bool> whole = RunTraceCommand(trace);
+    if (!whole.ok()) return Exit(whole.status());
+    return *whole ? kExitOk : kExitFailure;
   }
   return kExitOk;
 }
