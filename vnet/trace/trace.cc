@@ -13,6 +13,7 @@
 #include <tins/udp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <map>
 #include <optional>
@@ -330,6 +331,9 @@ absl::StatusOr<TraceResult> RunTrace(const ClusterState& s, const config::Cluste
   const uint64_t sent_ns = NowNs();
   MKN_RETURN_IF_ERROR(SendProbe(probe, req));
   std::string comment;
+  // The copies as pcapng blocks with their kernel timestamps: the sockets are read one after
+  // another, so the file is sorted once at the end to read in the order the packet went.
+  std::vector<std::pair<uint64_t, std::string>> blocks;
   auto sink = [&](const capture::EnhancedPacket& pkt) {
     comment.clear();
     const size_t k = pkt.interface_id;
@@ -356,7 +360,9 @@ absl::StatusOr<TraceResult> RunTrace(const ClusterState& s, const config::Cluste
     if (!o.pcap.empty()) {
       capture::EnhancedPacket copy = pkt;
       copy.comment = comment;
-      capture::AppendEnhancedPacket(pcap, copy);
+      std::string block;
+      capture::AppendEnhancedPacket(block, copy);
+      blocks.emplace_back(pkt.timestamp_ns, std::move(block));
     }
     return !trace::Judge(path, res.seen).ok;
   };
@@ -367,6 +373,9 @@ absl::StatusOr<TraceResult> RunTrace(const ClusterState& s, const config::Cluste
   res.verdict = trace::Judge(path, res.seen);
 
   if (!o.pcap.empty()) {
+    std::stable_sort(blocks.begin(), blocks.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (const auto& [ts, block] : blocks) pcap += block;
     const std::vector<InterfaceCounters> counters = sockets.Counters();
     for (size_t k = 0; k < counters.size(); ++k) {
       capture::InterfaceStatistics st;
