@@ -649,7 +649,8 @@ std::string RenderTable(const Path& p, const std::vector<Observation>& seen, con
                                         : StrCat(FlowText(h.flow, h.leg), OuterText(h.outer),
                                                  h.Sniffed() ? " (expected)" : "");
     StrAppend(&out, Pad(StrCat(++row), 4), Pad(std::string(ToString(h.leg)), 8), Pad(t, 11),
-              Pad(Where(h), 30), Pad(h.Sniffed() ? std::string(ToString(h.dir)) : "-", 5),
+              Pad(StrCat(Where(h), " "), 30),
+              Pad(h.Sniffed() ? std::string(ToString(h.dir)) : "-", 5),
               Pad(StrCat(packet, " "), 76), o != nullptr ? o->why : "", "\n");
     if (i == v.first_missing) break;
   }
