@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # End-to-end tests of `minikube-net trace` (ctest label e2e): the real binary on the example labs.
 #
-#   examples/trace_test.sh CASE      CASE: vxlan host_gw svc_userspace svc_nftables
+#   examples/trace_test.sh CASE      CASE: vxlan host_gw geneve svc_userspace svc_nftables
 #
 # vxlan: pod -> pod on one node and across nodes (ICMP, and TCP with --pcap read back by tshark,
 # -o json), usage errors, then a route removed by hand on node1 makes trace exit 1 naming node1:cbr0
 # as the last hop that saw the probe and the missing route as the reason. host_gw: across nodes
-# without encapsulation. svc_*: pod -> ClusterIP (svc/NAME, TCP; the ClusterIP by address, UDP) in
+# without encapsulation. geneve: across nodes through the gnv0 TAPs and the userspace pump, the
+# Geneve outer header on the underlay, and a Service over it. svc_*: pod -> ClusterIP (svc/NAME, TCP; the ClusterIP by address, UDP) in
 # each proxy mode, the translation shown where it happens. No waits: trace itself ends when every
 # hop has seen the probe.
 source "$(dirname "$0")/testlib.sh" "$@"
@@ -60,6 +61,18 @@ host_gw)
   pass "host-gw: pod -> pod across nodes, routed, no encapsulation"
   "$MKN" down hostgw >/dev/null
   assert_clean hostgw
+  ;;
+geneve)
+  "$MKN" up -d examples/geneve/lab.toml >/dev/null 2>&1
+  out=$("$MKN" trace client web-1) || fail "trace client web-1 (geneve): $out"
+  [[ $(grep -c '^[0-9]' <<<"$out") == 24 ]] || fail "geneve across nodes: 24 hops: $out"
+  contains "$(hop "$out" node1:gnv0 request)" "Geneve pump" "node1's gnv0 hands it to the pump"
+  contains "$(hop "$out" underlay:node2 request)" "in geneve 172.18.0.2 > 172.18.0.3" "the Geneve outer header on the underlay"
+  out=$("$MKN" trace client svc/web) || fail "trace client svc/web (geneve): $out"
+  contains "$out" "ok: every predicted hop saw the probe" "a Service over Geneve"
+  pass "geneve: pod -> pod across nodes through gnv0 and the pump (outer header on the underlay), and a Service"
+  "$MKN" down geneve >/dev/null
+  assert_clean geneve
   ;;
 svc_userspace | svc_nftables)
   mode=${CASE#svc_}

@@ -44,7 +44,7 @@ struct HopTemplate {
   Where where;
   std::string_view ifname;
   Direction dir;
-  bool outer;  // carries the VXLAN outer header
+  bool outer;  // carries the outer (underlay) header of the row's encapsulation
   std::string_view role;
   std::string_view why;
 };
@@ -52,12 +52,14 @@ struct HopTemplate {
 // How a packet crosses from one node to another, per network mode: a row per mode.
 struct NetworkRow {
   config::NetworkMode mode;
+  std::string_view encap;  // "vxlan", "geneve", "" (routed)
   std::vector<HopTemplate> cross;
 };
 
 const std::vector<NetworkRow>& NetworkRows() {
   static const auto* rows = new std::vector<NetworkRow>{
       {config::NetworkMode::kVxlan,
+       "vxlan",
        {
            {Where::kFromNode, net::kNodeVxlan, Direction::kOut, false, "VXLAN device", "fdb"},
            {Where::kFromNode, net::kNodeUplinkIf, Direction::kOut, true, "uplink", "bridge"},
@@ -66,7 +68,21 @@ const std::vector<NetworkRow>& NetworkRows() {
            {Where::kToNode, net::kNodeUplinkIf, Direction::kIn, true, "uplink", "local"},
            {Where::kToNode, net::kNodeVxlan, Direction::kIn, false, "VXLAN device", "route"},
        }},
+      // The gnv0 TAP's frames go to the userspace pump, which sends them over a UDP socket on
+      // eth0 (RFC 8926, one option naming the source node) and writes what it receives into the
+      // peer's gnv0.
+      {config::NetworkMode::kGeneve,
+       "geneve",
+       {
+           {Where::kFromNode, net::kNodeGeneve, Direction::kOut, false, "Geneve TAP", ""},
+           {Where::kFromNode, net::kNodeUplinkIf, Direction::kOut, true, "uplink", ""},
+           {Where::kUnderlay, kFromPort, Direction::kIn, true, "underlay port", ""},
+           {Where::kUnderlay, kToPort, Direction::kOut, true, "underlay port", ""},
+           {Where::kToNode, net::kNodeUplinkIf, Direction::kIn, true, "uplink", ""},
+           {Where::kToNode, net::kNodeGeneve, Direction::kIn, false, "Geneve TAP", ""},
+       }},
       {config::NetworkMode::kHostGw,
+       "",
        {
            {Where::kFromNode, net::kNodeUplinkIf, Direction::kOut, false, "uplink", "bridge"},
            {Where::kUnderlay, kFromPort, Direction::kIn, false, "underlay port", "bridge"},
@@ -160,7 +176,7 @@ class Builder {
     Add(b, p.name, p.netns, net::kPodIf, Direction::kIn, "pod eth0", f, "local");
   }
   void Templates(int b, const std::vector<HopTemplate>& ts, const NodeSpec& from,
-                 const NodeSpec& to, const Flow& f) {
+                 const NodeSpec& to, const Flow& f, std::string_view encap = "") {
     for (const HopTemplate& t : ts) {
       std::string object = t.where == Where::kUnderlay   ? std::string(net::kUnderlayObject)
                            : t.where == Where::kFromNode ? from.name
@@ -174,6 +190,7 @@ class Builder {
       std::optional<std::pair<net::Ipv4, net::Ipv4>> outer;
       if (t.outer) outer = std::make_pair(from.underlay_ip, to.underlay_ip);
       Add(b, object, netns, ifname, t.dir, t.role, f, t.why, outer);
+      if (t.outer) path_.hops.back().encap = std::string(encap);
     }
   }
 
@@ -181,7 +198,7 @@ class Builder {
   void NodeToPod(int b, const NetworkRow& row, const NodeSpec& from, const PodSpec& dst,
                  const Flow& f) {
     const NodeSpec& to = NodeOf(dst);
-    if (from.index != to.index) Templates(b, row.cross, from, to, f);
+    if (from.index != to.index) Templates(b, row.cross, from, to, f, row.encap);
     PodIn(b, dst, f, true);
   }
 
@@ -239,6 +256,7 @@ std::string_view WhyOf(const Hop& h) {
   if (h.object == net::kUnderlayObject) return in ? "bridge" : "";
   if (h.ifname == net::kNodeProxyTun) return in ? "route" : "nat";
   if (h.ifname == net::kNodeVxlan) return in ? "route" : "fdb";
+  if (h.ifname == net::kNodeGeneve) return in ? "route" : "pump";
   if (h.role == "pod eth0") return in ? "local" : "route";
   if (h.role == "host veth") return in ? "bridge" : "";
   if (h.ifname == net::kNodeBridge) return in ? "route" : "neigh";
@@ -497,25 +515,37 @@ std::string FilterFor(const Hop& h) {
     }
     return s;
   }
-  // Inside VXLAN: UDP header 8, VXLAN header 8, inner Ethernet 14, then the inner IPv4 header
-  // (20 bytes: the kernel sends these probes without options) at udp[30].
-  std::string s =
-      StrCat("udp dst port ", config::kVxlanPort, " and src host ", h.outer->first.ToString(),
-             " and dst host ", h.outer->second.ToString(), " and udp[39] == ",
-             f.proto == Proto::kIcmp  ? 1
-             : f.proto == Proto::kTcp ? 6
-                                      : 17,
-             " and udp[42:4] == ", Hex32(f.src), " and udp[46:4] == ", Hex32(f.dst));
+  // Inside the encapsulation, by offsets from the UDP header (libpcap 1.10 has no `vxlan`, and its
+  // `geneve`, which skips any options, compiles to so many instructions that a union of a path's
+  // filters passes the kernel's 4096-instruction limit). VXLAN: UDP 8, VXLAN 8, inner Ethernet 14,
+  // so the inner IPv4 header at udp[30]; Geneve as minikube-net's pump sends it: UDP 8, the base
+  // header 8 and one 8-byte option (Opt Len 2, checked), so udp[38]. The inner IPv4 header is 20
+  // bytes: the kernel sends these probes without options.
+  const bool geneve = h.encap == "geneve";
+  const int ip = geneve ? 38 : 30, l4 = ip + 20;
+  auto at = [](int off, std::string_view size = "") {
+    return StrCat("udp[", off, size.empty() ? "" : ":", size, "]");
+  };
+  std::string s = StrCat("udp dst port ", geneve ? 6081 : config::kVxlanPort, " and src host ",
+                         h.outer->first.ToString(), " and dst host ", h.outer->second.ToString(),
+                         geneve ? " and udp[8] & 0x3f == 2" : "", " and ", at(ip + 9), " == ",
+                         f.proto == Proto::kIcmp  ? 1
+                         : f.proto == Proto::kTcp ? 6
+                                                  : 17,
+                         " and ", at(ip + 12, "4"), " == ", Hex32(f.src), " and ", at(ip + 16, "4"),
+                         " == ", Hex32(f.dst));
   switch (f.proto) {
     case Proto::kIcmp:
-      StrAppend(&s, " and udp[50] == ", request ? 8 : 0, " and udp[54:2] == ", f.sport);
+      StrAppend(&s, " and ", at(l4), " == ", request ? 8 : 0, " and ", at(l4 + 4, "2"),
+                " == ", f.sport);
       break;
     case Proto::kTcp:
-      StrAppend(&s, " and udp[50:2] == ", f.sport, " and udp[52:2] == ", f.dport,
-                " and udp[63] & 0x12 == ", request ? "0x02" : "0x12");
+      StrAppend(&s, " and ", at(l4, "2"), " == ", f.sport, " and ", at(l4 + 2, "2"),
+                " == ", f.dport, " and ", at(l4 + 13), " & 0x12 == ", request ? "0x02" : "0x12");
       break;
     case Proto::kUdp:
-      StrAppend(&s, " and udp[50:2] == ", f.sport, " and udp[52:2] == ", f.dport);
+      StrAppend(&s, " and ", at(l4, "2"), " == ", f.sport, " and ", at(l4 + 2, "2"),
+                " == ", f.dport);
       break;
   }
   return s;
@@ -540,9 +570,11 @@ std::string FlowText(const Flow& f, Leg leg) {
   return s;
 }
 
-std::string OuterText(const std::optional<std::pair<net::Ipv4, net::Ipv4>>& o) {
+std::string OuterText(const std::optional<std::pair<net::Ipv4, net::Ipv4>>& o,
+                      std::string_view encap) {
   if (!o) return "";
-  return StrCat(" in vxlan ", o->first.ToString(), " > ", o->second.ToString());
+  return StrCat(" in ", encap.empty() ? "vxlan" : encap, " ", o->first.ToString(), " > ",
+                o->second.ToString());
 }
 
 std::string Pad(std::string s, size_t n) {
@@ -562,7 +594,7 @@ std::string RenderPrediction(const Path& p) {
     StrAppend(&out, Pad(std::string(ToString(h.leg)), 8),
               Pad(h.branch < 0 ? "*" : StrCat(h.branch), 3), Pad(Where(h), 34),
               Pad(h.Sniffed() ? std::string(ToString(h.dir)) : "-", 4), FlowText(h.flow, h.leg),
-              OuterText(h.outer), "\n");
+              OuterText(h.outer, h.encap), "\n");
     if (h.Sniffed()) StrAppend(&out, "                filter: ", h.filter, "\n");
   }
   return out;
@@ -645,9 +677,10 @@ std::string RenderTable(const Path& p, const std::vector<Observation>& seen, con
     } else {
       std::snprintf(t, sizeof t, "%s", h.Sniffed() ? "MISSING" : "-");
     }
-    const std::string packet = was_seen ? StrCat(FlowText(o->flow, h.leg), OuterText(o->outer))
-                                        : StrCat(FlowText(h.flow, h.leg), OuterText(h.outer),
-                                                 h.Sniffed() ? " (expected)" : "");
+    const std::string packet = was_seen
+                                   ? StrCat(FlowText(o->flow, h.leg), OuterText(o->outer, h.encap))
+                                   : StrCat(FlowText(h.flow, h.leg), OuterText(h.outer, h.encap),
+                                            h.Sniffed() ? " (expected)" : "");
     StrAppend(&out, Pad(StrCat(++row), 4), Pad(std::string(ToString(h.leg)), 8), Pad(t, 11),
               Pad(StrCat(Where(h), " "), 30),
               Pad(h.Sniffed() ? std::string(ToString(h.dir)) : "-", 5),
@@ -692,7 +725,9 @@ std::string RenderJson(const Path& p, const std::vector<Observation>& seen, cons
       hj["offset_ns"] = o->offset_ns;
       hj["packet"] = flow_json(o->flow);
       if (o->outer)
-        hj["outer"] = {{"src", o->outer->first.ToString()}, {"dst", o->outer->second.ToString()}};
+        hj["outer"] = {{"encap", h.encap},
+                       {"src", o->outer->first.ToString()},
+                       {"dst", o->outer->second.ToString()}};
     }
     if (o != nullptr && !o->why.empty()) hj["why"] = o->why;
     hops.push_back(std::move(hj));

@@ -6,7 +6,8 @@
 //
 // The path is composed from two tables so that a new network or proxy mode is one row each:
 //   kNetworkRows  how a packet crosses from one node to another (vxlan: vxlan0 and the outer
-//                 UDP/4789 header over eth0 and the underlay bridge ports; host-gw: eth0 routed);
+//                 UDP/4789 header over eth0 and the underlay bridge ports; geneve: the gnv0 TAP,
+//                 the userspace pump and UDP/6081 the same way; host-gw: eth0 routed);
 //   kProxyRows    where a Service is translated on the client's node (userspace: into and out of
 //   the
 //                 proxy TUN, SNAT to the node's proxy address; nftables: DNAT in prerouting, seen
@@ -58,8 +59,10 @@ struct Hop {
   Direction dir = Direction::kOut;
   std::string role;  // "pod eth0", "host veth", "bridge cbr0", "VXLAN vxlan0", ...
   Flow flow;         // the (inner) packet as it must look here
-  // VXLAN: the outer source and destination (the nodes' underlay addresses).
+  // Encapsulated (VXLAN, Geneve): the outer source and destination (the nodes' underlay
+  // addresses) and the encapsulation's name, "vxlan" or "geneve".
   std::optional<std::pair<net::Ipv4, net::Ipv4>> outer;
+  std::string encap;
   // What explains the next step, for vnet/trace to read from the kernel here: "route" (a route
   // lookup of flow.dst in netns), "bridge" (the bridge forwarded it between ports), "nat" (the
   // conntrack entry of the flow), "local" (delivered to this namespace), "fdb" (the VXLAN FDB and
@@ -106,7 +109,8 @@ absl::StatusOr<Request> ParseRequest(const config::ClusterSpec& spec, std::strin
 // mode without a row; FailedPrecondition for a Service without endpoints.
 absl::StatusOr<Path> PredictPath(const config::ClusterSpec& spec, const Request& r);
 
-// The probe as libpcap matches it at `h`: inner, or inside VXLAN's UDP/4789 when h.outer is set.
+// The probe as libpcap matches it at `h`: inner, or inside VXLAN's UDP/4789 or Geneve's UDP/6081
+// (libpcap's `geneve` keyword, which skips the options) when h.outer is set.
 std::string FilterFor(const Hop& h);
 
 // One line per hop, for goldens and `trace --dry-run`.

@@ -60,7 +60,8 @@ const std::vector<Case> kCases = {
 
 TEST(Trace, PredictionsMatchGoldensInEveryNetworkAndProxyMode) {
   int n = 0;
-  for (config::NetworkMode net : {config::NetworkMode::kVxlan, config::NetworkMode::kHostGw}) {
+  for (config::NetworkMode net :
+       {config::NetworkMode::kVxlan, config::NetworkMode::kHostGw, config::NetworkMode::kGeneve}) {
     for (config::ProxyMode proxy : {config::ProxyMode::kUserspace, config::ProxyMode::kNftables}) {
       const config::ClusterSpec spec = Lab(net, proxy);
       for (const Case& c : kCases) {
@@ -78,7 +79,7 @@ TEST(Trace, PredictionsMatchGoldensInEveryNetworkAndProxyMode) {
       }
     }
   }
-  EXPECT_EQ(n, 20);
+  EXPECT_EQ(n, 30);
 }
 
 TEST(Trace, RequestWordsAndTheirErrors) {

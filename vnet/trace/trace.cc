@@ -45,6 +45,9 @@ uint64_t NowNs() {
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
 }
 
+// Geneve's IANA port (lib/geneve's kPort; vnet/trace does not link the Geneve room for one number).
+constexpr uint16_t kGenevePort = 6081;
+
 net::Ipv4 V4(const Tins::IPv4Address& a) {
   return net::Ipv4::Parse(a.to_string()).value_or(net::Ipv4{});
 }
@@ -89,6 +92,18 @@ std::optional<Parsed> ParseIp(const Tins::IP& ip, int depth) {
       if (raw == nullptr || raw->payload().size() <= 8) return std::nullopt;
       std::optional<Parsed> inner = ParseEthernet(
           raw->payload().data() + 8, static_cast<uint32_t>(raw->payload().size() - 8), depth + 1);
+      if (inner) inner->outer = std::make_pair(p.flow.src, p.flow.dst);
+      return inner;
+    }
+    // Geneve (RFC 8926): an 8-byte header and Opt Len 4-byte words of options, then the frame.
+    if (udp->dport() == kGenevePort && depth == 0) {
+      const Tins::RawPDU* raw = udp->find_pdu<Tins::RawPDU>();
+      if (raw == nullptr || raw->payload().size() <= 8) return std::nullopt;
+      const size_t header = 8 + static_cast<size_t>(raw->payload()[0] & 0x3f) * 4;
+      if (raw->payload().size() <= header) return std::nullopt;
+      std::optional<Parsed> inner =
+          ParseEthernet(raw->payload().data() + header,
+                        static_cast<uint32_t>(raw->payload().size() - header), depth + 1);
       if (inner) inner->outer = std::make_pair(p.flow.src, p.flow.dst);
       return inner;
     }
@@ -276,6 +291,8 @@ void ReadReasons(const trace::Path& p, std::vector<trace::Observation>& seen) {
           if (why.empty()) why = "no conntrack entry for the probe";
         } else if (h.why == "nat") {
           why = "into the userspace proxy (minikube-net conntrack shows its flows)";
+        } else if (h.why == "pump") {
+          why = "into the Geneve pump (userspace): to the peer node's underlay address, UDP 6081";
         } else if (h.why == "fdb") {
           why = "VXLAN FDB: the peer node's VTEP MAC -> its underlay address";
         } else if (h.why == "bridge") {
