@@ -63,6 +63,9 @@ CLI::App* AddCaptureCommand(CLI::App& app, CaptureFlags& f) {
   cmd->add_option("-s,--snaplen", f.snaplen,
                   "Bytes kept of each packet (default 262144, tcpdump's: whole packets)")
       ->check(Within(64, 262144));
+  cmd->add_flag("-p,--no-promiscuous", f.no_promiscuous,
+                "Do not put the interfaces in promiscuous mode (tcpdump's -p): a bridge (br0, "
+                "cbr0) then shows only what is for or from itself, not the frames it forwards");
   cmd->footer(
       "Each interface is one Interface Description Block named as its TARGET (web-0:eth0, "
       "node1:cbr0,\n"
@@ -86,6 +89,7 @@ absl::Status RunCaptureCommand(const CaptureFlags& f) {
   o.targets = f.targets;
   o.filter = f.filter;
   o.snaplen = static_cast<uint32_t>(f.snaplen);
+  o.promiscuous = !f.no_promiscuous;
   o.count = static_cast<uint64_t>(f.count);
   o.output = f.output.empty() ? "-" : f.output;
   if (!f.duration.empty()) {
@@ -121,7 +125,8 @@ absl::Status RunCaptureCommand(const CaptureFlags& f) {
       StrAppend(&names, names.empty() ? "" : " ", i.idb.name);
     std::cerr << "minikube-net: capturing on " << ifs.size() << " interfaces of cluster "
               << s.cluster << " (" << names << ")"
-              << (f.filter.empty() ? "" : StrCat(", filter \"", f.filter, "\"")) << " into "
+              << (f.filter.empty() ? "" : StrCat(", filter \"", f.filter, "\""))
+              << (f.no_promiscuous ? ", not promiscuous" : "") << " into "
               << (o.output == "-" ? "standard output" : o.output) << "; Ctrl-C stops\n";
   };
   absl::StatusOr<vnet::CaptureSummary> sum = vnet::RunCapture(s, o);

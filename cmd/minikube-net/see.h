@@ -19,6 +19,7 @@ struct CaptureFlags {
   std::string duration;
   int64_t count = 0;
   int64_t snaplen = 262144;
+  bool no_promiscuous = false;
 };
 CLI::App* AddCaptureCommand(CLI::App& app, CaptureFlags& f);
 // Prints the capture's summary on stderr. Usage errors are InvalidArgument.

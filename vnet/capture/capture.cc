@@ -64,6 +64,7 @@ absl::StatusOr<CaptureSummary> RunCapture(const ClusterState& s, const CaptureOp
   PacketSocketOptions po;
   po.filter = o.filter;
   po.snaplen = o.snaplen;
+  po.promiscuous = o.promiscuous;
   po.skip_missing_netns = o.targets.empty();
   MKN_ASSIGN_OR_RETURN(PacketSockets sockets, PacketSockets::Open(targets, po));
   if (sockets.interfaces().empty())

@@ -31,6 +31,7 @@ struct CaptureOptions {
   std::string output = "-";          // a file path, or "-" for standard output
   std::string filter;
   uint32_t snaplen = capture::kDefaultSnaplen;
+  bool promiscuous = true;  // PacketSocketOptions::promiscuous: tcpdump's default; -p turns it off
   std::optional<absl::Duration> duration;
   uint64_t count = 0;  // 0 = no limit
   int stop_fd = -1;    // StopSignalFd()'s signalfd: Ctrl-C ends the capture

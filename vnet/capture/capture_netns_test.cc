@@ -100,6 +100,90 @@ TEST_F(CaptureTest, SeesAPingLeaveOneNamespaceAndArriveInTheOther) {
       << r.output;
 }
 
+// The underlay's shape: a and b are ports of a bridge br0 in a third namespace. The frames br0
+// forwards between them reach a packet socket on br0 only when br0 is promiscuous, which capture
+// makes it (as tcpdump -i br0 does) for exactly as long as the capture runs; -p does not.
+class BridgeCaptureTest : public CaptureTest {
+ protected:
+  void SetUp() override {
+    CaptureTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    absl::StatusOr<NamedNetns> u = NamedNetns::Create("mkn-ct-u");
+    ASSERT_TRUE(u.ok()) << u.status();
+    u_ = std::move(*u);
+    const testing::CmdResult r =
+        Sh("ip -n mkn-ct-u link add br0 type bridge && ip -n mkn-ct-u link set br0 up && "
+           "for x in a b; do "
+           "  ip -n mkn-ct-u link add name port-$x type veth peer name u0 netns mkn-ct-$x && "
+           "  ip -n mkn-ct-u link set port-$x master br0 up && ip -n mkn-ct-$x link set u0 up; "
+           "done && "
+           "ip -n mkn-ct-a addr add 10.9.1.1/24 dev u0 && "
+           "ip -n mkn-ct-b addr add 10.9.1.2/24 dev u0");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    state_.underlay = "mkn-ct-u";
+  }
+  // br0's promiscuity count (ip -d link: "promiscuity N").
+  static std::string Promiscuity() {
+    const std::string out = Sh("ip -n mkn-ct-u -d link show br0").output;
+    const size_t at = out.find("promiscuity ");
+    return at == std::string::npos ? out : out.substr(at, out.find(' ', at + 12) - at);
+  }
+  NamedNetns u_;
+};
+
+TEST_F(BridgeCaptureTest, APingBetweenTwoPortsIsSeenOnThePromiscuousBridge) {
+  CaptureOptions o;
+  o.output = file_;
+  o.targets = {"underlay:br0"};
+  o.filter = "icmp";
+  o.count = 6;                     // 3 requests and 3 replies, forwarded by br0
+  o.duration = absl::Seconds(20);  // a bound: the count ends it
+  std::string during;
+  std::thread ping;
+  o.on_open = [&](const std::vector<OpenInterface>&, const std::vector<std::string>&) {
+    during = Promiscuity();
+    ping = std::thread([] { Sh("ip netns exec mkn-ct-a ping -c 3 -i 0.2 -W 1 10.9.1.2"); });
+  };
+  absl::StatusOr<CaptureSummary> sum = RunCapture(state_, o);
+  ping.join();
+  ASSERT_TRUE(sum.ok()) << sum.status();
+  EXPECT_EQ(during, "promiscuity 1");
+  EXPECT_EQ(Promiscuity(), "promiscuity 0");  // the socket's membership went with it
+  EXPECT_EQ(sum->ended_by, "count");
+  ASSERT_EQ(sum->interfaces.size(), 1u);
+  EXPECT_EQ(sum->interfaces[0].name, "underlay:br0");
+  EXPECT_EQ(sum->interfaces[0].counters.captured, 6u);
+  testing::CmdResult r = Sh("tshark -r " + file_ + " -T fields -e ip.src -e ip.dst -e icmp.type");
+  EXPECT_NE(r.output.find("10.9.1.1\t10.9.1.2\t8"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("10.9.1.2\t10.9.1.1\t0"), std::string::npos) << r.output;
+}
+
+// With -p the bridge is left as it is, and sees none of the forwarded ping that a:u0 sees whole.
+TEST_F(BridgeCaptureTest, NotPromiscuousTheBridgeSeesOnlyItsOwn) {
+  CaptureOptions o;
+  o.output = file_;
+  o.targets = {"underlay:br0", "a:u0"};
+  o.filter = "icmp";
+  o.promiscuous = false;
+  o.count = 6;  // a:u0's 3 requests and 3 replies; br0 would have had each before a:u0's reply
+  o.duration = absl::Seconds(20);
+  std::string during;
+  std::thread ping;
+  o.on_open = [&](const std::vector<OpenInterface>&, const std::vector<std::string>&) {
+    during = Promiscuity();
+    ping = std::thread([] { Sh("ip netns exec mkn-ct-a ping -c 3 -i 0.2 -W 1 10.9.1.2"); });
+  };
+  absl::StatusOr<CaptureSummary> sum = RunCapture(state_, o);
+  ping.join();
+  ASSERT_TRUE(sum.ok()) << sum.status();
+  EXPECT_EQ(during, "promiscuity 0");
+  ASSERT_EQ(sum->interfaces.size(), 2u);
+  EXPECT_EQ(sum->interfaces[0].name, "underlay:br0");
+  EXPECT_EQ(sum->interfaces[0].counters.captured, 0u);
+  EXPECT_EQ(sum->interfaces[1].name, "a:u0");
+  EXPECT_EQ(sum->interfaces[1].counters.captured, 6u);
+}
+
 // A stop (Ctrl-C's signalfd in the CLI; an eventfd here) ends the capture with a whole file.
 TEST_F(CaptureTest, AStopLeavesAValidFile) {
   Fd stop(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));

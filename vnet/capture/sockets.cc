@@ -166,7 +166,8 @@ struct PacketSockets::Impl {
   // Opens `name` (index `index`) in the calling thread's netns.
   absl::Status OpenOne(const capture::Target& t, const IfEntry& e,
                        const std::vector<std::string>& addresses, const std::string& filter,
-                       std::map<int, std::vector<sock_filter>>& compiled, int rcvbuf) {
+                       std::map<int, std::vector<sock_filter>>& compiled, int rcvbuf,
+                       bool promiscuous) {
     const std::string label = capture::InterfaceName(t.object, e.name);
     // Protocol 0: nothing is queued until bind() names ETH_P_ALL, after the filter is attached.
     Fd fd(::socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
@@ -204,6 +205,13 @@ struct PacketSockets::Impl {
     sll.sll_ifindex = static_cast<int>(e.index);
     if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&sll), sizeof sll) < 0)
       return KernelError(errno, StrCat("bind a packet socket to ", label));
+    if (promiscuous) {
+      packet_mreq mr{};
+      mr.mr_ifindex = static_cast<int>(e.index);
+      mr.mr_type = PACKET_MR_PROMISC;
+      if (::setsockopt(fd.get(), SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof mr) < 0)
+        return KernelError(errno, StrCat("put ", label, " in promiscuous mode"), kRawHint);
+    }
     OpenInterface oi;
     oi.idb.name = label;
     oi.idb.description = capture::DescribeInterface(t.object, e.name, addresses);
@@ -356,9 +364,9 @@ absl::StatusOr<PacketSockets> PacketSockets::Open(const std::vector<capture::Tar
       }
       for (const IfEntry& e : chosen) {
         auto a = addrs.find(e.name);
-        MKN_RETURN_IF_ERROR(impl->OpenOne(t, e,
-                                          a == addrs.end() ? std::vector<std::string>{} : a->second,
-                                          options.filter, compiled, options.rcvbuf_bytes));
+        MKN_RETURN_IF_ERROR(
+            impl->OpenOne(t, e, a == addrs.end() ? std::vector<std::string>{} : a->second,
+                          options.filter, compiled, options.rcvbuf_bytes, options.promiscuous));
       }
       return absl::OkStatus();
     }));

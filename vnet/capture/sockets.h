@@ -4,10 +4,11 @@
 // sockets stay bound to the namespace they were made in, STYLE.md §4), lists its interfaces,
 // and opens one AF_PACKET socket per interface with the capture filter compiled by libpcap for
 // that interface's link type and attached (SO_ATTACH_FILTER) *before* the socket is bound, so no
-// packet the filter would refuse is ever queued. Poll() then reads every socket from the calling
-// thread and hands each packet, with its kernel timestamp, direction and original length, to a
-// sink: `capture` writes them to a pcapng file, `trace` will match its probe. The kernel's counters
-// (PACKET_STATISTICS: passed the filter, dropped for want of buffer) are read at the end.
+// packet the filter would refuse is ever queued; by default the interface is put in promiscuous
+// mode for as long as the socket is open, as tcpdump does. Poll() then reads every socket from the
+// calling thread and hands each packet, with its kernel timestamp, direction and original length,
+// to a sink: `capture` writes them to a pcapng file, `trace` will match its probe. The kernel's
+// counters (PACKET_STATISTICS: passed the filter, dropped for want of buffer) are read at the end.
 //
 // Needs CAP_SYS_ADMIN (setns) and CAP_NET_RAW (packet sockets): PermissionDenied without them.
 #pragma once
@@ -36,6 +37,12 @@ struct PacketSocketOptions {
   // with a note instead of failing the capture: for "everything of the lab", not for a TARGET
   // the user named.
   bool skip_missing_netns = false;
+  // Each interface in promiscuous mode while its socket is open (PACKET_ADD_MEMBERSHIP with
+  // PACKET_MR_PROMISC, as tcpdump does unless -p): a bridge then hands its own device every frame
+  // it forwards, not only those for its own address, so `underlay:br0` sees the nodes' traffic.
+  // The kernel counts the membership per socket and drops it when the socket closes, so a
+  // capture that ends any way (even killed) leaves no interface promiscuous.
+  bool promiscuous = true;
 };
 
 // One interface listened on; `idb` is what a pcapng file says of it.
