@@ -49,8 +49,10 @@ std::string_view ToString(PathType t);
 // process sets up; bench/bringup measures 1000).
 inline constexpr int kMaxPods = 20000;
 
-inline constexpr int kVxlanOverhead = 50;  // outer Ethernet 14 + IP 20 + UDP 8 + VXLAN 8
-inline constexpr int kVxlanPort = 4789;    // IANA
+// network = "vxlan": outer IPv4 20 + UDP 8 + VXLAN 8 + the inner Ethernet header 14, as Geneve's
+// below. (An outer Ethernet header does not count against the MTU.)
+inline constexpr int kVxlanOverhead = 50;
+inline constexpr int kVxlanPort = 4789;  // IANA
 // network = "geneve": outer IPv4 20 + UDP 8 + Geneve 8 + minikube-net's option 8
 // (lib/geneve/header.h)
 // + the inner Ethernet header 14. (An outer Ethernet header does not count against the MTU.)
