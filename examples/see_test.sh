@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # End-to-end tests of "See the traffic" (ctest label e2e): `capture` and `graph` with the real binary.
 #
-#   examples/see_test.sh CASE      CASE: capture graph
+#   examples/see_test.sh CASE      CASE: capture capture_racks graph
 #
 # capture: one marked ping across nodes of examples/quickstart is found by tshark in the file on >= 6
 # interfaces in >= 3 namespaces, the underlay's bridge br0 among them (promiscuous, as tcpdump makes it); Ctrl-C (SIGINT) ends the capture with a whole file; `-w - | tshark -r -`
-# streams; a wrong target is a usage error; `graph` of the running cluster is live. graph: every example
+# streams; a wrong target is a usage error; `graph` of the running cluster is live. capture_racks: on
+# examples/bgp (routed racks, no underlay namespace) one cross-rack ping is seen, in one capture, on the
+# ToRs and the spine with its TTL going down a router at a time; `underlay` is the fabric. graph: every example
 # lab as DOT that `dot -Tsvg` accepts, as SVG and as Mermaid. Waits are conditions with deadlines.
 source "$(dirname "$0")/testlib.sh" "$@"
 
@@ -69,6 +71,45 @@ capture)
   contains "$out" "web-1<br/>$web1" "the live pod address"
   "$MKN" graph $c -o svg | grep -q "</svg>" || fail "graph quickstart -o svg"
   pass "graph of the running cluster"
+  "$MKN" down $c >/dev/null
+  assert_clean $c
+  ;;
+capture_racks)
+  "$MKN" up -d examples/bgp/lab.toml >/dev/null
+  c=bgp
+  web1=$(pod_ip $c web-1)
+  "$MKN" capture -f icmp -w "$TMP/racks.pcapng" --duration 60 2>"$TMP/cap.err" &
+  cap=$!
+  wait_for 20 grep -q "Ctrl-C stops" "$TMP/cap.err" || fail "capture did not start: $(cat "$TMP/cap.err")"
+  for want in tor-r1:br0 tor-r1:node1 tor-r1:spine tor-r2:br0 spine:tor-r1 spine:tor-r2; do
+    contains "$(head -1 "$TMP/cap.err")" " $want" "everything of a racks lab includes the routers"
+  done
+  in_pod $c client ping -c1 -W2 -p 6d6b6e2d73656521 "$web1" >/dev/null || fail "ping client (rack r1) -> web-1 (rack r2)"
+  kill -INT $cap
+  rc=0; wait $cap || rc=$?
+  [[ $rc == 0 ]] || fail "capture exited $rc after SIGINT: $(cat "$TMP/cap.err")"
+  hops=$(tshark -r "$TMP/racks.pcapng" -Y 'frame contains 6d:6b:6e:2d:73:65:65:21 && icmp.type == 8' \
+    -T fields -e frame.interface_name -e ip.ttl 2>/dev/null | tr '\t' =)
+  # Each router takes one off the TTL: node1 (63), tor-r1 (62), spine (61), tor-r2 (60), node3 (59).
+  want="client:eth0=64 node1:eth0=63 tor-r1:node1=63 tor-r1:spine=62 spine:tor-r1=62 spine:tor-r2=61 tor-r2:spine=61 tor-r2:node3=60 node3:eth0=60 web-1:eth0=59 "
+  order=$(grep -xE 'client:eth0=.*|node1:eth0=.*|tor-r1:node1=.*|tor-r1:spine=.*|spine:tor-r[12]=.*|tor-r2:spine=.*|tor-r2:node3=.*|node3:eth0=.*|web-1:eth0=.*' <<<"$hops" | tr '\n' ' ')
+  [[ "$order" == "$want" ]] || fail "the cross-rack ping's hops (interface=TTL): got '$order', want '$want'; all: $hops"
+  pass "one cross-rack ping seen on both ToRs and the spine in one capture, its TTL down by one per router"
+  # `underlay` is the fabric: every router; underlay:NODE the node's port in its rack's ToR.
+  "$MKN" capture underlay underlay:node3 -f icmp --count 1 -w "$TMP/u.pcapng" 2>"$TMP/u.err" &
+  cap=$!
+  wait_for 20 grep -q "Ctrl-C stops" "$TMP/u.err" || fail "capture underlay did not start: $(cat "$TMP/u.err")"
+  contains "$(head -1 "$TMP/u.err")" "capturing on 11 interfaces of cluster bgp (tor-r1:br0 tor-r1:node1 tor-r1:node2 tor-r1:spine tor-r2:br0 tor-r2:node3 tor-r2:node4 tor-r2:spine spine:tor-r1 spine:tor-r2 spine:" "capture underlay in a racks lab: every ToR and the spine"
+  in_pod $c client ping -c1 -W2 "$web1" >/dev/null || fail "ping for capture underlay"
+  wait $cap || fail "capture underlay failed: $(cat "$TMP/u.err")"
+  contains "$(cat "$TMP/u.err")" "(ended by count)" "capture underlay sees the ping"
+  rc=0; out=$("$MKN" capture underlay:node1 -f 'tcp port 179' --duration 0.1 -w "$TMP/x.pcapng" 2>&1) || rc=$?
+  [[ $rc == 0 ]] || fail "capture underlay:node1 (the --help example) exits $rc: $out"
+  contains "$out" "capturing on 1 interfaces of cluster bgp (tor-r1:node1)" "underlay:node1 is node1's port in tor-r1"
+  rc=0; out=$("$MKN" capture tor-r9 -w "$TMP/x.pcapng" 2>&1) || rc=$?
+  [[ $rc == 2 ]] || fail "a wrong router exits $rc: $out"
+  contains "$out" 'capture target "tor-r9": the lab has no pod, node or router of that name: did you mean "tor-r1"?' "a wrong router"
+  pass "capture underlay, underlay:NODE and the routers by name in a racks lab"
   "$MKN" down $c >/dev/null
   assert_clean $c
   ;;

@@ -45,9 +45,11 @@ CLI::App* AddCaptureCommand(CLI::App& app, CaptureFlags& f) {
   CLI::App* cmd = app.add_subcommand(
       "capture",
       "Capture on many interfaces in many namespaces of a running lab into one pcapng file");
-  cmd->add_option("targets", f.targets,
-                  "What to listen on: a pod, a node, `underlay`, or POD:IFACE / NODE:IFACE "
-                  "(default: every namespace of the lab; each interface but lo)");
+  cmd->add_option(
+      "targets", f.targets,
+      "What to listen on: a pod, a node, a router of a racks lab (tor-<rack>, spine), "
+      "`underlay` (the lab's physical network: its switch, or every ToR and the spine), "
+      "or OBJECT:IFACE (default: every namespace of the lab; each interface but lo)");
   cmd->add_option("-c,--cluster", f.cluster,
                   "Cluster name (default: $MKN_CLUSTER, else the only cluster up)");
   cmd->add_option("-w,--write", f.output,
@@ -69,15 +71,27 @@ CLI::App* AddCaptureCommand(CLI::App& app, CaptureFlags& f) {
   cmd->footer(
       "Each interface is one Interface Description Block named as its TARGET (web-0:eth0, "
       "node1:cbr0,\n"
-      "underlay:br0) with a description of where it is (netns, addresses); each packet carries "
-      "its direction\n"
-      "and kernel timestamp. Ctrl-C, --duration or --count end the capture; the file is then "
-      "closed whole,\n"
-      "with each interface's kernel counters (received, dropped), which are also printed.\n"
+      "underlay:br0, tor-r1:spine) with a description of where it is (netns, addresses); each "
+      "packet carries\n"
+      "its direction and kernel timestamp. Interfaces are promiscuous while captured, as with "
+      "tcpdump, so a\n"
+      "bridge (br0, cbr0) shows the frames it forwards. In a racks lab (racks = 2, network = "
+      "\"bgp\") there is\n"
+      "no underlay namespace: `underlay` is every ToR and the spine, underlay:NODE that node's "
+      "port in its\n"
+      "rack's ToR, underlay:br0 every rack's bridge, underlay:tor-R the spine's port to that "
+      "ToR. Ctrl-C,\n"
+      "--duration or --count end the capture; the file is then closed whole, with each "
+      "interface's kernel\n"
+      "counters (received, dropped), which are also printed.\n"
       "Examples:\n"
       "  minikube-net capture -w all.pcapng --duration 10\n"
       "  minikube-net capture web-0 node1 -f icmp -w - | tshark -r -\n"
-      "  minikube-net capture underlay:node1 -f 'udp port 4789' --count 20 -w vxlan.pcapng\n"
+      "  minikube-net capture underlay:node1 -f 'udp port 4789 or udp port 6081 or tcp port 179' "
+      "--count 20 -w node1.pcapng\n"
+      "      # node1's wire: its VXLAN or Geneve tunnel, or its BGP session, on any lab shape\n"
+      "  minikube-net capture tor-r1 spine -f icmp -w - | tshark -r - -T fields -e "
+      "frame.interface_name -e ip.ttl\n"
       "  minikube-net capture -w - | wireshark -k -i -\n"
       "Exit codes: 0 captured, 1 runtime failure or missing privileges, 2 bad usage, target or "
       "filter.");
@@ -138,7 +152,8 @@ absl::Status RunCaptureCommand(const CaptureFlags& f) {
 CLI::App* AddGraphCommand(CLI::App& app, GraphFlags& f) {
   CLI::App* cmd = app.add_subcommand(
       "graph",
-      "Draw a lab: underlay, nodes, bridges, pods, Services, the edge (DOT, Mermaid, SVG)");
+      "Draw a lab: underlay or racks (ToRs, spine), nodes, bridges, tunnels, pods, Services, the "
+      "edge (DOT, Mermaid, SVG)");
   cmd->add_option("lab", f.target,
                   "A lab file (no `up` needed), or a running cluster's name (then with its live "
                   "pods and endpoints); default: the only cluster up");
@@ -148,8 +163,11 @@ CLI::App* AddGraphCommand(CLI::App& app, GraphFlags& f) {
   cmd->footer(
       "Link ends are labelled with the interface and address on each side; a node is a box with "
       "its routes,\n"
-      "cbr0, vxlan0 and pods; Services point at their endpoints, the edge's listeners at Services "
-      "by route.\n"
+      "cbr0, vxlan0 or gnv0 and pods; a racks lab's nodes hang off their rack's ToR (its br0), "
+      "the ToRs off\n"
+      "the spine, with the routes BGP learned; Services point at their endpoints, the edge's "
+      "listeners at\n"
+      "Services by route.\n"
       "Examples:\n"
       "  minikube-net graph examples/quickstart/lab.toml -o svg > lab.svg\n"
       "  minikube-net graph examples/ingress/lab.toml -o mermaid   # paste into Markdown\n"

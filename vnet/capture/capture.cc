@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_format.h"
 #include "lib/capture/pcapng.h"
+#include "lib/net/naming.h"
 #include "lib/status/status.h"
 #include "lib/strings/str_cat.h"
 #include "vnet/kernel/errors.h"
@@ -50,9 +51,20 @@ absl::StatusOr<bool> Flush(int fd, std::string& buf, uint64_t& bytes) {
 std::vector<capture::LabObject> LabObjectsOf(const ClusterState& s) {
   std::vector<capture::LabObject> out;
   if (!s.underlay.empty())
-    out.push_back({"underlay", capture::ObjectKind::kUnderlay, s.underlay, ""});
-  for (const NodeState& n : s.nodes)
-    out.push_back({n.name, capture::ObjectKind::kNode, n.netns, ""});
+    out.push_back(
+        {std::string(net::kUnderlayObject), capture::ObjectKind::kUnderlay, s.underlay, ""});
+  // A routed underlay's ToRs, then its spine: a ToR is the one its rack's nodes name.
+  for (const RouterState& r : s.routers) {
+    capture::LabObject o{r.name, capture::ObjectKind::kRouter, r.netns, ""};
+    for (const NodeState& n : s.nodes)
+      if (!n.rack.empty() && net::TorObject(n.rack) == r.name) o.rack = n.rack;
+    out.push_back(std::move(o));
+  }
+  // A node's rack matters only where racks are routed (it picks `underlay:<node>`'s ToR).
+  for (const NodeState& n : s.nodes) {
+    out.push_back({n.name, capture::ObjectKind::kNode, n.netns, "",
+                   s.routers.empty() ? std::string() : n.rack});
+  }
   for (const PodState& p : s.pods)
     out.push_back({p.name, capture::ObjectKind::kPod, p.netns, p.node});
   return out;

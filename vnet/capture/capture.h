@@ -52,8 +52,9 @@ struct CaptureSummary {
   std::vector<InterfaceSummary> interfaces;
 };
 
-// The namespaces of a running cluster, as a capture names them: the underlay, the nodes, the
-// pods (the state's order and names: pods that kill and scale made are there).
+// The namespaces of a running cluster, as a capture names them: the underlay (a flat lab) or the
+// routers (a routed one: ToRs, then the spine), the nodes, the pods (the state's order and names:
+// pods that kill and scale made are there).
 std::vector<capture::LabObject> LabObjectsOf(const ClusterState& s);
 
 // Captures on `o.targets` of cluster `s` into `o.output` (created, or truncated, 0644; "-" is the
