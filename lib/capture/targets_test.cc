@@ -7,11 +7,11 @@ namespace mkn::capture {
 namespace {
 
 std::vector<LabObject> Lab() {
-  return {{"underlay", ObjectKind::kUnderlay, "mkn-l-underlay", ""},
-          {"node1", ObjectKind::kNode, "mkn-l-node1", ""},
-          {"node2", ObjectKind::kNode, "mkn-l-node2", ""},
-          {"web-0", ObjectKind::kPod, "mkn-l-web-0", "node1"},
-          {"web.1", ObjectKind::kPod, "mkn-l-web.1", "node2"}};
+  return {{"underlay", ObjectKind::kUnderlay, "mkn-l-underlay", "", ""},
+          {"node1", ObjectKind::kNode, "mkn-l-node1", "", ""},
+          {"node2", ObjectKind::kNode, "mkn-l-node2", "", ""},
+          {"web-0", ObjectKind::kPod, "mkn-l-web-0", "node1", ""},
+          {"web.1", ObjectKind::kPod, "mkn-l-web.1", "node2", ""}};
 }
 
 // examples/bgp's shape: two racks of two nodes, their ToRs and the spine; no underlay namespace.
@@ -22,7 +22,7 @@ std::vector<LabObject> Racks() {
           {"node1", ObjectKind::kNode, "mkn-b-node1", "", "r1"},
           {"node2", ObjectKind::kNode, "mkn-b-node2", "", "r1"},
           {"node3", ObjectKind::kNode, "mkn-b-node3", "", "r2"},
-          {"client", ObjectKind::kPod, "mkn-b-client", "node1"}};
+          {"client", ObjectKind::kPod, "mkn-b-client", "node1", ""}};
 }
 
 // Each selection as "object[if,if]" in order.

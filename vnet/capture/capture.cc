@@ -52,10 +52,10 @@ std::vector<capture::LabObject> LabObjectsOf(const ClusterState& s) {
   std::vector<capture::LabObject> out;
   if (!s.underlay.empty())
     out.push_back(
-        {std::string(net::kUnderlayObject), capture::ObjectKind::kUnderlay, s.underlay, ""});
+        {std::string(net::kUnderlayObject), capture::ObjectKind::kUnderlay, s.underlay, "", ""});
   // A routed underlay's ToRs, then its spine: a ToR is the one its rack's nodes name.
   for (const RouterState& r : s.routers) {
-    capture::LabObject o{r.name, capture::ObjectKind::kRouter, r.netns, ""};
+    capture::LabObject o{r.name, capture::ObjectKind::kRouter, r.netns, "", ""};
     for (const NodeState& n : s.nodes)
       if (!n.rack.empty() && net::TorObject(n.rack) == r.name) o.rack = n.rack;
     out.push_back(std::move(o));
@@ -66,7 +66,7 @@ std::vector<capture::LabObject> LabObjectsOf(const ClusterState& s) {
                    s.routers.empty() ? std::string() : n.rack});
   }
   for (const PodState& p : s.pods)
-    out.push_back({p.name, capture::ObjectKind::kPod, p.netns, p.node});
+    out.push_back({p.name, capture::ObjectKind::kPod, p.netns, p.node, ""});
   return out;
 }
 

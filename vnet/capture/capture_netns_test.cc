@@ -235,7 +235,7 @@ TEST_F(CaptureTest, NamesWhatIsWrong) {
 TEST_F(CaptureTest, ATunIsRawIpWithItsFilterCompiledForIt) {
   ASSERT_EQ(Sh("ip -n mkn-ct-a tuntap add dev tun0 mode tun").exit_code, 0);
   std::vector<capture::Target> targets = {
-      {capture::LabObject{"a", capture::ObjectKind::kPod, "mkn-ct-a", "n"}, {"tun0", "eth0"}}};
+      {capture::LabObject{"a", capture::ObjectKind::kPod, "mkn-ct-a", "n", ""}, {"tun0", "eth0"}}};
   PacketSocketOptions po;
   po.filter = "tcp port 80 or icmp";
   absl::StatusOr<PacketSockets> s = PacketSockets::Open(targets, po);
