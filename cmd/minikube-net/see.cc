@@ -75,7 +75,7 @@ CLI::App* AddCaptureCommand(CLI::App& app, CaptureFlags& f) {
       "packet carries\n"
       "its direction and kernel timestamp. Interfaces are promiscuous while captured, as with "
       "tcpdump, so a\n"
-      "bridge (br0, cbr0) shows the frames it forwards. In a racks lab (racks = 2, network = "
+      "bridge (br0, cbr0) shows the frames it forwards. In a racks lab (racks >= 2 or network = "
       "\"bgp\") there is\n"
       "no underlay namespace: `underlay` is every ToR and the spine, underlay:NODE that node's "
       "port in its\n"
