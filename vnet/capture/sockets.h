@@ -4,11 +4,12 @@
 // sockets stay bound to the namespace they were made in, STYLE.md §4), lists its interfaces,
 // and opens one AF_PACKET socket per interface with the capture filter compiled by libpcap for
 // that interface's link type and attached (SO_ATTACH_FILTER) *before* the socket is bound, so no
-// packet the filter would refuse is ever queued; by default the interface is put in promiscuous
-// mode for as long as the socket is open, as tcpdump does. Poll() then reads every socket from the
-// calling thread and hands each packet, with its kernel timestamp, direction and original length,
-// to a sink: `capture` writes them to a pcapng file, `trace` will match its probe. The kernel's
-// counters (PACKET_STATISTICS: passed the filter, dropped for want of buffer) are read at the end.
+// packet the filter would refuse is ever queued; with `promiscuous` (capture's default) the
+// interface is put in promiscuous mode for as long as the socket is open, as tcpdump does. Poll()
+// then reads every socket from the calling thread and hands each packet, with its kernel timestamp,
+// direction and original length, to a sink: `capture` writes them to a pcapng file, `trace` will
+// match its probe. The kernel's counters (PACKET_STATISTICS: passed the filter, dropped for want of
+// buffer) are read at the end.
 //
 // Needs CAP_SYS_ADMIN (setns) and CAP_NET_RAW (packet sockets): PermissionDenied without them.
 #pragma once
@@ -41,8 +42,10 @@ struct PacketSocketOptions {
   // PACKET_MR_PROMISC, as tcpdump does unless -p): a bridge then hands its own device every frame
   // it forwards, not only those for its own address, so `underlay:br0` sees the nodes' traffic.
   // The kernel counts the membership per socket and drops it when the socket closes, so a
-  // capture that ends any way (even killed) leaves no interface promiscuous.
-  bool promiscuous = true;
+  // capture that ends any way (even killed) leaves no interface promiscuous. `capture` turns it
+  // on (CaptureOptions); off by default so that `trace`, which predicts each hop a probe takes,
+  // keeps seeing only what a bridge delivers to itself.
+  bool promiscuous = false;
 };
 
 // One interface listened on; `idb` is what a pcapng file says of it.
