@@ -31,6 +31,25 @@ std::string PodSet(const ClusterSpec& spec) {
   return StrCat("[ ", net::IpPrefix::FromV4(spec.pod_cidr).ToString(), "+ ]");
 }
 
+// A session's import filter: exactly `accept` (a BIRD prefix set without '+' matches only the
+// prefix itself), "none" for nothing.
+std::string ImportFilter(const std::vector<net::IpPrefix>& accept) {
+  if (accept.empty()) return "none";
+  std::string set;
+  for (const net::IpPrefix& p : accept) StrAppend(&set, set.empty() ? "" : ", ", p.ToString());
+  return StrCat("where net ~ [ ", set, " ]");
+}
+
+// The pod CIDRs of the nodes `pick` says yes to, in node order.
+template <typename Pred>
+std::vector<net::IpPrefix> PodCidrs(const ClusterSpec& spec, Pred pick) {
+  std::vector<net::IpPrefix> out;
+  for (const config::NodeSpec& n : spec.nodes) {
+    if (pick(n)) out.push_back(net::IpPrefix::FromV4(n.pod_cidr));
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string_view ToString(Role r) {
@@ -66,13 +85,17 @@ std::vector<Speaker> Speakers(const ClusterSpec& spec) {
     s.router_id = *spec.racks[0].spine_end.V4();
     s.asn = spec.bgp.spine_asn;
     s.family = spec.racks[0].uplink.family();
-    for (const config::RackSpec& r : spec.racks) {
-      s.peers.push_back(
-          {r.tor, r.tor_end, r.asn, StrCat("rack ", r.name, "'s top-of-rack router"), false});
+    for (size_t ri = 0; ri < spec.racks.size(); ++ri) {
+      const config::RackSpec& r = spec.racks[ri];
+      s.peers.push_back({r.tor, r.tor_end, r.asn, StrCat("rack ", r.name, "'s top-of-rack router"),
+                         false, PodCidrs(spec, [&](const config::NodeSpec& n) {
+                           return n.rack == static_cast<int>(ri);
+                         })});
     }
     out.push_back(std::move(s));
   }
-  for (const config::RackSpec& r : spec.racks) {
+  for (size_t ri = 0; ri < spec.racks.size(); ++ri) {
+    const config::RackSpec& r = spec.racks[ri];
     Speaker s;
     s.object = r.tor;
     s.role = Role::kTor;
@@ -82,12 +105,19 @@ std::vector<Speaker> Speakers(const ClusterSpec& spec) {
     s.family = r.cidr.family();
     for (int i : r.nodes) {
       const config::NodeSpec& n = spec.nodes[i];
-      s.peers.push_back({n.name, net::IpAddr::FromV4(n.underlay_ip), n.asn,
-                         StrCat("node ", n.name, " of this rack"), rr});
+      s.peers.push_back({n.name,
+                         net::IpAddr::FromV4(n.underlay_ip),
+                         n.asn,
+                         StrCat("node ", n.name, " of this rack"),
+                         rr,
+                         {net::IpPrefix::FromV4(n.pod_cidr)}});
     }
     if (spine) {
       s.peers.push_back({std::string(net::kSpineObject), r.spine_end, spec.bgp.spine_asn,
-                         "the spine, which joins the racks", false});
+                         "the spine, which joins the racks", false,
+                         PodCidrs(spec, [&](const config::NodeSpec& n) {
+                           return n.rack != static_cast<int>(ri);
+                         })});
     }
     out.push_back(std::move(s));
   }
@@ -101,12 +131,21 @@ std::vector<Speaker> Speakers(const ClusterSpec& spec) {
     s.asn = n.asn;
     s.family = r.cidr.family();
     s.announce.push_back(net::IpPrefix::FromV4(n.pod_cidr));
-    s.peers.push_back({r.tor, r.gateway, r.asn, "this rack's top-of-rack router", false});
-    if (spec.bgp.mode == BgpMode::kFullMesh) {
+    const bool mesh = spec.bgp.mode == BgpMode::kFullMesh;
+    // In a full mesh the ToR only listens: nothing is learned from it.
+    s.peers.push_back(
+        {r.tor, r.gateway, r.asn, "this rack's top-of-rack router", false,
+         mesh ? std::vector<net::IpPrefix>{}
+              : PodCidrs(spec, [&](const config::NodeSpec& o) { return o.index != n.index; })});
+    if (mesh) {
       for (const config::NodeSpec& o : spec.nodes) {
         if (o.index == n.index) continue;
-        s.peers.push_back({o.name, net::IpAddr::FromV4(o.underlay_ip), o.asn,
-                           StrCat("node ", o.name, " (full mesh)"), false});
+        s.peers.push_back({o.name,
+                           net::IpAddr::FromV4(o.underlay_ip),
+                           o.asn,
+                           StrCat("node ", o.name, " (full mesh)"),
+                           false,
+                           {net::IpPrefix::FromV4(o.pod_cidr)}});
       }
     }
     out.push_back(std::move(s));
@@ -205,8 +244,11 @@ std::string RenderBirdConfig(const ClusterSpec& spec, const Speaker& s) {
     // its next hops recursively, through routes to them in its own table): this one is on the link.
     if (ibgp) StrAppend(&out, "  direct;\n");
     if (p.rr_client) StrAppend(&out, "  rr client;\n");
-    StrAppend(&out, "  ", ch, " {\n", "    gateway direct;\n", next_hop, "    import where net ~ ",
-              pods, ";\n", "    export ", export_filter, ";\n", "  };\n}\n");
+    // Only what this peer may originate or pass on (Peer::accept); the rest is kept, marked
+    // filtered, for `birdc show route filtered` and the bgp verb's received vs accepted.
+    StrAppend(&out, "  ", ch, " {\n", "    gateway direct;\n", next_hop, "    import ",
+              ImportFilter(p.accept), ";\n", "    import keep filtered on;\n", "    export ",
+              export_filter, ";\n", "  };\n}\n");
   }
   return out;
 }

@@ -5,8 +5,10 @@
 // hands to `bird -c`. Both are pure: the same spec gives the same text, golden-tested per mode
 // (testdata/bird/). Calico's confd templates are the model (a node announces exactly its block,
 // learned routes go to the kernel), with what a lab needs on top: fast timers and BFD so that a
-// stopped speaker's routes go within a second, and import filters that let only the cluster's pod
-// CIDR into any table.
+// stopped speaker's routes go within a second, and import filters that take from each peer exactly
+// the pod CIDRs it may originate or pass on (Peer::accept): a node that runs its own BIRD cannot
+// hijack another node's pod (a /32) or a slice of a CIDR, nor make the owner route its own pods
+// away.
 //
 // Next hops, where real deployments break, per mode (the comments in the rendered files say it
 // too): ebgp: a ToR passes a route between two of its nodes with the originating node as next hop
@@ -52,6 +54,12 @@ struct Peer {
   uint32_t asn = 0;
   std::string what;        // for the comment above its session: "this rack's top-of-rack router"
   bool rr_client = false;  // route-reflector mode: a ToR's node
+  // Exactly the prefixes this session may import, no more-specifics (Calico's and a real fabric's
+  // rule): from a node, its pod CIDR; from a ToR, to the spine, its rack's nodes' pod CIDRs; from
+  // the spine, the other racks' nodes'; to a node, the other nodes' (never its own, never a
+  // default). Anything else is rejected and kept visible (`birdc show route filtered`). Empty:
+  // the session imports nothing (a full mesh's listening ToR).
+  std::vector<net::IpPrefix> accept;
 };
 
 struct Speaker {

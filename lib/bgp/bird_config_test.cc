@@ -87,6 +87,50 @@ TEST(Speakers, FullMeshAndRouteReflector) {
   EXPECT_EQ(rr[3].asn, rr[1].asn);
 }
 
+std::vector<std::string> Accepts(const Peer& p) {
+  std::vector<std::string> out;
+  for (const net::IpPrefix& x : p.accept) out.push_back(x.ToString());
+  return out;
+}
+using Strs = std::vector<std::string>;
+
+// Issue 15's hijack: a node that runs its own BIRD announced another node's pod (/32) and a /25 of
+// a third's CIDR, and every table took them. Each session now imports exactly what its peer may
+// originate or pass on, nothing more specific, and keeps the rest visible as filtered.
+TEST(BirdConfig, EachSessionImportsExactlyItsPeersPodCidrs) {
+  config::ClusterSpec ebgp =
+      Lab("[cluster]\nname = \"x\"\nnetwork = \"bgp\"\nracks = 2\nnodes = 4\n");
+  std::vector<Speaker> s = Speakers(ebgp);
+  ASSERT_EQ(s.size(), 7u);
+  EXPECT_EQ(Accepts(s[0].peers[0]), (Strs{"10.244.0.0/24", "10.244.1.0/24"}));  // spine <- tor-r1
+  EXPECT_EQ(Accepts(s[0].peers[1]), (Strs{"10.244.2.0/24", "10.244.3.0/24"}));  // spine <- tor-r2
+  EXPECT_EQ(Accepts(s[1].peers[0]), (Strs{"10.244.0.0/24"}));                   // tor-r1 <- node1
+  EXPECT_EQ(Accepts(s[1].peers[2]), (Strs{"10.244.2.0/24", "10.244.3.0/24"}));  // tor-r1 <- spine
+  // node4 <- tor-r2: every other node's pod CIDR, never its own.
+  EXPECT_EQ(Accepts(s[6].peers[0]), (Strs{"10.244.0.0/24", "10.244.1.0/24", "10.244.2.0/24"}));
+  const std::string node1 = RenderBirdConfig(ebgp, s[3]);
+  EXPECT_NE(node1.find("import where net ~ [ 10.244.1.0/24, 10.244.2.0/24, 10.244.3.0/24 ];"),
+            std::string::npos)
+      << node1;
+  EXPECT_NE(node1.find("import keep filtered on;"), std::string::npos) << node1;
+  for (const Speaker& sp : s) {
+    const std::string conf = RenderBirdConfig(ebgp, sp);
+    EXPECT_EQ(conf.find("import where net ~ [ 10.244.0.0/16+ ]"), std::string::npos)
+        << sp.object << " still imports any part of the pod range:\n"
+        << conf;
+  }
+  std::vector<Speaker> mesh = Speakers(Lab(
+      "[cluster]\nname = \"x\"\nnetwork = \"bgp\"\nbgp = { mode = \"full-mesh\" }\nnodes = 3\n"));
+  EXPECT_EQ(Accepts(mesh[0].peers[1]), (Strs{"10.244.1.0/24"}));  // tor <- node2
+  EXPECT_TRUE(mesh[2].peers[0].accept.empty());                   // node2 <- the listening ToR
+  EXPECT_EQ(Accepts(mesh[2].peers[2]), (Strs{"10.244.2.0/24"}));  // node2 <- node3
+  std::vector<Speaker> rr = Speakers(
+      Lab("[cluster]\nname = \"x\"\nnetwork = \"bgp\"\nbgp = { mode = \"route-reflector\" }\n"
+          "racks = 2\nnodes = 2\n"));
+  EXPECT_EQ(Accepts(rr[1].peers[0]), (Strs{"10.244.0.0/24"}));  // tor-r1 <- node1 (client)
+  EXPECT_EQ(Accepts(rr[3].peers[0]), (Strs{"10.244.1.0/24"}));  // node1 <- tor-r1
+}
+
 TEST(BirdConfig, SessionsOfNodesNamedLikeBirdKeywords) {
   EXPECT_TRUE(IsBirdKeyword("kernel"));
   EXPECT_TRUE(IsBirdKeyword("static"));
