@@ -147,8 +147,34 @@ asn = 64600
   EXPECT_EQ(r.diags.FormatAll(),
             "lab.toml:5:7: warning: [cluster] bgp: ignored: BGP speakers run only with network = "
             "\"bgp\" (or a CNI lab's node_routes = \"bgp\")\n"
-            "lab.toml:8:7: warning: rack asn: ignored: BGP speakers run only with network = "
+            "lab.toml:8:7: warning: rack \"r1\" asn: ignored: BGP speakers run only with network = "
             "\"bgp\" (or a CNI lab's node_routes = \"bgp\")\n");
+}
+
+// Issue 15's new user: `network = "bpg"` gave the error and three warnings about the bgp keys, and
+// no suggestion; `mode = "ebpg"` no "did you mean".
+TEST(Bgp, TyposGetTheNearestWordAndNoWarningsAboutTheMisnamedMode) {
+  LoadResult r = Load(R"(
+[cluster]
+name = "x"
+network = "bpg"
+bgp = { mode = "ebgp" }
+[[rack]]
+name = "r1"
+asn = 64600
+)",
+                      "lab.toml");
+  EXPECT_FALSE(r.spec);
+  EXPECT_EQ(r.diags.FormatAll(),
+            "lab.toml:4:11: error: [cluster] network: \"bpg\" is not \"vxlan\", \"host-gw\", "
+            "\"geneve\", \"bgp\" or \"cni\" (did you mean \"bgp\"?)\n");
+  LoadResult m =
+      Load("[cluster]\nname = \"x\"\nnetwork = \"bgp\"\nbgp = { mode = \"ebpg\" }\n", "lab.toml");
+  EXPECT_FALSE(m.spec);
+  EXPECT_NE(m.diags.FormatAll().find("(did you mean \"ebgp\"?)"), std::string::npos)
+      << m.diags.FormatAll();
+  LoadResult far = Load("[cluster]\nname = \"x\"\nnetwork = \"zzz\"\n", "lab.toml");
+  EXPECT_EQ(far.diags.FormatAll().find("did you mean"), std::string::npos) << far.diags.FormatAll();
 }
 
 TEST(Bgp, PrivateAsnRanges) {

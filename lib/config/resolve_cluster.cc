@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "lib/config/resolver.h"
 #include "lib/net/naming.h"
+#include "lib/strings/edit_distance.h"
 #include "lib/strings/str_cat.h"
 #include "lib/strings/view.h"
 
@@ -47,9 +48,15 @@ void Resolver::ResolveCluster() {
   spec_.marker = net::OwnerMarker(spec_.name);
   if (c.network.set && c.network.value != "vxlan" && c.network.value != "host-gw" &&
       c.network.value != "geneve" && c.network.value != "bgp" && c.network.value != "cni") {
+    // A typo ("bpg") gets the word it was probably meant to be, as names and flags do.
+    const std::string meant =
+        Closest(c.network.value, {"vxlan", "host-gw", "geneve", "bgp", "cni"}, 2);
     d_.Error(c.network.pos,
              StrCat("[cluster] network: \"", c.network.value,
-                    "\" is not \"vxlan\", \"host-gw\", \"geneve\", \"bgp\" or \"cni\""));
+                    "\" is not \"vxlan\", \"host-gw\", \"geneve\", \"bgp\" or \"cni\"",
+                    meant.empty() || EditDistance(c.network.value, meant) >= c.network.value.size()
+                        ? ""
+                        : StrCat(" (did you mean \"", meant, "\"?)")));
   }
   spec_.network = c.network.value == "host-gw"  ? NetworkMode::kHostGw
                   : c.network.value == "geneve" ? NetworkMode::kGeneve

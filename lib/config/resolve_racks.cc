@@ -297,17 +297,26 @@ void Resolver::ResolveBgp() {
   const RawCluster& c = raw_.cluster;
   const RawBgp& rb = c.bgp;
   if (spec_.network != NetworkMode::kBgp) {
+    // A network the lab failed to name ("bpg") is an error already: no warnings about the keys of
+    // the mode it probably meant on top of it.
+    const std::string& nw = c.network.value;
+    if (c.network.set && nw != "vxlan" && nw != "host-gw" && nw != "geneve" && nw != "bgp" &&
+        nw != "cni")
+      return;
     // Kept, not refused: a lab switches between "bgp" and "vxlan" by its network line alone.
     if (rb.present) {
       d_.Warning(rb.pos,
                  "[cluster] bgp: ignored: BGP speakers run only with network = \"bgp\" (or a CNI "
                  "lab's node_routes = \"bgp\")");
     }
-    for (const RawRack& rr : raw_.racks) {
+    for (size_t i = 0; i < raw_.racks.size(); ++i) {
+      const RawRack& rr = raw_.racks[i];
       if (rr.asn.set) {
+        const std::string name = i < spec_.racks.size() ? spec_.racks[i].name : rr.name.value;
         d_.Warning(rr.asn.pos,
-                   "rack asn: ignored: BGP speakers run only with network = \"bgp\" (or a CNI "
-                   "lab's node_routes = \"bgp\")");
+                   StrCat("rack \"", name,
+                          "\" asn: ignored: BGP speakers run only with network = \"bgp\" (or a "
+                          "CNI lab's node_routes = \"bgp\")"));
       }
     }
     return;
@@ -321,8 +330,12 @@ void Resolver::ResolveBgp() {
     } else if (m == "route-reflector") {
       spec_.bgp.mode = BgpMode::kRouteReflector;
     } else {
+      const std::string meant = Closest(m, {"ebgp", "full-mesh", "route-reflector"}, 2);
       d_.Error(rb.mode.pos, StrCat("[cluster] bgp mode: \"", m,
-                                   "\" is not \"ebgp\", \"full-mesh\" or \"route-reflector\""));
+                                   "\" is not \"ebgp\", \"full-mesh\" or \"route-reflector\"",
+                                   meant.empty() || EditDistance(m, meant) >= m.size()
+                                       ? ""
+                                       : StrCat(" (did you mean \"", meant, "\"?)")));
     }
   }
   if (spec_.bgp.mode == BgpMode::kFullMesh && spec_.racks.size() > 1) {
