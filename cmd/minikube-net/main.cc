@@ -333,6 +333,18 @@ int RunExec(const std::string& name, const std::string& cluster, std::vector<std
   // Single-threaded here: entering the netns for the exec is safe.
   if (absl::Status st = vnet::EnterNetnsOf(*s, name); !st.ok()) return Exit(st);
   if (cmd.empty()) cmd = {"sh"};
+  // birdc without -s looks for BIRD's default socket (/run/bird/bird.ctl), which no speaker here
+  // uses: say which one this speaker has before birdc says it cannot connect.
+  if (std::filesystem::path(cmd[0]).filename() == "birdc" &&
+      std::none_of(cmd.begin() + 1, cmd.end(),
+                   [](const std::string& a) { return a.rfind("-s", 0) == 0; })) {
+    for (const control::SpeakerState& sp : s->speakers) {
+      if (sp.name == name) {
+        std::cerr << "minikube-net: " << name << "'s BIRD listens on " << sp.socket << ": birdc -s "
+                  << sp.socket << " ...\n";
+      }
+    }
+  }
   signal(SIGPIPE, SIG_DFL);  // main() ignores it; the command must not inherit that
   std::vector<char*> argv;
   for (std::string& a : cmd) argv.push_back(a.data());
@@ -353,7 +365,13 @@ int RunLogs(const std::string& pod, const std::string& cluster) {
 
 // --- bgp: a network = "bgp" lab's speakers ------------------------------------------------------
 
-int RunBgp(const std::string& speaker, const std::string& cluster, const std::string& output) {
+int RunBgp(const std::string& speaker, bool named, const std::string& cluster,
+           const std::string& output) {
+  // `bgp ''` names a speaker, none is called that: not "every speaker" (what no name means).
+  if (named && speaker.empty()) {
+    return Exit(absl::InvalidArgumentError(
+        "bgp: an empty speaker name; name a node, tor-<rack> or spine, or none for every speaker"));
+  }
   if (absl::Status st = vnet::CheckPrivileges(); !st.ok()) return Exit(st);
   absl::StatusOr<vnet::ClusterState> s = vnet::PickCluster(cluster);
   if (!s.ok()) return Exit(s.status());
@@ -839,7 +857,8 @@ int main(int argc, char** argv) {
       "  minikube-net exec tor-r1 -- birdc -s /run/minikube-net/bgp/bird/tor-r1.ctl show route\n"
       "A speaker that does not answer (stopped, exited) is shown with its error. Exit codes: 0 "
       "ok, 1 the\n"
-      "lab runs no speakers or missing privileges, 2 an unknown speaker or bad usage.");
+      "lab runs no speakers, its process is gone, or missing privileges, 2 an unknown (or empty) "
+      "speaker or\nbad usage.");
 
   std::string logs_pod, logs_cluster;
   CLI::App* logs_cmd = app.add_subcommand(
@@ -969,7 +988,9 @@ int main(int argc, char** argv) {
     return resync_check && differ ? kExitFailure : kExitOk;
   }
   if (*logs_cmd) return RunLogs(logs_pod, logs_cluster);
-  if (*bgp_cmd) return RunBgp(bgp_speaker, bgp_cluster, bgp_output);
+  if (*bgp_cmd)
+    return RunBgp(bgp_speaker, bgp_cmd->get_option("speaker")->count() > 0, bgp_cluster,
+                  bgp_output);
   if (*cert_cmd) return RunCert(cert_dir, cert_name, cert_hosts);
   if (*capture_cmd) {
     absl::Status st = RunCaptureCommand(capture);

@@ -9,6 +9,8 @@
 #include "lib/strings/str_cat.h"
 #include "vnet/bgp/speaker.h"
 #include "vnet/cluster/client.h"
+#include "vnet/cluster/control.h"
+#include "vnet/cluster/state.h"
 
 namespace mkn::vnet {
 
@@ -18,6 +20,14 @@ absl::StatusOr<std::vector<bgp::SpeakerStatus>> BgpStatus(const ClusterState& s,
     return absl::FailedPreconditionError(StrCat("cluster ", s.cluster,
                                                 " runs no BGP speakers: its network is ", s.network,
                                                 " (network = \"bgp\" runs them)"));
+  }
+  // The speakers are the owner's children and go with it: after a crash or SIGKILL every socket
+  // refuses, and a table of "no answer" rows would hide the one cause (as `get overlay` says it).
+  if (!IsAlive(s.owner)) {
+    return absl::UnavailableError(
+        StrCat("cluster ", s.cluster, " does not answer on ", ControlSocketPath(s.cluster),
+               " (its process ", s.owner.pid,
+               " is not running, nor are its BGP speakers): see: minikube-net status"));
   }
   std::vector<std::string> names;
   for (const SpeakerState& sp : s.speakers) names.push_back(sp.name);

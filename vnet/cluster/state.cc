@@ -305,9 +305,30 @@ std::vector<control::ClusterRow> ClusterRows(const std::vector<std::string>& nam
       continue;
     }
     if (!s.ok()) continue;
-    rows.push_back({n, IsAlive(s->owner), s->phase, s->network, s->lab,
-                    static_cast<int>(s->nodes.size()), static_cast<int>(s->pods.size()),
-                    s->owner.pid});
+    control::ClusterRow row{n,
+                            IsAlive(s->owner),
+                            s->phase,
+                            s->network,
+                            s->lab,
+                            static_cast<int>(s->nodes.size()),
+                            static_cast<int>(s->pods.size()),
+                            s->owner.pid};
+    // A ready lab whose BGP speaker is gone (its owner reaped it and recorded pid 0, or has not
+    // yet and its pid no longer runs) is not ready: that node's pods are unreachable. A stopped
+    // one (kill -STOP, the README's demo) still runs and is not counted here.
+    if (row.alive && s->phase == "ready") {
+      std::string exited;
+      int n_exited = 0;
+      for (const SpeakerState& sp : s->speakers) {
+        if (sp.process.pid > 0 && IsAlive(sp.process)) continue;
+        StrAppend(&exited, exited.empty() ? "" : ", ", sp.name);
+        ++n_exited;
+      }
+      if (n_exited > 0) {
+        row.phase = StrCat("degraded (bgp speaker", n_exited > 1 ? "s " : " ", exited, " exited)");
+      }
+    }
+    rows.push_back(std::move(row));
   }
   return rows;
 }
