@@ -151,6 +151,35 @@ routing)
   wait_for 15 all_routes $c || fail "node4's pod CIDR did not come back after its speaker resumed"
   in_ns $c client ping -c1 -W2 "$(pod_ip $c echo)" >/dev/null || fail "echo unreachable after node4's speaker resumed"
   pass "node4's speaker stopped: its pod CIDR gone from every other node in $took ms (bound 1000), back after SIGCONT"
+  rc=0; out=$("$MKN" bgp '' 2>&1) || rc=$?
+  [[ $rc == 2 ]] || fail "bgp '' exited $rc (an empty name is no speaker): $out"
+  pass "bgp '': an empty speaker name is unknown, exit 2"
+  # The hijack (issue 15): a rogue BIRD in node1's namespace announces node4's pod (a /32), a /25 of
+  # node3's CIDR and a default. Every session imports exactly its peer's pod CIDRs: no other table
+  # changes, and tor-r1 keeps the rogue routes as filtered.
+  tables() { local n; for n in node2 node3 node4 tor-r1 tor-r2 spine; do echo "== $n"; bird_routes $c $n; done; }
+  before=$(tables)
+  pid=$(ip netns pids mkn-$c-node1)
+  [[ $(cat /proc/$pid/comm) == bird ]] || fail "node1's namespace runs $(cat /proc/$pid/comm), not bird"
+  sed -e 's#route 10.244.0.0/24 blackhole;#&\n  route 10.244.3.2/32 blackhole;\n  route 10.244.2.128/25 blackhole;\n  route 0.0.0.0/0 blackhole;#' \
+    -e 's#export where proto = "POD_CIDR";#export all;#' /run/minikube-net/$c/bird/node1.conf >"$TMP/rogue.conf"
+  grep -q "10.244.3.2/32" "$TMP/rogue.conf" || fail "could not derive the rogue config"
+  kill -KILL "$pid"
+  wait_for 5 gone "$pid" || fail "node1's bird survived SIGKILL"
+  # Once the owner has reaped it (a zombie still counts as running), status says so.
+  degraded() { "$MKN" status | grep -qF "degraded (bgp speaker node1 exited)"; }
+  wait_for 5 degraded || fail "status does not tell node1's dead speaker: $("$MKN" status)"
+  in_ns $c node1 bird -c "$TMP/rogue.conf" -s "$TMP/rogue.ctl" -P "$TMP/rogue.pid" || fail "the rogue bird did not start"
+  filtered() { in_ns $c tor-r1 birdc -s /run/minikube-net/$c/bird/tor-r1.ctl show route filtered | grep -q "10.244.3.2/32"; }
+  wait_for 15 filtered || fail "tor-r1 never received the rogue /32: $(in_ns $c node1 birdc -s "$TMP/rogue.ctl" show protocols)"
+  # node1's own /24 comes back with the rogue's session; the tables settle to what they were.
+  same() { [[ "$(tables)" == "$before" ]]; }
+  wait_for 15 same || fail "the hijack changed a table: before: $before after: $(tables)"
+  ! grep -qE "10.244.3.2 |10.244.2.128/25|default" <<<"$(tables)" || fail "a rogue route got in: $(tables)"
+  rogue=$(cat "$TMP/rogue.pid")
+  kill "$rogue"
+  wait_for 5 gone "$rogue" || fail "the rogue bird did not stop"
+  pass "a rogue speaker's /32, /25 and default are filtered at tor-r1 (show route filtered); no other table changed"
   out=$("$MKN" down $c)
   contains "$out" "cluster $c down" "down reports"
   assert_clean $c
@@ -198,6 +227,11 @@ lifecycle)
   pid=$(awk '$1=="bgp" {print $6}' <<<"$("$MKN" status)")
   kill -KILL "$pid"
   wait_for 10 gone "$pid" || fail "pid $pid survived SIGKILL"
+  # The speakers went with their owner: one line saying so, exit 1, as `get overlay` does.
+  rc=0; out=$("$MKN" bgp 2>&1) || rc=$?
+  [[ $rc == 1 ]] || fail "bgp after the owner's SIGKILL exited $rc: $out"
+  contains "$out" "cluster bgp does not answer on" "bgp names the dead owner"
+  ! grep -q "no answer" <<<"$out" || fail "bgp after SIGKILL printed a table of no answers: $out"
   out=$("$MKN" down bgp)
   contains "$out" "namespaces removed" "down after SIGKILL removes from the state"
   ! pgrep -x bird >/dev/null || fail "birds left after SIGKILL + down: $(pgrep -a -x bird)"
