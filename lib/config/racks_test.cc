@@ -166,7 +166,7 @@ asn = 64600
                       "lab.toml");
   EXPECT_FALSE(r.spec);
   EXPECT_EQ(r.diags.FormatAll(),
-            "lab.toml:4:11: error: [cluster] network: \"bpg\" is not \"vxlan\", \"host-gw\", "
+            "lab.toml:4:11: [cluster] network: \"bpg\" is not \"vxlan\", \"host-gw\", "
             "\"geneve\", \"bgp\" or \"cni\" (did you mean \"bgp\"?)\n");
   LoadResult m =
       Load("[cluster]\nname = \"x\"\nnetwork = \"bgp\"\nbgp = { mode = \"ebpg\" }\n", "lab.toml");

@@ -10,6 +10,7 @@
 #include <map>
 #include <set>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_join.h"
 #include "lib/config/resolver.h"
 #include "lib/net/naming.h"
@@ -330,12 +331,16 @@ void Resolver::ResolveBgp() {
     } else if (m == "route-reflector") {
       spec_.bgp.mode = BgpMode::kRouteReflector;
     } else {
+      // "ibgp" is one edit from "ebgp" but means the opposite: both iBGP designs are named.
       const std::string meant = Closest(m, {"ebgp", "full-mesh", "route-reflector"}, 2);
-      d_.Error(rb.mode.pos, StrCat("[cluster] bgp mode: \"", m,
-                                   "\" is not \"ebgp\", \"full-mesh\" or \"route-reflector\"",
-                                   meant.empty() || EditDistance(m, meant) >= m.size()
-                                       ? ""
-                                       : StrCat(" (did you mean \"", meant, "\"?)")));
+      const std::string hint = absl::AsciiStrToLower(m) == "ibgp"
+                                   ? " (iBGP is \"full-mesh\" or \"route-reflector\")"
+                               : meant.empty() || EditDistance(m, meant) >= m.size()
+                                   ? ""
+                                   : StrCat(" (did you mean \"", meant, "\"?)");
+      d_.Error(rb.mode.pos,
+               StrCat("[cluster] bgp mode: \"", m,
+                      "\" is not \"ebgp\", \"full-mesh\" or \"route-reflector\"", hint));
     }
   }
   if (spec_.bgp.mode == BgpMode::kFullMesh && spec_.racks.size() > 1) {
