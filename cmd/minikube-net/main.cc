@@ -1,5 +1,4 @@
 // minikube-net: a Kubernetes-style cluster network on one Linux machine, in one process.
-//
 // Long file: the verb table of ~30 subcommands and their flags; the newer verbs' bodies already
 // live beside it (see.cc: capture, graph; trace.cc). Next split: the cluster verbs (get, bgp,
 // check, scale, kill, conntrack) into their own file, as see.cc did, before this file grows again.
