@@ -1,8 +1,9 @@
+// Long file: ParseRequest (every SRC and DST kind) and PredictPath (the tables, the fabric, the
+// Services' translation rows and the replies) share the Builder; the rendering is in render.cc.
 #include "lib/trace/trace.h"
 
 #include <algorithm>
 #include <cstdio>
-#include <nlohmann/json.hpp>
 
 #include "absl/strings/numbers.h"
 #include "lib/control/usage.h"
@@ -34,11 +35,9 @@ using config::PodSpec;
 
 // --- The tables --------------------------------------------------------------------------------
 
-// Where a hop of a crossing lies: the node the packet leaves, the node it reaches, the underlay.
-enum class Where { kFromNode, kToNode, kUnderlay };
-// The underlay bridge's port of a node is named as the node (lib/net/naming): kFromPort/kToPort.
-inline constexpr std::string_view kFromPort = "<from>";
-inline constexpr std::string_view kToPort = "<to>";
+// Where a hop of a crossing lies: the node the packet leaves, the node it reaches, the fabric
+// between them (the flat underlay's two bridge ports, or a routed lab's routers: see Fabric).
+enum class Where { kFromNode, kToNode, kFabric };
 
 struct HopTemplate {
   Where where;
@@ -63,8 +62,7 @@ const std::vector<NetworkRow>& NetworkRows() {
        {
            {Where::kFromNode, net::kNodeVxlan, Direction::kOut, false, "VXLAN device", "fdb"},
            {Where::kFromNode, net::kNodeUplinkIf, Direction::kOut, true, "uplink", "bridge"},
-           {Where::kUnderlay, kFromPort, Direction::kIn, true, "underlay port", "bridge"},
-           {Where::kUnderlay, kToPort, Direction::kOut, true, "underlay port", ""},
+           {Where::kFabric, "", Direction::kIn, true, "", ""},
            {Where::kToNode, net::kNodeUplinkIf, Direction::kIn, true, "uplink", "local"},
            {Where::kToNode, net::kNodeVxlan, Direction::kIn, false, "VXLAN device", "route"},
        }},
@@ -76,8 +74,7 @@ const std::vector<NetworkRow>& NetworkRows() {
        {
            {Where::kFromNode, net::kNodeGeneve, Direction::kOut, false, "Geneve TAP", ""},
            {Where::kFromNode, net::kNodeUplinkIf, Direction::kOut, true, "uplink", ""},
-           {Where::kUnderlay, kFromPort, Direction::kIn, true, "underlay port", ""},
-           {Where::kUnderlay, kToPort, Direction::kOut, true, "underlay port", ""},
+           {Where::kFabric, "", Direction::kIn, true, "", ""},
            {Where::kToNode, net::kNodeUplinkIf, Direction::kIn, true, "uplink", ""},
            {Where::kToNode, net::kNodeGeneve, Direction::kIn, false, "Geneve TAP", ""},
        }},
@@ -85,17 +82,26 @@ const std::vector<NetworkRow>& NetworkRows() {
        "",
        {
            {Where::kFromNode, net::kNodeUplinkIf, Direction::kOut, false, "uplink", "bridge"},
-           {Where::kUnderlay, kFromPort, Direction::kIn, false, "underlay port", "bridge"},
-           {Where::kUnderlay, kToPort, Direction::kOut, false, "underlay port", ""},
+           {Where::kFabric, "", Direction::kIn, false, "", ""},
+           {Where::kToNode, net::kNodeUplinkIf, Direction::kIn, false, "uplink", "route"},
+       }},
+      // Routed as host-gw, but by the routes BIRD learnt (proto bird): to a node of the same rack
+      // straight over the rack's bridge (the ToR passes a rack-mate's route with that node as
+      // next hop), to another rack through the node's ToR, the spine and that rack's ToR.
+      {config::NetworkMode::kBgp,
+       "",
+       {
+           {Where::kFromNode, net::kNodeUplinkIf, Direction::kOut, false, "uplink", ""},
+           {Where::kFabric, "", Direction::kIn, false, "", ""},
            {Where::kToNode, net::kNodeUplinkIf, Direction::kIn, false, "uplink", "route"},
        }},
   };
   return *rows;
 }
 
-// Where a Service is translated on the client's node, per proxy mode: a row per mode. `before`
-// hops see the ClusterIP, `after` hops the endpoint (and, with `snat_to_proxy_ip`, the node's
-// proxy address as the source).
+// Where a Service is translated, per proxy mode: a row per mode. `before` hops see the ClusterIP,
+// `after` hops the endpoint (and, with `snat_to_proxy_ip`, the node's proxy address as the
+// source).
 struct ProxyRow {
   config::ProxyMode mode;
   std::vector<HopTemplate> before, after;
@@ -109,6 +115,10 @@ struct ProxyRow {
   // point (userspace: the backend answers the proxy address), or bridged on cbr0 and de-NATed by
   // br_netfilter's conntrack hook (nftables: the backend answers the client's own address).
   bool same_node_reply_bridged;
+  // ebpf: the client's own connect() is rewritten (cgroup/connect4) before any packet exists, so
+  // the translation point is in the client pod, ahead of its eth0, and nothing on the way back
+  // undoes it (the socket's getpeername4/recvmsg4 hooks show the ClusterIP to the program).
+  bool in_socket;
 };
 
 const std::vector<ProxyRow>& ProxyRows() {
@@ -118,13 +128,16 @@ const std::vector<ProxyRow>& ProxyRows() {
        {{Where::kFromNode, net::kNodeProxyTun, Direction::kIn, false, "proxy TUN", "route"}},
        true,
        false,
+       false,
        false},
       {config::ProxyMode::kNftables,
        {{Where::kFromNode, "", Direction::kIn, false, "nft DNAT (prerouting)", "nat"}},
        {},
        false,
        true,
-       true},
+       true,
+       false},
+      {config::ProxyMode::kEbpf, {}, {}, false, false, false, true},
   };
   return *rows;
 }
@@ -136,65 +149,132 @@ const Row* FindRow(const std::vector<Row>& rows, Mode m) {
   return nullptr;
 }
 
+inline constexpr std::string_view kNftDnatRole = "nft DNAT (prerouting)";
+inline constexpr std::string_view kNftUnDnatRole = "nft un-DNAT (conntrack)";
+inline constexpr std::string_view kConnect4Role = "cgroup/connect4 (ebpf)";
+inline constexpr std::string_view kNodePortDnatRole = "nft DNAT + masquerade (NodePort)";
+inline constexpr std::string_view kNodePortUnDnatRole = "nft un-NAT (conntrack)";
+
+// The address a node's own packets to `dst` leave with: the kernel's preferred source on the
+// device the route points at (cbr0's gateway to its own pods, vxlan0's or gnv0's .0 over an
+// overlay, eth0's underlay address when routed).
+net::Ipv4 NodeSourceToward(const ClusterSpec& spec, const NodeSpec& n, const PodSpec* dst_pod) {
+  if (dst_pod == nullptr) return n.underlay_ip;
+  if (dst_pod->node == n.index) return n.gateway;
+  switch (spec.network) {
+    case config::NetworkMode::kVxlan:
+    case config::NetworkMode::kGeneve:
+      return n.vtep_ip;
+    default:
+      return n.underlay_ip;
+  }
+}
+
 // --- Building a path ---------------------------------------------------------------------------
+
+// One end of a leg without a Service: a pod, a node's own stack, or the underlay (the flat
+// underlay's br0, or a routed lab's ToR of `rack`).
+struct End {
+  enum Kind { kPod, kNode, kUnderlay } kind = kPod;
+  const PodSpec* pod = nullptr;
+  const NodeSpec* node = nullptr;  // kNode; kPod: the pod's node
+  int rack = 0;                    // kUnderlay in a routed lab
+  // kNode as a destination: the address the packet is for (its underlay address, or the one it
+  // sent from: vxlan0's or cbr0's, which the answer comes back to).
+  net::Ipv4 ip;
+};
 
 class Builder {
  public:
   Builder(const ClusterSpec& spec, Path& path) : spec_(spec), path_(path) {}
 
-  void Add(int branch, const std::string& object, const std::string& netns, std::string_view ifname,
-           Direction dir, std::string_view role, const Flow& f, std::string_view why,
-           std::optional<std::pair<net::Ipv4, net::Ipv4>> outer = std::nullopt) {
+  void Add(int branch, const std::string& object, std::string_view kind, const std::string& netns,
+           std::string_view ifname, Direction dir, std::string_view role, const Flow& f,
+           std::string_view why,
+           std::optional<std::pair<net::Ipv4, net::Ipv4>> outer = std::nullopt,
+           std::string_view encap = "") {
     Hop h;
-    h.leg = Leg::kRequest;
+    h.leg = leg_;
     h.branch = branch;
     h.object = object;
+    h.kind = std::string(kind);
     h.netns = netns;
     h.ifname = std::string(ifname);
     h.dir = dir;
     h.role = std::string(role);
     h.flow = f;
     h.outer = outer;
+    if (outer) h.encap = std::string(encap);
     h.why = std::string(why);
     path_.hops.push_back(std::move(h));
   }
+  void NodeHop(int b, const NodeSpec& n, std::string_view ifname, Direction dir,
+               std::string_view role, const Flow& f, std::string_view why = "") {
+    Add(b, n.name, "node", n.netns, ifname, dir, role, f, why);
+  }
+  void SetLeg(Leg l) { leg_ = l; }
 
   const NodeSpec& NodeOf(const PodSpec& p) const { return spec_.nodes[p.node]; }
 
   // The pod's own interface and its host-side veth, leaving the pod.
   void PodOut(int b, const PodSpec& p, const Flow& f) {
-    Add(b, p.name, p.netns, net::kPodIf, Direction::kOut, "pod eth0", f, "route");
-    const NodeSpec& n = NodeOf(p);
-    Add(b, n.name, n.netns, p.host_veth, Direction::kIn, "host veth", f, "bridge");
+    Add(b, p.name, "pod", p.netns, net::kPodIf, Direction::kOut, "pod eth0", f, "route");
+    NodeHop(b, NodeOf(p), p.host_veth, Direction::kIn, "host veth", f, "bridge");
   }
   // Into the pod through its node's bridge (routed there: cbr0 sends it).
   void PodIn(int b, const PodSpec& p, const Flow& f, bool via_cbr0) {
     const NodeSpec& n = NodeOf(p);
-    if (via_cbr0)
-      Add(b, n.name, n.netns, net::kNodeBridge, Direction::kOut, "bridge cbr0", f, "bridge");
-    Add(b, n.name, n.netns, p.host_veth, Direction::kOut, "host veth", f, "");
-    Add(b, p.name, p.netns, net::kPodIf, Direction::kIn, "pod eth0", f, "local");
+    if (via_cbr0) NodeHop(b, n, net::kNodeBridge, Direction::kOut, "bridge cbr0", f, "bridge");
+    NodeHop(b, n, p.host_veth, Direction::kOut, "host veth", f);
+    Add(b, p.name, "pod", p.netns, net::kPodIf, Direction::kIn, "pod eth0", f, "local");
   }
+
+  // The fabric between two nodes' uplinks: the flat underlay's ports of each, or the routers of a
+  // routed lab (the ToR's port of `from`, across racks the ToR's and the spine's ports, the ToR's
+  // port of `to`).
+  void Fabric(int b, const NodeSpec& from, const NodeSpec& to, const Flow& f,
+              std::optional<std::pair<net::Ipv4, net::Ipv4>> outer, std::string_view encap) {
+    if (!spec_.routed_underlay) {
+      const std::string ns = net::NetnsName(spec_.name, net::kUnderlayObject);
+      const std::string u(net::kUnderlayObject);
+      Add(b, u, "underlay", ns, from.name, Direction::kIn, "underlay port", f, "", outer, encap);
+      Add(b, u, "underlay", ns, to.name, Direction::kOut, "underlay port", f, "", outer, encap);
+      return;
+    }
+    const config::RackSpec& ra = spec_.racks[from.rack];
+    const config::RackSpec& rb = spec_.racks[to.rack];
+    Add(b, ra.tor, "router", ra.netns, from.name, Direction::kIn, "ToR port (router)", f, "", outer,
+        encap);
+    if (ra.index != rb.index) {
+      const std::string spine(net::kSpineObject);
+      Add(b, ra.tor, "router", ra.netns, net::kTorSpinePort, Direction::kOut, "ToR uplink (router)",
+          f, "", outer, encap);
+      Add(b, spine, "router", spec_.spine_netns, ra.tor, Direction::kIn, "spine port (router)", f,
+          "", outer, encap);
+      Add(b, spine, "router", spec_.spine_netns, rb.tor, Direction::kOut, "spine port (router)", f,
+          "", outer, encap);
+      Add(b, rb.tor, "router", rb.netns, net::kTorSpinePort, Direction::kIn, "ToR uplink (router)",
+          f, "", outer, encap);
+    }
+    Add(b, rb.tor, "router", rb.netns, to.name, Direction::kOut, "ToR port (router)", f, "", outer,
+        encap);
+  }
+
   void Templates(int b, const std::vector<HopTemplate>& ts, const NodeSpec& from,
                  const NodeSpec& to, const Flow& f, std::string_view encap = "") {
     for (const HopTemplate& t : ts) {
-      std::string object = t.where == Where::kUnderlay   ? std::string(net::kUnderlayObject)
-                           : t.where == Where::kFromNode ? from.name
-                                                         : to.name;
-      std::string netns = t.where == Where::kUnderlay   ? net::NetnsName(spec_.name, object)
-                          : t.where == Where::kFromNode ? from.netns
-                                                        : to.netns;
-      std::string_view ifname = t.ifname == kFromPort ? std::string_view(from.name)
-                                : t.ifname == kToPort ? std::string_view(to.name)
-                                                      : t.ifname;
       std::optional<std::pair<net::Ipv4, net::Ipv4>> outer;
       if (t.outer) outer = std::make_pair(from.underlay_ip, to.underlay_ip);
-      Add(b, object, netns, ifname, t.dir, t.role, f, t.why, outer);
-      if (t.outer) path_.hops.back().encap = std::string(encap);
+      if (t.where == Where::kFabric) {
+        Fabric(b, from, to, f, outer, encap);
+        continue;
+      }
+      const NodeSpec& n = t.where == Where::kFromNode ? from : to;
+      Add(b, n.name, "node", n.netns, t.ifname, t.dir, t.role, f, t.why, outer, encap);
     }
   }
 
-  // From the client's node (the packet routed there by cbr0) to `dst` pod.
+  // From `from`'s stack (the packet routed there) to `dst` pod.
   void NodeToPod(int b, const NetworkRow& row, const NodeSpec& from, const PodSpec& dst,
                  const Flow& f) {
     const NodeSpec& to = NodeOf(dst);
@@ -202,58 +282,151 @@ class Builder {
     PodIn(b, dst, f, true);
   }
 
+  // The underlay's own interface as an end: the flat underlay's br0, or the ToR's br0 of `rack`.
+  void UnderlayBridge(int b, int rack, Direction dir, const Flow& f) {
+    if (!spec_.routed_underlay) {
+      Add(b, std::string(net::kUnderlayObject), "underlay",
+          net::NetnsName(spec_.name, net::kUnderlayObject), net::kUnderlayBridge, dir,
+          "underlay bridge br0", f, "");
+      return;
+    }
+    const config::RackSpec& r = spec_.racks[rack];
+    Add(b, r.tor, "router", r.netns, net::kUnderlayBridge, dir, "ToR bridge br0 (router)", f, "");
+  }
+  // The underlay's port of node `n`: in the flat underlay's bridge or in its rack's ToR.
+  void UnderlayPort(int b, const NodeSpec& n, Direction dir, const Flow& f) {
+    if (!spec_.routed_underlay) {
+      Add(b, std::string(net::kUnderlayObject), "underlay",
+          net::NetnsName(spec_.name, net::kUnderlayObject), n.name, dir, "underlay port", f, "");
+      return;
+    }
+    const config::RackSpec& r = spec_.racks[n.rack];
+    Add(b, r.tor, "router", r.netns, n.name, dir, "ToR port (router)", f, "");
+  }
+
+  // A leg between two ends, no Service on the way: the hops in the order the packet passes them.
+  void Leg(int b, const NetworkRow& row, const End& from, const End& to, const Flow& f) {
+    const NodeSpec* at = from.node;  // the node whose stack routes the packet next
+    if (from.kind == End::kPod) {
+      PodOut(b, *from.pod, f);
+      if (to.kind == End::kPod && to.pod->node == from.pod->node) {
+        // Same bridge: forwarded between two ports, never routed (cbr0 itself sees nothing).
+        PodIn(b, *to.pod, f, false);
+        return;
+      }
+      NodeHop(b, *at, net::kNodeBridge, Direction::kIn, "bridge cbr0", f, "route");
+    } else if (from.kind == End::kUnderlay) {
+      // Only a node's address is reached from the underlay (it has no route to the pods).
+      UnderlayBridge(b, from.rack, Direction::kOut, f);
+      UnderlayPort(b, *to.node, Direction::kOut, f);
+      NodeHop(b, *to.node, net::kNodeUplinkIf, Direction::kIn, "uplink", f);
+      return;
+    }
+    switch (to.kind) {
+      case End::kPod:
+        NodeToPod(b, row, *at, *to.pod, f);
+        return;
+      case End::kNode:
+        // Its own node: delivered where the pod's packet came in (cbr0).
+        if (to.node == at) return;
+        // The overlay address it sent from: back over the overlay, ending at its vxlan0/gnv0.
+        if (to.ip != to.node->underlay_ip) {
+          Templates(b, row.cross, *at, *to.node, f, row.encap);
+          return;
+        }
+        // A node's underlay address: straight out of eth0 (connected, or the default route to a
+        // routed lab's ToR), whatever the overlay.
+        NodeHop(b, *at, net::kNodeUplinkIf, Direction::kOut, "uplink", f);
+        Fabric(b, *at, *to.node, f, std::nullopt, "");
+        NodeHop(b, *to.node, net::kNodeUplinkIf, Direction::kIn, "uplink", f);
+        return;
+      case End::kUnderlay:
+        NodeHop(b, *at, net::kNodeUplinkIf, Direction::kOut, "uplink", f);
+        UnderlayPort(b, *at, Direction::kIn, f);
+        UnderlayBridge(b, at->rack, Direction::kIn, f);
+        return;
+    }
+  }
+
  private:
   const ClusterSpec& spec_;
   Path& path_;
+  trace::Leg leg_ = trace::Leg::kRequest;
 };
 
-// The reply: the request's hops backwards, each seen the other way with the ends swapped. With a
-// Service, each endpoint's branch gets its own whole reply (the hops back to the client are then
+// The reply through a Service: the request's hops backwards, each seen the other way with the ends
+// swapped. Each endpoint's branch gets its own whole reply (the hops back to the client are then
 // that branch's too), since how a reply comes back depends on where the backend is.
-void AddReply(Path& p, const ProxyRow& proxy, const ClusterSpec& spec) {
+void AddReply(Path& p, const ProxyRow& proxy, const ClusterSpec& spec, int client_node) {
   const std::vector<Hop> request = p.hops;
   const int branches = static_cast<int>(p.endpoints.size());
-  const PodSpec* client = spec.FindPod(p.request.src.pod);
+  const bool node_port = p.request.dst.kind == "NodePort";
   for (int b = branches == 0 ? -1 : 0; b < branches; ++b) {
     // A reply from a backend on the client's own node is bridged when the kernel translated (the
     // backend answers the client's address on its own link): cbr0 sees none of it.
     const PodSpec* backend = b >= 0 ? spec.FindPod(p.endpoints[b]) : nullptr;
-    const bool bridged = proxy.same_node_reply_bridged && backend != nullptr && client != nullptr &&
-                         backend->node == client->node;
+    const bool bridged = proxy.same_node_reply_bridged && !node_port && backend != nullptr &&
+                         client_node >= 0 && backend->node == client_node;
     for (size_t i = request.size(); i-- > 0;) {
       Hop h = request[i];
       if (h.branch != -1 && h.branch != b) continue;
       if (bridged && h.ifname == net::kNodeBridge) continue;
+      // The socket hook has nothing to undo on the wire.
+      if (h.role == kConnect4Role) continue;
       h.leg = Leg::kReply;
       h.branch = b;
       h.dir = h.dir == Direction::kIn ? Direction::kOut : Direction::kIn;
       h.flow = h.flow.Reversed();
       if (h.outer) h.outer = std::make_pair(h.outer->second, h.outer->first);
-      if (h.role == "nft DNAT (prerouting)") h.role = "nft un-DNAT (conntrack)";
+      if (h.role == kNftDnatRole) h.role = std::string(kNftUnDnatRole);
+      if (h.role == kNodePortDnatRole) h.role = std::string(kNodePortUnDnatRole);
       p.hops.push_back(std::move(h));
     }
-    // Translated in the bridge: the reply is de-NATed in postrouting, before cbr0 sends it, so cbr0
-    // sees the ClusterIP again (the request saw the endpoint there).
-    if (proxy.translated_in_bridge) {
-      for (size_t i = p.hops.size() - 1; i > 0; --i) {
-        Hop& a = p.hops[i - 1];
-        Hop& nat = p.hops[i];
-        if (a.leg == Leg::kReply && a.branch == b && a.ifname == net::kNodeBridge &&
-            !nat.Sniffed()) {
-          a.flow = nat.flow;
-          std::swap(a, nat);
-        }
+    if (!proxy.translated_in_bridge) continue;
+    for (size_t i = p.hops.size() - 1; i > 0; --i) {
+      Hop& a = p.hops[i - 1];
+      Hop& nat = p.hops[i];
+      if (a.leg != Leg::kReply || a.branch != b || a.ifname != net::kNodeBridge || nat.Sniffed())
+        continue;
+      if (node_port) {
+        // br_netfilter's prerouting undoes the masquerade as cbr0 takes the frame (the
+        // destination is the client's again); the DNAT is undone in postrouting, after cbr0.
+        a.flow.dst = nat.flow.dst;
+        a.flow.dport = nat.flow.dport;
+        continue;
       }
+      // Translated in the bridge: the reply is de-NATed in postrouting, before cbr0 sends it, so
+      // cbr0 sees the ClusterIP again (the request saw the endpoint there).
+      a.flow = nat.flow;
+      std::swap(a, nat);
     }
   }
 }
 
 // What sent the packet on from a hop, by where it is: the same question for the request and the
-// reply, so it is asked of the hop, not carried by the tables.
-std::string_view WhyOf(const Hop& h) {
+// reply, so it is asked of the hop, not carried by the tables. `next` is the hop after it on the
+// same leg and branch, if any.
+std::string_view WhyOf(const Hop& h, const Hop* next) {
   const bool in = h.dir == Direction::kIn;
+  if (h.role == kConnect4Role) return "connect4";
   if (!h.Sniffed()) return "nat";
-  if (h.object == net::kUnderlayObject) return in ? "bridge" : "";
+  if (h.kind == "router") {
+    if (!in) return "";
+    // A ToR takes a node's frame on one port and hands it to another node's port: bridged by its
+    // br0, never routed. Anything else it receives (from the spine, for its own br0) is routed.
+    const bool node_port = [](const Hop& x) {
+      return x.ifname != net::kTorSpinePort && x.ifname != net::kUnderlayBridge &&
+             !x.ifname.starts_with(net::kTorPrefix);
+    }(h);
+    if (next != nullptr && next->object == h.object && node_port && next->ifname != h.ifname &&
+        next->ifname != net::kTorSpinePort && next->ifname != net::kUnderlayBridge)
+      return "bridge";
+    return "route";
+  }
+  if (h.object == net::kUnderlayObject) {
+    if (h.ifname == net::kUnderlayBridge) return in ? "local" : "route";
+    return in ? "bridge" : "";
+  }
   if (h.ifname == net::kNodeProxyTun) return in ? "route" : "nat";
   if (h.ifname == net::kNodeVxlan) return in ? "route" : "fdb";
   if (h.ifname == net::kNodeGeneve) return in ? "route" : "pump";
@@ -264,10 +437,15 @@ std::string_view WhyOf(const Hop& h) {
   return "";
 }
 
-std::string Hex32(net::Ipv4 ip) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "0x%08x", ip.value);
-  return buf;
+// --- ParseRequest helpers
+// -------------------------------------------------------------------------
+
+absl::Status NoSuch(std::string_view what, std::string_view word, std::string_view kinds,
+                    const std::vector<std::string>& names) {
+  std::string msg = StrCat("trace: ", what, " ", word, ": no such ", kinds);
+  if (std::string near = control::Nearest(word, names); !near.empty())
+    StrAppend(&msg, ": did you mean \"", near, "\"?");
+  return absl::InvalidArgumentError(msg);
 }
 
 }  // namespace
@@ -281,23 +459,12 @@ absl::StatusOr<Request> ParseRequest(const ClusterSpec& spec, std::string_view s
         "trace: CNI labs are not predicted yet (their interfaces are the plugins'); use "
         "`minikube-net capture` on the pods and nodes");
   }
-  std::vector<std::string> pods;
+  std::vector<std::string> pods, nodes;
   for (const PodSpec& p : spec.pods) pods.push_back(p.name);
+  for (const NodeSpec& n : spec.nodes) nodes.push_back(n.name);
   Request r;
-  // SRC.
-  if (const PodSpec* p = spec.FindPod(src)) {
-    r.src = {std::string(src), "pod", p->name, p->ip, 0};
-  } else if (spec.FindNode(src) != nullptr || src == net::kUnderlayObject || src == "host") {
-    return absl::UnimplementedError(StrCat("trace: SRC ", src,
-                                           ": only a pod can be the source yet (a node, "
-                                           "`underlay` and `host` are not traced yet)"));
-  } else {
-    std::string msg = StrCat("trace: SRC ", src, ": no such pod");
-    if (std::string near = control::Nearest(src, pods); !near.empty())
-      StrAppend(&msg, ": did you mean \"", near, "\"?");
-    return absl::InvalidArgumentError(msg);
-  }
-  // DST[:PORT]; svc/NAME[:PORT].
+
+  // DST[:PORT]; svc/NAME[:PORT]; NODE:NODEPORT.
   std::string_view word = dst, port_text;
   if (dst.starts_with("http://") || dst.starts_with("https://")) {
     return absl::UnimplementedError(
@@ -314,6 +481,7 @@ absl::StatusOr<Request> ParseRequest(const ClusterSpec& spec, std::string_view s
   if (word.empty()) return absl::InvalidArgumentError("trace: DST is empty");
 
   const config::ServiceSpec* svc = nullptr;
+  const NodeSpec* dst_node = nullptr;
   r.dst.word = std::string(dst);
   if (word.starts_with("svc/")) {
     std::string_view name = word.substr(4);
@@ -322,27 +490,29 @@ absl::StatusOr<Request> ParseRequest(const ClusterSpec& spec, std::string_view s
       names.push_back(StrCat("svc/", s.name));
       if (s.name == name) svc = &s;
     }
-    if (svc == nullptr) {
-      std::string msg = StrCat("trace: DST ", word, ": no such Service");
-      if (std::string near = control::Nearest(word, names); !near.empty())
-        StrAppend(&msg, ": did you mean \"", near, "\"?");
-      return absl::InvalidArgumentError(msg);
-    }
+    if (svc == nullptr) return NoSuch("DST", word, "Service", names);
     r.dst.kind = "ClusterIP";
     r.dst.ip = svc->cluster_ip;
   } else if (const PodSpec* p = spec.FindPod(word)) {
     r.dst.kind = "pod";
     r.dst.pod = p->name;
     r.dst.ip = p->ip;
-  } else if (spec.FindNode(word) != nullptr) {
-    return absl::UnimplementedError(
-        StrCat("trace: DST ", word, ": a node (and a NodePort on it) is not traced yet"));
+  } else if (const NodeSpec* n = spec.FindNode(word)) {
+    dst_node = n;
+    r.dst.kind = "node";
+    r.dst.ip = n->underlay_ip;
   } else if (std::optional<net::Ipv4> ip = net::Ipv4::Parse(word)) {
     r.dst.ip = *ip;
     for (const PodSpec& p : spec.pods) {
       if (p.ip == *ip) {
         r.dst.kind = "pod IP";
         r.dst.pod = p.name;
+      }
+    }
+    for (const NodeSpec& n : spec.nodes) {
+      if (n.underlay_ip == *ip) {
+        r.dst.kind = "node IP";
+        dst_node = &n;
       }
     }
     for (const config::ServiceSpec& s : spec.services) {
@@ -353,24 +523,105 @@ absl::StatusOr<Request> ParseRequest(const ClusterSpec& spec, std::string_view s
     }
     if (r.dst.kind.empty()) {
       return absl::InvalidArgumentError(StrCat("trace: DST ", word,
-                                               " is neither a pod's address nor a ClusterIP "
-                                               "of this lab"));
+                                               " is neither a pod's or a node's address nor a "
+                                               "ClusterIP of this lab"));
     }
   } else {
     std::vector<std::string> names = pods;
+    names.insert(names.end(), nodes.begin(), nodes.end());
     for (const config::ServiceSpec& s : spec.services) names.push_back(StrCat("svc/", s.name));
-    std::string msg = StrCat("trace: DST ", word, ": no such pod, Service or address");
-    if (std::string near = control::Nearest(word, names); !near.empty())
-      StrAppend(&msg, ": did you mean \"", near, "\"?");
-    return absl::InvalidArgumentError(msg);
+    return NoSuch("DST", word, "pod, node, Service or address", names);
+  }
+  if (dst_node != nullptr) r.dst.node = dst_node->name;
+  // A node with a port is a NodePort: what `curl node1:30080` reaches.
+  if (dst_node != nullptr && port != 0) {
+    std::string node_ports;
+    for (const config::ServiceSpec& s : spec.services) {
+      for (const config::ServicePortSpec& sp : s.ports) {
+        if (sp.node_port == 0) continue;
+        StrAppend(&node_ports, node_ports.empty() ? "" : ", ", sp.node_port);
+        if (sp.node_port == port) svc = &s;
+      }
+    }
+    if (svc == nullptr) {
+      return absl::InvalidArgumentError(
+          StrCat("trace: DST ", dst, ": ", port, " is no NodePort of this lab ",
+                 node_ports.empty() ? "(it has none)" : StrCat("(its NodePorts: ", node_ports, ")"),
+                 "; a node is traced with ICMP, without a port"));
+    }
+    r.dst.kind = "NodePort";
+  }
+
+  // SRC: a pod, a node, or the underlay.
+  const PodSpec* dst_pod = spec.FindPod(r.dst.pod);
+  if (const PodSpec* p = spec.FindPod(src)) {
+    r.src = {std::string(src), "pod",    p->name, spec.nodes[p->node].name,
+             p->name,          p->netns, p->ip,   0};
+  } else if (const NodeSpec* n = spec.FindNode(src)) {
+    if (dst_node == n && r.dst.kind != "NodePort") {
+      return absl::InvalidArgumentError(
+          StrCat("trace: SRC ", src, " and DST ", dst,
+                 ": a node's packet to its own address never leaves it; trace to another node "
+                 "or a pod"));
+    }
+    r.src = {std::string(src),
+             "node",
+             "",
+             n->name,
+             n->name,
+             n->netns,
+             NodeSourceToward(spec, *n, dst_pod),
+             0};
+  } else if (src == net::kUnderlayObject) {
+    if (dst_node == nullptr) {
+      return absl::InvalidArgumentError(
+          StrCat("trace: SRC underlay reaches a node's address (a node, its IP or a NodePort "
+                 "NODE:PORT), not ",
+                 dst, ": the underlay has no route to the pods or the Services"));
+    }
+    r.src.word = std::string(src);
+    r.src.kind = "underlay";
+    if (!spec.routed_underlay) {
+      r.src.object = std::string(net::kUnderlayObject);
+      r.src.netns = net::NetnsName(spec.name, net::kUnderlayObject);
+      r.src.ip = spec.underlay_gateway;
+    } else {
+      // A routed lab has no underlay namespace: the ToR of DST's rack stands for it.
+      const config::RackSpec& rack = spec.racks[dst_node->rack];
+      r.src.object = rack.tor;
+      r.src.netns = rack.netns;
+      r.src.ip = rack.gateway.V4().value_or(net::Ipv4{});
+    }
+  } else if (src == "host") {
+    return absl::UnimplementedError(
+        "trace: SRC host: the host is the source of an edge URL only, and the edge is not "
+        "traced yet");
+  } else {
+    std::vector<std::string> names = pods;
+    names.insert(names.end(), nodes.begin(), nodes.end());
+    names.push_back(std::string(net::kUnderlayObject));
+    return NoSuch("SRC", src, "pod or node", names);
+  }
+  if (svc != nullptr && r.dst.kind != "NodePort" && r.src.kind != "pod") {
+    return absl::UnimplementedError(StrCat("trace: SRC ", src,
+                                           ": a Service's ClusterIP is traced "
+                                           "from a pod (from a node: not yet); a NodePort from "
+                                           "anywhere (NODE:PORT)"));
+  }
+  if (r.dst.kind == "NodePort" && r.src.node == r.dst.node) {
+    return absl::UnimplementedError(
+        StrCat("trace: SRC ", src,
+               ": a NodePort is traced from another node, a pod of another "
+               "node or the underlay (from its own node: not yet)"));
   }
 
   // The protocol and port.
   if (svc != nullptr) {
     r.service = svc->name;
+    const bool node_port = r.dst.kind == "NodePort";
     const config::ServicePortSpec* sp = nullptr;
     for (const config::ServicePortSpec& p : svc->ports) {
-      if (port == 0 || p.port == port) {
+      if ((node_port && p.node_port == port) || (!node_port && (port == 0 || p.port == port))) {
         sp = &p;
         break;
       }
@@ -382,7 +633,7 @@ absl::StatusOr<Request> ParseRequest(const ClusterSpec& spec, std::string_view s
       return absl::InvalidArgumentError(
           StrCat("trace: Service ", svc->name, " has no port ", port, " (it has ", ports, ")"));
     }
-    r.dst.port = static_cast<uint16_t>(sp->port);
+    r.dst.port = static_cast<uint16_t>(node_port ? sp->node_port : sp->port);
     const Proto svc_proto = sp->protocol == config::Protocol::kUdp ? Proto::kUdp : Proto::kTcp;
     if (proto == "icmp") {
       return absl::InvalidArgumentError(StrCat("trace: Service ", svc->name,
@@ -413,329 +664,147 @@ absl::StatusOr<Request> ParseRequest(const ClusterSpec& spec, std::string_view s
 
 absl::StatusOr<Path> PredictPath(const ClusterSpec& spec, const Request& r) {
   const NetworkRow* net_row = FindRow(NetworkRows(), spec.network);
-  const ProxyRow* proxy_row = FindRow(ProxyRows(), spec.proxy_mode);
+  const bool node_port = r.dst.kind == "NodePort";
+  // A NodePort is never a pod's own connect(): in ebpf mode the node's nftables table serves it.
+  const config::ProxyMode proxy_mode = node_port && spec.proxy_mode == config::ProxyMode::kEbpf
+                                           ? config::ProxyMode::kNftables
+                                           : spec.proxy_mode;
+  const ProxyRow* proxy_row = FindRow(ProxyRows(), proxy_mode);
   if (net_row == nullptr || proxy_row == nullptr) {
     return absl::UnimplementedError(StrCat("trace: network ", config::ToString(spec.network),
                                            " with proxy mode ", config::ToString(spec.proxy_mode),
                                            " has no path table yet"));
   }
-  const PodSpec* src = spec.FindPod(r.src.pod);
-  if (src == nullptr) return absl::InvalidArgumentError("trace: the source must be a pod");
   Path p;
   p.request = r;
   p.network = spec.network;
   p.proxy = spec.proxy_mode;
   Builder b(spec, p);
-  const NodeSpec& from = b.NodeOf(*src);
-  const Flow f{r.proto, src->ip, r.dst.ip, r.id, r.proto == Proto::kIcmp ? r.id : r.dst.port};
+  const Flow f{r.proto, r.src.ip, r.dst.ip, r.id, r.proto == Proto::kIcmp ? r.id : r.dst.port};
 
-  b.PodOut(-1, *src, f);
+  End from;
+  if (r.src.kind == "pod") {
+    from.kind = End::kPod;
+    from.pod = spec.FindPod(r.src.pod);
+    if (from.pod == nullptr) return absl::InvalidArgumentError("trace: the source pod is gone");
+    from.node = &b.NodeOf(*from.pod);
+  } else if (r.src.kind == "node") {
+    from.kind = End::kNode;
+    from.node = spec.FindNode(r.src.node);
+    from.ip = r.src.ip;
+  } else {
+    from.kind = End::kUnderlay;
+    if (const NodeSpec* n = spec.FindNode(r.dst.node)) from.rack = n->rack;
+  }
+  if (from.kind != End::kUnderlay && from.node == nullptr)
+    return absl::InvalidArgumentError("trace: the source is not in the lab");
+
   if (r.service.empty()) {
-    const PodSpec* dst = spec.FindPod(r.dst.pod);
-    if (dst->node == src->node && dst->name != src->name) {
-      // Same bridge: forwarded between two ports, never routed (cbr0 itself sees nothing).
-      b.PodIn(-1, *dst, f, false);
+    End to;
+    if (const PodSpec* dst = spec.FindPod(r.dst.pod)) {
+      to.kind = End::kPod;
+      to.pod = dst;
+      to.node = &b.NodeOf(*dst);
+    } else if (const NodeSpec* n = spec.FindNode(r.dst.node)) {
+      to.kind = End::kNode;
+      to.node = n;
+      to.ip = n->underlay_ip;
     } else {
-      b.Add(-1, from.name, from.netns, net::kNodeBridge, Direction::kIn, "bridge cbr0", f, "route");
-      b.NodeToPod(-1, *net_row, from, *dst, f);
+      return absl::InvalidArgumentError(StrCat("trace: DST ", r.dst.word, " is not in the lab"));
     }
+    b.Leg(-1, *net_row, from, to, f);
+    // The reply is its own path back, which need not be the request's (a pod's packet to a node
+    // leaves unencapsulated; the node answers the pod over the overlay).
+    b.SetLeg(Leg::kReply);
+    b.Leg(-1, *net_row, to, from, f.Reversed());
   } else {
     const config::ServiceSpec* svc = nullptr;
     for (const config::ServiceSpec& s : spec.services)
       if (s.name == r.service) svc = &s;
+    if (svc == nullptr) return absl::InvalidArgumentError("trace: the Service is gone");
     if (svc->endpoints.empty()) {
       return absl::FailedPreconditionError(
           StrCat("trace: Service ", svc->name, " has no endpoints: nothing to trace to"));
     }
-    int target_port = 0;
+    const config::ServicePortSpec* port = nullptr;
     for (const config::ServicePortSpec& sp : svc->ports) {
-      if (sp.port == r.dst.port) target_port = sp.target_port;
+      if ((node_port ? sp.node_port : sp.port) == r.dst.port) port = &sp;
     }
-    if (!proxy_row->translated_in_bridge)
-      b.Add(-1, from.name, from.netns, net::kNodeBridge, Direction::kIn, "bridge cbr0", f, "route");
-    b.Templates(-1, proxy_row->before, from, from, f);
+    if (port == nullptr) return absl::InvalidArgumentError("trace: the Service's port is gone");
+    auto target_port = [&](const PodSpec& backend) {
+      // A named target port: the backend's container port of that name.
+      if (port->target_port != 0) return port->target_port;
+      for (const config::ContainerSpec& c : backend.containers)
+        for (const config::ContainerPort& cp : c.ports)
+          if (cp.name == port->target_port_name) return cp.port;
+      return 0;
+    };
+    // The node that translates: the client's, or the NodePort's.
+    const NodeSpec* at = from.node;
+    if (node_port) {
+      at = spec.FindNode(r.dst.node);
+      End to;
+      to.kind = End::kNode;
+      to.node = at;
+      to.ip = at->underlay_ip;
+      b.Leg(-1, *net_row, from, to, f);
+    } else if (proxy_row->in_socket) {
+      b.Add(-1, from.pod->name, "pod", from.pod->netns, "", Direction::kOut, kConnect4Role, f,
+            "connect4");
+    } else {
+      b.PodOut(-1, *from.pod, f);
+      if (!proxy_row->translated_in_bridge)
+        b.NodeHop(-1, *at, net::kNodeBridge, Direction::kIn, "bridge cbr0", f, "route");
+    }
+    if (node_port && !proxy_row->snat_to_proxy_ip) {
+      b.Add(-1, at->name, "node", at->netns, "", Direction::kIn, kNodePortDnatRole, f, "nat");
+    } else if (!proxy_row->in_socket) {
+      b.Templates(-1, proxy_row->before, *at, *at, f);
+    }
     for (int ep : svc->endpoints) {
       const PodSpec& backend = spec.pods[ep];
       const int branch = static_cast<int>(p.endpoints.size());
       p.endpoints.push_back(backend.name);
-      int port = target_port;
-      if (port == 0) {
-        // A named target port: the backend's container port of that name.
-        for (const config::ServicePortSpec& sp : svc->ports) {
-          if (sp.port != r.dst.port) continue;
-          for (const config::ContainerSpec& c : backend.containers)
-            for (const config::ContainerPort& cp : c.ports)
-              if (cp.name == sp.target_port_name) port = cp.port;
-        }
-      }
       Flow t = f;
       t.dst = backend.ip;
-      t.dport = static_cast<uint16_t>(port);
-      if (proxy_row->snat_to_proxy_ip) t.src = from.proxy_ip;
-      if (proxy_row->translated_in_bridge && backend.node == src->node) {
+      t.dport = static_cast<uint16_t>(target_port(backend));
+      if (proxy_row->snat_to_proxy_ip) {
+        t.src = at->proxy_ip;
+      } else if (node_port) {
+        // Masqueraded to the node's own address on the way to the backend.
+        t.src = NodeSourceToward(spec, *at, &backend);
+      }
+      if (proxy_row->in_socket) {
+        // The client's own packets already carry the backend: a pod-to-pod path from here.
+        End to;
+        to.kind = End::kPod;
+        to.pod = &backend;
+        to.node = &b.NodeOf(backend);
+        b.Leg(branch, *net_row, from, to, t);
+        continue;
+      }
+      if (!node_port && proxy_row->translated_in_bridge && backend.node == from.pod->node) {
         // br_netfilter's "bridged DNAT": the new destination is on the same bridge, so the frame
         // is forwarded port to port with the backend's MAC; cbr0 never sees it.
         b.PodIn(branch, backend, t, false);
         continue;
       }
-      if (proxy_row->translated_in_bridge)
-        b.Add(branch, from.name, from.netns, net::kNodeBridge, Direction::kIn, "bridge cbr0", t,
-              "route");
-      b.Templates(branch, proxy_row->after, from, from, t);
-      b.NodeToPod(branch, *net_row, from, backend, t);
+      if (!node_port && proxy_row->translated_in_bridge)
+        b.NodeHop(branch, *at, net::kNodeBridge, Direction::kIn, "bridge cbr0", t, "route");
+      if (!node_port || proxy_row->snat_to_proxy_ip)
+        b.Templates(branch, proxy_row->after, *at, *at, t);
+      b.NodeToPod(branch, *net_row, *at, backend, t);
     }
+    AddReply(p, *proxy_row, spec, from.kind == End::kPod ? from.pod->node : -1);
   }
-  AddReply(p, *proxy_row, spec);
-  for (Hop& h : p.hops) {
-    h.why = std::string(WhyOf(h));
+  for (size_t i = 0; i < p.hops.size(); ++i) {
+    Hop& h = p.hops[i];
+    const Hop* next = nullptr;
+    if (i + 1 < p.hops.size() && p.hops[i + 1].leg == h.leg) next = &p.hops[i + 1];
+    h.why = std::string(WhyOf(h, next));
     if (h.Sniffed()) h.filter = FilterFor(h);
   }
   return p;
-}
-
-// --- Filters -----------------------------------------------------------------------------------
-
-std::string FilterFor(const Hop& h) {
-  const Flow& f = h.flow;
-  const bool request = h.leg == Leg::kRequest;
-  if (!h.outer) {
-    std::string s = StrCat(ToString(f.proto), " and src host ", f.src.ToString(), " and dst host ",
-                           f.dst.ToString());
-    switch (f.proto) {
-      case Proto::kIcmp:
-        StrAppend(&s, " and icmp[0] == ", request ? 8 : 0, " and icmp[4:2] == ", f.sport);
-        break;
-      case Proto::kTcp:
-        StrAppend(&s, " and src port ", f.sport, " and dst port ", f.dport,
-                  " and tcp[13] & 0x12 == ", request ? "0x02" : "0x12");
-        break;
-      case Proto::kUdp:
-        StrAppend(&s, " and src port ", f.sport, " and dst port ", f.dport);
-        break;
-    }
-    return s;
-  }
-  // Inside the encapsulation, by offsets from the UDP header (libpcap 1.10 has no `vxlan`, and its
-  // `geneve`, which skips any options, compiles to so many instructions that a union of a path's
-  // filters passes the kernel's 4096-instruction limit). VXLAN: UDP 8, VXLAN 8, inner Ethernet 14,
-  // so the inner IPv4 header at udp[30]; Geneve as minikube-net's pump sends it: UDP 8, the base
-  // header 8 and one 8-byte option (Opt Len 2, checked), so udp[38]. The inner IPv4 header is 20
-  // bytes: the kernel sends these probes without options.
-  const bool geneve = h.encap == "geneve";
-  const int ip = geneve ? 38 : 30, l4 = ip + 20;
-  auto at = [](int off, std::string_view size = "") {
-    return StrCat("udp[", off, size.empty() ? "" : ":", size, "]");
-  };
-  std::string s = StrCat("udp dst port ", geneve ? 6081 : config::kVxlanPort, " and src host ",
-                         h.outer->first.ToString(), " and dst host ", h.outer->second.ToString(),
-                         geneve ? " and udp[8] & 0x3f == 2" : "", " and ", at(ip + 9), " == ",
-                         f.proto == Proto::kIcmp  ? 1
-                         : f.proto == Proto::kTcp ? 6
-                                                  : 17,
-                         " and ", at(ip + 12, "4"), " == ", Hex32(f.src), " and ", at(ip + 16, "4"),
-                         " == ", Hex32(f.dst));
-  switch (f.proto) {
-    case Proto::kIcmp:
-      StrAppend(&s, " and ", at(l4), " == ", request ? 8 : 0, " and ", at(l4 + 4, "2"),
-                " == ", f.sport);
-      break;
-    case Proto::kTcp:
-      StrAppend(&s, " and ", at(l4, "2"), " == ", f.sport, " and ", at(l4 + 2, "2"),
-                " == ", f.dport, " and ", at(l4 + 13), " & 0x12 == ", request ? "0x02" : "0x12");
-      break;
-    case Proto::kUdp:
-      StrAppend(&s, " and ", at(l4, "2"), " == ", f.sport, " and ", at(l4 + 2, "2"),
-                " == ", f.dport);
-      break;
-  }
-  return s;
-}
-
-// --- Rendering ---------------------------------------------------------------------------------
-
-namespace {
-
-std::string Where(const Hop& h) {
-  return h.Sniffed() ? StrCat(h.object, ":", h.ifname) : StrCat(h.object, " (", h.role, ")");
-}
-
-std::string FlowText(const Flow& f, Leg leg) {
-  std::string s = StrCat(ToString(f.proto), " ", f.src.ToString());
-  if (f.proto != Proto::kIcmp) StrAppend(&s, ":", f.sport);
-  StrAppend(&s, " > ", f.dst.ToString());
-  if (f.proto != Proto::kIcmp) StrAppend(&s, ":", f.dport);
-  if (f.proto == Proto::kIcmp)
-    StrAppend(&s, leg == Leg::kRequest ? " echo request" : " echo reply", " id ", f.sport);
-  if (f.proto == Proto::kTcp) StrAppend(&s, leg == Leg::kRequest ? " SYN" : " SYN-ACK");
-  return s;
-}
-
-std::string OuterText(const std::optional<std::pair<net::Ipv4, net::Ipv4>>& o,
-                      std::string_view encap) {
-  if (!o) return "";
-  return StrCat(" in ", encap.empty() ? "vxlan" : encap, " ", o->first.ToString(), " > ",
-                o->second.ToString());
-}
-
-std::string Pad(std::string s, size_t n) {
-  if (s.size() < n) s.append(n - s.size(), ' ');
-  return s;
-}
-
-}  // namespace
-
-std::string RenderPrediction(const Path& p) {
-  std::string out = StrCat("# trace ", p.request.src.word, " -> ", p.request.dst.word, " (",
-                           ToString(p.request.proto), ", network ", config::ToString(p.network),
-                           ", proxy ", config::ToString(p.proxy), ")\n");
-  for (size_t e = 0; e < p.endpoints.size(); ++e)
-    StrAppend(&out, "# branch ", e, ": endpoint ", p.endpoints[e], "\n");
-  for (const Hop& h : p.hops) {
-    StrAppend(&out, Pad(std::string(ToString(h.leg)), 8),
-              Pad(h.branch < 0 ? "*" : StrCat(h.branch), 3), Pad(Where(h), 34),
-              Pad(h.Sniffed() ? std::string(ToString(h.dir)) : "-", 4), FlowText(h.flow, h.leg),
-              OuterText(h.outer, h.encap), "\n");
-    if (h.Sniffed()) StrAppend(&out, "                filter: ", h.filter, "\n");
-  }
-  return out;
-}
-
-Verdict Judge(const Path& p, const std::vector<Observation>& seen) {
-  Verdict v;
-  const int branches = static_cast<int>(p.endpoints.size());
-  auto on_branch = [&](const Hop& h, int b) { return h.branch == -1 || h.branch == b; };
-  int best = -1, best_seen = -1;
-  for (int b = 0; b < std::max(branches, 1); ++b) {
-    const int want = branches == 0 ? -1 : b;
-    int n = 0;
-    for (size_t i = 0; i < p.hops.size(); ++i)
-      if (p.hops[i].branch == want && i < seen.size() && seen[i].seen) ++n;
-    if (n > best_seen) {
-      best_seen = n;
-      best = want;
-    }
-  }
-  v.branch = best;
-  for (size_t i = 0; i < p.hops.size(); ++i)
-    if (on_branch(p.hops[i], best)) v.hops.push_back(static_cast<int>(i));
-  for (size_t k = 0; k < v.hops.size(); ++k) {
-    const int i = v.hops[k];
-    const bool ok = static_cast<size_t>(i) < seen.size() && seen[i].seen;
-    // A translation point no interface shows is proved by the hop after it.
-    bool implied = false;
-    if (!p.hops[i].Sniffed() && k + 1 < v.hops.size()) {
-      const int next = v.hops[k + 1];
-      implied = static_cast<size_t>(next) < seen.size() && seen[next].seen;
-    }
-    if (ok || implied) {
-      v.last_seen = i;
-      continue;
-    }
-    v.first_missing = i;
-    break;
-  }
-  v.ok = v.first_missing < 0;
-  const Hop* last = v.last_seen >= 0 ? &p.hops[v.last_seen] : nullptr;
-  if (v.ok) {
-    int64_t total = 0;
-    for (int i : v.hops)
-      if (static_cast<size_t>(i) < seen.size() && seen[i].seen)
-        total = std::max(total, seen[i].offset_ns);
-    char ms[32];
-    std::snprintf(ms, sizeof ms, "%.3f", static_cast<double>(total) / 1e6);
-    v.summary = StrCat("ok: every predicted hop saw the probe, there and back, in ", ms, " ms",
-                       best >= 0 ? StrCat(" (endpoint ", p.endpoints[best], ")") : "");
-  } else {
-    const Hop& miss = p.hops[v.first_missing];
-    v.summary = StrCat("lost: not seen at ", Where(miss), " (", ToString(miss.leg), ", ",
-                       ToString(miss.dir), ")",
-                       last != nullptr ? StrCat("; last seen at ", Where(*last), " (",
-                                                ToString(last->leg), ", ", ToString(last->dir), ")")
-                                       : "; never seen");
-    if (last != nullptr && static_cast<size_t>(v.last_seen) < seen.size() &&
-        !seen[v.last_seen].why.empty())
-      StrAppend(&v.summary, ": ", seen[v.last_seen].why);
-  }
-  return v;
-}
-
-std::string RenderTable(const Path& p, const std::vector<Observation>& seen, const Verdict& v) {
-  std::string out = StrCat(
-      "trace ", p.request.src.word, " -> ", p.request.dst.word, " (", ToString(p.request.proto),
-      ", network ", config::ToString(p.network), ", proxy ", config::ToString(p.proxy),
-      p.request.service.empty() ? "" : StrCat(", Service ", p.request.service), ")\n");
-  StrAppend(&out, Pad("#", 4), Pad("LEG", 8), Pad("TIME", 11), Pad("WHERE", 30), Pad("DIR", 5),
-            Pad("PACKET AS SEEN THERE", 76), "WHY\n");
-  int row = 0;
-  for (int i : v.hops) {
-    const Hop& h = p.hops[i];
-    const Observation* o = static_cast<size_t>(i) < seen.size() ? &seen[i] : nullptr;
-    const bool was_seen = o != nullptr && o->seen;
-    char t[32];
-    if (was_seen) {
-      std::snprintf(t, sizeof t, "+%.3fms", static_cast<double>(o->offset_ns) / 1e6);
-    } else {
-      std::snprintf(t, sizeof t, "%s", h.Sniffed() ? "MISSING" : "-");
-    }
-    const std::string packet = was_seen
-                                   ? StrCat(FlowText(o->flow, h.leg), OuterText(o->outer, h.encap))
-                                   : StrCat(FlowText(h.flow, h.leg), OuterText(h.outer, h.encap),
-                                            h.Sniffed() ? " (expected)" : "");
-    StrAppend(&out, Pad(StrCat(++row), 4), Pad(std::string(ToString(h.leg)), 8), Pad(t, 11),
-              Pad(StrCat(Where(h), " "), 30),
-              Pad(h.Sniffed() ? std::string(ToString(h.dir)) : "-", 5),
-              Pad(StrCat(packet, " "), 76), o != nullptr ? o->why : "", "\n");
-    if (i == v.first_missing) break;
-  }
-  StrAppend(&out, v.summary, "\n");
-  return out;
-}
-
-std::string RenderJson(const Path& p, const std::vector<Observation>& seen, const Verdict& v) {
-  nlohmann::json j;
-  j["src"] = p.request.src.word;
-  j["dst"] = p.request.dst.word;
-  j["proto"] = ToString(p.request.proto);
-  j["network"] = config::ToString(p.network);
-  j["proxy_mode"] = config::ToString(p.proxy);
-  if (!p.request.service.empty()) j["service"] = p.request.service;
-  if (v.branch >= 0) j["endpoint"] = p.endpoints[v.branch];
-  j["ok"] = v.ok;
-  j["summary"] = v.summary;
-  nlohmann::json hops = nlohmann::json::array();
-  auto flow_json = [](const Flow& f) {
-    return nlohmann::json{{"src", f.src.ToString()},
-                          {"dst", f.dst.ToString()},
-                          {"sport", f.sport},
-                          {"dport", f.dport}};
-  };
-  for (int i : v.hops) {
-    const Hop& h = p.hops[i];
-    const Observation* o = static_cast<size_t>(i) < seen.size() ? &seen[i] : nullptr;
-    nlohmann::json hj{{"leg", ToString(h.leg)},
-                      {"object", h.object},
-                      {"netns", h.netns},
-                      {"interface", h.ifname},
-                      {"direction", h.Sniffed() ? ToString(h.dir) : ""},
-                      {"role", h.role},
-                      {"expected", flow_json(h.flow)},
-                      {"filter", h.filter},
-                      {"seen", o != nullptr && o->seen}};
-    if (o != nullptr && o->seen) {
-      hj["offset_ns"] = o->offset_ns;
-      hj["packet"] = flow_json(o->flow);
-      if (o->outer)
-        hj["outer"] = {{"encap", h.encap},
-                       {"src", o->outer->first.ToString()},
-                       {"dst", o->outer->second.ToString()}};
-    }
-    if (o != nullptr && !o->why.empty()) hj["why"] = o->why;
-    hops.push_back(std::move(hj));
-  }
-  j["hops"] = std::move(hops);
-  if (v.first_missing >= 0) j["first_missing"] = Where(p.hops[v.first_missing]);
-  if (v.last_seen >= 0) j["last_seen"] = Where(p.hops[v.last_seen]);
-  return j.dump(2) + "\n";
 }
 
 }  // namespace mkn::trace

@@ -6,14 +6,26 @@
 //
 // The path is composed from two tables so that a new network or proxy mode is one row each:
 //   kNetworkRows  how a packet crosses from one node to another (vxlan: vxlan0 and the outer
-//                 UDP/4789 header over eth0 and the underlay bridge ports; geneve: the gnv0 TAP,
-//                 the userspace pump and UDP/6081 the same way; host-gw: eth0 routed);
-//   kProxyRows    where a Service is translated on the client's node (userspace: into and out of
-//   the
-//                 proxy TUN, SNAT to the node's proxy address; nftables: DNAT in prerouting, seen
-//                 by no interface, proved by the conntrack entry).
+//                 UDP/4789 header over eth0 and the fabric; geneve: the gnv0 TAP, the userspace
+//                 pump and UDP/6081 the same way; host-gw: eth0 routed; bgp: eth0 routed by the
+//                 BIRD-learnt routes, through the ToR and spine routers);
+//   kProxyRows    where a Service is translated (userspace: into and out of the proxy TUN, SNAT
+//                 to the node's proxy address; nftables: DNAT in prerouting, seen by no
+//                 interface, proved by the conntrack entry; ebpf: the cgroup/connect4 hook in the
+//                 client's own socket, so the client's eth0 already carries the backend).
+// The fabric between two nodes is the lab's underlay: the flat one's bridge ports, or a routed
+// one's routers (the ToR's port of each node, and across racks the ToR's and the spine's ports),
+// hops of kind "router".
 // A Service's endpoints are alternatives: each is a branch of hops after the translation point,
 // and the branch whose hops saw the probe is the one the balancer chose.
+//
+// The ends: SRC a pod, a node (its own stack, the source the kernel picks toward DST), or
+// `underlay` (the flat underlay's br0; in a routed lab the ToR of DST's rack); DST a pod, a node
+// (its underlay address), a pod, node or ClusterIP address, svc/NAME[:PORT], or a NodePort as
+// NODE:PORT (the port is one of the lab's node_ports: what `curl node1:30080` reaches). Without a
+// Service the reply is predicted as its own forward path, DST back to SRC (a pod's packet to a
+// node goes out unencapsulated, the node's answer comes back over the overlay); through a
+// Service it is the request's hops backwards, the translation undone where it was done.
 //
 // IPv4 only for now: every address here is net::Ipv4, and the filter offsets assume a 20-byte IP
 // header (what the kernel sends for these probes). Dual-stack adds a family to Flow, one place.
@@ -53,7 +65,8 @@ std::string_view ToString(Direction d);
 struct Hop {
   Leg leg = Leg::kRequest;
   int branch = -1;     // -1: on every path; else the index of the endpoint in Path::endpoints
-  std::string object;  // the capture TARGET object: a pod, a node, "underlay"
+  std::string object;  // the capture TARGET object: a pod, a node, "underlay", a router
+  std::string kind;    // the object's kind: "pod", "node", "underlay", "router"
   std::string netns;   // its named netns
   std::string ifname;  // "" for a translation point no interface shows (the nft DNAT)
   Direction dir = Direction::kOut;
@@ -64,19 +77,26 @@ struct Hop {
   std::optional<std::pair<net::Ipv4, net::Ipv4>> outer;
   std::string encap;
   // What explains the next step, for vnet/trace to read from the kernel here: "route" (a route
-  // lookup of flow.dst in netns), "bridge" (the bridge forwarded it between ports), "nat" (the
-  // conntrack entry of the flow), "local" (delivered to this namespace), "fdb" (the VXLAN FDB and
-  // neighbour entries), "" nothing to add.
+  // lookup of the packet's destination in netns: the outer one when encapsulated), "bridge" (the
+  // bridge forwarded it between ports: its FDB entry), "nat" (the conntrack entry of the flow),
+  // "connect4" (the ebpf mode's socket hook), "local" (delivered to this namespace), "fdb" (the
+  // VXLAN FDB and neighbour entries), "neigh" (the neighbour entry of the next hop), "pump" (the
+  // Geneve pump), "" nothing to add.
   std::string why;
   std::string filter;  // libpcap: matches exactly this packet here (empty for no interface)
   bool Sniffed() const { return !ifname.empty(); }
 };
 
 struct Endpoint {
-  std::string word;  // as typed: "web-0", "svc/web:80", "10.244.2.3"
-  std::string kind;  // "pod", "pod IP", "ClusterIP", ...
-  std::string pod;   // the pod, when the end is one
-  net::Ipv4 ip;
+  std::string word;  // as typed: "web-0", "svc/web:80", "10.244.2.3", "node1:30080"
+  // "pod", "pod IP", "ClusterIP", "node", "node IP", "NodePort" (DST); "pod", "node",
+  // "underlay" (SRC)
+  std::string kind;
+  std::string pod;     // the pod, when the end is one
+  std::string node;    // the node, when the end is one (or a NodePort's)
+  std::string object;  // SRC: the object the probe starts in (a pod, a node, underlay, a ToR)
+  std::string netns;   // SRC: its namespace, where the probe's socket is opened
+  net::Ipv4 ip;        // SRC: the address the probe is sent from (its socket is bound to it)
   uint16_t port = 0;
 };
 
@@ -96,12 +116,13 @@ struct Path {
   std::vector<Hop> hops;               // request then reply, each in order
 };
 
-// SRC and DST words against the lab: SRC a pod; DST a pod, a pod IP, a ClusterIP, svc/NAME[:PORT]
-// (DST[:PORT] gives the port). `proto` empty = icmp to a pod, the Service port's protocol to a
-// Service. InvalidArgument for an unknown name (with the nearest), a port missing or given where
-// it cannot be (ICMP), ICMP to a Service (Services carry TCP and UDP); Unimplemented, saying so,
-// for the kinds not traced yet (a node, `underlay` or `host` as SRC; a node, a NodePort or an edge
-// URL as DST) and for CNI labs.
+// SRC and DST words against the lab (the kinds in the banner; DST[:PORT] gives the port). `proto`
+// empty = icmp to a pod or node, the Service port's protocol to a Service or NodePort.
+// InvalidArgument for an unknown name (with the nearest), a port missing or given where it cannot
+// be (ICMP), ICMP to a Service (Services carry TCP and UDP), a node port that is no NodePort,
+// `underlay` to anything but a node or NodePort, a source that is its own destination;
+// Unimplemented, saying so, for the kinds not traced yet (`host` as SRC, an edge URL as DST, a
+// Service from a node or the underlay) and for CNI labs.
 absl::StatusOr<Request> ParseRequest(const config::ClusterSpec& spec, std::string_view src,
                                      std::string_view dst, std::string_view proto);
 

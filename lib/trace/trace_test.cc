@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <tuple>
 
 #include "lib/config/toml/load.h"
 
@@ -30,8 +31,9 @@ std::string ReadFile(const fs::path& p) {
   return ss.str();
 }
 
-config::ClusterSpec Lab(config::NetworkMode n, config::ProxyMode m) {
-  const fs::path p = SourceDir() / "testdata" / "trace" / "lab.toml";
+config::ClusterSpec Lab(config::NetworkMode n, config::ProxyMode m,
+                        std::string_view file = "lab.toml") {
+  const fs::path p = SourceDir() / "testdata" / "trace" / file;
   config::LoadResult r = config::Load(ReadFile(p), p.string());
   EXPECT_TRUE(r.spec.has_value()) << r.diags.ToStatus();
   config::ClusterSpec s = r.spec ? *r.spec : config::ClusterSpec{};
@@ -49,37 +51,120 @@ struct Case {
   std::string name, src, dst, proto;
 };
 
-// Every kind of DST a pod can trace to.
+// Every kind of SRC and DST, on the flat lab: client and web-0 on node1, web-1 and dns on node2.
 const std::vector<Case> kCases = {
     {"pod-same-node", "client", "web-0", ""},
     {"pod-cross-node", "client", "web-1", ""},
     {"pod-ip-tcp", "client", "10.244.1.3:8080", ""},
     {"clusterip-svc", "client", "svc/web", ""},
     {"clusterip-ip-udp", "client", "10.96.0.53:53", ""},
+    {"node-pod-same-node", "node1", "web-0", ""},
+    {"node-pod-cross-node", "node1", "web-1", ""},
+    {"pod-node", "client", "node2", ""},
+    {"node-node-ip", "node1", "172.18.0.3", ""},
+    {"underlay-node", "underlay", "node2", ""},
+    {"nodeport-underlay", "underlay", "node2:30080", ""},
+    {"nodeport-pod", "client", "node2:30080", ""},
 };
+
+// The routed lab: client on node1 and web-0 on node2 (rack r1), web-1 and dns on node3 (rack r2).
+const std::vector<Case> kRackCases = {
+    {"pod-same-rack", "client", "web-0", ""},
+    {"pod-cross-rack", "client", "web-1", ""},
+    {"clusterip-svc", "client", "svc/web", ""},
+    {"node-pod-cross-rack", "node1", "web-1", ""},
+    {"pod-node", "client", "node3", ""},
+    {"underlay-nodeport", "underlay", "node3:30080", ""},
+};
+
+int RunCases(const config::ClusterSpec& spec, const std::vector<Case>& cases,
+             const std::string& prefix) {
+  int n = 0;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(prefix + c.name);
+    absl::StatusOr<Request> r = ParseRequest(spec, c.src, c.dst, c.proto);
+    EXPECT_TRUE(r.ok()) << r.status();
+    if (!r.ok()) continue;
+    r->id = 4242;
+    absl::StatusOr<Path> p = PredictPath(spec, *r);
+    EXPECT_TRUE(p.ok()) << p.status();
+    if (!p.ok()) continue;
+    CheckGolden(RenderPrediction(*p),
+                SourceDir() / "testdata" / "trace" / (prefix + c.name + ".txt"));
+    ++n;
+  }
+  return n;
+}
+
+std::string Name(config::NetworkMode n, config::ProxyMode m) {
+  return std::string(config::ToString(n)) + "-" + std::string(config::ToString(m)) + "-";
+}
+
+constexpr config::ProxyMode kProxies[] = {config::ProxyMode::kUserspace,
+                                          config::ProxyMode::kNftables, config::ProxyMode::kEbpf};
 
 TEST(Trace, PredictionsMatchGoldensInEveryNetworkAndProxyMode) {
   int n = 0;
   for (config::NetworkMode net :
        {config::NetworkMode::kVxlan, config::NetworkMode::kHostGw, config::NetworkMode::kGeneve}) {
-    for (config::ProxyMode proxy : {config::ProxyMode::kUserspace, config::ProxyMode::kNftables}) {
-      const config::ClusterSpec spec = Lab(net, proxy);
-      for (const Case& c : kCases) {
-        SCOPED_TRACE(c.name);
-        absl::StatusOr<Request> r = ParseRequest(spec, c.src, c.dst, c.proto);
-        ASSERT_TRUE(r.ok()) << r.status();
-        r->id = 4242;
-        absl::StatusOr<Path> p = PredictPath(spec, *r);
-        ASSERT_TRUE(p.ok()) << p.status();
-        CheckGolden(RenderPrediction(*p),
-                    SourceDir() / "testdata" / "trace" /
-                        (std::string(config::ToString(net)) + "-" +
-                         std::string(config::ToString(proxy)) + "-" + c.name + ".txt"));
-        ++n;
-      }
-    }
+    for (config::ProxyMode proxy : kProxies)
+      n += RunCases(Lab(net, proxy), kCases, Name(net, proxy));
   }
-  EXPECT_EQ(n, 30);
+  EXPECT_EQ(n, 3 * 3 * 12);
+}
+
+TEST(Trace, PredictionsMatchGoldensAcrossRacks) {
+  int n = 0;
+  for (config::NetworkMode net : {config::NetworkMode::kBgp, config::NetworkMode::kVxlan}) {
+    for (config::ProxyMode proxy : kProxies)
+      n += RunCases(Lab(net, proxy, "racks.toml"), kRackCases, "racks-" + Name(net, proxy));
+  }
+  EXPECT_EQ(n, 2 * 3 * 6);
+}
+
+// The ebpf mode: the translation is in the client's socket, so its eth0 already carries the
+// backend, and nothing on the way back undoes it.
+TEST(Trace, EbpfTranslatesInTheClientsSocket) {
+  const config::ClusterSpec spec = Lab(config::NetworkMode::kVxlan, config::ProxyMode::kEbpf);
+  absl::StatusOr<Request> r = ParseRequest(spec, "client", "svc/web", "");
+  ASSERT_TRUE(r.ok()) << r.status();
+  r->id = 4242;
+  absl::StatusOr<Path> p = PredictPath(spec, *r);
+  ASSERT_TRUE(p.ok()) << p.status();
+  ASSERT_FALSE(p->hops.empty());
+  EXPECT_EQ(p->hops[0].role, "cgroup/connect4 (ebpf)");
+  EXPECT_EQ(p->hops[0].why, "connect4");
+  for (const Hop& h : p->hops) {
+    if (!h.Sniffed()) continue;
+    EXPECT_NE(h.flow.dst.ToString(), "10.96.0.10") << h.object << ":" << h.ifname;
+    EXPECT_NE(h.flow.src.ToString(), "10.96.0.10") << h.object << ":" << h.ifname;
+  }
+}
+
+// Routers are labelled as routers, and a ToR bridges a rack-mate's packet but routes another
+// rack's (over the spine).
+TEST(Trace, RacksShowRoutersBridgingInARackAndRoutingAcross) {
+  const config::ClusterSpec spec =
+      Lab(config::NetworkMode::kBgp, config::ProxyMode::kNftables, "racks.toml");
+  for (const auto& [dst, why, spine] : std::vector<std::tuple<std::string, std::string, bool>>{
+           {"web-0", "bridge", false}, {"web-1", "route", true}}) {
+    absl::StatusOr<Request> r = ParseRequest(spec, "client", dst, "");
+    ASSERT_TRUE(r.ok()) << r.status();
+    absl::StatusOr<Path> p = PredictPath(spec, *r);
+    ASSERT_TRUE(p.ok()) << p.status();
+    bool saw_tor = false, saw_spine = false;
+    for (const Hop& h : p->hops) {
+      if (h.object == "tor-r1" && h.ifname == "node1" && h.leg == Leg::kRequest) {
+        saw_tor = true;
+        EXPECT_EQ(h.kind, "router");
+        EXPECT_EQ(h.why, why) << dst;
+      }
+      if (h.object == "spine") saw_spine = true;
+      EXPECT_NE(h.object, "underlay");
+    }
+    EXPECT_TRUE(saw_tor) << dst;
+    EXPECT_EQ(saw_spine, spine) << dst;
+  }
 }
 
 TEST(Trace, RequestWordsAndTheirErrors) {
@@ -100,10 +185,17 @@ TEST(Trace, RequestWordsAndTheirErrors) {
       {"client", "web-0:8080", "icmp", absl::StatusCode::kInvalidArgument, "ICMP has no port"},
       {"client", "web-0", "tcp", absl::StatusCode::kInvalidArgument, "needs a port"},
       {"client", "web-0:70000", "", absl::StatusCode::kInvalidArgument, "1..65535"},
-      {"client", "10.1.2.3", "", absl::StatusCode::kInvalidArgument, "neither a pod's address"},
-      {"node1", "web-0", "", absl::StatusCode::kUnimplemented, "only a pod can be the source"},
-      {"underlay", "web-0", "", absl::StatusCode::kUnimplemented, "only a pod"},
-      {"client", "node2", "", absl::StatusCode::kUnimplemented, "a node"},
+      {"client", "10.1.2.3", "", absl::StatusCode::kInvalidArgument, "neither a pod"},
+      {"node1", "web-0", "", absl::StatusCode::kOk, ""},
+      {"client", "node2", "", absl::StatusCode::kOk, ""},
+      {"underlay", "node2:30080", "", absl::StatusCode::kOk, ""},
+      {"underlay", "web-0", "", absl::StatusCode::kInvalidArgument, "no route to the pods"},
+      {"node1", "node1", "", absl::StatusCode::kInvalidArgument, "never leaves it"},
+      {"client", "node2:22", "", absl::StatusCode::kInvalidArgument, "its NodePorts: 30080"},
+      {"node1", "svc/web", "", absl::StatusCode::kUnimplemented, "from a pod"},
+      {"node1", "node1:30080", "", absl::StatusCode::kUnimplemented, "from another node"},
+      {"nodee1", "web-0", "", absl::StatusCode::kInvalidArgument, "did you mean \"node1\"?"},
+      {"host", "web-0", "", absl::StatusCode::kUnimplemented, "edge URL"},
       {"client", "http://127.0.0.1:8080/", "", absl::StatusCode::kUnimplemented, "the edge"},
   };
   for (const Row& row : rows) {
@@ -117,6 +209,17 @@ TEST(Trace, RequestWordsAndTheirErrors) {
   ASSERT_TRUE(svc.ok());
   EXPECT_EQ(svc->proto, Proto::kUdp);
   EXPECT_EQ(svc->dst.port, 53);
+  // A node's probe leaves with the address the kernel picks toward DST: cbr0's to its own pods,
+  // vxlan0's across the overlay; the underlay's is br0's.
+  EXPECT_EQ(ParseRequest(spec, "node1", "web-0", "")->src.ip.ToString(), "10.244.0.1");
+  EXPECT_EQ(ParseRequest(spec, "node1", "web-1", "")->src.ip.ToString(), "10.244.0.0");
+  EXPECT_EQ(ParseRequest(spec, "node1", "node2", "")->src.ip.ToString(), "172.18.0.2");
+  absl::StatusOr<Request> np = ParseRequest(spec, "underlay", "node2:30080", "");
+  ASSERT_TRUE(np.ok()) << np.status();
+  EXPECT_EQ(np->src.ip.ToString(), "172.18.0.1");
+  EXPECT_EQ(np->dst.kind, "NodePort");
+  EXPECT_EQ(np->proto, Proto::kTcp);
+  EXPECT_EQ(np->service, "web");
 }
 
 // The verdict: what was seen at each hop -> whole or where it died.

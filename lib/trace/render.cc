@@ -1,0 +1,263 @@
+// lib/trace/render — the halves of trace's decisions that read a predicted path: each hop's libpcap
+// filter, the prediction as text, the verdict against what was seen, and the table and JSON.
+#include <algorithm>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "lib/strings/str_cat.h"
+#include "lib/trace/trace.h"
+
+namespace mkn::trace {
+
+namespace {
+
+std::string Hex32(net::Ipv4 ip) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "0x%08x", ip.value);
+  return buf;
+}
+
+}  // namespace
+
+// --- Filters -----------------------------------------------------------------------------------
+
+std::string FilterFor(const Hop& h) {
+  const Flow& f = h.flow;
+  const bool request = h.leg == Leg::kRequest;
+  if (!h.outer) {
+    std::string s = StrCat(ToString(f.proto), " and src host ", f.src.ToString(), " and dst host ",
+                           f.dst.ToString());
+    switch (f.proto) {
+      case Proto::kIcmp:
+        StrAppend(&s, " and icmp[0] == ", request ? 8 : 0, " and icmp[4:2] == ", f.sport);
+        break;
+      case Proto::kTcp:
+        StrAppend(&s, " and src port ", f.sport, " and dst port ", f.dport,
+                  " and tcp[13] & 0x12 == ", request ? "0x02" : "0x12");
+        break;
+      case Proto::kUdp:
+        StrAppend(&s, " and src port ", f.sport, " and dst port ", f.dport);
+        break;
+    }
+    return s;
+  }
+  // Inside the encapsulation, by offsets from the UDP header (libpcap 1.10 has no `vxlan`, and its
+  // `geneve`, which skips any options, compiles to so many instructions that a union of a path's
+  // filters passes the kernel's 4096-instruction limit). VXLAN: UDP 8, VXLAN 8, inner Ethernet 14,
+  // so the inner IPv4 header at udp[30]; Geneve as minikube-net's pump sends it: UDP 8, the base
+  // header 8 and one 8-byte option (Opt Len 2, checked), so udp[38]. The inner IPv4 header is 20
+  // bytes: the kernel sends these probes without options.
+  const bool geneve = h.encap == "geneve";
+  const int ip = geneve ? 38 : 30, l4 = ip + 20;
+  auto at = [](int off, std::string_view size = "") {
+    return StrCat("udp[", off, size.empty() ? "" : ":", size, "]");
+  };
+  std::string s = StrCat("udp dst port ", geneve ? 6081 : config::kVxlanPort, " and src host ",
+                         h.outer->first.ToString(), " and dst host ", h.outer->second.ToString(),
+                         geneve ? " and udp[8] & 0x3f == 2" : "", " and ", at(ip + 9), " == ",
+                         f.proto == Proto::kIcmp  ? 1
+                         : f.proto == Proto::kTcp ? 6
+                                                  : 17,
+                         " and ", at(ip + 12, "4"), " == ", Hex32(f.src), " and ", at(ip + 16, "4"),
+                         " == ", Hex32(f.dst));
+  switch (f.proto) {
+    case Proto::kIcmp:
+      StrAppend(&s, " and ", at(l4), " == ", request ? 8 : 0, " and ", at(l4 + 4, "2"),
+                " == ", f.sport);
+      break;
+    case Proto::kTcp:
+      StrAppend(&s, " and ", at(l4, "2"), " == ", f.sport, " and ", at(l4 + 2, "2"),
+                " == ", f.dport, " and ", at(l4 + 13), " & 0x12 == ", request ? "0x02" : "0x12");
+      break;
+    case Proto::kUdp:
+      StrAppend(&s, " and ", at(l4, "2"), " == ", f.sport, " and ", at(l4 + 2, "2"),
+                " == ", f.dport);
+      break;
+  }
+  return s;
+}
+
+// --- Rendering ---------------------------------------------------------------------------------
+
+namespace {
+
+std::string Where(const Hop& h) {
+  return h.Sniffed() ? StrCat(h.object, ":", h.ifname) : StrCat(h.object, " (", h.role, ")");
+}
+
+std::string FlowText(const Flow& f, Leg leg) {
+  std::string s = StrCat(ToString(f.proto), " ", f.src.ToString());
+  if (f.proto != Proto::kIcmp) StrAppend(&s, ":", f.sport);
+  StrAppend(&s, " > ", f.dst.ToString());
+  if (f.proto != Proto::kIcmp) StrAppend(&s, ":", f.dport);
+  if (f.proto == Proto::kIcmp)
+    StrAppend(&s, leg == Leg::kRequest ? " echo request" : " echo reply", " id ", f.sport);
+  if (f.proto == Proto::kTcp) StrAppend(&s, leg == Leg::kRequest ? " SYN" : " SYN-ACK");
+  return s;
+}
+
+std::string OuterText(const std::optional<std::pair<net::Ipv4, net::Ipv4>>& o,
+                      std::string_view encap) {
+  if (!o) return "";
+  return StrCat(" in ", encap.empty() ? "vxlan" : encap, " ", o->first.ToString(), " > ",
+                o->second.ToString());
+}
+
+std::string Pad(std::string s, size_t n) {
+  if (s.size() < n) s.append(n - s.size(), ' ');
+  return s;
+}
+
+}  // namespace
+
+std::string RenderPrediction(const Path& p) {
+  std::string out = StrCat("# trace ", p.request.src.word, " -> ", p.request.dst.word, " (",
+                           ToString(p.request.proto), ", network ", config::ToString(p.network),
+                           ", proxy ", config::ToString(p.proxy), ")\n");
+  for (size_t e = 0; e < p.endpoints.size(); ++e)
+    StrAppend(&out, "# branch ", e, ": endpoint ", p.endpoints[e], "\n");
+  for (const Hop& h : p.hops) {
+    StrAppend(&out, Pad(std::string(ToString(h.leg)), 8),
+              Pad(h.branch < 0 ? "*" : StrCat(h.branch), 3), Pad(Where(h), 34),
+              Pad(h.Sniffed() ? std::string(ToString(h.dir)) : "-", 4), FlowText(h.flow, h.leg),
+              OuterText(h.outer, h.encap), "\n");
+    if (h.Sniffed()) StrAppend(&out, "                filter: ", h.filter, "\n");
+  }
+  return out;
+}
+
+Verdict Judge(const Path& p, const std::vector<Observation>& seen) {
+  Verdict v;
+  const int branches = static_cast<int>(p.endpoints.size());
+  auto on_branch = [&](const Hop& h, int b) { return h.branch == -1 || h.branch == b; };
+  int best = -1, best_seen = -1;
+  for (int b = 0; b < std::max(branches, 1); ++b) {
+    const int want = branches == 0 ? -1 : b;
+    int n = 0;
+    for (size_t i = 0; i < p.hops.size(); ++i)
+      if (p.hops[i].branch == want && i < seen.size() && seen[i].seen) ++n;
+    if (n > best_seen) {
+      best_seen = n;
+      best = want;
+    }
+  }
+  v.branch = best;
+  for (size_t i = 0; i < p.hops.size(); ++i)
+    if (on_branch(p.hops[i], best)) v.hops.push_back(static_cast<int>(i));
+  for (size_t k = 0; k < v.hops.size(); ++k) {
+    const int i = v.hops[k];
+    const bool ok = static_cast<size_t>(i) < seen.size() && seen[i].seen;
+    // A translation point no interface shows is proved by the hop after it.
+    bool implied = false;
+    if (!p.hops[i].Sniffed() && k + 1 < v.hops.size()) {
+      const int next = v.hops[k + 1];
+      implied = static_cast<size_t>(next) < seen.size() && seen[next].seen;
+    }
+    if (ok || implied) {
+      v.last_seen = i;
+      continue;
+    }
+    v.first_missing = i;
+    break;
+  }
+  v.ok = v.first_missing < 0;
+  const Hop* last = v.last_seen >= 0 ? &p.hops[v.last_seen] : nullptr;
+  if (v.ok) {
+    int64_t total = 0;
+    for (int i : v.hops)
+      if (static_cast<size_t>(i) < seen.size() && seen[i].seen)
+        total = std::max(total, seen[i].offset_ns);
+    char ms[32];
+    std::snprintf(ms, sizeof ms, "%.3f", static_cast<double>(total) / 1e6);
+    v.summary = StrCat("ok: every predicted hop saw the probe, there and back, in ", ms, " ms",
+                       best >= 0 ? StrCat(" (endpoint ", p.endpoints[best], ")") : "");
+  } else {
+    const Hop& miss = p.hops[v.first_missing];
+    v.summary = StrCat("lost: not seen at ", Where(miss), " (", ToString(miss.leg), ", ",
+                       ToString(miss.dir), ")",
+                       last != nullptr ? StrCat("; last seen at ", Where(*last), " (",
+                                                ToString(last->leg), ", ", ToString(last->dir), ")")
+                                       : "; never seen");
+    if (last != nullptr && static_cast<size_t>(v.last_seen) < seen.size() &&
+        !seen[v.last_seen].why.empty())
+      StrAppend(&v.summary, ": ", seen[v.last_seen].why);
+  }
+  return v;
+}
+
+std::string RenderTable(const Path& p, const std::vector<Observation>& seen, const Verdict& v) {
+  std::string out = StrCat(
+      "trace ", p.request.src.word, " -> ", p.request.dst.word, " (", ToString(p.request.proto),
+      ", network ", config::ToString(p.network), ", proxy ", config::ToString(p.proxy),
+      p.request.service.empty() ? "" : StrCat(", Service ", p.request.service), ")\n");
+  StrAppend(&out, Pad("#", 4), Pad("LEG", 8), Pad("TIME", 11), Pad("WHERE", 30), Pad("DIR", 5),
+            Pad("PACKET AS SEEN THERE", 76), "WHY\n");
+  int row = 0;
+  for (int i : v.hops) {
+    const Hop& h = p.hops[i];
+    const Observation* o = static_cast<size_t>(i) < seen.size() ? &seen[i] : nullptr;
+    const bool was_seen = o != nullptr && o->seen;
+    char t[32];
+    if (was_seen) {
+      std::snprintf(t, sizeof t, "+%.3fms", static_cast<double>(o->offset_ns) / 1e6);
+    } else {
+      std::snprintf(t, sizeof t, "%s", h.Sniffed() ? "MISSING" : "-");
+    }
+    const std::string packet = was_seen
+                                   ? StrCat(FlowText(o->flow, h.leg), OuterText(o->outer, h.encap))
+                                   : StrCat(FlowText(h.flow, h.leg), OuterText(h.outer, h.encap),
+                                            h.Sniffed() ? " (expected)" : "");
+    StrAppend(&out, Pad(StrCat(++row), 4), Pad(std::string(ToString(h.leg)), 8), Pad(t, 11),
+              Pad(StrCat(Where(h), " "), 30),
+              Pad(h.Sniffed() ? std::string(ToString(h.dir)) : "-", 5),
+              Pad(StrCat(packet, " "), 76), o != nullptr ? o->why : "", "\n");
+    if (i == v.first_missing) break;
+  }
+  StrAppend(&out, v.summary, "\n");
+  return out;
+}
+
+std::string RenderJson(const Path& p, const std::vector<Observation>& seen, const Verdict& v) {
+  nlohmann::json j;
+  j["src"] = p.request.src.word;
+  j["dst"] = p.request.dst.word;
+  j["proto"] = ToString(p.request.proto);
+  j["network"] = config::ToString(p.network);
+  j["proxy_mode"] = config::ToString(p.proxy);
+  if (!p.request.service.empty()) j["service"] = p.request.service;
+  if (v.branch >= 0) j["endpoint"] = p.endpoints[v.branch];
+  j["ok"] = v.ok;
+  j["summary"] = v.summary;
+  nlohmann::json hops = nlohmann::json::array();
+  auto flow_json = [](const Flow& f) {
+    return nlohmann::json{{"src", f.src.ToString()},
+                          {"dst", f.dst.ToString()},
+                          {"sport", f.sport},
+                          {"dport", f.dport}};
+  };
+  for (int i : v.hops) {
+    const Hop& h = p.hops[i];
+    const Observation* o = static_cast<size_t>(i) < seen.size() ? &seen[i] : nullptr;
+    nlohmann::json hj{{"leg", ToString(h.leg)}, {"object", h.object},
+                      {"kind", h.kind},         {"netns", h.netns},
+                      {"interface", h.ifname},  {"direction", h.Sniffed() ? ToString(h.dir) : ""},
+                      {"role", h.role},         {"expected", flow_json(h.flow)},
+                      {"filter", h.filter},     {"seen", o != nullptr && o->seen}};
+    if (o != nullptr && o->seen) {
+      hj["offset_ns"] = o->offset_ns;
+      hj["packet"] = flow_json(o->flow);
+      if (o->outer)
+        hj["outer"] = {{"encap", h.encap},
+                       {"src", o->outer->first.ToString()},
+                       {"dst", o->outer->second.ToString()}};
+    }
+    if (o != nullptr && !o->why.empty()) hj["why"] = o->why;
+    hops.push_back(std::move(hj));
+  }
+  j["hops"] = std::move(hops);
+  if (v.first_missing >= 0) j["first_missing"] = Where(p.hops[v.first_missing]);
+  if (v.last_seen >= 0) j["last_seen"] = Where(p.hops[v.last_seen]);
+  return j.dump(2) + "\n";
+}
+
+}  // namespace mkn::trace
