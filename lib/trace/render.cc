@@ -24,6 +24,10 @@ std::string Hex32(net::Ipv4 ip) {
 std::string FilterFor(const Hop& h) {
   const Flow& f = h.flow;
   const bool request = h.leg == Leg::kRequest;
+  // A masquerade's random port (the client's) is left out.
+  const bool any_sport = h.random_port && request, any_dport = h.random_port && !request;
+  const std::string ports = StrCat(any_sport ? "" : StrCat(" and src port ", f.sport),
+                                   any_dport ? "" : StrCat(" and dst port ", f.dport));
   if (!h.outer) {
     std::string s = StrCat(ToString(f.proto), " and src host ", f.src.ToString(), " and dst host ",
                            f.dst.ToString());
@@ -32,11 +36,10 @@ std::string FilterFor(const Hop& h) {
         StrAppend(&s, " and icmp[0] == ", request ? 8 : 0, " and icmp[4:2] == ", f.sport);
         break;
       case Proto::kTcp:
-        StrAppend(&s, " and src port ", f.sport, " and dst port ", f.dport,
-                  " and tcp[13] & 0x12 == ", request ? "0x02" : "0x12");
+        StrAppend(&s, ports, " and tcp[13] & 0x12 == ", request ? "0x02" : "0x12");
         break;
       case Proto::kUdp:
-        StrAppend(&s, " and src port ", f.sport, " and dst port ", f.dport);
+        StrAppend(&s, ports);
         break;
     }
     return s;
@@ -52,6 +55,9 @@ std::string FilterFor(const Hop& h) {
   auto at = [](int off, std::string_view size = "") {
     return StrCat("udp[", off, size.empty() ? "" : ":", size, "]");
   };
+  const std::string l4_ports =
+      StrCat(any_sport ? "" : StrCat(" and ", at(l4, "2"), " == ", f.sport),
+             any_dport ? "" : StrCat(" and ", at(l4 + 2, "2"), " == ", f.dport));
   std::string s = StrCat("udp dst port ", geneve ? 6081 : config::kVxlanPort, " and src host ",
                          h.outer->first.ToString(), " and dst host ", h.outer->second.ToString(),
                          geneve ? " and udp[8] & 0x3f == 2" : "", " and ", at(ip + 9), " == ",
@@ -66,12 +72,10 @@ std::string FilterFor(const Hop& h) {
                 " == ", f.sport);
       break;
     case Proto::kTcp:
-      StrAppend(&s, " and ", at(l4, "2"), " == ", f.sport, " and ", at(l4 + 2, "2"),
-                " == ", f.dport, " and ", at(l4 + 13), " & 0x12 == ", request ? "0x02" : "0x12");
+      StrAppend(&s, l4_ports, " and ", at(l4 + 13), " & 0x12 == ", request ? "0x02" : "0x12");
       break;
     case Proto::kUdp:
-      StrAppend(&s, " and ", at(l4, "2"), " == ", f.sport, " and ", at(l4 + 2, "2"),
-                " == ", f.dport);
+      StrAppend(&s, l4_ports);
       break;
   }
   return s;
@@ -85,11 +89,14 @@ std::string Where(const Hop& h) {
   return h.Sniffed() ? StrCat(h.object, ":", h.ifname) : StrCat(h.object, " (", h.role, ")");
 }
 
-std::string FlowText(const Flow& f, Leg leg) {
+// `random_port`: the client's port is a masquerade's pick, shown as "*" where it is predicted.
+std::string FlowText(const Flow& f, Leg leg, bool random_port = false) {
+  const bool any_sport = random_port && leg == Leg::kRequest;
+  const bool any_dport = random_port && leg == Leg::kReply;
   std::string s = StrCat(ToString(f.proto), " ", f.src.ToString());
-  if (f.proto != Proto::kIcmp) StrAppend(&s, ":", f.sport);
+  if (f.proto != Proto::kIcmp) StrAppend(&s, ":", any_sport ? "*" : StrCat(f.sport));
   StrAppend(&s, " > ", f.dst.ToString());
-  if (f.proto != Proto::kIcmp) StrAppend(&s, ":", f.dport);
+  if (f.proto != Proto::kIcmp) StrAppend(&s, ":", any_dport ? "*" : StrCat(f.dport));
   if (f.proto == Proto::kIcmp)
     StrAppend(&s, leg == Leg::kRequest ? " echo request" : " echo reply", " id ", f.sport);
   if (f.proto == Proto::kTcp) StrAppend(&s, leg == Leg::kRequest ? " SYN" : " SYN-ACK");
@@ -119,8 +126,8 @@ std::string RenderPrediction(const Path& p) {
   for (const Hop& h : p.hops) {
     StrAppend(&out, Pad(std::string(ToString(h.leg)), 8),
               Pad(h.branch < 0 ? "*" : StrCat(h.branch), 3), Pad(Where(h), 34),
-              Pad(h.Sniffed() ? std::string(ToString(h.dir)) : "-", 4), FlowText(h.flow, h.leg),
-              OuterText(h.outer, h.encap), "\n");
+              Pad(h.Sniffed() ? std::string(ToString(h.dir)) : "-", 4),
+              FlowText(h.flow, h.leg, h.random_port), OuterText(h.outer, h.encap), "\n");
     if (h.Sniffed()) StrAppend(&out, "                filter: ", h.filter, "\n");
   }
   return out;
@@ -203,10 +210,10 @@ std::string RenderTable(const Path& p, const std::vector<Observation>& seen, con
     } else {
       std::snprintf(t, sizeof t, "%s", h.Sniffed() ? "MISSING" : "-");
     }
-    const std::string packet = was_seen
-                                   ? StrCat(FlowText(o->flow, h.leg), OuterText(o->outer, h.encap))
-                                   : StrCat(FlowText(h.flow, h.leg), OuterText(h.outer, h.encap),
-                                            h.Sniffed() ? " (expected)" : "");
+    const std::string packet =
+        was_seen ? StrCat(FlowText(o->flow, h.leg), OuterText(o->outer, h.encap))
+                 : StrCat(FlowText(h.flow, h.leg, h.random_port), OuterText(h.outer, h.encap),
+                          h.Sniffed() ? " (expected)" : "");
     StrAppend(&out, Pad(StrCat(++row), 4), Pad(std::string(ToString(h.leg)), 8), Pad(t, 11),
               Pad(StrCat(Where(h), " "), 30),
               Pad(h.Sniffed() ? std::string(ToString(h.dir)) : "-", 5),

@@ -393,6 +393,7 @@ void AddReply(Path& p, const ProxyRow& proxy, const ClusterSpec& spec, int clien
         // destination is the client's again); the DNAT is undone in postrouting, after cbr0.
         a.flow.dst = nat.flow.dst;
         a.flow.dport = nat.flow.dport;
+        a.random_port = false;
         continue;
       }
       // Translated in the bridge: the reply is de-NATed in postrouting, before cbr0 sends it, so
@@ -412,6 +413,7 @@ std::string_view WhyOf(const Hop& h, const Hop* next) {
   if (!h.Sniffed()) return "nat";
   if (h.kind == "router") {
     if (!in) return "";
+    if (h.ifname == net::kUnderlayBridge) return "local";
     // A ToR takes a node's frame on one port and hands it to another node's port: bridged by its
     // br0, never routed. Anything else it receives (from the spine, for its own br0) is routed.
     const bool node_port = [](const Hop& x) {
@@ -436,6 +438,17 @@ std::string_view WhyOf(const Hop& h, const Hop* next) {
   if (h.role == "uplink") return in ? (h.outer ? "local" : "route") : "";
   return "";
 }
+
+}  // namespace
+
+bool Hop::Carries(const Flow& f) const {
+  if (!random_port) return flow == f;
+  Flow want = flow;
+  (leg == Leg::kRequest ? want.sport : want.dport) = leg == Leg::kRequest ? f.sport : f.dport;
+  return want == f;
+}
+
+namespace {
 
 // --- ParseRequest helpers
 // -------------------------------------------------------------------------
@@ -783,6 +796,12 @@ absl::StatusOr<Path> PredictPath(const ClusterSpec& spec, const Request& r) {
         b.Leg(branch, *net_row, from, to, t);
         continue;
       }
+      const size_t branch_start = p.hops.size();
+      auto random_ports = [&] {
+        // kube-proxy's masquerade is fully-random: the port the backend sees is the kernel's.
+        if (!node_port || proxy_row->snat_to_proxy_ip) return;
+        for (size_t k = branch_start; k < p.hops.size(); ++k) p.hops[k].random_port = true;
+      };
       if (!node_port && proxy_row->translated_in_bridge && backend.node == from.pod->node) {
         // br_netfilter's "bridged DNAT": the new destination is on the same bridge, so the frame
         // is forwarded port to port with the backend's MAC; cbr0 never sees it.
@@ -794,6 +813,7 @@ absl::StatusOr<Path> PredictPath(const ClusterSpec& spec, const Request& r) {
       if (!node_port || proxy_row->snat_to_proxy_ip)
         b.Templates(branch, proxy_row->after, *at, *at, t);
       b.NodeToPod(branch, *net_row, *at, backend, t);
+      random_ports();
     }
     AddReply(p, *proxy_row, spec, from.kind == End::kPod ? from.pod->node : -1);
   }
@@ -802,6 +822,9 @@ absl::StatusOr<Path> PredictPath(const ClusterSpec& spec, const Request& r) {
     const Hop* next = nullptr;
     if (i + 1 < p.hops.size() && p.hops[i + 1].leg == h.leg) next = &p.hops[i + 1];
     h.why = std::string(WhyOf(h, next));
+    // Where a leg starts in a node's or router's own stack, its first hop is that stack's route.
+    const bool first = i == 0 || p.hops[i - 1].leg != h.leg || p.hops[i - 1].branch != h.branch;
+    if (first && h.Sniffed() && h.dir == Direction::kOut && h.why.empty()) h.why = "route";
     if (h.Sniffed()) h.filter = FilterFor(h);
   }
   return p;

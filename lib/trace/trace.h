@@ -83,8 +83,14 @@ struct Hop {
   // VXLAN FDB and neighbour entries), "neigh" (the neighbour entry of the next hop), "pump" (the
   // Geneve pump), "" nothing to add.
   std::string why;
+  // The client's port here was picked by a masquerade with `fully-random` (a NodePort's, as
+  // kube-proxy writes it): the filter and the match leave it out (request: the source port,
+  // reply: the destination port).
+  bool random_port = false;
   std::string filter;  // libpcap: matches exactly this packet here (empty for no interface)
   bool Sniffed() const { return !ifname.empty(); }
+  // Whether `f`, seen here, is this hop's packet (its flow, but for a random port).
+  bool Carries(const Flow& f) const;
 };
 
 struct Endpoint {
