@@ -15,12 +15,16 @@ namespace mkn {
 CLI::App* AddTraceCommand(CLI::App& app, TraceFlags& f) {
   CLI::App* cmd = app.add_subcommand(
       "trace",
-      "Follow one real, marked packet from a pod hop by hop (and its reply), where the lab "
-      "says it must pass");
-  cmd->add_option("src", f.src, "Where the probe starts: a pod")->required();
+      "Follow one real, marked packet hop by hop (and its reply), where the lab says it must "
+      "pass");
+  cmd->add_option("src", f.src,
+                  "Where the probe starts: a pod, a node (from its own stack), or underlay (the "
+                  "flat underlay's br0; in a racks lab the ToR of DST's rack)")
+      ->required();
   cmd->add_option("dst", f.dst,
-                  "Where it goes: a pod, a pod IP, a ClusterIP or svc/NAME, each with :PORT for "
-                  "TCP/UDP (a Service's first port by default)")
+                  "Where it goes: a pod, a node, a pod's or node's IP, a ClusterIP or svc/NAME, "
+                  "each with :PORT for TCP/UDP (a Service's first port by default); NODE:PORT is "
+                  "a NodePort (node1:30080)")
       ->required();
   cmd->add_option("--proto", f.proto,
                   "icmp (an echo request; the default to a pod), tcp (a real connection: SYN "
@@ -40,25 +44,29 @@ CLI::App* AddTraceCommand(CLI::App& app, TraceFlags& f) {
                 "Print the predicted hops and each hop's capture filter; send nothing");
   cmd->footer(
       "The path is predicted from the lab (network and proxy mode: pod eth0, host veth, cbr0, "
-      "vxlan0 or the\n"
-      "uplink, the underlay bridge's ports, the Service's translation point, the backend), then "
-      "proved: packet\n"
-      "sockets in every namespace on the way, one probe, each copy matched to its hop. Each line "
-      "shows the\n"
-      "packet as seen there (the ClusterIP -> pod rewrite, the VXLAN outer header) and why it went "
-      "on (the route\n"
-      "the kernel looked up there, the conntrack entry of the DNAT). A hop that should have seen "
-      "it "
-      "and did not\n"
-      "is MISSING, and the last hop that did is named.\n"
+      "vxlan0, gnv0 or\n"
+      "the uplink, the underlay bridge's ports or a racks lab's ToR and spine routers, the "
+      "Service's translation\n"
+      "point: the proxy TUN, the nft DNAT or the ebpf mode's connect4 hook in the client's "
+      "socket, the backend),\n"
+      "then proved: packet sockets in every namespace on the way, one probe, each copy matched to "
+      "its hop. Each\n"
+      "line shows the packet as seen there (the ClusterIP -> pod rewrite, the VXLAN outer header) "
+      "and why it went\n"
+      "on (the route the kernel or a router looked up there, BIRD's marked proto bird; the "
+      "conntrack entry of the\n"
+      "DNAT; what connect4 rewrote). A hop that should have seen it and did not is MISSING, and "
+      "the last hop that\n"
+      "did is named.\n"
       "Examples:\n"
       "  minikube-net trace client web-1                 # ICMP echo, pod to pod\n"
       "  minikube-net trace client svc/web               # a TCP connection through the Service\n"
       "  minikube-net trace client 10.96.0.53:53 --proto udp -o json\n"
       "  minikube-net trace client web-1 --pcap trace.pcapng && tshark -r trace.pcapng\n"
-      "Not traced yet (a clear error): a node, `underlay` or `host` as SRC; a node, a NodePort or "
-      "an edge URL\n"
-      "as DST; CNI labs.\n"
+      "  minikube-net trace node1 web-1                  # from a node's own stack\n"
+      "  minikube-net trace underlay node2:30080         # a NodePort from the underlay\n"
+      "Not traced yet (a clear error): `host` and an edge URL; a ClusterIP from a node; CNI "
+      "labs.\n"
       "Exit codes: 0 every hop saw it, 1 the probe got lost (or a runtime failure), 2 bad usage "
       "or name.");
   return cmd;

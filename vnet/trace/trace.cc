@@ -3,7 +3,9 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <tins/ethernetII.h>
 #include <tins/icmp.h>
@@ -15,6 +17,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <map>
 #include <optional>
 #include <set>
@@ -24,6 +27,7 @@
 #include "lib/status/status.h"
 #include "lib/strings/str_cat.h"
 #include "vnet/capture/sockets.h"
+#include "vnet/ebpf/cgroup.h"
 #include "vnet/kernel/conntrack.h"
 #include "vnet/kernel/errors.h"
 #include "vnet/kernel/fd.h"
@@ -47,6 +51,8 @@ uint64_t NowNs() {
 
 // Geneve's IANA port (lib/geneve's kPort; vnet/trace does not link the Geneve room for one number).
 constexpr uint16_t kGenevePort = 6081;
+// RTPROT_BIRD (<linux/rtnetlink.h>): the routes BIRD installs.
+constexpr int kRtprotBird = 12;
 
 net::Ipv4 V4(const Tins::IPv4Address& a) {
   return net::Ipv4::Parse(a.to_string()).value_or(net::Ipv4{});
@@ -131,7 +137,7 @@ std::optional<Parsed> ParseCopy(const capture::EnhancedPacket& pkt, uint16_t lin
 }
 
 bool Matches(const Hop& h, const Parsed& p, Direction dir) {
-  if (h.dir != dir || !(h.flow == p.flow) || h.outer != p.outer) return false;
+  if (h.dir != dir || !h.Carries(p.flow) || h.outer != p.outer) return false;
   return !p.leg || *p.leg == h.leg;
 }
 
@@ -142,32 +148,121 @@ struct Probe {
   uint16_t id = 0;
 };
 
-absl::StatusOr<Probe> OpenProbe(const std::string& netns, Proto proto) {
+// proxy_mode = "ebpf": the probe's socket must belong to the cluster's cgroup, as a pod's
+// container's sockets do, or the connect4 hook never sees it. A socket belongs to the cgroup of
+// the process that created it, so a forked child joins the cgroup, enters the pod's netns, opens
+// the socket and hands it back over a Unix socket; the tracing process itself (which may be a
+// long-lived `up`, whose cgroup must not change) stays where it is. The child runs only
+// async-signal-safe calls between fork and _exit.
+absl::StatusOr<Fd> SocketInCgroup(int netns_fd, const std::string& cgroup, int type, int proto) {
+  Fd procs(::open(CgroupProcsFile(cgroup).c_str(), O_WRONLY | O_CLOEXEC));
+  if (!procs.valid()) return KernelError(errno, StrCat("open ", CgroupProcsFile(cgroup)));
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, pair) < 0)
+    return KernelError(errno, "make the probe's socketpair");
+  Fd parent_end(pair[0]), child_end(pair[1]);
+  const pid_t pid = ::fork();
+  if (pid < 0) return KernelError(errno, "fork the probe's child");
+  if (pid == 0) {
+    // [0]: the stage that failed (0 none), [1]: its errno.
+    int report[2] = {0, 0};
+    int fd = -1;
+    if (::write(procs.get(), "0", 1) != 1) {
+      report[0] = 1;
+    } else if (::setns(netns_fd, CLONE_NEWNET) < 0) {
+      report[0] = 2;
+    } else if ((fd = ::socket(AF_INET, type | SOCK_CLOEXEC | SOCK_NONBLOCK, proto)) < 0) {
+      report[0] = 3;
+    }
+    if (report[0] != 0) report[1] = errno;
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    iovec iov{report, sizeof report};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    if (fd >= 0) {
+      msg.msg_control = control;
+      msg.msg_controllen = sizeof control;
+      cmsghdr* c = CMSG_FIRSTHDR(&msg);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_RIGHTS;
+      c->cmsg_len = CMSG_LEN(sizeof(int));
+      __builtin_memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    }
+    ::_exit(::sendmsg(child_end.get(), &msg, 0) < 0 ? 1 : 0);
+  }
+  child_end = Fd();
+  int report[2] = {0, 0};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  iovec iov{report, sizeof report};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n;
+  do {
+    n = ::recvmsg(parent_end.get(), &msg, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  const int recv_errno = errno;
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (n < static_cast<ssize_t>(sizeof report))
+    return KernelError(n < 0 ? recv_errno : EPROTO, "receive the probe's socket from its child");
+  if (report[0] != 0) {
+    static constexpr const char* kStage[] = {"", "join cgroup ", "enter the pod's netns from ",
+                                             "open the probe's socket in "};
+    return KernelError(report[1], StrCat(kStage[report[0]], cgroup));
+  }
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  if (c == nullptr || c->cmsg_type != SCM_RIGHTS)
+    return absl::InternalError("the probe's child sent no socket");
+  int fd;
+  std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
+  return Fd(fd);
+}
+
+// The probe's socket, opened in SRC's namespace (a pod's, a node's, the underlay's or a ToR's)
+// and bound to the source address the prediction uses; in ebpf mode a pod's is the cluster
+// cgroup's (SocketInCgroup).
+absl::StatusOr<Probe> OpenProbe(const trace::Request& r, const std::string& cgroup) {
+  const std::string& netns = r.src.netns;
+  const Proto proto = r.proto;
   MKN_ASSIGN_OR_RETURN(Fd ns, OpenNetns(netns));
   Probe probe;
-  MKN_RETURN_IF_ERROR(RunInNetns(ns.get(), [&]() -> absl::Status {
-    const int type = proto == Proto::kTcp   ? SOCK_STREAM
-                     : proto == Proto::kUdp ? SOCK_DGRAM
-                                            : SOCK_RAW;
-    probe.fd = Fd(::socket(AF_INET, type | SOCK_CLOEXEC | SOCK_NONBLOCK,
-                           proto == Proto::kIcmp ? IPPROTO_ICMP : 0));
-    if (probe.fd.get() < 0) return KernelError(errno, StrCat("open the probe's socket in ", netns));
-    if (proto == Proto::kIcmp) return absl::OkStatus();
-    sockaddr_in any{};
-    any.sin_family = AF_INET;
-    if (::bind(probe.fd.get(), reinterpret_cast<sockaddr*>(&any), sizeof any) < 0)
-      return KernelError(errno, StrCat("bind the probe's socket in ", netns));
-    socklen_t len = sizeof any;
-    if (::getsockname(probe.fd.get(), reinterpret_cast<sockaddr*>(&any), &len) < 0)
-      return KernelError(errno, "read the probe's port");
-    probe.id = ntohs(any.sin_port);
-    return absl::OkStatus();
-  }));
+  const int type = proto == Proto::kTcp   ? SOCK_STREAM
+                   : proto == Proto::kUdp ? SOCK_DGRAM
+                                          : SOCK_RAW;
+  const int ipproto = proto == Proto::kIcmp ? IPPROTO_ICMP : 0;
+  if (!cgroup.empty() && r.src.kind == "pod") {
+    MKN_ASSIGN_OR_RETURN(probe.fd, SocketInCgroup(ns.get(), cgroup, type, ipproto));
+  } else {
+    MKN_RETURN_IF_ERROR(RunInNetns(ns.get(), [&]() -> absl::Status {
+      probe.fd = Fd(::socket(AF_INET, type | SOCK_CLOEXEC | SOCK_NONBLOCK, ipproto));
+      if (probe.fd.get() < 0)
+        return KernelError(errno, StrCat("open the probe's socket in ", netns));
+      return absl::OkStatus();
+    }));
+  }
+  // Bound to the address the prediction says it leaves with (a socket stays in its netns, so
+  // this works from any thread); for a raw ICMP socket that sets the source address only.
+  sockaddr_in at{};
+  at.sin_family = AF_INET;
+  at.sin_addr.s_addr = htonl(r.src.ip.value);
+  if (::bind(probe.fd.get(), reinterpret_cast<sockaddr*>(&at), sizeof at) < 0)
+    return KernelError(errno,
+                       StrCat("bind the probe's socket to ", r.src.ip.ToString(), " in ", netns));
   if (proto == Proto::kIcmp) {
     // A fresh identifier per trace: the pid's low bits and the clock's, never 0.
     probe.id = static_cast<uint16_t>((static_cast<uint32_t>(::getpid()) * 2654435761u) ^ NowNs());
     if (probe.id == 0) probe.id = 1;
+    return probe;
   }
+  socklen_t len = sizeof at;
+  if (::getsockname(probe.fd.get(), reinterpret_cast<sockaddr*>(&at), &len) < 0)
+    return KernelError(errno, "read the probe's port");
+  probe.id = ntohs(at.sin_port);
   return probe;
 }
 
@@ -216,9 +311,10 @@ std::vector<capture::Target> TargetsOf(const trace::Path& p, const ClusterState&
       capture::LabObject o;
       o.name = h.object;
       o.netns = h.netns;
-      o.kind = h.object == net::kUnderlayObject ? capture::ObjectKind::kUnderlay
-               : s.FindPod(h.object) != nullptr ? capture::ObjectKind::kPod
-                                                : capture::ObjectKind::kNode;
+      o.kind = h.kind == "underlay" ? capture::ObjectKind::kUnderlay
+               : h.kind == "router" ? capture::ObjectKind::kRouter
+               : h.kind == "pod"    ? capture::ObjectKind::kPod
+                                    : capture::ObjectKind::kNode;
       out.push_back({o, {}});
     }
     std::vector<std::string>& ifs = out[it->second].interfaces;
@@ -263,9 +359,11 @@ void ReadReasons(const trace::Path& p, std::vector<trace::Observation>& seen) {
         const Hop& h = p.hops[i];
         std::string& why = seen[i].why;
         if (h.why == "route" && nl.ok()) {
-          absl::StatusOr<RouteInfo> r = nl->GetRoute(h.flow.dst);
+          // Encapsulated, the packet's own destination is the outer one.
+          const net::Ipv4 dst = h.outer ? h.outer->second : h.flow.dst;
+          absl::StatusOr<RouteInfo> r = nl->GetRoute(dst);
           if (!r.ok()) {
-            why = StrCat("route get ", h.flow.dst.ToString(), ": ", r.status().message());
+            why = StrCat("route get ", dst.ToString(), ": ", r.status().message());
             continue;
           }
           std::string dev;
@@ -273,9 +371,12 @@ void ReadReasons(const trace::Path& p, std::vector<trace::Observation>& seen) {
             absl::StatusOr<LinkInfo> l = nl->GetLink(r->oif);
             dev = l.ok() ? l->name : StrCat(r->oif);
           }
-          why = StrCat("route ", r->type == "unicast" ? "" : StrCat(r->type, " "),
-                       r->dst.ToString(), r->gateway ? StrCat(" via ", r->gateway->ToString()) : "",
+          // A router says so: its routes are the fabric's (BIRD's, in a bgp lab).
+          why = StrCat(h.kind == "router" ? StrCat("routed by ", h.object, ": ") : "", "route ",
+                       r->type == "unicast" ? "" : StrCat(r->type, " "), r->dst.ToString(),
+                       r->gateway ? StrCat(" via ", r->gateway->ToString()) : "",
                        dev.empty() ? "" : StrCat(" dev ", dev),
+                       r->protocol == kRtprotBird ? " proto bird" : "",
                        r->table != 254 ? StrCat(" table ", r->table) : "");
         } else if (h.why == "nat" && !h.Sniffed()) {
           if (!flows) {
@@ -296,7 +397,9 @@ void ReadReasons(const trace::Path& p, std::vector<trace::Observation>& seen) {
         } else if (h.why == "fdb") {
           why = "VXLAN FDB: the peer node's VTEP MAC -> its underlay address";
         } else if (h.why == "bridge") {
-          why = h.object == net::kUnderlayObject ? "bridged by br0 (FDB)" : "bridged by cbr0";
+          why = h.kind == "router"                 ? StrCat("bridged by ", h.object, "'s br0")
+                : h.object == net::kUnderlayObject ? "bridged by br0 (FDB)"
+                                                   : "bridged by cbr0";
         } else if (h.why == "local") {
           why = "local delivery";
         } else if (h.why == "neigh") {
@@ -314,10 +417,13 @@ absl::StatusOr<TraceResult> RunTrace(const ClusterState& s, const config::Cluste
                                      const TraceOptions& o) {
   const absl::Time start = absl::Now();
   MKN_ASSIGN_OR_RETURN(trace::Request req, trace::ParseRequest(spec, o.src, o.dst, o.proto));
-  const PodState* src = s.FindPod(req.src.pod);
-  if (src == nullptr)
-    return absl::NotFoundError(StrCat("trace: pod ", req.src.pod, " is not running"));
-  MKN_ASSIGN_OR_RETURN(Probe probe, OpenProbe(src->netns, req.proto));
+  if (req.src.kind == "pod") {
+    const PodState* src = s.FindPod(req.src.pod);
+    if (src == nullptr)
+      return absl::NotFoundError(StrCat("trace: pod ", req.src.pod, " is not running"));
+    req.src.netns = src->netns;
+  }
+  MKN_ASSIGN_OR_RETURN(Probe probe, OpenProbe(req, s.cgroup));
   req.id = probe.id;
   TraceResult res;
   MKN_ASSIGN_OR_RETURN(res.path, trace::PredictPath(spec, req));
@@ -387,6 +493,18 @@ absl::StatusOr<TraceResult> RunTrace(const ClusterState& s, const config::Cluste
   res.elapsed = absl::Now() - start;
   probe.fd = Fd();  // a TCP probe's connection is reset or closed here, after the trace
   ReadReasons(path, res.seen);
+  res.verdict = trace::Judge(path, res.seen);
+  // ebpf: what the connect4 hook did is what the next hop on the chosen branch shows.
+  for (size_t k = 0; k + 1 < res.verdict.hops.size(); ++k) {
+    const size_t i = res.verdict.hops[k], next = res.verdict.hops[k + 1];
+    if (path.hops[i].why != "connect4" || !res.seen[next].seen) continue;
+    const Flow& a = path.hops[i].flow;
+    const Flow& b = res.seen[next].flow;
+    // An unconnected UDP socket's datagrams are rewritten by sendmsg4, a connect() by connect4.
+    res.seen[i].why =
+        StrCat(a.proto == Proto::kUdp ? "sendmsg4" : "connect4", " rewrote ", a.dst.ToString(), ":",
+               a.dport, " -> ", b.dst.ToString(), ":", b.dport, " (cgroup ", s.cgroup, ")");
+  }
   res.verdict = trace::Judge(path, res.seen);
 
   if (!o.pcap.empty()) {
