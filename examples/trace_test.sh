@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # End-to-end tests of `minikube-net trace` (ctest label e2e): the real binary on the example labs.
 #
-#   examples/trace_test.sh CASE      CASE: vxlan host_gw geneve svc_userspace svc_nftables
+#   examples/trace_test.sh CASE      CASE: vxlan host_gw geneve bgp svc_userspace svc_nftables svc_ebpf
 #
 # vxlan: pod -> pod on one node and across nodes (ICMP, and TCP with --pcap read back by tshark,
-# -o json), usage errors, then a route removed by hand on node1 makes trace exit 1 naming node1:cbr0
-# as the last hop that saw the probe and the missing route as the reason. host_gw: across nodes
-# without encapsulation. geneve: across nodes through the gnv0 TAPs and the userspace pump, the
-# Geneve outer header on the underlay, and a Service over it. svc_*: pod -> ClusterIP (svc/NAME, TCP; the ClusterIP by address, UDP) in
-# each proxy mode, the translation shown where it happens. No waits: trace itself ends when every
-# hop has seen the probe.
+# -o json), node -> pod (on its own bridge, and across the overlay from vxlan0's address), pod ->
+# node (out unencapsulated, the answer back over VXLAN), underlay -> node, usage errors, then a
+# route removed by hand on node1 makes trace exit 1 naming node1:cbr0 as the last hop that saw the
+# probe and the missing route as the reason. host_gw: across nodes without encapsulation. geneve:
+# across nodes through the gnv0 TAPs and the userspace pump, the Geneve outer header on the
+# underlay, and a Service over it. bgp: the racks lab, pod -> pod across racks through the ToRs
+# and the spine (routers, BIRD's routes) and within a rack (bridged by the ToR), node -> pod, a
+# NodePort from the underlay. svc_*: pod -> ClusterIP (svc/NAME, TCP; the ClusterIP by address,
+# UDP) in each proxy mode, the translation shown where it happens (ebpf: the connect4 hook, the
+# client's eth0 already carrying the backend), and a NodePort from the underlay. No waits: trace
+# itself ends when every hop has seen the probe.
 source "$(dirname "$0")/testlib.sh" "$@"
 
 # trace's table: the line of hop WHERE (a namespace:interface) and leg.
@@ -38,10 +43,25 @@ vxlan)
   rc=0; out=$("$MKN" trace clinet web-1 2>&1) || rc=$?
   [[ $rc == 2 ]] || fail "a wrong SRC exits $rc: $out"
   contains "$out" 'did you mean "client"?' "a wrong SRC names the nearest"
-  rc=0; out=$("$MKN" trace node1 web-1 2>&1) || rc=$?
-  [[ $rc == 1 ]] || fail "a node as SRC exits $rc: $out"
+  rc=0; out=$("$MKN" trace host web-1 2>&1) || rc=$?
+  [[ $rc == 1 ]] || fail "host as SRC of a pod exits $rc: $out"
   contains "$out" "not traced yet" "a kind not traced yet says so"
+  rc=0; out=$("$MKN" trace client node2:22 2>&1) || rc=$?
+  [[ $rc == 2 ]] || fail "a node port that is no NodePort exits $rc: $out"
+  contains "$out" "no NodePort of this lab" "a node port that is no NodePort"
   pass "usage errors"
+  # The other ends: a node's own stack, the node's address, the underlay.
+  out=$("$MKN" trace node1 web-0) || fail "trace node1 web-0: $out"
+  contains "$(hop "$out" node1:cbr0 request)" "icmp 10.244.0.1 > 10.244.0.3" "node1 sends from cbr0's address"
+  out=$("$MKN" trace node1 web-1) || fail "trace node1 web-1: $out"
+  contains "$(hop "$out" node1:vxlan0 request)" "icmp 10.244.0.0 > 10.244.1.3" "node1 sends from vxlan0's address"
+  contains "$(hop "$out" node1:vxlan0 reply)" "route local 10.244.0.0/32 dev vxlan0" "the answer ends at vxlan0"
+  out=$("$MKN" trace client node2) || fail "trace client node2: $out"
+  contains "$(hop "$out" underlay:node1 request)" "icmp 10.244.0.2 > 172.18.0.3 echo request" "out unencapsulated"
+  contains "$(hop "$out" underlay:node2 reply)" "in vxlan 172.18.0.3 > 172.18.0.2" "the answer comes back over VXLAN"
+  out=$("$MKN" trace underlay node2) || fail "trace underlay node2: $out"
+  [[ $(grep -c '^[0-9]' <<<"$out") == 6 ]] || fail "underlay -> node2: 6 hops: $out"
+  pass "node -> pod (cbr0's and vxlan0's address), pod -> node (the reply over VXLAN), underlay -> node"
   # Break the lab by hand: node1 forgets how to reach node2's pods.
   ip netns exec mkn-quickstart-node1 ip route del 10.244.1.0/24
   rc=0; out=$("$MKN" trace client web-1 --timeout 0.5) || rc=$?
@@ -74,14 +94,42 @@ geneve)
   "$MKN" down geneve >/dev/null
   assert_clean geneve
   ;;
-svc_userspace | svc_nftables)
+bgp)
+  "$MKN" up -d examples/bgp/lab.toml >/dev/null 2>&1
+  out=$("$MKN" trace client web-1) || fail "trace client web-1 (across racks): $out"
+  [[ $(grep -c '^[0-9]' <<<"$out") == 28 ]] || fail "across racks: 28 hops: $out"
+  contains "$(hop "$out" node1:cbr0 request)" "route 10.244.2.0/24 via 172.18.1.1 dev eth0 proto bird" "node1's BIRD route to its ToR"
+  contains "$(hop "$out" tor-r1:node1 request)" "routed by tor-r1: route 10.244.2.0/24 via 172.18.0.1 dev spine proto bird" "the ToR routes to the spine"
+  contains "$(hop "$out" spine:tor-r1 request)" "routed by spine: route 10.244.2.0/24 via 172.18.0.6 dev tor-r2 proto bird" "the spine routes to tor-r2"
+  contains "$(hop "$out" tor-r2:spine reply)" "icmp 10.244.2.2 > 10.244.0.2 echo reply" "the reply back across the spine"
+  [[ -z $(grep -E 'vxlan|underlay:' <<<"$out") ]] || fail "bgp: no encapsulation, no flat underlay: $out"
+  out=$("$MKN" trace client web-0 -o json) || fail "trace client web-0 (one rack): $out"
+  contains "$out" '"kind": "router"' "routers are labelled as routers"
+  contains "$out" "bridged by tor-r1's br0" "a rack-mate's packet is bridged by the ToR"
+  out=$("$MKN" trace node1 web-1) || fail "trace node1 web-1: $out"
+  contains "$(hop "$out" node1:eth0 request)" "icmp 172.18.1.2 > 10.244.2.2" "node1 sends from its underlay address"
+  out=$("$MKN" trace underlay node3:30080) || fail "trace underlay node3:30080: $out"
+  contains "$(hop "$out" tor-r2:br0 request)" "tcp 172.18.2.1:" "the NodePort probed from node3's ToR"
+  contains "$(hop "$out" node3:mkn-proxy request)" "> 172.18.2.2:30080 SYN" "into node3's proxy"
+  pass "bgp: across racks (28 hops, ToRs and spine, proto bird), in a rack (bridged), node -> pod, NodePort from the underlay"
+  "$MKN" down bgp >/dev/null
+  assert_clean bgp
+  ;;
+svc_userspace | svc_nftables | svc_ebpf)
   mode=${CASE#svc_}
   sed "s/^proxy_mode = .*/proxy_mode = \"$mode\"/" examples/services/lab.toml >"$TMP/lab.toml"
   "$MKN" up -d "$TMP/lab.toml" >/dev/null 2>&1
   # Round-robin over three endpoints: three traces reach each once (one on the client's node).
+  # ebpf picks at random: three traces, each checked.
   for i in 1 2 3; do
     out=$("$MKN" trace client svc/web) || fail "trace client svc/web ($mode): $out"
     contains "$out" "tcp 10.244.0.2:" "the client's own address leaves the pod"
+    if [[ $mode == ebpf ]]; then
+      contains "$(hop "$out" client:eth0 request)" ":8080 SYN" "the backend already leaves the pod"
+      [[ -z $(grep 10.96.0.10 <<<"$out" | grep -v 'connect4') ]] || fail "no interface sees the ClusterIP in ebpf mode: $out"
+      contains "$out" "connect4 rewrote 10.96.0.10:80 -> 10.244." "the connect4 hook's rewrite"
+      continue
+    fi
     contains "$(hop "$out" client:eth0 request)" "> 10.96.0.10:80 SYN" "the ClusterIP leaves the pod"
     contains "$(hop "$out" client:eth0 reply)" "tcp 10.96.0.10:80 >" "the reply comes from the ClusterIP"
     if [[ $mode == userspace ]]; then
@@ -91,10 +139,17 @@ svc_userspace | svc_nftables)
     fi
     grep -o "(endpoint web-[0-9])" <<<"$out" >>"$TMP/endpoints"
   done
-  [[ $(sort -u "$TMP/endpoints" | grep -c .) == 3 ]] || fail "three traces reached: $(cat "$TMP/endpoints")"
+  [[ $mode == ebpf || $(sort -u "$TMP/endpoints" | grep -c .) == 3 ]] || fail "three traces reached: $(cat "$TMP/endpoints")"
   out=$("$MKN" trace client 10.96.0.53:53) || fail "trace client 10.96.0.53:53 ($mode): $out"
   contains "$out" "udp 10.244.0.2:" "UDP to the ClusterIP by address"
-  pass "$mode: pod -> ClusterIP (svc/web TCP to each endpoint, 10.96.0.53:53 UDP), translated where it happens"
+  [[ $mode != ebpf ]] || contains "$out" "sendmsg4 rewrote 10.96.0.53:53 -> " "an unconnected UDP socket's sendmsg4"
+  # A NodePort from the underlay: in on node1's eth0, translated there (ebpf mode: by the node's
+  # nftables table, no pod socket being involved).
+  out=$("$MKN" trace underlay node1:30080) || fail "trace underlay node1:30080 ($mode): $out"
+  contains "$(hop "$out" node1:eth0 request)" "tcp 172.18.0.1:" "the NodePort reaches node1's eth0"
+  contains "$(hop "$out" node1:eth0 reply)" "tcp 172.18.0.2:30080 > 172.18.0.1:" "the answer from the NodePort"
+  [[ $mode == userspace ]] || contains "$out" "> 172.18.0.2:30080 DNAT to 10.244." "the NodePort's DNAT"
+  pass "$mode: pod -> ClusterIP (svc/web TCP, 10.96.0.53:53 UDP), translated where it happens; NodePort from the underlay"
   "$MKN" down svc >/dev/null
   assert_clean svc
   ;;
