@@ -6,7 +6,7 @@
 #
 # One run, in this order (docs/BENCHMARKS.md explains each row and records a run):
 #   1. data path, labs/path.toml (client on node1, server on node2, VXLAN), once per proxy mode:
-#      - throughput: iperf3 client -> server, pod IP vs ClusterIP, 3 s each, A-B-B-A, median;
+#      - throughput: iperf3 client -> server, pod IP vs ClusterIP, 3 s each, A-B-B-A twice, medians;
 #      - latency: sockperf ping-pong (UDP), pod IP vs ClusterIP, 3 s each, p50 (sockperf prints half
 #        the round trip; the table shows the round trip it adds: 2 x the difference);
 #      - connection rate: connrate (connect, 1 byte echoed, close), pod IP vs ClusterIP, 1 s each.
@@ -90,7 +90,9 @@ for mode in $MODES; do
   wait_for 10 bash -c "ip netns exec mkn-svcbench-server ss -ltn | grep -q ':5201 ' && ip netns exec mkn-svcbench-server ss -lun | grep -q ':11111 '" ||
     die "the server pod's iperf3/sockperf did not start"
   d=() s=()
-  for order in A B B A; do
+  # Eight runs, A-B-B-A twice: one 3 s iperf3 run swings by +-10% on a shared machine, and a target
+  # of 0.98x needs the medians of more than two.
+  for order in A B B A A B B A; do
     if [[ $order == A ]]; then d+=("$(iperf_gbps "$server")"); else s+=("$(iperf_gbps 10.96.0.20)"); fi
   done
   TP[$mode,direct]=$(printf '%s\n' "${d[@]}" | median)
@@ -116,9 +118,9 @@ for mode in $MODES; do
   printf '%-34s %10s /s %10s /s %8sx\n' "new TCP connections, $mode" "${CR[$mode,direct]}" "${CR[$mode,svc]}" "$(ratio "${CR[$mode,svc]}" "${CR[$mode,direct]}")"
 done
 r=$(ratio "${TP[userspace,svc]}" "${TP[userspace,direct]}")
-verdict "userspace throughput >= 0.5x pod IP" "${r}x" "$(awk -v r="$r" 'BEGIN {print (r >= 0.5)}')"
+verdict "userspace throughput >= 0.7x pod IP" "${r}x" "$(awk -v r="$r" 'BEGIN {print (r >= 0.7)}')"
 r=$(ratio "${TP[nftables,svc]}" "${TP[nftables,direct]}")
-verdict "nftables throughput >= 0.9x pod IP" "${r}x" "$(awk -v r="$r" 'BEGIN {print (r >= 0.9)}')"
+verdict "nftables throughput >= 0.95x pod IP" "${r}x" "$(awk -v r="$r" 'BEGIN {print (r >= 0.95)}')"
 r=$(ratio "${TP[ebpf,svc]}" "${TP[ebpf,direct]}")
 verdict "ebpf throughput >= 0.98x pod IP" "${r}x" "$(awk -v r="$r" 'BEGIN {print (r >= 0.98)}')"
 r=$(ratio "${CR[ebpf,svc]}" "${CR[ebpf,direct]}")
@@ -192,6 +194,8 @@ p=$(field program-nftables 10000 3)
 verdict "nftables: program 10000 services <= 2000 ms" "$p ms" "$(awk -v p="$p" 'BEGIN {print (p <= 2000)}')"
 u=$(field update-nftables 10000 6)
 verdict "nftables: one change at 10000, p99 <= 10 ms" "$u ms" "$(awk -v u="$u" 'BEGIN {print (u <= 10)}')"
+u=$(field update-ebpf 10000 6)
+verdict "ebpf: one change at 10000, p99 <= 10 ms" "$u ms" "$(awk -v u="$u" 'BEGIN {print (u <= 10)}')"
 r=$(ratio "$(field update-nftables 10000 4)" "$(field update-nftables 1000 4)")
 verdict "nftables: change p50, 10000 / 1000 svc <= 2" "${r}x" "$(awk -v r="$r" 'BEGIN {print (r <= 2)}')"
 

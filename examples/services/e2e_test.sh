@@ -715,11 +715,17 @@ check_ebpf_counters() {
 }
 
 # ebpf: kill a backend; once kill returns the maps have the new pod (written before it returns):
-# the next requests never fail and reach the recreated pod.
+# the next requests never fail and reach the recreated pod. The service's counters go on across
+# the change (only its count and slots are rewritten): every request after it adds one.
+web_ebpf_new_flows() {
+  "$MKN" get svc -c "$1" -o json | jq '.[] | select(.name == "web") | .ports[0].counters.new_flows'
+}
 check_ebpf_kill() {
-  local c=$1 victim old new i pod found=0 t0 t1
+  local c=$1 victim old new i pod found=0 t0 t1 flows0 flows1
   victim=$("$MKN" get pods -c "$c" | awk '$1 ~ /^web-/ {print $1; exit}')
   old=$(pod_ip "$c" "$victim")
+  flows0=$(web_ebpf_new_flows "$c")
+  [[ "$flows0" =~ ^[0-9]+$ && $flows0 -gt 0 ]] || fail "get svc -o json: web's new_flows is '$flows0' before the kill"
   "$MKN" kill -c "$c" "$victim" >/dev/null || fail "kill $victim failed"
   t0=$(date +%s%N)
   read -r pod _ < <(hit "$c" client http://10.96.0.10/) || fail "the first request after kill failed"
@@ -731,7 +737,10 @@ check_ebpf_kill() {
     [[ "$pod" == "$victim" ]] && found=1
   done
   ((found == 1)) || fail "the recreated $victim ($new) got none of 40 random requests"
-  pass "ebpf: kill $victim ($old -> $new): the first request after kill answered in $(((t1 - t0) / 1000000)) ms, the new pod reached"
+  flows1=$(web_ebpf_new_flows "$c")
+  ((flows1 == flows0 + 1 + i)) ||
+    fail "get svc: web's new_flows went $flows0 -> $flows1 over a kill and $((1 + i)) requests (reset by the kill?)"
+  pass "ebpf: kill $victim ($old -> $new): the first request after kill answered in $(((t1 - t0) / 1000000)) ms, the new pod reached, web's counters went on ($flows0 -> $flows1)"
 }
 
 # ebpf: nothing loaded after SIGTERM / SIGINT of a foreground up, or SIGKILL of a background one and

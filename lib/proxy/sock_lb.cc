@@ -1,7 +1,9 @@
 #include "lib/proxy/sock_lb.h"
 
 #include <algorithm>
+#include <memory>
 #include <set>
+#include <tuple>
 #include <utility>
 
 #include "lib/net/naming.h"
@@ -55,11 +57,59 @@ const SockLbService* SockLbMaps::Find(const SockLbKey& key) const {
   return nullptr;
 }
 
+namespace {
+
+// A service port as `spec` wants it: its key, affinity and endpoints (ids not chosen yet).
+struct Want {
+  SockLbService svc;
+  std::vector<NftEndpoint> eps;
+  std::vector<std::string> pods;
+};
+
+Want MakeWant(const ClusterSpec& spec, size_t si, size_t pi) {
+  const ServiceSpec& s = spec.services[si];
+  const ServicePortSpec& p = s.ports[pi];
+  Want w;
+  w.svc.key = {s.cluster_ip, p.port, p.protocol};
+  w.svc.affinity_timeout_s = s.affinity_client_ip ? static_cast<uint32_t>(s.affinity_timeout) : 0;
+  w.svc.service = static_cast<int>(si);
+  w.svc.port_index = static_cast<int>(pi);
+  w.eps = ResolveNftEndpoints(spec, s, p);
+  for (const NftEndpoint& ep : w.eps) {
+    std::string pod;
+    for (int e : s.endpoints) {
+      if (e >= 0 && static_cast<size_t>(e) < spec.pods.size() && spec.pods[e].ip == ep.ip)
+        pod = spec.pods[e].name;
+    }
+    w.pods.push_back(pod);
+  }
+  return w;
+}
+
+using OldBackends = std::map<std::tuple<uint32_t, uint32_t, int>, uint32_t>;  // {svc, ip, port}
+
+// The ids a service port's endpoints keep (0: a new one), each kept id taken at most once.
+std::vector<uint32_t> KeptIds(const Want& w, const OldBackends& old, std::set<uint32_t>& used) {
+  std::vector<uint32_t> ids;
+  for (const NftEndpoint& ep : w.eps) {
+    auto it = old.find({w.svc.id, ep.ip.value, ep.port});
+    uint32_t id = 0;
+    if (it != old.end() && !used.count(it->second)) {
+      id = it->second;
+      used.insert(id);
+    }
+    ids.push_back(id);
+  }
+  return ids;
+}
+
+}  // namespace
+
 SockLbMaps SockLbMaps::Build(const ClusterSpec& spec, const SockLbMaps* previous) {
   SockLbMaps m;
   // What the previous maps called each service port and each {service port, endpoint}.
   std::map<SockLbKey, uint32_t> old_svc;
-  std::map<std::tuple<uint32_t, uint32_t, int>, uint32_t> old_backend;  // {svc id, ip, port}
+  OldBackends old_backend;
   std::set<uint32_t> svc_used, backend_used;
   if (previous != nullptr) {
     for (const SockLbService& s : previous->services) old_svc[s.key] = s.id;
@@ -67,31 +117,10 @@ SockLbMaps SockLbMaps::Build(const ClusterSpec& spec, const SockLbMaps* previous
       old_backend[{b.service_id, b.ip.value, b.port}] = id;
   }
   // First pass: the ids kept, so that a new service never takes one a later service keeps.
-  struct Want {
-    SockLbService svc;
-    std::vector<NftEndpoint> eps;
-    std::vector<std::string> pods;
-  };
   std::vector<Want> wants;
   for (size_t si = 0; si < spec.services.size(); ++si) {
-    const ServiceSpec& s = spec.services[si];
-    for (size_t pi = 0; pi < s.ports.size(); ++pi) {
-      const ServicePortSpec& p = s.ports[pi];
-      Want w;
-      w.svc.key = {s.cluster_ip, p.port, p.protocol};
-      w.svc.affinity_timeout_s =
-          s.affinity_client_ip ? static_cast<uint32_t>(s.affinity_timeout) : 0;
-      w.svc.service = static_cast<int>(si);
-      w.svc.port_index = static_cast<int>(pi);
-      w.eps = ResolveNftEndpoints(spec, s, p);
-      for (const NftEndpoint& ep : w.eps) {
-        std::string pod;
-        for (int e : s.endpoints) {
-          if (e >= 0 && static_cast<size_t>(e) < spec.pods.size() && spec.pods[e].ip == ep.ip)
-            pod = spec.pods[e].name;
-        }
-        w.pods.push_back(pod);
-      }
+    for (size_t pi = 0; pi < spec.services[si].ports.size(); ++pi) {
+      Want w = MakeWant(spec, si, pi);
       if (auto it = old_svc.find(w.svc.key); it != old_svc.end()) {
         w.svc.id = it->second;
         svc_used.insert(it->second);
@@ -105,17 +134,7 @@ SockLbMaps SockLbMaps::Build(const ClusterSpec& spec, const SockLbMaps* previous
   }
   // Backends: those kept first (by {service id, ip, port}), then the new ones.
   std::vector<std::vector<uint32_t>> ids(wants.size());
-  for (size_t i = 0; i < wants.size(); ++i) {
-    for (const NftEndpoint& ep : wants[i].eps) {
-      auto it = old_backend.find({wants[i].svc.id, ep.ip.value, ep.port});
-      uint32_t id = 0;
-      if (it != old_backend.end() && !backend_used.count(it->second)) {
-        id = it->second;
-        backend_used.insert(id);
-      }
-      ids[i].push_back(id);
-    }
-  }
+  for (size_t i = 0; i < wants.size(); ++i) ids[i] = KeptIds(wants[i], old_backend, backend_used);
   uint32_t backend_hint = 1;
   for (size_t i = 0; i < wants.size(); ++i) {
     for (size_t k = 0; k < wants[i].eps.size(); ++k) {
@@ -128,6 +147,103 @@ SockLbMaps SockLbMaps::Build(const ClusterSpec& spec, const SockLbMaps* previous
     m.services.push_back(std::move(wants[i].svc));
   }
   return m;
+}
+
+SockLbChange SockLbMaps::Plan(const ClusterSpec& spec, const std::vector<int>& changed) const {
+  SockLbChange c;
+  // Where each of spec's service ports sits in `services` (spec order): the same ports in the same
+  // order, or this is not an endpoints-only change and takes the full way.
+  std::vector<size_t> first(spec.services.size() + 1, 0);
+  for (size_t si = 0; si < spec.services.size(); ++si)
+    first[si + 1] = first[si] + spec.services[si].ports.size();
+  bool same = first.back() == services.size();
+  std::set<int> todo;
+  for (int si : changed) {
+    if (si < 0 || static_cast<size_t>(si) >= spec.services.size()) continue;
+    todo.insert(si);
+    for (size_t pi = 0; same && pi < spec.services[si].ports.size(); ++pi) {
+      const ServiceSpec& s = spec.services[si];
+      const SockLbKey key{s.cluster_ip, s.ports[pi].port, s.ports[pi].protocol};
+      same = services[first[si] + pi].key == key;
+    }
+  }
+  if (!same) {
+    c.full = std::make_shared<SockLbMaps>(Build(spec, this));
+    c.ops = Diff(*this, *c.full);
+    return c;
+  }
+  // The changed service ports as they are (from) and as spec wants them (to), ids chosen as
+  // Build() chooses them: kept by {service id, ip, port}, new ones the lowest id no other port
+  // holds. Diff() of the two is Diff() of the whole maps, since nothing else changed.
+  SockLbMaps from, to;
+  OldBackends old;
+  std::set<uint32_t> released;  // the changed ports' ids: free unless kept again
+  for (int si : todo) {
+    for (size_t k = first[si]; k < first[si + 1]; ++k) {
+      const SockLbService& s = services[k];
+      from.services.push_back(s);
+      for (uint32_t id : s.backends) {
+        const SockLbBackend& b = backends.at(id);
+        from.backends[id] = b;
+        old[{b.service_id, b.ip.value, b.port}] = id;
+        released.insert(id);
+      }
+    }
+  }
+  std::set<uint32_t> taken;
+  std::vector<Want> wants;
+  std::vector<std::vector<uint32_t>> ids;
+  for (int si : todo) {
+    for (size_t pi = 0; pi < spec.services[si].ports.size(); ++pi) {
+      Want w = MakeWant(spec, si, pi);
+      w.svc.id = services[first[si] + pi].id;
+      ids.push_back(KeptIds(w, old, taken));
+      wants.push_back(std::move(w));
+    }
+  }
+  // The lowest free ids, walking the held ones in order once: a change costs its own ports plus
+  // one pass over the ids, not a rebuild of every service.
+  uint32_t hint = 1;
+  auto held = backends.begin();
+  auto next_free = [&]() {
+    for (;; ++hint) {
+      while (held != backends.end() && held->first < hint) ++held;
+      const bool by_other = held != backends.end() && held->first == hint && !released.count(hint);
+      if (!by_other && !taken.count(hint)) {
+        taken.insert(hint);
+        return hint;
+      }
+    }
+  };
+  for (size_t i = 0; i < wants.size(); ++i) {
+    for (size_t k = 0; k < wants[i].eps.size(); ++k) {
+      if (ids[i][k] == 0) ids[i][k] = next_free();
+      const NftEndpoint& ep = wants[i].eps[k];
+      to.backends[ids[i][k]] = {ep.ip, ep.port, wants[i].svc.key.protocol, wants[i].svc.id,
+                                wants[i].pods[k]};
+    }
+    wants[i].svc.backends = ids[i];
+    to.services.push_back(std::move(wants[i].svc));
+  }
+  c.ops = Diff(from, to);
+  for (const auto& [id, b] : from.backends) c.removed.push_back(id);
+  c.added = std::move(to.backends);
+  for (int si : todo) {
+    for (size_t k = first[si]; k < first[si + 1]; ++k) c.positions.push_back(k);
+  }
+  c.services = std::move(to.services);
+  return c;
+}
+
+void SockLbMaps::Commit(SockLbChange c) {
+  if (c.full) {
+    *this = std::move(*c.full);
+    return;
+  }
+  for (uint32_t id : c.removed) backends.erase(id);
+  for (auto& [id, b] : c.added) backends[id] = std::move(b);
+  for (size_t i = 0; i < c.positions.size(); ++i)
+    services[c.positions[i]] = std::move(c.services[i]);
 }
 
 std::vector<SockLbOp> Diff(const SockLbMaps& from, const SockLbMaps& to) {
@@ -172,6 +288,7 @@ std::vector<SockLbOp> Diff(const SockLbMaps& from, const SockLbMaps& to) {
       op.id = s.id;
       op.count = static_cast<uint32_t>(s.backends.size());
       op.affinity_s = s.affinity_timeout_s;
+      op.fresh = old == nullptr || old->id != s.id;
       ops.push_back(op);
     }
     if (old != nullptr) {

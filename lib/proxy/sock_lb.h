@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -67,6 +68,10 @@ struct SockLbOp {
   int port = 0;             // kPutBackend
   uint32_t count = 0;       // kPutService
   uint32_t affinity_s = 0;  // kPutService
+  // kPutService of a service port the maps did not have under this id (new, or back): its
+  // counters start from zero. A kill or scale rewrites the count of a port that stays: its
+  // counters (`get svc`) go on.
+  bool fresh = false;
   bool operator==(const SockLbOp&) const = default;
 };
 
@@ -74,6 +79,18 @@ struct SockLbOp {
 // 10.96.0.10:80/TCP id 1 count 3 affinity 0", "delete slot ...", "delete backend 3": what the
 // tables in the test and `MKN_TRACE` show.
 std::string ToString(const SockLbOp& op);
+
+struct SockLbMaps;
+
+// A planned change of the maps (SockLbMaps::Plan): the writes, and what Commit() puts in place.
+struct SockLbChange {
+  std::vector<SockLbOp> ops;
+  std::vector<size_t> positions;            // in SockLbMaps::services, the changed ports
+  std::vector<SockLbService> services;      // their new entries, in that order
+  std::map<uint32_t, SockLbBackend> added;  // backends of the changed ports, as they will be
+  std::vector<uint32_t> removed;            // their backend ids before (some return in `added`)
+  std::shared_ptr<SockLbMaps> full;         // set: the full way, the whole next maps
+};
 
 struct SockLbMaps {
   std::vector<SockLbService> services;         // in spec order
@@ -83,6 +100,14 @@ struct SockLbMaps {
   // node's nftables table, docs/services-ebpf.md). With `previous`, ids that still name the same
   // thing are kept and new ones take the lowest free id.
   static SockLbMaps Build(const config::ClusterSpec& spec, const SockLbMaps* previous = nullptr);
+  // A kill or scale: only the endpoints of the services `changed` (indices into spec.services) can
+  // differ from these maps. The writes Diff(*this, Build(spec, this)) would return, at the cost of
+  // those services plus one walk of the backend ids instead of a rebuild of every service; Commit()
+  // then makes these maps what Build(spec, this) makes (once the writes were carried out, as the
+  // nftables mode's Plan/Commit). When the service ports themselves differ (added, removed,
+  // reordered) the change is the full one. Same input, same ops as the full way.
+  SockLbChange Plan(const config::ClusterSpec& spec, const std::vector<int>& changed) const;
+  void Commit(SockLbChange change);
   const SockLbService* Find(const SockLbKey& key) const;
 };
 

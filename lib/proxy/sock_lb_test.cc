@@ -117,6 +117,9 @@ TEST(SockLb, FullLoadWritesBackendsThenSlotsThenCounts) {
   // No endpoints: the service is there with count 0, so the program refuses the connect.
   want.push_back("put service 10.96.0.99:80/TCP id 4 count 0 affinity 0");
   EXPECT_THAT(Text(Diff({}, m)), ElementsAreArray(want));
+  for (const SockLbOp& op : Diff({}, m)) {
+    EXPECT_EQ(op.fresh, op.kind == SockLbOp::kPutService) << ToString(op);
+  }
 }
 
 TEST(SockLb, SameSpecSameMapsNoOps) {
@@ -162,7 +165,10 @@ TEST(SockLb, DeltasKeepIds) {
   for (const Case& c : cases) {
     const config::ClusterSpec next = config::WithoutEndpoints(spec, c.killed);
     const SockLbMaps after = SockLbMaps::Build(next, &before);
-    EXPECT_THAT(Text(Diff(before, after)), ElementsAreArray(c.ops)) << c.name;
+    const std::vector<SockLbOp> ops = Diff(before, after);
+    EXPECT_THAT(Text(ops), ElementsAreArray(c.ops)) << c.name;
+    // The ports stay: their counters go on (the loader zeroes only a fresh port's).
+    for (const SockLbOp& op : ops) EXPECT_FALSE(op.fresh) << c.name << ": " << ToString(op);
     // And back: the pod returns with the lowest free id, which is the one it had.
     const SockLbMaps again = SockLbMaps::Build(spec, &after);
     EXPECT_EQ(again.backends, before.backends) << c.name;
@@ -181,6 +187,66 @@ TEST(SockLb, ServiceIdsSurviveAnotherServiceGoing) {
               ElementsAre("delete service 10.96.0.10:80/TCP", "delete slot 10.96.0.10:80/TCP #1",
                           "delete slot 10.96.0.10:80/TCP #2", "delete slot 10.96.0.10:80/TCP #3",
                           "delete backend 1", "delete backend 2", "delete backend 3"));
+}
+
+// Plan() + Commit() (a kill or scale names the services whose endpoints changed) is the full way,
+// Build() then Diff(), in the same ops and the same maps, for kills, returns, scale-ups past every
+// held id, and changes of several services at once.
+TEST(SockLb, PlanOfChangedServicesIsTheFullWay) {
+  const config::ClusterSpec spec = Lab();
+  struct Case {
+    std::string name;
+    std::vector<std::string> killed;  // from spec
+    bool grow = false;                // and web-np gets one more endpoint (a dns pod, :8080)
+  };
+  std::vector<std::string> pods;
+  for (const config::PodSpec& p : spec.pods) pods.push_back(p.name);
+  const std::vector<Case> cases = {
+      {"nothing", {}},
+      {"one web pod", {pods[spec.services[0].endpoints[1]]}},
+      {"every web pod",
+       {pods[spec.services[0].endpoints[0]], pods[spec.services[0].endpoints[1]],
+        pods[spec.services[0].endpoints[2]]}},
+      {"a web and a dns pod",
+       {pods[spec.services[0].endpoints[0]], pods[spec.services[2].endpoints[0]]}},
+      {"web-np grows", {}, true},
+      {"web loses one, web-np grows", {pods[spec.services[0].endpoints[0]]}, true},
+  };
+  for (const Case& c : cases) {
+    config::ClusterSpec next = config::WithoutEndpoints(spec, c.killed);
+    if (c.grow) next.services[1].endpoints.push_back(spec.services[2].endpoints[0]);
+    std::vector<int> changed;
+    for (size_t i = 0; i < spec.services.size(); ++i) {
+      if (next.services[i].endpoints != spec.services[i].endpoints)
+        changed.push_back(static_cast<int>(i));
+    }
+    // Twice: away from the full load, and back again (ids freed and taken again).
+    SockLbMaps full = SockLbMaps::Build(spec);
+    SockLbMaps quick = full;
+    for (const config::ClusterSpec* to : std::vector<const config::ClusterSpec*>{&next, &spec}) {
+      const SockLbMaps after = SockLbMaps::Build(*to, &full);
+      const std::vector<SockLbOp> want = Diff(full, after);
+      full = after;
+      SockLbChange change = quick.Plan(*to, changed);
+      EXPECT_THAT(Text(change.ops), ElementsAreArray(Text(want))) << c.name;
+      quick.Commit(std::move(change));
+      EXPECT_EQ(quick.services, full.services) << c.name;
+      EXPECT_EQ(quick.backends, full.backends) << c.name;
+    }
+  }
+}
+
+TEST(SockLb, PlanTakesTheFullWayWhenServicePortsChange) {
+  config::ClusterSpec spec = Lab();
+  SockLbMaps m = SockLbMaps::Build(spec);
+  spec.services.erase(spec.services.begin());  // "web" goes: not an endpoints-only change
+  const SockLbMaps want = SockLbMaps::Build(spec, &m);
+  SockLbChange change = m.Plan(spec, {0});
+  ASSERT_TRUE(change.full);
+  EXPECT_THAT(Text(change.ops), ElementsAreArray(Text(Diff(SockLbMaps::Build(Lab()), want))));
+  m.Commit(std::move(change));
+  EXPECT_EQ(m.services, want.services);
+  EXPECT_EQ(m.backends, want.backends);
 }
 
 TEST(SockLb, Cgroup2MountFromMountinfo) {

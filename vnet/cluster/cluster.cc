@@ -698,7 +698,7 @@ absl::Status RunningCluster::RefreshServices(const std::vector<int>* changed) {
   }
   // Only what changed, one transaction per node: no packet sees half a change.
   if (config::HasNftTables(spec.proxy_mode)) MKN_RETURN_IF_ERROR(SyncNftTables(changed));
-  if (spec.proxy_mode == config::ProxyMode::kEbpf) MKN_RETURN_IF_ERROR(SyncSockLb());
+  if (spec.proxy_mode == config::ProxyMode::kEbpf) MKN_RETURN_IF_ERROR(SyncSockLb(changed));
   return absl::OkStatus();
 }
 

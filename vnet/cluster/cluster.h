@@ -125,7 +125,7 @@ class RunningCluster {
   // starts in that cgroup); bring the maps and the allowed pod
   // namespaces in step with the spec; detach and remove the cgroup (down).
   absl::Status StartSockLb();
-  absl::Status SyncSockLb();
+  absl::Status SyncSockLb(const std::vector<int>* changed = nullptr);
   absl::Status StopSockLb();
   // nftables mode (cluster_nft.cc). At up: remember the table the plan wrote in each node, and
   // open logs/nftables.log.

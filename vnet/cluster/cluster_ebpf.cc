@@ -44,7 +44,7 @@ absl::Status RunningCluster::StartSockLb() {
   return SyncSockLb();
 }
 
-absl::Status RunningCluster::SyncSockLb() {
+absl::Status RunningCluster::SyncSockLb(const std::vector<int>* changed) {
   Impl& impl = *impl_;
   if (!impl.sock_lb) return absl::OkStatus();
   const config::ClusterSpec& spec = impl.spec;
@@ -63,6 +63,14 @@ absl::Status RunningCluster::SyncSockLb() {
     MKN_RETURN_IF_ERROR(impl.sock_lb->Allow(ns->second.get()));
   }
   impl.sock_lb_pods = std::move(now);
+  // A kill or scale names its services: their writes only (SockLbMaps::Plan), as the nftables
+  // mode applies only their delta.
+  if (changed != nullptr) {
+    proxy::SockLbChange c = impl.sock_lb_maps.Plan(spec, *changed);
+    MKN_RETURN_IF_ERROR(impl.sock_lb->Apply(c.ops));
+    impl.sock_lb_maps.Commit(std::move(c));
+    return absl::OkStatus();
+  }
   proxy::SockLbMaps next = proxy::SockLbMaps::Build(spec, &impl.sock_lb_maps);
   MKN_RETURN_IF_ERROR(impl.sock_lb->Apply(proxy::Diff(impl.sock_lb_maps, next)));
   impl.sock_lb_maps = std::move(next);

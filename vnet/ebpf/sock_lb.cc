@@ -165,8 +165,9 @@ absl::Status SockLb::Apply(const std::vector<proxy::SockLbOp>& ops) {
         v.svc_id = op.id;
         v.affinity_timeout = op.affinity_s;
         rc = bpf_map__update_elem(services, &key, sizeof(key), &v, sizeof(v), BPF_ANY);
-        if (rc == 0) {
-          // A service port that is new (or comes back) starts from zero.
+        if (rc == 0 && op.fresh) {
+          // A service port that is new (or comes back) starts from zero; one whose endpoints
+          // changed keeps counting.
           const mkn_svc_stats zero{};
           (void)bpf_map__update_elem(skel_->maps.mkn_svc_stats, &op.id, sizeof(op.id), &zero,
                                      sizeof(zero), BPF_EXIST);
