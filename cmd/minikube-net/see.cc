@@ -7,6 +7,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/time/time.h"
+#include "cmd/minikube-net/common.h"
 #include "lib/control/usage.h"
 #include "lib/graph/graph.h"
 #include "lib/strings/str_cat.h"
@@ -17,29 +18,6 @@
 #include "vnet/graph/graph.h"
 
 namespace mkn {
-namespace {
-
-// The words and numbers these flags take are refused as every other flag's are (lib/control/usage:
-// the nearest choice, a plain range), not with CLI11's own texts.
-CLI::Validator Choice(std::vector<std::string> choices) {
-  return CLI::Validator(
-      [choices](std::string& word) {
-        return std::find(choices.begin(), choices.end(), word) != choices.end()
-                   ? std::string()
-                   : control::NotOneOf(word, choices);
-      },
-      "");
-}
-CLI::Validator Within(int64_t lo, int64_t hi) {
-  return CLI::Validator(
-      [lo, hi](std::string& text) {
-        absl::StatusOr<int64_t> v = control::ParseIntIn(text, lo, hi);
-        return v.ok() ? std::string() : std::string(v.status().message());
-      },
-      StrCat(lo, "..", hi));
-}
-
-}  // namespace
 
 CLI::App* AddCaptureCommand(CLI::App& app, CaptureFlags& f) {
   CLI::App* cmd = app.add_subcommand(
@@ -61,10 +39,10 @@ CLI::App* AddCaptureCommand(CLI::App& app, CaptureFlags& f) {
   cmd->add_option("--duration", f.duration,
                   "Stop after this long: seconds (10, 0.5) or a duration (1m30s)");
   cmd->add_option("--count", f.count, "Stop after this many packets (all interfaces together)")
-      ->check(Within(1, int64_t{1} << 40));
+      ->check(IntIn(1, int64_t{1} << 40));
   cmd->add_option("-s,--snaplen", f.snaplen,
                   "Bytes kept of each packet (default 262144, tcpdump's: whole packets)")
-      ->check(Within(64, 262144));
+      ->check(IntIn(64, 262144));
   cmd->add_flag("-p,--no-promiscuous", f.no_promiscuous,
                 "Do not put the interfaces in promiscuous mode (tcpdump's -p): a bridge (br0, "
                 "cbr0) then shows only what is for or from itself, not the frames it forwards");
@@ -159,7 +137,7 @@ CLI::App* AddGraphCommand(CLI::App& app, GraphFlags& f) {
                   "pods and endpoints); default: the only cluster up");
   cmd->add_option("-o,--output", f.output,
                   "dot (Graphviz), mermaid (for Markdown) or svg (rendered by Graphviz's dot)")
-      ->check(Choice({"dot", "mermaid", "svg"}));
+      ->check(OneOf({"dot", "mermaid", "svg"}));
   cmd->footer(
       "Link ends are labelled with the interface and address on each side; a node is a box with "
       "its routes,\n"
