@@ -234,6 +234,9 @@ errors)
   # Ingress's default backend, a request no rule matches gets 404. The lab's [[expect]] rows go: they
   # probe the https listener this variant has no certificate for.
   sed -e 's/^auto_tls = true$/auto_tls = false/' -e '/^default_backend = /d' -e '/^\[\[expect\]\]$/,$d' examples/ingress/lab.toml >"$TMP/slow.toml"
+  # (They are the file's last tables; the cut would take any table after them too: say so if one moves there.)
+  awk '/^\[\[expect\]\]$/ {e = 1; next} e && /^\[/ {bad = 1} END {exit bad}' examples/ingress/lab.toml ||
+    fail "examples/ingress/lab.toml has a table after its [[expect]] rows: this case's cut would drop it"
   printf '\n[[listener]]\nname = "http"\nupstream_timeout = 1\n' >>"$TMP/slow.toml"
   up "$TMP/slow.toml"
   t0=$SECONDS
