@@ -4,31 +4,10 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_format.h"
+#include "lib/strings/columns.h"
 #include "lib/strings/str_cat.h"
 
 namespace mkn::bgp {
-namespace {
-
-// Rows as given, columns padded to the widest cell, two spaces apart (the last not padded), as
-// lib/control/format's tables.
-std::string Columns(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> w;
-  for (const auto& r : rows) {
-    if (w.size() < r.size()) w.resize(r.size(), 0);
-    for (size_t i = 0; i < r.size(); ++i) w[i] = std::max(w[i], r[i].size());
-  }
-  std::string out;
-  for (const auto& r : rows) {
-    for (size_t i = 0; i < r.size(); ++i) {
-      out += r[i];
-      if (i + 1 < r.size()) out += std::string(w[i] - r[i].size() + 2, ' ');
-    }
-    out += "\n";
-  }
-  return out;
-}
-
-}  // namespace
 
 std::string Uptime(int64_t s) {
   if (s < 0) return "-";

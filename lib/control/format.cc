@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "lib/cni/invoke.h"
+#include "lib/strings/columns.h"
 #include "lib/strings/str_cat.h"
 
 namespace mkn::control {
@@ -99,22 +100,7 @@ std::string ProxyErrorNote(const ServicesAnswer& a) {
 
 }  // namespace
 
-std::string Table(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> w;
-  for (const auto& r : rows) {
-    if (w.size() < r.size()) w.resize(r.size(), 0);
-    for (size_t i = 0; i < r.size(); ++i) w[i] = std::max(w[i], r[i].size());
-  }
-  std::string out;
-  for (const auto& r : rows) {
-    for (size_t i = 0; i < r.size(); ++i) {
-      out += r[i];
-      if (i + 1 < r.size()) out += std::string(w[i] - r[i].size() + 2, ' ');
-    }
-    out += "\n";
-  }
-  return out;
-}
+std::string Table(const std::vector<std::vector<std::string>>& rows) { return Columns(rows); }
 
 std::string PodsTable(const std::vector<PodRow>& pods) {
   std::vector<std::vector<std::string>> rows = {{"POD", "NODE", "IP", "CONTAINERS", "ENTER WITH"}};

@@ -16,7 +16,8 @@
 
 namespace mkn::control {
 
-// Rows as given, columns padded to the widest cell (the last column is not padded).
+// Rows as given, columns padded to the widest cell (the last column is not padded):
+// lib/strings/columns, named here for the tables of this file.
 std::string Table(const std::vector<std::vector<std::string>>& rows);
 
 // "1 node", "2 nodes", "0 pods": a count and its noun, plural unless the count is 1 (every noun
