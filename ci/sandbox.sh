@@ -187,8 +187,13 @@ if [[ -n "$cgroup2" ]]; then
         if [[ -n "$ino" ]]; then sleep 0.5; else sleep 0.02; fi
       done
       [[ -n "$ino" ]] || exit 0
+      # The sandbox's processes die with it, but a cgroup empties only once each of them has
+      # exited (slower on a loaded machine): retry for up to 5 s.
       for d in "$cgroup2"/mkn-*-"$(printf %x "$ino")"; do
-        [[ -d "$d" ]] && rmdir "$d" 2>/dev/null || true
+        for _ in $(seq 50); do
+          [[ -d "$d" ]] && ! rmdir "$d" 2>/dev/null || break
+          sleep 0.1
+        done
       done
     ) & )
 fi

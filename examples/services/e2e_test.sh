@@ -743,39 +743,65 @@ check_ebpf_kill() {
   pass "ebpf: kill $victim ($old -> $new): the first request after kill answered in $(((t1 - t0) / 1000000)) ms, the new pod reached, web's counters went on ($flows0 -> $flows1)"
 }
 
+# ebpf: scale web up and down; once scale returns the maps say so (written before it returns): the
+# new pod is reached, and after scaling back no connect() goes to the pod that is gone.
+check_ebpf_scale() {
+  local c=$1 i pod found=0 gone=""
+  "$MKN" scale -c "$c" web 4 >/dev/null || fail "scale web 4"
+  for ((i = 0; i < 60 && found == 0; i++)); do
+    read -r pod _ < <(hit "$c" client http://10.96.0.10/) || fail "request $i after scale web 4 failed"
+    [[ "$pod" == web-3 ]] && found=1
+  done
+  ((found == 1)) || fail "scale web 4: the new web-3 got none of 60 random requests"
+  "$MKN" scale -c "$c" web 3 >/dev/null || fail "scale web 3"
+  for ((i = 0; i < 30; i++)); do
+    read -r pod _ < <(hit "$c" client http://10.96.0.10/) || fail "request $i after scale web 3 failed"
+    [[ "$pod" == web-3 ]] && gone=$i
+  done
+  [[ -z "$gone" ]] || fail "scale web 3: request $gone still reached web-3"
+  pass "ebpf: scale web 4 reached web-3 at once; after scale web 3, 30 requests, none to web-3"
+}
+
 # ebpf: nothing loaded after SIGTERM / SIGINT of a foreground up, or SIGKILL of a background one and
 # down: no program of ours anywhere, no cgroup of the lab.
 check_ebpf_lifecycle() {
-  local c=$1 lab=$2 mount sig pid rc cg
-  mount=$(awk '$9 == "cgroup2" {print $5; exit}' /proc/self/mountinfo)
+  local c=$1 lab=$2 sig pid rc cg ids
+  # This run's own cgroup and programs only: other sandboxes on the machine (a parallel test, a
+  # colleague's lab) may run a cluster of the same name, and BPF programs are the machine's.
+  cgroup_and_ids() {  # while up: the state's cgroup, the ids of the programs attached to it
+    cg=$(jq -r .cgroup "/run/minikube-net/$c/state.json")
+    ids=$(bpftool cgroup show "$cg" | awk '$1 ~ /^[0-9]+$/ {print $1}')
+    contains "$(bpftool cgroup show "$cg")" mkn_connect4 "the programs attached to $cg while up runs"
+  }
   # (Whole outputs, then grep: grep -q closing the pipe early would fail bpftool with SIGPIPE.)
   nothing_loaded() {
-    local cgs progs tree
-    cgs=$(ls "$mount") progs=$(bpftool prog show) tree=$(bpftool cgroup tree)
-    ! grep -q "^mkn-$c-" <<<"$cgs" && ! grep -q 'name mkn_' <<<"$progs" && ! grep -q mkn_ <<<"$tree"
+    local id
+    [[ ! -d "$cg" ]] || return 1
+    for id in $ids; do ! bpftool prog show id "$id" >/dev/null 2>&1 || return 1; done
   }
   for sig in TERM INT; do
     # A background job of a script starts with SIGINT ignored; setsid gives up a fresh disposition.
     setsid "$MKN" up "$lab" >"$TMP/up.log" 2>&1 &
     pid=$!
     wait_for 30 grep -q "ready in" "$TMP/up.log" || fail "up did not become ready: $(cat "$TMP/up.log")"
-    contains "$(bpftool cgroup tree)" mkn_connect4 "the programs attached while up runs"
+    cgroup_and_ids
     kill -"$sig" "$pid"
     rc=0; wait "$pid" || rc=$?
     [[ $rc == 0 ]] || fail "up exited $rc after SIG$sig: $(cat "$TMP/up.log")"
-    wait_for 5 nothing_loaded || fail "after SIG$sig: left $(ls "$mount" | grep "^mkn-$c-") $(bpftool cgroup tree | grep mkn_)"
+    wait_for 5 nothing_loaded || fail "after SIG$sig: left the cgroup $cg or one of the programs $ids: $(ls -d "$cg" 2>&1) $(bpftool prog show 2>&1 | grep -A1 mkn_)"
     assert_clean "$c"
   done
   "$MKN" up -d "$lab" >/dev/null || fail "up -d failed"
   pid=$(jq -r .pid "/run/minikube-net/$c/state.json")
-  cg=$(jq -r .cgroup "/run/minikube-net/$c/state.json")
+  cgroup_and_ids
   kill -KILL "$pid"
   wait_for 10 gone "$pid" || fail "the owner did not die"
   # The links died with their process (no pins): nothing attached; the directory is the state's.
-  wait_for 5 bash -c "! grep -q 'name mkn_' <<<\"\$(bpftool prog show)\"" || fail "programs left after SIGKILL: $(bpftool prog show)"
+  wait_for 5 bash -c "for id in $(echo $ids); do ! bpftool prog show id \$id >/dev/null 2>&1 || exit 1; done" ||
+    fail "programs left after SIGKILL: $ids"
   [[ -d "$cg" ]] || fail "the cgroup $cg went without down"
   "$MKN" down "$c" >/dev/null || fail "down after SIGKILL failed"
-  nothing_loaded || fail "after SIGKILL + down: $(ls "$mount" | grep "^mkn-$c-")"
+  nothing_loaded || fail "after SIGKILL + down: $(ls -d "$cg" 2>&1)"
   assert_clean "$c"
   pass "ebpf: nothing loaded after SIGTERM, SIGINT, and SIGKILL + down (programs, cgroup)"
 }
@@ -868,6 +894,7 @@ ebpf)
   check_ebpf_no_endpoints $c
   check_ebpf_counters $c
   check_ebpf_kill $c
+  check_ebpf_scale $c
   check_kill_under_load $c ebpf
   out=$("$MKN" down $c)
   contains "$out" "cluster $c down" "down reports"
