@@ -207,4 +207,25 @@ absl::StatusOr<std::vector<RouteInfo>> NlSocket::ListRoutes() {
   return out;
 }
 
+absl::StatusOr<std::vector<NeighInfo>> NlSocket::ListNeighbors(uint8_t family) {
+  const std::string what = family == AF_BRIDGE ? "list fdb entries" : "list neighbours";
+  MKN_ASSIGN_OR_RETURN(std::vector<NlBytes> msgs,
+                       RetryInterruptedDump(
+                           [&]() -> absl::StatusOr<DumpResult> {
+                             MKN_ASSIGN_OR_RETURN(NlReplies r,
+                                                  Exchange(BuildDumpNeighbors(family), true, what));
+                             if (r.error() != 0) return NetlinkError(r.error(), what, r.extack());
+                             return DumpResult{r.TakeMessages(), r.interrupted()};
+                           },
+                           what));
+  std::vector<NeighInfo> out;
+  for (const NlBytes& bytes : msgs) {
+    MKN_ASSIGN_OR_RETURN(NlMessage m, ViewMessage(bytes));
+    if (m.type != RTM_NEWNEIGH) continue;
+    MKN_ASSIGN_OR_RETURN(NeighInfo n, ParseNeigh(m));
+    out.push_back(n);
+  }
+  return out;
+}
+
 }  // namespace mkn::vnet

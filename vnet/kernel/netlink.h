@@ -18,7 +18,7 @@
 //                     interrupted kDumpTries times in a row
 //   Internal          anything else, and a malformed answer
 // Requests that change something need CAP_NET_ADMIN in the socket's netns; reading (GetLink,
-// ListLinks, ListRoutes) needs nothing.
+// ListLinks, ListRoutes, ListNeighbors) needs nothing.
 #pragma once
 
 #include <cstdint>
@@ -91,6 +91,9 @@ class NlSocket {
   // The route `dst` matches in this netns (`ip route get DST fibmatch`). NotFound "no route to
   // DST" when none does (ENETUNREACH); the codes of errors.h otherwise.
   absl::StatusOr<RouteInfo> GetRoute(net::Ipv4 dst);
+  // Every neighbour entry of `family` in the netns: AF_INET the ARP table (`ip neigh`), AF_BRIDGE
+  // every bridge's and VXLAN device's FDB (`bridge fdb`). A dump, retried as ListLinks's.
+  absl::StatusOr<std::vector<NeighInfo>> ListNeighbors(uint8_t family);
 
  private:
   explicit NlSocket(Fd fd, uint32_t portid) : fd_(std::move(fd)), portid_(portid) {}

@@ -336,6 +336,14 @@ NlBytes BuildGetRoute(net::Ipv4 dst) {
   return std::move(w).Finish();
 }
 
+NlBytes BuildDumpNeighbors(uint8_t family) {
+  Writer w(RTM_GETNEIGH, NLM_F_DUMP);
+  ndmsg nd{};
+  nd.ndm_family = family;
+  w.Put(nd);
+  return std::move(w).Finish();
+}
+
 void SetSequence(NlBytes& msg, uint32_t seq) {
   if (msg.size() >= sizeof(nlmsghdr))
     std::memcpy(msg.data() + offsetof(nlmsghdr, nlmsg_seq), &seq, sizeof(seq));
@@ -545,6 +553,49 @@ absl::StatusOr<RouteInfo> ParseRoute(const NlMessage& m) {
     }
   }
   return r;
+}
+
+absl::StatusOr<NeighInfo> ParseNeigh(const NlMessage& m) {
+  if (m.type != RTM_NEWNEIGH)
+    return absl::InvalidArgumentError(StrCat("netlink message type ", m.type, " is no neighbour"));
+  if (m.payload.size() < sizeof(ndmsg)) return Malformed("RTM_NEWNEIGH cut short");
+  ndmsg nd;
+  std::memcpy(&nd, m.payload.data(), sizeof(nd));
+  NeighInfo n;
+  n.family = nd.ndm_family;
+  n.ifindex = nd.ndm_ifindex;
+  n.state = nd.ndm_state;
+  n.flags = nd.ndm_flags;
+  absl::StatusOr<std::vector<Attrs::Attr>> attrs =
+      Attrs::Parse(m.payload.subspan(std::min(m.payload.size(), Align(sizeof(ndmsg)))));
+  if (!attrs.ok()) return attrs.status();
+  for (const Attrs::Attr& a : *attrs) {
+    switch (a.type) {
+      case NDA_DST:
+        if (a.payload.size() == 4) {
+          uint32_t v;
+          std::memcpy(&v, a.payload.data(), 4);
+          n.ip = net::Ipv4{ntohl(v)};
+        }
+        break;
+      case NDA_LLADDR:
+        if (a.payload.size() == 6) {
+          net::Mac mac;
+          std::memcpy(mac.bytes.data(), a.payload.data(), 6);
+          n.mac = mac;
+        }
+        break;
+      case NDA_MASTER: {
+        absl::StatusOr<uint32_t> v = AttrU32(a);
+        if (!v.ok()) return v.status();
+        n.master = static_cast<int>(*v);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  return n;
 }
 
 absl::Status NlReplies::Feed(std::span<const uint8_t> datagram) {

@@ -57,6 +57,19 @@ struct RouteInfo {
   std::string type;
 };
 
+// One entry of a neighbour dump (RTM_NEWNEIGH): an ARP entry (`ip neigh`, family AF_INET) or a
+// bridge's or VXLAN device's forwarding entry (`bridge fdb`, AF_BRIDGE), what `trace` reads as
+// the reason a frame went where it went.
+struct NeighInfo {
+  int family = 0;      // AF_INET, or AF_BRIDGE (7)
+  int ifindex = 0;     // the device; for a bridge's FDB entry, the port
+  uint16_t state = 0;  // NUD_* (NUD_PERMANENT 0x80, NUD_REACHABLE 0x02, NUD_STALE 0x04, ...)
+  uint8_t flags = 0;   // NTF_* (NTF_SELF 0x02, NTF_MASTER 0x04, ...)
+  std::optional<net::Ipv4> ip;  // NDA_DST: the neighbour; in a VXLAN FDB entry, the remote VTEP
+  std::optional<net::Mac> mac;  // NDA_LLADDR
+  int master = 0;               // NDA_MASTER: the bridge an FDB entry is in
+};
+
 struct VethSpec {
   std::string name;
   int mtu = 0;
@@ -140,6 +153,10 @@ NlBytes BuildDumpRoutes();
 // answers with the route that matched (its prefix, gateway, device, table), not a /32 clone.
 NlBytes BuildGetRoute(net::Ipv4 dst);
 
+// RTM_GETNEIGH with NLM_F_DUMP of `family`: AF_INET is `ip neigh show`, AF_BRIDGE `bridge fdb
+// show` (every bridge's and VXLAN device's forwarding entries), then NLMSG_DONE.
+NlBytes BuildDumpNeighbors(uint8_t family);
+
 // Writes `seq` into a built message's nlmsghdr (NlSocket numbers its requests).
 void SetSequence(NlBytes& msg, uint32_t seq);
 
@@ -174,6 +191,10 @@ absl::StatusOr<LinkInfo> ParseLink(const NlMessage& m);
 // An RTM_NEWROUTE of family AF_INET as RouteInfo (its table from RTA_TABLE when the kernel sends
 // it, else rtm_table). InvalidArgument if `m` is another type or family; Internal if malformed.
 absl::StatusOr<RouteInfo> ParseRoute(const NlMessage& m);
+
+// An RTM_NEWNEIGH as NeighInfo (an NDA_DST that is not 4 bytes, an IPv6 neighbour's, is left
+// out). InvalidArgument if `m` is another type; Internal if malformed.
+absl::StatusOr<NeighInfo> ParseNeigh(const NlMessage& m);
 
 // The answers to one request, fed datagram by datagram as NlSocket receives them. It keeps the
 // messages of this request (its seq, and our portid or the kernel's 0) and skips the rest, and

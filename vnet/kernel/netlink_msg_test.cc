@@ -14,6 +14,7 @@
 
 #include <gtest/gtest.h>
 #include <linux/netlink.h>
+#include <sys/socket.h>
 
 #include <bit>
 #include <cerrno>
@@ -286,6 +287,16 @@ TEST(NetlinkBuild, GetRouteAsksForTheMatchingRoute) {
                "0800 0100 0af40103");                  // RTA_DST 10.244.1.3
 }
 
+// trace's "why" at a bridge and a VXLAN device: `bridge fdb show`, `ip neigh show`.
+TEST(NetlinkBuild, DumpNeighborsOfAFamily) {
+  EXPECT_BYTES(BuildDumpNeighbors(AF_BRIDGE),
+               "1c000000 1e00 0103 00000000 00000000"  // 28 bytes, RTM_GETNEIGH, REQUEST | DUMP
+               "07 00 0000 00000000 0000 00 00");      // AF_BRIDGE, everything else 0
+  EXPECT_BYTES(BuildDumpNeighbors(AF_INET),
+               "1c000000 1e00 0103 00000000 00000000"
+               "02 00 0000 00000000 0000 00 00");
+}
+
 TEST(NetlinkBuild, SetSequenceStampsTheHeader) {
   NlBytes m = BuildDelLink(9);
   SetSequence(m, 0x01020304);
@@ -379,6 +390,52 @@ TEST(NetlinkParse, Route) {
     std::memcpy(cut.data(), &len, 4);
     absl::StatusOr<NlMessage> cm = ViewMessage(cut);
     if (cm.ok()) (void)ParseRoute(*cm);  // an error or a shorter route, never a crash
+  }
+}
+
+// A VXLAN device's FDB entry (`bridge fdb`: MAC dst 172.18.0.3 self permanent), a bridge port's
+// learnt entry (master 3), and an ARP entry; every truncation is an error or a shorter entry.
+TEST(NetlinkParse, NeighborsAndFdbEntries) {
+  NlBytes vxlan =
+      Hex("30000000 1c00 0200 00000000 00000000"  // 48 bytes, RTM_NEWNEIGH, MULTI
+          "07 00 0000 05000000 8000 02 00"        // AF_BRIDGE, ifindex 5, PERMANENT, NTF_SELF
+          "0a00 0200 0e580af4 0100 0000"          // NDA_LLADDR 0e:58:0a:f4:01:00
+          "0800 0100 ac120003");                  // NDA_DST 172.18.0.3
+  absl::StatusOr<NeighInfo> n = ParseNeigh(*ViewMessage(vxlan));
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(n->family, AF_BRIDGE);
+  EXPECT_EQ(n->ifindex, 5);
+  EXPECT_EQ(n->state, 0x80);
+  EXPECT_EQ(n->flags, 0x02);
+  ASSERT_TRUE(n->mac && n->ip);
+  EXPECT_EQ(n->mac->ToString(), "0e:58:0a:f4:01:00");
+  EXPECT_EQ(n->ip->ToString(), "172.18.0.3");
+  NlBytes port =
+      Hex("30000000 1c00 0200 00000000 00000000"
+          "07 00 0000 07000000 0200 04 00"  // port 7, REACHABLE, NTF_MASTER
+          "0a00 0200 0a580af4 0003 0000"    // NDA_LLADDR 0a:58:0a:f4:00:03
+          "0800 0900 03000000");            // NDA_MASTER 3
+  n = ParseNeigh(*ViewMessage(port));
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(n->master, 3);
+  EXPECT_FALSE(n->ip);
+  NlBytes arp =
+      Hex("30000000 1c00 0200 00000000 00000000"
+          "02 00 0000 04000000 0200 00 01"
+          "0800 0100 0af40103"  // NDA_DST 10.244.1.3
+          "0a00 0200 0a580af4 0103 0000");
+  n = ParseNeigh(*ViewMessage(arp));
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(n->family, AF_INET);
+  EXPECT_EQ(n->ip->ToString(), "10.244.1.3");
+  EXPECT_EQ(n->mac->ToString(), "0a:58:0a:f4:01:03");
+  EXPECT_TRUE(absl::IsInvalidArgument(ParseNeigh(*ViewMessage(Hex(kVethLink))).status()));
+  for (size_t len = 16; len < vxlan.size(); ++len) {
+    NlBytes cut(vxlan.begin(), vxlan.begin() + static_cast<long>(len));
+    uint32_t l = static_cast<uint32_t>(len);
+    std::memcpy(cut.data(), &l, 4);
+    absl::StatusOr<NlMessage> cm = ViewMessage(cut);
+    if (cm.ok()) (void)ParseNeigh(*cm);  // an error or a shorter entry, never a crash
   }
 }
 
