@@ -64,6 +64,8 @@ struct Parsed {
   Flow flow;
   std::optional<Leg> leg;
   std::optional<std::pair<net::Ipv4, net::Ipv4>> outer;
+  // The (outer) frame's destination MAC, which a bridge's FDB entry forwards by.
+  std::optional<net::Mac> dst_mac;
 };
 
 std::optional<Parsed> ParseIp(const Tins::IP& ip, int depth);
@@ -72,7 +74,9 @@ std::optional<Parsed> ParseEthernet(const uint8_t* data, uint32_t size, int dept
   Tins::EthernetII eth(data, size);
   const Tins::IP* ip = eth.find_pdu<Tins::IP>();
   if (ip == nullptr) return std::nullopt;
-  return ParseIp(*ip, depth);
+  std::optional<Parsed> p = ParseIp(*ip, depth);
+  if (p && depth == 0) p->dst_mac = net::Mac::Parse(eth.dst_addr().to_string());
+  return p;
 }
 
 std::optional<Parsed> ParseIp(const Tins::IP& ip, int depth) {
@@ -342,7 +346,97 @@ std::string FlowText(const KernelFlow& k) {
 }
 
 // Reads the kernel's reason at each hop that saw the probe, one thread per namespace.
-void ReadReasons(const trace::Path& p, std::vector<trace::Observation>& seen) {
+std::string NudName(uint16_t state) {
+  switch (state) {
+    case 0x01:
+      return "INCOMPLETE";
+    case 0x02:
+      return "REACHABLE";
+    case 0x04:
+      return "STALE";
+    case 0x08:
+      return "DELAY";
+    case 0x10:
+      return "PROBE";
+    case 0x20:
+      return "FAILED";
+    case 0x40:
+      return "NOARP";
+    case 0x80:
+      return "PERMANENT";
+  }
+  return StrCat("state ", state);
+}
+
+// What the kernel of one namespace holds, read once for all its hops.
+struct KernelTables {
+  NlSocket& nl;
+  std::optional<std::vector<NeighInfo>> fdb, neigh;
+  std::map<int, std::string> names;
+
+  const std::vector<NeighInfo>& Fdb() {
+    if (!fdb) fdb = nl.ListNeighbors(AF_BRIDGE).value_or(std::vector<NeighInfo>{});
+    return *fdb;
+  }
+  const std::vector<NeighInfo>& Neigh() {
+    if (!neigh) neigh = nl.ListNeighbors(AF_INET).value_or(std::vector<NeighInfo>{});
+    return *neigh;
+  }
+  std::string Name(int ifindex) {
+    auto it = names.find(ifindex);
+    if (it != names.end()) return it->second;
+    absl::StatusOr<LinkInfo> l = nl.GetLink(ifindex);
+    return names[ifindex] = l.ok() ? l->name : StrCat("if", ifindex);
+  }
+  // The bridge's forwarding entry for `mac`: which port it leaves by, or that it is the bridge's
+  // own address (up to this namespace's stack).
+  std::string BridgeReason(const std::optional<net::Mac>& mac, std::string_view fallback) {
+    if (!mac) return std::string(fallback);
+    for (const NeighInfo& e : Fdb()) {
+      if (e.master == 0 || !e.mac || *e.mac != *mac) continue;
+      const std::string bridge = Name(e.master), port = Name(e.ifindex);
+      if (e.ifindex == e.master || (e.state & 0x80) != 0) {
+        return StrCat("bridge ", bridge, ": fdb ", mac->ToString(), " is its own (", port,
+                      "): up to the stack");
+      }
+      return StrCat("bridge ", bridge, ": fdb ", mac->ToString(), " -> port ", port);
+    }
+    return StrCat(fallback, ": no fdb entry for ", mac->ToString(), " (flooded)");
+  }
+  // The ARP entry of `ip` on `dev`.
+  std::string NeighReason(net::Ipv4 ip, std::string_view dev) {
+    for (const NeighInfo& e : Neigh()) {
+      if (e.ip && *e.ip == ip && Name(e.ifindex) == dev) {
+        return StrCat("neigh ", ip.ToString(), " lladdr ",
+                      e.mac ? e.mac->ToString() : std::string("-"), " ", NudName(e.state), " dev ",
+                      dev);
+      }
+    }
+    return StrCat("no neighbour entry for ", ip.ToString(), " on ", dev);
+  }
+  // A VXLAN device: the route's gateway (the peer's VTEP address), its neighbour entry (the
+  // peer's VTEP MAC) and the FDB entry that names the peer's underlay address.
+  std::string VxlanReason(net::Ipv4 dst, std::string_view dev) {
+    absl::StatusOr<RouteInfo> r = nl.GetRoute(dst);
+    if (!r.ok() || !r->gateway)
+      return "VXLAN FDB: the peer node's VTEP MAC -> its underlay address";
+    std::optional<net::Mac> mac;
+    std::string text = StrCat("neigh ", r->gateway->ToString(), " lladdr ");
+    for (const NeighInfo& e : Neigh()) {
+      if (e.ip && *e.ip == *r->gateway && Name(e.ifindex) == dev) mac = e.mac;
+    }
+    if (!mac) return StrCat("no neighbour entry for ", r->gateway->ToString(), " on ", dev);
+    StrAppend(&text, mac->ToString());
+    for (const NeighInfo& e : Fdb()) {
+      if (e.mac && *e.mac == *mac && e.ip && Name(e.ifindex) == dev)
+        return StrCat(text, "; fdb ", mac->ToString(), " dst ", e.ip->ToString());
+    }
+    return StrCat(text, "; no fdb entry for it on ", dev);
+  }
+};
+
+void ReadReasons(const trace::Path& p, std::vector<trace::Observation>& seen,
+                 const std::vector<std::optional<net::Mac>>& macs) {
   std::map<std::string, std::vector<size_t>> by_netns;
   for (size_t i = 0; i < p.hops.size(); ++i) {
     if (!seen[i].seen && p.hops[i].Sniffed()) continue;
@@ -354,6 +448,8 @@ void ReadReasons(const trace::Path& p, std::vector<trace::Observation>& seen) {
     if (!ns.ok()) continue;
     (void)RunInNetns(ns->get(), [&]() -> absl::Status {
       absl::StatusOr<NlSocket> nl = NlSocket::Open();
+      std::optional<KernelTables> tables;
+      if (nl.ok()) tables.emplace(KernelTables{*nl, {}, {}, {}});
       std::optional<std::vector<KernelFlow>> flows;
       for (size_t i : hops) {
         const Hop& h = p.hops[i];
@@ -394,16 +490,20 @@ void ReadReasons(const trace::Path& p, std::vector<trace::Observation>& seen) {
           why = "into the userspace proxy (minikube-net conntrack shows its flows)";
         } else if (h.why == "pump") {
           why = "into the Geneve pump (userspace): to the peer node's underlay address, UDP 6081";
-        } else if (h.why == "fdb") {
-          why = "VXLAN FDB: the peer node's VTEP MAC -> its underlay address";
-        } else if (h.why == "bridge") {
-          why = h.kind == "router"                 ? StrCat("bridged by ", h.object, "'s br0")
-                : h.object == net::kUnderlayObject ? "bridged by br0 (FDB)"
-                                                   : "bridged by cbr0";
+        } else if (h.why == "fdb" && tables) {
+          why = tables->VxlanReason(h.flow.dst, h.ifname);
+        } else if (h.why == "bridge" && tables) {
+          const std::string fallback = h.kind == "router"
+                                           ? StrCat("bridged by ", h.object, "'s br0")
+                                       : h.object == net::kUnderlayObject ? "bridged by br0"
+                                                                          : "bridged by cbr0";
+          // A router's bridge says whose it is: "tor-r1 bridge br0: ...".
+          why = StrCat(h.kind == "router" ? StrCat(h.object, " ") : "",
+                       tables->BridgeReason(macs[i], fallback));
         } else if (h.why == "local") {
           why = "local delivery";
-        } else if (h.why == "neigh") {
-          why = "neighbour entry on cbr0";
+        } else if (h.why == "neigh" && tables) {
+          why = tables->NeighReason(h.flow.dst, h.ifname);
         }
       }
       return absl::OkStatus();
@@ -445,6 +545,7 @@ absl::StatusOr<TraceResult> RunTrace(const ClusterState& s, const config::Cluste
         hops_of[k].push_back(i);
   }
   res.seen.assign(path.hops.size(), {});
+  std::vector<std::optional<net::Mac>> macs(path.hops.size());
   std::string pcap;
   if (!o.pcap.empty()) {
     capture::AppendSectionHeader(pcap, "minikube-net trace");
@@ -471,6 +572,7 @@ absl::StatusOr<TraceResult> RunTrace(const ClusterState& s, const config::Cluste
         ob.offset_ns = static_cast<int64_t>(pkt.timestamp_ns) - static_cast<int64_t>(sent_ns);
         ob.flow = parsed->flow;
         ob.outer = parsed->outer;
+        macs[i] = parsed->dst_mac;
         // Every branch's copy of this hop matches (the hops back to the client are the same
         // whichever endpoint answered): mark them all, name the first.
         const Hop& h = path.hops[i];
@@ -492,7 +594,7 @@ absl::StatusOr<TraceResult> RunTrace(const ClusterState& s, const config::Cluste
   MKN_RETURN_IF_ERROR(sockets.Poll(absl::Now() + o.timeout, -1, sink).status());
   res.elapsed = absl::Now() - start;
   probe.fd = Fd();  // a TCP probe's connection is reset or closed here, after the trace
-  ReadReasons(path, res.seen);
+  ReadReasons(path, res.seen, macs);
   res.verdict = trace::Judge(path, res.seen);
   // ebpf: what the connect4 hook did is what the next hop on the chosen branch shows.
   for (size_t k = 0; k + 1 < res.verdict.hops.size(); ++k) {
