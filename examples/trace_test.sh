@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end tests of `minikube-net trace` (ctest label e2e): the real binary on the example labs.
 #
-#   examples/trace_test.sh CASE      CASE: vxlan host_gw geneve bgp svc_userspace svc_nftables svc_ebpf
+#   examples/trace_test.sh CASE      CASE: vxlan host_gw geneve bgp cni svc_userspace svc_nftables svc_ebpf
 #
 # vxlan: pod -> pod on one node and across nodes (ICMP, and TCP with --pcap read back by tshark,
 # -o json), node -> pod (on its own bridge, and across the overlay from vxlan0's address), pod ->
@@ -11,7 +11,8 @@
 # across nodes through the gnv0 TAPs and the userspace pump, the Geneve outer header on the
 # underlay, and a Service over it. bgp: the racks lab, pod -> pod across racks through the ToRs
 # and the spine (routers, BIRD's routes) and within a rack (bridged by the ToR), node -> pod, a
-# NodePort from the underlay. svc_*: pod -> ClusterIP (svc/NAME, TCP; the ClusterIP by address,
+# NodePort from the underlay. cni: a CNI lab, the pods' interfaces predicted and the way between
+# them found by sniffing their and their nodes' namespaces, and where a removed route drops it. svc_*: pod -> ClusterIP (svc/NAME, TCP; the ClusterIP by address,
 # UDP) in each proxy mode, the translation shown where it happens (ebpf: the connect4 hook, the
 # client's eth0 already carrying the backend), and a NodePort from the underlay. No waits: trace
 # itself ends when every hop has seen the probe.
@@ -119,6 +120,24 @@ bgp)
   pass "bgp: across racks (28 hops, ToRs and spine, proto bird), in a rack (bridged), node -> pod, NodePort from the underlay"
   "$MKN" down bgp >/dev/null
   assert_clean bgp
+  ;;
+cni)
+  # A CNI lab (the bridge plugin, host-gw node routes): the pods' interfaces predicted, the rest
+  # of the way found by sniffing every interface of the pods' and their nodes' namespaces.
+  (cd examples/cni && "$MKN" up -d bridge.toml >/dev/null 2>&1)
+  out=$("$MKN" trace web-1 web-4) || fail "trace web-1 web-4 (cni): $out"
+  contains "$out" "network cni" "a CNI lab says so"
+  contains "$(hop "$out" node1:cni0 request)" "icmp 10.244.0.2 > 10.244.1.3 echo request" "the plugin's bridge, found by sniffing"
+  contains "$(hop "$out" node1:eth0 request)" "route 10.244.1.0/24 via 172.18.0.3 dev eth0" "node1's route to node2's pods"
+  contains "$(hop "$out" web-1:eth0 reply)" "echo reply" "the reply comes back"
+  ip netns exec mkn-cni-bridge-node1 ip route del 10.244.1.0/24
+  rc=0; out=$("$MKN" trace web-1 web-4 --timeout 0.5) || rc=$?
+  [[ $rc == 1 ]] || fail "trace through a removed route (cni) exits $rc: $out"
+  contains "$out" "lost: not seen at web-4:eth0 (request, in); last seen at node1:cni0 (request, in)" "where it died"
+  contains "$out" "no route to 10.244.1.3" "why"
+  pass "cni: the path between two pods found by sniffing; a removed route: exit 1 at node1:cni0"
+  "$MKN" down cni-bridge >/dev/null 2>&1
+  assert_clean cni-bridge
   ;;
 svc_userspace | svc_nftables | svc_ebpf)
   mode=${CASE#svc_}

@@ -65,8 +65,11 @@ CLI::App* AddTraceCommand(CLI::App& app, TraceFlags& f) {
       "  minikube-net trace client web-1 --pcap trace.pcapng && tshark -r trace.pcapng\n"
       "  minikube-net trace node1 web-1                  # from a node's own stack\n"
       "  minikube-net trace underlay node2:30080         # a NodePort from the underlay\n"
-      "Not traced yet (a clear error): `host` and an edge URL; a ClusterIP from a node; CNI "
-      "labs.\n"
+      "CNI labs (network = \"cni\"): pod to pod; the pods' own interfaces are predicted, every "
+      "interface of the\n"
+      "pods' and their nodes' namespaces is sniffed, and the hops are shown in the order they saw "
+      "the probe.\n"
+      "Not traced yet (a clear error): `host` and an edge URL; a ClusterIP from a node.\n"
       "Exit codes: 0 every hop saw it, 1 the probe got lost (or a runtime failure), 2 bad usage "
       "or name.");
   return cmd;

@@ -117,12 +117,28 @@ std::string Pad(std::string s, size_t n) {
 
 }  // namespace
 
+std::string CniFilter(const Path& p) {
+  std::string f;
+  for (const Hop& h : p.hops) {
+    if (h.dir != Direction::kOut) continue;  // each leg once: as its pod sends it
+    StrAppend(&f, f.empty() ? "(" : " or (", h.filter, ")");
+  }
+  // Inside VXLAN or Geneve (the node routes a CNI lab may use): vnet/trace looks inside.
+  StrAppend(&f, " or (udp dst port ", config::kVxlanPort, ") or (udp dst port 6081)");
+  return f;
+}
+
 std::string RenderPrediction(const Path& p) {
-  std::string out = StrCat("# trace ", p.request.src.word, " -> ", p.request.dst.word, " (",
-                           ToString(p.request.proto), ", network ", config::ToString(p.network),
-                           ", proxy ", config::ToString(p.proxy), ")\n");
+  std::string out =
+      StrCat("# trace ", p.request.src.word, " -> ", p.request.dst.word, " (",
+             ToString(p.request.proto), ", network ", p.cni ? "cni" : config::ToString(p.network),
+             ", proxy ", config::ToString(p.proxy), ")\n");
   for (size_t e = 0; e < p.endpoints.size(); ++e)
     StrAppend(&out, "# branch ", e, ": endpoint ", p.endpoints[e], "\n");
+  for (const Place& place : p.sniff_all)
+    StrAppend(&out, "# every interface of ", place.kind, " ", place.object, " (", place.netns,
+              ")\n");
+  if (p.cni) StrAppend(&out, "# filter: ", CniFilter(p), "\n");
   for (const Hop& h : p.hops) {
     StrAppend(&out, Pad(std::string(ToString(h.leg)), 8),
               Pad(h.branch < 0 ? "*" : StrCat(h.branch), 3), Pad(Where(h), 34),
@@ -193,10 +209,11 @@ Verdict Judge(const Path& p, const std::vector<Observation>& seen) {
 }
 
 std::string RenderTable(const Path& p, const std::vector<Observation>& seen, const Verdict& v) {
-  std::string out = StrCat(
-      "trace ", p.request.src.word, " -> ", p.request.dst.word, " (", ToString(p.request.proto),
-      ", network ", config::ToString(p.network), ", proxy ", config::ToString(p.proxy),
-      p.request.service.empty() ? "" : StrCat(", Service ", p.request.service), ")\n");
+  std::string out =
+      StrCat("trace ", p.request.src.word, " -> ", p.request.dst.word, " (",
+             ToString(p.request.proto), ", network ", p.cni ? "cni" : config::ToString(p.network),
+             ", proxy ", config::ToString(p.proxy),
+             p.request.service.empty() ? "" : StrCat(", Service ", p.request.service), ")\n");
   StrAppend(&out, Pad("#", 4), Pad("LEG", 8), Pad("TIME", 11), Pad("WHERE", 30), Pad("DIR", 5),
             Pad("PACKET AS SEEN THERE", 76), "WHY\n");
   int row = 0;
@@ -229,7 +246,7 @@ std::string RenderJson(const Path& p, const std::vector<Observation>& seen, cons
   j["src"] = p.request.src.word;
   j["dst"] = p.request.dst.word;
   j["proto"] = ToString(p.request.proto);
-  j["network"] = config::ToString(p.network);
+  j["network"] = p.cni ? "cni" : config::ToString(p.network);
   j["proxy_mode"] = config::ToString(p.proxy);
   if (!p.request.service.empty()) j["service"] = p.request.service;
   if (v.branch >= 0) j["endpoint"] = p.endpoints[v.branch];

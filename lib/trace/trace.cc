@@ -467,11 +467,6 @@ absl::Status NoSuch(std::string_view what, std::string_view word, std::string_vi
 
 absl::StatusOr<Request> ParseRequest(const ClusterSpec& spec, std::string_view src,
                                      std::string_view dst, std::string_view proto) {
-  if (spec.cni_mode) {
-    return absl::UnimplementedError(
-        "trace: CNI labs are not predicted yet (their interfaces are the plugins'); use "
-        "`minikube-net capture` on the pods and nodes");
-  }
   std::vector<std::string> pods, nodes;
   for (const PodSpec& p : spec.pods) pods.push_back(p.name);
   for (const NodeSpec& n : spec.nodes) nodes.push_back(n.name);
@@ -615,6 +610,16 @@ absl::StatusOr<Request> ParseRequest(const ClusterSpec& spec, std::string_view s
     names.push_back(std::string(net::kUnderlayObject));
     return NoSuch("SRC", src, "pod or node", names);
   }
+  if (spec.cni_mode && (r.src.kind != "pod" || dst_pod == nullptr)) {
+    return absl::UnimplementedError(
+        "trace: in a CNI lab trace goes from a pod to a pod (a Service, a node or the underlay: "
+        "not yet); `minikube-net capture` sees the rest");
+  }
+  if (spec.cni_mode && (r.src.ip.value == 0 || dst_pod->ip.value == 0)) {
+    return absl::FailedPreconditionError(
+        StrCat("trace: ", r.src.ip.value == 0 ? r.src.pod : dst_pod->name,
+               " has no address (its chain's ADD failed?): nothing to trace"));
+  }
   if (svc != nullptr && r.dst.kind != "NodePort" && r.src.kind != "pod") {
     return absl::UnimplementedError(StrCat("trace: SRC ", src,
                                            ": a Service's ClusterIP is traced "
@@ -675,7 +680,105 @@ absl::StatusOr<Request> ParseRequest(const ClusterSpec& spec, std::string_view s
 
 // --- PredictPath -------------------------------------------------------------------------------
 
+namespace {
+
+// network = "cni": the plugins named and wired everything between the two pods, so only their own
+// interfaces are predicted; the rest is sniffed (Path::sniff_all) and composed from what was seen.
+Path PredictCni(const ClusterSpec& spec, const Request& r) {
+  Path p;
+  p.request = r;
+  p.network = spec.network;
+  p.proxy = spec.proxy_mode;
+  p.cni = true;
+  const PodSpec* src = spec.FindPod(r.src.pod);
+  const PodSpec* dst = spec.FindPod(r.dst.pod);
+  const Flow f{r.proto, r.src.ip, r.dst.ip, r.id, r.proto == Proto::kIcmp ? r.id : r.dst.port};
+  auto hop = [&](Leg leg, const PodSpec& pod, Direction dir, const Flow& fl) {
+    Hop h;
+    h.leg = leg;
+    h.object = pod.name;
+    h.kind = "pod";
+    h.netns = pod.netns;
+    h.ifname = spec.nodes[pod.node].cni.ifname;
+    h.dir = dir;
+    h.role = StrCat("pod ", h.ifname);
+    h.flow = fl;
+    h.why = dir == Direction::kOut ? "route" : "local";
+    h.filter = FilterFor(h);
+    p.hops.push_back(std::move(h));
+  };
+  hop(Leg::kRequest, *src, Direction::kOut, f);
+  hop(Leg::kRequest, *dst, Direction::kIn, f);
+  hop(Leg::kReply, *dst, Direction::kOut, f.Reversed());
+  hop(Leg::kReply, *src, Direction::kIn, f.Reversed());
+  for (const PodSpec* pod : {src, dst}) {
+    const NodeSpec& n = spec.nodes[pod->node];
+    for (const Place& place :
+         {Place{pod->name, "pod", pod->netns}, Place{n.name, "node", n.netns}}) {
+      bool have = false;
+      for (const Place& q : p.sniff_all) have = have || q.netns == place.netns;
+      if (!have) p.sniff_all.push_back(place);
+    }
+  }
+  return p;
+}
+
+}  // namespace
+
+void ComposeSeen(Path& p, const std::vector<SeenCopy>& copies, std::vector<Observation>& seen) {
+  std::vector<Hop> hops;
+  std::vector<Observation> obs;
+  for (Leg leg : {Leg::kRequest, Leg::kReply}) {
+    std::vector<size_t> predicted;
+    for (size_t i = 0; i < p.hops.size(); ++i)
+      if (p.hops[i].leg == leg) predicted.push_back(i);
+    auto is = [](const Hop& h, const SeenCopy& c) {
+      return h.netns == c.place.netns && h.ifname == c.ifname && h.dir == c.dir;
+    };
+    auto was_seen = [&](size_t i) { return i < seen.size() && seen[i].seen; };
+    // The source pod's interface first, whether or not it saw the probe.
+    if (!predicted.empty() && !was_seen(predicted.front())) {
+      hops.push_back(p.hops[predicted.front()]);
+      obs.emplace_back();
+    }
+    std::vector<const SeenCopy*> done;
+    for (const SeenCopy& c : copies) {
+      if (c.leg != leg) continue;
+      bool dup = false;
+      for (const SeenCopy* d : done)
+        dup = dup || (d->place.netns == c.place.netns && d->ifname == c.ifname && d->dir == c.dir);
+      if (dup) continue;
+      done.push_back(&c);
+      Hop h;
+      h.leg = leg;
+      h.object = c.place.object;
+      h.kind = c.place.kind;
+      h.netns = c.place.netns;
+      h.ifname = c.ifname;
+      h.dir = c.dir;
+      h.role = "seen";
+      h.flow = c.ob.flow;
+      h.outer = c.ob.outer;
+      if (h.outer) h.encap = "encapsulated";
+      for (size_t i : predicted)
+        if (is(p.hops[i], c)) h = p.hops[i];
+      // In a node, the route that sends it on (or says there is none), whichever way it was seen.
+      if (h.why.empty()) h.why = h.kind == "node" || h.dir == Direction::kOut ? "route" : "";
+      hops.push_back(std::move(h));
+      obs.push_back(c.ob);
+    }
+    // The destination's interface last, if it never saw it.
+    if (predicted.size() > 1 && !was_seen(predicted.back())) {
+      hops.push_back(p.hops[predicted.back()]);
+      obs.emplace_back();
+    }
+  }
+  p.hops = std::move(hops);
+  seen = std::move(obs);
+}
+
 absl::StatusOr<Path> PredictPath(const ClusterSpec& spec, const Request& r) {
+  if (spec.cni_mode) return PredictCni(spec, r);
   const NetworkRow* net_row = FindRow(NetworkRows(), spec.network);
   const bool node_port = r.dst.kind == "NodePort";
   // A NodePort is never a pod's own connect(): in ebpf mode the node's nftables table serves it.

@@ -114,12 +114,22 @@ struct Request {
   std::string service;  // the Service DST names or whose ClusterIP it is; "" for none
 };
 
+// A namespace sniffed whole (every interface but lo): a CNI lab's, whose interfaces are the
+// plugins' to name.
+struct Place {
+  std::string object, kind, netns;
+};
+
 struct Path {
   Request request;
   config::NetworkMode network = config::NetworkMode::kVxlan;
   config::ProxyMode proxy = config::ProxyMode::kUserspace;
   std::vector<std::string> endpoints;  // a Service's endpoint pods: the branches
   std::vector<Hop> hops;               // request then reply, each in order
+  // network = "cni": only the two pods' interfaces are predicted (hops); the pods' and their
+  // nodes' namespaces are sniffed whole, and ComposeSeen makes the path from what they saw.
+  bool cni = false;
+  std::vector<Place> sniff_all;
 };
 
 // SRC and DST words against the lab (the kinds in the banner; DST[:PORT] gives the port). `proto`
@@ -128,7 +138,8 @@ struct Path {
 // be (ICMP), ICMP to a Service (Services carry TCP and UDP), a node port that is no NodePort,
 // `underlay` to anything but a node or NodePort, a source that is its own destination;
 // Unimplemented, saying so, for the kinds not traced yet (`host` as SRC, an edge URL as DST, a
-// Service from a node or the underlay) and for CNI labs.
+// Service from a node or the underlay) and, in a CNI lab (whose pod addresses the caller fills
+// in from the running cluster: the chain gave them), for anything but a pod to a pod.
 absl::StatusOr<Request> ParseRequest(const config::ClusterSpec& spec, std::string_view src,
                                      std::string_view dst, std::string_view proto);
 
@@ -143,7 +154,9 @@ std::string FilterFor(const Hop& h);
 // One line per hop, for goldens and `trace --dry-run`.
 std::string RenderPrediction(const Path& p);
 
-// What vnet/trace saw at a hop.
+// A CNI lab's filter: the probe and its reply as the pods send them, or inside any VXLAN or
+// Geneve datagram (vnet/trace matches what is inside).
+std::string CniFilter(const Path& p);
 struct Observation {
   bool seen = false;
   int64_t offset_ns = 0;  // since the probe was sent
@@ -160,6 +173,20 @@ struct Verdict {
   int last_seen = -1;      // the hop before it that saw the probe; -1 none
   std::string summary;     // one line: "reached web-1:eth0 and back in 1.2 ms" / where it died
 };
+
+// A copy of a CNI lab's probe seen somewhere in Path::sniff_all, in the order seen.
+struct SeenCopy {
+  Place place;
+  std::string ifname;
+  Direction dir = Direction::kOut;
+  Leg leg = Leg::kRequest;
+  Observation ob;
+};
+// CNI labs: the path becomes what was seen, per leg in the order seen (each interface and
+// direction once), framed by the predicted hops (the source pod's interface first, the
+// destination's last), a predicted one that saw nothing kept in its place so Judge names it.
+// `seen` is rewritten to match the new hops.
+void ComposeSeen(Path& p, const std::vector<SeenCopy>& copies, std::vector<Observation>& seen);
 
 // Compares the prediction with what was seen (`seen[i]` for Path::hops[i]). The branch is the one
 // with the most hops seen (ties: the first); the path is whole when every hop of it saw the probe.

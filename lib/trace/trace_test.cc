@@ -167,6 +167,58 @@ TEST(Trace, RacksShowRoutersBridgingInARackAndRoutingAcross) {
   }
 }
 
+// A CNI lab: the pods' own interfaces (as each node's chain names them) predicted, their and their
+// nodes' namespaces sniffed whole; the path is then what was seen, in order, and a probe that
+// never arrives names the last interface that saw it.
+TEST(Trace, CniLabsPredictThePodsAndComposeTheRestFromWhatWasSeen) {
+  const fs::path lab = SourceDir() / "testdata" / "config" / "cni.toml";
+  config::LoadResult loaded = config::Load(ReadFile(lab), lab.string());
+  ASSERT_TRUE(loaded.spec.has_value()) << loaded.diags.ToStatus();
+  config::ClusterSpec spec = *loaded.spec;
+  absl::StatusOr<Request> r = ParseRequest(spec, "web", "db", "");
+  EXPECT_TRUE(absl::IsFailedPrecondition(r.status())) << r.status();  // no addresses yet
+  // The chain's ADD gave these (vnet/trace fills them in from the running cluster).
+  for (config::PodSpec& pod : spec.pods)
+    pod.ip = *net::Ipv4::Parse(pod.name == "web" ? "10.244.0.2" : "10.244.1.2");
+  EXPECT_TRUE(absl::IsUnimplemented(ParseRequest(spec, "node1", "db", "").status()));
+  EXPECT_TRUE(absl::IsUnimplemented(ParseRequest(spec, "web", "svc/web", "").status()));
+  r = ParseRequest(spec, "web", "db", "");
+  ASSERT_TRUE(r.ok()) << r.status();
+  r->id = 4242;
+  absl::StatusOr<Path> p = PredictPath(spec, *r);
+  ASSERT_TRUE(p.ok()) << p.status();
+  CheckGolden(RenderPrediction(*p), SourceDir() / "testdata" / "trace" / "cni-pod-pod.txt");
+  ASSERT_EQ(p->hops.size(), 4u);
+  EXPECT_EQ(p->hops[1].ifname, "net0");  // node2's chain names it
+  ASSERT_EQ(p->sniff_all.size(), 4u);
+
+  // Seen: web's eth0, node1's two interfaces, node2's one, and nothing in db: lost after node2.
+  auto copy = [&](const Place& place, std::string ifname, Direction dir, int64_t t) {
+    SeenCopy c{place, std::move(ifname), dir, Leg::kRequest, {}};
+    c.ob.seen = true;
+    c.ob.offset_ns = t;
+    c.ob.flow = p->hops[0].flow;
+    return c;
+  };
+  const Place web = p->sniff_all[0], node1 = p->sniff_all[1], node2 = p->sniff_all[3];
+  std::vector<Observation> seen(p->hops.size());
+  seen[0].seen = true;
+  std::vector<SeenCopy> copies = {
+      copy(web, "eth0", Direction::kOut, 1000), copy(node1, "veth1", Direction::kIn, 2000),
+      copy(node1, "veth1", Direction::kIn, 2100),  // once
+      copy(node1, "eth0", Direction::kOut, 3000), copy(node2, "eth0", Direction::kIn, 4000)};
+  Path composed = *p;
+  ComposeSeen(composed, copies, seen);
+  ASSERT_EQ(composed.hops.size(), 7u);  // 4 seen + db's net0, then the reply's two predicted
+  EXPECT_EQ(composed.hops[1].object + ":" + composed.hops[1].ifname, "node1:veth1");
+  EXPECT_EQ(composed.hops[4].object + ":" + composed.hops[4].ifname, "db:net0");
+  const Verdict v = Judge(composed, seen);
+  EXPECT_FALSE(v.ok);
+  EXPECT_NE(v.summary.find("not seen at db:net0 (request, in); last seen at node2:eth0"),
+            std::string::npos)
+      << v.summary;
+}
+
 TEST(Trace, RequestWordsAndTheirErrors) {
   const config::ClusterSpec spec = Lab(config::NetworkMode::kVxlan, config::ProxyMode::kUserspace);
   struct Row {

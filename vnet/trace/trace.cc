@@ -305,8 +305,24 @@ absl::Status SendProbe(const Probe& probe, const trace::Request& r) {
 }
 
 // The targets to sniff: each predicted interface once, grouped by namespace.
-std::vector<capture::Target> TargetsOf(const trace::Path& p, const ClusterState& s) {
+capture::ObjectKind KindOf(std::string_view kind) {
+  return kind == "underlay" ? capture::ObjectKind::kUnderlay
+         : kind == "router" ? capture::ObjectKind::kRouter
+         : kind == "pod"    ? capture::ObjectKind::kPod
+                            : capture::ObjectKind::kNode;
+}
+
+std::vector<capture::Target> TargetsOf(const trace::Path& p) {
   std::vector<capture::Target> out;
+  // A CNI lab: its namespaces whole (every interface but lo), the plugins' names and all.
+  for (const trace::Place& place : p.sniff_all) {
+    capture::LabObject o;
+    o.name = place.object;
+    o.netns = place.netns;
+    o.kind = KindOf(place.kind);
+    out.push_back({o, {}});
+  }
+  if (!out.empty()) return out;
   std::map<std::string, size_t> by_netns;
   for (const Hop& h : p.hops) {
     if (!h.Sniffed()) continue;
@@ -315,10 +331,7 @@ std::vector<capture::Target> TargetsOf(const trace::Path& p, const ClusterState&
       capture::LabObject o;
       o.name = h.object;
       o.netns = h.netns;
-      o.kind = h.kind == "underlay" ? capture::ObjectKind::kUnderlay
-               : h.kind == "router" ? capture::ObjectKind::kRouter
-               : h.kind == "pod"    ? capture::ObjectKind::kPod
-                                    : capture::ObjectKind::kNode;
+      o.kind = KindOf(h.kind);
       out.push_back({o, {}});
     }
     std::vector<std::string>& ifs = out[it->second].interfaces;
@@ -516,7 +529,18 @@ void ReadReasons(const trace::Path& p, std::vector<trace::Observation>& seen,
 absl::StatusOr<TraceResult> RunTrace(const ClusterState& s, const config::ClusterSpec& spec,
                                      const TraceOptions& o) {
   const absl::Time start = absl::Now();
-  MKN_ASSIGN_OR_RETURN(trace::Request req, trace::ParseRequest(spec, o.src, o.dst, o.proto));
+  // A CNI lab's pod addresses are the chain's (its ADD results), known from the running cluster.
+  config::ClusterSpec cni_spec;
+  const config::ClusterSpec* lab = &spec;
+  if (spec.cni_mode) {
+    cni_spec = spec;
+    for (config::PodSpec& pod : cni_spec.pods) {
+      if (const PodState* ps = s.FindPod(pod.name))
+        pod.ip = net::Ipv4::Parse(ps->ip).value_or(net::Ipv4{});
+    }
+    lab = &cni_spec;
+  }
+  MKN_ASSIGN_OR_RETURN(trace::Request req, trace::ParseRequest(*lab, o.src, o.dst, o.proto));
   if (req.src.kind == "pod") {
     const PodState* src = s.FindPod(req.src.pod);
     if (src == nullptr)
@@ -526,14 +550,14 @@ absl::StatusOr<TraceResult> RunTrace(const ClusterState& s, const config::Cluste
   MKN_ASSIGN_OR_RETURN(Probe probe, OpenProbe(req, s.cgroup));
   req.id = probe.id;
   TraceResult res;
-  MKN_ASSIGN_OR_RETURN(res.path, trace::PredictPath(spec, req));
+  MKN_ASSIGN_OR_RETURN(res.path, trace::PredictPath(*lab, req));
   const trace::Path& path = res.path;
 
   PacketSocketOptions po;
-  po.filter = UnionFilter(path);
+  po.filter = path.cni ? trace::CniFilter(path) : UnionFilter(path);
   po.snaplen = 512;  // headers and the mark: enough to match and to read in the pcap
   po.rcvbuf_bytes = 1 << 20;
-  MKN_ASSIGN_OR_RETURN(PacketSockets sockets, PacketSockets::Open(TargetsOf(path, s), po));
+  MKN_ASSIGN_OR_RETURN(PacketSockets sockets, PacketSockets::Open(TargetsOf(path), po));
   const std::vector<OpenInterface>& ifs = sockets.interfaces();
 
   // Each packet is matched to a hop of its interface (netns, ifname); several hops may share one
@@ -555,6 +579,7 @@ absl::StatusOr<TraceResult> RunTrace(const ClusterState& s, const config::Cluste
   const uint64_t sent_ns = NowNs();
   MKN_RETURN_IF_ERROR(SendProbe(probe, req));
   std::string comment;
+  std::vector<trace::SeenCopy> copies;  // a CNI lab's, in the order read
   // The copies as pcapng blocks with their kernel timestamps: the sockets are read one after
   // another, so the file is sorted once at the end to read in the order the packet went.
   std::vector<std::pair<uint64_t, std::string>> blocks;
@@ -564,6 +589,28 @@ absl::StatusOr<TraceResult> RunTrace(const ClusterState& s, const config::Cluste
     const Direction dir =
         pkt.direction == capture::Direction::kOutbound ? Direction::kOut : Direction::kIn;
     std::optional<Parsed> parsed = ParseCopy(pkt, ifs[k].idb.link_type);
+    if (parsed && path.cni) {
+      // Every copy of the probe, wherever it was seen: the path is composed from these.
+      const Flow& f = path.hops.front().flow;
+      const std::optional<Leg> leg = parsed->flow == f              ? std::optional(Leg::kRequest)
+                                     : parsed->flow == f.Reversed() ? std::optional(Leg::kReply)
+                                                                    : std::nullopt;
+      if (leg && (!parsed->leg || parsed->leg == leg)) {
+        trace::SeenCopy c;
+        for (const trace::Place& place : path.sniff_all)
+          if (place.netns == ifs[k].netns) c.place = place;
+        c.ifname = ifs[k].ifname;
+        c.dir = dir;
+        c.leg = *leg;
+        c.ob.seen = true;
+        c.ob.offset_ns = static_cast<int64_t>(pkt.timestamp_ns) - static_cast<int64_t>(sent_ns);
+        c.ob.flow = parsed->flow;
+        c.ob.outer = parsed->outer;
+        copies.push_back(std::move(c));
+        comment = StrCat("trace: ", ToString(*leg), " ", copies.back().place.object, ":", c.ifname,
+                         " ", ToString(dir));
+      }
+    }
     if (parsed) {
       for (size_t i : hops_of[k]) {
         trace::Observation& ob = res.seen[i];
@@ -594,6 +641,13 @@ absl::StatusOr<TraceResult> RunTrace(const ClusterState& s, const config::Cluste
   MKN_RETURN_IF_ERROR(sockets.Poll(absl::Now() + o.timeout, -1, sink).status());
   res.elapsed = absl::Now() - start;
   probe.fd = Fd();  // a TCP probe's connection is reset or closed here, after the trace
+  if (path.cni) {
+    // Read one socket after another: put the copies in the order the packet went.
+    std::stable_sort(copies.begin(), copies.end(),
+                     [](const auto& a, const auto& b) { return a.ob.offset_ns < b.ob.offset_ns; });
+    trace::ComposeSeen(res.path, copies, res.seen);
+    macs.assign(res.path.hops.size(), std::nullopt);
+  }
   ReadReasons(path, res.seen, macs);
   res.verdict = trace::Judge(path, res.seen);
   // ebpf: what the connect4 hook did is what the next hop on the chosen branch shows.
