@@ -353,9 +353,13 @@ std::string UnionFilter(const trace::Path& p) {
 // --- Why it went on ----------------------------------------------------------------------------
 
 std::string FlowText(const KernelFlow& k) {
+  // The reply tuple says both rewrites: its source is the DNAT's target, its destination the
+  // masquerade's address and port (a NodePort's).
+  const bool snat = k.reply_dst != k.orig_src || k.reply_dport != k.orig_sport;
   return StrCat(k.protocol, " ", k.orig_src.ToString(), ":", k.orig_sport, " > ",
                 k.orig_dst.ToString(), ":", k.orig_dport, " DNAT to ", k.reply_src.ToString(), ":",
-                k.reply_sport);
+                k.reply_sport,
+                snat ? StrCat(", SNAT to ", k.reply_dst.ToString(), ":", k.reply_dport) : "");
 }
 
 // Reads the kernel's reason at each hop that saw the probe, one thread per namespace.
