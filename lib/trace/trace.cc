@@ -926,7 +926,9 @@ absl::StatusOr<Path> PredictPath(const ClusterSpec& spec, const Request& r) {
     if (i + 1 < p.hops.size() && p.hops[i + 1].leg == h.leg) next = &p.hops[i + 1];
     h.why = std::string(WhyOf(h, next));
     // Where a leg starts in a node's or router's own stack, its first hop is that stack's route.
-    const bool first = i == 0 || p.hops[i - 1].leg != h.leg || p.hops[i - 1].branch != h.branch;
+    // (A reply starts afresh in each branch; a request's branch continues its translation.)
+    const bool first = i == 0 || p.hops[i - 1].leg != h.leg ||
+                       (h.leg == Leg::kReply && p.hops[i - 1].branch != h.branch);
     if (first && h.Sniffed() && h.dir == Direction::kOut && h.why.empty()) h.why = "route";
     if (h.Sniffed()) h.filter = FilterFor(h);
   }
