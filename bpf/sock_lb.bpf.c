@@ -88,7 +88,8 @@ static __always_inline int sock_proto(struct bpf_sock_addr *ctx) {
 }
 
 // The backend for this socket's client: the affinity entry while it is fresh and its backend
-// still there, else one of the service's slots at random.
+// still there and still this service's (a freed id goes to the next new endpoint, of any
+// service), else one of the service's slots at random.
 static __always_inline __u32 pick_backend(struct bpf_sock_addr *ctx, struct mkn_svc_key *key,
                                           const struct mkn_svc_val *svc) {
   struct mkn_affinity_key akey = {};
@@ -98,10 +99,12 @@ static __always_inline __u32 pick_backend(struct bpf_sock_addr *ctx, struct mkn_
     akey.svc_id = svc->svc_id;
     now = bpf_ktime_get_ns();
     struct mkn_affinity_val *a = bpf_map_lookup_elem(&mkn_affinity, &akey);
-    if (a && now - a->last_used_ns < (__u64)svc->affinity_timeout * MKN_NS_PER_SEC &&
-        bpf_map_lookup_elem(&mkn_backends, &a->backend_id)) {
-      a->last_used_ns = now;
-      return a->backend_id;
+    if (a && now - a->last_used_ns < (__u64)svc->affinity_timeout * MKN_NS_PER_SEC) {
+      struct mkn_backend *be = bpf_map_lookup_elem(&mkn_backends, &a->backend_id);
+      if (be && be->svc_id == svc->svc_id) {
+        a->last_used_ns = now;
+        return a->backend_id;
+      }
     }
   }
   key->slot = (__u16)(bpf_get_prandom_u32() % svc->count + 1);

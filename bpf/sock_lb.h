@@ -6,8 +6,9 @@
  * backend id each; a backend map by id; ClientIP affinity keyed by the client's netns cookie; an
  * LRU reverse-NAT map keyed by socket cookie (getpeername4, recvmsg4 give the VIP back). Addresses
  * and ports are in network byte order, as the kernel hands them to the programs. A backend id
- * belongs to one service port (the same pod behind two Services has two ids), so an affinity entry
- * whose backend id is gone has lost its endpoint.
+ * belongs to one service port at a time (the same pod behind two Services has two ids), and says
+ * which (svc_id): ids are reused, so an affinity entry holds only while its backend id is there
+ * and still serves the entry's service.
  */
 #ifndef MKN_BPF_SOCK_LB_H_
 #define MKN_BPF_SOCK_LB_H_
@@ -55,6 +56,7 @@ struct mkn_backend {
   mkn_u16 port; /* network order */
   mkn_u8 proto;
   mkn_u8 pad;
+  mkn_u32 svc_id; /* the service port it serves */
 };
 
 struct mkn_affinity_key {

@@ -34,12 +34,12 @@ std::string ToString(const SockLbOp& op) {
   switch (op.kind) {
     case SockLbOp::kPutBackend:
       return StrCat("put backend ", op.id, " ", op.ip.ToString(), ":", op.port, "/",
-                    config::ToString(op.key.protocol));
+                    config::ToString(op.key.protocol), " svc ", op.service_id);
     case SockLbOp::kPutSlot:
       return StrCat("put slot ", KeyText(op.key), " #", op.slot, " = ", op.id);
     case SockLbOp::kPutService:
       return StrCat("put service ", KeyText(op.key), " id ", op.id, " count ", op.count,
-                    " affinity ", op.affinity_s);
+                    " affinity ", op.affinity_s, op.fresh ? ", new" : "");
     case SockLbOp::kDeleteSlot:
       return StrCat("delete slot ", KeyText(op.key), " #", op.slot);
     case SockLbOp::kDeleteService:
@@ -256,7 +256,7 @@ std::vector<SockLbOp> Diff(const SockLbMaps& from, const SockLbMaps& to) {
   for (const auto& [id, b] : to.backends) {
     auto it = from.backends.find(id);
     if (it != from.backends.end() && it->second.ip == b.ip && it->second.port == b.port &&
-        it->second.protocol == b.protocol)
+        it->second.protocol == b.protocol && it->second.service_id == b.service_id)
       continue;
     SockLbOp op;
     op.kind = SockLbOp::kPutBackend;
@@ -264,6 +264,7 @@ std::vector<SockLbOp> Diff(const SockLbMaps& from, const SockLbMaps& to) {
     op.ip = b.ip;
     op.port = b.port;
     op.key.protocol = b.protocol;
+    op.service_id = b.service_id;
     ops.push_back(op);
   }
   // 2. Per service: the slots, then slot 0 (the count the program trusts); then the slots beyond

@@ -55,9 +55,14 @@ struct SockLbBackend {
   bool operator==(const SockLbBackend&) const = default;
 };
 
-// One map write. kPutBackend: backends[id] = {ip, port}; kPutSlot: services[key, slot] =
-// backend_id; kPutService: services[key, 0] = {count, id, affinity}; kDeleteSlot /
+// One map write. kPutBackend: backends[id] = {ip, port, service id}; kPutSlot: services[key,
+// slot] = backend_id; kPutService: services[key, 0] = {count, id, affinity}; kDeleteSlot /
 // kDeleteService / kDeleteBackend remove the entry.
+//
+// A backend's service id is what lets the program trust an affinity entry: ids are reused (the
+// lowest free one), so an id an affinity entry names may since have gone to another Service's
+// endpoint; the entry holds only while the backend still serves the service it was made for.
+// A kPutBackend is a new endpoint for its id: its pick counter starts at zero.
 struct SockLbOp {
   enum Kind { kPutBackend, kPutSlot, kPutService, kDeleteSlot, kDeleteService, kDeleteBackend };
   Kind kind = kPutBackend;
@@ -68,6 +73,7 @@ struct SockLbOp {
   int port = 0;             // kPutBackend
   uint32_t count = 0;       // kPutService
   uint32_t affinity_s = 0;  // kPutService
+  uint32_t service_id = 0;  // kPutBackend: the service port it serves
   // kPutService of a service port the maps did not have under this id (new, or back): its
   // counters start from zero. A kill or scale rewrites the count of a port that stays: its
   // counters (`get svc`) go on.
@@ -75,9 +81,9 @@ struct SockLbOp {
   bool operator==(const SockLbOp&) const = default;
 };
 
-// "put backend 3 10.244.1.2:8080/TCP", "put slot 10.96.0.10:80/TCP #1 = 3", "put service
-// 10.96.0.10:80/TCP id 1 count 3 affinity 0", "delete slot ...", "delete backend 3": what the
-// tables in the test and `MKN_TRACE` show.
+// "put backend 3 10.244.1.2:8080/TCP svc 1", "put slot 10.96.0.10:80/TCP #1 = 3", "put service
+// 10.96.0.10:80/TCP id 1 count 3 affinity 0" (", new" when fresh), "delete slot ...", "delete
+// backend 3": what the tables in the test and `MKN_TRACE` show.
 std::string ToString(const SockLbOp& op);
 
 struct SockLbMaps;

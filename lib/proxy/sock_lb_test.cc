@@ -98,24 +98,24 @@ TEST(SockLb, FullLoadWritesBackendsThenSlotsThenCounts) {
   ASSERT_EQ(web.size(), 3u);
   ASSERT_EQ(dns.size(), 2u);
   for (int i = 0; i < 3; ++i)
-    want.push_back("put backend " + std::to_string(i + 1) + " " + web[i] + ":8080/TCP");
+    want.push_back("put backend " + std::to_string(i + 1) + " " + web[i] + ":8080/TCP svc 1");
   for (int i = 0; i < 3; ++i)
-    want.push_back("put backend " + std::to_string(i + 4) + " " + web[i] + ":8080/TCP");
+    want.push_back("put backend " + std::to_string(i + 4) + " " + web[i] + ":8080/TCP svc 2");
   for (int i = 0; i < 2; ++i)
-    want.push_back("put backend " + std::to_string(i + 7) + " " + dns[i] + ":5353/UDP");
+    want.push_back("put backend " + std::to_string(i + 7) + " " + dns[i] + ":5353/UDP svc 3");
   for (int i = 0; i < 3; ++i)
     want.push_back("put slot 10.96.0.10:80/TCP #" + std::to_string(i + 1) + " = " +
                    std::to_string(i + 1));
-  want.push_back("put service 10.96.0.10:80/TCP id 1 count 3 affinity 600");
+  want.push_back("put service 10.96.0.10:80/TCP id 1 count 3 affinity 600, new");
   for (int i = 0; i < 3; ++i)
     want.push_back("put slot 10.96.0.11:80/TCP #" + std::to_string(i + 1) + " = " +
                    std::to_string(i + 4));
-  want.push_back("put service 10.96.0.11:80/TCP id 2 count 3 affinity 0");
+  want.push_back("put service 10.96.0.11:80/TCP id 2 count 3 affinity 0, new");
   want.push_back("put slot 10.96.0.53:53/UDP #1 = 7");
   want.push_back("put slot 10.96.0.53:53/UDP #2 = 8");
-  want.push_back("put service 10.96.0.53:53/UDP id 3 count 2 affinity 0");
+  want.push_back("put service 10.96.0.53:53/UDP id 3 count 2 affinity 0, new");
   // No endpoints: the service is there with count 0, so the program refuses the connect.
-  want.push_back("put service 10.96.0.99:80/TCP id 4 count 0 affinity 0");
+  want.push_back("put service 10.96.0.99:80/TCP id 4 count 0 affinity 0, new");
   EXPECT_THAT(Text(Diff({}, m)), ElementsAreArray(want));
   for (const SockLbOp& op : Diff({}, m)) {
     EXPECT_EQ(op.fresh, op.kind == SockLbOp::kPutService) << ToString(op);
@@ -173,6 +173,55 @@ TEST(SockLb, DeltasKeepIds) {
     const SockLbMaps again = SockLbMaps::Build(spec, &after);
     EXPECT_EQ(again.backends, before.backends) << c.name;
   }
+}
+
+// A backend id freed by one Service goes to the next new endpoint, of whichever Service: the write
+// names the service port it now serves, so an affinity entry made for the old one (which names
+// only the id) is not trusted by the program (bpf/sock_lb.bpf.c compares the two).
+TEST(SockLb, ReusedBackendIdIsWrittenWithItsNewService) {
+  config::ClusterSpec spec = Lab();
+  const SockLbMaps before = SockLbMaps::Build(spec);
+  ASSERT_TRUE(config::ScaleDeployment(spec, "web", 2).ok());
+  const SockLbMaps mid = SockLbMaps::Build(spec, &before);
+  ASSERT_TRUE(config::ScaleDeployment(spec, "dns", 3).ok());
+  const SockLbMaps after = SockLbMaps::Build(spec, &mid);
+  ASSERT_EQ(after.backends.count(3), 1u);  // web's third backend id, now a dns pod's
+  EXPECT_EQ(after.backends.at(3).service_id, 3u);
+  const std::string dns2 = after.backends.at(3).ip.ToString();
+  EXPECT_THAT(
+      Text(Diff(mid, after)),
+      ElementsAre("put backend 3 " + dns2 + ":5353/UDP svc 3", "put slot 10.96.0.53:53/UDP #3 = 3",
+                  "put service 10.96.0.53:53/UDP id 3 count 3 affinity 0"));
+  // Even a backend that keeps its address and port but changes service is written again.
+  SockLbMaps moved = after;
+  moved.backends.at(3).service_id = 1;
+  EXPECT_THAT(Text(Diff(moved, after)), ElementsAre("put backend 3 " + dns2 + ":5353/UDP svc 3"));
+}
+
+// Counters start at zero only for a service port new to the maps (or under a new id): a kill or
+// scale rewrites slot 0 with the new count, which must not reset what `get svc` counted.
+TEST(SockLb, OnlyANewServicePortIsFresh) {
+  config::ClusterSpec spec = Lab();
+  const SockLbMaps before = SockLbMaps::Build(spec);
+  for (const SockLbOp& op : Diff({}, before)) {
+    if (op.kind != SockLbOp::kPutService) continue;
+    EXPECT_TRUE(op.fresh) << ToString(op);
+  }
+  ASSERT_TRUE(config::ScaleDeployment(spec, "web", 1).ok());
+  const SockLbMaps after = SockLbMaps::Build(spec, &before);
+  int puts = 0;
+  for (const SockLbOp& op : Diff(before, after)) {
+    if (op.kind != SockLbOp::kPutService) continue;
+    ++puts;
+    EXPECT_FALSE(op.fresh) << ToString(op);
+  }
+  EXPECT_EQ(puts, 2);  // web and web-np, count 3 -> 1
+  // A service port under a new id (it went and came back while another took its id) is fresh.
+  SockLbMaps renumbered = after;
+  renumbered.services[0].id = 9;
+  const std::vector<SockLbOp> ops = Diff(after, renumbered);
+  ASSERT_FALSE(ops.empty());
+  EXPECT_EQ(ToString(ops.back()), "put service 10.96.0.10:80/TCP id 9 count 1 affinity 600, new");
 }
 
 TEST(SockLb, ServiceIdsSurviveAnotherServiceGoing) {

@@ -148,7 +148,14 @@ absl::Status SockLb::Apply(const std::vector<proxy::SockLbOp>& ops) {
         b.addr = htonl(op.ip.value);
         b.port = htons(static_cast<uint16_t>(op.port));
         b.proto = Proto(op.key.protocol);
+        b.svc_id = op.service_id;
         rc = bpf_map__update_elem(backends, &op.id, sizeof(op.id), &b, sizeof(b), BPF_ANY);
+        if (rc == 0) {
+          // A new endpoint under this id (Diff writes a backend only then): picked from zero.
+          const mkn_backend_stats zero{};
+          (void)bpf_map__update_elem(skel_->maps.mkn_be_stats, &op.id, sizeof(op.id), &zero,
+                                     sizeof(zero), BPF_EXIST);
+        }
         break;
       }
       case proxy::SockLbOp::kPutSlot: {

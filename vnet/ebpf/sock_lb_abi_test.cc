@@ -17,7 +17,8 @@ TEST(SockLbAbi, LayoutIsFixed) {
   EXPECT_EQ(offsetof(mkn_svc_key, slot), 6u);
   EXPECT_EQ(offsetof(mkn_svc_key, proto), 8u);
   EXPECT_EQ(sizeof(mkn_svc_val), 16u);
-  EXPECT_EQ(sizeof(mkn_backend), 8u);
+  EXPECT_EQ(sizeof(mkn_backend), 12u);
+  EXPECT_EQ(offsetof(mkn_backend, svc_id), 8u);
   EXPECT_EQ(sizeof(mkn_affinity_key), 16u);
   EXPECT_EQ(sizeof(mkn_revnat_key), 16u);
   EXPECT_EQ(sizeof(mkn_revnat_val), 12u);

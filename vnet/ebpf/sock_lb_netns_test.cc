@@ -252,6 +252,63 @@ TEST_F(SockLbTest, TranslatesOnlyTheLabsSocketsInItsCgroup) {
   EXPECT_FALSE(std::filesystem::exists(path));
 }
 
+// Whether a connection waits in `listener`'s accept queue (taken off it if so).
+bool Accepted(const Fd& listener) {
+  Fd conn(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  return conn.valid();
+}
+
+// Ids are reused: the backend id a ClientIP affinity entry names may since serve another Service.
+// The entry must not send the client there; and a change of a service's endpoints (its slot 0
+// written again) keeps its counters, while a backend id given to a new endpoint counts from zero.
+TEST_F(SockLbTest, AffinityStaysInItsServiceAndCountersSurviveChanges) {
+  absl::StatusOr<LabCgroup> cg = LabCgroup::Create(kCluster, Marker());
+  ASSERT_TRUE(cg.ok()) << cg.status();
+  const std::string path = cg->path();
+  Backend a = OpenBackend(pod_.fd()), b = OpenBackend(pod_.fd());
+  const net::Ipv4 lo = *net::Ipv4::Parse("127.0.0.1");
+  const proxy::SockLbKey ka{*net::Ipv4::Parse("10.96.0.10"), 80, config::Protocol::kTcp};
+  const proxy::SockLbKey kb{*net::Ipv4::Parse("10.96.0.20"), 80, config::Protocol::kTcp};
+  // A (ClientIP affinity) on backend 1 = a; B on backend 2 = b.
+  proxy::SockLbMaps m1;
+  m1.services = {{ka, 1, {1}, 600, 0, 0}, {kb, 2, {2}, 0, 1, 0}};
+  m1.backends[1] = {lo, a.tcp_port, config::Protocol::kTcp, 1, "a-0"};
+  m1.backends[2] = {lo, b.tcp_port, config::Protocol::kTcp, 2, "b-0"};
+  // A's endpoint comes back under id 3; the freed id 1 goes to B's new endpoint, also on b.
+  proxy::SockLbMaps m2;
+  m2.services = {{ka, 1, {3}, 600, 0, 0}, {kb, 2, {2, 1}, 0, 1, 0}};
+  m2.backends[1] = {lo, b.tcp_port, config::Protocol::kTcp, 2, "b-1"};
+  m2.backends[2] = m1.backends[2];
+  m2.backends[3] = {lo, a.tcp_port, config::Protocol::kTcp, 1, "a-0"};
+  // A gains a second endpoint (on a too): its slot 0 is written with count 2.
+  proxy::SockLbMaps m3 = m2;
+  m3.services[0].backends = {3, 4};
+  m3.backends[4] = {lo, a.tcp_port, config::Protocol::kTcp, 1, "a-1"};
+  const std::string connect_a =
+      "import socket; s=socket.create_connection(('10.96.0.10',80),timeout=3); print('ok')";
+  {
+    absl::StatusOr<std::unique_ptr<SockLb>> lb = SockLb::Load(cg->fd());
+    ASSERT_TRUE(lb.ok()) << lb.status();
+    ASSERT_TRUE((*lb)->Allow(pod_.fd()).ok());
+    ASSERT_TRUE((*lb)->Apply(proxy::Diff({}, m1)).ok());
+    EXPECT_EQ(Client(path, "mkn-ebt-pod", connect_a).output, "ok\n");
+    EXPECT_TRUE(Accepted(a.tcp));  // the affinity entry: {this netns, service 1} -> backend 1
+    EXPECT_EQ((*lb)->BackendPicks(1), 1u);
+
+    ASSERT_TRUE((*lb)->Apply(proxy::Diff(m1, m2)).ok());
+    EXPECT_EQ((*lb)->BackendPicks(1), 0u) << "backend id 1 is a new endpoint now";
+    EXPECT_EQ(Client(path, "mkn-ebt-pod", connect_a).output, "ok\n");
+    EXPECT_TRUE(Accepted(a.tcp)) << "A's client went elsewhere";
+    EXPECT_FALSE(Accepted(b.tcp)) << "affinity to backend id 1 sent A's client to B's endpoint";
+    EXPECT_EQ((*lb)->ServiceCounters(2).translated, 0u);
+
+    ASSERT_TRUE((*lb)->Apply(proxy::Diff(m2, m3)).ok());
+    EXPECT_EQ((*lb)->ServiceCounters(1).translated, 2u) << "a change of A's endpoints reset them";
+  }
+  EXPECT_TRUE(WaitFor([&] { return Attached(path).find("mkn_") == std::string::npos; }));
+  EXPECT_TRUE(RemoveLabCgroup(path, Marker()).ok());
+}
+
 TEST_F(SockLbTest, SigkillLeavesNoProgram) {
   absl::StatusOr<LabCgroup> cg = LabCgroup::Create(kCluster, Marker());
   ASSERT_TRUE(cg.ok()) << cg.status();
