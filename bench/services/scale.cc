@@ -260,7 +260,7 @@ struct EbpfBench {
     lb = std::move(*l);
     cg = std::move(*c);
     int self = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-    absl::Status a = lb->Allow(self);
+    absl::Status a = lb->Allow(self).status();
     ::close(self);
     if (!a.ok() || !Join(cg->path())) return fprintf(stderr, "%s\n", a.ToString().c_str()), false;
     return true;

@@ -714,6 +714,17 @@ check_ebpf_counters() {
   pass "ebpf: get svc counts each translated connect (web-lc: $before -> $after)"
 }
 
+# ebpf_map_id NAME: the id of this cluster's map NAME, found from the programs on its cgroup: other
+# sandboxes on the machine may have maps of the same name loaded.
+ebpf_map_id() {
+  local prog id
+  prog=$(bpftool -j cgroup show "$EBPF_CG" | jq '.[0].id')
+  for id in $(bpftool -j prog show id "$prog" | jq '.map_ids[]'); do
+    [[ $(bpftool -j map show id "$id" | jq -r .name) == "$1" ]] && echo "$id" && return 0
+  done
+  return 1
+}
+
 # ebpf: kill a backend; once kill returns the maps have the new pod (written before it returns):
 # the next requests never fail and reach the recreated pod. The service's counters go on across
 # the change (only its count and slots are rewritten): every request after it adds one.
@@ -740,7 +751,12 @@ check_ebpf_kill() {
   flows1=$(web_ebpf_new_flows "$c")
   ((flows1 == flows0 + 1 + i)) ||
     fail "get svc: web's new_flows went $flows0 -> $flows1 over a kill and $((1 + i)) requests (reset by the kill?)"
-  pass "ebpf: kill $victim ($old -> $new): the first request after kill answered in $(((t1 - t0) / 1000000)) ms, the new pod reached, web's counters went on ($flows0 -> $flows1)"
+  # The killed pod's netns left mkn_netns with it (kept, they fill the map after ~4000 kills).
+  local pods allowed
+  pods=$("$MKN" get pods -c "$c" | awk '$3 ~ /^[0-9.]+$/' | wc -l)
+  allowed=$(bpftool -j map dump id "$(ebpf_map_id mkn_netns)" | jq length)
+  ((allowed == pods)) || fail "after kill: mkn_netns holds $allowed namespaces for $pods pods"
+  pass "ebpf: kill $victim ($old -> $new): the first request after kill answered in $(((t1 - t0) / 1000000)) ms, the new pod reached, web's counters went on ($flows0 -> $flows1); mkn_netns holds the $pods pods' namespaces"
 }
 
 # ebpf: scale web up and down; once scale returns the maps say so (written before it returns): the

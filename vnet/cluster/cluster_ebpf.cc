@@ -10,7 +10,10 @@
 // this mode keeps as the nftables mode does (config::HasNftTables).
 //
 // A kill or scale (SyncSockLb): the maps get the delta to the next spec (ids kept, so affinity to
-// a pod that stays holds), and new pods' namespaces are allowed. At down (StopSockLb): the links
+// a pod that stays holds), new pods' namespaces are allowed and those of pods gone forgotten (by
+// the cookie recorded when they were allowed: the namespace itself is gone by then; kept, they
+// would fill mkn_netns after a few thousand kills and make every later one fail). At down
+// (StopSockLb): the links
 // are destroyed with the programs, then the cgroup is removed (its processes were stopped before).
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -48,32 +51,40 @@ absl::Status RunningCluster::SyncSockLb(const std::vector<int>* changed) {
   Impl& impl = *impl_;
   if (!impl.sock_lb) return absl::OkStatus();
   const config::ClusterSpec& spec = impl.spec;
-  // Each pod's netns by inode: a pod made again under the same name has a new netns to allow. A
-  // pod gone: its netns is gone with its cookie, which the kernel never hands out again; the entry
-  // only takes a slot of mkn_netns until down.
-  std::map<std::string, uint64_t> now;
+  // Each pod's netns by inode: a pod made again under the same name has a new netns to allow.
+  std::map<std::string, Impl::SockLbPod> now;
   for (const config::PodSpec& p : spec.pods) {
     auto ns = impl.applied.netns.find(p.netns);
     if (ns == impl.applied.netns.end()) continue;
     struct stat sb {};
     if (::fstat(ns->second.get(), &sb) < 0) return KernelError(errno, StrCat("stat ", p.netns));
-    now[p.name] = sb.st_ino;
     auto it = impl.sock_lb_pods.find(p.name);
-    if (it != impl.sock_lb_pods.end() && it->second == sb.st_ino) continue;
-    MKN_RETURN_IF_ERROR(impl.sock_lb->Allow(ns->second.get()));
+    if (it != impl.sock_lb_pods.end() && it->second.netns_inode == sb.st_ino) {
+      now[p.name] = it->second;
+      continue;
+    }
+    MKN_ASSIGN_OR_RETURN(const uint64_t cookie, impl.sock_lb->Allow(ns->second.get()));
+    now[p.name] = {static_cast<uint64_t>(sb.st_ino), cookie};
   }
-  impl.sock_lb_pods = std::move(now);
-  // A kill or scale names its services: their writes only (SockLbMaps::Plan), as the nftables
-  // mode applies only their delta.
   if (changed != nullptr) {
+    // A kill or scale names its services: their writes only (SockLbMaps::Plan), as the nftables
+    // mode applies only their delta.
     proxy::SockLbChange c = impl.sock_lb_maps.Plan(spec, *changed);
     MKN_RETURN_IF_ERROR(impl.sock_lb->Apply(c.ops));
     impl.sock_lb_maps.Commit(std::move(c));
-    return absl::OkStatus();
+  } else {
+    proxy::SockLbMaps next = proxy::SockLbMaps::Build(spec, &impl.sock_lb_maps);
+    MKN_RETURN_IF_ERROR(impl.sock_lb->Apply(proxy::Diff(impl.sock_lb_maps, next)));
+    impl.sock_lb_maps = std::move(next);
   }
-  proxy::SockLbMaps next = proxy::SockLbMaps::Build(spec, &impl.sock_lb_maps);
-  MKN_RETURN_IF_ERROR(impl.sock_lb->Apply(proxy::Diff(impl.sock_lb_maps, next)));
-  impl.sock_lb_maps = std::move(next);
+  // The namespaces of pods gone (killed, recreated, scaled away): no socket of theirs is left to
+  // translate, and the kernel never hands their cookies out again.
+  for (const auto& [name, pod] : impl.sock_lb_pods) {
+    auto it = now.find(name);
+    if (it != now.end() && it->second.netns_cookie == pod.netns_cookie) continue;
+    MKN_RETURN_IF_ERROR(impl.sock_lb->Forget(pod.netns_cookie));
+  }
+  impl.sock_lb_pods = std::move(now);
   return absl::OkStatus();
 }
 

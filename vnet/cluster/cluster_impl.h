@@ -59,7 +59,11 @@ struct RunningCluster::Impl {
   std::optional<LabCgroup> cgroup;
   std::unique_ptr<SockLb> sock_lb;
   proxy::SockLbMaps sock_lb_maps;
-  std::map<std::string, uint64_t> sock_lb_pods;  // pod -> its netns inode
+  struct SockLbPod {
+    uint64_t netns_inode = 0;
+    uint64_t netns_cookie = 0;  // its entry in mkn_netns
+  };
+  std::map<std::string, SockLbPod> sock_lb_pods;
   Fd cgroup_procs;
 };
 

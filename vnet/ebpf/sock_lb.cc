@@ -118,18 +118,17 @@ SockLb::~SockLb() {
   if (skel_ != nullptr) sock_lb__destroy(skel_);
 }
 
-absl::Status SockLb::Allow(int netns_fd) {
+absl::StatusOr<uint64_t> SockLb::Allow(int netns_fd) {
   MKN_ASSIGN_OR_RETURN(const uint64_t cookie, NetnsCookie(netns_fd));
   const uint32_t one = 1;
   if (bpf_map__update_elem(skel_->maps.mkn_netns, &cookie, sizeof(cookie), &one, sizeof(one),
                            BPF_ANY) != 0) {
     return KernelError(errno, "add a pod's netns to mkn_netns");
   }
-  return absl::OkStatus();
+  return cookie;
 }
 
-absl::Status SockLb::Forget(int netns_fd) {
-  MKN_ASSIGN_OR_RETURN(const uint64_t cookie, NetnsCookie(netns_fd));
+absl::Status SockLb::Forget(uint64_t cookie) {
   if (bpf_map__delete_elem(skel_->maps.mkn_netns, &cookie, sizeof(cookie), 0) != 0 &&
       errno != ENOENT) {
     return KernelError(errno, "remove a pod's netns from mkn_netns");

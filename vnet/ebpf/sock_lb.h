@@ -42,9 +42,11 @@ class SockLb {
   SockLb& operator=(const SockLb&) = delete;
 
   // Lets the programs translate sockets of the netns `netns_fd` (a pod's), by its cookie
-  // (SO_NETNS_COOKIE, Linux 5.14); Forget() undoes it. vnet/kernel/errors.h's codes.
-  absl::Status Allow(int netns_fd);
-  absl::Status Forget(int netns_fd);
+  // (SO_NETNS_COOKIE, Linux 5.14), which it returns; Forget() takes that cookie out again (the
+  // netns may be gone by then: a killed pod's). vnet/kernel/errors.h's codes; Allow's
+  // ResourceExhausted when mkn_netns is full.
+  absl::StatusOr<uint64_t> Allow(int netns_fd);
+  absl::Status Forget(uint64_t netns_cookie);
   // The map writes, in order; stops at the first the kernel refuses (Internal, naming the op).
   absl::Status Apply(const std::vector<proxy::SockLbOp>& ops);
 
