@@ -329,6 +329,56 @@ std::vector<SockLbOp> Diff(const SockLbMaps& from, const SockLbMaps& to) {
   return ops;
 }
 
+namespace {
+
+absl::Status Fits(uint32_t max_service_id, uint32_t max_backend_id, size_t service_ports,
+                  size_t slots, size_t pods, const SockLbLimits& limits) {
+  std::vector<std::string> over;
+  if (max_service_id > limits.max_service_id)
+    over.push_back(
+        StrCat("service port id ", max_service_id, " (ids up to ", limits.max_service_id, ")"));
+  if (max_backend_id > limits.max_backend_id)
+    over.push_back(
+        StrCat("backend id ", max_backend_id, " (ids up to ", limits.max_backend_id, ")"));
+  if (slots > limits.slots)
+    over.push_back(StrCat(slots, " service map entries (", service_ports,
+                          " service ports and their endpoints; it holds ", limits.slots, ")"));
+  if (pods > limits.pods)
+    over.push_back(StrCat(pods, " pod namespaces (mkn_netns holds ", limits.pods, ")"));
+  if (over.empty()) return absl::OkStatus();
+  std::string what;
+  for (const std::string& o : over) what += (what.empty() ? "" : ", ") + o;
+  return absl::ResourceExhaustedError(
+      StrCat("proxy_mode = \"ebpf\": the lab does not fit the programs' maps: ", what,
+             ": fewer Services, endpoints or pods, or proxy_mode = \"nftables\""));
+}
+
+}  // namespace
+
+absl::Status CheckFits(const SockLbMaps& maps, size_t pods, const SockLbLimits& limits) {
+  uint32_t max_service_id = 0;
+  for (const SockLbService& s : maps.services) max_service_id = std::max(max_service_id, s.id);
+  const uint32_t max_backend_id = maps.backends.empty() ? 0 : maps.backends.rbegin()->first;
+  return Fits(max_service_id, max_backend_id, maps.services.size(),
+              maps.services.size() + maps.backends.size(), pods, limits);
+}
+
+absl::Status CheckFits(const SockLbMaps& current, const SockLbChange& change, size_t pods,
+                       const SockLbLimits& limits) {
+  if (change.full) return CheckFits(*change.full, pods, limits);
+  // Service ids stay; the backends are those held, less the changed ports' (removed), plus their
+  // new ones (added: the kept ids return here). The highest id held is an upper bound of those
+  // that stay.
+  uint32_t max_service_id = 0;
+  for (const SockLbService& s : change.services) max_service_id = std::max(max_service_id, s.id);
+  uint32_t max_backend_id = current.backends.empty() ? 0 : current.backends.rbegin()->first;
+  if (!change.added.empty())
+    max_backend_id = std::max(max_backend_id, change.added.rbegin()->first);
+  const size_t backends = current.backends.size() - change.removed.size() + change.added.size();
+  return Fits(max_service_id, max_backend_id, current.services.size(),
+              current.services.size() + backends, pods, limits);
+}
+
 std::optional<std::string> Cgroup2Mount(std::string_view mountinfo) {
   // "36 25 0:30 / /sys/fs/cgroup/unified rw,relatime shared:9 - cgroup2 cgroup2 rw": the mount
   // point is field 5, the filesystem type the first field after " - ".

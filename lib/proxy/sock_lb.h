@@ -24,6 +24,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "lib/config/spec.h"
 #include "lib/net/ip.h"
 
@@ -119,6 +120,26 @@ struct SockLbMaps {
 
 // The writes that turn `from` into `to` (from = {} for the first, full load).
 std::vector<SockLbOp> Diff(const SockLbMaps& from, const SockLbMaps& to);
+
+// What the programs' maps hold (bpf/sock_lb.h's MKN_MAX_*; vnet/ebpf static_asserts the two
+// agree): the highest service id and backend id (the counter arrays' last index), the service
+// map's entries (slot 0 and the backend slots of every service port) and the pod namespaces.
+struct SockLbLimits {
+  uint32_t max_service_id = 0, max_backend_id = 0;
+  size_t slots = 0, pods = 0;
+};
+inline constexpr SockLbLimits kSockLbLimits = {131071, 524287, 655360, 4096};
+
+// OK when `maps` and `pods` pod namespaces fit `limits`; else ResourceExhausted naming each map
+// that would overflow, before anything is written: a full hash map refuses a write halfway through
+// a change (E2BIG), and an id past a counter array is never counted. Every backend id sits in one
+// slot, so the service map holds services.size() + backends.size() entries.
+absl::Status CheckFits(const SockLbMaps& maps, size_t pods,
+                       const SockLbLimits& limits = kSockLbLimits);
+// The same for the maps `change` (Plan() of `current`) would make, from the change alone (its full
+// way: the whole next maps): O(what changed), as Plan().
+absl::Status CheckFits(const SockLbMaps& current, const SockLbChange& change, size_t pods,
+                       const SockLbLimits& limits = kSockLbLimits);
 
 // The cgroup v2 mount point in a /proc/self/mountinfo text (the first "cgroup2" filesystem), or
 // nullopt when there is none (a cgroup v1-only machine: the mode cannot run).

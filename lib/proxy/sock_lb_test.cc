@@ -298,6 +298,49 @@ TEST(SockLb, PlanTakesTheFullWayWhenServicePortsChange) {
   EXPECT_EQ(m.backends, want.backends);
 }
 
+// The maps' sizes are checked before a write: a full hash map refuses one halfway through a change.
+TEST(SockLb, CheckFitsNamesWhatOverflows) {
+  const config::ClusterSpec spec = Lab();
+  const SockLbMaps m = SockLbMaps::Build(spec);  // 4 ports (ids 1..4), 8 backends, 12 entries
+  EXPECT_TRUE(CheckFits(m, spec.pods.size()).ok());
+  EXPECT_TRUE(CheckFits(m, 5, {4, 8, 12, 5}).ok());
+  struct Case {
+    std::string name;
+    SockLbLimits limits;
+    size_t pods;
+    std::string want;
+  };
+  const std::vector<Case> cases = {
+      {"service ids", {3, 8, 12, 5}, 5, "service port id 4 (ids up to 3)"},
+      {"backend ids", {4, 7, 12, 5}, 5, "backend id 8 (ids up to 7)"},
+      {"slots",
+       {4, 8, 11, 5},
+       5,
+       "12 service map entries (4 service ports and their endpoints; it holds 11)"},
+      {"pods", {4, 8, 12, 5}, 6, "6 pod namespaces (mkn_netns holds 5)"},
+  };
+  for (const Case& c : cases) {
+    const absl::Status st = CheckFits(m, c.pods, c.limits);
+    EXPECT_TRUE(absl::IsResourceExhausted(st)) << c.name << ": " << st;
+    EXPECT_NE(st.message().find(c.want), std::string::npos) << c.name << ": " << st;
+  }
+  // The real limits: a lab of kMaxPods pods does not fit mkn_netns.
+  const absl::Status pods = CheckFits(m, config::kMaxPods);
+  EXPECT_NE(pods.message().find("20000 pod namespaces (mkn_netns holds 4096)"), std::string::npos)
+      << pods;
+  // A kill or scale (Plan) is held against them too, from the change alone: web 3 -> 5 brings
+  // backend ids 9..12 (two more for web, two for web-np): 4 + 12 = 16 entries.
+  config::ClusterSpec more = spec;
+  ASSERT_TRUE(config::ScaleDeployment(more, "web", 5).ok());
+  const SockLbChange grow = m.Plan(more, {0, 1});
+  ASSERT_EQ(grow.full, nullptr);
+  EXPECT_TRUE(CheckFits(m, grow, 7, {4, 12, 16, 7}).ok());
+  const absl::Status ids = CheckFits(m, grow, 7, {4, 11, 16, 7});
+  EXPECT_NE(ids.message().find("backend id 12 (ids up to 11)"), std::string::npos) << ids;
+  const absl::Status slots = CheckFits(m, grow, 7, {4, 12, 15, 7});
+  EXPECT_NE(slots.message().find("16 service map entries"), std::string::npos) << slots;
+}
+
 TEST(SockLb, Cgroup2MountFromMountinfo) {
   struct Case {
     std::string name, mountinfo;

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -51,6 +52,18 @@ absl::Status RunningCluster::SyncSockLb(const std::vector<int>* changed) {
   Impl& impl = *impl_;
   if (!impl.sock_lb) return absl::OkStatus();
   const config::ClusterSpec& spec = impl.spec;
+  // The change, checked against the programs' map sizes before anything is allowed or written: a
+  // full map would refuse a write halfway through. A kill or scale names its services: their
+  // writes only (SockLbMaps::Plan), as the nftables mode applies only their delta.
+  std::optional<proxy::SockLbChange> change;
+  std::optional<proxy::SockLbMaps> next;
+  if (changed != nullptr) {
+    change = impl.sock_lb_maps.Plan(spec, *changed);
+    MKN_RETURN_IF_ERROR(proxy::CheckFits(impl.sock_lb_maps, *change, spec.pods.size()));
+  } else {
+    next = proxy::SockLbMaps::Build(spec, &impl.sock_lb_maps);
+    MKN_RETURN_IF_ERROR(proxy::CheckFits(*next, spec.pods.size()));
+  }
   // Each pod's netns by inode: a pod made again under the same name has a new netns to allow.
   std::map<std::string, Impl::SockLbPod> now;
   for (const config::PodSpec& p : spec.pods) {
@@ -66,16 +79,12 @@ absl::Status RunningCluster::SyncSockLb(const std::vector<int>* changed) {
     MKN_ASSIGN_OR_RETURN(const uint64_t cookie, impl.sock_lb->Allow(ns->second.get()));
     now[p.name] = {static_cast<uint64_t>(sb.st_ino), cookie};
   }
-  if (changed != nullptr) {
-    // A kill or scale names its services: their writes only (SockLbMaps::Plan), as the nftables
-    // mode applies only their delta.
-    proxy::SockLbChange c = impl.sock_lb_maps.Plan(spec, *changed);
-    MKN_RETURN_IF_ERROR(impl.sock_lb->Apply(c.ops));
-    impl.sock_lb_maps.Commit(std::move(c));
+  if (change) {
+    MKN_RETURN_IF_ERROR(impl.sock_lb->Apply(change->ops));
+    impl.sock_lb_maps.Commit(std::move(*change));
   } else {
-    proxy::SockLbMaps next = proxy::SockLbMaps::Build(spec, &impl.sock_lb_maps);
-    MKN_RETURN_IF_ERROR(impl.sock_lb->Apply(proxy::Diff(impl.sock_lb_maps, next)));
-    impl.sock_lb_maps = std::move(next);
+    MKN_RETURN_IF_ERROR(impl.sock_lb->Apply(proxy::Diff(impl.sock_lb_maps, *next)));
+    impl.sock_lb_maps = std::move(*next);
   }
   // The namespaces of pods gone (killed, recreated, scaled away): no socket of theirs is left to
   // translate, and the kernel never hands their cookies out again.

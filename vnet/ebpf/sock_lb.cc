@@ -24,6 +24,12 @@
 #define SO_NETNS_COOKIE 71
 #endif
 
+// lib/proxy checks a lab against the maps' sizes before anything is written: the same numbers.
+static_assert(mkn::proxy::kSockLbLimits.max_service_id == MKN_MAX_SERVICES - 1);
+static_assert(mkn::proxy::kSockLbLimits.max_backend_id == MKN_MAX_BACKENDS - 1);
+static_assert(mkn::proxy::kSockLbLimits.slots == MKN_MAX_SLOTS);
+static_assert(mkn::proxy::kSockLbLimits.pods == MKN_MAX_NETNS);
+
 namespace mkn::vnet {
 namespace {
 
