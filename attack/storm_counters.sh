@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
-# attack/storm_counters.sh — ebpf mode: get svc's NEW against 100 real connects (before and across a
-# scale), a connect storm while pods are killed and scaled (bounded: 8 s, <= 20k connects), and TCP+UDP
-# on one VIP:port. Run: cd /work/wt-atk16 && ci/sandbox.sh bash attack/storm_counters.sh
+# attack/storm_counters.sh — get svc's NEW against 100 real connects (before and across a scale) and
+# a connect storm while pods are killed and scaled (bounded: 8 s, <= 20k connects). MODE=ebpf (default)
+# or MODE=nftables (the delta mode). Run: cd /work/wt-atk16 && ci/sandbox.sh bash attack/storm_counters.sh
 set -uo pipefail
 MKN=${MKN_BIN:-build-h/minikube-net}
+MODE=${MODE:-ebpf}
 c=atkst
 lab=$(mktemp --suffix=.toml)
-sed -e "s/^name = \"svc\"/name = \"$c\"/" -e 's/^proxy_mode = "userspace".*/proxy_mode = "ebpf"/' examples/services/lab.toml >"$lab"
+sed -e "s/^name = \"svc\"/name = \"$c\"/" -e "s/^proxy_mode = \"userspace\".*/proxy_mode = \"$MODE\"/" examples/services/lab.toml >"$lab"
 "$MKN" up -d "$lab" >/dev/null || exit 1
-CG=$(jq -r .cgroup "/run/minikube-net/$c/state.json")
-in_pod() { local p=$1; shift; sh -c 'echo 0 >"$1/cgroup.procs" && shift && exec "$@"' sh "$CG" ip netns exec "mkn-$c-$p" "$@"; }
+CG=$(jq -r '.cgroup // empty' "/run/minikube-net/$c/state.json")
+in_pod() {
+  local p=$1; shift
+  if [[ -n "$CG" ]]; then sh -c 'echo 0 >"$1/cgroup.procs" && shift && exec "$@"' sh "$CG" ip netns exec "mkn-$c-$p" "$@"
+  else ip netns exec "mkn-$c-$p" "$@"; fi
+}
 newf() { "$MKN" get svc -c "$c" -o json | jq ".[] | select(.name == \"$1\") | .ports[0].counters.new_flows"; }
 b=$(newf web-lc)
 in_pod client python3 - <<'PY'
@@ -39,5 +44,6 @@ sleep 1
 for i in 1 2 3; do "$MKN" kill -c "$c" web-0 >/dev/null; sleep 0.5; "$MKN" scale -c "$c" web 4 >/dev/null; sleep 0.5; "$MKN" scale -c "$c" web 2 >/dev/null; sleep 0.5; done
 wait $sp; echo "storm: $(cat /tmp/atk-storm.txt)"
 "$MKN" get svc -c "$c"
-echo "mkn_netns entries: $(bpftool -j map dump name mkn_netns | jq length), pods: $("$MKN" get pods -c "$c" | awk '$3 ~ /^[0-9.]+$/' | wc -l)"
+[[ $MODE == ebpf ]] && echo "mkn_netns entries: $(bpftool -j map dump name mkn_netns | jq length), pods: $("$MKN" get pods -c "$c" | awk '$3 ~ /^[0-9.]+$/' | wc -l)"
+[[ $MODE == nftables ]] && "$MKN" resync -c "$c" 2>&1 | tail -2
 "$MKN" down "$c" >/dev/null
