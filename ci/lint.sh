@@ -76,6 +76,7 @@ declare -A below=(
   [graph]="kernel apps proxy geneve edge ebpf cni bgp cluster"
   [cni/verify]="kernel apps proxy geneve edge ebpf cni bgp cluster"
   [check]="kernel apps proxy geneve edge ebpf cni bgp cluster cni/verify"
+  [ui]="kernel apps proxy geneve edge ebpf cni bgp cluster capture trace graph"
 )
 for f in "${sources[@]}"; do
   [[ $f == vnet/* ]] || continue
