@@ -26,6 +26,7 @@
 #include "cmd/minikube-net/common.h"
 #include "cmd/minikube-net/see.h"
 #include "cmd/minikube-net/trace.h"
+#include "cmd/minikube-net/ui.h"
 #include "lib/config/spec.h"
 #include "lib/control/format.h"
 #include "lib/control/protocol.h"
@@ -91,6 +92,7 @@ struct UpFlags {
   bool check = false;  // run `check` once ready
   std::string output = "sh";
   int workers = 0;
+  UpUiFlags ui;  // --ui [PORT] (ui.h)
 };
 
 int RunUp(const UpFlags& f) {
@@ -114,6 +116,7 @@ int RunUp(const UpFlags& f) {
       return code.ok() ? *code : (Exit(code.status()), kExitFailure);
     };
   }
+  o.serve = UpServe(f.ui);
   o.lab_path = f.lab;
   o.detach = f.detach;
   o.shell = f.shell;
@@ -223,6 +226,7 @@ int main(int argc, char** argv) {
       "Once ready, run $SHELL (else /bin/bash) here with MKN_CLUSTER set; tear down when it exits");
   up_cmd->add_option("--workers", up.workers, "Threads creating namespaces (default: one per CPU)")
       ->check(IntIn(0, 1024));
+  AddUpUiOption(up_cmd, up.ui);
   up_cmd->footer(
       "Examples:\n  minikube-net up examples/quickstart/lab.toml      # foreground; Ctrl-C tears "
       "it down\n"
@@ -337,6 +341,8 @@ int main(int argc, char** argv) {
   CLI::App* graph_cmd = AddGraphCommand(app, graph);
   TraceFlags trace;
   CLI::App* trace_cmd = AddTraceCommand(app, trace);
+  UiFlags ui;
+  CLI::App* ui_cmd = AddUiCommand(app, ui);
   // `exec POD -- CMD...`: what follows "--" is the command, untouched by flag parsing.
   std::vector<std::string> after_dashes;
   for (int i = 1; i < argc; ++i) {
@@ -371,6 +377,8 @@ int main(int argc, char** argv) {
           "up: a lab from standard input can only be planned (up --dry-run -): a running cluster "
           "records its lab file, and resolves the paths in it from that file's directory"));
     }
+    if (up.dry_run && up.ui.option->count() > 0)
+      return Exit(absl::InvalidArgumentError("up: --ui cannot be combined with --dry-run"));
     if (up.check && up.dry_run) {
       return Exit(absl::InvalidArgumentError(
           "up: --check cannot be combined with --dry-run: a dry run creates nothing to probe"));
@@ -409,6 +417,10 @@ int main(int argc, char** argv) {
   }
   if (*graph_cmd) {
     absl::Status st = RunGraphCommand(graph);
+    return st.ok() ? kExitOk : Exit(st);
+  }
+  if (*ui_cmd) {
+    absl::Status st = RunUiCommand(ui);
     return st.ok() ? kExitOk : Exit(st);
   }
   if (*trace_cmd) {

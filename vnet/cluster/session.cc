@@ -407,6 +407,22 @@ absl::StatusOr<int> RunSession(const config::ClusterSpec& spec, const SessionOpt
     check_code = f.check(st, out_stream);
     out_stream.flush();
   }
+  // `up --ui`: its server's threads start here, after the fork of -d (a forked child has only the
+  // thread that forked) and with the stop signals blocked, as every thread of the owner has them.
+  std::shared_ptr<void> served;
+  if (f.serve) {
+    absl::StatusOr<std::shared_ptr<void>> h = f.serve(st, out_stream);
+    out_stream.flush();
+    if (!h.ok()) {
+      absl::StatusOr<TeardownReport> r = (*rc)->Down();
+      return AsRuntimeFailure(
+          absl::Status(h.status().code(),
+                       StrCat("up ", st.cluster, ": ", h.status().message(),
+                              r.ok() ? " (the cluster was taken down)"
+                                     : StrCat(" (and down failed: ", r.status().message(), ")"))));
+    }
+    served = *std::move(h);
+  }
   if (f.detach) {
     out_stream.flush();
     // From here on the output goes to up.log: first what the terminal saw, then every line after.
@@ -488,6 +504,7 @@ absl::StatusOr<int> RunSession(const config::ClusterSpec& spec, const SessionOpt
     StopShell(shell);
     RestoreTty(shell);
   }
+  served.reset();  // the dashboard stops before what it shows goes away
   const auto t0 = std::chrono::steady_clock::now();
   absl::StatusOr<TeardownReport> r = (*rc)->Down();
   if (!r.ok())

@@ -36,6 +36,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -64,6 +65,12 @@ struct SessionOptions {
   // once checked and leaves the cluster running (a failing lab stays up to be looked at; `down`
   // when done); the foreground and --shell run as usual and exit 1 at the end when it failed.
   std::function<int(const ClusterState&, std::ostream&)> check;
+  // `up --ui`: started once the cluster is ready (after `check`), in the process that owns it
+  // (with -d, the background one, before the terminal is let go, so that what it writes to the
+  // stream it is given, its URL, is seen there). What it returns is held while the cluster runs
+  // and released before the cluster goes down (an opaque handle: vnet/ui sits above this room).
+  // An error takes the cluster down and fails the run with it.
+  std::function<absl::StatusOr<std::shared_ptr<void>>(const ClusterState&, std::ostream&)> serve;
 };
 
 // The exit status for the process: 0, or the shell's status (128 + signal when it was killed), or 1

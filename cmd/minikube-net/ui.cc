@@ -1,0 +1,141 @@
+#include "cmd/minikube-net/ui.h"
+
+#include <signal.h>
+
+#include <iostream>
+
+#include "lib/control/usage.h"
+#include "lib/strings/str_cat.h"
+#include "lib/ui/dashboard.h"
+#include "vnet/cluster/client.h"
+#include "vnet/kernel/process.h"
+#include "vnet/ui/server.h"
+#include "vnet/ui/sources.h"
+
+namespace mkn {
+namespace {
+
+constexpr const char* kWhatItShows =
+    "The page shows the lab as a graph (Graphviz's SVG: nodes, bridges, tunnels, pods, Services, "
+    "the edge),\n"
+    "the Services with their endpoints and counters (what `get svc` prints), the edge's routes "
+    "and\n"
+    "listeners (`get routes`), the conntrack flows (`conntrack`) and the recent traces; it "
+    "updates live\n"
+    "(server-sent events, at most every 500 ms while something changes). Its trace form runs "
+    "`trace SRC DST`\n"
+    "and draws the hops on the graph. It listens on 127.0.0.1 only and answers only as "
+    "127.0.0.1 or\n"
+    "localhost (run the browser on this machine, or forward the port: ssh -L 8088:127.0.0.1:8088 "
+    "HOST).\n"
+    "Everything it loads is served by the binary: no CDN.\n";
+
+absl::StatusOr<int> PortOf(const std::string& text) {
+  absl::StatusOr<int64_t> v = control::ParseIntIn(text, 0, 65535);
+  if (!v.ok()) return v.status();
+  return static_cast<int>(*v);
+}
+
+absl::StatusOr<std::unique_ptr<vnet::UiServer>> Serve(const std::string& cluster, int port) {
+  MKN_ASSIGN_OR_RETURN(vnet::UiSources sources, vnet::ClusterSources(cluster));
+  vnet::UiOptions o;
+  o.port = port;
+  o.sources = std::move(sources);
+  return vnet::UiServer::Start(std::move(o));
+}
+
+}  // namespace
+
+void AddUpUiOption(CLI::App* up, UpUiFlags& f) {
+  f.option =
+      up->add_option("--ui")
+          ->description(StrCat("Serve the live dashboard on 127.0.0.1:PORT once ready "
+                               "(PORT default ",
+                               ui::kDefaultPort, "; 0: any free port); the URL is printed"))
+          ->expected(0, 1)
+          ->type_name("[PORT]")
+          ->check(CLI::Validator(
+              [](std::string& text) {
+                absl::StatusOr<int> p = PortOf(text);
+                return p.ok() ? std::string()
+                              : StrCat("--ui takes a PORT 0..65535, not \"", text,
+                                       "\" (put the lab first: minikube-net up LAB --ui [PORT])");
+              },
+              ""));
+}
+
+std::function<absl::StatusOr<std::shared_ptr<void>>(const vnet::ClusterState&, std::ostream&)>
+UpServe(const UpUiFlags& f) {
+  if (f.option == nullptr || f.option->count() == 0) return nullptr;
+  int port = ui::kDefaultPort;
+  if (!f.option->results().empty()) {
+    absl::StatusOr<int> p = PortOf(f.option->results().front());
+    if (p.ok()) port = *p;
+  }
+  return [port](const vnet::ClusterState& st,
+                std::ostream& out) -> absl::StatusOr<std::shared_ptr<void>> {
+    absl::StatusOr<std::unique_ptr<vnet::UiServer>> s = Serve(st.cluster, port);
+    if (!s.ok()) {
+      return absl::Status(s.status().code(), StrCat("--ui: ", s.status().message()));
+    }
+    out << "dashboard: " << (*s)->Url() << "\n";
+    return std::shared_ptr<void>(std::move(*s));
+  };
+}
+
+CLI::App* AddUiCommand(CLI::App& app, UiFlags& f) {
+  f.port = ui::kDefaultPort;
+  CLI::App* cmd = app.add_subcommand(
+      "ui", "Serve the live dashboard of a running cluster on 127.0.0.1 until Ctrl-C");
+  cmd->add_option("cluster", f.cluster,
+                  "Cluster name (default: $MKN_CLUSTER, else the only cluster up)");
+  cmd->add_option("-p,--port", f.port,
+                  StrCat("Port on 127.0.0.1 (default ", ui::kDefaultPort, "; 0: any free port)"))
+      ->check(CLI::Validator(
+          [](std::string& text) {
+            absl::StatusOr<int> p = PortOf(text);
+            return p.ok() ? std::string() : std::string(p.status().message());
+          },
+          "0..65535"));
+  cmd->footer(StrCat(
+      kWhatItShows,
+      "This process asks the cluster's owner over its control socket, as `get svc` does; `up LAB "
+      "--ui`\n"
+      "serves the same page from the owner itself. Ctrl-C (or SIGTERM) stops the dashboard, not "
+      "the cluster.\n"
+      "Examples:\n"
+      "  minikube-net ui                         # the only cluster up, http://127.0.0.1:",
+      ui::kDefaultPort,
+      "/\n"
+      "  minikube-net ui quickstart --port 9000\n"
+      "  minikube-net up examples/services/lab.toml --ui      # the owner serves it\n"
+      "  curl -s http://127.0.0.1:",
+      ui::kDefaultPort,
+      "/api/state | jq .services   # the snapshot as JSON\n"
+      "Exit codes: 0 stopped by a signal, 1 runtime failure (the port in use, the cluster gone) "
+      "or missing\n"
+      "privileges, 2 bad usage or an unknown cluster."));
+  return cmd;
+}
+
+absl::Status RunUiCommand(const UiFlags& f) {
+  MKN_RETURN_IF_ERROR(vnet::CheckPrivileges("ask the cluster's owner and run traces in the lab"));
+  // Before any thread: the server's threads inherit the mask, so the signals wait for us here.
+  const sigset_t stop = vnet::BlockStopSignals();
+  MKN_ASSIGN_OR_RETURN(vnet::ClusterState s, vnet::PickCluster(f.cluster));
+  absl::StatusOr<std::unique_ptr<vnet::UiServer>> server = Serve(s.cluster, f.port);
+  if (!server.ok()) {
+    return absl::Status(server.status().code(),
+                        StrCat("ui ", s.cluster, ": ", server.status().message()));
+  }
+  std::cout << "dashboard of cluster " << s.cluster << ": " << (*server)->Url()
+            << " (Ctrl-C stops it; the cluster stays)" << std::endl;
+  siginfo_t info;
+  while (sigwaitinfo(&stop, &info) < 0) {
+  }
+  (*server)->Stop();
+  std::cerr << "dashboard of cluster " << s.cluster << " stopped\n";
+  return absl::OkStatus();
+}
+
+}  // namespace mkn
