@@ -43,8 +43,9 @@ packages=(
 )
 if [[ $mode != runtime ]]; then
   packages+=(
-    # tests, and ci/lint.sh's format check; python3 crafts examples/geneve's forged datagrams
-    libgtest-dev libgmock-dev libbenchmark-dev clang-format python3
+    # tests, and ci/lint.sh's format check; python3 crafts examples/geneve's forged datagrams and
+    # drives chromium (headless, over the DevTools protocol) against the live dashboard (examples/ui_test.sh)
+    libgtest-dev libgmock-dev libbenchmark-dev clang-format python3 chromium
     # benchmarks: sockperf; references (Mininet and nginx run only inside the sandbox; wrk drives
     # bench/ingress)
     sockperf mininet bridge-utils nginx-light wrk
