@@ -98,7 +98,7 @@ struct UiServer::Impl {
 
   // The io thread's (no lock): the newest inputs and traces, and the snapshot made from them.
   std::optional<ui::Inputs> inputs;
-  std::chrono::steady_clock::time_point inputs_at;
+  std::chrono::steady_clock::time_point inputs_at;  // when the gather began
   std::deque<ui::TraceEntry> traces;
   int64_t next_trace_id = 1;
   bool trace_running = false;
@@ -159,10 +159,11 @@ struct UiServer::Impl {
       if (!first && !nudge && !looking) continue;
       first = false;
       l.unlock();
+      const auto started = std::chrono::steady_clock::now();
       ui::Inputs in = o.sources.gather();
-      asio::post(*io, [this, in = std::move(in)]() mutable {
+      asio::post(*io, [this, started, in = std::move(in)]() mutable {
         inputs = std::move(in);
-        inputs_at = std::chrono::steady_clock::now();
+        inputs_at = started;  // as new as its oldest part
         Rebuild();
         WakeWaiters();  // /api/state waits for fresh inputs, changed or not
       });
@@ -255,8 +256,14 @@ struct UiServer::Impl {
   }
 
   awaitable<Response> State() {
+    // While someone looks, the gatherer keeps the snapshot within an interval or two of now;
+    // otherwise it may be from long ago (taken before the curl the caller just ran), so one is
+    // gathered after this request came: what it shows is then at least as new as the caller's
+    // last `get svc`.
+    const auto asked = std::chrono::steady_clock::now();
+    const bool looking = event_clients.load() > 0 || NowMs() < demand_until_ms.load();
     demand_until_ms = NowMs() + std::chrono::milliseconds(kDemandWindow).count();
-    const auto stale = std::chrono::steady_clock::now() - 2 * o.limits.interval;
+    const auto stale = looking ? asked - 2 * o.limits.interval : asked;
     if (!inputs || inputs_at < stale) {
       // Nobody was looking: gather now, and wait for it (bounded).
       Nudge();

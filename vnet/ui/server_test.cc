@@ -246,6 +246,28 @@ TEST(UiServer, StateIsTheSnapshotOfTheSources) {
   EXPECT_EQ(j["traces"].size(), 0u);
 }
 
+// A snapshot is never older than the request when nobody was looking: the page's numbers agree with
+// a `get svc` run just before.
+TEST(UiServer, StateAfterAChangeShowsIt) {
+  Fake f;
+  UiLimits l;
+  l.interval = 50ms;
+  auto s = StartWith(f, l);
+  f.packets = 1;
+  // Nobody looks yet: this one is gathered after the request came.
+  nlohmann::json j = nlohmann::json::parse(BodyOf(Get(s->port(), "/api/state")));
+  EXPECT_EQ(j["services"]["services"][0]["ports"][0]["counters"]["packets"], 1);
+  f.packets = 2;
+  j = nlohmann::json::parse(BodyOf(Get(s->port(), "/api/state")));
+  // Now someone looks: at most two intervals old, so the change shows within them.
+  if (j["services"]["services"][0]["ports"][0]["counters"]["packets"] != 2) {
+    EXPECT_TRUE(WaitFor([&] {
+      j = nlohmann::json::parse(BodyOf(Get(s->port(), "/api/state")));
+      return j["services"]["services"][0]["ports"][0]["counters"]["packets"] == 2;
+    }));
+  }
+}
+
 TEST(UiServer, KeepAliveServesSeveralRequestsOnOneConnection) {
   Fake f;
   auto s = StartWith(f);
