@@ -399,20 +399,14 @@ absl::StatusOr<int> RunSession(const config::ClusterSpec& spec, const SessionOpt
     StrAppend(&ready_text, "running in the background as pid ", getpid(),
               "; stop it with: minikube-net down ", st.cluster, "\n");
   }
-  out_stream << ready_text;
-  // `up --check`: before -d hands its output over to up.log, so that the terminal sees the matrix.
-  int check_code = 0;
-  if (f.check) {
-    out_stream.flush();
-    check_code = f.check(st, out_stream);
-    out_stream.flush();
-  }
   // `up --ui`: its server's threads start here, after the fork of -d (a forked child has only the
   // thread that forked) and with the stop signals blocked, as every thread of the owner has them.
+  // Before the ready text is shown: a dashboard that cannot start (its port taken) fails the run
+  // before anything says the cluster runs; its URL is then part of that text (and of up.log).
   std::shared_ptr<void> served;
   if (f.serve) {
-    absl::StatusOr<std::shared_ptr<void>> h = f.serve(st, out_stream);
-    out_stream.flush();
+    std::ostringstream said;
+    absl::StatusOr<std::shared_ptr<void>> h = f.serve(st, said);
     if (!h.ok()) {
       absl::StatusOr<TeardownReport> r = (*rc)->Down();
       return AsRuntimeFailure(
@@ -422,6 +416,15 @@ absl::StatusOr<int> RunSession(const config::ClusterSpec& spec, const SessionOpt
                                      : StrCat(" (and down failed: ", r.status().message(), ")"))));
     }
     served = *std::move(h);
+    StrAppend(&ready_text, said.str());
+  }
+  out_stream << ready_text;
+  // `up --check`: before -d hands its output over to up.log, so that the terminal sees the matrix.
+  int check_code = 0;
+  if (f.check) {
+    out_stream.flush();
+    check_code = f.check(st, out_stream);
+    out_stream.flush();
   }
   if (f.detach) {
     out_stream.flush();

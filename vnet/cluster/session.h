@@ -65,9 +65,9 @@ struct SessionOptions {
   // once checked and leaves the cluster running (a failing lab stays up to be looked at; `down`
   // when done); the foreground and --shell run as usual and exit 1 at the end when it failed.
   std::function<int(const ClusterState&, std::ostream&)> check;
-  // `up --ui`: started once the cluster is ready (after `check`), in the process that owns it
-  // (with -d, the background one, before the terminal is let go, so that what it writes to the
-  // stream it is given, its URL, is seen there). What it returns is held while the cluster runs
+  // `up --ui`: started once the cluster is ready (before `check`), in the process that owns it
+  // (with -d, the background one); what it writes to the stream it is given (its URL) follows
+  // the ready line, on the terminal and in up.log. What it returns is held while the cluster runs
   // and released before the cluster goes down (an opaque handle: vnet/ui sits above this room).
   // An error takes the cluster down and fails the run with it.
   std::function<absl::StatusOr<std::shared_ptr<void>>(const ClusterState&, std::ostream&)> serve;
