@@ -9,8 +9,9 @@
 #   bench/trace/trace.sh [RUNS]       (default 20 per proxy mode)
 #
 # The lab is examples/services (client on node1; web-0 and web-2 on node2, web-1 on node1), in each
-# proxy mode. Round-robin sends two traces in three across nodes; only those are counted (the JSON
-# names the endpoint). Reported: median, p90 and max wall time of trace, the reference's median, and
+# proxy mode (ebpf: the probe a connect() from the cluster's cgroup). Round-robin sends two traces in
+# three across nodes (ebpf picks at random: about as many); only those are counted (the JSON names
+# the endpoint). Reported: median, p90 and max wall time of trace, the reference's median, and
 # their ratio. Target (issue 17): a cross-node pod -> ClusterIP trace completes in <= 300 ms.
 # Exit 0 when met, 3 when missed, 1 on error. Runs only inside ci/sandbox.sh (re-executes itself
 # there); needs root; every wait has a deadline; every process it starts is stopped by PID.
@@ -55,7 +56,7 @@ reference() {
 
 missed=0
 printf '%-12s %6s %10s %10s %10s %14s %8s\n' "proxy mode" "runs" "median ms" "p90 ms" "max ms" "tcpdump x10 ms" "ratio"
-for mode in userspace nftables; do
+for mode in userspace nftables ebpf; do
   sed "s/^proxy_mode = .*/proxy_mode = \"$mode\"/" "$ROOT/examples/services/lab.toml" >"$OUT/lab-$mode.toml"
   "$MKN" up -d "$OUT/lab-$mode.toml" >/dev/null 2>&1
   trap '"$MKN" down $C >/dev/null 2>&1 || true' EXIT
