@@ -785,6 +785,8 @@ check_ebpf_lifecycle() {
   # This run's own cgroup and programs only: other sandboxes on the machine (a parallel test, a
   # colleague's lab) may run a cluster of the same name, and BPF programs are the machine's.
   cgroup_and_ids() {  # while up: the state's cgroup, the ids of the programs attached to it
+    wait_for 5 bash -c "[[ -d \"\$(jq -r '.cgroup // empty' /run/minikube-net/$c/state.json)\" ]]" ||
+      fail "the state names no existing cgroup once ready: $(cat "/run/minikube-net/$c/state.json")"
     cg=$(jq -r .cgroup "/run/minikube-net/$c/state.json")
     ids=$(bpftool cgroup show "$cg" | awk '$1 ~ /^[0-9]+$/ {print $1}')
     contains "$(bpftool cgroup show "$cg")" mkn_connect4 "the programs attached to $cg while up runs"
