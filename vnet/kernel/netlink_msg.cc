@@ -4,11 +4,13 @@
 #include <linux/fib_rules.h>
 #include <linux/if.h>
 #include <linux/if_link.h>
+#include <linux/inet_diag.h>
 #include <linux/neighbour.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
 #include <linux/veth.h>
 #include <sys/socket.h>
 
@@ -298,6 +300,38 @@ NlBytes BuildCtDelete(const CtTuple& t) {
   return std::move(w).Finish();
 }
 
+namespace {
+
+inet_diag_req_v2 InetDiagReq(uint8_t protocol) {
+  inet_diag_req_v2 r{};
+  r.sdiag_family = AF_INET;
+  r.sdiag_protocol = protocol;
+  r.idiag_states = ~0u;  // every state: a connected UDP socket is TCP_ESTABLISHED, others CLOSE
+  return r;
+}
+
+}  // namespace
+
+NlBytes BuildDumpInetSocks(uint8_t protocol) {
+  Writer w(SOCK_DIAG_BY_FAMILY, NLM_F_DUMP);
+  w.Put(InetDiagReq(protocol));
+  return std::move(w).Finish();
+}
+
+NlBytes BuildDestroyInetSock(const InetSock& s) {
+  Writer w(SOCK_DESTROY, NLM_F_ACK);
+  inet_diag_req_v2 r = InetDiagReq(s.protocol);
+  r.id.idiag_sport = htons(s.sport);
+  r.id.idiag_dport = htons(s.dport);
+  r.id.idiag_src[0] = htonl(s.src.value);
+  r.id.idiag_dst[0] = htonl(s.dst.value);
+  r.id.idiag_if = s.ifindex;
+  r.id.idiag_cookie[0] = s.cookie[0];
+  r.id.idiag_cookie[1] = s.cookie[1];
+  w.Put(r);
+  return std::move(w).Finish();
+}
+
 NlBytes BuildGetLink(std::string_view name) {
   Writer w(RTM_GETLINK, 0);
   w.Put(Ifinfo());
@@ -444,6 +478,29 @@ absl::StatusOr<NlAck> ParseAck(const NlMessage& m) {
     if (a.type == NLMSGERR_ATTR_MSG) ack.extack = AttrStr(a);
   }
   return ack;
+}
+
+absl::StatusOr<InetSock> ParseInetSock(const NlMessage& m, uint8_t protocol) {
+  if (m.type != SOCK_DIAG_BY_FAMILY) {
+    return absl::InvalidArgumentError(StrCat("not a sock_diag answer (type ", m.type, ")"));
+  }
+  inet_diag_msg d;
+  if (m.payload.size() < sizeof(d)) return absl::InternalError("inet_diag_msg cut short");
+  std::memcpy(&d, m.payload.data(), sizeof(d));
+  if (d.idiag_family != AF_INET) {
+    return absl::InvalidArgumentError(
+        StrCat("not an AF_INET socket (family ", d.idiag_family, ")"));
+  }
+  InetSock s;
+  s.protocol = protocol;
+  s.src = net::Ipv4{ntohl(d.id.idiag_src[0])};
+  s.dst = net::Ipv4{ntohl(d.id.idiag_dst[0])};
+  s.sport = ntohs(d.id.idiag_sport);
+  s.dport = ntohs(d.id.idiag_dport);
+  s.ifindex = d.id.idiag_if;
+  s.cookie[0] = d.id.idiag_cookie[0];
+  s.cookie[1] = d.id.idiag_cookie[1];
+  return s;
 }
 
 absl::StatusOr<LinkInfo> ParseLink(const NlMessage& m) {

@@ -139,6 +139,25 @@ struct CtTuple {
 // network order).
 NlBytes BuildCtDelete(const CtTuple& t);
 
+// One IPv4 TCP or UDP socket as NETLINK_SOCK_DIAG names it (struct inet_diag_sockid): its local
+// (src) and remote (dst) ends, the device it is bound to, and the kernel's cookie, which
+// SOCK_DESTROY checks so that a socket made since under the same addresses is never the one
+// destroyed.
+struct InetSock {
+  uint8_t protocol = 0;  // IPPROTO_TCP or IPPROTO_UDP
+  net::Ipv4 src, dst;
+  uint16_t sport = 0, dport = 0;
+  uint32_t ifindex = 0;
+  uint32_t cookie[2] = {0, 0};  // as the kernel gave it (idiag_cookie), handed back unchanged
+};
+// NETLINK_SOCK_DIAG, SOCK_DIAG_BY_FAMILY with NLM_F_DUMP (ss -a -4 -t|-u): every AF_INET socket of
+// `protocol` in the netns, in every state; the answer is inet_diag_msg each (ParseInetSock).
+NlBytes BuildDumpInetSocks(uint8_t protocol);
+// NETLINK_SOCK_DIAG, SOCK_DESTROY with NLM_F_ACK (ss -K, as Cilium's socket LB destroys the sockets
+// of a backend that goes): the socket `s` names is aborted (ECONNABORTED to its owner; TCP sends a
+// reset; UDP is disconnected). The kernel needs CONFIG_INET_DIAG_DESTROY (else EOPNOTSUPP).
+NlBytes BuildDestroyInetSock(const InetSock& s);
+
 // RTM_GETLINK for one link, NLM_F_REQUEST only: the kernel answers with one RTM_NEWLINK, or an
 // NLMSG_ERROR (ENODEV) if there is no such link.
 NlBytes BuildGetLink(std::string_view name);
@@ -184,6 +203,10 @@ struct NlAck {
   std::string extack;
 };
 absl::StatusOr<NlAck> ParseAck(const NlMessage& m);
+
+// A SOCK_DIAG_BY_FAMILY answer (struct inet_diag_msg, attributes ignored) as InetSock of
+// `protocol`. InvalidArgument if `m` is another type or family; Internal if it is cut short.
+absl::StatusOr<InetSock> ParseInetSock(const NlMessage& m, uint8_t protocol);
 
 // An RTM_NEWLINK as LinkInfo. InvalidArgument if `m` is another type; Internal if it is malformed.
 absl::StatusOr<LinkInfo> ParseLink(const NlMessage& m);

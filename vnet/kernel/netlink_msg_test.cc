@@ -172,6 +172,25 @@ TEST(NetlinkBuild, CtDelete) {
                "    0600 0300 0050 0000");             //     CTA_PROTO_DST_PORT 80
 }
 
+// A dump of every state, and a destroy of one socket by the id the dump gave (cookie included), as
+// iproute2's ss -K sends it after its own dump.
+TEST(NetlinkBuild, SockDiagDumpAndDestroy) {
+  EXPECT_BYTES(BuildDumpInetSocks(6),
+               "48000000 1400 0103 00000000 00000000"  // 72 bytes, SOCK_DIAG_BY_FAMILY, dump
+               "02 06 00 00 ffffffff"                  // AF_INET, tcp, no ext, every state
+               "0000 0000 00000000 00000000 00000000 00000000"  // id: ports, src
+               "00000000 00000000 00000000 00000000"            // dst
+               "00000000 00000000 00000000");                   // if, cookie
+  InetSock s{17, Ip("10.244.1.2"), Ip("10.244.0.3"), 40000, 5353, 0, {0x1234, 0x1}};
+  EXPECT_BYTES(BuildDestroyInetSock(s),
+               "48000000 1500 0500 00000000 00000000"  // 72 bytes, SOCK_DESTROY, ack
+               "02 11 00 00 ffffffff"                  // AF_INET, udp, every state
+               "9c40 14e9"                             // sport 40000, dport 5353
+               "0af40102 00000000 00000000 00000000"   // src 10.244.1.2
+               "0af40003 00000000 00000000 00000000"   // dst 10.244.0.3
+               "00000000 34120000 01000000");          // if 0, cookie
+}
+
 TEST(NetlinkBuild, NewAddr) {
   EXPECT_BYTES(BuildNewAddr(3, Pfx("10.244.1.1/24")),
                "28000000 1400 0506 00000000 00000000"  // 40 bytes, RTM_NEWADDR, create
@@ -501,6 +520,29 @@ TEST(NetlinkParse, MalformedAttributes) {
     absl::StatusOr<LinkInfo> li = ParseLink(*m);
     EXPECT_EQ(li.status().code(), absl::StatusCode::kInternal) << c.name;
   }
+}
+
+// A dump's answer gives back the id BuildDestroyInetSock sends: the round trip of one socket.
+TEST(NetlinkParse, InetSockFromADumpAnswer) {
+  NlBytes bytes =
+      Hex("58000000 1400 0200 01000000 00000000"  // 88 bytes, SOCK_DIAG_BY_FAMILY, multi
+          "02 01 00 00"                           // AF_INET, TCP_ESTABLISHED, timer, retrans
+          "9c40 14e9 0af40102 00000000 00000000 00000000 0af40003 00000000 00000000 00000000"
+          "00000000 34120000 01000000"                      // if 0, cookie
+          "00000000 00000000 00000000 00000000 2a000000");  // expires, queues, uid, inode
+  absl::StatusOr<InetSock> s = ParseInetSock(*ViewMessage(bytes), 17);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->src, Ip("10.244.1.2"));
+  EXPECT_EQ(s->dst, Ip("10.244.0.3"));
+  EXPECT_EQ(s->sport, 40000);
+  EXPECT_EQ(s->dport, 5353);
+  EXPECT_BYTES(BuildDestroyInetSock(*s),
+               "48000000 1500 0500 00000000 00000000 02 11 00 00 ffffffff 9c40 14e9"
+               "0af40102 00000000 00000000 00000000 0af40003 00000000 00000000 00000000"
+               "00000000 34120000 01000000");
+  NlBytes cut(bytes.begin(), bytes.begin() + 40);
+  cut[0] = 40;
+  EXPECT_EQ(ParseInetSock(*ViewMessage(cut), 17).status().code(), absl::StatusCode::kInternal);
 }
 
 TEST(NetlinkParse, ParseLinkRefusesOtherTypesAndShortHeaders) {
