@@ -39,6 +39,7 @@
 #include "vnet/kernel/errors.h"
 #include "vnet/kernel/netns.h"
 #include "vnet/kernel/process.h"
+#include "vnet/kernel/sock_diag.h"
 #include "vnet/proxy/proxy.h"
 
 namespace mkn::vnet {
@@ -704,7 +705,10 @@ absl::Status RunningCluster::RefreshServices(const std::vector<int>* changed) {
 
 absl::Status RunningCluster::FlushFlowsTo(const std::vector<net::Ipv4>& ips) {
   // Userspace: Nat::ReplaceEndpoints has flushed them. nftables: the kernel's table, node by node.
+  // ebpf: the sockets themselves, pod by pod (DestroySocketsToPods).
   Impl& impl = *impl_;
+  if (impl.spec.proxy_mode == config::ProxyMode::kEbpf)
+    MKN_RETURN_IF_ERROR(DestroySocketsToPods(ips));
   if (!config::HasNftTables(impl.spec.proxy_mode) || impl.spec.services.empty() || ips.empty()) {
     return absl::OkStatus();
   }

@@ -118,7 +118,8 @@ class RunningCluster {
   // matching the pods that exist.
   absl::Status Transition(const config::ClusterSpec& next, const std::vector<std::string>& removed,
                           const std::vector<std::string>& added);
-  // nftables mode: the kernel forgets the flows whose replies came from these (dead) pods.
+  // Whatever still leads to these (dead) pods goes: nftables mode, the kernel's flows whose
+  // replies came from them; ebpf mode, the pods' sockets connected to them (DestroySocketsToPods).
   absl::Status FlushFlowsTo(const std::vector<net::Ipv4>& ips);
   // proxy_mode = "ebpf" (cluster_ebpf.cc): make the cluster's cgroup (recorded in the state
   // first), load and attach the programs, write the maps (at up, before any container, which
@@ -127,6 +128,9 @@ class RunningCluster {
   absl::Status StartSockLb();
   absl::Status SyncSockLb(const std::vector<int>* changed = nullptr);
   absl::Status StopSockLb();
+  // Destroys, in every pod's netns, the TCP and UDP sockets connected to one of `ips` (their owners
+  // see ECONNABORTED and connect() again). DestroySocketsTo's codes, with the pod named.
+  absl::Status DestroySocketsToPods(const std::vector<net::Ipv4>& ips);
   // nftables mode (cluster_nft.cc). At up: remember the table the plan wrote in each node, and
   // open logs/nftables.log.
   void StartNftTables();

@@ -12,8 +12,10 @@
 // A kill or scale (SyncSockLb): the maps get the delta to the next spec (ids kept, so affinity to
 // a pod that stays holds), new pods' namespaces are allowed and those of pods gone forgotten (by
 // the cookie recorded when they were allowed: the namespace itself is gone by then; kept, they
-// would fill mkn_netns after a few thousand kills and make every later one fail). At down
-// (StopSockLb): the links
+// would fill mkn_netns after a few thousand kills and make every later one fail); then the
+// sockets in pods that are connected to a pod that goes are destroyed (DestroySocketsToPods), so
+// that their owners see an error and connect() again to a live backend. At down (StopSockLb): the
+// links
 // are destroyed with the programs, then the cgroup is removed (its processes were stopped before).
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -30,6 +32,8 @@
 #include "vnet/cluster/cluster_impl.h"
 #include "vnet/cluster/state.h"
 #include "vnet/kernel/errors.h"
+#include "vnet/kernel/netns.h"
+#include "vnet/kernel/sock_diag.h"
 
 namespace mkn::vnet {
 
@@ -94,6 +98,25 @@ absl::Status RunningCluster::SyncSockLb(const std::vector<int>* changed) {
     MKN_RETURN_IF_ERROR(impl.sock_lb->Forget(pod.netns_cookie));
   }
   impl.sock_lb_pods = std::move(now);
+  return absl::OkStatus();
+}
+
+absl::Status RunningCluster::DestroySocketsToPods(const std::vector<net::Ipv4>& ips) {
+  Impl& impl = *impl_;
+  if (ips.empty()) return absl::OkStatus();
+  // connect() put the backend's address in the socket: nothing between it and the pod to flush, so
+  // the sockets go (as Cilium's socket LB terminates them). In every pod's namespace, as the
+  // programs translate only there; the pods that go lose theirs with their namespace anyway.
+  for (const config::PodSpec& p : impl.spec.pods) {
+    auto ns = impl.applied.netns.find(p.netns);
+    if (ns == impl.applied.netns.end()) continue;
+    MKN_RETURN_IF_ERROR(RunInNetns(ns->second.get(), [&]() -> absl::Status {
+      absl::StatusOr<int> n = DestroySocketsTo(ips);
+      if (!n.ok())
+        return absl::Status(n.status().code(), StrCat("pod ", p.name, ": ", n.status().message()));
+      return absl::OkStatus();
+    }));
+  }
   return absl::OkStatus();
 }
 
