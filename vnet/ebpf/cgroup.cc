@@ -5,6 +5,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <fstream>
@@ -89,7 +90,8 @@ std::vector<pid_t> CgroupProcs(const std::string& path) {
   return out;
 }
 
-absl::Status RemoveLabCgroup(const std::string& path, const std::string& marker) {
+absl::Status RemoveLabCgroup(const std::string& path, const std::string& marker,
+                             std::vector<pid_t>* moved) {
   struct stat sb {};
   if (::lstat(path.c_str(), &sb) < 0) {
     if (errno == ENOENT) return absl::OkStatus();
@@ -109,23 +111,34 @@ absl::Status RemoveLabCgroup(const std::string& path, const std::string& marker)
                                                 net::kCgroupMarkerXattr, " = ", marker,
                                                 ": not this cluster's, not touched"));
   }
-  // Processes on their way out (a container SIGKILLed with its owner) still hold it for a moment:
-  // a short, bounded wait for them.
+  // Processes still inside (an open `minikube-net exec`, a command started in a pod that outlived
+  // it) go to the parent, the mount's root, where they would be without the lab: they keep running,
+  // as they do in the other modes (down names those left in the lab's namespaces). Each pass moves
+  // what is listed now; one on its way out (ESRCH) or a fork racing the move is taken by the next
+  // pass, for up to 2 s.
+  const std::string parent_procs = CgroupProcsFile(mount);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-  while (::rmdir(path.c_str()) < 0 && errno == EBUSY &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  if (::access(path.c_str(), F_OK) == 0 && ::rmdir(path.c_str()) < 0) {
-    if (errno == ENOENT) return absl::OkStatus();
-    if (errno == EBUSY) {
-      std::vector<pid_t> pids = CgroupProcs(path);
-      return absl::FailedPreconditionError(
-          StrCat("remove cgroup ", path, ": processes are still in it (pid ",
-                 absl::StrJoin(pids, ", pid "), "): stop them, then run down again"));
+  int err = 0;
+  while (::rmdir(path.c_str()) < 0) {
+    err = errno;
+    if (err == ENOENT) return absl::OkStatus();
+    if (err != EBUSY || std::chrono::steady_clock::now() >= deadline) break;
+    for (pid_t pid : CgroupProcs(path)) {
+      if (moved != nullptr && std::find(moved->begin(), moved->end(), pid) == moved->end())
+        moved->push_back(pid);
+      std::ofstream out(parent_procs);
+      out << pid << std::flush;  // ESRCH (it exited meanwhile) is as good
     }
-    return KernelError(errno, StrCat("remove cgroup ", path));
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    err = 0;
   }
+  if (err == EBUSY) {
+    std::vector<pid_t> pids = CgroupProcs(path);
+    return absl::FailedPreconditionError(StrCat(
+        "remove cgroup ", path, ": processes are still in it after moving them to ", mount,
+        " for 2 s (pid ", absl::StrJoin(pids, ", pid "), "): stop them, then run down again"));
+  }
+  if (err != 0) return KernelError(err, StrCat("remove cgroup ", path));
   return absl::OkStatus();
 }
 

@@ -9,7 +9,8 @@
 // (a direct child of a cgroup2 mount, never the mount itself) and the marker, then rmdir()s: the
 // kernel refuses while a process is inside. The links the loader attaches are owned by the
 // process (never pinned): when it dies the kernel detaches them, so only the directory can outlive
-// a SIGKILL, and the state records its path for `down`.
+// a SIGKILL, and the state records its path for `down`. A process still in the cgroup at `down`
+// (an open `minikube-net exec`) is moved to the mount's root, where it would be without the lab.
 #pragma once
 
 #include <sys/types.h>
@@ -48,10 +49,12 @@ std::vector<pid_t> CgroupProcs(const std::string& path);
 
 // Removes the cluster's cgroup at `path` (as the state recorded it): OK if it is already gone.
 // FailedPrecondition, touching nothing, if `path` is not a direct child of a cgroup2 mount or does
-// not carry `marker`; FailedPrecondition naming the pids if processes are still inside (rmdir's
-// EBUSY) after a wait of up to 2 s for those on their way out. Needs CAP_SYS_ADMIN over the cgroup
+// not carry `marker`. Processes still inside are moved to the mount's root cgroup first (they keep
+// running, outside the lab's cgroup; their pids are added to `moved` if given); FailedPrecondition
+// naming the pids if some are still inside after 2 s of that. Needs CAP_SYS_ADMIN over the cgroup
 // tree.
-absl::Status RemoveLabCgroup(const std::string& path, const std::string& marker);
+absl::Status RemoveLabCgroup(const std::string& path, const std::string& marker,
+                             std::vector<pid_t>* moved = nullptr);
 
 // The path to write a pid to, to move it into the cgroup: <path>/cgroup.procs.
 std::string CgroupProcsFile(const std::string& path);
