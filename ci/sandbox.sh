@@ -173,29 +173,31 @@ fi
 # nothing waits for it.
 cgroup2=$(awk '$9 == "cgroup2" {print $5; exit}' /proc/self/mountinfo)
 if [[ -n "$cgroup2" ]]; then
-  # Twice forked: not a child of unshare, whose only child must stay the sandbox's first process
-  # (--join finds it so).
-  ( (
+  # In a session of its own (setsid -f forks it off and returns at once; bash reaps setsid, so
+  # unshare's only child stays the sandbox's first process, which --join finds): `timeout`, a
+  # terminal's Ctrl-C or a CI runner signals the sandbox's whole process group, and the watcher
+  # must outlive exactly that.
+  setsid -f bash -c '
       exec </dev/null >/dev/null 2>&1
+      sandbox=$1 cgroup2=$2
       ino="" host_ino=$(stat -L -c %i /proc/self/ns/net)
-      while kill -0 "$$" 2>/dev/null; do
-        # unshare enters the new namespaces itself, then forks the sandbox's first process.
-        if [[ -z "$ino" && "$(cat "/proc/$$/comm" 2>/dev/null)" == unshare ]]; then
-          ino=$(stat -L -c %i "/proc/$$/ns/net" 2>/dev/null || true)
+      while kill -0 "$sandbox" 2>/dev/null; do
+        # unshare enters the new namespaces itself, then forks the sandbox'"'"'s first process.
+        if [[ -z "$ino" && "$(cat "/proc/$sandbox/comm" 2>/dev/null)" == unshare ]]; then
+          ino=$(stat -L -c %i "/proc/$sandbox/ns/net" 2>/dev/null || true)
           [[ "$ino" != "$host_ino" ]] || ino=""  # not yet
         fi
         if [[ -n "$ino" ]]; then sleep 0.5; else sleep 0.02; fi
       done
       [[ -n "$ino" ]] || exit 0
-      # The sandbox's processes die with it, but a cgroup empties only once each of them has
+      # The sandbox'"'"'s processes die with it, but a cgroup empties only once each of them has
       # exited (slower on a loaded machine): retry for up to 5 s.
       for d in "$cgroup2"/mkn-*-"$(printf %x "$ino")"; do
         for _ in $(seq 50); do
           [[ -d "$d" ]] && ! rmdir "$d" 2>/dev/null || break
           sleep 0.1
         done
-      done
-    ) & )
+      done' sandbox-cgroup-watcher "$$" "$cgroup2" </dev/null >/dev/null 2>&1
 fi
 exec unshare --net --mount --propagation private --pid --fork --kill-child --mount-proc -- \
   bash -c 'set -e
