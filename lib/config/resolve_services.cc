@@ -67,6 +67,14 @@ void Resolver::ResolveServices() {
                         "\" is not random, round-robin, least-conn or source-hash"));
       } else {
         s.algorithm = it->second;
+        // The socket load balancer picks at connect() with bpf_get_prandom_u32(): it keeps no
+        // position, connection count or hash to serve the others by (get svc marks them random*).
+        if (spec_.proxy_mode == ProxyMode::kEbpf && s.algorithm != Algorithm::kRandom) {
+          d_.Warning(rs.algorithm.pos,
+                     StrCat(what, ": algorithm \"", rs.algorithm.value,
+                            "\" is served as \"random\" in proxy_mode = \"ebpf\" (its programs "
+                            "pick a backend at connect())"));
+        }
       }
     }
     // Endpoints: pods whose labels contain every selector pair.
