@@ -103,6 +103,14 @@ void AddServices(const ClusterSpec& spec, Builder& b) {
     b.Add(AddRule{n.netns, kLocalRulePref, std::nullopt, 0, 0, 0, kLocalTable});
     b.Add(DeleteRule{n.netns, 0, kLocalTable});
   }
+  // ebpf: after every node's table (the path of what no pod socket sends), a group of its own.
+  if (spec.proxy_mode == config::ProxyMode::kEbpf) {
+    b.At(kPhaseServices, static_cast<int>(spec.nodes.size()));
+    // lib/net/naming's name, with the netns inode `up` learns ("0" here) shown as $NETNS_INODE.
+    std::string name = net::ClusterCgroupName(spec.name, 0);
+    name.replace(name.size() - 1, 1, "$NETNS_INODE");
+    b.Add(AttachSockLb{StrCat("$CGROUP2/", name), net::OwnerMarker(spec.name)});
+  }
 }
 
 std::string TableName(int table) {
@@ -453,6 +461,20 @@ struct ShellRenderer {
                   "EOF\nip netns exec ", s.ns, " bird -f -c ", s.config_path, " -s ", s.socket_path,
                   " >>", s.log_path, " 2>&1 &");
   }
+  std::string operator()(const AttachSockLb& s) const {
+    std::string out = StrCat(
+        "# proxy_mode = \"ebpf\": the cluster's own cgroup v2 beneath the cgroup2 mount "
+        "($CGROUP2, ",
+        "from /proc/self/mountinfo; never the root cgroup), marked, then the socket load ",
+        "balancer's programs attached as links minikube-net holds (never pinned; the maps "
+        "follow)\n",
+        "mkdir ", s.cgroup, "\nsetfattr -n ", net::kCgroupMarkerXattr, " -v ", s.marker, " ",
+        s.cgroup);
+    for (const char* hook : {"connect4", "sendmsg4", "recvmsg4", "getpeername4"})
+      StrAppend(&out, "\nbpftool cgroup attach ", s.cgroup, " ", hook, " name mkn_", hook,
+                " multi");
+    return out;
+  }
   std::string operator()(const CniAdd& s) const {
     return StrCat("ip netns exec ", s.ns,
                   " env CNI_COMMAND=ADD CNI_CONTAINERID=", ShellQuote(s.container_id),
@@ -618,6 +640,12 @@ struct JsonRenderer {
             {"socket", s.socket_path},
             {"log", s.log_path}};
   }
+  nlohmann::json operator()(const AttachSockLb& s) const {
+    return {{"op", "attach_sock_lb"},
+            {"cgroup", s.cgroup},
+            {"marker", s.marker},
+            {"programs", {"mkn_connect4", "mkn_sendmsg4", "mkn_recvmsg4", "mkn_getpeername4"}}};
+  }
   nlohmann::json operator()(const CniAdd& s) const {
     return {{"op", "cni_add"},
             {"ns", s.ns},
@@ -660,8 +688,9 @@ Plan BuildPodPlan(const ClusterSpec& spec, const std::vector<int>& pods) {
             return ns.count(op.pod_ns) > 0;
           } else if constexpr (std::is_same_v<T, StartApp> || std::is_same_v<T, StartCommand>) {
             return pod_names.count(op.pod) > 0;
-          } else if constexpr (std::is_same_v<T, LoadNftRuleset>) {
-            return false;  // per node; the caller reloads it
+          } else if constexpr (std::is_same_v<T, LoadNftRuleset> ||
+                               std::is_same_v<T, AttachSockLb>) {
+            return false;  // per node, or the cluster's; the caller keeps it in step
           } else {
             return ns.count(op.ns) > 0;
           }

@@ -187,10 +187,24 @@ struct StartBgpSpeaker {
   std::string config_path, socket_path, log_path;
 };
 
+// proxy_mode = "ebpf": the cluster's own cgroup v2, made beneath the machine's cgroup2 mount (found
+// in /proc/self/mountinfo; never the root cgroup) and marked as the cluster's, then the socket load
+// balancer's four programs attached to it as links the minikube-net process holds (never pinned):
+//   mkdir CGROUP; setfattr -n trusted.minikube-net -v MARKER CGROUP
+//   bpftool cgroup attach CGROUP connect4|sendmsg4|recvmsg4|getpeername4 name mkn_... multi
+// CGROUP is $CGROUP2/mkn-<cluster>-$NETNS_INODE: the mount and the inode of the netns `up` runs in
+// are known only there. The applier does not do it: vnet/cluster (StartSockLb) does, after the
+// nodes' tables and before any container, which starts in the cgroup; the maps are then written
+// from lib/proxy/sock_lb.
+struct AttachSockLb {
+  std::string cgroup;
+  std::string marker;
+};
+
 using Op = std::variant<CreateNetns, SetSysctl, CreateBridge, CreateVeth, CreateVxlan, AddAddress,
                         SetLinkUp, AddRoute, AddNeighbor, AddFdb, AddProxyNeighbor, AddRule,
                         DeleteRule, CreateTun, LoadNftRuleset, SetHairpin, StartApp, StartCommand,
-                        CniAdd, CreateTap, ServeGeneve, GenevePeer, StartBgpSpeaker>;
+                        CniAdd, CreateTap, ServeGeneve, GenevePeer, StartBgpSpeaker, AttachSockLb>;
 
 enum Phase : int {
   kPhaseUnderlay = 0,

@@ -323,6 +323,7 @@ class Worker {
   }  // the caller runs the chain (vnet/cni)
   // The caller starts it (vnet/bgp), from the thread that owns the cluster.
   absl::Status Do(const StartBgpSpeaker&) { return absl::OkStatus(); }
+  absl::Status Do(const AttachSockLb&) { return absl::OkStatus(); }  // RunningCluster::StartSockLb
 
   Registry& reg_;
   const std::string& marker_;
@@ -424,11 +425,11 @@ absl::StatusOr<Applied> Apply(const Plan& plan, const ApplyOptions& options) {
   }
   if (trace) {
     static constexpr const char* kOpNames[] = {
-        "create_netns",    "set_sysctl",  "create_bridge", "create_veth",  "create_vxlan",
-        "add_address",     "set_link_up", "add_route",     "add_neighbor", "add_fdb",
-        "add_proxy_neigh", "add_rule",    "delete_rule",   "create_tun",   "load_nft",
-        "set_hairpin",     "start_app",   "start_command", "cni_add",      "create_tap",
-        "serve_geneve",    "geneve_peer", "start_bgp"};
+        "create_netns",    "set_sysctl",  "create_bridge", "create_veth",   "create_vxlan",
+        "add_address",     "set_link_up", "add_route",     "add_neighbor",  "add_fdb",
+        "add_proxy_neigh", "add_rule",    "delete_rule",   "create_tun",    "load_nft",
+        "set_hairpin",     "start_app",   "start_command", "cni_add",       "create_tap",
+        "serve_geneve",    "geneve_peer", "start_bgp",     "attach_sock_lb"};
     static_assert(std::size(kOpNames) == std::variant_size_v<Op>);
     for (size_t i = 0; i < std::variant_size_v<Op>; ++i) {
       fprintf(stderr, "%-14s %8lld us (summed over workers)\n", kOpNames[i], op_us[i].load());
