@@ -75,8 +75,8 @@ absl::StatusOr<uint64_t> NetnsCookie(int netns_fd) {
     if (!s.valid()) return KernelError(errno, "open a socket in a pod's netns");
     socklen_t len = sizeof(cookie);
     if (::getsockopt(s.get(), SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len) < 0) {
-      return KernelError(errno,
-                         "read a pod's netns cookie (SO_NETNS_COOKIE needs Linux 5.14 or later)");
+      return KernelError(
+          errno, StrCat("read a pod's netns cookie (SO_NETNS_COOKIE): ", kKernelRequirement));
     }
     return absl::OkStatus();
   }));
@@ -99,10 +99,8 @@ absl::StatusOr<std::unique_ptr<SockLb>> SockLb::Load(int cgroup_fd) {
     if (e == EPERM || e == EACCES)
       return KernelError(e, StrCat("load the ebpf programs", TakeLog()),
                          "need CAP_BPF and CAP_SYS_ADMIN: run as root or with sudo");
-    return absl::FailedPreconditionError(StrCat(
-        "load the ebpf programs: ", std::strerror(e), TakeLog(),
-        ": proxy_mode = \"ebpf\" needs a kernel with cgroup sock_addr programs "
-        "(connect4, sendmsg4, recvmsg4: Linux 4.20; getpeername4 and the netns cookie: 5.8)"));
+    return absl::FailedPreconditionError(
+        StrCat("load the ebpf programs: ", std::strerror(e), TakeLog(), ": ", kKernelRequirement));
   }
   struct bpf_program* progs[] = {lb->skel_->progs.mkn_connect4, lb->skel_->progs.mkn_sendmsg4,
                                  lb->skel_->progs.mkn_recvmsg4, lb->skel_->progs.mkn_getpeername4};
@@ -110,9 +108,9 @@ absl::StatusOr<std::unique_ptr<SockLb>> SockLb::Load(int cgroup_fd) {
     struct bpf_link* link = bpf_program__attach_cgroup(p, cgroup_fd);
     if (link == nullptr) {
       const int e = errno;
-      return absl::FailedPreconditionError(
-          StrCat("attach ", bpf_program__name(p), " to the cluster's cgroup: ", std::strerror(e),
-                 TakeLog(), ": proxy_mode = \"ebpf\" needs BPF links on cgroups (Linux 5.7)"));
+      return absl::FailedPreconditionError(StrCat("attach ", bpf_program__name(p),
+                                                  " to the cluster's cgroup: ", std::strerror(e),
+                                                  TakeLog(), ": ", kKernelRequirement));
     }
     lb->links_.push_back(link);
   }

@@ -30,21 +30,28 @@ struct SockLbCounters {
   uint64_t refused = 0;     // calls refused: no endpoints
 };
 
+// The one kernel requirement of the mode, in every message and doc that states one: the newest of
+// what it uses is SO_NETNS_COOKIE (5.14); cgroup/getpeername4 (5.8), BPF links on cgroups (5.7) and
+// connect4/sendmsg4/recvmsg4 (4.20) are older. A kill's socket destroy also needs
+// CONFIG_INET_DIAG_DESTROY (vnet/kernel/sock_diag).
+inline constexpr char kKernelRequirement[] =
+    "proxy_mode = \"ebpf\" needs Linux 5.14 or later (cgroup sock_addr programs on BPF links, "
+    "getpeername4, SO_NETNS_COOKIE) with cgroup v2";
+
 class SockLb {
  public:
   // Loads and attaches to the cgroup `cgroup_fd` (an O_DIRECTORY fd of a cgroup v2 the caller
-  // made). FailedPrecondition with what the kernel lacks when it refuses a program type or attach
-  // type (cgroup/getpeername4 needs Linux 5.8, the netns cookie 5.7, BPF links 5.7);
-  // PermissionDenied without CAP_BPF/CAP_SYS_ADMIN.
+  // made). FailedPrecondition naming kKernelRequirement when the kernel refuses a program type or
+  // attach type; PermissionDenied without CAP_BPF/CAP_SYS_ADMIN.
   static absl::StatusOr<std::unique_ptr<SockLb>> Load(int cgroup_fd);
   ~SockLb();
   SockLb(const SockLb&) = delete;
   SockLb& operator=(const SockLb&) = delete;
 
   // Lets the programs translate sockets of the netns `netns_fd` (a pod's), by its cookie
-  // (SO_NETNS_COOKIE, Linux 5.14), which it returns; Forget() takes that cookie out again (the
-  // netns may be gone by then: a killed pod's). vnet/kernel/errors.h's codes; Allow's
-  // ResourceExhausted when mkn_netns is full.
+  // (SO_NETNS_COOKIE, Linux 5.14: kKernelRequirement), which it returns; Forget() takes that
+  // cookie out again (the netns may be gone by then: a killed pod's). vnet/kernel/errors.h's codes;
+  // Allow's ResourceExhausted when mkn_netns is full.
   absl::StatusOr<uint64_t> Allow(int netns_fd);
   absl::Status Forget(uint64_t netns_cookie);
   // The map writes, in order; stops at the first the kernel refuses (Internal, naming the op).
