@@ -245,7 +245,12 @@ ClusterVerbsPtr AddClusterVerbs(CLI::App& app) {
       "proxy`. Examples:\n"
       "  minikube-net get pods\n  minikube-net get svc -o json\n  minikube-net get endpoints\n"
       "  minikube-net get proxy -o json | jq '.nodes[] | {node, drops: .nat.drops}'\n"
-      "  minikube-net get overlay");
+      "  minikube-net get overlay\n"
+      "proxy_mode = \"ebpf\": get svc's NEW and DROPS come from the programs' maps (connects "
+      "translated,\n"
+      "refused for want of endpoints); PACKETS, BYTES and FLOWS stay 0 for them, as no packet "
+      "passes a proxy;\n"
+      "an ALGORITHM other than random is served as random (random*).");
   v.get_cmd->add_option("-c,--cluster", v.get_cluster, kClusterFlag);
   v.get_cmd->add_option("-o,--output", v.get_output, "table or json")
       ->check(OneOf({"table", "json"}));
@@ -265,6 +270,11 @@ ClusterVerbsPtr AddClusterVerbs(CLI::App& app) {
       "CMD runs with its arguments, untouched by minikube-net's flag parsing after --; without "
       "one, sh.\n"
       "A pod's command gets POD_NAME, POD_IP and NODE_NAME in its environment.\n"
+      "proxy_mode = \"ebpf\": in a pod, CMD also joins the cluster's cgroup v2 (the one difference "
+      "from\n"
+      "ip netns exec), so its connects to a ClusterIP are balanced by the programs there; still "
+      "running at\n"
+      "down, it is moved out to the cgroup2 mount's root and keeps running.\n"
       "Examples:\n  minikube-net exec client -- ping -c1 10.244.1.3\n"
       "  minikube-net exec node1 -- ip route\n  minikube-net exec web-0      # a shell in the pod\n"
       "Exit codes: CMD's own; 127 CMD could not be run (not found, not executable); 1 runtime "
@@ -297,7 +307,13 @@ ClusterVerbsPtr AddClusterVerbs(CLI::App& app) {
       "As a Deployment's pod dies and comes back: its containers stop, its namespace is removed, a "
       "new one\n"
       "gets the next free address; endpoints follow at once and flows to the old address are "
-      "flushed.");
+      "flushed\n"
+      "(userspace, nftables: a UDP client socket is balanced again on its next datagram).\n"
+      "proxy_mode = \"ebpf\": a socket is connected to the pod itself, so the pods' TCP and UDP "
+      "sockets\n"
+      "connected to the old address are destroyed (ss -K): their next call fails (ECONNABORTED; "
+      "a UDP\n"
+      "send() without an address: EDESTADDRREQ) and connect() again picks a live backend.");
 
   v.scale_cmd = app.add_subcommand("scale", "Set the number of replicas of a Deployment");
   v.scale_cmd->add_option("deployment", v.scale_dep, "Deployment name")->required();
@@ -307,7 +323,9 @@ ClusterVerbsPtr AddClusterVerbs(CLI::App& app) {
   v.scale_cmd->add_option("-c,--cluster", v.scale_cluster, kClusterFlag);
   v.scale_cmd->footer(
       "New pods are <deployment>-<i> on the least loaded node; scaling down removes the newest "
-      "first.");
+      "first.\n"
+      "Pods removed are handled as by kill (proxy_mode = \"ebpf\": the sockets connected to them "
+      "are destroyed).");
 
   v.resync_cmd = app.add_subcommand(
       "resync",
