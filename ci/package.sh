@@ -37,7 +37,7 @@ for dep in iproute2 libabsl libtomlplusplus libmnl libnftables libpcap libssl li
   grep -q "$dep" <<<"$depends" || fail "Depends lacks $dep: $depends"
 done
 recommends=$(sed -n 's/^ Recommends: //p' <<<"$info")
-for dep in iputils-ping curl socat containernetworking-plugins iptables bird2; do
+for dep in iputils-ping curl socat containernetworking-plugins iptables bird2 bpftool nftables python3 jq; do
   grep -qw -- "$dep" <<<"$recommends" || fail "Recommends lacks $dep: $recommends"
 done
 

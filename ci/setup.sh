@@ -31,8 +31,10 @@ packages=(
   # proxy_mode = "ebpf": the programs built with clang -target bpf, their skeleton made by bpftool
   # (which also shows what is loaded: README), loaded by libbpf
   clang libbpf-dev bpftool
-  # what the README's walkthrough runs in a lab
+  # what the README's walkthrough runs in a lab (python3: the Services walkthrough's getpeername
+  # and UDP socket steps; nftables: `nft list`; bpftool, above: what the ebpf mode loaded)
   iproute2 iputils-ping tcpdump tshark curl util-linux procps iperf3 nftables containernetworking-plugins
+  python3
   # network = "bgp": the BGP speakers (BIRD 2: bird, birdc) in every node and router of a lab
   bird2
   # examples/cni: iptables for portmap and firewall (Debian 1.1.1 has no nftables backend), jq and socat
@@ -43,9 +45,10 @@ packages=(
 )
 if [[ $mode != runtime ]]; then
   packages+=(
-    # tests, and ci/lint.sh's format check; python3 crafts examples/geneve's forged datagrams and
-    # drives chromium (headless, over the DevTools protocol) against the live dashboard (examples/ui_test.sh)
-    libgtest-dev libgmock-dev libbenchmark-dev clang-format python3 chromium
+    # tests, and ci/lint.sh's format check; python3 (in the runtime list) also crafts
+    # examples/geneve's forged datagrams and drives chromium (headless, over the DevTools protocol)
+    # against the live dashboard (examples/ui_test.sh)
+    libgtest-dev libgmock-dev libbenchmark-dev clang-format chromium
     # benchmarks: sockperf; references (Mininet and nginx run only inside the sandbox; wrk drives
     # bench/ingress)
     sockperf mininet bridge-utils nginx-light wrk
