@@ -778,6 +778,90 @@ check_ebpf_scale() {
   pass "ebpf: scale web 4 reached web-3 at once; after scale web 3, 30 requests, none to web-3"
 }
 
+# ebpf: a connected socket points at the backend itself (connect4 rewrote it), so when that
+# backend goes there is no flow to flush: kill destroys the pods' sockets connected to it (as
+# Cilium's socket LB does, SOCK_DESTROY). A connected UDP socket and a TCP connection, each to the
+# pod kill takes: their next call fails at once (never a silent timeout), and the UDP socket,
+# connected again, is answered by a live backend.
+check_ebpf_kill_destroys_sockets() {
+  local c=$1 out
+  out=$(in_pod "$c" client env MKN="$MKN" C="$c" python3 -c '
+import errno, os, socket, subprocess
+MKN, C = os.environ["MKN"], os.environ["C"]
+def backend(proto, sock):  # the pod the kernel has the socket connected to (ss: the real peer)
+    port = ":%d" % sock.getsockname()[1]
+    for line in subprocess.run(["ss", "-Hn" + proto], capture_output=True, text=True).stdout.splitlines():
+        w = line.split()  # [State] Recv-Q Send-Q Local Peer (no State for UDP on some ss)
+        if len(w) >= 4 and w[-2].endswith(port):
+            ip = w[-1].rsplit(":", 1)[0]
+            for p in subprocess.run([MKN, "get", "pods", "-c", C], capture_output=True, text=True).stdout.splitlines():
+                if p.split()[2:3] == [ip]: return p.split()[0]
+    return "?"
+def outcome(call):
+    try: return "answered:" + call().decode().strip()
+    except socket.timeout: return "timeout"
+    except OSError as e: return errno.errorcode.get(e.errno, str(e.errno))
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(3)
+u.connect(("10.96.0.53", 53)); u.send(b"one"); first = u.recv(512).decode().strip()
+t = socket.create_connection(("10.96.0.10", 80), timeout=3)
+uv, tv = backend("u", u), backend("t", t)
+for v in (uv, tv): subprocess.run([MKN, "kill", "-c", C, v], check=True, capture_output=True)
+second = outcome(lambda: (u.send(b"two"), u.recv(512))[1])
+tcp = outcome(lambda: (t.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"), t.recv(64)[:8])[1])
+u.connect(("10.96.0.53", 53)); third = outcome(lambda: (u.send(b"three"), u.recv(512))[1])
+print(first, uv, second, tv, tcp, third, sep="|")') || fail "socket destroy probe failed: $out"
+  IFS='|' read -r first uv second tv tcp third <<<"$out"
+  [[ "$first" == one && "$uv" == dns-* && "$tv" == web* ]] || fail "socket destroy probe: $out"
+  [[ "$second" != timeout ]] || fail "kill $uv: the connected UDP socket's next send/recv timed out (still pointing at the dead pod): $out"
+  [[ "$tcp" != timeout ]] || fail "kill $tv: the TCP connection's next send/recv timed out: $out"
+  [[ "$third" == answered:three ]] || fail "the UDP socket, connected again after kill $uv, got '$third'"
+  pass "ebpf: kill $uv and $tv: the connected UDP socket's next call gave $second, the TCP connection's $tcp; connected again, answered by a live backend"
+}
+
+# ebpf: an open `minikube-net exec` in a pod is in the cluster's cgroup; down moves it out (to the
+# cgroup2 mount's root) and removes the cgroup, exit 0; the process runs on, as in the other modes.
+check_ebpf_exec_down() {
+  local c=$1 lab=$2 cg mount pid rc=0 out
+  "$MKN" up -d "$lab" >/dev/null || fail "up -d failed"
+  cg=$(jq -r .cgroup "/run/minikube-net/$c/state.json")
+  mount=${cg%/*}
+  "$MKN" exec -c "$c" client -- sleep 300 &
+  pid=$!
+  wait_for 10 grep -qx "$pid" "$cg/cgroup.procs" || fail "exec's sleep ($pid) is not in $cg: $(cat "$cg/cgroup.procs")"
+  out=$("$MKN" down "$c" 2>&1) || rc=$?
+  [[ $rc == 0 ]] || fail "down with an exec open exited $rc: $out"
+  [[ ! -d "$cg" ]] || fail "down left the cgroup $cg ($(cat "$cg/cgroup.procs"))"
+  kill -0 "$pid" 2>/dev/null || fail "down stopped the exec'd sleep ($pid)"
+  grep -qx "$pid" "$mount/cgroup.procs" || fail "the exec'd sleep ($pid) is not in $mount's root cgroup"
+  kill "$pid"
+  wait "$pid" 2>/dev/null || true
+  assert_clean "$c"
+  pass "ebpf: down with an exec open: exit 0, $cg gone, the sleep moved to $mount and still running"
+}
+
+# ebpf: a sandbox that `timeout` stops with a lab up: timeout signals the command and then its whole
+# process group, the watcher's before it ran in a session of its own. The watcher must remove the
+# cgroup once the sandbox is gone. A sandbox inside this one (MKN_IN_SANDBOX unset, so
+# ci/sandbox.sh makes one); timeout is sent SIGTERM once the lab is up rather than waiting for a
+# fixed time to pass on a loaded machine: timeout's handler for both is the same (the signal to the
+# command, then to its group).
+check_ebpf_sandbox_timeout() {
+  local c=$1 lab=$2 rc=0 cg tpid
+  rm -f "$TMP/cg"
+  env -u MKN_IN_SANDBOX timeout -s TERM 120 ci/sandbox.sh bash -c \
+    '"$1" up -d "$2" >/dev/null && jq -r .cgroup "/run/minikube-net/$3/state.json" >"$4.tmp" &&
+     mv "$4.tmp" "$4" && exec sleep 120' sh "$MKN" "$lab" "$c" "$TMP/cg" >/dev/null 2>&1 &
+  tpid=$!
+  wait_for 60 test -s "$TMP/cg" || fail "the lab in the inner sandbox did not come up"
+  cg=$(cat "$TMP/cg")
+  [[ "$cg" == /*/mkn-$c-* && -d "$cg" ]] || fail "the inner sandbox's cgroup: '$cg'"
+  kill -TERM "$tpid"
+  wait "$tpid" || rc=$?
+  [[ $rc == 143 || $rc == 124 ]] || fail "timeout ... ci/sandbox.sh after SIGTERM: exit $rc, want 143"
+  wait_for 8 test ! -d "$cg" || fail "the cgroup $cg is still there 8 s after timeout stopped its sandbox"
+  pass "ebpf: timeout stopped a sandbox with a lab up (its process group signalled); its watcher removed $cg"
+}
+
 # ebpf: nothing loaded after SIGTERM / SIGINT of a foreground up, or SIGKILL of a background one and
 # down: no program of ours anywhere, no cgroup of the lab.
 check_ebpf_lifecycle() {
@@ -914,11 +998,14 @@ ebpf)
   check_ebpf_kill $c
   check_ebpf_scale $c
   check_kill_under_load $c ebpf
+  check_ebpf_kill_destroys_sockets $c
   out=$("$MKN" down $c)
   contains "$out" "cluster $c down" "down reports"
   EBPF_CG=""
   assert_clean $c
   check_ebpf_lifecycle $c "$lab"
+  check_ebpf_exec_down $c "$lab"
+  check_ebpf_sandbox_timeout $c "$lab"
   ;;
 *) fail "unknown case $CASE" ;;
 esac
