@@ -808,6 +808,9 @@ uv, tv = backend("u", u), backend("t", t)
 for v in (uv, tv): subprocess.run([MKN, "kill", "-c", C, v], check=True, capture_output=True)
 second = outcome(lambda: (u.send(b"two"), u.recv(512))[1])
 tcp = outcome(lambda: (t.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"), t.recv(64)[:8])[1])
+# Connected again, as a resolver does: a new socket (the old one would report its ECONNABORTED once
+# more, at its first recv() after a send() that failed without reading it).
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(3)
 u.connect(("10.96.0.53", 53)); third = outcome(lambda: (u.send(b"three"), u.recv(512))[1])
 print(first, uv, second, tv, tcp, third, sep="|")') || fail "socket destroy probe failed: $out"
   IFS='|' read -r first uv second tv tcp third <<<"$out"
