@@ -16,7 +16,7 @@ constexpr char kScript[] =
     "set -e; mkdir -p /run/netns /run/minikube-net; "
     "mount -t tmpfs -o mode=755 sandbox-netns /run/netns; "
     "mount -t tmpfs -o mode=755 sandbox-mkn /run/minikube-net; "
-    "ip link set lo up; export MKN_IN_SANDBOX=1; exec \"$@\"";
+    "ip link set lo up; export MKN_IN_SANDBOX=1 MKN_TEST_SANDBOXED=1; exec \"$@\"";
 }  // namespace
 
 bool InCi() {
@@ -30,7 +30,10 @@ bool Privileged() {
 }
 
 void ReexecInSandbox(int argc, char** argv) {
-  const char* in = std::getenv("MKN_IN_SANDBOX");
+  // Its own sandbox also inside ci/sandbox.sh (MKN_IN_SANDBOX=1 there): ci/test.sh runs tests in
+  // parallel, and two tests in one sandbox would meet in its namespaces and /run/netns. Only the
+  // re-executed child itself (MKN_TEST_SANDBOXED, set by kScript) stops here.
+  const char* in = std::getenv("MKN_TEST_SANDBOXED");
   if (in != nullptr && std::strcmp(in, "1") == 0) return;
   if (!HaveNetAdmin()) return;
   for (int i = 1; i < argc; ++i) {
