@@ -12,10 +12,13 @@
 namespace mkn::vnet::testing {
 
 namespace {
+// /tmp is private too: tests name their files there after fixed names or getpid(), which is the
+// same in every sandbox's PID namespace, and ctest runs several at once (ci/test.sh).
 constexpr char kScript[] =
     "set -e; mkdir -p /run/netns /run/minikube-net; "
     "mount -t tmpfs -o mode=755 sandbox-netns /run/netns; "
     "mount -t tmpfs -o mode=755 sandbox-mkn /run/minikube-net; "
+    "mount -t tmpfs -o mode=1777 sandbox-tmp /tmp; "
     "ip link set lo up; export MKN_IN_SANDBOX=1 MKN_TEST_SANDBOXED=1; exec \"$@\"";
 }  // namespace
 

@@ -1,11 +1,11 @@
 // vnet/testing/sandbox — test and benchmark mains that put themselves in a throw-away sandbox.
 //
 // ReexecInSandbox() re-runs the current program under `unshare` in a fresh network + mount + PID
-// namespace with private tmpfs on /run/netns and /run/minikube-net (the recipe of ci/sandbox.sh),
-// so a test can never touch the host and every leftover dies with it. It does so inside
-// ci/sandbox.sh too: each test (ctest runs one per process, several at once: ci/test.sh) gets a
-// sandbox of its own. It returns (does nothing) in the sandbox it made (MKN_TEST_SANDBOXED=1),
-// when not privileged, or when gtest only lists tests.
+// namespace with private tmpfs on /run/netns and /run/minikube-net (the recipe of ci/sandbox.sh)
+// and on /tmp, so a test can never touch the host and every leftover dies with it. It does so
+// inside ci/sandbox.sh too: each test (ctest runs one per process, several at once: ci/test.sh)
+// gets a sandbox of its own. It returns (does nothing) in the sandbox it made
+// (MKN_TEST_SANDBOXED=1), when not privileged, or when gtest only lists tests.
 #pragma once
 
 namespace mkn::vnet::testing {
