@@ -15,8 +15,8 @@
 #   - the unit tests touch no namespace, and their sockets are on port 0 or in temporary directories;
 #   - what times itself in hundreds of milliseconds runs alone (RUN_SERIAL: e2e.control,
 #     e2e.bgp_routing, RunPlugin.OverheadPerCallOfTrue: examples/CMakeLists.txt, mkn_run_serial);
-#   - what looks at the machine's BPF programs (e2e.svc_ebpf, vnet/ebpf's netns tests) holds
-#     RESOURCE_LOCK bpf: one at a time;
+#   - vnet/ebpf's netns tests count every BPF program of the machine, which the ebpf-mode cases
+#     (e2e.svc_ebpf, e2e.trace_svc_ebpf) load: they hold RESOURCE_LOCK bpf, one at a time;
 #   - the costliest cases start first (COST in examples/CMakeLists.txt: a fresh machine has no
 #     CTestCostData.txt), so the 50 s churn does not start last.
 # MKN_TEST_JOBS=1 runs them one at a time, as before.
