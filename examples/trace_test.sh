@@ -49,12 +49,38 @@ vxlan)
   [[ $rc == 2 ]] || fail "a wrong SRC exits $rc: $out"
   contains "$out" 'did you mean "client"?' "a wrong SRC names the nearest"
   rc=0; out=$("$MKN" trace host web-1 2>&1) || rc=$?
-  [[ $rc == 1 ]] || fail "host as SRC of a pod exits $rc: $out"
+  [[ $rc == 2 ]] || fail "host as SRC of a pod exits $rc (2: not traced yet is no loss): $out"
   contains "$out" "not traced yet" "a kind not traced yet says so"
+  rc=0; out=$("$MKN" trace host web-1 -o json 2>/dev/null) || rc=$?
+  [[ $rc == 2 ]] || fail "host as SRC, -o json, exits $rc: $out"
+  [[ $(jq -r .verdict <<<"$out") == error ]] || fail "-o json on an error: a JSON verdict error: $out"
+  contains "$(jq -r .error <<<"$out")" "not traced yet" "-o json's error text"
+  rc=0; out=$("$MKN" trace client client 2>&1) || rc=$?
+  [[ $rc == 2 ]] || fail "trace to itself exits $rc: $out"
+  contains "$out" "the packet never leaves the pod: it goes over lo" "trace to itself says why"
   rc=0; out=$("$MKN" trace client node2:22 2>&1) || rc=$?
   [[ $rc == 2 ]] || fail "a node port that is no NodePort exits $rc: $out"
   contains "$out" "no NodePort of this lab" "a node port that is no NodePort"
-  pass "usage errors"
+  # -c on every verb that acts on a running cluster, as the README's Commands intro says.
+  "$MKN" graph -c quickstart -o mermaid >/dev/null || fail "graph -c quickstart"
+  "$MKN" check -c quickstart >/dev/null || fail "check -c quickstart"
+  rc=0; out=$("$MKN" graph -c nope quickstart 2>&1) || rc=$?
+  [[ $rc == 2 ]] || fail "graph with two different clusters exits $rc: $out"
+  pass "usage errors (exit 2, -o json an object), a pod to itself refused; graph and check take -c"
+  # Nothing listens on web-1's port 9999: it answers with a RST (TCP) or an ICMP port unreachable
+  # (UDP). That is the reply, matched on the reply hops: refused (exit 3), not lost.
+  rc=0; out=$("$MKN" trace client web-1:9999 --proto tcp) || rc=$?
+  [[ $rc == 3 ]] || fail "TCP to a closed port exits $rc: $out"
+  contains "$out" "refused by web-1 (RST from 10.244.1.3:9999): the packet got there, nothing listens on that port" "a RST is a refusal"
+  contains "$(hop "$out" client:eth0 reply)" "tcp 10.244.1.3:9999 > 10.244.0.2:" "the RST comes back to the client"
+  contains "$(hop "$out" underlay:node2 reply)" " RST in vxlan 172.18.0.3 > 172.18.0.2" "the RST inside VXLAN"
+  [[ -z $(grep MISSING <<<"$out") ]] || fail "a refusal has no MISSING hop: $out"
+  rc=0; out=$("$MKN" trace client web-1:9999 --proto udp -o json) || rc=$?
+  [[ $rc == 3 ]] || fail "UDP to a closed port exits $rc: $out"
+  [[ $(jq -r .verdict <<<"$out") == refused ]] || fail "UDP to a closed port: verdict refused: $out"
+  contains "$(jq -r .summary <<<"$out")" "refused by web-1 (ICMP port unreachable from 10.244.1.3)" "an ICMP port unreachable is a refusal"
+  [[ $(jq '[.hops[] | select(.leg == "reply" and .seen)] | length' <<<"$out") -ge 8 ]] || fail "the ICMP error seen on the reply hops: $out"
+  pass "a closed port: refused by web-1 (TCP RST, UDP ICMP port unreachable), exit 3, the reply hops seen"
   # The other ends: a node's own stack, the node's address, the underlay.
   out=$("$MKN" trace node1 web-0) || fail "trace node1 web-0: $out"
   contains "$(hop "$out" node1:cbr0 request)" "icmp 10.244.0.1 > 10.244.0.3" "node1 sends from cbr0's address"
@@ -164,6 +190,13 @@ svc_userspace | svc_nftables | svc_ebpf)
     grep -o "(endpoint web-[0-9])" <<<"$out" >>"$TMP/endpoints"
   done
   [[ $mode == ebpf || $(sort -u "$TMP/endpoints" | grep -c .) == 3 ]] || fail "three traces reached: $(cat "$TMP/endpoints")"
+  if [[ $mode == userspace ]]; then
+    # A Service without endpoints: its own verdict and exit code, and JSON on stdout.
+    rc=0; out=$("$MKN" trace client svc/empty -o json 2>"$TMP/err") || rc=$?
+    [[ $rc == 4 ]] || fail "a Service without endpoints exits $rc: $out $(cat "$TMP/err")"
+    [[ $(jq -r .verdict <<<"$out") == "no endpoints" ]] || fail "svc/empty: verdict no endpoints: $out"
+    contains "$(cat "$TMP/err")" "has no endpoints" "svc/empty says so on stderr"
+  fi
   out=$("$MKN" trace client 10.96.0.53:53) || fail "trace client 10.96.0.53:53 ($mode): $out"
   contains "$out" "udp 10.244.0.2:" "UDP to the ClusterIP by address"
   [[ $mode != ebpf ]] || contains "$out" "sendmsg4 rewrote 10.96.0.53:53 -> " "an unconnected UDP socket's sendmsg4"

@@ -433,9 +433,7 @@ int main(int argc, char** argv) {
     return st.ok() ? kExitOk : Exit(st);
   }
   if (*trace_cmd) {
-    absl::StatusOr<bool> whole = RunTraceCommand(trace);
-    if (!whole.ok()) return Exit(whole.status());
-    return *whole ? kExitOk : kExitFailure;
+    return RunTraceCommand(trace);
   }
   return kExitOk;
 }

@@ -1,8 +1,10 @@
 #include "cmd/minikube-net/trace.h"
 
+#include <cstdlib>
 #include <iostream>
 
 #include "absl/time/time.h"
+#include "cmd/minikube-net/common.h"
 #include "lib/strings/str_cat.h"
 #include "lib/trace/trace.h"
 #include "vnet/cluster/client.h"
@@ -39,7 +41,18 @@ CLI::App* AddTraceCommand(CLI::App& app, TraceFlags& f) {
                   "Cluster name (default: $MKN_CLUSTER, else the only cluster up)");
   cmd->add_option("--timeout", f.timeout_s,
                   "Seconds to wait for hops that have not seen the probe (default 2)")
-      ->check(CLI::Range(0.05, 60.0));
+      ->check(CLI::Validator(
+          [](std::string& text) {
+            // Said as a person would, not CLI11's "Value 0 not in range 0.050000 to 60.000000".
+            char* end = nullptr;
+            const double v = std::strtod(text.c_str(), &end);
+            if (end != text.c_str() && *end == '\0' && v >= 0.05 && v <= 60) return std::string();
+            return StrCat(
+                "seconds from 0.05 to 60 (how long to wait for the hops "
+                "that have not seen the probe), not \"",
+                text, "\"");
+          },
+          "0.05..60"));
   cmd->add_flag("--dry-run", f.dry_run,
                 "Print the predicted hops and each hop's capture filter; send nothing");
   cmd->footer(
@@ -69,13 +82,27 @@ CLI::App* AddTraceCommand(CLI::App& app, TraceFlags& f) {
       "interface of the\n"
       "pods' and their nodes' namespaces is sniffed, and the hops are shown in the order they saw "
       "the probe.\n"
-      "Not traced yet (a clear error): `host` and an edge URL; a ClusterIP from a node.\n"
-      "Exit codes: 0 every hop saw it, 1 the probe got lost (or a runtime failure), 2 bad usage "
-      "or name.");
+      "Not traced yet (exit 2, a clear error): `host` and an edge URL; a ClusterIP from a node or "
+      "the underlay;\n"
+      "a CNI lab's Services. A pod to itself is refused (exit 2): the packet goes over lo.\n"
+      "Verdicts (the last line; -o json's \"verdict\") and exit codes:\n"
+      "  0 ok            every hop saw the probe and its answer\n"
+      "  1 lost          a hop did not see it: the line names the last hop that did (1 also when "
+      "trace could not\n"
+      "                  run: no privileges, no cluster up; -o json's verdict is then \"error\")\n"
+      "  2 error         bad usage or name, or a kind not traced yet (-o json prints {\"verdict\": "
+      "\"error\", ...})\n"
+      "  3 refused       it got there and the destination refused it (a TCP RST, an ICMP "
+      "unreachable): the path\n"
+      "                  works, nothing listens on that port (check's \"refused\")\n"
+      "  4 no endpoints  a Service without endpoints: nothing is sent (kube-proxy would reset "
+      "it)");
   return cmd;
 }
 
-absl::StatusOr<bool> RunTraceCommand(const TraceFlags& f) {
+namespace {
+
+absl::StatusOr<vnet::TraceResult> Trace(const TraceFlags& f) {
   MKN_ASSIGN_OR_RETURN(vnet::ClusterState s, vnet::PickCluster(f.cluster));
   absl::StatusOr<vnet::LabFile> lab = vnet::LoadLab(s.lab);
   if (!lab.ok() || !lab->spec) {
@@ -84,9 +111,9 @@ absl::StatusOr<bool> RunTraceCommand(const TraceFlags& f) {
   }
   if (f.dry_run) {
     MKN_ASSIGN_OR_RETURN(trace::Request r, trace::ParseRequest(*lab->spec, f.src, f.dst, f.proto));
-    MKN_ASSIGN_OR_RETURN(trace::Path p, trace::PredictPath(*lab->spec, r));
-    std::cout << trace::RenderPrediction(p);
-    return true;
+    vnet::TraceResult res;
+    MKN_ASSIGN_OR_RETURN(res.path, trace::PredictPath(*lab->spec, r));
+    return res;
   }
   MKN_RETURN_IF_ERROR(vnet::CheckPrivileges("send a probe and sniff in the lab's namespaces"));
   vnet::TraceOptions o;
@@ -95,13 +122,44 @@ absl::StatusOr<bool> RunTraceCommand(const TraceFlags& f) {
   o.proto = f.proto;
   o.pcap = f.pcap;
   o.timeout = absl::Seconds(f.timeout_s);
-  MKN_ASSIGN_OR_RETURN(vnet::TraceResult r, vnet::RunTrace(s, *lab->spec, o));
-  if (f.output == "json") {
-    std::cout << trace::RenderJson(r.path, r.seen, r.verdict);
-  } else {
-    std::cout << trace::RenderTable(r.path, r.seen, r.verdict);
+  return vnet::RunTrace(s, *lab->spec, o);
+}
+
+}  // namespace
+
+int RunTraceCommand(const TraceFlags& f) {
+  absl::StatusOr<vnet::TraceResult> r = Trace(f);
+  if (!r.ok()) {
+    const std::string message(r.status().message());
+    // A Service without endpoints is an answer about the lab, not a failure of trace: kube-proxy
+    // would reset the connection, and check calls it refused.
+    const bool no_endpoints = absl::IsFailedPrecondition(r.status()) &&
+                              message.find("has no endpoints") != std::string::npos;
+    const std::string_view verdict =
+        no_endpoints ? trace::kVerdictNoEndpoints : trace::kVerdictError;
+    if (f.output == "json") std::cout << trace::RenderJsonError(f.src, f.dst, verdict, message);
+    if (no_endpoints) {
+      Notice(StrCat(message, " (no pod matches its selector; a connection to it is reset)"));
+      return kExitTraceNoEndpoints;
+    }
+    // Not traced yet is a limit of trace, like a usage error: never "the network lost it".
+    if (absl::IsUnimplemented(r.status())) {
+      Notice(message);
+      return kExitBadInput;
+    }
+    return Exit(r.status());
   }
-  return r.verdict.ok;
+  if (f.dry_run) {
+    std::cout << trace::RenderPrediction(r->path);
+    return kExitOk;
+  }
+  if (f.output == "json") {
+    std::cout << trace::RenderJson(r->path, r->seen, r->verdict);
+  } else {
+    std::cout << trace::RenderTable(r->path, r->seen, r->verdict);
+  }
+  if (r->verdict.refused) return kExitTraceRefused;
+  return r->verdict.ok ? kExitOk : kExitFailure;
 }
 
 }  // namespace mkn

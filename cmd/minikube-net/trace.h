@@ -5,8 +5,6 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
-#include "absl/status/statusor.h"
-
 namespace mkn {
 
 struct TraceFlags {
@@ -19,8 +17,13 @@ struct TraceFlags {
   bool dry_run = false;
 };
 CLI::App* AddTraceCommand(CLI::App& app, TraceFlags& f);
-// Prints the trace on stdout. True when every predicted hop saw the probe (exit 0), false when it
-// got lost (exit 1: the output names the last hop that saw it). Usage errors are InvalidArgument.
-absl::StatusOr<bool> RunTraceCommand(const TraceFlags& f);
+// trace's exit codes beyond common.h's (0 every hop saw the probe and its answer, 1 it got lost,
+// 2 a usage error or a kind not traced yet): what a CI job tells apart without parsing text.
+inline constexpr int kExitTraceRefused = 3;      // it got there; the destination refused it
+inline constexpr int kExitTraceNoEndpoints = 4;  // a Service without endpoints: nothing to reach
+// Runs the trace and prints it on stdout (a table, or `-o json`; with -o json an error is a JSON
+// object too, {"verdict": "error", "error": ...}, and its text also goes to stderr). Returns the
+// exit code: the above, or 1 when trace could not run (no privileges, the cluster not up).
+int RunTraceCommand(const TraceFlags& f);
 
 }  // namespace mkn

@@ -36,10 +36,23 @@ std::string FilterFor(const Hop& h) {
         StrAppend(&s, " and icmp[0] == ", request ? 8 : 0, " and icmp[4:2] == ", f.sport);
         break;
       case Proto::kTcp:
-        StrAppend(&s, ports, " and tcp[13] & 0x12 == ", request ? "0x02" : "0x12");
+        // The reply: the SYN-ACK, or the RST of a port nothing listens on (a refusal).
+        StrAppend(&s, ports,
+                  request ? " and tcp[13] & 0x12 == 0x02"
+                          : " and (tcp[13] & 0x12 == 0x12 or tcp[13] & 0x04 != 0)");
         break;
       case Proto::kUdp:
         StrAppend(&s, ports);
+        if (!request) {
+          // Or the refusal: an ICMP destination unreachable back to the client that quotes the
+          // probe (its IPv4 header at icmp[8], 20 bytes; its UDP ports at icmp[28] and icmp[30]).
+          // The sender is not checked: a router may say "host unreachable" for the destination.
+          s = StrCat("(", s, ") or (icmp and dst host ", f.dst.ToString(),
+                     " and icmp[0] == 3 and icmp[17] == 17 and icmp[20:4] == ", Hex32(f.dst),
+                     " and icmp[24:4] == ", Hex32(f.src),
+                     any_dport ? "" : StrCat(" and icmp[28:2] == ", f.dport),
+                     " and icmp[30:2] == ", f.sport, ")");
+        }
         break;
     }
     return s;
@@ -58,9 +71,11 @@ std::string FilterFor(const Hop& h) {
   const std::string l4_ports =
       StrCat(any_sport ? "" : StrCat(" and ", at(l4, "2"), " == ", f.sport),
              any_dport ? "" : StrCat(" and ", at(l4 + 2, "2"), " == ", f.dport));
-  std::string s = StrCat("udp dst port ", geneve ? 6081 : config::kVxlanPort, " and src host ",
-                         h.outer->first.ToString(), " and dst host ", h.outer->second.ToString(),
-                         geneve ? " and udp[8] & 0x3f == 2" : "", " and ", at(ip + 9), " == ",
+  const std::string head =
+      StrCat("udp dst port ", geneve ? 6081 : config::kVxlanPort, " and src host ",
+             h.outer->first.ToString(), " and dst host ", h.outer->second.ToString(),
+             geneve ? " and udp[8] & 0x3f == 2" : "");
+  std::string s = StrCat(head, " and ", at(ip + 9), " == ",
                          f.proto == Proto::kIcmp  ? 1
                          : f.proto == Proto::kTcp ? 6
                                                   : 17,
@@ -72,10 +87,22 @@ std::string FilterFor(const Hop& h) {
                 " == ", f.sport);
       break;
     case Proto::kTcp:
-      StrAppend(&s, l4_ports, " and ", at(l4 + 13), " & 0x12 == ", request ? "0x02" : "0x12");
+      StrAppend(
+          &s, l4_ports, " and ",
+          request ? StrCat(at(l4 + 13), " & 0x12 == 0x02")
+                  : StrCat("(", at(l4 + 13), " & 0x12 == 0x12 or ", at(l4 + 13), " & 0x04 != 0)"));
       break;
     case Proto::kUdp:
       StrAppend(&s, l4_ports);
+      if (!request) {
+        // Or the ICMP destination unreachable that quotes the probe, as above.
+        s = StrCat(head, " and ((", s.substr(head.size() + 5), ") or (", at(ip + 9), " == 1 and ",
+                   at(ip + 16, "4"), " == ", Hex32(f.dst), " and ", at(l4), " == 3 and ",
+                   at(l4 + 17), " == 17 and ", at(l4 + 20, "4"), " == ", Hex32(f.dst), " and ",
+                   at(l4 + 24, "4"), " == ", Hex32(f.src),
+                   any_dport ? "" : StrCat(" and ", at(l4 + 28, "2"), " == ", f.dport), " and ",
+                   at(l4 + 30, "2"), " == ", f.sport, "))");
+      }
       break;
   }
   return s;
@@ -90,7 +117,14 @@ std::string Where(const Hop& h) {
 }
 
 // `random_port`: the client's port is a masquerade's pick, shown as "*" where it is predicted.
-std::string FlowText(const Flow& f, Leg leg, bool random_port = false) {
+std::string FlowText(const Flow& f, Leg leg, bool random_port = false,
+                     std::string_view refused = "", int icmp_code = -1) {
+  if (!refused.empty() && icmp_code >= 0) {
+    // The ICMP error, and the probe it quotes.
+    return StrCat("icmp ", f.src.ToString(), " > ", f.dst.ToString(), " unreachable (code ",
+                  icmp_code, ") for ", ToString(f.proto), " ", f.dst.ToString(), ":", f.dport,
+                  " > ", f.src.ToString(), ":", f.sport);
+  }
   const bool any_sport = random_port && leg == Leg::kRequest;
   const bool any_dport = random_port && leg == Leg::kReply;
   std::string s = StrCat(ToString(f.proto), " ", f.src.ToString());
@@ -99,7 +133,8 @@ std::string FlowText(const Flow& f, Leg leg, bool random_port = false) {
   if (f.proto != Proto::kIcmp) StrAppend(&s, ":", any_dport ? "*" : StrCat(f.dport));
   if (f.proto == Proto::kIcmp)
     StrAppend(&s, leg == Leg::kRequest ? " echo request" : " echo reply", " id ", f.sport);
-  if (f.proto == Proto::kTcp) StrAppend(&s, leg == Leg::kRequest ? " SYN" : " SYN-ACK");
+  if (f.proto == Proto::kTcp)
+    StrAppend(&s, leg == Leg::kRequest ? " SYN" : !refused.empty() ? " RST" : " SYN-ACK");
   return s;
 }
 
@@ -185,7 +220,28 @@ Verdict Judge(const Path& p, const std::vector<Observation>& seen) {
   }
   v.ok = v.first_missing < 0;
   const Hop* last = v.last_seen >= 0 ? &p.hops[v.last_seen] : nullptr;
-  if (v.ok) {
+  // The first reply hop on the path: where the destination answered (or refused).
+  int answer = -1;
+  for (int i : v.hops) {
+    if (p.hops[i].leg == Leg::kReply && p.hops[i].Sniffed()) {
+      answer = i;
+      break;
+    }
+  }
+  const Observation* refusal =
+      answer >= 0 && static_cast<size_t>(answer) < seen.size() && !seen[answer].refused.empty()
+          ? &seen[answer]
+          : nullptr;
+  v.refused = v.ok && refusal != nullptr;
+  v.word = v.refused ? kVerdictRefused : v.ok ? kVerdictOk : kVerdictLost;
+  if (v.refused) {
+    // The path works both ways; the destination said no. The same word as check's "refused".
+    const bool port = refusal->icmp_code < 0 || refusal->icmp_code == 3;
+    v.summary = StrCat("refused by ", p.hops[answer].object, " (", refusal->refused,
+                       port ? "): the packet got there, nothing listens on that port"
+                            : "): the packet got as far as that, no host answers its address",
+                       best >= 0 ? StrCat(" (endpoint ", p.endpoints[best], ")") : "");
+  } else if (v.ok) {
     int64_t total = 0;
     for (int i : v.hops)
       if (static_cast<size_t>(i) < seen.size() && seen[i].seen)
@@ -228,13 +284,15 @@ std::string RenderTable(const Path& p, const std::vector<Observation>& seen, con
       std::snprintf(t, sizeof t, "%s", h.Sniffed() ? "MISSING" : "-");
     }
     const std::string packet =
-        was_seen ? StrCat(FlowText(o->flow, h.leg), OuterText(o->outer, h.encap))
+        was_seen ? StrCat(FlowText(o->flow, h.leg, false, o->refused, o->icmp_code),
+                          OuterText(o->outer, h.encap))
                  : StrCat(FlowText(h.flow, h.leg, h.random_port), OuterText(h.outer, h.encap),
                           h.Sniffed() ? " (expected)" : "");
-    StrAppend(&out, Pad(StrCat(++row), 4), Pad(std::string(ToString(h.leg)), 8), Pad(t, 11),
-              Pad(StrCat(Where(h), " "), 30),
-              Pad(h.Sniffed() ? std::string(ToString(h.dir)) : "-", 5),
-              Pad(StrCat(packet, " "), 76), o != nullptr ? o->why : "", "\n");
+    StrAppend(
+        &out, Pad(StrCat(++row), 4), Pad(std::string(ToString(h.leg)), 8), Pad(t, 11),
+        Pad(StrCat(Where(h), " "), 30), Pad(h.Sniffed() ? std::string(ToString(h.dir)) : "-", 5),
+        o != nullptr && !o->why.empty() ? StrCat(Pad(StrCat(packet, " "), 76), o->why) : packet,
+        "\n");
     if (i == v.first_missing) break;
   }
   StrAppend(&out, v.summary, "\n");
@@ -250,7 +308,8 @@ std::string RenderJson(const Path& p, const std::vector<Observation>& seen, cons
   j["proxy_mode"] = config::ToString(p.proxy);
   if (!p.request.service.empty()) j["service"] = p.request.service;
   if (v.branch >= 0) j["endpoint"] = p.endpoints[v.branch];
-  j["ok"] = v.ok;
+  j["verdict"] = v.word;
+  j["ok"] = v.ok && !v.refused;  // "ok": the answer came back (a refusal is no answer)
   j["summary"] = v.summary;
   nlohmann::json hops = nlohmann::json::array();
   auto flow_json = [](const Flow& f) {
@@ -276,11 +335,23 @@ std::string RenderJson(const Path& p, const std::vector<Observation>& seen, cons
                        {"dst", o->outer->second.ToString()}};
     }
     if (o != nullptr && !o->why.empty()) hj["why"] = o->why;
+    if (o != nullptr && !o->refused.empty()) hj["refused"] = o->refused;
     hops.push_back(std::move(hj));
   }
   j["hops"] = std::move(hops);
   if (v.first_missing >= 0) j["first_missing"] = Where(p.hops[v.first_missing]);
   if (v.last_seen >= 0) j["last_seen"] = Where(p.hops[v.last_seen]);
+  return j.dump(2) + "\n";
+}
+
+std::string RenderJsonError(std::string_view src, std::string_view dst, std::string_view verdict,
+                            std::string_view text) {
+  nlohmann::json j;
+  j["src"] = src;
+  j["dst"] = dst;
+  j["verdict"] = verdict;
+  j["ok"] = false;
+  j["error"] = text;
   return j.dump(2) + "\n";
 }
 

@@ -152,6 +152,9 @@ const Row* FindRow(const std::vector<Row>& rows, Mode m) {
 inline constexpr std::string_view kNftDnatRole = "nft DNAT (prerouting)";
 inline constexpr std::string_view kNftUnDnatRole = "nft un-DNAT (conntrack)";
 inline constexpr std::string_view kConnect4Role = "cgroup/connect4 (ebpf)";
+// An unconnected UDP socket's datagrams are rewritten by the sendmsg4 hook, not connect4.
+inline constexpr std::string_view kSendmsg4Role = "cgroup/sendmsg4 (ebpf)";
+bool InSocketHook(const Hop& h) { return h.role == kConnect4Role || h.role == kSendmsg4Role; }
 inline constexpr std::string_view kNodePortDnatRole = "nft DNAT + masquerade (NodePort)";
 inline constexpr std::string_view kNodePortUnDnatRole = "nft un-NAT (conntrack)";
 
@@ -372,7 +375,7 @@ void AddReply(Path& p, const ProxyRow& proxy, const ClusterSpec& spec, int clien
       if (h.branch != -1 && h.branch != b) continue;
       if (bridged && h.ifname == net::kNodeBridge) continue;
       // The socket hook has nothing to undo on the wire.
-      if (h.role == kConnect4Role) continue;
+      if (InSocketHook(h)) continue;
       h.leg = Leg::kReply;
       h.branch = b;
       h.dir = h.dir == Direction::kIn ? Direction::kOut : Direction::kIn;
@@ -409,7 +412,7 @@ void AddReply(Path& p, const ProxyRow& proxy, const ClusterSpec& spec, int clien
 // same leg and branch, if any.
 std::string_view WhyOf(const Hop& h, const Hop* next) {
   const bool in = h.dir == Direction::kIn;
-  if (h.role == kConnect4Role) return "connect4";
+  if (InSocketHook(h)) return "connect4";
   if (!h.Sniffed()) return "nat";
   if (h.kind == "router") {
     if (!in) return "";
@@ -476,7 +479,7 @@ absl::StatusOr<Request> ParseRequest(const ClusterSpec& spec, std::string_view s
   std::string_view word = dst, port_text;
   if (dst.starts_with("http://") || dst.starts_with("https://")) {
     return absl::UnimplementedError(
-        StrCat("trace: DST ", dst, ": the edge (an URL) is not traced yet"));
+        StrCat("trace: DST ", dst, ": the edge (a URL) is not traced yet"));
   }
   if (size_t c = dst.rfind(':'); c != std::string_view::npos) {
     word = dst.substr(0, c);
@@ -563,6 +566,13 @@ absl::StatusOr<Request> ParseRequest(const ClusterSpec& spec, std::string_view s
   // SRC: a pod, a node, or the underlay.
   const PodSpec* dst_pod = spec.FindPod(r.dst.pod);
   if (const PodSpec* p = spec.FindPod(src)) {
+    if (p == dst_pod) {
+      // The kernel delivers a pod's packet to its own address over lo: none of the hops a trace
+      // watches (eth0, the veth, the bridge) ever sees it, so every one would read MISSING.
+      return absl::InvalidArgumentError(StrCat(
+          "trace: SRC ", src, " and DST ", dst, ": the packet never leaves the pod: it goes ",
+          "over lo, which trace does not watch; trace to another pod, a node or a Service"));
+    }
     r.src = {std::string(src), "pod",    p->name, spec.nodes[p->node].name,
              p->name,          p->netns, p->ip,   0};
   } else if (const NodeSpec* n = spec.FindNode(src)) {
@@ -865,8 +875,8 @@ absl::StatusOr<Path> PredictPath(const ClusterSpec& spec, const Request& r) {
       to.ip = at->underlay_ip;
       b.Leg(-1, *net_row, from, to, f);
     } else if (proxy_row->in_socket) {
-      b.Add(-1, from.pod->name, "pod", from.pod->netns, "", Direction::kOut, kConnect4Role, f,
-            "connect4");
+      b.Add(-1, from.pod->name, "pod", from.pod->netns, "", Direction::kOut,
+            f.proto == Proto::kUdp ? kSendmsg4Role : kConnect4Role, f, "connect4");
     } else {
       b.PodOut(-1, *from.pod, f);
       if (!proxy_row->translated_in_bridge)

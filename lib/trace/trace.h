@@ -136,7 +136,8 @@ struct Path {
 // empty = icmp to a pod or node, the Service port's protocol to a Service or NodePort.
 // InvalidArgument for an unknown name (with the nearest), a port missing or given where it cannot
 // be (ICMP), ICMP to a Service (Services carry TCP and UDP), a node port that is no NodePort,
-// `underlay` to anything but a node or NodePort, a source that is its own destination;
+// `underlay` to anything but a node or NodePort, a source that is its own destination (a pod's
+// packet to itself goes over lo, a node's to its own address never leaves it);
 // Unimplemented, saying so, for the kinds not traced yet (`host` as SRC, an edge URL as DST, a
 // Service from a node or the underlay) and, in a CNI lab (whose pod addresses the caller fills
 // in from the running cluster: the chain gave them), for anything but a pod to a pod.
@@ -163,11 +164,31 @@ struct Observation {
   Flow flow;              // the inner packet as captured
   std::optional<std::pair<net::Ipv4, net::Ipv4>> outer;
   std::string why;  // the kernel's reason: a route, an FDB or conntrack entry
+  // A reply hop that saw the destination refuse instead of answer: what refused and from where,
+  // "RST from 10.244.1.3:9999", "ICMP port unreachable from 10.244.1.3" (vnet/trace writes it from
+  // the copy: a TCP RST, or an ICMP destination unreachable whose quoted packet is the probe's).
+  // "" for a real answer.
+  std::string refused;
+  // The ICMP code when the refusal is one (3 port unreachable, 1 host unreachable, ...); -1 a RST.
+  int icmp_code = -1;
 };
 
+// The verdict's one word, the same as `check` uses for a refused probe; `-o json`'s "verdict".
+//   ok           every hop saw the probe and the answer;
+//   refused      every hop saw the probe and the destination's refusal (a TCP RST, an ICMP
+//                unreachable): the path works, nothing listens there;
+//   lost         a hop that should have seen it did not;
+//   no endpoints a Service without endpoints (nothing is sent: cmd/trace says it);
+//   error        trace could not run (a usage error, a kind not traced yet, a runtime failure).
+inline constexpr std::string_view kVerdictOk = "ok", kVerdictRefused = "refused",
+                                  kVerdictLost = "lost", kVerdictNoEndpoints = "no endpoints",
+                                  kVerdictError = "error";
+
 struct Verdict {
-  bool ok = false;
-  int branch = -1;         // the endpoint the balancer chose; -1 none or no Service
+  bool ok = false;       // the path is whole (true for "refused" too: the packet got there)
+  bool refused = false;  // ... and the reply was the destination's refusal
+  std::string_view word = kVerdictLost;  // kVerdictOk, kVerdictRefused or kVerdictLost
+  int branch = -1;                       // the endpoint the balancer chose; -1 none or no Service
   std::vector<int> hops;   // the hops of the path taken (the common ones and that branch)
   int first_missing = -1;  // index into Path::hops of the first predicted hop not seen
   int last_seen = -1;      // the hop before it that saw the probe; -1 none
@@ -190,11 +211,16 @@ void ComposeSeen(Path& p, const std::vector<SeenCopy>& copies, std::vector<Obser
 
 // Compares the prediction with what was seen (`seen[i]` for Path::hops[i]). The branch is the one
 // with the most hops seen (ties: the first); the path is whole when every hop of it saw the probe.
+// A whole path whose reply hops saw a refusal (Observation::refused) is "refused", named after the
+// first reply hop's object: "refused by web-1 (RST from 10.244.1.3:9999): ...".
 Verdict Judge(const Path& p, const std::vector<Observation>& seen);
 
 // The trace's output: a table (one line per hop: #, leg, time offset, where, direction, the packet
 // as seen there, why) and `-o json`.
 std::string RenderTable(const Path& p, const std::vector<Observation>& seen, const Verdict& v);
 std::string RenderJson(const Path& p, const std::vector<Observation>& seen, const Verdict& v);
+// `-o json` when there is no path to show: {"verdict": VERDICT, "src", "dst", "error": TEXT}.
+std::string RenderJsonError(std::string_view src, std::string_view dst, std::string_view verdict,
+                            std::string_view text);
 
 }  // namespace mkn::trace

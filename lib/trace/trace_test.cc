@@ -13,6 +13,7 @@
 #include <tuple>
 
 #include "lib/config/toml/load.h"
+#include "lib/strings/str_cat.h"
 
 namespace mkn::trace {
 namespace {
@@ -243,6 +244,8 @@ TEST(Trace, RequestWordsAndTheirErrors) {
       {"underlay", "node2:30080", "", absl::StatusCode::kOk, ""},
       {"underlay", "web-0", "", absl::StatusCode::kInvalidArgument, "no route to the pods"},
       {"node1", "node1", "", absl::StatusCode::kInvalidArgument, "never leaves it"},
+      {"client", "client", "", absl::StatusCode::kInvalidArgument, "it goes over lo"},
+      {"web-0", "10.244.0.3", "", absl::StatusCode::kInvalidArgument, "it goes over lo"},
       {"client", "node2:22", "", absl::StatusCode::kInvalidArgument, "its NodePorts: 30080"},
       {"node1", "svc/web", "", absl::StatusCode::kUnimplemented, "from a pod"},
       {"node1", "node1:30080", "", absl::StatusCode::kUnimplemented, "from another node"},
@@ -316,6 +319,68 @@ TEST(Trace, VerdictNamesTheLastHopThatSawTheProbe) {
   v = Judge(*p, std::vector<Observation>(p->hops.size()));
   EXPECT_FALSE(v.ok);
   EXPECT_NE(v.summary.find("never seen"), std::string::npos) << v.summary;
+}
+
+// A refused probe (nothing listens on the port): the reply hops see a RST or an ICMP port
+// unreachable instead of the answer. The path works: "refused by web-1", never "lost".
+TEST(Trace, ARefusalIsTheReplyNotALoss) {
+  const config::ClusterSpec spec = Lab(config::NetworkMode::kVxlan, config::ProxyMode::kUserspace);
+  struct Row {
+    std::string proto;
+    std::string refused;
+    int icmp_code;
+    std::string in_filter;  // what the reply hops' filters must also match
+    std::string in_table;
+  };
+  const std::vector<Row> rows = {
+      {"tcp", "RST from 10.244.1.2:9999", -1, "& 0x04 != 0", " RST"},
+      {"udp", "ICMP port unreachable from 10.244.1.2", 3, "icmp[0] == 3", "unreachable (code 3)"},
+  };
+  for (const Row& row : rows) {
+    absl::StatusOr<Request> r = ParseRequest(spec, "client", "web-1:9999", row.proto);
+    ASSERT_TRUE(r.ok()) << r.status();
+    r->id = 40000;
+    absl::StatusOr<Path> p = PredictPath(spec, *r);
+    ASSERT_TRUE(p.ok()) << p.status();
+    std::vector<Observation> seen(p->hops.size());
+    bool encapsulated_reply = false;
+    for (size_t i = 0; i < p->hops.size(); ++i) {
+      const Hop& h = p->hops[i];
+      seen[i].seen = h.Sniffed();
+      seen[i].flow = h.flow;
+      if (h.leg == Leg::kReply) {
+        EXPECT_NE(h.filter.find(row.proto == "tcp" ? row.in_filter : "== 3"), std::string::npos)
+            << h.filter;
+        encapsulated_reply |= h.outer.has_value();
+        seen[i].refused = row.refused;
+        seen[i].icmp_code = row.icmp_code;
+      } else {
+        EXPECT_EQ(h.filter.find("0x04"), std::string::npos) << h.filter;
+      }
+    }
+    EXPECT_TRUE(encapsulated_reply) << "the reply crosses vxlan0: its filter looks inside";
+    const Verdict v = Judge(*p, seen);
+    EXPECT_TRUE(v.refused) << v.summary;
+    EXPECT_EQ(v.word, kVerdictRefused);
+    EXPECT_EQ(v.summary, StrCat("refused by web-1 (", row.refused,
+                                "): the packet got there, nothing listens on that port"));
+    const std::string table = RenderTable(*p, seen, v);
+    EXPECT_NE(table.find(row.in_table), std::string::npos) << table;
+    EXPECT_EQ(table.find("MISSING"), std::string::npos) << table;
+    const std::string json = RenderJson(*p, seen, v);
+    EXPECT_NE(json.find("\"verdict\": \"refused\""), std::string::npos) << json;
+    EXPECT_NE(json.find("\"ok\": false"), std::string::npos) << json;
+    // Without the refusal and without the reply: lost, as before.
+    for (size_t i = 0; i < p->hops.size(); ++i)
+      if (p->hops[i].leg == Leg::kReply) seen[i] = Observation{};
+    const Verdict lost = Judge(*p, seen);
+    EXPECT_EQ(lost.word, kVerdictLost) << lost.summary;
+    EXPECT_FALSE(lost.refused);
+  }
+  // An error as JSON: one object, its verdict and text.
+  EXPECT_EQ(RenderJsonError("client", "svc/empty", kVerdictNoEndpoints, "no endpoints"),
+            "{\n  \"dst\": \"svc/empty\",\n  \"error\": \"no endpoints\",\n  \"ok\": false,\n"
+            "  \"src\": \"client\",\n  \"verdict\": \"no endpoints\"\n}\n");
 }
 
 }  // namespace

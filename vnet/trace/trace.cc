@@ -66,7 +66,48 @@ struct Parsed {
   std::optional<std::pair<net::Ipv4, net::Ipv4>> outer;
   // The (outer) frame's destination MAC, which a bridge's FDB entry forwards by.
   std::optional<net::Mac> dst_mac;
+  // A refusal instead of an answer (Observation::refused, icmp_code).
+  std::string refused;
+  int icmp_code = -1;
 };
+
+// An ICMP destination unreachable quotes the packet it answers (RFC 792: its IPv4 header and the
+// first 8 bytes after it). The flow is the one a real answer would have: the quoted packet's,
+// swapped, so that the reply hops match it; the error's own sender is said in `refused` (a router
+// may answer "host unreachable" for the destination).
+std::optional<Parsed> ParseUnreachable(const Tins::IP& ip, const Tins::ICMP& icmp) {
+  const Tins::RawPDU* raw = icmp.find_pdu<Tins::RawPDU>();
+  if (raw == nullptr) return std::nullopt;
+  const std::vector<uint8_t>& b = raw->payload();
+  if (b.size() < 20 || (b[0] >> 4) != 4) return std::nullopt;
+  const size_t ihl = static_cast<size_t>(b[0] & 0x0f) * 4;
+  if (b.size() < ihl + 4) return std::nullopt;
+  auto u32 = [&](size_t at) {
+    return net::Ipv4{(static_cast<uint32_t>(b[at]) << 24) |
+                     (static_cast<uint32_t>(b[at + 1]) << 16) |
+                     (static_cast<uint32_t>(b[at + 2]) << 8) | b[at + 3]};
+  };
+  auto u16 = [&](size_t at) { return static_cast<uint16_t>((b[at] << 8) | b[at + 1]); };
+  Parsed p;
+  if (b[9] == IPPROTO_UDP) {
+    p.flow.proto = Proto::kUdp;
+  } else if (b[9] == IPPROTO_TCP) {
+    p.flow.proto = Proto::kTcp;
+  } else {
+    return std::nullopt;
+  }
+  p.flow.src = u32(16);
+  p.flow.dst = u32(12);
+  p.flow.sport = u16(ihl + 2);
+  p.flow.dport = u16(ihl);
+  p.leg = Leg::kReply;
+  p.icmp_code = icmp.code();
+  static constexpr const char* kCodes[] = {
+      "net", "host", "protocol", "port", "fragmentation needed", "source route failed"};
+  p.refused = StrCat("ICMP ", icmp.code() < 6 ? kCodes[icmp.code()] : StrCat("code ", icmp.code()),
+                     " unreachable from ", V4(ip.src_addr()).ToString());
+  return p;
+}
 
 std::optional<Parsed> ParseIp(const Tins::IP& ip, int depth);
 
@@ -84,6 +125,7 @@ std::optional<Parsed> ParseIp(const Tins::IP& ip, int depth) {
   p.flow.src = V4(ip.src_addr());
   p.flow.dst = V4(ip.dst_addr());
   if (const Tins::ICMP* icmp = ip.find_pdu<Tins::ICMP>()) {
+    if (icmp->type() == Tins::ICMP::DEST_UNREACHABLE) return ParseUnreachable(ip, *icmp);
     p.flow.proto = Proto::kIcmp;
     p.flow.sport = p.flow.dport = icmp->id();
     if (icmp->type() == Tins::ICMP::ECHO_REQUEST) p.leg = Leg::kRequest;
@@ -94,6 +136,11 @@ std::optional<Parsed> ParseIp(const Tins::IP& ip, int depth) {
     p.flow.dport = tcp->dport();
     const bool syn = tcp->get_flag(Tins::TCP::SYN) != 0, ack = tcp->get_flag(Tins::TCP::ACK) != 0;
     if (syn) p.leg = ack ? Leg::kReply : Leg::kRequest;
+    // A RST back is the refusal of a port nothing listens on: the reply leg, as the SYN-ACK.
+    if (!syn && tcp->get_flag(Tins::TCP::RST) != 0) {
+      p.leg = Leg::kReply;
+      p.refused = StrCat("RST from ", p.flow.src.ToString(), ":", p.flow.sport);
+    }
   } else if (const Tins::UDP* udp = ip.find_pdu<Tins::UDP>()) {
     // VXLAN: the outer header; what counts is the packet inside (its Ethernet frame after the
     // 8-byte VXLAN header).
@@ -610,6 +657,8 @@ absl::StatusOr<TraceResult> RunTrace(const ClusterState& s, const config::Cluste
         c.ob.offset_ns = static_cast<int64_t>(pkt.timestamp_ns) - static_cast<int64_t>(sent_ns);
         c.ob.flow = parsed->flow;
         c.ob.outer = parsed->outer;
+        c.ob.refused = parsed->refused;
+        c.ob.icmp_code = parsed->icmp_code;
         copies.push_back(std::move(c));
         comment = StrCat("trace: ", ToString(*leg), " ", copies.back().place.object, ":", c.ifname,
                          " ", ToString(dir));
@@ -623,6 +672,8 @@ absl::StatusOr<TraceResult> RunTrace(const ClusterState& s, const config::Cluste
         ob.offset_ns = static_cast<int64_t>(pkt.timestamp_ns) - static_cast<int64_t>(sent_ns);
         ob.flow = parsed->flow;
         ob.outer = parsed->outer;
+        ob.refused = parsed->refused;
+        ob.icmp_code = parsed->icmp_code;
         macs[i] = parsed->dst_mac;
         // Every branch's copy of this hop matches (the hops back to the client are the same
         // whichever endpoint answered): mark them all, name the first.
