@@ -30,7 +30,9 @@ dashboard)
   port=${port%/}
   listeners=$(ss -Htln "sport = :$port")
   [[ $(grep -c . <<<"$listeners") == 1 && $listeners == *"127.0.0.1:$port"* ]] || fail "not on loopback alone: $listeners"
-  pass "up --ui printed $url, listening on 127.0.0.1 only"
+  # In the sandbox the ready text says how the host's browser gets in (ui --help's recipe).
+  contains "$(cat "$TMP/up.out")" "socat TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork EXEC:'ci/sandbox.sh --join svc -- socat - TCP\:127.0.0.1\:$port'" "the host-side forwarder"
+  pass "up --ui printed $url, listening on 127.0.0.1 only, and the host-side forwarder"
 
   # The API: the snapshot's Services are `get svc -o json`'s.
   curl -sS --max-time 10 "${url}api/state" >"$TMP/state.json" || fail "GET /api/state"
@@ -61,7 +63,7 @@ dashboard)
   pass "chromium: nodes, pods and web's counters drawn; curl moved the counter to get svc's $(cat "$TMP/packets") live; the form's trace is listed and lit on the graph; screenshot $ART/dashboard.png"
 
   # `minikube-net ui`: a second process for the same cluster; SIGINT stops it, the cluster stays.
-  "$MKN" ui "$c" --port 0 >"$TMP/ui.out" 2>"$TMP/ui.err" &
+  "$MKN" ui -c "$c" --port 0 >"$TMP/ui.out" 2>"$TMP/ui.err" &
   ui=$!
   wait_for 20 grep -q "^dashboard of cluster $c: http://127.0.0.1:" "$TMP/ui.out" || fail "ui did not start: $(cat "$TMP/ui.err")"
   url2=$(sed -n "s/^dashboard of cluster $c: \(http[^ ]*\) .*/\1/p" "$TMP/ui.out")

@@ -38,9 +38,13 @@ class ExecFormatter : public CLI::Formatter {
 
 struct CheckFlags {
   std::string target, junit, output = "table";
+  std::string cluster;  // -c: the same as a cluster name in `target`
 };
 
-int RunCheckCommand(const CheckFlags& f) {
+int RunCheckCommand(CheckFlags f) {
+  absl::StatusOr<std::string> target = OneClusterWord("check", f.target, f.cluster);
+  if (!target.ok()) return Exit(target.status());
+  f.target = *target;
   if (absl::Status st = vnet::CheckPrivileges("probe from inside the lab's namespaces"); !st.ok())
     return Exit(st);
   // LAB: the running cluster of that lab; CLUSTER (or nothing: $MKN_CLUSTER, else the only one
@@ -190,6 +194,7 @@ ClusterVerbsPtr AddClusterVerbs(CLI::App& app) {
   v.check_cmd->add_option("target", v.check_flags.target,
                           "Lab file (its running cluster) or cluster name (default: $MKN_CLUSTER, "
                           "else the only cluster up)");
+  v.check_cmd->add_option("-c,--cluster", v.check_flags.cluster, kClusterFlag);
   v.check_cmd->add_option("--junit", v.check_flags.junit,
                           "Also write JUnit XML to FILE: one testcase per cell (for CI)");
   v.check_cmd->add_option("-o,--output", v.check_flags.output, "table (default) or json, on stdout")

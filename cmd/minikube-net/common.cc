@@ -13,6 +13,15 @@ int Exit(const absl::Status& st) {
   return absl::IsInvalidArgument(st) || absl::IsNotFound(st) ? kExitBadInput : kExitFailure;
 }
 
+absl::StatusOr<std::string> OneClusterWord(std::string_view verb, const std::string& positional,
+                                           const std::string& flag) {
+  if (!positional.empty() && !flag.empty() && positional != flag) {
+    return absl::InvalidArgumentError(StrCat(verb, ": the cluster is named twice (", positional,
+                                             " and -c ", flag, "); give one"));
+  }
+  return flag.empty() ? positional : flag;
+}
+
 void Notice(const std::string& line) { std::cerr << "minikube-net: " << line << "\n"; }
 
 CLI::Validator IntIn(int64_t lo, int64_t hi) {

@@ -32,6 +32,12 @@ void Notice(const std::string& line);
 inline constexpr const char* kClusterFlag =
     "Cluster name (default: $MKN_CLUSTER, else the only cluster up)";
 
+// The cluster of a verb that takes it as a positional word and as -c (check, graph, ui: the
+// README promises -c on every verb that acts on a running cluster). InvalidArgument when both
+// are given and differ: which one was meant cannot be guessed.
+absl::StatusOr<std::string> OneClusterWord(std::string_view verb, const std::string& positional,
+                                           const std::string& flag);
+
 // An integer option in [lo, hi], checked on its text before CLI11 converts it: CLI11's own range
 // checks print their bounds as 300-digit doubles, and a number past int is "Could not convert".
 CLI::Validator IntIn(int64_t lo, int64_t hi);

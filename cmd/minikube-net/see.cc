@@ -135,6 +135,7 @@ CLI::App* AddGraphCommand(CLI::App& app, GraphFlags& f) {
   cmd->add_option("lab", f.target,
                   "A lab file (no `up` needed), or a running cluster's name (then with its live "
                   "pods and endpoints); default: the only cluster up");
+  cmd->add_option("-c,--cluster", f.cluster, kClusterFlag);
   cmd->add_option("-o,--output", f.output,
                   "dot (Graphviz), mermaid (for Markdown) or svg (rendered by Graphviz's dot)")
       ->check(OneOf({"dot", "mermaid", "svg"}));
@@ -155,7 +156,8 @@ CLI::App* AddGraphCommand(CLI::App& app, GraphFlags& f) {
   return cmd;
 }
 
-absl::Status RunGraphCommand(const GraphFlags& f) {
+absl::Status RunGraphCommand(GraphFlags f) {
+  MKN_ASSIGN_OR_RETURN(f.target, OneClusterWord("graph", f.target, f.cluster));
   graph::Graph g;
   if (!f.target.empty() && vnet::NamesALabFile(f.target)) {
     MKN_ASSIGN_OR_RETURN(vnet::LabFile lab, vnet::LoadLab(f.target));

@@ -26,10 +26,11 @@ CLI::App* AddCaptureCommand(CLI::App& app, CaptureFlags& f);
 absl::Status RunCaptureCommand(const CaptureFlags& f);
 
 struct GraphFlags {
-  std::string target;  // a lab file or a cluster name; "" = the only cluster up
+  std::string target;   // a lab file or a cluster name; "" = the only cluster up
+  std::string cluster;  // -c: a cluster name, as `target`
   std::string output = "dot";
 };
 CLI::App* AddGraphCommand(CLI::App& app, GraphFlags& f);
-absl::Status RunGraphCommand(const GraphFlags& f);
+absl::Status RunGraphCommand(GraphFlags f);
 
 }  // namespace mkn

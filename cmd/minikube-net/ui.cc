@@ -2,8 +2,10 @@
 
 #include <signal.h>
 
+#include <cstdlib>
 #include <iostream>
 
+#include "cmd/minikube-net/common.h"
 #include "lib/control/usage.h"
 #include "lib/strings/str_cat.h"
 #include "lib/ui/dashboard.h"
@@ -26,8 +28,17 @@ constexpr const char* kWhatItShows =
     "`trace SRC DST`\n"
     "and draws the hops on the graph. It listens on 127.0.0.1 only and answers only as "
     "127.0.0.1 or\n"
-    "localhost (run the browser on this machine, or forward the port: ssh -L 8088:127.0.0.1:8088 "
-    "HOST).\n"
+    "localhost.\n"
+    "In ci/sandbox.sh (its own network namespace: a browser on the host cannot reach its "
+    "loopback), forward\n"
+    "a host port into it, on the host as root, one sandbox join per connection (CLUSTER: the "
+    "sandbox's cluster):\n"
+    "  socat TCP-LISTEN:8088,bind=127.0.0.1,reuseaddr,fork \\\n"
+    "    EXEC:'ci/sandbox.sh --join CLUSTER -- socat - TCP\\:127.0.0.1\\:8088'\n"
+    "then open http://127.0.0.1:8088/ in the host's browser (Ctrl-C stops socat). From another "
+    "machine, add\n"
+    "ssh -L 8088:127.0.0.1:8088 HOST on top. Without a browser: chromium --headless inside the "
+    "sandbox, or curl.\n"
     "Everything it loads is served by the binary: no CDN.\n";
 
 absl::StatusOr<int> PortOf(const std::string& text) {
@@ -42,6 +53,17 @@ absl::StatusOr<std::unique_ptr<vnet::UiServer>> Serve(const std::string& cluster
   o.port = port;
   o.sources = std::move(sources);
   return vnet::UiServer::Start(std::move(o));
+}
+
+// In ci/sandbox.sh (MKN_IN_SANDBOX=1) the loopback is the sandbox's own: how a browser on the host
+// gets there, as a line to copy. "" outside a sandbox.
+std::string SandboxHint(const std::string& cluster, const vnet::UiServer& s) {
+  const char* in = std::getenv("MKN_IN_SANDBOX");
+  if (in == nullptr || std::string_view(in) != "1") return "";
+  return StrCat("dashboard from the host's browser: run there (as root, in this checkout) socat ",
+                "TCP-LISTEN:", s.port(),
+                ",bind=127.0.0.1,reuseaddr,fork EXEC:'ci/sandbox.sh --join ", cluster,
+                " -- socat - TCP\\:127.0.0.1\\:", s.port(), "' (see ui --help)\n");
 }
 
 }  // namespace
@@ -79,6 +101,7 @@ UpServe(const UpUiFlags& f) {
       return absl::Status(s.status().code(), StrCat("--ui: ", s.status().message()));
     }
     out << "dashboard: " << (*s)->Url() << "\n";
+    out << SandboxHint(st.cluster, **s);
     return std::shared_ptr<void>(std::move(*s));
   };
 }
@@ -89,6 +112,7 @@ CLI::App* AddUiCommand(CLI::App& app, UiFlags& f) {
       "ui", "Serve the live dashboard of a running cluster on 127.0.0.1 until Ctrl-C");
   cmd->add_option("cluster", f.cluster,
                   "Cluster name (default: $MKN_CLUSTER, else the only cluster up)");
+  cmd->add_option("-c,--cluster", f.cluster_flag, kClusterFlag);
   cmd->add_option("-p,--port", f.port,
                   StrCat("Port on 127.0.0.1 (default ", ui::kDefaultPort, "; 0: any free port)"))
       ->check(CLI::Validator(
@@ -122,14 +146,18 @@ absl::Status RunUiCommand(const UiFlags& f) {
   MKN_RETURN_IF_ERROR(vnet::CheckPrivileges("ask the cluster's owner and run traces in the lab"));
   // Before any thread: the server's threads inherit the mask, so the signals wait for us here.
   const sigset_t stop = vnet::BlockStopSignals();
-  MKN_ASSIGN_OR_RETURN(vnet::ClusterState s, vnet::PickCluster(f.cluster));
+  MKN_ASSIGN_OR_RETURN(std::string cluster, OneClusterWord("ui", f.cluster, f.cluster_flag));
+  MKN_ASSIGN_OR_RETURN(vnet::ClusterState s, vnet::PickCluster(cluster));
   absl::StatusOr<std::unique_ptr<vnet::UiServer>> server = Serve(s.cluster, f.port);
   if (!server.ok()) {
-    return absl::Status(server.status().code(),
-                        StrCat("ui ", s.cluster, ": ", server.status().message()));
+    // The server's messages start with "ui: " (said once, not "ui svc: ui: listen ...").
+    std::string why(server.status().message());
+    if (why.rfind("ui: ", 0) == 0) why.erase(0, 4);
+    return absl::Status(server.status().code(), StrCat("ui ", s.cluster, ": ", why));
   }
   std::cout << "dashboard of cluster " << s.cluster << ": " << (*server)->Url()
-            << " (Ctrl-C stops it; the cluster stays)" << std::endl;
+            << " (Ctrl-C stops it; the cluster stays)\n"
+            << SandboxHint(s.cluster, **server) << std::flush;
   siginfo_t info;
   while (sigwaitinfo(&stop, &info) < 0) {
   }

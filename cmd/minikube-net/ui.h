@@ -27,7 +27,8 @@ UpServe(const UpUiFlags& f);
 
 struct UiFlags {
   std::string cluster;
-  int port = 0;  // set from ui::kDefaultPort by AddUiCommand
+  std::string cluster_flag;  // -c: the same as `cluster`
+  int port = 0;              // set from ui::kDefaultPort by AddUiCommand
 };
 CLI::App* AddUiCommand(CLI::App& app, UiFlags& f);
 // Serves until SIGINT, SIGTERM or SIGHUP; prints the URL on stdout once listening. Call it from
