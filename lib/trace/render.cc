@@ -341,7 +341,9 @@ std::string RenderJson(const Path& p, const std::vector<Observation>& seen, cons
   j["hops"] = std::move(hops);
   if (v.first_missing >= 0) j["first_missing"] = Where(p.hops[v.first_missing]);
   if (v.last_seen >= 0) j["last_seen"] = Where(p.hops[v.last_seen]);
-  return j.dump(2) + "\n";
+  // The why texts come from the kernel (nft rule comments, interface names): bytes that are not
+  // UTF-8 become U+FFFD rather than an exception (the dashboard runs this on its own thread).
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 std::string RenderJsonError(std::string_view src, std::string_view dst, std::string_view verdict,

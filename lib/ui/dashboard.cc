@@ -221,6 +221,50 @@ std::optional<std::string> FormDecode(std::string_view s) {
   return out;
 }
 
+namespace {
+
+// Whether `s` is UTF-8 text without control characters: the words a trace takes (pod, node and
+// Service names, addresses, URLs) are printable, and a value that is not UTF-8 could not be put
+// into the snapshot's JSON at all.
+bool PrintableUtf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      if (c < 0x20 || c == 0x7f) return false;
+      ++i;
+      continue;
+    }
+    size_t n = 0;
+    uint32_t cp = 0;
+    if ((c & 0xe0) == 0xc0) {
+      n = 1;
+      cp = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      n = 2;
+      cp = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      n = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    for (size_t k = 1; k <= n; ++k) {
+      if (i + k >= s.size()) return false;
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    // Overlong forms, UTF-16 surrogates and code points past U+10FFFF are not UTF-8.
+    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[n] || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff) return false;
+    if (cp >= 0x80 && cp < 0xa0) return false;  // C1 controls
+    i += n + 1;
+  }
+  return true;
+}
+
+}  // namespace
+
 absl::StatusOr<TraceForm> ParseTraceForm(std::string_view body) {
   constexpr size_t kMaxValue = 256;
   TraceForm f;
@@ -240,6 +284,11 @@ absl::StatusOr<TraceForm> ParseTraceForm(std::string_view body) {
     if (value->size() > kMaxValue) {
       return absl::InvalidArgumentError(
           StrCat("trace: ", *name, " is longer than ", kMaxValue, " bytes"));
+    }
+    if (!PrintableUtf8(*value)) {
+      return absl::InvalidArgumentError(
+          StrCat("trace: ", PrintableUtf8(*name) ? *name : "a field",
+                 " is not printable UTF-8 text (a pod, node or Service name, an address)"));
     }
     // Repeated fields are refused: which one would count is a guess.
     if (*name == "src") {

@@ -101,6 +101,15 @@ TEST(TraceForm, Table) {
       {"src=client&dst=%zz", std::nullopt},
       {"src=client&dst=" + std::string(257, 'a'), std::nullopt},
       {"", std::nullopt},
+      // Words the page's JSON can carry: UTF-8 text, no control characters. Bytes that are not
+      // UTF-8 made the snapshot's dump() throw, which ended the cluster's owner (`up --ui`).
+      {"src=client&dst=%E2%98%83", TraceForm{"client", "\u2603", ""}},
+      {"src=%ff%fe&dst=web-1", std::nullopt},
+      {"src=client&dst=%c0%ae", std::nullopt},     // overlong '.'
+      {"src=client&dst=%ed%a0%80", std::nullopt},  // a UTF-16 surrogate
+      {"src=client&dst=%e2%98", std::nullopt},     // cut short
+      {"src=client&dst=web-1%00x", std::nullopt},  // NUL
+      {"src=client&dst=web-1%0d%0aevent:x", std::nullopt},
   };
   for (const Row& r : rows) {
     absl::StatusOr<TraceForm> got = ParseTraceForm(r.body);

@@ -55,6 +55,13 @@ Response Answer(http::status status, std::string_view content_type, std::string 
   return r;
 }
 
+// JSON text of anything the page is sent. Error messages from the sources (a trace's, a control
+// socket's) may quote bytes that are not UTF-8; nlohmann's plain dump() throws on them, on the io
+// thread, ending the process (under `up --ui`, the cluster's owner). Such bytes become U+FFFD.
+std::string JsonText(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 Response Text(http::status status, std::string_view text) {
   return Answer(status, "text/plain; charset=utf-8", StrCat(text, "\n"));
 }
@@ -134,7 +141,7 @@ struct UiServer::Impl {
   // differs from the last one.
   void Rebuild() {
     if (!inputs) return;
-    auto text = std::make_shared<const std::string>(ui::Snapshot(*inputs, traces).dump());
+    auto text = std::make_shared<const std::string>(JsonText(ui::Snapshot(*inputs, traces)));
     if (snapshot && *snapshot == *text) return;
     snapshot = std::move(text);
     ++version;
@@ -339,7 +346,7 @@ struct UiServer::Impl {
     } else {
       j["result"] = trace_done->result;
     }
-    co_return Answer(st, "application/json", j.dump());
+    co_return Answer(st, "application/json", JsonText(j));
   }
 
   // The head's RFC 9112 refusals, as the edge makes them (lib/ingress/request_head).

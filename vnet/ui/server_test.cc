@@ -123,6 +123,7 @@ struct Fake {
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();
   std::atomic<int> traces{0};
+  std::string gather_error;  // set before Start: one of the inputs' errors
 
   UiSources Sources() {
     UiSources s;
@@ -152,11 +153,14 @@ struct Fake {
       svc.ports.push_back(p);
       a.services.push_back(svc);
       in.services = a;
+      if (!gather_error.empty()) in.errors.push_back(gather_error);
       return in;
     };
     s.trace = [this](const ui::TraceForm& f) -> absl::StatusOr<nlohmann::json> {
       ++traces;
       if (f.src == "nope") return absl::InvalidArgumentError("trace: unknown pod \"nope\"");
+      // An error quoting bytes that are not UTF-8 (a source's message can say anything).
+      if (f.src == "bytes") return absl::InvalidArgumentError("trace: unknown pod \"\xff\xfe\"");
       if (f.src == "wait") released.wait();
       return nlohmann::json{{"src", f.src},
                             {"dst", f.dst},
@@ -431,6 +435,27 @@ TEST(UiServer, TracesRunOneAtATimeAndJoinTheSnapshot) {
   }));
   EXPECT_EQ(j["traces"][0]["error"], "trace: unknown pod \"nope\"");
   EXPECT_EQ(j["traces"][1]["src"], "wait");
+}
+
+// A POST naming bytes that are not UTF-8 ended the whole process (the cluster's owner under `up
+// --ui`): nlohmann's dump() threw on the io thread. The form refuses them; a message from the
+// sources that holds such bytes is shown with U+FFFD instead.
+TEST(UiServer, BytesThatAreNotUtf8DoNotEndTheServer) {
+  Fake f;
+  f.gather_error = "state: \xc3\x28 unreadable";
+  auto s = StartWith(f);
+  const int port = s->port();
+  EXPECT_EQ(StatusOf(Post(port, "/api/trace", "src=%ff%fe&dst=%e2%98%83")), 400);
+  const std::string bad = Post(port, "/api/trace", "src=bytes&dst=b");
+  ASSERT_EQ(StatusOf(bad), 400) << bad;
+  const nlohmann::json t = nlohmann::json::parse(BodyOf(bad));
+  EXPECT_EQ(t["error"], "trace: unknown pod \"\xef\xbf\xbd\xef\xbf\xbd\"");
+  nlohmann::json j;
+  ASSERT_TRUE(WaitFor([&] {
+    j = nlohmann::json::parse(BodyOf(Get(port, "/api/state")));
+    return j["traces"].size() == 1;
+  }));
+  EXPECT_EQ(j["errors"][0], "state: \xef\xbf\xbd( unreadable");
 }
 
 TEST(UiServer, StopEndsOpenStreams) {
