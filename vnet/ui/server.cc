@@ -109,8 +109,13 @@ struct UiServer::Impl {
   std::deque<ui::TraceEntry> traces;
   int64_t next_trace_id = 1;
   bool trace_running = false;
-  std::optional<ui::TraceEntry> trace_done;  // the finished trace, for the POST that waits
-  Timer* trace_waiter = nullptr;
+  // One POST's trace: its result and the timer its request waits on, shared with the completion
+  // that the trace thread posts. Per request, so that the next POST (which may start as soon as
+  // this trace ends, before this request wakes) cannot take or clear this one's.
+  struct PendingTrace {
+    std::optional<ui::TraceEntry> done;
+    Timer* waiter = nullptr;
+  };
   std::shared_ptr<const std::string> snapshot;  // JSON text
   uint64_t version = 0;
 
@@ -298,10 +303,13 @@ struct UiServer::Impl {
     Count([](UiStats& st) { ++st.traces; });
     if (trace_thread.joinable()) trace_thread.join();  // the last one, long finished
     const int64_t id = next_trace_id++;
-    trace_done.reset();
-    trace_thread = std::thread([this, id, f = *form] {
+    auto pending = std::make_shared<PendingTrace>();
+    Timer t(co_await asio::this_coro::executor);
+    t.expires_after(o.limits.trace_timeout);
+    pending->waiter = &t;
+    trace_thread = std::thread([this, id, pending, f = *form] {
       absl::StatusOr<nlohmann::json> r = o.sources.trace(f);
-      asio::post(*io, [this, id, f, r = std::move(r)] {
+      asio::post(*io, [this, id, pending, f, r = std::move(r)] {
         ui::TraceEntry e{id, f.src, f.dst, f.proto, nullptr, "", nullptr};
         if (r.ok()) {
           e.result = *r;
@@ -312,39 +320,37 @@ struct UiServer::Impl {
         }
         traces.push_front(e);
         while (traces.size() > ui::kRecentTraces) traces.pop_back();
-        trace_done = std::move(e);
+        pending->done = std::move(e);
         trace_running = false;
-        if (trace_waiter != nullptr) trace_waiter->cancel();
+        if (pending->waiter != nullptr) pending->waiter->cancel();
         Rebuild();
       });
     });
-    Timer t(co_await asio::this_coro::executor);
-    t.expires_after(o.limits.trace_timeout);
-    trace_waiter = &t;
     beast::error_code ec;
     co_await t.async_wait(asio::redirect_error(use_awaitable, ec));
-    trace_waiter = nullptr;
-    if (!trace_done || trace_done->id != id) {
+    pending->waiter = nullptr;
+    if (!pending->done) {
       co_return Text(http::status::gateway_timeout,
                      "the trace is still running: its result will show in recent traces");
     }
+    const ui::TraceEntry& done = *pending->done;
     nlohmann::json j{{"id", id},
-                     {"src", trace_done->src},
-                     {"dst", trace_done->dst},
-                     {"proto", trace_done->proto},
-                     {"highlight", trace_done->highlight}};
+                     {"src", done.src},
+                     {"dst", done.dst},
+                     {"proto", done.proto},
+                     {"highlight", done.highlight}};
     http::status st = http::status::ok;
-    if (!trace_done->error.empty()) {
-      j["error"] = trace_done->error;
+    if (!done.error.empty()) {
+      j["error"] = done.error;
       absl::StatusCode code = absl::StatusCode::kUnknown;
-      const std::string name = trace_done->result.value("code", "");
+      const std::string name = done.result.value("code", "");
       for (int c = 0; c <= 16; ++c) {
         if (absl::StatusCodeToString(static_cast<absl::StatusCode>(c)) == name)
           code = static_cast<absl::StatusCode>(c);
       }
       st = StatusOf(absl::Status(code, ""));
     } else {
-      j["result"] = trace_done->result;
+      j["result"] = done.result;
     }
     co_return Answer(st, "application/json", JsonText(j));
   }
@@ -448,7 +454,12 @@ struct UiServer::Impl {
             r = co_await State();
             break;
           case ui::Target::kEvents:
-            events = true;
+            // HEAD is the stream's head alone: no events follow it (RFC 9110 9.3.2).
+            if (req.method() == http::verb::head) {
+              r = Answer(http::status::ok, "text/event-stream", "");
+            } else {
+              events = true;
+            }
             break;
           case ui::Target::kTrace:
             r = co_await Trace(req.body());

@@ -12,7 +12,10 @@
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <map>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "lib/strings/str_cat.h"
 #include "vnet/ui/assets.h"
@@ -456,6 +459,47 @@ TEST(UiServer, BytesThatAreNotUtf8DoNotEndTheServer) {
     return j["traces"].size() == 1;
   }));
   EXPECT_EQ(j["errors"][0], "state: \xef\xbf\xbd( unreadable");
+}
+
+// Two POSTs close together: the second could start its trace between the first's end and the
+// first's wake-up, which then found the second's empty result and answered 504 although its trace
+// had finished, and cleared the second's wake-up, leaving it to wait for trace_timeout.
+TEST(UiServer, EachTraceRequestGetsItsOwnAnswer) {
+  Fake f;
+  UiLimits limits;
+  limits.trace_timeout = 3000ms;
+  auto s = StartWith(f, limits);
+  const int port = s->port();
+  std::mutex mu;
+  std::map<int, int> codes;
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 8; ++c) {
+    clients.emplace_back([&] {
+      for (int i = 0; i < 40; ++i) {
+        const int code = StatusOf(Post(port, "/api/trace", "src=a&dst=b"));
+        std::lock_guard<std::mutex> l(mu);
+        ++codes[code];
+      }
+    });
+  }
+  for (std::thread& t : clients) t.join();
+  std::string seen;
+  for (const auto& [code, n] : codes) seen += StrCat(code, ":", n, " ");
+  EXPECT_EQ(codes[504], 0) << seen;
+  EXPECT_EQ(codes[200] + codes[429], 320) << seen;
+  EXPECT_GT(codes[200], 0) << seen;
+}
+
+// HEAD /api/events answered with the stream itself: a body of events after a HEAD's head.
+TEST(UiServer, HeadOfTheEventStreamIsItsHeadAlone) {
+  Fake f;
+  auto s = StartWith(f);
+  const std::string r = Exchange(
+      s->port(), StrCat("HEAD /api/events HTTP/1.1\r\nHost: 127.0.0.1:", s->port(),
+                        "\r\nConnection: close\r\n\r\n"));
+  EXPECT_EQ(StatusOf(r), 200) << r;
+  EXPECT_NE(r.find("text/event-stream"), std::string::npos) << r;
+  EXPECT_EQ(BodyOf(r), "") << r;
 }
 
 TEST(UiServer, StopEndsOpenStreams) {
