@@ -34,8 +34,12 @@ RuntimeConf PodRuntimeConf(std::string_view pod, std::string_view netns, std::st
   rt.container_id = std::string(netns);
   rt.netns = StrCat(net::kNetnsDir, "/", netns);
   rt.ifname = std::string(ifname);
+  // `pod` is the pod's key: "<ns>/<name>" outside the default namespace (lib/config/netpol.h).
+  const size_t slash = pod.find('/');
+  const std::string_view ns = slash == std::string_view::npos ? "default" : pod.substr(0, slash);
+  if (slash != std::string_view::npos) pod.remove_prefix(slash + 1);
   rt.args = {{"IgnoreUnknown", "1"},
-             {"K8S_POD_NAMESPACE", "default"},
+             {"K8S_POD_NAMESPACE", std::string(ns)},
              {"K8S_POD_NAME", std::string(pod)},
              {"K8S_POD_INFRA_CONTAINER_ID", std::string(netns)}};
   return rt;

@@ -347,5 +347,98 @@ name = "r"
       << r.diags.FormatAll();
 }
 
+// Namespaces: a pod's key is "<ns>/<name>" outside "default"; pods of two namespaces may share a
+// name, and their netns names then carry the namespace (a lab without namespaces keeps its names).
+TEST(Config, NamespacesKeyPodsServicesAndSelectors) {
+  LoadResult r = Load(R"(
+[cluster]
+name = "ns"
+nodes = 1
+[[namespace]]
+name = "x"
+labels = { team = "blue" }
+[[pod]]
+name = "a"
+labels = { app = "a" }
+  [[pod.container]]
+  app = "http-echo"
+[[pod]]
+name = "a"
+namespace = "x"
+labels = { app = "a" }
+  [[pod.container]]
+  app = "http-echo"
+[[deployment]]
+name = "web"
+namespace = "y"
+replicas = 1
+  [deployment.template]
+  labels = { app = "a" }
+  [[deployment.template.container]]
+  app = "http-echo"
+[[service]]
+name = "a"
+namespace = "x"
+selector = { app = "a" }
+  [[service.port]]
+  port = 80
+  target_port = 8080
+[[service]]
+name = "a"
+selector = { app = "a" }
+  [[service.port]]
+  port = 80
+  target_port = 8080
+)",
+                      "ns.toml");
+  ASSERT_TRUE(r.spec) << r.diags.FormatAll();
+  const ClusterSpec& s = *r.spec;
+  ASSERT_EQ(s.pods.size(), 3u);
+  EXPECT_EQ(s.pods[0].name, "a");
+  EXPECT_EQ(s.pods[0].netns, "mkn-ns-a");
+  EXPECT_EQ(s.pods[1].name, "x/a");
+  EXPECT_EQ(s.pods[1].ns, "x");
+  EXPECT_EQ(s.pods[1].netns, "mkn-ns-x-a");
+  EXPECT_EQ(s.pods[2].name, "y/web-0");
+  EXPECT_EQ(s.pods[2].netns, "mkn-ns-y-web-0");
+  EXPECT_NE(s.pods[1].host_veth, s.pods[0].host_veth);
+  ASSERT_EQ(s.namespaces.size(), 3u);
+  EXPECT_EQ(s.namespaces[0].name, "default");
+  EXPECT_EQ(s.namespaces[1].name, "x");
+  EXPECT_EQ(s.namespaces[1].labels.at("team"), "blue");
+  EXPECT_EQ(s.namespaces[1].labels.at("kubernetes.io/metadata.name"), "x");
+  EXPECT_EQ(s.namespaces[2].name, "y");
+  EXPECT_TRUE(s.HasNamespaces());
+  // A Service selects in its own namespace only.
+  ASSERT_EQ(s.services.size(), 2u);
+  EXPECT_EQ(s.services[0].name, "x/a");
+  EXPECT_EQ(s.services[0].endpoints, std::vector<int>{1});
+  EXPECT_EQ(s.services[1].name, "a");
+  EXPECT_EQ(s.services[1].endpoints, std::vector<int>{0});
+}
+
+TEST(Config, NamespacedPodNetnsNamesMustNotCollide) {
+  LoadResult r = Load(R"(
+[cluster]
+name = "ns"
+nodes = 1
+[[pod]]
+name = "x-a"
+  [[pod.container]]
+  app = "http-echo"
+[[pod]]
+name = "a"
+namespace = "x"
+  [[pod.container]]
+  app = "http-echo"
+)",
+                      "ns.toml");
+  EXPECT_FALSE(r.spec);
+  EXPECT_NE(r.diags.FormatAll().find("ns.toml:10:8: pod \"x/a\": its namespace name mkn-ns-x-a is "
+                                     "taken by another pod"),
+            std::string::npos)
+      << r.diags.FormatAll();
+}
+
 }  // namespace
 }  // namespace mkn::config

@@ -11,7 +11,7 @@ namespace mkn::config {
 namespace {
 
 bool Matches(const ServiceSpec& s, const PodSpec& p) {
-  return !s.selector.empty() &&
+  return !s.selector.empty() && s.ns == p.ns &&
          std::all_of(s.selector.begin(), s.selector.end(), [&](const auto& kv) {
            auto it = p.labels.find(kv.first);
            return it != p.labels.end() && it->second == kv.second;
@@ -125,7 +125,10 @@ absl::StatusOr<ScaleResult> ScaleDeployment(ClusterSpec& spec_in, std::string_vi
     std::string name;
     for (;; ++next) {
       name = StrCat(dep->name, "-", next);
-      if (spec.FindPod(name) == nullptr && spec.FindNode(name) == nullptr) break;
+      if (spec.FindPod(name) == nullptr && spec.FindNode(KeyObject(name)) == nullptr &&
+          std::none_of(spec.pods.begin(), spec.pods.end(),
+                       [&](const PodSpec& o) { return KeyObject(o.name) == KeyObject(name); }))
+        break;
     }
     // The least loaded node with room (lowest index on a tie), as the resolver spreads replicas.
     int best = -1;
@@ -136,11 +139,12 @@ absl::StatusOr<ScaleResult> ScaleDeployment(ClusterSpec& spec_in, std::string_vi
     if (best < 0) return absl::ResourceExhaustedError("no node has a free pod address");
     PodSpec p;
     p.name = name;
+    p.ns = dep->ns;
     p.deployment = dep->name;
     p.node = best;
     p.labels = dep->labels;
     p.containers = dep->containers;
-    p.netns = net::NetnsName(spec.name, name);
+    p.netns = net::NetnsName(spec.name, KeyObject(name));
     MKN_ASSIGN_OR_RETURN(p.ip, NextAddress(spec, spec.nodes[best], std::nullopt));
     p.mac = net::Mac::FromIpv4(p.ip);
     p.host_veth = FreeVethName(spec, spec.nodes[best], name);

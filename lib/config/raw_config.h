@@ -92,6 +92,7 @@ struct RawPodCni {
 struct RawPod {
   SourcePos pos;
   Field<std::string> name;
+  Field<std::string> ns;  // `namespace`; "default" when unset
   Field<std::string> node;
   Field<StringMap> labels;
   std::vector<RawContainer> containers;
@@ -101,6 +102,7 @@ struct RawPod {
 struct RawDeployment {
   SourcePos pos;
   Field<std::string> name;
+  Field<std::string> ns;
   Field<int64_t> replicas;
   SourcePos template_pos;
   Field<StringMap> labels;
@@ -119,6 +121,7 @@ struct RawServicePort {
 struct RawService {
   SourcePos pos;
   Field<std::string> name;
+  Field<std::string> ns;
   Field<std::string> type;
   Field<StringMap> selector;
   Field<std::string> cluster_ip;
@@ -157,6 +160,7 @@ struct RawIngressTls {
 struct RawIngress {
   SourcePos pos;
   Field<std::string> name;
+  Field<std::string> ns;
   bool has_default_backend = false;
   RawBackend default_backend;
   std::vector<RawIngressRule> rules;
@@ -271,9 +275,76 @@ struct RawHttpRouteRule {
 struct RawHttpRoute {
   SourcePos pos;
   Field<std::string> name;
+  Field<std::string> ns;
   Field<std::vector<std::string>> parents;
   Field<std::vector<std::string>> hostnames;
   std::vector<RawHttpRouteRule> rules;
+};
+
+// --- Namespaces and NetworkPolicy ---------------------------------------------------------------
+
+// [[namespace]]: a namespace's labels (what a policy's namespace_selector matches). A namespace
+// that workloads name without a [[namespace]] table exists with no labels but its name's.
+struct RawNamespace {
+  SourcePos pos;
+  Field<std::string> name;
+  Field<StringMap> labels;
+};
+
+// { key = "tier", operator = "In", values = ["web"] }
+struct RawSelectorRequirement {
+  SourcePos pos;
+  Field<std::string> key;
+  Field<std::string> op;
+  Field<std::vector<std::string>> values;
+};
+
+// A Kubernetes LabelSelector: match_labels AND every match_expressions requirement.
+struct RawLabelSelector {
+  SourcePos pos;
+  bool present = false;
+  Field<StringMap> match_labels;
+  std::vector<RawSelectorRequirement> match_expressions;
+};
+
+// ip_block = { cidr = "10.244.0.0/16", except = ["10.244.1.0/24"] }: either family when read.
+struct RawIpBlock {
+  SourcePos pos;
+  bool present = false;
+  Field<std::string> cidr;
+  Field<std::vector<std::string>> except;
+};
+
+struct RawPolicyPeer {
+  SourcePos pos;
+  RawLabelSelector pod_selector;
+  RawLabelSelector namespace_selector;
+  RawIpBlock ip_block;
+};
+
+struct RawPolicyPort {
+  SourcePos pos;
+  PortRef port;
+  Field<std::string> protocol;
+  Field<int64_t> end_port;
+};
+
+struct RawPolicyRule {
+  SourcePos pos;
+  bool has_peers = false;  // `from` / `to` is written (empty or absent: every peer)
+  std::vector<RawPolicyPeer> peers;
+  bool has_ports = false;  // empty or absent: every port
+  std::vector<RawPolicyPort> ports;
+};
+
+struct RawNetworkPolicy {
+  SourcePos pos;
+  Field<std::string> name;
+  Field<std::string> ns;
+  RawLabelSelector pod_selector;  // absent = {} (every pod of the namespace)
+  Field<std::vector<std::string>> policy_types;
+  bool has_ingress = false, has_egress = false;
+  std::vector<RawPolicyRule> ingress, egress;
 };
 
 // --- [[expect]]: what must and must not connect (lib/config/expect.h) ---------------------------
@@ -311,6 +382,8 @@ struct RawConfig {
   std::vector<RawHttpRoute> http_routes;
   RawCni cni;
   std::vector<RawExpect> expects;
+  std::vector<RawNamespace> namespaces;
+  std::vector<RawNetworkPolicy> network_policies;
 };
 
 }  // namespace mkn::config

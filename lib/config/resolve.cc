@@ -17,12 +17,14 @@ std::optional<ClusterSpec> Resolver::Run() {
   ResolveCluster();
   ResolveNodes();
   ResolveRacks();
+  ResolveNamespaces();
   CollectPods();
   PlacePods();
   ResolveServices();
   ResolveIngresses();
   ResolveListeners();
   ResolveHttpRoutes();
+  ResolveNetworkPolicies();
   ResolveExpects();
   if (d_.HasErrors()) return std::nullopt;
   return std::move(spec_);

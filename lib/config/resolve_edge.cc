@@ -15,21 +15,25 @@
 
 namespace mkn::config::internal {
 
-std::optional<BackendRef> Resolver::ResolveBackend(const RawBackend& rb, const std::string& what) {
+std::optional<BackendRef> Resolver::ResolveBackend(const RawBackend& rb, std::string_view ns,
+                                                   const std::string& what) {
   if (!rb.service.set) {
     d_.Error(rb.pos, StrCat(what, ": missing \"service\""));
     return std::nullopt;
   }
   const ServiceSpec* svc = nullptr;
+  const std::string key = QualifiedName(ns, rb.service.value);
   for (const ServiceSpec& s : spec_.services) {
-    if (s.name == rb.service.value) svc = &s;
+    if (s.name == key) svc = &s;
   }
   if (svc == nullptr) {
-    d_.Error(rb.service.pos, StrCat(what, ": unknown service \"", rb.service.value, "\""));
+    d_.Error(rb.service.pos,
+             StrCat(what, ": unknown service \"", rb.service.value, "\"",
+                    ns == kDefaultNamespace ? "" : StrCat(" in namespace \"", ns, "\"")));
     return std::nullopt;
   }
   BackendRef b;
-  b.service = rb.service.value;
+  b.service = key;
   if (!rb.port.set()) {
     if (svc->ports.size() != 1) {
       d_.Error(rb.pos, StrCat(what, ": service \"", svc->name,
@@ -65,13 +69,16 @@ void Resolver::ResolveIngresses() {
     std::string what =
         ri.name.set ? StrCat("ingress \"", ri.name.value, "\"") : StrCat("ingress #", i + 1);
     IngressSpec ing;
+    ing.ns = NamespaceOf(ri.ns, what);
+    if (ing.ns.empty()) ing.ns = std::string(kDefaultNamespace);  // reported
+    ing.name = QualifiedName(ing.ns, ri.name.value);
     if (CheckName(ri.name, what, net::kMaxPodName, "a Kubernetes name") &&
-        !names.insert(ri.name.value).second) {
+        !names.insert(ing.name).second) {
       d_.Error(ri.name.pos, StrCat(what, ": duplicate ingress name"));
     }
-    ing.name = ri.name.value;
     if (ri.has_default_backend)
-      ing.default_backend = ResolveBackend(ri.default_backend, StrCat(what, ": default_backend"));
+      ing.default_backend =
+          ResolveBackend(ri.default_backend, ing.ns, StrCat(what, ": default_backend"));
     if (ri.rules.empty() && !ri.has_default_backend) {
       d_.Error(ri.pos, StrCat(what, ": no rules and no default_backend"));
     }
@@ -97,7 +104,7 @@ void Resolver::ResolveIngresses() {
         }
         p.type = rp.path_type.value == "Exact" ? PathType::kExact : PathType::kPrefix;
         std::optional<BackendRef> b =
-            ResolveBackend(rp.backend, StrCat(what, ": path \"", p.path, "\""));
+            ResolveBackend(rp.backend, ing.ns, StrCat(what, ": path \"", p.path, "\""));
         if (b) p.backend = *b;
         rule.paths.push_back(p);
       }

@@ -194,11 +194,13 @@ void Resolver::ResolveHttpRoutes() {
     std::string what =
         rr.name.set ? StrCat("http_route \"", rr.name.value, "\"") : StrCat("http_route #", i + 1);
     HttpRouteSpec route;
+    route.ns = NamespaceOf(rr.ns, what);
+    if (route.ns.empty()) route.ns = std::string(kDefaultNamespace);  // reported
+    route.name = QualifiedName(route.ns, rr.name.value);
     if (CheckName(rr.name, what, net::kMaxPodName, "a Kubernetes name") &&
-        !names.insert(rr.name.value).second) {
+        !names.insert(route.name).second) {
       d_.Error(rr.name.pos, StrCat(what, ": duplicate http_route name"));
     }
-    route.name = rr.name.value;
     for (const std::string& p : rr.parents.value) {
       bool known = std::any_of(spec_.listeners.begin(), spec_.listeners.end(),
                                [&](const ListenerSpec& l) { return l.name == p; });
@@ -242,7 +244,8 @@ void Resolver::ResolveHttpRoutes() {
       int64_t total = 0;
       bool backends_ok = true;
       for (const RawBackendRef& rb : rule.backend_refs) {
-        std::optional<BackendRef> b = ResolveBackend(rb.backend, StrCat(rw, ": backend_refs"));
+        std::optional<BackendRef> b =
+            ResolveBackend(rb.backend, route.ns, StrCat(rw, ": backend_refs"));
         int64_t weight = 1;
         if (rb.weight.set) {
           weight = rb.weight.value;

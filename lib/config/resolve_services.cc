@@ -24,11 +24,13 @@ void Resolver::ResolveServices() {
     std::string what =
         rs.name.set ? StrCat("service \"", rs.name.value, "\"") : StrCat("service #", i + 1);
     ServiceSpec s;
+    s.ns = NamespaceOf(rs.ns, what);
+    if (s.ns.empty()) s.ns = std::string(kDefaultNamespace);  // reported; checked as "default"
+    s.name = QualifiedName(s.ns, rs.name.value);
     if (CheckName(rs.name, what, net::kMaxPodName, "a Kubernetes service name") &&
-        !names.insert(rs.name.value).second) {
+        !names.insert(s.name).second) {
       d_.Error(rs.name.pos, StrCat(what, ": duplicate service name"));
     }
-    s.name = rs.name.value;
     if (rs.type.set && rs.type.value != "ClusterIP" && rs.type.value != "NodePort") {
       d_.Error(rs.type.pos,
                StrCat(what, ": type \"", rs.type.value, "\" is not \"ClusterIP\" or \"NodePort\""));
@@ -80,7 +82,7 @@ void Resolver::ResolveServices() {
     // Endpoints: pods whose labels contain every selector pair.
     for (size_t k = 0; k < spec_.pods.size(); ++k) {
       const PodSpec& p = spec_.pods[k];
-      bool match = !s.selector.empty() &&
+      bool match = !s.selector.empty() && p.ns == s.ns &&
                    std::all_of(s.selector.begin(), s.selector.end(), [&](const auto& kv) {
                      auto it = p.labels.find(kv.first);
                      return it != p.labels.end() && it->second == kv.second;

@@ -263,28 +263,42 @@ void Resolver::ResolveContainers(const std::vector<RawContainer>& raw, SourcePos
 }
 
 void Resolver::AddPending(PendingPod p) {
+  // A pod outside "default" is mkn-<cluster>-<ns>-<pod>: pods of two namespaces may share a name
+  // (the netpol suite's x/a, y/a), and a lab without namespaces keeps the names it had.
+  const std::string object = KeyObject(p.spec.name);
+  const std::string what = StrCat("pod \"", p.spec.name, "\"");
   if (pod_names_.count(p.spec.name)) {
-    d_.Error(p.pos, StrCat("pod \"", p.spec.name, "\": duplicate pod name"));
+    d_.Error(
+        p.pos,
+        StrCat(what, ": duplicate pod name",
+               p.spec.ns == kDefaultNamespace ? "" : StrCat(" in namespace \"", p.spec.ns, "\"")));
     return;
   }
-  if (spec_.FindNode(p.spec.name) != nullptr || p.spec.name == net::kUnderlayObject) {
+  if (spec_.FindNode(object) != nullptr || object == net::kUnderlayObject) {
     d_.Error(p.pos,
-             StrCat("pod \"", p.spec.name, "\": the name is taken by a node ",
+             StrCat(what, ": the name is taken by a node ",
                     "(nodes and pods share the namespace names mkn-", spec_.name, "-<name>)"));
     return;
   }
-  if (absl::StartsWith(AsAbsl(p.spec.name), AsAbsl(net::kVerifyPodPrefix))) {
-    d_.Error(p.pos, StrCat("pod \"", p.spec.name, "\": names starting with \"",
-                           net::kVerifyPodPrefix, "\" are reserved for verify's test pods (mkn-",
-                           spec_.name, "-", net::kVerifyPodPrefix, "...)"));
+  if (absl::StartsWith(AsAbsl(object), AsAbsl(net::kVerifyPodPrefix))) {
+    d_.Error(p.pos, StrCat(what, ": names starting with \"", net::kVerifyPodPrefix,
+                           "\" are reserved for verify's test pods (mkn-", spec_.name, "-",
+                           net::kVerifyPodPrefix, "...)"));
     return;
   }
-  if (fabric_names_.count(p.spec.name)) {
-    d_.Error(p.pos, StrCat("pod \"", p.spec.name, "\": the name is taken by a router of the ",
-                           "routed underlay (mkn-", spec_.name, "-", p.spec.name, ")"));
+  if (fabric_names_.count(object)) {
+    d_.Error(p.pos, StrCat(what, ": the name is taken by a router of the ", "routed underlay (mkn-",
+                           spec_.name, "-", object, ")"));
+    return;
+  }
+  if (!pod_objects_.insert(object).second) {
+    d_.Error(p.pos, StrCat(what, ": its namespace name mkn-", spec_.name, "-", object,
+                           " is taken by another pod (a pod outside \"default\" is ",
+                           "mkn-<cluster>-<namespace>-<pod>)"));
     return;
   }
   pod_names_.insert(p.spec.name);
+  p.object = object;
   pending_.push_back(std::move(p));
 }
 
@@ -295,7 +309,9 @@ void Resolver::CollectPods() {
     PendingPod p;
     p.pos = rp.name.set ? rp.name.pos : rp.pos;
     bool named = CheckName(rp.name, what, net::kMaxPodName, "a Kubernetes pod name (a DNS label)");
-    p.spec.name = rp.name.value;
+    p.spec.ns = NamespaceOf(rp.ns, what);
+    if (p.spec.ns.empty()) continue;
+    p.spec.name = QualifiedName(p.spec.ns, rp.name.value);
     p.spec.labels = rp.labels.value;
     p.node = rp.node;
     ResolveContainers(rp.containers, rp.pos, what, p.spec.containers);
@@ -310,6 +326,13 @@ void Resolver::CollectPods() {
     if (!CheckName(rd.name, what, net::kMaxPodName - 6, "a pod name with its -<index> suffix"))
       continue;
     if (rd.replicas.bad) continue;
+    const std::string ns = NamespaceOf(rd.ns, what);
+    if (ns.empty()) continue;
+    const std::string key = QualifiedName(ns, rd.name.value);
+    if (spec_.FindDeployment(key) != nullptr) {
+      d_.Error(rd.name.pos, StrCat(what, ": duplicate deployment name"));
+      continue;
+    }
     if (!rd.replicas.set) {
       d_.Error(rd.pos, StrCat(what, ": missing \"replicas\""));
       continue;
@@ -323,13 +346,14 @@ void Resolver::CollectPods() {
     size_t errors = d_.all().size();
     ResolveContainers(rd.containers, rd.template_pos, what, containers);
     if (d_.all().size() != errors) continue;
-    spec_.deployments.push_back(DeploymentSpec{rd.name.value, static_cast<int>(rd.replicas.value),
-                                               rd.labels.value, containers});
+    spec_.deployments.push_back(
+        DeploymentSpec{key, ns, static_cast<int>(rd.replicas.value), rd.labels.value, containers});
     for (int64_t r = 0; r < rd.replicas.value; ++r) {
       PendingPod p;
       p.pos = rd.name.pos;
-      p.spec.name = StrCat(rd.name.value, "-", r);
-      p.spec.deployment = rd.name.value;
+      p.spec.name = StrCat(key, "-", r);
+      p.spec.ns = ns;
+      p.spec.deployment = key;
       p.spec.labels = rd.labels.value;
       p.spec.containers = containers;
       AddPending(std::move(p));
@@ -371,7 +395,7 @@ void Resolver::PlacePods() {
     PodSpec p = std::move(pending_[i].spec);
     NodeSpec& node = spec_.nodes[node_of[i]];
     p.node = node.index;
-    p.netns = net::NetnsName(spec_.name, p.name);
+    p.netns = net::NetnsName(spec_.name, pending_[i].object);
     int idx = static_cast<int>(spec_.pods.size());
     node.pods.push_back(idx);
     spec_.pods.push_back(std::move(p));

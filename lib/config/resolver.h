@@ -11,6 +11,7 @@
 //   resolve_services.cc   [[service]]: ports, selectors and endpoints, ClusterIPs, NodePorts
 //   resolve_edge.cc       [[ingress]], [[listener]] and their TLS, backend references
 //   resolve_routes.cc     [[http_route]]: matches, header modifiers, redirects
+//   resolve_netpol.cc     [[namespace]], [[network_policy]]: selectors, peers, ports, types
 //   resolve_expect.cc     [[expect]]: each row's ends, port, protocol and result
 //
 // The order of Run() is part of the output: later steps read what earlier ones filled (pods are
@@ -40,6 +41,7 @@ struct PendingPod {
   PodSpec spec;
   SourcePos pos;
   Field<std::string> node;
+  std::string object;  // of its netns name, mkn-<cluster>-<object>
 };
 
 // A lowercase DNS name, or one with a leading "*." (an Ingress or Gateway API wildcard host).
@@ -84,6 +86,14 @@ class Resolver {
   void AddressRacks();
   void ResolveBgp();
 
+  // --- namespaces (resolve_netpol.cc) -----------------------------------------------------------
+
+  // [[namespace]] tables, then every namespace a workload or policy names (with no labels but its
+  // name's), so that later steps can check names against spec_.namespaces.
+  void ResolveNamespaces();
+  // A workload's `namespace` (default "default"): checked; "" (reported) when bad.
+  std::string NamespaceOf(const Field<std::string>& f, std::string_view what);
+
   // --- pods and deployments (resolve_workloads.cc) -----------------------------------------------
 
   void ResolvePodCni(const RawPodCni& rc, SourcePos pod_pos, const std::string& what,
@@ -104,8 +114,10 @@ class Resolver {
 
   // --- ingresses and listeners (resolve_edge.cc) -------------------------------------------------
 
-  // A service and one of its ports (number or name); used by ingresses and HTTP routes alike.
-  std::optional<BackendRef> ResolveBackend(const RawBackend& rb, const std::string& what);
+  // A service of namespace `ns` and one of its ports (number or name); used by ingresses and HTTP
+  // routes alike. The BackendRef names the service by its key.
+  std::optional<BackendRef> ResolveBackend(const RawBackend& rb, std::string_view ns,
+                                           const std::string& what);
   void ResolveIngresses();
   std::string NodeNames() const;
   std::optional<TlsCertSpec> ResolveTls(const RawListenerTls& rt, const std::string& what);
@@ -120,6 +132,14 @@ class Resolver {
                        HeaderModifierSpec& out);
   std::optional<RedirectSpec> ResolveRedirect(const RawRedirect& rr, const std::string& what);
   void ResolveHttpRoutes();
+
+  // --- NetworkPolicy (resolve_netpol.cc) ---------------------------------------------------------
+
+  std::optional<LabelSelector> ResolveSelector(const RawLabelSelector& raw,
+                                               const std::string& what);
+  std::optional<PolicyRuleSpec> ResolvePolicyRule(const RawPolicyRule& raw, bool ingress,
+                                                  const std::string& what);
+  void ResolveNetworkPolicies();
 
   // --- expectations (resolve_expect.cc) ----------------------------------------------------------
 
@@ -138,7 +158,8 @@ class Resolver {
   bool nodes_ok_ = false;  // every node got a pod range (addresses can be handed out)
   int rack_count_ = 1;
   std::set<std::string> fabric_names_;  // a routed underlay's router objects: tor-<rack>, spine
-  std::set<std::string> pod_names_;
+  std::set<std::string> pod_names_;     // keys
+  std::set<std::string> pod_objects_;   // the <object> of their mkn-<cluster>-<object> netns
   std::vector<PendingPod> pending_;
 };
 

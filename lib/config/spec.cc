@@ -3,6 +3,10 @@
 
 #include "lib/config/spec.h"
 
+#include <algorithm>
+
+#include "lib/strings/str_cat.h"
+
 namespace mkn::config {
 
 std::string_view ToString(NetworkMode m) {
@@ -107,6 +111,104 @@ const DeploymentSpec* ClusterSpec::FindDeployment(std::string_view n) const {
     if (d.name == n) return &d;
   }
   return nullptr;
+}
+
+const NamespaceSpec* ClusterSpec::FindNamespace(std::string_view n) const {
+  for (const NamespaceSpec& ns : namespaces) {
+    if (ns.name == n) return &ns;
+  }
+  return nullptr;
+}
+
+std::string QualifiedName(std::string_view ns, std::string_view name) {
+  if (ns.empty() || ns == kDefaultNamespace) return std::string(name);
+  return StrCat(ns, "/", name);
+}
+
+std::string_view NamespaceOfKey(std::string_view key) {
+  size_t slash = key.find('/');
+  return slash == std::string_view::npos ? kDefaultNamespace : key.substr(0, slash);
+}
+
+std::string_view NameOfKey(std::string_view key) {
+  size_t slash = key.find('/');
+  return slash == std::string_view::npos ? key : key.substr(slash + 1);
+}
+
+std::string KeyObject(std::string_view key) {
+  std::string out(key);
+  std::replace(out.begin(), out.end(), '/', '-');
+  return out;
+}
+
+std::string_view ToString(SelectorOp op) {
+  switch (op) {
+    case SelectorOp::kIn:
+      return "In";
+    case SelectorOp::kNotIn:
+      return "NotIn";
+    case SelectorOp::kExists:
+      return "Exists";
+    case SelectorOp::kDoesNotExist:
+      return "DoesNotExist";
+  }
+  return "In";
+}
+
+std::string_view ToString(PolicyProtocol p) { return p == PolicyProtocol::kUdp ? "UDP" : "TCP"; }
+
+bool LabelSelector::Matches(const std::map<std::string, std::string>& labels) const {
+  for (const auto& [k, v] : match_labels) {
+    auto it = labels.find(k);
+    if (it == labels.end() || it->second != v) return false;
+  }
+  for (const SelectorRequirement& r : match_expressions) {
+    auto it = labels.find(r.key);
+    const bool has = it != labels.end();
+    const bool in =
+        has && std::find(r.values.begin(), r.values.end(), it->second) != r.values.end();
+    switch (r.op) {
+      case SelectorOp::kIn:
+        if (!in) return false;
+        break;
+      case SelectorOp::kNotIn:  // as Kubernetes: a pod without the key is "not in"
+        if (in) return false;
+        break;
+      case SelectorOp::kExists:
+        if (!has) return false;
+        break;
+      case SelectorOp::kDoesNotExist:
+        if (has) return false;
+        break;
+    }
+  }
+  return true;
+}
+
+std::string LabelSelector::ToString() const {
+  std::vector<std::string> parts;
+  for (const auto& [k, v] : match_labels) parts.push_back(StrCat(k, "=", v));
+  for (const SelectorRequirement& r : match_expressions) {
+    switch (r.op) {
+      case SelectorOp::kIn:
+      case SelectorOp::kNotIn: {
+        std::string vals;
+        for (const std::string& v : r.values) vals += (vals.empty() ? "" : ",") + v;
+        parts.push_back(StrCat(r.key, r.op == SelectorOp::kIn ? " in (" : " notin (", vals, ")"));
+        break;
+      }
+      case SelectorOp::kExists:
+        parts.push_back(r.key);
+        break;
+      case SelectorOp::kDoesNotExist:
+        parts.push_back(StrCat("!", r.key));
+        break;
+    }
+  }
+  if (parts.empty()) return "<all>";
+  std::string out;
+  for (const std::string& p : parts) out += (out.empty() ? "" : ",") + p;
+  return out;
 }
 
 }  // namespace mkn::config

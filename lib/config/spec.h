@@ -15,6 +15,7 @@
 
 #include "lib/config/diagnostics.h"
 #include "lib/config/expect.h"
+#include "lib/config/netpol.h"
 #include "lib/config/raw_config.h"
 #include "lib/net/ip.h"
 #include "lib/net/ip_addr.h"
@@ -114,14 +115,15 @@ struct ContainerSpec {
 };
 
 struct PodSpec {
-  std::string name;
-  std::string deployment;  // empty for a bare [[pod]]
+  std::string name;  // the key: "<ns>/<pod>" outside the default namespace (netpol.h)
+  std::string ns = std::string(kDefaultNamespace);
+  std::string deployment;  // empty for a bare [[pod]]; the deployment's key otherwise
   int node = 0;            // index into ClusterSpec::nodes
   std::map<std::string, std::string> labels;
   std::vector<ContainerSpec> containers;
   net::Ipv4 ip;
   net::Mac mac;
-  std::string netns;      // mkn-<cluster>-<pod>
+  std::string netns;      // mkn-<cluster>-<pod>, mkn-<cluster>-<ns>-<pod> outside "default"
   std::string host_veth;  // veth<hash>, in the node's netns
   // CNI labs: what the runtime passes the chain. `ip` and `mac` above are then unknown until the
   // chain's ADD result gives them (zero before).
@@ -130,7 +132,8 @@ struct PodSpec {
 
 // A Deployment's template, kept so `scale` can make more replicas (pods "<name>-<i>").
 struct DeploymentSpec {
-  std::string name;
+  std::string name;  // the key, as a pod's
+  std::string ns = std::string(kDefaultNamespace);
   int replicas = 0;
   std::map<std::string, std::string> labels;
   std::vector<ContainerSpec> containers;
@@ -168,7 +171,8 @@ struct ServicePortSpec {
 };
 
 struct ServiceSpec {
-  std::string name;
+  std::string name;  // the key, as a pod's; it selects pods of its own namespace only
+  std::string ns = std::string(kDefaultNamespace);
   ServiceType type = ServiceType::kClusterIp;
   std::map<std::string, std::string> selector;
   net::Ipv4 cluster_ip;
@@ -203,7 +207,8 @@ struct IngressTlsSpec {
 };
 
 struct IngressSpec {
-  std::string name;
+  std::string name;  // the key; its backends are Services of its namespace
+  std::string ns = std::string(kDefaultNamespace);
   std::optional<BackendRef> default_backend;
   std::vector<IngressRuleSpec> rules;
   std::vector<IngressTlsSpec> tls;
@@ -285,7 +290,8 @@ struct HttpRouteRuleSpec {
 
 // [[http_route]]: a Gateway API HTTPRoute.
 struct HttpRouteSpec {
-  std::string name;
+  std::string name;  // the key; its backends are Services of its namespace
+  std::string ns = std::string(kDefaultNamespace);
   std::vector<std::string> parents;    // listener names; empty = every listener
   std::vector<std::string> hostnames;  // exact or "*.x"; empty = any host
   std::vector<HttpRouteRuleSpec> rules;
@@ -361,10 +367,17 @@ struct ClusterSpec {
   bool cni_mode = false;
   CniSpec cni;                      // the cluster-wide [cni], before node overrides
   std::vector<ExpectSpec> expects;  // [[expect]], in file order
+  // Every namespace the lab has: "default" first, then [[namespace]] and those workloads name, by
+  // name.
+  std::vector<NamespaceSpec> namespaces;
+  std::vector<NetworkPolicySpec> network_policies;  // in file order
 
   const PodSpec* FindPod(std::string_view name) const;
   const NodeSpec* FindNode(std::string_view name) const;
   const DeploymentSpec* FindDeployment(std::string_view name) const;
+  const NamespaceSpec* FindNamespace(std::string_view name) const;
+  // More than one namespace: `get` shows a NAMESPACE column.
+  bool HasNamespaces() const { return namespaces.size() > 1; }
 };
 
 // Validates a RawConfig and fills every default. Problems go to `diags` (its file name also

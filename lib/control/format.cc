@@ -102,8 +102,9 @@ std::string ProxyErrorNote(const ServicesAnswer& a) {
 
 std::string Table(const std::vector<std::vector<std::string>>& rows) { return Columns(rows); }
 
-std::string PodsTable(const std::vector<PodRow>& pods) {
+std::string PodsTable(const std::vector<PodRow>& pods, bool namespaces) {
   std::vector<std::vector<std::string>> rows = {{"POD", "NODE", "IP", "CONTAINERS", "ENTER WITH"}};
+  if (namespaces) rows[0].insert(rows[0].begin(), "NAMESPACE");
   for (const PodRow& p : pods) {
     std::string cs;
     for (const ContainerRow& c : p.containers) {
@@ -114,6 +115,12 @@ std::string PodsTable(const std::vector<PodRow>& pods) {
     // A CNI lab's pod whose ADD failed has no address: say why instead.
     rows.push_back({p.name, p.node, p.error.empty() ? p.ip : "<none>", cs,
                     StrCat("ip netns exec ", p.netns, " sh")});
+    if (namespaces) {
+      const size_t slash = p.name.find('/');
+      rows.back()[0] = slash == std::string::npos ? p.name : p.name.substr(slash + 1);
+      rows.back().insert(rows.back().begin(),
+                         slash == std::string::npos ? "default" : p.name.substr(0, slash));
+    }
   }
   std::string out = Table(rows);
   for (const PodRow& p : pods) {

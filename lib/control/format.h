@@ -54,8 +54,10 @@ struct ClusterRow {
   bool unreadable = false;
 };
 
-// POD NODE IP CONTAINERS ENTER WITH, then a line per pod whose CNI ADD failed.
-std::string PodsTable(const std::vector<PodRow>& pods);
+// POD NODE IP CONTAINERS ENTER WITH, then a line per pod whose CNI ADD failed. A pod's name is
+// its key ("x/a" outside the default namespace): with `namespaces` the table opens with a
+// NAMESPACE column and POD is the name within it; without, POD is the key as written.
+std::string PodsTable(const std::vector<PodRow>& pods, bool namespaces = false);
 // NODE UNDERLAY IP POD CIDR PODS NETNS.
 std::string NodesTable(const std::vector<NodeRow>& nodes);
 // CLUSTER STATE NETWORK NODES PODS PID LAB; a dead owner's state says how to clean up, an

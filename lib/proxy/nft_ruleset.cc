@@ -38,7 +38,8 @@ std::string Hash8(std::string_view s) {
 std::string PortLabel(const ServicePortSpec& p) { return p.name.empty() ? StrCat(p.port) : p.name; }
 
 std::string ServicePortBase(const ServiceSpec& svc, const ServicePortSpec& port) {
-  return StrCat(kNamespace, "/", svc.name, "/", Proto(port.protocol), "/", PortLabel(port));
+  return StrCat(svc.ns, "/", config::NameOfKey(svc.name), "/", Proto(port.protocol), "/",
+                PortLabel(port));
 }
 
 std::vector<std::string> Banner(const ClusterSpec& spec, const config::NodeSpec& node) {

@@ -42,8 +42,6 @@ namespace mkn::proxy {
 
 // The mark kube-proxy uses for "masquerade this flow in postrouting".
 inline constexpr std::string_view kMasqueradeMark = "0x4000";
-// Kubernetes namespace in chain names: the lab has one, as a fresh cluster's "default".
-inline constexpr std::string_view kNamespace = "default";
 
 // The text of one nft transaction that writes node `node_index`'s table whole (an index into
 // spec.nodes): NftTable::Build(spec).RenderFull(NftBanner(spec, node_index)).

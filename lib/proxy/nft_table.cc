@@ -34,7 +34,7 @@ std::string PortName(const ServicePortSpec& p) { return p.name.empty() ? StrCat(
 
 // "default/web:http" or "default/empty:80": kube-proxy's comment for a service port.
 std::string Label(const ServiceSpec& svc, const ServicePortSpec& port) {
-  return StrCat(kNamespace, "/", svc.name, ":", PortName(port));
+  return StrCat(svc.ns, "/", config::NameOfKey(svc.name), ":", PortName(port));
 }
 
 bool IsNodePort(const ServiceSpec& svc, const ServicePortSpec& port) {

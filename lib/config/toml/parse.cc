@@ -227,6 +227,69 @@ void ParseExpectEnd(TableReader& r, std::string_view key, const std::string& lab
                             TypeName(*n)));
 }
 
+// pod_selector = { match_labels = {...}, match_expressions = [{ key, operator, values }] }
+void ParseSelector(TableReader& r, std::string_view key, const std::string& label, Diagnostics& d,
+                   RawLabelSelector& out) {
+  out.pos = r.pos();
+  const toml::table* t = r.Table(key);
+  if (t == nullptr) return;
+  TableReader sr(*t, StrCat(label, ": ", key), d);
+  out.present = true;
+  out.pos = sr.pos();
+  sr.Map("match_labels", out.match_labels);
+  EachTable(sr, "match_expressions", [&](const toml::table& et, size_t) {
+    RawSelectorRequirement q;
+    TableReader er(et, StrCat(label, ": ", key, ": match_expressions"), d);
+    q.pos = er.pos();
+    er.Str("key", q.key);
+    er.Str("operator", q.op);
+    er.StrList("values", q.values);
+    er.Finish();
+    out.match_expressions.push_back(std::move(q));
+  });
+  sr.Finish();
+}
+
+RawPolicyRule ParsePolicyRule(const toml::table& t, std::string_view peers_key,
+                              const std::string& label, Diagnostics& d) {
+  RawPolicyRule rule;
+  TableReader r(t, label, d);
+  rule.pos = r.pos();
+  rule.has_peers = r.Has(peers_key);
+  EachTable(r, peers_key, [&](const toml::table& pt, size_t k) {
+    RawPolicyPeer peer;
+    std::string plabel = StrCat(label, ": ", peers_key, " #", k + 1);
+    TableReader pr(pt, plabel, d);
+    peer.pos = pr.pos();
+    ParseSelector(pr, "pod_selector", plabel, d, peer.pod_selector);
+    ParseSelector(pr, "namespace_selector", plabel, d, peer.namespace_selector);
+    peer.ip_block.pos = pr.pos();
+    if (const toml::table* bt = pr.Table("ip_block")) {
+      TableReader br(*bt, StrCat(plabel, ": ip_block"), d);
+      peer.ip_block.present = true;
+      peer.ip_block.pos = br.pos();
+      br.Str("cidr", peer.ip_block.cidr);
+      br.StrList("except", peer.ip_block.except);
+      br.Finish();
+    }
+    pr.Finish();
+    rule.peers.push_back(std::move(peer));
+  });
+  rule.has_ports = r.Has("ports");
+  EachTable(r, "ports", [&](const toml::table& pt, size_t) {
+    RawPolicyPort port;
+    TableReader pr(pt, StrCat(label, ": ports"), d);
+    port.pos = pr.pos();
+    pr.Port("port", port.port);
+    pr.Str("protocol", port.protocol);
+    pr.Int("end_port", port.end_port);
+    pr.Finish();
+    rule.ports.push_back(std::move(port));
+  });
+  r.Finish();
+  return rule;
+}
+
 }  // namespace
 
 RawConfig Parse(std::string_view text, Diagnostics& diags) {
@@ -308,6 +371,7 @@ RawConfig Parse(std::string_view text, Diagnostics& diags) {
     TableReader r(t, label, diags);
     p.pos = r.pos();
     r.Str("name", p.name);
+    r.Str("namespace", p.ns);
     r.Str("node", p.node);
     r.Map("labels", p.labels);
     p.containers = ParseContainers(r, label, diags);
@@ -322,6 +386,7 @@ RawConfig Parse(std::string_view text, Diagnostics& diags) {
     TableReader r(t, label, diags);
     dep.pos = r.pos();
     r.Str("name", dep.name);
+    r.Str("namespace", dep.ns);
     r.Int("replicas", dep.replicas);
     dep.template_pos = dep.pos;
     if (const toml::table* tt = r.Table("template")) {
@@ -341,6 +406,7 @@ RawConfig Parse(std::string_view text, Diagnostics& diags) {
     TableReader r(t, label, diags);
     s.pos = r.pos();
     r.Str("name", s.name);
+    r.Str("namespace", s.ns);
     r.Str("type", s.type);
     r.Map("selector", s.selector);
     r.Str("cluster_ip", s.cluster_ip);
@@ -369,6 +435,7 @@ RawConfig Parse(std::string_view text, Diagnostics& diags) {
     TableReader r(t, label, diags);
     ing.pos = r.pos();
     r.Str("name", ing.name);
+    r.Str("namespace", ing.ns);
     if (const toml::table* db = r.Table("default_backend")) {
       TableReader br(*db, StrCat(label, ": default_backend"), diags);
       ParseBackend(br, ing.default_backend);
@@ -442,6 +509,7 @@ RawConfig Parse(std::string_view text, Diagnostics& diags) {
     TableReader r(t, label, diags);
     hr.pos = r.pos();
     r.Str("name", hr.name);
+    r.Str("namespace", hr.ns);
     r.StrList("parents", hr.parents);
     r.StrList("hostnames", hr.hostnames);
     EachTable(r, "rule", [&](const toml::table& rt, size_t j) {
@@ -465,6 +533,37 @@ RawConfig Parse(std::string_view text, Diagnostics& diags) {
     r.Str("path", e.path);
     r.Finish();
     cfg.expects.push_back(std::move(e));
+  });
+
+  EachTable(top, "namespace", [&](const toml::table& t, size_t i) {
+    RawNamespace ns;
+    TableReader r(t, Label("namespace", PeekName(t), i), diags);
+    ns.pos = r.pos();
+    r.Str("name", ns.name);
+    r.Map("labels", ns.labels);
+    r.Finish();
+    cfg.namespaces.push_back(std::move(ns));
+  });
+
+  EachTable(top, "network_policy", [&](const toml::table& t, size_t i) {
+    RawNetworkPolicy np;
+    std::string label = Label("network_policy", PeekName(t), i);
+    TableReader r(t, label, diags);
+    np.pos = r.pos();
+    r.Str("name", np.name);
+    r.Str("namespace", np.ns);
+    ParseSelector(r, "pod_selector", label, diags, np.pod_selector);
+    r.StrList("policy_types", np.policy_types);
+    np.has_ingress = r.Has("ingress");
+    EachTable(r, "ingress", [&](const toml::table& rt, size_t j) {
+      np.ingress.push_back(ParsePolicyRule(rt, "from", StrCat(label, ": ingress #", j + 1), diags));
+    });
+    np.has_egress = r.Has("egress");
+    EachTable(r, "egress", [&](const toml::table& rt, size_t j) {
+      np.egress.push_back(ParsePolicyRule(rt, "to", StrCat(label, ": egress #", j + 1), diags));
+    });
+    r.Finish();
+    cfg.network_policies.push_back(std::move(np));
   });
 
   top.Finish();
