@@ -1,0 +1,184 @@
+// lib/netpol: the model against the Kubernetes netpol suite's truth tables (examples/netpol: each
+// case's [[expect]] rows are its truth table), selection and peers as the API documents them, and
+// the compiled nftables table of each case against its golden (testdata/netpol/<case>.nft; run
+// with MKN_UPDATE_GOLDEN=1 to rewrite them, then review the diff).
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "lib/config/mutate.h"
+#include "lib/config/toml/load.h"
+#include "lib/netpol/nft.h"
+#include "lib/netpol/policy.h"
+
+namespace mkn::netpol {
+namespace {
+
+namespace fs = std::filesystem;
+using config::ClusterSpec;
+using config::ExpectEnd;
+using config::PolicyProtocol;
+
+fs::path SourceDir() {
+  const char* dir = std::getenv("MKN_SOURCE_DIR");
+  return dir != nullptr ? fs::path(dir) : fs::current_path();
+}
+
+std::string ReadFile(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+ClusterSpec LoadCase(const std::string& name, std::string* diags = nullptr) {
+  const fs::path dir = SourceDir() / "examples/netpol";
+  std::string text = ReadFile(dir / "lab.toml");
+  if (!name.empty()) text += "\n" + ReadFile(dir / "cases" / (name + ".toml"));
+  config::LoadResult r = config::Load(text, name + ".toml");
+  std::string all;
+  for (const auto& d : r.diags.all()) all += d.message + "\n";
+  if (diags != nullptr) *diags = all;
+  EXPECT_TRUE(r.spec.has_value()) << all;
+  return r.spec ? *r.spec : ClusterSpec{};
+}
+
+int PodIndex(const ClusterSpec& spec, const std::string& key) {
+  const config::PodSpec* p = spec.FindPod(key);
+  EXPECT_NE(p, nullptr) << key;
+  return p == nullptr ? -1 : static_cast<int>(p - spec.pods.data());
+}
+
+const char* const kCases[] = {"deny-ingress", "deny-all",    "pod-selector",   "namespace-selector",
+                              "and-vs-or",    "ports-union", "egress-ipblock", "named-egress"};
+
+TEST(NetpolModel, EveryCaseMatchesItsTruthTable) {
+  for (const char* name : kCases) {
+    SCOPED_TRACE(name);
+    ClusterSpec spec = LoadCase(name);
+    ASSERT_FALSE(spec.expects.empty());
+    for (const config::ExpectSpec& x : spec.expects) {
+      ASSERT_EQ(x.from.kind, ExpectEnd::Kind::kPod);
+      ASSERT_EQ(x.to.kind, ExpectEnd::Kind::kPod);
+      const int s = PodIndex(spec, x.from.name), d = PodIndex(spec, x.to.name);
+      const PolicyProtocol proto =
+          x.proto == config::ExpectProto::kUdp ? PolicyProtocol::kUdp : PolicyProtocol::kTcp;
+      const bool allowed =
+          Allowed(spec, End{s, spec.pods[s].ip}, End{d, spec.pods[d].ip}, proto, x.port);
+      EXPECT_EQ(allowed, x.result == config::ExpectResult::kAllow)
+          << "line " << x.pos.line << ": " << x.from.name << " -> " << x.to.name << ":" << x.port;
+    }
+  }
+}
+
+TEST(NetpolModel, NoPolicyAllowsEverything) {
+  ClusterSpec spec = LoadCase("");
+  for (size_t s = 0; s < spec.pods.size(); ++s) {
+    for (size_t d = 0; d < spec.pods.size(); ++d) {
+      EXPECT_TRUE(Allowed(spec, End{int(s), spec.pods[s].ip}, End{int(d), spec.pods[d].ip},
+                          PolicyProtocol::kTcp, 80));
+    }
+  }
+  EXPECT_EQ(RenderNodeTable(spec, 0), "");
+}
+
+TEST(NetpolModel, OwnNodeReachesAnIsolatedPodOtherAddressesOnlyByIpBlock) {
+  ClusterSpec spec = LoadCase("deny-all");
+  const int a = PodIndex(spec, "x/a");
+  const config::NodeSpec& own = spec.nodes[spec.pods[a].node];
+  const config::NodeSpec& other = spec.nodes[1 - spec.pods[a].node];
+  EXPECT_TRUE(
+      Allowed(spec, End{-1, own.gateway}, End{a, spec.pods[a].ip}, PolicyProtocol::kTcp, 80));
+  EXPECT_FALSE(
+      Allowed(spec, End{-1, other.gateway}, End{a, spec.pods[a].ip}, PolicyProtocol::kTcp, 80));
+}
+
+TEST(NetpolModel, IpBlockOnPodCidrsSelectsPodsByAddress) {
+  ClusterSpec spec = LoadCase("egress-ipblock");
+  const config::NetworkPolicySpec& np = spec.network_policies[0];
+  const config::PolicyPeerSpec& peer = np.egress_rules[0].peers[0];
+  for (const config::PodSpec& p : spec.pods) {
+    EXPECT_EQ(PeerSelectsPod(spec, np, peer, p), spec.nodes[p.node].name == "node1") << p.name;
+  }
+}
+
+TEST(NetpolModel, SelectorOperators) {
+  config::LabelSelector s;
+  s.match_expressions = {{"tier", config::SelectorOp::kNotIn, {"db"}},
+                         {"app", config::SelectorOp::kExists, {}},
+                         {"legacy", config::SelectorOp::kDoesNotExist, {}}};
+  EXPECT_TRUE(s.Matches({{"app", "web"}}));
+  EXPECT_TRUE(s.Matches({{"app", "web"}, {"tier", "front"}}));
+  EXPECT_FALSE(s.Matches({{"app", "web"}, {"tier", "db"}}));
+  EXPECT_FALSE(s.Matches({{"tier", "front"}}));
+  EXPECT_FALSE(s.Matches({{"app", "web"}, {"legacy", ""}}));
+  EXPECT_EQ(s.ToString(), "tier notin (db),app,!legacy");
+  EXPECT_EQ(config::LabelSelector{}.ToString(), "<all>");
+}
+
+TEST(NetpolNft, EveryCaseRendersItsGolden) {
+  const bool update = std::getenv("MKN_UPDATE_GOLDEN") != nullptr;
+  for (const char* name : kCases) {
+    SCOPED_TRACE(name);
+    ClusterSpec spec = LoadCase(name);
+    std::string text;
+    for (const config::NodeSpec& n : spec.nodes) text += RenderNodeTable(spec, n.index);
+    const fs::path golden = SourceDir() / "testdata/netpol" / (std::string(name) + ".nft");
+    if (update) {
+      fs::create_directories(golden.parent_path());
+      std::ofstream(golden) << text;
+      continue;
+    }
+    ASSERT_TRUE(fs::exists(golden)) << golden << " missing; run with MKN_UPDATE_GOLDEN=1";
+    EXPECT_EQ(text, ReadFile(golden));
+  }
+}
+
+// A kill elsewhere changes peer sets only: the delta flushes and refills them, nothing else; a
+// node none of whose tables change gets nothing.
+TEST(NetpolNft, AKillIsASetDelta) {
+  ClusterSpec before = LoadCase("and-vs-or");
+  ClusterSpec after = before;
+  ASSERT_TRUE(config::RecreatePod(after, "z/a").ok());
+  const std::string old_ip = before.FindPod("z/a")->ip.ToString();
+  const std::string new_ip = after.FindPod("z/a")->ip.ToString();
+  ASSERT_NE(old_ip, new_ip);
+  const int node1 = 0, node2 = 1;  // z/a runs on node1, x/b (whose OR names z) on node2
+  EXPECT_EQ(RenderChange(BuildNodeTable(before, node1), BuildNodeTable(after, node1)), "");
+  const std::string delta =
+      RenderChange(BuildNodeTable(before, node2), BuildNodeTable(after, node2));
+  // The set holds every pod of z, by address.
+  std::vector<uint32_t> z;
+  for (const config::PodSpec& p : after.pods)
+    if (p.ns == "z") z.push_back(p.ip.value);
+  std::sort(z.begin(), z.end());
+  std::string elems;
+  for (uint32_t ip : z) elems += (elems.empty() ? "" : ", ") + net::Ipv4{ip}.ToString();
+  EXPECT_EQ(delta,
+            "flush set inet mkn-netpol x/or/in1/peer2\nadd element inet mkn-netpol "
+            "x/or/in1/peer2 { " +
+                elems + " }\n");
+  EXPECT_EQ(delta.find(old_ip), std::string::npos);
+}
+
+TEST(NetpolNft, CountersAreReadBack) {
+  const std::string listing =
+      "table inet mkn-netpol {\n\tcounter drops-egress/x/a {\n\t\tcomment \"x/a egress\"\n"
+      "\t\tpackets 3 bytes 180\n\t}\n\tcounter drops-ingress/x/a {\n\t\tpackets 0 bytes "
+      "0\n\t}\n}\n";
+  std::map<std::string, uint64_t> c = ParseCounters(listing);
+  EXPECT_EQ(c.size(), 2u);
+  EXPECT_EQ(c["drops-egress/x/a"], 3u);
+  EXPECT_EQ(c["drops-ingress/x/a"], 0u);
+  EXPECT_EQ(DropCounter("web-0", true), "drops-ingress/default/web-0");
+  EXPECT_EQ(DropCounter("x/a", false), "drops-egress/x/a");
+}
+
+}  // namespace
+}  // namespace mkn::netpol
