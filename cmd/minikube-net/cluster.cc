@@ -79,7 +79,27 @@ int RunCheckCommand(CheckFlags f) {
 
 // --- get, exec, logs: a cluster's state, or its owner over the control socket --------------------
 
-int RunGet(const std::string& what, const std::string& cluster, const std::string& output) {
+// `-n NS` keeps one namespace's rows; `-A` (or a lab with more than one namespace and no -n) shows
+// them all with a NAMESPACE column. A lab without namespaces prints what it always printed.
+std::vector<control::PodRow> PodsIn(std::vector<control::PodRow> rows, const std::string& ns,
+                                    bool& column, bool all) {
+  bool several = false;
+  for (const control::PodRow& r : rows) several |= r.name.find('/') != std::string::npos;
+  column = all || (several && ns.empty());
+  if (ns.empty() || all) return rows;
+  std::vector<control::PodRow> out;
+  for (control::PodRow& r : rows) {
+    const size_t slash = r.name.find('/');
+    const std::string in = slash == std::string::npos ? "default" : r.name.substr(0, slash);
+    if (in != ns) continue;
+    if (slash != std::string::npos) r.name = r.name.substr(slash + 1);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+int RunGet(const std::string& what, const std::string& cluster, const std::string& output,
+           const std::string& ns, bool all) {
   const bool json = output == "json";
   if (what == "svc" || what == "service" || what == "services") {
     return AskAndPrint(cluster, control::ServicesRequest{},
@@ -103,8 +123,29 @@ int RunGet(const std::string& what, const std::string& cluster, const std::strin
   }
   absl::StatusOr<vnet::ClusterState> s = vnet::PickCluster(cluster);
   if (!s.ok()) return Exit(s.status());
+  if (what == "netpol" || what == "networkpolicies" || what == "networkpolicy") {
+    if (absl::Status st = vnet::CheckPrivileges("read the nodes' NetworkPolicy counters"); !st.ok())
+      return Exit(st);
+    int code = kExitOk;
+    std::optional<config::ClusterSpec> spec = Lab(s->lab, code);
+    if (!spec) return code;
+    absl::StatusOr<std::string> t = vnet::NetpolTable(*s, *spec);
+    if (!t.ok()) return Exit(t.status());
+    std::cout << *t;
+    return kExitOk;
+  }
   if (what == "pods" || what == "pod") {
-    std::cout << (json ? control::PodsJson(*s) : control::PodsTable(vnet::PodRows(*s)));
+    if (json) {
+      std::cout << control::PodsJson(*s);
+    } else {
+      bool column = false;
+      std::vector<control::PodRow> rows = PodsIn(vnet::PodRows(*s), ns, column, all);
+      if (rows.empty() && !ns.empty()) {
+        std::cout << "No pods in namespace " << ns << ".\n";
+      } else {
+        std::cout << control::PodsTable(rows, column);
+      }
+    }
   } else {
     std::cout << (json ? control::NodesJson(*s) : control::NodesTable(vnet::NodeRows(*s)));
   }
@@ -171,7 +212,8 @@ int RunBgp(const std::string& speaker, bool named, const std::string& cluster,
 
 struct ClusterVerbs {
   CheckFlags check_flags;
-  std::string get_what, get_cluster, get_output = "table";
+  std::string get_what, get_cluster, get_output = "table", get_ns;
+  bool get_all = false;
   std::string exec_pod, exec_cluster;
   std::string ct_node, ct_cluster, ct_output = "table";
   std::string kill_pod, kill_cluster;
@@ -237,10 +279,13 @@ ClusterVerbsPtr AddClusterVerbs(CLI::App& app) {
                    "pods, nodes, svc (services, with their counters), endpoints, proxy (each "
                    "node's Services proxy: drops by reason, conntrack table, fragments), routes "
                    "(the edge's listeners and per-route counters) or overlay (network = "
-                   "\"geneve\": each node's Geneve endpoint, its counters and drops by reason)")
+                   "\"geneve\": each node's Geneve endpoint, its counters and drops by reason) or "
+                   "netpol (the lab's NetworkPolicies, the pods each selects, the new flows "
+                   "dropped at them)")
       ->required()
       ->check(OneOf({"pods", "nodes", "pod", "node", "svc", "services", "service", "endpoints",
-                     "ep", "proxy", "routes", "route", "overlay"}));
+                     "ep", "proxy", "routes", "route", "overlay", "netpol", "networkpolicies",
+                     "networkpolicy"}));
   v.get_cmd->footer(
       "Pods and nodes come from the cluster's state file; services, endpoints, proxy and overlay "
       "from its\n"
@@ -250,13 +295,21 @@ ClusterVerbsPtr AddClusterVerbs(CLI::App& app) {
       "proxy`. Examples:\n"
       "  minikube-net get pods\n  minikube-net get svc -o json\n  minikube-net get endpoints\n"
       "  minikube-net get proxy -o json | jq '.nodes[] | {node, drops: .nat.drops}'\n"
-      "  minikube-net get overlay\n"
+      "  minikube-net get overlay\n  minikube-net get pods -A      # every namespace, NAMESPACE "
+      "column\n"
+      "  minikube-net get pods -n x   # namespace x only\n  minikube-net get netpol\n"
       "proxy_mode = \"ebpf\": get svc's NEW and DROPS come from the programs' maps (connects "
       "translated,\n"
       "refused for want of endpoints); PACKETS, BYTES and FLOWS stay 0 for them, as no packet "
       "passes a proxy;\n"
       "an ALGORITHM other than random is served as random (random*).");
   v.get_cmd->add_option("-c,--cluster", v.get_cluster, kClusterFlag);
+  v.get_cmd->add_option("-n,--namespace", v.get_ns,
+                        "pods: only this namespace's (names within it). Without -n, a lab with "
+                        "more than one namespace lists every pod with a NAMESPACE column, and a "
+                        "lab without namespaces lists its pods as it always did");
+  v.get_cmd->add_flag("-A,--all-namespaces", v.get_all,
+                      "pods: every namespace's, with a NAMESPACE column (as kubectl)");
   v.get_cmd->add_option("-o,--output", v.get_output, "table or json")
       ->check(OneOf({"table", "json"}));
 
@@ -386,7 +439,7 @@ ClusterVerbsPtr AddClusterVerbs(CLI::App& app) {
 std::optional<int> RunClusterVerbs(const ClusterVerbs& v,
                                    const std::vector<std::string>& after_dashes) {
   if (*v.check_cmd) return RunCheckCommand(v.check_flags);
-  if (*v.get_cmd) return RunGet(v.get_what, v.get_cluster, v.get_output);
+  if (*v.get_cmd) return RunGet(v.get_what, v.get_cluster, v.get_output, v.get_ns, v.get_all);
   if (*v.conntrack_cmd) {
     return AskAndPrint(v.ct_cluster, control::ConntrackRequest{v.ct_node},
                        v.ct_output == "json" ? control::ConntrackJson : control::ConntrackTable);

@@ -8,6 +8,7 @@
 #include "lib/bgp/bird_config.h"
 #include "lib/geneve/header.h"
 #include "lib/net/naming.h"
+#include "lib/netpol/nft.h"
 #include "lib/proxy/nft_ruleset.h"
 #include "lib/strings/str_cat.h"
 
@@ -50,6 +51,18 @@ constexpr int kNodePortMin = 30000, kNodePortMax = 32767;
 // answers ARP for the proxy address on cbr0 so local pods reach it on-link.
 // nftables mode: bridged frames through conntrack (br_netfilter), the service CIDR routed to cbr0,
 // and one kube-proxy-shaped ruleset per node (lib/proxy/nft_ruleset).
+// NetworkPolicy: each node's `table inet mkn-netpol`. Pods of one node talk over cbr0, a bridge:
+// br_netfilter sends those frames through the forward hook and conntrack, where the table sees
+// them (per netns since 5.3; the nftables proxy mode turns it on too).
+void AddNetworkPolicies(const ClusterSpec& spec, Builder& b) {
+  if (spec.network_policies.empty()) return;
+  for (const config::NodeSpec& n : spec.nodes) {
+    b.At(kPhaseServices, n.index);
+    b.Add(SetSysctl{n.netns, "net.bridge.bridge-nf-call-iptables", "1"});
+    b.Add(LoadNftRuleset{n.netns, netpol::RenderNodeTable(spec, n.index)});
+  }
+}
+
 void AddServices(const ClusterSpec& spec, Builder& b) {
   if (spec.services.empty()) return;
   const std::string tun(net::kNodeProxyTun), cbr0(net::kNodeBridge);
@@ -313,6 +326,9 @@ Plan BuildPlan(const ClusterSpec& spec) {
 
   // Phase 4: Services, once every path exists and before any container can send.
   AddServices(spec, b);
+
+  // Still phase 4: NetworkPolicy, before any container can send (lib/netpol/nft.h).
+  AddNetworkPolicies(spec, b);
 
   // Phase 5: the containers, once every path exists.
   for (size_t i = 0; i < spec.pods.size(); ++i) {

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <vector>
 
@@ -16,13 +17,17 @@
 #include "lib/config/toml/load.h"
 #include "lib/control/usage.h"
 #include "lib/net/naming.h"
+#include "lib/netpol/nft.h"
+#include "lib/status/status.h"
 #include "lib/strings/edit_distance.h"
 #include "lib/strings/str_cat.h"
 #include "vnet/cni/exec.h"
 #include "vnet/cni/runtime.h"
 #include "vnet/ebpf/cgroup.h"
 #include "vnet/kernel/errors.h"
+#include "vnet/kernel/fd.h"
 #include "vnet/kernel/netns.h"
+#include "vnet/kernel/nft.h"
 
 namespace mkn::vnet {
 namespace {
@@ -248,6 +253,29 @@ control::CniAnswer CniAnswerOf(const ChainOutcome& out, const std::string& node,
     a.plugins[c.plugin] = v.is_discarded() ? nlohmann::json(c.exec.stdout_data) : std::move(v);
   }
   return a;
+}
+
+absl::StatusOr<std::string> NetpolTable(const ClusterState& s, const config::ClusterSpec& spec) {
+  std::map<std::string, uint64_t> counters;
+  const std::string list = StrCat("list counters table inet ", netpol::kTable);
+  for (const NodeState& n : s.nodes) {
+    Fd fd(::open(StrCat(net::kNetnsDir, "/", n.netns).c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.get() < 0) return KernelError(errno, StrCat("open the namespace of node ", n.name));
+    std::string out;
+    MKN_RETURN_IF_ERROR(RunInNetns(fd.get(), [&]() -> absl::Status {
+      absl::StatusOr<std::string> o = NftOutput(list);
+      // No table in this node (no policy isolates a pod of the lab): nothing to count.
+      if (!o.ok() && o.status().message().find("No such file or directory") != std::string::npos)
+        return absl::OkStatus();
+      if (!o.ok()) return o.status();
+      out = *o;
+      return absl::OkStatus();
+    }));
+    for (const auto& [k, v] : netpol::ParseCounters(out)) counters[k] += v;
+  }
+  std::vector<std::string> live;
+  for (const PodState& p : s.pods) live.push_back(p.name);
+  return netpol::PolicyTable(spec, live, counters);
 }
 
 }  // namespace mkn::vnet

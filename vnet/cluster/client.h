@@ -61,6 +61,12 @@ absl::StatusOr<typename Request::Answer> Ask(const std::string& name, const Requ
 // nearest name ("did you mean \"ingress\"?").
 absl::StatusOr<std::string> ReadLogs(const ClusterState& s, const std::string& pod);
 
+// `get netpol`: the lab's policies (`spec`, the lab file the cluster came up from), the live pods
+// each selects and the new flows dropped at them, read from each node's `table inet mkn-netpol`
+// counters (lib/netpol/nft.h). A node without the table counts nothing. Needs CAP_SYS_ADMIN (to
+// enter each node's namespace) and CAP_NET_ADMIN; codes of NftOutput.
+absl::StatusOr<std::string> NetpolTable(const ClusterState& s, const config::ClusterSpec& spec);
+
 // `exec NAME`: moves this process into the network namespace of pod, node, router (`tor-<rack>`,
 // `spine`) or `underlay` NAME, with
 // POD_NAME, POD_IP and NODE_NAME set for a pod, for the caller to exec a command there. Only for a

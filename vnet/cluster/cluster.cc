@@ -23,6 +23,7 @@
 #include "absl/strings/str_join.h"
 #include "lib/config/mutate.h"
 #include "lib/net/naming.h"
+#include "lib/netpol/nft.h"
 #include "lib/plan/plan.h"
 #include "lib/status/status.h"
 #include "lib/strings/str_cat.h"
@@ -298,6 +299,9 @@ absl::StatusOr<std::unique_ptr<RunningCluster>> RunningCluster::UpOrUndo(
   impl.spec = live;
   if (spec.cni_mode) rc->SyncStatePods();
   rc->StartNftTables();
+  // What the plan's NetworkPolicy steps wrote: the same function of the same spec.
+  for (const config::NodeSpec& n : live.nodes)
+    impl.netpol.push_back(netpol::BuildNodeTable(live, n.index));
   if (absl::Status s = rc->StartSockLb(); !s.ok()) return fail(s);
   impl.apps = std::make_unique<AppServer>(impl.logs);
   for (AppSocket& a : impl.applied.apps) {
@@ -688,6 +692,8 @@ absl::Status RunningCluster::StartIngress() {
 absl::Status RunningCluster::RefreshServices(const std::vector<int>* changed) {
   Impl& impl = *impl_;
   const config::ClusterSpec& spec = impl.spec;
+  // Policies first: a pod that comes up is isolated before a Service sends it anything.
+  MKN_RETURN_IF_ERROR(SyncNetpol());
   if (spec.services.empty()) return absl::OkStatus();
   if (impl.ingress) MKN_RETURN_IF_ERROR(impl.ingress->Update(spec));
   if (impl.proxy) {

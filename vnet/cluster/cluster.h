@@ -142,6 +142,10 @@ class RunningCluster {
   // namespace and listed); unless `check_only`, the nodes that differ get the full sync.
   // FailedPrecondition when the cluster has no nftables tables (userspace mode, no services).
   absl::StatusOr<control::ResyncAnswer> ResyncNftTables(bool check_only);
+  // NetworkPolicy (cluster_nft.cc): each node's `table inet mkn-netpol` brought to the current
+  // spec (its pods' addresses in the peer sets, the pods it isolates), one whole-table transaction
+  // per node whose table changes. Codes of RunNft, with the node named.
+  absl::Status SyncNetpol();
   // A line (and a transaction's text, indented) appended to logs/nftables.log.
   void LogNft(const std::string& line, const std::string& text = "");
   // One nft transaction in node `node` (whose namespace fd is `fd`), through the context made for

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "lib/config/spec.h"
+#include "lib/netpol/nft.h"
 #include "lib/plan/plan.h"
 #include "lib/proxy/nft_table.h"
 #include "lib/proxy/sock_lb.h"
@@ -53,6 +54,9 @@ struct RunningCluster::Impl {
   std::vector<proxy::NftTable> nft;
   std::vector<std::optional<NftContext>> nft_ctx;  // one per node, made inside it (none: RunNft)
   std::string nft_log;
+  // NetworkPolicy: each node's `table inet mkn-netpol` as this process last wrote it (the plan's
+  // at up), so a kill or scale rewrites only the nodes whose table changes.
+  std::vector<netpol::NodeTable> netpol;
   // proxy_mode = "ebpf" (cluster_ebpf.cc): the cluster's cgroup, the programs attached to it, the
   // maps as this process last wrote them, the pods whose netns the programs translate, and the
   // cgroup's cgroup.procs open for Spawn.
