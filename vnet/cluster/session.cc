@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cinttypes>
@@ -42,6 +43,12 @@
 
 namespace mkn::vnet {
 namespace {
+
+// A lab with pods outside "default" (keys "<ns>/<pod>"): the pod table gets a NAMESPACE column.
+bool HasNamespaces(const ClusterState& st) {
+  return std::any_of(st.pods.begin(), st.pods.end(),
+                     [](const PodState& p) { return p.name.find('/') != std::string::npos; });
+}
 
 // --- up --shell ----------------------------------------------------------------------------------
 
@@ -393,8 +400,9 @@ absl::StatusOr<int> RunSession(const config::ClusterSpec& spec, const SessionOpt
         absl::Status(rc.status().code(), StrCat("up ", spec.name, ": ", rc.status().message())));
   }
   const ClusterState st = (*rc)->state();
-  std::string ready_text = StrCat(control::NodesTable(NodeRows(st)), "\n",
-                                  control::PodsTable(PodRows(st)), "\n", ReadyLine(st));
+  std::string ready_text =
+      StrCat(control::NodesTable(NodeRows(st)), "\n",
+             control::PodsTable(PodRows(st), HasNamespaces(st)), "\n", ReadyLine(st));
   if (f.detach) {
     StrAppend(&ready_text, "running in the background as pid ", getpid(),
               "; stop it with: minikube-net down ", st.cluster, "\n");
