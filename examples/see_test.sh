@@ -65,6 +65,18 @@ capture)
   rc=0; out=$("$MKN" capture -f "icmp and and" -w "$TMP/x.pcapng" 2>&1) || rc=$?
   [[ $rc == 2 ]] || fail "a bad filter exits $rc: $out"
   pass "a wrong target or filter is a usage error"
+  # -w FIFO nobody reads: Ctrl-C still stops it (it waits for the reader with the stop signals
+  # blocked: a plain open() would hang in the kernel until SIGKILL).
+  mkfifo "$TMP/fifo"
+  "$MKN" capture -w "$TMP/fifo" --duration 3 >"$TMP/fifo.out" 2>&1 &
+  pid=$!
+  # Once it has blocked the stop signals (before that, SIGINT's default would end it anyway).
+  wait_for 5 bash -c "grep -qE '^SigBlk:[[:space:]]*0*[1-9a-f]' /proc/$pid/status" || fail "capture never blocked its stop signals"
+  kill -INT "$pid"
+  wait_for 5 gone "$pid" || { kill -KILL "$pid"; fail "capture -w FIFO without a reader ignored SIGINT"; }
+  rc=0; wait "$pid" || rc=$?
+  contains "$(cat "$TMP/fifo.out")" "waiting for a reader of the FIFO" "capture says why it stopped (exit $rc)"
+  pass "capture -w to a FIFO nobody reads stops on SIGINT"
   # graph of the running cluster: live (its pods with their addresses).
   out=$("$MKN" graph -o mermaid)
   contains "$out" "(live)" "graph of a running cluster is live"

@@ -15,6 +15,7 @@
 #include "lib/status/status.h"
 #include "lib/strings/str_cat.h"
 #include "vnet/kernel/errors.h"
+#include "vnet/kernel/process.h"
 
 namespace mkn::vnet {
 namespace {
@@ -70,6 +71,28 @@ std::vector<capture::LabObject> LabObjectsOf(const ClusterState& s) {
   return out;
 }
 
+// The output file. A FIFO's open() waits for a reader, and the stop signals are blocked here (they
+// end the capture loop in order), so a plain open() of a FIFO nobody reads could not be stopped by
+// Ctrl-C: open it non-blocking (ENXIO while no reader is there), and wait for the reader, or a stop
+// signal, in steps of 50 ms.
+static absl::StatusOr<Fd> OpenOutput(const std::string& path) {
+  for (;;) {
+    Fd f(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NONBLOCK, 0644));
+    if (f.valid()) {
+      const int flags = ::fcntl(f.get(), F_GETFL);
+      if (flags < 0 || ::fcntl(f.get(), F_SETFL, flags & ~O_NONBLOCK) < 0)
+        return KernelError(errno, StrCat("set ", path, " blocking"));
+      return f;
+    }
+    if (errno != ENXIO) return KernelError(errno, StrCat("create ", path));
+    if (StopSignalPending()) {
+      return absl::CancelledError(
+          StrCat("capture: stopped while waiting for a reader of the FIFO ", path));
+    }
+    ::usleep(50 * 1000);
+  }
+}
+
 absl::StatusOr<CaptureSummary> RunCapture(const ClusterState& s, const CaptureOptions& o) {
   MKN_ASSIGN_OR_RETURN(std::vector<capture::Target> targets,
                        capture::SelectTargets(LabObjectsOf(s), o.targets));
@@ -86,8 +109,7 @@ absl::StatusOr<CaptureSummary> RunCapture(const ClusterState& s, const CaptureOp
   int fd = STDOUT_FILENO;
   bool stream = true;
   if (o.output != "-") {
-    file = Fd(::open(o.output.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    if (file.get() < 0) return KernelError(errno, StrCat("create ", o.output));
+    MKN_ASSIGN_OR_RETURN(file, OpenOutput(o.output));
     fd = file.get();
     stream = false;
   }
