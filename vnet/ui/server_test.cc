@@ -494,9 +494,9 @@ TEST(UiServer, EachTraceRequestGetsItsOwnAnswer) {
 TEST(UiServer, HeadOfTheEventStreamIsItsHeadAlone) {
   Fake f;
   auto s = StartWith(f);
-  const std::string r = Exchange(
-      s->port(), StrCat("HEAD /api/events HTTP/1.1\r\nHost: 127.0.0.1:", s->port(),
-                        "\r\nConnection: close\r\n\r\n"));
+  const std::string r =
+      Exchange(s->port(), StrCat("HEAD /api/events HTTP/1.1\r\nHost: 127.0.0.1:", s->port(),
+                                 "\r\nConnection: close\r\n\r\n"));
   EXPECT_EQ(StatusOf(r), 200) << r;
   EXPECT_NE(r.find("text/event-stream"), std::string::npos) << r;
   EXPECT_EQ(BodyOf(r), "") << r;
