@@ -144,6 +144,12 @@ struct Path {
 absl::StatusOr<Request> ParseRequest(const config::ClusterSpec& spec, std::string_view src,
                                      std::string_view dst, std::string_view proto);
 
+// The address a node's own packets to `dst_pod` (nullptr: to another node) leave with: the
+// kernel's preferred source on the device the route points at (ParseRequest's node SRC,
+// PredictPath's masqueraded NodePort flows).
+net::Ipv4 NodeSourceToward(const config::ClusterSpec& spec, const config::NodeSpec& n,
+                           const config::PodSpec* dst_pod);
+
 // The ordered hops of `r` in this lab, request then reply. Unimplemented for a network or proxy
 // mode without a row; FailedPrecondition for a Service without endpoints.
 absl::StatusOr<Path> PredictPath(const config::ClusterSpec& spec, const Request& r);

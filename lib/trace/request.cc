@@ -1,0 +1,256 @@
+// lib/trace/request — ParseRequest: `trace`'s SRC and DST words (and protocol) against the lab,
+// each kind of end (a pod, a node, `underlay`, `host`; a pod IP, a ClusterIP, svc/NAME[:PORT], a
+// NodePort) and the refusals with their reasons. Split from trace.cc, which predicts the path.
+#include <algorithm>
+#include <cstdio>
+
+#include "absl/strings/numbers.h"
+#include "lib/control/usage.h"
+#include "lib/net/naming.h"
+#include "lib/strings/str_cat.h"
+#include "lib/strings/view.h"
+#include "lib/trace/trace.h"
+
+namespace mkn::trace {
+namespace {
+
+using config::ClusterSpec;
+using config::NodeSpec;
+using config::PodSpec;
+
+// --- ParseRequest helpers
+// -------------------------------------------------------------------------
+
+absl::Status NoSuch(std::string_view what, std::string_view word, std::string_view kinds,
+                    const std::vector<std::string>& names) {
+  std::string msg = StrCat("trace: ", what, " ", word, ": no such ", kinds);
+  if (std::string near = control::Nearest(word, names); !near.empty())
+    StrAppend(&msg, ": did you mean \"", near, "\"?");
+  return absl::InvalidArgumentError(msg);
+}
+
+}  // namespace
+
+// --- ParseRequest ------------------------------------------------------------------------------
+
+absl::StatusOr<Request> ParseRequest(const ClusterSpec& spec, std::string_view src,
+                                     std::string_view dst, std::string_view proto) {
+  std::vector<std::string> pods, nodes;
+  for (const PodSpec& p : spec.pods) pods.push_back(p.name);
+  for (const NodeSpec& n : spec.nodes) nodes.push_back(n.name);
+  Request r;
+
+  // DST[:PORT]; svc/NAME[:PORT]; NODE:NODEPORT.
+  std::string_view word = dst, port_text;
+  if (dst.starts_with("http://") || dst.starts_with("https://")) {
+    return absl::UnimplementedError(
+        StrCat("trace: DST ", dst, ": the edge (a URL) is not traced yet"));
+  }
+  if (size_t c = dst.rfind(':'); c != std::string_view::npos) {
+    word = dst.substr(0, c);
+    port_text = dst.substr(c + 1);
+  }
+  int port = 0;
+  if (!port_text.empty() &&
+      (!absl::SimpleAtoi(AsAbsl(port_text), &port) || port < 1 || port > 65535))
+    return absl::InvalidArgumentError(StrCat("trace: DST ", dst, ": the port must be 1..65535"));
+  if (word.empty()) return absl::InvalidArgumentError("trace: DST is empty");
+
+  const config::ServiceSpec* svc = nullptr;
+  const NodeSpec* dst_node = nullptr;
+  r.dst.word = std::string(dst);
+  if (word.starts_with("svc/")) {
+    std::string_view name = word.substr(4);
+    std::vector<std::string> names;
+    for (const config::ServiceSpec& s : spec.services) {
+      names.push_back(StrCat("svc/", s.name));
+      if (s.name == name) svc = &s;
+    }
+    if (svc == nullptr) return NoSuch("DST", word, "Service", names);
+    r.dst.kind = "ClusterIP";
+    r.dst.ip = svc->cluster_ip;
+  } else if (const PodSpec* p = spec.FindPod(word)) {
+    r.dst.kind = "pod";
+    r.dst.pod = p->name;
+    r.dst.ip = p->ip;
+  } else if (const NodeSpec* n = spec.FindNode(word)) {
+    dst_node = n;
+    r.dst.kind = "node";
+    r.dst.ip = n->underlay_ip;
+  } else if (std::optional<net::Ipv4> ip = net::Ipv4::Parse(word)) {
+    r.dst.ip = *ip;
+    for (const PodSpec& p : spec.pods) {
+      if (p.ip == *ip) {
+        r.dst.kind = "pod IP";
+        r.dst.pod = p.name;
+      }
+    }
+    for (const NodeSpec& n : spec.nodes) {
+      if (n.underlay_ip == *ip) {
+        r.dst.kind = "node IP";
+        dst_node = &n;
+      }
+    }
+    for (const config::ServiceSpec& s : spec.services) {
+      if (s.cluster_ip == *ip) {
+        r.dst.kind = "ClusterIP";
+        svc = &s;
+      }
+    }
+    if (r.dst.kind.empty()) {
+      return absl::InvalidArgumentError(StrCat("trace: DST ", word,
+                                               " is neither a pod's or a node's address nor a "
+                                               "ClusterIP of this lab"));
+    }
+  } else {
+    std::vector<std::string> names = pods;
+    names.insert(names.end(), nodes.begin(), nodes.end());
+    for (const config::ServiceSpec& s : spec.services) names.push_back(StrCat("svc/", s.name));
+    return NoSuch("DST", word, "pod, node, Service or address", names);
+  }
+  if (dst_node != nullptr) r.dst.node = dst_node->name;
+  // A node with a port is a NodePort: what `curl node1:30080` reaches.
+  if (dst_node != nullptr && port != 0) {
+    std::string node_ports;
+    for (const config::ServiceSpec& s : spec.services) {
+      for (const config::ServicePortSpec& sp : s.ports) {
+        if (sp.node_port == 0) continue;
+        StrAppend(&node_ports, node_ports.empty() ? "" : ", ", sp.node_port);
+        if (sp.node_port == port) svc = &s;
+      }
+    }
+    if (svc == nullptr) {
+      return absl::InvalidArgumentError(
+          StrCat("trace: DST ", dst, ": ", port, " is no NodePort of this lab ",
+                 node_ports.empty() ? "(it has none)" : StrCat("(its NodePorts: ", node_ports, ")"),
+                 "; a node is traced with ICMP, without a port"));
+    }
+    r.dst.kind = "NodePort";
+  }
+
+  // SRC: a pod, a node, or the underlay.
+  const PodSpec* dst_pod = spec.FindPod(r.dst.pod);
+  if (const PodSpec* p = spec.FindPod(src)) {
+    if (p == dst_pod) {
+      // The kernel delivers a pod's packet to its own address over lo: none of the hops a trace
+      // watches (eth0, the veth, the bridge) ever sees it, so every one would read MISSING.
+      return absl::InvalidArgumentError(StrCat(
+          "trace: SRC ", src, " and DST ", dst, ": the packet never leaves the pod: it goes ",
+          "over lo, which trace does not watch; trace to another pod, a node or a Service"));
+    }
+    r.src = {std::string(src), "pod",    p->name, spec.nodes[p->node].name,
+             p->name,          p->netns, p->ip,   0};
+  } else if (const NodeSpec* n = spec.FindNode(src)) {
+    if (dst_node == n && r.dst.kind != "NodePort") {
+      return absl::InvalidArgumentError(
+          StrCat("trace: SRC ", src, " and DST ", dst,
+                 ": a node's packet to its own address never leaves it; trace to another node "
+                 "or a pod"));
+    }
+    r.src = {std::string(src),
+             "node",
+             "",
+             n->name,
+             n->name,
+             n->netns,
+             NodeSourceToward(spec, *n, dst_pod),
+             0};
+  } else if (src == net::kUnderlayObject) {
+    if (dst_node == nullptr) {
+      return absl::InvalidArgumentError(
+          StrCat("trace: SRC underlay reaches a node's address (a node, its IP or a NodePort "
+                 "NODE:PORT), not ",
+                 dst, ": the underlay has no route to the pods or the Services"));
+    }
+    r.src.word = std::string(src);
+    r.src.kind = "underlay";
+    if (!spec.routed_underlay) {
+      r.src.object = std::string(net::kUnderlayObject);
+      r.src.netns = net::NetnsName(spec.name, net::kUnderlayObject);
+      r.src.ip = spec.underlay_gateway;
+    } else {
+      // A routed lab has no underlay namespace: the ToR of DST's rack stands for it.
+      const config::RackSpec& rack = spec.racks[dst_node->rack];
+      r.src.object = rack.tor;
+      r.src.netns = rack.netns;
+      r.src.ip = rack.gateway.V4().value_or(net::Ipv4{});
+    }
+  } else if (src == "host") {
+    return absl::UnimplementedError(
+        "trace: SRC host: the host is the source of an edge URL only, and the edge is not "
+        "traced yet");
+  } else {
+    std::vector<std::string> names = pods;
+    names.insert(names.end(), nodes.begin(), nodes.end());
+    names.push_back(std::string(net::kUnderlayObject));
+    return NoSuch("SRC", src, "pod or node", names);
+  }
+  if (spec.cni_mode && (r.src.kind != "pod" || dst_pod == nullptr)) {
+    return absl::UnimplementedError(
+        "trace: in a CNI lab trace goes from a pod to a pod (a Service, a node or the underlay: "
+        "not yet); `minikube-net capture` sees the rest");
+  }
+  if (spec.cni_mode && (r.src.ip.value == 0 || dst_pod->ip.value == 0)) {
+    return absl::FailedPreconditionError(
+        StrCat("trace: ", r.src.ip.value == 0 ? r.src.pod : dst_pod->name,
+               " has no address (its chain's ADD failed?): nothing to trace"));
+  }
+  if (svc != nullptr && r.dst.kind != "NodePort" && r.src.kind != "pod") {
+    return absl::UnimplementedError(StrCat("trace: SRC ", src,
+                                           ": a Service's ClusterIP is traced "
+                                           "from a pod (from a node: not yet); a NodePort from "
+                                           "anywhere (NODE:PORT)"));
+  }
+  if (r.dst.kind == "NodePort" && r.src.node == r.dst.node) {
+    return absl::UnimplementedError(
+        StrCat("trace: SRC ", src,
+               ": a NodePort is traced from another node, a pod of another "
+               "node or the underlay (from its own node: not yet)"));
+  }
+
+  // The protocol and port.
+  if (svc != nullptr) {
+    r.service = svc->name;
+    const bool node_port = r.dst.kind == "NodePort";
+    const config::ServicePortSpec* sp = nullptr;
+    for (const config::ServicePortSpec& p : svc->ports) {
+      if ((node_port && p.node_port == port) || (!node_port && (port == 0 || p.port == port))) {
+        sp = &p;
+        break;
+      }
+    }
+    if (sp == nullptr) {
+      std::string ports;
+      for (const config::ServicePortSpec& p : svc->ports)
+        StrAppend(&ports, ports.empty() ? "" : ", ", p.port);
+      return absl::InvalidArgumentError(
+          StrCat("trace: Service ", svc->name, " has no port ", port, " (it has ", ports, ")"));
+    }
+    r.dst.port = static_cast<uint16_t>(node_port ? sp->node_port : sp->port);
+    const Proto svc_proto = sp->protocol == config::Protocol::kUdp ? Proto::kUdp : Proto::kTcp;
+    if (proto == "icmp") {
+      return absl::InvalidArgumentError(StrCat("trace: Service ", svc->name,
+                                               " carries TCP and UDP, not ICMP: leave --proto "
+                                               "out or say tcp/udp"));
+    }
+    r.proto = proto.empty() ? svc_proto : (proto == "udp" ? Proto::kUdp : Proto::kTcp);
+  } else {
+    r.dst.port = static_cast<uint16_t>(port);
+    if (proto.empty()) {
+      r.proto = port == 0 ? Proto::kIcmp : Proto::kTcp;
+    } else if (proto == "icmp") {
+      r.proto = Proto::kIcmp;
+    } else {
+      r.proto = proto == "udp" ? Proto::kUdp : Proto::kTcp;
+    }
+    if (r.proto == Proto::kIcmp && port != 0)
+      return absl::InvalidArgumentError(StrCat("trace: DST ", dst, ": ICMP has no port"));
+    if (r.proto != Proto::kIcmp && port == 0) {
+      return absl::InvalidArgumentError(
+          StrCat("trace: DST ", dst, ": ", ToString(r.proto), " needs a port (DST:PORT)"));
+    }
+  }
+  return r;
+}
+
+}  // namespace mkn::trace
