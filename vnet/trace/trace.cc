@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sched.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -21,6 +22,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <utility>
 
 #include "lib/capture/pcapng.h"
 #include "lib/net/naming.h"
@@ -33,6 +35,7 @@
 #include "vnet/kernel/fd.h"
 #include "vnet/kernel/netlink.h"
 #include "vnet/kernel/netns.h"
+#include "vnet/trace/copy.h"
 
 namespace mkn::vnet {
 namespace {
@@ -49,143 +52,8 @@ uint64_t NowNs() {
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
 }
 
-// Geneve's IANA port (lib/geneve's kPort; vnet/trace does not link the Geneve room for one number).
-constexpr uint16_t kGenevePort = 6081;
 // RTPROT_BIRD (<linux/rtnetlink.h>): the routes BIRD installs.
 constexpr int kRtprotBird = 12;
-
-net::Ipv4 V4(const Tins::IPv4Address& a) {
-  return net::Ipv4::Parse(a.to_string()).value_or(net::Ipv4{});
-}
-
-// The probe as a captured copy shows it: the (inner) flow, which leg it is (an echo request or a
-// SYN is the request; an echo reply or a SYN-ACK the reply), and the VXLAN outer addresses.
-struct Parsed {
-  Flow flow;
-  std::optional<Leg> leg;
-  std::optional<std::pair<net::Ipv4, net::Ipv4>> outer;
-  // The (outer) frame's destination MAC, which a bridge's FDB entry forwards by.
-  std::optional<net::Mac> dst_mac;
-  // A refusal instead of an answer (Observation::refused, icmp_code).
-  std::string refused;
-  int icmp_code = -1;
-};
-
-// An ICMP destination unreachable quotes the packet it answers (RFC 792: its IPv4 header and the
-// first 8 bytes after it). The flow is the one a real answer would have: the quoted packet's,
-// swapped, so that the reply hops match it; the error's own sender is said in `refused` (a router
-// may answer "host unreachable" for the destination).
-std::optional<Parsed> ParseUnreachable(const Tins::IP& ip, const Tins::ICMP& icmp) {
-  const Tins::RawPDU* raw = icmp.find_pdu<Tins::RawPDU>();
-  if (raw == nullptr) return std::nullopt;
-  const std::vector<uint8_t>& b = raw->payload();
-  if (b.size() < 20 || (b[0] >> 4) != 4) return std::nullopt;
-  const size_t ihl = static_cast<size_t>(b[0] & 0x0f) * 4;
-  if (b.size() < ihl + 4) return std::nullopt;
-  auto u32 = [&](size_t at) {
-    return net::Ipv4{(static_cast<uint32_t>(b[at]) << 24) |
-                     (static_cast<uint32_t>(b[at + 1]) << 16) |
-                     (static_cast<uint32_t>(b[at + 2]) << 8) | b[at + 3]};
-  };
-  auto u16 = [&](size_t at) { return static_cast<uint16_t>((b[at] << 8) | b[at + 1]); };
-  Parsed p;
-  if (b[9] == IPPROTO_UDP) {
-    p.flow.proto = Proto::kUdp;
-  } else if (b[9] == IPPROTO_TCP) {
-    p.flow.proto = Proto::kTcp;
-  } else {
-    return std::nullopt;
-  }
-  p.flow.src = u32(16);
-  p.flow.dst = u32(12);
-  p.flow.sport = u16(ihl + 2);
-  p.flow.dport = u16(ihl);
-  p.leg = Leg::kReply;
-  p.icmp_code = icmp.code();
-  static constexpr const char* kCodes[] = {
-      "net", "host", "protocol", "port", "fragmentation needed", "source route failed"};
-  p.refused = StrCat("ICMP ", icmp.code() < 6 ? kCodes[icmp.code()] : StrCat("code ", icmp.code()),
-                     " unreachable from ", V4(ip.src_addr()).ToString());
-  return p;
-}
-
-std::optional<Parsed> ParseIp(const Tins::IP& ip, int depth);
-
-std::optional<Parsed> ParseEthernet(const uint8_t* data, uint32_t size, int depth) {
-  Tins::EthernetII eth(data, size);
-  const Tins::IP* ip = eth.find_pdu<Tins::IP>();
-  if (ip == nullptr) return std::nullopt;
-  std::optional<Parsed> p = ParseIp(*ip, depth);
-  if (p && depth == 0) p->dst_mac = net::Mac::Parse(eth.dst_addr().to_string());
-  return p;
-}
-
-std::optional<Parsed> ParseIp(const Tins::IP& ip, int depth) {
-  Parsed p;
-  p.flow.src = V4(ip.src_addr());
-  p.flow.dst = V4(ip.dst_addr());
-  if (const Tins::ICMP* icmp = ip.find_pdu<Tins::ICMP>()) {
-    if (icmp->type() == Tins::ICMP::DEST_UNREACHABLE) return ParseUnreachable(ip, *icmp);
-    p.flow.proto = Proto::kIcmp;
-    p.flow.sport = p.flow.dport = icmp->id();
-    if (icmp->type() == Tins::ICMP::ECHO_REQUEST) p.leg = Leg::kRequest;
-    if (icmp->type() == Tins::ICMP::ECHO_REPLY) p.leg = Leg::kReply;
-  } else if (const Tins::TCP* tcp = ip.find_pdu<Tins::TCP>()) {
-    p.flow.proto = Proto::kTcp;
-    p.flow.sport = tcp->sport();
-    p.flow.dport = tcp->dport();
-    const bool syn = tcp->get_flag(Tins::TCP::SYN) != 0, ack = tcp->get_flag(Tins::TCP::ACK) != 0;
-    if (syn) p.leg = ack ? Leg::kReply : Leg::kRequest;
-    // A RST back is the refusal of a port nothing listens on: the reply leg, as the SYN-ACK.
-    if (!syn && tcp->get_flag(Tins::TCP::RST) != 0) {
-      p.leg = Leg::kReply;
-      p.refused = StrCat("RST from ", p.flow.src.ToString(), ":", p.flow.sport);
-    }
-  } else if (const Tins::UDP* udp = ip.find_pdu<Tins::UDP>()) {
-    // VXLAN: the outer header; what counts is the packet inside (its Ethernet frame after the
-    // 8-byte VXLAN header).
-    if (udp->dport() == config::kVxlanPort && depth == 0) {
-      const Tins::RawPDU* raw = udp->find_pdu<Tins::RawPDU>();
-      if (raw == nullptr || raw->payload().size() <= 8) return std::nullopt;
-      std::optional<Parsed> inner = ParseEthernet(
-          raw->payload().data() + 8, static_cast<uint32_t>(raw->payload().size() - 8), depth + 1);
-      if (inner) inner->outer = std::make_pair(p.flow.src, p.flow.dst);
-      return inner;
-    }
-    // Geneve (RFC 8926): an 8-byte header and Opt Len 4-byte words of options, then the frame.
-    if (udp->dport() == kGenevePort && depth == 0) {
-      const Tins::RawPDU* raw = udp->find_pdu<Tins::RawPDU>();
-      if (raw == nullptr || raw->payload().size() <= 8) return std::nullopt;
-      const size_t header = 8 + static_cast<size_t>(raw->payload()[0] & 0x3f) * 4;
-      if (raw->payload().size() <= header) return std::nullopt;
-      std::optional<Parsed> inner =
-          ParseEthernet(raw->payload().data() + header,
-                        static_cast<uint32_t>(raw->payload().size() - header), depth + 1);
-      if (inner) inner->outer = std::make_pair(p.flow.src, p.flow.dst);
-      return inner;
-    }
-    p.flow.proto = Proto::kUdp;
-    p.flow.sport = udp->sport();
-    p.flow.dport = udp->dport();
-    // A UDP probe's reply is the datagram back: which leg it is comes from the hop's own flow.
-  } else {
-    return std::nullopt;
-  }
-  return p;
-}
-
-// libtins throws on a malformed packet; a data-plane packet is untrusted input (STYLE.md §5).
-std::optional<Parsed> ParseCopy(const capture::EnhancedPacket& pkt, uint16_t link_type) {
-  try {
-    if (link_type == capture::kLinkTypeRaw) {
-      Tins::IP ip(pkt.data.data(), static_cast<uint32_t>(pkt.data.size()));
-      return ParseIp(ip, 0);
-    }
-    return ParseEthernet(pkt.data.data(), static_cast<uint32_t>(pkt.data.size()), 0);
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
-}
 
 bool Matches(const Hop& h, const Parsed& p, Direction dir) {
   if (h.dir != dir || !h.Carries(p.flow) || h.outer != p.outer) return false;
@@ -349,6 +217,46 @@ absl::Status SendProbe(const Probe& probe, const trace::Request& r) {
       return absl::OkStatus();
   }
   return absl::OkStatus();
+}
+
+// A translation undone on local input (a node's own connection through the nat output hook) ends
+// the reply leg, and no interface shows it: the probe's own socket proves it, as its peer is the
+// address it was sent to (the SYN-ACK, or the answering datagram, came back translated). Waits up
+// to `wait` for the kernel to hand the answer to the socket, which it does just after the last
+// interface saw it. "" when the socket has no such answer.
+std::string SocketProof(const Probe& probe, const trace::Request& r, absl::Duration wait) {
+  if (r.proto == Proto::kIcmp) return "";
+  pollfd pfd{probe.fd.get(), static_cast<short>(r.proto == Proto::kTcp ? POLLOUT : POLLIN), 0};
+  int n;
+  do {
+    n = ::poll(&pfd, 1, static_cast<int>(absl::ToInt64Milliseconds(wait)));
+  } while (n < 0 && errno == EINTR);
+  if (n <= 0) return "";
+  sockaddr_in peer{};
+  socklen_t len = sizeof peer;
+  if (r.proto == Proto::kTcp) {
+    int err = 0;
+    socklen_t elen = sizeof err;
+    if (::getsockopt(probe.fd.get(), SOL_SOCKET, SO_ERROR, &err, &elen) < 0 || err != 0) return "";
+    if (::getpeername(probe.fd.get(), reinterpret_cast<sockaddr*>(&peer), &len) < 0) return "";
+  } else {
+    char byte;
+    if (::recvfrom(probe.fd.get(), &byte, 1, MSG_PEEK | MSG_DONTWAIT,
+                   reinterpret_cast<sockaddr*>(&peer), &len) < 0)
+      return "";
+  }
+  if (ntohl(peer.sin_addr.s_addr) != r.dst.ip.value || ntohs(peer.sin_port) != r.dst.port)
+    return "";
+  return StrCat("the probe's socket ",
+                r.proto == Proto::kTcp ? "is connected to " : "received the answer from ",
+                r.dst.ip.ToString(), ":", r.dst.port);
+}
+
+// Whether hop `i` is one SocketProof proves: no interface, and the last of its reply leg.
+bool EndsReplyInTheSocket(const trace::Path& p, size_t i) {
+  const Hop& h = p.hops[i];
+  if (h.Sniffed() || h.leg != Leg::kReply || i == 0) return false;
+  return i + 1 == p.hops.size() || p.hops[i + 1].branch != h.branch;
 }
 
 // The targets to sniff: each predicted interface once, grouped by namespace.
@@ -539,6 +447,8 @@ void ReadReasons(const trace::Path& p, std::vector<trace::Observation>& seen,
                        r->protocol == kRtprotBird ? " proto bird" : "",
                        r->table != 254 ? StrCat(" table ", r->table) : "");
         } else if (h.why == "nat" && !h.Sniffed()) {
+          // The probe's socket already proved a translation undone on input (SocketProof).
+          const std::string proof = std::exchange(why, "");
           if (!flows) {
             absl::StatusOr<std::vector<KernelFlow>> f = ListKernelFlows();
             flows = f.ok() ? *f : std::vector<KernelFlow>{};
@@ -550,6 +460,7 @@ void ReadReasons(const trace::Path& p, std::vector<trace::Observation>& seen,
               why = StrCat("conntrack ", FlowText(k));
           }
           if (why.empty()) why = "no conntrack entry for the probe";
+          if (!proof.empty()) StrAppend(&why, "; ", proof);
         } else if (h.why == "nat") {
           why = "into the userspace proxy (minikube-net conntrack shows its flows)";
         } else if (h.why == "pump") {
@@ -678,6 +589,17 @@ absl::StatusOr<TraceResult> RunTrace(const ClusterState& s, const config::Cluste
         // Every branch's copy of this hop matches (the hops back to the client are the same
         // whichever endpoint answered): mark them all, name the first.
         const Hop& h = path.hops[i];
+        if (i + 1 < path.hops.size() && EndsReplyInTheSocket(path, i + 1) &&
+            !res.seen[i + 1].seen) {
+          if (std::string proof = SocketProof(probe, req, absl::Milliseconds(200));
+              !proof.empty()) {
+            trace::Observation& end = res.seen[i + 1];
+            end.seen = true;
+            end.offset_ns = static_cast<int64_t>(NowNs()) - static_cast<int64_t>(sent_ns);
+            end.flow = path.hops[i + 1].flow;
+            end.why = std::move(proof);
+          }
+        }
         if (comment.empty()) {
           comment = StrCat("trace hop ", i + 1, ": ", ToString(h.leg), " ", h.object, ":", h.ifname,
                            " ", ToString(h.dir), " (", h.role, ")");
