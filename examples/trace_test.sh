@@ -14,7 +14,8 @@
 # NodePort from the underlay. cni: a CNI lab, the pods' interfaces predicted and the way between
 # them found by sniffing their and their nodes' namespaces, and where a removed route drops it. svc_*: pod -> ClusterIP (svc/NAME, TCP; the ClusterIP by address,
 # UDP) in each proxy mode, the translation shown where it happens (ebpf: the connect4 hook, the
-# client's eth0 already carrying the backend), and a NodePort from the underlay. No waits: trace
+# client's eth0 already carrying the backend), a NodePort from the underlay, a node's own stack to
+# a ClusterIP and to its own NodePort (the nat output hook, or the TUN). No waits: trace
 # itself ends when every hop has seen the probe.
 source "$(dirname "$0")/testlib.sh" "$@"
 
@@ -206,7 +207,24 @@ svc_userspace | svc_nftables | svc_ebpf)
   contains "$(hop "$out" node1:eth0 request)" "tcp 172.18.0.1:" "the NodePort reaches node1's eth0"
   contains "$(hop "$out" node1:eth0 reply)" "tcp 172.18.0.2:30080 > 172.18.0.1:" "the answer from the NodePort"
   [[ $mode == userspace ]] || contains "$out" "> 172.18.0.2:30080 DNAT to 10.244." "the NodePort's DNAT"
-  pass "$mode: pod -> ClusterIP (svc/web TCP, 10.96.0.53:53 UDP), translated where it happens; NodePort from the underlay"
+  # A node's own stack to a ClusterIP: the nat output hook (nftables; ebpf too, the node not being
+  # in the cluster's cgroup) from cbr0's address, or the route into the proxy TUN (userspace).
+  out=$("$MKN" trace node1 svc/web) || fail "trace node1 svc/web ($mode): $out"
+  contains "$out" "ok: every predicted hop saw the probe" "node1 -> svc/web ($mode)"
+  if [[ $mode == userspace ]]; then
+    contains "$(hop "$out" node1:mkn-proxy request)" "tcp 172.18.0.2:" "node1's connection into its proxy TUN"
+  else
+    contains "$out" "nft DNAT (output)" "the output hook's DNAT"
+    contains "$out" "conntrack tcp 10.244.0.1:" "the output DNAT's conntrack entry, from cbr0's address"
+  fi
+  # A NodePort of the node itself, from its own stack.
+  out=$("$MKN" trace node1 node1:30080) || fail "trace node1 node1:30080 ($mode): $out"
+  contains "$out" "ok: every predicted hop saw the probe" "node1 -> node1:30080 ($mode)"
+  # The underlay has no route to the Services: refused with the reason (exit 2).
+  rc=0; out=$("$MKN" trace underlay svc/web 2>&1) || rc=$?
+  [[ $rc == 2 ]] || fail "underlay -> svc/web exits $rc: $out"
+  contains "$out" "no route to the pods or the Services" "underlay -> ClusterIP says why"
+  pass "$mode: pod -> ClusterIP (svc/web TCP, 10.96.0.53:53 UDP), translated where it happens; NodePort from the underlay; node -> ClusterIP and its own NodePort"
   "$MKN" down svc >/dev/null
   assert_clean svc
   ;;

@@ -156,6 +156,11 @@ inline constexpr std::string_view kConnect4Role = "cgroup/connect4 (ebpf)";
 inline constexpr std::string_view kSendmsg4Role = "cgroup/sendmsg4 (ebpf)";
 bool InSocketHook(const Hop& h) { return h.role == kConnect4Role || h.role == kSendmsg4Role; }
 inline constexpr std::string_view kNodePortDnatRole = "nft DNAT + masquerade (NodePort)";
+// A node's own connection meets the Service table in the nat output hook (kube-proxy's nat-output
+// chain), after its route lookup picked cbr0's address and before the packet reaches any device;
+// the kernel routes the translated packet again. Its reply is un-DNATed on local input.
+inline constexpr std::string_view kNftOutputDnatRole = "nft DNAT (output)";
+inline constexpr std::string_view kNftOutputUnDnatRole = "nft un-DNAT (conntrack, input)";
 inline constexpr std::string_view kNodePortUnDnatRole = "nft un-NAT (conntrack)";
 
 // --- Building a path ---------------------------------------------------------------------------
@@ -368,6 +373,7 @@ void AddReply(Path& p, const ProxyRow& proxy, const ClusterSpec& spec, int clien
       if (h.outer) h.outer = std::make_pair(h.outer->second, h.outer->first);
       if (h.role == kNftDnatRole) h.role = std::string(kNftUnDnatRole);
       if (h.role == kNodePortDnatRole) h.role = std::string(kNodePortUnDnatRole);
+      if (h.role == kNftOutputDnatRole) h.role = std::string(kNftOutputUnDnatRole);
       p.hops.push_back(std::move(h));
     }
     if (!proxy.translated_in_bridge) continue;
@@ -376,6 +382,9 @@ void AddReply(Path& p, const ProxyRow& proxy, const ClusterSpec& spec, int clien
       Hop& nat = p.hops[i];
       if (a.leg != Leg::kReply || a.branch != b || a.ifname != net::kNodeBridge || nat.Sniffed())
         continue;
+      // A node's own connection: its reply is for cbr0's own address, taken up to the stack and
+      // un-DNATed on local input, after cbr0 saw it.
+      if (nat.role == kNftOutputUnDnatRole) continue;
       if (node_port) {
         // br_netfilter's prerouting undoes the masquerade as cbr0 takes the frame (the
         // destination is the client's again); the DNAT is undone in postrouting, after cbr0.
@@ -449,6 +458,10 @@ net::Ipv4 NodeSourceToward(const ClusterSpec& spec, const NodeSpec& n, const Pod
     default:
       return n.underlay_ip;
   }
+}
+
+net::Ipv4 NodeSourceTowardServices(const ClusterSpec& spec, const NodeSpec& n) {
+  return spec.proxy_mode == config::ProxyMode::kUserspace ? n.underlay_ip : n.gateway;
 }
 
 // --- PredictPath -------------------------------------------------------------------------------
@@ -554,10 +567,14 @@ absl::StatusOr<Path> PredictPath(const ClusterSpec& spec, const Request& r) {
   if (spec.cni_mode) return PredictCni(spec, r);
   const NetworkRow* net_row = FindRow(NetworkRows(), spec.network);
   const bool node_port = r.dst.kind == "NodePort";
-  // A NodePort is never a pod's own connect(): in ebpf mode the node's nftables table serves it.
-  const config::ProxyMode proxy_mode = node_port && spec.proxy_mode == config::ProxyMode::kEbpf
-                                           ? config::ProxyMode::kNftables
-                                           : spec.proxy_mode;
+  const bool from_node = r.src.kind == "node";
+  // A NodePort, or a node's own connection, is never a pod's own connect(): the node's stack is
+  // not in the cluster's cgroup, so in ebpf mode the node's nftables table serves it (the same
+  // kube-proxy table, which that mode writes for exactly these).
+  const config::ProxyMode proxy_mode =
+      (node_port || from_node) && spec.proxy_mode == config::ProxyMode::kEbpf
+          ? config::ProxyMode::kNftables
+          : spec.proxy_mode;
   const ProxyRow* proxy_row = FindRow(ProxyRows(), proxy_mode);
   if (net_row == nullptr || proxy_row == nullptr) {
     return absl::UnimplementedError(StrCat("trace: network ", config::ToString(spec.network),
@@ -637,6 +654,9 @@ absl::StatusOr<Path> PredictPath(const ClusterSpec& spec, const Request& r) {
       to.node = at;
       to.ip = at->underlay_ip;
       b.Leg(-1, *net_row, from, to, f);
+    } else if (from_node) {
+      // The node's own stack: no device before the translation (userspace: the route to the
+      // Service range sends it straight into the proxy TUN, the `before` hop).
     } else if (proxy_row->in_socket) {
       b.Add(-1, from.pod->name, "pod", from.pod->netns, "", Direction::kOut,
             f.proto == Proto::kUdp ? kSendmsg4Role : kConnect4Role, f, "connect4");
@@ -647,6 +667,8 @@ absl::StatusOr<Path> PredictPath(const ClusterSpec& spec, const Request& r) {
     }
     if (node_port && !proxy_row->snat_to_proxy_ip) {
       b.Add(-1, at->name, "node", at->netns, "", Direction::kIn, kNodePortDnatRole, f, "nat");
+    } else if (from_node && !proxy_row->snat_to_proxy_ip) {
+      b.Add(-1, at->name, "node", at->netns, "", Direction::kOut, kNftOutputDnatRole, f, "nat");
     } else if (!proxy_row->in_socket) {
       b.Templates(-1, proxy_row->before, *at, *at, f);
     }
@@ -678,13 +700,16 @@ absl::StatusOr<Path> PredictPath(const ClusterSpec& spec, const Request& r) {
         if (!node_port || proxy_row->snat_to_proxy_ip) return;
         for (size_t k = branch_start; k < p.hops.size(); ++k) p.hops[k].random_port = true;
       };
-      if (!node_port && proxy_row->translated_in_bridge && backend.node == from.pod->node) {
+      // A node's own packet is not bridged: routed from its stack (cbr0's address is its
+      // source, which the table leaves as it is: a pod-network address).
+      const bool bridged_client = !node_port && !from_node && proxy_row->translated_in_bridge;
+      if (bridged_client && backend.node == from.pod->node) {
         // br_netfilter's "bridged DNAT": the new destination is on the same bridge, so the frame
         // is forwarded port to port with the backend's MAC; cbr0 never sees it.
         b.PodIn(branch, backend, t, false);
         continue;
       }
-      if (!node_port && proxy_row->translated_in_bridge)
+      if (bridged_client)
         b.NodeHop(branch, *at, net::kNodeBridge, Direction::kIn, "bridge cbr0", t, "route");
       if (!node_port || proxy_row->snat_to_proxy_ip)
         b.Templates(branch, proxy_row->after, *at, *at, t);

@@ -139,7 +139,7 @@ struct Path {
 // `underlay` to anything but a node or NodePort, a source that is its own destination (a pod's
 // packet to itself goes over lo, a node's to its own address never leaves it);
 // Unimplemented, saying so, for the kinds not traced yet (`host` as SRC, an edge URL as DST, a
-// Service from a node or the underlay) and, in a CNI lab (whose pod addresses the caller fills
+// NodePort from a pod of its own node) and, in a CNI lab (whose pod addresses the caller fills
 // in from the running cluster: the chain gave them), for anything but a pod to a pod.
 absl::StatusOr<Request> ParseRequest(const config::ClusterSpec& spec, std::string_view src,
                                      std::string_view dst, std::string_view proto);
@@ -149,6 +149,12 @@ absl::StatusOr<Request> ParseRequest(const config::ClusterSpec& spec, std::strin
 // PredictPath's masqueraded NodePort flows).
 net::Ipv4 NodeSourceToward(const config::ClusterSpec& spec, const config::NodeSpec& n,
                            const config::PodSpec* dst_pod);
+
+// The address a node's own connection to a ClusterIP leaves with: the route to the Service range
+// points at cbr0 (nftables and ebpf: cbr0's gateway address, a pod-network source the table does
+// not masquerade) or at the proxy TUN (userspace: it has no address, so the kernel takes the
+// first global one of the namespace, eth0's underlay address).
+net::Ipv4 NodeSourceTowardServices(const config::ClusterSpec& spec, const config::NodeSpec& n);
 
 // The ordered hops of `r` in this lab, request then reply. Unimplemented for a network or proxy
 // mode without a row; FailedPrecondition for a Service without endpoints.

@@ -66,6 +66,11 @@ const std::vector<Case> kCases = {
     {"underlay-node", "underlay", "node2", ""},
     {"nodeport-underlay", "underlay", "node2:30080", ""},
     {"nodeport-pod", "client", "node2:30080", ""},
+    // A node's own stack to a Service: translated in the nat output hook (nftables, and ebpf,
+    // whose connect4 hook sees only the cluster cgroup's sockets), or routed into the proxy TUN.
+    {"node-clusterip-svc", "node1", "svc/web", ""},
+    {"node-clusterip-ip-udp", "node1", "10.96.0.53:53", ""},
+    {"node-nodeport-own-node", "node1", "node1:30080", ""},
 };
 
 // The routed lab: client on node1 and web-0 on node2 (rack r1), web-1 and dns on node3 (rack r2).
@@ -76,6 +81,7 @@ const std::vector<Case> kRackCases = {
     {"node-pod-cross-rack", "node1", "web-1", ""},
     {"pod-node", "client", "node3", ""},
     {"underlay-nodeport", "underlay", "node3:30080", ""},
+    {"node-clusterip-svc", "node1", "svc/web", ""},
 };
 
 int RunCases(const config::ClusterSpec& spec, const std::vector<Case>& cases,
@@ -111,7 +117,7 @@ TEST(Trace, PredictionsMatchGoldensInEveryNetworkAndProxyMode) {
     for (config::ProxyMode proxy : kProxies)
       n += RunCases(Lab(net, proxy), kCases, Name(net, proxy));
   }
-  EXPECT_EQ(n, 3 * 3 * 12);
+  EXPECT_EQ(n, 3 * 3 * 15);
 }
 
 TEST(Trace, PredictionsMatchGoldensAcrossRacks) {
@@ -120,7 +126,7 @@ TEST(Trace, PredictionsMatchGoldensAcrossRacks) {
     for (config::ProxyMode proxy : kProxies)
       n += RunCases(Lab(net, proxy, "racks.toml"), kRackCases, "racks-" + Name(net, proxy));
   }
-  EXPECT_EQ(n, 2 * 3 * 6);
+  EXPECT_EQ(n, 2 * 3 * 7);
 }
 
 // The ebpf mode: the translation is in the client's socket, so its eth0 already carries the
@@ -247,8 +253,11 @@ TEST(Trace, RequestWordsAndTheirErrors) {
       {"client", "client", "", absl::StatusCode::kInvalidArgument, "it goes over lo"},
       {"web-0", "10.244.0.3", "", absl::StatusCode::kInvalidArgument, "it goes over lo"},
       {"client", "node2:22", "", absl::StatusCode::kInvalidArgument, "its NodePorts: 30080"},
-      {"node1", "svc/web", "", absl::StatusCode::kUnimplemented, "from a pod"},
-      {"node1", "node1:30080", "", absl::StatusCode::kUnimplemented, "from another node"},
+      {"node1", "svc/web", "", absl::StatusCode::kOk, ""},
+      {"node1", "node1:30080", "", absl::StatusCode::kOk, ""},
+      {"client", "node1:30080", "", absl::StatusCode::kUnimplemented, "from a pod of its own node"},
+      {"underlay", "svc/web", "", absl::StatusCode::kInvalidArgument,
+       "no route to the pods or the Services"},
       {"nodee1", "web-0", "", absl::StatusCode::kInvalidArgument, "did you mean \"node1\"?"},
       {"host", "web-0", "", absl::StatusCode::kUnimplemented, "edge URL"},
       {"client", "http://127.0.0.1:8080/", "", absl::StatusCode::kUnimplemented, "the edge"},
@@ -269,6 +278,13 @@ TEST(Trace, RequestWordsAndTheirErrors) {
   EXPECT_EQ(ParseRequest(spec, "node1", "web-0", "")->src.ip.ToString(), "10.244.0.1");
   EXPECT_EQ(ParseRequest(spec, "node1", "web-1", "")->src.ip.ToString(), "10.244.0.0");
   EXPECT_EQ(ParseRequest(spec, "node1", "node2", "")->src.ip.ToString(), "172.18.0.2");
+  // To a ClusterIP, from the address of the device the Service range's route points at: the
+  // proxy TUN has none (userspace: eth0's), cbr0's gateway otherwise.
+  EXPECT_EQ(ParseRequest(spec, "node1", "svc/web", "")->src.ip.ToString(), "172.18.0.2");
+  EXPECT_EQ(ParseRequest(Lab(config::NetworkMode::kVxlan, config::ProxyMode::kNftables), "node1",
+                         "svc/web", "")
+                ->src.ip.ToString(),
+            "10.244.0.1");
   absl::StatusOr<Request> np = ParseRequest(spec, "underlay", "node2:30080", "");
   ASSERT_TRUE(np.ok()) << np.status();
   EXPECT_EQ(np->src.ip.ToString(), "172.18.0.1");
