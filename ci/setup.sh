@@ -27,6 +27,8 @@ packages=(
   # libraries (STYLE.md: Abseil, toml++, libmnl, libnftables, Boost.Asio/Beast, libtins, OpenSSL, CLI11, JSON)
   libabsl-dev libtomlplusplus-dev libmnl-dev libnftables-dev libboost-dev libboost-system-dev
   libtins-dev libssl-dev libcli11-dev nlohmann-json3-dev
+  # cluster DNS (lib/dns): DNS messages parsed and built by NLnet Labs' ldns
+  libldns-dev
   # capture and trace: libpcap compiles their filters (tcpdump's syntax)
   libpcap-dev
   # proxy_mode = "ebpf": the programs built with clang -target bpf, their skeleton made by bpftool
@@ -50,6 +52,8 @@ if [[ $mode != runtime ]]; then
     # examples/geneve's forged datagrams and drives chromium (headless, over the DevTools protocol)
     # against the live dashboard (examples/ui_test.sh)
     libgtest-dev libgmock-dev libbenchmark-dev clang-format chromium
+    # cluster DNS's tests and benchmark: dig (dnsutils), dnsperf
+    dnsutils dnsperf
     # benchmarks: sockperf; references (Mininet and nginx run only inside the sandbox; wrk drives
     # bench/ingress)
     sockperf mininet bridge-utils nginx-light wrk

@@ -175,7 +175,10 @@ struct ServiceSpec {
   std::string ns = std::string(kDefaultNamespace);
   ServiceType type = ServiceType::kClusterIp;
   std::map<std::string, std::string> selector;
-  net::Ipv4 cluster_ip;
+  net::Ipv4 cluster_ip;  // zero when headless
+  // cluster_ip = "None": no ClusterIP and no NAT; cluster DNS answers its name with each ready
+  // endpoint's address (lib/dns).
+  bool headless = false;
   bool affinity_client_ip = false;
   int affinity_timeout = 10800;  // seconds, Kubernetes' default
   Algorithm algorithm = Algorithm::kRandom;
