@@ -19,7 +19,8 @@
 // within the listener's upstream_timeout, 308 to HTTPS where a listener says so. A request on a
 // reused pooled connection that fails before any answer is retried once on a fresh connection (the
 // pooled one was closed by the backend meanwhile). Every request gets one access-log line (time,
-// client, host, path, status, route, backend pod, upstream time); counters per route. Stop()
+// client, host, path, status, route, backend pod, upstream time, and `trace`'s marker
+// when the request carries a well-formed one); counters per route. Stop()
 // drains: no new connections, in-flight requests finish (up to a deadline), then every socket
 // closes.
 //

@@ -293,5 +293,33 @@ TEST_F(IngressServerTest, AnAccessLogThatCannotBeOpenedFailsStart) {
   EXPECT_EQ(st.st_mode & 0007, 0u) << std::oct << st.st_mode;
 }
 
+// `minikube-net trace`'s marker: a well-formed X-Mkn-Trace (1 to 32 hex digits) is named in the
+// request's access-log line, an answer of the edge's own too; anything else is left out, so a
+// client cannot write into the log.
+TEST_F(IngressServerTest, TheAccessLogNamesTracesMarker) {
+  TempDir dir;
+  const std::string log = dir.path() + "/access.log";
+  Start(Answering("ok"), TestLimits(),
+        [&](config::ClusterSpec&, IngressOptions& o) { o.access_log = log; });
+  Conn c = Client();
+  EXPECT_EQ(
+      Roundtrip(c, "GET /a HTTP/1.1\r\nHost: app.test\r\nX-Mkn-Trace: 0123abcdef\r\n\r\n").status(),
+      200);
+  EXPECT_EQ(
+      Roundtrip(c, "GET /b HTTP/1.1\r\nHost: nowhere.test\r\nX-Mkn-Trace: 42\r\n\r\n").status(),
+      404);
+  EXPECT_EQ(
+      Roundtrip(c, "GET /c HTTP/1.1\r\nHost: app.test\r\nX-Mkn-Trace: 12 x=1\r\n\r\n").status(),
+      200);
+  server_->Stop();  // flushes and closes the log
+  const std::string text = ReadAllOf(log);
+  EXPECT_EQ(CountLines(text, "\"GET /a\" 200 route="), 1) << text;
+  EXPECT_EQ(CountLines(text, " trace=0123abcdef"), 1) << text;
+  EXPECT_EQ(CountLines(text, "\"GET /b\" 404 route=- backend=- upstream_ms=-1"), 1) << text;
+  EXPECT_EQ(CountLines(text, " trace=42"), 1) << text;
+  EXPECT_EQ(CountLines(text, "trace=12"), 0) << text;
+  EXPECT_EQ(CountLines(text, "x=1"), 0) << text;
+}
+
 }  // namespace
 }  // namespace mkn::vnet::ingress_test

@@ -369,6 +369,11 @@ ProxySession<Stream>::Exchange::Exchange(const ViewParser<true>& req,
       host(head.authority),
       method(req.method_text),
       absolute_form(head.absolute_form) {
+  if (std::optional<std::string_view> id = req.Find("x-mkn-trace");
+      id && !id->empty() && id->size() <= 32 &&
+      std::all_of(id->begin(), id->end(), [](char c) { return absl::ascii_isxdigit(c); })) {
+    trace = std::string(*id);
+  }
   if (!head.absolute_form && !head.path_changed) {
     // The usual case: path and query are where the head check found them, in our copy.
     upstream_target = target;
@@ -613,6 +618,7 @@ void ProxySession<Stream>::LogRequest(const Exchange& x, int status, const std::
   StrAppend(&line, client_, " ", x.host.empty() ? "-" : x.host, " \"", x.method, " ", x.target,
             "\" ", status, " route=", route.empty() ? "-" : route,
             " backend=", pod.empty() ? "-" : pod, " upstream_ms=", up_ms, " total_ms=", ms);
+  if (!x.trace.empty()) StrAppend(&line, " trace=", x.trace);
   server_.Log(line);
 }
 

@@ -118,6 +118,10 @@ class ProxySession {
     std::shared_ptr<const Snapshot> snap;  // keeps `key` alive
     ingress::Headers headers;              // lowercase copies, only when a route matches on headers
     std::string pod;  // the endpoint's pod (endpoints mode), else what the backend says
+    // `minikube-net trace`'s marker (an X-Mkn-Trace header of 1 to 32 hex digits; anything else
+    // is ignored, so a client cannot write into the log): the access log line says it, so trace
+    // finds the route and upstream of its own request, as Envoy logs x-request-id.
+    std::string trace;
     tcp::endpoint to;
     const std::string* key = nullptr;  // the upstream pool's "ip:port"
     // forward
