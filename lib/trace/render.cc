@@ -36,6 +36,12 @@ std::string FilterFor(const Hop& h) {
         StrAppend(&s, " and icmp[0] == ", request ? 8 : 0, " and icmp[4:2] == ", f.sport);
         break;
       case Proto::kTcp:
+        if (h.http) {
+          // A segment with data: the IP total length beyond both headers.
+          StrAppend(&s, ports,
+                    " and (ip[2:2] - ((ip[0] & 0xf) << 2) - ((tcp[12] & 0xf0) >> 2)) != 0");
+          break;
+        }
         // The reply: the SYN-ACK, or the RST of a port nothing listens on (a refusal).
         StrAppend(&s, ports,
                   request ? " and tcp[13] & 0x12 == 0x02"
@@ -87,6 +93,11 @@ std::string FilterFor(const Hop& h) {
                 " == ", f.sport);
       break;
     case Proto::kTcp:
+      if (h.http) {
+        StrAppend(&s, l4_ports, " and (", at(ip + 2, "2"), " - 20 - ((", at(l4 + 12),
+                  " & 0xf0) >> 2)) != 0");
+        break;
+      }
       StrAppend(
           &s, l4_ports, " and ",
           request ? StrCat(at(l4 + 13), " & 0x12 == 0x02")
@@ -118,7 +129,7 @@ std::string Where(const Hop& h) {
 
 // `random_port`: the client's port is a masquerade's pick, shown as "*" where it is predicted.
 std::string FlowText(const Flow& f, Leg leg, bool random_port = false,
-                     std::string_view refused = "", int icmp_code = -1) {
+                     std::string_view refused = "", int icmp_code = -1, bool http = false) {
   if (!refused.empty() && icmp_code >= 0) {
     // The ICMP error, and the probe it quotes.
     return StrCat("icmp ", f.src.ToString(), " > ", f.dst.ToString(), " unreachable (code ",
@@ -133,8 +144,11 @@ std::string FlowText(const Flow& f, Leg leg, bool random_port = false,
   if (f.proto != Proto::kIcmp) StrAppend(&s, ":", any_dport ? "*" : StrCat(f.dport));
   if (f.proto == Proto::kIcmp)
     StrAppend(&s, leg == Leg::kRequest ? " echo request" : " echo reply", " id ", f.sport);
-  if (f.proto == Proto::kTcp)
+  if (f.proto == Proto::kTcp && http) {
+    StrAppend(&s, leg == Leg::kRequest ? " HTTP request" : " HTTP response");
+  } else if (f.proto == Proto::kTcp) {
     StrAppend(&s, leg == Leg::kRequest ? " SYN" : !refused.empty() ? " RST" : " SYN-ACK");
+  }
   return s;
 }
 
@@ -175,10 +189,10 @@ std::string RenderPrediction(const Path& p) {
               ")\n");
   if (p.cni) StrAppend(&out, "# filter: ", CniFilter(p), "\n");
   for (const Hop& h : p.hops) {
-    StrAppend(&out, Pad(std::string(ToString(h.leg)), 8),
-              Pad(h.branch < 0 ? "*" : StrCat(h.branch), 3), Pad(Where(h), 34),
-              Pad(h.Sniffed() ? std::string(ToString(h.dir)) : "-", 4),
-              FlowText(h.flow, h.leg, h.random_port), OuterText(h.outer, h.encap), "\n");
+    StrAppend(
+        &out, Pad(std::string(ToString(h.leg)), 8), Pad(h.branch < 0 ? "*" : StrCat(h.branch), 3),
+        Pad(Where(h), 34), Pad(h.Sniffed() ? std::string(ToString(h.dir)) : "-", 4),
+        FlowText(h.flow, h.leg, h.random_port, "", -1, h.http), OuterText(h.outer, h.encap), "\n");
     if (h.Sniffed()) StrAppend(&out, "                filter: ", h.filter, "\n");
   }
   return out;
@@ -219,6 +233,21 @@ Verdict Judge(const Path& p, const std::vector<Observation>& seen) {
     break;
   }
   v.ok = v.first_missing < 0;
+  // An edge that answered itself with an error (404, 502, 503, 504): the request died there.
+  for (size_t k = 0; k < v.hops.size(); ++k) {
+    const int i = v.hops[k];
+    if (p.hops[i].kind != "edge" || static_cast<size_t>(i) >= seen.size() || !seen[i].seen ||
+        seen[i].refused.empty())
+      continue;
+    v.ok = false;
+    v.word = kVerdictLost;
+    v.first_missing = i;
+    v.last_seen = k > 0 ? v.hops[k - 1] : -1;
+    v.summary =
+        StrCat("lost at the edge: ", seen[i].refused,
+               v.last_seen >= 0 ? StrCat("; last seen at ", Where(p.hops[v.last_seen])) : "");
+    return v;
+  }
   const Hop* last = v.last_seen >= 0 ? &p.hops[v.last_seen] : nullptr;
   // The first reply hop on the path: where the destination answered (or refused).
   int answer = -1;
@@ -284,10 +313,11 @@ std::string RenderTable(const Path& p, const std::vector<Observation>& seen, con
       std::snprintf(t, sizeof t, "%s", h.Sniffed() ? "MISSING" : "-");
     }
     const std::string packet =
-        was_seen ? StrCat(FlowText(o->flow, h.leg, false, o->refused, o->icmp_code),
+        was_seen ? StrCat(FlowText(o->flow, h.leg, false, h.http ? "" : o->refused,
+                                   h.http ? -1 : o->icmp_code, h.http),
                           OuterText(o->outer, h.encap))
-                 : StrCat(FlowText(h.flow, h.leg, h.random_port), OuterText(h.outer, h.encap),
-                          h.Sniffed() ? " (expected)" : "");
+                 : StrCat(FlowText(h.flow, h.leg, h.random_port, "", -1, h.http),
+                          OuterText(h.outer, h.encap), h.Sniffed() ? " (expected)" : "");
     StrAppend(
         &out, Pad(StrCat(++row), 4), Pad(std::string(ToString(h.leg)), 8), Pad(t, 11),
         Pad(StrCat(Where(h), " "), 30), Pad(h.Sniffed() ? std::string(ToString(h.dir)) : "-", 5),

@@ -35,6 +35,8 @@ absl::Status NoSuch(std::string_view what, std::string_view word, std::string_vi
 
 absl::StatusOr<Request> ParseRequest(const ClusterSpec& spec, std::string_view src,
                                      std::string_view dst, std::string_view proto) {
+  // The edge: from the caller's namespace, through a listener (edge.cc).
+  if (IsEdgeUrl(dst) || src == kHostObject) return ParseEdgeRequest(spec, src, dst, proto);
   std::vector<std::string> pods, nodes;
   for (const PodSpec& p : spec.pods) pods.push_back(p.name);
   for (const NodeSpec& n : spec.nodes) nodes.push_back(n.name);
@@ -42,10 +44,6 @@ absl::StatusOr<Request> ParseRequest(const ClusterSpec& spec, std::string_view s
 
   // DST[:PORT]; svc/NAME[:PORT]; NODE:NODEPORT.
   std::string_view word = dst, port_text;
-  if (dst.starts_with("http://") || dst.starts_with("https://")) {
-    return absl::UnimplementedError(
-        StrCat("trace: DST ", dst, ": the edge (a URL) is not traced yet"));
-  }
   if (size_t c = dst.rfind(':'); c != std::string_view::npos) {
     word = dst.substr(0, c);
     port_text = dst.substr(c + 1);
@@ -175,14 +173,11 @@ absl::StatusOr<Request> ParseRequest(const ClusterSpec& spec, std::string_view s
       r.src.netns = rack.netns;
       r.src.ip = rack.gateway.V4().value_or(net::Ipv4{});
     }
-  } else if (src == "host") {
-    return absl::UnimplementedError(
-        "trace: SRC host: the host is the source of an edge URL only, and the edge is not "
-        "traced yet");
   } else {
     std::vector<std::string> names = pods;
     names.insert(names.end(), nodes.begin(), nodes.end());
     names.push_back(std::string(net::kUnderlayObject));
+    names.push_back(std::string(kHostObject));
     return NoSuch("SRC", src, "pod or node", names);
   }
   if (spec.cni_mode && (r.src.kind != "pod" || dst_pod == nullptr)) {

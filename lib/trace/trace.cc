@@ -564,6 +564,7 @@ void ComposeSeen(Path& p, const std::vector<SeenCopy>& copies, std::vector<Obser
 }
 
 absl::StatusOr<Path> PredictPath(const ClusterSpec& spec, const Request& r) {
+  if (r.edge) return PredictEdge(spec, r);
   if (spec.cni_mode) return PredictCni(spec, r);
   const NetworkRow* net_row = FindRow(NetworkRows(), spec.network);
   const bool node_port = r.dst.kind == "NodePort";

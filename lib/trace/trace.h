@@ -87,6 +87,10 @@ struct Hop {
   // kube-proxy writes it): the filter and the match leave it out (request: the source port,
   // reply: the destination port).
   bool random_port = false;
+  // An edge leg's HTTP message (Request::edge): a segment with data (the request, carrying the
+  // marker, or the response), not the handshake; upstream, its client port is the edge's (pooled
+  // connections), learnt at run time from the copy that carries the marker.
+  bool http = false;
   std::string filter;  // libpcap: matches exactly this packet here (empty for no interface)
   bool Sniffed() const { return !ifname.empty(); }
   // Whether `f`, seen here, is this hop's packet (its flow, but for a random port).
@@ -106,12 +110,34 @@ struct Endpoint {
   uint16_t port = 0;
 };
 
+// DST an edge URL, SRC `host` (lib/trace/edge): what the probe asks the edge, and what lib/ingress
+// says the edge does with it (the same router the edge runs).
+struct EdgeRequest {
+  int listener = -1;   // index into ClusterSpec::listeners
+  std::string host;    // the Host header: the URL's authority
+  std::string target;  // the request target: the URL's path and query
+  std::string route;   // lib/ingress's route label; "" for no route
+  // The routed backends' Services (several for a weighted split), each a set of branches.
+  std::vector<std::string> services;
+  // The edge's own answer when it forwards nothing: 404 no route, a redirect, 503 no endpoints.
+  int own_status = 0;
+  std::string own_reason;
+  // The marker the request carries (X-Mkn-Trace: 1 to 32 hex digits, vnet/trace's pick): the
+  // upstream request has no handshake of its own on a pooled connection, so its copies are told
+  // apart by their payload, which no capture filter can read.
+  std::string marker;
+};
+inline constexpr std::string_view kEdgeMarkerHeader = "X-Mkn-Trace";
+// SRC `host`: the namespace trace runs in (the host's, or the sandbox's), where the edge listens.
+inline constexpr std::string_view kHostObject = "host";
+
 struct Request {
   Endpoint src, dst;
   Proto proto = Proto::kIcmp;
   // The probe's unique mark: the ICMP echo identifier, or the client's source port (TCP/UDP).
   uint16_t id = 0;
-  std::string service;  // the Service DST names or whose ClusterIP it is; "" for none
+  std::string service;              // the Service DST names or whose ClusterIP it is; "" for none
+  std::optional<EdgeRequest> edge;  // DST an edge URL
 };
 
 // A namespace sniffed whole (every interface but lo): a CNI lab's, whose interfaces are the
@@ -136,11 +162,12 @@ struct Path {
 // empty = icmp to a pod or node, the Service port's protocol to a Service or NodePort.
 // InvalidArgument for an unknown name (with the nearest), a port missing or given where it cannot
 // be (ICMP), ICMP to a Service (Services carry TCP and UDP), a node port that is no NodePort,
-// `underlay` to anything but a node or NodePort, a source that is its own destination (a pod's
-// packet to itself goes over lo, a node's to its own address never leaves it);
-// Unimplemented, saying so, for the kinds not traced yet (`host` as SRC, an edge URL as DST, a
-// NodePort from a pod of its own node) and, in a CNI lab (whose pod addresses the caller fills
-// in from the running cluster: the chain gave them), for anything but a pod to a pod.
+// `underlay` to anything but a node or NodePort, `host` to anything but an edge URL
+// (ParseEdgeRequest reads those), a source that is its own destination (a pod's packet to itself
+// goes over lo, a node's to its own address never leaves it); Unimplemented, saying so, for the
+// kinds not traced yet (a NodePort from a pod of its own node) and, in a CNI lab (whose pod
+// addresses the caller fills in from the running cluster: the chain gave them), for anything but a
+// pod to a pod.
 absl::StatusOr<Request> ParseRequest(const config::ClusterSpec& spec, std::string_view src,
                                      std::string_view dst, std::string_view proto);
 
@@ -149,6 +176,22 @@ absl::StatusOr<Request> ParseRequest(const config::ClusterSpec& spec, std::strin
 // PredictPath's masqueraded NodePort flows).
 net::Ipv4 NodeSourceToward(const config::ClusterSpec& spec, const config::NodeSpec& n,
                            const config::PodSpec* dst_pod);
+
+// The edge leg (lib/trace/edge.cc): `trace host http://HOST[:PORT]/PATH`. The URL against the
+// lab's http listeners (HOST an address picks the listener, a name the one on PORT, sent as Host)
+// and routes (lib/ingress, as the edge decides). InvalidArgument for a SRC other than `host`, a
+// malformed URL, a port no http listener has (with the lab's listeners), a lab without an edge;
+// Unimplemented for https (the marker would be inside TLS on the client's leg).
+bool IsEdgeUrl(std::string_view dst);
+absl::StatusOr<Request> ParseEdgeRequest(const config::ClusterSpec& spec, std::string_view src,
+                                         std::string_view url, std::string_view proto);
+// The edge leg's hops: the client's HTTP request on the caller's lo, the edge (no interface: its
+// route and upstream, from its access log), the upstream request from the listener's node as that
+// node's own connection (to the ClusterIP: the rows of a node's connection to a Service, a
+// branch per endpoint of each routed Service; or, upstream = "endpoints", straight to each
+// endpoint), the response back the same way, the edge relaying it, and the response on lo. Only
+// the two lo hops and the edge when it answers itself (404, a redirect, 503).
+absl::StatusOr<Path> PredictEdge(const config::ClusterSpec& spec, const Request& r);
 
 // The address a node's own connection to a ClusterIP leaves with: the route to the Service range
 // points at cbr0 (nftables and ebpf: cbr0's gateway address, a pod-network source the table does
@@ -221,10 +264,30 @@ struct SeenCopy {
 // `seen` is rewritten to match the new hops.
 void ComposeSeen(Path& p, const std::vector<SeenCopy>& copies, std::vector<Observation>& seen);
 
+// The edge's access-log line of the request that carried `marker` (vnet/edge writes
+// `<time> <client> <host> "<method> <target>" <status> route=R backend=B upstream_ms=N total_ms=N
+// trace=<marker>`; upstream_ms -1 when it answered itself). nullopt when `line` is not that line.
+struct EdgeLogEntry {
+  int status = 0;
+  std::string route, backend;  // "-" for none
+  int64_t upstream_ms = -1;
+};
+std::optional<EdgeLogEntry> ParseEdgeLogLine(std::string_view line, std::string_view marker);
+
+// What the edge did, onto the edge hops of `p` (kind "edge"): the request hop seen once its log
+// line is there, its reason the route and the backend it picked; an error of its own (a 4xx or 5xx
+// with no upstream time) is Observation::refused, "the edge answered 503 itself (<`body`'s first
+// line>)", which Judge makes the place the request died; the reply hop seen when the response came
+// back from upstream and the client's lo saw it. `log` nullopt: no line for the marker appeared.
+void ExplainEdge(const Path& p, const std::optional<EdgeLogEntry>& log, std::string_view body,
+                 std::vector<Observation>& seen);
+
 // Compares the prediction with what was seen (`seen[i]` for Path::hops[i]). The branch is the one
 // with the most hops seen (ties: the first); the path is whole when every hop of it saw the probe.
 // A whole path whose reply hops saw a refusal (Observation::refused) is "refused", named after the
-// first reply hop's object: "refused by web-1 (RST from 10.244.1.3:9999): ...".
+// first reply hop's object: "refused by web-1 (RST from 10.244.1.3:9999): ...". The edge hop of
+// an edge leg that answered itself with an error (its Observation::refused: "the edge answered 503
+// itself: ...") is where the request died: "lost at the edge: ...", whatever else was seen.
 Verdict Judge(const Path& p, const std::vector<Observation>& seen);
 
 // The trace's output: a table (one line per hop: #, leg, time offset, where, direction, the packet

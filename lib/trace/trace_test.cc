@@ -71,6 +71,12 @@ const std::vector<Case> kCases = {
     {"node-clusterip-svc", "node1", "svc/web", ""},
     {"node-clusterip-ip-udp", "node1", "10.96.0.53:53", ""},
     {"node-nodeport-own-node", "node1", "node1:30080", ""},
+    // The edge: the client's request on lo, the edge, the upstream as the listener's node's own
+    // connection (to the ClusterIP; or straight to the endpoints), and back; its own answers.
+    {"edge-service", "host", "http://web.lab.test:8080/index.html", ""},
+    {"edge-endpoints", "host", "http://web.lab.test:8081/", ""},
+    {"edge-no-route", "host", "http://other.lab.test:8080/", ""},
+    {"edge-no-endpoints", "host", "http://web.lab.test:8080/soon/x", ""},
 };
 
 // The routed lab: client on node1 and web-0 on node2 (rack r1), web-1 and dns on node3 (rack r2).
@@ -117,7 +123,7 @@ TEST(Trace, PredictionsMatchGoldensInEveryNetworkAndProxyMode) {
     for (config::ProxyMode proxy : kProxies)
       n += RunCases(Lab(net, proxy), kCases, Name(net, proxy));
   }
-  EXPECT_EQ(n, 3 * 3 * 15);
+  EXPECT_EQ(n, 3 * 3 * 19);
 }
 
 TEST(Trace, PredictionsMatchGoldensAcrossRacks) {
@@ -259,8 +265,18 @@ TEST(Trace, RequestWordsAndTheirErrors) {
       {"underlay", "svc/web", "", absl::StatusCode::kInvalidArgument,
        "no route to the pods or the Services"},
       {"nodee1", "web-0", "", absl::StatusCode::kInvalidArgument, "did you mean \"node1\"?"},
-      {"host", "web-0", "", absl::StatusCode::kUnimplemented, "edge URL"},
-      {"client", "http://127.0.0.1:8080/", "", absl::StatusCode::kUnimplemented, "the edge"},
+      {"host", "web-0", "", absl::StatusCode::kInvalidArgument, "must be an edge URL"},
+      {"client", "http://127.0.0.1:8080/", "", absl::StatusCode::kInvalidArgument,
+       "traced from SRC host"},
+      {"host", "https://web.lab.test:8443/", "", absl::StatusCode::kUnimplemented, "over TLS"},
+      {"host", "http://web.lab.test:9090/", "", absl::StatusCode::kInvalidArgument,
+       "no http listener on port 9090 (the edge listens on http 127.0.0.1:8080, http "
+       "127.0.0.1:8081)"},
+      {"host", "http://127.0.0.2:8080/", "", absl::StatusCode::kInvalidArgument,
+       "no http listener on 127.0.0.2:8080"},
+      {"host", "http://web.lab.test:8080/a b", "", absl::StatusCode::kInvalidArgument, "a space"},
+      {"host", "http://web.lab.test:8080/", "udp", absl::StatusCode::kInvalidArgument, "not udp"},
+      {"hots", "web-0", "", absl::StatusCode::kInvalidArgument, "did you mean \"host\"?"},
   };
   for (const Row& row : rows) {
     absl::StatusOr<Request> r = ParseRequest(spec, row.src, row.dst, row.proto);
@@ -269,6 +285,22 @@ TEST(Trace, RequestWordsAndTheirErrors) {
       EXPECT_NE(r.status().message().find(row.text), std::string_view::npos) << r.status();
     }
   }
+  // The edge: the URL's listener, Host and target; the route lib/ingress picks; its own answers.
+  absl::StatusOr<Request> edge =
+      ParseRequest(spec, "host", "http://web.lab.test:8080/soon?a=1", "");
+  ASSERT_TRUE(edge.ok()) << edge.status();
+  ASSERT_TRUE(edge->edge.has_value());
+  EXPECT_EQ(edge->edge->host, "web.lab.test:8080");
+  EXPECT_EQ(edge->edge->target, "/soon?a=1");
+  EXPECT_EQ(edge->edge->route, "ingress/site/web.lab.test/soon");
+  EXPECT_EQ(edge->edge->own_status, 503);
+  EXPECT_EQ(edge->src.ip.ToString(), "127.0.0.1");
+  EXPECT_EQ(edge->dst.ip.ToString() + ":" + std::to_string(edge->dst.port), "127.0.0.1:8080");
+  edge = ParseRequest(spec, "host", "http://web.lab.test:8080", "");
+  ASSERT_TRUE(edge.ok()) << edge.status();
+  EXPECT_EQ(edge->edge->target, "/");
+  EXPECT_EQ(edge->edge->services, std::vector<std::string>{"web"});
+  EXPECT_EQ(edge->edge->own_status, 0);
   absl::StatusOr<Request> svc = ParseRequest(spec, "client", "svc/dns", "");
   ASSERT_TRUE(svc.ok());
   EXPECT_EQ(svc->proto, Proto::kUdp);
@@ -397,6 +429,73 @@ TEST(Trace, ARefusalIsTheReplyNotALoss) {
   EXPECT_EQ(RenderJsonError("client", "svc/empty", kVerdictNoEndpoints, "no endpoints"),
             "{\n  \"dst\": \"svc/empty\",\n  \"error\": \"no endpoints\",\n  \"ok\": false,\n"
             "  \"src\": \"client\",\n  \"verdict\": \"no endpoints\"\n}\n");
+}
+
+// The edge leg: its access-log line found by the marker, what the edge did put on its hops, and
+// an error of the edge's own is where the request died (exit 1 naming the edge), a whole path
+// otherwise.
+TEST(Trace, TheEdgeHopIsExplainedByItsAccessLogLine) {
+  const config::ClusterSpec spec = Lab(config::NetworkMode::kVxlan, config::ProxyMode::kNftables);
+  // The log line, as vnet/edge writes it; only the marker's own.
+  const std::string line =
+      "2026-12-06T13:21:47Z 127.0.0.1 web.lab.test:8080 \"GET /a b\" 200 "
+      "route=ingress/site/web.lab.test/ backend=web-1 upstream_ms=4 total_ms=5 trace=00ff";
+  EXPECT_FALSE(ParseEdgeLogLine(line, "00f").has_value());
+  EXPECT_FALSE(ParseEdgeLogLine(line, "").has_value());
+  EXPECT_FALSE(ParseEdgeLogLine("x trace=00ff", "00ff").has_value());
+  std::optional<EdgeLogEntry> e = ParseEdgeLogLine(line, "00ff");
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->status, 200);
+  EXPECT_EQ(e->route, "ingress/site/web.lab.test/");
+  EXPECT_EQ(e->backend, "web-1");
+  EXPECT_EQ(e->upstream_ms, 4);
+
+  for (const bool own : {false, true}) {
+    SCOPED_TRACE(own ? "the edge answers 503 itself" : "forwarded");
+    absl::StatusOr<Request> r = ParseRequest(
+        spec, "host", own ? "http://web.lab.test:8080/soon" : "http://web.lab.test:8080/", "");
+    ASSERT_TRUE(r.ok()) << r.status();
+    r->id = 40000;
+    r->edge->marker = "00ff";
+    absl::StatusOr<Path> p = PredictPath(spec, *r);
+    ASSERT_TRUE(p.ok()) << p.status();
+    // Every interface saw its copy (the upstream's branch 1: web-1).
+    std::vector<Observation> seen(p->hops.size());
+    for (size_t i = 0; i < p->hops.size(); ++i) {
+      const Hop& h = p->hops[i];
+      seen[i].seen = h.Sniffed() && (h.branch == -1 || h.branch == 1);
+      seen[i].offset_ns = static_cast<int64_t>(i) * 1000;
+      seen[i].flow = h.flow;
+    }
+    EdgeLogEntry log = *e;
+    if (own) log = {503, "ingress/site/web.lab.test/soon", "-", -1};
+    ExplainEdge(*p, log, "service soon:80 has no endpoints\n", seen);
+    const Verdict v = Judge(*p, seen);
+    if (!own) {
+      EXPECT_TRUE(v.ok) << v.summary;
+      EXPECT_EQ(v.branch, 1);
+      const std::string table = RenderTable(*p, seen, v);
+      EXPECT_NE(
+          table.find("route ingress/site/web.lab.test/, backend web-1: 200 from upstream in 4 "
+                     "ms (access log)"),
+          std::string::npos)
+          << table;
+      EXPECT_NE(table.find("relayed 200 to the client"), std::string::npos) << table;
+      // Without its log line the edge hop is not proved: the path is not whole.
+      std::vector<Observation> bare(p->hops.size());
+      for (size_t i = 0; i < p->hops.size(); ++i)
+        bare[i].seen = seen[i].seen && p->hops[i].Sniffed();
+      ExplainEdge(*p, std::nullopt, "", bare);
+      EXPECT_FALSE(Judge(*p, bare).ok);
+      continue;
+    }
+    EXPECT_FALSE(v.ok);
+    EXPECT_EQ(v.word, kVerdictLost);
+    EXPECT_EQ(p->hops[v.first_missing].kind, "edge");
+    EXPECT_EQ(v.summary,
+              "lost at the edge: the edge answered 503 itself (service soon:80 has no endpoints); "
+              "last seen at host:lo");
+  }
 }
 
 }  // namespace
