@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end tests of `minikube-net trace` (ctest label e2e): the real binary on the example labs.
 #
-#   examples/trace_test.sh CASE      CASE: vxlan host_gw geneve bgp cni svc_userspace svc_nftables svc_ebpf
+#   examples/trace_test.sh CASE      CASE: vxlan host_gw geneve bgp cni svc_userspace svc_nftables svc_ebpf edge
 #
 # vxlan: pod -> pod on one node and across nodes (ICMP, and TCP with --pcap read back by tshark,
 # -o json), node -> pod (on its own bridge, and across the overlay from vxlan0's address), pod ->
@@ -50,12 +50,15 @@ vxlan)
   [[ $rc == 2 ]] || fail "a wrong SRC exits $rc: $out"
   contains "$out" 'did you mean "client"?' "a wrong SRC names the nearest"
   rc=0; out=$("$MKN" trace host web-1 2>&1) || rc=$?
-  [[ $rc == 2 ]] || fail "host as SRC of a pod exits $rc (2: not traced yet is no loss): $out"
-  contains "$out" "not traced yet" "a kind not traced yet says so"
+  [[ $rc == 2 ]] || fail "host as SRC of a pod exits $rc (2: a usage error is no loss): $out"
+  contains "$out" "DST must be an edge URL" "host reaches the cluster through the edge only"
   rc=0; out=$("$MKN" trace host web-1 -o json 2>/dev/null) || rc=$?
   [[ $rc == 2 ]] || fail "host as SRC, -o json, exits $rc: $out"
   [[ $(jq -r .verdict <<<"$out") == error ]] || fail "-o json on an error: a JSON verdict error: $out"
-  contains "$(jq -r .error <<<"$out")" "not traced yet" "-o json's error text"
+  contains "$(jq -r .error <<<"$out")" "DST must be an edge URL" "-o json's error text"
+  rc=0; out=$("$MKN" trace host http://127.0.0.1:8080/ 2>&1) || rc=$?
+  [[ $rc == 2 ]] || fail "an edge URL in a lab without an edge exits $rc: $out"
+  contains "$out" "this lab has no edge" "a lab without an edge says so"
   rc=0; out=$("$MKN" trace client client 2>&1) || rc=$?
   [[ $rc == 2 ]] || fail "trace to itself exits $rc: $out"
   contains "$out" "the packet never leaves the pod: it goes over lo" "trace to itself says why"
@@ -227,6 +230,40 @@ svc_userspace | svc_nftables | svc_ebpf)
   pass "$mode: pod -> ClusterIP (svc/web TCP, 10.96.0.53:53 UDP), translated where it happens; NodePort from the underlay; node -> ClusterIP and its own NodePort"
   "$MKN" down svc >/dev/null
   assert_clean svc
+  ;;
+edge)
+  # The edge leg (examples/ingress, nftables mode): the client's HTTP request on lo, the edge's
+  # route and backend from its access log (the marker it logs), the upstream from node1's own stack
+  # through the nat output hook to a web pod, and back; a pooled upstream connection has no SYN:
+  # its copies are matched by the marker in their payload.
+  sed 's/^auto_tls = true/auto_tls = true\nproxy_mode = "nftables"/' examples/ingress/lab.toml >"$TMP/lab.toml"
+  "$MKN" up -d "$TMP/lab.toml" >/dev/null 2>&1
+  for i in 1 2; do # the second request goes over the upstream connection the first left pooled
+    out=$("$MKN" trace host http://web.lab.test:8080/hello) || fail "trace host http://web.lab.test:8080/hello ($i): $out"
+    contains "$out" "ok: every predicted hop saw the probe, there and back" "host -> edge -> pod ($i)"
+    contains "$(hop "$out" host:lo request)" " > 127.0.0.1:8080 HTTP request" "the client's request on lo ($i)"
+    contains "$out" "route ingress/site/web.lab.test/, backend web-" "the edge's route and backend, from its access log ($i)"
+    contains "$out" "nft DNAT (output)" "the upstream through node1's nat output hook ($i)"
+    contains "$out" "conntrack tcp 10.244.0.1:" "the upstream's DNAT, from cbr0's address ($i)"
+    contains "$(hop "$out" host:lo reply)" "tcp 127.0.0.1:8080 > 127.0.0.1:" "the response on lo ($i)"
+    grep -q '^[0-9].*web-[0-9]:eth0 .* in .*HTTP request' <<<"$out" || fail "a web pod's eth0 sees the request ($i): $out"
+  done
+  out=$("$MKN" trace host http://web.lab.test:8080/ -o json --pcap "$TMP/edge.pcapng") || fail "trace the edge -o json --pcap: $out"
+  [[ $(jq -r .verdict <<<"$out") == ok ]] || fail "-o json: verdict ok: $out"
+  [[ $(jq '[.hops[] | select(.kind == "edge" and .seen)] | length' <<<"$out") == 2 ]] || fail "-o json: the edge's two hops seen: $out"
+  [[ $(jq '[.hops[] | select(.interface == "lo" and .seen)] | length' <<<"$out") == 2 ]] || fail "-o json: lo there and back: $out"
+  n=$(tshark -r "$TMP/edge.pcapng" -Y 'frame.comment contains "trace hop" && frame.interface_name == "host:lo"' 2>/dev/null | grep -c . || true)
+  ((n >= 2)) || fail "the pcap has the lo hop, there and back ($n copies)"
+  # A route to a Service without endpoints: the edge answers 503 itself, and that is where it died.
+  rc=0; out=$("$MKN" trace host http://api.lab.test:8080/soon) || rc=$?
+  [[ $rc == 1 ]] || fail "the edge's own 503 exits $rc: $out"
+  contains "$out" "lost at the edge: the edge answered 503 itself (service soon:80 has no endpoints)" "the edge hop named"
+  rc=0; out=$("$MKN" trace host https://api.lab.test:8443/v1 2>&1) || rc=$?
+  [[ $rc == 2 ]] || fail "an https URL exits $rc: $out"
+  contains "$out" "over TLS is not traced yet" "https says so"
+  pass "edge: host -> edge -> pod and back (twice: a pooled upstream), -o json, the lo hop in the pcap, the edge's own 503 exits 1 naming it, https refused"
+  "$MKN" down edge >/dev/null
+  assert_clean edge
   ;;
 *) fail "unknown case $CASE" ;;
 esac

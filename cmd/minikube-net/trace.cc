@@ -20,13 +20,14 @@ CLI::App* AddTraceCommand(CLI::App& app, TraceFlags& f) {
       "Follow one real, marked packet hop by hop (and its reply), where the lab says it must "
       "pass");
   cmd->add_option("src", f.src,
-                  "Where the probe starts: a pod, a node (from its own stack), or underlay (the "
-                  "flat underlay's br0; in a racks lab the ToR of DST's rack)")
+                  "Where the probe starts: a pod, a node (from its own stack), underlay (the "
+                  "flat underlay's br0; in a racks lab the ToR of DST's rack), or host (the "
+                  "namespace trace runs in, where the edge listens: DST an edge URL)")
       ->required();
   cmd->add_option("dst", f.dst,
                   "Where it goes: a pod, a node, a pod's or node's IP, a ClusterIP or svc/NAME, "
                   "each with :PORT for TCP/UDP (a Service's first port by default); NODE:PORT is "
-                  "a NodePort (node1:30080)")
+                  "a NodePort (node1:30080); from host, an edge URL http://HOST[:PORT]/PATH")
       ->required();
   cmd->add_option("--proto", f.proto,
                   "icmp (an echo request; the default to a pod), tcp (a real connection: SYN "
@@ -79,6 +80,19 @@ CLI::App* AddTraceCommand(CLI::App& app, TraceFlags& f) {
       "  minikube-net trace node1 web-1                  # from a node's own stack\n"
       "  minikube-net trace node1 svc/web                # a node's own connection to a Service\n"
       "  minikube-net trace underlay node2:30080         # a NodePort from the underlay\n"
+      "  minikube-net trace host http://web.lab.test:8080/   # an HTTP request through the edge\n"
+      "The edge (SRC host, DST http://HOST[:PORT]/PATH: HOST a name is sent as Host to the "
+      "listener on PORT, an\n"
+      "address picks the listener): a real HTTP request carrying an X-Mkn-Trace marker, seen on "
+      "the caller's lo,\n"
+      "then the edge (its route and backend from its access log, which logs the marker), the "
+      "upstream from the\n"
+      "listener's node as that node's own connection (pooled: its copies are matched by the "
+      "marker in their\n"
+      "payload), and back. The edge answering itself (404, 502, 503, 504) is where it died: exit "
+      "1 naming it.\n"
+      "https:// URLs are refused (exit 2): the marker would be inside TLS; trace the route over "
+      "an http listener.\n"
       "A node's own connection to a ClusterIP (or to its own NodePort) leaves from cbr0's address "
       "and is\n"
       "translated in the nat output hook (nftables; ebpf too: the node's stack is not in the "
@@ -91,9 +105,9 @@ CLI::App* AddTraceCommand(CLI::App& app, TraceFlags& f) {
       "interface of the\n"
       "pods' and their nodes' namespaces is sniffed, and the hops are shown in the order they saw "
       "the probe.\n"
-      "Not traced yet (exit 2, a clear error): `host` and an edge URL; a NodePort from a pod of "
-      "its own node;\n"
-      "a CNI lab's Services. A pod to itself is refused (exit 2): the packet goes over lo.\n"
+      "Not traced yet (exit 2, a clear error): an https URL; a NodePort from a pod of its own "
+      "node; a CNI lab's\n"
+      "Services and edge. A pod to itself is refused (exit 2): the packet goes over lo.\n"
       "Verdicts (the last line; -o json's \"verdict\") and exit codes:\n"
       "  0 ok            every hop saw the probe and its answer\n"
       "  1 lost          a hop did not see it: the line names the last hop that did (1 also when "

@@ -126,7 +126,10 @@ std::string InterfaceName(const LabObject& o, std::string_view iface) {
 std::string DescribeInterface(const LabObject& o, std::string_view iface,
                               const std::vector<std::string>& addresses) {
   std::string d;
-  if (o.kind == ObjectKind::kUnderlay) {
+  if (o.netns.empty()) {
+    // trace's `host`: no lab namespace, the one trace runs in.
+    d = StrCat(o.name, " (the namespace trace runs in)");
+  } else if (o.kind == ObjectKind::kUnderlay) {
     d = "underlay";
   } else if (IsToR(o)) {
     d = StrCat("ToR ", o.name, " of rack ", o.rack);
@@ -137,7 +140,7 @@ std::string DescribeInterface(const LabObject& o, std::string_view iface,
   }
   if (!o.node.empty()) StrAppend(&d, " on ", o.node);
   if (o.kind == ObjectKind::kNode && !o.rack.empty()) StrAppend(&d, " in rack ", o.rack);
-  StrAppend(&d, ", netns ", o.netns, ", ", iface);
+  StrAppend(&d, o.netns.empty() ? "" : StrCat(", netns ", o.netns), ", ", iface);
   for (const std::string& a : addresses) StrAppend(&d, " ", a);
   return d;
 }

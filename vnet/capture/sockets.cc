@@ -331,7 +331,8 @@ absl::StatusOr<PacketSockets> PacketSockets::Open(const std::vector<capture::Tar
       CompileFilter(options.filter, capture::kLinkTypeEthernet, impl->snaplen).status());
   std::map<int, std::vector<sock_filter>> compiled;
   for (const capture::Target& t : targets) {
-    absl::StatusOr<Fd> ns = OpenNetns(t.object.netns);
+    // No netns name: the caller's own (trace's `host`, where the edge listens on lo).
+    absl::StatusOr<Fd> ns = t.object.netns.empty() ? OpenCurrentNetns() : OpenNetns(t.object.netns);
     if (absl::IsNotFound(ns.status()) && options.skip_missing_netns) {
       impl->skipped.push_back(
           StrCat(t.object.name, " (its namespace ", t.object.netns, " is gone)"));

@@ -66,11 +66,12 @@ enum class PollEnd { kDeadline, kStopFd, kSinkStopped };
 class PacketSockets {
  public:
   // Opens a socket on every interface of `targets` (each namespace's interfaces but lo, or the
-  // ones named), in the targets' order, interfaces by index. InvalidArgument for a filter libpcap
-  // cannot compile (with its message) or for a named interface the namespace does not have (with
-  // the ones it has); NotFound for a namespace that is gone; PermissionDenied without
-  // CAP_SYS_ADMIN and CAP_NET_RAW; Unavailable when out of fds or memory. An interface whose link
-  // type a pcapng file cannot name is skipped with a note in `skipped`.
+  // ones named; a target without a netns name is the caller's own namespace), in the targets'
+  // order, interfaces by index. InvalidArgument for a filter libpcap cannot compile (with its
+  // message) or for a named interface the namespace does not have (with the ones it has); NotFound
+  // for a namespace that is gone; PermissionDenied without CAP_SYS_ADMIN and CAP_NET_RAW;
+  // Unavailable when out of fds or memory. An interface whose link type a pcapng file cannot name
+  // is skipped with a note in `skipped`.
   static absl::StatusOr<PacketSockets> Open(const std::vector<capture::Target>& targets,
                                             const PacketSocketOptions& options);
 

@@ -91,6 +91,8 @@ std::optional<Parsed> ParseIp(const Tins::IP& ip, int depth) {
     p.flow.dport = tcp->dport();
     const bool syn = tcp->get_flag(Tins::TCP::SYN) != 0, ack = tcp->get_flag(Tins::TCP::ACK) != 0;
     if (syn) p.leg = ack ? Leg::kReply : Leg::kRequest;
+    if (const Tins::RawPDU* raw = tcp->find_pdu<Tins::RawPDU>())
+      p.payload.assign(raw->payload().begin(), raw->payload().end());
     // A RST back is the refusal of a port nothing listens on: the reply leg, as the SYN-ACK.
     if (!syn && tcp->get_flag(Tins::TCP::RST) != 0) {
       p.leg = Leg::kReply;

@@ -27,6 +27,8 @@ struct Parsed {
   // A refusal instead of an answer (Observation::refused, icmp_code).
   std::string refused;
   int icmp_code = -1;
+  // TCP: the segment's data as captured (the edge leg matches its marker in it).
+  std::string payload;
 };
 
 // The copy `pkt` of an interface of `link_type` (Ethernet, or raw IP on a TUN); nullopt for

@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -36,6 +37,7 @@
 #include "vnet/kernel/netlink.h"
 #include "vnet/kernel/netns.h"
 #include "vnet/trace/copy.h"
+#include "vnet/trace/edge.h"
 
 namespace mkn::vnet {
 namespace {
@@ -148,15 +150,20 @@ absl::StatusOr<Fd> SocketInCgroup(int netns_fd, const std::string& cgroup, int t
 absl::StatusOr<Probe> OpenProbe(const trace::Request& r, const std::string& cgroup) {
   const std::string& netns = r.src.netns;
   const Proto proto = r.proto;
-  MKN_ASSIGN_OR_RETURN(Fd ns, OpenNetns(netns));
   Probe probe;
   const int type = proto == Proto::kTcp   ? SOCK_STREAM
                    : proto == Proto::kUdp ? SOCK_DGRAM
                                           : SOCK_RAW;
   const int ipproto = proto == Proto::kIcmp ? IPPROTO_ICMP : 0;
-  if (!cgroup.empty() && r.src.kind == "pod") {
+  if (netns.empty()) {
+    // `host`: the caller's own namespace, where the edge listens.
+    probe.fd = Fd(::socket(AF_INET, type | SOCK_CLOEXEC | SOCK_NONBLOCK, ipproto));
+    if (probe.fd.get() < 0) return KernelError(errno, "open the probe's socket");
+  } else if (!cgroup.empty() && r.src.kind == "pod") {
+    MKN_ASSIGN_OR_RETURN(Fd ns, OpenNetns(netns));
     MKN_ASSIGN_OR_RETURN(probe.fd, SocketInCgroup(ns.get(), cgroup, type, ipproto));
   } else {
+    MKN_ASSIGN_OR_RETURN(Fd ns, OpenNetns(netns));
     MKN_RETURN_IF_ERROR(RunInNetns(ns.get(), [&]() -> absl::Status {
       probe.fd = Fd(::socket(AF_INET, type | SOCK_CLOEXEC | SOCK_NONBLOCK, ipproto));
       if (probe.fd.get() < 0)
@@ -214,6 +221,8 @@ absl::Status SendProbe(const Probe& probe, const trace::Request& r) {
       if (::connect(probe.fd.get(), reinterpret_cast<const sockaddr*>(&to), sizeof to) < 0 &&
           errno != EINPROGRESS)
         return KernelError(errno, StrCat("connect to ", r.dst.word));
+      // The edge: a real HTTP request carrying the marker, once connected.
+      if (r.edge) return SendEdgeRequest(probe.fd.get(), r, absl::Seconds(2));
       return absl::OkStatus();
   }
   return absl::OkStatus();
@@ -254,9 +263,21 @@ std::string SocketProof(const Probe& probe, const trace::Request& r, absl::Durat
 
 // Whether hop `i` is one SocketProof proves: no interface, and the last of its reply leg.
 bool EndsReplyInTheSocket(const trace::Path& p, size_t i) {
+  // The edge's upstream leg ends in the edge's socket, not the probe's (the edge hop proves it).
+  if (p.request.edge) return false;
   const Hop& h = p.hops[i];
   if (h.Sniffed() || h.leg != Leg::kReply || i == 0) return false;
   return i + 1 == p.hops.size() || p.hops[i + 1].branch != h.branch;
+}
+
+// Whether the probe was seen wherever an interface can show it: the loop's end. The edge leg's
+// edge hops are proved after it (its access log), the rest as Judge says.
+bool Whole(const trace::Path& p, const std::vector<trace::Observation>& seen) {
+  if (!p.request.edge) return trace::Judge(p, seen).ok;
+  std::vector<trace::Observation> all = seen;
+  for (size_t i = 0; i < p.hops.size(); ++i)
+    if (!p.hops[i].Sniffed()) all[i].seen = true;
+  return trace::Judge(p, all).ok;
 }
 
 // The targets to sniff: each predicted interface once, grouped by namespace.
@@ -503,6 +524,7 @@ absl::StatusOr<TraceResult> RunTrace(const ClusterState& s, const config::Cluste
     lab = &cni_spec;
   }
   MKN_ASSIGN_OR_RETURN(trace::Request req, trace::ParseRequest(*lab, o.src, o.dst, o.proto));
+  if (req.edge) req.edge->marker = NewEdgeMarker();
   if (req.src.kind == "pod") {
     const PodState* src = s.FindPod(req.src.pod);
     if (src == nullptr)
@@ -517,7 +539,9 @@ absl::StatusOr<TraceResult> RunTrace(const ClusterState& s, const config::Cluste
 
   PacketSocketOptions po;
   po.filter = path.cni ? trace::CniFilter(path) : UnionFilter(path);
-  po.snaplen = 512;  // headers and the mark: enough to match and to read in the pcap
+  // Headers and the mark: enough to match and to read in the pcap; the edge's marker is in the
+  // HTTP header, after the forwarding headers the edge adds upstream.
+  po.snaplen = req.edge ? 16384 : 512;
   po.rcvbuf_bytes = 1 << 20;
   MKN_ASSIGN_OR_RETURN(PacketSockets sockets, PacketSockets::Open(TargetsOf(path), po));
   const std::vector<OpenInterface>& ifs = sockets.interfaces();
@@ -539,8 +563,64 @@ absl::StatusOr<TraceResult> RunTrace(const ClusterState& s, const config::Cluste
   }
 
   const uint64_t sent_ns = NowNs();
-  MKN_RETURN_IF_ERROR(SendProbe(probe, req));
   std::string comment;
+  // Matches copy `c` (seen at interface `k` going `dir` at `ts`) to the hops there, naming the
+  // first in `label` if given; true if any. The edge leg's response copies read before the copy
+  // that tells the upstream's client port wait in `deferred` for it.
+  const std::string marker = req.edge ? req.edge->marker : "";
+  std::optional<uint16_t> learnt;
+  struct Deferred {
+    size_t k;
+    Direction dir;
+    Parsed c;
+    uint64_t ts;
+  };
+  std::vector<Deferred> deferred;
+  std::function<bool(size_t, Direction, const Parsed&, uint64_t, std::string*)> match_copy =
+      [&](size_t k, Direction dir, const Parsed& c, uint64_t ts, std::string* label) {
+        bool matched = false;
+        const bool knew = learnt.has_value();
+        for (size_t i : hops_of[k]) {
+          trace::Observation& ob = res.seen[i];
+          const Hop& h = path.hops[i];
+          if (ob.seen) continue;
+          if (h.http ? !MatchesHttp(h, c, dir, marker, learnt) : !Matches(h, c, dir)) continue;
+          matched = true;
+          if (h.http && h.random_port && h.leg == Leg::kRequest && !learnt) learnt = c.flow.sport;
+          ob.seen = true;
+          ob.offset_ns = static_cast<int64_t>(ts) - static_cast<int64_t>(sent_ns);
+          ob.flow = c.flow;
+          ob.outer = c.outer;
+          ob.refused = c.refused;
+          ob.icmp_code = c.icmp_code;
+          macs[i] = c.dst_mac;
+          if (i + 1 < path.hops.size() && EndsReplyInTheSocket(path, i + 1) &&
+              !res.seen[i + 1].seen) {
+            if (std::string proof = SocketProof(probe, req, absl::Milliseconds(200));
+                !proof.empty()) {
+              trace::Observation& end = res.seen[i + 1];
+              end.seen = true;
+              end.offset_ns = static_cast<int64_t>(NowNs()) - static_cast<int64_t>(sent_ns);
+              end.flow = path.hops[i + 1].flow;
+              end.why = std::move(proof);
+            }
+          }
+          // Every branch's copy of this hop matches (the hops back to the client are the same
+          // whichever endpoint answered): mark them all, name the first.
+          if (label != nullptr && label->empty()) {
+            *label = StrCat("trace hop ", i + 1, ": ", ToString(h.leg), " ", h.object, ":",
+                            h.ifname, " ", ToString(h.dir), " (", h.role, ")");
+          }
+        }
+        if (!matched && req.edge && !learnt && !c.payload.empty())
+          deferred.push_back({k, dir, c, ts});
+        if (!knew && learnt) {
+          for (const Deferred& d : std::exchange(deferred, {}))
+            match_copy(d.k, d.dir, d.c, d.ts, nullptr);
+        }
+        return matched;
+      };
+  MKN_RETURN_IF_ERROR(SendProbe(probe, req));
   std::vector<trace::SeenCopy> copies;  // a CNI lab's, in the order read
   // The copies as pcapng blocks with their kernel timestamps: the sockets are read one after
   // another, so the file is sorted once at the end to read in the order the packet went.
@@ -575,37 +655,7 @@ absl::StatusOr<TraceResult> RunTrace(const ClusterState& s, const config::Cluste
                          " ", ToString(dir));
       }
     }
-    if (parsed) {
-      for (size_t i : hops_of[k]) {
-        trace::Observation& ob = res.seen[i];
-        if (ob.seen || !Matches(path.hops[i], *parsed, dir)) continue;
-        ob.seen = true;
-        ob.offset_ns = static_cast<int64_t>(pkt.timestamp_ns) - static_cast<int64_t>(sent_ns);
-        ob.flow = parsed->flow;
-        ob.outer = parsed->outer;
-        ob.refused = parsed->refused;
-        ob.icmp_code = parsed->icmp_code;
-        macs[i] = parsed->dst_mac;
-        // Every branch's copy of this hop matches (the hops back to the client are the same
-        // whichever endpoint answered): mark them all, name the first.
-        const Hop& h = path.hops[i];
-        if (i + 1 < path.hops.size() && EndsReplyInTheSocket(path, i + 1) &&
-            !res.seen[i + 1].seen) {
-          if (std::string proof = SocketProof(probe, req, absl::Milliseconds(200));
-              !proof.empty()) {
-            trace::Observation& end = res.seen[i + 1];
-            end.seen = true;
-            end.offset_ns = static_cast<int64_t>(NowNs()) - static_cast<int64_t>(sent_ns);
-            end.flow = path.hops[i + 1].flow;
-            end.why = std::move(proof);
-          }
-        }
-        if (comment.empty()) {
-          comment = StrCat("trace hop ", i + 1, ": ", ToString(h.leg), " ", h.object, ":", h.ifname,
-                           " ", ToString(h.dir), " (", h.role, ")");
-        }
-      }
-    }
+    if (parsed) match_copy(k, dir, *parsed, pkt.timestamp_ns, &comment);
     if (!o.pcap.empty()) {
       capture::EnhancedPacket copy = pkt;
       copy.comment = comment;
@@ -613,10 +663,24 @@ absl::StatusOr<TraceResult> RunTrace(const ClusterState& s, const config::Cluste
       capture::AppendEnhancedPacket(block, copy);
       blocks.emplace_back(pkt.timestamp_ns, std::move(block));
     }
-    return !trace::Judge(path, res.seen).ok;
+    return !Whole(path, res.seen);
   };
   MKN_RETURN_IF_ERROR(sockets.Poll(absl::Now() + o.timeout, -1, sink).status());
   res.elapsed = absl::Now() - start;
+  if (req.edge) {
+    // What the edge did: its answer on the probe's socket, its access-log line for the marker.
+    const std::string response = ReadEdgeResponse(probe.fd.get(), absl::Milliseconds(500));
+    const std::optional<trace::EdgeLogEntry> log =
+        WaitEdgeLogLine(StrCat(StateDirOf(s.cluster), "/logs/ingress/access.log"), marker,
+                        absl::Now() + absl::Milliseconds(1500));
+    // The upstream's client port, now known: the translation points and the reasons use it.
+    for (Hop& h : res.path.hops) {
+      if (!learnt || !h.http || !h.random_port) continue;
+      (h.leg == Leg::kRequest ? h.flow.sport : h.flow.dport) = *learnt;
+      h.random_port = false;
+    }
+    trace::ExplainEdge(res.path, log, ResponseBody(response), res.seen);
+  }
   probe.fd = Fd();  // a TCP probe's connection is reset or closed here, after the trace
   if (path.cni) {
     // Read one socket after another: put the copies in the order the packet went.
