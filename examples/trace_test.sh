@@ -12,7 +12,8 @@
 # underlay, and a Service over it. bgp: the racks lab, pod -> pod across racks through the ToRs
 # and the spine (routers, BIRD's routes) and within a rack (bridged by the ToR), node -> pod, a
 # NodePort from the underlay. cni: a CNI lab, the pods' interfaces predicted and the way between
-# them found by sniffing their and their nodes' namespaces, and where a removed route drops it. svc_*: pod -> ClusterIP (svc/NAME, TCP; the ClusterIP by address,
+# them found by sniffing their and their nodes' namespaces, a pod -> ClusterIP through the nft DNAT
+# (UDP and TCP), and where a removed route drops it. svc_*: pod -> ClusterIP (svc/NAME, TCP; the ClusterIP by address,
 # UDP) in each proxy mode, the translation shown where it happens (ebpf: the connect4 hook, the
 # client's eth0 already carrying the backend), a NodePort from the underlay, a node's own stack to
 # a ClusterIP and to its own NodePort (the nat output hook, or the TUN). No waits: trace
@@ -160,6 +161,17 @@ cni)
   contains "$(hop "$out" node1:cni0 request)" "icmp 10.244.0.2 > 10.244.1.3 echo request" "the plugin's bridge, found by sniffing"
   contains "$(hop "$out" node1:eth0 request)" "route 10.244.1.0/24 via 172.18.0.3 dev eth0" "node1's route to node2's pods"
   contains "$(hop "$out" web-1:eth0 reply)" "echo reply" "the reply comes back"
+  # Services: kube-proxy's nftables DNAT in the client's node, proved by its conntrack entry.
+  out=$("$MKN" trace web-3 svc/dns) || fail "trace web-3 svc/dns (cni, UDP across nodes): $out"
+  contains "$(hop "$out" web-3:eth0 request)" "> 10.96.0.53:53" "the ClusterIP leaves the pod"
+  contains "$out" "node2 (nft DNAT (prerouting))" "the DNAT in web-3's node"
+  contains "$out" "conntrack udp 10.244.1.2:" "the DNAT's conntrack entry"
+  contains "$(hop "$out" dns-1:eth0 request)" ":5353" "the endpoint's target port at dns-1"
+  contains "$(hop "$out" web-3:eth0 reply)" "udp 10.96.0.53:53 > 10.244.1.2:" "the reply from the ClusterIP"
+  contains "$out" "(endpoint dns-1)" "the endpoint named"
+  out=$("$MKN" trace dns-1 svc/web -o json) || fail "trace dns-1 svc/web (cni, TCP): $out"
+  [[ $(jq -r .verdict <<<"$out") == ok && $(jq -r .endpoint <<<"$out") == web-* ]] || fail "svc/web: ok, an endpoint: $out"
+  pass "cni: pod -> ClusterIP (UDP across nodes, TCP as JSON), the DNAT's conntrack entry"
   ip netns exec mkn-cni-bridge-node1 ip route del 10.244.1.0/24
   rc=0; out=$("$MKN" trace web-1 web-4 --timeout 0.5) || rc=$?
   [[ $rc == 1 ]] || fail "trace through a removed route (cni) exits $rc: $out"

@@ -168,8 +168,12 @@ std::string Pad(std::string s, size_t n) {
 
 std::string CniFilter(const Path& p) {
   std::string f;
+  std::vector<std::string_view> have;
   for (const Hop& h : p.hops) {
-    if (h.dir != Direction::kOut) continue;  // each leg once: as its pod sends it
+    // Each form of the packet once: as its pod sends it, and through a Service also as the other
+    // end receives it (the translated request, the reply with the ClusterIP back).
+    if (!h.Sniffed() || std::find(have.begin(), have.end(), h.filter) != have.end()) continue;
+    have.push_back(h.filter);
     StrAppend(&f, f.empty() ? "(" : " or (", h.filter, ")");
   }
   // Inside VXLAN or Geneve (the node routes a CNI lab may use): vnet/trace looks inside.

@@ -257,10 +257,18 @@ struct SeenCopy {
   Direction dir = Direction::kOut;
   Leg leg = Leg::kRequest;
   Observation ob;
+  // Through a Service: the endpoint's branch of a copy carrying the translated packet; -1 before
+  // the translation (or after it is undone) and without a Service. CniCopyOf says which.
+  int branch = -1;
 };
+// Which leg a packet seen in a CNI lab belongs to, and its branch (SeenCopy::branch), by its
+// flow; nullopt for a packet that is not the probe's.
+std::optional<std::pair<Leg, int>> CniCopyOf(const Path& p, const Flow& f);
 // CNI labs: the path becomes what was seen, per leg in the order seen (each interface and
 // direction once), framed by the predicted hops (the source pod's interface first, the
 // destination's last), a predicted one that saw nothing kept in its place so Judge names it.
+// Through a Service the path is the chosen endpoint's (the branch of the first translated copy;
+// the first endpoint when none was seen), the nft DNAT hop placed where the packet changed.
 // `seen` is rewritten to match the new hops.
 void ComposeSeen(Path& p, const std::vector<SeenCopy>& copies, std::vector<Observation>& seen);
 

@@ -194,7 +194,7 @@ TEST(Trace, CniLabsPredictThePodsAndComposeTheRestFromWhatWasSeen) {
   for (config::PodSpec& pod : spec.pods)
     pod.ip = *net::Ipv4::Parse(pod.name == "web" ? "10.244.0.2" : "10.244.1.2");
   EXPECT_TRUE(absl::IsUnimplemented(ParseRequest(spec, "node1", "db", "").status()));
-  EXPECT_TRUE(absl::IsUnimplemented(ParseRequest(spec, "web", "svc/web", "").status()));
+  EXPECT_TRUE(absl::IsUnimplemented(ParseRequest(spec, "web", "node2", "").status()));
   r = ParseRequest(spec, "web", "db", "");
   ASSERT_TRUE(r.ok()) << r.status();
   r->id = 4242;
@@ -230,6 +230,98 @@ TEST(Trace, CniLabsPredictThePodsAndComposeTheRestFromWhatWasSeen) {
   EXPECT_NE(v.summary.find("not seen at db:net0 (request, in); last seen at node2:eth0"),
             std::string::npos)
       << v.summary;
+}
+
+// A CNI lab's Service: the client's interface, kube-proxy's nft DNAT in its node (proved by the
+// conntrack entry), each endpoint's interface a branch; the copies seen before the translation
+// are common, those after it name the endpoint the balancer chose, and the path is composed for
+// it with the DNAT where the packet changed.
+TEST(Trace, CniLabsTraceAClusterIpThroughTheNftDnat) {
+  const fs::path lab = SourceDir() / "testdata" / "config" / "cni.toml";
+  config::LoadResult loaded = config::Load(ReadFile(lab), lab.string());
+  ASSERT_TRUE(loaded.spec.has_value()) << loaded.diags.ToStatus();
+  config::ClusterSpec spec = *loaded.spec;
+  for (config::PodSpec& pod : spec.pods)
+    pod.ip = *net::Ipv4::Parse(pod.name == "web" ? "10.244.0.2" : "10.244.1.2");
+  // The lab's selector is empty (no endpoints, for the config goldens): web is the endpoint here.
+  ASSERT_EQ(spec.services.size(), 1u);
+  spec.services[0].endpoints = {spec.FindPod("web") == &spec.pods[0] ? 0 : 1};
+  spec.services[0].ports[0].node_port = 30080;
+  EXPECT_TRUE(absl::IsUnimplemented(ParseRequest(spec, "db", "node1:30080", "").status()));
+  absl::StatusOr<Request> r = ParseRequest(spec, "db", "svc/web", "");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->proto, Proto::kTcp);
+  r->id = 4242;
+  absl::StatusOr<Path> p = PredictPath(spec, *r);
+  ASSERT_TRUE(p.ok()) << p.status();
+  CheckGolden(RenderPrediction(*p), SourceDir() / "testdata" / "trace" / "cni-pod-clusterip.txt");
+  ASSERT_EQ(p->endpoints, std::vector<std::string>{"web"});
+  // The filter catches each form of the packet: to the ClusterIP and to the endpoint, and back.
+  const std::string filter = CniFilter(*p);
+  for (std::string_view want :
+       {"dst host 10.96.0.1 and", "dst host 10.244.0.2 and src port 4242 and dst port 8080",
+        "src host 10.244.0.2 and dst host 10.244.1.2 and src port 8080",
+        "src host 10.96.0.1 and dst host 10.244.1.2"})
+    EXPECT_NE(filter.find(want), std::string::npos) << want << " in " << filter;
+
+  const Flow to_ip = p->hops[0].flow;
+  Flow to_ep = to_ip;
+  to_ep.dst = *net::Ipv4::Parse("10.244.0.2");
+  to_ep.dport = 8080;
+  // Which leg and branch a copy is, by its flow.
+  EXPECT_EQ(CniCopyOf(*p, to_ip), std::make_pair(Leg::kRequest, -1));
+  EXPECT_EQ(CniCopyOf(*p, to_ep), std::make_pair(Leg::kRequest, 0));
+  EXPECT_EQ(CniCopyOf(*p, to_ep.Reversed()), std::make_pair(Leg::kReply, 0));
+  EXPECT_EQ(CniCopyOf(*p, to_ip.Reversed()), std::make_pair(Leg::kReply, -1));
+  EXPECT_FALSE(CniCopyOf(*p, Flow{Proto::kUdp, to_ip.src, to_ip.dst, 1, 2}).has_value());
+
+  const Place db = p->sniff_all[0], node2 = p->sniff_all[1], web = p->sniff_all[2],
+              node1 = p->sniff_all[3];
+  auto copy = [](const Place& place, std::string ifname, Direction dir, Leg leg, int branch,
+                 const Flow& f, int64_t t) {
+    SeenCopy c{place, std::move(ifname), dir, leg, {}, branch};
+    c.ob.seen = true;
+    c.ob.offset_ns = t;
+    c.ob.flow = f;
+    return c;
+  };
+  std::vector<SeenCopy> copies = {
+      copy(db, "net0", Direction::kOut, Leg::kRequest, -1, to_ip, 1000),
+      copy(node2, "veth1", Direction::kIn, Leg::kRequest, -1, to_ip, 2000),
+      copy(node2, "eth0", Direction::kOut, Leg::kRequest, 0, to_ep, 3000),
+      copy(node1, "eth0", Direction::kIn, Leg::kRequest, 0, to_ep, 4000),
+      copy(web, "eth0", Direction::kIn, Leg::kRequest, 0, to_ep, 5000),
+      copy(web, "eth0", Direction::kOut, Leg::kReply, 0, to_ep.Reversed(), 6000),
+      copy(node2, "eth0", Direction::kIn, Leg::kReply, 0, to_ep.Reversed(), 7000),
+      copy(node2, "veth1", Direction::kOut, Leg::kReply, -1, to_ip.Reversed(), 8000),
+      copy(db, "net0", Direction::kIn, Leg::kReply, -1, to_ip.Reversed(), 9000)};
+  std::vector<Observation> seen(p->hops.size());
+  for (size_t i = 0; i < p->hops.size(); ++i) seen[i].seen = p->hops[i].Sniffed();
+  Path composed = *p;
+  ComposeSeen(composed, copies, seen);
+  std::vector<std::string> where;
+  for (const Hop& h : composed.hops)
+    where.push_back(h.Sniffed() ? h.object + ":" + h.ifname : h.object + " (" + h.role + ")");
+  EXPECT_EQ(where, (std::vector<std::string>{
+                       "db:net0", "node2:veth1", "node2 (nft DNAT (prerouting))", "node2:eth0",
+                       "node1:eth0", "web:eth0", "web:eth0", "node2:eth0",
+                       "node2 (nft un-DNAT (conntrack))", "node2:veth1", "db:net0"}));
+  Verdict v = Judge(composed, seen);
+  EXPECT_TRUE(v.ok) << v.summary;
+  EXPECT_EQ(v.branch, 0);
+  EXPECT_NE(v.summary.find("(endpoint web)"), std::string::npos) << v.summary;
+
+  // Lost in db's node before anything carried the endpoint: the DNAT is where it died.
+  copies.resize(2);
+  seen.assign(p->hops.size(), {});
+  seen[0].seen = true;
+  composed = *p;
+  ComposeSeen(composed, copies, seen);
+  v = Judge(composed, seen);
+  EXPECT_FALSE(v.ok);
+  EXPECT_NE(v.summary.find("not seen at node2 (nft DNAT (prerouting))"), std::string::npos)
+      << v.summary;
+  EXPECT_NE(v.summary.find("last seen at node2:veth1"), std::string::npos) << v.summary;
 }
 
 TEST(Trace, RequestWordsAndTheirErrors) {

@@ -633,10 +633,9 @@ absl::StatusOr<TraceResult> RunTrace(const ClusterState& s, const config::Cluste
     std::optional<Parsed> parsed = ParseCopy(pkt, ifs[k].idb.link_type);
     if (parsed && path.cni) {
       // Every copy of the probe, wherever it was seen: the path is composed from these.
-      const Flow& f = path.hops.front().flow;
-      const std::optional<Leg> leg = parsed->flow == f              ? std::optional(Leg::kRequest)
-                                     : parsed->flow == f.Reversed() ? std::optional(Leg::kReply)
-                                                                    : std::nullopt;
+      // Through a Service, before or after the translation (CniCopyOf says which).
+      const std::optional<std::pair<Leg, int>> of = trace::CniCopyOf(path, parsed->flow);
+      const std::optional<Leg> leg = of ? std::optional(of->first) : std::nullopt;
       if (leg && (!parsed->leg || parsed->leg == leg)) {
         trace::SeenCopy c;
         for (const trace::Place& place : path.sniff_all)
@@ -644,6 +643,7 @@ absl::StatusOr<TraceResult> RunTrace(const ClusterState& s, const config::Cluste
         c.ifname = ifs[k].ifname;
         c.dir = dir;
         c.leg = *leg;
+        c.branch = of->second;
         c.ob.seen = true;
         c.ob.offset_ns = static_cast<int64_t>(pkt.timestamp_ns) - static_cast<int64_t>(sent_ns);
         c.ob.flow = parsed->flow;
