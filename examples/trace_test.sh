@@ -105,7 +105,32 @@ vxlan)
   contains "$out" "lost: not seen at node1:vxlan0 (request, out); last seen at node1:cbr0 (request, in)" "where it died"
   contains "$out" "no route to 10.244.1.3" "why"
   pass "a route removed by hand: exit 1, last seen at node1:cbr0, no route"
+  # --pcap into a FIFO nobody reads: it waits as long as the trace did, then says why (it hung).
+  mkfifo "$TMP/fifo"
+  rc=0; out=$(timeout 20 "$MKN" trace client web-0 --pcap "$TMP/fifo" --timeout 0.3 2>&1) || rc=$?
+  [[ $rc == 1 ]] || fail "--pcap to an unread FIFO exits $rc: $out"
+  contains "$out" "nothing opened it for reading within the trace's --timeout" "an unread FIFO says why"
+  # While a probe is out (lost: the route is still gone), its destination is killed, then the
+  # cluster goes down: each says what happened, never "lost".
+  sniffing() { # until trace $1 has its packet sockets open in node1
+    for _ in $(seq 200); do
+      ip netns exec mkn-quickstart-node1 ss -0 -p 2>/dev/null | grep -q "pid=$1," && return
+      sleep 0.02
+    done
+  }
+  "$MKN" trace client web-1 --timeout 2 >"$TMP/tk" 2>&1 & tp=$!
+  sniffing $tp
+  "$MKN" kill web-1 >/dev/null
+  rc=0; wait $tp || rc=$?
+  [[ $rc == 1 ]] || fail "trace while its destination is killed exits $rc: $(cat "$TMP/tk")"
+  contains "$(cat "$TMP/tk")" "the path changed during the trace: pod web-1" "a pod killed under the trace"
+  "$MKN" trace client web-1 --timeout 2 >"$TMP/td" 2>&1 & tp=$!
+  sniffing $tp
   "$MKN" down quickstart >/dev/null
+  rc=0; wait $tp || rc=$?
+  [[ $rc == 1 ]] || fail "trace during down exits $rc: $(cat "$TMP/td")"
+  contains "$(cat "$TMP/td")" "went away during the trace" "trace during down says the cluster went away"
+  pass "--pcap to an unread FIFO times out and says why; a pod killed, the cluster down under a trace: said so"
   assert_clean quickstart
   ;;
 host_gw)

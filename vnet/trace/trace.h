@@ -49,8 +49,11 @@ struct TraceResult {
 // Traces `o.src` -> `o.dst` in running cluster `s` whose lab is `spec`. lib/trace's
 // ParseRequest and PredictPath codes; PacketSockets::Open's; the codes of vnet/kernel/errors.h
 // for the probe's socket (its bind, and in ebpf mode the cgroup join, the fork and the handover)
-// and the pcap file; NotFound for a source pod that is not running. A probe that got lost is no
-// error: the verdict says where it died.
+// and the pcap file; NotFound for a source pod that is not running; Unavailable when the cluster
+// went away during the trace (`down`); Aborted when a pod of the path was killed, restarted or
+// scaled away meanwhile (the path changed: a lost probe then says nothing); DeadlineExceeded for a
+// --pcap FIFO that no reader opened (or read) within o.timeout after the trace. A probe that got
+// lost is no error: the verdict says where it died.
 absl::StatusOr<TraceResult> RunTrace(const ClusterState& s, const config::ClusterSpec& spec,
                                      const TraceOptions& o);
 
