@@ -53,7 +53,7 @@ graph::LiveState LiveStateOf(const ClusterState& s) {
 absl::StatusOr<std::string> RenderSvg(const std::string& dot_text) {
   // The DOT goes through a file, dot's answer through a pipe: no pipe both ways to deadlock on.
   std::string in_path = (std::filesystem::temp_directory_path() / "mkn-graph-XXXXXX").string();
-  Fd in(::mkstemp(in_path.data()));
+  Fd in(::mkostemp(in_path.data(), O_CLOEXEC));
   if (in.get() < 0) return KernelError(errno, "create a temporary file for dot");
   struct Unlink {
     std::string path;
@@ -73,6 +73,10 @@ absl::StatusOr<std::string> RenderSvg(const std::string& dot_text) {
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, out_w.get(), STDOUT_FILENO);
   posix_spawn_file_actions_adddup2(&fa, err_w.get(), STDERR_FILENO);
+  // dot gets its three standard streams and nothing else: the process calling this may be a
+  // cluster's owner serving the dashboard, whose sockets (Asio's, opened without CLOEXEC), control
+  // socket and pumps must not live on in a child it does not control.
+  posix_spawn_file_actions_addclosefrom_np(&fa, 3);
   std::string arg0 = "dot", arg1 = "-Tsvg";
   char* argv[] = {arg0.data(), arg1.data(), in_path.data(), nullptr};
   pid_t pid = 0;
