@@ -50,6 +50,7 @@ dashboard)
     wait 'document.body.dataset.ready === "1"' \
     wait '["node/node1", "node/node2", "pod/client", "pod/web-0", "pod/web-1"].every(id => document.querySelector(`#nodes [data-id="${id}"]`))' \
     wait "$counter !== null && document.querySelector('#graph svg g.node') !== null" \
+    wait 'Math.min(...[...document.querySelectorAll("#graph svg g.node text")].map(t => t.getBoundingClientRect().height)) >= 11' \
     sh "for i in 1 2 3; do ip netns exec mkn-$c-client curl -sS --max-time 5 -o /dev/null http://10.96.0.10/; done && \"$MKN\" get svc -o json | jq '.[] | select(.name == \"web\") | .ports[0].counters.packets' >$TMP/packets && [[ \$(cat $TMP/packets) -gt 0 ]]" \
     wait "Number($counter.dataset.value) >= {file:$TMP/packets}" \
     js 'document.getElementById("trace-src").value = "client"; document.getElementById("trace-dst").value = "svc/web:80"; document.getElementById("trace-run").click()' \
@@ -60,7 +61,7 @@ dashboard)
   contains "$(cat "$TMP/dom.html")" 'data-id="pod/web-1"' "the DOM lists the pods"
   contains "$(grep -o '<li data-trace="1"[^>]*>[^<]*' "$TMP/dom.html")" "client → svc/web:80" "the DOM lists the trace"
   [[ $(head -c 8 "$ART/dashboard.png" | od -An -tx1 | tr -d ' \n') == 89504e470d0a1a0a ]] || fail "the screenshot is no PNG"
-  pass "chromium: nodes, pods and web's counters drawn; curl moved the counter to get svc's $(cat "$TMP/packets") live; the form's trace is listed and lit on the graph; screenshot $ART/dashboard.png"
+  pass "chromium: nodes, pods and web's counters drawn (labels >= 11 px tall); curl moved the counter to get svc's $(cat "$TMP/packets") live; the form's trace is listed and lit on the graph; screenshot $ART/dashboard.png"
 
   # `minikube-net ui`: a second process for the same cluster; SIGINT stops it, the cluster stays.
   "$MKN" ui -c "$c" --port 0 >"$TMP/ui.out" 2>"$TMP/ui.err" &

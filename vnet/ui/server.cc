@@ -387,7 +387,23 @@ struct UiServer::Impl {
       p.body_limit(o.limits.body_limit);
       beast::error_code ec;
       w.Arm(Watchdog::kClient, s.native_handle(), o.limits.request_timeout);
-      co_await http::async_read(s, buf, p, asio::redirect_error(use_awaitable, ec));
+      // The head first: a client that sent `Expect: 100-continue` waits for the interim 100
+      // before it sends the body (RFC 9110 10.1.1; curl does so for a body over 1 MiB), and
+      // would stall until the request timeout without it. A head refused outright (a body over
+      // the limit) gets its final answer instead, and the body is never asked for.
+      co_await http::async_read_header(s, buf, p, asio::redirect_error(use_awaitable, ec));
+      if (!ec && !p.is_done()) {
+        const auto expect = p.get().find(http::field::expect);
+        if (expect != p.get().end() && beast::iequals(expect->value(), "100-continue")) {
+          http::response<http::empty_body> cont{http::status::continue_, p.get().version()};
+          co_await http::async_write(s, cont, asio::redirect_error(use_awaitable, ec));
+          if (ec) {
+            w.Disarm(Watchdog::kClient);
+            co_return;
+          }
+        }
+        co_await http::async_read(s, buf, p, asio::redirect_error(use_awaitable, ec));
+      }
       w.Disarm(Watchdog::kClient);
       if (w.Expired(Watchdog::kClient)) {
         Count([](UiStats& st) { ++st.timeouts; });

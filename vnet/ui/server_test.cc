@@ -440,6 +440,35 @@ TEST(UiServer, TracesRunOneAtATimeAndJoinTheSnapshot) {
   EXPECT_EQ(j["traces"][1]["src"], "wait");
 }
 
+// A client that sends `Expect: 100-continue` holds its body back until the interim 100 (curl does
+// for a body over 1 MiB): the dashboard answers 100 after the head, then the request as usual.
+TEST(UiServer, ExpectContinueGetsTheInterim100BeforeTheBody) {
+  Fake f;
+  f.release.set_value();
+  auto s = StartWith(f);
+  const int port = s->port();
+  const std::string body = "src=a&dst=web-0";
+  const int fd = Connect(port);
+  SendAll(fd, StrCat("POST /api/trace HTTP/1.1\r\nHost: 127.0.0.1:", port,
+                     "\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded"
+                     "\r\nExpect: 100-continue\r\nContent-Length: ",
+                     body.size(), "\r\n\r\n"));
+  const std::string interim = ReadUntil(fd, "\r\n\r\n");
+  EXPECT_EQ(interim, "HTTP/1.1 100 Continue\r\n\r\n");
+  SendAll(fd, body);
+  const std::string final_answer = ReadToEnd(fd);
+  ::close(fd);
+  EXPECT_EQ(StatusOf(final_answer), 200) << final_answer;
+  // A body over the limit is refused at its head: no 100, the final 413.
+  UiLimits small;
+  small.body_limit = 8;
+  auto t = StartWith(f, small);
+  const std::string refused =
+      Exchange(t->port(), StrCat("POST /api/trace HTTP/1.1\r\nHost: 127.0.0.1:", t->port(),
+                                 "\r\nExpect: 100-continue\r\nContent-Length: 100\r\n\r\n"));
+  EXPECT_EQ(StatusOf(refused), 413) << refused;
+}
+
 // A POST naming bytes that are not UTF-8 ended the whole process (the cluster's owner under `up
 // --ui`): nlohmann's dump() threw on the io thread. The form refuses them; a message from the
 // sources that holds such bytes is shown with U+FFFD instead.
