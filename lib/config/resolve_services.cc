@@ -77,6 +77,14 @@ void Resolver::ResolveServices() {
                             "\" is served as \"random\" in proxy_mode = \"ebpf\" (its programs "
                             "pick a backend at connect())"));
         }
+        // No nftables expression reads a backend's connection count (kube-proxy's nftables mode
+        // has no least-conn either): the ruleset picks with numgen random (get svc marks it).
+        if (spec_.proxy_mode == ProxyMode::kNftables && s.algorithm == Algorithm::kLeastConn) {
+          d_.Warning(rs.algorithm.pos,
+                     StrCat(what,
+                            ": algorithm \"least-conn\" is served as \"random\" in proxy_mode = "
+                            "\"nftables\" (no rule can read a backend's connection count)"));
+        }
       }
     }
     // Endpoints: pods whose labels contain every selector pair.
