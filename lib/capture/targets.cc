@@ -105,8 +105,15 @@ absl::StatusOr<std::vector<Target>> SelectTargets(const std::vector<LabObject>& 
     if (it == names.end()) {
       std::string msg =
           StrCat("capture target \"", name, "\": the lab has no pod, node or router of that name");
-      if (std::string near = control::Nearest(name, names); !near.empty())
+      if (std::string near = control::Nearest(name, names); !near.empty()) {
         StrAppend(&msg, ": did you mean \"", near, "\"?");
+      } else {
+        // Nothing near: what it has, so the next try needs no other command (up to 12 names).
+        StrAppend(&msg, " (it has ");
+        for (size_t i = 0; i < names.size() && i < 12; ++i)
+          StrAppend(&msg, i == 0 ? "" : ", ", names[i]);
+        StrAppend(&msg, names.size() > 12 ? ", ...)" : ")");
+      }
       return absl::InvalidArgumentError(msg);
     }
     choose(static_cast<size_t>(it - names.begin()), iface);

@@ -59,9 +59,11 @@ TEST(SelectTargets, Table) {
        "capture target \"web-1\": the lab has no pod, node or router of that name: did you "
        "mean \"web-0\"?"},
       {{"zzzzzzzz"},
-       "capture target \"zzzzzzzz\": the lab has no pod, node or router of that name"},
+       "capture target \"zzzzzzzz\": the lab has no pod, node or router of that name (it has "
+       "underlay, node1, node2, web-0, web.1)"},
       {{"spine"},  // a flat lab has no routers
-       "capture target \"spine\": the lab has no pod, node or router of that name"},
+       "capture target \"spine\": the lab has no pod, node or router of that name (it has "
+       "underlay, node1, node2, web-0, web.1)"},
       {{"web-0:"},
        "capture target \"web-0:\": say a pod, a node, a router (tor-<rack>, spine), underlay, "
        "or OBJECT:IFACE (e.g. web-0:eth0)"},
