@@ -46,6 +46,9 @@ vxlan)
   n=$(tshark -r "$TMP/t.pcapng" -Y 'frame.comment contains "trace hop" && tcp.flags.syn == 1' \
     -T fields -e frame.interface_name 2>/dev/null | sort -u | grep -c . || true)
   ((n >= 10)) || fail "tshark finds the SYN and SYN-ACK on $n interfaces of the pcap, not >= 10"
+  # The comments name the table's rows, in order (a decapsulated copy is stamped before its outer).
+  rows=$(tshark -r "$TMP/t.pcapng" -T fields -e frame.comment 2>/dev/null | grep -ao 'trace hop [0-9]*' | awk '{print $3}')
+  [[ $rows == "$(sort -n <<<"$rows")" && $(wc -l <<<"$rows") -ge 20 ]] || fail "the pcap's hop comments in row order: $(echo $rows)"
   pass "TCP to a pod port, -o json, --pcap read back by tshark ($n interfaces)"
   rc=0; out=$("$MKN" trace clinet web-1 2>&1) || rc=$?
   [[ $rc == 2 ]] || fail "a wrong SRC exits $rc: $out"
@@ -185,6 +188,7 @@ cni)
   contains "$out" "network cni" "a CNI lab says so"
   contains "$(hop "$out" node1:cni0 request)" "icmp 10.244.0.2 > 10.244.1.3 echo request" "the plugin's bridge, found by sniffing"
   contains "$(hop "$out" node1:eth0 request)" "route 10.244.1.0/24 via 172.18.0.3 dev eth0" "node1's route to node2's pods"
+  contains "$(grep -E '^[0-9]+ +request .* node1:veth' <<<"$out")" "bridge cni0: fdb " "a port of the plugin's bridge: its FDB, not a route"
   contains "$(hop "$out" web-1:eth0 reply)" "echo reply" "the reply comes back"
   # Services: kube-proxy's nftables DNAT in the client's node, proved by its conntrack entry.
   out=$("$MKN" trace web-3 svc/dns) || fail "trace web-3 svc/dns (cni, UDP across nodes): $out"
@@ -209,6 +213,9 @@ cni)
 svc_userspace | svc_nftables | svc_ebpf)
   mode=${CASE#svc_}
   sed "s/^proxy_mode = .*/proxy_mode = \"$mode\"/" examples/services/lab.toml >"$TMP/lab.toml"
+  # A UDP Service whose endpoints listen on another port: what nothing listening looks like.
+  printf '%s\n' '[[service]]' 'name = "closed"' 'cluster_ip = "10.96.0.77"' 'selector = { app = "dns" }' \
+    '  [[service.port]]' '  port = 53' '  target_port = 9999' '  protocol = "UDP"' >>"$TMP/lab.toml"
   "$MKN" up -d "$TMP/lab.toml" >/dev/null 2>&1
   # Round-robin over three endpoints: three traces reach each once (one on the client's node).
   # ebpf picks at random: three traces, each checked.
@@ -232,6 +239,11 @@ svc_userspace | svc_nftables | svc_ebpf)
   done
   [[ $mode == ebpf || $(sort -u "$TMP/endpoints" | grep -c .) == 3 ]] || fail "three traces reached: $(cat "$TMP/endpoints")"
   if [[ $mode == userspace ]]; then
+    # A closed port behind the proxy: it relays the endpoint's ICMP port unreachable back to the
+    # client, translated as conntrack would (from the ClusterIP): refused, not lost.
+    rc=0; out=$("$MKN" trace client svc/closed) || rc=$?
+    [[ $rc == 3 ]] || fail "a closed UDP port behind the userspace proxy exits $rc: $out"
+    contains "$(hop "$out" client:eth0 reply)" "icmp 10.96.0.77 > 10.244.0.2 unreachable (code 3)" "the proxy relays the ICMP error"
     # A Service without endpoints: its own verdict and exit code, and JSON on stdout.
     rc=0; out=$("$MKN" trace client svc/empty -o json 2>"$TMP/err") || rc=$?
     [[ $rc == 4 ]] || fail "a Service without endpoints exits $rc: $out $(cat "$TMP/err")"

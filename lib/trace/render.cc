@@ -25,7 +25,9 @@ std::string FilterFor(const Hop& h) {
   const Flow& f = h.flow;
   const bool request = h.leg == Leg::kRequest;
   // A masquerade's random port (the client's) is left out.
-  const bool any_sport = h.random_port && request, any_dport = h.random_port && !request;
+  // A port of 0 is the probe's mark before it is picked (`trace --dry-run`): left out too.
+  const bool any_sport = (h.random_port && request) || f.sport == 0;
+  const bool any_dport = (h.random_port && !request) || f.dport == 0;
   const std::string ports = StrCat(any_sport ? "" : StrCat(" and src port ", f.sport),
                                    any_dport ? "" : StrCat(" and dst port ", f.dport));
   if (!h.outer) {
@@ -33,7 +35,8 @@ std::string FilterFor(const Hop& h) {
                            f.dst.ToString());
     switch (f.proto) {
       case Proto::kIcmp:
-        StrAppend(&s, " and icmp[0] == ", request ? 8 : 0, " and icmp[4:2] == ", f.sport);
+        StrAppend(&s, " and icmp[0] == ", request ? 8 : 0,
+                  f.sport == 0 ? "" : StrCat(" and icmp[4:2] == ", f.sport));
         break;
       case Proto::kTcp:
         if (h.http) {
@@ -89,8 +92,8 @@ std::string FilterFor(const Hop& h) {
                          " == ", Hex32(f.dst));
   switch (f.proto) {
     case Proto::kIcmp:
-      StrAppend(&s, " and ", at(l4), " == ", request ? 8 : 0, " and ", at(l4 + 4, "2"),
-                " == ", f.sport);
+      StrAppend(&s, " and ", at(l4), " == ", request ? 8 : 0,
+                f.sport == 0 ? "" : StrCat(" and ", at(l4 + 4, "2"), " == ", f.sport));
       break;
     case Proto::kTcp:
       if (h.http) {
@@ -136,14 +139,16 @@ std::string FlowText(const Flow& f, Leg leg, bool random_port = false,
                   icmp_code, ") for ", ToString(f.proto), " ", f.dst.ToString(), ":", f.dport,
                   " > ", f.src.ToString(), ":", f.sport);
   }
-  const bool any_sport = random_port && leg == Leg::kRequest;
-  const bool any_dport = random_port && leg == Leg::kReply;
+  // A masquerade's pick, or the probe's mark before it is picked (0, `trace --dry-run`).
+  const bool any_sport = (random_port && leg == Leg::kRequest) || f.sport == 0;
+  const bool any_dport = (random_port && leg == Leg::kReply) || f.dport == 0;
   std::string s = StrCat(ToString(f.proto), " ", f.src.ToString());
   if (f.proto != Proto::kIcmp) StrAppend(&s, ":", any_sport ? "*" : StrCat(f.sport));
   StrAppend(&s, " > ", f.dst.ToString());
   if (f.proto != Proto::kIcmp) StrAppend(&s, ":", any_dport ? "*" : StrCat(f.dport));
   if (f.proto == Proto::kIcmp)
-    StrAppend(&s, leg == Leg::kRequest ? " echo request" : " echo reply", " id ", f.sport);
+    StrAppend(&s, leg == Leg::kRequest ? " echo request" : " echo reply", " id ",
+              f.sport == 0 ? "*" : StrCat(f.sport));
   if (f.proto == Proto::kTcp && http) {
     StrAppend(&s, leg == Leg::kRequest ? " HTTP request" : " HTTP response");
   } else if (f.proto == Proto::kTcp) {
@@ -186,6 +191,11 @@ std::string RenderPrediction(const Path& p) {
       StrCat("# trace ", p.request.src.word, " -> ", p.request.dst.word, " (",
              ToString(p.request.proto), ", network ", p.cni ? "cni" : config::ToString(p.network),
              ", proxy ", config::ToString(p.proxy), ")\n");
+  if (p.request.id == 0) {
+    StrAppend(&out, "# the probe's mark (",
+              p.request.proto == Proto::kIcmp ? "its echo identifier" : "its source port",
+              ") is picked when it is sent: * here, and left out of the filters\n");
+  }
   for (size_t e = 0; e < p.endpoints.size(); ++e)
     StrAppend(&out, "# branch ", e, ": endpoint ", p.endpoints[e], "\n");
   for (const Place& place : p.sniff_all)
@@ -303,8 +313,12 @@ std::string RenderTable(const Path& p, const std::vector<Observation>& seen, con
              ToString(p.request.proto), ", network ", p.cni ? "cni" : config::ToString(p.network),
              ", proxy ", config::ToString(p.proxy),
              p.request.service.empty() ? "" : StrCat(", Service ", p.request.service), ")\n");
-  StrAppend(&out, Pad("#", 4), Pad("LEG", 8), Pad("TIME", 11), Pad("WHERE", 30), Pad("DIR", 5),
-            Pad("PACKET AS SEEN THERE", 76), "WHY\n");
+  // WHERE as wide as its widest entry (a translation point's role is long: "node1 (nft DNAT +
+  // masquerade (NodePort))"), so that every line's columns stay under their heading.
+  size_t where_width = 30;
+  for (int i : v.hops) where_width = std::max(where_width, Where(p.hops[i]).size() + 2);
+  StrAppend(&out, Pad("#", 4), Pad("LEG", 8), Pad("TIME", 11), Pad("WHERE", where_width),
+            Pad("DIR", 5), Pad("PACKET AS SEEN THERE", 76), "WHY\n");
   int row = 0;
   for (int i : v.hops) {
     const Hop& h = p.hops[i];
@@ -324,7 +338,8 @@ std::string RenderTable(const Path& p, const std::vector<Observation>& seen, con
                           OuterText(h.outer, h.encap), h.Sniffed() ? " (expected)" : "");
     StrAppend(
         &out, Pad(StrCat(++row), 4), Pad(std::string(ToString(h.leg)), 8), Pad(t, 11),
-        Pad(StrCat(Where(h), " "), 30), Pad(h.Sniffed() ? std::string(ToString(h.dir)) : "-", 5),
+        Pad(StrCat(Where(h), " "), where_width),
+        Pad(h.Sniffed() ? std::string(ToString(h.dir)) : "-", 5),
         o != nullptr && !o->why.empty() ? StrCat(Pad(StrCat(packet, " "), 76), o->why) : packet,
         "\n");
     if (i == v.first_missing) break;
@@ -346,7 +361,10 @@ std::string RenderJson(const Path& p, const std::vector<Observation>& seen, cons
   j["ok"] = v.ok && !v.refused;  // "ok": the answer came back (a refusal is no answer)
   j["summary"] = v.summary;
   nlohmann::json hops = nlohmann::json::array();
+  // ICMP echo has no ports: its identifier (the probe's mark) is "id".
   auto flow_json = [](const Flow& f) {
+    if (f.proto == Proto::kIcmp)
+      return nlohmann::json{{"src", f.src.ToString()}, {"dst", f.dst.ToString()}, {"id", f.sport}};
     return nlohmann::json{{"src", f.src.ToString()},
                           {"dst", f.dst.ToString()},
                           {"sport", f.sport},

@@ -210,6 +210,16 @@ std::string FilterFor(const Hop& h);
 // One line per hop, for goldens and `trace --dry-run`.
 std::string RenderPrediction(const Path& p);
 
+// PredictPath for network = "cni" (cni.cc): the pods' own interfaces, and through a Service the
+// nft DNAT in the client's node and each endpoint's interface a branch; Path::sniff_all the
+// client's, the other end's and their nodes' namespaces. PredictPath's codes.
+absl::StatusOr<Path> PredictCni(const config::ClusterSpec& spec, const Request& r);
+
+// The roles of the hops where kube-proxy's nftables rules translate a Service (no interface shows
+// them: their conntrack entry proves them).
+inline constexpr std::string_view kNftDnatRole = "nft DNAT (prerouting)";
+inline constexpr std::string_view kNftUnDnatRole = "nft un-DNAT (conntrack)";
+
 // A CNI lab's filter: the probe and its reply as the pods send them, or inside any VXLAN or
 // Geneve datagram (vnet/trace matches what is inside).
 std::string CniFilter(const Path& p);

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <tuple>
 
@@ -322,6 +323,69 @@ TEST(Trace, CniLabsTraceAClusterIpThroughTheNftDnat) {
   EXPECT_NE(v.summary.find("not seen at node2 (nft DNAT (prerouting))"), std::string::npos)
       << v.summary;
   EXPECT_NE(v.summary.find("last seen at node2:veth1"), std::string::npos) << v.summary;
+}
+
+// What a new user read wrong: ICMP's ports in JSON (an echo has an identifier, not ports), the
+// dry run's mark before it is picked (shown and filtered as 0), a long WHERE pushing its line
+// out of the columns, and trailing blanks.
+TEST(Trace, OutputSaysWhatThePacketHas) {
+  const config::ClusterSpec spec = Lab(config::NetworkMode::kVxlan, config::ProxyMode::kNftables);
+  absl::StatusOr<Request> r = ParseRequest(spec, "client", "web-1", "");
+  ASSERT_TRUE(r.ok()) << r.status();
+  absl::StatusOr<Path> dry = PredictPath(spec, *r);  // id 0: --dry-run's, nothing sent
+  ASSERT_TRUE(dry.ok()) << dry.status();
+  const std::string prediction = RenderPrediction(*dry);
+  EXPECT_EQ(prediction.find("id 0"), std::string::npos) << prediction;
+  EXPECT_EQ(prediction.find("icmp[4:2] == 0"), std::string::npos) << prediction;
+  EXPECT_NE(prediction.find("echo request id *"), std::string::npos) << prediction;
+  EXPECT_NE(prediction.find("is picked when it is sent"), std::string::npos) << prediction;
+  absl::StatusOr<Request> tcp = ParseRequest(spec, "client", "svc/web", "");
+  ASSERT_TRUE(tcp.ok());
+  absl::StatusOr<Path> tcp_dry = PredictPath(spec, *tcp);
+  ASSERT_TRUE(tcp_dry.ok());
+  EXPECT_EQ(RenderPrediction(*tcp_dry).find("port 0"), std::string::npos);
+
+  r->id = 4242;
+  absl::StatusOr<Path> p = PredictPath(spec, *r);
+  ASSERT_TRUE(p.ok());
+  std::vector<Observation> seen(p->hops.size());
+  for (size_t i = 0; i < p->hops.size(); ++i) {
+    seen[i].seen = true;
+    seen[i].flow = p->hops[i].flow;
+  }
+  Verdict v = Judge(*p, seen);
+  const nlohmann::json j = nlohmann::json::parse(RenderJson(*p, seen, v));
+  EXPECT_EQ(j["hops"][0]["packet"],
+            nlohmann::json({{"src", "10.244.0.2"}, {"dst", "10.244.1.3"}, {"id", 4242}}));
+  EXPECT_FALSE(j["hops"][0]["expected"].contains("sport"));
+
+  // A NodePort's translation point is the longest WHERE: DIR stays in its column on every line.
+  absl::StatusOr<Request> np = ParseRequest(spec, "underlay", "node1:30080", "");
+  ASSERT_TRUE(np.ok());
+  np->id = 40000;
+  p = PredictPath(spec, *np);
+  ASSERT_TRUE(p.ok());
+  seen.assign(p->hops.size(), {});
+  for (size_t i = 0; i < p->hops.size(); ++i) {
+    seen[i].seen = p->hops[i].Sniffed();
+    seen[i].flow = p->hops[i].flow;
+  }
+  v = Judge(*p, seen);
+  const std::string table = RenderTable(*p, seen, v);
+  std::istringstream lines(table);
+  std::string line;
+  size_t dir_col = std::string::npos;
+  int rows = 0;
+  while (std::getline(lines, line)) {
+    EXPECT_TRUE(line.empty() || line.back() != ' ') << "trailing blank: [" << line << "]";
+    if (line.starts_with("#   ")) dir_col = line.find("DIR");
+    if (line.empty() || !std::isdigit(static_cast<unsigned char>(line[0]))) continue;
+    ++rows;
+    ASSERT_NE(dir_col, std::string::npos);
+    const std::string dir = line.substr(dir_col, 4);
+    EXPECT_TRUE(dir == "in  " || dir == "out " || dir == "-   ") << "[" << dir << "] in " << line;
+  }
+  EXPECT_GT(rows, 5) << table;
 }
 
 TEST(Trace, RequestWordsAndTheirErrors) {

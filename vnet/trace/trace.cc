@@ -1,3 +1,7 @@
+// vnet/trace — RunTrace: the probe's socket, the prediction, the sniffers, the probe, each copy
+// matched to its hop, the kernel's reasons and the --pcap file.
+// Long file: RunTrace is one ordered sequence whose steps share its locals (the hops seen, the
+// copies, the pcap blocks); what stands alone is in copy.cc, edge.cc and ends.cc.
 #include "vnet/trace/trace.h"
 
 #include <arpa/inet.h>
@@ -23,6 +27,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <tuple>
 #include <utility>
 
 #include "lib/capture/pcapng.h"
@@ -39,6 +44,7 @@
 #include "vnet/kernel/netns.h"
 #include "vnet/trace/copy.h"
 #include "vnet/trace/edge.h"
+#include "vnet/trace/ends.h"
 
 namespace mkn::vnet {
 namespace {
@@ -448,6 +454,15 @@ void ReadReasons(const trace::Path& p, std::vector<trace::Observation>& seen,
       for (size_t i : hops) {
         const Hop& h = p.hops[i];
         std::string& why = seen[i].why;
+        // A CNI lab's node interface that is a bridge's port (the bridge plugin's veths): the
+        // bridge's FDB decided, not a route (the frame goes up to the stack, or out of a port).
+        if (p.cni && h.kind == "node" && h.Sniffed() && macs[i] && tables) {
+          absl::StatusOr<LinkInfo> l = nl->GetLink(h.ifname);
+          if (l.ok() && l->master > 0) {
+            why = tables->BridgeReason(macs[i], StrCat("bridged by ", tables->Name(l->master)));
+            continue;
+          }
+        }
         if (h.why == "route" && nl.ok()) {
           // Encapsulated, the packet's own destination is the outer one.
           const net::Ipv4 dst = h.outer ? h.outer->second : h.flow.dst;
@@ -506,83 +521,6 @@ void ReadReasons(const trace::Path& p, std::vector<trace::Observation>& seen,
       return absl::OkStatus();
     });
   }
-}
-
-// --- The cluster under the trace ----------------------------------------------------------------
-
-// Whether the cluster is still the one the trace started in: `down` (its state gone or stopping),
-// or a new `up` of the same name, makes it another. Unavailable saying so, else OK.
-absl::Status StillUp(const ClusterState& before) {
-  absl::StatusOr<ClusterState> now = ReadState(before.cluster);
-  if (!now.ok() || now->phase == "stopping" || now->marker != before.marker ||
-      now->started_at != before.started_at) {
-    return absl::UnavailableError(
-        StrCat("trace: cluster ", before.cluster,
-               " went away during the trace (`down`, or its owner ended): nothing is left to "
-               "trace in"));
-  }
-  return absl::OkStatus();
-}
-
-// Whether a pod of the path was killed, restarted or scaled away while the probe was out (its
-// containers are other processes now, or it is gone): Aborted naming it, else OK. A probe lost
-// then says nothing about the network.
-absl::Status PathUnchanged(const ClusterState& before, const trace::Path& p) {
-  MKN_RETURN_IF_ERROR(StillUp(before));
-  absl::StatusOr<ClusterState> now = ReadState(before.cluster);
-  if (!now.ok()) return absl::OkStatus();
-  std::set<std::string> pods;
-  for (const Hop& h : p.hops)
-    if (h.kind == "pod") pods.insert(h.object);
-  for (const std::string& name : pods) {
-    const PodState* a = before.FindPod(name);
-    const PodState* b = now->FindPod(name);
-    if (a == nullptr || (b != nullptr && *a == *b)) continue;
-    return absl::AbortedError(StrCat("trace: the path changed during the trace: pod ", name,
-                                     b == nullptr ? " is gone" : " was restarted",
-                                     " (kill or scale) while the probe was out; trace again"));
-  }
-  return absl::OkStatus();
-}
-
-// --- The pcap file -----------------------------------------------------------------------------
-
-// Writes `bytes` to `path` by `deadline`. A FIFO waits for its reader (open() would block for
-// ever without one, and so would a write to a full pipe nobody reads): opened and written
-// non-blocking, its reader waited for in steps of 20 ms, DeadlineExceeded saying why when none
-// comes (or stops reading) in time. vnet/kernel/errors.h's codes for the rest.
-absl::Status WritePcap(const std::string& path, std::string_view bytes, absl::Time deadline) {
-  Fd f;
-  for (;;) {
-    f = Fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NONBLOCK, 0644));
-    if (f.valid()) break;
-    if (errno != ENXIO) return KernelError(errno, StrCat("create ", path));
-    if (absl::Now() >= deadline) {
-      return absl::DeadlineExceededError(
-          StrCat("trace: --pcap ", path,
-                 " is a FIFO and nothing opened it for reading within the trace's --timeout: "
-                 "start its reader first (tshark -r ",
-                 path, ", wireshark -k -i ", path, ")"));
-    }
-    ::usleep(20 * 1000);
-  }
-  for (size_t off = 0; off < bytes.size();) {
-    const ssize_t n = ::write(f.get(), bytes.data() + off, bytes.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EAGAIN) {
-      const int64_t left = absl::ToInt64Milliseconds(deadline - absl::Now());
-      pollfd pfd{f.get(), POLLOUT, 0};
-      if (left <= 0 || ::poll(&pfd, 1, static_cast<int>(left)) == 0) {
-        return absl::DeadlineExceededError(
-            StrCat("trace: --pcap ", path, ": its reader stopped reading; ", off, " of ",
-                   bytes.size(), " bytes written within the trace's --timeout"));
-      }
-      continue;
-    }
-    if (n < 0) return KernelError(errno, StrCat("write ", path));
-    off += static_cast<size_t>(n);
-  }
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -654,10 +592,10 @@ absl::StatusOr<TraceResult> RunTrace(const ClusterState& s, const config::Cluste
   }
 
   const uint64_t sent_ns = NowNs();
-  std::string comment;
-  // Matches copy `c` (seen at interface `k` going `dir` at `ts`) to the hops there, naming the
-  // first in `label` if given; true if any. The edge leg's response copies read before the copy
-  // that tells the upstream's client port wait in `deferred` for it.
+  // Matches copy `c` (seen at interface `k` going `dir` at `ts`) to the hops there, each listed in
+  // `matched_hops` if given (the pcap names the one on the path shown); true if any. The edge leg's
+  // response copies read before the copy that tells the upstream's client port wait in `deferred`
+  // for it.
   const std::string marker = req.edge ? req.edge->marker : "";
   std::optional<uint16_t> learnt;
   struct Deferred {
@@ -667,8 +605,9 @@ absl::StatusOr<TraceResult> RunTrace(const ClusterState& s, const config::Cluste
     uint64_t ts;
   };
   std::vector<Deferred> deferred;
-  std::function<bool(size_t, Direction, const Parsed&, uint64_t, std::string*)> match_copy =
-      [&](size_t k, Direction dir, const Parsed& c, uint64_t ts, std::string* label) {
+  std::function<bool(size_t, Direction, const Parsed&, uint64_t, std::vector<size_t>*)> match_copy =
+      [&](size_t k, Direction dir, const Parsed& c, uint64_t ts,
+          std::vector<size_t>* matched_hops) {
         bool matched = false;
         const bool knew = learnt.has_value();
         for (size_t i : hops_of[k]) {
@@ -697,11 +636,8 @@ absl::StatusOr<TraceResult> RunTrace(const ClusterState& s, const config::Cluste
             }
           }
           // Every branch's copy of this hop matches (the hops back to the client are the same
-          // whichever endpoint answered): mark them all, name the first.
-          if (label != nullptr && label->empty()) {
-            *label = StrCat("trace hop ", i + 1, ": ", ToString(h.leg), " ", h.object, ":",
-                            h.ifname, " ", ToString(h.dir), " (", h.role, ")");
-          }
+          // whichever endpoint answered): mark them all.
+          if (matched_hops != nullptr) matched_hops->push_back(i);
         }
         if (!matched && req.edge && !learnt && !c.payload.empty())
           deferred.push_back({k, dir, c, ts});
@@ -713,11 +649,21 @@ absl::StatusOr<TraceResult> RunTrace(const ClusterState& s, const config::Cluste
       };
   MKN_RETURN_IF_ERROR(SendProbe(probe, req));
   std::vector<trace::SeenCopy> copies;  // a CNI lab's, in the order read
-  // The copies as pcapng blocks with their kernel timestamps: the sockets are read one after
-  // another, so the file is sorted once at the end to read in the order the packet went.
-  std::vector<std::pair<uint64_t, std::string>> blocks;
+  // ... and the destination MAC each interface saw first (a bridge port's FDB reason).
+  std::vector<std::pair<std::tuple<Leg, std::string, std::string, Direction>, net::Mac>> cni_macs;
+  // The copies for the pcap file, with the hops each matched: the sockets are read one after
+  // another, so the file is sorted at the end, and each copy's comment names its row of the
+  // table (known once the verdict has chosen the path).
+  struct Block {
+    capture::EnhancedPacket pkt;  // its data and comment point into `bytes` and `comment`
+    std::vector<uint8_t> bytes;   // the copy's own (the socket's buffer is reused)
+    std::string comment;
+    std::vector<size_t> hops;         // the predicted hops it matched
+    std::optional<trace::Hop> where;  // a CNI lab's: its leg, netns, interface and direction
+  };
+  std::vector<Block> blocks;
   auto sink = [&](const capture::EnhancedPacket& pkt) {
-    comment.clear();
+    Block block;
     const size_t k = pkt.interface_id;
     const Direction dir =
         pkt.direction == capture::Direction::kOutbound ? Direction::kOut : Direction::kIn;
@@ -741,18 +687,21 @@ absl::StatusOr<TraceResult> RunTrace(const ClusterState& s, const config::Cluste
         c.ob.outer = parsed->outer;
         c.ob.refused = parsed->refused;
         c.ob.icmp_code = parsed->icmp_code;
+        if (parsed->dst_mac)
+          cni_macs.push_back({{c.leg, c.place.netns, c.ifname, dir}, *parsed->dst_mac});
+        block.where.emplace();
+        block.where->leg = c.leg;
+        block.where->netns = c.place.netns;
+        block.where->ifname = c.ifname;
+        block.where->dir = dir;
         copies.push_back(std::move(c));
-        comment = StrCat("trace: ", ToString(*leg), " ", copies.back().place.object, ":", c.ifname,
-                         " ", ToString(dir));
       }
     }
-    if (parsed) match_copy(k, dir, *parsed, pkt.timestamp_ns, &comment);
+    if (parsed) match_copy(k, dir, *parsed, pkt.timestamp_ns, &block.hops);
     if (!o.pcap.empty()) {
-      capture::EnhancedPacket copy = pkt;
-      copy.comment = comment;
-      std::string block;
-      capture::AppendEnhancedPacket(block, copy);
-      blocks.emplace_back(pkt.timestamp_ns, std::move(block));
+      block.pkt = pkt;
+      block.bytes.assign(pkt.data.begin(), pkt.data.end());
+      blocks.push_back(std::move(block));
     }
     return !Whole(path, res.seen);
   };
@@ -779,6 +728,11 @@ absl::StatusOr<TraceResult> RunTrace(const ClusterState& s, const config::Cluste
                      [](const auto& a, const auto& b) { return a.ob.offset_ns < b.ob.offset_ns; });
     trace::ComposeSeen(res.path, copies, res.seen);
     macs.assign(res.path.hops.size(), std::nullopt);
+    for (size_t i = 0; i < res.path.hops.size(); ++i) {
+      const Hop& h = res.path.hops[i];
+      for (const auto& [key, mac] : cni_macs)
+        if (!macs[i] && key == std::make_tuple(h.leg, h.netns, h.ifname, h.dir)) macs[i] = mac;
+    }
   }
   ReadReasons(path, res.seen, macs);
   res.verdict = trace::Judge(path, res.seen);
@@ -799,9 +753,54 @@ absl::StatusOr<TraceResult> RunTrace(const ClusterState& s, const config::Cluste
   if (!res.verdict.ok) MKN_RETURN_IF_ERROR(PathUnchanged(s, path));
 
   if (!o.pcap.empty()) {
-    std::stable_sort(blocks.begin(), blocks.end(),
-                     [](const auto& a, const auto& b) { return a.first < b.first; });
-    for (const auto& [ts, block] : blocks) pcap += block;
+    // Each copy's row in the table (its "#"), named in its comment: the first hop it matched on
+    // the path the verdict chose, or in a CNI lab the composed hop of its interface.
+    const trace::Path& shown = res.path;
+    std::vector<int> row_of(shown.hops.size(), -1);
+    for (size_t k = 0; k < res.verdict.hops.size(); ++k)
+      row_of[res.verdict.hops[k]] = static_cast<int>(k) + 1;
+    std::vector<std::pair<int, const Hop*>> rows(blocks.size(), {-1, nullptr});
+    for (size_t b = 0; b < blocks.size(); ++b) {
+      for (size_t i = 0; i < shown.hops.size() && blocks[b].where; ++i) {
+        const Hop& h = shown.hops[i];
+        if (row_of[i] > 0 && h.leg == blocks[b].where->leg && h.netns == blocks[b].where->netns &&
+            h.ifname == blocks[b].where->ifname && h.dir == blocks[b].where->dir) {
+          rows[b] = {row_of[i], &h};
+          break;
+        }
+      }
+      for (size_t i : blocks[b].hops) {
+        if (!path.cni && row_of[i] > 0 && (rows[b].first < 0 || row_of[i] < rows[b].first))
+          rows[b] = {row_of[i], &shown.hops[i]};
+      }
+    }
+    std::vector<size_t> order(blocks.size());
+    for (size_t b = 0; b < order.size(); ++b) order[b] = b;
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      return blocks[a].pkt.timestamp_ns < blocks[b].pkt.timestamp_ns;
+    });
+    // The copies that name a row take their places in row order: the kernel stamps a copy when
+    // its interface sees it, and a decapsulated copy (vxlan0's, gnv0's) is stamped a few µs
+    // before the outer one on eth0 it came out of, which would read "hop 15, hop 14".
+    std::vector<size_t> slots, named;
+    for (size_t k = 0; k < order.size(); ++k) {
+      if (rows[order[k]].first < 0) continue;
+      slots.push_back(k);
+      named.push_back(order[k]);
+    }
+    std::stable_sort(named.begin(), named.end(),
+                     [&](size_t a, size_t b) { return rows[a].first < rows[b].first; });
+    for (size_t k = 0; k < slots.size(); ++k) order[slots[k]] = named[k];
+    for (size_t b : order) {
+      capture::EnhancedPacket& copy = blocks[b].pkt;
+      copy.data = blocks[b].bytes;
+      if (const auto& [row, h] = rows[b]; h != nullptr) {
+        blocks[b].comment = StrCat("trace hop ", row, ": ", ToString(h->leg), " ", h->object, ":",
+                                   h->ifname, " ", ToString(h->dir), " (", h->role, ")");
+        copy.comment = blocks[b].comment;
+      }
+      capture::AppendEnhancedPacket(pcap, copy);
+    }
     const std::vector<InterfaceCounters> counters = sockets.Counters();
     for (size_t k = 0; k < counters.size(); ++k) {
       capture::InterfaceStatistics st;
