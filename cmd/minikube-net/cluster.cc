@@ -83,6 +83,13 @@ int RunCheckCommand(CheckFlags f) {
 // them all with a NAMESPACE column. A lab without namespaces prints what it always printed.
 std::vector<control::PodRow> PodsIn(std::vector<control::PodRow> rows, const std::string& ns,
                                     bool& column, bool all) {
+  // kube-system (the cluster DNS pod) only with -A or -n kube-system, as kubectl's default
+  // namespace hides it; the lab's own namespaces decide the NAMESPACE column.
+  if (!all && !config::IsSystemNamespace(ns)) {
+    std::erase_if(rows, [](const control::PodRow& r) {
+      return config::IsSystemNamespace(config::NamespaceOfKey(r.name));
+    });
+  }
   bool several = false;
   for (const control::PodRow& r : rows) several |= r.name.find('/') != std::string::npos;
   column = all || (several && ns.empty());
@@ -101,9 +108,21 @@ std::vector<control::PodRow> PodsIn(std::vector<control::PodRow> rows, const std
 int RunGet(const std::string& what, const std::string& cluster, const std::string& output,
            const std::string& ns, bool all) {
   const bool json = output == "json";
+  // kube-system's Services (the cluster DNS's kube-dns) show with -A or -n kube-system, as
+  // kubectl's default namespace hides them.
+  const auto system_too = [&](auto print) {
+    return [=](control::ServicesAnswer a) {
+      if (!all && !config::IsSystemNamespace(ns)) {
+        std::erase_if(a.services, [](const control::ServiceInfo& s) {
+          return config::IsSystemNamespace(config::NamespaceOfKey(s.name));
+        });
+      }
+      return print(a);
+    };
+  };
   if (what == "svc" || what == "service" || what == "services") {
     return AskAndPrint(cluster, control::ServicesRequest{},
-                       json ? control::ServicesJson : control::ServicesTable);
+                       system_too(json ? control::ServicesJson : control::ServicesTable));
   }
   if (what == "proxy") {  // the same answer as svc: its node counters, not its services
     return AskAndPrint(cluster, control::ServicesRequest{},
@@ -111,7 +130,7 @@ int RunGet(const std::string& what, const std::string& cluster, const std::strin
   }
   if (what == "endpoints" || what == "ep") {
     return AskAndPrint(cluster, control::EndpointsRequest{},
-                       json ? control::ServicesJson : control::EndpointsTable);
+                       system_too(json ? control::ServicesJson : control::EndpointsTable));
   }
   if (what == "routes" || what == "route") {
     return AskAndPrint(cluster, control::RoutesRequest{},

@@ -196,6 +196,7 @@ struct RawCluster {
   Field<int64_t> vni;
   Field<std::string> proxy_mode;
   Field<bool> auto_tls;
+  Field<bool> dns;       // the cluster DNS (kube-system/coredns behind kube-dns)
   Field<int64_t> racks;  // `racks = N`, or [[rack]] tables
   RawBgp bgp;
 };

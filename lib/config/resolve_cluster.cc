@@ -98,6 +98,18 @@ void Resolver::ResolveCluster() {
     if (!c.proxy_mode.set || c.proxy_mode.value != "ebpf") spec_.proxy_mode = ProxyMode::kNftables;
   }
   spec_.auto_tls = c.auto_tls.set && c.auto_tls.value;
+  // The cluster DNS is on unless switched off. A CNI lab's pods are its plugin chain's to wire:
+  // a resolver pod there would be one more pod under test in every `verify` check, so it is off
+  // (and cannot be asked for) until the runtime wires system pods of its own.
+  spec_.dns = !c.dns.set || c.dns.value;
+  if (spec_.cni_mode) {
+    if (c.dns.set && c.dns.value) {
+      d_.Error(c.dns.pos,
+               "[cluster] dns: the cluster DNS needs the built-in pod network (not "
+               "network = \"cni\")");
+    }
+    spec_.dns = false;
+  }
   if (pod_cidr_) {
     spec_.pod_cidr = *pod_cidr_;
     int mask = c.node_cidr_mask.set ? static_cast<int>(c.node_cidr_mask.value)

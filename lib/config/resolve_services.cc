@@ -104,11 +104,20 @@ void Resolver::ResolveServices() {
       d_.Warning(rs.selector.pos, StrCat(what, ": selector matches no pod"));
     }
     ResolveServicePorts(rs, what, s, used_node_ports);
-    if (rs.cluster_ip.set) {
+    if (rs.cluster_ip.set && rs.cluster_ip.value == "None") {
+      // Headless: no address and no NAT; the cluster DNS answers the name with the endpoints.
+      s.headless = true;
+      if (s.type == ServiceType::kNodePort) {
+        d_.Error(rs.cluster_ip.pos,
+                 StrCat(what,
+                        ": cluster_ip = \"None\" (headless) cannot be type = \"NodePort\" "
+                        "(a NodePort forwards to a ClusterIP)"));
+      }
+    } else if (rs.cluster_ip.set) {
       std::optional<net::Ipv4> ip = net::Ipv4::Parse(rs.cluster_ip.value);
       if (!ip) {
-        d_.Error(rs.cluster_ip.pos,
-                 StrCat(what, ": cluster_ip \"", rs.cluster_ip.value, "\" is not an IPv4 address"));
+        d_.Error(rs.cluster_ip.pos, StrCat(what, ": cluster_ip \"", rs.cluster_ip.value,
+                                           "\" is not an IPv4 address or \"None\""));
       } else if (service_cidr_ &&
                  (!service_cidr_->Contains(*ip) || *ip == service_cidr_->Host(0) ||
                   ip->value == service_cidr_->Host(service_cidr_->Size() - 1).value)) {
@@ -127,6 +136,12 @@ void Resolver::ResolveServices() {
     spec_.services.push_back(std::move(s));
   }
   if (!service_cidr_) return;
+  if (spec_.dns && spec_.FindService(QualifiedName(kSystemNamespace, kDnsServiceName)) != nullptr) {
+    d_.Error(raw_.cluster.dns.set ? raw_.cluster.dns.pos : raw_.cluster.pos,
+             StrCat("service \"", QualifiedName(kSystemNamespace, kDnsServiceName),
+                    "\" is the cluster DNS's: rename yours, or set [cluster] dns = false"));
+    return;
+  }
   uint64_t next = 1;
   for (auto [idx, rs] : auto_ip) {
     while (next < service_cidr_->Size() - 1 && used_ips.count(service_cidr_->Host(next).value))
@@ -139,6 +154,7 @@ void Resolver::ResolveServices() {
     spec_.services[idx].cluster_ip = service_cidr_->Host(next);
     used_ips.insert(service_cidr_->Host(next).value);
   }
+  if (spec_.dns) AddDnsService(used_ips);
   // NodePorts without a number are allocated after every fixed one is known.
   int next_port = 30000;
   for (ServiceSpec& s : spec_.services) {
@@ -149,6 +165,36 @@ void Resolver::ResolveServices() {
       used_node_ports.insert(next_port);
     }
   }
+}
+
+// kube-system/kube-dns: after every Service of the lab has its address, so none of them moves.
+void Resolver::AddDnsService(std::set<uint32_t>& used_ips) {
+  ServiceSpec s;
+  s.ns = std::string(kSystemNamespace);
+  s.name = QualifiedName(s.ns, kDnsServiceName);
+  s.selector = {{std::string(kDnsAppLabel), std::string(kDnsServiceName)}};
+  s.ports = {{"dns", 53, 53, "", Protocol::kUdp, 0}, {"dns-tcp", 53, 53, "", Protocol::kTcp, 0}};
+  for (size_t k = 0; k < spec_.pods.size(); ++k) {
+    if (spec_.pods[k].ns == s.ns && spec_.pods[k].labels == s.selector) {
+      s.endpoints.push_back(static_cast<int>(k));
+    }
+  }
+  const uint64_t last = service_cidr_->Size() - 2;  // the broadcast address is not usable
+  uint64_t host = kDnsServiceHost;
+  if (host > last || used_ips.count(service_cidr_->Host(host).value)) {
+    host = last;
+    while (host >= 1 && used_ips.count(service_cidr_->Host(host).value)) --host;
+  }
+  if (host < 1) {
+    d_.Error(raw_.cluster.service_cidr.set ? raw_.cluster.service_cidr.pos : raw_.cluster.pos,
+             StrCat("[cluster] service_cidr ", service_cidr_->ToString(),
+                    " has no address left for the cluster DNS (kube-system/kube-dns): widen it, "
+                    "or set dns = false"));
+    return;
+  }
+  s.cluster_ip = service_cidr_->Host(host);
+  used_ips.insert(s.cluster_ip.value);
+  spec_.services.push_back(std::move(s));
 }
 
 void Resolver::ResolveServicePorts(const RawService& rs, const std::string& what, ServiceSpec& s,

@@ -359,9 +359,37 @@ void Resolver::CollectPods() {
       AddPending(std::move(p));
     }
   }
+  if (spec_.dns) AddDnsPod();
   if (pending_.size() > kMaxPods) {
     d_.Error({1, 1}, StrCat("the lab has ", pending_.size(), " pods, at most ", kMaxPods));
   }
+}
+
+void Resolver::AddDnsPod() {
+  const std::string key = QualifiedName(kSystemNamespace, kDnsPodName);
+  if (pod_names_.count(key)) {
+    d_.Error(raw_.cluster.dns.set ? raw_.cluster.dns.pos : raw_.cluster.pos,
+             StrCat("pod \"", key, "\" is the cluster DNS's: rename yours, or set [cluster] ",
+                    "dns = false"));
+    return;
+  }
+  if (spec_.FindNamespace(kSystemNamespace) == nullptr) {
+    spec_.namespaces.push_back(
+        NamespaceSpec{std::string(kSystemNamespace),
+                      {{std::string(kNamespaceNameLabel), std::string(kSystemNamespace)}}});
+  }
+  PendingPod p;
+  p.pos = raw_.cluster.pos;
+  p.system = true;
+  p.spec.name = key;
+  p.spec.ns = std::string(kSystemNamespace);
+  p.spec.labels = {{std::string(kDnsAppLabel), std::string(kDnsServiceName)}};
+  ContainerSpec c;
+  c.name = std::string(kDnsPodName);
+  c.app = AppKind::kDns;
+  c.ports = {{"dns", 53, Protocol::kUdp}, {"dns-tcp", 53, Protocol::kTcp}};
+  p.spec.containers.push_back(std::move(c));
+  AddPending(std::move(p));
 }
 
 void Resolver::PlacePods() {
@@ -372,6 +400,10 @@ void Resolver::PlacePods() {
   // the way the scheduler spreads replicas.
   for (size_t i = 0; i < pending_.size(); ++i) {
     const Field<std::string>& f = pending_[i].node;
+    if (pending_[i].system) {
+      node_of[i] = 0;  // not counted: the lab's pods spread as they would without it
+      continue;
+    }
     if (!f.set) continue;
     const NodeSpec* n = spec_.FindNode(f.value);
     if (n == nullptr) {
@@ -385,7 +417,7 @@ void Resolver::PlacePods() {
     ++load[n->index];
   }
   for (size_t i = 0; i < pending_.size(); ++i) {
-    if (pending_[i].node.set) continue;
+    if (pending_[i].node.set || pending_[i].system) continue;
     int best = static_cast<int>(std::min_element(load.begin(), load.end()) - load.begin());
     node_of[i] = best;
     ++load[best];

@@ -42,6 +42,9 @@ struct PendingPod {
   SourcePos pos;
   Field<std::string> node;
   std::string object;  // of its netns name, mkn-<cluster>-<object>
+  // The cluster DNS pod: placed on the first node after every pod of the lab, outside the
+  // scheduler's count, so the lab's own pods keep their nodes and addresses.
+  bool system = false;
 };
 
 // A lowercase DNS name, or one with a leading "*." (an Ingress or Gateway API wildcard host).
@@ -104,10 +107,12 @@ class Resolver {
                          const std::string& owner, std::vector<ContainerSpec>& out);
   void AddPending(PendingPod p);
   void CollectPods();
+  void AddDnsPod();
   void PlacePods();
 
   // --- services (resolve_services.cc) ------------------------------------------------------------
 
+  void AddDnsService(std::set<uint32_t>& used_ips);
   void ResolveServices();
   void ResolveServicePorts(const RawService& rs, const std::string& what, ServiceSpec& s,
                            std::set<int>& used_node_ports);

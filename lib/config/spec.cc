@@ -70,6 +70,8 @@ std::string_view ToString(AppKind a) {
       return "tcp-echo";
     case AppKind::kUdpEcho:
       return "udp-echo";
+    case AppKind::kDns:
+      return "cluster-dns";
     default:
       return "command";
   }
@@ -118,6 +120,20 @@ const NamespaceSpec* ClusterSpec::FindNamespace(std::string_view n) const {
     if (ns.name == n) return &ns;
   }
   return nullptr;
+}
+
+const ServiceSpec* ClusterSpec::FindService(std::string_view key) const {
+  for (const ServiceSpec& s : services) {
+    if (s.name == key) return &s;
+  }
+  return nullptr;
+}
+
+std::optional<net::Ipv4> ClusterSpec::DnsIp() const {
+  if (!dns) return std::nullopt;
+  const ServiceSpec* s = FindService(QualifiedName(kSystemNamespace, kDnsServiceName));
+  if (s == nullptr) return std::nullopt;
+  return s->cluster_ip;
 }
 
 std::string QualifiedName(std::string_view ns, std::string_view name) {

@@ -31,7 +31,8 @@ enum class ProxyMode { kUserspace, kNftables, kEbpf };
 // Whether each node gets the kube-proxy-shaped nftables table (lib/proxy/nft_table): nftables mode,
 // and ebpf mode for the traffic its programs do not see.
 inline bool HasNftTables(ProxyMode m) { return m != ProxyMode::kUserspace; }
-enum class AppKind { kCommand, kHttpEcho, kTcpEcho, kUdpEcho };
+// kDns: the cluster DNS (lib/dns), only on the pod the resolver adds (ClusterSpec::dns).
+enum class AppKind { kCommand, kHttpEcho, kTcpEcho, kUdpEcho, kDns };
 enum class Protocol { kTcp, kUdp };
 enum class ServiceType { kClusterIp, kNodePort };
 enum class Algorithm { kRandom, kRoundRobin, kLeastConn, kSourceHash };
@@ -49,6 +50,19 @@ std::string_view ToString(PathType t);
 // so do ScaleDeployment, `scale` and the control protocol's replica count (a bound on what one
 // process sets up; bench/bringup measures 1000).
 inline constexpr int kMaxPods = 20000;
+
+// The cluster DNS ([cluster] dns, on by default): a pod and a Service the resolver adds after the
+// lab's own, named as kubeadm names them, so that existing labs keep every address they had.
+inline constexpr std::string_view kSystemNamespace = "kube-system";
+inline constexpr std::string_view kDnsPodName = "coredns";
+inline constexpr std::string_view kDnsServiceName = "kube-dns";
+inline constexpr std::string_view kDnsAppLabel = "k8s-app";
+// The DNS Service's ClusterIP: this address of the service CIDR (kubeadm's 10th), or, when the
+// lab's own Services hold it, the highest free one.
+inline constexpr int kDnsServiceHost = 10;
+// Pods and Services of kube-system are the cluster's own: plain `get pods` and `[[expect]]`
+// selectors leave them out (`get pods -A` shows them), as kubectl's default namespace does.
+inline bool IsSystemNamespace(std::string_view ns) { return ns == kSystemNamespace; }
 
 // network = "vxlan": outer IPv4 20 + UDP 8 + VXLAN 8 + the inner Ethernet header 14, as Geneve's
 // below. (An outer Ethernet header does not count against the MTU.)
@@ -364,6 +378,9 @@ struct ClusterSpec {
   std::vector<IngressSpec> ingresses;
   std::vector<HttpRouteSpec> http_routes;
   std::vector<ListenerSpec> listeners;  // filled with the defaults when the lab has routes
+  // [cluster] dns: the lab has the cluster DNS pod kube-system/coredns and its Service
+  // kube-system/kube-dns (the last pod and Service added; FindPod/FindService by key).
+  bool dns = false;
   bool auto_tls = false;  // [cluster] auto_tls: a local CA and certificates for every route host
   // [cluster] network = "cni": pods are wired by a CNI plugin chain (NodeSpec::cni), not by the
   // tool. `network` then says how the tool routes between nodes (unless cni.node_routes = kPlugin).
@@ -379,6 +396,9 @@ struct ClusterSpec {
   const NodeSpec* FindNode(std::string_view name) const;
   const DeploymentSpec* FindDeployment(std::string_view name) const;
   const NamespaceSpec* FindNamespace(std::string_view name) const;
+  const ServiceSpec* FindService(std::string_view key) const;
+  // The cluster DNS Service's address (dns only), nullopt without one.
+  std::optional<net::Ipv4> DnsIp() const;
   // More than one namespace: `get` shows a NAMESPACE column.
   bool HasNamespaces() const { return namespaces.size() > 1; }
 };

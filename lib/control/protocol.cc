@@ -864,7 +864,7 @@ ServicesAnswer ServicesFromSpec(const config::ClusterSpec& spec) {
     ServiceInfo info;
     info.name = s.name;
     info.type = std::string(config::ToString(s.type));
-    info.cluster_ip = s.cluster_ip.ToString();
+    info.cluster_ip = s.headless ? "None" : s.cluster_ip.ToString();  // as kubectl prints it
     // What is served, not only what was asked: nftables serves least-conn as random, the ebpf
     // mode's programs pick at random (as Cilium's socket LB does by default).
     const config::Algorithm served =

@@ -400,6 +400,26 @@ Reply Respond(const Zone& zone, std::span<const uint8_t> wire, Transport transpo
   return reply;
 }
 
+std::vector<uint8_t> Failure(std::span<const uint8_t> wire, Rcode rcode) {
+  Parsed parsed = ParseQuery(wire);
+  if (parsed.drop != DropReason::kNone) return {};
+  const Query& q = parsed.query;
+  Response r;
+  r.id = q.id;
+  r.opcode = q.opcode;
+  r.rd = q.rd;
+  r.ra = true;
+  r.rcode = rcode;
+  r.has_question = true;
+  r.qname = q.qname;
+  r.qtype = q.qtype;
+  r.qclass = q.qclass;
+  r.edns = q.edns;
+  bool truncated = false;
+  absl::StatusOr<std::vector<uint8_t>> out = Encode(r, kMaxUdpNoEdns, &truncated);
+  return out.ok() ? *std::move(out) : std::vector<uint8_t>{};
+}
+
 void Counters::Count(const Reply& r) {
   ++queries;
   switch (r.verdict) {

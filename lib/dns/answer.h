@@ -93,6 +93,10 @@ struct Reply {
 // The whole decision for one query received over `transport`. Pure; allocates.
 Reply Respond(const Zone& zone, std::span<const uint8_t> query, Transport transport);
 
+// A response with `rcode` and the query's question (SERVFAIL when a forward cannot be made);
+// empty if the query is not one Respond() would answer.
+std::vector<uint8_t> Failure(std::span<const uint8_t> query, Rcode rcode);
+
 // What a server counts: queries seen, answers by rcode, truncations, forwards, drops by reason.
 struct Counters {
   uint64_t queries = 0;

@@ -95,13 +95,6 @@ class DnsAnswer : public ::testing::Test {
  protected:
   void SetUp() override {
     spec_ = LoadLab();
-    // cluster_ip = "None" (what the resolver sets for a headless Service).
-    for (config::ServiceSpec& s : spec_.services) {
-      if (s.name == "data/db-hl") {
-        s.headless = true;
-        s.cluster_ip = {};
-      }
-    }
     zone_ = BuildZone(spec_, net::IpAddr::Parse("10.96.0.10"), 7);
   }
   std::string PodIp(const std::string& key) { return spec_.FindPod(key)->ip.ToString(); }
@@ -390,12 +383,80 @@ TEST(DnsZone, BuiltFromTheLab) {
   Zone z = BuildZone(spec, std::nullopt);
   EXPECT_EQ(z.domain, "cluster.local");
   EXPECT_EQ(z.ttl, 5u);
-  EXPECT_EQ(z.namespaces, (std::vector<std::string>{"data", "default"}));
-  EXPECT_EQ(z.services.size(), 3u);
+  EXPECT_EQ(z.namespaces, (std::vector<std::string>{"data", "default", "kube-system"}));
+  EXPECT_EQ(z.services.size(), 4u);  // and kube-system/kube-dns
   EXPECT_EQ(z.pods.size(), spec.pods.size());
   EXPECT_EQ(z.reverse_prefixes.size(), 2u);
   EXPECT_EQ(DashedAddress(*net::IpAddr::Parse("10.244.1.5")), "10-244-1-5");
   EXPECT_EQ(DashedAddress(*net::IpAddr::Parse("fd00::5")), "fd00--5");
+}
+
+// The lab keys: cluster_ip = "None", [cluster] dns, and the pod and Service the resolver adds.
+TEST(DnsLab, SystemPodAndServiceComeLast) {
+  config::ClusterSpec spec = LoadLab();
+  ASSERT_TRUE(spec.dns);
+  const config::ServiceSpec* hl = spec.FindService("data/db-hl");
+  ASSERT_NE(hl, nullptr);
+  EXPECT_TRUE(hl->headless);
+  EXPECT_EQ(hl->cluster_ip, net::Ipv4{});
+  EXPECT_EQ(hl->endpoints.size(), 2u);
+  // kube-dns: the 10th address, the last Service; coredns: the last pod, on node1, after its pods.
+  ASSERT_EQ(spec.DnsIp(), net::Ipv4::Parse("10.96.0.10"));
+  EXPECT_EQ(spec.services.back().name, "kube-system/kube-dns");
+  EXPECT_EQ(spec.services.back().endpoints,
+            std::vector<int>{static_cast<int>(spec.pods.size()) - 1});
+  const config::PodSpec& dns = spec.pods.back();
+  EXPECT_EQ(dns.name, "kube-system/coredns");
+  EXPECT_EQ(dns.node, 0);
+  for (int k : spec.nodes[0].pods) EXPECT_LE(spec.pods[k].ip, dns.ip);
+  // The same lab without it: every other pod and Service keeps its address.
+  config::ClusterSpec off =
+      LoadLab(std::string(testing::kLab)
+                  .replace(testing::kLab.find("nodes = 2"), 9, "nodes = 2\ndns = false"));
+  EXPECT_FALSE(off.dns);
+  EXPECT_FALSE(off.DnsIp().has_value());
+  ASSERT_EQ(off.pods.size() + 1, spec.pods.size());
+  ASSERT_EQ(off.services.size() + 1, spec.services.size());
+  for (size_t i = 0; i < off.pods.size(); ++i) {
+    EXPECT_EQ(off.pods[i].ip, spec.pods[i].ip) << off.pods[i].name;
+    EXPECT_EQ(off.pods[i].node, spec.pods[i].node) << off.pods[i].name;
+  }
+  for (size_t i = 0; i < off.services.size(); ++i)
+    EXPECT_EQ(off.services[i].cluster_ip, spec.services[i].cluster_ip);
+  EXPECT_EQ(ResolvConf("data", net::IpAddr::FromV4(*spec.DnsIp())),
+            "# written by minikube-net for pods of namespace data (as kubelet does)\n"
+            "search data.svc.cluster.local svc.cluster.local cluster.local\n"
+            "nameserver 10.96.0.10\noptions ndots:5\n");
+}
+
+TEST(DnsLab, TenthAddressTakenAndBadKeys) {
+  // The lab's own Service holds .10: kube-dns takes the highest free address.
+  std::string lab = std::string(testing::kLab) +
+                    "\n[[service]]\nname = \"ten\"\ncluster_ip = \"10.96.0.10\"\nselector = { app "
+                    "= \"web\" }\n  [[service.port]]\n  port = 81\n";
+  config::ClusterSpec spec = LoadLab(lab);
+  EXPECT_EQ(spec.DnsIp(), net::Ipv4::Parse("10.111.255.254"));
+  struct Row {
+    std::string add, error;
+  };
+  const Row rows[] = {
+      {"\n[[service]]\nname = \"np\"\ntype = \"NodePort\"\ncluster_ip = \"None\"\nselector = { "
+       "app = \"web\" }\n  [[service.port]]\n  port = 82\n",
+       "cannot be type = \"NodePort\""},
+      {"\n[[service]]\nname = \"kube-dns\"\nnamespace = \"kube-system\"\nselector = { app = "
+       "\"web\" }\n  [[service.port]]\n  port = 82\n",
+       "is the cluster DNS's"},
+      {"\n[[pod]]\nname = \"coredns\"\nnamespace = \"kube-system\"\n  [[pod.container]]\n  name "
+       "= \"c\"\n  app = \"tcp-echo\"\n  ports = [{ port = 1 }]\n",
+       "is the cluster DNS's"},
+  };
+  for (const Row& row : rows) {
+    config::LoadResult r = config::Load(std::string(testing::kLab) + row.add, "bad.toml");
+    std::string all;
+    for (const auto& d : r.diags.all()) all += d.message + "\n";
+    EXPECT_FALSE(r.spec.has_value()) << row.add;
+    EXPECT_NE(all.find(row.error), std::string::npos) << all;
+  }
 }
 
 }  // namespace

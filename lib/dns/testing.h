@@ -69,6 +69,7 @@ selector = { app = "db" }
 [[service]]
 name = "db-hl"
 namespace = "data"
+cluster_ip = "None"
 selector = { app = "db" }
   [[service.port]]
   name = "pg"

@@ -18,6 +18,12 @@ std::string DashedAddress(const net::IpAddr& ip) {
   return text;
 }
 
+std::string ResolvConf(std::string_view ns, const net::IpAddr& dns_ip, std::string_view domain) {
+  return StrCat("# written by minikube-net for pods of namespace ", ns, " (as kubelet does)\n",
+                "search ", ns, ".svc.", domain, " svc.", domain, " ", domain, "\n", "nameserver ",
+                dns_ip.ToString(), "\n", "options ndots:5\n");
+}
+
 Zone BuildZone(const config::ClusterSpec& spec, std::optional<net::IpAddr> dns_ip,
                uint32_t serial) {
   Zone z;

@@ -91,6 +91,12 @@ struct Zone {
 Zone BuildZone(const config::ClusterSpec& spec, std::optional<net::IpAddr> dns_ip,
                uint32_t serial = 1);
 
+// /etc/resolv.conf as kubelet writes it for a pod of namespace `ns` (dnsPolicy ClusterFirst):
+// the search list <ns>.svc.<domain> svc.<domain> <domain>, the cluster DNS's address, ndots:5 (so
+// that "web" and "web.default" are tried inside the cluster first).
+std::string ResolvConf(std::string_view ns, const net::IpAddr& dns_ip,
+                       std::string_view domain = kClusterDomain);
+
 // "10-244-1-5" for 10.244.1.5: the label a pod address has under <ns>.pod.<zone> and under a
 // headless Service (the specification's dashed form).
 std::string DashedAddress(const net::IpAddr& ip);

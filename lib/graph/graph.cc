@@ -200,7 +200,8 @@ Graph BuildGraph(const ClusterSpec& s, const LiveState* live) {
 
   for (const config::ServiceSpec& svc : s.services) {
     std::vector<std::string> lines = {
-        SvcId(svc.name), StrCat(config::ToString(svc.type), " ", svc.cluster_ip.ToString())};
+        SvcId(svc.name),
+        StrCat(config::ToString(svc.type), " ", svc.headless ? "None" : svc.cluster_ip.ToString())};
     for (const config::ServicePortSpec& p : svc.ports) lines.push_back(PortLine(p));
     b.AddVertex(SvcId(svc.name), VertexKind::kService, std::move(lines));
     std::vector<std::string> endpoints;

@@ -35,6 +35,7 @@ std::vector<Endpoint> ResolveEndpoints(const ServicePort& port,
 absl::StatusOr<ServiceTable> ServiceTable::Build(const config::ClusterSpec& spec) {
   ServiceTable t;
   for (const config::ServiceSpec& svc : spec.services) {
+    if (svc.headless) continue;  // no ClusterIP to translate (cluster_ip = "None")
     std::vector<config::PodSpec> pods;
     for (int i : svc.endpoints) {
       if (i < 0 || static_cast<size_t>(i) >= spec.pods.size()) {

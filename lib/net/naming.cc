@@ -41,6 +41,9 @@ std::string StateDir(std::string_view cluster) { return StrCat(kRunDir, "/", clu
 
 std::string TorObject(std::string_view rack) { return StrCat(kTorPrefix, rack); }
 
+std::string ResolvConfPath(std::string_view cluster, std::string_view ns) {
+  return StrCat(StateDir(cluster), "/resolv/", ns, ".conf");
+}
 std::string BirdDir(std::string_view cluster) { return StrCat(StateDir(cluster), "/bird"); }
 
 std::string BirdConfigPath(std::string_view cluster, std::string_view object) {

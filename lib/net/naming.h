@@ -26,6 +26,10 @@
 //   pod's interface                 eth0                              pod netns
 //   ownership marker                minikube-net:<cluster>            ifalias of lo, every link
 //   runtime state                   /run/minikube-net/<cluster>/      host filesystem (tmpfs)
+//   a pod's /etc/resolv.conf        <state dir>/resolv/<ns>.conf      host filesystem (tmpfs),
+//     (cluster DNS)                                                   bound over /etc/resolv.conf
+//                                                                     in each command's and
+//                                                                     exec's own mount namespace
 //   a running sandbox's record      /run/minikube-net-sandbox/<pid>   host filesystem (tmpfs): how
 //                                   `ci/sandbox.sh --join` finds it (<pid>: its unshare's)
 //   proxy_mode = "ebpf": the        mkn-<cluster>-<netns inode, hex>  the machine's cgroup v2 tree,
@@ -89,6 +93,8 @@ std::string StateDir(std::string_view cluster);
 // "tor-<rack>": the object name of a rack's ToR (its netns is NetnsName(cluster, TorObject(rack))),
 // and the spine's port to it.
 std::string TorObject(std::string_view rack);
+// <state dir>/resolv/<ns>.conf: what a pod of namespace <ns> sees as /etc/resolv.conf.
+std::string ResolvConfPath(std::string_view cluster, std::string_view ns);
 // <state dir>/bird: each BGP speaker's config and control socket.
 std::string BirdDir(std::string_view cluster);
 // <state dir>/bird/<object>.conf, .ctl; <state dir>/logs/bird-<object>.log.

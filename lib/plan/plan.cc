@@ -337,9 +337,14 @@ Plan BuildPlan(const ClusterSpec& spec) {
     for (const config::ContainerSpec& c : p.containers) {
       if (c.app == config::AppKind::kCommand) {
         b.Add(StartCommand{p.netns, p.name, c.name, c.command, c.env});
+      } else if (c.app == config::AppKind::kDns) {
+        for (const config::ContainerPort& cp : c.ports) {
+          b.Add(StartApp{p.netns, p.name, c.name, c.app, p.ip, cp.port, cp.protocol});
+        }
       } else {
-        b.Add(
-            StartApp{p.netns, p.name, c.name, c.app, p.ip, c.ports.empty() ? 0 : c.ports[0].port});
+        b.Add(StartApp{
+            p.netns, p.name, c.name, c.app, p.ip, c.ports.empty() ? 0 : c.ports[0].port,
+            c.app == config::AppKind::kUdpEcho ? config::Protocol::kUdp : config::Protocol::kTcp});
       }
     }
   }
@@ -439,7 +444,7 @@ struct ShellRenderer {
                   s.dst.ToString(), " self permanent");
   }
   std::string operator()(const StartApp& s) const {
-    const char* proto = s.app == config::AppKind::kUdpEcho ? "UDP" : "TCP";
+    const char* proto = s.protocol == config::Protocol::kUdp ? "UDP" : "TCP";
     return StrCat("# pod ", s.pod, ": container ", s.container, ": minikube-net serves ",
                   config::ToString(s.app), " on ", proto, " ", s.ip.ToString(), ":", s.port,
                   " from a socket opened in ", s.ns);

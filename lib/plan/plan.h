@@ -156,6 +156,8 @@ struct StartApp {
   config::AppKind app = config::AppKind::kHttpEcho;
   net::Ipv4 ip;
   int port = 0;
+  // UDP for udp-echo and the cluster DNS's port 53/UDP (the DNS pod has one step per protocol).
+  config::Protocol protocol = config::Protocol::kTcp;
 };
 // ip netns exec NS env K=V... ARGV... (a child process, the pod's other containers)
 struct StartCommand {

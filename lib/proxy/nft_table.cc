@@ -364,6 +364,7 @@ NftTable NftTable::Build(const ClusterSpec& spec) {
   t.service_cidr_ = spec.service_cidr.ToString();
   for (const ServiceSpec& svc : spec.services) {
     t.first_port_.push_back(t.ports_.size());
+    if (svc.headless) continue;  // no ClusterIP, no rules: the cluster DNS names its endpoints
     for (const ServicePortSpec& port : svc.ports) {
       t.ports_.push_back(BuildPart(spec, svc, port, ResolveNftEndpoints(spec, svc, port)));
       t.Add(t.ports_.back());
@@ -486,6 +487,7 @@ NftUpdate NftTable::Plan(const ClusterSpec& next, const std::vector<int>* change
   if (next.services.size() + 1 != first_port_.size()) return full();
   auto compare = [&](size_t i) {
     const ServiceSpec& svc = next.services[i];
+    if (svc.headless) return first_port_[i + 1] == first_port_[i];
     if (svc.ports.size() != first_port_[i + 1] - first_port_[i]) return false;
     for (size_t j = 0; j < svc.ports.size(); ++j) {
       const size_t p = first_port_[i] + j;

@@ -13,6 +13,9 @@
 namespace mkn::proxy {
 namespace {
 
+// A headless Service (cluster_ip = "None") has no address to balance: no map entries.
+size_t LbPorts(const config::ServiceSpec& s) { return s.headless ? 0 : s.ports.size(); }
+
 using config::ClusterSpec;
 using config::ServicePortSpec;
 using config::ServiceSpec;
@@ -119,7 +122,7 @@ SockLbMaps SockLbMaps::Build(const ClusterSpec& spec, const SockLbMaps* previous
   // First pass: the ids kept, so that a new service never takes one a later service keeps.
   std::vector<Want> wants;
   for (size_t si = 0; si < spec.services.size(); ++si) {
-    for (size_t pi = 0; pi < spec.services[si].ports.size(); ++pi) {
+    for (size_t pi = 0; pi < LbPorts(spec.services[si]); ++pi) {
       Want w = MakeWant(spec, si, pi);
       if (auto it = old_svc.find(w.svc.key); it != old_svc.end()) {
         w.svc.id = it->second;
@@ -155,13 +158,13 @@ SockLbChange SockLbMaps::Plan(const ClusterSpec& spec, const std::vector<int>& c
   // order, or this is not an endpoints-only change and takes the full way.
   std::vector<size_t> first(spec.services.size() + 1, 0);
   for (size_t si = 0; si < spec.services.size(); ++si)
-    first[si + 1] = first[si] + spec.services[si].ports.size();
+    first[si + 1] = first[si] + LbPorts(spec.services[si]);
   bool same = first.back() == services.size();
   std::set<int> todo;
   for (int si : changed) {
     if (si < 0 || static_cast<size_t>(si) >= spec.services.size()) continue;
     todo.insert(si);
-    for (size_t pi = 0; same && pi < spec.services[si].ports.size(); ++pi) {
+    for (size_t pi = 0; same && pi < LbPorts(spec.services[si]); ++pi) {
       const ServiceSpec& s = spec.services[si];
       const SockLbKey key{s.cluster_ip, s.ports[pi].port, s.ports[pi].protocol};
       same = services[first[si] + pi].key == key;
@@ -194,7 +197,7 @@ SockLbChange SockLbMaps::Plan(const ClusterSpec& spec, const std::vector<int>& c
   std::vector<Want> wants;
   std::vector<std::vector<uint32_t>> ids;
   for (int si : todo) {
-    for (size_t pi = 0; pi < spec.services[si].ports.size(); ++pi) {
+    for (size_t pi = 0; pi < LbPorts(spec.services[si]); ++pi) {
       Want w = MakeWant(spec, si, pi);
       w.svc.id = services[first[si] + pi].id;
       ids.push_back(KeptIds(w, old, taken));

@@ -65,6 +65,12 @@ absl::StatusOr<Request> ParseRequest(const ClusterSpec& spec, std::string_view s
       if (s.name == name) svc = &s;
     }
     if (svc == nullptr) return NoSuch("DST", word, "Service", names);
+    if (svc->headless) {
+      return absl::InvalidArgumentError(
+          StrCat("trace: DST ", word,
+                 " is headless (cluster_ip = \"None\"): it has no ClusterIP "
+                 "to trace; trace one of its pods"));
+    }
     r.dst.kind = "ClusterIP";
     r.dst.ip = svc->cluster_ip;
   } else if (const PodSpec* p = spec.FindPod(word)) {
@@ -90,7 +96,7 @@ absl::StatusOr<Request> ParseRequest(const ClusterSpec& spec, std::string_view s
       }
     }
     for (const config::ServiceSpec& s : spec.services) {
-      if (s.cluster_ip == *ip) {
+      if (!s.headless && s.cluster_ip == *ip) {
         r.dst.kind = "ClusterIP";
         svc = &s;
       }

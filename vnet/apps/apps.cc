@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -21,12 +22,14 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "lib/dns/answer.h"
 #include "lib/strings/str_cat.h"
 #include "lib/strings/view.h"
 #include "vnet/kernel/asio.h"  // asio, beast, http, tcp, udp
@@ -490,9 +493,193 @@ class UdpEcho : public Closable, public std::enable_shared_from_this<UdpEcho> {
   std::array<char, 65536> data_;
 };
 
+// --- cluster DNS -------------------------------------------------------------------------------
+
+// What the DNS listeners share with the AppServer: the zone (swapped whole when the lab changes,
+// read per query) and the counters.
+struct DnsShared {
+  mutable std::mutex mu;
+  std::shared_ptr<const dns::Zone> zone = std::make_shared<const dns::Zone>();
+  dns::Counters counters;
+  std::chrono::steady_clock::time_point last_drop_log{};
+  uint64_t drops_unlogged = 0;
+
+  std::shared_ptr<const dns::Zone> Zone() const {
+    std::lock_guard<std::mutex> l(mu);
+    return zone;
+  }
+  // Counts the reply; a drop is logged at most once a second (untrusted input: rate-limited).
+  void Count(const dns::Reply& r, AppLog& log, const std::string& peer) {
+    std::string line;
+    {
+      std::lock_guard<std::mutex> l(mu);
+      counters.Count(r);
+      if (r.verdict != dns::Verdict::kDrop) return;
+      ++drops_unlogged;
+      auto now = std::chrono::steady_clock::now();
+      if (now - last_drop_log < std::chrono::seconds(1)) return;
+      last_drop_log = now;
+      line = StrCat("dropped ", drops_unlogged, " query(ies), the last from ", peer, ": ",
+                    dns::ToString(r.drop), " (", counters.Dropped(), " in all)");
+      drops_unlogged = 0;
+    }
+    log.Line(line);
+  }
+};
+
+// One query's answer: the reply's bytes, or a SERVFAIL for a forward (the relay to a Forwarder is
+// the world's to add: vnet/apps answers SERVFAIL until then, so a client does not wait out its
+// timeout), or nothing.
+std::vector<uint8_t> DnsAnswer(DnsShared& shared, AppLog& log, std::span<const uint8_t> query,
+                               dns::Transport t, const std::string& peer) {
+  std::shared_ptr<const dns::Zone> zone = shared.Zone();
+  dns::Reply r = dns::Respond(*zone, query, t);
+  shared.Count(r, log, peer);
+  if (r.verdict == dns::Verdict::kForward) return dns::Failure(query, dns::Rcode::kServFail);
+  return std::move(r.wire);
+}
+
+class DnsUdp : public Closable, public std::enable_shared_from_this<DnsUdp> {
+ public:
+  DnsUdp(asio::io_context& io, int fd, std::shared_ptr<AppInfo> info,
+         std::shared_ptr<DnsShared> shared)
+      : sock_(io, udp::v4(), fd), info_(std::move(info)), shared_(std::move(shared)) {}
+  void Receive() {
+    sock_.async_receive_from(
+        asio::buffer(data_), peer_, [self = shared_from_this()](beast::error_code ec, size_t n) {
+          if (ec == asio::error::operation_aborted || !self->sock_.is_open()) return;
+          if (ec) return self->Receive();
+          self->out_ = DnsAnswer(*self->shared_, *self->info_->log,
+                                 std::span<const uint8_t>(self->data_.data(), n),
+                                 dns::Transport::kUdp, self->peer_.address().to_string());
+          if (self->out_.empty()) return self->Receive();
+          self->sock_.async_send_to(asio::buffer(self->out_), self->peer_,
+                                    [self](beast::error_code, size_t) {
+                                      if (self->sock_.is_open()) self->Receive();
+                                    });
+        });
+  }
+  void Close() override {
+    beast::error_code ec;
+    sock_.close(ec);
+  }
+
+ private:
+  udp::socket sock_;
+  udp::endpoint peer_;
+  std::shared_ptr<AppInfo> info_;
+  std::shared_ptr<DnsShared> shared_;
+  std::array<uint8_t, 65536> data_;
+  std::vector<uint8_t> out_;
+};
+
+// DNS over TCP (RFC 7766): two-byte length, message, repeated; the connection closes after
+// kDnsTcpIdle without a complete query (a slow or silent client holds no slot for long).
+constexpr auto kDnsTcpIdle = std::chrono::seconds(10);
+constexpr int kDnsTcpClients = 128;  // more are accepted and closed at once
+
+class DnsTcpSession : public Closable, public std::enable_shared_from_this<DnsTcpSession> {
+ public:
+  DnsTcpSession(tcp::socket s, std::shared_ptr<AppInfo> info, std::shared_ptr<DnsShared> shared,
+                std::shared_ptr<int> open)
+      : sock_(std::move(s)),
+        timer_(sock_.get_executor()),
+        info_(std::move(info)),
+        shared_(std::move(shared)),
+        open_(std::move(open)) {
+    ++*open_;
+  }
+  ~DnsTcpSession() override { --*open_; }
+  void Start() {
+    beast::error_code ec;
+    peer_ = sock_.remote_endpoint(ec).address().to_string();
+    ReadLength();
+  }
+  void Close() override {
+    beast::error_code ec;
+    sock_.close(ec);
+    timer_.cancel();
+  }
+
+ private:
+  void Arm() {
+    timer_.expires_after(kDnsTcpIdle);
+    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (!ec) self->Close();
+    });
+  }
+  void ReadLength() {
+    Arm();
+    asio::async_read(sock_, asio::buffer(len_),
+                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                       if (ec) return self->Close();
+                       size_t n = (size_t{self->len_[0]} << 8) | self->len_[1];
+                       self->msg_.resize(n);
+                       asio::async_read(self->sock_, asio::buffer(self->msg_),
+                                        [self](beast::error_code ec, size_t) {
+                                          if (ec) return self->Close();
+                                          self->Answer();
+                                        });
+                     });
+  }
+  void Answer() {
+    std::vector<uint8_t> wire = DnsAnswer(*shared_, *info_->log, msg_, dns::Transport::kTcp, peer_);
+    if (wire.empty()) return Close();  // a malformed query: the stream's framing is not trusted
+    out_.assign({static_cast<uint8_t>(wire.size() >> 8), static_cast<uint8_t>(wire.size())});
+    out_.insert(out_.end(), wire.begin(), wire.end());
+    asio::async_write(sock_, asio::buffer(out_),
+                      [self = shared_from_this()](beast::error_code ec, size_t) {
+                        if (ec) return self->Close();
+                        self->ReadLength();
+                      });
+  }
+
+  tcp::socket sock_;
+  asio::steady_timer timer_;
+  std::shared_ptr<AppInfo> info_;
+  std::shared_ptr<DnsShared> shared_;
+  std::shared_ptr<int> open_;  // sessions open on this listener (io thread only)
+  std::string peer_;
+  std::array<uint8_t, 2> len_{};
+  std::vector<uint8_t> msg_, out_;
+};
+
+class DnsAcceptor : public Closable, public std::enable_shared_from_this<DnsAcceptor> {
+ public:
+  DnsAcceptor(asio::io_context& io, int fd, std::shared_ptr<AppInfo> info,
+              std::shared_ptr<DnsShared> shared)
+      : acc_(io, tcp::v4(), fd), info_(std::move(info)), shared_(std::move(shared)) {}
+  void Accept() {
+    acc_.async_accept([self = shared_from_this()](beast::error_code ec, tcp::socket s) {
+      if (ec == asio::error::operation_aborted) return;
+      if (!ec && *self->open_ < kDnsTcpClients) {
+        auto session =
+            std::make_shared<DnsTcpSession>(std::move(s), self->info_, self->shared_, self->open_);
+        self->info_->Track(session);
+        session->Start();
+      }  // else: over the bound, `s` closes here
+      if (self->acc_.is_open()) self->Accept();
+    });
+  }
+  void Close() override {
+    beast::error_code ec;
+    acc_.close(ec);
+    for (auto& w : info_->sessions) {
+      if (auto c = w.lock()) c->Close();
+    }
+  }
+
+ private:
+  tcp::acceptor acc_;
+  std::shared_ptr<AppInfo> info_;
+  std::shared_ptr<DnsShared> shared_;
+  std::shared_ptr<int> open_ = std::make_shared<int>(0);
+};
+
 }  // namespace
 
 struct AppServer::Impl {
+  std::shared_ptr<DnsShared> dns = std::make_shared<DnsShared>();
   std::string log_dir;
   std::unique_ptr<asio::io_context> io = std::make_unique<asio::io_context>();
   // Listeners by pod: an Acceptor (and through it the connections) or a UdpEcho.
@@ -518,7 +705,15 @@ absl::Status AppServer::Serve(AppSocket s, const std::string& node) {
   return OnIo([&]() -> absl::Status {
     try {
       std::shared_ptr<Closable> l;
-      if (info->app.app == config::AppKind::kUdpEcho) {
+      if (info->app.app == config::AppKind::kDns && info->app.protocol == config::Protocol::kUdp) {
+        auto u = std::make_shared<DnsUdp>(*impl_->io, fd, info, impl_->dns);
+        u->Receive();
+        l = std::move(u);
+      } else if (info->app.app == config::AppKind::kDns) {
+        auto a = std::make_shared<DnsAcceptor>(*impl_->io, fd, info, impl_->dns);
+        a->Accept();
+        l = std::move(a);
+      } else if (info->app.app == config::AppKind::kUdpEcho) {
         auto u = std::make_shared<UdpEcho>(*impl_->io, fd, info);
         u->Receive();
         l = std::move(u);
@@ -535,6 +730,16 @@ absl::Status AppServer::Serve(AppSocket s, const std::string& node) {
     }
     return absl::OkStatus();
   });
+}
+
+void AppServer::SetDnsZone(std::shared_ptr<const dns::Zone> zone) {
+  std::lock_guard<std::mutex> l(impl_->dns->mu);
+  impl_->dns->zone = std::move(zone);
+}
+
+dns::Counters AppServer::DnsCounters() const {
+  std::lock_guard<std::mutex> l(impl_->dns->mu);
+  return impl_->dns->counters;
 }
 
 absl::Status AppServer::StopPod(const std::string& pod) {

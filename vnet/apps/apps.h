@@ -12,6 +12,10 @@
 //              thread stays free); /status/CODE (100-599) answers with that status (1xx as an
 //              interim before a final 200).
 //   tcp-echo   echoes bytes back.          udp-echo   echoes each datagram back to its sender.
+//   cluster-dns  the cluster DNS (kube-system/coredns): lib/dns's answers over UDP and TCP port 53
+//              (RFC 7766 framing; at most 128 TCP clients, each closed after 10 s without a
+//              query) from the zone SetDnsZone() last gave; malformed queries dropped, counted and
+//              logged at most once a second.
 // Every request is logged to <log_dir>/<pod>/<container>.log (`minikube-net logs POD`).
 #pragma once
 
@@ -20,6 +24,8 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "lib/dns/answer.h"
+#include "lib/dns/zone.h"
 #include "lib/plan/plan.h"
 #include "vnet/kernel/fd.h"
 
@@ -40,6 +46,10 @@ class AppServer {
 
   // Takes over the socket and serves it (before or after Start; thread-safe once started).
   absl::Status Serve(AppSocket socket, const std::string& node);
+  // The cluster DNS's zone from now on (the lab changed: kill, scale). Thread-safe.
+  void SetDnsZone(std::shared_ptr<const dns::Zone> zone);
+  // What the cluster DNS has counted so far. Thread-safe.
+  dns::Counters DnsCounters() const;
   // Closes the listeners and connections of one pod (it was killed). Thread-safe.
   absl::Status StopPod(const std::string& pod);
   void Start(int threads = 1);

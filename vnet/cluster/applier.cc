@@ -133,7 +133,7 @@ absl::Status WriteSysctl(const std::string& key, const std::string& value) {
 }
 
 absl::StatusOr<Fd> OpenAppSocket(const StartApp& a) {
-  bool udp = a.app == config::AppKind::kUdpEcho;
+  bool udp = a.protocol == config::Protocol::kUdp;
   int fd = ::socket(AF_INET, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return KernelError(errno, "open app socket");
   Fd owned(fd);

@@ -171,6 +171,14 @@ absl::Status EnterNetnsOf(const ClusterState& s, const std::string& name) {
   }
   if (::setns(fd->get(), CLONE_NEWNET) < 0)
     return AsRuntimeFailure(KernelError(errno, StrCat("enter ", ns)));
+  // The cluster DNS: a pod's processes see the resolv.conf kubelet would write (the cluster wrote
+  // one per namespace at up; none: [cluster] dns = false).
+  if (const PodState* p = s.FindPod(name)) {
+    const std::string conf = net::ResolvConfPath(s.cluster, config::NamespaceOfKey(p->name));
+    if (::access(conf.c_str(), R_OK) == 0) {
+      if (absl::Status st = UseResolvConf(conf); !st.ok()) return AsRuntimeFailure(st);
+    }
+  }
   return absl::OkStatus();
 }
 

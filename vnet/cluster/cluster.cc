@@ -4,6 +4,7 @@
 // cluster_cni.cc, cluster_nft.cc), and only the calls into them stay here, in order.
 #include "vnet/cluster/cluster.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -22,6 +23,7 @@
 
 #include "absl/strings/str_join.h"
 #include "lib/config/mutate.h"
+#include "lib/dns/zone.h"
 #include "lib/net/naming.h"
 #include "lib/netpol/nft.h"
 #include "lib/plan/plan.h"
@@ -310,9 +312,11 @@ absl::StatusOr<std::unique_ptr<RunningCluster>> RunningCluster::UpOrUndo(
       return fail(s);
   }
   impl.applied.apps.clear();
+  rc->RefreshDnsZone();
   impl.apps->Start(1);
 
   if (stopped()) return fail(interrupted);
+  if (absl::Status s = rc->WriteResolvConfs(); !s.ok()) return fail(s);
   if (absl::Status s = rc->StartCommands(impl.applied.commands); !s.ok()) return fail(s);
   if (absl::Status s = rc->StartIngress(); !s.ok()) return fail(s);
   if (absl::StatusOr<std::unique_ptr<ControlServer>> control = ControlServer::Start(
@@ -529,7 +533,7 @@ absl::Status RunningCluster::StartCommands(const std::vector<plan::StartCommand>
     env.insert(env.end(), c.env.begin(), c.env.end());
     absl::StatusOr<ChildProcess> child =
         Spawn(impl.applied.netns.at(c.ns).get(), c.argv, env, StrCat(dir, "/", c.container, ".log"),
-              impl.cgroup_procs.get());
+              impl.cgroup_procs.get(), spec.dns ? net::ResolvConfPath(spec.name, pod->ns) : "");
     if (!child.ok()) {
       return absl::Status(child.status().code(), StrCat("pod ", c.pod, ": container ", c.container,
                                                         ": ", child.status().message()));
@@ -694,10 +698,12 @@ absl::Status RunningCluster::RefreshServices(const std::vector<int>* changed) {
   const config::ClusterSpec& spec = impl.spec;
   // Policies first: a pod that comes up is isolated before a Service sends it anything.
   MKN_RETURN_IF_ERROR(SyncNetpol());
+  RefreshDnsZone();  // a headless Service's answers follow its endpoints
   if (spec.services.empty()) return absl::OkStatus();
   if (impl.ingress) MKN_RETURN_IF_ERROR(impl.ingress->Update(spec));
   if (impl.proxy) {
     for (const config::ServiceSpec& svc : spec.services) {
+      if (svc.headless) continue;  // not in the proxy's table: nothing to translate
       std::vector<config::PodSpec> pods;
       for (int e : svc.endpoints) pods.push_back(spec.pods[e]);
       MKN_RETURN_IF_ERROR(impl.proxy->ReplaceEndpoints(svc.name, pods));
@@ -707,6 +713,33 @@ absl::Status RunningCluster::RefreshServices(const std::vector<int>* changed) {
   if (config::HasNftTables(spec.proxy_mode)) MKN_RETURN_IF_ERROR(SyncNftTables(changed));
   if (spec.proxy_mode == config::ProxyMode::kEbpf) MKN_RETURN_IF_ERROR(SyncSockLb(changed));
   return absl::OkStatus();
+}
+
+absl::Status RunningCluster::WriteResolvConfs() {
+  const config::ClusterSpec& spec = impl_->spec;
+  std::optional<net::Ipv4> ip = spec.DnsIp();
+  if (!ip) return absl::OkStatus();
+  MKN_RETURN_IF_ERROR(MakeStateSubdir(spec.name, "resolv").status());
+  for (const config::NamespaceSpec& ns : spec.namespaces) {
+    // 0644: a pod's processes read it through the bind mount (the 0700 directory is not on
+    // that path); written whole before any process can bind it.
+    const std::string path = net::ResolvConfPath(spec.name, ns.name);
+    const std::string text = dns::ResolvConf(ns.name, net::IpAddr::FromV4(*ip));
+    Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (!fd.valid()) return KernelError(errno, StrCat("create ", path));
+    if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
+      return KernelError(errno, StrCat("write ", path));
+  }
+  return absl::OkStatus();
+}
+
+void RunningCluster::RefreshDnsZone() {
+  Impl& impl = *impl_;
+  if (!impl.apps || !impl.spec.dns) return;
+  std::optional<net::Ipv4> ip = impl.spec.DnsIp();
+  impl.apps->SetDnsZone(std::make_shared<const dns::Zone>(dns::BuildZone(
+      impl.spec, ip ? std::optional<net::IpAddr>(net::IpAddr::FromV4(*ip)) : std::nullopt,
+      ++impl.dns_serial)));
 }
 
 absl::Status RunningCluster::FlushFlowsTo(const std::vector<net::Ipv4>& ips) {

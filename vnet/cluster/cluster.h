@@ -153,6 +153,10 @@ class RunningCluster {
   absl::Status RunNftIn(const config::NodeSpec& node, int fd, const std::string& text);
   // state_.pods from the current spec, keeping the processes of pods that still run.
   void SyncStatePods();
+  // The cluster DNS's zone from the spec as it is now (up, and after every kill and scale).
+  void RefreshDnsZone();
+  // <state dir>/resolv/<ns>.conf for every namespace (dns only), before any command starts.
+  absl::Status WriteResolvConfs();
   struct Impl;
   std::unique_ptr<Impl> impl_;
   ClusterState state_;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "lib/config/spec.h"
+#include "lib/dns/zone.h"
 #include "lib/netpol/nft.h"
 #include "lib/plan/plan.h"
 #include "lib/proxy/nft_table.h"
@@ -36,6 +37,7 @@ struct RunningCluster::Impl {
   Fd lock;
   Applied applied;
   std::unique_ptr<AppServer> apps;
+  uint32_t dns_serial = 0;  // the cluster DNS zone's SOA serial: one more at every change
   std::unique_ptr<UserspaceProxy> proxy;  // proxy_mode = "userspace" with services
   std::unique_ptr<GenevePump> geneve;     // network = "geneve" (or node_routes = "geneve")
   std::unique_ptr<ControlServer> control;

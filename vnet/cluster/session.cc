@@ -46,8 +46,19 @@ namespace {
 
 // A lab with pods outside "default" (keys "<ns>/<pod>"): the pod table gets a NAMESPACE column.
 bool HasNamespaces(const ClusterState& st) {
-  return std::any_of(st.pods.begin(), st.pods.end(),
-                     [](const PodState& p) { return p.name.find('/') != std::string::npos; });
+  return std::any_of(st.pods.begin(), st.pods.end(), [](const PodState& p) {
+    return p.name.find('/') != std::string::npos &&
+           !config::IsSystemNamespace(config::NamespaceOfKey(p.name));
+  });
+}
+
+// The pods `up` lists: the lab's (kube-system's, the cluster DNS, show with `get pods -A`).
+std::vector<control::PodRow> LabPodRows(const ClusterState& st) {
+  std::vector<control::PodRow> rows = PodRows(st);
+  std::erase_if(rows, [](const control::PodRow& r) {
+    return config::IsSystemNamespace(config::NamespaceOfKey(r.name));
+  });
+  return rows;
 }
 
 // --- up --shell ----------------------------------------------------------------------------------
@@ -402,7 +413,7 @@ absl::StatusOr<int> RunSession(const config::ClusterSpec& spec, const SessionOpt
   const ClusterState st = (*rc)->state();
   std::string ready_text =
       StrCat(control::NodesTable(NodeRows(st)), "\n",
-             control::PodsTable(PodRows(st), HasNamespaces(st)), "\n", ReadyLine(st));
+             control::PodsTable(LabPodRows(st), HasNamespaces(st)), "\n", ReadyLine(st));
   if (f.detach) {
     StrAppend(&ready_text, "running in the background as pid ", getpid(),
               "; stop it with: minikube-net down ", st.cluster, "\n");

@@ -3,11 +3,13 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <climits>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -66,10 +68,47 @@ bool IsAlive(const ChildProcess& p) {
   return paren != std::string::npos && paren + 2 < text.size() && text[paren + 2] != 'Z';
 }
 
+namespace {
+
+// Where /etc/resolv.conf really is (a symlink's target: a bind mount over a symlink would bind
+// over what it points to anyway, and mount(2) follows it; resolving first makes the error name
+// the real file). Empty if it does not exist.
+std::string ResolvConfTarget() {
+  char buf[PATH_MAX];
+  if (::realpath("/etc/resolv.conf", buf) == nullptr) return "";
+  return buf;
+}
+
+// Async-signal-safe: the child's half of a pod's mount view. errno-style result.
+int BindResolvConf(const char* file, const char* target) {
+  if (::unshare(CLONE_NEWNS) < 0) return errno;
+  // Slave, not private: namespaces mounted under /run/netns later still show (vnet/cni/nodefs).
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) < 0) return errno;
+  if (::mount(file, target, nullptr, MS_BIND, nullptr) < 0) return errno;
+  return 0;
+}
+
+}  // namespace
+
+absl::Status UseResolvConf(const std::string& resolv_conf) {
+  const std::string target = ResolvConfTarget();
+  if (target.empty()) return KernelError(ENOENT, "bind /etc/resolv.conf: it does not exist");
+  if (int err = BindResolvConf(resolv_conf.c_str(), target.c_str()); err != 0) {
+    return KernelError(
+        err, StrCat("bind ", resolv_conf, " over ", target, " in a mount namespace of its own"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<ChildProcess> Spawn(int netns_fd, const std::vector<std::string>& argv,
                                    const std::vector<std::pair<std::string, std::string>>& env,
-                                   const std::string& log_path, int cgroup_procs_fd) {
+                                   const std::string& log_path, int cgroup_procs_fd,
+                                   const std::string& resolv_conf) {
   if (argv.empty()) return absl::InvalidArgumentError("empty command");
+  const std::string resolv_target = resolv_conf.empty() ? "" : ResolvConfTarget();
+  if (!resolv_conf.empty() && resolv_target.empty()) {
+    return KernelError(ENOENT, "bind /etc/resolv.conf: it does not exist");
+  }
   // Everything the child needs is built before fork: after it, only async-signal-safe calls.
   std::vector<std::string> env_strings;
   for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
@@ -115,6 +154,8 @@ absl::StatusOr<ChildProcess> Spawn(int netns_fd, const std::vector<std::string>&
     if (::setns(netns_fd, CLONE_NEWNET) < 0) err = errno;
     // "0" is the writer itself: the child, before exec.
     if (err == 0 && cgroup_procs_fd >= 0 && ::write(cgroup_procs_fd, "0", 1) != 1) err = errno;
+    if (err == 0 && !resolv_conf.empty())
+      err = BindResolvConf(resolv_conf.c_str(), resolv_target.c_str());
     int devnull = ::open("/dev/null", O_RDONLY);
     if (err == 0) {
       ::dup2(devnull, 0);

@@ -323,6 +323,7 @@ RawConfig Parse(std::string_view text, Diagnostics& diags) {
     r.Int("vni", c.vni);
     r.Str("proxy_mode", c.proxy_mode);
     r.Bool("auto_tls", c.auto_tls);
+    r.Bool("dns", c.dns);
     r.Int("racks", c.racks);
     if (const toml::table* bt = r.Table("bgp")) {
       TableReader br(*bt, "[cluster] bgp", diags);
