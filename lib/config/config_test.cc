@@ -50,7 +50,9 @@ TEST(Config, ResolvesDefaultsAddressesAndPlacement) {
   EXPECT_EQ(s.nodes[1].gateway.ToString(), "10.244.1.1");
   EXPECT_EQ(s.nodes[0].underlay_ip.ToString(), "172.18.0.2");
   EXPECT_EQ(s.underlay_gateway.ToString(), "172.18.0.1");
-  ASSERT_EQ(s.pods.size(), 4u);
+  ASSERT_EQ(s.pods.size(), 5u);  // and the cluster DNS's, last, on node1 (outside the spread)
+  EXPECT_EQ(s.pods[4].name, "kube-system/coredns");
+  EXPECT_EQ(s.pods[4].node, 0);
   // client is pinned to node2; replicas go to the least loaded node, lowest index first.
   EXPECT_EQ(s.pods[0].name, "client");
   EXPECT_EQ(s.pods[0].node, 1);
@@ -63,7 +65,8 @@ TEST(Config, ResolvesDefaultsAddressesAndPlacement) {
   EXPECT_EQ(s.pods[1].ip.ToString(), "10.244.0.2");
   EXPECT_EQ(s.pods[1].mac.ToString(), "0a:58:0a:f4:00:02");
   EXPECT_EQ(s.pods[1].netns, "mkn-demo-web-0");
-  ASSERT_EQ(s.services.size(), 1u);
+  ASSERT_EQ(s.services.size(), 2u);  // and kube-system/kube-dns, last, at the 10th address
+  EXPECT_EQ(s.services[1].cluster_ip.ToString(), "10.96.0.10");
   EXPECT_EQ(s.services[0].cluster_ip.ToString(), "10.96.0.1");
   EXPECT_EQ(s.services[0].endpoints, (std::vector<int>{1, 2, 3}));
   EXPECT_EQ(s.services[0].ports[0].target_port_name, "http");
@@ -393,7 +396,8 @@ selector = { app = "a" }
                       "ns.toml");
   ASSERT_TRUE(r.spec) << r.diags.FormatAll();
   const ClusterSpec& s = *r.spec;
-  ASSERT_EQ(s.pods.size(), 3u);
+  ASSERT_EQ(s.pods.size(), 4u);  // and kube-system/coredns, last
+  EXPECT_EQ(s.pods[3].name, "kube-system/coredns");
   EXPECT_EQ(s.pods[0].name, "a");
   EXPECT_EQ(s.pods[0].netns, "mkn-ns-a");
   EXPECT_EQ(s.pods[1].name, "x/a");
@@ -402,15 +406,16 @@ selector = { app = "a" }
   EXPECT_EQ(s.pods[2].name, "y/web-0");
   EXPECT_EQ(s.pods[2].netns, "mkn-ns-y-web-0");
   EXPECT_NE(s.pods[1].host_veth, s.pods[0].host_veth);
-  ASSERT_EQ(s.namespaces.size(), 3u);
+  ASSERT_EQ(s.namespaces.size(), 4u);  // kube-system: the cluster DNS's
   EXPECT_EQ(s.namespaces[0].name, "default");
-  EXPECT_EQ(s.namespaces[1].name, "x");
-  EXPECT_EQ(s.namespaces[1].labels.at("team"), "blue");
-  EXPECT_EQ(s.namespaces[1].labels.at("kubernetes.io/metadata.name"), "x");
-  EXPECT_EQ(s.namespaces[2].name, "y");
+  EXPECT_EQ(s.namespaces[1].name, "kube-system");
+  EXPECT_EQ(s.namespaces[2].name, "x");
+  EXPECT_EQ(s.namespaces[2].labels.at("team"), "blue");
+  EXPECT_EQ(s.namespaces[2].labels.at("kubernetes.io/metadata.name"), "x");
+  EXPECT_EQ(s.namespaces[3].name, "y");
   EXPECT_TRUE(s.HasNamespaces());
   // A Service selects in its own namespace only.
-  ASSERT_EQ(s.services.size(), 2u);
+  ASSERT_EQ(s.services.size(), 3u);  // and kube-system/kube-dns, last
   EXPECT_EQ(s.services[0].name, "x/a");
   EXPECT_EQ(s.services[0].endpoints, std::vector<int>{1});
   EXPECT_EQ(s.services[1].name, "a");
