@@ -723,7 +723,7 @@ detach)
   contains "$(cat $log)" "minikube-net: removing what a previous run of quickstart left behind" "and in up.log"
   # down of a -d cluster says what its process removed, worded as when down removes it itself.
   out=$("$MKN" down quickstart)
-  [[ "$out" =~ ^"cluster quickstart down in "[0-9]+" ms: 7 namespaces removed by its process"$ ]] ||
+  [[ "$out" =~ ^"cluster quickstart down in "[0-9]+" ms: 8 namespaces removed by its process"$ ]] ||
     fail "down of a -d cluster said: $out"
   pass "up -d: errors and notices on stderr; up.log has the tables, the ready line, notices and later lines"
   assert_clean quickstart
@@ -734,7 +734,7 @@ detach)
   wait_for 30 grep -q "ready in" "$TMP/up.log" || fail "minimal did not come up: $(cat "$TMP/up.log")"
   contains "$(cat "$TMP/up.log")" "ms: 1 node, 1 pod" "the ready line counts in the singular"
   out=$("$MKN" down min)
-  [[ "$out" =~ ^"cluster min down in "[0-9]+" ms: 3 namespaces removed by its process"$ ]] ||
+  [[ "$out" =~ ^"cluster min down in "[0-9]+" ms: 4 namespaces removed by its process"$ ]] ||
     fail "down of a foreground cluster said: $out"
   rc=0; wait "$pid" || rc=$?
   [[ $rc == 0 ]] || fail "up stopped by down: exit $rc: $(cat "$TMP/up.log")"

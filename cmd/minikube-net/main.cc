@@ -412,7 +412,13 @@ int main(int argc, char** argv) {
     if (spec)
       std::cout << validate_lab
                 << ": ok: " << control::Count(static_cast<int64_t>(spec->nodes.size()), "node")
-                << ", " << control::Count(static_cast<int64_t>(spec->pods.size()), "pod") << "\n";
+                << ", "
+                << control::Count(std::count_if(spec->pods.begin(), spec->pods.end(),
+                                                [](const config::PodSpec& p) {
+                                                  return !config::IsSystemNamespace(p.ns);
+                                                }),
+                                  "pod")
+                << "\n";
     return code;
   }
   if (*down_cmd) return RunDown(down_target, down_all);
