@@ -316,6 +316,8 @@ ClusterVerbsPtr AddClusterVerbs(CLI::App& app) {
       "  minikube-net get proxy -o json | jq '.nodes[] | {node, drops: .nat.drops}'\n"
       "  minikube-net get overlay\n  minikube-net get pods -A      # every namespace, NAMESPACE "
       "column\n"
+      "  minikube-net get svc -A       # kube-system's too: the cluster DNS (pod coredns, "
+      "Service kube-dns)\n"
       "  minikube-net get pods -n x   # namespace x only\n  minikube-net get netpol\n"
       "proxy_mode = \"ebpf\": get svc's NEW and DROPS come from the programs' maps (connects "
       "translated,\n"
