@@ -32,7 +32,8 @@ run_case() {
 inspect() {
   local out
   out=$("$MKN" get pods -A)
-  contains "$out" "NAMESPACE  POD" "get pods -A: a NAMESPACE column"
+  grep -Eq "^NAMESPACE +POD" <<<"$out" || fail "get pods -A: a NAMESPACE column: $out"
+  contains "$out" "kube-system" "get pods -A: the cluster DNS pod too"
   contains "$out" "mkn-netpol-y-b" "get pods -A: a pod outside default has mkn-<lab>-<ns>-<pod>"
   out=$("$MKN" get pods -n x)
   [[ $(grep -c "mkn-netpol-x-" <<<"$out") == 3 && $(grep -c "mkn-netpol-[yz]-" <<<"$out") == 0 ]] ||
