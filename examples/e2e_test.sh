@@ -453,7 +453,7 @@ shell)
   printf '\003' >&4  # Ctrl-C
   wait_for 10 bash -c '! pgrep -x -f "sleep 97"' || fail "Ctrl-C did not stop the shell's job"
   printf '%s\n' 'echo still-$MKN_CLUSTER-$(ls /run/netns | grep -c mkn-quickstart-)' >&4
-  wait_for 10 grep -q "still-quickstart-7" "$TMP/tty-out" || fail "Ctrl-C in the shell touched the cluster: $(cat "$TMP/tty-out")"
+  wait_for 10 grep -q "still-quickstart-8" "$TMP/tty-out" || fail "Ctrl-C in the shell touched the cluster: $(cat "$TMP/tty-out")"
   ! grep -q "cluster quickstart down" "$TMP/tty-out" || fail "Ctrl-C in the shell tore the cluster down"
   printf '%s\n' 'exit 5' >&4
   exec 4>&-

@@ -753,7 +753,7 @@ check_ebpf_kill() {
     fail "get svc: web's new_flows went $flows0 -> $flows1 over a kill and $((1 + i)) requests (reset by the kill?)"
   # The killed pod's netns left mkn_netns with it (kept, they fill the map after ~4000 kills).
   local pods allowed
-  pods=$("$MKN" get pods -c "$c" | awk '$3 ~ /^[0-9.]+$/' | wc -l)
+  pods=$("$MKN" get pods -A -c "$c" | awk '$4 ~ /^[0-9.]+$/' | wc -l)  # kube-system's coredns too
   allowed=$(bpftool -j map dump id "$(ebpf_map_id mkn_netns)" | jq length)
   ((allowed == pods)) || fail "after kill: mkn_netns holds $allowed namespaces for $pods pods"
   pass "ebpf: kill $victim ($old -> $new): the first request after kill answered in $(((t1 - t0) / 1000000)) ms, the new pod reached, web's counters went on ($flows0 -> $flows1); mkn_netns holds the $pods pods' namespaces"

@@ -260,9 +260,10 @@ std::string ReadyLine(const ClusterState& st) {
   std::vector<std::string> failed;
   for (const PodState& p : st.pods)
     if (!p.error.empty()) failed.push_back(p.name);
-  std::string line = StrCat("cluster ", st.cluster, " (", st.network, ") ready in ", st.ready_ms,
-                            " ms: ", control::Count(static_cast<int64_t>(st.nodes.size()), "node"),
-                            ", ", control::Count(static_cast<int64_t>(LabPodRows(st).size()), "pod"));
+  std::string line =
+      StrCat("cluster ", st.cluster, " (", st.network, ") ready in ", st.ready_ms,
+             " ms: ", control::Count(static_cast<int64_t>(st.nodes.size()), "node"), ", ",
+             control::Count(static_cast<int64_t>(LabPodRows(st).size()), "pod"));
   if (!failed.empty()) {
     StrAppend(&line, "; CNI ADD failed for ", failed.size(),
               " of them: ", absl::StrJoin(failed, ", "), " (see minikube-net get pods)");
