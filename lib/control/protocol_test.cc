@@ -412,6 +412,7 @@ TEST(Protocol, ErrorAnswersCarryTheClustersStatus) {
 
 TEST(Protocol, ServicesFromSpec) {
   config::LoadResult r = config::Load(R"([cluster]
+dns = false
 name = "s"
 nodes = 2
 [[deployment]]
@@ -466,6 +467,7 @@ affinity_timeout = 60
 TEST(Protocol, ServicesFromSpecSaysWhatIsServed) {
   for (const char* mode : {"userspace", "nftables"}) {
     config::LoadResult r = config::Load(StrCat(R"([cluster]
+dns = false
 name = "s"
 proxy_mode = ")",
                                                mode, R"("

@@ -17,6 +17,7 @@ config::ClusterSpec Spec(const std::string& text) {
 }
 
 constexpr char kLab[] = R"([cluster]
+dns = false
 name = "t"
 network = "vxlan"
 nodes = 3

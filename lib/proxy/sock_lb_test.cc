@@ -19,6 +19,7 @@ using ::testing::ElementsAreArray;
 // dns (UDP, 2 pods), and a service without endpoints.
 constexpr char kLab[] = R"(
 [cluster]
+dns = false  # the fixture pins the tables of its own Services (e2e.dns_* covers kube-dns)
 name = "lb"
 proxy_mode = "ebpf"
 nodes = 2
