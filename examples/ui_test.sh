@@ -34,9 +34,9 @@ dashboard)
   contains "$(cat "$TMP/up.out")" "socat TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork EXEC:'ci/sandbox.sh --join svc -- socat - TCP\:127.0.0.1\:$port'" "the host-side forwarder"
   pass "up --ui printed $url, listening on 127.0.0.1 only, and the host-side forwarder"
 
-  # The API: the snapshot's Services are `get svc -o json`'s.
+  # The API: the snapshot's Services are `get svc -A -o json`'s (the page shows kube-system's kube-dns too).
   curl -sS --max-time 10 "${url}api/state" >"$TMP/state.json" || fail "GET /api/state"
-  want=$("$MKN" get svc -o json | jq -S 'map({name, cluster_ip, endpoints})')
+  want=$("$MKN" get svc -A -o json | jq -S 'map({name, cluster_ip, endpoints})')
   got=$(jq -S '.services.services | map({name, cluster_ip, endpoints})' "$TMP/state.json")
   [[ "$got" == "$want" ]] || fail "the page's Services differ from get svc: $got vs $want"
   code=$(curl -s -o /dev/null -w '%{http_code}' -H "Host: evil.example:$port" "${url}api/state")
