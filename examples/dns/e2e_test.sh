@@ -93,6 +93,14 @@ if [[ $MODE == userspace ]]; then
   out=$(dig1 +tcp +short web.default.svc.cluster.local)
   [[ $out == "$web_ip" ]] || fail "dig +tcp: $out"
   pass "dig from a pod: A, SRV, headless, pod A, PTR, NODATA, NXDOMAIN, REFUSED, TCP"
+  # The proxy's counters are kube-dns's, not the headless Service's listed before it (the proxy
+  # numbers only the ports it translates).
+  out=$("$MKN" get svc -A)
+  dns_packets=$(awk '$1=="kube-system/kube-dns" {print $8}' <<<"$out")
+  hl_packets=$(awk '$1=="data/db-hl" {print $8}' <<<"$out")
+  [[ $dns_packets =~ ^[0-9]+$ ]] && ((dns_packets > 0)) || fail "kube-dns counted no packets: $out"
+  [[ $hl_packets == 0 || $hl_packets == - ]] || fail "the headless db-hl counted kube-dns's packets: $out"
+  pass "get svc -A: kube-dns counts its $dns_packets packets, headless db-hl none"
   # The headless answer follows a kill: db-0 comes back with a new address.
   "$MKN" kill data/db-0 >/dev/null || fail "kill data/db-0"
   new0=$("$MKN" get pods -n data | awk '$1=="db-0" {print $3}')

@@ -263,13 +263,14 @@ class ControlHandler {
 
  private:
   // Userspace: the proxy's own counters, per service port (its ServiceTable numbers the ports in
-  // spec order), and each node's.
+  // spec order, headless Services left out: they have no ClusterIP to translate), and each node's.
   void AddProxyCounters(control::ServicesAnswer& a) const {
     if (!impl_.proxy) return;
     const ProxyStats stats = impl_.proxy->Stats();
     size_t port_id = 0;
-    for (control::ServiceInfo& s : a.services) {
-      for (control::ServicePortInfo& p : s.ports) {
+    for (size_t i = 0; i < a.services.size(); ++i) {
+      if (i < impl_.spec.services.size() && impl_.spec.services[i].headless) continue;
+      for (control::ServicePortInfo& p : a.services[i].ports) {
         if (port_id < stats.services.size()) {
           const nat::ServiceCounters& c = stats.services[port_id].counters;
           control::PortCounters pc;
