@@ -187,4 +187,58 @@ std::vector<int> ServicesOfPod(const ClusterSpec& spec, int pod_index) {
   return out;
 }
 
+std::vector<NetworkPolicySpec> ComposePolicies(const std::vector<NetworkPolicySpec>& lab,
+                                               const PolicyEdits& edits) {
+  std::vector<NetworkPolicySpec> out;
+  std::set<std::string> in_lab;
+  auto applied = [&](const std::string& key) -> const NetworkPolicySpec* {
+    for (const AppliedPolicy& a : edits.applied)
+      if (a.spec.key() == key) return &a.spec;
+    return nullptr;
+  };
+  for (const NetworkPolicySpec& p : lab) {
+    const std::string key = p.key();
+    in_lab.insert(key);
+    if (std::find(edits.deleted.begin(), edits.deleted.end(), key) != edits.deleted.end()) continue;
+    const NetworkPolicySpec* a = applied(key);
+    out.push_back(a != nullptr ? *a : p);
+  }
+  for (const AppliedPolicy& a : edits.applied)
+    if (in_lab.count(a.spec.key()) == 0) out.push_back(a.spec);
+  return out;
+}
+
+std::string ApplyPolicy(PolicyEdits& edits, const std::vector<NetworkPolicySpec>& live,
+                        AppliedPolicy p) {
+  const std::string key = p.spec.key();
+  std::string verdict = "created";
+  for (const NetworkPolicySpec& l : live) {
+    if (l.key() == key) verdict = l == p.spec ? "unchanged" : "configured";
+  }
+  edits.deleted.erase(std::remove(edits.deleted.begin(), edits.deleted.end(), key),
+                      edits.deleted.end());
+  for (AppliedPolicy& a : edits.applied) {
+    if (a.spec.key() == key) {
+      a = std::move(p);
+      return verdict;
+    }
+  }
+  edits.applied.push_back(std::move(p));
+  return verdict;
+}
+
+absl::Status DeletePolicy(PolicyEdits& edits, const std::vector<NetworkPolicySpec>& lab,
+                          const std::string& key) {
+  bool live = false;
+  for (const NetworkPolicySpec& p : ComposePolicies(lab, edits)) live |= p.key() == key;
+  if (!live) return absl::NotFoundError(StrCat("no network_policy ", key));
+  edits.applied.erase(std::remove_if(edits.applied.begin(), edits.applied.end(),
+                                     [&](const AppliedPolicy& a) { return a.spec.key() == key; }),
+                      edits.applied.end());
+  for (const NetworkPolicySpec& p : lab) {
+    if (p.key() == key) edits.deleted.push_back(key);
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace mkn::config

@@ -1,4 +1,5 @@
-// lib/config/mutate — changes to a running cluster's spec: a pod recreated, a Deployment scaled.
+// lib/config/mutate — changes to a running cluster's spec: a pod recreated, a Deployment scaled,
+// NetworkPolicies applied and deleted (`minikube-net apply`, `delete netpol`).
 //
 // What a Deployment controller and host-local IPAM would do, as pure functions on a ClusterSpec, so
 // the running cluster (vnet/) only has to make the difference real. Every function keeps the spec's
@@ -46,5 +47,33 @@ ClusterSpec WithoutEndpoints(const ClusterSpec& spec, const std::vector<std::str
 // The indices of the services whose endpoints include the pod `pod_index` (before or after a
 // change: call it on both specs).
 std::vector<int> ServicesOfPod(const ClusterSpec& spec, int pod_index);
+
+// NetworkPolicies changed on a running cluster, as its state records them: each policy applied
+// (resolved, with the file it came from and that file's text, so another process can resolve it
+// again: vnet/cluster/client's LiveSpec), one per key, in the order keys were first applied; and
+// the keys of the lab file's policies deleted. A key is in at most one of the two.
+struct AppliedPolicy {
+  NetworkPolicySpec spec;
+  std::string file, text;
+};
+struct PolicyEdits {
+  std::vector<AppliedPolicy> applied;
+  std::vector<std::string> deleted;
+};
+
+// The live policies: the lab's (`lab`, in file order), each replaced in place by an applied one of
+// its key or left out when deleted, then the applied ones the lab does not have.
+std::vector<NetworkPolicySpec> ComposePolicies(const std::vector<NetworkPolicySpec>& lab,
+                                               const PolicyEdits& edits);
+
+// `apply` of one policy: recorded in `edits`. Returns what kubectl says of it against the live
+// policies `live` (ComposePolicies before the change): "created", "configured" or "unchanged".
+std::string ApplyPolicy(PolicyEdits& edits, const std::vector<NetworkPolicySpec>& live,
+                        AppliedPolicy p);
+
+// `delete netpol`: the policy of key `key` (QualifiedName) leaves the live set. kNotFound if no
+// live policy has that key.
+absl::Status DeletePolicy(PolicyEdits& edits, const std::vector<NetworkPolicySpec>& lab,
+                          const std::string& key);
 
 }  // namespace mkn::config

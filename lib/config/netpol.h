@@ -43,6 +43,7 @@ struct SelectorRequirement {
   std::string key;
   SelectorOp op = SelectorOp::kIn;
   std::vector<std::string> values;
+  bool operator==(const SelectorRequirement&) const = default;
 };
 
 // match_labels AND every requirement; the empty selector matches everything.
@@ -53,11 +54,13 @@ struct LabelSelector {
   bool Empty() const { return match_labels.empty() && match_expressions.empty(); }
   // "app=web,tier in (a,b)" as kubectl prints a selector; "<all>" when empty.
   std::string ToString() const;
+  bool operator==(const LabelSelector&) const = default;
 };
 
 struct IpBlockSpec {
   net::IpPrefix cidr;
   std::vector<net::IpPrefix> except;  // each inside cidr
+  bool operator==(const IpBlockSpec&) const = default;
 };
 
 // One `from`/`to` entry: an ip_block, or pods chosen by a pod selector and/or a namespace selector
@@ -67,6 +70,7 @@ struct PolicyPeerSpec {
   bool has_pod_selector = false, has_namespace_selector = false, has_ip_block = false;
   LabelSelector pod_selector, namespace_selector;
   IpBlockSpec ip_block;
+  bool operator==(const PolicyPeerSpec&) const = default;
 };
 
 enum class PolicyProtocol { kTcp, kUdp };
@@ -77,11 +81,13 @@ struct PolicyPortSpec {
   int port = 0;           // 0: every port of the protocol (unless port_name)
   std::string port_name;  // a container port name, resolved per destination pod
   int end_port = 0;       // 0: just `port`
+  bool operator==(const PolicyPortSpec&) const = default;
 };
 
 struct PolicyRuleSpec {
   std::vector<PolicyPeerSpec> peers;  // empty: every peer
   std::vector<PolicyPortSpec> ports;  // empty: every port and protocol
+  bool operator==(const PolicyRuleSpec&) const = default;
 };
 
 struct NetworkPolicySpec {
@@ -92,6 +98,7 @@ struct NetworkPolicySpec {
   bool egress = false;
   std::vector<PolicyRuleSpec> ingress_rules, egress_rules;
   std::string key() const { return QualifiedName(ns, name); }
+  bool operator==(const NetworkPolicySpec&) const = default;
 };
 
 }  // namespace mkn::config

@@ -11,7 +11,8 @@
 #include "lib/net/naming.h"
 #include "lib/strings/str_cat.h"
 
-namespace mkn::config::internal {
+namespace mkn::config {
+namespace internal {
 namespace {
 
 // "svc/NAME" is a Service wherever a pod key may be written ([[expect]], trace), so no namespace
@@ -75,6 +76,14 @@ std::string Resolver::NamespaceOf(const Field<std::string>& f, std::string_view 
   if (f.value == kReservedNamespace) {
     d_.Error(f.pos, StrCat(what, ": namespace \"", f.value,
                            "\" is reserved (\"svc/NAME\" names a Service)"));
+    return "";
+  }
+  if (spec_.FindNamespace(f.value) == nullptr && live_) {
+    std::string names;
+    for (const NamespaceSpec& ns : spec_.namespaces)
+      names += StrCat(names.empty() ? "" : ", ", ns.name);
+    d_.Error(f.pos, StrCat(what, ": namespace \"", f.value, "\" does not exist in cluster ",
+                           spec_.name, " (its namespaces: ", names, ")"));
     return "";
   }
   if (spec_.FindNamespace(f.value) == nullptr) {
@@ -329,4 +338,21 @@ void Resolver::ResolveNetworkPolicies() {
             [](const NamespaceSpec& a, const NamespaceSpec& b) { return a.name < b.name; });
 }
 
-}  // namespace mkn::config::internal
+std::optional<std::vector<NetworkPolicySpec>> Resolver::RunPolicies(const ClusterSpec& live) {
+  spec_ = live;
+  spec_.network_policies.clear();
+  live_ = true;
+  ResolveNetworkPolicies();
+  if (d_.HasErrors()) return std::nullopt;
+  return std::move(spec_.network_policies);
+}
+
+}  // namespace internal
+
+std::optional<std::vector<NetworkPolicySpec>> ResolvePolicies(const RawConfig& raw,
+                                                              const ClusterSpec& live,
+                                                              Diagnostics& diags) {
+  return internal::Resolver(raw, diags).RunPolicies(live);
+}
+
+}  // namespace mkn::config

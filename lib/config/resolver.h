@@ -56,6 +56,8 @@ class Resolver {
 
   // Every step in order; the spec, or nullopt when any step reported an error to `d`.
   std::optional<ClusterSpec> Run();
+  // `apply`'s policies against a running lab's spec (ResolvePolicies in spec.h).
+  std::optional<std::vector<NetworkPolicySpec>> RunPolicies(const ClusterSpec& live);
 
  private:
   // --- checks every step uses (resolve.cc) -------------------------------------------------------
@@ -166,6 +168,7 @@ class Resolver {
   std::set<std::string> pod_names_;     // keys
   std::set<std::string> pod_objects_;   // the <object> of their mkn-<cluster>-<object> netns
   std::vector<PendingPod> pending_;
+  bool live_ = false;  // RunPolicies: namespaces are the running lab's, none is made
 };
 
 }  // namespace mkn::config::internal

@@ -407,4 +407,12 @@ struct ClusterSpec {
 // anchors the lab's relative paths); returns nullopt if any of them is an error.
 std::optional<ClusterSpec> Resolve(const RawConfig& raw, Diagnostics& diags);
 
+// `minikube-net apply`: the [[network_policy]] tables of `raw` resolved against a running lab
+// (`live`: its namespaces, its mode), checked as Resolve() checks a lab's, and a namespace the lab
+// does not have is an error (kubectl: namespaces "q" not found). Every other table of `raw` is the
+// caller's to refuse (lib/config/toml/load.h's LoadPolicies). nullopt if any problem is an error.
+std::optional<std::vector<NetworkPolicySpec>> ResolvePolicies(const RawConfig& raw,
+                                                              const ClusterSpec& live,
+                                                              Diagnostics& diags);
+
 }  // namespace mkn::config

@@ -66,6 +66,13 @@ json StateObject(const ClusterState& s) {
             {"nodes", nodes},
             {"pods", pods}};
   if (!s.cgroup.empty()) root["cgroup"] = s.cgroup;
+  if (!s.policies_applied.empty()) {
+    json applied = json::array();
+    for (const ClusterState::AppliedPolicy& p : s.policies_applied)
+      applied.push_back({{"key", p.key}, {"file", p.file}, {"text", p.text}});
+    root["policies_applied"] = applied;
+  }
+  if (!s.policies_deleted.empty()) root["policies_deleted"] = s.policies_deleted;
   return root;
 }
 
@@ -106,6 +113,9 @@ absl::StatusOr<ClusterState> StateFromJson(std::string_view text) {
                             sp.value("asn", int64_t{0}),
                             {sp.value("pid", 0), sp.value("pid_start", uint64_t{0})}});
     }
+    for (const json& p : j.value("policies_applied", json::array()))
+      s.policies_applied.push_back({p.at("key"), p.value("file", ""), p.at("text")});
+    s.policies_deleted = j.value("policies_deleted", std::vector<std::string>{});
     for (const json& n : j.at("nodes")) {
       s.nodes.push_back({n.at("name"), n.at("netns"), n.value("underlay_ip", ""),
                          n.value("pod_cidr", ""), n.value("gateway", ""), n.value("rack", "")});

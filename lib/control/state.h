@@ -76,6 +76,15 @@ struct ClusterState {
   std::string cgroup;
   std::vector<NodeState> nodes;
   std::vector<PodState> pods;
+  // NetworkPolicies changed while the cluster runs (`apply`, `delete netpol`; lib/config/mutate's
+  // PolicyEdits): each applied policy's key with the file and text it came from (resolved again by
+  // whoever reads the state), and the lab's policies deleted. Empty until a change.
+  struct AppliedPolicy {
+    std::string key, file, text;
+    bool operator==(const AppliedPolicy&) const = default;
+  };
+  std::vector<AppliedPolicy> policies_applied;
+  std::vector<std::string> policies_deleted;
 
   const PodState* FindPod(const std::string& name) const;
   bool operator==(const ClusterState&) const = default;

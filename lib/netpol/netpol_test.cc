@@ -12,6 +12,7 @@
 #include <sstream>
 #include <string>
 
+#include "absl/status/status.h"
 #include "lib/config/mutate.h"
 #include "lib/config/toml/load.h"
 #include "lib/netpol/nft.h"
@@ -165,6 +166,129 @@ TEST(NetpolNft, AKillIsASetDelta) {
             "x/or/in1/peer2 { " +
                 elems + " }\n");
   EXPECT_EQ(delta.find(old_ip), std::string::npos);
+}
+
+// `apply` on a running cluster: a file resolved against the live lab, composed with the lab's
+// policies, and written as each node's delta.
+ClusterSpec Applied(const ClusterSpec& live, const std::string& text, config::PolicyEdits& edits,
+                    const std::vector<config::NetworkPolicySpec>& lab) {
+  config::PoliciesResult r = config::LoadPolicies(text, "apply.toml", live);
+  EXPECT_TRUE(r.policies.has_value()) << r.diags.FormatAll();
+  for (config::NetworkPolicySpec& p : r.policies.value_or(std::vector<config::NetworkPolicySpec>{}))
+    config::ApplyPolicy(edits, live.network_policies, {std::move(p), "apply.toml", text});
+  ClusterSpec next = live;
+  next.network_policies = config::ComposePolicies(lab, edits);
+  return next;
+}
+
+TEST(NetpolLive, ApplyAndDeleteAreDeltas) {
+  const ClusterSpec lab = LoadCase("deny-ingress");
+  config::PolicyEdits edits;
+  const std::string file = ReadFile(SourceDir() / "examples/netpol/cases/pod-selector.toml");
+  const ClusterSpec next = Applied(lab, file, edits, lab.network_policies);
+  ASSERT_EQ(next.network_policies.size(), 2u);
+  EXPECT_EQ(next.network_policies[1].key(), "x/allow-from-b");
+  // x/a runs on node1: its ingress chain gains the new policy's rule, and a set comes; nothing
+  // that stays is deleted, the counters stay.
+  const std::string delta = RenderChange(BuildNodeTable(lab, 0), BuildNodeTable(next, 0));
+  EXPECT_EQ(delta,
+            "flush chain inet mkn-netpol ingress/x/a\n"
+            "add set inet mkn-netpol x/allow-from-b/in1/peer1 { type ipv4_addr; flags interval; "
+            "auto-merge; comment \"x/allow-from-b ingress #1 from #1: pods\"; }\n"
+            "add element inet mkn-netpol x/allow-from-b/in1/peer1 { " +
+                next.FindPod("x/b")->ip.ToString() +
+                " }\n"
+                "add rule inet mkn-netpol ingress/x/a ip saddr { 10.244.0.1, " +
+                next.nodes[0].proxy_ip.ToString() +
+                " } accept comment \"the pod's own node\"\n"
+                "add rule inet mkn-netpol ingress/x/a ip saddr @x/allow-from-b/in1/peer1 accept "
+                "comment \"x/allow-from-b ingress #1\"\n"
+                "add rule inet mkn-netpol ingress/x/a counter name \"drops-ingress/x/a\" drop\n");
+  // node2 has x/b only, which the new policy does not select: its table does not change.
+  EXPECT_EQ(RenderChange(BuildNodeTable(lab, 1), BuildNodeTable(next, 1)), "");
+  // Deleting the lab's policy leaves x/a isolated by the applied one only; x/c is isolated no
+  // more: its chain and counter go, after the forward chain stops jumping to it.
+  ASSERT_TRUE(config::DeletePolicy(edits, lab.network_policies, "x/deny-ingress").ok());
+  ClusterSpec after = next;
+  after.network_policies = config::ComposePolicies(lab.network_policies, edits);
+  ASSERT_EQ(after.network_policies.size(), 1u);
+  const std::string del = RenderChange(BuildNodeTable(next, 0), BuildNodeTable(after, 0));
+  EXPECT_NE(del.find("flush chain inet mkn-netpol forward\n"), std::string::npos) << del;
+  EXPECT_LT(del.find("flush chain inet mkn-netpol forward\n"),
+            del.find("delete chain inet mkn-netpol ingress/x/c\n"))
+      << del;
+  EXPECT_NE(del.find("delete counter inet mkn-netpol drops-ingress/x/c\n"), std::string::npos);
+  EXPECT_EQ(del.find("drops-ingress/x/a"), std::string::npos) << del;  // its counter stays
+  // And the last policy gone: the table goes.
+  ASSERT_TRUE(config::DeletePolicy(edits, lab.network_policies, "x/allow-from-b").ok());
+  ClusterSpec none = after;
+  none.network_policies = config::ComposePolicies(lab.network_policies, edits);
+  EXPECT_TRUE(none.network_policies.empty());
+  EXPECT_EQ(RenderChange(BuildNodeTable(after, 0), BuildNodeTable(none, 0)),
+            "delete table inet mkn-netpol\n");
+  EXPECT_TRUE(
+      absl::IsNotFound(config::DeletePolicy(edits, lab.network_policies, "x/deny-ingress")));
+  // Applied again, the lab's policy is back (its key no longer deleted).
+  config::PolicyEdits again = edits;
+  const ClusterSpec back =
+      Applied(none, ReadFile(SourceDir() / "examples/netpol/cases/deny-ingress.toml"), again,
+              lab.network_policies);
+  EXPECT_EQ(back.network_policies, lab.network_policies);
+  EXPECT_TRUE(again.deleted.empty());
+}
+
+TEST(NetpolLive, ApplyResultsAreKubectls) {
+  const ClusterSpec lab = LoadCase("deny-ingress");
+  config::PolicyEdits edits;
+  const std::string text = ReadFile(SourceDir() / "examples/netpol/cases/deny-ingress.toml");
+  config::PoliciesResult r = config::LoadPolicies(text, "d.toml", lab);
+  ASSERT_TRUE(r.policies.has_value());
+  EXPECT_EQ(config::ApplyPolicy(edits, lab.network_policies, {(*r.policies)[0], "d.toml", text}),
+            "unchanged");
+  config::NetworkPolicySpec changed = (*r.policies)[0];
+  changed.egress = true;
+  EXPECT_EQ(config::ApplyPolicy(edits, lab.network_policies, {changed, "d.toml", text}),
+            "configured");
+  changed.name = "other";
+  EXPECT_EQ(config::ApplyPolicy(edits, lab.network_policies, {changed, "d.toml", text}), "created");
+}
+
+// What apply refuses, each at its line and column, and what it only warns about.
+TEST(NetpolLive, ApplyFileErrors) {
+  const ClusterSpec lab = LoadCase("");
+  struct Case {
+    std::string text, want;
+  } cases[] = {
+      {"[[service]]\nname = \"web\"\n",
+       "apply.toml:1:1: apply takes [[network_policy]] tables "
+       "only: [[service]] belongs in the lab file"},
+      {"[cluster]\nname = \"x\"\n",
+       "apply.toml:1:1: apply takes [[network_policy]] tables only: "
+       "[cluster] belongs in the lab file"},
+      {"# nothing\n", "apply.toml:1:1: no [[network_policy]] table to apply"},
+      {"[[network_policy]]\nname = \"p\"\nnamespace = \"q\"\n",
+       "apply.toml:3:13: network_policy \"p\": namespace \"q\" does not exist in cluster netpol "
+       "(its namespaces: default, x, y, z)"},
+      {"[[network_policy]]\nname = \"p\"\npolicy_types = [\"Sideways\"]\n",
+       "apply.toml:3:16: network_policy \"p\": policy_types: \"Sideways\" is not \"Ingress\" or "
+       "\"Egress\""},
+      {"[[network_policy]]\nname = \"p\"\n[[network_policy]]\nname = \"p\"\n",
+       "apply.toml:4:8: network_policy \"p\": duplicate network_policy name"},
+      {"[[network_policy\n", "apply.toml:1:"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.text);
+    config::PoliciesResult r = config::LoadPolicies(c.text, "apply.toml", lab);
+    EXPECT_FALSE(r.policies.has_value());
+    EXPECT_NE(r.diags.FormatAll().find(c.want), std::string::npos) << r.diags.FormatAll();
+  }
+  config::PoliciesResult w = config::LoadPolicies(
+      "[[network_policy]]\nname = \"p\"\nnamespace = \"x\"\n[[expect]]\nfrom = \"x/a\"\n", "a.toml",
+      lab);
+  ASSERT_TRUE(w.policies.has_value()) << w.diags.FormatAll();
+  EXPECT_EQ(w.diags.FormatAll(),
+            "a.toml:4:1: warning: [[expect]] rows are ignored by apply (check reads the lab "
+            "file's rows)\n");
 }
 
 TEST(NetpolNft, CountersAreReadBack) {

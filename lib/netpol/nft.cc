@@ -46,7 +46,8 @@ bool Usable(const PodSpec& p) { return p.ip.value != 0; }  // a CNI pod whose AD
 // The sets of every rule of the policies that isolate a pod on this node.
 void RenderSets(const ClusterSpec& spec, const NetworkPolicySpec& np, bool ingress,
                 std::vector<std::string>& out, std::vector<std::string>& skeleton,
-                std::map<std::string, std::vector<std::string>>& sets) {
+                std::map<std::string, std::vector<std::string>>& sets,
+                std::map<std::string, std::string>& heads) {
   const std::vector<PolicyRuleSpec>& rules = ingress ? np.ingress_rules : np.egress_rules;
   for (size_t r = 0; r < rules.size(); ++r) {
     for (size_t m = 0; m < rules[r].peers.size(); ++m) {
@@ -74,6 +75,7 @@ void RenderSets(const ClusterSpec& spec, const NetworkPolicySpec& np, bool ingre
             head, e.empty() ? "" : StrCat("    elements = { ", Join(e, ", "), " }\n"), "  }"));
         skeleton.push_back(StrCat(head, "  }"));
         sets[n] = e;
+        heads[n] = StrCat("type ipv4_addr; flags interval; auto-merge; comment \"", comment, "\";");
       };
       const std::string what = StrCat(PolicyName(np), " ", ingress ? "ingress #" : "egress #",
                                       r + 1, " ", ingress ? "from #" : "to #", m + 1);
@@ -159,18 +161,95 @@ std::string RenderNodeTable(const ClusterSpec& spec, int node_index) {
 }
 
 std::string RenderChange(const NodeTable& before, const NodeTable& after) {
-  if (after.full == before.full) return "";
-  if (after.full.empty() || before.full.empty() || after.skeleton != before.skeleton)
-    return after.full;
-  // Only peer sets changed: their elements, in one transaction; chains and counters stay.
-  std::string out;
   const std::string table = StrCat("inet ", kTable);
-  for (const auto& [name, elems] : after.sets) {
-    auto old = before.sets.find(name);
-    if (old != before.sets.end() && old->second == elems) continue;
-    StrAppend(&out, "flush set ", table, " ", name, "\n");
+  if (after.full == before.full) return "";
+  if (before.full.empty()) return after.full;
+  if (after.full.empty()) return StrCat("delete table ", table, "\n");
+  std::string out;
+  auto elements = [&](const std::string& name, const std::vector<std::string>& elems) {
     if (!elems.empty())
       StrAppend(&out, "add element ", table, " ", name, " { ", Join(elems, ", "), " }\n");
+  };
+  if (after.skeleton == before.skeleton) {
+    // Only peer sets changed: their elements; chains and counters stay.
+    for (const auto& [name, elems] : after.sets) {
+      auto old = before.sets.find(name);
+      if (old != before.sets.end() && old->second == elems) continue;
+      StrAppend(&out, "flush set ", table, " ", name, "\n");
+      elements(name, elems);
+    }
+    return out;
+  }
+  // Objects that go, or whose declaration changes (deleted, then added again).
+  std::set<std::string> gone_sets, gone_counters, gone_chains;
+  for (const auto& [name, head] : before.set_heads) {
+    auto it = after.set_heads.find(name);
+    if (it == after.set_heads.end() || it->second != head) gone_sets.insert(name);
+  }
+  for (const auto& [name, comment] : before.counters) {
+    auto it = after.counters.find(name);
+    if (it == after.counters.end() || it->second != comment) gone_counters.insert(name);
+  }
+  for (const auto& [name, rules] : before.chains)
+    if (after.chains.count(name) == 0) gone_chains.insert(name);
+  // A rule names a set as "@<set>" and a counter as "\"<counter>\"".
+  auto names_gone = [&](const std::string& rule) {
+    for (const std::string& s : gone_sets) {
+      for (size_t at = rule.find(StrCat("@", s)); at != std::string::npos;
+           at = rule.find(StrCat("@", s), at + 1)) {
+        const size_t end = at + 1 + s.size();
+        if (end == rule.size() || rule[end] == ' ' || rule[end] == ',') return true;
+      }
+    }
+    for (const std::string& c : gone_counters)
+      if (rule.find(StrCat("\"", c, "\"")) != std::string::npos) return true;
+    return false;
+  };
+  // Chains whose rules are rewritten: they changed, or name something that goes.
+  std::set<std::string> refill;
+  for (const auto& [name, rules] : after.chains) {
+    auto old = before.chains.find(name);
+    if (old == before.chains.end()) continue;
+    bool rewrite = old->second != rules;
+    for (const std::string& r : old->second) rewrite = rewrite || names_gone(r);
+    if (rewrite) refill.insert(name);
+  }
+  // 1. Nothing may still name what goes: the chains that go or change are emptied first.
+  for (const std::string& c : refill) StrAppend(&out, "flush chain ", table, " ", c, "\n");
+  for (const std::string& c : gone_chains) StrAppend(&out, "flush chain ", table, " ", c, "\n");
+  // 2. What goes.
+  for (const std::string& c : gone_chains) StrAppend(&out, "delete chain ", table, " ", c, "\n");
+  for (const std::string& s : gone_sets) StrAppend(&out, "delete set ", table, " ", s, "\n");
+  for (const std::string& c : gone_counters)
+    StrAppend(&out, "delete counter ", table, " ", c, "\n");
+  // 3. What comes (sets with their elements), and the elements of the sets that stay.
+  for (const auto& [name, head] : after.set_heads) {
+    if (before.set_heads.count(name) != 0 && gone_sets.count(name) == 0) continue;
+    StrAppend(&out, "add set ", table, " ", name, " { ", head, " }\n");
+    elements(name, after.sets.at(name));
+  }
+  for (const auto& [name, elems] : after.sets) {
+    if (before.sets.count(name) == 0 || gone_sets.count(name) != 0) continue;
+    if (before.sets.at(name) == elems) continue;
+    StrAppend(&out, "flush set ", table, " ", name, "\n");
+    elements(name, elems);
+  }
+  for (const auto& [name, comment] : after.counters) {
+    if (before.counters.count(name) != 0 && gone_counters.count(name) == 0) continue;
+    StrAppend(&out, "add counter ", table, " ", name, " { comment \"", comment, "\"; }\n");
+  }
+  std::vector<std::string> fill(refill.begin(), refill.end());
+  for (const auto& [name, rules] : after.chains) {
+    if (before.chains.count(name) != 0) continue;
+    StrAppend(&out, "add chain ", table, " ", name, "\n");
+    fill.push_back(name);
+  }
+  // 4. The rules: pods' chains before `forward`, whose vmaps jump to them.
+  std::stable_partition(fill.begin(), fill.end(),
+                        [](const std::string& c) { return c != "forward"; });
+  for (const std::string& c : fill) {
+    for (const std::string& r : after.chains.at(c))
+      StrAppend(&out, "add rule ", table, " ", c, " ", r, "\n");
   }
   return out;
 }
@@ -198,8 +277,10 @@ NodeTable BuildNodeTable(const ClusterSpec& spec, int node_index) {
              "table ", table, "\ndelete table ", table, "\ntable ", table, " {\n");
   const std::string header = out;
   std::vector<std::string> sets, skeleton;
-  for (int k : in_pols) RenderSets(spec, spec.network_policies[k], true, sets, skeleton, t.sets);
-  for (int k : eg_pols) RenderSets(spec, spec.network_policies[k], false, sets, skeleton, t.sets);
+  for (int k : in_pols)
+    RenderSets(spec, spec.network_policies[k], true, sets, skeleton, t.sets, t.set_heads);
+  for (int k : eg_pols)
+    RenderSets(spec, spec.network_policies[k], false, sets, skeleton, t.sets, t.set_heads);
   for (const std::string& s : sets) StrAppend(&out, s, "\n");
   std::string rest;
   auto key = [](const PodSpec& p) {
@@ -208,41 +289,49 @@ NodeTable BuildNodeTable(const ClusterSpec& spec, int node_index) {
   auto full_key = [](const PodSpec& p) { return StrCat(p.ns, "/", config::NameOfKey(p.name)); };
   for (const auto* pods : {&eg_pods, &in_pods}) {
     const bool ingress = pods == &in_pods;
-    for (const PodSpec* p : *pods)
-      StrAppend(&rest, "  counter ", DropCounter(key(*p), ingress), " {\n    comment \"",
-                full_key(*p), ingress ? " ingress" : " egress",
-                ": new flows no policy allows\"\n  }\n");
+    for (const PodSpec* p : *pods) {
+      const std::string comment =
+          StrCat(full_key(*p), ingress ? " ingress" : " egress", ": new flows no policy allows");
+      StrAppend(&rest, "  counter ", DropCounter(key(*p), ingress), " {\n    comment \"", comment,
+                "\"\n  }\n");
+      t.counters[DropCounter(key(*p), ingress)] = comment;
+    }
   }
   // The chain every forwarded packet of the node passes.
-  StrAppend(&rest,
-            "  chain forward {\n    type filter hook forward priority filter; policy accept;\n",
-            "    ct state established,related accept comment \"replies of allowed flows\"\n");
+  std::vector<std::string>& forward = t.chains["forward"];
+  forward.push_back("ct state established,related accept comment \"replies of allowed flows\"");
   auto vmap = [&](const std::vector<const PodSpec*>& pods, bool ingress) {
     if (pods.empty()) return;
     std::vector<std::string> elems;
     for (const PodSpec* p : pods)
       elems.push_back(
           StrCat(p->ip.ToString(), " : jump ", ingress ? "ingress/" : "egress/", full_key(*p)));
-    StrAppend(&rest, "    ip ", ingress ? "daddr" : "saddr", " vmap { ", Join(elems, ", "),
-              " } comment \"", ingress ? "isolated for ingress" : "isolated for egress", "\"\n");
+    forward.push_back(StrCat("ip ", ingress ? "daddr" : "saddr", " vmap { ", Join(elems, ", "),
+                             " } comment \"",
+                             ingress ? "isolated for ingress" : "isolated for egress", "\""));
   };
   vmap(eg_pods, false);
   vmap(in_pods, true);
+  StrAppend(&rest,
+            "  chain forward {\n    type filter hook forward priority filter; policy accept;\n");
+  for (const std::string& r : forward) StrAppend(&rest, "    ", r, "\n");
   StrAppend(&rest, "  }\n");
   auto chain = [&](const PodSpec& p, bool ingress) {
     const std::vector<int>& pols =
         ingress ? iso[&p - spec.pods.data()].ingress : iso[&p - spec.pods.data()].egress;
-    StrAppend(&rest, "  chain ", ingress ? "ingress/" : "egress/", full_key(p), " {\n");
+    const std::string name = StrCat(ingress ? "ingress/" : "egress/", full_key(p));
+    std::vector<std::string>& rules = t.chains[name];
     if (ingress) {
       // The pod's own node always reaches it (kubelet's probes): its address on cbr0, and the
       // userspace proxy's, which is the source of the Service flows it relays.
-      StrAppend(&rest, "    ip saddr { ", node.gateway.ToString(), ", ", node.proxy_ip.ToString(),
-                " } accept comment \"the pod's own node\"\n");
+      rules.push_back(StrCat("ip saddr { ", node.gateway.ToString(), ", ", node.proxy_ip.ToString(),
+                             " } accept comment \"the pod's own node\""));
     }
-    std::vector<std::string> rules;
     for (int k : pols) RenderPolicyRules(spec, spec.network_policies[k], ingress, p, rules);
+    rules.push_back(StrCat("counter name \"", DropCounter(key(p), ingress), "\" drop"));
+    StrAppend(&rest, "  chain ", name, " {\n");
     for (const std::string& r : rules) StrAppend(&rest, "    ", r, "\n");
-    StrAppend(&rest, "    counter name \"", DropCounter(key(p), ingress), "\" drop\n  }\n");
+    StrAppend(&rest, "  }\n");
   };
   for (const PodSpec* p : eg_pods) chain(*p, false);
   for (const PodSpec* p : in_pods) chain(*p, true);

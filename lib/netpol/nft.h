@@ -17,8 +17,11 @@
 //                        and go) or its ip_block (with a .../except set)
 //
 // Names are the pods' and policies' keys, so `nft list table inet mkn-netpol` in a node reads as
-// the lab. A transaction is written whole (the table created, deleted and rebuilt, atomically).
-// Pure.
+// the lab. The first transaction in a node writes the table whole (created, deleted and rebuilt,
+// atomically); a change after that (a pod came or went, a policy was applied or deleted on the
+// running cluster) is a delta of the objects that differ, as kube-proxy's nftables proxier writes
+// its changes: chains flushed and refilled, sets and counters added or deleted, peer sets' elements
+// replaced; what did not change (chains, sets, the drop counters' values) stays. Pure.
 #pragma once
 
 #include <cstdint>
@@ -37,16 +40,25 @@ inline constexpr std::string_view kTable = "mkn-netpol";  // in family inet
 std::string RenderNodeTable(const config::ClusterSpec& spec, int node_index);
 
 // A node's table as data, to write a change as a delta: `full` (RenderNodeTable's text), the same
-// without the sets' elements (`skeleton`), and each peer set's elements.
+// without the sets' elements (`skeleton`), each peer set's elements and declaration (`set_heads`:
+// type, flags, comment), each named counter's comment, and each chain's rules in order (`forward`'s
+// without its hook line).
 struct NodeTable {
   std::string full, skeleton;
   std::map<std::string, std::vector<std::string>> sets;
+  std::map<std::string, std::string> set_heads;
+  std::map<std::string, std::string> counters;
+  std::map<std::string, std::vector<std::string>> chains;
 };
 NodeTable BuildNodeTable(const config::ClusterSpec& spec, int node_index);
 
-// The transaction from `before` to `after` in one node: nothing when they are equal; when only
-// peer sets differ (pods came and went elsewhere), `flush set` + `add element` for each changed
-// set, so the chains and their drop counters stay; else `after` whole.
+// The transaction from `before` to `after` in one node (one nft script, applied atomically):
+// nothing when they are equal; `after` whole when the node had no table; `delete table` when it
+// has none any more; else only what differs, in an order nft accepts within one transaction:
+// chains that change or go (and those naming a set or counter that goes) flushed, the objects
+// that go deleted, new sets, counters and chains added, changed sets' elements replaced, the
+// flushed and new chains' rules added. Only peer sets differ (pods came and went elsewhere): just
+// `flush set` + `add element` of each changed set.
 std::string RenderChange(const NodeTable& before, const NodeTable& after);
 
 // "drops-ingress/x/a": the named counter of a pod's drops in one direction.

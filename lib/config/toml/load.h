@@ -38,4 +38,15 @@ struct LoadResult {
 // reported together.
 LoadResult Load(std::string_view text, std::string file);
 
+// `minikube-net apply FILE`: a file of [[network_policy]] tables, resolved against a running lab
+// (`live`; ResolvePolicies in spec.h). Any other top-level table or key is an error at its position
+// ("[[service]] belongs in the lab file"), except [[expect]] rows, which are a warning (a case
+// file of examples/netpol applies as it is; `check` reads the lab file's rows); a file with no
+// policy is an error. `policies` is set iff `diags` has no error, in file order.
+struct PoliciesResult {
+  std::optional<std::vector<NetworkPolicySpec>> policies;
+  Diagnostics diags;
+};
+PoliciesResult LoadPolicies(std::string_view text, std::string file, const ClusterSpec& live);
+
 }  // namespace mkn::config
