@@ -121,8 +121,29 @@ int RunGet(const std::string& what, const std::string& cluster, const std::strin
     };
   };
   if (what == "svc" || what == "service" || what == "services") {
-    return AskAndPrint(cluster, control::ServicesRequest{},
-                       system_too(json ? control::ServicesJson : control::ServicesTable));
+    // As get pods: -n NS keeps one namespace's services, -A (or a lab with more than one
+    // namespace and no -n) adds the NAMESPACE column.
+    absl::StatusOr<control::ServicesAnswer> a = vnet::Ask(cluster, control::ServicesRequest{});
+    if (!a.ok()) return Exit(a.status());
+    if (!all && !config::IsSystemNamespace(ns)) {
+      std::erase_if(a->services, [](const control::ServiceInfo& s) {
+        return config::IsSystemNamespace(config::NamespaceOfKey(s.name));
+      });
+    }
+    bool several = false;
+    for (const control::ServiceInfo& s : a->services)
+      several |= s.name.find('/') != std::string::npos;
+    const bool column = all || (several && ns.empty());
+    control::ServicesAnswer shown =
+        ns.empty() || all ? *std::move(a) : control::ServicesIn(*std::move(a), ns);
+    if (json) {
+      std::cout << control::ServicesJson(shown);
+    } else if (shown.services.empty() && !ns.empty() && !all) {
+      std::cout << "No services in namespace " << ns << ".\n";
+    } else {
+      std::cout << control::ServicesTable(shown, column);
+    }
+    return kExitOk;
   }
   if (what == "proxy") {  // the same answer as svc: its node counters, not its services
     return AskAndPrint(cluster, control::ServicesRequest{},
@@ -146,7 +167,7 @@ int RunGet(const std::string& what, const std::string& cluster, const std::strin
     if (absl::Status st = vnet::CheckPrivileges("read the nodes' NetworkPolicy counters"); !st.ok())
       return Exit(st);
     int code = kExitOk;
-    std::optional<config::ClusterSpec> spec = Lab(s->lab, code);
+    std::optional<config::ClusterSpec> spec = LiveLab(*s, code);
     if (!spec) return code;
     absl::StatusOr<std::string> t = vnet::NetpolTable(*s, *spec);
     if (!t.ok()) return Exit(t.status());
@@ -299,8 +320,8 @@ ClusterVerbsPtr AddClusterVerbs(CLI::App& app) {
                    "node's Services proxy: drops by reason, conntrack table, fragments), routes "
                    "(the edge's listeners and per-route counters) or overlay (network = "
                    "\"geneve\": each node's Geneve endpoint, its counters and drops by reason) or "
-                   "netpol (the lab's NetworkPolicies, the pods each selects, the new flows "
-                   "dropped at them)")
+                   "netpol (the cluster's NetworkPolicies, the lab's and those applied since, "
+                   "the pods each selects, the new flows dropped at them)")
       ->required()
       ->check(OneOf({"pods", "nodes", "pod", "node", "svc", "services", "service", "endpoints",
                      "ep", "proxy", "routes", "route", "overlay", "netpol", "networkpolicies",
@@ -326,11 +347,12 @@ ClusterVerbsPtr AddClusterVerbs(CLI::App& app) {
       "an ALGORITHM other than random is served as random (random*).");
   v.get_cmd->add_option("-c,--cluster", v.get_cluster, kClusterFlag);
   v.get_cmd->add_option("-n,--namespace", v.get_ns,
-                        "pods: only this namespace's (names within it). Without -n, a lab with "
-                        "more than one namespace lists every pod with a NAMESPACE column, and a "
-                        "lab without namespaces lists its pods as it always did");
+                        "pods, svc: only this namespace's (names within it). Without -n, a lab "
+                        "with more than one namespace lists every pod and service with a "
+                        "NAMESPACE column, and a lab without namespaces lists them as it always "
+                        "did");
   v.get_cmd->add_flag("-A,--all-namespaces", v.get_all,
-                      "pods: every namespace's, with a NAMESPACE column (as kubectl)");
+                      "pods, svc: every namespace's, with a NAMESPACE column (as kubectl)");
   v.get_cmd->add_option("-o,--output", v.get_output, "table or json")
       ->check(OneOf({"table", "json"}));
 

@@ -56,4 +56,14 @@ std::optional<config::ClusterSpec> Lab(const std::string& path, int& exit_code) 
   return std::move(lab->spec);
 }
 
+std::optional<config::ClusterSpec> LiveLab(const vnet::ClusterState& s, int& exit_code) {
+  std::optional<config::ClusterSpec> spec = Lab(s.lab, exit_code);
+  if (!spec) return spec;
+  if (absl::Status st = vnet::WithLivePolicies(s, *spec); !st.ok()) {
+    exit_code = Exit(st);
+    return std::nullopt;
+  }
+  return spec;
+}
+
 }  // namespace mkn

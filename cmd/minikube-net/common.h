@@ -48,6 +48,9 @@ CLI::Validator OneOf(std::vector<std::string> choices);
 // A lab file, read as every subcommand reads it: its diagnostics (warnings too) on stderr; exit 2
 // (in `exit_code`) when it does not load.
 std::optional<config::ClusterSpec> Lab(const std::string& path, int& exit_code);
+// A running cluster's lab: Lab(s.lab) with the policies `apply` and `delete netpol` changed
+// (vnet::WithLivePolicies).
+std::optional<config::ClusterSpec> LiveLab(const vnet::ClusterState& s, int& exit_code);
 
 // A request to the cluster's owner, its answer printed by `print`.
 template <typename Request, typename Print>

@@ -6,8 +6,9 @@
 // lib/control/format's tables. This file has the lifecycle verbs (up, down, status, plan,
 // validate) and cert; the others live beside it, each group in its own file: cluster.cc (get,
 // exec, logs, kill, scale, conntrack, resync, bgp, check), cni.cc (cni, verify), see.cc (capture,
-// graph), trace.cc. common.h: the exit codes (0 success, 1 runtime failure including missing
-// privileges, 2 bad lab file or usage) and Exit(), which maps a Status to them.
+// graph), trace.cc, policy.cc (apply, delete netpol). common.h: the exit codes (0 success, 1
+// runtime failure including missing privileges, 2 bad lab file or usage) and Exit(), which maps a
+// Status to them.
 
 #include <signal.h>
 #include <unistd.h>
@@ -24,6 +25,7 @@
 #include "cmd/minikube-net/cluster.h"
 #include "cmd/minikube-net/cni.h"
 #include "cmd/minikube-net/common.h"
+#include "cmd/minikube-net/policy.h"
 #include "cmd/minikube-net/see.h"
 #include "cmd/minikube-net/trace.h"
 #include "cmd/minikube-net/ui.h"
@@ -352,6 +354,8 @@ int main(int argc, char** argv) {
   CLI::App* trace_cmd = AddTraceCommand(app, trace);
   UiFlags ui;
   CLI::App* ui_cmd = AddUiCommand(app, ui);
+  PolicyFlags policy;
+  AddPolicyCommands(app, policy);
   // `exec POD -- CMD...`: what follows "--" is the command, untouched by flag parsing.
   std::vector<std::string> after_dashes;
   for (int i = 1; i < argc; ++i) {
@@ -441,5 +445,6 @@ int main(int argc, char** argv) {
   if (*trace_cmd) {
     return RunTraceCommand(trace);
   }
+  if (std::optional<int> code = RunPolicyCommands(policy)) return *code;
   return kExitOk;
 }

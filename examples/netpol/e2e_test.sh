@@ -3,12 +3,15 @@
 # case of examples/netpol/cases/ appended, brought up with `up -d --check`: the case's [[expect]] rows
 # (its truth table, from the Kubernetes netpol suite) must all hold, probed for real by `check`.
 #
-#   examples/netpol/e2e_test.sh CASE      CASE: vxlan_nftables hostgw_userspace
+#   examples/netpol/e2e_test.sh CASE      CASE: vxlan_nftables hostgw_userspace live
 #
 # vxlan_nftables runs every case (the network over VXLAN, Services by nftables), and on one case the
 # things a student looks at: `get pods -A`, `get netpol` counting the denied probes, the table in a
 # node, and a kill updating the peer sets. hostgw_userspace runs the cases that differ most between
 # the paths (same node bridged vs routed without encapsulation; the proxy that has no nftables table).
+# live changes the policies of a running cluster while traffic flows: `apply` a deny, the very next
+# probe is dropped; `delete netpol`, the next one passes; an established connection survives the deny;
+# a bad file changes nothing.
 # Runs itself inside ci/sandbox.sh; without root it exits 77, except under CI=true where that fails.
 source "$(dirname "$0")/../testlib.sh" "$@"
 
@@ -64,6 +67,82 @@ inspect() {
   assert_clean netpol
 }
 
+# probe FROM IP: a TCP line to IP:80 from pod FROM's netns echoed back within 1 s.
+probe() {
+  ip netns exec "mkn-netpol-$1" timeout 1 bash -c \
+    "exec 3<>/dev/tcp/$2/80 && echo hi >&3 && read -r -t 1 l <&3 && [[ \$l == hi ]]" 2>/dev/null
+}
+
+# The lab with one policy of its own (allow all to z: every node has its table, so its conntrack
+# tracks every flow from the start, as a Kubernetes node's does), policies changed while it runs.
+live() {
+  local lab=$TMP/live.toml out xa tables loop
+  cp examples/netpol/lab.toml "$lab"
+  printf '[[network_policy]]\nname = "allow-all"\nnamespace = "z"\n  [[network_policy.ingress]]\n' >>"$lab"
+  out=$("$MKN" up -d "$lab" 2>&1) || fail "live: up: $out"
+  xa=$("$MKN" get pods -n x | awk '$1=="a" {print $3}')
+  probe x-c "$xa" || fail "live: x/c reaches x/a before any policy"
+  # An established connection from y/a, opened before the deny: it goes on (conntrack), as in
+  # Calico, Cilium and kube-router.
+  ip netns exec mkn-netpol-y-a bash -c "exec 3<>/dev/tcp/$xa/80 || exit 1; echo one >&3
+    read -r -t 2 l <&3; echo \"\$l\" >$TMP/est1
+    for ((i = 0; i < 400; i++)); do [[ -e $TMP/go ]] && break; sleep 0.05; done
+    echo two >&3; read -r -t 2 l <&3; echo \"\$l\" >$TMP/est2" &
+  local est=$!
+  wait_for 5 test -s "$TMP/est1" || fail "live: the long connection did not start"
+  # Traffic flowing: x/b (the other node) probes x/a every 20 ms, at most 300 times, each result
+  # with its time.
+  ( for ((i = 0; i < 300; i++)); do
+      [[ -e $TMP/stop ]] && break
+      if probe x-b "$xa"; then echo "$(date +%s%N) ok"; else echo "$(date +%s%N) fail"; fi
+      sleep 0.02
+    done >"$TMP/loop" ) &
+  loop=$!
+  wait_for 5 grep -q ok "$TMP/loop" || fail "live: no traffic flows before the deny: $(cat "$TMP/loop")"
+  # A bad file: file:line:col, exit 2, and no node's table changed.
+  tables=$(ip netns exec mkn-netpol-node1 nft list ruleset)
+  printf '[[network_policy]]\nname = "bad"\nnamespace = "x"\npolicy_types = ["Sideways"]\n' >"$TMP/bad.toml"
+  out=$("$MKN" apply "$TMP/bad.toml" 2>&1) && fail "live: a bad file applied: $out"
+  contains "$out" "bad.toml:4:16: network_policy \"bad\": policy_types" "live: the error's position"
+  [[ $(ip netns exec mkn-netpol-node1 nft list ruleset) == "$tables" ]] || fail "live: a bad file changed node1"
+  out=$("$MKN" apply --dry-run examples/netpol/cases/deny-ingress.toml 2>&1) || fail "live: dry run: $out"
+  contains "$out" "network_policy x/deny-ingress created (dry run)" "live: dry run"
+  [[ $(ip netns exec mkn-netpol-node1 nft list ruleset) == "$tables" ]] || fail "live: a dry run changed node1"
+  pass "live: a bad file is refused at its line and column, a dry run says what would change; nothing changes"
+  # The deny: the next probe after apply returns is dropped, on the same node (bridged) and across.
+  local t_apply
+  t_apply=$(date +%s%N)
+  out=$("$MKN" apply -o json examples/netpol/cases/deny-ingress.toml 2>/dev/null) || fail "live: apply: $out"
+  ! probe x-c "$xa" || fail "live: x/c still reaches x/a after apply returned"
+  ! probe y-b "$xa" || fail "live: y/b still reaches x/a after apply returned"
+  contains "$out" '"result":"created"' "live: apply's answer"
+  local us
+  us=$(grep -o '"ok":true,"us":[0-9]*' <<<"$out" | grep -o '[0-9]*$') || fail "live: apply's answer has no time: $out"
+  pass "live: apply deny-ingress: the next probes are dropped (in force on every node after $((us / 1000)) ms)"
+  "$MKN" get netpol | grep -q "^x  *deny-ingress" || fail "live: get netpol does not show the applied policy: $("$MKN" get netpol)"
+  touch "$TMP/go"; wait "$est"
+  [[ $(cat "$TMP/est2") == two ]] || fail "live: the connection established before the deny was cut"
+  pass "live: a connection established before the deny goes on; get netpol shows the applied policy"
+  local t_delete
+  t_delete=$(date +%s%N)
+  out=$("$MKN" delete netpol deny-ingress -n x 2>&1) || fail "live: delete: $out"
+  contains "$out" "network_policy x/deny-ingress deleted" "live: delete's answer"
+  probe x-c "$xa" || fail "live: x/c does not reach x/a after the delete"
+  probe y-b "$xa" || fail "live: y/b does not reach x/a after the delete"
+  out=$("$MKN" delete netpol deny-ingress -n x 2>&1) && fail "live: a second delete: $out"
+  contains "$out" "no network_policy \"x/deny-ingress\"" "live: deleting what is not there"
+  pass "live: delete netpol: the next probes pass again; a second delete says there is no such policy"
+  # The flow's record: ok before the apply, failures after it, ok again after the delete.
+  wait_for 10 bash -c "awk -v t=$t_delete '\$1 > t && \$2 == \"ok\"' $TMP/loop | grep -q ok" ||
+    fail "live: the flow did not pass again after the delete: $(cat "$TMP/loop")"
+  touch "$TMP/stop"; wait "$loop"
+  awk -v a="$t_apply" -v d="$t_delete" '$1 < a && $2=="ok" {b=1} $1 > a && $1 < d && $2=="fail" {m=1}
+    END {exit !(b && m)}' "$TMP/loop" || fail "live: the flow was not cut between apply and delete: $(cat "$TMP/loop")"
+  pass "live: the flowing traffic passed, was dropped from the apply, and passed again from the delete"
+  "$MKN" down netpol >/dev/null || fail "live: down"
+  assert_clean netpol
+}
+
 case "$CASE" in
 vxlan_nftables)
   for c in deny-ingress deny-all pod-selector namespace-selector ports-union egress-ipblock named-egress; do
@@ -75,5 +154,6 @@ vxlan_nftables)
 hostgw_userspace)
   for c in deny-all and-vs-or egress-ipblock; do run_case host-gw userspace "$c"; done
   ;;
+live) live ;;
 *) fail "unknown case $CASE" ;;
 esac

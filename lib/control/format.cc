@@ -156,7 +156,20 @@ std::string StatusTable(const std::vector<ClusterRow>& clusters) {
   return Table(rows);
 }
 
-std::string ServicesTable(const ServicesAnswer& a) {
+ServicesAnswer ServicesIn(ServicesAnswer a, const std::string& ns) {
+  std::vector<ServiceInfo> kept;
+  for (ServiceInfo& s : a.services) {
+    const size_t slash = s.name.find('/');
+    const std::string in = slash == std::string::npos ? "default" : s.name.substr(0, slash);
+    if (in != ns) continue;
+    if (slash != std::string::npos) s.name = s.name.substr(slash + 1);
+    kept.push_back(std::move(s));
+  }
+  a.services = std::move(kept);
+  return a;
+}
+
+std::string ServicesTable(const ServicesAnswer& a, bool namespaces) {
   // Userspace: the proxy's own counters. nftables: new flows from each port's counted elements of
   // service-ips and service-nodeports, packets and bytes of the flows still in the kernel's
   // conntrack table. Either way every port has them, or none does: the first one says.
@@ -165,6 +178,7 @@ std::string ServicesTable(const ServicesAnswer& a) {
   std::vector<std::vector<std::string>> rows = {
       {"NAME", "TYPE", "CLUSTER-IP", "PORT(S)", "ENDPOINTS", "ALGORITHM", "AFFINITY"}};
   if (counters) rows[0].insert(rows[0].end(), {"PACKETS", "BYTES", "FLOWS", "NEW", "DROPS"});
+  if (namespaces) rows[0].insert(rows[0].begin(), "NAMESPACE");
   for (const ServiceInfo& s : a.services) {
     std::vector<std::string> r = {s.name,
                                   s.type,
@@ -173,6 +187,11 @@ std::string ServicesTable(const ServicesAnswer& a) {
                                   std::to_string(s.endpoints.size()),
                                   s.lab_algorithm.empty() ? s.algorithm : s.algorithm + "*",
                                   s.session_affinity};
+    if (namespaces) {
+      const size_t slash = s.name.find('/');
+      r[0] = slash == std::string::npos ? s.name : s.name.substr(slash + 1);
+      r.insert(r.begin(), slash == std::string::npos ? "default" : s.name.substr(0, slash));
+    }
     if (counters) {
       uint64_t packets = 0, bytes = 0, flows = 0, fresh = 0, drops = 0;
       for (const ServicePortInfo& p : s.ports) {

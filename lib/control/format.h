@@ -72,7 +72,11 @@ std::string StatusTable(const std::vector<ClusterRow>& clusters);
 // table saying what the lab asked for. Under it, a line per node whose proxy dropped something
 // ("node1: 5 packets dropped (no_flow 3, table_full 2); ..."; nftables: "node1 (kernel): ..."),
 // and one if the userspace proxy stopped.
-std::string ServicesTable(const ServicesAnswer& a);
+// A service's name is its key ("x/web" outside the default namespace): with `namespaces` the table
+// opens with a NAMESPACE column and NAME is the name within it (as PodsTable's POD).
+std::string ServicesTable(const ServicesAnswer& a, bool namespaces = false);
+// `get svc -n NS`: the answer with only the services of namespace NS, each named within it.
+ServicesAnswer ServicesIn(ServicesAnswer a, const std::string& ns);
 // get endpoints: NAME ENDPOINTS ("ip(pod),..." or "<none>").
 std::string EndpointsTable(const ServicesAnswer& a);
 // `-o json` of get svc / get endpoints: the services array, indented by 2. The array scripts have

@@ -98,6 +98,24 @@ ServicesAnswer Services(bool counters) {
   return a;
 }
 
+// get svc -A / -n: a NAMESPACE column, names within their namespace, as get pods.
+TEST(Format, ServicesTableByNamespace) {
+  ServicesAnswer a = Services(false);
+  a.services[1].name = "x/empty";
+  EXPECT_EQ(ServicesTable(a, true),
+            "NAMESPACE  NAME    TYPE       CLUSTER-IP  PORT(S)              ENDPOINTS  ALGORITHM  "
+            "AFFINITY\n"
+            "default    web-np  NodePort   10.96.0.11  80:30080/TCP,53/UDP  2          random     "
+            "None\n"
+            "x          empty   ClusterIP  10.96.0.99  80/TCP               0          random     "
+            "ClientIP\n");
+  ServicesAnswer x = ServicesIn(a, "x");
+  ASSERT_EQ(x.services.size(), 1u);
+  EXPECT_EQ(x.services[0].name, "empty");
+  EXPECT_EQ(ServicesIn(a, "default").services[0].name, "web-np");
+  EXPECT_TRUE(ServicesIn(a, "z").services.empty());
+}
+
 TEST(Format, ServicesTableSumsEachServicesPorts) {
   EXPECT_EQ(ServicesTable(Services(false)),
             "NAME    TYPE       CLUSTER-IP  PORT(S)              ENDPOINTS  ALGORITHM  AFFINITY\n"

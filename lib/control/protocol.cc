@@ -459,6 +459,34 @@ absl::StatusOr<CniRequest> FromJson(const json& j) {
   return Done(r, std::move(req));
 }
 
+json ToJson(const NetpolRequest& r) {
+  json j = {{"verb", NetpolRequest::kVerb}, {"op", r.op}, {"dry_run", r.dry_run}};
+  if (r.op == "apply") {
+    j["file"] = r.file;
+    j["text"] = r.text;
+  } else {
+    j["key"] = r.key;
+  }
+  return j;
+}
+
+template <>
+absl::StatusOr<NetpolRequest> FromJson(const json& j) {
+  Reader r(j, "", NetpolRequest::kVerb);
+  NetpolRequest req;
+  req.op = r.Str("op");
+  req.dry_run = r.Has("dry_run") ? r.Bool("dry_run") : false;
+  if (r.ok() && req.op == "apply") {
+    req.file = r.Str("file");
+    req.text = r.Str("text");
+  } else if (r.ok() && req.op == "delete") {
+    req.key = r.Str("key");
+  } else if (r.ok()) {
+    r.Fail("op", StrCat("want apply or delete, got \"", req.op, "\""));
+  }
+  return Done(r, std::move(req));
+}
+
 template <>
 absl::StatusOr<ResyncRequest> FromJson(const json& j) {
   Reader r(j, "", ResyncRequest::kVerb);
@@ -536,6 +564,7 @@ absl::StatusOr<Request> ParseRequest(std::string_view text) {
   if (verb == CniRequest::kVerb) return As<CniRequest>(j);
   if (verb == ResyncRequest::kVerb) return As<ResyncRequest>(j);
   if (verb == OverlayRequest::kVerb) return As<OverlayRequest>(j);
+  if (verb == NetpolRequest::kVerb) return As<NetpolRequest>(j);
   return absl::InvalidArgumentError(StrCat("unknown verb \"", verb, "\""));
 }
 
@@ -803,6 +832,36 @@ absl::StatusOr<CniAnswer> FromJson(const json& j) {
   a.node = r.Str("node");
   a.negotiated = r.Str("negotiated");
   if (const json* plugins = r.Object("plugins")) a.plugins = *plugins;
+  return Done(r, std::move(a));
+}
+
+json ToJson(const NetpolAnswer& a) {
+  json j = Answer();
+  j["changes"] = json::array();
+  for (const PolicyChange& c : a.changes)
+    j["changes"].push_back({{"key", c.key}, {"result", c.result}});
+  j["nodes"] = json::array();
+  for (const NodeTransaction& n : a.nodes)
+    j["nodes"].push_back({{"node", n.node}, {"commands", n.commands}, {"us", n.us}});
+  j["warnings"] = a.warnings;
+  j["dry_run"] = a.dry_run;
+  j["us"] = a.us;
+  return j;
+}
+
+template <>
+absl::StatusOr<NetpolAnswer> FromJson(const json& j) {
+  Reader r(j, "");
+  NetpolAnswer a;
+  a.changes = ReadObjects<PolicyChange>(r, r.Array("changes"), "changes", [](Reader& c) {
+    return PolicyChange{c.Str("key"), c.Str("result")};
+  });
+  a.nodes = ReadObjects<NodeTransaction>(r, r.Array("nodes"), "nodes", [](Reader& n) {
+    return NodeTransaction{n.Str("node"), n.Count("commands"), n.Count("us")};
+  });
+  a.warnings = r.Str("warnings");
+  a.dry_run = r.Bool("dry_run");
+  a.us = r.Count("us");
   return Done(r, std::move(a));
 }
 

@@ -20,6 +20,8 @@
 //   resync     check (bool)                     ResyncAnswer: each node's nftables table against
 //                                               a full sync, and whether it was rewritten
 //   overlay    -                                OverlayAnswer: each node's Geneve endpoint counters
+//   netpol     op "apply": file, text, dry_run;   NetpolAnswer: what each policy became, each
+//              op "delete": key, dry_run          node's transaction (commands, time)
 //
 // The JSON of each struct is what the CLI prints for `-o json` (get svc, get proxy, conntrack, get
 // routes) and what e2e tests read: changing a key changes the CLI. Objects are written with sorted
@@ -187,6 +189,29 @@ struct ScaleAnswer {
   bool operator==(const ScaleAnswer&) const = default;
 };
 
+// `apply` / `delete netpol`: each policy named with what became of it ("created", "configured",
+// "unchanged", "deleted"), the file's warnings (file:line:col lines), and each node whose table
+// changed: the commands of its transaction and how long nft took. `us`: from the request's start
+// to the last node's commit; when the answer leaves, every node enforces the change.
+struct PolicyChange {
+  std::string key, result;
+  bool operator==(const PolicyChange&) const = default;
+};
+struct NodeTransaction {
+  std::string node;
+  uint64_t commands = 0;
+  uint64_t us = 0;  // nft's run of the transaction, microseconds
+  bool operator==(const NodeTransaction&) const = default;
+};
+struct NetpolAnswer {
+  std::vector<PolicyChange> changes;
+  std::vector<NodeTransaction> nodes;
+  std::string warnings;
+  bool dry_run = false;
+  uint64_t us = 0;  // microseconds
+  bool operator==(const NetpolAnswer&) const = default;
+};
+
 // A node's nftables table against what a full sync of the spec writes: the lines only the node
 // has ("- ...") and the lines it lacks ("+ ..."), as lib/proxy/nft_listing's NftListingDiff names
 // them; none when it is in sync. `rewritten`: the full sync was written (resync without check).
@@ -309,14 +334,27 @@ struct ResyncRequest {
   bool operator==(const ResyncRequest&) const = default;
 };
 
+// A NetworkPolicy change on the running cluster: "apply" the [[network_policy]] tables of a file
+// (`text`, named `file` in its diagnostics), or "delete" the policy `key` ("<ns>/<name>", or the
+// name in "default"). `dry_run`: checked and answered, nothing changed.
+struct NetpolRequest {
+  static constexpr std::string_view kVerb = "netpol";
+  using Answer = NetpolAnswer;
+  std::string op;  // "apply" or "delete"
+  std::string file, text, key;
+  bool dry_run = false;
+  bool operator==(const NetpolRequest&) const = default;
+};
+
 struct OverlayRequest {
   static constexpr std::string_view kVerb = "overlay";
   using Answer = OverlayAnswer;
   bool operator==(const OverlayRequest&) const = default;
 };
 
-using Request = std::variant<ServicesRequest, EndpointsRequest, RoutesRequest, ConntrackRequest,
-                             KillRequest, ScaleRequest, CniRequest, ResyncRequest, OverlayRequest>;
+using Request =
+    std::variant<ServicesRequest, EndpointsRequest, RoutesRequest, ConntrackRequest, KillRequest,
+                 ScaleRequest, CniRequest, ResyncRequest, OverlayRequest, NetpolRequest>;
 
 // --- JSON ------------------------------------------------------------------------------------
 
@@ -330,6 +368,7 @@ nlohmann::json ToJson(const ScaleRequest& r);
 nlohmann::json ToJson(const CniRequest& r);
 nlohmann::json ToJson(const ResyncRequest& r);
 nlohmann::json ToJson(const OverlayRequest& r);
+nlohmann::json ToJson(const NetpolRequest& r);
 nlohmann::json ToJson(const Request& r);
 nlohmann::json ToJson(const ServicesAnswer& a);
 nlohmann::json ToJson(const RoutesAnswer& a);
@@ -339,6 +378,7 @@ nlohmann::json ToJson(const ScaleAnswer& a);
 nlohmann::json ToJson(const CniAnswer& a);
 nlohmann::json ToJson(const ResyncAnswer& a);
 nlohmann::json ToJson(const OverlayAnswer& a);
+nlohmann::json ToJson(const NetpolAnswer& a);
 nlohmann::json ToJson(const ErrorAnswer& a);
 // The pieces `-o json` prints on their own.
 nlohmann::json ToJson(const ServiceInfo& s);
@@ -373,6 +413,8 @@ absl::StatusOr<ResyncRequest> FromJson(const nlohmann::json& j);
 template <>
 absl::StatusOr<OverlayRequest> FromJson(const nlohmann::json& j);
 template <>
+absl::StatusOr<NetpolRequest> FromJson(const nlohmann::json& j);
+template <>
 absl::StatusOr<ServicesAnswer> FromJson(const nlohmann::json& j);
 template <>
 absl::StatusOr<RoutesAnswer> FromJson(const nlohmann::json& j);
@@ -388,6 +430,8 @@ template <>
 absl::StatusOr<ResyncAnswer> FromJson(const nlohmann::json& j);
 template <>
 absl::StatusOr<OverlayAnswer> FromJson(const nlohmann::json& j);
+template <>
+absl::StatusOr<NetpolAnswer> FromJson(const nlohmann::json& j);
 template <>
 absl::StatusOr<ErrorAnswer> FromJson(const nlohmann::json& j);
 

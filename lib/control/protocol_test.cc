@@ -32,6 +32,8 @@ TEST(Protocol, EveryRequestRoundTrips) {
       ResyncRequest{},
       ResyncRequest{true},
       OverlayRequest{},
+      NetpolRequest{"apply", "p.toml", "[[network_policy]]\nname = \"p\"\n", "", false},
+      NetpolRequest{"delete", "", "", "x/deny", true},
   };
   for (const Request& r : requests) {
     const std::string text = Encode(ToJson(r));
@@ -50,6 +52,7 @@ TEST(Protocol, RequestsOnTheWire) {
   EXPECT_EQ(Encode(ToJson(Request(CniRequest{"check", "web-2", ""}))),
             R"({"cni_verb":"check","pod":"web-2","verb":"cni"})");
   EXPECT_EQ(Encode(ToJson(Request(ResyncRequest{true}))), R"({"check":true,"verb":"resync"})");
+  EXPECT_FALSE(ParseRequest(R"({"verb":"netpol","op":"patch"})").ok());
   // An older client's resync has no "check": it rewrites.
   EXPECT_EQ(ParseRequest(R"({"verb":"resync"})").value(), Request(ResyncRequest{false}));
   // A name that is not UTF-8 is replaced, not thrown over.
@@ -166,6 +169,11 @@ TEST(Protocol, EveryAnswerRoundTrips) {
   ExpectRoundTrip(KillAnswer{"web-1", "10.244.0.5", "node1", 23});
   ExpectRoundTrip(ScaleAnswer{});
   ExpectRoundTrip(ResyncAnswer{});
+  ExpectRoundTrip(NetpolAnswer{{{"x/deny", "created"}, {"y/allow", "unchanged"}},
+                               {{"node1", 12, 1830}, {"node2", 3, 640}},
+                               "p.toml:9:1: warning: ...\n",
+                               false,
+                               2950});
   ExpectRoundTrip(
       ResyncAnswer{{NodeResync{"node1", {}, true},
                     NodeResync{"node2", {"- set x: element 1", "+ chain y: #1 z"}, false}}});

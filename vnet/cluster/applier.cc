@@ -25,6 +25,18 @@
 #include "vnet/kernel/udp.h"
 
 namespace mkn::vnet {
+
+absl::Status WriteSysctl(const std::string& key, const std::string& value) {
+  std::string path = "/proc/sys/" + key;
+  std::replace(path.begin() + 10, path.end(), '.', '/');
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return KernelError(errno, StrCat("open ", path));
+  Fd owned(fd);
+  if (::write(fd, value.data(), value.size()) < 0)
+    return KernelError(errno, StrCat("write ", path));
+  return absl::OkStatus();
+}
+
 namespace {
 
 using namespace plan;
@@ -120,17 +132,6 @@ class Registry {
   std::map<std::string, Fd> tuns_;
   std::map<std::string, Fd> taps_, geneve_sockets_;
 };
-
-absl::Status WriteSysctl(const std::string& key, const std::string& value) {
-  std::string path = "/proc/sys/" + key;
-  std::replace(path.begin() + 10, path.end(), '.', '/');
-  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return KernelError(errno, StrCat("open ", path));
-  Fd owned(fd);
-  if (::write(fd, value.data(), value.size()) < 0)
-    return KernelError(errno, StrCat("write ", path));
-  return absl::OkStatus();
-}
 
 absl::StatusOr<Fd> OpenAppSocket(const StartApp& a) {
   bool udp = a.protocol == config::Protocol::kUdp;

@@ -67,4 +67,9 @@ struct Applied {
 // message, after "; the rollback could not remove: ").
 absl::StatusOr<Applied> Apply(const plan::Plan& plan, const ApplyOptions& options = {});
 
+// A sysctl ("net.bridge.bridge-nf-call-iptables") written in the calling thread's netns (the
+// plan's SetSysctl; a running cluster's later changes run it through RunInNetns). The codes of
+// vnet/kernel/errors.h, with the /proc/sys path named.
+absl::Status WriteSysctl(const std::string& key, const std::string& value);
+
 }  // namespace mkn::vnet

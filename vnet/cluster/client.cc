@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "lib/cni/invoke.h"
+#include "lib/config/mutate.h"
 #include "lib/config/toml/load.h"
 #include "lib/control/usage.h"
 #include "lib/net/naming.h"
@@ -261,6 +262,25 @@ control::CniAnswer CniAnswerOf(const ChainOutcome& out, const std::string& node,
     a.plugins[c.plugin] = v.is_discarded() ? nlohmann::json(c.exec.stdout_data) : std::move(v);
   }
   return a;
+}
+
+absl::Status WithLivePolicies(const ClusterState& s, config::ClusterSpec& lab) {
+  if (s.policies_applied.empty() && s.policies_deleted.empty()) return absl::OkStatus();
+  config::PolicyEdits edits;
+  edits.deleted = s.policies_deleted;
+  for (const ClusterState::AppliedPolicy& a : s.policies_applied) {
+    config::PoliciesResult r = config::LoadPolicies(a.text, a.file, lab);
+    if (!r.policies) {
+      return absl::DataLossError(StrCat("the policy ", a.key, " applied from ", a.file,
+                                        " no longer resolves against the lab file:\n",
+                                        r.diags.FormatAll()));
+    }
+    for (config::NetworkPolicySpec& p : *r.policies) {
+      if (p.key() == a.key) edits.applied.push_back({std::move(p), a.file, ""});
+    }
+  }
+  lab.network_policies = config::ComposePolicies(lab.network_policies, edits);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> NetpolTable(const ClusterState& s, const config::ClusterSpec& spec) {

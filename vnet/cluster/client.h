@@ -61,7 +61,13 @@ absl::StatusOr<typename Request::Answer> Ask(const std::string& name, const Requ
 // nearest name ("did you mean \"ingress\"?").
 absl::StatusOr<std::string> ReadLogs(const ClusterState& s, const std::string& pod);
 
-// `get netpol`: the lab's policies (`spec`, the lab file the cluster came up from), the live pods
+// The running cluster's NetworkPolicies: `lab` (the lab file the cluster came up from, as it reads
+// now) with what `apply` and `delete netpol` changed, as the state records it (each applied file's
+// text resolved again against the lab; lib/config/mutate's ComposePolicies). DataLoss when a
+// recorded file no longer resolves (its diagnostics in the message).
+absl::Status WithLivePolicies(const ClusterState& s, config::ClusterSpec& lab);
+
+// `get netpol`: the cluster's policies (`spec`: WithLivePolicies of its lab), the live pods
 // each selects and the new flows dropped at them, read from each node's `table inet mkn-netpol`
 // counters (lib/netpol/nft.h). A node without the table counts nothing. Needs CAP_SYS_ADMIN (to
 // enter each node's namespace) and CAP_NET_ADMIN; codes of NftOutput.

@@ -299,6 +299,7 @@ absl::StatusOr<std::unique_ptr<RunningCluster>> RunningCluster::UpOrUndo(
   }
 
   impl.spec = live;
+  impl.lab_policies = live.network_policies;
   if (spec.cni_mode) rc->SyncStatePods();
   rc->StartNftTables();
   // What the plan's NetworkPolicy steps wrote: the same function of the same spec.

@@ -142,10 +142,22 @@ class RunningCluster {
   // namespace and listed); unless `check_only`, the nodes that differ get the full sync.
   // FailedPrecondition when the cluster has no nftables tables (userspace mode, no services).
   absl::StatusOr<control::ResyncAnswer> ResyncNftTables(bool check_only);
-  // NetworkPolicy (cluster_nft.cc): each node's `table inet mkn-netpol` brought to the current
-  // spec (its pods' addresses in the peer sets, the pods it isolates), one whole-table transaction
-  // per node whose table changes. Codes of RunNft, with the node named.
+  // NetworkPolicy (cluster_netpol.cc): each node's `table inet mkn-netpol` brought to the current
+  // spec (its pods' addresses in the peer sets, the pods it isolates), one transaction per node
+  // whose table changes (WriteNetpolTables). Codes of RunNft, with the node named.
   absl::Status SyncNetpol();
+  // Each node's table brought from what this process last wrote to `next`'s: the delta
+  // (lib/netpol/nft's RenderChange), one transaction per node that changes, each reported in
+  // `report` (may be null). All or nothing: when a node refuses, the nodes already changed get the
+  // reverse delta and the Status (RunNft's codes, the node named) is returned.
+  absl::Status WriteNetpolTables(const config::ClusterSpec& next,
+                                 std::vector<control::NodeTransaction>* report);
+  // `apply` / `delete netpol` (the control verb netpol): the policies resolved against the live
+  // spec, the tables changed, the spec and state updated. InvalidArgument with the file's
+  // diagnostics (file:line:col) for a file that does not resolve, NotFound for a policy to delete
+  // that is not live, FailedPrecondition in a CNI lab or while stopping; WriteNetpolTables' codes.
+  // On any error nothing changed. Takes the cluster's mutex.
+  absl::StatusOr<control::NetpolAnswer> ChangePolicies(const control::NetpolRequest& r);
   // A line (and a transaction's text, indented) appended to logs/nftables.log.
   void LogNft(const std::string& line, const std::string& text = "");
   // One nft transaction in node `node` (whose namespace fd is `fd`), through the context made for

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "lib/config/mutate.h"
 #include "lib/config/spec.h"
 #include "lib/dns/zone.h"
 #include "lib/netpol/nft.h"
@@ -59,6 +60,10 @@ struct RunningCluster::Impl {
   // NetworkPolicy: each node's `table inet mkn-netpol` as this process last wrote it (the plan's
   // at up), so a kill or scale rewrites only the nodes whose table changes.
   std::vector<netpol::NodeTable> netpol;
+  // The lab file's policies (as at up) and what `apply` / `delete netpol` changed since: the live
+  // policies are lib/config/mutate's ComposePolicies of the two.
+  std::vector<config::NetworkPolicySpec> lab_policies;
+  config::PolicyEdits policy_edits;
   // proxy_mode = "ebpf" (cluster_ebpf.cc): the cluster's cgroup, the programs attached to it, the
   // maps as this process last wrote them, the pods whose netns the programs translate, and the
   // cgroup's cgroup.procs open for Spawn.

@@ -20,7 +20,6 @@
 
 #include "lib/control/protocol.h"
 #include "lib/net/naming.h"
-#include "lib/netpol/nft.h"
 #include "lib/proxy/nft_listing.h"
 #include "lib/proxy/nft_ruleset.h"
 #include "lib/proxy/nft_table.h"
@@ -154,34 +153,6 @@ absl::Status RunningCluster::SyncNftTables(const std::vector<int>* changed) {
                                  ") and the whole table (", f.message(), ")"));
     }
     table = std::move(next);
-  }
-  return absl::OkStatus();
-}
-
-absl::Status RunningCluster::SyncNetpol() {
-  Impl& impl = *impl_;
-  const config::ClusterSpec& spec = impl.spec;
-  if (spec.network_policies.empty()) return absl::OkStatus();
-  impl.netpol.resize(spec.nodes.size());
-  for (const config::NodeSpec& n : spec.nodes) {
-    const auto t0 = Clock::now();
-    netpol::NodeTable next = netpol::BuildNodeTable(spec, n.index);
-    // Pods that came and went elsewhere change only peer sets: their elements, chains and drop
-    // counters kept; anything else (a pod of this node) rewrites the table whole.
-    const std::string text = netpol::RenderChange(impl.netpol[n.index], next);
-    if (text.empty()) continue;
-    auto node = impl.applied.netns.find(n.netns);
-    if (node == impl.applied.netns.end())
-      return absl::InternalError(StrCat("no fd of node netns ", n.netns));
-    const bool whole = text == next.full;
-    if (absl::Status s = RunNftIn(n, node->second.get(), text); !s.ok()) {
-      return absl::Status(
-          s.code(), StrCat("node ", n.name, ": write the NetworkPolicy table: ", s.message()));
-    }
-    LogNft(
-        StrCat(n.name, " NetworkPolicy ", whole ? "table rewritten: " : "sets updated: ", Ms(t0)),
-        whole ? "" : text);
-    impl.netpol[n.index] = std::move(next);
   }
   return absl::OkStatus();
 }

@@ -122,6 +122,11 @@ class ControlHandler {
     return control::ScaleAnswer{};
   }
 
+  // apply / delete netpol take the cluster's mutex themselves (RunningCluster::ChangePolicies).
+  absl::StatusOr<control::NetpolAnswer> Serve(const control::NetpolRequest& r) {
+    return rc_.ChangePolicies(r);
+  }
+
   absl::StatusOr<control::ResyncAnswer> Serve(const control::ResyncRequest& r) {
     std::lock_guard<std::mutex> l(impl_.mu);
     if (impl_.down) return absl::FailedPreconditionError("the cluster is stopping");
