@@ -3,7 +3,7 @@
 # case of examples/netpol/cases/ appended, brought up with `up -d --check`: the case's [[expect]] rows
 # (its truth table, from the Kubernetes netpol suite) must all hold, probed for real by `check`.
 #
-#   examples/netpol/e2e_test.sh CASE      CASE: vxlan_nftables hostgw_userspace live
+#   examples/netpol/e2e_test.sh CASE      CASE: vxlan_nftables hostgw_userspace live modes
 #
 # vxlan_nftables runs every case (the network over VXLAN, Services by nftables), and on one case the
 # things a student looks at: `get pods -A`, `get netpol` counting the denied probes, the table in a
@@ -11,7 +11,9 @@
 # the paths (same node bridged vs routed without encapsulation; the proxy that has no nftables table).
 # live changes the policies of a running cluster while traffic flows: `apply` a deny, the very next
 # probe is dropped; `delete netpol`, the next one passes; an established connection survives the deny;
-# a bad file changes nothing.
+# a bad file changes nothing. modes runs pod-selector, with a Service in front of x/a, over geneve (the
+# TAP pump's frames still cross the forward hook), bgp (routed, no overlay) and the ebpf proxy (connect4
+# hands the pod a socket already connected to the backend: the policy applies to x/a, not the ClusterIP).
 # Runs itself inside ci/sandbox.sh; without root it exits 77, except under CI=true where that fails.
 source "$(dirname "$0")/../testlib.sh" "$@"
 
@@ -23,6 +25,7 @@ run_case() {
   grep -q "^network = \"$network\"" "$lab" && grep -q "^proxy_mode = \"$proxy\"" "$lab" ||
     fail "could not derive the $network/$proxy lab from examples/netpol/lab.toml"
   cat "examples/netpol/cases/$name.toml" >>"$lab"
+  [[ -z ${EXTRA:-} ]] || printf '%s\n' "$EXTRA" >>"$lab"
   out=$("$MKN" up -d --check "$lab" 2>&1) || fail "$name ($network/$proxy): up --check: $out"
   contains "$out" "0 mismatches, 0 errors" "$name ($network/$proxy): the truth table"
   pass "$name ($network/$proxy): $(grep -o 'check netpol: [0-9]* cells' <<<"$out") as the Kubernetes suite says"
@@ -155,5 +158,27 @@ hostgw_userspace)
   for c in deny-all and-vs-or egress-ipblock; do run_case host-gw userspace "$c"; done
   ;;
 live) live ;;
+modes)
+  # A Service in x selecting x/a: x/b reaches it (the policy allows x/b), y/b does not, whichever
+  # proxy translated the ClusterIP.
+  EXTRA='[[service]]
+name = "web"
+namespace = "x"
+selector = { pod = "a" }
+  [[service.port]]
+  port = 80
+  target_port = 80
+[[expect]]
+from = "x/b"
+to = "svc/x/web:80"
+result = "allow"
+[[expect]]
+from = "y/b"
+to = "svc/x/web:80"
+result = "deny"'
+  EXTRA=$EXTRA run_case geneve nftables pod-selector
+  EXTRA=$EXTRA run_case bgp nftables pod-selector
+  EXTRA=$EXTRA run_case vxlan ebpf pod-selector
+  ;;
 *) fail "unknown case $CASE" ;;
 esac
