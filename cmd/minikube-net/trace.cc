@@ -113,8 +113,11 @@ CLI::App* AddTraceCommand(CLI::App& app, TraceFlags& f) {
       "over lo.\n"
       "Verdicts (the last line; -o json's \"verdict\") and exit codes:\n"
       "  0 ok            every hop saw the probe and its answer\n"
-      "  1 lost          a hop did not see it: the line names the last hop that did (1 also when "
-      "trace could not\n"
+      "  1 lost          a hop did not see it: the line names the last hop that did, and the "
+      "NetworkPolicy that\n"
+      "                  dropped it when a node's policy counters moved (\"dropped by "
+      "NetworkPolicy x/deny (ingress of\n"
+      "                  x/a)\"); 1 also when trace could not\n"
       "                  run: no privileges, no cluster up; -o json's verdict is then \"error\")\n"
       "  2 error         bad usage or name, or a kind not traced yet (-o json prints {\"verdict\": "
       "\"error\", ...})\n"
@@ -135,6 +138,8 @@ absl::StatusOr<vnet::TraceResult> Trace(const TraceFlags& f) {
     return absl::FailedPreconditionError(
         StrCat("trace ", s.cluster, ": its lab file ", s.lab, " no longer loads"));
   }
+  // The policies `apply` and `delete netpol` changed: trace names the one that drops a probe.
+  MKN_RETURN_IF_ERROR(vnet::WithLivePolicies(s, *lab->spec));
   if (f.dry_run) {
     MKN_ASSIGN_OR_RETURN(trace::Request r, trace::ParseRequest(*lab->spec, f.src, f.dst, f.proto));
     vnet::TraceResult res;

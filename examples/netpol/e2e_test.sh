@@ -122,6 +122,12 @@ live() {
   local us
   us=$(grep -o '"ok":true,"us":[0-9]*' <<<"$out" | grep -o '[0-9]*$') || fail "live: apply's answer has no time: $out"
   pass "live: apply deny-ingress: the next probes are dropped (in force on every node after $((us / 1000)) ms)"
+  # trace names the policy that dropped its probe (exit 1, lost).
+  local rc=0
+  out=$("$MKN" trace y/b x/a:80 --proto tcp --timeout 1 2>&1) || rc=$?
+  [[ $rc == 1 ]] || fail "live: trace y/b -> x/a under the deny: exit $rc, want 1: $out"
+  contains "$out" "dropped by NetworkPolicy x/deny-ingress (ingress of x/a)" "live: trace names the policy"
+  pass "live: trace y/b x/a:80 says: dropped by NetworkPolicy x/deny-ingress (ingress of x/a)"
   "$MKN" get netpol | grep -q "^x  *deny-ingress" || fail "live: get netpol does not show the applied policy: $("$MKN" get netpol)"
   touch "$TMP/go"; wait "$est"
   [[ $(cat "$TMP/est2") == two ]] || fail "live: the connection established before the deny was cut"

@@ -291,6 +291,25 @@ TEST(NetpolLive, ApplyFileErrors) {
             "file's rows)\n");
 }
 
+// trace's verdict: the counter that moved names the pod, the direction and the policies isolating
+// it.
+TEST(NetpolNft, DropVerdictNamesThePolicies) {
+  const ClusterSpec spec = LoadCase("ports-union");
+  std::map<std::string, uint64_t> before = {{"drops-ingress/x/a", 3}, {"drops-egress/x/b", 0}};
+  EXPECT_EQ(DropVerdict(spec, before, before), "");
+  std::map<std::string, uint64_t> after = before;
+  after["drops-ingress/x/a"] = 4;
+  std::string want = "dropped by NetworkPolicy ";
+  for (const config::NetworkPolicySpec& np : spec.network_policies) {
+    if (np.pod_selector.Matches(spec.FindPod("x/a")->labels) && np.ns == "x" && np.ingress)
+      want += (want.back() == ' ' ? "" : ", ") + np.ns + "/" + np.name;
+  }
+  EXPECT_EQ(DropVerdict(spec, before, after), want + " (ingress of x/a)");
+  const ClusterSpec deny = LoadCase("deny-ingress");
+  EXPECT_EQ(DropVerdict(deny, {}, {{"drops-ingress/x/c", 1}}),
+            "dropped by NetworkPolicy x/deny-ingress (ingress of x/c)");
+}
+
 TEST(NetpolNft, CountersAreReadBack) {
   const std::string listing =
       "table inet mkn-netpol {\n\tcounter drops-egress/x/a {\n\t\tcomment \"x/a egress\"\n"

@@ -378,6 +378,30 @@ std::string PolicyTable(const ClusterSpec& spec, const std::vector<std::string>&
   return Columns(rows);
 }
 
+std::string DropVerdict(const ClusterSpec& spec, const std::map<std::string, uint64_t>& before,
+                        const std::map<std::string, uint64_t>& after) {
+  const std::vector<Isolation> iso = Isolate(spec);
+  std::vector<std::string> out;
+  for (size_t i = 0; i < spec.pods.size(); ++i) {
+    const PodSpec& p = spec.pods[i];
+    const std::string key = config::QualifiedName(p.ns, config::NameOfKey(p.name));
+    for (bool ingress : {false, true}) {
+      const std::string c = DropCounter(key, ingress);
+      auto a = after.find(c);
+      if (a == after.end()) continue;
+      auto b = before.find(c);
+      if (a->second <= (b == before.end() ? 0 : b->second)) continue;
+      std::vector<std::string> pols;
+      for (int k : ingress ? iso[i].ingress : iso[i].egress)
+        pols.push_back(PolicyName(spec.network_policies[k]));
+      out.push_back(StrCat("dropped by NetworkPolicy ", Join(pols, ", "), " (",
+                           ingress ? "ingress" : "egress", " of ", p.ns, "/",
+                           config::NameOfKey(p.name), ")"));
+    }
+  }
+  return Join(out, "; ");
+}
+
 std::map<std::string, uint64_t> ParseCounters(std::string_view listing) {
   std::map<std::string, uint64_t> out;
   std::string current;

@@ -67,6 +67,15 @@ std::string DropCounter(std::string_view pod_key, bool ingress);
 // Counter name → packets, from `nft list counters table inet mkn-netpol` output.
 std::map<std::string, uint64_t> ParseCounters(std::string_view listing);
 
+// `trace`'s verdict for a probe that got lost: the drop counters that moved between `before` and
+// `after` (ParseCounters of every node, summed), each as "dropped by NetworkPolicy x/deny (ingress
+// of x/a)" (every policy that isolates that pod in that direction: none of them allowed it),
+// joined by "; "; "" when none moved (the probe died elsewhere). Traffic of others in the same
+// moment can move a counter too: the caller says so.
+std::string DropVerdict(const config::ClusterSpec& spec,
+                        const std::map<std::string, uint64_t>& before,
+                        const std::map<std::string, uint64_t>& after);
+
 // `minikube-net get netpol`: one row per policy, the live pods it selects (`live`: pod keys that
 // exist now; a scaled deployment's new replicas are matched by their deployment's labels) and the
 // new flows dropped at those pods in the directions it isolates (`counters` from ParseCounters of

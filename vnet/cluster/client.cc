@@ -283,7 +283,7 @@ absl::Status WithLivePolicies(const ClusterState& s, config::ClusterSpec& lab) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> NetpolTable(const ClusterState& s, const config::ClusterSpec& spec) {
+absl::StatusOr<std::map<std::string, uint64_t>> NetpolCounters(const ClusterState& s) {
   std::map<std::string, uint64_t> counters;
   const std::string list = StrCat("list counters table inet ", netpol::kTable);
   for (const NodeState& n : s.nodes) {
@@ -301,6 +301,11 @@ absl::StatusOr<std::string> NetpolTable(const ClusterState& s, const config::Clu
     }));
     for (const auto& [k, v] : netpol::ParseCounters(out)) counters[k] += v;
   }
+  return counters;
+}
+
+absl::StatusOr<std::string> NetpolTable(const ClusterState& s, const config::ClusterSpec& spec) {
+  MKN_ASSIGN_OR_RETURN(const std::map<std::string, uint64_t> counters, NetpolCounters(s));
   std::vector<std::string> live;
   for (const PodState& p : s.pods) live.push_back(p.name);
   return netpol::PolicyTable(spec, live, counters);

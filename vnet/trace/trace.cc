@@ -32,9 +32,11 @@
 
 #include "lib/capture/pcapng.h"
 #include "lib/net/naming.h"
+#include "lib/netpol/nft.h"
 #include "lib/status/status.h"
 #include "lib/strings/str_cat.h"
 #include "vnet/capture/sockets.h"
+#include "vnet/cluster/client.h"
 #include "vnet/cluster/state.h"
 #include "vnet/ebpf/cgroup.h"
 #include "vnet/kernel/conntrack.h"
@@ -591,6 +593,12 @@ absl::StatusOr<TraceResult> RunTrace(const ClusterState& s, const config::Cluste
     for (const OpenInterface& i : ifs) capture::AppendInterfaceDescription(pcap, i.idb);
   }
 
+  // NetworkPolicy: each node's drop counters before the probe, to name the policy that dropped a
+  // lost one (not read without policies: nothing could drop it there).
+  std::map<std::string, uint64_t> drops_before;
+  if (!spec.network_policies.empty()) {
+    MKN_ASSIGN_OR_RETURN(drops_before, NetpolCounters(s));
+  }
   const uint64_t sent_ns = NowNs();
   // Matches copy `c` (seen at interface `k` going `dir` at `ts`) to the hops there, each listed in
   // `matched_hops` if given (the pcap names the one on the path shown); true if any. The edge leg's
@@ -751,6 +759,11 @@ absl::StatusOr<TraceResult> RunTrace(const ClusterState& s, const config::Cluste
   // A probe lost while the cluster went away, or while a pod of its path was replaced, says
   // nothing about the network: say what happened instead.
   if (!res.verdict.ok) MKN_RETURN_IF_ERROR(PathUnchanged(s, path));
+  if (!res.verdict.ok && !spec.network_policies.empty()) {
+    MKN_ASSIGN_OR_RETURN(const auto drops_after, NetpolCounters(s));
+    if (std::string by = netpol::DropVerdict(spec, drops_before, drops_after); !by.empty())
+      res.verdict.summary = StrCat(by, ": ", res.verdict.summary);
+  }
 
   if (!o.pcap.empty()) {
     // Each copy's row in the table (its "#"), named in its comment: the first hop it matched on
