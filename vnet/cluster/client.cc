@@ -305,7 +305,7 @@ absl::StatusOr<std::map<std::string, uint64_t>> NetpolCounters(const ClusterStat
 }
 
 absl::StatusOr<std::string> NetpolTable(const ClusterState& s, const config::ClusterSpec& spec) {
-  MKN_ASSIGN_OR_RETURN(const std::map<std::string, uint64_t> counters, NetpolCounters(s));
+  MKN_ASSIGN_OR_RETURN(const auto counters, NetpolCounters(s));
   std::vector<std::string> live;
   for (const PodState& p : s.pods) live.push_back(p.name);
   return netpol::PolicyTable(spec, live, counters);
