@@ -92,6 +92,22 @@ absl::StatusOr<Request> ParseEdgeRequest(const ClusterSpec& spec, std::string_vi
   std::string_view rest = url.substr(7);
   const size_t slash = rest.find_first_of("/?#");
   std::string_view authority = rest.substr(0, slash);
+  // Userinfo (RFC 3986 3.2.1) is no part of Host: curl sends it as Authorization, so the edge
+  // routes http://user:pw@web/ as http://web/.
+  if (const size_t at = authority.rfind('@'); at != std::string_view::npos)
+    authority.remove_prefix(at + 1);
+  // The authority becomes the request's Host line: a CR or LF there would add headers (a forged
+  // marker) or a second request.
+  for (char ch : authority) {
+    if (static_cast<unsigned char>(ch) <= ' ' || ch == 0x7f) {
+      return absl::InvalidArgumentError(
+          StrCat("trace: DST ", url, ": the host has a space or a control character"));
+    }
+  }
+  if (authority.starts_with("[")) {
+    return absl::InvalidArgumentError(
+        StrCat("trace: DST ", url, ": an IPv6 literal; the edge listens on IPv4 only"));
+  }
   std::string target(slash == std::string_view::npos ? "/" : rest.substr(slash));
   if (const size_t hash = target.find('#'); hash != std::string::npos) target.resize(hash);
   if (target.empty() || target[0] == '?') target.insert(0, "/");

@@ -431,6 +431,12 @@ TEST(Trace, RequestWordsAndTheirErrors) {
       {"host", "http://127.0.0.2:8080/", "", absl::StatusCode::kInvalidArgument,
        "no http listener on 127.0.0.2:8080"},
       {"host", "http://web.lab.test:8080/a b", "", absl::StatusCode::kInvalidArgument, "a space"},
+      {"host", "http://web.lab.test\r\nX-Mkn-Trace: forged:8080/", "",
+       absl::StatusCode::kInvalidArgument, "the host has a space or a control character"},
+      {"host", "http://web.lab.test\n:8080/", "", absl::StatusCode::kInvalidArgument,
+       "a control character"},
+      {"host", "http://[::1]:8080/", "", absl::StatusCode::kInvalidArgument, "an IPv6 literal"},
+      {"host", "http://[::1]/", "", absl::StatusCode::kInvalidArgument, "an IPv6 literal"},
       {"host", "http://web.lab.test:8080/", "udp", absl::StatusCode::kInvalidArgument, "not udp"},
       {"hots", "web-0", "", absl::StatusCode::kInvalidArgument, "did you mean \"host\"?"},
   };
@@ -452,6 +458,11 @@ TEST(Trace, RequestWordsAndTheirErrors) {
   EXPECT_EQ(edge->edge->own_status, 503);
   EXPECT_EQ(edge->src.ip.ToString(), "127.0.0.1");
   EXPECT_EQ(edge->dst.ip.ToString() + ":" + std::to_string(edge->dst.port), "127.0.0.1:8080");
+  // Userinfo is not Host (curl sends it as Authorization): the same route as without it.
+  edge = ParseRequest(spec, "host", "http://u:p@ss@web.lab.test:8080/soon?a=1", "");
+  ASSERT_TRUE(edge.ok()) << edge.status();
+  EXPECT_EQ(edge->edge->host, "web.lab.test:8080");
+  EXPECT_EQ(edge->edge->route, "ingress/site/web.lab.test/soon");
   edge = ParseRequest(spec, "host", "http://web.lab.test:8080", "");
   ASSERT_TRUE(edge.ok()) << edge.status();
   EXPECT_EQ(edge->edge->target, "/");
