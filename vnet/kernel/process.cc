@@ -92,7 +92,10 @@ int BindResolvConf(const char* file, const char* target) {
 
 absl::Status UseResolvConf(const std::string& resolv_conf) {
   const std::string target = ResolvConfTarget();
-  if (target.empty()) return KernelError(ENOENT, "bind /etc/resolv.conf: it does not exist");
+  // Nothing to bind over (a chroot, a container, a symlink into a stopped systemd-resolved): the
+  // process runs with the host's view (no file), as it would without the cluster DNS; making the
+  // file would write to the host's /etc.
+  if (target.empty()) return absl::OkStatus();
   if (int err = BindResolvConf(resolv_conf.c_str(), target.c_str()); err != 0) {
     return KernelError(
         err, StrCat("bind ", resolv_conf, " over ", target, " in a mount namespace of its own"));
@@ -105,10 +108,9 @@ absl::StatusOr<ChildProcess> Spawn(int netns_fd, const std::vector<std::string>&
                                    const std::string& log_path, int cgroup_procs_fd,
                                    const std::string& resolv_conf) {
   if (argv.empty()) return absl::InvalidArgumentError("empty command");
+  // Empty when the host has no /etc/resolv.conf (or a dangling symlink): nothing to bind over,
+  // the process starts without one (see UseResolvConf).
   const std::string resolv_target = resolv_conf.empty() ? "" : ResolvConfTarget();
-  if (!resolv_conf.empty() && resolv_target.empty()) {
-    return KernelError(ENOENT, "bind /etc/resolv.conf: it does not exist");
-  }
   // Everything the child needs is built before fork: after it, only async-signal-safe calls.
   std::vector<std::string> env_strings;
   for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
@@ -154,7 +156,7 @@ absl::StatusOr<ChildProcess> Spawn(int netns_fd, const std::vector<std::string>&
     if (::setns(netns_fd, CLONE_NEWNET) < 0) err = errno;
     // "0" is the writer itself: the child, before exec.
     if (err == 0 && cgroup_procs_fd >= 0 && ::write(cgroup_procs_fd, "0", 1) != 1) err = errno;
-    if (err == 0 && !resolv_conf.empty())
+    if (err == 0 && !resolv_target.empty())
       err = BindResolvConf(resolv_conf.c_str(), resolv_target.c_str());
     int devnull = ::open("/dev/null", O_RDONLY);
     if (err == 0) {

@@ -32,7 +32,8 @@ struct ChildProcess {
 // pipe run out (EAGAIN, EMFILE). Needs CAP_SYS_ADMIN to enter another netns.
 // With `resolv_conf` (a file's path) the child enters a mount namespace of its own (mounts
 // propagate into it from the parent's, never back) and sees that file as /etc/resolv.conf, bound
-// over the path /etc/resolv.conf resolves to (it may be a symlink); the host's file is untouched.
+// over the path /etc/resolv.conf resolves to (it may be a symlink); the host's file is untouched
+// (a host without one: nothing is bound, the process starts all the same).
 // With `cgroup_procs_fd` (an fd open for writing on a cgroup v2's cgroup.procs, proxy_mode =
 // "ebpf") the child moves itself into that cgroup before exec, so every socket it and its children
 // open is seen by the programs attached there; that write's errors come back the same way.
@@ -43,7 +44,9 @@ absl::StatusOr<ChildProcess> Spawn(int netns_fd, const std::vector<std::string>&
 
 // The calling process (single-threaded: `exec`) in a mount namespace of its own, slave to the one
 // it was in, with `resolv_conf` bound over /etc/resolv.conf (its target, if a symlink). Needs
-// CAP_SYS_ADMIN; codes of vnet/kernel/errors.h (NotFound: /etc/resolv.conf does not exist).
+// CAP_SYS_ADMIN; codes of vnet/kernel/errors.h. When /etc/resolv.conf does not exist (or is a
+// dangling symlink) nothing is bound and it returns OK: there is nothing to bind over without
+// writing to the host's /etc (Spawn does the same).
 absl::Status UseResolvConf(const std::string& resolv_conf);
 
 // 0 if the process does not exist (or /proc says something unexpected): never an error, since a
