@@ -15,6 +15,7 @@ namespace {
 
 // The control socket takes a request of at most 64 KiB; the file travels in it as a JSON string.
 constexpr size_t kMaxPolicyFileBytes = 48u << 10;
+constexpr size_t kMaxRequestBytes = (64u << 10) - 1;  // vnet/cluster/control's, its newline kept
 
 std::string Outcome(const control::NetpolAnswer& a) {
   std::string out;
@@ -102,6 +103,13 @@ std::optional<int> RunPolicyCommands(const PolicyFlags& f) {
     r.file = f.file;
     r.text = std::move(*text);
     r.dry_run = f.dry_run;
+    // The file travels JSON-escaped (a quote doubles, a control byte is six): bytes under the
+    // limit can still pass the control socket's 64 KiB, which then closes the connection.
+    if (const size_t n = control::Encode(control::ToJson(r)).size(); n > kMaxRequestBytes) {
+      return Exit(absl::InvalidArgumentError(
+          StrCat(f.file, ": ", n, " bytes once escaped for the control socket, over the 64 KiB ",
+                 "a request may hold (fewer quotes, backslashes or control bytes)")));
+    }
     return Print(vnet::Ask(f.cluster, r), f.output);
   }
   if (f.del != nullptr && *f.del) {

@@ -108,6 +108,12 @@ live() {
   out=$("$MKN" apply "$TMP/bad.toml" 2>&1) && fail "live: a bad file applied: $out"
   contains "$out" "bad.toml:4:16: network_policy \"bad\": policy_types" "live: the error's position"
   [[ $(ip netns exec mkn-netpol-node1 nft list ruleset) == "$tables" ]] || fail "live: a bad file changed node1"
+  # Under the 48 KiB file limit, over the control socket's 64 KiB once JSON-escaped (a quote is 2).
+  { printf '#%.0s' 1; head -c 40000 /dev/zero | tr '\0' '"'; echo; cat examples/netpol/cases/deny-ingress.toml; } >"$TMP/quotes.toml"
+  rc=0
+  out=$("$MKN" apply "$TMP/quotes.toml" 2>&1) || rc=$?
+  ((rc == 2)) || fail "live: a file escaped past 64 KiB: exit 2 expected: $out"
+  contains "$out" "once escaped for the control socket" "live: a file escaped past 64 KiB"
   out=$("$MKN" apply --dry-run examples/netpol/cases/deny-ingress.toml 2>&1) || fail "live: dry run: $out"
   contains "$out" "network_policy x/deny-ingress created (dry run)" "live: dry run"
   [[ $(ip netns exec mkn-netpol-node1 nft list ruleset) == "$tables" ]] || fail "live: a dry run changed node1"
