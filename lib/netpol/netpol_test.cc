@@ -268,7 +268,7 @@ TEST(NetpolLive, ApplyFileErrors) {
       {"# nothing\n", "apply.toml:1:1: no [[network_policy]] table to apply"},
       {"[[network_policy]]\nname = \"p\"\nnamespace = \"q\"\n",
        "apply.toml:3:13: network_policy \"p\": namespace \"q\" does not exist in cluster netpol "
-       "(its namespaces: default, x, y, z)"},
+       "(its namespaces: default, kube-system, x, y, z)"},
       {"[[network_policy]]\nname = \"p\"\npolicy_types = [\"Sideways\"]\n",
        "apply.toml:3:16: network_policy \"p\": policy_types: \"Sideways\" is not \"Ingress\" or "
        "\"Egress\""},
