@@ -199,6 +199,8 @@ struct RawCluster {
   Field<bool> dns;       // the cluster DNS (kube-system/coredns behind kube-dns)
   Field<int64_t> racks;  // `racks = N`, or [[rack]] tables
   RawBgp bgp;
+  Field<bool> world;              // the built-in outside world (default on)
+  Field<std::string> world_cidr;  // its addresses; either family when read
 };
 
 // --- Layer 7: the edge ---------------------------------------------------------------------------

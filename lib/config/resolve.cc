@@ -17,6 +17,7 @@ std::optional<ClusterSpec> Resolver::Run() {
   ResolveCluster();
   ResolveNodes();
   ResolveRacks();
+  ResolveWorld();
   ResolveNamespaces();
   CollectPods();
   PlacePods();

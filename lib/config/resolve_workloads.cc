@@ -286,6 +286,11 @@ void Resolver::AddPending(PendingPod p) {
                            net::kVerifyPodPrefix, "...)"));
     return;
   }
+  if (spec_.world.enabled && object == net::kWorldObject) {
+    d_.Error(p.pos, StrCat(what, ": the name is taken by the world outside the cluster (mkn-",
+                           spec_.name, "-world); rename the pod or set [cluster] world = false"));
+    return;
+  }
   if (fabric_names_.count(object)) {
     d_.Error(p.pos, StrCat(what, ": the name is taken by a router of the ", "routed underlay (mkn-",
                            spec_.name, "-", object, ")"));

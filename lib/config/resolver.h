@@ -91,6 +91,10 @@ class Resolver {
   void AddressRacks();
   void ResolveBgp();
 
+  // --- the world outside (resolve_world.cc) ------------------------------------------------------
+
+  void ResolveWorld();
+
   // --- namespaces (resolve_netpol.cc) -----------------------------------------------------------
 
   // [[namespace]] tables, then every namespace a workload or policy names (with no labels but its

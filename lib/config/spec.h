@@ -346,6 +346,32 @@ struct RackSpec {
   std::vector<int> nodes;  // indices into ClusterSpec::nodes, in node order
 };
 
+// --- The world outside the cluster
+// ----------------------------------------------------------------
+
+// [cluster] world = true (the default; false switches it off): a lab namespace standing in for the
+// Internet, so no test needs the real one. Its link ends on the underlay side (the flat underlay's
+// namespace, else the spine, else the one ToR), which routes it; nodes route everything that is
+// not the cluster's toward it and masquerade their pods' traffic to it (lib/world). It answers on
+// every address of `hosts`: http-echo :80, tcp-echo and udp-echo :7 (RFC 862's port), DNS :53.
+struct WorldHost {
+  std::string name;  // "example.test"
+  net::IpAddr addr;
+};
+
+struct WorldSpec {
+  bool enabled = false;
+  // [cluster] world_cidr: RFC 5737's TEST-NET-3 by default, never routed on the real Internet.
+  net::IpPrefix cidr;
+  net::IpAddr gateway;  // .1 of cidr: the attach point's end of the link (its port "world")
+  std::vector<WorldHost> hosts;  // .2, .3, .4: example.test, www.example.test, echo.example.test
+  std::string netns;             // mkn-<cluster>-world
+  std::string attach_netns;      // the underlay's, the spine's, or (one rack, routed) the ToR's
+  // The node masquerades its pods' traffic to the world. Not in a CNI lab: there egress belongs to
+  // the plugin chain (the bridge plugin's ipMasq), as a cluster's CNI owns it.
+  bool masquerade = true;
+};
+
 struct BgpSpec {
   BgpMode mode = BgpMode::kEbgp;
   uint32_t spine_asn = 64512;
@@ -391,6 +417,7 @@ struct ClusterSpec {
   // name.
   std::vector<NamespaceSpec> namespaces;
   std::vector<NetworkPolicySpec> network_policies;  // in file order
+  WorldSpec world;                                  // [cluster] world
 
   const PodSpec* FindPod(std::string_view name) const;
   const NodeSpec* FindNode(std::string_view name) const;

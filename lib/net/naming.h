@@ -19,6 +19,9 @@
 //   BGP speaker of object O         <state dir>/bird/O.conf, O.ctl    host filesystem (tmpfs):
 //     (a node, tor-<R>, spine)      (config, BIRD control socket),    birdc -s <...>/O.ctl
 //                                   <state dir>/logs/bird-O.log
+//   the world outside (world=true)  mkn-<cluster>-world               /run/netns
+//   its port on the attach point    world                             underlay, spine or ToR netns
+//   its own interface               eth0                              world netns
 //   node's pod bridge               cbr0                              node netns
 //   node's VXLAN device             vxlan0                            node netns
 //   node's Geneve TAP               gnv0                              node netns
@@ -58,6 +61,14 @@ inline constexpr std::string_view kSandboxRunDir = "/run/minikube-net-sandbox";
 
 inline constexpr std::string_view kUnderlayObject = "underlay";
 inline constexpr std::string_view kSpineObject = "spine";
+// [cluster] world: the namespace's object name, and its port's name where its link ends (the
+// underlay, spine or ToR namespace; nodes' ports there are named after the nodes, so no node may
+// be called "world").
+inline constexpr std::string_view kWorldObject = "world";
+inline constexpr std::string_view kWorldPort = "world";
+inline constexpr std::string_view kWorldIf = "eth0";
+// Each node's nftables table that masquerades its pods' traffic to the world.
+inline constexpr std::string_view kEgressTable = "mkn-egress";
 inline constexpr std::string_view kTorPrefix = "tor-";
 // A rack name fits the spine's port to its ToR, "tor-<R>", in IFNAMSIZ.
 inline constexpr size_t kMaxRackName = kMaxIfName - kTorPrefix.size();

@@ -11,6 +11,7 @@
 #include "lib/netpol/nft.h"
 #include "lib/proxy/nft_ruleset.h"
 #include "lib/strings/str_cat.h"
+#include "lib/world/world.h"
 
 namespace mkn::plan {
 namespace {
@@ -170,6 +171,68 @@ void AddRoutedUnderlay(const ClusterSpec& spec, Builder& b, NoIpv6 no_ipv6) {
   }
 }
 
+// [cluster] world: its namespace, linked to the underlay side's router (the flat underlay's
+// namespace, which then forwards; the spine; the one ToR), its addresses, and its way back. The
+// cluster side's end of the link holds .1 of the world_cidr, so the world needs no route to the
+// cluster but its default; the nodes' masquerade means it never sees a pod address.
+template <typename NoIpv6>
+void AddWorld(const ClusterSpec& spec, Builder& b, NoIpv6 no_ipv6) {
+  const config::WorldSpec& w = spec.world;
+  if (!w.enabled) return;
+  const std::string port(net::kWorldPort), eth0(net::kWorldIf);
+  b.At(kPhaseUnderlay, 0);  // after the underlay side it hangs off, in its group
+  b.Add(CreateNetns{w.netns});
+  no_ipv6(w.netns);
+  // The flat underlay's namespace was only a switch; it now routes between the nodes and the world
+  // (a spine or ToR already forwards).
+  if (!spec.routed_underlay) b.Add(SetSysctl{w.attach_netns, "net.ipv4.ip_forward", "1"});
+  b.Add(CreateVeth{w.attach_netns, port, spec.mtu, "", w.netns, eth0, std::nullopt});
+  b.Add(AddAddress{w.attach_netns, port, net::Prefix{V4(w.gateway), w.cidr.len}});
+  b.Add(SetLinkUp{w.attach_netns, port});
+  for (const config::WorldHost& h : w.hosts)
+    b.Add(AddAddress{w.netns, eth0, net::Prefix{V4(h.addr), w.cidr.len}});
+  b.Add(SetLinkUp{w.netns, eth0});
+  b.Add(AddRoute{w.netns, net::Prefix{}, V4(w.gateway), eth0, false, 0});
+}
+
+// The world's servers, with the containers (phase 5), a group after every pod's.
+void AddWorldServers(const ClusterSpec& spec, Builder& b) {
+  const config::WorldSpec& w = spec.world;
+  if (!w.enabled) return;
+  b.At(kPhaseContainers, static_cast<int>(spec.pods.size()));
+  const std::string world(net::kWorldObject);
+  const net::Ipv4 first = V4(w.hosts.front().addr);
+  b.Add(StartApp{.ns = w.netns,
+                 .pod = world,
+                 .container = "http-echo",
+                 .app = config::AppKind::kHttpEcho,
+                 .ip = first,
+                 .port = world::kHttpPort,
+                 .protocol = config::Protocol::kTcp,
+                 .world = true});
+  b.Add(StartApp{.ns = w.netns,
+                 .pod = world,
+                 .container = "tcp-echo",
+                 .app = config::AppKind::kTcpEcho,
+                 .ip = first,
+                 .port = world::kEchoPort,
+                 .protocol = config::Protocol::kTcp,
+                 .world = true});
+  std::vector<net::Ipv4> addrs;
+  for (const config::WorldHost& h : w.hosts) {
+    addrs.push_back(V4(h.addr));
+    b.Add(StartApp{.ns = w.netns,
+                   .pod = world,
+                   .container = "udp-echo",
+                   .app = config::AppKind::kUdpEcho,
+                   .ip = addrs.back(),
+                   .port = world::kEchoPort,
+                   .protocol = config::Protocol::kUdp,
+                   .world = true});
+  }
+  b.Add(ServeWorldDns{w.netns, world::kDnsPort, addrs});
+}
+
 // network = "bgp": a speaker in the spine, every ToR and every node (lib/bgp), a group each.
 void AddSpeakers(const ClusterSpec& spec, Builder& b) {
   int group = 0;
@@ -219,6 +282,8 @@ Plan BuildPlan(const ClusterSpec& spec) {
     b.Add(SetLinkUp{underlay, br0});
   }
 
+  AddWorld(spec, b, no_ipv6);
+
   // Phase 1: each node, plugged into the underlay, with its pod bridge (and VXLAN device).
   for (const config::NodeSpec& n : spec.nodes) {
     b.At(kPhaseNodes, n.index);
@@ -234,9 +299,12 @@ Plan BuildPlan(const ClusterSpec& spec) {
         n.netns, uplink,
         net::Prefix{n.underlay_ip, spec.routed_underlay ? rack.cidr.len : spec.underlay_cidr.len}});
     b.Add(SetLinkUp{n.netns, uplink});
-    // Routed: everything off the rack goes to the ToR, as a server's default route does.
+    // Routed: everything off the rack goes to the ToR, as a server's default route does. Flat,
+    // with the world: everything off the cluster goes to the underlay's router, which reaches it.
     if (spec.routed_underlay) {
       b.Add(AddRoute{n.netns, net::Prefix{}, V4(rack.gateway), uplink, false, 0});
+    } else if (spec.world.enabled) {
+      b.Add(AddRoute{n.netns, net::Prefix{}, spec.underlay_gateway, uplink, false, 0});
     }
     if (spec.cni_mode) {
       // The plugin chain makes the pod side (its own bridge or point-to-point links). Interfaces it
@@ -330,6 +398,15 @@ Plan BuildPlan(const ClusterSpec& spec) {
   // Still phase 4: NetworkPolicy, before any container can send (lib/netpol/nft.h).
   AddNetworkPolicies(spec, b);
 
+  // Still phase 4: each node's egress masquerade toward the world (lib/world), before any
+  // container can send.
+  for (const config::NodeSpec& n : spec.nodes) {
+    std::string egress = world::RenderEgress(spec, n.index);
+    if (egress.empty()) continue;
+    b.At(kPhaseServices, n.index);
+    b.Add(LoadNftRuleset{n.netns, std::move(egress)});
+  }
+
   // Phase 5: the containers, once every path exists.
   for (size_t i = 0; i < spec.pods.size(); ++i) {
     const config::PodSpec& p = spec.pods[i];
@@ -348,6 +425,7 @@ Plan BuildPlan(const ClusterSpec& spec) {
       }
     }
   }
+  AddWorldServers(spec, b);
   return plan;
 }
 
@@ -445,9 +523,24 @@ struct ShellRenderer {
   }
   std::string operator()(const StartApp& s) const {
     const char* proto = s.protocol == config::Protocol::kUdp ? "UDP" : "TCP";
+    if (s.world && s.protocol == config::Protocol::kUdp) {
+      return StrCat("# the world: minikube-net serves ", config::ToString(s.app), " on ", proto,
+                    " ", s.ip.ToString(), ":", s.port, " from a socket opened in ", s.ns);
+    }
+    if (s.world) {
+      return StrCat("# the world: minikube-net serves ", config::ToString(s.app), " on ", proto,
+                    " port ", s.port, " of every address from a socket opened in ", s.ns);
+    }
     return StrCat("# pod ", s.pod, ": container ", s.container, ": minikube-net serves ",
                   config::ToString(s.app), " on ", proto, " ", s.ip.ToString(), ":", s.port,
                   " from a socket opened in ", s.ns);
+  }
+  std::string operator()(const ServeWorldDns& s) const {
+    std::vector<std::string> addrs;
+    for (const net::Ipv4& a : s.addrs) addrs.push_back(a.ToString());
+    return StrCat("# the world: minikube-net answers DNS for ", world::kZone, " on UDP ",
+                  absl::StrJoin(addrs, ", "), " port ", s.port, " and TCP port ", s.port,
+                  " of every address, from sockets opened in ", s.ns);
   }
   std::string operator()(const StartCommand& s) const {
     std::string out = StrCat("ip netns exec ", s.ns);
@@ -623,13 +716,20 @@ struct JsonRenderer {
             {"dst", s.dst.ToString()}};
   }
   nlohmann::json operator()(const StartApp& s) const {
-    return {{"op", "start_app"},
-            {"ns", s.ns},
-            {"pod", s.pod},
-            {"container", s.container},
-            {"app", config::ToString(s.app)},
-            {"ip", s.ip.ToString()},
-            {"port", s.port}};
+    nlohmann::json j = {{"op", "start_app"},
+                        {"ns", s.ns},
+                        {"pod", s.pod},
+                        {"container", s.container},
+                        {"app", config::ToString(s.app)},
+                        {"ip", s.ip.ToString()},
+                        {"port", s.port}};
+    if (s.world) j["world"] = true;
+    return j;
+  }
+  nlohmann::json operator()(const ServeWorldDns& s) const {
+    std::vector<std::string> addrs;
+    for (const net::Ipv4& a : s.addrs) addrs.push_back(a.ToString());
+    return {{"op", "serve_world_dns"}, {"ns", s.ns}, {"port", s.port}, {"udp_addrs", addrs}};
   }
   nlohmann::json operator()(const StartCommand& s) const {
     nlohmann::json env = nlohmann::json::object();

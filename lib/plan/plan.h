@@ -150,7 +150,11 @@ struct GenevePeer {
   net::Ipv4 dst;
   int port = 6081;
 };
-// A built-in app, served by the minikube-net process from a socket opened inside the pod's netns.
+// A built-in app, served by the minikube-net process from a socket opened inside the pod's netns
+// (or the world's: `world`, `pod` then "world"). A pod's app and the world's TCP apps listen on
+// every address; the world's udp-echo has a socket per address (bound to `ip`), so that each reply
+// leaves from the address its request went to (a wildcard socket would answer from the primary
+// address, which the client's conntrack entry, and its connected socket, would not match).
 struct StartApp {
   std::string ns, pod, container;
   config::AppKind app = config::AppKind::kHttpEcho;
@@ -158,6 +162,16 @@ struct StartApp {
   int port = 0;
   // UDP for udp-echo and the cluster DNS's port 53/UDP (the DNS pod has one step per protocol).
   config::Protocol protocol = config::Protocol::kTcp;
+  bool world = false;
+};
+// [cluster] world: the world's DNS for example.test (lib/world/dns), served by the minikube-net
+// process from sockets opened inside NS: UDP port PORT on each of `addrs` (each answer leaves from
+// the address asked, as the udp-echo's), TCP port PORT on every address. No command does this: the
+// plan prints it as a comment.
+struct ServeWorldDns {
+  std::string ns;
+  int port = 53;
+  std::vector<net::Ipv4> addrs;
 };
 // ip netns exec NS env K=V... ARGV... (a child process, the pod's other containers)
 struct StartCommand {
@@ -203,10 +217,11 @@ struct AttachSockLb {
   std::string marker;
 };
 
-using Op = std::variant<CreateNetns, SetSysctl, CreateBridge, CreateVeth, CreateVxlan, AddAddress,
-                        SetLinkUp, AddRoute, AddNeighbor, AddFdb, AddProxyNeighbor, AddRule,
-                        DeleteRule, CreateTun, LoadNftRuleset, SetHairpin, StartApp, StartCommand,
-                        CniAdd, CreateTap, ServeGeneve, GenevePeer, StartBgpSpeaker, AttachSockLb>;
+using Op =
+    std::variant<CreateNetns, SetSysctl, CreateBridge, CreateVeth, CreateVxlan, AddAddress,
+                 SetLinkUp, AddRoute, AddNeighbor, AddFdb, AddProxyNeighbor, AddRule, DeleteRule,
+                 CreateTun, LoadNftRuleset, SetHairpin, StartApp, StartCommand, CniAdd, CreateTap,
+                 ServeGeneve, GenevePeer, StartBgpSpeaker, AttachSockLb, ServeWorldDns>;
 
 enum Phase : int {
   kPhaseUnderlay = 0,

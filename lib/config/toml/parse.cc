@@ -325,6 +325,8 @@ RawConfig Parse(std::string_view text, Diagnostics& diags) {
     r.Bool("auto_tls", c.auto_tls);
     r.Bool("dns", c.dns);
     r.Int("racks", c.racks);
+    r.Bool("world", c.world);
+    r.Str("world_cidr", c.world_cidr);
     if (const toml::table* bt = r.Table("bgp")) {
       TableReader br(*bt, "[cluster] bgp", diags);
       c.bgp.present = true;
