@@ -174,6 +174,15 @@ int RunGet(const std::string& what, const std::string& cluster, const std::strin
     std::cout << *t;
     return kExitOk;
   }
+  if (what == "world") {
+    if (!s->world) {
+      return Exit(absl::FailedPreconditionError(
+          StrCat("get world: cluster ", s->cluster,
+                 " has no world ([cluster] world = false, or a CNI lab without world = true)")));
+    }
+    std::cout << (json ? control::WorldJson(*s) : control::WorldText(*s));
+    return kExitOk;
+  }
   if (what == "pods" || what == "pod") {
     if (json) {
       std::cout << control::PodsJson(*s);
@@ -321,11 +330,12 @@ ClusterVerbsPtr AddClusterVerbs(CLI::App& app) {
                    "(the edge's listeners and per-route counters) or overlay (network = "
                    "\"geneve\": each node's Geneve endpoint, its counters and drops by reason) or "
                    "netpol (the cluster's NetworkPolicies, the lab's and those applied since, "
-                   "the pods each selects, the new flows dropped at them)")
+                   "the pods each selects, the new flows dropped at them) or world (the world "
+                   "outside the cluster: its names, addresses and servers)")
       ->required()
       ->check(OneOf({"pods", "nodes", "pod", "node", "svc", "services", "service", "endpoints",
                      "ep", "proxy", "routes", "route", "overlay", "netpol", "networkpolicies",
-                     "networkpolicy"}));
+                     "networkpolicy", "world"}));
   v.get_cmd->footer(
       "Pods and nodes come from the cluster's state file; services, endpoints, proxy and overlay "
       "from its\n"
@@ -340,6 +350,7 @@ ClusterVerbsPtr AddClusterVerbs(CLI::App& app) {
       "  minikube-net get svc -A       # kube-system's too: the cluster DNS (pod coredns, "
       "Service kube-dns)\n"
       "  minikube-net get pods -n x   # namespace x only\n  minikube-net get netpol\n"
+      "  minikube-net get world       # the world outside: example.test's names and addresses\n"
       "proxy_mode = \"ebpf\": get svc's NEW and DROPS come from the programs' maps (connects "
       "translated,\n"
       "refused for want of endpoints); PACKETS, BYTES and FLOWS stay 0 for them, as no packet "

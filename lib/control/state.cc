@@ -1,5 +1,6 @@
 #include "lib/control/state.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <utility>
 
@@ -73,6 +74,14 @@ json StateObject(const ClusterState& s) {
     root["policies_applied"] = applied;
   }
   if (!s.policies_deleted.empty()) root["policies_deleted"] = s.policies_deleted;
+  if (s.world) {
+    json hosts = json::array();
+    for (const WorldHostState& h : s.world->hosts)
+      hosts.push_back({{"name", h.name}, {"ip", h.ip}});
+    root["world"] = {{"netns", s.world->netns},           {"cidr", s.world->cidr},
+                     {"gateway", s.world->gateway},       {"attach", s.world->attach},
+                     {"masquerade", s.world->masquerade}, {"hosts", hosts}};
+  }
   return root;
 }
 
@@ -103,6 +112,18 @@ absl::StatusOr<ClusterState> StateFromJson(std::string_view text) {
     s.ready_ms = j.value("ready_ms", int64_t{0});
     s.underlay = j.at("underlay");
     s.cgroup = j.value("cgroup", "");
+    if (j.contains("world")) {
+      const json& w = j.at("world");
+      WorldState ws;
+      ws.netns = w.at("netns");
+      ws.cidr = w.value("cidr", "");
+      ws.gateway = w.value("gateway", "");
+      ws.attach = w.value("attach", "");
+      ws.masquerade = w.value("masquerade", true);
+      for (const json& h : w.value("hosts", json::array()))
+        ws.hosts.push_back({h.at("name"), h.at("ip")});
+      s.world = std::move(ws);
+    }
     for (const json& r : j.value("routers", json::array()))
       s.routers.push_back({r.at("name"), r.at("netns")});
     for (const json& sp : j.value("speakers", json::array())) {
@@ -144,5 +165,30 @@ absl::StatusOr<ClusterState> StateFromJson(std::string_view text) {
 std::string PodsJson(const ClusterState& s) { return StateObject(s)["pods"].dump(2) + "\n"; }
 
 std::string NodesJson(const ClusterState& s) { return StateObject(s)["nodes"].dump(2) + "\n"; }
+
+std::string WorldText(const ClusterState& s) {
+  if (!s.world) return "";
+  const WorldState& w = *s.world;
+  size_t width = 4;
+  for (const WorldHostState& h : w.hosts) width = std::max(width, h.name.size());
+  std::string out = "NAME" + std::string(width - 4 + 2, ' ') + "ADDRESS\n";
+  for (const WorldHostState& h : w.hosts)
+    out += h.name + std::string(width - h.name.size() + 2, ' ') + h.ip + "\n";
+  out += "\nnetns " + w.netns + ", linked to " + w.attach + " (" + w.gateway +
+         " on its port \"world\", " + w.cidr + ")\n";
+  out +=
+      "every address serves: http-echo tcp/80 (echoes the client address it saw), tcp-echo "
+      "tcp/7, udp-echo udp/7, DNS udp+tcp/53 (example.test)\n";
+  out += w.masquerade
+             ? "egress: each node masquerades its pods' traffic to the world to the node's "
+               "own address (nft table ip mkn-egress)\n"
+             : "egress: the CNI chain's (no masquerade by minikube-net)\n";
+  return out;
+}
+
+std::string WorldJson(const ClusterState& s) {
+  if (!s.world) return "null\n";
+  return StateObject(s).at("world").dump(2) + "\n";
+}
 
 }  // namespace mkn::control

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -59,6 +60,18 @@ struct SpeakerState {
   bool operator==(const SpeakerState&) const = default;
 };
 
+// [cluster] world: the world's namespace, addresses and names (`get world`, `exec world`, down).
+struct WorldHostState {
+  std::string name, ip;
+  bool operator==(const WorldHostState&) const = default;
+};
+struct WorldState {
+  std::string netns, cidr, gateway, attach;  // attach: the object its link ends on
+  std::vector<WorldHostState> hosts;
+  bool masquerade = true;
+  bool operator==(const WorldState&) const = default;
+};
+
 struct ClusterState {
   std::string cluster;
   std::string lab;    // absolute path of the lab file
@@ -71,6 +84,7 @@ struct ClusterState {
   std::string underlay;                // "" with a routed underlay
   std::vector<RouterState> routers;    // a routed underlay's ToRs, then its spine
   std::vector<SpeakerState> speakers;  // network = "bgp"
+  std::optional<WorldState> world;     // [cluster] world = true
   // proxy_mode = "ebpf": the cluster's cgroup v2 (vnet/ebpf/cgroup), recorded before its programs
   // are attached, so that `down` after a SIGKILL removes it; "" in the other modes.
   std::string cgroup;
@@ -96,6 +110,10 @@ std::string StateToJson(const ClusterState& s);
 // cluster, marker, underlay, nodes, pods, a node's or pod's name and netns; a field of the wrong
 // type); the caller adds the file's path. Optional fields absent take their defaults.
 absl::StatusOr<ClusterState> StateFromJson(std::string_view text);
+// `get world`: the world's names and addresses, what each serves, where its link ends; and its
+// `-o json` (the state's "world" object, indented by 2). Without a world, the text says so.
+std::string WorldText(const ClusterState& s);
+std::string WorldJson(const ClusterState& s);
 // `-o json` of get pods / get nodes: that array of StateToJson, indented by 2.
 std::string PodsJson(const ClusterState& s);
 std::string NodesJson(const ClusterState& s);

@@ -120,6 +120,24 @@ Graph BuildGraph(const ClusterSpec& s, const LiveState* live) {
       }
     }
   }
+  // The world outside: a namespace hanging off the underlay side, which routes to it.
+  if (s.world.enabled) {
+    std::vector<std::string> names;
+    for (const config::WorldHost& h : s.world.hosts)
+      names.push_back(StrCat(h.name, " ", h.addr.ToString()));
+    std::vector<std::string> lines = {"world (outside the cluster)"};
+    lines.insert(lines.end(), names.begin(), names.end());
+    lines.push_back("http-echo :80, tcp/udp-echo :7, DNS :53");
+    if (s.world.masquerade) lines.push_back("pods reach it masqueraded to their node");
+    b.AddVertex(std::string(net::kWorldObject), VertexKind::kUnderlay, std::move(lines));
+    const std::string attach = !s.routed_underlay       ? std::string("underlay")
+                               : !s.spine_netns.empty() ? std::string(net::kSpineObject)
+                                                        : StrCat("tor/", s.racks[0].name);
+    b.AddEdge(
+        attach, std::string(net::kWorldObject), EdgeKind::kLink,
+        StrCat(net::kWorldPort, " ", s.world.gateway.ToString(), "/", s.world.cidr.len),
+        StrCat(net::kWorldIf, " ", s.world.hosts.front().addr.ToString(), "/", s.world.cidr.len));
+  }
   for (const config::NodeSpec& n : s.nodes) {
     const std::string group = NodeId(n.name);
     b.g.groups.push_back({group, StrCat("node ", n.name, " (netns ", n.netns, ")")});

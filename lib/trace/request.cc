@@ -29,6 +29,27 @@ absl::Status NoSuch(std::string_view what, std::string_view word, std::string_vi
   return absl::InvalidArgumentError(msg);
 }
 
+// DST is the world outside ([cluster] world): "world", one of its names, or one of its addresses.
+bool WorldTarget(const config::ClusterSpec& spec, std::string_view word) {
+  if (!spec.world.enabled) return false;
+  if (word == net::kWorldObject) return true;
+  for (const config::WorldHost& h : spec.world.hosts) {
+    if (word == h.name || word == h.addr.ToString()) return true;
+  }
+  return false;
+}
+
+// trace does not yet predict the node's masquerade (the probe's source changes on the way, which
+// the sniffers would have to follow): say so, and how to watch it instead, rather than report a
+// path that is not the one taken.
+absl::Status WorldRefusal(std::string_view word) {
+  return absl::InvalidArgumentError(StrCat(
+      "trace: DST ", word,
+      " is the world outside the cluster: its packets leave through the pod's node, masqueraded "
+      "to the node's address (nft table ip mkn-egress), which trace does not follow yet; watch it "
+      "with: minikube-net capture NODE world   (the pod's address on cbr0, the node's on eth0)"));
+}
+
 }  // namespace
 
 // --- ParseRequest ------------------------------------------------------------------------------
@@ -101,11 +122,14 @@ absl::StatusOr<Request> ParseRequest(const ClusterSpec& spec, std::string_view s
         svc = &s;
       }
     }
+    if (r.dst.kind.empty() && WorldTarget(spec, word)) return WorldRefusal(word);
     if (r.dst.kind.empty()) {
       return absl::InvalidArgumentError(StrCat("trace: DST ", word,
                                                " is neither a pod's or a node's address nor a "
                                                "ClusterIP of this lab"));
     }
+  } else if (WorldTarget(spec, word)) {
+    return WorldRefusal(word);
   } else {
     std::vector<std::string> names = pods;
     names.insert(names.end(), nodes.begin(), nodes.end());

@@ -16,12 +16,16 @@
 //              (RFC 7766 framing; at most 128 TCP clients, each closed after 10 s without a
 //              query) from the zone SetDnsZone() last gave; malformed queries dropped, counted and
 //              logged at most once a second.
+//   DNS        (the world's) queries over UDP and TCP answered by a function of the query's bytes.
 // Every request is logged to <log_dir>/<pod>/<container>.log (`minikube-net logs POD`).
 #pragma once
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "lib/dns/answer.h"
@@ -50,6 +54,13 @@ class AppServer {
   void SetDnsZone(std::shared_ptr<const dns::Zone> zone);
   // What the cluster DNS has counted so far. Thread-safe.
   dns::Counters DnsCounters() const;
+  // A DNS server on bound UDP sockets and a listening TCP socket (the world's, opened inside its
+  // namespace): each query (a datagram, or a TCP message without its length prefix) goes through
+  // `answer`, whose bytes are sent back; nullopt sends nothing (a dropped query; over TCP the
+  // connection closes). `answer` runs on the io thread and must not block. Closed with the
+  // listeners of `owner` (StopPod) or at Stop. InternalError if Asio cannot take the sockets.
+  using DnsAnswer = std::function<std::optional<std::string>(std::string_view query, bool tcp)>;
+  absl::Status ServeDns(const std::string& owner, std::vector<Fd> udp, Fd tcp, DnsAnswer answer);
   // Closes the listeners and connections of one pod (it was killed). Thread-safe.
   absl::Status StopPod(const std::string& pod);
   void Start(int threads = 1);

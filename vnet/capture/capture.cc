@@ -61,6 +61,11 @@ std::vector<capture::LabObject> LabObjectsOf(const ClusterState& s) {
       if (!n.rack.empty() && net::TorObject(n.rack) == r.name) o.rack = n.rack;
     out.push_back(std::move(o));
   }
+  // The world outside: a namespace with one interface, as a router is (`capture world`).
+  if (s.world) {
+    out.push_back(
+        {std::string(net::kWorldObject), capture::ObjectKind::kRouter, s.world->netns, "", ""});
+  }
   // A node's rack matters only where racks are routed (it picks `underlay:<node>`'s ToR).
   for (const NodeState& n : s.nodes) {
     out.push_back({n.name, capture::ObjectKind::kNode, n.netns, "",

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
 
 #include "absl/strings/str_join.h"
@@ -91,11 +92,21 @@ class Registry {
   }
   std::map<std::string, Fd> TakeTaps() { return std::move(taps_); }
   std::map<std::string, Fd> TakeGeneveSockets() { return std::move(geneve_sockets_); }
+  void AddWorldDns(std::vector<Fd> udp, Fd tcp) {
+    std::lock_guard<std::mutex> l(mu_);
+    world_dns_udp_ = std::move(udp);
+    world_dns_tcp_ = std::move(tcp);
+  }
+  std::pair<std::vector<Fd>, Fd> TakeWorldDns() {
+    return {std::move(world_dns_udp_), std::move(world_dns_tcp_)};
+  }
 
   // Undo (the workers are joined): the apps' sockets go first, then every namespace made, newest
   // first. Returns what could not be removed ("NAME: why"): the caller must say it was left.
   std::vector<std::string> Unwind() {
     apps_.clear();
+    world_dns_udp_.clear();
+    world_dns_tcp_ = Fd();
     tuns_.clear();
     taps_.clear();
     geneve_sockets_.clear();
@@ -129,28 +140,37 @@ class Registry {
   std::vector<NamedNetns> made_;  // the undo stack, oldest first
   std::unordered_map<std::string, int> ifindex_;
   std::vector<AppSocket> apps_;
+  std::vector<Fd> world_dns_udp_;
+  Fd world_dns_tcp_;
   std::map<std::string, Fd> tuns_;
   std::map<std::string, Fd> taps_, geneve_sockets_;
 };
 
-absl::StatusOr<Fd> OpenAppSocket(const StartApp& a) {
-  bool udp = a.protocol == config::Protocol::kUdp;
+// A server socket on `port` of `addr` (INADDR_ANY: every address of the namespace).
+absl::StatusOr<Fd> OpenServerSocket(bool udp, uint32_t addr, int port, const std::string& who) {
   int fd = ::socket(AF_INET, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return KernelError(errno, "open app socket");
   Fd owned(fd);
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   // Any address, so the pod's other containers reach the app on localhost as well as on the pod IP.
+  // The world's servers answer on every address of the world the same way.
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
-  sa.sin_port = htons(static_cast<uint16_t>(a.port));
-  sa.sin_addr.s_addr = htonl(INADDR_ANY);
+  sa.sin_port = htons(static_cast<uint16_t>(port));
+  sa.sin_addr.s_addr = htonl(addr);
   if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) < 0) {
-    return KernelError(errno,
-                       StrCat("pod ", a.pod, ": bind ", udp ? "UDP" : "TCP", " port ", a.port));
+    return KernelError(errno, StrCat(who, ": bind ", udp ? "UDP" : "TCP", " port ", port));
   }
-  if (!udp && ::listen(fd, 1024) < 0) return KernelError(errno, StrCat("pod ", a.pod, ": listen"));
+  if (!udp && ::listen(fd, 1024) < 0) return KernelError(errno, StrCat(who, ": listen"));
   return owned;
+}
+
+absl::StatusOr<Fd> OpenAppSocket(const StartApp& a) {
+  const bool udp = a.protocol == config::Protocol::kUdp;
+  // The world's udp-echo: one socket per address (plan.h's StartApp says why).
+  return OpenServerSocket(udp, a.world && udp ? a.ip.value : INADDR_ANY, a.port,
+                          a.world ? std::string("the world") : StrCat("pod ", a.pod));
 }
 
 // One worker thread: it moves between namespaces freely (it is discarded after its phase).
@@ -318,6 +338,17 @@ class Worker {
     reg_.AddApp(AppSocket{s, std::move(fd)});
     return absl::OkStatus();
   }
+  absl::Status Do(const ServeWorldDns& s) {
+    MKN_RETURN_IF_ERROR(Enter(s.ns));
+    std::vector<Fd> udp;
+    for (const net::Ipv4& a : s.addrs) {
+      MKN_ASSIGN_OR_RETURN(Fd u, OpenServerSocket(true, a.value, s.port, "the world's DNS"));
+      udp.push_back(std::move(u));
+    }
+    MKN_ASSIGN_OR_RETURN(Fd tcp, OpenServerSocket(false, INADDR_ANY, s.port, "the world's DNS"));
+    reg_.AddWorldDns(std::move(udp), std::move(tcp));
+    return absl::OkStatus();
+  }
   absl::Status Do(const StartCommand&) { return absl::OkStatus(); }  // the caller starts commands
   absl::Status Do(const CniAdd&) {
     return absl::OkStatus();
@@ -426,11 +457,11 @@ absl::StatusOr<Applied> Apply(const Plan& plan, const ApplyOptions& options) {
   }
   if (trace) {
     static constexpr const char* kOpNames[] = {
-        "create_netns",    "set_sysctl",  "create_bridge", "create_veth",   "create_vxlan",
-        "add_address",     "set_link_up", "add_route",     "add_neighbor",  "add_fdb",
-        "add_proxy_neigh", "add_rule",    "delete_rule",   "create_tun",    "load_nft",
-        "set_hairpin",     "start_app",   "start_command", "cni_add",       "create_tap",
-        "serve_geneve",    "geneve_peer", "start_bgp",     "attach_sock_lb"};
+        "create_netns",    "set_sysctl",  "create_bridge", "create_veth",    "create_vxlan",
+        "add_address",     "set_link_up", "add_route",     "add_neighbor",   "add_fdb",
+        "add_proxy_neigh", "add_rule",    "delete_rule",   "create_tun",     "load_nft",
+        "set_hairpin",     "start_app",   "start_command", "cni_add",        "create_tap",
+        "serve_geneve",    "geneve_peer", "start_bgp",     "attach_sock_lb", "world_dns"};
     static_assert(std::size(kOpNames) == std::variant_size_v<Op>);
     for (size_t i = 0; i < std::variant_size_v<Op>; ++i) {
       fprintf(stderr, "%-14s %8lld us (summed over workers)\n", kOpNames[i], op_us[i].load());
@@ -441,6 +472,7 @@ absl::StatusOr<Applied> Apply(const Plan& plan, const ApplyOptions& options) {
   out.tuns = reg.TakeTuns();
   out.taps = reg.TakeTaps();
   out.geneve_sockets = reg.TakeGeneveSockets();
+  std::tie(out.world_dns_udp, out.world_dns_tcp) = reg.TakeWorldDns();
   return out;
 }
 

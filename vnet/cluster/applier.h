@@ -54,6 +54,10 @@ struct Applied {
   // network = "geneve": each node's gnv0 TAP and its Geneve UDP socket, by node netns, for the
   // pump (vnet/geneve).
   std::map<std::string, Fd> taps, geneve_sockets;
+  // [cluster] world: the world's DNS sockets (UDP bound, one per address; TCP listening), opened in
+  // its namespace.
+  std::vector<Fd> world_dns_udp;
+  Fd world_dns_tcp;
 };
 
 // The Status of the first failed step, its namespace in the message, with the codes of the

@@ -31,7 +31,7 @@ config::ClusterSpec LoadExample(const std::string& rel) {
 }
 
 ClusterNetns NetnsOf(const config::ClusterSpec& s) {
-  ClusterNetns ns{net::NetnsName(s.name, net::kUnderlayObject), {}, {}, {}};
+  ClusterNetns ns{net::NetnsName(s.name, net::kUnderlayObject), {}, {}, {}, s.world.netns};
   for (const auto& n : s.nodes) ns.nodes.push_back(n.netns);
   for (const auto& p : s.pods) ns.pods.push_back(p.netns);
   return ns;

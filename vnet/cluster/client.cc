@@ -148,6 +148,7 @@ absl::Status EnterNetnsOf(const ClusterState& s, const std::string& name) {
       if (r.name == name) ns = r.netns;
     }
     if (name == "underlay") ns = s.underlay;
+    if (name == net::kWorldObject && s.world) ns = s.world->netns;
   }
   if (ns.empty()) {
     std::vector<std::string> names;
@@ -155,6 +156,7 @@ absl::Status EnterNetnsOf(const ClusterState& s, const std::string& name) {
     for (const NodeState& n : s.nodes) names.push_back(n.name);
     for (const RouterState& r : s.routers) names.push_back(r.name);
     if (!s.underlay.empty()) names.push_back(std::string(net::kUnderlayObject));
+    if (s.world) names.push_back(std::string(net::kWorldObject));
     const std::string meant = control::Nearest(name, names);
     return absl::InvalidArgumentError(
         StrCat(s.routers.empty() ? "no pod or node named " : "no pod, node or router named ", name,

@@ -275,6 +275,10 @@ absl::StatusOr<std::unique_ptr<RunningCluster>> RunningCluster::UpOrUndo(
     for (AppSocket& a : more->apps) impl.applied.apps.push_back(std::move(a));
     for (plan::StartCommand& c : more->commands) impl.applied.commands.push_back(std::move(c));
     for (auto& [name, fd] : more->tuns) impl.applied.tuns[name] = std::move(fd);
+    if (more->world_dns_tcp.valid()) {
+      impl.applied.world_dns_udp = std::move(more->world_dns_udp);
+      impl.applied.world_dns_tcp = std::move(more->world_dns_tcp);
+    }
   }
 
   if (stopped()) return fail(interrupted);
@@ -308,9 +312,10 @@ absl::StatusOr<std::unique_ptr<RunningCluster>> RunningCluster::UpOrUndo(
   if (absl::Status s = rc->StartSockLb(); !s.ok()) return fail(s);
   impl.apps = std::make_unique<AppServer>(impl.logs);
   for (AppSocket& a : impl.applied.apps) {
-    const config::PodSpec* pod = live.FindPod(a.app.pod);
-    if (absl::Status s = impl.apps->Serve(std::move(a), live.nodes[pod->node].name); !s.ok())
-      return fail(s);
+    // The world's apps say "world" where a pod's say its node.
+    const config::PodSpec* pod = a.app.world ? nullptr : live.FindPod(a.app.pod);
+    const std::string node = pod ? live.nodes[pod->node].name : std::string(net::kWorldObject);
+    if (absl::Status s = impl.apps->Serve(std::move(a), node); !s.ok()) return fail(s);
   }
   impl.applied.apps.clear();
   rc->RefreshDnsZone();

@@ -108,6 +108,10 @@ absl::Status RunningCluster::StartSpeakersThenApply(const plan::Plan& speakers,
   for (AppSocket& a : more.apps) impl.applied.apps.push_back(std::move(a));
   for (plan::StartCommand& c : more.commands) impl.applied.commands.push_back(std::move(c));
   for (auto& [name, fd] : more.tuns) impl.applied.tuns[name] = std::move(fd);
+  if (more.world_dns_tcp.valid()) {
+    impl.applied.world_dns_udp = std::move(more.world_dns_udp);
+    impl.applied.world_dns_tcp = std::move(more.world_dns_tcp);
+  }
   return absl::OkStatus();
 }
 

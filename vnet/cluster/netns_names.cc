@@ -15,6 +15,7 @@ std::vector<NetnsRole> NetnsRolesOf(const config::ClusterSpec& spec) {
   } else {
     out.push_back({net::NetnsName(spec.name, net::kUnderlayObject), "underlay"});
   }
+  if (spec.world.enabled) out.push_back({spec.world.netns, "the world"});
   for (const config::NodeSpec& n : spec.nodes) out.push_back({n.netns, StrCat("node ", n.name)});
   for (const config::PodSpec& p : spec.pods) out.push_back({p.netns, StrCat("pod ", p.name)});
   return out;
@@ -24,6 +25,7 @@ std::vector<NetnsRole> NetnsRolesOf(const ClusterState& s) {
   std::vector<NetnsRole> out;
   if (!s.underlay.empty()) out.push_back({s.underlay, "underlay"});
   for (const RouterState& r : s.routers) out.push_back({r.netns, StrCat("router ", r.name)});
+  if (s.world) out.push_back({s.world->netns, "the world"});
   for (const NodeState& n : s.nodes) out.push_back({n.netns, StrCat("node ", n.name)});
   for (const PodState& p : s.pods) out.push_back({p.netns, StrCat("pod ", p.name)});
   return out;

@@ -92,7 +92,7 @@ absl::Status RemoveTree(const fs::path& path) {
 }  // namespace
 
 ClusterNetns NetnsOf(const ClusterState& s) {
-  ClusterNetns ns{s.underlay, {}, {}, {}};
+  ClusterNetns ns{s.underlay, {}, {}, {}, s.world ? s.world->netns : std::string()};
   for (const RouterState& r : s.routers) ns.routers.push_back(r.netns);
   for (const NodeState& n : s.nodes) ns.nodes.push_back(n.netns);
   for (const PodState& p : s.pods) ns.pods.push_back(p.netns);
@@ -140,6 +140,19 @@ ClusterState StateFromSpec(const config::ClusterSpec& spec, const std::string& l
     for (const config::RackSpec& r : spec.racks) s.routers.push_back({r.tor, r.netns});
     if (!spec.spine_netns.empty())
       s.routers.push_back({std::string(net::kSpineObject), spec.spine_netns});
+  }
+  if (spec.world.enabled) {
+    control::WorldState w;
+    w.netns = spec.world.netns;
+    w.cidr = spec.world.cidr.ToString();
+    w.gateway = spec.world.gateway.ToString();
+    w.attach = !spec.routed_underlay       ? std::string(net::kUnderlayObject)
+               : !spec.spine_netns.empty() ? std::string(net::kSpineObject)
+                                           : spec.racks[0].tor;
+    w.masquerade = spec.world.masquerade;
+    for (const config::WorldHost& h : spec.world.hosts)
+      w.hosts.push_back({h.name, h.addr.ToString()});
+    s.world = std::move(w);
   }
   for (const bgp::Speaker& sp : bgp::Speakers(spec)) {
     s.speakers.push_back({sp.object,

@@ -142,8 +142,8 @@ TEST_F(NamedNetnsTest, AStaleFileIsToldApartAndClearedOnlyWhenOurs) {
   }
   EXPECT_FALSE(Exists("mkn-t-stale"));
   ASSERT_EQ(Sh("touch /run/netns/mkn-t-stale").exit_code, 0);
-  absl::StatusOr<TeardownReport> r =
-      Teardown(ClusterNetns{"", {}, {"mkn-t-stale", "mkn-t-other"}, {}}, "minikube-net:t", 1000);
+  absl::StatusOr<TeardownReport> r = Teardown(
+      ClusterNetns{"", {}, {"mkn-t-stale", "mkn-t-other"}, {}, ""}, "minikube-net:t", 1000);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->stale, std::vector<std::string>{"mkn-t-stale"});
   EXPECT_EQ(r->not_ours, std::vector<std::string>{"mkn-t-other"});
@@ -292,7 +292,7 @@ TEST_F(NamedNetnsTest, TeardownNamesTheNamespacesProcessesHoldAndDoesNotWaitForT
 
   const auto t0 = std::chrono::steady_clock::now();
   absl::StatusOr<TeardownReport> r = Teardown(
-      ClusterNetns{"mkn-th-underlay", {"mkn-th-node1", "mkn-th-node2"}, {"mkn-th-web-1"}, {}},
+      ClusterNetns{"mkn-th-underlay", {"mkn-th-node1", "mkn-th-node2"}, {"mkn-th-web-1"}, {}, ""},
       marker, 10000);
   const auto took = std::chrono::steady_clock::now() - t0;
   ASSERT_TRUE(r.ok()) << r.status();

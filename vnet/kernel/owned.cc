@@ -159,6 +159,7 @@ absl::StatusOr<TeardownReport> Teardown(const ClusterNetns& ns, std::string_view
   std::vector<std::string> routers;
   for (const std::string& r : ns.routers)
     if (ours(r)) routers.push_back(r);
+  const bool world_ours = !ns.world.empty() && ours(ns.world);
   MKN_RETURN_IF_ERROR(stale_error);
 
   // Who runs inside, before any name is removed: afterwards /proc/<pid>/ns/net is the only trace,
@@ -171,6 +172,7 @@ absl::StatusOr<TeardownReport> Teardown(const ClusterNetns& ns, std::string_view
   for (const std::string& n : nodes) identify(n);
   if (underlay_ours) identify(ns.underlay);
   for (const std::string& r : routers) identify(r);
+  if (world_ours) identify(ns.world);
   report.held = FindHeld(ids, std::chrono::steady_clock::now() + std::chrono::seconds(1));
   auto any_held = [&](const std::vector<std::string>& names) {
     return std::any_of(report.held.begin(), report.held.end(), [&](const HeldNetns& h) {
@@ -229,6 +231,7 @@ absl::StatusOr<TeardownReport> Teardown(const ClusterNetns& ns, std::string_view
     return absl::OkStatus();
   };
   for (const std::string& p : pods) MKN_RETURN_IF_ERROR(remove(p));
+  if (world_ours) MKN_RETURN_IF_ERROR(remove(ns.world));
   const auto nodes_until = pods_held ? grace() : deadline;
   for (auto& [name, sock] : node_watch) {
     if (!WaitNoVeths(sock, {std::string(net::kNodeUplinkIf)}, nodes_until) && !pods_held &&

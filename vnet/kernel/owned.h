@@ -26,6 +26,9 @@ struct ClusterNetns {
   // A routed underlay's ToRs, then its spine: removed after the nodes, in this order, each once
   // the kernel has freed the veths of what went before it.
   std::vector<std::string> routers;
+  // [cluster] world: a leaf hanging off the underlay, the spine or a ToR, removed with the pods so
+  // that those waiting for their veths to go see its port go too. "" when the lab has none.
+  std::string world;
 };
 
 // A namespace of the cluster that processes still run in: its name is removed, but the kernel keeps
