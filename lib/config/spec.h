@@ -354,6 +354,9 @@ struct RackSpec {
 // namespace, else the spine, else the one ToR), which routes it; nodes route everything that is
 // not the cluster's toward it and masquerade their pods' traffic to it (lib/world). It answers on
 // every address of `hosts`: http-echo :80, tcp-echo and udp-echo :7 (RFC 862's port), DNS :53.
+// The zone the world's DNS is authoritative for; its names are under it.
+inline constexpr std::string_view kWorldZone = "example.test";
+
 struct WorldHost {
   std::string name;  // "example.test"
   net::IpAddr addr;

@@ -70,6 +70,12 @@ Zone BuildZone(const config::ClusterSpec& spec, std::optional<net::IpAddr> dns_i
     z.services.push_back(std::move(zs));
   }
   z.namespaces.assign(namespaces.begin(), namespaces.end());
+  // The world outside ([cluster] world): names under its zone are relayed to its DNS, which
+  // answers them (lib/world/dns); everything else outside the cluster domain stays REFUSED.
+  if (spec.world.enabled && !spec.world.hosts.empty()) {
+    z.forwarders.push_back(
+        {std::string(config::kWorldZone), spec.world.hosts.front().addr, kDnsPort});
+  }
   return z;
 }
 

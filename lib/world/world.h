@@ -19,7 +19,7 @@
 namespace mkn::world {
 
 // The zone the world answers for: its names are under it.
-inline constexpr std::string_view kZone = "example.test";
+inline constexpr std::string_view kZone = config::kWorldZone;
 // Its built-in servers, on every address of the world (RFC 862's echo port for tcp/udp-echo).
 inline constexpr int kHttpPort = 80;
 inline constexpr int kEchoPort = 7;

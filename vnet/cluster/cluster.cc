@@ -29,6 +29,7 @@
 #include "lib/plan/plan.h"
 #include "lib/status/status.h"
 #include "lib/strings/str_cat.h"
+#include "lib/world/dns.h"
 #include "vnet/apps/apps.h"
 #include "vnet/cluster/client.h"
 #include "vnet/cluster/cluster_impl.h"
@@ -318,6 +319,21 @@ absl::StatusOr<std::unique_ptr<RunningCluster>> RunningCluster::UpOrUndo(
     if (absl::Status s = impl.apps->Serve(std::move(a), node); !s.ok()) return fail(s);
   }
   impl.applied.apps.clear();
+  // The world's DNS (lib/world/dns): answered on the app server's io thread, from the world as the
+  // lab was resolved (it does not change with kill or scale).
+  if (impl.applied.world_dns_tcp.valid()) {
+    auto answer = [w = live.world](std::string_view q, bool tcp) -> std::optional<std::string> {
+      std::optional<std::vector<uint8_t>> a = world::RespondDns(
+          w, std::span(reinterpret_cast<const uint8_t*>(q.data()), q.size()), tcp);
+      if (!a) return std::nullopt;
+      return std::string(a->begin(), a->end());
+    };
+    if (absl::Status s = impl.apps->ServeDns(std::string(net::kWorldObject),
+                                             std::move(impl.applied.world_dns_udp),
+                                             std::move(impl.applied.world_dns_tcp), answer);
+        !s.ok())
+      return fail(s);
+  }
   rc->RefreshDnsZone();
   impl.apps->Start(1);
 
