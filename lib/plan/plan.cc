@@ -1,3 +1,6 @@
+// Long file: BuildPlan and its two renderers (shell, JSON) each cover every step type, kept in one
+// file so that a new kernel object is added in one place (CONTRIBUTING.md, "Adding a kernel
+// object").
 #include "lib/plan/plan.h"
 
 #include <nlohmann/json.hpp>
