@@ -453,7 +453,7 @@ shell)
   printf '\003' >&4  # Ctrl-C
   wait_for 10 bash -c '! pgrep -x -f "sleep 97"' || fail "Ctrl-C did not stop the shell's job"
   printf '%s\n' 'echo still-$MKN_CLUSTER-$(ls /run/netns | grep -c mkn-quickstart-)' >&4
-  wait_for 10 grep -q "still-quickstart-8" "$TMP/tty-out" || fail "Ctrl-C in the shell touched the cluster: $(cat "$TMP/tty-out")"
+  wait_for 10 grep -q "still-quickstart-9" "$TMP/tty-out" || fail "Ctrl-C in the shell touched the cluster: $(cat "$TMP/tty-out")"
   ! grep -q "cluster quickstart down" "$TMP/tty-out" || fail "Ctrl-C in the shell tore the cluster down"
   printf '%s\n' 'exit 5' >&4
   exec 4>&-
@@ -723,7 +723,7 @@ detach)
   contains "$(cat $log)" "minikube-net: removing what a previous run of quickstart left behind" "and in up.log"
   # down of a -d cluster says what its process removed, worded as when down removes it itself.
   out=$("$MKN" down quickstart)
-  [[ "$out" =~ ^"cluster quickstart down in "[0-9]+" ms: 8 namespaces removed by its process"$ ]] ||
+  [[ "$out" =~ ^"cluster quickstart down in "[0-9]+" ms: 9 namespaces removed by its process"$ ]] ||
     fail "down of a -d cluster said: $out"
   pass "up -d: errors and notices on stderr; up.log has the tables, the ready line, notices and later lines"
   assert_clean quickstart
@@ -734,7 +734,7 @@ detach)
   wait_for 30 grep -q "ready in" "$TMP/up.log" || fail "minimal did not come up: $(cat "$TMP/up.log")"
   contains "$(cat "$TMP/up.log")" "ms: 1 node, 1 pod" "the ready line counts in the singular"
   out=$("$MKN" down min)
-  [[ "$out" =~ ^"cluster min down in "[0-9]+" ms: 4 namespaces removed by its process"$ ]] ||
+  [[ "$out" =~ ^"cluster min down in "[0-9]+" ms: 5 namespaces removed by its process"$ ]] ||
     fail "down of a foreground cluster said: $out"
   rc=0; wait "$pid" || rc=$?
   [[ $rc == 0 ]] || fail "up stopped by down: exit $rc: $(cat "$TMP/up.log")"
