@@ -1,3 +1,6 @@
+// Long file: every app shares the io loop's private types (AppLog, Closable, AppInfo, the listeners
+// by pod) in this file's anonymous namespace; the DNS servers (cluster, relay, world) are the next
+// concern to move out, behind an internal header, once the dual-stack sockets reshape them.
 #include "vnet/apps/apps.h"
 
 #include <fcntl.h>
@@ -22,6 +25,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <span>
 #include <string_view>
 #include <thread>
@@ -495,11 +499,119 @@ class UdpEcho : public Closable, public std::enable_shared_from_this<UdpEcho> {
 
 // --- cluster DNS -------------------------------------------------------------------------------
 
+// The relay to a Forwarder ([cluster] world: names under example.test go to the world's DNS). One
+// unconnected UDP socket opened inside the DNS pod's namespace, so the query leaves from the pod
+// (through its node, which masquerades it) as CoreDNS's forward plugin's would. Each query goes
+// out unchanged but for its id: a fresh random one no other outstanding forward holds (the
+// client's ids may collide across clients; a random one is not guessed by an off-path sender), and
+// the answer comes back with the client's id. Bounded: at most kMaxForwards outstanding (more get
+// SERVFAIL at once), and one not answered within kForwardTimeout gets SERVFAIL, well inside glibc's
+// 5 s retry, so a dead upstream costs the client a prompt failure rather than its whole timeout.
+// An answer is taken only from the forwarder the query went to, with QR set and an id outstanding.
+// Upstream is UDP even for a TCP client (the world's answers fit a datagram); IPv4 until the lab
+// is dual-stack (the socket's family; an IPv6 forwarder gets SERVFAIL). Io thread only.
+constexpr auto kForwardTimeout = std::chrono::seconds(2);
+constexpr size_t kMaxForwards = 256;
+
+class DnsRelay : public Closable, public std::enable_shared_from_this<DnsRelay> {
+ public:
+  using Done = std::function<void(std::vector<uint8_t> answer)>;
+
+  DnsRelay(asio::io_context& io, int fd) : sock_(io, udp::v4(), fd), rng_(std::random_device{}()) {}
+  void Start() { Receive(); }
+  // `done` gets the forwarder's answer (the client's id back in it) or a SERVFAIL; maybe before
+  // this returns (over the bound, no IPv4 server, the socket closed).
+  void Forward(const dns::Forwarder& f, std::span<const uint8_t> query, Done done) {
+    std::optional<net::Ipv4> server = f.server.V4();
+    if (!sock_.is_open() || !server || query.size() < 12 || pending_.size() >= kMaxForwards) {
+      return done(dns::Failure(query, dns::Rcode::kServFail));
+    }
+    uint16_t id = 0;
+    do {
+      id = static_cast<uint16_t>(rng_());
+    } while (pending_.contains(id));
+    Pending& p = pending_[id];
+    p.client_id = {query[0], query[1]};
+    p.query.assign(query.begin(), query.end());
+    p.query[0] = static_cast<uint8_t>(id >> 8);
+    p.query[1] = static_cast<uint8_t>(id);
+    p.upstream = udp::endpoint(asio::ip::address_v4(server->value), static_cast<uint16_t>(f.port));
+    p.done = std::move(done);
+    p.timer = std::make_unique<asio::steady_timer>(sock_.get_executor(), kForwardTimeout);
+    p.timer->async_wait([self = shared_from_this(), id](beast::error_code ec) {
+      if (!ec) self->Finish(id, std::nullopt);
+    });
+    // Its own buffer: the entry (and p.query) may be gone before the send completes.
+    auto buf = std::make_shared<std::vector<uint8_t>>(p.query);
+    sock_.async_send_to(asio::buffer(*buf), p.upstream,
+                        [self = shared_from_this(), id, buf](beast::error_code ec, size_t) {
+                          if (ec && ec != asio::error::operation_aborted)
+                            self->Finish(id, std::nullopt);
+                        });
+  }
+  void Close() override {
+    beast::error_code ec;
+    sock_.close(ec);
+    pending_.clear();  // their timers cancelled; the clients' own sockets are closing too
+  }
+
+ private:
+  struct Pending {
+    std::array<uint8_t, 2> client_id{};
+    std::vector<uint8_t> query;  // under the relay's id
+    udp::endpoint upstream;
+    Done done;
+    std::unique_ptr<asio::steady_timer> timer;
+  };
+
+  void Receive() {
+    sock_.async_receive_from(
+        asio::buffer(data_), from_, [self = shared_from_this()](beast::error_code ec, size_t n) {
+          if (ec == asio::error::operation_aborted || !self->sock_.is_open()) return;
+          if (!ec && n >= 12 && (self->data_[2] & 0x80) != 0) {
+            uint16_t id = static_cast<uint16_t>(self->data_[0] << 8 | self->data_[1]);
+            auto it = self->pending_.find(id);
+            if (it != self->pending_.end() && it->second.upstream == self->from_) {
+              self->Finish(id, std::vector<uint8_t>(self->data_.begin(), self->data_.begin() + n));
+            }
+          }
+          self->Receive();
+        });
+  }
+  // The forward of `id` ends: its answer (nullopt: SERVFAIL) goes to its client.
+  void Finish(uint16_t id, std::optional<std::vector<uint8_t>> answer) {
+    auto it = pending_.find(id);
+    if (it == pending_.end()) return;
+    Pending p = std::move(it->second);
+    pending_.erase(it);
+    p.timer->cancel();
+    std::vector<uint8_t> out;
+    if (answer) {
+      out = std::move(*answer);
+      out[0] = p.client_id[0];
+      out[1] = p.client_id[1];
+    } else {
+      p.query[0] = p.client_id[0];
+      p.query[1] = p.client_id[1];
+      out = dns::Failure(p.query, dns::Rcode::kServFail);
+    }
+    p.done(std::move(out));
+  }
+
+  udp::socket sock_;
+  udp::endpoint from_;
+  std::mt19937 rng_;
+  std::map<uint16_t, Pending> pending_;
+  std::array<uint8_t, 65536> data_;
+};
+
 // What the DNS listeners share with the AppServer: the zone (swapped whole when the lab changes,
 // read per query) and the counters.
 struct DnsShared {
   mutable std::mutex mu;
   std::shared_ptr<const dns::Zone> zone = std::make_shared<const dns::Zone>();
+  // The relay to the zone's forwarders (io thread only: set by Serve, used by the listeners).
+  std::shared_ptr<DnsRelay> relay;
   dns::Counters counters;
   std::chrono::steady_clock::time_point last_drop_log{};
   uint64_t drops_unlogged = 0;
@@ -527,16 +639,23 @@ struct DnsShared {
   }
 };
 
-// One query's answer: the reply's bytes, or a SERVFAIL for a forward (the relay to a Forwarder is
-// the world's to add: vnet/apps answers SERVFAIL until then, so a client does not wait out its
-// timeout), or nothing.
-std::vector<uint8_t> DnsAnswer(DnsShared& shared, AppLog& log, std::span<const uint8_t> query,
-                               dns::Transport t, const std::string& peer) {
+// One query's outcome: the reply's bytes now; or, for a name a Forwarder serves, `forwarded` and
+// `later` gets the relayed answer (or a SERVFAIL) once it is in; or neither (a drop).
+struct DnsOutcome {
+  std::vector<uint8_t> wire;
+  bool forwarded = false;
+};
+DnsOutcome DnsAnswer(DnsShared& shared, AppLog& log, std::span<const uint8_t> query,
+                     dns::Transport t, const std::string& peer, DnsRelay::Done later) {
   std::shared_ptr<const dns::Zone> zone = shared.Zone();
   dns::Reply r = dns::Respond(*zone, query, t);
   shared.Count(r, log, peer);
-  if (r.verdict == dns::Verdict::kForward) return dns::Failure(query, dns::Rcode::kServFail);
-  return std::move(r.wire);
+  if (r.verdict == dns::Verdict::kForward) {
+    if (!shared.relay) return {dns::Failure(query, dns::Rcode::kServFail)};
+    shared.relay->Forward(*r.forwarder, query, std::move(later));  // copies what it keeps
+    return {{}, true};
+  }
+  return {std::move(r.wire)};
 }
 
 class DnsUdp : public Closable, public std::enable_shared_from_this<DnsUdp> {
@@ -549,10 +668,14 @@ class DnsUdp : public Closable, public std::enable_shared_from_this<DnsUdp> {
         asio::buffer(data_), peer_, [self = shared_from_this()](beast::error_code ec, size_t n) {
           if (ec == asio::error::operation_aborted || !self->sock_.is_open()) return;
           if (ec) return self->Receive();
-          self->out_ = DnsAnswer(*self->shared_, *self->info_->log,
-                                 std::span<const uint8_t>(self->data_.data(), n),
-                                 dns::Transport::kUdp, self->peer_.address().to_string());
-          if (self->out_.empty()) return self->Receive();
+          DnsOutcome o = DnsAnswer(*self->shared_, *self->info_->log,
+                                   std::span<const uint8_t>(self->data_.data(), n),
+                                   dns::Transport::kUdp, self->peer_.address().to_string(),
+                                   [self, peer = self->peer_](std::vector<uint8_t> wire) {
+                                     self->SendLater(std::move(wire), peer);
+                                   });
+          if (o.wire.empty()) return self->Receive();  // dropped, or relayed
+          self->out_ = std::move(o.wire);
           self->sock_.async_send_to(asio::buffer(self->out_), self->peer_,
                                     [self](beast::error_code, size_t) {
                                       if (self->sock_.is_open()) self->Receive();
@@ -565,6 +688,14 @@ class DnsUdp : public Closable, public std::enable_shared_from_this<DnsUdp> {
   }
 
  private:
+  // A relayed answer, sent while the socket goes on receiving (its own buffer: out_ may be busy).
+  void SendLater(std::vector<uint8_t> wire, const udp::endpoint& to) {
+    if (wire.empty() || !sock_.is_open()) return;
+    auto buf = std::make_shared<std::vector<uint8_t>>(std::move(wire));
+    sock_.async_send_to(asio::buffer(*buf), to,
+                        [self = shared_from_this(), buf](beast::error_code, size_t) {});
+  }
+
   udp::socket sock_;
   udp::endpoint peer_;
   std::shared_ptr<AppInfo> info_;
@@ -623,7 +754,14 @@ class DnsTcpSession : public Closable, public std::enable_shared_from_this<DnsTc
                      });
   }
   void Answer() {
-    std::vector<uint8_t> wire = DnsAnswer(*shared_, *info_->log, msg_, dns::Transport::kTcp, peer_);
+    DnsOutcome o = DnsAnswer(
+        *shared_, *info_->log, msg_, dns::Transport::kTcp, peer_,
+        [self = shared_from_this()](std::vector<uint8_t> wire) { self->Write(std::move(wire)); });
+    if (o.forwarded) return;  // Write runs when the relay has the answer; no read meanwhile
+    Write(std::move(o.wire));
+  }
+  void Write(std::vector<uint8_t> wire) {
+    if (!sock_.is_open()) return;
     if (wire.empty()) return Close();  // a malformed query: the stream's framing is not trusted
     out_.assign({static_cast<uint8_t>(wire.size() >> 8), static_cast<uint8_t>(wire.size())});
     out_.insert(out_.end(), wire.begin(), wire.end());
@@ -804,9 +942,17 @@ absl::Status AppServer::Serve(AppSocket s, const std::string& node) {
   info->log = std::make_shared<AppLog>(StrCat(impl_->log_dir, "/", s.app.pod),
                                        StrCat(s.app.container, ".log"));
   int fd = s.fd.Release();
+  int relay_fd = s.relay.valid() ? s.relay.Release() : -1;
   return OnIo([&]() -> absl::Status {
     try {
       std::shared_ptr<Closable> l;
+      if (relay_fd >= 0) {
+        // The pod's relay replaces a previous one (the pod restarted); StopPod closes it.
+        auto r = std::make_shared<DnsRelay>(*impl_->io, std::exchange(relay_fd, -1));
+        r->Start();
+        impl_->dns->relay = r;
+        impl_->listeners.emplace(info->app.pod, std::move(r));
+      }
       if (info->app.app == config::AppKind::kDns && info->app.protocol == config::Protocol::kUdp) {
         auto u = std::make_shared<DnsUdp>(*impl_->io, fd, info, impl_->dns);
         u->Receive();
@@ -827,6 +973,7 @@ absl::Status AppServer::Serve(AppSocket s, const std::string& node) {
       impl_->listeners.emplace(info->app.pod, std::move(l));
     } catch (const boost::system::system_error& e) {
       ::close(fd);
+      if (relay_fd >= 0) ::close(relay_fd);
       return absl::InternalError(StrCat("serve ", config::ToString(info->app.app), " in pod ",
                                         info->app.pod, ": ", e.what()));
     }

@@ -15,7 +15,9 @@
 //   cluster-dns  the cluster DNS (kube-system/coredns): lib/dns's answers over UDP and TCP port 53
 //              (RFC 7766 framing; at most 128 TCP clients, each closed after 10 s without a
 //              query) from the zone SetDnsZone() last gave; malformed queries dropped, counted and
-//              logged at most once a second.
+//              logged at most once a second. Names a Forwarder serves (the world's example.test)
+//              are relayed to it from the pod's own socket: the answer comes back with the
+//              client's id; at most 256 outstanding, SERVFAIL after 2 s or over the bound.
 //   DNS        (the world's) queries over UDP and TCP answered by a function of the query's bytes.
 // Every request is logged to <log_dir>/<pod>/<container>.log (`minikube-net logs POD`).
 #pragma once
@@ -39,6 +41,9 @@ namespace mkn::vnet {
 struct AppSocket {
   plan::StartApp app;
   Fd fd;  // bound and listening (TCP) or bound (UDP), non-blocking
+  // cluster-dns over UDP: an unconnected UDP socket opened in the same netns, from which queries
+  // for a Forwarder's names are relayed (none: they get SERVFAIL).
+  Fd relay;
 };
 
 class AppServer {

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -16,6 +17,7 @@
 #include <fstream>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace mkn::vnet {
 namespace {
@@ -393,6 +395,99 @@ TEST_F(AppsTest, HttpEchoStopClosesSuspendedSessions) {
     ssize_t n = ::read(fd, buf, sizeof(buf));
     EXPECT_TRUE(n == 0 || (n < 0 && errno == ECONNRESET)) << n << " " << strerror(errno);
   }
+}
+
+// A DNS query for `name` (A, IN, RD) with id `id`, as a stub resolver sends it.
+std::vector<uint8_t> DnsQuery(uint16_t id, const std::string& name) {
+  std::vector<uint8_t> q = {
+      static_cast<uint8_t>(id >> 8), static_cast<uint8_t>(id), 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0};
+  size_t start = 0;
+  while (start < name.size()) {
+    size_t dot = name.find('.', start);
+    if (dot == std::string::npos) dot = name.size();
+    q.push_back(static_cast<uint8_t>(dot - start));
+    q.insert(q.end(), name.begin() + start, name.begin() + dot);
+    start = dot + 1;
+  }
+  q.insert(q.end(), {0, 0, 1, 0, 1});
+  return q;
+}
+
+// One datagram on `fd` within `ms`, with its sender; empty if none came.
+std::vector<uint8_t> RecvWithin(int fd, int ms, sockaddr_in* from = nullptr) {
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, ms) != 1) return {};
+  std::vector<uint8_t> buf(65536);
+  sockaddr_in sa{};
+  socklen_t len = sizeof(sa);
+  ssize_t n = ::recvfrom(fd, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&sa), &len);
+  if (from) *from = sa;
+  buf.resize(n > 0 ? n : 0);
+  return buf;
+}
+
+// The cluster DNS relays a forwarded zone's query from its relay socket under an id of its own,
+// and gives the client the upstream's answer under the client's id; an upstream that stays silent
+// costs the client a SERVFAIL after the relay's timeout, not its own.
+TEST_F(AppsTest, ClusterDnsRelaysAForwardedZoneAndAnswersServfailWhenUpstreamIsSilent) {
+  auto [dns_fd, dns_port] = Loopback(SOCK_DGRAM);
+  auto [relay_fd, relay_port] = Loopback(SOCK_DGRAM);
+  auto [up_fd, up_port] = Loopback(SOCK_DGRAM);
+  AppServer server(logs_.string());
+  plan::StartApp app = App(config::AppKind::kDns, dns_port);
+  app.protocol = config::Protocol::kUdp;
+  auto zone = std::make_shared<dns::Zone>();
+  zone->forwarders.push_back(
+      {"example.test", *net::IpAddr::Parse("127.0.0.1"), static_cast<int>(up_port)});
+  server.SetDnsZone(zone);
+  ASSERT_TRUE(server.Serve(AppSocket{app, std::move(dns_fd), std::move(relay_fd)}, "node1").ok());
+  server.Start();
+  Fd client = Connect(SOCK_DGRAM, dns_port);
+
+  std::vector<uint8_t> q = DnsQuery(0x1234, "www.example.test");
+  ASSERT_EQ(::write(client.get(), q.data(), q.size()), static_cast<ssize_t>(q.size()));
+  sockaddr_in from{};
+  std::vector<uint8_t> relayed = RecvWithin(up_fd.get(), 5000, &from);
+  ASSERT_EQ(relayed.size(), q.size());
+  EXPECT_EQ(ntohs(from.sin_port), relay_port);  // from the relay's socket, not the server's
+  EXPECT_TRUE(std::equal(q.begin() + 2, q.end(), relayed.begin() + 2));  // unchanged but its id
+  std::vector<uint8_t> answer = relayed;
+  answer[2] |= 0x80;  // QR: an answer (its body need not be more for the relay)
+  answer.push_back(0x42);
+  // A datagram from elsewhere with the right id is not taken for the answer.
+  auto [stranger, stranger_port] = Loopback(SOCK_DGRAM);
+  sockaddr_in relay_sa{};
+  relay_sa.sin_family = AF_INET;
+  relay_sa.sin_port = htons(static_cast<uint16_t>(relay_port));
+  relay_sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::vector<uint8_t> forged = answer;
+  forged.back() = 0x66;
+  ASSERT_GT(::sendto(stranger.get(), forged.data(), forged.size(), 0,
+                     reinterpret_cast<sockaddr*>(&relay_sa), sizeof(relay_sa)),
+            0);
+  ASSERT_GT(::sendto(up_fd.get(), answer.data(), answer.size(), 0,
+                     reinterpret_cast<sockaddr*>(&from), sizeof(from)),
+            0);
+  std::vector<uint8_t> got = RecvWithin(client.get(), 5000);
+  ASSERT_EQ(got.size(), answer.size());
+  EXPECT_EQ(got[0], 0x12);
+  EXPECT_EQ(got[1], 0x34);
+  EXPECT_TRUE(std::equal(answer.begin() + 2, answer.end(), got.begin() + 2));
+
+  // The upstream says nothing: SERVFAIL (rcode 2) with the client's id, in about kForwardTimeout.
+  std::vector<uint8_t> q2 = DnsQuery(0xbeef, "example.test");
+  auto t0 = Clock::now();
+  ASSERT_EQ(::write(client.get(), q2.data(), q2.size()), static_cast<ssize_t>(q2.size()));
+  ASSERT_FALSE(RecvWithin(up_fd.get(), 5000).empty());
+  std::vector<uint8_t> fail = RecvWithin(client.get(), 5000);
+  auto waited = Clock::now() - t0;
+  ASSERT_GE(fail.size(), 12u);
+  EXPECT_EQ(fail[0], 0xbe);
+  EXPECT_EQ(fail[1], 0xef);
+  EXPECT_EQ(fail[3] & 0x0f, 2);
+  EXPECT_GE(waited, std::chrono::milliseconds(1500));
+  EXPECT_LT(waited, std::chrono::milliseconds(4500));
+  EXPECT_EQ(server.DnsCounters().forwarded, 2u);
 }
 
 TEST_F(AppsTest, TcpAndUdpEchoReturnWhatTheyGet) {

@@ -335,7 +335,13 @@ class Worker {
   absl::Status Do(const StartApp& s) {
     MKN_RETURN_IF_ERROR(Enter(s.ns));
     MKN_ASSIGN_OR_RETURN(Fd fd, OpenAppSocket(s));
-    reg_.AddApp(AppSocket{s, std::move(fd)});
+    Fd relay;
+    if (s.app == config::AppKind::kDns && s.protocol == config::Protocol::kUdp) {
+      // The cluster DNS's relay to its forwarders: opened here so that it lives in the pod's netns.
+      MKN_ASSIGN_OR_RETURN(
+          relay, OpenServerSocket(true, INADDR_ANY, 0, StrCat("pod ", s.pod, ": DNS relay")));
+    }
+    reg_.AddApp(AppSocket{s, std::move(fd), std::move(relay)});
     return absl::OkStatus();
   }
   absl::Status Do(const ServeWorldDns& s) {
