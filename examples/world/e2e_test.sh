@@ -3,7 +3,8 @@
 # the world's http-echo, tcp-echo, udp-echo and DNS through its node, masqueraded to the node's own
 # address (the echo shows it; a capture in the node shows the rewrite), in every network and proxy
 # mode; an egress ip_block applies to world addresses; world = false has none of it; nothing is left
-# after down.
+# after down. The cluster resolver (kube-dns) forwards example.test to the world's DNS (REFUSED
+# without a world).
 #
 #   examples/world/e2e_test.sh CASE      CASE: vxlan networks netpol off
 #
@@ -58,12 +59,36 @@ dns_checks() {
   pass "the world's DNS: example.test names (UDP and TCP), NXDOMAIN in its zone, REFUSED outside"
 }
 
+# kube_dns: the cluster resolver's Service address.
+kube_dns() { "$MKN" get svc -A -c outside | awk '$1=="kube-system/kube-dns" {print $3}'; }
+
+# The cluster resolver relays example.test to the world: through the pod's resolv.conf (the search
+# list tried first, as glibc does with ndots:5) and asked directly, over UDP and TCP.
+cluster_dns_checks() {
+  local out dns n1
+  dns=$(kube_dns); n1=$(node_ip node1)
+  [[ -n $dns ]] || fail "no kube-dns address in get svc -A"
+  out=$("$MKN" exec -c outside client -- curl -sS --max-time 5 http://example.test/) ||
+    fail "exec client -- curl http://example.test/ (through resolv.conf) failed: $out"
+  contains "$out" "client: $n1:" "curl http://example.test/ reaches the world, seen from node1"
+  out=$(in_pod outside client dig +short +time=3 +tries=1 "@$dns" www.example.test A)
+  [[ $out == 203.0.113.3 ]] || fail "dig @$dns www.example.test: '$out'"
+  out=$(in_pod outside client dig +short +tcp +time=3 +tries=1 "@$dns" echo.example.test A)
+  [[ $out == 203.0.113.4 ]] || fail "dig +tcp @$dns echo.example.test: '$out'"
+  out=$(in_pod outside client dig +time=3 +tries=1 "@$dns" nope.example.test A)
+  contains "$out" "status: NXDOMAIN" "the world's NXDOMAIN relayed by kube-dns"
+  out=$(in_pod outside client dig +time=3 +tries=1 "@$dns" example.com A)
+  contains "$out" "status: REFUSED" "a name outside the cluster and the world's zone"
+  pass "kube-dns ($dns) forwards example.test to the world (resolv.conf, UDP, TCP, NXDOMAIN); other names REFUSED"
+}
+
 case "$CASE" in
 vxlan)
   out=$("$MKN" up -d "$LAB" 2>&1) || fail "up: $out"
   reach "vxlan/userspace"
   echo_checks
   dns_checks
+  cluster_dns_checks
   # In-cluster traffic is never masqueraded: web sees the client pod's own address.
   body=$(in_pod outside client curl -sS --max-time 5 "http://$(pod_ip outside web):8080/")
   contains "$body" "client: $(pod_ip outside client):" "pod -> pod keeps the pod's address (rule 1)"
@@ -126,7 +151,9 @@ off)
   ! ip netns exec mkn-outside-node1 nft list table ip mkn-egress >/dev/null 2>&1 || fail "world = false: an egress table"
   ! in_pod outside client curl -s --max-time 2 http://203.0.113.2/ >/dev/null || fail "world = false: the world answered"
   out=$("$MKN" get world 2>&1) && fail "get world without a world succeeded: $out"
-  pass "world = false: no world, no default route, no masquerade"
+  out=$(in_pod outside client dig +time=3 +tries=1 "@$(kube_dns)" www.example.test A)
+  contains "$out" "status: REFUSED" "world = false: kube-dns refuses example.test"
+  pass "world = false: no world, no default route, no masquerade, example.test REFUSED by kube-dns"
   "$MKN" down outside >/dev/null || fail "down"
   assert_clean outside
   ;;
