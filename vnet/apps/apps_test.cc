@@ -155,7 +155,7 @@ class AppsTest : public ::testing::Test {
   int ServeHttpEcho(AppServer& server) {
     auto [fd, port] = Loopback(SOCK_STREAM);
     EXPECT_TRUE(
-        server.Serve(AppSocket{App(config::AppKind::kHttpEcho, port), std::move(fd)}, "node1")
+        server.Serve(AppSocket{App(config::AppKind::kHttpEcho, port), std::move(fd), Fd()}, "node1")
             .ok());
     server.Start();
     return port;
@@ -166,7 +166,8 @@ TEST_F(AppsTest, HttpEchoAnswersWithPodAndClientAndKeepsAlive) {
   auto [fd, port] = Loopback(SOCK_STREAM);
   AppServer server(logs_.string());
   ASSERT_TRUE(
-      server.Serve(AppSocket{App(config::AppKind::kHttpEcho, port), std::move(fd)}, "node1").ok());
+      server.Serve(AppSocket{App(config::AppKind::kHttpEcho, port), std::move(fd), Fd()}, "node1")
+          .ok());
   server.Start();
   Fd c = Connect(SOCK_STREAM, port);
   for (int i = 0; i < 2; ++i) {  // two requests on one connection: keep-alive
@@ -190,7 +191,8 @@ TEST_F(AppsTest, HttpEchoDropsAMalformedRequest) {
   auto [fd, port] = Loopback(SOCK_STREAM);
   AppServer server(logs_.string());
   ASSERT_TRUE(
-      server.Serve(AppSocket{App(config::AppKind::kHttpEcho, port), std::move(fd)}, "node1").ok());
+      server.Serve(AppSocket{App(config::AppKind::kHttpEcho, port), std::move(fd), Fd()}, "node1")
+          .ok());
   server.Start();
   Fd c = Connect(SOCK_STREAM, port);
   std::string junk = "NOT HTTP AT ALL\r\n\r\n";
@@ -495,9 +497,11 @@ TEST_F(AppsTest, TcpAndUdpEchoReturnWhatTheyGet) {
   auto [ufd, uport] = Loopback(SOCK_DGRAM);
   AppServer server(logs_.string());
   ASSERT_TRUE(
-      server.Serve(AppSocket{App(config::AppKind::kTcpEcho, tport), std::move(tfd)}, "node1").ok());
+      server.Serve(AppSocket{App(config::AppKind::kTcpEcho, tport), std::move(tfd), Fd()}, "node1")
+          .ok());
   ASSERT_TRUE(
-      server.Serve(AppSocket{App(config::AppKind::kUdpEcho, uport), std::move(ufd)}, "node1").ok());
+      server.Serve(AppSocket{App(config::AppKind::kUdpEcho, uport), std::move(ufd), Fd()}, "node1")
+          .ok());
   server.Start();
   Fd t = Connect(SOCK_STREAM, tport);
   std::string big(100000, 'x');
@@ -516,7 +520,8 @@ TEST_F(AppsTest, StopClosesEverySocket) {
   auto [fd, port] = Loopback(SOCK_STREAM);
   AppServer server(logs_.string());
   ASSERT_TRUE(
-      server.Serve(AppSocket{App(config::AppKind::kTcpEcho, port), std::move(fd)}, "node1").ok());
+      server.Serve(AppSocket{App(config::AppKind::kTcpEcho, port), std::move(fd), Fd()}, "node1")
+          .ok());
   server.Start();
   Fd open_conn = Connect(SOCK_STREAM, port);
   server.Stop();
