@@ -60,7 +60,7 @@ dns_checks() {
 }
 
 # kube_dns: the cluster resolver's Service address.
-kube_dns() { "$MKN" get svc -A -c outside | awk '$1=="kube-system/kube-dns" {print $3}'; }
+kube_dns() { "$MKN" get svc -A -c outside | awk '$1=="kube-system" && $2=="kube-dns" {print $4}'; }
 
 # The cluster resolver relays example.test to the world: through the pod's resolv.conf (the search
 # list tried first, as glibc does with ndots:5) and asked directly, over UDP and TCP.

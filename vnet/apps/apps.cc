@@ -610,8 +610,10 @@ class DnsRelay : public Closable, public std::enable_shared_from_this<DnsRelay> 
 struct DnsShared {
   mutable std::mutex mu;
   std::shared_ptr<const dns::Zone> zone = std::make_shared<const dns::Zone>();
-  // The relay to the zone's forwarders (io thread only: set by Serve, used by the listeners).
-  std::shared_ptr<DnsRelay> relay;
+  // The relay to the zone's forwarders (io thread only: set by Serve, used by the listeners). Weak:
+  // the listeners own it, so its socket goes before the io_context (Impl destroys `io` before
+  // `dns`).
+  std::weak_ptr<DnsRelay> relay;
   dns::Counters counters;
   std::chrono::steady_clock::time_point last_drop_log{};
   uint64_t drops_unlogged = 0;
@@ -651,8 +653,9 @@ DnsOutcome DnsAnswer(DnsShared& shared, AppLog& log, std::span<const uint8_t> qu
   dns::Reply r = dns::Respond(*zone, query, t);
   shared.Count(r, log, peer);
   if (r.verdict == dns::Verdict::kForward) {
-    if (!shared.relay) return {dns::Failure(query, dns::Rcode::kServFail)};
-    shared.relay->Forward(*r.forwarder, query, std::move(later));  // copies what it keeps
+    std::shared_ptr<DnsRelay> relay = shared.relay.lock();
+    if (!relay) return {dns::Failure(query, dns::Rcode::kServFail)};
+    relay->Forward(*r.forwarder, query, std::move(later));  // copies what it keeps
     return {{}, true};
   }
   return {std::move(r.wire)};
