@@ -112,8 +112,8 @@ capture_racks)
   cap=$!
   wait_for 20 grep -q "Ctrl-C stops" "$TMP/u.err" || fail "capture underlay did not start: $(cat "$TMP/u.err")"
   # The ports' order in a ToR is their ifindex order, which `up` does not fix.
-  contains "$(head -1 "$TMP/u.err")" "capturing on 10 interfaces of cluster bgp (tor-r1:" "capture underlay in a racks lab: every ToR and the spine"
-  for want in tor-r1:br0 tor-r1:node1 tor-r1:node2 tor-r1:spine tor-r2:br0 tor-r2:node3 tor-r2:node4 tor-r2:spine spine:tor-r1 spine:tor-r2; do
+  contains "$(head -1 "$TMP/u.err")" "capturing on 12 interfaces of cluster bgp (tor-r1:" "capture underlay in a racks lab: every ToR, the spine and the world's link (spine:world, world:eth0)"
+  for want in tor-r1:br0 tor-r1:node1 tor-r1:node2 tor-r1:spine tor-r2:br0 tor-r2:node3 tor-r2:node4 tor-r2:spine spine:tor-r1 spine:tor-r2 spine:world world:eth0; do
     grep -qE "[( ]$want[ )]" <<<"$(head -1 "$TMP/u.err")" || fail "capture underlay lacks $want: $(head -1 "$TMP/u.err")"
   done
   in_pod $c client ping -c1 -W2 "$web1" >/dev/null || fail "ping for capture underlay"

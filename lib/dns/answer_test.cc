@@ -276,7 +276,7 @@ TEST_F(DnsAnswer, ApexAndVersion) {
 
 TEST_F(DnsAnswer, OutsideTheZone) {
   Reply reply;
-  ParsedResponse r = Ask(zone_, {"example.test"}, &reply);
+  ParsedResponse r = Ask(zone_, {"example.org"}, &reply);  // example.test: the world's (forwarded)
   EXPECT_EQ(r.response.rcode, Rcode::kRefused);
   EXPECT_FALSE(r.response.aa);
   EXPECT_TRUE(r.response.answer.empty());
@@ -285,7 +285,7 @@ TEST_F(DnsAnswer, OutsideTheZone) {
   r = Ask(zone_, {"local"});
   EXPECT_EQ(r.response.rcode, Rcode::kRefused);
   // A forwarder for a suffix: the query is relayed, the rest still refused.
-  zone_.forwarders.push_back({"example.test", *net::IpAddr::Parse("192.0.2.53"), 53});
+  zone_.forwarders = {{"example.test", *net::IpAddr::Parse("192.0.2.53"), 53}};  // not the world's
   Query q;
   q.id = 9;
   q.qname = FromText("www.Example.TEST");

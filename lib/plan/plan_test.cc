@@ -34,7 +34,7 @@ env = { GREETING = "hello world" }
 
 TEST(Plan, PhasesAreOrderedAndEveryLinkIsMarkedUp) {
   Plan p = BuildPlan(Spec(kLab));
-  EXPECT_EQ(p.netns.size(), 1u + 3 + 7);
+  EXPECT_EQ(p.netns.size(), 1u + 3 + 7 + 1);  // + the world ([cluster] world, on by default)
   int phase = 0;
   std::set<std::pair<std::string, std::string>> created, up;
   for (const Step& s : p.steps) {
@@ -208,7 +208,9 @@ TEST(Plan, NftablesModeProgramsEachNodeForKernelNat) {
       EXPECT_EQ(r->dev, "cbr0");
       routed.insert(r->ns);
     }
-    if (auto* l = std::get_if<LoadNftRuleset>(&s.op)) {
+    // Each node's kube-proxy table (not the world's egress masquerade, which each node also loads).
+    if (auto* l = std::get_if<LoadNftRuleset>(&s.op);
+        l && l->ruleset.find("table ip mkn-egress") == std::string::npos) {
       EXPECT_EQ(s.phase, kPhaseServices);
       EXPECT_NE(l->ruleset.find("\ntable ip kube-proxy {\n"), std::string::npos);
       rulesets.insert(l->ns);

@@ -52,7 +52,9 @@ TEST(Applier, BuildsQuickstartAndTearsItDown) {
   ASSERT_TRUE(applied.ok()) << applied.status();
   EXPECT_EQ(applied->netns.size(), plan.netns.size());
   EXPECT_EQ(CountNetns(), static_cast<int>(plan.netns.size()));
-  EXPECT_EQ(applied->apps.size(), 5u);  // sidecar, web-0, web-1, tcp-echo, udp-echo
+  // sidecar, web-0, web-1, tcp-echo, udp-echo; the cluster DNS's UDP and TCP; the world's
+  // http-echo, tcp-echo and a udp-echo per address (3).
+  EXPECT_EQ(applied->apps.size(), 5u + 2 + 5);
   EXPECT_EQ(applied->commands.size(), 1u);
 
   // The kernel carries our marker, and ip(8) sees what we made.
@@ -73,10 +75,13 @@ TEST(Applier, BuildsQuickstartAndTearsItDown) {
   }
   applied->netns.clear();  // drop our fds, as the runtime does before teardown
   applied->apps.clear();
+  applied->world_dns_udp.clear();  // the world's DNS sockets hold its namespace too
+  applied->world_dns_tcp = Fd();
   absl::StatusOr<TeardownReport> r = Teardown(NetnsOf(spec), spec.marker);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->removed, static_cast<int>(plan.netns.size()));
-  EXPECT_TRUE(r->still_held.empty());
+  EXPECT_TRUE(r->still_held.empty()) << r->still_held.size() << " held, the first "
+                                     << (r->still_held.empty() ? "" : r->still_held[0]);
   EXPECT_EQ(CountNetns(), 0);
   // down is idempotent: a second teardown finds nothing and fails nothing.
   r = Teardown(NetnsOf(spec), spec.marker);

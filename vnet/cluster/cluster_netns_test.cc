@@ -68,7 +68,7 @@ TEST(RunningCluster, UpServesAndDownRemovesEverything) {
 
   absl::StatusOr<TeardownReport> r = (*rc)->Down();
   ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_EQ(r->removed, 1 + 2 + 2);
+  EXPECT_EQ(r->removed, 1 + 2 + 2 + 1 + 1);  // underlay, nodes, pods, the DNS pod, the world
   EXPECT_FALSE(IsAlive(procs[0]));
   EXPECT_TRUE(NothingLeft());
   EXPECT_TRUE((*rc)->Down().ok());  // idempotent
@@ -143,6 +143,8 @@ TEST(DownCluster, RemovesWhatAStateFileAndMarkersProveOurs) {
   ASSERT_TRUE(applied.ok()) << applied.status();
   applied->netns.clear();
   applied->apps.clear();
+  applied->world_dns_udp.clear();  // the world's DNS sockets hold its namespace too
+  applied->world_dns_tcp = Fd();
   ClusterState st = StateFromSpec(spec, "/nowhere/rc.toml");
   st.owner = {999999, 1};  // no such process
   ASSERT_TRUE(WriteState(st).ok());
@@ -150,7 +152,7 @@ TEST(DownCluster, RemovesWhatAStateFileAndMarkersProveOurs) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_TRUE(r->was_up);
   EXPECT_FALSE(r->owner_stopped);
-  EXPECT_EQ(r->report.removed, 5);
+  EXPECT_EQ(r->report.removed, 7);  // underlay, 2 nodes, 2 pods, the DNS pod, the world
   EXPECT_TRUE(NothingLeft());
   r = DownCluster("rc");
   ASSERT_TRUE(r.ok());
