@@ -50,6 +50,11 @@ out=$(ex curl -sS --max-time 5 http://web.default.svc.cluster.local/) || fail "c
 contains "$out" "pod: web-" "curl http://web.default.svc.cluster.local/"
 pass "getent hosts web, curl http://web/ and http://web.default.svc.cluster.local/ ($MODE)"
 
+# --- trace's UDP probe to :53 is a query the resolver answers (its text payload was dropped) --------
+out=$("$MKN" trace client svc/kube-system/kube-dns 2>&1) || fail "trace client svc/kube-system/kube-dns: $out"
+grep -q "coredns" <<<"$out" || fail "trace to kube-dns reached no coredns hop: $out"
+pass "trace client svc/kube-system/kube-dns: the DNS pod answers the probe ($MODE)"
+
 # --- Kubernetes issue 56903: parallel A+AAAA from one UDP socket through the NAT -------------------
 # glibc sends both at once from one socket; a DNAT that loses the second makes getaddrinfo wait out
 # its 5 s timeout. 40 lookups, each bounded by 2 s: a lost datagram would show as a timeout.

@@ -31,6 +31,7 @@
 #include <utility>
 
 #include "lib/capture/pcapng.h"
+#include "lib/dns/message.h"
 #include "lib/net/naming.h"
 #include "lib/netpol/nft.h"
 #include "lib/status/status.h"
@@ -220,11 +221,26 @@ absl::Status SendProbe(const Probe& probe, const trace::Request& r) {
         return KernelError(errno, StrCat("send the ICMP probe to ", r.dst.ip.ToString()));
       return absl::OkStatus();
     }
-    case Proto::kUdp:
-      if (::sendto(probe.fd.get(), mark.data(), mark.size(), 0,
+    case Proto::kUdp: {
+      // Port 53 is DNS's: a resolver drops text it cannot parse as a query (and counts it as
+      // malformed), so the trace would blame the DNS pod. There the probe is a real query for a
+      // name under .invalid (RFC 6761: never a real name), which a resolver answers (REFUSED,
+      // NXDOMAIN): that answer is the reply. The source port stays the mark.
+      std::vector<uint8_t> bytes(mark.begin(), mark.end());
+      if (r.dst.port == 53) {
+        dns::Query q;
+        q.id = static_cast<uint16_t>(r.id);
+        q.rd = true;
+        q.qname = dns::FromText(StrCat("trace-", r.id, ".minikube-net.invalid"));
+        q.qtype = 1;   // A
+        q.qclass = 1;  // IN
+        MKN_ASSIGN_OR_RETURN(bytes, dns::EncodeQuery(q));
+      }
+      if (::sendto(probe.fd.get(), bytes.data(), bytes.size(), 0,
                    reinterpret_cast<const sockaddr*>(&to), sizeof to) < 0)
         return KernelError(errno, StrCat("send the UDP probe to ", r.dst.word));
       return absl::OkStatus();
+    }
     case Proto::kTcp:
       // A real connection: its SYN is the request, the SYN-ACK the reply.
       if (::connect(probe.fd.get(), reinterpret_cast<const sockaddr*>(&to), sizeof to) < 0 &&
