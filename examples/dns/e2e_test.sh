@@ -28,8 +28,8 @@ out=$("$MKN" get pods)
 out=$("$MKN" get pods -A)
 contains "$out" "kube-system  coredns" "get pods -A: the cluster DNS pod"
 out=$("$MKN" get svc -A)
-grep -Eq "kube-system/kube-dns +ClusterIP +10\.96\.0\.10 " <<<"$out" || fail "get svc -A: kube-dns at 10.96.0.10: $out"
-grep -Eq "data/db-hl +ClusterIP +None " <<<"$out" || fail "get svc -A: the headless Service shows None: $out"
+grep -Eq "kube-system +kube-dns +ClusterIP +10\.96\.0\.10 " <<<"$out" || fail "get svc -A: kube-dns at 10.96.0.10: $out"
+grep -Eq "data +db-hl +ClusterIP +None " <<<"$out" || fail "get svc -A: the headless Service shows None: $out"
 ! grep -q kube-dns <<<"$("$MKN" get svc)" || fail "plain get svc shows kube-system's Service"
 pass "kube-system/coredns behind kube-dns 10.96.0.10 (get -A); db-hl's CLUSTER-IP is None"
 
@@ -41,7 +41,8 @@ contains "$out" "options ndots:5" "resolv.conf ndots"
 [[ $(sha256sum "$(readlink -f /etc/resolv.conf)") == "$host_resolv" ]] || fail "the host's resolv.conf changed"
 pass "exec sees kubelet's resolv.conf; the host's file is untouched"
 
-web_ip=$("$MKN" get svc | awk '$1=="web" {print $3}')
+web_ip=$("$MKN" get svc -A | awk '$1=="default" && $2=="web" {print $4}')
+[[ $web_ip =~ ^[0-9.]+$ ]] || fail "web's ClusterIP from get svc -A: '$web_ip'"
 out=$(ex getent hosts web) || fail "getent hosts web"
 contains "$out" "$web_ip" "getent hosts web (the search list)"
 out=$(ex curl -sS --max-time 5 http://web/) || fail "curl http://web/"
@@ -101,8 +102,8 @@ if [[ $MODE == userspace ]]; then
   # The proxy's counters are kube-dns's, not the headless Service's listed before it (the proxy
   # numbers only the ports it translates).
   out=$("$MKN" get svc -A)
-  dns_packets=$(awk '$1=="kube-system/kube-dns" {print $8}' <<<"$out")
-  hl_packets=$(awk '$1=="data/db-hl" {print $8}' <<<"$out")
+  dns_packets=$(awk '$1=="kube-system" && $2=="kube-dns" {print $9}' <<<"$out")
+  hl_packets=$(awk '$1=="data" && $2=="db-hl" {print $9}' <<<"$out")
   [[ $dns_packets =~ ^[0-9]+$ ]] && ((dns_packets > 0)) || fail "kube-dns counted no packets: $out"
   [[ $hl_packets == 0 || $hl_packets == - ]] || fail "the headless db-hl counted kube-dns's packets: $out"
   pass "get svc -A: kube-dns counts its $dns_packets packets, headless db-hl none"
