@@ -468,35 +468,6 @@ class Acceptor : public Closable, public std::enable_shared_from_this<Acceptor> 
   std::shared_ptr<AppInfo> info_;
 };
 
-class UdpEcho : public Closable, public std::enable_shared_from_this<UdpEcho> {
- public:
-  UdpEcho(asio::io_context& io, int fd, std::shared_ptr<AppInfo> info)
-      : sock_(io, udp::v4(), fd), info_(std::move(info)) {}
-  void Receive() {
-    // A closed socket (the pod was killed) must not be re-armed: it would fail at once, forever.
-    sock_.async_receive_from(
-        asio::buffer(data_), peer_, [self = shared_from_this()](beast::error_code ec, size_t n) {
-          if (ec == asio::error::operation_aborted || !self->sock_.is_open()) return;
-          if (ec)
-            return self->Receive();  // e.g. an ICMP error of an earlier send: the socket is fine
-          self->sock_.async_send_to(asio::buffer(self->data_, n), self->peer_,
-                                    [self](beast::error_code, size_t) {
-                                      if (self->sock_.is_open()) self->Receive();
-                                    });
-        });
-  }
-  void Close() override {
-    beast::error_code ec;
-    sock_.close(ec);
-  }
-
- private:
-  udp::socket sock_;
-  udp::endpoint peer_;
-  std::shared_ptr<AppInfo> info_;
-  std::array<char, 65536> data_;
-};
-
 // --- cluster DNS -------------------------------------------------------------------------------
 
 // The relay to a Forwarder ([cluster] world: names under example.test go to the world's DNS). One
@@ -817,17 +788,21 @@ class DnsAcceptor : public Closable, public std::enable_shared_from_this<DnsAcce
   std::shared_ptr<int> open_ = std::make_shared<int>(0);
 };
 
-// A DNS server's UDP side: each datagram through the answer function, its answer (if any) back to
-// the sender. What the function drops gets nothing (it counts them).
-class UdpDns : public Closable, public std::enable_shared_from_this<UdpDns> {
+// A UDP server: each datagram through the answer function, its answer (if any) back to the
+// sender. What the function drops gets nothing (it counts them). udp-echo's function is the
+// identity; the world's DNS is lib/dns. `info` (udp-echo's) lives as long as the socket.
+class UdpServer : public Closable, public std::enable_shared_from_this<UdpServer> {
  public:
-  UdpDns(asio::io_context& io, int fd, AppServer::DnsAnswer answer)
-      : sock_(io, udp::v4(), fd), answer_(std::move(answer)) {}
+  UdpServer(asio::io_context& io, int fd, AppServer::DnsAnswer answer,
+            std::shared_ptr<AppInfo> info = nullptr)
+      : sock_(io, udp::v4(), fd), answer_(std::move(answer)), info_(std::move(info)) {}
   void Receive() {
+    // A closed socket (the pod was killed) must not be re-armed: it would fail at once, forever.
     sock_.async_receive_from(
         asio::buffer(data_), peer_, [self = shared_from_this()](beast::error_code ec, size_t n) {
           if (ec == asio::error::operation_aborted || !self->sock_.is_open()) return;
-          if (ec) return self->Receive();
+          if (ec)
+            return self->Receive();  // e.g. an ICMP error of an earlier send: the socket is fine
           std::optional<std::string> a =
               self->answer_(std::string_view(self->data_.data(), n), /*tcp=*/false);
           if (!a) return self->Receive();
@@ -847,6 +822,7 @@ class UdpDns : public Closable, public std::enable_shared_from_this<UdpDns> {
   udp::socket sock_;
   udp::endpoint peer_;
   AppServer::DnsAnswer answer_;
+  std::shared_ptr<AppInfo> info_;
   std::array<char, 65536> data_;
   std::string out_;
 };
@@ -925,7 +901,7 @@ struct AppServer::Impl {
   std::shared_ptr<DnsShared> dns = std::make_shared<DnsShared>();
   std::string log_dir;
   std::unique_ptr<asio::io_context> io = std::make_unique<asio::io_context>();
-  // Listeners by pod: an Acceptor (and through it the connections) or a UdpEcho.
+  // Listeners by pod: an Acceptor (and through it the connections) or a UdpServer.
   std::multimap<std::string, std::shared_ptr<Closable>> listeners;
   std::vector<std::thread> threads;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
@@ -965,7 +941,9 @@ absl::Status AppServer::Serve(AppSocket s, const std::string& node) {
         a->Accept();
         l = std::move(a);
       } else if (info->app.app == config::AppKind::kUdpEcho) {
-        auto u = std::make_shared<UdpEcho>(*impl_->io, fd, info);
+        auto u = std::make_shared<UdpServer>(
+            *impl_->io, fd,
+            [](std::string_view in, bool) { return std::optional<std::string>(in); }, info);
         u->Receive();
         l = std::move(u);
       } else {
@@ -999,7 +977,7 @@ absl::Status AppServer::ServeDns(const std::string& owner, std::vector<Fd> udp, 
   return OnIo([&]() -> absl::Status {
     try {
       for (Fd& u : udp) {
-        auto us = std::make_shared<UdpDns>(*impl_->io, u.get(), answer);
+        auto us = std::make_shared<UdpServer>(*impl_->io, u.get(), answer);
         u.Release();  // the socket object owns it now
         us->Receive();
         impl_->listeners.emplace(owner, std::move(us));
