@@ -538,12 +538,19 @@ EOF
   owner=$(jq -r .pid $st/state.json)
   kill -KILL "$owner"
   wait_for 10 gone "$owner" || fail "owner $owner survived SIGKILL"
+  # The edge's pooled upstream connection ends in the web pod, through the userspace proxy's TUN,
+  # which died with the owner: the pod's FIN can never be answered, so its socket lingers orphaned,
+  # pinning its eth0, and with it node1's namespace and everything the kernel frees after it.
+  wait_for 5 bash -c "[[ -n \$(ip netns exec mkn-$c-web ss -Htn state fin-wait-1) ]]" ||
+    fail "no orphaned close in the web pod to test down with"
   hold_lock; holder=$!
   wait_for 10 bash -c "! flock -n -x $st/lock true" || fail "the foreign lock was not taken"
   rc=0; out=$(timeout 30 "$MKN" down $c 2>&1) || rc=$?
   [[ $rc == 0 ]] || fail "down with a foreign lock: exit $rc: $out"
   contains "$out" "namespaces removed" "down removes the cluster"
   contains "$out" "not a running minikube-net" "and says it replaced the foreign lock"
+  [[ $out != *"had not freed"* ]] || fail "down left namespaces the kernel could not free: $out"
+  pass "and aborts the orphaned closes, so the kernel frees every namespace"
   kill "$holder"
   assert_clean $c
   out=$("$MKN" up -d "$TMP/perm.toml" 2>&1) || fail "up: $out"

@@ -281,7 +281,10 @@ modes)
   # full-mesh: one rack; every node peers with every other node and the ToR.
   printf '[cluster]\nname = "mesh"\nnetwork = "bgp"\nbgp = { mode = "full-mesh" }\nnodes = 3\n[[pod]]\nname = "a"\nnode = "node1"\n  [[pod.container]]\n  app = "http-echo"\n[[pod]]\nname = "b"\nnode = "node3"\n  [[pod.container]]\n  app = "http-echo"\n' >"$TMP/mesh.toml"
   "$MKN" up -d "$TMP/mesh.toml" >/dev/null
-  [[ $("$MKN" bgp -c mesh | grep -c " Established ") == 12 ]] || fail "full mesh: not 12 sessions: $("$MKN" bgp -c mesh)"
+  # up's readiness does not wait for every one of the 12 sessions (one was seen still opening
+  # right after it): they are waited for, as the routes below need only some of them.
+  wait_for 10 bash -c "[[ \$('$MKN' bgp -c mesh | grep -c ' Established ') == 12 ]]" ||
+    fail "full mesh: not 12 sessions: $("$MKN" bgp -c mesh)"
   contains "$(bird_routes mesh node1)" "10.244.2.0/24 via 172.18.0.4" "full mesh: straight to node3"
   body=$(in_ns mesh a curl -sS --max-time 5 "http://$(pod_ip mesh b):8080/")
   contains "$body" "client: $(pod_ip mesh a):" "full mesh: a reaches b, its own address seen"

@@ -50,18 +50,27 @@ int CountNetns() {
 
 TEST(Applier, BuildsQuickstartAndTearsItDown) {
   MKN_REQUIRE_NETNS();
-  // Without the cluster DNS and the world: with them this raw Apply/Teardown finds the underlay
-  // still held after 15 s (the real `down` path leaves nothing: e2e.world_* assert it). Known, in
-  // the stop's note.
-  config::ClusterSpec spec =
-      LoadExample("examples/quickstart/lab.toml", "dns = false\nworld = false\n");
+  config::ClusterSpec spec = LoadExample("examples/quickstart/lab.toml");
   plan::Plan plan = plan::BuildPlan(spec);
   absl::StatusOr<Applied> applied = Apply(plan);
   ASSERT_TRUE(applied.ok()) << applied.status();
   EXPECT_EQ(applied->netns.size(), plan.netns.size());
   EXPECT_EQ(CountNetns(), static_cast<int>(plan.netns.size()));
-  // sidecar, web-0, web-1, tcp-echo, udp-echo.
-  EXPECT_EQ(applied->apps.size(), 5u);
+  // sidecar, web-0, web-1, tcp-echo, udp-echo; the cluster DNS on UDP and TCP; the world's
+  // http-echo and tcp-echo, and a udp-echo per address (each answers from the address asked).
+  int lab = 0, dns = 0, world = 0;
+  for (const AppSocket& a : applied->apps) {
+    if (a.app.world) {
+      ++world;
+    } else if (a.app.app == config::AppKind::kDns) {
+      ++dns;
+    } else {
+      ++lab;
+    }
+  }
+  EXPECT_EQ(lab, 5);
+  EXPECT_EQ(dns, 2);
+  EXPECT_EQ(world, 5);
   EXPECT_EQ(applied->commands.size(), 1u);
 
   // The kernel carries our marker, and ip(8) sees what we made.
@@ -80,13 +89,10 @@ TEST(Applier, BuildsQuickstartAndTearsItDown) {
     auto ping = Sh("ip netns exec " + client->netns + " ping -c1 -W2 " + p.ip.ToString());
     EXPECT_EQ(ping.exit_code, 0) << p.name << ": " << ping.output;
   }
-  applied->netns.clear();  // drop our fds, as the runtime does before teardown
-  applied->apps.clear();
-  applied->world_dns_udp
-      .clear();  // the world's sockets hold its namespace (and the link to the underlay)
-  applied->world_dns_tcp = Fd();
-  applied->world_dns_udp.clear();  // the world's DNS sockets hold its namespace too
-  applied->world_dns_tcp = Fd();
+  // Drop every fd the apply handed over, as the runtime does before teardown: the namespaces, the
+  // apps' and the world's sockets, the proxy's TUNs (kube-dns is a Service): each holds its
+  // namespace.
+  *applied = Applied();
   absl::StatusOr<TeardownReport> r = Teardown(NetnsOf(spec), spec.marker);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->removed, static_cast<int>(plan.netns.size()));
@@ -153,9 +159,10 @@ TEST(Applier, RefusesANameThatIsTakenAndLeavesTheOwnerAlone) {
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), absl::StatusCode::kAlreadyExists) << second.status();
   EXPECT_EQ(CountNetns(), static_cast<int>(plan.netns.size()));
-  first->netns.clear();
-  first->apps.clear();
-  ASSERT_TRUE(Teardown(NetnsOf(spec), spec.marker).ok());
+  *first = Applied();  // every fd it holds, as BuildsQuickstartAndTearsItDown says
+  absl::StatusOr<TeardownReport> r = Teardown(NetnsOf(spec), spec.marker);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->still_held.empty()) << r->still_held[0];
   EXPECT_EQ(CountNetns(), 0);
 }
 

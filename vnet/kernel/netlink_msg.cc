@@ -500,6 +500,8 @@ absl::StatusOr<InetSock> ParseInetSock(const NlMessage& m, uint8_t protocol) {
   s.ifindex = d.id.idiag_if;
   s.cookie[0] = d.id.idiag_cookie[0];
   s.cookie[1] = d.id.idiag_cookie[1];
+  s.state = d.idiag_state;
+  s.inode = d.idiag_inode;
   return s;
 }
 

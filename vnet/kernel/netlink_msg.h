@@ -149,6 +149,8 @@ struct InetSock {
   uint16_t sport = 0, dport = 0;
   uint32_t ifindex = 0;
   uint32_t cookie[2] = {0, 0};  // as the kernel gave it (idiag_cookie), handed back unchanged
+  uint8_t state = 0;            // TCP_ESTABLISHED... (idiag_state; UDP sockets report 7 or 1)
+  uint32_t inode = 0;  // the socket file's inode; 0 once no file is left (an orphan, e.g. FIN-WAIT)
 };
 // NETLINK_SOCK_DIAG, SOCK_DIAG_BY_FAMILY with NLM_F_DUMP (ss -a -4 -t|-u): every AF_INET socket of
 // `protocol` in the netns, in every state; the answer is inet_diag_msg each (ParseInetSock).

@@ -536,6 +536,8 @@ TEST(NetlinkParse, InetSockFromADumpAnswer) {
   EXPECT_EQ(s->dst, Ip("10.244.0.3"));
   EXPECT_EQ(s->sport, 40000);
   EXPECT_EQ(s->dport, 5353);
+  EXPECT_EQ(s->state, 1);  // TCP_ESTABLISHED
+  EXPECT_EQ(s->inode, 42u);
   EXPECT_BYTES(BuildDestroyInetSock(*s),
                "48000000 1500 0500 00000000 00000000 02 11 00 00 ffffffff 9c40 14e9"
                "0af40102 00000000 00000000 00000000 0af40003 00000000 00000000 00000000"

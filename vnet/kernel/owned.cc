@@ -10,6 +10,7 @@
 #include "lib/strings/str_cat.h"
 #include "vnet/kernel/netlink.h"
 #include "vnet/kernel/netns.h"
+#include "vnet/kernel/sock_diag.h"
 
 namespace mkn::vnet {
 
@@ -46,6 +47,16 @@ absl::StatusOr<std::string> ReadMarker(std::string_view netns) {
 }
 
 namespace {
+
+// Aborts the TCP closes nobody is left to finish in a namespace about to go (see
+// DestroyOrphanedTcpSockets). A failure is a warning: the wait that follows reports what it holds.
+void AbortOrphans(const std::string& name, std::vector<std::string>& warnings) {
+  absl::Status st = [&]() -> absl::Status {
+    MKN_ASSIGN_OR_RETURN(Fd fd, OpenNetns(name));
+    return RunInNetns(fd.get(), [&]() { return DestroyOrphanedTcpSockets().status(); });
+  }();
+  if (!st.ok()) warnings.push_back(StrCat(name, ": closing orphaned TCP sockets: ", st.message()));
+}
 
 // Opens a netlink socket inside a named netns (the socket then pins and watches it).
 absl::StatusOr<NlSocket> SocketIn(const std::string& name) {
@@ -230,6 +241,9 @@ absl::StatusOr<TeardownReport> Teardown(const ClusterNetns& ns, std::string_view
     }
     return absl::OkStatus();
   };
+  // Orphaned closes (a SIGKILLed owner's connections through its proxy) would hold devices and so
+  // namespaces for minutes: every namespace that goes has them aborted first.
+  for (const auto& [name, id] : ids) AbortOrphans(name, report.warnings);
   for (const std::string& p : pods) MKN_RETURN_IF_ERROR(remove(p));
   if (world_ours) MKN_RETURN_IF_ERROR(remove(ns.world));
   const auto nodes_until = pods_held ? grace() : deadline;

@@ -72,15 +72,16 @@ struct TeardownReport {
 };
 
 // Removes the namespaces that carry `marker` on their lo, pods first, then nodes, the underlay and
-// the routers, and waits until the kernel has destroyed them (their veths vanish from the node,
-// underlay and router namespaces) or `deadline_ms`
-// passes. Processes still inside a namespace (their SIGKILL pending excepted: those are waited for,
-// up to a second) are reported in `held`, with the namespace they keep alive, before anything is
-// removed; the waits that only they could end are cut short. A stale entry (an empty file a SIGKILL
-// left at /run/netns/<name>, see StatNetnsPath) of a name given here is removed and reported as
-// such. What is absent, unmarked, unreadable or still held by the deadline goes in the report, not
-// in an error; an error means a namespace of ours could not be removed: PermissionDenied without
-// CAP_SYS_ADMIN, or another code of vnet/kernel/errors.h from the unmount.
+// the routers (each first rid of its orphaned TCP closes, DestroyOrphanedTcpSockets: a killed
+// owner's leave them retransmitting for minutes, holding devices), and waits until the kernel has
+// destroyed them (their veths vanish from the node, underlay and router namespaces) or
+// `deadline_ms` passes. Processes still inside a namespace (their SIGKILL pending excepted: those
+// are waited for, up to a second) are reported in `held`, with the namespace they keep alive,
+// before anything is removed; the waits that only they could end are cut short. A stale entry (an
+// empty file a SIGKILL left at /run/netns/<name>, see StatNetnsPath) of a name given here is
+// removed and reported as such. What is absent, unmarked, unreadable or still held by the deadline
+// goes in the report, not in an error; an error means a namespace of ours could not be removed:
+// PermissionDenied without CAP_SYS_ADMIN, or another code of vnet/kernel/errors.h from the unmount.
 absl::StatusOr<TeardownReport> Teardown(const ClusterNetns& ns, std::string_view marker,
                                         int deadline_ms = 15000);
 

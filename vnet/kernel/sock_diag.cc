@@ -4,10 +4,13 @@
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <span>
+#include <string>
+#include <vector>
 
 #include "lib/status/status.h"
 #include "lib/strings/str_cat.h"
@@ -54,6 +57,37 @@ class DiagSocket {
   uint32_t seq_ = 1;
 };
 
+// Destroys `s`: true if it went (or had gone), false on EOPNOTSUPP as Unimplemented, else the
+// error.
+absl::StatusOr<bool> Destroy(DiagSocket& nl, const InetSock& s, std::string_view name) {
+  const std::string what = StrCat("destroy ", name, " socket ", s.src.ToString(), ":", s.sport,
+                                  " -> ", s.dst.ToString(), ":", s.dport);
+  MKN_ASSIGN_OR_RETURN(NlReplies ack, nl.Ask(BuildDestroyInetSock(s), false, what));
+  if (ack.error() == 0) return true;
+  if (ack.error() == EOPNOTSUPP) {
+    return absl::UnimplementedError(
+        StrCat(what, ": this kernel cannot destroy sockets (it lacks CONFIG_INET_DIAG_DESTROY)"));
+  }
+  if (ack.error() == ENOENT) return false;  // closed meanwhile, which is as good
+  return KernelError(ack.error(), what, kNeedAdmin);
+}
+
+// Every AF_INET socket of `protocol` in the calling thread's netns.
+absl::StatusOr<std::vector<InetSock>> List(DiagSocket& nl, uint8_t protocol,
+                                           std::string_view name) {
+  MKN_ASSIGN_OR_RETURN(NlReplies dump, nl.Ask(BuildDumpInetSocks(protocol), true,
+                                              StrCat("list ", name, " sockets")));
+  if (dump.error() != 0)
+    return KernelError(dump.error(), StrCat("list ", name, " sockets"), kNeedAdmin);
+  std::vector<InetSock> out;
+  for (const NlBytes& bytes : dump.messages()) {
+    MKN_ASSIGN_OR_RETURN(NlMessage m, ViewMessage(bytes));
+    absl::StatusOr<InetSock> s = ParseInetSock(m, protocol);
+    if (s.ok()) out.push_back(*s);  // another type or family: not ours to judge
+  }
+  return out;
+}
+
 }  // namespace
 
 absl::StatusOr<int> DestroySocketsTo(const std::vector<net::Ipv4>& dsts) {
@@ -63,27 +97,30 @@ absl::StatusOr<int> DestroySocketsTo(const std::vector<net::Ipv4>& dsts) {
   int destroyed = 0;
   for (uint8_t protocol : {uint8_t{IPPROTO_TCP}, uint8_t{IPPROTO_UDP}}) {
     const char* name = protocol == IPPROTO_TCP ? "tcp" : "udp";
-    MKN_ASSIGN_OR_RETURN(NlReplies dump, nl.Ask(BuildDumpInetSocks(protocol), true,
-                                                StrCat("list ", name, " sockets")));
-    if (dump.error() != 0)
-      return KernelError(dump.error(), StrCat("list ", name, " sockets"), kNeedAdmin);
-    for (const NlBytes& bytes : dump.messages()) {
-      MKN_ASSIGN_OR_RETURN(NlMessage m, ViewMessage(bytes));
-      absl::StatusOr<InetSock> s = ParseInetSock(m, protocol);
-      if (!s.ok()) continue;  // another type or family: not ours to judge
-      if (std::find(dsts.begin(), dsts.end(), s->dst) == dsts.end()) continue;
-      const std::string what = StrCat("destroy ", name, " socket ", s->src.ToString(), ":",
-                                      s->sport, " -> ", s->dst.ToString(), ":", s->dport);
-      MKN_ASSIGN_OR_RETURN(NlReplies ack, nl.Ask(BuildDestroyInetSock(*s), false, what));
-      if (ack.error() == 0) {
-        ++destroyed;
-      } else if (ack.error() == EOPNOTSUPP) {
-        return absl::UnimplementedError(StrCat(
-            what, ": this kernel cannot destroy sockets (it lacks CONFIG_INET_DIAG_DESTROY)"));
-      } else if (ack.error() != ENOENT) {  // ENOENT: closed meanwhile, which is as good
-        return KernelError(ack.error(), what, kNeedAdmin);
-      }
+    MKN_ASSIGN_OR_RETURN(std::vector<InetSock> socks, List(nl, protocol, name));
+    for (const InetSock& s : socks) {
+      if (std::find(dsts.begin(), dsts.end(), s.dst) == dsts.end()) continue;
+      MKN_ASSIGN_OR_RETURN(bool gone, Destroy(nl, s, name));
+      destroyed += gone ? 1 : 0;
     }
+  }
+  return destroyed;
+}
+
+absl::StatusOr<int> DestroyOrphanedTcpSockets() {
+  DiagSocket nl;
+  MKN_RETURN_IF_ERROR(nl.Open());
+  MKN_ASSIGN_OR_RETURN(std::vector<InetSock> socks, List(nl, IPPROTO_TCP, "tcp"));
+  int destroyed = 0;
+  for (const InetSock& s : socks) {
+    // A listener or a request (state 12, NEW_SYN_RECV) has no close to finish; TIME-WAIT holds
+    // nothing.
+    constexpr uint8_t kNewSynRecv = 12;
+    if (s.inode != 0 || s.state == TCP_TIME_WAIT || s.state == TCP_CLOSE || s.state == TCP_LISTEN ||
+        s.state == kNewSynRecv)
+      continue;
+    MKN_ASSIGN_OR_RETURN(bool gone, Destroy(nl, s, "tcp"));
+    destroyed += gone ? 1 : 0;
   }
   return destroyed;
 }

@@ -26,4 +26,15 @@ namespace mkn::vnet {
 // an answer is malformed.
 absl::StatusOr<int> DestroySocketsTo(const std::vector<net::Ipv4>& dsts);
 
+// Destroys every orphaned IPv4 TCP socket of the calling thread's netns: one no process holds any
+// more (inode 0) that the kernel keeps to finish its close (FIN-WAIT-1, CLOSING, LAST-ACK, ...).
+// TIME-WAIT entries are left: they hold no reference. Why `down` needs it: when the owner is
+// SIGKILLed, its sockets close at once, and a pod's half of a connection through the userspace
+// proxy sends its FIN to the proxy's address, whose TUN died with the owner; that orphan then
+// retransmits for minutes, holding its route's device, so the node whose namespace holds that
+// veth's peer cannot be freed (the kernel's "waiting for eth0 to become free"), nor anything
+// queued behind it. A namespace being removed has nobody to finish those closes with. Returns how
+// many were destroyed; the codes are DestroySocketsTo's.
+absl::StatusOr<int> DestroyOrphanedTcpSockets();
+
 }  // namespace mkn::vnet
