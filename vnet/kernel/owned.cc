@@ -165,8 +165,14 @@ absl::StatusOr<TeardownReport> Teardown(const ClusterNetns& ns, std::string_view
   std::vector<std::string> nodes, pods;
   for (const std::string& n : ns.nodes)
     if (ours(n)) nodes.push_back(n);
-  for (const std::string& p : ns.pods)
+  // A pod namespace left alone (not ours, or its marker unreadable) keeps its veth, and so its
+  // peer in a node: the wait for the nodes' pod ports is cut short as for a held pod.
+  bool pods_left_alone = false;
+  for (const std::string& p : ns.pods) {
+    const size_t before = report.not_ours.size() + report.unreadable.size();
     if (ours(p)) pods.push_back(p);
+    pods_left_alone = pods_left_alone || report.not_ours.size() + report.unreadable.size() > before;
+  }
   std::vector<std::string> routers;
   for (const std::string& r : ns.routers)
     if (ours(r)) routers.push_back(r);
@@ -246,10 +252,10 @@ absl::StatusOr<TeardownReport> Teardown(const ClusterNetns& ns, std::string_view
   for (const auto& [name, id] : ids) AbortOrphans(name, report.warnings);
   for (const std::string& p : pods) MKN_RETURN_IF_ERROR(remove(p));
   if (world_ours) MKN_RETURN_IF_ERROR(remove(ns.world));
-  const auto nodes_until = pods_held ? grace() : deadline;
+  const auto nodes_until = pods_held || pods_left_alone ? grace() : deadline;
   for (auto& [name, sock] : node_watch) {
     if (!WaitNoVeths(sock, {std::string(net::kNodeUplinkIf)}, nodes_until) && !pods_held &&
-        !any_held({name}))
+        !pods_left_alone && !any_held({name}))
       report.still_held.push_back(name);
   }
   node_watch.clear();
