@@ -153,9 +153,9 @@ absl::StatusOr<LinkInfo> NlSocket::GetLink(int ifindex) {
   return link;
 }
 
-absl::StatusOr<RouteInfo> NlSocket::GetRoute(net::Ipv4 dst) {
+absl::StatusOr<RouteInfo> NlSocket::GetRoute(net::Ipv4 dst, bool fib_match) {
   const std::string what = StrCat("route get ", dst.ToString());
-  MKN_ASSIGN_OR_RETURN(NlReplies r, Exchange(BuildGetRoute(dst), false, what));
+  MKN_ASSIGN_OR_RETURN(NlReplies r, Exchange(BuildGetRoute(dst, fib_match), false, what));
   if (r.error() == ENETUNREACH) return absl::NotFoundError(StrCat("no route to ", dst.ToString()));
   if (r.error() != 0) return NetlinkError(r.error(), what, r.extack());
   for (const NlBytes& bytes : r.messages()) {

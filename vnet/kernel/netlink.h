@@ -88,9 +88,10 @@ class NlSocket {
   absl::StatusOr<std::vector<LinkInfo>> ListLinks();
   // Every IPv4 route of every table of the netns (a dump, retried as ListLinks's).
   absl::StatusOr<std::vector<RouteInfo>> ListRoutes();
-  // The route `dst` matches in this netns (`ip route get DST fibmatch`). NotFound "no route to
+  // The route `dst` matches in this netns (`ip route get DST fibmatch`; `fib_match` false: `ip
+  // route get DST`, the resolved route with its source, RouteInfo::prefsrc). NotFound "no route to
   // DST" when none does (ENETUNREACH); the codes of errors.h otherwise.
-  absl::StatusOr<RouteInfo> GetRoute(net::Ipv4 dst);
+  absl::StatusOr<RouteInfo> GetRoute(net::Ipv4 dst, bool fib_match = true);
   // Every neighbour entry of `family` in the netns: AF_INET the ARP table (`ip neigh`), AF_BRIDGE
   // every bridge's and VXLAN device's FDB (`bridge fdb`). A dump, retried as ListLinks's.
   absl::StatusOr<std::vector<NeighInfo>> ListNeighbors(uint8_t family);

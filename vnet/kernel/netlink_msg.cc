@@ -359,12 +359,12 @@ NlBytes BuildDumpRoutes() {
   return std::move(w).Finish();
 }
 
-NlBytes BuildGetRoute(net::Ipv4 dst) {
+NlBytes BuildGetRoute(net::Ipv4 dst, bool fib_match) {
   Writer w(RTM_GETROUTE, 0);
   rtmsg rtm{};
   rtm.rtm_family = AF_INET;
   rtm.rtm_dst_len = 32;
-  rtm.rtm_flags = RTM_F_FIB_MATCH;
+  rtm.rtm_flags = fib_match ? RTM_F_FIB_MATCH : 0;
   w.Put(rtm);
   w.Ip(RTA_DST, dst);
   return std::move(w).Finish();
@@ -592,7 +592,8 @@ absl::StatusOr<RouteInfo> ParseRoute(const NlMessage& m) {
       Attrs::Parse(m.payload.subspan(std::min(m.payload.size(), Align(sizeof(rtmsg)))));
   if (!attrs.ok()) return attrs.status();
   for (const Attrs::Attr& a : *attrs) {
-    if (a.type != RTA_DST && a.type != RTA_GATEWAY && a.type != RTA_OIF && a.type != RTA_TABLE)
+    if (a.type != RTA_DST && a.type != RTA_GATEWAY && a.type != RTA_OIF && a.type != RTA_TABLE &&
+        a.type != RTA_PREFSRC)
       continue;
     absl::StatusOr<uint32_t> v = AttrU32(a);
     if (!v.ok()) return v.status();
@@ -602,6 +603,9 @@ absl::StatusOr<RouteInfo> ParseRoute(const NlMessage& m) {
         break;
       case RTA_GATEWAY:
         r.gateway = net::Ipv4{ntohl(*v)};
+        break;
+      case RTA_PREFSRC:
+        r.prefsrc = net::Ipv4{ntohl(*v)};
         break;
       case RTA_OIF:
         r.oif = static_cast<int>(*v);

@@ -49,6 +49,9 @@ struct LinkInfo {
 struct RouteInfo {
   net::Prefix dst;  // 0.0.0.0/0: a default route
   std::optional<net::Ipv4> gateway;
+  // RTA_PREFSRC: the source the kernel picks; a `route get` answer carries it (`ip route get`'s
+  // "src"), which is how trace learns a CNI node's source toward a destination the plugins routed.
+  std::optional<net::Ipv4> prefsrc;
   int oif = 0;
   int table = 0;     // RT_TABLE_MAIN (254) for the main table
   int protocol = 0;  // RTPROT_*: 2 kernel, 3 boot (ip route add), 12 bird
@@ -172,7 +175,9 @@ NlBytes BuildDumpRoutes();
 
 // A route lookup (`ip route get DST fibmatch`): RTM_GETROUTE with RTM_F_FIB_MATCH, so the kernel
 // answers with the route that matched (its prefix, gateway, device, table), not a /32 clone.
-NlBytes BuildGetRoute(net::Ipv4 dst);
+// `fib_match` false: `ip route get DST`, the resolved /32 with the source the kernel picks
+// (RTA_PREFSRC), which a matched route carries only when it was given one.
+NlBytes BuildGetRoute(net::Ipv4 dst, bool fib_match = true);
 
 // RTM_GETNEIGH with NLM_F_DUMP of `family`: AF_INET is `ip neigh show`, AF_BRIDGE `bridge fdb
 // show` (every bridge's and VXLAN device's forwarding entries), then NLMSG_DONE.

@@ -304,6 +304,11 @@ TEST(NetlinkBuild, GetRouteAsksForTheMatchingRoute) {
                "24000000 1a00 0100 00000000 00000000"  // 36 bytes, RTM_GETROUTE, REQUEST only
                "02 20 00 00 00 00 00 00 00200000"      // AF_INET, dst_len 32, RTM_F_FIB_MATCH
                "0800 0100 0af40103");                  // RTA_DST 10.244.1.3
+  // `ip route get 10.244.1.3`: the resolved route, with the source the kernel picks.
+  EXPECT_BYTES(BuildGetRoute(*net::Ipv4::Parse("10.244.1.3"), false),
+               "24000000 1a00 0100 00000000 00000000"  // 36 bytes, RTM_GETROUTE, REQUEST only
+               "02 20 00 00 00 00 00 00 00000000"      // AF_INET, dst_len 32, no flags
+               "0800 0100 0af40103");                  // RTA_DST 10.244.1.3
 }
 
 // trace's "why" at a bridge and a VXLAN device: `bridge fdb show`, `ip neigh show`.
@@ -391,6 +396,20 @@ TEST(NetlinkParse, Route) {
   EXPECT_EQ(r->table, 254);
   EXPECT_EQ(r->protocol, 12);
   EXPECT_EQ(r->type, "unicast");
+  EXPECT_FALSE(r->prefsrc);
+  // A `route get` answer: 10.244.1.3 via 172.18.0.3 dev 2 src 172.18.0.2 (RTA_PREFSRC).
+  NlBytes got =
+      Hex("3c000000 1800 0000 01000000 00000000"
+          "02 20 00 00 fe 02 00 01 00020000"  // /32, main, RTPROT_KERNEL, RTM_F_CLONED
+          "0800 0100 0af40103"                // RTA_DST 10.244.1.3
+          "0800 0500 ac120003"                // RTA_GATEWAY 172.18.0.3
+          "0800 0700 ac120002"                // RTA_PREFSRC 172.18.0.2
+          "0800 0400 02000000");              // RTA_OIF 2
+  absl::StatusOr<RouteInfo> g = ParseRoute(*ViewMessage(got));
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_TRUE(g->prefsrc);
+  EXPECT_EQ(g->prefsrc->ToString(), "172.18.0.2");
+  EXPECT_EQ(g->dst.ToString(), "10.244.1.3/32");
   // A default route has no RTA_DST; an IPv6 route, or a link, is not an IPv4 route.
   NlBytes def =
       Hex("24000000 1800 0200 00000000 00000000"
