@@ -4,6 +4,7 @@
 // Split from trace.cc, which predicts the built-in networks' paths.
 #include <algorithm>
 
+#include "lib/status/status.h"
 #include "lib/strings/str_cat.h"
 #include "lib/trace/trace.h"
 
@@ -25,21 +26,121 @@ int TargetPort(const config::ServicePortSpec& port, const PodSpec& backend) {
   return 0;
 }
 
+const RouteAnswer* FindAnswer(const Request& r, std::string_view netns, net::Ipv4 dst) {
+  for (const RouteAnswer& a : r.routes)
+    if (a.query.netns == netns && a.query.dst == dst) return &a;
+  return nullptr;
+}
+
+// The node that translates a request to a Service: a NodePort's own node, else the client's (a
+// pod's node, or the node itself).
+const NodeSpec* TranslatingNode(const ClusterSpec& spec, const Request& r) {
+  if (r.dst.kind == "NodePort") return spec.FindNode(r.dst.node);
+  if (r.src.kind == "node") return spec.FindNode(r.src.node);
+  const PodSpec* pod = spec.FindPod(r.src.pod);
+  return pod != nullptr ? &spec.nodes[pod->node] : nullptr;
+}
+
+// The endpoints of r's Service the chain gave an address (a pod whose ADD failed is no endpoint),
+// and the Service's port DST names; FailedPrecondition without endpoints.
+absl::Status Backends(const ClusterSpec& spec, const Request& r,
+                      std::vector<const PodSpec*>& backends, const config::ServicePortSpec** port) {
+  const config::ServiceSpec* svc = nullptr;
+  for (const config::ServiceSpec& s : spec.services)
+    if (s.name == r.service) svc = &s;
+  if (svc == nullptr) return absl::InvalidArgumentError("trace: the Service is gone");
+  const bool node_port = r.dst.kind == "NodePort";
+  *port = nullptr;
+  for (const config::ServicePortSpec& sp : svc->ports)
+    if ((node_port ? sp.node_port : sp.port) == r.dst.port) *port = &sp;
+  if (*port == nullptr) return absl::InvalidArgumentError("trace: the Service's port is gone");
+  for (int ep : svc->endpoints)
+    if (spec.pods[ep].ip.value != 0) backends.push_back(&spec.pods[ep]);
+  if (backends.empty()) {
+    return absl::FailedPreconditionError(
+        StrCat("trace: Service ", svc->name, " has no endpoints: nothing to trace to"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
-// network = "cni": the plugins named and wired everything between the two pods, so only their own
-// interfaces are predicted; the rest is sniffed (Path::sniff_all) and composed from what was seen.
-// A ClusterIP: kube-proxy's nftables DNAT in the client's node (no interface shows it: proved by
-// its conntrack entry), then each endpoint's interface a branch, the reply the way back with the
-// translation undone; the client's, every endpoint's and their nodes' namespaces are sniffed.
+std::vector<RouteQuery> CniRouteQueries(const ClusterSpec& spec, const Request& r) {
+  std::vector<RouteQuery> q;
+  if (!spec.cni_mode) return q;
+  if (r.edge) {
+    // The edge's upstream: the listener's node's own connection to each routed Service's
+    // ClusterIP (masqueraded toward each endpoint), or straight to each endpoint.
+    if (r.edge->listener < 0 || static_cast<size_t>(r.edge->listener) >= spec.listeners.size())
+      return q;
+    const config::ListenerSpec& l = spec.listeners[r.edge->listener];
+    const NodeSpec& n = spec.nodes[l.node];
+    for (const std::string& name : r.edge->services) {
+      for (const config::ServiceSpec& svc : spec.services) {
+        if (svc.name != name) continue;
+        if (l.upstream == config::UpstreamMode::kService) q.push_back({n.netns, svc.cluster_ip});
+        for (int ep : svc.endpoints)
+          if (spec.pods[ep].ip.value != 0) q.push_back({n.netns, spec.pods[ep].ip});
+      }
+    }
+    return q;
+  }
+  const bool to_node = r.dst.kind == "node" || r.dst.kind == "node IP";
+  if (r.src.kind != "pod" && !to_node) q.push_back({r.src.netns, r.dst.ip});
+  if (!r.service.empty()) {
+    // Toward each endpoint from the translating node: the address a masquerade gives the packet.
+    std::vector<const PodSpec*> backends;
+    const config::ServicePortSpec* port = nullptr;
+    const NodeSpec* at = TranslatingNode(spec, r);
+    if (at != nullptr && Backends(spec, r, backends, &port).ok())
+      for (const PodSpec* b : backends) q.push_back({at->netns, b->ip});
+  }
+  return q;
+}
+
+absl::Status ApplyCniRoutes(const ClusterSpec& spec, Request& r, std::vector<RouteAnswer> answers) {
+  r.routes = std::move(answers);
+  const bool to_node = r.dst.kind == "node" || r.dst.kind == "node IP";
+  if (!spec.cni_mode || r.edge || r.src.kind == "pod" || to_node) return absl::OkStatus();
+  const RouteAnswer* a = FindAnswer(r, r.src.netns, r.dst.ip);
+  if (a == nullptr) {
+    return absl::InternalError(
+        StrCat("trace: no route lookup toward ", r.dst.ip.ToString(), " in ", r.src.netns));
+  }
+  if (!a->ok) {
+    return absl::InvalidArgumentError(StrCat(
+        "trace: SRC ", r.src.word, " has no route to ", r.dst.word, " (", r.dst.ip.ToString(),
+        "): `ip -n ", r.src.netns, " route get ", r.dst.ip.ToString(), "` answers \"", a->error,
+        "\"",
+        r.src.kind == "node" ? ""
+                             : "; in a CNI lab the underlay reaches the pods only where it was "
+                               "given a route to them (a node daemon, BGP, or by hand)"));
+  }
+  r.src.ip = a->src;
+  r.src_dev = a->dev;
+  return absl::OkStatus();
+}
+
+// network = "cni": the plugins named and wired everything between the ends, so only the ends'
+// own interfaces are predicted (a pod's as its node's chain names it; a node's or the underlay's,
+// the device the kernel routes DST to); the rest is sniffed (Path::sniff_all) and composed from
+// what was seen. A ClusterIP: kube-proxy's nftables DNAT in the client's node (prerouting for a
+// pod, output for the node's own stack, no interface shows it: proved by its conntrack entry); a
+// NodePort: DNAT and masquerade in DST's node. Then each endpoint's interface a branch, the reply
+// the way back with the translation undone.
 absl::StatusOr<Path> PredictCni(const ClusterSpec& spec, const Request& r) {
   Path p;
   p.request = r;
   p.network = spec.network;
   p.proxy = spec.proxy_mode;
   p.cni = true;
-  const PodSpec* src = spec.FindPod(r.src.pod);
-  if (src == nullptr) return absl::InvalidArgumentError("trace: the source pod is gone");
+  const PodSpec* src = nullptr;
+  if (r.src.kind == "pod") {
+    src = spec.FindPod(r.src.pod);
+    if (src == nullptr) return absl::InvalidArgumentError("trace: the source pod is gone");
+  }
+  const NodeSpec* src_node = src != nullptr ? &spec.nodes[src->node] : spec.FindNode(r.src.node);
+  const bool node_port = r.dst.kind == "NodePort";
   const Flow f{r.proto, r.src.ip, r.dst.ip, r.id, r.proto == Proto::kIcmp ? r.id : r.dst.port};
   auto hop = [&](Leg leg, int branch, const PodSpec& pod, Direction dir, const Flow& fl) {
     Hop h;
@@ -56,74 +157,127 @@ absl::StatusOr<Path> PredictCni(const ClusterSpec& spec, const Request& r) {
     h.filter = FilterFor(h);
     p.hops.push_back(std::move(h));
   };
+  // A node's or the underlay's own stack: the device its route to DST points at.
+  auto stack_hop = [&](Leg leg, Direction dir, const Flow& fl) {
+    Hop h;
+    h.leg = leg;
+    h.object = r.src.object;
+    h.kind = r.src.kind == "underlay" && spec.routed_underlay ? "router" : r.src.kind;
+    h.netns = r.src.netns;
+    h.ifname = r.src_dev;
+    h.dir = dir;
+    h.role = StrCat(r.src.kind, " ", h.ifname);
+    h.flow = fl;
+    h.why = dir == Direction::kOut ? "route" : "local";
+    h.filter = FilterFor(h);
+    p.hops.push_back(std::move(h));
+  };
+  auto src_hop = [&](Leg leg, Direction dir, const Flow& fl) {
+    if (src != nullptr) {
+      hop(leg, -1, *src, dir, fl);
+    } else if (!r.src_dev.empty()) {
+      stack_hop(leg, dir, fl);
+    }
+  };
+  const NodeSpec* at = TranslatingNode(spec, r);
+  // Translated in the node's own output hook (its connection to a ClusterIP or to its own
+  // NodePort): no device sees the packet before it, and the answer is un-translated on input
+  // (the probe's socket proves it).
+  const bool in_output = r.src.kind == "node" && at == src_node;
   auto nat = [&](Leg leg, int branch, std::string_view role, const Flow& fl) {
     Hop h;
     h.leg = leg;
     h.branch = branch;
-    const NodeSpec& n = spec.nodes[src->node];
-    h.object = n.name;
+    h.object = at->name;
     h.kind = "node";
-    h.netns = n.netns;
+    h.netns = at->netns;
     h.dir = leg == Leg::kRequest ? Direction::kIn : Direction::kOut;
     h.role = std::string(role);
     h.flow = fl;
     h.why = "nat";
     p.hops.push_back(std::move(h));
   };
-  std::vector<const PodSpec*> ends = {src};
+  // Masqueraded (fully-random): the port the endpoint sees is the kernel's pick, left out of the
+  // filter and the match.
+  auto random_port = [](Hop& h, bool masqueraded) {
+    if (!masqueraded) return;
+    h.random_port = true;
+    h.filter = FilterFor(h);
+  };
+  std::vector<const PodSpec*> ends;
+  if (src != nullptr) ends.push_back(src);
   if (r.service.empty()) {
     const PodSpec* dst = spec.FindPod(r.dst.pod);
     if (dst == nullptr) return absl::InvalidArgumentError("trace: the destination pod is gone");
     ends.push_back(dst);
-    hop(Leg::kRequest, -1, *src, Direction::kOut, f);
+    src_hop(Leg::kRequest, Direction::kOut, f);
     hop(Leg::kRequest, -1, *dst, Direction::kIn, f);
     hop(Leg::kReply, -1, *dst, Direction::kOut, f.Reversed());
-    hop(Leg::kReply, -1, *src, Direction::kIn, f.Reversed());
+    src_hop(Leg::kReply, Direction::kIn, f.Reversed());
   } else {
-    const config::ServiceSpec* svc = nullptr;
-    for (const config::ServiceSpec& s : spec.services)
-      if (s.name == r.service) svc = &s;
-    if (svc == nullptr) return absl::InvalidArgumentError("trace: the Service is gone");
-    const config::ServicePortSpec* port = nullptr;
-    for (const config::ServicePortSpec& sp : svc->ports)
-      if (sp.port == r.dst.port) port = &sp;
-    if (port == nullptr) return absl::InvalidArgumentError("trace: the Service's port is gone");
-    // The endpoints the chain gave an address (a pod whose ADD failed is no endpoint).
+    if (at == nullptr) return absl::InvalidArgumentError("trace: the translating node is gone");
     std::vector<const PodSpec*> backends;
-    for (int ep : svc->endpoints)
-      if (spec.pods[ep].ip.value != 0) backends.push_back(&spec.pods[ep]);
-    if (backends.empty()) {
-      return absl::FailedPreconditionError(
-          StrCat("trace: Service ", svc->name, " has no endpoints: nothing to trace to"));
-    }
-    hop(Leg::kRequest, -1, *src, Direction::kOut, f);
-    nat(Leg::kRequest, -1, kNftDnatRole, f);
+    const config::ServicePortSpec* port = nullptr;
+    MKN_RETURN_IF_ERROR(Backends(spec, r, backends, &port));
+    // kube-proxy masquerades a NodePort's traffic, and a ClusterIP's from outside the pod network
+    // (the node's own address): to the address of the device toward the endpoint, fully-random.
+    const bool masquerade = node_port || !spec.pod_cidr.Contains(r.src.ip);
+    const std::string_view dnat = node_port   ? kNodePortDnatRole
+                                  : in_output ? kNftOutputDnatRole
+                                              : kNftDnatRole;
+    const std::string_view undnat = node_port   ? kNodePortUnDnatRole
+                                    : in_output ? kNftOutputUnDnatRole
+                                                : kNftUnDnatRole;
+    if (!in_output) src_hop(Leg::kRequest, Direction::kOut, f);
+    nat(Leg::kRequest, -1, dnat, f);
     std::vector<Flow> translated;
     for (const PodSpec* backend : backends) {
       Flow t = f;
       t.dst = backend->ip;
       t.dport = static_cast<uint16_t>(TargetPort(*port, *backend));
+      if (masquerade) {
+        const RouteAnswer* a = FindAnswer(r, at->netns, backend->ip);
+        t.src = a != nullptr && a->ok ? a->src : net::Ipv4{};
+      }
       translated.push_back(t);
       const int branch = static_cast<int>(p.endpoints.size());
       p.endpoints.push_back(backend->name);
       hop(Leg::kRequest, branch, *backend, Direction::kIn, t);
+      random_port(p.hops.back(), masquerade);
       ends.push_back(backend);
     }
     for (size_t b = 0; b < backends.size(); ++b) {
       const int branch = static_cast<int>(b);
       hop(Leg::kReply, branch, *backends[b], Direction::kOut, translated[b].Reversed());
-      nat(Leg::kReply, branch, kNftUnDnatRole, f.Reversed());
-      hop(Leg::kReply, branch, *src, Direction::kIn, f.Reversed());
+      random_port(p.hops.back(), masquerade);
+      nat(Leg::kReply, branch, undnat, f.Reversed());
+      if (!in_output) {
+        const size_t before = p.hops.size();
+        src_hop(Leg::kReply, Direction::kIn, f.Reversed());
+        for (size_t k = before; k < p.hops.size(); ++k) p.hops[k].branch = branch;
+      }
     }
   }
+  // Sniffed whole: the ends' namespaces and their nodes', the translating node's, the underlay
+  // (or ToR) SRC is, and the node a route of SRC's goes through.
+  auto sniff = [&](const Place& place) {
+    for (const Place& q : p.sniff_all)
+      if (q.netns == place.netns) return;
+    p.sniff_all.push_back(place);
+  };
+  if (src == nullptr && !r.src.netns.empty()) {
+    sniff({r.src.object, r.src.kind == "underlay" && spec.routed_underlay ? "router" : r.src.kind,
+           r.src.netns});
+    if (const RouteAnswer* a = FindAnswer(r, r.src.netns, r.dst.ip); a != nullptr && a->via) {
+      for (const NodeSpec& n : spec.nodes)
+        if (n.underlay_ip == *a->via) sniff({n.name, "node", n.netns});
+    }
+  }
+  if (at != nullptr && !r.service.empty() && node_port) sniff({at->name, "node", at->netns});
   for (const PodSpec* pod : ends) {
     const NodeSpec& n = spec.nodes[pod->node];
-    for (const Place& place :
-         {Place{pod->name, "pod", pod->netns}, Place{n.name, "node", n.netns}}) {
-      bool have = false;
-      for (const Place& q : p.sniff_all) have = have || q.netns == place.netns;
-      if (!have) p.sniff_all.push_back(place);
-    }
+    sniff({pod->name, "pod", pod->netns});
+    sniff({n.name, "node", n.netns});
   }
   return p;
 }
@@ -136,7 +290,7 @@ std::optional<std::pair<Leg, int>> CniCopyOf(const Path& p, const Flow& f) {
   if (f == sent.Reversed()) return std::make_pair(Leg::kReply, -1);
   std::optional<std::pair<Leg, int>> found;
   for (const Hop& h : p.hops) {
-    if (!h.Sniffed() || h.flow != f) continue;
+    if (!h.Sniffed() || !h.Carries(f)) continue;
     // The same flow on several branches (the reply after the translation is undone): common.
     if (found && found->second != h.branch) return std::make_pair(h.leg, -1);
     found = std::make_pair(h.leg, h.branch);
@@ -165,21 +319,27 @@ void ComposeSeen(Path& p, const std::vector<SeenCopy>& copies, std::vector<Obser
       return h.netns == c.place.netns && h.ifname == c.ifname && h.dir == c.dir;
     };
     auto was_seen = [&](size_t i) { return i < seen.size() && seen[i].seen; };
-    // The source pod's interface first, whether or not it saw the probe.
-    if (!predicted.empty() && !was_seen(predicted.front())) {
-      hops.push_back(p.hops[predicted.front()]);
-      obs.emplace_back();
-    }
+    // A predicted hop placed as it is, with what was observed of it (a translation undone on the
+    // node's own input is proved by the probe's socket, not by a copy).
+    std::vector<size_t> placed;
+    auto place = [&](size_t i) {
+      if (std::find(placed.begin(), placed.end(), i) != placed.end()) return;
+      placed.push_back(i);
+      hops.push_back(p.hops[i]);
+      obs.push_back(i < seen.size() ? seen[i] : Observation{});
+    };
     // The Service's translation (no interface shows it) goes where the packet changes: the
     // request before the first copy carrying the endpoint, the reply before the first one
     // carrying the ClusterIP again.
     int nat = -1;
     for (size_t i : predicted)
       if (!p.hops[i].Sniffed()) nat = static_cast<int>(i);
+    // The source's interface first, whether or not it saw the probe (or, translated in the
+    // node's own output hook, the translation).
+    if (!predicted.empty() && !was_seen(predicted.front())) place(predicted.front());
     auto add_nat = [&] {
       if (nat < 0) return;
-      hops.push_back(p.hops[nat]);
-      obs.emplace_back();
+      place(static_cast<size_t>(nat));
       nat = -1;
     };
     std::vector<const SeenCopy*> done;
@@ -215,10 +375,7 @@ void ComposeSeen(Path& p, const std::vector<SeenCopy>& copies, std::vector<Obser
     }
     add_nat();
     // The destination's interface last, if it never saw it.
-    if (predicted.size() > 1 && !was_seen(predicted.back())) {
-      hops.push_back(p.hops[predicted.back()]);
-      obs.emplace_back();
-    }
+    if (predicted.size() > 1 && !was_seen(predicted.back())) place(predicted.back());
   }
   p.hops = std::move(hops);
   seen = std::move(obs);

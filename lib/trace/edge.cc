@@ -81,10 +81,6 @@ absl::StatusOr<Request> ParseEdgeRequest(const ClusterSpec& spec, std::string_vi
     return absl::InvalidArgumentError(
         StrCat("trace: DST ", url, ": the edge carries HTTP over TCP, not ", proto));
   }
-  if (spec.cni_mode) {
-    return absl::UnimplementedError(
-        "trace: in a CNI lab the edge is not traced yet; `minikube-net capture` sees it");
-  }
   if (spec.listeners.empty()) {
     return absl::InvalidArgumentError(
         StrCat("trace: DST ", url, ": this lab has no edge (no [[ingress]] or [[http_route]])"));
@@ -216,6 +212,7 @@ absl::StatusOr<Path> PredictEdge(const ClusterSpec& spec, const Request& r) {
   p.request = r;
   p.network = spec.network;
   p.proxy = spec.proxy_mode;
+  p.cni_lab = spec.cni_mode;
   const Flow client{Proto::kTcp, r.src.ip, r.dst.ip, r.id, r.dst.port};
   p.hops.push_back(LoHop(Leg::kRequest, client, "client -> listener (HTTP request)"));
   p.hops.push_back(EdgeHop(Leg::kRequest, client,
@@ -265,8 +262,18 @@ absl::StatusOr<Path> PredictEdge(const ClusterSpec& spec, const Request& r) {
       Request sub;
       sub.proto = Proto::kTcp;
       sub.src = {n.name, "node", "", n.name, n.name, n.netns, {}, 0};
+      // A CNI lab: the node's source and device toward the upstream are its kernel's answers.
+      sub.routes = r.routes;
+      auto cni_source = [&](net::Ipv4 dst) {
+        for (const RouteAnswer& a : r.routes) {
+          if (a.query.netns != n.netns || a.query.dst != dst || !a.ok) continue;
+          sub.src.ip = a.src;
+          sub.src_dev = a.dev;
+        }
+      };
       if (l.upstream == config::UpstreamMode::kService) {
         sub.src.ip = NodeSourceTowardServices(spec, n);
+        if (spec.cni_mode) cni_source(svc->cluster_ip);
         sub.dst = {StrCat("svc/", svc->name),      "ClusterIP", "", "", "", "", svc->cluster_ip,
                    static_cast<uint16_t>(sp->port)};
         sub.service = svc->name;
@@ -281,6 +288,7 @@ absl::StatusOr<Path> PredictEdge(const ClusterSpec& spec, const Request& r) {
           for (const config::ContainerPort& cp : c.ports)
             if (port == 0 && cp.name == sp->target_port_name) port = cp.port;
         sub.src.ip = NodeSourceToward(spec, n, &pod);
+        if (spec.cni_mode) cni_source(pod.ip);
         sub.dst = {pod.name, "pod", pod.name, "", "", "", pod.ip, static_cast<uint16_t>(port)};
         sub.service.clear();
         if (absl::Status st = add(sub, 0, pod.name); !st.ok()) return st;

@@ -187,10 +187,10 @@ std::string CniFilter(const Path& p) {
 }
 
 std::string RenderPrediction(const Path& p) {
-  std::string out =
-      StrCat("# trace ", p.request.src.word, " -> ", p.request.dst.word, " (",
-             ToString(p.request.proto), ", network ", p.cni ? "cni" : config::ToString(p.network),
-             ", proxy ", config::ToString(p.proxy), ")\n");
+  std::string out = StrCat("# trace ", p.request.src.word, " -> ", p.request.dst.word, " (",
+                           ToString(p.request.proto), ", network ",
+                           p.cni || p.cni_lab ? "cni" : config::ToString(p.network), ", proxy ",
+                           config::ToString(p.proxy), ")\n");
   if (p.request.id == 0) {
     StrAppend(&out, "# the probe's mark (",
               p.request.proto == Proto::kIcmp ? "its echo identifier" : "its source port",
@@ -308,11 +308,11 @@ Verdict Judge(const Path& p, const std::vector<Observation>& seen) {
 }
 
 std::string RenderTable(const Path& p, const std::vector<Observation>& seen, const Verdict& v) {
-  std::string out =
-      StrCat("trace ", p.request.src.word, " -> ", p.request.dst.word, " (",
-             ToString(p.request.proto), ", network ", p.cni ? "cni" : config::ToString(p.network),
-             ", proxy ", config::ToString(p.proxy),
-             p.request.service.empty() ? "" : StrCat(", Service ", p.request.service), ")\n");
+  std::string out = StrCat(
+      "trace ", p.request.src.word, " -> ", p.request.dst.word, " (", ToString(p.request.proto),
+      ", network ", p.cni || p.cni_lab ? "cni" : config::ToString(p.network), ", proxy ",
+      config::ToString(p.proxy),
+      p.request.service.empty() ? "" : StrCat(", Service ", p.request.service), ")\n");
   // WHERE as wide as its widest entry (a translation point's role is long: "node1 (nft DNAT +
   // masquerade (NodePort))"), so that every line's columns stay under their heading.
   size_t where_width = 30;
@@ -353,7 +353,7 @@ std::string RenderJson(const Path& p, const std::vector<Observation>& seen, cons
   j["src"] = p.request.src.word;
   j["dst"] = p.request.dst.word;
   j["proto"] = ToString(p.request.proto);
-  j["network"] = p.cni ? "cni" : config::ToString(p.network);
+  j["network"] = p.cni || p.cni_lab ? "cni" : config::ToString(p.network);
   j["proxy_mode"] = config::ToString(p.proxy);
   if (!p.request.service.empty()) j["service"] = p.request.service;
   if (v.branch >= 0) j["endpoint"] = p.endpoints[v.branch];

@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "lib/control/usage.h"
 #include "lib/net/naming.h"
+#include "lib/status/status.h"
 #include "lib/strings/str_cat.h"
 #include "lib/strings/view.h"
 #include "lib/trace/trace.h"
@@ -48,6 +49,34 @@ absl::Status WorldRefusal(std::string_view word) {
       " is the world outside the cluster: its packets leave through the pod's node, masqueraded "
       "to the node's address (nft table ip mkn-egress), which trace does not follow yet; watch it "
       "with: minikube-net capture NODE world   (the pod's address on cbr0, the node's on eth0)"));
+}
+
+// A CNI lab: what can be traced there, and the addresses the chain must have given. A pod's way
+// out is its chain's; a node's or the underlay's own probe leaves from the source its kernel picks
+// (ApplyCniRoutes; 0 until then). The pods' side of a node is the plugins', so a pod's packet to
+// a node (where does the node take it in?) is not traced yet; a node or the underlay to a node's
+// address crosses only the tool's underlay.
+absl::Status CheckCni(std::string_view src, std::string_view dst, Request& r,
+                      const PodSpec* dst_pod) {
+  const bool to_node = r.dst.kind == "node" || r.dst.kind == "node IP";
+  if (r.src.kind == "pod" && to_node) {
+    return absl::UnimplementedError(StrCat(
+        "trace: SRC ", src, " and DST ", dst,
+        ": in a CNI lab a pod's packet to a node is not traced yet (which of the node's "
+        "interfaces takes it in is the plugins'); trace a NodePort NODE:PORT, or watch it with: "
+        "minikube-net capture ",
+        src, " ", r.dst.node));
+  }
+  if (r.src.kind != "pod" && !to_node) r.src.ip = net::Ipv4{};
+  if (r.src.kind == "pod" && r.src.ip.value == 0) {
+    return absl::FailedPreconditionError(StrCat(
+        "trace: ", r.src.pod, " has no address (its chain's ADD failed?): nothing to trace"));
+  }
+  if (dst_pod != nullptr && dst_pod->ip.value == 0) {
+    return absl::FailedPreconditionError(StrCat(
+        "trace: ", dst_pod->name, " has no address (its chain's ADD failed?): nothing to trace"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -184,11 +213,18 @@ absl::StatusOr<Request> ParseRequest(const ClusterSpec& spec, std::string_view s
              NodeSourceToward(spec, *n, dst_pod),
              0};
   } else if (src == net::kUnderlayObject) {
-    if (dst_node == nullptr) {
+    // A CNI lab's underlay may have been given a route to the pods (by a node daemon, BGP to the
+    // ToRs, or by hand): whether it has one is the kernel's to say (ApplyCniRoutes).
+    const bool cni_pod = spec.cni_mode && dst_pod != nullptr;
+    if (dst_node == nullptr && !cni_pod) {
       return absl::InvalidArgumentError(
-          StrCat("trace: SRC underlay reaches a node's address (a node, its IP or a NodePort "
-                 "NODE:PORT), not ",
-                 dst, ": the underlay has no route to the pods or the Services"));
+          spec.cni_mode
+              ? StrCat("trace: SRC underlay reaches a node's address (a node, its IP or a "
+                       "NodePort NODE:PORT) or, where its kernel has a route to them, a pod, not ",
+                       dst, ": kube-proxy's rules for a ClusterIP are in the nodes")
+              : StrCat("trace: SRC underlay reaches a node's address (a node, its IP or a "
+                       "NodePort NODE:PORT), not ",
+                       dst, ": the underlay has no route to the pods or the Services"));
     }
     r.src.word = std::string(src);
     r.src.kind = "underlay";
@@ -198,7 +234,8 @@ absl::StatusOr<Request> ParseRequest(const ClusterSpec& spec, std::string_view s
       r.src.ip = spec.underlay_gateway;
     } else {
       // A routed lab has no underlay namespace: the ToR of DST's rack stands for it.
-      const config::RackSpec& rack = spec.racks[dst_node->rack];
+      const config::RackSpec& rack =
+          spec.racks[dst_node != nullptr ? dst_node->rack : spec.nodes[dst_pod->node].rack];
       r.src.object = rack.tor;
       r.src.netns = rack.netns;
       r.src.ip = rack.gateway.V4().value_or(net::Ipv4{});
@@ -210,20 +247,8 @@ absl::StatusOr<Request> ParseRequest(const ClusterSpec& spec, std::string_view s
     names.push_back(std::string(kHostObject));
     return NoSuch("SRC", src, "pod or node", names);
   }
-  // A CNI lab: from a pod to a pod or to a ClusterIP (kube-proxy's nftables rules in the pod's
-  // node translate it whatever the plugin built; the way is sniffed, not predicted).
-  const bool cni_cluster_ip = svc != nullptr && r.dst.kind == "ClusterIP";
-  if (spec.cni_mode && (r.src.kind != "pod" || (dst_pod == nullptr && !cni_cluster_ip))) {
-    return absl::UnimplementedError(
-        "trace: in a CNI lab trace goes from a pod to a pod or a ClusterIP (a NodePort, a node "
-        "or the underlay: not yet); `minikube-net capture` sees the rest");
-  }
-  if (spec.cni_mode && (r.src.ip.value == 0 || (dst_pod != nullptr && dst_pod->ip.value == 0))) {
-    return absl::FailedPreconditionError(
-        StrCat("trace: ", r.src.ip.value == 0 ? r.src.pod : dst_pod->name,
-               " has no address (its chain's ADD failed?): nothing to trace"));
-  }
-  if (svc != nullptr && r.dst.kind != "NodePort" && r.src.kind == "node") {
+  if (spec.cni_mode) MKN_RETURN_IF_ERROR(CheckCni(src, dst, r, dst_pod));
+  if (svc != nullptr && r.dst.kind != "NodePort" && r.src.kind == "node" && !spec.cni_mode) {
     // A node's own connection to a ClusterIP leaves from the address of the device its route
     // to the Service range points at: the proxy TUN (userspace, no address of its own) or cbr0.
     r.src.ip = NodeSourceTowardServices(spec, *spec.FindNode(src));

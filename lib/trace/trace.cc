@@ -153,13 +153,6 @@ inline constexpr std::string_view kConnect4Role = "cgroup/connect4 (ebpf)";
 // An unconnected UDP socket's datagrams are rewritten by the sendmsg4 hook, not connect4.
 inline constexpr std::string_view kSendmsg4Role = "cgroup/sendmsg4 (ebpf)";
 bool InSocketHook(const Hop& h) { return h.role == kConnect4Role || h.role == kSendmsg4Role; }
-inline constexpr std::string_view kNodePortDnatRole = "nft DNAT + masquerade (NodePort)";
-// A node's own connection meets the Service table in the nat output hook (kube-proxy's nat-output
-// chain), after its route lookup picked cbr0's address and before the packet reaches any device;
-// the kernel routes the translated packet again. Its reply is un-DNATed on local input.
-inline constexpr std::string_view kNftOutputDnatRole = "nft DNAT (output)";
-inline constexpr std::string_view kNftOutputUnDnatRole = "nft un-DNAT (conntrack, input)";
-inline constexpr std::string_view kNodePortUnDnatRole = "nft un-NAT (conntrack)";
 
 // --- Building a path ---------------------------------------------------------------------------
 
@@ -466,7 +459,17 @@ net::Ipv4 NodeSourceTowardServices(const ClusterSpec& spec, const NodeSpec& n) {
 
 absl::StatusOr<Path> PredictPath(const ClusterSpec& spec, const Request& r) {
   if (r.edge) return PredictEdge(spec, r);
-  if (spec.cni_mode) return PredictCni(spec, r);
+  if (spec.cni_mode) {
+    // From a node's or the underlay's own stack to a node's address, only the tool's underlay is
+    // crossed (eth0, the underlay's ports or a racks lab's routers): its rows predict that way.
+    const bool to_node = r.dst.kind == "node" || r.dst.kind == "node IP";
+    if (!to_node || r.src.kind == "pod") return PredictCni(spec, r);
+    ClusterSpec underlay_only = spec;
+    underlay_only.cni_mode = false;
+    absl::StatusOr<Path> p = PredictPath(underlay_only, r);
+    if (p.ok()) p->cni_lab = true;
+    return p;
+  }
   const NetworkRow* net_row = FindRow(NetworkRows(), spec.network);
   const bool node_port = r.dst.kind == "NodePort";
   const bool from_node = r.src.kind == "node";

@@ -131,6 +131,24 @@ inline constexpr std::string_view kEdgeMarkerHeader = "X-Mkn-Trace";
 // SRC `host`: the namespace trace runs in (the host's, or the sandbox's), where the edge listens.
 inline constexpr std::string_view kHostObject = "host";
 
+// A CNI lab's routes are its plugins' (and its node daemons'), so the lab file cannot say how a
+// namespace reaches an address there: the kernel of that namespace is asked (vnet/trace does
+// `ip route get DST` over netlink) and its answers are part of the request. CniRouteQueries says
+// which lookups a request needs, ApplyCniRoutes reads their answers.
+struct RouteQuery {
+  std::string netns;
+  net::Ipv4 dst;
+  bool operator==(const RouteQuery&) const = default;
+};
+struct RouteAnswer {
+  RouteQuery query;
+  bool ok = false;
+  std::string dev;               // the device the route points at
+  net::Ipv4 src;                 // the source the kernel picks (RTA_PREFSRC)
+  std::optional<net::Ipv4> via;  // the gateway, when the route has one
+  std::string error;             // !ok: the kernel's answer ("Network is unreachable")
+};
+
 struct Request {
   Endpoint src, dst;
   Proto proto = Proto::kIcmp;
@@ -138,6 +156,10 @@ struct Request {
   uint16_t id = 0;
   std::string service;              // the Service DST names or whose ClusterIP it is; "" for none
   std::optional<EdgeRequest> edge;  // DST an edge URL
+  // A CNI lab (ApplyCniRoutes): the kernel's answers, and the device a node's or the underlay's
+  // own probe leaves by (its route to DST), its first hop.
+  std::vector<RouteAnswer> routes;
+  std::string src_dev;
 };
 
 // A namespace sniffed whole (every interface but lo): a CNI lab's, whose interfaces are the
@@ -156,6 +178,9 @@ struct Path {
   // nodes' namespaces are sniffed whole, and ComposeSeen makes the path from what they saw.
   bool cni = false;
   std::vector<Place> sniff_all;
+  // A CNI lab's path the built-in rows predict whole (the underlay between nodes, the edge's
+  // legs): shown as network cni all the same.
+  bool cni_lab = false;
 };
 
 // SRC and DST words against the lab (the kinds in the banner; DST[:PORT] gives the port). `proto`
@@ -165,9 +190,10 @@ struct Path {
 // `underlay` to anything but a node or NodePort, `host` to anything but an edge URL
 // (ParseEdgeRequest reads those), a source that is its own destination (a pod's packet to itself
 // goes over lo, a node's to its own address never leaves it); Unimplemented, saying so, for the
-// kinds not traced yet (a NodePort from a pod of its own node) and, in a CNI lab (whose pod
-// addresses the caller fills in from the running cluster: the chain gave them), for anything but a
-// pod to a pod.
+// kinds not traced yet (a NodePort from a pod of its own node; in a CNI lab, a pod to a node).
+// A CNI lab's pod addresses are the chain's: the caller fills them in from the running cluster
+// (FailedPrecondition for a pod without one); a node's or the underlay's source there is its
+// kernel's (CniRouteQueries, ApplyCniRoutes: 0 until then).
 absl::StatusOr<Request> ParseRequest(const config::ClusterSpec& spec, std::string_view src,
                                      std::string_view dst, std::string_view proto);
 
@@ -210,15 +236,37 @@ std::string FilterFor(const Hop& h);
 // One line per hop, for goldens and `trace --dry-run`.
 std::string RenderPrediction(const Path& p);
 
-// PredictPath for network = "cni" (cni.cc): the pods' own interfaces, and through a Service the
-// nft DNAT in the client's node and each endpoint's interface a branch; Path::sniff_all the
-// client's, the other end's and their nodes' namespaces. PredictPath's codes.
+// PredictPath for network = "cni" (cni.cc): the ends' own interfaces (a pod's, as its node's chain
+// names it; a node's or the underlay's, the device its route to DST points at), and through a
+// Service the nft translation (a ClusterIP: DNAT in the client's node, in prerouting or, from the
+// node's own stack, in output; a NodePort: DNAT and masquerade in DST's node, the masquerade's
+// address the one the kernel picks toward each endpoint) and each endpoint's interface a branch;
+// Path::sniff_all the ends', the endpoints' and their nodes' namespaces (and the underlay's, or a
+// ToR's, when it is an end). PredictPath's codes.
 absl::StatusOr<Path> PredictCni(const config::ClusterSpec& spec, const Request& r);
+
+// The route lookups a CNI lab's request needs (see RouteAnswer): from a node's or the underlay's
+// own stack, SRC's namespace toward DST; to a NodePort, DST's node toward each endpoint (the
+// masquerade's address). Empty outside CNI labs and from a pod.
+std::vector<RouteQuery> CniRouteQueries(const config::ClusterSpec& spec, const Request& r);
+// The answers onto `r`: a node's or the underlay's probe leaves from the source the kernel picks,
+// by the device it routes to. InvalidArgument, with the kernel's answer, when SRC has no route to
+// DST (`trace underlay web-1` in a lab whose underlay was given no route to the pods); Internal
+// for an answer missing.
+absl::Status ApplyCniRoutes(const config::ClusterSpec& spec, Request& r,
+                            std::vector<RouteAnswer> answers);
 
 // The roles of the hops where kube-proxy's nftables rules translate a Service (no interface shows
 // them: their conntrack entry proves them).
 inline constexpr std::string_view kNftDnatRole = "nft DNAT (prerouting)";
 inline constexpr std::string_view kNftUnDnatRole = "nft un-DNAT (conntrack)";
+inline constexpr std::string_view kNodePortDnatRole = "nft DNAT + masquerade (NodePort)";
+// A node's own connection meets the Service table in the nat output hook (kube-proxy's nat-output
+// chain), after its route lookup picked its source and before the packet reaches any device; the
+// kernel routes the translated packet again. Its reply is un-DNATed on local input.
+inline constexpr std::string_view kNftOutputDnatRole = "nft DNAT (output)";
+inline constexpr std::string_view kNftOutputUnDnatRole = "nft un-DNAT (conntrack, input)";
+inline constexpr std::string_view kNodePortUnDnatRole = "nft un-NAT (conntrack)";
 
 // A CNI lab's filter: the probe and its reply as the pods send them, or inside any VXLAN or
 // Geneve datagram (vnet/trace matches what is inside).

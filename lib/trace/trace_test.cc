@@ -14,6 +14,7 @@
 #include <tuple>
 
 #include "lib/config/toml/load.h"
+#include "lib/net/naming.h"
 #include "lib/strings/str_cat.h"
 
 namespace mkn::trace {
@@ -194,7 +195,7 @@ TEST(Trace, CniLabsPredictThePodsAndComposeTheRestFromWhatWasSeen) {
   // The chain's ADD gave these (vnet/trace fills them in from the running cluster).
   for (config::PodSpec& pod : spec.pods)
     pod.ip = *net::Ipv4::Parse(pod.name == "web" ? "10.244.0.2" : "10.244.1.2");
-  EXPECT_TRUE(absl::IsUnimplemented(ParseRequest(spec, "node1", "db", "").status()));
+  EXPECT_TRUE(ParseRequest(spec, "node1", "db", "").ok());  // its source: ApplyCniRoutes
   EXPECT_TRUE(absl::IsUnimplemented(ParseRequest(spec, "web", "node2", "").status()));
   r = ParseRequest(spec, "web", "db", "");
   ASSERT_TRUE(r.ok()) << r.status();
@@ -248,7 +249,7 @@ TEST(Trace, CniLabsTraceAClusterIpThroughTheNftDnat) {
   ASSERT_EQ(spec.services.size(), 1u);
   spec.services[0].endpoints = {spec.FindPod("web") == &spec.pods[0] ? 0 : 1};
   spec.services[0].ports[0].node_port = 30080;
-  EXPECT_TRUE(absl::IsUnimplemented(ParseRequest(spec, "db", "node1:30080", "").status()));
+  EXPECT_TRUE(absl::IsUnimplemented(ParseRequest(spec, "web", "node1:30080", "").status()));
   absl::StatusOr<Request> r = ParseRequest(spec, "db", "svc/web", "");
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->proto, Proto::kTcp);
@@ -323,6 +324,193 @@ TEST(Trace, CniLabsTraceAClusterIpThroughTheNftDnat) {
   EXPECT_NE(v.summary.find("not seen at node2 (nft DNAT (prerouting))"), std::string::npos)
       << v.summary;
   EXPECT_NE(v.summary.find("last seen at node2:veth1"), std::string::npos) << v.summary;
+}
+
+// A CNI example lab (examples/cni/<plugin>.toml) as `up` leaves it: the addresses host-local
+// gave (.2, .3, ... of each node's range, in pod order). Its Service web is a NodePort (30080).
+config::ClusterSpec CniExample(std::string_view plugin) {
+  const fs::path lab = SourceDir() / "examples" / "cni" / StrCat(plugin, ".toml");
+  config::LoadResult loaded = config::Load(ReadFile(lab), lab.string());
+  EXPECT_TRUE(loaded.spec.has_value()) << loaded.diags.ToStatus();
+  config::ClusterSpec spec = loaded.spec ? *loaded.spec : config::ClusterSpec{};
+  std::vector<int> next(spec.nodes.size(), 2);
+  for (config::PodSpec& pod : spec.pods)
+    pod.ip = spec.nodes[pod.node].pod_cidr.Host(next[pod.node]++);
+  return spec;
+}
+
+// What `ip route get` answers in a CNI lab's namespaces, as the bridge plugin (cni0, the node's
+// .1 on it) or ptp (a /32 route per pod to its veth, the node's .1 on each) and host-gw node
+// routes leave them; the underlay has a route to the pods only when `underlay_routes`.
+RouteAnswer FakeKernel(const config::ClusterSpec& spec, std::string_view plugin,
+                       bool underlay_routes, const RouteQuery& q) {
+  RouteAnswer a;
+  a.query = q;
+  const config::PodSpec* pod = nullptr;
+  for (const config::PodSpec& p : spec.pods)
+    if (p.ip == q.dst) pod = &p;
+  const config::NodeSpec* dst_node = nullptr;
+  for (const config::NodeSpec& n : spec.nodes)
+    if (n.underlay_ip == q.dst) dst_node = &n;
+  if (q.netns == net::NetnsName(spec.name, net::kUnderlayObject)) {
+    if (pod != nullptr && !underlay_routes) {
+      a.error = "Network is unreachable";
+      return a;
+    }
+    a.ok = true;
+    a.dev = "br0";
+    a.src = spec.underlay_gateway;
+    if (pod != nullptr) a.via = spec.nodes[pod->node].underlay_ip;
+    return a;
+  }
+  for (const config::NodeSpec& n : spec.nodes) {
+    if (n.netns != q.netns) continue;
+    a.ok = true;
+    if (dst_node == &n) {
+      a.dev = "lo";
+      a.src = n.underlay_ip;
+    } else if (pod != nullptr && pod->node == n.index) {
+      a.dev = plugin == "ptp" ? pod->host_veth : "cni0";
+      a.src = n.pod_cidr.Host(1);
+    } else {
+      a.dev = "eth0";
+      a.src = n.underlay_ip;
+      if (pod != nullptr) a.via = spec.nodes[pod->node].underlay_ip;
+    }
+    return a;
+  }
+  a.error = "no such namespace";
+  return a;
+}
+
+// Every new kind of end in a CNI lab, on the bridge and the ptp plugin's example labs (web-1,
+// web-2, dns-1 on node1; web-3, web-4 on node2): a node's own stack (its route's device first,
+// the nft DNAT in its output hook for a Service), the underlay (given a route to the pods), a
+// NodePort (DNAT and masquerade in its node, to the address the kernel picks toward each
+// endpoint) from a pod, a node and the underlay, and the underlay to a node (the tool's rows).
+TEST(Trace, CniLabsTraceFromNodesAndTheUnderlayAndToNodePorts) {
+  const std::vector<Case> cases = {
+      {"node-pod-same-node", "node1", "web-1", ""},
+      {"node-pod-cross-node", "node1", "web-4", ""},
+      {"node-pod-ip-tcp", "node1", "10.244.1.3:8080", ""},
+      {"node-clusterip-svc", "node1", "svc/web", ""},
+      {"node-clusterip-ip-udp", "node2", "10.96.0.53:53", ""},
+      {"underlay-pod", "underlay", "web-4", ""},
+      {"underlay-node", "underlay", "node2", ""},
+      {"nodeport-underlay", "underlay", "node2:30080", ""},
+      {"nodeport-pod", "dns-1", "node2:30080", ""},
+      {"node-nodeport-own-node", "node1", "node1:30080", ""},
+  };
+  int n = 0;
+  for (std::string_view plugin : {"bridge", "ptp"}) {
+    const config::ClusterSpec spec = CniExample(plugin);
+    for (const Case& c : cases) {
+      SCOPED_TRACE(StrCat(plugin, " ", c.name));
+      absl::StatusOr<Request> r = ParseRequest(spec, c.src, c.dst, c.proto);
+      ASSERT_TRUE(r.ok()) << r.status();
+      std::vector<RouteAnswer> answers;
+      for (const RouteQuery& q : CniRouteQueries(spec, *r))
+        answers.push_back(FakeKernel(spec, plugin, true, q));
+      ASSERT_TRUE(ApplyCniRoutes(spec, *r, answers).ok());
+      r->id = 4242;
+      absl::StatusOr<Path> p = PredictPath(spec, *r);
+      ASSERT_TRUE(p.ok()) << p.status();
+      CheckGolden(RenderPrediction(*p),
+                  SourceDir() / "testdata" / "trace" / StrCat("cni-", plugin, "-", c.name, ".txt"));
+      ++n;
+    }
+  }
+  EXPECT_EQ(n, 2 * 10);
+
+  const config::ClusterSpec spec = CniExample("bridge");
+  // A node's own probe leaves from the address its kernel picks toward DST, by that device.
+  absl::StatusOr<Request> r = ParseRequest(spec, "node1", "web-4", "");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(CniRouteQueries(spec, *r),
+            (std::vector<RouteQuery>{{"mkn-cni-bridge-node1", *net::Ipv4::Parse("10.244.1.3")}}));
+  ASSERT_TRUE(
+      ApplyCniRoutes(spec, *r, {FakeKernel(spec, "bridge", false, CniRouteQueries(spec, *r)[0])})
+          .ok());
+  EXPECT_EQ(r->src.ip.ToString(), "172.18.0.2");
+  EXPECT_EQ(r->src_dev, "eth0");
+  // The underlay without a route to the pods: refused with the kernel's answer.
+  r = ParseRequest(spec, "underlay", "web-4", "");
+  ASSERT_TRUE(r.ok()) << r.status();
+  absl::Status refused =
+      ApplyCniRoutes(spec, *r, {FakeKernel(spec, "bridge", false, CniRouteQueries(spec, *r)[0])});
+  EXPECT_TRUE(absl::IsInvalidArgument(refused)) << refused;
+  EXPECT_NE(refused.message().find("`ip -n mkn-cni-bridge-underlay route get 10.244.1.3` "
+                                   "answers \"Network is unreachable\""),
+            std::string::npos)
+      << refused;
+  // An answer missing is a bug of the caller's.
+  EXPECT_TRUE(absl::IsInternal(ApplyCniRoutes(spec, *r, {})));
+  // Still refused, each with its reason: a pod to a node (the node's side is the plugins'), a
+  // NodePort from a pod of its own node, the underlay to a ClusterIP.
+  for (const auto& [src, dst, code, text] :
+       std::vector<std::tuple<std::string, std::string, absl::StatusCode, std::string>>{
+           {"web-1", "node2", absl::StatusCode::kUnimplemented, "a pod's packet to a node"},
+           {"web-1", "node1:30080", absl::StatusCode::kUnimplemented, "its own node"},
+           {"underlay", "svc/web", absl::StatusCode::kInvalidArgument, "are in the nodes"}}) {
+    absl::StatusOr<Request> bad = ParseRequest(spec, src, dst, "");
+    EXPECT_EQ(bad.status().code(), code) << src << " " << dst << ": " << bad.status();
+    EXPECT_NE(bad.status().message().find(text), std::string::npos) << bad.status();
+  }
+}
+
+// A node's own connection to a ClusterIP in a CNI lab: translated in its output hook (no device
+// before it), masqueraded (its address is outside the pod network), the answer un-translated on
+// input and proved by the probe's socket; the path composed from the copies keeps that proof.
+TEST(Trace, CniNodeToClusterIpComposesAroundTheOutputHook) {
+  const config::ClusterSpec spec = CniExample("bridge");
+  absl::StatusOr<Request> r = ParseRequest(spec, "node1", "svc/dns", "");
+  ASSERT_TRUE(r.ok()) << r.status();
+  std::vector<RouteAnswer> answers;
+  for (const RouteQuery& q : CniRouteQueries(spec, *r))
+    answers.push_back(FakeKernel(spec, "bridge", false, q));
+  ASSERT_TRUE(ApplyCniRoutes(spec, *r, answers).ok());
+  r->id = 4242;
+  absl::StatusOr<Path> p = PredictPath(spec, *r);
+  ASSERT_TRUE(p.ok()) << p.status();
+  ASSERT_EQ(p->endpoints, std::vector<std::string>{"dns-1"});
+  EXPECT_EQ(p->hops.front().role, kNftOutputDnatRole);
+  const Hop& in = p->hops[1];
+  EXPECT_TRUE(in.random_port);
+  EXPECT_EQ(in.flow.src.ToString(), "10.244.0.1");  // masqueraded to cni0's address
+  Flow seen_in = in.flow;
+  seen_in.sport = 51000;  // the masquerade's pick
+  EXPECT_EQ(CniCopyOf(*p, seen_in), std::make_pair(Leg::kRequest, 0));
+  EXPECT_EQ(CniCopyOf(*p, seen_in.Reversed()), std::make_pair(Leg::kReply, 0));
+
+  const Place node1 = p->sniff_all[0], dns = p->sniff_all[1];
+  ASSERT_EQ(node1.netns, "mkn-cni-bridge-node1");
+  auto copy = [](const Place& place, std::string ifname, Direction dir, Leg leg, const Flow& f,
+                 int64_t t) {
+    SeenCopy c{place, std::move(ifname), dir, leg, {}, 0};
+    c.ob.seen = true;
+    c.ob.offset_ns = t;
+    c.ob.flow = f;
+    return c;
+  };
+  const std::vector<SeenCopy> copies = {
+      copy(node1, "cni0", Direction::kOut, Leg::kRequest, seen_in, 1000),
+      copy(dns, "eth0", Direction::kIn, Leg::kRequest, seen_in, 2000),
+      copy(dns, "eth0", Direction::kOut, Leg::kReply, seen_in.Reversed(), 3000),
+      copy(node1, "cni0", Direction::kIn, Leg::kReply, seen_in.Reversed(), 4000)};
+  std::vector<Observation> seen(p->hops.size());
+  for (size_t i = 0; i < p->hops.size(); ++i) seen[i].seen = p->hops[i].Sniffed();
+  seen.back().seen = true;  // the socket's proof of the un-DNAT
+  seen.back().why = "the probe's socket received the answer from 10.96.0.53:53";
+  Path composed = *p;
+  ComposeSeen(composed, copies, seen);
+  std::vector<std::string> where;
+  for (const Hop& h : composed.hops)
+    where.push_back(h.Sniffed() ? h.object + ":" + h.ifname : h.object + " (" + h.role + ")");
+  EXPECT_EQ(where, (std::vector<std::string>{"node1 (nft DNAT (output))", "node1:cni0",
+                                             "dns-1:eth0", "dns-1:eth0", "node1:cni0",
+                                             "node1 (nft un-DNAT (conntrack, input))"}));
+  const Verdict v = Judge(composed, seen);
+  EXPECT_TRUE(v.ok) << v.summary;
 }
 
 // What a new user read wrong: ICMP's ports in JSON (an echo has an identifier, not ports), the

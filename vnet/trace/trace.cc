@@ -453,6 +453,40 @@ struct KernelTables {
   }
 };
 
+// `ip -n NETNS route get DST` over netlink: a CNI lab's route, which its plugins made. A lookup
+// that fails is an answer too (its error is the kernel's: ENETUNREACH's text, as `ip` prints it).
+trace::RouteAnswer AskRoute(const trace::RouteQuery& q) {
+  trace::RouteAnswer a;
+  a.query = q;
+  absl::StatusOr<Fd> ns = OpenNetns(q.netns);
+  if (!ns.ok()) {
+    a.error = std::string(ns.status().message());
+    return a;
+  }
+  absl::Status done = RunInNetns(ns->get(), [&]() -> absl::Status {
+    MKN_ASSIGN_OR_RETURN(NlSocket nl, NlSocket::Open());
+    absl::StatusOr<RouteInfo> r = nl.GetRoute(q.dst, /*fib_match=*/false);
+    if (!r.ok()) {
+      a.error = absl::IsNotFound(r.status()) ? std::strerror(ENETUNREACH)
+                                             : std::string(r.status().message());
+      return absl::OkStatus();
+    }
+    a.ok = true;
+    a.src = r->prefsrc.value_or(net::Ipv4{});
+    a.via = r->gateway;
+    if (r->oif > 0) {
+      absl::StatusOr<LinkInfo> l = nl.GetLink(r->oif);
+      a.dev = l.ok() ? l->name : StrCat("if", r->oif);
+    }
+    return absl::OkStatus();
+  });
+  if (!done.ok()) {
+    a.ok = false;
+    a.error = std::string(done.message());
+  }
+  return a;
+}
+
 void ReadReasons(const trace::Path& p, std::vector<trace::Observation>& seen,
                  const std::vector<std::optional<net::Mac>>& macs) {
   std::map<std::string, std::vector<size_t>> by_netns;
@@ -472,9 +506,10 @@ void ReadReasons(const trace::Path& p, std::vector<trace::Observation>& seen,
       for (size_t i : hops) {
         const Hop& h = p.hops[i];
         std::string& why = seen[i].why;
-        // A CNI lab's node interface that is a bridge's port (the bridge plugin's veths): the
+        // A CNI lab's node or underlay interface that is a bridge's port (the bridge plugin's
+        // veths, the underlay's port of each node): the
         // bridge's FDB decided, not a route (the frame goes up to the stack, or out of a port).
-        if (p.cni && h.kind == "node" && h.Sniffed() && macs[i] && tables) {
+        if (p.cni && h.kind != "pod" && h.Sniffed() && macs[i] && tables) {
           absl::StatusOr<LinkInfo> l = nl->GetLink(h.ifname);
           if (l.ok() && l->master > 0) {
             why = tables->BridgeReason(macs[i], StrCat("bridged by ", tables->Name(l->master)));
@@ -512,6 +547,13 @@ void ReadReasons(const trace::Path& p, std::vector<trace::Observation>& seen,
           for (const KernelFlow& k : *flows) {
             if (k.orig_src == f.src && k.orig_sport == f.sport && k.orig_dst == f.dst &&
                 k.orig_dport == f.dport)
+              why = StrCat("conntrack ", FlowText(k));
+          }
+          // Masqueraded (a CNI lab's edge upstream, from the node's address): the port seen
+          // after it is the masquerade's pick, the reply tuple's.
+          for (const KernelFlow& k : *flows) {
+            if (why.empty() && h.http && k.orig_src == f.src && k.orig_dst == f.dst &&
+                k.orig_dport == f.dport && k.reply_dport == f.sport)
               why = StrCat("conntrack ", FlowText(k));
           }
           if (why.empty()) why = "no conntrack entry for the probe";
@@ -559,6 +601,14 @@ absl::StatusOr<TraceResult> RunTrace(const ClusterState& s, const config::Cluste
   }
   MKN_ASSIGN_OR_RETURN(trace::Request req, trace::ParseRequest(*lab, o.src, o.dst, o.proto));
   if (req.edge) req.edge->marker = NewEdgeMarker();
+  if (lab->cni_mode) {
+    // The plugins made the routes: the kernel says where a node's or the underlay's probe leaves
+    // from, and where a masquerade sends a translated one.
+    std::vector<trace::RouteAnswer> answers;
+    for (const trace::RouteQuery& q : trace::CniRouteQueries(*lab, req))
+      answers.push_back(AskRoute(q));
+    MKN_RETURN_IF_ERROR(trace::ApplyCniRoutes(*lab, req, std::move(answers)));
+  }
   if (req.src.kind == "pod") {
     const PodState* src = s.FindPod(req.src.pod);
     if (src == nullptr)
