@@ -13,7 +13,9 @@
 # and the spine (routers, BIRD's routes) and within a rack (bridged by the ToR), node -> pod, a
 # NodePort from the underlay. cni: a CNI lab, the pods' interfaces predicted and the way between
 # them found by sniffing their and their nodes' namespaces, a pod -> ClusterIP through the nft DNAT
-# (UDP and TCP), and where a removed route drops it. svc_*: pod -> ClusterIP (svc/NAME, TCP; the ClusterIP by address,
+# (UDP and TCP), a node -> pod and -> ClusterIP (the node's route, its output hook), the underlay ->
+# pod (refused without a route, traced with one), a NodePort from the underlay and from a pod, the
+# edge, and where a removed route drops it. svc_*: pod -> ClusterIP (svc/NAME, TCP; the ClusterIP by address,
 # UDP) in each proxy mode, the translation shown where it happens (ebpf: the connect4 hook, the
 # client's eth0 already carrying the backend), a NodePort from the underlay, a node's own stack to
 # a ClusterIP and to its own NodePort (the nat output hook, or the TUN). No waits: trace
@@ -183,8 +185,11 @@ bgp)
   ;;
 cni)
   # A CNI lab (the bridge plugin, host-gw node routes): the pods' interfaces predicted, the rest
-  # of the way found by sniffing every interface of the pods' and their nodes' namespaces.
-  (cd examples/cni && "$MKN" up -d bridge.toml >/dev/null 2>&1)
+  # of the way found by sniffing every interface of the pods' and their nodes' namespaces. The
+  # example as it is, with an edge in front of its Service web.
+  cp examples/cni/bridge.toml examples/cni/bridge.conflist "$TMP/"
+  printf '\n[[ingress]]\nname = "web"\ndefault_backend = { service = "web", port = 80 }\n' >>"$TMP/bridge.toml"
+  (cd "$TMP" && "$MKN" up -d bridge.toml >/dev/null 2>&1)
   out=$("$MKN" trace web-1 web-4) || fail "trace web-1 web-4 (cni): $out"
   contains "$out" "network cni" "a CNI lab says so"
   contains "$(hop "$out" node1:cni0 request)" "icmp 10.244.0.2 > 10.244.1.3 echo request" "the plugin's bridge, found by sniffing"
@@ -202,6 +207,43 @@ cni)
   out=$("$MKN" trace dns-1 svc/web -o json) || fail "trace dns-1 svc/web (cni, TCP): $out"
   [[ $(jq -r .verdict <<<"$out") == ok && $(jq -r .endpoint <<<"$out") == web-* ]] || fail "svc/web: ok, an endpoint: $out"
   pass "cni: pod -> ClusterIP (UDP across nodes, TCP as JSON), the DNAT's conntrack entry"
+  # A node's own stack: the device and source its kernel picks toward DST first, the rest sniffed.
+  out=$("$MKN" trace node1 web-4) || fail "trace node1 web-4 (cni): $out"
+  contains "$(hop "$out" node1:eth0 request)" "icmp 172.18.0.2 > 10.244.1.3 echo request" "node1's probe leaves by eth0, from its address"
+  contains "$(hop "$out" node1:eth0 request)" "route 10.244.1.0/24 via 172.18.0.3 dev eth0" "node1's route to node2's pods"
+  contains "$(hop "$out" node1:eth0 reply)" "local delivery" "the answer back into node1"
+  out=$("$MKN" trace node2 svc/web -o json) || fail "trace node2 svc/web (cni): $out"
+  [[ $(jq -r .verdict <<<"$out") == ok && $(jq -r '.hops[0].role' <<<"$out") == "nft DNAT (output)" ]] ||
+    fail "node -> ClusterIP: ok, translated in node2's output hook first: $out"
+  jq -e '.hops[0].why | startswith("conntrack tcp 172.18.0.3:") and contains("SNAT to")' <<<"$out" >/dev/null ||
+    fail "node -> ClusterIP: the DNAT's (and masquerade's) conntrack entry: $out"
+  jq -e '.hops[-1].why | contains("is connected to 10.96.0.10:80")' <<<"$out" >/dev/null ||
+    fail "node -> ClusterIP: the probe's socket proves the un-DNAT: $out"
+  pass "cni: node -> pod (its route's device first), node -> ClusterIP (DNAT in its output hook, -o json)"
+  # The underlay: no route to the pods (the kernel says so) until it is given one.
+  rc=0; out=$("$MKN" trace underlay web-4 2>&1) || rc=$?
+  [[ $rc == 2 ]] || fail "underlay -> pod without a route exits $rc: $out"
+  contains "$out" 'route get 10.244.1.3` answers "Network is unreachable"' "the kernel's answer"
+  ip netns exec mkn-cni-bridge-underlay ip route add 10.244.1.0/24 via 172.18.0.3
+  out=$("$MKN" trace underlay web-4) || fail "trace underlay web-4 (cni, routed by hand): $out"
+  contains "$(hop "$out" underlay:br0 request)" "icmp 172.18.0.1 > 10.244.1.3 echo request" "from the underlay's br0"
+  contains "$(hop "$out" web-4:eth0 reply)" "echo reply" "web-4 answers the underlay"
+  ip netns exec mkn-cni-bridge-underlay ip route del 10.244.1.0/24
+  pass "cni: underlay -> pod refused with the kernel's answer, traced once the underlay has a route"
+  # NodePorts: DNAT and masquerade in the NodePort's node.
+  out=$("$MKN" trace underlay node2:30080 -o json) || fail "trace underlay node2:30080 (cni): $out"
+  [[ $(jq -r .verdict <<<"$out") == ok ]] || fail "NodePort from the underlay: $out"
+  jq -e '.hops[] | select(.role == "nft DNAT + masquerade (NodePort)") | .why | contains("SNAT to")' <<<"$out" >/dev/null ||
+    fail "NodePort from the underlay: the masquerade's conntrack entry: $out"
+  out=$("$MKN" trace dns-1 node2:30080) || fail "trace dns-1 node2:30080 (cni): $out"
+  contains "$out" "node2 (nft DNAT + masquerade (NodePort))" "translated in node2"
+  contains "$(hop "$out" dns-1:eth0 reply)" "tcp 172.18.0.3:30080 > 10.244.0.4:" "the answer from the NodePort"
+  pass "cni: a NodePort from the underlay (-o json) and from another node's pod"
+  # The edge: its upstream is node1's own connection to the ClusterIP.
+  out=$("$MKN" trace host http://127.0.0.1:8080/) || fail "trace host http://127.0.0.1:8080/ (cni): $out"
+  contains "$out" "network cni" "a CNI lab says so"
+  contains "$out" "edge (upstream from node1)" "the edge's upstream from node1"
+  pass "cni: host -> edge -> pod"
   ip netns exec mkn-cni-bridge-node1 ip route del 10.244.1.0/24
   rc=0; out=$("$MKN" trace web-1 web-4 --timeout 0.5) || rc=$?
   [[ $rc == 1 ]] || fail "trace through a removed route (cni) exits $rc: $out"
