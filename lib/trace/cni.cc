@@ -1,7 +1,9 @@
 // lib/trace/cni — a CNI lab's trace (network = "cni"): the plugins named and wired everything
-// between the pods, so only the pods' own interfaces (and a Service's nft DNAT) are predicted; the
-// pods' and their nodes' namespaces are sniffed whole and the path is composed from what was seen.
-// Split from trace.cc, which predicts the built-in networks' paths.
+// between the ends, so only the ends' own interfaces (a pod's; a node's or the underlay's, the
+// device its kernel routes DST to, asked through CniRouteQueries/ApplyCniRoutes) and a Service's
+// nft translation are predicted; the ends', the endpoints' and their nodes' namespaces are sniffed
+// whole and the path is composed from what was seen. Split from trace.cc, which predicts the
+// built-in networks' paths.
 #include <algorithm>
 
 #include "lib/status/status.h"
