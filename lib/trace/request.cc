@@ -11,6 +11,7 @@
 #include "lib/strings/str_cat.h"
 #include "lib/strings/view.h"
 #include "lib/trace/trace.h"
+#include "lib/world/world.h"
 
 namespace mkn::trace {
 namespace {
@@ -30,25 +31,65 @@ absl::Status NoSuch(std::string_view what, std::string_view word, std::string_vi
   return absl::InvalidArgumentError(msg);
 }
 
-// DST is the world outside ([cluster] world): "world", one of its names, or one of its addresses.
-bool WorldTarget(const config::ClusterSpec& spec, std::string_view word) {
-  if (!spec.world.enabled) return false;
+// DST names the world outside ([cluster] world): "world", one of its names (example.test, ...),
+// or an address of its range. Answered whether the world is on or off, so that a lab with
+// `world = false` is told so rather than "no such pod".
+bool NamesWorld(const config::ClusterSpec& spec, std::string_view word) {
   if (word == net::kWorldObject) return true;
-  for (const config::WorldHost& h : spec.world.hosts) {
-    if (word == h.name || word == h.addr.ToString()) return true;
-  }
-  return false;
+  config::WorldSpec any;  // any name under the world's zone, on or off
+  any.enabled = true;
+  if (world::Lookup(any, word).answer != world::Answer::kRefused)
+    return true;  // under example.test
+  if (!spec.world.enabled) return false;
+  std::optional<net::IpAddr> ip = net::IpAddr::Parse(word);
+  return ip && spec.world.cidr.Contains(*ip);
 }
 
-// trace does not yet predict the node's masquerade (the probe's source changes on the way, which
-// the sniffers would have to follow): say so, and how to watch it instead, rather than report a
-// path that is not the one taken.
-absl::Status WorldRefusal(std::string_view word) {
-  return absl::InvalidArgumentError(StrCat(
-      "trace: DST ", word,
-      " is the world outside the cluster: its packets leave through the pod's node, masqueraded "
-      "to the node's address (nft table ip mkn-egress), which trace does not follow yet; watch it "
-      "with: minikube-net capture NODE world   (the pod's address on cbr0, the node's on eth0)"));
+// DST the world: its address for `word` (the world's first name for "world"). The world answers
+// on each of its names' addresses (http-echo :80, tcp/udp-echo :7, DNS :53), so any of them is a
+// destination; an address of its range that no name has is one nothing answers.
+absl::StatusOr<Endpoint> WorldEnd(const config::ClusterSpec& spec, std::string_view word) {
+  if (!spec.world.enabled) {
+    return absl::InvalidArgumentError(
+        StrCat("trace: DST ", word,
+               " is the world outside the cluster, and this lab has none ([cluster] world = false",
+               spec.cni_mode ? ", the default in a CNI lab" : "",
+               "): set world = true in [cluster] to trace to it"));
+  }
+  Endpoint e;
+  e.kind = "world";
+  e.object = std::string(net::kWorldObject);
+  e.netns = spec.world.netns;
+  std::optional<net::IpAddr> addr;
+  if (word == net::kWorldObject) {
+    addr = spec.world.hosts.front().addr;
+  } else if (std::optional<net::IpAddr> ip = net::IpAddr::Parse(word)) {
+    if (!world::IsWorldAddress(spec.world, *ip)) {
+      std::string have;
+      for (const config::WorldHost& h : spec.world.hosts)
+        StrAppend(&have, have.empty() ? "" : ", ", h.addr.ToString(), " (", h.name, ")");
+      return absl::InvalidArgumentError(
+          StrCat("trace: DST ", word, " is in the world's range ", spec.world.cidr.ToString(),
+                 " but none of its names has it: the world answers on ", have));
+    }
+    addr = ip;
+  } else {
+    world::LookupResult found = world::Lookup(spec.world, word);
+    if (found.answer != world::Answer::kAddress) {
+      std::vector<std::string> names{std::string(net::kWorldObject)};
+      for (const config::WorldHost& h : spec.world.hosts) names.push_back(h.name);
+      return NoSuch("DST", word, "name of the world", names);
+    }
+    addr = found.addrs.front();
+  }
+  // The world is IPv4 until the lab is dual-stack (lib/config/resolve_world.cc), as trace is.
+  std::optional<net::Ipv4> v4 = addr->V4();
+  if (!v4) {
+    return absl::UnimplementedError(
+        StrCat("trace: DST ", word, ": the world's IPv6 addresses are not traced yet"));
+  }
+  e.ip = *v4;
+  return e;
 }
 
 // A CNI lab: what can be traced there, and the addresses the chain must have given. A pod's way
@@ -123,6 +164,10 @@ absl::StatusOr<Request> ParseRequest(const ClusterSpec& spec, std::string_view s
     }
     r.dst.kind = "ClusterIP";
     r.dst.ip = svc->cluster_ip;
+  } else if (NamesWorld(spec, word) && spec.FindPod(word) == nullptr &&
+             spec.FindNode(word) == nullptr) {
+    MKN_ASSIGN_OR_RETURN(r.dst, WorldEnd(spec, word));
+    r.dst.word = std::string(dst);
   } else if (const PodSpec* p = spec.FindPod(word)) {
     r.dst.kind = "pod";
     r.dst.pod = p->name;
@@ -151,14 +196,11 @@ absl::StatusOr<Request> ParseRequest(const ClusterSpec& spec, std::string_view s
         svc = &s;
       }
     }
-    if (r.dst.kind.empty() && WorldTarget(spec, word)) return WorldRefusal(word);
     if (r.dst.kind.empty()) {
       return absl::InvalidArgumentError(StrCat("trace: DST ", word,
                                                " is neither a pod's or a node's address nor a "
                                                "ClusterIP of this lab"));
     }
-  } else if (WorldTarget(spec, word)) {
-    return WorldRefusal(word);
   } else {
     std::vector<std::string> names = pods;
     names.insert(names.end(), nodes.begin(), nodes.end());

@@ -153,6 +153,7 @@ inline constexpr std::string_view kConnect4Role = "cgroup/connect4 (ebpf)";
 // An unconnected UDP socket's datagrams are rewritten by the sendmsg4 hook, not connect4.
 inline constexpr std::string_view kSendmsg4Role = "cgroup/sendmsg4 (ebpf)";
 bool InSocketHook(const Hop& h) { return h.role == kConnect4Role || h.role == kSendmsg4Role; }
+bool EgressNat(const Hop& h) { return h.role == kEgressSnatRole || h.role == kEgressUnSnatRole; }
 
 // --- Building a path ---------------------------------------------------------------------------
 
@@ -288,6 +289,49 @@ class Builder {
     Add(b, r.tor, "router", r.netns, n.name, dir, "ToR port (router)", f, "");
   }
 
+  // From node `n`'s uplink to the world's eth0 ([cluster] world): the underlay side routes it.
+  // The flat underlay's namespace takes the frame up from its bridge (the node's port, then br0:
+  // the frame is for br0's own MAC, the node's default gateway) and routes it out of its port
+  // "world"; a routed lab's ToR routes it from the node's port out of its own port "world" (one
+  // rack) or up to the spine, which has that port (more racks).
+  void ToWorld(int b, const NodeSpec& n, const Flow& f) {
+    const std::string port(net::kWorldPort);
+    if (!spec_.routed_underlay) {
+      const std::string ns = net::NetnsName(spec_.name, net::kUnderlayObject);
+      const std::string u(net::kUnderlayObject);
+      Add(b, u, "underlay", ns, n.name, Direction::kIn, "underlay port", f, "");
+      Add(b, u, "underlay", ns, net::kUnderlayBridge, Direction::kIn, "underlay bridge br0", f, "");
+      Add(b, u, "underlay", ns, port, Direction::kOut, "underlay port to the world", f, "");
+    } else {
+      const config::RackSpec& r = spec_.racks[n.rack];
+      Add(b, r.tor, "router", r.netns, n.name, Direction::kIn, "ToR port (router)", f, "");
+      if (spec_.world.attach_netns == r.netns) {
+        Add(b, r.tor, "router", r.netns, port, Direction::kOut, "ToR port to the world (router)", f,
+            "");
+      } else {
+        const std::string spine(net::kSpineObject);
+        Add(b, r.tor, "router", r.netns, net::kTorSpinePort, Direction::kOut, "ToR uplink (router)",
+            f, "");
+        Add(b, spine, "router", spec_.spine_netns, r.tor, Direction::kIn, "spine port (router)", f,
+            "");
+        Add(b, spine, "router", spec_.spine_netns, port, Direction::kOut,
+            "spine port to the world (router)", f, "");
+      }
+    }
+    Add(b, std::string(net::kWorldObject), "world", spec_.world.netns, net::kWorldIf,
+        Direction::kIn, "world eth0", f, "");
+  }
+  // The world's answer back to node `n`'s uplink: ToWorld's hops the other way.
+  void FromWorld(int b, const NodeSpec& n, const Flow& f) {
+    const size_t start = path_.hops.size();
+    ToWorld(b, n, f);
+    std::reverse(path_.hops.begin() + static_cast<std::ptrdiff_t>(start), path_.hops.end());
+    for (size_t i = start; i < path_.hops.size(); ++i) {
+      Hop& h = path_.hops[i];
+      h.dir = h.dir == Direction::kIn ? Direction::kOut : Direction::kIn;
+    }
+  }
+
   // A leg between two ends, no Service on the way: the hops in the order the packet passes them.
   void Leg(int b, const NetworkRow& row, const End& from, const End& to, const Flow& f) {
     const NodeSpec* at = from.node;  // the node whose stack routes the packet next
@@ -392,13 +436,66 @@ void AddReply(Path& p, const ProxyRow& proxy, const ClusterSpec& spec, int clien
   }
 }
 
+// DST the world: out of the source's node to the world's eth0 and back. A pod's packet is routed
+// by its node (cbr0 takes it up: the default route, via the underlay side), masqueraded to the
+// node's underlay address in postrouting (RenderEgress's rule), and the world's answer un-SNATed
+// before the node routes it back to the pod; a node's own packet already has its address.
+// The masquerade keeps the client's port unless another flow holds it, so the hops between the
+// two rewrites match any port there (random_port), as a NodePort's do.
+void AddWorldLegs(const ClusterSpec& spec, Builder& b, Path& p, const End& from, const Flow& f) {
+  const NodeSpec& at = *from.node;
+  const bool masquerade = from.kind == End::kPod && spec.world.masquerade;
+  Flow out = f;
+  if (masquerade) out.src = at.underlay_ip;
+  auto rewritten = [&](size_t start) {
+    if (!masquerade || f.proto == Proto::kIcmp) return;
+    for (size_t k = start; k < p.hops.size(); ++k) p.hops[k].random_port = true;
+  };
+  if (from.kind == End::kPod) {
+    b.PodOut(-1, *from.pod, f);
+    b.NodeHop(-1, at, net::kNodeBridge, Direction::kIn, "bridge cbr0", f, "route");
+    if (masquerade)
+      b.Add(-1, at.name, "node", at.netns, "", Direction::kOut, kEgressSnatRole, f, "snat");
+  }
+  size_t start = p.hops.size();
+  b.NodeHop(-1, at, net::kNodeUplinkIf, Direction::kOut, "uplink", out);
+  b.ToWorld(-1, at, out);
+  rewritten(start);
+  b.SetLeg(Leg::kReply);
+  start = p.hops.size();
+  b.FromWorld(-1, at, out.Reversed());
+  b.NodeHop(-1, at, net::kNodeUplinkIf, Direction::kIn, "uplink", out.Reversed());
+  rewritten(start);
+  if (from.kind != End::kPod) return;
+  if (masquerade) {
+    b.Add(-1, at.name, "node", at.netns, "", Direction::kIn, kEgressUnSnatRole, f.Reversed(),
+          "snat");
+  }
+  b.PodIn(-1, *from.pod, f.Reversed(), true);
+}
+
 // What sent the packet on from a hop, by where it is: the same question for the request and the
 // reply, so it is asked of the hop, not carried by the tables. `next` is the hop after it on the
 // same leg and branch, if any.
 std::string_view WhyOf(const Hop& h, const Hop* next) {
   const bool in = h.dir == Direction::kIn;
   if (InSocketHook(h)) return "connect4";
+  // The world's egress masquerade, and its reply's un-SNAT: the flow's conntrack entry says both.
+  if (EgressNat(h)) return "snat";
   if (!h.Sniffed()) return "nat";
+  if (h.kind == "world") return in ? "local" : "route";
+  // The underlay side's link to the world is routed, never bridged: what comes in from the world,
+  // and what goes out to it, is the routing decision of the namespace it passes.
+  if (h.ifname == net::kWorldPort && h.kind != "pod" && h.kind != "node") return in ? "route" : "";
+  if (next != nullptr && next->netns == h.netns && next->ifname == net::kWorldPort &&
+      h.kind == "router")
+    return "route";
+  if (h.object == net::kUnderlayObject && h.ifname == net::kUnderlayBridge && in &&
+      next != nullptr && next->ifname == net::kWorldPort)
+    return "route";
+  // A reply the node un-SNATs (the world's answer): the conntrack entry on the next hop says
+  // where it goes on.
+  if (next != nullptr && next->role == kEgressUnSnatRole) return "";
   if (h.kind == "router") {
     if (!in) return "";
     if (h.ifname == net::kUnderlayBridge) return "local";
@@ -510,7 +607,11 @@ absl::StatusOr<Path> PredictPath(const ClusterSpec& spec, const Request& r) {
   if (from.kind != End::kUnderlay && from.node == nullptr)
     return absl::InvalidArgumentError("trace: the source is not in the lab");
 
-  if (r.service.empty()) {
+  if (r.dst.kind == "world") {
+    if (from.kind == End::kUnderlay)
+      return absl::InvalidArgumentError("trace: the world is traced from a pod or a node");
+    AddWorldLegs(spec, b, p, from, f);
+  } else if (r.service.empty()) {
     End to;
     if (const PodSpec* dst = spec.FindPod(r.dst.pod)) {
       to.kind = End::kPod;

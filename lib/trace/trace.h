@@ -21,8 +21,13 @@
 //
 // The ends: SRC a pod, a node (its own stack, the source the kernel picks toward DST), or
 // `underlay` (the flat underlay's br0; in a routed lab the ToR of DST's rack); DST a pod, a node
-// (its underlay address), a pod, node or ClusterIP address, svc/NAME[:PORT], or a NodePort as
-// NODE:PORT (the port is one of the lab's node_ports: what `curl node1:30080` reaches). Without a
+// (its underlay address), a pod, node or ClusterIP address, svc/NAME[:PORT], a NodePort as
+// NODE:PORT (the port is one of the lab's node_ports: what `curl node1:30080` reaches), or the
+// world outside ([cluster] world: `world`, one of its names such as example.test, or one of their
+// addresses; from a pod or a node). A pod's packet to the world is masqueraded by its node (the
+// hop kEgressSnatRole, between the node's routing decision and its uplink, where the source is
+// the node's address from then on) and its answer un-SNATed there; the underlay side routes it
+// to the world's eth0 (the flat underlay's namespace, a routed lab's ToR and spine). Without a
 // Service the reply is predicted as its own forward path, DST back to SRC (a pod's packet to a
 // node goes out unencapsulated, the node's answer comes back over the overlay); through a
 // Service it is the request's hops backwards, the translation undone where it was done.
@@ -65,8 +70,8 @@ std::string_view ToString(Direction d);
 struct Hop {
   Leg leg = Leg::kRequest;
   int branch = -1;     // -1: on every path; else the index of the endpoint in Path::endpoints
-  std::string object;  // the capture TARGET object: a pod, a node, "underlay", a router
-  std::string kind;    // the object's kind: "pod", "node", "underlay", "router"
+  std::string object;  // the capture TARGET object: a pod, a node, "underlay", a router, "world"
+  std::string kind;    // the object's kind: "pod", "node", "underlay", "router", "world"
   std::string netns;   // its named netns
   std::string ifname;  // "" for a translation point no interface shows (the nft DNAT)
   Direction dir = Direction::kOut;
@@ -81,7 +86,7 @@ struct Hop {
   // bridge forwarded it between ports: its FDB entry), "nat" (the conntrack entry of the flow),
   // "connect4" (the ebpf mode's socket hook), "local" (delivered to this namespace), "fdb" (the
   // VXLAN FDB and neighbour entries), "neigh" (the neighbour entry of the next hop), "pump" (the
-  // Geneve pump), "" nothing to add.
+  // Geneve pump), "snat" (the egress masquerade's conntrack entry and nft rule), "" nothing to add.
   std::string why;
   // The client's port here was picked by a masquerade with `fully-random` (a NodePort's, as
   // kube-proxy writes it): the filter and the match leave it out (request: the source port,
@@ -99,7 +104,7 @@ struct Hop {
 
 struct Endpoint {
   std::string word;  // as typed: "web-0", "svc/web:80", "10.244.2.3", "node1:30080"
-  // "pod", "pod IP", "ClusterIP", "node", "node IP", "NodePort" (DST); "pod", "node",
+  // "pod", "pod IP", "ClusterIP", "node", "node IP", "NodePort", "world" (DST); "pod", "node",
   // "underlay" (SRC)
   std::string kind;
   std::string pod;     // the pod, when the end is one
@@ -267,6 +272,12 @@ inline constexpr std::string_view kNodePortDnatRole = "nft DNAT + masquerade (No
 inline constexpr std::string_view kNftOutputDnatRole = "nft DNAT (output)";
 inline constexpr std::string_view kNftOutputUnDnatRole = "nft un-DNAT (conntrack, input)";
 inline constexpr std::string_view kNodePortUnDnatRole = "nft un-NAT (conntrack)";
+// The roles of the hops where a node masquerades its pod's packet to the world (its `table ip
+// mkn-egress`, in postrouting: after the routing decision, before the uplink sends it) and undoes
+// it on the world's answer (conntrack, in prerouting: before the node routes it to the pod). No
+// interface shows them: the flow's conntrack entry, with its SNAT, proves them.
+inline constexpr std::string_view kEgressSnatRole = "nft masquerade (mkn-egress)";
+inline constexpr std::string_view kEgressUnSnatRole = "nft un-SNAT (conntrack)";
 
 // A CNI lab's filter: the probe and its reply as the pods send them, or inside any VXLAN or
 // Geneve datagram (vnet/trace matches what is inside).

@@ -137,6 +137,76 @@ TEST(Trace, PredictionsMatchGoldensAcrossRacks) {
   EXPECT_EQ(n, 2 * 3 * 7);
 }
 
+// The world outside ([cluster] world): from a pod (masqueraded by its node) and from a node, in
+// every network; its link ends in the flat underlay's namespace, at the spine (racks), or at the
+// one ToR (rack1.toml). The proxy mode plays no part in it.
+const std::vector<Case> kWorldCases = {
+    {"pod-world", "client", "world", ""},
+    {"pod-www-tcp", "client", "www.example.test:80", ""},
+    {"node-world-dns", "node1", "world:53", "udp"},
+};
+
+TEST(Trace, WorldPredictionsMatchGoldensInEveryNetwork) {
+  int n = 0;
+  for (config::NetworkMode net :
+       {config::NetworkMode::kVxlan, config::NetworkMode::kHostGw, config::NetworkMode::kGeneve}) {
+    n += RunCases(Lab(net, config::ProxyMode::kNftables), kWorldCases,
+                  std::string("world-") + std::string(config::ToString(net)) + "-");
+  }
+  for (config::NetworkMode net : {config::NetworkMode::kBgp, config::NetworkMode::kVxlan}) {
+    n += RunCases(Lab(net, config::ProxyMode::kNftables, "racks.toml"), kWorldCases,
+                  std::string("world-racks-") + std::string(config::ToString(net)) + "-");
+  }
+  n += RunCases(Lab(config::NetworkMode::kBgp, config::ProxyMode::kNftables, "rack1.toml"),
+                {{"pod-echo-udp", "client", "echo.example.test:7", "udp"}}, "world-rack1-bgp-");
+  EXPECT_EQ(n, 5 * 3 + 1);
+}
+
+// A pod's packet to the world leaves its node with the node's address (the masquerade between the
+// routing decision and the uplink), and the answer is un-SNATed before the node routes it back.
+TEST(Trace, WorldIsReachedThroughTheNodesMasquerade) {
+  const config::ClusterSpec spec = Lab(config::NetworkMode::kVxlan, config::ProxyMode::kUserspace);
+  absl::StatusOr<Request> r = ParseRequest(spec, "client", "example.test:80", "");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->dst.kind, "world");
+  EXPECT_EQ(r->proto, Proto::kTcp);
+  r->id = 4242;
+  absl::StatusOr<Path> p = PredictPath(spec, *r);
+  ASSERT_TRUE(p.ok()) << p.status();
+  std::vector<std::string> where;
+  for (const Hop& h : p->hops) {
+    where.push_back(std::string(ToString(h.leg)) + " " + h.object + ":" + h.ifname + " " +
+                    std::string(ToString(h.dir)) + " " + h.flow.src.ToString() + " " + h.why);
+  }
+  const std::vector<std::string> want = {
+      "request client:eth0 out 10.244.0.2 route",  "request node1:veth39832e43 in 10.244.0.2 bridge",
+      "request node1:cbr0 in 10.244.0.2 route",    "request node1: out 10.244.0.2 snat",
+      "request node1:eth0 out 172.18.0.2 ",        "request underlay:node1 in 172.18.0.2 bridge",
+      "request underlay:br0 in 172.18.0.2 route",  "request underlay:world out 172.18.0.2 ",
+      "request world:eth0 in 172.18.0.2 local",    "reply world:eth0 out 203.0.113.2 route",
+      "reply underlay:world in 203.0.113.2 route", "reply underlay:br0 out 203.0.113.2 route",
+      "reply underlay:node1 out 203.0.113.2 ",     "reply node1:eth0 in 203.0.113.2 ",
+      "reply node1: in 203.0.113.2 snat",          "reply node1:cbr0 out 203.0.113.2 neigh",
+      "reply node1:veth39832e43 out 203.0.113.2 ",  "reply client:eth0 in 203.0.113.2 local",
+  };
+  EXPECT_EQ(where, want);
+  // Between the two rewrites the client's port is the masquerade's to keep or change.
+  for (const Hop& h : p->hops)
+    EXPECT_EQ(h.random_port,
+              h.flow.src.ToString() == "172.18.0.2" || h.flow.dst.ToString() == "172.18.0.2")
+        << h.object << ":" << h.ifname;
+  // A world that is off is said to be off, whatever the word.
+  config::ClusterSpec off = spec;
+  off.world.enabled = false;
+  for (std::string_view dst : {"world", "example.test", "www.example.test:80"}) {
+    absl::StatusOr<Request> refused = ParseRequest(off, "client", dst, "");
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << dst;
+    EXPECT_NE(refused.status().message().find("this lab has none ([cluster] world = false"),
+              std::string_view::npos)
+        << refused.status();
+  }
+}
+
 // The ebpf mode: the translation is in the client's socket, so its eth0 already carries the
 // backend, and nothing on the way back undoes it.
 TEST(Trace, EbpfTranslatesInTheClientsSocket) {
@@ -627,6 +697,15 @@ TEST(Trace, RequestWordsAndTheirErrors) {
       {"host", "http://[::1]/", "", absl::StatusCode::kInvalidArgument, "an IPv6 literal"},
       {"host", "http://web.lab.test:8080/", "udp", absl::StatusCode::kInvalidArgument, "not udp"},
       {"hots", "web-0", "", absl::StatusCode::kInvalidArgument, "did you mean \"host\"?"},
+      {"client", "world", "", absl::StatusCode::kOk, ""},
+      {"node2", "echo.example.test:7", "udp", absl::StatusCode::kOk, ""},
+      {"client", "203.0.113.3:7", "", absl::StatusCode::kOk, ""},
+      {"client", "wwww.example.test", "", absl::StatusCode::kInvalidArgument,
+       "did you mean \"www.example.test\"?"},
+      {"client", "203.0.113.9", "", absl::StatusCode::kInvalidArgument,
+       "none of its names has it: the world answers on 203.0.113.2 (example.test)"},
+      {"client", "world:80", "icmp", absl::StatusCode::kInvalidArgument, "ICMP has no port"},
+      {"underlay", "world", "", absl::StatusCode::kInvalidArgument, "not world"},
   };
   for (const Row& row : rows) {
     absl::StatusOr<Request> r = ParseRequest(spec, row.src, row.dst, row.proto);
