@@ -27,7 +27,9 @@ CLI::App* AddTraceCommand(CLI::App& app, TraceFlags& f) {
   cmd->add_option("dst", f.dst,
                   "Where it goes: a pod, a node, a pod's or node's IP, a ClusterIP or svc/NAME, "
                   "each with :PORT for TCP/UDP (a Service's first port by default); NODE:PORT is "
-                  "a NodePort (node1:30080); from host, an edge URL http://HOST[:PORT]/PATH")
+                  "a NodePort (node1:30080); the world outside ([cluster] world: world, a name "
+                  "such as example.test, or its address; from a pod or a node); from host, an "
+                  "edge URL http://HOST[:PORT]/PATH")
       ->required();
   cmd->add_option("--proto", f.proto,
                   "icmp (an echo request; the default to a pod), tcp (a real connection: SYN "
@@ -81,6 +83,7 @@ CLI::App* AddTraceCommand(CLI::App& app, TraceFlags& f) {
       "  minikube-net trace node1 svc/web                # a node's own connection to a Service\n"
       "  minikube-net trace underlay node2:30080         # a NodePort from the underlay\n"
       "  minikube-net trace node1 web-4                  # CNI lab: from the node's own stack\n"
+      "  minikube-net trace client www.example.test:80   # to the world, masqueraded by node1\n"
       "  minikube-net trace host http://web.lab.test:8080/   # an HTTP request through the edge\n"
       "The edge (SRC host, DST http://HOST[:PORT]/PATH: HOST a name is sent as Host to the "
       "listener on PORT, an\n"
@@ -102,6 +105,17 @@ CLI::App* AddTraceCommand(CLI::App& app, TraceFlags& f) {
       "proves; in\n"
       "userspace mode it is routed into the proxy TUN from eth0's address. The underlay has no "
       "route to a ClusterIP.\n"
+      "The world ([cluster] world; DST world, world:PORT, example.test, www.example.test, "
+      "echo.example.test or\n"
+      "their addresses: http-echo :80, tcp-echo :7, udp-echo :7, DNS :53): a pod's packet is "
+      "routed by its node\n"
+      "(its default route), masqueraded to the node's address (table ip mkn-egress: the rule's "
+      "counter and the\n"
+      "flow's conntrack entry are the reason), leaves the uplink with that address, is routed by "
+      "the underlay side\n"
+      "(the flat underlay's br0, a racks lab's ToR and spine) to the world's eth0; the answer is "
+      "un-SNATed in the\n"
+      "node. A lab with world = false says so (exit 2).\n"
       "CNI labs (network = \"cni\"): from a pod, a node or the underlay to a pod, a ClusterIP "
       "or a NodePort (and\n"
       "from a node or the underlay to a node). The ends' own interfaces are predicted (a pod's as "

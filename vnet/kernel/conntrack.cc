@@ -47,6 +47,12 @@ std::vector<KernelFlow> ParseNfConntrack(std::string_view text) {
         (tuple ? f.reply_sport : f.orig_sport) = static_cast<uint16_t>(port);
       if (k == "dport" && absl::SimpleAtoi(v, &port))
         (tuple ? f.reply_dport : f.orig_dport) = static_cast<uint16_t>(port);
+      // ICMP echo: its identifier, which a masquerade may change as it would a port, stands for
+      // both ports (lib/trace's Flow does the same).
+      if (k == "id" && absl::SimpleAtoi(v, &port)) {
+        (tuple ? f.reply_sport : f.orig_sport) = static_cast<uint16_t>(port);
+        (tuple ? f.reply_dport : f.orig_dport) = static_cast<uint16_t>(port);
+      }
       uint64_t n = 0;
       if (k == "packets" && absl::SimpleAtoi(v, &n)) f.packets += n;
       if (k == "bytes" && absl::SimpleAtoi(v, &n)) f.bytes += n;

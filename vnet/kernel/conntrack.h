@@ -27,6 +27,7 @@ struct KernelFlow {
   std::string state;     // TCP state, or "" (UDP: "UNREPLIED"/"ASSURED" flags only)
   int64_t expires_s = 0;
   net::Ipv4 orig_src, orig_dst, reply_src, reply_dst;
+  // ICMP echo: both ports are its identifier (id=).
   uint16_t orig_sport = 0, orig_dport = 0, reply_sport = 0, reply_dport = 0;
   uint64_t packets = 0, bytes = 0;  // only with nf_conntrack_acct = 1
 };

@@ -19,8 +19,16 @@ TEST(ParseNfConntrack, ReadsBothTuplesStateAndTimeout) {
       "use=2\n"
       "ipv6     10 udp      17 20 src=::1 dst=::1 sport=1 dport=2 src=::1 dst=::1 sport=2 dport=1 "
       "use=1\n"
-      "garbage\n");
-  ASSERT_EQ(f.size(), 2u);
+      "garbage\n"
+      "ipv4     2 icmp     1 29 src=10.244.0.2 dst=203.0.113.2 type=8 code=0 id=4242 "
+      "src=203.0.113.2 dst=172.18.0.2 type=0 code=0 id=4243 mark=0 zone=0 use=2\n");
+  ASSERT_EQ(f.size(), 3u);
+  // A masqueraded echo: the identifier stands for both ports, and the reply's is the rewrite.
+  EXPECT_EQ(f[2].protocol, "icmp");
+  EXPECT_EQ(f[2].orig_sport, 4242);
+  EXPECT_EQ(f[2].orig_dport, 4242);
+  EXPECT_EQ(f[2].reply_dst.ToString(), "172.18.0.2");
+  EXPECT_EQ(f[2].reply_dport, 4243);
   EXPECT_EQ(f[0].protocol, "tcp");
   EXPECT_EQ(f[0].state, "TIME_WAIT");
   EXPECT_EQ(f[0].expires_s, 117);

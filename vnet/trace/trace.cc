@@ -30,12 +30,14 @@
 #include <tuple>
 #include <utility>
 
+#include "absl/strings/str_split.h"
 #include "lib/capture/pcapng.h"
 #include "lib/dns/message.h"
 #include "lib/net/naming.h"
 #include "lib/netpol/nft.h"
 #include "lib/status/status.h"
 #include "lib/strings/str_cat.h"
+#include "lib/strings/view.h"
 #include "vnet/capture/sockets.h"
 #include "vnet/cluster/client.h"
 #include "vnet/cluster/state.h"
@@ -45,6 +47,7 @@
 #include "vnet/kernel/fd.h"
 #include "vnet/kernel/netlink.h"
 #include "vnet/kernel/netns.h"
+#include "vnet/kernel/nft.h"
 #include "vnet/trace/copy.h"
 #include "vnet/trace/edge.h"
 #include "vnet/trace/ends.h"
@@ -307,10 +310,11 @@ bool Whole(const trace::Path& p, const std::vector<trace::Observation>& seen) {
 
 // The targets to sniff: each predicted interface once, grouped by namespace.
 capture::ObjectKind KindOf(std::string_view kind) {
-  return kind == "underlay" ? capture::ObjectKind::kUnderlay
-         : kind == "router" ? capture::ObjectKind::kRouter
-         : kind == "pod"    ? capture::ObjectKind::kPod
-                            : capture::ObjectKind::kNode;
+  // The world is a namespace with one interface, as `capture world` sees it: a router's kind.
+  return kind == "underlay"                    ? capture::ObjectKind::kUnderlay
+         : kind == "router" || kind == "world" ? capture::ObjectKind::kRouter
+         : kind == "pod"                       ? capture::ObjectKind::kPod
+                                               : capture::ObjectKind::kNode;
 }
 
 std::vector<capture::Target> TargetsOf(const trace::Path& p) {
@@ -361,6 +365,37 @@ std::string FlowText(const KernelFlow& k) {
                 k.orig_dst.ToString(), ":", k.orig_dport, " DNAT to ", k.reply_src.ToString(), ":",
                 k.reply_sport,
                 snat ? StrCat(", SNAT to ", k.reply_dst.ToString(), ":", k.reply_dport) : "");
+}
+
+// The egress masquerade's conntrack entry: the original tuple and the address (and port) the node
+// gave it, which the reply tuple's destination is.
+std::string SnatText(const KernelFlow& k) {
+  if (k.protocol == "icmp") {
+    return StrCat("icmp ", k.orig_src.ToString(), " > ", k.orig_dst.ToString(), " id ",
+                  k.orig_sport, " SNAT to ", k.reply_dst.ToString(), " id ", k.reply_dport);
+  }
+  return StrCat(k.protocol, " ", k.orig_src.ToString(), ":", k.orig_sport, " > ",
+                k.orig_dst.ToString(), ":", k.orig_dport, " SNAT to ", k.reply_dst.ToString(), ":",
+                k.reply_dport);
+}
+
+// The masquerade rule of the calling thread's netns (lib/world's `table ip mkn-egress`) with its
+// counter, as nft lists it: "masquerade (counter packets 3 bytes 252)"; "" when it is not there.
+std::string EgressRuleText() {
+  absl::StatusOr<std::string> listed =
+      NftOutput(StrCat("list chain ip ", net::kEgressTable, " postrouting"));
+  if (!listed.ok()) return "";
+  for (absl::string_view piece : absl::StrSplit(AsAbsl(*listed), '\n')) {
+    const std::string_view line = AsStd(piece);
+    if (line.find("masquerade") == std::string_view::npos) continue;
+    const size_t c = line.find("counter ");
+    const size_t m = line.find(" masquerade", c == std::string_view::npos ? 0 : c);
+    const std::string counter = c == std::string_view::npos || m == std::string_view::npos
+                                    ? ""
+                                    : StrCat(" (", line.substr(c, m - c), ")");
+    return StrCat("nft table ip ", net::kEgressTable, " postrouting: masquerade", counter);
+  }
+  return "";
 }
 
 // Reads the kernel's reason at each hop that saw the probe, one thread per namespace.
@@ -558,6 +593,27 @@ void ReadReasons(const trace::Path& p, std::vector<trace::Observation>& seen,
           }
           if (why.empty()) why = "no conntrack entry for the probe";
           if (!proof.empty()) StrAppend(&why, "; ", proof);
+        } else if (h.why == "snat") {
+          // The world's egress: the masquerade's rule (its counter moved by the probe) on the
+          // way out, and on both legs the flow's conntrack entry with the node's address in it.
+          if (!flows) {
+            absl::StatusOr<std::vector<KernelFlow>> f = ListKernelFlows();
+            flows = f.ok() ? *f : std::vector<KernelFlow>{};
+          }
+          const Flow& f = h.leg == Leg::kRequest ? h.flow : h.flow.Reversed();
+          std::string entry;
+          for (const KernelFlow& k : *flows) {
+            if (k.protocol == trace::ToString(f.proto) && k.orig_src == f.src &&
+                k.orig_sport == f.sport && k.orig_dst == f.dst && k.orig_dport == f.dport)
+              entry = StrCat("conntrack ", SnatText(k));
+          }
+          if (entry.empty()) entry = "no conntrack entry for the probe";
+          if (h.leg == Leg::kRequest) {
+            const std::string rule = EgressRuleText();
+            why = rule.empty() ? entry : StrCat(rule, "; ", entry);
+          } else {
+            why = StrCat(entry, ": the answer goes back to ", f.src.ToString());
+          }
         } else if (h.why == "nat") {
           why = "into the userspace proxy (minikube-net conntrack shows its flows)";
         } else if (h.why == "pump") {
