@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # End-to-end tests of `minikube-net trace` (ctest label e2e): the real binary on the example labs.
 #
-#   examples/trace_test.sh CASE      CASE: vxlan host_gw geneve bgp cni svc_userspace svc_nftables svc_ebpf edge
+#   examples/trace_test.sh CASE      CASE: vxlan host_gw geneve bgp cni svc_userspace svc_nftables svc_ebpf
+#                                          edge edge_userspace edge_ebpf
 #
 # vxlan: pod -> pod on one node and across nodes (ICMP, and TCP with --pcap read back by tshark,
 # -o json), node -> pod (on its own bridge, and across the overlay from vxlan0's address), pod ->
-# node (out unencapsulated, the answer back over VXLAN), underlay -> node, usage errors, then a
-# route removed by hand on node1 makes trace exit 1 naming node1:cbr0 as the last hop that saw the
-# probe and the missing route as the reason. host_gw: across nodes without encapsulation. geneve:
+# node (out unencapsulated, the answer back over VXLAN), underlay -> node, usage errors, the world
+# (the node's masquerade, the source rewritten at its uplink), then a route removed by hand on
+# node1 makes trace exit 1 naming node1:cbr0 as the last hop that saw the probe and the missing
+# route as the reason, and from node1 itself (without a default route too: its send fails) node1's
+# routing decision. host_gw: across nodes without encapsulation; world = false refused. geneve:
 # across nodes through the gnv0 TAPs and the userspace pump, the Geneve outer header on the
 # underlay, and a Service over it. bgp: the racks lab, pod -> pod across racks through the ToRs
-# and the spine (routers, BIRD's routes) and within a rack (bridged by the ToR), node -> pod, a
-# NodePort from the underlay. cni: a CNI lab, the pods' interfaces predicted and the way between
+# and the spine (routers, BIRD's routes) and within a rack (bridged by the ToR), the world through
+# the spine, node -> pod, a NodePort from the underlay. cni: a CNI lab, the pods' interfaces predicted and the way between
 # them found by sniffing their and their nodes' namespaces, a pod -> ClusterIP through the nft DNAT
 # (UDP and TCP), a node -> pod and -> ClusterIP (the node's route, its output hook), the underlay ->
 # pod (refused without a route, traced with one), a NodePort from the underlay and from a pod, the
@@ -103,6 +106,28 @@ vxlan)
   out=$("$MKN" trace underlay node2) || fail "trace underlay node2: $out"
   [[ $(grep -c '^[0-9]' <<<"$out") == 6 ]] || fail "underlay -> node2: 6 hops: $out"
   pass "node -> pod (cbr0's and vxlan0's address), pod -> node (the reply over VXLAN), underlay -> node"
+  # The world outside: out of node1 masqueraded to its address, routed by the underlay's
+  # namespace to the world's eth0, and back un-SNATed (issue 18: the SNAT visible in trace).
+  out=$("$MKN" trace client www.example.test:80) || fail "trace client www.example.test:80: $out"
+  contains "$(hop "$out" node1:cbr0 request)" "tcp 10.244.0.2:" "the pod's own address up to node1's routing decision"
+  contains "$(hop "$out" node1:cbr0 request)" "route 0.0.0.0/0 via 172.18.0.1 dev eth0" "node1's default route"
+  contains "$out" "node1 (nft masquerade (mkn-egress))" "the masquerade hop"
+  contains "$out" "nft table ip mkn-egress postrouting: masquerade (counter packets" "the masquerade's rule and counter"
+  contains "$out" "conntrack tcp 10.244.0.2:" "the masquerade's conntrack entry"
+  contains "$out" " SNAT to 172.18.0.2:" "the SNAT to node1's address"
+  contains "$(hop "$out" node1:eth0 request)" "tcp 172.18.0.2:" "the source rewritten at node1's uplink"
+  contains "$(hop "$out" underlay:br0 request)" "route 203.0.113.0/24 dev world" "the underlay routes it to the world"
+  contains "$(hop "$out" world:eth0 request)" "> 203.0.113.3:80 SYN" "the world's eth0"
+  contains "$(hop "$out" client:eth0 reply)" "tcp 203.0.113.3:80 > 10.244.0.2:" "the answer un-SNATed back to the pod"
+  out=$("$MKN" trace client world) || fail "trace client world (ICMP): $out"
+  contains "$out" " SNAT to 172.18.0.2 id " "an echo's SNAT"
+  out=$("$MKN" trace web-1 world:53 --proto udp -o json) || fail "trace web-1 world:53 (UDP, node2): $out"
+  [[ $(jq -r '.hops[] | select(.object == "node2" and .interface == "eth0" and .leg == "request") | .packet.src' <<<"$out") == 172.18.0.3 ]] ||
+    fail "web-1's DNS query leaves node2 as 172.18.0.3: $out"
+  out=$("$MKN" trace client echo.example.test:7 --proto udp) || fail "trace client echo.example.test:7 (UDP echo): $out"
+  out=$("$MKN" trace node2 203.0.113.4:7) || fail "trace node2 203.0.113.4:7 (a node's own, TCP): $out"
+  [[ -z $(grep masquerade <<<"$out") ]] || fail "a node's own packet is not masqueraded: $out"
+  pass "the world: ICMP, TCP :80/:7, UDP :7/:53 from pods and a node, masqueraded at the node (its rule, counter and conntrack entry), the source rewritten at the uplink, the answer un-SNATed"
   # Break the lab by hand: node1 forgets how to reach node2's pods.
   ip netns exec mkn-quickstart-node1 ip route del 10.244.1.0/24
   rc=0; out=$("$MKN" trace client web-1 --timeout 0.5) || rc=$?
@@ -110,7 +135,25 @@ vxlan)
   contains "$out" "lost: not seen at node1:vxlan0 (request, out); last seen at node1:cbr0 (request, in)" "where it died"
   # Without its route to node2's pods, node1 sends them its default way: toward the world.
   contains "$out" "route 0.0.0.0/0 via 172.18.0.1 dev eth0" "why"
-  pass "a route removed by hand: exit 1, last seen at node1:cbr0, gone the default way"
+  # From node1's own stack: sent its default way, seen by no predicted hop; node1's route says so.
+  rc=0; out=$("$MKN" trace node1 web-1 --timeout 0.5) || rc=$?
+  [[ $rc == 1 ]] || fail "trace node1 web-1 through a removed route exits $rc: $out"
+  contains "$out" "never seen; node1 routes it: route 0.0.0.0/0 via 172.18.0.1 dev eth0" "node1's own route"
+  # Without the default route too, node1's probe cannot be sent at all (ENETUNREACH): it died in
+  # node1's routing decision, a lost probe (exit 1) like the pod's, not a usage error.
+  ip netns exec mkn-quickstart-node1 ip route del default
+  for p in "" ":8080" ":7 --proto udp"; do
+    rc=0; out=$("$MKN" trace node1 web-1$p --timeout 0.5) || rc=$?
+    [[ $rc == 1 ]] || fail "trace node1 web-1$p without any route exits $rc: $out"
+    contains "$out" "lost at the source: node1 did not send it (its routing decision): route get 10.244.1.3: no route to 10.244.1.3 (the probe's" "node1 SRC$p"
+    contains "$out" "Network is unreachable)" "the send's error$p"
+  done
+  rc=0; out=$("$MKN" trace node1 web-1 --timeout 0.5 -o json) || rc=$?
+  [[ $rc == 1 && $(jq -r .verdict <<<"$out") == lost && $(jq -r .first_missing <<<"$out") == "node1 (routing decision)" ]] || fail "-o json of a probe that never left: $out"
+  rc=0; out=$("$MKN" trace client web-1 --timeout 0.5) || rc=$?
+  [[ $rc == 1 ]] || fail "trace client web-1 without node1's default route exits $rc: $out"
+  contains "$out" "last seen at node1:cbr0 (request, in): route get 10.244.1.3: no route to 10.244.1.3" "the pod's probe dies in node1"
+  pass "a route removed by hand: exit 1, last seen at node1:cbr0, gone the default way; from node1 itself: its route, and without one its routing decision (exit 1)"
   # --pcap into a FIFO nobody reads: it waits as long as the trace did, then says why (it hung).
   mkfifo "$TMP/fifo"
   rc=0; out=$(timeout 20 "$MKN" trace client web-0 --pcap "$TMP/fifo" --timeout 0.3 2>&1) || rc=$?
@@ -140,12 +183,19 @@ vxlan)
   assert_clean quickstart
   ;;
 host_gw)
-  "$MKN" up -d examples/host-gw/lab.toml >/dev/null
+  # Without the world ([cluster] world = false): trace to it says so.
+  sed 's/^\[cluster\]$/[cluster]\nworld = false/' examples/host-gw/lab.toml >"$TMP/lab.toml"
+  "$MKN" up -d "$TMP/lab.toml" >/dev/null
   out=$("$MKN" trace client web-1) || fail "trace client web-1 (host-gw): $out"
   [[ $(grep -c '^[0-9]' <<<"$out") == 20 ]] || fail "host-gw across nodes: 20 hops: $out"
   contains "$(hop "$out" node1:cbr0 request)" "via 172.18.0.3 dev eth0" "node1 routes to node2's underlay address"
   [[ -z $(grep vxlan <<<"$out") ]] || fail "host-gw has no VXLAN: $out"
-  pass "host-gw: pod -> pod across nodes, routed, no encapsulation"
+  for dst in world example.test:80; do
+    rc=0; out=$("$MKN" trace client $dst 2>&1) || rc=$?
+    [[ $rc == 2 ]] || fail "trace to the world of a lab without one ($dst) exits $rc: $out"
+    contains "$out" "this lab has none ([cluster] world = false)" "world = false said ($dst)"
+  done
+  pass "host-gw: pod -> pod across nodes, routed, no encapsulation; no world: said so"
   "$MKN" down hostgw >/dev/null
   assert_clean hostgw
   ;;
@@ -170,6 +220,11 @@ bgp)
   contains "$(hop "$out" spine:tor-r1 request)" "routed by spine: route 10.244.2.0/24 via 172.18.0.6 dev tor-r2 proto bird" "the spine routes to tor-r2"
   contains "$(hop "$out" tor-r2:spine reply)" "icmp 10.244.2.2 > 10.244.0.2 echo reply" "the reply back across the spine"
   [[ -z $(grep -E 'vxlan|underlay:' <<<"$out") ]] || fail "bgp: no encapsulation, no flat underlay: $out"
+  out=$("$MKN" trace client example.test:80) || fail "trace client example.test:80 (racks): $out"
+  contains "$(hop "$out" node1:eth0 request)" "tcp 172.18.1.2:" "masqueraded to node1's address at its uplink"
+  contains "$(hop "$out" tor-r1:node1 request)" "routed by tor-r1: route 0.0.0.0/0 via 172.18.0.1 dev spine" "the ToR's default route to the spine"
+  contains "$(hop "$out" spine:tor-r1 request)" "routed by spine: route 203.0.113.0/24 dev world" "the spine routes to the world"
+  contains "$(hop "$out" client:eth0 reply)" "tcp 203.0.113.2:80 > 10.244.0.2:" "un-SNATed back"
   out=$("$MKN" trace client web-0 -o json) || fail "trace client web-0 (one rack): $out"
   contains "$out" '"kind": "router"' "routers are labelled as routers"
   contains "$out" "tor-r1 bridge br0: fdb " "a rack-mate's packet is bridged by the ToR"
@@ -179,7 +234,7 @@ bgp)
   out=$("$MKN" trace underlay node3:30080) || fail "trace underlay node3:30080: $out"
   contains "$(hop "$out" tor-r2:br0 request)" "tcp 172.18.2.1:" "the NodePort probed from node3's ToR"
   contains "$(hop "$out" node3:mkn-proxy request)" "> 172.18.2.2:30080 SYN" "into node3's proxy"
-  pass "bgp: across racks (28 hops, ToRs and spine, proto bird), in a rack (bridged), node -> pod, NodePort from the underlay"
+  pass "bgp: across racks (28 hops, ToRs and spine, proto bird), in a rack (bridged), the world through the spine, node -> pod, NodePort from the underlay"
   "$MKN" down bgp >/dev/null
   assert_clean bgp
   ;;
@@ -323,20 +378,29 @@ svc_userspace | svc_nftables | svc_ebpf)
   "$MKN" down svc >/dev/null
   assert_clean svc
   ;;
-edge)
-  # The edge leg (examples/ingress, nftables mode): the client's HTTP request on lo, the edge's
-  # route and backend from its access log (the marker it logs), the upstream from node1's own stack
-  # through the nat output hook to a web pod, and back; a pooled upstream connection has no SYN:
-  # its copies are matched by the marker in their payload.
-  sed 's/^auto_tls = true/auto_tls = true\nproxy_mode = "nftables"/' examples/ingress/lab.toml >"$TMP/lab.toml"
+edge | edge_userspace | edge_ebpf)
+  # The edge leg (examples/ingress, in each proxy mode: edge is nftables): the client's HTTP
+  # request on lo, the edge's route and backend from its access log (the marker it logs), the
+  # upstream from node1's own stack to a web pod (nftables, and ebpf whose connect4 hook sees only
+  # the cluster cgroup's sockets: through the nat output hook; userspace: into the proxy TUN), and
+  # back; a pooled upstream connection has no SYN: its copies are matched by the marker in their
+  # payload.
+  mode=${CASE#edge_}
+  [[ $mode == edge ]] && mode=nftables
+  sed "s/^auto_tls = true/auto_tls = true\nproxy_mode = \"$mode\"/" examples/ingress/lab.toml >"$TMP/lab.toml"
   "$MKN" up -d "$TMP/lab.toml" >/dev/null 2>&1
   for i in 1 2; do # the second request goes over the upstream connection the first left pooled
-    out=$("$MKN" trace host http://web.lab.test:8080/hello) || fail "trace host http://web.lab.test:8080/hello ($i): $out"
-    contains "$out" "ok: every predicted hop saw the probe, there and back" "host -> edge -> pod ($i)"
+    out=$("$MKN" trace host http://web.lab.test:8080/hello) || fail "trace host http://web.lab.test:8080/hello ($mode, $i): $out"
+    contains "$out" "ok: every predicted hop saw the probe, there and back" "host -> edge -> pod ($mode, $i)"
+    contains "$out" "proxy $mode" "the lab's proxy mode ($i)"
     contains "$(hop "$out" host:lo request)" " > 127.0.0.1:8080 HTTP request" "the client's request on lo ($i)"
     contains "$out" "route ingress/site/web.lab.test/, backend web-" "the edge's route and backend, from its access log ($i)"
-    contains "$out" "nft DNAT (output)" "the upstream through node1's nat output hook ($i)"
-    contains "$out" "conntrack tcp 10.244.0.1:" "the upstream's DNAT, from cbr0's address ($i)"
+    if [[ $mode == userspace ]]; then
+      contains "$(hop "$out" node1:mkn-proxy request)" "tcp 172.18.0.2:" "the upstream into node1's proxy TUN, from eth0's address ($i)"
+    else
+      contains "$out" "nft DNAT (output)" "the upstream through node1's nat output hook ($i)"
+      contains "$out" "conntrack tcp 10.244.0.1:" "the upstream's DNAT, from cbr0's address ($i)"
+    fi
     contains "$(hop "$out" host:lo reply)" "tcp 127.0.0.1:8080 > 127.0.0.1:" "the response on lo ($i)"
     grep -q '^[0-9].*web-[0-9]:eth0 .* in .*HTTP request' <<<"$out" || fail "a web pod's eth0 sees the request ($i): $out"
   done
@@ -350,10 +414,12 @@ edge)
   rc=0; out=$("$MKN" trace host http://api.lab.test:8080/soon) || rc=$?
   [[ $rc == 1 ]] || fail "the edge's own 503 exits $rc: $out"
   contains "$out" "lost at the edge: the edge answered 503 itself (service soon:80 has no endpoints)" "the edge hop named"
-  rc=0; out=$("$MKN" trace host https://api.lab.test:8443/v1 2>&1) || rc=$?
-  [[ $rc == 2 ]] || fail "an https URL exits $rc: $out"
-  contains "$out" "over TLS is not traced yet" "https says so"
-  pass "edge: host -> edge -> pod and back (twice: a pooled upstream), -o json, the lo hop in the pcap, the edge's own 503 exits 1 naming it, https refused"
+  if [[ $CASE == edge ]]; then # usage, the same in every mode: once
+    rc=0; out=$("$MKN" trace host https://api.lab.test:8443/v1 2>&1) || rc=$?
+    [[ $rc == 2 ]] || fail "an https URL exits $rc: $out"
+    contains "$out" "over TLS is not traced yet" "https says so"
+  fi
+  pass "edge ($mode): host -> edge -> pod and back (twice: a pooled upstream), -o json, the lo hop in the pcap, the edge's own 503 exits 1 naming it"
   "$MKN" down edge >/dev/null
   assert_clean edge
   ;;

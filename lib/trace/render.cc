@@ -212,6 +212,27 @@ std::string RenderPrediction(const Path& p) {
   return out;
 }
 
+void DiedAtSource(Path& p, std::vector<Observation>& seen, std::string_view why) {
+  Hop h;
+  h.leg = Leg::kRequest;
+  h.object = p.request.src.object;
+  h.kind = p.request.src.kind;
+  h.netns = p.request.src.netns;
+  h.dir = Direction::kOut;
+  h.role = std::string(kSourceRouteRole);
+  h.why = "route";
+  // The packet as SRC meant to send it: the first hop's, else the request's own ends.
+  h.flow = !p.hops.empty()
+               ? p.hops.front().flow
+               : Flow{p.request.proto, p.request.src.ip, p.request.dst.ip, p.request.id,
+                      p.request.proto == Proto::kIcmp ? p.request.id : p.request.dst.port};
+  p.hops.insert(p.hops.begin(), std::move(h));
+  seen.resize(p.hops.size() - 1);
+  Observation o;
+  o.why = std::string(why);
+  seen.insert(seen.begin(), std::move(o));
+}
+
 Verdict Judge(const Path& p, const std::vector<Observation>& seen) {
   Verdict v;
   const int branches = static_cast<int>(p.endpoints.size());
@@ -293,8 +314,14 @@ Verdict Judge(const Path& p, const std::vector<Observation>& seen) {
     std::snprintf(ms, sizeof ms, "%.3f", static_cast<double>(total) / 1e6);
     v.summary = StrCat("ok: every predicted hop saw the probe, there and back, in ", ms, " ms",
                        best >= 0 ? StrCat(" (endpoint ", p.endpoints[best], ")") : "");
+  } else if (const Hop& miss = p.hops[v.first_missing];
+             miss.role == kSourceRouteRole && !miss.Sniffed()) {
+    // DiedAtSource: its send failed, nothing left SRC.
+    const std::string why =
+        static_cast<size_t>(v.first_missing) < seen.size() ? seen[v.first_missing].why : "";
+    v.summary = StrCat("lost at the source: ", miss.object, " did not send it (its ",
+                       kSourceRouteRole, ")", why.empty() ? "" : StrCat(": ", why));
   } else {
-    const Hop& miss = p.hops[v.first_missing];
     v.summary = StrCat("lost: not seen at ", Where(miss), " (", ToString(miss.leg), ", ",
                        ToString(miss.dir), ")",
                        last != nullptr ? StrCat("; last seen at ", Where(*last), " (",

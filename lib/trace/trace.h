@@ -297,6 +297,15 @@ struct Observation {
   int icmp_code = -1;
 };
 
+// The probe never left SRC: its send (sendto, or a TCP connect) failed with a routing error the
+// kernel gave the socket at once (ENETUNREACH, EHOSTUNREACH: no route; EACCES, EPERM: a rule in
+// SRC's output path refused it), so no interface could see it. The packet died in SRC's own
+// routing decision: that hop (kSourceRouteRole, no interface) is put first on the path, unseen,
+// `why` its reason (the kernel's `ip route get` answer and the send's error), and Judge makes it
+// the lost hop: "lost at the source: node1 did not send it: ...".
+inline constexpr std::string_view kSourceRouteRole = "routing decision";
+void DiedAtSource(Path& p, std::vector<Observation>& seen, std::string_view why);
+
 // The verdict's one word, the same as `check` uses for a refused probe; `-o json`'s "verdict".
 //   ok           every hop saw the probe and the answer;
 //   refused      every hop saw the probe and the destination's refusal (a TCP RST, an ICMP

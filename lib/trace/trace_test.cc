@@ -179,15 +179,24 @@ TEST(Trace, WorldIsReachedThroughTheNodesMasquerade) {
                     std::string(ToString(h.dir)) + " " + h.flow.src.ToString() + " " + h.why);
   }
   const std::vector<std::string> want = {
-      "request client:eth0 out 10.244.0.2 route",  "request node1:veth39832e43 in 10.244.0.2 bridge",
-      "request node1:cbr0 in 10.244.0.2 route",    "request node1: out 10.244.0.2 snat",
-      "request node1:eth0 out 172.18.0.2 ",        "request underlay:node1 in 172.18.0.2 bridge",
-      "request underlay:br0 in 172.18.0.2 route",  "request underlay:world out 172.18.0.2 ",
-      "request world:eth0 in 172.18.0.2 local",    "reply world:eth0 out 203.0.113.2 route",
-      "reply underlay:world in 203.0.113.2 route", "reply underlay:br0 out 203.0.113.2 route",
-      "reply underlay:node1 out 203.0.113.2 ",     "reply node1:eth0 in 203.0.113.2 ",
-      "reply node1: in 203.0.113.2 snat",          "reply node1:cbr0 out 203.0.113.2 neigh",
-      "reply node1:veth39832e43 out 203.0.113.2 ",  "reply client:eth0 in 203.0.113.2 local",
+      "request client:eth0 out 10.244.0.2 route",
+      "request node1:veth39832e43 in 10.244.0.2 bridge",
+      "request node1:cbr0 in 10.244.0.2 route",
+      "request node1: out 10.244.0.2 snat",
+      "request node1:eth0 out 172.18.0.2 ",
+      "request underlay:node1 in 172.18.0.2 bridge",
+      "request underlay:br0 in 172.18.0.2 route",
+      "request underlay:world out 172.18.0.2 ",
+      "request world:eth0 in 172.18.0.2 local",
+      "reply world:eth0 out 203.0.113.2 route",
+      "reply underlay:world in 203.0.113.2 route",
+      "reply underlay:br0 out 203.0.113.2 route",
+      "reply underlay:node1 out 203.0.113.2 ",
+      "reply node1:eth0 in 203.0.113.2 ",
+      "reply node1: in 203.0.113.2 snat",
+      "reply node1:cbr0 out 203.0.113.2 neigh",
+      "reply node1:veth39832e43 out 203.0.113.2 ",
+      "reply client:eth0 in 203.0.113.2 local",
   };
   EXPECT_EQ(where, want);
   // Between the two rewrites the client's port is the masquerade's to keep or change.
@@ -760,6 +769,42 @@ TEST(Trace, RequestWordsAndTheirErrors) {
 }
 
 // The verdict: what was seen at each hop -> whole or where it died.
+// A node whose route is gone: the probe's send fails (ENETUNREACH) and nothing leaves it. The
+// lost hop is the node's own routing decision, first on the path, with the kernel's reason.
+TEST(Trace, AProbeThatCannotLeaveDiesInTheSourcesRoutingDecision) {
+  const config::ClusterSpec spec = Lab(config::NetworkMode::kVxlan, config::ProxyMode::kUserspace);
+  absl::StatusOr<Request> r = ParseRequest(spec, "node1", "web-1", "");
+  ASSERT_TRUE(r.ok()) << r.status();
+  r->id = 4242;
+  absl::StatusOr<Path> p = PredictPath(spec, *r);
+  ASSERT_TRUE(p.ok()) << p.status();
+  const size_t predicted = p->hops.size();
+  std::vector<Observation> seen(predicted);
+  DiedAtSource(*p, seen,
+               "route get 10.244.1.3: no route to 10.244.1.3 (the send: Network is unreachable)");
+  ASSERT_EQ(p->hops.size(), predicted + 1);
+  ASSERT_EQ(seen.size(), p->hops.size());
+  EXPECT_EQ(p->hops[0].role, kSourceRouteRole);
+  EXPECT_EQ(p->hops[0].object, "node1");
+  EXPECT_FALSE(p->hops[0].Sniffed());
+  EXPECT_EQ(p->hops[0].flow, p->hops[1].flow);
+  const Verdict v = Judge(*p, seen);
+  EXPECT_FALSE(v.ok);
+  EXPECT_EQ(v.word, kVerdictLost);
+  EXPECT_EQ(v.first_missing, 0);
+  EXPECT_EQ(v.last_seen, -1);
+  EXPECT_EQ(v.summary,
+            "lost at the source: node1 did not send it (its routing decision): route get "
+            "10.244.1.3: no route to 10.244.1.3 (the send: Network is unreachable)");
+  const std::string table = RenderTable(*p, seen, v);
+  EXPECT_NE(table.find("node1 (routing decision)"), std::string::npos) << table;
+  EXPECT_EQ(table.find("vxlan0"), std::string::npos)
+      << "the table stops at the lost hop: " << table;
+  nlohmann::json j = nlohmann::json::parse(RenderJson(*p, seen, v));
+  EXPECT_EQ(j["verdict"], "lost");
+  EXPECT_EQ(j["first_missing"], "node1 (routing decision)");
+}
+
 TEST(Trace, VerdictNamesTheLastHopThatSawTheProbe) {
   const config::ClusterSpec spec = Lab(config::NetworkMode::kVxlan, config::ProxyMode::kNftables);
   absl::StatusOr<Request> r = ParseRequest(spec, "client", "svc/web", "");

@@ -205,7 +205,25 @@ absl::StatusOr<Probe> OpenProbe(const trace::Request& r, const std::string& cgro
   return probe;
 }
 
-absl::Status SendProbe(const Probe& probe, const trace::Request& r) {
+// The errors a send (sendto, a non-blocking connect) gets at once when the packet cannot leave
+// the source: no route (ENETUNREACH; EHOSTUNREACH from an unreachable or prohibit route) or a
+// rule of the source's output path refusing it (EACCES from a reject, EPERM from a drop). The
+// packet died there: a verdict, not a failure of trace.
+bool DiesAtSource(int err) {
+  return err == ENETUNREACH || err == EHOSTUNREACH || err == EACCES || err == EPERM;
+}
+
+// `unsent`: the errno of a send that failed because the packet cannot leave SRC (DiesAtSource),
+// which is then no error; 0 when it was sent.
+absl::Status SendProbe(const Probe& probe, const trace::Request& r, int& unsent) {
+  unsent = 0;
+  auto failed = [&](std::string text) {
+    if (DiesAtSource(errno)) {
+      unsent = errno;
+      return absl::OkStatus();
+    }
+    return KernelError(errno, text);
+  };
   sockaddr_in to{};
   to.sin_family = AF_INET;
   to.sin_addr.s_addr = htonl(r.dst.ip.value);
@@ -221,7 +239,7 @@ absl::Status SendProbe(const Probe& probe, const trace::Request& r) {
       const Tins::PDU::serialization_type bytes = icmp.serialize();
       if (::sendto(probe.fd.get(), bytes.data(), bytes.size(), 0,
                    reinterpret_cast<const sockaddr*>(&to), sizeof to) < 0)
-        return KernelError(errno, StrCat("send the ICMP probe to ", r.dst.ip.ToString()));
+        return failed(StrCat("send the ICMP probe to ", r.dst.ip.ToString()));
       return absl::OkStatus();
     }
     case Proto::kUdp: {
@@ -241,14 +259,14 @@ absl::Status SendProbe(const Probe& probe, const trace::Request& r) {
       }
       if (::sendto(probe.fd.get(), bytes.data(), bytes.size(), 0,
                    reinterpret_cast<const sockaddr*>(&to), sizeof to) < 0)
-        return KernelError(errno, StrCat("send the UDP probe to ", r.dst.word));
+        return failed(StrCat("send the UDP probe to ", r.dst.word));
       return absl::OkStatus();
     }
     case Proto::kTcp:
       // A real connection: its SYN is the request, the SYN-ACK the reply.
       if (::connect(probe.fd.get(), reinterpret_cast<const sockaddr*>(&to), sizeof to) < 0 &&
           errno != EINPROGRESS)
-        return KernelError(errno, StrCat("connect to ", r.dst.word));
+        return failed(StrCat("connect to ", r.dst.word));
       // The edge: a real HTTP request carrying the marker, once connected.
       if (r.edge) return SendEdgeRequest(probe.fd.get(), r, absl::Seconds(2));
       return absl::OkStatus();
@@ -365,6 +383,40 @@ std::string FlowText(const KernelFlow& k) {
                 k.orig_dst.ToString(), ":", k.orig_dport, " DNAT to ", k.reply_src.ToString(), ":",
                 k.reply_sport,
                 snat ? StrCat(", SNAT to ", k.reply_dst.ToString(), ":", k.reply_dport) : "");
+}
+
+// The kernel's route lookup of `dst` in the calling thread's netns, as `ip route get` says it
+// (a router, `kind` "router", says it is one: its routes are the fabric's, BIRD's in a bgp lab).
+std::string RouteReason(NlSocket& nl, net::Ipv4 dst, std::string_view kind,
+                        std::string_view object) {
+  absl::StatusOr<RouteInfo> r = nl.GetRoute(dst);
+  if (!r.ok()) return StrCat("route get ", dst.ToString(), ": ", r.status().message());
+  std::string dev;
+  if (r->oif > 0) {
+    absl::StatusOr<LinkInfo> l = nl.GetLink(r->oif);
+    dev = l.ok() ? l->name : StrCat(r->oif);
+  }
+  return StrCat(kind == "router" ? StrCat("routed by ", object, ": ") : "", "route ",
+                r->type == "unicast" ? "" : StrCat(r->type, " "), r->dst.ToString(),
+                r->gateway ? StrCat(" via ", r->gateway->ToString()) : "",
+                dev.empty() ? "" : StrCat(" dev ", dev),
+                r->protocol == kRtprotBird ? " proto bird" : "",
+                r->table != 254 ? StrCat(" table ", r->table) : "");
+}
+
+// SRC's own route to DST (a pod's or a node's namespace; "" for `host` or when it cannot be
+// read): the reason when the probe never left, or left a way no predicted hop sees.
+std::string SourceRoute(const trace::Request& r) {
+  if (r.src.netns.empty()) return "";
+  absl::StatusOr<Fd> ns = OpenNetns(r.src.netns);
+  if (!ns.ok()) return "";
+  std::string text;
+  (void)RunInNetns(ns->get(), [&]() -> absl::Status {
+    MKN_ASSIGN_OR_RETURN(NlSocket nl, NlSocket::Open());
+    text = RouteReason(nl, r.dst.ip, r.src.kind, r.src.object);
+    return absl::OkStatus();
+  });
+  return text;
 }
 
 // The egress masquerade's conntrack entry: the original tuple and the address (and port) the node
@@ -553,24 +605,7 @@ void ReadReasons(const trace::Path& p, std::vector<trace::Observation>& seen,
         }
         if (h.why == "route" && nl.ok()) {
           // Encapsulated, the packet's own destination is the outer one.
-          const net::Ipv4 dst = h.outer ? h.outer->second : h.flow.dst;
-          absl::StatusOr<RouteInfo> r = nl->GetRoute(dst);
-          if (!r.ok()) {
-            why = StrCat("route get ", dst.ToString(), ": ", r.status().message());
-            continue;
-          }
-          std::string dev;
-          if (r->oif > 0) {
-            absl::StatusOr<LinkInfo> l = nl->GetLink(r->oif);
-            dev = l.ok() ? l->name : StrCat(r->oif);
-          }
-          // A router says so: its routes are the fabric's (BIRD's, in a bgp lab).
-          why = StrCat(h.kind == "router" ? StrCat("routed by ", h.object, ": ") : "", "route ",
-                       r->type == "unicast" ? "" : StrCat(r->type, " "), r->dst.ToString(),
-                       r->gateway ? StrCat(" via ", r->gateway->ToString()) : "",
-                       dev.empty() ? "" : StrCat(" dev ", dev),
-                       r->protocol == kRtprotBird ? " proto bird" : "",
-                       r->table != 254 ? StrCat(" table ", r->table) : "");
+          why = RouteReason(*nl, h.outer ? h.outer->second : h.flow.dst, h.kind, h.object);
         } else if (h.why == "nat" && !h.Sniffed()) {
           // The probe's socket already proved a translation undone on input (SocketProof).
           const std::string proof = std::exchange(why, "");
@@ -777,7 +812,20 @@ absl::StatusOr<TraceResult> RunTrace(const ClusterState& s, const config::Cluste
         }
         return matched;
       };
-  MKN_RETURN_IF_ERROR(SendProbe(probe, req));
+  int unsent = 0;
+  MKN_RETURN_IF_ERROR(SendProbe(probe, req, unsent));
+  if (unsent != 0) {
+    // Nothing left SRC, so nothing is waited for: the packet died in its routing decision.
+    res.elapsed = absl::Now() - start;
+    const std::string route = SourceRoute(req);
+    trace::DiedAtSource(
+        res.path, res.seen,
+        StrCat(route, route.empty() ? "" : " ", "(the probe's ",
+               req.proto == Proto::kTcp ? "connect" : "send", ": ", std::strerror(unsent), ")"));
+    res.verdict = trace::Judge(res.path, res.seen);
+    if (!o.pcap.empty()) MKN_RETURN_IF_ERROR(WritePcap(o.pcap, pcap, absl::Now() + o.timeout));
+    return res;
+  }
   std::vector<trace::SeenCopy> copies;  // a CNI lab's, in the order read
   // ... and the destination MAC each interface saw first (a bridge port's FDB reason).
   std::vector<std::pair<std::tuple<Leg, std::string, std::string, Direction>, net::Mac>> cni_macs;
@@ -885,6 +933,14 @@ absl::StatusOr<TraceResult> RunTrace(const ClusterState& s, const config::Cluste
     MKN_ASSIGN_OR_RETURN(const auto drops_after, NetpolCounters(s));
     if (std::string by = netpol::DropVerdict(spec, drops_before, drops_after); !by.empty())
       res.verdict.summary = StrCat(by, ": ", res.verdict.summary);
+  }
+
+  // Sent, but seen nowhere on the path: SRC's own routing decision is the one reason left to
+  // give (a node whose route to the pods is gone sends them its default way, which no predicted
+  // hop watches).
+  if (!res.verdict.ok && res.verdict.last_seen < 0 && !path.cni && !req.edge) {
+    if (std::string route = SourceRoute(req); !route.empty())
+      StrAppend(&res.verdict.summary, "; ", req.src.object, " routes it: ", route);
   }
 
   if (!o.pcap.empty()) {
