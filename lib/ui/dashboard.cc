@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "lib/strings/str_cat.h"
+#include "lib/trace/trace.h"
 
 namespace mkn::ui {
 namespace {
@@ -125,7 +126,10 @@ nlohmann::json Highlight(const nlohmann::json& trace_result, const graph::Graph&
     if (!hop.is_object()) continue;
     const std::string v = VertexOf(hop, ids);
     if (v.empty()) continue;
-    if (!hop.value("seen", false) && hop.value("interface", "") != "") {
+    // A hop no interface shows is proved by the next one, except a source's routing decision
+    // that sent nothing (lib/trace's DiedAtSource): the probe died there.
+    const bool died_at_source = hop.value("role", "") == trace::kSourceRouteRole;
+    if (!hop.value("seen", false) && (hop.value("interface", "") != "" || died_at_source)) {
       // The first predicted hop that did not see the probe: where it died.
       if (missing.is_null()) missing = v;
       continue;

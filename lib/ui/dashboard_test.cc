@@ -208,6 +208,39 @@ TEST(Highlight, CrossNodePodToPod) {
   EXPECT_EQ(h2["vertices"].back(), "underlay");
 }
 
+// To the world: the highlight leaves the cluster through the underlay to the world's vertex. A
+// probe that never left its node (its send failed): that node is where it died, nothing drawn.
+TEST(Highlight, TheWorldAndAProbeThatNeverLeft) {
+  const config::ClusterSpec spec = Quickstart();
+  const graph::Graph g = graph::BuildGraph(spec);
+  absl::StatusOr<trace::Request> r = trace::ParseRequest(spec, "client", "world", "");
+  ASSERT_TRUE(r.ok()) << r.status();
+  absl::StatusOr<trace::Path> p = trace::PredictPath(spec, *r);
+  ASSERT_TRUE(p.ok()) << p.status();
+  std::vector<trace::Observation> seen(p->hops.size());
+  for (size_t i = 0; i < seen.size(); ++i) {
+    seen[i].seen = true;
+    seen[i].flow = p->hops[i].flow;
+  }
+  nlohmann::json h =
+      Highlight(nlohmann::json::parse(trace::RenderJson(*p, seen, trace::Judge(*p, seen))), g);
+  std::vector<std::string> got;
+  for (const nlohmann::json& x : h["vertices"]) got.push_back(x.get<std::string>());
+  EXPECT_EQ(got, (std::vector<std::string>{"pod/client", "bridge/node1", "node/node1", "underlay",
+                                           "world"}));
+  EXPECT_TRUE(h["missing"].is_null());
+
+  r = trace::ParseRequest(spec, "node1", "web-1", "");
+  ASSERT_TRUE(r.ok()) << r.status();
+  p = trace::PredictPath(spec, *r);
+  ASSERT_TRUE(p.ok()) << p.status();
+  seen.assign(p->hops.size(), {});
+  trace::DiedAtSource(*p, seen, "route get 10.244.1.3: no route to 10.244.1.3");
+  h = Highlight(nlohmann::json::parse(trace::RenderJson(*p, seen, trace::Judge(*p, seen))), g);
+  EXPECT_EQ(h["missing"], "node/node1");
+  EXPECT_EQ(h["vertices"].size(), 0u);
+}
+
 TEST(Highlight, NotATrace) {
   const graph::Graph g;
   EXPECT_EQ(Highlight(nullptr, g)["vertices"].size(), 0u);
