@@ -6,9 +6,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <string>
 
@@ -141,33 +143,6 @@ TEST(NetpolNft, EveryCaseRendersItsGolden) {
   }
 }
 
-// A kill elsewhere changes peer sets only: the delta flushes and refills them, nothing else; a
-// node none of whose tables change gets nothing.
-TEST(NetpolNft, AKillIsASetDelta) {
-  ClusterSpec before = LoadCase("and-vs-or");
-  ClusterSpec after = before;
-  ASSERT_TRUE(config::RecreatePod(after, "z/a").ok());
-  const std::string old_ip = before.FindPod("z/a")->ip.ToString();
-  const std::string new_ip = after.FindPod("z/a")->ip.ToString();
-  ASSERT_NE(old_ip, new_ip);
-  const int node1 = 0, node2 = 1;  // z/a runs on node1, x/b (whose OR names z) on node2
-  EXPECT_EQ(RenderChange(BuildNodeTable(before, node1), BuildNodeTable(after, node1)), "");
-  const std::string delta =
-      RenderChange(BuildNodeTable(before, node2), BuildNodeTable(after, node2));
-  // The set holds every pod of z, by address.
-  std::vector<uint32_t> z;
-  for (const config::PodSpec& p : after.pods)
-    if (p.ns == "z") z.push_back(p.ip.value);
-  std::sort(z.begin(), z.end());
-  std::string elems;
-  for (uint32_t ip : z) elems += (elems.empty() ? "" : ", ") + net::Ipv4{ip}.ToString();
-  EXPECT_EQ(delta,
-            "flush set inet mkn-netpol x/or/in1/peer2\nadd element inet mkn-netpol "
-            "x/or/in1/peer2 { " +
-                elems + " }\n");
-  EXPECT_EQ(delta.find(old_ip), std::string::npos);
-}
-
 // `apply` on a running cluster: a file resolved against the live lab, composed with the lab's
 // policies, and written as each node's delta.
 ClusterSpec Applied(const ClusterSpec& live, const std::string& text, config::PolicyEdits& edits,
@@ -181,6 +156,53 @@ ClusterSpec Applied(const ClusterSpec& live, const std::string& text, config::Po
   return next;
 }
 
+// A kill elsewhere changes peer sets only: the delta deletes the address that went and adds the
+// one that came, in place (the other elements stay); a node none of whose tables change gets
+// nothing.
+TEST(NetpolNft, AKillIsASetDelta) {
+  ClusterSpec before = LoadCase("and-vs-or");
+  ClusterSpec after = before;
+  ASSERT_TRUE(config::RecreatePod(after, "z/a").ok());
+  const std::string old_ip = before.FindPod("z/a")->ip.ToString();
+  const std::string new_ip = after.FindPod("z/a")->ip.ToString();
+  ASSERT_NE(old_ip, new_ip);
+  const int node1 = 0, node2 = 1;  // z/a runs on node1, x/b (whose OR names z) on node2
+  EXPECT_EQ(RenderChange(BuildNodeTable(before, node1), BuildNodeTable(after, node1)), "");
+  EXPECT_EQ(RenderChange(BuildNodeTable(before, node2), BuildNodeTable(after, node2)),
+            "delete element inet mkn-netpol x/or/in1/peer2 { " + old_ip +
+                " }\nadd element inet mkn-netpol x/or/in1/peer2 { " + new_ip + " }\n");
+}
+
+// A pod that comes or goes (scale) is one element in each node's peer sets (and its own node's
+// chains when it is isolated): a set of 1000 pods is not written again.
+TEST(NetpolNft, APodGoneIsOneElementPerSet) {
+  ClusterSpec before = LoadCase("and-vs-or");
+  ClusterSpec after = before;
+  const std::string ip = before.FindPod("z/a")->ip.ToString();
+  after.pods[PodIndex(after, "z/a")].ip = {};  // no address: as a pod whose ADD failed, gone
+  EXPECT_EQ(RenderChange(BuildNodeTable(before, 0), BuildNodeTable(after, 0)), "");
+  EXPECT_EQ(RenderChange(BuildNodeTable(before, 1), BuildNodeTable(after, 1)),
+            "delete element inet mkn-netpol x/or/in1/peer2 { " + ip + " }\n");
+  EXPECT_EQ(RenderChange(BuildNodeTable(after, 1), BuildNodeTable(before, 1)),
+            "add element inet mkn-netpol x/or/in1/peer2 { " + ip + " }\n");
+}
+
+// A policy's rules live in its own chain, which every pod it isolates jumps to: changing them
+// rewrites that one chain in each node, never the pods' chains (1000 pods: one chain, not 1000).
+TEST(NetpolNft, AChangedPolicyRewritesItsChainOnly) {
+  const ClusterSpec lab = LoadCase("pod-selector");
+  config::PolicyEdits edits;
+  std::string file = ReadFile(SourceDir() / "examples/netpol/cases/pod-selector.toml");
+  const size_t at = file.find("[[expect]]");
+  file = file.substr(0, at) + "  ports = [{ port = 81 }]\n";
+  const ClusterSpec next = Applied(lab, file, edits, lab.network_policies);
+  EXPECT_EQ(RenderChange(BuildNodeTable(lab, 0), BuildNodeTable(next, 0)),
+            "flush chain inet mkn-netpol policy/x/allow-from-b/ingress\n"
+            "add rule inet mkn-netpol policy/x/allow-from-b/ingress ip saddr "
+            "@x/allow-from-b/in1/peer1 meta l4proto tcp th dport 81 accept comment "
+            "\"x/allow-from-b ingress #1\"\n");
+}
+
 TEST(NetpolLive, ApplyAndDeleteAreDeltas) {
   const ClusterSpec lab = LoadCase("deny-ingress");
   config::PolicyEdits edits;
@@ -191,19 +213,23 @@ TEST(NetpolLive, ApplyAndDeleteAreDeltas) {
   // x/a runs on node1: its ingress chain gains the new policy's rule, and a set comes; nothing
   // that stays is deleted, the counters stay.
   const std::string delta = RenderChange(BuildNodeTable(lab, 0), BuildNodeTable(next, 0));
+  const std::string gw = "ip saddr { 10.244.0.1, " + next.nodes[0].proxy_ip.ToString() + " }";
   EXPECT_EQ(delta,
             "flush chain inet mkn-netpol ingress/x/a\n"
-            "add set inet mkn-netpol x/allow-from-b/in1/peer1 { type ipv4_addr; flags interval; "
-            "auto-merge; comment \"x/allow-from-b ingress #1 from #1: pods\"; }\n"
+            "add set inet mkn-netpol x/allow-from-b/in1/peer1 { type ipv4_addr; "
+            "comment \"x/allow-from-b ingress #1 from #1: pods\"; }\n"
             "add element inet mkn-netpol x/allow-from-b/in1/peer1 { " +
                 next.FindPod("x/b")->ip.ToString() +
                 " }\n"
-                "add rule inet mkn-netpol ingress/x/a ip saddr { 10.244.0.1, " +
-                next.nodes[0].proxy_ip.ToString() +
-                " } accept comment \"the pod's own node\"\n"
-                "add rule inet mkn-netpol ingress/x/a ip saddr @x/allow-from-b/in1/peer1 accept "
-                "comment \"x/allow-from-b ingress #1\"\n"
-                "add rule inet mkn-netpol ingress/x/a counter name \"drops-ingress/x/a\" drop\n");
+                "add chain inet mkn-netpol policy/x/allow-from-b/ingress\n"
+                "add rule inet mkn-netpol ingress/x/a " +
+                gw +
+                " accept comment \"the pod's own node\"\n"
+                "add rule inet mkn-netpol ingress/x/a jump policy/x/deny-ingress/ingress\n"
+                "add rule inet mkn-netpol ingress/x/a jump policy/x/allow-from-b/ingress\n"
+                "add rule inet mkn-netpol ingress/x/a counter name \"drops-ingress/x/a\" drop\n"
+                "add rule inet mkn-netpol policy/x/allow-from-b/ingress ip saddr "
+                "@x/allow-from-b/in1/peer1 accept comment \"x/allow-from-b ingress #1\"\n");
   // node2 has x/b only, which the new policy does not select: its table does not change.
   EXPECT_EQ(RenderChange(BuildNodeTable(lab, 1), BuildNodeTable(next, 1)), "");
   // Deleting the lab's policy leaves x/a isolated by the applied one only; x/c is isolated no
@@ -213,12 +239,16 @@ TEST(NetpolLive, ApplyAndDeleteAreDeltas) {
   after.network_policies = config::ComposePolicies(lab.network_policies, edits);
   ASSERT_EQ(after.network_policies.size(), 1u);
   const std::string del = RenderChange(BuildNodeTable(next, 0), BuildNodeTable(after, 0));
-  EXPECT_NE(del.find("flush chain inet mkn-netpol forward\n"), std::string::npos) << del;
-  EXPECT_LT(del.find("flush chain inet mkn-netpol forward\n"),
+  EXPECT_NE(del.find("flush chain inet mkn-netpol forward-ingress\n"), std::string::npos) << del;
+  EXPECT_LT(del.find("flush chain inet mkn-netpol forward-ingress\n"),
             del.find("delete chain inet mkn-netpol ingress/x/c\n"))
       << del;
   EXPECT_NE(del.find("delete counter inet mkn-netpol drops-ingress/x/c\n"), std::string::npos);
-  EXPECT_EQ(del.find("drops-ingress/x/a"), std::string::npos) << del;  // its counter stays
+  EXPECT_EQ(del.find("delete counter inet mkn-netpol drops-ingress/x/a"), std::string::npos)
+      << del;  // its counter stays
+  EXPECT_NE(del.find("delete chain inet mkn-netpol policy/x/deny-ingress/ingress\n"),
+            std::string::npos)
+      << del;
   // And the last policy gone: the table goes.
   ASSERT_TRUE(config::DeletePolicy(edits, lab.network_policies, "x/allow-from-b").ok());
   ClusterSpec none = after;
@@ -289,6 +319,29 @@ TEST(NetpolLive, ApplyFileErrors) {
   EXPECT_EQ(w.diags.FormatAll(),
             "a.toml:4:1: warning: [[expect]] rows are ignored by apply (check reads the lab "
             "file's rows)\n");
+}
+
+// What vnet/cluster writes: BuildNodeTables is BuildNodeTable of each node, computed once; at the
+// 1000-pod benchmark's lab it takes milliseconds (printed, not asserted: bench/netpol times it).
+TEST(NetpolNft, AllNodesAtOnceAreEachNode) {
+  for (const char* name : {"and-vs-or", "named-egress"}) {
+    const ClusterSpec spec = LoadCase(name);
+    const std::vector<NodeTable> all = BuildNodeTables(spec);
+    ASSERT_EQ(all.size(), spec.nodes.size());
+    for (const config::NodeSpec& n : spec.nodes)
+      EXPECT_EQ(all[n.index].full, BuildNodeTable(spec, n.index).full) << name << " " << n.name;
+  }
+  config::LoadResult r =
+      config::Load(ReadFile(SourceDir() / "bench/netpol/labs/scale-10x100.toml"), "scale.toml");
+  ASSERT_TRUE(r.spec.has_value()) << r.diags.FormatAll();
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::vector<NodeTable> all = BuildNodeTables(*r.spec);
+  const auto us =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
+  EXPECT_EQ(all[0].chains.size(), 100u + 2u);  // 100 pods, the policy's, forward-ingress
+  EXPECT_EQ(all[0].sets.begin()->second.size(), 1000u);
+  std::cout << "BuildNodeTables, 10 nodes x 100 pods: " << us << " us\n";
 }
 
 // trace's verdict: the counter that moved names the pod, the direction and the policies isolating

@@ -43,11 +43,22 @@ std::string PeerSet(const NetworkPolicySpec& np, bool ingress, size_t rule, size
 
 bool Usable(const PodSpec& p) { return p.ip.value != 0; }  // a CNI pod whose ADD failed has none
 
-// The sets of every rule of the policies that isolate a pod on this node.
-void RenderSets(const ClusterSpec& spec, const NetworkPolicySpec& np, bool ingress,
-                std::vector<std::string>& out, std::vector<std::string>& skeleton,
-                std::map<std::string, std::vector<std::string>>& sets,
-                std::map<std::string, std::string>& heads) {
+// What every node's table needs of the whole lab, computed once for all of them: which policies
+// isolate each pod, and each pod peer's addresses (a scan of every pod), by set name.
+struct LabView {
+  explicit LabView(const ClusterSpec& s) : spec(s), iso(Isolate(s)) {}
+  const ClusterSpec& spec;
+  std::vector<Isolation> iso;
+  std::map<std::string, std::vector<std::string>> pod_sets;
+};
+
+// The sets of every rule of one policy in one direction: a peer of pods is a plain hash set of
+// their addresses (a pod that comes or goes is one `add element` / `delete element`, and a lookup
+// is one hash probe); an ip_block is an interval set (prefixes), with its except prefixes in a
+// second one.
+void AddSets(LabView& lab, const NetworkPolicySpec& np, bool ingress, NodeTable& t,
+             std::vector<std::string>& order) {
+  const ClusterSpec& spec = lab.spec;
   const std::vector<PolicyRuleSpec>& rules = ingress ? np.ingress_rules : np.egress_rules;
   for (size_t r = 0; r < rules.size(); ++r) {
     for (size_t m = 0; m < rules[r].peers.size(); ++m) {
@@ -57,30 +68,33 @@ void RenderSets(const ClusterSpec& spec, const NetworkPolicySpec& np, bool ingre
       if (peer.has_ip_block) {
         elems.push_back(peer.ip_block.cidr.ToString());
         for (const net::IpPrefix& e : peer.ip_block.except) except.push_back(e.ToString());
+      } else if (auto known = lab.pod_sets.find(name); known != lab.pod_sets.end()) {
+        elems = known->second;
       } else {
         std::set<uint32_t> ips;
         for (const PodSpec& p : spec.pods) {
           if (Usable(p) && PeerSelectsPod(spec, np, peer, p)) ips.insert(p.ip.value);
         }
         for (uint32_t ip : ips) elems.push_back(net::Ipv4{ip}.ToString());
+        lab.pod_sets[name] = elems;
       }
-      auto set = [&](const std::string& n, const std::vector<std::string>& e,
+      auto set = [&](const std::string& n, std::vector<std::string> e, bool interval,
                      const std::string& comment) {
         // auto-merge: an ip_block's except prefixes may overlap each other (the kernel then lists
-        // neighbouring pod addresses as one range, 10.244.0.6/31).
-        const std::string head =
-            StrCat("  set ", n, " {\n    type ipv4_addr; flags interval; auto-merge;\n",
-                   "    comment \"", comment, "\"\n");
-        out.push_back(StrCat(
-            head, e.empty() ? "" : StrCat("    elements = { ", Join(e, ", "), " }\n"), "  }"));
-        skeleton.push_back(StrCat(head, "  }"));
-        sets[n] = e;
-        heads[n] = StrCat("type ipv4_addr; flags interval; auto-merge; comment \"", comment, "\";");
+        // neighbouring addresses as one range, 10.244.0.6/31).
+        t.set_heads[n] = StrCat("type ipv4_addr; ", interval ? "flags interval; auto-merge; " : "",
+                                "comment \"", comment, "\";");
+        t.sets[n] = std::move(e);
+        order.push_back(n);
       };
       const std::string what = StrCat(PolicyName(np), " ", ingress ? "ingress #" : "egress #",
                                       r + 1, " ", ingress ? "from #" : "to #", m + 1);
-      set(name, elems, peer.has_ip_block ? StrCat(what, ": ip_block") : StrCat(what, ": pods"));
-      if (!except.empty()) set(StrCat(name, "/except"), except, StrCat(what, ": except"));
+      if (peer.has_ip_block) {
+        set(name, elems, true, StrCat(what, ": ip_block"));
+        if (!except.empty()) set(StrCat(name, "/except"), except, true, StrCat(what, ": except"));
+      } else {
+        set(name, elems, false, StrCat(what, ": pods"));
+      }
     }
   }
 }
@@ -101,51 +115,62 @@ std::vector<std::string> PeerMatches(const NetworkPolicySpec& np, bool ingress, 
   return out;
 }
 
-// The rules of one pod's chain that one policy contributes.
-void RenderPolicyRules(const ClusterSpec& spec, const NetworkPolicySpec& np, bool ingress,
-                       const PodSpec& pod, std::vector<std::string>& out) {
+// A policy's chain in one direction: its rules, the same for every pod it isolates on the node,
+// so that a change of the policy rewrites this one chain and no pod's. A named port differs per
+// destination pod: it is matched as (address . port) of each pod that has it, the destination
+// pods of the node the policy isolates for ingress (`local`), every pod a rule reaches for egress.
+std::vector<std::string> PolicyRules(const ClusterSpec& spec, const NetworkPolicySpec& np,
+                                     bool ingress, const std::vector<const PodSpec*>& local) {
+  std::vector<std::string> out;
   const std::vector<PolicyRuleSpec>& rules = ingress ? np.ingress_rules : np.egress_rules;
-  const std::string verdict = ingress ? "accept" : "return";
   for (size_t r = 0; r < rules.size(); ++r) {
     const PolicyRuleSpec& rule = rules[r];
-    const std::string comment =
-        StrCat(" comment \"", PolicyName(np), " ", ingress ? "ingress #" : "egress #", r + 1, "\"");
+    const std::string what = StrCat(PolicyName(np), " ", ingress ? "ingress #" : "egress #", r + 1);
     for (const std::string& peer : PeerMatches(np, ingress, r, rule)) {
       if (rule.ports.empty()) {
-        out.push_back(StrCat(peer, verdict, comment));
+        out.push_back(StrCat(peer, "accept comment \"", what, "\""));
         continue;
       }
       for (const config::PolicyPortSpec& port : rule.ports) {
         const std::string l4 = StrCat("meta l4proto ", Proto(port.protocol));
-        if (!port.port_name.empty() && !ingress) {
-          // An egress named port is the destination's: each pod the rule reaches that has it.
+        if (!port.port_name.empty()) {
           std::vector<std::string> elems;
-          for (const PodSpec& d : spec.pods) {
-            if (!Usable(d)) continue;
-            const bool peer_ok =
-                rule.peers.empty() ||
-                std::any_of(rule.peers.begin(), rule.peers.end(), [&](const PolicyPeerSpec& p) {
-                  return PeerSelectsPod(spec, np, p, d);
-                });
+          auto add = [&](const PodSpec& d) {
             std::optional<std::pair<int, int>> pr = PortRange(port, &d);
-            if (peer_ok && pr) elems.push_back(StrCat(d.ip.ToString(), " . ", pr->first));
+            if (pr) elems.push_back(StrCat(d.ip.ToString(), " . ", pr->first));
+          };
+          if (ingress) {
+            for (const PodSpec* d : local) add(*d);
+          } else {
+            for (const PodSpec& d : spec.pods) {
+              const bool peer_ok =
+                  rule.peers.empty() ||
+                  std::any_of(rule.peers.begin(), rule.peers.end(), [&](const PolicyPeerSpec& p) {
+                    return PeerSelectsPod(spec, np, p, d);
+                  });
+              if (Usable(d) && peer_ok) add(d);
+            }
           }
-          if (elems.empty()) continue;
-          out.push_back(StrCat(l4, " ip daddr . th dport { ", Join(elems, ", "), " } ", verdict,
-                               " comment \"", PolicyName(np), " egress #", r + 1, " port ",
-                               port.port_name, "\""));
+          if (elems.empty()) continue;  // no pod has that port: nothing to allow
+          out.push_back(StrCat(peer, l4, " ip daddr . th dport { ", Join(elems, ", "),
+                               " } accept comment \"", what, " port ", port.port_name, "\""));
           continue;
         }
-        std::optional<std::pair<int, int>> pr = PortRange(port, &pod);
-        if (!pr) continue;  // a named port this pod does not have: nothing to allow
+        std::optional<std::pair<int, int>> pr = PortRange(port, nullptr);
+        if (!pr) continue;
         std::string ports = pr->first == 0 ? ""
                             : pr->first == pr->second
                                 ? StrCat(" th dport ", pr->first)
                                 : StrCat(" th dport ", pr->first, "-", pr->second);
-        out.push_back(StrCat(peer, l4, ports, " ", verdict, comment));
+        out.push_back(StrCat(peer, l4, ports, " accept comment \"", what, "\""));
       }
     }
   }
+  return out;
+}
+
+std::string PolicyChain(const NetworkPolicySpec& np, bool ingress) {
+  return StrCat("policy/", PolicyName(np), ingress ? "/ingress" : "/egress");
 }
 
 }  // namespace
@@ -166,18 +191,35 @@ std::string RenderChange(const NodeTable& before, const NodeTable& after) {
   if (before.full.empty()) return after.full;
   if (after.full.empty()) return StrCat("delete table ", table, "\n");
   std::string out;
-  auto elements = [&](const std::string& name, const std::vector<std::string>& elems) {
+  auto elements = [&](std::string_view verb, const std::string& name,
+                      const std::vector<std::string>& elems) {
     if (!elems.empty())
-      StrAppend(&out, "add element ", table, " ", name, " { ", Join(elems, ", "), " }\n");
+      StrAppend(&out, verb, " element ", table, " ", name, " { ", Join(elems, ", "), " }\n");
+  };
+  // A set that stays: a pod set gets the addresses that went deleted and those that came added,
+  // in place (the others stay, as kube-proxy's and Calico's sets do); an interval set (an
+  // ip_block, which changes only with its policy) is refilled.
+  auto set_delta = [&](const std::string& name) {
+    const std::vector<std::string>& now = after.sets.at(name);
+    const std::vector<std::string>& was = before.sets.at(name);
+    if (now == was) return;
+    if (after.set_heads.at(name).find("flags interval") != std::string::npos) {
+      StrAppend(&out, "flush set ", table, " ", name, "\n");
+      elements("add", name, now);
+      return;
+    }
+    const std::set<std::string> a(now.begin(), now.end()), b(was.begin(), was.end());
+    std::vector<std::string> gone, came;
+    for (const std::string& e : was)
+      if (a.count(e) == 0) gone.push_back(e);
+    for (const std::string& e : now)
+      if (b.count(e) == 0) came.push_back(e);
+    elements("delete", name, gone);
+    elements("add", name, came);
   };
   if (after.skeleton == before.skeleton) {
     // Only peer sets changed: their elements; chains and counters stay.
-    for (const auto& [name, elems] : after.sets) {
-      auto old = before.sets.find(name);
-      if (old != before.sets.end() && old->second == elems) continue;
-      StrAppend(&out, "flush set ", table, " ", name, "\n");
-      elements(name, elems);
-    }
+    for (const auto& [name, elems] : after.sets) set_delta(name);
     return out;
   }
   // Objects that go, or whose declaration changes (deleted, then added again).
@@ -190,26 +232,37 @@ std::string RenderChange(const NodeTable& before, const NodeTable& after) {
     auto it = after.counters.find(name);
     if (it == after.counters.end() || it->second != comment) gone_counters.insert(name);
   }
-  for (const auto& [name, rules] : before.chains)
-    if (after.chains.count(name) == 0) gone_chains.insert(name);
-  // A rule names a set as "@<set>" and a counter as "\"<counter>\"".
-  auto names_gone = [&](const std::string& rule) {
-    for (const std::string& s : gone_sets) {
-      for (size_t at = rule.find(StrCat("@", s)); at != std::string::npos;
-           at = rule.find(StrCat("@", s), at + 1)) {
-        const size_t end = at + 1 + s.size();
-        if (end == rule.size() || rule[end] == ' ' || rule[end] == ',') return true;
-      }
+  auto head = [](const NodeTable& t, const std::string& chain) {
+    auto it = t.chain_heads.find(chain);
+    return it == t.chain_heads.end() ? std::string() : it->second;
+  };
+  for (const auto& [name, rules] : before.chains) {
+    if (after.chains.count(name) == 0 || head(before, name) != head(after, name))
+      gone_chains.insert(name);
+  }
+  // A rule names a set as "@<set>", a counter as "\"<counter>\"" and a chain as "jump <chain>".
+  auto names = [](const std::string& rule, const std::string& prefix, const std::string& name) {
+    const std::string word = StrCat(prefix, name);
+    for (size_t at = rule.find(word); at != std::string::npos; at = rule.find(word, at + 1)) {
+      const size_t end = at + word.size();
+      if (end == rule.size() || rule[end] == ' ' || rule[end] == ',') return true;
     }
+    return false;
+  };
+  auto names_gone = [&](const std::string& rule) {
+    for (const std::string& s : gone_sets)
+      if (names(rule, "@", s)) return true;
     for (const std::string& c : gone_counters)
       if (rule.find(StrCat("\"", c, "\"")) != std::string::npos) return true;
+    for (const std::string& c : gone_chains)
+      if (names(rule, "jump ", c)) return true;
     return false;
   };
   // Chains whose rules are rewritten: they changed, or name something that goes.
   std::set<std::string> refill;
   for (const auto& [name, rules] : after.chains) {
     auto old = before.chains.find(name);
-    if (old == before.chains.end()) continue;
+    if (old == before.chains.end() || gone_chains.count(name) != 0) continue;
     bool rewrite = old->second != rules;
     for (const std::string& r : old->second) rewrite = rewrite || names_gone(r);
     if (rewrite) refill.insert(name);
@@ -223,16 +276,14 @@ std::string RenderChange(const NodeTable& before, const NodeTable& after) {
   for (const std::string& c : gone_counters)
     StrAppend(&out, "delete counter ", table, " ", c, "\n");
   // 3. What comes (sets with their elements), and the elements of the sets that stay.
-  for (const auto& [name, head] : after.set_heads) {
+  for (const auto& [name, h] : after.set_heads) {
     if (before.set_heads.count(name) != 0 && gone_sets.count(name) == 0) continue;
-    StrAppend(&out, "add set ", table, " ", name, " { ", head, " }\n");
-    elements(name, after.sets.at(name));
+    StrAppend(&out, "add set ", table, " ", name, " { ", h, " }\n");
+    elements("add", name, after.sets.at(name));
   }
   for (const auto& [name, elems] : after.sets) {
     if (before.sets.count(name) == 0 || gone_sets.count(name) != 0) continue;
-    if (before.sets.at(name) == elems) continue;
-    StrAppend(&out, "flush set ", table, " ", name, "\n");
-    elements(name, elems);
+    set_delta(name);
   }
   for (const auto& [name, comment] : after.counters) {
     if (before.counters.count(name) != 0 && gone_counters.count(name) == 0) continue;
@@ -240,13 +291,14 @@ std::string RenderChange(const NodeTable& before, const NodeTable& after) {
   }
   std::vector<std::string> fill(refill.begin(), refill.end());
   for (const auto& [name, rules] : after.chains) {
-    if (before.chains.count(name) != 0) continue;
-    StrAppend(&out, "add chain ", table, " ", name, "\n");
+    if (before.chains.count(name) != 0 && gone_chains.count(name) == 0) continue;
+    const std::string h = head(after, name);
+    StrAppend(&out, "add chain ", table, " ", name, h.empty() ? "" : StrCat(" { ", h, " }"), "\n");
     fill.push_back(name);
   }
-  // 4. The rules: pods' chains before `forward`, whose vmaps jump to them.
+  // 4. The rules: the base chains (hooked) last, once every chain they reach is filled.
   std::stable_partition(fill.begin(), fill.end(),
-                        [](const std::string& c) { return c != "forward"; });
+                        [&](const std::string& c) { return head(after, c).empty(); });
   for (const std::string& c : fill) {
     for (const std::string& r : after.chains.at(c))
       StrAppend(&out, "add rule ", table, " ", c, " ", r, "\n");
@@ -254,71 +306,65 @@ std::string RenderChange(const NodeTable& before, const NodeTable& after) {
   return out;
 }
 
-NodeTable BuildNodeTable(const ClusterSpec& spec, int node_index) {
+namespace {
+
+NodeTable BuildTable(LabView& lab, int node_index) {
   NodeTable t;
+  const ClusterSpec& spec = lab.spec;
   if (spec.network_policies.empty()) return t;
   const config::NodeSpec& node = spec.nodes[node_index];
-  const std::vector<Isolation> iso = Isolate(spec);
-  // Which policies matter here: those isolating a pod of this node.
-  std::set<int> in_pols, eg_pols;
+  const std::vector<Isolation>& iso = lab.iso;
+  // Which policies matter here: those isolating a pod of this node, with the pods they isolate.
+  std::map<int, std::vector<const PodSpec*>> in_pols, eg_pols;
   std::vector<const PodSpec*> in_pods, eg_pods;
   for (int i : node.pods) {
     const PodSpec& p = spec.pods[i];
     if (!Usable(p)) continue;
     if (!iso[i].ingress.empty()) in_pods.push_back(&p);
     if (!iso[i].egress.empty()) eg_pods.push_back(&p);
-    in_pols.insert(iso[i].ingress.begin(), iso[i].ingress.end());
-    eg_pols.insert(iso[i].egress.begin(), iso[i].egress.end());
+    for (int k : iso[i].ingress) in_pols[k].push_back(&p);
+    for (int k : iso[i].egress) eg_pols[k].push_back(&p);
   }
-  const std::string table = StrCat("inet ", kTable);
-  std::string out =
-      StrCat("# minikube-net ", spec.name, "/", node.name,
-             ": NetworkPolicy for this node's pods, one transaction (created, deleted, rebuilt).\n",
-             "table ", table, "\ndelete table ", table, "\ntable ", table, " {\n");
-  const std::string header = out;
-  std::vector<std::string> sets, skeleton;
-  for (int k : in_pols)
-    RenderSets(spec, spec.network_policies[k], true, sets, skeleton, t.sets, t.set_heads);
-  for (int k : eg_pols)
-    RenderSets(spec, spec.network_policies[k], false, sets, skeleton, t.sets, t.set_heads);
-  for (const std::string& s : sets) StrAppend(&out, s, "\n");
-  std::string rest;
+  std::vector<std::string> set_order, chain_order;
+  for (const auto& [k, pods] : in_pols) AddSets(lab, spec.network_policies[k], true, t, set_order);
+  for (const auto& [k, pods] : eg_pols) AddSets(lab, spec.network_policies[k], false, t, set_order);
+  auto full_key = [](const PodSpec& p) { return StrCat(p.ns, "/", config::NameOfKey(p.name)); };
   auto key = [](const PodSpec& p) {
     return config::QualifiedName(p.ns, config::NameOfKey(p.name));
   };
-  auto full_key = [](const PodSpec& p) { return StrCat(p.ns, "/", config::NameOfKey(p.name)); };
+  std::vector<std::string> counter_order;
   for (const auto* pods : {&eg_pods, &in_pods}) {
     const bool ingress = pods == &in_pods;
     for (const PodSpec* p : *pods) {
-      const std::string comment =
+      const std::string c = DropCounter(key(*p), ingress);
+      t.counters[c] =
           StrCat(full_key(*p), ingress ? " ingress" : " egress", ": new flows no policy allows");
-      StrAppend(&rest, "  counter ", DropCounter(key(*p), ingress), " {\n    comment \"", comment,
-                "\"\n  }\n");
-      t.counters[DropCounter(key(*p), ingress)] = comment;
+      counter_order.push_back(c);
     }
   }
-  // The chain every forwarded packet of the node passes.
-  std::vector<std::string>& forward = t.chains["forward"];
-  forward.push_back("ct state established,related accept comment \"replies of allowed flows\"");
-  auto vmap = [&](const std::vector<const PodSpec*>& pods, bool ingress) {
+  // The base chains, one per direction on the forward hook: egress first; its accept ends only
+  // its own chain, so an allowed packet goes on to the ingress chain (a drop ends both).
+  auto base = [&](const std::vector<const PodSpec*>& pods, bool ingress) {
     if (pods.empty()) return;
+    const std::string name = ingress ? "forward-ingress" : "forward-egress";
+    t.chain_heads[name] = StrCat("type filter hook forward priority filter", ingress ? " + 1" : "",
+                                 "; policy accept;");
     std::vector<std::string> elems;
     for (const PodSpec* p : pods)
       elems.push_back(
           StrCat(p->ip.ToString(), " : jump ", ingress ? "ingress/" : "egress/", full_key(*p)));
-    forward.push_back(StrCat("ip ", ingress ? "daddr" : "saddr", " vmap { ", Join(elems, ", "),
-                             " } comment \"",
-                             ingress ? "isolated for ingress" : "isolated for egress", "\""));
+    t.chains[name] = {
+        "ct state established,related accept comment \"replies of allowed flows\"",
+        StrCat("ip ", ingress ? "daddr" : "saddr", " vmap { ", Join(elems, ", "), " } comment \"",
+               ingress ? "isolated for ingress" : "isolated for egress", "\"")};
+    chain_order.push_back(name);
   };
-  vmap(eg_pods, false);
-  vmap(in_pods, true);
-  StrAppend(&rest,
-            "  chain forward {\n    type filter hook forward priority filter; policy accept;\n");
-  for (const std::string& r : forward) StrAppend(&rest, "    ", r, "\n");
-  StrAppend(&rest, "  }\n");
-  auto chain = [&](const PodSpec& p, bool ingress) {
-    const std::vector<int>& pols =
-        ingress ? iso[&p - spec.pods.data()].ingress : iso[&p - spec.pods.data()].egress;
+  base(eg_pods, false);
+  base(in_pods, true);
+  // Each pod's chain: the node's own addresses (ingress), a jump to the chain of every policy
+  // isolating it (the first that accepts ends the walk), and the drop, counted.
+  auto pod_chain = [&](const PodSpec& p, bool ingress) {
+    const int i = static_cast<int>(&p - spec.pods.data());
     const std::string name = StrCat(ingress ? "ingress/" : "egress/", full_key(p));
     std::vector<std::string>& rules = t.chains[name];
     if (ingress) {
@@ -327,20 +373,68 @@ NodeTable BuildNodeTable(const ClusterSpec& spec, int node_index) {
       rules.push_back(StrCat("ip saddr { ", node.gateway.ToString(), ", ", node.proxy_ip.ToString(),
                              " } accept comment \"the pod's own node\""));
     }
-    for (int k : pols) RenderPolicyRules(spec, spec.network_policies[k], ingress, p, rules);
+    for (int k : ingress ? iso[i].ingress : iso[i].egress)
+      rules.push_back(StrCat("jump ", PolicyChain(spec.network_policies[k], ingress)));
     rules.push_back(StrCat("counter name \"", DropCounter(key(p), ingress), "\" drop"));
-    StrAppend(&rest, "  chain ", name, " {\n");
-    for (const std::string& r : rules) StrAppend(&rest, "    ", r, "\n");
-    StrAppend(&rest, "  }\n");
+    chain_order.push_back(name);
   };
-  for (const PodSpec* p : eg_pods) chain(*p, false);
-  for (const PodSpec* p : in_pods) chain(*p, true);
+  for (const PodSpec* p : eg_pods) pod_chain(*p, false);
+  for (const PodSpec* p : in_pods) pod_chain(*p, true);
+  for (const auto* pols : {&eg_pols, &in_pols}) {
+    const bool ingress = pols == &in_pols;
+    for (const auto& [k, pods] : *pols) {
+      const NetworkPolicySpec& np = spec.network_policies[k];
+      t.chains[PolicyChain(np, ingress)] = PolicyRules(spec, np, ingress, pods);
+      chain_order.push_back(PolicyChain(np, ingress));
+    }
+  }
+  // The text: the whole table in one transaction (created, deleted, rebuilt), and the same
+  // without the sets' elements.
+  const std::string table = StrCat("inet ", kTable);
+  const std::string header =
+      StrCat("# minikube-net ", spec.name, "/", node.name,
+             ": NetworkPolicy for this node's pods, one transaction (created, deleted, rebuilt).\n",
+             "table ", table, "\ndelete table ", table, "\ntable ", table, " {\n");
+  std::string sets, skeleton_sets, rest;
+  for (const std::string& n : set_order) {
+    // set_heads' "type ...; [flags ...;] comment \"...\";" as the declaration's two lines.
+    const std::string& h = t.set_heads[n];
+    const size_t c = h.find("comment ");
+    const std::string decl = StrCat("  set ", n, " {\n    ", h.substr(0, c - 1), "\n    ",
+                                    h.substr(c, h.size() - c - 1), "\n");
+    const std::vector<std::string>& e = t.sets[n];
+    StrAppend(&sets, decl, e.empty() ? "" : StrCat("    elements = { ", Join(e, ", "), " }\n"),
+              "  }\n");
+    StrAppend(&skeleton_sets, decl, "  }\n");
+  }
+  for (const std::string& c : counter_order)
+    StrAppend(&rest, "  counter ", c, " {\n    comment \"", t.counters[c], "\"\n  }\n");
+  for (const std::string& c : chain_order) {
+    StrAppend(&rest, "  chain ", c, " {\n");
+    if (auto h = t.chain_heads.find(c); h != t.chain_heads.end())
+      StrAppend(&rest, "    ", h->second, "\n");
+    for (const std::string& r : t.chains[c]) StrAppend(&rest, "    ", r, "\n");
+    StrAppend(&rest, "  }\n");
+  }
   StrAppend(&rest, "}\n");
-  t.full = out + rest;
-  t.skeleton = header;
-  for (const std::string& k : skeleton) StrAppend(&t.skeleton, k, "\n");
-  t.skeleton += rest;
+  t.full = StrCat(header, sets, rest);
+  t.skeleton = StrCat(header, skeleton_sets, rest);
   return t;
+}
+
+}  // namespace
+
+NodeTable BuildNodeTable(const ClusterSpec& spec, int node_index) {
+  LabView lab(spec);
+  return BuildTable(lab, node_index);
+}
+
+std::vector<NodeTable> BuildNodeTables(const ClusterSpec& spec) {
+  std::vector<NodeTable> out(spec.nodes.size());
+  if (spec.network_policies.empty()) return out;
+  LabView lab(spec);
+  for (const config::NodeSpec& n : spec.nodes) out[n.index] = BuildTable(lab, n.index);
+  return out;
 }
 
 std::string PolicyTable(const ClusterSpec& spec, const std::vector<std::string>& live,

@@ -4,24 +4,35 @@
 // A node's table filters what its kernel forwards: routed packets, and (br_netfilter, which the
 // plan turns on in every node of a lab with policies) frames bridged between two pods of the node.
 // It hooks `forward` at priority filter, after the nftables proxy's DNAT (dstnat): a policy sees a
-// Service's backend, not its ClusterIP, as in Kubernetes. Its shape:
+// Service's backend, not its ClusterIP, as in Kubernetes. Its shape (Calico's: a chain per
+// endpoint that jumps to a chain per policy):
 //
-//   chain forward        ct state established,related accept        (replies of allowed flows)
-//                        ip saddr vmap { <local pod>: jump egress/<pod> }   (isolated for egress)
-//                        ip daddr vmap { <local pod>: jump ingress/<pod> }  (isolated for ingress)
-//   chain egress/<pod>   one rule per policy rule x peer x port: `return` (go on to ingress)
+//   chain forward-egress   (hook forward, priority filter)      only when a local pod is isolated
+//                        ct state established,related accept        (replies of allowed flows)
+//                        ip saddr vmap { <local pod>: jump egress/<pod> }
+//   chain forward-ingress  (priority filter + 1: an egress accept ends only its own base chain,
+//                        so an allowed packet goes on to the ingress check; a drop ends both)
+//                        ct state established,related accept
+//                        ip daddr vmap { <local pod>: jump ingress/<pod> }
+//   chain egress/<pod>   jump policy/<ns>/<policy>/egress, one per policy isolating the pod;
 //                        counter drops-egress/<pod> drop
-//   chain ingress/<pod>  the node's own addresses accept; one rule per rule x peer x port: accept
+//   chain ingress/<pod>  the node's own addresses accept; jump policy/<ns>/<policy>/ingress ...;
 //                        counter drops-ingress/<pod> drop
-//   set <ns>/<policy>/<in|eg><rule>/<peer>   the peer's addresses: its pods' (updated as pods come
-//                        and go) or its ip_block (with a .../except set)
+//   chain policy/<ns>/<policy>/<direction>   one rule per rule x peer x port: accept. The same
+//                        for every pod it isolates (a named port is matched as address . port
+//                        of each pod that has it), so changing a policy rewrites this one chain.
+//   set <ns>/<policy>/<in|eg><rule>/<peer>   the peer's addresses: its pods' (a hash set, one
+//                        element added or deleted as a pod comes or goes) or its ip_block (an
+//                        interval set, with a .../except set)
 //
 // Names are the pods' and policies' keys, so `nft list table inet mkn-netpol` in a node reads as
 // the lab. The first transaction in a node writes the table whole (created, deleted and rebuilt,
 // atomically); a change after that (a pod came or went, a policy was applied or deleted on the
 // running cluster) is a delta of the objects that differ, as kube-proxy's nftables proxier writes
-// its changes: chains flushed and refilled, sets and counters added or deleted, peer sets' elements
-// replaced; what did not change (chains, sets, the drop counters' values) stays. Pure.
+// its changes: chains flushed and refilled, sets and counters added or deleted, pod sets' elements
+// added and deleted in place; what did not change (chains, sets, the drop counters' values) stays.
+// At 1000 pods, a changed policy is one chain per node and a scaled pod one element per set
+// (bench/netpol). Pure.
 #pragma once
 
 #include <cstdint>
@@ -49,8 +60,12 @@ struct NodeTable {
   std::map<std::string, std::string> set_heads;
   std::map<std::string, std::string> counters;
   std::map<std::string, std::vector<std::string>> chains;
+  std::map<std::string, std::string> chain_heads;  // a base chain's "type filter hook ...;"
 };
 NodeTable BuildNodeTable(const config::ClusterSpec& spec, int node_index);
+// Every node's (index = NodeSpec::index), what they share of the lab computed once: at 1000 pods
+// and 10 nodes, a tenth of ten BuildNodeTable calls.
+std::vector<NodeTable> BuildNodeTables(const config::ClusterSpec& spec);
 
 // The transaction from `before` to `after` in one node (one nft script, applied atomically):
 // nothing when they are equal; `after` whole when the node had no table; `delete table` when it
@@ -58,7 +73,8 @@ NodeTable BuildNodeTable(const config::ClusterSpec& spec, int node_index);
 // chains that change or go (and those naming a set or counter that goes) flushed, the objects
 // that go deleted, new sets, counters and chains added, changed sets' elements replaced, the
 // flushed and new chains' rules added. Only peer sets differ (pods came and went elsewhere): just
-// `flush set` + `add element` of each changed set.
+// `delete element` / `add element` of the addresses that went and came (an interval set, an
+// ip_block's, is flushed and refilled).
 std::string RenderChange(const NodeTable& before, const NodeTable& after);
 
 // "drops-ingress/x/a": the named counter of a pod's drops in one direction.
