@@ -308,8 +308,7 @@ absl::StatusOr<std::unique_ptr<RunningCluster>> RunningCluster::UpOrUndo(
   if (spec.cni_mode) rc->SyncStatePods();
   rc->StartNftTables();
   // What the plan's NetworkPolicy steps wrote: the same function of the same spec.
-  for (const config::NodeSpec& n : live.nodes)
-    impl.netpol.push_back(netpol::BuildNodeTable(live, n.index));
+  impl.netpol = netpol::BuildNodeTables(live);
   if (absl::Status s = rc->StartSockLb(); !s.ok()) return fail(s);
   impl.apps = std::make_unique<AppServer>(impl.logs);
   for (AppSocket& a : impl.applied.apps) {

@@ -102,9 +102,20 @@ void RunningCluster::StartNftTables() {
 absl::Status RunningCluster::RunNftIn(const config::NodeSpec& node, int fd,
                                       const std::string& text) {
   Impl& impl = *impl_;
-  if (node.index < static_cast<int>(impl.nft_ctx.size()) && impl.nft_ctx[node.index])
-    return impl.nft_ctx[node.index]->Run(text);
-  return RunInNetns(fd, [&] { return RunNft(text); });
+  if (node.index >= static_cast<int>(impl.nft_ctx.size())) impl.nft_ctx.resize(node.index + 1);
+  std::optional<NftContext>& ctx = impl.nft_ctx[node.index];
+  if (!ctx) {
+    // Made once inside the node and kept (a NetworkPolicy change in a lab whose proxy is not
+    // nftables has none from up): a context costs a thread, a setns and libnftables' start-up,
+    // milliseconds that each change of a few commands would pay again.
+    absl::Status made = RunInNetns(fd, [&]() -> absl::Status {
+      absl::StatusOr<NftContext> c = NftContext::Create();
+      if (c.ok()) ctx.emplace(std::move(*c));
+      return c.status();
+    });
+    if (!made.ok()) return RunInNetns(fd, [&] { return RunNft(text); });
+  }
+  return ctx->Run(text);
 }
 
 absl::Status RunningCluster::SyncNftTables(const std::vector<int>* changed) {
