@@ -11,9 +11,10 @@
 # the paths (same node bridged vs routed without encapsulation; the proxy that has no nftables table).
 # live changes the policies of a running cluster while traffic flows: `apply` a deny, the very next
 # probe is dropped; `delete netpol`, the next one passes; an established connection survives the deny;
-# a bad file changes nothing. modes runs pod-selector, with a Service in front of x/a, over geneve (the
-# TAP pump's frames still cross the forward hook), bgp (routed, no overlay) and the ebpf proxy (connect4
-# hands the pod a socket already connected to the backend: the policy applies to x/a, not the ClusterIP).
+# a bad file changes nothing; a policy changed in place (its port) drops the next probe. modes runs
+# pod-selector, with a Service in front of x/a, over geneve (the TAP pump's frames still cross the
+# forward hook), bgp (routed, no overlay) and the ebpf proxy (connect4 hands the pod a socket already
+# connected to the backend: the policy applies to x/a, not the ClusterIP).
 # Runs itself inside ci/sandbox.sh; without root it exits 77, except under CI=true where that fails.
 source "$(dirname "$0")/../testlib.sh" "$@"
 
@@ -154,6 +155,16 @@ live() {
   awk -v a="$t_apply" -v d="$t_delete" '$1 < a && $2=="ok" {b=1} $1 > a && $1 < d && $2=="fail" {m=1}
     END {exit !(b && m)}' "$TMP/loop" || fail "live: the flow was not cut between apply and delete: $(cat "$TMP/loop")"
   pass "live: the flowing traffic passed, was dropped from the apply, and passed again from the delete"
+  # A changed policy: its own chain is rewritten in each node (not x/a's), the next probe follows it.
+  out=$("$MKN" apply examples/netpol/cases/pod-selector.toml 2>/dev/null) || fail "live: apply pod-selector: $out"
+  probe x-b "$xa" || fail "live: x/b does not reach x/a under allow-from-b"
+  ! probe x-c "$xa" || fail "live: x/c reaches x/a under allow-from-b"
+  { sed -n '/^\[\[expect/q;p' examples/netpol/cases/pod-selector.toml; echo '  ports = [{ port = 81 }]'; } >"$TMP/p81.toml"
+  out=$("$MKN" apply "$TMP/p81.toml" 2>&1) || fail "live: apply the changed policy: $out"
+  contains "$out" "network_policy x/allow-from-b configured" "live: the changed policy's result"
+  contains "$out" "(node1: 2 commands)" "live: a changed policy rewrites its own chain only"
+  ! probe x-b "$xa" || fail "live: x/b still reaches x/a:80 after apply moved the policy to port 81"
+  pass "live: a changed policy (port 80 -> 81) is its chain rewritten (2 commands); the next probe is dropped"
   "$MKN" down netpol >/dev/null || fail "live: down"
   assert_clean netpol
 }
