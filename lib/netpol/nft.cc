@@ -4,6 +4,7 @@
 #include "lib/netpol/nft.h"
 
 #include <algorithm>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -13,6 +14,16 @@
 #include "lib/strings/str_cat.h"
 
 namespace mkn::netpol {
+// What every node's table needs of the whole lab, computed once for all of them: which policies
+// isolate each pod, and each pod peer's addresses (a scan of every pod), by set name. Read-only
+// once made.
+struct LabView {
+  explicit LabView(const config::ClusterSpec& s);
+  const config::ClusterSpec& spec;
+  std::vector<Isolation> iso;
+  std::map<std::string, std::vector<std::string>> pod_sets;
+};
+
 namespace {
 
 using config::ClusterSpec;
@@ -43,20 +54,23 @@ std::string PeerSet(const NetworkPolicySpec& np, bool ingress, size_t rule, size
 
 bool Usable(const PodSpec& p) { return p.ip.value != 0; }  // a CNI pod whose ADD failed has none
 
-// What every node's table needs of the whole lab, computed once for all of them: which policies
-// isolate each pod, and each pod peer's addresses (a scan of every pod), by set name.
-struct LabView {
-  explicit LabView(const ClusterSpec& s) : spec(s), iso(Isolate(s)) {}
-  const ClusterSpec& spec;
-  std::vector<Isolation> iso;
-  std::map<std::string, std::vector<std::string>> pod_sets;
-};
-
 // The sets of every rule of one policy in one direction: a peer of pods is a plain hash set of
 // their addresses (a pod that comes or goes is one `add element` / `delete element`, and a lookup
 // is one hash probe); an ip_block is an interval set (prefixes), with its except prefixes in a
 // second one.
-void AddSets(LabView& lab, const NetworkPolicySpec& np, bool ingress, NodeTable& t,
+// A pod peer's addresses, sorted by value.
+std::vector<std::string> PeerPods(const ClusterSpec& spec, const NetworkPolicySpec& np,
+                                  const PolicyPeerSpec& peer) {
+  std::set<uint32_t> ips;
+  for (const PodSpec& p : spec.pods) {
+    if (Usable(p) && PeerSelectsPod(spec, np, peer, p)) ips.insert(p.ip.value);
+  }
+  std::vector<std::string> out;
+  for (uint32_t ip : ips) out.push_back(net::Ipv4{ip}.ToString());
+  return out;
+}
+
+void AddSets(const LabView& lab, const NetworkPolicySpec& np, bool ingress, NodeTable& t,
              std::vector<std::string>& order) {
   const ClusterSpec& spec = lab.spec;
   const std::vector<PolicyRuleSpec>& rules = ingress ? np.ingress_rules : np.egress_rules;
@@ -71,12 +85,7 @@ void AddSets(LabView& lab, const NetworkPolicySpec& np, bool ingress, NodeTable&
       } else if (auto known = lab.pod_sets.find(name); known != lab.pod_sets.end()) {
         elems = known->second;
       } else {
-        std::set<uint32_t> ips;
-        for (const PodSpec& p : spec.pods) {
-          if (Usable(p) && PeerSelectsPod(spec, np, peer, p)) ips.insert(p.ip.value);
-        }
-        for (uint32_t ip : ips) elems.push_back(net::Ipv4{ip}.ToString());
-        lab.pod_sets[name] = elems;
+        elems = PeerPods(spec, np, peer);
       }
       auto set = [&](const std::string& n, std::vector<std::string> e, bool interval,
                      const std::string& comment) {
@@ -308,7 +317,7 @@ std::string RenderChange(const NodeTable& before, const NodeTable& after) {
 
 namespace {
 
-NodeTable BuildTable(LabView& lab, int node_index) {
+NodeTable BuildTable(const LabView& lab, int node_index) {
   NodeTable t;
   const ClusterSpec& spec = lab.spec;
   if (spec.network_policies.empty()) return t;
@@ -424,16 +433,33 @@ NodeTable BuildTable(LabView& lab, int node_index) {
 
 }  // namespace
 
+LabView::LabView(const ClusterSpec& s) : spec(s), iso(Isolate(s)) {
+  for (const NetworkPolicySpec& np : s.network_policies) {
+    for (bool ingress : {true, false}) {
+      const std::vector<PolicyRuleSpec>& rules = ingress ? np.ingress_rules : np.egress_rules;
+      for (size_t r = 0; r < rules.size(); ++r) {
+        for (size_t m = 0; m < rules[r].peers.size(); ++m) {
+          if (rules[r].peers[m].has_ip_block) continue;
+          pod_sets[PeerSet(np, ingress, r, m)] = PeerPods(s, np, rules[r].peers[m]);
+        }
+      }
+    }
+  }
+}
+
+TableBuilder::TableBuilder(const ClusterSpec& spec) : lab_(std::make_unique<LabView>(spec)) {}
+TableBuilder::~TableBuilder() = default;
+NodeTable TableBuilder::Build(int node_index) const { return BuildTable(*lab_, node_index); }
+
 NodeTable BuildNodeTable(const ClusterSpec& spec, int node_index) {
-  LabView lab(spec);
-  return BuildTable(lab, node_index);
+  return TableBuilder(spec).Build(node_index);
 }
 
 std::vector<NodeTable> BuildNodeTables(const ClusterSpec& spec) {
   std::vector<NodeTable> out(spec.nodes.size());
   if (spec.network_policies.empty()) return out;
-  LabView lab(spec);
-  for (const config::NodeSpec& n : spec.nodes) out[n.index] = BuildTable(lab, n.index);
+  const TableBuilder b(spec);
+  for (const config::NodeSpec& n : spec.nodes) out[n.index] = b.Build(n.index);
   return out;
 }
 

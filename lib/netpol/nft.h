@@ -37,6 +37,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -66,6 +67,20 @@ NodeTable BuildNodeTable(const config::ClusterSpec& spec, int node_index);
 // Every node's (index = NodeSpec::index), what they share of the lab computed once: at 1000 pods
 // and 10 nodes, a tenth of ten BuildNodeTable calls.
 std::vector<NodeTable> BuildNodeTables(const config::ClusterSpec& spec);
+
+// The same, node by node: the constructor computes what the nodes share (which policies isolate
+// each pod, each pod peer's addresses); Build is const and may run for several nodes on several
+// threads at once (vnet/cluster does, on a loaded machine). `spec` must outlive the builder.
+struct LabView;
+class TableBuilder {
+ public:
+  explicit TableBuilder(const config::ClusterSpec& spec);
+  ~TableBuilder();
+  NodeTable Build(int node_index) const;
+
+ private:
+  std::unique_ptr<const LabView> lab_;
+};
 
 // The transaction from `before` to `after` in one node (one nft script, applied atomically):
 // nothing when they are equal; `after` whole when the node had no table; `delete table` when it

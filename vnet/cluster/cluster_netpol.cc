@@ -14,6 +14,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -49,8 +50,25 @@ std::string Ms(uint64_t us) {
   return buf;
 }
 
-// Threads writing the nodes' transactions of one change.
+// Threads building the nodes' tables, then writing their transactions, for one change.
 constexpr size_t kNetpolWorkers = 4;
+
+// fn(0) ... fn(n - 1), on up to kNetpolWorkers threads (here when n is 1).
+void ForEachOnThreads(size_t n, const std::function<void(size_t)>& fn) {
+  const size_t workers = std::min(n, kNetpolWorkers);
+  if (workers <= 1) {
+    for (size_t i = 0; i < n; ++i) fn(i);
+    return;
+  }
+  std::atomic<size_t> next{0};
+  std::vector<std::thread> threads;
+  for (size_t w = 0; w < workers; ++w) {
+    threads.emplace_back([&] {
+      for (size_t i = next++; i < n; i = next++) fn(i);
+    });
+  }
+  for (std::thread& t : threads) t.join();
+}
 
 uint64_t Lines(const std::string& text) {
   uint64_t n = 0;
@@ -65,10 +83,17 @@ absl::Status RunningCluster::WriteNetpolTables(const config::ClusterSpec& next,
   Impl& impl = *impl_;
   const auto t0 = Clock::now();
   impl.netpol.resize(next.nodes.size());
-  std::vector<netpol::NodeTable> tables = netpol::BuildNodeTables(next);
+  // Each node's table and its delta, the nodes on several threads (what they share of the lab is
+  // computed once, before).
+  std::vector<netpol::NodeTable> tables(next.nodes.size());
   std::vector<std::string> texts(next.nodes.size());
-  for (const config::NodeSpec& n : next.nodes)
-    texts[n.index] = netpol::RenderChange(impl.netpol[n.index], tables[n.index]);
+  if (!next.network_policies.empty() || !impl.netpol.empty()) {
+    const netpol::TableBuilder builder(next);
+    ForEachOnThreads(next.nodes.size(), [&](size_t i) {
+      tables[i] = builder.Build(static_cast<int>(i));
+      texts[i] = netpol::RenderChange(impl.netpol[i], tables[i]);
+    });
+  }
   const uint64_t built_us = Us(t0);
   // One transaction per node that changes, the nodes in parallel (a few threads, each node's own
   // libnftables context on one thread only): a change is in force when the last node commits, so
@@ -98,19 +123,7 @@ absl::Status RunningCluster::WriteNetpolTables(const config::ClusterSpec& next,
     status[i] = RunNftIn(n, fd, texts[i]);
     took[i] = Us(t1);
   };
-  const size_t workers = std::min<size_t>(changing.size(), kNetpolWorkers);
-  if (workers <= 1) {
-    for (int i : changing) write(i);
-  } else {
-    std::atomic<size_t> next_node{0};
-    std::vector<std::thread> threads;
-    for (size_t w = 0; w < workers; ++w) {
-      threads.emplace_back([&] {
-        for (size_t k = next_node++; k < changing.size(); k = next_node++) write(changing[k]);
-      });
-    }
-    for (std::thread& t : threads) t.join();
-  }
+  ForEachOnThreads(changing.size(), [&](size_t k) { write(changing[k]); });
   std::vector<int> written;
   absl::Status failed;
   for (int i : changing) {
