@@ -2,14 +2,20 @@
 // libnftables loads it, twice (a reload replaces the table in one transaction), and a long run of
 // deltas leaves the kernel's table exactly as a full sync of the final spec writes it, in
 // throw-away namespaces.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/select.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <optional>
 #include <random>
 #include <sstream>
+#include <vector>
 
 #include "absl/strings/str_join.h"
 #include "lib/config/mutate.h"
@@ -232,6 +238,38 @@ TEST_F(NftSyncNetns, AContextStaysInTheNamespaceItWasMadeIn) {
   EXPECT_NE(json->find("\"mkn-ctx-test\""), std::string::npos) << *json;
   // The JSON flag was for that command only.
   EXPECT_EQ(ctx->Output("list tables").value(), "table ip mkn-ctx-test\n");
+}
+
+// libnftables waits for a commit's answer with select(): a context whose socket is descriptor 1024
+// or more would abort the process (a 1000-pod lab holds that many). With 1100 descriptors open, a
+// context made now still commits, kept (NftContext) or made per call (RunNft).
+TEST_F(NftSyncNetns, CommitsWithMoreDescriptorsOpenThanSelectTakes) {
+  rlimit lim{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &lim), 0);
+  if (lim.rlim_cur < 1400) {
+    lim.rlim_cur = std::min<rlim_t>(1400, lim.rlim_max);
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &lim), 0);
+  }
+  std::vector<int> held;
+  while (held.size() < 1100) {
+    const int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    held.push_back(fd);
+  }
+  ASSERT_GE(held.back(), FD_SETSIZE);  // the lowest free descriptors are all past select's
+  std::optional<NftContext> ctx;
+  absl::Status s = In(kDeltas, [&]() -> absl::Status {
+    MKN_ASSIGN_OR_RETURN(NftContext c, NftContext::Create());
+    ctx.emplace(std::move(c));
+    return RunNft("table ip mkn-fd-test-1 {}\n");
+  });
+  EXPECT_TRUE(s.ok()) << s;
+  ASSERT_TRUE(ctx.has_value());
+  EXPECT_TRUE(ctx->Run("table ip mkn-fd-test-2 {}\n").ok());
+  EXPECT_EQ(Sh(std::string("ip netns exec ") + kDeltas + " nft list tables").output,
+            "table ip mkn-fd-test-1\ntable ip mkn-fd-test-2\n");
+  ctx.reset();
+  for (int fd : held) ::close(fd);
 }
 
 // A full sync of the lab, loaded in a scratch namespace of its own, lists as the same text loaded
