@@ -46,13 +46,13 @@ json CountersJson(const PortCounters& c) {
   return j;
 }
 
-// "drops": {"<reason>": count, ...}
-std::map<std::string, uint64_t> ReadDrops(Reader& r) {
+// "drops": {"<reason>": count, ...} (or another key of that shape: "netpol_drops")
+std::map<std::string, uint64_t> ReadDrops(Reader& r, std::string_view key = "drops") {
   std::map<std::string, uint64_t> out;
-  if (const json* drops = r.Object("drops")) {
+  if (const json* drops = r.Object(key)) {
     for (const auto& [reason, n] : drops->items()) {
       if (!n.is_number_unsigned()) {
-        r.Fail(JoinPath(r.Path("drops"), reason),
+        r.Fail(JoinPath(r.Path(key), reason),
                StrCat("want a count (an integer >= 0), got ", Got(n)));
         break;
       }
@@ -130,6 +130,8 @@ NodeProxyStats ReadNode(Reader& r) {
       Reader c(*nat, r.Path("nat"));
       n.nat = ReadFields(c, kNatFields);
       n.nat->drops = ReadDrops(c);
+      // Absent from a peer older than NetworkPolicy in the userspace proxy: none.
+      if (c.Has("netpol_drops")) n.nat->netpol_drops = ReadDrops(c, "netpol_drops");
       r.Take(c.status());
     }
   }
@@ -251,6 +253,7 @@ json ToJson(const NodeProxyStats& n) {
   if (n.nat) {
     j["nat"] = FieldsJson(*n.nat, kNatFields);
     j["nat"]["drops"] = n.nat->drops;
+    j["nat"]["netpol_drops"] = n.nat->netpol_drops;
   }
   if (n.kernel) j["kernel"] = FieldsJson(*n.kernel, kKernelFields);
   return j;

@@ -100,6 +100,9 @@ struct NatNodeCounters {
   uint64_t conntrack_evictions = 0;  // unassured flows pushed out of a full table
   uint64_t conntrack_refused = 0;    // new flows refused: the table was full of assured ones
   uint64_t read_errors = 0, write_errors = 0;  // the pump's, on the node's TUN
+  // New flows NetworkPolicy denied after translation, by lib/netpol's drop counter name
+  // ("drops-ingress/x/a"): added to the kernel's counters of that name by `get netpol` and `trace`.
+  std::map<std::string, uint64_t> netpol_drops;
   bool operator==(const NatNodeCounters&) const = default;
 };
 

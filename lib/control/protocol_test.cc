@@ -99,8 +99,8 @@ ServicesAnswer SampleNodes(const std::string& mode) {
                NodeProxyStats{"node2", std::nullopt, KernelNodeCounters{}}};
     return a;
   }
-  NatNodeCounters c{1,  2,  3,  4, {{"no_flow", 3}, {"table_full", 1}}, 5, 6, 7, 8, 9, 10,
-                    11, 12, 13, 14};
+  NatNodeCounters c{1,  2,  3,  4,  {{"no_flow", 3}, {"table_full", 1}}, 5, 6, 7, 8, 9, 10,
+                    11, 12, 13, 14, {{"drops-ingress/x/a", 2}}};
   a.nodes = {NodeProxyStats{"node1", c, std::nullopt},
              NodeProxyStats{"node2", NatNodeCounters{}, std::nullopt}};
   a.proxy_error = "epoll_wait: Bad file descriptor";
@@ -216,8 +216,16 @@ TEST(Protocol, NodeCountersOnTheWire) {
               "fragments_held": 5, "fragments_reassembled": 6, "datagrams_reassembled": 7,
               "fragments_dropped": 8, "conntrack_entries": 9, "conntrack_max": 10,
               "conntrack_evictions": 11, "conntrack_refused": 12,
-              "read_errors": 13, "write_errors": 14}})"));
+              "read_errors": 13, "write_errors": 14,
+              "netpol_drops": {"drops-ingress/x/a": 2}}})"));
   EXPECT_EQ(j["nodes"][1]["nat"]["drops"], nlohmann::json::object());
+  EXPECT_EQ(j["nodes"][1]["nat"]["netpol_drops"], nlohmann::json::object());
+  // A peer older than the proxy's NetworkPolicy sends no netpol_drops: read as none.
+  nlohmann::json older = j;
+  older["nodes"][0]["nat"].erase("netpol_drops");
+  absl::StatusOr<ServicesAnswer> back = FromJson<ServicesAnswer>(older);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_TRUE(back->nodes[0].nat->netpol_drops.empty());
   // The services are where they always were.
   EXPECT_EQ(j["services"][0]["ports"][0]["counters"]["new_flows"], 2u);
 

@@ -38,6 +38,8 @@ std::string_view ToString(DropReason r) {
       return "frag_oversize";
     case DropReason::kFragOverload:
       return "frag_overload";
+    case DropReason::kNetworkPolicy:
+      return "network_policy";
   }
   return "?";
 }

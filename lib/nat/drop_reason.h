@@ -26,8 +26,11 @@ enum class DropReason : uint8_t {
   kFragOverlap,   // overlapping fragments (the whole datagram), or an exact duplicate (that one)
   kFragOversize,  // the datagram would exceed 65 535 bytes
   kFragOverload,  // pushed out, oldest first, to keep reassembly within its memory bounds
+  // A new flow that NetworkPolicy denies after translation (the client's egress towards the chosen
+  // backend, or the backend's ingress): lib/netpol/flow_policy, charged to a policy drop counter.
+  kNetworkPolicy,
 };
-inline constexpr int kDropReasonCount = 17;
+inline constexpr int kDropReasonCount = 18;
 std::string_view ToString(DropReason r);
 
 }  // namespace mkn::nat

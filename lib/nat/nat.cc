@@ -230,6 +230,22 @@ Verdict Nat::ProcessTransport(std::span<uint8_t> frame, int64_t now, bool l4_par
 
   std::optional<size_t> chosen = balancer_.Pick(*port, t.src, now);
   const Endpoint& e = port->endpoints[*chosen];  // endpoints is non-empty
+  if (policy_ != nullptr && !policy_->empty()) {
+    // After translation: the backend chosen is the pod the policy protects (nat.h's banner).
+    const netpol::FlowVerdict v = policy_->Decide(
+        t.src, e.ip,
+        proto == packet::kProtoUdp ? config::PolicyProtocol::kUdp : config::PolicyProtocol::kTcp,
+        e.port);
+    if (!v.allowed) {
+      // Found by a view of the name, inserted once per counter: no allocation per dropped packet.
+      if (auto it = netpol_drops_.find(v.counter); it != netpol_drops_.end()) {
+        ++it->second;
+      } else {
+        netpol_drops_.emplace(std::string(v.counter), 1);
+      }
+      return Drop(DropReason::kNetworkPolicy, port->id);
+    }
+  }
   uint16_t snat_port = AllocatePort(e.ip, e.port, proto, t.src_port);
   if (snat_port == 0) return Drop(DropReason::kPortsExhausted, port->id);
   const Tuple reply{e.ip, options_.proxy_ip, e.port, snat_port, proto};

@@ -33,6 +33,15 @@
 // kube-proxy's rules see a packet; the whole datagram is translated and handed back to be sent in
 // place of the fragment that completed it (kForwardFrame); the kernel fragments it again on output.
 // A new flow in a table full of assured flows is dropped (kTableFull), never an established one.
+//
+// NetworkPolicy (SetPolicy): every new flow is judged after its translation, against the backend
+// the balancer chose, by lib/netpol/flow_policy (the client's egress and the backend's ingress), as
+// Kubernetes applies policy to the backend pod. The backend sees the proxy's address, so this is
+// the only place the client is still known. A denied SYN or datagram is dropped (kNetworkPolicy),
+// silently as the kernel's policy chains drop, creates no flow, and is counted under the drop
+// counter the verdict names (netpol_drops(): the same names as the kernel's counters, so `get
+// netpol` and `trace` add them up). Established flows are never judged again: a policy change
+// leaves them passing, as conntrack's `ct state established accept` does in the nftables modes.
 // Anything malformed, truncated, unknown or stateless is dropped and counted by reason; Process()
 // never fails and never reads outside the frame.
 //
@@ -41,8 +50,11 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -55,6 +67,7 @@
 #include "lib/nat/reassembly.h"
 #include "lib/nat/service_table.h"
 #include "lib/net/ip.h"
+#include "lib/netpol/flow_policy.h"
 
 namespace mkn::nat {
 
@@ -122,6 +135,12 @@ class Nat {
   absl::Status ReplaceEndpoints(std::string_view service, const std::vector<config::PodSpec>& pods);
   absl::Status SetEndpoints(int port_id, std::vector<Endpoint> endpoints);
 
+  // The NetworkPolicy new flows are judged by from now on (nullptr or an empty one: every flow is
+  // allowed). Flows already in the table keep passing.
+  void SetPolicy(std::shared_ptr<const netpol::FlowPolicy> policy) { policy_ = std::move(policy); }
+  // New flows dropped by NetworkPolicy, by lib/netpol's drop counter name ("drops-ingress/x/a").
+  const std::map<std::string, uint64_t, std::less<>>& netpol_drops() const { return netpol_drops_; }
+
   // Periodic sweep (about once a second): expired flows and affinity entries.
   void Expire(int64_t now);
 
@@ -161,6 +180,8 @@ class Nat {
   uint32_t next_port_;
   NatCounters counters_;
   std::vector<ServiceCounters> service_counters_;
+  std::shared_ptr<const netpol::FlowPolicy> policy_;
+  std::map<std::string, uint64_t, std::less<>> netpol_drops_;
 };
 
 }  // namespace mkn::nat
