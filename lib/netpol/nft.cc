@@ -370,6 +370,12 @@ NodeTable BuildTable(const LabView& lab, int node_index) {
   };
   base(eg_pods, false);
   base(in_pods, true);
+  // proxy_mode = "userspace": the other nodes' proxy addresses (see the ingress chain below).
+  const bool userspace = spec.proxy_mode == config::ProxyMode::kUserspace;
+  std::vector<std::string> other_proxies;
+  for (const config::NodeSpec& n : spec.nodes) {
+    if (userspace && n.index != node_index) other_proxies.push_back(n.proxy_ip.ToString());
+  }
   // Each pod's chain: the node's own addresses (ingress), a jump to the chain of every policy
   // isolating it (the first that accepts ends the walk), and the drop, counted.
   auto pod_chain = [&](const PodSpec& p, bool ingress) {
@@ -381,6 +387,19 @@ NodeTable BuildTable(const LabView& lab, int node_index) {
       // userspace proxy's, which is the source of the Service flows it relays.
       rules.push_back(StrCat("ip saddr { ", node.gateway.ToString(), ", ", node.proxy_ip.ToString(),
                              " } accept comment \"the pod's own node\""));
+      // proxy_mode = "userspace": a Service flow arrives from the proxy address of the client's
+      // node, whichever node that is; that proxy judged it already, against the client (lib/nat,
+      // lib/netpol/flow_policy), which this chain can no longer see.
+      if (!other_proxies.empty()) {
+        rules.push_back(StrCat("ip saddr { ", Join(other_proxies, ", "),
+                               " } accept comment \"Service flows the userspace proxy allowed\""));
+      }
+    } else if (userspace) {
+      // The userspace proxy translates a ClusterIP after this hook and judges the flow then,
+      // against the backend it chose: this chain would see only the ClusterIP.
+      rules.push_back(
+          StrCat("ip daddr ", spec.service_cidr.ToString(),
+                 " return comment \"Services: the userspace proxy judges the backend\""));
     }
     for (int k : ingress ? iso[i].ingress : iso[i].egress)
       rules.push_back(StrCat("jump ", PolicyChain(spec.network_policies[k], ingress)));

@@ -14,9 +14,11 @@
 //                        so an allowed packet goes on to the ingress check; a drop ends both)
 //                        ct state established,related accept
 //                        ip daddr vmap { <local pod>: jump ingress/<pod> }
-//   chain egress/<pod>   jump policy/<ns>/<policy>/egress, one per policy isolating the pod;
+//   chain egress/<pod>   [userspace: the service CIDR `return`]
+//                        jump policy/<ns>/<policy>/egress, one per policy isolating the pod;
 //                        counter drops-egress/<pod> drop
-//   chain ingress/<pod>  the node's own addresses accept; jump policy/<ns>/<policy>/ingress ...;
+//   chain ingress/<pod>  the node's own addresses accept; [userspace: the other nodes' proxy
+//                        addresses accept]; jump policy/<ns>/<policy>/ingress ...;
 //                        counter drops-ingress/<pod> drop
 //   chain policy/<ns>/<policy>/<direction>   one rule per rule x peer x port: accept. The same
 //                        for every pod it isolates (a named port is matched as address . port
@@ -24,6 +26,11 @@
 //   set <ns>/<policy>/<in|eg><rule>/<peer>   the peer's addresses: its pods' (a hash set, one
 //                        element added or deleted as a pod comes or goes) or its ip_block (an
 //                        interval set, with a .../except set)
+//
+// proxy_mode = "userspace" translates Services in a userspace NAT that hands the backend a flow
+// from its node's proxy address: the kernel never sees client and backend in one packet, so that
+// NAT judges Service flows itself (lib/netpol/flow_policy.h) and these chains let them through (the
+// ClusterIP on the client's side, the proxy addresses on the backend's).
 //
 // Names are the pods' and policies' keys, so `nft list table inet mkn-netpol` in a node reads as
 // the lab. The first transaction in a node writes the table whole (created, deleted and rebuilt,
