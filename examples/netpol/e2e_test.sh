@@ -8,7 +8,9 @@
 # vxlan_nftables runs every case (the network over VXLAN, Services by nftables), and on one case the
 # things a student looks at: `get pods -A`, `get netpol` counting the denied probes, the table in a
 # node, and a kill updating the peer sets. hostgw_userspace runs the cases that differ most between
-# the paths (same node bridged vs routed without encapsulation; the proxy that has no nftables table).
+# the paths (same node bridged vs routed without encapsulation; the proxy that has no nftables table),
+# and a Service in front of x/a: the userspace proxy judges each new flow after translation (same node
+# and across, `get netpol`'s count, trace naming the policy, the probes passing after `delete netpol`).
 # live changes the policies of a running cluster while traffic flows: `apply` a deny, the very next
 # probe is dropped; `delete netpol`, the next one passes; an established connection survives the deny;
 # a bad file changes nothing; a policy changed in place (its port) drops the next probe. modes runs
@@ -169,22 +171,9 @@ live() {
   assert_clean netpol
 }
 
-case "$CASE" in
-vxlan_nftables)
-  for c in deny-ingress deny-all pod-selector namespace-selector ports-union egress-ipblock named-egress; do
-    run_case vxlan nftables "$c"
-  done
-  KEEP_UP=1 run_case vxlan nftables and-vs-or
-  inspect
-  ;;
-hostgw_userspace)
-  for c in deny-all and-vs-or egress-ipblock; do run_case host-gw userspace "$c"; done
-  ;;
-live) live ;;
-modes)
-  # A Service in x selecting x/a: x/b reaches it (the policy allows x/b), y/b does not, whichever
-  # proxy translated the ClusterIP.
-  EXTRA='[[service]]
+# A Service in x selecting x/a, and its truth table: x/b reaches it (the policy allows x/b), y/b does
+# not, whichever proxy translated the ClusterIP.
+SVC_WEB='[[service]]
 name = "web"
 namespace = "x"
 selector = { pod = "a" }
@@ -199,6 +188,60 @@ result = "allow"
 from = "y/b"
 to = "svc/x/web:80"
 result = "deny"'
+
+# The userspace proxy hands x/a every Service flow from a proxy address, never from the client: it
+# judges each new flow itself after translation (lib/netpol/flow_policy). Probed on the node of x/a
+# (y/a and x/c, whose flows the kernel's chains on node1 would see from node1's own proxy address)
+# and across (x/b allowed, from node2's proxy address; y/b denied); `get netpol` counts the proxy's
+# drops, trace names the policy, and after `delete netpol` the same probes pass.
+svc_userspace() {
+  local out vip rc=0 drops
+  EXTRA="$SVC_WEB"'
+[[expect]]
+from = "y/a"
+to = "svc/x/web:80"
+result = "deny"
+[[expect]]
+from = "x/c"
+to = "svc/x/web:80"
+result = "deny"' KEEP_UP=1 run_case host-gw userspace pod-selector
+  vip=$("$MKN" get svc -o json | jq -r '.[] | select(.name=="x/web") | .cluster_ip')
+  [[ $vip =~ ^[0-9.]+$ ]] || fail "svc userspace: the ClusterIP of x/web: $vip"
+  ! probe y-a "$vip" || fail "svc userspace: y/a reaches x/a through $vip (same node) under allow-from-b"
+  probe x-b "$vip" || fail "svc userspace: x/b does not reach x/a through $vip (across nodes)"
+  drops=$("$MKN" get netpol | awk '$2=="allow-from-b" {print $6}')
+  ((drops > 0)) || fail "svc userspace: get netpol counts no drop for allow-from-b: $("$MKN" get netpol)"
+  out=$("$MKN" get proxy -o json)
+  [[ $(jq '[.nodes[].nat.drops.network_policy // 0] | add' <<<"$out") -gt 0 ]] ||
+    fail "svc userspace: the proxy counted no network_policy drop: $out"
+  pass "svc userspace: y/a -> svc/x/web dropped by the proxy after translation, x/b passes; get netpol counts $drops drops"
+  out=$("$MKN" trace y/a svc/x/web:80 --proto tcp --timeout 1 2>&1) || rc=$?
+  [[ $rc == 1 ]] || fail "svc userspace: trace y/a svc/x/web under the policy: exit $rc, want 1: $out"
+  contains "$out" "dropped by NetworkPolicy x/allow-from-b (ingress of x/a)" "svc userspace: trace names the policy"
+  pass "svc userspace: trace y/a svc/x/web:80 says: dropped by NetworkPolicy x/allow-from-b (ingress of x/a)"
+  out=$("$MKN" delete netpol allow-from-b -n x 2>&1) || fail "svc userspace: delete: $out"
+  probe y-a "$vip" || fail "svc userspace: y/a does not reach x/a through $vip after the delete"
+  probe x-c "$vip" || fail "svc userspace: x/c does not reach x/a through $vip after the delete"
+  pass "svc userspace: delete netpol allow-from-b: y/a and x/c reach x/a through the ClusterIP again"
+  "$MKN" down netpol >/dev/null || fail "svc userspace: down"
+  assert_clean netpol
+}
+
+case "$CASE" in
+vxlan_nftables)
+  for c in deny-ingress deny-all pod-selector namespace-selector ports-union egress-ipblock named-egress; do
+    run_case vxlan nftables "$c"
+  done
+  KEEP_UP=1 run_case vxlan nftables and-vs-or
+  inspect
+  ;;
+hostgw_userspace)
+  for c in deny-all and-vs-or egress-ipblock; do run_case host-gw userspace "$c"; done
+  svc_userspace
+  ;;
+live) live ;;
+modes)
+  EXTRA=$SVC_WEB
   EXTRA=$EXTRA run_case geneve nftables pod-selector
   EXTRA=$EXTRA run_case bgp nftables pod-selector
   EXTRA=$EXTRA run_case vxlan ebpf pod-selector

@@ -303,6 +303,16 @@ absl::StatusOr<std::map<std::string, uint64_t>> NetpolCounters(const ClusterStat
     }));
     for (const auto& [k, v] : netpol::ParseCounters(out)) counters[k] += v;
   }
+  // The userspace proxy judges Service flows itself and counts its drops under the same names
+  // (lib/nat/nat.h). Its answer is best effort: an owner that does not answer has no pump either
+  // (the proxy lives in it), so nothing of its own to add.
+  if (absl::StatusOr<control::ServicesAnswer> a = Call(s.cluster, control::EndpointsRequest{});
+      a.ok()) {
+    for (const control::NodeProxyStats& n : a->nodes) {
+      if (!n.nat) continue;
+      for (const auto& [k, v] : n.nat->netpol_drops) counters[k] += v;
+    }
+  }
   return counters;
 }
 

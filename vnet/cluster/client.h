@@ -73,8 +73,9 @@ absl::Status WithLivePolicies(const ClusterState& s, config::ClusterSpec& lab);
 // counters (lib/netpol/nft.h). A node without the table counts nothing. Needs CAP_SYS_ADMIN (to
 // enter each node's namespace) and CAP_NET_ADMIN; codes of NftOutput.
 absl::StatusOr<std::string> NetpolTable(const ClusterState& s, const config::ClusterSpec& spec);
-// Every node's `table inet mkn-netpol` counters, summed by name (lib/netpol's ParseCounters); a
-// node without the table counts nothing. NetpolTable's privileges and codes.
+// Every node's `table inet mkn-netpol` counters, summed by name (lib/netpol's ParseCounters), plus
+// the userspace proxy's NetworkPolicy drops of the same names (asked of the owner; none when it
+// does not answer); a node without the table counts nothing. NetpolTable's privileges and codes.
 absl::StatusOr<std::map<std::string, uint64_t>> NetpolCounters(const ClusterState& s);
 
 // `exec NAME`: moves this process into the network namespace of pod, node, router (`tor-<rack>`,

@@ -1,4 +1,5 @@
-// NetworkPolicy on a running cluster: each node's `table inet mkn-netpol` kept in step with the
+// NetworkPolicy on a running cluster: each node's `table inet mkn-netpol` (and, in proxy_mode =
+// "userspace", the proxy's per-flow verdicts: lib/netpol/flow_policy) kept in step with the
 // spec (lib/netpol/nft), when pods come and go (kill, scale: SyncNetpol) and when policies are
 // applied or deleted (`minikube-net apply`, `delete netpol`: ChangePolicies), as kube-proxy's
 // nftables proxier keeps its table: what this process last wrote in each node is remembered, and a
@@ -167,7 +168,10 @@ absl::Status RunningCluster::WriteNetpolTables(const config::ClusterSpec& next,
 absl::Status RunningCluster::SyncNetpol() {
   Impl& impl = *impl_;
   if (impl.spec.network_policies.empty() && impl.netpol.empty()) return absl::OkStatus();
-  return WriteNetpolTables(impl.spec, nullptr);
+  MKN_RETURN_IF_ERROR(WriteNetpolTables(impl.spec, nullptr));
+  // The userspace proxy's verdicts know pods by address: a kill or scale changed some.
+  if (impl.proxy) impl.proxy->SetPolicy(impl.spec);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<control::NetpolAnswer> RunningCluster::ChangePolicies(
@@ -225,6 +229,8 @@ absl::StatusOr<control::NetpolAnswer> RunningCluster::ChangePolicies(
   }
   MKN_RETURN_IF_ERROR(WriteNetpolTables(next, &a.nodes));
   impl.spec.network_policies = std::move(next.network_policies);
+  // The kernel's tables hold the change; the userspace proxy judges the next new flow by it too.
+  if (impl.proxy) impl.proxy->SetPolicy(impl.spec);
   impl.policy_edits = std::move(edits);
   state_.policies_applied.clear();
   for (const config::AppliedPolicy& p : impl.policy_edits.applied)

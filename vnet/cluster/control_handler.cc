@@ -77,6 +77,7 @@ control::NatNodeCounters NatNodeOf(const ProxyNodeStats& n) {
   out.conntrack_refused = n.conntrack_refused;
   out.read_errors = n.read_errors;
   out.write_errors = n.write_errors;
+  out.netpol_drops = n.netpol_drops;
   return out;
 }
 

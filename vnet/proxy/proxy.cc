@@ -156,7 +156,16 @@ absl::StatusOr<std::unique_ptr<UserspaceProxy>> UserspaceProxy::Create(
     n->nat = std::move(*nat);
     impl.nodes.push_back(std::move(n));
   }
+  p->SetPolicy(spec);
   return p;
+}
+
+void UserspaceProxy::SetPolicy(const config::ClusterSpec& spec) {
+  auto policy = std::make_shared<const netpol::FlowPolicy>(netpol::FlowPolicy::Build(spec));
+  for (auto& n : impl_->nodes) {
+    std::lock_guard<std::mutex> l(n->mu);
+    n->nat->SetPolicy(policy);
+  }
 }
 
 absl::Status UserspaceProxy::Start() {
@@ -261,10 +270,11 @@ ProxyStats UserspaceProxy::Stats() const {
       for (size_t d = 0; d < s.drops.size(); ++d) s.drops[d] += c.drops[d];
       st.services[i].flows += flows[i];
     }
-    st.nodes.push_back(
-        ProxyNodeStats{n->name, nat.counters(), nat.conntrack().size(), nat.conntrack().capacity(),
-                       nat.conntrack().counters().evictions, nat.conntrack().counters().refused,
-                       n->read_errors, n->write_errors});
+    st.nodes.push_back(ProxyNodeStats{
+        n->name, nat.counters(), nat.conntrack().size(), nat.conntrack().capacity(),
+        nat.conntrack().counters().evictions, nat.conntrack().counters().refused, n->read_errors,
+        n->write_errors,
+        std::map<std::string, uint64_t>(nat.netpol_drops().begin(), nat.netpol_drops().end())});
   }
   return st;
 }

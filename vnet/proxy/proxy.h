@@ -9,9 +9,12 @@
 // the node's routing sends it on. Offloaded segments (up to 64 KiB, partial checksum) pass through
 // whole; only their headers are touched (see lib/nat/nat.h).
 //
-// Control plane calls (endpoints, listings) come from other threads: each node's Nat sits behind
-// its own mutex, taken by the pump per batch of frames. Closing the fds (Stop, destructor) removes
-// the TUN devices. No setns anywhere: the fds already belong to their namespaces.
+// NetworkPolicy: the NATs judge each new flow after translation (lib/nat/nat.h); SetPolicy hands
+// them the policies compiled once (lib/netpol/flow_policy), shared by every node.
+//
+// Control plane calls (endpoints, policies, listings) come from other threads: each node's Nat sits
+// behind its own mutex, taken by the pump per batch of frames. Closing the fds (Stop, destructor)
+// removes the TUN devices. No setns anywhere: the fds already belong to their namespaces.
 #pragma once
 
 #include <map>
@@ -56,6 +59,8 @@ struct ProxyNodeStats {
   uint64_t conntrack_evictions = 0;            // unassured flows pushed out of a full table
   uint64_t conntrack_refused = 0;              // new flows refused by a table full of assured ones
   uint64_t read_errors = 0, write_errors = 0;  // the pump's, on this node's TUN
+  // New flows NetworkPolicy dropped here, by lib/netpol's drop counter name.
+  std::map<std::string, uint64_t> netpol_drops;
 };
 
 struct ProxyStats {
@@ -81,6 +86,10 @@ class UserspaceProxy {
   // The pods behind `service` changed: every node gets the new endpoints; flows to pods that are
   // gone are flushed. kNotFound if no such service.
   absl::Status ReplaceEndpoints(std::string_view service, const std::vector<config::PodSpec>& pods);
+
+  // The lab's policies or pods changed (apply, delete netpol, kill, scale): new flows are judged by
+  // `spec`'s from now on, in every node; established flows keep passing. Compiled here, once.
+  void SetPolicy(const config::ClusterSpec& spec);
 
   // Flows of every node (or of `node` if not empty), and counters: per service port summed over
   // nodes, and each node's own.
