@@ -98,14 +98,18 @@ FlowVerdict FlowPolicy::Decide(net::Ipv4 src, net::Ipv4 dst, config::PolicyProto
   const PodSpec* dst_spec = dst_pod == nullptr ? nullptr : &dst_pod->spec;
   // The client's egress first, as a node's forward chain checks it before the destination's
   // ingress (nft.h): a flow both ends deny is counted against the client.
-  if (src_pod != nullptr && !src_pod->egress.empty()) {
-    bool ok = false;
-    for (int k : src_pod->egress) {
-      for (const Rule& r : policies_[k].egress) {
-        ok = ok || RuleAllows(r, dst, dst_spec, proto, port);
+  // The union of the isolating policies' rules: the first rule that allows ends the walk (as the
+  // first accepting rule of a pod's chain does), so an allowed flow pays for the rules before it.
+  auto any_allows = [&](const std::vector<int>& pols, bool ingress, net::Ipv4 peer) {
+    for (int k : pols) {
+      for (const Rule& r : ingress ? policies_[k].ingress : policies_[k].egress) {
+        if (RuleAllows(r, peer, dst_spec, proto, port)) return true;
       }
     }
-    if (!ok) return {false, src_pod->egress_counter, false};
+    return false;
+  };
+  if (src_pod != nullptr && !src_pod->egress.empty() && !any_allows(src_pod->egress, false, dst)) {
+    return {false, src_pod->egress_counter, false};
   }
   if (dst_pod != nullptr && !dst_pod->ingress.empty()) {
     if (src_pod == nullptr && src.value != 0 &&
@@ -113,12 +117,7 @@ FlowVerdict FlowPolicy::Decide(net::Ipv4 src, net::Ipv4 dst, config::PolicyProto
             std::end(dst_pod->own)) {
       return {};  // the pod's own node (kubelet's probes)
     }
-    bool ok = false;
-    for (int k : dst_pod->ingress) {
-      for (const Rule& r : policies_[k].ingress)
-        ok = ok || RuleAllows(r, src, dst_spec, proto, port);
-    }
-    if (!ok) return {false, dst_pod->ingress_counter, true};
+    if (!any_allows(dst_pod->ingress, true, src)) return {false, dst_pod->ingress_counter, true};
   }
   return {};
 }
