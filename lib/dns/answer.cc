@@ -316,6 +316,26 @@ std::string_view ToString(DropReason r) {
   return "?";
 }
 
+std::string_view ToString(Rcode r) {
+  switch (r) {
+    case Rcode::kNoError:
+      return "NOERROR";
+    case Rcode::kFormErr:
+      return "FORMERR";
+    case Rcode::kServFail:
+      return "SERVFAIL";
+    case Rcode::kNxDomain:
+      return "NXDOMAIN";
+    case Rcode::kNotImp:
+      return "NOTIMP";
+    case Rcode::kRefused:
+      return "REFUSED";
+    case Rcode::kBadVers:
+      return "BADVERS";
+  }
+  return "?";
+}
+
 Reply Respond(const Zone& zone, std::span<const uint8_t> wire, Transport transport) {
   Reply reply;
   Parsed parsed = ParseQuery(wire);
@@ -338,9 +358,15 @@ Reply Respond(const Zone& zone, std::span<const uint8_t> wire, Transport transpo
 
   Answerer ans(zone);
   Name name = Lower(q.qname);
-  if (q.opcode != 0) {
+  if (q.edns && q.edns_version != 0) {
+    // RFC 6891 6.1.3: a version we do not implement is BADVERS, whatever was asked; our OPT says
+    // version 0, the one a client falls back to.
+    r.rcode = Rcode::kBadVers;
+  } else if (q.opcode != 0) {
     r.rcode = Rcode::kNotImp;
   } else if (q.qclass != kClassIn && q.qclass != kClassAny) {
+    r.rcode = Rcode::kRefused;
+  } else if (q.qtype == kTypeAxfr || q.qtype == kTypeIxfr) {
     r.rcode = Rcode::kRefused;
   } else {
     std::optional<Node> node;
@@ -424,7 +450,9 @@ void Counters::Count(const Reply& r) {
   ++queries;
   switch (r.verdict) {
     case Verdict::kAnswer:
-      ++rcodes[static_cast<size_t>(r.rcode) < rcodes.size() ? static_cast<size_t>(r.rcode) : 2];
+      ++rcodes[static_cast<size_t>(r.rcode) < rcodes.size()
+                   ? static_cast<size_t>(r.rcode)
+                   : static_cast<size_t>(Rcode::kServFail)];
       if (r.truncated) ++truncated;
       break;
     case Verdict::kForward:

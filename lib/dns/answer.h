@@ -19,7 +19,10 @@
 //     gets all of it (up to 65535 bytes).
 // What is not a well-formed query is dropped and counted by reason, never answered: a response
 // (QR set), a packet ldns cannot parse (truncated, a compression loop, bad lengths), or a query
-// without exactly one question. Other opcodes get NOTIMP, other classes REFUSED. Pure.
+// without exactly one question. Other opcodes get NOTIMP, other classes REFUSED; a zone transfer
+// (AXFR, IXFR) is REFUSED, as CoreDNS refuses a transfer its `transfer` plugin does not allow (a
+// lab's zone is not for copying, and an empty NOERROR would read as "the zone is empty"); an EDNS
+// version other than 0 gets BADVERS with our own OPT at version 0 (RFC 6891 6.1.3). Pure.
 #pragma once
 
 #include <array>
@@ -58,7 +61,14 @@ enum class Rcode : uint8_t {
   kNxDomain = 3,
   kNotImp = 4,
   kRefused = 5,
+  kBadVers = 16,  // extended (RFC 6891 6.1.3): the low 4 bits in the header, the rest in the OPT
 };
+// "NOERROR", "SERVFAIL", "BADVERS", ... as dig prints them.
+std::string_view ToString(Rcode r);
+// Every Rcode above, in order (for tables of counters).
+inline constexpr Rcode kRcodes[] = {Rcode::kNoError,  Rcode::kFormErr, Rcode::kServFail,
+                                    Rcode::kNxDomain, Rcode::kNotImp,  Rcode::kRefused,
+                                    Rcode::kBadVers};
 
 // RR types and classes the answer function knows by name (RFC 1035, 2782, 3596, 6891).
 enum RrType : uint16_t {
@@ -70,6 +80,8 @@ enum RrType : uint16_t {
   kTypeAaaa = 28,
   kTypeSrv = 33,
   kTypeOpt = 41,
+  kTypeIxfr = 251,
+  kTypeAxfr = 252,
   kTypeAny = 255,
 };
 inline constexpr uint16_t kClassIn = 1;
@@ -100,7 +112,7 @@ std::vector<uint8_t> Failure(std::span<const uint8_t> query, Rcode rcode);
 // What a server counts: queries seen, answers by rcode, truncations, forwards, drops by reason.
 struct Counters {
   uint64_t queries = 0;
-  std::array<uint64_t, 6> rcodes{};  // indexed by Rcode
+  std::array<uint64_t, 17> rcodes{};  // indexed by Rcode's value (0..16)
   uint64_t truncated = 0;
   uint64_t forwarded = 0;
   std::array<uint64_t, static_cast<size_t>(DropReason::kCount)> dropped{};

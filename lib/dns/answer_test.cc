@@ -26,6 +26,7 @@ struct Asked {
   uint16_t edns_size = 0;
   uint16_t qclass = kClassIn;
   uint8_t opcode = 0;
+  uint8_t edns_version = 0;
 };
 
 // Respond() to one query; the answer parsed back. Fails the test on a drop or a forward.
@@ -39,6 +40,7 @@ ParsedResponse Ask(const Zone& zone, const Asked& a, Reply* reply_out = nullptr)
   q.opcode = a.opcode;
   q.edns = a.edns;
   q.edns_udp_size = a.edns_size;
+  q.edns_version = a.edns_version;
   absl::StatusOr<std::vector<uint8_t>> wire = EncodeQuery(q);
   EXPECT_TRUE(wire.ok()) << wire.status();
   Reply reply = Respond(zone, *wire, a.transport);
@@ -328,6 +330,44 @@ TEST_F(DnsAnswer, TruncationAndEdns) {
   r = Ask(zone_, {"web.default.svc.cluster.local", kTypeA, Transport::kUdp, true, 100});
   EXPECT_FALSE(r.tc);
   EXPECT_EQ(r.response.answer.size(), 1u);
+}
+
+// The attack pass's two: a zone transfer and an EDNS version the resolver does not speak.
+TEST_F(DnsAnswer, ZoneTransferRefused) {
+  for (uint16_t type : {kTypeAxfr, kTypeIxfr}) {
+    for (Transport t : {Transport::kTcp, Transport::kUdp}) {
+      Reply reply;
+      ParsedResponse r = Ask(zone_, {"cluster.local", type, t}, &reply);
+      EXPECT_EQ(r.response.rcode, Rcode::kRefused) << type;
+      EXPECT_TRUE(r.response.answer.empty());
+      EXPECT_TRUE(r.response.authority.empty());  // no SOA: nothing of the zone is handed out
+      EXPECT_EQ(reply.rcode, Rcode::kRefused);
+    }
+  }
+}
+
+TEST_F(DnsAnswer, EdnsVersionOneIsBadVers) {
+  Reply reply;
+  ParsedResponse r = Ask(
+      zone_, {"web.default.svc.cluster.local", kTypeA, Transport::kUdp, true, 1232, kClassIn, 0, 1},
+      &reply);
+  EXPECT_EQ(r.response.rcode, Rcode::kBadVers);  // 16: header 0, the OPT's extended rcode 1
+  EXPECT_EQ(reply.wire[3] & 0x0f, 0);
+  EXPECT_EQ(reply.rcode, Rcode::kBadVers);
+  EXPECT_TRUE(r.response.edns);
+  EXPECT_EQ(r.edns_version, 0);  // the version we speak
+  EXPECT_TRUE(r.response.answer.empty());
+  // Version 0 still answers, and a counter per rcode says which was which.
+  Counters c;
+  c.Count(reply);
+  Reply ok;
+  r = Ask(zone_, {"web.default.svc.cluster.local", kTypeA, Transport::kUdp, true, 1232}, &ok);
+  EXPECT_EQ(r.response.rcode, Rcode::kNoError);
+  EXPECT_EQ(r.response.answer.size(), 1u);
+  c.Count(ok);
+  EXPECT_EQ(c.rcodes[static_cast<size_t>(Rcode::kBadVers)], 1u);
+  EXPECT_EQ(c.rcodes[0], 1u);
+  EXPECT_EQ(ToString(Rcode::kBadVers), "BADVERS");
 }
 
 TEST(DnsDrop, MalformedQueriesAreDroppedAndCounted) {

@@ -135,7 +135,8 @@ absl::StatusOr<PktPtr> PacketOf(const Response& r, bool with_records) {
   ldns_pkt_set_rd(pkt.get(), r.rd);
   ldns_pkt_set_ra(pkt.get(), r.ra);
   ldns_pkt_set_cd(pkt.get(), r.cd);
-  ldns_pkt_set_rcode(pkt.get(), static_cast<uint8_t>(r.rcode));
+  // An extended rcode (BADVERS) splits: its low 4 bits in the header, the rest in the OPT record.
+  ldns_pkt_set_rcode(pkt.get(), static_cast<uint8_t>(r.rcode) & 0x0f);
   if (r.has_question) {
     RrPtr q(ldns_rr_new());
     if (!q) return absl::InternalError("encode response: ldns_rr_new failed");
@@ -158,7 +159,11 @@ absl::StatusOr<PktPtr> PacketOf(const Response& r, bool with_records) {
       }
     }
   }
-  if (r.edns) ldns_pkt_set_edns_udp_size(pkt.get(), kAdvertisedUdpSize);
+  if (r.edns) {
+    ldns_pkt_set_edns_udp_size(pkt.get(), kAdvertisedUdpSize);
+    ldns_pkt_set_edns_version(pkt.get(), 0);
+    ldns_pkt_set_edns_extended_rcode(pkt.get(), static_cast<uint8_t>(r.rcode) >> 4);
+  }
   return pkt;
 }
 
@@ -372,7 +377,8 @@ absl::StatusOr<ParsedResponse> ParseResponse(std::span<const uint8_t> wire) {
   r.rd = ldns_pkt_rd(pkt.get());
   r.ra = ldns_pkt_ra(pkt.get());
   r.cd = ldns_pkt_cd(pkt.get());
-  r.rcode = static_cast<Rcode>(ldns_pkt_get_rcode(pkt.get()));
+  r.rcode = static_cast<Rcode>(ldns_pkt_get_rcode(pkt.get()) |
+                               ldns_pkt_edns_extended_rcode(pkt.get()) << 4);
   out.tc = ldns_pkt_tc(pkt.get());
   out.qr = ldns_pkt_qr(pkt.get());
   const ldns_rr_list* qs = ldns_pkt_question(pkt.get());
@@ -385,6 +391,7 @@ absl::StatusOr<ParsedResponse> ParseResponse(std::span<const uint8_t> wire) {
   }
   r.edns = ldns_pkt_edns(pkt.get());
   out.edns_udp_size = ldns_pkt_edns_udp_size(pkt.get());
+  out.edns_version = ldns_pkt_edns_version(pkt.get());
   Fill(ldns_pkt_answer(pkt.get()), r.answer);
   Fill(ldns_pkt_authority(pkt.get()), r.authority);
   Fill(ldns_pkt_additional(pkt.get()), r.additional);

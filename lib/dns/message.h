@@ -89,6 +89,7 @@ struct ParsedResponse {
   bool tc = false;
   bool qr = false;
   uint16_t edns_udp_size = 0;
+  uint8_t edns_version = 0;
 };
 absl::StatusOr<ParsedResponse> ParseResponse(std::span<const uint8_t> wire);
 

@@ -58,10 +58,14 @@ std::optional<std::vector<uint8_t>> RespondDns(const config::WorldSpec& world,
   r.edns = q.edns;
   const std::optional<std::string> name = Dotted(q.qname);
   const LookupResult found = name ? Lookup(world, *name) : LookupResult{};
-  if (q.opcode != 0) {
+  if (q.edns && q.edns_version != 0) {
+    r.rcode = dns::Rcode::kBadVers;  // RFC 6891 6.1.3, as the cluster resolver answers
+  } else if (q.opcode != 0) {
     r.rcode = dns::Rcode::kNotImp;
   } else if (q.qclass != dns::kClassIn && q.qclass != dns::kClassAny) {
     r.rcode = dns::Rcode::kRefused;
+  } else if (q.qtype == dns::kTypeAxfr || q.qtype == dns::kTypeIxfr) {
+    r.rcode = dns::Rcode::kRefused;  // no zone transfers, as the cluster resolver
   } else if (found.answer == Answer::kRefused) {
     r.rcode = dns::Rcode::kRefused;
   } else {

@@ -27,6 +27,7 @@ struct Asked {
   bool tcp = false;
   uint16_t qclass = dns::kClassIn;
   uint8_t opcode = 0;
+  int edns_version = -1;  // -1: no OPT record
 };
 
 std::optional<dns::ParsedResponse> Ask(const config::WorldSpec& w, const Asked& a) {
@@ -37,6 +38,11 @@ std::optional<dns::ParsedResponse> Ask(const config::WorldSpec& w, const Asked& 
   q.qtype = a.type;
   q.qclass = a.qclass;
   q.opcode = a.opcode;
+  if (a.edns_version >= 0) {
+    q.edns = true;
+    q.edns_udp_size = 1232;
+    q.edns_version = static_cast<uint8_t>(a.edns_version);
+  }
   absl::StatusOr<std::vector<uint8_t>> wire = dns::EncodeQuery(q);
   EXPECT_TRUE(wire.ok());
   std::optional<std::vector<uint8_t>> out = RespondDns(w, *wire, a.tcp);
@@ -79,6 +85,18 @@ TEST(WorldDns, AnswersTable) {
        "",
        false,
        false},
+      {{"example.test", dns::kTypeAxfr, /*tcp=*/true}, dns::Rcode::kRefused, "", false, false},
+      {{"example.test", dns::kTypeIxfr, /*tcp=*/true}, dns::Rcode::kRefused, "", false, false},
+      {{"www.example.test", dns::kTypeA, false, dns::kClassIn, 0, /*edns_version=*/1},
+       dns::Rcode::kBadVers,
+       "",
+       false,
+       false},
+      {{"www.example.test", dns::kTypeA, false, dns::kClassIn, 0, /*edns_version=*/0},
+       dns::Rcode::kNoError,
+       "203.0.113.3",
+       false,
+       true},
   };
   for (const Row& row : rows) {
     std::optional<dns::ParsedResponse> r = Ask(w, row.q);
