@@ -116,6 +116,10 @@ struct Counters {
   uint64_t truncated = 0;
   uint64_t forwarded = 0;
   std::array<uint64_t, static_cast<size_t>(DropReason::kCount)> dropped{};
+  // DNS over TCP's connection bounds (the server's, vnet/apps): an idle connection closed to make
+  // room for a new one, and a new one closed because none was idle to close.
+  uint64_t tcp_evicted = 0;
+  uint64_t tcp_refused = 0;
   void Count(const Reply& r);
   uint64_t Dropped() const;
 };

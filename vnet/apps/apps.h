@@ -13,11 +13,13 @@
 //              interim before a final 200).
 //   tcp-echo   echoes bytes back.          udp-echo   echoes each datagram back to its sender.
 //   cluster-dns  the cluster DNS (kube-system/coredns): lib/dns's answers over UDP and TCP port 53
-//              (RFC 7766 framing; at most 128 TCP clients, each closed after 10 s without a
-//              query) from the zone SetDnsZone() last gave; malformed queries dropped, counted and
-//              logged at most once a second. Names a Forwarder serves (the world's example.test)
-//              are relayed to it from the pod's own socket: the answer comes back with the
-//              client's id; at most 256 outstanding, SERVFAIL after 2 s or over the bound.
+//              (RFC 7766 framing; at most 128 TCP connections, 16 per client address: a new one
+//              over a bound closes the oldest idle one, or itself if none is idle; each closed
+//              after 10 s without a query) from the zone SetDnsZone() last gave; malformed queries
+//              dropped, counted and logged at most once a second. Names a Forwarder serves (the
+//              world's example.test) are relayed to it from the pod's own socket: the answer comes
+//              back with the client's id; at most 256 outstanding, SERVFAIL after 2 s or over the
+//              bound.
 //   DNS        (the world's) queries over UDP and TCP answered by a function of the query's bytes.
 // Every request is logged to <log_dir>/<pod>/<container>.log (`minikube-net logs POD`).
 #pragma once

@@ -492,6 +492,78 @@ TEST_F(AppsTest, ClusterDnsRelaysAForwardedZoneAndAnswersServfailWhenUpstreamIsS
   EXPECT_EQ(server.DnsCounters().forwarded, 2u);
 }
 
+// A TCP connection to 127.0.0.1:port from `source` (another loopback address: another client).
+Fd ConnectFrom(const char* source, int port) {
+  Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  timeval tv{5, 0};
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  ::inet_pton(AF_INET, source, &sa.sin_addr);
+  EXPECT_EQ(::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0) << strerror(errno);
+  sa.sin_port = htons(static_cast<uint16_t>(port));
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0)
+      << strerror(errno);
+  return fd;
+}
+
+// One query over a DNS TCP connection; the answer's id, or -1 if the connection is closed (EOF)
+// or says nothing within the socket's 5 s receive timeout.
+int TcpDnsAsk(int fd, uint16_t id) {
+  std::vector<uint8_t> q = DnsQuery(id, "web.default.svc.cluster.local");
+  std::vector<uint8_t> framed = {static_cast<uint8_t>(q.size() >> 8),
+                                 static_cast<uint8_t>(q.size())};
+  framed.insert(framed.end(), q.begin(), q.end());
+  if (::send(fd, framed.data(), framed.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(framed.size()))
+    return -1;
+  auto read_all = [fd](uint8_t* p, size_t want) {
+    for (size_t got = 0; got < want;) {
+      ssize_t n = ::read(fd, p + got, want - got);
+      if (n <= 0) return false;
+      got += static_cast<size_t>(n);
+    }
+    return true;
+  };
+  uint8_t len[2];
+  if (!read_all(len, 2)) return -1;
+  std::vector<uint8_t> answer(size_t{len[0]} << 8 | len[1]);
+  if (answer.size() < 12 || !read_all(answer.data(), answer.size())) return -1;
+  return answer[0] << 8 | answer[1];
+}
+
+// The attack pass held all 128 TCP slots from one pod. One client address gets 16 connections: its
+// 17th closes its oldest idle one, and another client is still answered.
+TEST_F(AppsTest, ClusterDnsTcpBoundsConnectionsPerClient) {
+  auto [fd, port] = Loopback(SOCK_STREAM);
+  ASSERT_EQ(::listen(fd.get(), 128), 0);  // room for the burst of connects below
+  AppServer server(logs_.string());
+  plan::StartApp app = App(config::AppKind::kDns, port);
+  app.protocol = config::Protocol::kTcp;
+  server.SetDnsZone(std::make_shared<dns::Zone>());
+  ASSERT_TRUE(server.Serve(AppSocket{app, std::move(fd), Fd()}, "node1").ok());
+  server.Start();
+
+  constexpr int kHeld = 40;  // bounded: 2.5 times the per-client bound
+  std::vector<Fd> held;
+  for (int i = 0; i < kHeld; ++i) held.push_back(ConnectFrom("127.0.0.2", port));
+  // The newest is answered, so every connection before it was admitted (accepts run in order).
+  EXPECT_EQ(TcpDnsAsk(held.back().get(), 4000), 4000);
+  for (int i = 0; i < kHeld - 16; ++i) {
+    char c;
+    EXPECT_EQ(::read(held[i].get(), &c, 1), 0) << "connection " << i << " should be closed";
+  }
+  for (int i = kHeld - 16; i < kHeld; ++i) {
+    EXPECT_EQ(TcpDnsAsk(held[i].get(), static_cast<uint16_t>(i)), i) << "connection " << i;
+  }
+  // Another client address is not affected by the first one's connections.
+  Fd other = ConnectFrom("127.0.0.3", port);
+  EXPECT_EQ(TcpDnsAsk(other.get(), 0x4242), 0x4242);
+  dns::Counters c = server.DnsCounters();
+  EXPECT_EQ(c.tcp_evicted, static_cast<uint64_t>(kHeld - 16));
+  EXPECT_EQ(c.tcp_refused, 0u);
+}
+
 TEST_F(AppsTest, TcpAndUdpEchoReturnWhatTheyGet) {
   auto [tfd, tport] = Loopback(SOCK_STREAM);
   auto [ufd, uport] = Loopback(SOCK_DGRAM);

@@ -212,30 +212,34 @@ class DnsUdp : public Closable, public std::enable_shared_from_this<DnsUdp> {
 // DNS over TCP (RFC 7766): two-byte length, message, repeated; the connection closes after
 // kDnsTcpIdle without a complete query (a slow or silent client holds no slot for long).
 constexpr auto kDnsTcpIdle = std::chrono::seconds(10);
-constexpr int kDnsTcpClients = 128;  // more are accepted and closed at once
+// At most kDnsTcpClients connections in all and kDnsTcpPerClient from one client address, so one
+// pod cannot hold every slot (the attack pass did, with 128 idle connections). A connection over
+// either bound makes room by closing the oldest idle one (the client's own first, RFC 7766 6.2.2:
+// a server under load may close idle connections; the client reconnects when it has a query);
+// with none idle it is closed at once.
+constexpr size_t kDnsTcpClients = 128;
+constexpr size_t kDnsTcpPerClient = 16;
 
 class DnsTcpSession : public Closable, public std::enable_shared_from_this<DnsTcpSession> {
  public:
-  DnsTcpSession(tcp::socket s, std::shared_ptr<AppInfo> info, std::shared_ptr<DnsShared> shared,
-                std::shared_ptr<int> open)
+  DnsTcpSession(tcp::socket s, std::shared_ptr<AppInfo> info, std::shared_ptr<DnsShared> shared)
       : sock_(std::move(s)),
         timer_(sock_.get_executor()),
         info_(std::move(info)),
-        shared_(std::move(shared)),
-        open_(std::move(open)) {
-    ++*open_;
-  }
-  ~DnsTcpSession() override { --*open_; }
-  void Start() {
+        shared_(std::move(shared)) {
     beast::error_code ec;
     peer_ = sock_.remote_endpoint(ec).address().to_string();
-    ReadLength();
   }
+  void Start() { ReadLength(); }
   void Close() override {
     beast::error_code ec;
     sock_.close(ec);
     timer_.cancel();
   }
+  bool open() const { return sock_.is_open(); }
+  // Waiting for a query's first byte: nothing of the client's is in flight.
+  bool idle() const { return idle_; }
+  const std::string& peer() const { return peer_; }
 
  private:
   void Arm() {
@@ -246,9 +250,11 @@ class DnsTcpSession : public Closable, public std::enable_shared_from_this<DnsTc
   }
   void ReadLength() {
     Arm();
+    idle_ = true;
     asio::async_read(sock_, asio::buffer(len_),
                      [self = shared_from_this()](beast::error_code ec, size_t) {
                        if (ec) return self->Close();
+                       self->idle_ = false;
                        size_t n = (size_t{self->len_[0]} << 8) | self->len_[1];
                        self->msg_.resize(n);
                        asio::async_read(self->sock_, asio::buffer(self->msg_),
@@ -281,8 +287,8 @@ class DnsTcpSession : public Closable, public std::enable_shared_from_this<DnsTc
   asio::steady_timer timer_;
   std::shared_ptr<AppInfo> info_;
   std::shared_ptr<DnsShared> shared_;
-  std::shared_ptr<int> open_;  // sessions open on this listener (io thread only)
   std::string peer_;
+  bool idle_ = false;
   std::array<uint8_t, 2> len_{};
   std::vector<uint8_t> msg_, out_;
 };
@@ -295,12 +301,7 @@ class DnsAcceptor : public Closable, public std::enable_shared_from_this<DnsAcce
   void Accept() {
     acc_.async_accept([self = shared_from_this()](beast::error_code ec, tcp::socket s) {
       if (ec == asio::error::operation_aborted) return;
-      if (!ec && *self->open_ < kDnsTcpClients) {
-        auto session =
-            std::make_shared<DnsTcpSession>(std::move(s), self->info_, self->shared_, self->open_);
-        self->info_->Track(session);
-        session->Start();
-      }  // else: over the bound, `s` closes here
+      if (!ec) self->Admit(std::move(s));
       if (self->acc_.is_open()) self->Accept();
     });
   }
@@ -313,10 +314,50 @@ class DnsAcceptor : public Closable, public std::enable_shared_from_this<DnsAcce
   }
 
  private:
+  // Makes room under both bounds, oldest idle first; a connection that finds none closes here.
+  void Admit(tcp::socket s) {
+    auto session = std::make_shared<DnsTcpSession>(std::move(s), info_, shared_);
+    std::erase_if(open_, [](const std::weak_ptr<DnsTcpSession>& w) {
+      auto p = w.lock();
+      return !p || !p->open();
+    });
+    const std::string& peer = session->peer();
+    if (!MakeRoom(kDnsTcpPerClient, &peer) || !MakeRoom(kDnsTcpClients, nullptr)) {
+      session->Close();
+      shared_->CountTcpRefused();
+      return;
+    }
+    open_.push_back(session);
+    info_->Track(session);
+    session->Start();
+  }
+  // Closes the oldest idle connection (of `peer`, or of anyone) while there are `bound` or more;
+  // false if none is idle to close.
+  bool MakeRoom(size_t bound, const std::string* peer) {
+    auto mine = [&](const std::shared_ptr<DnsTcpSession>& p) {
+      return peer == nullptr || p->peer() == *peer;
+    };
+    for (;;) {
+      size_t n = 0;
+      std::shared_ptr<DnsTcpSession> oldest_idle;
+      for (const auto& w : open_) {
+        auto p = w.lock();
+        if (!p || !p->open() || !mine(p)) continue;
+        ++n;
+        if (!oldest_idle && p->idle()) oldest_idle = p;
+      }
+      if (n < bound) return true;
+      if (!oldest_idle) return false;
+      oldest_idle->Close();
+      shared_->CountTcpEvicted();
+    }
+  }
+
   tcp::acceptor acc_;
   std::shared_ptr<AppInfo> info_;
   std::shared_ptr<DnsShared> shared_;
-  std::shared_ptr<int> open_ = std::make_shared<int>(0);
+  // The open connections, oldest first (io thread only).
+  std::vector<std::weak_ptr<DnsTcpSession>> open_;
 };
 
 }  // namespace

@@ -38,6 +38,15 @@ struct DnsShared {
   }
   // Counts the reply; a drop is logged at most once a second (untrusted input: rate-limited).
   void Count(const dns::Reply& r, AppLog& log, const std::string& peer);
+  // A TCP connection closed by the bounds: an idle one for a newer one, or the newer one.
+  void CountTcpEvicted() {
+    std::lock_guard<std::mutex> l(mu);
+    ++counters.tcp_evicted;
+  }
+  void CountTcpRefused() {
+    std::lock_guard<std::mutex> l(mu);
+    ++counters.tcp_refused;
+  }
 };
 
 // The servers over the sockets the applier opened in the DNS pod (`fd` is adopted: the returned
