@@ -347,6 +347,33 @@ std::string OverlayText(const OverlayAnswer& a) {
 
 std::string OverlayJson(const OverlayAnswer& a) { return ToJson(a).dump(2) + "\n"; }
 
+std::string DnsText(const DnsAnswer& a) {
+  if (!a.served) return "no cluster DNS in this lab ([cluster] dns = false, or a CNI lab)\n";
+  std::string out = Table(
+      {{"QUERIES", "FORWARDED", "TRUNCATED"},
+       {std::to_string(a.queries), std::to_string(a.forwarded), std::to_string(a.truncated)}});
+  // The rcodes a student meets first, then the rest as the answer has them.
+  static constexpr std::string_view kFirst[] = {"NOERROR", "NXDOMAIN", "REFUSED", "SERVFAIL",
+                                                "NOTIMP",  "FORMERR",  "BADVERS"};
+  std::vector<std::vector<std::string>> rcodes = {{"RCODE", "ANSWERS"}};
+  for (std::string_view name : kFirst) {
+    auto it = a.rcodes.find(std::string(name));
+    if (it != a.rcodes.end()) rcodes.push_back({it->first, std::to_string(it->second)});
+  }
+  for (const auto& [name, n] : a.rcodes) {
+    if (std::find(std::begin(kFirst), std::end(kFirst), name) == std::end(kFirst))
+      rcodes.push_back({name, std::to_string(n)});
+  }
+  std::vector<std::vector<std::string>> drops = {{"DROPPED (REASON)", "QUERIES"}};
+  for (const auto& [reason, n] : a.drops) drops.push_back({reason, std::to_string(n)});
+  StrAppend(&out, "\n", Table(rcodes), "\n", Table(drops), "\n",
+            "TCP connections closed by the bounds (16 per client address, 128 in all): ",
+            a.tcp_evicted, " idle for a newer one, ", a.tcp_refused, " new refused\n");
+  return out;
+}
+
+std::string DnsJson(const DnsAnswer& a) { return ToJson(a).dump(2) + "\n"; }
+
 std::string ConntrackTable(const ConntrackAnswer& a) {
   std::vector<std::vector<std::string>> rows = {
       {"NODE", "PROTO", "STATE", "SERVICE", "ORIGINAL (as the client sent it)",

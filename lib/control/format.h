@@ -101,6 +101,10 @@ std::string RoutesJson(const RoutesAnswer& a);
 std::string OverlayText(const OverlayAnswer& a);
 // `-o json` of get overlay: the whole answer.
 std::string OverlayJson(const OverlayAnswer& a);
+// `get dns`: the cluster DNS's queries, its answers by rcode (the usual ones first), the drops by
+// reason and the TCP bounds' closes; a lab without the cluster DNS says so in one line.
+std::string DnsText(const DnsAnswer& a);
+std::string DnsJson(const DnsAnswer& a);
 // conntrack: NODE PROTO STATE SERVICE ORIGINAL REPLY POD EXPIRES PACKETS.
 std::string ConntrackTable(const ConntrackAnswer& a);
 // `-o json` of conntrack: the flows array.

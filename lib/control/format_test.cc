@@ -335,6 +335,34 @@ TEST(Format, OverlayTableAndItsDrops) {
             "network vxlan: the kernel's vxlan0 carries it\n");
 }
 
+TEST(Format, DnsTextListsRcodesThenDrops) {
+  EXPECT_EQ(DnsText(DnsAnswer{}),
+            "no cluster DNS in this lab ([cluster] dns = false, or a CNI lab)\n");
+  DnsAnswer a{true,
+              42,
+              3,
+              1,
+              {{"NOERROR", 30}, {"BADVERS", 1}, {"REFUSED", 2}},
+              {{"malformed", 4}, {"short", 0}},
+              24,
+              0};
+  EXPECT_EQ(DnsText(a),
+            "QUERIES  FORWARDED  TRUNCATED\n"
+            "42       3          1\n"
+            "\n"
+            "RCODE    ANSWERS\n"
+            "NOERROR  30\n"
+            "REFUSED  2\n"
+            "BADVERS  1\n"
+            "\n"
+            "DROPPED (REASON)  QUERIES\n"
+            "malformed         4\n"
+            "short             0\n"
+            "\n"
+            "TCP connections closed by the bounds (16 per client address, 128 in all): 24 idle for "
+            "a newer one, 0 new refused\n");
+}
+
 TEST(Format, CniTextByVerb) {
   CniAnswer a;
   a.chain_ok = true;

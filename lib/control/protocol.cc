@@ -551,6 +551,36 @@ absl::StatusOr<ResyncAnswer> FromJson(const json& j) {
   return Done(r, std::move(a));
 }
 
+json ToJson(const DnsAnswer& a) {
+  json j = Answer();
+  j["served"] = a.served;
+  j["queries"] = a.queries;
+  j["forwarded"] = a.forwarded;
+  j["truncated"] = a.truncated;
+  j["rcodes"] = json::object();
+  for (const auto& [rcode, n] : a.rcodes) j["rcodes"][rcode] = n;
+  j["drops"] = json::object();
+  for (const auto& [reason, n] : a.drops) j["drops"][reason] = n;
+  j["tcp_evicted"] = a.tcp_evicted;
+  j["tcp_refused"] = a.tcp_refused;
+  return j;
+}
+
+template <>
+absl::StatusOr<DnsAnswer> FromJson(const json& j) {
+  Reader r(j, "");
+  DnsAnswer a;
+  a.served = r.Bool("served");
+  a.queries = r.Count("queries");
+  a.forwarded = r.Count("forwarded");
+  a.truncated = r.Count("truncated");
+  a.rcodes = ReadDrops(r, "rcodes");
+  a.drops = ReadDrops(r, "drops");
+  a.tcp_evicted = r.Count("tcp_evicted");
+  a.tcp_refused = r.Count("tcp_refused");
+  return Done(r, std::move(a));
+}
+
 // --- the wire --------------------------------------------------------------------------------
 
 std::string Encode(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }

@@ -20,6 +20,8 @@
 //   resync     check (bool)                     ResyncAnswer: each node's nftables table against
 //                                               a full sync, and whether it was rewritten
 //   overlay    -                                OverlayAnswer: each node's Geneve endpoint counters
+//   dns        -                                DnsAnswer: the cluster DNS's queries by rcode,
+//                                               forwards, truncations, drops by reason
 //   netpol     op "apply": file, text, dry_run;   NetpolAnswer: what each policy became, each
 //              op "delete": key, dry_run          node's transaction (commands, time)
 //
@@ -266,6 +268,20 @@ struct OverlayAnswer {
   bool operator==(const OverlayAnswer&) const = default;
 };
 
+// The cluster DNS (kube-system/coredns) as its server counts (lib/dns's Counters): every query it
+// read, the answers by rcode ("NOERROR", "BADVERS", ...), the queries relayed to a forwarder, the
+// answers sent truncated, the queries dropped by reason (lib/dns's names: short, response,
+// malformed, not_one_question), and DNS over TCP's connection bounds. `served` false: the lab has
+// no cluster DNS ([cluster] dns = false, a CNI lab), every count 0.
+struct DnsAnswer {
+  bool served = false;
+  uint64_t queries = 0, forwarded = 0, truncated = 0;
+  std::map<std::string, uint64_t> rcodes;  // every rcode the resolver gives, 0 included
+  std::map<std::string, uint64_t> drops;   // every reason, 0 included
+  uint64_t tcp_evicted = 0, tcp_refused = 0;
+  bool operator==(const DnsAnswer&) const = default;
+};
+
 // {"ok": false, ...}: a refused or failed request, as the Status the cluster returned.
 struct ErrorAnswer {
   absl::StatusCode code = absl::StatusCode::kUnknown;
@@ -355,9 +371,15 @@ struct OverlayRequest {
   bool operator==(const OverlayRequest&) const = default;
 };
 
-using Request =
-    std::variant<ServicesRequest, EndpointsRequest, RoutesRequest, ConntrackRequest, KillRequest,
-                 ScaleRequest, CniRequest, ResyncRequest, OverlayRequest, NetpolRequest>;
+struct DnsRequest {
+  static constexpr std::string_view kVerb = "dns";
+  using Answer = DnsAnswer;
+  bool operator==(const DnsRequest&) const = default;
+};
+
+using Request = std::variant<ServicesRequest, EndpointsRequest, RoutesRequest, ConntrackRequest,
+                             KillRequest, ScaleRequest, CniRequest, ResyncRequest, OverlayRequest,
+                             NetpolRequest, DnsRequest>;
 
 // --- JSON ------------------------------------------------------------------------------------
 
@@ -372,6 +394,7 @@ nlohmann::json ToJson(const CniRequest& r);
 nlohmann::json ToJson(const ResyncRequest& r);
 nlohmann::json ToJson(const OverlayRequest& r);
 nlohmann::json ToJson(const NetpolRequest& r);
+nlohmann::json ToJson(const DnsRequest& r);
 nlohmann::json ToJson(const Request& r);
 nlohmann::json ToJson(const ServicesAnswer& a);
 nlohmann::json ToJson(const RoutesAnswer& a);
@@ -382,6 +405,7 @@ nlohmann::json ToJson(const CniAnswer& a);
 nlohmann::json ToJson(const ResyncAnswer& a);
 nlohmann::json ToJson(const OverlayAnswer& a);
 nlohmann::json ToJson(const NetpolAnswer& a);
+nlohmann::json ToJson(const DnsAnswer& a);
 nlohmann::json ToJson(const ErrorAnswer& a);
 // The pieces `-o json` prints on their own.
 nlohmann::json ToJson(const ServiceInfo& s);
@@ -418,6 +442,8 @@ absl::StatusOr<OverlayRequest> FromJson(const nlohmann::json& j);
 template <>
 absl::StatusOr<NetpolRequest> FromJson(const nlohmann::json& j);
 template <>
+absl::StatusOr<DnsRequest> FromJson(const nlohmann::json& j);
+template <>
 absl::StatusOr<ServicesAnswer> FromJson(const nlohmann::json& j);
 template <>
 absl::StatusOr<RoutesAnswer> FromJson(const nlohmann::json& j);
@@ -435,6 +461,8 @@ template <>
 absl::StatusOr<OverlayAnswer> FromJson(const nlohmann::json& j);
 template <>
 absl::StatusOr<NetpolAnswer> FromJson(const nlohmann::json& j);
+template <>
+absl::StatusOr<DnsAnswer> FromJson(const nlohmann::json& j);
 template <>
 absl::StatusOr<ErrorAnswer> FromJson(const nlohmann::json& j);
 

@@ -34,6 +34,7 @@ TEST(Protocol, EveryRequestRoundTrips) {
       OverlayRequest{},
       NetpolRequest{"apply", "p.toml", "[[network_policy]]\nname = \"p\"\n", "", false},
       NetpolRequest{"delete", "", "", "x/deny", true},
+      DnsRequest{},
   };
   for (const Request& r : requests) {
     const std::string text = Encode(ToJson(r));
@@ -182,6 +183,15 @@ TEST(Protocol, EveryAnswerRoundTrips) {
   failed.chain_error = "plugin \"bridge\" failed: no such link";
   failed.node = "node2";
   ExpectRoundTrip(failed);
+  ExpectRoundTrip(DnsAnswer{});
+  ExpectRoundTrip(DnsAnswer{true,
+                            42,
+                            3,
+                            1,
+                            {{"NOERROR", 30}, {"BADVERS", 1}, {"REFUSED", 2}},
+                            {{"malformed", 4}, {"short", 0}},
+                            24,
+                            0});
 }
 
 // What `get svc -o json` prints comes from here: the keys e2e tests grep for.

@@ -43,6 +43,7 @@ json ToJson(const ResyncRequest& r) {
   return json{{"verb", ResyncRequest::kVerb}, {"check", r.check}};
 }
 json ToJson(const OverlayRequest&) { return json{{"verb", OverlayRequest::kVerb}}; }
+json ToJson(const DnsRequest&) { return json{{"verb", DnsRequest::kVerb}}; }
 json ToJson(const Request& r) {
   return std::visit([](const auto& x) { return ToJson(x); }, r);
 }
@@ -80,6 +81,10 @@ absl::StatusOr<ScaleRequest> FromJson(const json& j) {
   req.deployment = r.Str("deployment");
   req.replicas = static_cast<int>(r.Int("replicas", 0, config::kMaxPods));
   return Done(r, std::move(req));
+}
+template <>
+absl::StatusOr<DnsRequest> FromJson(const json& j) {
+  return Done(Reader(j, "", DnsRequest::kVerb), DnsRequest{});
 }
 template <>
 absl::StatusOr<OverlayRequest> FromJson(const json& j) {
@@ -205,6 +210,7 @@ absl::StatusOr<Request> ParseRequest(std::string_view text) {
   if (verb == ResyncRequest::kVerb) return As<ResyncRequest>(j);
   if (verb == OverlayRequest::kVerb) return As<OverlayRequest>(j);
   if (verb == NetpolRequest::kVerb) return As<NetpolRequest>(j);
+  if (verb == DnsRequest::kVerb) return As<DnsRequest>(j);
   return absl::InvalidArgumentError(StrCat("unknown verb \"", verb, "\""));
 }
 

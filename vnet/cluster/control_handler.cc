@@ -20,6 +20,7 @@
 #include "lib/cni/invoke.h"
 #include "lib/control/protocol.h"
 #include "lib/control/usage.h"
+#include "lib/dns/answer.h"
 #include "lib/net/naming.h"
 #include "lib/proxy/nft_ruleset.h"
 #include "lib/status/status.h"
@@ -170,6 +171,26 @@ class ControlHandler {
           {l.listener, l.max_connections, l.connections, l.accepted, l.refused, l.accept_errors});
     }
     a.exceptions = impl_.ingress->Exceptions();
+    return a;
+  }
+
+  // The resolver's counters (vnet/apps' AppServer::DnsCounters) under lib/dns's names.
+  absl::StatusOr<control::DnsAnswer> Serve(const control::DnsRequest&) {
+    std::lock_guard<std::mutex> l(impl_.mu);
+    control::DnsAnswer a;
+    if (!impl_.spec.dns || !impl_.apps) return a;
+    const dns::Counters c = impl_.apps->DnsCounters();
+    a.served = true;
+    a.queries = c.queries;
+    a.forwarded = c.forwarded;
+    a.truncated = c.truncated;
+    for (dns::Rcode r : dns::kRcodes)
+      a.rcodes[std::string(dns::ToString(r))] = c.rcodes[static_cast<size_t>(r)];
+    for (size_t i = 1; i < c.dropped.size(); ++i) {  // 0 is kNone
+      a.drops[std::string(dns::ToString(static_cast<dns::DropReason>(i)))] = c.dropped[i];
+    }
+    a.tcp_evicted = c.tcp_evicted;
+    a.tcp_refused = c.tcp_refused;
     return a;
   }
 
