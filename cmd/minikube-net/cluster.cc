@@ -8,6 +8,8 @@
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <set>
+#include <string_view>
 
 #include "cmd/minikube-net/common.h"
 #include "lib/bgp/report.h"
@@ -33,6 +35,19 @@ class ExecFormatter : public CLI::Formatter {
     return line + " [-- CMD [ARGS...]]\n";
   }
 };
+
+// `get`'s WHAT: a kind `kinds` accepts, or svc/NAME (kubectl's TYPE/NAME).
+CLI::Validator KindOrKindSlashName(CLI::Validator kinds) {
+  return CLI::Validator(
+      [kinds](std::string& word) mutable {
+        const size_t slash = word.find('/');
+        std::string kind = word.substr(0, slash);
+        if (slash != std::string::npos && slash + 1 == word.size())
+          return StrCat("want ", kind, "/NAME, got \"", word, "\"");
+        return kinds(kind);
+      },
+      kinds.get_description());
+}
 
 // --- check: the lab's [[expect]] rows probed on its running cluster ------------------------------
 
@@ -105,9 +120,59 @@ std::vector<control::PodRow> PodsIn(std::vector<control::PodRow> rows, const std
   return out;
 }
 
-int RunGet(const std::string& what, const std::string& cluster, const std::string& output,
-           const std::string& ns, bool all) {
+// The namespaces of keys ("<ns>/<name>", or a bare name in "default"), sorted, once each.
+template <typename Rows, typename Key>
+std::string NamespacesOf(const Rows& rows, Key key) {
+  std::set<std::string> names;
+  for (const auto& r : rows) names.insert(std::string(config::NamespaceOfKey(key(r))));
+  std::string out;
+  for (const std::string& n : names) StrAppend(&out, out.empty() ? "" : ", ", n);
+  return out.empty() ? "none" : out;
+}
+
+// What kubectl says of an empty namespace, and (since a typo is the usual cause) which exist.
+std::string NoneIn(std::string_view kind, const std::string& ns, const std::string& existing) {
+  return StrCat("No ", kind, " in namespace \"", ns, "\" (namespaces with ", kind, ": ", existing,
+                ").\n");
+}
+
+// `get svc NAME` (or svc/NAME) in namespace `ns`: its row alone; NotFound naming the namespaces
+// that have a Service of that name (kube-dns is kube-system's: -n kube-system).
+absl::StatusOr<control::ServicesAnswer> OneService(control::ServicesAnswer a, const std::string& ns,
+                                                   const std::string& name) {
+  std::vector<std::string> elsewhere;
+  for (const control::ServiceInfo& s : a.services) {
+    if (config::NameOfKey(s.name) == name && config::NamespaceOfKey(s.name) != ns)
+      elsewhere.emplace_back(config::NamespaceOfKey(s.name));
+  }
+  control::ServicesAnswer in = control::ServicesIn(std::move(a), ns);
+  std::erase_if(in.services, [&](const control::ServiceInfo& s) { return s.name != name; });
+  if (!in.services.empty()) return in;
+  std::string hint;
+  for (const std::string& e : elsewhere)
+    StrAppend(&hint, hint.empty() ? ": did you mean " : " or ", "-n ", e);
+  return absl::NotFoundError(StrCat("get svc: service \"", name, "\" not found in namespace \"", ns,
+                                    "\"", hint, hint.empty() ? "" : "?"));
+}
+
+int RunGet(std::string what, const std::string& name_arg, const std::string& cluster,
+           const std::string& output, const std::string& ns, bool all) {
   const bool json = output == "json";
+  // kubectl's TYPE/NAME form: svc/kube-dns is svc kube-dns.
+  std::string name = name_arg;
+  if (const size_t slash = what.find('/'); slash != std::string::npos) {
+    if (!name.empty()) {
+      return Exit(absl::InvalidArgumentError(
+          StrCat("get: name the object once: ", what, " or ", what.substr(0, slash), " ", name)));
+    }
+    name = what.substr(slash + 1);
+    what = what.substr(0, slash);
+  }
+  const bool svc = what == "svc" || what == "service" || what == "services";
+  if (!name.empty() && !svc) {
+    return Exit(absl::InvalidArgumentError(
+        StrCat("get ", what, ": no NAME here (get svc NAME or svc/NAME takes one)")));
+  }
   // kube-system's Services (the cluster DNS's kube-dns) show with -A or -n kube-system, as
   // kubectl's default namespace hides them.
   const auto system_too = [&](auto print) {
@@ -125,7 +190,8 @@ int RunGet(const std::string& what, const std::string& cluster, const std::strin
     // namespace and no -n) adds the NAMESPACE column.
     absl::StatusOr<control::ServicesAnswer> a = vnet::Ask(cluster, control::ServicesRequest{});
     if (!a.ok()) return Exit(a.status());
-    if (!all && !config::IsSystemNamespace(ns)) {
+    // A name is looked up everywhere, so that a Service of kube-system can be hinted at.
+    if (!all && !config::IsSystemNamespace(ns) && name.empty()) {
       std::erase_if(a->services, [](const control::ServiceInfo& s) {
         return config::IsSystemNamespace(config::NamespaceOfKey(s.name));
       });
@@ -134,12 +200,21 @@ int RunGet(const std::string& what, const std::string& cluster, const std::strin
     for (const control::ServiceInfo& s : a->services)
       several |= s.name.find('/') != std::string::npos;
     const bool column = all || (several && ns.empty());
+    if (!name.empty()) {
+      absl::StatusOr<control::ServicesAnswer> one =
+          OneService(*std::move(a), ns.empty() ? "default" : ns, name);
+      if (!one.ok()) return Exit(one.status());
+      std::cout << (json ? control::ServicesJson(*one) : control::ServicesTable(*one, false));
+      return kExitOk;
+    }
+    const std::string existing =
+        NamespacesOf(a->services, [](const control::ServiceInfo& s) { return s.name; });
     control::ServicesAnswer shown =
         ns.empty() || all ? *std::move(a) : control::ServicesIn(*std::move(a), ns);
     if (json) {
       std::cout << control::ServicesJson(shown);
     } else if (shown.services.empty() && !ns.empty() && !all) {
-      std::cout << "No services in namespace " << ns << ".\n";
+      std::cout << NoneIn("services", ns, existing);
     } else {
       std::cout << control::ServicesTable(shown, column);
     }
@@ -161,6 +236,9 @@ int RunGet(const std::string& what, const std::string& cluster, const std::strin
     return AskAndPrint(cluster, control::OverlayRequest{},
                        json ? control::OverlayJson : control::OverlayText);
   }
+  if (what == "dns") {
+    return AskAndPrint(cluster, control::DnsRequest{}, json ? control::DnsJson : control::DnsText);
+  }
   absl::StatusOr<vnet::ClusterState> s = vnet::PickCluster(cluster);
   if (!s.ok()) return Exit(s.status());
   if (what == "netpol" || what == "networkpolicies" || what == "networkpolicy") {
@@ -169,6 +247,17 @@ int RunGet(const std::string& what, const std::string& cluster, const std::strin
     int code = kExitOk;
     std::optional<config::ClusterSpec> spec = LiveLab(*s, code);
     if (!spec) return code;
+    if (!ns.empty() && !all) {  // -n NS: that namespace's policies only, as kubectl
+      const std::string existing =
+          NamespacesOf(spec->network_policies,
+                       [](const config::NetworkPolicySpec& np) { return np.ns + "/" + np.name; });
+      std::erase_if(spec->network_policies,
+                    [&](const config::NetworkPolicySpec& np) { return np.ns != ns; });
+      if (spec->network_policies.empty()) {
+        std::cout << NoneIn("network policies", ns, existing);
+        return kExitOk;
+      }
+    }
     absl::StatusOr<std::string> t = vnet::NetpolTable(*s, *spec);
     if (!t.ok()) return Exit(t.status());
     std::cout << *t;
@@ -188,9 +277,12 @@ int RunGet(const std::string& what, const std::string& cluster, const std::strin
       std::cout << control::PodsJson(*s);
     } else {
       bool column = false;
-      std::vector<control::PodRow> rows = PodsIn(vnet::PodRows(*s), ns, column, all);
+      std::vector<control::PodRow> every = vnet::PodRows(*s);
+      const std::string existing =
+          NamespacesOf(every, [](const control::PodRow& r) { return r.name; });
+      std::vector<control::PodRow> rows = PodsIn(std::move(every), ns, column, all);
       if (rows.empty() && !ns.empty()) {
-        std::cout << "No pods in namespace " << ns << ".\n";
+        std::cout << NoneIn("pods", ns, existing);
       } else {
         std::cout << control::PodsTable(rows, column);
       }
@@ -261,7 +353,7 @@ int RunBgp(const std::string& speaker, bool named, const std::string& cluster,
 
 struct ClusterVerbs {
   CheckFlags check_flags;
-  std::string get_what, get_cluster, get_output = "table", get_ns;
+  std::string get_what, get_name, get_cluster, get_output = "table", get_ns;
   bool get_all = false;
   std::string exec_pod, exec_cluster;
   std::string ct_node, ct_cluster, ct_output = "table";
@@ -322,7 +414,7 @@ ClusterVerbsPtr AddClusterVerbs(CLI::App& app) {
   v.get_cmd = app.add_subcommand(
       "get",
       "Show pods, nodes, services, endpoints, the Services proxy's node counters, routes (the "
-      "edge's counters) or the overlay of a cluster");
+      "edge's counters), the overlay, NetworkPolicies, the world or the cluster DNS of a cluster");
   v.get_cmd
       ->add_option("what", v.get_what,
                    "pods, nodes, svc (services, with their counters), endpoints, proxy (each "
@@ -331,11 +423,16 @@ ClusterVerbsPtr AddClusterVerbs(CLI::App& app) {
                    "\"geneve\": each node's Geneve endpoint, its counters and drops by reason) or "
                    "netpol (the cluster's NetworkPolicies, the lab's and those applied since, "
                    "the pods each selects, the new flows dropped at them) or world (the world "
-                   "outside the cluster: its names, addresses and servers)")
+                   "outside the cluster: its names, addresses and servers) or dns (the cluster "
+                   "DNS's queries, answers by rcode, drops by reason). svc/NAME: one Service")
       ->required()
-      ->check(OneOf({"pods", "nodes", "pod", "node", "svc", "services", "service", "endpoints",
-                     "ep", "proxy", "routes", "route", "overlay", "netpol", "networkpolicies",
-                     "networkpolicy", "world"}));
+      ->check(KindOrKindSlashName(
+          OneOf({"pods", "nodes", "pod", "node", "svc", "services", "service", "endpoints", "ep",
+                 "proxy", "routes", "route", "overlay", "netpol", "networkpolicies",
+                 "networkpolicy", "world", "dns"})));
+  v.get_cmd->add_option("name", v.get_name,
+                        "svc: one Service by name (or svc/NAME), in -n's namespace (default: "
+                        "default); not found there, the namespaces that have it are named");
   v.get_cmd->footer(
       "Pods and nodes come from the cluster's state file; services, endpoints, proxy and overlay "
       "from its\n"
@@ -351,17 +448,20 @@ ClusterVerbsPtr AddClusterVerbs(CLI::App& app) {
       "Service kube-dns)\n"
       "  minikube-net get pods -n x   # namespace x only\n  minikube-net get netpol\n"
       "  minikube-net get world       # the world outside: example.test's names and addresses\n"
+      "  minikube-net get svc kube-dns -n kube-system   # one Service (also svc/kube-dns)\n"
+      "  minikube-net get dns         # the cluster DNS: answers by rcode, drops by reason\n"
       "proxy_mode = \"ebpf\": get svc's NEW and DROPS come from the programs' maps (connects "
       "translated,\n"
       "refused for want of endpoints); PACKETS, BYTES and FLOWS stay 0 for them, as no packet "
       "passes a proxy;\n"
       "an ALGORITHM other than random is served as random (random*).");
   v.get_cmd->add_option("-c,--cluster", v.get_cluster, kClusterFlag);
-  v.get_cmd->add_option("-n,--namespace", v.get_ns,
-                        "pods, svc: only this namespace's (names within it). Without -n, a lab "
-                        "with more than one namespace lists every pod and service with a "
-                        "NAMESPACE column, and a lab without namespaces lists them as it always "
-                        "did");
+  v.get_cmd->add_option(
+      "-n,--namespace", v.get_ns,
+      "pods, svc, netpol: only this namespace's (names within it). Without -n, a lab "
+      "with more than one namespace lists every pod and service with a "
+      "NAMESPACE column, and a lab without namespaces lists them as it always "
+      "did");
   v.get_cmd->add_flag("-A,--all-namespaces", v.get_all,
                       "pods, svc: every namespace's, with a NAMESPACE column (as kubectl)");
   v.get_cmd->add_option("-o,--output", v.get_output, "table or json")
@@ -493,7 +593,8 @@ ClusterVerbsPtr AddClusterVerbs(CLI::App& app) {
 std::optional<int> RunClusterVerbs(const ClusterVerbs& v,
                                    const std::vector<std::string>& after_dashes) {
   if (*v.check_cmd) return RunCheckCommand(v.check_flags);
-  if (*v.get_cmd) return RunGet(v.get_what, v.get_cluster, v.get_output, v.get_ns, v.get_all);
+  if (*v.get_cmd)
+    return RunGet(v.get_what, v.get_name, v.get_cluster, v.get_output, v.get_ns, v.get_all);
   if (*v.conntrack_cmd) {
     return AskAndPrint(v.ct_cluster, control::ConntrackRequest{v.ct_node},
                        v.ct_output == "json" ? control::ConntrackJson : control::ConntrackTable);

@@ -55,11 +55,14 @@ void AddPolicyCommands(CLI::App& app, PolicyFlags& f) {
       "apply",
       "Add or replace NetworkPolicies on a running cluster ([[network_policy]] tables of a TOML "
       "file), as kubectl apply does");
-  f.apply
-      ->add_option("file,-f,--filename", f.file,
-                   "A TOML file of [[network_policy]] tables (the lab file's syntax); "
-                   "[[expect]] rows are ignored, any other table is an error")
-      ->required();
+  // One FILE, given either way (kubectl's -f, or as the other verbs take a file): two options on
+  // one variable, each excluding the other, and the check that one came in RunPolicy.
+  CLI::Option* positional = f.apply->add_option(
+      "file", f.file,
+      "FILE: a TOML file of [[network_policy]] tables (the lab file's syntax); [[expect]] rows "
+      "are ignored, any other table is an error. Required: here or as -f");
+  f.apply->add_option("-f,--filename", f.file, "FILE as a flag, as kubectl apply -f (not both)")
+      ->excludes(positional);
   f.apply->add_option("-c,--cluster", f.cluster, kClusterFlag);
   f.apply->add_flag("--dry-run", f.dry_run,
                     "Check the file against the running lab and say what would change; change "
@@ -75,6 +78,7 @@ void AddPolicyCommands(CLI::App& app, PolicyFlags& f) {
       "behave); new ones follow the policies. The state records the change (get netpol\n"
       "shows it); `down` and a later `up` start again from the lab file.\n"
       "  minikube-net apply examples/netpol/cases/deny-ingress.toml\n"
+      "  minikube-net apply -f examples/netpol/cases/deny-ingress.toml   # the same\n"
       "Exit codes: 0 applied, 1 a node refused the change (nothing changed), 2 the file is "
       "wrong.");
   f.del = app.add_subcommand(
@@ -95,6 +99,10 @@ void AddPolicyCommands(CLI::App& app, PolicyFlags& f) {
 
 std::optional<int> RunPolicyCommands(const PolicyFlags& f) {
   if (f.apply != nullptr && *f.apply) {
+    if (f.file.empty()) {
+      return Exit(absl::InvalidArgumentError(
+          "apply: name the policy FILE: minikube-net apply FILE (or -f FILE)"));
+    }
     absl::StatusOr<std::string> text =
         vnet::ReadUserFile(f.file, kMaxPolicyFileBytes, "a policy file");
     if (!text.ok()) return Exit(absl::InvalidArgumentError(text.status().message()));
