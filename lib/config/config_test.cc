@@ -95,6 +95,44 @@ port = [{ port = 80 }]
             "x.toml:5:12: warning: service \"lonely\": selector matches no pod\n");
 }
 
+// A named target_port some selected pods lack leaves those pods out of the Service's endpoints, as
+// kube-proxy does; a policy port name no container declares matches nothing. Both load, warned.
+TEST(Config, NamedPortsSomePodsLackAreWarned) {
+  LoadResult r = Load(R"([cluster]
+name = "x"
+[[pod]]
+name = "a"
+labels = { app = "web" }
+  [[pod.container]]
+  name = "c"
+  app = "http-echo"
+  ports = [{ name = "http", port = 8080 }]
+[[pod]]
+name = "b"
+labels = { app = "web" }
+  [[pod.container]]
+  name = "c"
+  app = "http-echo"
+  ports = [{ name = "web", port = 8080 }]
+[[service]]
+name = "web"
+selector = { app = "web" }
+port = [{ port = 80, target_port = "http" }]
+[[network_policy]]
+name = "p"
+pod_selector = {}
+  [[network_policy.ingress]]
+  ports = [{ port = "htp" }]
+)",
+                      "x.toml");
+  ASSERT_TRUE(r.spec) << r.diags.FormatAll();
+  EXPECT_EQ(r.diags.FormatAll(),
+            "x.toml:20:36: warning: service \"web\": port #1: target_port \"http\" names no TCP "
+            "container port of b: those pods are not endpoints of this port\n"
+            "x.toml:25:21: warning: network_policy \"p\": ingress #1: ports: port \"htp\" names "
+            "no TCP container port of any pod: this port matches nothing\n");
+}
+
 TEST(Config, ReportsEveryErrorNotJustTheFirst) {
   LoadResult r = Load("[cluster]\nname = \"Bad\"\nmtu = \"big\"\nfoo = 1\n", "x.toml");
   EXPECT_FALSE(r.spec);

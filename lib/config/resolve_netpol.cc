@@ -238,6 +238,29 @@ std::optional<PolicyRuleSpec> Resolver::ResolvePolicyRule(const RawPolicyRule& r
         continue;
       }
       port.port_name = rp.port.name.value;
+      // A named port is resolved per destination pod; a name no container of the lab declares
+      // (with this protocol) matches nothing, which is legal in Kubernetes but nearly always a
+      // typo: warn.
+      const auto declares = [&](const std::vector<ContainerSpec>& containers) {
+        for (const ContainerSpec& c : containers) {
+          for (const ContainerPort& cp : c.ports) {
+            if (cp.name == port.port_name &&
+                (cp.protocol == Protocol::kUdp) == (port.protocol == PolicyProtocol::kUdp))
+              return true;
+          }
+        }
+        return false;
+      };
+      bool declared = false;
+      for (const PodSpec& pod : spec_.pods) declared = declared || declares(pod.containers);
+      for (const DeploymentSpec& dep : spec_.deployments)
+        declared = declared || declares(dep.containers);
+      if (!declared) {
+        d_.Warning(rp.port.name.pos,
+                   StrCat(pw, ": port \"", port.port_name, "\" names no ",
+                          port.protocol == PolicyProtocol::kUdp ? "UDP" : "TCP",
+                          " container port of any pod: this port matches nothing"));
+      }
     }
     if (rp.end_port.set) {
       if (port.port == 0) {

@@ -234,18 +234,34 @@ void Resolver::ResolveServicePorts(const RawService& rs, const std::string& what
       p.target_port = static_cast<int>(rp.target_port.number.value);
     } else if (rp.target_port.name.set) {
       p.target_port_name = rp.target_port.name.value;
-      bool found = s.endpoints.empty();
-      for (int e : s.endpoints) {
-        for (const ContainerSpec& c : spec_.pods[e].containers) {
+      // As kube-proxy resolves a named port per endpoint: a pod without the name is left out of
+      // the Service. None with it can never be served (a typo: an error); some without it serve
+      // nothing (a warning naming them). A Service selecting no pod has nothing to check against.
+      const auto has_port = [&](const std::vector<ContainerSpec>& containers) {
+        for (const ContainerSpec& c : containers) {
           for (const ContainerPort& cp : c.ports) {
-            if (cp.name == p.target_port_name && cp.protocol == p.protocol) found = true;
+            if (cp.name == p.target_port_name && cp.protocol == p.protocol) return true;
           }
         }
+        return false;
+      };
+      std::vector<std::string> without;
+      for (int e : s.endpoints) {
+        if (!has_port(spec_.pods[e].containers)) without.push_back(spec_.pods[e].name);
       }
-      if (!found) {
+      if (!s.endpoints.empty() && without.size() == s.endpoints.size()) {
         d_.Error(rp.target_port.name.pos,
                  StrCat(pw, ": target_port \"", p.target_port_name, "\" names no ",
                         ToString(p.protocol), " container port of the selected pods"));
+      } else if (!without.empty()) {
+        std::string names;
+        for (size_t i = 0; i < without.size() && i < 3; ++i)
+          StrAppend(&names, i == 0 ? "" : ", ", without[i]);
+        if (without.size() > 3) StrAppend(&names, " and ", without.size() - 3, " more");
+        d_.Warning(
+            rp.target_port.name.pos,
+            StrCat(pw, ": target_port \"", p.target_port_name, "\" names no ", ToString(p.protocol),
+                   " container port of ", names, ": those pods are not endpoints of this port"));
       }
     } else {
       p.target_port = p.port;
