@@ -26,10 +26,10 @@ CLI::App* AddTraceCommand(CLI::App& app, TraceFlags& f) {
       ->required();
   cmd->add_option("dst", f.dst,
                   "Where it goes: a pod, a node, a pod's or node's IP, a ClusterIP or svc/NAME, "
-                  "each with :PORT for TCP/UDP (a Service's first port by default); NODE:PORT is "
-                  "a NodePort (node1:30080); the world outside ([cluster] world: world, a name "
-                  "such as example.test, or its address; from a pod or a node); from host, an "
-                  "edge URL http://HOST[:PORT]/PATH")
+                  "each with :PORT for TCP/UDP (a Service's first port by default; svc/NAME:PORT "
+                  "also by the port's name, svc/web:http); NODE:PORT is a NodePort (node1:30080); "
+                  "the world outside ([cluster] world: world, a name such as example.test, or its "
+                  "address; from a pod or a node); from host, an edge URL http://HOST[:PORT]/PATH")
       ->required();
   cmd->add_option("--proto", f.proto,
                   "icmp (an echo request; the default to a pod), tcp (a real connection: SYN "
@@ -77,6 +77,8 @@ CLI::App* AddTraceCommand(CLI::App& app, TraceFlags& f) {
       "Examples:\n"
       "  minikube-net trace client web-1                 # ICMP echo, pod to pod\n"
       "  minikube-net trace client svc/web               # a TCP connection through the Service\n"
+      "  minikube-net trace client svc/web:http          # its port by name, as kubectl "
+      "port-forward\n"
       "  minikube-net trace client 10.96.0.53:53 --proto udp -o json\n"
       "  minikube-net trace client web-1 --pcap trace.pcapng && tshark -r trace.pcapng\n"
       "  minikube-net trace node1 web-1                  # from a node's own stack\n"

@@ -136,6 +136,11 @@ live() {
   out=$("$MKN" trace y/b x/a:80 --proto tcp --timeout 1 2>&1) || rc=$?
   [[ $rc == 1 ]] || fail "live: trace y/b -> x/a under the deny: exit $rc, want 1: $out"
   contains "$out" "dropped by NetworkPolicy x/deny-ingress (ingress of x/a)" "live: trace names the policy"
+  # The lost line is the policy's, not the last hop's route (the new-user pass read "lost: ... route").
+  grep -q "^lost: dropped by NetworkPolicy x/deny-ingress (ingress of x/a): not seen at " <<<"$out" ||
+    fail "live: trace's lost line does not start with the policy: $out"
+  grep "MISSING" <<<"$out" | grep -q "dropped by NetworkPolicy x/deny-ingress" ||
+    fail "live: trace's MISSING hop does not name the policy: $out"
   pass "live: trace y/b x/a:80 says: dropped by NetworkPolicy x/deny-ingress (ingress of x/a)"
   "$MKN" get netpol | grep -q "^x  *deny-ingress" || fail "live: get netpol does not show the applied policy: $("$MKN" get netpol)"
   touch "$TMP/go"; wait "$est"

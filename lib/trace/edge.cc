@@ -61,6 +61,14 @@ bool IsEdgeUrl(std::string_view dst) {
 
 absl::StatusOr<Request> ParseEdgeRequest(const ClusterSpec& spec, std::string_view src,
                                          std::string_view url, std::string_view proto) {
+  // First, since nothing else matters then: a lab without an edge has nothing listening for a
+  // URL (not a kind trace has yet to learn).
+  if (IsEdgeUrl(url) && spec.listeners.empty()) {
+    return absl::InvalidArgumentError(
+        StrCat("trace: DST ", url, ": this lab has no ingress (no [[ingress]] or [[http_route]], ",
+               "so nothing listens for a URL); trace a pod, svc/NAME[:PORT] or a NodePort from a ",
+               "pod or node instead"));
+  }
   if (src != kHostObject) {
     return absl::InvalidArgumentError(
         StrCat("trace: DST ", url, ": an edge URL is traced from SRC host (the namespace trace ",
@@ -80,10 +88,6 @@ absl::StatusOr<Request> ParseEdgeRequest(const ClusterSpec& spec, std::string_vi
   if (!proto.empty() && proto != "tcp") {
     return absl::InvalidArgumentError(
         StrCat("trace: DST ", url, ": the edge carries HTTP over TCP, not ", proto));
-  }
-  if (spec.listeners.empty()) {
-    return absl::InvalidArgumentError(
-        StrCat("trace: DST ", url, ": this lab has no edge (no [[ingress]] or [[http_route]])"));
   }
   std::string_view rest = url.substr(7);
   const size_t slash = rest.find_first_of("/?#");

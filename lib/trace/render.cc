@@ -334,6 +334,19 @@ Verdict Judge(const Path& p, const std::vector<Observation>& seen) {
   return v;
 }
 
+void BlamePolicy(const Path& p, std::vector<Observation>& seen, Verdict& v, std::string_view by) {
+  if (v.ok || by.empty() || v.first_missing < 0) return;
+  const Hop& miss = p.hops[v.first_missing];
+  const Hop* last = v.last_seen >= 0 ? &p.hops[v.last_seen] : nullptr;
+  v.summary = StrCat("lost: ", by, ": not seen at ", Where(miss), " (", ToString(miss.leg), ", ",
+                     ToString(miss.dir), ")",
+                     last != nullptr ? StrCat("; last seen at ", Where(*last), " (",
+                                              ToString(last->leg), ", ", ToString(last->dir), ")")
+                                     : "; never seen");
+  if (static_cast<size_t>(v.first_missing) >= seen.size()) seen.resize(v.first_missing + 1);
+  seen[v.first_missing].why = std::string(by);
+}
+
 std::string RenderTable(const Path& p, const std::vector<Observation>& seen, const Verdict& v) {
   std::string out = StrCat(
       "trace ", p.request.src.word, " -> ", p.request.dst.word, " (", ToString(p.request.proto),

@@ -140,9 +140,17 @@ absl::StatusOr<Request> ParseRequest(const ClusterSpec& spec, std::string_view s
     port_text = dst.substr(c + 1);
   }
   int port = 0;
-  if (!port_text.empty() &&
-      (!absl::SimpleAtoi(AsAbsl(port_text), &port) || port < 1 || port > 65535))
+  // svc/NAME:PORT may name the Service's port (svc/web:http), as kubectl port-forward takes it.
+  std::string_view port_name;
+  if (!port_text.empty() && !absl::SimpleAtoi(AsAbsl(port_text), &port)) {
+    if (!word.starts_with("svc/")) {
+      return absl::InvalidArgumentError(
+          StrCat("trace: DST ", dst, ": the port must be 1..65535 (a name only after svc/NAME)"));
+    }
+    port_name = port_text;
+  } else if (!port_text.empty() && (port < 1 || port > 65535)) {
     return absl::InvalidArgumentError(StrCat("trace: DST ", dst, ": the port must be 1..65535"));
+  }
   if (word.empty()) return absl::InvalidArgumentError("trace: DST is empty");
 
   const config::ServiceSpec* svc = nullptr;
@@ -310,10 +318,27 @@ absl::StatusOr<Request> ParseRequest(const ClusterSpec& spec, std::string_view s
     const bool node_port = r.dst.kind == "NodePort";
     const config::ServicePortSpec* sp = nullptr;
     for (const config::ServicePortSpec& p : svc->ports) {
-      if ((node_port && p.node_port == port) || (!node_port && (port == 0 || p.port == port))) {
+      if (!port_name.empty() ? p.name == port_name
+                             : (node_port && p.node_port == port) ||
+                                   (!node_port && (port == 0 || p.port == port))) {
         sp = &p;
         break;
       }
+    }
+    // A single-port Service often leaves its port unnamed: then the container port's name it
+    // targets (target_port = "http") names it too.
+    for (const config::ServicePortSpec& p : svc->ports) {
+      if (sp == nullptr && !port_name.empty() && p.target_port_name == port_name) sp = &p;
+    }
+    if (sp == nullptr && !port_name.empty()) {
+      std::string names;
+      for (const config::ServicePortSpec& p : svc->ports) {
+        StrAppend(&names, names.empty() ? "" : ", ",
+                  p.name.empty() ? std::string("(unnamed)") : p.name, " ", p.port);
+      }
+      return absl::InvalidArgumentError(StrCat("trace: Service ", svc->name,
+                                               " has no port named \"", port_name, "\" (it has ",
+                                               names, ")"));
     }
     if (sp == nullptr) {
       std::string ports;

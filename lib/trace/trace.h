@@ -375,6 +375,11 @@ void ExplainEdge(const Path& p, const std::optional<EdgeLogEntry>& log, std::str
 // an edge leg that answered itself with an error (its Observation::refused: "the edge answered 503
 // itself: ...") is where the request died: "lost at the edge: ...", whatever else was seen.
 Verdict Judge(const Path& p, const std::vector<Observation>& seen);
+// A lost probe whose loss a NetworkPolicy's drop counters account for (`by`: lib/netpol's
+// DropVerdict, "dropped by NetworkPolicy x/deny (...)"): the policy, not the last hop's route, is
+// the reason. The summary names the policy and where the probe was last seen; the first missing
+// hop's WHY says the policy too. Nothing changes for a verdict that is not lost.
+void BlamePolicy(const Path& p, std::vector<Observation>& seen, Verdict& v, std::string_view by);
 
 // The trace's output: a table (one line per hop: #, leg, time offset, where, direction, the packet
 // as seen there, why) and `-o json`.

@@ -669,6 +669,11 @@ TEST(Trace, RequestWordsAndTheirErrors) {
       {"client", "svc/wbe", "", absl::StatusCode::kInvalidArgument, "did you mean \"svc/web\"?"},
       {"client", "svc/web:81", "", absl::StatusCode::kInvalidArgument,
        "has no port 81 (it has 80)"},
+      {"client", "svc/web:http", "", absl::StatusCode::kOk, ""},
+      {"client", "svc/web:htp", "", absl::StatusCode::kInvalidArgument,
+       "has no port named \"htp\" (it has (unnamed) 80)"},
+      {"client", "web-0:http", "", absl::StatusCode::kInvalidArgument,
+       "a name only after svc/NAME"},
       {"client", "svc/web", "icmp", absl::StatusCode::kInvalidArgument, "not ICMP"},
       {"client", "web-0:8080", "icmp", absl::StatusCode::kInvalidArgument, "ICMP has no port"},
       {"client", "web-0", "tcp", absl::StatusCode::kInvalidArgument, "needs a port"},
@@ -842,6 +847,20 @@ TEST(Trace, VerdictNamesTheLastHopThatSawTheProbe) {
   EXPECT_NE(table.find("MISSING"), std::string::npos) << table;
   const std::string json = RenderJson(*p, seen, v);
   EXPECT_NE(json.find("\"first_missing\": \"node1:eth0\""), std::string::npos) << json;
+  // A policy's drop counters moved: the lost line names the policy, not node1:vxlan0's route.
+  BlamePolicy(*p, seen, v, "dropped by NetworkPolicy default/deny (ingress of web-1)");
+  EXPECT_EQ(v.summary.find("route 10.244.2.0/24"), std::string::npos) << v.summary;
+  EXPECT_EQ(v.summary.rfind("lost: dropped by NetworkPolicy default/deny (ingress of web-1): ", 0),
+            0u)
+      << v.summary;
+  EXPECT_NE(v.summary.find("last seen at node1:vxlan0"), std::string::npos) << v.summary;
+  const std::string blamed = RenderTable(*p, seen, v);
+  const size_t missing = blamed.find("MISSING");
+  ASSERT_NE(missing, std::string::npos) << blamed;
+  EXPECT_NE(blamed.substr(missing, blamed.find('\n', missing) - missing)
+                .find("dropped by NetworkPolicy default/deny"),
+            std::string::npos)
+      << blamed;
   // Nothing seen: never seen.
   v = Judge(*p, std::vector<Observation>(p->hops.size()));
   EXPECT_FALSE(v.ok);

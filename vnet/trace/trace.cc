@@ -627,7 +627,7 @@ absl::StatusOr<TraceResult> RunTrace(const ClusterState& s, const config::Cluste
   if (!res.verdict.ok && !spec.network_policies.empty()) {
     MKN_ASSIGN_OR_RETURN(const auto drops_after, NetpolCounters(s));
     if (std::string by = netpol::DropVerdict(spec, drops_before, drops_after); !by.empty())
-      res.verdict.summary = StrCat(by, ": ", res.verdict.summary);
+      trace::BlamePolicy(res.path, res.seen, res.verdict, by);
   }
 
   // Sent, but seen nowhere on the path: SRC's own routing decision is the one reason left to
