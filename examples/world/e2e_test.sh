@@ -138,7 +138,13 @@ netpol)
   ! in_pod outside client curl -s --max-time 2 "http://$(pod_ip outside web):8080/" >/dev/null ||
     fail "web (outside the ip_block) was reached"
   in_pod outside other curl -sS --max-time 5 http://203.0.113.3/ >/dev/null || fail "other (no policy) -> 203.0.113.3"
-  pass "egress ip_block: the world except 203.0.113.3 is allowed, that address and the pods are not"
+  # The policy's second rule: the cluster DNS stays reachable, over UDP and TCP, by name.
+  out=$(in_pod outside client dig +time=3 +tries=1 +short "@$(kube_dns)" www.example.test A)
+  [[ $out == 203.0.113.3 ]] || fail "egress policy: kube-dns over UDP: '$out'"
+  out=$(in_pod outside client dig +tcp +time=3 +tries=1 +short "@$(kube_dns)" echo.example.test A)
+  [[ $out == 203.0.113.4 ]] || fail "egress policy: kube-dns over TCP: '$out'"
+  in_pod outside client curl -sS --max-time 5 http://echo.example.test/ >/dev/null || fail "curl by name under the egress policy"
+  pass "egress ip_block: the world except 203.0.113.3 is allowed (by name: kube-dns on 53 allowed), that address and the pods are not"
   "$MKN" down outside >/dev/null || fail "down"
   assert_clean outside
   ;;
