@@ -67,7 +67,7 @@ vxlan)
   contains "$(jq -r .error <<<"$out")" "DST must be an edge URL" "-o json's error text"
   rc=0; out=$("$MKN" trace host http://127.0.0.1:8080/ 2>&1) || rc=$?
   [[ $rc == 2 ]] || fail "an edge URL in a lab without an edge exits $rc: $out"
-  contains "$out" "this lab has no edge" "a lab without an edge says so"
+  contains "$out" "this lab has no ingress" "a lab without an edge says so (no ingress, not \"not traced yet\")"
   rc=0; out=$("$MKN" trace client client 2>&1) || rc=$?
   [[ $rc == 2 ]] || fail "trace to itself exits $rc: $out"
   contains "$out" "the packet never leaves the pod: it goes over lo" "trace to itself says why"

@@ -655,6 +655,28 @@ TEST(Trace, OutputSaysWhatThePacketHas) {
   EXPECT_GT(rows, 5) << table;
 }
 
+// A URL in a lab without an edge: the lab has no ingress, from any SRC and for https too (not "not
+// traced yet", which a new user read as a missing feature).
+TEST(Trace, AUrlInALabWithoutAnEdgeSaysThereIsNoIngress) {
+  config::LoadResult lab = config::Load(R"([cluster]
+name = "plain"
+[[pod]]
+name = "client"
+  [[pod.container]]
+  name = "shell"
+  command = ["sleep", "infinity"]
+)",
+                                        "plain.toml");
+  ASSERT_TRUE(lab.spec) << lab.diags.FormatAll();
+  for (const auto& [src, dst] : std::vector<std::pair<std::string, std::string>>{
+           {"host", "http://web/"}, {"host", "https://web/"}, {"client", "http://web/"}}) {
+    absl::StatusOr<Request> r = ParseRequest(*lab.spec, src, dst, "");
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << dst;
+    EXPECT_NE(r.status().message().find("this lab has no ingress"), std::string_view::npos)
+        << r.status();
+  }
+}
+
 TEST(Trace, RequestWordsAndTheirErrors) {
   const config::ClusterSpec spec = Lab(config::NetworkMode::kVxlan, config::ProxyMode::kUserspace);
   struct Row {
