@@ -289,7 +289,7 @@ usage)
     row 2 "scale web three" 'minikube-net: scale: replicas: want an integer 0..20000, got three'
     row 2 "up --workers -3 --dry-run examples/quickstart/lab.toml" 'minikube-net: up: --workers: want an integer 0..1024, got -3'
     row 2 "verify --churn 0 examples/cni/bridge.toml" 'minikube-net: verify: --churn: want an integer 1..20000, got 0'
-    row 2 "get pdos" 'minikube-net: get: what: "pdos" is not one of pods, nodes, pod, node, svc, services, service, endpoints, ep, proxy, routes, route, overlay, netpol, networkpolicies, networkpolicy, world (did you mean "pods"?)'
+    row 2 "get pdos" 'minikube-net: get: what: "pdos" is not one of pods, nodes, pod, node, svc, services, service, endpoints, ep, proxy, routes, route, overlay, netpol, networkpolicies, networkpolicy, world, dns (did you mean "pods"?)'
     row 2 "cni ad web-0" 'minikube-net: cni: verb: "ad" is not one of add, check, del, status, gc, version, render (did you mean "add"?)'
     # Flags and arguments the parser refuses: said the same way, the nearest flag suggested.
     row 2 "up --detatch examples/quickstart/lab.toml" 'minikube-net: up: unknown flag --detatch: did you mean --detach? (minikube-net up --help lists its flags)'
