@@ -21,7 +21,8 @@
 # edge, and where a removed route drops it. svc_*: pod -> ClusterIP (svc/NAME, TCP; the ClusterIP by address,
 # UDP) in each proxy mode, the translation shown where it happens (ebpf: the connect4 hook, the
 # client's eth0 already carrying the backend), a NodePort from the underlay, a node's own stack to
-# a ClusterIP and to its own NodePort (the nat output hook, or the TUN). No waits: trace
+# a ClusterIP and to its own NodePort (the nat output hook, or the TUN), then a pod and the
+# Service after kill and scale (the pods as the cluster has them). No waits: trace
 # itself ends when every hop has seen the probe.
 source "$(dirname "$0")/testlib.sh" "$@"
 
@@ -375,6 +376,18 @@ svc_userspace | svc_nftables | svc_ebpf)
   [[ $rc == 2 ]] || fail "underlay -> svc/web exits $rc: $out"
   contains "$out" "no route to the pods or the Services" "underlay -> ClusterIP says why"
   pass "$mode: pod -> ClusterIP (svc/web TCP, 10.96.0.53:53 UDP), translated where it happens; NodePort from the underlay; node -> ClusterIP and its own NodePort"
+  # After kill and scale the pods are where the cluster put them, not where the lab file did: a
+  # killed pod's new address, replicas made again on other nodes (their veths), all traced.
+  "$MKN" kill web-0 >/dev/null && "$MKN" scale web 1 >/dev/null && "$MKN" scale web 3 >/dev/null ||
+    fail "kill web-0, scale web 1, scale web 3"
+  ip=$("$MKN" get pods -o json | jq -r '.[] | select(.name == "web-0") | .ip')
+  out=$("$MKN" trace client web-0) || fail "trace client web-0 after its kill ($mode): $out"
+  contains "$out" "> $ip echo request" "the killed pod's new address $ip"
+  out=$("$MKN" trace client "$ip:8080") || fail "trace client $ip:8080 after the kill ($mode): $out"
+  for i in 1 2 3 4; do
+    out=$("$MKN" trace client svc/web) || fail "trace client svc/web after kill and scale ($mode): $out"
+  done
+  pass "$mode: after kill and scale, the pods traced where they are now"
   "$MKN" down svc >/dev/null
   assert_clean svc
   ;;

@@ -166,6 +166,8 @@ absl::StatusOr<vnet::TraceResult> Trace(const TraceFlags& f) {
   }
   // The policies `apply` and `delete netpol` changed: trace names the one that drops a probe.
   MKN_RETURN_IF_ERROR(vnet::WithLivePolicies(s, *lab->spec));
+  // The pods where kill and scale left them, not where the lab file put them.
+  MKN_RETURN_IF_ERROR(vnet::WithLivePods(s, *lab->spec));
   if (f.dry_run) {
     MKN_ASSIGN_OR_RETURN(trace::Request r, trace::ParseRequest(*lab->spec, f.src, f.dst, f.proto));
     vnet::TraceResult res;

@@ -159,6 +159,55 @@ absl::StatusOr<ScaleResult> ScaleDeployment(ClusterSpec& spec_in, std::string_vi
   return r;
 }
 
+absl::Status MatchLivePods(ClusterSpec& spec_in, const std::vector<LivePod>& live) {
+  ClusterSpec spec = spec_in;  // all or nothing
+  std::vector<PodSpec> pods;
+  for (const LivePod& l : live) {
+    const NodeSpec* node = spec.FindNode(l.node);
+    if (node == nullptr)
+      return absl::InvalidArgumentError(StrCat("pod ", l.name, ": no node \"", l.node, "\""));
+    std::optional<net::Ipv4> ip = net::Ipv4::Parse(l.ip);
+    if (!ip) return absl::InvalidArgumentError(StrCat("pod ", l.name, ": address \"", l.ip, "\""));
+    const PodSpec* was = spec.FindPod(l.name);
+    if (was == nullptr) {
+      const DeploymentSpec* dep = spec.FindDeployment(l.deployment);
+      if (dep == nullptr) {
+        return absl::InvalidArgumentError(
+            StrCat("pod ", l.name, ": not in the lab and of no deployment of it"));
+      }
+      PodSpec p;
+      p.name = l.name;
+      p.ns = dep->ns;
+      p.deployment = dep->name;
+      p.labels = dep->labels;
+      p.containers = dep->containers;
+      pods.push_back(std::move(p));
+    } else {
+      pods.push_back(*was);
+      if (pods.back().node != node->index) pods.back().host_veth.clear();
+    }
+    PodSpec& p = pods.back();
+    p.node = node->index;
+    p.ip = *ip;
+    p.mac = net::Mac::FromIpv4(*ip);
+    if (!l.netns.empty()) p.netns = l.netns;
+  }
+  spec.pods = std::move(pods);
+  ReindexNodes(spec);
+  // Veths: the pods that kept theirs stay; each new or moved one, in order, the first free name.
+  for (PodSpec& p : spec.pods) {
+    if (p.host_veth.empty()) p.host_veth = FreeVethName(spec, spec.nodes[p.node], p.name);
+  }
+  for (DeploymentSpec& d : spec.deployments) {
+    d.replicas =
+        static_cast<int>(std::count_if(spec.pods.begin(), spec.pods.end(),
+                                       [&](const PodSpec& p) { return p.deployment == d.name; }));
+  }
+  RecomputeEndpoints(spec);
+  spec_in = std::move(spec);
+  return absl::OkStatus();
+}
+
 ClusterSpec WithoutEndpoints(const ClusterSpec& spec, const std::vector<std::string>& pods) {
   ClusterSpec out = spec;
   for (ServiceSpec& s : out.services) {

@@ -48,6 +48,22 @@ ClusterSpec WithoutEndpoints(const ClusterSpec& spec, const std::vector<std::str
 // change: call it on both specs).
 std::vector<int> ServicesOfPod(const ClusterSpec& spec, int pod_index);
 
+// A pod as a running cluster records it (its state file): where `kill` and `scale` left it.
+struct LivePod {
+  std::string name, node, ip, netns, deployment;
+};
+
+// The spec made to match the running cluster's pods `live`: `kill` and `scale` change the spec of
+// the cluster's own process only, so a command that loads the lab file sees the pods as `up` made
+// them (a killed pod at its old address, a scaled one missing or on another node). A pod not live
+// is taken out; a live one gets its node, address, MAC and namespace; one the spec lacks is made
+// from its Deployment's template (as ScaleDeployment makes it); node lists, replica counts and
+// endpoints follow. A pod that kept its node keeps its host veth; a new or moved one gets the name
+// `scale` gave it (the first free of its node). All or nothing: kInvalidArgument (spec unchanged)
+// for a live pod on an unknown node, with an unreadable address, or of no known Deployment.
+// Not for CNI labs (their addresses and veths are the chain's).
+absl::Status MatchLivePods(ClusterSpec& spec, const std::vector<LivePod>& live);
+
 // NetworkPolicies changed on a running cluster, as its state records them: each policy applied
 // (resolved, with the file it came from and that file's text, so another process can resolve it
 // again: vnet/cluster/client's LiveSpec), one per key, in the order keys were first applied; and

@@ -170,6 +170,63 @@ TEST(Mutate, AFailedScaleChangesNothing) {
   EXPECT_EQ(s.pods.size(), pods);
 }
 
+// What another process sees after `kill` and `scale` in the cluster's own: the lab file's spec
+// made to match the state's pods equals the owner's mutated spec (trace predicts from it).
+TEST(Mutate, MatchLivePodsRebuildsWhatKillAndScaleDid) {
+  ClusterSpec owner = Lab();
+  ASSERT_TRUE(RecreatePod(owner, "web-0").ok());
+  ASSERT_TRUE(ScaleDeployment(owner, "web", 1).ok());
+  ASSERT_TRUE(ScaleDeployment(owner, "web", 4).ok());  // web-1..3 again, maybe on other nodes
+  std::vector<LivePod> live;
+  for (const PodSpec& p : owner.pods)
+    live.push_back({p.name, owner.nodes[p.node].name, p.ip.ToString(), p.netns, p.deployment});
+
+  ClusterSpec lab = Lab();
+  ASSERT_TRUE(MatchLivePods(lab, live).ok());
+  ExpectConsistent(lab);
+  ASSERT_EQ(lab.pods.size(), owner.pods.size());
+  for (const PodSpec& o : owner.pods) {
+    const PodSpec* p = lab.FindPod(o.name);
+    ASSERT_NE(p, nullptr) << o.name;
+    EXPECT_EQ(p->node, o.node) << o.name;
+    EXPECT_EQ(p->ip, o.ip) << o.name;
+    EXPECT_EQ(p->host_veth, o.host_veth) << o.name;
+    EXPECT_EQ(p->labels, o.labels) << o.name;
+  }
+  for (size_t i = 0; i < owner.nodes.size(); ++i) {
+    std::vector<std::string> a, b;
+    for (int k : owner.nodes[i].pods) a.push_back(owner.pods[k].name);
+    for (int k : lab.nodes[i].pods) b.push_back(lab.pods[k].name);
+    EXPECT_EQ(a, b) << owner.nodes[i].name;
+  }
+  std::vector<std::string> eps;
+  for (int e : lab.services[0].endpoints) eps.push_back(lab.pods[e].name);
+  EXPECT_EQ(eps.size(), 4u);
+  EXPECT_EQ(lab.FindDeployment("web")->replicas, 4);
+
+  // Scaled to 0: the pods go, the Service has no endpoints.
+  ClusterSpec none = Lab();
+  ASSERT_TRUE(MatchLivePods(none, {{"client", "node1", none.FindPod("client")->ip.ToString(),
+                                    "mkn-m-client", ""}})
+                  .ok());
+  EXPECT_EQ(none.pods.size(), 1u);
+  EXPECT_TRUE(none.services[0].endpoints.empty());
+  ExpectConsistent(none);
+}
+
+TEST(Mutate, MatchLivePodsRefusesWhatTheLabCannotHave) {
+  ClusterSpec s = Lab();
+  const ClusterSpec before = s;
+  EXPECT_EQ(MatchLivePods(s, {{"web-0", "node9", "10.244.0.5", "", "web"}}).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(MatchLivePods(s, {{"web-0", "node1", "10.244.0", "", "web"}}).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(MatchLivePods(s, {{"stray", "node1", "10.244.0.9", "", "nope"}}).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.pods.size(), before.pods.size());
+  EXPECT_EQ(s.pods[0].ip, before.pods[0].ip);
+}
+
 TEST(Mutate, WithoutEndpointsDropsOnlyThosePods) {
   ClusterSpec s = Lab();
   ClusterSpec w = WithoutEndpoints(s, {"web-1", "client"});

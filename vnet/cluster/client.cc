@@ -285,6 +285,19 @@ absl::Status WithLivePolicies(const ClusterState& s, config::ClusterSpec& lab) {
   return absl::OkStatus();
 }
 
+absl::Status WithLivePods(const ClusterState& s, config::ClusterSpec& lab) {
+  if (lab.cni_mode || s.pods.empty()) return absl::OkStatus();
+  std::vector<config::LivePod> live;
+  for (const PodState& p : s.pods) live.push_back({p.name, p.node, p.ip, p.netns, p.deployment});
+  absl::Status st = config::MatchLivePods(lab, live);
+  if (!st.ok()) {
+    return absl::InvalidArgumentError(StrCat("the pods of cluster ", s.cluster,
+                                             " do not match its lab file ", s.lab, ": ",
+                                             st.message()));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::map<std::string, uint64_t>> NetpolCounters(const ClusterState& s) {
   std::map<std::string, uint64_t> counters;
   const std::string list = StrCat("list counters table inet ", netpol::kTable);

@@ -68,6 +68,12 @@ absl::StatusOr<std::string> ReadLogs(const ClusterState& s, const std::string& p
 // recorded file no longer resolves (its diagnostics in the message).
 absl::Status WithLivePolicies(const ClusterState& s, config::ClusterSpec& lab);
 
+// The running cluster's pods: `lab` (its lab file) with the pods as the state records them, after
+// every `kill` and `scale` (lib/config/mutate's MatchLivePods): what trace predicts from. A CNI
+// lab, or a state that records no pod yet, leaves `lab` as it is. kInvalidArgument from
+// MatchLivePods when the state names what the lab file no longer has.
+absl::Status WithLivePods(const ClusterState& s, config::ClusterSpec& lab);
+
 // `get netpol`: the cluster's policies (`spec`: WithLivePolicies of its lab), the live pods
 // each selects and the new flows dropped at them, read from each node's `table inet mkn-netpol`
 // counters (lib/netpol/nft.h). A node without the table counts nothing. Needs CAP_SYS_ADMIN (to

@@ -3,8 +3,10 @@
 #include <memory>
 #include <mutex>
 
+#include "lib/status/status.h"
 #include "lib/strings/str_cat.h"
 #include "lib/trace/trace.h"
+#include "vnet/cluster/client.h"
 #include "vnet/cluster/control.h"
 #include "vnet/cluster/lab.h"
 #include "vnet/cluster/state.h"
@@ -91,7 +93,10 @@ absl::StatusOr<nlohmann::json> RunOne(Shared& sh, const ui::TraceForm& f) {
   o.src = f.src;
   o.dst = f.dst;
   o.proto = f.proto;
-  absl::StatusOr<TraceResult> r = RunTrace(*st, sh.spec, o);
+  // The pods where kill and scale left them, not where the lab file put them.
+  config::ClusterSpec spec = sh.spec;
+  MKN_RETURN_IF_ERROR(WithLivePods(*st, spec));
+  absl::StatusOr<TraceResult> r = RunTrace(*st, spec, o);
   if (!r.ok()) return r.status();
   return nlohmann::json::parse(trace::RenderJson(r->path, r->seen, r->verdict));
 }
