@@ -141,7 +141,10 @@ absl::StatusOr<Request> ParseRequest(const ClusterSpec& spec, std::string_view s
   }
   int port = 0;
   // svc/NAME:PORT may name the Service's port (svc/web:http), as kubectl port-forward takes it.
+  // A colon says a port follows: "world:" is no port, not the ICMP of "world".
   std::string_view port_name;
+  if (word.size() != dst.size() && port_text.empty())
+    return absl::InvalidArgumentError(StrCat("trace: DST ", dst, ": the port must be 1..65535"));
   if (!port_text.empty() && !absl::SimpleAtoi(AsAbsl(port_text), &port)) {
     if (!word.starts_with("svc/")) {
       return absl::InvalidArgumentError(

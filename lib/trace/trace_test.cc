@@ -700,6 +700,8 @@ TEST(Trace, RequestWordsAndTheirErrors) {
       {"client", "web-0:8080", "icmp", absl::StatusCode::kInvalidArgument, "ICMP has no port"},
       {"client", "web-0", "tcp", absl::StatusCode::kInvalidArgument, "needs a port"},
       {"client", "web-0:70000", "", absl::StatusCode::kInvalidArgument, "1..65535"},
+      {"client", "web-0:", "", absl::StatusCode::kInvalidArgument, "1..65535"},
+      {"client", "svc/web:", "", absl::StatusCode::kInvalidArgument, "1..65535"},
       {"client", "10.1.2.3", "", absl::StatusCode::kInvalidArgument, "neither a pod"},
       {"node1", "web-0", "", absl::StatusCode::kOk, ""},
       {"client", "node2", "", absl::StatusCode::kOk, ""},
