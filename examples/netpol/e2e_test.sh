@@ -172,6 +172,20 @@ live() {
   contains "$out" "(node1: 2 commands)" "live: a changed policy rewrites its own chain only"
   ! probe x-b "$xa" || fail "live: x/b still reaches x/a:80 after apply moved the policy to port 81"
   pass "live: a changed policy (port 80 -> 81) is its chain rewritten (2 commands); the next probe is dropped"
+  # A change one node's kernel refuses (its table removed by hand): exit 1 (the cluster failed, not
+  # the file), the node that took it put back, the policy still listed, its deny still in force.
+  out=$("$MKN" apply examples/netpol/cases/deny-ingress.toml 2>&1) || fail "live: apply deny-ingress again: $out"
+  ip netns exec mkn-netpol-node2 nft delete table inet mkn-netpol
+  tables=$(ip netns exec mkn-netpol-node1 nft list ruleset | grep -v 'counter packets')
+  rc=0; out=$("$MKN" delete netpol deny-ingress -n x 2>&1) || rc=$?
+  [[ $rc == 1 ]] || fail "live: a delete node2 refuses exits $rc, want 1: $out"
+  contains "$out" "node node2: write the NetworkPolicy table" "live: the refusing node named"
+  contains "$out" "no node changed (undone on node1)" "live: node1's change undone and said so"
+  [[ $(ip netns exec mkn-netpol-node1 nft list ruleset | grep -v 'counter packets') == "$tables" ]] ||
+    fail "live: node1 does not hold what it had before the refused change"
+  "$MKN" get netpol | grep -q "^x  *deny-ingress" || fail "live: the refused delete took deny-ingress out of get netpol"
+  ! probe x-c "$xa" || fail "live: x/c reaches x/a after the refused delete of deny-ingress"
+  pass "live: a change node2's kernel refuses: exit 1, node1 undone, deny-ingress still listed and in force"
   "$MKN" down netpol >/dev/null || fail "live: down"
   assert_clean netpol
 }

@@ -131,8 +131,14 @@ absl::Status RunningCluster::WriteNetpolTables(const config::ClusterSpec& next,
     const config::NodeSpec& n = next.nodes[i];
     if (!status[i].ok()) {
       if (failed.ok()) {
+        // The node's kernel refused the change: a failure of the cluster, not of the file (exit
+        // 1, not the 2 of nft's ENOENT or EINVAL passed on as NotFound or InvalidArgument).
+        const absl::StatusCode code =
+            absl::IsInvalidArgument(status[i]) || absl::IsNotFound(status[i])
+                ? absl::StatusCode::kAborted
+                : status[i].code();
         failed = absl::Status(
-            status[i].code(),
+            code,
             StrCat("node ", n.name, ": write the NetworkPolicy table: ", status[i].message()));
       }
       continue;
@@ -154,15 +160,26 @@ absl::Status RunningCluster::WriteNetpolTables(const config::ClusterSpec& next,
     return absl::OkStatus();
   }
   // The nodes already changed go back to what they had: the reverse delta.
+  std::string undone, kept;
   for (int i : written) {
     const config::NodeSpec& n = next.nodes[i];
     const std::string back = netpol::RenderChange(tables[i], impl.netpol[i]);
     absl::Status s = RunNftIn(n, impl.applied.netns.at(n.netns).get(), back);
     LogNft(StrCat(n.name, " NetworkPolicy change undone",
                   s.ok() ? "" : StrCat(" (failed: ", s.message(), ")")));
-    if (!s.ok()) impl.netpol[i] = std::move(tables[i]);  // what it holds now
+    if (s.ok()) {
+      undone += StrCat(undone.empty() ? "" : ", ", n.name);
+    } else {
+      kept += StrCat("; ", n.name, " keeps the change (undoing it failed: ", s.message(), ")");
+      impl.netpol[i] = std::move(tables[i]);  // what it holds now
+    }
   }
-  return failed;
+  // Said, so the user knows whether the cluster is as it was (the file's change is not in force).
+  const std::string outcome =
+      !kept.empty()
+          ? kept
+          : StrCat("; no node changed", undone.empty() ? "" : StrCat(" (undone on ", undone, ")"));
+  return absl::Status(failed.code(), StrCat(failed.message(), outcome));
 }
 
 absl::Status RunningCluster::SyncNetpol() {
