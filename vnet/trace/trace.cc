@@ -578,7 +578,24 @@ absl::StatusOr<TraceResult> RunTrace(const ClusterState& s, const config::Cluste
     }
     return !Whole(path, res.seen);
   };
-  MKN_RETURN_IF_ERROR(sockets.Poll(absl::Now() + o.timeout, -1, sink).status());
+  // Read in slices: the sockets hold every namespace of the path, so a `down` meanwhile (or a
+  // kill of a pod on the path) would wait for the timeout, up to a minute, and blame the nodes.
+  // A namespace whose name went away ends the trace at once, its sockets closed.
+  std::set<std::string> watched;
+  for (const OpenInterface& i : ifs)
+    if (!i.netns.empty()) watched.insert(i.netns);
+  for (const absl::Time until = absl::Now() + o.timeout;;) {
+    const absl::Time slice = std::min(until, absl::Now() + absl::Milliseconds(100));
+    MKN_ASSIGN_OR_RETURN(const PollEnd end, sockets.Poll(slice, -1, sink));
+    if (end != PollEnd::kDeadline || slice >= until) break;
+    for (const std::string& name : watched) {
+      if (StatNetnsPath(name) == NetnsPath::kMounted) continue;
+      MKN_RETURN_IF_ERROR(PathUnchanged(s, path));  // names the pod, or the cluster going
+      return absl::AbortedError(StrCat("trace: the path changed under the trace (", name,
+                                       " was removed): a pod was killed, restarted or scaled "
+                                       "meanwhile, or the cluster is going down; trace again"));
+    }
+  }
   res.elapsed = absl::Now() - start;
   if (req.edge) {
     // What the edge did: its answer on the probe's socket, its access-log line for the marker.
