@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <set>
+#include <string>
 #include <vector>
 
 #include "absl/strings/str_format.h"
@@ -15,6 +17,7 @@
 #include "lib/status/status.h"
 #include "lib/strings/str_cat.h"
 #include "vnet/kernel/errors.h"
+#include "vnet/kernel/netns.h"
 #include "vnet/kernel/process.h"
 
 namespace mkn::vnet {
@@ -157,24 +160,52 @@ absl::StatusOr<CaptureSummary> RunCapture(const ClusterState& s, const CaptureOp
     if (stream || buf.size() >= kFileChunk) flush();
   };
   const absl::Time deadline = o.duration ? absl::Now() + *o.duration : absl::InfiniteFuture();
+  const PacketSockets::Sink sink = [&](const capture::EnhancedPacket& p) {
+    const size_t at = batch.size();
+    capture::AppendEnhancedPacket(batch, p);
+    pending.push_back({p.timestamp_ns, at, batch.size() - at});
+    ++sum.packets;
+    if (batch.size() >= kFileChunk) commit();  // bounds the memory of one wake-up
+    return !reader_gone && write_error.ok() && (o.count == 0 || sum.packets < o.count);
+  };
+  // The sockets hold every namespace captured: a `down` meanwhile would wait out its deadline
+  // for them and blame the nodes, while the capture ran on. The sockets of a namespace whose name
+  // went (the cluster going down, a pod killed or scaled away) are closed; when none is left, the
+  // capture ends there, its file whole.
+  std::set<std::string> open_ns;
+  for (const OpenInterface& i : sockets.interfaces())
+    if (!i.netns.empty()) open_ns.insert(i.netns);
+  // One captured in this process's own namespace (no name) never goes.
+  const bool any_own = std::any_of(sockets.interfaces().begin(), sockets.interfaces().end(),
+                                   [](const OpenInterface& i) { return i.netns.empty(); });
+  auto all_gone = [&] {
+    for (auto it = open_ns.begin(); it != open_ns.end();) {
+      if (StatNetnsPath(*it) == NetnsPath::kMounted) {
+        ++it;
+        continue;
+      }
+      sockets.CloseNetns(*it);
+      it = open_ns.erase(it);
+    }
+    return open_ns.empty() && !any_own;
+  };
   absl::StatusOr<PollEnd> end = PollEnd::kDeadline;
-  if (!reader_gone && write_error.ok() && (o.count == 0 || sum.packets < o.count)) {
-    end = sockets.Poll(
-        deadline, o.stop_fd,
-        [&](const capture::EnhancedPacket& p) {
-          const size_t at = batch.size();
-          capture::AppendEnhancedPacket(batch, p);
-          pending.push_back({p.timestamp_ns, at, batch.size() - at});
-          ++sum.packets;
-          if (batch.size() >= kFileChunk) commit();  // bounds the memory of one wake-up
-          return !reader_gone && write_error.ok() && (o.count == 0 || sum.packets < o.count);
-        },
-        commit);
+  bool cluster_down = false;
+  while (!reader_gone && write_error.ok() && (o.count == 0 || sum.packets < o.count)) {
+    const absl::Time slice = std::min(deadline, absl::Now() + absl::Milliseconds(200));
+    end = sockets.Poll(slice, o.stop_fd, sink, commit);
+    if (!end.ok() || *end != PollEnd::kDeadline || slice >= deadline) break;
+    if (all_gone()) {
+      cluster_down = true;
+      break;
+    }
   }
   commit();
   if (!end.ok()) return end.status();
   MKN_RETURN_IF_ERROR(write_error);
-  if (reader_gone) {
+  if (cluster_down) {
+    sum.ended_by = "every namespace captured removed";
+  } else if (reader_gone) {
     sum.ended_by = "output closed";
   } else if (*end == PollEnd::kStopFd) {
     sum.ended_by = "signal";

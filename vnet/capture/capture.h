@@ -48,7 +48,8 @@ struct InterfaceSummary {
 struct CaptureSummary {
   uint64_t packets = 0;  // written
   uint64_t bytes = 0;    // of the output
-  std::string ended_by;  // "count", "duration", "signal", "output closed"
+  std::string ended_by;  // "count", "duration", "signal", "output closed", "every namespace
+                         // captured removed"
   std::vector<InterfaceSummary> interfaces;
 };
 

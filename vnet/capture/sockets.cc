@@ -426,11 +426,28 @@ absl::StatusOr<PollEnd> PacketSockets::Poll(absl::Time deadline, int stop_fd, co
   }
 }
 
+size_t PacketSockets::CloseNetns(const std::string& netns) {
+  size_t closed = 0;
+  for (size_t i = 0; i < impl_->fds.size(); ++i) {
+    if (impl_->interfaces[i].netns != netns || impl_->fds[i].get() < 0) continue;
+    tpacket_stats st{};
+    socklen_t len = sizeof st;
+    if (::getsockopt(impl_->fds[i].get(), SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0) {
+      impl_->counters[i].received += st.tp_packets;
+      impl_->counters[i].dropped += st.tp_drops;
+    }
+    impl_->fds[i] = Fd();  // leaves the epoll set with its last fd
+    ++closed;
+  }
+  return closed;
+}
+
 std::vector<InterfaceCounters> PacketSockets::Counters() {
   for (size_t i = 0; i < impl_->fds.size(); ++i) {
     tpacket_stats st{};
     socklen_t len = sizeof st;
-    if (::getsockopt(impl_->fds[i].get(), SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0) {
+    if (impl_->fds[i].get() >= 0 &&
+        ::getsockopt(impl_->fds[i].get(), SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0) {
       impl_->counters[i].received += st.tp_packets;  // the kernel counts its drops in too
       impl_->counters[i].dropped += st.tp_drops;
     }

@@ -92,6 +92,11 @@ class PacketSockets {
   absl::StatusOr<PollEnd> Poll(absl::Time deadline, int stop_fd, const Sink& sink,
                                const std::function<void()>& after_batch = nullptr);
 
+  // Closes the sockets of namespace `netns` (its name removed: a pod killed, the cluster going
+  // down), whose packet sockets would otherwise keep it, and the devices in it, alive. Their
+  // counters are read first and kept; the interfaces keep their places. Returns how many closed.
+  size_t CloseNetns(const std::string& netns);
+
   // Per interface (in interfaces()' order): what the sink got and the kernel's counters, read now
   // (PACKET_STATISTICS counts since the previous read; these are totals).
   std::vector<InterfaceCounters> Counters();
