@@ -282,6 +282,15 @@ cni)
   jq -e '.hops[-1].why | contains("is connected to 10.96.0.10:80")' <<<"$out" >/dev/null ||
     fail "node -> ClusterIP: the probe's socket proves the un-DNAT: $out"
   pass "cni: node -> pod (its route's device first), node -> ClusterIP (DNAT in its output hook, -o json)"
+  # A pod to a node: taken in (and answered) by the device the node's kernel routes the pod by.
+  out=$("$MKN" trace web-1 node1) || fail "trace web-1 node1 (cni): $out"
+  contains "$(hop "$out" node1:cni0 request)" "icmp 10.244.0.2 > 172.18.0.2 echo request" "its own node takes it in on the plugin's bridge"
+  contains "$(hop "$out" web-1:eth0 reply)" "echo reply" "and answers"
+  out=$("$MKN" trace web-1 node2 -o json) || fail "trace web-1 node2 (cni): $out"
+  [[ $(jq -r .verdict <<<"$out") == ok ]] || fail "pod -> another node: $out"
+  jq -e '[.hops[] | select(.object == "node2" and .interface == "eth0" and .seen)] | length >= 2' <<<"$out" >/dev/null ||
+    fail "pod -> another node: in and out of node2's eth0: $out"
+  pass "cni: pod -> its node (on cni0) and -> another node (-o json, on its eth0)"
   # The underlay: no route to the pods (the kernel says so) until it is given one.
   rc=0; out=$("$MKN" trace underlay web-4 2>&1) || rc=$?
   [[ $rc == 2 ]] || fail "underlay -> pod without a route exits $rc: $out"

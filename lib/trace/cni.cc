@@ -65,6 +65,13 @@ absl::Status Backends(const ClusterSpec& spec, const Request& r,
   return absl::OkStatus();
 }
 
+// Adds `place` to the namespaces sniffed whole, once.
+void SniffWhole(Path& p, const Place& place) {
+  for (const Place& q : p.sniff_all)
+    if (q.netns == place.netns) return;
+  p.sniff_all.push_back(place);
+}
+
 }  // namespace
 
 std::vector<RouteQuery> CniRouteQueries(const ClusterSpec& spec, const Request& r) {
@@ -89,6 +96,13 @@ std::vector<RouteQuery> CniRouteQueries(const ClusterSpec& spec, const Request& 
   }
   const bool to_node = r.dst.kind == "node" || r.dst.kind == "node IP";
   if (r.src.kind != "pod" && !to_node) q.push_back({r.src.netns, r.dst.ip});
+  if (r.src.kind == "pod" && to_node) {
+    // A pod to a node: the node takes the packet in (and answers) on the device its kernel routes
+    // the pod by, which the plugins chose.
+    const PodSpec* src = spec.FindPod(r.src.pod);
+    const NodeSpec* dst = spec.FindNode(r.dst.node);
+    if (src != nullptr && dst != nullptr) q.push_back({dst->netns, src->ip});
+  }
   if (!r.service.empty()) {
     // Toward each endpoint from the translating node: the address a masquerade gives the packet.
     std::vector<const PodSpec*> backends;
@@ -208,6 +222,41 @@ absl::StatusOr<Path> PredictCni(const ClusterSpec& spec, const Request& r) {
   };
   std::vector<const PodSpec*> ends;
   if (src != nullptr) ends.push_back(src);
+  const NodeSpec* dst_node =
+      r.dst.kind == "node" || r.dst.kind == "node IP" ? spec.FindNode(r.dst.node) : nullptr;
+  if (src != nullptr && dst_node != nullptr) {
+    // A pod to a node: in and out of the node's own stack by the device its route back to the pod
+    // points at (the plugins' wiring, asked of its kernel: CniRouteQueries).
+    const RouteAnswer* a = FindAnswer(r, dst_node->netns, src->ip);
+    if (a == nullptr || !a->ok) {
+      return absl::FailedPreconditionError(
+          StrCat("trace: ", dst_node->name, " has no route back to ", src->name, " (",
+                 src->ip.ToString(), "): `ip -n ", dst_node->netns, " route get ",
+                 src->ip.ToString(), "` answers \"", a == nullptr ? "nothing" : a->error, "\""));
+    }
+    auto node_hop = [&](Leg leg, Direction dir, const Flow& fl) {
+      Hop h;
+      h.leg = leg;
+      h.object = dst_node->name;
+      h.kind = "node";
+      h.netns = dst_node->netns;
+      h.ifname = a->dev;
+      h.dir = dir;
+      h.role = StrCat("node ", h.ifname);
+      h.flow = fl;
+      h.why = dir == Direction::kOut ? "route" : "local";
+      h.filter = FilterFor(h);
+      p.hops.push_back(std::move(h));
+    };
+    src_hop(Leg::kRequest, Direction::kOut, f);
+    node_hop(Leg::kRequest, Direction::kIn, f);
+    node_hop(Leg::kReply, Direction::kOut, f.Reversed());
+    src_hop(Leg::kReply, Direction::kIn, f.Reversed());
+    SniffWhole(p, {src->name, "pod", src->netns});
+    SniffWhole(p, {spec.nodes[src->node].name, "node", spec.nodes[src->node].netns});
+    SniffWhole(p, {dst_node->name, "node", dst_node->netns});
+    return p;
+  }
   if (r.service.empty()) {
     const PodSpec* dst = spec.FindPod(r.dst.pod);
     if (dst == nullptr) return absl::InvalidArgumentError("trace: the destination pod is gone");

@@ -94,20 +94,12 @@ absl::StatusOr<Endpoint> WorldEnd(const config::ClusterSpec& spec, std::string_v
 
 // A CNI lab: what can be traced there, and the addresses the chain must have given. A pod's way
 // out is its chain's; a node's or the underlay's own probe leaves from the source its kernel picks
-// (ApplyCniRoutes; 0 until then). The pods' side of a node is the plugins', so a pod's packet to
-// a node (where does the node take it in?) is not traced yet; a node or the underlay to a node's
-// address crosses only the tool's underlay.
+// (ApplyCniRoutes; 0 until then). A pod's packet to a node is taken in where the node's kernel
+// routes the pod (PredictCni); a node or the underlay to a node's address crosses only the tool's
+// underlay.
 absl::Status CheckCni(std::string_view src, std::string_view dst, Request& r,
                       const PodSpec* dst_pod) {
   const bool to_node = r.dst.kind == "node" || r.dst.kind == "node IP";
-  if (r.src.kind == "pod" && to_node) {
-    return absl::UnimplementedError(StrCat(
-        "trace: SRC ", src, " and DST ", dst,
-        ": in a CNI lab a pod's packet to a node is not traced yet (which of the node's "
-        "interfaces takes it in is the plugins'); trace a NodePort NODE:PORT, or watch it with: "
-        "minikube-net capture ",
-        src, " ", r.dst.node));
-  }
   if (r.src.kind != "pod" && !to_node) r.src.ip = net::Ipv4{};
   if (r.src.kind == "pod" && r.src.ip.value == 0) {
     return absl::FailedPreconditionError(StrCat(

@@ -274,8 +274,8 @@ TEST(Trace, CniLabsPredictThePodsAndComposeTheRestFromWhatWasSeen) {
   // The chain's ADD gave these (vnet/trace fills them in from the running cluster).
   for (config::PodSpec& pod : spec.pods)
     pod.ip = *net::Ipv4::Parse(pod.name == "web" ? "10.244.0.2" : "10.244.1.2");
-  EXPECT_TRUE(ParseRequest(spec, "node1", "db", "").ok());  // its source: ApplyCniRoutes
-  EXPECT_TRUE(absl::IsUnimplemented(ParseRequest(spec, "web", "node2", "").status()));
+  EXPECT_TRUE(ParseRequest(spec, "node1", "db", "").ok());   // its source: ApplyCniRoutes
+  EXPECT_TRUE(ParseRequest(spec, "web", "node2", "").ok());  // its device: CniRouteQueries
   r = ParseRequest(spec, "web", "db", "");
   ASSERT_TRUE(r.ok()) << r.status();
   r->id = 4242;
@@ -479,6 +479,8 @@ TEST(Trace, CniLabsTraceFromNodesAndTheUnderlayAndToNodePorts) {
       {"nodeport-underlay", "underlay", "node2:30080", ""},
       {"nodeport-pod", "dns-1", "node2:30080", ""},
       {"node-nodeport-own-node", "node1", "node1:30080", ""},
+      {"pod-node-same-node", "web-1", "node1", ""},
+      {"pod-node-cross-node", "web-1", "172.18.0.3", ""},
   };
   int n = 0;
   for (std::string_view plugin : {"bridge", "ptp"}) {
@@ -499,7 +501,7 @@ TEST(Trace, CniLabsTraceFromNodesAndTheUnderlayAndToNodePorts) {
       ++n;
     }
   }
-  EXPECT_EQ(n, 2 * 10);
+  EXPECT_EQ(n, 2 * 12);
 
   const config::ClusterSpec spec = CniExample("bridge");
   // A node's own probe leaves from the address its kernel picks toward DST, by that device.
@@ -524,11 +526,27 @@ TEST(Trace, CniLabsTraceFromNodesAndTheUnderlayAndToNodePorts) {
       << refused;
   // An answer missing is a bug of the caller's.
   EXPECT_TRUE(absl::IsInternal(ApplyCniRoutes(spec, *r, {})));
-  // Still refused, each with its reason: a pod to a node (the node's side is the plugins'), a
-  // NodePort from a pod of its own node, the underlay to a ClusterIP.
+  // A pod to a node: the node's device is the one its route back to the pod points at; a node
+  // with none is refused with its kernel's answer.
+  r = ParseRequest(spec, "web-1", "node2", "");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(CniRouteQueries(spec, *r),
+            (std::vector<RouteQuery>{{"mkn-cni-bridge-node2", *net::Ipv4::Parse("10.244.0.2")}}));
+  RouteAnswer none;
+  none.query = CniRouteQueries(spec, *r)[0];
+  none.error = "Network is unreachable";
+  ASSERT_TRUE(ApplyCniRoutes(spec, *r, {none}).ok());
+  absl::StatusOr<Path> unroutable = PredictPath(spec, *r);
+  EXPECT_TRUE(absl::IsFailedPrecondition(unroutable.status())) << unroutable.status();
+  EXPECT_NE(unroutable.status().message().find(
+                "`ip -n mkn-cni-bridge-node2 route get 10.244.0.2` answers \"Network is "
+                "unreachable\""),
+            std::string::npos)
+      << unroutable.status();
+  // Still refused, each with its reason: a NodePort from a pod of its own node, the underlay to a
+  // ClusterIP.
   for (const auto& [src, dst, code, text] :
        std::vector<std::tuple<std::string, std::string, absl::StatusCode, std::string>>{
-           {"web-1", "node2", absl::StatusCode::kUnimplemented, "a pod's packet to a node"},
            {"web-1", "node1:30080", absl::StatusCode::kUnimplemented, "its own node"},
            {"underlay", "svc/web", absl::StatusCode::kInvalidArgument, "are in the nodes"}}) {
     absl::StatusOr<Request> bad = ParseRequest(spec, src, dst, "");
