@@ -383,6 +383,11 @@ svc_userspace | svc_nftables | svc_ebpf)
     contains "$out" "nft DNAT (output)" "the output hook's DNAT"
     contains "$out" "conntrack tcp 10.244.0.1:" "the output DNAT's conntrack entry, from cbr0's address"
   fi
+  # A pod to another node's NodePort: there by the underlay, unencapsulated (a node's address);
+  # the answer, un-translated in node2, is node2's own packet to a pod: back over the overlay.
+  out=$("$MKN" trace client node2:30080) || fail "trace client node2:30080 ($mode): $out"
+  contains "$out" "ok: every predicted hop saw the probe" "client -> node2:30080 ($mode)"
+  contains "$(hop "$out" node2:vxlan0 reply)" "tcp 172.18.0.3:30080 > 10.244.0.2:" "the answer leaves node2 by its overlay"
   # A NodePort of the node itself, from its own stack.
   out=$("$MKN" trace node1 node1:30080) || fail "trace node1 node1:30080 ($mode): $out"
   contains "$out" "ok: every predicted hop saw the probe" "node1 -> node1:30080 ($mode)"

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 
 #include "absl/strings/numbers.h"
 #include "lib/control/usage.h"
@@ -384,8 +385,13 @@ class Builder {
 
 // The reply through a Service: the request's hops backwards, each seen the other way with the ends
 // swapped. Each endpoint's branch gets its own whole reply (the hops back to the client are then
-// that branch's too), since how a reply comes back depends on where the backend is.
-void AddReply(Path& p, const ProxyRow& proxy, const ClusterSpec& spec, int client_node) {
+// that branch's too), since how a reply comes back depends on where the backend is. A NodePort's
+// reply, once un-translated in its node, is that node's own packet to the client, routed as any
+// (over the overlay to a pod, where the request came unencapsulated by the underlay): the request's
+// first `own_leg` hops (the client to the node) are not reversed, `node_to_client(branch)` adds
+// that way instead.
+void AddReply(Path& p, const ProxyRow& proxy, const ClusterSpec& spec, int client_node,
+              size_t own_leg = 0, const std::function<void(int)>& node_to_client = nullptr) {
   const std::vector<Hop> request = p.hops;
   const int branches = static_cast<int>(p.endpoints.size());
   const bool node_port = p.request.dst.kind == "NodePort";
@@ -396,6 +402,7 @@ void AddReply(Path& p, const ProxyRow& proxy, const ClusterSpec& spec, int clien
     const bool bridged = proxy.same_node_reply_bridged && !node_port && backend != nullptr &&
                          client_node >= 0 && backend->node == client_node;
     for (size_t i = request.size(); i-- > 0;) {
+      if (i < own_leg && node_to_client) break;
       Hop h = request[i];
       if (h.branch != -1 && h.branch != b) continue;
       if (bridged && h.ifname == net::kNodeBridge) continue;
@@ -411,6 +418,7 @@ void AddReply(Path& p, const ProxyRow& proxy, const ClusterSpec& spec, int clien
       if (h.role == kNftOutputDnatRole) h.role = std::string(kNftOutputUnDnatRole);
       p.hops.push_back(std::move(h));
     }
+    if (own_leg > 0 && node_to_client) node_to_client(b);
     if (!proxy.translated_in_bridge) continue;
     for (size_t i = p.hops.size() - 1; i > 0; --i) {
       Hop& a = p.hops[i - 1];
@@ -653,13 +661,15 @@ absl::StatusOr<Path> PredictPath(const ClusterSpec& spec, const Request& r) {
     };
     // The node that translates: the client's, or the NodePort's.
     const NodeSpec* at = from.node;
+    End node_end;  // a NodePort's node, as the end of the client's leg
+    size_t own_leg = 0;
     if (node_port) {
       at = spec.FindNode(r.dst.node);
-      End to;
-      to.kind = End::kNode;
-      to.node = at;
-      to.ip = at->underlay_ip;
-      b.Leg(-1, *net_row, from, to, f);
+      node_end.kind = End::kNode;
+      node_end.node = at;
+      node_end.ip = at->underlay_ip;
+      b.Leg(-1, *net_row, from, node_end, f);
+      own_leg = p.hops.size();
     } else if (from_node) {
       // The node's own stack: no device before the translation (userspace: the route to the
       // Service range sends it straight into the proxy TUN, the `before` hop).
@@ -722,7 +732,15 @@ absl::StatusOr<Path> PredictPath(const ClusterSpec& spec, const Request& r) {
       b.NodeToPod(branch, *net_row, *at, backend, t);
       random_ports();
     }
-    AddReply(p, *proxy_row, spec, from.kind == End::kPod ? from.pod->node : -1);
+    std::function<void(int)> node_to_client;
+    if (node_port) {
+      node_to_client = [&](int branch) {
+        b.SetLeg(Leg::kReply);
+        b.Leg(branch, *net_row, node_end, from, f.Reversed());
+      };
+    }
+    AddReply(p, *proxy_row, spec, from.kind == End::kPod ? from.pod->node : -1, own_leg,
+             node_to_client);
   }
   for (size_t i = 0; i < p.hops.size(); ++i) {
     Hop& h = p.hops[i];
