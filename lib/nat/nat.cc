@@ -364,4 +364,11 @@ void Nat::Expire(int64_t now) {
   balancer_.ExpireAffinity(now);
 }
 
+void Nat::SetPolicy(std::shared_ptr<const netpol::FlowPolicy> policy) {
+  policy_ = std::move(policy);
+  std::erase_if(netpol_drops_, [&](const auto& counter) {
+    return policy_ == nullptr || !policy_->Counts(counter.first);
+  });
+}
+
 }  // namespace mkn::nat

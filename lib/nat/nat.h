@@ -136,8 +136,10 @@ class Nat {
   absl::Status SetEndpoints(int port_id, std::vector<Endpoint> endpoints);
 
   // The NetworkPolicy new flows are judged by from now on (nullptr or an empty one: every flow is
-  // allowed). Flows already in the table keep passing.
-  void SetPolicy(std::shared_ptr<const netpol::FlowPolicy> policy) { policy_ = std::move(policy); }
+  // allowed). Flows already in the table keep passing. The drop counters of pods no longer
+  // isolated go, as the kernel's go with their chains (a policy deleted and applied again counts
+  // from zero there too); those of pods still isolated keep counting.
+  void SetPolicy(std::shared_ptr<const netpol::FlowPolicy> policy);
   // New flows dropped by NetworkPolicy, by lib/netpol's drop counter name ("drops-ingress/x/a").
   const std::map<std::string, uint64_t, std::less<>>& netpol_drops() const { return netpol_drops_; }
 

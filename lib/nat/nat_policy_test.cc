@@ -192,6 +192,17 @@ TEST(NatPolicy, APolicyChangeLeavesEstablishedFlowsPassing) {
                                     .AckNum(1001)
                                     .Build();
   ASSERT_EQ(nat->Process(synack, 1).action, Action::kForward);
+  // Another pod is not admitted: counted against web's ingress.
+  std::vector<uint8_t> other = Syn(kOther, 42000, kWebVip, 80);
+  ASSERT_EQ(nat->Process(other, 1).action, Action::kDrop);
+  ASSERT_EQ(nat->netpol_drops().size(), 1u);
+  const std::string counter = nat->netpol_drops().begin()->first;  // the chosen web pod's ingress
+  EXPECT_EQ(Drops(*nat, counter), 1u);
+  auto total = [&] {
+    uint64_t n = 0;
+    for (const auto& [name, drops] : nat->netpol_drops()) n += drops;
+    return n;
+  };
 
   // Now web admits no one: its ingress has no rule left.
   spec.network_policies[0].ingress_rules.clear();
@@ -207,12 +218,19 @@ TEST(NatPolicy, APolicyChangeLeavesEstablishedFlowsPassing) {
   Verdict v = nat->Process(again, 3);
   EXPECT_EQ(v.action, Action::kDrop);
   EXPECT_EQ(v.reason, DropReason::kNetworkPolicy);
+  EXPECT_EQ(Drops(*nat, counter), 1u) << "web is still isolated: its counter is kept";
+  EXPECT_EQ(total(), 2u);
 
-  // Deleted: everything passes again, counters kept.
+  // Deleted: everything passes again, and web's counter goes with its isolation, as the kernel's
+  // goes with web's chain; applied again, it counts from zero.
   nat->SetPolicy(nullptr);
   std::vector<uint8_t> third = Syn(kClient, 41002, kWebVip, 80);
   EXPECT_EQ(nat->Process(third, 4).action, Action::kForward);
-  EXPECT_EQ(nat->netpol_drops().size(), 1u);
+  EXPECT_TRUE(nat->netpol_drops().empty());
+  nat->SetPolicy(std::make_shared<const netpol::FlowPolicy>(netpol::FlowPolicy::Build(spec)));
+  std::vector<uint8_t> fourth = Syn(kOther, 42001, kWebVip, 80);
+  ASSERT_EQ(nat->Process(fourth, 5).action, Action::kDrop);
+  EXPECT_EQ(total(), 1u);
 }
 
 }  // namespace

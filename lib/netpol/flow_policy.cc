@@ -122,4 +122,12 @@ FlowVerdict FlowPolicy::Decide(net::Ipv4 src, net::Ipv4 dst, config::PolicyProto
   return {};
 }
 
+bool FlowPolicy::Counts(std::string_view name) const {
+  for (const Pod& p : pods_) {
+    if (!p.ingress.empty() && p.ingress_counter == name) return true;
+    if (!p.egress.empty() && p.egress_counter == name) return true;
+  }
+  return false;
+}
+
 }  // namespace mkn::netpol

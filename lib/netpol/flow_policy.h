@@ -52,6 +52,11 @@ class FlowPolicy {
   // probes do.
   FlowVerdict Decide(net::Ipv4 src, net::Ipv4 dst, config::PolicyProtocol proto, int port) const;
 
+  // Whether the drop counter `name` ("drops-ingress/x/a") still counts: its pod is isolated in
+  // that direction, so the kernel's chain (and its counter) exists. One that does not starts
+  // again at zero when the pod is isolated again, as the kernel's does.
+  bool Counts(std::string_view name) const;
+
  private:
   struct Peer {
     bool ip_block = false;
