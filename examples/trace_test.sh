@@ -315,6 +315,16 @@ cni)
   contains "$out" "network cni" "a CNI lab says so"
   contains "$out" "edge (upstream from node1)" "the edge's upstream from node1"
   pass "cni: host -> edge -> pod"
+  # A `cni del` + `cni add` by hand gives web-2 another address the lab did not record: trace
+  # says so, and what records it.
+  old_ip=$(ip -n mkn-cni-bridge-web-2 -4 -o addr show dev eth0 | awk '{print $4}')
+  "$MKN" cni del web-2 >/dev/null && "$MKN" cni add web-2 >/dev/null || fail "cni del/add web-2"
+  new_ip=$(ip -n mkn-cni-bridge-web-2 -4 -o addr show dev eth0 | awk '{print $4}')
+  [[ -n $new_ip && $new_ip != "$old_ip" ]] || fail "host-local gave web-2 its address again ($old_ip): nothing to test"
+  rc=0; out=$("$MKN" trace web-2 web-1 2>&1) || rc=$?
+  [[ $rc == 2 ]] || fail "trace from a pod whose address changed by hand exits $rc: $out"
+  contains "$out" "minikube-net kill web-2" "says what records the new address"
+  pass "cni: a pod re-added by hand: trace names the stale address and the way out"
   ip netns exec mkn-cni-bridge-node1 ip route del 10.244.1.0/24
   rc=0; out=$("$MKN" trace web-1 web-4 --timeout 0.5) || rc=$?
   [[ $rc == 1 ]] || fail "trace through a removed route (cni) exits $rc: $out"

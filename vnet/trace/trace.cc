@@ -185,9 +185,21 @@ absl::StatusOr<Probe> OpenProbe(const trace::Request& r, const std::string& cgro
   sockaddr_in at{};
   at.sin_family = AF_INET;
   at.sin_addr.s_addr = htonl(r.src.ip.value);
-  if (::bind(probe.fd.get(), reinterpret_cast<sockaddr*>(&at), sizeof at) < 0)
-    return KernelError(errno,
+  if (::bind(probe.fd.get(), reinterpret_cast<sockaddr*>(&at), sizeof at) < 0) {
+    const int err = errno;
+    if (err == EADDRNOTAVAIL && r.src.kind == "pod") {
+      // The pod's address is no longer the one the lab recorded: in a CNI lab, a `cni del` and
+      // `cni add` by hand gave it another (they change the pod's network only). Refused, as a
+      // trace that cannot start is (exit 2): nothing was lost on the way.
+      return absl::InvalidArgumentError(StrCat(
+          "trace: ", r.src.pod, " no longer has ", r.src.ip.ToString(),
+          ", the address the lab recorded for it (a `cni del` + `cni add` by hand changes the "
+          "pod's network only): `minikube-net kill ",
+          r.src.pod, "` re-creates it through the chain and records its new address"));
+    }
+    return KernelError(err,
                        StrCat("bind the probe's socket to ", r.src.ip.ToString(), " in ", netns));
+  }
   if (proto == Proto::kIcmp) {
     // A fresh identifier per trace: the pid's low bits and the clock's, never 0.
     probe.id = static_cast<uint16_t>((static_cast<uint32_t>(::getpid()) * 2654435761u) ^ NowNs());
