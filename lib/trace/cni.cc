@@ -123,6 +123,15 @@ absl::Status ApplyCniRoutes(const ClusterSpec& spec, Request& r, std::vector<Rou
     return absl::InternalError(
         StrCat("trace: no route lookup toward ", r.dst.ip.ToString(), " in ", r.src.netns));
   }
+  if (!a->ok && r.src.kind == "node") {
+    // A node without a route to DST: its probe's send fails the same way, so the packet dies in
+    // its routing decision (exit 1, vnet/trace: DiedAtSource), as a node's does in every lab. It
+    // is sent from the node's own address; no device of its is predicted.
+    if (const NodeSpec* n = spec.FindNode(r.src.node); n != nullptr) {
+      r.src.ip = n->underlay_ip;
+      return absl::OkStatus();
+    }
+  }
   if (!a->ok) {
     return absl::InvalidArgumentError(StrCat(
         "trace: SRC ", r.src.word, " has no route to ", r.dst.word, " (", r.dst.ip.ToString(),
