@@ -31,6 +31,35 @@ absl::Status NoSuch(std::string_view what, std::string_view word, std::string_vi
   return absl::InvalidArgumentError(msg);
 }
 
+// DST a Service written without svc/ (`kube-system/kube-dns`, as `get svc -A` lists it; `web`),
+// or with svc/ but without its namespace (`svc/kube-dns`): the Service's own spelling,
+// `svc/<key>`, or "" when no Service answers to `word`. A near-miss spelling would not
+// reach it (svc/ is four letters away), and a Service is what the user meant, so say so.
+std::string ServiceSpelling(const ClusterSpec& spec, std::string_view word) {
+  if (word.starts_with("svc/")) word.remove_prefix(4);
+  const config::ServiceSpec* found = nullptr;
+  for (const config::ServiceSpec& s : spec.services) {
+    if (s.name == word) return StrCat("svc/", s.name);
+    // The name within its namespace; only when one Service has it, so the hint is never a guess.
+    const size_t slash = s.name.rfind('/');
+    if (slash != std::string::npos && std::string_view(s.name).substr(slash + 1) == word) {
+      if (found != nullptr) return "";
+      found = &s;
+    }
+  }
+  return found != nullptr ? StrCat("svc/", found->name) : "";
+}
+
+absl::Status NoSuchWithService(const ClusterSpec& spec, std::string_view word,
+                               std::string_view kinds, const std::vector<std::string>& names) {
+  if (std::string svc = ServiceSpelling(spec, word); !svc.empty()) {
+    return absl::InvalidArgumentError(StrCat("trace: DST ", word, ": no such ", kinds,
+                                             ": did you mean \"", svc,
+                                             "\"? (a Service is written svc/NAME)"));
+  }
+  return NoSuch("DST", word, kinds, names);
+}
+
 // DST names the world outside ([cluster] world): "world", one of its names (example.test, ...),
 // or an address of its range. Answered whether the world is on or off, so that a lab with
 // `world = false` is told so rather than "no such pod".
@@ -158,7 +187,7 @@ absl::StatusOr<Request> ParseRequest(const ClusterSpec& spec, std::string_view s
       names.push_back(StrCat("svc/", s.name));
       if (s.name == name) svc = &s;
     }
-    if (svc == nullptr) return NoSuch("DST", word, "Service", names);
+    if (svc == nullptr) return NoSuchWithService(spec, word, "Service", names);
     if (svc->headless) {
       return absl::InvalidArgumentError(
           StrCat("trace: DST ", word,
@@ -208,7 +237,7 @@ absl::StatusOr<Request> ParseRequest(const ClusterSpec& spec, std::string_view s
     std::vector<std::string> names = pods;
     names.insert(names.end(), nodes.begin(), nodes.end());
     for (const config::ServiceSpec& s : spec.services) names.push_back(StrCat("svc/", s.name));
-    return NoSuch("DST", word, "pod, node, Service or address", names);
+    return NoSuchWithService(spec, word, "pod, node, Service or address", names);
   }
   if (dst_node != nullptr) r.dst.node = dst_node->name;
   // A node with a port is a NodePort: what `curl node1:30080` reaches.
