@@ -593,6 +593,12 @@ absl::Status Malformed(const absl::Status& why, std::string_view from) {
 }
 
 absl::StatusOr<json> OpenAnswer(std::string_view text, std::string_view from) {
+  // No answer at all is not a malformed one: the peer went away (vnet's client says so itself at
+  // EOF; this is for any other transport that hands over an empty text).
+  if (text.empty()) {
+    return absl::UnavailableError(
+        StrCat(from.empty() ? "the cluster" : from, "'s process ended before it answered"));
+  }
   json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (!j.is_object()) return Malformed(absl::InvalidArgumentError("not a JSON object"), from);
   Reader r(j, "");

@@ -471,8 +471,9 @@ absl::StatusOr<ErrorAnswer> FromJson(const nlohmann::json& j);
 absl::StatusOr<Request> ParseRequest(std::string_view text);
 
 namespace internal {
-// The object of an {"ok": true} answer; the Status an {"ok": false} answer carries; DataLoss if the
-// text is neither (Malformed's, with `from`).
+// The object of an {"ok": true} answer; the Status an {"ok": false} answer carries; Unavailable
+// "<from>'s process ended before it answered" for an empty text; DataLoss if the text is neither
+// (Malformed's, with `from`).
 absl::StatusOr<nlohmann::json> OpenAnswer(std::string_view text, std::string_view from);
 // DataLoss "malformed answer: <why>", or "<from> gave a malformed answer: <why>": an answer that
 // does not read is the cluster's fault, never the caller's bad input.
@@ -481,7 +482,8 @@ absl::Status Malformed(const absl::Status& why, std::string_view from);
 
 // An answer line: the T of {"ok": true, ...}; the Status the cluster sent with {"ok": false, ...}
 // (its code and message as sent, untouched: NotFound, InvalidArgument, FailedPrecondition, even
-// DataLoss); DataLoss "[<from> gave a ]malformed answer: ..." if the text is not an answer or a
+// DataLoss); Unavailable for an empty text (the peer ended); DataLoss "[<from> gave a ]malformed
+// answer: ..." if the text is not an answer or a
 // field of T is wrong. `from` names the peer only in that message, so that a caller never has to
 // tell the two DataLoss apart after the fact.
 template <typename T>

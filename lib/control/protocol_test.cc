@@ -418,6 +418,9 @@ TEST(Protocol, ErrorAnswersCarryTheClustersStatus) {
   // The peer is named only where the answer itself is at fault.
   EXPECT_EQ(ParseAnswer<KillAnswer>("{", "cluster c").status(),
             absl::DataLossError("cluster c gave a malformed answer: not a JSON object"));
+  // No text at all: the peer ended, which is not the same fault as a garbled answer.
+  EXPECT_EQ(ParseAnswer<KillAnswer>("", "cluster c").status(),
+            absl::UnavailableError("cluster c's process ended before it answered"));
 
   for (const absl::Status& s : {absl::InvalidArgumentError("scale: want \"replicas\": N"),
                                 absl::FailedPreconditionError("the cluster is stopping"),

@@ -51,7 +51,10 @@ bool WaitFor(int fd, short events, std::chrono::steady_clock::time_point deadlin
   }
 }
 
-enum class ReadEnd { kLine, kTimeout, kTooLong };
+// kEof: the peer closed before a newline. A request ends there as well as at a newline; an answer
+// does not (the server always ends it with one), so to a client it means the server's process
+// ended while it owed the answer.
+enum class ReadEnd { kLine, kEof, kTimeout, kTooLong };
 
 // Reads up to the first newline (or EOF) into `out`.
 ReadEnd ReadLine(int fd, std::chrono::steady_clock::time_point deadline, size_t max,
@@ -65,7 +68,7 @@ ReadEnd ReadLine(int fd, std::chrono::steady_clock::time_point deadline, size_t 
       if (errno == EINTR || errno == EAGAIN) continue;
       return ReadEnd::kTimeout;
     }
-    if (n == 0) return ReadEnd::kLine;
+    if (n == 0) return ReadEnd::kEof;
     out.append(buf, static_cast<size_t>(n));
     if (size_t nl = out.find('\n'); nl != std::string::npos) {
       out.resize(nl);
@@ -186,7 +189,8 @@ struct ControlServer::Impl {
         std::chrono::steady_clock::now() + std::chrono::milliseconds(kControlRequestDeadlineMs);
     const ReadEnd end = ReadLine(conn.get(), deadline, kMaxRequest, req, wake.get());
     uint64_t ControlStats::*outcome = &ControlStats::served;
-    if (end == ReadEnd::kTimeout || (end == ReadEnd::kLine && req.empty())) {
+    if (end == ReadEnd::kTimeout ||
+        ((end == ReadEnd::kLine || end == ReadEnd::kEof) && req.empty())) {
       outcome = &ControlStats::dropped_idle;
     } else if (end == ReadEnd::kTooLong) {
       outcome = &ControlStats::dropped_long;
@@ -302,6 +306,13 @@ absl::StatusOr<std::string> ControlCallAt(const std::string& path, const std::st
   switch (ReadLine(fd, deadline, kMaxResponse, resp)) {
     case ReadEnd::kLine:
       return resp;
+    case ReadEnd::kEof:
+      // Not "a malformed answer": the cluster's process died (or was killed) mid-request; what
+      // the user needs is that it ended, and where to look.
+      return absl::UnavailableError(StrCat(
+          "cluster ", cluster, "'s process ended before it ",
+          resp.empty() ? "answered" : StrCat("finished its answer (", resp.size(), " bytes came)"),
+          ": the request may or may not have taken effect; see: minikube-net status"));
     case ReadEnd::kTooLong:
       return absl::ResourceExhaustedError(
           StrCat("cluster ", cluster, ": the answer is over ", kMaxResponse >> 20, " MiB"));

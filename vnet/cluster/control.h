@@ -65,8 +65,9 @@ class ControlServer {
 std::string ControlSocketPath(const std::string& cluster);
 
 // Sends one request line and returns the response line. kUnavailable if nobody listens (the
-// cluster's process is gone), kDeadlineExceeded after timeout_ms, kResourceExhausted if the answer
-// is too long.
+// cluster's process is gone) or if it closes the connection before the answer's newline ("cluster
+// C's process ended before it answered"), kDeadlineExceeded after timeout_ms, kResourceExhausted if
+// the answer is too long.
 absl::StatusOr<std::string> ControlCall(const std::string& cluster, const std::string& request,
                                         int timeout_ms = 30000);
 // ControlCall to the socket at `path` (tests: a server in a temporary directory); `cluster` names

@@ -213,5 +213,43 @@ TEST_F(ControlServerTest, CallPassesTheClustersErrorThroughUntouched) {
             absl::DataLossError("cluster lab gave a malformed answer: not a JSON object"));
 }
 
+// The cluster's process ending while it owes the answer (killed during `apply`, say): the
+// connection closes with no answer, or half of one. That is "its process ended", not a malformed
+// answer. A bare listener stands in for the dying server: it reads the request, writes `part`
+// (no newline) and closes.
+TEST_F(ControlServerTest, AnAnswerCutByTheServersEndSaysTheProcessEnded) {
+  for (const std::string part : {std::string(), std::string(R"({"ok": tr)")}) {
+    std::system(("mkdir -p " + dir_ + "/control").c_str());
+    Fd listen(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    ASSERT_TRUE(listen.valid());
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::memcpy(a.sun_path, path_.data(), path_.size());
+    ::unlink(path_.c_str());
+    ASSERT_EQ(::bind(listen.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0)
+        << std::strerror(errno);
+    ASSERT_EQ(::listen(listen.get(), 1), 0);
+    std::thread dying([&] {
+      Fd c(::accept4(listen.get(), nullptr, nullptr, SOCK_CLOEXEC));
+      char buf[4096];
+      std::string got;
+      while (got.find('\n') == std::string::npos) {
+        ssize_t n = ::read(c.get(), buf, sizeof(buf));
+        if (n <= 0) break;
+        got.append(buf, static_cast<size_t>(n));
+      }
+      if (!part.empty()) {
+        [[maybe_unused]] ssize_t w = ::write(c.get(), part.data(), part.size());
+      }
+    });  // c closes here: the process "ended"
+    absl::Status got = CallAt(path_, "lab", control::KillRequest{"web-1"}, 10000).status();
+    dying.join();
+    EXPECT_EQ(got.code(), absl::StatusCode::kUnavailable) << got;
+    EXPECT_NE(got.message().find("cluster lab's process ended before it"), std::string_view::npos)
+        << got;
+    EXPECT_EQ(got.message().find("malformed"), std::string_view::npos) << got;
+  }
+}
+
 }  // namespace
 }  // namespace mkn::vnet
