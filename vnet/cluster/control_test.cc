@@ -218,7 +218,7 @@ TEST_F(ControlServerTest, CallPassesTheClustersErrorThroughUntouched) {
 // answer. A bare listener stands in for the dying server: it reads the request, writes `part`
 // (no newline) and closes.
 TEST_F(ControlServerTest, AnAnswerCutByTheServersEndSaysTheProcessEnded) {
-  for (const std::string part : {std::string(), std::string(R"({"ok": tr)")}) {
+  for (const std::string& part : {std::string(), std::string(R"({"ok": tr)")}) {
     std::system(("mkdir -p " + dir_ + "/control").c_str());
     Fd listen(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     ASSERT_TRUE(listen.valid());
