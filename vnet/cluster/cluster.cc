@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <ctime>
@@ -309,6 +310,12 @@ absl::StatusOr<std::unique_ptr<RunningCluster>> RunningCluster::UpOrUndo(
   rc->StartNftTables();
   // What the plan's NetworkPolicy steps wrote: the same function of the same spec.
   impl.netpol = netpol::BuildNodeTables(live);
+  for (const config::NodeSpec& n : live.nodes) {
+    const std::string& full = impl.netpol[n.index].full;
+    if (full.empty()) continue;
+    rc->LogNft(StrCat(n.name, " NetworkPolicy table loaded at up: ",
+                      std::count(full.begin(), full.end(), '\n'), " lines"));
+  }
   if (absl::Status s = rc->StartSockLb(); !s.ok()) return fail(s);
   impl.apps = std::make_unique<AppServer>(impl.logs);
   for (AppSocket& a : impl.applied.apps) {

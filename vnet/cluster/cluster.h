@@ -132,7 +132,7 @@ class RunningCluster {
   // see ECONNABORTED and connect() again). DestroySocketsTo's codes, with the pod named.
   absl::Status DestroySocketsToPods(const std::vector<net::Ipv4>& ips);
   // nftables mode (cluster_nft.cc). At up: remember the table the plan wrote in each node, and
-  // open logs/nftables.log.
+  // open logs/nftables.log (in every mode when the lab has policies: their tables are nftables).
   void StartNftTables();
   // Each node's table brought to the current spec: the delta from what this process last wrote
   // there (nothing when nothing changed), or, when the node refuses it (its table was edited), the

@@ -78,10 +78,15 @@ void RunningCluster::StartNftTables() {
   Impl& impl = *impl_;
   impl.nft.clear();
   const config::ClusterSpec& spec = impl.spec;
-  if (!config::HasNftTables(spec.proxy_mode) || spec.services.empty()) return;
+  const bool service_tables = config::HasNftTables(spec.proxy_mode) && !spec.services.empty();
+  // A lab's policies are nftables tables in every proxy mode (the userspace proxy only adds its
+  // own check of Service flows), so the log opens for them too: `kill` and `apply` log their
+  // deltas from `up` on, whatever the mode, as the README's walkthrough shows.
+  if (!service_tables && spec.network_policies.empty()) return;
   // Made 0600 like every log of the state directory; if it cannot be, there is no log.
   impl.nft_log = impl.logs.empty() ? "" : impl.logs + "/nftables.log";
   if (!impl.nft_log.empty() && !CreatePrivateFile(impl.nft_log).ok()) impl.nft_log.clear();
+  if (!service_tables) return;
   // What the plan's LoadNftRuleset steps wrote: the same function of the same spec.
   impl.nft.assign(spec.nodes.size(), proxy::NftTable::Build(spec));
   impl.nft_ctx.clear();
