@@ -66,6 +66,8 @@ ReadEnd ReadLine(int fd, std::chrono::steady_clock::time_point deadline, size_t 
     ssize_t n = ::read(fd, buf, sizeof(buf));
     if (n < 0) {
       if (errno == EINTR || errno == EAGAIN) continue;
+      // A peer that ended with our bytes unread resets the connection: it ended all the same.
+      if (errno == ECONNRESET) return ReadEnd::kEof;
       return ReadEnd::kTimeout;
     }
     if (n == 0) return ReadEnd::kEof;

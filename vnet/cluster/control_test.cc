@@ -216,9 +216,11 @@ TEST_F(ControlServerTest, CallPassesTheClustersErrorThroughUntouched) {
 // The cluster's process ending while it owes the answer (killed during `apply`, say): the
 // connection closes with no answer, or half of one. That is "its process ended", not a malformed
 // answer. A bare listener stands in for the dying server: it reads the request, writes `part`
-// (no newline) and closes.
+// (no newline) and closes; or ("unread") closes with the request still unread, which resets the
+// connection, as a process killed before it read the request does.
 TEST_F(ControlServerTest, AnAnswerCutByTheServersEndSaysTheProcessEnded) {
-  for (const std::string& part : {std::string(), std::string(R"({"ok": tr)")}) {
+  for (const std::string& part :
+       {std::string(), std::string(R"({"ok": tr)"), std::string("unread")}) {
     std::system(("mkdir -p " + dir_ + "/control").c_str());
     Fd listen(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     ASSERT_TRUE(listen.valid());
@@ -233,6 +235,11 @@ TEST_F(ControlServerTest, AnAnswerCutByTheServersEndSaysTheProcessEnded) {
       Fd c(::accept4(listen.get(), nullptr, nullptr, SOCK_CLOEXEC));
       char buf[4096];
       std::string got;
+      if (part == "unread") {
+        pollfd p{c.get(), POLLIN, 0};
+        ::poll(&p, 1, 10000);  // the request has arrived; close over it
+        return;
+      }
       while (got.find('\n') == std::string::npos) {
         ssize_t n = ::read(c.get(), buf, sizeof(buf));
         if (n <= 0) break;
