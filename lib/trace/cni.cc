@@ -167,35 +167,34 @@ absl::StatusOr<Path> PredictCni(const ClusterSpec& spec, const Request& r) {
   const NodeSpec* src_node = src != nullptr ? &spec.nodes[src->node] : spec.FindNode(r.src.node);
   const bool node_port = r.dst.kind == "NodePort";
   const Flow f{r.proto, r.src.ip, r.dst.ip, r.id, r.proto == Proto::kIcmp ? r.id : r.dst.port};
-  auto hop = [&](Leg leg, int branch, const PodSpec& pod, Direction dir, const Flow& fl) {
+  // One end's own interface: a pod's (as its node's chain names it), or the device a node's or
+  // the underlay's route points at.
+  auto end_hop = [&](Leg leg, int branch, std::string_view object, std::string_view kind,
+                     std::string_view netns, std::string_view ifname, std::string_view role,
+                     Direction dir, const Flow& fl) {
     Hop h;
     h.leg = leg;
     h.branch = branch;
-    h.object = pod.name;
-    h.kind = "pod";
-    h.netns = pod.netns;
-    h.ifname = spec.nodes[pod.node].cni.ifname;
+    h.object = std::string(object);
+    h.kind = std::string(kind);
+    h.netns = std::string(netns);
+    h.ifname = std::string(ifname);
     h.dir = dir;
-    h.role = StrCat("pod ", h.ifname);
+    h.role = StrCat(role, " ", ifname);
     h.flow = fl;
     h.why = dir == Direction::kOut ? "route" : "local";
     h.filter = FilterFor(h);
     p.hops.push_back(std::move(h));
   };
+  auto hop = [&](Leg leg, int branch, const PodSpec& pod, Direction dir, const Flow& fl) {
+    end_hop(leg, branch, pod.name, "pod", pod.netns, spec.nodes[pod.node].cni.ifname, "pod", dir,
+            fl);
+  };
   // A node's or the underlay's own stack: the device its route to DST points at.
   auto stack_hop = [&](Leg leg, Direction dir, const Flow& fl) {
-    Hop h;
-    h.leg = leg;
-    h.object = r.src.object;
-    h.kind = r.src.kind == "underlay" && spec.routed_underlay ? "router" : r.src.kind;
-    h.netns = r.src.netns;
-    h.ifname = r.src_dev;
-    h.dir = dir;
-    h.role = StrCat(r.src.kind, " ", h.ifname);
-    h.flow = fl;
-    h.why = dir == Direction::kOut ? "route" : "local";
-    h.filter = FilterFor(h);
-    p.hops.push_back(std::move(h));
+    end_hop(leg, -1, r.src.object,
+            r.src.kind == "underlay" && spec.routed_underlay ? "router" : r.src.kind, r.src.netns,
+            r.src_dev, r.src.kind, dir, fl);
   };
   auto src_hop = [&](Leg leg, Direction dir, const Flow& fl) {
     if (src != nullptr) {
@@ -244,18 +243,7 @@ absl::StatusOr<Path> PredictCni(const ClusterSpec& spec, const Request& r) {
                  src->ip.ToString(), "` answers \"", a == nullptr ? "nothing" : a->error, "\""));
     }
     auto node_hop = [&](Leg leg, Direction dir, const Flow& fl) {
-      Hop h;
-      h.leg = leg;
-      h.object = dst_node->name;
-      h.kind = "node";
-      h.netns = dst_node->netns;
-      h.ifname = a->dev;
-      h.dir = dir;
-      h.role = StrCat("node ", h.ifname);
-      h.flow = fl;
-      h.why = dir == Direction::kOut ? "route" : "local";
-      h.filter = FilterFor(h);
-      p.hops.push_back(std::move(h));
+      end_hop(leg, -1, dst_node->name, "node", dst_node->netns, a->dev, "node", dir, fl);
     };
     src_hop(Leg::kRequest, Direction::kOut, f);
     node_hop(Leg::kRequest, Direction::kIn, f);
