@@ -36,6 +36,20 @@ OUT=$(mktemp -d /tmp/mkn-bench-netpol-scale.XXXXXX)
 pct() { sort -n | awk -v p="$1" '{a[NR]=$1} END {i=int((NR-1)*p/100)+1; print a[i]}'; }
 ms1() { echo "$(($1 / 1000)).$((($1 % 1000) / 100))"; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
+# nft_all_nodes OUT FILE: 3 times, `nft -f` of FILE in every node, node after node (a script's way;
+# %k in FILE is the node's number); each run's microseconds appended to OUT.
+nft_all_nodes() {
+  local out=$1 file=$2 i k t0 t1
+  : >"$out"
+  for ((i = 0; i < 3; i++)); do
+    t0=$EPOCHREALTIME
+    for ((k = 1; k <= NODES; k++)); do
+      ip netns exec "mkn-np1000-node$k" nft -f "${file//%k/$k}" || die "nft -f ${file//%k/$k} in node$k"
+    done
+    t1=$EPOCHREALTIME
+    us "$t0" "$t1" >>"$out"
+  done
+}
 LOAD0=$(load)
 NODES=10
 SET=default/web-from-web/in1/peer1
@@ -73,15 +87,7 @@ for ((k = 1; k <= NODES; k++)); do
   { echo "table inet mkn-netpol"; echo "delete table inet mkn-netpol"
     ip netns exec "mkn-np1000-node$k" nft list table inet mkn-netpol; } >"$OUT/node$k.nft"
 done
-: >"$OUT/full.us"
-for ((i = 0; i < 3; i++)); do
-  t0=$EPOCHREALTIME
-  for ((k = 1; k <= NODES; k++)); do
-    ip netns exec "mkn-np1000-node$k" nft -f "$OUT/node$k.nft" || die "nft -f node$k"
-  done
-  t1=$EPOCHREALTIME
-  us "$t0" "$t1" >>"$OUT/full.us"
-done
+nft_all_nodes "$OUT/full.us" "$OUT/node%k.nft"
 lines=$(wc -l <"$OUT/node1.nft")
 
 # --- a pod that comes and goes --------------------------------------------------------------------
@@ -107,15 +113,7 @@ ip netns exec mkn-np1000-node1 nft list set inet mkn-netpol "$SET" | grep -o '10
 [[ $(wc -l <"$OUT/elems") == 1000 ]] || die "node1's peer set: $(wc -l <"$OUT/elems") addresses, 1000 expected"
 { echo "flush set inet mkn-netpol $SET"
   echo "add element inet mkn-netpol $SET { $(paste -sd, "$OUT/elems") }"; } >"$OUT/refill.nft"
-: >"$OUT/refill.us"
-for ((i = 0; i < 3; i++)); do
-  t0=$EPOCHREALTIME
-  for ((k = 1; k <= NODES; k++)); do
-    ip netns exec "mkn-np1000-node$k" nft -f "$OUT/refill.nft" || die "nft -f refill node$k"
-  done
-  t1=$EPOCHREALTIME
-  us "$t0" "$t1" >>"$OUT/refill.us"
-done
+nft_all_nodes "$OUT/refill.us" "$OUT/refill.nft"
 
 o50=$(pct 50 <"$OUT/owner.us"); o90=$(pct 90 <"$OUT/owner.us"); a50=$(pct 50 <"$OUT/apply.us")
 f50=$(pct 50 <"$OUT/full.us"); s50=$(pct 50 <"$OUT/sync.us"); s90=$(pct 90 <"$OUT/sync.us")
