@@ -309,7 +309,12 @@ cni)
   out=$("$MKN" trace dns-1 node2:30080) || fail "trace dns-1 node2:30080 (cni): $out"
   contains "$out" "node2 (nft DNAT + masquerade (NodePort))" "translated in node2"
   contains "$(hop "$out" dns-1:eth0 reply)" "tcp 172.18.0.3:30080 > 10.244.0.4:" "the answer from the NodePort"
-  pass "cni: a NodePort from the underlay (-o json) and from another node's pod"
+  # From a pod of the NodePort's own node: translated as the pod's frame meets the node (the bridge
+  # plugin's port, br_netfilter; ptp's veth), masqueraded toward the endpoint.
+  out=$("$MKN" trace dns-1 node1:30080) || fail "trace dns-1 node1:30080 (cni): $out"
+  contains "$out" "node1 (nft DNAT + masquerade (NodePort))" "translated in dns-1's own node"
+  contains "$(hop "$out" dns-1:eth0 reply)" "tcp 172.18.0.2:30080 > 10.244.0.4:" "the answer from its own node's NodePort"
+  pass "cni: a NodePort from the underlay (-o json), from another node's pod and from its own node's"
   # The edge: its upstream is node1's own connection to the ClusterIP.
   out=$("$MKN" trace host http://127.0.0.1:8080/) || fail "trace host http://127.0.0.1:8080/ (cni): $out"
   contains "$out" "network cni" "a CNI lab says so"
@@ -405,11 +410,41 @@ svc_userspace | svc_nftables | svc_ebpf)
   # A NodePort of the node itself, from its own stack.
   out=$("$MKN" trace node1 node1:30080) || fail "trace node1 node1:30080 ($mode): $out"
   contains "$out" "ok: every predicted hop saw the probe" "node1 -> node1:30080 ($mode)"
+  # A NodePort from a pod of its own node, to an endpoint on that node (web-1) and on the other
+  # (web-0, web-2): traced until both were picked (the balancing is random: 20 at most). nftables,
+  # and ebpf's table: DNATed on the client's bridge port (br_netfilter), so the node's stack sees
+  # it only when it routes it on to node2 (cbr0 in, still from the pod: masqueraded after); the
+  # answer is un-DNATed before the client's veth. userspace: routed into the proxy TUN from cbr0.
+  same="" cross=""
+  for i in $(seq 20); do
+    out=$("$MKN" trace client node1:30080) || fail "trace client node1:30080 ($mode): $out"
+    contains "$(hop "$out" client:eth0 reply)" "tcp 172.18.0.2:30080 > 10.244.0.2:" "the answer from node1's NodePort"
+    if [[ $mode == userspace ]]; then
+      contains "$(hop "$out" node1:mkn-proxy request)" "> 172.18.0.2:30080 SYN" "into node1's proxy TUN"
+      contains "$(hop "$out" node1:cbr0 reply)" "tcp 172.18.0.2:30080 > 10.244.0.2:" "node1 answers from its NodePort"
+    else
+      contains "$out" "> 172.18.0.2:30080 DNAT to 10.244." "the NodePort's DNAT"
+    fi
+    if [[ $out == *"(endpoint web-1)"* ]]; then
+      same=$out
+    else
+      cross=$out
+    fi
+    [[ -n $same && -n $cross ]] && break
+  done
+  [[ -n $same && -n $cross ]] || fail "20 traces client -> node1:30080 ($mode) did not pick both a node1 and a node2 endpoint"
+  if [[ $mode != userspace ]]; then
+    contains "$(hop "$same" web-1:eth0 request)" "tcp 10.244.0.1:" "masqueraded to cbr0's address toward web-1"
+    [[ -z $(hop "$same" node1:cbr0 request) ]] || fail "bridged port to port to web-1, cbr0 predicted: $same"
+    contains "$(hop "$cross" node1:cbr0 request)" "tcp 10.244.0.2:" "cbr0 takes it up still from the pod"
+    contains "$(hop "$cross" node1:vxlan0 request)" "tcp 10.244.0.0:" "masqueraded to vxlan0's address"
+    contains "$(hop "$cross" node1:cbr0 reply)" "tcp 172.18.0.2:30080 > 10.244.0.2:" "un-DNATed before cbr0 sends it"
+  fi
   # The underlay has no route to the Services: refused with the reason (exit 2).
   rc=0; out=$("$MKN" trace underlay svc/web 2>&1) || rc=$?
   [[ $rc == 2 ]] || fail "underlay -> svc/web exits $rc: $out"
   contains "$out" "no route to the pods or the Services" "underlay -> ClusterIP says why"
-  pass "$mode: pod -> ClusterIP (svc/web TCP, 10.96.0.53:53 UDP), translated where it happens; NodePort from the underlay; node -> ClusterIP and its own NodePort"
+  pass "$mode: pod -> ClusterIP (svc/web TCP, 10.96.0.53:53 UDP), translated where it happens; NodePort from the underlay, from a pod of its own node (both endpoints' ways); node -> ClusterIP and its own NodePort"
   # After kill and scale the pods are where the cluster put them, not where the lab file did: a
   # killed pod's new address, replicas made again on other nodes (their veths), all traced.
   "$MKN" kill web-0 >/dev/null && "$MKN" scale web 1 >/dev/null && "$MKN" scale web 3 >/dev/null ||

@@ -327,14 +327,6 @@ absl::StatusOr<Request> ParseRequest(const ClusterSpec& spec, std::string_view s
     // to the Service range points at: the proxy TUN (userspace, no address of its own) or cbr0.
     r.src.ip = NodeSourceTowardServices(spec, *spec.FindNode(src));
   }
-  if (r.dst.kind == "NodePort" && r.src.kind == "pod" && r.src.node == r.dst.node) {
-    // br_netfilter would take the pod's frame for its own node's address and translate it on
-    // the bridge, a path no row predicts yet; the node's own stack and the other nodes' pods are.
-    return absl::UnimplementedError(
-        StrCat("trace: SRC ", src,
-               ": a NodePort is traced from another node's pod, a node (its own too) or the "
-               "underlay (from a pod of its own node: not yet)"));
-  }
 
   // The protocol and port.
   if (svc != nullptr) {

@@ -390,11 +390,14 @@ class Builder {
 // (over the overlay to a pod, where the request came unencapsulated by the underlay): the request's
 // first `own_leg` hops (the client to the node) are not reversed, `node_to_client(branch)` adds
 // that way instead.
+// `on_client_port`: a NodePort translated on the client pod's own bridge port (its own node's,
+// nftables), whose reply is un-translated there as a ClusterIP's is, not in the node's stack.
 void AddReply(Path& p, const ProxyRow& proxy, const ClusterSpec& spec, int client_node,
-              size_t own_leg = 0, const std::function<void(int)>& node_to_client = nullptr) {
+              size_t own_leg = 0, const std::function<void(int)>& node_to_client = nullptr,
+              bool on_client_port = false) {
   const std::vector<Hop> request = p.hops;
   const int branches = static_cast<int>(p.endpoints.size());
-  const bool node_port = p.request.dst.kind == "NodePort";
+  const bool node_port = p.request.dst.kind == "NodePort" && !on_client_port;
   for (int b = branches == 0 ? -1 : 0; b < branches; ++b) {
     // A reply from a backend on the client's own node is bridged when the kernel translated (the
     // backend answers the client's address on its own link): cbr0 sees none of it.
@@ -663,13 +666,24 @@ absl::StatusOr<Path> PredictPath(const ClusterSpec& spec, const Request& r) {
     const NodeSpec* at = from.node;
     End node_end;  // a NodePort's node, as the end of the client's leg
     size_t own_leg = 0;
+    // A NodePort from a pod of its own node, where the kernel translates (nftables, and ebpf's
+    // table): br_netfilter's prerouting takes the frame for the node's address on the pod's
+    // bridge port and DNATs it there, as a ClusterIP; the node's stack sees it only when it routes
+    // it on to another node (cbr0 in, still from the pod: the masquerade is in postrouting).
+    bool on_client_port = false;
     if (node_port) {
       at = spec.FindNode(r.dst.node);
       node_end.kind = End::kNode;
       node_end.node = at;
       node_end.ip = at->underlay_ip;
-      b.Leg(-1, *net_row, from, node_end, f);
-      own_leg = p.hops.size();
+      on_client_port = from.kind == End::kPod && from.pod->node == at->index &&
+                       proxy_row->translated_in_bridge;
+      if (on_client_port) {
+        b.PodOut(-1, *from.pod, f);
+      } else {
+        b.Leg(-1, *net_row, from, node_end, f);
+        own_leg = p.hops.size();
+      }
     } else if (from_node) {
       // The node's own stack: no device before the translation (userspace: the route to the
       // Service range sends it straight into the proxy TUN, the `before` hop).
@@ -710,7 +724,7 @@ absl::StatusOr<Path> PredictPath(const ClusterSpec& spec, const Request& r) {
         b.Leg(branch, *net_row, from, to, t);
         continue;
       }
-      const size_t branch_start = p.hops.size();
+      size_t branch_start = p.hops.size();
       auto random_ports = [&] {
         // kube-proxy's masquerade is fully-random: the port the backend sees is the kernel's.
         if (!node_port || proxy_row->snat_to_proxy_ip) return;
@@ -718,29 +732,39 @@ absl::StatusOr<Path> PredictPath(const ClusterSpec& spec, const Request& r) {
       };
       // A node's own packet is not bridged: routed from its stack (cbr0's address is its
       // source, which the table leaves as it is: a pod-network address).
-      const bool bridged_client = !node_port && !from_node && proxy_row->translated_in_bridge;
+      const bool bridged_client =
+          (!node_port || on_client_port) && !from_node && proxy_row->translated_in_bridge;
       if (bridged_client && backend.node == from.pod->node) {
         // br_netfilter's "bridged DNAT": the new destination is on the same bridge, so the frame
-        // is forwarded port to port with the backend's MAC; cbr0 never sees it.
+        // is forwarded port to port with the backend's MAC; cbr0 never sees it. (Unless the
+        // node's neighbour entry for the backend is not yet confirmed: the frame then goes out
+        // through cbr0 while ARP resolves it. Not predicted: not every probe shows it.)
         b.PodIn(branch, backend, t, false);
+        random_ports();
         continue;
       }
-      if (bridged_client)
-        b.NodeHop(branch, *at, net::kNodeBridge, Direction::kIn, "bridge cbr0", t, "route");
+      if (bridged_client) {
+        // Routed on to another node: cbr0 takes it up before postrouting masquerades it.
+        Flow routed = t;
+        routed.src = f.src;
+        routed.sport = f.sport;
+        b.NodeHop(branch, *at, net::kNodeBridge, Direction::kIn, "bridge cbr0", routed, "route");
+        branch_start = p.hops.size();
+      }
       if (!node_port || proxy_row->snat_to_proxy_ip)
         b.Templates(branch, proxy_row->after, *at, *at, t);
       b.NodeToPod(branch, *net_row, *at, backend, t);
       random_ports();
     }
     std::function<void(int)> node_to_client;
-    if (node_port) {
+    if (node_port && !on_client_port) {
       node_to_client = [&](int branch) {
         b.SetLeg(Leg::kReply);
         b.Leg(branch, *net_row, node_end, from, f.Reversed());
       };
     }
     AddReply(p, *proxy_row, spec, from.kind == End::kPod ? from.pod->node : -1, own_leg,
-             node_to_client);
+             node_to_client, on_client_port);
   }
   for (size_t i = 0; i < p.hops.size(); ++i) {
     Hop& h = p.hops[i];

@@ -195,7 +195,7 @@ struct Path {
 // `underlay` to anything but a node or NodePort, `host` to anything but an edge URL
 // (ParseEdgeRequest reads those), a source that is its own destination (a pod's packet to itself
 // goes over lo, a node's to its own address never leaves it); Unimplemented, saying so, for the
-// kinds not traced yet (a NodePort from a pod of its own node; in a CNI lab, a pod to a node).
+// kinds not traced yet (the world's IPv6 addresses; an https:// edge URL, ParseEdgeRequest).
 // A CNI lab's pod addresses are the chain's: the caller fills them in from the running cluster
 // (FailedPrecondition for a pod without one); a node's or the underlay's source there is its
 // kernel's (CniRouteQueries, ApplyCniRoutes: 0 until then).

@@ -68,6 +68,9 @@ const std::vector<Case> kCases = {
     {"underlay-node", "underlay", "node2", ""},
     {"nodeport-underlay", "underlay", "node2:30080", ""},
     {"nodeport-pod", "client", "node2:30080", ""},
+    // From a pod of the NodePort's own node: translated on its bridge port (nftables, and ebpf's
+    // table) or routed into the proxy TUN; one endpoint on that node, one on the other.
+    {"nodeport-pod-own-node", "client", "node1:30080", ""},
     // A node's own stack to a Service: translated in the nat output hook (nftables, and ebpf,
     // whose connect4 hook sees only the cluster cgroup's sockets), or routed into the proxy TUN.
     {"node-clusterip-svc", "node1", "svc/web", ""},
@@ -89,6 +92,7 @@ const std::vector<Case> kRackCases = {
     {"node-pod-cross-rack", "node1", "web-1", ""},
     {"pod-node", "client", "node3", ""},
     {"underlay-nodeport", "underlay", "node3:30080", ""},
+    {"nodeport-pod-own-node", "client", "node1:30080", ""},
     {"node-clusterip-svc", "node1", "svc/web", ""},
 };
 
@@ -125,7 +129,7 @@ TEST(Trace, PredictionsMatchGoldensInEveryNetworkAndProxyMode) {
     for (config::ProxyMode proxy : kProxies)
       n += RunCases(Lab(net, proxy), kCases, Name(net, proxy));
   }
-  EXPECT_EQ(n, 3 * 3 * 19);
+  EXPECT_EQ(n, 3 * 3 * 20);
 }
 
 TEST(Trace, PredictionsMatchGoldensAcrossRacks) {
@@ -134,7 +138,7 @@ TEST(Trace, PredictionsMatchGoldensAcrossRacks) {
     for (config::ProxyMode proxy : kProxies)
       n += RunCases(Lab(net, proxy, "racks.toml"), kRackCases, "racks-" + Name(net, proxy));
   }
-  EXPECT_EQ(n, 2 * 3 * 7);
+  EXPECT_EQ(n, 2 * 3 * 8);
 }
 
 // The world outside ([cluster] world): from a pod (masqueraded by its node) and from a node, in
@@ -328,7 +332,6 @@ TEST(Trace, CniLabsTraceAClusterIpThroughTheNftDnat) {
   ASSERT_EQ(spec.services.size(), 1u);
   spec.services[0].endpoints = {spec.FindPod("web") == &spec.pods[0] ? 0 : 1};
   spec.services[0].ports[0].node_port = 30080;
-  EXPECT_TRUE(absl::IsUnimplemented(ParseRequest(spec, "web", "node1:30080", "").status()));
   absl::StatusOr<Request> r = ParseRequest(spec, "db", "svc/web", "");
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->proto, Proto::kTcp);
@@ -478,6 +481,7 @@ TEST(Trace, CniLabsTraceFromNodesAndTheUnderlayAndToNodePorts) {
       {"underlay-node", "underlay", "node2", ""},
       {"nodeport-underlay", "underlay", "node2:30080", ""},
       {"nodeport-pod", "dns-1", "node2:30080", ""},
+      {"nodeport-pod-own-node", "dns-1", "node1:30080", ""},
       {"node-nodeport-own-node", "node1", "node1:30080", ""},
       {"pod-node-same-node", "web-1", "node1", ""},
       {"pod-node-cross-node", "web-1", "172.18.0.3", ""},
@@ -501,7 +505,7 @@ TEST(Trace, CniLabsTraceFromNodesAndTheUnderlayAndToNodePorts) {
       ++n;
     }
   }
-  EXPECT_EQ(n, 2 * 12);
+  EXPECT_EQ(n, 2 * 13);
 
   const config::ClusterSpec spec = CniExample("bridge");
   // A node's own probe leaves from the address its kernel picks toward DST, by that device.
@@ -543,11 +547,9 @@ TEST(Trace, CniLabsTraceFromNodesAndTheUnderlayAndToNodePorts) {
                 "unreachable\""),
             std::string::npos)
       << unroutable.status();
-  // Still refused, each with its reason: a NodePort from a pod of its own node, the underlay to a
-  // ClusterIP.
+  // Still refused, with its reason: the underlay to a ClusterIP.
   for (const auto& [src, dst, code, text] :
        std::vector<std::tuple<std::string, std::string, absl::StatusCode, std::string>>{
-           {"web-1", "node1:30080", absl::StatusCode::kUnimplemented, "its own node"},
            {"underlay", "svc/web", absl::StatusCode::kInvalidArgument, "are in the nodes"}}) {
     absl::StatusOr<Request> bad = ParseRequest(spec, src, dst, "");
     EXPECT_EQ(bad.status().code(), code) << src << " " << dst << ": " << bad.status();
@@ -739,7 +741,7 @@ TEST(Trace, RequestWordsAndTheirErrors) {
       {"client", "node2:22", "", absl::StatusCode::kInvalidArgument, "its NodePorts: 30080"},
       {"node1", "svc/web", "", absl::StatusCode::kOk, ""},
       {"node1", "node1:30080", "", absl::StatusCode::kOk, ""},
-      {"client", "node1:30080", "", absl::StatusCode::kUnimplemented, "from a pod of its own node"},
+      {"client", "node1:30080", "", absl::StatusCode::kOk, ""},
       {"underlay", "svc/web", "", absl::StatusCode::kInvalidArgument,
        "no route to the pods or the Services"},
       {"nodee1", "web-0", "", absl::StatusCode::kInvalidArgument, "did you mean \"node1\"?"},
