@@ -676,8 +676,8 @@ absl::StatusOr<Path> PredictPath(const ClusterSpec& spec, const Request& r) {
       node_end.kind = End::kNode;
       node_end.node = at;
       node_end.ip = at->underlay_ip;
-      on_client_port = from.kind == End::kPod && from.pod->node == at->index &&
-                       proxy_row->translated_in_bridge;
+      on_client_port =
+          from.kind == End::kPod && from.pod->node == at->index && proxy_row->translated_in_bridge;
       if (on_client_port) {
         b.PodOut(-1, *from.pod, f);
       } else {
