@@ -136,7 +136,7 @@ capture_racks)
   contains "$(cat "$TMP/u.err")" "(ended by count)" "capture underlay sees the ping"
   rc=0; out=$("$MKN" capture underlay:node1 -f 'tcp port 179' --duration 0.1 -w "$TMP/x.pcapng" 2>&1) || rc=$?
   [[ $rc == 0 ]] || fail "capture underlay:node1 (the --help example) exits $rc: $out"
-  contains "$out" "capturing on 1 interfaces of cluster bgp (tor-r1:node1)" "underlay:node1 is node1's port in tor-r1"
+  contains "$out" "capturing on 1 interface of cluster bgp (tor-r1:node1)" "underlay:node1 is node1's port in tor-r1"
   rc=0; out=$("$MKN" capture tor-r9 -w "$TMP/x.pcapng" 2>&1) || rc=$?
   [[ $rc == 2 ]] || fail "a wrong router exits $rc: $out"
   contains "$out" 'capture target "tor-r9": the lab has no pod, node or router of that name: did you mean "tor-r1"?' "a wrong router"

@@ -115,8 +115,9 @@ absl::Status RunCaptureCommand(const CaptureFlags& f) {
     std::string names;
     for (const vnet::OpenInterface& i : ifs)
       StrAppend(&names, names.empty() ? "" : " ", i.idb.name);
-    std::cerr << "minikube-net: capturing on " << ifs.size() << " interfaces of cluster "
-              << s.cluster << " (" << names << ")"
+    std::cerr << "minikube-net: capturing on " << ifs.size()
+              << (ifs.size() == 1 ? " interface" : " interfaces") << " of cluster " << s.cluster
+              << " (" << names << ")"
               << (f.filter.empty() ? "" : StrCat(", filter \"", f.filter, "\""))
               << (f.no_promiscuous ? ", not promiscuous" : "") << " into "
               << (o.output == "-" ? "standard output" : o.output) << "; Ctrl-C stops\n";

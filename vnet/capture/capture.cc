@@ -245,8 +245,9 @@ std::string SummaryText(const CaptureSummary& s) {
                           i.counters.captured, i.counters.dropped);
     dropped += i.counters.dropped;
   }
-  absl::StrAppendFormat(&out, "%d packets on %d interfaces (ended by %s); the kernel dropped %d\n",
-                        s.packets, s.interfaces.size(), s.ended_by, dropped);
+  absl::StrAppendFormat(&out, "%d %s on %d %s (ended by %s); the kernel dropped %d\n", s.packets,
+                        s.packets == 1 ? "packet" : "packets", s.interfaces.size(),
+                        s.interfaces.size() == 1 ? "interface" : "interfaces", s.ended_by, dropped);
   return out;
 }
 
