@@ -21,7 +21,8 @@
 # edge, and where a removed route drops it. svc_*: pod -> ClusterIP (svc/NAME, TCP; the ClusterIP by address,
 # UDP) in each proxy mode, the translation shown where it happens (ebpf: the connect4 hook, the
 # client's eth0 already carrying the backend), a NodePort from the underlay, a node's own stack to
-# a ClusterIP and to its own NodePort (the nat output hook, or the TUN), then a pod and the
+# a ClusterIP and to its own NodePort (the nat output hook, or the TUN), a backend that picked
+# itself (the hairpin masquerade, or ebpf's connection over its lo), then a pod and the
 # Service after kill and scale (the pods as the cluster has them). No waits: trace
 # itself ends when every hop has seen the probe.
 source "$(dirname "$0")/testlib.sh" "$@"
@@ -440,11 +441,22 @@ svc_userspace | svc_nftables | svc_ebpf)
     contains "$(hop "$cross" node1:vxlan0 request)" "tcp 10.244.0.0:" "masqueraded to vxlan0's address"
     contains "$(hop "$cross" node1:cbr0 reply)" "tcp 172.18.0.2:30080 > 10.244.0.2:" "un-DNATed before cbr0 sends it"
   fi
+  # A backend calling its own Service, until it picked itself (round-robin: within 3; ebpf's
+  # random pick: 20 at most). nftables: the @hairpin masquerade to cbr0's address, bridged back
+  # out of web-1's own port; ebpf: connect4 gave it its own address, over its lo.
+  self=""
+  for i in $(seq 20); do
+    out=$("$MKN" trace web-1 svc/web) || fail "trace web-1 svc/web ($mode): $out"
+    [[ $out == *"(endpoint web-1)"* ]] && { self=$out; break; }
+  done
+  [[ -n $self ]] || fail "20 traces web-1 -> svc/web ($mode) never picked web-1"
+  [[ $mode != nftables ]] || contains "$(hop "$self" web-1:eth0 request)" "tcp 10.244.0.1:" "the hairpin masqueraded to cbr0's address"
+  [[ $mode != ebpf ]] || contains "$(hop "$self" web-1:lo request)" "> 10.244.0." "the hairpin over web-1's lo"
   # The underlay has no route to the Services: refused with the reason (exit 2).
   rc=0; out=$("$MKN" trace underlay svc/web 2>&1) || rc=$?
   [[ $rc == 2 ]] || fail "underlay -> svc/web exits $rc: $out"
   contains "$out" "no route to the pods or the Services" "underlay -> ClusterIP says why"
-  pass "$mode: pod -> ClusterIP (svc/web TCP, 10.96.0.53:53 UDP), translated where it happens; NodePort from the underlay, from a pod of its own node (both endpoints' ways); node -> ClusterIP and its own NodePort"
+  pass "$mode: pod -> ClusterIP (svc/web TCP, 10.96.0.53:53 UDP), translated where it happens; NodePort from the underlay, from a pod of its own node (both endpoints' ways); a backend that picked itself; node -> ClusterIP and its own NodePort"
   # After kill and scale the pods are where the cluster put them, not where the lab file did: a
   # killed pod's new address, replicas made again on other nodes (their veths), all traced.
   "$MKN" kill web-0 >/dev/null && "$MKN" scale web 1 >/dev/null && "$MKN" scale web 3 >/dev/null ||

@@ -154,6 +154,9 @@ inline constexpr std::string_view kConnect4Role = "cgroup/connect4 (ebpf)";
 // An unconnected UDP socket's datagrams are rewritten by the sendmsg4 hook, not connect4.
 inline constexpr std::string_view kSendmsg4Role = "cgroup/sendmsg4 (ebpf)";
 bool InSocketHook(const Hop& h) { return h.role == kConnect4Role || h.role == kSendmsg4Role; }
+// A pod's connection to itself (ebpf: connect4 gave an endpoint its own address) goes over its
+// lo, whose copies the sniffer keeps once, as received: both ways are "in".
+inline constexpr std::string_view kPodLoRole = "pod lo";
 bool EgressNat(const Hop& h) { return h.role == kEgressSnatRole || h.role == kEgressUnSnatRole; }
 
 // --- Building a path ---------------------------------------------------------------------------
@@ -413,7 +416,7 @@ void AddReply(Path& p, const ProxyRow& proxy, const ClusterSpec& spec, int clien
       if (InSocketHook(h)) continue;
       h.leg = Leg::kReply;
       h.branch = b;
-      h.dir = h.dir == Direction::kIn ? Direction::kOut : Direction::kIn;
+      if (h.role != kPodLoRole) h.dir = h.dir == Direction::kIn ? Direction::kOut : Direction::kIn;
       h.flow = h.flow.Reversed();
       if (h.outer) h.outer = std::make_pair(h.outer->second, h.outer->first);
       if (h.role == kNftDnatRole) h.role = std::string(kNftUnDnatRole);
@@ -529,6 +532,7 @@ std::string_view WhyOf(const Hop& h, const Hop* next) {
   if (h.ifname == net::kNodeVxlan) return in ? "route" : "fdb";
   if (h.ifname == net::kNodeGeneve) return in ? "route" : "pump";
   if (h.role == "pod eth0") return in ? "local" : "route";
+  if (h.role == kPodLoRole) return "local";
   if (h.role == "host veth") return in ? "bridge" : "";
   if (h.ifname == net::kNodeBridge) return in ? "route" : "neigh";
   if (h.role == "uplink") return in ? (h.outer ? "local" : "route") : "";
@@ -709,11 +713,23 @@ absl::StatusOr<Path> PredictPath(const ClusterSpec& spec, const Request& r) {
       Flow t = f;
       t.dst = backend.ip;
       t.dport = static_cast<uint16_t>(target_port(backend));
+      // An endpoint that picked itself (hairpin). nftables: the @hairpin rule masquerades it to
+      // cbr0's address (fully-random), bridged back out of the port it came by; ebpf: connect4
+      // gives the socket its own address, over its lo; userspace: the proxy's, as any client's.
+      const bool hairpin = from.kind == End::kPod && from.pod == &backend;
+      const bool masqueraded =
+          node_port || (hairpin && proxy_row->translated_in_bridge && !proxy_row->in_socket);
       if (proxy_row->snat_to_proxy_ip) {
         t.src = at->proxy_ip;
       } else if (node_port) {
         // Masqueraded to the node's own address on the way to the backend.
         t.src = NodeSourceToward(spec, *at, &backend);
+      } else if (masqueraded) {
+        t.src = at->gateway;
+      }
+      if (proxy_row->in_socket && hairpin) {
+        b.Add(branch, backend.name, "pod", backend.netns, "lo", Direction::kIn, kPodLoRole, t, "");
+        continue;
       }
       if (proxy_row->in_socket) {
         // The client's own packets already carry the backend: a pod-to-pod path from here.
@@ -727,7 +743,7 @@ absl::StatusOr<Path> PredictPath(const ClusterSpec& spec, const Request& r) {
       size_t branch_start = p.hops.size();
       auto random_ports = [&] {
         // kube-proxy's masquerade is fully-random: the port the backend sees is the kernel's.
-        if (!node_port || proxy_row->snat_to_proxy_ip) return;
+        if (!masqueraded || proxy_row->snat_to_proxy_ip) return;
         for (size_t k = branch_start; k < p.hops.size(); ++k) p.hops[k].random_port = true;
       };
       // A node's own packet is not bridged: routed from its stack (cbr0's address is its

@@ -239,6 +239,68 @@ TEST(Trace, EbpfTranslatesInTheClientsSocket) {
   }
 }
 
+// A pod calling a Service it backs, picked itself (web-0, node1, an endpoint of svc/web):
+// nftables masquerades the hairpin to node1's cbr0 address (the @hairpin rule, fully-random) and
+// bridges it back out of the port it came in by; ebpf's connect4 gives the socket the pod's own
+// address, a connection over its lo; userspace, the proxy's address as for any client. Predicted
+// as the bridged client's way, the trace said "lost" where the probe had got there.
+TEST(Trace, APodThatPicksItselfIsTracedTheWayItsHairpinGoes) {
+  for (config::ProxyMode mode : kProxies) {
+    SCOPED_TRACE(config::ToString(mode));
+    const config::ClusterSpec spec = Lab(config::NetworkMode::kVxlan, mode);
+    absl::StatusOr<Request> r = ParseRequest(spec, "web-0", "svc/web", "");
+    ASSERT_TRUE(r.ok()) << r.status();
+    r->id = 4242;
+    absl::StatusOr<Path> p = PredictPath(spec, *r);
+    ASSERT_TRUE(p.ok()) << p.status();
+    const auto self = std::find(p->endpoints.begin(), p->endpoints.end(), "web-0");
+    ASSERT_NE(self, p->endpoints.end());
+    const int branch = static_cast<int>(self - p->endpoints.begin());
+    std::vector<const Hop*> into, back;  // the branch's hops in web-0, there and back
+    for (const Hop& h : p->hops) {
+      if (h.branch == branch && h.object == "web-0")
+        (h.leg == Leg::kRequest ? into : back).push_back(&h);
+    }
+    ASSERT_EQ(into.size(), 1u);
+    ASSERT_EQ(back.size(), mode == config::ProxyMode::kEbpf ? 1u : 2u);
+    const Hop& in = *into[0];
+    EXPECT_EQ(in.flow.dst.ToString(), "10.244.0.3");
+    EXPECT_EQ(in.flow.dport, 8080);
+    switch (mode) {
+      case config::ProxyMode::kNftables:
+        EXPECT_EQ(in.ifname, "eth0");
+        EXPECT_EQ(in.flow.src.ToString(), "10.244.0.1");  // cbr0's: the hairpin masquerade
+        EXPECT_TRUE(in.random_port);
+        EXPECT_EQ(back[0]->flow.dst.ToString(), "10.244.0.1");
+        EXPECT_TRUE(back[0]->random_port);
+        // Back to web-0 from the ClusterIP, un-NATed on the bridge.
+        EXPECT_EQ(back[1]->flow.src.ToString(), "10.96.0.10");
+        EXPECT_EQ(back[1]->flow.dport, 4242);
+        break;
+      case config::ProxyMode::kEbpf:
+        EXPECT_EQ(in.ifname, "lo");
+        EXPECT_EQ(in.dir, Direction::kIn);
+        EXPECT_EQ(in.flow.src.ToString(), "10.244.0.3");
+        EXPECT_EQ(in.flow.sport, 4242);
+        EXPECT_EQ(back[0]->ifname, "lo");
+        EXPECT_EQ(back[0]->dir, Direction::kIn);
+        EXPECT_EQ(back[0]->flow.dst.ToString(), "10.244.0.3");
+        EXPECT_EQ(back[0]->flow.dport, 4242);
+        EXPECT_EQ(back[0]->why, "local");
+        break;
+      case config::ProxyMode::kUserspace:
+        EXPECT_EQ(in.flow.src.ToString(), "10.244.0.254");  // the proxy's address
+        break;
+    }
+    // No branch of web-0's own pick leaves web-0 by its eth0 in ebpf mode.
+    for (const Hop& h : p->hops) {
+      if (mode == config::ProxyMode::kEbpf && h.branch == branch && h.object == "web-0") {
+        EXPECT_NE(h.ifname, "eth0");
+      }
+    }
+  }
+}
+
 // Routers are labelled as routers, and a ToR bridges a rack-mate's packet but routes another
 // rack's (over the spine).
 TEST(Trace, RacksShowRoutersBridgingInARackAndRoutingAcross) {
