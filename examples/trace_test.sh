@@ -17,7 +17,8 @@
 # the spine, node -> pod, a NodePort from the underlay. cni: a CNI lab, the pods' interfaces predicted and the way between
 # them found by sniffing their and their nodes' namespaces, a pod -> ClusterIP through the nft DNAT
 # (UDP and TCP), a node -> pod and -> ClusterIP (the node's route, its output hook), the underlay ->
-# pod (refused without a route, traced with one), a NodePort from the underlay and from a pod, the
+# pod (refused without a route, traced with one), a NodePort from the underlay and from a pod, a
+# backend to its own Service (the hairpin masquerade), the
 # edge, and where a removed route drops it. svc_*: pod -> ClusterIP (svc/NAME, TCP; the ClusterIP by address,
 # UDP) in each proxy mode, the translation shown where it happens (ebpf: the connect4 hook, the
 # client's eth0 already carrying the backend), a NodePort from the underlay, a node's own stack to
@@ -319,6 +320,16 @@ cni)
   contains "$out" "node1 (nft DNAT + masquerade (NodePort))" "translated in dns-1's own node"
   contains "$(hop "$out" dns-1:eth0 reply)" "tcp 172.18.0.2:30080 > 10.244.0.4:" "the answer from its own node's NodePort"
   pass "cni: a NodePort from the underlay (-o json), from another node's pod and from its own node's"
+  # A backend calling its own Service, until it picked itself (4 endpoints, random: 30 at most,
+  # about 4): the @hairpin masquerade to the address node1 picks toward web-1.
+  self=""
+  for i in $(seq 30); do
+    out=$("$MKN" trace web-1 svc/web) || fail "trace web-1 svc/web (cni): $out"
+    [[ $out == *"(endpoint web-1)"* ]] && { self=$out; break; }
+  done
+  [[ -n $self ]] || fail "30 traces web-1 -> svc/web (cni) never picked web-1"
+  contains "$(hop "$self" web-1:eth0 request | grep ' in ')" "tcp 10.244.0.1:" "the hairpin masqueraded to node1's address toward web-1"
+  pass "cni: a backend that picked itself, masqueraded by the hairpin rule"
   # The edge: its upstream is node1's own connection to the ClusterIP.
   out=$("$MKN" trace host http://127.0.0.1:8080/) || fail "trace host http://127.0.0.1:8080/ (cni): $out"
   contains "$out" "network cni" "a CNI lab says so"

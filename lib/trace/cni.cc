@@ -279,11 +279,14 @@ absl::StatusOr<Path> PredictCni(const ClusterSpec& spec, const Request& r) {
     if (!in_output) src_hop(Leg::kRequest, Direction::kOut, f);
     nat(Leg::kRequest, -1, dnat, f);
     std::vector<Flow> translated;
+    std::vector<bool> masqueraded;
     for (const PodSpec* backend : backends) {
       Flow t = f;
       t.dst = backend->ip;
       t.dport = static_cast<uint16_t>(TargetPort(*port, *backend));
-      if (masquerade) {
+      // An endpoint that picked itself: the table's @hairpin rule masquerades it too.
+      masqueraded.push_back(masquerade || backend == src);
+      if (masqueraded.back()) {
         const RouteAnswer* a = FindAnswer(r, at->netns, backend->ip);
         t.src = a != nullptr && a->ok ? a->src : net::Ipv4{};
       }
@@ -291,13 +294,13 @@ absl::StatusOr<Path> PredictCni(const ClusterSpec& spec, const Request& r) {
       const int branch = static_cast<int>(p.endpoints.size());
       p.endpoints.push_back(backend->name);
       hop(Leg::kRequest, branch, *backend, Direction::kIn, t);
-      random_port(p.hops.back(), masquerade);
+      random_port(p.hops.back(), masqueraded.back());
       ends.push_back(backend);
     }
     for (size_t b = 0; b < backends.size(); ++b) {
       const int branch = static_cast<int>(b);
       hop(Leg::kReply, branch, *backends[b], Direction::kOut, translated[b].Reversed());
-      random_port(p.hops.back(), masquerade);
+      random_port(p.hops.back(), masqueraded[b]);
       nat(Leg::kReply, branch, undnat, f.Reversed());
       if (!in_output) {
         const size_t before = p.hops.size();

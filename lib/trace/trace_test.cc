@@ -527,6 +527,34 @@ RouteAnswer FakeKernel(const config::ClusterSpec& spec, std::string_view plugin,
   return a;
 }
 
+// A CNI lab's backend calling its own Service (web-1 -> svc/web), picked itself: masqueraded by
+// the table's @hairpin rule to the address its node's kernel picks toward it (fully-random); the
+// other endpoints see web-1's own address. Predicted as unmasqueraded, the trace said "lost".
+TEST(Trace, CniLabsPredictTheHairpinMasquerade) {
+  for (std::string_view plugin : {"bridge", "ptp"}) {
+    SCOPED_TRACE(plugin);
+    const config::ClusterSpec spec = CniExample(plugin);
+    absl::StatusOr<Request> r = ParseRequest(spec, "web-1", "svc/web", "");
+    ASSERT_TRUE(r.ok()) << r.status();
+    std::vector<RouteAnswer> answers;
+    for (const RouteQuery& q : CniRouteQueries(spec, *r))
+      answers.push_back(FakeKernel(spec, plugin, false, q));
+    ASSERT_TRUE(ApplyCniRoutes(spec, *r, std::move(answers)).ok());
+    r->id = 4242;
+    absl::StatusOr<Path> p = PredictPath(spec, *r);
+    ASSERT_TRUE(p.ok()) << p.status();
+    int checked = 0;
+    for (const Hop& h : p->hops) {
+      if (h.leg != Leg::kRequest || h.branch < 0) continue;
+      const bool self = p->endpoints[h.branch] == "web-1";
+      EXPECT_EQ(h.flow.src.ToString(), self ? "10.244.0.1" : "10.244.0.2") << h.object;
+      EXPECT_EQ(h.random_port, self) << h.object;
+      ++checked;
+    }
+    EXPECT_EQ(checked, 4);  // web-1 .. web-4
+  }
+}
+
 // Every new kind of end in a CNI lab, on the bridge and the ptp plugin's example labs (web-1,
 // web-2, dns-1 on node1; web-3, web-4 on node2): a node's own stack (its route's device first,
 // the nft DNAT in its output hook for a Service), the underlay (given a route to the pods), a
