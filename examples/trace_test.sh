@@ -165,6 +165,11 @@ vxlan)
   rc=0; out=$(timeout 20 "$MKN" trace client web-0 --pcap "$TMP/fifo" --timeout 0.3 2>&1) || rc=$?
   [[ $rc == 1 ]] || fail "--pcap to an unread FIFO exits $rc: $out"
   contains "$out" "nothing opened it for reading within the trace's --timeout" "an unread FIFO says why"
+  # --pcap naming a directory: a usage error said before the probe goes out (exit 2).
+  rc=0; out=$("$MKN" trace client web-0 --pcap "$TMP" 2>&1) || rc=$?
+  [[ $rc == 2 ]] || fail "--pcap DIR exits $rc: $out"
+  contains "$out" "is a directory: name a file in it" "--pcap DIR says what to give"
+  [[ $out != *"LEG"* ]] || fail "--pcap DIR: nothing is traced: $out"
   # While a probe is out (lost: the route is still gone), its destination is killed, then the
   # cluster goes down: each says what happened, never "lost".
   sniffing() { # until trace $1 has its packet sockets open in node1

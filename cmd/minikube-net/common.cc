@@ -1,6 +1,10 @@
 #include "cmd/minikube-net/common.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 #include "lib/control/usage.h"
 #include "lib/strings/str_cat.h"
@@ -20,6 +24,28 @@ absl::StatusOr<std::string> OneClusterWord(std::string_view verb, const std::str
                                              " and -c ", flag, "); give one"));
   }
   return flag.empty() ? positional : flag;
+}
+
+absl::Status CheckOutputFile(std::string_view flag, const std::string& path) {
+  if (path.empty() || path == "-") return absl::OkStatus();
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    std::string dir = path;
+    while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+    return absl::InvalidArgumentError(
+        StrCat(flag, " ", path, " is a directory: name a file in it (", dir, "/out.pcapng)"));
+  }
+  const size_t slash = path.find_last_of('/');
+  const std::string parent = slash == std::string::npos ? "."
+                             : slash == 0               ? "/"
+                                                        : path.substr(0, slash);
+  if (::stat(parent.c_str(), &st) != 0) {
+    return absl::InvalidArgumentError(
+        StrCat(flag, " ", path, ": its directory ", parent, ": ", std::strerror(errno)));
+  }
+  if (!S_ISDIR(st.st_mode))
+    return absl::InvalidArgumentError(StrCat(flag, " ", path, ": ", parent, " is not a directory"));
+  return absl::OkStatus();
 }
 
 void Notice(const std::string& line) { std::cerr << "minikube-net: " << line << "\n"; }

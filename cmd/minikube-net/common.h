@@ -42,6 +42,12 @@ absl::StatusOr<std::string> OneClusterWord(std::string_view verb, const std::str
 // checks print their bounds as 300-digit doubles, and a number past int is "Could not convert".
 CLI::Validator IntIn(int64_t lo, int64_t hi);
 
+// The file a verb will write (trace --pcap, capture -w), checked before anything is sent or
+// opened: a directory, or a name whose directory does not exist, is the user's mistake
+// (InvalidArgument, exit 2), not one to find after the probe went out. "" and "-" pass; so does
+// anything else (a FIFO, a device): the write says what is wrong with those.
+absl::Status CheckOutputFile(std::string_view flag, const std::string& path);
+
 // A word that must be one of `choices`; a wrong one is named with the nearest choice.
 CLI::Validator OneOf(std::vector<std::string> choices);
 

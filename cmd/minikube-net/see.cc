@@ -102,6 +102,7 @@ absl::Status RunCaptureCommand(const CaptureFlags& f) {
         "capture: standard output is a terminal: write a file (-w FILE.pcapng) or into a pipe "
         "(-w - | tshark -r -)");
   }
+  MKN_RETURN_IF_ERROR(CheckOutputFile("capture: -w", o.output));
   MKN_RETURN_IF_ERROR(vnet::CheckPrivileges("open packet sockets in the lab's namespaces"));
   // Before any thread exists: every thread the capture makes inherits the blocked signals, and
   // Ctrl-C reaches the loop through this fd.

@@ -175,6 +175,7 @@ absl::StatusOr<vnet::TraceResult> Trace(const TraceFlags& f) {
     MKN_ASSIGN_OR_RETURN(res.path, trace::PredictPath(*lab->spec, r));
     return res;
   }
+  MKN_RETURN_IF_ERROR(CheckOutputFile("trace: --pcap", f.pcap));
   MKN_RETURN_IF_ERROR(vnet::CheckPrivileges("send a probe and sniff in the lab's namespaces"));
   vnet::TraceOptions o;
   o.src = f.src;
