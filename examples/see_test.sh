@@ -67,7 +67,9 @@ capture)
   rc=0; out=$("$MKN" capture -w "$TMP" --count 1 2>&1) || rc=$?
   [[ $rc == 2 ]] || fail "-w DIR exits $rc: $out"
   contains "$out" "is a directory: name a file in it" "-w DIR says what to give"
-  pass "a wrong target, filter or -w directory is a usage error"
+  rc=0; out=$("$MKN" capture --duration nan -w "$TMP/x.pcapng" 2>&1) || rc=$?
+  [[ $rc == 2 ]] || fail "--duration nan (an unbounded capture) exits $rc: $out"
+  pass "a wrong target, filter, -w directory or --duration nan is a usage error"
   # -w FIFO nobody reads: Ctrl-C still stops it (it waits for the reader with the stop signals
   # blocked: a plain open() would hang in the kernel until SIGKILL).
   mkfifo "$TMP/fifo"

@@ -93,8 +93,11 @@ absl::Status RunCaptureCommand(const CaptureFlags& f) {
       return absl::InvalidArgumentError(StrCat("capture: --duration ", f.duration,
                                                ": say seconds (10, 0.5) or a duration (1m30s)"));
     }
-    if (d <= absl::ZeroDuration())
-      return absl::InvalidArgumentError("capture: --duration must be more than 0");
+    // nan, inf and 1e400 parse as numbers (absl::Seconds makes them infinite): a capture the
+    // flag was meant to bound would run until Ctrl-C.
+    if (d <= absl::ZeroDuration() || d == absl::InfiniteDuration())
+      return absl::InvalidArgumentError(
+          StrCat("capture: --duration must be more than 0 and finite, not ", f.duration));
     o.duration = d;
   }
   if (o.output == "-" && ::isatty(STDOUT_FILENO)) {
