@@ -57,7 +57,14 @@ dashboard)
     wait 'document.querySelector("#traces li[data-trace]") !== null && document.getElementById("trace-run").disabled === false' \
     wait 'document.querySelector("#traces li.ok") !== null && document.querySelectorAll("#graph g.node.hl").length >= 4' \
     screenshot "$ART/dashboard.png" \
-    dom "$TMP/dom.html" 2>"$TMP/browser.err" || fail "the page in chromium: $(cat "$TMP/browser.err")"
+    js 'document.getElementById("trace-src").value = "client"; document.getElementById("trace-dst").value = "web-1"; document.getElementById("trace-run").click()' \
+    wait 'document.querySelector("#traces li[data-trace=\"2\"] .hops") !== null' \
+    print 'document.querySelector("#traces li[data-trace=\"2\"] .hops").textContent' \
+    dom "$TMP/dom.html" >"$TMP/icmp-hops" 2>"$TMP/browser.err" || fail "the page in chromium: $(cat "$TMP/browser.err")"
+  # An ICMP trace's hops (an echo has an identifier, not ports) read as the table does.
+  contains "$(cat "$TMP/icmp-hops")" "10.244.0.2 > 10.244." "the page shows the echo's addresses"
+  contains "$(cat "$TMP/icmp-hops")" " id " "the page shows an echo's identifier"
+  ! grep -q undefined "$TMP/icmp-hops" || fail "the page's ICMP hops say undefined: $(cat "$TMP/icmp-hops")"
   contains "$(cat "$TMP/dom.html")" 'data-id="pod/web-1"' "the DOM lists the pods"
   contains "$(grep -o '<li data-trace="1"[^>]*>[^<]*' "$TMP/dom.html")" "client → svc/web:80" "the DOM lists the trace"
   [[ $(head -c 8 "$ART/dashboard.png" | od -An -tx1 | tr -d ' \n') == 89504e470d0a1a0a ]] || fail "the screenshot is no PNG"

@@ -142,7 +142,10 @@ function renderFlows(s) {
 function hopLine(h) {
   const where = h.interface ? h.object + ':' + h.interface : h.object + ' (' + h.role + ')';
   const p = h.packet || h.expected;
-  const pkt = p.src + ':' + p.sport + ' > ' + p.dst + ':' + p.dport;
+  // An ICMP echo has an identifier, not ports; a port the masquerade picks is null (any): '*'.
+  const port = (n) => (n === null || n === undefined ? '*' : n);
+  const pkt = p.id !== undefined ? p.src + ' > ' + p.dst + ' id ' + port(p.id)
+    : p.src + ':' + port(p.sport) + ' > ' + p.dst + ':' + port(p.dport);
   const outer = h.outer ? ' in ' + h.outer.encap + ' ' + h.outer.src + ' > ' + h.outer.dst : '';
   return (h.seen ? '  ' : '✗ ') + h.leg.padEnd(8) + where.padEnd(28) + ' ' + (h.direction || '-').padEnd(4) +
     pkt + outer + (h.why ? '   ' + h.why : '');
