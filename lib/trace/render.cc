@@ -402,13 +402,18 @@ std::string RenderJson(const Path& p, const std::vector<Observation>& seen, cons
   j["summary"] = v.summary;
   nlohmann::json hops = nlohmann::json::array();
   // ICMP echo has no ports: its identifier (the probe's mark) is "id".
-  auto flow_json = [](const Flow& f) {
+  // A port a masquerade picks (random_port: the client's side) is null in what was expected:
+  // any, as the table's "*".
+  auto flow_json = [](const Flow& f, const Hop* any = nullptr) {
     if (f.proto == Proto::kIcmp)
       return nlohmann::json{{"src", f.src.ToString()}, {"dst", f.dst.ToString()}, {"id", f.sport}};
-    return nlohmann::json{{"src", f.src.ToString()},
-                          {"dst", f.dst.ToString()},
-                          {"sport", f.sport},
-                          {"dport", f.dport}};
+    nlohmann::json j{{"src", f.src.ToString()},
+                     {"dst", f.dst.ToString()},
+                     {"sport", f.sport},
+                     {"dport", f.dport}};
+    if (any != nullptr && any->random_port)
+      j[any->leg == Leg::kRequest ? "sport" : "dport"] = nullptr;
+    return j;
   };
   for (int i : v.hops) {
     const Hop& h = p.hops[i];
@@ -416,7 +421,7 @@ std::string RenderJson(const Path& p, const std::vector<Observation>& seen, cons
     nlohmann::json hj{{"leg", ToString(h.leg)}, {"object", h.object},
                       {"kind", h.kind},         {"netns", h.netns},
                       {"interface", h.ifname},  {"direction", h.Sniffed() ? ToString(h.dir) : ""},
-                      {"role", h.role},         {"expected", flow_json(h.flow)},
+                      {"role", h.role},         {"expected", flow_json(h.flow, &h)},
                       {"filter", h.filter},     {"seen", o != nullptr && o->seen}};
     if (o != nullptr && o->seen) {
       hj["offset_ns"] = o->offset_ns;

@@ -748,6 +748,19 @@ TEST(Trace, OutputSaysWhatThePacketHas) {
     seen[i].flow = p->hops[i].flow;
   }
   v = Judge(*p, seen);
+  // The masquerade's port in JSON: any (null) where it was expected, as the table's "*".
+  const nlohmann::json np_json = nlohmann::json::parse(RenderJson(*p, seen, v));
+  int any_ports = 0;
+  for (const nlohmann::json& h : np_json["hops"]) {
+    if (h["leg"] == "request" && h["interface"] == "vxlan0") {
+      EXPECT_TRUE(h["expected"]["sport"].is_null()) << h;
+      ++any_ports;
+    }
+    if (h["leg"] == "request" && h["object"] == "underlay" && h["interface"] == "br0") {
+      EXPECT_EQ(h["expected"]["sport"], 40000) << h;  // the client's own port, not masqueraded
+    }
+  }
+  EXPECT_GT(any_ports, 0);
   const std::string table = RenderTable(*p, seen, v);
   std::istringstream lines(table);
   std::string line;
