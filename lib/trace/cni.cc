@@ -54,7 +54,7 @@ absl::Status Backends(const ClusterSpec& spec, const Request& r,
   const bool node_port = r.dst.kind == "NodePort";
   *port = nullptr;
   for (const config::ServicePortSpec& sp : svc->ports)
-    if ((node_port ? sp.node_port : sp.port) == r.dst.port) *port = &sp;
+    if ((node_port ? sp.node_port : sp.port) == r.dst.port && ProtoOf(sp) == r.proto) *port = &sp;
   if (*port == nullptr) return absl::InvalidArgumentError("trace: the Service's port is gone");
   for (int ep : svc->endpoints)
     if (spec.pods[ep].ip.value != 0) backends.push_back(&spec.pods[ep]);

@@ -332,19 +332,35 @@ absl::StatusOr<Request> ParseRequest(const ClusterSpec& spec, std::string_view s
   if (svc != nullptr) {
     r.service = svc->name;
     const bool node_port = r.dst.kind == "NodePort";
-    const config::ServicePortSpec* sp = nullptr;
-    for (const config::ServicePortSpec& p : svc->ports) {
-      if (!port_name.empty() ? p.name == port_name
-                             : (node_port && p.node_port == port) ||
-                                   (!node_port && (port == 0 || p.port == port))) {
-        sp = &p;
-        break;
+    // --proto tcp|udp picks among the ports DST names (53/UDP and 53/TCP, as kube-dns has);
+    // `other` is one DST names that carries the other protocol.
+    const bool by_proto = proto == "tcp" || proto == "udp";
+    const config::ServicePortSpec *sp = nullptr, *other = nullptr;
+    auto pick = [&](const config::ServicePortSpec& p) {
+      if (!by_proto || ToString(ProtoOf(p)) == proto) {
+        if (sp == nullptr) sp = &p;
+      } else if (other == nullptr) {
+        other = &p;
       }
+    };
+    for (const config::ServicePortSpec& p : svc->ports) {
+      if (!port_name.empty()
+              ? p.name == port_name
+              : (node_port && p.node_port == port) || (!node_port && (port == 0 || p.port == port)))
+        pick(p);
     }
     // A single-port Service often leaves its port unnamed: then the container port's name it
     // targets (target_port = "http") names it too.
     for (const config::ServicePortSpec& p : svc->ports) {
-      if (sp == nullptr && !port_name.empty() && p.target_port_name == port_name) sp = &p;
+      if (sp == nullptr && !port_name.empty() && p.target_port_name == port_name) pick(p);
+    }
+    if (sp == nullptr && other != nullptr) {
+      // The Service has no rule for that protocol there: nothing would translate the probe.
+      return absl::InvalidArgumentError(StrCat(
+          "trace: Service ", svc->name, "'s port ", node_port ? other->node_port : other->port,
+          " carries ", ToString(ProtoOf(*other)) == "udp" ? "UDP" : "TCP", ", not ",
+          proto == "udp" ? "UDP" : "TCP", ": leave --proto out or say ",
+          ToString(ProtoOf(*other))));
     }
     if (sp == nullptr && !port_name.empty()) {
       std::string names;
@@ -366,11 +382,13 @@ absl::StatusOr<Request> ParseRequest(const ClusterSpec& spec, std::string_view s
     r.dst.port = static_cast<uint16_t>(node_port ? sp->node_port : sp->port);
     const Proto svc_proto = sp->protocol == config::Protocol::kUdp ? Proto::kUdp : Proto::kTcp;
     if (proto == "icmp") {
-      return absl::InvalidArgumentError(StrCat("trace: Service ", svc->name,
-                                               " carries TCP and UDP, not ICMP: leave --proto "
-                                               "out or say tcp/udp"));
+      return absl::InvalidArgumentError(
+          StrCat("trace: Service ", svc->name, "'s port ", r.dst.port, " carries ",
+                 svc_proto == Proto::kUdp ? "UDP" : "TCP",
+                 ", not ICMP (a Service translates TCP and UDP): leave --proto out or say ",
+                 ToString(svc_proto)));
     }
-    r.proto = proto.empty() ? svc_proto : (proto == "udp" ? Proto::kUdp : Proto::kTcp);
+    r.proto = svc_proto;
   } else {
     r.dst.port = static_cast<uint16_t>(port);
     if (proto.empty()) {

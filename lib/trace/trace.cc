@@ -655,7 +655,7 @@ absl::StatusOr<Path> PredictPath(const ClusterSpec& spec, const Request& r) {
     }
     const config::ServicePortSpec* port = nullptr;
     for (const config::ServicePortSpec& sp : svc->ports) {
-      if ((node_port ? sp.node_port : sp.port) == r.dst.port) port = &sp;
+      if ((node_port ? sp.node_port : sp.port) == r.dst.port && ProtoOf(sp) == r.proto) port = &sp;
     }
     if (port == nullptr) return absl::InvalidArgumentError("trace: the Service's port is gone");
     auto target_port = [&](const PodSpec& backend) {

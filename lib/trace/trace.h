@@ -50,6 +50,10 @@ namespace mkn::trace {
 
 enum class Proto { kIcmp, kUdp, kTcp };
 std::string_view ToString(Proto p);
+// The protocol a Service's port carries (a Service may have the same port for TCP and UDP).
+inline Proto ProtoOf(const config::ServicePortSpec& p) {
+  return p.protocol == config::Protocol::kUdp ? Proto::kUdp : Proto::kTcp;
+}
 
 // A probe as seen at one place. ICMP echo: sport and dport both carry the echo identifier, so that
 // swapping the ends gives the reply. TCP: the request leg is the SYN, the reply leg the SYN-ACK.

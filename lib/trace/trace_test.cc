@@ -828,6 +828,17 @@ TEST(Trace, RequestWordsAndTheirErrors) {
       {"client", "web-0:http", "", absl::StatusCode::kInvalidArgument,
        "a name only after svc/NAME"},
       {"client", "svc/web", "icmp", absl::StatusCode::kInvalidArgument, "not ICMP"},
+      // --proto picks among the ports DST names; a protocol none of them carries has no rule
+      // that would translate the probe (it was predicted translated: a false "lost").
+      {"client", "svc/web", "udp", absl::StatusCode::kInvalidArgument,
+       "Service web's port 80 carries TCP, not UDP: leave --proto out or say tcp"},
+      {"client", "node2:30080", "udp", absl::StatusCode::kInvalidArgument,
+       "Service web's port 30080 carries TCP, not UDP"},
+      {"client", "svc/dns", "tcp", absl::StatusCode::kInvalidArgument,
+       "Service dns's port 53 carries UDP, not TCP: leave --proto out or say udp"},
+      {"client", "svc/dns:53", "udp", absl::StatusCode::kOk, ""},
+      {"client", "svc/kube-system/kube-dns:53", "tcp", absl::StatusCode::kOk, ""},
+      {"client", "svc/kube-system/kube-dns:53", "udp", absl::StatusCode::kOk, ""},
       {"client", "web-0:8080", "icmp", absl::StatusCode::kInvalidArgument, "ICMP has no port"},
       {"client", "web-0", "tcp", absl::StatusCode::kInvalidArgument, "needs a port"},
       {"client", "web-0:70000", "", absl::StatusCode::kInvalidArgument, "1..65535"},
