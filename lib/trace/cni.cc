@@ -18,16 +18,6 @@ using config::PodSpec;
 
 namespace {
 
-// A Service port's target port on `backend`: a number, or the backend's container port of that
-// name.
-int TargetPort(const config::ServicePortSpec& port, const PodSpec& backend) {
-  if (port.target_port != 0) return port.target_port;
-  for (const config::ContainerSpec& c : backend.containers)
-    for (const config::ContainerPort& cp : c.ports)
-      if (cp.name == port.target_port_name) return cp.port;
-  return 0;
-}
-
 const RouteAnswer* FindAnswer(const Request& r, std::string_view netns, net::Ipv4 dst) {
   for (const RouteAnswer& a : r.routes)
     if (a.query.netns == netns && a.query.dst == dst) return &a;
@@ -56,8 +46,10 @@ absl::Status Backends(const ClusterSpec& spec, const Request& r,
   for (const config::ServicePortSpec& sp : svc->ports)
     if ((node_port ? sp.node_port : sp.port) == r.dst.port && ProtoOf(sp) == r.proto) *port = &sp;
   if (*port == nullptr) return absl::InvalidArgumentError("trace: the Service's port is gone");
+  // A pod the chain gave no address, or without the named target port, is no endpoint of it.
   for (int ep : svc->endpoints)
-    if (spec.pods[ep].ip.value != 0) backends.push_back(&spec.pods[ep]);
+    if (spec.pods[ep].ip.value != 0 && TargetPort(**port, spec.pods[ep]) != 0)
+      backends.push_back(&spec.pods[ep]);
   if (backends.empty()) {
     return absl::FailedPreconditionError(
         StrCat("trace: Service ", svc->name, " has no endpoints: nothing to trace to"));
@@ -73,6 +65,14 @@ void SniffWhole(Path& p, const Place& place) {
 }
 
 }  // namespace
+
+int TargetPort(const config::ServicePortSpec& port, const PodSpec& backend) {
+  if (port.target_port != 0) return port.target_port;
+  for (const config::ContainerSpec& c : backend.containers)
+    for (const config::ContainerPort& cp : c.ports)
+      if (cp.name == port.target_port_name) return cp.port;
+  return 0;
+}
 
 std::vector<RouteQuery> CniRouteQueries(const ClusterSpec& spec, const Request& r) {
   std::vector<RouteQuery> q;

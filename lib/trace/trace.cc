@@ -154,8 +154,7 @@ inline constexpr std::string_view kConnect4Role = "cgroup/connect4 (ebpf)";
 // An unconnected UDP socket's datagrams are rewritten by the sendmsg4 hook, not connect4.
 inline constexpr std::string_view kSendmsg4Role = "cgroup/sendmsg4 (ebpf)";
 bool InSocketHook(const Hop& h) { return h.role == kConnect4Role || h.role == kSendmsg4Role; }
-// A pod's connection to itself (ebpf: connect4 gave an endpoint its own address) goes over its
-// lo, whose copies the sniffer keeps once, as received: both ways are "in".
+// A pod's connection to itself goes over its lo; the sniffer keeps a copy once there: "in".
 inline constexpr std::string_view kPodLoRole = "pod lo";
 bool EgressNat(const Hop& h) { return h.role == kEgressSnatRole || h.role == kEgressUnSnatRole; }
 
@@ -649,23 +648,20 @@ absl::StatusOr<Path> PredictPath(const ClusterSpec& spec, const Request& r) {
     for (const config::ServiceSpec& s : spec.services)
       if (s.name == r.service) svc = &s;
     if (svc == nullptr) return absl::InvalidArgumentError("trace: the Service is gone");
-    if (svc->endpoints.empty()) {
-      return absl::FailedPreconditionError(
-          StrCat("trace: Service ", svc->name, " has no endpoints: nothing to trace to"));
-    }
     const config::ServicePortSpec* port = nullptr;
     for (const config::ServicePortSpec& sp : svc->ports) {
       if ((node_port ? sp.node_port : sp.port) == r.dst.port && ProtoOf(sp) == r.proto) port = &sp;
     }
     if (port == nullptr) return absl::InvalidArgumentError("trace: the Service's port is gone");
-    auto target_port = [&](const PodSpec& backend) {
-      // A named target port: the backend's container port of that name.
-      if (port->target_port != 0) return port->target_port;
-      for (const config::ContainerSpec& c : backend.containers)
-        for (const config::ContainerPort& cp : c.ports)
-          if (cp.name == port->target_port_name) return cp.port;
-      return 0;
-    };
+    auto target_port = [&](const PodSpec& backend) { return TargetPort(*port, backend); };
+    // A pod without the named target port is no endpoint of this port (nor in kube-proxy's rules).
+    std::vector<const PodSpec*> backends;
+    for (int ep : svc->endpoints)
+      if (target_port(spec.pods[ep]) != 0) backends.push_back(&spec.pods[ep]);
+    if (backends.empty()) {
+      return absl::FailedPreconditionError(
+          StrCat("trace: Service ", svc->name, " has no endpoints: nothing to trace to"));
+    }
     // The node that translates: the client's, or the NodePort's.
     const NodeSpec* at = from.node;
     End node_end;  // a NodePort's node, as the end of the client's leg
@@ -706,16 +702,15 @@ absl::StatusOr<Path> PredictPath(const ClusterSpec& spec, const Request& r) {
     } else if (!proxy_row->in_socket) {
       b.Templates(-1, proxy_row->before, *at, *at, f);
     }
-    for (int ep : svc->endpoints) {
-      const PodSpec& backend = spec.pods[ep];
+    for (const PodSpec* backend_of : backends) {
+      const PodSpec& backend = *backend_of;
       const int branch = static_cast<int>(p.endpoints.size());
       p.endpoints.push_back(backend.name);
       Flow t = f;
       t.dst = backend.ip;
       t.dport = static_cast<uint16_t>(target_port(backend));
       // An endpoint that picked itself (hairpin). nftables: the @hairpin rule masquerades it to
-      // cbr0's address (fully-random), bridged back out of the port it came by; ebpf: connect4
-      // gives the socket its own address, over its lo; userspace: the proxy's, as any client's.
+      // cbr0's address, bridged back out of its port; ebpf: connect4 gives it its own, over lo.
       const bool hairpin = from.kind == End::kPod && from.pod == &backend;
       const bool masqueraded =
           node_port || (hairpin && proxy_row->translated_in_bridge && !proxy_row->in_socket);

@@ -50,6 +50,9 @@ namespace mkn::trace {
 
 enum class Proto { kIcmp, kUdp, kTcp };
 std::string_view ToString(Proto p);
+// A Service port's target port on `backend`: a number, or the backend's container port of that
+// name; 0 when it has none of that name (then it is no endpoint of that port).
+int TargetPort(const config::ServicePortSpec& port, const config::PodSpec& backend);
 // The protocol a Service's port carries (a Service may have the same port for TCP and UDP).
 inline Proto ProtoOf(const config::ServicePortSpec& p) {
   return p.protocol == config::Protocol::kUdp ? Proto::kUdp : Proto::kTcp;

@@ -301,6 +301,59 @@ TEST(Trace, APodThatPicksItselfIsTracedTheWayItsHairpinGoes) {
   }
 }
 
+// A pod the Service selects but without its named target port is no endpoint of that port:
+// kube-proxy's rules leave it out, so no branch may go there (it was predicted with port 0).
+TEST(Trace, APodWithoutTheNamedTargetPortIsNoEndpoint) {
+  const std::string lab = R"(
+[cluster]
+name = "mix"
+nodes = 2
+[[pod]]
+name = "client"
+node = "node1"
+  [[pod.container]]
+  name = "shell"
+  command = ["sleep", "infinity"]
+[[pod]]
+name = "named"
+node = "node1"
+labels = { app = "mixed" }
+  [[pod.container]]
+  name = "echo"
+  app = "http-echo"
+  ports = [{ name = "web", port = 8080 }]
+[[pod]]
+name = "unnamed"
+node = "node2"
+labels = { app = "mixed" }
+  [[pod.container]]
+  name = "echo"
+  app = "http-echo"
+  port = 8080
+[[service]]
+name = "mixed"
+cluster_ip = "10.96.0.30"
+selector = { app = "mixed" }
+  [[service.port]]
+  name = "web"
+  port = 80
+  target_port = "web"
+)";
+  config::LoadResult loaded = config::Load(lab, "mix.toml");
+  ASSERT_TRUE(loaded.spec.has_value()) << loaded.diags.ToStatus();
+  for (config::ProxyMode mode : kProxies) {
+    SCOPED_TRACE(config::ToString(mode));
+    config::ClusterSpec spec = *loaded.spec;
+    spec.proxy_mode = mode;
+    absl::StatusOr<Request> r = ParseRequest(spec, "client", "svc/mixed:web", "");
+    ASSERT_TRUE(r.ok()) << r.status();
+    absl::StatusOr<Path> p = PredictPath(spec, *r);
+    ASSERT_TRUE(p.ok()) << p.status();
+    EXPECT_EQ(p->endpoints, std::vector<std::string>{"named"});
+    for (const Hop& h : p->hops) EXPECT_NE(h.object, "unnamed");
+  }
+}
+
 // Routers are labelled as routers, and a ToR bridges a rack-mate's packet but routes another
 // rack's (over the spine).
 TEST(Trace, RacksShowRoutersBridgingInARackAndRoutingAcross) {
