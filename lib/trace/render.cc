@@ -202,10 +202,13 @@ std::string RenderPrediction(const Path& p) {
     StrAppend(&out, "# every interface of ", place.kind, " ", place.object, " (", place.netns,
               ")\n");
   if (p.cni) StrAppend(&out, "# filter: ", CniFilter(p), "\n");
+  // WHERE as wide as its longest (a NodePort's translation point), so DIR keeps its column.
+  size_t where = 34;
+  for (const Hop& h : p.hops) where = std::max(where, Where(h).size() + 1);
   for (const Hop& h : p.hops) {
     StrAppend(
         &out, Pad(std::string(ToString(h.leg)), 8), Pad(h.branch < 0 ? "*" : StrCat(h.branch), 3),
-        Pad(Where(h), 34), Pad(h.Sniffed() ? std::string(ToString(h.dir)) : "-", 4),
+        Pad(Where(h), where), Pad(h.Sniffed() ? std::string(ToString(h.dir)) : "-", 4),
         FlowText(h.flow, h.leg, h.random_port, "", -1, h.http), OuterText(h.outer, h.encap), "\n");
     if (h.Sniffed()) StrAppend(&out, "                filter: ", h.filter, "\n");
   }
