@@ -1,5 +1,10 @@
 #include "cmd/minikube-net/trace.h"
 
+#include <pthread.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <iostream>
 
@@ -7,9 +12,11 @@
 #include "cmd/minikube-net/common.h"
 #include "lib/strings/str_cat.h"
 #include "lib/trace/trace.h"
+#include "vnet/capture/sockets.h"
 #include "vnet/cluster/client.h"
 #include "vnet/cluster/lab.h"
 #include "vnet/cluster/session.h"
+#include "vnet/kernel/process.h"
 #include "vnet/trace/trace.h"
 
 namespace mkn {
@@ -152,11 +159,18 @@ CLI::App* AddTraceCommand(CLI::App& app, TraceFlags& f) {
       "unreachable): the path\n"
       "                  works, nothing listens on that port (check's \"refused\")\n"
       "  4 no endpoints  a Service without endpoints: nothing is sent (kube-proxy would reset "
-      "it)");
+      "it)\n"
+      "  130             Ctrl-C (143: SIGTERM) ended the wait before every hop saw it: the hops "
+      "seen so far, the\n"
+      "                  verdict \"lost\" (\"interrupted ...\") and the --pcap are still "
+      "written");
   return cmd;
 }
 
 namespace {
+
+// The stop signal that ended a trace's wait (exit 128 + it, as a shell reports it).
+int stopped_by = SIGINT;
 
 absl::StatusOr<vnet::TraceResult> Trace(const TraceFlags& f) {
   MKN_ASSIGN_OR_RETURN(vnet::ClusterState s, vnet::PickCluster(f.cluster));
@@ -183,7 +197,25 @@ absl::StatusOr<vnet::TraceResult> Trace(const TraceFlags& f) {
   o.proto = f.proto;
   o.pcap = f.pcap;
   o.timeout = absl::Seconds(f.timeout_s);
-  return vnet::RunTrace(s, *lab->spec, o);
+  // Ctrl-C (SIGTERM, SIGHUP) while the probe is awaited ends the wait: the hops seen so far and
+  // the verdict are printed, the --pcap written, as capture closes its file whole. The signals
+  // are blocked for the run only (no thread exists yet: RunInNetns's inherit the mask); once the
+  // wait is over, the one taken is drained and the next ends the process as before.
+  MKN_ASSIGN_OR_RETURN(vnet::Fd stop, vnet::StopSignalFd());
+  auto release = [&stop] {
+    if (!stop.valid()) return;
+    signalfd_siginfo si;
+    while (::read(stop.get(), &si, sizeof si) == static_cast<ssize_t>(sizeof si))
+      stopped_by = static_cast<int>(si.ssi_signo);
+    const sigset_t set = vnet::StopSignals();
+    ::pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+    stop = vnet::Fd();
+  };
+  o.stop_fd = stop.get();
+  o.end_of_wait = release;
+  absl::StatusOr<vnet::TraceResult> r = vnet::RunTrace(s, *lab->spec, o);
+  release();
+  return r;
 }
 
 }  // namespace
@@ -219,6 +251,8 @@ int RunTraceCommand(const TraceFlags& f) {
   } else {
     std::cout << trace::RenderTable(r->path, r->seen, r->verdict);
   }
+  // Cut short by Ctrl-C: 130 (SIGTERM 143), as a shell reports a command the signal ended.
+  if (r->interrupted && !r->verdict.ok) return 128 + stopped_by;
   if (r->verdict.refused) return kExitTraceRefused;
   return r->verdict.ok ? kExitOk : kExitFailure;
 }

@@ -598,7 +598,8 @@ absl::StatusOr<TraceResult> RunTrace(const ClusterState& s, const config::Cluste
     if (!i.netns.empty()) watched.insert(i.netns);
   for (const absl::Time until = absl::Now() + o.timeout;;) {
     const absl::Time slice = std::min(until, absl::Now() + absl::Milliseconds(100));
-    MKN_ASSIGN_OR_RETURN(const PollEnd end, sockets.Poll(slice, -1, sink));
+    MKN_ASSIGN_OR_RETURN(const PollEnd end, sockets.Poll(slice, o.stop_fd, sink));
+    if (end == PollEnd::kStopFd) res.interrupted = true;
     if (end != PollEnd::kDeadline || slice >= until) break;
     for (const std::string& name : watched) {
       if (StatNetnsPath(name) == NetnsPath::kMounted) continue;
@@ -609,6 +610,7 @@ absl::StatusOr<TraceResult> RunTrace(const ClusterState& s, const config::Cluste
     }
   }
   res.elapsed = absl::Now() - start;
+  if (o.end_of_wait) o.end_of_wait();
   if (req.edge) {
     // What the edge did: its answer on the probe's socket, its access-log line for the marker.
     const std::string response = ReadEdgeResponse(probe.fd.get(), absl::Milliseconds(500));
@@ -659,6 +661,9 @@ absl::StatusOr<TraceResult> RunTrace(const ClusterState& s, const config::Cluste
       trace::BlamePolicy(res.path, res.seen, res.verdict, by);
   }
 
+  if (res.interrupted && !res.verdict.ok)
+    res.verdict.summary =
+        StrCat("interrupted (a stop signal) while waiting: ", res.verdict.summary);
   // Sent, but seen nowhere on the path: SRC's own routing decision is the one reason left to
   // give (a node whose route to the pods is gone sends them its default way, which no predicted
   // hop watches).

@@ -21,6 +21,7 @@
 // (packet and raw sockets) and, for the reasons, CAP_NET_ADMIN: PermissionDenied without them.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -37,13 +38,19 @@ struct TraceOptions {
   // How long to wait for hops that have not seen the probe yet: a lost probe costs this much.
   absl::Duration timeout = absl::Seconds(2);
   std::string pcap;  // a pcapng file for every copy seen, with the hop as a comment; "" = none
+  // Readable when the user wants the wait over (cmd's signalfd: Ctrl-C): the hops seen so far are
+  // judged as at the timeout. -1: none. `end_of_wait`, if set, runs once the wait is over, ended
+  // either way (cmd drains the signal and lets the next one end the process as usual).
+  int stop_fd = -1;
+  std::function<void()> end_of_wait;
 };
 
 struct TraceResult {
   trace::Path path;
   std::vector<trace::Observation> seen;  // per path.hops
   trace::Verdict verdict;
-  absl::Duration elapsed;  // sockets opened, probe sent, every hop seen (reasons excluded)
+  absl::Duration elapsed;    // sockets opened, probe sent, every hop seen (reasons excluded)
+  bool interrupted = false;  // the wait was ended by o.stop_fd before every hop saw the probe
 };
 
 // Traces `o.src` -> `o.dst` in running cluster `s` whose lab is `spec`. lib/trace's
