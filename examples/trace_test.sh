@@ -57,7 +57,10 @@ vxlan)
   # The comments name the table's rows, in order (a decapsulated copy is stamped before its outer).
   rows=$(tshark -r "$TMP/t.pcapng" -T fields -e frame.comment 2>/dev/null | grep -ao 'trace hop [0-9]*' | awk '{print $3}')
   [[ $rows == "$(sort -n <<<"$rows")" && $(wc -l <<<"$rows") -ge 20 ]] || fail "the pcap's hop comments in row order: $(echo $rows)"
-  pass "TCP to a pod port, -o json, --pcap read back by tshark ($n interfaces)"
+  # --dry-run -o json: the prediction as JSON (it printed the text table).
+  "$MKN" trace client web-1 --dry-run -o json | jq -e '.dry_run and (.hops | length) == 24 and .hops[0].filter != ""' >/dev/null ||
+    fail "trace --dry-run -o json: $("$MKN" trace client web-1 --dry-run -o json 2>&1 | head -3)"
+  pass "TCP to a pod port, -o json, --pcap read back by tshark ($n interfaces), --dry-run -o json"
   rc=0; out=$("$MKN" trace clinet web-1 2>&1) || rc=$?
   [[ $rc == 2 ]] || fail "a wrong SRC exits $rc: $out"
   contains "$out" 'did you mean "client"?' "a wrong SRC names the nearest"

@@ -243,7 +243,8 @@ int RunTraceCommand(const TraceFlags& f) {
     return Exit(r.status());
   }
   if (f.dry_run) {
-    std::cout << trace::RenderPrediction(r->path);
+    std::cout << (f.output == "json" ? trace::RenderPredictionJson(r->path)
+                                     : trace::RenderPrediction(r->path));
     return kExitOk;
   }
   if (f.output == "json") {

@@ -391,7 +391,22 @@ std::string RenderTable(const Path& p, const std::vector<Observation>& seen, con
   return out;
 }
 
-std::string RenderJson(const Path& p, const std::vector<Observation>& seen, const Verdict& v) {
+namespace {
+
+// A flow in JSON. ICMP echo has no ports: its identifier (the probe's mark) is "id". A port a
+// masquerade picks (`any`'s random_port: the client's side) is null in what was expected: any,
+// as the table's "*".
+nlohmann::json FlowJson(const Flow& f, const Hop* any = nullptr) {
+  if (f.proto == Proto::kIcmp)
+    return nlohmann::json{{"src", f.src.ToString()}, {"dst", f.dst.ToString()}, {"id", f.sport}};
+  nlohmann::json j{
+      {"src", f.src.ToString()}, {"dst", f.dst.ToString()}, {"sport", f.sport}, {"dport", f.dport}};
+  if (any != nullptr && any->random_port)
+    j[any->leg == Leg::kRequest ? "sport" : "dport"] = nullptr;
+  return j;
+}
+
+nlohmann::json HeadJson(const Path& p) {
   nlohmann::json j;
   j["src"] = p.request.src.word;
   j["dst"] = p.request.dst.word;
@@ -399,25 +414,47 @@ std::string RenderJson(const Path& p, const std::vector<Observation>& seen, cons
   j["network"] = p.cni || p.cni_lab ? "cni" : config::ToString(p.network);
   j["proxy_mode"] = config::ToString(p.proxy);
   if (!p.request.service.empty()) j["service"] = p.request.service;
+  return j;
+}
+
+}  // namespace
+
+std::string RenderPredictionJson(const Path& p) {
+  nlohmann::json j = HeadJson(p);
+  j["dry_run"] = true;
+  j["endpoints"] = p.endpoints;
+  nlohmann::json hops = nlohmann::json::array();
+  for (const Hop& h : p.hops) {
+    hops.push_back({{"leg", ToString(h.leg)},
+                    {"branch", h.branch < 0 ? nlohmann::json(nullptr) : nlohmann::json(h.branch)},
+                    {"object", h.object},
+                    {"kind", h.kind},
+                    {"netns", h.netns},
+                    {"interface", h.ifname},
+                    {"direction", h.Sniffed() ? ToString(h.dir) : ""},
+                    {"role", h.role},
+                    {"expected", FlowJson(h.flow, &h)},
+                    {"filter", h.filter}});
+  }
+  j["hops"] = std::move(hops);
+  if (p.cni) {
+    nlohmann::json all = nlohmann::json::array();
+    for (const Place& place : p.sniff_all)
+      all.push_back({{"object", place.object}, {"kind", place.kind}, {"netns", place.netns}});
+    j["sniff_all"] = std::move(all);
+    j["filter"] = CniFilter(p);
+  }
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+std::string RenderJson(const Path& p, const std::vector<Observation>& seen, const Verdict& v) {
+  nlohmann::json j = HeadJson(p);
   if (v.branch >= 0) j["endpoint"] = p.endpoints[v.branch];
   j["verdict"] = v.word;
   j["ok"] = v.ok && !v.refused;  // "ok": the answer came back (a refusal is no answer)
   j["summary"] = v.summary;
   nlohmann::json hops = nlohmann::json::array();
-  // ICMP echo has no ports: its identifier (the probe's mark) is "id".
-  // A port a masquerade picks (random_port: the client's side) is null in what was expected:
-  // any, as the table's "*".
-  auto flow_json = [](const Flow& f, const Hop* any = nullptr) {
-    if (f.proto == Proto::kIcmp)
-      return nlohmann::json{{"src", f.src.ToString()}, {"dst", f.dst.ToString()}, {"id", f.sport}};
-    nlohmann::json j{{"src", f.src.ToString()},
-                     {"dst", f.dst.ToString()},
-                     {"sport", f.sport},
-                     {"dport", f.dport}};
-    if (any != nullptr && any->random_port)
-      j[any->leg == Leg::kRequest ? "sport" : "dport"] = nullptr;
-    return j;
-  };
+  auto flow_json = [](const Flow& f, const Hop* any = nullptr) { return FlowJson(f, any); };
   for (int i : v.hops) {
     const Hop& h = p.hops[i];
     const Observation* o = static_cast<size_t>(i) < seen.size() ? &seen[i] : nullptr;

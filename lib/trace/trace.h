@@ -247,6 +247,9 @@ std::string FilterFor(const Hop& h);
 
 // One line per hop, for goldens and `trace --dry-run`.
 std::string RenderPrediction(const Path& p);
+// `trace --dry-run -o json`: the same as a JSON object ("dry_run": true, "endpoints", and per hop
+// its leg, branch (null: every branch), place, direction, role, the flow expected and its filter).
+std::string RenderPredictionJson(const Path& p);
 
 // PredictPath for network = "cni" (cni.cc): the ends' own interfaces (a pod's, as its node's chain
 // names it; a node's or the underlay's, the device its route to DST points at), and through a

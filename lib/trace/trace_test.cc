@@ -817,6 +817,20 @@ TEST(Trace, OutputSaysWhatThePacketHas) {
     }
   }
   EXPECT_GT(any_ports, 0);
+  // --dry-run -o json: the prediction as JSON, each hop's branch (null: all), filter and the
+  // masquerade's port left open.
+  const nlohmann::json dry_json = nlohmann::json::parse(RenderPredictionJson(*p));
+  EXPECT_EQ(dry_json["dry_run"], true);
+  EXPECT_EQ(dry_json["service"], "web");
+  ASSERT_EQ(dry_json["hops"].size(), p->hops.size());
+  for (size_t i = 0; i < p->hops.size(); ++i) {
+    const nlohmann::json& h = dry_json["hops"][i];
+    EXPECT_EQ(h["branch"].is_null(), p->hops[i].branch < 0) << h;
+    EXPECT_EQ(h["filter"], p->hops[i].filter) << h;
+    if (p->hops[i].random_port && p->hops[i].leg == Leg::kRequest) {
+      EXPECT_TRUE(h["expected"]["sport"].is_null()) << h;
+    }
+  }
   const std::string table = RenderTable(*p, seen, v);
   std::istringstream lines(table);
   std::string line;
