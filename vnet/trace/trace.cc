@@ -524,6 +524,7 @@ absl::StatusOr<TraceResult> RunTrace(const ClusterState& s, const config::Cluste
   if (unsent != 0) {
     // Nothing left SRC, so nothing is waited for: the packet died in its routing decision.
     res.elapsed = absl::Now() - start;
+    if (o.end_of_wait) o.end_of_wait();
     const std::string route = SourceRoute(req);
     trace::DiedAtSource(
         res.path, res.seen,
