@@ -367,9 +367,15 @@ sandbox_join)
   rc=0; out=$(ci/sandbox.sh --join nosuch 2>&1) || rc=$?
   [[ $rc == 2 ]] || fail "--join nosuch: exit $rc, want 2: $out"
   contains "$out" 'no running sandbox has pid or cluster "nosuch"' "an unknown name is refused"
-  # The sandbox ends (its minikube-net, pid 1 inside, is stopped): nothing of it remains, and its
-  # record goes with the next look.
-  kill -TERM "$(cat "/proc/$sandbox/task/$sandbox/children")"
+  # The foreground up's stop hint is right from out here: the command it names, run as it says,
+  # takes the cluster down, and the sandbox ends with its minikube-net (pid 1 inside): nothing of it
+  # remains, and its record goes with the next look.
+  hint="ci/sandbox.sh --join quickstart -- minikube-net down quickstart"
+  contains "$(cat "$TMP/up.log")" "press Ctrl-C to tear it down (or, from another terminal: $hint)" \
+    "a foreground up in a sandbox says how to stop it from outside"
+  out=$($hint 2>&1) || fail "the hint's $hint: exit $?: $out"
+  contains "$out" "cluster quickstart: asked its process to stop; it is this sandbox's first process" \
+    "down of the sandbox's first process says so (the sandbox's end would kill it mid-wait)"
   rc=0; wait "$sandbox" || rc=$?
   [[ $rc == 0 ]] || fail "the sandbox exited $rc: $(cat "$TMP/up.log")"
   contains "$(cat "$TMP/up.log")" "cluster quickstart down in" "the lab was torn down"
@@ -742,6 +748,8 @@ detach)
   pid=$!
   wait_for 30 grep -q "ready in" "$TMP/up.log" || fail "minimal did not come up: $(cat "$TMP/up.log")"
   contains "$(cat "$TMP/up.log")" "ms: 1 node, 1 pod" "the ready line counts in the singular"
+  # Not the sandbox's first process: --join would not put it on PATH, so the hint names its path.
+  contains "$(cat "$TMP/up.log")" "--join min -- $(readlink -f "$MKN") down min)" "the stop hint's binary"
   out=$("$MKN" down min)
   [[ "$out" =~ ^"cluster min down in "[0-9]+" ms: 5 namespaces removed by its process"$ ]] ||
     fail "down of a foreground cluster said: $out"

@@ -453,4 +453,12 @@ std::string CertText(const std::string& ca_cert, const std::string& ca_key, bool
   return out;
 }
 
+std::string ForegroundStopHint(const StopHintFacts& f) {
+  if (!f.in_sandbox) {
+    return StrCat("press Ctrl-C to tear it down (or run: minikube-net down ", f.cluster, ")\n");
+  }
+  return StrCat("press Ctrl-C to tear it down (or, from another terminal: ", f.sandbox, " --join ",
+                f.cluster, " -- ", f.binary, " down ", f.cluster, ")\n");
+}
+
 }  // namespace mkn::control

@@ -130,4 +130,20 @@ std::string CertText(const std::string& ca_cert, const std::string& ca_key, bool
                      const std::string& cert, const std::string& key,
                      const std::vector<std::string>& hosts);
 
+// Where the user of a foreground `up` stands, for its stop hint.
+struct StopHintFacts {
+  std::string cluster;
+  // The process runs in a sandbox (ci/sandbox.sh): the terminal that started it, and every
+  // other one, is outside, where `down` finds no cluster.
+  bool in_sandbox = false;
+  // How to type the sandbox wrapper ("ci/sandbox.sh", "minikube-net-sandbox") and, in a shell it
+  // opens with --join, this binary ("minikube-net" when --join puts it on PATH, else its path).
+  std::string sandbox, binary;
+};
+
+// The line a foreground `up` prints once ready: Ctrl-C, or `down` from another terminal, which
+// outside a sandbox is "minikube-net down CLUSTER" and from a sandbox's outside goes through
+// `SANDBOX --join CLUSTER -- BINARY down CLUSTER`.
+std::string ForegroundStopHint(const StopHintFacts& f);
+
 }  // namespace mkn::control

@@ -39,6 +39,20 @@ TEST(Format, PodsTableSaysWhyAPodHasNoAddress) {
             "pod web-3: CNI ADD failed: plugin \"bad-json\" (ADD) printed no valid result\n");
 }
 
+TEST(Format, ForegroundStopHintNamesTheSandboxFromOutsideIt) {
+  EXPECT_EQ(ForegroundStopHint({"quickstart", false, "", ""}),
+            "press Ctrl-C to tear it down (or run: minikube-net down quickstart)\n");
+  EXPECT_EQ(ForegroundStopHint({"quickstart", true, "ci/sandbox.sh", "minikube-net"}),
+            "press Ctrl-C to tear it down (or, from another terminal: ci/sandbox.sh --join "
+            "quickstart -- minikube-net down quickstart)\n");
+  EXPECT_EQ(ForegroundStopHint({"svc", true, "minikube-net-sandbox", "minikube-net"}),
+            "press Ctrl-C to tear it down (or, from another terminal: minikube-net-sandbox "
+            "--join svc -- minikube-net down svc)\n");
+  EXPECT_EQ(ForegroundStopHint({"min", true, "ci/sandbox.sh", "/w/build/minikube-net"}),
+            "press Ctrl-C to tear it down (or, from another terminal: ci/sandbox.sh --join min -- "
+            "/w/build/minikube-net down min)\n");
+}
+
 TEST(Format, CountIsSingularForOne) {
   EXPECT_EQ(Count(1, "node"), "1 node");
   EXPECT_EQ(Count(0, "pod"), "0 pods");

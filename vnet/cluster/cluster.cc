@@ -505,6 +505,13 @@ absl::StatusOr<DownResult> DownCluster(const std::string& name, int timeout_ms) 
         if (::sigqueue(st->owner.pid, SIGTERM, sigval{.sival_int = kDownSignalValue}) < 0 &&
             errno != ESRCH)
           return KernelError(errno, StrCat("signal pid ", st->owner.pid));
+        // Pid 1 alive with the owner's start time is the owner as this PID namespace sees it:
+        // when it ends, the kernel kills us too, so we say what happens now, while we can.
+        if (st->owner.pid == 1) {
+          res.owner_is_our_init = true;
+          res.owner_pid = 1;
+          return res;
+        }
         pollfd p{pidfd, POLLIN, 0};
         if (::poll(&p, 1, timeout_ms) <= 0) {
           return absl::DeadlineExceededError(StrCat("cluster ", name, ": pid ", st->owner.pid,

@@ -179,6 +179,10 @@ struct DownResult {
   bool was_up = false;         // a state directory existed
   bool owner_stopped = false;  // a live owner was asked to stop and did
   int64_t owner_pid = 0;       // that owner's pid (its report for `down` names it)
+  // The owner is pid 1 of this process's own PID namespace (a sandbox's first process, `down`
+  // run in a shell of `ci/sandbox.sh --join` or `up --shell`): it was asked to stop and not waited
+  // for, since its end kills every process of the namespace, `down` too.
+  bool owner_is_our_init = false;
   TeardownReport report;
   std::vector<std::string> notes;  // e.g. a lock held by a process that is not minikube-net
 };
@@ -189,7 +193,7 @@ inline constexpr int kDownSignalValue = 0x6d6b6e;  // "mkn"
 
 // Takes down the cluster `name` whoever runs it. Not an error if it is not up (was_up = false).
 // A live owner (the pid and start time its state names) is asked to stop (SIGTERM, queued with
-// kDownSignalValue) and waited for;
+// kDownSignalValue) and waited for, unless it is pid 1 here (DownResult::owner_is_our_init);
 // without one, the lock is taken (one held by a process that is not a live minikube-net does not
 // block it: vnet/cluster/state.h's LockCluster) and what the state and markers prove ours is
 // removed. Errors: DeadlineExceeded when the owner, or a minikube-net process holding the lock,

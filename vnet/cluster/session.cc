@@ -79,6 +79,27 @@ std::string ShellPath() {
   return sh != nullptr && *sh != '\0' ? sh : "/bin/bash";
 }
 
+// Where the user of a foreground `up` stands. In ci/sandbox.sh (MKN_IN_SANDBOX=1) every terminal
+// but this one is outside, so `down` goes through --join; that shell has this binary on PATH when
+// the package installed it or when it is the sandbox's first process (--join puts that one's
+// directory first), else it is named by its path.
+control::StopHintFacts StopHintHere(const std::string& cluster) {
+  control::StopHintFacts f;
+  f.cluster = cluster;
+  const char* in = getenv("MKN_IN_SANDBOX");
+  f.in_sandbox = in != nullptr && std::string_view(in) == "1";
+  if (!f.in_sandbox) return f;
+  const HowToRun how = HowToRunHere();
+  f.sandbox = how.sandbox;
+  f.binary = "minikube-net";
+  if (how.binary == "minikube-net") return f;
+  std::error_code ec, ec1;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  const std::filesystem::path first = std::filesystem::read_symlink("/proc/1/exe", ec1);
+  if (!ec && (ec1 || first != self)) f.binary = self.string();
+  return f;
+}
+
 absl::StatusOr<ShellChild> StartShell(const std::string& cluster) {
   std::string shell = ShellPath();
   std::string prefix = StrCat("(mkn:", cluster, ") ");
@@ -480,7 +501,7 @@ absl::StatusOr<int> RunSession(const config::ClusterSpec& spec, const SessionOpt
                << "; the cluster is torn down when it exits\n";
     out_stream.flush();
   } else {
-    out_stream << "press Ctrl-C to tear it down (or run: minikube-net down " << st.cluster << ")\n";
+    out_stream << control::ForegroundStopHint(StopHintHere(st.cluster));
     out_stream.flush();
   }
   ShellChild shell;
@@ -615,6 +636,12 @@ absl::StatusOr<DownSummary> TakeDown(const std::string& cluster) {
   if (!r->was_up) {
     out.summary = StrCat("cluster ", cluster, " is not up\n");
     for (const std::string& n : r->notes) StrAppend(&out.details, "minikube-net: ", n, "\n");
+    return out;
+  }
+  if (r->owner_is_our_init) {
+    out.summary = StrCat("cluster ", cluster,
+                         ": asked its process to stop; it is this sandbox's first process (pid 1), "
+                         "so the sandbox ends with it (its terminal says what it removed)\n");
     return out;
   }
   const int64_t ms = MsSince(t0);
