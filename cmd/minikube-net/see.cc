@@ -43,9 +43,17 @@ CLI::App* AddCaptureCommand(CLI::App& app, CaptureFlags& f) {
   cmd->add_option("-s,--snaplen", f.snaplen,
                   "Bytes kept of each packet (default 262144, tcpdump's: whole packets)")
       ->check(IntIn(64, 262144));
-  cmd->add_flag("-p,--no-promiscuous", f.no_promiscuous,
-                "Do not put the interfaces in promiscuous mode (tcpdump's -p): a bridge (br0, "
-                "cbr0) then shows only what is for or from itself, not the frames it forwards");
+  // The duplicates are the kernel's (br_netfilter's DNAT on a bridge that passes every frame up
+  // because it is promiscuous), measured in the sandbox: the README's capture section has the
+  // counts. Said here because -p is the way around them.
+  cmd->add_flag(
+      "-p,--no-promiscuous", f.no_promiscuous,
+      "Do not put the interfaces in promiscuous mode (tcpdump's -p): a bridge (br0, cbr0) then "
+      "shows only what is for or from itself, not the frames it forwards. Use it when a node's "
+      "nftables rules translate traffic to a pod of that node (proxy_mode nftables; NodePorts "
+      "in ebpf mode; CNI labs): a promiscuous cbr0 also hands each such frame to the node's "
+      "stack, which routes it to the pod a second time, so the pod really receives those SYNs "
+      "twice (a NodePort's second copy not masqueraded)");
   cmd->footer(
       "Each interface is one Interface Description Block named as its TARGET (web-0:eth0, "
       "node1:cbr0,\n"
@@ -53,14 +61,16 @@ CLI::App* AddCaptureCommand(CLI::App& app, CaptureFlags& f) {
       "packet carries\n"
       "its direction and kernel timestamp. Interfaces are promiscuous while captured, as with "
       "tcpdump, so a\n"
-      "bridge (br0, cbr0) shows the frames it forwards. In a racks lab (racks >= 2 or network = "
-      "\"bgp\") there is\n"
-      "no underlay namespace: `underlay` is every ToR and the spine, underlay:NODE that node's "
-      "port in its\n"
-      "rack's ToR, underlay:br0 every rack's bridge, underlay:tor-R the spine's port to that "
-      "ToR. Ctrl-C,\n"
-      "--duration or --count end the capture; the file is then closed whole, with each "
-      "interface's kernel\n"
+      "bridge (br0, cbr0) shows the frames it forwards (and a pod of a node whose nftables rules "
+      "translate\n"
+      "may receive some frames twice: see -p). In a racks lab (racks >= 2 or network = \"bgp\") "
+      "there is no\n"
+      "underlay namespace: `underlay` is every ToR and the spine, underlay:NODE that node's port "
+      "in its\n"
+      "rack's ToR, underlay:br0 every rack's bridge, underlay:tor-R the spine's port to that ToR. "
+      "Ctrl-C,\n"
+      "--duration or --count end the capture; the file is then closed whole, with each interface's "
+      "kernel\n"
       "counters (received, dropped), which are also printed.\n"
       "Examples:\n"
       "  minikube-net capture -w all.pcapng --duration 10\n"
