@@ -327,9 +327,11 @@ absl::StatusOr<PacketSockets> PacketSockets::Open(const std::vector<capture::Tar
   auto impl = std::make_unique<Impl>();
   impl->snaplen = std::clamp<uint32_t>(options.snaplen, 64, capture::kDefaultSnaplen);
   // A filter that does not compile is the user's error: say so before any namespace is entered.
-  MKN_RETURN_IF_ERROR(
-      CompileFilter(options.filter, capture::kLinkTypeEthernet, impl->snaplen).status());
+  // Kept for the Ethernet sockets: libpcap's optimizer is superlinear, and trace's union of a
+  // big Service's hops takes seconds to compile (60 endpoints: over one).
   std::map<int, std::vector<sock_filter>> compiled;
+  MKN_ASSIGN_OR_RETURN(compiled[capture::kLinkTypeEthernet],
+                       CompileFilter(options.filter, capture::kLinkTypeEthernet, impl->snaplen));
   for (const capture::Target& t : targets) {
     // No netns name: the caller's own (trace's `host`, where the edge listens on lo).
     absl::StatusOr<Fd> ns = t.object.netns.empty() ? OpenCurrentNetns() : OpenNetns(t.object.netns);
