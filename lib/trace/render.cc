@@ -1,8 +1,10 @@
 // lib/trace/render — the halves of trace's decisions that read a predicted path: each hop's libpcap
 // filter, the prediction as text, the verdict against what was seen, and the table and JSON.
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "lib/strings/str_cat.h"
 #include "lib/trace/trace.h"
@@ -20,6 +22,95 @@ std::string Hex32(net::Ipv4 ip) {
 }  // namespace
 
 // --- Filters -----------------------------------------------------------------------------------
+
+namespace {
+
+// A filter's top-level " and " terms; the filter whole when it has a top-level " or " (pcap's
+// and/or bind equally, left to right: such a filter is no plain conjunction).
+std::vector<std::string> AndTerms(const std::string& f) {
+  std::vector<std::string> terms;
+  int depth = 0;
+  size_t start = 0;
+  for (size_t i = 0; i < f.size(); ++i) {
+    if (f[i] == '(' || f[i] == '[') {
+      ++depth;
+    } else if (f[i] == ')' || f[i] == ']') {
+      --depth;
+    } else if (depth == 0 && f.compare(i, 4, " or ") == 0) {
+      return {f};
+    } else if (depth == 0 && f.compare(i, 5, " and ") == 0) {
+      terms.push_back(f.substr(start, i - start));
+      start = i + 5;
+      i += 4;
+    }
+  }
+  terms.push_back(f.substr(start));
+  return terms;
+}
+
+// The filter's form with every number (address, port, offset, hex value) as '#': the hops of one
+// kind on different branches have the same form.
+std::string Form(const std::string& f) {
+  std::string out;
+  for (size_t i = 0; i < f.size();) {
+    if (std::isdigit(static_cast<unsigned char>(f[i])) != 0) {
+      while (i < f.size() && (std::isxdigit(static_cast<unsigned char>(f[i])) != 0 || f[i] == 'x'))
+        ++i;
+      out += '#';
+    } else {
+      out += f[i++];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string UnionFilter(const std::vector<std::string>& filters) {
+  // Grouped by form, in order of first appearance; duplicates once.
+  std::vector<std::pair<std::string, std::vector<std::vector<std::string>>>> groups;
+  std::set<std::string> seen;
+  for (const std::string& f : filters) {
+    if (f.empty() || !seen.insert(f).second) continue;
+    const std::string form = Form(f);
+    auto it =
+        std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == form; });
+    if (it == groups.end()) it = groups.insert(groups.end(), {form, {}});
+    it->second.push_back(AndTerms(f));
+  }
+  std::string out;
+  for (const auto& [form, members] : groups) {
+    // The terms every member has, once, in the first member's order; each member is those and
+    // the rest of its own: (C and V1) or (C and V2) ... = C and (V1 or V2 ...).
+    std::vector<std::string> common;
+    for (const std::string& t : members.front()) {
+      const bool everywhere = std::all_of(members.begin(), members.end(), [&](const auto& m) {
+        return std::find(m.begin(), m.end(), t) != m.end();
+      });
+      if (everywhere && std::find(common.begin(), common.end(), t) == common.end())
+        common.push_back(t);
+    }
+    std::string alternatives;
+    bool any = false;  // a member that is the common terms alone: the alternatives add nothing
+    for (const auto& m : members) {
+      std::string rest;
+      for (const std::string& t : m)
+        if (std::find(common.begin(), common.end(), t) == common.end())
+          StrAppend(&rest, rest.empty() ? "" : " and ", t);
+      if (rest.empty()) any = true;
+      StrAppend(&alternatives, alternatives.empty() ? "(" : " or (", rest, ")");
+    }
+    std::string group;
+    for (const std::string& t : common) StrAppend(&group, group.empty() ? "" : " and ", t);
+    if (!any && members.size() > 1) {
+      StrAppend(&group, group.empty() ? "" : " and ", "(", alternatives, ")");
+    } else if (!any) {
+      group = alternatives;  // one member: itself, in its parentheses
+    }
+    StrAppend(&out, out.empty() ? "(" : " or (", group, ")");
+  }
+  return out;
+}
 
 std::string FilterFor(const Hop& h) {
   const Flow& f = h.flow;

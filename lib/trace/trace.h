@@ -245,6 +245,12 @@ absl::StatusOr<Path> PredictPath(const config::ClusterSpec& spec, const Request&
 // (libpcap's `geneve` keyword, which skips the options) when h.outer is set.
 std::string FilterFor(const Hop& h);
 
+// One filter matching what any of `filters` does, for one packet socket: their hops of one kind
+// on different branches are factored (the terms they share once, then the alternatives), which
+// libpcap's optimizer compiles in a fraction of the time their plain union takes (superlinear:
+// a 120-endpoint Service's 422 hop filters took 3.5 s). "" for none.
+std::string UnionFilter(const std::vector<std::string>& filters);
+
 // One line per hop, for goldens and `trace --dry-run`.
 std::string RenderPrediction(const Path& p);
 // `trace --dry-run -o json`: the same as a JSON object ("dry_run": true, "endpoints", and per hop

@@ -372,13 +372,10 @@ std::vector<capture::Target> TargetsOf(const trace::Path& p) {
 }
 
 std::string UnionFilter(const trace::Path& p) {
-  std::set<std::string> seen;
-  std::string f;
-  for (const Hop& h : p.hops) {
-    if (!h.Sniffed() || !seen.insert(h.filter).second) continue;
-    StrAppend(&f, f.empty() ? "(" : " or (", h.filter, ")");
-  }
-  return f;
+  std::vector<std::string> filters;
+  for (const Hop& h : p.hops)
+    if (h.Sniffed()) filters.push_back(h.filter);
+  return trace::UnionFilter(filters);
 }
 
 }  // namespace
