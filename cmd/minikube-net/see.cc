@@ -52,8 +52,8 @@ CLI::App* AddCaptureCommand(CLI::App& app, CaptureFlags& f) {
       "shows only what is for or from itself, not the frames it forwards. Use it when a node's "
       "nftables rules translate traffic to a pod of that node (proxy_mode nftables; NodePorts "
       "in ebpf mode; CNI labs): a promiscuous cbr0 also hands each such frame to the node's "
-      "stack, which routes it to the pod a second time, so the pod really receives those SYNs "
-      "twice (a NodePort's second copy not masqueraded)");
+      "stack, which routes it to the pod a second time, so the pod really receives what the client "
+      "sends on those connections twice (a NodePort's second copy not masqueraded)");
   cmd->footer(
       "Each interface is one Interface Description Block named as its TARGET (web-0:eth0, "
       "node1:cbr0,\n"
