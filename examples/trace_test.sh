@@ -427,6 +427,9 @@ svc_userspace | svc_nftables | svc_ebpf)
   contains "$(hop "$out" node1:eth0 request)" "tcp 172.18.0.1:" "the NodePort reaches node1's eth0"
   contains "$(hop "$out" node1:eth0 reply)" "tcp 172.18.0.2:30080 > 172.18.0.1:" "the answer from the NodePort"
   [[ $mode == userspace ]] || contains "$out" "> 172.18.0.2:30080 DNAT to 10.244." "the NodePort's DNAT"
+  # userspace: WHY is the lookup of this packet (its port, in by eth0), which the proxy's rule sends
+  # to table 100, as `ip route get 172.18.0.2 from 172.18.0.1 iif eth0 ipproto tcp dport 30080`.
+  [[ $mode != userspace ]] || contains "$(hop "$out" node1:eth0 request)" "dev mkn-proxy table 100" "the NodePort rule's table in WHY"
   # A node's own stack to a ClusterIP: the nat output hook (nftables; ebpf too, the node not being
   # in the cluster's cgroup) from cbr0's address, or the route into the proxy TUN (userspace).
   out=$("$MKN" trace node1 svc/web) || fail "trace node1 svc/web ($mode): $out"
@@ -456,6 +459,7 @@ svc_userspace | svc_nftables | svc_ebpf)
     contains "$(hop "$out" client:eth0 reply)" "tcp 172.18.0.2:30080 > 10.244.0.2:" "the answer from node1's NodePort"
     if [[ $mode == userspace ]]; then
       contains "$(hop "$out" node1:mkn-proxy request)" "> 172.18.0.2:30080 SYN" "into node1's proxy TUN"
+      contains "$(hop "$out" node1:cbr0 request)" "dev mkn-proxy table 100" "in by cbr0, the NodePort rule's table"
       contains "$(hop "$out" node1:cbr0 reply)" "tcp 172.18.0.2:30080 > 10.244.0.2:" "node1 answers from its NodePort"
     else
       contains "$out" "> 172.18.0.2:30080 DNAT to 10.244." "the NodePort's DNAT"

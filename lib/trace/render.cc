@@ -277,6 +277,42 @@ std::string CniFilter(const Path& p) {
   return f;
 }
 
+RouteKey RouteKeyOf(const Hop& h) {
+  RouteKey k;
+  const bool in = h.Sniffed() && h.dir == Direction::kIn;
+  if (h.outer) {
+    // The kernel routes the outer packet: UDP to the encapsulation's port, from a source port
+    // hashed from the inner flow (not known here, so not asked).
+    k.dst = h.outer->second;
+    k.proto = Proto::kUdp;
+    k.dport = h.encap == "geneve" ? 6081 : 4789;
+    if (in) k.src = h.outer->first;
+  } else {
+    const Flow& f = h.flow;
+    const bool request = h.leg == Leg::kRequest;
+    k.dst = f.dst;
+    k.proto = f.proto;
+    if (f.proto != Proto::kIcmp) {
+      k.sport = h.random_port && request ? 0 : f.sport;
+      k.dport = h.random_port && !request ? 0 : f.dport;
+    }
+    if (in) k.src = f.src;
+  }
+  if (in) k.iif = h.ifname;
+  return k;
+}
+
+RouteKey SourceRouteKey(const Request& r) {
+  RouteKey k;
+  k.dst = r.dst.ip;
+  k.proto = r.proto;
+  if (r.proto != Proto::kIcmp) {
+    k.sport = r.id;
+    k.dport = r.dst.port;
+  }
+  return k;
+}
+
 std::string RenderPrediction(const Path& p) {
   std::string out = StrCat("# trace ", p.request.src.word, " -> ", p.request.dst.word, " (",
                            ToString(p.request.proto), ", network ",

@@ -257,6 +257,25 @@ std::string RenderPrediction(const Path& p);
 // its leg, branch (null: every branch), place, direction, role, the flow expected and its filter).
 std::string RenderPredictionJson(const Path& p);
 
+// The route lookup behind a hop's "route" reason, as `ip route get` is asked for this packet here
+// (vnet/trace reads it): its destination (the outer one when encapsulated), its protocol and
+// ports, and on an "in" hop the device it came in by (`iif`) and its source, which an input lookup
+// needs. FIB rules that select on any of them then apply: the userspace proxy's NodePort rule
+// (ipproto tcp dport 30000-32767 lookup 100) sends a NodePort into the TUN, which a lookup of the
+// node's address alone calls local. IPv4 only, as Flow is.
+struct RouteKey {
+  net::Ipv4 dst;
+  std::optional<net::Ipv4> src;  // set with iif only
+  std::string iif;               // "" for an output lookup
+  Proto proto = Proto::kIcmp;
+  uint16_t sport = 0, dport = 0;  // 0: not asked (ICMP, a masquerade's random pick, unknown)
+  bool operator==(const RouteKey&) const = default;
+};
+RouteKey RouteKeyOf(const Hop& h);
+// SRC's own lookup toward DST (the reason when the probe never left): an output lookup with the
+// probe's protocol and ports (the source port is its mark, 0 before it is picked).
+RouteKey SourceRouteKey(const Request& r);
+
 // PredictPath for network = "cni" (cni.cc): the ends' own interfaces (a pod's, as its node's chain
 // names it; a node's or the underlay's, the device its route to DST points at), and through a
 // Service the nft translation (a ClusterIP: DNAT in the client's node, in prerouting or, from the

@@ -166,6 +166,57 @@ TEST(Trace, WorldPredictionsMatchGoldensInEveryNetwork) {
   EXPECT_EQ(n, 5 * 3 + 1);
 }
 
+// WHY's route lookup asks for the probe itself, as `ip route get ... iif cbr0 ipproto tcp dport
+// 30080` does: in userspace mode a NodePort reaches the proxy's TUN by a FIB rule on the protocol
+// and port, which a lookup of the node's address alone misses (it said "route local ... dev eth0").
+TEST(Trace, RouteReasonAsksForThePacketItself) {
+  const config::ClusterSpec spec = Lab(config::NetworkMode::kVxlan, config::ProxyMode::kUserspace);
+  absl::StatusOr<Request> r = ParseRequest(spec, "client", "node1:30080", "");
+  ASSERT_TRUE(r.ok()) << r.status();
+  r->id = 36483;
+  absl::StatusOr<Path> p = PredictPath(spec, *r);
+  ASSERT_TRUE(p.ok()) << p.status();
+  const Hop* cbr0_in = nullptr;
+  const Hop* eth0_out = nullptr;
+  for (const Hop& h : p->hops) {
+    if (h.leg != Leg::kRequest || h.why != "route") continue;
+    if (h.object == "node1" && h.ifname == "cbr0" && h.dir == Direction::kIn) cbr0_in = &h;
+    if (h.object == "client" && h.ifname == "eth0" && h.dir == Direction::kOut) eth0_out = &h;
+  }
+  ASSERT_NE(cbr0_in, nullptr);
+  ASSERT_NE(eth0_out, nullptr);
+  RouteKey in;
+  in.dst = *net::Ipv4::Parse("172.18.0.2");
+  in.src = *net::Ipv4::Parse("10.244.0.2");
+  in.iif = "cbr0";
+  in.proto = Proto::kTcp;
+  in.sport = 36483;
+  in.dport = 30080;
+  EXPECT_EQ(RouteKeyOf(*cbr0_in), in);
+  // Leaving the pod: an output lookup (no iif, no source), with the protocol and ports.
+  RouteKey out = in;
+  out.src.reset();
+  out.iif.clear();
+  EXPECT_EQ(RouteKeyOf(*eth0_out), out);
+  EXPECT_EQ(SourceRouteKey(*r), out);
+
+  // Encapsulated (a ToR's port in a routed lab): the outer packet's lookup, from the node's
+  // underlay address to Geneve's port (its source port is a hash of the inner flow: not asked).
+  Hop tor_in;
+  tor_in.flow = cbr0_in->flow;
+  tor_in.ifname = "node1";
+  tor_in.dir = Direction::kIn;
+  tor_in.outer = {{*net::Ipv4::Parse("172.18.0.2"), *net::Ipv4::Parse("172.18.1.2")}};
+  tor_in.encap = "geneve";
+  RouteKey outer;
+  outer.dst = *net::Ipv4::Parse("172.18.1.2");
+  outer.src = *net::Ipv4::Parse("172.18.0.2");
+  outer.iif = "node1";
+  outer.proto = Proto::kUdp;
+  outer.dport = 6081;
+  EXPECT_EQ(RouteKeyOf(tor_in), outer);
+}
+
 // A pod's packet to the world leaves its node with the node's address (the masquerade between the
 // routing decision and the uplink), and the answer is un-SNATed before the node routes it back.
 TEST(Trace, WorldIsReachedThroughTheNodesMasquerade) {

@@ -154,8 +154,16 @@ absl::StatusOr<LinkInfo> NlSocket::GetLink(int ifindex) {
 }
 
 absl::StatusOr<RouteInfo> NlSocket::GetRoute(net::Ipv4 dst, bool fib_match) {
+  RouteGet q;
+  q.dst = dst;
+  q.fib_match = fib_match;
+  return GetRoute(q);
+}
+
+absl::StatusOr<RouteInfo> NlSocket::GetRoute(const RouteGet& q) {
+  const net::Ipv4 dst = q.dst;
   const std::string what = StrCat("route get ", dst.ToString());
-  MKN_ASSIGN_OR_RETURN(NlReplies r, Exchange(BuildGetRoute(dst, fib_match), false, what));
+  MKN_ASSIGN_OR_RETURN(NlReplies r, Exchange(BuildGetRoute(q), false, what));
   if (r.error() == ENETUNREACH) return absl::NotFoundError(StrCat("no route to ", dst.ToString()));
   if (r.error() != 0) return NetlinkError(r.error(), what, r.extack());
   for (const NlBytes& bytes : r.messages()) {

@@ -92,6 +92,10 @@ class NlSocket {
   // route get DST`, the resolved route with its source, RouteInfo::prefsrc). NotFound "no route to
   // DST" when none does (ENETUNREACH); the codes of errors.h otherwise.
   absl::StatusOr<RouteInfo> GetRoute(net::Ipv4 dst, bool fib_match = true);
+  // The same for one packet (RouteGet: its source, input device, protocol and ports), so that FIB
+  // rules selecting on them apply. Errors as above; an input lookup (`iif`) adds the kernel's own
+  // refusals of the packet (a martian or reverse-path-filtered source), in errors.h's codes.
+  absl::StatusOr<RouteInfo> GetRoute(const RouteGet& q);
   // Every neighbour entry of `family` in the netns: AF_INET the ARP table (`ip neigh`), AF_BRIDGE
   // every bridge's and VXLAN device's FDB (`bridge fdb`). A dump, retried as ListLinks's.
   absl::StatusOr<std::vector<NeighInfo>> ListNeighbors(uint8_t family);

@@ -12,6 +12,7 @@
 #include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
 #include <linux/veth.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -360,13 +361,31 @@ NlBytes BuildDumpRoutes() {
 }
 
 NlBytes BuildGetRoute(net::Ipv4 dst, bool fib_match) {
+  RouteGet q;
+  q.dst = dst;
+  q.fib_match = fib_match;
+  return BuildGetRoute(q);
+}
+
+NlBytes BuildGetRoute(const RouteGet& q) {
   Writer w(RTM_GETROUTE, 0);
   rtmsg rtm{};
   rtm.rtm_family = AF_INET;
   rtm.rtm_dst_len = 32;
-  rtm.rtm_flags = fib_match ? RTM_F_FIB_MATCH : 0;
+  rtm.rtm_src_len = q.src ? 32 : 0;
+  // RTM_F_LOOKUP_TABLE: the answer names the table the lookup ended in, as `ip route get` asks
+  // (without it the kernel reports the cached route's, main for a route of a rule's table).
+  rtm.rtm_flags = RTM_F_LOOKUP_TABLE | (q.fib_match ? RTM_F_FIB_MATCH : 0);
   w.Put(rtm);
-  w.Ip(RTA_DST, dst);
+  w.Ip(RTA_DST, q.dst);
+  // In iproute2's order (ip/iproute.c iproute_get): from, iif, then the rule selectors.
+  if (q.src) w.Ip(RTA_SRC, *q.src);
+  if (q.iif > 0) w.U32(RTA_IIF, static_cast<uint32_t>(q.iif));
+  if (q.ipproto != 0) w.U8(RTA_IP_PROTO, q.ipproto);
+  // The kernel reads the ports as big-endian (nla_get_be16) and only for TCP and UDP.
+  const bool ports = q.ipproto == IPPROTO_TCP || q.ipproto == IPPROTO_UDP;
+  if (ports && q.sport != 0) w.U16(RTA_SPORT, htons(q.sport));
+  if (ports && q.dport != 0) w.U16(RTA_DPORT, htons(q.dport));
   return std::move(w).Finish();
 }
 

@@ -179,6 +179,22 @@ NlBytes BuildDumpRoutes();
 // (RTA_PREFSRC), which a matched route carries only when it was given one.
 NlBytes BuildGetRoute(net::Ipv4 dst, bool fib_match = true);
 
+// A route lookup with the fields FIB rules select on, as `ip route get DST [from SRC] [iif DEV]
+// [ipproto P] [sport S] [dport D] [fibmatch]` asks it: a rule such as `ipproto tcp dport
+// 30000-32767 lookup 100` (the userspace proxy's NodePorts) sends the packet to another table,
+// which a lookup of DST alone never sees. With `iif` the kernel simulates the packet's input on
+// that device (its source must then be given: an input lookup from 0.0.0.0 is a martian).
+// Zero, empty: not given (ports only for TCP and UDP, as the kernel reads them).
+struct RouteGet {
+  net::Ipv4 dst;
+  std::optional<net::Ipv4> src;
+  int iif = 0;
+  uint8_t ipproto = 0;  // IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP; 0: any
+  uint16_t sport = 0, dport = 0;
+  bool fib_match = true;
+};
+NlBytes BuildGetRoute(const RouteGet& q);
+
 // RTM_GETNEIGH with NLM_F_DUMP of `family`: AF_INET is `ip neigh show`, AF_BRIDGE `bridge fdb
 // show` (every bridge's and VXLAN device's forwarding entries), then NLMSG_DONE.
 NlBytes BuildDumpNeighbors(uint8_t family);

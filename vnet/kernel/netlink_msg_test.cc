@@ -14,6 +14,7 @@
 
 #include <gtest/gtest.h>
 #include <linux/netlink.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <bit>
@@ -302,13 +303,45 @@ TEST(NetlinkBuild, DumpRoutes) {
 TEST(NetlinkBuild, GetRouteAsksForTheMatchingRoute) {
   EXPECT_BYTES(BuildGetRoute(*net::Ipv4::Parse("10.244.1.3")),
                "24000000 1a00 0100 00000000 00000000"  // 36 bytes, RTM_GETROUTE, REQUEST only
-               "02 20 00 00 00 00 00 00 00200000"      // AF_INET, dst_len 32, RTM_F_FIB_MATCH
-               "0800 0100 0af40103");                  // RTA_DST 10.244.1.3
+               "02 20 00 00 00 00 00 00 00300000"  // AF_INET, dst_len 32, FIB_MATCH|LOOKUP_TABLE
+               "0800 0100 0af40103");              // RTA_DST 10.244.1.3
   // `ip route get 10.244.1.3`: the resolved route, with the source the kernel picks.
   EXPECT_BYTES(BuildGetRoute(*net::Ipv4::Parse("10.244.1.3"), false),
                "24000000 1a00 0100 00000000 00000000"  // 36 bytes, RTM_GETROUTE, REQUEST only
-               "02 20 00 00 00 00 00 00 00000000"      // AF_INET, dst_len 32, no flags
+               "02 20 00 00 00 00 00 00 00100000"      // AF_INET, dst_len 32, RTM_F_LOOKUP_TABLE
                "0800 0100 0af40103");                  // RTA_DST 10.244.1.3
+}
+
+// trace's "why" of one packet: `ip route get 172.18.0.2 from 10.244.0.2 iif cbr0 ipproto tcp
+// sport 36483 dport 30080 fibmatch`, which the userspace proxy's rule (ipproto tcp dport
+// 30000-32767 lookup 100) sends into table 100; a lookup of the address alone says "local".
+TEST(NetlinkBuild, GetRouteAsksForOnePacketsRoute) {
+  RouteGet q;
+  q.dst = *net::Ipv4::Parse("172.18.0.2");
+  q.src = *net::Ipv4::Parse("10.244.0.2");
+  q.iif = 5;
+  q.ipproto = IPPROTO_TCP;
+  q.sport = 36483;
+  q.dport = 30080;
+  EXPECT_BYTES(BuildGetRoute(q),
+               "4c000000 1a00 0100 00000000 00000000"  // 76 bytes, RTM_GETROUTE, REQUEST only
+               "02 20 20 00 00 00 00 00 00300000"  // dst_len 32, src_len 32, FIB_MATCH|LOOKUP_TABLE
+               "0800 0100 ac120002"                // RTA_DST 172.18.0.2
+               "0800 0200 0af40002"                // RTA_SRC 10.244.0.2
+               "0800 0300 05000000"                // RTA_IIF 5
+               "0500 1b00 06 000000"               // RTA_IP_PROTO tcp, padded
+               "0600 1c00 8e83 0000"               // RTA_SPORT 36483, big-endian
+               "0600 1d00 7580 0000");             // RTA_DPORT 30080
+  // ICMP has no ports: none are sent, whatever the key holds (an echo's identifier is no port).
+  RouteGet icmp;
+  icmp.dst = *net::Ipv4::Parse("10.244.1.3");
+  icmp.ipproto = IPPROTO_ICMP;
+  icmp.sport = icmp.dport = 7;
+  EXPECT_BYTES(BuildGetRoute(icmp),
+               "2c000000 1a00 0100 00000000 00000000"  // 44 bytes
+               "02 20 00 00 00 00 00 00 00300000"
+               "0800 0100 0af40103"     // RTA_DST 10.244.1.3
+               "0500 1b00 01 000000");  // RTA_IP_PROTO icmp
 }
 
 // trace's "why" at a bridge and a VXLAN device: `bridge fdb show`, `ip neigh show`.

@@ -2,6 +2,7 @@
 // (reasons.h). Split from trace.cc, whose RunTrace calls it after the probe's loop.
 #include "vnet/trace/reasons.h"
 
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <cstring>
@@ -42,12 +43,52 @@ std::string FlowText(const KernelFlow& k) {
                 snat ? StrCat(", SNAT to ", k.reply_dst.ToString(), ":", k.reply_dport) : "");
 }
 
-// The kernel's route lookup of `dst` in the calling thread's netns, as `ip route get` says it
-// (a router, `kind` "router", says it is one: its routes are the fabric's, BIRD's in a bgp lab).
-std::string RouteReason(NlSocket& nl, net::Ipv4 dst, std::string_view kind,
+// A routing table as `ip route` names it: "local" (255), "default" (253), else its number.
+std::string TableName(int table) {
+  if (table == 255) return "local";
+  if (table == 253) return "default";
+  return StrCat(table);
+}
+
+// The kernel's route lookup for the packet `k` (lib/trace's RouteKeyOf) in the calling thread's
+// netns, as `ip route get DST [from SRC iif DEV] ipproto P [sport S] dport D` says it, so that a
+// FIB rule on the protocol, ports or input device is honoured (the userspace proxy's NodePorts go
+// into its TUN by one: "dev mkn-proxy table 100"); the table when it is not main. A packet that
+// came in by a bridge's port entered the stack at the bridge. An input lookup the kernel refuses
+// (a source reverse-path filtering drops, say) is asked again as an output lookup, which is what
+// trace asked before it knew of input lookups. A router (`kind` "router") says it is one: its
+// routes are the fabric's, BIRD's in a bgp lab.
+std::string RouteReason(NlSocket& nl, const trace::RouteKey& k, std::string_view kind,
                         std::string_view object) {
-  absl::StatusOr<RouteInfo> r = nl.GetRoute(dst);
-  if (!r.ok()) return StrCat("route get ", dst.ToString(), ": ", r.status().message());
+  RouteGet q;
+  q.dst = k.dst;
+  switch (k.proto) {
+    case trace::Proto::kTcp:
+      q.ipproto = IPPROTO_TCP;
+      break;
+    case trace::Proto::kUdp:
+      q.ipproto = IPPROTO_UDP;
+      break;
+    case trace::Proto::kIcmp:
+      q.ipproto = IPPROTO_ICMP;
+      break;
+  }
+  q.sport = k.sport;
+  q.dport = k.dport;
+  if (!k.iif.empty() && k.src) {
+    absl::StatusOr<LinkInfo> l = nl.GetLink(k.iif);
+    if (l.ok()) {
+      q.iif = l->master > 0 ? l->master : l->index;
+      q.src = k.src;
+    }
+  }
+  absl::StatusOr<RouteInfo> r = nl.GetRoute(q);
+  if (!r.ok() && q.iif > 0 && !absl::IsNotFound(r.status())) {
+    q.iif = 0;
+    q.src.reset();
+    r = nl.GetRoute(q);
+  }
+  if (!r.ok()) return StrCat("route get ", k.dst.ToString(), ": ", r.status().message());
   std::string dev;
   if (r->oif > 0) {
     absl::StatusOr<LinkInfo> l = nl.GetLink(r->oif);
@@ -58,7 +99,7 @@ std::string RouteReason(NlSocket& nl, net::Ipv4 dst, std::string_view kind,
                 r->gateway ? StrCat(" via ", r->gateway->ToString()) : "",
                 dev.empty() ? "" : StrCat(" dev ", dev),
                 r->protocol == kRtprotBird ? " proto bird" : "",
-                r->table != 254 ? StrCat(" table ", r->table) : "");
+                r->table != 254 && r->table != 0 ? StrCat(" table ", TableName(r->table)) : "");
 }
 
 // The egress masquerade's conntrack entry: the original tuple and the address (and port) the node
@@ -193,7 +234,7 @@ std::string SourceRoute(const trace::Request& r) {
   std::string text;
   (void)RunInNetns(ns->get(), [&]() -> absl::Status {
     MKN_ASSIGN_OR_RETURN(NlSocket nl, NlSocket::Open());
-    text = RouteReason(nl, r.dst.ip, r.src.kind, r.src.object);
+    text = RouteReason(nl, trace::SourceRouteKey(r), r.src.kind, r.src.object);
     return absl::OkStatus();
   });
   return text;
@@ -263,8 +304,8 @@ void ReadReasons(const trace::Path& p, std::vector<trace::Observation>& seen,
           }
         }
         if (h.why == "route" && nl.ok()) {
-          // Encapsulated, the packet's own destination is the outer one.
-          why = RouteReason(*nl, h.outer ? h.outer->second : h.flow.dst, h.kind, h.object);
+          // Encapsulated, the packet's own destination is the outer one (RouteKeyOf).
+          why = RouteReason(*nl, trace::RouteKeyOf(h), h.kind, h.object);
         } else if (h.why == "nat" && !h.Sniffed()) {
           // The probe's socket already proved a translation undone on input (SocketProof).
           const std::string proof = std::exchange(why, "");
