@@ -136,25 +136,6 @@ std::string NoneIn(std::string_view kind, const std::string& ns, const std::stri
                 ").\n");
 }
 
-// `get svc NAME` (or svc/NAME) in namespace `ns`: its row alone; NotFound naming the namespaces
-// that have a Service of that name (kube-dns is kube-system's: -n kube-system).
-absl::StatusOr<control::ServicesAnswer> OneService(control::ServicesAnswer a, const std::string& ns,
-                                                   const std::string& name) {
-  std::vector<std::string> elsewhere;
-  for (const control::ServiceInfo& s : a.services) {
-    if (config::NameOfKey(s.name) == name && config::NamespaceOfKey(s.name) != ns)
-      elsewhere.emplace_back(config::NamespaceOfKey(s.name));
-  }
-  control::ServicesAnswer in = control::ServicesIn(std::move(a), ns);
-  std::erase_if(in.services, [&](const control::ServiceInfo& s) { return s.name != name; });
-  if (!in.services.empty()) return in;
-  std::string hint;
-  for (const std::string& e : elsewhere)
-    StrAppend(&hint, hint.empty() ? ": did you mean " : " or ", "-n ", e);
-  return absl::NotFoundError(StrCat("get svc: service \"", name, "\" not found in namespace \"", ns,
-                                    "\"", hint, hint.empty() ? "" : "?"));
-}
-
 int RunGet(std::string what, const std::string& name_arg, const std::string& cluster,
            const std::string& output, const std::string& ns, bool all) {
   const bool json = output == "json";
@@ -201,8 +182,10 @@ int RunGet(std::string what, const std::string& name_arg, const std::string& clu
       several |= s.name.find('/') != std::string::npos;
     const bool column = all || (several && ns.empty());
     if (!name.empty()) {
-      absl::StatusOr<control::ServicesAnswer> one =
-          OneService(*std::move(a), ns.empty() ? "default" : ns, name);
+      // NAME, NS/NAME or svc/NAME (get svc svc/kube-dns, get svc kube-system/kube-dns).
+      absl::StatusOr<control::ServiceName> want = control::ParseServiceName(name, ns);
+      if (!want.ok()) return Exit(want.status());
+      absl::StatusOr<control::ServicesAnswer> one = control::OneService(*std::move(a), *want);
       if (!one.ok()) return Exit(one.status());
       std::cout << (json ? control::ServicesJson(*one) : control::ServicesTable(*one, false));
       return kExitOk;
@@ -431,8 +414,9 @@ ClusterVerbsPtr AddClusterVerbs(CLI::App& app) {
                  "proxy", "routes", "route", "overlay", "netpol", "networkpolicies",
                  "networkpolicy", "world", "dns"})));
   v.get_cmd->add_option("name", v.get_name,
-                        "svc: one Service by name (or svc/NAME), in -n's namespace (default: "
-                        "default); not found there, the namespaces that have it are named");
+                        "svc: one Service: NAME in -n's namespace (default: default), "
+                        "NAMESPACE/NAME, or either as svc/...; not found there, the namespaces "
+                        "that have it are named");
   v.get_cmd->footer(
       "Pods and nodes come from the cluster's state file; services, endpoints, proxy and overlay "
       "from its\n"
@@ -449,6 +433,7 @@ ClusterVerbsPtr AddClusterVerbs(CLI::App& app) {
       "  minikube-net get pods -n x   # namespace x only\n  minikube-net get netpol\n"
       "  minikube-net get world       # the world outside: example.test's names and addresses\n"
       "  minikube-net get svc kube-dns -n kube-system   # one Service (also svc/kube-dns)\n"
+      "  minikube-net get svc kube-system/kube-dns      # the same (or svc/kube-system/kube-dns)\n"
       "  minikube-net get dns         # the cluster DNS: answers by rcode, drops by reason\n"
       "proxy_mode = \"ebpf\": get svc's NEW and DROPS come from the programs' maps (connects "
       "translated,\n"

@@ -31,7 +31,13 @@ out=$("$MKN" get svc -A)
 grep -Eq "kube-system +kube-dns +ClusterIP +10\.96\.0\.10 " <<<"$out" || fail "get svc -A: kube-dns at 10.96.0.10: $out"
 grep -Eq "data +db-hl +ClusterIP +None " <<<"$out" || fail "get svc -A: the headless Service shows None: $out"
 ! grep -q kube-dns <<<"$("$MKN" get svc)" || fail "plain get svc shows kube-system's Service"
-pass "kube-system/coredns behind kube-dns 10.96.0.10 (get -A); db-hl's CLUSTER-IP is None"
+# One Service by the names the README gives it: NS/NAME, svc/NS/NAME; svc/NAME in default says where.
+for word in kube-system/kube-dns svc/kube-system/kube-dns; do
+  grep -Eq "^kube-dns +ClusterIP +10\.96\.0\.10 " <<<"$("$MKN" get svc $word)" || fail "get svc $word"
+done
+rc=0; out=$("$MKN" get svc svc/kube-dns 2>&1) || rc=$?
+[[ $rc != 0 ]] && contains "$out" "did you mean -n kube-system" "get svc svc/kube-dns says where it is"
+pass "kube-system/coredns behind kube-dns 10.96.0.10 (get -A, get svc kube-system/kube-dns); db-hl's CLUSTER-IP is None"
 
 # --- resolv.conf as kubelet writes it, in the pod's own mount namespace ----------------------------
 out=$(ex cat /etc/resolv.conf)

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "lib/cni/invoke.h"
+#include "lib/config/netpol.h"
 #include "lib/strings/columns.h"
 #include "lib/strings/str_cat.h"
 
@@ -167,6 +168,71 @@ ServicesAnswer ServicesIn(ServicesAnswer a, const std::string& ns) {
   }
   a.services = std::move(kept);
   return a;
+}
+
+absl::StatusOr<ServiceName> ParseServiceName(std::string_view word, std::string_view ns_flag) {
+  std::string_view rest = word;
+  for (std::string_view type : {"svc/", "service/", "services/"}) {
+    if (rest.starts_with(type)) {
+      rest.remove_prefix(type.size());
+      break;
+    }
+  }
+  std::vector<std::string_view> parts;
+  for (size_t at = 0;;) {
+    const size_t slash = rest.find('/', at);
+    parts.push_back(rest.substr(at, slash == std::string_view::npos ? slash : slash - at));
+    if (slash == std::string_view::npos) break;
+    at = slash + 1;
+  }
+  const auto bad = [&](std::string_view why) {
+    return absl::InvalidArgumentError(
+        StrCat("get svc: \"", word, "\" ", why,
+               ": say NAME, NAMESPACE/NAME or svc/NAME (as get svc kube-dns -n kube-system, "
+               "kube-system/kube-dns, svc/kube-dns)"));
+  };
+  if (parts.size() > 2) return bad("has too many parts");
+  for (std::string_view p : parts)
+    if (p.empty()) return bad("has an empty part");
+  ServiceName n;
+  n.name = std::string(parts.back());
+  if (parts.size() == 2) {
+    n.ns = std::string(parts[0]);
+    if (!ns_flag.empty() && ns_flag != n.ns) {
+      return absl::InvalidArgumentError(StrCat("get svc: \"", word, "\" is in namespace \"", n.ns,
+                                               "\", but -n says \"", ns_flag,
+                                               "\": give the namespace once"));
+    }
+  } else {
+    n.ns = ns_flag.empty() ? "default" : std::string(ns_flag);
+  }
+  return n;
+}
+
+absl::StatusOr<ServicesAnswer> OneService(ServicesAnswer a, const ServiceName& want) {
+  std::vector<std::string> elsewhere;
+  std::vector<std::string> here;
+  for (const ServiceInfo& s : a.services) {
+    const std::string_view ns = config::NamespaceOfKey(s.name);
+    if (ns == want.ns) here.emplace_back(config::NameOfKey(s.name));
+    if (config::NameOfKey(s.name) == want.name && ns != want.ns) elsewhere.emplace_back(ns);
+  }
+  ServicesAnswer in = ServicesIn(std::move(a), want.ns);
+  std::erase_if(in.services, [&](const ServiceInfo& s) { return s.name != want.name; });
+  if (!in.services.empty()) return in;
+  std::string hint;
+  for (const std::string& e : elsewhere)
+    StrAppend(&hint, hint.empty() ? ": did you mean " : " or ", "-n ", e, " (", e, "/", want.name,
+              ")");
+  if (!hint.empty()) {
+    hint += "?";
+  } else if (!here.empty()) {
+    std::string names;
+    for (const std::string& h : here) StrAppend(&names, names.empty() ? "" : ", ", h);
+    hint = StrCat(" (its Services: ", names, ")");
+  }
+  return absl::NotFoundError(StrCat("get svc: service \"", want.name,
+                                    "\" not found in namespace \"", want.ns, "\"", hint));
 }
 
 std::string ServicesTable(const ServicesAnswer& a, bool namespaces) {

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "lib/control/protocol.h"
 
 namespace mkn::control {
@@ -77,6 +78,20 @@ std::string StatusTable(const std::vector<ClusterRow>& clusters);
 std::string ServicesTable(const ServicesAnswer& a, bool namespaces = false);
 // `get svc -n NS`: the answer with only the services of namespace NS, each named within it.
 ServicesAnswer ServicesIn(ServicesAnswer a, const std::string& ns);
+// `get svc WORD [-n NS]`: the Service WORD names. WORD is NAME, NS/NAME (kubectl's -n NS NAME in
+// one word, as exec and trace take a pod or a Service: x/web), or either after kubectl's type
+// prefix svc/ (service/, services/): svc/kube-dns, svc/kube-system/kube-dns. `ns_flag` is -n's
+// value ("" when not given); the namespace is WORD's, else -n's, else "default". InvalidArgument
+// when WORD is empty, has an empty part or more than two, or names another namespace than -n.
+struct ServiceName {
+  std::string ns, name;
+  bool operator==(const ServiceName&) const = default;
+};
+absl::StatusOr<ServiceName> ParseServiceName(std::string_view word, std::string_view ns_flag);
+// `get svc NAME`: that Service's row alone (named within its namespace). NotFound when there is
+// none, naming the namespaces that have a Service of that name ("did you mean -n kube-system?":
+// kube-dns is kube-system's) and, when none does, the Services of `want.ns`.
+absl::StatusOr<ServicesAnswer> OneService(ServicesAnswer a, const ServiceName& want);
 // get endpoints: NAME ENDPOINTS ("ip(pod),..." or "<none>").
 std::string EndpointsTable(const ServicesAnswer& a);
 // `-o json` of get svc / get endpoints: the services array, indented by 2. The array scripts have

@@ -130,6 +130,54 @@ TEST(Format, ServicesTableByNamespace) {
   EXPECT_TRUE(ServicesIn(a, "z").services.empty());
 }
 
+// get svc WORD: NAME in -n's namespace, NS/NAME as exec and trace take it, either after svc/; a
+// name only another namespace has says where it is (the new user's get svc svc/kube-dns and
+// get svc kube-system/kube-dns were "not found in namespace default").
+TEST(Format, OneServiceByEveryNameAUserTypes) {
+  struct Case {
+    std::string word, ns_flag;
+    absl::StatusCode code;
+    ServiceName want;
+  };
+  const Case cases[] = {
+      {"kube-dns", "", absl::StatusCode::kOk, {"default", "kube-dns"}},
+      {"kube-dns", "kube-system", absl::StatusCode::kOk, {"kube-system", "kube-dns"}},
+      {"svc/kube-dns", "", absl::StatusCode::kOk, {"default", "kube-dns"}},
+      {"svc/kube-dns", "kube-system", absl::StatusCode::kOk, {"kube-system", "kube-dns"}},
+      {"kube-system/kube-dns", "", absl::StatusCode::kOk, {"kube-system", "kube-dns"}},
+      {"kube-system/kube-dns", "kube-system", absl::StatusCode::kOk, {"kube-system", "kube-dns"}},
+      {"svc/kube-system/kube-dns", "", absl::StatusCode::kOk, {"kube-system", "kube-dns"}},
+      {"service/x/web", "", absl::StatusCode::kOk, {"x", "web"}},
+      {"kube-system/kube-dns", "x", absl::StatusCode::kInvalidArgument, {}},
+      {"a/b/c", "", absl::StatusCode::kInvalidArgument, {}},
+      {"svc/", "", absl::StatusCode::kInvalidArgument, {}},
+      {"x/", "", absl::StatusCode::kInvalidArgument, {}},
+  };
+  for (const Case& c : cases) {
+    absl::StatusOr<ServiceName> n = ParseServiceName(c.word, c.ns_flag);
+    EXPECT_EQ(n.status().code(), c.code) << c.word << " -n " << c.ns_flag << ": " << n.status();
+    if (n.ok()) {
+      EXPECT_EQ(*n, c.want) << c.word;
+    }
+  }
+
+  ServicesAnswer a = Services(false);
+  a.services[1].name = "kube-system/kube-dns";
+  absl::StatusOr<ServicesAnswer> one = OneService(a, *ParseServiceName("kube-system/kube-dns", ""));
+  ASSERT_TRUE(one.ok()) << one.status();
+  ASSERT_EQ(one->services.size(), 1u);
+  EXPECT_EQ(one->services[0].name, "kube-dns");
+  one = OneService(a, *ParseServiceName("svc/kube-dns", ""));
+  EXPECT_TRUE(absl::IsNotFound(one.status()));
+  EXPECT_EQ(one.status().message(),
+            "get svc: service \"kube-dns\" not found in namespace \"default\": did you mean -n "
+            "kube-system (kube-system/kube-dns)?");
+  one = OneService(a, *ParseServiceName("nosuch", ""));
+  EXPECT_EQ(one.status().message(),
+            "get svc: service \"nosuch\" not found in namespace \"default\" (its Services: "
+            "web-np)");
+}
+
 TEST(Format, ServicesTableSumsEachServicesPorts) {
   EXPECT_EQ(ServicesTable(Services(false)),
             "NAME    TYPE       CLUSTER-IP  PORT(S)              ENDPOINTS  ALGORITHM  AFFINITY\n"
