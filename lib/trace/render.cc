@@ -314,10 +314,12 @@ RouteKey SourceRouteKey(const Request& r) {
 }
 
 std::string RenderPrediction(const Path& p) {
-  std::string out = StrCat("# trace ", p.request.src.word, " -> ", p.request.dst.word, " (",
-                           ToString(p.request.proto), ", network ",
-                           p.cni || p.cni_lab ? "cni" : config::ToString(p.network), ", proxy ",
-                           config::ToString(p.proxy), ")\n");
+  // The header as the real run's (RenderTable), with a "# " in front.
+  std::string out = StrCat(
+      "# trace ", p.request.src.word, " -> ", p.request.dst.word, " (", ToString(p.request.proto),
+      ", network ", p.cni || p.cni_lab ? "cni" : config::ToString(p.network), ", proxy ",
+      config::ToString(p.proxy),
+      p.request.service.empty() ? "" : StrCat(", Service ", p.request.service), ")\n");
   if (p.request.id == 0) {
     StrAppend(&out, "# the probe's mark (",
               p.request.proto == Proto::kIcmp ? "its echo identifier" : "its source port",

@@ -923,6 +923,10 @@ TEST(Trace, OutputSaysWhatThePacketHas) {
       EXPECT_TRUE(h["expected"]["sport"].is_null()) << h;
     }
   }
+  // Its header names the Service as the run's does ("# trace ... , Service web)").
+  EXPECT_NE(RenderPrediction(*p).find("(tcp, network vxlan, proxy nftables, Service web)"),
+            std::string::npos)
+      << RenderPrediction(*p);
   const std::string table = RenderTable(*p, seen, v);
   std::istringstream lines(table);
   std::string line;
