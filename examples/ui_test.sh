@@ -32,7 +32,13 @@ dashboard)
   [[ $(grep -c . <<<"$listeners") == 1 && $listeners == *"127.0.0.1:$port"* ]] || fail "not on loopback alone: $listeners"
   # In the sandbox the ready text says how the host's browser gets in (ui --help's recipe).
   contains "$(cat "$TMP/up.out")" "socat TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork EXEC:'ci/sandbox.sh --join svc -- socat - TCP\:127.0.0.1\:$port'" "the host-side forwarder"
-  pass "up --ui printed $url, listening on 127.0.0.1 only, and the host-side forwarder"
+  # --ui 0's port is found again: status -o json's "ui"; `ui --port` on it says who holds it and how
+  # to pick another.
+  [[ $("$MKN" status -o json | jq -r '.[] | select(.cluster == "svc") | .ui') == "$url" ]] || fail "status -o json has no ui $url: $("$MKN" status -o json)"
+  rc=0; "$MKN" ui -c "$c" --port "$port" >/dev/null 2>"$TMP/busy.err" || rc=$?
+  [[ $rc == 1 ]] && contains "$(cat "$TMP/busy.err")" "the dashboard of cluster svc (its up --ui) serves that port" "ui --port on up --ui's port" &&
+    contains "$(cat "$TMP/busy.err")" "--port 0 for any free one" "ui --port on a taken port says what to do"
+  pass "up --ui printed $url, listening on 127.0.0.1 only, and the host-side forwarder; status -o json names it; ui --port $port says who holds it"
 
   # The API: the snapshot's Services are `get svc -A -o json`'s (the page shows kube-system's kube-dns too).
   curl -sS --max-time 10 "${url}api/state" >"$TMP/state.json" || fail "GET /api/state"
@@ -43,7 +49,11 @@ dashboard)
   [[ $code == 421 ]] || fail "another Host got $code, not 421"
   code=$(curl -s -o /dev/null -w '%{http_code}' -H "Origin: http://evil.example" -d "src=client&dst=web-0" "${url}api/trace")
   [[ $code == 403 ]] || fail "a trace from another Origin got $code, not 403"
-  pass "GET /api/state agrees with get svc; another Host is 421, another Origin 403"
+  # A form without dst: 400, JSON as every other error of /api/trace, naming each DST kind trace takes.
+  code=$(curl -s -o "$TMP/half.json" -w '%{http_code}' -d "src=client" "${url}api/trace")
+  [[ $code == 400 ]] && jq -e '(.error | contains("NODE:PORT")) and .id == null and .src == ""' "$TMP/half.json" >/dev/null ||
+    fail "src without dst: $code $(cat "$TMP/half.json")"
+  pass "GET /api/state agrees with get svc; another Host is 421, another Origin 403; a half form is a JSON 400"
 
   counter='document.querySelector("tr[data-svc=\"web\"][data-port=\"80\"] td[data-counter=\"packets\"]")'
   python3 examples/tools/browser.py --timeout 20 "$url" \
@@ -60,6 +70,9 @@ dashboard)
     js 'document.getElementById("trace-src").value = "client"; document.getElementById("trace-dst").value = "web-1"; document.getElementById("trace-run").click()' \
     wait 'document.querySelector("#traces li[data-trace=\"2\"] .hops") !== null' \
     print 'document.querySelector("#traces li[data-trace=\"2\"] .hops").textContent' \
+    wait '["node1", "underlay"].every(v => [...document.querySelectorAll("#trace-src option")].some(o => o.value === v)) && document.querySelector("#trace-dsts option[value=\"node1:30080\"]") !== null' \
+    js 'document.getElementById("trace-src").value = "underlay"; document.getElementById("trace-dst").value = "node1:30080"; document.getElementById("trace-run").click()' \
+    wait 'document.querySelector("#traces li.ok[data-trace=\"3\"]") !== null' \
     dom "$TMP/dom.html" >"$TMP/icmp-hops" 2>"$TMP/browser.err" || fail "the page in chromium: $(cat "$TMP/browser.err")"
   # An ICMP trace's hops (an echo has an identifier, not ports) read as the table does.
   contains "$(cat "$TMP/icmp-hops")" "10.244.0.2 > 10.244." "the page shows the echo's addresses"
@@ -68,7 +81,7 @@ dashboard)
   contains "$(cat "$TMP/dom.html")" 'data-id="pod/web-1"' "the DOM lists the pods"
   contains "$(grep -o '<li data-trace="1"[^>]*>[^<]*' "$TMP/dom.html")" "client → svc/web:80" "the DOM lists the trace"
   [[ $(head -c 8 "$ART/dashboard.png" | od -An -tx1 | tr -d ' \n') == 89504e470d0a1a0a ]] || fail "the screenshot is no PNG"
-  pass "chromium: nodes, pods and web's counters drawn (labels >= 11 px tall); curl moved the counter to get svc's $(cat "$TMP/packets") live; the form's trace is listed and lit on the graph; screenshot $ART/dashboard.png"
+  pass "chromium: nodes, pods and web's counters drawn (labels >= 11 px tall); curl moved the counter to get svc's $(cat "$TMP/packets") live; the form's trace is listed and lit on the graph; the form offers nodes, the underlay and NODE:PORT (underlay -> node1:30080 ok); screenshot $ART/dashboard.png"
 
   # `minikube-net ui`: a second process for the same cluster; SIGINT stops it, the cluster stays.
   "$MKN" ui -c "$c" --port 0 >"$TMP/ui.out" 2>"$TMP/ui.err" &

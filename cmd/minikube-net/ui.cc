@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <string_view>
 
 #include "cmd/minikube-net/common.h"
 #include "lib/control/usage.h"
@@ -55,6 +56,19 @@ absl::StatusOr<std::unique_ptr<vnet::UiServer>> Serve(const std::string& cluster
   return vnet::UiServer::Start(std::move(o));
 }
 
+// A port taken (AlreadyExists: EADDRINUSE): the message with what to do (lib/ui's hint), naming
+// the cluster whose `up --ui` holds it when one does (its state's "ui"). Other errors unchanged.
+absl::Status WithPortHint(const absl::Status& s, int port, std::string_view flag) {
+  if (!absl::IsAlreadyExists(s)) return s;
+  std::string holder;
+  const std::string url = StrCat("http://127.0.0.1:", port, "/");
+  for (const std::string& name : vnet::ListClusters()) {
+    absl::StatusOr<vnet::ClusterState> st = vnet::ReadState(name);
+    if (st.ok() && st->ui == url) holder = name;
+  }
+  return absl::Status(s.code(), StrCat(s.message(), ": ", ui::PortTakenHint(port, flag, holder)));
+}
+
 // In ci/sandbox.sh (MKN_IN_SANDBOX=1) the loopback is the sandbox's own: how a browser on the host
 // gets there, as a line to copy. "" outside a sandbox.
 std::string SandboxHint(const std::string& cluster, const vnet::UiServer& s) {
@@ -73,7 +87,9 @@ void AddUpUiOption(CLI::App* up, UpUiFlags& f) {
       up->add_option("--ui")
           ->description(StrCat("Serve the live dashboard on 127.0.0.1:PORT once ready "
                                "(PORT default ",
-                               ui::kDefaultPort, "; 0: any free port); the URL is printed"))
+                               ui::kDefaultPort,
+                               "; 0: any free port); the URL is printed, and is status -o "
+                               "json's \"ui\""))
           ->expected(0, 1)
           ->type_name("[PORT]")
           ->check(CLI::Validator(
@@ -86,7 +102,8 @@ void AddUpUiOption(CLI::App* up, UpUiFlags& f) {
               ""));
 }
 
-std::function<absl::StatusOr<std::shared_ptr<void>>(const vnet::ClusterState&, std::ostream&)>
+std::function<absl::StatusOr<vnet::SessionOptions::Served>(const vnet::ClusterState&,
+                                                           std::ostream&)>
 UpServe(const UpUiFlags& f) {
   if (f.option == nullptr || f.option->count() == 0) return nullptr;
   int port = ui::kDefaultPort;
@@ -95,14 +112,18 @@ UpServe(const UpUiFlags& f) {
     if (p.ok()) port = *p;
   }
   return [port](const vnet::ClusterState& st,
-                std::ostream& out) -> absl::StatusOr<std::shared_ptr<void>> {
+                std::ostream& out) -> absl::StatusOr<vnet::SessionOptions::Served> {
     absl::StatusOr<std::unique_ptr<vnet::UiServer>> s = Serve(st.cluster, port);
     if (!s.ok()) {
-      return absl::Status(s.status().code(), StrCat("--ui: ", s.status().message()));
+      const absl::Status hinted = WithPortHint(s.status(), port, "--ui");
+      return absl::Status(hinted.code(), StrCat("--ui: ", hinted.message()));
     }
     out << "dashboard: " << (*s)->Url() << "\n";
     out << SandboxHint(st.cluster, **s);
-    return std::shared_ptr<void>(std::move(*s));
+    vnet::SessionOptions::Served served;
+    served.url = (*s)->Url();
+    served.handle = std::shared_ptr<void>(std::move(*s));
+    return served;
   };
 }
 
@@ -136,8 +157,10 @@ CLI::App* AddUiCommand(CLI::App& app, UiFlags& f) {
       "  curl -s http://127.0.0.1:",
       ui::kDefaultPort,
       "/api/state | jq .services   # the snapshot as JSON\n"
-      "Exit codes: 0 stopped by a signal, 1 runtime failure (the port in use, the cluster gone) "
-      "or missing\n"
+      "Exit codes: 0 stopped by a signal, 1 runtime failure (the port in use: the message names "
+      "the cluster\n"
+      "whose up --ui holds it, and how to pick another: --port N, or --port 0 for any free one; "
+      "the cluster gone) or missing\n"
       "privileges, 2 bad usage or an unknown cluster."));
   return cmd;
 }
@@ -151,9 +174,10 @@ absl::Status RunUiCommand(const UiFlags& f) {
   absl::StatusOr<std::unique_ptr<vnet::UiServer>> server = Serve(s.cluster, f.port);
   if (!server.ok()) {
     // The server's messages start with "ui: " (said once, not "ui svc: ui: listen ...").
-    std::string why(server.status().message());
+    const absl::Status hinted = WithPortHint(server.status(), f.port, "--port");
+    std::string why(hinted.message());
     if (why.rfind("ui: ", 0) == 0) why.erase(0, 4);
-    return absl::Status(server.status().code(), StrCat("ui ", s.cluster, ": ", why));
+    return absl::Status(hinted.code(), StrCat("ui ", s.cluster, ": ", why));
   }
   std::cout << "dashboard of cluster " << s.cluster << ": " << (*server)->Url()
             << " (Ctrl-C stops it; the cluster stays)\n"

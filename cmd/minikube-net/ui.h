@@ -11,6 +11,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "vnet/cluster/session.h"
 #include "vnet/cluster/state.h"
 
 namespace mkn {
@@ -22,7 +23,8 @@ struct UpUiFlags {
 void AddUpUiOption(CLI::App* up, UpUiFlags& f);
 // SessionOptions::serve for `up --ui`, or an empty function when --ui was not given: starts the
 // dashboard once the cluster is ready and prints its URL on the stream it is given.
-std::function<absl::StatusOr<std::shared_ptr<void>>(const vnet::ClusterState&, std::ostream&)>
+std::function<absl::StatusOr<vnet::SessionOptions::Served>(const vnet::ClusterState&,
+                                                           std::ostream&)>
 UpServe(const UpUiFlags& f);
 
 struct UiFlags {

@@ -67,6 +67,7 @@ json StateObject(const ClusterState& s) {
             {"nodes", nodes},
             {"pods", pods}};
   if (!s.cgroup.empty()) root["cgroup"] = s.cgroup;
+  if (!s.ui.empty()) root["ui"] = s.ui;
   if (!s.policies_applied.empty()) {
     json applied = json::array();
     for (const ClusterState::AppliedPolicy& p : s.policies_applied)
@@ -112,6 +113,7 @@ absl::StatusOr<ClusterState> StateFromJson(std::string_view text) {
     s.ready_ms = j.value("ready_ms", int64_t{0});
     s.underlay = j.at("underlay");
     s.cgroup = j.value("cgroup", "");
+    s.ui = j.value("ui", "");
     if (j.contains("world")) {
       const json& w = j.at("world");
       WorldState ws;

@@ -88,6 +88,10 @@ struct ClusterState {
   // proxy_mode = "ebpf": the cluster's cgroup v2 (vnet/ebpf/cgroup), recorded before its programs
   // are attached, so that `down` after a SIGKILL removes it; "" in the other modes.
   std::string cgroup;
+  // `up --ui`: the dashboard's URL ("http://127.0.0.1:PORT/", the port the kernel gave `--ui 0`),
+  // recorded once it listens, so that a script or a second terminal finds it (status -o json:
+  // "ui"); "" without one.
+  std::string ui;
   std::vector<NodeState> nodes;
   std::vector<PodState> pods;
   // NetworkPolicies changed while the cluster runs (`apply`, `delete netpol`; lib/config/mutate's

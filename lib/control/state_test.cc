@@ -56,6 +56,14 @@ TEST(State, RoundTrips) {
   EXPECT_EQ(back->FindPod("cni-1"), &back->pods[1]);
   EXPECT_EQ(back->FindPod("nope"), nullptr);
   EXPECT_EQ(StateFromJson(StateToJson(ClusterState{})).status().ok(), true);
+  // `up --ui 0`: the dashboard's URL, the port the kernel picked, found again in status -o json.
+  ClusterState served = Sample();
+  served.ui = "http://127.0.0.1:41234/";
+  EXPECT_NE(StateToJson(served).find("\"ui\": \"http://127.0.0.1:41234/\""), std::string::npos);
+  back = StateFromJson(StateToJson(served));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->ui, "http://127.0.0.1:41234/");
+  EXPECT_EQ(StateToJson(Sample()).find("\"ui\""), std::string::npos);  // none without --ui
 }
 
 // The field names are an interface (`status -o json`, a state an older version wrote): this is

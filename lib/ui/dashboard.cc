@@ -307,16 +307,37 @@ absl::StatusOr<TraceForm> ParseTraceForm(std::string_view body) {
       f.proto = *value;
     }
   }
-  if (f.src.empty()) return absl::InvalidArgumentError("trace: say src (a pod)");
-  if (f.dst.empty()) {
-    return absl::InvalidArgumentError(
-        "trace: say dst (a pod, a pod IP, a ClusterIP[:PORT] or svc/NAME[:PORT])");
-  }
+  if (f.src.empty())
+    return absl::InvalidArgumentError(StrCat("trace: say src (", kTraceSrcKinds, ")"));
+  if (f.dst.empty())
+    return absl::InvalidArgumentError(StrCat("trace: say dst (", kTraceDstKinds, ")"));
   if (!f.proto.empty() && f.proto != "tcp" && f.proto != "udp" && f.proto != "icmp") {
     return absl::InvalidArgumentError(
         StrCat("trace: proto \"", f.proto, "\" is not one of tcp, udp, icmp"));
   }
   return f;
+}
+
+nlohmann::json TraceErrorJson(std::optional<int64_t> id, const TraceForm& f,
+                              std::string_view error) {
+  return nlohmann::json{{"id", id ? nlohmann::json(*id) : nlohmann::json(nullptr)},
+                        {"src", f.src},
+                        {"dst", f.dst},
+                        {"proto", f.proto},
+                        {"error", error}};
+}
+
+std::string PortTakenHint(int port, std::string_view flag, std::string_view holder_cluster) {
+  const std::string way_out =
+      StrCat("pick another port (", flag, " ", port == 65535 ? port - 1 : port + 1, ") or ", flag,
+             " 0 for any free one");
+  if (!holder_cluster.empty()) {
+    return StrCat("the dashboard of cluster ", holder_cluster,
+                  " (its up --ui) serves that port: open ", "http://127.0.0.1:", port, "/, or ",
+                  way_out);
+  }
+  return StrCat("another process listens there (ss -ltnp 'sport = :", port, "' names it); ",
+                way_out);
 }
 
 std::string SseEvent(std::string_view name, std::string_view data) {

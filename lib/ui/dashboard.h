@@ -33,6 +33,12 @@ inline constexpr int kDefaultPort = 8088;
 // At most this many traces are kept and shown, newest first.
 inline constexpr size_t kRecentTraces = 10;
 
+// What to say when 127.0.0.1:`port` is taken (EADDRINUSE), after "listen on 127.0.0.1:PORT:
+// Address already in use": who holds it when a running cluster's own dashboard does
+// (`holder_cluster`, its `up --ui`; "" when it is not known, then how to find out), and the way
+// out as `flag` spells it ("--port" for ui, "--ui" for up): another port, or 0 for any free one.
+std::string PortTakenHint(int port, std::string_view flag, std::string_view holder_cluster);
+
 // --- the snapshot ----------------------------------------------------------------------------
 
 // What the page draws, gathered at one moment. Each answer is optional: a source that failed
@@ -112,6 +118,18 @@ struct TraceForm {
   bool operator==(const TraceForm&) const = default;
 };
 absl::StatusOr<TraceForm> ParseTraceForm(std::string_view body);
+// The SRC and DST kinds trace takes, as ParseTraceForm's errors name them (what /api/trace
+// accepts is what `trace` does: nodes, the underlay and NodePorts too, not only pods).
+inline constexpr std::string_view kTraceSrcKinds = "a pod, a node, underlay, or host for the edge";
+inline constexpr std::string_view kTraceDstKinds =
+    "a pod, a node, a pod's or node's IP, a ClusterIP[:PORT], svc/NAME[:PORT], a NodePort "
+    "NODE:PORT, or from host an edge URL http://HOST[:PORT]/PATH";
+// /api/trace's body for every answer that carries no result (400 a bad form or a trace the lab
+// refuses, 429 one is running, 504 still running, 5xx): one shape, {"id": N or null (no trace
+// was started), "src", "dst", "proto" (as asked; "" when the form did not say), "error"}, so
+// that the page and scripts read the same field whatever went wrong.
+nlohmann::json TraceErrorJson(std::optional<int64_t> id, const TraceForm& f,
+                              std::string_view error);
 
 // application/x-www-form-urlencoded's decoding of one name or value ('+' is a space, %XX a byte);
 // nullopt for a '%' not followed by two hex digits.

@@ -122,6 +122,17 @@ TEST(TraceForm, Table) {
   }
 }
 
+// `ui --port 8088` while `up --ui` serves 8088 said only "Address already in use".
+TEST(PortTaken, SaysWhoHoldsItAndTheWayOut) {
+  EXPECT_EQ(PortTakenHint(8088, "--port", "svc"),
+            "the dashboard of cluster svc (its up --ui) serves that port: open "
+            "http://127.0.0.1:8088/, or pick another port (--port 8089) or --port 0 for any free "
+            "one");
+  EXPECT_EQ(PortTakenHint(9000, "--ui", ""),
+            "another process listens there (ss -ltnp 'sport = :9000' names it); pick another port "
+            "(--ui 9001) or --ui 0 for any free one");
+}
+
 TEST(Sse, Framing) {
   EXPECT_EQ(SseEvent("state", "{\"a\":1}"), "event: state\ndata: {\"a\":1}\n\n");
   EXPECT_EQ(SseEvent("state", ""), "event: state\ndata: \n\n");

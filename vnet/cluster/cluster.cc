@@ -884,6 +884,12 @@ absl::Status RunningCluster::KillPod(const std::string& name) {
   return AsRuntimeFailure(Transition(next, {name}, {name}));
 }
 
+absl::Status RunningCluster::RecordUi(const std::string& url) {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  state_.ui = url;
+  return WriteState(state_);
+}
+
 absl::Status RunningCluster::Scale(const std::string& deployment, int replicas) {
   std::lock_guard<std::mutex> l(impl_->mu);
   Impl& impl = *impl_;

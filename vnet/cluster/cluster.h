@@ -70,6 +70,10 @@ class RunningCluster {
   // such deployment, kInvalidArgument for a count out of range, kResourceExhausted if no node has
   // room; a failure midway as KillPod's.
   absl::Status Scale(const std::string& deployment, int replicas);
+  // `up --ui`: the dashboard's URL into the state and state.json (ClusterState::ui), where status
+  // -o json shows it (the port `--ui 0` was given is printed only once). WriteState's codes; the
+  // cluster runs either way.
+  absl::Status RecordUi(const std::string& url);
   // The answer to one control request: a line of lib/control/protocol.h's JSON in, one out
   // (vnet/cluster/control_handler.cc). A request that does not parse gets an error answer.
   std::string HandleControl(const std::string& request);

@@ -447,7 +447,7 @@ absl::StatusOr<int> RunSession(const config::ClusterSpec& spec, const SessionOpt
   std::shared_ptr<void> served;
   if (f.serve) {
     std::ostringstream said;
-    absl::StatusOr<std::shared_ptr<void>> h = f.serve(st, said);
+    absl::StatusOr<SessionOptions::Served> h = f.serve(st, said);
     if (!h.ok()) {
       absl::StatusOr<TeardownReport> r = (*rc)->Down();
       return AsRuntimeFailure(
@@ -456,8 +456,11 @@ absl::StatusOr<int> RunSession(const config::ClusterSpec& spec, const SessionOpt
                               r.ok() ? " (the cluster was taken down)"
                                      : StrCat(" (and down failed: ", r.status().message(), ")"))));
     }
-    served = *std::move(h);
+    served = std::move(h->handle);
     StrAppend(&ready_text, said.str());
+    // Not fatal: the dashboard serves either way, only status -o json cannot name it.
+    if (absl::Status s = (*rc)->RecordUi(h->url); !s.ok() && f.notice)
+      f.notice(StrCat("up ", st.cluster, ": could not record the dashboard's URL: ", s.message()));
   }
   out_stream << ready_text;
   // `up --check`: before -d hands its output over to up.log, so that the terminal sees the matrix.

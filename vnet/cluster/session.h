@@ -69,8 +69,13 @@ struct SessionOptions {
   // (with -d, the background one); what it writes to the stream it is given (its URL) follows
   // the ready line, on the terminal and in up.log. What it returns is held while the cluster runs
   // and released before the cluster goes down (an opaque handle: vnet/ui sits above this room).
-  // An error takes the cluster down and fails the run with it.
-  std::function<absl::StatusOr<std::shared_ptr<void>>(const ClusterState&, std::ostream&)> serve;
+  // An error takes the cluster down and fails the run with it. Its URL goes into the cluster's
+  // state (ClusterState::ui: status -o json).
+  struct Served {
+    std::shared_ptr<void> handle;
+    std::string url;
+  };
+  std::function<absl::StatusOr<Served>(const ClusterState&, std::ostream&)> serve;
 };
 
 // The exit status for the process: 0, or the shell's status (128 + signal when it was killed), or 1

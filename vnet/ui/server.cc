@@ -290,12 +290,19 @@ struct UiServer::Impl {
   }
 
   awaitable<Response> Trace(const std::string& body) {
+    // Every answer without a result is JSON of one shape (ui::TraceErrorJson).
+    const auto error = [](http::status st, std::optional<int64_t> id, const ui::TraceForm& f,
+                          std::string_view why) {
+      return Answer(st, "application/json", JsonText(ui::TraceErrorJson(id, f, why)));
+    };
     absl::StatusOr<ui::TraceForm> form = ui::ParseTraceForm(body);
-    if (!form.ok()) co_return Text(http::status::bad_request, std::string(form.status().message()));
+    if (!form.ok())
+      co_return error(http::status::bad_request, std::nullopt, {},
+                      std::string(form.status().message()));
     if (trace_running) {
       Count([](UiStats& st) { ++st.traces_busy; });
-      Response r = Text(http::status::too_many_requests,
-                        "a trace is running: one at a time, try again when it is done");
+      Response r = error(http::status::too_many_requests, std::nullopt, *form,
+                         "a trace is running: one at a time, try again when it is done");
       r.set(http::field::retry_after, "1");
       co_return r;
     }
@@ -330,29 +337,27 @@ struct UiServer::Impl {
     co_await t.async_wait(asio::redirect_error(use_awaitable, ec));
     pending->waiter = nullptr;
     if (!pending->done) {
-      co_return Text(http::status::gateway_timeout,
-                     "the trace is still running: its result will show in recent traces");
+      co_return error(http::status::gateway_timeout, id, *form,
+                      "the trace is still running: its result will show in recent traces");
     }
     const ui::TraceEntry& done = *pending->done;
-    nlohmann::json j{{"id", id},
-                     {"src", done.src},
-                     {"dst", done.dst},
-                     {"proto", done.proto},
-                     {"highlight", done.highlight}};
-    http::status st = http::status::ok;
     if (!done.error.empty()) {
-      j["error"] = done.error;
       absl::StatusCode code = absl::StatusCode::kUnknown;
       const std::string name = done.result.value("code", "");
       for (int c = 0; c <= 16; ++c) {
         if (absl::StatusCodeToString(static_cast<absl::StatusCode>(c)) == name)
           code = static_cast<absl::StatusCode>(c);
       }
-      st = StatusOf(absl::Status(code, ""));
-    } else {
-      j["result"] = done.result;
+      co_return error(StatusOf(absl::Status(code, "")), id,
+                      ui::TraceForm{done.src, done.dst, done.proto}, done.error);
     }
-    co_return Answer(st, "application/json", JsonText(j));
+    nlohmann::json j{{"id", id},
+                     {"src", done.src},
+                     {"dst", done.dst},
+                     {"proto", done.proto},
+                     {"highlight", done.highlight},
+                     {"result", done.result}};
+    co_return Answer(http::status::ok, "application/json", JsonText(j));
   }
 
   // The head's RFC 9112 refusals, as the edge makes them (lib/ingress/request_head).

@@ -420,6 +420,9 @@ TEST(UiServer, TracesRunOneAtATimeAndJoinTheSnapshot) {
   ASSERT_TRUE(WaitFor([&] { return f.traces.load() == 1; }));
   const std::string busy = Post(port, "/api/trace", "src=a&dst=b");
   EXPECT_EQ(StatusOf(busy), 429) << busy;
+  const nlohmann::json busy_json = nlohmann::json::parse(BodyOf(busy));
+  EXPECT_EQ(busy_json["src"], "a");
+  EXPECT_TRUE(busy_json["id"].is_null());
   f.release.set_value();
   const std::string done = first.get();
   ASSERT_EQ(StatusOf(done), 200) << done;
@@ -430,7 +433,21 @@ TEST(UiServer, TracesRunOneAtATimeAndJoinTheSnapshot) {
   // A trace the sources refuse: its code, and it is listed too.
   const std::string bad = Post(port, "/api/trace", "src=nope&dst=b");
   EXPECT_EQ(StatusOf(bad), 400) << bad;
-  EXPECT_EQ(StatusOf(Post(port, "/api/trace", "src=a")), 400);  // not a whole form
+  // Not a whole form: 400 too, as JSON of the same shape (it was plain text), naming every kind
+  // of DST trace takes (it named pods, pod IPs and Services only).
+  const std::string half = Post(port, "/api/trace", "src=a");
+  EXPECT_EQ(StatusOf(half), 400) << half;
+  const nlohmann::json half_json = nlohmann::json::parse(BodyOf(half));
+  const nlohmann::json bad_json = nlohmann::json::parse(BodyOf(bad));
+  std::vector<std::string> half_keys, bad_keys;
+  for (const auto& [k, v] : half_json.items()) half_keys.push_back(k);
+  for (const auto& [k, v] : bad_json.items()) bad_keys.push_back(k);
+  EXPECT_EQ(half_keys, bad_keys) << half_json << " vs " << bad_json;
+  EXPECT_TRUE(half_json["id"].is_null());
+  EXPECT_EQ(bad_json["src"], "nope");
+  const std::string why = half_json["error"];
+  EXPECT_NE(why.find("a node"), std::string::npos) << why;
+  EXPECT_NE(why.find("NODE:PORT"), std::string::npos) << why;
   nlohmann::json j;
   ASSERT_TRUE(WaitFor([&] {
     j = nlohmann::json::parse(BodyOf(Get(port, "/api/state")));

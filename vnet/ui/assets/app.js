@@ -82,17 +82,24 @@ function renderNodes(s) {
   for (const p of loose) items.push(el('li', {'data-id': p.id, 'data-kind': 'pod'}, p.lines.join(' ')));
   $('nodes').replaceChildren(...items);
 
-  // The trace form's choices: pods as sources; pods and Services as destinations.
+  // The trace form's choices, what `trace` (and /api/trace) takes: pods, nodes and the underlay as
+  // sources; pods, nodes, Services and each node's NodePorts (NODE:PORT) as destinations.
   const src = $('trace-src');
   const chosen = src.value;
   const names = pods.map((p) => p.lines[0]);
-  if (src.options.length !== names.length || names.some((n, i) => src.options[i].value !== n)) {
-    src.replaceChildren(...names.map((n) => el('option', {value: n}, n)));
-    if (names.includes(chosen)) src.value = chosen;
+  const nodeNames = nodes.map((n) => n.id.replace(/^node\//, ''));
+  const groups = [['pods', names], ['nodes', nodeNames], ['underlay', ['underlay']]];
+  const all = groups.flatMap(([, g]) => g);
+  if (src.options.length !== all.length || all.some((n, i) => src.options[i].value !== n)) {
+    src.replaceChildren(...groups.filter(([, g]) => g.length).map(([label, g]) =>
+      el('optgroup', {label}, ...g.map((n) => el('option', {value: n}, n)))));
+    if (all.includes(chosen)) src.value = chosen;
   }
-  const svcs = ((s.services && s.services.services) || []).flatMap((v) =>
-    v.ports.map((p) => 'svc/' + v.name + ':' + p.port));
-  $('trace-dsts').replaceChildren(...names.concat(svcs).map((n) => el('option', {value: n})));
+  const services = (s.services && s.services.services) || [];
+  const svcs = services.flatMap((v) => v.ports.map((p) => 'svc/' + v.name + ':' + p.port));
+  const nodePorts = services.flatMap((v) => v.ports.filter((p) => p.node_port).map((p) => p.node_port));
+  const nps = nodeNames.flatMap((n) => [...new Set(nodePorts)].map((p) => n + ':' + p));
+  $('trace-dsts').replaceChildren(...names.concat(nodeNames, svcs, nps).map((n) => el('option', {value: n})));
 }
 
 function renderServices(s) {
