@@ -349,7 +349,18 @@ cni)
   done
   [[ -n $self ]] || fail "30 traces web-1 -> svc/web (cni) never picked web-1"
   contains "$(hop "$self" web-1:eth0 request | grep ' in ')" "tcp 10.244.0.1:" "the hairpin masqueraded to node1's address toward web-1"
-  pass "cni: a backend that picked itself, masqueraded by the hairpin rule"
+  # The same through a NodePort of its own node: its node's veth in and out (before and after the
+  # translation) show too, not only web-1's eth0 (the trace stopped reading once the ends saw it).
+  self=""
+  for i in $(seq 30); do
+    out=$("$MKN" trace web-1 node1:30080) || fail "trace web-1 node1:30080 (cni): $out"
+    [[ $out == *"(endpoint web-1)"* ]] && { self=$out; break; }
+  done
+  [[ -n $self ]] || fail "30 traces web-1 -> node1:30080 (cni) never picked web-1"
+  for dir in in out; do
+    grep -Eq "^[0-9]+ +request +[^ ]+ +node1:veth[0-9a-f]+ +$dir " <<<"$self" || fail "the hairpin NodePort's node1 veth $dir: $self"
+  done
+  pass "cni: a backend that picked itself, masqueraded by the hairpin rule (by svc/web, and by node1:30080 with node1's veth)"
   # The edge: its upstream is node1's own connection to the ClusterIP.
   out=$("$MKN" trace host http://127.0.0.1:8080/) || fail "trace host http://127.0.0.1:8080/ (cni): $out"
   contains "$out" "network cni" "a CNI lab says so"

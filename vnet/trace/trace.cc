@@ -607,6 +607,18 @@ absl::StatusOr<TraceResult> RunTrace(const ClusterState& s, const config::Cluste
                                        "meanwhile, or the cluster is going down; trace again"));
     }
   }
+  // A CNI lab's path is whole once its predicted ends saw the probe, which can be before the
+  // sockets of the nodes between them were read (one socket after another): their copies are
+  // already queued (the kernel hands a packet socket its copy as the packet passes), so they are
+  // read now, briefly, and the path is composed from every copy (a backend that picked itself
+  // through a NodePort showed only its own eth0, not its node's veth in and out).
+  if (path.cni && !res.interrupted) {
+    (void)sockets.Poll(absl::Now() + absl::Milliseconds(2), -1,
+                       [&](const capture::EnhancedPacket& pkt) {
+                         sink(pkt);
+                         return true;
+                       });
+  }
   res.elapsed = absl::Now() - start;
   if (o.end_of_wait) o.end_of_wait();
   if (req.edge) {
