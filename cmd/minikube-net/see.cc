@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/time/time.h"
 #include "cmd/minikube-net/common.h"
+#include "lib/capture/promisc.h"
 #include "lib/control/usage.h"
 #include "lib/graph/graph.h"
 #include "lib/strings/str_cat.h"
@@ -45,25 +46,29 @@ CLI::App* AddCaptureCommand(CLI::App& app, CaptureFlags& f) {
       ->check(IntIn(64, 262144));
   // The duplicates are the kernel's (br_netfilter's DNAT on a bridge that passes every frame up
   // because it is promiscuous), measured in the sandbox: the README's capture section has the
-  // counts. Said here because -p is the way around them.
+  // counts. lib/capture/promisc decides which bridges are spared.
   cmd->add_flag(
       "-p,--no-promiscuous", f.no_promiscuous,
-      "Do not put the interfaces in promiscuous mode (tcpdump's -p): a bridge (br0, cbr0) then "
-      "shows only what is for or from itself, not the frames it forwards. Use it when a node's "
-      "nftables rules translate traffic to a pod of that node (proxy_mode nftables; NodePorts "
-      "in ebpf mode; CNI labs): a promiscuous cbr0 also hands each such frame to the node's "
-      "stack, which routes it to the pod a second time, so the pod really receives what the client "
-      "sends on those connections twice (a NodePort's second copy not masqueraded)");
+      "Put no interface in promiscuous mode (tcpdump's -p): a bridge (br0, cbr0) then shows only "
+      "what is for or from itself, not the frames it forwards. Without -p a bridge is left "
+      "non-promiscuous anyway when all its ports are captured too (everything, a whole node): "
+      "they show each frame it forwards, and a promiscuous cbr0 where the node's nftables rules "
+      "translate (proxy_mode nftables; NodePorts in ebpf mode; CNI labs) would hand each "
+      "translated frame to the node's stack, which delivers it to a pod of that node a second "
+      "time. A bridge captured without its ports (node1:cbr0) is made promiscuous, with a "
+      "warning: -p avoids the duplicates there");
   cmd->footer(
       "Each interface is one Interface Description Block named as its TARGET (web-0:eth0, "
       "node1:cbr0,\n"
       "underlay:br0, tor-r1:spine) with a description of where it is (netns, addresses); each "
       "packet carries\n"
       "its direction and kernel timestamp. Interfaces are promiscuous while captured, as with "
-      "tcpdump, so a\n"
-      "bridge (br0, cbr0) shows the frames it forwards (and a pod of a node whose nftables rules "
-      "translate\n"
-      "may receive some frames twice: see -p). In a racks lab (racks >= 2 or network = \"bgp\") "
+      "tcpdump, except a\n"
+      "bridge whose ports are all captured too (the opening line names it): its ports show what it "
+      "forwards.\n"
+      "A bridge captured without them (node1:cbr0, underlay:br0) is promiscuous and shows the "
+      "frames it\n"
+      "forwards (see -p). In a racks lab (racks >= 2 or network = \"bgp\") "
       "there is no\n"
       "underlay namespace: `underlay` is every ToR and the spine, underlay:NODE that node's port "
       "in its\n"
@@ -126,14 +131,25 @@ absl::Status RunCaptureCommand(const CaptureFlags& f) {
                   const std::vector<std::string>& skipped) {
     for (const std::string& sk : skipped)
       std::cerr << "minikube-net: capture: skipped " << sk << "\n";
-    std::string names;
-    for (const vnet::OpenInterface& i : ifs)
+    std::string names, spared;
+    std::vector<std::string> alone;
+    for (const vnet::OpenInterface& i : ifs) {
       StrAppend(&names, names.empty() ? "" : " ", i.idb.name);
+      if (i.promiscuity == capture::Promiscuity::kBridgeSpared)
+        StrAppend(&spared, spared.empty() ? "" : " ", i.idb.name);
+      if (i.promiscuity == capture::Promiscuity::kBridgeAlone) alone.push_back(i.idb.name);
+    }
+    if (!alone.empty()) std::cerr << capture::BridgeAloneWarning(alone) << "\n";
     std::cerr << "minikube-net: capturing on " << ifs.size()
               << (ifs.size() == 1 ? " interface" : " interfaces") << " of cluster " << s.cluster
               << " (" << names << ")"
               << (f.filter.empty() ? "" : StrCat(", filter \"", f.filter, "\""))
-              << (f.no_promiscuous ? ", not promiscuous" : "") << " into "
+              << (f.no_promiscuous ? ", not promiscuous" : "")
+              << (spared.empty() ? ""
+                                 : StrCat(", bridges not promiscuous (their ports show what they "
+                                          "forward): ",
+                                          spared))
+              << " into "
               << (o.output == "-" ? "standard output" : o.output) << "; Ctrl-C stops\n";
   };
   absl::StatusOr<vnet::CaptureSummary> sum = vnet::RunCapture(s, o);

@@ -158,6 +158,38 @@ TEST_F(BridgeCaptureTest, APingBetweenTwoPortsIsSeenOnThePromiscuousBridge) {
   EXPECT_NE(r.output.find("10.9.1.2\t10.9.1.1\t0"), std::string::npos) << r.output;
 }
 
+// The whole underlay (br0 and both its ports): br0 is left as it is, since its ports' copies show
+// every frame it forwards; made promiscuous, a bridge where br_netfilter translates would hand the
+// translated frames to its stack too, and a same-node backend would receive them twice.
+TEST_F(BridgeCaptureTest, EveryPortCapturedTheBridgeIsSpared) {
+  CaptureOptions o;
+  o.output = file_;
+  o.targets = {"underlay"};
+  o.filter = "icmp";
+  o.count = 12;  // 3 requests and 3 replies on each port
+  o.duration = absl::Seconds(20);
+  std::string during;
+  std::vector<OpenInterface> opened;
+  std::thread ping;
+  o.on_open = [&](const std::vector<OpenInterface>& ifs, const std::vector<std::string>&) {
+    during = Promiscuity();
+    opened = ifs;
+    ping = std::thread([] { Sh("ip netns exec mkn-ct-a ping -c 3 -i 0.2 -W 1 10.9.1.2"); });
+  };
+  absl::StatusOr<CaptureSummary> sum = RunCapture(state_, o);
+  ping.join();
+  ASSERT_TRUE(sum.ok()) << sum.status();
+  EXPECT_EQ(during, "promiscuity 0");
+  ASSERT_EQ(sum->interfaces.size(), 3u);
+  EXPECT_EQ(sum->interfaces[0].name, "underlay:br0");
+  EXPECT_EQ(opened[0].promiscuity, capture::Promiscuity::kBridgeSpared);
+  EXPECT_EQ(sum->interfaces[0].counters.captured, 0u);
+  for (size_t i = 1; i < 3; ++i) {
+    EXPECT_EQ(opened[i].promiscuity, capture::Promiscuity::kOn) << opened[i].idb.name;
+    EXPECT_EQ(sum->interfaces[i].counters.captured, 6u) << sum->interfaces[i].name;
+  }
+}
+
 // With -p the bridge is left as it is, and sees none of the forwarded ping that a:u0 sees whole.
 TEST_F(BridgeCaptureTest, NotPromiscuousTheBridgeSeesOnlyItsOwn) {
   CaptureOptions o;

@@ -27,6 +27,7 @@
 #include "lib/status/status.h"
 #include "lib/strings/str_cat.h"
 #include "vnet/kernel/errors.h"
+#include "vnet/kernel/netlink.h"
 #include "vnet/kernel/netns.h"
 #include "vnet/kernel/process.h"
 
@@ -167,7 +168,7 @@ struct PacketSockets::Impl {
   absl::Status OpenOne(const capture::Target& t, const IfEntry& e,
                        const std::vector<std::string>& addresses, const std::string& filter,
                        std::map<int, std::vector<sock_filter>>& compiled, int rcvbuf,
-                       bool promiscuous) {
+                       capture::Promiscuity promiscuity) {
     const std::string label = capture::InterfaceName(t.object, e.name);
     // Protocol 0: nothing is queued until bind() names ETH_P_ALL, after the filter is attached.
     Fd fd(::socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
@@ -205,7 +206,10 @@ struct PacketSockets::Impl {
     sll.sll_ifindex = static_cast<int>(e.index);
     if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&sll), sizeof sll) < 0)
       return KernelError(errno, StrCat("bind a packet socket to ", label));
-    if (promiscuous) {
+    // A bridge whose ports are all captured is spared (lib/capture/promisc.h): promiscuous, it
+    // would hand its node's stack a second copy of each frame br_netfilter translates.
+    if (promiscuity == capture::Promiscuity::kOn ||
+        promiscuity == capture::Promiscuity::kBridgeAlone) {
       packet_mreq mr{};
       mr.mr_ifindex = static_cast<int>(e.index);
       mr.mr_type = PACKET_MR_PROMISC;
@@ -220,6 +224,7 @@ struct PacketSockets::Impl {
     oi.idb.filter = filter;
     oi.netns = t.object.netns;
     oi.ifname = e.name;
+    oi.promiscuity = promiscuity;
     interfaces.push_back(std::move(oi));
     fds.push_back(std::move(fd));
     loopback.push_back(ifr.ifr_hwaddr.sa_family == ARPHRD_LOOPBACK);
@@ -365,11 +370,40 @@ absl::StatusOr<PacketSockets> PacketSockets::Open(const std::vector<capture::Tar
           chosen.push_back(*it);
         }
       }
+      // Which of them are made promiscuous is decided over every link of the namespace: a
+      // bridge's ports, captured or not, are where the bridge is.
+      std::map<unsigned, capture::Promiscuity> promiscuity;
+      if (options.promiscuous) {
+        MKN_ASSIGN_OR_RETURN(NlSocket nl, NlSocket::Open());
+        absl::StatusOr<std::vector<LinkInfo>> links = nl.ListLinks();
+        if (!links.ok()) {
+          return absl::Status(links.status().code(), StrCat("capture on ", t.object.name,
+                                                            ": list its links: ",
+                                                            links.status().message()));
+        }
+        std::vector<capture::NsLink> ns_links;
+        for (const LinkInfo& l : *links) {
+          const bool captured = std::any_of(chosen.begin(), chosen.end(), [&](const IfEntry& e) {
+            return static_cast<int>(e.index) == l.index;
+          });
+          ns_links.push_back({l.name, l.index, l.kind == "bridge", l.master, captured});
+        }
+        const std::vector<capture::Promiscuity> decided =
+            capture::DecidePromiscuity(ns_links, true);
+        for (size_t i = 0; i < ns_links.size(); ++i)
+          promiscuity[static_cast<unsigned>(ns_links[i].index)] = decided[i];
+      }
       for (const IfEntry& e : chosen) {
         auto a = addrs.find(e.name);
+        // A link that came after the dump (none in a lab at rest) is promiscuous as tcpdump's.
+        capture::Promiscuity p = capture::Promiscuity::kOff;
+        if (options.promiscuous) {
+          auto d = promiscuity.find(e.index);
+          p = d == promiscuity.end() ? capture::Promiscuity::kOn : d->second;
+        }
         MKN_RETURN_IF_ERROR(
             impl->OpenOne(t, e, a == addrs.end() ? std::vector<std::string>{} : a->second,
-                          options.filter, compiled, options.rcvbuf_bytes, options.promiscuous));
+                          options.filter, compiled, options.rcvbuf_bytes, p));
       }
       return absl::OkStatus();
     }));

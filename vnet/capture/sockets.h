@@ -5,7 +5,8 @@
 // and opens one AF_PACKET socket per interface with the capture filter compiled by libpcap for
 // that interface's link type and attached (SO_ATTACH_FILTER) *before* the socket is bound, so no
 // packet the filter would refuse is ever queued; with `promiscuous` (capture's default) the
-// interface is put in promiscuous mode for as long as the socket is open, as tcpdump does. Poll()
+// interface is put in promiscuous mode for as long as the socket is open, as tcpdump does (but a
+// bridge whose ports are all captured, lib/capture/promisc.h). Poll()
 // then reads every socket from the calling thread and hands each packet, with its kernel timestamp,
 // direction and original length, to a sink: `capture` writes them to a pcapng file, `trace` will
 // match its probe. The kernel's counters (PACKET_STATISTICS: passed the filter, dropped for want of
@@ -23,6 +24,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "lib/capture/pcapng.h"
+#include "lib/capture/promisc.h"
 #include "lib/capture/targets.h"
 #include "vnet/kernel/fd.h"
 
@@ -41,6 +43,9 @@ struct PacketSocketOptions {
   // Each interface in promiscuous mode while its socket is open (PACKET_ADD_MEMBERSHIP with
   // PACKET_MR_PROMISC, as tcpdump does unless -p): a bridge then hands its own device every frame
   // it forwards, not only those for its own address, so `underlay:br0` sees the nodes' traffic.
+  // Except a bridge whose every port is captured too (lib/capture/promisc.h): its ports show
+  // what it forwards, and a promiscuous bridge where br_netfilter translates delivers the
+  // translated frames twice. Deciding it lists each namespace's links (RTM_GETLINK).
   // The kernel counts the membership per socket and drops it when the socket closes, so a
   // capture that ends any way (even killed) leaves no interface promiscuous. `capture` turns it
   // on (CaptureOptions); off by default so that `trace`, which predicts each hop a probe takes,
@@ -52,6 +57,7 @@ struct PacketSocketOptions {
 struct OpenInterface {
   capture::InterfaceDescription idb;
   std::string netns, ifname;
+  capture::Promiscuity promiscuity = capture::Promiscuity::kOff;  // what Open made of it
 };
 
 struct InterfaceCounters {
