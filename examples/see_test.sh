@@ -4,7 +4,9 @@
 #   examples/see_test.sh CASE      CASE: capture capture_racks graph
 #
 # capture: one marked ping across nodes of examples/quickstart is found by tshark in the file on >= 6
-# interfaces in >= 3 namespaces, the underlay's bridge br0 among them (promiscuous, as tcpdump makes it); Ctrl-C (SIGINT) ends the capture with a whole file; `-w - | tshark -r -`
+# interfaces in >= 3 namespaces, but not on the underlay's bridge br0, left non-promiscuous as its ports are
+# captured (so, with nftables Services, 4 connections to a ClusterIP give 4 SYNs at the backends, none
+# delivered twice); a bridge alone is promiscuous with a warning; Ctrl-C (SIGINT) ends the capture with a whole file; `-w - | tshark -r -`
 # streams; a wrong target is a usage error; `graph` of the running cluster is live. capture_racks: on
 # examples/bgp (routed racks, no underlay namespace) one cross-rack ping is seen, in one capture, on the
 # ToRs and the spine with its TTL going down a router at a time; `underlay` is the fabric. graph: every example
@@ -16,15 +18,25 @@ in_pod() { local c=$1 p=$2; shift 2; ip netns exec "mkn-$c-$p" "$@"; }
 
 case "$CASE" in
 capture)
-  "$MKN" up -d examples/quickstart/lab.toml >/dev/null
+  # quickstart with nftables Services (br_netfilter translates on cbr0) and a round-robin ClusterIP
+  # over web-0 (client's node) and web-1: what a promiscuous cbr0 would deliver twice.
+  sed 's/^network = "vxlan".*/&\nproxy_mode = "nftables"/' examples/quickstart/lab.toml >"$TMP/lab.toml"
+  printf '[[service]]\nname = "web"\ncluster_ip = "10.96.0.10"\nselector = { app = "web" }\nalgorithm = "round-robin"\n  [[service.port]]\n  port = 80\n  target_port = 8080\n' >>"$TMP/lab.toml"
+  "$MKN" up -d "$TMP/lab.toml" >/dev/null
   c=quickstart
   web1=$(pod_ip $c web-1)
-  # Everything of the lab, ICMP and the VXLAN carrying it; ended by SIGINT as Ctrl-C would.
-  "$MKN" capture -f "icmp or udp port 4789" -w "$TMP/all.pcapng" --duration 60 2>"$TMP/cap.err" &
+  # Everything of the lab, ICMP and the VXLAN carrying it, and the Service's port; ended by SIGINT
+  # as Ctrl-C would.
+  "$MKN" capture -f "icmp or udp port 4789 or tcp port 8080" -w "$TMP/all.pcapng" --duration 60 2>"$TMP/cap.err" &
   cap=$!
   wait_for 20 grep -q "Ctrl-C stops" "$TMP/cap.err" || fail "capture did not start: $(cat "$TMP/cap.err")"
+  # Every bridge's ports are captured too: no bridge is made promiscuous, and the line says so.
+  contains "$(cat "$TMP/cap.err")" "bridges not promiscuous (their ports show what they forward): underlay:br0 node1:cbr0 node2:cbr0 into" "the opening line names the bridges left alone"
   # ping's -p pattern marks the payload: "mkn-see!" repeated.
   in_pod $c client ping -c1 -W2 -p 6d6b6e2d73656521 "$web1" >/dev/null || fail "ping client -> web-1"
+  for i in 1 2 3 4; do
+    in_pod $c client curl -sf -m 5 -o /dev/null http://10.96.0.10/ || fail "curl $i to the ClusterIP"
+  done
   kill -INT $cap
   rc=0; wait $cap || rc=$?
   [[ $rc == 0 ]] || fail "capture exited $rc after SIGINT: $(cat "$TMP/cap.err")"
@@ -39,14 +51,25 @@ capture)
   nif=$(grep -c . <<<"$seen" || true)
   nns=$(cut -d: -f1 <<<"$seen" | sort -u | grep -c . || true)
   ((nif >= 6 && nns >= 3)) || fail "the marked ping on $nif interfaces in $nns namespaces: $seen"
-  for want in client:eth0 node1:cbr0 node1:vxlan0 node1:eth0 underlay:node1 underlay:br0 underlay:node2 node2:eth0 node2:vxlan0 node2:cbr0 web-1:eth0; do
+  for want in client:eth0 node1:cbr0 node1:vxlan0 node1:eth0 underlay:node1 underlay:node2 node2:eth0 node2:vxlan0 node2:cbr0 web-1:eth0; do
     grep -qx "$want" <<<"$seen" || fail "the marked ping was not seen on $want: $seen"
   done
+  # The underlay's br0 forwards it between two ports (both captured): not promiscuous, it sees none.
+  ! grep -qx "underlay:br0" <<<"$seen" || fail "the marked ping was seen on the non-promiscuous underlay:br0"
+  # Four connections through the ClusterIP, round-robin: four SYNs reach the backends' eth0, none
+  # twice (a promiscuous cbr0 doubled those to web-0, on client's node), and two went to web-0.
+  syns=$(tshark -r "$TMP/all.pcapng" -Y 'tcp.flags == 0x002 && frame.p2p_dir == 1 && (frame.interface_name == "web-0:eth0" || frame.interface_name == "web-1:eth0")' \
+    -T fields -e frame.interface_name -e tcp.seq_raw 2>/dev/null)
+  [[ $(grep -c . <<<"$syns") == 4 && $(grep -c "^web-0:eth0" <<<"$syns") == 2 ]] || fail "4 connections to the ClusterIP, SYNs at the backends: $syns"
   # Inside the encapsulation on the underlay: the outer node addresses, VNI 1, then the pods'.
   outer=$(tshark -r "$TMP/all.pcapng" -Y 'frame.interface_name == "underlay:node1" && icmp.type == 8' \
     -T fields -e vxlan.vni -e ip.src -e ip.dst 2>/dev/null | head -1)
   contains "$outer" "1	172.18.0.2,$(pod_ip $c client)	172.18.0.3,$web1" "the VXLAN copy on underlay:node1"
-  pass "one marked ping seen on $nif interfaces in $nns namespaces, in the order it took them; SIGINT left a whole file"
+  pass "one marked ping seen on $nif interfaces in $nns namespaces, in the order it took them; 4 SYNs for 4 connections to a ClusterIP; SIGINT left a whole file"
+  # A bridge alone is promiscuous, and the capture says what that can cost.
+  out=$("$MKN" capture node1:cbr0 --duration 0.1 -w "$TMP/x.pcapng" 2>&1) || fail "capture node1:cbr0: $out"
+  contains "$out" "node1:cbr0 is promiscuous without all its ports captured" "capture of a bridge alone warns"
+  contains "$out" "-p avoids it" "the warning names -p"
   # Streaming: -w - into tshark, bounded by --count.
   "$MKN" capture web-1 node2 -f icmp --count 4 -w - 2>"$TMP/stream.err" |
     tshark -r - -T fields -e frame.interface_name -e icmp.type >"$TMP/stream" 2>/dev/null &
