@@ -31,7 +31,7 @@ capture)
   cap=$!
   wait_for 20 grep -q "Ctrl-C stops" "$TMP/cap.err" || fail "capture did not start: $(cat "$TMP/cap.err")"
   # Every bridge's ports are captured too: no bridge is made promiscuous, and the line says so.
-  contains "$(cat "$TMP/cap.err")" "bridges not promiscuous (their ports show what they forward): underlay:br0 node1:cbr0 node2:cbr0 into" "the opening line names the bridges left alone"
+  contains "$(cat "$TMP/cap.err")" "; bridges underlay:br0 node1:cbr0 node2:cbr0 left non-promiscuous: their ports are captured)" "the opening line names the bridges left alone"
   # ping's -p pattern marks the payload: "mkn-see!" repeated.
   in_pod $c client ping -c1 -W2 -p 6d6b6e2d73656521 "$web1" >/dev/null || fail "ping client -> web-1"
   for i in 1 2 3 4; do
@@ -157,7 +157,7 @@ capture_racks)
   # The ports' order in a ToR is their ifindex order, which `up` does not fix.
   contains "$(head -1 "$TMP/u.err")" "capturing on 12 interfaces of cluster bgp (tor-r1:" "capture underlay in a racks lab: every ToR, the spine and the world's link (spine:world, world:eth0)"
   for want in tor-r1:br0 tor-r1:node1 tor-r1:node2 tor-r1:spine tor-r2:br0 tor-r2:node3 tor-r2:node4 tor-r2:spine spine:tor-r1 spine:tor-r2 spine:world world:eth0; do
-    grep -qE "[( ]$want[ )]" <<<"$(head -1 "$TMP/u.err")" || fail "capture underlay lacks $want: $(head -1 "$TMP/u.err")"
+    grep -qE "[( ]$want[ );]" <<<"$(head -1 "$TMP/u.err")" || fail "capture underlay lacks $want: $(head -1 "$TMP/u.err")"
   done
   in_pod $c client ping -c1 -W2 "$web1" >/dev/null || fail "ping for capture underlay"
   wait $cap || fail "capture underlay failed: $(cat "$TMP/u.err")"

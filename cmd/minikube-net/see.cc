@@ -133,23 +133,26 @@ absl::Status RunCaptureCommand(const CaptureFlags& f) {
       std::cerr << "minikube-net: capture: skipped " << sk << "\n";
     std::string names, spared;
     std::vector<std::string> alone;
+    size_t n_spared = 0;
     for (const vnet::OpenInterface& i : ifs) {
       StrAppend(&names, names.empty() ? "" : " ", i.idb.name);
-      if (i.promiscuity == capture::Promiscuity::kBridgeSpared)
+      if (i.promiscuity == capture::Promiscuity::kBridgeSpared) {
         StrAppend(&spared, spared.empty() ? "" : " ", i.idb.name);
+        ++n_spared;
+      }
       if (i.promiscuity == capture::Promiscuity::kBridgeAlone) alone.push_back(i.idb.name);
     }
     if (!alone.empty()) std::cerr << capture::BridgeAloneWarning(alone) << "\n";
     std::cerr << "minikube-net: capturing on " << ifs.size()
               << (ifs.size() == 1 ? " interface" : " interfaces") << " of cluster " << s.cluster
-              << " (" << names << ")"
-              << (f.filter.empty() ? "" : StrCat(", filter \"", f.filter, "\""))
-              << (f.no_promiscuous ? ", not promiscuous" : "")
-              << (spared.empty() ? ""
-                                 : StrCat(", bridges not promiscuous (their ports show what they "
-                                          "forward): ",
-                                          spared))
-              << " into "
+              << " (" << names
+              << (spared.empty()
+                      ? ""
+                      : StrCat("; ", n_spared == 1 ? "bridge " : "bridges ", spared,
+                               " left non-promiscuous: ", n_spared == 1 ? "its" : "their",
+                               " ports are captured"))
+              << ")" << (f.filter.empty() ? "" : StrCat(", filter \"", f.filter, "\""))
+              << (f.no_promiscuous ? ", not promiscuous" : "") << " into "
               << (o.output == "-" ? "standard output" : o.output) << "; Ctrl-C stops\n";
   };
   absl::StatusOr<vnet::CaptureSummary> sum = vnet::RunCapture(s, o);

@@ -25,8 +25,8 @@ std::vector<Promiscuity> DecidePromiscuity(const std::vector<NsLink>& links, boo
     if (!l.bridge) {
       out[i] = Promiscuity::kOn;
     } else {
-      out[i] = port_missed.count(l.index) != 0 ? Promiscuity::kBridgeAlone
-                                               : Promiscuity::kBridgeSpared;
+      out[i] =
+          port_missed.count(l.index) != 0 ? Promiscuity::kBridgeAlone : Promiscuity::kBridgeSpared;
     }
   }
   return out;

@@ -18,8 +18,7 @@ std::vector<LabObject> Lab() {
 // node, a node's cbr0 with a veth per pod (and vxlan0, no port), a pod's eth0.
 std::map<std::string, std::vector<NsLink>> Links() {
   return {
-      {"underlay",
-       {{"lo", 1}, {"br0", 2, true}, {"node1", 3, false, 2}, {"node2", 4, false, 2}}},
+      {"underlay", {{"lo", 1}, {"br0", 2, true}, {"node1", 3, false, 2}, {"node2", 4, false, 2}}},
       {"node1",
        {{"lo", 1},
         {"eth0", 2},
@@ -82,7 +81,8 @@ TEST(DecidePromiscuity, Table) {
        "underlay:br0=spared underlay:node1=on underlay:node2=on"},
       {{"node1:cni0"}, true, "node1:cni0=spared"},  // no port: it forwards nothing
       {{"web-0:lo"}, true, "web-0:lo=on"},
-      {{}, false,  // -p: nothing promiscuous
+      {{},
+       false,  // -p: nothing promiscuous
        "underlay:br0=off underlay:node1=off underlay:node2=off node1:eth0=off node1:cbr0=off "
        "node1:vethweb0=off node1:vethclient=off node1:vxlan0=off node1:cni0=off web-0:eth0=off"},
       {{"node1:cbr0"}, false, "node1:cbr0=off"},

@@ -377,9 +377,9 @@ absl::StatusOr<PacketSockets> PacketSockets::Open(const std::vector<capture::Tar
         MKN_ASSIGN_OR_RETURN(NlSocket nl, NlSocket::Open());
         absl::StatusOr<std::vector<LinkInfo>> links = nl.ListLinks();
         if (!links.ok()) {
-          return absl::Status(links.status().code(), StrCat("capture on ", t.object.name,
-                                                            ": list its links: ",
-                                                            links.status().message()));
+          return absl::Status(
+              links.status().code(),
+              StrCat("capture on ", t.object.name, ": list its links: ", links.status().message()));
         }
         std::vector<capture::NsLink> ns_links;
         for (const LinkInfo& l : *links) {
@@ -401,9 +401,9 @@ absl::StatusOr<PacketSockets> PacketSockets::Open(const std::vector<capture::Tar
           auto d = promiscuity.find(e.index);
           p = d == promiscuity.end() ? capture::Promiscuity::kOn : d->second;
         }
-        MKN_RETURN_IF_ERROR(
-            impl->OpenOne(t, e, a == addrs.end() ? std::vector<std::string>{} : a->second,
-                          options.filter, compiled, options.rcvbuf_bytes, p));
+        MKN_RETURN_IF_ERROR(impl->OpenOne(t, e,
+                                          a == addrs.end() ? std::vector<std::string>{} : a->second,
+                                          options.filter, compiled, options.rcvbuf_bytes, p));
       }
       return absl::OkStatus();
     }));
