@@ -11,23 +11,15 @@
 #include "lib/config/spec.h"
 #include "lib/config/toml/load.h"
 #include "lib/plan/plan.h"
+#include "lib/testing/testing.h"
 
 namespace mkn::config {
 namespace {
 
 namespace fs = std::filesystem;
 
-fs::path SourceDir() {
-  const char* dir = std::getenv("MKN_SOURCE_DIR");
-  return dir != nullptr ? fs::path(dir) : fs::current_path();
-}
-
-std::string ReadFile(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using testdata::ReadFile;
+using testdata::SourceDir;
 
 std::vector<fs::path> Cases(const std::string& dir) {
   std::vector<fs::path> out;

@@ -2,7 +2,12 @@
 
 #include "lib/dns/message.h"
 
+// stdbool.h first: it says bool, true and false exist, without which ldns's common.h defines
+// true and false as macros (1 and 0), for this file and, in a unity build, every file after it.
+// clang-format off
+#include <stdbool.h>  // NOLINT(modernize-deprecated-headers)
 #include <ldns/ldns.h>
+// clang-format on
 
 #include <algorithm>
 #include <cstdlib>

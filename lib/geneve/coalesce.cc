@@ -8,13 +8,13 @@
 namespace mkn::geneve {
 namespace {
 
+using packet::kEtherTypeIpv4;
 using packet::Load16;
 using packet::Load32;
 using packet::Store16;
 
 constexpr size_t kEth = 14;
 constexpr size_t kIp = 20;  // only IPv4 without options is joined
-constexpr uint16_t kEtherTypeIpv4 = 0x0800;
 constexpr uint8_t kAck = 0x10, kPsh = 0x08;
 
 // A TCP segment that may be joined: its headers' length and its payload's.

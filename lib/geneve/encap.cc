@@ -9,12 +9,12 @@
 namespace mkn::geneve {
 namespace {
 
+using packet::kEtherTypeIpv4;
 using packet::Load16;
 using packet::Load32;
 using packet::Store16;
 using packet::Store32;
 
-constexpr uint16_t kEtherTypeIpv4 = 0x0800;
 constexpr uint8_t kTcpFin = 0x01, kTcpPsh = 0x08, kTcpCwr = 0x80;
 
 EncapResult Bad() { return EncapResult{DropReason::kBadFrame, 0, 0}; }

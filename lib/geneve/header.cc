@@ -2,10 +2,12 @@
 
 #include <cstring>
 
+#include "lib/packet/packet.h"
+
 namespace mkn::geneve {
 namespace {
 
-uint16_t Load16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
+using packet::Load16;
 uint32_t Load24(const uint8_t* p) { return (uint32_t{p[0]} << 16) | (uint32_t{p[1]} << 8) | p[2]; }
 
 }  // namespace

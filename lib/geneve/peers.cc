@@ -70,17 +70,16 @@ RxVerdict Peers::Check(net::Ipv4 source, std::span<const uint8_t> datagram) cons
 }
 
 bool Peers::InnerSourceBelongs(const Peer& from, std::span<const uint8_t> frame) const {
-  constexpr uint16_t kEtherTypeIpv4 = 0x0800, kEtherTypeArp = 0x0806;
   constexpr size_t kIpv4Source = kEthernetHeader + 12;  // in the IPv4 header
   constexpr size_t kArpSender =
       kEthernetHeader + 14;  // sender protocol address (IPv4 over Ethernet)
   if (frame.size() < kEthernetHeader) return true;
   size_t at = 0;
   switch (packet::Load16(&frame[12])) {
-    case kEtherTypeIpv4:
+    case packet::kEtherTypeIpv4:
       at = kIpv4Source;
       break;
-    case kEtherTypeArp:
+    case packet::kEtherTypeArp:
       at = kArpSender;
       break;
     default:

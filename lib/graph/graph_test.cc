@@ -13,23 +13,15 @@
 #include <sstream>
 
 #include "lib/config/toml/load.h"
+#include "lib/testing/testing.h"
 
 namespace mkn::graph {
 namespace {
 
 namespace fs = std::filesystem;
 
-fs::path SourceDir() {
-  const char* dir = std::getenv("MKN_SOURCE_DIR");
-  return dir != nullptr ? fs::path(dir) : fs::current_path();
-}
-
-std::string ReadFile(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using testdata::ReadFile;
+using testdata::SourceDir;
 
 // Every example lab (examples/*/lab.toml, examples/cni/*.toml; not the broken plugins' labs),
 // with the golden name it has: "quickstart", "cni-bridge".

@@ -41,7 +41,8 @@ bool IsHopByHop(std::string_view name) {
                      [&](std::string_view h) { return EqualsLower(name, h); });
 }
 
-std::string_view Trim(std::string_view s) {
+// HTTP's optional whitespace (RFC 9110 §5.6.3: spaces and tabs) off both ends.
+std::string_view TrimOws(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
@@ -106,7 +107,7 @@ void AppendToList(Headers& headers, std::string_view name, std::string_view valu
       ++it;
       continue;
     }
-    std::string_view v = Trim(it->second);
+    std::string_view v = TrimOws(it->second);
     if (!v.empty()) StrAppend(&joined, joined.empty() ? "" : ", ", v);
     if (first == headers.end()) {
       first = it;
@@ -159,7 +160,7 @@ bool Kept(std::string_view name, const std::vector<HeaderView>& headers, bool ha
     std::string_view rest = value;
     while (!rest.empty()) {
       size_t comma = rest.find(',');
-      if (EqualsIgnoreCase(Trim(rest.substr(0, comma)), name)) return false;
+      if (EqualsIgnoreCase(TrimOws(rest.substr(0, comma)), name)) return false;
       rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
     }
   }
@@ -191,7 +192,7 @@ void AppendJoined(std::string& out, const std::vector<HeaderView>& headers, size
   bool any = false;
   for (size_t j = i; j < headers.size(); ++j) {
     if (!EqualsLower(headers[j].first, name)) continue;
-    std::string_view v = Trim(headers[j].second);
+    std::string_view v = TrimOws(headers[j].second);
     if (v.empty()) continue;
     if (any) out.append(", ", 2);
     out.append(v);
@@ -272,7 +273,7 @@ void RemoveHopByHop(Headers& headers) {
     std::string_view rest = value;
     while (!rest.empty()) {
       size_t comma = rest.find(',');
-      std::string_view token = Trim(rest.substr(0, comma));
+      std::string_view token = TrimOws(rest.substr(0, comma));
       if (!token.empty() && !IsHopByHop(token)) named.emplace_back(token);
       rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
     }

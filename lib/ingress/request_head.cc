@@ -6,6 +6,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "lib/strings/hex.h"
 #include "lib/strings/str_cat.h"
 #include "lib/strings/view.h"
 
@@ -18,13 +19,6 @@ bool Refuse(HeadCheck& c, int status, std::string why) {
   c.status = status;
   c.why = std::move(why);
   return false;
-}
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 constexpr bool IsUnreserved(unsigned char c) {
@@ -67,7 +61,9 @@ constexpr std::array<uint8_t, 256> MakeHostTable() {
 }
 constexpr std::array<uint8_t, 256> kHostChars = MakeHostTable();
 
-std::string_view Trim(std::string_view s) { return AsStd(absl::StripAsciiWhitespace(AsAbsl(s))); }
+std::string_view StripWhitespace(std::string_view s) {
+  return AsStd(absl::StripAsciiWhitespace(AsAbsl(s)));
+}
 
 bool EqualsNoCase(std::string_view a, std::string_view b) {
   return absl::EqualsIgnoreCase(AsAbsl(a), AsAbsl(b));
@@ -98,11 +94,11 @@ bool CheckTransferEncoding(const RequestHead& head, HeadCheck& c) {
   for (std::string_view v : head.transfer_encodings) {
     while (!v.empty()) {
       const size_t comma = v.find(',');
-      std::string_view element = Trim(v.substr(0, comma));
+      std::string_view element = StripWhitespace(v.substr(0, comma));
       v = comma == std::string_view::npos ? std::string_view() : v.substr(comma + 1);
       if (element.empty()) continue;  // RFC 9110 §5.6.1: empty list elements do not count
       const size_t semi = element.find(';');
-      std::string_view name = Trim(element.substr(0, semi));
+      std::string_view name = StripWhitespace(element.substr(0, semi));
       ++codings;
       chunked_last = EqualsNoCase(name, "chunked");
       if (chunked_last) {
@@ -151,8 +147,8 @@ bool IsValidHost(std::string_view host) {
         port = host.substr(i + 1);
         break;
       }
-      if (kind != kPercent || i + 2 >= host.size() || HexValue(host[i + 1]) < 0 ||
-          HexValue(host[i + 2]) < 0)
+      if (kind != kPercent || i + 2 >= host.size() || HexDigitValue(host[i + 1]) < 0 ||
+          HexDigitValue(host[i + 2]) < 0)
         return false;
       i += 2;
     }
@@ -190,7 +186,7 @@ PathResult NormalizePath(std::string_view path, std::string& out) {
     char c = path[i];
     if (c == '%') {
       if (i + 2 >= path.size()) return PathResult::kInvalid;
-      const int hi = HexValue(path[i + 1]), lo = HexValue(path[i + 2]);
+      const int hi = HexDigitValue(path[i + 1]), lo = HexDigitValue(path[i + 2]);
       if (hi < 0 || lo < 0) return PathResult::kInvalid;
       i += 2;
       const auto decoded = static_cast<unsigned char>(hi * 16 + lo);

@@ -21,6 +21,8 @@
 #include "lib/config/toml/load.h"
 #include "lib/netpol/nft.h"
 #include "lib/netpol/policy.h"
+#include "lib/netpol/testing.h"
+#include "lib/testing/testing.h"
 
 // Counts allocations while `g_counting` is set: Decide() must make none (it runs per new flow in
 // the NAT's pump).
@@ -48,31 +50,10 @@ namespace fs = std::filesystem;
 using config::ClusterSpec;
 using config::PolicyProtocol;
 
-fs::path SourceDir() {
-  const char* dir = std::getenv("MKN_SOURCE_DIR");
-  return dir != nullptr ? fs::path(dir) : fs::current_path();
-}
+using testdata::ReadFile;
+using testdata::SourceDir;
 
-std::string ReadFile(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// examples/netpol's lab with case `name` appended, in proxy mode `mode` ("" keeps the lab's).
-ClusterSpec LoadCase(const std::string& name, const std::string& mode = "") {
-  const fs::path dir = SourceDir() / "examples/netpol";
-  std::string text = ReadFile(dir / "lab.toml");
-  if (!mode.empty()) {
-    const std::string from = "proxy_mode = \"nftables\"";
-    text.replace(text.find(from), from.size(), "proxy_mode = \"" + mode + "\"");
-  }
-  if (!name.empty()) text += "\n" + ReadFile(dir / "cases" / (name + ".toml"));
-  config::LoadResult r = config::Load(text, name + ".toml");
-  EXPECT_TRUE(r.spec.has_value()) << name;
-  return r.spec ? *r.spec : ClusterSpec{};
-}
+using testing_cases::LoadCase;
 
 const config::PodSpec& Pod(const ClusterSpec& spec, const std::string& key) {
   const config::PodSpec* p = spec.FindPod(key);
@@ -80,8 +61,7 @@ const config::PodSpec& Pod(const ClusterSpec& spec, const std::string& key) {
   return *p;
 }
 
-const char* const kCases[] = {"deny-ingress", "deny-all",    "pod-selector",   "namespace-selector",
-                              "and-vs-or",    "ports-union", "egress-ipblock", "named-egress"};
+using testing_cases::kCases;
 
 TEST(NetpolFlowPolicy, AgreesWithTheModelOnEveryCase) {
   const net::Ipv4 outside = *net::Ipv4::Parse("192.0.2.10");

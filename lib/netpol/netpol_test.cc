@@ -19,6 +19,8 @@
 #include "lib/config/toml/load.h"
 #include "lib/netpol/nft.h"
 #include "lib/netpol/policy.h"
+#include "lib/netpol/testing.h"
+#include "lib/testing/testing.h"
 
 namespace mkn::netpol {
 namespace {
@@ -28,29 +30,8 @@ using config::ClusterSpec;
 using config::ExpectEnd;
 using config::PolicyProtocol;
 
-fs::path SourceDir() {
-  const char* dir = std::getenv("MKN_SOURCE_DIR");
-  return dir != nullptr ? fs::path(dir) : fs::current_path();
-}
-
-std::string ReadFile(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-ClusterSpec LoadCase(const std::string& name, std::string* diags = nullptr) {
-  const fs::path dir = SourceDir() / "examples/netpol";
-  std::string text = ReadFile(dir / "lab.toml");
-  if (!name.empty()) text += "\n" + ReadFile(dir / "cases" / (name + ".toml"));
-  config::LoadResult r = config::Load(text, name + ".toml");
-  std::string all;
-  for (const auto& d : r.diags.all()) all += d.message + "\n";
-  if (diags != nullptr) *diags = all;
-  EXPECT_TRUE(r.spec.has_value()) << all;
-  return r.spec ? *r.spec : ClusterSpec{};
-}
+using testdata::ReadFile;
+using testdata::SourceDir;
 
 int PodIndex(const ClusterSpec& spec, const std::string& key) {
   const config::PodSpec* p = spec.FindPod(key);
@@ -58,8 +39,8 @@ int PodIndex(const ClusterSpec& spec, const std::string& key) {
   return p == nullptr ? -1 : static_cast<int>(p - spec.pods.data());
 }
 
-const char* const kCases[] = {"deny-ingress", "deny-all",    "pod-selector",   "namespace-selector",
-                              "and-vs-or",    "ports-union", "egress-ipblock", "named-egress"};
+using testing_cases::kCases;
+using testing_cases::LoadCase;
 
 TEST(NetpolModel, EveryCaseMatchesItsTruthTable) {
   for (const char* name : kCases) {

@@ -38,6 +38,9 @@ inline constexpr uint8_t kIcmpParameterProblem = 12;
 inline constexpr uint8_t kIcmpPortUnreachable = 3;  // code, with kIcmpDestUnreachable
 inline constexpr uint8_t kIcmpFragNeeded = 4;       // code, with kIcmpDestUnreachable
 
+// EtherTypes of the frames the userspace datapaths take apart.
+inline constexpr uint16_t kEtherTypeIpv4 = 0x0800;
+inline constexpr uint16_t kEtherTypeArp = 0x0806;
 inline constexpr size_t kIpv4MinHeader = 20;
 inline constexpr size_t kTcpMinHeader = 20;
 inline constexpr size_t kUdpHeader = 8;

@@ -20,8 +20,6 @@ using config::ServicePortSpec;
 using config::ServiceSpec;
 using config::ServiceType;
 
-std::string_view Proto(Protocol p) { return p == Protocol::kTcp ? "tcp" : "udp"; }
-
 // 8 characters of base32 (RFC 4648 alphabet, as kube-proxy) over 40 bits of FNV-1a 64.
 std::string Hash8(std::string_view s) {
   uint64_t h = 14695981039346656037ull;
@@ -38,7 +36,7 @@ std::string Hash8(std::string_view s) {
 std::string PortLabel(const ServicePortSpec& p) { return p.name.empty() ? StrCat(p.port) : p.name; }
 
 std::string ServicePortBase(const ServiceSpec& svc, const ServicePortSpec& port) {
-  return StrCat(svc.ns, "/", config::NameOfKey(svc.name), "/", Proto(port.protocol), "/",
+  return StrCat(svc.ns, "/", config::NameOfKey(svc.name), "/", NftProto(port.protocol), "/",
                 PortLabel(port));
 }
 
@@ -96,10 +94,10 @@ absl::StatusOr<std::vector<std::vector<uint64_t>>> ParseNftCounters(const Cluste
     out[i].assign(s.ports.size(), 0);
     for (size_t j = 0; j < s.ports.size(); ++j) {
       const ServicePortSpec& p = s.ports[j];
-      by_key[StrCat("service-ips|", s.cluster_ip.ToString(), "|", Proto(p.protocol), "|", p.port)] =
-          {i, j};
+      by_key[StrCat("service-ips|", s.cluster_ip.ToString(), "|", NftProto(p.protocol), "|",
+                    p.port)] = {i, j};
       if (s.type == ServiceType::kNodePort && p.node_port != 0)
-        by_key[StrCat("service-nodeports|", Proto(p.protocol), "|", p.node_port)] = {i, j};
+        by_key[StrCat("service-nodeports|", NftProto(p.protocol), "|", p.node_port)] = {i, j};
     }
   }
   const json doc = json::parse(nft_json, nullptr, /*allow_exceptions=*/false);
@@ -167,7 +165,7 @@ std::string ServicePortLabel(const ServiceSpec& svc, const ServicePortSpec& port
 
 std::optional<std::pair<int, int>> ServicePortOfFlow(const ClusterSpec& spec, net::Ipv4 orig_dst,
                                                      int orig_dport, std::string_view protocol) {
-  auto same = [&](const ServicePortSpec& p) { return Proto(p.protocol) == protocol; };
+  auto same = [&](const ServicePortSpec& p) { return NftProto(p.protocol) == protocol; };
   for (size_t i = 0; i < spec.services.size(); ++i) {
     const ServiceSpec& s = spec.services[i];
     for (size_t j = 0; j < s.ports.size(); ++j) {

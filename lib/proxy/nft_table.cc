@@ -28,8 +28,6 @@ constexpr std::string_view kSourceHashSeed = "0x6d6b6e31";  // "mkn1"
 constexpr std::string_view kPickRandom = "pick-random";
 constexpr std::string_view kPickSourceHash = "pick-source-hash";
 
-std::string_view Proto(Protocol p) { return p == Protocol::kTcp ? "tcp" : "udp"; }
-
 std::string PortName(const ServicePortSpec& p) { return p.name.empty() ? StrCat(p.port) : p.name; }
 
 // "default/web:http" or "default/empty:80": kube-proxy's comment for a service port.
@@ -132,7 +130,7 @@ NftPortPart BuildPart(const ClusterSpec& spec, const ServiceSpec& svc, const Ser
   NftPortPart p;
   p.definition = Definition(svc, port);
   const std::string cip = svc.cluster_ip.ToString();
-  const std::string_view proto = Proto(port.protocol);
+  const std::string_view proto = NftProto(port.protocol);
   const std::string key = StrCat(cip, " . ", proto, " . ", port.port);
   const std::string label = Label(svc, port);
   const bool node_port = IsNodePort(svc, port);

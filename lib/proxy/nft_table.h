@@ -48,6 +48,11 @@
 
 namespace mkn::proxy {
 
+// nft's word for a Service port's protocol (its `meta l4proto`, `th dport` match): tcp or udp.
+inline std::string_view NftProto(config::Protocol p) {
+  return p == config::Protocol::kTcp ? "tcp" : "udp";
+}
+
 // An element of a set or map: its value ("" in a set) and its comment ("" for none).
 struct NftElement {
   std::string value;

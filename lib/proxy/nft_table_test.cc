@@ -17,6 +17,7 @@
 #include "lib/nat/service_table.h"
 #include "lib/proxy/nft_ruleset.h"
 #include "lib/strings/str_cat.h"
+#include "lib/testing/testing.h"
 
 namespace mkn::proxy {
 namespace {
@@ -25,17 +26,8 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-fs::path SourceDir() {
-  const char* dir = std::getenv("MKN_SOURCE_DIR");
-  return dir != nullptr ? fs::path(dir) : fs::current_path();
-}
-
-std::string ReadFile(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using testdata::ReadFile;
+using testdata::SourceDir;
 
 config::ClusterSpec Lab() {
   const fs::path p = SourceDir() / "testdata/nft/sync/lab.toml";

@@ -16,23 +16,15 @@
 #include "lib/config/toml/load.h"
 #include "lib/net/naming.h"
 #include "lib/strings/str_cat.h"
+#include "lib/testing/testing.h"
 
 namespace mkn::trace {
 namespace {
 
 namespace fs = std::filesystem;
 
-fs::path SourceDir() {
-  const char* dir = std::getenv("MKN_SOURCE_DIR");
-  return dir != nullptr ? fs::path(dir) : fs::current_path();
-}
-
-std::string ReadFile(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using testdata::ReadFile;
+using testdata::SourceDir;
 
 config::ClusterSpec Lab(config::NetworkMode n, config::ProxyMode m,
                         std::string_view file = "lab.toml") {
