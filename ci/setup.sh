@@ -88,7 +88,8 @@ fi
 case $mode in
   full)
     # CI's build (ci/test.sh configures the same dir with the same flags): mold links (CMakeLists.txt
-    # picks it when installed), the test binaries share one precompiled header (no ccache here), and
+    # picks it when installed), the test binaries share one precompiled header and each target's
+    # sources compile in batches (MKN_PCH, MKN_UNITY: on, as there is no ccache here), and
     # debug information is line tables only (MKN_DEBUG_INFO=lines: a third less compile time; the
     # build stays -O2 -DNDEBUG). For gdb, a build dir of your own: CONTRIBUTING.md "CI time budget".
     cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMKN_WERROR=ON -DMKN_TESTS=ON -DMKN_DEBUG_INFO=lines >/dev/null

@@ -13,12 +13,19 @@ namespace mkn::vnet::testing {
 
 namespace {
 // /tmp is private too: tests name their files there after fixed names or getpid(), which is the
-// same in every sandbox's PID namespace, and ctest runs several at once (ci/test.sh).
+// same in every sandbox's PID namespace, and ctest runs several at once (ci/test.sh). A build dir
+// under /tmp (a checkout in /tmp/x) would vanish under that tmpfs, the test binary with it: its
+// top directory under /tmp is bind-mounted aside (in the sandbox's own /run/minikube-net) first,
+// and moved back onto the same path in the new /tmp.
 constexpr char kScript[] =
     "set -e; mkdir -p /run/netns /run/minikube-net; "
     "mount -t tmpfs -o mode=755 sandbox-netns /run/netns; "
     "mount -t tmpfs -o mode=755 sandbox-mkn /run/minikube-net; "
+    "keep=; case \"$1\" in /tmp/*/*) top=${1#/tmp/}; keep=/tmp/${top%%/*}; "
+    "mkdir /run/minikube-net/.keep; mount --bind \"$keep\" /run/minikube-net/.keep;; esac; "
     "mount -t tmpfs -o mode=1777 sandbox-tmp /tmp; "
+    "if [ -n \"$keep\" ]; then mkdir -p \"$keep\"; mount --move /run/minikube-net/.keep \"$keep\"; "
+    "rmdir /run/minikube-net/.keep; fi; "
     "ip link set lo up; export MKN_IN_SANDBOX=1 MKN_TEST_SANDBOXED=1; exec \"$@\"";
 }  // namespace
 
