@@ -8,7 +8,7 @@
 namespace mkn::capture {
 namespace {
 
-std::vector<LabObject> Lab() {
+std::vector<LabObject> SmallLab() {
   return {{"underlay", ObjectKind::kUnderlay, "mkn-l-underlay", "", ""},
           {"node1", ObjectKind::kNode, "mkn-l-node1", "", ""},
           {"web-0", ObjectKind::kPod, "mkn-l-web-0", "node1", ""}};
@@ -33,7 +33,7 @@ std::map<std::string, std::vector<NsLink>> Links() {
 
 // What a capture of `words` does with each interface it listens on, "ns:iface=how" in order.
 std::string Decided(const std::vector<std::string>& words, bool promiscuous = true) {
-  absl::StatusOr<std::vector<Target>> targets = SelectTargets(Lab(), words);
+  absl::StatusOr<std::vector<Target>> targets = SelectTargets(SmallLab(), words);
   if (!targets.ok()) return std::string(targets.status().message());
   const std::map<std::string, std::vector<NsLink>> all = Links();
   std::string out;
