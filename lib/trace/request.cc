@@ -376,8 +376,16 @@ absl::StatusOr<Request> ParseRequest(const ClusterSpec& spec, std::string_view s
       std::string ports;
       for (const config::ServicePortSpec& p : svc->ports)
         StrAppend(&ports, ports.empty() ? "" : ", ", p.port);
-      return absl::InvalidArgumentError(
-          StrCat("trace: Service ", svc->name, " has no port ", port, " (it has ", ports, ")"));
+      // svc/web-np:30080: the NodePort is a node's port, not the Service's; say how it is asked.
+      std::string hint;
+      for (const config::ServicePortSpec& p : svc->ports) {
+        if (!node_port && p.node_port != 0 && p.node_port == port && !spec.nodes.empty()) {
+          hint = StrCat("; ", port, " is its NodePort, on every node: trace ", src, " ",
+                        spec.nodes.front().name, ":", port);
+        }
+      }
+      return absl::InvalidArgumentError(StrCat("trace: Service ", svc->name, " has no port ", port,
+                                               " (it has ", ports, ")", hint));
     }
     r.dst.port = static_cast<uint16_t>(node_port ? sp->node_port : sp->port);
     const Proto svc_proto = sp->protocol == config::Protocol::kUdp ? Proto::kUdp : Proto::kTcp;

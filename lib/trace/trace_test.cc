@@ -1011,6 +1011,9 @@ TEST(Trace, RequestWordsAndTheirErrors) {
       {"client", "client", "", absl::StatusCode::kInvalidArgument, "it goes over lo"},
       {"web-0", "10.244.0.3", "", absl::StatusCode::kInvalidArgument, "it goes over lo"},
       {"client", "node2:22", "", absl::StatusCode::kInvalidArgument, "its NodePorts: 30080"},
+      {"client", "svc/web:30080", "", absl::StatusCode::kInvalidArgument,
+       "has no port 30080 (it has 80); 30080 is its NodePort, on every node: trace client "
+       "node1:30080"},
       {"node1", "svc/web", "", absl::StatusCode::kOk, ""},
       {"node1", "node1:30080", "", absl::StatusCode::kOk, ""},
       {"client", "node1:30080", "", absl::StatusCode::kOk, ""},
