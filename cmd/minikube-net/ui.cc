@@ -74,10 +74,13 @@ absl::Status WithPortHint(const absl::Status& s, int port, std::string_view flag
 std::string SandboxHint(const std::string& cluster, const vnet::UiServer& s) {
   const char* in = std::getenv("MKN_IN_SANDBOX");
   if (in == nullptr || std::string_view(in) != "1") return "";
-  return StrCat("dashboard from the host's browser: run there (as root, in this checkout) socat ",
-                "TCP-LISTEN:", s.port(),
-                ",bind=127.0.0.1,reuseaddr,fork EXEC:'ci/sandbox.sh --join ", cluster,
-                " -- socat - TCP\\:127.0.0.1\\:", s.port(), "' (see ui --help)\n");
+  // The wrapper as the user types it: ci/sandbox.sh in a checkout, minikube-net-sandbox installed.
+  const std::string sandbox = vnet::HowToRunHere().sandbox;
+  return StrCat("dashboard from the host's browser: run there (as root",
+                sandbox == "ci/sandbox.sh" ? ", in this checkout" : "", ") socat ",
+                "TCP-LISTEN:", s.port(), ",bind=127.0.0.1,reuseaddr,fork EXEC:'", sandbox,
+                " --join ", cluster, " -- socat - TCP\\:127.0.0.1\\:", s.port(),
+                "' (see ui --help)\n");
 }
 
 }  // namespace
