@@ -1,5 +1,6 @@
 // vnet/cluster/cluster_impl — internal: what a RunningCluster holds, shared by the files that
-// implement it (cluster.cc: up, down, kill, scale; cluster_cni.cc: a CNI lab's ADD at up;
+// implement it (cluster.cc: up, down, kill, scale; down.cc: `down` by name, what a dead owner left;
+// cluster_cni.cc: a CNI lab's ADD at up;
 // cluster_bgp.cc: a BGP lab's speakers; control_handler.cc: the control verbs). Nothing else
 // includes it.
 #pragma once
@@ -82,5 +83,12 @@ struct RunningCluster::Impl {
 // speakers (the links, routers and routes), `speakers` gets their start steps and `after` the
 // rest (pods onward), applied while they converge.
 void SplitAtSpeakers(plan::Plan& plan, plan::Plan& speakers, plan::Plan& after);
+
+// down.cc: what a dead owner left, removed by what its state and markers prove ours (its
+// processes stopped, CNI DEL of every cached attachment, the namespaces, the ebpf cgroup, the
+// state directory): `down` of a cluster whose owner died, and an `up` that finds such a state.
+absl::StatusOr<TeardownReport> RemoveFromState(const ClusterState& s);
+// A CNI teardown's outcome, folded into the namespaces' report.
+void AddCniReport(const CniTeardownReport& c, TeardownReport& r);
 
 }  // namespace mkn::vnet
